@@ -1,0 +1,34 @@
+"""graphgrad: one Tensor API, two modes — eager autograd (PyTorch style) and a compiler that emits
+readable NumPy/CuPy code for forward and backward.
+
+>>> import graphgrad as gg
+>>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4.])
+"""
+from . import ir
+from .ir.functional import (abs, add, amax, amin, argmax, argmin, cat, clamp, clip, concat, cos, div, eq, exp,
+                            flatten, ge, gt, le, log, log_softmax, logsumexp, lt, matmul, max, maximum, mean, min,
+                            minimum, mm, mul, ne, neg, permute, pow, prod, relu, reshape, sigmoid, sign, sin,
+                            softmax, sqrt, square, squeeze, stack, sub, sum, t, tanh, transpose, unsqueeze, where)
+from .runtime import autograd
+from .runtime.dtypes import bool_ as bool  # noqa: A001
+from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001
+from .runtime.factories import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor, empty, empty_like, eye,
+                                from_numpy, full, full_like, linspace, manual_seed, ones, ones_like, rand, randint,
+                                randn, randperm, range, tensor, zeros, zeros_like)
+from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
+                                no_grad, set_grad_enabled)
+from .runtime.tensor import Size, Tensor
+from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A004
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(t: Tensor) -> int:
+    return t.numel()

@@ -1,0 +1,168 @@
+"""The array expression of every primitive, written once, used twice.
+
+Each entry maps ``(args, xp, out, **attrs)`` to a list of source lines: optional setup statements
+(which may only bind names starting with ``out``) and, last, one expression. ``args`` are the
+source texts of the inputs (names or literals), ``xp`` the array module's name (``np``/``cp``).
+The code generator pastes them into the module; ``kernel()`` compiles the very same text into a
+function that eager execution calls, so both modes run identical array code.
+"""
+from __future__ import annotations
+
+import functools
+
+from ..ir.printer import format_index
+
+EXPRESSIONS: dict = {}
+
+
+def expression(*names):
+    def register(fn):
+        for name in names:
+            EXPRESSIONS[name] = fn
+        return fn
+    return register
+
+
+def _binop(symbol):
+    return lambda a, xp, out: [f"{a[0]} {symbol} {a[1]}"]
+
+
+for _name, _sym in {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@",
+                    "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}.items():
+    EXPRESSIONS[_name] = _binop(_sym)
+
+for _name, _fn in {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tanh": "tanh",
+                   "sqrt": "sqrt", "abs": "abs", "sign": "sign"}.items():
+    EXPRESSIONS[_name] = (lambda f: lambda a, xp, out: [f"{xp}.{f}({a[0]})"])(_fn)
+
+EXPRESSIONS["stop_gradient"] = lambda a, xp, out: [a[0]]
+EXPRESSIONS["neg"] = lambda a, xp, out: [f"-{a[0]}"]
+EXPRESSIONS["maximum"] = lambda a, xp, out: [f"{xp}.maximum({a[0]}, {a[1]})"]
+EXPRESSIONS["minimum"] = lambda a, xp, out: [f"{xp}.minimum({a[0]}, {a[1]})"]
+EXPRESSIONS["relu"] = lambda a, xp, out: [f"{xp}.maximum({a[0]}, 0)"]
+# exp(-log(1 + exp(-x))) never overflows, unlike 1 / (1 + exp(-x)) for very negative x
+EXPRESSIONS["sigmoid"] = lambda a, xp, out: [f"{xp}.exp(-{xp}.logaddexp(0, -{a[0]}))"]
+EXPRESSIONS["where"] = lambda a, xp, out: [f"{xp}.where({a[0]}, {a[1]}, {a[2]})"]
+EXPRESSIONS["cast"] = lambda a, xp, out, dtype: [f"{xp}.asarray({a[0]}).astype({xp}.{dtype})"]
+EXPRESSIONS["full_like"] = lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {value!r})"]
+EXPRESSIONS["constant"] = lambda a, xp, out, value, dtype: [f"{xp}.array({value!r}, dtype={xp}.{dtype})"]
+
+
+def _axis(dim, keepdim) -> str:
+    parts = []
+    if dim is not None:
+        parts.append(f"axis={dim[0] if len(dim) == 1 else dim}")
+    if keepdim:
+        parts.append("keepdims=True")
+    return "".join(", " + p for p in parts)
+
+
+for _name, _fn in {"sum": "sum", "mean": "mean", "amax": "amax", "amin": "amin", "prod": "prod"}.items():
+    EXPRESSIONS[_name] = (lambda f: lambda a, xp, out, dim, keepdim: [f"{xp}.{f}({a[0]}{_axis(dim, keepdim)})"])(_fn)
+
+
+def _argfn(f):
+    def expr(a, xp, out, dim, keepdim):
+        axis = "" if dim is None else f", axis={dim}"
+        keep = ", keepdims=True" if keepdim else ""
+        return [f"{xp}.{f}({a[0]}{axis}{keep})"]
+    return expr
+
+
+EXPRESSIONS["argmax"], EXPRESSIONS["argmin"] = _argfn("argmax"), _argfn("argmin")
+
+
+@expression("logsumexp")
+def _logsumexp(a, xp, out, dim, keepdim):
+    m = f"{out}_max"
+    lse = f"{xp}.log({xp}.sum({xp}.exp({a[0]} - {m}){_axis(dim, True)})) + {m}"
+    return [f"{m} = {xp}.amax({a[0]}{_axis(dim, True)})",
+            lse if keepdim else f"{xp}.squeeze({lse}{', axis=' + str(dim) if dim is not None else ''})"]
+
+
+@expression("softmax")
+def _softmax(a, xp, out, dim):
+    e = f"{out}_exp"
+    return [f"{e} = {xp}.exp({a[0]} - {xp}.amax({a[0]}, axis={dim}, keepdims=True))",
+            f"{e} / {xp}.sum({e}, axis={dim}, keepdims=True)"]
+
+
+@expression("log_softmax")
+def _log_softmax(a, xp, out, dim):
+    s = f"{out}_shifted"
+    return [f"{s} = {a[0]} - {xp}.amax({a[0]}, axis={dim}, keepdims=True)",
+            f"{s} - {xp}.log({xp}.sum({xp}.exp({s}), axis={dim}, keepdims=True))"]
+
+
+EXPRESSIONS["reshape"] = lambda a, xp, out, shape: [f"{xp}.reshape({a[0]}, {shape})"]
+EXPRESSIONS["permute"] = lambda a, xp, out, dims: [f"{xp}.transpose({a[0]}, {dims})"]
+EXPRESSIONS["expand"] = lambda a, xp, out, shape: [f"{xp}.broadcast_to({a[0]}, {shape})"]
+EXPRESSIONS["concat"] = lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"]
+
+
+def _subscript(index) -> str:
+    """A basic index as subscript text: ``1:3, None, ...``."""
+    return ", ".join(format_index((item,))[1:-1] for item in index) if index else "()"
+
+
+def _index_tuple(index, xp) -> str:
+    """The index as a tuple expression, for ``add.at``: ``(slice(1, 3, None), np.array([0, 2]))``."""
+    parts = []
+    for item in index:
+        if isinstance(item, tuple) and item[0] == "array":
+            parts.append(f"{xp}.array({_lists(item[1])!r})")
+        elif isinstance(item, tuple) and item[0] == "slice":
+            parts.append(f"slice({item[1]!r}, {item[2]!r}, {item[3]!r})")
+        else:
+            parts.append("Ellipsis" if item == "..." else repr(item))
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _lists(x):
+    return [_lists(i) for i in x] if isinstance(x, tuple) else x
+
+
+@expression("getitem")
+def _getitem(a, xp, out, index):
+    if any(isinstance(i, tuple) and i[0] == "array" for i in index):
+        return [f"{a[0]}[{_index_tuple(index, xp)}]"]
+    return [f"{a[0]}[{_subscript(index)}]"]
+
+
+@expression("index_add_zeros")
+def _index_add_zeros(a, xp, out, index, shape):
+    z = f"{out}_zeros"
+    if any(isinstance(i, tuple) and i[0] == "array" for i in index):
+        # add.at accumulates repeated integer indices, where z[idx] = g would keep only the last
+        scatter = f"{xp}.add.at({z}, {_index_tuple(index, xp)}, {a[0]})"
+    else:
+        scatter = f"{z}[{_subscript(index)}] = {a[0]}"
+    return [f"{z} = {xp}.zeros({shape}, dtype={a[0]}.dtype)", scatter, z]
+
+
+def statements(op: str, args: list[str], xp: str, out: str, attrs: dict) -> list[str]:
+    """The source lines of one node (see module docstring)."""
+    try:
+        template = EXPRESSIONS[op]
+    except KeyError:
+        raise NotImplementedError(f"primitive {op!r} has no array expression") from None
+    return template(args, xp, out, **attrs)
+
+
+@functools.lru_cache(maxsize=4096)
+def kernel(op: str, attrs_key: tuple, nargs: int, xp_name: str):
+    """Compile the expression of ``op`` into ``f(*arrays)`` for eager execution (cached)."""
+    args = [f"a{i}" for i in range(nargs)]
+    lines = statements(op, args, xp_name, "out", dict(attrs_key))
+    body = "\n".join(f"    {s}" for s in lines[:-1]) + f"\n    return {lines[-1]}\n"
+    src = f"def {op}_kernel({', '.join(args)}):\n{body}"
+    namespace: dict = {}
+    if xp_name == "np":
+        import numpy as module
+    else:
+        import cupy as module  # noqa: F811  (only reached with CuPy tensors)
+    namespace[xp_name] = module
+    exec(compile(src, f"<graphgrad kernel {op}>", "exec"), namespace)
+    fn = namespace[f"{op}_kernel"]
+    fn.source = src
+    return fn

@@ -1,0 +1,78 @@
+"""Graph -> Python module source for the ``numpy`` or ``cupy`` backend.
+
+One statement per node (a few ops add a setup line), named after the user's variables, with the
+user's ``file:line`` and source text as a comment; intermediates are deleted at their last use.
+The module imports only the array library, so it can be exported and run without graphgrad.
+"""
+from __future__ import annotations
+
+import linecache
+import math
+import os
+
+from ..ir.graph import Graph, Value
+from .expressions import statements
+
+BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
+
+
+def _literal(x, xp: str) -> str:
+    if isinstance(x, float) and not math.isfinite(x):
+        return f"{xp}.nan" if math.isnan(x) else (f"{xp}.inf" if x > 0 else f"-{xp}.inf")
+    return repr(x)
+
+
+def _source_comment(node, last_loc: list) -> str:
+    if node.loc is None:
+        return ""
+    text = linecache.getline(node.loc.file, node.loc.line).strip()
+    here = f"{os.path.basename(node.loc.file)}:{node.loc.line}"
+    if last_loc and last_loc[0] == (node.loc.file, node.loc.line):
+        return f"  # {here}"
+    last_loc[:] = [(node.loc.file, node.loc.line)]
+    return f"  # {here}: {text}" if text else f"  # {here}"
+
+
+def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = None,
+                    doc: str | None = None) -> str:
+    """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output."""
+    names = graph.value_names()
+    last_use: dict[Value, int] = {}
+    for i, n in enumerate(graph.nodes):
+        for x in n.value_inputs():
+            last_use[x] = i
+    keep = set(graph.inputs) | set(graph.outputs)
+    lines = [f"def {fn_name}({', '.join(names[v] for v in graph.inputs)}):"]
+    if doc:
+        lines.append(f'    """{doc}"""')
+    last_loc: list = []
+    for i, n in enumerate(graph.nodes):
+        out = names[n.output]
+        args = [names[x] if isinstance(x, Value) else _literal(x, xp) for x in n.inputs]
+        body = statements(n.op, args, xp, out, n.attrs)
+        for stmt in body[:-1]:
+            lines.append(f"    {stmt}")
+        lines.append(f"    {out} = {body[-1]}{_source_comment(n, last_loc)}")
+        temps = [s.split(" = ")[0] for s in body[:-1] if " = " in s and s.split(" = ")[0].isidentifier()]
+        dead = [names[x] for x in dict.fromkeys(n.value_inputs()) if last_use.get(x) == i and x not in keep]
+        if temps or dead:
+            lines.append(f"    del {', '.join(temps + dead)}")
+    outs = [names[v] for v in graph.outputs]
+    if returns is not None:
+        lines.append(f"    return {returns}")
+    else:
+        lines.append(f"    return {', '.join(outs)}")
+    return "\n".join(lines)
+
+
+def module_source(functions: list[tuple[Graph, str, str | None]], backend: str = "numpy",
+                  header: str = "") -> str:
+    """A whole module: header comment, one import, then each ``(graph, name, docstring)``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    module, xp = BACKENDS[backend]
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    parts = [f"{comment}import {module} as {xp}"]
+    for graph, name, doc in functions:
+        parts.append(function_source(graph, name, xp, doc=doc))
+    return "\n\n\n".join(parts) + "\n"

@@ -1,0 +1,1 @@
+"""Bundled examples (``graphgrad demo`` runs ``mlp``)."""

@@ -1,0 +1,312 @@
+"""The Tensor API shared by every interpreter, and ``bind``, which applies a primitive.
+
+``bind(op, *inputs, **attrs)`` hands the primitive to the interpreter of its highest-level tensor
+input (JAX's design): eager ``runtime.Tensor`` evaluates it now, ``tracer.SymbolicTensor`` records a
+Node. Gradient rules are written against this class only, so the same rule runs eagerly, records
+a double-backward graph, or emits adjoint IR.
+"""
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+from .registry import encode_index, normalize_dims
+from .types import TensorType
+
+_SCALARS = (int, float, bool)
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def bind(op: str, *inputs, **attrs):
+    """Apply primitive ``op`` through the interpreter that owns its tensor inputs."""
+    top = None
+    for x in inputs:
+        if isinstance(x, TensorBase) and (top is None or x._level > top._level):
+            top = x
+    if top is None:
+        raise TypeError(f"{op}: expected at least one tensor argument, got {[type(x).__name__ for x in inputs]}")
+    return type(top)._apply(op, inputs, attrs)
+
+
+def _dims_attr(dim):
+    if dim is None:
+        return None
+    return (dim,) if isinstance(dim, int) else tuple(dim)
+
+
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    return tuple(int(d) for d in shape)
+
+
+class TensorBase:
+    """Operators and methods common to eager and symbolic tensors.
+
+    Subclasses provide ``_type`` (a TensorType), ``_level`` and ``_apply(op, inputs, attrs)``.
+    """
+
+    __slots__ = ()
+    _level = 0
+    __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor
+
+    # -- type ---------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self._type.shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self._type.shape)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return self._type.size
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    @property
+    def is_floating_point_type(self) -> bool:
+        return self._type.is_floating
+
+    def is_floating_point(self) -> bool:
+        return self._type.is_floating
+
+    # -- arithmetic ---------------------------------------------------------------------------
+    def __add__(self, o): return bind("add", self, o)
+    def __radd__(self, o): return bind("add", o, self)
+    def __sub__(self, o): return bind("sub", self, o)
+    def __rsub__(self, o): return bind("sub", o, self)
+    def __mul__(self, o): return bind("mul", self, o)
+    def __rmul__(self, o): return bind("mul", o, self)
+    def __truediv__(self, o): return bind("div", self, o)
+    def __rtruediv__(self, o): return bind("div", o, self)
+    def __pow__(self, o): return bind("pow", self, o)
+    def __rpow__(self, o): return bind("pow", o, self)
+    def __matmul__(self, o): return bind("matmul", self, o)
+    def __rmatmul__(self, o): return bind("matmul", o, self)
+    def __neg__(self): return bind("neg", self)
+    def __pos__(self): return self
+    def __abs__(self): return bind("abs", self)
+    def __lt__(self, o): return bind("lt", self, o)
+    def __le__(self, o): return bind("le", self, o)
+    def __gt__(self, o): return bind("gt", self, o)
+    def __ge__(self, o): return bind("ge", self, o)
+    def __eq__(self, o): return bind("eq", self, o)  # noqa: E704  (elementwise, as in PyTorch)
+    def __ne__(self, o): return bind("ne", self, o)
+    __hash__ = object.__hash__
+
+    def add(self, o): return bind("add", self, o)
+    def sub(self, o): return bind("sub", self, o)
+    def mul(self, o): return bind("mul", self, o)
+    def div(self, o): return bind("div", self, o)
+    def pow(self, o): return bind("pow", self, o)
+    def matmul(self, o): return bind("matmul", self, o)
+    def mm(self, o): return bind("matmul", self, o)
+    def neg(self): return bind("neg", self)
+    def exp(self): return bind("exp", self)
+    def log(self): return bind("log", self)
+    def sin(self): return bind("sin", self)
+    def cos(self): return bind("cos", self)
+    def tanh(self): return bind("tanh", self)
+    def sigmoid(self): return bind("sigmoid", self)
+    def relu(self): return bind("relu", self)
+    def sqrt(self): return bind("sqrt", self)
+    def abs(self): return bind("abs", self)
+    def sign(self): return bind("sign", self)
+    def maximum(self, o): return bind("maximum", self, o)
+    def minimum(self, o): return bind("minimum", self, o)
+    def square(self): return bind("mul", self, self)
+
+    def clamp(self, min=None, max=None):
+        out = self
+        if min is not None:
+            out = bind("maximum", out, min)
+        if max is not None:
+            out = bind("minimum", out, max)
+        return out
+
+    clip = clamp
+
+    # -- reductions ---------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim: bool = False, axis=None, keepdims=None):
+        dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+        return bind("sum", self, dim=_dims_attr(dim), keepdim=bool(keepdim))
+
+    def mean(self, dim=None, keepdim: bool = False, axis=None, keepdims=None):
+        dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+        return bind("mean", self, dim=_dims_attr(dim), keepdim=bool(keepdim))
+
+    def prod(self, dim=None, keepdim: bool = False):
+        return bind("prod", self, dim=_dims_attr(dim), keepdim=bool(keepdim))
+
+    def amax(self, dim=None, keepdim: bool = False):
+        return bind("amax", self, dim=_dims_attr(dim), keepdim=bool(keepdim))
+
+    def amin(self, dim=None, keepdim: bool = False):
+        return bind("amin", self, dim=_dims_attr(dim), keepdim=bool(keepdim))
+
+    def max(self, dim=None, keepdim: bool = False):
+        """``x.max()`` is the largest element; ``x.max(dim)`` returns ``(values, indices)``."""
+        if isinstance(dim, TensorBase):
+            return bind("maximum", self, dim)
+        if dim is None:
+            return bind("amax", self, dim=None, keepdim=False)
+        values = bind("amax", self, dim=_dims_attr(dim), keepdim=bool(keepdim))
+        return MaxResult(values, self.argmax(dim, keepdim))
+
+    def min(self, dim=None, keepdim: bool = False):
+        if isinstance(dim, TensorBase):
+            return bind("minimum", self, dim)
+        if dim is None:
+            return bind("amin", self, dim=None, keepdim=False)
+        values = bind("amin", self, dim=_dims_attr(dim), keepdim=bool(keepdim))
+        return MaxResult(values, self.argmin(dim, keepdim))
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        return self._no_grad_apply("argmax", dim=dim, keepdim=bool(keepdim))
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        return self._no_grad_apply("argmin", dim=dim, keepdim=bool(keepdim))
+
+    def _no_grad_apply(self, op, **attrs):
+        return bind(op, self, **attrs)
+
+    def logsumexp(self, dim, keepdim: bool = False):
+        return bind("logsumexp", self, dim=_dims_attr(dim), keepdim=bool(keepdim))
+
+    def softmax(self, dim: int):
+        return bind("softmax", self, dim=int(dim))
+
+    def log_softmax(self, dim: int):
+        return bind("log_softmax", self, dim=int(dim))
+
+    def sum_to(self, shape: tuple):
+        """Sum out broadcast dimensions so the result has ``shape`` (the adjoint of broadcasting)."""
+        shape = tuple(shape)
+        if self.shape == shape:
+            return self
+        lead = self.ndim - len(shape)
+        dims = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape)
+                                          if d == 1 and self.shape[i + lead] != 1)
+        out = bind("sum", self, dim=dims, keepdim=True)
+        return out.reshape(shape) if out.shape != shape else out
+
+    # -- shapes -------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = _shape_arg(shape)
+        if -1 in shape:
+            known = 1
+            for d in shape:
+                known *= d if d != -1 else 1
+            if list(shape).count(-1) > 1 or known == 0 or self.numel() % known:
+                raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {self.numel()}")
+            shape = tuple(self.numel() // known if d == -1 else d for d in shape)
+        return bind("reshape", self, shape=shape)
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = start_dim % self.ndim, end_dim % self.ndim
+        n = 1
+        for d in self.shape[s:e + 1]:
+            n *= d
+        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(d for d in self.shape if d != 1))
+        dims = normalize_dims(dim, self.ndim)
+        return self.reshape(tuple(d for i, d in enumerate(self.shape) if not (i in dims and d == 1)))
+
+    def unsqueeze(self, dim: int):
+        d = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def permute(self, *dims):
+        dims = _shape_arg(dims)
+        dims = tuple(d % builtins.max(self.ndim, 1) for d in dims)
+        return bind("permute", self, dims=dims)
+
+    def transpose(self, dim0: int, dim1: int):
+        dims = list(range(self.ndim))
+        a, b = dim0 % self.ndim, dim1 % self.ndim
+        dims[a], dims[b] = dims[b], dims[a]
+        return bind("permute", self, dims=tuple(dims))
+
+    def t(self):
+        if self.ndim < 2:
+            return self
+        return self.transpose(0, 1)
+
+    @property
+    def T(self):
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def expand(self, *shape):
+        shape = _shape_arg(shape)
+        lead = len(shape) - self.ndim
+        shape = tuple(self.shape[i - lead] if d == -1 else d for i, d in enumerate(shape))
+        return bind("expand", self, shape=shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def broadcast_to(self, shape):
+        return self.expand(*shape)
+
+    def __getitem__(self, index):
+        if isinstance(index, TensorBase):
+            index = index._index_array()
+        elif isinstance(index, tuple):
+            index = tuple(i._index_array() if isinstance(i, TensorBase) else i for i in index)
+        return bind("getitem", self, index=encode_index(index))
+
+    def _index_array(self):
+        raise TypeError("tensors used as indices must be concrete integer tensors")
+
+    # -- dtypes -------------------------------------------------------------------------------
+    def _cast(self, dtype: str):
+        return self if self._type.dtype == dtype else bind("cast", self, dtype=dtype)
+
+    def float(self): return self._cast("float32")
+    def double(self): return self._cast("float64")
+    def long(self): return self._cast("int64")
+    def bool(self): return self._cast("bool")
+
+
+def _np_names(dim, keepdim, axis, keepdims):
+    """Accept NumPy's ``axis``/``keepdims`` spelling beside PyTorch's ``dim``/``keepdim``."""
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, keepdim
+
+
+def where(cond, x, y):
+    """Elementwise select: ``x`` where ``cond`` is true, else ``y`` (differentiable in x and y)."""
+    return bind("where", cond, x, y)
+
+
+def is_tensor_type(t) -> bool:
+    return isinstance(t, TensorType)

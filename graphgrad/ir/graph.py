@@ -1,0 +1,178 @@
+"""The graph IR: a Graph is an ordered list of Nodes in SSA form over typed Values."""
+from __future__ import annotations
+
+import itertools
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .types import TensorType
+
+_ids = itertools.count()
+
+
+class Value:
+    """One SSA value: produced by exactly one Node, or a graph input (``node is None``)."""
+
+    __slots__ = ("id", "type", "name", "node", "requires_grad")
+
+    def __init__(self, type: TensorType, name: str | None = None, node: "Node | None" = None):
+        self.id = next(_ids)
+        self.type = type
+        self.name = name
+        self.node = node
+        #: set by ``prune_by_requires_grad``: lies on a path from an input that requires grad.
+        self.requires_grad = False
+
+    @property
+    def shape(self) -> tuple:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    def __repr__(self) -> str:
+        return f"Value({self.name or self.id}: {self.type})"
+
+
+@dataclass(frozen=True)
+class Loc:
+    """Where in the user's code a node was recorded."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        import os
+
+        return f"{os.path.basename(self.file)}:{self.line}"
+
+
+@dataclass(eq=False)
+class Node:
+    """``output = op(*inputs, **attrs)``. Inputs are Values or Python scalars (weakly typed literals)."""
+
+    op: str
+    inputs: list
+    attrs: dict
+    output: Value
+    loc: Loc | None = None
+    #: "forward" for traced nodes, "adjoint" for nodes made by adjoint generation.
+    role: str = "forward"
+
+    def value_inputs(self) -> list[Value]:
+        return [v for v in self.inputs if isinstance(v, Value)]
+
+
+@dataclass(eq=False)
+class Graph:
+    """A function in SSA form: ``inputs`` -> ``nodes`` (topologically ordered) -> ``outputs``."""
+
+    name: str
+    inputs: list[Value] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    outputs: list[Value] = field(default_factory=list)
+    #: names for the outputs in generated code and printing (optional)
+    output_names: list[str] | None = None
+    #: facts passes leave for later passes (e.g. "n_primal": inputs before the cotangents)
+    meta: dict = field(default_factory=dict)
+
+    # -- construction -------------------------------------------------------------------------
+    def add_input(self, type: TensorType, name: str | None = None) -> Value:
+        v = Value(type, name)
+        self.inputs.append(v)
+        return v
+
+    def add_node(self, op: str, inputs: Iterable[Any], attrs: dict, type: TensorType,
+                 loc: Loc | None = None, role: str = "forward", name: str | None = None) -> Value:
+        out = Value(type, name)
+        node = Node(op, list(inputs), dict(attrs), out, loc, role)
+        out.node = node
+        self.nodes.append(node)
+        return out
+
+    # -- queries ------------------------------------------------------------------------------
+    def users(self) -> dict[Value, list[Node]]:
+        """Map every value to the nodes that read it."""
+        result: dict[Value, list[Node]] = {v: [] for v in self.inputs}
+        for n in self.nodes:
+            result.setdefault(n.output, [])
+            for v in n.value_inputs():
+                result.setdefault(v, []).append(n)
+        return result
+
+    def to_networkx(self):
+        """A ``networkx.DiGraph`` over values (edges: input value -> output value), for analyses."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for v in self.inputs:
+            g.add_node(v, role="input")
+        for n in self.nodes:
+            g.add_node(n.output, op=n.op, role=n.role)
+            for v in n.value_inputs():
+                g.add_edge(v, n.output)
+        return g
+
+    def value_names(self) -> dict[Value, str]:
+        """Unique, valid Python identifiers for every value: the user's names where known."""
+        names: dict[Value, str] = {}
+        taken: set[str] = set()
+        counter = itertools.count(1)
+
+        def assign(v: Value) -> None:
+            base = _identifier(v.name) if v.name else None
+            if base is None:
+                base = f"t{next(counter)}"
+                while base in taken:
+                    base = f"t{next(counter)}"
+            name, k = base, 1
+            while name in taken:
+                name, k = f"{base}_{k}", k + 1
+            taken.add(name)
+            names[v] = name
+
+        for v in self.inputs:
+            assign(v)
+        for n in self.nodes:
+            assign(n.output)
+        return names
+
+    def __str__(self) -> str:
+        from .printer import format_graph
+
+        return format_graph(self)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def copy(self) -> "Graph":
+        """A deep copy with fresh Values (attrs are shared; they are immutable by convention)."""
+        mapping: dict[Value, Value] = {}
+        g = Graph(self.name, output_names=list(self.output_names) if self.output_names else None,
+                  meta=dict(self.meta))
+        for v in self.inputs:
+            nv = g.add_input(v.type, v.name)
+            nv.requires_grad = v.requires_grad
+            mapping[v] = nv
+        for n in self.nodes:
+            ins = [mapping[x] if isinstance(x, Value) else x for x in n.inputs]
+            nv = g.add_node(n.op, ins, n.attrs, n.output.type, n.loc, n.role, n.output.name)
+            nv.requires_grad = n.output.requires_grad
+            mapping[n.output] = nv
+        g.outputs = [mapping[v] for v in self.outputs]
+        return g
+
+
+_RESERVED = {"np", "cp", "xp", "forward", "backward", "joint", "saved"}
+
+
+def _identifier(name: str) -> str | None:
+    s = re.sub(r"\W", "_", name)
+    if not s or s[0].isdigit():
+        s = "v_" + s
+    if keyword.iskeyword(s) or s in _RESERVED or s.startswith("__"):
+        s = s + "_"
+    return s

@@ -1,0 +1,150 @@
+"""Text, DOT and JSON forms of a Graph. JSON round-trips exactly, without eval or pickle."""
+from __future__ import annotations
+
+import json
+import math
+
+from .graph import Graph, Loc, Value
+from .registry import decode_index
+from .types import TensorType
+
+
+def format_literal(x) -> str:
+    """A Python scalar as source text (``inf``/``nan`` spelt so the text stays valid Python)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return repr(x)
+
+
+def format_index(index: tuple) -> str:
+    parts = []
+    for item in decode_index(index):
+        if isinstance(item, slice):
+            s = "" if item.start is None else str(item.start)
+            s += ":" + ("" if item.stop is None else str(item.stop))
+            if item.step is not None:
+                s += f":{item.step}"
+            parts.append(s)
+        elif item is Ellipsis:
+            parts.append("...")
+        elif item is None:
+            parts.append("None")
+        elif hasattr(item, "tolist"):
+            parts.append(repr(item.tolist()))
+        else:
+            parts.append(repr(item))
+    return "[" + ", ".join(parts) + "]"
+
+
+def format_attr(key: str, value) -> str:
+    if key == "index":
+        return f"index={format_index(value)}"
+    return f"{key}={format_literal(value) if isinstance(value, float) else value!r}"
+
+
+def format_graph(graph: Graph, names: dict | None = None) -> str:
+    """One line per node: ``%name: type = op(args, attrs)   # file:line``."""
+    names = names or graph.value_names()
+
+    def ref(x):
+        return f"%{names[x]}" if isinstance(x, Value) else format_literal(x)
+
+    def decl(v: Value) -> str:
+        return f"%{names[v]}: {v.type}" + ("*" if v.requires_grad else "")
+
+    lines = [f"graph {graph.name}({', '.join(decl(v) for v in graph.inputs)}) {{"]
+    body = []
+    for n in graph.nodes:
+        args = [ref(x) for x in n.inputs] + [format_attr(k, v) for k, v in n.attrs.items()]
+        body.append((f"  {decl(n.output)} = {n.op}({', '.join(args)})",
+                     f"# {n.loc}" if n.loc else ("# adjoint" if n.role == "adjoint" else "")))
+    width = max((len(a) for a, _ in body), default=0)
+    lines += [f"{a:<{width}}  {c}".rstrip() for a, c in body]
+    lines.append(f"  return {', '.join(ref(v) for v in graph.outputs)}")
+    lines.append("}")
+    legend = "  (* marks values that require grad)" if any(
+        v.requires_grad for v in graph.inputs + [n.output for n in graph.nodes]) else None
+    return "\n".join(lines + ([legend] if legend else []))
+
+
+def to_dot(graph: Graph) -> str:
+    """Graphviz DOT: values as boxes labelled with op and type, inputs as ellipses."""
+    names = graph.value_names()
+    out = [f'digraph "{graph.name}" {{', "  rankdir=TB;", '  node [fontname="monospace"];']
+    for v in graph.inputs:
+        out.append(f'  "{names[v]}" [shape=ellipse, label="{names[v]}\\n{v.type}"];')
+    for n in graph.nodes:
+        v = n.output
+        color = ', style=filled, fillcolor="#fde2e2"' if n.role == "adjoint" else ""
+        out.append(f'  "{names[v]}" [shape=box, label="{names[v]} = {n.op}\\n{v.type}"{color}];')
+        for x in n.value_inputs():
+            out.append(f'  "{names[x]}" -> "{names[v]}";')
+    for i, v in enumerate(graph.outputs):
+        out.append(f'  "out{i}" [shape=plaintext, label="output {i}"];')
+        out.append(f'  "{names[v]}" -> "out{i}";')
+    out.append("}")
+    return "\n".join(out)
+
+
+def _jsonable(x):
+    if isinstance(x, tuple):
+        return {"tuple": [_jsonable(i) for i in x]}
+    if isinstance(x, float) and not math.isfinite(x):
+        return {"float": format_literal(x)}
+    return x
+
+
+def _from_jsonable(x):
+    if isinstance(x, dict):
+        if "tuple" in x:
+            return tuple(_from_jsonable(i) for i in x["tuple"])
+        if "float" in x:
+            return float(x["float"])
+    return x
+
+
+def to_json(graph: Graph) -> str:
+    names = graph.value_names()
+    ids = {v: i for i, v in enumerate(graph.inputs + [n.output for n in graph.nodes])}
+
+    def value(v: Value) -> dict:
+        return {"id": ids[v], "name": names[v], "type": str(v.type), "requires_grad": v.requires_grad}
+
+    doc = {
+        "graph": graph.name,
+        "inputs": [value(v) for v in graph.inputs],
+        "nodes": [{
+            "op": n.op,
+            "inputs": [{"value": ids[x]} if isinstance(x, Value) else {"literal": _jsonable(x)} for x in n.inputs],
+            "attrs": {k: _jsonable(v) for k, v in n.attrs.items()},
+            "output": value(n.output),
+            "loc": [n.loc.file, n.loc.line] if n.loc else None,
+            "role": n.role,
+        } for n in graph.nodes],
+        "outputs": [ids[v] for v in graph.outputs],
+        "output_names": graph.output_names,
+    }
+    return json.dumps(doc, indent=1)
+
+
+def from_json(text: str) -> Graph:
+    """Rebuild a Graph written by ``to_json``; the result is verified."""
+    from .verify import verify
+
+    doc = json.loads(text)
+    g = Graph(doc["graph"], output_names=doc.get("output_names"))
+    values: dict[int, Value] = {}
+    for d in doc["inputs"]:
+        v = g.add_input(TensorType.parse(d["type"]), d["name"])
+        v.requires_grad = d["requires_grad"]
+        values[d["id"]] = v
+    for nd in doc["nodes"]:
+        ins = [values[x["value"]] if "value" in x else _from_jsonable(x["literal"]) for x in nd["inputs"]]
+        o = nd["output"]
+        v = g.add_node(nd["op"], ins, {k: _from_jsonable(a) for k, a in nd["attrs"].items()},
+                       TensorType.parse(o["type"]), Loc(*nd["loc"]) if nd["loc"] else None, nd["role"], o["name"])
+        v.requires_grad = o["requires_grad"]
+        values[o["id"]] = v
+    g.outputs = [values[i] for i in doc["outputs"]]
+    verify(g)
+    return g

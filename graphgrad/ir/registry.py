@@ -1,0 +1,329 @@
+"""The op registry: every primitive is declared here once, with its attributes and its type rule.
+
+Gradient rules live in ``graphgrad.passes.vjp_rules`` and array expressions in
+``graphgrad.codegen.expressions``; both are tables keyed by the names declared here, so coverage can
+be audited (``graphgrad ops`` prints it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .types import TensorType, dtype_name
+
+
+class ShapeError(ValueError):
+    """An op was applied to inputs whose shapes or dtypes do not fit; the message names them."""
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    attrs: tuple
+    infer: Callable  # (inputs: list[TensorType | scalar], **attrs) -> TensorType
+    doc: str = ""
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def defop(name: str, attrs: tuple = (), doc: str = ""):
+    """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
+
+    def register(infer):
+        if name in OPS:
+            raise ValueError(f"primitive {name!r} declared twice")
+        OPS[name] = OpDef(name, tuple(attrs), infer, doc)
+        return infer
+
+    return register
+
+
+def infer_type(op: str, inputs: list, attrs: dict) -> TensorType:
+    opdef = OPS.get(op)
+    if opdef is None:
+        raise NotImplementedError(f"unknown primitive {op!r}")
+    return opdef.infer(inputs, **attrs)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _is_type(x) -> bool:
+    return isinstance(x, TensorType)
+
+
+def _np_dtype(x):
+    return np.dtype(x.dtype) if _is_type(x) else x
+
+
+def result_dtype(inputs: list) -> str:
+    """NumPy's promotion with Python scalars weakly typed (NEP 50), as the generated code computes."""
+    return dtype_name(np.result_type(*[_np_dtype(x) for x in inputs]))
+
+
+def broadcast_shapes(*shapes: tuple) -> tuple:
+    """Broadcast like NumPy/PyTorch, raising PyTorch's message on a mismatch."""
+    ndim = max((len(s) for s in shapes), default=0)
+    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for axis, sizes in enumerate(zip(*padded)):
+        size = max(sizes)
+        for a, b in zip(sizes, sizes[1:]):
+            if a != b and a != 1 and b != 1:
+                raise ShapeError(f"The size of tensor a ({a}) must match the size of tensor b ({b}) "
+                                 f"at non-singleton dimension {axis}")
+        out.append(0 if 0 in sizes and size <= 1 else size)
+    return tuple(out)
+
+
+def _shape(x) -> tuple:
+    return x.shape if _is_type(x) else ()
+
+
+def normalize_dims(dim, ndim: int) -> tuple | None:
+    """``dim`` as a sorted tuple of non-negative axes (None stays None: all axes)."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}], "
+                f"but got {d})")
+        out.append(d % max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+# -- elementwise --------------------------------------------------------------------------------
+
+def _elementwise(inputs, out_dtype=None):
+    shape = broadcast_shapes(*[_shape(x) for x in inputs])
+    return TensorType(shape, out_dtype or result_dtype(inputs))
+
+
+def _float_result(inputs):
+    dt = result_dtype(inputs)
+    return dt if dt in ("float32", "float64") else "float32"
+
+
+for _name in ("add", "sub", "mul", "maximum", "minimum", "pow"):
+    defop(_name, doc=f"elementwise {_name} with broadcasting")(lambda inputs: _elementwise(inputs))
+
+defop("div", doc="true division with broadcasting")(
+    lambda inputs: _elementwise(inputs, result_dtype(inputs + [1.0])))
+
+for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
+    defop(_name, doc=f"elementwise comparison {_name}, bool result")(
+        lambda inputs: _elementwise(inputs, "bool"))
+
+for _name in ("neg", "abs", "relu", "sign"):
+    defop(_name, doc=f"elementwise {_name}")(lambda inputs: _elementwise(inputs))
+
+for _name in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt"):
+    defop(_name, doc=f"elementwise {_name}")(lambda inputs: _elementwise(inputs, result_dtype(inputs + [1.0])))
+
+
+@defop("where", doc="where(cond, x, y): x where cond else y, broadcasting all three")
+def _where(inputs):
+    cond, x, y = inputs
+    if _is_type(cond) and cond.dtype != "bool":
+        raise ShapeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
+    return TensorType(broadcast_shapes(_shape(cond), _shape(x), _shape(y)), result_dtype([x, y]))
+
+
+@defop("cast", attrs=("dtype",), doc="convert to another dtype")
+def _cast(inputs, dtype):
+    return TensorType(inputs[0].shape, dtype_name(dtype))
+
+
+@defop("full_like", attrs=("value",), doc="a tensor shaped like the input, filled with value")
+def _full_like(inputs, value):
+    return inputs[0]
+
+
+@defop("stop_gradient", doc="identity whose gradient is zero (traced .detach())")
+def _stop_gradient(inputs):
+    return inputs[0]
+
+
+@defop("constant", attrs=("value", "dtype"), doc="a literal array (value: nested lists) of a dtype")
+def _constant(inputs, value, dtype):
+    return TensorType(np.shape(value), dtype_name(dtype))
+
+
+# -- reductions ---------------------------------------------------------------------------------
+
+def _reduce(inputs, dim, keepdim, dtype=None):
+    (x,) = inputs
+    dims = normalize_dims(dim, x.ndim)
+    if dims is None:
+        shape = (1,) * x.ndim if keepdim else ()
+    else:
+        shape = tuple(1 if i in dims else d for i, d in enumerate(x.shape) if keepdim or i not in dims)
+    return TensorType(shape, dtype or x.dtype)
+
+
+defop("sum", attrs=("dim", "keepdim"), doc="sum over dim (None: all)")(
+    lambda inputs, dim, keepdim: _reduce(inputs, dim, keepdim,
+                                         "int64" if inputs[0].dtype in ("bool", "int64") else None))
+defop("mean", attrs=("dim", "keepdim"), doc="mean over dim (None: all)")(
+    lambda inputs, dim, keepdim: _reduce(inputs, dim, keepdim, _float_result(inputs)))
+defop("amax", attrs=("dim", "keepdim"), doc="maximum over dim (None: all)")(_reduce)
+defop("amin", attrs=("dim", "keepdim"), doc="minimum over dim (None: all)")(_reduce)
+defop("prod", attrs=("dim", "keepdim"), doc="product over dim (None: all)")(_reduce)
+defop("logsumexp", attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim, computed stably")(_reduce)
+
+
+
+@defop("argmax", attrs=("dim", "keepdim"), doc="index of the largest element along dim (None: flattened)")
+def _argmax(inputs, dim, keepdim):
+    x = inputs[0]
+    if dim is None:
+        return TensorType((1,) * x.ndim if keepdim else (), "int64")
+    return _reduce(inputs, dim, keepdim, "int64")
+
+
+OPS["argmin"] = OpDef("argmin", ("dim", "keepdim"), _argmax, "index of the smallest element along dim")
+
+
+@defop("softmax", attrs=("dim",), doc="softmax along dim")
+def _softmax(inputs, dim):
+    normalize_dims(dim, inputs[0].ndim)
+    return TensorType(inputs[0].shape, _float_result(inputs))
+
+
+defop("log_softmax", attrs=("dim",), doc="log of softmax along dim, computed stably")(_softmax)
+
+
+# -- linear algebra -----------------------------------------------------------------------------
+
+@defop("matmul", doc="matrix product with NumPy/PyTorch batching rules (the @ operator)")
+def _matmul(inputs):
+    a, b = inputs
+    if not (_is_type(a) and _is_type(b)) or a.ndim == 0 or b.ndim == 0:
+        raise ShapeError("both arguments to matmul need to be at least 1D, but they are "
+                         f"{len(_shape(a))}D and {len(_shape(b))}D")
+    sa, sb = a.shape, b.shape
+    ka = sa[-1]
+    kb = sb[-2] if len(sb) > 1 else sb[0]
+    if ka != kb:
+        if len(sa) == 2 and len(sb) == 2:
+            raise ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and {sb[0]}x{sb[1]})")
+        raise ShapeError(f"matmul: shapes {list(sa)} and {list(sb)} do not match in the contracted dimension "
+                         f"({ka} != {kb})")
+    batch = broadcast_shapes(sa[:-2], sb[:-2])
+    shape = batch + (sa[-2:-1] if len(sa) > 1 else ()) + (sb[-1:] if len(sb) > 1 else ())
+    return TensorType(shape, result_dtype([a, b]))
+
+
+# -- shape manipulation -------------------------------------------------------------------------
+
+@defop("reshape", attrs=("shape",), doc="same elements, new shape (row-major)")
+def _reshape(inputs, shape):
+    x = inputs[0]
+    if TensorType(tuple(shape), x.dtype).size != x.size or any(d < 0 for d in shape):
+        raise ShapeError(f"shape '{list(shape)}' is invalid for input of size {x.size}")
+    return TensorType(tuple(shape), x.dtype)
+
+
+@defop("permute", attrs=("dims",), doc="reorder the axes")
+def _permute(inputs, dims):
+    x = inputs[0]
+    if sorted(dims) != list(range(x.ndim)):
+        raise ShapeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                         f"length of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is not "
+                         f"equal to len(dims) = {len(dims)}" if len(dims) != x.ndim else
+                         f"permute: dims {list(dims)} are not a permutation of the {x.ndim} axes")
+    return TensorType(tuple(x.shape[d] for d in dims), x.dtype)
+
+
+@defop("expand", attrs=("shape",), doc="broadcast to a larger shape without copying")
+def _expand(inputs, shape):
+    x = inputs[0]
+    shape = tuple(shape)
+    if len(shape) < x.ndim or any(d != 1 and d != s for d, s in zip(x.shape, shape[len(shape) - x.ndim:])):
+        raise ShapeError(f"The expanded size of the tensor ({shape[-1] if shape else 0}) must match the existing "
+                         f"size ({x.shape[-1] if x.shape else 0}) at non-singleton dimension {len(shape) - 1}.  "
+                         f"Target sizes: {list(shape)}.  Tensor sizes: {list(x.shape)}")
+    return TensorType(shape, x.dtype)
+
+
+@defop("concat", attrs=("dim",), doc="join tensors along an existing axis")
+def _concat(inputs, dim):
+    first = inputs[0]
+    (d,) = normalize_dims(dim, first.ndim)
+    for t in inputs[1:]:
+        if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != d):
+            raise ShapeError(f"Sizes of tensors must match except in dimension {d}. "
+                             f"Expected size {first.shape[1 - d] if first.ndim > 1 else first.shape[0]} "
+                             f"but got {list(t.shape)} for one of the tensors")
+    shape = list(first.shape)
+    shape[d] = sum(t.shape[d] for t in inputs)
+    return TensorType(tuple(shape), result_dtype(list(inputs)))
+
+
+def _index_shape(shape: tuple, index: tuple) -> tuple:
+    """The result shape of NumPy basic/advanced indexing, computed on a zero-size probe."""
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=np.int8), shape=shape, strides=(0,) * len(shape))
+    try:
+        return probe[decode_index(index)].shape
+    except IndexError as e:
+        raise IndexError(f"{e} (indexing a tensor of shape {list(shape)})") from None
+
+
+@defop("getitem", attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple")
+def _getitem(inputs, index):
+    x = inputs[0]
+    return TensorType(_index_shape(x.shape, index), x.dtype)
+
+
+@defop("index_add_zeros", attrs=("index", "shape"),
+       doc="zeros of shape with the input scattered (added) at index: the adjoint of getitem")
+def _index_add_zeros(inputs, index, shape):
+    return TensorType(tuple(shape), inputs[0].dtype)
+
+
+# -- index encoding: attrs must be hashable and JSON-able ----------------------------------------
+
+def encode_index(index) -> tuple:
+    """Turn a user's index into a hashable tuple of ints, ('slice', a, b, c), None, '...', ('array', …)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for item in index:
+        if isinstance(item, slice):
+            out.append(("slice", item.start, item.stop, item.step))
+        elif item is None or item is Ellipsis:
+            out.append("..." if item is Ellipsis else None)
+        elif isinstance(item, (bool, np.bool_)):
+            raise IndexError("indexing with a Python bool is not supported; use a boolean tensor")
+        elif isinstance(item, (int, np.integer)):
+            out.append(int(item))
+        else:
+            arr = np.asarray(item)
+            if arr.dtype == bool or arr.dtype.kind not in "iu":
+                raise IndexError("only integers, slices, None, ... and integer arrays are valid indices "
+                                 f"(got an array of dtype {arr.dtype})")
+            out.append(("array", _to_tuple(arr.tolist())))
+    return tuple(out)
+
+
+def _to_tuple(x):
+    return tuple(_to_tuple(i) for i in x) if isinstance(x, list) else x
+
+
+def decode_index(index: tuple) -> tuple:
+    out = []
+    for item in index:
+        if item == "...":
+            out.append(Ellipsis)
+        elif isinstance(item, tuple) and item[0] == "slice":
+            out.append(slice(*item[1:]))
+        elif isinstance(item, tuple) and item[0] == "array":
+            out.append(np.array(item[1], dtype=np.int64))
+        else:
+            out.append(item)
+    return tuple(out)

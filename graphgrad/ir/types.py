@@ -1,0 +1,64 @@
+"""Tensor types: a static shape and a dtype name."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: dtype names graphgrad knows, in promotion order for floating types.
+DTYPES = ("bool", "int64", "float32", "float64")
+FLOATING = ("float32", "float64")
+
+
+def dtype_name(dtype) -> str:
+    """Normalise a NumPy dtype, graphgrad dtype or name to one of ``DTYPES``."""
+    name = getattr(dtype, "name", None) or str(dtype)
+    name = np.dtype(name).name if name not in DTYPES else name
+    if name.startswith("int") or name.startswith("uint"):
+        return "int64"
+    if name == "float16":
+        return "float32"
+    if name not in DTYPES:
+        raise TypeError(f"unsupported dtype {dtype!r}; graphgrad supports {', '.join(DTYPES)}")
+    return name
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """The static type of a value: ``TensorType((3, 4), "float32")`` prints as ``f32[3,4]``."""
+
+    shape: tuple
+    dtype: str
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def is_floating(self) -> bool:
+        return self.dtype in FLOATING
+
+    def __str__(self) -> str:
+        short = {"float32": "f32", "float64": "f64", "int64": "i64", "bool": "bool"}[self.dtype]
+        return f"{short}[{','.join(map(str, self.shape))}]"
+
+    @staticmethod
+    def parse(text: str) -> "TensorType":
+        """Parse ``f32[3,4]`` (the printer's form) back into a TensorType."""
+        short, _, rest = text.partition("[")
+        long = {"f32": "float32", "f64": "float64", "i64": "int64", "bool": "bool"}.get(short)
+        if long is None or not rest.endswith("]"):
+            raise ValueError(f"bad tensor type {text!r}: expected e.g. f32[3,4], f64[], i64[5], bool[2]")
+        dims = rest[:-1].strip()
+        try:
+            shape = tuple(int(d) for d in dims.split(",")) if dims else ()
+        except ValueError:
+            raise ValueError(f"bad tensor type {text!r}: dimensions must be integers") from None
+        return TensorType(shape, long)

@@ -1,0 +1,114 @@
+"""Adjoint generation: reverse-mode differentiation of a Graph, producing more Graph.
+
+The gradient rules are the same Tensor-API functions eager ``backward()`` runs; here they are
+applied to symbolic tensors, so each rule records adjoint nodes (tagged with the source line of the
+forward node they differentiate). Cotangents that meet at a value are summed (fan-out); paths with
+no cotangent stay symbolic zeros and cost nothing.
+"""
+from __future__ import annotations
+
+from ..ir.graph import Graph, Value
+from ..ir.verify import verify
+from ..tracer.tracer import SymbolicTensor, Tracer
+from .prune import eliminate_dead_nodes
+from .vjp_rules import apply_vjp
+
+
+def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
+    """The joint graph: forward inputs (+ one cotangent input per output that requires grad when
+    ``seed="input"``; ``seed="ones"`` seeds a scalar output with 1) -> forward outputs + gradients
+    of the inputs that require grad, in input order.
+    """
+    tracer = Tracer(graph.name)
+    joint = tracer.graph
+    sym: dict[Value, SymbolicTensor] = {}
+    for v in graph.inputs:
+        sym[v] = tracer.input(v.type, v.name, v.requires_grad)
+    for n in graph.nodes:
+        tracer.loc_override = n.loc
+        ins = [sym[x] if isinstance(x, Value) else x for x in n.inputs]
+        out = SymbolicTensor._apply(n.op, tuple(ins), n.attrs)
+        out.value.name = n.output.name
+        out.value.requires_grad = n.output.requires_grad
+        sym[n.output] = out
+
+    names = graph.value_names()
+    ct: dict[Value, SymbolicTensor] = {}
+    tracer.role = "adjoint"
+    for v in graph.outputs:
+        if not v.requires_grad:
+            continue
+        if seed == "ones":
+            if v.type.shape != ():
+                raise TypeError(f"grad requires a scalar output; {graph.name} returns {v.type}")
+            tracer.loc_override = v.node.loc if v.node else None
+            g = SymbolicTensor._apply("full_like", (sym[v],), {"value": 1.0})
+            g.value.name = f"grad_{names[v]}"
+        else:
+            g = tracer.input(v.type, f"grad_{names[v]}")
+        ct[v] = ct[v] + g if v in ct else g
+
+    for n in reversed(graph.nodes):
+        g = ct.pop(n.output, None)
+        if g is None or not n.output.requires_grad:
+            continue
+        if g.value.name is None:
+            g.value.name = f"grad_{names[n.output]}"
+        tracer.loc_override = n.loc
+        needs = [isinstance(x, Value) and x.requires_grad for x in n.inputs]
+        ins = [sym[x] if isinstance(x, Value) else x for x in n.inputs]
+        types = [x.type if isinstance(x, Value) else None for x in n.inputs]
+        grads = apply_vjp(n.op, g, sym[n.output], ins, types, needs, n.attrs)
+        for x, gx in zip(n.inputs, grads):
+            if gx is not None and isinstance(x, Value) and x.requires_grad:
+                ct[x] = ct[x] + gx if x in ct else gx
+
+    grads_out: list[Value] = []
+    for v in graph.inputs:
+        if not v.requires_grad:
+            continue
+        g = ct.get(v)
+        if g is None:  # no path from this input to an output: its gradient is exactly zero
+            tracer.loc_override = None
+            g = SymbolicTensor._apply("full_like", (sym[v],), {"value": 0.0})
+        if g.value in grads_out or g.value.node is None:
+            # one value cannot carry two names: give this gradient its own (an identity node)
+            tracer.loc_override = None
+            g = SymbolicTensor._apply("stop_gradient", (g,), {})
+        g.value.name = f"grad_{names[v]}"
+        grads_out.append(g.value)
+    joint.outputs = [sym[v].value for v in graph.outputs] + grads_out
+    joint.output_names = [names[v] for v in graph.outputs] + [f"grad_{names[v]}" for v in graph.inputs
+                                                              if v.requires_grad]
+    joint.meta["n_primal"] = len(graph.inputs)
+    joint.meta["n_outputs"] = len(graph.outputs)
+    return verify(joint)
+
+
+def split_forward_backward(joint: Graph, n_outputs: int) -> tuple[Graph, Graph, list[Value]]:
+    """Split a joint graph into ``forward(inputs) -> outputs + saved`` and
+    ``backward(saved + cotangents) -> gradients``; ``saved`` is the minimal set of forward values
+    the adjoint nodes read.
+    """
+    primal_inputs = joint.inputs[:joint.meta["n_primal"]]
+    cotangents = joint.inputs[joint.meta["n_primal"]:]
+    fwd_nodes = [n for n in joint.nodes if n.role == "forward"]
+    bwd_nodes = [n for n in joint.nodes if n.role == "adjoint"]
+    produced_fwd = set(primal_inputs) | {n.output for n in fwd_nodes}
+    saved: list[Value] = []
+    for n in bwd_nodes:
+        for x in n.value_inputs():
+            if x in produced_fwd and x not in saved:
+                saved.append(x)
+    grads = joint.outputs[n_outputs:]
+    for v in grads:
+        if v in produced_fwd and v not in saved:
+            saved.append(v)
+
+    forward = Graph(joint.name, list(primal_inputs), fwd_nodes, joint.outputs[:n_outputs] + saved)
+    forward.output_names = (joint.output_names or [None] * n_outputs)[:n_outputs] + [None] * len(saved)
+    backward = Graph(joint.name + "_backward", saved + cotangents, bwd_nodes, list(grads))
+    backward.output_names = (joint.output_names or [])[n_outputs:] or None
+    eliminate_dead_nodes(forward)
+    eliminate_dead_nodes(backward)
+    return forward, backward, saved

@@ -1,0 +1,94 @@
+"""Clean-up passes for generated graphs: common-subexpression elimination and algebraic
+simplification (identities that adjoint generation produces, such as ``g * 1`` or ``reshape`` to
+the same shape)."""
+from __future__ import annotations
+
+from ..ir.graph import Graph, Value
+from ..ir.verify import verify
+from .prune import eliminate_dead_nodes
+
+
+def _replace_uses(graph: Graph, mapping: dict) -> None:
+    if not mapping:
+        return
+    for n in graph.nodes:
+        n.inputs = [mapping.get(x, x) if isinstance(x, Value) else x for x in n.inputs]
+    graph.outputs = [mapping.get(v, v) for v in graph.outputs]
+
+
+def eliminate_common_subexpressions(graph: Graph) -> Graph:
+    """Merge nodes that apply the same op to the same inputs with the same attributes."""
+    seen: dict = {}
+    mapping: dict[Value, Value] = {}
+    kept = []
+    for n in graph.nodes:
+        n.inputs = [mapping.get(x, x) if isinstance(x, Value) else x for x in n.inputs]
+        key = (n.op, tuple(id(x) if isinstance(x, Value) else ("lit", type(x).__name__, x) for x in n.inputs),
+               tuple(sorted(n.attrs.items(), key=lambda kv: kv[0])))
+        try:
+            hash(key)
+        except TypeError:
+            kept.append(n)
+            continue
+        if key in seen and n.op != "stop_gradient":
+            mapping[n.output] = seen[key]
+            if n.output.name and not seen[key].name:
+                seen[key].name = n.output.name
+            continue
+        seen[key] = n.output
+        kept.append(n)
+    graph.nodes = kept
+    graph.outputs = [mapping.get(v, v) for v in graph.outputs]
+    return verify(graph)
+
+
+def _is_literal(x, value) -> bool:
+    return not isinstance(x, Value) and not isinstance(x, bool) and x == value
+
+
+def simplify(graph: Graph) -> Graph:
+    """Remove identities: ``x * 1``, ``x + 0``, ``x / 1``, ``x ** 1``, ``--x``, reshapes/permutes that
+    change nothing, and ``full_like(x, 1) * y`` when the shapes already agree."""
+    mapping: dict[Value, Value] = {}
+    outputs = set(graph.outputs)
+    for n in graph.nodes:
+        n.inputs = [mapping.get(x, x) if isinstance(x, Value) else x for x in n.inputs]
+        x = n.inputs[0] if n.inputs else None
+        same = None
+        if n.op in ("mul", "div", "pow") and _is_literal(n.inputs[1], 1) and isinstance(x, Value):
+            same = x
+        elif n.op == "mul" and _is_literal(x, 1) and isinstance(n.inputs[1], Value):
+            same = n.inputs[1]
+        elif n.op in ("add", "sub") and _is_literal(n.inputs[1], 0) and isinstance(x, Value):
+            same = x
+        elif n.op == "add" and _is_literal(x, 0) and isinstance(n.inputs[1], Value):
+            same = n.inputs[1]
+        elif n.op == "mul" and isinstance(x, Value) and isinstance(n.inputs[1], Value):
+            for a, b in ((x, n.inputs[1]), (n.inputs[1], x)):
+                if a.node is not None and a.node.op == "full_like" and a.node.attrs["value"] == 1.0:
+                    same = b
+        elif n.op in ("reshape", "expand") and x.type.shape == tuple(n.attrs["shape"]):
+            same = x
+        elif n.op == "permute" and tuple(n.attrs["dims"]) == tuple(range(len(n.attrs["dims"]))):
+            same = x
+        elif n.op == "neg" and x.node is not None and x.node.op == "neg":
+            same = x.node.inputs[0]
+        elif n.op == "cast" and x.type.dtype == n.attrs["dtype"]:
+            same = x
+        if same is not None and same.type == n.output.type and n.output not in outputs:
+            mapping[n.output] = same
+            if n.output.name and not same.name:
+                same.name = n.output.name
+    _replace_uses(graph, mapping)
+    return eliminate_dead_nodes(graph)
+
+
+def optimize(graph: Graph) -> Graph:
+    """The "optimized" stage: simplify, CSE, dead-node elimination, to a fixed point."""
+    g = graph.copy()
+    for _ in range(4):
+        before = len(g.nodes)
+        g = simplify(eliminate_common_subexpressions(g))
+        if len(g.nodes) == before:
+            break
+    return g

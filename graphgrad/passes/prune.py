@@ -1,0 +1,44 @@
+"""requires_grad propagation and subgraph pruning; dead-node elimination."""
+from __future__ import annotations
+
+from ..ir.graph import Graph, Value
+from ..ir.verify import verify
+from .vjp_rules import NONDIFFERENTIABLE
+
+
+def prune_by_requires_grad(graph: Graph, requires_grad: list[bool] | None = None) -> Graph:
+    """Mark the values that need an adjoint: on a path from an input that requires grad to an output.
+
+    ``requires_grad`` gives one flag per input (default: keep the inputs' flags). A value that
+    depends on a trainable input but reaches no output through differentiable ops is unmarked, so
+    adjoint generation never visits it. Freezing a layer therefore removes its whole backward.
+    """
+    g = graph.copy()
+    if requires_grad is not None:
+        if len(requires_grad) != len(g.inputs):
+            raise ValueError(f"{g.name}: {len(requires_grad)} requires_grad flags for {len(g.inputs)} inputs")
+        for v, flag in zip(g.inputs, requires_grad):
+            v.requires_grad = bool(flag) and v.type.is_floating
+    for n in g.nodes:
+        n.output.requires_grad = (n.op not in NONDIFFERENTIABLE and n.output.type.is_floating
+                                  and any(x.requires_grad for x in n.value_inputs()))
+    # backward sweep: keep the mark only where a differentiable path reaches an output
+    reaches: set[Value] = {v for v in g.outputs if v.requires_grad}
+    for n in reversed(g.nodes):
+        if n.output in reaches:
+            reaches.update(x for x in n.value_inputs() if x.requires_grad)
+    for n in g.nodes:
+        n.output.requires_grad = n.output in reaches
+    return verify(g)
+
+
+def eliminate_dead_nodes(graph: Graph, keep: set | None = None) -> Graph:
+    """Remove nodes whose result no output (or value in ``keep``) needs."""
+    live: set[Value] = set(graph.outputs) | set(keep or ())
+    kept = []
+    for n in reversed(graph.nodes):
+        if n.output in live:
+            kept.append(n)
+            live.update(n.value_inputs())
+    graph.nodes = kept[::-1]
+    return verify(graph)

@@ -1,0 +1,217 @@
+"""Gradient (vector-Jacobian product) rules, one per primitive, written with the Tensor API.
+
+A rule gets the output cotangent ``g``, the op's output ``out``, its inputs and its attributes, and
+returns the cotangent of one input. Because it only uses Tensor methods and ``bind``, the same rule
+runs eagerly in ``backward()``, records a graph under ``create_graph=True`` (higher order), and emits
+IR during adjoint generation. Shapes are reduced back to each input's shape by the caller
+(``sum_to``), so elementwise rules ignore broadcasting, as in HIPS autograd.
+
+Returning ``None`` means a symbolic zero: no gradient flows (the output is piecewise constant in
+that input). An op missing from this table has *no rule*, which is an error, never a zero.
+"""
+from __future__ import annotations
+
+import dis
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from ..ir.api import bind, where
+
+
+@dataclass(frozen=True)
+class VJPRule:
+    #: one function per input: (g, out, *inputs, **attrs) -> cotangent or None
+    per_input: tuple
+    #: which of ("out", input index...) the rules read; eager mode saves only these
+    uses_out: bool
+    uses_inputs: frozenset
+    #: variadic ops give one function returning all cotangents: (g, out, needs, *inputs, **attrs)
+    joint: Callable | None = None
+
+
+VJP_RULES: dict[str, VJPRule] = {}
+
+
+def _used_names(fn) -> set[str]:
+    code = fn.__code__
+    names = set(code.co_cellvars)  # captured by an inner function: treat as used
+    for ins in dis.get_instructions(code):
+        if ins.opname.startswith("LOAD_FAST") or ins.opname == "LOAD_DEREF":
+            val = ins.argval
+            names.update(val if isinstance(val, tuple) else (val,))
+    return names
+
+
+def defvjp(op: str, *rules: Callable | None) -> None:
+    """Register the per-input rules of ``op`` (``None`` for an input that never has a gradient)."""
+    used: set = set()
+    params = None
+    for r in rules:
+        if r is None:
+            continue
+        params = r.__code__.co_varnames[:r.__code__.co_argcount]
+        used |= _used_names(r)
+    params = params or ()
+    uses_inputs = frozenset(i for i, p in enumerate(params[2:]) if p in used)
+    VJP_RULES[op] = VJPRule(tuple(rules), bool(params) and params[1] in used, uses_inputs)
+
+
+def defvjp_joint(op: str, fn: Callable, uses_out: bool = False) -> None:
+    """Register a rule for a variadic op; it returns one cotangent (or None) per input."""
+    VJP_RULES[op] = VJPRule((), uses_out, frozenset(range(1 << 16)), fn)
+
+
+NONDIFFERENTIABLE: set[str] = set()
+
+
+def defnondiff(*ops: str) -> None:
+    """Ops whose output is piecewise constant in every input: the gradient is a symbolic zero."""
+    NONDIFFERENTIABLE.update(ops)
+    for op in ops:
+        VJP_RULES[op] = VJPRule((), False, frozenset(), lambda g, out, needs, *xs, **a: [None] * len(xs))
+
+
+# -- elementwise ---------------------------------------------------------------------------------
+defvjp("add", lambda g, out, x, y: g, lambda g, out, x, y: g)
+defvjp("sub", lambda g, out, x, y: g, lambda g, out, x, y: -g)
+defvjp("mul", lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)
+defvjp("div", lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y))
+def _log_base(x):
+    """log of a pow base, 0 where the base is not positive (the result does not vary with y there)."""
+    if isinstance(x, (int, float)):
+        return math.log(x) if x > 0 else 0.0
+    return where(x > 0, x, 1.0).log()
+
+
+defvjp("pow", lambda g, out, x, y: g * y * x ** (y - 1), lambda g, out, x, y: g * out * _log_base(x))
+defvjp("neg", lambda g, out, x: -g)
+defvjp("exp", lambda g, out, x: g * out)
+defvjp("log", lambda g, out, x: g / x)
+defvjp("sin", lambda g, out, x: g * x.cos())
+defvjp("cos", lambda g, out, x: -g * x.sin())
+defvjp("tanh", lambda g, out, x: g * (1 - out * out))
+defvjp("sigmoid", lambda g, out, x: g * out * (1 - out))
+defvjp("relu", lambda g, out, x: where(out > 0, g, 0.0))
+defvjp("sqrt", lambda g, out, x: g / (2 * out))
+defvjp("abs", lambda g, out, x: g * x.sign())
+# ties split the gradient evenly, as PyTorch does
+defvjp("maximum", lambda g, out, x, y: where(x > y, g, where(x == y, g * 0.5, 0.0)),
+       lambda g, out, x, y: where(y > x, g, where(x == y, g * 0.5, 0.0)))
+defvjp("minimum", lambda g, out, x, y: where(x < y, g, where(x == y, g * 0.5, 0.0)),
+       lambda g, out, x, y: where(y < x, g, where(x == y, g * 0.5, 0.0)))
+defvjp("where", None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g))
+defvjp("cast", lambda g, out, x, *, dtype: g._cast(x._type.dtype))
+defnondiff("stop_gradient", "sign", "lt", "le", "gt", "ge", "eq", "ne", "argmax", "argmin", "full_like", "constant")
+
+
+# -- reductions ----------------------------------------------------------------------------------
+def _unreduce(g, x, dim, keepdim):
+    """Broadcast a reduced cotangent back over the reduced axes of ``x``."""
+    if not keepdim:
+        dims = range(x.ndim) if dim is None else dim
+        shape = tuple(1 if i in dims else d for i, d in enumerate(x.shape))
+        g = g.reshape(shape)
+    return g.expand(x.shape)
+
+
+def _count(x, dim) -> int:
+    n = 1
+    for i, d in enumerate(x.shape):
+        if dim is None or i in dim:
+            n *= d
+    return n
+
+
+def _extremum(g, out, x, dim, keepdim):
+    mask = x == _unreduce(out, x, dim, keepdim)
+    mask = mask._cast(g._type.dtype)
+    return _unreduce(g, x, dim, keepdim) * mask / mask.sum(dim=dim, keepdim=True)
+
+
+defvjp("sum", lambda g, out, x, *, dim, keepdim: _unreduce(g, x, dim, keepdim))
+defvjp("mean", lambda g, out, x, *, dim, keepdim: _unreduce(g, x, dim, keepdim) / _count(x, dim))
+defvjp("amax", _extremum)
+defvjp("amin", _extremum)
+defvjp("prod", lambda g, out, x, *, dim, keepdim: _unreduce(g * out, x, dim, keepdim) / x)
+defvjp("logsumexp", lambda g, out, x, *, dim, keepdim:
+       _unreduce(g, x, dim, keepdim) * (x - _unreduce(out, x, dim, keepdim)).exp())
+defvjp("softmax", lambda g, out, x, *, dim: out * (g - (g * out).sum(dim=dim, keepdim=True)))
+defvjp("log_softmax", lambda g, out, x, *, dim: g - out.exp() * g.sum(dim=dim, keepdim=True))
+
+
+# -- linear algebra ------------------------------------------------------------------------------
+def _matmul_lhs(g, out, x, y):
+    if y.ndim == 1:  # out = x @ y contracts y away: (..., k) from (..., 1) * (k,)
+        return g.unsqueeze(-1) * y
+    if x.ndim == 1:
+        return (g.unsqueeze(-2) @ y.mT).reshape(y.shape[:-2] + x.shape).sum_to(x.shape)
+    return g @ y.mT
+
+
+def _matmul_rhs(g, out, x, y):
+    if x.ndim == 1 and y.ndim == 1:
+        return g * x
+    if x.ndim == 1:
+        return x.unsqueeze(-1) * (g if y.ndim == 1 else g.unsqueeze(-2))
+    if y.ndim == 1:
+        return (x.mT @ g.unsqueeze(-1)).reshape(x.shape[:-2] + y.shape)
+    return x.mT @ g
+
+
+defvjp("matmul", _matmul_lhs, _matmul_rhs)
+
+
+# -- shapes --------------------------------------------------------------------------------------
+def _inverse(dims):
+    inv = [0] * len(dims)
+    for i, d in enumerate(dims):
+        inv[d] = i
+    return tuple(inv)
+
+
+defvjp("reshape", lambda g, out, x, *, shape: g.reshape(x.shape))
+defvjp("permute", lambda g, out, x, *, dims: g.permute(_inverse(dims)))
+defvjp("expand", lambda g, out, x, *, shape: g.sum_to(x.shape))
+defvjp("getitem", lambda g, out, x, *, index: bind("index_add_zeros", g, index=index, shape=x._type.shape))
+defvjp("index_add_zeros", lambda g, out, x, *, index, shape: bind("getitem", g, index=index))
+
+
+def _concat_vjp(g, out, needs, *xs, dim):
+    grads, start = [], 0
+    for x, need in zip(xs, needs):
+        stop = start + x.shape[dim]
+        index = (("slice", None, None, None),) * dim + (("slice", start, stop, None),)
+        grads.append(bind("getitem", g, index=index) if need else None)
+        start = stop
+    return grads
+
+
+defvjp_joint("concat", _concat_vjp)
+
+
+def apply_vjp(op: str, g, out, inputs: list, in_types: list, needs: list, attrs: dict) -> list:
+    """Cotangents for the inputs flagged in ``needs`` (None elsewhere), reduced to the input types.
+
+    ``inputs`` holds the tensors the rule reads (others may be None); ``in_types`` the TensorType of
+    every tensor input (None for Python scalars).
+    """
+    rule = VJP_RULES.get(op)
+    if rule is None:
+        raise NotImplementedError(
+            f"graphgrad has no gradient rule for primitive '{op}'; it cannot be differentiated "
+            f"(detach() its input or write the function with differentiable ops)")
+    if rule.joint is not None:
+        grads = list(rule.joint(g, out, needs, *inputs, **attrs))
+    else:
+        grads = [r(g, out, *inputs, **attrs) if need and r is not None else None
+                 for r, need in zip(rule.per_input, needs)]
+    for i, (gi, t) in enumerate(zip(grads, in_types)):
+        if gi is None or t is None:
+            continue
+        if gi.shape != t.shape:
+            gi = gi.sum_to(t.shape)
+        if gi._type.dtype != t.dtype:
+            gi = gi._cast(t.dtype)
+        grads[i] = gi
+    return grads

@@ -1,0 +1,125 @@
+"""``graphgrad.autograd``: ``backward``, ``grad`` and the legacy ``Variable``."""
+from __future__ import annotations
+
+import warnings
+
+from .engine import run_backward
+from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
+from .tensor import Tensor, make_output
+
+
+def _as_tuple(x) -> tuple:
+    if x is None:
+        return ()
+    return tuple(x) if isinstance(x, (list, tuple)) else (x,)
+
+
+def _seed_gradients(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> tuple[list, list]:
+    if grad_outputs and len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad can be implicitly created only for scalar outputs" if not grad_outputs else
+                           f"Mismatch in number of gradients: got {len(grad_outputs)}, expected {len(outputs)}")
+    roots, grads = [], []
+    for i, out in enumerate(outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"expected a Tensor as output {i}, got {type(out).__name__}")
+        node = out._grad_node()
+        if node is None:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        g = grad_outputs[i] if grad_outputs else None
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if not out.is_floating_point():
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got "
+                                   f"{out.dtype}")
+            g = Tensor._wrap(_ones_like(out._data))
+        else:
+            if not isinstance(g, Tensor):
+                g = Tensor(g)
+            if tuple(g.shape) != tuple(out.shape):
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
+                                   f"has a shape of {out.shape}.")
+        roots.append(node)
+        grads.append(g)
+    return roots, grads
+
+
+def _ones_like(a):
+    xp = __import__("numpy") if type(a).__module__ == "numpy" else __import__("cupy")
+    return xp.ones_like(a)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False, grad_variables=None,
+             inputs=None) -> None:
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad`` (PyTorch's ``autograd.backward``).
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+    >>> gg.autograd.backward(x * x, gg.tensor([1.0, 1.0]))
+    >>> x.grad
+    tensor([2., 4.])
+    """
+    outputs = _as_tuple(tensors)
+    if grad_variables is not None and grad_tensors is None:
+        grad_tensors = grad_variables
+    grads = _as_tuple(grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots, seeds = _seed_gradients(outputs, grads, create_graph)
+    sinks = None
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        sinks = [t._grad_node() for t in inputs]
+    run_backward(roots, seeds, retain_graph, create_graph, make_output, inputs=sinks)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         only_inputs: bool = True, allow_unused: bool | None = None, is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple; ``.grad`` is untouched.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor(3.0, requires_grad=True)
+    >>> gg.autograd.grad(x ** 2, x)
+    (tensor(6.),)
+    """
+    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    if retain_graph is None:
+        retain_graph = create_graph
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    roots, seeds = _seed_gradients(outputs, _as_tuple(grad_outputs), create_graph)
+    nodes = [t._grad_node() for t in inputs]
+    results = run_backward(roots, seeds, retain_graph, create_graph, make_output, capture=nodes)
+    out = []
+    for t, g in zip(inputs, results):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                                   "Set allow_unused=True if this is the desired behavior.")
+            if materialize_grads:
+                g = Tensor._wrap(t._data * 0)
+        elif not create_graph:
+            g = Tensor._wrap(g._data)
+        out.append(g)
+    return tuple(out)
+
+
+def Variable(data, requires_grad: bool = False, volatile: bool = False) -> Tensor:
+    """Legacy wrapper: returns ``data`` itself as a Tensor (Variables and Tensors merged in PyTorch 0.4)."""
+    if not isinstance(data, Tensor):
+        raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+    if volatile:
+        warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` instead.",
+                      UserWarning, stacklevel=2)
+    if requires_grad:
+        data.requires_grad_(True)
+    return data

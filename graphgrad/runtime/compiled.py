@@ -1,0 +1,401 @@
+"""``@graphgrad.compile`` and the functional transforms built on the same pipeline.
+
+A call looks up a specialization by signature (shapes, dtypes, which inputs require grad, grad
+mode, backend). A miss traces the function, runs the passes and generates one module with
+``forward`` and (when something requires grad) ``backward``. The output tensor's ``grad_fn`` runs
+the generated backward and feeds the inputs' gradients into the eager engine, so ``.backward()``
+accumulates into leaves exactly as eager code would.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..codegen.loader import load_module
+from ..codegen.python import module_source
+from ..ir.graph import Graph
+from ..ir.interpret import interpret
+from ..ir.types import TensorType, dtype_name
+from ..passes.adjoint import generate_adjoint, split_forward_backward
+from ..passes.optimize import optimize
+from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
+from ..tracer.tracer import SymbolicTensor, TracerError, trace
+from .function import Node
+from .grad_mode import is_grad_enabled
+from .tensor import Tensor
+
+STAGES = ("traced", "pruned", "adjoint", "optimized")
+
+
+@dataclass
+class Specialization:
+    """Everything compiled for one signature."""
+
+    key: tuple
+    stages: dict
+    forward: Graph
+    backward: Graph | None
+    source: dict = field(default_factory=dict)   # backend -> module source
+    modules: dict = field(default_factory=dict)  # backend -> loaded module
+    captured: list = field(default_factory=list)  # eager tensors the function closed over
+    diff_inputs: list = field(default_factory=list)  # positions (in args + captured) that get gradients
+    n_outputs: int = 1
+    single: bool = True
+
+    def module(self, backend: str):
+        if backend not in self.modules:
+            self.modules[backend] = load_module(self.source_for(backend), self.forward.name)
+        return self.modules[backend]
+
+    def source_for(self, backend: str) -> str:
+        if backend not in self.source:
+            self.source[backend] = _module_text(self, backend)
+        return self.source[backend]
+
+
+def _arg_type(x):
+    if isinstance(x, Tensor):
+        return x._type
+    if isinstance(x, np.ndarray):
+        return TensorType(x.shape, dtype_name(x.dtype))
+    if isinstance(x, SymbolicTensor):
+        return x._type
+    return None
+
+
+def _backend_of(args) -> str:
+    for a in args:
+        if isinstance(a, Tensor) and a.is_cuda:
+            return "cupy"
+        if type(a).__module__.startswith("cupy"):
+            return "cupy"
+    return "numpy"
+
+
+def _signature_text(fn) -> str:
+    try:
+        file = inspect.getsourcefile(fn)
+        line = inspect.getsourcelines(fn)[1]
+        return f"{os.path.basename(file)}:{line}"
+    except (TypeError, OSError):
+        return "<unknown source>"
+
+
+def _param_names(fn, n: int) -> list:
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    params += [p for p in (f"arg{i}" for i in range(len(params), n))]
+    return params[:n] if len(params) >= n else params + [f"arg{i}" for i in range(len(params), n)]
+
+
+def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: bool, name: str | None = None,
+                         seed: str = "input") -> Specialization:
+    """Trace ``fn`` for these argument types and run every stage of the pipeline."""
+    types = [_arg_type(a) if _arg_type(a) is not None else a for a in args]
+    names = _param_names(fn, len(args))
+    tracer, result = trace(fn, types, names, requires_grad, name or getattr(fn, "__name__", "f"))
+    single = not isinstance(result, (tuple, list))
+    outs = [result] if single else list(result)
+    for i, o in enumerate(outs):
+        if not isinstance(o, SymbolicTensor):
+            raise TracerError(f"{tracer.graph.name} must return tensors computed from its inputs; output {i} is "
+                              f"{type(o).__name__}")
+        if o.value.name is None:
+            o.value.name = tracer.graph.name if single else f"out{i}"
+    graph = tracer.graph
+    graph.outputs = [o.value for o in outs]
+    graph.output_names = [o.value.name for o in outs]
+    stages = {"traced": graph}
+    flags = [v.requires_grad and grad_mode for v in graph.inputs]
+    pruned = eliminate_dead_nodes(prune_by_requires_grad(graph, flags))
+    stages["pruned"] = pruned
+    diff = [i for i, v in enumerate(pruned.inputs) if v.requires_grad]
+    # gg.grad needs gradients even when no path exists (they are then zeros)
+    if diff and (seed == "ones" or any(v.requires_grad for v in pruned.outputs)):
+        joint = generate_adjoint(pruned, seed=seed)
+        stages["adjoint"] = joint
+        optimized = optimize(joint)
+        stages["optimized"] = optimized
+        _fix_names(optimized)  # forward and backward then agree on every name
+        forward, backward, _ = split_forward_backward(optimized, len(outs))
+    else:
+        stages["adjoint"] = pruned
+        forward = optimize(pruned)
+        stages["optimized"] = forward
+        backward, diff = None, []
+    spec = Specialization(None, stages, forward, backward, captured=tracer.captured, diff_inputs=diff,
+                          n_outputs=len(outs), single=single)
+    spec.origin = _signature_text(fn)
+    return spec
+
+
+def _fix_names(graph: Graph) -> None:
+    for value, name in graph.value_names().items():
+        value.name = name
+
+
+def _module_text(spec: Specialization, backend: str) -> str:
+    fwd, bwd = spec.forward, spec.backward
+    sig = ", ".join(f"{v.name}: {v.type}{' (requires grad)' if v.requires_grad else ''}" for v in fwd.inputs)
+    header = (f"Generated by graphgrad from {fwd.name} ({getattr(spec, 'origin', '?')}) for {backend}.\n"
+              f"Signature: {sig}\nImports only {backend}; safe to copy and run without graphgrad.")
+    functions = [(fwd, "forward", f"Outputs of {fwd.name}" + (", then the values backward() needs."
+                                                             if bwd is not None else "."))]
+    if bwd is not None:
+        functions.append((bwd, "backward", "Gradients of the inputs that require grad, from the saved values "
+                                           "and the output cotangents."))
+    return module_source(functions, backend, header)
+
+
+class CompiledBackward(Node):
+    """The ``grad_fn`` of a compiled function's output: runs the generated ``backward``."""
+
+    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_wrap_like")
+
+    def __init__(self, spec, module, saved, next_functions, output_index: int, in_types):
+        super().__init__("compiled", {}, next_functions, (), (), in_types, None,
+                         f"CompiledFunctionBackward0")
+        self._spec = spec
+        self._module = module
+        self._saved_arrays = saved
+        self._output_index = output_index
+
+    def apply(self, g: Tensor) -> list:
+        if self._saved_arrays is None:
+            from .engine import SECOND_BACKWARD
+
+            raise RuntimeError(SECOND_BACKWARD)
+        if g._requires_grad:
+            raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
+                                      "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
+        fwd_outs = self._spec.forward.outputs[:self._spec.n_outputs]
+        cotangents = []
+        for i, v in enumerate(fwd_outs):
+            if not v.requires_grad:
+                continue
+            cotangents.append(g._data if i == self._output_index else np.zeros(v.type.shape, v.type.dtype))
+        grads = self._module.backward(*self._saved_arrays, *cotangents)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return [Tensor._wrap(np.asarray(a) if type(a).__module__ == "numpy" else a) for a in grads]
+
+    def release(self) -> None:
+        self._saved_arrays = None
+
+
+class CompiledFunction:
+    """A function traced once per signature into generated NumPy/CuPy code (see ``graphgrad.compile``)."""
+
+    def __init__(self, fn, backend: str | None = None):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.backend = backend
+        self._cache: dict = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _key(self, args) -> tuple:
+        parts = []
+        for a in args:
+            t = _arg_type(a)
+            if t is None:
+                parts.append(("static", type(a).__name__, a if isinstance(a, (int, float, bool, str)) else id(a)))
+            else:
+                parts.append((t.shape, t.dtype, bool(getattr(a, "_requires_grad", False))))
+        return tuple(parts), is_grad_enabled(), self.backend or _backend_of(args)
+
+    def specialize(self, *args) -> Specialization:
+        key = self._key(args)
+        spec = self._cache.get(key)
+        if spec is not None and all(_same(t, s) for t, s in zip(spec.captured, spec.captured_types)):
+            self.hits += 1
+            return spec
+        self.misses += 1
+        flags = [bool(getattr(a, "_requires_grad", False)) for a in args]
+        spec = build_specialization(self.fn, args, flags, key[1])
+        spec.key = key
+        spec.captured_types = [(t._type, t._requires_grad) for t in spec.captured]
+        self._cache[key] = spec
+        return spec
+
+    def __call__(self, *args):
+        if any(isinstance(a, SymbolicTensor) for a in args):  # called inside another trace: inline
+            return self.fn(*args)
+        spec = self.specialize(*args)
+        backend = spec.key[2]
+        module = spec.module(backend)
+        tensors = list(args) + spec.captured
+        arrays = [a._data if isinstance(a, Tensor) else a for a in tensors if _arg_type(a) is not None]
+        result = module.forward(*arrays)
+        result = result if isinstance(result, tuple) else (result,)
+        outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
+        as_numpy = not any(isinstance(a, Tensor) for a in tensors)
+        if as_numpy:
+            values = [np.asarray(o) if backend == "numpy" else o for o in outs]
+            return values[0] if spec.single else tuple(values)
+        wrapped = [Tensor._wrap(np.asarray(o) if backend == "numpy" else o) for o in outs]
+        if spec.backward is not None:
+            inputs = [a for a in tensors if _arg_type(a) is not None]
+            next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
+            in_types = tuple(inputs[i]._type for i in spec.diff_inputs)
+            for k, (t, v) in enumerate(zip(wrapped, spec.forward.outputs)):
+                if v.requires_grad:
+                    t._requires_grad = True
+                    t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types)
+        return wrapped[0] if spec.single else tuple(wrapped)
+
+    # -- introspection --------------------------------------------------------------------------
+    def graph(self, *args, stage: str = "optimized") -> Graph:
+        """The IR after ``stage`` ("traced", "pruned", "adjoint", "optimized", or "forward"/"backward")."""
+        spec = self.specialize(*args)
+        if stage == "forward":
+            return spec.forward
+        if stage == "backward":
+            if spec.backward is None:
+                raise ValueError("no input requires grad, so there is no backward graph")
+            return spec.backward
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES + ('forward', 'backward'))}")
+        return spec.stages[stage]
+
+    def source(self, *args, backend: str = "numpy") -> str:
+        """The generated module for this signature."""
+        return self.specialize(*args).source_for(backend)
+
+    def cache_info(self):
+        return CacheInfo(self.hits, self.misses, len(self._cache))
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    hits: int
+    misses: int
+    specializations: int
+
+
+def _same(tensor, recorded) -> bool:
+    return (tensor._type, tensor._requires_grad) == recorded
+
+
+def compile(fn=None, *, backend: str | None = None):
+    """Trace ``fn`` once per input signature and run generated NumPy (or CuPy) code.
+
+    >>> import graphgrad as gg
+    >>> @gg.compile
+    ... def loss(w, x):
+    ...     return ((x @ w) ** 2).mean()
+    >>> w = gg.ones(3, 1, requires_grad=True)
+    >>> loss(w, gg.ones(4, 3)).backward()
+    >>> w.grad.tolist()
+    [[6.0], [6.0], [6.0]]
+    """
+    if fn is None:
+        return lambda f: CompiledFunction(f, backend)
+    return CompiledFunction(fn, backend)
+
+
+# -- functional transforms ------------------------------------------------------------------------
+
+def _to_argnums(argnums, n: int) -> tuple:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for a in nums:
+        if not -n <= a < n:
+            raise ValueError(f"argnums {a} is out of range for a function of {n} positional arguments")
+    return tuple(a % n for a in nums)
+
+
+class _ValueAndGrad:
+    def __init__(self, fn, argnums, has_aux: bool = False):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.argnums = argnums
+        self._cache: dict = {}
+
+    def _spec(self, args, nums):
+        key = tuple((t.shape, t.dtype) if (t := _arg_type(a)) is not None else ("static", a) for a in args) + (nums,)
+        spec = self._cache.get(key)
+        if spec is None:
+            flags = [i in nums for i in range(len(args))]
+            for i in nums:
+                t = _arg_type(args[i])
+                if t is None or not t.is_floating:
+                    raise TypeError(f"grad: argument {i} of {getattr(self.fn, '__name__', 'f')} must be a floating "
+                                    f"point tensor or array, got {t or type(args[i]).__name__}")
+            spec = build_specialization(self.fn, args, flags, True, seed="ones")
+            if spec.n_outputs != 1 or not spec.single:
+                raise TypeError("grad requires a function returning a single scalar tensor")
+            out = spec.stages["traced"].outputs[0]
+            if out.type.shape != ():
+                raise TypeError(f"grad requires a scalar output; {spec.forward.name} returns {out.type}")
+            self._cache[key] = spec
+        return spec
+
+    def __call__(self, *args):
+        nums = _to_argnums(self.argnums, len(args))
+        spec = self._spec(args, nums)
+        joint = spec.stages["optimized"]
+        if any(isinstance(a, SymbolicTensor) for a in args) or any(
+                isinstance(a, Tensor) and a._requires_grad and is_grad_enabled() for a in args):
+            # inside a trace (grad of grad) or on tensors with history: replay the joint graph
+            # through the Tensor API, so the outer trace or the eager tape records it
+            outs = interpret(joint, [a for a in list(args) + spec.captured if _arg_type(a) is not None])
+        else:
+            module = spec.modules.get("joint")
+            if module is None:
+                module = spec.modules["joint"] = load_module(
+                    module_source([(joint, "value_and_grad", f"{joint.name} and its gradients")], "numpy",
+                                  f"Generated by graphgrad: value and gradient of {joint.name}."), joint.name + "_vg")
+            arrays = [a._data if isinstance(a, Tensor) else np.asarray(a)
+                      for a in list(args) + spec.captured if _arg_type(a) is not None]
+            outs = list(module.value_and_grad(*arrays))
+            as_tensor = any(isinstance(a, Tensor) for a in args)
+            outs = [Tensor._wrap(np.asarray(o)) if as_tensor else np.asarray(o) for o in outs]
+        value, grads = outs[0], outs[1:]
+        positions = [i for i in spec.diff_inputs if i < len(args)]
+        by_arg = dict(zip(positions, grads))
+        picked = tuple(by_arg[i] for i in nums)
+        return value, (picked[0] if isinstance(self.argnums, int) else picked)
+
+
+def value_and_grad(fn, argnums=0):
+    """``f -> (lambda *args: (f(*args), gradient of f w.r.t. args[argnums]))`` for a scalar ``f``.
+
+    >>> import numpy as np, graphgrad as gg
+    >>> gg.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
+    (array(5.), array([2., 4.]))
+    """
+    return _ValueAndGrad(fn, argnums)
+
+
+def grad(fn, argnums=0):
+    """The gradient of a scalar function, as a function (composable: ``grad(grad(f))``).
+
+    >>> import numpy as np, graphgrad as gg
+    >>> gg.grad(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    """
+    vg = _ValueAndGrad(fn, argnums)
+
+    @functools.wraps(fn)
+    def gradient(*args):
+        return vg(*args)[1]
+
+    return gradient
+
+
+def export(fn, *example_args, path: str, backend: str = "numpy") -> str:
+    """Write the generated module for this signature to ``path``; it needs only NumPy (or CuPy).
+
+    Returns the source written.
+    """
+    compiled = fn if isinstance(fn, CompiledFunction) else CompiledFunction(fn)
+    source = compiled.source(*example_args, backend=backend)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(source)
+    return source

@@ -1,0 +1,55 @@
+"""dtype objects users see (``graphgrad.float32``), mapped to NumPy dtypes."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..ir.types import dtype_name
+
+
+class dtype:
+    """A tensor element type; compares equal to its name and to the matching NumPy dtype."""
+
+    __slots__ = ("name", "numpy", "is_floating_point", "itemsize")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.numpy = np.dtype(name)
+        self.is_floating_point = name in ("float32", "float64")
+        self.itemsize = self.numpy.itemsize
+
+    def __repr__(self) -> str:
+        return f"graphgrad.{self.name}"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, dtype):
+            return other.name == self.name
+        try:
+            return dtype_name(other) == self.name
+        except TypeError:
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+float32 = dtype("float32")
+float64 = dtype("float64")
+int64 = dtype("int64")
+bool_ = dtype("bool")
+float = float32  # noqa: A001  (PyTorch's aliases)
+double = float64
+long = int64
+
+BY_NAME = {"float32": float32, "float64": float64, "int64": int64, "bool": bool_}
+
+
+def to_name(d) -> str:
+    """Accept a graphgrad dtype, NumPy dtype, Python type (``float`` is the default float32) or name."""
+    if isinstance(d, dtype):
+        return d.name
+    python_types = {builtins.float: "float32", builtins.int: "int64", builtins.bool: "bool"}
+    if d in python_types:
+        return python_types[d]
+    return dtype_name(d)

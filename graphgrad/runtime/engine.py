@@ -1,0 +1,159 @@
+"""What happens on ``backward()``: walk the dynamic graph in reverse, applying gradient rules.
+
+1. Count, for every node reachable from the roots, how many edges lead into it.
+2. Start from the roots with their seed gradients; a node runs once all its consumers have run
+   (ties broken by creation order, later first, as PyTorch's engine does).
+3. Running a node: tensor hooks may replace its gradient; ``AccumulateGrad`` adds it into the leaf's
+   ``.grad``; any other node checks that its saved tensors were not modified in place, applies its
+   rule (recording a graph when ``create_graph``), and passes one gradient to each input's node.
+4. Unless ``retain_graph``, saved tensors are released as soon as a node has run.
+"""
+from __future__ import annotations
+
+import heapq
+
+from ..passes.vjp_rules import VJP_RULES, apply_vjp
+from .function import AccumulateGrad
+from .grad_mode import _set, is_grad_enabled
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they "
+    "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
+    "or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time "
+    "or if you need to access saved tensors after calling backward.")
+
+
+def _unpack_saved(node, make_output):
+    """The rule's inputs and output, checking each against its version at save time."""
+    if node._freed:
+        raise RuntimeError(SECOND_BACKWARD)
+    inputs = list(node._saved)
+    for i, (x, version) in enumerate(zip(node._saved, node._versions)):
+        if version is not None and x._version[0] != version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{x._type_label()}], which is output 0 of {_producer_name(x)}, is at version "
+                f"{x._version[0]}; expected version {version} instead. Hint: enable anomaly detection to "
+                "find the operation that failed to compute its gradient, with "
+                "torch.autograd.set_detect_anomaly(True).")
+        inputs[i] = x
+    out = None
+    if node._out is not None:
+        data, box, version = node._out
+        if box[0] != version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: output 0 of {node.name()} is at version {box[0]}; expected version {version} "
+                "instead. Hint: enable anomaly detection to find the operation that failed to compute its "
+                "gradient, with torch.autograd.set_detect_anomaly(True).")
+        out = make_output(data, box, node)
+    return inputs, out
+
+
+def _producer_name(x) -> str:
+    return x.grad_fn.name() if x.grad_fn is not None else "AccumulateGrad"
+
+
+def _release(node) -> None:
+    release = getattr(node, "release", None)
+    if release is not None:
+        release()
+    elif node._out is not None or any(s is not None for s in node._saved):
+        node._saved = (None,) * len(node._saved)
+        node._out = None
+        node._freed = True
+
+
+def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: bool, make_output,
+                 inputs: list | None = None, capture: list | None = None) -> list | None:
+    """Propagate ``grads`` from the ``roots`` (graph nodes) to the leaves.
+
+    ``inputs``: accumulate only into these leaves' nodes. ``capture``: nodes whose incoming gradient
+    is returned (for ``autograd.grad``) instead of accumulated; nothing is written to ``.grad`` then.
+    """
+    deps: dict = {}
+    stack = [n for n in roots if n is not None]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is not None:
+                deps[nxt] = deps.get(nxt, 0) + 1
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+
+    pending: dict = {}
+    for node, g in zip(roots, grads):
+        pending[node] = pending[node] + g if node in pending else g
+    ready = [(-node._seq, id(node), node) for node in pending if deps.get(node, 0) == 0]
+    heapq.heapify(ready)
+    captured = {n: None for n in capture} if capture is not None else None
+    sinks = set(inputs) if inputs is not None else None
+
+    prev_mode = is_grad_enabled()
+    _set(create_graph)
+    try:
+        while ready:
+            _, _, node = heapq.heappop(ready)
+            g = pending.pop(node)
+            if node._pre_hooks:
+                for hook in list(node._pre_hooks.values()):
+                    replaced = hook(g)
+                    if replaced is not None:
+                        g = replaced
+            if node._retain_grad is not None:
+                tensor = node._retain_grad()
+                if tensor is not None:
+                    tensor._accumulate(g, create_graph)
+            if captured is not None and node in captured:
+                captured[node] = g
+            if type(node) is AccumulateGrad:
+                if captured is None and (sinks is None or node in sinks):
+                    node.variable._accumulate(g, create_graph)
+                continue
+            custom = getattr(node, "apply", None)
+            if custom is not None:  # device transfers and compiled functions bring their own backward
+                in_grads = custom(g)
+            else:
+                needs = [nxt is not None for nxt, _ in node.next_functions]
+                saved, out = _unpack_saved(node, make_output)
+                in_grads = apply_vjp(node.op, g, out, saved, node._in_types, needs, node.attrs)
+            if not retain_graph:
+                _release(node)
+            for (nxt, _), gi in zip(node.next_functions, in_grads):
+                if nxt is None:
+                    continue
+                if gi is not None:
+                    pending[nxt] = pending[nxt] + gi if nxt in pending else gi
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    if nxt in pending:
+                        heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                    else:  # every path into it carried a symbolic zero
+                        _skip_zero_branch(nxt, deps, pending, ready)
+    finally:
+        _set(prev_mode)
+    if captured is not None:
+        return [captured[n] for n in capture]
+    return None
+
+
+def _skip_zero_branch(node, deps, pending, ready) -> None:
+    """A node that received only symbolic zeros does not run; release its dependants' counts."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        for nxt, _ in n.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] -= 1
+            if deps[nxt] == 0:
+                if nxt in pending:
+                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                else:
+                    stack.append(nxt)
+
+
+def has_rule(op: str) -> bool:
+    return op in VJP_RULES

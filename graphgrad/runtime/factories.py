@@ -1,0 +1,184 @@
+"""Tensor factories (``tensor``, ``ones``, ``randn`` …) with PyTorch's signatures and defaults."""
+from __future__ import annotations
+
+import builtins
+import warnings
+
+import numpy as np
+
+from . import dtypes
+from .tensor import Tensor, _to_array, _to_device
+
+_generator = np.random.default_rng(0)
+
+
+def manual_seed(seed: int):
+    """Seed graphgrad's random number generator (``randn``, ``rand``, ``randint``, DataLoader shuffling)."""
+    global _generator
+    _generator = np.random.default_rng(int(seed))
+    return _generator
+
+
+def default_generator() -> np.random.Generator:
+    return _generator
+
+
+def _finish(array, dtype, device, requires_grad) -> Tensor:
+    if dtype is not None:
+        array = array.astype(dtypes.BY_NAME[dtypes.to_name(dtype)].numpy, copy=False)
+    t = Tensor._wrap(array)
+    if device is not None and str(device) != "cpu":
+        t = _to_device(t, str(device))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _shape(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(d) for d in size)
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1, 2], [3, 4]]).dtype
+    graphgrad.int64
+    """
+    if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() or "
+                      "sourceTensor.clone().detach().requires_grad_(True), rather than torch.tensor(sourceTensor).",
+                      UserWarning, stacklevel=2)
+    array = _to_array(data, dtype)
+    array = array.copy() if isinstance(data, (np.ndarray, Tensor)) else array
+    return _finish(np.asarray(array) if type(array).__module__ == "numpy" else array, None, device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    return data if isinstance(data, Tensor) and dtype is None else _finish(_to_array(data, dtype), None, device, False)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    return Tensor._wrap(_to_array(array, None))
+
+
+def _filled(fill, size, dtype, device, requires_grad) -> Tensor:
+    name = dtypes.to_name(dtype) if dtype is not None else "float32"
+    return _finish(fill(_shape(size), dtype=np.dtype(name)), None, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones. ``gg.ones(2, 3)`` or ``gg.ones((2, 3))``."""
+    return _filled(np.ones, size, dtype, device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros. ``gg.zeros(2, 3)`` or ``gg.zeros((2, 3))``."""
+    return _filled(np.zeros, size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _filled(np.zeros, size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if dtype is None:
+        dtype = "bool" if isinstance(fill_value, bool) else "int64" if isinstance(fill_value, int) else "float32"
+    return _finish(np.full(_shape((size,)), fill_value, dtype=np.dtype(dtypes.to_name(dtype))), None, device,
+                   requires_grad)
+
+
+def _like(fill, t: Tensor, dtype, device, requires_grad) -> Tensor:
+    name = dtypes.to_name(dtype) if dtype is not None else t.dtype.name
+    return _finish(fill(tuple(t.shape), dtype=np.dtype(name)), None, device or (t.device if t.is_cuda else None),
+                   requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(np.ones, t, dtype, device, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(np.zeros, t, dtype, device, requires_grad)
+
+
+def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(np.zeros, t, dtype, device, requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(lambda shape, dtype: np.full(shape, fill_value, dtype=dtype), t, dtype, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Standard normal samples (float32 unless ``dtype`` says otherwise)."""
+    gen = generator or _generator
+    return _finish(gen.standard_normal(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or "float32"))),
+                   None, device, requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    gen = generator or _generator
+    return _finish(gen.random(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or "float32"))),
+                   None, device, requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    gen = generator or _generator
+    return _finish(gen.integers(low, high, size=_shape((size,))).astype(np.int64), dtype, device, False)
+
+
+def randperm(n: int, dtype=None, device=None, generator=None) -> Tensor:
+    gen = generator or _generator
+    return _finish(gen.permutation(n).astype(np.int64), dtype, device, False)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    array = np.arange(start, end, step)
+    if dtype is None:
+        dtype = "int64" if all(isinstance(v, int) for v in (start, end, step)) else "float32"
+    return _finish(array, dtype, device, requires_grad)
+
+
+def range(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A001
+    """Deprecated PyTorch ``range``: like ``arange`` but the end is included, and float32 by default."""
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its behavior is "
+                  "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
+                  "[start, end).", UserWarning, stacklevel=2)
+    if end is None:
+        start, end = 0, start
+    count = int(np.floor((end - start) / step)) + 1
+    return _finish(start + step * np.arange(count), dtype or "float32", device, requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.linspace(start, end, steps), dtype or "float32", device, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.eye(n, m), dtype or "float32", device, requires_grad)
+
+
+def FloatTensor(*data) -> Tensor:
+    """Legacy constructor: ``FloatTensor([1, 2])`` copies data, ``FloatTensor(2, 3)`` is uninitialised."""
+    if len(data) == 1 and not isinstance(data[0], int):
+        values = data[0]
+        return tensor(list(values) if isinstance(values, builtins.range) else values, dtype="float32")
+    return zeros(*data)
+
+
+def DoubleTensor(*data) -> Tensor:
+    return FloatTensor(*data).double()
+
+
+def LongTensor(*data) -> Tensor:
+    if len(data) == 1 and not isinstance(data[0], int):
+        return tensor(data[0], dtype="int64")
+    return zeros(*data, dtype="int64")

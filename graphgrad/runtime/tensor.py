@@ -1,0 +1,577 @@
+"""The eager Tensor: NumPy (or CuPy) data plus the autograd state PyTorch users expect."""
+from __future__ import annotations
+
+import warnings
+import weakref
+
+import numpy as np
+
+from ..codegen.expressions import kernel
+from ..ir.api import TensorBase
+from ..ir.registry import ShapeError, infer_type
+from ..ir.types import TensorType, dtype_name
+from ..passes.vjp_rules import VJP_RULES
+from . import dtypes
+from .function import AccumulateGrad, Node, backward_name
+from .grad_mode import is_grad_enabled
+from .hooks import RemovableHandle
+
+_SCALARS = (int, float, bool)
+_SELF = object()  # marks where an in-place op's own old value goes among its inputs
+_VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
+
+NON_LEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be "
+    "populated during autograd.backward(). If you indeed want the .grad field to be populated for a non-leaf "
+    "Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+    "you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more informations.")
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``torch.Size([2, 3])``, as PyTorch users expect."""
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
+def _array_module(data):
+    return "np" if type(data) is np.ndarray else "cp"
+
+
+class Tensor(TensorBase):
+    """An n-dimensional array that can record the operations applied to it.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+    """
+
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_version", "_accumulator", "_hooks",
+                 "_base", "_retains_grad", "__weakref__", "__dict__")
+    _level = 0
+
+    def __init__(self, data=None, *, requires_grad: bool = False):
+        if data is None:
+            data = []
+        _init(self, _to_array(data, None))
+        if requires_grad:
+            self.requires_grad = True
+
+    @staticmethod
+    def _wrap(array, requires_grad: bool = False, grad_fn=None, version=None) -> "Tensor":
+        t = Tensor.__new__(Tensor)
+        _init(t, array, requires_grad, grad_fn, version)
+        return t
+
+    # -- the interpreter: run one primitive eagerly and record it ---------------------------------
+    @classmethod
+    def _apply(cls, op: str, inputs: tuple, attrs: dict):
+        arrays = []
+        record = False
+        xp = "np"
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x._data)
+                if x._requires_grad:
+                    record = True
+                if type(x._data) is not np.ndarray:
+                    xp = "cp"
+            elif isinstance(x, _SCALARS):
+                arrays.append(x)
+            elif isinstance(x, TensorBase):
+                raise TypeError(f"{op}: cannot mix an eager Tensor with {type(x).__name__}")
+            else:
+                arrays.append(_to_array(x, None))
+        fn = kernel(op, tuple(attrs.items()), len(arrays), xp)
+        try:
+            with np.errstate(all="ignore"):
+                out = fn(*arrays)
+        except Exception as e:
+            raise _explain(op, inputs, attrs, e) from None
+        if type(out) is not np.ndarray and xp == "np":
+            out = np.asarray(out)
+        result = Tensor._wrap(out)
+        if op in _VIEW_OPS and isinstance(inputs[0], Tensor) and out.base is not None:
+            base = inputs[0]
+            result._base = base._base if base._base is not None else base
+            result._version = base._version  # views share the version counter of their base
+        if record and is_grad_enabled():
+            _record(result, op, inputs, attrs)
+        return result
+
+    # -- type and device ------------------------------------------------------------------------
+    @property
+    def _type(self) -> TensorType:
+        return TensorType(self._data.shape, dtype_name(self._data.dtype))
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.BY_NAME[dtype_name(self._data.dtype)]
+
+    @property
+    def device(self) -> str:
+        return "cpu" if type(self._data) is np.ndarray else "cuda:0"
+
+    @property
+    def is_cuda(self) -> bool:
+        return type(self._data) is not np.ndarray
+
+    def _type_label(self) -> str:
+        kind = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
+                "bool": "BoolTensor"}[dtype_name(self._data.dtype)]
+        prefix = "torch.cuda." if self.is_cuda else "torch."
+        return f"{prefix}{kind} [{', '.join(map(str, self._data.shape))}]" if self._data.ndim else f"{prefix}{kind} []"
+
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``t.to("cuda")``, ``t.to(gg.float64)``, ``t.to("cpu", gg.float32)``, ``t.to(other)``."""
+        device, dtype = kwargs.get("device"), kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None:
+            out = out._cast(dtypes.to_name(dtype))
+        if device is not None:
+            out = _to_device(out, str(device))
+        return out
+
+    def cuda(self, device=None) -> "Tensor":
+        return self.to("cuda")
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return self._type_label().split(" ")[0]
+        return self.to(dtype)
+
+    # -- autograd state -------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+                "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
+        if flag and dtype_name(self._data.dtype) not in ("float32", "float64"):
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+                "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
+        if self.grad_fn is None:
+            self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and not self._retains_grad and self._grad is None:
+            warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None and tuple(value.shape) != tuple(self.shape):
+            raise RuntimeError(f"assigned grad has data of a different size")
+        self._grad = value
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None and not self._retains_grad:
+            self.grad_fn._retain_grad = weakref.ref(self)
+            self._retains_grad = True
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn.register_prehook(hook)
+        if self._hooks is None:
+            self._hooks = {}
+        return RemovableHandle(self._hooks, hook)
+
+    def _grad_node(self):
+        """The graph node gradients flow into: ``grad_fn``, or the leaf's ``AccumulateGrad``."""
+        if self.grad_fn is not None:
+            return self.grad_fn
+        if not self._requires_grad:
+            return None
+        acc = self._accumulator() if self._accumulator is not None else None
+        if acc is None:
+            acc = AccumulateGrad(self)
+            self._accumulator = weakref.ref(acc)
+        return acc
+
+    def _accumulate(self, g: "Tensor", create_graph: bool) -> None:
+        if not create_graph:
+            g = Tensor._wrap(g._data)
+        if self._grad is None:
+            # own the buffer: the same gradient tensor may flow to several leaves
+            self._grad = g if create_graph else Tensor._wrap(g._data.copy())
+        elif create_graph or self._grad._requires_grad:
+            self._grad = self._grad + g
+        else:
+            self._grad._data += g._data
+            self._grad._version[0] += 1
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``graphgrad.autograd.backward``)."""
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data (and version counter) with no history."""
+        return Tensor._wrap(self._data, version=self._version)
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self) -> "Tensor":
+        """The same storage, without history; changes through it are not tracked by autograd."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        self._data = value._data if isinstance(value, Tensor) else _to_array(value, None)
+
+    # -- conversion -----------------------------------------------------------------------------
+    def numpy(self, force: bool = False) -> np.ndarray:
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self.is_cuda and not force:
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the "
+                            "tensor to host memory first.")
+        return self._data if not self.is_cuda else self._data.get()
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item() if self._data.ndim else self._data.item()
+
+    def tolist(self):
+        data = self._data if not self.is_cuda else self._data.get()
+        return data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __index__(self) -> int:
+        if dtype_name(self._data.dtype) != "int64" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        data = self.numpy()
+        return data if dtype is None else data.astype(dtype)
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def _index_array(self):
+        return self._data
+
+    def __repr__(self) -> str:
+        from .printing import tensor_repr
+
+        fn = self.grad_fn
+        data = self._data if not self.is_cuda else self._data.get()
+        return tensor_repr(data, dtype=dtype_name(self._data.dtype), requires_grad=self._requires_grad,
+                           grad_fn_name=fn.name() if fn is not None else None,
+                           device="cuda" if self.is_cuda else "cpu")
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self.numpy(force=True), self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment.  If you were attempting to deepcopy a module, this may "
+                               "be because of a torch.nn.utils.weight_norm usage, see "
+                               "https://github.com/pytorch/pytorch/pull/103001")
+        new = type(self).__new__(type(self))
+        _init(new, self._data.copy(), self._requires_grad)
+        if self._grad is not None:
+            new._grad = Tensor._wrap(self._grad._data.copy())
+        if hasattr(self, "__dict__"):
+            new.__dict__.update(self.__dict__)
+        memo[id(self)] = new
+        return new
+
+    def clone(self) -> "Tensor":
+        return self * 1 if self._requires_grad else Tensor._wrap(self._data.copy())
+
+    def contiguous(self) -> "Tensor":
+        return self
+
+    # -- in place -------------------------------------------------------------------------------
+    def _inplace(self, op: str, *args, **attrs) -> "Tensor":
+        """Run ``op(self, *args)`` (or with ``self`` at the ``_SELF`` marker) out of place, then write the result into this tensor's storage.
+
+        The recorded node reads an alias of the old value that shares the version counter, so a
+        rule that needs the overwritten value fails at backward with PyTorch's error.
+        """
+        tracked = is_grad_enabled()
+        if tracked and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        if tracked and self._base is not None and self._base._requires_grad:
+            if self._base.grad_fn is None:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                                   "operation.")
+            raise NotImplementedError("in-place modification of a view of a tensor that requires grad is not "
+                                      "supported; use an out-of-place op (e.g. graphgrad.where) instead")
+        old = Tensor._wrap(self._data, self._requires_grad, self.grad_fn, self._version)
+        inputs = tuple(old if a is _SELF else a for a in args) if any(a is _SELF for a in args) else (old,) + args
+        result = Tensor._apply(op, inputs, attrs)
+        if result._data.shape != self._data.shape:
+            raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+                               f"{list(result._data.shape)}")
+        if not self._data.flags.writeable:
+            raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                               "single memory location. Please clone() the tensor before performing the operation.")
+        self._data[...] = result._data
+        self._version[0] += 1
+        if result.grad_fn is not None:
+            self.grad_fn = result.grad_fn
+            self._requires_grad = True
+            result.grad_fn._out = None if result.grad_fn._out is None else (self._data, self._version, self._version[0])
+        return self
+
+    def add_(self, other, alpha=1): return self._inplace("add", other if alpha == 1 else other * alpha)
+    def sub_(self, other, alpha=1): return self._inplace("sub", other if alpha == 1 else other * alpha)
+    def mul_(self, other): return self._inplace("mul", other)
+    def div_(self, other): return self._inplace("div", other)
+    def pow_(self, other): return self._inplace("pow", other)
+    def neg_(self): return self._inplace("neg")
+    def exp_(self): return self._inplace("exp")
+    def relu_(self): return self._inplace("relu")
+    def sigmoid_(self): return self._inplace("sigmoid")
+    def tanh_(self): return self._inplace("tanh")
+
+    def clamp_(self, min=None, max=None):
+        if min is not None:
+            self._inplace("maximum", min)
+        if max is not None:
+            self._inplace("minimum", max)
+        return self
+
+    clip_ = clamp_
+
+    def zero_(self) -> "Tensor":
+        return self.fill_(0)
+
+    def fill_(self, value) -> "Tensor":
+        return self._inplace("full_like", value=float(value) if self.is_floating_point() else value)
+
+    def copy_(self, src) -> "Tensor":
+        """Overwrite with ``src`` (broadcast and cast); differentiable in ``src``, not in the old value."""
+        if not isinstance(src, Tensor):
+            src = Tensor(src)
+        if src.is_cuda != self.is_cuda:
+            src = src.to(self.device)
+        return self._inplace("where", True, src, _SELF)
+
+    def __iadd__(self, other): return self.add_(other)
+    def __isub__(self, other): return self.sub_(other)
+    def __imul__(self, other): return self.mul_(other)
+    def __itruediv__(self, other): return self.div_(other)
+
+    def __setitem__(self, index, value) -> None:
+        if is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)):
+            raise RuntimeError(
+                "index assignment (x[i] = v) on a tensor that requires grad is not supported by graphgrad's "
+                "autograd; build the result functionally instead, e.g. graphgrad.where(mask, v, x) or "
+                "graphgrad.cat([...])")
+        self._data[index] = value._data if isinstance(value, Tensor) else value
+        self._version[0] += 1
+
+
+def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=None) -> None:
+    t._data = array
+    t._requires_grad = requires_grad
+    t._grad = None
+    t.grad_fn = grad_fn
+    t._version = version if version is not None else [0]
+    t._accumulator = None
+    t._hooks = None
+    t._base = None
+    t._retains_grad = False
+
+
+def _rebuild(array, requires_grad):
+    return Tensor._wrap(array, requires_grad)
+
+
+def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
+    rule = VJP_RULES.get(op)
+    result._requires_grad = True
+    next_functions = tuple((x._grad_node(), 0) if isinstance(x, Tensor) else (None, 0) for x in inputs)
+    if rule is None:  # recorded anyway: the error belongs to backward(), where it can name the op
+        saved, versions, out = (None,) * len(inputs), (None,) * len(inputs), None
+    else:
+        uses = rule.uses_inputs
+        saved = tuple(x if i in uses or not isinstance(x, Tensor) else None for i, x in enumerate(inputs))
+        versions = tuple(x._version[0] if isinstance(x, Tensor) and i in uses else None
+                         for i, x in enumerate(inputs))
+        out = (result._data, result._version, result._version[0]) if rule.uses_out else None
+    in_types = tuple(x._type if isinstance(x, Tensor) else None for x in inputs)
+    result.grad_fn = Node(op, attrs, next_functions, saved, versions, in_types, out,
+                          backward_name(op, attrs, inputs))
+
+
+def make_output(data, version, node) -> Tensor:
+    """Rebuild a node's saved output as a tensor whose history is that node (for higher order)."""
+    return Tensor._wrap(data, True, node, version)
+
+
+def _to_array(data, dtype):
+    """Python data or arrays to an ndarray with PyTorch's default dtypes (float32 for Python floats)."""
+    if isinstance(data, Tensor):
+        arr = data._data
+    elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
+        arr = data
+    else:
+        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
+            data = _nested_items(data)
+        arr = np.asarray(data)
+        if dtype is None and arr.dtype.kind == "f":
+            arr = arr.astype(np.float32)
+        if dtype is None and arr.dtype.kind in "iu":
+            arr = arr.astype(np.int64)
+    if dtype is not None:
+        arr = arr.astype(dtypes.BY_NAME[dtypes.to_name(dtype)].numpy, copy=False)
+    elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
+        arr = arr.astype(np.int64)
+    elif arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind not in "fbiu":
+        raise TypeError(f"can't convert np.ndarray of type {arr.dtype}. The only supported types are: "
+                        "float64, float32, int64, and bool.")
+    return arr
+
+
+def _flatten(xs):
+    for x in xs:
+        if isinstance(x, (list, tuple)):
+            yield from _flatten(x)
+        else:
+            yield x
+
+
+def _nested_items(xs):
+    return [(_nested_items(x) if isinstance(x, (list, tuple)) else (x.item() if isinstance(x, Tensor) else x))
+            for x in xs]
+
+
+def _to_device(t: Tensor, device: str) -> Tensor:
+    kind = device.split(":")[0]
+    if kind == "cpu":
+        if not t.is_cuda:
+            return t
+        return _transfer(t, t._data.get())
+    if kind == "cuda":
+        if t.is_cuda:
+            return t
+        try:
+            import cupy
+            cupy.cuda.runtime.getDeviceCount()
+        except Exception as e:  # ImportError, or CuPy without a driver/GPU
+            raise RuntimeError(
+                "graphgrad's 'cuda' device needs CuPy and an NVIDIA GPU, and none is usable here "
+                f"({type(e).__name__}: {e}). Install the extra with: pip install 'graphgrad[cuda]'") from None
+        return _transfer(t, cupy.asarray(t._data))
+    raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {device}")
+
+
+def _transfer(t: Tensor, array) -> Tensor:
+    """A device copy that stays differentiable: gradients flow back to the source device."""
+    out = Tensor._wrap(array)
+    if t._requires_grad and is_grad_enabled():
+        out._requires_grad = True
+        out.grad_fn = _TransferNode(t)
+    return out
+
+
+class _TransferNode(Node):
+    """``ToCopyBackward0`` across devices: moves the gradient back where the input lives."""
+
+    __slots__ = ("_to_cpu",)
+
+    def __init__(self, src: Tensor):
+        super().__init__("cast", {"dtype": dtype_name(src._data.dtype)}, ((src._grad_node(), 0),),
+                         (None,), (None,), (src._type,), None, "ToCopyBackward0")
+        self._to_cpu = not src.is_cuda
+
+    def apply(self, g: Tensor) -> list:
+        return [g.to("cpu" if self._to_cpu else "cuda")]
+
+
+def _explain(op: str, inputs: tuple, attrs: dict, error: Exception) -> Exception:
+    """Turn an array library failure into a message naming the op, shapes and dtypes."""
+    types = [x._type if isinstance(x, Tensor) else x for x in inputs]
+    devices = {x.device for x in inputs if isinstance(x, Tensor)}
+    if len(devices) > 1:
+        return RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
+                            + " and ".join(sorted(devices, reverse=True)) + "!")
+    try:
+        infer_type(op, types, attrs)
+    except (ShapeError, IndexError) as e:
+        return RuntimeError(str(e)) if isinstance(e, ShapeError) else e
+    described = ", ".join(str(t) for t in types)
+    return type(error)(f"{op}({described}): {error}")

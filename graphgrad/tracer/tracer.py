@@ -1,0 +1,233 @@
+"""Symbolic tensors record Nodes into a Graph while the user's Python function runs.
+
+Python control flow on shapes and constants simply unrolls. Anything that needs a tensor's *value*
+at trace time (``if t > 0``, ``float(t)``, ``t.item()``) raises ``TracerError`` naming the user's
+file and line and the alternatives. User variable names are recovered from the frames' locals when
+they return, so the IR and the generated code read like the source.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+import numpy as np
+
+from ..ir.api import TensorBase
+from ..ir.graph import Graph, Loc, Value
+from ..ir.registry import ShapeError, infer_type
+from ..ir.types import TensorType, dtype_name
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_EXAMPLES_DIR = os.path.join(_PACKAGE_DIR, "examples")
+
+
+def _is_user_file(filename: str) -> bool:
+    """Frames outside the graphgrad package (its bundled examples count as user code)."""
+    path = os.path.abspath(filename)
+    return not path.startswith(_PACKAGE_DIR) or path.startswith(_EXAMPLES_DIR)
+_SCALARS = (int, float, bool)
+
+
+class TracerError(RuntimeError):
+    """Traced code did something that needs concrete values; the message says where and what instead."""
+
+
+def user_location(depth: int = 2) -> Loc | None:
+    """The innermost stack frame outside graphgrad: where the user's code called us."""
+    frame = sys._getframe(depth)
+    while frame is not None:
+        if _is_user_file(frame.f_code.co_filename):
+            return Loc(frame.f_code.co_filename, frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
+def _where(loc: Loc | None) -> str:
+    if loc is None:
+        return ""
+    text = linecache.getline(loc.file, loc.line).strip()
+    return f" at {loc.file}:{loc.line}" + (f": `{text}`" if text else "")
+
+
+class Tracer:
+    """Owns the Graph being built; every SymbolicTensor points to one Tracer."""
+
+    def __init__(self, name: str):
+        self.graph = Graph(name)
+        self.captured: list = []        # eager tensors the function closed over, now graph inputs
+        self._captured_ids: dict = {}
+        self.role = "forward"
+        self.loc_override: Loc | None = None
+
+    def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
+        v = self.graph.add_input(type, name)
+        v.requires_grad = requires_grad
+        return SymbolicTensor(v, self)
+
+    def wrap(self, value: Value) -> "SymbolicTensor":
+        return SymbolicTensor(value, self)
+
+    def lift(self, x, op: str):
+        """Bring a non-symbolic operand into the graph: scalars stay literals, tensors become inputs."""
+        if isinstance(x, _SCALARS):
+            return x
+        if isinstance(x, np.generic):
+            return x.item()
+        if isinstance(x, TensorBase) and hasattr(x, "_data"):  # an eager Tensor the function closed over
+            key = id(x)
+            if key not in self._captured_ids:
+                v = self.graph.add_input(x._type, None)
+                v.requires_grad = bool(getattr(x, "_requires_grad", False))
+                self._captured_ids[key] = v
+                self.captured.append(x)
+            return self._captured_ids[key]
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "biuf":
+            raise TracerError(f"{op}: cannot use a {type(x).__name__} as a tensor operand{_where(user_location(3))}")
+        arr = arr.astype(np.float32 if arr.dtype.kind == "f" and not isinstance(x, np.ndarray) else
+                         (np.int64 if arr.dtype.kind in "iu" else arr.dtype))
+        name = dtype_name(arr.dtype)
+        return self.record("constant", [], {"value": _nested(arr.tolist()), "dtype": name}).value
+
+    def record(self, op: str, inputs: list, attrs: dict) -> "SymbolicTensor":
+        types = [x.type if isinstance(x, Value) else x for x in inputs]
+        loc = self.loc_override or user_location(3)
+        try:
+            out_type = infer_type(op, types, attrs)
+        except (ShapeError, IndexError, TypeError) as e:
+            shapes = ", ".join(str(t) for t in types)
+            raise type(e)(f"{e} (in {op}({shapes}){_where(loc)})") from None
+        v = self.graph.add_node(op, inputs, attrs, out_type, loc, self.role)
+        return SymbolicTensor(v, self)
+
+
+def _nested(x):
+    return tuple(_nested(i) for i in x) if isinstance(x, list) else x
+
+
+class SymbolicTensor(TensorBase):
+    """A tensor whose value is not known yet: operations on it record Nodes."""
+
+    __slots__ = ("value", "tracer")
+    _level = 1
+
+    def __init__(self, value: Value, tracer: Tracer):
+        self.value = value
+        self.tracer = tracer
+
+    @classmethod
+    def _apply(cls, op: str, inputs: tuple, attrs: dict):
+        tracer = next(x.tracer for x in inputs if isinstance(x, SymbolicTensor))
+        values = []
+        for x in inputs:
+            if isinstance(x, SymbolicTensor):
+                if x.tracer is not tracer:
+                    raise TracerError(f"{op}: this value belongs to another trace (a tensor from an outer "
+                                      f"compiled function leaked into an inner one){_where(user_location(3))}")
+                values.append(x.value)
+            else:
+                values.append(tracer.lift(x, op))
+        return tracer.record(op, values, attrs)
+
+    @property
+    def _type(self) -> TensorType:
+        return self.value.type
+
+    @property
+    def dtype(self):
+        from ..runtime import dtypes  # the user-facing dtype objects
+
+        return dtypes.BY_NAME[self.value.type.dtype]
+
+    @property
+    def requires_grad(self) -> bool:
+        return self.value.requires_grad
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.value.node is None
+
+    def detach(self) -> "SymbolicTensor":
+        return SymbolicTensor._apply("stop_gradient", (self,), {})
+
+    def __repr__(self) -> str:
+        return f"SymbolicTensor({self.value.name or '?'}: {self.value.type})"
+
+    # -- what tracing cannot do ------------------------------------------------------------------
+    def _concrete(self, what: str):
+        raise TracerError(
+            f"{what} needs the value of a traced tensor{_where(user_location(3))}. Inside @graphgrad.compile "
+            f"(and graphgrad.grad) tensors have no values while the function is traced, so Python control flow "
+            f"cannot depend on them. Use graphgrad.where(cond, a, b) to select values elementwise, move this "
+            f"logic outside the compiled function, or use .detach() only for values that need no gradient.")
+
+    def __bool__(self):
+        self._concrete("Python control flow (if/while/and/or/bool())")
+
+    def item(self):
+        self._concrete(".item()")
+
+    def __float__(self):
+        self._concrete("float()")
+
+    def __int__(self):
+        self._concrete("int()")
+
+    def __index__(self):
+        self._concrete("using a tensor as an index or size")
+
+    def numpy(self):
+        self._concrete(".numpy()")
+
+    def tolist(self):
+        self._concrete(".tolist()")
+
+    def __array__(self, *args, **kwargs):
+        self._concrete("converting to a NumPy array")
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def _index_array(self):
+        self._concrete("indexing with a traced tensor")
+
+    def backward(self, *args, **kwargs):
+        raise TracerError(f".backward() inside a compiled function{_where(user_location(2))}: return the loss "
+                          f"and call .backward() on the result, or use graphgrad.grad(f)")
+
+
+def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bool] | None = None,
+          name: str | None = None) -> tuple[Tracer, object]:
+    """Run ``fn`` on symbolic inputs typed like ``args`` (TensorTypes); return the tracer and outputs.
+
+    Non-TensorType entries of ``args`` are passed through unchanged (static Python values).
+    """
+    tracer = Tracer(name or getattr(fn, "__name__", "f"))
+    names = names or [None] * len(args)
+    requires_grad = requires_grad or [False] * len(args)
+    symbolic = [tracer.input(a, n, rg) if isinstance(a, TensorType) else a
+                for a, n, rg in zip(args, names, requires_grad)]
+    result = _run_naming_locals(tracer, fn, symbolic)
+    return tracer, result
+
+
+def _run_naming_locals(tracer: Tracer, fn, args):
+    """Call ``fn``, naming recorded values after the user's local variables as frames return."""
+    previous = sys.getprofile()
+
+    def profile(frame, event, arg):
+        if event == "return" and _is_user_file(frame.f_code.co_filename):
+            for local, val in frame.f_locals.items():
+                if isinstance(val, SymbolicTensor) and val.tracer is tracer and val.value.name is None:
+                    val.value.name = local
+        if previous is not None:
+            previous(frame, event, arg)
+
+    sys.setprofile(profile)
+    try:
+        return fn(*args)
+    finally:
+        sys.setprofile(previous)

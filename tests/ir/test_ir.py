@@ -1,0 +1,76 @@
+import pytest
+
+from graphgrad.ir import Graph, TensorType, infer_type
+from graphgrad.ir.printer import from_json, to_dot, to_json
+from graphgrad.ir.registry import ShapeError, broadcast_shapes
+from graphgrad.ir.verify import VerificationError, verify
+
+
+def small_graph():
+    g = Graph("f")
+    x = g.add_input(TensorType((3, 4), "float32"), "x")
+    w = g.add_input(TensorType((4, 2), "float32"), "w")
+    w.requires_grad = True
+    h = g.add_node("matmul", [x, w], {}, TensorType((3, 2), "float32"), name="h")
+    s = g.add_node("sum", [h], {"dim": (1,), "keepdim": False}, TensorType((3,), "float32"))
+    i = g.add_node("getitem", [s], {"index": (("slice", 1, None, None),)}, TensorType((2,), "float32"))
+    m = g.add_node("mul", [i, float("inf")], {}, TensorType((2,), "float32"))
+    g.outputs = [m]
+    return verify(g)
+
+
+def test_printer_one_line_per_node_with_types():
+    text = str(small_graph())
+    assert text.splitlines()[0] == "graph f(%x: f32[3,4], %w: f32[4,2]*) {"
+    assert "%h: f32[3,2] = matmul(%x, %w)" in text
+    assert "getitem(%t1, index=[1:])" in text
+    assert "mul(%t2, inf)" in text
+    assert text.count(" = ") == 4
+
+
+def test_json_round_trip_is_exact():
+    g = small_graph()
+    back = from_json(to_json(g))
+    assert str(back) == str(g)
+    assert to_json(back) == to_json(g)
+
+
+def test_dot_export_has_every_value():
+    dot = to_dot(small_graph())
+    assert dot.startswith('digraph "f"') and '"x" -> "h"' in dot and dot.count("shape=box") == 4
+
+
+def test_verifier_rejects_use_before_definition_and_bad_types():
+    g = small_graph()
+    g.nodes.reverse()
+    with pytest.raises(VerificationError, match="before it is defined"):
+        verify(g)
+    g = small_graph()
+    g.nodes[0].output.type = TensorType((9, 9), "float32")
+    with pytest.raises(VerificationError, match="its rule says f32\\[3,2\\]"):
+        verify(g)
+
+
+def test_type_rules_follow_numpy_promotion_and_pytorch_messages():
+    f32, f64, i64 = (TensorType((2, 3), d) for d in ("float32", "float64", "int64"))
+    assert infer_type("add", [f32, 2.0], {}).dtype == "float32"      # Python scalars are weak
+    assert infer_type("add", [f32, f64], {}).dtype == "float64"
+    assert infer_type("div", [i64, 2], {}).dtype == "float64"
+    assert infer_type("lt", [f32, 0.0], {}).dtype == "bool"
+    assert broadcast_shapes((3, 1), (1, 4)) == (3, 4)
+    with pytest.raises(ShapeError, match=r"size of tensor a \(3\) must match the size of tensor b \(4\)"):
+        broadcast_shapes((3,), (4,))
+    with pytest.raises(ShapeError, match=r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 2x3\)"):
+        infer_type("matmul", [f32, f32], {})
+
+
+def test_networkx_view_is_the_dataflow():
+    nxg = small_graph().to_networkx()
+    assert nxg.number_of_nodes() == 6 and nxg.number_of_edges() == 5
+
+
+def test_tensor_type_parse_round_trip():
+    for text in ("f32[3,4]", "f64[]", "i64[5]", "bool[2,1]"):
+        assert str(TensorType.parse(text)) == text
+    with pytest.raises(ValueError, match="bad tensor type"):
+        TensorType.parse("float[3]")

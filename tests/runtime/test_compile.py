@@ -1,0 +1,96 @@
+"""@compile semantics: specialization, accumulation into leaves, eager agreement, transforms."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+
+
+def loss(w, b, x, y):
+    return ((x @ w + b - y) ** 2).mean()
+
+
+def data(dtype=gg.float64):
+    rng = np.random.default_rng(0)
+    return (gg.tensor(rng.standard_normal((4, 2)), dtype=dtype, requires_grad=True),
+            gg.tensor(rng.standard_normal(2), dtype=dtype, requires_grad=True),
+            gg.tensor(rng.standard_normal((6, 4)), dtype=dtype), gg.tensor(rng.standard_normal((6, 2)), dtype=dtype))
+
+
+def test_compiled_matches_eager_to_1e12_and_accumulates():
+    f = gg.compile(loss)
+    w, b, x, y = data()
+    we, be = (t.detach().clone().requires_grad_() for t in (w, b))
+    for _ in range(2):  # gradients accumulate across calls, as in eager
+        f(w, b, x, y).backward()
+        loss(we, be, x, y).backward()
+    np.testing.assert_allclose(w.grad.numpy(), we.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), be.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert x.grad is None and y.grad is None
+    assert f.cache_info().hits == 1 and f.cache_info().misses == 1
+
+
+def test_new_signature_retraces():
+    f = gg.compile(loss)
+    w, b, x, y = data()
+    f(w, b, x, y)
+    f(w, b, x[:3], y[:3])  # new shape
+    f(w.detach(), b, x, y)  # w no longer requires grad
+    with gg.no_grad():      # grad mode is part of the signature
+        out = f(w, b, x, y)
+    assert not out.requires_grad
+    assert f.cache_info().specializations == 4
+
+
+def test_graph_stages_and_bad_stage():
+    f = gg.compile(loss)
+    args = data()
+    for stage in ("traced", "pruned", "adjoint", "optimized", "forward", "backward"):
+        assert f.graph(*args, stage=stage).nodes
+    with pytest.raises(ValueError, match="unknown stage 'bogus'"):
+        f.graph(*args, stage="bogus")
+
+
+def test_second_backward_through_compiled_graph_raises():
+    f = gg.compile(loss)
+    out = f(*data())
+    out.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        out.backward()
+
+
+def test_grad_and_value_and_grad_on_numpy():
+    def f(x, y):
+        return (x * y.sin()).sum()
+
+    x, y = np.array([1.0, 2.0]), np.array([0.5, -0.3])
+    gx = gg.grad(f)(x, y)
+    assert isinstance(gx, np.ndarray)
+    np.testing.assert_allclose(gx, np.sin(y))
+    value, (gx2, gy) = gg.value_and_grad(f, argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(value, (x * np.sin(y)).sum())
+    np.testing.assert_allclose(gy, x * np.cos(y))
+
+
+def test_grad_of_grad_closed_form():
+    f = lambda x: (x ** 2 - 2 * x + 1).sum()  # noqa: E731  (the seed's y = x^2 - 2x + 1)
+    x0 = np.array(0.0)
+    assert gg.grad(f)(x0) == -2.0
+    assert gg.grad(gg.grad(f))(x0) == 2.0
+    assert gg.grad(gg.grad(gg.grad(lambda x: (x ** 4).sum())))(np.array(2.0)) == pytest.approx(48.0)
+
+
+def test_grad_requires_scalar_output():
+    with pytest.raises(TypeError, match="scalar output"):
+        gg.grad(lambda x: x * 2)(np.ones(3))
+
+
+def test_grad_inside_eager_records_for_higher_order():
+    x = gg.tensor(3.0, dtype=gg.float64, requires_grad=True)
+    g = gg.grad(lambda t: t ** 3)(x)   # 3 x^2, recorded on the eager tape
+    (h,) = gg.autograd.grad(g, x)
+    assert g.item() == 27.0 and h.item() == 18.0
+
+
+def test_numpy_inputs_give_numpy_outputs():
+    out = gg.compile(lambda a: (a * 2).sum())(np.ones(3))
+    assert isinstance(out, np.ndarray) and out == 6.0

@@ -1,0 +1,70 @@
+"""The graphgrad command, run as a user would (subprocess)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+MLP = os.path.join(os.path.dirname(__file__), "..", "graphgrad", "examples", "mlp.py")
+ARGS = ["--arg", "w1=f32[2,8]:grad", "--arg", "b1=f32[8]:grad", "--arg", "w2=f32[8,3]:grad",
+        "--arg", "b2=f32[3]:grad", "--arg", "x=f32[16,2]", "--arg", "y=f32[16,3]"]
+
+
+def run(*argv):
+    return subprocess.run([sys.executable, "-m", "graphgrad.cli", *argv], capture_output=True, text=True,
+                          cwd=os.path.dirname(__file__))
+
+
+def test_dump_all_stages():
+    r = run("dump", f"{MLP}:loss", *ARGS)
+    assert r.returncode == 0, r.stderr
+    for stage in ("traced", "pruned", "adjoint", "optimized", "forward", "backward"):
+        assert f"// ---- {stage} ----" in r.stdout
+    assert "grad_w1" in r.stdout
+
+
+def test_frozen_first_layer_is_visible_in_backward():
+    frozen = [a.replace(":grad", "") if a.startswith(("w1", "b1")) else a for a in ARGS]
+    full = run("dump", f"{MLP}:loss", *ARGS, "--stage", "backward").stdout
+    cut = run("dump", f"{MLP}:loss", *frozen, "--stage", "backward").stdout
+    assert "grad_w1" in full and "grad_w1" not in cut and "grad_w2" in cut
+    assert len(cut.splitlines()) < len(full.splitlines())
+
+
+@pytest.mark.parametrize("fmt,marker", [("numpy", "import numpy as np"), ("cupy", "import cupy as cp"),
+                                        ("dot", "digraph"), ("json", '"graph": "loss"')])
+def test_formats(fmt, marker):
+    r = run("dump", f"{MLP}:loss", *ARGS, "--format", fmt, "--stage", "optimized")
+    assert r.returncode == 0, r.stderr
+    assert marker in r.stdout
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["dump", "nofile.py:f"], "no such file: nofile.py"),
+    (["dump", f"{MLP}:nope"], "has no function 'nope'"),
+    (["dump", f"{MLP}:loss", "--arg", "w1=f32[2,8"], "bad --arg"),
+    (["dump", f"{MLP}:loss", "--arg", "w1=f32[2,8]"], "missing --arg for parameter(s) b1"),
+    (["dump", f"{MLP}:loss", *ARGS[:-2], "--arg", "y=f32[16,4]"], "must match the size"),
+])
+def test_errors_are_one_line_exit_2(argv, message):
+    r = run(*argv)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_debug_shows_traceback():
+    r = run("--debug", "dump", "nofile.py:f")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_ops_lists_coverage_without_gaps():
+    r = run("ops")
+    assert r.returncode == 0 and "matmul" in r.stdout and "MISSING" not in r.stdout
+
+
+def test_demo_trains():
+    r = run("demo", "--steps", "40")
+    assert r.returncode == 0, r.stderr
+    losses = [float(line.split("loss")[1]) for line in r.stdout.splitlines() if line.strip().startswith("step")]
+    assert losses[-1] < losses[0] * 0.8
+    assert "compiled" in r.stdout and "def backward" in r.stdout
