@@ -130,7 +130,8 @@ def _extremum(g, out, x, dim, keepdim):
 
 
 defvjp("sum", lambda g, out, x, *, dim, keepdim: _unreduce(g, x, dim, keepdim))
-defvjp("mean", lambda g, out, x, *, dim, keepdim: _unreduce(g, x, dim, keepdim) / _count(x, dim))
+# scale before broadcasting: one scalar division instead of a full-size one
+defvjp("mean", lambda g, out, x, *, dim, keepdim: _unreduce(g / _count(x, dim), x, dim, keepdim))
 defvjp("amax", _extremum)
 defvjp("amin", _extremum)
 defvjp("prod", lambda g, out, x, *, dim, keepdim: _unreduce(g * out, x, dim, keepdim) / x)

@@ -199,6 +199,43 @@ class CompiledFunction:
         self._cache: dict = {}
         self.hits = 0
         self.misses = 0
+        #: why each specialization after the first was compiled ("x: f32[3] -> f32[4]", ...)
+        self.recompile_reasons: list[str] = []
+        try:
+            self._signature = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self._signature = None
+
+    def _positional(self, args: tuple, kwargs: dict) -> tuple:
+        """Keyword arguments and defaults bound to positions, so they specialize like positionals."""
+        if self._signature is None:
+            if kwargs:
+                raise TypeError(f"{self.__name__}: keyword arguments need a function with an inspectable signature")
+            return args
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        if bound.kwargs:
+            raise TypeError(f"{self.__name__}: keyword-only and **kwargs parameters are not supported by compile")
+        return bound.args
+
+    def _explain(self, key: tuple) -> str:
+        """Which part of the signature differs from the closest earlier specialization."""
+        names = _param_names(self.fn, len(key[0]))
+        best = None
+        for old in self._cache:
+            diffs = []
+            if len(old[0]) != len(key[0]):
+                diffs.append(f"{len(old[0])} -> {len(key[0])} arguments")
+            for name, a, b in zip(names, old[0], key[0]):
+                if a != b:
+                    diffs.append(f"{name}: {_describe(a)} -> {_describe(b)}")
+            if old[1] != key[1]:
+                diffs.append(f"grad mode {'on' if old[1] else 'off'} -> {'on' if key[1] else 'off'}")
+            if old[2] != key[2]:
+                diffs.append(f"backend {old[2]} -> {key[2]}")
+            if best is None or len(diffs) < len(best):
+                best = diffs
+        return "; ".join(best or ["closed-over tensors changed type or requires_grad"])
 
     def _key(self, args) -> tuple:
         parts = []
@@ -217,6 +254,8 @@ class CompiledFunction:
             self.hits += 1
             return spec
         self.misses += 1
+        if self._cache:
+            self.recompile_reasons.append(self._explain(key))
         flags = [bool(getattr(a, "_requires_grad", False)) for a in args]
         spec = build_specialization(self.fn, args, flags, key[1])
         spec.key = key
@@ -224,7 +263,8 @@ class CompiledFunction:
         self._cache[key] = spec
         return spec
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        args = self._positional(args, kwargs)
         if any(isinstance(a, SymbolicTensor) for a in args):  # called inside another trace: inline
             return self.fn(*args)
         spec = self.specialize(*args)
@@ -277,6 +317,13 @@ class CacheInfo:
     hits: int
     misses: int
     specializations: int
+
+
+def _describe(part) -> str:
+    if part[0] == "static":
+        return f"static {part[2]!r}"
+    shape, dtype, requires_grad = part
+    return f"{TensorType(shape, dtype)}{' (requires grad)' if requires_grad else ''}"
 
 
 def _same(tensor, recorded) -> bool:

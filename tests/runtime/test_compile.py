@@ -94,3 +94,25 @@ def test_grad_inside_eager_records_for_higher_order():
 def test_numpy_inputs_give_numpy_outputs():
     out = gg.compile(lambda a: (a * 2).sum())(np.ones(3))
     assert isinstance(out, np.ndarray) and out == 6.0
+
+
+def test_keyword_arguments_and_defaults_specialize_like_positionals():
+    @gg.compile
+    def scaled(x, scale=2.0):
+        return (x * scale).sum()
+
+    x = gg.ones(3)
+    assert scaled(x).item() == 6.0
+    assert scaled(x=x, scale=3.0).item() == 9.0
+    assert scaled(x, 2.0).item() == 6.0
+    assert scaled.cache_info().specializations == 2
+
+
+def test_recompiles_say_what_changed():
+    f = gg.compile(loss)
+    w, b, x, y = data()
+    f(w, b, x, y)
+    f(w, b, x[:3], y[:3])
+    with gg.no_grad():
+        f(w, b, x, y)
+    assert f.recompile_reasons == ["x: f64[6,4] -> f64[3,4]; y: f64[6,2] -> f64[3,2]", "grad mode on -> off"]
