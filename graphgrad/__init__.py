@@ -10,8 +10,9 @@ tensor([2., 4.])
 from . import ir
 from .ir.functional import (abs, add, amax, amin, argmax, argmin, cat, clamp, clip, concat, cos, div, eq, exp,
                             flatten, ge, gt, le, log, log_softmax, logsumexp, lt, matmul, max, maximum, mean, min,
-                            minimum, mm, mul, ne, neg, permute, pow, prod, relu, reshape, sigmoid, sign, sin,
-                            softmax, sqrt, square, squeeze, stack, sub, sum, t, tanh, transpose, unsqueeze, where)
+                            minimum, mm, mul, ne, neg, norm, permute, pow, prod, relu, reshape, sigmoid, sign, sin,
+                            softmax, sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var,
+                            where)
 from .runtime import autograd
 from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001

@@ -181,6 +181,31 @@ class TensorBase:
     def _no_grad_apply(self, op, **attrs):
         return bind(op, self, **attrs)
 
+    def norm(self, p=2, dim=None, keepdim: bool = False):
+        """The vector p-norm over ``dim`` (all elements by default); p may be 1, 2 or inf."""
+        if p == 2 or p == "fro":
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        if p == float("inf"):
+            return self.abs().amax(dim, keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None):
+        """Variance over ``dim``; ``correction`` (default 1, Bessel) is subtracted from the count."""
+        if correction is None:
+            correction = 1 if unbiased else 0
+        dims = normalize_dims(dim, self.ndim)
+        n = 1
+        for i, d in enumerate(self.shape):
+            if dims is None or i in dims:
+                n *= d
+        centered = self - self.mean(dim, keepdim=True)
+        return (centered * centered).sum(dim, keepdim) / builtins.max(n - correction, 0)
+
+    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None):
+        return self.var(dim, unbiased, keepdim, correction).sqrt()
+
     def logsumexp(self, dim, keepdim: bool = False):
         return bind("logsumexp", self, dim=_dims_attr(dim), keepdim=bool(keepdim))
 

@@ -65,6 +65,9 @@ CASES = {
     "cat": (lambda x, y: gg.cat([x, y * y], dim=1), [(2, 2), (2, 3)], ANY),
     "stack": (lambda x, y: gg.stack([x, y], dim=0) ** 2, [(3,), (3,)], ANY),
     "cast_from_bool": (lambda x: (x > 0).double() * x ** 2, [(4,)], AWAY),
+    "norm": (lambda x: x.norm(), [(2, 3)], AWAY),
+    "norm_dim_l1": (lambda x: x.norm(p=1, dim=1) * x.sum(), [(2, 3)], AWAY),
+    "var_std": (lambda x: x.var(dim=0) + x.std(), [(3, 2)], ANY),
     "fanout": (lambda x: x * x.exp() + x.sin() * x, [(3,)], ANY),
 }
 
