@@ -95,7 +95,8 @@ def _log_softmax(a, xp, out, dim):
 
 
 EXPRESSIONS["reshape"] = lambda a, xp, out, shape: [f"{xp}.reshape({a[0]}, {shape})"]
-EXPRESSIONS["permute"] = lambda a, xp, out, dims: [f"{xp}.transpose({a[0]}, {dims})"]
+EXPRESSIONS["permute"] = lambda a, xp, out, dims: (
+    [f"{a[0]}.T"] if dims == tuple(reversed(range(len(dims)))) else [f"{xp}.transpose({a[0]}, {dims})"])
 EXPRESSIONS["expand"] = lambda a, xp, out, shape: [f"{xp}.broadcast_to({a[0]}, {shape})"]
 EXPRESSIONS["concat"] = lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"]
 

@@ -218,13 +218,16 @@ class TensorBase:
     def sum_to(self, shape: tuple):
         """Sum out broadcast dimensions so the result has ``shape`` (the adjoint of broadcasting)."""
         shape = tuple(shape)
-        if self.shape == shape:
+        if tuple(self.shape) == shape:
             return self
         lead = self.ndim - len(shape)
-        dims = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape)
-                                          if d == 1 and self.shape[i + lead] != 1)
-        out = bind("sum", self, dim=dims, keepdim=True)
-        return out.reshape(shape) if out.shape != shape else out
+        kept = tuple(i + lead for i, d in enumerate(shape) if d == 1 and self.shape[i + lead] != 1)
+        out = self
+        if lead:  # leading axes disappear: one reduction without keepdim
+            out = bind("sum", out, dim=tuple(range(lead)), keepdim=False)
+        if kept:
+            out = bind("sum", out, dim=tuple(k - lead for k in kept), keepdim=True)
+        return out.reshape(shape) if tuple(out.shape) != shape else out
 
     # -- shapes -------------------------------------------------------------------------------
     def reshape(self, *shape):

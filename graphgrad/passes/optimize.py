@@ -83,12 +83,38 @@ def simplify(graph: Graph) -> Graph:
     return eliminate_dead_nodes(graph)
 
 
+def fold_shape_chains(graph: Graph) -> Graph:
+    """``reshape(reshape(a))`` -> ``reshape(a)``, ``expand(expand(a))`` -> ``expand(a)``, and a
+    reshape of a broadcast single element -> one broadcast (the cotangent of ``mean``/``sum``)."""
+    from ..ir.types import TensorType
+
+    nodes = []
+    for n in graph.nodes:
+        src = n.inputs[0] if n.inputs and isinstance(n.inputs[0], Value) else None
+        producer = src.node if src is not None else None
+        if n.op in ("reshape", "expand") and producer is not None and producer.op == n.op:
+            n.inputs = [producer.inputs[0]] + n.inputs[1:]
+        elif n.op == "reshape" and producer is not None and producer.op == "expand" \
+                and producer.inputs[0].type.size == 1:
+            scalar = producer.inputs[0]
+            shape = tuple(n.attrs["shape"])
+            if scalar.type.ndim != len(shape):
+                ones = (1,) * len(shape)
+                scalar = graph.add_node("reshape", [scalar], {"shape": ones}, TensorType(ones, scalar.type.dtype),
+                                        n.loc, n.role)
+                nodes.append(graph.nodes.pop())  # keep it just before its user
+            n.op, n.inputs, n.attrs = "expand", [scalar], {"shape": shape}
+        nodes.append(n)
+    graph.nodes = nodes
+    return eliminate_dead_nodes(graph)
+
+
 def optimize(graph: Graph) -> Graph:
     """The "optimized" stage: simplify, CSE, dead-node elimination, to a fixed point."""
     g = graph.copy()
     for _ in range(4):
         before = len(g.nodes)
-        g = simplify(eliminate_common_subexpressions(g))
+        g = simplify(fold_shape_chains(eliminate_common_subexpressions(g)))
         if len(g.nodes) == before:
             break
     return g
