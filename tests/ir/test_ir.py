@@ -74,3 +74,27 @@ def test_tensor_type_parse_round_trip():
         assert str(TensorType.parse(text)) == text
     with pytest.raises(ValueError, match="bad tensor type"):
         TensorType.parse("float[3]")
+
+
+def test_text_round_trip_through_the_parser():
+    import numpy as np
+
+    import graphgrad as gg
+    from graphgrad.ir.parser import parse_graph
+
+    def f(w, x):
+        h = (x @ w).relu()[1:, ::2]
+        return h.softmax(dim=1).sum(dim=(0, 1)) * float("inf") + x[[0, 2]].sum()
+
+    c = gg.compile(f)
+    args = (gg.tensor(np.ones((3, 4)), requires_grad=True), gg.tensor(np.ones((3, 3))))
+    for stage in ("traced", "pruned", "optimized"):
+        g = c.graph(*args, stage=stage)
+        assert str(parse_graph(str(g))) == str(g)
+
+
+def test_parser_reports_the_bad_line():
+    from graphgrad.ir.parser import ParseError, parse_graph
+
+    with pytest.raises(ParseError, match="line 2: cannot parse"):
+        parse_graph("graph f(%x: f32[2]) {\n  %y: f32[2] = frobnicate(%x)\n  return %y\n}")
