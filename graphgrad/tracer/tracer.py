@@ -231,3 +231,13 @@ def _run_naming_locals(tracer: Tracer, fn, args):
         return fn(*args)
     finally:
         sys.setprofile(previous)
+
+
+def _no_item_assignment(self, index, value):
+    raise TracerError(
+        f"item assignment (a[i] = v) on a traced tensor{_where(user_location(2))}: graphgrad traces pure "
+        f"functions. Build the result functionally instead: graphgrad.where(mask, v, a) (gnp.where), or "
+        f"graphgrad.cat / gnp.concatenate of the pieces.")
+
+
+SymbolicTensor.__setitem__ = _no_item_assignment

@@ -1,0 +1,124 @@
+"""``graphgrad.numpy``: NumPy's functions over graphgrad's ops, so NumPy code differentiates by
+changing its import (as HIPS autograd and ``jax.numpy`` allow).
+
+On plain arrays every function simply calls NumPy; on graphgrad tensors (eager or traced) it
+applies the matching primitive, so ``gg.grad(f)(x)`` works for ``f`` written against ``gnp``.
+
+>>> import numpy as np, graphgrad as gg, graphgrad.numpy as gnp
+>>> def f(x):
+...     return gnp.sum(gnp.tanh(x) ** 2)
+>>> gg.grad(f)(np.array([0.5, -1.0])).round(4)
+array([ 0.7269, -0.6397])
+"""
+from __future__ import annotations
+
+import builtins
+import types
+
+import numpy as _np
+
+from .ir import functional as _F
+from .ir.api import TensorBase as _T
+
+pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, _np.newaxis
+float32, float64, int64 = _np.float32, _np.float64, _np.int64
+
+
+def _any_tensor(*args) -> bool:
+    for a in args:
+        if isinstance(a, _T):
+            return True
+        if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, _T) for x in a):
+            return True
+    return False
+
+
+def _dual(numpy_fn, tensor_fn, name: str):
+    def fn(*args, **kwargs):
+        if _any_tensor(*args, *kwargs.values()):
+            return tensor_fn(*args, **kwargs)
+        return numpy_fn(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"``numpy.{name}`` on arrays; the differentiable graphgrad op on tensors."
+    return fn
+
+
+def _lift(x, like):
+    """A non-tensor operand of a binary function, as something the Tensor API accepts."""
+    return x if isinstance(x, (_T, int, float, bool)) else _np.asarray(x)
+
+
+def _binary(op_name):
+    def tensor_fn(a, b):
+        if isinstance(a, _T):
+            return getattr(_F, op_name)(a, _lift(b, a))
+        return getattr(_F, op_name)(_lift(a, b), b)
+    return tensor_fn
+
+
+for _name, _op in {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
+                   "power": "pow", "maximum": "maximum", "minimum": "minimum", "matmul": "matmul",
+                   "less": "lt", "less_equal": "le", "greater": "gt", "greater_equal": "ge", "equal": "eq",
+                   "not_equal": "ne"}.items():
+    globals()[_name] = _dual(getattr(_np, _name), _binary(_op), _name)
+
+for _name in ("exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign"):
+    globals()[_name] = _dual(getattr(_np, _name), getattr(_F, _name), _name)
+
+negative = _dual(_np.negative, lambda x: -x, "negative")
+absolute = abs  # noqa: F821  (defined by the loop above)
+square = _dual(_np.square, lambda x: x * x, "square")
+log1p = _dual(_np.log1p, lambda x: (x + 1).log(), "log1p")
+expm1 = _dual(_np.expm1, lambda x: x.exp() - 1, "expm1")
+dot = _dual(_np.dot, lambda a, b: _F.matmul(a, _lift(b, a)) if isinstance(a, _T) else _F.matmul(_lift(a, b), b),
+            "dot")
+where = _dual(_np.where, lambda c, x, y: _F.where(c, x, y), "where")
+clip = _dual(_np.clip, lambda a, a_min=None, a_max=None: a.clamp(a_min, a_max), "clip")
+outer = _dual(_np.outer, lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1), "outer")
+
+
+def _reduction(name, method):
+    def tensor_fn(a, axis=None, keepdims=False):
+        return getattr(a, method)(axis, keepdims)
+    return _dual(getattr(_np, name), tensor_fn, name)
+
+
+sum = _reduction("sum", "sum")  # noqa: A001
+mean = _reduction("mean", "mean")
+prod = _reduction("prod", "prod")
+max = amax = _reduction("amax", "amax")  # noqa: A001
+min = amin = _reduction("amin", "amin")  # noqa: A001
+var = _dual(_np.var, lambda a, axis=None, ddof=0, keepdims=False: a.var(axis, keepdim=keepdims, correction=ddof),
+            "var")
+std = _dual(_np.std, lambda a, axis=None, ddof=0, keepdims=False: a.std(axis, keepdim=keepdims, correction=ddof),
+            "std")
+reshape = _dual(_np.reshape, lambda a, shape: a.reshape(shape), "reshape")
+transpose = _dual(_np.transpose, lambda a, axes=None: a.T if axes is None else a.permute(axes), "transpose")
+expand_dims = _dual(_np.expand_dims, lambda a, axis: a.unsqueeze(axis), "expand_dims")
+squeeze = _dual(_np.squeeze, lambda a, axis=None: a.squeeze(axis), "squeeze")
+ravel = _dual(_np.ravel, lambda a: a.reshape(-1), "ravel")
+broadcast_to = _dual(_np.broadcast_to, lambda a, shape: a.expand(*shape), "broadcast_to")
+concatenate = _dual(_np.concatenate, lambda arrays, axis=0: _F.cat([_lift(a, None) if not isinstance(a, _T) else a
+                                                                     for a in arrays], axis), "concatenate")
+stack = _dual(_np.stack, lambda arrays, axis=0: _F.stack(list(arrays), axis), "stack")
+zeros_like = _dual(_np.zeros_like, lambda a: a * 0, "zeros_like")
+ones_like = _dual(_np.ones_like, lambda a: a * 0 + 1, "ones_like")
+
+
+def logsumexp(a, axis=None, keepdims=False):
+    """``log(sum(exp(a)))`` over ``axis``, computed stably (``scipy.special.logsumexp``)."""
+    if isinstance(a, _T):
+        return a.logsumexp(axis if axis is not None else tuple(builtins.range(a.ndim)), keepdims)
+    m = _np.amax(a, axis=axis, keepdims=True)
+    out = _np.log(_np.sum(_np.exp(a - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else _np.squeeze(out, axis=axis)
+
+
+array = asarray = _np.asarray
+zeros, ones, arange, linspace, eye, full = _np.zeros, _np.ones, _np.arange, _np.linspace, _np.eye, _np.full
+shape, ndim, size = _np.shape, _np.ndim, _np.size
+random = _np.random
+
+linalg = types.ModuleType("graphgrad.numpy.linalg", "``numpy.linalg`` functions over graphgrad ops.")
+linalg.norm = _dual(_np.linalg.norm, lambda x, ord=None, axis=None, keepdims=False:
+                    x.norm(2 if ord is None else ord, axis, keepdims), "norm")
