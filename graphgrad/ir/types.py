@@ -10,8 +10,24 @@ DTYPES = ("bool", "int64", "float32", "float64")
 FLOATING = ("float32", "float64")
 
 
+_NAMES: dict = {}  # memo: dtype objects are hashable, and this runs for every eager op
+
+
 def dtype_name(dtype) -> str:
     """Normalise a NumPy dtype, graphgrad dtype or name to one of ``DTYPES``."""
+    try:
+        return _NAMES[dtype]
+    except (KeyError, TypeError):
+        pass
+    name = _dtype_name(dtype)
+    try:
+        _NAMES[dtype] = name
+    except TypeError:
+        pass
+    return name
+
+
+def _dtype_name(dtype) -> str:
     name = getattr(dtype, "name", None) or str(dtype)
     name = np.dtype(name).name if name not in DTYPES else name
     if name.startswith("int") or name.startswith("uint"):

@@ -203,11 +203,16 @@ class CompiledFunction:
         self.recompile_reasons: list[str] = []
         try:
             self._signature = inspect.signature(fn)
+            params = self._signature.parameters.values()
+            self._n_positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
         except (TypeError, ValueError):
             self._signature = None
+            self._n_positional = -1
 
     def _positional(self, args: tuple, kwargs: dict) -> tuple:
         """Keyword arguments and defaults bound to positions, so they specialize like positionals."""
+        if not kwargs and len(args) == self._n_positional:
+            return args
         if self._signature is None:
             if kwargs:
                 raise TypeError(f"{self.__name__}: keyword arguments need a function with an inspectable signature")
