@@ -21,6 +21,7 @@ from .runtime.factories import (DoubleTensor, FloatTensor, LongTensor, arange, a
                                 randn, randperm, range, tensor, zeros, zeros_like)
 from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                                 no_grad, set_grad_enabled)
+from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
 from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A004
 

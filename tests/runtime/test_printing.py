@@ -1,0 +1,60 @@
+"""Printing matches PyTorch's text exactly; expected strings are PyTorch 2.x output for the same calls."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: gg.ones(2, 2, requires_grad=True), "tensor([[1., 1.],\n        [1., 1.]], requires_grad=True)"),
+    (lambda: (gg.ones(2, 2, requires_grad=True) + 2).mul(3).mean() * 3, "tensor(27., grad_fn=<MulBackward0>)"),
+    (lambda: gg.full((2, 2), 4.5), "tensor([[4.5000, 4.5000],\n        [4.5000, 4.5000]])"),
+    (lambda: gg.tensor([2.0480e+02, 2.0480e+03, 2.0480e-01]), "tensor([2.0480e+02, 2.0480e+03, 2.0480e-01])"),
+    (lambda: gg.tensor([1, 2, 3]), "tensor([1, 2, 3])"),
+    (lambda: gg.tensor([True, False]), "tensor([ True, False])"),
+    (lambda: gg.tensor([1.0, 2.0], dtype=gg.float64), "tensor([1., 2.], dtype=torch.float64)"),
+    (lambda: gg.tensor([-1.5, 10.25]), "tensor([-1.5000, 10.2500])"),
+    (lambda: gg.tensor([1e-5, 1.0]), "tensor([1.0000e-05, 1.0000e+00])"),
+    (lambda: gg.tensor([1.0, 1e9]), "tensor([1.0000e+00, 1.0000e+09])"),
+    (lambda: gg.tensor([0.0, float("nan"), float("inf")]), "tensor([0., nan, inf])"),
+    (lambda: gg.tensor(3.5), "tensor(3.5000)"),
+    (lambda: gg.zeros(0, 3), "tensor([], size=(0, 3))"),
+    (lambda: gg.tensor([], dtype=gg.int64), "tensor([], dtype=torch.int64)"),
+    (lambda: gg.zeros(2, 1, 2), "tensor([[[0., 0.]],\n\n        [[0., 0.]]])"),
+])
+def test_repr_matches_pytorch(make, expected):
+    assert repr(make()) == expected
+    assert str(make()) == expected
+
+
+def test_long_rows_wrap_at_80_columns_aligned_under_the_first_element():
+    text = repr(gg.arange(20.0) / 3)
+    lines = text.split("\n")
+    assert lines[0] == "tensor([0.0000, 0.3333, 0.6667, 1.0000, 1.3333, 1.6667, 2.0000, 2.3333, 2.6667,"
+    assert lines[1].startswith("        3.0000,")
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_large_tensors_are_summarized_with_edge_items():
+    text = repr(gg.arange(2000))
+    assert text == "tensor([   0,    1,    2,  ..., 1997, 1998, 1999])"
+    rows = repr(gg.zeros(100, 100)).split("\n")
+    assert rows[0] == "tensor([[0., 0., 0.,  ..., 0., 0., 0.],"
+    assert rows[3].strip() == "...,"
+
+
+def test_suffix_moves_to_its_own_line_when_the_row_is_full():
+    x = gg.tensor(np.linspace(1.0, 2.0, 9), dtype=gg.float64, requires_grad=True)
+    assert repr(x) == ("tensor([1.0000, 1.1250, 1.2500, 1.3750, 1.5000, 1.6250, 1.7500, 1.8750, 2.0000],\n"
+                       "       dtype=torch.float64, requires_grad=True)")
+
+
+def test_set_printoptions_changes_precision_and_restores():
+    try:
+        gg.set_printoptions(precision=2)
+        assert repr(gg.tensor([1.23456])) == "tensor([1.23])"
+        gg.set_printoptions(sci_mode=True)
+        assert repr(gg.tensor([1.5])) == "tensor([1.50e+00])"
+    finally:
+        gg.set_printoptions(profile="default")
+    assert repr(gg.tensor([1.23456])) == "tensor([1.2346])"
