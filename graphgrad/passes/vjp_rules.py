@@ -191,6 +191,15 @@ def _concat_vjp(g, out, needs, *xs, dim):
 defvjp_joint("concat", _concat_vjp)
 
 
+def _to_type(gi, gt, t):
+    """Reduce a cotangent to its input's type: sum over broadcast axes, cast back to the input dtype."""
+    if gt.shape != t.shape:
+        gi = gi.sum_to(t.shape)
+    if gt.dtype != t.dtype:
+        gi = gi._cast(t.dtype)
+    return gi
+
+
 def apply_vjp(op: str, g, out, inputs: list, in_types: list, needs: list, attrs: dict) -> list:
     """Cotangents for the inputs flagged in ``needs`` (None elsewhere), reduced to the input types.
 
@@ -205,14 +214,18 @@ def apply_vjp(op: str, g, out, inputs: list, in_types: list, needs: list, attrs:
     if rule.joint is not None:
         grads = list(rule.joint(g, out, needs, *inputs, **attrs))
     else:
-        grads = [r(g, out, *inputs, **attrs) if need and r is not None else None
-                 for r, need in zip(rule.per_input, needs)]
+        grads = [None] * len(needs)
+        for i, r in enumerate(rule.per_input):
+            if needs[i] and r is not None:
+                gi = r(g, out, *inputs, **attrs)
+                t = in_types[i]
+                if gi is not None and t is not None:
+                    gt = gi._type
+                    if gt is not t:  # eager types are interned: the common case costs one comparison
+                        gi = _to_type(gi, gt, t)
+                grads[i] = gi
+        return grads
     for i, (gi, t) in enumerate(zip(grads, in_types)):
-        if gi is None or t is None:
-            continue
-        if gi.shape != t.shape:
-            gi = gi.sum_to(t.shape)
-        if gi._type.dtype != t.dtype:
-            gi = gi._cast(t.dtype)
-        grads[i] = gi
+        if gi is not None and t is not None and gi._type is not t:
+            grads[i] = _to_type(gi, gi._type, t)
     return grads

@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-import heapq
+from heapq import heapify, heappop, heappush
 
 from ..passes.vjp_rules import VJP_RULES, apply_vjp
 from .function import AccumulateGrad
@@ -27,8 +27,7 @@ def _unpack_saved(node, make_output):
     """The rule's inputs and output, checking each against its version at save time."""
     if node._freed:
         raise RuntimeError(SECOND_BACKWARD)
-    inputs = list(node._saved)
-    for i, (x, version) in enumerate(zip(node._saved, node._versions)):
+    for x, version in zip(node._saved, node._versions):
         if version is not None and x._version[0] != version:
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
@@ -36,7 +35,6 @@ def _unpack_saved(node, make_output):
                 f"{x._version[0]}; expected version {version} instead. Hint: enable anomaly detection to "
                 "find the operation that failed to compute its gradient, with "
                 "torch.autograd.set_detect_anomaly(True).")
-        inputs[i] = x
     out = None
     if node._out is not None:
         data, box, version = node._out
@@ -47,7 +45,7 @@ def _unpack_saved(node, make_output):
                 "instead. Hint: enable anomaly detection to find the operation that failed to compute its "
                 "gradient, with torch.autograd.set_detect_anomaly(True).")
         out = make_output(data, box, node)
-    return inputs, out
+    return node._saved, out
 
 
 def _producer_name(x) -> str:
@@ -55,9 +53,8 @@ def _producer_name(x) -> str:
 
 
 def _release(node) -> None:
-    release = getattr(node, "release", None)
-    if release is not None:
-        release()
+    if node.release is not None:
+        node.release()
     elif node._out is not None or any(s is not None for s in node._saved):
         node._saved = (None,) * len(node._saved)
         node._out = None
@@ -87,7 +84,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
     for node, g in zip(roots, grads):
         pending[node] = pending[node] + g if node in pending else g
     ready = [(-node._seq, id(node), node) for node in pending if deps.get(node, 0) == 0]
-    heapq.heapify(ready)
+    heapify(ready)
     captured = {n: None for n in capture} if capture is not None else None
     sinks = set(inputs) if inputs is not None else None
 
@@ -95,7 +92,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
     _set(create_graph)
     try:
         while ready:
-            _, _, node = heapq.heappop(ready)
+            node = heappop(ready)[2]
             g = pending.pop(node)
             if node._pre_hooks:
                 for hook in list(node._pre_hooks.values()):
@@ -112,9 +109,8 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                 if captured is None and (sinks is None or node in sinks):
                     node.variable._accumulate(g, create_graph)
                 continue
-            custom = getattr(node, "apply", None)
-            if custom is not None:  # device transfers and compiled functions bring their own backward
-                in_grads = custom(g)
+            if node.apply is not None:  # device transfers and compiled functions bring their own backward
+                in_grads = node.apply(g)
             else:
                 needs = [nxt is not None for nxt, _ in node.next_functions]
                 saved, out = _unpack_saved(node, make_output)
@@ -129,7 +125,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     if nxt in pending:
-                        heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                        heappush(ready, (-nxt._seq, id(nxt), nxt))
                     else:  # every path into it carried a symbolic zero
                         _skip_zero_branch(nxt, deps, pending, ready)
     finally:
@@ -150,7 +146,7 @@ def _skip_zero_branch(node, deps, pending, ready) -> None:
             deps[nxt] -= 1
             if deps[nxt] == 0:
                 if nxt in pending:
-                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                    heappush(ready, (-nxt._seq, id(nxt), nxt))
                 else:
                     stack.append(nxt)
 

@@ -17,12 +17,14 @@ _TORCH_NAMES = {
 }
 
 
-def backward_name(op: str, attrs: dict, inputs: tuple) -> str:
+def backward_name(op: str, attrs: dict, in_types: tuple) -> str:
+    """PyTorch's name for the backward of ``op`` applied to inputs of ``in_types`` (None for Python scalars)."""
     if op in _TORCH_NAMES:
         name = _TORCH_NAMES[op]
-        if op == "matmul" and any(getattr(x, "ndim", 2) != 2 for x in inputs):
-            name = "MatmulBackward0" if any(getattr(x, "ndim", 2) > 2 for x in inputs) else "MvBackward0" \
-                if getattr(inputs[1], "ndim", 2) == 1 else "MatmulBackward0"
+        if op == "matmul":
+            lhs, rhs = (t.ndim for t in in_types)
+            if (lhs, rhs) != (2, 2):
+                name = {(2, 1): "MvBackward0", (1, 1): "DotBackward0"}.get((lhs, rhs), "MatmulBackward0")
         if op in ("amax", "amin") and attrs.get("dim") is None:
             name = "MaxBackward1" if op == "amax" else "MinBackward1"
         if op == "getitem" and not any(isinstance(i, tuple) and i[0] == "array" for i in attrs["index"]):
@@ -30,18 +32,26 @@ def backward_name(op: str, attrs: dict, inputs: tuple) -> str:
         return name
     camel = "".join(part.capitalize() for part in op.split("_"))
     suffix = 1 if (op in ("sum", "mean") and attrs.get("dim") is not None) or \
-        (op == "pow" and all(hasattr(x, "_type") for x in inputs)) else 0
+        (op == "pow" and all(t is not None for t in in_types)) else 0
     return f"{camel}Backward{suffix}"
 
 
 class Node:
     """A recorded op: applies its gradient rule during backward (``grad_fn`` of a tensor)."""
 
-    __slots__ = ("op", "attrs", "next_functions", "_saved", "_versions", "_in_types", "_out",
-                 "_seq", "_pre_hooks", "_retain_grad", "_freed", "_name", "__weakref__")
+    apply = None    # subclasses with their own backward define apply(grad) -> list of input grads
+    release = None  # ... and release() to free what they saved
+    # Rarely set state lives in the instance __dict__ only once set, so recording a node stays cheap.
+    _pre_hooks = None    # hooks of the tensor this node produced
+    _retain_grad = None  # weakref to that tensor, when retain_grad() was called
+    _freed = False       # saved values released by a backward without retain_graph
+    _name = None         # computed on first use: most nodes are never named
+
+    __slots__ = ("op", "attrs", "next_functions", "_saved", "_versions", "_in_types", "_out", "_seq",
+                 "__weakref__", "__dict__")
 
     def __init__(self, op: str, attrs: dict, next_functions: tuple, saved: tuple, versions: tuple,
-                 in_types: tuple, out, name: str):
+                 in_types: tuple, out, name: str | None = None):
         self.op = op
         self.attrs = attrs
         self.next_functions = next_functions
@@ -50,16 +60,16 @@ class Node:
         self._in_types = in_types    # TensorType per input (None for Python scalars)
         self._out = out              # (array, version box) when the rule reads the output
         self._seq = next(_sequence)  # later nodes run first, as in PyTorch's engine
-        self._pre_hooks = None       # hooks of the tensor this node produced
-        self._retain_grad = None     # weakref to that tensor, when retain_grad() was called
-        self._freed = False
-        self._name = name
+        if name is not None:
+            self._name = name
 
     def name(self) -> str:
+        if self._name is None:
+            self._name = backward_name(self.op, self.attrs, self._in_types)
         return self._name
 
     def __repr__(self) -> str:
-        return f"<{self._name} object at {hex(id(self))}>"
+        return f"<{self.name()} object at {hex(id(self))}>"
 
     def register_prehook(self, fn):
         from .hooks import RemovableHandle

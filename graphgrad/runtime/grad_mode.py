@@ -4,16 +4,21 @@ from __future__ import annotations
 import functools
 import threading
 
-_state = threading.local()
+class _State(threading.local):
+    enabled = True     # class defaults: every new thread starts with grad mode on,
+    inference = False  # and reading them needs no getattr fallback (checked once per op)
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations record history on this thread (``True`` unless inside ``no_grad``)."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def is_inference_mode_enabled() -> bool:
-    return getattr(_state, "inference", False)
+    return _state.inference
 
 
 def _set(enabled: bool) -> None:

@@ -7,16 +7,18 @@ import weakref
 import numpy as np
 
 from ..codegen.expressions import kernel
-from ..ir.api import TensorBase
+from ..ir.api import TensorBase, bind
 from ..ir.registry import ShapeError, infer_type
 from ..ir.types import TensorType, dtype_name
 from ..passes.vjp_rules import VJP_RULES
 from . import dtypes
-from .function import AccumulateGrad, Node, backward_name
+from .function import AccumulateGrad, Node
+from .grad_mode import _state as _grad_state
 from .grad_mode import is_grad_enabled
 from .hooks import RemovableHandle
 
 _SCALARS = (int, float, bool)
+_SCALAR_TYPES = frozenset(_SCALARS)
 _SELF = object()  # marks where an in-place op's own old value goes among its inputs
 _VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
@@ -38,6 +40,25 @@ class Size(tuple):
         for d in self:
             n *= d
         return n
+
+
+try:  # np.errstate costs microseconds per op; set the context variable it sets, directly
+    from numpy._core._ufunc_config import _extobj_contextvar as _fp_mode
+    from numpy._core._ufunc_config import _make_extobj
+
+    _QUIET = _make_extobj(all="ignore")
+except ImportError:  # other NumPy versions: the public, slower way, behind the same two calls
+    class _ErrstateMode:
+        def set(self, _):
+            return np.seterr(all="ignore")
+
+        def reset(self, previous):
+            np.seterr(**previous)
+
+    _fp_mode, _QUIET = _ErrstateMode(), None
+
+_new = object.__new__
+_TYPES: dict = {}  # (shape, dtype) -> TensorType: building one per op would dominate small-tensor cost
 
 
 def _array_module(data):
@@ -67,8 +88,16 @@ class Tensor(TensorBase):
 
     @staticmethod
     def _wrap(array, requires_grad: bool = False, grad_fn=None, version=None) -> "Tensor":
-        t = Tensor.__new__(Tensor)
-        _init(t, array, requires_grad, grad_fn, version)
+        t = _new(Tensor)
+        t._data = array
+        t._requires_grad = requires_grad
+        t._grad = None
+        t.grad_fn = grad_fn
+        t._version = version if version is not None else [0]
+        t._accumulator = None
+        t._hooks = None
+        t._base = None
+        t._retains_grad = False
         return t
 
     # -- the interpreter: run one primitive eagerly and record it ---------------------------------
@@ -90,12 +119,14 @@ class Tensor(TensorBase):
                 raise TypeError(f"{op}: cannot mix an eager Tensor with {type(x).__name__}")
             else:
                 arrays.append(_to_array(x, None))
-        fn = kernel(op, tuple(attrs.items()), len(arrays), xp)
+        fn = kernel(op, tuple(attrs.items()) if attrs else (), len(arrays), xp)
+        token = _fp_mode.set(_QUIET)  # overflow, 0/0, log(0): inf and nan without warnings, as in PyTorch
         try:
-            with np.errstate(all="ignore"):
-                out = fn(*arrays)
+            out = fn(*arrays)
         except Exception as e:
             raise _explain(op, inputs, attrs, e) from None
+        finally:
+            _fp_mode.reset(token)
         if type(out) is not np.ndarray and xp == "np":
             out = np.asarray(out)
         result = Tensor._wrap(out)
@@ -103,14 +134,33 @@ class Tensor(TensorBase):
             base = inputs[0]
             result._base = base._base if base._base is not None else base
             result._version = base._version  # views share the version counter of their base
-        if record and is_grad_enabled():
+        if record and _grad_state.enabled:
             _record(result, op, inputs, attrs)
         return result
+
+    # The hottest operators skip bind's search for the owning interpreter when the other operand is
+    # eager too (a symbolic operand still goes through bind, so tracing captures closed-over tensors).
+    def __add__(self, o): return Tensor._apply("add", (self, o), _NO_ATTRS) if _eager(o) else bind("add", self, o)
+    def __radd__(self, o): return Tensor._apply("add", (o, self), _NO_ATTRS) if _eager(o) else bind("add", o, self)
+    def __sub__(self, o): return Tensor._apply("sub", (self, o), _NO_ATTRS) if _eager(o) else bind("sub", self, o)
+    def __rsub__(self, o): return Tensor._apply("sub", (o, self), _NO_ATTRS) if _eager(o) else bind("sub", o, self)
+    def __mul__(self, o): return Tensor._apply("mul", (self, o), _NO_ATTRS) if _eager(o) else bind("mul", self, o)
+    def __rmul__(self, o): return Tensor._apply("mul", (o, self), _NO_ATTRS) if _eager(o) else bind("mul", o, self)
+    def __truediv__(self, o): return Tensor._apply("div", (self, o), _NO_ATTRS) if _eager(o) else bind("div", self, o)
+    def __rtruediv__(self, o): return Tensor._apply("div", (o, self), _NO_ATTRS) if _eager(o) else bind("div", o, self)
+    def __neg__(self): return Tensor._apply("neg", (self,), _NO_ATTRS)
 
     # -- type and device ------------------------------------------------------------------------
     @property
     def _type(self) -> TensorType:
-        return TensorType(self._data.shape, dtype_name(self._data.dtype))
+        data = self._data
+        key = (data.shape, data.dtype)
+        t = _TYPES.get(key)
+        if t is None:
+            if len(_TYPES) > 10_000:
+                _TYPES.clear()
+            t = _TYPES[key] = TensorType(data.shape, dtype_name(data.dtype))
+        return t
 
     @property
     def shape(self) -> Size:
@@ -442,6 +492,13 @@ class Tensor(TensorBase):
         self._version[0] += 1
 
 
+_NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
+
+
+def _eager(x) -> bool:
+    return x.__class__ in _SCALAR_TYPES or isinstance(x, Tensor)
+
+
 def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=None) -> None:
     t._data = array
     t._requires_grad = requires_grad
@@ -460,19 +517,29 @@ def _rebuild(array, requires_grad):
 
 def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
     rule = VJP_RULES.get(op)
+    uses = rule.uses_inputs if rule is not None else ()  # no rule: recorded anyway, backward() names the op
+    next_functions, in_types, saved, versions = [], [], [], []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor):
+            node = x.grad_fn
+            if node is None and x._requires_grad:
+                node = x._grad_node()
+            next_functions.append((node, 0))
+            in_types.append(x._type)
+            if i in uses:
+                saved.append(x)
+                versions.append(x._version[0])
+            else:
+                saved.append(None)
+                versions.append(None)
+        else:
+            next_functions.append((None, 0))
+            in_types.append(None)
+            saved.append(x if rule is not None else None)
+            versions.append(None)
+    out = (result._data, result._version, result._version[0]) if rule is not None and rule.uses_out else None
     result._requires_grad = True
-    next_functions = tuple((x._grad_node(), 0) if isinstance(x, Tensor) else (None, 0) for x in inputs)
-    if rule is None:  # recorded anyway: the error belongs to backward(), where it can name the op
-        saved, versions, out = (None,) * len(inputs), (None,) * len(inputs), None
-    else:
-        uses = rule.uses_inputs
-        saved = tuple(x if i in uses or not isinstance(x, Tensor) else None for i, x in enumerate(inputs))
-        versions = tuple(x._version[0] if isinstance(x, Tensor) and i in uses else None
-                         for i, x in enumerate(inputs))
-        out = (result._data, result._version, result._version[0]) if rule.uses_out else None
-    in_types = tuple(x._type if isinstance(x, Tensor) else None for x in inputs)
-    result.grad_fn = Node(op, attrs, next_functions, saved, versions, in_types, out,
-                          backward_name(op, attrs, inputs))
+    result.grad_fn = Node(op, attrs, tuple(next_functions), tuple(saved), tuple(versions), tuple(in_types), out)
 
 
 def make_output(data, version, node) -> Tensor:
