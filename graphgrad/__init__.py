@@ -13,7 +13,7 @@ from .ir.functional import (abs, add, amax, amin, argmax, argmin, cat, clamp, cl
                             minimum, mm, mul, ne, neg, norm, permute, pow, prod, relu, reshape, sigmoid, sign, sin,
                             softmax, sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var,
                             where)
-from .runtime import autograd
+from . import autograd
 from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001
 from .runtime.factories import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor, empty, empty_like, eye,
