@@ -197,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         return ns.run(ns)
+    except BrokenPipeError:  # `graphgrad dump ... | head`: the reader left, which is not an error
+        sys.stderr.close()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:  # one clear line unless --debug
         if ns.debug:
             raise

@@ -68,3 +68,12 @@ def test_demo_trains():
     losses = [float(line.split("loss")[1]) for line in r.stdout.splitlines() if line.strip().startswith("step")]
     assert losses[-1] < losses[0] * 0.8
     assert "compiled" in r.stdout and "def backward" in r.stdout
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_error():
+    proc = subprocess.Popen([sys.executable, "-m", "graphgrad.cli", "dump", f"{MLP}:loss", *ARGS],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=os.path.dirname(__file__))
+    proc.stdout.close()  # the reader is gone before anything is written, like `| head -0`
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 0, stderr
+    assert stderr == ""
