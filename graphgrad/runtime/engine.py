@@ -28,11 +28,11 @@ def _unpack_saved(node, make_output):
     if node._freed:
         raise RuntimeError(SECOND_BACKWARD)
     for x, version in zip(node._saved, node._versions):
-        if version is not None and x._version[0] != version:
+        if version is not None and x._version_box[0] != version:
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: [{x._type_label()}], which is output 0 of {_producer_name(x)}, is at version "
-                f"{x._version[0]}; expected version {version} instead. Hint: enable anomaly detection to "
+                f"{x._version_box[0]}; expected version {version} instead. Hint: enable anomaly detection to "
                 "find the operation that failed to compute its gradient, with "
                 "torch.autograd.set_detect_anomaly(True).")
     out = None

@@ -75,7 +75,7 @@ class Tensor(TensorBase):
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_version", "_accumulator", "_hooks",
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_version_box", "_accumulator", "_hooks",
                  "_base", "_retains_grad", "__weakref__", "__dict__")
     _level = 0
 
@@ -93,7 +93,7 @@ class Tensor(TensorBase):
         t._requires_grad = requires_grad
         t._grad = None
         t.grad_fn = grad_fn
-        t._version = version if version is not None else [0]
+        t._version_box = version if version is not None else [0]
         t._accumulator = None
         t._hooks = None
         t._base = None
@@ -133,7 +133,7 @@ class Tensor(TensorBase):
         if op in _VIEW_OPS and isinstance(inputs[0], Tensor) and out.base is not None:
             base = inputs[0]
             result._base = base._base if base._base is not None else base
-            result._version = base._version  # views share the version counter of their base
+            result._version_box = base._version_box  # views share the version counter of their base
         if record and _grad_state.enabled:
             _record(result, op, inputs, attrs)
         return result
@@ -221,6 +221,11 @@ class Tensor(TensorBase):
 
     # -- autograd state -------------------------------------------------------------------------
     @property
+    def _version(self) -> int:
+        """How many times this tensor's storage was modified in place (shared by its views and detach())."""
+        return self._version_box[0]
+
+    @property
     def requires_grad(self) -> bool:
         return self._requires_grad
 
@@ -303,7 +308,7 @@ class Tensor(TensorBase):
             self._grad = self._grad + g
         else:
             self._grad._data += g._data
-            self._grad._version[0] += 1
+            self._grad._version_box[0] += 1
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``graphgrad.autograd.backward``)."""
@@ -313,7 +318,7 @@ class Tensor(TensorBase):
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data (and version counter) with no history."""
-        return Tensor._wrap(self._data, version=self._version)
+        return Tensor._wrap(self._data, version=self._version_box)
 
     def detach_(self) -> "Tensor":
         self.grad_fn = None
@@ -412,7 +417,8 @@ class Tensor(TensorBase):
 
     # -- in place -------------------------------------------------------------------------------
     def _inplace(self, op: str, *args, **attrs) -> "Tensor":
-        """Run ``op(self, *args)`` (or with ``self`` at the ``_SELF`` marker) out of place, then write the result into this tensor's storage.
+        """Run ``op(self, *args)`` (``self`` at the ``_SELF`` marker if given) out of place, then write the
+        result into this tensor's storage.
 
         The recorded node reads an alias of the old value that shares the version counter, so a
         rule that needs the overwritten value fails at backward with PyTorch's error.
@@ -426,7 +432,7 @@ class Tensor(TensorBase):
                                    "operation.")
             raise NotImplementedError("in-place modification of a view of a tensor that requires grad is not "
                                       "supported; use an out-of-place op (e.g. graphgrad.where) instead")
-        old = Tensor._wrap(self._data, self._requires_grad, self.grad_fn, self._version)
+        old = Tensor._wrap(self._data, self._requires_grad, self.grad_fn, self._version_box)
         inputs = tuple(old if a is _SELF else a for a in args) if any(a is _SELF for a in args) else (old,) + args
         result = Tensor._apply(op, inputs, attrs)
         if result._data.shape != self._data.shape:
@@ -436,11 +442,12 @@ class Tensor(TensorBase):
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                                "single memory location. Please clone() the tensor before performing the operation.")
         self._data[...] = result._data
-        self._version[0] += 1
+        self._version_box[0] += 1
         if result.grad_fn is not None:
             self.grad_fn = result.grad_fn
             self._requires_grad = True
-            result.grad_fn._out = None if result.grad_fn._out is None else (self._data, self._version, self._version[0])
+            if result.grad_fn._out is not None:
+                result.grad_fn._out = (self._data, self._version_box, self._version_box[0])
         return self
 
     def add_(self, other, alpha=1): return self._inplace("add", other if alpha == 1 else other * alpha)
@@ -489,7 +496,7 @@ class Tensor(TensorBase):
                 "autograd; build the result functionally instead, e.g. graphgrad.where(mask, v, x) or "
                 "graphgrad.cat([...])")
         self._data[index] = value._data if isinstance(value, Tensor) else value
-        self._version[0] += 1
+        self._version_box[0] += 1
 
 
 _NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
@@ -504,7 +511,7 @@ def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=N
     t._requires_grad = requires_grad
     t._grad = None
     t.grad_fn = grad_fn
-    t._version = version if version is not None else [0]
+    t._version_box = version if version is not None else [0]
     t._accumulator = None
     t._hooks = None
     t._base = None
@@ -528,7 +535,7 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
             in_types.append(x._type)
             if i in uses:
                 saved.append(x)
-                versions.append(x._version[0])
+                versions.append(x._version_box[0])
             else:
                 saved.append(None)
                 versions.append(None)
@@ -537,7 +544,7 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
             in_types.append(None)
             saved.append(x if rule is not None else None)
             versions.append(None)
-    out = (result._data, result._version, result._version[0]) if rule is not None and rule.uses_out else None
+    out = (result._data, result._version_box, result._version_box[0]) if rule is not None and rule.uses_out else None
     result._requires_grad = True
     result.grad_fn = Node(op, attrs, tuple(next_functions), tuple(saved), tuple(versions), tuple(in_types), out)
 
