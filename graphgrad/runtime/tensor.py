@@ -65,6 +65,24 @@ def _array_module(data):
     return "np" if type(data) is np.ndarray else "cp"
 
 
+def _operator(op: str, reflected: bool = False):
+    if reflected:
+        def method(self, o):
+            if o.__class__ in _SCALAR_TYPES or isinstance(o, Tensor):
+                return Tensor._apply(op, (o, self), _NO_ATTRS)
+            return bind(op, o, self)
+    else:
+        def method(self, o):
+            if o.__class__ in _SCALAR_TYPES or isinstance(o, Tensor):
+                return Tensor._apply(op, (self, o), _NO_ATTRS)
+            return bind(op, self, o)
+    method.__name__ = f"__{'r' if reflected else ''}{op if op != 'div' else 'truediv'}__"
+    return method
+
+
+_NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
+
+
 class Tensor(TensorBase):
     """An n-dimensional array that can record the operations applied to it.
 
@@ -140,14 +158,10 @@ class Tensor(TensorBase):
 
     # The hottest operators skip bind's search for the owning interpreter when the other operand is
     # eager too (a symbolic operand still goes through bind, so tracing captures closed-over tensors).
-    def __add__(self, o): return Tensor._apply("add", (self, o), _NO_ATTRS) if _eager(o) else bind("add", self, o)
-    def __radd__(self, o): return Tensor._apply("add", (o, self), _NO_ATTRS) if _eager(o) else bind("add", o, self)
-    def __sub__(self, o): return Tensor._apply("sub", (self, o), _NO_ATTRS) if _eager(o) else bind("sub", self, o)
-    def __rsub__(self, o): return Tensor._apply("sub", (o, self), _NO_ATTRS) if _eager(o) else bind("sub", o, self)
-    def __mul__(self, o): return Tensor._apply("mul", (self, o), _NO_ATTRS) if _eager(o) else bind("mul", self, o)
-    def __rmul__(self, o): return Tensor._apply("mul", (o, self), _NO_ATTRS) if _eager(o) else bind("mul", o, self)
-    def __truediv__(self, o): return Tensor._apply("div", (self, o), _NO_ATTRS) if _eager(o) else bind("div", self, o)
-    def __rtruediv__(self, o): return Tensor._apply("div", (o, self), _NO_ATTRS) if _eager(o) else bind("div", o, self)
+    __add__, __radd__ = _operator("add"), _operator("add", reflected=True)
+    __sub__, __rsub__ = _operator("sub"), _operator("sub", reflected=True)
+    __mul__, __rmul__ = _operator("mul"), _operator("mul", reflected=True)
+    __truediv__, __rtruediv__ = _operator("div"), _operator("div", reflected=True)
     def __neg__(self): return Tensor._apply("neg", (self,), _NO_ATTRS)
 
     # -- type and device ------------------------------------------------------------------------
@@ -497,13 +511,6 @@ class Tensor(TensorBase):
                 "graphgrad.cat([...])")
         self._data[index] = value._data if isinstance(value, Tensor) else value
         self._version_box[0] += 1
-
-
-_NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
-
-
-def _eager(x) -> bool:
-    return x.__class__ in _SCALAR_TYPES or isinstance(x, Tensor)
 
 
 def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=None) -> None:
