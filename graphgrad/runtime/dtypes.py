@@ -20,7 +20,9 @@ class dtype:
         self.itemsize = self.numpy.itemsize
 
     def __repr__(self) -> str:
-        return f"graphgrad.{self.name}"
+        # PyTorch's spelling, like the dtype= suffix of a printed tensor: tutorial programs run with
+        # `import graphgrad as torch` print exactly what their documents show
+        return f"torch.{self.name}"
 
     def __eq__(self, other) -> bool:
         if isinstance(other, dtype):

@@ -45,7 +45,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
     >>> import graphgrad as gg
     >>> gg.tensor([[1, 2], [3, 4]]).dtype
-    graphgrad.int64
+    torch.int64
     """
     if isinstance(data, Tensor):
         warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() or "
