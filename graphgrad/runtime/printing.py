@@ -56,7 +56,7 @@ class _Formatter:
         self.sci_mode = False
         self.max_width = 1
         if not self.floating:
-            for v in values.tolist():
+            for v in values.ravel().tolist():
                 self.max_width = max(self.max_width, len(str(v)))
             return
         finite = values[np.isfinite(values) & (values != 0)].astype(np.float64)

@@ -12,6 +12,8 @@ import graphgrad as gg
     (lambda: gg.tensor([2.0480e+02, 2.0480e+03, 2.0480e-01]), "tensor([2.0480e+02, 2.0480e+03, 2.0480e-01])"),
     (lambda: gg.tensor([1, 2, 3]), "tensor([1, 2, 3])"),
     (lambda: gg.tensor([True, False]), "tensor([ True, False])"),
+    (lambda: gg.tensor([[1, 0], [0, -12]]), "tensor([[  1,   0],\n        [  0, -12]])"),
+    (lambda: gg.tensor([[True], [False]]), "tensor([[ True],\n        [False]])"),
     (lambda: gg.tensor([1.0, 2.0], dtype=gg.float64), "tensor([1., 2.], dtype=torch.float64)"),
     (lambda: gg.tensor([-1.5, 10.25]), "tensor([-1.5000, 10.2500])"),
     (lambda: gg.tensor([1e-5, 1.0]), "tensor([1.0000e-05, 1.0000e+00])"),
