@@ -16,14 +16,15 @@ from .ir.functional import (abs, add, amax, amin, argmax, argmin, cat, clamp, cl
 from . import autograd
 from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001
-from .runtime.factories import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor, empty, empty_like, eye,
-                                from_numpy, full, full_like, linspace, manual_seed, ones, ones_like, rand, randint,
-                                randn, randperm, range, tensor, zeros, zeros_like)
+from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, empty,
+                                empty_like, eye, from_numpy, full, full_like, initial_seed, linspace, manual_seed,
+                                ones, ones_like, rand, randint, randn, randperm, range, tensor, zeros, zeros_like)
 from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                                 no_grad, set_grad_enabled)
 from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
 from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A004
+
 
 __version__ = "0.1.0"
 

@@ -9,18 +9,60 @@ import numpy as np
 from . import dtypes
 from .tensor import Tensor, _to_array, _to_device
 
-_generator = np.random.default_rng(0)
+class Generator:
+    """A seeded source of random numbers, passed as ``generator=`` to the random factories and DataLoader.
+
+    >>> import graphgrad as gg
+    >>> g = gg.Generator().manual_seed(0)
+    >>> gg.randperm(4, generator=g).tolist() == gg.randperm(4, generator=gg.Generator().manual_seed(0)).tolist()
+    True
+    """
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+        self.manual_seed(67280421310721)  # PyTorch's default seed
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def seed(self) -> int:
+        """Re-seed from a non-deterministic source; returns the new seed."""
+        return self.manual_seed(int(np.random.SeedSequence().entropy) % 2**63).initial_seed()
+
+    def get_state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> "Generator":
+        self.rng.bit_generator.state = state
+        return self
 
 
-def manual_seed(seed: int):
-    """Seed graphgrad's random number generator (``randn``, ``rand``, ``randint``, DataLoader shuffling)."""
-    global _generator
-    _generator = np.random.default_rng(int(seed))
-    return _generator
+default_generator = Generator()
 
 
-def default_generator() -> np.random.Generator:
-    return _generator
+def manual_seed(seed: int) -> Generator:
+    """Seed graphgrad's default generator (``randn``, ``rand``, ``randint``, ``nn`` initialisation, DataLoader
+    shuffling)."""
+    return default_generator.manual_seed(seed)
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def _rng(generator) -> np.random.Generator:
+    if generator is None:
+        return default_generator.rng
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a graphgrad.Generator, not {type(generator).__name__}")
+    return generator.rng
 
 
 def _finish(array, dtype, device, requires_grad) -> Tensor:
@@ -114,14 +156,14 @@ def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: boo
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Standard normal samples (float32 unless ``dtype`` says otherwise)."""
-    gen = generator or _generator
+    gen = _rng(generator)
     return _finish(gen.standard_normal(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or "float32"))),
                    None, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Uniform samples on [0, 1)."""
-    gen = generator or _generator
+    gen = _rng(generator)
     return _finish(gen.random(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or "float32"))),
                    None, device, requires_grad)
 
@@ -129,12 +171,12 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=
 def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
     if high is None:
         low, high = 0, low
-    gen = generator or _generator
+    gen = _rng(generator)
     return _finish(gen.integers(low, high, size=_shape((size,))).astype(np.int64), dtype, device, False)
 
 
 def randperm(n: int, dtype=None, device=None, generator=None) -> Tensor:
-    gen = generator or _generator
+    gen = _rng(generator)
     return _finish(gen.permutation(n).astype(np.int64), dtype, device, False)
 
 
