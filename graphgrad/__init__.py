@@ -26,6 +26,8 @@ from .runtime.tensor import Size, Tensor
 from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A004
 
 
+from . import nn  # noqa: E402  (built on everything above)
+
 __version__ = "0.1.0"
 
 

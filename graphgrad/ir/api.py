@@ -145,6 +145,14 @@ class TensorBase:
         dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
         return bind("mean", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
 
+    def any(self, dim=None, keepdim: bool = False):
+        """True where any element (along ``dim``) is non-zero."""
+        return (self != 0).sum(dim, keepdim) > 0
+
+    def all(self, dim=None, keepdim: bool = False):
+        """True where every element (along ``dim``) is non-zero."""
+        return (self == 0).sum(dim, keepdim) == 0
+
     def prod(self, dim=None, keepdim: bool = False):
         return bind("prod", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
 

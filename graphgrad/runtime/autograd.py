@@ -123,3 +123,17 @@ def Variable(data, requires_grad: bool = False, volatile: bool = False) -> Tenso
     if requires_grad:
         data.requires_grad_(True)
     return data
+
+
+def reset_grad(t: Tensor, set_to_none: bool = True) -> None:
+    """What ``Module.zero_grad`` and ``Optimizer.zero_grad`` do to each parameter: drop ``.grad`` (the default),
+    or detach it from any graph and fill it with zeros."""
+    g = t._grad
+    if g is None:
+        return
+    if set_to_none:
+        t._grad = None
+    elif g.grad_fn is not None:
+        g.detach_().zero_()
+    else:
+        g.requires_grad_(False).zero_()

@@ -1,0 +1,21 @@
+"""Neural-network building blocks on the Tensor API: ``Module``, ``Parameter``, layers, losses.
+
+>>> import graphgrad as gg
+>>> import graphgrad.nn as nn
+>>> gg.manual_seed(0)  # doctest: +ELLIPSIS
+<...Generator object at 0x...>
+>>> model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+>>> loss = nn.MSELoss()(model(gg.randn(16, 2)), gg.zeros(16, 1))
+>>> loss.backward()
+>>> [tuple(p.grad.shape) for p in model.parameters()]
+[(8, 2), (8,), (1, 8), (1,)]
+"""
+from . import functional, init
+from .layers import Dropout, Flatten, Identity, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .loss import CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module, ModuleList, Sequential
+from .parameter import Parameter
+
+__all__ = ["CrossEntropyLoss", "Dropout", "Flatten", "Identity", "L1Loss", "Linear", "LogSoftmax", "MSELoss",
+           "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
+           "functional", "init"]

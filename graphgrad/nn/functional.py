@@ -1,0 +1,203 @@
+"""Layers and losses as functions, written with the Tensor API only: they run eagerly, record the same
+gradient rules, and trace under ``@graphgrad.compile``.
+
+>>> import graphgrad as gg
+>>> import graphgrad.nn.functional as F
+>>> logits = gg.tensor([[2.0, 0.0, 0.0]])
+>>> round(F.cross_entropy(logits, gg.tensor([0])).item(), 4)
+0.2395
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..ir.api import TensorBase
+from ..runtime.factories import _rng, arange
+from ..runtime.tensor import Tensor
+
+_REDUCTIONS = ("none", "mean", "sum")
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "bool": "Bool", "int64": "Long"}
+
+
+def linear(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None) -> TensorBase:
+    """``input @ weight.T + bias``, with ``weight`` of shape (out_features, in_features)."""
+    if input.shape[-1:] != weight.shape[-1:]:
+        rows = int(np.prod(input.shape[:-1])) if input.ndim > 1 else 1
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1] if input.ndim else 1}"
+                           f" and {weight.shape[-1]}x{weight.shape[0]})")
+    out = input @ weight.t()
+    return out if bias is None else out + bias
+
+
+def relu(input: TensorBase, inplace: bool = False) -> TensorBase:
+    return input.relu_() if inplace else input.relu()
+
+
+def tanh(input: TensorBase) -> TensorBase:
+    return input.tanh()
+
+
+def sigmoid(input: TensorBase) -> TensorBase:
+    return input.sigmoid()
+
+
+def softmax(input: TensorBase, dim: int) -> TensorBase:
+    return input.softmax(dim)
+
+
+def log_softmax(input: TensorBase, dim: int) -> TensorBase:
+    return input.log_softmax(dim)
+
+
+def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=None) -> TensorBase:
+    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``; identity when not training."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = _rng(generator).random(tuple(input.shape)) >= p
+    mask = Tensor(keep.astype(input._type.dtype) / (1.0 - p))
+    return input * mask
+
+
+def one_hot(tensor: TensorBase, num_classes: int = -1) -> TensorBase:
+    """Class indices of shape (*) as int64 one-hot rows of shape (*, num_classes).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.functional.one_hot(gg.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
+    if tensor._type.dtype != "int64":
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if not isinstance(tensor, Tensor):
+            raise ValueError("one_hot needs an explicit num_classes when its input is traced")
+        num_classes = int(tensor._data.max()) + 1 if tensor.numel() else 0
+    return _one_hot_mask(tensor, num_classes).long()
+
+
+def _one_hot_mask(target: TensorBase, num_classes: int) -> TensorBase:
+    # A comparison against arange instead of a scatter: it is an ordinary op in both modes.
+    return target.unsqueeze(-1) == arange(num_classes)
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _reduce(loss: TensorBase, reduction: str) -> TensorBase:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _warn_size(input: TensorBase, target: TensorBase) -> None:
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"Using a target size ({_size(target)}) that is different to the input size ({_size(input)}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                      "same size.", UserWarning, stacklevel=3)
+
+
+def _size(t: TensorBase) -> str:
+    return f"torch.Size([{', '.join(map(str, t.shape))}])"
+
+
+def mse_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> TensorBase:
+    """Mean (or sum, or elementwise) squared error."""
+    _check_reduction(reduction)
+    _warn_size(input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> TensorBase:
+    """Mean (or sum, or elementwise) absolute error."""
+    _check_reduction(reduction)
+    _warn_size(input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> TensorBase:
+    """Negative log-likelihood of class indices ``target`` under log-probabilities ``input`` (N, C[, d…]).
+
+    With ``reduction="mean"`` the sum is divided by the total weight of the non-ignored targets, as in PyTorch.
+    """
+    _check_reduction(reduction)
+    logp = _classes_last(input, target)
+    num_classes = logp.shape[-1]
+    if weight is not None and tuple(weight.shape) != (num_classes,):
+        raise RuntimeError(f"weight tensor should be defined either for all {num_classes} classes or no classes but "
+                           f"got weight tensor of shape: [{', '.join(map(str, weight.shape))}]")
+    _check_targets(target, num_classes, ignore_index)
+    picked = _one_hot_mask(target, num_classes)
+    if 0 <= ignore_index < num_classes:
+        picked = picked * (target != ignore_index).unsqueeze(-1)
+    if weight is not None:
+        picked = picked * weight
+    else:
+        picked = picked._cast(logp._type.dtype)
+    per_sample = -(logp * picked).sum(-1)
+    if reduction == "mean":
+        return per_sample.sum() / picked.sum()
+    return _reduce(per_sample, reduction)
+
+
+def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
+                  reduction: str = "mean") -> TensorBase:
+    """Softmax cross-entropy of logits ``input`` (N, C[, d…]) against class indices or class probabilities.
+
+    >>> import graphgrad as gg
+    >>> probs = gg.tensor([[0.5, 0.5, 0.0]])
+    >>> round(gg.nn.functional.cross_entropy(gg.zeros(1, 3), probs).item(), 4)
+    1.0986
+    """
+    _check_reduction(reduction)
+    class_dim = 1 if input.ndim > 1 else 0
+    logp = input.log_softmax(class_dim)
+    if target.is_floating_point():
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+        weighted = target if weight is None else target * _along(weight, class_dim, input.ndim)
+        return _reduce(-(logp * weighted).sum(class_dim), reduction)
+    return nll_loss(logp, target, weight, ignore_index, reduction)
+
+
+def _along(weight: TensorBase, dim: int, ndim: int) -> TensorBase:
+    return weight.reshape(tuple(-1 if d == dim else 1 for d in range(ndim)))
+
+
+def _classes_last(input: TensorBase, target: TensorBase) -> TensorBase:
+    """(N, C, d…) scores as (N, d…, C), after checking that ``target`` has shape (N, d…)."""
+    if not isinstance(target, TensorBase):
+        raise TypeError(f"nll_loss(): argument 'target' must be Tensor, not {type(target).__name__}")
+    if target._type.dtype != "int64":
+        raise RuntimeError(f"expected scalar type Long but found {_SCALAR_NAMES.get(target._type.dtype, target._type.dtype)}")
+    if input.ndim == 1:
+        if target.ndim != 0:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        return input
+    if input.shape[0] != (target.shape[0] if target.ndim else -1):
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0] if target.ndim else 0}).")
+    if tuple(target.shape) != tuple(input.shape[:1]) + tuple(input.shape[2:]):
+        raise RuntimeError(f"Expected target size {list(input.shape[:1] + input.shape[2:])}, got "
+                           f"{list(target.shape)}")
+    return input.permute((0,) + tuple(range(2, input.ndim)) + (1,)) if input.ndim > 2 else input
+
+
+def _check_targets(target: TensorBase, num_classes: int, ignore_index: int) -> None:
+    # Values are only known eagerly; a traced target is trusted (an out-of-range class then weighs zero).
+    if isinstance(target, Tensor) and target.numel():
+        values = target._data if type(target._data) is np.ndarray else target._data.get()
+        bad = values[(values != ignore_index) & ((values < 0) | (values >= num_classes))]
+        if bad.size:
+            raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")

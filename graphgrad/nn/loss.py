@@ -1,0 +1,52 @@
+"""Loss modules: thin wrappers that hold the options of the functions in ``nn.functional``."""
+from __future__ import annotations
+
+from . import functional as F
+from .module import Module
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        F._check_reduction(reduction)
+        self.reduction = reduction
+
+
+class MSELoss(_Loss):
+    """Mean squared error.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.MSELoss()(gg.tensor([1.0, 3.0]), gg.tensor([0.0, 0.0]))
+    tensor(5.)
+    """
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class NLLLoss(_Loss):
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class CrossEntropyLoss(NLLLoss):
+    """Softmax cross-entropy of logits against class indices (or class probabilities).
+
+    >>> import graphgrad as gg
+    >>> loss = gg.nn.CrossEntropyLoss()(gg.zeros(2, 4), gg.tensor([1, 3]))
+    >>> round(loss.item(), 4)
+    1.3863
+    """
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction)

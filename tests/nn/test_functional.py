@@ -1,0 +1,127 @@
+"""Losses and layers: closed forms computed with NumPy, float64 gradchecks (first and second order),
+eager against compiled, and PyTorch's errors."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.nn as nn
+import graphgrad.nn.functional as F
+from graphgrad.utils import gradcheck, gradgradcheck
+
+
+def _t(array, grad=True):
+    return gg.tensor(np.asarray(array, dtype=np.float64), requires_grad=grad)
+
+
+def _log_softmax(x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+@pytest.fixture
+def logits(rng):
+    return rng.standard_normal((5, 4))
+
+
+TARGET = np.array([0, 3, 1, 3, 2])
+
+
+def test_cross_entropy_matches_the_closed_form(logits):
+    expected = -_log_softmax(logits, 1)[np.arange(5), TARGET]
+    for reduction, value in (("mean", expected.mean()), ("sum", expected.sum()), ("none", expected)):
+        got = F.cross_entropy(_t(logits), gg.tensor(TARGET), reduction=reduction)
+        np.testing.assert_allclose(got.detach().numpy(), value, rtol=1e-12)
+
+
+def test_cross_entropy_weight_and_ignore_index_follow_pytorch(logits):
+    weight = np.array([1.0, 2.0, 0.5, 3.0])
+    target = np.array([0, 3, -100, 3, 2])
+    keep = target != -100
+    picked = -_log_softmax(logits, 1)[np.arange(5)[keep], target[keep]]
+    w = weight[target[keep]]
+    got = F.cross_entropy(_t(logits), gg.tensor(target), weight=gg.tensor(weight))
+    np.testing.assert_allclose(got.item(), (w * picked).sum() / w.sum(), rtol=1e-12)
+    got = nn.CrossEntropyLoss(ignore_index=3)(_t(logits), gg.tensor(TARGET))
+    np.testing.assert_allclose(got.item(), -_log_softmax(logits, 1)[[0, 2, 4], [0, 1, 2]].mean(), rtol=1e-12)
+
+
+def test_cross_entropy_with_probabilities_and_spatial_dims(rng, logits):
+    probs = rng.dirichlet(np.ones(4), size=5)
+    got = F.cross_entropy(_t(logits), _t(probs, False))
+    np.testing.assert_allclose(got.item(), -(probs * _log_softmax(logits, 1)).sum(1).mean(), rtol=1e-12)
+    images = rng.standard_normal((2, 3, 4, 5))
+    target = rng.integers(0, 3, (2, 4, 5))
+    got = F.cross_entropy(_t(images), gg.tensor(target), reduction="none")
+    logp = _log_softmax(images, 1)
+    expected = -np.take_along_axis(logp, target[:, None], axis=1)[:, 0]
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, fn, shapes", [
+    ("cross_entropy", lambda x: F.cross_entropy(x, gg.tensor(TARGET)), [(5, 4)]),
+    ("cross_entropy_weighted", lambda x, w: F.cross_entropy(x, gg.tensor(TARGET), weight=w.exp()), [(5, 4), (4,)]),
+    ("nll_sum", lambda x: F.nll_loss(x.log_softmax(1), gg.tensor(TARGET), reduction="sum"), [(5, 4)]),
+    ("mse", lambda x, y: F.mse_loss(x, y), [(3, 2), (3, 2)]),
+    ("mse_none", lambda x, y: nn.MSELoss(reduction="none")(x, y), [(4,), (4,)]),
+    ("linear", lambda x, w, b: F.linear(x, w, b).tanh(), [(3, 4), (2, 4), (2,)]),
+    ("linear_vector", lambda x, w: F.linear(x, w), [(4,), (2, 4)]),
+    ("softmax", lambda x: F.softmax(x, -1) * F.log_softmax(x, 0), [(3, 4)]),
+])
+def test_gradients_match_finite_differences(name, fn, shapes, rng):
+    inputs = [_t(rng.standard_normal(s)) for s in shapes]
+    assert gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
+
+
+def test_l1_loss_gradient_away_from_kinks(rng):
+    x, y = _t(rng.standard_normal(6)), _t(rng.standard_normal(6) + 5.0, False)
+    assert gradcheck(lambda x: F.l1_loss(x, y), [x])
+    np.testing.assert_allclose(F.l1_loss(x, y).item(), np.abs(x.detach().numpy() - y.numpy()).mean())
+
+
+def test_compiled_cross_entropy_matches_eager(logits):
+    def loss(x, w, target):
+        return F.cross_entropy(x @ w, target)
+
+    w = np.random.default_rng(3).standard_normal((4, 4))
+    eager_x, eager_w = _t(logits), _t(w)
+    loss(eager_x, eager_w, gg.tensor(TARGET)).backward()
+    compiled = gg.compile(loss)
+    x, w_c = _t(logits), _t(w)
+    out = compiled(x, w_c, gg.tensor(TARGET))
+    out.backward()
+    np.testing.assert_allclose(out.item(), loss(eager_x, eager_w, gg.tensor(TARGET)).item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), eager_x.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(w_c.grad.numpy(), eager_w.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_loss_errors_are_pytorch_s(logits):
+    with pytest.raises(ValueError, match=re.escape("Expected input batch_size (5) to match target batch_size (2).")):
+        F.cross_entropy(_t(logits), gg.tensor([0, 1]))
+    with pytest.raises(IndexError, match="Target 7 is out of bounds."):
+        F.cross_entropy(_t(logits), gg.tensor([0, 1, 2, 3, 7]))
+    with pytest.raises(ValueError, match="avg is not a valid value for reduction"):
+        nn.MSELoss(reduction="avg")
+    with pytest.raises(RuntimeError, match=re.escape("mat1 and mat2 shapes cannot be multiplied (5x4 and 3x2)")):
+        F.linear(_t(logits), gg.ones(2, 3, dtype=gg.float64))
+    with pytest.warns(UserWarning, match=re.escape("Using a target size (torch.Size([3])) that is different to the "
+                                                   "input size (torch.Size([3, 1]))")):
+        F.mse_loss(gg.ones(3, 1), gg.ones(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.mse_loss(gg.ones(3), gg.ones(3))
+
+
+def test_one_hot_and_dropout():
+    assert F.one_hot(gg.tensor([2, 0])).tolist() == [[0, 0, 1], [1, 0, 0]]
+    x = gg.ones(1000, dtype=gg.float64, requires_grad=True)
+    y = F.dropout(x, 0.25, generator=gg.Generator().manual_seed(0))
+    y.sum().backward()
+    kept = y.detach().numpy() != 0
+    np.testing.assert_allclose(y.detach().numpy()[kept], 1 / 0.75)
+    np.testing.assert_allclose(x.grad.numpy(), np.where(kept, 1 / 0.75, 0.0))
+    assert 0.7 < kept.mean() < 0.8
+    assert F.dropout(x, 0.25, training=False) is x
