@@ -25,8 +25,8 @@ from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
 from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A004
 
-
 from . import nn  # noqa: E402  (built on everything above)
+from . import optim  # noqa: E402
 
 __version__ = "0.1.0"
 

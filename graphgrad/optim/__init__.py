@@ -1,0 +1,17 @@
+"""Optimizers: ``SGD``, ``Adam``, ``AdamW`` with PyTorch's update formulas and parameter groups.
+
+>>> import graphgrad as gg
+>>> model = gg.nn.Linear(3, 1)
+>>> opt = gg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+>>> loss = model(gg.ones(4, 3)).pow(2).mean()
+>>> loss.backward()
+>>> opt.step()
+>>> opt.zero_grad()
+>>> model.weight.grad is None
+True
+"""
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["Adam", "AdamW", "Optimizer", "SGD"]

@@ -1,0 +1,223 @@
+"""Optimizers follow PyTorch's update formulas (checked against a NumPy reimplementation of each, step by
+step, in float64), its parameter-group rules and its error texts."""
+import copy
+import re
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.nn as nn
+import graphgrad.optim as optim
+
+
+def _problem(seed=0):
+    """A least-squares problem whose gradient changes every step."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    w0 = rng.standard_normal(3)
+    return a, b, w0
+
+
+def _grad(a, b, w):
+    return 2 * a.T @ (a @ w - b) / len(b)
+
+
+def _run(make_optimizer, steps=6):
+    a, b, w0 = _problem()
+    w = gg.tensor(w0, requires_grad=True)
+    opt = make_optimizer([w])
+    ta, tb = gg.tensor(a), gg.tensor(b)
+    for _ in range(steps):
+        opt.zero_grad()
+        ((ta @ w - tb) ** 2).mean().backward()
+        opt.step()
+    return w.detach().numpy()
+
+
+def _numpy_sgd(lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False, steps=6):
+    a, b, w = _problem()
+    buf = None
+    for _ in range(steps):
+        d = _grad(a, b, w)
+        d = -d if maximize else d
+        d = d + weight_decay * w
+        if momentum:
+            buf = d.copy() if buf is None else momentum * buf + (1 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        w = w - lr * d
+    return w
+
+
+def _numpy_adam(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, decoupled=False, steps=6):
+    a, b, w = _problem()
+    m = v = vmax = np.zeros_like(w)
+    for t in range(1, steps + 1):
+        g = _grad(a, b, w)
+        if decoupled:
+            w = w * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * w
+        m = betas[0] * m + (1 - betas[0]) * g
+        v = betas[1] * v + (1 - betas[1]) * g * g
+        vmax = np.maximum(vmax, v)
+        second = vmax if amsgrad else v
+        w = w - lr / (1 - betas[0] ** t) * m / (np.sqrt(second) / np.sqrt(1 - betas[1] ** t) + eps)
+    return w
+
+
+@pytest.mark.parametrize("options", [
+    dict(lr=0.1),
+    dict(lr=0.05, momentum=0.9),
+    dict(lr=0.05, momentum=0.9, dampening=0.3),
+    dict(lr=0.05, momentum=0.8, nesterov=True),
+    dict(lr=0.05, momentum=0.5, weight_decay=0.1),
+    dict(lr=0.05, momentum=0.5, maximize=True),
+])
+def test_sgd_matches_pytorch_formula(options):
+    np.testing.assert_allclose(_run(lambda p: optim.SGD(p, **options)), _numpy_sgd(**options), rtol=1e-12)
+
+
+@pytest.mark.parametrize("options", [
+    dict(lr=0.1),
+    dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6),
+    dict(lr=0.05, weight_decay=0.1),
+    dict(lr=0.05, amsgrad=True),
+])
+def test_adam_matches_pytorch_formula(options):
+    np.testing.assert_allclose(_run(lambda p: optim.Adam(p, **options)), _numpy_adam(**options), rtol=1e-12)
+
+
+def test_adamw_decouples_weight_decay():
+    got = _run(lambda p: optim.AdamW(p, lr=0.05, weight_decay=0.1))
+    np.testing.assert_allclose(got, _numpy_adam(lr=0.05, weight_decay=0.1, decoupled=True), rtol=1e-12)
+    assert not np.allclose(got, _numpy_adam(lr=0.05, weight_decay=0.1))
+
+
+def test_parameter_groups_take_their_own_options():
+    a, b = gg.tensor([1.0], requires_grad=True), gg.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([{"params": [a]}, {"params": b, "lr": 0.5}], lr=0.1)
+    (a + b).sum().backward()
+    opt.step()
+    assert a.tolist() == [pytest.approx(0.9)] and b.tolist() == [pytest.approx(0.5)]
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+
+
+def test_step_updates_in_place_and_advances_versions():
+    w = gg.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    version = w._version
+    opt.step()
+    assert w._version > version and w.is_leaf and w.grad_fn is None and w.requires_grad
+
+
+def test_parameters_without_grad_are_left_alone():
+    w, unused = gg.tensor([1.0], requires_grad=True), gg.tensor([5.0], requires_grad=True)
+    opt = optim.Adam([w, unused], lr=0.1)
+    (w * 2).sum().backward()
+    opt.step()
+    assert unused.tolist() == [5.0] and unused not in opt.state
+
+
+def test_zero_grad_defaults_to_none():
+    w = gg.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    (w * 3).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    assert w.grad.tolist() == [0.0]
+    opt.zero_grad()
+    assert w.grad is None
+
+
+def test_closure_is_evaluated_with_grad_enabled():
+    w = gg.tensor([2.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with gg.no_grad():
+        loss = opt.step(closure)
+    assert loss.item() == 4.0 and w.tolist() == [1.0]
+
+
+def test_state_dict_round_trip_resumes_exactly():
+    uninterrupted = _run(lambda p: optim.Adam(p, lr=0.1), steps=6)
+    a, b, w0 = _problem()
+    ta, tb = gg.tensor(a), gg.tensor(b)
+    w = gg.tensor(w0, requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+
+    def step(opt, w):
+        opt.zero_grad()
+        ((ta @ w - tb) ** 2).mean().backward()
+        opt.step()
+
+    for _ in range(3):
+        step(opt, w)
+    saved, saved_w = copy.deepcopy(opt.state_dict()), w.detach().clone()
+    w2 = gg.tensor(saved_w.numpy(), requires_grad=True)
+    resumed = optim.Adam([w2], lr=0.1)
+    resumed.load_state_dict(saved)
+    for _ in range(3):
+        step(resumed, w2)
+    np.testing.assert_allclose(w2.detach().numpy(), uninterrupted, rtol=1e-12)
+    with pytest.raises(ValueError, match="loaded state dict has a different number of parameter groups"):
+        resumed.load_state_dict({"state": {}, "param_groups": []})
+
+
+def test_fine_tuning_trains_only_the_new_head():
+    gg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    for p in model.parameters():
+        p.requires_grad = False
+    model[2] = nn.Linear(8, 2)
+    body = [p.detach().clone() for p in model[0].parameters()]
+    head = [p.detach().clone() for p in model[2].parameters()]
+    opt = optim.SGD(model[2].parameters(), lr=0.1, momentum=0.9)
+    x, y = gg.randn(16, 4), gg.randint(0, 2, (16,))
+    losses = []
+    for _ in range(20):
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert all(p.grad is None for p in model[0].parameters())
+    for before, p in zip(body, model[0].parameters()):
+        np.testing.assert_array_equal(before.numpy(), p.detach().numpy())
+    assert all(not np.array_equal(b.numpy(), p.detach().numpy()) for b, p in zip(head, model[2].parameters()))
+
+
+def test_repr_lists_groups_as_pytorch():
+    opt = optim.SGD([gg.ones(1, requires_grad=True)], lr=0.01, momentum=0.9)
+    assert repr(opt) == ("SGD (\nParameter Group 0\n    dampening: 0\n    lr: 0.01\n    maximize: False\n"
+                         "    momentum: 0.9\n    nesterov: False\n    weight_decay: 0\n)")
+
+
+def test_errors_are_pytorch_s():
+    p = gg.ones(2, requires_grad=True)
+    cases = [
+        (lambda: optim.SGD([p], lr=-1), ValueError, "Invalid learning rate: -1"),
+        (lambda: optim.SGD([p], lr=0.1, momentum=-0.5), ValueError, "Invalid momentum value: -0.5"),
+        (lambda: optim.SGD([p], lr=0.1, weight_decay=-1), ValueError, "Invalid weight_decay value: -1"),
+        (lambda: optim.SGD([p], lr=0.1, nesterov=True), ValueError,
+         "Nesterov momentum requires a momentum and zero dampening"),
+        (lambda: optim.Adam([p], betas=(1.0, 0.9)), ValueError, "Invalid beta parameter at index 0: 1.0"),
+        (lambda: optim.Adam([p], eps=-1), ValueError, "Invalid epsilon value: -1"),
+        (lambda: optim.SGD([], lr=0.1), ValueError, "optimizer got an empty parameter list"),
+        (lambda: optim.SGD(p, lr=0.1), TypeError, "params argument given to the optimizer should be an iterable of "
+                                                  "Tensors or dicts, but got torch.FloatTensor"),
+        (lambda: optim.SGD([p * 2], lr=0.1), ValueError, "can't optimize a non-leaf Tensor"),
+        (lambda: optim.SGD([p, p], lr=0.1), ValueError, "some parameters appear in more than one parameter group"),
+        (lambda: optim.SGD([1.0], lr=0.1), TypeError, "optimizer can only optimize Tensors, but one of the params "
+                                                      "is float"),
+    ]
+    for make, error, text in cases:
+        with pytest.raises(error, match=re.escape(text)):
+            make()
