@@ -1,1 +1,13 @@
-"""Datasets and loaders (see issue "Eager autograd")."""
+"""Datasets and loaders, as in ``torch.utils.data``.
+
+>>> import graphgrad as gg
+>>> from graphgrad.utils.data import DataLoader, TensorDataset
+>>> loader = DataLoader(TensorDataset(gg.ones(10, 3), gg.zeros(10)), batch_size=4, drop_last=True)
+>>> [tuple(x.shape) for x, y in loader]
+[(4, 3), (4, 3)]
+"""
+from .dataloader import BatchSampler, DataLoader, RandomSampler, SequentialSampler, default_collate
+from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+
+__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "RandomSampler", "SequentialSampler",
+           "Subset", "TensorDataset", "default_collate", "random_split"]

@@ -1,0 +1,152 @@
+"""``DataLoader``: batches from a dataset, in order or shuffled by a seeded generator."""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ...runtime.factories import _rng, tensor
+from ...runtime.tensor import Tensor
+from .dataset import Dataset, TensorDataset
+
+
+def default_collate(batch: list):
+    """Stack a list of samples into a batch: tensors and arrays are stacked along a new first dimension,
+    numbers become a tensor, and tuples, lists and dicts are collated field by field."""
+    first = batch[0]
+    if isinstance(first, Tensor):
+        from ...ir.functional import stack
+
+        return stack(batch, 0)
+    if isinstance(first, np.ndarray):
+        return tensor(np.stack(batch))
+    if isinstance(first, bool):
+        return tensor(batch)
+    if isinstance(first, (int, np.integer)):
+        return tensor(batch)
+    if isinstance(first, (float, np.floating)):
+        return tensor(batch, dtype="float64")
+    if isinstance(first, (str, bytes)):
+        return batch
+    if isinstance(first, dict):
+        return {key: default_collate([sample[key] for sample in batch]) for key in first}
+    if isinstance(first, (tuple, list)):
+        if any(len(sample) != len(first) for sample in batch):
+            raise RuntimeError("each element in list of batch should be of equal size")
+        return [default_collate(list(field)) for field in zip(*batch)]
+    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found "
+                    f"{type(first)}")
+
+
+class SequentialSampler:
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self.data_source)))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class RandomSampler:
+    """A fresh permutation each epoch, drawn from ``generator`` (graphgrad's default generator if None)."""
+
+    def __init__(self, data_source, generator=None):
+        self.data_source = data_source
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(_rng(self.generator).permutation(len(self.data_source)).tolist())
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class BatchSampler:
+    def __init__(self, sampler, batch_size: int, drop_last: bool):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batch = []
+        for index in self.sampler:
+            batch.append(index)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches.
+
+    ``num_workers`` is accepted for compatibility; loading always happens in the calling process.
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.utils.data import DataLoader, TensorDataset
+    >>> data = TensorDataset(gg.arange(5.0), gg.arange(5))
+    >>> [y.tolist() for x, y in DataLoader(data, batch_size=2)]
+    [[0, 1], [2, 3], [4]]
+    >>> g = gg.Generator().manual_seed(0)
+    >>> len(DataLoader(data, batch_size=2, shuffle=True, generator=g, drop_last=True))
+    2
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool | None = None, sampler=None,
+                 batch_sampler=None, num_workers: int = 0, collate_fn: Callable | None = None,
+                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0, worker_init_fn=None,
+                 generator=None, **kwargs):
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
+                                 "and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with "
+                             "drop_last")
+        if num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
+                             "multiprocessing.")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.num_workers = num_workers
+        self.generator = generator
+        self.sampler = sampler if sampler is not None else (
+            RandomSampler(dataset, generator) if shuffle else SequentialSampler(dataset))
+        if batch_sampler is None and batch_size is not None:
+            batch_sampler = BatchSampler(self.sampler, batch_size, drop_last)
+        self.batch_sampler = batch_sampler
+        self.collate_fn = collate_fn or default_collate
+
+    def __iter__(self) -> Iterator:
+        if self.batch_sampler is None:
+            for index in self.sampler:
+                yield self.dataset[index]
+            return
+        for indices in self.batch_sampler:
+            yield self._fetch(indices)
+
+    def _fetch(self, indices: list[int]):
+        if isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate:
+            # One gather per tensor instead of len(indices) lookups and a stack: the same batch, much faster.
+            rows = np.asarray(indices)
+            return [t[rows.tolist()] if t.requires_grad else Tensor._wrap(t._data[rows]) for t in self.dataset.tensors]
+        return self.collate_fn([self.dataset[i] for i in indices])
+
+    def __len__(self) -> int:
+        if self.batch_sampler is None:
+            return len(self.sampler)
+        return len(self.batch_sampler)

@@ -1,0 +1,93 @@
+"""TensorDataset and DataLoader behave as torch.utils.data's."""
+import re
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad.utils.data import DataLoader, Dataset, TensorDataset, random_split
+
+
+def _data(n=10):
+    return TensorDataset(gg.arange(n * 2.0).reshape(n, 2), gg.arange(n))
+
+
+def test_tensor_dataset_indexes_every_tensor_by_row():
+    data = _data()
+    x, y = data[3]
+    assert x.tolist() == [6.0, 7.0] and y.item() == 3 and len(data) == 10
+    with pytest.raises(AssertionError, match="Size mismatch between tensors"):
+        TensorDataset(gg.ones(3, 2), gg.ones(4))
+
+
+@pytest.mark.parametrize("batch_size, drop_last, sizes", [(4, False, [4, 4, 2]), (4, True, [4, 4]), (10, False, [10]),
+                                                          (3, True, [3, 3, 3])])
+def test_batches_in_order(batch_size, drop_last, sizes):
+    loader = DataLoader(_data(), batch_size=batch_size, drop_last=drop_last)
+    batches = list(loader)
+    assert [len(y) for _, y in batches] == sizes and len(loader) == len(sizes)
+    labels = np.concatenate([y.numpy() for _, y in batches])
+    assert labels.tolist() == list(range(sum(sizes)))
+    for x, y in batches:
+        np.testing.assert_array_equal(x.numpy(), np.stack([2.0 * y.numpy(), 2.0 * y.numpy() + 1], 1))
+
+
+def test_shuffle_is_a_fresh_permutation_each_epoch_and_reproducible_with_a_generator():
+    def epochs(seed):
+        loader = DataLoader(_data(), batch_size=3, shuffle=True, generator=gg.Generator().manual_seed(seed))
+        return [np.concatenate([y.numpy() for _, y in loader]).tolist() for _ in range(2)]
+
+    first, second = epochs(0)
+    assert sorted(first) == list(range(10)) and sorted(second) == list(range(10))
+    assert first != second and first != list(range(10))
+    assert epochs(0) == [first, second]
+    assert epochs(1) != [first, second]
+
+
+def test_shuffle_without_a_generator_follows_manual_seed():
+    def order():
+        gg.manual_seed(5)
+        return [y.tolist() for _, y in DataLoader(_data(), batch_size=5, shuffle=True)]
+
+    assert order() == order()
+
+
+def test_default_collate_of_python_samples():
+    class Pairs(Dataset):
+        def __getitem__(self, i):
+            return {"x": np.full(2, float(i)), "label": i, "weight": 0.5 * i, "name": f"s{i}"}
+
+        def __len__(self):
+            return 5
+
+    batch = next(iter(DataLoader(Pairs(), batch_size=3)))
+    assert batch["x"].shape == (3, 2) and batch["label"].tolist() == [0, 1, 2]
+    assert batch["label"].dtype == gg.int64 and batch["weight"].dtype == gg.float64
+    assert batch["name"] == ["s0", "s1", "s2"]
+
+
+def test_generic_datasets_collate_samples_with_stack():
+    class Squares(Dataset):
+        def __getitem__(self, i):
+            return gg.tensor([float(i)]), gg.tensor(i * i)
+
+        def __len__(self):
+            return 4
+
+    x, y = next(iter(DataLoader(Squares(), batch_size=4)))
+    assert x.shape == (4, 1) and y.tolist() == [0, 1, 4, 9]
+
+
+def test_batch_size_none_yields_single_samples_and_random_split_partitions():
+    assert [y.item() for _, y in DataLoader(_data(3), batch_size=None)] == [0, 1, 2]
+    parts = random_split(_data(), [7, 3], generator=gg.Generator().manual_seed(0))
+    indices = sorted(parts[0].indices + parts[1].indices)
+    assert [len(p) for p in parts] == [7, 3] and indices == list(range(10))
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="sampler option is mutually exclusive with shuffle"):
+        DataLoader(_data(), shuffle=True, sampler=[0, 1])
+    with pytest.raises(ValueError, match=re.escape("batch_size should be a positive integer value, but got "
+                                                   "batch_size=0")):
+        DataLoader(_data(), batch_size=0)
