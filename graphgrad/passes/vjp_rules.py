@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dis
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..ir.api import bind, where
@@ -28,6 +28,22 @@ class VJPRule:
     uses_inputs: frozenset
     #: variadic ops give one function returning all cotangents: (g, out, needs, *inputs, **attrs)
     joint: Callable | None = None
+    #: per input's rule, what it reads: (uses_out, input indices)
+    reads: tuple = ()
+    _saves: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def saves(self, mask: int) -> tuple[bool, frozenset]:
+        """What eager mode must save when the inputs whose bits are set in ``mask`` require grad:
+        mul(x, 3) keeps nothing of ``x``, as in PyTorch, so later in-place changes to ``x`` are harmless."""
+        hit = self._saves.get(mask)
+        if hit is None:
+            if self.joint is not None or not self.reads:
+                hit = (self.uses_out, self.uses_inputs)
+            else:
+                needed = [r for i, r in enumerate(self.reads) if mask >> i & 1]
+                hit = (any(o for o, _ in needed), frozenset().union(*(ins for _, ins in needed)))
+            self._saves[mask] = hit
+        return hit
 
 
 VJP_RULES: dict[str, VJPRule] = {}
@@ -45,16 +61,17 @@ def _used_names(fn) -> set[str]:
 
 def defvjp(op: str, *rules: Callable | None) -> None:
     """Register the per-input rules of ``op`` (``None`` for an input that never has a gradient)."""
-    used: set = set()
-    params = None
+    reads = []
     for r in rules:
         if r is None:
+            reads.append((False, frozenset()))
             continue
         params = r.__code__.co_varnames[:r.__code__.co_argcount]
-        used |= _used_names(r)
-    params = params or ()
-    uses_inputs = frozenset(i for i, p in enumerate(params[2:]) if p in used)
-    VJP_RULES[op] = VJPRule(tuple(rules), bool(params) and params[1] in used, uses_inputs)
+        used = _used_names(r)
+        reads.append((params[1] in used, frozenset(i for i, p in enumerate(params[2:]) if p in used)))
+    uses_out = any(o for o, _ in reads)
+    uses_inputs = frozenset().union(*(ins for _, ins in reads))
+    VJP_RULES[op] = VJPRule(tuple(rules), uses_out, uses_inputs, reads=tuple(reads))
 
 
 def defvjp_joint(op: str, fn: Callable, uses_out: bool = False) -> None:

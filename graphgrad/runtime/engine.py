@@ -3,13 +3,14 @@
 1. Count, for every node reachable from the roots, how many edges lead into it.
 2. Start from the roots with their seed gradients; a node runs once all its consumers have run
    (ties broken by creation order, later first, as PyTorch's engine does).
-3. Running a node: tensor hooks may replace its gradient; ``AccumulateGrad`` adds it into the leaf's
-   ``.grad``; any other node checks that its saved tensors were not modified in place, applies its
+3. Running a node: tensor hooks may replace its gradient; ``AccumulateGrad`` queues it for the leaf's
+   ``.grad`` (written when the whole walk succeeded); any other node checks that its saved tensors were not modified in place, applies its
    rule (recording a graph when ``create_graph``), and passes one gradient to each input's node.
 4. Unless ``retain_graph``, saved tensors are released as soon as a node has run.
 """
 from __future__ import annotations
 
+import itertools
 from heapq import heapify, heappop, heappush
 
 from ..passes.vjp_rules import VJP_RULES, apply_vjp
@@ -29,27 +30,24 @@ def _unpack_saved(node, make_output):
         raise RuntimeError(SECOND_BACKWARD)
     for x, version in zip(node._saved, node._versions):
         if version is not None and x._version_box[0] != version:
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{x._type_label()}], which is output 0 of {_producer_name(x)}, is at version "
-                f"{x._version_box[0]}; expected version {version} instead. Hint: enable anomaly detection to "
-                "find the operation that failed to compute its gradient, with "
-                "torch.autograd.set_detect_anomaly(True).")
+            raise _modified(x, x.grad_fn, version)
     out = None
     if node._out is not None:
         data, box, version = node._out
-        if box[0] != version:
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: output 0 of {node.name()} is at version {box[0]}; expected version {version} "
-                "instead. Hint: enable anomaly detection to find the operation that failed to compute its "
-                "gradient, with torch.autograd.set_detect_anomaly(True).")
         out = make_output(data, box, node)
+        if box[0] != version:
+            raise _modified(out, node, version)
     return node._saved, out
 
 
-def _producer_name(x) -> str:
-    return x.grad_fn.name() if x.grad_fn is not None else "AccumulateGrad"
+def _modified(x, producer, expected: int) -> RuntimeError:
+    """PyTorch's error for a saved tensor changed in place after it was saved."""
+    which = f", which is output 0 of {producer.name()}," if producer is not None else ""
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[{x._type_label()}]{which} is at version {x._version_box[0]}; expected version {expected} instead. "
+        "Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True).")
 
 
 def _release(node) -> None:
@@ -83,11 +81,15 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
     pending: dict = {}
     for node, g in zip(roots, grads):
         pending[node] = pending[node] + g if node in pending else g
-    ready = [(-node._seq, id(node), node) for node in pending if deps.get(node, 0) == 0]
+    ticket = itertools.count()  # ties (several ready leaves) run in the order they became ready
+    ready = [(-node._seq, next(ticket), node) for node in pending if deps.get(node, 0) == 0]
     heapify(ready)
     captured = {n: None for n in capture} if capture is not None else None
     sinks = set(inputs) if inputs is not None else None
 
+    # .grad is written only once the whole traversal succeeded: a backward that fails half-way
+    # (a modified saved tensor, a hook raising) leaves every gradient as it was
+    writes = []
     prev_mode = is_grad_enabled()
     _set(create_graph)
     try:
@@ -102,12 +104,12 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
             if node._retain_grad is not None:
                 tensor = node._retain_grad()
                 if tensor is not None:
-                    tensor._accumulate(g, create_graph)
+                    writes.append((tensor, g))
             if captured is not None and node in captured:
                 captured[node] = g
             if type(node) is AccumulateGrad:
                 if captured is None and (sinks is None or node in sinks):
-                    node.variable._accumulate(g, create_graph)
+                    writes.append((node.variable, g))
                 continue
             if node.apply is not None:  # device transfers and compiled functions bring their own backward
                 in_grads = node.apply(g)
@@ -125,9 +127,11 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     if nxt in pending:
-                        heappush(ready, (-nxt._seq, id(nxt), nxt))
+                        heappush(ready, (-nxt._seq, next(ticket), nxt))
                     else:  # every path into it carried a symbolic zero
-                        _skip_zero_branch(nxt, deps, pending, ready)
+                        _skip_zero_branch(nxt, deps, pending, ready, ticket)
+        for tensor, g in writes:
+            tensor._accumulate(g, create_graph)
     finally:
         _set(prev_mode)
     if captured is not None:
@@ -135,7 +139,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
     return None
 
 
-def _skip_zero_branch(node, deps, pending, ready) -> None:
+def _skip_zero_branch(node, deps, pending, ready, ticket) -> None:
     """A node that received only symbolic zeros does not run; release its dependants' counts."""
     stack = [node]
     while stack:
@@ -146,7 +150,7 @@ def _skip_zero_branch(node, deps, pending, ready) -> None:
             deps[nxt] -= 1
             if deps[nxt] == 0:
                 if nxt in pending:
-                    heappush(ready, (-nxt._seq, id(nxt), nxt))
+                    heappush(ready, (-nxt._seq, next(ticket), nxt))
                 else:
                     stack.append(nxt)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 
 from ..ir.types import TensorType
 
@@ -92,7 +93,9 @@ class AccumulateGrad:
     def __init__(self, variable):
         self.variable = variable
         self.next_functions = ()
-        self._seq = -1  # run after everything that can still add to this leaf
+        # Runs as soon as it is ready, as PyTorch's engine runs AccumulateGrad (its sequence number is the
+        # maximum); readiness already means every path into the leaf has delivered its gradient.
+        self._seq = sys.maxsize
 
     @property
     def _pre_hooks(self):
