@@ -5,7 +5,7 @@ import warnings
 
 from .engine import run_backward
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
-from .tensor import Tensor, make_output
+from .tensor import FLOAT_ONLY, Tensor, make_output
 
 
 def _as_tuple(x) -> tuple:
@@ -113,16 +113,29 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     return tuple(out)
 
 
-def Variable(data, requires_grad: bool = False, volatile: bool = False) -> Tensor:
-    """Legacy wrapper: returns ``data`` itself as a Tensor (Variables and Tensors merged in PyTorch 0.4)."""
-    if not isinstance(data, Tensor):
-        raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+def Variable(data=None, requires_grad: bool = False, volatile: bool = False) -> Tensor:
+    """Legacy constructor (Variables and Tensors merged in PyTorch 0.4): a new leaf sharing ``data``'s storage,
+    with ``requires_grad`` as given.
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.autograd import Variable
+    >>> Variable(gg.ones(2), requires_grad=True)
+    tensor([1., 1.], requires_grad=True)
+    """
     if volatile:
         warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` instead.",
                       UserWarning, stacklevel=2)
-    if requires_grad:
-        data.requires_grad_(True)
-    return data
+        if requires_grad:
+            raise ValueError("Variable can't be volatile and require_grad at the same time!")
+    if data is None:
+        data = Tensor([])
+    if not isinstance(data, Tensor):
+        raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+    if requires_grad and not data.is_floating_point():
+        raise RuntimeError(FLOAT_ONLY[0].upper() + FLOAT_ONLY[1:])
+    out = data.detach()
+    out._requires_grad = bool(requires_grad)
+    return out
 
 
 def reset_grad(t: Tensor, set_to_none: bool = True) -> None:

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 
 from . import dtypes
-from .tensor import Tensor, _to_array, _to_device
+from .grad_mode import is_inference_mode_enabled
+from .tensor import FLOAT_ONLY, Tensor, _to_array, _to_device
 
 class Generator:
     """A seeded source of random numbers, passed as ``generator=`` to the random factories and DataLoader.
@@ -68,11 +69,14 @@ def _rng(generator) -> np.random.Generator:
 def _finish(array, dtype, device, requires_grad) -> Tensor:
     if dtype is not None:
         array = array.astype(dtypes.BY_NAME[dtypes.to_name(dtype)].numpy, copy=False)
+    if requires_grad and array.dtype.kind != "f":
+        raise RuntimeError(FLOAT_ONLY[0].upper() + FLOAT_ONLY[1:])  # PyTorch capitalizes it here, not in the setter
     t = Tensor._wrap(array)
     if device is not None and str(device) != "cpu":
         t = _to_device(t, str(device))
-    if requires_grad:
-        t.requires_grad_(True)
+    t._requires_grad = bool(requires_grad)
+    if is_inference_mode_enabled():
+        t._is_inference = True
     return t
 
 

@@ -18,6 +18,13 @@ from .grad_mode import is_grad_enabled
 from .hooks import RemovableHandle
 
 _SCALARS = (int, float, bool)
+FLOAT_ONLY = "only Tensors of floating point and complex dtype can require gradients"
+INFERENCE_SAVED = ("Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode "
+                   "in computation tracked by autograd. To work around this, you can make a clone to get a normal "
+                   "tensor and use it in autograd.")
+INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to "
+                     "get a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for "
+                     "more details.")
 _SCALAR_TYPES = frozenset(_SCALARS)
 _SELF = object()  # marks where an in-place op's own old value goes among its inputs
 _VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
@@ -96,6 +103,7 @@ class Tensor(TensorBase):
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_version_box", "_accumulator", "_hooks",
                  "_base", "_retains_grad", "__weakref__", "__dict__")
     _level = 0
+    _is_inference = False  # set (in the instance dict) on tensors created inside inference_mode
 
     def __init__(self, data=None, *, requires_grad: bool = False):
         if data is None:
@@ -154,6 +162,8 @@ class Tensor(TensorBase):
             result._version_box = base._version_box  # views share the version counter of their base
         if record and _grad_state.enabled:
             _record(result, op, inputs, attrs)
+        elif _grad_state.inference:
+            result._is_inference = True
         return result
 
     # The hottest operators skip bind's search for the owning interpreter when the other operand is
@@ -246,21 +256,22 @@ class Tensor(TensorBase):
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
         if self.grad_fn is not None:
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to use a computed "
-                "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
+            raise RuntimeError(_leaf_only(flag))
         if flag and dtype_name(self._data.dtype) not in ("float32", "float64"):
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError(FLOAT_ONLY)
         self._requires_grad = bool(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return self; on a non-leaf only ``True`` (a no-op) is allowed."""
         if self.grad_fn is not None and not requires_grad:
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to use a computed "
-                "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
+            raise RuntimeError(_leaf_only(False))
         if self.grad_fn is None:
             self.requires_grad = requires_grad
         return self
+
+    def is_inference(self) -> bool:
+        """Whether this tensor was created inside ``inference_mode``; such tensors never enter autograd."""
+        return self._is_inference
 
     @property
     def is_leaf(self) -> bool:
@@ -432,11 +443,20 @@ class Tensor(TensorBase):
     # -- in place -------------------------------------------------------------------------------
     def _inplace(self, op: str, *args, **attrs) -> "Tensor":
         """Run ``op(self, *args)`` (``self`` at the ``_SELF`` marker if given) out of place, then write the
-        result into this tensor's storage.
+        result into this tensor's storage."""
+        if any(a is _SELF for a in args):
+            return self._inplace_with(lambda old: Tensor._apply(op, tuple(old if a is _SELF else a for a in args),
+                                                                attrs))
+        return self._inplace_with(lambda old: Tensor._apply(op, (old,) + args, attrs))
 
-        The recorded node reads an alias of the old value that shares the version counter, so a
-        rule that needs the overwritten value fails at backward with PyTorch's error.
+    def _inplace_with(self, compute) -> "Tensor":
+        """Write ``compute(old)`` into this tensor's storage as one in-place operation (one version bump).
+
+        ``old`` is an alias of the current value that shares the version counter, so a rule that needs
+        the overwritten value fails at backward with PyTorch's error.
         """
+        if self._is_inference and not _grad_state.inference:
+            raise RuntimeError(INFERENCE_INPLACE)
         tracked = is_grad_enabled()
         if tracked and self._requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
@@ -447,8 +467,7 @@ class Tensor(TensorBase):
             raise NotImplementedError("in-place modification of a view of a tensor that requires grad is not "
                                       "supported; use an out-of-place op (e.g. graphgrad.where) instead")
         old = Tensor._wrap(self._data, self._requires_grad, self.grad_fn, self._version_box)
-        inputs = tuple(old if a is _SELF else a for a in args) if any(a is _SELF for a in args) else (old,) + args
-        result = Tensor._apply(op, inputs, attrs)
+        result = compute(old)
         if result._data.shape != self._data.shape:
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                                f"{list(result._data.shape)}")
@@ -476,11 +495,7 @@ class Tensor(TensorBase):
     def tanh_(self): return self._inplace("tanh")
 
     def clamp_(self, min=None, max=None):
-        if min is not None:
-            self._inplace("maximum", min)
-        if max is not None:
-            self._inplace("minimum", max)
-        return self
+        return self._inplace_with(lambda old: old.clamp(min, max))
 
     clip_ = clamp_
 
@@ -504,6 +519,8 @@ class Tensor(TensorBase):
     def __itruediv__(self, other): return self.div_(other)
 
     def __setitem__(self, index, value) -> None:
+        if self._is_inference and not _grad_state.inference:
+            raise RuntimeError(INFERENCE_INPLACE)
         if is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)):
             raise RuntimeError(
                 "index assignment (x[i] = v) on a tensor that requires grad is not supported by graphgrad's "
@@ -525,13 +542,30 @@ def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=N
     t._retains_grad = False
 
 
+def _leaf_only(flag: bool) -> str:
+    text = "you can only change requires_grad flags of leaf variables."
+    if not flag:
+        text += (" If you want to use a computed variable in a subgraph that doesn't require differentiation use "
+                 "var_no_grad = var.detach().")
+    return text
+
+
 def _rebuild(array, requires_grad):
     return Tensor._wrap(array, requires_grad)
 
 
 def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
     rule = VJP_RULES.get(op)
-    uses = rule.uses_inputs if rule is not None else ()  # no rule: recorded anyway, backward() names the op
+    if rule is None:  # no rule: recorded anyway, backward() names the op
+        uses, uses_out = (), False
+    elif len(inputs) == 1:
+        uses, uses_out = rule.uses_inputs, rule.uses_out
+    else:  # save only what the rules of the inputs that require grad read
+        mask = 0
+        for i, x in enumerate(inputs):
+            if isinstance(x, Tensor) and x._requires_grad:
+                mask |= 1 << i
+        uses_out, uses = rule.saves(mask)
     next_functions, in_types, saved, versions = [], [], [], []
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
@@ -541,6 +575,8 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
             next_functions.append((node, 0))
             in_types.append(x._type)
             if i in uses:
+                if x._is_inference:
+                    raise RuntimeError(INFERENCE_SAVED)
                 saved.append(x)
                 versions.append(x._version_box[0])
             else:
@@ -551,7 +587,7 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
             in_types.append(None)
             saved.append(x if rule is not None else None)
             versions.append(None)
-    out = (result._data, result._version_box, result._version_box[0]) if rule is not None and rule.uses_out else None
+    out = (result._data, result._version_box, result._version_box[0]) if uses_out else None
     result._requires_grad = True
     result.grad_fn = Node(op, attrs, tuple(next_functions), tuple(saved), tuple(versions), tuple(in_types), out)
 

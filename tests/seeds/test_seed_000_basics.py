@@ -2,6 +2,7 @@
 import warnings
 
 import numpy as np
+import pytest
 
 from conftest import document_block, run_program
 
@@ -66,12 +67,20 @@ def test_volatile_is_accepted_with_a_warning_and_has_no_effect():
         _, ns = run_program("""
             import graphgrad as torch
             from graphgrad.autograd import Variable
-            x = Variable(torch.ones(2), requires_grad=True, volatile=True)
-            y = x * 2
+            x = Variable(torch.ones(2), volatile=True)
+            w = torch.ones(2, requires_grad=True)
+            y = x * w  # a volatile input no longer stops gradients
         """)
     assert [str(w.message) for w in caught] == [
         "volatile was removed and now has no effect. Use `with torch.no_grad():` instead."]
     assert ns["y"].requires_grad
+    with pytest.warns(UserWarning), \
+            pytest.raises(ValueError, match="Variable can't be volatile and require_grad at the same time!"):
+        run_program("""
+            import graphgrad as torch
+            from graphgrad.autograd import Variable
+            Variable(torch.ones(2), requires_grad=True, volatile=True)
+        """)
 
 
 def test_fine_tuning_trains_only_the_new_head(fake_torchvision):
