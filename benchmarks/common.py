@@ -1,0 +1,39 @@
+"""Shared timing helpers: minimum of repeated runs (the least noisy estimate on a shared machine)."""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Callable
+
+
+def best_time(fn: Callable[[], object], repeat: int, number: int = 1) -> float:
+    """Seconds per call of ``fn``: the minimum over ``repeat`` rounds of ``number`` calls each."""
+    fn()  # warm-up: compile, fill caches
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def optional_torch():
+    """PyTorch when it is installed (benchmarks compare against it; the project never depends on it)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)  # the same single thread NumPy uses for these sizes
+    return torch
+
+
+def parse(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="few repetitions: a smoke run, not a measurement")
+    return parser.parse_args()
+
+
+def row(label: str, seconds: float, baseline: float, unit: str = "us") -> str:
+    scale = {"us": 1e6, "ms": 1e3}[unit]
+    return f"  {label:<34} {seconds * scale:10.2f} {unit}   {seconds / baseline:7.2f}x"
