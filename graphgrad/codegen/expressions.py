@@ -9,6 +9,8 @@ function that eager execution calls, so both modes run identical array code.
 from __future__ import annotations
 
 import functools
+import operator
+import re
 
 from ..ir.printer import format_index
 
@@ -150,19 +152,33 @@ def statements(op: str, args: list[str], xp: str, out: str, attrs: dict) -> list
     return template(args, xp, out, **attrs)
 
 
+_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
+              "@": operator.matmul, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+              "==": operator.eq, "!=": operator.ne}
+_CALL = re.compile(r"(\w+)\.(\w+)\(a0\)")
+
+
 @functools.lru_cache(maxsize=4096)
 def kernel(op: str, attrs_key: tuple, nargs: int, xp_name: str):
     """Compile the expression of ``op`` into ``f(*arrays)`` for eager execution (cached)."""
     args = [f"a{i}" for i in range(nargs)]
     lines = statements(op, args, xp_name, "out", dict(attrs_key))
-    body = "\n".join(f"    {s}" for s in lines[:-1]) + f"\n    return {lines[-1]}\n"
-    src = f"def {op}_kernel({', '.join(args)}):\n{body}"
-    namespace: dict = {}
     if xp_name == "np":
         import numpy as module
     else:
         import cupy as module  # noqa: F811  (only reached with CuPy tensors)
-    namespace[xp_name] = module
+    # An expression that is one operator or one module function of the arguments is that callable
+    # itself: the same array code, without a Python frame around it (eager ops are that much cheaper).
+    if len(lines) == 1:
+        parts = lines[0].split(" ")
+        if nargs == 2 and len(parts) == 3 and parts[0] == "a0" and parts[2] == "a1" and parts[1] in _OPERATORS:
+            return _OPERATORS[parts[1]]
+        call = _CALL.fullmatch(lines[0])
+        if nargs == 1 and call and call.group(1) == xp_name and hasattr(module, call.group(2)):
+            return getattr(module, call.group(2))
+    body = "\n".join(f"    {s}" for s in lines[:-1]) + f"\n    return {lines[-1]}\n"
+    src = f"def {op}_kernel({', '.join(args)}):\n{body}"
+    namespace: dict = {xp_name: module}
     exec(compile(src, f"<graphgrad kernel {op}>", "exec"), namespace)
     fn = namespace[f"{op}_kernel"]
     fn.source = src

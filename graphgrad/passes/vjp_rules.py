@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dis
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ..ir.api import bind, where
@@ -28,22 +28,10 @@ class VJPRule:
     uses_inputs: frozenset
     #: variadic ops give one function returning all cotangents: (g, out, needs, *inputs, **attrs)
     joint: Callable | None = None
-    #: per input's rule, what it reads: (uses_out, input indices)
-    reads: tuple = ()
-    _saves: dict = field(default_factory=dict, compare=False, repr=False)
-
-    def saves(self, mask: int) -> tuple[bool, frozenset]:
-        """What eager mode must save when the inputs whose bits are set in ``mask`` require grad:
-        mul(x, 3) keeps nothing of ``x``, as in PyTorch, so later in-place changes to ``x`` are harmless."""
-        hit = self._saves.get(mask)
-        if hit is None:
-            if self.joint is not None or not self.reads:
-                hit = (self.uses_out, self.uses_inputs)
-            else:
-                needed = [r for i, r in enumerate(self.reads) if mask >> i & 1]
-                hit = (any(o for o, _ in needed), frozenset().union(*(ins for _, ins in needed)))
-            self._saves[mask] = hit
-        return hit
+    #: indexed by a bit mask of the inputs that require grad: what eager mode must save,
+    #: (uses_out, input indices). mul(x, 3) keeps nothing of x, as in PyTorch, so later in-place
+    #: changes to x are harmless.
+    by_mask: tuple = ()
 
 
 VJP_RULES: dict[str, VJPRule] = {}
@@ -71,7 +59,11 @@ def defvjp(op: str, *rules: Callable | None) -> None:
         reads.append((params[1] in used, frozenset(i for i, p in enumerate(params[2:]) if p in used)))
     uses_out = any(o for o, _ in reads)
     uses_inputs = frozenset().union(*(ins for _, ins in reads))
-    VJP_RULES[op] = VJPRule(tuple(rules), uses_out, uses_inputs, reads=tuple(reads))
+    by_mask = []
+    for mask in range(1 << len(reads)):
+        needed = [r for i, r in enumerate(reads) if mask >> i & 1]
+        by_mask.append((any(o for o, _ in needed), frozenset().union(*(ins for _, ins in needed))))
+    VJP_RULES[op] = VJPRule(tuple(rules), uses_out, uses_inputs, by_mask=tuple(by_mask))
 
 
 def defvjp_joint(op: str, fn: Callable, uses_out: bool = False) -> None:
@@ -234,7 +226,7 @@ def apply_vjp(op: str, g, out, inputs: list, in_types: list, needs: list, attrs:
         grads = [None] * len(needs)
         for i, r in enumerate(rule.per_input):
             if needs[i] and r is not None:
-                gi = r(g, out, *inputs, **attrs)
+                gi = r(g, out, *inputs, **attrs) if attrs else r(g, out, *inputs)
                 t = in_types[i]
                 if gi is not None and t is not None:
                     gt = gi._type

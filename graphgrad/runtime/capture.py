@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..ir.graph import Graph
 from ..ir.verify import verify
-from .function import AccumulateGrad, Node
+from .function import FREED, AccumulateGrad, Node
 
 
 def capture(tensor) -> Graph:
@@ -34,6 +34,9 @@ def capture(tensor) -> Graph:
     values: dict = {}
     leaves: dict = {}
     for n in order:
+        if n._saved is FREED:
+            raise RuntimeError("this graph was freed by backward(): its saved constants are gone. Capture it "
+                               "before backward(), or call backward(retain_graph=True)")
         ins = []
         for k, ((nxt, _), t) in enumerate(zip(n.next_functions, n._in_types)):
             if t is None:

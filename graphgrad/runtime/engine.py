@@ -14,30 +14,15 @@ import itertools
 from heapq import heapify, heappop, heappush
 
 from ..passes.vjp_rules import VJP_RULES, apply_vjp
-from .function import AccumulateGrad
+from .function import FREED, AccumulateGrad
 from .grad_mode import _set, is_grad_enabled
 
+_NEEDS_ONE = (True,)
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
     "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
     "or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time "
     "or if you need to access saved tensors after calling backward.")
-
-
-def _unpack_saved(node, make_output):
-    """The rule's inputs and output, checking each against its version at save time."""
-    if node._freed:
-        raise RuntimeError(SECOND_BACKWARD)
-    for x, version in zip(node._saved, node._versions):
-        if version is not None and x._version_box[0] != version:
-            raise _modified(x, x.grad_fn, version)
-    out = None
-    if node._out is not None:
-        data, box, version = node._out
-        out = make_output(data, box, node)
-        if box[0] != version:
-            raise _modified(out, node, version)
-    return node._saved, out
 
 
 def _modified(x, producer, expected: int) -> RuntimeError:
@@ -48,15 +33,6 @@ def _modified(x, producer, expected: int) -> RuntimeError:
         f"[{x._type_label()}]{which} is at version {x._version_box[0]}; expected version {expected} instead. "
         "Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
         "torch.autograd.set_detect_anomaly(True).")
-
-
-def _release(node) -> None:
-    if node.release is not None:
-        node.release()
-    elif node._out is not None or any(s is not None for s in node._saved):
-        node._saved = (None,) * len(node._saved)
-        node._out = None
-        node._freed = True
 
 
 def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: bool, make_output,
@@ -93,8 +69,8 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
     prev_mode = is_grad_enabled()
     _set(create_graph)
     try:
-        while ready:
-            node = heappop(ready)[2]
+        node = heappop(ready)[2] if ready else None
+        while node is not None:
             g = pending.pop(node)
             if node._pre_hooks:
                 for hook in list(node._pre_hooks.values()):
@@ -107,29 +83,70 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                     writes.append((tensor, g))
             if captured is not None and node in captured:
                 captured[node] = g
-            if type(node) is AccumulateGrad:
+            if node.__class__ is AccumulateGrad:
                 if captured is None and (sinks is None or node in sinks):
                     writes.append((node.variable, g))
+                node = heappop(ready)[2] if ready else None
                 continue
+            next_functions = node.next_functions
             if node.apply is not None:  # device transfers and compiled functions bring their own backward
                 in_grads = node.apply(g)
+                if not retain_graph and node.release is not None:
+                    node.release()
             else:
-                needs = [nxt is not None for nxt, _ in node.next_functions]
-                saved, out = _unpack_saved(node, make_output)
+                saved = node._saved
+                if saved is FREED:
+                    raise RuntimeError(SECOND_BACKWARD)
+                held = node._out is not None
+                for x, version in zip(saved, node._versions):
+                    if x is not None:
+                        held = True
+                        if version is not None and x._version_box[0] != version:
+                            raise _modified(x, x.grad_fn, version)
+                out = None
+                if node._out is not None:
+                    data, box, version = node._out
+                    out = make_output(data, box, node)
+                    if box[0] != version:
+                        raise _modified(out, node, version)
+                if len(next_functions) == 1:  # recorded only because its one input requires grad
+                    needs = _NEEDS_ONE
+                elif len(next_functions) == 2:
+                    needs = (next_functions[0][0] is not None, next_functions[1][0] is not None)
+                else:
+                    needs = [nxt is not None for nxt, _ in next_functions]
                 in_grads = apply_vjp(node.op, g, out, saved, node._in_types, needs, node.attrs)
-            if not retain_graph:
-                _release(node)
-            for (nxt, _), gi in zip(node.next_functions, in_grads):
+                if held and not retain_graph:
+                    node._saved = FREED
+                    node._out = None
+            # A node whose last consumer just ran becomes ready; when it is the only ready node it runs
+            # next without a trip through the heap (the common case: a chain of ops).
+            following = None
+            for (nxt, _), gi in zip(next_functions, in_grads):
                 if nxt is None:
                     continue
                 if gi is not None:
-                    pending[nxt] = pending[nxt] + gi if nxt in pending else gi
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
+                    before = pending.get(nxt)
+                    pending[nxt] = gi if before is None else before + gi
+                remaining = deps[nxt] - 1
+                deps[nxt] = remaining
+                if remaining == 0:
                     if nxt in pending:
-                        heappush(ready, (-nxt._seq, next(ticket), nxt))
+                        if following is None and not ready:
+                            following = nxt
+                        else:
+                            if following is not None:
+                                heappush(ready, (-following._seq, next(ticket), following))
+                                following = None
+                            heappush(ready, (-nxt._seq, next(ticket), nxt))
                     else:  # every path into it carried a symbolic zero
                         _skip_zero_branch(nxt, deps, pending, ready, ticket)
+            if following is not None and not ready:
+                node = following
+            else:
+                if following is not None:
+                    heappush(ready, (-following._seq, next(ticket), following))
+                node = heappop(ready)[2] if ready else None
         for tensor, g in writes:
             tensor._accumulate(g, create_graph)
     finally:

@@ -37,6 +37,13 @@ def backward_name(op: str, attrs: dict, in_types: tuple) -> str:
     return f"{camel}Backward{suffix}"
 
 
+class _Freed(tuple):
+    """The ``_saved`` of a node whose saved values a backward without ``retain_graph`` released."""
+
+
+FREED = _Freed()
+
+
 class Node:
     """A recorded op: applies its gradient rule during backward (``grad_fn`` of a tensor)."""
 
@@ -45,7 +52,6 @@ class Node:
     # Rarely set state lives in the instance __dict__ only once set, so recording a node stays cheap.
     _pre_hooks = None    # hooks of the tensor this node produced
     _retain_grad = None  # weakref to that tensor, when retain_grad() was called
-    _freed = False       # saved values released by a backward without retain_graph
     _name = None         # computed on first use: most nodes are never named
 
     __slots__ = ("op", "attrs", "next_functions", "_saved", "_versions", "_in_types", "_out", "_seq",

@@ -88,6 +88,8 @@ def _operator(op: str, reflected: bool = False):
 
 
 _NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
+_NO_EDGE = (None, 0)  # next_functions entry of an input without history
+_PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, for ops without attributes
 
 
 class Tensor(TensorBase):
@@ -127,17 +129,18 @@ class Tensor(TensorBase):
         return t
 
     # -- the interpreter: run one primitive eagerly and record it ---------------------------------
-    @classmethod
-    def _apply(cls, op: str, inputs: tuple, attrs: dict):
+    @staticmethod
+    def _apply(op: str, inputs: tuple, attrs: dict):
         arrays = []
         record = False
         xp = "np"
         for x in inputs:
             if isinstance(x, Tensor):
-                arrays.append(x._data)
+                data = x._data
+                arrays.append(data)
                 if x._requires_grad:
                     record = True
-                if type(x._data) is not np.ndarray:
+                if data.__class__ is not np.ndarray:
                     xp = "cp"
             elif isinstance(x, _SCALARS):
                 arrays.append(x)
@@ -145,7 +148,13 @@ class Tensor(TensorBase):
                 raise TypeError(f"{op}: cannot mix an eager Tensor with {type(x).__name__}")
             else:
                 arrays.append(_to_array(x, None))
-        fn = kernel(op, tuple(attrs.items()) if attrs else (), len(arrays), xp)
+        if attrs:
+            fn = kernel(op, tuple(attrs.items()), len(arrays), xp)
+        else:  # most ops: skip the lru_cache's argument hashing
+            key = (op, len(arrays), xp)
+            fn = _PLAIN_KERNELS.get(key)
+            if fn is None:
+                fn = _PLAIN_KERNELS[key] = kernel(op, (), len(arrays), xp)
         token = _fp_mode.set(_QUIET)  # overflow, 0/0, log(0): inf and nan without warnings, as in PyTorch
         try:
             out = fn(*arrays)
@@ -153,13 +162,23 @@ class Tensor(TensorBase):
             raise _explain(op, inputs, attrs, e) from None
         finally:
             _fp_mode.reset(token)
-        if type(out) is not np.ndarray and xp == "np":
+        if out.__class__ is not np.ndarray and xp == "np":
             out = np.asarray(out)
-        result = Tensor._wrap(out)
+        result = _new(Tensor)  # Tensor._wrap, inlined: this runs once per op
+        result._data = out
+        result._requires_grad = False
+        result._grad = None
+        result.grad_fn = None
+        result._accumulator = None
+        result._hooks = None
+        result._base = None
+        result._retains_grad = False
         if op in _VIEW_OPS and isinstance(inputs[0], Tensor) and out.base is not None:
             base = inputs[0]
             result._base = base._base if base._base is not None else base
             result._version_box = base._version_box  # views share the version counter of their base
+        else:
+            result._version_box = [0]
         if record and _grad_state.enabled:
             _record(result, op, inputs, attrs)
         elif _grad_state.inference:
@@ -178,7 +197,7 @@ class Tensor(TensorBase):
     @property
     def _type(self) -> TensorType:
         data = self._data
-        key = (data.shape, data.dtype)
+        key = (data.shape, data.dtype.num)  # the dtype's number hashes and compares far faster than the dtype
         t = _TYPES.get(key)
         if t is None:
             if len(_TYPES) > 10_000:
@@ -555,17 +574,21 @@ def _rebuild(array, requires_grad):
 
 
 def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
+    """Give ``result`` a ``grad_fn``: the node saves only what the rules of the inputs requiring grad read."""
     rule = VJP_RULES.get(op)
+    if rule is not None and len(inputs) == 2 and rule.by_mask:
+        _record_binary(result, op, inputs, attrs, rule)
+        return
     if rule is None:  # no rule: recorded anyway, backward() names the op
         uses, uses_out = (), False
-    elif len(inputs) == 1:
-        uses, uses_out = rule.uses_inputs, rule.uses_out
-    else:  # save only what the rules of the inputs that require grad read
+    elif rule.by_mask:
         mask = 0
         for i, x in enumerate(inputs):
             if isinstance(x, Tensor) and x._requires_grad:
                 mask |= 1 << i
-        uses_out, uses = rule.saves(mask)
+        uses_out, uses = rule.by_mask[mask]
+    else:
+        uses, uses_out = rule.uses_inputs, rule.uses_out
     next_functions, in_types, saved, versions = [], [], [], []
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
@@ -583,13 +606,50 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
                 saved.append(None)
                 versions.append(None)
         else:
-            next_functions.append((None, 0))
+            next_functions.append(_NO_EDGE)
             in_types.append(None)
             saved.append(x if rule is not None else None)
             versions.append(None)
     out = (result._data, result._version_box, result._version_box[0]) if uses_out else None
     result._requires_grad = True
     result.grad_fn = Node(op, attrs, tuple(next_functions), tuple(saved), tuple(versions), tuple(in_types), out)
+
+
+def _record_binary(result: Tensor, op: str, inputs: tuple, attrs: dict, rule) -> None:
+    # _record for the commonest case, unrolled: binary ops are most of what eager code runs
+    a, b = inputs
+    a_tensor, b_tensor = isinstance(a, Tensor), isinstance(b, Tensor)
+    uses_out, uses = rule.by_mask[(a_tensor and a._requires_grad) | (b_tensor and b._requires_grad) << 1]
+    if a_tensor:
+        node = a.grad_fn
+        if node is None and a._requires_grad:
+            node = a._grad_node()
+        edge_a, type_a = (node, 0), a._type
+        if 0 in uses:
+            if a._is_inference:
+                raise RuntimeError(INFERENCE_SAVED)
+            saved_a, version_a = a, a._version_box[0]
+        else:
+            saved_a = version_a = None
+    else:
+        edge_a, type_a, saved_a, version_a = _NO_EDGE, None, a, None
+    if b_tensor:
+        node = b.grad_fn
+        if node is None and b._requires_grad:
+            node = b._grad_node()
+        edge_b, type_b = (node, 0), b._type
+        if 1 in uses:
+            if b._is_inference:
+                raise RuntimeError(INFERENCE_SAVED)
+            saved_b, version_b = b, b._version_box[0]
+        else:
+            saved_b = version_b = None
+    else:
+        edge_b, type_b, saved_b, version_b = _NO_EDGE, None, b, None
+    out = (result._data, result._version_box, result._version_box[0]) if uses_out else None
+    result._requires_grad = True
+    result.grad_fn = Node(op, attrs, (edge_a, edge_b), (saved_a, saved_b), (version_a, version_b),
+                          (type_a, type_b), out)
 
 
 def make_output(data, version, node) -> Tensor:

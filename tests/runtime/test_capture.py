@@ -34,3 +34,13 @@ def test_capture_replays_to_the_same_value():
     assert len(inputs) == 2
     (replayed,) = interpret(graph, args)
     assert replayed.item() == out.item()
+
+
+def test_capture_after_backward_freed_the_graph_is_a_clear_error():
+    import pytest
+
+    x = gg.ones(2, requires_grad=True)
+    y = (x * 3.0).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="this graph was freed by backward"):
+        gg.ir.capture(y)
