@@ -5,7 +5,7 @@ import warnings
 
 from .engine import run_backward
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
-from .tensor import FLOAT_ONLY, Tensor, make_output
+from .tensor import FLOAT_ONLY, Tensor, make_output, quiet_fp
 
 
 def _as_tuple(x) -> tuple:
@@ -72,7 +72,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
         sinks = [t._grad_node() for t in inputs]
-    run_backward(roots, seeds, retain_graph, create_graph, make_output, inputs=sinks)
+    with quiet_fp():
+        run_backward(roots, seeds, retain_graph, create_graph, make_output, inputs=sinks)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
@@ -98,7 +99,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     roots, seeds = _seed_gradients(outputs, _as_tuple(grad_outputs), create_graph)
     nodes = [t._grad_node() for t in inputs]
-    results = run_backward(roots, seeds, retain_graph, create_graph, make_output, capture=nodes)
+    with quiet_fp():
+        results = run_backward(roots, seeds, retain_graph, create_graph, make_output, capture=nodes)
     out = []
     for t, g in zip(inputs, results):
         if g is None:

@@ -56,13 +56,27 @@ try:  # np.errstate costs microseconds per op; set the context variable it sets,
     _QUIET = _make_extobj(all="ignore")
 except ImportError:  # other NumPy versions: the public, slower way, behind the same two calls
     class _ErrstateMode:
+        def get(self):
+            return None
+
         def set(self, _):
             return np.seterr(all="ignore")
 
         def reset(self, previous):
             np.seterr(**previous)
 
-    _fp_mode, _QUIET = _ErrstateMode(), None
+    _fp_mode, _QUIET = _ErrstateMode(), object()
+
+
+class quiet_fp:
+    """Floating-point errors give inf and nan silently, as in PyTorch, for a whole block of ops (backward()
+    enters it once, so the ops inside skip switching the mode each)."""
+
+    def __enter__(self):
+        self._token = _fp_mode.set(_QUIET)
+
+    def __exit__(self, *exc):
+        _fp_mode.reset(self._token)
 
 _new = object.__new__
 _TYPES: dict = {}  # (shape, dtype) -> TensorType: building one per op would dominate small-tensor cost
@@ -88,6 +102,7 @@ def _operator(op: str, reflected: bool = False):
 
 
 _NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
+_AUTOGRAD_STATE = frozenset({"_grad", "_accumulator", "_hooks", "_base", "_retains_grad", "_is_inference"})
 _NO_EDGE = (None, 0)  # next_functions entry of an input without history
 _PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, for ops without attributes
 
@@ -102,8 +117,14 @@ class Tensor(TensorBase):
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_version_box", "_accumulator", "_hooks",
-                 "_base", "_retains_grad", "__weakref__", "__dict__")
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_version_box", "__weakref__", "__dict__")
+    # Autograd state most tensors never set: class defaults, shadowed in the instance __dict__ once set,
+    # so that creating a tensor (once per op, forward and backward) stores four fields, not nine.
+    _grad = None
+    _accumulator = None  # weakref to a leaf's AccumulateGrad node
+    _hooks = None
+    _base = None         # the tensor a view was taken of
+    _retains_grad = False
     _level = 0
     _is_inference = False  # set (in the instance dict) on tensors created inside inference_mode
 
@@ -119,13 +140,8 @@ class Tensor(TensorBase):
         t = _new(Tensor)
         t._data = array
         t._requires_grad = requires_grad
-        t._grad = None
         t.grad_fn = grad_fn
         t._version_box = version if version is not None else [0]
-        t._accumulator = None
-        t._hooks = None
-        t._base = None
-        t._retains_grad = False
         return t
 
     # -- the interpreter: run one primitive eagerly and record it ---------------------------------
@@ -155,24 +171,21 @@ class Tensor(TensorBase):
             fn = _PLAIN_KERNELS.get(key)
             if fn is None:
                 fn = _PLAIN_KERNELS[key] = kernel(op, (), len(arrays), xp)
-        token = _fp_mode.set(_QUIET)  # overflow, 0/0, log(0): inf and nan without warnings, as in PyTorch
+        # overflow, 0/0, log(0): inf and nan without warnings, as in PyTorch
+        token = None if _fp_mode.get() is _QUIET else _fp_mode.set(_QUIET)
         try:
             out = fn(*arrays)
         except Exception as e:
             raise _explain(op, inputs, attrs, e) from None
         finally:
-            _fp_mode.reset(token)
+            if token is not None:
+                _fp_mode.reset(token)
         if out.__class__ is not np.ndarray and xp == "np":
             out = np.asarray(out)
         result = _new(Tensor)  # Tensor._wrap, inlined: this runs once per op
         result._data = out
         result._requires_grad = False
-        result._grad = None
         result.grad_fn = None
-        result._accumulator = None
-        result._hooks = None
-        result._base = None
-        result._retains_grad = False
         if op in _VIEW_OPS and isinstance(inputs[0], Tensor) and out.base is not None:
             base = inputs[0]
             result._base = base._base if base._base is not None else base
@@ -448,8 +461,8 @@ class Tensor(TensorBase):
         _init(new, self._data.copy(), self._requires_grad)
         if self._grad is not None:
             new._grad = Tensor._wrap(self._grad._data.copy())
-        if hasattr(self, "__dict__"):
-            new.__dict__.update(self.__dict__)
+        # user attributes travel; autograd state (hooks, the leaf's node, view base) stays behind
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in _AUTOGRAD_STATE})
         memo[id(self)] = new
         return new
 
@@ -552,13 +565,8 @@ class Tensor(TensorBase):
 def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=None) -> None:
     t._data = array
     t._requires_grad = requires_grad
-    t._grad = None
     t.grad_fn = grad_fn
     t._version_box = version if version is not None else [0]
-    t._accumulator = None
-    t._hooks = None
-    t._base = None
-    t._retains_grad = False
 
 
 def _leaf_only(flag: bool) -> str:
