@@ -63,6 +63,13 @@ for _name, _fn in {"sum": "sum", "mean": "mean", "amax": "amax", "amin": "amin",
     EXPRESSIONS[_name] = (lambda f: lambda a, xp, out, dim, keepdim: [f"{xp}.{f}({a[0]}{_axis(dim, keepdim)})"])(_fn)
 
 
+@expression("mean")
+def _mean(a, xp, out, dim, keepdim):
+    if dim is None and not keepdim:  # np.mean's Python-level bookkeeping costs more than the sum itself
+        return [f"{xp}.sum({a[0]}) / {a[0]}.size"]
+    return [f"{xp}.mean({a[0]}{_axis(dim, keepdim)})"]
+
+
 def _argfn(f):
     def expr(a, xp, out, dim, keepdim):
         axis = "" if dim is None else f", axis={dim}"

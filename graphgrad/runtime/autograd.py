@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from .engine import run_backward
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from .tensor import FLOAT_ONLY, Tensor, make_output, quiet_fp
@@ -45,8 +47,11 @@ def _seed_gradients(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> 
 
 
 def _ones_like(a):
-    xp = __import__("numpy") if type(a).__module__ == "numpy" else __import__("cupy")
-    return xp.ones_like(a)
+    if a.__class__ is np.ndarray:
+        return np.array(1, dtype=a.dtype) if a.ndim == 0 else np.ones(a.shape, a.dtype)
+    import cupy
+
+    return cupy.ones_like(a)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False, grad_variables=None,
@@ -72,8 +77,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
         sinks = [t._grad_node() for t in inputs]
-    with quiet_fp():
-        run_backward(roots, seeds, retain_graph, create_graph, make_output, inputs=sinks)
+    quiet_fp(run_backward, roots, seeds, retain_graph, create_graph, make_output, inputs=sinks)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
@@ -99,8 +103,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     roots, seeds = _seed_gradients(outputs, _as_tuple(grad_outputs), create_graph)
     nodes = [t._grad_node() for t in inputs]
-    with quiet_fp():
-        results = run_backward(roots, seeds, retain_graph, create_graph, make_output, capture=nodes)
+    results = quiet_fp(run_backward, roots, seeds, retain_graph, create_graph, make_output, capture=nodes)
     out = []
     for t, g in zip(inputs, results):
         if g is None:

@@ -67,6 +67,17 @@ def _arg_type(x):
     return None
 
 
+def _fingerprint(args: tuple) -> tuple | None:
+    """What the specialization key says about a call whose arguments are all Tensors (else None)."""
+    parts = [is_grad_enabled()]
+    for a in args:
+        if not isinstance(a, Tensor):
+            return None
+        data = a._data
+        parts.append((data.shape, data.dtype.num, a._requires_grad, data.__class__))
+    return tuple(parts)
+
+
 def _backend_of(args) -> str:
     for a in args:
         if isinstance(a, Tensor) and a.is_cuda:
@@ -183,7 +194,7 @@ class CompiledBackward(Node):
             cotangents.append(g._data if i == self._output_index else np.zeros(v.type.shape, v.type.dtype))
         grads = self._module.backward(*self._saved_arrays, *cotangents)
         grads = grads if isinstance(grads, tuple) else (grads,)
-        return [Tensor._wrap(np.asarray(a) if type(a).__module__ == "numpy" else a) for a in grads]
+        return [Tensor._wrap(np.asarray(a) if a.__class__.__module__ == "numpy" else a) for a in grads]
 
     def release(self) -> None:
         self._saved_arrays = None
@@ -197,6 +208,7 @@ class CompiledFunction:
         self.fn = fn
         self.backend = backend
         self._cache: dict = {}
+        self._by_fingerprint: dict = {}  # all-Tensor calls: a cheaper key for the same specializations
         self.hits = 0
         self.misses = 0
         #: why each specialization after the first was compiled ("x: f32[3] -> f32[4]", ...)
@@ -242,18 +254,17 @@ class CompiledFunction:
                 best = diffs
         return "; ".join(best or ["closed-over tensors changed type or requires_grad"])
 
-    def _key(self, args) -> tuple:
+    def _key(self, args, types=None) -> tuple:
         parts = []
-        for a in args:
-            t = _arg_type(a)
+        for a, t in zip(args, types if types is not None else [_arg_type(a) for a in args]):
             if t is None:
                 parts.append(("static", type(a).__name__, a if isinstance(a, (int, float, bool, str)) else id(a)))
             else:
                 parts.append((t.shape, t.dtype, bool(getattr(a, "_requires_grad", False))))
         return tuple(parts), is_grad_enabled(), self.backend or _backend_of(args)
 
-    def specialize(self, *args) -> Specialization:
-        key = self._key(args)
+    def specialize(self, *args, _types=None) -> Specialization:
+        key = self._key(args, _types)
         spec = self._cache.get(key)
         if spec is not None and all(_same(t, s) for t, s in zip(spec.captured, spec.captured_types)):
             self.hits += 1
@@ -270,23 +281,45 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         args = self._positional(args, kwargs)
+        spec = self._lookup(args)
+        if spec is not None:
+            inputs = list(args)
+            if spec.captured:
+                inputs += [c for c in spec.captured if _arg_type(c) is not None]
+            return self._run(spec, inputs)
+        types = [_arg_type(a) for a in args]
         if any(isinstance(a, SymbolicTensor) for a in args):  # called inside another trace: inline
             return self.fn(*args)
-        spec = self.specialize(*args)
+        spec = self.specialize(*args, _types=types)
+        fingerprint = _fingerprint(args)
+        if fingerprint is not None:
+            self._by_fingerprint[fingerprint] = spec
+        inputs = [a for a, t in zip(args, types) if t is not None]
+        inputs += [c for c in spec.captured if _arg_type(c) is not None]
+        return self._run(spec, inputs)
+
+    def _lookup(self, args: tuple) -> Specialization | None:
+        """The specialization for a call whose arguments are all Tensors, from shapes, dtypes, requires_grad
+        and array types read directly: the common call skips building the full signature key."""
+        fingerprint = _fingerprint(args)
+        spec = self._by_fingerprint.get(fingerprint) if fingerprint is not None else None
+        if spec is None or (spec.captured and not all(_same(t, s) for t, s in zip(spec.captured,
+                                                                                   spec.captured_types))):
+            return None
+        self.hits += 1
+        return spec
+
+    def _run(self, spec: Specialization, inputs: list):
         backend = spec.key[2]
         module = spec.module(backend)
-        tensors = list(args) + spec.captured
-        arrays = [a._data if isinstance(a, Tensor) else a for a in tensors if _arg_type(a) is not None]
-        result = module.forward(*arrays)
+        result = module.forward(*[a._data if isinstance(a, Tensor) else a for a in inputs])
         result = result if isinstance(result, tuple) else (result,)
         outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
-        as_numpy = not any(isinstance(a, Tensor) for a in tensors)
-        if as_numpy:
+        if not any(isinstance(a, Tensor) for a in inputs):
             values = [np.asarray(o) if backend == "numpy" else o for o in outs]
             return values[0] if spec.single else tuple(values)
         wrapped = [Tensor._wrap(np.asarray(o) if backend == "numpy" else o) for o in outs]
         if spec.backward is not None:
-            inputs = [a for a in tensors if _arg_type(a) is not None]
             next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
             in_types = tuple(inputs[i]._type for i in spec.diff_inputs)
             for k, (t, v) in enumerate(zip(wrapped, spec.forward.outputs)):

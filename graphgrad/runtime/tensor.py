@@ -68,17 +68,17 @@ except ImportError:  # other NumPy versions: the public, slower way, behind the 
     _fp_mode, _QUIET = _ErrstateMode(), object()
 
 
-class quiet_fp:
-    """Floating-point errors give inf and nan silently, as in PyTorch, for a whole block of ops (backward()
-    enters it once, so the ops inside skip switching the mode each)."""
-
-    def __enter__(self):
-        self._token = _fp_mode.set(_QUIET)
-
-    def __exit__(self, *exc):
-        _fp_mode.reset(self._token)
+def quiet_fp(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with floating-point errors giving inf and nan silently, as in PyTorch (backward()
+    runs the engine inside it once, so the ops it runs skip switching the mode each)."""
+    token = _fp_mode.set(_QUIET)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _fp_mode.reset(token)
 
 _new = object.__new__
+_autograd_backward = None
 _TYPES: dict = {}  # (shape, dtype) -> TensorType: building one per op would dominate small-tensor cost
 
 
@@ -369,9 +369,10 @@ class Tensor(TensorBase):
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``graphgrad.autograd.backward``)."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        global _autograd_backward
+        if _autograd_backward is None:  # autograd imports this module: bind on first use, not per call
+            from .autograd import backward as _autograd_backward
+        _autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data (and version counter) with no history."""
