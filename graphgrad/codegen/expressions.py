@@ -59,7 +59,7 @@ def _axis(dim, keepdim) -> str:
     return "".join(", " + p for p in parts)
 
 
-for _name, _fn in {"sum": "sum", "mean": "mean", "amax": "amax", "amin": "amin", "prod": "prod"}.items():
+for _name, _fn in {"sum": "sum", "amax": "amax", "amin": "amin", "prod": "prod"}.items():
     EXPRESSIONS[_name] = (lambda f: lambda a, xp, out, dim, keepdim: [f"{xp}.{f}({a[0]}{_axis(dim, keepdim)})"])(_fn)
 
 
