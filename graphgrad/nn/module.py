@@ -388,7 +388,33 @@ def _typename(value) -> str:
     return f"{type(value).__module__}.{type(value).__qualname__}".replace("builtins.", "")
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """Submodules kept in order under the names "0", "1", …: what Sequential and ModuleList share."""
+
+    def _from_items(self, items: list) -> "_ModuleSequence":
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return self._from_items(items[index])
+        return items[_check_index(index, len(items))][1]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        setattr(self, list(self._modules)[_check_index(index, len(self._modules))], module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> "_ModuleSequence":
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after another; built from arguments or an ``OrderedDict`` of named modules.
 
     >>> import graphgrad as gg
@@ -411,33 +437,16 @@ class Sequential(Module):
             for i, module in enumerate(args):
                 self.add_module(str(i), module)
 
+    def _from_items(self, items: list) -> Sequential:
+        return Sequential(OrderedDict(items))
+
     def forward(self, x):
         for module in self._modules.values():
             x = module(x)
         return x
 
-    def __getitem__(self, index):
-        items = list(self._modules.items())
-        if isinstance(index, slice):
-            return Sequential(OrderedDict(items[index]))
-        return items[_check_index(index, len(items))][1]
 
-    def __setitem__(self, index: int, module: Module) -> None:
-        name = list(self._modules)[_check_index(index, len(self._modules))]
-        setattr(self, name, module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of submodules whose parameters the parent module sees.
 
     >>> import graphgrad as gg
@@ -451,24 +460,8 @@ class ModuleList(Module):
         for module in modules or ():
             self.append(module)
 
-    def __getitem__(self, index):
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return ModuleList(modules[index])
-        return modules[_check_index(index, len(modules))]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        setattr(self, str(_check_index(index, len(self))), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
+    def _from_items(self, items: list) -> ModuleList:
+        return ModuleList(module for _, module in items)
 
     def extend(self, modules) -> ModuleList:
         for module in modules:
