@@ -180,7 +180,8 @@ def _classes_last(input: TensorBase, target: TensorBase) -> TensorBase:
     if not isinstance(target, TensorBase):
         raise TypeError(f"nll_loss(): argument 'target' must be Tensor, not {type(target).__name__}")
     if target._type.dtype != "int64":
-        raise RuntimeError(f"expected scalar type Long but found {_SCALAR_NAMES.get(target._type.dtype, target._type.dtype)}")
+        found = _SCALAR_NAMES.get(target._type.dtype, target._type.dtype)
+        raise RuntimeError(f"expected scalar type Long but found {found}")
     if input.ndim == 1:
         if target.ndim != 0:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")

@@ -4,8 +4,9 @@
 2. Start from the roots with their seed gradients; a node runs once all its consumers have run
    (ties broken by creation order, later first, as PyTorch's engine does).
 3. Running a node: tensor hooks may replace its gradient; ``AccumulateGrad`` queues it for the leaf's
-   ``.grad`` (written when the whole walk succeeded); any other node checks that its saved tensors were not modified in place, applies its
-   rule (recording a graph when ``create_graph``), and passes one gradient to each input's node.
+   ``.grad`` (written once the whole walk succeeded); any other node checks that its saved tensors were
+   not modified in place, applies its rule (recording a graph when ``create_graph``), and passes one
+   gradient to each input's node.
 4. Unless ``retain_graph``, saved tensors are released as soon as a node has run.
 """
 from __future__ import annotations

@@ -19,9 +19,9 @@ from .hooks import RemovableHandle
 
 _SCALARS = (int, float, bool)
 FLOAT_ONLY = "only Tensors of floating point and complex dtype can require gradients"
-INFERENCE_SAVED = ("Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode "
-                   "in computation tracked by autograd. To work around this, you can make a clone to get a normal "
-                   "tensor and use it in autograd.")
+INFERENCE_SAVED = ("Inference tensors cannot be saved for backward. Please do not use Tensors created in inference "
+                   "mode in computation tracked by autograd. To work around this, you can make a clone to get a "
+                   "normal tensor and use it in autograd.")
 INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to "
                      "get a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for "
                      "more details.")
