@@ -21,6 +21,15 @@ _REDUCTIONS = ("none", "mean", "sum")
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "bool": "Bool", "int64": "Long"}
 
 
+def _as_pytorch_names(result: TensorBase, name: str) -> TensorBase:
+    """Name an eager result's ``grad_fn`` as PyTorch's fused kernel is named (``MseLossBackward0``), so printed
+    losses read as in PyTorch; the recorded ops, and so the gradients, stay the composite ones."""
+    node = getattr(result, "grad_fn", None)
+    if node is not None and isinstance(result, Tensor):
+        node._name = name
+    return result
+
+
 def linear(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None) -> TensorBase:
     """``input @ weight.T + bias``, with ``weight`` of shape (out_features, in_features)."""
     if input.shape[-1:] != weight.shape[-1:]:
@@ -28,7 +37,9 @@ def linear(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1] if input.ndim else 1}"
                            f" and {weight.shape[-1]}x{weight.shape[0]})")
     out = input @ weight.t()
-    return out if bias is None else out + bias
+    if bias is None:
+        return out
+    return _as_pytorch_names(out + bias, "AddmmBackward0") if input.ndim == 2 else out + bias
 
 
 def relu(input: TensorBase, inplace: bool = False) -> TensorBase:
@@ -115,7 +126,7 @@ def mse_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> 
     _check_reduction(reduction)
     _warn_size(input, target)
     diff = input - target
-    return _reduce(diff * diff, reduction)
+    return _as_pytorch_names(_reduce(diff * diff, reduction), "MseLossBackward0")
 
 
 def l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> TensorBase:
@@ -147,8 +158,8 @@ def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = 
         picked = picked._cast(logp._type.dtype)
     per_sample = -(logp * picked).sum(-1)
     if reduction == "mean":
-        return per_sample.sum() / picked.sum()
-    return _reduce(per_sample, reduction)
+        return _as_pytorch_names(per_sample.sum() / picked.sum(), "NllLossBackward0")
+    return _as_pytorch_names(_reduce(per_sample, reduction), "NllLossBackward0")
 
 
 def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
