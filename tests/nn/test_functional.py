@@ -129,10 +129,11 @@ def test_one_hot_and_dropout():
 
 def test_results_print_pytorch_s_grad_fn_names():
     layer = nn.Linear(2, 3)
-    out = layer(torch_ones := gg.ones(4, 2))
+    x = gg.ones(4, 2)
+    out = layer(x)
     assert out.grad_fn.name() == "AddmmBackward0"
     assert F.mse_loss(out, gg.zeros(4, 3)).grad_fn.name() == "MseLossBackward0"
     loss = F.cross_entropy(out, gg.tensor([0, 1, 2, 0]))
     assert repr(loss).endswith("grad_fn=<NllLossBackward0>)")
     loss.backward()  # the name is cosmetic: the recorded composite ops still differentiate
-    assert layer.weight.grad.shape == (3, 2) and torch_ones.grad is None
+    assert layer.weight.grad.shape == (3, 2) and x.grad is None
