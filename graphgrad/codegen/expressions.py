@@ -59,22 +59,25 @@ def _axis(dim, keepdim) -> str:
     return "".join(", " + p for p in parts)
 
 
-for _name, _fn in {"sum": "sum", "amax": "amax", "amin": "amin", "prod": "prod"}.items():
-    EXPRESSIONS[_name] = (lambda f: lambda a, xp, out, dim, keepdim: [f"{xp}.{f}({a[0]}{_axis(dim, keepdim)})"])(_fn)
+# Reductions and reshapes are array methods (x.sum(axis=0)): the np.sum(...) functions add a layer of
+# Python dispatch that costs more than the work on small arrays, and the methods read as well.
+for _name, _method in {"sum": "sum", "amax": "max", "amin": "min", "prod": "prod"}.items():
+    EXPRESSIONS[_name] = (lambda m: lambda a, xp, out, dim, keepdim: [f"{a[0]}.{m}({_axis(dim, keepdim)[2:]})"])(
+        _method)
 
 
 @expression("mean")
 def _mean(a, xp, out, dim, keepdim):
-    if dim is None and not keepdim:  # np.mean's Python-level bookkeeping costs more than the sum itself
-        return [f"{xp}.sum({a[0]}) / {a[0]}.size"]
-    return [f"{xp}.mean({a[0]}{_axis(dim, keepdim)})"]
+    if dim is None and not keepdim:  # ndarray.mean's bookkeeping costs more than the sum itself
+        return [f"{a[0]}.sum() / {a[0]}.size"]
+    return [f"{a[0]}.mean({_axis(dim, keepdim)[2:]})"]
 
 
 def _argfn(f):
     def expr(a, xp, out, dim, keepdim):
-        axis = "" if dim is None else f", axis={dim}"
-        keep = ", keepdims=True" if keepdim else ""
-        return [f"{xp}.{f}({a[0]}{axis}{keep})"]
+        axis = "" if dim is None else f"axis={dim}"
+        keep = ("" if dim is None else ", ") + "keepdims=True" if keepdim else ""
+        return [f"{a[0]}.{f}({axis}{keep})"]
     return expr
 
 
@@ -84,28 +87,28 @@ EXPRESSIONS["argmax"], EXPRESSIONS["argmin"] = _argfn("argmax"), _argfn("argmin"
 @expression("logsumexp")
 def _logsumexp(a, xp, out, dim, keepdim):
     m = f"{out}_max"
-    lse = f"{xp}.log({xp}.sum({xp}.exp({a[0]} - {m}){_axis(dim, True)})) + {m}"
-    return [f"{m} = {xp}.amax({a[0]}{_axis(dim, True)})",
+    lse = f"{xp}.log({xp}.exp({a[0]} - {m}).sum({_axis(dim, True)[2:]})) + {m}"
+    return [f"{m} = {a[0]}.max({_axis(dim, True)[2:]})",
             lse if keepdim else f"{xp}.squeeze({lse}{', axis=' + str(dim) if dim is not None else ''})"]
 
 
 @expression("softmax")
 def _softmax(a, xp, out, dim):
     e = f"{out}_exp"
-    return [f"{e} = {xp}.exp({a[0]} - {xp}.amax({a[0]}, axis={dim}, keepdims=True))",
-            f"{e} / {xp}.sum({e}, axis={dim}, keepdims=True)"]
+    return [f"{e} = {xp}.exp({a[0]} - {a[0]}.max(axis={dim}, keepdims=True))",
+            f"{e} / {e}.sum(axis={dim}, keepdims=True)"]
 
 
 @expression("log_softmax")
 def _log_softmax(a, xp, out, dim):
     s = f"{out}_shifted"
-    return [f"{s} = {a[0]} - {xp}.amax({a[0]}, axis={dim}, keepdims=True)",
-            f"{s} - {xp}.log({xp}.sum({xp}.exp({s}), axis={dim}, keepdims=True))"]
+    return [f"{s} = {a[0]} - {a[0]}.max(axis={dim}, keepdims=True)",
+            f"{s} - {xp}.log({xp}.exp({s}).sum(axis={dim}, keepdims=True))"]
 
 
-EXPRESSIONS["reshape"] = lambda a, xp, out, shape: [f"{xp}.reshape({a[0]}, {shape})"]
+EXPRESSIONS["reshape"] = lambda a, xp, out, shape: [f"{a[0]}.reshape({shape})"]
 EXPRESSIONS["permute"] = lambda a, xp, out, dims: (
-    [f"{a[0]}.T"] if dims == tuple(reversed(range(len(dims)))) else [f"{xp}.transpose({a[0]}, {dims})"])
+    [f"{a[0]}.T"] if dims == tuple(reversed(range(len(dims)))) else [f"{a[0]}.transpose({dims})"])
 EXPRESSIONS["expand"] = lambda a, xp, out, shape: [f"{xp}.broadcast_to({a[0]}, {shape})"]
 EXPRESSIONS["concat"] = lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"]
 
