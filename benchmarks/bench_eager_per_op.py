@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import best_time, optional_torch, parse  # noqa: E402
+from common import best_times, optional_torch, parse  # noqa: E402
 
 import graphgrad as gg  # noqa: E402
 
@@ -50,11 +50,13 @@ def main() -> None:
     repeat = 3 if args.quick else 30
     expected = 1.0001 ** CHAIN
     assert abs(chain(gg)().item() - expected) < 1e-3, "graphgrad computed a wrong gradient"
-    results = {"graphgrad (eager)": best_time(chain(gg), repeat)}
+    candidates = {"graphgrad (eager)": chain(gg)}
     torch = optional_torch()
     if torch is not None:
-        results[f"PyTorch {torch.__version__}"] = best_time(chain(torch), repeat)
-    numpy_time = best_time(numpy_by_hand, repeat)
+        candidates[f"PyTorch {torch.__version__}"] = chain(torch)
+    candidates["numpy"] = numpy_by_hand
+    results = best_times(candidates, repeat)
+    numpy_time = results.pop("numpy")
     print(f"eager per-op cost: y = y * 1.0001 x {CHAIN} on 1 element, forward + backward (min of {repeat} runs)")
     print(f"  {'':<34} {'per op':>13}   {'vs NumPy by hand':>16}")
     for label, seconds in results.items():

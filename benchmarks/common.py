@@ -18,6 +18,20 @@ def best_time(fn: Callable[[], object], repeat: int, number: int = 1) -> float:
     return best
 
 
+def best_times(fns: dict, repeat: int) -> dict:
+    """Like :func:`best_time` for several candidates, run in turns, so a noisy spell on a shared machine
+    hits them all alike instead of whichever happened to be measured then."""
+    for fn in fns.values():
+        fn()
+    best = {label: float("inf") for label in fns}
+    for _ in range(repeat):
+        for label, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[label] = min(best[label], time.perf_counter() - start)
+    return best
+
+
 def optional_torch():
     """PyTorch when it is installed (benchmarks compare against it; the project never depends on it)."""
     try:
