@@ -430,6 +430,9 @@ class _ValueAndGrad:
             # inside a trace (grad of grad) or on tensors with history: replay the joint graph
             # through the Tensor API, so the outer trace or the eager tape records it
             outs = interpret(joint, [a for a in list(args) + spec.captured if _arg_type(a) is not None])
+            tracer = next((a.tracer for a in args if isinstance(a, SymbolicTensor)), None)
+            if tracer is not None:  # a gradient that depends on constants only is a constant of the outer trace
+                outs = [tracer.wrap(tracer.lift(o, "grad")) if isinstance(o, Tensor) else o for o in outs]
         else:
             module = spec.modules.get("joint")
             if module is None:

@@ -116,3 +116,17 @@ def test_recompiles_say_what_changed():
     with gg.no_grad():
         f(w, b, x, y)
     assert f.recompile_reasons == ["x: f64[6,4] -> f64[3,4]; y: f64[6,2] -> f64[3,2]", "grad mode on -> off"]
+
+
+def test_grad_of_a_function_whose_inner_gradient_is_constant():
+    # d/dx ((x - y) * v).sum() = v, a closed-over constant; differentiating through it again must still trace
+    v = gg.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=gg.float64)
+    first = gg.grad(lambda x, y: ((x - y) * v).sum())
+
+    def grad_norm(x, y):
+        g = first(x, y)
+        return (g * g).sum()
+
+    x, y = np.ones((2, 2)), np.ones(2)
+    np.testing.assert_array_equal(gg.grad(grad_norm)(x, y), np.zeros((2, 2)))
+    assert gg.value_and_grad(grad_norm)(x, y)[0] == 30.0
