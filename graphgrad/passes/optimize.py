@@ -3,6 +3,8 @@ simplification (identities that adjoint generation produces, such as ``g * 1`` o
 the same shape)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import Graph, Value
 from ..ir.verify import verify
 from .prune import eliminate_dead_nodes
@@ -109,12 +111,69 @@ def fold_shape_chains(graph: Graph) -> Graph:
     return eliminate_dead_nodes(graph)
 
 
+_ELEMENTWISE = frozenset({"add", "sub", "mul", "div", "pow", "maximum", "minimum", "lt", "le", "gt", "ge", "eq",
+                          "ne", "where"})
+
+
+def _broadcast_source(v):
+    """What an explicit broadcast started from: ``expand(u)`` -> u; a reshape that only adds unit axes to a
+    single element -> that element. None for anything else."""
+    node = v.node if isinstance(v, Value) else None
+    if node is None:
+        return None
+    if node.op == "expand":
+        return node.inputs[0]
+    if node.op == "reshape" and node.inputs[0].type.size == 1 and all(d == 1 for d in node.attrs["shape"]):
+        return node.inputs[0]
+    return None
+
+
+def drop_explicit_broadcasts(graph: Graph) -> Graph:
+    """Elementwise ops broadcast by themselves: ``expand(g, (64, 3)) * y`` -> ``g * y`` when the result keeps
+    its type. The cotangents of ``sum`` and ``mean`` are such broadcasts, and ``broadcast_to`` is not free."""
+    def shape(x):
+        return x.type.shape if isinstance(x, Value) else ()
+
+    from ..ir.types import TensorType
+
+    nodes = []
+    for n in graph.nodes:
+        if n.op not in _ELEMENTWISE:
+            nodes.append(n)
+            continue
+        values = [x for x in n.inputs if isinstance(x, Value)]
+        source = _broadcast_source(values[0]) if len(values) == 1 else None
+        if source is not None and source.type.dtype == values[0].type.dtype:
+            # op(broadcast(s), literals) -> broadcast(op(s, literals)): the work shrinks to s's size and
+            # the broadcast moves on to the next elementwise op, which can drop it
+            inner = graph.add_node(n.op, [source if x is values[0] else x for x in n.inputs], n.attrs,
+                                   TensorType(source.type.shape, n.output.type.dtype), n.loc, n.role)
+            nodes.append(graph.nodes.pop())
+            n.op, n.inputs, n.attrs = "expand", [inner], {"shape": n.output.type.shape}
+            nodes.append(n)
+            continue
+        nodes.append(n)
+        inputs = list(n.inputs)
+        for i, x in enumerate(inputs):
+            source = _broadcast_source(x)
+            while source is not None and source.type.dtype == x.type.dtype:
+                trial = [shape(y) for y in inputs]
+                trial[i] = source.type.shape
+                if tuple(np.broadcast_shapes(*trial)) != tuple(n.output.type.shape):
+                    break
+                inputs[i] = source
+                source = _broadcast_source(source)
+        n.inputs = inputs
+    graph.nodes = nodes
+    return eliminate_dead_nodes(graph)
+
+
 def optimize(graph: Graph) -> Graph:
     """The "optimized" stage: simplify, CSE, dead-node elimination, to a fixed point."""
     g = graph.copy()
     for _ in range(4):
         before = len(g.nodes)
-        g = simplify(fold_shape_chains(eliminate_common_subexpressions(g)))
+        g = simplify(drop_explicit_broadcasts(fold_shape_chains(eliminate_common_subexpressions(g))))
         if len(g.nodes) == before:
             break
     return g

@@ -80,3 +80,20 @@ def test_cse_merges_repeated_work():
     x = gg.ones(3, requires_grad=True)
     assert sum(n.op == "exp" for n in c.graph(x, stage="traced").nodes) == 2
     assert sum(n.op == "exp" for n in c.graph(x, stage="forward").nodes) == 1
+
+
+def test_cotangent_broadcasts_of_mean_and_sum_are_left_to_numpy():
+    # d mean / d t is a scalar broadcast to t's shape; elementwise ops broadcast by themselves, so the
+    # optimized backward scales by the scalar and multiplies, with no explicit broadcast left
+    c = gg.compile(mlp_loss)
+    args = make_args(freeze_first=False)
+    adjoint = c.graph(*args, stage="adjoint")
+    assert any(n.op == "expand" for n in adjoint.nodes)
+    backward = c.graph(*args, stage="backward")
+    assert not any(n.op in ("expand", "reshape") for n in backward.nodes), backward
+    out = c(*args)
+    out.backward()
+    eager = [a.detach().requires_grad_(a.requires_grad) for a in args]
+    mlp_loss(*eager).backward()
+    for a, e in zip(args[:4], eager[:4]):
+        np.testing.assert_allclose(a.grad.numpy(), e.grad.numpy(), rtol=1e-12)
