@@ -356,16 +356,17 @@ class Tensor(TensorBase):
         return acc
 
     def _accumulate(self, g: "Tensor", create_graph: bool) -> None:
-        if not create_graph:
-            g = Tensor._wrap(g._data)
-        if self._grad is None:
-            # own the buffer: the same gradient tensor may flow to several leaves
-            self._grad = g if create_graph else Tensor._wrap(g._data.copy())
-        elif create_graph or self._grad._requires_grad:
-            self._grad = self._grad + g
+        grad = self._grad
+        if create_graph:
+            self._grad = g if grad is None else grad + g
+        elif grad is None:
+            # own the buffer: the same gradient array may flow to several leaves, or be the caller's
+            self._grad = Tensor._wrap(g._data.copy())
+        elif grad._requires_grad:
+            self._grad = grad + Tensor._wrap(g._data)
         else:
-            self._grad._data += g._data
-            self._grad._version_box[0] += 1
+            grad._data += g._data
+            grad._version_box[0] += 1
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``graphgrad.autograd.backward``)."""
