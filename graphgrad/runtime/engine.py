@@ -17,6 +17,7 @@ from heapq import heapify, heappop, heappush
 from ..passes.vjp_rules import VJP_RULES, apply_vjp
 from .function import FREED, AccumulateGrad
 from .grad_mode import _set, is_grad_enabled
+from .tensor import Cotangent, as_cotangent
 
 _NEEDS_ONE = (True,)
 SECOND_BACKWARD = (
@@ -57,6 +58,8 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
 
     pending: dict = {}
     for node, g in zip(roots, grads):
+        if not create_graph:  # nothing is recorded: gradients travel as bare cotangents
+            g = as_cotangent(g)
         pending[node] = pending[node] + g if node in pending else g
     ticket = itertools.count()  # ties (several ready leaves) run in the order they became ready
     ready = [(-node._seq, next(ticket), node) for node in pending if deps.get(node, 0) == 0]
@@ -74,6 +77,8 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
         while node is not None:
             g = pending.pop(node)
             if node._pre_hooks:
+                if g.__class__ is Cotangent:  # hooks see (and may return) Tensors
+                    g = g.tensor()
                 for hook in list(node._pre_hooks.values()):
                     replaced = hook(g)
                     if replaced is not None:
@@ -91,7 +96,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                 continue
             next_functions = node.next_functions
             if node.apply is not None:  # device transfers and compiled functions bring their own backward
-                in_grads = node.apply(g)
+                in_grads = node.apply(g.tensor() if g.__class__ is Cotangent else g)
                 if not retain_graph and node.release is not None:
                     node.release()
             else:

@@ -82,6 +82,16 @@ _autograd_backward = None
 _TYPES: dict = {}  # (shape, dtype) -> TensorType: building one per op would dominate small-tensor cost
 
 
+def _type_of(data) -> TensorType:
+    key = (data.shape, data.dtype.num)  # the dtype's number hashes and compares far faster than the dtype
+    t = _TYPES.get(key)
+    if t is None:
+        if len(_TYPES) > 10_000:
+            _TYPES.clear()
+        t = _TYPES[key] = TensorType(data.shape, dtype_name(data.dtype))
+    return t
+
+
 def _array_module(data):
     return "np" if type(data) is np.ndarray else "cp"
 
@@ -209,14 +219,7 @@ class Tensor(TensorBase):
     # -- type and device ------------------------------------------------------------------------
     @property
     def _type(self) -> TensorType:
-        data = self._data
-        key = (data.shape, data.dtype.num)  # the dtype's number hashes and compares far faster than the dtype
-        t = _TYPES.get(key)
-        if t is None:
-            if len(_TYPES) > 10_000:
-                _TYPES.clear()
-            t = _TYPES[key] = TensorType(data.shape, dtype_name(data.dtype))
-        return t
+        return _type_of(self._data)
 
     @property
     def shape(self) -> Size:
@@ -667,6 +670,67 @@ def make_output(data, version, node) -> Tensor:
     return Tensor._wrap(data, True, node, version)
 
 
+class Cotangent(TensorBase):
+    """A gradient on its way through ``backward()`` (without ``create_graph``): an array with the Tensor API
+    and nothing else, so the same gradient rules run on it without the bookkeeping of autograd Tensors
+    (history, version counters, hooks). Its level is above Tensor's: an op mixing a cotangent with saved
+    tensors runs here. Users never see one; the engine turns it into a Tensor at hooks and at ``.grad``.
+    """
+
+    __slots__ = ("_data",)
+    _level = 0.5
+    _requires_grad = False
+    grad_fn = None
+
+    @property
+    def _type(self) -> TensorType:
+        return _type_of(self._data)
+
+    @staticmethod
+    def _apply(op: str, inputs: tuple, attrs: dict):
+        arrays = []
+        xp = "np"
+        for x in inputs:
+            if isinstance(x, TensorBase):
+                data = x._data
+                if data.__class__ is not np.ndarray:
+                    xp = "cp"
+                arrays.append(data)
+            else:
+                arrays.append(x)
+        if attrs:
+            fn = kernel(op, tuple(attrs.items()), len(arrays), xp)
+        else:
+            key = (op, len(arrays), xp)
+            fn = _PLAIN_KERNELS.get(key)
+            if fn is None:
+                fn = _PLAIN_KERNELS[key] = kernel(op, (), len(arrays), xp)
+        try:
+            out = fn(*arrays)  # backward() already quiets floating-point errors
+        except Exception as e:
+            raise _explain(op, inputs, attrs, e) from None
+        if out.__class__ is not np.ndarray and xp == "np":
+            out = np.asarray(out)
+        result = _new(Cotangent)
+        result._data = out
+        return result
+
+    def __mul__(self, o): return Cotangent._apply("mul", (self, o), _NO_ATTRS)
+    def __rmul__(self, o): return Cotangent._apply("mul", (o, self), _NO_ATTRS)
+    def __add__(self, o): return Cotangent._apply("add", (self, o), _NO_ATTRS)
+    def __radd__(self, o): return Cotangent._apply("add", (o, self), _NO_ATTRS)
+    def __neg__(self): return Cotangent._apply("neg", (self,), _NO_ATTRS)
+
+    def tensor(self) -> Tensor:
+        return Tensor._wrap(self._data)
+
+
+def as_cotangent(g: Tensor) -> Cotangent:
+    c = _new(Cotangent)
+    c._data = g._data
+    return c
+
+
 def _to_array(data, dtype):
     """Python data or arrays to an ndarray with PyTorch's default dtypes (float32 for Python floats)."""
     if isinstance(data, Tensor):
@@ -751,7 +815,7 @@ class _TransferNode(Node):
 
 def _explain(op: str, inputs: tuple, attrs: dict, error: Exception) -> Exception:
     """Turn an array library failure into a message naming the op, shapes and dtypes."""
-    types = [x._type if isinstance(x, Tensor) else x for x in inputs]
+    types = [x._type if isinstance(x, (Tensor, Cotangent)) else x for x in inputs]
     devices = {x.device for x in inputs if isinstance(x, Tensor)}
     if len(devices) > 1:
         return RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "

@@ -228,3 +228,17 @@ def test_a_failing_backward_leaves_every_grad_as_it_was():
     with pytest.raises(RuntimeError, match="one of the variables needed for gradient computation has been modified"):
         loss.backward()
     assert w.grad.tolist() == [1.0, 1.0, 1.0] and x.grad is None
+
+
+def test_gradients_users_see_are_tensors():
+    # backward() moves gradients as bare arrays internally; hooks, .grad and autograd.grad get Tensors
+    x = torch.ones(2, requires_grad=True)
+    y = x * 2
+    seen = []
+    y.register_hook(lambda g: seen.append(type(g)))
+    x.register_hook(lambda g: seen.append(type(g)))
+    y.retain_grad()
+    (y * y).sum().backward(retain_graph=True)
+    (gx,) = torch.autograd.grad((y * y).sum(), x)
+    assert seen and set(seen) == {torch.Tensor} and type(x.grad) is torch.Tensor and type(y.grad) is torch.Tensor
+    assert type(gx) is torch.Tensor and gx.tolist() == [8.0, 8.0]
