@@ -219,7 +219,8 @@ class Tensor(TensorBase):
     # -- type and device ------------------------------------------------------------------------
     @property
     def _type(self) -> TensorType:
-        return _type_of(self._data)
+        data = self._data
+        return _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
 
     @property
     def shape(self) -> Size:
@@ -637,7 +638,8 @@ def _record_binary(result: Tensor, op: str, inputs: tuple, attrs: dict, rule) ->
         node = a.grad_fn
         if node is None and a._requires_grad:
             node = a._grad_node()
-        edge_a, type_a = (node, 0), a._type
+        data = a._data
+        edge_a, type_a = (node, 0), _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
         if 0 in uses:
             if a._is_inference:
                 raise RuntimeError(INFERENCE_SAVED)
@@ -650,7 +652,8 @@ def _record_binary(result: Tensor, op: str, inputs: tuple, attrs: dict, rule) ->
         node = b.grad_fn
         if node is None and b._requires_grad:
             node = b._grad_node()
-        edge_b, type_b = (node, 0), b._type
+        data = b._data
+        edge_b, type_b = (node, 0), _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
         if 1 in uses:
             if b._is_inference:
                 raise RuntimeError(INFERENCE_SAVED)
@@ -684,7 +687,8 @@ class Cotangent(TensorBase):
 
     @property
     def _type(self) -> TensorType:
-        return _type_of(self._data)
+        data = self._data
+        return _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
 
     @staticmethod
     def _apply(op: str, inputs: tuple, attrs: dict):
