@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import best_time, optional_torch, parse, row  # noqa: E402
+from common import best_times, optional_torch, parse, row  # noqa: E402
 
 import graphgrad as gg  # noqa: E402
 
@@ -60,16 +60,18 @@ def main() -> None:
         compiled(*params, *tensors).backward()
         for p, expected in zip(params, reference[1:]):  # measure only what computes the right answer
             np.testing.assert_allclose(p.grad.numpy(), expected, rtol=1e-4, atol=1e-6)
-        base = best_time(lambda: numpy_by_hand(*arrays, *data), repeat, 10)
-        print(f" batch {batch}, {n_in} -> {n_hidden} -> {n_out}:{'':<10} {'time':>13}   {'vs NumPy':>7}")
-        print(row("NumPy by hand", base, base))
-        print(row("graphgrad compiled (numpy)", best_time(make_step(compiled, params, tensors), repeat, 10), base))
-        print(row("graphgrad eager", best_time(make_step(loss, params, tensors), repeat, 10), base))
+        candidates = {"NumPy by hand": lambda: numpy_by_hand(*arrays, *data),
+                      "graphgrad compiled (numpy)": make_step(compiled, params, tensors),
+                      "graphgrad eager": make_step(loss, params, tensors)}
         if torch is not None:
             t_params = [torch.tensor(a, requires_grad=True) for a in arrays]
             t_data = [torch.tensor(d) for d in data]
-            print(row(f"PyTorch {torch.__version__} eager", best_time(make_step(loss, t_params, t_data), repeat, 10),
-                      base))
+            candidates[f"PyTorch {torch.__version__} eager"] = make_step(loss, t_params, t_data)
+        times = best_times(candidates, repeat, 10)
+        base = times["NumPy by hand"]
+        print(f" batch {batch}, {n_in} -> {n_hidden} -> {n_out}:{'':<10} {'time':>13}   {'vs NumPy':>7}")
+        for label, seconds in times.items():
+            print(row(label, seconds, base))
 
 
 if __name__ == "__main__":

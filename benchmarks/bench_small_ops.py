@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import best_time, optional_torch, parse, row  # noqa: E402
+from common import best_times, optional_torch, parse, row  # noqa: E402
 
 import graphgrad as gg  # noqa: E402
 
@@ -56,15 +56,18 @@ def main() -> None:
         x, w = step(fn, gg)()
         np.testing.assert_allclose(x.grad.numpy(), g_x, rtol=1e-10)
         np.testing.assert_allclose(w.grad.numpy(), g_w, rtol=1e-10)
-    base = best_time(lambda: numpy_by_hand(x0, w0), repeat, 20)
-    print(f"{DEPTH} x (mul, tanh, add) on 4 float64 elements, loss and both gradients (min of {repeat} runs)")
-    print(f"  {'':<34} {'time':>13}   {'vs NumPy':>7}")
-    print(row("NumPy by hand", base, base))
-    print(row("graphgrad compiled (numpy)", best_time(step(compiled, gg), repeat, 20), base))
-    print(row("graphgrad eager", best_time(step(chain, gg), repeat, 20), base))
+    candidates = {"NumPy by hand": lambda: numpy_by_hand(x0, w0),
+                  "graphgrad compiled (numpy)": step(compiled, gg),
+                  "graphgrad eager": step(chain, gg)}
     torch = optional_torch()
     if torch is not None:
-        print(row(f"PyTorch {torch.__version__} eager", best_time(step(chain, torch), repeat, 20), base))
+        candidates[f"PyTorch {torch.__version__} eager"] = step(chain, torch)
+    times = best_times(candidates, repeat, 20)
+    base = times["NumPy by hand"]
+    print(f"{DEPTH} x (mul, tanh, add) on 4 float64 elements, loss and both gradients (min of {repeat} runs)")
+    print(f"  {'':<34} {'time':>13}   {'vs NumPy':>7}")
+    for label, seconds in times.items():
+        print(row(label, seconds, base))
 
 
 if __name__ == "__main__":

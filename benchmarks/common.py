@@ -3,32 +3,20 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable
 
 
-def best_time(fn: Callable[[], object], repeat: int, number: int = 1) -> float:
-    """Seconds per call of ``fn``: the minimum over ``repeat`` rounds of ``number`` calls each."""
-    fn()  # warm-up: compile, fill caches
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
-
-
-def best_times(fns: dict, repeat: int) -> dict:
-    """Like :func:`best_time` for several candidates, run in turns, so a noisy spell on a shared machine
-    hits them all alike instead of whichever happened to be measured then."""
+def best_times(fns: dict, repeat: int, number: int = 1) -> dict:
+    """Seconds per call of each candidate: the minimum over ``repeat`` rounds of ``number`` calls. The candidates
+    run in turns, so a noisy spell on a shared machine hits them all alike."""
     for fn in fns.values():
         fn()
     best = {label: float("inf") for label in fns}
     for _ in range(repeat):
         for label, fn in fns.items():
             start = time.perf_counter()
-            fn()
-            best[label] = min(best[label], time.perf_counter() - start)
+            for _ in range(number):
+                fn()
+            best[label] = min(best[label], (time.perf_counter() - start) / number)
     return best
 
 
@@ -38,8 +26,7 @@ def optional_torch():
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(1)  # the same single thread NumPy uses for these sizes
-    return torch
+    return torch  # with its default threads, as NumPy's BLAS keeps its own
 
 
 def parse(description: str) -> argparse.Namespace:
