@@ -8,6 +8,9 @@
    not modified in place, applies its rule (recording a graph when ``create_graph``), and passes one
    gradient to each input's node.
 4. Unless ``retain_graph``, saved tensors are released as soon as a node has run.
+
+Without ``create_graph`` nothing is recorded, so gradients travel as ``Cotangent``s: the same rules run on
+bare arrays; hooks and ``.grad`` still receive Tensors.
 """
 from __future__ import annotations
 
