@@ -84,6 +84,10 @@ class set_grad_enabled(_GradModeContext):
     def __enter__(self):
         return self
 
+    def __call__(self, fn):
+        _set(self._prev)  # used as a decorator: the mode applies inside calls, not from decoration on
+        return super().__call__(fn)
+
 
 class inference_mode(_GradModeContext):
     """A stricter ``no_grad``: nothing computed inside records history."""

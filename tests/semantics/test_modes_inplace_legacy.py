@@ -33,6 +33,12 @@ def test_grad_modes_as_context_managers_and_decorators():
     def tracked():
         return x * 2
 
+    @torch.set_grad_enabled(False)
+    def switched_off():
+        return torch.is_grad_enabled()
+
+    assert torch.is_grad_enabled()  # decorating changes nothing until the call
+    assert not switched_off() and torch.is_grad_enabled()
     assert not frozen().requires_grad and torch.is_grad_enabled()
     with torch.no_grad():
         assert tracked().requires_grad
