@@ -11,6 +11,7 @@ import math
 import os
 
 from ..ir.graph import Graph, Value
+from ..ir.registry import numpy_dtype
 from .expressions import statements
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
@@ -50,6 +51,9 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
         out = names[n.output]
         args = [names[x] if isinstance(x, Value) else _literal(x, xp) for x in n.inputs]
         body = statements(n.op, args, xp, out, n.attrs)
+        natural = numpy_dtype(n.op, [x.type if isinstance(x, Value) else x for x in n.inputs])
+        if natural is not None and natural != n.output.type.dtype:  # NumPy promotes where PyTorch does not
+            body[-1] = f"({body[-1]}).astype({xp}.{n.output.type.dtype})"
         for stmt in body[:-1]:
             lines.append(f"    {stmt}")
         lines.append(f"    {out} = {body[-1]}{_source_comment(n, last_loc)}")

@@ -58,9 +58,67 @@ def _np_dtype(x):
     return np.dtype(x.dtype) if _is_type(x) else x
 
 
-def result_dtype(inputs: list) -> str:
-    """NumPy's promotion with Python scalars weakly typed (NEP 50), as the generated code computes."""
+def numpy_result_dtype(inputs: list) -> str:
+    """NumPy's promotion with Python scalars weakly typed (NEP 50): what an array expression computes."""
     return dtype_name(np.result_type(*[_np_dtype(x) for x in inputs]))
+
+
+_FLOAT_RESULT_OPS = frozenset({"div", "exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt", "mean", "softmax",
+                               "log_softmax"})
+_PROMOTING_OPS = frozenset({"add", "sub", "mul", "pow", "maximum", "minimum", "matmul", "concat"})
+
+
+def numpy_dtype(op: str, inputs: list) -> str | None:
+    """The dtype NumPy computes for ``op``'s array expression, where it can differ from the IR type (which
+    follows PyTorch); None where the two always agree."""
+    if op in _FLOAT_RESULT_OPS:
+        return numpy_result_dtype(list(inputs) + [1.0])
+    if op in _PROMOTING_OPS:
+        return numpy_result_dtype(list(inputs))
+    if op == "where":
+        return numpy_result_dtype(list(inputs[1:]))
+    return None
+
+
+def _category(dtype: str) -> int:
+    return {"b": 0, "i": 1, "u": 1, "f": 2}[np.dtype(dtype).kind]
+
+
+def _promote(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a or b
+    if _category(a) != _category(b):
+        return a if _category(a) > _category(b) else b
+    return dtype_name(np.promote_types(a, b))
+
+
+def _combine(higher: str | None, lower: str | None) -> str | None:
+    if higher is None:
+        return lower
+    if _category(higher) == 2:
+        return higher
+    if higher == "bool" or (lower is not None and _category(lower) == 2):
+        return _promote(higher, lower)
+    return higher
+
+
+def result_dtype(inputs: list) -> str:
+    """PyTorch's type promotion. Tensors with dimensions decide, then zero-dimensional tensors, then Python
+    scalars, each only when it brings a higher category (bool < integer < float): float32 with int64 stays
+    float32, an int64 tensor times 2.5 is float32 (the default float), float32 with a float64 0-d tensor stays
+    float32. NumPy would give float64 in all three; codegen and eager cast where it does."""
+    dim = zero = wrapped = None
+    for x in inputs:
+        if _is_type(x):
+            if x.shape:
+                dim = _promote(dim, x.dtype)
+            else:
+                zero = _promote(zero, x.dtype)
+        else:
+            kind = ("bool" if isinstance(x, (bool, np.bool_)) else
+                    "int64" if isinstance(x, (int, np.integer)) else "float32")
+            wrapped = _promote(wrapped, kind)
+    return _combine(dim, _combine(zero, wrapped))
 
 
 def broadcast_shapes(*shapes: tuple) -> tuple:

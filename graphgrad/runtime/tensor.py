@@ -192,6 +192,8 @@ class Tensor(TensorBase):
                 _fp_mode.reset(token)
         if out.__class__ is not np.ndarray and xp == "np":
             out = np.asarray(out)
+        if out.dtype.num == _FLOAT64 and not _has_float64_operand(inputs):
+            out = _as_pytorch_dtype(op, inputs, attrs, out)
         result = _new(Tensor)  # Tensor._wrap, inlined: this runs once per op
         result._data = out
         result._requires_grad = False
@@ -573,6 +575,25 @@ def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=N
     t._requires_grad = requires_grad
     t.grad_fn = grad_fn
     t._version_box = version if version is not None else [0]
+
+
+_FLOAT64 = np.dtype(np.float64).num
+
+
+def _has_float64_operand(inputs: tuple) -> bool:
+    for x in inputs:
+        if isinstance(x, TensorBase) and x._data.dtype.num == _FLOAT64 and x._data.ndim:
+            return True
+    return False
+
+
+def _as_pytorch_dtype(op: str, inputs: tuple, attrs: dict, out):
+    """NumPy gave float64 where PyTorch's promotion (the IR's) may not: int tensor * 2.5, float32 with int64,
+    int / int, exp(int). Cast to what the op's type rule says."""
+    if "dtype" in attrs:  # casts say what they want
+        return out
+    dtype = infer_type(op, [x._type if isinstance(x, TensorBase) else x for x in inputs], attrs).dtype
+    return out if dtype == "float64" else out.astype(dtype)
 
 
 def _leaf_only(flag: bool) -> str:

@@ -51,11 +51,18 @@ def test_verifier_rejects_use_before_definition_and_bad_types():
         verify(g)
 
 
-def test_type_rules_follow_numpy_promotion_and_pytorch_messages():
+def test_type_rules_follow_pytorch_promotion_and_messages():
     f32, f64, i64 = (TensorType((2, 3), d) for d in ("float32", "float64", "int64"))
+    f64_0d, b = TensorType((), "float64"), TensorType((2, 3), "bool")
     assert infer_type("add", [f32, 2.0], {}).dtype == "float32"      # Python scalars are weak
     assert infer_type("add", [f32, f64], {}).dtype == "float64"
-    assert infer_type("div", [i64, 2], {}).dtype == "float64"
+    assert infer_type("add", [f32, i64], {}).dtype == "float32"      # NumPy: float64
+    assert infer_type("mul", [i64, 2.5], {}).dtype == "float32"      # the default float, not float64
+    assert infer_type("mul", [f32, f64_0d], {}).dtype == "float32"   # 0-d tensors do not promote
+    assert infer_type("mul", [i64, f64_0d], {}).dtype == "float64"   # ... unless of a higher category
+    assert infer_type("add", [b, 1], {}).dtype == "int64"
+    assert infer_type("div", [i64, 2], {}).dtype == "float32"
+    assert infer_type("exp", [i64], {}).dtype == "float32"
     assert infer_type("lt", [f32, 0.0], {}).dtype == "bool"
     assert broadcast_shapes((3, 1), (1, 4)) == (3, 4)
     with pytest.raises(ShapeError, match=r"size of tensor a \(3\) must match the size of tensor b \(4\)"):

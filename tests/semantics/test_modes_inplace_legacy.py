@@ -214,3 +214,29 @@ def test_cuda_without_cupy_or_gpu_is_a_clear_error():
     with pytest.raises(RuntimeError, match="graphgrad's 'cuda' device needs CuPy and an NVIDIA GPU"):
         torch.ones(1).to("cuda")
     assert torch.ones(1).cpu().device == "cpu" and torch.ones(2).numpy().tolist() == [1.0, 1.0]
+
+
+# -- 15. type promotion ---------------------------------------------------------------------------
+def test_type_promotion_is_pytorch_s_in_eager_and_compiled():
+    f32, i64 = torch.tensor([1.0, 2.0]), torch.tensor([1, 2])
+    cases = {
+        "f32 + i64": (lambda a, b: a + b, torch.float32),
+        "i64 * 2.5": (lambda a, b: b * 2.5, torch.float32),
+        "i64 / 2": (lambda a, b: b / 2, torch.float32),
+        "exp(i64)": (lambda a, b: b.exp(), torch.float32),
+        "f32 * f64 0-d": (lambda a, b: a * torch.tensor(2.0, dtype=torch.float64), torch.float32),
+        "i64 + 1": (lambda a, b: b + 1, torch.int64),
+        "f32 ** i64": (lambda a, b: a ** b, torch.float32),
+    }
+    for name, (fn, dtype) in cases.items():
+        eager = fn(f32, i64)
+        compiled = torch.compile(fn)(f32, i64)
+        assert eager.dtype == dtype and compiled.dtype == dtype, name
+        np.testing.assert_array_equal(eager.numpy(), compiled.numpy())
+    assert repr(torch.arange(5) / 2) == "tensor([0.0000, 0.5000, 1.0000, 1.5000, 2.0000])"
+
+
+def test_mixed_dtype_gradients_keep_the_leaf_dtype():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    (x * torch.tensor([3, 4])).sum().backward()
+    assert x.grad.dtype == torch.float32 and x.grad.tolist() == [3.0, 4.0]
