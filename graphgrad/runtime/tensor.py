@@ -611,82 +611,48 @@ def _rebuild(array, requires_grad):
 def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
     """Give ``result`` a ``grad_fn``: the node saves only what the rules of the inputs requiring grad read."""
     rule = VJP_RULES.get(op)
-    if rule is not None and len(inputs) == 2 and rule.by_mask:
-        _record_binary(result, op, inputs, attrs, rule)
-        return
-    if rule is None:  # no rule: recorded anyway, backward() names the op
-        uses, uses_out = (), False
-    elif rule.by_mask:
-        mask = 0
-        for i, x in enumerate(inputs):
-            if isinstance(x, Tensor) and x._requires_grad:
-                mask |= 1 << i
-        uses_out, uses = rule.by_mask[mask]
+    if len(inputs) == 2 and rule is not None and rule.by_mask:  # the commonest case, without loops or lists
+        a, b = inputs
+        uses_out, uses = rule.by_mask[(isinstance(a, Tensor) and a._requires_grad)
+                                      | (isinstance(b, Tensor) and b._requires_grad) << 1]
+        edge_a, type_a, saved_a, version_a = _input_record(a, 0 in uses, rule)
+        edge_b, type_b, saved_b, version_b = _input_record(b, 1 in uses, rule)
+        node = Node(op, attrs, (edge_a, edge_b), (saved_a, saved_b), (version_a, version_b), (type_a, type_b),
+                    None)
     else:
-        uses, uses_out = rule.uses_inputs, rule.uses_out
-    next_functions, in_types, saved, versions = [], [], [], []
-    for i, x in enumerate(inputs):
-        if isinstance(x, Tensor):
-            node = x.grad_fn
-            if node is None and x._requires_grad:
-                node = x._grad_node()
-            next_functions.append((node, 0))
-            in_types.append(x._type)
-            if i in uses:
-                if x._is_inference:
-                    raise RuntimeError(INFERENCE_SAVED)
-                saved.append(x)
-                versions.append(x._version_box[0])
-            else:
-                saved.append(None)
-                versions.append(None)
+        if rule is None:  # no rule: recorded anyway, backward() names the op
+            uses, uses_out = (), False
+        elif rule.by_mask:
+            mask = 0
+            for i, x in enumerate(inputs):
+                if isinstance(x, Tensor) and x._requires_grad:
+                    mask |= 1 << i
+            uses_out, uses = rule.by_mask[mask]
         else:
-            next_functions.append(_NO_EDGE)
-            in_types.append(None)
-            saved.append(x if rule is not None else None)
-            versions.append(None)
-    out = (result._data, result._version_box, result._version_box[0]) if uses_out else None
+            uses, uses_out = rule.uses_inputs, rule.uses_out
+        records = [_input_record(x, i in uses, rule) for i, x in enumerate(inputs)]
+        edges, types, saved, versions = zip(*records)  # recorded ops have a tensor input
+        node = Node(op, attrs, edges, saved, versions, types, None)
+    if uses_out:
+        node._out = (result._data, result._version_box, result._version_box[0])
     result._requires_grad = True
-    result.grad_fn = Node(op, attrs, tuple(next_functions), tuple(saved), tuple(versions), tuple(in_types), out)
+    result.grad_fn = node
 
 
-def _record_binary(result: Tensor, op: str, inputs: tuple, attrs: dict, rule) -> None:
-    # _record for the commonest case, unrolled: binary ops are most of what eager code runs
-    a, b = inputs
-    a_tensor, b_tensor = isinstance(a, Tensor), isinstance(b, Tensor)
-    uses_out, uses = rule.by_mask[(a_tensor and a._requires_grad) | (b_tensor and b._requires_grad) << 1]
-    if a_tensor:
-        node = a.grad_fn
-        if node is None and a._requires_grad:
-            node = a._grad_node()
-        data = a._data
-        edge_a, type_a = (node, 0), _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
-        if 0 in uses:
-            if a._is_inference:
-                raise RuntimeError(INFERENCE_SAVED)
-            saved_a, version_a = a, a._version_box[0]
-        else:
-            saved_a = version_a = None
-    else:
-        edge_a, type_a, saved_a, version_a = _NO_EDGE, None, a, None
-    if b_tensor:
-        node = b.grad_fn
-        if node is None and b._requires_grad:
-            node = b._grad_node()
-        data = b._data
-        edge_b, type_b = (node, 0), _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
-        if 1 in uses:
-            if b._is_inference:
-                raise RuntimeError(INFERENCE_SAVED)
-            saved_b, version_b = b, b._version_box[0]
-        else:
-            saved_b = version_b = None
-    else:
-        edge_b, type_b, saved_b, version_b = _NO_EDGE, None, b, None
-    out = (result._data, result._version_box, result._version_box[0]) if uses_out else None
-    result._requires_grad = True
-    result.grad_fn = Node(op, attrs, (edge_a, edge_b), (saved_a, saved_b), (version_a, version_b),
-                          (type_a, type_b), out)
+def _input_record(x, saved_here: bool, rule) -> tuple:
+    """(edge, type, saved value, version at save time) of one input of a recorded op."""
+    if not isinstance(x, Tensor):  # Python scalars are kept: rules (and capture) read them
+        return _NO_EDGE, None, (x if rule is not None else None), None
+    node = x.grad_fn
+    if node is None and x._requires_grad:
+        node = x._grad_node()
+    data = x._data
+    type_ = _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
+    if not saved_here:
+        return (node, 0), type_, None, None
+    if x._is_inference:
+        raise RuntimeError(INFERENCE_SAVED)
+    return (node, 0), type_, x, x._version_box[0]
 
 
 def make_output(data, version, node) -> Tensor:
