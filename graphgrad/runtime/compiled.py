@@ -43,6 +43,7 @@ class Specialization:
     modules: dict = field(default_factory=dict)  # backend -> loaded module
     captured: list = field(default_factory=list)  # eager tensors the function closed over
     diff_inputs: list = field(default_factory=list)  # positions (in args + captured) that get gradients
+    diff_types: tuple = ()  # their types, filled on the first call
     n_outputs: int = 1
     single: bool = True
 
@@ -65,6 +66,15 @@ def _arg_type(x):
     if isinstance(x, SymbolicTensor):
         return x._type
     return None
+
+
+_NO_ATTRS: dict = {}
+
+
+def _remember_diff_types(spec, inputs: list) -> tuple:
+    """The types of the inputs that get gradients: fixed by the specialization, so computed once."""
+    spec.diff_types = tuple(inputs[i]._type for i in spec.diff_inputs)
+    return spec.diff_types
 
 
 def _fingerprint(args: tuple) -> tuple | None:
@@ -168,11 +178,11 @@ def _module_text(spec: Specialization, backend: str) -> str:
 class CompiledBackward(Node):
     """The ``grad_fn`` of a compiled function's output: runs the generated ``backward``."""
 
-    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_wrap_like")
+    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module")
+    _name = "CompiledFunctionBackward0"  # a class constant: naming each node would give it a __dict__
 
     def __init__(self, spec, module, saved, next_functions, output_index: int, in_types):
-        super().__init__("compiled", {}, next_functions, (), (), in_types, None,
-                         f"CompiledFunctionBackward0")
+        super().__init__("compiled", _NO_ATTRS, next_functions, (), (), in_types, None)
         self._spec = spec
         self._module = module
         self._saved_arrays = saved
@@ -321,7 +331,7 @@ class CompiledFunction:
         wrapped = [Tensor._wrap(np.asarray(o) if backend == "numpy" else o) for o in outs]
         if spec.backward is not None:
             next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
-            in_types = tuple(inputs[i]._type for i in spec.diff_inputs)
+            in_types = spec.diff_types or _remember_diff_types(spec, inputs)
             for k, (t, v) in enumerate(zip(wrapped, spec.forward.outputs)):
                 if v.requires_grad:
                     t._requires_grad = True
