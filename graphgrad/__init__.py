@@ -28,6 +28,7 @@ from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A00
 from . import nn  # noqa: E402  (built on everything above)
 from . import optim  # noqa: E402
 from .utils import data as _data  # noqa: E402,F401  (so graphgrad.utils.data is reachable as torch.utils.data is)
+from .utils.serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,63 @@
+"""gg.save / gg.load round-trip checkpoints as torch.save / torch.load do, and refuse to run code by default."""
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.nn as nn
+
+
+def test_checkpoint_round_trip_resumes_training(tmp_path):
+    gg.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = gg.optim.Adam(model.parameters(), lr=0.1)
+    x = gg.randn(8, 3)
+    for _ in range(2):
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+    path = tmp_path / "checkpoint.pt"
+    gg.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 2,
+             "labels": gg.tensor([1, 0])}, path)
+    checkpoint = gg.load(path)
+    assert checkpoint["epoch"] == 2 and checkpoint["labels"].dtype == gg.int64
+    restored = nn.Linear(3, 2)
+    restored.load_state_dict(checkpoint["model"])
+    restored_opt = gg.optim.Adam(restored.parameters(), lr=0.1)
+    restored_opt.load_state_dict(checkpoint["optimizer"])
+    for m, o in ((model, opt), (restored, restored_opt)):
+        o.zero_grad()
+        m(x).pow(2).mean().backward()
+        o.step()
+    for a, b in zip(model.parameters(), restored.parameters()):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+def test_parameters_and_requires_grad_survive():
+    buffer = io.BytesIO()
+    gg.save([nn.Parameter(gg.ones(2)), gg.ones(1, requires_grad=True)], buffer)
+    buffer.seek(0)
+    p, t = gg.load(buffer)
+    assert isinstance(p, nn.Parameter) and p.requires_grad and t.requires_grad and t.is_leaf
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_weights_only_refuses_code_and_whole_modules():
+    buffer = io.BytesIO(pickle.dumps(_Exploit()))
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed. Unsupported global: GLOBAL "
+                                                     "(posix|os|nt).system was not an allowed global"):
+        gg.load(buffer)
+    buffer = io.BytesIO()
+    gg.save(nn.Linear(2, 2), buffer)
+    buffer.seek(0)
+    with pytest.raises(pickle.UnpicklingError, match="graphgrad.nn.layers.Linear"):
+        gg.load(buffer)
+    buffer.seek(0)
+    assert isinstance(gg.load(buffer, weights_only=False), nn.Linear)
