@@ -1,0 +1,67 @@
+"""Learning-rate schedules follow PyTorch's rules (checked against their closed forms) and drive the optimizer."""
+import math
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad.optim import lr_scheduler
+
+
+def _optimizer(lr=0.1, groups=1):
+    return gg.optim.SGD([{"params": [gg.zeros(1, requires_grad=True)], "lr": lr * (i + 1)} for i in range(groups)],
+                        lr=lr)
+
+
+def _run(schedule, epochs):
+    rates = []
+    for _ in range(epochs):
+        rates.append(schedule.get_last_lr())
+        schedule.optimizer.step()
+        schedule.step()
+    return np.array(rates)
+
+
+@pytest.mark.parametrize("make, closed", [
+    (lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5), lambda base, e: base * 0.5 ** (e // 3)),
+    (lambda o: lr_scheduler.MultiStepLR(o, milestones=[2, 5, 5], gamma=0.1),
+     lambda base, e: base * 0.1 ** ((e >= 2) + 2 * (e >= 5))),
+    (lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9), lambda base, e: base * 0.9 ** e),
+    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=6, eta_min=0.01),
+     lambda base, e: 0.01 + (base - 0.01) * (1 + math.cos(math.pi * e / 6)) / 2),
+    (lambda o: lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + e)), lambda base, e: base / (1 + e)),
+])
+def test_schedules_match_their_closed_forms_for_every_group(make, closed):
+    opt = _optimizer(groups=2)
+    rates = _run(make(opt), 12)
+    expected = np.array([[closed(base, e) for base in (0.1, 0.2)] for e in range(12)])
+    np.testing.assert_allclose(rates, expected, rtol=1e-9, atol=1e-12)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([closed(b, 12) for b in (0.1, 0.2)])
+
+
+def test_the_optimizer_steps_with_the_scheduled_rate():
+    w = gg.tensor([1.0], requires_grad=True)
+    opt = gg.optim.SGD([w], lr=1.0)
+    schedule = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    for _ in range(3):
+        opt.zero_grad()
+        w.sum().backward()  # gradient 1: each step moves w by the current lr
+        opt.step()
+        schedule.step()
+    assert w.item() == pytest.approx(1.0 - (1.0 + 0.5 + 0.25))
+
+
+def test_state_dict_resumes_the_schedule():
+    schedule = lr_scheduler.ExponentialLR(_optimizer(), gamma=0.5)
+    _run(schedule, 3)
+    resumed = lr_scheduler.ExponentialLR(_optimizer(lr=0.1 * 0.5 ** 3), gamma=0.5)
+    resumed.load_state_dict(schedule.state_dict())
+    assert resumed.last_epoch == 3
+    np.testing.assert_allclose(_run(resumed, 2)[:, 0], [0.1 * 0.5 ** 3, 0.1 * 0.5 ** 4])
+
+
+def test_errors():
+    with pytest.raises(TypeError, match="list is not an Optimizer"):
+        lr_scheduler.StepLR([], step_size=1)
+    with pytest.raises(KeyError, match=r"param 'initial_lr' is not specified in param_groups\[0\] when resuming"):
+        lr_scheduler.StepLR(_optimizer(), step_size=1, last_epoch=4)
