@@ -18,7 +18,7 @@ def _as_tuple(x) -> tuple:
 
 def _seed_gradients(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> tuple[list, list]:
     if grad_outputs and len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs" if not grad_outputs else
+        raise RuntimeError("grad can be implicitly created only for scalar outputs" if not grad_outputs else
                            f"Mismatch in number of gradients: got {len(grad_outputs)}, expected {len(outputs)}")
     roots, grads = [], []
     for i, out in enumerate(outputs):
