@@ -9,7 +9,7 @@ tensor([2., 4.])
 """
 from . import ir
 from .ir.functional import (abs, add, amax, amin, argmax, argmin, cat, clamp, clip, concat, cos, div, eq, exp,
-                            flatten, ge, gt, le, log, log_softmax, logsumexp, lt, matmul, max, maximum, mean, min,
+                            flatten, ge, gt, le, log, log1p, log_softmax, logsumexp, lt, matmul, max, maximum, mean, min,
                             minimum, mm, mul, ne, neg, norm, permute, pow, prod, relu, reshape, sigmoid, sign, sin,
                             softmax, sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var,
                             where)

@@ -33,7 +33,7 @@ for _name, _sym in {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**",
                     "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}.items():
     EXPRESSIONS[_name] = _binop(_sym)
 
-for _name, _fn in {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tanh": "tanh",
+for _name, _fn in {"exp": "exp", "log": "log", "log1p": "log1p", "sin": "sin", "cos": "cos", "tanh": "tanh",
                    "sqrt": "sqrt", "abs": "abs", "sign": "sign"}.items():
     EXPRESSIONS[_name] = (lambda f: lambda a, xp, out: [f"{xp}.{f}({a[0]})"])(_fn)
 

@@ -114,6 +114,7 @@ class TensorBase:
     def neg(self): return bind("neg", self)
     def exp(self): return bind("exp", self)
     def log(self): return bind("log", self)
+    def log1p(self): return bind("log1p", self)
     def sin(self): return bind("sin", self)
     def cos(self): return bind("cos", self)
     def tanh(self): return bind("tanh", self)

@@ -13,8 +13,9 @@ def _unary(op):
     return fn
 
 
-exp, log, sin, cos, tanh, sigmoid, relu, sqrt, abs, neg, sign = (
-    _unary(op) for op in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs", "neg", "sign"))
+exp, log, log1p, sin, cos, tanh, sigmoid, relu, sqrt, abs, neg, sign = (
+    _unary(op) for op in ("exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs", "neg",
+                          "sign"))
 
 
 def add(x, y): return bind("add", x, y)

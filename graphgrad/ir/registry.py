@@ -63,7 +63,7 @@ def numpy_result_dtype(inputs: list) -> str:
     return dtype_name(np.result_type(*[_np_dtype(x) for x in inputs]))
 
 
-_FLOAT_RESULT_OPS = frozenset({"div", "exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt", "mean", "softmax",
+_FLOAT_RESULT_OPS = frozenset({"div", "exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "sqrt", "mean", "softmax",
                                "log_softmax"})
 _PROMOTING_OPS = frozenset({"add", "sub", "mul", "pow", "maximum", "minimum", "matmul", "concat"})
 
@@ -180,7 +180,7 @@ for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
 for _name in ("neg", "abs", "relu", "sign"):
     defop(_name, doc=f"elementwise {_name}")(lambda inputs: _elementwise(inputs))
 
-for _name in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt"):
+for _name in ("exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "sqrt"):
     defop(_name, doc=f"elementwise {_name}")(lambda inputs: _elementwise(inputs, result_dtype(inputs + [1.0])))
 
 

@@ -136,6 +136,43 @@ def l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> T
     return _reduce((input - target).abs(), reduction)
 
 
+def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None,
+                         reduction: str = "mean") -> TensorBase:
+    """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p``; the logs are clamped at -100, as in PyTorch,
+    so p = 0 or 1 gives a finite loss."""
+    _check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({_size(target)}) that is different to the input size "
+                         f"({_size(input)}) is deprecated. Please ensure they have the same size.")
+    loss = (target - 1) * (1 - input).log().clamp(min=-100) - target * input.log().clamp(min=-100)
+    if weight is not None:
+        loss = loss * weight
+    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
+
+
+def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weight: TensorBase | None = None,
+                                     reduction: str = "mean", pos_weight: TensorBase | None = None) -> TensorBase:
+    """Sigmoid and binary cross-entropy in one numerically stable expression:
+    ``max(x, 0) - x t + log(1 + exp(-|x|))``, with positives weighted by ``pos_weight`` when given.
+
+    >>> import graphgrad as gg
+    >>> round(gg.nn.functional.binary_cross_entropy_with_logits(gg.tensor([0.0]), gg.tensor([1.0])).item(), 4)
+    0.6931
+    """
+    _check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({_size(target)}) must be the same as input size ({_size(input)})")
+    # log(1 + exp(-x)) = max(-x, 0) + log1p(exp(-|x|)); the max is added first so that large |x| cancel exactly
+    if pos_weight is None:
+        loss = (1 - target) * input + (-input).relu() + (-input.abs()).exp().log1p()
+    else:
+        softplus_neg = (-input).relu() + (-input.abs()).exp().log1p()
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
+
+
 def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
              reduction: str = "mean") -> TensorBase:
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input`` (N, C[, d…]).

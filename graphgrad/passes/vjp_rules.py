@@ -97,6 +97,7 @@ defvjp("pow", lambda g, out, x, y: g * y * x ** (y - 1), lambda g, out, x, y: g 
 defvjp("neg", lambda g, out, x: -g)
 defvjp("exp", lambda g, out, x: g * out)
 defvjp("log", lambda g, out, x: g / x)
+defvjp("log1p", lambda g, out, x: g / (1 + x))
 defvjp("sin", lambda g, out, x: g * x.cos())
 defvjp("cos", lambda g, out, x: -g * x.sin())
 defvjp("tanh", lambda g, out, x: g * (1 - out * out))

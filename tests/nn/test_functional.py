@@ -137,3 +137,31 @@ def test_results_print_pytorch_s_grad_fn_names():
     assert repr(loss).endswith("grad_fn=<NllLossBackward0>)")
     loss.backward()  # the name is cosmetic: the recorded composite ops still differentiate
     assert layer.weight.grad.shape == (3, 2) and x.grad is None
+
+
+def test_binary_cross_entropy_matches_the_closed_form_and_is_stable(rng):
+    x = rng.standard_normal(6) * 3
+    x[0], x[1] = -40.0, 40.0  # where sigmoid saturates: the logits form must stay exact
+    t = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
+    # log(1 + e^x) - x t, written per sign of x so that the reference itself does not cancel
+    expected = np.where(x >= 0, np.log1p(np.exp(-x)) + (1 - t) * x, np.log1p(np.exp(x)) - t * x)
+    got = F.binary_cross_entropy_with_logits(_t(x), _t(t, False), reduction="none")
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-12, atol=1e-300)
+    pw = np.array([2.0] * 6)
+    weighted = F.binary_cross_entropy_with_logits(_t(x), _t(t, False), pos_weight=_t(pw, False), reduction="sum")
+    np.testing.assert_allclose(weighted.item(), ((1 - t) * x + (1 + t) * np.logaddexp(0, -x)).sum(), rtol=1e-12)
+    p = 1 / (1 + np.exp(-x[2:]))
+    got = nn.BCELoss()(_t(p), _t(t[2:], False))
+    np.testing.assert_allclose(got.item(), -(t[2:] * np.log(p) + (1 - t[2:]) * np.log(1 - p)).mean(), rtol=1e-12)
+    assert F.binary_cross_entropy(_t([0.0, 1.0]), _t([1.0, 0.0], False)).item() == 100.0  # logs clamped at -100
+    assert repr(nn.BCEWithLogitsLoss()(_t(x), _t(t, False))).endswith("grad_fn=<BinaryCrossEntropyWithLogitsBackward0>)")
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: F.binary_cross_entropy_with_logits(x, gg.tensor([0.0, 1.0, 1.0], dtype=gg.float64)),
+    lambda x: F.binary_cross_entropy(x.sigmoid(), gg.tensor([0.0, 1.0, 0.5], dtype=gg.float64)),
+    lambda x: x.log1p().sum(),
+])
+def test_binary_losses_gradcheck(fn, rng):
+    x = _t(np.abs(rng.standard_normal(3)) + 0.1)
+    assert gradcheck(fn, [x]) and gradgradcheck(fn, [x])

@@ -24,6 +24,7 @@ CASES = {
     "neg": (lambda x: -x, [(3,)], ANY),
     "exp": (lambda x: x.exp(), [(2, 3)], ANY),
     "log": (lambda x: x.log(), [(2, 3)], POS),
+    "log1p": (lambda x: x.log1p(), [(2, 3)], POS),
     "sin": (lambda x: x.sin(), [(4,)], ANY),
     "cos": (lambda x: x.cos(), [(4,)], ANY),
     "tanh": (lambda x: x.tanh(), [(4,)], ANY),
