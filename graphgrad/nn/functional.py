@@ -75,6 +75,70 @@ def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=
     return input * mask
 
 
+def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = None) -> TensorBase:
+    """Rows of ``weight`` picked by the integer tensor ``input`` (any shape); the ``padding_idx`` row gets no
+    gradient."""
+    if input._type.dtype != "int64":
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got torch.{_SCALAR_NAMES.get(input._type.dtype, input._type.dtype)}"
+                           "Tensor instead (while checking arguments for embedding)")
+    rows = weight[input]
+    if padding_idx is not None:
+        rows = rows * (input != padding_idx % weight.shape[0]).unsqueeze(-1)._cast(weight._type.dtype)
+    return _as_pytorch_names(rows, "EmbeddingBackward0")
+
+
+def layer_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = None,
+               bias: TensorBase | None = None, eps: float = 1e-5) -> TensorBase:
+    """Normalize over the last ``len(normalized_shape)`` dimensions (biased variance), then scale and shift."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    centered = input - input.mean(dims, keepdim=True)
+    out = centered / ((centered * centered).mean(dims, keepdim=True) + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return _as_pytorch_names(out, "NativeLayerNormBackward0")
+
+
+def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: TensorBase | None,
+               weight: TensorBase | None = None, bias: TensorBase | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> TensorBase:
+    """Normalize each channel (dimension 1) by the batch's statistics when ``training`` (updating the running
+    ones in place: biased variance to normalize, unbiased variance into ``running_var``), else by the running
+    statistics."""
+    dims = (0,) + tuple(range(2, input.ndim))
+    shape = (1, -1) + (1,) * (input.ndim - 2)
+    if training:
+        count = input.numel() // input.shape[1]
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"torch.Size({list(input.shape)})")
+        mean = input.mean(dims)
+        centered = input - mean.reshape(shape)
+        var = (centered * centered).mean(dims)
+        if running_mean is not None:
+            from ..runtime.grad_mode import no_grad
+
+            with no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
+                running_var.mul_(1 - momentum).add_(var.detach() * (momentum * count / (count - 1)))
+    else:
+        mean, var = running_mean, running_var
+        centered = input - mean.reshape(shape)
+    out = centered / (var.reshape(shape) + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return _as_pytorch_names(out, "NativeBatchNormBackward0")
+
+
 def one_hot(tensor: TensorBase, num_classes: int = -1) -> TensorBase:
     """Class indices of shape (*) as int64 one-hot rows of shape (*, num_classes).
 
