@@ -15,6 +15,7 @@ from . import dtypes
 from .function import AccumulateGrad, Node
 from .grad_mode import _state as _grad_state
 from .grad_mode import is_grad_enabled
+from ..tracer.tracer import ACTIVE as _TRACES
 from .hooks import RemovableHandle
 
 _SCALARS = (int, float, bool)
@@ -174,6 +175,8 @@ class Tensor(TensorBase):
                 raise TypeError(f"{op}: cannot mix an eager Tensor with {type(x).__name__}")
             else:
                 arrays.append(_to_array(x, None))
+        if record and _TRACES and _grad_state.enabled:
+            return _into_trace(op, inputs, attrs)
         if attrs:
             fn = kernel(op, tuple(attrs.items()), len(arrays), xp)
         else:  # most ops: skip the lru_cache's argument hashing
@@ -594,6 +597,13 @@ def _as_pytorch_dtype(op: str, inputs: tuple, attrs: dict, out):
         return out
     dtype = infer_type(op, [x._type if isinstance(x, TensorBase) else x for x in inputs], attrs).dtype
     return out if dtype == "float64" else out.astype(dtype)
+
+
+def _into_trace(op: str, inputs: tuple, attrs: dict):
+    """Record an eager op on tensors that require grad into the running trace (they become its inputs)."""
+    tracer = _TRACES[-1]
+    lifted = tuple(tracer.wrap(tracer.lift(x, op)) if isinstance(x, Tensor) else x for x in inputs)
+    return bind(op, *lifted, **attrs)
 
 
 def _leaf_only(flag: bool) -> str:

@@ -50,6 +50,12 @@ def _where(loc: Loc | None) -> str:
     return f" at {loc.file}:{loc.line}" + (f": `{text}`" if text else "")
 
 
+#: the tracers of the traces running now, innermost last: an eager op on a tensor that requires grad, run while
+#: tracing (``weight.t()`` on a closed-over parameter), is recorded into the innermost one rather than run once
+#: at trace time, so that gradients reach that tensor on every call
+ACTIVE: list = []
+
+
 class Tracer:
     """Owns the Graph being built; every SymbolicTensor points to one Tracer."""
 
@@ -210,7 +216,11 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
     requires_grad = requires_grad or [False] * len(args)
     symbolic = [tracer.input(a, n, rg) if isinstance(a, TensorType) else a
                 for a, n, rg in zip(args, names, requires_grad)]
-    result = _run_naming_locals(tracer, fn, symbolic)
+    ACTIVE.append(tracer)
+    try:
+        result = _run_naming_locals(tracer, fn, symbolic)
+    finally:
+        ACTIVE.pop()
     return tracer, result
 
 

@@ -130,3 +130,15 @@ def test_grad_of_a_function_whose_inner_gradient_is_constant():
     x, y = np.ones((2, 2)), np.ones(2)
     np.testing.assert_array_equal(gg.grad(grad_norm)(x, y), np.zeros((2, 2)))
     assert gg.value_and_grad(grad_norm)(x, y)[0] == 30.0
+
+
+def test_ops_on_closed_over_tensors_that_require_grad_are_traced_not_frozen():
+    # w.t() runs while tracing; it must become part of the graph, or its gradient path would be a one-off
+    # eager graph, freed by the first backward
+    w = gg.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=gg.float64, requires_grad=True)
+    f = gg.compile(lambda x: (x @ w.t()).sum())
+    x = gg.tensor([[1.0, 1.0]], dtype=gg.float64)
+    for call in range(1, 3):
+        f(x).backward()
+        np.testing.assert_array_equal(w.grad.numpy(), np.full((2, 2), float(call)))
+    assert "permute" in str(f.graph(x, stage="traced"))
