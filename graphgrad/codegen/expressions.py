@@ -113,6 +113,35 @@ EXPRESSIONS["expand"] = lambda a, xp, out, shape: [f"{xp}.broadcast_to({a[0]}, {
 EXPRESSIONS["concat"] = lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"]
 
 
+@expression("unfold2d")
+def _unfold2d(a, xp, out, kernel, stride, padding, dilation):
+    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    source = a[0]
+    lines = []
+    if ph or pw:
+        lines.append(f"{out}_padded = {xp}.pad({a[0]}, ((0, 0), (0, 0), ({ph}, {ph}), ({pw}, {pw})))")
+        source = f"{out}_padded"
+    span = (dh * (kernel[0] - 1) + 1, dw * (kernel[1] - 1) + 1)
+    lines.append(f"{out}_windows = {xp}.lib.stride_tricks.sliding_window_view({source}, {span}, axis=(2, 3))")
+    dilate = f", ::{dh}, ::{dw}" if (dh, dw) != (1, 1) else ""
+    lines.append(f"{out}_windows[:, :, ::{sh}, ::{sw}{dilate}]")
+    return lines
+
+
+@expression("fold2d")
+def _fold2d(a, xp, out, kernel, stride, padding, dilation, size):
+    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    image = f"{out}_image"
+    lines = [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({size[0] + 2 * ph}, {size[1] + 2 * pw}), dtype={a[0]}.dtype)"]
+    for i in range(kernel[0]):  # one strided slice per kernel offset: a patch grid never overlaps itself
+        for j in range(kernel[1]):
+            rows = f"{i * dh}:{i * dh} + {sh} * {a[0]}.shape[2]:{sh}"
+            cols = f"{j * dw}:{j * dw} + {sw} * {a[0]}.shape[3]:{sw}"
+            lines.append(f"{image}[:, :, {rows}, {cols}] += {a[0]}[:, :, :, :, {i}, {j}]")
+    lines.append(f"{image}[:, :, {ph}:{ph + size[0]}, {pw}:{pw + size[1]}]" if ph or pw else image)
+    return lines
+
+
 def _subscript(index) -> str:
     """A basic index as subscript text: ``1:3, None, ...``."""
     return ", ".join(format_index((item,))[1:-1] for item in index) if index else "()"

@@ -277,6 +277,32 @@ def _matmul(inputs):
     return TensorType(shape, result_dtype([a, b]))
 
 
+# -- image patches (convolution and pooling are built on these) ----------------------------------
+def _window_count(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@defop("unfold2d", attrs=("kernel", "stride", "padding", "dilation"),
+       doc="the (KH, KW) patches of a zero-padded (N, C, H, W) image: (N, C, OH, OW, KH, KW)")
+def _unfold2d(inputs, kernel, stride, padding, dilation):
+    x = inputs[0]
+    if x.ndim != 4:
+        raise ShapeError(f"Expected 4D (batched) input to conv2d/pool2d, but got input of size: {list(x.shape)}")
+    n, c, h, w = x.shape
+    oh, ow = (_window_count(s, k, st, p, d) for s, k, st, p, d in zip((h, w), kernel, stride, padding, dilation))
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"Calculated output size: ({oh}x{ow}). Output size is too small "
+                         f"(input {h}x{w}, kernel {kernel[0]}x{kernel[1]})")
+    return TensorType((n, c, oh, ow) + tuple(kernel), x.dtype)
+
+
+@defop("fold2d", attrs=("kernel", "stride", "padding", "dilation", "size"),
+       doc="the adjoint of unfold2d: patches summed back into an (N, C, *size) image")
+def _fold2d(inputs, kernel, stride, padding, dilation, size):
+    g = inputs[0]
+    return TensorType(g.shape[:2] + tuple(size), g.dtype)
+
+
 # -- shape manipulation -------------------------------------------------------------------------
 
 @defop("reshape", attrs=("shape",), doc="same elements, new shape (row-major)")

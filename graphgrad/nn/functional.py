@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..ir.api import TensorBase
+from ..ir.api import TensorBase, bind
 from ..runtime.factories import _rng, arange
 from ..runtime.tensor import Tensor
 
@@ -137,6 +137,59 @@ def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: 
     if bias is not None:
         out = out + bias.reshape(shape)
     return _as_pytorch_names(out, "NativeBatchNormBackward0")
+
+
+def _pair(v) -> tuple:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _patches(input: TensorBase, kernel, stride, padding, dilation) -> TensorBase:
+    return bind("unfold2d", input, kernel=_pair(kernel), stride=_pair(stride), padding=_pair(padding),
+                dilation=_pair(dilation))
+
+
+def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> TensorBase:
+    """2-D cross-correlation of (N, C, H, W) ``input`` with (OC, C, KH, KW) ``weight``, as a matrix product of
+    the input's patches (``unfold2d``) and the flattened filters."""
+    if groups != 1:
+        raise NotImplementedError("conv2d: groups > 1 is not supported yet")
+    if input.ndim != 4 or weight.ndim != 4 or input.shape[1] != weight.shape[1]:
+        raise RuntimeError(f"Given groups=1, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {weight.shape[1]} channels, but got "
+                           f"{input.shape[1] if input.ndim > 1 else 0} channels instead")
+    out_channels, _, kh, kw = weight.shape
+    cols = _patches(input, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW)
+    n, c, oh, ow = cols.shape[:4]
+    rows = cols.permute(0, 2, 3, 1, 4, 5).reshape(n, oh, ow, c * kh * kw)
+    out = (rows @ weight.reshape(out_channels, c * kh * kw).t()).permute(0, 3, 1, 2)
+    if bias is not None:
+        out = out + bias.reshape(1, out_channels, 1, 1)
+    return _as_pytorch_names(out, "ConvolutionBackward0")
+
+
+def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1) -> TensorBase:
+    """The maximum of each window (ties share the gradient)."""
+    if _pair(padding) != (0, 0):
+        raise NotImplementedError("max_pool2d: padding is not supported yet (it pads with -inf, not zeros)")
+    windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, 0, dilation)
+    return _as_pytorch_names(windows.amax((-2, -1)), "MaxPool2DWithIndicesBackward0")
+
+
+def avg_pool2d(input: TensorBase, kernel_size, stride=None, padding=0) -> TensorBase:
+    """The mean of each window; zero padding counts towards the mean, as PyTorch's default."""
+    windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, padding, 1)
+    return _as_pytorch_names(windows.mean((-2, -1)), "AvgPool2DBackward0")
+
+
+def adaptive_avg_pool2d(input: TensorBase, output_size) -> TensorBase:
+    """Average pooling to ``output_size``; each output size must divide the input size."""
+    oh, ow = _pair(output_size)
+    n, c, h, w = input.shape
+    oh, ow = oh or h, ow or w
+    if h % oh or w % ow:
+        raise NotImplementedError(f"adaptive_avg_pool2d: output size {oh}x{ow} must divide the input size {h}x{w}")
+    return input.reshape(n, c, oh, h // oh, ow, w // ow).mean((3, 5))
 
 
 def one_hot(tensor: TensorBase, num_classes: int = -1) -> TensorBase:

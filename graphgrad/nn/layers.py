@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..runtime import factories
+from ..runtime.tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module
@@ -192,6 +193,13 @@ class BatchNorm1d(Module):
     def forward(self, input):
         if input.ndim not in (2, 3):
             raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+        return self._normalize(input)
+
+    def _normalize(self, input):
+        if self.training and self.running_mean is not None and not isinstance(input, Tensor):
+            raise NotImplementedError(
+                f"{type(self).__name__} in training mode updates its running statistics in place, which a function "
+                "traced by graphgrad.compile cannot do yet: call .eval() first, or run the training step eagerly")
         if self.training and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
         return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
@@ -200,3 +208,86 @@ class BatchNorm1d(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation) with PyTorch's parameters and initialisation.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.Conv2d(3, 8, kernel_size=3, padding=1)(gg.ones(2, 3, 16, 16)).shape
+    torch.Size([2, 8, 16, 16])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, dtype=None):
+        super().__init__()
+        if groups != 1:
+            raise NotImplementedError("Conv2d: groups > 1 is not supported yet")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = F._pair(kernel_size), F._pair(stride)
+        self.padding, self.dilation = F._pair(padding), F._pair(dilation)
+        self.weight = Parameter(factories.empty(out_channels, in_channels, *self.kernel_size, dtype=dtype))
+        self.bias = Parameter(factories.empty(out_channels, dtype=dtype)) if bias else None
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+            init.uniform_(self.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
+
+    def forward(self, input):
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+
+    def forward(self, input):
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode=False")
+
+
+class AvgPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def forward(self, input):
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalization of each channel of (N, C, H, W) images."""
+
+    def forward(self, input):
+        if input.ndim != 4:
+            raise ValueError(f"expected 4D input (got {input.ndim}D input)")
+        return self._normalize(input)

@@ -184,6 +184,11 @@ def _inverse(dims):
 defvjp("reshape", lambda g, out, x, *, shape: g.reshape(x.shape))
 defvjp("permute", lambda g, out, x, *, dims: g.permute(_inverse(dims)))
 defvjp("expand", lambda g, out, x, *, shape: g.sum_to(x.shape))
+# unfold2d and fold2d are linear and each other's adjoint
+defvjp("unfold2d", lambda g, out, x, *, kernel, stride, padding, dilation: bind(
+    "fold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation, size=x._type.shape[2:]))
+defvjp("fold2d", lambda g, out, x, *, kernel, stride, padding, dilation, size: bind(
+    "unfold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation))
 defvjp("getitem", lambda g, out, x, *, index: bind("index_add_zeros", g, index=index, shape=x._type.shape))
 defvjp("index_add_zeros", lambda g, out, x, *, index, shape: bind("getitem", g, index=index))
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
+import graphgrad.nn.functional as F
 from graphgrad.utils.gradcheck import gradcheck, gradgradcheck, numerical_jacobian
 
 # name -> (function of tensors, input shapes, sampler for inputs)
@@ -74,6 +75,10 @@ CASES = {
     "norm_dim_l1": (lambda x: x.norm(p=1, dim=1) * x.sum(), [(2, 3)], AWAY),
     "var_std": (lambda x: x.var(dim=0) + x.std(), [(3, 2)], ANY),
     "fanout": (lambda x: x * x.exp() + x.sin() * x, [(3,)], ANY),
+    "conv2d": (lambda x, w: F.conv2d(x, w, stride=2, padding=1) ** 2, [(1, 2, 5, 4), (3, 2, 3, 2)], ANY),
+    "conv2d_dilated": (lambda x, w: F.conv2d(x, w, dilation=2), [(2, 1, 5, 5), (2, 1, 2, 2)], ANY),
+    "max_pool2d": (lambda x: F.max_pool2d(x, 2) ** 2, [(1, 2, 4, 4)], ANY),
+    "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, stride=1, padding=1) * x, [(1, 1, 3, 3)], ANY),
 }
 
 
