@@ -16,20 +16,27 @@ import graphgrad.nn as nn
 
 
 class SmallResNet(nn.Module):
-    """Stand-in for ``torchvision.models.resnet18``: the seeds only need a feature extractor and a ``.fc`` head
-    of 512 inputs. Pretrained weights cannot be downloaded in tests, so the features are a pooled image
-    followed by one trained-from-scratch layer."""
+    """Stand-in for ``torchvision.models.resnet18``: the same kind of network in miniature (a strided conv stem
+    with batch norm and max pooling, one residual block, global average pooling, 512 features, an ``fc`` head).
+    Pretrained weights cannot be downloaded in tests, so it starts from graphgrad's seeded initialisation."""
 
     def __init__(self, num_classes: int = 1000):
         super().__init__()
-        self.features = nn.Linear(3 * 8 * 8, 512)
+        self.conv1 = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
         self.relu = nn.ReLU()
+        self.maxpool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.widen = nn.Conv2d(8, 512, 1)
         self.fc = nn.Linear(512, num_classes)
 
     def forward(self, x):
-        n, c, h, w = x.shape
-        pooled = x.reshape(n, c, 8, h // 8, 8, w // 8).mean(dim=(3, 5)).reshape(n, -1)
-        return self.fc(self.relu(self.features(pooled)))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.relu(x + self.bn2(self.conv2(x)))  # the residual connection
+        x = self.widen(self.avgpool(x)).flatten(1)
+        return self.fc(x)
 
 
 def resnet18(pretrained: bool = False, weights=None, num_classes: int = 1000) -> SmallResNet:

@@ -116,7 +116,10 @@ def test_training_loop(fake_torchvision):
     assert out == "".join(f"iter {i}\n" for i in range(500))
     model = ns["model"]
     assert all(p.grad is None for p in model.parameters())  # zero_grad() sets to None by default
-    assert ns["loss"].item() < (initial(data) - labels).sum().item()
+    # the document's loss, sum(prediction - labels), is unbounded below: 500 SGD steps drive it to -inf (and
+    # then nan) in PyTorch as here, so what is checked is that every parameter was trained ...
+    for (name, p), q in zip(model.named_parameters(), initial.parameters()):
+        assert not np.array_equal(p.detach().numpy(), q.detach().numpy()), name
     # d loss / d fc.bias is 1 at every step, so SGD with momentum 0.9 moves the bias by
     # lr * sum_t (1 - 0.9**t) / (1 - 0.9) in total: a closed form for the whole loop
     shift = 1e-2 * sum((1 - 0.9 ** t) / (1 - 0.9) for t in range(1, 501))
