@@ -13,6 +13,7 @@ import operator
 import re
 
 from ..ir.printer import format_index
+from ..ir.registry import window_count
 
 EXPRESSIONS: dict = {}
 
@@ -133,10 +134,11 @@ def _fold2d(a, xp, out, kernel, stride, padding, dilation, size):
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
     image = f"{out}_image"
     lines = [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({size[0] + 2 * ph}, {size[1] + 2 * pw}), dtype={a[0]}.dtype)"]
+    oh, ow = (window_count(*args) for args in zip(size, kernel, stride, padding, dilation))
     for i in range(kernel[0]):  # one strided slice per kernel offset: a patch grid never overlaps itself
         for j in range(kernel[1]):
-            rows = f"{i * dh}:{i * dh} + {sh} * {a[0]}.shape[2]:{sh}"
-            cols = f"{j * dw}:{j * dw} + {sw} * {a[0]}.shape[3]:{sw}"
+            rows = f"{i * dh}:{i * dh + sh * (oh - 1) + 1}:{sh}"
+            cols = f"{j * dw}:{j * dw + sw * (ow - 1) + 1}:{sw}"
             lines.append(f"{image}[:, :, {rows}, {cols}] += {a[0]}[:, :, :, :, {i}, {j}]")
     lines.append(f"{image}[:, :, {ph}:{ph + size[0]}, {pw}:{pw + size[1]}]" if ph or pw else image)
     return lines

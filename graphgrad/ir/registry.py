@@ -278,7 +278,7 @@ def _matmul(inputs):
 
 
 # -- image patches (convolution and pooling are built on these) ----------------------------------
-def _window_count(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+def window_count(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
@@ -289,7 +289,7 @@ def _unfold2d(inputs, kernel, stride, padding, dilation):
     if x.ndim != 4:
         raise ShapeError(f"Expected 4D (batched) input to conv2d/pool2d, but got input of size: {list(x.shape)}")
     n, c, h, w = x.shape
-    oh, ow = (_window_count(s, k, st, p, d) for s, k, st, p, d in zip((h, w), kernel, stride, padding, dilation))
+    oh, ow = (window_count(s, k, st, p, d) for s, k, st, p, d in zip((h, w), kernel, stride, padding, dilation))
     if oh <= 0 or ow <= 0:
         raise ShapeError(f"Calculated output size: ({oh}x{ow}). Output size is too small "
                          f"(input {h}x{w}, kernel {kernel[0]}x{kernel[1]})")
