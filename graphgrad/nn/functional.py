@@ -21,6 +21,21 @@ _REDUCTIONS = ("none", "mean", "sum")
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "bool": "Bool", "int64": "Long"}
 
 
+def _update_running(buffer: Tensor, statistic: TensorBase, momentum: float, scale: float = 1.0) -> None:
+    """``buffer = (1 - momentum) * buffer + momentum * scale * statistic``, in place; under ``@gg.compile`` the
+    compiled function writes it after each call."""
+    def update(old):
+        return old * (1 - momentum) + statistic.detach() * (momentum * scale)
+
+    if isinstance(statistic, Tensor):
+        from ..runtime.grad_mode import no_grad
+
+        with no_grad():
+            buffer.copy_(update(buffer))
+    else:
+        statistic.tracer.assign(buffer, update)
+
+
 def _as_pytorch_names(result: TensorBase, name: str) -> TensorBase:
     """Name an eager result's ``grad_fn`` as PyTorch's fused kernel is named (``MseLossBackward0``), so printed
     losses read as in PyTorch; the recorded ops, and so the gradients, stay the composite ones."""
@@ -68,6 +83,10 @@ def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    if not isinstance(input, Tensor):
+        raise NotImplementedError("dropout in training mode inside graphgrad.compile is not supported yet: the "
+                                  "random mask would be drawn once, at trace time. Call .eval() on the module, or "
+                                  "run the training step eagerly")
     if p == 1.0:
         return input * 0.0
     keep = _rng(generator).random(tuple(input.shape)) >= p
@@ -123,11 +142,8 @@ def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: 
         centered = input - mean.reshape(shape)
         var = (centered * centered).mean(dims)
         if running_mean is not None:
-            from ..runtime.grad_mode import no_grad
-
-            with no_grad():
-                running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
-                running_var.mul_(1 - momentum).add_(var.detach() * (momentum * count / (count - 1)))
+            _update_running(running_mean, mean, momentum)
+            _update_running(running_var, var, momentum, count / (count - 1))
     else:
         mean, var = running_mean, running_var
         centered = input - mean.reshape(shape)

@@ -196,12 +196,11 @@ class BatchNorm1d(Module):
         return self._normalize(input)
 
     def _normalize(self, input):
-        if self.training and self.running_mean is not None and not isinstance(input, Tensor):
-            raise NotImplementedError(
-                f"{type(self).__name__} in training mode updates its running statistics in place, which a function "
-                "traced by graphgrad.compile cannot do yet: call .eval() first, or run the training step eagerly")
         if self.training and self.num_batches_tracked is not None:
-            self.num_batches_tracked.add_(1)
+            if isinstance(input, Tensor):
+                self.num_batches_tracked.add_(1)
+            else:  # traced: the compiled function counts each call
+                input.tracer.assign(self.num_batches_tracked, lambda count: count + 1)
         return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                             self.training or self.running_mean is None, self.momentum, self.eps)
 

@@ -12,6 +12,7 @@ from ..runtime.autograd import reset_grad
 from ..runtime.grad_mode import no_grad
 from ..runtime.hooks import RemovableHandle
 from ..runtime.tensor import Tensor
+from ..tracer.tracer import ACTIVE as _TRACES
 from .parameter import Parameter
 
 
@@ -62,6 +63,8 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        if _TRACES:  # a compiled function that calls this module is only valid in the same training mode
+            _TRACES[-1].guards.append((self, "training", self.training))
         for hook in list(self._forward_pre_hooks.values()):
             replaced = hook(self, args)
             if replaced is not None:

@@ -44,6 +44,8 @@ class Specialization:
     captured: list = field(default_factory=list)  # eager tensors the function closed over
     diff_inputs: list = field(default_factory=list)  # positions (in args + captured) that get gradients
     diff_types: tuple = ()  # their types, filled on the first call
+    assigned: list = field(default_factory=list)  # eager buffers the last outputs are written into
+    guards: list = field(default_factory=list)  # (object, attribute, value) the trace depended on
     n_outputs: int = 1
     single: bool = True
 
@@ -75,6 +77,15 @@ def _remember_diff_types(spec, inputs: list) -> tuple:
     """The types of the inputs that get gradients: fixed by the specialization, so computed once."""
     spec.diff_types = tuple(inputs[i]._type for i in spec.diff_inputs)
     return spec.diff_types
+
+
+def _still_valid(spec) -> bool:
+    """Whether a specialization still describes the world: closed-over tensors kept their types, and the
+    Python state the trace read (a module's ``training`` flag) is unchanged."""
+    types = getattr(spec, "captured_types", None)  # gg.grad's specializations do not track them
+    if spec.captured and types is not None and not all(_same(t, s) for t, s in zip(spec.captured, types)):
+        return False
+    return all(getattr(obj, name) == value for obj, name, value in spec.guards)
 
 
 def _fingerprint(args: tuple) -> tuple | None:
@@ -130,6 +141,10 @@ def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: 
                               f"{type(o).__name__}")
         if o.value.name is None:
             o.value.name = tracer.graph.name if single else f"out{i}"
+    # buffer updates (BatchNorm's running statistics) are extra outputs, written back after each call
+    for i, (_, new) in enumerate(tracer.assignments):
+        new.value.name = new.value.name or f"updated{i}"
+        outs.append(new)
     graph = tracer.graph
     graph.outputs = [o.value for o in outs]
     graph.output_names = [o.value.name for o in outs]
@@ -152,7 +167,8 @@ def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: 
         stages["optimized"] = forward
         backward, diff = None, []
     spec = Specialization(None, stages, forward, backward, captured=tracer.captured, diff_inputs=diff,
-                          n_outputs=len(outs), single=single)
+                          n_outputs=len(outs), single=single, assigned=[t for t, _ in tracer.assignments],
+                          guards=list(tracer.guards))
     spec.origin = _signature_text(fn)
     return spec
 
@@ -262,7 +278,8 @@ class CompiledFunction:
                 diffs.append(f"backend {old[2]} -> {key[2]}")
             if best is None or len(diffs) < len(best):
                 best = diffs
-        return "; ".join(best or ["closed-over tensors changed type or requires_grad"])
+        return "; ".join(best or ["closed-over tensors changed type or requires_grad, or a module switched "
+                                  "between train() and eval()"])
 
     def _key(self, args, types=None) -> tuple:
         parts = []
@@ -275,10 +292,10 @@ class CompiledFunction:
 
     def specialize(self, *args, _types=None) -> Specialization:
         key = self._key(args, _types)
-        spec = self._cache.get(key)
-        if spec is not None and all(_same(t, s) for t, s in zip(spec.captured, spec.captured_types)):
-            self.hits += 1
-            return spec
+        for spec in self._cache.get(key, ()):
+            if _still_valid(spec):
+                self.hits += 1
+                return spec
         self.misses += 1
         if self._cache:
             self.recompile_reasons.append(self._explain(key))
@@ -286,7 +303,7 @@ class CompiledFunction:
         spec = build_specialization(self.fn, args, flags, key[1])
         spec.key = key
         spec.captured_types = [(t._type, t._requires_grad) for t in spec.captured]
-        self._cache[key] = spec
+        self._cache.setdefault(key, []).append(spec)
         return spec
 
     def __call__(self, *args, **kwargs):
@@ -303,7 +320,9 @@ class CompiledFunction:
         spec = self.specialize(*args, _types=types)
         fingerprint = _fingerprint(args)
         if fingerprint is not None:
-            self._by_fingerprint[fingerprint] = spec
+            specs = self._by_fingerprint.setdefault(fingerprint, [])
+            if spec not in specs:
+                specs.append(spec)
         inputs = [a for a, t in zip(args, types) if t is not None]
         inputs += [c for c in spec.captured if _arg_type(c) is not None]
         return self._run(spec, inputs)
@@ -312,12 +331,11 @@ class CompiledFunction:
         """The specialization for a call whose arguments are all Tensors, from shapes, dtypes, requires_grad
         and array types read directly: the common call skips building the full signature key."""
         fingerprint = _fingerprint(args)
-        spec = self._by_fingerprint.get(fingerprint) if fingerprint is not None else None
-        if spec is None or (spec.captured and not all(_same(t, s) for t, s in zip(spec.captured,
-                                                                                   spec.captured_types))):
-            return None
-        self.hits += 1
-        return spec
+        for spec in self._by_fingerprint.get(fingerprint, ()) if fingerprint is not None else ():
+            if _still_valid(spec):
+                self.hits += 1
+                return spec
+        return None
 
     def _run(self, spec: Specialization, inputs: list):
         backend = spec.key[2]
@@ -325,6 +343,12 @@ class CompiledFunction:
         result = module.forward(*[a._data if isinstance(a, Tensor) else a for a in inputs])
         result = result if isinstance(result, tuple) else (result,)
         outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
+        if spec.assigned:
+            n_user = spec.n_outputs - len(spec.assigned)
+            for target, value in zip(spec.assigned, outs[n_user:]):
+                target._data[...] = value
+                target._version_box[0] += 1
+            outs = outs[:n_user]
         if not any(isinstance(a, Tensor) for a in inputs):
             values = [np.asarray(o) if backend == "numpy" else o for o in outs]
             return values[0] if spec.single else tuple(values)
@@ -357,7 +381,7 @@ class CompiledFunction:
         return self.specialize(*args).source_for(backend)
 
     def cache_info(self):
-        return CacheInfo(self.hits, self.misses, len(self._cache))
+        return CacheInfo(self.hits, self.misses, sum(len(specs) for specs in self._cache.values()))
 
 
 @dataclass(frozen=True)
@@ -415,7 +439,7 @@ class _ValueAndGrad:
     def _spec(self, args, nums):
         key = tuple((t.shape, t.dtype) if (t := _arg_type(a)) is not None else ("static", a) for a in args) + (nums,)
         spec = self._cache.get(key)
-        if spec is None:
+        if spec is None or not _still_valid(spec):
             flags = [i in nums for i in range(len(args))]
             for i in nums:
                 t = _arg_type(args[i])
@@ -423,6 +447,9 @@ class _ValueAndGrad:
                     raise TypeError(f"grad: argument {i} of {getattr(self.fn, '__name__', 'f')} must be a floating "
                                     f"point tensor or array, got {t or type(args[i]).__name__}")
             spec = build_specialization(self.fn, args, flags, True, seed="ones")
+            if spec.assigned:
+                raise NotImplementedError("grad of a function that updates module buffers (a BatchNorm in training "
+                                          "mode) is not supported: call .eval() on the module first")
             if spec.n_outputs != 1 or not spec.single:
                 raise TypeError("grad requires a function returning a single scalar tensor")
             out = spec.stages["traced"].outputs[0]

@@ -63,6 +63,8 @@ class Tracer:
         self.graph = Graph(name)
         self.captured: list = []        # eager tensors the function closed over, now graph inputs
         self._captured_ids: dict = {}
+        self.assignments: list = []     # (eager tensor, symbolic new value): buffers written after each call
+        self.guards: list = []          # (object, attribute, value) read while tracing, e.g. module.training
         self.role = "forward"
         self.loc_override: Loc | None = None
 
@@ -73,6 +75,12 @@ class Tracer:
 
     def wrap(self, value: Value) -> "SymbolicTensor":
         return SymbolicTensor(value, self)
+
+    def assign(self, target, update) -> None:
+        """After each call of the compiled function, write ``update(target)`` into the eager tensor ``target``
+        (a module buffer such as BatchNorm's running mean). ``update`` gets ``target`` as a graph input."""
+        new = update(self.wrap(self.lift(target, "assign"))).detach()
+        self.assignments.append((target, new))
 
     def lift(self, x, op: str):
         """Bring a non-symbolic operand into the graph: scalars stay literals, tensors become inputs."""

@@ -64,12 +64,27 @@ def test_a_small_cnn_gives_the_same_gradients_compiled_and_trains():
     assert "sliding_window_view" in source and "import numpy as np" in source
 
 
-def test_batch_norm_under_compile_needs_eval_mode():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
-    x = gg.randn(4, 1, 5, 5)
-    model(x)  # eager training step: running statistics move
-    compiled = gg.compile(lambda x: model(x).sum())
-    with pytest.raises(NotImplementedError, match="BatchNorm2d in training mode updates its running statistics"):
-        compiled(x)
+def test_batch_norm_trains_under_compile_updating_its_running_statistics():
+    gg.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).double()
+    twin = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).double()
+    twin.load_state_dict(model.state_dict())
+    compiled = gg.compile(lambda x: (model(x) ** 2).sum())
+    for _ in range(3):
+        x = gg.randn(4, 1, 5, 5, dtype=gg.float64)
+        model.zero_grad()
+        twin.zero_grad()
+        out, expected = compiled(x), (twin(x) ** 2).sum()
+        out.backward()
+        expected.backward()
+        np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-12)
+        for (name, a), b in zip(model.named_parameters(), twin.parameters()):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+    for key, value in twin.state_dict().items():  # running statistics and the batch count, written back
+        np.testing.assert_allclose(model.state_dict()[key].numpy(), value.numpy(), rtol=1e-12, err_msg=key)
+    assert model[1].num_batches_tracked.item() == 3
+    with pytest.raises(NotImplementedError, match="updates module buffers"):
+        gg.grad(lambda x: model(x).sum())(np.ones((2, 1, 5, 5)))
     model.eval()
-    np.testing.assert_allclose(compiled(x).item(), model(x).sum().item(), rtol=1e-5)
+    x = gg.randn(4, 1, 5, 5, dtype=gg.float64)
+    np.testing.assert_allclose(compiled(x).item(), (twin.eval()(x) ** 2).sum().item(), rtol=1e-12)
