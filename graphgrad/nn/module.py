@@ -63,8 +63,8 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        if _TRACES:  # a compiled function that calls this module is only valid in the same training mode
-            _TRACES[-1].guards.append((self, "training", self.training))
+        if _TRACES.stack:  # a compiled function that calls this module is only valid in the same training mode
+            _TRACES.stack[-1].guards.append((self, "training", self.training))
         for hook in list(self._forward_pre_hooks.values()):
             replaced = hook(self, args)
             if replaced is not None:

@@ -175,7 +175,7 @@ class Tensor(TensorBase):
                 raise TypeError(f"{op}: cannot mix an eager Tensor with {type(x).__name__}")
             else:
                 arrays.append(_to_array(x, None))
-        if record and _TRACES and _grad_state.enabled:
+        if record and _TRACES.stack and _grad_state.enabled:
             return _into_trace(op, inputs, attrs)
         if attrs:
             fn = kernel(op, tuple(attrs.items()), len(arrays), xp)
@@ -601,7 +601,7 @@ def _as_pytorch_dtype(op: str, inputs: tuple, attrs: dict, out):
 
 def _into_trace(op: str, inputs: tuple, attrs: dict):
     """Record an eager op on tensors that require grad into the running trace (they become its inputs)."""
-    tracer = _TRACES[-1]
+    tracer = _TRACES.stack[-1]
     lifted = tuple(tracer.wrap(tracer.lift(x, op)) if isinstance(x, Tensor) else x for x in inputs)
     return bind(op, *lifted, **attrs)
 

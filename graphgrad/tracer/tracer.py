@@ -10,6 +10,7 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -50,10 +51,16 @@ def _where(loc: Loc | None) -> str:
     return f" at {loc.file}:{loc.line}" + (f": `{text}`" if text else "")
 
 
-#: the tracers of the traces running now, innermost last: an eager op on a tensor that requires grad, run while
-#: tracing (``weight.t()`` on a closed-over parameter), is recorded into the innermost one rather than run once
-#: at trace time, so that gradients reach that tensor on every call
-ACTIVE: list = []
+class _ActiveTraces(threading.local):
+    """The tracers of the traces running on this thread, innermost last (``ACTIVE.stack``): an eager op on a
+    tensor that requires grad, run while tracing (``weight.t()`` on a closed-over parameter), is recorded into
+    the innermost one rather than run once at trace time, so that gradients reach that tensor on every call."""
+
+    def __init__(self):
+        self.stack: list = []
+
+
+ACTIVE = _ActiveTraces()
 
 
 class Tracer:
@@ -224,11 +231,11 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
     requires_grad = requires_grad or [False] * len(args)
     symbolic = [tracer.input(a, n, rg) if isinstance(a, TensorType) else a
                 for a, n, rg in zip(args, names, requires_grad)]
-    ACTIVE.append(tracer)
+    ACTIVE.stack.append(tracer)
     try:
         result = _run_naming_locals(tracer, fn, symbolic)
     finally:
-        ACTIVE.pop()
+        ACTIVE.stack.pop()
     return tracer, result
 
 

@@ -142,3 +142,23 @@ def test_ops_on_closed_over_tensors_that_require_grad_are_traced_not_frozen():
         f(x).backward()
         np.testing.assert_array_equal(w.grad.numpy(), np.full((2, 2), float(call)))
     assert "permute" in str(f.graph(x, stage="traced"))
+
+
+def test_a_trace_on_one_thread_does_not_capture_eager_ops_of_another():
+    import threading
+
+    w = gg.tensor([2.0], requires_grad=True)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(x):
+        started.set()
+        release.wait(5)
+        return (x * w).sum()
+
+    worker = threading.Thread(target=lambda: gg.compile(slow)(gg.ones(1)))
+    worker.start()
+    started.wait(5)
+    eager = w * 3  # on this thread, while the other one is tracing: plain eager
+    release.set()
+    worker.join()
+    assert type(eager) is gg.Tensor and eager.grad_fn.name() == "MulBackward0"
