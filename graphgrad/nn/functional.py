@@ -83,15 +83,17 @@ def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    if not isinstance(input, Tensor):
-        raise NotImplementedError("dropout in training mode inside graphgrad.compile is not supported yet: the "
-                                  "random mask would be drawn once, at trace time. Call .eval() on the module, or "
-                                  "run the training step eagerly")
     if p == 1.0:
         return input * 0.0
-    keep = _rng(generator).random(tuple(input.shape)) >= p
-    mask = Tensor(keep.astype(input._type.dtype) / (1.0 - p))
-    return input * mask
+    shape, dtype = tuple(input.shape), np.dtype(input._type.dtype)
+
+    def draw():
+        return (_rng(generator).random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
+
+    if isinstance(input, Tensor):
+        return input * Tensor(draw())
+    # traced: the mask is an input of the compiled function, drawn afresh on every call
+    return input * input.tracer.random_input(input._type, draw)
 
 
 def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = None) -> TensorBase:

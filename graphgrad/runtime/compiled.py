@@ -46,6 +46,7 @@ class Specialization:
     diff_types: tuple = ()  # their types, filled on the first call
     assigned: list = field(default_factory=list)  # eager buffers the last outputs are written into
     guards: list = field(default_factory=list)  # (object, attribute, value) the trace depended on
+    draws: list = field(default_factory=list)  # makers of the random inputs, which come last
     n_outputs: int = 1
     single: bool = True
 
@@ -168,7 +169,7 @@ def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: 
         backward, diff = None, []
     spec = Specialization(None, stages, forward, backward, captured=tracer.captured, diff_inputs=diff,
                           n_outputs=len(outs), single=single, assigned=[t for t, _ in tracer.assignments],
-                          guards=list(tracer.guards))
+                          guards=list(tracer.guards), draws=[draw for _, draw in tracer.random_inputs])
     spec.origin = _signature_text(fn)
     return spec
 
@@ -340,6 +341,8 @@ class CompiledFunction:
     def _run(self, spec: Specialization, inputs: list):
         backend = spec.key[2]
         module = spec.module(backend)
+        if spec.draws:
+            inputs = inputs + [draw() for draw in spec.draws]
         result = module.forward(*[a._data if isinstance(a, Tensor) else a for a in inputs])
         result = result if isinstance(result, tuple) else (result,)
         outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
@@ -447,6 +450,9 @@ class _ValueAndGrad:
                     raise TypeError(f"grad: argument {i} of {getattr(self.fn, '__name__', 'f')} must be a floating "
                                     f"point tensor or array, got {t or type(args[i]).__name__}")
             spec = build_specialization(self.fn, args, flags, True, seed="ones")
+            if spec.draws:
+                raise NotImplementedError("grad of a function that draws random numbers (dropout in training "
+                                          "mode) is not supported: call .eval() on the module first")
             if spec.assigned:
                 raise NotImplementedError("grad of a function that updates module buffers (a BatchNorm in training "
                                           "mode) is not supported: call .eval() on the module first")

@@ -72,6 +72,7 @@ class Tracer:
         self._captured_ids: dict = {}
         self.assignments: list = []     # (eager tensor, symbolic new value): buffers written after each call
         self.guards: list = []          # (object, attribute, value) read while tracing, e.g. module.training
+        self.random_inputs: list = []   # (input value, draw): arrays drawn afresh for every call
         self.role = "forward"
         self.loc_override: Loc | None = None
 
@@ -88,6 +89,13 @@ class Tracer:
         (a module buffer such as BatchNorm's running mean). ``update`` gets ``target`` as a graph input."""
         new = update(self.wrap(self.lift(target, "assign"))).detach()
         self.assignments.append((target, new))
+
+    def random_input(self, type: TensorType, draw, name: str = "mask") -> "SymbolicTensor":
+        """A graph input that the compiled function fills with ``draw()`` (a new array) on every call: how
+        random values (dropout masks) enter a traced function without being frozen at trace time."""
+        v = self.graph.add_input(type, f"{name}{len(self.random_inputs)}")
+        self.random_inputs.append((v, draw))
+        return SymbolicTensor(v, self)
 
     def lift(self, x, op: str):
         """Bring a non-symbolic operand into the graph: scalars stay literals, tensors become inputs."""
@@ -236,6 +244,10 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
         result = _run_naming_locals(tracer, fn, symbolic)
     finally:
         ACTIVE.stack.pop()
+    if tracer.random_inputs:  # random inputs come last: arguments, then closed-over tensors, then draws
+        drawn = {id(v) for v, _ in tracer.random_inputs}
+        tracer.graph.inputs = ([v for v in tracer.graph.inputs if id(v) not in drawn]
+                               + [v for v, _ in tracer.random_inputs])
     return tracer, result
 
 

@@ -1,6 +1,7 @@
 """nn modules inside @gg.compile: their parameters are closed-over tensors, captured as graph inputs, so the
 compiled loss gives the same gradients as eager and an optimizer trains through it."""
 import numpy as np
+import pytest
 
 import graphgrad as gg
 import graphgrad.nn as nn
@@ -37,20 +38,29 @@ def test_compiled_loss_of_a_module_matches_eager_and_trains():
     assert loss_fn.cache_info().specializations == 2
 
 
-def test_switching_train_and_eval_gives_each_mode_its_own_specialization():
+def test_dropout_draws_a_fresh_mask_per_call_and_eval_switches_it_off():
     gg.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 1))
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 1)).double()
     f = gg.compile(lambda x: model(x).sum())
-    x = gg.randn(5, 3)
+    x = gg.randn(5, 3, dtype=gg.float64)
+    for seed in (1, 2):  # the same seed gives the same mask, compiled or eager: same values and gradients
+        gg.manual_seed(seed)
+        model.zero_grad()
+        compiled = f(x)
+        compiled.backward()
+        grads = [p.grad.numpy().copy() for p in model.parameters()]
+        gg.manual_seed(seed)
+        model.zero_grad()
+        eager = model(x).sum()
+        eager.backward()
+        np.testing.assert_allclose(compiled.item(), eager.item(), rtol=1e-12)
+        for g, p in zip(grads, model.parameters()):
+            np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-12)
+    assert f(x).item() != f(x).item()  # a new mask every call, not one frozen at trace time
     model.eval()
-    np.testing.assert_allclose(f(x).item(), model(x).sum().item(), rtol=1e-6)
+    np.testing.assert_allclose(f(x).item(), model(x).sum().item(), rtol=1e-12)
     model.train()
-    try:
-        f(x)
-    except NotImplementedError as e:  # a random mask cannot be traced yet: a clear error, not a frozen mask
-        assert "dropout in training mode inside graphgrad.compile" in str(e)
-    else:
-        raise AssertionError("dropout in training mode was traced")
-    model.eval()
-    np.testing.assert_allclose(f(x).item(), model(x).sum().item(), rtol=1e-6)
-    assert f.cache_info().specializations == 1 and f.cache_info().hits == 1
+    f(x)
+    assert f.cache_info().specializations == 2  # one per mode, reused after switching back
+    with pytest.raises(NotImplementedError, match="draws random numbers"):
+        gg.grad(lambda x: model(x).sum())(np.ones((2, 3)))
