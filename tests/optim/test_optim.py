@@ -221,3 +221,49 @@ def test_errors_are_pytorch_s():
     for make, error, text in cases:
         with pytest.raises(error, match=re.escape(text)):
             make()
+
+
+def _numpy_rmsprop(lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, steps=6):
+    a, b, w = _problem()
+    v = np.zeros_like(w)
+    mean = np.zeros_like(w)
+    buf = np.zeros_like(w)
+    for _ in range(steps):
+        g = _grad(a, b, w) + weight_decay * w
+        v = alpha * v + (1 - alpha) * g * g
+        if centered:
+            mean = alpha * mean + (1 - alpha) * g
+            avg = np.sqrt(v - mean * mean) + eps
+        else:
+            avg = np.sqrt(v) + eps
+        if momentum:
+            buf = momentum * buf + g / avg
+            w = w - lr * buf
+        else:
+            w = w - lr * g / avg
+    return w
+
+
+def _numpy_adagrad(lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, steps=6):
+    a, b, w = _problem()
+    total = np.full_like(w, initial_accumulator_value)
+    for t in range(1, steps + 1):
+        g = _grad(a, b, w) + weight_decay * w
+        total = total + g * g
+        w = w - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(total) + eps)
+    return w
+
+
+@pytest.mark.parametrize("options", [
+    dict(lr=0.01), dict(lr=0.01, alpha=0.9, momentum=0.5), dict(lr=0.01, centered=True, weight_decay=0.1),
+])
+def test_rmsprop_matches_pytorch_formula(options):
+    np.testing.assert_allclose(_run(lambda p: optim.RMSprop(p, **options)), _numpy_rmsprop(**options), rtol=1e-12)
+
+
+@pytest.mark.parametrize("options", [dict(lr=0.1), dict(lr=0.1, lr_decay=0.5, initial_accumulator_value=0.2,
+                                                      weight_decay=0.01)])
+def test_adagrad_matches_pytorch_formula(options):
+    np.testing.assert_allclose(_run(lambda p: optim.Adagrad(p, **options)), _numpy_adagrad(**options), rtol=1e-12)
+    with pytest.raises(ValueError, match="Invalid lr_decay value: -1"):
+        optim.Adagrad([gg.ones(1, requires_grad=True)], lr_decay=-1)
