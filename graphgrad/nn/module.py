@@ -63,8 +63,12 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        if _TRACES.stack:  # a compiled function that calls this module is only valid in the same training mode
-            _TRACES.stack[-1].guards.append((self, "training", self.training))
+        if _TRACES.stack:
+            tracer = _TRACES.stack[-1]
+            # a compiled function that calls this module is only valid in the same training mode
+            tracer.guards.append((self, "training", self.training))
+            for name, tensor in self.state_dict(keep_vars=True).items():  # generated code uses these names
+                tracer.names.setdefault(id(tensor), name)
         for hook in list(self._forward_pre_hooks.values()):
             replaced = hook(self, args)
             if replaced is not None:

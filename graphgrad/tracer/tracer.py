@@ -73,6 +73,7 @@ class Tracer:
         self.assignments: list = []     # (eager tensor, symbolic new value): buffers written after each call
         self.guards: list = []          # (object, attribute, value) read while tracing, e.g. module.training
         self.random_inputs: list = []   # (input value, draw): arrays drawn afresh for every call
+        self.names: dict = {}           # id(eager tensor) -> its name where known (a module's "fc1.weight")
         self.role = "forward"
         self.loc_override: Loc | None = None
 
@@ -106,7 +107,7 @@ class Tracer:
         if isinstance(x, TensorBase) and hasattr(x, "_data"):  # an eager Tensor the function closed over
             key = id(x)
             if key not in self._captured_ids:
-                v = self.graph.add_input(x._type, None)
+                v = self.graph.add_input(x._type, self.names.get(key))
                 v.requires_grad = bool(getattr(x, "_requires_grad", False))
                 self._captured_ids[key] = v
                 self.captured.append(x)

@@ -64,3 +64,18 @@ def test_dropout_draws_a_fresh_mask_per_call_and_eval_switches_it_off():
     assert f.cache_info().specializations == 2  # one per mode, reused after switching back
     with pytest.raises(NotImplementedError, match="draws random numbers"):
         gg.grad(lambda x: model(x).sum())(np.ones((2, 3)))
+
+
+def test_generated_code_names_parameters_after_the_module():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(3, 4)
+            self.fc2 = nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x).relu())
+
+    net = Net()
+    source = gg.compile(lambda x: net(x).sum()).source(gg.randn(2, 3))
+    assert "def forward(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias):" in source
