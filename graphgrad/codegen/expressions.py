@@ -193,6 +193,22 @@ def statements(op: str, args: list[str], xp: str, out: str, attrs: dict) -> list
     return template(args, xp, out, **attrs)
 
 
+@functools.lru_cache(maxsize=4096)
+def computed_dtype(op: str, attrs_key: tuple, operands: tuple) -> str | None:
+    """The dtype NumPy gives ``op``'s expression for ``operands`` ((ndim, dtype name) per array, or the Python
+    literal), found by running its kernel on one-element arrays; None when that probe cannot run."""
+    import numpy as np
+
+    from ..ir.types import dtype_name
+
+    probes = [np.ones((1,) * x[0], x[1]) if isinstance(x, tuple) else x for x in operands]
+    try:
+        with np.errstate(all="ignore"):
+            return dtype_name(np.asarray(kernel(op, attrs_key, len(probes), "np")(*probes)).dtype)
+    except Exception:
+        return None
+
+
 _OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
               "@": operator.matmul, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
               "==": operator.eq, "!=": operator.ne}

@@ -11,8 +11,7 @@ import math
 import os
 
 from ..ir.graph import Graph, Value
-from ..ir.registry import numpy_dtype
-from .expressions import statements
+from .expressions import computed_dtype, statements
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
 
@@ -34,6 +33,18 @@ def _source_comment(node, last_loc: list) -> str:
     return f"  # {here}: {text}" if text else f"  # {here}"
 
 
+def _numpy_dtype(node) -> str | None:
+    """What NumPy computes for ``node``, where it may differ from the IR type: only an operand of another
+    dtype than the result can make NumPy promote differently (int * 2.5, float32 + int64, exp(int))."""
+    operands = tuple((x.type.ndim, x.type.dtype) if isinstance(x, Value) else x for x in node.inputs)
+    if all(not isinstance(x, tuple) or x[1] == node.output.type.dtype for x in operands):
+        return None
+    try:
+        return computed_dtype(node.op, tuple(node.attrs.items()), operands)
+    except TypeError:  # attributes that cannot key the cache
+        return None
+
+
 def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = None,
                     doc: str | None = None) -> str:
     """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output."""
@@ -51,8 +62,7 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
         out = names[n.output]
         args = [names[x] if isinstance(x, Value) else _literal(x, xp) for x in n.inputs]
         body = statements(n.op, args, xp, out, n.attrs)
-        natural = numpy_dtype(n.op, [x.type if isinstance(x, Value) else x for x in n.inputs])
-        if natural is not None and natural != n.output.type.dtype:  # NumPy promotes where PyTorch does not
+        if _numpy_dtype(n) not in (None, n.output.type.dtype):  # NumPy promotes where PyTorch does not
             body[-1] = f"({body[-1]}).astype({xp}.{n.output.type.dtype})"
         for stmt in body[:-1]:
             lines.append(f"    {stmt}")

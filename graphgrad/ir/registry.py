@@ -54,32 +54,6 @@ def _is_type(x) -> bool:
     return isinstance(x, TensorType)
 
 
-def _np_dtype(x):
-    return np.dtype(x.dtype) if _is_type(x) else x
-
-
-def numpy_result_dtype(inputs: list) -> str:
-    """NumPy's promotion with Python scalars weakly typed (NEP 50): what an array expression computes."""
-    return dtype_name(np.result_type(*[_np_dtype(x) for x in inputs]))
-
-
-_FLOAT_RESULT_OPS = frozenset({"div", "exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "sqrt", "mean", "softmax",
-                               "log_softmax"})
-_PROMOTING_OPS = frozenset({"add", "sub", "mul", "pow", "maximum", "minimum", "matmul", "concat"})
-
-
-def numpy_dtype(op: str, inputs: list) -> str | None:
-    """The dtype NumPy computes for ``op``'s array expression, where it can differ from the IR type (which
-    follows PyTorch); None where the two always agree."""
-    if op in _FLOAT_RESULT_OPS:
-        return numpy_result_dtype(list(inputs) + [1.0])
-    if op in _PROMOTING_OPS:
-        return numpy_result_dtype(list(inputs))
-    if op == "where":
-        return numpy_result_dtype(list(inputs[1:]))
-    return None
-
-
 def _category(dtype: str) -> int:
     return {"b": 0, "i": 1, "u": 1, "f": 2}[np.dtype(dtype).kind]
 
@@ -106,7 +80,8 @@ def result_dtype(inputs: list) -> str:
     """PyTorch's type promotion. Tensors with dimensions decide, then zero-dimensional tensors, then Python
     scalars, each only when it brings a higher category (bool < integer < float): float32 with int64 stays
     float32, an int64 tensor times 2.5 is float32 (the default float), float32 with a float64 0-d tensor stays
-    float32. NumPy would give float64 in all three; codegen and eager cast where it does."""
+    float32. NumPy would give float64 in all three; codegen and eager cast where it does (they find out by
+    computing, not from a list of ops)."""
     dim = zero = wrapped = None
     for x in inputs:
         if _is_type(x):

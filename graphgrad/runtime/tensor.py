@@ -593,8 +593,6 @@ def _has_float64_operand(inputs: tuple) -> bool:
 def _as_pytorch_dtype(op: str, inputs: tuple, attrs: dict, out):
     """NumPy gave float64 where PyTorch's promotion (the IR's) may not: int tensor * 2.5, float32 with int64,
     int / int, exp(int). Cast to what the op's type rule says."""
-    if "dtype" in attrs:  # casts say what they want
-        return out
     dtype = infer_type(op, [x._type if isinstance(x, TensorBase) else x for x in inputs], attrs).dtype
     return out if dtype == "float64" else out.astype(dtype)
 
