@@ -24,18 +24,20 @@ class OpDef:
     attrs: tuple
     infer: Callable  # (inputs: list[TensorType | scalar], **attrs) -> TensorType
     doc: str = ""
+    #: applied element by element with broadcasting: op(broadcast(x), y) may read x directly
+    elementwise: bool = False
 
 
 OPS: dict[str, OpDef] = {}
 
 
-def defop(name: str, attrs: tuple = (), doc: str = ""):
+def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
         if name in OPS:
             raise ValueError(f"primitive {name!r} declared twice")
-        OPS[name] = OpDef(name, tuple(attrs), infer, doc)
+        OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise)
         return infer
 
     return register
@@ -143,23 +145,24 @@ def _float_result(inputs):
 
 
 for _name in ("add", "sub", "mul", "maximum", "minimum", "pow"):
-    defop(_name, doc=f"elementwise {_name} with broadcasting")(lambda inputs: _elementwise(inputs))
+    defop(_name, doc=f"elementwise {_name} with broadcasting", elementwise=True)(lambda inputs: _elementwise(inputs))
 
-defop("div", doc="true division with broadcasting")(
+defop("div", doc="true division with broadcasting", elementwise=True)(
     lambda inputs: _elementwise(inputs, result_dtype(inputs + [1.0])))
 
 for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
-    defop(_name, doc=f"elementwise comparison {_name}, bool result")(
+    defop(_name, doc=f"elementwise comparison {_name}, bool result", elementwise=True)(
         lambda inputs: _elementwise(inputs, "bool"))
 
 for _name in ("neg", "abs", "relu", "sign"):
-    defop(_name, doc=f"elementwise {_name}")(lambda inputs: _elementwise(inputs))
+    defop(_name, doc=f"elementwise {_name}", elementwise=True)(lambda inputs: _elementwise(inputs))
 
 for _name in ("exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "sqrt"):
-    defop(_name, doc=f"elementwise {_name}")(lambda inputs: _elementwise(inputs, result_dtype(inputs + [1.0])))
+    defop(_name, doc=f"elementwise {_name}", elementwise=True)(
+        lambda inputs: _elementwise(inputs, result_dtype(inputs + [1.0])))
 
 
-@defop("where", doc="where(cond, x, y): x where cond else y, broadcasting all three")
+@defop("where", doc="where(cond, x, y): x where cond else y, broadcasting all three", elementwise=True)
 def _where(inputs):
     cond, x, y = inputs
     if _is_type(cond) and cond.dtype != "bool":

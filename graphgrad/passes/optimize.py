@@ -3,9 +3,8 @@ simplification (identities that adjoint generation produces, such as ``g * 1`` o
 the same shape)."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..ir.graph import Graph, Value
+from ..ir.registry import OPS, ShapeError, infer_type
 from ..ir.verify import verify
 from .prune import eliminate_dead_nodes
 
@@ -111,10 +110,6 @@ def fold_shape_chains(graph: Graph) -> Graph:
     return eliminate_dead_nodes(graph)
 
 
-_ELEMENTWISE = frozenset({"add", "sub", "mul", "div", "pow", "maximum", "minimum", "lt", "le", "gt", "ge", "eq",
-                          "ne", "where"})
-
-
 def _broadcast_source(v):
     """What an explicit broadcast started from: ``expand(u)`` -> u; a reshape that only adds unit axes to a
     single element -> that element. None for anything else."""
@@ -128,26 +123,31 @@ def _broadcast_source(v):
     return None
 
 
+def _type_with(node, inputs: list):
+    """``node``'s type rule applied to other inputs (None where they do not fit)."""
+    try:
+        return infer_type(node.op, [x.type if isinstance(x, Value) else x for x in inputs], node.attrs)
+    except (ShapeError, IndexError, TypeError):
+        return None
+
+
 def drop_explicit_broadcasts(graph: Graph) -> Graph:
-    """Elementwise ops broadcast by themselves: ``expand(g, (64, 3)) * y`` -> ``g * y`` when the result keeps
-    its type. The cotangents of ``sum`` and ``mean`` are such broadcasts, and ``broadcast_to`` is not free."""
-    def shape(x):
-        return x.type.shape if isinstance(x, Value) else ()
-
-    from ..ir.types import TensorType
-
+    """Elementwise ops broadcast by themselves: ``expand(g, (64, 3)) * y`` -> ``g * y`` wherever the op's type
+    rule gives the same type. The cotangents of ``sum`` and ``mean`` are such broadcasts, and ``broadcast_to``
+    is not free."""
     nodes = []
     for n in graph.nodes:
-        if n.op not in _ELEMENTWISE:
+        if not OPS[n.op].elementwise:
             nodes.append(n)
             continue
         values = [x for x in n.inputs if isinstance(x, Value)]
         source = _broadcast_source(values[0]) if len(values) == 1 else None
-        if source is not None and source.type.dtype == values[0].type.dtype:
+        inner_inputs = [source if x is values[0] else x for x in n.inputs] if source is not None else None
+        inner_type = _type_with(n, inner_inputs) if source is not None else None
+        if inner_type is not None and inner_type.dtype == n.output.type.dtype:
             # op(broadcast(s), literals) -> broadcast(op(s, literals)): the work shrinks to s's size and
             # the broadcast moves on to the next elementwise op, which can drop it
-            inner = graph.add_node(n.op, [source if x is values[0] else x for x in n.inputs], n.attrs,
-                                   TensorType(source.type.shape, n.output.type.dtype), n.loc, n.role)
+            inner = graph.add_node(n.op, inner_inputs, n.attrs, inner_type, n.loc, n.role)
             nodes.append(graph.nodes.pop())
             n.op, n.inputs, n.attrs = "expand", [inner], {"shape": n.output.type.shape}
             nodes.append(n)
@@ -156,10 +156,9 @@ def drop_explicit_broadcasts(graph: Graph) -> Graph:
         inputs = list(n.inputs)
         for i, x in enumerate(inputs):
             source = _broadcast_source(x)
-            while source is not None and source.type.dtype == x.type.dtype:
-                trial = [shape(y) for y in inputs]
-                trial[i] = source.type.shape
-                if tuple(np.broadcast_shapes(*trial)) != tuple(n.output.type.shape):
+            while source is not None:
+                trial = inputs[:i] + [source] + inputs[i + 1:]
+                if _type_with(n, trial) != n.output.type:
                     break
                 inputs[i] = source
                 source = _broadcast_source(source)
