@@ -29,11 +29,6 @@ def bind(op: str, *inputs, **attrs):
     return type(top)._apply(op, inputs, attrs)
 
 
-def _dims_attr(dim, ndim: int):
-    """Reduction axes as the IR stores them: sorted, non-negative, so that rules never see ``dim=-1``."""
-    return normalize_dims(dim, ndim)
-
-
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and not isinstance(shape[0], int):
         shape = tuple(shape[0])
@@ -138,13 +133,14 @@ class TensorBase:
     clip = clamp
 
     # -- reductions ---------------------------------------------------------------------------
+    # axes go into the IR normalized (sorted, non-negative), so gradient rules never see dim=-1
     def sum(self, dim=None, keepdim: bool = False, axis=None, keepdims=None):
         dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
-        return bind("sum", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
+        return bind("sum", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
 
     def mean(self, dim=None, keepdim: bool = False, axis=None, keepdims=None):
         dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
-        return bind("mean", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
+        return bind("mean", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
 
     def any(self, dim=None, keepdim: bool = False):
         """True where any element (along ``dim``) is non-zero."""
@@ -155,13 +151,13 @@ class TensorBase:
         return (self == 0).sum(dim, keepdim) == 0
 
     def prod(self, dim=None, keepdim: bool = False):
-        return bind("prod", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
+        return bind("prod", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
 
     def amax(self, dim=None, keepdim: bool = False):
-        return bind("amax", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
+        return bind("amax", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
 
     def amin(self, dim=None, keepdim: bool = False):
-        return bind("amin", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
+        return bind("amin", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
 
     def max(self, dim=None, keepdim: bool = False):
         """``x.max()`` is the largest element; ``x.max(dim)`` returns ``(values, indices)``."""
@@ -169,7 +165,7 @@ class TensorBase:
             return bind("maximum", self, dim)
         if dim is None:
             return bind("amax", self, dim=None, keepdim=False)
-        values = bind("amax", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
+        values = bind("amax", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
         return MaxResult(values, self.argmax(dim, keepdim))
 
     def min(self, dim=None, keepdim: bool = False):
@@ -177,7 +173,7 @@ class TensorBase:
             return bind("minimum", self, dim)
         if dim is None:
             return bind("amin", self, dim=None, keepdim=False)
-        values = bind("amin", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
+        values = bind("amin", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
         return MaxResult(values, self.argmin(dim, keepdim))
 
     def argmax(self, dim=None, keepdim: bool = False):
@@ -215,7 +211,7 @@ class TensorBase:
         return self.var(dim, unbiased, keepdim, correction).sqrt()
 
     def logsumexp(self, dim, keepdim: bool = False):
-        return bind("logsumexp", self, dim=_dims_attr(dim, self.ndim), keepdim=bool(keepdim))
+        return bind("logsumexp", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
 
     def softmax(self, dim: int):
         return bind("softmax", self, dim=int(dim))

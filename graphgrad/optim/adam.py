@@ -6,7 +6,7 @@ from typing import Iterable
 
 from ..runtime.factories import zeros_like
 from ..runtime.tensor import Tensor
-from .optimizer import Optimizer, _params_with_grad
+from .optimizer import Optimizer, _check_non_negative, _params_with_grad
 
 
 class Adam(Optimizer):
@@ -30,15 +30,11 @@ class Adam(Optimizer):
                                       maximize=maximize))
 
     def _check_group(self, group: dict) -> None:
-        if not 0.0 <= group["lr"]:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if not 0.0 <= group["eps"]:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        _check_non_negative(group, "eps")
         for i in (0, 1):
             if not 0.0 <= group["betas"][i] < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {group['betas'][i]}")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        _check_non_negative(group, "weight_decay")
 
     def _update(self, group: dict) -> None:
         lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]

@@ -129,6 +129,15 @@ class Optimizer:
         return text + ")"
 
 
+def _check_non_negative(group: dict, *names: str) -> None:
+    """PyTorch's ValueError for a negative learning rate or other option ("Invalid epsilon value: -1")."""
+    if not 0.0 <= group["lr"]:
+        raise ValueError(f"Invalid learning rate: {group['lr']}")
+    for name in names:
+        if not 0.0 <= group[name]:
+            raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {group[name]}")
+
+
 def _params_with_grad(group: dict):
     for p in group["params"]:
         if p.grad is not None:

@@ -4,15 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..runtime.factories import full_like, zeros_like
-from .optimizer import Optimizer, _params_with_grad
-
-
-def _check(group: dict, *names: str) -> None:
-    if not 0.0 <= group["lr"]:
-        raise ValueError(f"Invalid learning rate: {group['lr']}")
-    for name in names:
-        if not 0.0 <= group[name]:
-            raise ValueError(f"Invalid {name} value: {group[name]}")
+from .optimizer import Optimizer, _check_non_negative, _params_with_grad
 
 
 class RMSprop(Optimizer):
@@ -34,7 +26,7 @@ class RMSprop(Optimizer):
                                       centered=centered, maximize=maximize))
 
     def _check_group(self, group: dict) -> None:
-        _check(group, "eps", "momentum", "weight_decay", "alpha")
+        _check_non_negative(group, "eps", "momentum", "weight_decay", "alpha")
 
     def _update(self, group: dict) -> None:
         alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
@@ -72,7 +64,7 @@ class Adagrad(Optimizer):
                                       initial_accumulator_value=initial_accumulator_value, maximize=maximize))
 
     def _check_group(self, group: dict) -> None:
-        _check(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+        _check_non_negative(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
     def _update(self, group: dict) -> None:
         for p, g in _params_with_grad(group):

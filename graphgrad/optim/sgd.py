@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .optimizer import Optimizer, _params_with_grad
+from .optimizer import Optimizer, _check_non_negative, _params_with_grad
 
 
 class SGD(Optimizer):
@@ -28,12 +28,7 @@ class SGD(Optimizer):
                                       nesterov=nesterov, maximize=maximize))
 
     def _check_group(self, group: dict) -> None:
-        if group["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["momentum"] < 0.0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        _check_non_negative(group, "momentum", "weight_decay")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .engine import run_backward
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
-from .tensor import FLOAT_ONLY, Tensor, make_output, quiet_fp
+from .tensor import Tensor, check_can_require_grad, make_output, quiet_fp
 
 
 def _as_tuple(x) -> tuple:
@@ -136,8 +136,8 @@ def Variable(data=None, requires_grad: bool = False, volatile: bool = False) -> 
         data = Tensor([])
     if not isinstance(data, Tensor):
         raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
-    if requires_grad and not data.is_floating_point():
-        raise RuntimeError(FLOAT_ONLY[0].upper() + FLOAT_ONLY[1:])
+    if requires_grad:
+        check_can_require_grad(data._data, at_creation=True)
     out = data.detach()
     out._requires_grad = bool(requires_grad)
     return out

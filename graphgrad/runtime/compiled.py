@@ -26,7 +26,7 @@ from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
 from ..tracer.tracer import SymbolicTensor, TracerError, trace
 from .function import Node
 from .grad_mode import is_grad_enabled
-from .tensor import Tensor
+from .tensor import _NO_ATTRS, Tensor
 
 STAGES = ("traced", "pruned", "adjoint", "optimized")
 
@@ -69,9 +69,6 @@ def _arg_type(x):
     if isinstance(x, SymbolicTensor):
         return x._type
     return None
-
-
-_NO_ATTRS: dict = {}
 
 
 def _remember_diff_types(spec, inputs: list) -> tuple:

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import dtypes
 from .grad_mode import is_inference_mode_enabled
-from .tensor import FLOAT_ONLY, Tensor, _to_array, _to_device
+from .tensor import Tensor, _to_array, _to_device, check_can_require_grad
 
 class Generator:
     """A seeded source of random numbers, passed as ``generator=`` to the random factories and DataLoader.
@@ -69,8 +69,8 @@ def _rng(generator) -> np.random.Generator:
 def _finish(array, dtype, device, requires_grad) -> Tensor:
     if dtype is not None:
         array = array.astype(dtypes.BY_NAME[dtypes.to_name(dtype)].numpy, copy=False)
-    if requires_grad and array.dtype.kind != "f":
-        raise RuntimeError(FLOAT_ONLY[0].upper() + FLOAT_ONLY[1:])  # PyTorch capitalizes it here, not in the setter
+    if requires_grad:
+        check_can_require_grad(array, at_creation=True)
     t = Tensor._wrap(array)
     if device is not None and str(device) != "cpu":
         t = _to_device(t, str(device))

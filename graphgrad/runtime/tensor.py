@@ -19,7 +19,7 @@ from ..tracer.tracer import ACTIVE as _TRACES
 from .hooks import RemovableHandle
 
 _SCALARS = (int, float, bool)
-FLOAT_ONLY = "only Tensors of floating point and complex dtype can require gradients"
+FLOAT_ONLY = "only Tensors of floating point and complex dtype can require gradients"  # the setter's wording
 INFERENCE_SAVED = ("Inference tensors cannot be saved for backward. Please do not use Tensors created in inference "
                    "mode in computation tracked by autograd. To work around this, you can make a clone to get a "
                    "normal tensor and use it in autograd.")
@@ -298,8 +298,8 @@ class Tensor(TensorBase):
     def requires_grad(self, flag: bool) -> None:
         if self.grad_fn is not None:
             raise RuntimeError(_leaf_only(flag))
-        if flag and dtype_name(self._data.dtype) not in ("float32", "float64"):
-            raise RuntimeError(FLOAT_ONLY)
+        if flag:
+            check_can_require_grad(self._data)
         self._requires_grad = bool(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -602,6 +602,13 @@ def _into_trace(op: str, inputs: tuple, attrs: dict):
     tracer = _TRACES.stack[-1]
     lifted = tuple(tracer.wrap(tracer.lift(x, op)) if isinstance(x, Tensor) else x for x in inputs)
     return bind(op, *lifted, **attrs)
+
+
+def check_can_require_grad(array, at_creation: bool = False) -> None:
+    """PyTorch's error for requires_grad on a non-float tensor: capitalized when raised at creation (factories,
+    Variable), lower-case from the setter and requires_grad_()."""
+    if array.dtype.kind != "f":
+        raise RuntimeError(FLOAT_ONLY[0].upper() + FLOAT_ONLY[1:] if at_creation else FLOAT_ONLY)
 
 
 def _leaf_only(flag: bool) -> str:

@@ -267,3 +267,13 @@ def test_adagrad_matches_pytorch_formula(options):
     np.testing.assert_allclose(_run(lambda p: optim.Adagrad(p, **options)), _numpy_adagrad(**options), rtol=1e-12)
     with pytest.raises(ValueError, match="Invalid lr_decay value: -1"):
         optim.Adagrad([gg.ones(1, requires_grad=True)], lr_decay=-1)
+
+
+def test_every_optimizer_words_bad_options_as_pytorch():
+    p = [gg.ones(1, requires_grad=True)]
+    for make, text in ((lambda: optim.RMSprop(p, eps=-1), "Invalid epsilon value: -1"),
+                       (lambda: optim.RMSprop(p, alpha=-1), "Invalid alpha value: -1"),
+                       (lambda: optim.Adagrad(p, lr=-1), "Invalid learning rate: -1"),
+                       (lambda: optim.Adam(p, weight_decay=-1), "Invalid weight_decay value: -1")):
+        with pytest.raises(ValueError, match=re.escape(text)):
+            make()
