@@ -177,13 +177,9 @@ class Tensor(TensorBase):
                 arrays.append(_to_array(x, None))
         if record and _TRACES.stack and _grad_state.enabled:
             return _into_trace(op, inputs, attrs)
-        if attrs:
-            fn = kernel(op, tuple(attrs.items()), len(arrays), xp)
-        else:  # most ops: skip the lru_cache's argument hashing
-            key = (op, len(arrays), xp)
-            fn = _PLAIN_KERNELS.get(key)
-            if fn is None:
-                fn = _PLAIN_KERNELS[key] = kernel(op, (), len(arrays), xp)
+        fn = _PLAIN_KERNELS.get((op, len(arrays), xp)) if not attrs else None
+        if fn is None:
+            fn = _kernel(op, attrs, len(arrays), xp)
         # overflow, 0/0, log(0): inf and nan without warnings, as in PyTorch
         token = None if _fp_mode.get() is _QUIET else _fp_mode.set(_QUIET)
         try:
@@ -611,6 +607,15 @@ def check_can_require_grad(array, at_creation: bool = False) -> None:
         raise RuntimeError(FLOAT_ONLY[0].upper() + FLOAT_ONLY[1:] if at_creation else FLOAT_ONLY)
 
 
+def _kernel(op: str, attrs: dict, nargs: int, xp: str):
+    """The compiled array expression of ``op``; those without attributes are also kept in ``_PLAIN_KERNELS``,
+    which the interpreters read first, as it skips the lru_cache's argument hashing."""
+    if attrs:
+        return kernel(op, tuple(attrs.items()), nargs, xp)
+    fn = _PLAIN_KERNELS[(op, nargs, xp)] = kernel(op, (), nargs, xp)
+    return fn
+
+
 def _leaf_only(flag: bool) -> str:
     text = "you can only change requires_grad flags of leaf variables."
     if not flag:
@@ -704,13 +709,9 @@ class Cotangent(TensorBase):
                 arrays.append(data)
             else:
                 arrays.append(x)
-        if attrs:
-            fn = kernel(op, tuple(attrs.items()), len(arrays), xp)
-        else:
-            key = (op, len(arrays), xp)
-            fn = _PLAIN_KERNELS.get(key)
-            if fn is None:
-                fn = _PLAIN_KERNELS[key] = kernel(op, (), len(arrays), xp)
+        fn = _PLAIN_KERNELS.get((op, len(arrays), xp)) if not attrs else None
+        if fn is None:
+            fn = _kernel(op, attrs, len(arrays), xp)
         try:
             out = fn(*arrays)  # backward() already quiets floating-point errors
         except Exception as e:
