@@ -66,7 +66,7 @@ class Module:
         if _TRACES.stack:
             tracer = _TRACES.stack[-1]
             # a compiled function that calls this module is only valid in the same training mode
-            tracer.guards.append((self, "training", self.training))
+            tracer.guards[id(self), "training"] = (self, "training", self.training)
             for name, tensor in self.state_dict(keep_vars=True).items():  # generated code uses these names
                 tracer.names.setdefault(id(tensor), name)
         for hook in list(self._forward_pre_hooks.values()):

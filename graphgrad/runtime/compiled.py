@@ -46,6 +46,7 @@ class Specialization:
     diff_types: tuple = ()  # their types, filled on the first call
     assigned: list = field(default_factory=list)  # eager buffers the last outputs are written into
     guards: list = field(default_factory=list)  # (object, attribute, value) the trace depended on
+    captured_types: list = field(default_factory=list)  # (type, requires_grad) of each captured tensor
     draws: list = field(default_factory=list)  # makers of the random inputs, which come last
     n_outputs: int = 1
     single: bool = True
@@ -80,8 +81,7 @@ def _remember_diff_types(spec, inputs: list) -> tuple:
 def _still_valid(spec) -> bool:
     """Whether a specialization still describes the world: closed-over tensors kept their types, and the
     Python state the trace read (a module's ``training`` flag) is unchanged."""
-    types = getattr(spec, "captured_types", None)  # gg.grad's specializations do not track them
-    if spec.captured and types is not None and not all(_same(t, s) for t, s in zip(spec.captured, types)):
+    if spec.captured and not all(_same(t, s) for t, s in zip(spec.captured, spec.captured_types)):
         return False
     return all(getattr(obj, name) == value for obj, name, value in spec.guards)
 
@@ -166,7 +166,8 @@ def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: 
         backward, diff = None, []
     spec = Specialization(None, stages, forward, backward, captured=tracer.captured, diff_inputs=diff,
                           n_outputs=len(outs), single=single, assigned=[t for t, _ in tracer.assignments],
-                          guards=list(tracer.guards), draws=[draw for _, draw in tracer.random_inputs])
+                          guards=list(tracer.guards.values()), draws=[draw for _, draw in tracer.random_inputs],
+                          captured_types=[(t._type, t._requires_grad) for t in tracer.captured])
     spec.origin = _signature_text(fn)
     return spec
 
@@ -300,7 +301,6 @@ class CompiledFunction:
         flags = [bool(getattr(a, "_requires_grad", False)) for a in args]
         spec = build_specialization(self.fn, args, flags, key[1])
         spec.key = key
-        spec.captured_types = [(t._type, t._requires_grad) for t in spec.captured]
         self._cache.setdefault(key, []).append(spec)
         return spec
 

@@ -71,7 +71,7 @@ class Tracer:
         self.captured: list = []        # eager tensors the function closed over, now graph inputs
         self._captured_ids: dict = {}
         self.assignments: list = []     # (eager tensor, symbolic new value): buffers written after each call
-        self.guards: list = []          # (object, attribute, value) read while tracing, e.g. module.training
+        self.guards: dict = {}          # (id, attribute) -> (object, attribute, value) read while tracing
         self.random_inputs: list = []   # (input value, draw): arrays drawn afresh for every call
         self.names: dict = {}           # id(eager tensor) -> its name where known (a module's "fc1.weight")
         self.role = "forward"

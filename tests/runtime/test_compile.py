@@ -163,3 +163,12 @@ def test_a_trace_on_one_thread_does_not_capture_eager_ops_of_another():
     release.set()
     worker.join()
     assert type(eager) is gg.Tensor and eager.grad_fn.name() == "MulBackward0"
+
+
+def test_grad_retraces_when_a_closed_over_tensor_changes_shape():
+    v = gg.tensor([1.0, 2.0], dtype=gg.float64)
+    grad = gg.grad(lambda x: (x * v).mean())  # the generated code divides by the element count: 2, then 3
+    x = np.ones(1)
+    np.testing.assert_allclose(grad(x), [3.0 / 2])
+    v.data = gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64)  # the same tensor, new storage of another shape
+    np.testing.assert_allclose(grad(x), [6.0 / 3])
