@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..ir.api import TensorBase, bind
+from ..ir.api import TensorBase, bind, where
 from ..runtime.factories import _rng, arange
 from ..runtime.tensor import Tensor
 
@@ -104,8 +104,8 @@ def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = N
                            f"Long, Int; but got torch.{_SCALAR_NAMES.get(input._type.dtype, input._type.dtype)}"
                            "Tensor instead (while checking arguments for embedding)")
     rows = weight[input]
-    if padding_idx is not None:
-        rows = rows * (input != padding_idx % weight.shape[0]).unsqueeze(-1)._cast(weight._type.dtype)
+    if padding_idx is not None:  # the padding row reads as it is but passes no gradient back
+        rows = where((input != padding_idx % weight.shape[0]).unsqueeze(-1), rows, rows.detach())
     return _as_pytorch_names(rows, "EmbeddingBackward0")
 
 

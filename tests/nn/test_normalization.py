@@ -58,5 +58,12 @@ def test_embedding_picks_rows_and_skips_the_padding_row():
     np.testing.assert_array_equal(out.detach().numpy(), emb.weight.detach().numpy()[[[0, 2], [4, 2]]])
     out.sum().backward()
     np.testing.assert_array_equal(emb.weight.grad.numpy()[:, 0], [0.0, 0.0, 2.0, 0.0, 1.0])
+    with gg.no_grad():
+        emb.weight[0] = gg.ones(3)  # a padding row the user set keeps its values, still without gradient
+    emb.weight.grad = None
+    out = emb(gg.tensor([0, 1]))
+    assert out[0].tolist() == [1.0, 1.0, 1.0]
+    out.sum().backward()
+    assert emb.weight.grad[0].tolist() == [0.0, 0.0, 0.0] and emb.weight.grad[1].tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(RuntimeError, match="Expected tensor for argument #1 'indices' to have one of the following"):
         emb(gg.tensor([1.0]))
