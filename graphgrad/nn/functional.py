@@ -187,11 +187,14 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
 
 
 def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1) -> TensorBase:
-    """The maximum of each window (ties share the gradient)."""
+    """The maximum of each window. As in PyTorch, the gradient goes to the first maximal element of a window,
+    not shared among ties (ties are common: windows of zeros after a ReLU)."""
     if _pair(padding) != (0, 0):
         raise NotImplementedError("max_pool2d: padding is not supported yet (it pads with -inf, not zeros)")
     windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, 0, dilation)
-    return _as_pytorch_names(windows.amax((-2, -1)), "MaxPool2DWithIndicesBackward0")
+    flat = windows.reshape(windows.shape[:4] + (-1,))
+    first_max = flat.argmax(-1, keepdim=True) == arange(flat.shape[-1])
+    return _as_pytorch_names(where(first_max, flat, 0.0).sum(-1), "MaxPool2DWithIndicesBackward0")
 
 
 def avg_pool2d(input: TensorBase, kernel_size, stride=None, padding=0) -> TensorBase:

@@ -88,3 +88,11 @@ def test_batch_norm_trains_under_compile_updating_its_running_statistics():
     model.eval()
     x = gg.randn(4, 1, 5, 5, dtype=gg.float64)
     np.testing.assert_allclose(compiled(x).item(), (twin.eval()(x) ** 2).sum().item(), rtol=1e-12)
+
+
+def test_max_pool_gives_a_tied_window_s_gradient_to_its_first_maximum_as_pytorch():
+    x = gg.tensor([[[[0.0, 0.0], [0.0, 0.0]], [[1.0, 3.0], [3.0, 2.0]]]], requires_grad=True)
+    out = F.max_pool2d(x, 2)
+    assert out.flatten().tolist() == [0.0, 3.0]
+    out.sum().backward()
+    assert x.grad.tolist() == [[[[1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 0.0]]]]
