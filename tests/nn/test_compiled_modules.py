@@ -7,21 +7,11 @@ import graphgrad as gg
 import graphgrad.nn as nn
 
 
-def test_compiled_loss_of_a_module_matches_eager_and_trains():
+def test_compiled_loss_of_a_module_matches_eager_and_trains(assert_compiled_matches_eager):
     gg.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 3)).double()
-
-    @gg.compile
-    def loss_fn(x, y):
-        return nn.functional.cross_entropy(model(x), y)
-
     x, y = gg.randn(16, 2, dtype=gg.float64), gg.randint(0, 3, (16,))
-    loss_fn(x, y).backward()
-    compiled = [p.grad.numpy().copy() for p in model.parameters()]
-    model.zero_grad()
-    nn.functional.cross_entropy(model(x), y).backward()
-    for c, p in zip(compiled, model.parameters()):
-        np.testing.assert_allclose(c, p.grad.numpy(), rtol=1e-12, atol=1e-15)
+    loss_fn = assert_compiled_matches_eager(model, lambda x, y: nn.functional.cross_entropy(model(x), y), x, y)
 
     opt = gg.optim.SGD(model.parameters(), lr=0.5)
     losses = []

@@ -38,19 +38,13 @@ def test_pooling_matches_numpy(rng):
                                rtol=1e-12)
 
 
-def test_a_small_cnn_gives_the_same_gradients_compiled_and_trains():
+def test_a_small_cnn_gives_the_same_gradients_compiled_and_trains(assert_compiled_matches_eager):
     gg.manual_seed(0)
     x = gg.randn(16, 1, 8, 8, dtype=gg.float64)
     y = (x.mean(dim=(1, 2, 3)) > 0).long()
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3),
                           nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).double()
-    step = gg.compile(lambda x, y: F.cross_entropy(model(x), y))
-    step(x, y).backward()
-    compiled = [p.grad.numpy().copy() for p in model.parameters()]
-    model.zero_grad()
-    F.cross_entropy(model(x), y).backward()
-    for c, p in zip(compiled, model.parameters()):
-        np.testing.assert_allclose(c, p.grad.numpy(), rtol=1e-12, atol=1e-15)
+    step = assert_compiled_matches_eager(model, lambda x, y: F.cross_entropy(model(x), y), x, y)
     opt = gg.optim.Adam(model.parameters(), lr=0.05)
     losses = []
     for i in range(20):
