@@ -14,11 +14,11 @@ import warnings
 import numpy as np
 
 from ..ir.api import TensorBase, bind, where
+from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
 from ..runtime.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "bool": "Bool", "int64": "Long"}
 
 
 def _update_running(buffer: Tensor, statistic: TensorBase, momentum: float, scale: float = 1.0) -> None:
@@ -34,6 +34,10 @@ def _update_running(buffer: Tensor, statistic: TensorBase, momentum: float, scal
             buffer.copy_(update(buffer))
     else:
         statistic.tracer.assign(buffer, update)
+
+
+def _scalar_name(t: TensorBase) -> str:
+    return dtypes.BY_NAME[t._type.dtype].scalar_name
 
 
 def _as_pytorch_names(result: TensorBase, name: str) -> TensorBase:
@@ -101,7 +105,7 @@ def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = N
     gradient."""
     if input._type.dtype != "int64":
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
-                           f"Long, Int; but got torch.{_SCALAR_NAMES.get(input._type.dtype, input._type.dtype)}"
+                           f"Long, Int; but got torch.{_scalar_name(input)}"
                            "Tensor instead (while checking arguments for embedding)")
     rows = weight[input]
     if padding_idx is not None:  # the padding row reads as it is but passes no gradient back
@@ -366,8 +370,7 @@ def _classes_last(input: TensorBase, target: TensorBase) -> TensorBase:
     if not isinstance(target, TensorBase):
         raise TypeError(f"nll_loss(): argument 'target' must be Tensor, not {type(target).__name__}")
     if target._type.dtype != "int64":
-        found = _SCALAR_NAMES.get(target._type.dtype, target._type.dtype)
-        raise RuntimeError(f"expected scalar type Long but found {found}")
+        raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target)}")
     if input.ndim == 1:
         if target.ndim != 0:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")

@@ -11,10 +11,11 @@ from ..ir.types import dtype_name
 class dtype:
     """A tensor element type; compares equal to its name and to the matching NumPy dtype."""
 
-    __slots__ = ("name", "numpy", "is_floating_point", "itemsize")
+    __slots__ = ("name", "numpy", "is_floating_point", "itemsize", "scalar_name")
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, scalar_name: str):
         self.name = name
+        self.scalar_name = scalar_name  # PyTorch's name in messages: "Float" (torch.FloatTensor)
         self.numpy = np.dtype(name)
         self.is_floating_point = name in ("float32", "float64")
         self.itemsize = self.numpy.itemsize
@@ -36,10 +37,10 @@ class dtype:
         return hash(self.name)
 
 
-float32 = dtype("float32")
-float64 = dtype("float64")
-int64 = dtype("int64")
-bool_ = dtype("bool")
+float32 = dtype("float32", "Float")
+float64 = dtype("float64", "Double")
+int64 = dtype("int64", "Long")
+bool_ = dtype("bool", "Bool")
 float = float32  # noqa: A001  (PyTorch's aliases)
 double = float64
 long = int64

@@ -247,8 +247,7 @@ class Tensor(TensorBase):
         return type(self._data) is not np.ndarray
 
     def _type_label(self) -> str:
-        kind = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
-                "bool": "BoolTensor"}[dtype_name(self._data.dtype)]
+        kind = dtypes.BY_NAME[dtype_name(self._data.dtype)].scalar_name + "Tensor"
         prefix = "torch.cuda." if self.is_cuda else "torch."
         return f"{prefix}{kind} [{', '.join(map(str, self._data.shape))}]" if self._data.ndim else f"{prefix}{kind} []"
 
