@@ -114,6 +114,17 @@ EXPRESSIONS["expand"] = lambda a, xp, out, shape: [f"{xp}.broadcast_to({a[0]}, {
 EXPRESSIONS["concat"] = lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"]
 
 
+EXPRESSIONS["gather_rows"] = lambda a, xp, out: [f"{a[0]}[{a[1]}]"]
+
+
+@expression("scatter_add_rows")
+def _scatter_add_rows(a, xp, out, rows):
+    z = f"{out}_rows"
+    # add.at accumulates rows picked several times, where z[index] += g would keep only one of them
+    return [f"{z} = {xp}.zeros(({rows},) + {a[0]}.shape[{a[1]}.ndim:], dtype={a[0]}.dtype)",
+            f"{xp}.add.at({z}, {a[1]}, {a[0]})", z]
+
+
 @expression("unfold2d")
 def _unfold2d(a, xp, out, kernel, stride, padding, dilation):
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation

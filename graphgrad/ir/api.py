@@ -307,6 +307,8 @@ class TensorBase:
         return self.expand(*shape)
 
     def __getitem__(self, index):
+        if isinstance(index, TensorBase) and index._type.dtype == "int64":  # an input, not baked into the op
+            return bind("gather_rows", self, index)
         if isinstance(index, TensorBase):
             index = index._index_array()
         elif isinstance(index, tuple):

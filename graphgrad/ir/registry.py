@@ -255,6 +255,24 @@ def _matmul(inputs):
     return TensorType(shape, result_dtype([a, b]))
 
 
+# -- rows picked by an index tensor (embeddings, batches) ----------------------------------------
+@defop("gather_rows", doc="x[index] for an int64 index tensor of any shape: rows of x along its first axis")
+def _gather_rows(inputs):
+    x, index = inputs
+    if not _is_type(index) or index.dtype != "int64":
+        raise ShapeError(f"gather_rows: the index must be an int64 tensor, got {index}")
+    if x.ndim == 0:
+        raise ShapeError("gather_rows: cannot pick rows of a 0-d tensor")
+    return TensorType(index.shape + x.shape[1:], x.dtype)
+
+
+@defop("scatter_add_rows", attrs=("rows",),
+       doc="the adjoint of gather_rows: g's rows summed, by index, into zeros with `rows` rows")
+def _scatter_add_rows(inputs, rows):
+    g, index = inputs
+    return TensorType((rows,) + g.shape[index.ndim:], g.dtype)
+
+
 # -- image patches (convolution and pooling are built on these) ----------------------------------
 def window_count(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1

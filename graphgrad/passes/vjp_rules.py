@@ -189,6 +189,9 @@ defvjp("unfold2d", lambda g, out, x, *, kernel, stride, padding, dilation: bind(
     "fold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation, size=x._type.shape[2:]))
 defvjp("fold2d", lambda g, out, x, *, kernel, stride, padding, dilation, size: bind(
     "unfold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation))
+# gather_rows and scatter_add_rows are linear in their first input and each other's adjoint
+defvjp("gather_rows", lambda g, out, x, index: bind("scatter_add_rows", g, index, rows=x._type.shape[0]), None)
+defvjp("scatter_add_rows", lambda g, out, x, index, *, rows: bind("gather_rows", g, index), None)
 defvjp("getitem", lambda g, out, x, *, index: bind("index_add_zeros", g, index=index, shape=x._type.shape))
 defvjp("index_add_zeros", lambda g, out, x, *, index, shape: bind("getitem", g, index=index))
 

@@ -12,7 +12,7 @@ _sequence = itertools.count()
 # printed tensors and ``grad_fn.name()`` read as users know them.
 _TORCH_NAMES = {
     "matmul": "MmBackward0", "reshape": "ViewBackward0", "permute": "PermuteBackward0",
-    "amax": "AmaxBackward0", "amin": "AminBackward0", "getitem": "IndexBackward0",
+    "amax": "AmaxBackward0", "amin": "AminBackward0", "getitem": "IndexBackward0", "gather_rows": "IndexBackward0",
     "index_add_zeros": "IndexPutBackward0", "cast": "ToCopyBackward0", "concat": "CatBackward0",
     "log_softmax": "LogSoftmaxBackward0", "logsumexp": "LogsumexpBackward0", "full_like": "FillBackward0",
 }

@@ -67,6 +67,7 @@ CASES = {
     "slice": (lambda x: x[1:, ::2] ** 2, [(3, 4)], ANY),
     "select": (lambda x: x[1] ** 2, [(3, 4)], ANY),
     "index_array": (lambda x: x[[0, 2, 0]] ** 2, [(3, 2)], ANY),
+    "gather_rows": (lambda x: x[gg.tensor([[0, 2], [2, 2]])] ** 2, [(3, 2)], ANY),
     "index_none_ellipsis": (lambda x: x[None, ..., 1] ** 2, [(2, 3)], ANY),
     "cat": (lambda x, y: gg.cat([x, y * y], dim=1), [(2, 2), (2, 3)], ANY),
     "stack": (lambda x, y: gg.stack([x, y], dim=0) ** 2, [(3,), (3,)], ANY),

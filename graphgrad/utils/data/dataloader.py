@@ -142,8 +142,8 @@ class DataLoader:
     def _fetch(self, indices: list[int]):
         if isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate:
             # One gather per tensor instead of len(indices) lookups and a stack: the same batch, much faster.
-            rows = np.asarray(indices)
-            return [t[rows.tolist()] if t.requires_grad else Tensor._wrap(t._data[rows]) for t in self.dataset.tensors]
+            rows = tensor(indices)
+            return [t[rows] for t in self.dataset.tensors]
         return self.collate_fn([self.dataset[i] for i in indices])
 
     def __len__(self) -> int:
