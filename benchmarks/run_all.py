@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHMARKS = ["bench_eager_per_op.py", "bench_small_ops.py", "bench_mlp.py"]
+BENCHMARKS = ["bench_eager_per_op.py", "bench_small_ops.py", "bench_mlp.py", "bench_embedding.py"]
 
 
 def main() -> int:
