@@ -7,12 +7,14 @@ readable NumPy/CuPy code for forward and backward.
 >>> x.grad
 tensor([2., 4.])
 """
+from . import ops  # noqa: F401  (declares every op: fills ir's, passes' and codegen's tables, Tensor methods)
 from . import ir
-from .ir.functional import (abs, add, amax, amin, argmax, argmin, cat, clamp, clip, concat, cos, div, eq, exp,
-                            flatten, ge, gt, le, log, log1p, log_softmax, logsumexp, lt, matmul, max, maximum, mean, min,
-                            minimum, mm, mul, ne, neg, norm, permute, pow, prod, relu, reshape, sigmoid, sign, sin,
-                            softmax, sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var,
-                            where)
+from .ir.public import FUNCTIONS as _FUNCTIONS
+
+globals().update(_FUNCTIONS)  # graphgrad.exp, graphgrad.where, ...: each declared beside its op in graphgrad.ops
+from .ir.functional import (amax, amin, argmax, argmin, cat, concat, flatten, log_softmax, logsumexp,  # noqa: E402
+                            matmul, max, mean, min, mm, norm, permute, prod, reshape, softmax, squeeze, stack, std,
+                            sum, t, transpose, unsqueeze, var)
 from . import autograd
 from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001

@@ -19,6 +19,7 @@ import numpy as _np
 
 from .ir import functional as _F
 from .ir.api import TensorBase as _T
+from .ir.public import NUMPY as _NUMPY
 
 pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, _np.newaxis
 float32, float64, int64 = _np.float32, _np.float64, _np.int64
@@ -48,33 +49,13 @@ def _lift(x, like):
     return x if isinstance(x, (_T, int, float, bool)) else _np.asarray(x)
 
 
-def _binary(op_name):
-    def tensor_fn(a, b):
-        if isinstance(a, _T):
-            return getattr(_F, op_name)(a, _lift(b, a))
-        return getattr(_F, op_name)(_lift(a, b), b)
-    return tensor_fn
-
-
-for _name, _op in {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
-                   "power": "pow", "maximum": "maximum", "minimum": "minimum", "matmul": "matmul",
-                   "less": "lt", "less_equal": "le", "greater": "gt", "greater_equal": "ge", "equal": "eq",
-                   "not_equal": "ne"}.items():
-    globals()[_name] = _dual(getattr(_np, _name), _binary(_op), _name)
-
-for _name in ("exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign"):
-    globals()[_name] = _dual(getattr(_np, _name), getattr(_F, _name), _name)
-
-negative = _dual(_np.negative, lambda x: -x, "negative")
-absolute = abs  # noqa: F821  (defined by the loop above)
-square = _dual(_np.square, lambda x: x * x, "square")
-log1p = _dual(_np.log1p, lambda x: (x + 1).log(), "log1p")
-expm1 = _dual(_np.expm1, lambda x: x.exp() - 1, "expm1")
 dot = _dual(_np.dot, lambda a, b: _F.matmul(a, _lift(b, a)) if isinstance(a, _T) else _F.matmul(_lift(a, b), b),
             "dot")
-where = _dual(_np.where, lambda c, x, y: _F.where(c, x, y), "where")
-clip = _dual(_np.clip, lambda a, a_min=None, a_max=None: a.clamp(a_min, a_max), "clip")
 outer = _dual(_np.outer, lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1), "outer")
+
+
+for _name, (_tensor_fn, _impl) in _NUMPY.items():  # declared beside each op in graphgrad.ops
+    globals()[_name] = _dual(_impl or getattr(_np, _name), _tensor_fn, _name)
 
 
 def _reduction(name, method):
@@ -101,8 +82,6 @@ broadcast_to = _dual(_np.broadcast_to, lambda a, shape: a.expand(*shape), "broad
 concatenate = _dual(_np.concatenate, lambda arrays, axis=0: _F.cat([_lift(a, None) if not isinstance(a, _T) else a
                                                                      for a in arrays], axis), "concatenate")
 stack = _dual(_np.stack, lambda arrays, axis=0: _F.stack(list(arrays), axis), "stack")
-zeros_like = _dual(_np.zeros_like, lambda a: a * 0, "zeros_like")
-ones_like = _dual(_np.ones_like, lambda a: a * 0 + 1, "ones_like")
 
 
 def logsumexp(a, axis=None, keepdims=False):

@@ -75,62 +75,13 @@ class TensorBase:
     def is_floating_point(self) -> bool:
         return self._type.is_floating
 
-    # -- arithmetic ---------------------------------------------------------------------------
-    def __add__(self, o): return bind("add", self, o)
-    def __radd__(self, o): return bind("add", o, self)
-    def __sub__(self, o): return bind("sub", self, o)
-    def __rsub__(self, o): return bind("sub", o, self)
-    def __mul__(self, o): return bind("mul", self, o)
-    def __rmul__(self, o): return bind("mul", o, self)
-    def __truediv__(self, o): return bind("div", self, o)
-    def __rtruediv__(self, o): return bind("div", o, self)
-    def __pow__(self, o): return bind("pow", self, o)
-    def __rpow__(self, o): return bind("pow", o, self)
-    def __matmul__(self, o): return bind("matmul", self, o)
-    def __rmatmul__(self, o): return bind("matmul", o, self)
-    def __neg__(self): return bind("neg", self)
-    def __pos__(self): return self
-    def __abs__(self): return bind("abs", self)
-    def __lt__(self, o): return bind("lt", self, o)
-    def __le__(self, o): return bind("le", self, o)
-    def __gt__(self, o): return bind("gt", self, o)
-    def __ge__(self, o): return bind("ge", self, o)
-    def __eq__(self, o): return bind("eq", self, o)  # noqa: E704  (elementwise, as in PyTorch)
-    def __ne__(self, o): return bind("ne", self, o)
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # comparisons are elementwise ops (graphgrad.ops), as in PyTorch
 
-    def add(self, o): return bind("add", self, o)
-    def sub(self, o): return bind("sub", self, o)
-    def mul(self, o): return bind("mul", self, o)
-    def div(self, o): return bind("div", self, o)
-    def pow(self, o): return bind("pow", self, o)
     def matmul(self, o): return bind("matmul", self, o)
     def mm(self, o): return bind("matmul", self, o)
-    def neg(self): return bind("neg", self)
-    def exp(self): return bind("exp", self)
-    def log(self): return bind("log", self)
-    def log1p(self): return bind("log1p", self)
-    def sin(self): return bind("sin", self)
-    def cos(self): return bind("cos", self)
-    def tanh(self): return bind("tanh", self)
-    def sigmoid(self): return bind("sigmoid", self)
-    def relu(self): return bind("relu", self)
-    def sqrt(self): return bind("sqrt", self)
-    def abs(self): return bind("abs", self)
-    def sign(self): return bind("sign", self)
-    def maximum(self, o): return bind("maximum", self, o)
-    def minimum(self, o): return bind("minimum", self, o)
-    def square(self): return bind("mul", self, self)
-
-    def clamp(self, min=None, max=None):
-        out = self
-        if min is not None:
-            out = bind("maximum", out, min)
-        if max is not None:
-            out = bind("minimum", out, max)
-        return out
-
-    clip = clamp
+    def __matmul__(self, o): return bind("matmul", self, o)
+    def __rmatmul__(self, o): return bind("matmul", o, self)
+    def __pos__(self): return self
 
     # -- reductions ---------------------------------------------------------------------------
     # axes go into the IR normalized (sorted, non-negative), so gradient rules never see dim=-1
@@ -321,11 +272,6 @@ class TensorBase:
     # -- dtypes -------------------------------------------------------------------------------
     def _cast(self, dtype: str):
         return self if self._type.dtype == dtype else bind("cast", self, dtype=dtype)
-
-    def float(self): return self._cast("float32")
-    def double(self): return self._cast("float64")
-    def long(self): return self._cast("int64")
-    def bool(self): return self._cast("bool")
 
 
 def _np_names(dim, keepdim, axis, keepdims):

@@ -2,40 +2,14 @@
 from __future__ import annotations
 
 from .api import TensorBase, bind, where  # noqa: F401
+from .public import FUNCTIONS
 from .registry import normalize_dims
 
 
-def _unary(op):
-    def fn(x):
-        return bind(op, x)
-    fn.__name__ = op
-    fn.__doc__ = f"Elementwise ``{op}`` of a tensor."
-    return fn
-
-
-exp, log, log1p, sin, cos, tanh, sigmoid, relu, sqrt, abs, neg, sign = (
-    _unary(op) for op in ("exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs", "neg",
-                          "sign"))
-
-
-def add(x, y): return bind("add", x, y)
-def sub(x, y): return bind("sub", x, y)
-def mul(x, y): return bind("mul", x, y)
-def div(x, y): return bind("div", x, y)
-def pow(x, y): return bind("pow", x, y)
 def matmul(x, y): return bind("matmul", x, y)
-def maximum(x, y): return bind("maximum", x, y)
-def minimum(x, y): return bind("minimum", x, y)
-def lt(x, y): return bind("lt", x, y)
-def le(x, y): return bind("le", x, y)
-def gt(x, y): return bind("gt", x, y)
-def ge(x, y): return bind("ge", x, y)
-def eq(x, y): return bind("eq", x, y)
-def ne(x, y): return bind("ne", x, y)
 
 
 mm = matmul
-square = lambda x: x * x  # noqa: E731
 
 
 def sum(x, dim=None, keepdim: bool = False): return x.sum(dim, keepdim)
@@ -53,7 +27,6 @@ def var(x, dim=None, unbiased: bool = True, keepdim: bool = False): return x.var
 def std(x, dim=None, unbiased: bool = True, keepdim: bool = False): return x.std(dim, unbiased, keepdim)
 def softmax(x, dim: int): return x.softmax(dim)
 def log_softmax(x, dim: int): return x.log_softmax(dim)
-def clamp(x, min=None, max=None): return x.clamp(min, max)
 def reshape(x, shape): return x.reshape(shape)
 def flatten(x, start_dim: int = 0, end_dim: int = -1): return x.flatten(start_dim, end_dim)
 def squeeze(x, dim=None): return x.squeeze(dim)
@@ -62,8 +35,6 @@ def transpose(x, dim0: int, dim1: int): return x.transpose(dim0, dim1)
 def permute(x, dims): return x.permute(dims)
 def t(x): return x.t()
 
-
-clip = clamp
 
 
 def cat(tensors, dim: int = 0):
@@ -90,3 +61,10 @@ def stack(tensors, dim: int = 0):
                                f"and {list(x.shape)} at entry {i}")
     d = dim % (len(shape) + 1)
     return cat([x.unsqueeze(d) for x in tensors], d)
+
+
+def __getattr__(name: str):
+    try:
+        return FUNCTIONS[name]
+    except KeyError:
+        raise AttributeError(f"module 'graphgrad.ir.functional' has no attribute {name!r}") from None

@@ -52,10 +52,6 @@ def infer_type(op: str, inputs: list, attrs: dict) -> TensorType:
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def _is_type(x) -> bool:
-    return isinstance(x, TensorType)
-
-
 def _category(dtype: str) -> int:
     return {"b": 0, "i": 1, "u": 1, "f": 2}[np.dtype(dtype).kind]
 
@@ -113,10 +109,6 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
     return tuple(out)
 
 
-def _shape(x) -> tuple:
-    return x.shape if _is_type(x) else ()
-
-
 def normalize_dims(dim, ndim: int) -> tuple | None:
     """``dim`` as a sorted tuple of non-negative axes (None stays None: all axes)."""
     if dim is None:
@@ -132,62 +124,41 @@ def normalize_dims(dim, ndim: int) -> tuple | None:
     return tuple(sorted(set(out)))
 
 
-# -- elementwise --------------------------------------------------------------------------------
+# -- type-rule helpers shared by the op declarations (graphgrad.ops) ---------------------------------
 
-def _elementwise(inputs, out_dtype=None):
-    shape = broadcast_shapes(*[_shape(x) for x in inputs])
-    return TensorType(shape, out_dtype or result_dtype(inputs))
-
-
-def _float_result(inputs):
-    dt = result_dtype(inputs)
-    return dt if dt in ("float32", "float64") else "float32"
+def is_type(x) -> bool:
+    """True for a tensor operand (a TensorType), False for a Python scalar."""
+    return isinstance(x, TensorType)
 
 
-for _name in ("add", "sub", "mul", "maximum", "minimum", "pow"):
-    defop(_name, doc=f"elementwise {_name} with broadcasting", elementwise=True)(lambda inputs: _elementwise(inputs))
-
-defop("div", doc="true division with broadcasting", elementwise=True)(
-    lambda inputs: _elementwise(inputs, result_dtype(inputs + [1.0])))
-
-for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
-    defop(_name, doc=f"elementwise comparison {_name}, bool result", elementwise=True)(
-        lambda inputs: _elementwise(inputs, "bool"))
-
-for _name in ("neg", "abs", "relu", "sign"):
-    defop(_name, doc=f"elementwise {_name}", elementwise=True)(lambda inputs: _elementwise(inputs))
-
-for _name in ("exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "sqrt"):
-    defop(_name, doc=f"elementwise {_name}", elementwise=True)(
-        lambda inputs: _elementwise(inputs, result_dtype(inputs + [1.0])))
+def shape_of(x) -> tuple:
+    return x.shape if isinstance(x, TensorType) else ()
 
 
-@defop("where", doc="where(cond, x, y): x where cond else y, broadcasting all three", elementwise=True)
-def _where(inputs):
-    cond, x, y = inputs
-    if _is_type(cond) and cond.dtype != "bool":
-        raise ShapeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
-    return TensorType(broadcast_shapes(_shape(cond), _shape(x), _shape(y)), result_dtype([x, y]))
+def elementwise_type(inputs, out_dtype=None) -> TensorType:
+    """The broadcast shape of the inputs, with PyTorch's promoted dtype unless ``out_dtype`` is given."""
+    shape = broadcast_shapes(*[shape_of(x) for x in inputs])
+    return TensorType(shape, out_dtype or result_dtype(list(inputs)))
 
 
-@defop("cast", attrs=("dtype",), doc="convert to another dtype")
-def _cast(inputs, dtype):
-    return TensorType(inputs[0].shape, dtype_name(dtype))
+def float_dtype(inputs) -> str:
+    """The promoted dtype, made floating (the default float32 for integers and bools), as exp or / give."""
+    return result_dtype(list(inputs) + [1.0])
 
 
-@defop("full_like", attrs=("value",), doc="a tensor shaped like the input, filled with value")
-def _full_like(inputs, value):
-    return inputs[0]
+def reduction_type(inputs, dim, keepdim, dtype=None) -> TensorType:
+    """The type of reducing ``inputs[0]`` over ``dim`` (None: every axis)."""
+    (x,) = inputs
+    dims = normalize_dims(dim, x.ndim)
+    if dims is None:
+        shape = (1,) * x.ndim if keepdim else ()
+    else:
+        shape = tuple(1 if i in dims else d for i, d in enumerate(x.shape) if keepdim or i not in dims)
+    return TensorType(shape, dtype or x.dtype)
 
 
-@defop("stop_gradient", doc="identity whose gradient is zero (traced .detach())")
-def _stop_gradient(inputs):
-    return inputs[0]
-
-
-@defop("constant", attrs=("value", "dtype"), doc="a literal array (value: nested lists) of a dtype")
-def _constant(inputs, value, dtype):
-    return TensorType(np.shape(value), dtype_name(dtype))
+_is_type, _shape, _elementwise = is_type, shape_of, elementwise_type
+_float_result = float_dtype
 
 
 # -- reductions ---------------------------------------------------------------------------------

@@ -81,38 +81,7 @@ def defnondiff(*ops: str) -> None:
         VJP_RULES[op] = VJPRule((), False, frozenset(), lambda g, out, needs, *xs, **a: [None] * len(xs))
 
 
-# -- elementwise ---------------------------------------------------------------------------------
-defvjp("add", lambda g, out, x, y: g, lambda g, out, x, y: g)
-defvjp("sub", lambda g, out, x, y: g, lambda g, out, x, y: -g)
-defvjp("mul", lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)
-defvjp("div", lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y))
-def _log_base(x):
-    """log of a pow base, 0 where the base is not positive (the result does not vary with y there)."""
-    if isinstance(x, (int, float)):
-        return math.log(x) if x > 0 else 0.0
-    return where(x > 0, x, 1.0).log()
-
-
-defvjp("pow", lambda g, out, x, y: g * y * x ** (y - 1), lambda g, out, x, y: g * out * _log_base(x))
-defvjp("neg", lambda g, out, x: -g)
-defvjp("exp", lambda g, out, x: g * out)
-defvjp("log", lambda g, out, x: g / x)
-defvjp("log1p", lambda g, out, x: g / (1 + x))
-defvjp("sin", lambda g, out, x: g * x.cos())
-defvjp("cos", lambda g, out, x: -g * x.sin())
-defvjp("tanh", lambda g, out, x: g * (1 - out * out))
-defvjp("sigmoid", lambda g, out, x: g * out * (1 - out))
-defvjp("relu", lambda g, out, x: where(out > 0, g, 0.0))
-defvjp("sqrt", lambda g, out, x: g / (2 * out))
-defvjp("abs", lambda g, out, x: g * x.sign())
-# ties split the gradient evenly, as PyTorch does
-defvjp("maximum", lambda g, out, x, y: where(x > y, g, where(x == y, g * 0.5, 0.0)),
-       lambda g, out, x, y: where(y > x, g, where(x == y, g * 0.5, 0.0)))
-defvjp("minimum", lambda g, out, x, y: where(x < y, g, where(x == y, g * 0.5, 0.0)),
-       lambda g, out, x, y: where(y < x, g, where(x == y, g * 0.5, 0.0)))
-defvjp("where", None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g))
-defvjp("cast", lambda g, out, x, *, dtype: g._cast(x._type.dtype))
-defnondiff("stop_gradient", "sign", "lt", "le", "gt", "ge", "eq", "ne", "argmax", "argmin", "full_like", "constant")
+defnondiff("argmax", "argmin")
 
 
 # -- reductions ----------------------------------------------------------------------------------

@@ -1,0 +1,8 @@
+"""Every op, declared once: one module per family, one block per op (see ``docs/ops.md``).
+
+Importing this package registers each op's type rule (``ir.registry.OPS``), gradient rule
+(``passes.vjp_rules.VJP_RULES``), array expression (``codegen.expressions.EXPRESSIONS``) and public
+names (``ir.public``: Tensor methods, ``graphgrad.X``, ``graphgrad.numpy.X``). ``graphgrad`` imports it
+before anything else.
+"""
+from . import elementwise  # noqa: F401

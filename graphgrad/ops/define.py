@@ -1,0 +1,84 @@
+"""``primitive``: declare an op in one block — type rule, gradient rule, array expression, public names.
+
+The block registers into the tables the lower layers own: ``ir.registry.OPS`` (type rule),
+``passes.vjp_rules.VJP_RULES`` (gradient), ``codegen.expressions.EXPRESSIONS`` (array code) and
+``ir.public`` (Tensor method, ``graphgrad.X``, ``graphgrad.numpy.X``). See ``docs/ops.md``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from ..codegen.expressions import EXPRESSIONS
+from ..ir.api import bind
+from ..ir.public import export
+from ..ir.registry import defop, elementwise_type, float_dtype
+from ..passes.vjp_rules import defnondiff, defvjp, defvjp_joint
+
+
+def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Callable | None] | None = None,
+              joint_vjp: Callable | None = None, nondiff: bool = False, attrs: tuple = (), doc: str = "",
+              elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(),
+              numpy_fn: Callable | None = None, numpy_impl: Callable | None = None) -> Callable:
+    """Declare primitive ``name`` and return its public function.
+
+    infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
+    vjp: one rule per input, (g, out, *inputs, **attrs) -> cotangent or None; or joint_vjp for variadic
+        ops, (g, out, needs, *inputs, **attrs) -> list; or nondiff=True (piecewise constant: zero gradient)
+    expr(args, xp, out, **attrs) -> source lines, the last one an expression
+    fn: the public function (default: ``bind(name, *inputs)``, for ops without attributes), published as
+        Tensor methods ``tensor``, ``graphgrad.X`` names ``gg`` and ``graphgrad.numpy.X`` names ``numpy``.
+    """
+    defop(name, attrs, doc or name, elementwise)(infer)
+    if nondiff:
+        defnondiff(name)
+    elif joint_vjp is not None:
+        defvjp_joint(name, joint_vjp)
+    elif vjp is not None:
+        defvjp(name, *vjp)
+    EXPRESSIONS[name] = expr
+    if fn is None:
+        def fn(*inputs):
+            return bind(name, *inputs)
+        fn.__name__ = fn.__qualname__ = name
+        fn.__doc__ = f"{doc or name} (the ``{name}`` primitive)."
+    if tensor or gg or numpy:
+        export(fn, name, tensor=tensor, gg=gg, numpy=numpy, numpy_fn=numpy_fn, numpy_impl=numpy_impl)
+    return fn
+
+
+def call(function: str) -> Callable:
+    """The expression ``xp.function(x, ...)``."""
+    return lambda a, xp, out: [f"{xp}.{function}({', '.join(a)})"]
+
+
+def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: Callable | None = None,
+          doc: str = "", tensor=None, gg=None, numpy=None) -> Callable:
+    """An elementwise function of one tensor, published as ``Tensor.name``, ``graphgrad.name`` and
+    ``graphgrad.numpy.name`` unless ``tensor``/``gg``/``numpy`` say otherwise (``()``: not published).
+    The result is floating (exp of an int tensor is float32) unless ``float_result=False``; ``vjp=None``
+    declares a piecewise-constant op (zero gradient)."""
+    if float_result:
+        def infer(inputs):
+            return elementwise_type(inputs, float_dtype(inputs))
+    else:
+        def infer(inputs):
+            return elementwise_type(inputs)
+    return primitive(name, infer=infer, expr=expr or call(name), vjp=None if vjp is None else (vjp,),
+                     nondiff=vjp is None, doc=doc or f"elementwise {name}", elementwise=True,
+                     tensor=name if tensor is None else tensor, gg=name if gg is None else gg,
+                     numpy=name if numpy is None else numpy)
+
+
+def lift(x):
+    """A non-tensor operand of a NumPy-face function, as something ``bind`` accepts (lists become arrays)."""
+    import numpy as np
+
+    from ..ir.api import TensorBase
+    return x if isinstance(x, (TensorBase, int, float, bool)) else np.asarray(x)
+
+
+def binary_numpy(fn: Callable) -> Callable:
+    """``fn(a, b)`` with NumPy's operand handling: one side may be a list or an array."""
+    def numpy_fn(a, b):
+        return fn(lift(a), lift(b))
+    return numpy_fn
