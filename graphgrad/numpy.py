@@ -13,6 +13,7 @@ array([ 0.7269, -0.6397])
 from __future__ import annotations
 
 import builtins
+import sys as _sys
 import types
 
 import numpy as _np
@@ -54,25 +55,6 @@ dot = _dual(_np.dot, lambda a, b: _F.matmul(a, _lift(b, a)) if isinstance(a, _T)
 outer = _dual(_np.outer, lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1), "outer")
 
 
-for _name, (_tensor_fn, _impl) in _NUMPY.items():  # declared beside each op in graphgrad.ops
-    globals()[_name] = _dual(_impl or getattr(_np, _name), _tensor_fn, _name)
-
-
-def _reduction(name, method):
-    def tensor_fn(a, axis=None, keepdims=False):
-        return getattr(a, method)(axis, keepdims)
-    return _dual(getattr(_np, name), tensor_fn, name)
-
-
-sum = _reduction("sum", "sum")  # noqa: A001
-mean = _reduction("mean", "mean")
-prod = _reduction("prod", "prod")
-max = amax = _reduction("amax", "amax")  # noqa: A001
-min = amin = _reduction("amin", "amin")  # noqa: A001
-var = _dual(_np.var, lambda a, axis=None, ddof=0, keepdims=False: a.var(axis, keepdim=keepdims, correction=ddof),
-            "var")
-std = _dual(_np.std, lambda a, axis=None, ddof=0, keepdims=False: a.std(axis, keepdim=keepdims, correction=ddof),
-            "std")
 reshape = _dual(_np.reshape, lambda a, shape: a.reshape(shape), "reshape")
 transpose = _dual(_np.transpose, lambda a, axes=None: a.T if axes is None else a.permute(axes), "transpose")
 expand_dims = _dual(_np.expand_dims, lambda a, axis: a.unsqueeze(axis), "expand_dims")
@@ -84,20 +66,13 @@ concatenate = _dual(_np.concatenate, lambda arrays, axis=0: _F.cat([_lift(a, Non
 stack = _dual(_np.stack, lambda arrays, axis=0: _F.stack(list(arrays), axis), "stack")
 
 
-def logsumexp(a, axis=None, keepdims=False):
-    """``log(sum(exp(a)))`` over ``axis``, computed stably (``scipy.special.logsumexp``)."""
-    if isinstance(a, _T):
-        return a.logsumexp(axis if axis is not None else tuple(builtins.range(a.ndim)), keepdims)
-    m = _np.amax(a, axis=axis, keepdims=True)
-    out = _np.log(_np.sum(_np.exp(a - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else _np.squeeze(out, axis=axis)
-
-
 array = asarray = _np.asarray
 zeros, ones, arange, linspace, eye, full = _np.zeros, _np.ones, _np.arange, _np.linspace, _np.eye, _np.full
 shape, ndim, size = _np.shape, _np.ndim, _np.size
 random = _np.random
 
 linalg = types.ModuleType("graphgrad.numpy.linalg", "``numpy.linalg`` functions over graphgrad ops.")
-linalg.norm = _dual(_np.linalg.norm, lambda x, ord=None, axis=None, keepdims=False:
-                    x.norm(2 if ord is None else ord, axis, keepdims), "norm")
+for _name, (_tensor_fn, _impl) in _NUMPY.items():  # declared beside each op in graphgrad.ops
+    _module, _, _short = _name.rpartition(".")
+    setattr(linalg if _module == "linalg" else _sys.modules[__name__], _short,
+            _dual(_impl or getattr(getattr(_np, _module) if _module else _np, _short), _tensor_fn, _short))

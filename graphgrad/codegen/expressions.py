@@ -29,46 +29,14 @@ def expression(*names):
 EXPRESSIONS["matmul"] = lambda a, xp, out: [f"{a[0]} @ {a[1]}"]
 
 
-def _axis(dim, keepdim) -> str:
+def axis_args(dim, keepdim) -> str:
+    """NumPy's ``, axis=…, keepdims=True`` arguments for a reduction over normalized ``dim``."""
     parts = []
     if dim is not None:
         parts.append(f"axis={dim[0] if len(dim) == 1 else dim}")
     if keepdim:
         parts.append("keepdims=True")
     return "".join(", " + p for p in parts)
-
-
-# Reductions and reshapes are array methods (x.sum(axis=0)): the np.sum(...) functions add a layer of
-# Python dispatch that costs more than the work on small arrays, and the methods read as well.
-for _name, _method in {"sum": "sum", "amax": "max", "amin": "min", "prod": "prod"}.items():
-    EXPRESSIONS[_name] = (lambda m: lambda a, xp, out, dim, keepdim: [f"{a[0]}.{m}({_axis(dim, keepdim)[2:]})"])(
-        _method)
-
-
-@expression("mean")
-def _mean(a, xp, out, dim, keepdim):
-    if dim is None and not keepdim:  # ndarray.mean's bookkeeping costs more than the sum itself
-        return [f"{a[0]}.sum() / {a[0]}.size"]
-    return [f"{a[0]}.mean({_axis(dim, keepdim)[2:]})"]
-
-
-def _argfn(f):
-    def expr(a, xp, out, dim, keepdim):
-        axis = "" if dim is None else f"axis={dim}"
-        keep = ("" if dim is None else ", ") + "keepdims=True" if keepdim else ""
-        return [f"{a[0]}.{f}({axis}{keep})"]
-    return expr
-
-
-EXPRESSIONS["argmax"], EXPRESSIONS["argmin"] = _argfn("argmax"), _argfn("argmin")
-
-
-@expression("logsumexp")
-def _logsumexp(a, xp, out, dim, keepdim):
-    m = f"{out}_max"
-    lse = f"{xp}.log({xp}.exp({a[0]} - {m}).sum({_axis(dim, True)[2:]})) + {m}"
-    return [f"{m} = {a[0]}.max({_axis(dim, True)[2:]})",
-            lse if keepdim else f"{xp}.squeeze({lse}{', axis=' + str(dim) if dim is not None else ''})"]
 
 
 @expression("softmax")

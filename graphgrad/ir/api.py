@@ -8,14 +8,12 @@ a double-backward graph, or emits adjoint IR.
 from __future__ import annotations
 
 import builtins
-from collections import namedtuple
 
 from .registry import encode_index, normalize_dims
 from .types import TensorType
 
 _SCALARS = (int, float, bool)
 
-MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
 def bind(op: str, *inputs, **attrs):
@@ -83,86 +81,8 @@ class TensorBase:
     def __rmatmul__(self, o): return bind("matmul", o, self)
     def __pos__(self): return self
 
-    # -- reductions ---------------------------------------------------------------------------
-    # axes go into the IR normalized (sorted, non-negative), so gradient rules never see dim=-1
-    def sum(self, dim=None, keepdim: bool = False, axis=None, keepdims=None):
-        dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
-        return bind("sum", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
-
-    def mean(self, dim=None, keepdim: bool = False, axis=None, keepdims=None):
-        dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
-        return bind("mean", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
-
-    def any(self, dim=None, keepdim: bool = False):
-        """True where any element (along ``dim``) is non-zero."""
-        return (self != 0).sum(dim, keepdim) > 0
-
-    def all(self, dim=None, keepdim: bool = False):
-        """True where every element (along ``dim``) is non-zero."""
-        return (self == 0).sum(dim, keepdim) == 0
-
-    def prod(self, dim=None, keepdim: bool = False):
-        return bind("prod", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
-
-    def amax(self, dim=None, keepdim: bool = False):
-        return bind("amax", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
-
-    def amin(self, dim=None, keepdim: bool = False):
-        return bind("amin", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
-
-    def max(self, dim=None, keepdim: bool = False):
-        """``x.max()`` is the largest element; ``x.max(dim)`` returns ``(values, indices)``."""
-        if isinstance(dim, TensorBase):
-            return bind("maximum", self, dim)
-        if dim is None:
-            return bind("amax", self, dim=None, keepdim=False)
-        values = bind("amax", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
-        return MaxResult(values, self.argmax(dim, keepdim))
-
-    def min(self, dim=None, keepdim: bool = False):
-        if isinstance(dim, TensorBase):
-            return bind("minimum", self, dim)
-        if dim is None:
-            return bind("amin", self, dim=None, keepdim=False)
-        values = bind("amin", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
-        return MaxResult(values, self.argmin(dim, keepdim))
-
-    def argmax(self, dim=None, keepdim: bool = False):
-        return self._no_grad_apply("argmax", dim=dim, keepdim=bool(keepdim))
-
-    def argmin(self, dim=None, keepdim: bool = False):
-        return self._no_grad_apply("argmin", dim=dim, keepdim=bool(keepdim))
-
     def _no_grad_apply(self, op, **attrs):
         return bind(op, self, **attrs)
-
-    def norm(self, p=2, dim=None, keepdim: bool = False):
-        """The vector p-norm over ``dim`` (all elements by default); p may be 1, 2 or inf."""
-        if p == 2 or p == "fro":
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        if p == float("inf"):
-            return self.abs().amax(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
-
-    def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None):
-        """Variance over ``dim``; ``correction`` (default 1, Bessel) is subtracted from the count."""
-        if correction is None:
-            correction = 1 if unbiased else 0
-        dims = normalize_dims(dim, self.ndim)
-        n = 1
-        for i, d in enumerate(self.shape):
-            if dims is None or i in dims:
-                n *= d
-        centered = self - self.mean(dim, keepdim=True)
-        return (centered * centered).sum(dim, keepdim) / builtins.max(n - correction, 0)
-
-    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None):
-        return self.var(dim, unbiased, keepdim, correction).sqrt()
-
-    def logsumexp(self, dim, keepdim: bool = False):
-        return bind("logsumexp", self, dim=normalize_dims(dim, self.ndim), keepdim=bool(keepdim))
 
     def softmax(self, dim: int):
         return bind("softmax", self, dim=int(dim))

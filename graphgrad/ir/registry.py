@@ -157,43 +157,8 @@ def reduction_type(inputs, dim, keepdim, dtype=None) -> TensorType:
     return TensorType(shape, dtype or x.dtype)
 
 
-_is_type, _shape, _elementwise = is_type, shape_of, elementwise_type
+_is_type, _shape, _elementwise, _reduce = is_type, shape_of, elementwise_type, reduction_type
 _float_result = float_dtype
-
-
-# -- reductions ---------------------------------------------------------------------------------
-
-def _reduce(inputs, dim, keepdim, dtype=None):
-    (x,) = inputs
-    dims = normalize_dims(dim, x.ndim)
-    if dims is None:
-        shape = (1,) * x.ndim if keepdim else ()
-    else:
-        shape = tuple(1 if i in dims else d for i, d in enumerate(x.shape) if keepdim or i not in dims)
-    return TensorType(shape, dtype or x.dtype)
-
-
-defop("sum", attrs=("dim", "keepdim"), doc="sum over dim (None: all)")(
-    lambda inputs, dim, keepdim: _reduce(inputs, dim, keepdim,
-                                         "int64" if inputs[0].dtype in ("bool", "int64") else None))
-defop("mean", attrs=("dim", "keepdim"), doc="mean over dim (None: all)")(
-    lambda inputs, dim, keepdim: _reduce(inputs, dim, keepdim, _float_result(inputs)))
-defop("amax", attrs=("dim", "keepdim"), doc="maximum over dim (None: all)")(_reduce)
-defop("amin", attrs=("dim", "keepdim"), doc="minimum over dim (None: all)")(_reduce)
-defop("prod", attrs=("dim", "keepdim"), doc="product over dim (None: all)")(_reduce)
-defop("logsumexp", attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim, computed stably")(_reduce)
-
-
-
-@defop("argmax", attrs=("dim", "keepdim"), doc="index of the largest element along dim (None: flattened)")
-def _argmax(inputs, dim, keepdim):
-    x = inputs[0]
-    if dim is None:
-        return TensorType((1,) * x.ndim if keepdim else (), "int64")
-    return _reduce(inputs, dim, keepdim, "int64")
-
-
-OPS["argmin"] = OpDef("argmin", ("dim", "keepdim"), _argmax, "index of the smallest element along dim")
 
 
 @defop("softmax", attrs=("dim",), doc="softmax along dim")

@@ -81,41 +81,6 @@ def defnondiff(*ops: str) -> None:
         VJP_RULES[op] = VJPRule((), False, frozenset(), lambda g, out, needs, *xs, **a: [None] * len(xs))
 
 
-defnondiff("argmax", "argmin")
-
-
-# -- reductions ----------------------------------------------------------------------------------
-def _unreduce(g, x, dim, keepdim):
-    """Broadcast a reduced cotangent back over the reduced axes of ``x``."""
-    if not keepdim:
-        dims = range(x.ndim) if dim is None else dim
-        shape = tuple(1 if i in dims else d for i, d in enumerate(x.shape))
-        g = g.reshape(shape)
-    return g.expand(x.shape)
-
-
-def _count(x, dim) -> int:
-    n = 1
-    for i, d in enumerate(x.shape):
-        if dim is None or i in dim:
-            n *= d
-    return n
-
-
-def _extremum(g, out, x, dim, keepdim):
-    mask = x == _unreduce(out, x, dim, keepdim)
-    mask = mask._cast(g._type.dtype)
-    return _unreduce(g, x, dim, keepdim) * mask / mask.sum(dim=dim, keepdim=True)
-
-
-defvjp("sum", lambda g, out, x, *, dim, keepdim: _unreduce(g, x, dim, keepdim))
-# scale before broadcasting: one scalar division instead of a full-size one
-defvjp("mean", lambda g, out, x, *, dim, keepdim: _unreduce(g / _count(x, dim), x, dim, keepdim))
-defvjp("amax", _extremum)
-defvjp("amin", _extremum)
-defvjp("prod", lambda g, out, x, *, dim, keepdim: _unreduce(g * out, x, dim, keepdim) / x)
-defvjp("logsumexp", lambda g, out, x, *, dim, keepdim:
-       _unreduce(g, x, dim, keepdim) * (x - _unreduce(out, x, dim, keepdim)).exp())
 defvjp("softmax", lambda g, out, x, *, dim: out * (g - (g * out).sum(dim=dim, keepdim=True)))
 defvjp("log_softmax", lambda g, out, x, *, dim: g - out.exp() * g.sum(dim=dim, keepdim=True))
 

@@ -1,0 +1,266 @@
+"""Reductions: sum, mean, prod, extrema, logsumexp, arg-extrema; and the composites built on them
+(max/min with indices, any/all, norm, var, std).
+
+Axes go into the IR normalized (sorted, non-negative), so gradient rules never see ``dim=-1``.
+"""
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from ..codegen.expressions import axis_args
+from ..ir.api import TensorBase, bind
+from ..ir.public import export
+from ..ir.registry import float_dtype, normalize_dims, reduction_type
+from ..ir.types import TensorType
+from .define import primitive
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def _np_names(dim, keepdim, axis, keepdims):
+    """Accept NumPy's ``axis``/``keepdims`` spelling beside PyTorch's ``dim``/``keepdim``."""
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, keepdim
+
+
+def unreduce(g, x, dim, keepdim):
+    """Broadcast a reduced cotangent back over the reduced axes of ``x``."""
+    if not keepdim:
+        dims = range(x.ndim) if dim is None else dim
+        shape = tuple(1 if i in dims else d for i, d in enumerate(x.shape))
+        g = g.reshape(shape)
+    return g.expand(x.shape)
+
+
+def _count(x, dim) -> int:
+    n = 1
+    for i, d in enumerate(x.shape):
+        if dim is None or i in dim:
+            n *= d
+    return n
+
+
+def _method(name):
+    """Reductions are array methods (x.sum(axis=0)): the np.sum(...) functions add a layer of Python dispatch
+    that costs more than the work on small arrays, and the methods read as well."""
+    return lambda a, xp, out, dim, keepdim: [f"{a[0]}.{name}({axis_args(dim, keepdim)[2:]})"]
+
+
+def _reducer(op):
+    def tensor_fn(x, dim=None, keepdim: bool = False):
+        return bind(op, x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+    tensor_fn.__name__ = op
+    tensor_fn.__doc__ = f"``{op}`` over ``dim`` (all elements by default)."
+    return tensor_fn
+
+
+def _numpy_reducer(op):
+    def numpy_fn(a, axis=None, keepdims=False):
+        return bind(op, a, dim=normalize_dims(axis, a.ndim), keepdim=bool(keepdims))
+    return numpy_fn
+
+
+# -- sum ----------------------------------------------------------------------------------------
+def sum(x, dim=None, keepdim: bool = False, axis=None, keepdims=None):  # noqa: A001
+    """Sum over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too."""
+    dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+    return bind("sum", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+primitive("sum", attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
+          infer=lambda inputs, dim, keepdim: reduction_type(
+              inputs, dim, keepdim, "int64" if inputs[0].dtype in ("bool", "int64") else None),
+          vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g, x, dim, keepdim),),
+          expr=_method("sum"), fn=sum, tensor="sum", gg="sum", numpy="sum", numpy_fn=_numpy_reducer("sum"))
+
+
+# -- mean ---------------------------------------------------------------------------------------
+def mean(x, dim=None, keepdim: bool = False, axis=None, keepdims=None):
+    """Mean over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too."""
+    dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+    return bind("mean", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+def _mean_expr(a, xp, out, dim, keepdim):
+    if dim is None and not keepdim:  # ndarray.mean's bookkeeping costs more than the sum itself
+        return [f"{a[0]}.sum() / {a[0]}.size"]
+    return [f"{a[0]}.mean({axis_args(dim, keepdim)[2:]})"]
+
+
+primitive("mean", attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
+          infer=lambda inputs, dim, keepdim: reduction_type(inputs, dim, keepdim, float_dtype(inputs)),
+          # scale before broadcasting: one scalar division instead of a full-size one
+          vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g / _count(x, dim), x, dim, keepdim),),
+          expr=_mean_expr, fn=mean, tensor="mean", gg="mean", numpy="mean", numpy_fn=_numpy_reducer("mean"))
+
+
+# -- prod ---------------------------------------------------------------------------------------
+primitive("prod", attrs=("dim", "keepdim"), doc="product over dim (None: all)", infer=reduction_type,
+          vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g * out, x, dim, keepdim) / x,),
+          expr=_method("prod"), fn=_reducer("prod"), tensor="prod", gg="prod", numpy="prod",
+          numpy_fn=_numpy_reducer("prod"))
+
+
+# -- amax / amin (ties share the gradient evenly, as PyTorch does) --------------------------------
+def _extremum(g, out, x, dim, keepdim):
+    mask = x == unreduce(out, x, dim, keepdim)
+    mask = mask._cast(g._type.dtype)
+    return unreduce(g, x, dim, keepdim) * mask / mask.sum(dim=dim, keepdim=True)
+
+
+primitive("amax", attrs=("dim", "keepdim"), doc="maximum over dim (None: all)", infer=reduction_type,
+          vjp=(_extremum,), expr=_method("max"), fn=_reducer("amax"), tensor="amax", gg="amax",
+          numpy=("amax", "max"), numpy_fn=_numpy_reducer("amax"))
+primitive("amin", attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", infer=reduction_type,
+          vjp=(_extremum,), expr=_method("min"), fn=_reducer("amin"), tensor="amin", gg="amin",
+          numpy=("amin", "min"), numpy_fn=_numpy_reducer("amin"))
+
+
+# -- logsumexp ----------------------------------------------------------------------------------
+def _logsumexp_expr(a, xp, out, dim, keepdim):
+    m = f"{out}_max"
+    lse = f"{xp}.log({xp}.exp({a[0]} - {m}).sum({axis_args(dim, True)[2:]})) + {m}"
+    return [f"{m} = {a[0]}.max({axis_args(dim, True)[2:]})",
+            lse if keepdim else f"{xp}.squeeze({lse}{', axis=' + str(dim) if dim is not None else ''})"]
+
+
+def logsumexp(x, dim, keepdim: bool = False):
+    """``log(sum(exp(x)))`` over ``dim``, computed stably."""
+    return bind("logsumexp", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+def _numpy_logsumexp(a, axis=None, keepdims=False):
+    return logsumexp(a, axis if axis is not None else tuple(builtins.range(a.ndim)), keepdims)
+
+
+def _logsumexp_array(a, axis=None, keepdims=False):
+    """``scipy.special.logsumexp`` on plain arrays."""
+    m = np.amax(a, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+primitive("logsumexp", attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim, computed stably",
+          infer=reduction_type,
+          vjp=(lambda g, out, x, *, dim, keepdim:
+               unreduce(g, x, dim, keepdim) * (x - unreduce(out, x, dim, keepdim)).exp(),),
+          expr=_logsumexp_expr, fn=logsumexp, tensor="logsumexp", gg="logsumexp", numpy="logsumexp",
+          numpy_fn=_numpy_logsumexp, numpy_impl=_logsumexp_array)
+
+
+# -- argmax / argmin (integer results: no gradient) ---------------------------------------------
+def _arg_type(inputs, dim, keepdim):
+    x = inputs[0]
+    if dim is None:
+        return TensorType((1,) * x.ndim if keepdim else (), "int64")
+    return reduction_type(inputs, dim, keepdim, "int64")
+
+
+def _arg_expr(f):
+    def expr(a, xp, out, dim, keepdim):
+        axis = "" if dim is None else f"axis={dim}"
+        keep = ("" if dim is None else ", ") + "keepdims=True" if keepdim else ""
+        return [f"{a[0]}.{f}({axis}{keep})"]
+    return expr
+
+
+def argmax(x, dim=None, keepdim: bool = False):
+    """Index of the largest element along ``dim`` (of the flattened tensor when None)."""
+    return x._no_grad_apply("argmax", dim=dim, keepdim=bool(keepdim))
+
+
+def argmin(x, dim=None, keepdim: bool = False):
+    """Index of the smallest element along ``dim`` (of the flattened tensor when None)."""
+    return x._no_grad_apply("argmin", dim=dim, keepdim=bool(keepdim))
+
+
+primitive("argmax", attrs=("dim", "keepdim"), doc="index of the largest element along dim (None: flattened)",
+          infer=_arg_type, nondiff=True, expr=_arg_expr("argmax"), fn=argmax, tensor="argmax", gg="argmax")
+primitive("argmin", attrs=("dim", "keepdim"), doc="index of the smallest element along dim (None: flattened)",
+          infer=_arg_type, nondiff=True, expr=_arg_expr("argmin"), fn=argmin, tensor="argmin", gg="argmin")
+
+
+# -- composites ---------------------------------------------------------------------------------
+def max(x, dim=None, keepdim: bool = False):  # noqa: A001
+    """``x.max()`` is the largest element; ``x.max(dim)`` returns ``(values, indices)``; ``x.max(y)`` is
+    ``maximum``."""
+    if isinstance(dim, TensorBase):
+        return bind("maximum", x, dim)
+    if dim is None:
+        return bind("amax", x, dim=None, keepdim=False)
+    values = bind("amax", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+    return MaxResult(values, x.argmax(dim, keepdim))
+
+
+def min(x, dim=None, keepdim: bool = False):  # noqa: A001
+    """``x.min()`` is the smallest element; ``x.min(dim)`` returns ``(values, indices)``; ``x.min(y)`` is
+    ``minimum``."""
+    if isinstance(dim, TensorBase):
+        return bind("minimum", x, dim)
+    if dim is None:
+        return bind("amin", x, dim=None, keepdim=False)
+    values = bind("amin", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+    return MaxResult(values, x.argmin(dim, keepdim))
+
+
+export(max, "max", tensor="max", gg="max")
+export(min, "min", tensor="min", gg="min")
+
+
+def any(x, dim=None, keepdim: bool = False):  # noqa: A001
+    """True where any element (along ``dim``) is non-zero."""
+    return (x != 0).sum(dim, keepdim) > 0
+
+
+def all(x, dim=None, keepdim: bool = False):  # noqa: A001
+    """True where every element (along ``dim``) is non-zero."""
+    return (x == 0).sum(dim, keepdim) == 0
+
+
+export(any, "any", tensor="any")
+export(all, "all", tensor="all")
+
+
+def norm(x, p=2, dim=None, keepdim: bool = False):
+    """The vector p-norm over ``dim`` (all elements by default); p may be 1, 2 or inf."""
+    if p == 2 or p == "fro":
+        return (x * x).sum(dim, keepdim).sqrt()
+    if p == 1:
+        return x.abs().sum(dim, keepdim)
+    if p == float("inf"):
+        return x.abs().amax(dim, keepdim)
+    return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+
+export(norm, "norm", tensor="norm", gg="norm", numpy="linalg.norm",
+       numpy_fn=lambda x, ord=None, axis=None, keepdims=False: norm(x, 2 if ord is None else ord, axis, keepdims))
+
+
+def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None):
+    """Variance over ``dim``; ``correction`` (default 1, Bessel) is subtracted from the count."""
+    if correction is None:
+        correction = 1 if unbiased else 0
+    dims = normalize_dims(dim, x.ndim)
+    n = 1
+    for i, d in enumerate(x.shape):
+        if dims is None or i in dims:
+            n *= d
+    centered = x - x.mean(dim, keepdim=True)
+    return (centered * centered).sum(dim, keepdim) / builtins.max(n - correction, 0)
+
+
+def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None):
+    """Standard deviation over ``dim``: the square root of ``var``."""
+    return var(x, dim, unbiased, keepdim, correction).sqrt()
+
+
+export(var, "var", tensor="var", gg="var", numpy="var",
+       numpy_fn=lambda a, axis=None, ddof=0, keepdims=False: var(a, axis, keepdim=keepdims, correction=ddof))
+export(std, "std", tensor="std", gg="std", numpy="std",
+       numpy_fn=lambda a, axis=None, ddof=0, keepdims=False: std(a, axis, keepdim=keepdims, correction=ddof))
