@@ -55,17 +55,6 @@ dot = _dual(_np.dot, lambda a, b: _F.matmul(a, _lift(b, a)) if isinstance(a, _T)
 outer = _dual(_np.outer, lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1), "outer")
 
 
-reshape = _dual(_np.reshape, lambda a, shape: a.reshape(shape), "reshape")
-transpose = _dual(_np.transpose, lambda a, axes=None: a.T if axes is None else a.permute(axes), "transpose")
-expand_dims = _dual(_np.expand_dims, lambda a, axis: a.unsqueeze(axis), "expand_dims")
-squeeze = _dual(_np.squeeze, lambda a, axis=None: a.squeeze(axis), "squeeze")
-ravel = _dual(_np.ravel, lambda a: a.reshape(-1), "ravel")
-broadcast_to = _dual(_np.broadcast_to, lambda a, shape: a.expand(*shape), "broadcast_to")
-concatenate = _dual(_np.concatenate, lambda arrays, axis=0: _F.cat([_lift(a, None) if not isinstance(a, _T) else a
-                                                                     for a in arrays], axis), "concatenate")
-stack = _dual(_np.stack, lambda arrays, axis=0: _F.stack(list(arrays), axis), "stack")
-
-
 array = asarray = _np.asarray
 zeros, ones, arange, linspace, eye, full = _np.zeros, _np.ones, _np.arange, _np.linspace, _np.eye, _np.full
 shape, ndim, size = _np.shape, _np.ndim, _np.size

@@ -53,24 +53,6 @@ def _log_softmax(a, xp, out, dim):
             f"{s} - {xp}.log({xp}.exp({s}).sum(axis={dim}, keepdims=True))"]
 
 
-EXPRESSIONS["reshape"] = lambda a, xp, out, shape: [f"{a[0]}.reshape({shape})"]
-EXPRESSIONS["permute"] = lambda a, xp, out, dims: (
-    [f"{a[0]}.T"] if dims == tuple(reversed(range(len(dims)))) else [f"{a[0]}.transpose({dims})"])
-EXPRESSIONS["expand"] = lambda a, xp, out, shape: [f"{xp}.broadcast_to({a[0]}, {shape})"]
-EXPRESSIONS["concat"] = lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"]
-
-
-EXPRESSIONS["gather_rows"] = lambda a, xp, out: [f"{a[0]}[{a[1]}]"]
-
-
-@expression("scatter_add_rows")
-def _scatter_add_rows(a, xp, out, rows):
-    z = f"{out}_rows"
-    # add.at accumulates rows picked several times, where z[index] += g would keep only one of them
-    return [f"{z} = {xp}.zeros(({rows},) + {a[0]}.shape[{a[1]}.ndim:], dtype={a[0]}.dtype)",
-            f"{xp}.add.at({z}, {a[1]}, {a[0]})", z]
-
-
 @expression("unfold2d")
 def _unfold2d(a, xp, out, kernel, stride, padding, dilation):
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
@@ -101,44 +83,9 @@ def _fold2d(a, xp, out, kernel, stride, padding, dilation, size):
     return lines
 
 
-def _subscript(index) -> str:
+def subscript(index) -> str:
     """A basic index as subscript text: ``1:3, None, ...``."""
     return ", ".join(format_index((item,))[1:-1] for item in index) if index else "()"
-
-
-def _index_tuple(index, xp) -> str:
-    """The index as a tuple expression, for ``add.at``: ``(slice(1, 3, None), np.array([0, 2]))``."""
-    parts = []
-    for item in index:
-        if isinstance(item, tuple) and item[0] == "array":
-            parts.append(f"{xp}.array({_lists(item[1])!r})")
-        elif isinstance(item, tuple) and item[0] == "slice":
-            parts.append(f"slice({item[1]!r}, {item[2]!r}, {item[3]!r})")
-        else:
-            parts.append("Ellipsis" if item == "..." else repr(item))
-    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
-
-
-def _lists(x):
-    return [_lists(i) for i in x] if isinstance(x, tuple) else x
-
-
-@expression("getitem")
-def _getitem(a, xp, out, index):
-    if any(isinstance(i, tuple) and i[0] == "array" for i in index):
-        return [f"{a[0]}[{_index_tuple(index, xp)}]"]
-    return [f"{a[0]}[{_subscript(index)}]"]
-
-
-@expression("index_add_zeros")
-def _index_add_zeros(a, xp, out, index, shape):
-    z = f"{out}_zeros"
-    if any(isinstance(i, tuple) and i[0] == "array" for i in index):
-        # add.at accumulates repeated integer indices, where z[idx] = g would keep only the last
-        scatter = f"{xp}.add.at({z}, {_index_tuple(index, xp)}, {a[0]})"
-    else:
-        scatter = f"{z}[{_subscript(index)}] = {a[0]}"
-    return [f"{z} = {xp}.zeros({shape}, dtype={a[0]}.dtype)", scatter, z]
 
 
 def statements(op: str, args: list[str], xp: str, out: str, attrs: dict) -> list[str]:

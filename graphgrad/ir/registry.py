@@ -191,24 +191,6 @@ def _matmul(inputs):
     return TensorType(shape, result_dtype([a, b]))
 
 
-# -- rows picked by an index tensor (embeddings, batches) ----------------------------------------
-@defop("gather_rows", doc="x[index] for an int64 index tensor of any shape: rows of x along its first axis")
-def _gather_rows(inputs):
-    x, index = inputs
-    if not _is_type(index) or index.dtype != "int64":
-        raise ShapeError(f"gather_rows: the index must be an int64 tensor, got {index}")
-    if x.ndim == 0:
-        raise ShapeError("gather_rows: cannot pick rows of a 0-d tensor")
-    return TensorType(index.shape + x.shape[1:], x.dtype)
-
-
-@defop("scatter_add_rows", attrs=("rows",),
-       doc="the adjoint of gather_rows: g's rows summed, by index, into zeros with `rows` rows")
-def _scatter_add_rows(inputs, rows):
-    g, index = inputs
-    return TensorType((rows,) + g.shape[index.ndim:], g.dtype)
-
-
 # -- image patches (convolution and pooling are built on these) ----------------------------------
 def window_count(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
@@ -233,73 +215,6 @@ def _unfold2d(inputs, kernel, stride, padding, dilation):
 def _fold2d(inputs, kernel, stride, padding, dilation, size):
     g = inputs[0]
     return TensorType(g.shape[:2] + tuple(size), g.dtype)
-
-
-# -- shape manipulation -------------------------------------------------------------------------
-
-@defop("reshape", attrs=("shape",), doc="same elements, new shape (row-major)")
-def _reshape(inputs, shape):
-    x = inputs[0]
-    if TensorType(tuple(shape), x.dtype).size != x.size or any(d < 0 for d in shape):
-        raise ShapeError(f"shape '{list(shape)}' is invalid for input of size {x.size}")
-    return TensorType(tuple(shape), x.dtype)
-
-
-@defop("permute", attrs=("dims",), doc="reorder the axes")
-def _permute(inputs, dims):
-    x = inputs[0]
-    if sorted(dims) != list(range(x.ndim)):
-        raise ShapeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
-                         f"length of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is not "
-                         f"equal to len(dims) = {len(dims)}" if len(dims) != x.ndim else
-                         f"permute: dims {list(dims)} are not a permutation of the {x.ndim} axes")
-    return TensorType(tuple(x.shape[d] for d in dims), x.dtype)
-
-
-@defop("expand", attrs=("shape",), doc="broadcast to a larger shape without copying")
-def _expand(inputs, shape):
-    x = inputs[0]
-    shape = tuple(shape)
-    if len(shape) < x.ndim or any(d != 1 and d != s for d, s in zip(x.shape, shape[len(shape) - x.ndim:])):
-        raise ShapeError(f"The expanded size of the tensor ({shape[-1] if shape else 0}) must match the existing "
-                         f"size ({x.shape[-1] if x.shape else 0}) at non-singleton dimension {len(shape) - 1}.  "
-                         f"Target sizes: {list(shape)}.  Tensor sizes: {list(x.shape)}")
-    return TensorType(shape, x.dtype)
-
-
-@defop("concat", attrs=("dim",), doc="join tensors along an existing axis")
-def _concat(inputs, dim):
-    first = inputs[0]
-    (d,) = normalize_dims(dim, first.ndim)
-    for t in inputs[1:]:
-        if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != d):
-            raise ShapeError(f"Sizes of tensors must match except in dimension {d}. "
-                             f"Expected size {first.shape[1 - d] if first.ndim > 1 else first.shape[0]} "
-                             f"but got {list(t.shape)} for one of the tensors")
-    shape = list(first.shape)
-    shape[d] = sum(t.shape[d] for t in inputs)
-    return TensorType(tuple(shape), result_dtype(list(inputs)))
-
-
-def _index_shape(shape: tuple, index: tuple) -> tuple:
-    """The result shape of NumPy basic/advanced indexing, computed on a zero-size probe."""
-    probe = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=np.int8), shape=shape, strides=(0,) * len(shape))
-    try:
-        return probe[decode_index(index)].shape
-    except IndexError as e:
-        raise IndexError(f"{e} (indexing a tensor of shape {list(shape)})") from None
-
-
-@defop("getitem", attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple")
-def _getitem(inputs, index):
-    x = inputs[0]
-    return TensorType(_index_shape(x.shape, index), x.dtype)
-
-
-@defop("index_add_zeros", attrs=("index", "shape"),
-       doc="zeros of shape with the input scattered (added) at index: the adjoint of getitem")
-def _index_add_zeros(inputs, index, shape):
-    return TensorType(tuple(shape), inputs[0].dtype)
 
 
 # -- index encoding: attrs must be hashable and JSON-able ----------------------------------------

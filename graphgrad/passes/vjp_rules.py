@@ -107,40 +107,11 @@ def _matmul_rhs(g, out, x, y):
 defvjp("matmul", _matmul_lhs, _matmul_rhs)
 
 
-# -- shapes --------------------------------------------------------------------------------------
-def _inverse(dims):
-    inv = [0] * len(dims)
-    for i, d in enumerate(dims):
-        inv[d] = i
-    return tuple(inv)
-
-
-defvjp("reshape", lambda g, out, x, *, shape: g.reshape(x.shape))
-defvjp("permute", lambda g, out, x, *, dims: g.permute(_inverse(dims)))
-defvjp("expand", lambda g, out, x, *, shape: g.sum_to(x.shape))
 # unfold2d and fold2d are linear and each other's adjoint
 defvjp("unfold2d", lambda g, out, x, *, kernel, stride, padding, dilation: bind(
     "fold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation, size=x._type.shape[2:]))
 defvjp("fold2d", lambda g, out, x, *, kernel, stride, padding, dilation, size: bind(
     "unfold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation))
-# gather_rows and scatter_add_rows are linear in their first input and each other's adjoint
-defvjp("gather_rows", lambda g, out, x, index: bind("scatter_add_rows", g, index, rows=x._type.shape[0]), None)
-defvjp("scatter_add_rows", lambda g, out, x, index, *, rows: bind("gather_rows", g, index), None)
-defvjp("getitem", lambda g, out, x, *, index: bind("index_add_zeros", g, index=index, shape=x._type.shape))
-defvjp("index_add_zeros", lambda g, out, x, *, index, shape: bind("getitem", g, index=index))
-
-
-def _concat_vjp(g, out, needs, *xs, dim):
-    grads, start = [], 0
-    for x, need in zip(xs, needs):
-        stop = start + x.shape[dim]
-        index = (("slice", None, None, None),) * dim + (("slice", start, stop, None),)
-        grads.append(bind("getitem", g, index=index) if need else None)
-        start = stop
-    return grads
-
-
-defvjp_joint("concat", _concat_vjp)
 
 
 def _to_type(gi, gt, t):
