@@ -12,7 +12,6 @@ from . import ir
 from .ir.public import FUNCTIONS as _FUNCTIONS
 
 globals().update(_FUNCTIONS)  # graphgrad.exp, graphgrad.where, ...: each declared beside its op in graphgrad.ops
-from .ir.functional import log_softmax, matmul, mm, softmax  # noqa: E402
 from . import autograd
 from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001

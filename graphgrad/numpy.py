@@ -18,7 +18,6 @@ import types
 
 import numpy as _np
 
-from .ir import functional as _F
 from .ir.api import TensorBase as _T
 from .ir.public import NUMPY as _NUMPY
 
@@ -43,16 +42,6 @@ def _dual(numpy_fn, tensor_fn, name: str):
     fn.__name__ = name
     fn.__doc__ = f"``numpy.{name}`` on arrays; the differentiable graphgrad op on tensors."
     return fn
-
-
-def _lift(x, like):
-    """A non-tensor operand of a binary function, as something the Tensor API accepts."""
-    return x if isinstance(x, (_T, int, float, bool)) else _np.asarray(x)
-
-
-dot = _dual(_np.dot, lambda a, b: _F.matmul(a, _lift(b, a)) if isinstance(a, _T) else _F.matmul(_lift(a, b), b),
-            "dot")
-outer = _dual(_np.outer, lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1), "outer")
 
 
 array = asarray = _np.asarray

@@ -13,7 +13,6 @@ import operator
 import re
 
 from ..ir.printer import format_index
-from ..ir.registry import window_count
 
 EXPRESSIONS: dict = {}
 
@@ -26,9 +25,6 @@ def expression(*names):
     return register
 
 
-EXPRESSIONS["matmul"] = lambda a, xp, out: [f"{a[0]} @ {a[1]}"]
-
-
 def axis_args(dim, keepdim) -> str:
     """NumPy's ``, axis=…, keepdims=True`` arguments for a reduction over normalized ``dim``."""
     parts = []
@@ -37,50 +33,6 @@ def axis_args(dim, keepdim) -> str:
     if keepdim:
         parts.append("keepdims=True")
     return "".join(", " + p for p in parts)
-
-
-@expression("softmax")
-def _softmax(a, xp, out, dim):
-    e = f"{out}_exp"
-    return [f"{e} = {xp}.exp({a[0]} - {a[0]}.max(axis={dim}, keepdims=True))",
-            f"{e} / {e}.sum(axis={dim}, keepdims=True)"]
-
-
-@expression("log_softmax")
-def _log_softmax(a, xp, out, dim):
-    s = f"{out}_shifted"
-    return [f"{s} = {a[0]} - {a[0]}.max(axis={dim}, keepdims=True)",
-            f"{s} - {xp}.log({xp}.exp({s}).sum(axis={dim}, keepdims=True))"]
-
-
-@expression("unfold2d")
-def _unfold2d(a, xp, out, kernel, stride, padding, dilation):
-    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
-    source = a[0]
-    lines = []
-    if ph or pw:
-        lines.append(f"{out}_padded = {xp}.pad({a[0]}, ((0, 0), (0, 0), ({ph}, {ph}), ({pw}, {pw})))")
-        source = f"{out}_padded"
-    span = (dh * (kernel[0] - 1) + 1, dw * (kernel[1] - 1) + 1)
-    lines.append(f"{out}_windows = {xp}.lib.stride_tricks.sliding_window_view({source}, {span}, axis=(2, 3))")
-    dilate = f", ::{dh}, ::{dw}" if (dh, dw) != (1, 1) else ""
-    lines.append(f"{out}_windows[:, :, ::{sh}, ::{sw}{dilate}]")
-    return lines
-
-
-@expression("fold2d")
-def _fold2d(a, xp, out, kernel, stride, padding, dilation, size):
-    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
-    image = f"{out}_image"
-    lines = [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({size[0] + 2 * ph}, {size[1] + 2 * pw}), dtype={a[0]}.dtype)"]
-    oh, ow = (window_count(*args) for args in zip(size, kernel, stride, padding, dilation))
-    for i in range(kernel[0]):  # one strided slice per kernel offset: a patch grid never overlaps itself
-        for j in range(kernel[1]):
-            rows = f"{i * dh}:{i * dh + sh * (oh - 1) + 1}:{sh}"
-            cols = f"{j * dw}:{j * dw + sw * (ow - 1) + 1}:{sw}"
-            lines.append(f"{image}[:, :, {rows}, {cols}] += {a[0]}[:, :, :, :, {i}, {j}]")
-    lines.append(f"{image}[:, :, {ph}:{ph + size[0]}, {pw}:{pw + size[1]}]" if ph or pw else image)
-    return lines
 
 
 def subscript(index) -> str:

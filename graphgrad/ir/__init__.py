@@ -1,11 +1,11 @@
 """graphgrad's IR: types, graphs, the op registry, the shared Tensor API, printing and export."""
-from .api import TensorBase, bind, where
+from .api import TensorBase, bind
 from .graph import Graph, Loc, Node, Value
 from .registry import OPS, OpDef, ShapeError, defop, infer_type
 from .types import DTYPES, TensorType, dtype_name
 
 __all__ = ["Graph", "Node", "Value", "Loc", "TensorType", "DTYPES", "dtype_name", "OPS", "OpDef", "defop",
-           "infer_type", "ShapeError", "TensorBase", "bind", "where", "capture"]
+           "infer_type", "ShapeError", "TensorBase", "bind", "capture"]
 
 
 _capture_impl = None  # installed by graphgrad.runtime, which sits above ir

@@ -7,13 +7,7 @@ a double-backward graph, or emits adjoint IR.
 """
 from __future__ import annotations
 
-import builtins
-
-from .registry import encode_index, normalize_dims
 from .types import TensorType
-
-_SCALARS = (int, float, bool)
-
 
 
 def bind(op: str, *inputs, **attrs):
@@ -25,12 +19,6 @@ def bind(op: str, *inputs, **attrs):
     if top is None:
         raise TypeError(f"{op}: expected at least one tensor argument, got {[type(x).__name__ for x in inputs]}")
     return type(top)._apply(op, inputs, attrs)
-
-
-def _shape_arg(shape) -> tuple:
-    if len(shape) == 1 and not isinstance(shape[0], int):
-        shape = tuple(shape[0])
-    return tuple(int(d) for d in shape)
 
 
 class TensorBase:
@@ -75,20 +63,10 @@ class TensorBase:
 
     __hash__ = object.__hash__  # comparisons are elementwise ops (graphgrad.ops), as in PyTorch
 
-    def matmul(self, o): return bind("matmul", self, o)
-    def mm(self, o): return bind("matmul", self, o)
-    def __matmul__(self, o): return bind("matmul", self, o)
-    def __rmatmul__(self, o): return bind("matmul", o, self)
     def __pos__(self): return self
 
     def _no_grad_apply(self, op, **attrs):
         return bind(op, self, **attrs)
-
-    def softmax(self, dim: int):
-        return bind("softmax", self, dim=int(dim))
-
-    def log_softmax(self, dim: int):
-        return bind("log_softmax", self, dim=int(dim))
 
     def sum_to(self, shape: tuple):
         """Sum out broadcast dimensions so the result has ``shape`` (the adjoint of broadcasting)."""
@@ -110,20 +88,6 @@ class TensorBase:
     # -- dtypes -------------------------------------------------------------------------------
     def _cast(self, dtype: str):
         return self if self._type.dtype == dtype else bind("cast", self, dtype=dtype)
-
-
-def _np_names(dim, keepdim, axis, keepdims):
-    """Accept NumPy's ``axis``/``keepdims`` spelling beside PyTorch's ``dim``/``keepdim``."""
-    if axis is not None:
-        dim = axis
-    if keepdims is not None:
-        keepdim = keepdims
-    return dim, keepdim
-
-
-def where(cond, x, y):
-    """Elementwise select: ``x`` where ``cond`` is true, else ``y`` (differentiable in x and y)."""
-    return bind("where", cond, x, y)
 
 
 def is_tensor_type(t) -> bool:

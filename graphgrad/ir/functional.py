@@ -1,20 +1,10 @@
-"""Function forms of the Tensor API (``gg.exp(x)``, ``gg.cat([a, b])``), for any interpreter."""
+"""Function forms of the Tensor API (``gg.exp(x)``, ``gg.cat([a, b])``), for any interpreter.
+
+Each function is declared beside its op in ``graphgrad.ops`` and read here from ``ir.public.FUNCTIONS``.
+"""
 from __future__ import annotations
 
-from .api import TensorBase, bind, where  # noqa: F401
 from .public import FUNCTIONS
-from .registry import normalize_dims
-
-
-def matmul(x, y): return bind("matmul", x, y)
-
-
-mm = matmul
-
-
-def softmax(x, dim: int): return x.softmax(dim)
-def log_softmax(x, dim: int): return x.log_softmax(dim)
-
 
 
 def __getattr__(name: str):
@@ -22,3 +12,7 @@ def __getattr__(name: str):
         return FUNCTIONS[name]
     except KeyError:
         raise AttributeError(f"module 'graphgrad.ir.functional' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(FUNCTIONS)

@@ -82,7 +82,7 @@ def result_dtype(inputs: list) -> str:
     computing, not from a list of ops)."""
     dim = zero = wrapped = None
     for x in inputs:
-        if _is_type(x):
+        if isinstance(x, TensorType):
             if x.shape:
                 dim = _promote(dim, x.dtype)
             else:
@@ -157,64 +157,6 @@ def reduction_type(inputs, dim, keepdim, dtype=None) -> TensorType:
     return TensorType(shape, dtype or x.dtype)
 
 
-_is_type, _shape, _elementwise, _reduce = is_type, shape_of, elementwise_type, reduction_type
-_float_result = float_dtype
-
-
-@defop("softmax", attrs=("dim",), doc="softmax along dim")
-def _softmax(inputs, dim):
-    normalize_dims(dim, inputs[0].ndim)
-    return TensorType(inputs[0].shape, _float_result(inputs))
-
-
-defop("log_softmax", attrs=("dim",), doc="log of softmax along dim, computed stably")(_softmax)
-
-
-# -- linear algebra -----------------------------------------------------------------------------
-
-@defop("matmul", doc="matrix product with NumPy/PyTorch batching rules (the @ operator)")
-def _matmul(inputs):
-    a, b = inputs
-    if not (_is_type(a) and _is_type(b)) or a.ndim == 0 or b.ndim == 0:
-        raise ShapeError("both arguments to matmul need to be at least 1D, but they are "
-                         f"{len(_shape(a))}D and {len(_shape(b))}D")
-    sa, sb = a.shape, b.shape
-    ka = sa[-1]
-    kb = sb[-2] if len(sb) > 1 else sb[0]
-    if ka != kb:
-        if len(sa) == 2 and len(sb) == 2:
-            raise ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and {sb[0]}x{sb[1]})")
-        raise ShapeError(f"matmul: shapes {list(sa)} and {list(sb)} do not match in the contracted dimension "
-                         f"({ka} != {kb})")
-    batch = broadcast_shapes(sa[:-2], sb[:-2])
-    shape = batch + (sa[-2:-1] if len(sa) > 1 else ()) + (sb[-1:] if len(sb) > 1 else ())
-    return TensorType(shape, result_dtype([a, b]))
-
-
-# -- image patches (convolution and pooling are built on these) ----------------------------------
-def window_count(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-@defop("unfold2d", attrs=("kernel", "stride", "padding", "dilation"),
-       doc="the (KH, KW) patches of a zero-padded (N, C, H, W) image: (N, C, OH, OW, KH, KW)")
-def _unfold2d(inputs, kernel, stride, padding, dilation):
-    x = inputs[0]
-    if x.ndim != 4:
-        raise ShapeError(f"Expected 4D (batched) input to conv2d/pool2d, but got input of size: {list(x.shape)}")
-    n, c, h, w = x.shape
-    oh, ow = (window_count(s, k, st, p, d) for s, k, st, p, d in zip((h, w), kernel, stride, padding, dilation))
-    if oh <= 0 or ow <= 0:
-        raise ShapeError(f"Calculated output size: ({oh}x{ow}). Output size is too small "
-                         f"(input {h}x{w}, kernel {kernel[0]}x{kernel[1]})")
-    return TensorType((n, c, oh, ow) + tuple(kernel), x.dtype)
-
-
-@defop("fold2d", attrs=("kernel", "stride", "padding", "dilation", "size"),
-       doc="the adjoint of unfold2d: patches summed back into an (N, C, *size) image")
-def _fold2d(inputs, kernel, stride, padding, dilation, size):
-    g = inputs[0]
-    return TensorType(g.shape[:2] + tuple(size), g.dtype)
 
 
 # -- index encoding: attrs must be hashable and JSON-able ----------------------------------------

@@ -13,7 +13,8 @@ import warnings
 
 import numpy as np
 
-from ..ir.api import TensorBase, bind, where
+from ..ir.api import TensorBase, bind
+from ..ops.elementwise import where
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
 from ..runtime.tensor import Tensor

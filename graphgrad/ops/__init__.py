@@ -5,4 +5,4 @@ Importing this package registers each op's type rule (``ir.registry.OPS``), grad
 names (``ir.public``: Tensor methods, ``graphgrad.X``, ``graphgrad.numpy.X``). ``graphgrad`` imports it
 before anything else.
 """
-from . import elementwise, indexing, reductions, shape  # noqa: F401
+from . import elementwise, indexing, linalg, nn, reductions, shape  # noqa: F401

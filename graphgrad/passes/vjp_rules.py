@@ -12,11 +12,9 @@ that input). An op missing from this table has *no rule*, which is an error, nev
 from __future__ import annotations
 
 import dis
-import math
 from dataclasses import dataclass
 from typing import Callable
 
-from ..ir.api import bind, where
 
 
 @dataclass(frozen=True)
@@ -79,39 +77,6 @@ def defnondiff(*ops: str) -> None:
     NONDIFFERENTIABLE.update(ops)
     for op in ops:
         VJP_RULES[op] = VJPRule((), False, frozenset(), lambda g, out, needs, *xs, **a: [None] * len(xs))
-
-
-defvjp("softmax", lambda g, out, x, *, dim: out * (g - (g * out).sum(dim=dim, keepdim=True)))
-defvjp("log_softmax", lambda g, out, x, *, dim: g - out.exp() * g.sum(dim=dim, keepdim=True))
-
-
-# -- linear algebra ------------------------------------------------------------------------------
-def _matmul_lhs(g, out, x, y):
-    if y.ndim == 1:  # out = x @ y contracts y away: (..., k) from (..., 1) * (k,)
-        return g.unsqueeze(-1) * y
-    if x.ndim == 1:
-        return (g.unsqueeze(-2) @ y.mT).reshape(y.shape[:-2] + x.shape).sum_to(x.shape)
-    return g @ y.mT
-
-
-def _matmul_rhs(g, out, x, y):
-    if x.ndim == 1 and y.ndim == 1:
-        return g * x
-    if x.ndim == 1:
-        return x.unsqueeze(-1) * (g if y.ndim == 1 else g.unsqueeze(-2))
-    if y.ndim == 1:
-        return (x.mT @ g.unsqueeze(-1)).reshape(x.shape[:-2] + y.shape)
-    return x.mT @ g
-
-
-defvjp("matmul", _matmul_lhs, _matmul_rhs)
-
-
-# unfold2d and fold2d are linear and each other's adjoint
-defvjp("unfold2d", lambda g, out, x, *, kernel, stride, padding, dilation: bind(
-    "fold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation, size=x._type.shape[2:]))
-defvjp("fold2d", lambda g, out, x, *, kernel, stride, padding, dilation, size: bind(
-    "unfold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation))
 
 
 def _to_type(gi, gt, t):

@@ -1,0 +1,108 @@
+"""Neural-network ops: softmax, log_softmax, and image patches (convolution and pooling are built on these)."""
+from __future__ import annotations
+
+from ..ir.api import bind
+from ..ir.registry import ShapeError, float_dtype, normalize_dims
+from ..ir.types import TensorType
+from .define import primitive
+
+
+# -- softmax / log_softmax ------------------------------------------------------------------------
+def _softmax_type(inputs, dim):
+    normalize_dims(dim, inputs[0].ndim)
+    return TensorType(inputs[0].shape, float_dtype(inputs))
+
+
+def _softmax_expr(a, xp, out, dim):
+    e = f"{out}_exp"
+    return [f"{e} = {xp}.exp({a[0]} - {a[0]}.max(axis={dim}, keepdims=True))",
+            f"{e} / {e}.sum(axis={dim}, keepdims=True)"]
+
+
+def softmax(x, dim: int):
+    """``exp(x)`` normalized to sum to 1 along ``dim``."""
+    return bind("softmax", x, dim=int(dim))
+
+
+primitive("softmax", attrs=("dim",), infer=_softmax_type, doc="softmax along dim",
+          vjp=(lambda g, out, x, *, dim: out * (g - (g * out).sum(dim=dim, keepdim=True)),),
+          expr=_softmax_expr, fn=softmax, tensor="softmax", gg="softmax")
+
+
+def _log_softmax_expr(a, xp, out, dim):
+    s = f"{out}_shifted"
+    return [f"{s} = {a[0]} - {a[0]}.max(axis={dim}, keepdims=True)",
+            f"{s} - {xp}.log({xp}.exp({s}).sum(axis={dim}, keepdims=True))"]
+
+
+def log_softmax(x, dim: int):
+    """The log of ``softmax(x, dim)``, computed stably."""
+    return bind("log_softmax", x, dim=int(dim))
+
+
+primitive("log_softmax", attrs=("dim",), infer=_softmax_type, doc="log of softmax along dim, computed stably",
+          vjp=(lambda g, out, x, *, dim: g - out.exp() * g.sum(dim=dim, keepdim=True),),
+          expr=_log_softmax_expr, fn=log_softmax, tensor="log_softmax", gg="log_softmax")
+
+
+# -- image patches --------------------------------------------------------------------------------
+def window_count(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _unfold2d_type(inputs, kernel, stride, padding, dilation):
+    x = inputs[0]
+    if x.ndim != 4:
+        raise ShapeError(f"Expected 4D (batched) input to conv2d/pool2d, but got input of size: {list(x.shape)}")
+    n, c, h, w = x.shape
+    oh, ow = (window_count(s, k, st, p, d) for s, k, st, p, d in zip((h, w), kernel, stride, padding, dilation))
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"Calculated output size: ({oh}x{ow}). Output size is too small "
+                         f"(input {h}x{w}, kernel {kernel[0]}x{kernel[1]})")
+    return TensorType((n, c, oh, ow) + tuple(kernel), x.dtype)
+
+
+def _unfold2d_expr(a, xp, out, kernel, stride, padding, dilation):
+    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    source = a[0]
+    lines = []
+    if ph or pw:
+        lines.append(f"{out}_padded = {xp}.pad({a[0]}, ((0, 0), (0, 0), ({ph}, {ph}), ({pw}, {pw})))")
+        source = f"{out}_padded"
+    span = (dh * (kernel[0] - 1) + 1, dw * (kernel[1] - 1) + 1)
+    lines.append(f"{out}_windows = {xp}.lib.stride_tricks.sliding_window_view({source}, {span}, axis=(2, 3))")
+    dilate = f", ::{dh}, ::{dw}" if (dh, dw) != (1, 1) else ""
+    lines.append(f"{out}_windows[:, :, ::{sh}, ::{sw}{dilate}]")
+    return lines
+
+
+# unfold2d and fold2d are linear and each other's adjoint
+primitive("unfold2d", attrs=("kernel", "stride", "padding", "dilation"), infer=_unfold2d_type,
+          doc="the (KH, KW) patches of a zero-padded (N, C, H, W) image: (N, C, OH, OW, KH, KW)",
+          vjp=(lambda g, out, x, *, kernel, stride, padding, dilation: bind(
+              "fold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+              size=x._type.shape[2:]),),
+          expr=_unfold2d_expr)
+
+
+def _fold2d_expr(a, xp, out, kernel, stride, padding, dilation, size):
+    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    image = f"{out}_image"
+    lines = [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({size[0] + 2 * ph}, {size[1] + 2 * pw}), dtype={a[0]}.dtype)"]
+    oh, ow = (window_count(*args) for args in zip(size, kernel, stride, padding, dilation))
+    for i in range(kernel[0]):  # one strided slice per kernel offset: a patch grid never overlaps itself
+        for j in range(kernel[1]):
+            rows = f"{i * dh}:{i * dh + sh * (oh - 1) + 1}:{sh}"
+            cols = f"{j * dw}:{j * dw + sw * (ow - 1) + 1}:{sw}"
+            lines.append(f"{image}[:, :, {rows}, {cols}] += {a[0]}[:, :, :, :, {i}, {j}]")
+    lines.append(f"{image}[:, :, {ph}:{ph + size[0]}, {pw}:{pw + size[1]}]" if ph or pw else image)
+    return lines
+
+
+primitive("fold2d", attrs=("kernel", "stride", "padding", "dilation", "size"),
+          infer=lambda inputs, kernel, stride, padding, dilation, size: TensorType(
+              inputs[0].shape[:2] + tuple(size), inputs[0].dtype),
+          doc="the adjoint of unfold2d: patches summed back into an (N, C, *size) image",
+          vjp=(lambda g, out, x, *, kernel, stride, padding, dilation, size: bind(
+              "unfold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation),),
+          expr=_fold2d_expr)
