@@ -32,6 +32,14 @@ from .utils.serialization import load, save  # noqa: E402
 __version__ = "0.1.0"
 
 
+def __getattr__(name: str):
+    """Functions declared after import (an op module loaded later) are found in the names table too."""
+    try:
+        return _FUNCTIONS[name]
+    except KeyError:
+        raise AttributeError(f"module 'graphgrad' has no attribute {name!r}") from None
+
+
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 

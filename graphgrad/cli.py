@@ -110,13 +110,25 @@ def cmd_dump(ns) -> int:
 
 def cmd_ops(ns) -> int:
     from .codegen.expressions import EXPRESSIONS
+    from .ir.public import NAMES
     from .ir.registry import OPS
     from .passes.vjp_rules import NONDIFFERENTIABLE, VJP_RULES
 
-    print(f"{'primitive':<16} {'gradient':<18} {'numpy/cupy expression'}")
+    def names(op, kind):
+        return ", ".join(NAMES.get(op, {}).get(kind, ())) or "-"
+
+    rows = []
     for name in sorted(OPS):
         grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else "MISSING"
-        print(f"{name:<16} {grad:<22} {'yes' if name in EXPRESSIONS else 'MISSING'}")
+        expr = "yes" if name in EXPRESSIONS else "MISSING"
+        rows.append((name, grad, expr, names(name, "numpy"), names(name, "tensor"), names(name, "gg")))
+    # public names implemented with other ops: differentiable through theirs
+    for name in sorted(set(NAMES) - set(OPS)):
+        rows.append((name, "composite", "-", names(name, "numpy"), names(name, "tensor"), names(name, "gg")))
+    header = ("op", "gradient", "expression", "numpy name", "tensor name", "graphgrad name")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    for row in [header] + rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     return 0
 
 
@@ -187,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=200)
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     demo.set_defaults(run=cmd_demo)
-    ops = sub.add_parser("ops", help="list primitives and their gradient rule / expression coverage")
+    ops = sub.add_parser("ops", help="list ops: gradient rule, expression, numpy / tensor / graphgrad names")
     ops.set_defaults(run=cmd_ops)
     return parser
 

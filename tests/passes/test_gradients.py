@@ -26,6 +26,7 @@ CASES = {
     "exp": (lambda x: x.exp(), [(2, 3)], ANY),
     "log": (lambda x: x.log(), [(2, 3)], POS),
     "log1p": (lambda x: x.log1p(), [(2, 3)], POS),
+    "expm1": (lambda x: x.expm1(), [(2, 3)], ANY),
     "sin": (lambda x: x.sin(), [(4,)], ANY),
     "cos": (lambda x: x.cos(), [(4,)], ANY),
     "tanh": (lambda x: x.tanh(), [(4,)], ANY),

@@ -1,0 +1,65 @@
+"""An op is declared once, in graphgrad.ops, and reaches every table and every public name from there."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.numpy as gnp
+from graphgrad.codegen.expressions import EXPRESSIONS
+from graphgrad.ir.public import FUNCTIONS, METHODS, NAMES, NUMPY
+from graphgrad.ir.registry import OPS
+from graphgrad.passes.vjp_rules import VJP_RULES
+
+
+def test_expm1_block_reaches_every_table_and_name():
+    """expm1 is one block in ops/elementwise.py: type rule, gradient rule, expression, three public names."""
+    assert "expm1" in OPS and "expm1" in VJP_RULES and "expm1" in EXPRESSIONS
+    assert NAMES["expm1"] == {"tensor": ["expm1"], "gg": ["expm1"], "numpy": ["expm1"]}
+    assert METHODS["expm1"] is FUNCTIONS["expm1"] is gg.expm1
+    assert "expm1" in NUMPY
+    x = gg.tensor([1e-20, 0.5], dtype=gg.float64)
+    for y in (x.expm1(), gg.expm1(x), gnp.expm1(x)):
+        np.testing.assert_array_equal(y.numpy(), np.expm1([1e-20, 0.5]))  # exp(x) - 1 would give 0 for 1e-20
+    assert gnp.expm1(np.array(1e-20)) == 1e-20  # plain arrays: NumPy's own
+
+
+def test_expm1_dtype_follows_the_float_rule():
+    assert gg.tensor([1, 2]).expm1().dtype == gg.float32
+    assert gg.tensor([1.0], dtype=gg.float64).expm1().dtype == gg.float64
+
+
+@pytest.mark.parametrize("op", ["expm1", "log1p"])
+def test_small_argument_precision_eager_traced_and_in_generated_code(op):
+    """gnp.log1p used to compute log(x + 1), which is 0 for x = 1e-20; the primitive keeps 1e-20."""
+    fn = getattr(gnp, op)
+    x = np.array(1e-20)
+    assert fn(gg.tensor(x)).item() == 1e-20
+    compiled = gg.compile(lambda t: fn(t) * 1.0)
+    assert float(compiled(gg.tensor(x))) == 1e-20
+    assert f"np.{op}(" in compiled.source(gg.tensor(x))
+    # d/dx at 0 is 1 for both; the gradient runs through the primitive's rule
+    assert gg.grad(lambda t: fn(t))(x) == pytest.approx(1.0, abs=1e-15)
+
+
+def test_every_op_has_rule_expression_and_every_name_resolves():
+    assert sorted(set(OPS) - set(VJP_RULES)) == []
+    assert sorted(set(OPS) - set(EXPRESSIONS)) == []
+    for op, names in NAMES.items():
+        for name in names["tensor"]:
+            assert hasattr(gg.Tensor, name), (op, name)
+        for name in names["gg"]:
+            assert getattr(gg, name) is FUNCTIONS[name], (op, name)
+        for name in names["numpy"]:
+            module, _, short = name.rpartition(".")
+            assert callable(getattr(getattr(gnp, module) if module else gnp, short)), (op, name)
+
+
+def test_lower_layers_declare_no_op():
+    """ir, passes and codegen keep the machinery; every declaration lives in graphgrad/ops."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(gg.__file__).parent
+    pattern = re.compile(r'^\s*(defop\(|defvjp\(|defvjp_joint\(|defnondiff\(|EXPRESSIONS\["|@expression\()', re.M)
+    for package in ("ir", "passes", "codegen"):
+        for path in (root / package).glob("*.py"):
+            assert not pattern.search(path.read_text()), path
