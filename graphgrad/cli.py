@@ -121,11 +121,13 @@ def cmd_ops(ns) -> int:
     for name in sorted(OPS):
         grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else "MISSING"
         expr = "yes" if name in EXPRESSIONS else "MISSING"
-        rows.append((name, grad, expr, names(name, "numpy"), names(name, "tensor"), names(name, "gg")))
+        rows.append((name, grad, expr, names(name, "numpy"), names(name, "tensor"), names(name, "gg"),
+                     names(name, "nn")))
     # public names implemented with other ops: differentiable through theirs
     for name in sorted(set(NAMES) - set(OPS)):
-        rows.append((name, "composite", "-", names(name, "numpy"), names(name, "tensor"), names(name, "gg")))
-    header = ("op", "gradient", "expression", "numpy name", "tensor name", "graphgrad name")
+        rows.append((name, "composite", "-", names(name, "numpy"), names(name, "tensor"), names(name, "gg"),
+                     names(name, "nn")))
+    header = ("op", "gradient", "expression", "numpy name", "tensor name", "graphgrad name", "nn.functional name")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for row in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

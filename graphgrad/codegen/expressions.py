@@ -9,12 +9,17 @@ function that eager execution calls, so both modes run identical array code.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import re
 
 from ..ir.printer import format_index
 
 EXPRESSIONS: dict = {}
+
+#: standard-library modules an expression may use besides the array module; a generated module imports
+#: one only when its code uses it (``math`` for NumPy's erf, which NumPy lacks)
+STDLIB_IMPORTS = ("math",)
 
 
 def expression(*names):
@@ -91,7 +96,7 @@ def kernel(op: str, attrs_key: tuple, nargs: int, xp_name: str):
             return getattr(module, call.group(2))
     body = "\n".join(f"    {s}" for s in lines[:-1]) + f"\n    return {lines[-1]}\n"
     src = f"def {op}_kernel({', '.join(args)}):\n{body}"
-    namespace: dict = {xp_name: module}
+    namespace: dict = {xp_name: module, "math": math}  # math: see STDLIB_IMPORTS
     exec(compile(src, f"<graphgrad kernel {op}>", "exec"), namespace)
     fn = namespace[f"{op}_kernel"]
     fn.source = src

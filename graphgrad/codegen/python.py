@@ -2,16 +2,18 @@
 
 One statement per node (a few ops add a setup line), named after the user's variables, with the
 user's ``file:line`` and source text as a comment; intermediates are deleted at their last use.
-The module imports only the array library, so it can be exported and run without graphgrad.
+The module imports only the array library (and Python's ``math`` where NumPy lacks a function, as for
+erf), so it can be exported and run without graphgrad.
 """
 from __future__ import annotations
 
 import linecache
 import math
 import os
+import re
 
 from ..ir.graph import Graph, Value
-from .expressions import computed_dtype, statements
+from .expressions import STDLIB_IMPORTS, computed_dtype, statements
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
 
@@ -86,7 +88,6 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     module, xp = BACKENDS[backend]
     comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
-    parts = [f"{comment}import {module} as {xp}"]
-    for graph, name, doc in functions:
-        parts.append(function_source(graph, name, xp, doc=doc))
-    return "\n\n\n".join(parts) + "\n"
+    bodies = [function_source(graph, name, xp, doc=doc) for graph, name, doc in functions]
+    stdlib = "".join(f"import {m}\n" for m in STDLIB_IMPORTS if any(re.search(rf"\b{m}\.", b) for b in bodies))
+    return "\n\n\n".join([f"{comment}{stdlib}import {module} as {xp}"] + bodies) + "\n"

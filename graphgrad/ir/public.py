@@ -16,7 +16,9 @@ FUNCTIONS: dict[str, Callable] = {}
 METHODS: dict[str, Callable] = {}
 #: ``graphgrad.numpy.X``: name -> (function on tensors, function on plain arrays or None for NumPy's own)
 NUMPY: dict[str, tuple[Callable, Callable | None]] = {}
-#: op (primitive or composite) -> {"tensor": [...], "gg": [...], "numpy": [...]}, for ``graphgrad ops``
+#: ``graphgrad.nn.functional.X``: name -> function
+NN: dict[str, Callable] = {}
+#: op (primitive or composite) -> {"tensor": [...], "gg": [...], "numpy": [...], "nn": [...]}, for the audit
 NAMES: dict[str, dict[str, list[str]]] = {}
 
 
@@ -24,15 +26,16 @@ def _names(x) -> tuple:
     return (x,) if isinstance(x, str) else tuple(x)
 
 
-def export(fn: Callable, op: str, *, tensor=(), gg=(), numpy=(), numpy_fn: Callable | None = None,
+def export(fn: Callable, op: str, *, tensor=(), gg=(), numpy=(), nn=(), numpy_fn: Callable | None = None,
            numpy_impl: Callable | None = None) -> Callable:
     """Publish ``fn`` (the implementation of ``op``) under its names.
 
     ``tensor`` names become methods of every tensor class; ``gg`` names functions of ``graphgrad``;
     ``numpy`` names functions of ``graphgrad.numpy`` (``numpy_fn`` there if given, its NumPy signature;
-    ``numpy_impl`` for plain arrays when NumPy itself has no such function).
+    ``numpy_impl`` for plain arrays when NumPy itself has no such function); ``nn`` names functions of
+    ``graphgrad.nn.functional``.
     """
-    entry = NAMES.setdefault(op, {"tensor": [], "gg": [], "numpy": []})
+    entry = NAMES.setdefault(op, {"tensor": [], "gg": [], "numpy": [], "nn": []})
     for name in _names(tensor):
         if name in METHODS:
             raise ValueError(f"Tensor.{name} declared twice")
@@ -49,6 +52,11 @@ def export(fn: Callable, op: str, *, tensor=(), gg=(), numpy=(), numpy_fn: Calla
             raise ValueError(f"graphgrad.numpy.{name} declared twice")
         NUMPY[name] = (numpy_fn or fn, numpy_impl)
         entry["numpy"].append(name)
+    for name in _names(nn):
+        if name in NN:
+            raise ValueError(f"graphgrad.nn.functional.{name} declared twice")
+        NN[name] = fn
+        entry["nn"].append(name)
     return fn
 
 

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from ..ir.api import TensorBase, bind
+from ..ir.public import NN as _NN
 from ..ops.elementwise import where
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
@@ -392,3 +393,6 @@ def _check_targets(target: TensorBase, num_classes: int, ignore_index: int) -> N
         bad = values[(values != ignore_index) & ((values < 0) | (values >= num_classes))]
         if bad.size:
             raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+
+
+globals().update(_NN)  # leaky_relu, gelu, ...: declared beside their ops in graphgrad.ops

@@ -17,7 +17,7 @@ from ..passes.vjp_rules import defnondiff, defvjp, defvjp_joint
 
 def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Callable | None] | None = None,
               joint_vjp: Callable | None = None, nondiff: bool = False, attrs: tuple = (), doc: str = "",
-              elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(),
+              elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(), nn=(),
               numpy_fn: Callable | None = None, numpy_impl: Callable | None = None) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
@@ -26,7 +26,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
         ops, (g, out, needs, *inputs, **attrs) -> list; or nondiff=True (piecewise constant: zero gradient)
     expr(args, xp, out, **attrs) -> source lines, the last one an expression
     fn: the public function (default: ``bind(name, *inputs)``, for ops without attributes), published as
-        Tensor methods ``tensor``, ``graphgrad.X`` names ``gg`` and ``graphgrad.numpy.X`` names ``numpy``.
+        Tensor methods ``tensor``, ``graphgrad.X`` names ``gg``, ``graphgrad.numpy.X`` names ``numpy`` and
+        ``graphgrad.nn.functional.X`` names ``nn``.
     """
     defop(name, attrs, doc or name, elementwise)(infer)
     if nondiff:
@@ -41,8 +42,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
             return bind(name, *inputs)
         fn.__name__ = fn.__qualname__ = name
         fn.__doc__ = f"{doc or name} (the ``{name}`` primitive)."
-    if tensor or gg or numpy:
-        export(fn, name, tensor=tensor, gg=gg, numpy=numpy, numpy_fn=numpy_fn, numpy_impl=numpy_impl)
+    if tensor or gg or numpy or nn:
+        export(fn, name, tensor=tensor, gg=gg, numpy=numpy, nn=nn, numpy_fn=numpy_fn, numpy_impl=numpy_impl)
     return fn
 
 

@@ -101,6 +101,14 @@ log = unary("log", lambda g, out, x: g / x)
 log1p = unary("log1p", lambda g, out, x: g / (1 + x), doc="log(1 + x), accurate for small x")
 sin = unary("sin", lambda g, out, x: g * x.cos())
 cos = unary("cos", lambda g, out, x: -g * x.sin())
+tan = unary("tan", lambda g, out, x: g * (1 + out * out))
+# NumPy has no erf: Python's math.erf, vectorized (the generated module then imports math). CuPy compiles
+# CUDA's erf into an elementwise kernel, so CuPy code still imports only cupy. Both compute in float64.
+erf = unary("erf", lambda g, out, x: g * (2 / math.sqrt(math.pi)) * (-x * x).exp(), numpy=(),
+            expr=lambda a, xp, out: [
+                f"{xp}.frompyfunc(math.erf, 1, 1)({a[0]}).astype({xp}.float64)" if xp == "np" else
+                f'{xp}.ElementwiseKernel("float64 x", "float64 y", "y = erf(x)", "graphgrad_erf")({a[0]})'],
+            doc="the error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x")
 tanh = unary("tanh", lambda g, out, x: g * (1 - out * out))
 sqrt = unary("sqrt", lambda g, out, x: g / (2 * out))
 # exp(-log(1 + exp(-x))) never overflows, unlike 1 / (1 + exp(-x)) for very negative x
@@ -161,6 +169,22 @@ def square(x):
 
 
 export(square, "square", tensor="square", gg="square", numpy="square")
+
+
+def reciprocal(x):
+    """``1 / x``, a float for integer input (as PyTorch)."""
+    return 1.0 / x
+
+
+export(reciprocal, "reciprocal", tensor="reciprocal", gg="reciprocal", numpy="reciprocal")
+
+
+def rsqrt(x):
+    """``1 / sqrt(x)``."""
+    return 1.0 / sqrt(x)
+
+
+export(rsqrt, "rsqrt", tensor="rsqrt", gg="rsqrt")
 
 
 def clamp(x, min=None, max=None):

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..codegen.expressions import subscript
 from ..ir.api import TensorBase, bind
-from ..ir.registry import ShapeError, decode_index, encode_index, is_type
+from ..ir.public import export
+from ..ir.registry import ShapeError, decode_index, encode_index, is_type, normalize_dims
 from ..ir.types import TensorType
 from .define import primitive
 
@@ -114,3 +115,132 @@ primitive("scatter_add_rows", attrs=("rows",),
           vjp=(lambda g, out, x, index, *, rows: bind("gather_rows", g, index), None),
           expr=_scatter_add_rows_expr)
 
+
+
+# -- gather / scatter_add along a dimension (the index is an input: int64 tensor) -----------------------
+def _check_index(name, x, dim, index):
+    if not is_type(index) or index.dtype != "int64":
+        raise ShapeError(f"{name}(): Expected dtype int64 for index")
+    if index.ndim != x.ndim and not (index.ndim <= 1 and x.ndim <= 1):
+        raise ShapeError("Index tensor must have the same number of dimensions as input tensor")
+    for d, (i, s) in enumerate(zip(index.shape, x.shape)):
+        if d != dim and i > s:
+            raise ShapeError(f"Size does not match at dimension {d} expected index {list(index.shape)} to be smaller "
+                             f"than self {list(x.shape)} apart from dimension {dim}")
+
+
+def _gather_type(inputs, dim):
+    x, index = inputs
+    _check_index("gather", x, dim, index)
+    return TensorType(index.shape, x.dtype)
+
+
+def _grid(a, xp, out, dim):
+    """Setup line: the index tuple that picks ``x[..., index[i, j, k], ...]`` at position (i, j, k)."""
+    grid = f"{xp}.ix_(*[{xp}.arange(n) for n in {a[1]}.shape])"
+    return [f"{out}_at = {grid}[:{dim}] + ({a[1]},) + {grid}[{dim + 1}:]"]
+
+
+def gather(x, dim: int, index):
+    """``out[i][j][k] = x[index[i][j][k]][j][k]`` for ``dim=0`` (and so on): PyTorch's ``gather``.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1, 2], [3, 4]]).gather(1, gg.tensor([[0, 0], [1, 0]]))
+    tensor([[1, 1],
+            [4, 3]])
+    """
+    (d,) = normalize_dims(dim, x.ndim)
+    return bind("gather", x, index, dim=d)
+
+
+primitive("gather", attrs=("dim",), infer=_gather_type, doc="values of x picked along dim by an index tensor",
+          vjp=(lambda g, out, x, index, *, dim: bind("scatter_add", bind("full_like", x, value=0.0), index, g, dim=dim),
+               None),
+          expr=lambda a, xp, out, dim: _grid(a, xp, out, dim) + [f"{a[0]}[{out}_at]"],
+          fn=gather, tensor="gather", gg="gather")
+
+
+def _scatter_add_type(inputs, dim):
+    x, index, src = inputs
+    _check_index("scatter_add", x, dim, index)
+    if tuple(src.shape) != tuple(index.shape):
+        raise ShapeError(f"scatter_add: src {list(src.shape)} must have the index's shape {list(index.shape)}")
+    return TensorType(x.shape, x.dtype)
+
+
+def _scatter_add_expr(a, xp, out, dim):
+    # add.at accumulates repeated indices, where z[at] += src would keep only one of them
+    return [f"{out}_sum = {a[0]}.copy()"] + _grid([a[0], a[1]], xp, out, dim) + [
+        f"{xp}.add.at({out}_sum, {out}_at, {a[2]})", f"{out}_sum"]
+
+
+def scatter_add(x, dim: int, index, src):
+    """A copy of ``x`` with ``src[i][j][k]`` added at ``[index[i][j][k]][j][k]`` (for ``dim=0``), repeated
+    indices accumulating: PyTorch's ``scatter_add``. Only the part of ``src`` the index covers is used.
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(3).scatter_add(0, gg.tensor([0, 2, 0]), gg.tensor([1.0, 2.0, 3.0]))
+    tensor([4., 0., 2.])
+    """
+    (d,) = normalize_dims(dim, x.ndim)
+    if isinstance(src, TensorBase) and tuple(src.shape) != tuple(index.shape) and src.ndim == index.ndim:
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    return bind("scatter_add", x, index, src, dim=d)
+
+
+primitive("scatter_add", attrs=("dim",), infer=_scatter_add_type,
+          doc="x with src added at the positions an index tensor names along dim",
+          vjp=(lambda g, out, x, index, src, *, dim: g, None,
+               lambda g, out, x, index, src, *, dim: bind("gather", g, index, dim=dim)),
+          expr=_scatter_add_expr, fn=scatter_add, tensor="scatter_add", gg="scatter_add")
+
+
+# -- composites ------------------------------------------------------------------------------------
+def index_select(x, dim: int, index):
+    """The entries of ``x`` at ``index`` (a 1-D int64 tensor) along ``dim``.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1, 2], [3, 4]]).index_select(1, gg.tensor([1, 1, 0]))
+    tensor([[2, 2, 1],
+            [4, 4, 3]])
+    """
+    if not isinstance(index, TensorBase) or index._type.dtype != "int64" or index.ndim > 1:
+        raise RuntimeError("index_select(): Expected a 1-D (or 0-D) int64 tensor for argument #3 'index'")
+    (d,) = normalize_dims(dim, x.ndim)
+    if x.ndim == 0:
+        return x
+    index = index.reshape(-1)
+    if d == 0:
+        return bind("gather_rows", x, index)
+    # move dim to the front, pick rows, move it back
+    front = (d,) + tuple(i for i in range(x.ndim) if i != d)
+    picked = bind("gather_rows", x.permute(front), index)
+    back = tuple(range(1, d + 1)) + (0,) + tuple(range(d + 1, x.ndim))
+    return picked.permute(back)
+
+
+export(index_select, "index_select", tensor="index_select", gg="index_select")
+
+
+def masked_fill(x, mask, value):
+    """``value`` where ``mask`` is true, ``x`` elsewhere; the result keeps ``x``'s dtype.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([1.0, 2.0, 3.0])
+    >>> x.masked_fill(x > 1.5, 0.0)
+    tensor([1., 0., 0.])
+    """
+    if not isinstance(mask, TensorBase) or mask._type.dtype != "bool":
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    if isinstance(value, TensorBase) and value.ndim:
+        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
+    out = bind("where", mask, value, x)
+    if tuple(out.shape) != tuple(x.shape):
+        raise RuntimeError(f"The size of the mask {list(mask.shape)} must be broadcastable to the tensor's size "
+                           f"{list(x.shape)}")
+    return out._cast(x._type.dtype)
+
+
+export(masked_fill, "masked_fill", tensor="masked_fill", gg="masked_fill")

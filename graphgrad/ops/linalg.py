@@ -56,5 +56,148 @@ matmul = primitive("matmul", infer=_matmul_type, vjp=(_matmul_lhs, _matmul_rhs),
 export(_rmatmul, "matmul", tensor="__rmatmul__")
 
 
-# -- composites ---------------------------------------------------------------------------------
-export(binary_numpy(lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1)), "outer", numpy="outer")
+
+
+def bmm(input, mat2):
+    """Batched matrix product of two 3-D tensors, ``(b, n, m) @ (b, m, p) -> (b, n, p)``, without broadcasting."""
+    if input.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if mat2.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if mat2.shape[:2] != (input.shape[0], input.shape[2]):
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, {mat2.shape[1]}].")
+    return bind("matmul", input, mat2)
+
+
+def dot(input, other):
+    """The inner product of two 1-D tensors."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    if input.shape != other.shape:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src [{other.shape[0]}] "
+                           f"to have the same number of elements, but got {input.shape[0]} and {other.shape[0]} "
+                           f"elements respectively")
+    return bind("matmul", input, other)
+
+
+def mv(input, vec):
+    """Matrix times vector: ``(n, m) @ (m,) -> (n,)``."""
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
+    if input.shape[1] != vec.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({input.shape[0]}), mat ({input.shape[0]}x{input.shape[1]}), "
+                           f"vec ({vec.shape[0]})")
+    return bind("matmul", input, vec)
+
+
+def outer(input, vec2):
+    """The outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-D tensors, but got {input.ndim}D and {vec2.ndim}D")
+    return input.reshape(-1, 1) * vec2.reshape(1, -1)
+
+
+export(bmm, "bmm", tensor="bmm", gg="bmm")
+export(dot, "dot", tensor="dot", gg="dot")
+export(mv, "mv", tensor="mv", gg="mv")
+export(outer, "outer", tensor=("outer", "ger"), gg=("outer", "ger"), numpy="outer",
+       numpy_fn=binary_numpy(lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1)))
+
+
+# -- einsum ---------------------------------------------------------------------------------------
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(equation: str, operands) -> tuple:
+    """``(input subscripts per operand, output subscripts)`` with ``...`` spelled out and the implicit output
+    (indices that appear once, sorted) made explicit."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation"
+                           if len(operands) > len(terms) else
+                           "einsum(): fewer operands were provided than specified in the equation")
+    unused = [c for c in _LETTERS if c not in equation]
+    ell_ndim = 0
+    for term, op in zip(terms, operands):
+        if "..." in term:
+            ell_ndim = max(ell_ndim, op.ndim - (len(term) - 3))
+    ell = "".join(unused[:ell_ndim])
+    subs = []
+    for term, op in zip(terms, operands):
+        if "..." in term:
+            k = op.ndim - (len(term) - 3)
+            term = term.replace("...", ell[ell_ndim - k:] if k else "")
+        if len(term) != op.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(term)}) does not match "
+                               f"the number of dimensions ({op.ndim}) for operand {len(subs)}"
+                               + (" and no ellipsis was given" if "..." not in lhs else ""))
+        if len(set(term)) != len(term):
+            raise NotImplementedError(f"einsum(): an index repeated within one operand ({term!r}: a diagonal) is "
+                                      f"not supported")
+        subs.append(term)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        counts = {c: "".join(subs).count(c) for c in "".join(subs)}
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    return subs, out
+
+
+def _einsum_type(inputs, equation):
+    subs, out = equation.split("->")[0].split(","), equation.split("->")[1]
+    sizes = {}
+    for term, x in zip(subs, inputs):
+        for c, n in zip(term, x.shape):
+            if sizes.setdefault(c, n) != n:
+                raise ShapeError(f"einsum(): operands do not broadcast with remapped shapes (original->remapped): "
+                                 f"index {c!r} has sizes {sizes[c]} and {n}")
+    missing = [c for c in out if c not in sizes]
+    if missing:
+        raise ShapeError(f"einsum(): output subscript {missing[0]} does not appear in the equation for any input "
+                         f"operand")
+    return TensorType(tuple(sizes[c] for c in out), result_dtype(list(inputs)))
+
+
+def _einsum_vjp(g, out, needs, *xs, equation):
+    """d/d x_k: the einsum of g with the other operands onto x_k's subscripts; an index of x_k that appears
+    nowhere else was summed away, so its gradient is broadcast back along it."""
+    lhs, out_subs = equation.split("->")
+    subs = lhs.split(",")
+    grads = []
+    for k, (x, need) in enumerate(zip(xs, needs)):
+        if not need:
+            grads.append(None)
+            continue
+        others = [s for i, s in enumerate(subs) if i != k]
+        present = set(out_subs).union(*others)
+        target = "".join(c for c in subs[k] if c in present)
+        eq = ",".join([out_subs] + others) + "->" + target
+        gk = bind("einsum", g, *[y for i, y in enumerate(xs) if i != k], equation=eq)
+        if target != subs[k]:
+            shape = tuple(x.shape[i] if c in present else 1 for i, c in enumerate(subs[k]))
+            gk = gk.reshape(shape).expand(x.shape)
+        grads.append(gk)
+    return grads
+
+
+def einsum(equation: str, *operands):
+    """Einstein summation: ``einsum("ij,jk->ik", a, b)`` is ``a @ b`` (``...`` and the implicit output as in
+    NumPy; an index repeated within one operand is not supported).
+
+    >>> import graphgrad as gg
+    >>> gg.einsum("i,i->", gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    subs, out = _parse_einsum(equation, operands)
+    return bind("einsum", *operands, equation=",".join(subs) + "->" + out)
+
+
+primitive("einsum", attrs=("equation",), infer=_einsum_type, joint_vjp=_einsum_vjp,
+          doc="Einstein summation over an explicit equation (no repeated index within an operand)",
+          expr=lambda a, xp, out, equation: [f"{xp}.einsum({equation!r}, {', '.join(a)})"],
+          fn=einsum, gg="einsum", numpy="einsum", numpy_fn=lambda subscripts, *operands: einsum(subscripts, *operands))

@@ -1,10 +1,14 @@
 """Neural-network ops: softmax, log_softmax, and image patches (convolution and pooling are built on these)."""
 from __future__ import annotations
 
+import math
+
 from ..ir.api import bind
+from ..ir.public import export
 from ..ir.registry import ShapeError, float_dtype, normalize_dims
 from ..ir.types import TensorType
 from .define import primitive
+from .elementwise import erf, exp, expm1, log1p, minimum, sigmoid, tanh, where
 
 
 # -- softmax / log_softmax ------------------------------------------------------------------------
@@ -106,3 +110,56 @@ primitive("fold2d", attrs=("kernel", "stride", "padding", "dilation", "size"),
           vjp=(lambda g, out, x, *, kernel, stride, padding, dilation, size: bind(
               "unfold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation),),
           expr=_fold2d_expr)
+
+
+# -- activations: composites of elementwise ops ------------------------------------------------------
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    """``x`` where positive, ``negative_slope * x`` elsewhere (PyTorch's ``F.leaky_relu``).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.leaky_relu(gg.tensor([-2.0, 3.0]), 0.1)
+    tensor([-0.2000,  3.0000])
+    """
+    return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, x * negative_slope))
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere (PyTorch's ``F.elu``)."""
+    # expm1 of min(x, 0): the branch where() drops never overflows
+    return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, expm1(minimum(x, 0.0)) * alpha))
+
+
+def gelu(input, approximate: str = "none"):
+    """``x * Phi(x)``, Phi the standard normal CDF (``approximate="tanh"``: PyTorch's tanh approximation)."""
+    if approximate == "none":
+        return input * 0.5 * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (1.0 + tanh(inner))
+    raise RuntimeError("approximate argument must be either none or tanh.")
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold`` (PyTorch's
+    ``F.softplus``)."""
+    scaled = input * beta
+    # the exp never sees more than threshold, so the branch where() drops cannot overflow (nor its gradient)
+    return where(scaled > threshold, input, log1p(exp(minimum(scaled, threshold))) / beta)
+
+
+def silu(input, inplace: bool = False):
+    """``x * sigmoid(x)`` (PyTorch's ``F.silu``)."""
+    return _maybe_inplace(input, inplace, lambda x: x * sigmoid(x))
+
+
+def _maybe_inplace(input, inplace, compute):
+    """``compute(input)``, written into ``input`` when ``inplace`` (eager tensors: one in-place op)."""
+    if not inplace:
+        return compute(input)
+    if not hasattr(input, "_inplace_with"):
+        raise RuntimeError("in-place activations (inplace=True) cannot be traced; use the out-of-place form")
+    return input._inplace_with(compute)
+
+
+for _fn in (leaky_relu, elu, gelu, softplus, silu):
+    export(_fn, _fn.__name__, nn=_fn.__name__)

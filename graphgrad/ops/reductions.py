@@ -14,7 +14,7 @@ from ..codegen.expressions import axis_args
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import float_dtype, normalize_dims, reduction_type
-from ..ir.types import TensorType
+from ..ir.types import TensorType, dtype_name
 from .define import primitive
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -264,3 +264,29 @@ export(var, "var", tensor="var", gg="var", numpy="var",
        numpy_fn=lambda a, axis=None, ddof=0, keepdims=False: var(a, axis, keepdim=keepdims, correction=ddof))
 export(std, "std", tensor="std", gg="std", numpy="std",
        numpy_fn=lambda a, axis=None, ddof=0, keepdims=False: std(a, axis, keepdim=keepdims, correction=ddof))
+
+
+# -- cumsum (a scan; its adjoint is the reversed scan) ------------------------------------------------
+def cumsum(x, dim: int, dtype=None):
+    """Running sums along ``dim`` (integer and bool inputs give int64, as in PyTorch).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1.0, 2.0], [3.0, 4.0]]).cumsum(0)
+    tensor([[1., 2.],
+            [4., 6.]])
+    """
+    (d,) = normalize_dims(dim, x.ndim)
+    out = bind("cumsum", x, dim=d)
+    return out if dtype is None else out._cast(dtype_name(dtype))
+
+
+def _numpy_cumsum(a, axis=None, dtype=None):
+    return cumsum(a.reshape(-1) if axis is None else a, 0 if axis is None else axis, dtype)
+
+
+primitive("cumsum", attrs=("dim",), doc="running sums along dim",
+          infer=lambda inputs, dim: TensorType(inputs[0].shape, "int64" if inputs[0].dtype in ("bool", "int64")
+                                               else inputs[0].dtype),
+          vjp=(lambda g, out, x, *, dim: g.flip(dim).cumsum(dim).flip(dim),),
+          expr=lambda a, xp, out, dim: [f"{a[0]}.cumsum(axis={dim})"],
+          fn=cumsum, tensor="cumsum", gg="cumsum", numpy="cumsum", numpy_fn=_numpy_cumsum)

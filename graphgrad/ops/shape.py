@@ -216,3 +216,230 @@ export(lambda x, other: x.expand(other.shape), "expand_as", tensor="expand_as")
 export(lambda x, shape: x.expand(*shape), "broadcast_to", tensor="broadcast_to", numpy="broadcast_to")
 export(lambda x: x.reshape(-1), "ravel", numpy="ravel")
 export(stack, "stack", gg="stack", numpy="stack", numpy_fn=lambda arrays, axis=0: stack(list(arrays), axis))
+
+
+# -- flip, roll, repeat, tile, split, chunk, unflatten: composites of getitem, concat, reshape, expand ------
+def _dims_arg(dims, ndim) -> tuple:
+    if len(dims) == 1 and not isinstance(dims[0], int):
+        dims = tuple(dims[0])
+    return normalize_dims(tuple(dims), ndim)
+
+
+def flip(x, *dims):
+    """Reverse the order of elements along ``dims`` (a ``::-1`` slice per dimension).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1, 2], [3, 4]]).flip(1)
+    tensor([[2, 1],
+            [4, 3]])
+    """
+    dims = _dims_arg(dims, x.ndim)
+    if not dims:
+        return x
+    return x[tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(builtins.max(dims) + 1))]
+
+
+def _numpy_flip(m, axis=None):
+    return flip(m, tuple(range(m.ndim)) if axis is None else axis)
+
+
+export(flip, "flip", tensor="flip", gg="flip", numpy="flip", numpy_fn=_numpy_flip)
+export(lambda m: flip(m, 0), "flipud", numpy="flipud")
+export(lambda m: flip(m, 1), "fliplr", numpy="fliplr")
+
+
+def roll(x, shifts, dims=None):
+    """Shift elements along ``dims`` circularly (over the flattened tensor when ``dims`` is None).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1, 2, 3, 4]).roll(1)
+    tensor([4, 1, 2, 3])
+    """
+    if dims is None:
+        return roll(x.reshape(-1), shifts, 0).reshape(x.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    out = x
+    for shift, dim in zip(shifts, dims):
+        (d,) = normalize_dims(dim, x.ndim)
+        n = x.shape[d]
+        s = shift % n if n else 0
+        if s:
+            head = (slice(None),) * d
+            out = cat([out[head + (slice(n - s, None),)], out[head + (slice(None, n - s),)]], d)
+    return out
+
+
+export(roll, "roll", tensor="roll", gg="roll", numpy="roll",
+       numpy_fn=lambda a, shift, axis=None: roll(a, shift, axis))
+
+
+def repeat(x, *sizes):
+    """Tile ``x``: ``sizes[i]`` copies along dimension ``i`` (PyTorch's ``Tensor.repeat``; new leading
+    dimensions when ``sizes`` is longer than ``x.ndim``).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1, 2]).repeat(2, 2)
+    tensor([[1, 2, 1, 2],
+            [1, 2, 1, 2]])
+    """
+    sizes = shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+                           "tensor")
+    shape = (1,) * (len(sizes) - x.ndim) + tuple(x.shape)
+    # (d0, d1) -> (1, d0, 1, d1) -> expand to (r0, d0, r1, d1) -> (r0 * d0, r1 * d1)
+    spread = tuple(v for d in shape for v in (1, d))
+    copies = tuple(v for r, d in zip(sizes, shape) for v in (r, d))
+    return x.reshape(spread).expand(copies).reshape(tuple(r * d for r, d in zip(sizes, shape)))
+
+
+def tile(x, *dims):
+    """Like ``repeat``, but ``dims`` shorter than ``x.ndim`` is padded with ones in front (``torch.tile``,
+    ``numpy.tile``)."""
+    dims = (dims[0],) if len(dims) == 1 and isinstance(dims[0], int) else shape_arg(dims)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + tuple(dims))
+
+
+export(repeat, "repeat", tensor="repeat")
+export(tile, "tile", tensor="tile", gg="tile", numpy="tile", numpy_fn=lambda A, reps: tile(A, reps))
+
+
+def split(x, split_size_or_sections, dim: int = 0):
+    """Pieces of ``x`` along ``dim``: of ``split_size`` each (the last may be smaller), or of the listed sizes.
+
+    >>> import graphgrad as gg
+    >>> [t.tolist() for t in gg.arange(5).split([2, 3])]
+    [[0, 1], [2, 3, 4]]
+    """
+    (d,) = normalize_dims(dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0 and not (size == 0 and n == 0):
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = [builtins.min(size, n - i) for i in range(0, n, size)] if size else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                               f"at dimension {d}), but got split_sizes={sizes}")
+    head = (slice(None),) * d
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(x[head + (slice(start, start + size),)])
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x, chunks: int, dim: int = 0):
+    """``chunks`` pieces along ``dim`` of ``ceil(size / chunks)`` each (fewer when that divides evenly
+    earlier), as PyTorch."""
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    (d,) = normalize_dims(dim, x.ndim)
+    n = x.shape[d]
+    return split(x, -(-n // chunks), d) if n else (x,)
+
+
+def _numpy_split(ary, indices_or_sections, axis=0):
+    (d,) = normalize_dims(axis, ary.ndim)
+    n = ary.shape[d]
+    if isinstance(indices_or_sections, int):
+        if indices_or_sections <= 0 or n % indices_or_sections:
+            raise ValueError("array split does not result in an equal division")
+        return list(split(ary, n // indices_or_sections, d))
+    bounds = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections] + [n]
+    head = (slice(None),) * d
+    return [ary[head + (slice(a, builtins.max(a, b)),)] for a, b in zip(bounds, bounds[1:])]
+
+
+export(split, "split", tensor="split", gg="split", numpy="split", numpy_fn=_numpy_split)
+export(chunk, "chunk", tensor="chunk", gg="chunk")
+
+
+def unflatten(x, dim: int, sizes):
+    """Split dimension ``dim`` into ``sizes`` (one of them may be -1).
+
+    >>> import graphgrad as gg
+    >>> tuple(gg.zeros(2, 6).unflatten(1, (2, 3)).shape)
+    (2, 2, 3)
+    """
+    (d,) = normalize_dims(dim, x.ndim)
+    sizes = tuple(int(s) for s in sizes)
+    known = 1
+    for s in sizes:
+        known *= s if s != -1 else 1
+    if -1 in sizes:
+        sizes = tuple(x.shape[d] // known if s == -1 else s for s in sizes)
+        known = x.shape[d] if known and x.shape[d] % known == 0 else -1
+    if known != x.shape[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+                           f"({x.shape[d]}) in the input tensor")
+    return x.reshape(x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+export(unflatten, "unflatten", tensor="unflatten", gg="unflatten")
+
+
+# -- pad (constant) -----------------------------------------------------------------------------------
+def _pad_type(inputs, widths, value):
+    x = inputs[0]
+    return TensorType(tuple(d + a + b for d, (a, b) in zip(x.shape, widths)), x.dtype)
+
+
+def _pad_expr(a, xp, out, widths, value):
+    fill = f", constant_values={value!r}" if value else ""
+    return [f"{xp}.pad({a[0]}, {widths}{fill})"]
+
+
+def _unpad(g, widths):
+    return g[tuple(slice(a, d - b) for (a, b), d in zip(widths, g.shape))]
+
+
+def pad(input, pad, mode: str = "constant", value=None):
+    """Pad the last ``len(pad) // 2`` dimensions: ``pad = (left, right, top, bottom, ...)`` starts at the last
+    dimension, as PyTorch's ``F.pad``; negative amounts crop. Only ``mode="constant"``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.pad(gg.tensor([[1.0, 2.0]]), (1, 0), value=9.0)
+    tensor([[9., 1., 2.]])
+    """
+    if mode != "constant":
+        raise NotImplementedError(f"F.pad: mode={mode!r} is not supported; only 'constant' is")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise RuntimeError("Padding length must be divisible by 2" if len(pad) % 2 else
+                           f"Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {input.ndim}")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return _pad_widths(input, widths, 0.0 if value is None else value)
+
+
+def _pad_widths(x, widths, value):
+    if any(a < 0 or b < 0 for a, b in widths):  # negative padding crops
+        x = x[tuple(slice(-builtins.min(a, 0), d + builtins.min(b, 0)) for (a, b), d in zip(widths, x.shape))]
+        widths = [(builtins.max(a, 0), builtins.max(b, 0)) for a, b in widths]
+    widths = tuple((int(a), int(b)) for a, b in widths)
+    if not any(a or b for a, b in widths):
+        return x
+    return bind("pad", x, widths=widths, value=value)
+
+
+def _numpy_pad(array, pad_width, mode="constant", constant_values=0):
+    if mode != "constant":
+        raise NotImplementedError(f"graphgrad.numpy.pad: mode={mode!r} is not supported; only 'constant' is")
+    import numpy as np
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (array.ndim, 2))
+    if np.ndim(constant_values):
+        raise NotImplementedError("graphgrad.numpy.pad: constant_values must be one number")
+    return _pad_widths(array, [tuple(w) for w in widths.tolist()], constant_values)
+
+
+primitive("pad", attrs=("widths", "value"), infer=_pad_type, doc="constant padding: (before, after) per dimension",
+          vjp=(lambda g, out, x, *, widths, value: _unpad(g, widths),), expr=_pad_expr,
+          fn=pad, nn="pad", numpy="pad", numpy_fn=_numpy_pad)

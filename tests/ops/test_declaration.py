@@ -5,7 +5,8 @@ import pytest
 import graphgrad as gg
 import graphgrad.numpy as gnp
 from graphgrad.codegen.expressions import EXPRESSIONS
-from graphgrad.ir.public import FUNCTIONS, METHODS, NAMES, NUMPY
+import graphgrad.nn.functional as F
+from graphgrad.ir.public import FUNCTIONS, METHODS, NAMES, NN, NUMPY
 from graphgrad.ir.registry import OPS
 from graphgrad.passes.vjp_rules import VJP_RULES
 
@@ -13,7 +14,7 @@ from graphgrad.passes.vjp_rules import VJP_RULES
 def test_expm1_block_reaches_every_table_and_name():
     """expm1 is one block in ops/elementwise.py: type rule, gradient rule, expression, three public names."""
     assert "expm1" in OPS and "expm1" in VJP_RULES and "expm1" in EXPRESSIONS
-    assert NAMES["expm1"] == {"tensor": ["expm1"], "gg": ["expm1"], "numpy": ["expm1"]}
+    assert NAMES["expm1"] == {"tensor": ["expm1"], "gg": ["expm1"], "numpy": ["expm1"], "nn": []}
     assert METHODS["expm1"] is FUNCTIONS["expm1"] is gg.expm1
     assert "expm1" in NUMPY
     x = gg.tensor([1e-20, 0.5], dtype=gg.float64)
@@ -51,6 +52,8 @@ def test_every_op_has_rule_expression_and_every_name_resolves():
         for name in names["numpy"]:
             module, _, short = name.rpartition(".")
             assert callable(getattr(getattr(gnp, module) if module else gnp, short)), (op, name)
+        for name in names["nn"]:
+            assert getattr(F, name) is NN[name], (op, name)
 
 
 def test_lower_layers_declare_no_op():
