@@ -1,0 +1,271 @@
+"""The ops of issue 8 section 3, each first and second order, eager and compiled, against float64 finite
+differences (the pattern of tests/passes/test_gradients.py); forward values against closed forms or NumPy."""
+import math
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.nn.functional as F
+import graphgrad.numpy as gnp
+from graphgrad.utils.gradcheck import gradcheck, gradgradcheck, numerical_jacobian
+
+ANY, POS, AWAY, SMALL = "any", "pos", "away", "small"
+
+
+def idx(*values):
+    return gg.tensor(np.array(values, dtype=np.int64))
+
+
+CASES = {
+    "tan": (lambda x: x.tan(), [(5,)], SMALL),
+    "erf": (lambda x: gg.erf(x) * x, [(2, 3)], ANY),
+    "rsqrt": (lambda x: x.rsqrt(), [(4,)], POS),
+    "reciprocal": (lambda x: gg.reciprocal(x), [(2, 2)], POS),
+    "expm1": (lambda x: gg.expm1(x) * x, [(4,)], ANY),
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2) * x, [(6,)], AWAY),
+    "elu": (lambda x: F.elu(x, alpha=1.5) * x, [(6,)], AWAY),
+    "gelu": (lambda x: F.gelu(x), [(5,)], ANY),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), [(5,)], ANY),
+    "softplus": (lambda x: F.softplus(x) * x, [(5,)], ANY),
+    "softplus_threshold": (lambda x: F.softplus(x, beta=2.0, threshold=1.0) * x, [(6,)], AWAY),
+    "silu": (lambda x: F.silu(x), [(5,)], ANY),
+    "cumsum": (lambda x: x.cumsum(1) ** 2, [(2, 4)], ANY),
+    "cumsum_negative_dim": (lambda x: gg.cumsum(x * x, dim=-2), [(3, 2)], ANY),
+    "unflatten": (lambda x: x.unflatten(1, (2, -1)) ** 2, [(2, 6)], ANY),
+    "repeat": (lambda x: x.repeat(2, 1, 3) ** 2, [(2, 3)], ANY),
+    "tile": (lambda x: gg.tile(x, (2,)) * gg.arange(8.0).reshape(2, 4), [(2, 2)], ANY),
+    "split": (lambda x: sum((p * (i + 1)) ** 2 for i, p in enumerate(x.split([1, 3], dim=1))).sum(), [(2, 4)], ANY),
+    "chunk": (lambda x: x.chunk(2)[1] ** 3, [(5, 2)], ANY),
+    "flip": (lambda x: x.flip(0, 2) * gg.arange(12.0).reshape(2, 3, 2), [(2, 3, 2)], ANY),
+    "roll": (lambda x: x.roll((1, -2), (0, 1)) * gg.arange(12.0).reshape(3, 4), [(3, 4)], ANY),
+    "roll_flat": (lambda x: x.roll(2) * gg.arange(6.0).reshape(2, 3), [(2, 3)], ANY),
+    "pad": (lambda x: F.pad(x, (1, 2, 0, 1), value=0.5) ** 2, [(2, 3)], ANY),
+    "pad_crop": (lambda x: F.pad(x, (-1, 2)) ** 2, [(2, 3)], ANY),
+    "gather": (lambda x: x.gather(1, idx([0, 0], [2, 1])) ** 2, [(2, 3)], ANY),
+    "gather_dim0": (lambda x: gg.gather(x, 0, idx([1, 0, 1])) ** 2, [(2, 3)], ANY),
+    "scatter_add": (lambda x, s: x.scatter_add(0, idx([0, 1, 0], [0, 0, 1]), s * s) * x, [(2, 3), (2, 3)], ANY),
+    "index_select": (lambda x: x.index_select(1, idx(2, 0, 2)) ** 2, [(2, 3)], ANY),
+    "index_select_dim0": (lambda x: gg.index_select(x, 0, idx(1, 1)) ** 2, [(3, 2)], ANY),
+    "masked_fill": (lambda x: x.masked_fill(x > 0.3, 0.25) * x, [(6,)], AWAY),
+    "bmm": (lambda x, y: gg.bmm(x, y), [(2, 2, 3), (2, 3, 2)], ANY),
+    "dot": (lambda x, y: gg.dot(x, y) * x, [(3,), (3,)], ANY),
+    "mv": (lambda x, y: x.mv(y), [(2, 3), (3,)], ANY),
+    "outer": (lambda x, y: gg.outer(x, y), [(3,), (2,)], ANY),
+    "einsum_matmul": (lambda x, y: gg.einsum("ij,jk->ik", x, y), [(2, 3), (3, 2)], ANY),
+    "einsum_reduce": (lambda x: gg.einsum("ijk->j", x * x), [(2, 3, 2)], ANY),
+    "einsum_broadcast_back": (lambda x, y: gg.einsum("ij,k->ik", x, y), [(2, 3), (2,)], ANY),
+    "einsum_ellipsis_implicit": (lambda x, y: gg.einsum("...j,jk", x, y), [(2, 2, 3), (3, 2)], ANY),
+    "einsum_three": (lambda x, y, z: gg.einsum("ij,jk,kl->il", x, y, z), [(2, 2), (2, 3), (3, 2)], ANY),
+}
+
+
+def sample(kind, shape, rng):
+    if kind == POS:
+        return rng.uniform(0.5, 2.0, shape)
+    if kind == SMALL:
+        return rng.uniform(-1.0, 1.0, shape)
+    if kind == AWAY:  # distinct values well away from 0 and from +-0.5
+        vals = rng.permutation(np.linspace(-1.9, 1.9, 48))[:int(np.prod(shape))]
+        vals = np.where(np.abs(np.abs(vals) - 0.5) < 0.1, vals + 0.2, vals)
+        vals = np.where(np.abs(vals - 0.3) < 0.1, vals + 0.25, vals)
+        return (vals + rng.uniform(-0.01, 0.01, vals.shape)).reshape(shape)
+    return rng.standard_normal(shape)
+
+
+def inputs_for(name, rng):
+    fn, shapes, kind = CASES[name]
+    return fn, [sample(kind, s, rng) for s in shapes]
+
+
+def tensors(arrays):
+    return [gg.tensor(a, dtype=gg.float64, requires_grad=True) for a in arrays]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_eager_first_and_second_order(name, rng):
+    fn, arrays = inputs_for(name, rng)
+    assert gradcheck(fn, tensors(arrays))
+    assert gradgradcheck(fn, tensors(arrays), atol=1e-4, rtol=1e-3)
+
+
+def _scalarized(fn, v):
+    return lambda *xs: (fn(*xs) * v).sum()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_compiled_first_and_second_order_match_eager_and_finite_differences(name, rng):
+    fn, arrays = inputs_for(name, rng)
+    v = gg.tensor(rng.standard_normal(fn(*tensors(arrays)).shape), dtype=gg.float64)
+    scalar = _scalarized(fn, v)
+    value, compiled = gg.value_and_grad(scalar, tuple(range(len(arrays))))(*arrays)
+    ts = tensors(arrays)
+    eager_value = scalar(*ts)
+    eager = gg.autograd.grad(eager_value, ts)
+    assert abs(float(value) - eager_value.item()) <= 1e-12 * max(1.0, abs(eager_value.item()))
+    numeric = numerical_jacobian(lambda *a: np.asarray(float(scalar(*[gg.tensor(x) for x in a]).item())), arrays)
+    for c, e, n in zip(compiled, eager, numeric):
+        np.testing.assert_allclose(c, e.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(c.ravel(), n.ravel(), rtol=1e-5, atol=1e-6)
+
+    first = gg.grad(scalar, argnums=0)
+
+    def grad_norm(*xs):
+        g = first(*xs)
+        return (g * g).sum()
+
+    second = gg.grad(grad_norm, argnums=0)(*arrays)
+    numeric2 = numerical_jacobian(lambda *a: np.asarray(float(grad_norm(*[gg.tensor(x) for x in a]).item())),
+                                  arrays)[0]
+    np.testing.assert_allclose(second.ravel(), numeric2.ravel(), rtol=1e-4, atol=1e-5)
+    ts = tensors(arrays)
+    (g,) = gg.autograd.grad(scalar(*ts), ts[0], create_graph=True)
+    if g.requires_grad:
+        (eager2,) = gg.autograd.grad((g * g).sum(), ts[0], allow_unused=True, materialize_grads=True)
+        np.testing.assert_allclose(second, eager2.detach().numpy(), rtol=1e-12, atol=1e-12)
+    else:  # the first derivative is constant in x
+        np.testing.assert_allclose(second, 0.0, atol=1e-12)
+
+
+# -- forward values -----------------------------------------------------------------------------------
+def test_unary_values_against_closed_forms(rng):
+    x = rng.uniform(0.2, 1.4, 7)
+    t = gg.tensor(x)
+    np.testing.assert_allclose(t.tan().numpy(), np.tan(x), rtol=1e-15)
+    np.testing.assert_allclose(gg.erf(t).numpy(), [math.erf(v) for v in x], rtol=1e-15)
+    np.testing.assert_allclose(t.rsqrt().numpy(), 1 / np.sqrt(x), rtol=1e-15)
+    np.testing.assert_allclose(t.reciprocal().numpy(), 1 / x, rtol=1e-15)
+    assert gg.tensor([1, 2]).erf().dtype == gg.float32 and gg.tensor([1, 2]).reciprocal().dtype == gg.float32
+    assert gg.tensor([0.5]).erf().dtype == gg.float32
+
+
+def test_erf_generated_code_numpy_uses_math_and_cupy_imports_only_cupy():
+    f = gg.compile(lambda x: gg.erf(x).sum())
+    x = gg.tensor([0.1, -2.0], dtype=gg.float64)
+    assert float(f(x)) == pytest.approx(math.erf(0.1) + math.erf(-2.0), abs=1e-15)
+    src = f.source(x)
+    assert "import math\nimport numpy as np" in src and "np.frompyfunc(math.erf, 1, 1)" in src
+    cupy_src = f.source(x, backend="cupy")
+    assert "ElementwiseKernel" in cupy_src and "import math" not in cupy_src and "numpy" not in cupy_src.split("\n", 3)[-1]
+
+
+def test_activations_against_closed_forms(rng):
+    x = np.concatenate([rng.standard_normal(20), [-60.0, 0.0, 25.0, 60.0]])
+    t = gg.tensor(x)
+    erf = np.vectorize(math.erf)
+    np.testing.assert_allclose(F.gelu(t).numpy(), 0.5 * x * (1 + erf(x / math.sqrt(2))), rtol=1e-14, atol=1e-300)
+    tanh_form = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    np.testing.assert_allclose(F.gelu(t, approximate="tanh").numpy(), tanh_form, rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(F.leaky_relu(t).numpy(), np.where(x > 0, x, 0.01 * x), rtol=1e-15)
+    np.testing.assert_allclose(F.elu(t).numpy(), np.where(x > 0, x, np.expm1(x)), rtol=1e-15)
+    np.testing.assert_allclose(F.silu(t).numpy(), x / (1 + np.exp(-x)), rtol=1e-14)
+    with np.errstate(over="ignore"):
+        expected = np.where(x > 20, x, np.log1p(np.exp(x)))
+    np.testing.assert_allclose(F.softplus(t).numpy(), expected, rtol=1e-14)
+
+
+def test_softplus_gradient_is_finite_past_the_threshold():
+    x = gg.tensor([800.0, -800.0, 0.0], requires_grad=True)
+    F.softplus(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.0, 0.5], atol=1e-7)
+    with pytest.raises(RuntimeError, match="approximate argument must be either none or tanh"):
+        F.gelu(x, approximate="erf")
+
+
+def test_inplace_activation_writes_into_its_input():
+    x = gg.tensor([-1.0, 2.0])
+    assert F.leaky_relu(x, 0.5, inplace=True) is x
+    np.testing.assert_array_equal(x.numpy(), [-0.5, 2.0])
+
+
+def test_shape_ops_against_numpy(rng):
+    x = rng.standard_normal((3, 4))
+    t = gg.tensor(x)
+    np.testing.assert_array_equal(t.flip(1).numpy(), np.flip(x, 1))
+    np.testing.assert_array_equal(t.roll(5).numpy(), np.roll(x, 5))
+    np.testing.assert_array_equal(t.roll((1, 3), (0, 1)).numpy(), np.roll(x, (1, 3), (0, 1)))
+    np.testing.assert_array_equal(t.repeat(2, 1, 2).numpy(), np.tile(x, (2, 1, 2)))
+    np.testing.assert_array_equal(t.tile(3).numpy(), np.tile(x, 3))
+    np.testing.assert_array_equal(t.cumsum(0).numpy(), np.cumsum(x, 0))
+    assert [p.shape for p in t.split(3, dim=1)] == [(3, 3), (3, 1)]
+    assert [p.shape for p in gg.arange(5).chunk(3)] == [(2,), (2,), (1,)]
+    assert [p.shape for p in gg.arange(6).chunk(4)] == [(2,), (2,), (2,)]  # as PyTorch: fewer chunks
+    np.testing.assert_array_equal(F.pad(t, (1, 1), value=2.0).numpy(), np.pad(x, ((0, 0), (1, 1)), constant_values=2))
+    assert gg.tensor([True, False]).cumsum(0).dtype == gg.int64
+
+
+def test_numpy_face_matches_numpy(rng):
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    t = gg.tensor(x)
+    cases = [(gnp.cumsum, (x,), {}), (gnp.cumsum, (x,), {"axis": 1}), (gnp.flip, (x,), {}),
+             (gnp.flipud, (x,), {}), (gnp.fliplr, (x,), {}), (gnp.roll, (x, 2), {"axis": 1}), (gnp.tile, (x, (2, 1)), {}),
+             (gnp.pad, (x, 1), {}), (gnp.pad, (x, ((1, 0), (0, 2))), {"constant_values": 3.0}),
+             (gnp.tan, (x,), {}), (gnp.reciprocal, (x,), {}), (gnp.expm1, (x,), {})]
+    for fn, args, kwargs in cases:
+        expected = getattr(np, fn.__name__)(*args, **kwargs)
+        got = fn(t, *args[1:], **kwargs)
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-15, err_msg=fn.__name__)
+    np.testing.assert_allclose(gnp.outer(gg.tensor(y), y).numpy(), np.outer(y, y), rtol=1e-15)
+    np.testing.assert_allclose(gnp.einsum("ij,j->i", t, y).numpy(), np.einsum("ij,j->i", x, y), rtol=1e-14)
+    for got, expected in zip(gnp.split(t, [1, 3], axis=1), np.split(x, [1, 3], axis=1)):
+        np.testing.assert_array_equal(got.numpy(), expected)
+    for got, expected in zip(gnp.split(t, 2, axis=1), np.split(x, 2, axis=1)):
+        np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_numpy_face_gradients(rng):
+    x = rng.standard_normal((2, 3))
+    g = gg.grad(lambda a: gnp.sum(gnp.cumsum(a, axis=1) ** 2 + gnp.roll(a, 1) * gnp.pad(a, 1)[1:-1, 2:]))(x)
+    numeric = numerical_jacobian(
+        lambda a: np.sum(np.cumsum(a, axis=1) ** 2 + np.roll(a, 1) * np.pad(a, 1)[1:-1, 2:]), [x])[0]
+    np.testing.assert_allclose(g.ravel(), numeric.ravel(), rtol=1e-6, atol=1e-8)
+
+
+def test_indexing_ops_values():
+    x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(x.gather(1, idx([2, 0], [1, 1])).numpy(), [[3, 1], [5, 5]])
+    out = gg.zeros(2, 3).scatter_add(1, idx([0, 0, 2]).reshape(1, 3), gg.tensor([[1.0, 2.0, 3.0]]))
+    np.testing.assert_array_equal(out.numpy(), [[3, 0, 3], [0, 0, 0]])  # repeated indices accumulate
+    np.testing.assert_array_equal(x.index_select(0, idx(1, 0, 1)).numpy(), [[4, 5, 6], [1, 2, 3], [4, 5, 6]])
+    filled = gg.tensor([1, 2, 3]).masked_fill(gg.tensor([True, False, True]), 7.9)
+    assert filled.dtype == gg.int64 and filled.tolist() == [7, 2, 7]
+
+
+def test_linalg_values(rng):
+    a, b = rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 3, 5))
+    np.testing.assert_allclose(gg.bmm(gg.tensor(a), gg.tensor(b)).numpy(), a @ b, rtol=1e-14)
+    np.testing.assert_allclose(gg.einsum("bij,bjk->bik", gg.tensor(a), gg.tensor(b)).numpy(), a @ b, rtol=1e-14)
+    np.testing.assert_allclose(gg.einsum("bij->", gg.tensor(a)).numpy(), a.sum(), rtol=1e-14)
+    v = rng.standard_normal(3)
+    np.testing.assert_allclose(gg.tensor(a[0]).mv(gg.tensor(v)).numpy(), a[0] @ v, rtol=1e-14)
+    np.testing.assert_allclose(gg.tensor(v).dot(gg.tensor(v)).numpy(), v @ v, rtol=1e-14)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: gg.bmm(gg.ones(2, 3), gg.ones(2, 3, 4)), "batch1 must be a 3D tensor"),
+    (lambda: gg.bmm(gg.ones(2, 2, 3), gg.ones(2, 2, 4)),
+     r"Expected size for first two dimensions of batch2 tensor to be: \[2, 3\] but got: \[2, 2\]."),
+    (lambda: gg.dot(gg.ones(3), gg.ones(4)), "inconsistent tensor size, expected tensor \\[3\\] and src \\[4\\]"),
+    (lambda: gg.dot(gg.ones(2, 2), gg.ones(2)), "1D tensors expected, but got 2D and 1D tensors"),
+    (lambda: gg.mv(gg.ones(2, 3), gg.ones(4)), r"size mismatch, got input \(2\), mat \(2x3\), vec \(4\)"),
+    (lambda: gg.ones(5).split([2, 2]), r"split_with_sizes expects split_sizes to sum exactly to 5"),
+    (lambda: gg.ones(3).masked_fill(gg.ones(3), 0.0), "masked_fill_ only supports boolean masks"),
+    (lambda: gg.ones(3).gather(0, gg.tensor([0.0])), "gather\\(\\): Expected dtype int64 for index"),
+    (lambda: gg.ones(2, 3).repeat(2), "Number of dimensions of repeat dims can not be smaller"),
+    (lambda: F.pad(gg.ones(2, 2), (1, 1), mode="reflect"), "mode='reflect' is not supported"),
+    (lambda: F.pad(gg.ones(2, 2), (1,)), "Padding length must be divisible by 2"),
+    (lambda: gg.ones(2, 6).unflatten(1, (4, -1)), "don't multiply up to the size of dim 1"),
+    (lambda: gg.einsum("ij,jk", gg.ones(2, 3), gg.ones(4, 2)), "einsum\\(\\)"),
+    (lambda: gg.einsum("ii->i", gg.ones(2, 2)), "repeated within one operand"),
+])
+def test_bad_input_gets_pytorchs_message(call, message):
+    with pytest.raises((RuntimeError, ValueError, NotImplementedError), match=message):
+        call()
+
+
+def test_traced_gather_takes_a_traced_index():
+    """The index of gather is an input of the op: one compiled specialization serves every index."""
+    f = gg.compile(lambda x, i: x.gather(1, i).sum())
+    x = gg.tensor(np.arange(6.0).reshape(2, 3))
+    assert float(f(x, idx([0], [2]))) == 0.0 + 5.0
+    assert float(f(x, idx([1], [1]))) == 1.0 + 4.0
