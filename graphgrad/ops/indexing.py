@@ -222,6 +222,11 @@ def index_select(x, dim: int, index):
 export(index_select, "index_select", tensor="index_select", gg="index_select")
 
 
+# PyTorch names the dtype by its C++ element type in this message
+_CXX_TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
+                   "uint8": "unsigned char"}
+
+
 def masked_fill(x, mask, value):
     """``value`` where ``mask`` is true, ``x`` elsewhere; the result keeps ``x``'s dtype.
 
@@ -231,8 +236,9 @@ def masked_fill(x, mask, value):
     tensor([1., 0., 0.])
     """
     if not isinstance(mask, TensorBase) or mask._type.dtype != "bool":
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
+        found = _CXX_TYPE_NAMES.get(mask._type.dtype, mask._type.dtype) if isinstance(mask, TensorBase) else \
+            type(mask).__name__
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {found}")
     if isinstance(value, TensorBase) and value.ndim:
         raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{value.ndim} dimension(s).")

@@ -368,15 +368,16 @@ def unflatten(x, dim: int, sizes):
     (2, 2, 3)
     """
     (d,) = normalize_dims(dim, x.ndim)
-    sizes = tuple(int(s) for s in sizes)
+    given = tuple(int(s) for s in sizes)
     known = 1
-    for s in sizes:
+    for s in given:
         known *= s if s != -1 else 1
-    if -1 in sizes:
-        sizes = tuple(x.shape[d] // known if s == -1 else s for s in sizes)
+    sizes = given
+    if -1 in given:
+        sizes = tuple(x.shape[d] // known if s == -1 and known else s for s in given)
         known = x.shape[d] if known and x.shape[d] % known == 0 else -1
     if known != x.shape[d]:
-        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+        raise RuntimeError(f"unflatten: Provided sizes {list(given)} don't multiply up to the size of dim {dim} "
                            f"({x.shape[d]}) in the input tensor")
     return x.reshape(x.shape[:d] + sizes + x.shape[d + 1:])
 
