@@ -20,6 +20,7 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
     of the inputs that require grad, in input order.
     """
     tracer = Tracer(graph.name)
+    tracer.locate = False  # every node takes the location of the forward node it comes from
     joint = tracer.graph
     sym: dict[Value, SymbolicTensor] = {}
     for v in graph.inputs:
@@ -94,16 +95,18 @@ def split_forward_backward(joint: Graph, n_outputs: int) -> tuple[Graph, Graph, 
     cotangents = joint.inputs[joint.meta["n_primal"]:]
     fwd_nodes = [n for n in joint.nodes if n.role == "forward"]
     bwd_nodes = [n for n in joint.nodes if n.role == "adjoint"]
-    produced_fwd = set(primal_inputs) | {n.output for n in fwd_nodes}
-    saved: list[Value] = []
+    produced_fwd = set(primal_inputs)
+    produced_fwd.update(n.output for n in fwd_nodes)
+    saved: dict[Value, None] = {}  # ordered set: first use in the backward decides the order
     for n in bwd_nodes:
-        for x in n.value_inputs():
-            if x in produced_fwd and x not in saved:
-                saved.append(x)
+        for x in n.inputs:
+            if x.__class__ is Value and x in produced_fwd:
+                saved[x] = None
     grads = joint.outputs[n_outputs:]
     for v in grads:
-        if v in produced_fwd and v not in saved:
-            saved.append(v)
+        if v in produced_fwd:
+            saved[v] = None
+    saved = list(saved)
 
     forward = Graph(joint.name, list(primal_inputs), fwd_nodes, joint.outputs[:n_outputs] + saved)
     forward.output_names = (joint.output_names or [None] * n_outputs)[:n_outputs] + [None] * len(saved)

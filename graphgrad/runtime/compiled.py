@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,16 +51,36 @@ class Specialization:
     draws: list = field(default_factory=list)  # makers of the random inputs, which come last
     n_outputs: int = 1
     single: bool = True
+    #: seconds each compile stage took: trace, prune, adjoint, optimize, split, then codegen and load per backend
+    timings: dict = field(default_factory=dict)
 
     def module(self, backend: str):
         if backend not in self.modules:
-            self.modules[backend] = load_module(self.source_for(backend), self.forward.name)
+            source = self.source_for(backend)
+            start = time.perf_counter()
+            self.modules[backend] = load_module(source, self.forward.name)
+            self.timings[f"load ({backend})" if backend != "numpy" else "load"] = time.perf_counter() - start
         return self.modules[backend]
 
     def source_for(self, backend: str) -> str:
         if backend not in self.source:
+            start = time.perf_counter()
             self.source[backend] = _module_text(self, backend)
+            self.timings[f"codegen ({backend})" if backend != "numpy" else "codegen"] = time.perf_counter() - start
         return self.source[backend]
+
+
+class _Laps:
+    """Stage timings: ``lap("trace")`` charges the time since the previous lap to that stage."""
+
+    def __init__(self):
+        self.times: dict = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.times[stage] = now - self._last
+        self._last = now
 
 
 def _arg_type(x):
@@ -128,6 +149,7 @@ def _param_names(fn, n: int) -> list:
 def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: bool, name: str | None = None,
                          seed: str = "input") -> Specialization:
     """Trace ``fn`` for these argument types and run every stage of the pipeline."""
+    lap = _Laps()
     types = [_arg_type(a) if _arg_type(a) is not None else a for a in args]
     names = _param_names(fn, len(args))
     tracer, result = trace(fn, types, names, requires_grad, name or getattr(fn, "__name__", "f"))
@@ -147,28 +169,35 @@ def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: 
     graph.outputs = [o.value for o in outs]
     graph.output_names = [o.value.name for o in outs]
     stages = {"traced": graph}
+    lap("trace")
     flags = [v.requires_grad and grad_mode for v in graph.inputs]
     pruned = eliminate_dead_nodes(prune_by_requires_grad(graph, flags))
     stages["pruned"] = pruned
+    lap("prune")
     diff = [i for i, v in enumerate(pruned.inputs) if v.requires_grad]
     # gg.grad needs gradients even when no path exists (they are then zeros)
     if diff and (seed == "ones" or any(v.requires_grad for v in pruned.outputs)):
         joint = generate_adjoint(pruned, seed=seed)
         stages["adjoint"] = joint
+        lap("adjoint")
         optimized = optimize(joint)
         stages["optimized"] = optimized
+        lap("optimize")
         _fix_names(optimized)  # forward and backward then agree on every name
         forward, backward, _ = split_forward_backward(optimized, len(outs))
+        lap("split")
     else:
         stages["adjoint"] = pruned
         forward = optimize(pruned)
         stages["optimized"] = forward
+        lap("optimize")
         backward, diff = None, []
     spec = Specialization(None, stages, forward, backward, captured=tracer.captured, diff_inputs=diff,
                           n_outputs=len(outs), single=single, assigned=[t for t, _ in tracer.assignments],
                           guards=list(tracer.guards.values()), draws=[draw for _, draw in tracer.random_inputs],
                           captured_types=[(t._type, t._requires_grad) for t in tracer.captured])
     spec.origin = _signature_text(fn)
+    spec.timings = lap.times
     return spec
 
 
