@@ -23,7 +23,8 @@ def cached_infer_type(op: str, inputs: list, attrs: dict):
         return infer_type(op, inputs, attrs)
     try:
         # a literal is keyed with its class: 1, 1.0 and True are equal as dict keys but type differently
-        key = (op, tuple(x if x.__class__ is TensorType else (x.__class__, x) for x in inputs),
+        # types keyed as (shape, dtype) tuples: hashing and comparing them stays in C
+        key = (op, tuple([(x.shape, x.dtype) if x.__class__ is TensorType else (x.__class__, x) for x in inputs]),
                tuple(attrs.items()) if attrs else ())
         return _TYPES[key]
     except KeyError:
@@ -68,7 +69,7 @@ def verify(graph: Graph) -> Graph:
         if n.output.node is not n:
             raise VerificationError(f"{graph.name}: {n.output} does not point back to its node")
         expected = cached_infer_type(n.op, types, n.attrs)
-        if expected != n.output.type:
+        if expected is not n.output.type and expected != n.output.type:
             raise VerificationError(f"{graph.name}: node {i} ({n.op}) has type {n.output.type}, "
                                     f"its rule says {expected}")
         defined.add(n.output)

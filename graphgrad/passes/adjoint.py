@@ -25,13 +25,11 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
     sym: dict[Value, SymbolicTensor] = {}
     for v in graph.inputs:
         sym[v] = tracer.input(v.type, v.name, v.requires_grad)
-    for n in graph.nodes:
-        tracer.loc_override = n.loc
-        ins = [sym[x] if isinstance(x, Value) else x for x in n.inputs]
-        out = SymbolicTensor._apply(n.op, tuple(ins), n.attrs)
-        out.value.name = n.output.name
-        out.value.requires_grad = n.output.requires_grad
-        sym[n.output] = out
+    for n in graph.nodes:  # the forward part is a copy: its types are known, no rule needs asking again
+        v = joint.add_node(n.op, [sym[x].value if x.__class__ is Value else x for x in n.inputs], n.attrs,
+                           n.output.type, n.loc, "forward", n.output.name)
+        v.requires_grad = n.output.requires_grad
+        sym[n.output] = SymbolicTensor(v, tracer)
 
     names = graph.value_names()
     ct: dict[Value, SymbolicTensor] = {}

@@ -8,7 +8,9 @@ accumulates into leaves exactly as eager code would.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import inspect
 import os
 import time
@@ -58,14 +60,16 @@ class Specialization:
         if backend not in self.modules:
             source = self.source_for(backend)
             start = time.perf_counter()
-            self.modules[backend] = load_module(source, self.forward.name)
+            with _no_gc():
+                self.modules[backend] = load_module(source, self.forward.name)
             self.timings[f"load ({backend})" if backend != "numpy" else "load"] = time.perf_counter() - start
         return self.modules[backend]
 
     def source_for(self, backend: str) -> str:
         if backend not in self.source:
             start = time.perf_counter()
-            self.source[backend] = _module_text(self, backend)
+            with _no_gc():
+                self.source[backend] = _module_text(self, backend)
             self.timings[f"codegen ({backend})" if backend != "numpy" else "codegen"] = time.perf_counter() - start
         return self.source[backend]
 
@@ -146,9 +150,27 @@ def _param_names(fn, n: int) -> list:
     return params[:n] if len(params) >= n else params + [f"arg{i}" for i in range(len(params), n)]
 
 
+@contextlib.contextmanager
+def _no_gc():
+    """Compiling allocates many small objects that all stay alive (nodes, values, then the module's code): the
+    cyclic collector would walk them again and again for nothing (a third of a 10,000-node compile)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: bool, name: str | None = None,
                          seed: str = "input") -> Specialization:
     """Trace ``fn`` for these argument types and run every stage of the pipeline."""
+    with _no_gc():
+        return _build_specialization(fn, args, requires_grad, grad_mode, name, seed)
+
+
+def _build_specialization(fn, args, requires_grad, grad_mode, name, seed) -> Specialization:
     lap = _Laps()
     types = [_arg_type(a) if _arg_type(a) is not None else a for a in args]
     names = _param_names(fn, len(args))
