@@ -132,12 +132,10 @@ def _backend_of(args) -> str:
 
 
 def _signature_text(fn) -> str:
-    try:
-        file = inspect.getsourcefile(fn)
-        line = inspect.getsourcelines(fn)[1]
-        return f"{os.path.basename(file)}:{line}"
-    except (TypeError, OSError):
+    code = getattr(inspect.unwrap(fn), "__code__", None)  # not getsourcelines: it tokenizes the whole function
+    if code is None or code.co_filename.startswith("<"):
         return "<unknown source>"
+    return f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}"
 
 
 def _param_names(fn, n: int) -> list:
@@ -430,6 +428,19 @@ class CompiledFunction:
     def source(self, *args, backend: str = "numpy") -> str:
         """The generated module for this signature."""
         return self.specialize(*args).source_for(backend)
+
+    def timings(self, *args) -> dict:
+        """Seconds each compile stage took for this signature: ``trace``, ``prune``, ``adjoint``, ``optimize``,
+        ``split``, then ``codegen`` and ``load`` of its module (compiling it now if it was not yet).
+
+        >>> import graphgrad as gg
+        >>> f = gg.compile(lambda x: (x.sin() * x).sum())
+        >>> list(f.timings(gg.ones(3, requires_grad=True)))
+        ['trace', 'prune', 'adjoint', 'optimize', 'split', 'codegen', 'load']
+        """
+        spec = self.specialize(*args)
+        spec.module(spec.key[2])
+        return dict(spec.timings)
 
     def cache_info(self):
         return CacheInfo(self.hits, self.misses, sum(len(specs) for specs in self._cache.values()))
