@@ -1,23 +1,196 @@
-"""Run every benchmark; ``--quick`` makes it a smoke run (few repetitions, smallest sizes).
+"""Every benchmark: the anchor workloads of issue 10, compile time, peak memory, then the older scripts.
 
-    python benchmarks/run_all.py            # a measurement (a few minutes)
-    python benchmarks/run_all.py --quick    # checks the benchmarks still run (seconds)
+    python benchmarks/run_all.py                # a measurement (several minutes)
+    python benchmarks/run_all.py --quick        # checks every benchmark still runs and computes right (seconds)
+    python benchmarks/run_all.py --only mlp,rnn # some anchors only (names: mlp rnn logreg tiny_chain cnn compile)
+    python benchmarks/run_all.py --threads 0    # BLAS and PyTorch with their own thread counts (default: 1)
+
+For each anchor workload it prints the minimum and the median over repeated samples of one step, the ratio of
+each candidate's minimum to the hand-written NumPy's (and to PyTorch's when it is installed), measured in the
+same run, the first call of a freshly compiled function against a warm call, and the peak memory one step
+allocates (tracemalloc; it sees NumPy's buffers, not PyTorch's allocator). Before timing, every candidate's
+gradients are compared with the hand-written NumPy's: a benchmark that computes the wrong thing fails.
 """
 from __future__ import annotations
 
+import argparse
+import gc
 import os
+import platform
 import subprocess
 import sys
+import time
+import tracemalloc
+
+
+def _threads_from_argv(argv: list) -> int:
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return int(argv[i + 1])
+        if arg.startswith("--threads="):
+            return int(arg.split("=", 1)[1])
+    return 1
+
+
+# BLAS (and PyTorch / XLA) threads are fixed before NumPy loads: on a small shared machine a second BLAS thread
+# turns a 30 us product into milliseconds of thread synchronisation whenever another process holds a core
+THREADS = _threads_from_argv(sys.argv)
+if THREADS > 0:
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(THREADS)
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+                          if THREADS == 1 else "")
+
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHMARKS = ["bench_eager_per_op.py", "bench_small_ops.py", "bench_mlp.py", "bench_embedding.py"]
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+from common import calls_per_sample, fmt_bytes, fmt_time, median, sample_times  # noqa: E402
+from workloads import WORKLOADS, tiny_chain  # noqa: E402
+
+import graphgrad as gg  # noqa: E402
+
+OTHERS = ["bench_eager_per_op.py", "bench_small_ops.py", "bench_mlp.py", "bench_embedding.py"]
+CHAIN_SIZES = (1_000, 10_000, 100_000)
+
+
+def check(workload) -> None:
+    """Each candidate's gradients against the hand-written NumPy's (the first candidate)."""
+    labels = list(workload.steps)
+    reference = [np.array(g, copy=True) for g in workload.steps[labels[0]]()]
+    for label in labels[1:]:
+        grads = workload.steps[label]()
+        assert len(grads) == len(reference), label
+        for i, (got, want) in enumerate(zip(grads, reference)):
+            np.testing.assert_allclose(np.asarray(got), want, rtol=workload.rtol, atol=workload.atol,
+                                       err_msg=f"{workload.name}: {label}, gradient {i}")
+
+
+def peak_bytes(step) -> int:
+    """The most memory one call of ``step`` holds at once beyond what was allocated before it."""
+    step()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        step()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def run_workload(make, quick: bool) -> None:
+    workload = make(quick)
+    print(f"== {workload.name}: {workload.title}", flush=True)
+    # first, before anything warms this workload's caches: a fresh compile's first step
+    start = time.perf_counter()
+    workload.first_call()
+    first = time.perf_counter() - start
+    check(workload)
+    labels = list(workload.steps)
+    number = 1 if quick else max(1, calls_per_sample(workload.steps[labels[0]], 0.02))
+    repeat = 3 if quick else 15
+    samples = sample_times(workload.steps, repeat, number)
+    base = min(samples[labels[0]])
+    torch_label = next((label for label in labels if label.startswith("PyTorch")), None)
+    torch_base = min(samples[torch_label]) if torch_label else None
+    header = f"  {'':<34} {'min':>11} {'median':>11} {'vs NumPy':>9}"
+    print(header + (f" {'vs PyTorch':>10}" if torch_base else ""))
+    for label in labels:
+        best = min(samples[label])
+        line = f"  {label:<34} {fmt_time(best)} {fmt_time(median(samples[label]))} {best / base:8.2f}x"
+        if torch_base:
+            line += f" {best / torch_base:9.2f}x"
+        print(line)
+    warm = median(samples["graphgrad compiled (numpy)"])
+    print(f"  first call of a fresh @gg.compile: {fmt_time(first).strip()} (a warm call: {fmt_time(warm).strip()}; "
+          f"compile cost {fmt_time(first - warm).strip()})")
+    memory = {label: peak_bytes(workload.steps[label]) for label in labels if not label.startswith(("PyTorch", "JAX"))}
+    print("  peak memory of one step: " + ", ".join(f"{label} {fmt_bytes(b).strip()}" for label, b in memory.items()))
+    print(f"  ({repeat} samples of {number} call{'s' if number > 1 else ''} each)\n", flush=True)
+
+
+def make_chain(n: int):
+    ops = ("add", "mul", "tanh", "sin", "exp")
+
+    def chain(x):
+        y = x
+        for i in range(n):
+            op = ops[i % 5]
+            y = y + -1.0 if op == "add" else y * 0.9 if op == "mul" else getattr(y, op)()
+        return y.sum()
+    return chain
+
+
+def compile_times(quick: bool) -> None:
+    print("== compile: first call of @gg.compile on a chain of N elementwise ops with backward (16 float64 "
+          "elements); forward graph N nodes", flush=True)
+    sizes = CHAIN_SIZES[:1] if quick else CHAIN_SIZES
+    stages = ("trace", "prune", "adjoint", "optimize", "split", "codegen", "load")
+    print(f"  {'N':>7} {'first call':>11} {'warm call':>11}  " + " ".join(f"{s:>9}" for s in stages))
+    for n in sizes:
+        fn = gg.compile(make_chain(n))
+        x = gg.tensor(np.linspace(-1, 1, 16), requires_grad=True)
+        start = time.perf_counter()
+        fn(x).backward()
+        first = time.perf_counter() - start
+        x.grad = None
+        start = time.perf_counter()
+        fn(x).backward()
+        warm = time.perf_counter() - start
+        times = fn.timings(x)
+        print(f"  {n:>7} {fmt_time(first)} {fmt_time(warm)}  " + " ".join(
+            f"{times[s] * 1e3:7.1f}ms" for s in stages), flush=True)
+        del fn
+        gc.collect()
+    # the tiny_chain workload's own compile goes through the same path; check its answer too
+    assert float(gg.compile(tiny_chain)(gg.ones(16, dtype=gg.float64)).item()) == float(
+        tiny_chain(gg.ones(16, dtype=gg.float64)).item())
+    print()
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
+    except OSError:
+        model = platform.processor() or "?"
+    return f"{model}, {cpus} logical CPUs, Python {platform.python_version()}, NumPy {np.__version__}"
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repetitions, small sizes: a smoke run")
+    parser.add_argument("--only", help="comma-separated anchors to run (mlp, rnn, logreg, tiny_chain, cnn, compile)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS / PyTorch / XLA threads (default 1: per-core figures; 0 keeps each library's own)")
+    ns = parser.parse_args()
+    if THREADS > 0:
+        from common import optional_torch
+
+        torch = optional_torch()
+        if torch is not None:
+            torch.set_num_threads(THREADS)
+    chosen = ns.only.split(",") if ns.only else list(WORKLOADS) + ["compile"]
+    unknown = [c for c in chosen if c not in WORKLOADS and c != "compile"]
+    if unknown:
+        parser.error(f"unknown workload(s) {', '.join(unknown)}")
+    print(f"machine: {machine()}; threads: {THREADS or 'library defaults'}\n", flush=True)
+    for name in chosen:
+        if name == "compile":
+            compile_times(ns.quick)
+        else:
+            run_workload(WORKLOADS[name], ns.quick)
+    if ns.only:
+        return 0
     failed = 0
-    for name in BENCHMARKS:
+    for name in OTHERS:
         print(f"== {name}", flush=True)
-        failed |= subprocess.call([sys.executable, os.path.join(HERE, name), *sys.argv[1:]])
+        failed |= subprocess.call([sys.executable, os.path.join(HERE, name), *(["--quick"] if ns.quick else [])])
         print(flush=True)
     return failed
 

@@ -91,6 +91,8 @@ def cmd_dump(ns) -> int:
     compiled = CompiledFunction(fn)
     if ns.format in ("numpy", "cupy"):
         print(compiled.source(*args, backend=ns.format), end="")
+        if ns.timings:
+            print_timings(compiled, args, "#", sys.stdout)
         return 0
     stages = STAGE_CHOICES[:-1] if ns.stage == "all" else (ns.stage,)
     render = {"text": str, "dot": to_dot, "json": to_json}[ns.format]
@@ -105,7 +107,21 @@ def cmd_dump(ns) -> int:
         print(render(graph))
         if len(stages) > 1:
             print()
+    if ns.timings:  # as comments after text; on stderr where they would break a JSON or DOT document
+        print_timings(compiled, args, "//", sys.stdout if ns.format == "text" else sys.stderr)
     return 0
+
+
+def print_timings(compiled, args, comment: str, out) -> None:
+    """Each compile stage's time for this signature, with the graph sizes they worked on."""
+    times = compiled.timings(*args)
+    spec = compiled.specialize(*args)
+    sizes = {"trace": spec.stages["traced"], "adjoint": spec.stages["adjoint"], "optimize": spec.stages["optimized"]}
+    print(f"{comment} ---- compile time per stage ----", file=out)
+    for stage, seconds in times.items():
+        size = f"  ({len(sizes[stage].nodes)} nodes)" if stage in sizes else ""
+        print(f"{comment} {stage:<10} {seconds * 1e3:9.2f} ms{size}", file=out)
+    print(f"{comment} {'total':<10} {sum(times.values()) * 1e3:9.2f} ms", file=out)
 
 
 def cmd_ops(ns) -> int:
@@ -195,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="an argument's type, e.g. x=f32[128,784] or w=f32[784,10]:grad (one per parameter)")
     dump.add_argument("--stage", choices=STAGE_CHOICES, default="all")
     dump.add_argument("--format", choices=FORMATS, default="text")
+    dump.add_argument("--timings", action="store_true", help="also print each compile stage's time")
     dump.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     dump.set_defaults(run=cmd_dump)
     demo = sub.add_parser("demo", help="compile, inspect and train the bundled MLP")

@@ -77,3 +77,21 @@ def test_output_piped_into_a_reader_that_stops_early_is_not_an_error():
     stderr = proc.stderr.read().decode()
     assert proc.wait() == 0, stderr
     assert stderr == ""
+
+
+def test_dump_timings_prints_every_compile_stage():
+    r = run("dump", f"{MLP}:loss", *ARGS, "--stage", "optimized", "--timings")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("// ---- compile time per stage ----\n")[1].splitlines()
+    stages = [line.split()[1] for line in lines]
+    assert stages == ["trace", "prune", "adjoint", "optimize", "split", "codegen", "load", "total"]
+    assert all(line.split()[3] == "ms" and float(line.split()[2]) >= 0 for line in lines)
+
+
+def test_dump_timings_go_to_stderr_beside_json():
+    import json
+
+    r = run("dump", f"{MLP}:loss", *ARGS, "--stage", "optimized", "--format", "json", "--timings")
+    assert r.returncode == 0, r.stderr
+    json.loads(r.stdout)
+    assert "compile time per stage" in r.stderr

@@ -24,23 +24,29 @@ def _literal(x, xp: str) -> str:
     return repr(x)
 
 
-def _source_comment(node, last_loc: list) -> str:
-    if node.loc is None:
+def _source_comment(node, last_loc: list, texts: dict) -> str:
+    """``  # file.py:12: the source line`` (the text only when the line changes); ``texts`` caches each line."""
+    loc = node.loc
+    if loc is None:
         return ""
-    text = linecache.getline(node.loc.file, node.loc.line).strip()
-    here = f"{os.path.basename(node.loc.file)}:{node.loc.line}"
-    if last_loc and last_loc[0] == (node.loc.file, node.loc.line):
-        return f"  # {here}"
-    last_loc[:] = [(node.loc.file, node.loc.line)]
-    return f"  # {here}: {text}" if text else f"  # {here}"
+    cached = texts.get(loc)
+    if cached is None:
+        text = linecache.getline(loc.file, loc.line).strip()
+        here = f"{os.path.basename(loc.file)}:{loc.line}"
+        cached = texts[loc] = (f"  # {here}", f"  # {here}: {text}" if text else f"  # {here}")
+    if last_loc and last_loc[0] == loc:
+        return cached[0]
+    last_loc[:] = [loc]
+    return cached[1]
 
 
 def _numpy_dtype(node) -> str | None:
     """What NumPy computes for ``node``, where it may differ from the IR type: only an operand of another
     dtype than the result can make NumPy promote differently (int * 2.5, float32 + int64, exp(int))."""
-    operands = tuple((x.type.ndim, x.type.dtype) if isinstance(x, Value) else x for x in node.inputs)
-    if all(not isinstance(x, tuple) or x[1] == node.output.type.dtype for x in operands):
+    dtype = node.output.type.dtype
+    if all(x.__class__ is not Value or x.type.dtype == dtype for x in node.inputs):
         return None
+    operands = tuple((x.type.ndim, x.type.dtype) if isinstance(x, Value) else x for x in node.inputs)
     try:
         return computed_dtype(node.op, tuple(node.attrs.items()), operands)
     except TypeError:  # attributes that cannot key the cache
@@ -53,24 +59,31 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
     names = graph.value_names()
     last_use: dict[Value, int] = {}
     for i, n in enumerate(graph.nodes):
-        for x in n.value_inputs():
-            last_use[x] = i
-    keep = set(graph.inputs) | set(graph.outputs)
+        for x in n.inputs:
+            if x.__class__ is Value:
+                last_use[x] = i
+    keep = set(graph.inputs)
+    keep.update(graph.outputs)
     lines = [f"def {fn_name}({', '.join(names[v] for v in graph.inputs)}):"]
     if doc:
         lines.append(f'    """{doc}"""')
     last_loc: list = []
+    texts: dict = {}
     for i, n in enumerate(graph.nodes):
         out = names[n.output]
-        args = [names[x] if isinstance(x, Value) else _literal(x, xp) for x in n.inputs]
+        args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
         body = statements(n.op, args, xp, out, n.attrs)
         if _numpy_dtype(n) not in (None, n.output.type.dtype):  # NumPy promotes where PyTorch does not
             body[-1] = f"({body[-1]}).astype({xp}.{n.output.type.dtype})"
+        temps = []
         for stmt in body[:-1]:
             lines.append(f"    {stmt}")
-        lines.append(f"    {out} = {body[-1]}{_source_comment(n, last_loc)}")
-        temps = [s.split(" = ")[0] for s in body[:-1] if " = " in s and s.split(" = ")[0].isidentifier()]
-        dead = [names[x] for x in dict.fromkeys(n.value_inputs()) if last_use.get(x) == i and x not in keep]
+            target = stmt.split(" = ")[0] if " = " in stmt else ""
+            if target.isidentifier():
+                temps.append(target)
+        lines.append(f"    {out} = {body[-1]}{_source_comment(n, last_loc, texts)}")
+        dead = [names[x] for x in dict.fromkeys(x for x in n.inputs if x.__class__ is Value)
+                if last_use[x] == i and x not in keep]
         if temps or dead:
             lines.append(f"    del {', '.join(temps + dead)}")
     outs = [names[v] for v in graph.outputs]

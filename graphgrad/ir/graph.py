@@ -50,7 +50,7 @@ class Loc:
         return f"{os.path.basename(self.file)}:{self.line}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     """``output = op(*inputs, **attrs)``. Inputs are Values or Python scalars (weakly typed literals)."""
 
@@ -63,7 +63,7 @@ class Node:
     role: str = "forward"
 
     def value_inputs(self) -> list[Value]:
-        return [v for v in self.inputs if isinstance(v, Value)]
+        return [v for v in self.inputs if v.__class__ is Value]
 
 
 @dataclass(eq=False)
@@ -88,8 +88,7 @@ class Graph:
     def add_node(self, op: str, inputs: Iterable[Any], attrs: dict, type: TensorType,
                  loc: Loc | None = None, role: str = "forward", name: str | None = None) -> Value:
         out = Value(type, name)
-        node = Node(op, list(inputs), dict(attrs), out, loc, role)
-        out.node = node
+        out.node = node = Node(op, list(inputs), dict(attrs), out, loc, role)
         self.nodes.append(node)
         return out
 
@@ -157,11 +156,15 @@ class Graph:
             nv = g.add_input(v.type, v.name)
             nv.requires_grad = v.requires_grad
             mapping[v] = nv
+        nodes = g.nodes
         for n in self.nodes:
-            ins = [mapping[x] if isinstance(x, Value) else x for x in n.inputs]
-            nv = g.add_node(n.op, ins, n.attrs, n.output.type, n.loc, n.role, n.output.name)
-            nv.requires_grad = n.output.requires_grad
-            mapping[n.output] = nv
+            old = n.output
+            nv = Value(old.type, old.name)
+            nv.requires_grad = old.requires_grad
+            nv.node = node = Node(n.op, [mapping[x] if x.__class__ is Value else x for x in n.inputs], n.attrs, nv,
+                                  n.loc, n.role)
+            nodes.append(node)
+            mapping[old] = nv
         g.outputs = [mapping[v] for v in self.outputs]
         return g
 
@@ -170,6 +173,9 @@ _RESERVED = {"np", "cp", "xp", "forward", "backward", "joint", "saved"}
 
 
 def _identifier(name: str) -> str | None:
+    if name.isidentifier() and name.isascii() and not keyword.iskeyword(name) and name not in _RESERVED \
+            and not name.startswith("__"):
+        return name
     s = re.sub(r"\W", "_", name)
     if not s or s[0].isdigit():
         s = "v_" + s

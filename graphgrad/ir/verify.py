@@ -1,15 +1,53 @@
-"""The verifier, run after every pass: SSA, topological order, and types that match the op rules."""
+"""The verifier, run once per stage: SSA, topological order, and types that match the op rules."""
 from __future__ import annotations
 
 from .graph import Graph, Value
 from .registry import OPS, infer_type
+from .types import TensorType
 
 
 class VerificationError(AssertionError):
     """A pass produced a malformed graph; this is a bug in graphgrad, not in user code."""
 
 
+_TYPES: dict = {}  # (op, operand types and literals, attrs) -> result type
+
+
+def cached_infer_type(op: str, inputs: list, attrs: dict):
+    """``infer_type`` memoized on its arguments. Type rules are pure, and a traced program applies the same op to
+    the same types over and over (every layer of a deep net, every step of an unrolled loop), so tracing and
+    verifying a large graph asks the rules a few hundred distinct questions, not one per node. Errors are not
+    memoized; arguments that cannot be hashed (a list in an attribute) go straight to the rule, and so do nodes
+    without tensor operands (constants), whose attributes can be large."""
+    if not inputs:
+        return infer_type(op, inputs, attrs)
+    try:
+        # a literal is keyed with its class: 1, 1.0 and True are equal as dict keys but type differently
+        # types keyed as (shape, dtype) tuples: hashing and comparing them stays in C
+        key = (op, tuple([(x.shape, x.dtype) if x.__class__ is TensorType else (x.__class__, x) for x in inputs]),
+               tuple(attrs.items()) if attrs else ())
+        return _TYPES[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable
+        return infer_type(op, inputs, attrs)
+    result = infer_type(op, inputs, attrs)
+    if len(_TYPES) > 50_000:
+        _TYPES.clear()
+    _TYPES[key] = result
+    return result
+
+
 def verify(graph: Graph) -> Graph:
+    """Check ``graph``'s structure and types; raises ``VerificationError`` naming the first bad node.
+
+    >>> from graphgrad.ir.graph import Graph
+    >>> from graphgrad.ir.types import TensorType
+    >>> g = Graph("f"); x = g.add_input(TensorType((3,), "float32"), "x")
+    >>> g.outputs = [g.add_node("exp", [x], {}, TensorType((3,), "float32"))]
+    >>> verify(g) is g
+    True
+    """
     defined: set[Value] = set()
     for v in graph.inputs:
         if v in defined:
@@ -18,15 +56,20 @@ def verify(graph: Graph) -> Graph:
     for i, n in enumerate(graph.nodes):
         if n.op not in OPS:
             raise VerificationError(f"{graph.name}: node {i} uses unknown primitive {n.op!r}")
-        for x in n.value_inputs():
-            if x not in defined:
-                raise VerificationError(f"{graph.name}: node {i} ({n.op}) reads {x} before it is defined")
+        types = []
+        for x in n.inputs:
+            if isinstance(x, Value):
+                if x not in defined:
+                    raise VerificationError(f"{graph.name}: node {i} ({n.op}) reads {x} before it is defined")
+                types.append(x.type)
+            else:
+                types.append(x)
         if n.output in defined:
             raise VerificationError(f"{graph.name}: {n.output} defined twice (not SSA)")
         if n.output.node is not n:
             raise VerificationError(f"{graph.name}: {n.output} does not point back to its node")
-        expected = infer_type(n.op, [x.type if isinstance(x, Value) else x for x in n.inputs], n.attrs)
-        if expected != n.output.type:
+        expected = cached_infer_type(n.op, types, n.attrs)
+        if expected is not n.output.type and expected != n.output.type:
             raise VerificationError(f"{graph.name}: node {i} ({n.op}) has type {n.output.type}, "
                                     f"its rule says {expected}")
         defined.add(n.output)

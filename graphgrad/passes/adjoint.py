@@ -20,17 +20,16 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
     of the inputs that require grad, in input order.
     """
     tracer = Tracer(graph.name)
+    tracer.locate = False  # every node takes the location of the forward node it comes from
     joint = tracer.graph
     sym: dict[Value, SymbolicTensor] = {}
     for v in graph.inputs:
         sym[v] = tracer.input(v.type, v.name, v.requires_grad)
-    for n in graph.nodes:
-        tracer.loc_override = n.loc
-        ins = [sym[x] if isinstance(x, Value) else x for x in n.inputs]
-        out = SymbolicTensor._apply(n.op, tuple(ins), n.attrs)
-        out.value.name = n.output.name
-        out.value.requires_grad = n.output.requires_grad
-        sym[n.output] = out
+    for n in graph.nodes:  # the forward part is a copy: its types are known, no rule needs asking again
+        v = joint.add_node(n.op, [sym[x].value if x.__class__ is Value else x for x in n.inputs], n.attrs,
+                           n.output.type, n.loc, "forward", n.output.name)
+        v.requires_grad = n.output.requires_grad
+        sym[n.output] = SymbolicTensor(v, tracer)
 
     names = graph.value_names()
     ct: dict[Value, SymbolicTensor] = {}
@@ -94,16 +93,18 @@ def split_forward_backward(joint: Graph, n_outputs: int) -> tuple[Graph, Graph, 
     cotangents = joint.inputs[joint.meta["n_primal"]:]
     fwd_nodes = [n for n in joint.nodes if n.role == "forward"]
     bwd_nodes = [n for n in joint.nodes if n.role == "adjoint"]
-    produced_fwd = set(primal_inputs) | {n.output for n in fwd_nodes}
-    saved: list[Value] = []
+    produced_fwd = set(primal_inputs)
+    produced_fwd.update(n.output for n in fwd_nodes)
+    saved: dict[Value, None] = {}  # ordered set: first use in the backward decides the order
     for n in bwd_nodes:
-        for x in n.value_inputs():
-            if x in produced_fwd and x not in saved:
-                saved.append(x)
+        for x in n.inputs:
+            if x.__class__ is Value and x in produced_fwd:
+                saved[x] = None
     grads = joint.outputs[n_outputs:]
     for v in grads:
-        if v in produced_fwd and v not in saved:
-            saved.append(v)
+        if v in produced_fwd:
+            saved[v] = None
+    saved = list(saved)
 
     forward = Graph(joint.name, list(primal_inputs), fwd_nodes, joint.outputs[:n_outputs] + saved)
     forward.output_names = (joint.output_names or [None] * n_outputs)[:n_outputs] + [None] * len(saved)

@@ -1,113 +1,155 @@
 """Clean-up passes for generated graphs: common-subexpression elimination and algebraic
 simplification (identities that adjoint generation produces, such as ``g * 1`` or ``reshape`` to
-the same shape)."""
+the same shape).
+
+Every rewrite here is local: it looks at one node and the nodes that produce its inputs. So the passes
+share one forward walk (``_Rewriter``) in which a node is rewritten only after all its producers are in
+their final form; ``optimize`` applies all the rules in that single walk and reaches the fixed point
+without repeating it (``optimize(optimize(g))`` changes nothing, which the tests check).
+"""
 from __future__ import annotations
 
-from ..ir.graph import Graph, Value
-from ..ir.registry import OPS, ShapeError, infer_type
-from ..ir.verify import verify
+from ..ir.graph import Graph, Node, Value
+from ..ir.registry import OPS, ShapeError
+from ..ir.types import TensorType
+from ..ir.verify import cached_infer_type, verify
 from .prune import eliminate_dead_nodes
 
 
-def _replace_uses(graph: Graph, mapping: dict) -> None:
-    if not mapping:
-        return
-    for n in graph.nodes:
-        n.inputs = [mapping.get(x, x) if isinstance(x, Value) else x for x in n.inputs]
-    graph.outputs = [mapping.get(v, v) for v in graph.outputs]
+class _Rewriter:
+    """One forward walk over a graph applying local rules, then common-subexpression elimination.
+
+    A rule ``rule(node, rewriter)`` either changes ``node`` in place (its op, inputs, attrs; it may
+    ``emit`` new nodes placed before it) and returns None, or returns an existing Value that computes the
+    same thing, which then replaces the node's output everywhere.
+    """
+
+    def __init__(self, graph: Graph, rules: tuple, cse: bool):
+        self.graph = graph
+        self.rules = rules
+        self.cse = cse
+        self.mapping: dict[Value, Value] = {}
+        self.nodes: list[Node] = []
+        self.seen: dict = {}
+        self.outputs = set(graph.outputs)
+
+    def run(self) -> Graph:
+        for n in self.graph.nodes:
+            self.visit(n)
+        self.graph.nodes = self.nodes
+        mapping = self.mapping
+        if mapping:
+            self.graph.outputs = [mapping.get(v, v) for v in self.graph.outputs]
+        return self.graph
+
+    def emit(self, op: str, inputs: list, attrs: dict, type: TensorType, like: Node) -> Value:
+        """A new node just before the one being rewritten (rewritten itself); its value."""
+        out = Value(type)
+        node = Node(op, inputs, attrs, out, like.loc, like.role)
+        out.node = node
+        self.visit(node)
+        return self.mapping.get(out, out)
+
+    def replace(self, n: Node, same: Value) -> None:
+        self.mapping[n.output] = same
+        if n.output.name and not same.name:
+            same.name = n.output.name
+
+    def visit(self, n: Node) -> None:
+        mapping = self.mapping
+        if mapping:
+            n.inputs = [mapping.get(x, x) if x.__class__ is Value else x for x in n.inputs]
+        for rule in self.rules:
+            same = rule(n, self)
+            if same is not None and same.type == n.output.type and n.output not in self.outputs:
+                self.replace(n, same)
+                return
+        if self.cse and n.op != "stop_gradient":  # stop_gradient nodes exist to carry a second name
+            try:
+                # a literal is keyed with its class: 1, 1.0 and True are equal but differ in type
+                key = (n.op, tuple(x if x.__class__ is Value else (x.__class__, x) for x in n.inputs),
+                       tuple(n.attrs.items()) if n.attrs else ())
+                earlier = self.seen.get(key)
+            except TypeError:  # an unhashable attribute: never merged
+                key = earlier = None
+            if earlier is not None:
+                self.replace(n, earlier)
+                return
+            if key is not None:
+                self.seen[key] = n.output
+        self.nodes.append(n)
+
+
+def _rewrite(graph: Graph, rules: tuple, cse: bool = False) -> Graph:
+    return _Rewriter(graph, rules, cse).run()
 
 
 def eliminate_common_subexpressions(graph: Graph) -> Graph:
-    """Merge nodes that apply the same op to the same inputs with the same attributes."""
-    seen: dict = {}
-    mapping: dict[Value, Value] = {}
-    kept = []
-    for n in graph.nodes:
-        n.inputs = [mapping.get(x, x) if isinstance(x, Value) else x for x in n.inputs]
-        key = (n.op, tuple(id(x) if isinstance(x, Value) else ("lit", type(x).__name__, x) for x in n.inputs),
-               tuple(sorted(n.attrs.items(), key=lambda kv: kv[0])))
-        try:
-            hash(key)
-        except TypeError:
-            kept.append(n)
-            continue
-        if key in seen and n.op != "stop_gradient":
-            mapping[n.output] = seen[key]
-            if n.output.name and not seen[key].name:
-                seen[key].name = n.output.name
-            continue
-        seen[key] = n.output
-        kept.append(n)
-    graph.nodes = kept
-    graph.outputs = [mapping.get(v, v) for v in graph.outputs]
-    return verify(graph)
+    """Merge nodes that apply the same op to the same inputs with the same attributes (in place)."""
+    return _rewrite(graph, (), cse=True)
 
 
 def _is_literal(x, value) -> bool:
     return not isinstance(x, Value) and not isinstance(x, bool) and x == value
 
 
+def _identity(n: Node, rw: _Rewriter) -> Value | None:
+    """The value ``n`` merely passes on, if it is an identity."""
+    op = n.op
+    inputs = n.inputs
+    x = inputs[0] if inputs else None
+    if op in ("mul", "div", "pow") and _is_literal(inputs[1], 1) and isinstance(x, Value):
+        return x
+    if op == "mul" and _is_literal(x, 1) and isinstance(inputs[1], Value):
+        return inputs[1]
+    if op in ("add", "sub") and _is_literal(inputs[1], 0) and isinstance(x, Value):
+        return x
+    if op == "add" and _is_literal(x, 0) and isinstance(inputs[1], Value):
+        return inputs[1]
+    if op == "mul" and isinstance(x, Value) and isinstance(inputs[1], Value):
+        same = None
+        for a, b in ((x, inputs[1]), (inputs[1], x)):
+            if a.node is not None and a.node.op == "full_like" and a.node.attrs["value"] == 1.0:
+                same = b
+        return same
+    if op in ("reshape", "expand") and x.type.shape == tuple(n.attrs["shape"]):
+        return x
+    if op == "permute" and tuple(n.attrs["dims"]) == tuple(range(len(n.attrs["dims"]))):
+        return x
+    if op == "neg" and x.node is not None and x.node.op == "neg":
+        return x.node.inputs[0]
+    if op == "cast" and x.type.dtype == n.attrs["dtype"]:
+        return x
+    return None
+
+
 def simplify(graph: Graph) -> Graph:
     """Remove identities: ``x * 1``, ``x + 0``, ``x / 1``, ``x ** 1``, ``--x``, reshapes/permutes that
     change nothing, and ``full_like(x, 1) * y`` when the shapes already agree."""
-    mapping: dict[Value, Value] = {}
-    outputs = set(graph.outputs)
-    for n in graph.nodes:
-        n.inputs = [mapping.get(x, x) if isinstance(x, Value) else x for x in n.inputs]
-        x = n.inputs[0] if n.inputs else None
-        same = None
-        if n.op in ("mul", "div", "pow") and _is_literal(n.inputs[1], 1) and isinstance(x, Value):
-            same = x
-        elif n.op == "mul" and _is_literal(x, 1) and isinstance(n.inputs[1], Value):
-            same = n.inputs[1]
-        elif n.op in ("add", "sub") and _is_literal(n.inputs[1], 0) and isinstance(x, Value):
-            same = x
-        elif n.op == "add" and _is_literal(x, 0) and isinstance(n.inputs[1], Value):
-            same = n.inputs[1]
-        elif n.op == "mul" and isinstance(x, Value) and isinstance(n.inputs[1], Value):
-            for a, b in ((x, n.inputs[1]), (n.inputs[1], x)):
-                if a.node is not None and a.node.op == "full_like" and a.node.attrs["value"] == 1.0:
-                    same = b
-        elif n.op in ("reshape", "expand") and x.type.shape == tuple(n.attrs["shape"]):
-            same = x
-        elif n.op == "permute" and tuple(n.attrs["dims"]) == tuple(range(len(n.attrs["dims"]))):
-            same = x
-        elif n.op == "neg" and x.node is not None and x.node.op == "neg":
-            same = x.node.inputs[0]
-        elif n.op == "cast" and x.type.dtype == n.attrs["dtype"]:
-            same = x
-        if same is not None and same.type == n.output.type and n.output not in outputs:
-            mapping[n.output] = same
-            if n.output.name and not same.name:
-                same.name = n.output.name
-    _replace_uses(graph, mapping)
-    return eliminate_dead_nodes(graph)
+    return eliminate_dead_nodes(_rewrite(graph, (_identity,)))
+
+
+def _fold_shape_chain(n: Node, rw: _Rewriter) -> None:
+    src = n.inputs[0] if n.inputs and isinstance(n.inputs[0], Value) else None
+    producer = src.node if src is not None else None
+    if producer is None:
+        return None
+    if n.op in ("reshape", "expand") and producer.op == n.op:
+        n.inputs = [producer.inputs[0]] + n.inputs[1:]
+    elif n.op == "reshape" and producer.op == "expand" and producer.inputs[0].type.size == 1:
+        scalar = producer.inputs[0]
+        shape = tuple(n.attrs["shape"])
+        if scalar.type.ndim != len(shape):
+            ones = (1,) * len(shape)
+            scalar = rw.emit("reshape", [scalar], {"shape": ones}, TensorType(ones, scalar.type.dtype), n)
+        n.op, n.inputs, n.attrs = "expand", [scalar], {"shape": shape}
+    return None
 
 
 def fold_shape_chains(graph: Graph) -> Graph:
     """``reshape(reshape(a))`` -> ``reshape(a)``, ``expand(expand(a))`` -> ``expand(a)``, and a
     reshape of a broadcast single element -> one broadcast (the cotangent of ``mean``/``sum``)."""
-    from ..ir.types import TensorType
-
-    nodes = []
-    for n in graph.nodes:
-        src = n.inputs[0] if n.inputs and isinstance(n.inputs[0], Value) else None
-        producer = src.node if src is not None else None
-        if n.op in ("reshape", "expand") and producer is not None and producer.op == n.op:
-            n.inputs = [producer.inputs[0]] + n.inputs[1:]
-        elif n.op == "reshape" and producer is not None and producer.op == "expand" \
-                and producer.inputs[0].type.size == 1:
-            scalar = producer.inputs[0]
-            shape = tuple(n.attrs["shape"])
-            if scalar.type.ndim != len(shape):
-                ones = (1,) * len(shape)
-                scalar = graph.add_node("reshape", [scalar], {"shape": ones}, TensorType(ones, scalar.type.dtype),
-                                        n.loc, n.role)
-                nodes.append(graph.nodes.pop())  # keep it just before its user
-            n.op, n.inputs, n.attrs = "expand", [scalar], {"shape": shape}
-        nodes.append(n)
-    graph.nodes = nodes
-    return eliminate_dead_nodes(graph)
+    return eliminate_dead_nodes(_rewrite(graph, (_fold_shape_chain,)))
 
 
 def _broadcast_source(v):
@@ -126,53 +168,48 @@ def _broadcast_source(v):
 def _type_with(node, inputs: list):
     """``node``'s type rule applied to other inputs (None where they do not fit)."""
     try:
-        return infer_type(node.op, [x.type if isinstance(x, Value) else x for x in inputs], node.attrs)
+        return cached_infer_type(node.op, [x.type if isinstance(x, Value) else x for x in inputs], node.attrs)
     except (ShapeError, IndexError, TypeError):
         return None
+
+
+def _drop_broadcasts(n: Node, rw: _Rewriter) -> None:
+    if not OPS[n.op].elementwise:
+        return None
+    values = [x for x in n.inputs if isinstance(x, Value)]
+    source = _broadcast_source(values[0]) if len(values) == 1 else None
+    if source is not None:
+        inner_inputs = [source if x is values[0] else x for x in n.inputs]
+        inner_type = _type_with(n, inner_inputs)
+        if inner_type is not None and inner_type.dtype == n.output.type.dtype:
+            # op(broadcast(s), literals) -> broadcast(op(s, literals)): the work shrinks to s's size and
+            # the broadcast moves on to the next elementwise op, which can drop it
+            inner = rw.emit(n.op, inner_inputs, n.attrs, inner_type, n)
+            n.op, n.inputs, n.attrs = "expand", [inner], {"shape": n.output.type.shape}
+            return None
+    inputs = list(n.inputs)
+    for i, x in enumerate(inputs):
+        source = _broadcast_source(x)
+        while source is not None:
+            trial = inputs[:i] + [source] + inputs[i + 1:]
+            if _type_with(n, trial) != n.output.type:
+                break
+            inputs[i] = source
+            source = _broadcast_source(source)
+    n.inputs = inputs
+    return None
 
 
 def drop_explicit_broadcasts(graph: Graph) -> Graph:
     """Elementwise ops broadcast by themselves: ``expand(g, (64, 3)) * y`` -> ``g * y`` wherever the op's type
     rule gives the same type. The cotangents of ``sum`` and ``mean`` are such broadcasts, and ``broadcast_to``
     is not free."""
-    nodes = []
-    for n in graph.nodes:
-        if not OPS[n.op].elementwise:
-            nodes.append(n)
-            continue
-        values = [x for x in n.inputs if isinstance(x, Value)]
-        source = _broadcast_source(values[0]) if len(values) == 1 else None
-        inner_inputs = [source if x is values[0] else x for x in n.inputs] if source is not None else None
-        inner_type = _type_with(n, inner_inputs) if source is not None else None
-        if inner_type is not None and inner_type.dtype == n.output.type.dtype:
-            # op(broadcast(s), literals) -> broadcast(op(s, literals)): the work shrinks to s's size and
-            # the broadcast moves on to the next elementwise op, which can drop it
-            inner = graph.add_node(n.op, inner_inputs, n.attrs, inner_type, n.loc, n.role)
-            nodes.append(graph.nodes.pop())
-            n.op, n.inputs, n.attrs = "expand", [inner], {"shape": n.output.type.shape}
-            nodes.append(n)
-            continue
-        nodes.append(n)
-        inputs = list(n.inputs)
-        for i, x in enumerate(inputs):
-            source = _broadcast_source(x)
-            while source is not None:
-                trial = inputs[:i] + [source] + inputs[i + 1:]
-                if _type_with(n, trial) != n.output.type:
-                    break
-                inputs[i] = source
-                source = _broadcast_source(source)
-        n.inputs = inputs
-    graph.nodes = nodes
-    return eliminate_dead_nodes(graph)
+    return eliminate_dead_nodes(_rewrite(graph, (_drop_broadcasts,)))
 
 
 def optimize(graph: Graph) -> Graph:
-    """The "optimized" stage: simplify, CSE, dead-node elimination, to a fixed point."""
+    """The "optimized" stage: shape-chain folding, broadcast dropping, simplification and CSE in one walk, then
+    dead-node elimination; returns a verified copy."""
     g = graph.copy()
-    for _ in range(4):
-        before = len(g.nodes)
-        g = simplify(drop_explicit_broadcasts(fold_shape_chains(eliminate_common_subexpressions(g))))
-        if len(g.nodes) == before:
-            break
-    return g
+    _rewrite(g, (_fold_shape_chain, _drop_broadcasts, _identity), cse=True)
+    return verify(eliminate_dead_nodes(g))

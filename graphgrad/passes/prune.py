@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ..ir.graph import Graph, Value
-from ..ir.verify import verify
 from .vjp_rules import NONDIFFERENTIABLE
 
 
@@ -29,16 +28,24 @@ def prune_by_requires_grad(graph: Graph, requires_grad: list[bool] | None = None
             reaches.update(x for x in n.value_inputs() if x.requires_grad)
     for n in g.nodes:
         n.output.requires_grad = n.output in reaches
-    return verify(g)
+    return g  # a copy with new flags: nothing a verifier checks has changed
 
 
 def eliminate_dead_nodes(graph: Graph, keep: set | None = None) -> Graph:
-    """Remove nodes whose result no output (or value in ``keep``) needs."""
-    live: set[Value] = set(graph.outputs) | set(keep or ())
+    """Remove nodes whose result no output (or value in ``keep``) needs, in place.
+
+    Not re-verified: dropping nodes nobody reads cannot break SSA order or types, and the passes that call
+    this after each rewrite would otherwise check the whole graph once per rewrite."""
+    live: set[Value] = set(graph.outputs)
+    if keep:
+        live.update(keep)
     kept = []
     for n in reversed(graph.nodes):
         if n.output in live:
             kept.append(n)
-            live.update(n.value_inputs())
-    graph.nodes = kept[::-1]
-    return verify(graph)
+            for x in n.inputs:
+                if x.__class__ is Value:
+                    live.add(x)
+    kept.reverse()
+    graph.nodes = kept
+    return graph

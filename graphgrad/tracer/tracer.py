@@ -16,17 +16,27 @@ import numpy as np
 
 from ..ir.api import TensorBase
 from ..ir.graph import Graph, Loc, Value
-from ..ir.registry import ShapeError, infer_type
+from ..ir.registry import ShapeError
 from ..ir.types import TensorType, dtype_name
+from ..ir.verify import cached_infer_type
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _EXAMPLES_DIR = os.path.join(_PACKAGE_DIR, "examples")
 
 
+_USER_FILES: dict = {}  # co_filename -> whether it is user code (asked once per file, not per frame)
+
+
 def _is_user_file(filename: str) -> bool:
     """Frames outside the graphgrad package (its bundled examples count as user code)."""
-    path = os.path.abspath(filename)
-    return not path.startswith(_PACKAGE_DIR) or path.startswith(_EXAMPLES_DIR)
+    try:
+        return _USER_FILES[filename]
+    except KeyError:
+        path = os.path.abspath(filename)
+        user = _USER_FILES[filename] = not path.startswith(_PACKAGE_DIR) or path.startswith(_EXAMPLES_DIR)
+        return user
+
+
 _SCALARS = (int, float, bool)
 
 
@@ -34,14 +44,30 @@ class TracerError(RuntimeError):
     """Traced code did something that needs concrete values; the message says where and what instead."""
 
 
+def _user_frame(frame):
+    """``frame`` or the nearest frame above it outside graphgrad (None if there is none)."""
+    while frame is not None and not _is_user_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+_LOCS: dict = {}  # (file, line) -> Loc: a loop records thousands of nodes on one line
+
+
+def _loc(frame) -> Loc:
+    key = (frame.f_code.co_filename, frame.f_lineno)
+    loc = _LOCS.get(key)
+    if loc is None:
+        if len(_LOCS) > 100_000:
+            _LOCS.clear()
+        loc = _LOCS[key] = Loc(*key)
+    return loc
+
+
 def user_location(depth: int = 2) -> Loc | None:
     """The innermost stack frame outside graphgrad: where the user's code called us."""
-    frame = sys._getframe(depth)
-    while frame is not None:
-        if _is_user_file(frame.f_code.co_filename):
-            return Loc(frame.f_code.co_filename, frame.f_lineno)
-        frame = frame.f_back
-    return None
+    frame = _user_frame(sys._getframe(depth))
+    return None if frame is None else _loc(frame)
 
 
 def _where(loc: Loc | None) -> str:
@@ -76,6 +102,12 @@ class Tracer:
         self.names: dict = {}           # id(eager tensor) -> its name where known (a module's "fc1.weight")
         self.role = "forward"
         self.loc_override: Loc | None = None
+        #: False for tracers that are not running user code (adjoint generation): no stack walk per node
+        self.locate = True
+        # the user's frames seen while tracing, for naming values after their locals: id -> [frame, parent id,
+        # order]; None outside ``trace``. ``_boundary`` is the frame that called the user's function.
+        self._frames: dict | None = None
+        self._boundary = None
 
     def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
         v = self.graph.add_input(type, name)
@@ -120,11 +152,41 @@ class Tracer:
         name = dtype_name(arr.dtype)
         return self.record("constant", [], {"value": _nested(arr.tolist()), "dtype": name}).value
 
+    def _locate(self) -> Loc | None:
+        """The user's frame that is recording now (and, while tracing, remember it for naming)."""
+        frame = _user_frame(sys._getframe(2))
+        if frame is None:
+            return None
+        frames = self._frames
+        if frames is not None and id(frame) not in frames:
+            # remember this frame and its user-code callers up to the trace's caller; stops at the first frame
+            # already known, so a whole loop of records in one function costs one dict lookup each
+            child = None
+            f = frame
+            while f is not None:
+                entry = frames.get(id(f))
+                if child is not None:
+                    child[1] = id(f)
+                if entry is not None:
+                    break
+                child = frames[id(f)] = [f, None, len(frames)]
+                f = self._caller(f)
+        return _loc(frame)
+
+    def _caller(self, frame):
+        """The nearest user frame that called ``frame``, below the trace's caller (None past it)."""
+        frame = frame.f_back
+        while frame is not None and frame is not self._boundary:
+            if _is_user_file(frame.f_code.co_filename):
+                return frame
+            frame = frame.f_back
+        return None
+
     def record(self, op: str, inputs: list, attrs: dict) -> "SymbolicTensor":
         types = [x.type if isinstance(x, Value) else x for x in inputs]
-        loc = self.loc_override or user_location(3)
+        loc = self.loc_override or (self._locate() if self.locate else None)
         try:
-            out_type = infer_type(op, types, attrs)
+            out_type = cached_infer_type(op, types, attrs)
         except (ShapeError, IndexError, TypeError) as e:
             shapes = ", ".join(str(t) for t in types)
             raise type(e)(f"{e} (in {op}({shapes}){_where(loc)})") from None
@@ -253,22 +315,40 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
 
 
 def _run_naming_locals(tracer: Tracer, fn, args):
-    """Call ``fn``, naming recorded values after the user's local variables as frames return."""
-    previous = sys.getprofile()
+    """Call ``fn``, then name recorded values after the user's local variables.
 
-    def profile(frame, event, arg):
-        if event == "return" and _is_user_file(frame.f_code.co_filename):
-            for local, val in frame.f_locals.items():
-                if isinstance(val, SymbolicTensor) and val.tracer is tracer and val.value.name is None:
-                    val.value.name = local
-        if previous is not None:
-            previous(frame, event, arg)
-
-    sys.setprofile(profile)
+    The user frames that recorded nodes (and their user-code callers) are kept while the function runs; a
+    finished frame still holds its last locals, so they are read afterwards, innermost first, in the order the
+    frames returned: a helper's ``hidden`` names a value before its caller's ``h``. No per-call hook runs
+    while tracing, and a profiler or debugger the user has set stays in place.
+    """
+    tracer._frames = {}
+    tracer._boundary = sys._getframe()
     try:
         return fn(*args)
     finally:
-        sys.setprofile(previous)
+        frames, tracer._frames, tracer._boundary = tracer._frames, None, None
+        _name_from_frames(tracer, frames)
+
+
+def _name_from_frames(tracer: Tracer, frames: dict) -> None:
+    children: dict = {}
+    for key, (_, parent, _) in sorted(frames.items(), key=lambda kv: kv[1][2]):
+        children.setdefault(parent, []).append(key)
+    # post-order over the call tree: the order in which the frames returned
+    order: list = []
+    stack = [(key, False) for key in reversed(children.get(None, []))]
+    while stack:
+        key, expanded = stack.pop()
+        if expanded:
+            order.append(key)
+            continue
+        stack.append((key, True))
+        stack.extend((child, False) for child in reversed(children.get(key, [])))
+    for key in order:
+        for local, val in frames[key][0].f_locals.items():
+            if isinstance(val, SymbolicTensor) and val.tracer is tracer and val.value.name is None:
+                val.value.name = local
 
 
 def _no_item_assignment(self, index, value):

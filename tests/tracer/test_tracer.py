@@ -56,3 +56,65 @@ def test_detach_in_traced_code_stops_gradients():
     x = gg.tensor([1.0, 2.0], requires_grad=True)
     c(x).backward()
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0])
+
+
+def _layer(x, w):
+    hidden = (x @ w).tanh()
+    return hidden
+
+
+def _net(x, w1, w2):
+    h1 = _layer(x, w1)
+    h2 = _layer(h1, w2)
+    return (h2 * h2).sum()
+
+
+def test_values_are_named_after_locals_innermost_frame_first():
+    names = [n.output.name for n in gg.compile(_net).graph(gg.ones(2, 3), gg.ones(3, 3), gg.ones(3, 3),
+                                                          stage="traced").nodes]
+    # the helper's `hidden` names each tanh before the caller's h1/h2 could; the returned value is named by the
+    # compiled function's name
+    assert names == [None, "hidden", None, "hidden", None, "_net"]
+
+
+def test_helper_that_records_nothing_itself_still_names_its_caller_s_values():
+    def outer(x):
+        inner = _layer(x, x)  # outer records nothing on this line: only _layer's frame records
+        return inner.sum()
+
+    names = [n.output.name for n in gg.compile(outer).graph(gg.ones(3, 3), stage="traced").nodes]
+    assert names == [None, "hidden", "outer"]
+
+
+def test_tracing_under_a_profiler_keeps_the_profiler_and_the_names():
+    import cProfile
+    import sys
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        graph = gg.compile(_net).graph(gg.ones(2, 3), gg.ones(3, 3), gg.ones(3, 3), stage="traced")
+        still_profiling = sys.getprofile() is not None
+    finally:
+        profiler.disable()
+    assert still_profiling
+    assert "hidden" in [n.output.name for n in graph.nodes]
+
+
+def test_a_trace_does_not_keep_the_user_s_frames_alive():
+    import gc
+    import weakref
+
+    class Marker:
+        pass
+
+    refs = []
+
+    def f(x):
+        m = Marker()
+        refs.append(weakref.ref(m))
+        return (x * 2.0).sum()
+
+    gg.compile(f)(gg.ones(2))
+    gc.collect()
+    assert refs[0]() is None

@@ -1,0 +1,135 @@
+"""The clean-up passes on graphs written out as text: what goes in, what comes out; ``optimize`` reaches its
+fixed point in one walk."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad.ir.parser import parse_graph
+from graphgrad.ir.verify import verify
+from graphgrad.passes.optimize import (drop_explicit_broadcasts, eliminate_common_subexpressions, fold_shape_chains,
+                                       optimize, simplify)
+
+
+def ops(graph):
+    return [n.op for n in graph.nodes]
+
+
+def body(graph):
+    """The node lines without location comments, for comparing two graphs."""
+    return [line.split("#")[0].strip() for line in str(graph).splitlines()]
+
+
+def test_simplify_removes_identities():
+    g = parse_graph("""
+    graph f(%x: f32[3]*) {
+      %a: f32[3]* = mul(%x, 1)
+      %b: f32[3]* = add(%a, 0.0)
+      %c: f32[3]* = neg(%b)
+      %d: f32[3]* = neg(%c)
+      %e: f32[3]* = reshape(%d, shape=(3,))
+      %f: f32[3]* = exp(%e)
+      return %f
+    }""")
+    out = verify(simplify(g))
+    assert ops(out) == ["exp"] and out.nodes[0].inputs == [out.inputs[0]]
+
+
+def test_common_subexpressions_merge_but_literals_of_another_type_do_not():
+    g = parse_graph("""
+    graph f(%x: f32[3], %i: i64[3]) {
+      %a: f32[3] = exp(%x)
+      %b: f32[3] = exp(%x)
+      %c: f32[3] = add(%a, %b)
+      %p: i64[3] = mul(%i, 2)
+      %q: f32[3] = mul(%i, 2.0)
+      return %c, %p, %q
+    }""")
+    out = verify(eliminate_common_subexpressions(g))
+    assert ops(out) == ["exp", "add", "mul", "mul"]
+    assert out.nodes[1].inputs == [out.nodes[0].output, out.nodes[0].output]
+    assert [v.type.dtype for v in out.outputs[1:]] == ["int64", "float32"]
+
+
+def test_shape_chains_fold():
+    g = parse_graph("""
+    graph f(%x: f32[2,3]) {
+      %a: f32[6] = reshape(%x, shape=(6,))
+      %b: f32[3,2] = reshape(%a, shape=(3, 2))
+      %s: f32[] = sum(%x, dim=None, keepdim=False)
+      %e: f32[4] = expand(%s, shape=(4,))
+      %r: f32[2,2] = reshape(%e, shape=(2, 2))
+      return %b, %r
+    }""")
+    out = verify(fold_shape_chains(g))
+    assert "%b: f32[3,2] = reshape(%x, shape=(3, 2))" in body(out)
+    # a reshaped broadcast of one element is one broadcast of it
+    assert [n.op for n in out.nodes] == ["reshape", "sum", "reshape", "expand"]
+    assert out.outputs[1].node.op == "expand" and out.outputs[1].node.inputs[0].type.shape == (1, 1)
+
+
+def test_elementwise_ops_read_through_explicit_broadcasts():
+    g = parse_graph("""
+    graph f(%g: f32[1,3], %y: f32[4,3]) {
+      %e: f32[4,3] = expand(%g, shape=(4, 3))
+      %m: f32[4,3] = mul(%e, %y)
+      return %m
+    }""")
+    out = verify(drop_explicit_broadcasts(g))
+    assert ops(out) == ["mul"] and out.nodes[0].inputs == out.inputs
+
+
+def test_one_walk_reaches_what_needed_two_rounds():
+    # x * 1 -> x makes the two exps identical; the second walk the old fixed-point loop ran is not needed
+    g = parse_graph("""
+    graph f(%x: f32[3]) {
+      %a: f32[3] = mul(%x, 1)
+      %b: f32[3] = exp(%a)
+      %c: f32[3] = exp(%x)
+      %d: f32[3] = add(%b, %c)
+      return %d
+    }""")
+    assert ops(optimize(g)) == ["exp", "add"]
+
+
+def _mlp(w1, b1, w2, b2, x, y):
+    return F.cross_entropy((x @ w1 + b1).relu() @ w2 + b2, y)
+
+
+def _rnn(h, xs, wx, wh, b):
+    for t in range(xs.shape[0]):
+        h = (xs[t] @ wx + h @ wh + b).tanh()
+    return (h * h).sum()
+
+
+def _cnn(x, w):
+    return F.max_pool2d(F.conv2d(x, w).relu(), 2).mean()
+
+
+def _logreg(w, b, x, y):
+    p = (x @ w + b).sigmoid()
+    return -(y * p.log() + (1 - y) * (1 - p).log()).mean() + 0.01 * (w * w).sum()
+
+
+def _t(rng, *shape, grad=False):
+    return gg.tensor(rng.standard_normal(shape), requires_grad=grad)
+
+
+WORKLOADS = {
+    "mlp": (_mlp, lambda r: [_t(r, 4, 8, grad=True), _t(r, 8, grad=True), _t(r, 8, 3, grad=True), _t(r, 3, grad=True),
+                             _t(r, 5, 4), gg.tensor(np.array([0, 1, 2, 0, 1]))]),
+    "rnn": (_rnn, lambda r: [_t(r, 2, 3), _t(r, 4, 2, 5), _t(r, 5, 3, grad=True), _t(r, 3, 3, grad=True),
+                             _t(r, 3, grad=True)]),
+    "cnn": (_cnn, lambda r: [_t(r, 2, 1, 6, 6), _t(r, 2, 1, 3, 3, grad=True)]),
+    "logreg": (_logreg, lambda r: [_t(r, 5, grad=True), _t(r, 1, grad=True), _t(r, 20, 5),
+                                   gg.tensor((r.random((20, 1)) > 0.5).astype(np.float64))]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+def test_optimize_is_a_fixed_point_after_one_walk(name):
+    fn, make = WORKLOADS[name]
+    joint = gg.compile(fn).graph(*make(np.random.default_rng(0)), stage="adjoint")
+    once = optimize(joint)
+    assert len(once.nodes) < len(joint.nodes)
+    assert body(optimize(once)) == body(once)
