@@ -163,6 +163,8 @@ primitive("gather", attrs=("dim",), infer=_gather_type, doc="values of x picked 
 def _scatter_add_type(inputs, dim):
     x, index, src = inputs
     _check_index("scatter_add", x, dim, index)
+    if src.dtype != x.dtype:
+        raise ShapeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if tuple(src.shape) != tuple(index.shape):
         raise ShapeError(f"scatter_add: src {list(src.shape)} must have the index's shape {list(index.shape)}")
     return TensorType(x.shape, x.dtype)
@@ -183,6 +185,8 @@ def scatter_add(x, dim: int, index, src):
     tensor([4., 0., 2.])
     """
     (d,) = normalize_dims(dim, x.ndim)
+    if isinstance(src, TensorBase) and src._type.dtype != x._type.dtype:  # eager add.at would cast silently
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if isinstance(src, TensorBase) and tuple(src.shape) != tuple(index.shape) and src.ndim == index.ndim:
         src = src[tuple(slice(0, n) for n in index.shape)]
     return bind("scatter_add", x, index, src, dim=d)

@@ -139,6 +139,16 @@ def test_unary_values_against_closed_forms(rng):
     assert gg.tensor([0.5]).erf().dtype == gg.float32
 
 
+@pytest.mark.parametrize("dtype", [gg.float32, gg.float64, gg.int64, gg.bool])
+def test_erf_keeps_pytorchs_dtype_in_both_modes(dtype):
+    x = gg.tensor([0, 1, 1]).to(dtype)
+    expected = gg.float64 if dtype == gg.float64 else gg.float32
+    eager = gg.erf(x)
+    compiled = gg.compile(lambda t: gg.erf(t))(x)
+    assert eager.dtype == compiled.dtype == expected
+    np.testing.assert_allclose(compiled.numpy(), [0.0, math.erf(1.0), math.erf(1.0)], rtol=1e-7)
+
+
 def test_erf_generated_code_numpy_uses_math_and_cupy_imports_only_cupy():
     f = gg.compile(lambda x: gg.erf(x).sum())
     x = gg.tensor([0.1, -2.0], dtype=gg.float64)
@@ -254,6 +264,8 @@ def test_linalg_values(rng):
     (lambda: gg.ones(3).masked_fill(gg.ones(3), 0.0),
      "masked_fill_ only supports boolean masks, but got mask with dtype float$"),
     (lambda: gg.ones(3).gather(0, gg.tensor([0.0])), "gather\\(\\): Expected dtype int64 for index"),
+    (lambda: gg.zeros(3, dtype=gg.int64).scatter_add(0, idx(0), gg.ones(1)),
+     "scatter\\(\\): Expected self.dtype to be equal to src.dtype"),
     (lambda: gg.ones(2, 3).repeat(2), "Number of dimensions of repeat dims can not be smaller"),
     (lambda: F.pad(gg.ones(2, 2), (1, 1), mode="reflect"), "mode='reflect' is not supported"),
     (lambda: F.pad(gg.ones(2, 2), (1,)), "Padding length must be divisible by 2"),
