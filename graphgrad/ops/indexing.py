@@ -44,15 +44,54 @@ def _has_array(index) -> bool:
 
 # -- x[index] -----------------------------------------------------------------------------------
 def getitem(x, index):
-    """``x[index]``: basic indexing, integer arrays, and an int64 index tensor (which becomes an input of the
-    op, so a new index needs no new kernel and traced indices work)."""
+    """``x[index]``: basic indexing and integer arrays (baked into the op); int64 index tensors, which become
+    inputs of the op (``x[i]``, ``x[:, i]``, ``x[i, j]``, ``x[..., i]``: a new index needs no new kernel and
+    traced indices work); boolean masks in eager mode (``x[x > 0]``, PyTorch's semantics)."""
     if isinstance(index, TensorBase) and index._type.dtype == "int64":
         return bind("gather_rows", x, index)
-    if isinstance(index, TensorBase):
-        index = index._index_array()
-    elif isinstance(index, tuple):
-        index = tuple(i._index_array() if isinstance(i, TensorBase) else i for i in index)
-    return bind("getitem", x, index=encode_index(index))
+    items = index if isinstance(index, tuple) else (index,)
+    if any(_is_mask(i) for i in items):
+        items = _masks_to_positions(x, items)
+    if any(isinstance(i, TensorBase) and i._type.dtype == "int64" for i in items):
+        return _gather_index(x, items)
+    items = tuple(i._index_array() if isinstance(i, TensorBase) else i for i in items)
+    return bind("getitem", x, index=encode_index(items if isinstance(index, tuple) or len(items) != 1
+                                                 else items[0]))
+
+
+def _is_mask(item) -> bool:
+    if isinstance(item, TensorBase):
+        return item._type.dtype == "bool"
+    return isinstance(item, np.ndarray) and item.dtype == bool
+
+
+def _masks_to_positions(x, items) -> tuple:
+    """Each boolean mask, replaced by the integer positions of its true elements (one array per mask axis):
+    the result's shape depends on the mask's values, so only an eager (concrete) mask can do this."""
+    out, axis = [], 0
+    for item in items:
+        if not _is_mask(item):
+            out.append(item)
+            axis += 0 if item is None else (x.ndim - _consumed(items) if item is Ellipsis else 1)
+            continue
+        if isinstance(item, TensorBase) and item._level > 0:
+            from ..tracer.tracer import TracerError, _where, user_location
+            raise TracerError("indexing with a boolean mask inside a compiled function: the result's shape would "
+                              "depend on the mask's values; use graphgrad.where(mask, x, 0.0) (and a sum or "
+                              f"mean over it) instead{_where(user_location(4))}")
+        mask = item._index_array() if isinstance(item, TensorBase) else item
+        for k, size in enumerate(mask.shape):
+            if axis + k >= x.ndim or x.shape[axis + k] != size:
+                raise IndexError(f"The shape of the mask {list(mask.shape)} at index {k} does not match the shape of "
+                                 f"the indexed tensor {list(x.shape)} at index {axis + k}")
+        out.extend(np.asarray(p, dtype=np.int64) for p in np.nonzero(mask))
+        axis += mask.ndim
+    return tuple(out)
+
+
+def _consumed(items) -> int:
+    """How many axes the items other than ``...`` and None index."""
+    return sum(i.ndim if _is_mask(i) else 1 for i in items if i is not None and i is not Ellipsis)
 
 
 def _getitem_expr(a, xp, out, index):
@@ -254,3 +293,89 @@ def masked_fill(x, mask, value):
 
 
 export(masked_fill, "masked_fill", tensor="masked_fill", gg="masked_fill")
+
+
+# -- x[..., i, ...] with int64 index tensors as inputs --------------------------------------------------
+def _gather_index(x, items):
+    tensors, subscript = [], []
+    for item in items:
+        if isinstance(item, TensorBase) and item._type.dtype == "int64":
+            subscript.append(("input", len(tensors)))
+            tensors.append(item)
+        else:
+            if isinstance(item, TensorBase):
+                item = item._index_array()
+            subscript.append(encode_index((item,))[0])
+    return bind("gather_index", x, *tensors, subscript=tuple(subscript))
+
+
+def _probe_index(subscript, index_types) -> tuple:
+    """The subscript with each index input replaced by zeros of its shape (for the type rule)."""
+    out = []
+    for item in subscript:
+        if isinstance(item, tuple) and item[0] == "input":
+            t = index_types[item[1]]
+            if not is_type(t) or t.dtype != "int64":
+                raise ShapeError(f"tensors used as indices must be int64 (long) tensors, got {t}")
+            out.append(np.zeros(t.shape, dtype=np.int64))
+        else:
+            out.append(decode_index((item,))[0])
+    return tuple(out)
+
+
+def _gather_index_type(inputs, subscript):
+    x = inputs[0]
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=np.int8), shape=x.shape, strides=(0,) * x.ndim)
+    try:
+        shape = probe[_probe_index(subscript, inputs[1:])].shape
+    except IndexError as e:
+        raise IndexError(f"{e} (indexing a tensor of shape {list(x.shape)})") from None
+    return TensorType(shape, x.dtype)
+
+
+def _subscript_text(subscript, args, xp, as_tuple: bool) -> str:
+    """``a0[:, a1]`` subscript text, or the same index as a tuple expression for ``add.at``."""
+    parts = []
+    for item in subscript:
+        if isinstance(item, tuple) and item[0] == "input":
+            parts.append(args[item[1]])
+        elif isinstance(item, tuple) and item[0] == "array":
+            parts.append(f"{xp}.array({_lists(item[1])!r})")
+        elif as_tuple:
+            parts.append(_index_tuple((item,), xp)[1:-2])
+        else:
+            parts.append(_basic(item))
+    text = ", ".join(parts)
+    return f"({text}{',' if len(parts) == 1 else ''})" if as_tuple else text
+
+
+def _basic(item) -> str:
+    return subscript((item,))
+
+
+def _gather_index_vjp(g, out, needs, x, *indices, subscript):
+    first = bind("scatter_add_index", g, *indices, subscript=subscript, shape=x._type.shape) if needs[0] else None
+    return [first] + [None] * len(indices)
+
+
+primitive("gather_index", attrs=("subscript",), infer=_gather_index_type, joint_vjp=_gather_index_vjp,
+          doc="x[subscript] where int64 index tensors (inputs 1, 2, ...) stand at ('input', k)",
+          expr=lambda a, xp, out, subscript: [f"{a[0]}[{_subscript_text(subscript, a[1:], xp, False)}]"])
+
+
+def _scatter_add_index_expr(a, xp, out, subscript, shape):
+    z = f"{out}_zeros"
+    # add.at accumulates repeated indices, where z[idx] += g would keep only one of them
+    return [f"{z} = {xp}.zeros({shape}, dtype={a[0]}.dtype)",
+            f"{xp}.add.at({z}, {_subscript_text(subscript, a[1:], xp, True)}, {a[0]})", z]
+
+
+def _scatter_add_index_vjp(g, out, needs, gx, *indices, subscript, shape):
+    first = bind("gather_index", g, *indices, subscript=subscript) if needs[0] else None
+    return [first] + [None] * len(indices)
+
+
+primitive("scatter_add_index", attrs=("subscript", "shape"), joint_vjp=_scatter_add_index_vjp,
+          infer=lambda inputs, subscript, shape: TensorType(tuple(shape), inputs[0].dtype),
+          doc="the adjoint of gather_index: g added into zeros of `shape` at the subscript",
+          expr=_scatter_add_index_expr)

@@ -47,6 +47,10 @@ CASES = {
     "scatter_add": (lambda x, s: x.scatter_add(0, idx([0, 1, 0], [0, 0, 1]), s * s) * x, [(2, 3), (2, 3)], ANY),
     "index_select": (lambda x: x.index_select(1, idx(2, 0, 2)) ** 2, [(2, 3)], ANY),
     "index_select_dim0": (lambda x: gg.index_select(x, 0, idx(1, 1)) ** 2, [(3, 2)], ANY),
+    "index_tensor_columns": (lambda x: x[:, idx(2, 0, 2)] ** 2, [(2, 3)], ANY),
+    "index_tensor_pair": (lambda x: x[idx(0, 1, 1), idx(2, 0, 2)] ** 2, [(2, 3)], ANY),
+    "index_tensor_ellipsis": (lambda x: x[..., idx([1, 1], [0, 1])] ** 2, [(2, 2, 2)], ANY),
+    "index_tensor_with_slice": (lambda x: x[1:, idx(0, 0)] * x[idx(1), :2], [(3, 2)], ANY),
     "masked_fill": (lambda x: x.masked_fill(x > 0.3, 0.25) * x, [(6,)], AWAY),
     "bmm": (lambda x, y: gg.bmm(x, y), [(2, 2, 3), (2, 3, 2)], ANY),
     "dot": (lambda x, y: gg.dot(x, y) * x, [(3,), (3,)], ANY),
@@ -287,3 +291,41 @@ def test_traced_gather_takes_a_traced_index():
     x = gg.tensor(np.arange(6.0).reshape(2, 3))
     assert float(f(x, idx([0], [2]))) == 0.0 + 5.0
     assert float(f(x, idx([1], [1]))) == 1.0 + 4.0
+
+
+def test_traced_integer_array_indexing_takes_the_index_as_an_input():
+    """x[:, i] and x[i, j] with index tensors trace (they used to need concrete indices); a new index reuses the
+    specialization and gives the right values and gradients."""
+    f = gg.compile(lambda x, i, j: (x[:, i] * x[i, j]).sum())
+    x = np.arange(9.0).reshape(3, 3)
+    for i, j in (([0, 2, 2], [1, 1, 0]), ([1, 0, 0], [2, 2, 2])):
+        ti, tj = idx(*i), idx(*j)
+        expected = (x[:, i] * x[i, j]).sum()
+        assert float(f(gg.tensor(x), ti, tj)) == expected
+        g = gg.grad(lambda x: (x[:, ti] * x[ti, tj]).sum())(x)
+        numeric = numerical_jacobian(lambda a: np.asarray((a[:, i] * a[i, j]).sum()), [x])[0]
+        np.testing.assert_allclose(g.ravel(), numeric.ravel(), atol=1e-8)
+    assert "x[:, i]" in f.source(gg.tensor(x), ti, tj)
+
+
+def test_boolean_mask_reads_in_eager_mode(rng):
+    x = rng.standard_normal((3, 4))
+    t = gg.tensor(x, requires_grad=True)
+    picked = t[t > 0]
+    np.testing.assert_array_equal(picked.detach().numpy(), x[x > 0])
+    (picked * picked).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), np.where(x > 0, 2 * x, 0.0))
+    rows = gg.tensor([True, False, True])
+    np.testing.assert_array_equal(t[rows].detach().numpy(), x[[0, 2]])
+    np.testing.assert_array_equal(t[:, gg.tensor([False, True, True, False])].detach().numpy(), x[:, 1:3])
+    np.testing.assert_array_equal(t[..., gg.tensor([True, False, False, True])].detach().numpy(), x[..., [0, 3]])
+    with pytest.raises(IndexError, match=r"The shape of the mask \[2\] at index 0 does not match the shape of the "
+                                         r"indexed tensor \[3, 4\] at index 0"):
+        t[gg.tensor([True, False])]
+
+
+def test_boolean_mask_in_compiled_code_names_where():
+    f = gg.compile(lambda x: x[x > 0].sum())
+    with pytest.raises(RuntimeError, match=r"boolean mask inside a compiled function.*graphgrad.where.*"
+                                           r"test_torch_face_ops.py:\d+"):
+        f(gg.tensor([1.0, -1.0]))
