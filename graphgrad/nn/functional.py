@@ -16,6 +16,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
 from ..ops.elementwise import where
+from ..ops.shape import pad
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
 from ..runtime.tensor import Tensor
@@ -193,10 +194,16 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
 
 
 def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1) -> TensorBase:
-    """The maximum of each window. As in PyTorch, the gradient goes to the first maximal element of a window,
-    not shared among ties (ties are common: windows of zeros after a ReLU)."""
-    if _pair(padding) != (0, 0):
-        raise NotImplementedError("max_pool2d: padding is not supported yet (it pads with -inf, not zeros)")
+    """The maximum of each window; ``padding`` pads with -inf, so padding is never the maximum. As in PyTorch,
+    the gradient goes to the first maximal element of a window, not shared among ties (ties are common: windows
+    of zeros after a ReLU)."""
+    (ph, pw), (kh, kw), (dh, dw) = _pair(padding), _pair(kernel_size), _pair(dilation)
+    if ph > (dh * (kh - 1) + 1) // 2 or pw > (dw * (kw - 1) + 1) // 2:
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={max(ph, pw)}, "
+                           f"kernel_size={kh if ph > (dh * (kh - 1) + 1) // 2 else kw} and "
+                           f"dilation={dh if ph > (dh * (kh - 1) + 1) // 2 else dw}")
+    if ph or pw:
+        input = pad(input, (pw, pw, ph, ph), value=float("-inf"))
     windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, 0, dilation)
     flat = windows.reshape(windows.shape[:4] + (-1,))
     first_max = flat.argmax(-1, keepdim=True) == arange(flat.shape[-1])

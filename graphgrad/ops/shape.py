@@ -3,6 +3,7 @@ unsqueeze, transpose, T, stack, ...)."""
 from __future__ import annotations
 
 import builtins
+import math
 
 from ..ir.api import bind
 from ..ir.public import export
@@ -392,7 +393,11 @@ def _pad_type(inputs, widths, value):
 
 
 def _pad_expr(a, xp, out, widths, value):
-    fill = f", constant_values={value!r}" if value else ""
+    if isinstance(value, float) and not math.isfinite(value):  # -inf pads max pooling
+        text = f"{xp}.nan" if math.isnan(value) else f"{'-' if value < 0 else ''}{xp}.inf"
+    else:
+        text = repr(value)
+    fill = f", constant_values={text}" if value else ""
     return [f"{xp}.pad({a[0]}, {widths}{fill})"]
 
 

@@ -52,6 +52,7 @@ CASES = {
     "index_tensor_ellipsis": (lambda x: x[..., idx([1, 1], [0, 1])] ** 2, [(2, 2, 2)], ANY),
     "index_tensor_with_slice": (lambda x: x[1:, idx(0, 0)] * x[idx(1), :2], [(3, 2)], ANY),
     "masked_fill": (lambda x: x.masked_fill(x > 0.3, 0.25) * x, [(6,)], AWAY),
+    "max_pool2d_padding": (lambda x: F.max_pool2d(x, 3, stride=2, padding=1) ** 2, [(1, 2, 4, 5)], AWAY),
     "bmm": (lambda x, y: gg.bmm(x, y), [(2, 2, 3), (2, 3, 2)], ANY),
     "dot": (lambda x, y: gg.dot(x, y) * x, [(3,), (3,)], ANY),
     "mv": (lambda x, y: x.mv(y), [(2, 3), (3,)], ANY),
@@ -273,6 +274,8 @@ def test_linalg_values(rng):
     (lambda: gg.ones(2, 3).repeat(2), "Number of dimensions of repeat dims can not be smaller"),
     (lambda: F.pad(gg.ones(2, 2), (1, 1), mode="reflect"), "mode='reflect' is not supported"),
     (lambda: F.pad(gg.ones(2, 2), (1,)), "Padding length must be divisible by 2"),
+    (lambda: F.max_pool2d(gg.ones(1, 1, 4, 4), 2, padding=2),
+     "pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 and dilation=1"),
     (lambda: gg.ones(2, 6).unflatten(1, (4, -1)),
      r"Provided sizes \[4, -1\] don't multiply up to the size of dim 1 \(6\)"),
     (lambda: gg.outer(gg.ones(2, 2), gg.ones(2)), "outer: Expected 1-D argument self, but got 2-D"),
@@ -329,3 +332,14 @@ def test_boolean_mask_in_compiled_code_names_where():
     with pytest.raises(RuntimeError, match=r"boolean mask inside a compiled function.*graphgrad.where.*"
                                            r"test_torch_face_ops.py:\d+"):
         f(gg.tensor([1.0, -1.0]))
+
+
+def test_max_pool2d_padding_pads_with_minus_infinity(rng):
+    x = -np.abs(rng.standard_normal((2, 3, 5, 4))) - 1.0  # all negative: zero padding would win every edge window
+    got = F.max_pool2d(gg.tensor(x), 2, stride=2, padding=1).numpy()
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    expected = np.array([[[[padded[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max() for j in range(3)] for i in range(3)]
+                          for c in range(3)] for n in range(2)])
+    np.testing.assert_array_equal(got, expected)
+    compiled = gg.compile(lambda t: F.max_pool2d(t, 2, stride=2, padding=1))
+    np.testing.assert_array_equal(compiled(gg.tensor(x)).numpy(), expected)
