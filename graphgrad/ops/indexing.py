@@ -192,11 +192,18 @@ def gather(x, dim: int, index):
     return bind("gather", x, index, dim=d)
 
 
+def _take_along_axis(arr, indices, axis):
+    """``numpy.take_along_axis`` (indices of the same number of dimensions, no broadcasting)."""
+    if not isinstance(indices, TensorBase):
+        indices = np.asarray(indices, dtype=np.int64)
+    return gather(arr, axis, indices)
+
+
 primitive("gather", attrs=("dim",), infer=_gather_type, doc="values of x picked along dim by an index tensor",
           vjp=(lambda g, out, x, index, *, dim: bind("scatter_add", bind("full_like", x, value=0.0), index, g, dim=dim),
                None),
           expr=lambda a, xp, out, dim: _grid(a, xp, out, dim) + [f"{a[0]}[{out}_at]"],
-          fn=gather, tensor="gather", gg="gather")
+          fn=gather, tensor="gather", gg="gather", numpy="take_along_axis", numpy_fn=_take_along_axis)
 
 
 def _scatter_add_type(inputs, dim):

@@ -224,6 +224,8 @@ def test_numpy_face_matches_numpy(rng):
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-15, err_msg=fn.__name__)
     np.testing.assert_allclose(gnp.outer(gg.tensor(y), y).numpy(), np.outer(y, y), rtol=1e-15)
     np.testing.assert_allclose(gnp.einsum("ij,j->i", t, y).numpy(), np.einsum("ij,j->i", x, y), rtol=1e-14)
+    order = np.argsort(x, axis=1)
+    np.testing.assert_array_equal(gnp.take_along_axis(t, order, 1).numpy(), np.take_along_axis(x, order, 1))
     for got, expected in zip(gnp.split(t, [1, 3], axis=1), np.split(x, [1, 3], axis=1)):
         np.testing.assert_array_equal(got.numpy(), expected)
     for got, expected in zip(gnp.split(t, 2, axis=1), np.split(x, 2, axis=1)):
@@ -232,9 +234,12 @@ def test_numpy_face_matches_numpy(rng):
 
 def test_numpy_face_gradients(rng):
     x = rng.standard_normal((2, 3))
-    g = gg.grad(lambda a: gnp.sum(gnp.cumsum(a, axis=1) ** 2 + gnp.roll(a, 1) * gnp.pad(a, 1)[1:-1, 2:]))(x)
+    i = np.array([[2, 0], [1, 1]])
+    g = gg.grad(lambda a: gnp.sum(gnp.cumsum(a, axis=1) ** 2 + gnp.roll(a, 1) * gnp.pad(a, 1)[1:-1, 2:])
+                + gnp.sum(gnp.take_along_axis(a, i, 1) ** 3))(x)
     numeric = numerical_jacobian(
-        lambda a: np.sum(np.cumsum(a, axis=1) ** 2 + np.roll(a, 1) * np.pad(a, 1)[1:-1, 2:]), [x])[0]
+        lambda a: np.sum(np.cumsum(a, axis=1) ** 2 + np.roll(a, 1) * np.pad(a, 1)[1:-1, 2:])
+        + np.sum(np.take_along_axis(a, i, 1) ** 3), [x])[0]
     np.testing.assert_allclose(g.ravel(), numeric.ravel(), rtol=1e-6, atol=1e-8)
 
 
