@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..ir.api import bind
+from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_dtype, is_type, result_dtype, \
     shape_of
@@ -131,7 +131,7 @@ def _where_type(inputs):
     return TensorType(broadcast_shapes(shape_of(cond), shape_of(x), shape_of(y)), result_dtype([x, y]))
 
 
-def where(cond, x, y):
+def where(cond: TensorBase, x: TensorBase | float, y: TensorBase | float) -> TensorBase:
     """Elementwise select: ``x`` where ``cond`` is true, else ``y`` (differentiable in x and y).
 
     >>> import graphgrad as gg
@@ -165,7 +165,7 @@ primitive("constant", attrs=("value", "dtype"), nondiff=True,
 
 
 # -- composites: public names implemented with the primitives above -------------------------------
-def square(x):
+def square(x: TensorBase) -> TensorBase:
     """``x * x``."""
     return x * x
 
@@ -173,7 +173,7 @@ def square(x):
 export(square, "square", tensor="square", gg="square", numpy="square")
 
 
-def reciprocal(x):
+def reciprocal(x: TensorBase) -> TensorBase:
     """``1 / x``, a float for integer input (as PyTorch)."""
     return 1.0 / x
 
@@ -181,7 +181,7 @@ def reciprocal(x):
 export(reciprocal, "reciprocal", tensor="reciprocal", gg="reciprocal", numpy="reciprocal")
 
 
-def rsqrt(x):
+def rsqrt(x: TensorBase) -> TensorBase:
     """``1 / sqrt(x)``."""
     return 1.0 / sqrt(x)
 
@@ -189,7 +189,7 @@ def rsqrt(x):
 export(rsqrt, "rsqrt", tensor="rsqrt", gg="rsqrt")
 
 
-def clamp(x, min=None, max=None):
+def clamp(x: TensorBase, min=None, max=None) -> TensorBase:
     """Limit ``x`` to ``[min, max]`` (either bound may be None)."""
     out = x
     if min is not None:

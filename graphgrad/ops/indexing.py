@@ -43,7 +43,7 @@ def _has_array(index) -> bool:
 
 
 # -- x[index] -----------------------------------------------------------------------------------
-def getitem(x, index):
+def getitem(x: TensorBase, index: TensorBase) -> TensorBase:
     """``x[index]``: basic indexing and integer arrays (baked into the op); int64 index tensors, which become
     inputs of the op (``x[i]``, ``x[:, i]``, ``x[i, j]``, ``x[..., i]``: a new index needs no new kernel and
     traced indices work); boolean masks in eager mode (``x[x > 0]``, PyTorch's semantics)."""
@@ -180,7 +180,7 @@ def _grid(a, xp, out, dim):
     return [f"{out}_at = {grid}[:{dim}] + ({a[1]},) + {grid}[{dim + 1}:]"]
 
 
-def gather(x, dim: int, index):
+def gather(x: TensorBase, dim: int, index: TensorBase) -> TensorBase:
     """``out[i][j][k] = x[index[i][j][k]][j][k]`` for ``dim=0`` (and so on): PyTorch's ``gather``.
 
     >>> import graphgrad as gg
@@ -222,7 +222,7 @@ def _scatter_add_expr(a, xp, out, dim):
         f"{xp}.add.at({out}_sum, {out}_at, {a[2]})", f"{out}_sum"]
 
 
-def scatter_add(x, dim: int, index, src):
+def scatter_add(x: TensorBase, dim: int, index: TensorBase, src: TensorBase) -> TensorBase:
     """A copy of ``x`` with ``src[i][j][k]`` added at ``[index[i][j][k]][j][k]`` (for ``dim=0``), repeated
     indices accumulating: PyTorch's ``scatter_add``. Only the part of ``src`` the index covers is used.
 
@@ -246,7 +246,7 @@ primitive("scatter_add", attrs=("dim",), infer=_scatter_add_type,
 
 
 # -- composites ------------------------------------------------------------------------------------
-def index_select(x, dim: int, index):
+def index_select(x: TensorBase, dim: int, index: TensorBase) -> TensorBase:
     """The entries of ``x`` at ``index`` (a 1-D int64 tensor) along ``dim``.
 
     >>> import graphgrad as gg
@@ -277,7 +277,7 @@ _CXX_TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long int",
                    "uint8": "unsigned char"}
 
 
-def masked_fill(x, mask, value):
+def masked_fill(x: TensorBase, mask: TensorBase, value) -> TensorBase:
     """``value`` where ``mask`` is true, ``x`` elsewhere; the result keeps ``x``'s dtype.
 
     >>> import graphgrad as gg

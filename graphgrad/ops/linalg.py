@@ -1,7 +1,7 @@
 """Linear algebra: matmul (the ``@`` operator) and the products built on it."""
 from __future__ import annotations
 
-from ..ir.api import bind
+from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, shape_of
 from ..ir.types import TensorType
@@ -58,7 +58,7 @@ export(_rmatmul, "matmul", tensor="__rmatmul__")
 
 
 
-def bmm(input, mat2):
+def bmm(input: TensorBase, mat2: TensorBase) -> TensorBase:
     """Batched matrix product of two 3-D tensors, ``(b, n, m) @ (b, m, p) -> (b, n, p)``, without broadcasting."""
     if input.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
@@ -70,7 +70,7 @@ def bmm(input, mat2):
     return bind("matmul", input, mat2)
 
 
-def dot(input, other):
+def dot(input: TensorBase, other: TensorBase) -> TensorBase:
     """The inner product of two 1-D tensors."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
@@ -81,7 +81,7 @@ def dot(input, other):
     return bind("matmul", input, other)
 
 
-def mv(input, vec):
+def mv(input: TensorBase, vec: TensorBase) -> TensorBase:
     """Matrix times vector: ``(n, m) @ (m,) -> (n,)``."""
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
@@ -91,7 +91,7 @@ def mv(input, vec):
     return bind("matmul", input, vec)
 
 
-def outer(input, vec2):
+def outer(input: TensorBase, vec2: TensorBase) -> TensorBase:
     """The outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``."""
     for name, t in (("self", input), ("vec2", vec2)):
         if t.ndim != 1:
@@ -184,7 +184,7 @@ def _einsum_vjp(g, out, needs, *xs, equation):
     return grads
 
 
-def einsum(equation: str, *operands):
+def einsum(equation: str, *operands: TensorBase) -> TensorBase:
     """Einstein summation: ``einsum("ij,jk->ik", a, b)`` is ``a @ b`` (``...`` and the implicit output as in
     NumPy; an index repeated within one operand is not supported).
 

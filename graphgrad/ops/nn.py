@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..ir.api import bind
+from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, float_dtype, normalize_dims
 from ..ir.types import TensorType
@@ -23,7 +23,7 @@ def _softmax_expr(a, xp, out, dim):
             f"{e} / {e}.sum(axis={dim}, keepdims=True)"]
 
 
-def softmax(x, dim: int):
+def softmax(x: TensorBase, dim: int) -> TensorBase:
     """``exp(x)`` normalized to sum to 1 along ``dim``."""
     return bind("softmax", x, dim=int(dim))
 
@@ -39,7 +39,7 @@ def _log_softmax_expr(a, xp, out, dim):
             f"{s} - {xp}.log({xp}.exp({s}).sum(axis={dim}, keepdims=True))"]
 
 
-def log_softmax(x, dim: int):
+def log_softmax(x: TensorBase, dim: int) -> TensorBase:
     """The log of ``softmax(x, dim)``, computed stably."""
     return bind("log_softmax", x, dim=int(dim))
 
@@ -113,7 +113,7 @@ primitive("fold2d", attrs=("kernel", "stride", "padding", "dilation", "size"),
 
 
 # -- activations: composites of elementwise ops ------------------------------------------------------
-def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+def leaky_relu(input: TensorBase, negative_slope: float = 0.01, inplace: bool = False) -> TensorBase:
     """``x`` where positive, ``negative_slope * x`` elsewhere (PyTorch's ``F.leaky_relu``).
 
     >>> import graphgrad as gg, graphgrad.nn.functional as F
@@ -123,13 +123,13 @@ def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, x * negative_slope))
 
 
-def elu(input, alpha: float = 1.0, inplace: bool = False):
+def elu(input: TensorBase, alpha: float = 1.0, inplace: bool = False) -> TensorBase:
     """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere (PyTorch's ``F.elu``)."""
     # expm1 of min(x, 0): the branch where() drops never overflows
     return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, expm1(minimum(x, 0.0)) * alpha))
 
 
-def gelu(input, approximate: str = "none"):
+def gelu(input: TensorBase, approximate: str = "none") -> TensorBase:
     """``x * Phi(x)``, Phi the standard normal CDF (``approximate="tanh"``: PyTorch's tanh approximation)."""
     if approximate == "none":
         return input * 0.5 * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
@@ -139,7 +139,7 @@ def gelu(input, approximate: str = "none"):
     raise RuntimeError("approximate argument must be either none or tanh.")
 
 
-def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+def softplus(input: TensorBase, beta: float = 1.0, threshold: float = 20.0) -> TensorBase:
     """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold`` (PyTorch's
     ``F.softplus``)."""
     scaled = input * beta
@@ -147,7 +147,7 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     return where(scaled > threshold, input, log1p(exp(minimum(scaled, threshold))) / beta)
 
 
-def silu(input, inplace: bool = False):
+def silu(input: TensorBase, inplace: bool = False) -> TensorBase:
     """``x * sigmoid(x)`` (PyTorch's ``F.silu``)."""
     return _maybe_inplace(input, inplace, lambda x: x * sigmoid(x))
 

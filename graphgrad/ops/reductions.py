@@ -67,7 +67,7 @@ def _numpy_reducer(op):
 
 
 # -- sum ----------------------------------------------------------------------------------------
-def sum(x, dim=None, keepdim: bool = False, axis=None, keepdims=None):  # noqa: A001
+def sum(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
     """Sum over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too."""
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
     return bind("sum", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
@@ -81,7 +81,7 @@ primitive("sum", attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
 
 
 # -- mean ---------------------------------------------------------------------------------------
-def mean(x, dim=None, keepdim: bool = False, axis=None, keepdims=None):
+def mean(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None) -> TensorBase:
     """Mean over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too."""
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
     return bind("mean", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
@@ -130,7 +130,7 @@ def _logsumexp_expr(a, xp, out, dim, keepdim):
             lse if keepdim else f"{xp}.squeeze({lse}{', axis=' + str(dim) if dim is not None else ''})"]
 
 
-def logsumexp(x, dim, keepdim: bool = False):
+def logsumexp(x: TensorBase, dim, keepdim: bool = False) -> TensorBase:
     """``log(sum(exp(x)))`` over ``dim``, computed stably."""
     return bind("logsumexp", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
 
@@ -170,12 +170,12 @@ def _arg_expr(f):
     return expr
 
 
-def argmax(x, dim=None, keepdim: bool = False):
+def argmax(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:
     """Index of the largest element along ``dim`` (of the flattened tensor when None)."""
     return x._no_grad_apply("argmax", dim=dim, keepdim=bool(keepdim))
 
 
-def argmin(x, dim=None, keepdim: bool = False):
+def argmin(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:
     """Index of the smallest element along ``dim`` (of the flattened tensor when None)."""
     return x._no_grad_apply("argmin", dim=dim, keepdim=bool(keepdim))
 
@@ -187,7 +187,7 @@ primitive("argmin", attrs=("dim", "keepdim"), doc="index of the smallest element
 
 
 # -- composites ---------------------------------------------------------------------------------
-def max(x, dim=None, keepdim: bool = False):  # noqa: A001
+def max(x: TensorBase, dim=None, keepdim: bool = False):  # noqa: A001
     """``x.max()`` is the largest element; ``x.max(dim)`` returns ``(values, indices)``; ``x.max(y)`` is
     ``maximum``."""
     if isinstance(dim, TensorBase):
@@ -198,7 +198,7 @@ def max(x, dim=None, keepdim: bool = False):  # noqa: A001
     return MaxResult(values, x.argmax(dim, keepdim))
 
 
-def min(x, dim=None, keepdim: bool = False):  # noqa: A001
+def min(x: TensorBase, dim=None, keepdim: bool = False):  # noqa: A001
     """``x.min()`` is the smallest element; ``x.min(dim)`` returns ``(values, indices)``; ``x.min(y)`` is
     ``minimum``."""
     if isinstance(dim, TensorBase):
@@ -213,12 +213,12 @@ export(max, "max", tensor="max", gg="max")
 export(min, "min", tensor="min", gg="min")
 
 
-def any(x, dim=None, keepdim: bool = False):  # noqa: A001
+def any(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:  # noqa: A001
     """True where any element (along ``dim``) is non-zero."""
     return (x != 0).sum(dim, keepdim) > 0
 
 
-def all(x, dim=None, keepdim: bool = False):  # noqa: A001
+def all(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:  # noqa: A001
     """True where every element (along ``dim``) is non-zero."""
     return (x == 0).sum(dim, keepdim) == 0
 
@@ -227,7 +227,7 @@ export(any, "any", tensor="any")
 export(all, "all", tensor="all")
 
 
-def norm(x, p=2, dim=None, keepdim: bool = False):
+def norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:
     """The vector p-norm over ``dim`` (all elements by default); p may be 1, 2 or inf."""
     if p == 2 or p == "fro":
         return (x * x).sum(dim, keepdim).sqrt()
@@ -242,7 +242,7 @@ export(norm, "norm", tensor="norm", gg="norm", numpy="linalg.norm",
        numpy_fn=lambda x, ord=None, axis=None, keepdims=False: norm(x, 2 if ord is None else ord, axis, keepdims))
 
 
-def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None):
+def var(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> TensorBase:
     """Variance over ``dim``; ``correction`` (default 1, Bessel) is subtracted from the count."""
     if correction is None:
         correction = 1 if unbiased else 0
@@ -255,7 +255,7 @@ def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, correction=No
     return (centered * centered).sum(dim, keepdim) / builtins.max(n - correction, 0)
 
 
-def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None):
+def std(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> TensorBase:
     """Standard deviation over ``dim``: the square root of ``var``."""
     return var(x, dim, unbiased, keepdim, correction).sqrt()
 
@@ -267,7 +267,7 @@ export(std, "std", tensor="std", gg="std", numpy="std",
 
 
 # -- cumsum (a scan; its adjoint is the reversed scan) ------------------------------------------------
-def cumsum(x, dim: int, dtype=None):
+def cumsum(x: TensorBase, dim: int, dtype=None) -> TensorBase:
     """Running sums along ``dim`` (integer and bool inputs give int64, as in PyTorch).
 
     >>> import graphgrad as gg

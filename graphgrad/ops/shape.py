@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import builtins
 import math
+from typing import Sequence
 
-from ..ir.api import bind
+from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, normalize_dims, result_dtype
 from ..ir.types import TensorType
@@ -34,7 +35,7 @@ def _reshape_type(inputs, shape):
     return TensorType(tuple(shape), x.dtype)
 
 
-def reshape(x, *shape):
+def reshape(x: TensorBase, *shape) -> TensorBase:
     """The same elements in a new shape (row-major); one dimension may be -1."""
     shape = shape_arg(shape)
     if -1 in shape:
@@ -65,7 +66,7 @@ def _permute_type(inputs, dims):
     return TensorType(tuple(x.shape[d] for d in dims), x.dtype)
 
 
-def permute(x, *dims):
+def permute(x: TensorBase, *dims) -> TensorBase:
     """Reorder the axes: ``out.shape[i] == x.shape[dims[i]]``."""
     dims = shape_arg(dims)
     dims = tuple(d % builtins.max(x.ndim, 1) for d in dims)
@@ -90,7 +91,7 @@ def _expand_type(inputs, shape):
     return TensorType(shape, x.dtype)
 
 
-def expand(x, *shape):
+def expand(x: TensorBase, *shape) -> TensorBase:
     """Broadcast to a larger shape without copying (-1 keeps a dimension)."""
     shape = shape_arg(shape)
     lead = len(shape) - x.ndim
@@ -128,7 +129,7 @@ def _concat_vjp(g, out, needs, *xs, dim):
     return grads
 
 
-def cat(tensors, dim: int = 0):
+def cat(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
     """Join tensors along an existing dimension ``dim``."""
     tensors = list(tensors)
     if not tensors:
@@ -145,12 +146,12 @@ primitive("concat", attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
 
 
 # -- composites ---------------------------------------------------------------------------------
-def view_as(x, other):
+def view_as(x: TensorBase, other: TensorBase) -> TensorBase:
     """``x.reshape(other.shape)``."""
     return x.reshape(other.shape)
 
 
-def flatten(x, start_dim: int = 0, end_dim: int = -1):
+def flatten(x: TensorBase, start_dim: int = 0, end_dim: int = -1) -> TensorBase:
     """Merge the dimensions ``start_dim..end_dim`` into one."""
     if x.ndim == 0:
         return x.reshape(1)
@@ -161,7 +162,7 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1):
     return x.reshape(x.shape[:s] + (n,) + x.shape[e + 1:])
 
 
-def squeeze(x, dim=None):
+def squeeze(x: TensorBase, dim=None) -> TensorBase:
     """Drop dimensions of size 1 (only those in ``dim`` when given)."""
     if dim is None:
         return x.reshape(tuple(d for d in x.shape if d != 1))
@@ -169,13 +170,13 @@ def squeeze(x, dim=None):
     return x.reshape(tuple(d for i, d in enumerate(x.shape) if not (i in dims and d == 1)))
 
 
-def unsqueeze(x, dim: int):
+def unsqueeze(x: TensorBase, dim: int) -> TensorBase:
     """Insert a dimension of size 1 at ``dim``."""
     d = dim % (x.ndim + 1)
     return x.reshape(x.shape[:d] + (1,) + x.shape[d:])
 
 
-def transpose(x, dim0: int, dim1: int):
+def transpose(x: TensorBase, dim0: int, dim1: int) -> TensorBase:
     """Swap two dimensions."""
     dims = list(range(x.ndim))
     a, b = dim0 % x.ndim, dim1 % x.ndim
@@ -183,14 +184,14 @@ def transpose(x, dim0: int, dim1: int):
     return bind("permute", x, dims=tuple(dims))
 
 
-def t(x):
+def t(x: TensorBase) -> TensorBase:
     """The transpose of a matrix (vectors and scalars are returned as they are)."""
     if x.ndim < 2:
         return x
     return x.transpose(0, 1)
 
 
-def stack(tensors, dim: int = 0):
+def stack(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
     """Join tensors along a new dimension ``dim``."""
     tensors = list(tensors)
     if not tensors:
@@ -226,7 +227,7 @@ def _dims_arg(dims, ndim) -> tuple:
     return normalize_dims(tuple(dims), ndim)
 
 
-def flip(x, *dims):
+def flip(x: TensorBase, *dims) -> TensorBase:
     """Reverse the order of elements along ``dims`` (a ``::-1`` slice per dimension).
 
     >>> import graphgrad as gg
@@ -249,7 +250,7 @@ export(lambda m: flip(m, 0), "flipud", numpy="flipud")
 export(lambda m: flip(m, 1), "fliplr", numpy="fliplr")
 
 
-def roll(x, shifts, dims=None):
+def roll(x: TensorBase, shifts, dims=None) -> TensorBase:
     """Shift elements along ``dims`` circularly (over the flattened tensor when ``dims`` is None).
 
     >>> import graphgrad as gg
@@ -277,7 +278,7 @@ export(roll, "roll", tensor="roll", gg="roll", numpy="roll",
        numpy_fn=lambda a, shift, axis=None: roll(a, shift, axis))
 
 
-def repeat(x, *sizes):
+def repeat(x: TensorBase, *sizes) -> TensorBase:
     """Tile ``x``: ``sizes[i]`` copies along dimension ``i`` (PyTorch's ``Tensor.repeat``; new leading
     dimensions when ``sizes`` is longer than ``x.ndim``).
 
@@ -297,7 +298,7 @@ def repeat(x, *sizes):
     return x.reshape(spread).expand(copies).reshape(tuple(r * d for r, d in zip(sizes, shape)))
 
 
-def tile(x, *dims):
+def tile(x: TensorBase, *dims) -> TensorBase:
     """Like ``repeat``, but ``dims`` shorter than ``x.ndim`` is padded with ones in front (``torch.tile``,
     ``numpy.tile``)."""
     dims = (dims[0],) if len(dims) == 1 and isinstance(dims[0], int) else shape_arg(dims)
@@ -308,7 +309,7 @@ export(repeat, "repeat", tensor="repeat")
 export(tile, "tile", tensor="tile", gg="tile", numpy="tile", numpy_fn=lambda A, reps: tile(A, reps))
 
 
-def split(x, split_size_or_sections, dim: int = 0):
+def split(x: TensorBase, split_size_or_sections, dim: int = 0) -> tuple:
     """Pieces of ``x`` along ``dim``: of ``split_size`` each (the last may be smaller), or of the listed sizes.
 
     >>> import graphgrad as gg
@@ -335,7 +336,7 @@ def split(x, split_size_or_sections, dim: int = 0):
     return tuple(pieces)
 
 
-def chunk(x, chunks: int, dim: int = 0):
+def chunk(x: TensorBase, chunks: int, dim: int = 0) -> tuple:
     """``chunks`` pieces along ``dim`` of ``ceil(size / chunks)`` each (fewer when that divides evenly
     earlier), as PyTorch."""
     if chunks <= 0:
@@ -361,7 +362,7 @@ export(split, "split", tensor="split", gg="split", numpy="split", numpy_fn=_nump
 export(chunk, "chunk", tensor="chunk", gg="chunk")
 
 
-def unflatten(x, dim: int, sizes):
+def unflatten(x: TensorBase, dim: int, sizes) -> TensorBase:
     """Split dimension ``dim`` into ``sizes`` (one of them may be -1).
 
     >>> import graphgrad as gg
@@ -405,7 +406,7 @@ def _unpad(g, widths):
     return g[tuple(slice(a, d - b) for (a, b), d in zip(widths, g.shape))]
 
 
-def pad(input, pad, mode: str = "constant", value=None):
+def pad(input: TensorBase, pad, mode: str = "constant", value=None) -> TensorBase:
     """Pad the last ``len(pad) // 2`` dimensions: ``pad = (left, right, top, bottom, ...)`` starts at the last
     dimension, as PyTorch's ``F.pad``; negative amounts crop. Only ``mode="constant"``.
 
