@@ -1,0 +1,146 @@
+"""gg.grad / gg.value_and_grad: argument handling, coinciding outputs, closed-over constants, higher order."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.numpy as gnp
+from graphgrad.utils.gradcheck import numerical_jacobian
+
+
+def numeric_grad(f, *args, argnum=0):
+    """Central differences of a scalar NumPy function in one argument (float64)."""
+    args = [np.asarray(a, dtype=np.float64) for a in args]
+
+    def partial(x):
+        return np.asarray(f(*args[:argnum], x, *args[argnum + 1:]))
+
+    return numerical_jacobian(partial, [args[argnum]])[0].reshape(args[argnum].shape)
+
+
+# -- two outputs or two cotangents that are the same value ---------------------------------------
+
+def _inner(x, y, v):
+    return (x + y) * v  # d/dx and d/dy are the same expression: v
+
+
+@pytest.mark.parametrize("argnums, weights", [((0, 1), (1.0, 10.0)), ((1, 0), (1.0, 10.0)),
+                                              ((0, 1), (10.0, 1.0)), ((0, 0), (1.0, 10.0)),
+                                              ((1, 1), (3.0, 10.0)), ((0, 1, 0), (1.0, 10.0))])
+def test_second_order_keeps_every_coinciding_inner_gradient(argnums, weights):
+    def outer(x, y, v):
+        g = gg.grad(_inner, argnums=argnums)(x, y, v)
+        return weights[0] * g[0] + weights[1] * g[1]
+
+    a = np.array(1.0)
+    expected = numeric_grad(outer, a, a, a, argnum=2)
+    np.testing.assert_allclose(expected, sum(weights), rtol=1e-8)
+    np.testing.assert_allclose(gg.grad(outer, argnums=2)(a, a, a), expected, rtol=1e-8)
+
+
+def test_second_order_coinciding_gradients_issue_example():
+    a = np.array(1.0)
+    f = gg.grad(lambda x, y, v: (lambda g: g[0] + 10.0 * g[1])(
+        gg.grad(lambda x, y, v: (x + y) * v, argnums=(0, 1))(x, y, v)), argnums=2)
+    np.testing.assert_allclose(f(a, a, a), 11.0)
+
+
+def test_coinciding_gradients_replayed_on_eager_tensors_keep_both_terms():
+    x, y = (gg.tensor(1.0, dtype=gg.float64) for _ in range(2))
+    v = gg.tensor(2.0, dtype=gg.float64, requires_grad=True)
+    gx, gy = gg.grad(_inner, argnums=(0, 1))(x, y, v)
+    (dv,) = gg.autograd.grad(gx + 10.0 * gy, v)
+    assert dv.item() == 11.0
+
+
+def test_coinciding_gradients_inside_compile_then_backward():
+    @gg.compile
+    def f(x, y, v):
+        gx, gy = gg.grad(lambda x, y, v: ((x + y) * v).sum(), argnums=(0, 1))(x, y, v)
+        return (gx + 10.0 * gy).sum()
+
+    x, y = gg.ones(3, dtype=gg.float64), gg.ones(3, dtype=gg.float64)
+    v = gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64, requires_grad=True)
+    f(x, y, v).backward()
+    np.testing.assert_allclose(v.grad.numpy(), [11.0, 11.0, 11.0])
+
+
+def test_coinciding_gradients_are_distinct_arrays():
+    gx, gy = gg.grad(lambda x, y: gnp.sum((x + y) * 3.0), argnums=(0, 1))(np.ones(2), np.ones(2))
+    np.testing.assert_allclose(gx, [3.0, 3.0])
+    gx *= 2  # a NumPy user may update one gradient in place; the other must not change
+    np.testing.assert_allclose(gy, [3.0, 3.0])
+
+
+def test_compiled_outputs_that_coincide_each_get_their_cotangent():
+    @gg.compile
+    def f(x):
+        y = x * 2.0
+        return y, y
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    a, b = f(x)
+    (a + 10.0 * b).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [22.0, 22.0])
+
+
+def test_compiled_coinciding_input_gradients_accumulate_separately():
+    @gg.compile
+    def f(x, y):
+        return ((x + y) * 3.0).sum()
+
+    x = gg.ones(2, dtype=gg.float64, requires_grad=True)
+    y = gg.ones(2, dtype=gg.float64, requires_grad=True)
+    f(x, y).backward()
+    x.grad.zero_()
+    f(x, y).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(y.grad.numpy(), [6.0, 6.0])
+
+
+# -- closed-over arrays and literals become constants that every pass carries --------------------
+
+V = np.array([2.0, 3.0])
+M = np.array([[0.0, 1.0], [2.0, 3.0]])
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: gnp.sum(x * V),
+    lambda x: gnp.sum((x + np.zeros(2)) ** 2),
+    lambda x: gnp.sum(x @ M),
+    lambda x: gnp.sum(gnp.dot(M, x) ** 2),
+    lambda x: gnp.sum(x * [0.5, 0.25]),
+    lambda x: gnp.sum(V / x),
+    lambda x: gnp.sum(x * np.array(3.0)),
+], ids=["ndarray", "zeros", "matmul", "dot", "list", "div", "0-d"])
+def test_grad_through_closed_over_arrays(f):
+    x = np.array([0.7, -1.3])
+    np.testing.assert_allclose(gg.grad(f)(x), numeric_grad(f, x), rtol=1e-6)
+    # second order: the gradient of a gradient that reads the constant
+    outer = gg.grad(lambda x: gnp.sum(gg.grad(f)(x) * V))
+    np.testing.assert_allclose(outer(x), numeric_grad(lambda x: np.sum(gg.grad(f)(x) * V), x), rtol=1e-5, atol=1e-8)
+
+
+def test_compiled_backward_through_closed_over_arrays():
+    @gg.compile
+    def f(x):
+        return (x * V + np.zeros(2)).sum() + (x @ M).sum()
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    f(x).backward()
+    np.testing.assert_allclose(x.grad.numpy(), V + M.sum(axis=1))
+
+
+def test_closed_over_array_replayed_on_eager_tensors_records_history():
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    g = gg.grad(lambda x: (x * x * V).sum())(x)
+    (h,) = gg.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), 2 * V)
+
+
+# -- second order through reductions ---------------------------------------------------------------
+
+def test_second_order_through_mean():
+    f = gg.grad(lambda x, v, u: gnp.sum(gg.grad(lambda x, v: gnp.mean(x) * v)(x, v) * u), argnums=1)
+    x, v, u = np.array([1.0, 2.0, 3.0]), np.array(2.0), np.array([0.5, 1.0, 4.0])
+    # d/dx (mean(x) v) = v / n, so the outer function is v * sum(u) / n
+    np.testing.assert_allclose(f(x, v, u), u.sum() / 3)
