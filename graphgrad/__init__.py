@@ -22,7 +22,8 @@ from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is
                                 no_grad, set_grad_enabled)
 from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
-from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A004
+from .runtime.compiled import compile, export  # noqa: A004
+from .runtime.transforms import grad, value_and_grad
 
 from . import nn  # noqa: E402  (built on everything above)
 from . import optim  # noqa: E402

@@ -144,3 +144,89 @@ def test_second_order_through_mean():
     x, v, u = np.array([1.0, 2.0, 3.0]), np.array(2.0), np.array([0.5, 1.0, 4.0])
     # d/dx (mean(x) v) = v / n, so the outer function is v * sum(u) / n
     np.testing.assert_allclose(f(x, v, u), u.sum() / 3)
+
+
+# -- arguments: Python scalars, pytrees, keyword arguments -----------------------------------------
+
+def test_python_scalar_before_the_differentiated_argument():
+    f = gg.grad(lambda s, x: x * x * s, argnums=1)
+    assert f(10.0, np.array(2.0)) == 40.0
+    assert f(3.0, np.array(2.0)) == 12.0  # a static scalar keys the specialization by value
+    g = gg.grad(lambda s, t, x: gnp.sum(x ** t) * s, argnums=2)
+    np.testing.assert_allclose(g(2.0, 3, np.array([1.0, 2.0])), [6.0, 24.0])
+
+
+def test_differentiated_python_float_and_numpy_scalars_give_scalars():
+    g = gg.grad(lambda x: x ** 3)(2.0)
+    assert type(g) is np.float64 and g == 12.0
+    g32 = gg.grad(lambda x: x * x)(np.float32(1.5))
+    assert type(g32) is np.float32 and g32 == 3.0
+    g0 = gg.grad(lambda x: x ** 3)(np.array(2.0))
+    assert isinstance(g0, np.ndarray) and g0.shape == ()
+    assert gg.grad(gg.grad(lambda x: x ** 3))(2.0) == 12.0
+    assert gg.grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 5.0) == (5.0, 2.0)
+
+
+def test_integer_argument_is_refused_naming_it():
+    with pytest.raises(TypeError, match=r"argument 0 of <lambda> must be a floating point .*got int"):
+        gg.grad(lambda x: x * 2.0)(3)
+
+
+@pytest.mark.parametrize("shape", [(1,), (1, 1)])
+def test_one_element_outputs_are_scalars_for_grad(shape):
+    x = np.array([[3.0]]).reshape(shape)
+    g = gg.grad(lambda x: x * x)(x)
+    assert g.shape == shape and g.ravel()[0] == 6.0
+    value, g = gg.value_and_grad(lambda x: gnp.sum(x * x, axis=0, keepdims=True))(np.array([1.0, 2.0]))
+    assert value.shape == (1,) and value[0] == 5.0
+    np.testing.assert_allclose(g, [2.0, 4.0])
+
+
+def test_tuple_list_and_dict_arguments_are_pytrees():
+    a, b = np.array([1.0, 2.0]), np.array([3.0, -1.0])
+    gt = gg.grad(lambda p: gnp.sum(p[0] * p[1] ** 2))((a, b))
+    assert isinstance(gt, tuple)
+    np.testing.assert_allclose(gt[0], b ** 2)
+    np.testing.assert_allclose(gt[1], 2 * a * b)
+    gl = gg.grad(lambda p: gnp.sum(p[0] * p[1]))([a, b])
+    assert isinstance(gl, list) and len(gl) == 2
+    gd = gg.grad(lambda p: gnp.sum(p["w"] * p["b"]["c"]) + p["s"] ** 2)({"w": a, "b": {"c": b}, "s": 3.0})
+    assert set(gd) == {"w", "b", "s"} and set(gd["b"]) == {"c"}
+    np.testing.assert_allclose(gd["w"], b)
+    np.testing.assert_allclose(gd["b"]["c"], a)
+    assert gd["s"] == 6.0
+
+
+def test_pytree_arguments_not_differentiated_and_in_argnums_tuples():
+    a, b, x = np.array([1.0, 2.0]), np.array([3.0, -1.0]), np.array([0.5, 0.25])
+
+    def f(params, data):
+        w, bias = params
+        return gnp.sum((data["x"] * w + bias) ** 2) * data["scale"]
+
+    data = {"x": x, "scale": 2.0}
+    gw, gb = gg.grad(f)((a, b), data)
+    residual = x * a + b
+    np.testing.assert_allclose(gw, 4 * residual * x)
+    np.testing.assert_allclose(gb, 4 * residual)
+    (gw2, gb2), gdata = gg.grad(f, argnums=(0, 1))((a, b), data)
+    np.testing.assert_allclose(gw2, gw)
+    np.testing.assert_allclose(gdata["x"], 4 * residual * a)
+    assert gdata["scale"] == np.sum(residual ** 2)
+    # another structure or another static leaf is another specialization, never a stale one
+    np.testing.assert_allclose(gg.grad(f)((a, b), {"x": x, "scale": 1.0})[0], 2 * residual * x)
+    np.testing.assert_allclose(gg.grad(lambda p, d: f(tuple(p), d))([a, b], data)[0], gw)
+
+
+def test_keyword_arguments_are_passed_and_not_differentiated():
+    f = gg.grad(lambda x, *, scale, shift=np.zeros(2): gnp.sum((x + shift) ** 2) * scale)
+    np.testing.assert_allclose(f(np.array([1.0, 2.0]), scale=3.0), [6.0, 12.0])
+    np.testing.assert_allclose(f(np.array([1.0, 2.0]), scale=3.0, shift=np.ones(2)), [12.0, 18.0])
+
+
+def test_closed_over_tensor_that_requires_grad_keeps_history():
+    w = gg.tensor([2.0, 3.0], dtype=gg.float64, requires_grad=True)
+    x = gg.tensor([1.0, -1.0], dtype=gg.float64)
+    g = gg.grad(lambda x: (x * x * w).sum())(x)  # 2 x w
+    (dw,) = gg.autograd.grad((g * g).sum(), w)  # d/dw sum(4 x^2 w^2) = 8 x^2 w
+    np.testing.assert_allclose(dw.numpy(), 8 * x.numpy() ** 2 * w.detach().numpy())
