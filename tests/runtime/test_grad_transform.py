@@ -230,3 +230,69 @@ def test_closed_over_tensor_that_requires_grad_keeps_history():
     g = gg.grad(lambda x: (x * x * w).sum())(x)  # 2 x w
     (dw,) = gg.autograd.grad((g * g).sum(), w)  # d/dw sum(4 x^2 w^2) = 8 x^2 w
     np.testing.assert_allclose(dw.numpy(), 8 * x.numpy() ** 2 * w.detach().numpy())
+
+
+# -- removable singularities: the gradient where the formula divides 0 by 0 --------------------------
+
+@pytest.mark.parametrize("f, x", [
+    (gnp.std, np.array(3.5)),
+    (gnp.std, np.array([2.0, 2.0, 2.0])),
+    (lambda x: gnp.std(x, axis=0)[0], np.array([[1.0, 4.0], [1.0, 5.0]])),
+    (gnp.linalg.norm, np.zeros(3)),
+    (gnp.linalg.norm, np.zeros((2, 2))),
+    (lambda x: gnp.linalg.norm(x, 3), np.zeros(3)),
+    (lambda x: gnp.logsumexp(x), np.array([-np.inf, -np.inf])),
+], ids=["std-0d", "std-constant", "std-axis", "norm-0", "norm-fro-0", "norm-3-0", "logsumexp-all-neg-inf"])
+def test_gradient_is_zero_at_removable_singularities(f, x):
+    with np.errstate(divide="ignore"):  # log(0) in logsumexp's value, as NumPy warns
+        g = gg.grad(f)(x)
+    np.testing.assert_array_equal(g, np.zeros_like(x))
+
+
+def test_std_of_a_constant_column_is_zero_gradient_and_other_column_exact():
+    x = np.array([[1.0, 4.0], [1.0, 5.0]])
+    g = gg.grad(lambda x: gnp.sum(gnp.std(x, axis=0)))(x)
+    np.testing.assert_array_equal(g[:, 0], [0.0, 0.0])
+    np.testing.assert_allclose(g[:, 1], [-0.5, 0.5])
+
+
+def test_removable_singularities_in_eager_mode_follow_pytorch():
+    x = gg.zeros(3, dtype=gg.float64, requires_grad=True)
+    x.norm().backward()  # torch.norm's backward masks the zero norm
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+    y = gg.full((4,), 2.0, dtype=gg.float64, requires_grad=True)
+    y.std().backward()  # as does torch.std's at zero variance
+    np.testing.assert_array_equal(y.grad.numpy(), [0.0] * 4)
+    assert np.isnan(gg.tensor([1.0], dtype=gg.float64).std().item())  # n - 1 = 0: still nan, as PyTorch
+
+
+def test_second_order_at_removable_singularities_is_finite():
+    assert gg.grad(gg.grad(lambda x: gnp.linalg.norm(x)))(np.array(0.0)) == 0.0
+    h = gg.grad(lambda x: gnp.sum(gg.grad(lambda x: gnp.std(x))(x) * np.array([1.0, -1.0])))(np.array([2.0, 2.0]))
+    assert np.all(np.isfinite(h))
+
+
+@pytest.mark.parametrize("f", [gnp.std, gnp.linalg.norm, lambda x: gnp.linalg.norm(x, 3),
+                               lambda x: gnp.logsumexp(x), lambda x: gnp.std(x, ddof=1)])
+def test_gradients_away_from_the_singularity_are_unchanged(f):
+    x = np.array([0.3, -1.2, 2.0])
+    np.testing.assert_allclose(gg.grad(f)(x), numeric_grad(f, x), rtol=1e-6)
+    second = gg.grad(lambda x: gnp.sum(gg.grad(f)(x) * V[0]))
+    np.testing.assert_allclose(second(x), numeric_grad(lambda x: np.sum(gg.grad(f)(x) * V[0]), x),
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_logsumexp_of_all_negative_infinity_is_negative_infinity():
+    assert gg.tensor([-np.inf, -np.inf]).logsumexp(0).item() == -np.inf
+    with np.errstate(divide="ignore"):  # log(0), as NumPy warns
+        assert gg.compile(lambda x: x.logsumexp(0))(gg.tensor([-np.inf, -np.inf])).item() == -np.inf
+    value, g = gg.value_and_grad(lambda x: gnp.logsumexp(x))(np.array([-np.inf, 0.0]))
+    assert value == 0.0
+    np.testing.assert_array_equal(g, [0.0, 1.0])
+
+
+def test_x_over_norm_at_zero_is_not_made_finite():
+    # 0 / 0: the function has no value at the origin, so it has no gradient there either (as in PyTorch and JAX)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value, g = gg.value_and_grad(lambda x: gnp.sum(x / gnp.linalg.norm(x)))(np.zeros(2))
+    assert np.isnan(value) and not np.any(np.isfinite(g))
