@@ -243,24 +243,63 @@ def _module_text(spec: Specialization, backend: str) -> str:
     return module_source(functions, backend, header)
 
 
+def _distinct(outs: list) -> list:
+    """Outputs that CSE made one value (``return x * 2, x * 2``) are separate arrays, as they are separate
+    tensors in eager code: an in-place change to one must not show in the other."""
+    seen: set = set()
+    result = []
+    for o in outs:
+        result.append(o.copy() if id(o) in seen else o)
+        seen.add(id(o))
+    return result
+
+
+class _Watched:
+    """A saved array that is also a tensor the user holds (an output, or an input): its version counter as
+    at the forward call, so that backward can refuse, as eager mode does, after an in-place change to it."""
+
+    __slots__ = ("_version_box", "version", "array", "producer")
+
+    def __init__(self, tensor, producer):
+        self._version_box = tensor._version_box
+        self.version = tensor._version_box[0]
+        self.array = tensor._data  # saved anyway; holding the tensor would make a cycle through its grad_fn
+        self.producer = producer  # the input's grad_fn; None for an output (its producer is the compiled node)
+
+    def _type_label(self) -> str:
+        return Tensor._wrap(self.array)._type_label()
+
+
+def _watch_saved(saved, inputs: list, outputs: list) -> list:
+    arrays = {id(t._data): (t, t.grad_fn) for t in inputs if isinstance(t, Tensor)}
+    arrays.update((id(t._data), (t, None)) for t in outputs)
+    return [_Watched(*arrays[i]) for i in dict.fromkeys(id(a) for a in saved) if i in arrays]
+
+
 class CompiledBackward(Node):
     """The ``grad_fn`` of a compiled function's output: runs the generated ``backward``."""
 
-    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module")
+    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched")
     _name = "CompiledFunctionBackward0"  # a class constant: naming each node would give it a __dict__
 
-    def __init__(self, spec, module, saved, next_functions, output_index: int, in_types):
+    def __init__(self, spec, module, saved, next_functions, output_index: int, in_types, watched=()):
         super().__init__("compiled", _NO_ATTRS, next_functions, (), (), in_types, None)
         self._spec = spec
         self._module = module
         self._saved_arrays = saved
         self._output_index = output_index
+        self._watched = watched
 
     def apply(self, g: Tensor) -> list:
         if self._saved_arrays is None:
             from .engine import SECOND_BACKWARD
 
             raise RuntimeError(SECOND_BACKWARD)
+        for w in self._watched:
+            if w._version_box[0] != w.version:
+                from .engine import _modified
+
+                raise _modified(w, w.producer or self, w.version)
         if g._requires_grad:
             raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
                                       "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
@@ -403,16 +442,17 @@ class CompiledFunction:
                 target._version_box[0] += 1
             outs = outs[:n_user]
         if not any(isinstance(a, Tensor) for a in inputs):
-            values = [np.asarray(o) if backend == "numpy" else o for o in outs]
+            values = _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])
             return values[0] if spec.single else tuple(values)
-        wrapped = [Tensor._wrap(np.asarray(o) if backend == "numpy" else o) for o in outs]
+        wrapped = [Tensor._wrap(o) for o in _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])]
         if spec.backward is not None:
             next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
             in_types = spec.diff_types or _remember_diff_types(spec, inputs)
+            watched = _watch_saved(saved, inputs, wrapped)
             for k, (t, v) in enumerate(zip(wrapped, spec.forward.outputs)):
                 if v.requires_grad:
                     t._requires_grad = True
-                    t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types)
+                    t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types, watched)
         return wrapped[0] if spec.single else tuple(wrapped)
 
     # -- introspection --------------------------------------------------------------------------

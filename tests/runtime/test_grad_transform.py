@@ -83,6 +83,54 @@ def test_compiled_outputs_that_coincide_each_get_their_cotangent():
     np.testing.assert_allclose(x.grad.numpy(), [22.0, 22.0])
 
 
+def test_compiled_outputs_merged_by_cse_are_separate_tensors():
+    @gg.compile
+    def f(x):
+        return x * 2.0, x * 2.0  # CSE makes these one value
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    a, b = f(x)
+    (a + 10.0 * b).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [22.0, 22.0])
+    with gg.no_grad():
+        a, b = f(x)
+        a.add_(1.0)
+    np.testing.assert_allclose(b.numpy(), [2.0, 4.0])
+    arrays = f(np.ones(2))  # NumPy in, NumPy out: two arrays as well
+    arrays[0][0] = 5.0
+    assert arrays[1][0] == 2.0
+
+
+def test_compiled_output_that_backward_reads_cannot_change_silently():
+    @gg.compile
+    def f(x):
+        return x.exp()  # the output is also what backward reads
+
+    x = gg.tensor([0.0, 1.0], dtype=gg.float64, requires_grad=True)
+    y = f(x)
+    y.add_(1.0)
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: \[torch.DoubleTensor \[2\]\], which "
+                                           r"is output 0 of CompiledFunctionBackward0, is at version 1; expected "
+                                           r"version 0"):
+        y.sum().backward()
+
+
+def test_compiled_input_that_backward_reads_cannot_change_silently():
+    @gg.compile
+    def f(w, x):
+        return (w * x).sum()  # backward reads x
+
+    w = gg.ones(2, dtype=gg.float64, requires_grad=True)
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64)
+    loss = f(w, x)
+    x.mul_(3.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    assert w.grad is None
+    f(w, x).backward()
+    np.testing.assert_allclose(w.grad.numpy(), [3.0, 6.0])
+
+
 def test_compiled_coinciding_input_gradients_accumulate_separately():
     @gg.compile
     def f(x, y):
