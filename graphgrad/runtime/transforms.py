@@ -18,6 +18,7 @@ import numpy as np
 from ..codegen.loader import load_module
 from ..codegen.python import module_source
 from ..ir.interpret import interpret
+from ..ir.types import dtype_name
 from ..tracer.tracer import SymbolicTensor
 from .compiled import _arg_type, _param_names, _signature_text, _still_valid, build_specialization
 from .grad_mode import is_grad_enabled
@@ -57,6 +58,10 @@ def _static_key(x):
     key = ("static", type(x).__name__, x)
     hash(key)  # TypeError for an unhashable leaf: the caller then does not cache
     return key
+
+
+def _nested(x):
+    return tuple(_nested(i) for i in x) if isinstance(x, list) else x
 
 
 def _own_arrays(outs, inputs: list) -> list:
@@ -139,6 +144,11 @@ class _ValueAndGrad:
 
         def flat_fn(*flat):
             out = layout.call(self.fn, flat)
+            if isinstance(out, (int, float, np.ndarray, np.generic)) and not isinstance(out, bool):
+                # independent of the inputs: its gradient is zero (as in JAX; autograd warns)
+                like = next(x for x in flat if isinstance(x, SymbolicTensor))
+                arr = np.asarray(out, dtype=np.float64 if isinstance(out, int) else None)
+                out = like._apply_here("constant", (), {"value": _nested(arr.tolist()), "dtype": dtype_name(arr.dtype)})
             # a one-element output is a scalar for grad, as in autograd: (1,) and (1, 1) are accepted
             if isinstance(out, (Tensor, SymbolicTensor)) and out.ndim and out.numel() == 1:
                 value_shape.append(out.shape)

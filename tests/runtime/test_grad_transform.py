@@ -37,6 +37,31 @@ def test_second_order_keeps_every_coinciding_inner_gradient(argnums, weights):
     np.testing.assert_allclose(gg.grad(outer, argnums=2)(a, a, a), expected, rtol=1e-8)
 
 
+def _three(x, y, z):
+    return gnp.sum(x * y + y * z + gnp.sin(x) * z ** 2)
+
+
+@pytest.mark.parametrize("argnums", [(0, 1, 2), (2, 0, 1), (1, 2, 0), (2, 1, 0), (0, 2), (2, 0), (1, 1), (2,)])
+def test_argnums_in_any_order_first_and_second_order(argnums):
+    rng = np.random.default_rng(1)
+    args = [rng.standard_normal(3) for _ in range(3)]
+    grads = gg.grad(_three, argnums=argnums)(*args)
+    assert len(grads) == len(argnums)
+    for k, g in zip(argnums, grads):
+        np.testing.assert_allclose(g, numeric_grad(_three, *args, argnum=k), rtol=1e-6)
+    weights = [1.0, 10.0, 100.0][:len(argnums)]
+
+    def outer(*a):
+        return gnp.sum(sum(w * g for w, g in zip(weights, gg.grad(_three, argnums=argnums)(*a))))
+
+    def outer_np(*a):
+        return np.sum(sum(w * g for w, g in zip(weights, gg.grad(_three, argnums=argnums)(*a))))
+
+    for k in range(3):
+        np.testing.assert_allclose(gg.grad(outer, argnums=k)(*args), numeric_grad(outer_np, *args, argnum=k),
+                                   rtol=1e-5, atol=1e-7)
+
+
 def test_second_order_coinciding_gradients_issue_example():
     a = np.array(1.0)
     f = gg.grad(lambda x, y, v: (lambda g: g[0] + 10.0 * g[1])(
@@ -344,3 +369,11 @@ def test_x_over_norm_at_zero_is_not_made_finite():
     with np.errstate(invalid="ignore", divide="ignore"):
         value, g = gg.value_and_grad(lambda x: gnp.sum(x / gnp.linalg.norm(x)))(np.zeros(2))
     assert np.isnan(value) and not np.any(np.isfinite(g))
+
+
+def test_output_independent_of_the_inputs_has_zero_gradient():
+    value, g = gg.value_and_grad(lambda x: 3.0)(np.ones(2))
+    assert value == 3.0
+    np.testing.assert_array_equal(g, [0.0, 0.0])
+    np.testing.assert_array_equal(gg.grad(lambda x, y: gnp.sum(y * 2.0))(np.ones(2), np.ones(2)), [0.0, 0.0])
+    np.testing.assert_array_equal(gg.grad(lambda x: gnp.sum(gg.grad(lambda y: 3.0)(x)))(np.ones(2)), [0.0, 0.0])
