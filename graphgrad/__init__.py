@@ -22,10 +22,12 @@ from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is
                                 no_grad, set_grad_enabled)
 from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
-from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A004
+from .runtime.compiled import compile, export  # noqa: A004
+from .runtime.transforms import grad, value_and_grad
 
 from . import nn  # noqa: E402  (built on everything above)
 from . import optim  # noqa: E402
+from . import numpy as _numpy_face  # noqa: E402,F401  (tensors dispatch NumPy's functions to it)
 from .utils import data as _data  # noqa: E402,F401  (so graphgrad.utils.data is reachable as torch.utils.data is)
 from .utils.serialization import load, save  # noqa: E402
 

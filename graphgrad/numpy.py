@@ -20,23 +20,26 @@ import numpy as _np
 
 from .ir.api import TensorBase as _T
 from .ir.public import NUMPY as _NUMPY
+from .ops.define import array as _array, contains_tensor as _contains_tensor
 
 pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, _np.newaxis
 float32, float64, int64 = _np.float32, _np.float64, _np.int64
 
 
 def _any_tensor(*args) -> bool:
-    for a in args:
-        if isinstance(a, _T):
-            return True
-        if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, _T) for x in a):
-            return True
-    return False
+    return builtins.any(_contains_tensor(a) for a in args)
+
+
+# functions whose first argument is a sequence of arrays, not one array_like
+_SEQUENCE_ARGUMENT = {"concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "row_stack", "block"}
 
 
 def _dual(numpy_fn, tensor_fn, name: str):
     def fn(*args, **kwargs):
         if _any_tensor(*args, *kwargs.values()):
+            # an array_like holding tensors ([1, a * a, 2]) is the tensor built from it, as NumPy would
+            args = [_array(a) if isinstance(a, (list, tuple)) and _contains_tensor(a)
+                    and not (i == 0 and name in _SEQUENCE_ARGUMENT) else a for i, a in enumerate(args)]
             return tensor_fn(*args, **kwargs)
         return numpy_fn(*args, **kwargs)
     fn.__name__ = name
@@ -44,7 +47,6 @@ def _dual(numpy_fn, tensor_fn, name: str):
     return fn
 
 
-array = asarray = _np.asarray
 zeros, ones, arange, linspace, eye, full = _np.zeros, _np.ones, _np.arange, _np.linspace, _np.eye, _np.full
 shape, ndim, size = _np.shape, _np.ndim, _np.size
 random = _np.random
@@ -54,3 +56,88 @@ for _name, (_tensor_fn, _impl) in _NUMPY.items():  # declared beside each op in 
     _module, _, _short = _name.rpartition(".")
     setattr(linalg if _module == "linalg" else _sys.modules[__name__], _short,
             _dual(_impl or getattr(getattr(_np, _module) if _module else _np, _short), _tensor_fn, _short))
+
+
+class _RConcatenator:
+    """``numpy.r_``: ``r_[a, b, 1.0, 0:3]`` joins its items along the first axis; tensors among them are joined
+    differentiably."""
+
+    def __getitem__(self, key):
+        items = key if isinstance(key, tuple) else (key,)
+        if not _any_tensor(list(items)):
+            return _np.r_[key]
+        if builtins.any(isinstance(x, str) for x in items):
+            raise NotImplementedError("graphgrad.numpy.r_ with a string directive and tensors: use "
+                                      "graphgrad.numpy.concatenate or stack")
+        pieces = [_np.r_[x] if isinstance(x, slice) else x for x in items]
+        pieces = [x if isinstance(x, _T) and x.ndim else x.reshape(1) if isinstance(x, _T) else _np.atleast_1d(x)
+                  for x in pieces]
+        return concatenate(pieces)  # noqa: F821  (declared from the ops table above)
+
+
+r_ = _RConcatenator()
+
+
+# -- NumPy's own functions called on tensors (NEP 13 / NEP 18) ----------------------------------------
+# ``np.sum(t)``, ``np.exp(t)``, ``ndarray + t`` dispatch here: to the graphgrad.numpy function of the same
+# name, so gradients flow. A function graphgrad.numpy lacks runs on the values of eager tensors that need no
+# gradient (as ``np.allclose(t, ...)`` does for PyTorch tensors); anything else is refused, naming what to use.
+_ATTRIBUTE_FUNCTIONS = {"shape": lambda a: a.shape, "ndim": lambda a: a.ndim, "size": lambda a, axis=None:
+                        a.numel() if axis is None else a.shape[axis]}
+
+
+def _face_function(module: str, name: str):
+    space = {"numpy": globals(), "numpy.linalg": vars(linalg)}.get(module)
+    fn = space.get(name) if space is not None else None
+    return fn if callable(fn) and getattr(fn, "__module__", "") == __name__ else None
+
+
+def _values_or_refuse(what: str, args, kwargs):
+    """The arguments with eager tensors replaced by their arrays; a TypeError for traced or grad-requiring ones."""
+    def convert(x):
+        if isinstance(x, (list, tuple)):
+            return type(x)(convert(i) for i in x)
+        if not isinstance(x, _T):
+            return x
+        if not hasattr(x, "_data"):
+            raise TypeError(f"{what} is not available on traced graphgrad tensors: graphgrad.numpy has no such "
+                            f"function. Write the computation with graphgrad.numpy (import graphgrad.numpy as np) "
+                            f"functions, which trace and differentiate.")
+        if getattr(x, "_requires_grad", False):
+            raise TypeError(f"{what} on a tensor that requires grad would drop its gradient, and graphgrad.numpy "
+                            f"has no such function: use graphgrad.numpy's functions, or call .detach() first.")
+        return x._data
+    return convert(list(args)), {k: convert(v) for k, v in kwargs.items()}
+
+
+def _refuse_out(what: str, kwargs: dict) -> None:
+    if kwargs.get("out") is not None:
+        raise TypeError(f"{what}: out= is not supported on graphgrad tensors (graphgrad.numpy functions return "
+                        f"new tensors): write y = f(x) instead")
+
+
+def _array_function(self, func, types, args, kwargs):
+    what = f"{func.__module__}.{func.__name__}"
+    fn = _face_function(func.__module__, func.__name__)
+    if fn is None and func.__module__ == "numpy" and func.__name__ in _ATTRIBUTE_FUNCTIONS:
+        fn = _ATTRIBUTE_FUNCTIONS[func.__name__]
+    if fn is not None:
+        _refuse_out(what, kwargs)
+        return fn(*args, **kwargs)
+    args, kwargs = _values_or_refuse(what, args, kwargs)
+    return func(*args, **kwargs)
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    fn = _face_function("numpy", ufunc.__name__) if method == "__call__" else None
+    if fn is not None and kwargs.get("out") is None and not kwargs.get("where", True) is False:
+        extra = set(kwargs) - {"out"}
+        if not extra:
+            return fn(*inputs)
+    inputs, kwargs = _values_or_refuse(what, inputs, kwargs)
+    return getattr(ufunc, method)(*inputs, **kwargs)
+
+
+_T.__array_function__ = _array_function
+_T.__array_ufunc__ = _array_ufunc

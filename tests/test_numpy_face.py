@@ -48,3 +48,81 @@ def test_item_assignment_fails_naming_the_functional_alternative():
 
     with pytest.raises(TracerError, match=r"item assignment.*graphgrad.where\(mask, v, a\)"):
         gg.grad(f)(np.ones(3))
+
+
+# -- lists holding traced values build tensors ------------------------------------------------------
+
+def _check_grad(f, x, rtol=1e-6):
+    numeric = numerical_jacobian(lambda x_: np.asarray(f(x_)), [x])[0].reshape(x.shape)
+    np.testing.assert_allclose(gg.grad(f)(x), numeric, rtol=rtol, atol=1e-8)
+
+
+@pytest.mark.parametrize("f", [
+    lambda a: gnp.sum([1, a * a, 2]),
+    lambda a: gnp.sum(gnp.array([a, a * 1.0])),
+    lambda a: gnp.sum(gnp.array([[a, 1.0], [2, a * a]]) ** 2),
+    lambda a: gnp.sum(gnp.array(a) * 2.0),
+    lambda a: gnp.sum(gnp.asarray([a, 3.0]) ** 3),
+    lambda a: gnp.sum(gnp.stack([a, 2.0 * a, 1.0])),
+    lambda a: gnp.sum(gnp.r_[a, 2.0 * a, 0:3, np.ones(2)] ** 2),
+    lambda a: gnp.sum(gnp.exp([a, 0.5])),
+    lambda a: gnp.mean([a, a ** 3]),
+], ids=["sum-list", "array", "array-nested", "array-of-tensor", "asarray", "stack-scalars", "r_", "exp-list",
+        "mean-list"])
+def test_sequences_holding_traced_values_build_tensors(f):
+    _check_grad(f, np.array(1.3))
+
+
+def test_array_of_traced_vectors_and_dtypes():
+    f = lambda x: gnp.sum(gnp.array([x, x ** 2]) @ np.array([1.0, -1.0]))  # noqa: E731
+    _check_grad(f, np.array([0.5, 2.0]))
+    x = gg.tensor(1.0)  # float32: a Python float does not widen it, as in NumPy
+    assert gnp.array([x, 2.5]).dtype == gg.float32
+    assert gnp.array([x, 2]).tolist() == [1.0, 2.0]
+    assert gnp.array([x, 2], dtype=np.float64).dtype == gg.float64
+    with pytest.raises(ValueError, match="inhomogeneous"):
+        gnp.array([gg.ones(2), gg.ones(3)])
+    np.testing.assert_array_equal(gnp.r_[1:3, 5], [1, 2, 5])  # plain values stay NumPy's
+
+
+def test_binary_functions_take_arrays_and_lists_with_numpy_dtypes():
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    np.testing.assert_allclose(gnp.matmul(np.ones((3, 2)), x).detach().numpy(), [3.0, 3.0, 3.0])
+    assert gnp.dot(np.array([1.0, -1.0]), gg.tensor([1.0, 2.0])).item() == -1.0  # float32 tensor, float64 array
+    np.testing.assert_allclose(gnp.multiply(x, [0.1, 0.2]).detach().numpy(), [0.1, 0.4], rtol=1e-15)
+    g = gg.grad(lambda v: gnp.sum(gnp.multiply(v, [0.1, 0.2])))(np.ones(2))
+    np.testing.assert_array_equal(g, [0.1, 0.2])  # float64 like NumPy's, not rounded through float32
+
+
+# -- NumPy's own functions on tensors dispatch to graphgrad.numpy (NEP 13/18) -----------------------
+
+def test_numpy_functions_on_tensors_dispatch_and_keep_gradients():
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    total = np.sum(np.exp(x)) + np.mean(x, axis=0) + np.linalg.norm(x)
+    total.backward()
+    expected = np.exp([1.0, 2.0]) + 0.5 + np.array([1.0, 2.0]) / np.sqrt(5.0)
+    np.testing.assert_allclose(x.grad.numpy(), expected)
+    assert np.shape(x) == (2,) and np.ndim(x) == 1
+    y = np.ones(2) * x + np.ones(2) @ x  # ndarray on the left: NumPy's ufuncs dispatch to the tensor
+    assert isinstance(y, gg.Tensor) and y.requires_grad
+
+
+def test_plain_numpy_code_differentiates_through_dispatch():
+    g = gg.grad(lambda v: np.sum(np.tanh(v) * np.ones(2)))(np.array([0.0, 1.0]))
+    np.testing.assert_allclose(g, [1.0, 1.0 - np.tanh(1.0) ** 2])
+
+
+def test_numpy_out_argument_is_refused_clearly():
+    x = gg.tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"numpy.sum: out= is not supported"):
+        np.sum(x, out=np.zeros(()))
+
+
+def test_numpy_functions_without_a_graphgrad_version():
+    x = gg.tensor([1.0, 2.0])
+    assert np.allclose(x, [1.0, 2.0])  # eager values that need no gradient: NumPy computes on them
+    with pytest.raises(TypeError, match=r"requires grad.*graphgrad.numpy"):
+        np.allclose(gg.tensor([1.0], requires_grad=True), [1.0])
+    with pytest.raises(TypeError, match=r"numpy.fft.rfft is not available on traced graphgrad tensors: "
+                                        r"graphgrad.numpy has no such function"):
+        gg.grad(lambda v: np.sum(np.fft.rfft(v).real))(np.zeros(2))

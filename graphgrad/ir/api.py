@@ -31,6 +31,10 @@ class TensorBase:
     _level = 0
     __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor
 
+    def _apply_here(self, op: str, inputs: tuple, attrs: dict):
+        """Apply ``op`` through this tensor's interpreter although no input is a tensor (a ``constant``)."""
+        return type(self)._apply(op, tuple(inputs), attrs)
+
     # -- type ---------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import numpy as np
+
 from ..codegen.expressions import EXPRESSIONS
-from ..ir.api import bind
+from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import defop, elementwise_type, float_dtype
+from ..ir.types import dtype_name
 from ..passes.vjp_rules import defnondiff, defvjp, defvjp_joint
 
 
@@ -70,16 +73,61 @@ def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: C
                      numpy=name if numpy is None else numpy)
 
 
-def lift(x):
-    """A non-tensor operand of a NumPy-face function, as something ``bind`` accepts (lists become arrays)."""
-    import numpy as np
+# -- NumPy's operand handling: arrays, lists and lists holding tensors ---------------------------------
+def contains_tensor(x) -> bool:
+    """Whether ``x`` is a tensor or a (nested) list or tuple holding one."""
+    if isinstance(x, TensorBase):
+        return True
+    return isinstance(x, (list, tuple)) and any(contains_tensor(i) for i in x)
 
-    from ..ir.api import TensorBase
-    return x if isinstance(x, (TensorBase, int, float, bool)) else np.asarray(x)
+
+def _nested(x):
+    return tuple(_nested(i) for i in x) if isinstance(x, list) else x
+
+
+def constant_like(like, value, dtype=None):
+    """``value`` as a tensor of ``like``'s interpreter (a constant node in a trace, an eager tensor otherwise),
+    with NumPy's dtype: float64 for Python floats."""
+    arr = np.asarray(value, dtype=dtype)
+    return like._apply_here("constant", (), {"value": _nested(arr.tolist()), "dtype": dtype_name(arr.dtype)})
+
+
+def as_tensors(items: list) -> list:
+    """The items of one array, as tensors of one dtype (NumPy's result dtype): nested lists holding tensors
+    are built first; numbers and arrays become constants."""
+    items = [array(x) if isinstance(x, (list, tuple)) and contains_tensor(x) else x for x in items]
+    like = next(x for x in items if isinstance(x, TensorBase))
+    dtype = np.result_type(*[np.dtype(x._type.dtype) if isinstance(x, TensorBase) else x for x in items])
+    return [x._cast(dtype_name(dtype)) if isinstance(x, TensorBase) else constant_like(like, x, dtype) for x in items]
+
+
+def array(object, dtype=None, **kwargs):
+    """``numpy.array`` of a tensor or a (nested) list holding tensors: the tensor built from them (stacked,
+    differentiably). ``gnp.array([x, 2 * x])``, ``gnp.array(x)``."""
+    if isinstance(object, (list, tuple)):
+        items = as_tensors(list(object))
+        shapes = {x.shape for x in items}
+        if len(shapes) > 1:
+            raise ValueError(f"setting an array element with a sequence. The requested array has an inhomogeneous "
+                             f"shape after 1 dimensions: its items have shapes {sorted(shapes)}")
+        object = bind("concat", *[x.reshape((1,) + x.shape) for x in items], dim=0)
+    return object if dtype is None else object._cast(dtype_name(np.dtype(dtype)))
+
+
+def lift(x, like=None):
+    """A non-tensor operand of a NumPy-face function, as something ``bind`` accepts: numbers stay weakly typed
+    literals; lists holding tensors are built; other arrays and lists become constants of ``like``'s interpreter
+    (NumPy's dtype), or NumPy arrays without one."""
+    if isinstance(x, (TensorBase, int, float, bool)):
+        return x
+    if isinstance(x, (list, tuple)) and contains_tensor(x):
+        return array(x)
+    return constant_like(like, x) if like is not None else np.asarray(x)
 
 
 def binary_numpy(fn: Callable) -> Callable:
     """``fn(a, b)`` with NumPy's operand handling: one side may be a list or an array."""
     def numpy_fn(a, b):
-        return fn(lift(a), lift(b))
+        like = a if isinstance(a, TensorBase) else b if isinstance(b, TensorBase) else None
+        return fn(lift(a, like), lift(b, like))
     return numpy_fn

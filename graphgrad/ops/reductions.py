@@ -124,9 +124,10 @@ primitive("amin", attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", 
 
 # -- logsumexp ----------------------------------------------------------------------------------
 def _logsumexp_expr(a, xp, out, dim, keepdim):
-    m = f"{out}_max"
-    lse = f"{xp}.log({xp}.exp({a[0]} - {m}).sum({axis_args(dim, True)[2:]})) + {m}"
+    m, shift = f"{out}_max", f"{out}_shift"
+    lse = f"{xp}.log({xp}.exp({a[0]} - {shift}).sum({axis_args(dim, True)[2:]})) + {shift}"
     return [f"{m} = {a[0]}.max({axis_args(dim, True)[2:]})",
+            f"{shift} = {xp}.where({xp}.isinf({m}), 0, {m})",  # all -inf: -inf as PyTorch, not -inf + inf = nan
             lse if keepdim else f"{xp}.squeeze({lse}{', axis=' + str(dim) if dim is not None else ''})"]
 
 
@@ -148,8 +149,10 @@ def _logsumexp_array(a, axis=None, keepdims=False):
 
 primitive("logsumexp", attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim, computed stably",
           infer=reduction_type,
+          # where every element is -inf the result is -inf and no element has weight: gradient 0, not
+          # exp(-inf + inf) = nan
           vjp=(lambda g, out, x, *, dim, keepdim:
-               unreduce(g, x, dim, keepdim) * (x - unreduce(out, x, dim, keepdim)).exp(),),
+               unreduce(g, x, dim, keepdim) * (x - unreduce(bind("where", out == -np.inf, 0.0, out), x, dim, keepdim)).exp(),),
           expr=_logsumexp_expr, fn=logsumexp, tensor="logsumexp", gg="logsumexp", numpy="logsumexp",
           numpy_fn=_numpy_logsumexp, numpy_impl=_logsumexp_array)
 
@@ -230,12 +233,21 @@ export(all, "all", tensor="all")
 def norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:
     """The vector p-norm over ``dim`` (all elements by default); p may be 1, 2 or inf."""
     if p == 2 or p == "fro":
-        return (x * x).sum(dim, keepdim).sqrt()
+        return _root_zero_grad_at_zero((x * x).sum(dim, keepdim), 2)
     if p == 1:
         return x.abs().sum(dim, keepdim)
     if p == float("inf"):
         return x.abs().amax(dim, keepdim)
-    return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+    return _root_zero_grad_at_zero((x.abs() ** p).sum(dim, keepdim), p)
+
+
+def _root_zero_grad_at_zero(s, p):
+    """``s ** (1/p)`` whose gradient is 0 where ``s`` is 0 (std at zero variance, norm at the origin), as PyTorch's
+    std and norm backward give, rather than ``0 * inf = nan``. The inner ``where`` keeps the untaken branch finite,
+    so second order is clean too."""
+    zero = s == 0
+    safe = bind("where", zero, 1.0, s)
+    return bind("where", zero, 0.0, safe.sqrt() if p == 2 else safe ** (1.0 / p))
 
 
 export(norm, "norm", tensor="norm", gg="norm", numpy="linalg.norm",
@@ -257,7 +269,7 @@ def var(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, c
 
 def std(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> TensorBase:
     """Standard deviation over ``dim``: the square root of ``var``."""
-    return var(x, dim, unbiased, keepdim, correction).sqrt()
+    return _root_zero_grad_at_zero(var(x, dim, unbiased, keepdim, correction), 2)
 
 
 export(var, "var", tensor="var", gg="var", numpy="var",

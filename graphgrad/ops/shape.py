@@ -10,7 +10,7 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, normalize_dims, result_dtype
 from ..ir.types import TensorType
-from .define import lift, primitive
+from .define import array, as_tensors, primitive
 
 
 def shape_arg(shape) -> tuple:
@@ -142,7 +142,7 @@ primitive("concat", attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
           doc="join tensors along an existing axis",
           expr=lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"],
           fn=cat, gg=("cat", "concat"), numpy="concatenate",
-          numpy_fn=lambda arrays, axis=0: cat([lift(a) for a in arrays], axis))
+          numpy_fn=lambda arrays, axis=0: cat(as_tensors(list(arrays)), axis))
 
 
 # -- composites ---------------------------------------------------------------------------------
@@ -217,7 +217,8 @@ export(property(lambda x: x.transpose(-2, -1)), "mT", tensor="mT")
 export(lambda x, other: x.expand(other.shape), "expand_as", tensor="expand_as")
 export(lambda x, shape: x.expand(*shape), "broadcast_to", tensor="broadcast_to", numpy="broadcast_to")
 export(lambda x: x.reshape(-1), "ravel", numpy="ravel")
-export(stack, "stack", gg="stack", numpy="stack", numpy_fn=lambda arrays, axis=0: stack(list(arrays), axis))
+export(stack, "stack", gg="stack", numpy="stack", numpy_fn=lambda arrays, axis=0: stack(as_tensors(list(arrays)), axis))
+export(array, "array", numpy=("array", "asarray"))  # of tensors, or of lists holding them
 
 
 # -- flip, roll, repeat, tile, split, chunk, unflatten: composites of getitem, concat, reshape, expand ------

@@ -70,11 +70,11 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
         if g is None:  # no path from this input to an output: its gradient is exactly zero
             tracer.loc_override = None
             g = SymbolicTensor._apply("full_like", (sym[v],), {"value": 0.0})
-        if g.value in grads_out or g.value.node is None:
-            # one value cannot carry two names: give this gradient its own (an identity node)
-            tracer.loc_override = None
-            g = SymbolicTensor._apply("stop_gradient", (g,), {})
-        g.value.name = f"grad_{names[v]}"
+        # Two gradients may be one value (the cotangents of x and y in x + y), or an input: the outputs then
+        # list it twice. Never wrap it in stop_gradient to get a second name: replayed under an outer
+        # transform, that would cut the second gradient's own derivative (grad of grad).
+        if g.value not in grads_out and g.value.node is not None:
+            g.value.name = f"grad_{names[v]}"
         grads_out.append(g.value)
     joint.outputs = [sym[v].value for v in graph.outputs] + grads_out
     joint.output_names = [names[v] for v in graph.outputs] + [f"grad_{names[v]}" for v in graph.inputs

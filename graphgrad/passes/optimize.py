@@ -160,7 +160,8 @@ def _broadcast_source(v):
         return None
     if node.op == "expand":
         return node.inputs[0]
-    if node.op == "reshape" and node.inputs[0].type.size == 1 and all(d == 1 for d in node.attrs["shape"]):
+    if node.op == "reshape" and node.inputs[0].type.size == 1 and all(d == 1 for d in node.attrs["shape"]) \
+            and len(node.attrs["shape"]) >= node.inputs[0].type.ndim:  # reshape (1,) -> () drops an axis
         return node.inputs[0]
     return None
 

@@ -162,16 +162,19 @@ def _no_gc():
 
 
 def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: bool, name: str | None = None,
-                         seed: str = "input") -> Specialization:
-    """Trace ``fn`` for these argument types and run every stage of the pipeline."""
+                         seed: str = "input", names: list | None = None) -> Specialization:
+    """Trace ``fn`` for these argument types and run every stage of the pipeline.
+
+    ``seed="ones"`` (``graphgrad.grad``) differentiates the arguments flagged in ``requires_grad`` only, never
+    the tensors ``fn`` closes over."""
     with _no_gc():
-        return _build_specialization(fn, args, requires_grad, grad_mode, name, seed)
+        return _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names)
 
 
-def _build_specialization(fn, args, requires_grad, grad_mode, name, seed) -> Specialization:
+def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names) -> Specialization:
     lap = _Laps()
     types = [_arg_type(a) if _arg_type(a) is not None else a for a in args]
-    names = _param_names(fn, len(args))
+    names = names or _param_names(fn, len(args))
     tracer, result = trace(fn, types, names, requires_grad, name or getattr(fn, "__name__", "f"))
     single = not isinstance(result, (tuple, list))
     outs = [result] if single else list(result)
@@ -190,7 +193,8 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed) -> Spe
     graph.output_names = [o.value.name for o in outs]
     stages = {"traced": graph}
     lap("trace")
-    flags = [v.requires_grad and grad_mode for v in graph.inputs]
+    n_args = sum(isinstance(t, TensorType) for t in types)
+    flags = [v.requires_grad and grad_mode and (seed != "ones" or i < n_args) for i, v in enumerate(graph.inputs)]
     pruned = eliminate_dead_nodes(prune_by_requires_grad(graph, flags))
     stages["pruned"] = pruned
     lap("prune")
@@ -239,24 +243,63 @@ def _module_text(spec: Specialization, backend: str) -> str:
     return module_source(functions, backend, header)
 
 
+def _distinct(outs: list) -> list:
+    """Outputs that CSE made one value (``return x * 2, x * 2``) are separate arrays, as they are separate
+    tensors in eager code: an in-place change to one must not show in the other."""
+    seen: set = set()
+    result = []
+    for o in outs:
+        result.append(o.copy() if id(o) in seen else o)
+        seen.add(id(o))
+    return result
+
+
+class _Watched:
+    """A saved array that is also a tensor the user holds (an output, or an input): its version counter as
+    at the forward call, so that backward can refuse, as eager mode does, after an in-place change to it."""
+
+    __slots__ = ("_version_box", "version", "array", "producer")
+
+    def __init__(self, tensor, producer):
+        self._version_box = tensor._version_box
+        self.version = tensor._version_box[0]
+        self.array = tensor._data  # saved anyway; holding the tensor would make a cycle through its grad_fn
+        self.producer = producer  # the input's grad_fn; None for an output (its producer is the compiled node)
+
+    def _type_label(self) -> str:
+        return Tensor._wrap(self.array)._type_label()
+
+
+def _watch_saved(saved, inputs: list, outputs: list) -> list:
+    arrays = {id(t._data): (t, t.grad_fn) for t in inputs if isinstance(t, Tensor)}
+    arrays.update((id(t._data), (t, None)) for t in outputs)
+    return [_Watched(*arrays[i]) for i in dict.fromkeys(id(a) for a in saved) if i in arrays]
+
+
 class CompiledBackward(Node):
     """The ``grad_fn`` of a compiled function's output: runs the generated ``backward``."""
 
-    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module")
+    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched")
     _name = "CompiledFunctionBackward0"  # a class constant: naming each node would give it a __dict__
 
-    def __init__(self, spec, module, saved, next_functions, output_index: int, in_types):
+    def __init__(self, spec, module, saved, next_functions, output_index: int, in_types, watched=()):
         super().__init__("compiled", _NO_ATTRS, next_functions, (), (), in_types, None)
         self._spec = spec
         self._module = module
         self._saved_arrays = saved
         self._output_index = output_index
+        self._watched = watched
 
     def apply(self, g: Tensor) -> list:
         if self._saved_arrays is None:
             from .engine import SECOND_BACKWARD
 
             raise RuntimeError(SECOND_BACKWARD)
+        for w in self._watched:
+            if w._version_box[0] != w.version:
+                from .engine import _modified
+
+                raise _modified(w, w.producer or self, w.version)
         if g._requires_grad:
             raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
                                       "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
@@ -399,16 +442,17 @@ class CompiledFunction:
                 target._version_box[0] += 1
             outs = outs[:n_user]
         if not any(isinstance(a, Tensor) for a in inputs):
-            values = [np.asarray(o) if backend == "numpy" else o for o in outs]
+            values = _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])
             return values[0] if spec.single else tuple(values)
-        wrapped = [Tensor._wrap(np.asarray(o) if backend == "numpy" else o) for o in outs]
+        wrapped = [Tensor._wrap(o) for o in _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])]
         if spec.backward is not None:
             next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
             in_types = spec.diff_types or _remember_diff_types(spec, inputs)
+            watched = _watch_saved(saved, inputs, wrapped)
             for k, (t, v) in enumerate(zip(wrapped, spec.forward.outputs)):
                 if v.requires_grad:
                     t._requires_grad = True
-                    t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types)
+                    t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types, watched)
         return wrapped[0] if spec.single else tuple(wrapped)
 
     # -- introspection --------------------------------------------------------------------------
@@ -479,104 +523,6 @@ def compile(fn=None, *, backend: str | None = None):
     if fn is None:
         return lambda f: CompiledFunction(f, backend)
     return CompiledFunction(fn, backend)
-
-
-# -- functional transforms ------------------------------------------------------------------------
-
-def _to_argnums(argnums, n: int) -> tuple:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    for a in nums:
-        if not -n <= a < n:
-            raise ValueError(f"argnums {a} is out of range for a function of {n} positional arguments")
-    return tuple(a % n for a in nums)
-
-
-class _ValueAndGrad:
-    def __init__(self, fn, argnums, has_aux: bool = False):
-        functools.update_wrapper(self, fn)
-        self.fn = fn
-        self.argnums = argnums
-        self._cache: dict = {}
-
-    def _spec(self, args, nums):
-        key = tuple((t.shape, t.dtype) if (t := _arg_type(a)) is not None else ("static", a) for a in args) + (nums,)
-        spec = self._cache.get(key)
-        if spec is None or not _still_valid(spec):
-            flags = [i in nums for i in range(len(args))]
-            for i in nums:
-                t = _arg_type(args[i])
-                if t is None or not t.is_floating:
-                    raise TypeError(f"grad: argument {i} of {getattr(self.fn, '__name__', 'f')} must be a floating "
-                                    f"point tensor or array, got {t or type(args[i]).__name__}")
-            spec = build_specialization(self.fn, args, flags, True, seed="ones")
-            if spec.draws:
-                raise NotImplementedError("grad of a function that draws random numbers (dropout in training "
-                                          "mode) is not supported: call .eval() on the module first")
-            if spec.assigned:
-                raise NotImplementedError("grad of a function that updates module buffers (a BatchNorm in training "
-                                          "mode) is not supported: call .eval() on the module first")
-            if spec.n_outputs != 1 or not spec.single:
-                raise TypeError("grad requires a function returning a single scalar tensor")
-            out = spec.stages["traced"].outputs[0]
-            if out.type.shape != ():
-                raise TypeError(f"grad requires a scalar output; {spec.forward.name} returns {out.type}")
-            self._cache[key] = spec
-        return spec
-
-    def __call__(self, *args):
-        nums = _to_argnums(self.argnums, len(args))
-        spec = self._spec(args, nums)
-        joint = spec.stages["optimized"]
-        if any(isinstance(a, SymbolicTensor) for a in args) or any(
-                isinstance(a, Tensor) and a._requires_grad and is_grad_enabled() for a in args):
-            # inside a trace (grad of grad) or on tensors with history: replay the joint graph
-            # through the Tensor API, so the outer trace or the eager tape records it
-            outs = interpret(joint, [a for a in list(args) + spec.captured if _arg_type(a) is not None])
-            tracer = next((a.tracer for a in args if isinstance(a, SymbolicTensor)), None)
-            if tracer is not None:  # a gradient that depends on constants only is a constant of the outer trace
-                outs = [tracer.wrap(tracer.lift(o, "grad")) if isinstance(o, Tensor) else o for o in outs]
-        else:
-            module = spec.modules.get("joint")
-            if module is None:
-                module = spec.modules["joint"] = load_module(
-                    module_source([(joint, "value_and_grad", f"{joint.name} and its gradients")], "numpy",
-                                  f"Generated by graphgrad: value and gradient of {joint.name}."), joint.name + "_vg")
-            arrays = [a._data if isinstance(a, Tensor) else np.asarray(a)
-                      for a in list(args) + spec.captured if _arg_type(a) is not None]
-            outs = list(module.value_and_grad(*arrays))
-            as_tensor = any(isinstance(a, Tensor) for a in args)
-            outs = [Tensor._wrap(np.asarray(o)) if as_tensor else np.asarray(o) for o in outs]
-        value, grads = outs[0], outs[1:]
-        positions = [i for i in spec.diff_inputs if i < len(args)]
-        by_arg = dict(zip(positions, grads))
-        picked = tuple(by_arg[i] for i in nums)
-        return value, (picked[0] if isinstance(self.argnums, int) else picked)
-
-
-def value_and_grad(fn, argnums=0):
-    """``f -> (lambda *args: (f(*args), gradient of f w.r.t. args[argnums]))`` for a scalar ``f``.
-
-    >>> import numpy as np, graphgrad as gg
-    >>> gg.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
-    (array(5.), array([2., 4.]))
-    """
-    return _ValueAndGrad(fn, argnums)
-
-
-def grad(fn, argnums=0):
-    """The gradient of a scalar function, as a function (composable: ``grad(grad(f))``).
-
-    >>> import numpy as np, graphgrad as gg
-    >>> gg.grad(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
-    array([ 3., 12.])
-    """
-    vg = _ValueAndGrad(fn, argnums)
-
-    @functools.wraps(fn)
-    def gradient(*args):
-        return vg(*args)[1]
-
-    return gradient
 
 
 def export(fn, *example_args, path: str, backend: str = "numpy") -> str:

@@ -222,6 +222,9 @@ class SymbolicTensor(TensorBase):
                 values.append(tracer.lift(x, op))
         return tracer.record(op, values, attrs)
 
+    def _apply_here(self, op: str, inputs: tuple, attrs: dict) -> "SymbolicTensor":
+        return self.tracer.record(op, list(inputs), attrs)
+
     @property
     def _type(self) -> TensorType:
         return self.value.type

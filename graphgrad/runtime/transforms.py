@@ -1,0 +1,257 @@
+"""The functional transforms ``grad`` and ``value_and_grad``, built on the compile pipeline.
+
+Arguments are pytrees (``graphgrad.runtime.pytree``): tuples, lists and dicts of arrays, tensors and Python
+scalars. Each argument is flattened; array leaves become graph inputs, the other leaves are static values the
+trace may branch on, and the specialization key is the structure plus each leaf's shape and dtype (or static
+value). The gradient of a differentiated argument comes back in that argument's structure.
+
+Where the result carries history (called inside another trace, or on tensors that require grad), the joint
+forward-and-gradient graph is replayed through the Tensor API, so the outer trace or the eager tape records
+it and ``grad(grad(f))`` composes. Otherwise the generated module runs directly on NumPy arrays.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..codegen.loader import load_module
+from ..codegen.python import module_source
+from ..ir.interpret import interpret
+from ..ir.types import dtype_name
+from ..tracer.tracer import SymbolicTensor
+from .compiled import _arg_type, _param_names, _signature_text, _still_valid, build_specialization
+from .grad_mode import is_grad_enabled
+from .pytree import TreeDef, tree_flatten, tree_unflatten
+from .tensor import Tensor
+
+
+def _to_argnums(argnums, n: int) -> tuple:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums:
+        raise ValueError("argnums must name at least one argument to differentiate")
+    for a in nums:
+        if not isinstance(a, int) or isinstance(a, bool):
+            raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+        if not -n <= a < n:
+            raise ValueError(f"argnums {a} is out of range for a function of {n} positional arguments")
+    return tuple(a % n for a in nums)
+
+
+def _leaf_names(name: str, tree: TreeDef) -> list:
+    """``p`` for a bare argument; ``p_0``, ``p_w`` for the leaves of ``p = (a, b)`` or ``{"w": ...}``."""
+    if tree.kind == "leaf":
+        return [name]
+    keys = tree.meta if tree.kind == "dict" else range(len(tree.children))
+    return [n for k, c in zip(keys, tree.children) for n in _leaf_names(f"{name}_{k}", c)]
+
+
+def _as_differentiable(x):
+    """A differentiated Python float or NumPy scalar is a 0-d array (float64 for a Python float, as NumPy)."""
+    if isinstance(x, float) or (isinstance(x, np.generic) and np.issubdtype(type(x), np.inexact)):
+        return np.asarray(x)
+    return x
+
+
+def _static_key(x):
+    """A non-array leaf keys the specialization by value (and type: 1, 1.0 and True trace differently)."""
+    key = ("static", type(x).__name__, x)
+    hash(key)  # TypeError for an unhashable leaf: the caller then does not cache
+    return key
+
+
+def _nested(x):
+    return tuple(_nested(i) for i in x) if isinstance(x, list) else x
+
+
+def _own_arrays(outs, inputs: list) -> list:
+    """Writable arrays of their own: two gradients may be one value (of ``x + y``), or a broadcast view, or an
+    input; NumPy users update gradients in place (``g *= lr``), which must touch only that gradient."""
+    result, seen = [], {id(a) for a in inputs}
+    for o in outs:
+        o = np.asarray(o)
+        if id(o) in seen or o.base is not None or not o.flags.writeable:
+            o = o.copy()
+        seen.add(id(o))
+        result.append(o)
+    return result
+
+
+class _Layout:
+    """How one call's arguments map to leaves and graph inputs."""
+
+    def __init__(self, args: tuple, kwargs: dict, nums: tuple):
+        trees = list(args) + [kwargs]  # keyword arguments: one more tree, never differentiated
+        self.treedefs, self.leaves, self.owner = [], [], []
+        self.scalars: set = set()  # leaves given as Python floats or NumPy scalars: their gradients are scalars too
+        for i, tree in enumerate(trees):
+            leaves, treedef = tree_flatten(tree)
+            if i in nums:
+                self.scalars.update(len(self.leaves) + k for k, x in enumerate(leaves) if _as_differentiable(x) is not x)
+                leaves = [_as_differentiable(x) for x in leaves]
+            self.treedefs.append(treedef)
+            self.leaves += leaves
+            self.owner += [i] * len(leaves)
+        self.types = [_arg_type(x) for x in self.leaves]
+        #: leaf index of each graph input that comes from an argument (closed-over tensors follow them)
+        self.array_leaves = [j for j, t in enumerate(self.types) if t is not None]
+        self.n_args = len(args)
+
+    def key(self, nums: tuple):
+        parts = []
+        for x, t in zip(self.leaves, self.types):
+            parts.append((t.shape, t.dtype) if t is not None else _static_key(x))
+        return tuple(self.treedefs), tuple(parts), nums
+
+    def call(self, fn, flat: tuple):
+        """``fn`` on the trees rebuilt from ``flat`` (one entry per leaf)."""
+        trees, start = [], 0
+        for treedef in self.treedefs:
+            n = treedef.num_leaves
+            trees.append(tree_unflatten(treedef, flat[start:start + n]))
+            start += n
+        return fn(*trees[:-1], **trees[-1])
+
+
+class _ValueAndGrad:
+    def __init__(self, fn, argnums):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.argnums = argnums
+        self._cache: dict = {}
+
+    def _check(self, layout: _Layout, nums: tuple) -> None:
+        name = getattr(self.fn, "__name__", "f")
+        for j, (x, t) in enumerate(zip(layout.leaves, layout.types)):
+            if layout.owner[j] in nums and (t is None or not t.is_floating):
+                got = t if t is not None else type(x).__name__
+                raise TypeError(f"grad: argument {layout.owner[j]} of {name} must be a floating point tensor, array "
+                                f"or Python float (or a tuple, list or dict of them), got {got}")
+
+    def _spec(self, layout: _Layout, nums: tuple):
+        try:
+            key = layout.key(nums)
+        except TypeError:  # an unhashable static leaf: trace this call without caching it
+            key = None
+        spec = self._cache.get(key) if key is not None else None
+        if spec is not None and _still_valid(spec):
+            return spec
+        self._check(layout, nums)
+        names = [n for i, (treedef, param) in enumerate(zip(layout.treedefs,
+                                                            _param_names(self.fn, layout.n_args) + ["kwargs"]))
+                 for n in _leaf_names(param, treedef)]
+        value_shape = []
+
+        def flat_fn(*flat):
+            out = layout.call(self.fn, flat)
+            if isinstance(out, (int, float, np.ndarray, np.generic)) and not isinstance(out, bool):
+                # independent of the inputs: its gradient is zero (as in JAX; autograd warns)
+                like = next(x for x in flat if isinstance(x, SymbolicTensor))
+                arr = np.asarray(out, dtype=np.float64 if isinstance(out, int) else None)
+                out = like._apply_here("constant", (), {"value": _nested(arr.tolist()), "dtype": dtype_name(arr.dtype)})
+            # a one-element output is a scalar for grad, as in autograd: (1,) and (1, 1) are accepted
+            if isinstance(out, (Tensor, SymbolicTensor)) and out.ndim and out.numel() == 1:
+                value_shape.append(out.shape)
+                out = out.reshape(())
+            return out
+
+        flat_fn.__name__ = getattr(self.fn, "__name__", "f")
+        flags = [layout.owner[j] in nums for j in range(len(layout.leaves))]
+        spec = build_specialization(flat_fn, tuple(layout.leaves), flags, True, seed="ones", names=names)
+        spec.origin = _signature_text(self.fn)
+        spec.value_shape = value_shape[0] if value_shape else ()
+        if spec.draws:
+            raise NotImplementedError("grad of a function that draws random numbers (dropout in training "
+                                      "mode) is not supported: call .eval() on the module first")
+        if spec.assigned:
+            raise NotImplementedError("grad of a function that updates module buffers (a BatchNorm in training "
+                                      "mode) is not supported: call .eval() on the module first")
+        if spec.n_outputs != 1 or not spec.single:
+            raise TypeError("grad requires a function returning a single scalar tensor")
+        out = spec.stages["traced"].outputs[0]
+        if out.type.shape != ():
+            raise TypeError(f"grad requires a scalar output; {spec.forward.name} returns {out.type}")
+        if key is not None:
+            self._cache[key] = spec
+        return spec
+
+    def __call__(self, *args, **kwargs):
+        nums = _to_argnums(self.argnums, len(args))
+        layout = _Layout(args, kwargs, nums)
+        spec = self._spec(layout, nums)
+        joint = spec.stages["optimized"]
+        array_inputs = [layout.leaves[j] for j in layout.array_leaves]
+        captured = [c for c in spec.captured if _arg_type(c) is not None]
+        symbolic = any(isinstance(x, SymbolicTensor) for x in array_inputs)
+        as_tensor = any(isinstance(x, Tensor) for x in array_inputs)
+        history = as_tensor and is_grad_enabled() and any(
+            isinstance(x, Tensor) and x._requires_grad for x in array_inputs + captured)
+        if symbolic or history:
+            # inside a trace (grad of grad) or on tensors with history: replay the joint graph through the
+            # Tensor API, so the outer trace or the eager tape records it
+            wrap = (lambda x: x) if symbolic else (lambda x: x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x)))
+            outs = interpret(joint, [wrap(x) for x in array_inputs] + captured)
+            tracer = next((x.tracer for x in array_inputs if isinstance(x, SymbolicTensor)), None)
+            if tracer is not None:  # a gradient that depends on constants only is a constant of the outer trace
+                outs = [tracer.wrap(tracer.lift(o, "grad")) if isinstance(o, Tensor) else o for o in outs]
+        else:
+            module = spec.modules.get("joint")
+            if module is None:
+                module = spec.modules["joint"] = load_module(
+                    module_source([(joint, "value_and_grad", f"{joint.name} and its gradients")], "numpy",
+                                  f"Generated by graphgrad: value and gradient of {joint.name}."), joint.name + "_vg")
+            arrays = [x._data if isinstance(x, Tensor) else np.asarray(x) for x in array_inputs + captured]
+            outs = _own_arrays(module.value_and_grad(*arrays), arrays)
+            if as_tensor:
+                outs = [Tensor._wrap(o) for o in outs]
+        value, grads = outs[0], outs[1:]
+        if spec.value_shape != ():
+            value = value.reshape(spec.value_shape)
+        by_leaf = {layout.array_leaves[i]: g for i, g in zip(spec.diff_inputs, grads) if i < len(layout.array_leaves)}
+        picked, given = [], set()
+        for num in nums:
+            leaves = []
+            for j in (j for j, owner in enumerate(layout.owner) if owner == num):
+                g = by_leaf[j]
+                if isinstance(g, np.ndarray):
+                    if id(g) in given:  # argnums=(0, 0): two gradients, not one array twice
+                        g = g.copy()
+                    given.add(id(g))
+                    if j in layout.scalars:
+                        g = g[()]
+                leaves.append(g)
+            picked.append(tree_unflatten(layout.treedefs[num], leaves))
+        return value, (picked[0] if isinstance(self.argnums, int) else tuple(picked))
+
+
+def value_and_grad(fn, argnums=0):
+    """``f -> (lambda *args: (f(*args), gradient of f w.r.t. args[argnums]))`` for a scalar ``f``.
+
+    Arguments may be arrays, tensors, Python floats or tuples/lists/dicts of them; a gradient has its
+    argument's structure.
+
+    >>> import numpy as np, graphgrad as gg
+    >>> gg.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
+    (array(5.), array([2., 4.]))
+    >>> gg.value_and_grad(lambda p: p["w"] * p["b"])({"w": np.array(3.0), "b": np.array(2.0)})
+    (array(6.), {'b': array(3.), 'w': array(2.)})
+    """
+    return _ValueAndGrad(fn, argnums)
+
+
+def grad(fn, argnums=0):
+    """The gradient of a scalar function, as a function (composable: ``grad(grad(f))``).
+
+    >>> import numpy as np, graphgrad as gg
+    >>> gg.grad(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    >>> print(gg.grad(lambda x: x ** 3)(2.0))
+    12.0
+    """
+    vg = _ValueAndGrad(fn, argnums)
+
+    @functools.wraps(fn)
+    def gradient(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
+
+    return gradient
