@@ -13,8 +13,10 @@ from .ir.public import FUNCTIONS as _FUNCTIONS
 
 globals().update(_FUNCTIONS)  # graphgrad.exp, graphgrad.where, ...: each declared beside its op in graphgrad.ops
 from . import autograd
+from .runtime import return_types
 from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001
+from .runtime.dtypes import get_default_dtype, set_default_dtype
 from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, empty,
                                 empty_like, eye, from_numpy, full, full_like, initial_seed, linspace, manual_seed,
                                 ones, ones_like, rand, randint, randn, randperm, range, tensor, zeros, zeros_like)
@@ -46,3 +48,17 @@ def is_tensor(obj) -> bool:
 
 def numel(t: Tensor) -> int:
     return t.numel()
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """``torch.return_types.sort(values, indices)`` of ``input`` along ``dim``."""
+    return input.sort(dim, descending, stable)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    return input.argsort(dim, descending, stable)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    """``torch.return_types.topk(values, indices)``: the ``k`` largest (or smallest) elements along ``dim``."""
+    return input.topk(k, dim, largest, sorted)

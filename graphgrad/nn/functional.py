@@ -18,6 +18,7 @@ from ..ir.public import NN as _NN
 from ..ops.elementwise import where
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
+from ..runtime.function import Node
 from ..runtime.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -42,13 +43,29 @@ def _scalar_name(t: TensorBase) -> str:
     return dtypes.BY_NAME[t._type.dtype].scalar_name
 
 
-def _as_pytorch_names(result: TensorBase, name: str) -> TensorBase:
-    """Name an eager result's ``grad_fn`` as PyTorch's fused kernel is named (``MseLossBackward0``), so printed
-    losses read as in PyTorch; the recorded ops, and so the gradients, stay the composite ones."""
+def _as_pytorch_names(result: TensorBase, name: str, *inputs) -> TensorBase:
+    """Name an eager result's ``grad_fn`` as PyTorch's fused kernel is named (``MseLossBackward0``) and show the
+    composite's ``inputs`` (tensors, None, or display nodes) as its ``next_functions``, so that printed losses
+    and walks of the graph read as in PyTorch; the recorded ops, and so the gradients, stay the composite ones."""
     node = getattr(result, "grad_fn", None)
     if node is not None and isinstance(result, Tensor):
         node._name = name
+        if inputs:
+            node._shown = tuple(_edge(x) for x in inputs)
     return result
+
+
+def _edge(x) -> tuple:
+    if isinstance(x, Node):
+        return (x, 0)
+    if isinstance(x, Tensor) and x._requires_grad:
+        return (x._grad_node(), 0)
+    return (None, 0)
+
+
+def _display_node(name: str, *inputs) -> Node:
+    """A node that only shows in ``next_functions`` (a step PyTorch's kernel has and the composite does not)."""
+    return Node("display", {}, tuple(_edge(x) for x in inputs), (), (), (), None, name)
 
 
 def linear(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None) -> TensorBase:
@@ -57,10 +74,20 @@ def linear(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
         rows = int(np.prod(input.shape[:-1])) if input.ndim > 1 else 1
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1] if input.ndim else 1}"
                            f" and {weight.shape[-1]}x{weight.shape[0]})")
-    out = input @ weight.t()
+    weight_t = weight.t()
+    if isinstance(weight_t, Tensor) and weight_t.grad_fn is not None:
+        weight_t.grad_fn._name = "TBackward0"
+    out = input @ weight_t
     if bias is None:
         return out
-    return _as_pytorch_names(out + bias, "AddmmBackward0") if input.ndim == 2 else out + bias
+    out = out + bias
+    if input.ndim == 2:  # PyTorch's addmm(bias, input, weight.t())
+        return _as_pytorch_names(out, "AddmmBackward0", bias, input, weight_t)
+    # other ranks: PyTorch flattens the input to 2-D, runs addmm and views the result back
+    if isinstance(out, Tensor) and out.grad_fn is not None:
+        flat = _display_node("ViewBackward0", input) if _edge(input)[0] is not None else None
+        _as_pytorch_names(out, "ViewBackward0", _display_node("AddmmBackward0", bias, flat, weight_t))
+    return out
 
 
 def relu(input: TensorBase, inplace: bool = False) -> TensorBase:
@@ -97,7 +124,7 @@ def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=
         return (_rng(generator).random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
 
     if isinstance(input, Tensor):
-        return input * Tensor(draw())
+        return input * Tensor._wrap(draw())
     # traced: the mask is an input of the compiled function, drawn afresh on every call
     return input * input.tracer.random_input(input._type, draw)
 
@@ -112,7 +139,7 @@ def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = N
     rows = weight[input]
     if padding_idx is not None:  # the padding row reads as it is but passes no gradient back
         rows = where((input != padding_idx % weight.shape[0]).unsqueeze(-1), rows, rows.detach())
-    return _as_pytorch_names(rows, "EmbeddingBackward0")
+    return _as_pytorch_names(rows, "EmbeddingBackward0", weight)
 
 
 def layer_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = None,
@@ -130,7 +157,7 @@ def layer_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = 
         out = out * weight
     if bias is not None:
         out = out + bias
-    return _as_pytorch_names(out, "NativeLayerNormBackward0")
+    return _as_pytorch_names(out, "NativeLayerNormBackward0", input, weight, bias)
 
 
 def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: TensorBase | None,
@@ -160,7 +187,7 @@ def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: 
         out = out * weight.reshape(shape)
     if bias is not None:
         out = out + bias.reshape(shape)
-    return _as_pytorch_names(out, "NativeBatchNormBackward0")
+    return _as_pytorch_names(out, "NativeBatchNormBackward0", input, weight, bias)
 
 
 def _pair(v) -> tuple:
@@ -189,7 +216,7 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
     out = (rows @ weight.reshape(out_channels, c * kh * kw).t()).permute(0, 3, 1, 2)
     if bias is not None:
         out = out + bias.reshape(1, out_channels, 1, 1)
-    return _as_pytorch_names(out, "ConvolutionBackward0")
+    return _as_pytorch_names(out, "ConvolutionBackward0", input, weight, bias)
 
 
 def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1) -> TensorBase:
@@ -200,13 +227,13 @@ def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=
     windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, 0, dilation)
     flat = windows.reshape(windows.shape[:4] + (-1,))
     first_max = flat.argmax(-1, keepdim=True) == arange(flat.shape[-1])
-    return _as_pytorch_names(where(first_max, flat, 0.0).sum(-1), "MaxPool2DWithIndicesBackward0")
+    return _as_pytorch_names(where(first_max, flat, 0.0).sum(-1), "MaxPool2DWithIndicesBackward0", input)
 
 
 def avg_pool2d(input: TensorBase, kernel_size, stride=None, padding=0) -> TensorBase:
     """The mean of each window; zero padding counts towards the mean, as PyTorch's default."""
     windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, padding, 1)
-    return _as_pytorch_names(windows.mean((-2, -1)), "AvgPool2DBackward0")
+    return _as_pytorch_names(windows.mean((-2, -1)), "AvgPool2DBackward0", input)
 
 
 def adaptive_avg_pool2d(input: TensorBase, output_size) -> TensorBase:
@@ -270,7 +297,7 @@ def mse_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> 
     _check_reduction(reduction)
     _warn_size(input, target)
     diff = input - target
-    return _as_pytorch_names(_reduce(diff * diff, reduction), "MseLossBackward0")
+    return _as_pytorch_names(_reduce(diff * diff, reduction), "MseLossBackward0", input, target)
 
 
 def l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> TensorBase:
@@ -291,7 +318,7 @@ def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBa
     loss = (target - 1) * (1 - input).log().clamp(min=-100) - target * input.log().clamp(min=-100)
     if weight is not None:
         loss = loss * weight
-    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
+    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyBackward0", input, target, weight)
 
 
 def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weight: TensorBase | None = None,
@@ -314,7 +341,7 @@ def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weig
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
     if weight is not None:
         loss = loss * weight
-    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
+    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0", input, target, weight, pos_weight)
 
 
 def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
@@ -339,8 +366,8 @@ def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = 
         picked = picked._cast(logp._type.dtype)
     per_sample = -(logp * picked).sum(-1)
     if reduction == "mean":
-        return _as_pytorch_names(per_sample.sum() / picked.sum(), "NllLossBackward0")
-    return _as_pytorch_names(_reduce(per_sample, reduction), "NllLossBackward0")
+        return _as_pytorch_names(per_sample.sum() / picked.sum(), "NllLossBackward0", input, target, weight)
+    return _as_pytorch_names(_reduce(per_sample, reduction), "NllLossBackward0", input, target, weight)
 
 
 def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,

@@ -111,7 +111,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def _filled(fill, size, dtype, device, requires_grad) -> Tensor:
-    name = dtypes.to_name(dtype) if dtype is not None else "float32"
+    name = dtypes.to_name(dtype) if dtype is not None else dtypes.default_float().name
     return _finish(fill(_shape(size), dtype=np.dtype(name)), None, device, requires_grad)
 
 
@@ -131,7 +131,7 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     if dtype is None:
-        dtype = "bool" if isinstance(fill_value, bool) else "int64" if isinstance(fill_value, int) else "float32"
+        dtype = "bool" if isinstance(fill_value, bool) else "int64" if isinstance(fill_value, int) else dtypes.default_float().name
     return _finish(np.full(_shape((size,)), fill_value, dtype=np.dtype(dtypes.to_name(dtype))), None, device,
                    requires_grad)
 
@@ -161,14 +161,14 @@ def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: boo
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Standard normal samples (float32 unless ``dtype`` says otherwise)."""
     gen = _rng(generator)
-    return _finish(gen.standard_normal(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or "float32"))),
+    return _finish(gen.standard_normal(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or dtypes.default_float().name))),
                    None, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Uniform samples on [0, 1)."""
     gen = _rng(generator)
-    return _finish(gen.random(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or "float32"))),
+    return _finish(gen.random(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or dtypes.default_float().name))),
                    None, device, requires_grad)
 
 
@@ -189,7 +189,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         start, end = 0, start
     array = np.arange(start, end, step)
     if dtype is None:
-        dtype = "int64" if all(isinstance(v, int) for v in (start, end, step)) else "float32"
+        dtype = "int64" if all(isinstance(v, int) for v in (start, end, step)) else dtypes.default_float().name
     return _finish(array, dtype, device, requires_grad)
 
 
@@ -201,15 +201,15 @@ def range(start, end=None, step=1, dtype=None, device=None, requires_grad: bool 
     if end is None:
         start, end = 0, start
     count = int(np.floor((end - start) / step)) + 1
-    return _finish(start + step * np.arange(count), dtype or "float32", device, requires_grad)
+    return _finish(start + step * np.arange(count), dtype or dtypes.default_float().name, device, requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.linspace(start, end, steps), dtype or "float32", device, requires_grad)
+    return _finish(np.linspace(start, end, steps), dtype or dtypes.default_float().name, device, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.eye(n, m), dtype or "float32", device, requires_grad)
+    return _finish(np.eye(n, m), dtype or dtypes.default_float().name, device, requires_grad)
 
 
 def FloatTensor(*data) -> Tensor:

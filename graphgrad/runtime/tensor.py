@@ -139,10 +139,25 @@ class Tensor(TensorBase):
     _level = 0
     _is_inference = False  # set (in the instance dict) on tensors created inside inference_mode
 
-    def __init__(self, data=None, *, requires_grad: bool = False):
-        if data is None:
-            data = []
-        _init(self, _to_array(data, None))
+    def __init__(self, *data, requires_grad: bool = False, device=None):
+        # PyTorch's legacy constructor: always the default float dtype; ``Tensor(2, 3)`` is a shape
+        if len(data) == 1 and not isinstance(data[0], (int, Size)) or (len(data) == 1 and type(data[0]) is bool):
+            array = _to_array(data[0], None)
+            if array.dtype != dtypes.default_float().numpy:
+                array = array.astype(dtypes.default_float().numpy)
+        else:
+            if len(data) == 1 and isinstance(data[0], Size):
+                data = tuple(data[0])
+            elif not data:
+                data = (0,)
+            for d in data:
+                if type(d) is not int:
+                    raise TypeError(f"new(): argument 'size' must be tuple of ints, but found element of type "
+                                    f"{type(d).__name__} at pos {data.index(d)}")
+            array = np.zeros(data, dtype=dtypes.default_float().numpy)
+        _init(self, array)
+        if device is not None and str(device) != "cpu":
+            self._data = _to_device(self, str(device))._data
         if requires_grad:
             self.requires_grad = True
 
@@ -203,7 +218,7 @@ class Tensor(TensorBase):
             result._version_box = base._version_box  # views share the version counter of their base
         else:
             result._version_box = [0]
-        if record and _grad_state.enabled:
+        if record and _grad_state.enabled and out.dtype.kind == "f":  # integer and bool results have no history
             _record(result, op, inputs, attrs)
         elif _grad_state.inference:
             result._is_inference = True
@@ -321,6 +336,11 @@ class Tensor(TensorBase):
 
     @grad.setter
     def grad(self, value) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                            f"{type(value).__name__}")
+        if value is self:
+            raise RuntimeError("can't assign Variable as its own grad")
         if value is not None and tuple(value.shape) != tuple(self.shape):
             raise RuntimeError("assigned grad has data of a different size")
         self._grad = value
@@ -478,6 +498,35 @@ class Tensor(TensorBase):
     def contiguous(self) -> "Tensor":
         return self
 
+    # -- values with their indices (eager: the indices are computed first, the values gathered by them) ------
+    def max(self, dim=None, keepdim: bool = False):
+        """``x.max()`` is the largest element; ``x.max(dim)`` returns ``torch.return_types.max(values, indices)``
+        whose values' gradient goes to the element the index names, as in PyTorch."""
+        if dim is None or isinstance(dim, TensorBase) or _TRACES.stack:
+            return super().max(dim, keepdim)
+        return _along(self, "max", dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        if dim is None or isinstance(dim, TensorBase) or _TRACES.stack:
+            return super().min(dim, keepdim)
+        return _along(self, "min", dim, keepdim)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """``(values, indices)`` sorted along ``dim`` (ties keep their order); values are differentiable.
+
+        >>> import graphgrad as gg
+        >>> gg.tensor([3.0, 1.0, 2.0]).sort(descending=True).indices
+        tensor([0, 2, 1])
+        """
+        return _along(self, "sort", dim, True, descending=descending)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> "Tensor":
+        return _along(self, "sort", dim, True, descending=descending).indices
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
+        return _along(self, "topk", dim, True, descending=largest, k=k)
+
     # -- in place -------------------------------------------------------------------------------
     def _inplace(self, op: str, *args, **attrs) -> "Tensor":
         """Run ``op(self, *args)`` (``self`` at the ``_SELF`` marker if given) out of place, then write the
@@ -506,6 +555,9 @@ class Tensor(TensorBase):
                                       "supported; use an out-of-place op (e.g. graphgrad.where) instead")
         old = Tensor._wrap(self._data, self._requires_grad, self.grad_fn, self._version_box)
         result = compute(old)
+        if not _can_cast(result._data.dtype, self._data.dtype):
+            raise RuntimeError(f"result type {result.dtype.scalar_name} can't be cast to the desired output type "
+                               f"{self.dtype.scalar_name}")
         if result._data.shape != self._data.shape:
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                                f"{list(result._data.shape)}")
@@ -546,7 +598,7 @@ class Tensor(TensorBase):
     def copy_(self, src) -> "Tensor":
         """Overwrite with ``src`` (broadcast and cast); differentiable in ``src``, not in the old value."""
         if not isinstance(src, Tensor):
-            src = Tensor(src)
+            src = Tensor._wrap(_to_array(src, None))
         if src.is_cuda != self.is_cuda:
             src = src.to(self.device)
         return self._inplace("where", True, src, _SELF)
@@ -566,6 +618,56 @@ class Tensor(TensorBase):
                 "graphgrad.cat([...])")
         self._data[index] = value._data if isinstance(value, Tensor) else value
         self._version_box[0] += 1
+
+
+def _can_cast(src, dst) -> bool:
+    """PyTorch's rule for writing a result into an existing tensor: never float to integer, nor to bool."""
+    if src.kind == "f" and dst.kind in "iub":
+        return False
+    return not (dst.kind == "b" and src.kind != "b")
+
+
+def _xp(data):
+    if type(data) is np.ndarray:
+        return np
+    import cupy
+    return cupy
+
+
+def _along(x: Tensor, kind: str, dim: int, keepdim: bool, descending: bool = False, k: int | None = None):
+    """``max``/``min``/``sort``/``topk`` along ``dim``: integer indices without history, and values gathered at
+    them (one node, named as PyTorch names its backward, whose gradient goes to the picked elements)."""
+    from . import return_types
+
+    data = x._data
+    xp = _xp(data)
+    ndim = data.ndim
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}], "
+                         f"but got {dim})")
+    dim %= max(ndim, 1)
+    work = data.reshape(1) if ndim == 0 else data
+    if kind in ("max", "min"):
+        idx = (xp.argmax if kind == "max" else xp.argmin)(work, axis=dim)
+        idx = xp.expand_dims(idx, dim)
+    else:
+        if k is not None and not 0 <= k <= work.shape[dim]:
+            raise RuntimeError("selected index k out of range")
+        idx = xp.argsort(-work if descending and work.dtype.kind != "b" else work, axis=dim, kind="stable")
+        if descending and work.dtype.kind == "b":
+            idx = xp.flip(xp.argsort(work, axis=dim, kind="stable"), axis=dim)
+        if k is not None:
+            idx = xp.take(idx, xp.arange(k), axis=dim)
+    coords = list(xp.indices(idx.shape, sparse=True))
+    coords[dim] = idx
+    flat = xp.ravel_multi_index(tuple(xp.broadcast_arrays(*coords)), work.shape)
+    if kind in ("max", "min") and not keepdim or ndim == 0:
+        idx, flat = xp.squeeze(idx, axis=dim), xp.squeeze(flat, axis=dim)
+    values = x.reshape(-1)[Tensor._wrap(flat.astype(np.int64))]
+    if values.grad_fn is not None:
+        values.grad_fn._name = kind.capitalize() + "Backward0"
+        values.grad_fn._shown = ((x._grad_node(), 0),)
+    return getattr(return_types, kind)(values, Tensor._wrap(idx.astype(np.int64)))
 
 
 def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=None) -> None:
@@ -748,7 +850,7 @@ def _to_array(data, dtype):
             data = _nested_items(data)
         arr = np.asarray(data)
         if dtype is None and arr.dtype.kind == "f":
-            arr = arr.astype(np.float32)
+            arr = arr.astype(dtypes.default_float().numpy)
         if dtype is None and arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)
     if dtype is not None:
