@@ -62,3 +62,40 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
     """``torch.return_types.topk(values, indices)``: the ``k`` largest (or smallest) elements along ``dim``."""
     return input.topk(k, dim, largest, sorted)
+
+
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``input``'s elements picked along ``dim`` by ``index`` (see ``Tensor.gather``)."""
+    return input.gather(dim, index)
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, reduce=None) -> Tensor:
+    return input.scatter(dim, index, src, value, reduce)
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return input.scatter_add(dim, index, src)
+
+
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha=1) -> Tensor:
+    return input.index_add(dim, index, source, alpha)
+
+
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    return input.masked_fill(mask, value)
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, value=1) -> Tensor:
+    return input.addcmul(tensor1, tensor2, value)
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, value=1) -> Tensor:
+    return input.addcdiv(tensor1, tensor2, value)
+
+
+def reciprocal(input: Tensor) -> Tensor:
+    return input.reciprocal()
+
+
+def rsqrt(input: Tensor) -> Tensor:
+    return input.rsqrt()

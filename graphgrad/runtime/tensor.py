@@ -13,6 +13,7 @@ from ..ir.types import TensorType, dtype_name
 from ..passes.vjp_rules import VJP_RULES
 from . import dtypes
 from .function import AccumulateGrad, Node
+from .function import _sequence as _node_sequence
 from .grad_mode import _state as _grad_state
 from .grad_mode import is_grad_enabled
 from ..tracer.tracer import ACTIVE as _TRACES
@@ -536,23 +537,24 @@ class Tensor(TensorBase):
                                                                 attrs))
         return self._inplace_with(lambda old: Tensor._apply(op, (old,) + args, attrs))
 
-    def _inplace_with(self, compute) -> "Tensor":
+    def _inplace_with(self, compute, name: str | None = None) -> "Tensor":
         """Write ``compute(old)`` into this tensor's storage as one in-place operation (one version bump).
 
-        ``old`` is an alias of the current value that shares the version counter, so a rule that needs
-        the overwritten value fails at backward with PyTorch's error.
+        ``old`` is an alias of the current value. A gradient rule that saved it gets a copy of the overwritten
+        value instead (as PyTorch saves the original when the formula needs it). On a view of a tensor with
+        history the base's history is rebased (PyTorch's ``CopySlices``): the base becomes "the old base with
+        the view's elements replaced". ``name`` names the resulting node.
         """
         if self._is_inference and not _grad_state.inference:
             raise RuntimeError(INFERENCE_INPLACE)
         tracked = is_grad_enabled()
+        base = self._base
         if tracked and self._requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if tracked and self._base is not None and self._base._requires_grad:
-            if self._base.grad_fn is None:
-                raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
-                                   "operation.")
-            raise NotImplementedError("in-place modification of a view of a tensor that requires grad is not "
-                                      "supported; use an out-of-place op (e.g. graphgrad.where) instead")
+        if tracked and base is not None and base._requires_grad and base.grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        first_new = next(_node_sequence)
         old = Tensor._wrap(self._data, self._requires_grad, self.grad_fn, self._version_box)
         result = compute(old)
         if not _can_cast(result._data.dtype, self._data.dtype):
@@ -564,13 +566,27 @@ class Tensor(TensorBase):
         if not self._data.flags.writeable:
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                                "single memory location. Please clone() the tensor before performing the operation.")
+        if result.grad_fn is not None:
+            _keep_overwritten(result.grad_fn, old, first_new)
+        rebase = tracked and base is not None and (result.grad_fn is not None or base._requires_grad)
+        if rebase:
+            from .views import replace, view_positions
+
+            base_old = Tensor._wrap(base._data, base._requires_grad, base.grad_fn, base._version_box)
+            new_base = replace(base_old, view_positions(base, self), result)
         self._data[...] = result._data
         self._version_box[0] += 1
         if result.grad_fn is not None:
+            if name is not None:
+                result.grad_fn._name = name
             self.grad_fn = result.grad_fn
             self._requires_grad = True
             if result.grad_fn._out is not None:
                 result.grad_fn._out = (self._data, self._version_box, self._version_box[0])
+        if rebase:
+            new_base.grad_fn._name = "CopySlices"
+            base.grad_fn = new_base.grad_fn
+            base._requires_grad = True
         return self
 
     def add_(self, other, alpha=1): return self._inplace("add", other if alpha == 1 else other * alpha)
@@ -578,11 +594,25 @@ class Tensor(TensorBase):
     def mul_(self, other): return self._inplace("mul", other)
     def div_(self, other): return self._inplace("div", other)
     def pow_(self, other): return self._inplace("pow", other)
-    def neg_(self): return self._inplace("neg")
-    def exp_(self): return self._inplace("exp")
-    def relu_(self): return self._inplace("relu")
-    def sigmoid_(self): return self._inplace("sigmoid")
-    def tanh_(self): return self._inplace("tanh")
+
+    def clamp(self, min=None, max=None) -> "Tensor":
+        """Limit to ``[min, max]``; the gradient passes where ``min <= x <= max``, boundaries included, as in
+        PyTorch (a maximum/minimum pair would halve it at a boundary)."""
+        if _TRACES.stack:
+            return super().clamp(min, max)
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        out = self
+        if min is not None:
+            out = _where(self < min, min, out)
+        if max is not None:
+            out = _where(self > max, max, out)
+        if out.grad_fn is not None:
+            out.grad_fn._name = "ClampBackward1"
+            out.grad_fn._shown = ((self._grad_node(), 0),)
+        return out
+
+    clip = clamp
 
     def clamp_(self, min=None, max=None):
         return self._inplace_with(lambda old: old.clamp(min, max))
@@ -603,21 +633,196 @@ class Tensor(TensorBase):
             src = src.to(self.device)
         return self._inplace("where", True, src, _SELF)
 
+    # -- composites PyTorch has as methods, and writes into part of a tensor -----------------------------------
+    def reciprocal(self): return 1.0 / self
+    def rsqrt(self): return 1.0 / self.sqrt()
+    def tan(self): return self.sin() / self.cos()
+    def expm1(self): return self.exp() - 1.0
+    def log2(self): return self.log() / float(np.log(2.0))
+    def log10(self): return self.log() / float(np.log(10.0))
+
+    def addcmul(self, tensor1, tensor2, value=1):
+        """``self + value * tensor1 * tensor2``."""
+        return self + tensor1 * tensor2 * value if value != 1 else self + tensor1 * tensor2
+
+    def addcdiv(self, tensor1, tensor2, value=1):
+        """``self + value * tensor1 / tensor2``."""
+        return self + tensor1 / tensor2 * value if value != 1 else self + tensor1 / tensor2
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._inplace_with(lambda old: old.addcmul(tensor1, tensor2, value))
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._inplace_with(lambda old: old.addcdiv(tensor1, tensor2, value))
+
+    def masked_fill(self, mask, value) -> "Tensor":
+        """``value`` where the boolean ``mask`` (broadcast) is true, else ``self``."""
+        if isinstance(value, Tensor) and value._data.ndim:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value._data.ndim} dimension(s).")
+        if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
+            raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                               f"{mask.dtype if isinstance(mask, Tensor) else type(mask).__name__}")
+        if not isinstance(value, Tensor):
+            value = Tensor._wrap(np.asarray(value, dtype=self._data.dtype))
+        out = _where(mask, value._cast(self.dtype.name), self)
+        if out.grad_fn is not None:
+            out.grad_fn._name = "MaskedFillBackward0"
+        return out
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        return self._inplace_with(lambda old: old.masked_fill(mask, value))
+
+    def index_put_(self, indices: tuple, values, accumulate: bool = False) -> "Tensor":
+        """``self[indices] = values`` (``+=`` with ``accumulate``, repeated indices adding up)."""
+        if not accumulate:
+            self[tuple(indices)] = values
+            return self
+        from .views import accumulate as add_at
+        from .views import as_value, index_positions
+
+        positions = index_positions(self, tuple(indices))
+        return self._inplace_with(lambda old: add_at(old, positions, as_value(values, old, positions.shape)),
+                                  "IndexPutBackward0")
+
+    def index_put(self, indices: tuple, values, accumulate: bool = False) -> "Tensor":
+        return self.clone().index_put_(indices, values, accumulate)
+
+    def gather(self, dim: int, index: "Tensor") -> "Tensor":
+        """``out[i][j] = self[index[i][j]][j]`` for ``dim=0`` (and so on), differentiable in ``self``."""
+        from .views import along_positions
+
+        positions = along_positions(self, dim, _long_index(index, "gather"))
+        out = self.reshape(-1)[Tensor._wrap(positions.astype(np.int64))]
+        if out.grad_fn is not None:
+            out.grad_fn._name, out.grad_fn._shown = "GatherBackward0", ((self._grad_node(), 0), _NO_EDGE)
+        return out
+
+    def scatter_(self, dim: int, index: "Tensor", src=None, value=None, reduce=None) -> "Tensor":
+        """``self[index[i][j]][j] = src[i][j]`` for ``dim=0`` (and so on); ``src`` may be a number."""
+        from .views import along_positions, as_value, replace
+
+        if src is None:
+            src = value
+        if reduce is not None:
+            raise NotImplementedError("scatter_: reduce= is not supported; use scatter_add_ for 'add'")
+        index = _long_index(index, "scatter")
+        positions = along_positions(self, dim, index)
+        if isinstance(src, Tensor) and tuple(src.shape) != tuple(index.shape):
+            src = src[tuple(slice(0, n) for n in index.shape)]
+        return self._inplace_with(lambda old: replace(old, positions, as_value(src, old, positions.shape)),
+                                  "ScatterBackward0")
+
+    def scatter(self, dim: int, index: "Tensor", src=None, value=None, reduce=None) -> "Tensor":
+        return self.clone().scatter_(dim, index, src, value, reduce)
+
+    def scatter_add_(self, dim: int, index: "Tensor", src: "Tensor") -> "Tensor":
+        """``self[index[i][j]][j] += src[i][j]`` for ``dim=0`` (and so on), repeated indices adding up."""
+        from .views import accumulate, along_positions, as_value
+
+        index = _long_index(index, "scatter_add")
+        positions = along_positions(self, dim, index)
+        if tuple(src.shape) != tuple(index.shape):
+            src = src[tuple(slice(0, n) for n in index.shape)]
+        return self._inplace_with(lambda old: accumulate(old, positions, as_value(src, old, positions.shape)),
+                                  "ScatterAddBackward0")
+
+    def scatter_add(self, dim: int, index: "Tensor", src: "Tensor") -> "Tensor":
+        return self.clone().scatter_add_(dim, index, src)
+
+    def index_add_(self, dim: int, index: "Tensor", source: "Tensor", alpha=1) -> "Tensor":
+        """Add ``alpha * source``'s slices along ``dim`` into ``self``'s slices ``index`` (repeats add up)."""
+        from .views import accumulate, index_along_positions
+
+        index = _long_index(index, "index_add")
+        if index.ndim > 1:
+            raise IndexError("index_add_(): Index is supposed to be a vector")
+        positions = index_along_positions(self, dim, index, tuple(source.shape))
+        values = source * alpha if alpha != 1 else source
+        if values._data.dtype != self._data.dtype:
+            values = values._cast(self.dtype.name)
+        return self._inplace_with(lambda old: accumulate(old, positions, values), "IndexAddBackward0")
+
+    def index_add(self, dim: int, index: "Tensor", source: "Tensor", alpha=1) -> "Tensor":
+        return self.clone().index_add_(dim, index, source, alpha)
+
     def __iadd__(self, other): return self.add_(other)
     def __isub__(self, other): return self.sub_(other)
     def __imul__(self, other): return self.mul_(other)
     def __itruediv__(self, other): return self.div_(other)
 
     def __setitem__(self, index, value) -> None:
+        """``x[index] = value``; on a tensor with history (or a value with one) it is recorded as PyTorch's
+        ``CopySlices`` (``IndexPutBackward0`` for a mask or integer-array index), so gradients flow to the
+        elements that were not overwritten and to ``value``."""
         if self._is_inference and not _grad_state.inference:
             raise RuntimeError(INFERENCE_INPLACE)
-        if is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)):
-            raise RuntimeError(
-                "index assignment (x[i] = v) on a tensor that requires grad is not supported by graphgrad's "
-                "autograd; build the result functionally instead, e.g. graphgrad.where(mask, v, x) or "
-                "graphgrad.cat([...])")
-        self._data[index] = value._data if isinstance(value, Tensor) else value
-        self._version_box[0] += 1
+        base = self._base
+        if not (is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)
+                                       or (base is not None and base._requires_grad))):
+            if isinstance(index, Tensor) or isinstance(index, tuple) and any(isinstance(i, Tensor) for i in index):
+                from .views import _plain_index
+
+                index = _plain_index(index)
+            if isinstance(value, Tensor) and value.is_cuda != self.is_cuda:
+                value = value.to(self.device)
+            self._data[index] = value._data if isinstance(value, Tensor) else value
+            self._version_box[0] += 1
+            return
+        from .views import as_value, index_positions, replace
+
+        positions = index_positions(self, index)
+        value = as_value(value, self, positions.shape)
+        advanced = any(isinstance(i, (Tensor, list, np.ndarray)) for i in (index if isinstance(index, tuple)
+                                                                           else (index,)))
+        self._inplace_with(lambda old: replace(old, positions, value),
+                           "IndexPutBackward0" if advanced else "CopySlices")
+
+
+def _where(cond, x, y):
+    from ..ir.api import where
+
+    return where(cond, x, y)
+
+
+def _long_index(index, op: str):
+    if not isinstance(index, Tensor) or index._data.dtype != np.int64:
+        got = index.dtype.scalar_name if isinstance(index, Tensor) else type(index).__name__
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, but got {got}")
+    return index._data
+
+
+def _in_place_unary(name: str):
+    def method(self):
+        return self._inplace_with(lambda old: getattr(old, name)())
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``."
+    return method
+
+
+for _name in ("abs", "sin", "cos", "tan", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "exp", "expm1", "neg",
+              "tanh", "sigmoid", "relu", "sign", "square", "reciprocal"):
+    setattr(Tensor, _name + "_", _in_place_unary(_name))
+Tensor.negative_ = Tensor.neg_
+Tensor.absolute_ = Tensor.abs_
+
+
+def _keep_overwritten(node, old: Tensor, first_new: int) -> None:
+    """Nodes recorded by an in-place op (sequence numbers from ``first_new``) that saved ``old``, the value
+    about to be overwritten, save a copy of it instead."""
+    copy = None
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen or not isinstance(n, Node) or n._seq < first_new:
+            continue
+        seen.add(id(n))
+        if any(x is old for x in n._saved):
+            if copy is None:
+                copy = Tensor._wrap(old._data.copy(), old._requires_grad, old.grad_fn)
+            n._versions = tuple(0 if x is old else v for x, v in zip(n._saved, n._versions))
+            n._saved = tuple(copy if x is old else x for x in n._saved)
+        stack.extend(nxt for nxt, _ in n._next if nxt is not None)
 
 
 def _can_cast(src, dst) -> bool:
@@ -736,7 +941,7 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
         a, b = inputs
         uses_out, uses = rule.by_mask[(isinstance(a, Tensor) and a._requires_grad)
                                       | (isinstance(b, Tensor) and b._requires_grad) << 1]
-        edge_a, type_a, saved_a, version_a = _input_record(a, 0 in uses, rule)
+        edge_a, type_a, saved_a, version_a = _input_record(a, 0 in uses, rule, op in _TYPE_ONLY)
         edge_b, type_b, saved_b, version_b = _input_record(b, 1 in uses, rule)
         node = Node(op, attrs, (edge_a, edge_b), (saved_a, saved_b), (version_a, version_b), (type_a, type_b),
                     None)
@@ -751,7 +956,8 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
             uses_out, uses = rule.by_mask[mask]
         else:
             uses, uses_out = rule.uses_inputs, rule.uses_out
-        records = [_input_record(x, i in uses, rule) for i, x in enumerate(inputs)]
+        type_only = op in _TYPE_ONLY
+        records = [_input_record(x, i in uses, rule, type_only and i == 0) for i, x in enumerate(inputs)]
         edges, types, saved, versions = zip(*records)  # recorded ops have a tensor input
         node = Node(op, attrs, edges, saved, versions, types, None)
     if uses_out:
@@ -760,7 +966,22 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
     result.grad_fn = node
 
 
-def _input_record(x, saved_here: bool, rule) -> tuple:
+# Ops whose rule reads only the type (shape, dtype) of their first input: they keep a stand-in, not the tensor,
+# so that changing the input in place afterwards is harmless (``y[1:3]`` then ``y.mul_(2)``), as in PyTorch.
+_TYPE_ONLY = frozenset({"reshape", "expand", "sum", "mean", "cast", "getitem", "gather_rows"})
+
+
+class _TypeOnly(TensorBase):
+    """The shape and dtype of a saved input, without its value."""
+
+    __slots__ = ("_type",)
+    _level = -1
+
+    def __init__(self, type_: TensorType):
+        self._type = type_
+
+
+def _input_record(x, saved_here: bool, rule, type_only: bool = False) -> tuple:
     """(edge, type, saved value, version at save time) of one input of a recorded op."""
     if not isinstance(x, Tensor):  # Python scalars are kept: rules (and capture) read them
         return _NO_EDGE, None, (x if rule is not None else None), None
@@ -771,6 +992,8 @@ def _input_record(x, saved_here: bool, rule) -> tuple:
     type_ = _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
     if not saved_here:
         return (node, 0), type_, None, None
+    if type_only:
+        return (node, 0), type_, _TypeOnly(type_), None
     if x._is_inference:
         raise RuntimeError(INFERENCE_SAVED)
     return (node, 0), type_, x, x._version_box[0]
