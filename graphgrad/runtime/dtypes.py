@@ -76,7 +76,7 @@ def set_default_dtype(d) -> None:
     """
     found = BY_NAME.get(to_name(d)) if not isinstance(d, dtype) else d
     if found is None or not found.is_floating_point:
-        raise TypeError(f"only floating-point types are supported as the default type")
+        raise TypeError("only floating-point types are supported as the default type")
     _default[0] = found
 
 

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from . import dtypes
+from .device import CPU, default_device
 from .grad_mode import is_inference_mode_enabled
 from .tensor import Tensor, _to_array, _to_device, check_can_require_grad
 
@@ -72,8 +73,10 @@ def _finish(array, dtype, device, requires_grad) -> Tensor:
     if requires_grad:
         check_can_require_grad(array, at_creation=True)
     t = Tensor._wrap(array)
-    if device is not None and str(device) != "cpu":
-        t = _to_device(t, str(device))
+    if device is None:
+        device = default_device()
+    if device is not CPU and str(device) != "cpu":
+        t = _to_device(t, device)
     t._requires_grad = bool(requires_grad)
     if is_inference_mode_enabled():
         t._is_inference = True

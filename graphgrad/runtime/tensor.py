@@ -12,6 +12,9 @@ from ..ir.registry import ShapeError, infer_type
 from ..ir.types import TensorType, dtype_name
 from ..passes.vjp_rules import VJP_RULES
 from . import dtypes
+from .device import CPU as _CPU
+from .device import CUDA0 as _CUDA0
+from .device import device as _device
 from .function import AccumulateGrad, Node
 from .function import _sequence as _node_sequence
 from .grad_mode import _state as _grad_state
@@ -136,6 +139,7 @@ class Tensor(TensorBase):
     _accumulator = None  # weakref to a leaf's AccumulateGrad node
     _hooks = None
     _base = None         # the tensor a view was taken of
+    _view_version = 0    # the shared version when a view's grad_fn was made (older: rebuilt from the base's)
     _retains_grad = False
     _level = 0
     _is_inference = False  # set (in the instance dict) on tensors created inside inference_mode
@@ -217,6 +221,8 @@ class Tensor(TensorBase):
             base = inputs[0]
             result._base = base._base if base._base is not None else base
             result._version_box = base._version_box  # views share the version counter of their base
+            if base._version_box[0]:
+                result._view_version = base._version_box[0]
         else:
             result._version_box = [0]
         if record and _grad_state.enabled and out.dtype.kind == "f":  # integer and bool results have no history
@@ -255,8 +261,9 @@ class Tensor(TensorBase):
         return dtypes.BY_NAME[dtype_name(self._data.dtype)]
 
     @property
-    def device(self) -> str:
-        return "cpu" if type(self._data) is np.ndarray else "cuda:0"
+    def device(self) -> _device:
+        """``device(type='cpu')``, or ``device(type='cuda', index=0)`` for a tensor held by CuPy."""
+        return _CPU if type(self._data) is np.ndarray else _CUDA0
 
     @property
     def is_cuda(self) -> bool:
@@ -273,7 +280,7 @@ class Tensor(TensorBase):
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, str):
+            elif isinstance(a, (str, _device)):
                 device = a
             else:
                 dtype = a
@@ -281,7 +288,7 @@ class Tensor(TensorBase):
         if dtype is not None:
             out = out._cast(dtypes.to_name(dtype))
         if device is not None:
-            out = _to_device(out, str(device))
+            out = _to_device(out, device)
         return out
 
     def cuda(self, device=None) -> "Tensor":
@@ -554,6 +561,8 @@ class Tensor(TensorBase):
         if tracked and base is not None and base._requires_grad and base.grad_fn is None:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
                                "operation.")
+        if base is not None and self._view_version != self._version_box[0]:
+            _refresh_view(self)
         first_new = next(_node_sequence)
         old = Tensor._wrap(self._data, self._requires_grad, self.grad_fn, self._version_box)
         result = compute(old)
@@ -576,6 +585,8 @@ class Tensor(TensorBase):
             new_base = replace(base_old, view_positions(base, self), result)
         self._data[...] = result._data
         self._version_box[0] += 1
+        if base is not None:
+            self._view_version = self._version_box[0]
         if result.grad_fn is not None:
             if name is not None:
                 result.grad_fn._name = name
@@ -981,10 +992,27 @@ class _TypeOnly(TensorBase):
         self._type = type_
 
 
+def _refresh_view(view: Tensor) -> None:
+    """A view whose base (or another view of it) was written in place since the view's ``grad_fn`` was made
+    reads its elements from the base's new history, as PyTorch regenerates a view's ``grad_fn``."""
+    base = view._base
+    view._view_version = view._version_box[0]
+    if not (base._requires_grad and is_grad_enabled()):
+        return
+    from .views import view_positions
+
+    fresh = base.reshape(-1)[Tensor._wrap(view_positions(base, view).astype(np.int64))]
+    fresh.grad_fn._name = "AsStridedBackward0"
+    fresh.grad_fn._shown = ((base._grad_node(), 0),)
+    view.grad_fn, view._requires_grad = fresh.grad_fn, True
+
+
 def _input_record(x, saved_here: bool, rule, type_only: bool = False) -> tuple:
     """(edge, type, saved value, version at save time) of one input of a recorded op."""
     if not isinstance(x, Tensor):  # Python scalars are kept: rules (and capture) read them
         return _NO_EDGE, None, (x if rule is not None else None), None
+    if x._base is not None and x._view_version != x._version_box[0]:
+        _refresh_view(x)
     node = x.grad_fn
     if node is None and x._requires_grad:
         node = x._grad_node()
@@ -1101,24 +1129,27 @@ def _nested_items(xs):
             for x in xs]
 
 
-def _to_device(t: Tensor, device: str) -> Tensor:
-    kind = device.split(":")[0]
+def require_cupy():
+    """The cupy module, or PyTorch-users' clear error when the 'cuda' device is not usable here."""
+    try:
+        import cupy
+        cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # ImportError, or CuPy without a driver/GPU
+        raise RuntimeError(
+            "graphgrad's 'cuda' device needs CuPy and an NVIDIA GPU, and none is usable here "
+            f"({type(e).__name__}: {e}). Install the extra with: pip install 'graphgrad[cuda]'") from None
+    return cupy
+
+
+def _to_device(t: Tensor, device) -> Tensor:
+    kind = _device(device).type
     if kind == "cpu":
         if not t.is_cuda:
             return t
         return _transfer(t, t._data.get())
-    if kind == "cuda":
-        if t.is_cuda:
-            return t
-        try:
-            import cupy
-            cupy.cuda.runtime.getDeviceCount()
-        except Exception as e:  # ImportError, or CuPy without a driver/GPU
-            raise RuntimeError(
-                "graphgrad's 'cuda' device needs CuPy and an NVIDIA GPU, and none is usable here "
-                f"({type(e).__name__}: {e}). Install the extra with: pip install 'graphgrad[cuda]'") from None
-        return _transfer(t, cupy.asarray(t._data))
-    raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {device}")
+    if t.is_cuda:
+        return t
+    return _transfer(t, require_cupy().asarray(t._data))
 
 
 def _transfer(t: Tensor, array) -> Tensor:
@@ -1147,7 +1178,7 @@ class _TransferNode(Node):
 def _explain(op: str, inputs: tuple, attrs: dict, error: Exception) -> Exception:
     """Turn an array library failure into a message naming the op, shapes and dtypes."""
     types = [x._type if isinstance(x, (Tensor, Cotangent)) else x for x in inputs]
-    devices = {x.device for x in inputs if isinstance(x, Tensor)}
+    devices = {str(x.device) for x in inputs if isinstance(x, Tensor)}
     if len(devices) > 1:
         return RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
                             + " and ".join(sorted(devices, reverse=True)) + "!")

@@ -217,3 +217,25 @@ def test_scatter_family_gradients(x):
                      [x])
     assert gradcheck(lambda x: (x * 1).index_put_((torch.tensor([0, 2]), torch.tensor([1, 3])), x[1, :2]), [x])
     assert gradcheck(lambda x: x.masked_fill(x > 1.0, 0.5), [x])
+
+
+def test_a_view_reads_writes_made_through_its_base_or_another_view():
+    x = f64([1.0, 2.0, 3.0])
+    y = x * 1
+    v, w = y[0:2], y[1:]
+    y.mul_(2.0)
+    (v * 1).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 0.0]  # v's elements are 2x: PyTorch regenerates v's grad_fn
+    x.grad = None
+    y = x * 1
+    v, w = y[0:2], y[1:]
+    w.mul_(3.0)
+    (v * 1).sum().backward()
+    assert x.grad.tolist() == [1.0, 3.0, 0.0]
+
+    def fn(x):
+        y = x * 1
+        v = y[1:]
+        y[:2].mul_(x[1:])
+        return v * v
+    assert gradcheck(fn, [x.detach().requires_grad_()])
