@@ -20,11 +20,15 @@ from .runtime.dtypes import get_default_dtype, set_default_dtype
 from .runtime.device import accelerator, backends, cuda, device, get_default_device, set_default_device
 from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, empty,
                                 empty_like, eye, from_numpy, full, full_like, initial_seed, linspace, manual_seed,
-                                ones, ones_like, rand, randint, randn, randperm, range, tensor, zeros, zeros_like)
+                                ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
+                                range, tensor, zeros, zeros_like)
 from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                                 no_grad, set_grad_enabled)
 from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
+from .runtime.torch_api import (abs, add, cat, cos, div, eq, exp, ge, gt, le, log, log1p, lt, matmul,  # noqa: A004
+                                maximum, minimum, mm, mul, ne, neg, pow, relu, sigmoid, sign, sin, sqrt, stack, sub,
+                                tanh)  # PyTorch's signatures: keyword names and out=
 from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A004
 
 from . import nn  # noqa: E402  (built on everything above)
@@ -33,6 +37,8 @@ from .utils import data as _data  # noqa: E402,F401  (so graphgrad.utils.data is
 from .utils.serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"
+concat = cat
+multiply, divide, subtract, true_divide = mul, div, sub, div
 
 
 def __getattr__(name: str):
@@ -100,3 +106,27 @@ def reciprocal(input: Tensor) -> Tensor:
 
 def rsqrt(input: Tensor) -> Tensor:
     return input.rsqrt()
+
+
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    return tensor.split(split_size_or_sections, dim)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    return input.chunk(chunks, dim)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    return input.unbind(dim)
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    return input.equal(other)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    return input.allclose(other, rtol, atol, equal_nan)
+
+
+def bernoulli(input: Tensor, p=None, generator=None) -> Tensor:
+    return input.bernoulli(p, generator)

@@ -231,3 +231,28 @@ def LongTensor(*data) -> Tensor:
     if len(data) == 1 and not isinstance(data[0], int):
         return tensor(data[0], dtype="int64")
     return zeros(*data, dtype="int64")
+
+
+def _like_random(draw, t: Tensor, dtype, device, requires_grad, generator) -> Tensor:
+    name = dtypes.to_name(dtype) if dtype is not None else t.dtype.name
+    array = draw(_rng(generator), tuple(t.shape)).astype(np.dtype(name))
+    return _finish(array, None, device or (t.device if t.is_cuda else None), requires_grad)
+
+
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Uniform samples on [0, 1) shaped like ``t`` (its dtype and device unless given)."""
+    return _like_random(lambda rng, shape: rng.random(shape), t, dtype, device, requires_grad, generator)
+
+
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Standard normal samples shaped like ``t``."""
+    return _like_random(lambda rng, shape: rng.standard_normal(shape), t, dtype, device, requires_grad, generator)
+
+
+def randint_like(t: Tensor, low: int = 0, high: int | None = None, dtype=None, device=None,
+                 requires_grad: bool = False, generator=None) -> Tensor:
+    """Integers in [low, high) shaped like ``t`` (``randint_like(t, high)`` starts at 0)."""
+    if high is None:
+        low, high = 0, low
+    return _like_random(lambda rng, shape: rng.integers(low, high, shape), t, dtype, device, requires_grad,
+                        generator)

@@ -18,6 +18,7 @@ from .device import device as _device
 from .function import AccumulateGrad, Node
 from .function import _sequence as _node_sequence
 from .grad_mode import _state as _grad_state
+from .surface import TensorSurface
 from .grad_mode import is_grad_enabled
 from ..tracer.tracer import ACTIVE as _TRACES
 from .hooks import RemovableHandle
@@ -122,7 +123,7 @@ _NO_EDGE = (None, 0)  # next_functions entry of an input without history
 _PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, for ops without attributes
 
 
-class Tensor(TensorBase):
+class Tensor(TensorSurface, TensorBase):
     """An n-dimensional array that can record the operations applied to it.
 
     >>> import graphgrad as gg

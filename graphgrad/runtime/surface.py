@@ -1,0 +1,210 @@
+"""More of ``torch.Tensor``'s methods that PyTorch programs call: ``new_*`` factories, in-place random fills,
+comparison methods, ``repeat``/``chunk``/``split`` and ``__format__``. A mixin of ``Tensor``, written with
+its public API.
+
+>>> import graphgrad as torch
+>>> t = torch.tensor([1.0, 2.0], dtype=torch.float64)
+>>> t.new_zeros(2, 1).dtype, t.new_tensor([3]).dtype
+(torch.float64, torch.int64)
+>>> '{:.2f}'.format(torch.tensor(3.14159))
+'3.14'
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.api import bind
+
+
+def _sizes(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(d) for d in size)
+
+
+class TensorSurface:
+    __slots__ = ()
+
+    # -- factories that take this tensor's dtype and device --------------------------------------------
+    def _new(self, fill, size, dtype, device, requires_grad):
+        from .factories import _finish
+
+        dtype = dtype if dtype is not None else self.dtype
+        device = device if device is not None else self.device
+        from . import dtypes
+
+        array = fill(_sizes(size), dtypes.BY_NAME[dtypes.to_name(dtype)].numpy)
+        return _finish(array, None, device, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return self._new(np.zeros, size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return self._new(np.ones, size, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return self._new(np.zeros, size, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False):
+        return self._new(lambda shape, dt: np.full(shape, fill_value, dtype=dt), (size,), dtype, device,
+                         requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
+        """A copy of ``data``: its own dtype for Python data (as ``torch.tensor``), on this tensor's device."""
+        from .factories import tensor
+
+        return tensor(data, dtype=dtype, device=device if device is not None else self.device,
+                      requires_grad=requires_grad)
+
+    # -- in-place random fills (initialisation code runs them under no_grad) -----------------------------
+    def _fill_random(self, draw, generator=None):
+        from .factories import _rng
+
+        sample = draw(_rng(generator), tuple(self.shape))
+        return self._inplace_with(lambda old: type(self)._wrap(_on_device(np.asarray(sample, dtype=old._data.dtype),
+                                                                          old)))
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
+        return self._fill_random(lambda rng, shape: rng.uniform(a, b, shape), generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
+        return self._fill_random(lambda rng, shape: rng.normal(mean, std, shape), generator)
+
+    def bernoulli_(self, p: float = 0.5, generator=None):
+        return self._fill_random(lambda rng, shape: rng.random(shape) < p, generator)
+
+    def exponential_(self, lambd: float = 1.0, generator=None):
+        return self._fill_random(lambda rng, shape: rng.exponential(1.0 / lambd, shape), generator)
+
+    def random_(self, from_: int = 0, to: int | None = None, generator=None):
+        if to is None:
+            from_, to = 0, (from_ if from_ else 2 ** 24 if self.is_floating_point() else 2 ** 63 - 1)
+        return self._fill_random(lambda rng, shape: rng.integers(from_, to, shape), generator)
+
+    def bernoulli(self, p=None, generator=None):
+        """Draw 1 with probability ``self`` (or ``p``) per element."""
+        from .factories import _rng
+
+        probs = self.detach().numpy() if p is None else np.broadcast_to(p, tuple(self.shape))
+        draws = _rng(generator).random(tuple(self.shape)) < probs
+        return type(self)._wrap(_on_device(draws.astype(self._data.dtype), self))
+
+    # -- comparisons as methods -----------------------------------------------------------------------------
+    def eq(self, other): return bind("eq", self, other)
+    def ne(self, other): return bind("ne", self, other)
+    def lt(self, other): return bind("lt", self, other)
+    def le(self, other): return bind("le", self, other)
+    def gt(self, other): return bind("gt", self, other)
+    def ge(self, other): return bind("ge", self, other)
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+    def equal(self, other) -> bool:
+        """True if both have the same shape and elements."""
+        return tuple(self.shape) == tuple(other.shape) and bool((self == other).all())
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return bool(np.allclose(self.detach().numpy(force=True), other.detach().numpy(force=True), rtol, atol,
+                                equal_nan))
+
+    # -- bitwise / logical (bool and integer tensors; results carry no gradient) ---------------------------
+    def _bitwise(self, other, name: str):
+        if self.is_floating_point() or getattr(other, "is_floating_point", lambda: isinstance(other, float))():
+            raise RuntimeError(f'"{name}_cpu" not implemented for \'{self.dtype.scalar_name}\'')
+        fn = getattr(_xp(self._data), name)
+        return type(self)._wrap(fn(self._data, other._data if hasattr(other, "_data") else other))
+
+    def __and__(self, other): return self._bitwise(other, "bitwise_and")
+    def __or__(self, other): return self._bitwise(other, "bitwise_or")
+    def __xor__(self, other): return self._bitwise(other, "bitwise_xor")
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+    bitwise_and, bitwise_or, bitwise_xor = __and__, __or__, __xor__
+
+    def __invert__(self):
+        if self.is_floating_point():
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+        return type(self)._wrap(_xp(self._data).invert(self._data))
+
+    bitwise_not = __invert__
+
+    def logical_not(self):
+        return type(self)._wrap(_xp(self._data).logical_not(self._data))
+
+    def logical_and(self, other):
+        return type(self)._wrap(_xp(self._data).logical_and(self._data, getattr(other, "_data", other)))
+
+    def logical_or(self, other):
+        return type(self)._wrap(_xp(self._data).logical_or(self._data, getattr(other, "_data", other)))
+
+    # -- shape helpers ---------------------------------------------------------------------------------------
+    def repeat(self, *sizes):
+        """Tile ``sizes[i]`` times along each dimension (leading sizes add dimensions)."""
+        sizes = _sizes(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "
+                               "of tensor")
+        x = self.reshape((1,) * (len(sizes) - self.ndim) + tuple(self.shape))
+        spread, target, final = [], [], []
+        for n, d in zip(sizes, x.shape):
+            spread += [1, d]
+            target += [n, d]
+            final.append(n * d)
+        return x.reshape(spread).expand(*target).reshape(final)
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
+        length = self.shape[dim]
+        if isinstance(split_size_or_sections, int):
+            step = split_size_or_sections
+            sizes = [min(step, length - s) for s in range(0, length, step)] or [0]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != length:
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} (input tensor's "
+                                   f"size at dimension {dim}), but got split_sizes={sizes}")
+        index = [slice(None)] * self.ndim
+        pieces, start = [], 0
+        for n in sizes:
+            index[dim] = slice(start, start + n)
+            pieces.append(self[tuple(index)])
+            start += n
+        return tuple(pieces)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        """At most ``chunks`` pieces of equal size (the last may be smaller) along ``dim``."""
+        length = self.shape[dim]
+        return self.split(max(-(-length // chunks), 1), dim)
+
+    def unbind(self, dim: int = 0):
+        return tuple(self.select(dim, i) for i in range(self.shape[dim]))
+
+    def select(self, dim: int, index: int):
+        idx = [slice(None)] * self.ndim
+        idx[dim] = index
+        return self[tuple(idx)]
+
+    def narrow(self, dim: int, start: int, length: int):
+        idx = [slice(None)] * self.ndim
+        idx[dim] = slice(start, start + length)
+        return self[tuple(idx)]
+
+    # -- printing ----------------------------------------------------------------------------------------
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0:  # as PyTorch: a 0-d tensor formats as its Python number
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+
+def _xp(array):
+    if type(array) is np.ndarray:
+        return np
+    import cupy
+
+    return cupy
+
+
+def _on_device(array, like):
+    if type(like._data) is np.ndarray:
+        return array
+    import cupy
+
+    return cupy.asarray(array)
