@@ -130,3 +130,27 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
 
 def bernoulli(input: Tensor, p=None, generator=None) -> Tensor:
     return input.bernoulli(p, generator)
+
+
+def floor(input: Tensor) -> Tensor:
+    return input.floor()
+
+
+def ceil(input: Tensor) -> Tensor:
+    return input.ceil()
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
+    return input.round(decimals)
+
+
+def remainder(input: Tensor, other) -> Tensor:
+    return input.remainder(other)
+
+
+def fmod(input: Tensor, other) -> Tensor:
+    return input.fmod(other)
+
+
+def floor_divide(input: Tensor, other) -> Tensor:
+    return input // other

@@ -423,3 +423,103 @@ def _check_targets(target: TensorBase, num_classes: int, ignore_index: int) -> N
 
 
 globals().update(_NN)  # leaky_relu, gelu, ...: declared beside their ops in graphgrad.ops
+_constant_pad = _NN["pad"]
+
+
+# -- more losses and padding modes (issue 13 §6) --------------------------------------------------------------
+def smooth_l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean", beta: float = 1.0) -> TensorBase:
+    """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``)."""
+    _check_reduction(reduction)
+    _warn_size(input, target)
+    d = (input - target).abs()
+    if beta == 0:
+        loss = d
+    else:
+        loss = where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _as_pytorch_names(_reduce(loss, reduction), "SmoothL1LossBackward0", input, target)
+
+
+def huber_loss(input: TensorBase, target: TensorBase, reduction: str = "mean", delta: float = 1.0) -> TensorBase:
+    """``0.5 d²`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
+    _check_reduction(reduction)
+    _warn_size(input, target)
+    d = (input - target).abs()
+    loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    return _as_pytorch_names(_reduce(loss, reduction), "HuberLossBackward0", input, target)
+
+
+def kl_div(input: TensorBase, target: TensorBase, reduction: str = "mean", log_target: bool = False) -> TensorBase:
+    """``target * (log target - input)`` for log-probabilities ``input`` (0 where target is 0);
+    ``reduction="batchmean"`` divides the sum by the batch size, the true KL divergence per sample."""
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target > 0
+        safe = where(positive, target, 1.0)
+        loss = where(positive, target * (safe.log() - input), 0.0)
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    return _reduce(loss, reduction)
+
+
+def normalize(input: TensorBase, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> TensorBase:
+    """``input / max(‖input‖_p, eps)`` along ``dim``."""
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+def pad(input: TensorBase, pad: tuple, mode: str = "constant", value: float | None = None) -> TensorBase:
+    """Pad the last ``len(pad) // 2`` dimensions: ``pad = (left, right, top, bottom, …)``, last dimension
+    first; negative amounts crop. ``constant`` is the ``pad`` primitive; ``reflect``, ``replicate`` and
+    ``circular`` pick elements by index, so they differentiate and trace as indexing does.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.pad(gg.tensor([[0.0, 1.0, 2.0]]), (2, 1), mode="reflect")
+    tensor([[2., 1., 0., 1., 2., 1.]])
+    """
+    if mode == "constant":
+        return _constant_pad(input, pad, mode, value)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise RuntimeError("Padding length must be divisible by 2" if len(pad) % 2 else
+                           f"Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {input.ndim}")
+    out = input
+    for k in range(len(pad) // 2):
+        out = _pad_dim(out, input.ndim - 1 - k, int(pad[2 * k]), int(pad[2 * k + 1]), mode)
+    return out
+
+
+def _pad_dim(x: TensorBase, dim: int, before: int, after: int, mode: str) -> TensorBase:
+    n = x.shape[dim]
+    if before < 0 or after < 0:  # crop first
+        index = [slice(None)] * x.ndim
+        index[dim] = slice(max(-before, 0), n - max(-after, 0))
+        x = x[tuple(index)]
+        before, after, n = max(before, 0), max(after, 0), x.shape[dim]
+    if not before and not after:
+        return x
+    positions = np.arange(-before, n + after)
+    if mode == "replicate":
+        positions = np.clip(positions, 0, n - 1)
+    elif mode == "circular":
+        if before > n or after > n:
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        positions = positions % n
+    elif mode == "reflect":
+        if before >= n or after >= n:
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({before}, {after}) at dimension {dim} of input {list(x.shape)}")
+        period = 2 * (n - 1) if n > 1 else 1
+        positions = np.abs(positions) % period
+        positions = np.where(positions >= n, period - positions, positions)
+    else:
+        raise NotImplementedError(f"padding mode {mode!r} is not supported (constant, reflect, replicate, circular)")
+    index = [slice(None)] * x.ndim
+    index[dim] = positions
+    return x[tuple(index)]

@@ -135,6 +135,54 @@ class TensorSurface:
     def logical_or(self, other):
         return type(self)._wrap(_xp(self._data).logical_or(self._data, getattr(other, "_data", other)))
 
+    # -- rounding and integer division: piecewise constant, so zero gradients (as PyTorch's) ---------------
+    def _rounded(self, name: str, values):
+        result = type(self)._wrap(values)
+        if self._requires_grad and self.is_floating_point():
+            from .grad_mode import is_grad_enabled
+
+            if is_grad_enabled():
+                result = self * 0.0 + result  # history with a zero gradient
+                result.grad_fn._name, result.grad_fn._shown = name, ((self._grad_node(), 0),)
+        return result
+
+    def floor(self): return self._rounded("FloorBackward0", _xp(self._data).floor(self._data))
+    def ceil(self): return self._rounded("CeilBackward0", _xp(self._data).ceil(self._data))
+    def trunc(self): return self._rounded("TruncBackward0", _xp(self._data).trunc(self._data))
+
+    def round(self, decimals: int = 0):
+        return self._rounded("RoundBackward0", _xp(self._data).round(self._data, decimals))
+
+    def frac(self): return self - self.trunc()
+
+    def __floordiv__(self, other):
+        """Floor division (PyTorch's ``//``: ``div(rounding_mode="floor")``); no gradient."""
+        other_data = getattr(other, "_data", other)
+        return self._rounded("DivBackward1", _xp(self._data).floor_divide(self._data, other_data))
+
+    def __rfloordiv__(self, other):
+        return type(self)._wrap(_xp(self._data).floor_divide(other, self._data))
+
+    def remainder(self, other):
+        """Python's modulus (the sign of the divisor): ``self - other * floor(self / other)``; the gradient
+        is 1 for ``self``, as PyTorch's."""
+        other_data = getattr(other, "_data", other)
+        quotient = type(self)._wrap(_xp(self._data).floor_divide(self._data, other_data))
+        return self - quotient * other if self._requires_grad else \
+            type(self)._wrap(_xp(self._data).remainder(self._data, other_data))
+
+    __mod__ = remainder
+
+    def __rmod__(self, other):
+        return type(self)._wrap(_xp(self._data).remainder(other, self._data))
+
+    def fmod(self, other):
+        """C's modulus (the sign of the dividend)."""
+        other_data = getattr(other, "_data", other)
+        quotient = type(self)._wrap(_xp(self._data).trunc(self._data / other_data).astype(self._data.dtype))
+        return self - quotient * other if self._requires_grad else \
+            type(self)._wrap(_xp(self._data).fmod(self._data, other_data))
+
     # -- shape helpers ---------------------------------------------------------------------------------------
     def repeat(self, *sizes):
         """Tile ``sizes[i]`` times along each dimension (leading sizes add dimensions)."""

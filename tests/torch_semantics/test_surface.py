@@ -103,3 +103,17 @@ def test_bitwise_and_logical_operators():
     assert mask.tolist() == [False, True, False] and mask.grad_fn is None
     with pytest.raises(TypeError, match="only implemented on integer and Boolean-type tensors"):
         ~x
+
+
+def test_rounding_floor_division_and_remainder():
+    assert (torch.arange(0, 5) % 3).tolist() == [0, 1, 2, 0, 1]
+    assert (torch.tensor([-7.0, 7.0]) % 3).tolist() == [2.0, 1.0]  # Python's sign convention, as torch.remainder
+    assert torch.tensor([-7.0, 7.0]).fmod(3).tolist() == [-1.0, 1.0]
+    assert (torch.tensor([-7, 7]) // 2).tolist() == [-4, 3]
+    x = torch.tensor([1.5, -2.5, 2.7], requires_grad=True)
+    assert x.floor().tolist() == [1.0, -3.0, 2.0] and x.ceil().tolist() == [2.0, -2.0, 3.0]
+    assert torch.round(torch.tensor([0.5, 1.5, 2.567]), decimals=0).tolist() == [0.0, 2.0, 3.0]  # half to even
+    y = x.floor() + x % 1.0
+    assert y.grad_fn is not None and x.floor().grad_fn.name() == "FloorBackward0"
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]  # floor: 0, remainder: 1, as in PyTorch
