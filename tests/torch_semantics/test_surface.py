@@ -117,3 +117,22 @@ def test_rounding_floor_division_and_remainder():
     assert y.grad_fn is not None and x.floor().grad_fn.name() == "FloorBackward0"
     y.sum().backward()
     assert x.grad.tolist() == [1.0, 1.0, 1.0]  # floor: 0, remainder: 1, as in PyTorch
+
+
+def test_no_grad_decorates_generators():
+    x = torch.ones(1, requires_grad=True)
+
+    @torch.no_grad()
+    def batches():
+        for _ in range(2):
+            yield torch.is_grad_enabled(), (x * 2).requires_grad
+
+    seen = [(inside, tracked, torch.is_grad_enabled()) for inside, tracked in batches()]
+    assert seen == [(False, False, True), (False, False, True)]  # the caller's code between yields is tracked
+
+    @torch.enable_grad()
+    def tracked():
+        yield (x * 2).requires_grad
+
+    with torch.no_grad():
+        assert list(tracked()) == [True]
