@@ -26,9 +26,10 @@ from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is
                                 no_grad, set_grad_enabled)
 from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
-from .runtime.torch_api import (abs, add, cat, cos, div, eq, exp, ge, gt, le, log, log1p, lt, matmul,  # noqa: A004
-                                maximum, minimum, mm, mul, ne, neg, pow, relu, sigmoid, sign, sin, sqrt, stack, sub,
-                                tanh)  # PyTorch's signatures: keyword names and out=
+from .runtime.torch_api import install as _install_torch_signatures
+
+_install_torch_signatures(_FUNCTIONS)  # PyTorch's argument names and out= on graphgrad.add, graphgrad.exp, ...
+globals().update(_FUNCTIONS)
 from .runtime.compiled import compile, export, grad, value_and_grad  # noqa: A004
 
 from . import nn  # noqa: E402  (built on everything above)
@@ -37,8 +38,7 @@ from .utils import data as _data  # noqa: E402,F401  (so graphgrad.utils.data is
 from .utils.serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"
-concat = cat
-multiply, divide, subtract, true_divide = mul, div, sub, div
+multiply, divide, subtract, true_divide = mul, div, sub, div  # noqa: F821  (from the functions table)
 
 
 def __getattr__(name: str):
@@ -71,25 +71,15 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return input.topk(k, dim, largest, sorted)
 
 
-def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """``input``'s elements picked along ``dim`` by ``index`` (see ``Tensor.gather``)."""
-    return input.gather(dim, index)
-
 
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, reduce=None) -> Tensor:
     return input.scatter(dim, index, src, value, reduce)
 
 
-def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    return input.scatter_add(dim, index, src)
-
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha=1) -> Tensor:
     return input.index_add(dim, index, source, alpha)
 
-
-def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
-    return input.masked_fill(mask, value)
 
 
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, value=1) -> Tensor:
@@ -100,20 +90,8 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, value=1) -> Tensor:
     return input.addcdiv(tensor1, tensor2, value)
 
 
-def reciprocal(input: Tensor) -> Tensor:
-    return input.reciprocal()
 
 
-def rsqrt(input: Tensor) -> Tensor:
-    return input.rsqrt()
-
-
-def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
-    return tensor.split(split_size_or_sections, dim)
-
-
-def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
-    return input.chunk(chunks, dim)
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple:

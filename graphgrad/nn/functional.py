@@ -495,6 +495,9 @@ def pad(input: TensorBase, pad: tuple, mode: str = "constant", value: float | No
     return out
 
 
+_NN["pad"] = pad  # F.pad is this, all modes (the table keeps graphgrad.nn.functional's names in one place)
+
+
 def _pad_dim(x: TensorBase, dim: int, before: int, after: int, mode: str) -> TensorBase:
     n = x.shape[dim]
     if before < 0 or after < 0:  # crop first

@@ -184,44 +184,6 @@ class TensorSurface:
             type(self)._wrap(_xp(self._data).fmod(self._data, other_data))
 
     # -- shape helpers ---------------------------------------------------------------------------------------
-    def repeat(self, *sizes):
-        """Tile ``sizes[i]`` times along each dimension (leading sizes add dimensions)."""
-        sizes = _sizes(sizes)
-        if len(sizes) < self.ndim:
-            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "
-                               "of tensor")
-        x = self.reshape((1,) * (len(sizes) - self.ndim) + tuple(self.shape))
-        spread, target, final = [], [], []
-        for n, d in zip(sizes, x.shape):
-            spread += [1, d]
-            target += [n, d]
-            final.append(n * d)
-        return x.reshape(spread).expand(*target).reshape(final)
-
-    def split(self, split_size_or_sections, dim: int = 0):
-        """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
-        length = self.shape[dim]
-        if isinstance(split_size_or_sections, int):
-            step = split_size_or_sections
-            sizes = [min(step, length - s) for s in range(0, length, step)] or [0]
-        else:
-            sizes = list(split_size_or_sections)
-            if sum(sizes) != length:
-                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} (input tensor's "
-                                   f"size at dimension {dim}), but got split_sizes={sizes}")
-        index = [slice(None)] * self.ndim
-        pieces, start = [], 0
-        for n in sizes:
-            index[dim] = slice(start, start + n)
-            pieces.append(self[tuple(index)])
-            start += n
-        return tuple(pieces)
-
-    def chunk(self, chunks: int, dim: int = 0):
-        """At most ``chunks`` pieces of equal size (the last may be smaller) along ``dim``."""
-        length = self.shape[dim]
-        return self.split(max(-(-length // chunks), 1), dim)
-
     def unbind(self, dim: int = 0):
         return tuple(self.select(dim, i) for i in range(self.shape[dim]))
 

@@ -646,10 +646,6 @@ class Tensor(TensorSurface, TensorBase):
         return self._inplace("where", True, src, _SELF)
 
     # -- composites PyTorch has as methods, and writes into part of a tensor -----------------------------------
-    def reciprocal(self): return 1.0 / self
-    def rsqrt(self): return 1.0 / self.sqrt()
-    def tan(self): return self.sin() / self.cos()
-    def expm1(self): return self.exp() - 1.0
     def log2(self): return self.log() / float(np.log(2.0))
     def log10(self): return self.log() / float(np.log(10.0))
 
@@ -666,21 +662,6 @@ class Tensor(TensorSurface, TensorBase):
 
     def addcdiv_(self, tensor1, tensor2, value=1):
         return self._inplace_with(lambda old: old.addcdiv(tensor1, tensor2, value))
-
-    def masked_fill(self, mask, value) -> "Tensor":
-        """``value`` where the boolean ``mask`` (broadcast) is true, else ``self``."""
-        if isinstance(value, Tensor) and value._data.ndim:
-            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-                               f"{value._data.ndim} dimension(s).")
-        if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
-            raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                               f"{mask.dtype if isinstance(mask, Tensor) else type(mask).__name__}")
-        if not isinstance(value, Tensor):
-            value = Tensor._wrap(np.asarray(value, dtype=self._data.dtype))
-        out = _where(mask, value._cast(self.dtype.name), self)
-        if out.grad_fn is not None:
-            out.grad_fn._name = "MaskedFillBackward0"
-        return out
 
     def masked_fill_(self, mask, value) -> "Tensor":
         return self._inplace_with(lambda old: old.masked_fill(mask, value))
@@ -699,16 +680,6 @@ class Tensor(TensorSurface, TensorBase):
 
     def index_put(self, indices: tuple, values, accumulate: bool = False) -> "Tensor":
         return self.clone().index_put_(indices, values, accumulate)
-
-    def gather(self, dim: int, index: "Tensor") -> "Tensor":
-        """``out[i][j] = self[index[i][j]][j]`` for ``dim=0`` (and so on), differentiable in ``self``."""
-        from .views import along_positions
-
-        positions = along_positions(self, dim, _long_index(index, "gather"))
-        out = self.reshape(-1)[Tensor._wrap(positions.astype(np.int64))]
-        if out.grad_fn is not None:
-            out.grad_fn._name, out.grad_fn._shown = "GatherBackward0", ((self._grad_node(), 0), _NO_EDGE)
-        return out
 
     def scatter_(self, dim: int, index: "Tensor", src=None, value=None, reduce=None) -> "Tensor":
         """``self[index[i][j]][j] = src[i][j]`` for ``dim=0`` (and so on); ``src`` may be a number."""
@@ -738,9 +709,6 @@ class Tensor(TensorSurface, TensorBase):
             src = src[tuple(slice(0, n) for n in index.shape)]
         return self._inplace_with(lambda old: accumulate(old, positions, as_value(src, old, positions.shape)),
                                   "ScatterAddBackward0")
-
-    def scatter_add(self, dim: int, index: "Tensor", src: "Tensor") -> "Tensor":
-        return self.clone().scatter_add_(dim, index, src)
 
     def index_add_(self, dim: int, index: "Tensor", source: "Tensor", alpha=1) -> "Tensor":
         """Add ``alpha * source``'s slices along ``dim`` into ``self``'s slices ``index`` (repeats add up)."""
@@ -792,7 +760,7 @@ class Tensor(TensorSurface, TensorBase):
 
 
 def _where(cond, x, y):
-    from ..ir.api import where
+    from ..ops.elementwise import where
 
     return where(cond, x, y)
 
@@ -813,7 +781,7 @@ def _in_place_unary(name: str):
 
 
 for _name in ("abs", "sin", "cos", "tan", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "exp", "expm1", "neg",
-              "tanh", "sigmoid", "relu", "sign", "square", "reciprocal"):
+              "tanh", "sigmoid", "relu", "sign", "square", "reciprocal", "erf"):
     setattr(Tensor, _name + "_", _in_place_unary(_name))
 Tensor.negative_ = Tensor.neg_
 Tensor.absolute_ = Tensor.abs_

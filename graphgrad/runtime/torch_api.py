@@ -9,7 +9,6 @@ tensor([3., 3.])
 """
 from __future__ import annotations
 
-from ..ir import functional as F
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 
@@ -35,66 +34,71 @@ def write_out(name: str, result, out):
 def _binary(name: str, fn):
     def op(input, other, *, out=None):
         return write_out(name, fn(input, other), out)
-    op.__name__ = name
-    op.__doc__ = f"``{name}(input, other, *, out=None)``, as ``torch.{name}``."
-    return op
+    return _named(op, name, fn)
 
 
 def _unary(name: str, fn):
     def op(input, *, out=None):
         return write_out(name, fn(input), out)
-    op.__name__ = name
-    op.__doc__ = f"``{name}(input, *, out=None)``, as ``torch.{name}``."
+    return _named(op, name, fn)
+
+
+def _named(op, name: str, fn):
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = fn.__doc__
+    op.__wrapped__ = fn
     return op
 
 
-def add(input, other, *, alpha=1, out=None):
-    """``input + alpha * other``."""
-    return write_out("add", F.add(input, other if alpha == 1 else other * alpha), out)
+def _with_alpha(name: str, fn):
+    def op(input, other, *, alpha=1, out=None):
+        return write_out(name, fn(input, other if alpha == 1 else other * alpha), out)
+    return _named(op, name, fn)
 
 
-def sub(input, other, *, alpha=1, out=None):
-    """``input - alpha * other``."""
-    return write_out("sub", F.sub(input, other if alpha == 1 else other * alpha), out)
+def _div(fn):
+    def div(input, other, *, rounding_mode=None, out=None):
+        result = fn(input, other)
+        if rounding_mode is not None:
+            import numpy as np
+
+            if rounding_mode not in ("floor", "trunc"):
+                raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                                   f"'{rounding_mode}'")
+            rounded = (np.floor if rounding_mode == "floor" else np.trunc)(result.detach().numpy(force=True))
+            both_int = all(not (isinstance(v, Tensor) and v.is_floating_point()) and not isinstance(v, float)
+                           for v in (input, other))
+            result = Tensor._wrap(rounded.astype(np.int64) if both_int else rounded.astype(result._data.dtype))
+        return write_out("div", result, out)
+    return _named(div, "div", fn)
 
 
-def div(input, other, *, rounding_mode=None, out=None):
-    """True division; ``rounding_mode="floor"``/``"trunc"`` round the quotient (no gradient then)."""
-    result = F.div(input, other)
-    if rounding_mode is not None:
-        import numpy as np
-
-        if rounding_mode not in ("floor", "trunc"):
-            raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
-                               f"'{rounding_mode}'")
-        rounded = (np.floor if rounding_mode == "floor" else np.trunc)(result.detach().numpy(force=True))
-        both_int = all(not (isinstance(v, Tensor) and v.is_floating_point()) and not isinstance(v, float)
-                       for v in (input, other))
-        result = Tensor._wrap(rounded.astype(np.int64) if both_int else rounded.astype(result._data.dtype))
-    return write_out("div", result, out)
+def _joined(name: str, fn):
+    def op(tensors, dim: int = 0, *, out=None):
+        return write_out(name, fn(tensors, dim), out)
+    return _named(op, name, fn)
 
 
-def pow(input, exponent, *, out=None):  # noqa: A001
-    return write_out("pow", F.pow(input, exponent), out)
+def _extremum(name: str):
+    def op(input, dim=None, keepdim: bool = False, *, out=None):
+        # the method: eager tensors return torch.return_types and route gradients as PyTorch's max(dim)
+        return getattr(input, name)(dim, keepdim) if out is None else \
+            write_out(name, getattr(input, name)(dim, keepdim), out)
+    return op
 
 
-def mm(input, mat2, *, out=None):
-    return write_out("mm", F.matmul(input, mat2), out)
-
-
-def cat(tensors, dim: int = 0, *, out=None):
-    """Join tensors along an existing dimension ``dim``."""
-    return write_out("cat", F.cat(tensors, dim), out)
-
-
-def stack(tensors, dim: int = 0, *, out=None):
-    """Join tensors along a new dimension ``dim``."""
-    return write_out("stack", F.stack(tensors, dim), out)
-
-
-mul, matmul, maximum, minimum, lt, le, gt, ge, eq, ne = (
-    _binary(name, getattr(F, name)) for name in ("mul", "matmul", "maximum", "minimum", "lt", "le", "gt", "ge", "eq",
-                                                 "ne"))
-exp, log, log1p, sin, cos, tanh, sigmoid, relu, sqrt, abs, neg, sign = (  # noqa: A001
-    _unary(name, getattr(F, name)) for name in ("exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt",
-                                                "abs", "neg", "sign"))
+def install(functions: dict) -> None:
+    """Give the ``graphgrad.X`` functions declared in ``graphgrad.ops`` PyTorch's argument names and ``out=``
+    (each wraps the declared function; Tensor methods and traced code are unchanged)."""
+    base = dict(functions)
+    for name in ("mul", "matmul", "mm", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne", "pow"):
+        functions[name] = _binary(name, base[name])
+    for name in ("exp", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sqrt", "abs", "neg", "sign",
+                 "erf", "expm1", "reciprocal", "rsqrt", "square"):
+        functions[name] = _unary(name, base[name])
+    functions["add"], functions["sub"] = _with_alpha("add", base["add"]), _with_alpha("sub", base["sub"])
+    functions["div"] = _div(base["div"])
+    functions["cat"] = functions["concat"] = _joined("cat", base["cat"])
+    functions["stack"] = _joined("stack", base["stack"])
+    for name in ("max", "min"):
+        functions[name] = _named(_extremum(name), name, base[name])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.api import bind, where
+from ..ir.api import bind
+from ..ops.elementwise import where
 from .tensor import Tensor, _to_array, _xp
 
 
