@@ -13,15 +13,23 @@ from .ir.public import FUNCTIONS as _FUNCTIONS
 
 globals().update(_FUNCTIONS)  # graphgrad.exp, graphgrad.where, ...: each declared beside its op in graphgrad.ops
 from . import autograd
+from .runtime import return_types
 from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001
+from .runtime.dtypes import get_default_dtype, set_default_dtype
+from .runtime.device import accelerator, backends, cuda, device, get_default_device, set_default_device
 from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, empty,
                                 empty_like, eye, from_numpy, full, full_like, initial_seed, linspace, manual_seed,
-                                ones, ones_like, rand, randint, randn, randperm, range, tensor, zeros, zeros_like)
+                                ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
+                                range, tensor, zeros, zeros_like)
 from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                                 no_grad, set_grad_enabled)
 from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
+from .runtime.torch_api import install as _install_torch_signatures
+
+_install_torch_signatures(_FUNCTIONS)  # PyTorch's argument names and out= on graphgrad.add, graphgrad.exp, ...
+globals().update(_FUNCTIONS)
 from .runtime.compiled import compile, export  # noqa: A004
 from .runtime.transforms import grad, value_and_grad
 
@@ -32,6 +40,7 @@ from .utils import data as _data  # noqa: E402,F401  (so graphgrad.utils.data is
 from .utils.serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"
+multiply, divide, subtract, true_divide = mul, div, sub, div  # noqa: F821  (from the functions table)
 
 
 def __getattr__(name: str):
@@ -48,3 +57,80 @@ def is_tensor(obj) -> bool:
 
 def numel(t: Tensor) -> int:
     return t.numel()
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """``torch.return_types.sort(values, indices)`` of ``input`` along ``dim``."""
+    return input.sort(dim, descending, stable)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    return input.argsort(dim, descending, stable)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    """``torch.return_types.topk(values, indices)``: the ``k`` largest (or smallest) elements along ``dim``."""
+    return input.topk(k, dim, largest, sorted)
+
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, reduce=None) -> Tensor:
+    return input.scatter(dim, index, src, value, reduce)
+
+
+
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha=1) -> Tensor:
+    return input.index_add(dim, index, source, alpha)
+
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, value=1) -> Tensor:
+    return input.addcmul(tensor1, tensor2, value)
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, value=1) -> Tensor:
+    return input.addcdiv(tensor1, tensor2, value)
+
+
+
+
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    return input.unbind(dim)
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    return input.equal(other)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    return input.allclose(other, rtol, atol, equal_nan)
+
+
+def bernoulli(input: Tensor, p=None, generator=None) -> Tensor:
+    return input.bernoulli(p, generator)
+
+
+def floor(input: Tensor) -> Tensor:
+    return input.floor()
+
+
+def ceil(input: Tensor) -> Tensor:
+    return input.ceil()
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
+    return input.round(decimals)
+
+
+def remainder(input: Tensor, other) -> Tensor:
+    return input.remainder(other)
+
+
+def fmod(input: Tensor, other) -> Tensor:
+    return input.fmod(other)
+
+
+def floor_divide(input: Tensor, other) -> Tensor:
+    return input // other

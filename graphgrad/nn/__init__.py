@@ -11,13 +11,17 @@
 [(8, 2), (8,), (1, 8), (1,)]
 """
 from . import functional, init
-from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten,
-                     Identity, LayerNorm, Linear, LogSoftmax, MaxPool2d, ReLU, Sigmoid, Softmax, Tanh)
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .containers import ModuleDict, ParameterDict, ParameterList
+from .layers import (ELU, GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding,
+                     Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU, Sigmoid, SiLU, Softmax,
+                     Softplus, Tanh, Unflatten)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
 from .module import Module, ModuleList, Sequential
 from .parameter import Parameter
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d",
            "CrossEntropyLoss", "Embedding", "LayerNorm", "MaxPool2d", "Dropout", "Flatten", "Identity", "L1Loss", "Linear", "LogSoftmax", "MSELoss",
            "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
-           "functional", "init"]
+           "functional", "init", "ModuleDict", "ParameterDict", "ParameterList", "ELU", "GELU", "LeakyReLU", "SiLU",
+           "Softplus", "Unflatten", "HuberLoss", "KLDivLoss", "SmoothL1Loss"]

@@ -19,6 +19,7 @@ from ..ops.elementwise import where
 from ..ops.shape import pad
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
+from ..runtime.function import Node
 from ..runtime.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -43,13 +44,29 @@ def _scalar_name(t: TensorBase) -> str:
     return dtypes.BY_NAME[t._type.dtype].scalar_name
 
 
-def _as_pytorch_names(result: TensorBase, name: str) -> TensorBase:
-    """Name an eager result's ``grad_fn`` as PyTorch's fused kernel is named (``MseLossBackward0``), so printed
-    losses read as in PyTorch; the recorded ops, and so the gradients, stay the composite ones."""
+def _as_pytorch_names(result: TensorBase, name: str, *inputs) -> TensorBase:
+    """Name an eager result's ``grad_fn`` as PyTorch's fused kernel is named (``MseLossBackward0``) and show the
+    composite's ``inputs`` (tensors, None, or display nodes) as its ``next_functions``, so that printed losses
+    and walks of the graph read as in PyTorch; the recorded ops, and so the gradients, stay the composite ones."""
     node = getattr(result, "grad_fn", None)
     if node is not None and isinstance(result, Tensor):
         node._name = name
+        if inputs:
+            node._shown = tuple(_edge(x) for x in inputs)
     return result
+
+
+def _edge(x) -> tuple:
+    if isinstance(x, Node):
+        return (x, 0)
+    if isinstance(x, Tensor) and x._requires_grad:
+        return (x._grad_node(), 0)
+    return (None, 0)
+
+
+def _display_node(name: str, *inputs) -> Node:
+    """A node that only shows in ``next_functions`` (a step PyTorch's kernel has and the composite does not)."""
+    return Node("display", {}, tuple(_edge(x) for x in inputs), (), (), (), None, name)
 
 
 def linear(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None) -> TensorBase:
@@ -58,10 +75,20 @@ def linear(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
         rows = int(np.prod(input.shape[:-1])) if input.ndim > 1 else 1
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1] if input.ndim else 1}"
                            f" and {weight.shape[-1]}x{weight.shape[0]})")
-    out = input @ weight.t()
+    weight_t = weight.t()
+    if isinstance(weight_t, Tensor) and weight_t.grad_fn is not None:
+        weight_t.grad_fn._name = "TBackward0"
+    out = input @ weight_t
     if bias is None:
         return out
-    return _as_pytorch_names(out + bias, "AddmmBackward0") if input.ndim == 2 else out + bias
+    out = out + bias
+    if input.ndim == 2:  # PyTorch's addmm(bias, input, weight.t())
+        return _as_pytorch_names(out, "AddmmBackward0", bias, input, weight_t)
+    # other ranks: PyTorch flattens the input to 2-D, runs addmm and views the result back
+    if isinstance(out, Tensor) and out.grad_fn is not None:
+        flat = _display_node("ViewBackward0", input) if _edge(input)[0] is not None else None
+        _as_pytorch_names(out, "ViewBackward0", _display_node("AddmmBackward0", bias, flat, weight_t))
+    return out
 
 
 def relu(input: TensorBase, inplace: bool = False) -> TensorBase:
@@ -98,7 +125,7 @@ def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=
         return (_rng(generator).random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
 
     if isinstance(input, Tensor):
-        return input * Tensor(draw())
+        return input * Tensor._wrap(draw())
     # traced: the mask is an input of the compiled function, drawn afresh on every call
     return input * input.tracer.random_input(input._type, draw)
 
@@ -113,7 +140,7 @@ def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = N
     rows = weight[input]
     if padding_idx is not None:  # the padding row reads as it is but passes no gradient back
         rows = where((input != padding_idx % weight.shape[0]).unsqueeze(-1), rows, rows.detach())
-    return _as_pytorch_names(rows, "EmbeddingBackward0")
+    return _as_pytorch_names(rows, "EmbeddingBackward0", weight)
 
 
 def layer_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = None,
@@ -131,7 +158,7 @@ def layer_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = 
         out = out * weight
     if bias is not None:
         out = out + bias
-    return _as_pytorch_names(out, "NativeLayerNormBackward0")
+    return _as_pytorch_names(out, "NativeLayerNormBackward0", input, weight, bias)
 
 
 def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: TensorBase | None,
@@ -161,7 +188,7 @@ def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: 
         out = out * weight.reshape(shape)
     if bias is not None:
         out = out + bias.reshape(shape)
-    return _as_pytorch_names(out, "NativeBatchNormBackward0")
+    return _as_pytorch_names(out, "NativeBatchNormBackward0", input, weight, bias)
 
 
 def _pair(v) -> tuple:
@@ -190,7 +217,7 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
     out = (rows @ weight.reshape(out_channels, c * kh * kw).t()).permute(0, 3, 1, 2)
     if bias is not None:
         out = out + bias.reshape(1, out_channels, 1, 1)
-    return _as_pytorch_names(out, "ConvolutionBackward0")
+    return _as_pytorch_names(out, "ConvolutionBackward0", input, weight, bias)
 
 
 def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1) -> TensorBase:
@@ -207,13 +234,13 @@ def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=
     windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, 0, dilation)
     flat = windows.reshape(windows.shape[:4] + (-1,))
     first_max = flat.argmax(-1, keepdim=True) == arange(flat.shape[-1])
-    return _as_pytorch_names(where(first_max, flat, 0.0).sum(-1), "MaxPool2DWithIndicesBackward0")
+    return _as_pytorch_names(where(first_max, flat, 0.0).sum(-1), "MaxPool2DWithIndicesBackward0", input)
 
 
 def avg_pool2d(input: TensorBase, kernel_size, stride=None, padding=0) -> TensorBase:
     """The mean of each window; zero padding counts towards the mean, as PyTorch's default."""
     windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, padding, 1)
-    return _as_pytorch_names(windows.mean((-2, -1)), "AvgPool2DBackward0")
+    return _as_pytorch_names(windows.mean((-2, -1)), "AvgPool2DBackward0", input)
 
 
 def adaptive_avg_pool2d(input: TensorBase, output_size) -> TensorBase:
@@ -277,7 +304,7 @@ def mse_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> 
     _check_reduction(reduction)
     _warn_size(input, target)
     diff = input - target
-    return _as_pytorch_names(_reduce(diff * diff, reduction), "MseLossBackward0")
+    return _as_pytorch_names(_reduce(diff * diff, reduction), "MseLossBackward0", input, target)
 
 
 def l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> TensorBase:
@@ -298,7 +325,7 @@ def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBa
     loss = (target - 1) * (1 - input).log().clamp(min=-100) - target * input.log().clamp(min=-100)
     if weight is not None:
         loss = loss * weight
-    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
+    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyBackward0", input, target, weight)
 
 
 def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weight: TensorBase | None = None,
@@ -321,7 +348,7 @@ def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weig
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
     if weight is not None:
         loss = loss * weight
-    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
+    return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0", input, target, weight, pos_weight)
 
 
 def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
@@ -346,8 +373,8 @@ def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = 
         picked = picked._cast(logp._type.dtype)
     per_sample = -(logp * picked).sum(-1)
     if reduction == "mean":
-        return _as_pytorch_names(per_sample.sum() / picked.sum(), "NllLossBackward0")
-    return _as_pytorch_names(_reduce(per_sample, reduction), "NllLossBackward0")
+        return _as_pytorch_names(per_sample.sum() / picked.sum(), "NllLossBackward0", input, target, weight)
+    return _as_pytorch_names(_reduce(per_sample, reduction), "NllLossBackward0", input, target, weight)
 
 
 def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
@@ -403,3 +430,106 @@ def _check_targets(target: TensorBase, num_classes: int, ignore_index: int) -> N
 
 
 globals().update(_NN)  # leaky_relu, gelu, ...: declared beside their ops in graphgrad.ops
+_constant_pad = _NN["pad"]
+
+
+# -- more losses and padding modes (issue 13 §6) --------------------------------------------------------------
+def smooth_l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean", beta: float = 1.0) -> TensorBase:
+    """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``)."""
+    _check_reduction(reduction)
+    _warn_size(input, target)
+    d = (input - target).abs()
+    if beta == 0:
+        loss = d
+    else:
+        loss = where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _as_pytorch_names(_reduce(loss, reduction), "SmoothL1LossBackward0", input, target)
+
+
+def huber_loss(input: TensorBase, target: TensorBase, reduction: str = "mean", delta: float = 1.0) -> TensorBase:
+    """``0.5 d²`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
+    _check_reduction(reduction)
+    _warn_size(input, target)
+    d = (input - target).abs()
+    loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    return _as_pytorch_names(_reduce(loss, reduction), "HuberLossBackward0", input, target)
+
+
+def kl_div(input: TensorBase, target: TensorBase, reduction: str = "mean", log_target: bool = False) -> TensorBase:
+    """``target * (log target - input)`` for log-probabilities ``input`` (0 where target is 0);
+    ``reduction="batchmean"`` divides the sum by the batch size, the true KL divergence per sample."""
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target > 0
+        safe = where(positive, target, 1.0)
+        loss = where(positive, target * (safe.log() - input), 0.0)
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    return _reduce(loss, reduction)
+
+
+def normalize(input: TensorBase, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> TensorBase:
+    """``input / max(‖input‖_p, eps)`` along ``dim``."""
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+def pad(input: TensorBase, pad: tuple, mode: str = "constant", value: float | None = None) -> TensorBase:
+    """Pad the last ``len(pad) // 2`` dimensions: ``pad = (left, right, top, bottom, …)``, last dimension
+    first; negative amounts crop. ``constant`` is the ``pad`` primitive; ``reflect``, ``replicate`` and
+    ``circular`` pick elements by index, so they differentiate and trace as indexing does.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.pad(gg.tensor([[0.0, 1.0, 2.0]]), (2, 1), mode="reflect")
+    tensor([[2., 1., 0., 1., 2., 1.]])
+    """
+    if mode == "constant":
+        return _constant_pad(input, pad, mode, value)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise RuntimeError("Padding length must be divisible by 2" if len(pad) % 2 else
+                           f"Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {input.ndim}")
+    out = input
+    for k in range(len(pad) // 2):
+        out = _pad_dim(out, input.ndim - 1 - k, int(pad[2 * k]), int(pad[2 * k + 1]), mode)
+    return out
+
+
+_NN["pad"] = pad  # F.pad is this, all modes (the table keeps graphgrad.nn.functional's names in one place)
+
+
+def _pad_dim(x: TensorBase, dim: int, before: int, after: int, mode: str) -> TensorBase:
+    n = x.shape[dim]
+    if before < 0 or after < 0:  # crop first
+        index = [slice(None)] * x.ndim
+        index[dim] = slice(max(-before, 0), n - max(-after, 0))
+        x = x[tuple(index)]
+        before, after, n = max(before, 0), max(after, 0), x.shape[dim]
+    if not before and not after:
+        return x
+    positions = np.arange(-before, n + after)
+    if mode == "replicate":
+        positions = np.clip(positions, 0, n - 1)
+    elif mode == "circular":
+        if before > n or after > n:
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        positions = positions % n
+    elif mode == "reflect":
+        if before >= n or after >= n:
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({before}, {after}) at dimension {dim} of input {list(x.shape)}")
+        period = 2 * (n - 1) if n > 1 else 1
+        positions = np.abs(positions) % period
+        positions = np.where(positions >= n, period - positions, positions)
+    else:
+        raise NotImplementedError(f"padding mode {mode!r} is not supported (constant, reflect, replicate, circular)")
+    index = [slice(None)] * x.ndim
+    index[dim] = positions
+    return x[tuple(index)]

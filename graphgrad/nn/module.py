@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 from ..runtime.autograd import reset_grad
 from ..runtime.grad_mode import no_grad
 from ..runtime.hooks import RemovableHandle
+from ..runtime.device import device
 from ..runtime.tensor import Tensor
 from ..tracer.tracer import ACTIVE as _TRACES
 from .parameter import Parameter
@@ -299,7 +300,7 @@ class Module:
         """Move (``"cuda"``/``"cpu"``) and/or cast (floating-point tensors only) every parameter and buffer."""
         def convert(t: Tensor) -> Tensor:
             if not t.is_floating_point():
-                return t.to(*[a for a in args if isinstance(a, str)], **{k: v for k, v in kwargs.items()
+                return t.to(*[a for a in args if isinstance(a, (str, device))], **{k: v for k, v in kwargs.items()
                                                                           if k == "device"})
             return t.to(*args, **kwargs)
         return self._apply_to_tensors(convert)

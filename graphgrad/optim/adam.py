@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from ..runtime.factories import zeros_like
+from ..runtime.factories import tensor, zeros_like
 from ..runtime.tensor import Tensor
 from .optimizer import Optimizer, _check_non_negative, _params_with_grad
 
@@ -41,7 +41,7 @@ class Adam(Optimizer):
         for p, g in _params_with_grad(group):
             state = self.state.setdefault(p, {})
             if not state:
-                state["step"] = Tensor(0.0)
+                state["step"] = tensor(0.0)
                 state["exp_avg"] = zeros_like(p)
                 state["exp_avg_sq"] = zeros_like(p)
                 if group["amsgrad"]:

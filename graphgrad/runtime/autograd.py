@@ -7,7 +7,7 @@ import numpy as np
 
 from .engine import run_backward
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
-from .tensor import Tensor, check_can_require_grad, make_output, quiet_fp
+from .tensor import Tensor, _to_array, check_can_require_grad, make_output, quiet_fp
 
 
 def _as_tuple(x) -> tuple:
@@ -37,7 +37,7 @@ def _seed_gradients(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> 
             g = Tensor._wrap(_ones_like(out._data))
         else:
             if not isinstance(g, Tensor):
-                g = Tensor(g)
+                g = Tensor._wrap(_to_array(g, None))
             if tuple(g.shape) != tuple(out.shape):
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
                                    f"has a shape of {out.shape}.")

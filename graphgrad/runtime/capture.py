@@ -25,7 +25,7 @@ def capture(tensor) -> Graph:
                 continue
             seen.add(id(n))
             stack.append((n, True))
-            for nxt, _ in n.next_functions:
+            for nxt, _ in n._next:
                 if isinstance(nxt, Node) and id(nxt) not in seen:
                     stack.append((nxt, False))
 
@@ -38,7 +38,7 @@ def capture(tensor) -> Graph:
             raise RuntimeError("this graph was freed by backward(): its saved constants are gone. Capture it "
                                "before backward(), or call backward(retain_graph=True)")
         ins = []
-        for k, ((nxt, _), t) in enumerate(zip(n.next_functions, n._in_types)):
+        for k, ((nxt, _), t) in enumerate(zip(n._next, n._in_types)):
             if t is None:
                 ins.append(n._saved[k] if n._saved[k] is not None else 0.0)
             elif isinstance(nxt, Node):

@@ -56,3 +56,29 @@ def to_name(d) -> str:
     if d in python_types:
         return python_types[d]
     return dtype_name(d)
+
+
+_default = [float32]  # the dtype of Python floats and of float factories, as torch.set_default_dtype sets it
+
+
+def default_float() -> dtype:
+    return _default[0]
+
+
+def set_default_dtype(d) -> None:
+    """Make ``d`` (``float32`` or ``float64``) the dtype of new float tensors, as ``torch.set_default_dtype``.
+
+    >>> import graphgrad as gg
+    >>> gg.set_default_dtype(gg.float64); gg.tensor([1.5]).dtype
+    torch.float64
+    >>> gg.set_default_dtype(gg.float32); gg.get_default_dtype()
+    torch.float32
+    """
+    found = BY_NAME.get(to_name(d)) if not isinstance(d, dtype) else d
+    if found is None or not found.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    _default[0] = found
+
+
+def get_default_dtype() -> dtype:
+    return _default[0]

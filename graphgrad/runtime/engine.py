@@ -52,7 +52,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
     seen = set(stack)
     while stack:
         node = stack.pop()
-        for nxt, _ in node.next_functions:
+        for nxt, _ in node._next:
             if nxt is not None:
                 deps[nxt] = deps.get(nxt, 0) + 1
                 if nxt not in seen:
@@ -97,7 +97,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                     writes.append((node.variable, g))
                 node = heappop(ready)[2] if ready else None
                 continue
-            next_functions = node.next_functions
+            next_functions = node._next
             if node.apply is not None:  # device transfers and compiled functions bring their own backward
                 in_grads = node.apply(g.tensor() if g.__class__ is Cotangent else g)
                 if not retain_graph and node.release is not None:
@@ -170,7 +170,7 @@ def _skip_zero_branch(node, deps, pending, ready, ticket) -> None:
     stack = [node]
     while stack:
         n = stack.pop()
-        for nxt, _ in n.next_functions:
+        for nxt, _ in n._next:
             if nxt is None:
                 continue
             deps[nxt] -= 1

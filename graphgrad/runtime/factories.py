@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from . import dtypes
+from .device import CPU, default_device
 from .grad_mode import is_inference_mode_enabled
 from .tensor import Tensor, _to_array, _to_device, check_can_require_grad
 
@@ -72,8 +73,10 @@ def _finish(array, dtype, device, requires_grad) -> Tensor:
     if requires_grad:
         check_can_require_grad(array, at_creation=True)
     t = Tensor._wrap(array)
-    if device is not None and str(device) != "cpu":
-        t = _to_device(t, str(device))
+    if device is None:
+        device = default_device()
+    if device is not CPU and str(device) != "cpu":
+        t = _to_device(t, device)
     t._requires_grad = bool(requires_grad)
     if is_inference_mode_enabled():
         t._is_inference = True
@@ -111,7 +114,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def _filled(fill, size, dtype, device, requires_grad) -> Tensor:
-    name = dtypes.to_name(dtype) if dtype is not None else "float32"
+    name = dtypes.to_name(dtype) if dtype is not None else dtypes.default_float().name
     return _finish(fill(_shape(size), dtype=np.dtype(name)), None, device, requires_grad)
 
 
@@ -131,7 +134,7 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     if dtype is None:
-        dtype = "bool" if isinstance(fill_value, bool) else "int64" if isinstance(fill_value, int) else "float32"
+        dtype = "bool" if isinstance(fill_value, bool) else "int64" if isinstance(fill_value, int) else dtypes.default_float().name
     return _finish(np.full(_shape((size,)), fill_value, dtype=np.dtype(dtypes.to_name(dtype))), None, device,
                    requires_grad)
 
@@ -161,14 +164,14 @@ def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: boo
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Standard normal samples (float32 unless ``dtype`` says otherwise)."""
     gen = _rng(generator)
-    return _finish(gen.standard_normal(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or "float32"))),
+    return _finish(gen.standard_normal(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or dtypes.default_float().name))),
                    None, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Uniform samples on [0, 1)."""
     gen = _rng(generator)
-    return _finish(gen.random(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or "float32"))),
+    return _finish(gen.random(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or dtypes.default_float().name))),
                    None, device, requires_grad)
 
 
@@ -189,7 +192,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         start, end = 0, start
     array = np.arange(start, end, step)
     if dtype is None:
-        dtype = "int64" if all(isinstance(v, int) for v in (start, end, step)) else "float32"
+        dtype = "int64" if all(isinstance(v, int) for v in (start, end, step)) else dtypes.default_float().name
     return _finish(array, dtype, device, requires_grad)
 
 
@@ -201,15 +204,15 @@ def range(start, end=None, step=1, dtype=None, device=None, requires_grad: bool 
     if end is None:
         start, end = 0, start
     count = int(np.floor((end - start) / step)) + 1
-    return _finish(start + step * np.arange(count), dtype or "float32", device, requires_grad)
+    return _finish(start + step * np.arange(count), dtype or dtypes.default_float().name, device, requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.linspace(start, end, steps), dtype or "float32", device, requires_grad)
+    return _finish(np.linspace(start, end, steps), dtype or dtypes.default_float().name, device, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.eye(n, m), dtype or "float32", device, requires_grad)
+    return _finish(np.eye(n, m), dtype or dtypes.default_float().name, device, requires_grad)
 
 
 def FloatTensor(*data) -> Tensor:
@@ -228,3 +231,28 @@ def LongTensor(*data) -> Tensor:
     if len(data) == 1 and not isinstance(data[0], int):
         return tensor(data[0], dtype="int64")
     return zeros(*data, dtype="int64")
+
+
+def _like_random(draw, t: Tensor, dtype, device, requires_grad, generator) -> Tensor:
+    name = dtypes.to_name(dtype) if dtype is not None else t.dtype.name
+    array = draw(_rng(generator), tuple(t.shape)).astype(np.dtype(name))
+    return _finish(array, None, device or (t.device if t.is_cuda else None), requires_grad)
+
+
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Uniform samples on [0, 1) shaped like ``t`` (its dtype and device unless given)."""
+    return _like_random(lambda rng, shape: rng.random(shape), t, dtype, device, requires_grad, generator)
+
+
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Standard normal samples shaped like ``t``."""
+    return _like_random(lambda rng, shape: rng.standard_normal(shape), t, dtype, device, requires_grad, generator)
+
+
+def randint_like(t: Tensor, low: int = 0, high: int | None = None, dtype=None, device=None,
+                 requires_grad: bool = False, generator=None) -> Tensor:
+    """Integers in [low, high) shaped like ``t`` (``randint_like(t, high)`` starts at 0)."""
+    if high is None:
+        low, high = 0, low
+    return _like_random(lambda rng, shape: rng.integers(low, high, shape), t, dtype, device, requires_grad,
+                        generator)

@@ -29,12 +29,31 @@ def backward_name(op: str, attrs: dict, in_types: tuple) -> str:
         if op in ("amax", "amin") and attrs.get("dim") is None:
             name = "MaxBackward1" if op == "amax" else "MinBackward1"
         if op == "getitem" and not any(isinstance(i, tuple) and i[0] == "array" for i in attrs["index"]):
-            name = "SliceBackward0" if any(isinstance(i, tuple) for i in attrs["index"]) else "SelectBackward0"
+            name = _basic_index_name(attrs["index"], in_types[0].shape)
         return name
     camel = "".join(part.capitalize() for part in op.split("_"))
     suffix = 1 if (op in ("sum", "mean") and attrs.get("dim") is not None) or \
         (op == "pow" and all(t is not None for t in in_types)) else 0
     return f"{camel}Backward{suffix}"
+
+
+def _basic_index_name(index: tuple, shape: tuple) -> str:
+    """PyTorch applies a basic index left to right (select for an int, slice for a slice that is not the whole
+    axis, unsqueeze for None); the last of these names the result's node: ``x[:, 0]`` is SelectBackward0."""
+    name, axis = "AliasBackward0", 0
+    consuming = sum(1 for i in index if i is not None and i != "...")
+    for item in index:
+        if item == "...":
+            axis = len(shape) - consuming + sum(1 for i in index[:index.index("...")] if i is not None)
+        elif item is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(item, tuple):  # ("slice", start, stop, step)
+            if slice(*item[1:]).indices(shape[axis]) != (0, shape[axis], 1):
+                name = "SliceBackward0"
+            axis += 1
+        else:
+            name, axis = "SelectBackward0", axis + 1
+    return name
 
 
 class _Freed(tuple):
@@ -53,15 +72,16 @@ class Node:
     _pre_hooks = None    # hooks of the tensor this node produced
     _retain_grad = None  # weakref to that tensor, when retain_grad() was called
     _name = None         # computed on first use: most nodes are never named
+    _shown = None        # next_functions of a composite op's last node (see ``next_functions``)
 
-    __slots__ = ("op", "attrs", "next_functions", "_saved", "_versions", "_in_types", "_out", "_seq",
+    __slots__ = ("op", "attrs", "_next", "_saved", "_versions", "_in_types", "_out", "_seq",
                  "__weakref__", "__dict__")
 
     def __init__(self, op: str, attrs: dict, next_functions: tuple, saved: tuple, versions: tuple,
                  in_types: tuple, out, name: str | None = None):
         self.op = op
         self.attrs = attrs
-        self.next_functions = next_functions
+        self._next = next_functions  # the edges the engine walks
         self._saved = saved          # inputs the rule reads (None elsewhere)
         self._versions = versions    # their version counters at save time
         self._in_types = in_types    # TensorType per input (None for Python scalars)
@@ -69,6 +89,14 @@ class Node:
         self._seq = next(_sequence)  # later nodes run first, as in PyTorch's engine
         if name is not None:
             self._name = name
+
+    @property
+    def next_functions(self) -> tuple:
+        """``(node, output index)`` per input. A composite op (a loss, ``linear``) that ran as several recorded
+        primitives shows, on its last node, the nodes of the composite's own inputs, as PyTorch's fused
+        kernel does; the engine still walks the primitives (``_next``)."""
+        shown = self._shown
+        return shown if shown is not None else self._next
 
     def name(self) -> str:
         if self._name is None:
@@ -93,12 +121,12 @@ class Node:
 class AccumulateGrad:
     """The sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
 
-    __slots__ = ("variable", "next_functions", "_seq", "__weakref__")
+    __slots__ = ("variable", "_seq", "__weakref__")
     _retain_grad = None
+    _next = next_functions = ()
 
     def __init__(self, variable):
         self.variable = variable
-        self.next_functions = ()
         # Runs as soon as it is ready, as PyTorch's engine runs AccumulateGrad (its sequence number is the
         # maximum); readiness already means every path into the leaf has delivered its gradient.
         self._seq = sys.maxsize

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
 class _State(threading.local):
@@ -29,10 +30,42 @@ class _GradModeContext:
     """Base for grad-mode switches usable as context managers and decorators."""
 
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            return self._wrap_generator(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with self.__class__(*self._args):
                 return fn(*args, **kwargs)
+        return wrapper
+
+    def _wrap_generator(self, fn):
+        """A decorated generator runs each resumption inside the mode, and the caller's code between
+        resumptions outside it, as PyTorch's decorators do."""
+        make = self.__class__
+        args = self._args
+
+        @functools.wraps(fn)
+        def wrapper(*a, **kw):
+            gen = fn(*a, **kw)
+            try:
+                with make(*args):
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with make(*args):
+                            gen.close()
+                        raise
+                    except BaseException as e:
+                        with make(*args):
+                            response = gen.throw(e)
+                    else:
+                        with make(*args):
+                            response = gen.send(request)
+            except StopIteration as e:
+                return e.value
         return wrapper
 
     _args: tuple = ()

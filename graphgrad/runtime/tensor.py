@@ -12,8 +12,13 @@ from ..ir.registry import ShapeError, infer_type
 from ..ir.types import TensorType, dtype_name
 from ..passes.vjp_rules import VJP_RULES
 from . import dtypes
+from .device import CPU as _CPU
+from .device import CUDA0 as _CUDA0
+from .device import device as _device
 from .function import AccumulateGrad, Node
+from .function import _sequence as _node_sequence
 from .grad_mode import _state as _grad_state
+from .surface import TensorSurface
 from .grad_mode import is_grad_enabled
 from ..tracer.tracer import ACTIVE as _TRACES
 from .hooks import RemovableHandle
@@ -118,7 +123,7 @@ _NO_EDGE = (None, 0)  # next_functions entry of an input without history
 _PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, for ops without attributes
 
 
-class Tensor(TensorBase):
+class Tensor(TensorSurface, TensorBase):
     """An n-dimensional array that can record the operations applied to it.
 
     >>> import graphgrad as gg
@@ -135,14 +140,30 @@ class Tensor(TensorBase):
     _accumulator = None  # weakref to a leaf's AccumulateGrad node
     _hooks = None
     _base = None         # the tensor a view was taken of
+    _view_version = 0    # the shared version when a view's grad_fn was made (older: rebuilt from the base's)
     _retains_grad = False
     _level = 0
     _is_inference = False  # set (in the instance dict) on tensors created inside inference_mode
 
-    def __init__(self, data=None, *, requires_grad: bool = False):
-        if data is None:
-            data = []
-        _init(self, _to_array(data, None))
+    def __init__(self, *data, requires_grad: bool = False, device=None):
+        # PyTorch's legacy constructor: always the default float dtype; ``Tensor(2, 3)`` is a shape
+        if len(data) == 1 and not isinstance(data[0], (int, Size)) or (len(data) == 1 and type(data[0]) is bool):
+            array = _to_array(data[0], None)
+            if array.dtype != dtypes.default_float().numpy:
+                array = array.astype(dtypes.default_float().numpy)
+        else:
+            if len(data) == 1 and isinstance(data[0], Size):
+                data = tuple(data[0])
+            elif not data:
+                data = (0,)
+            for d in data:
+                if type(d) is not int:
+                    raise TypeError(f"new(): argument 'size' must be tuple of ints, but found element of type "
+                                    f"{type(d).__name__} at pos {data.index(d)}")
+            array = np.zeros(data, dtype=dtypes.default_float().numpy)
+        _init(self, array)
+        if device is not None and str(device) != "cpu":
+            self._data = _to_device(self, str(device))._data
         if requires_grad:
             self.requires_grad = True
 
@@ -201,9 +222,11 @@ class Tensor(TensorBase):
             base = inputs[0]
             result._base = base._base if base._base is not None else base
             result._version_box = base._version_box  # views share the version counter of their base
+            if base._version_box[0]:
+                result._view_version = base._version_box[0]
         else:
             result._version_box = [0]
-        if record and _grad_state.enabled:
+        if record and _grad_state.enabled and out.dtype.kind == "f":  # integer and bool results have no history
             _record(result, op, inputs, attrs)
         elif _grad_state.inference:
             result._is_inference = True
@@ -239,8 +262,9 @@ class Tensor(TensorBase):
         return dtypes.BY_NAME[dtype_name(self._data.dtype)]
 
     @property
-    def device(self) -> str:
-        return "cpu" if type(self._data) is np.ndarray else "cuda:0"
+    def device(self) -> _device:
+        """``device(type='cpu')``, or ``device(type='cuda', index=0)`` for a tensor held by CuPy."""
+        return _CPU if type(self._data) is np.ndarray else _CUDA0
 
     @property
     def is_cuda(self) -> bool:
@@ -257,7 +281,7 @@ class Tensor(TensorBase):
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, str):
+            elif isinstance(a, (str, _device)):
                 device = a
             else:
                 dtype = a
@@ -265,7 +289,7 @@ class Tensor(TensorBase):
         if dtype is not None:
             out = out._cast(dtypes.to_name(dtype))
         if device is not None:
-            out = _to_device(out, str(device))
+            out = _to_device(out, device)
         return out
 
     def cuda(self, device=None) -> "Tensor":
@@ -321,6 +345,11 @@ class Tensor(TensorBase):
 
     @grad.setter
     def grad(self, value) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                            f"{type(value).__name__}")
+        if value is self:
+            raise RuntimeError("can't assign Variable as its own grad")
         if value is not None and tuple(value.shape) != tuple(self.shape):
             raise RuntimeError("assigned grad has data of a different size")
         self._grad = value
@@ -478,6 +507,35 @@ class Tensor(TensorBase):
     def contiguous(self) -> "Tensor":
         return self
 
+    # -- values with their indices (eager: the indices are computed first, the values gathered by them) ------
+    def max(self, dim=None, keepdim: bool = False):
+        """``x.max()`` is the largest element; ``x.max(dim)`` returns ``torch.return_types.max(values, indices)``
+        whose values' gradient goes to the element the index names, as in PyTorch."""
+        if dim is None or isinstance(dim, TensorBase) or _TRACES.stack:
+            return super().max(dim, keepdim)
+        return _along(self, "max", dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        if dim is None or isinstance(dim, TensorBase) or _TRACES.stack:
+            return super().min(dim, keepdim)
+        return _along(self, "min", dim, keepdim)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """``(values, indices)`` sorted along ``dim`` (ties keep their order); values are differentiable.
+
+        >>> import graphgrad as gg
+        >>> gg.tensor([3.0, 1.0, 2.0]).sort(descending=True).indices
+        tensor([0, 2, 1])
+        """
+        return _along(self, "sort", dim, True, descending=descending)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> "Tensor":
+        return _along(self, "sort", dim, True, descending=descending).indices
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
+        return _along(self, "topk", dim, True, descending=largest, k=k)
+
     # -- in place -------------------------------------------------------------------------------
     def _inplace(self, op: str, *args, **attrs) -> "Tensor":
         """Run ``op(self, *args)`` (``self`` at the ``_SELF`` marker if given) out of place, then write the
@@ -487,38 +545,60 @@ class Tensor(TensorBase):
                                                                 attrs))
         return self._inplace_with(lambda old: Tensor._apply(op, (old,) + args, attrs))
 
-    def _inplace_with(self, compute) -> "Tensor":
+    def _inplace_with(self, compute, name: str | None = None) -> "Tensor":
         """Write ``compute(old)`` into this tensor's storage as one in-place operation (one version bump).
 
-        ``old`` is an alias of the current value that shares the version counter, so a rule that needs
-        the overwritten value fails at backward with PyTorch's error.
+        ``old`` is an alias of the current value. A gradient rule that saved it gets a copy of the overwritten
+        value instead (as PyTorch saves the original when the formula needs it). On a view of a tensor with
+        history the base's history is rebased (PyTorch's ``CopySlices``): the base becomes "the old base with
+        the view's elements replaced". ``name`` names the resulting node.
         """
         if self._is_inference and not _grad_state.inference:
             raise RuntimeError(INFERENCE_INPLACE)
         tracked = is_grad_enabled()
+        base = self._base
         if tracked and self._requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if tracked and self._base is not None and self._base._requires_grad:
-            if self._base.grad_fn is None:
-                raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
-                                   "operation.")
-            raise NotImplementedError("in-place modification of a view of a tensor that requires grad is not "
-                                      "supported; use an out-of-place op (e.g. graphgrad.where) instead")
+        if tracked and base is not None and base._requires_grad and base.grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        if base is not None and self._view_version != self._version_box[0]:
+            _refresh_view(self)
+        first_new = next(_node_sequence)
         old = Tensor._wrap(self._data, self._requires_grad, self.grad_fn, self._version_box)
         result = compute(old)
+        if not _can_cast(result._data.dtype, self._data.dtype):
+            raise RuntimeError(f"result type {result.dtype.scalar_name} can't be cast to the desired output type "
+                               f"{self.dtype.scalar_name}")
         if result._data.shape != self._data.shape:
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                                f"{list(result._data.shape)}")
         if not self._data.flags.writeable:
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                                "single memory location. Please clone() the tensor before performing the operation.")
+        if result.grad_fn is not None:
+            _keep_overwritten(result.grad_fn, old, first_new)
+        rebase = tracked and base is not None and (result.grad_fn is not None or base._requires_grad)
+        if rebase:
+            from .views import replace, view_positions
+
+            base_old = Tensor._wrap(base._data, base._requires_grad, base.grad_fn, base._version_box)
+            new_base = replace(base_old, view_positions(base, self), result)
         self._data[...] = result._data
         self._version_box[0] += 1
+        if base is not None:
+            self._view_version = self._version_box[0]
         if result.grad_fn is not None:
+            if name is not None:
+                result.grad_fn._name = name
             self.grad_fn = result.grad_fn
             self._requires_grad = True
             if result.grad_fn._out is not None:
                 result.grad_fn._out = (self._data, self._version_box, self._version_box[0])
+        if rebase:
+            new_base.grad_fn._name = "CopySlices"
+            base.grad_fn = new_base.grad_fn
+            base._requires_grad = True
         return self
 
     def add_(self, other, alpha=1): return self._inplace("add", other if alpha == 1 else other * alpha)
@@ -526,11 +606,25 @@ class Tensor(TensorBase):
     def mul_(self, other): return self._inplace("mul", other)
     def div_(self, other): return self._inplace("div", other)
     def pow_(self, other): return self._inplace("pow", other)
-    def neg_(self): return self._inplace("neg")
-    def exp_(self): return self._inplace("exp")
-    def relu_(self): return self._inplace("relu")
-    def sigmoid_(self): return self._inplace("sigmoid")
-    def tanh_(self): return self._inplace("tanh")
+
+    def clamp(self, min=None, max=None) -> "Tensor":
+        """Limit to ``[min, max]``; the gradient passes where ``min <= x <= max``, boundaries included, as in
+        PyTorch (a maximum/minimum pair would halve it at a boundary)."""
+        if _TRACES.stack:
+            return super().clamp(min, max)
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        out = self
+        if min is not None:
+            out = _where(self < min, min, out)
+        if max is not None:
+            out = _where(self > max, max, out)
+        if out.grad_fn is not None:
+            out.grad_fn._name = "ClampBackward1"
+            out.grad_fn._shown = ((self._grad_node(), 0),)
+        return out
+
+    clip = clamp
 
     def clamp_(self, min=None, max=None):
         return self._inplace_with(lambda old: old.clamp(min, max))
@@ -546,10 +640,91 @@ class Tensor(TensorBase):
     def copy_(self, src) -> "Tensor":
         """Overwrite with ``src`` (broadcast and cast); differentiable in ``src``, not in the old value."""
         if not isinstance(src, Tensor):
-            src = Tensor(src)
+            src = Tensor._wrap(_to_array(src, None))
         if src.is_cuda != self.is_cuda:
             src = src.to(self.device)
         return self._inplace("where", True, src, _SELF)
+
+    # -- composites PyTorch has as methods, and writes into part of a tensor -----------------------------------
+    def log2(self): return self.log() / float(np.log(2.0))
+    def log10(self): return self.log() / float(np.log(10.0))
+
+    def addcmul(self, tensor1, tensor2, value=1):
+        """``self + value * tensor1 * tensor2``."""
+        return self + tensor1 * tensor2 * value if value != 1 else self + tensor1 * tensor2
+
+    def addcdiv(self, tensor1, tensor2, value=1):
+        """``self + value * tensor1 / tensor2``."""
+        return self + tensor1 / tensor2 * value if value != 1 else self + tensor1 / tensor2
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._inplace_with(lambda old: old.addcmul(tensor1, tensor2, value))
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._inplace_with(lambda old: old.addcdiv(tensor1, tensor2, value))
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        return self._inplace_with(lambda old: old.masked_fill(mask, value))
+
+    def index_put_(self, indices: tuple, values, accumulate: bool = False) -> "Tensor":
+        """``self[indices] = values`` (``+=`` with ``accumulate``, repeated indices adding up)."""
+        if not accumulate:
+            self[tuple(indices)] = values
+            return self
+        from .views import accumulate as add_at
+        from .views import as_value, index_positions
+
+        positions = index_positions(self, tuple(indices))
+        return self._inplace_with(lambda old: add_at(old, positions, as_value(values, old, positions.shape)),
+                                  "IndexPutBackward0")
+
+    def index_put(self, indices: tuple, values, accumulate: bool = False) -> "Tensor":
+        return self.clone().index_put_(indices, values, accumulate)
+
+    def scatter_(self, dim: int, index: "Tensor", src=None, value=None, reduce=None) -> "Tensor":
+        """``self[index[i][j]][j] = src[i][j]`` for ``dim=0`` (and so on); ``src`` may be a number."""
+        from .views import along_positions, as_value, replace
+
+        if src is None:
+            src = value
+        if reduce is not None:
+            raise NotImplementedError("scatter_: reduce= is not supported; use scatter_add_ for 'add'")
+        index = _long_index(index, "scatter")
+        positions = along_positions(self, dim, index)
+        if isinstance(src, Tensor) and tuple(src.shape) != tuple(index.shape):
+            src = src[tuple(slice(0, n) for n in index.shape)]
+        return self._inplace_with(lambda old: replace(old, positions, as_value(src, old, positions.shape)),
+                                  "ScatterBackward0")
+
+    def scatter(self, dim: int, index: "Tensor", src=None, value=None, reduce=None) -> "Tensor":
+        return self.clone().scatter_(dim, index, src, value, reduce)
+
+    def scatter_add_(self, dim: int, index: "Tensor", src: "Tensor") -> "Tensor":
+        """``self[index[i][j]][j] += src[i][j]`` for ``dim=0`` (and so on), repeated indices adding up."""
+        from .views import accumulate, along_positions, as_value
+
+        index = _long_index(index, "scatter_add")
+        positions = along_positions(self, dim, index)
+        if tuple(src.shape) != tuple(index.shape):
+            src = src[tuple(slice(0, n) for n in index.shape)]
+        return self._inplace_with(lambda old: accumulate(old, positions, as_value(src, old, positions.shape)),
+                                  "ScatterAddBackward0")
+
+    def index_add_(self, dim: int, index: "Tensor", source: "Tensor", alpha=1) -> "Tensor":
+        """Add ``alpha * source``'s slices along ``dim`` into ``self``'s slices ``index`` (repeats add up)."""
+        from .views import accumulate, index_along_positions
+
+        index = _long_index(index, "index_add")
+        if index.ndim > 1:
+            raise IndexError("index_add_(): Index is supposed to be a vector")
+        positions = index_along_positions(self, dim, index, tuple(source.shape))
+        values = source * alpha if alpha != 1 else source
+        if values._data.dtype != self._data.dtype:
+            values = values._cast(self.dtype.name)
+        return self._inplace_with(lambda old: accumulate(old, positions, values), "IndexAddBackward0")
+
+    def index_add(self, dim: int, index: "Tensor", source: "Tensor", alpha=1) -> "Tensor":
+        return self.clone().index_add_(dim, index, source, alpha)
 
     def __iadd__(self, other): return self.add_(other)
     def __isub__(self, other): return self.sub_(other)
@@ -557,15 +732,127 @@ class Tensor(TensorBase):
     def __itruediv__(self, other): return self.div_(other)
 
     def __setitem__(self, index, value) -> None:
+        """``x[index] = value``; on a tensor with history (or a value with one) it is recorded as PyTorch's
+        ``CopySlices`` (``IndexPutBackward0`` for a mask or integer-array index), so gradients flow to the
+        elements that were not overwritten and to ``value``."""
         if self._is_inference and not _grad_state.inference:
             raise RuntimeError(INFERENCE_INPLACE)
-        if is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)):
-            raise RuntimeError(
-                "index assignment (x[i] = v) on a tensor that requires grad is not supported by graphgrad's "
-                "autograd; build the result functionally instead, e.g. graphgrad.where(mask, v, x) or "
-                "graphgrad.cat([...])")
-        self._data[index] = value._data if isinstance(value, Tensor) else value
-        self._version_box[0] += 1
+        base = self._base
+        if not (is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)
+                                       or (base is not None and base._requires_grad))):
+            if isinstance(index, Tensor) or isinstance(index, tuple) and any(isinstance(i, Tensor) for i in index):
+                from .views import _plain_index
+
+                index = _plain_index(index)
+            if isinstance(value, Tensor) and value.is_cuda != self.is_cuda:
+                value = value.to(self.device)
+            self._data[index] = value._data if isinstance(value, Tensor) else value
+            self._version_box[0] += 1
+            return
+        from .views import as_value, index_positions, replace
+
+        positions = index_positions(self, index)
+        value = as_value(value, self, positions.shape)
+        advanced = any(isinstance(i, (Tensor, list, np.ndarray)) for i in (index if isinstance(index, tuple)
+                                                                           else (index,)))
+        self._inplace_with(lambda old: replace(old, positions, value),
+                           "IndexPutBackward0" if advanced else "CopySlices")
+
+
+def _where(cond, x, y):
+    from ..ops.elementwise import where
+
+    return where(cond, x, y)
+
+
+def _long_index(index, op: str):
+    if not isinstance(index, Tensor) or index._data.dtype != np.int64:
+        got = index.dtype.scalar_name if isinstance(index, Tensor) else type(index).__name__
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, but got {got}")
+    return index._data
+
+
+def _in_place_unary(name: str):
+    def method(self):
+        return self._inplace_with(lambda old: getattr(old, name)())
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``."
+    return method
+
+
+for _name in ("abs", "sin", "cos", "tan", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "exp", "expm1", "neg",
+              "tanh", "sigmoid", "relu", "sign", "square", "reciprocal", "erf"):
+    setattr(Tensor, _name + "_", _in_place_unary(_name))
+Tensor.negative_ = Tensor.neg_
+Tensor.absolute_ = Tensor.abs_
+
+
+def _keep_overwritten(node, old: Tensor, first_new: int) -> None:
+    """Nodes recorded by an in-place op (sequence numbers from ``first_new``) that saved ``old``, the value
+    about to be overwritten, save a copy of it instead."""
+    copy = None
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen or not isinstance(n, Node) or n._seq < first_new:
+            continue
+        seen.add(id(n))
+        if any(x is old for x in n._saved):
+            if copy is None:
+                copy = Tensor._wrap(old._data.copy(), old._requires_grad, old.grad_fn)
+            n._versions = tuple(0 if x is old else v for x, v in zip(n._saved, n._versions))
+            n._saved = tuple(copy if x is old else x for x in n._saved)
+        stack.extend(nxt for nxt, _ in n._next if nxt is not None)
+
+
+def _can_cast(src, dst) -> bool:
+    """PyTorch's rule for writing a result into an existing tensor: never float to integer, nor to bool."""
+    if src.kind == "f" and dst.kind in "iub":
+        return False
+    return not (dst.kind == "b" and src.kind != "b")
+
+
+def _xp(data):
+    if type(data) is np.ndarray:
+        return np
+    import cupy
+    return cupy
+
+
+def _along(x: Tensor, kind: str, dim: int, keepdim: bool, descending: bool = False, k: int | None = None):
+    """``max``/``min``/``sort``/``topk`` along ``dim``: integer indices without history, and values gathered at
+    them (one node, named as PyTorch names its backward, whose gradient goes to the picked elements)."""
+    from . import return_types
+
+    data = x._data
+    xp = _xp(data)
+    ndim = data.ndim
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}], "
+                         f"but got {dim})")
+    dim %= max(ndim, 1)
+    work = data.reshape(1) if ndim == 0 else data
+    if kind in ("max", "min"):
+        idx = (xp.argmax if kind == "max" else xp.argmin)(work, axis=dim)
+        idx = xp.expand_dims(idx, dim)
+    else:
+        if k is not None and not 0 <= k <= work.shape[dim]:
+            raise RuntimeError("selected index k out of range")
+        idx = xp.argsort(-work if descending and work.dtype.kind != "b" else work, axis=dim, kind="stable")
+        if descending and work.dtype.kind == "b":
+            idx = xp.flip(xp.argsort(work, axis=dim, kind="stable"), axis=dim)
+        if k is not None:
+            idx = xp.take(idx, xp.arange(k), axis=dim)
+    coords = list(xp.indices(idx.shape, sparse=True))
+    coords[dim] = idx
+    flat = xp.ravel_multi_index(tuple(xp.broadcast_arrays(*coords)), work.shape)
+    if kind in ("max", "min") and not keepdim or ndim == 0:
+        idx, flat = xp.squeeze(idx, axis=dim), xp.squeeze(flat, axis=dim)
+    values = x.reshape(-1)[Tensor._wrap(flat.astype(np.int64))]
+    if values.grad_fn is not None:
+        values.grad_fn._name = kind.capitalize() + "Backward0"
+        values.grad_fn._shown = ((x._grad_node(), 0),)
+    return getattr(return_types, kind)(values, Tensor._wrap(idx.astype(np.int64)))
 
 
 def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=None) -> None:
@@ -634,7 +921,7 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
         a, b = inputs
         uses_out, uses = rule.by_mask[(isinstance(a, Tensor) and a._requires_grad)
                                       | (isinstance(b, Tensor) and b._requires_grad) << 1]
-        edge_a, type_a, saved_a, version_a = _input_record(a, 0 in uses, rule)
+        edge_a, type_a, saved_a, version_a = _input_record(a, 0 in uses, rule, op in _TYPE_ONLY)
         edge_b, type_b, saved_b, version_b = _input_record(b, 1 in uses, rule)
         node = Node(op, attrs, (edge_a, edge_b), (saved_a, saved_b), (version_a, version_b), (type_a, type_b),
                     None)
@@ -649,7 +936,8 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
             uses_out, uses = rule.by_mask[mask]
         else:
             uses, uses_out = rule.uses_inputs, rule.uses_out
-        records = [_input_record(x, i in uses, rule) for i, x in enumerate(inputs)]
+        type_only = op in _TYPE_ONLY
+        records = [_input_record(x, i in uses, rule, type_only and i == 0) for i, x in enumerate(inputs)]
         edges, types, saved, versions = zip(*records)  # recorded ops have a tensor input
         node = Node(op, attrs, edges, saved, versions, types, None)
     if uses_out:
@@ -658,10 +946,42 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
     result.grad_fn = node
 
 
-def _input_record(x, saved_here: bool, rule) -> tuple:
+# Ops whose rule reads only the type (shape, dtype) of their first input: they keep a stand-in, not the tensor,
+# so that changing the input in place afterwards is harmless (``y[1:3]`` then ``y.mul_(2)``), as in PyTorch.
+_TYPE_ONLY = frozenset({"reshape", "expand", "sum", "mean", "cast", "getitem", "gather_rows"})
+
+
+class _TypeOnly(TensorBase):
+    """The shape and dtype of a saved input, without its value."""
+
+    __slots__ = ("_type",)
+    _level = -1
+
+    def __init__(self, type_: TensorType):
+        self._type = type_
+
+
+def _refresh_view(view: Tensor) -> None:
+    """A view whose base (or another view of it) was written in place since the view's ``grad_fn`` was made
+    reads its elements from the base's new history, as PyTorch regenerates a view's ``grad_fn``."""
+    base = view._base
+    view._view_version = view._version_box[0]
+    if not (base._requires_grad and is_grad_enabled()):
+        return
+    from .views import view_positions
+
+    fresh = base.reshape(-1)[Tensor._wrap(view_positions(base, view).astype(np.int64))]
+    fresh.grad_fn._name = "AsStridedBackward0"
+    fresh.grad_fn._shown = ((base._grad_node(), 0),)
+    view.grad_fn, view._requires_grad = fresh.grad_fn, True
+
+
+def _input_record(x, saved_here: bool, rule, type_only: bool = False) -> tuple:
     """(edge, type, saved value, version at save time) of one input of a recorded op."""
     if not isinstance(x, Tensor):  # Python scalars are kept: rules (and capture) read them
         return _NO_EDGE, None, (x if rule is not None else None), None
+    if x._base is not None and x._view_version != x._version_box[0]:
+        _refresh_view(x)
     node = x.grad_fn
     if node is None and x._requires_grad:
         node = x._grad_node()
@@ -669,6 +989,8 @@ def _input_record(x, saved_here: bool, rule) -> tuple:
     type_ = _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
     if not saved_here:
         return (node, 0), type_, None, None
+    if type_only:
+        return (node, 0), type_, _TypeOnly(type_), None
     if x._is_inference:
         raise RuntimeError(INFERENCE_SAVED)
     return (node, 0), type_, x, x._version_box[0]
@@ -748,7 +1070,7 @@ def _to_array(data, dtype):
             data = _nested_items(data)
         arr = np.asarray(data)
         if dtype is None and arr.dtype.kind == "f":
-            arr = arr.astype(np.float32)
+            arr = arr.astype(dtypes.default_float().numpy)
         if dtype is None and arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)
     if dtype is not None:
@@ -776,24 +1098,27 @@ def _nested_items(xs):
             for x in xs]
 
 
-def _to_device(t: Tensor, device: str) -> Tensor:
-    kind = device.split(":")[0]
+def require_cupy():
+    """The cupy module, or PyTorch-users' clear error when the 'cuda' device is not usable here."""
+    try:
+        import cupy
+        cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # ImportError, or CuPy without a driver/GPU
+        raise RuntimeError(
+            "graphgrad's 'cuda' device needs CuPy and an NVIDIA GPU, and none is usable here "
+            f"({type(e).__name__}: {e}). Install the extra with: pip install 'graphgrad[cuda]'") from None
+    return cupy
+
+
+def _to_device(t: Tensor, device) -> Tensor:
+    kind = _device(device).type
     if kind == "cpu":
         if not t.is_cuda:
             return t
         return _transfer(t, t._data.get())
-    if kind == "cuda":
-        if t.is_cuda:
-            return t
-        try:
-            import cupy
-            cupy.cuda.runtime.getDeviceCount()
-        except Exception as e:  # ImportError, or CuPy without a driver/GPU
-            raise RuntimeError(
-                "graphgrad's 'cuda' device needs CuPy and an NVIDIA GPU, and none is usable here "
-                f"({type(e).__name__}: {e}). Install the extra with: pip install 'graphgrad[cuda]'") from None
-        return _transfer(t, cupy.asarray(t._data))
-    raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {device}")
+    if t.is_cuda:
+        return t
+    return _transfer(t, require_cupy().asarray(t._data))
 
 
 def _transfer(t: Tensor, array) -> Tensor:
@@ -822,7 +1147,7 @@ class _TransferNode(Node):
 def _explain(op: str, inputs: tuple, attrs: dict, error: Exception) -> Exception:
     """Turn an array library failure into a message naming the op, shapes and dtypes."""
     types = [x._type if isinstance(x, (Tensor, Cotangent)) else x for x in inputs]
-    devices = {x.device for x in inputs if isinstance(x, Tensor)}
+    devices = {str(x.device) for x in inputs if isinstance(x, Tensor)}
     if len(devices) > 1:
         return RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
                             + " and ".join(sorted(devices, reverse=True)) + "!")

@@ -1,0 +1,220 @@
+"""More of ``torch.Tensor``'s methods that PyTorch programs call: ``new_*`` factories, in-place random fills,
+comparison methods, ``repeat``/``chunk``/``split`` and ``__format__``. A mixin of ``Tensor``, written with
+its public API.
+
+>>> import graphgrad as torch
+>>> t = torch.tensor([1.0, 2.0], dtype=torch.float64)
+>>> t.new_zeros(2, 1).dtype, t.new_tensor([3]).dtype
+(torch.float64, torch.int64)
+>>> '{:.2f}'.format(torch.tensor(3.14159))
+'3.14'
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.api import bind
+
+
+def _sizes(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(d) for d in size)
+
+
+class TensorSurface:
+    __slots__ = ()
+
+    # -- factories that take this tensor's dtype and device --------------------------------------------
+    def _new(self, fill, size, dtype, device, requires_grad):
+        from .factories import _finish
+
+        dtype = dtype if dtype is not None else self.dtype
+        device = device if device is not None else self.device
+        from . import dtypes
+
+        array = fill(_sizes(size), dtypes.BY_NAME[dtypes.to_name(dtype)].numpy)
+        return _finish(array, None, device, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return self._new(np.zeros, size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return self._new(np.ones, size, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return self._new(np.zeros, size, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False):
+        return self._new(lambda shape, dt: np.full(shape, fill_value, dtype=dt), (size,), dtype, device,
+                         requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
+        """A copy of ``data``: its own dtype for Python data (as ``torch.tensor``), on this tensor's device."""
+        from .factories import tensor
+
+        return tensor(data, dtype=dtype, device=device if device is not None else self.device,
+                      requires_grad=requires_grad)
+
+    # -- in-place random fills (initialisation code runs them under no_grad) -----------------------------
+    def _fill_random(self, draw, generator=None):
+        from .factories import _rng
+
+        sample = draw(_rng(generator), tuple(self.shape))
+        return self._inplace_with(lambda old: type(self)._wrap(_on_device(np.asarray(sample, dtype=old._data.dtype),
+                                                                          old)))
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
+        return self._fill_random(lambda rng, shape: rng.uniform(a, b, shape), generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
+        return self._fill_random(lambda rng, shape: rng.normal(mean, std, shape), generator)
+
+    def bernoulli_(self, p: float = 0.5, generator=None):
+        return self._fill_random(lambda rng, shape: rng.random(shape) < p, generator)
+
+    def exponential_(self, lambd: float = 1.0, generator=None):
+        return self._fill_random(lambda rng, shape: rng.exponential(1.0 / lambd, shape), generator)
+
+    def random_(self, from_: int = 0, to: int | None = None, generator=None):
+        if to is None:
+            from_, to = 0, (from_ if from_ else 2 ** 24 if self.is_floating_point() else 2 ** 63 - 1)
+        return self._fill_random(lambda rng, shape: rng.integers(from_, to, shape), generator)
+
+    def bernoulli(self, p=None, generator=None):
+        """Draw 1 with probability ``self`` (or ``p``) per element."""
+        from .factories import _rng
+
+        probs = self.detach().numpy() if p is None else np.broadcast_to(p, tuple(self.shape))
+        draws = _rng(generator).random(tuple(self.shape)) < probs
+        return type(self)._wrap(_on_device(draws.astype(self._data.dtype), self))
+
+    # -- comparisons as methods -----------------------------------------------------------------------------
+    def eq(self, other): return bind("eq", self, other)
+    def ne(self, other): return bind("ne", self, other)
+    def lt(self, other): return bind("lt", self, other)
+    def le(self, other): return bind("le", self, other)
+    def gt(self, other): return bind("gt", self, other)
+    def ge(self, other): return bind("ge", self, other)
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+    def equal(self, other) -> bool:
+        """True if both have the same shape and elements."""
+        return tuple(self.shape) == tuple(other.shape) and bool((self == other).all())
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return bool(np.allclose(self.detach().numpy(force=True), other.detach().numpy(force=True), rtol, atol,
+                                equal_nan))
+
+    # -- bitwise / logical (bool and integer tensors; results carry no gradient) ---------------------------
+    def _bitwise(self, other, name: str):
+        if self.is_floating_point() or getattr(other, "is_floating_point", lambda: isinstance(other, float))():
+            raise RuntimeError(f'"{name}_cpu" not implemented for \'{self.dtype.scalar_name}\'')
+        fn = getattr(_xp(self._data), name)
+        return type(self)._wrap(fn(self._data, other._data if hasattr(other, "_data") else other))
+
+    def __and__(self, other): return self._bitwise(other, "bitwise_and")
+    def __or__(self, other): return self._bitwise(other, "bitwise_or")
+    def __xor__(self, other): return self._bitwise(other, "bitwise_xor")
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+    bitwise_and, bitwise_or, bitwise_xor = __and__, __or__, __xor__
+
+    def __invert__(self):
+        if self.is_floating_point():
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+        return type(self)._wrap(_xp(self._data).invert(self._data))
+
+    bitwise_not = __invert__
+
+    def logical_not(self):
+        return type(self)._wrap(_xp(self._data).logical_not(self._data))
+
+    def logical_and(self, other):
+        return type(self)._wrap(_xp(self._data).logical_and(self._data, getattr(other, "_data", other)))
+
+    def logical_or(self, other):
+        return type(self)._wrap(_xp(self._data).logical_or(self._data, getattr(other, "_data", other)))
+
+    # -- rounding and integer division: piecewise constant, so zero gradients (as PyTorch's) ---------------
+    def _rounded(self, name: str, values):
+        result = type(self)._wrap(values)
+        if self._requires_grad and self.is_floating_point():
+            from .grad_mode import is_grad_enabled
+
+            if is_grad_enabled():
+                result = self * 0.0 + result  # history with a zero gradient
+                result.grad_fn._name, result.grad_fn._shown = name, ((self._grad_node(), 0),)
+        return result
+
+    def floor(self): return self._rounded("FloorBackward0", _xp(self._data).floor(self._data))
+    def ceil(self): return self._rounded("CeilBackward0", _xp(self._data).ceil(self._data))
+    def trunc(self): return self._rounded("TruncBackward0", _xp(self._data).trunc(self._data))
+
+    def round(self, decimals: int = 0):
+        return self._rounded("RoundBackward0", _xp(self._data).round(self._data, decimals))
+
+    def frac(self): return self - self.trunc()
+
+    def __floordiv__(self, other):
+        """Floor division (PyTorch's ``//``: ``div(rounding_mode="floor")``); no gradient."""
+        other_data = getattr(other, "_data", other)
+        return self._rounded("DivBackward1", _xp(self._data).floor_divide(self._data, other_data))
+
+    def __rfloordiv__(self, other):
+        return type(self)._wrap(_xp(self._data).floor_divide(other, self._data))
+
+    def remainder(self, other):
+        """Python's modulus (the sign of the divisor): ``self - other * floor(self / other)``; the gradient
+        is 1 for ``self``, as PyTorch's."""
+        other_data = getattr(other, "_data", other)
+        quotient = type(self)._wrap(_xp(self._data).floor_divide(self._data, other_data))
+        return self - quotient * other if self._requires_grad else \
+            type(self)._wrap(_xp(self._data).remainder(self._data, other_data))
+
+    __mod__ = remainder
+
+    def __rmod__(self, other):
+        return type(self)._wrap(_xp(self._data).remainder(other, self._data))
+
+    def fmod(self, other):
+        """C's modulus (the sign of the dividend)."""
+        other_data = getattr(other, "_data", other)
+        quotient = type(self)._wrap(_xp(self._data).trunc(self._data / other_data).astype(self._data.dtype))
+        return self - quotient * other if self._requires_grad else \
+            type(self)._wrap(_xp(self._data).fmod(self._data, other_data))
+
+    # -- shape helpers ---------------------------------------------------------------------------------------
+    def unbind(self, dim: int = 0):
+        return tuple(self.select(dim, i) for i in range(self.shape[dim]))
+
+    def select(self, dim: int, index: int):
+        idx = [slice(None)] * self.ndim
+        idx[dim] = index
+        return self[tuple(idx)]
+
+    def narrow(self, dim: int, start: int, length: int):
+        idx = [slice(None)] * self.ndim
+        idx[dim] = slice(start, start + length)
+        return self[tuple(idx)]
+
+    # -- printing ----------------------------------------------------------------------------------------
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0:  # as PyTorch: a 0-d tensor formats as its Python number
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+
+def _xp(array):
+    if type(array) is np.ndarray:
+        return np
+    import cupy
+
+    return cupy
+
+
+def _on_device(array, like):
+    if type(like._data) is np.ndarray:
+        return array
+    import cupy
+
+    return cupy.asarray(array)

@@ -1,0 +1,104 @@
+"""The module-level functions with PyTorch's signatures: keyword names (``torch.matmul(input=a, other=b)``)
+and ``out=`` (the result written into an existing tensor, not differentiable, as in PyTorch).
+
+>>> import graphgrad as torch
+>>> out = torch.empty(2)
+>>> _ = torch.add(input=torch.ones(2), other=torch.ones(2), alpha=2, out=out)
+>>> out
+tensor([3., 3.])
+"""
+from __future__ import annotations
+
+from .grad_mode import is_grad_enabled
+from .tensor import Tensor
+
+
+def write_out(name: str, result, out):
+    """``out=``: resize ``out`` to the result's shape if needed and write the result into it."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if is_grad_enabled() and (getattr(result, "_requires_grad", False) or out._requires_grad):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    data = result._data if isinstance(result, Tensor) else result
+    if out._data.shape != data.shape:
+        out._data = data.astype(out._data.dtype, copy=True)  # PyTorch resizes out (an empty one silently)
+    else:
+        out._data[...] = data
+    out._version_box[0] += 1
+    return out
+
+
+def _binary(name: str, fn):
+    def op(input, other, *, out=None):
+        return write_out(name, fn(input, other), out)
+    return _named(op, name, fn)
+
+
+def _unary(name: str, fn):
+    def op(input, *, out=None):
+        return write_out(name, fn(input), out)
+    return _named(op, name, fn)
+
+
+def _named(op, name: str, fn):
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = fn.__doc__
+    op.__wrapped__ = fn
+    return op
+
+
+def _with_alpha(name: str, fn):
+    def op(input, other, *, alpha=1, out=None):
+        return write_out(name, fn(input, other if alpha == 1 else other * alpha), out)
+    return _named(op, name, fn)
+
+
+def _div(fn):
+    def div(input, other, *, rounding_mode=None, out=None):
+        result = fn(input, other)
+        if rounding_mode is not None:
+            import numpy as np
+
+            if rounding_mode not in ("floor", "trunc"):
+                raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                                   f"'{rounding_mode}'")
+            rounded = (np.floor if rounding_mode == "floor" else np.trunc)(result.detach().numpy(force=True))
+            both_int = all(not (isinstance(v, Tensor) and v.is_floating_point()) and not isinstance(v, float)
+                           for v in (input, other))
+            result = Tensor._wrap(rounded.astype(np.int64) if both_int else rounded.astype(result._data.dtype))
+        return write_out("div", result, out)
+    return _named(div, "div", fn)
+
+
+def _joined(name: str, fn):
+    def op(tensors, dim: int = 0, *, out=None):
+        return write_out(name, fn(tensors, dim), out)
+    return _named(op, name, fn)
+
+
+def _extremum(name: str):
+    def op(input, dim=None, keepdim: bool = False, *, out=None):
+        # the method: eager tensors return torch.return_types and route gradients as PyTorch's max(dim)
+        return getattr(input, name)(dim, keepdim) if out is None else \
+            write_out(name, getattr(input, name)(dim, keepdim), out)
+    return op
+
+
+def install(functions: dict) -> None:
+    """Give the ``graphgrad.X`` functions declared in ``graphgrad.ops`` PyTorch's argument names and ``out=``
+    (each wraps the declared function; Tensor methods and traced code are unchanged)."""
+    base = dict(functions)
+    for name in ("mul", "matmul", "mm", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne", "pow"):
+        functions[name] = _binary(name, base[name])
+    for name in ("exp", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sqrt", "abs", "neg", "sign",
+                 "erf", "expm1", "reciprocal", "rsqrt", "square"):
+        functions[name] = _unary(name, base[name])
+    functions["add"], functions["sub"] = _with_alpha("add", base["add"]), _with_alpha("sub", base["sub"])
+    functions["div"] = _div(base["div"])
+    functions["cat"] = functions["concat"] = _joined("cat", base["cat"])
+    functions["stack"] = _joined("stack", base["stack"])
+    for name in ("max", "min"):
+        functions[name] = _named(_extremum(name), name, base[name])

@@ -1,0 +1,128 @@
+"""Writes into part of a tensor, differentiably: index assignment, in-place ops on views, scatter.
+
+PyTorch records such a write as ``CopySlices``: the written tensor's new history is "the old value with these
+elements replaced". Here the elements are named by their flat (row-major) positions, and the replacement is
+recorded with existing primitives: the new values are scattered into place (``scatter_add_rows``) and chosen
+over the old ones by a mask (``where``). The gradient of the old value is the incoming gradient with the
+written positions zeroed; the written values receive the gradient at their positions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.api import bind
+from ..ops.elementwise import where
+from .tensor import Tensor, _to_array, _xp
+
+
+def _pointer(array) -> int:
+    return array.__array_interface__["data"][0] if type(array) is np.ndarray else array.data.ptr
+
+
+def _byte_offsets(array, xp):
+    offsets = xp.zeros(array.shape, dtype=np.int64)
+    for axis, (n, stride) in enumerate(zip(array.shape, array.strides)):
+        shape = [1] * array.ndim
+        shape[axis] = n
+        offsets = offsets + (xp.arange(n, dtype=np.int64) * stride).reshape(shape)
+    return offsets
+
+
+def view_positions(base: Tensor, view: Tensor):
+    """The flat position in ``base`` of each element of ``view`` (an array shaped like the view)."""
+    xp = _xp(base._data)
+    within = _byte_offsets(base._data, xp).reshape(-1)
+    order = xp.argsort(within, kind="stable")
+    ordered = within[order]
+    wanted = _byte_offsets(view._data, xp) + (_pointer(view._data) - _pointer(base._data))
+    found = xp.clip(xp.searchsorted(ordered, wanted.reshape(-1)), 0, max(ordered.size - 1, 0))
+    if ordered.size == 0 or not bool((ordered[found] == wanted.reshape(-1)).all()):
+        raise RuntimeError("in-place operation on a view whose elements are not all elements of its base")
+    return order[found].reshape(view._data.shape)
+
+
+def index_positions(t: Tensor, index):
+    """The flat positions of ``t[index]`` (any index NumPy accepts: ints, slices, masks, integer tensors)."""
+    xp = _xp(t._data)
+    return xp.arange(t._data.size, dtype=np.int64).reshape(t._data.shape)[_plain_index(index)]
+
+
+def _plain_index(index):
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, list) and any(isinstance(i, Tensor) for i in index):
+        return [i.item() if isinstance(i, Tensor) else i for i in index]
+    return index
+
+
+def as_value(value, like: Tensor, shape: tuple) -> Tensor:
+    """``value`` (a tensor or Python data) in ``like``'s dtype, broadcast to ``shape``, differentiably."""
+    if not isinstance(value, Tensor):
+        value = Tensor._wrap(_to_array(value, None))
+    if value._data.dtype != like._data.dtype:
+        value = value._cast(like.dtype.name)
+    if tuple(value.shape) != tuple(shape):
+        if value.ndim > len(shape) and all(d == 1 for d in value.shape[:value.ndim - len(shape)]):
+            value = value.reshape(value.shape[value.ndim - len(shape):])
+        try:
+            np.broadcast_shapes(tuple(value.shape), tuple(shape))
+        except ValueError:
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast to "
+                               f"indexing result of shape {list(shape)}") from None
+        value = value.expand(*shape)
+    return value
+
+
+def _scatter(values: Tensor, positions, size: int) -> Tensor:
+    flat = values.reshape(-1)
+    return bind("scatter_add_rows", flat, Tensor._wrap(positions.reshape(-1).astype(np.int64)), rows=size)
+
+
+def replace(old: Tensor, positions, values: Tensor) -> Tensor:
+    """``old`` with the elements at flat ``positions`` replaced by ``values`` (shaped like ``positions``); of
+    repeated positions the last write wins, as with NumPy and PyTorch assignment."""
+    xp = _xp(old._data)
+    flat_positions = positions.reshape(-1)
+    values = values.reshape(-1)
+    if flat_positions.size:
+        last = flat_positions.size - 1 - xp.unique(flat_positions[::-1], return_index=True)[1]
+        if last.size != flat_positions.size:
+            values = values[Tensor._wrap(last.astype(np.int64))]
+            flat_positions = flat_positions[last]
+    mask = xp.zeros(old._data.size, dtype=bool)
+    mask[flat_positions] = True
+    scattered = _scatter(values, flat_positions, old._data.size).reshape(old.shape)
+    return where(Tensor._wrap(mask.reshape(old._data.shape)), scattered, old)
+
+
+def accumulate(old: Tensor, positions, values: Tensor) -> Tensor:
+    """``old`` plus ``values`` added at flat ``positions`` (repeated positions add up)."""
+    return old + _scatter(values, positions, old._data.size).reshape(old.shape)
+
+
+def along_positions(t: Tensor, dim: int, index) -> "np.ndarray":
+    """Flat positions in ``t`` of ``t[i0, …, index[i0, …], …]`` for every element of ``index`` (gather/scatter)."""
+    data = t._data
+    xp = _xp(data)
+    dim %= max(data.ndim, 1)
+    coords = list(xp.indices(index.shape, sparse=True))
+    coords[dim] = index
+    coords = xp.broadcast_arrays(*coords)
+    for axis, c in enumerate(coords):
+        if c.size and (int(c.max()) >= data.shape[axis] or int(c.min()) < -data.shape[axis]):
+            raise RuntimeError(f"index {int(c.max())} is out of bounds for dimension {axis} with size "
+                               f"{data.shape[axis]}")
+    return xp.ravel_multi_index(tuple(c % data.shape[a] for a, c in enumerate(coords)), data.shape)
+
+
+def index_along_positions(t: Tensor, dim: int, index, source_shape: tuple):
+    """Flat positions in ``t`` for ``index_add_``/``index_copy_``: ``source``'s slice k goes to ``index[k]``."""
+    xp = _xp(t._data)
+    dim %= max(t._data.ndim, 1)
+    coords = list(xp.indices(source_shape, sparse=True))
+    shape = [1] * len(source_shape)
+    shape[dim] = -1
+    coords[dim] = index.reshape(shape)
+    return xp.ravel_multi_index(tuple(xp.broadcast_arrays(*coords)), t._data.shape)

@@ -1,0 +1,241 @@
+"""Issue 13 §2: in-place semantics PyTorch code relies on — writes into tensors with history (CopySlices),
+in-place ops on views, in-place ops whose gradient needs the overwritten value, and the in-place variants of
+the unary ops and scatter family. Gradients are checked against finite differences in float64."""
+import numpy as np
+import pytest
+
+import graphgrad as torch
+from graphgrad.utils.gradcheck import gradcheck, gradgradcheck
+
+
+def f64(array, requires_grad=True):
+    return torch.tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)
+
+
+@pytest.fixture
+def x():
+    return f64(np.random.default_rng(0).uniform(0.5, 2.0, (3, 4)))
+
+
+def _index_assign_scalar(x):
+    y = x * 2
+    y[0] = 5.0
+    return y
+
+
+def _index_assign_tensor_column(x):
+    y = x * 1
+    y[:, 1] = x[:, 2] * x[:, 3]
+    return y
+
+
+def _index_assign_mask(x):
+    y = x * 2  # not exp: its backward reads its output, which PyTorch too refuses to have overwritten
+    y[x > 1.2] = 0
+    return y * x
+
+
+def _index_assign_advanced_repeated(x):
+    y = x * 1
+    y[[0, 0], [1, 1]] = torch.stack([x[1, 1], x[2, 2]])  # repeated: the last write wins, as in PyTorch
+    return y
+
+
+def _rnn_writes_outputs(x):
+    """RNN tutorials allocate the outputs and write each step: out[:, t] = h."""
+    out = torch.zeros(3, 4, dtype=torch.float64)
+    h = torch.zeros(3, dtype=torch.float64)
+    for t in range(4):
+        h = (x[:, t] + 0.5 * h).tanh()
+        out[:, t] = h
+    return out
+
+
+def _slice_mul_(x):
+    y = x * 1
+    y[1:3].mul_(2.0)
+    return y * y
+
+
+def _transpose_add_(x):
+    y = x * 1
+    y.t().add_(x.t() * x.t())
+    return y.sin()
+
+
+def _view_zero_(x):
+    y = x.sin()
+    y.view(-1)[2:5].zero_()
+    return y * x
+
+
+def _copy_into_slice(x):
+    y = x * 1
+    y[0, 1:3].copy_(x[2, :2] ** 2)
+    return y
+
+
+def _nested_view(x):
+    y = x * 1
+    row = y[1]
+    row[::2].mul_(row[1::2].clone())  # a view of a view, written with values read from the base
+    return y
+
+
+@pytest.mark.parametrize("fn", [_index_assign_scalar, _index_assign_tensor_column, _index_assign_mask,
+                                _index_assign_advanced_repeated, _rnn_writes_outputs, _slice_mul_,
+                                _transpose_add_, _view_zero_, _copy_into_slice, _nested_view])
+def test_writes_into_tensors_with_history_have_correct_gradients(fn, x):
+    assert gradcheck(fn, [x])
+
+
+@pytest.mark.parametrize("fn", [_index_assign_tensor_column, _slice_mul_, _view_zero_])
+def test_writes_into_tensors_with_history_second_order(fn, x):
+    assert gradgradcheck(fn, [x])
+
+
+def test_values_after_writes_match_numpy(x):
+    a = x.detach().numpy().copy()
+    expected = a * 1
+    expected[1:3] *= 2
+    assert np.allclose((_slice_mul_(x)).detach().numpy(), expected ** 2)
+    expected = a.copy()
+    expected.T[...] += a.T * a.T
+    assert np.allclose(_transpose_add_(x).detach().numpy(), np.sin(expected))
+    expected = a.copy()
+    expected[[0, 0], [1, 1]] = a[2, 2]
+    assert np.allclose(_index_assign_advanced_repeated(x).detach().numpy(), expected)
+
+
+def test_copy_slices_names_and_the_base_history():
+    x = f64([[1.0, 2.0], [3.0, 4.0]])
+    y = x * 1
+    y[0] = 5.0
+    assert y.grad_fn.name() == "CopySlices"
+    z = x * 1
+    z[z > 2] = 0
+    assert z.grad_fn.name() == "IndexPutBackward0"
+    out = torch.zeros(2, 2)
+    out[:, 0] = x[:, 0].float()  # a tensor without history gains it from the value written into it
+    assert out.requires_grad and out.grad_fn.name() == "CopySlices"
+
+
+def test_views_share_the_version_counter_of_their_base():
+    y = torch.zeros(3, 4)
+    v, w = y[1:3], y.view(-1)
+    v.mul_(2.0)
+    assert y._version == v._version == w._version == 1
+    w.zero_()
+    assert y._version == 2
+
+
+def test_leaf_and_view_of_leaf_errors_stay():
+    a = torch.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="^a leaf Variable that requires grad is being used in an in-place "
+                                           "operation.$"):
+        a[0] = 2.0
+    with pytest.raises(RuntimeError, match="^a view of a leaf Variable that requires grad is being used in an "
+                                           "in-place operation.$"):
+        a[1:].mul_(2.0)
+    with torch.no_grad():  # optimizers and initialisation write into leaves this way
+        a[0] = 2.0
+    assert a.tolist() == [2.0, 1.0, 1.0]
+
+
+def test_using_a_value_saved_before_a_write_still_raises():
+    x = f64([1.0, 2.0])
+    y = x * 1
+    z = y * y  # saves y
+    y[0] = 3.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+@pytest.mark.parametrize("update", [
+    lambda y, x: y.clamp_(0.8, 1.5), lambda y, x: y.pow_(3), lambda y, x: y.addcmul_(x, x, value=0.5),
+    lambda y, x: y.addcdiv_(x, x + 1), lambda y, x: y.sqrt_(), lambda y, x: y.log_(), lambda y, x: y.abs_(),
+    lambda y, x: y.sin_(), lambda y, x: y.cos_(), lambda y, x: y.tan_(), lambda y, x: y.exp_(),
+    lambda y, x: y.neg_(), lambda y, x: y.tanh_(), lambda y, x: y.sigmoid_(), lambda y, x: y.relu_(),
+    lambda y, x: y.reciprocal_(), lambda y, x: y.rsqrt_(), lambda y, x: y.log1p_(), lambda y, x: y.expm1_(),
+    lambda y, x: y.square_(), lambda y, x: y.log2_(), lambda y, x: y.log10_(),
+    lambda y, x: y.masked_fill_(x > 1.0, 0.25)])
+def test_in_place_ops_that_need_the_overwritten_value_keep_a_copy(update, x):
+    def fn(x):
+        y = x * 1
+        update(y, x)
+        return y * 2
+    assert gradcheck(fn, [x])
+
+
+def test_in_place_unary_values_match_the_out_of_place_ops(x):
+    for name in ("abs", "sin", "cos", "tan", "log", "log1p", "sqrt", "exp", "neg", "tanh", "sigmoid", "relu",
+                 "reciprocal", "rsqrt", "expm1", "log2", "log10", "sign", "square"):
+        y = x.detach().clone()
+        getattr(y, name + "_")()
+        assert np.allclose(y.numpy(), getattr(x.detach(), name)().numpy()), name
+    assert np.allclose(x.detach().log2().numpy(), np.log2(x.detach().numpy()))
+    assert np.allclose(x.detach().tan().numpy(), np.tan(x.detach().numpy()))
+
+
+def test_clamp_passes_the_gradient_at_its_boundaries():
+    x = f64([1.0, 2.0, 3.0, 5.0, 6.0])
+    x.clamp(2.0, 5.0).sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]  # PyTorch: 1 where min <= x <= max
+
+
+# -- the scatter family: PyTorch's documented examples and gradients ---------------------------------------
+def test_scatter_and_index_add_documented_examples():
+    src = torch.arange(1, 11).reshape((2, 5))
+    index = torch.tensor([[0, 1, 2, 0]])
+    assert torch.zeros(3, 5, dtype=src.dtype).scatter_(0, index, src).tolist() == \
+        [[1, 0, 0, 4, 0], [0, 2, 0, 0, 0], [0, 0, 3, 0, 0]]
+    index = torch.tensor([[0, 1, 2], [0, 1, 4]])
+    assert torch.zeros(3, 5, dtype=src.dtype).scatter_(1, index, src).tolist() == \
+        [[1, 2, 3, 0, 0], [6, 7, 0, 0, 8], [0, 0, 0, 0, 0]]
+    src = torch.ones((2, 5))
+    index = torch.tensor([[0, 1, 2, 0, 0]])
+    assert torch.zeros(3, 5, dtype=src.dtype).scatter_add_(0, index, src).tolist() == \
+        [[1.0, 0.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]]
+    t = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
+    assert torch.ones(5, 3).index_add_(0, torch.tensor([0, 4, 2]), t).tolist() == \
+        [[2.0, 3.0, 4.0], [1.0, 1.0, 1.0], [8.0, 9.0, 10.0], [1.0, 1.0, 1.0], [5.0, 6.0, 7.0]]
+    t = torch.tensor([[1, 2], [3, 4]])
+    assert torch.gather(t, 1, torch.tensor([[0, 0], [1, 0]])).tolist() == [[1, 1], [4, 3]]
+    assert torch.zeros(2, 4).scatter_(1, torch.tensor([[2], [3]]), 1.23).tolist()[0][2] == pytest.approx(1.23)
+
+
+def test_scatter_family_gradients(x):
+    index = torch.tensor([[0, 2, 1, 0], [2, 0, 0, 1]])
+    rows = torch.tensor([0, 2, 0])
+    src = f64(np.random.default_rng(1).normal(size=(2, 4)))
+    assert gradcheck(lambda x, s: x.scatter(0, index, s) * x, [x, src])
+    assert gradcheck(lambda x, s: x.scatter_add(0, index, s) * x, [x, src])
+    assert gradcheck(lambda x: x.gather(1, torch.tensor([[0, 3], [1, 1], [2, 0]])), [x])
+    assert gradcheck(lambda x: x.index_add(0, rows, x * 3.0, alpha=2.0), [x])
+    assert gradcheck(lambda x: torch.index_add(x, 1, torch.tensor([3, 0, 3]), x[:, :3].sin()), [x])
+    assert gradcheck(lambda x: (x * 1).index_put_((torch.tensor([0, 0, 2]),), x[1] * x[1], accumulate=True),
+                     [x])
+    assert gradcheck(lambda x: (x * 1).index_put_((torch.tensor([0, 2]), torch.tensor([1, 3])), x[1, :2]), [x])
+    assert gradcheck(lambda x: x.masked_fill(x > 1.0, 0.5), [x])
+
+
+def test_a_view_reads_writes_made_through_its_base_or_another_view():
+    x = f64([1.0, 2.0, 3.0])
+    y = x * 1
+    v, w = y[0:2], y[1:]
+    y.mul_(2.0)
+    (v * 1).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 0.0]  # v's elements are 2x: PyTorch regenerates v's grad_fn
+    x.grad = None
+    y = x * 1
+    v, w = y[0:2], y[1:]
+    w.mul_(3.0)
+    (v * 1).sum().backward()
+    assert x.grad.tolist() == [1.0, 3.0, 0.0]
+
+    def fn(x):
+        y = x * 1
+        v = y[1:]
+        y[:2].mul_(x[1:])
+        return v * v
+    assert gradcheck(fn, [x.detach().requires_grad_()])

@@ -1,0 +1,153 @@
+"""Issue 13 §1: results PyTorch programs read that used to be silently different (values from PyTorch's
+documentation and closed forms; PyTorch itself is not used)."""
+import numpy as np
+import pytest
+
+import graphgrad as torch
+from graphgrad import nn
+from graphgrad.utils.gradcheck import gradcheck
+
+
+def f64(values, requires_grad=True):
+    return torch.tensor(values, dtype=torch.float64, requires_grad=requires_grad)
+
+
+# -- the legacy constructor and in-place casting ------------------------------------------------------------
+def test_legacy_constructor_is_always_the_default_float_dtype():
+    assert torch.Tensor([0]).dtype == torch.float32
+    assert torch.Tensor([[1, 2]]).dtype == torch.float32
+    assert torch.Tensor(np.array([1, 2])).dtype == torch.float32
+    assert torch.Tensor(2, 3).shape == (2, 3) and torch.Tensor(2, 3).dtype == torch.float32
+    assert torch.Tensor(torch.Size([4])).shape == (4,)
+    assert torch.Tensor().shape == (0,)
+
+
+def test_summing_float_losses_into_a_legacy_tensor_keeps_the_fractions():
+    total = torch.Tensor([0])
+    for loss in (torch.tensor(0.25), torch.tensor(1.5)):
+        total += loss.data
+    assert total.item() == 1.75
+
+
+@pytest.mark.parametrize("update", [
+    lambda t: t.__iadd__(0.5), lambda t: t.__iadd__(torch.tensor([1.0, 2.0])), lambda t: t.__itruediv__(2),
+    lambda t: t.mul_(1.5), lambda t: t.sub_(torch.tensor(0.5)), lambda t: t.sigmoid_()])
+def test_in_place_ops_never_downcast_float_to_integer(update):
+    t = torch.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="^result type Float can't be cast to the desired output type Long$"):
+        update(t)
+    assert t.tolist() == [1, 2] and t._version == 0
+
+
+def test_in_place_ops_that_keep_or_widen_the_dtype_still_work():
+    t = torch.tensor([1, 2])
+    t += 1
+    f = torch.zeros(2)
+    f += t
+    f += torch.tensor([0.5, 0.5], dtype=torch.float64)  # float64 into float32 is a same-kind cast: allowed
+    assert t.tolist() == [2, 3] and f.tolist() == [2.5, 3.5] and f.dtype == torch.float32
+    b = torch.tensor([True, False])
+    with pytest.raises(RuntimeError, match="result type Long can't be cast to the desired output type Bool"):
+        b.add_(torch.tensor([1, 1]))
+
+
+# -- integer results, max/min/sort/topk ---------------------------------------------------------------------
+def test_integer_results_carry_no_history():
+    x = torch.randn(3, 4, requires_grad=True)
+    for out in (x.argmax(), x.argmin(1), x.max(1).indices, x.min(0).indices, x.sort().indices, x.topk(2).indices,
+                x > 0, x.long()):
+        assert out.grad_fn is None and not out.requires_grad
+
+
+def test_max_along_a_dim_prints_as_pytorch_return_types():
+    x = torch.tensor([[1.0, 3.0], [4.0, 2.0]], requires_grad=True)
+    r = x.max(1)
+    assert repr(r) == ("torch.return_types.max(\nvalues=tensor([3., 4.], grad_fn=<MaxBackward0>),\n"
+                       "indices=tensor([1, 0]))")
+    values, indices = r
+    assert values is r.values and indices.tolist() == [1, 0]
+    assert repr(torch.min(x, 0)).startswith("torch.return_types.min(\nvalues=tensor([1., 2.], "
+                                             "grad_fn=<MinBackward0>)")
+    assert r.values.grad_fn.next_functions == ((x._grad_node(), 0),)
+
+
+def test_max_along_a_dim_sends_the_gradient_to_the_chosen_element_only():
+    x = f64([[2.0, 5.0, 5.0], [7.0, 1.0, 7.0]])
+    x.max(1).values.sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]  # PyTorch's max(dim): the index's element
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.max(0).values, lambda x: x.min(1, keepdim=True).values, lambda x: x.sort(1).values,
+    lambda x: x.sort(0, descending=True).values, lambda x: x.topk(2).values,
+    lambda x: torch.topk(x, 2, dim=0, largest=False).values])
+def test_values_of_max_min_sort_topk_are_differentiable(fn):
+    x = torch.tensor(np.random.default_rng(0).permutation(12).reshape(3, 4) / 3.0, requires_grad=True)
+    assert gradcheck(fn, [x])
+
+
+def test_sort_and_topk_values_and_indices():
+    x = torch.tensor([[3.0, 1.0, 2.0, 1.0]])
+    assert x.sort().values.tolist() == [[1.0, 1.0, 2.0, 3.0]] and x.sort().indices.tolist() == [[1, 3, 2, 0]]
+    assert torch.sort(x, descending=True).indices.tolist() == [[0, 2, 1, 3]]
+    assert x.topk(2).values.tolist() == [[3.0, 2.0]] and x.topk(2).indices.tolist() == [[0, 2]]
+    assert torch.argsort(x).tolist() == [[1, 3, 2, 0]]
+    assert repr(x.sort()).startswith("torch.return_types.sort(\nvalues=")
+
+
+# -- grad_fn names and next_functions ---------------------------------------------------------------------
+def test_indexing_nodes_are_named_as_pytorch_names_them():
+    x = torch.randn(3, 4, 5, requires_grad=True)
+    names = {"x[:, 1]": x[:, 1], "x[0]": x[0], "x[1:3]": x[1:3], "x[0, 1:3]": x[0, 1:3], "x[1:2, 0]": x[1:2, 0],
+             "x[..., 2]": x[..., 2], "x[None]": x[None], "x[:, [0, 1]]": x[:, [0, 1]], "x[:]": x[:]}
+    got = {k: v.grad_fn.name() for k, v in names.items()}
+    assert got == {"x[:, 1]": "SelectBackward0", "x[0]": "SelectBackward0", "x[1:3]": "SliceBackward0",
+                   "x[0, 1:3]": "SliceBackward0", "x[1:2, 0]": "SelectBackward0", "x[..., 2]": "SelectBackward0",
+                   "x[None]": "UnsqueezeBackward0", "x[:, [0, 1]]": "IndexBackward0", "x[:]": "AliasBackward0"}
+
+
+def test_the_blitz_tutorials_graph_walk():
+    """The 60-minute blitz prints loss.grad_fn, then follows next_functions[0][0] twice: MseLossBackward0,
+    AddmmBackward0 (the last Linear), AccumulateGrad (its bias)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    loss = nn.MSELoss()(net(torch.randn(5, 3)), torch.randn(5, 2))
+    mse = loss.grad_fn
+    assert mse.name() == "MseLossBackward0" and mse.next_functions[1] == (None, 0)
+    addmm = mse.next_functions[0][0]
+    assert addmm.name() == "AddmmBackward0"
+    bias_node, input_node, weight_t = (n for n, _ in addmm.next_functions)
+    assert bias_node.name() == "torch::autograd::AccumulateGrad" and bias_node.variable is net[2].bias
+    assert input_node.name() == "ReluBackward0"
+    assert weight_t.name() == "TBackward0" and weight_t.next_functions[0][0].variable is net[2].weight
+    loss.backward()  # the engine still walks the recorded primitives
+    assert net[0].weight.grad is not None
+
+
+def test_linear_on_other_ranks_and_without_bias():
+    lin = nn.Linear(3, 2)
+    assert lin(torch.randn(4, 3)).grad_fn.name() == "AddmmBackward0"
+    three_d = lin(torch.randn(2, 4, 3)).grad_fn
+    assert three_d.name() == "ViewBackward0" and three_d.next_functions[0][0].name() == "AddmmBackward0"
+    no_bias = nn.Linear(3, 2, bias=False)
+    assert no_bias(torch.randn(4, 3)).grad_fn.name() == "MmBackward0"
+
+
+def test_cross_entropy_shows_nll_over_log_softmax():
+    logits = torch.randn(4, 3, requires_grad=True)
+    loss = nn.CrossEntropyLoss()(logits, torch.tensor([0, 2, 1, 0]))
+    assert loss.grad_fn.name() == "NllLossBackward0"
+    log_softmax = loss.grad_fn.next_functions[0][0]
+    assert log_softmax.name() == "LogSoftmaxBackward0" and log_softmax.next_functions[0][0].variable is logits
+
+
+def test_assigning_a_non_tensor_grad_is_pytorchs_type_error():
+    a = torch.ones(2, requires_grad=True)
+    with pytest.raises(TypeError, match="^assigned grad expected to be a Tensor or None but got grad of type "
+                                        "float$"):
+        a.grad = 0.
+    with pytest.raises(RuntimeError, match="can't assign Variable as its own grad"):
+        a.grad = a
+    a.grad = torch.zeros(2)
+    a.grad = None
+    assert a.grad is None
