@@ -12,7 +12,7 @@ recomputation of its chunks; the tree's order is fixed, so the result is the sam
 
 >>> import numpy as np, dask.array as da, graphgrad.dask
 >>> from dask.distributed import Client, LocalCluster
->>> cluster = LocalCluster(n_workers=1, processes=False, dashboard_address=None)
+>>> cluster = LocalCluster(n_workers=1, processes=False, dashboard_address="127.0.0.1:0")  # in-process
 >>> client = Client(cluster)
 >>> def loss(w, x, y):
 ...     return ((x @ w - y) ** 2).mean()
@@ -28,14 +28,15 @@ import functools
 import hashlib
 import math
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import CancelledError
+from dataclasses import dataclass
 
 import numpy as np
 
 try:
     import dask
     import dask.array as da
-    from distributed import Future, default_client
+    from distributed import default_client
 except ImportError as e:  # pragma: no cover - the message is the point
     raise ImportError("graphgrad.dask needs Dask: pip install 'graphgrad[dask]' (dask[distributed])") from e
 
@@ -44,7 +45,7 @@ from .passes.adjoint import generate_adjoint
 from .passes.optimize import optimize
 from .passes.prune import eliminate_dead_nodes, prune_by_requires_grad
 from .passes.row_decomposition import RowCouplingError, decompose_rows
-from .runtime.compiled import _arg_type, _still_valid, _to_argnums, build_specialization
+from .runtime.compiled import _arg_type, _param_names, _still_valid, _to_argnums, build_specialization
 from .runtime.tensor import Tensor
 
 __all__ = ["ChunkError", "RowCouplingError", "StepTimings", "grad", "value_and_grad"]
@@ -87,24 +88,20 @@ def load(source):
 
 
 def aligned(a):
-    """``a`` in C order at a 64-byte boundary. Buffers that arrive over the network can sit at any byte;
-    on misaligned data NumPy's matmul and sums take other code paths with other rounding, and a chunk
-    recomputed elsewhere after a fault would then differ in the last bit."""
-    a = np.asarray(a)
-    if a.ctypes.data % 64 == 0 and a.flags.c_contiguous:
-        return a
-    raw = np.empty(a.nbytes + 64, np.uint8)
-    start = -raw.ctypes.data % 64
-    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
+    """``a`` in C order, aligned to its item size. Buffers that arrive over the network can start at any
+    byte; on misaligned data NumPy's matmul skips BLAS and sums in another order, so a chunk recomputed on
+    another worker after a fault would differ in the last bit. (Offsets that are multiples of the item
+    size give the same bits, so aligned arrays are used as they are, without a copy.)"""
+    return np.require(a, requirements=["C", "A"])
 
 
-def run_chunk(source, params, blocks, meta):
-    """One chunk's (value, *gradients): its blocks checked against their declared shapes first."""
+def run_chunk(sources, params, blocks, meta):
+    """One chunk's (value, *gradients): its blocks checked against their declared shapes, then the generated
+    module run on row blocks of ``meta["block"]`` rows (``sources`` maps a row count to its module) and
+    summed in order. Blocks keep the temporaries in cache and under malloc's mmap threshold."""
     start = meta["start"]
-    stop = start + meta["rows"]
-    where = "chunk %d (rows %d:%d)" % (meta["index"], start, stop)
+    rows = meta["rows"]
+    where = "chunk %d (rows %d:%d)" % (meta["index"], start, start + rows)
     arrays = []
     for block, name, shape, dtype in zip(blocks, meta["data_names"], meta["shapes"], meta["dtypes"]):
         block = aligned(block)
@@ -116,18 +113,23 @@ def run_chunk(source, params, blocks, meta):
                              % (where, name, block.dtype, dtype))
         arrays.append(block)
     params = [aligned(p) for p in params]
-    inputs = [params[j] if kind == "p" else arrays[j] for kind, j in meta["order"]]
-    outs = load(source)(*inputs, np.float64(meta["weight"]), np.float64(meta["share"]))
+    outs = None
+    for lo in range(0, rows, meta["block"]):
+        hi = min(lo + meta["block"], rows)
+        inputs = [params[j] if kind == "p" else arrays[j][lo:hi] for kind, j in meta["order"]]
+        share = meta["share"] if lo == 0 else 0.0
+        part = load(sources[hi - lo])(*inputs, np.float64((hi - lo) / meta["total"]), np.float64(share))
+        outs = part if outs is None else [a + b for a, b in zip(outs, part)]
     outs = tuple(np.asarray(o) for o in outs)
     if not all(np.isfinite(o).all() for o in outs):  # only then pay for a scan of the data
         for block, name in zip(arrays, meta["data_names"]):
             if block.dtype.kind == "f":
                 bad = ~np.isfinite(block)
                 if bad.any():
-                    row = int(np.argwhere(bad)[0][0])
-                    kind = "NaN" if np.isnan(block).any() else "infinity"
+                    first = tuple(np.argwhere(bad)[0])
+                    kind = "NaN" if np.isnan(block[first]) else "infinity"
                     raise ValueError(_MARK + "%s of argument `%s` holds %s (first at row %d)"
-                                     % (where, name, kind, start + row))
+                                     % (where, name, kind, start + int(first[0])))
     return outs
 
 
@@ -149,8 +151,7 @@ class _Compiled:
     source: str
     order: list  # per module input: ("p", index into the scattered parameters) or ("d", index into the data)
     grad_positions: list  # argument position of each gradient the module returns
-    spec: object = None
-    graph: object = None
+    spec: object = None  # kept when closed-over tensors or guards can make it stale
 
 
 @dataclass
@@ -162,7 +163,7 @@ class StepTimings:
     scatter: float = 0.0  # sending the parameters to every worker
     submit_and_wait: float = 0.0  # graph submission, chunk compute, transfers and the tree reduction
     chunks: int = 0
-    extra: dict = field(default_factory=dict)
+    attempts: int = 1  # more than 1 when the parameters had to be scattered again after workers died
 
 
 def _is_dask(x) -> bool:
@@ -177,7 +178,8 @@ def _probe(shape: tuple, dtype) -> np.ndarray:
 class DaskValueAndGrad:
     """``value_and_grad`` over ``dask.array`` data; see :func:`value_and_grad`."""
 
-    def __init__(self, fn, argnums=0, client=None, split_every: int = 8, timeout: float | None = None):
+    def __init__(self, fn, argnums=0, client=None, split_every: int = 8, timeout: float | None = None,
+                 retries: int = 1, block_bytes: int | None = 1 << 20):
         functools.update_wrapper(self, fn)
         if split_every < 2:
             raise ValueError(f"split_every must be at least 2, got {split_every}")
@@ -186,13 +188,13 @@ class DaskValueAndGrad:
         self.client = client
         self.split_every = split_every
         self.timeout = timeout
+        self.retries = retries
+        self.block_bytes = block_bytes
         self._cache: dict = {}
         self.last_timings = StepTimings()
 
     # -- compilation ------------------------------------------------------------------------------
     def _names(self, n: int) -> list:
-        from .runtime.compiled import _param_names
-
         return _param_names(self.fn, n)
 
     def _compile(self, args: tuple, nums: tuple, data: list, rows: int) -> _Compiled:
@@ -217,11 +219,11 @@ class DaskValueAndGrad:
         traced = spec.stages["traced"]
         positions = [i for i, a in enumerate(args) if _arg_type(probes[i]) is not None]
         n_captured = len(traced.inputs) - len(positions)
-        # checked first: a batch norm in training mode is refused for coupling rows, its clearest fault
-        graph = decompose_rows(traced, [p in data for p in positions] + [False] * n_captured)
-        if spec.draws:
+        if spec.draws:  # (its random masks, one entry per row, would read as parameters indexed by row)
             raise NotImplementedError(f"{name} draws random numbers (dropout in training mode): chunks would "
                                       "draw differently from one machine; call .eval() first")
+        # before the buffer check: a batch norm in training mode is refused for coupling rows, its real fault
+        graph = decompose_rows(traced, [p in data for p in positions] + [False] * n_captured)
         if spec.assigned:
             raise NotImplementedError(f"{name} updates module buffers: call .eval() on the module first")
         if spec.n_outputs != 1 or not spec.single or traced.outputs[0].type.shape != ():
@@ -250,14 +252,21 @@ class DaskValueAndGrad:
         order += [("p", n_params + k) for k in range(n_captured)]
         diff = [i for i, v in enumerate(pruned.inputs) if v.requires_grad]
         grad_positions = [positions[i] if i < len(positions) else None for i in diff]
-        compiled = _Compiled(source, order, grad_positions, spec if spec.captured or spec.guards else None, joint)
+        compiled = _Compiled(source, order, grad_positions, spec if spec.captured or spec.guards else None)
         self._cache[key] = compiled
         return compiled
 
+    def _block(self, args: tuple, data: list) -> int:
+        """Rows per block within a chunk: about ``block_bytes`` of data (at least one row)."""
+        if self.block_bytes is None:
+            return max(args[data[0]].chunks[0])
+        per_row = sum(args[i].dtype.itemsize * math.prod(args[i].shape[1:]) for i in data)
+        return max(1, self.block_bytes // max(per_row, 1))
+
     def source(self, *args, rows: int | None = None) -> str:
-        """The generated module the workers run for chunks of ``rows`` rows (default: the first chunk's)."""
+        """The generated module the workers run on blocks of ``rows`` rows (default: the first block's)."""
         nums, data, chunks = self._prepare(args)
-        return self._compile(args, nums, data, rows or chunks[0]).source
+        return self._compile(args, nums, data, rows or min(chunks[0], self._block(args, data))).source
 
     # -- a step -----------------------------------------------------------------------------------
     def _prepare(self, args: tuple):
@@ -282,6 +291,8 @@ class DaskValueAndGrad:
             if a.shape[0] != first.shape[0]:
                 raise ValueError(f"graphgrad.dask: data arguments {names[data[0]]} ({first.shape[0]} rows) and "
                                  f"{names[i]} ({a.shape[0]} rows) must have the same number of rows")
+        if first.shape[0] == 0:
+            raise ValueError(f"graphgrad.dask: the data ({names[data[0]]}: {first.shape}) has no rows")
         return nums, data, first.chunks[0]
 
     def _client(self):
@@ -292,7 +303,9 @@ class DaskValueAndGrad:
         nums, data, chunks = self._prepare(args)
         names = self._names(len(args))
         total = sum(chunks)
-        modules = {rows: self._compile(args, nums, data, rows) for rows in sorted(set(chunks))}
+        block = self._block(args, data)
+        sizes = {min(block, rows) for rows in chunks} | {rows % block for rows in chunks if rows > block}
+        modules = {rows: self._compile(args, nums, data, rows) for rows in sorted(sizes - {0})}
         compiled_at = time.perf_counter()
         client = self._client()
         # every data argument chunked like the first along rows, and whole along its other axes
@@ -303,25 +316,55 @@ class DaskValueAndGrad:
         params = [a._data if isinstance(a, Tensor) else np.asarray(a) for i, a in enumerate(args)
                   if i not in data and _arg_type(a) is not None]
         params += [c._data for c in captured if _arg_type(c) is not None]
-        futures = client.scatter(params, broadcast=True, hash=False) if params else []
-        scattered = time.perf_counter()
         sources = {rows: dask.delayed(m.source, name=f"graphgrad-source-{_digest(m.source)}")
                    for rows, m in modules.items()}
         run, add = dask.delayed(_worker["run_chunk"], pure=True), dask.delayed(_worker["combine"], pure=True)
-        parts, offset = [], 0
-        for k, rows in enumerate(chunks):
-            meta = {"index": k, "start": offset, "rows": rows, "order": modules[rows].order,
-                    "data_names": [names[i] for i in data], "weight": rows / total, "share": 1.0 if k == 0 else 0.0,
-                    "shapes": [(rows,) + tuple(args[i].shape[1:]) for i in data],
-                    "dtypes": [args[i].dtype.str for i in data]}
-            parts.append(run(sources[rows], futures, [b[k] for b in blocks], meta))
-            offset += rows
-        while len(parts) > 1:  # a tree of fixed shape: the same sums in the same order on every run
-            parts = [add(*parts[i:i + self.split_every]) if len(parts[i:i + self.split_every]) > 1 else parts[i]
-                     for i in range(0, len(parts), self.split_every)]
-        future = client.compute(parts[0])
+
+        def tree(futures):
+            parts, offset = [], 0
+            for k, rows in enumerate(chunks):
+                meta = {"index": k, "start": offset, "rows": rows, "block": block, "total": total,
+                        "order": first.order, "data_names": [names[i] for i in data], "share": 1.0 if k == 0 else 0.0,
+                        "shapes": [(rows,) + tuple(args[i].shape[1:]) for i in data],
+                        "dtypes": [args[i].dtype.str for i in data]}
+                needed = {n: sources[n] for n in {min(block, rows), rows % block} if n}
+                parts.append(run(needed, futures, [b[k] for b in blocks], meta))
+                offset += rows
+            while len(parts) > 1:  # a tree of fixed shape: the same sums in the same order on every run
+                parts = [add(*parts[i:i + self.split_every]) if len(parts[i:i + self.split_every]) > 1 else parts[i]
+                         for i in range(0, len(parts), self.split_every)]
+            return parts[0]
+
+        scatter_time = 0.0
+        for attempt in range(self.retries + 1):
+            try:
+                outs, seconds = self._run(client, params, tree)
+                scatter_time += seconds
+                break
+            except CancelledError:
+                # Dask recomputes lost chunks itself; what it cannot recompute is the scattered parameters, lost
+                # when every worker holding them died: send them again once a worker is back
+                if attempt == self.retries:
+                    raise
+                client.wait_for_workers(1, timeout=self.timeout)
+        done = time.perf_counter()
+        self.last_timings = StepTimings(done - start, compiled_at - start, scatter_time,
+                                        done - compiled_at - scatter_time, len(chunks), attempt + 1)
+        as_tensor = any(isinstance(a, Tensor) for a in args)
+        wrap = (lambda o: Tensor._wrap(np.asarray(o))) if as_tensor else np.asarray
+        value = wrap(outs[0])
+        by_arg = {p: wrap(g) for p, g in zip(first.grad_positions, outs[1:]) if p is not None}
+        picked = tuple(by_arg[i] for i in nums)
+        return value, (picked[0] if isinstance(self.argnums, int) else picked)
+
+    def _run(self, client, params: list, tree) -> tuple:
+        """Scatter the parameters to every worker, run the chunks and the reduction; (outputs, scatter seconds)."""
+        start = time.perf_counter()
+        futures = client.scatter(params, broadcast=True, hash=False) if params else []
+        scattered = time.perf_counter() - start
+        future = client.compute(tree(futures))
         try:
-            outs = future.result(timeout=self.timeout)
+            return future.result(timeout=self.timeout), scattered
         except ValueError as e:
             if str(e).startswith("graphgrad.dask: "):
                 raise ChunkError(str(e)[len("graphgrad.dask: "):]) from None
@@ -330,23 +373,14 @@ class DaskValueAndGrad:
             future.release()
             for f in futures:
                 f.release()
-        done = time.perf_counter()
-        self.last_timings = StepTimings(done - start, compiled_at - start, scattered - compiled_at, done - scattered,
-                                        len(chunks))
-        as_tensor = any(isinstance(a, Tensor) for a in args)
-        wrap = (lambda o: Tensor._wrap(np.asarray(o))) if as_tensor else np.asarray
-        value = wrap(outs[0])
-        by_arg = {p: wrap(g) for p, g in zip(first.grad_positions, outs[1:]) if p is not None}
-        picked = tuple(by_arg[i] for i in nums)
-        return value, (picked[0] if isinstance(self.argnums, int) else picked)
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def value_and_grad(fn, argnums=0, *, client=None, split_every: int = 8,
-                   timeout: float | None = None) -> DaskValueAndGrad:
+def value_and_grad(fn, argnums=0, *, client=None, split_every: int = 8, timeout: float | None = None,
+                   retries: int = 1, block_bytes: int | None = 1 << 20) -> DaskValueAndGrad:
     """``f -> (lambda *args: (f(*args), gradient w.r.t. args[argnums]))``, data-parallel over dask arrays.
 
     Arguments that are ``dask.array`` arrays are data, chunked along their first axis (all with the
@@ -355,10 +389,13 @@ def value_and_grad(fn, argnums=0, *, client=None, split_every: int = 8,
     plus terms of the parameters alone; anything that couples rows raises
     :class:`RowCouplingError` naming the node and your source line. A chunk holding NaN or of the
     wrong shape raises :class:`ChunkError`. ``client`` defaults to the current Dask client;
-    ``split_every`` is the fan-in of the reduction tree; ``timeout`` bounds a step in seconds.
+    ``split_every`` is the fan-in of the reduction tree; ``timeout`` bounds a step's wait in seconds;
+    ``retries`` is how many times a step is resubmitted when its scattered parameters were lost with
+    every worker that held them (a lost chunk is recomputed by Dask without it). A worker runs a chunk
+    in blocks of about ``block_bytes`` of data (None: whole chunks), which keeps temporaries in cache.
     The example at the top of :mod:`graphgrad.dask` runs it on a local cluster.
     """
-    return DaskValueAndGrad(fn, argnums, client, split_every, timeout)
+    return DaskValueAndGrad(fn, argnums, client, split_every, timeout, retries, block_bytes)
 
 
 def grad(fn, argnums=0, **options):

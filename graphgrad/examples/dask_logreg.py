@@ -40,14 +40,16 @@ def make_data(rows: int, features: int, chunk_rows: int, seed: int = 0):
     return x, y
 
 
-def train(x, y, steps: int, lr: float = 0.1, client=None, progress: bool = True) -> tuple[list, list]:
-    """Adam on the driver over gradients computed on the cluster; returns the losses and the parameters."""
+def train(x, y, steps: int, lr: float = 0.1, client=None, progress: bool = True,
+          timeout: float | None = 600) -> tuple[list, list]:
+    """Adam on the driver over gradients computed on the cluster; returns the losses and the parameters.
+    ``timeout`` bounds each step (seconds)."""
     import graphgrad.dask
 
     w = gg.zeros(x.shape[1], dtype=gg.float64, requires_grad=True)
     b = gg.zeros((), dtype=gg.float64, requires_grad=True)
     optimizer = gg.optim.Adam([w, b], lr=lr)
-    value_and_grad = graphgrad.dask.value_and_grad(loss, argnums=(0, 1), client=client)
+    value_and_grad = graphgrad.dask.value_and_grad(loss, argnums=(0, 1), client=client, timeout=timeout)
     losses = []
     bar = _progress(steps, progress)
     for _ in range(steps):
@@ -99,9 +101,8 @@ def _cluster(scheduler: str | None, workers: int):
 
     if scheduler:
         return None, Client(scheduler, timeout=30)
-    dashboard = importlib.util.find_spec("bokeh") is not None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           memory_limit=WORKER_MEMORY, dashboard_address="127.0.0.1:0" if dashboard else None)
+                           memory_limit=WORKER_MEMORY, dashboard_address="127.0.0.1:0")
     return cluster, Client(cluster, timeout=30)
 
 

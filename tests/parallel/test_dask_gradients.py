@@ -22,8 +22,8 @@ STEP = 60  # seconds: far above a step's time, only there to turn a hang into a 
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-                      silence_logs=logging.CRITICAL, memory_limit="1GiB") as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL, memory_limit="1GiB") as cluster, \
             Client(cluster, timeout=STEP) as c:
         c.wait_for_workers(2, timeout=STEP)
         yield c
@@ -47,12 +47,13 @@ def data(rng, rows=437, features=5):
     return x, y
 
 
-def test_uneven_chunks_give_the_single_machine_gradient(client, rng):
+@pytest.mark.parametrize("block_bytes", [None, 1 << 20, 30 * 48], ids=["whole-chunks", "default", "blocks-of-30-rows"])
+def test_uneven_chunks_give_the_single_machine_gradient(client, rng, block_bytes):
     x, y = data(rng)
     w, b = rng.standard_normal(5), np.array(0.3)
-    vg = gd.value_and_grad(logistic, argnums=(0, 1), timeout=STEP)
-    # rows in chunks of 100 (the last has 37); y chunked differently on purpose
-    value, (gw, gb) = vg(w, b, da.from_array(x, chunks=(100, 5)), da.from_array(y, chunks=60))
+    vg = gd.value_and_grad(logistic, argnums=(0, 1), timeout=STEP, block_bytes=block_bytes)
+    # rows in chunks of 100 (the last has 37), columns split too; y chunked differently on purpose
+    value, (gw, gb) = vg(w, b, da.from_array(x, chunks=(100, 2)), da.from_array(y, chunks=60))
     ref_value, (ref_w, ref_b) = gg.value_and_grad(logistic, argnums=(0, 1))(w, b, x, y)
     np.testing.assert_allclose(value, ref_value, rtol=1e-12)
     np.testing.assert_allclose(gw, ref_w, rtol=1e-10)
@@ -149,9 +150,14 @@ def test_a_worker_killed_mid_step_costs_a_retry_not_a_wrong_gradient(client, rng
 def test_a_chunk_holding_nan_fails_the_step_naming_it(client, rng):
     x, y = data(rng, 300)
     x[217, 3] = np.nan
+    x[250, 0] = np.inf
+    y[42] = -np.inf
+    grad = gd.grad(logistic, client=client, timeout=STEP)
     with pytest.raises(gd.ChunkError, match=r"chunk 2 \(rows 200:300\) of argument `x` holds NaN \(first at row 217\)"):
-        gd.grad(logistic, client=client, timeout=STEP)(np.ones(5), np.array(0.0), da.from_array(x, chunks=100),
-                                                       da.from_array(y, chunks=100))
+        grad(np.ones(5), np.array(0.0), da.from_array(x, chunks=100), da.from_array(np.nan_to_num(y), chunks=100))
+    with pytest.raises(gd.ChunkError, match=r"chunk 0 \(rows 0:100\) of argument `y` holds infinity \(first at row 42"):
+        grad(np.ones(5), np.array(0.0), da.from_array(np.nan_to_num(x, nan=0.0, posinf=0.0), chunks=100),
+             da.from_array(y, chunks=100))
 
 
 def test_a_chunk_of_the_wrong_shape_fails_the_step_naming_it(client, rng):
@@ -182,3 +188,50 @@ def test_bad_arguments_are_named(rng):
         gd.value_and_grad(logistic)(np.ones(5), np.array(0.0), x[x[:, 0] > 0], da.ones(10, chunks=5))
     with pytest.raises(TypeError, match="no argument of logistic is a dask array"):
         gd.value_and_grad(logistic)(np.ones(5), np.array(0.0), np.ones((10, 5)), np.ones(10))
+
+
+def test_the_example_trains_to_the_single_machine_losses(client):
+    from graphgrad.examples import dask_logreg
+    x, y = dask_logreg.make_data(3000, 4, 700, seed=1)
+    losses, _ = dask_logreg.train(x, y, steps=4, client=client, progress=False, timeout=STEP)
+    single = dask_logreg.train_single_machine(x.compute(), y.compute(), 4)
+    np.testing.assert_allclose(losses, single, rtol=1e-10)
+    assert losses[-1] < losses[0]
+
+
+def test_graphgrad_demo_dask_on_a_given_scheduler(client, capsys):
+    from graphgrad.cli import main
+    assert main(["demo", "--dask", "--scheduler", client.scheduler.address, "--rows", "3000", "--chunk-rows", "1000",
+                 "--features", "3", "--steps", "3", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert f"scheduler {client.scheduler.address}; dashboard" in out
+    assert "data: 3,000 rows x 3 features" in out and "in 3 chunks" in out
+    assert "after 3 Adam steps" in out and "one machine, same steps" in out
+    gap = float(out.split("largest relative difference ")[1].split(")")[0])
+    assert gap <= 1e-10
+
+
+def test_losing_every_worker_mid_step_rescatters_the_parameters(client, rng):
+    x, y = data(rng, 240)
+
+    def slowly(block):
+        time.sleep(0.25)
+        return block
+    dx, dy = da.from_array(x, chunks=(60, 5)).map_blocks(slowly, dtype=x.dtype), da.from_array(y, chunks=60)
+    w, b = rng.standard_normal(5), np.array(0.4)
+    vg = gd.value_and_grad(logistic, argnums=(0, 1), client=client, timeout=STEP)
+    pids = client.run(os.getpid)
+    result = []
+    step = threading.Thread(target=lambda: result.append(vg(w, b, dx, dy)), daemon=True)
+    step.start()
+    deadline = time.monotonic() + STEP
+    while not any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in pids.values():  # the only copies of the scattered parameters go with them
+        os.kill(pid, signal.SIGKILL)
+    step.join(2 * STEP)
+    assert not step.is_alive() and result, "the step did not finish after the workers died"
+    assert vg.last_timings.attempts == 2
+    ref_value, (ref_w, ref_b) = gg.value_and_grad(logistic, argnums=(0, 1))(w, b, x, y)
+    np.testing.assert_allclose(result[0][1][0], ref_w, rtol=1e-10)
+    client.wait_for_workers(2, timeout=STEP)
