@@ -71,7 +71,8 @@ def main() -> None:
     w, b = np.random.default_rng(1).standard_normal(features) * 0.1, np.array(0.1)
     print(f"logistic regression gradient step: {rows:,} rows x {features} features (float64), "
           f"chunks of {chunk_rows:,} rows; min of {repeat} runs; {os.cpu_count()} CPU cores on this machine, "
-          f"{os.environ['OPENBLAS_NUM_THREADS']} BLAS thread per process")
+          f"{os.environ['OPENBLAS_NUM_THREADS']} BLAS thread per process, load average {os.getloadavg()[0]:.1f} "
+          "at the start")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         vg = gd.value_and_grad(loss, argnums=(0, 1), client=client, timeout=600)
