@@ -10,9 +10,13 @@ data flow over three states:
 - ``REDUCED``: affine in sums over the rows (``mean(per_row) * 2 + penalty``), so it is the sum of
   what each chunk contributes.
 
-A node that mixes rows (a mean over rows subtracted from the rows as a batch norm does, a maximum
-or sort across rows, a matmul contracting the row axis with a parameter, a nonlinear function of a
-row sum) raises :class:`RowCouplingError` naming that node and the user's source line.
+This module is the machinery: the data flow, the rewrite and generic rules. Each op declares how it
+treats rows in its own block (``primitive(..., rows=...)`` in ``graphgrad/ops``), as it declares its
+gradient; elementwise ops broadcast rows through by default, and an op that declares nothing is
+refused when it meets per-row values. A node that mixes rows (a mean over rows subtracted from the
+rows as a batch norm does, a maximum or running sum across rows, a matmul contracting the row axis
+with a parameter, a nonlinear function of a row sum) raises :class:`RowCouplingError` naming that
+node and the user's source line.
 :func:`decompose_rows` then rewrites the graph so that it computes one chunk's share: means over
 the rows are scaled by ``row_weight`` (the chunk's rows over all rows) and parameter-only terms
 added to row sums are scaled by ``param_share`` (1 for one chunk, 0 for the others), so the chunks'
@@ -36,10 +40,10 @@ from __future__ import annotations
 
 import linecache
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..ir.graph import Graph, Node, Value
-from ..ir.registry import OPS, decode_index, infer_type, normalize_dims
+from ..ir.registry import OPS, infer_type, normalize_dims
 from ..ir.types import TensorType
 from ..ir.verify import verify
 
@@ -71,16 +75,41 @@ def describe_node(node: Node) -> str:
     return f"`{node.op}` at {node.loc}" + (f" (`{text}`)" if text else "")
 
 
-# ops whose REDUCED output stays a sum over chunks when their PARAM operands are counted once
-_ADDITIVE = ("add", "sub", "concat")
+@dataclass(frozen=True)
+class RowRule:
+    """How an op treats data rows, declared with the op (``primitive(..., rows=...)``).
+
+    ``transfer(analysis, node, states) -> state`` gives the output's state from the inputs' (called only
+    when some input is not ``PARAM``) or raises :class:`RowCouplingError`. ``additive``: a ``REDUCED``
+    result is a sum of its operands, so the rewrite counts parameter-only operands in one block only.
+    ``weighted``: the op averages what it reduces, so over rows the rewrite scales it by the block's share
+    of all rows.
+    """
+
+    transfer: Callable
+    additive: bool = False
+    weighted: bool = False
 
 
-class _Analysis:
+#: op name -> RowRule; an op without one is refused when it touches per-row or reduced values, except
+#: elementwise ops, which broadcast rows through (and refuse reduced operands)
+ROW_RULES: dict = {}
+
+
+def defrows(name: str, rule: "RowRule | Callable") -> None:
+    """Declare how op ``name`` treats rows (a :class:`RowRule`, or its ``transfer`` alone)."""
+    ROW_RULES[name] = rule if isinstance(rule, RowRule) else RowRule(rule)
+
+
+class RowAnalysis:
+    """The data flow: each value's state, from the inputs' (data inputs are ``Row(0)``)."""
+
     def __init__(self, graph: Graph, row_inputs: Sequence[bool]):
         if len(row_inputs) != len(graph.inputs):
             raise ValueError(f"{graph.name}: {len(row_inputs)} row flags for {len(graph.inputs)} inputs")
         self.states: dict = {}
         self.origin: dict = {}  # REDUCED value -> the node that reduced rows (for messages)
+        #: the rows of the data inputs (a per-row value has this many entries along its row axis)
         self.rows = None
         for v, is_row in zip(graph.inputs, row_inputs):
             if is_row:
@@ -104,242 +133,134 @@ class _Analysis:
         return self.states[x] if isinstance(x, Value) else PARAM
 
     def reduced_text(self, node: Node) -> str:
+        """Where a reduced input of ``node`` reduced the rows, as "`mean` over the rows at f.py:3"."""
         first = next(self.origin[x] for x in node.value_inputs() if self.state(x) is REDUCED)
         where = f" at {first.loc}" if first.loc is not None else ""
         return f"`{first.op}` over the rows{where}"
+
+    def rule(self, op: str) -> RowRule | None:
+        rule = ROW_RULES.get(op)
+        if rule is None and op in OPS and OPS[op].elementwise:
+            rule = _ELEMENTWISE
+        return rule
 
     def transfer(self, node: Node):
         states = [self.state(x) for x in node.inputs]
         if all(s is PARAM for s in states):
             return PARAM
-        rule = _RULES.get(node.op)
-        if rule is None and OPS[node.op].elementwise:
-            rule = _elementwise
+        rule = self.rule(node.op)
         if rule is None:
             raise RowCouplingError(node, f"`{node.op}` is not known to keep data rows apart, so it cannot run "
                                          "chunk by chunk")
-        state = rule(self, node, states)
+        state = rule.transfer(self, node, states)
         if isinstance(state, Row) and node.output.type.shape[state.axis] != self.rows:
             raise RowCouplingError(node, f"its result has {node.output.type.shape[state.axis]} entries along the "
                                          f"row axis, not the {self.rows} rows of the chunk")
         return state
 
 
-def _aligned(out_ndim: int, x_ndim: int, axis: int) -> int:
+def aligned_axis(out_ndim: int, x_ndim: int, axis: int) -> int:
     """Where ``axis`` of an operand lands in a broadcast result (operands align on their last axes)."""
     return axis + out_ndim - x_ndim
 
 
-def _elementwise(a: _Analysis, node: Node, states: list):
-    out = node.output.type
-    if REDUCED in states:
-        if any(isinstance(s, Row) for s in states):
-            raise RowCouplingError(node, f"it combines per-row values with {a.reduced_text(node)} (as a batch "
-                                         "norm does); a chunk sees only its own rows")
-        n_reduced = sum(s is REDUCED for s in states)
-        if node.op in ("add", "sub", "neg"):
-            return REDUCED
-        if node.op == "mul" and n_reduced == 1:
-            return REDUCED
-        if node.op == "div" and states[0] is REDUCED and n_reduced == 1:
-            return REDUCED
-        what = ("multiplies two reductions over the rows" if node.op == "mul" else
-                "divides by a reduction over the rows" if node.op == "div" else
-                f"`{node.op}` of {a.reduced_text(node)} is not linear in the rows")
-        raise RowCouplingError(node, f"{what}; only sums of per-row terms, scaled and added, decompose")
-    axes = {_aligned(out.ndim, x.type.ndim, s.axis) for x, s in zip(node.inputs, states) if isinstance(s, Row)}
-    if len(axes) > 1:
-        raise RowCouplingError(node, "it lines up the rows of one operand with another axis of the other")
-    (axis,) = axes
-    for x, s in zip(node.inputs, states):
-        if s is PARAM and isinstance(x, Value):
-            pos = axis - (out.ndim - x.type.ndim)
-            if pos >= 0 and x.type.shape[pos] != 1:
-                raise RowCouplingError(node, f"it broadcasts {x.name or 'a parameter'} ({x.type}) along the rows, "
-                                             "one entry per row; parameters must not be indexed by row")
-    return Row(axis)
+def not_linear(a: RowAnalysis, node: Node) -> RowCouplingError:
+    return RowCouplingError(node, f"`{node.op}` of {a.reduced_text(node)} is not linear in the rows; only sums "
+                                  "of per-row terms, scaled and added, decompose")
 
 
-def _linear_sum(a: _Analysis, node: Node, states: list):
-    (s,) = states
-    if s is REDUCED:
-        return REDUCED
-    x = node.inputs[0].type
-    dims = normalize_dims(node.attrs["dim"], x.ndim)
-    if dims is None or s.axis in dims:
-        return REDUCED
-    return Row(s.axis if node.attrs["keepdim"] else s.axis - sum(d < s.axis for d in dims))
+# -- generic rules: op blocks pick one, or write their own ------------------------------------------
+
+def elementwise_rows(reduced: str | None = None) -> Callable:
+    """The rule of a broadcasting elementwise op. ``reduced`` says what it may do with reductions over rows
+    (values affine in row sums): ``"sum"`` (any operand: add, sub, neg), ``"scale"`` (exactly one operand:
+    mul), ``"numerator"`` (the first operand only: div), ``None`` (nothing: a nonlinear function)."""
+    def transfer(a: RowAnalysis, node: Node, states: list):
+        out = node.output.type
+        if REDUCED in states:
+            if any(isinstance(s, Row) for s in states):
+                raise RowCouplingError(node, f"it combines per-row values with {a.reduced_text(node)} (as a batch "
+                                             "norm does); a chunk sees only its own rows")
+            n_reduced = sum(s is REDUCED for s in states)
+            if reduced == "sum" or (reduced == "scale" and n_reduced == 1) or \
+                    (reduced == "numerator" and states[0] is REDUCED and n_reduced == 1):
+                return REDUCED
+            if reduced == "scale":
+                raise RowCouplingError(node, "it multiplies two reductions over the rows")
+            if reduced == "numerator":
+                raise RowCouplingError(node, "it divides by a reduction over the rows")
+            raise not_linear(a, node)
+        axes = {aligned_axis(out.ndim, x.type.ndim, s.axis) for x, s in zip(node.inputs, states) if isinstance(s, Row)}
+        if len(axes) > 1:
+            raise RowCouplingError(node, "it lines up the rows of one operand with another axis of the other")
+        (axis,) = axes
+        for x, s in zip(node.inputs, states):
+            if s is PARAM and isinstance(x, Value):
+                pos = axis - (out.ndim - x.type.ndim)
+                if pos >= 0 and x.type.shape[pos] != 1:
+                    raise RowCouplingError(node, f"it broadcasts {x.name or 'a parameter'} ({x.type}) along the "
+                                                 "rows, one entry per row; parameters must not be indexed by row")
+        return Row(axis)
+    return transfer
 
 
-def _other_reduction(a: _Analysis, node: Node, states: list):
-    (s,) = states
-    if s is REDUCED:
-        raise RowCouplingError(node, f"`{node.op}` of {a.reduced_text(node)} is not linear in the rows")
-    x = node.inputs[0].type
-    dims = normalize_dims(node.attrs["dim"], x.ndim)
-    if dims is None or s.axis in dims:
-        raise RowCouplingError(node, f"it takes `{node.op}` across the rows; only sum and mean over the rows "
-                                     "decompose into chunks")
-    return Row(s.axis if node.attrs["keepdim"] else s.axis - sum(d < s.axis for d in dims))
+_ELEMENTWISE = RowRule(elementwise_rows())
 
 
-def _along_dim(a: _Analysis, node: Node, states: list):
-    (s,) = states
-    if s is REDUCED:
-        raise RowCouplingError(node, f"`{node.op}` of {a.reduced_text(node)} is not linear in the rows")
+def _reduced_axis(node: Node, axis: int, dims: tuple) -> Row:
+    return Row(axis if node.attrs["keepdim"] else axis - sum(d < axis for d in dims))
+
+
+def reduce_rows(linear: bool) -> Callable:
+    """The rule of a reduction over ``dim`` (attributes ``dim``, ``keepdim``): over the row axis, a ``linear``
+    one (a sum, a mean) gives ``REDUCED``; any other couples the rows."""
+    def transfer(a: RowAnalysis, node: Node, states: list):
+        (s,) = states
+        if s is REDUCED:
+            if linear:
+                return REDUCED
+            raise not_linear(a, node)
+        dims = normalize_dims(node.attrs["dim"], node.inputs[0].type.ndim)
+        if dims is None or s.axis in dims:
+            if linear:
+                return REDUCED
+            raise RowCouplingError(node, f"it takes `{node.op}` across the rows; only sum and mean over the rows "
+                                         "decompose into chunks")
+        return _reduced_axis(node, s.axis, dims)
+    return transfer
+
+
+def along_dim_rows(a: RowAnalysis, node: Node, states: list):
+    """An op that mixes entries along ``dim`` only (softmax, a running sum): per row unless ``dim`` is rows."""
+    s = states[0]
+    if s is REDUCED or any(t is not PARAM for t in states[1:]):
+        raise not_linear(a, node) if s is REDUCED else RowCouplingError(node, "only its first operand may have rows")
     (dim,) = normalize_dims(node.attrs["dim"], node.inputs[0].type.ndim)
     if dim == s.axis:
-        raise RowCouplingError(node, f"it normalizes across the rows (`{node.op}` along the row axis)")
+        raise RowCouplingError(node, f"it mixes the rows (`{node.op}` along the row axis)")
     return s
 
 
-def _same(a: _Analysis, node: Node, states: list):
-    """Identity-like ops: cast, stop_gradient, full_like (a constant shaped like its input)."""
+def same_rows(a: RowAnalysis, node: Node, states: list):
+    """An identity on values (a cast, stop_gradient): the input's state; rounding a reduction is not linear."""
     (s,) = states
-    if s is REDUCED and node.op == "full_like":
-        return PARAM
-    if s is REDUCED and node.op == "cast" and node.output.type.dtype not in ("float32", "float64"):
-        raise RowCouplingError(node, f"rounding {a.reduced_text(node)} to {node.output.type.dtype} is not linear")
+    if s is REDUCED and node.output.type.dtype not in ("float32", "float64"):
+        raise not_linear(a, node)
     return s
 
 
-def _matmul(a: _Analysis, node: Node, states: list):
-    sa, sb = states
-    ta, tb = node.inputs[0].type, node.inputs[1].type
-    out = node.output.type
-    if REDUCED in states:
-        if sa is REDUCED and sb is REDUCED:
-            raise RowCouplingError(node, "it multiplies two reductions over the rows")
-        if isinstance(sa, Row) or isinstance(sb, Row):
-            raise RowCouplingError(node, f"it combines per-row values with {a.reduced_text(node)}")
-        return REDUCED  # linear in the reduced operand
-    # where each operand's axes land: a's last axis and b's second-to-last are contracted
-    a_contracted = ta.ndim - 1
-    b_contracted = tb.ndim - 2 if tb.ndim > 1 else 0
-    a_row = isinstance(sa, Row) and sa.axis == a_contracted
-    b_row = isinstance(sb, Row) and sb.axis == b_contracted
-    if a_row and b_row and ta.ndim <= 2 and tb.ndim <= 2:
-        return REDUCED  # x.T @ y: a sum over rows of per-row outer products
-    if a_row or b_row:
-        other = node.inputs[1] if a_row else node.inputs[0]
-        partner = "a per-row value laid out differently" if isinstance(sb if a_row else sa, Row) else \
-            f"{getattr(other, 'name', None) or 'a parameter'} ({other.type})"
-        raise RowCouplingError(node, f"it contracts the row axis with {partner}, weighting rows by position; "
-                                     "contract rows only with another per-row value, as in x.T @ y")
-    axes = set()
-    for t, s, is_a in ((ta, sa, True), (tb, sb, False)):
-        if not isinstance(s, Row):
-            continue
-        if is_a and (t.ndim == 1 or s.axis == t.ndim - 2):  # a's matrix rows
-            axes.add(out.ndim - (2 if tb.ndim > 1 else 1))
-        elif not is_a and s.axis == t.ndim - 1:  # b's columns
-            axes.add(out.ndim - 1)
-        else:  # a batch axis: batch dims align on the right, like broadcasting
-            axes.add(s.axis - (t.ndim - 2) + (out.ndim - (2 if ta.ndim > 1 and tb.ndim > 1 else 1)))
-    if len(axes) > 1:
-        raise RowCouplingError(node, "it pairs every row of one operand with every row of the other "
-                                     "(an outer product over rows)")
-    (axis,) = axes
-    for t, s in ((ta, sa), (tb, sb)):
-        if s is PARAM and t.ndim > 2:  # a parameter's batch dims must not run along the rows
-            batch_out = out.ndim - (2 if ta.ndim > 1 and tb.ndim > 1 else 1)
-            pos = axis - (batch_out - (t.ndim - 2))
-            if 0 <= pos < t.ndim - 2 and t.shape[pos] != 1:
-                raise RowCouplingError(node, "it batches a parameter along the rows, one matrix per row")
-    return Row(axis)
-
-
-def _reshape(a: _Analysis, node: Node, states: list):
+def shape_rows(a: RowAnalysis, node: Node, states: list):
+    """A value that depends only on its input's shape (full_like): per row for per-row inputs."""
     (s,) = states
-    if s is REDUCED:
-        return REDUCED
-    x, out = node.inputs[0].type, node.output.type
-    if x.shape == out.shape:
-        return s
-    if s.axis == 0 and out.ndim >= 1 and out.shape[0] == x.shape[0]:
-        return Row(0)  # row-major: the first axis keeps its blocks
-    raise RowCouplingError(node, f"reshaping {list(x.shape)} to {list(out.shape)} mixes the row axis with others")
+    return PARAM if s is REDUCED else s
 
 
-def _permute(a: _Analysis, node: Node, states: list):
-    (s,) = states
-    return s if s is REDUCED else Row(list(node.attrs["dims"]).index(s.axis))
-
-
-def _expand(a: _Analysis, node: Node, states: list):
-    (s,) = states
-    return s if s is REDUCED else Row(_aligned(node.output.type.ndim, node.inputs[0].type.ndim, s.axis))
-
-
-def _concat(a: _Analysis, node: Node, states: list):
-    (dim,) = normalize_dims(node.attrs["dim"], node.output.type.ndim)
-    if REDUCED in states:
-        if any(isinstance(s, Row) for s in states):
-            raise RowCouplingError(node, f"it joins per-row values with {a.reduced_text(node)}")
-        return REDUCED
-    axes = {s.axis for s in states if isinstance(s, Row)}
-    if PARAM in states or len(axes) > 1:
-        raise RowCouplingError(node, "it joins per-row values with values that have no rows")
-    (axis,) = axes
-    if axis == dim:
-        raise RowCouplingError(node, "it joins tensors along the row axis")
-    return Row(axis)
-
-
-def _getitem(a: _Analysis, node: Node, states: list):
-    (s,) = states
-    if s is REDUCED:
-        return REDUCED
-    index = decode_index(node.attrs["index"])
-    if any(not isinstance(i, (int, slice)) and i is not None and i is not Ellipsis for i in index):
-        raise RowCouplingError(node, "integer-array indexing of a per-row value is not supported chunk by chunk")
-    ndim = node.inputs[0].type.ndim
-    explicit = sum(isinstance(i, (int, slice)) for i in index)
-    if Ellipsis in index:
-        k = index.index(Ellipsis)
-        index = index[:k] + (slice(None),) * (ndim - explicit) + index[k + 1:]
-    else:
-        index = index + (slice(None),) * (ndim - explicit)
-    in_axis = out_axis = 0
-    for item in index:
-        if item is None:
-            out_axis += 1
-            continue
-        if in_axis == s.axis:
-            if isinstance(item, int) or item != slice(None):
-                raise RowCouplingError(node, "it picks particular rows by position; a chunk does not know its "
-                                             "rows' positions in the data set")
-            return Row(out_axis)
-        in_axis += 1
-        out_axis += isinstance(item, slice)
-    return Row(out_axis)  # unreachable for a valid index; kept for clarity
-
-
-def _gather_rows(a: _Analysis, node: Node, states: list):
-    table, index = states
-    if isinstance(table, Row):
-        raise RowCouplingError(node, "it picks rows of a per-row value by index, mixing rows")
-    if table is REDUCED or index is REDUCED:
-        raise RowCouplingError(node, f"it indexes with or into {a.reduced_text(node)}")
-    return Row(index.axis) if isinstance(index, Row) else PARAM
-
-
-def _images(a: _Analysis, node: Node, states: list):
+def batch_axis_rows(a: RowAnalysis, node: Node, states: list):
+    """An op over (N, ...) batches that keeps the batch axis first and mixes nothing across it."""
     s = states[0]
     if not isinstance(s, Row) or s.axis != 0 or any(t is not PARAM for t in states[1:]):
         raise RowCouplingError(node, f"`{node.op}` keeps rows apart only when they are its batch axis")
     return s
-
-
-_RULES = {
-    "sum": _linear_sum, "mean": _linear_sum,
-    "amax": _other_reduction, "amin": _other_reduction, "prod": _other_reduction,
-    "logsumexp": _other_reduction, "argmax": _other_reduction, "argmin": _other_reduction,
-    "softmax": _along_dim, "log_softmax": _along_dim,
-    "cast": _same, "stop_gradient": _same, "full_like": _same,
-    "matmul": _matmul, "reshape": _reshape, "permute": _permute, "expand": _expand, "concat": _concat,
-    "getitem": _getitem, "gather_rows": _gather_rows, "unfold2d": _images, "fold2d": _images,
-}
 
 
 def _live(graph: Graph) -> Graph:
@@ -358,15 +279,15 @@ def row_states(graph: Graph, row_inputs: Sequence[bool]) -> dict:
     ``row_inputs`` flags the graph inputs that are data, chunked along their first axis. Only nodes
     that reach an output are checked (the states are those of ``graph``'s own values).
     """
-    return _Analysis(_live(graph), row_inputs).states
+    return RowAnalysis(_live(graph), row_inputs).states
 
 
-def check_decomposable(graph: Graph, row_inputs: Sequence[bool]) -> _Analysis:
+def check_decomposable(graph: Graph, row_inputs: Sequence[bool]) -> RowAnalysis:
     """Raise unless ``graph``'s single output is a scalar sum over rows of per-row terms plus parameter terms."""
     graph = _live(graph)
     if not any(row_inputs):
         raise ValueError(f"{graph.name}: no data input is chunked along rows")
-    analysis = _Analysis(graph, row_inputs)
+    analysis = RowAnalysis(graph, row_inputs)
     if len(graph.outputs) != 1:
         raise ValueError(f"{graph.name}: a data-parallel loss returns one scalar, not {len(graph.outputs)} outputs")
     out = graph.outputs[0]
@@ -418,7 +339,8 @@ def decompose_rows(graph: Graph, row_inputs: Sequence[bool]) -> Graph:
     for n in graph.nodes:
         ins = [mapping[x] if isinstance(x, Value) else x for x in n.inputs]
         state = analysis.state(n.output)
-        if state is REDUCED and n.op in _ADDITIVE:  # parameter terms: counted by one chunk only
+        rule = analysis.rule(n.op)
+        if state is REDUCED and rule is not None and rule.additive:  # parameter terms: counted by one block only
             dtype = n.output.type.dtype
             for i, (x, s) in enumerate(zip(n.inputs, [analysis.state(x) for x in n.inputs])):
                 if s is not PARAM:
@@ -428,8 +350,7 @@ def decompose_rows(graph: Graph, row_inputs: Sequence[bool]) -> Graph:
                     ins[i] = emit("mul", [ins[i], share], {}, n.loc, f"{x.name}_once" if x.name else None)
                 else:
                     ins[i] = emit("mul", [scalar(param_share, dtype, n.loc), x], {}, n.loc, None)
-        rows_mean = n.op == "mean" and isinstance(analysis.state(n.inputs[0]), Row) and state is REDUCED
-        if rows_mean:
+        if state is REDUCED and rule is not None and rule.weighted and isinstance(analysis.state(n.inputs[0]), Row):
             mean = new.add_node(n.op, ins, n.attrs, n.output.type, n.loc,
                                 name=f"{n.output.name}_chunk_mean" if n.output.name else None)
             weight = scalar(row_weight, n.output.type.dtype, n.loc)

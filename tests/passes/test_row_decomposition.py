@@ -56,7 +56,8 @@ def mixed(w, b, x, y):
 
 def classifier(w, b, x, y):
     logits = (x @ w.reshape(3, 1) + b).expand(x.shape[0], 2) * gg.tensor([1.0, -1.0])
-    return -(logits.log_softmax(dim=1)[:, 0] * y).mean() + (w ** 2).sum() * 0.5
+    running = (x.cumsum(dim=1) @ w).tanh()  # a running sum along each row keeps the rows apart
+    return -(logits.log_softmax(dim=1)[:, 0] * y).mean() + (w ** 2).sum() * 0.5 + (running * y).sum() / 9
 
 
 LOSSES = [logistic, mixed, classifier]
@@ -138,8 +139,10 @@ def test_a_batchnorm_module_in_training_mode_is_refused():
     (lambda w, x: x[0].sum() * w.sum(), "getitem", "by position"),
     (lambda w, x: x.reshape(-1).sum() * w.sum(), "reshape", "mixes the row axis"),
     (lambda w, x: gg.cat([x, x], 0).sum() * w.sum(), "concat", "along the row axis"),
+    (lambda w, x: (x @ w).cumsum(0).sum(), "cumsum", "along the row axis"),
+    (lambda w, x: gg.einsum("ij,jk->ik", x, w).sum(), "einsum", "not known to keep data rows apart"),
 ], ids=["max", "logsumexp", "softmax", "sqrt-of-mean", "mean-times-sum", "div-by-sum", "gram", "param-contracts",
-        "row-by-position", "flatten", "concat-rows"])
+        "row-by-position", "flatten", "concat-rows", "cumsum-rows", "undeclared-op"])
 def test_what_couples_rows_is_refused(fn, op, words):
     err = refused(fn, W, X)
     assert err.node.op == op and words in str(err)
