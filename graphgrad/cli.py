@@ -151,6 +151,10 @@ def cmd_ops(ns) -> int:
 
 
 def cmd_demo(ns) -> int:
+    if ns.dask:
+        from .examples import dask_logreg
+
+        return dask_logreg.run(ns)
     from . import Tensor, compile
     from .examples import mlp
 
@@ -166,7 +170,7 @@ def cmd_demo(ns) -> int:
     print("// ---- generated NumPy module ----")
     print(compiled.source(*params, xt, yt))
 
-    lr, steps = 0.5, ns.steps
+    lr, steps = 0.5, ns.steps if ns.steps is not None else 200
     print(f"training {steps} steps of full-batch gradient descent (lr={lr}):")
     for step in range(steps + 1):
         loss = compiled(*params, xt, yt)
@@ -202,6 +206,8 @@ def cmd_demo(ns) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .examples import dask_logreg  # its options only: Dask itself is imported when the demo runs
+
     parser = argparse.ArgumentParser(prog="graphgrad", description="graphgrad: an autograd compiler for NumPy/CuPy")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -214,8 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--timings", action="store_true", help="also print each compile stage's time")
     dump.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     dump.set_defaults(run=cmd_dump)
-    demo = sub.add_parser("demo", help="compile, inspect and train the bundled MLP")
-    demo.add_argument("--steps", type=int, default=200)
+    demo = sub.add_parser("demo", help="compile, inspect and train the bundled MLP (--dask: logistic regression "
+                                       "data-parallel on a Dask cluster)")
+    demo.add_argument("--steps", type=int, default=None, help="training steps (default 200; 30 with --dask)")
+    dask_options = demo.add_argument_group("--dask", "train graphgrad/examples/dask_logreg.py on a Dask cluster "
+                                                     "(pip install 'graphgrad[dask]')")
+    dask_options.add_argument("--dask", action="store_true", help="run the data-parallel Dask example")
+    dask_logreg.add_arguments(dask_options)
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     demo.set_defaults(run=cmd_demo)
     ops = sub.add_parser("ops", help="list ops: gradient rule, expression, numpy / tensor / graphgrad names")

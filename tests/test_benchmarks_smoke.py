@@ -14,7 +14,8 @@ def test_every_benchmark_runs_in_quick_mode():
     for workload in ("mlp", "rnn", "logreg", "tiny_chain", "cnn", "compile"):
         assert f"== {workload}:" in r.stdout, r.stdout
     for expected in ("NumPy by hand", "graphgrad compiled (numpy)", "graphgrad eager", "first call of a fresh",
-                     "peak memory of one step", "eager per-op cost", "graphgrad (eager)", "two-layer MLP"):
+                     "peak memory of one step", "eager per-op cost", "graphgrad (eager)", "two-layer MLP",
+                     "graphgrad.dask, 2 workers"):
         assert expected in r.stdout, r.stdout
 
 

@@ -15,13 +15,14 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import defop, elementwise_type, float_dtype
 from ..ir.types import dtype_name
+from ..passes.row_decomposition import defrows
 from ..passes.vjp_rules import defnondiff, defvjp, defvjp_joint
 
 
 def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Callable | None] | None = None,
               joint_vjp: Callable | None = None, nondiff: bool = False, attrs: tuple = (), doc: str = "",
               elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(), nn=(),
-              numpy_fn: Callable | None = None, numpy_impl: Callable | None = None) -> Callable:
+              numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -31,6 +32,9 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     fn: the public function (default: ``bind(name, *inputs)``, for ops without attributes), published as
         Tensor methods ``tensor``, ``graphgrad.X`` names ``gg``, ``graphgrad.numpy.X`` names ``numpy`` and
         ``graphgrad.nn.functional.X`` names ``nn``.
+    rows: how the op treats data rows for data-parallel gradients (a ``passes.row_decomposition.RowRule`` or
+        its transfer function; elementwise ops default to broadcasting rows through; others, without it, are
+        refused by ``graphgrad.dask`` when they touch per-row values)
     """
     defop(name, attrs, doc or name, elementwise)(infer)
     if nondiff:
@@ -40,6 +44,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     elif vjp is not None:
         defvjp(name, *vjp)
     EXPRESSIONS[name] = expr
+    if rows is not None:
+        defrows(name, rows)
     if fn is None:
         def fn(*inputs):
             return bind(name, *inputs)
@@ -56,7 +62,7 @@ def call(function: str) -> Callable:
 
 
 def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: Callable | None = None,
-          doc: str = "", tensor=None, gg=None, numpy=None) -> Callable:
+          doc: str = "", tensor=None, gg=None, numpy=None, rows=None) -> Callable:
     """An elementwise function of one tensor, published as ``Tensor.name``, ``graphgrad.name`` and
     ``graphgrad.numpy.name`` unless ``tensor``/``gg``/``numpy`` say otherwise (``()``: not published).
     The result is floating (exp of an int tensor is float32) unless ``float_result=False``; ``vjp=None``
@@ -70,7 +76,7 @@ def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: C
     return primitive(name, infer=infer, expr=expr or call(name), vjp=None if vjp is None else (vjp,),
                      nondiff=vjp is None, doc=doc or f"elementwise {name}", elementwise=True,
                      tensor=name if tensor is None else tensor, gg=name if gg is None else gg,
-                     numpy=name if numpy is None else numpy)
+                     numpy=name if numpy is None else numpy, rows=rows)
 
 
 # -- NumPy's operand handling: arrays, lists and lists holding tensors ---------------------------------

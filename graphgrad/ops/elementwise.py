@@ -14,6 +14,7 @@ from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_dtype, is_type, result_dtype, \
     shape_of
 from ..ir.types import TensorType, dtype_name
+from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from .define import binary_numpy, primitive, unary
 
 
@@ -31,13 +32,13 @@ def _numpy_binary(op):
     return binary_numpy(lambda a, b: bind(op, a, b))
 
 
-def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc=""):
+def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
     __radd__)."""
     fn = primitive(name, infer=infer or (lambda inputs: elementwise_type(inputs)), expr=_binop(symbol), vjp=vjp,
                    nondiff=vjp is None, elementwise=True, doc=doc or f"elementwise x {symbol} y with broadcasting",
                    tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg else (),
-                   numpy=numpy, numpy_fn=_numpy_binary(name))
+                   numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows)
     if dunder:
         export(_reflected(name), name, tensor=f"__r{dunder}__")
     return fn
@@ -45,17 +46,17 @@ def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), te
 
 # -- arithmetic ---------------------------------------------------------------------------------
 add = _binary("add", "+", (lambda g, out, x, y: g, lambda g, out, x, y: g),
-              dunder="add", tensor=("add",), numpy=("add",))
+              dunder="add", tensor=("add",), numpy=("add",), rows=RowRule(elementwise_rows("sum"), additive=True))
 
 sub = _binary("sub", "-", (lambda g, out, x, y: g, lambda g, out, x, y: -g),
-              dunder="sub", tensor=("sub",), numpy=("subtract",))
+              dunder="sub", tensor=("sub",), numpy=("subtract",), rows=RowRule(elementwise_rows("sum"), additive=True))
 
 mul = _binary("mul", "*", (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
-              dunder="mul", tensor=("mul",), numpy=("multiply",))
+              dunder="mul", tensor=("mul",), numpy=("multiply",), rows=elementwise_rows("scale"))
 
 div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
               infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), doc="true division with broadcasting",
-              dunder="truediv", tensor=("div",), numpy=("divide", "true_divide"))
+              dunder="truediv", tensor=("div",), numpy=("divide", "true_divide"), rows=elementwise_rows("numerator"))
 
 
 def _log_base(x):
@@ -94,7 +95,7 @@ for _name, _symbol, _dunder, _numpy in (("lt", "<", "lt", "less"), ("le", "<=", 
 
 # -- unary functions --------------------------------------------------------------------------------
 neg = unary("neg", lambda g, out, x: -g, float_result=False, expr=lambda a, xp, out: [f"-{a[0]}"],
-            tensor=("neg", "__neg__"), numpy="negative")
+            tensor=("neg", "__neg__"), numpy="negative", rows=elementwise_rows("sum"))
 exp = unary("exp", lambda g, out, x: g * out)
 expm1 = unary("expm1", lambda g, out, x: g * (out + 1), doc="exp(x) - 1, accurate for small x")
 log = unary("log", lambda g, out, x: g / x)
@@ -149,15 +150,15 @@ primitive("where", infer=_where_type, expr=lambda a, xp, out: [f"{xp}.where({a[0
 
 primitive("cast", attrs=("dtype",), infer=lambda inputs, dtype: TensorType(inputs[0].shape, dtype_name(dtype)),
           expr=lambda a, xp, out, dtype: [f"{xp}.asarray({a[0]}).astype({xp}.{dtype})"],
-          vjp=(lambda g, out, x, *, dtype: g._cast(x._type.dtype),), doc="convert to another dtype")
+          vjp=(lambda g, out, x, *, dtype: g._cast(x._type.dtype),), doc="convert to another dtype", rows=same_rows)
 for _method, _dtype in (("float", "float32"), ("double", "float64"), ("long", "int64"), ("bool", "bool")):
     export((lambda d: lambda self: self._cast(d))(_dtype), "cast", tensor=_method)
 
 primitive("full_like", attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
           expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {value!r})"],
-          doc="a tensor shaped like the input, filled with value")
+          doc="a tensor shaped like the input, filled with value", rows=shape_rows)
 primitive("stop_gradient", infer=lambda inputs: inputs[0], nondiff=True, expr=lambda a, xp, out: [a[0]],
-          doc="identity whose gradient is zero (traced .detach())")
+          doc="identity whose gradient is zero (traced .detach())", rows=same_rows)
 primitive("constant", attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),
           expr=lambda a, xp, out, value, dtype: [f"{xp}.array({value!r}, dtype={xp}.{dtype})"],

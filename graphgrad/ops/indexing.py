@@ -9,6 +9,7 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, decode_index, encode_index, is_type, normalize_dims
 from ..ir.types import TensorType
+from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from .define import primitive
 
 
@@ -100,7 +101,38 @@ def _getitem_expr(a, xp, out, index):
     return [f"{a[0]}[{subscript(index)}]"]
 
 
+def _getitem_rows(a, node, states):
+    """Basic indexing keeps the rows when it takes all of them (``x[:, 0]``); picking rows couples them."""
+    (s,) = states
+    if s is REDUCED:
+        return REDUCED
+    index = decode_index(node.attrs["index"])
+    if any(not isinstance(i, (int, slice)) and i is not None and i is not Ellipsis for i in index):
+        raise RowCouplingError(node, "integer-array indexing of a per-row value is not supported chunk by chunk")
+    ndim = node.inputs[0].type.ndim
+    explicit = sum(isinstance(i, (int, slice)) for i in index)
+    if Ellipsis in index:
+        k = index.index(Ellipsis)
+        index = index[:k] + (slice(None),) * (ndim - explicit) + index[k + 1:]
+    else:
+        index = index + (slice(None),) * (ndim - explicit)
+    in_axis = out_axis = 0
+    for item in index:
+        if item is None:
+            out_axis += 1
+            continue
+        if in_axis == s.axis:
+            if isinstance(item, int) or item != slice(None):
+                raise RowCouplingError(node, "it picks particular rows by position; a chunk does not know its "
+                                             "rows' positions in the data set")
+            break
+        in_axis += 1
+        out_axis += isinstance(item, slice)
+    return Row(out_axis)
+
+
 primitive("getitem", attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple",
+          rows=_getitem_rows,
           infer=lambda inputs, index: TensorType(_index_shape(inputs[0].shape, index), inputs[0].dtype),
           vjp=(lambda g, out, x, *, index: bind("index_add_zeros", g, index=index, shape=x._type.shape),),
           expr=_getitem_expr, fn=getitem, tensor="__getitem__")
@@ -135,7 +167,17 @@ def _gather_rows_type(inputs):
 
 
 # gather_rows and scatter_add_rows are linear in their first input and each other's adjoint
-primitive("gather_rows", infer=_gather_rows_type,
+def _gather_rows_rows(a, node, states):
+    """Rows of a parameter table picked by a per-row index (an embedding) are per row."""
+    table, index = states
+    if isinstance(table, Row):
+        raise RowCouplingError(node, "it picks rows of a per-row value by index, mixing rows")
+    if table is REDUCED or index is REDUCED:
+        raise RowCouplingError(node, f"it indexes with or into {a.reduced_text(node)}")
+    return Row(index.axis) if isinstance(index, Row) else PARAM
+
+
+primitive("gather_rows", infer=_gather_rows_type, rows=_gather_rows_rows,
           doc="x[index] for an int64 index tensor of any shape: rows of x along its first axis",
           vjp=(lambda g, out, x, index: bind("scatter_add_rows", g, index, rows=x._type.shape[0]), None),
           expr=lambda a, xp, out: [f"{a[0]}[{a[1]}]"])

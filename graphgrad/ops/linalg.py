@@ -5,6 +5,7 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, shape_of
 from ..ir.types import TensorType
+from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from .define import binary_numpy, primitive
 
 
@@ -48,7 +49,52 @@ def _rmatmul(x, other):
     return bind("matmul", other, x)
 
 
-matmul = primitive("matmul", infer=_matmul_type, vjp=(_matmul_lhs, _matmul_rhs),
+def _matmul_rows(a, node, states):
+    """Rows pass through a's matrix rows, b's columns or a batch axis; contracted with per-row values
+    (``x.T @ y``) they are summed over, which decomposes; contracted with anything else they couple."""
+    sa, sb = states
+    ta, tb = node.inputs[0].type, node.inputs[1].type
+    out = node.output.type
+    if REDUCED in states:
+        if sa is REDUCED and sb is REDUCED:
+            raise RowCouplingError(node, "it multiplies two reductions over the rows")
+        if isinstance(sa, Row) or isinstance(sb, Row):
+            raise RowCouplingError(node, f"it combines per-row values with {a.reduced_text(node)}")
+        return REDUCED  # linear in the reduced operand
+    a_row = isinstance(sa, Row) and sa.axis == ta.ndim - 1  # a's last axis is contracted
+    b_row = isinstance(sb, Row) and sb.axis == (tb.ndim - 2 if tb.ndim > 1 else 0)  # and b's second-to-last
+    if a_row and b_row and ta.ndim <= 2 and tb.ndim <= 2:
+        return REDUCED  # x.T @ y: a sum over rows of per-row outer products
+    if a_row or b_row:
+        other = node.inputs[1] if a_row else node.inputs[0]
+        partner = "a per-row value laid out differently" if isinstance(sb if a_row else sa, Row) else \
+            f"{getattr(other, 'name', None) or 'a parameter'} ({other.type})"
+        raise RowCouplingError(node, f"it contracts the row axis with {partner}, weighting rows by position; "
+                                     "contract rows only with another per-row value, as in x.T @ y")
+    batch_out = out.ndim - (2 if ta.ndim > 1 and tb.ndim > 1 else 1)
+    axes = set()
+    for t, s, is_a in ((ta, sa, True), (tb, sb, False)):
+        if not isinstance(s, Row):
+            continue
+        if is_a and (t.ndim == 1 or s.axis == t.ndim - 2):  # a's matrix rows
+            axes.add(out.ndim - (2 if tb.ndim > 1 else 1))
+        elif not is_a and s.axis == t.ndim - 1:  # b's columns
+            axes.add(out.ndim - 1)
+        else:  # a batch axis: batch dims align on the right, like broadcasting
+            axes.add(s.axis - (t.ndim - 2) + batch_out)
+    if len(axes) > 1:
+        raise RowCouplingError(node, "it pairs every row of one operand with every row of the other "
+                                     "(an outer product over rows)")
+    (axis,) = axes
+    for t, s in ((ta, sa), (tb, sb)):
+        if s is PARAM and t.ndim > 2:  # a parameter's batch dims must not run along the rows
+            pos = axis - (batch_out - (t.ndim - 2))
+            if 0 <= pos < t.ndim - 2 and t.shape[pos] != 1:
+                raise RowCouplingError(node, "it batches a parameter along the rows, one matrix per row")
+    return Row(axis)
+
+
+matmul = primitive("matmul", infer=_matmul_type, vjp=(_matmul_lhs, _matmul_rhs), rows=_matmul_rows,
                    doc="matrix product with NumPy/PyTorch batching rules (the @ operator)",
                    expr=lambda a, xp, out: [f"{a[0]} @ {a[1]}"],
                    tensor=("matmul", "mm", "__matmul__"), gg=("matmul", "mm"),

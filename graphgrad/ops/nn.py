@@ -7,6 +7,7 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, float_dtype, normalize_dims
 from ..ir.types import TensorType
+from ..passes.row_decomposition import along_dim_rows, batch_axis_rows
 from .define import primitive
 from .elementwise import erf, exp, expm1, log1p, minimum, sigmoid, tanh, where
 
@@ -30,7 +31,7 @@ def softmax(x: TensorBase, dim: int) -> TensorBase:
 
 primitive("softmax", attrs=("dim",), infer=_softmax_type, doc="softmax along dim",
           vjp=(lambda g, out, x, *, dim: out * (g - (g * out).sum(dim=dim, keepdim=True)),),
-          expr=_softmax_expr, fn=softmax, tensor="softmax", gg="softmax")
+          expr=_softmax_expr, fn=softmax, tensor="softmax", gg="softmax", rows=along_dim_rows)
 
 
 def _log_softmax_expr(a, xp, out, dim):
@@ -46,7 +47,7 @@ def log_softmax(x: TensorBase, dim: int) -> TensorBase:
 
 primitive("log_softmax", attrs=("dim",), infer=_softmax_type, doc="log of softmax along dim, computed stably",
           vjp=(lambda g, out, x, *, dim: g - out.exp() * g.sum(dim=dim, keepdim=True),),
-          expr=_log_softmax_expr, fn=log_softmax, tensor="log_softmax", gg="log_softmax")
+          expr=_log_softmax_expr, fn=log_softmax, tensor="log_softmax", gg="log_softmax", rows=along_dim_rows)
 
 
 # -- image patches --------------------------------------------------------------------------------
@@ -86,7 +87,7 @@ primitive("unfold2d", attrs=("kernel", "stride", "padding", "dilation"), infer=_
           vjp=(lambda g, out, x, *, kernel, stride, padding, dilation: bind(
               "fold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
               size=x._type.shape[2:]),),
-          expr=_unfold2d_expr)
+          expr=_unfold2d_expr, rows=batch_axis_rows)
 
 
 def _fold2d_expr(a, xp, out, kernel, stride, padding, dilation, size):
@@ -109,7 +110,7 @@ primitive("fold2d", attrs=("kernel", "stride", "padding", "dilation", "size"),
           doc="the adjoint of unfold2d: patches summed back into an (N, C, *size) image",
           vjp=(lambda g, out, x, *, kernel, stride, padding, dilation, size: bind(
               "unfold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation),),
-          expr=_fold2d_expr)
+          expr=_fold2d_expr, rows=batch_axis_rows)
 
 
 # -- activations: composites of elementwise ops ------------------------------------------------------

@@ -15,6 +15,7 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import float_dtype, normalize_dims, reduction_type
 from ..ir.types import TensorType, dtype_name
+from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
 from .define import primitive
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -77,7 +78,8 @@ primitive("sum", attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
           infer=lambda inputs, dim, keepdim: reduction_type(
               inputs, dim, keepdim, "int64" if inputs[0].dtype in ("bool", "int64") else None),
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g, x, dim, keepdim),),
-          expr=_method("sum"), fn=sum, tensor="sum", gg="sum", numpy="sum", numpy_fn=_numpy_reducer("sum"))
+          expr=_method("sum"), fn=sum, tensor="sum", gg="sum", numpy="sum", numpy_fn=_numpy_reducer("sum"),
+          rows=reduce_rows(linear=True))
 
 
 # -- mean ---------------------------------------------------------------------------------------
@@ -97,14 +99,15 @@ primitive("mean", attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
           infer=lambda inputs, dim, keepdim: reduction_type(inputs, dim, keepdim, float_dtype(inputs)),
           # scale before broadcasting: one scalar division instead of a full-size one
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g / _count(x, dim), x, dim, keepdim),),
-          expr=_mean_expr, fn=mean, tensor="mean", gg="mean", numpy="mean", numpy_fn=_numpy_reducer("mean"))
+          expr=_mean_expr, fn=mean, tensor="mean", gg="mean", numpy="mean", numpy_fn=_numpy_reducer("mean"),
+          rows=RowRule(reduce_rows(linear=True), weighted=True))
 
 
 # -- prod ---------------------------------------------------------------------------------------
 primitive("prod", attrs=("dim", "keepdim"), doc="product over dim (None: all)", infer=reduction_type,
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g * out, x, dim, keepdim) / x,),
           expr=_method("prod"), fn=_reducer("prod"), tensor="prod", gg="prod", numpy="prod",
-          numpy_fn=_numpy_reducer("prod"))
+          numpy_fn=_numpy_reducer("prod"), rows=reduce_rows(linear=False))
 
 
 # -- amax / amin (ties share the gradient evenly, as PyTorch does) --------------------------------
@@ -116,10 +119,10 @@ def _extremum(g, out, x, dim, keepdim):
 
 primitive("amax", attrs=("dim", "keepdim"), doc="maximum over dim (None: all)", infer=reduction_type,
           vjp=(_extremum,), expr=_method("max"), fn=_reducer("amax"), tensor="amax", gg="amax",
-          numpy=("amax", "max"), numpy_fn=_numpy_reducer("amax"))
+          numpy=("amax", "max"), numpy_fn=_numpy_reducer("amax"), rows=reduce_rows(linear=False))
 primitive("amin", attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", infer=reduction_type,
           vjp=(_extremum,), expr=_method("min"), fn=_reducer("amin"), tensor="amin", gg="amin",
-          numpy=("amin", "min"), numpy_fn=_numpy_reducer("amin"))
+          numpy=("amin", "min"), numpy_fn=_numpy_reducer("amin"), rows=reduce_rows(linear=False))
 
 
 # -- logsumexp ----------------------------------------------------------------------------------
@@ -154,7 +157,7 @@ primitive("logsumexp", attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim,
           vjp=(lambda g, out, x, *, dim, keepdim:
                unreduce(g, x, dim, keepdim) * (x - unreduce(bind("where", out == -np.inf, 0.0, out), x, dim, keepdim)).exp(),),
           expr=_logsumexp_expr, fn=logsumexp, tensor="logsumexp", gg="logsumexp", numpy="logsumexp",
-          numpy_fn=_numpy_logsumexp, numpy_impl=_logsumexp_array)
+          numpy_fn=_numpy_logsumexp, numpy_impl=_logsumexp_array, rows=reduce_rows(linear=False))
 
 
 # -- argmax / argmin (integer results: no gradient) ---------------------------------------------
@@ -184,9 +187,11 @@ def argmin(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:
 
 
 primitive("argmax", attrs=("dim", "keepdim"), doc="index of the largest element along dim (None: flattened)",
-          infer=_arg_type, nondiff=True, expr=_arg_expr("argmax"), fn=argmax, tensor="argmax", gg="argmax")
+          infer=_arg_type, nondiff=True, expr=_arg_expr("argmax"), fn=argmax, tensor="argmax", gg="argmax",
+          rows=reduce_rows(linear=False))
 primitive("argmin", attrs=("dim", "keepdim"), doc="index of the smallest element along dim (None: flattened)",
-          infer=_arg_type, nondiff=True, expr=_arg_expr("argmin"), fn=argmin, tensor="argmin", gg="argmin")
+          infer=_arg_type, nondiff=True, expr=_arg_expr("argmin"), fn=argmin, tensor="argmin", gg="argmin",
+          rows=reduce_rows(linear=False))
 
 
 # -- composites ---------------------------------------------------------------------------------
@@ -301,4 +306,4 @@ primitive("cumsum", attrs=("dim",), doc="running sums along dim",
                                                else inputs[0].dtype),
           vjp=(lambda g, out, x, *, dim: g.flip(dim).cumsum(dim).flip(dim),),
           expr=lambda a, xp, out, dim: [f"{a[0]}.cumsum(axis={dim})"],
-          fn=cumsum, tensor="cumsum", gg="cumsum", numpy="cumsum", numpy_fn=_numpy_cumsum)
+          fn=cumsum, tensor="cumsum", gg="cumsum", numpy="cumsum", numpy_fn=_numpy_cumsum, rows=along_dim_rows)

@@ -10,7 +10,8 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, normalize_dims, result_dtype
 from ..ir.types import TensorType
-from .define import array, as_tensors, primitive
+from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, RowRule, aligned_axis
+from .define import array, as_tensors, lift, primitive
 
 
 def shape_arg(shape) -> tuple:
@@ -48,7 +49,20 @@ def reshape(x: TensorBase, *shape) -> TensorBase:
     return bind("reshape", x, shape=shape)
 
 
+def _reshape_rows(a, node, states):
+    (s,) = states
+    if s is REDUCED:
+        return REDUCED
+    x, out = node.inputs[0].type, node.output.type
+    if x.shape == out.shape:
+        return s
+    if s.axis == 0 and out.ndim >= 1 and out.shape[0] == x.shape[0]:
+        return Row(0)  # row-major: the first axis keeps its blocks
+    raise RowCouplingError(node, f"reshaping {list(x.shape)} to {list(out.shape)} mixes the row axis with others")
+
+
 primitive("reshape", attrs=("shape",), infer=_reshape_type, doc="same elements, new shape (row-major)",
+          rows=_reshape_rows,
           vjp=(lambda g, out, x, *, shape: g.reshape(x.shape),),
           expr=lambda a, xp, out, shape: [f"{a[0]}.reshape({shape})"],
           fn=reshape, tensor=("reshape", "view"), gg="reshape", numpy="reshape",
@@ -73,7 +87,12 @@ def permute(x: TensorBase, *dims) -> TensorBase:
     return bind("permute", x, dims=dims)
 
 
-primitive("permute", attrs=("dims",), infer=_permute_type, doc="reorder the axes",
+def _permute_rows(a, node, states):
+    (s,) = states
+    return s if s is REDUCED else Row(tuple(node.attrs["dims"]).index(s.axis))
+
+
+primitive("permute", attrs=("dims",), infer=_permute_type, doc="reorder the axes", rows=_permute_rows,
           vjp=(lambda g, out, x, *, dims: g.permute(_inverse(dims)),),
           expr=lambda a, xp, out, dims: (
               [f"{a[0]}.T"] if dims == tuple(reversed(range(len(dims)))) else [f"{a[0]}.transpose({dims})"]),
@@ -99,7 +118,13 @@ def expand(x: TensorBase, *shape) -> TensorBase:
     return bind("expand", x, shape=shape)
 
 
+def _expand_rows(a, node, states):
+    (s,) = states
+    return s if s is REDUCED else Row(aligned_axis(node.output.type.ndim, node.inputs[0].type.ndim, s.axis))
+
+
 primitive("expand", attrs=("shape",), infer=_expand_type, doc="broadcast to a larger shape without copying",
+          rows=_expand_rows,
           vjp=(lambda g, out, x, *, shape: g.sum_to(x.shape),),
           expr=lambda a, xp, out, shape: [f"{xp}.broadcast_to({a[0]}, {shape})"],
           fn=expand, tensor="expand")
@@ -138,7 +163,23 @@ def cat(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
     return bind("concat", *tensors, dim=d)
 
 
+def _concat_rows(a, node, states):
+    (dim,) = normalize_dims(node.attrs["dim"], node.output.type.ndim)
+    if REDUCED in states:
+        if any(isinstance(s, Row) for s in states):
+            raise RowCouplingError(node, f"it joins per-row values with {a.reduced_text(node)}")
+        return REDUCED
+    axes = {s.axis for s in states if isinstance(s, Row)}
+    if PARAM in states or len(axes) > 1:
+        raise RowCouplingError(node, "it joins per-row values with values that have no rows")
+    (axis,) = axes
+    if axis == dim:
+        raise RowCouplingError(node, "it joins tensors along the row axis")
+    return Row(axis)
+
+
 primitive("concat", attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
+          rows=RowRule(_concat_rows, additive=True),
           doc="join tensors along an existing axis",
           expr=lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"],
           fn=cat, gg=("cat", "concat"), numpy="concatenate",

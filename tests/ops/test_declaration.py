@@ -63,7 +63,8 @@ def test_lower_layers_declare_no_op():
     import re
 
     root = pathlib.Path(gg.__file__).parent
-    pattern = re.compile(r'^\s*(defop\(|defvjp\(|defvjp_joint\(|defnondiff\(|EXPRESSIONS\["|@expression\()', re.M)
+    pattern = re.compile(r'^\s*(defop\(|defvjp\(|defvjp_joint\(|defnondiff\(|defrows\(|EXPRESSIONS\["|@expression\()',
+                         re.M)
     for package in ("ir", "passes", "codegen"):
         for path in (root / package).glob("*.py"):
             assert not pattern.search(path.read_text()), path
