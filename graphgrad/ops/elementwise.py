@@ -175,7 +175,12 @@ export(square, "square", tensor="square", gg="square", numpy="square")
 
 
 def reciprocal(x: TensorBase) -> TensorBase:
-    """``1 / x``, a float for integer input (as PyTorch)."""
+    """``1 / x``, a float for integer input (as PyTorch).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([2.0, 4.0]).reciprocal()
+    tensor([0.5000, 0.2500])
+    """
     return 1.0 / x
 
 
@@ -183,7 +188,12 @@ export(reciprocal, "reciprocal", tensor="reciprocal", gg="reciprocal", numpy="re
 
 
 def rsqrt(x: TensorBase) -> TensorBase:
-    """``1 / sqrt(x)``."""
+    """``1 / sqrt(x)``.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([4.0, 16.0]).rsqrt()
+    tensor([0.5000, 0.2500])
+    """
     return 1.0 / sqrt(x)
 
 

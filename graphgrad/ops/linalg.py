@@ -105,7 +105,12 @@ export(_rmatmul, "matmul", tensor="__rmatmul__")
 
 
 def bmm(input: TensorBase, mat2: TensorBase) -> TensorBase:
-    """Batched matrix product of two 3-D tensors, ``(b, n, m) @ (b, m, p) -> (b, n, p)``, without broadcasting."""
+    """Batched matrix product of two 3-D tensors, ``(b, n, m) @ (b, m, p) -> (b, n, p)``, without broadcasting.
+
+    >>> import graphgrad as gg
+    >>> tuple(gg.bmm(gg.ones(2, 1, 3), gg.ones(2, 3, 2)).shape)
+    (2, 1, 2)
+    """
     if input.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
     if mat2.ndim != 3:
@@ -117,7 +122,12 @@ def bmm(input: TensorBase, mat2: TensorBase) -> TensorBase:
 
 
 def dot(input: TensorBase, other: TensorBase) -> TensorBase:
-    """The inner product of two 1-D tensors."""
+    """The inner product of two 1-D tensors.
+
+    >>> import graphgrad as gg
+    >>> gg.dot(gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     if input.shape != other.shape:
@@ -128,7 +138,12 @@ def dot(input: TensorBase, other: TensorBase) -> TensorBase:
 
 
 def mv(input: TensorBase, vec: TensorBase) -> TensorBase:
-    """Matrix times vector: ``(n, m) @ (m,) -> (n,)``."""
+    """Matrix times vector: ``(n, m) @ (m,) -> (n,)``.
+
+    >>> import graphgrad as gg
+    >>> gg.mv(gg.tensor([[1.0, 2.0], [3.0, 4.0]]), gg.tensor([1.0, 1.0]))
+    tensor([3., 7.])
+    """
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
     if input.shape[1] != vec.shape[0]:
@@ -138,7 +153,13 @@ def mv(input: TensorBase, vec: TensorBase) -> TensorBase:
 
 
 def outer(input: TensorBase, vec2: TensorBase) -> TensorBase:
-    """The outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``."""
+    """The outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``.
+
+    >>> import graphgrad as gg
+    >>> gg.outer(gg.tensor([1.0, 2.0]), gg.tensor([1.0, 10.0, 100.0]))
+    tensor([[  1.,  10., 100.],
+            [  2.,  20., 200.]])
+    """
     for name, t in (("self", input), ("vec2", vec2)):
         if t.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")

@@ -125,13 +125,23 @@ def leaky_relu(input: TensorBase, negative_slope: float = 0.01, inplace: bool = 
 
 
 def elu(input: TensorBase, alpha: float = 1.0, inplace: bool = False) -> TensorBase:
-    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere (PyTorch's ``F.elu``)."""
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere (PyTorch's ``F.elu``).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.elu(gg.tensor([-1.0, 2.0]))
+    tensor([-0.6321,  2.0000])
+    """
     # expm1 of min(x, 0): the branch where() drops never overflows
     return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, expm1(minimum(x, 0.0)) * alpha))
 
 
 def gelu(input: TensorBase, approximate: str = "none") -> TensorBase:
-    """``x * Phi(x)``, Phi the standard normal CDF (``approximate="tanh"``: PyTorch's tanh approximation)."""
+    """``x * Phi(x)``, Phi the standard normal CDF (``approximate="tanh"``: PyTorch's tanh approximation).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.gelu(gg.tensor([-1.0, 1.0])), F.gelu(gg.tensor([-1.0, 1.0]), approximate="tanh")
+    (tensor([-0.1587,  0.8413]), tensor([-0.1588,  0.8412]))
+    """
     if approximate == "none":
         return input * 0.5 * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
     if approximate == "tanh":
@@ -142,14 +152,24 @@ def gelu(input: TensorBase, approximate: str = "none") -> TensorBase:
 
 def softplus(input: TensorBase, beta: float = 1.0, threshold: float = 20.0) -> TensorBase:
     """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold`` (PyTorch's
-    ``F.softplus``)."""
+    ``F.softplus``).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.softplus(gg.tensor([0.0, 30.0]))
+    tensor([ 0.6931, 30.0000])
+    """
     scaled = input * beta
     # the exp never sees more than threshold, so the branch where() drops cannot overflow (nor its gradient)
     return where(scaled > threshold, input, log1p(exp(minimum(scaled, threshold))) / beta)
 
 
 def silu(input: TensorBase, inplace: bool = False) -> TensorBase:
-    """``x * sigmoid(x)`` (PyTorch's ``F.silu``)."""
+    """``x * sigmoid(x)`` (PyTorch's ``F.silu``).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.silu(gg.tensor([-1.0, 1.0]))
+    tensor([-0.2689,  0.7311])
+    """
     return _maybe_inplace(input, inplace, lambda x: x * sigmoid(x))
 
 

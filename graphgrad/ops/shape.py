@@ -342,7 +342,12 @@ def repeat(x: TensorBase, *sizes) -> TensorBase:
 
 def tile(x: TensorBase, *dims) -> TensorBase:
     """Like ``repeat``, but ``dims`` shorter than ``x.ndim`` is padded with ones in front (``torch.tile``,
-    ``numpy.tile``)."""
+    ``numpy.tile``).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1, 2]]).tile(2)
+    tensor([[1, 2, 1, 2]])
+    """
     dims = (dims[0],) if len(dims) == 1 and isinstance(dims[0], int) else shape_arg(dims)
     return repeat(x, (1,) * (x.ndim - len(dims)) + tuple(dims))
 
@@ -380,7 +385,12 @@ def split(x: TensorBase, split_size_or_sections, dim: int = 0) -> tuple:
 
 def chunk(x: TensorBase, chunks: int, dim: int = 0) -> tuple:
     """``chunks`` pieces along ``dim`` of ``ceil(size / chunks)`` each (fewer when that divides evenly
-    earlier), as PyTorch."""
+    earlier), as PyTorch.
+
+    >>> import graphgrad as gg
+    >>> [t.tolist() for t in gg.arange(5).chunk(2)]
+    [[0, 1, 2], [3, 4]]
+    """
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
     (d,) = normalize_dims(dim, x.ndim)
