@@ -68,3 +68,15 @@ def test_lower_layers_declare_no_op():
     for package in ("ir", "passes", "codegen"):
         for path in (root / package).glob("*.py"):
             assert not pattern.search(path.read_text()), path
+
+
+def test_graphgrad_ops_lists_each_op_with_its_rule_and_names(capsys):
+    from graphgrad.cli import main
+
+    assert main(["ops"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    assert set(OPS) <= set(rows)
+    assert rows["expm1"][1:] == ["rule", "yes", "expm1", "expm1", "expm1", "-"]
+    assert rows["sign"][1:4] == ["zero", "(piecewise", "const)"]
+    assert rows["gelu"][1:] == ["composite", "-", "-", "-", "-", "gelu"]
+    assert rows["var"][1:] == ["composite", "-", "var", "var", "var", "-"]
