@@ -63,7 +63,7 @@ def getitem(x: TensorBase, index: TensorBase) -> TensorBase:
 def _is_mask(item) -> bool:
     if isinstance(item, TensorBase):
         return item._type.dtype == "bool"
-    return isinstance(item, np.ndarray) and item.dtype == bool
+    return isinstance(item, (np.ndarray, list)) and np.asarray(item).dtype == bool
 
 
 def _masks_to_positions(x, items) -> tuple:
@@ -80,7 +80,7 @@ def _masks_to_positions(x, items) -> tuple:
             raise TracerError("indexing with a boolean mask inside a compiled function: the result's shape would "
                               "depend on the mask's values; use graphgrad.where(mask, x, 0.0) (and a sum or "
                               f"mean over it) instead{_where(user_location(4))}")
-        mask = item._index_array() if isinstance(item, TensorBase) else item
+        mask = item._index_array() if isinstance(item, TensorBase) else np.asarray(item)
         for k, size in enumerate(mask.shape):
             if axis + k >= x.ndim or x.shape[axis + k] != size:
                 raise IndexError(f"The shape of the mask {list(mask.shape)} at index {k} does not match the shape of "
@@ -92,7 +92,7 @@ def _masks_to_positions(x, items) -> tuple:
 
 def _consumed(items) -> int:
     """How many axes the items other than ``...`` and None index."""
-    return sum(i.ndim if _is_mask(i) else 1 for i in items if i is not None and i is not Ellipsis)
+    return sum(np.ndim(i) if _is_mask(i) else 1 for i in items if i is not None and i is not Ellipsis)
 
 
 def _getitem_expr(a, xp, out, index):

@@ -327,6 +327,8 @@ def test_boolean_mask_reads_in_eager_mode(rng):
     np.testing.assert_array_equal(t[rows].detach().numpy(), x[[0, 2]])
     np.testing.assert_array_equal(t[:, gg.tensor([False, True, True, False])].detach().numpy(), x[:, 1:3])
     np.testing.assert_array_equal(t[..., gg.tensor([True, False, False, True])].detach().numpy(), x[..., [0, 3]])
+    np.testing.assert_array_equal(t[[False, True, True]].detach().numpy(), x[[1, 2]])  # a list of bools is a mask
+    np.testing.assert_array_equal(t[1:, np.array([True, True, False, False])].detach().numpy(), x[1:, :2])
     with pytest.raises(IndexError, match=r"The shape of the mask \[2\] at index 0 does not match the shape of the "
                                          r"indexed tensor \[3, 4\] at index 0"):
         t[gg.tensor([True, False])]
