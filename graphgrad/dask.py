@@ -1,10 +1,10 @@
 """Data-parallel compiled value and gradient on a Dask cluster (``pip install 'graphgrad[dask]'``).
 
 ``graphgrad.dask.value_and_grad(loss, argnums)`` takes parameters as NumPy arrays or tensors and data
-as ``dask.array`` arrays chunked along their first (row) axis. It compiles ``loss`` once per chunk
-shape through the ordinary pipeline, after :mod:`graphgrad.passes.row_decomposition` has checked on
-the IR that the loss is a sum or mean over rows of per-row terms plus parameter-only terms, and has
-rewritten it to compute one chunk's share. The workers receive the generated module's *source*
+as ``dask.array`` arrays chunked along their first (row) axis. It compiles ``loss`` once per block
+shape (a worker runs a chunk in row blocks of about 1 MiB) through the ordinary pipeline, after
+:mod:`graphgrad.passes.row_decomposition` has checked on the IR that the loss is a sum or mean over
+rows of per-row terms plus parameter-only terms, and has rewritten it to compute one block's share. The workers receive the generated module's *source*
 (it imports only NumPy, so they need neither graphgrad nor a pickle of its objects), run it on
 their chunks and sum the chunks' values and gradients in a tree on the cluster. Parameters travel
 once per step (scattered to every worker), not once per chunk. A worker lost mid-step costs Dask a
