@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from common import best_times, parse  # noqa: E402
 
+import dask  # noqa: E402
 import dask.array as da  # noqa: E402
 from distributed import Client, LocalCluster, get_task_stream  # noqa: E402
 
@@ -73,6 +74,8 @@ def main() -> None:
           f"chunks of {chunk_rows:,} rows; min of {repeat} runs; {os.cpu_count()} CPU cores on this machine, "
           f"{os.environ['OPENBLAS_NUM_THREADS']} BLAS thread per process, load average {os.getloadavg()[0]:.1f} "
           "at the start")
+    # as graphgrad demo --dask does: glibc's adaptive malloc thresholds instead of Dask's MALLOC_TRIM_THRESHOLD_
+    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         vg = gd.value_and_grad(loss, argnums=(0, 1), client=client, timeout=600)

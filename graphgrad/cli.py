@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     dump.set_defaults(run=cmd_dump)
     demo = sub.add_parser("demo", help="compile, inspect and train the bundled MLP (--dask: logistic regression "
                                        "data-parallel on a Dask cluster)")
-    demo.add_argument("--steps", type=int, default=None, help="training steps (default 200; 30 with --dask)")
+    demo.add_argument("--steps", type=int, default=None, help="training steps (default 200; 20 with --dask)")
     dask_options = demo.add_argument_group("--dask", "train graphgrad/examples/dask_logreg.py on a Dask cluster "
                                                      "(pip install 'graphgrad[dask]')")
     dask_options.add_argument("--dask", action="store_true", help="run the data-parallel Dask example")

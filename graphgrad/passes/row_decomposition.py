@@ -352,7 +352,7 @@ def decompose_rows(graph: Graph, row_inputs: Sequence[bool]) -> Graph:
                     ins[i] = emit("mul", [scalar(param_share, dtype, n.loc), x], {}, n.loc, None)
         if state is REDUCED and rule is not None and rule.weighted and isinstance(analysis.state(n.inputs[0]), Row):
             mean = new.add_node(n.op, ins, n.attrs, n.output.type, n.loc,
-                                name=f"{n.output.name}_chunk_mean" if n.output.name else None)
+                                name=f"{n.output.name}_block_mean" if n.output.name else None)
             weight = scalar(row_weight, n.output.type.dtype, n.loc)
             out = emit("mul", [mean, weight], {}, n.loc, n.output.name)
         else:

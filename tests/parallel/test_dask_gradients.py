@@ -235,3 +235,20 @@ def test_losing_every_worker_mid_step_rescatters_the_parameters(client, rng):
     ref_value, (ref_w, ref_b) = gg.value_and_grad(logistic, argnums=(0, 1))(w, b, x, y)
     np.testing.assert_allclose(result[0][1][0], ref_w, rtol=1e-10)
     client.wait_for_workers(2, timeout=STEP)
+
+
+def test_closed_over_tensors_and_static_arguments(client, rng):
+    sign = gg.tensor([1.0, -1.0, 1.0, -1.0, 1.0], dtype=gg.float64)  # closed over: sent with the parameters
+
+    def loss(w, x, y, power):
+        return (((x * sign) @ w - y).abs() ** power).mean()
+    x, y = data(rng, 150)
+    w = rng.standard_normal(5)
+    vg = gd.value_and_grad(loss, client=client, timeout=STEP)
+    for power in (2.0, 3.0):  # a Python scalar is static: each value compiles its own module
+        value, g = vg(w, da.from_array(x, chunks=40), da.from_array(y, chunks=40), power)
+        ref_value, ref = gg.value_and_grad(loss)(w, x, y, power)
+        np.testing.assert_allclose([value, *g], [ref_value, *ref], rtol=1e-10)
+    sign.data.mul_(-1)  # a changed closed-over value is sent again
+    np.testing.assert_allclose(vg(w, da.from_array(x, chunks=40), da.from_array(y, chunks=40), 2.0)[1],
+                               gg.grad(loss)(w, x, y, 2.0), rtol=1e-10)
