@@ -12,18 +12,23 @@ def best_times(fns: dict, repeat: int, number: int = 1) -> dict:
     return {label: min(samples) for label, samples in sample_times(fns, repeat, number).items()}
 
 
-def sample_times(fns: dict, repeat: int, number: int = 1) -> dict:
+def sample_times(fns: dict, repeat: int, number: int = 1, cpu: dict | None = None) -> dict:
     """Seconds per call of each candidate in each of ``repeat`` rounds (after one warm-up call each), the
-    candidates taking turns round by round."""
+    candidates taking turns round by round. With ``cpu`` (a dict), the process's CPU seconds per call are
+    collected there too: on a loaded machine they count the work done, not the time spent waiting for a core."""
     for fn in fns.values():
         fn()
     samples: dict = {label: [] for label in fns}
+    if cpu is not None:
+        cpu.update({label: [] for label in fns})
     for _ in range(repeat):
         for label, fn in fns.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for _ in range(number):
                 fn()
             samples[label].append((time.perf_counter() - start) / number)
+            if cpu is not None:
+                cpu[label].append((time.process_time() - start_cpu) / number)
     return samples
 
 

@@ -7,7 +7,8 @@
 
 For each anchor workload it prints the minimum and the median over repeated samples of one step, the ratio of
 each candidate's minimum to the hand-written NumPy's (and to PyTorch's when it is installed), measured in the
-same run, the first call of a freshly compiled function against a warm call, and the peak memory one step
+same run, the minimum CPU time of the process per step and its ratio (on a loaded machine wall time also counts
+the waits for a core; with one BLAS thread, CPU time counts the work), the first call of a freshly compiled function against a warm call, and the peak memory one step
 allocates (tracemalloc; it sees NumPy's buffers, not PyTorch's allocator). Before timing, every candidate's
 gradients are compared with the hand-written NumPy's: a benchmark that computes the wrong thing fails.
 """
@@ -86,28 +87,32 @@ def run_workload(make, quick: bool) -> None:
     workload = make(quick)
     print(f"== {workload.name}: {workload.title}", flush=True)
     # first, before anything warms this workload's caches: a fresh compile's first step
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     workload.first_call()
-    first = time.perf_counter() - start
+    first, first_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     check(workload)
     labels = list(workload.steps)
     number = 1 if quick else max(1, calls_per_sample(workload.steps[labels[0]], 0.02))
     repeat = 3 if quick else 15
-    samples = sample_times(workload.steps, repeat, number)
-    base = min(samples[labels[0]])
+    cpu: dict = {}
+    samples = sample_times(workload.steps, repeat, number, cpu)
+    base, cpu_base = min(samples[labels[0]]), min(cpu[labels[0]])
     torch_label = next((label for label in labels if label.startswith("PyTorch")), None)
     torch_base = min(samples[torch_label]) if torch_label else None
     header = f"  {'':<34} {'min':>11} {'median':>11} {'vs NumPy':>9}"
-    print(header + (f" {'vs PyTorch':>10}" if torch_base else ""))
+    header += f" {'vs PyTorch':>10}" if torch_base else ""
+    print(header + f" {'CPU min':>11} {'CPU vs NumPy':>12}")
     for label in labels:
         best = min(samples[label])
         line = f"  {label:<34} {fmt_time(best)} {fmt_time(median(samples[label]))} {best / base:8.2f}x"
         if torch_base:
             line += f" {best / torch_base:9.2f}x"
+        line += f" {fmt_time(min(cpu[label]))} {min(cpu[label]) / cpu_base:11.2f}x"
         print(line)
     warm = median(samples["graphgrad compiled (numpy)"])
+    warm_cpu = median(cpu["graphgrad compiled (numpy)"])
     print(f"  first call of a fresh @gg.compile: {fmt_time(first).strip()} (a warm call: {fmt_time(warm).strip()}; "
-          f"compile cost {fmt_time(first - warm).strip()})")
+          f"compile cost {fmt_time(first - warm).strip()}; in CPU time {fmt_time(first_cpu - warm_cpu).strip()})")
     memory = {label: peak_bytes(workload.steps[label]) for label in labels if not label.startswith(("PyTorch", "JAX"))}
     print("  peak memory of one step: " + ", ".join(f"{label} {fmt_bytes(b).strip()}" for label, b in memory.items()))
     print(f"  ({repeat} samples of {number} call{'s' if number > 1 else ''} each)\n", flush=True)
@@ -127,25 +132,30 @@ def make_chain(n: int):
 
 def compile_times(quick: bool) -> None:
     print("== compile: first call of @gg.compile on a chain of N elementwise ops with backward (16 float64 "
-          "elements); forward graph N nodes", flush=True)
+          "elements); forward graph N nodes; minimum of 3 fresh compiles up to 10,000 nodes, each stage's own "
+          "minimum", flush=True)
     sizes = CHAIN_SIZES[:1] if quick else CHAIN_SIZES
     stages = ("trace", "prune", "adjoint", "optimize", "split", "codegen", "load")
-    print(f"  {'N':>7} {'first call':>11} {'warm call':>11}  " + " ".join(f"{s:>9}" for s in stages))
+    print(f"  {'N':>7} {'first call':>11} {'(CPU time)':>11} {'warm call':>11}  " + " ".join(f"{s:>9}" for s in stages))
     for n in sizes:
-        fn = gg.compile(make_chain(n))
-        x = gg.tensor(np.linspace(-1, 1, 16), requires_grad=True)
-        start = time.perf_counter()
-        fn(x).backward()
-        first = time.perf_counter() - start
-        x.grad = None
-        start = time.perf_counter()
-        fn(x).backward()
-        warm = time.perf_counter() - start
-        times = fn.timings(x)
-        print(f"  {n:>7} {fmt_time(first)} {fmt_time(warm)}  " + " ".join(
-            f"{times[s] * 1e3:7.1f}ms" for s in stages), flush=True)
-        del fn
-        gc.collect()
+        firsts, cpus, warms, times = [], [], [], {s: [] for s in stages}
+        for _ in range(1 if quick or n > 10_000 else 3):
+            fn = gg.compile(make_chain(n))
+            x = gg.tensor(np.linspace(-1, 1, 16), requires_grad=True)
+            start, cpu = time.perf_counter(), time.process_time()
+            fn(x).backward()
+            firsts.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu)  # what the machine's load does not inflate
+            x.grad = None
+            start = time.perf_counter()
+            fn(x).backward()
+            warms.append(time.perf_counter() - start)
+            for stage, seconds in fn.timings(x).items():
+                times[stage].append(seconds)
+            del fn
+            gc.collect()
+        print(f"  {n:>7} {fmt_time(min(firsts))} {fmt_time(min(cpus))} {fmt_time(min(warms))}  " + " ".join(
+            f"{min(times[s]) * 1e3:7.1f}ms" for s in stages), flush=True)
     # the tiny_chain workload's own compile goes through the same path; check its answer too
     assert float(gg.compile(tiny_chain)(gg.ones(16, dtype=gg.float64)).item()) == float(
         tiny_chain(gg.ones(16, dtype=gg.float64)).item())

@@ -39,7 +39,7 @@ def format_index(index: tuple) -> str:
 def format_attr(key: str, value) -> str:
     if key == "index":
         return f"index={format_index(value)}"
-    return f"{key}={format_literal(value) if isinstance(value, float) else value!r}"
+    return f"{key}={format_literal(value) if isinstance(value, float) else repr(value)}"
 
 
 def format_graph(graph: Graph, names: dict | None = None) -> str:

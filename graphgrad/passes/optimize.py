@@ -3,9 +3,9 @@ simplification (identities that adjoint generation produces, such as ``g * 1`` o
 the same shape).
 
 Every rewrite here is local: it looks at one node and the nodes that produce its inputs. So the passes
-share one forward walk (``_Rewriter``) in which a node is rewritten only after all its producers are in
-their final form; ``optimize`` applies all the rules in that single walk and reaches the fixed point
-without repeating it (``optimize(optimize(g))`` changes nothing, which the tests check).
+share one forward walk (``passes.rewrite``) in which a node is rewritten only after all its producers are in
+their final form; ``optimize`` applies all the rules, constant folding's too, in that single walk and reaches
+the fixed point without repeating it (``optimize(optimize(g))`` changes nothing, which the tests check).
 """
 from __future__ import annotations
 
@@ -13,75 +13,10 @@ from ..ir.graph import Graph, Node, Value
 from ..ir.registry import OPS, ShapeError
 from ..ir.types import TensorType
 from ..ir.verify import cached_infer_type, verify
+from .constant_fold import fold_arithmetic
 from .prune import eliminate_dead_nodes
-
-
-class _Rewriter:
-    """One forward walk over a graph applying local rules, then common-subexpression elimination.
-
-    A rule ``rule(node, rewriter)`` either changes ``node`` in place (its op, inputs, attrs; it may
-    ``emit`` new nodes placed before it) and returns None, or returns an existing Value that computes the
-    same thing, which then replaces the node's output everywhere.
-    """
-
-    def __init__(self, graph: Graph, rules: tuple, cse: bool):
-        self.graph = graph
-        self.rules = rules
-        self.cse = cse
-        self.mapping: dict[Value, Value] = {}
-        self.nodes: list[Node] = []
-        self.seen: dict = {}
-        self.outputs = set(graph.outputs)
-
-    def run(self) -> Graph:
-        for n in self.graph.nodes:
-            self.visit(n)
-        self.graph.nodes = self.nodes
-        mapping = self.mapping
-        if mapping:
-            self.graph.outputs = [mapping.get(v, v) for v in self.graph.outputs]
-        return self.graph
-
-    def emit(self, op: str, inputs: list, attrs: dict, type: TensorType, like: Node) -> Value:
-        """A new node just before the one being rewritten (rewritten itself); its value."""
-        out = Value(type)
-        node = Node(op, inputs, attrs, out, like.loc, like.role)
-        out.node = node
-        self.visit(node)
-        return self.mapping.get(out, out)
-
-    def replace(self, n: Node, same: Value) -> None:
-        self.mapping[n.output] = same
-        if n.output.name and not same.name:
-            same.name = n.output.name
-
-    def visit(self, n: Node) -> None:
-        mapping = self.mapping
-        if mapping:
-            n.inputs = [mapping.get(x, x) if x.__class__ is Value else x for x in n.inputs]
-        for rule in self.rules:
-            same = rule(n, self)
-            if same is not None and same.type == n.output.type and n.output not in self.outputs:
-                self.replace(n, same)
-                return
-        if self.cse and n.op != "stop_gradient":  # stop_gradient nodes exist to carry a second name
-            try:
-                # a literal is keyed with its class: 1, 1.0 and True are equal but differ in type
-                key = (n.op, tuple(x if x.__class__ is Value else (x.__class__, x) for x in n.inputs),
-                       tuple(n.attrs.items()) if n.attrs else ())
-                earlier = self.seen.get(key)
-            except TypeError:  # an unhashable attribute: never merged
-                key = earlier = None
-            if earlier is not None:
-                self.replace(n, earlier)
-                return
-            if key is not None:
-                self.seen[key] = n.output
-        self.nodes.append(n)
-
-
-def _rewrite(graph: Graph, rules: tuple, cse: bool = False) -> Graph:
-    return _Rewriter(graph, rules, cse).run()
+from .rewrite import Rewriter as _Rewriter
+from .rewrite import rewrite as _rewrite
 
 
 def eliminate_common_subexpressions(graph: Graph) -> Graph:
@@ -209,8 +144,8 @@ def drop_explicit_broadcasts(graph: Graph) -> Graph:
 
 
 def optimize(graph: Graph) -> Graph:
-    """The "optimized" stage: shape-chain folding, broadcast dropping, simplification and CSE in one walk, then
-    dead-node elimination; returns a verified copy."""
+    """The "optimized" stage: shape-chain folding, broadcast dropping, constant folding, simplification and CSE in
+    one walk, then dead-node elimination; returns a verified copy."""
     g = graph.copy()
-    _rewrite(g, (_fold_shape_chain, _drop_broadcasts, _identity), cse=True)
+    _rewrite(g, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity), cse=True)
     return verify(eliminate_dead_nodes(g))
