@@ -4,7 +4,7 @@ A batched value is a pair ``(tensor, dim)``: ``dim`` is the axis that carries th
 is the same for every example. ``batch_interpret`` walks a Graph; a node whose inputs are all unbatched is
 applied as it is, any other goes through its op's batching rule::
 
-    rule(op, args, dims, **attrs) -> (out, out_dim)
+    rule(op, args, bdims, **attrs) -> (out, out_dim)
 
 Rules are written with the Tensor API (``bind``, ``reshape``, ``permute``), so, like gradient rules, the same
 rule evaluates eagerly or records IR into an active trace. Most primitives name a *family* rule
@@ -24,7 +24,7 @@ BATCH_RULES: dict[str, Callable] = {}
 
 
 def defbatch(op: str, rule: Callable) -> None:
-    """Register ``rule(op, args, dims, **attrs) -> (out, out_dim)`` as the batching rule of primitive ``op``."""
+    """Register ``rule(op, args, bdims, **attrs) -> (out, out_dim)`` as the batching rule of primitive ``op``."""
     BATCH_RULES[op] = rule
 
 
@@ -54,8 +54,8 @@ def to_front(x, dim):
     return x if dim is None or dim == 0 else moveaxis(x, dim, 0)
 
 
-def batch_size(args, dims) -> int:
-    for a, d in zip(args, dims):
+def batch_size(args, bdims) -> int:
+    for a, d in zip(args, bdims):
         if d is not None:
             return a.shape[d]
     raise ValueError("no batched argument")
@@ -78,27 +78,27 @@ def _broadcast_batch(x, dim, size: int):
 
 # -- family rules ------------------------------------------------------------------------------
 
-def elementwise(op, args, dims, **attrs):
+def elementwise(op, args, bdims, **attrs):
     """Elementwise ops with broadcasting: batch axes first, examples' ranks aligned by unit axes."""
-    tensors = [(a, d) for a, d in zip(args, dims) if _is_tensor(a)]
+    tensors = [(a, d) for a, d in zip(args, bdims) if _is_tensor(a)]
     if len(tensors) == 1:  # one tensor operand: the batch axis stays where it is
         return bind(op, *args, **attrs), tensors[0][1]
     rank = max(a.ndim - (d is not None) for a, d in tensors)
-    new = [_pad_after_batch(to_front(a, d), rank) if d is not None else a for a, d in zip(args, dims)]
+    new = [_pad_after_batch(to_front(a, d), rank) if d is not None else a for a, d in zip(args, bdims)]
     return bind(op, *new, **attrs), 0
 
 
-def reduction(op, args, dims, dim, keepdim):
+def reduction(op, args, bdims, dim, keepdim):
     """Reductions over ``dim`` (a sorted tuple, None for all axes): the axes shift past the batch axis."""
-    x = to_front(args[0], dims[0])
+    x = to_front(args[0], bdims[0])
     n = x.ndim - 1
     axes = tuple(range(1, n + 1)) if dim is None else tuple(d + 1 for d in dim)
     return bind(op, x, dim=axes, keepdim=keepdim), 0
 
 
-def arg_reduction(op, args, dims, dim, keepdim):
+def arg_reduction(op, args, bdims, dim, keepdim):
     """argmax/argmin: ``dim=None`` indexes the flattened example."""
-    x = to_front(args[0], dims[0])
+    x = to_front(args[0], bdims[0])
     n = x.ndim - 1
     if dim is None:
         out = bind(op, x.reshape(x.shape[0], -1), dim=1, keepdim=False)
@@ -112,16 +112,16 @@ def _shift(dim):
     return tuple(d + 1 if d >= 0 else d for d in dim)
 
 
-def along_axis(op, args, dims, dim):
+def along_axis(op, args, bdims, dim):
     """Ops along one axis (softmax, log_softmax)."""
-    x = to_front(args[0], dims[0])
+    x = to_front(args[0], bdims[0])
     return bind(op, x, dim=_shift(dim)), 0
 
 
-def matmul(op, args, dims):
+def matmul(op, args, bdims):
     """``a @ b`` for every example: vectors become matrices, batch axes lead, the examples' own batch axes are
     aligned by unit axes, and the matrix axes added for vectors are removed afterwards."""
-    (a, da), (b, db) = zip(args, dims)
+    (a, da), (b, db) = zip(args, bdims)
     ra, rb = a.ndim - (da is not None), b.ndim - (db is not None)
     a, b = to_front(a, da), to_front(b, db)
     if ra == 1:
@@ -142,24 +142,24 @@ def matmul(op, args, dims):
     return out, 0
 
 
-def reshape(op, args, dims, shape):
-    x = to_front(args[0], dims[0])
+def reshape(op, args, bdims, shape):
+    x = to_front(args[0], bdims[0])
     return bind("reshape", x, shape=(x.shape[0],) + tuple(shape)), 0
 
 
-def permute(op, args, dims, **attrs):
-    x = to_front(args[0], dims[0])
+def permute(op, args, bdims, **attrs):
+    x = to_front(args[0], bdims[0])
     return bind("permute", x, dims=(0,) + tuple(d + 1 for d in attrs["dims"])), 0
 
 
-def expand(op, args, dims, shape):
-    x = _pad_after_batch(to_front(args[0], dims[0]), len(shape))
+def expand(op, args, bdims, shape):
+    x = _pad_after_batch(to_front(args[0], bdims[0]), len(shape))
     return bind("expand", x, shape=(x.shape[0],) + tuple(shape)), 0
 
 
-def concat(op, args, dims, dim):
-    size = batch_size(args, dims)
-    return bind("concat", *[_broadcast_batch(a, d, size) for a, d in zip(args, dims)], dim=dim + 1), 0
+def concat(op, args, bdims, dim):
+    size = batch_size(args, bdims)
+    return bind("concat", *[_broadcast_batch(a, d, size) for a, d in zip(args, bdims)], dim=dim + 1), 0
 
 
 def _advanced_position(index) -> int:
@@ -179,15 +179,15 @@ def _advanced_position(index) -> int:
 _FULL = ("slice", None, None, None)
 
 
-def getitem(op, args, dims, index):
-    x = to_front(args[0], dims[0])
+def getitem(op, args, bdims, index):
+    x = to_front(args[0], bdims[0])
     return bind("getitem", x, index=(_FULL,) + tuple(index)), _advanced_position(index)
 
 
-def index_add_zeros(op, args, dims, index, shape):
+def index_add_zeros(op, args, bdims, index, shape):
     g = args[0]
-    size = g.shape[dims[0]]
-    g = moveaxis(g, dims[0], _advanced_position(index))
+    size = g.shape[bdims[0]]
+    g = moveaxis(g, bdims[0], _advanced_position(index))
     return bind("index_add_zeros", g, index=(_FULL,) + tuple(index), shape=(size,) + tuple(shape)), 0
 
 
@@ -204,8 +204,8 @@ def _offsets(index, size: int, stride: int):
     return index + steps
 
 
-def gather_rows(op, args, dims):
-    (x, dx), (index, di) = zip(args, dims)
+def gather_rows(op, args, bdims):
+    (x, dx), (index, di) = zip(args, bdims)
     if di is None:  # the same rows of every example: pick them with the batch axis second
         return bind("gather_rows", moveaxis(x, dx, 1), index), index.ndim
     index = to_front(index, di)
@@ -218,8 +218,8 @@ def gather_rows(op, args, dims):
     return bind("gather_rows", flat, _offsets(index, size, rows)), 0
 
 
-def scatter_add_rows(op, args, dims, rows):
-    (g, dg), (index, di) = zip(args, dims)
+def scatter_add_rows(op, args, bdims, rows):
+    (g, dg), (index, di) = zip(args, bdims)
     if di is None:
         return bind("scatter_add_rows", moveaxis(g, dg, index.ndim), index, rows=rows), 1
     index = to_front(index, di)
@@ -229,9 +229,9 @@ def scatter_add_rows(op, args, dims, rows):
     return out.reshape((size, rows) + tuple(out.shape[1:])), 0
 
 
-def image_patches(op, args, dims, **attrs):
+def image_patches(op, args, bdims, **attrs):
     """unfold2d/fold2d work on (N, C, ...) images: the batch joins N and is split off again."""
-    x = to_front(args[0], dims[0])
+    x = to_front(args[0], bdims[0])
     size, n = x.shape[0], x.shape[1]
     out = bind(op, x.reshape((size * n,) + tuple(x.shape[2:])), **attrs)
     return out.reshape((size, n) + tuple(out.shape[1:])), 0

@@ -76,8 +76,20 @@ def _float_args(args: tuple, positions, what: str, fn) -> tuple:
 
 
 def _replay(graph: Graph, inputs: list) -> list:
-    """``graph`` applied to ``inputs`` through ``bind``: recorded into the trace that owns them, or eager."""
-    return [v for v, _ in batch_interpret(graph, list(inputs), [None] * len(inputs))]
+    """``graph`` applied to ``inputs`` through ``bind``: recorded into the trace that owns them, or eager.
+    Arrays among symbolic inputs become constants of that trace; among eager tensors, tensors."""
+    tracer = next((a.tracer for a in inputs if isinstance(a, SymbolicTensor)), None)
+    values = []
+    for a in inputs:
+        if isinstance(a, SymbolicTensor) or not _is_dynamic(a):
+            values.append(a)
+        elif tracer is not None:
+            values.append(tracer.wrap(tracer.lift(a, graph.name)))
+        elif not isinstance(a, Tensor):
+            values.append(Tensor._wrap(np.asarray(a)) if isinstance(a, np.ndarray) else a)
+        else:
+            values.append(a)
+    return [v for v, _ in batch_interpret(graph, values, [None] * len(values))]
 
 
 def _zeros(like, shape: tuple, dtype: str):
