@@ -26,7 +26,7 @@ from ..passes.adjoint import generate_adjoint
 from ..passes.batching import batch_interpret, moveaxis, to_front
 from ..passes.optimize import optimize
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
-from ..tracer.tracer import SymbolicTensor, Tracer, TracerError, trace
+from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, trace
 from .compiled import _arg_type, _backend_of, _param_names
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, tree_flatten, tree_unflatten
@@ -370,8 +370,9 @@ class Staged:
     def _entry(self, args: tuple) -> _Entry:
         key = self._key(args)
         entry = self._cache.get(key)
-        if entry is not None and all(_arg_type(t) == ty for t, ty in zip(entry.captured, entry.captured_types)):
-            return entry
+        if entry is not None and all(_arg_type(t) == ty for t, ty in zip(entry.captured, entry.captured_types)) \
+                and not any(isinstance(t, SymbolicTensor) and t.tracer not in ACTIVE.stack for t in entry.captured):
+            return entry  # (a value closed over from a trace that has ended is never reused)
         leaves, tree = tree_flatten(args)
         dynamic = [i for i, leaf in enumerate(leaves) if _is_dynamic(leaf)]
         holder = {}

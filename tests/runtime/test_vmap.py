@@ -142,3 +142,19 @@ def test_every_primitive_has_a_batching_rule():
     from graphgrad.ir.registry import OPS
 
     assert sorted(op for op in OPS if op not in batching.BATCH_RULES) == ["constant"]
+
+
+def test_functions_closing_over_traced_values():
+    """JAX's idiom: an inner transform of a lambda that reads the outer function's (traced) arguments."""
+    w = RNG.standard_normal(4)
+    X, Y = RNG.standard_normal((8, 4)), RNG.standard_normal(8)
+    expected = gg.vmap(gg.grad(loss), in_axes=(None, 0, 0))(w, X, Y)
+    per_example = gg.vmap(lambda x, y: gg.jacrev(lambda w: loss(w, x, y))(w))(X, Y)
+    np.testing.assert_allclose(per_example, expected, rtol=1e-12)
+
+    @gg.compile
+    def step(w, x, y):
+        return w - 0.1 * gg.jacfwd(lambda w: loss(w, x, y).sum())(w)
+
+    np.testing.assert_allclose(step(gg.tensor(w), gg.tensor(X), gg.tensor(Y)).numpy(), w - 0.1 * expected.sum(0),
+                               rtol=1e-12)
