@@ -279,14 +279,15 @@ def batch_interpret(graph: Graph, args: list, in_dims: list) -> list[tuple]:
                                     f"vectorized. Loop over the examples in Python, or write the function "
                                     f"with batchable ops")
         # nodes recorded from here keep the source line of the node they come from
-        tracer = next((a.tracer for a in ins if isinstance(a, SymbolicTensor)), None)
-        previous = tracer.loc_override if tracer is not None else None
-        if tracer is not None and n.loc is not None:
-            tracer.loc_override = n.loc
+        # (whichever of them records: values of an enclosing trace may be among the inputs)
+        tracers = {a.tracer: a.tracer.loc_override for a in ins if isinstance(a, SymbolicTensor)}
+        if n.loc is not None:
+            for tracer in tracers:
+                tracer.loc_override = n.loc
         try:
             env[n.output] = rule(n.op, ins, dims, **n.attrs) if rule else (bind(n.op, *ins, **n.attrs), None)
         finally:
-            if tracer is not None:
+            for tracer, previous in tracers.items():
                 tracer.loc_override = previous
     return [env[v] for v in graph.outputs]
 

@@ -345,7 +345,7 @@ class Staged:
         self.impl = impl
         self.fn = fn
         self.kind = kind
-        self.name = f"{kind}_{_name(fn)}"
+        self.name = self.__name__ = f"{kind}_{_name(fn)}"
         self._float_positions = float_positions  # callable(nargs) -> argument positions that are differentiated
         self._cache: dict = {}
 
@@ -676,6 +676,7 @@ def hessian(fn, argnums=0, has_aux: bool = False):
     """
     staged = jacfwd(jacrev(fn, argnums, has_aux), argnums, has_aux)
     staged.kind, staged.name = "hessian", f"hessian_{_name(fn)}"
+    staged.__name__ = staged.name
     return staged
 
 
