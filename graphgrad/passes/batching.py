@@ -124,6 +124,18 @@ def matmul(op, args, bdims):
     (a, da), (b, db) = zip(args, bdims)
     ra, rb = a.ndim - (da is not None), b.ndim - (db is not None)
     a, b = to_front(a, da), to_front(b, db)
+    # a shared matrix (or vector) on one side: fold the batch into the rows of one 2-D product (one GEMM,
+    # where a broadcast matmul would run one small product per example)
+    if db is None and rb <= 2:
+        lead = tuple(a.shape[:-1])
+        out = a.reshape((-1, a.shape[-1])) @ b
+        return out.reshape(lead + ((b.shape[-1],) if rb == 2 else ())), 0
+    if da is None and ra == 2:
+        # a @ b = ((b^T) @ a^T)^T for each example: rows of every example's b^T stacked, times a^T
+        bt = b if rb == 1 else moveaxis(b, -2, -1)
+        lead = tuple(bt.shape[:-1])
+        out = (bt.reshape((-1, bt.shape[-1])) @ bind("permute", a, dims=(1, 0))).reshape(lead + (a.shape[0],))
+        return (out if rb == 1 else moveaxis(out, -1, -2)), 0
     if ra == 1:
         a = a.unsqueeze(-2)
     if rb == 1:
