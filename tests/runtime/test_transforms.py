@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
+import graphgrad.nn.functional as F
 from graphgrad.utils.gradcheck import numerical_jacobian
 
 RNG = np.random.default_rng(7)
 A = RNG.standard_normal((4, 5))
 W = RNG.standard_normal((3, 5))
 B = RNG.standard_normal(3)
+K = RNG.standard_normal((2, 1, 3, 3))
 
 
 def f_poly(x):
@@ -76,6 +78,11 @@ def vector_fns():
         "outer": lambda x: (x.reshape(5, 1) * x).reshape(25)[::3],
         "softmax": lambda x: x.softmax(0) * x.sum(),
         "concat": lambda x: gg.cat([x[:2] * 2, x.cos(), x.amax().reshape(1)]),
+        "indexing": lambda x: x[[0, 2, 2]] * x[gg.tensor([1, 4])].sum(),
+        "reductions": lambda x: gg.stack([x.prod(), x.logsumexp(0), x.reshape(5, 1).mean(), x.std()]),
+        "pow div where": lambda x: gg.where(x > 0, x ** 3, x / (1 + x * x)) + gg.maximum(x, 0.3) + x.abs().sqrt(),
+        "convolution": lambda x: F.conv2d((x.reshape(5, 1) * x).reshape(1, 1, 5, 5), gg.tensor(K), padding=1)
+        .reshape(-1).log_softmax(0),
     }
 
 
