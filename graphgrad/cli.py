@@ -203,8 +203,7 @@ def cmd_ops(ns) -> int:
         grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else "MISSING"
         # forward mode (jvp) transposes the gradient rule, so an op has one exactly when it has a gradient rule
         jvp = ("zero" if name in NONDIFFERENTIABLE else "transposed gradient") if name in VJP_RULES else "MISSING"
-        batch = getattr(BATCH_RULES.get(name), "__name__", "MISSING") if OPS[name].infer and name != "constant" \
-            else "none (no input)"
+        batch = "none (no input)" if name == "constant" else getattr(BATCH_RULES.get(name), "__name__", "MISSING")
         expr = "yes" if name in EXPRESSIONS else "MISSING"
         rows.append((name, grad, jvp, batch, expr, names(name, "numpy"), names(name, "tensor"), names(name, "gg"),
                      names(name, "nn")))

@@ -10,6 +10,8 @@ from ..ir.public import export
 from ..ir.registry import ShapeError, decode_index, encode_index, is_type, normalize_dims
 from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
+from ..passes.batching import broadcast_batch, moveaxis, to_front
+from ..tracer.tracer import SymbolicTensor
 from .define import primitive
 
 
@@ -131,7 +133,28 @@ def _getitem_rows(a, node, states):
     return Row(out_axis)
 
 
-primitive("getitem", attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple",
+def _advanced_position(index) -> int:
+    """Where NumPy puts the batch axis of ``x[(slice(None),) + index]``: first, unless the example's index has
+    advanced (array) items separated by a slice, which sends the advanced axes to the front."""
+    positions = [i for i, item in enumerate(index)
+                 if (isinstance(item, tuple) and item[0] == "array") or isinstance(item, int)]
+    has_array = any(isinstance(index[i], tuple) for i in positions)
+    if not has_array or positions == list(range(positions[0], positions[-1] + 1)):
+        return 0
+    arrays = [np.asarray(i) for i in decode_index(tuple(index[p] for p in positions))]
+    return len(np.broadcast_shapes(*[a.shape for a in arrays]))
+
+
+_FULL = ("slice", None, None, None)
+
+
+def _getitem_batch(op, args, bdims, index):
+    x = to_front(args[0], bdims[0])
+    return bind("getitem", x, index=(_FULL,) + tuple(index)), _advanced_position(index)
+
+
+primitive("getitem", batch=_getitem_batch,
+          attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple",
           rows=_getitem_rows,
           infer=lambda inputs, index: TensorType(_index_shape(inputs[0].shape, index), inputs[0].dtype),
           vjp=(lambda g, out, x, *, index: bind("index_add_zeros", g, index=index, shape=x._type.shape),),
@@ -149,7 +172,14 @@ def _index_add_zeros_expr(a, xp, out, index, shape):
     return [f"{z} = {xp}.zeros({shape}, dtype={a[0]}.dtype)", scatter, z]
 
 
-primitive("index_add_zeros", attrs=("index", "shape"),
+def _index_add_zeros_batch(op, args, bdims, index, shape):
+    g = args[0]
+    size = g.shape[bdims[0]]
+    g = moveaxis(g, bdims[0], _advanced_position(index))
+    return bind("index_add_zeros", g, index=(_FULL,) + tuple(index), shape=(size,) + tuple(shape)), 0
+
+
+primitive("index_add_zeros", batch=_index_add_zeros_batch, attrs=("index", "shape"),
           doc="zeros of shape with the input scattered (added) at index: the adjoint of getitem",
           infer=lambda inputs, index, shape: TensorType(tuple(shape), inputs[0].dtype),
           vjp=(lambda g, out, x, *, index, shape: bind("getitem", g, index=index),),
@@ -166,6 +196,28 @@ def _gather_rows_type(inputs):
     return TensorType(index.shape + x.shape[1:], x.dtype)
 
 
+def _offsets(index, size: int, stride: int):
+    """``index`` (batch first) plus ``b * stride`` for example b: row numbers in the batch's stacked rows."""
+    steps = np.arange(size, dtype=np.int64).reshape((size,) + (1,) * (index.ndim - 1)) * stride
+    if isinstance(index, SymbolicTensor):
+        return index + index.tracer.wrap(index.tracer.lift(steps, "vmap"))
+    return index + type(index)(steps)
+
+
+def _gather_rows_batch(op, args, bdims):
+    (x, dx), (index, di) = zip(args, bdims)
+    if di is None:  # the same rows of every example: pick them with the batch axis second
+        return bind("gather_rows", moveaxis(x, dx, 1), index), index.ndim
+    index = to_front(index, di)
+    size = index.shape[0]
+    if dx is None:
+        return bind("gather_rows", x, index), 0
+    x = to_front(x, dx)
+    rows = x.shape[1]
+    flat = x.reshape((size * rows,) + tuple(x.shape[2:]))
+    return bind("gather_rows", flat, _offsets(index, size, rows)), 0
+
+
 # gather_rows and scatter_add_rows are linear in their first input and each other's adjoint
 def _gather_rows_rows(a, node, states):
     """Rows of a parameter table picked by a per-row index (an embedding) are per row."""
@@ -177,7 +229,7 @@ def _gather_rows_rows(a, node, states):
     return Row(index.axis) if isinstance(index, Row) else PARAM
 
 
-primitive("gather_rows", infer=_gather_rows_type, rows=_gather_rows_rows,
+primitive("gather_rows", batch=_gather_rows_batch, infer=_gather_rows_type, rows=_gather_rows_rows,
           doc="x[index] for an int64 index tensor of any shape: rows of x along its first axis",
           vjp=(lambda g, out, x, index: bind("scatter_add_rows", g, index, rows=x._type.shape[0]), None),
           expr=lambda a, xp, out: [f"{a[0]}[{a[1]}]"])
@@ -190,7 +242,18 @@ def _scatter_add_rows_expr(a, xp, out, rows):
             f"{xp}.add.at({z}, {a[1]}, {a[0]})", z]
 
 
-primitive("scatter_add_rows", attrs=("rows",),
+def _scatter_add_rows_batch(op, args, bdims, rows):
+    (g, dg), (index, di) = zip(args, bdims)
+    if di is None:
+        return bind("scatter_add_rows", moveaxis(g, dg, index.ndim), index, rows=rows), 1
+    index = to_front(index, di)
+    size = index.shape[0]
+    g = broadcast_batch(g, dg, size)
+    out = bind("scatter_add_rows", g, _offsets(index, size, rows), rows=size * rows)
+    return out.reshape((size, rows) + tuple(out.shape[1:])), 0
+
+
+primitive("scatter_add_rows", batch=_scatter_add_rows_batch, attrs=("rows",),
           doc="the adjoint of gather_rows: g's rows summed, by index, into zeros with `rows` rows",
           infer=lambda inputs, rows: TensorType((rows,) + inputs[0].shape[inputs[1].ndim:], inputs[0].dtype),
           vjp=(lambda g, out, x, index, *, rows: bind("gather_rows", g, index), None),

@@ -17,7 +17,6 @@ from typing import Callable
 
 from ..ir.api import TensorBase, bind
 from ..ir.graph import Graph, Value
-from ..ir.registry import decode_index
 from ..tracer.tracer import SymbolicTensor
 
 BATCH_RULES: dict[str, Callable] = {}
@@ -61,7 +60,7 @@ def batch_size(args, bdims) -> int:
     raise ValueError("no batched argument")
 
 
-def _pad_after_batch(x, rank: int):
+def pad_after_batch(x, rank: int):
     """A batch-first ``x`` with unit axes inserted after the batch axis so that each example has ``rank`` axes."""
     pe = x.shape[1:]
     if len(pe) >= rank:
@@ -69,7 +68,7 @@ def _pad_after_batch(x, rank: int):
     return x.reshape((x.shape[0],) + (1,) * (rank - len(pe)) + tuple(pe))
 
 
-def _broadcast_batch(x, dim, size: int):
+def broadcast_batch(x, dim, size: int):
     """A batch-first ``x``: an unbatched value is broadcast over a new leading axis of ``size``."""
     if dim is not None:
         return to_front(x, dim)
@@ -84,7 +83,7 @@ def elementwise(op, args, bdims, **attrs):
     if len(tensors) == 1:  # one tensor operand: the batch axis stays where it is
         return bind(op, *args, **attrs), tensors[0][1]
     rank = max(a.ndim - (d is not None) for a, d in tensors)
-    new = [_pad_after_batch(to_front(a, d), rank) if d is not None else a for a, d in zip(args, bdims)]
+    new = [pad_after_batch(to_front(a, d), rank) if d is not None else a for a, d in zip(args, bdims)]
     return bind(op, *new, **attrs), 0
 
 
@@ -116,137 +115,6 @@ def along_axis(op, args, bdims, dim):
     """Ops along one axis (softmax, log_softmax)."""
     x = to_front(args[0], bdims[0])
     return bind(op, x, dim=_shift(dim)), 0
-
-
-def matmul(op, args, bdims):
-    """``a @ b`` for every example: vectors become matrices, batch axes lead, the examples' own batch axes are
-    aligned by unit axes, and the matrix axes added for vectors are removed afterwards."""
-    (a, da), (b, db) = zip(args, bdims)
-    ra, rb = a.ndim - (da is not None), b.ndim - (db is not None)
-    a, b = to_front(a, da), to_front(b, db)
-    # a shared matrix (or vector) on one side: fold the batch into the rows of one 2-D product (one GEMM,
-    # where a broadcast matmul would run one small product per example)
-    if db is None and rb <= 2:
-        lead = tuple(a.shape[:-1])
-        out = a.reshape((-1, a.shape[-1])) @ b
-        return out.reshape(lead + ((b.shape[-1],) if rb == 2 else ())), 0
-    if da is None and ra == 2:
-        # a @ b = ((b^T) @ a^T)^T for each example: rows of every example's b^T stacked, times a^T
-        bt = b if rb == 1 else moveaxis(b, -2, -1)
-        lead = tuple(bt.shape[:-1])
-        out = (bt.reshape((-1, bt.shape[-1])) @ bind("permute", a, dims=(1, 0))).reshape(lead + (a.shape[0],))
-        return (out if rb == 1 else moveaxis(out, -1, -2)), 0
-    if ra == 1:
-        a = a.unsqueeze(-2)
-    if rb == 1:
-        b = b.unsqueeze(-1)
-    rank = max(max(ra, 2), max(rb, 2))
-    if da is not None:
-        a = _pad_after_batch(a, rank)
-    if db is not None:
-        b = _pad_after_batch(b, rank)
-    out = bind("matmul", a, b)
-    if rb == 1:
-        out = out.squeeze(-1) if out.shape[-1] == 1 else out.reshape(out.shape[:-1])
-    if ra == 1:
-        axis = -1 if rb == 1 else -2
-        out = out.reshape(tuple(s for i, s in enumerate(out.shape) if i != out.ndim + axis))
-    return out, 0
-
-
-def reshape(op, args, bdims, shape):
-    x = to_front(args[0], bdims[0])
-    return bind("reshape", x, shape=(x.shape[0],) + tuple(shape)), 0
-
-
-def permute(op, args, bdims, **attrs):
-    x = to_front(args[0], bdims[0])
-    return bind("permute", x, dims=(0,) + tuple(d + 1 for d in attrs["dims"])), 0
-
-
-def expand(op, args, bdims, shape):
-    x = _pad_after_batch(to_front(args[0], bdims[0]), len(shape))
-    return bind("expand", x, shape=(x.shape[0],) + tuple(shape)), 0
-
-
-def concat(op, args, bdims, dim):
-    size = batch_size(args, bdims)
-    return bind("concat", *[_broadcast_batch(a, d, size) for a, d in zip(args, bdims)], dim=dim + 1), 0
-
-
-def _advanced_position(index) -> int:
-    """Where NumPy puts the batch axis of ``x[(slice(None),) + index]``: first, unless the example's index has
-    advanced (array) items separated by a slice, which sends the advanced axes to the front."""
-    positions = [i for i, item in enumerate(index)
-                 if (isinstance(item, tuple) and item[0] == "array") or isinstance(item, int)]
-    has_array = any(isinstance(index[i], tuple) for i in positions)
-    if not has_array or positions == list(range(positions[0], positions[-1] + 1)):
-        return 0
-    import numpy as np
-
-    arrays = [np.asarray(i) for i in decode_index(tuple(index[p] for p in positions))]
-    return len(np.broadcast_shapes(*[a.shape for a in arrays]))
-
-
-_FULL = ("slice", None, None, None)
-
-
-def getitem(op, args, bdims, index):
-    x = to_front(args[0], bdims[0])
-    return bind("getitem", x, index=(_FULL,) + tuple(index)), _advanced_position(index)
-
-
-def index_add_zeros(op, args, bdims, index, shape):
-    g = args[0]
-    size = g.shape[bdims[0]]
-    g = moveaxis(g, bdims[0], _advanced_position(index))
-    return bind("index_add_zeros", g, index=(_FULL,) + tuple(index), shape=(size,) + tuple(shape)), 0
-
-
-def _offsets(index, size: int, stride: int):
-    """``index`` (batch first) plus ``b * stride`` for example b: row numbers in the batch's stacked rows."""
-    import numpy as np
-
-    steps = np.arange(size, dtype=np.int64).reshape((size,) + (1,) * (index.ndim - 1)) * stride
-    if isinstance(index, SymbolicTensor):
-        steps = index.tracer.lift(steps, "vmap")
-        steps = index.tracer.wrap(steps)
-    else:
-        steps = type(index)(steps)
-    return index + steps
-
-
-def gather_rows(op, args, bdims):
-    (x, dx), (index, di) = zip(args, bdims)
-    if di is None:  # the same rows of every example: pick them with the batch axis second
-        return bind("gather_rows", moveaxis(x, dx, 1), index), index.ndim
-    index = to_front(index, di)
-    size = index.shape[0]
-    if dx is None:
-        return bind("gather_rows", x, index), 0
-    x = to_front(x, dx)
-    rows = x.shape[1]
-    flat = x.reshape((size * rows,) + tuple(x.shape[2:]))
-    return bind("gather_rows", flat, _offsets(index, size, rows)), 0
-
-
-def scatter_add_rows(op, args, bdims, rows):
-    (g, dg), (index, di) = zip(args, bdims)
-    if di is None:
-        return bind("scatter_add_rows", moveaxis(g, dg, index.ndim), index, rows=rows), 1
-    index = to_front(index, di)
-    size = index.shape[0]
-    g = _broadcast_batch(g, dg, size)
-    out = bind("scatter_add_rows", g, _offsets(index, size, rows), rows=size * rows)
-    return out.reshape((size, rows) + tuple(out.shape[1:])), 0
-
-
-def image_patches(op, args, bdims, **attrs):
-    """unfold2d/fold2d work on (N, C, ...) images: the batch joins N and is split off again."""
-    x = to_front(args[0], bdims[0])
-    size, n = x.shape[0], x.shape[1]
-    out = bind(op, x.reshape((size * n,) + tuple(x.shape[2:])), **attrs)
-    return out.reshape((size, n) + tuple(out.shape[1:])), 0
 
 
 # -- the interpreter ---------------------------------------------------------------------------
@@ -302,30 +170,3 @@ def batch_interpret(graph: Graph, args: list, in_dims: list) -> list[tuple]:
             for tracer, previous in tracers.items():
                 tracer.loc_override = previous
     return [env[v] for v in graph.outputs]
-
-
-# -- the rules, per primitive --------------------------------------------------------------------
-# Each op names its family rule; when the op families move into graphgrad/ops/, these lines move into the
-# ops' blocks.
-for _op in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne", "neg",
-            "abs", "relu", "sign", "exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "sqrt", "where", "cast",
-            "full_like", "stop_gradient"):
-    defbatch(_op, elementwise)
-for _op in ("sum", "mean", "amax", "amin", "prod", "logsumexp"):
-    defbatch(_op, reduction)
-defbatch("argmax", arg_reduction)
-defbatch("argmin", arg_reduction)
-defbatch("softmax", along_axis)
-defbatch("log_softmax", along_axis)
-defbatch("matmul", matmul)
-defbatch("reshape", reshape)
-defbatch("permute", permute)
-defbatch("expand", expand)
-defbatch("concat", concat)
-defbatch("getitem", getitem)
-defbatch("index_add_zeros", index_add_zeros)
-defbatch("gather_rows", gather_rows)
-defbatch("scatter_add_rows", scatter_add_rows)
-defbatch("unfold2d", image_patches)
-defbatch("fold2d", image_patches)
-# "constant" has no inputs, so it is never batched
