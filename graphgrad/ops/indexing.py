@@ -304,7 +304,15 @@ def _take_along_axis(arr, indices, axis):
     return gather(arr, axis, indices)
 
 
-primitive("gather", attrs=("dim",), infer=_gather_type, doc="values of x picked along dim by an index tensor",
+def _along_dim_batch(op, args, bdims, dim):
+    """gather and scatter_add pair up the positions of their operands: every operand gets the batch axis (the
+    shared ones broadcast), and ``dim`` moves past it."""
+    size = next(x.shape[d] for x, d in zip(args, bdims) if d is not None)
+    return bind(op, *[broadcast_batch(x, d, size) for x, d in zip(args, bdims)], dim=dim + 1), 0
+
+
+primitive("gather", batch=_along_dim_batch,
+          attrs=("dim",), infer=_gather_type, doc="values of x picked along dim by an index tensor",
           vjp=(lambda g, out, x, index, *, dim: bind("scatter_add", bind("full_like", x, value=0.0), index, g, dim=dim),
                None),
           expr=lambda a, xp, out, dim: _grid(a, xp, out, dim) + [f"{a[0]}[{out}_at]"],
@@ -343,7 +351,7 @@ def scatter_add(x: TensorBase, dim: int, index: TensorBase, src: TensorBase) -> 
     return bind("scatter_add", x, index, src, dim=d)
 
 
-primitive("scatter_add", attrs=("dim",), infer=_scatter_add_type,
+primitive("scatter_add", batch=_along_dim_batch, attrs=("dim",), infer=_scatter_add_type,
           doc="x with src added at the positions an index tensor names along dim",
           vjp=(lambda g, out, x, index, src, *, dim: g, None,
                lambda g, out, x, index, src, *, dim: bind("gather", g, index, dim=dim)),

@@ -281,7 +281,16 @@ def einsum(equation: str, *operands: TensorBase) -> TensorBase:
     return bind("einsum", *operands, equation=",".join(subs) + "->" + out)
 
 
-primitive("einsum", attrs=("equation",), infer=_einsum_type, joint_vjp=_einsum_vjp,
+def _einsum_batch(op, args, bdims, equation):
+    """A fresh index for the batch: leading in the batched operands and in the result."""
+    lhs, out = equation.split("->")
+    b = next(c for c in _LETTERS if c not in equation)
+    subs = [b + s if d is not None else s for s, d in zip(lhs.split(","), bdims)]
+    operands = [to_front(x, d) for x, d in zip(args, bdims)]
+    return bind("einsum", *operands, equation=",".join(subs) + "->" + b + out), 0
+
+
+primitive("einsum", batch=_einsum_batch, attrs=("equation",), infer=_einsum_type, joint_vjp=_einsum_vjp,
           doc="Einstein summation over an explicit equation (no repeated index within an operand)",
           expr=lambda a, xp, out, equation: [f"{xp}.einsum({equation!r}, {', '.join(a)})"],
           fn=einsum, gg="einsum", numpy="einsum", numpy_fn=lambda subscripts, *operands: einsum(subscripts, *operands))

@@ -15,8 +15,8 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import float_dtype, normalize_dims, reduction_type
 from ..ir.types import TensorType, dtype_name
+from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
-from ..passes.batching import arg_reduction, reduction
 from .define import primitive
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -304,7 +304,7 @@ def _numpy_cumsum(a, axis=None, dtype=None):
     return cumsum(a.reshape(-1) if axis is None else a, 0 if axis is None else axis, dtype)
 
 
-primitive("cumsum", attrs=("dim",), doc="running sums along dim",
+primitive("cumsum", batch=along_axis, attrs=("dim",), doc="running sums along dim",
           infer=lambda inputs, dim: TensorType(inputs[0].shape, "int64" if inputs[0].dtype in ("bool", "int64")
                                                else inputs[0].dtype),
           vjp=(lambda g, out, x, *, dim: g.flip(dim).cumsum(dim).flip(dim),),

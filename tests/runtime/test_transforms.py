@@ -81,6 +81,9 @@ def vector_fns():
         "indexing": lambda x: x[[0, 2, 2]] * x[gg.tensor([1, 4])].sum(),
         "reductions": lambda x: gg.stack([x.prod(), x.logsumexp(0), x.reshape(5, 1).mean(), x.std()]),
         "pow div where": lambda x: gg.where(x > 0, x ** 3, x / (1 + x * x)) + gg.maximum(x, 0.3) + x.abs().sqrt(),
+        "einsum cumsum gather pad": lambda x: gg.cat([
+            gg.einsum("i,j->ij", x, x.cumsum(0).sin()).reshape(-1)[::4],
+            F.pad(x.gather(0, gg.tensor([4, 0, 0])) ** 2, (1, 1))]),
         "convolution": lambda x: F.conv2d((x.reshape(5, 1) * x).reshape(1, 1, 5, 5), gg.tensor(K), padding=1)
         .reshape(-1).log_softmax(0),
     }

@@ -8,6 +8,7 @@ import graphgrad.nn.functional as F
 from graphgrad.passes import batching
 
 RNG = np.random.default_rng(3)
+IDX = np.array([[0, 3], [1, 1], [2, 0]])
 
 
 def loop(f, in_axes, *args):
@@ -43,6 +44,14 @@ CASES = {
     "advanced indexing apart": (lambda x: x[[0, 2], :, [1, 0]], (0,), [(3, 2, 4)]),
     "advanced indexing together": (lambda x: x[:, [0, 2]] * 2, (0,), [(3, 4)]),
     "batch axis not first": (lambda x: x.sum(0), (1,), [(3, 4)]),
+    "cumsum": (lambda x: x.cumsum(1) * x.cumsum(0), (0,), [(3, 4)]),
+    "pad": (lambda x: gg.nn.functional.pad(x, (1, 2)) * 2, (0,), [(3, 4)]),
+    "einsum both": (lambda a, b: gg.einsum("ij,jk->ki", a, b), (0, 0), [(2, 3), (3, 4)]),
+    "einsum shared": (lambda a, b: gg.einsum("ij,j->i", a, b), (None, 0), [(2, 3), (3,)]),
+    "gather": (lambda x, i: x.gather(1, i) * 2, (0, None), [(3, 4), ("int", (3, 2), 4)]),
+    "gather batched index": (lambda x, i: x.gather(0, i), (None, 0), [(3, 4), ("int", (2, 4), 3)]),
+    "gather both": (lambda x, i: x.gather(1, i), (0, 0), [(3, 4), ("int", (3, 2), 4)]),
+    "scatter_add": (lambda x, s: x.scatter_add(1, gg.tensor(IDX), s), (0, 0), [(3, 4), (3, 2)]),
 }
 
 
@@ -52,12 +61,11 @@ def test_vmap_equals_a_loop(name):
     size = 5
     args = []
     for ax, shape in zip(in_axes, shapes):
-        if ax is None:
-            args.append(RNG.standard_normal(shape))
-        else:
-            full = list(shape)
+        kind, shape, high = shape if shape[0] == "int" else ("float", shape, None)
+        full = list(shape)
+        if ax is not None:
             full.insert(ax, size)
-            args.append(RNG.standard_normal(full))
+        args.append(RNG.integers(0, high, full) if kind == "int" else RNG.standard_normal(full))
     out = gg.vmap(f, in_axes=in_axes)(*args)
     np.testing.assert_allclose(out, loop(f, in_axes, *args), rtol=1e-12, atol=1e-12)
 
