@@ -107,7 +107,7 @@ def transformed(fn, transform: str, args: list, in_axes: str | None = None):
 
     from . import runtime  # noqa: F401
     from .runtime import jax_transforms as jt
-    from .runtime.compiled import grad as grad_transform
+    from . import grad as grad_transform
     from .runtime.tensor import Tensor
 
     params = [p.name for p in inspect.signature(fn).parameters.values()]

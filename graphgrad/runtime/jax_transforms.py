@@ -114,13 +114,6 @@ def _basis(like, size: int, shape: tuple, dtype: str):
     return eye.reshape((size,) + tuple(shape))
 
 
-def _size(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 # -- tracing a user function into a Graph ----------------------------------------------------------
 
 @dataclass
@@ -785,7 +778,8 @@ class _TwoPhase:
         result = getattr(module, name)(*arrays)
         result = result if len(graph.outputs) != 1 else (result,)
         as_tensor = any(isinstance(a, Tensor) for a in inputs) or self._as_tensor
-        return [Tensor._wrap(np.asarray(r)) if as_tensor else np.asarray(r) for r in result]
+        result = [np.asarray(r) if backend == "numpy" else r for r in result]
+        return [Tensor._wrap(r) if as_tensor else r for r in result]
 
     def run_first(self, inputs: list) -> list:
         self._as_tensor = any(isinstance(a, Tensor) for a in inputs)
