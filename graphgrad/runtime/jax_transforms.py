@@ -114,6 +114,19 @@ def _basis(like, size: int, shape: tuple, dtype: str):
     return eye.reshape((size,) + tuple(shape))
 
 
+def _own_arrays(outs, inputs: list) -> list:
+    """Writable arrays of their own: a generated module may return an input, one array twice, or a broadcast
+    view (an unbatched output of vmap); users update results in place, which must touch only that result."""
+    result, seen = [], {id(a) for a in inputs}
+    for o in outs:
+        o = np.asarray(o)
+        if id(o) in seen or not o.flags.writeable:
+            o = o.copy()
+        seen.add(id(o))
+        result.append(o)
+    return result
+
+
 # -- tracing a user function into a Graph ----------------------------------------------------------
 
 @dataclass
@@ -417,8 +430,8 @@ class Staged:
             result = module.forward(*arrays)
             result = (result,) if len(entry.graph.outputs) == 1 else result
             as_tensor = any(isinstance(a, Tensor) for a in leaves)
-            outs = [Tensor._wrap(np.asarray(r) if backend == "numpy" else r) if as_tensor else
-                    (np.asarray(r) if backend == "numpy" else r) for r in result]
+            result = _own_arrays(result, arrays) if backend == "numpy" else list(result)
+            outs = [Tensor._wrap(r) if as_tensor else r for r in result]
         return tree_unflatten(entry.out_tree, outs)
 
     # -- introspection -------------------------------------------------------------------------
@@ -778,7 +791,7 @@ class _TwoPhase:
         result = getattr(module, name)(*arrays)
         result = result if len(graph.outputs) != 1 else (result,)
         as_tensor = any(isinstance(a, Tensor) for a in inputs) or self._as_tensor
-        result = [np.asarray(r) if backend == "numpy" else r for r in result]
+        result = _own_arrays(result, arrays) if backend == "numpy" else list(result)
         return [Tensor._wrap(r) if as_tensor else r for r in result]
 
     def run_first(self, inputs: list) -> list:

@@ -171,3 +171,12 @@ def test_functions_closing_over_traced_values():
 
     np.testing.assert_allclose(step(gg.tensor(w), gg.tensor(X), gg.tensor(Y)).numpy(), w - 0.1 * expected.sum(0),
                                rtol=1e-12)
+
+
+def test_results_are_arrays_of_their_own():
+    x = RNG.standard_normal((3, 2))
+    out = gg.vmap(lambda x, w: (x, w * 1), in_axes=(0, None), out_axes=(0, 0))(x, np.ones(2))
+    for o in out:
+        o += 1  # neither the caller's x nor a read-only broadcast
+    np.testing.assert_allclose(out[1], np.full((3, 2), 2.0))
+    assert not np.shares_memory(out[0], x)
