@@ -167,6 +167,8 @@ def _trace_user(fn, args: tuple, has_aux: bool, what: str, types: list | None = 
         return holder["out"][0] + (holder["aux"][0] if has_aux else [])
 
     tracer, result = trace(flat, types, [names[i] for i in dynamic], None, _name(fn))
+    if ACTIVE.stack:  # the Python state this trace read (train/eval flags) guards the enclosing one too
+        ACTIVE.stack[-1].guards.update(tracer.guards)
     if tracer.random_inputs:
         raise NotImplementedError(f"{what} of a function that draws random numbers (dropout in training mode) is "
                                   f"not supported: call .eval() on the module first")
@@ -320,8 +322,16 @@ class _Entry:
     out_tree: TreeDef
     captured: list
     captured_types: list
+    guards: list                      # (object, attribute, value) the trace read: a module's training flag
     modules: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)
+
+    def still_valid(self) -> bool:
+        """Closed-over tensors kept their types, the Python state read is unchanged, and no closed-over value
+        belongs to a trace that has ended."""
+        return (all(_arg_type(t) == ty for t, ty in zip(self.captured, self.captured_types))
+                and not any(isinstance(t, SymbolicTensor) and t.tracer not in ACTIVE.stack for t in self.captured)
+                and all(getattr(obj, name) == value for obj, name, value in self.guards))
 
     def source(self, backend: str, fn_name: str) -> str:
         if backend not in self.sources:
@@ -376,9 +386,8 @@ class Staged:
     def _entry(self, args: tuple) -> _Entry:
         key = self._key(args)
         entry = self._cache.get(key)
-        if entry is not None and all(_arg_type(t) == ty for t, ty in zip(entry.captured, entry.captured_types)) \
-                and not any(isinstance(t, SymbolicTensor) and t.tracer not in ACTIVE.stack for t in entry.captured):
-            return entry  # (a value closed over from a trace that has ended is never reused)
+        if entry is not None and entry.still_valid():
+            return entry
         leaves, tree = tree_flatten(args)
         dynamic = [i for i, leaf in enumerate(leaves) if _is_dynamic(leaf)]
         holder = {}
@@ -410,7 +419,9 @@ class Staged:
         optimized = optimize(eliminate_dead_nodes(graph.copy()))
         optimized.name = self.name
         entry = _Entry(graph, optimized, holder["tree"], list(tracer.captured),
-                       [_arg_type(t) for t in tracer.captured])
+                       [_arg_type(t) for t in tracer.captured], list(tracer.guards.values()))
+        if ACTIVE.stack:
+            ACTIVE.stack[-1].guards.update(tracer.guards)
         self._cache[key] = entry
         return entry
 

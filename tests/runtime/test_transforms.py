@@ -287,3 +287,16 @@ def test_a_function_closing_over_a_tensor_that_requires_grad():
     t.sum().backward()   # d/dw sum(cos(x w) w) = cos(x w) - x w sin(x w)
     wn = w.detach().numpy()
     np.testing.assert_allclose(w.grad.numpy(), np.cos(x * wn) - x * wn * np.sin(x * wn), rtol=1e-10)
+
+
+def test_a_module_switching_between_train_and_eval_retraces():
+    drop = gg.nn.Dropout(0.5)
+    net = gg.nn.Sequential(gg.nn.Linear(3, 3).double(), drop)
+    x = RNG.standard_normal(3)
+    net.eval()
+    jac = gg.jacrev(lambda x: net(x))
+    J_eval = jac(x)  # a tensor with history: the parameters it closes over require grad
+    np.testing.assert_allclose(J_eval.detach().numpy(), net[0].weight.detach().numpy(), rtol=1e-12)
+    net.train()
+    with pytest.raises(NotImplementedError, match="call .eval"):
+        jac(x)   # dropout in training mode: never the stale evaluation-mode graph
