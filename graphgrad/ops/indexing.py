@@ -9,8 +9,8 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, decode_index, encode_index, is_type, normalize_dims
 from ..ir.types import TensorType
+from ..passes.batching import broadcast_batch, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
-from ..passes.batching import broadcast_batch, moveaxis, to_front
 from ..tracer.tracer import SymbolicTensor
 from .define import primitive
 
@@ -478,7 +478,73 @@ def _gather_index_vjp(g, out, needs, x, *indices, subscript):
     return [first] + [None] * len(indices)
 
 
-primitive("gather_index", attrs=("subscript",), infer=_gather_index_type, joint_vjp=_gather_index_vjp,
+def _index_layout(subscript, index_shapes: list, ndim: int) -> tuple:
+    """For one example's ``x[subscript]`` (x with ``ndim`` axes): the number of axes the advanced items (index
+    tensors, arrays, and ints beside them) broadcast to, where NumPy puts that block (after the axes of the
+    items before the first advanced item when the advanced items are adjacent, else first), and whether any
+    advanced item is there at all."""
+    shapes, positions = [], []
+    for i, item in enumerate(subscript):
+        if isinstance(item, tuple) and item[0] == "input":
+            shapes.append(index_shapes[item[1]])
+        elif isinstance(item, tuple) and item[0] == "array":
+            shapes.append(np.shape(item[1]))
+        elif isinstance(item, int):
+            shapes.append(())
+        else:
+            continue
+        positions.append(i)
+    if not any(shapes):
+        return 0, 0, False
+    adjacent = positions == list(range(positions[0], positions[-1] + 1))
+    before = 0
+    if adjacent:
+        consumed = sum(1 for item in subscript if item is not None and item != "...")
+        for item in subscript[:positions[0]]:
+            before += (ndim - consumed) if item == "..." else 1
+    return len(np.broadcast_shapes(*shapes)), before, True
+
+
+def _gather_index_batch(op, args, bdims, subscript):
+    x, dx = args[0], bdims[0]
+    indices, idims = list(args[1:]), list(bdims[1:])
+    pe_shapes = [tuple(i.shape[:d]) + tuple(i.shape[d + 1:]) if d is not None else tuple(i.shape)
+                 for i, d in zip(indices, idims)]
+    n_adv, before, _ = _index_layout(subscript, pe_shapes, x.ndim - (dx is not None))
+    if all(d is None for d in idims):  # the same indices for every example: a full slice for the batch
+        out = bind("gather_index", to_front(x, dx), *indices, subscript=(_FULL,) + tuple(subscript))
+        return out, (0 if _adjacent_from(subscript) else n_adv)
+    out, size = _batched_gather(x, dx, indices, idims, subscript)
+    # NumPy put (batch, advanced block) first; one example puts its advanced block after `before` axes
+    order = [0] + list(range(1 + n_adv, 1 + n_adv + before)) + list(range(1, 1 + n_adv)) + \
+        list(range(1 + n_adv + before, out.ndim))
+    return bind("permute", out, dims=tuple(order)) if order != list(range(out.ndim)) else out, 0
+
+
+def _adjacent_from(subscript) -> bool:
+    """Whether the advanced items of ``subscript`` are adjacent (a full slice in front keeps them so)."""
+    positions = [i for i, item in enumerate(subscript)
+                 if isinstance(item, int) or (isinstance(item, tuple) and item[0] in ("input", "array"))]
+    return not positions or positions == list(range(positions[0], positions[-1] + 1))
+
+
+def _batched_gather(x, dx, indices, idims, subscript, op="gather_index", g=None, shape=None):
+    """Example b's indices pick from example b: an arange over the batch joins the advanced items in front."""
+    size = next(i.shape[d] for i, d in zip(indices, idims) if d is not None)
+    indices = [to_front(i, d) if d is not None else i for i, d in zip(indices, idims)]
+    rank = max(i.ndim - (d is not None) for i, d in zip(indices, idims))
+    batch = np.arange(size, dtype=np.int64).reshape((size,) + (1,) * rank)
+    ref = next(i for i in indices if isinstance(i, TensorBase))
+    batch = ref.tracer.wrap(ref.tracer.lift(batch, "vmap")) if isinstance(ref, SymbolicTensor) else type(ref)(batch)
+    indices = [pad_after_batch(i, rank) if d is not None else i for i, d in zip(indices, idims)]
+    sub = (("input", len(indices)),) + tuple(subscript)
+    if op == "gather_index":
+        return bind("gather_index", broadcast_batch(x, dx, size), *indices, batch, subscript=sub), size
+    return bind("scatter_add_index", g, *indices, batch, subscript=sub, shape=(size,) + tuple(shape)), size
+
+
+primitive("gather_index", batch=_gather_index_batch,
+          attrs=("subscript",), infer=_gather_index_type, joint_vjp=_gather_index_vjp,
           doc="x[subscript] where int64 index tensors (inputs 1, 2, ...) stand at ('input', k)",
           expr=lambda a, xp, out, subscript: [f"{a[0]}[{_subscript_text(subscript, a[1:], xp, False)}]"])
 
@@ -495,7 +561,28 @@ def _scatter_add_index_vjp(g, out, needs, gx, *indices, subscript, shape):
     return [first] + [None] * len(indices)
 
 
-primitive("scatter_add_index", attrs=("subscript", "shape"), joint_vjp=_scatter_add_index_vjp,
+def _scatter_add_index_batch(op, args, bdims, subscript, shape):
+    g, dg = args[0], bdims[0]
+    indices, idims = list(args[1:]), list(bdims[1:])
+    pe_shapes = [tuple(i.shape[:d]) + tuple(i.shape[d + 1:]) if d is not None else tuple(i.shape)
+                 for i, d in zip(indices, idims)]
+    n_adv, before, _ = _index_layout(subscript, pe_shapes, len(shape))
+    if all(d is None for d in idims):  # g laid out as the batched gather_index gives it
+        size = g.shape[dg]
+        g = moveaxis(g, dg, 0 if _adjacent_from(subscript) else n_adv)
+        return bind("scatter_add_index", g, *indices, subscript=(_FULL,) + tuple(subscript),
+                    shape=(size,) + tuple(shape)), 0
+    size = next(i.shape[d] for i, d in zip(indices, idims) if d is not None)
+    g = broadcast_batch(g, dg, size)
+    # one example's layout (before, advanced block, rest) -> NumPy's (batch, advanced block, before, rest)
+    order = [0] + list(range(1 + before, 1 + before + n_adv)) + list(range(1, 1 + before)) + \
+        list(range(1 + before + n_adv, g.ndim))
+    g = bind("permute", g, dims=tuple(order)) if order != list(range(g.ndim)) else g
+    return _batched_gather(None, None, indices, idims, subscript, "scatter_add_index", g, shape)[0], 0
+
+
+primitive("scatter_add_index", batch=_scatter_add_index_batch,
+          attrs=("subscript", "shape"), joint_vjp=_scatter_add_index_vjp,
           infer=lambda inputs, subscript, shape: TensorType(tuple(shape), inputs[0].dtype),
           doc="the adjoint of gather_index: g added into zeros of `shape` at the subscript",
           expr=_scatter_add_index_expr)

@@ -517,6 +517,7 @@ def _pad_batch(op, args, bdims, widths, value):
     return bind("pad", to_front(args[0], bdims[0]), widths=((0, 0),) + tuple(widths), value=value), 0
 
 
-primitive("pad", batch=_pad_batch, attrs=("widths", "value"), infer=_pad_type, doc="constant padding: (before, after) per dimension",
+primitive("pad", batch=_pad_batch,
+          attrs=("widths", "value"), infer=_pad_type, doc="constant padding: (before, after) per dimension",
           vjp=(lambda g, out, x, *, widths, value: _unpad(g, widths),), expr=_pad_expr,
           fn=pad, nn="pad", numpy="pad", numpy_fn=_numpy_pad)

@@ -51,14 +51,26 @@ CASES = {
     "gather": (lambda x, i: x.gather(1, i) * 2, (0, None), [(3, 4), ("int", (3, 2), 4)]),
     "gather batched index": (lambda x, i: x.gather(0, i), (None, 0), [(3, 4), ("int", (2, 4), 3)]),
     "gather both": (lambda x, i: x.gather(1, i), (0, 0), [(3, 4), ("int", (3, 2), 4)]),
+    "index tensor shared": (lambda x, i: x[:, i], (0, None), [(3, 4), ("int", (2,), 4)]),
+    "index tensor batched": (lambda x, i: x[:, i] * 2, (0, 0), [(3, 4), ("int", (2, 2), 4)]),
+    "index tensor only batched": (lambda x, i: x[1:, i], (None, 0), [(3, 4), ("int", (5,), 4)]),
+    "index tensors apart": (lambda x, i, j: x[i, :, j], (0, 0, None), [(3, 4, 5), ("int", (2,), 3), ("int", (2,), 5)]),
+    "index tensors apart, shared": (lambda x, i, j: x[i, :, j], (0, None, None),
+                                    [(3, 4, 5), ("int", (2,), 3), ("int", (2,), 5)]),
+    "index after ellipsis": (lambda x, i: x[..., i, :], (0, 0), [(2, 3, 4), ("int", (2,), 3)]),
     "scatter_add": (lambda x, s: x.scatter_add(1, gg.tensor(IDX), s), (0, 0), [(3, 4), (3, 2)]),
 }
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_vmap_equals_a_loop(name):
+@pytest.mark.parametrize("name", [name for name in CASES if name.startswith("index")])
+def test_vmap_of_the_gradient_of_indexing_equals_a_loop(name):
     f, in_axes, shapes = CASES[name]
-    size = 5
+    args = make_args(in_axes, shapes)
+    grad = gg.grad(lambda x, *i: (f(x, *i) ** 2).sum())
+    np.testing.assert_allclose(gg.vmap(grad, in_axes=in_axes)(*args), loop(grad, in_axes, *args), rtol=1e-12)
+
+
+def make_args(in_axes, shapes, size=5):
     args = []
     for ax, shape in zip(in_axes, shapes):
         kind, shape, high = shape if shape[0] == "int" else ("float", shape, None)
@@ -66,6 +78,13 @@ def test_vmap_equals_a_loop(name):
         if ax is not None:
             full.insert(ax, size)
         args.append(RNG.integers(0, high, full) if kind == "int" else RNG.standard_normal(full))
+    return args
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_vmap_equals_a_loop(name):
+    f, in_axes, shapes = CASES[name]
+    args = make_args(in_axes, shapes)
     out = gg.vmap(f, in_axes=in_axes)(*args)
     np.testing.assert_allclose(out, loop(f, in_axes, *args), rtol=1e-12, atol=1e-12)
 
