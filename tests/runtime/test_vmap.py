@@ -183,13 +183,16 @@ def test_functions_closing_over_traced_values():
     expected = gg.vmap(gg.grad(loss), in_axes=(None, 0, 0))(w, X, Y)
     per_example = gg.vmap(lambda x, y: gg.jacrev(lambda w: loss(w, x, y))(w))(X, Y)
     np.testing.assert_allclose(per_example, expected, rtol=1e-12)
+    per_example = gg.vmap(lambda x, y: gg.grad(lambda w: loss(w, x, y))(w))(X, Y)
+    np.testing.assert_allclose(per_example, expected, rtol=1e-12)
 
-    @gg.compile
-    def step(w, x, y):
-        return w - 0.1 * gg.jacfwd(lambda w: loss(w, x, y).sum())(w)
+    for transform in (gg.jacfwd, gg.grad):
+        @gg.compile
+        def step(w, x, y):
+            return w - 0.1 * transform(lambda w: loss(w, x, y).sum())(w)
 
-    np.testing.assert_allclose(step(gg.tensor(w), gg.tensor(X), gg.tensor(Y)).numpy(), w - 0.1 * expected.sum(0),
-                               rtol=1e-12)
+        np.testing.assert_allclose(step(gg.tensor(w), gg.tensor(X), gg.tensor(Y)).numpy(),
+                                   w - 0.1 * expected.sum(0), rtol=1e-12)
 
 
 def test_results_are_arrays_of_their_own():
