@@ -109,6 +109,8 @@ def _const(like, array: np.ndarray):
 def _basis(like, size: int, shape: tuple, dtype: str):
     """The ``size`` unit vectors of a value of ``shape``, stacked: ``eye(size).reshape((size,) + shape)``,
     built from a ``size``-element literal so the generated code does not spell out the identity."""
+    if size == 1:  # one unit vector (a scalar output): a literal 1
+        return _const(like, np.ones((1,) + tuple(shape), dtype=dtype))
     idx = _const(like, np.arange(size, dtype=np.int64))
     eye = bind("eq", idx.reshape(size, 1), idx)._cast(dtype)
     return eye.reshape((size,) + tuple(shape))
