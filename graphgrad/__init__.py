@@ -31,6 +31,8 @@ from .runtime.torch_api import install as _install_torch_signatures
 _install_torch_signatures(_FUNCTIONS)  # PyTorch's argument names and out= on graphgrad.add, graphgrad.exp, ...
 globals().update(_FUNCTIONS)
 from .runtime.compiled import compile, export  # noqa: A004
+from .runtime.jax_transforms import (elementwise_grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize, vjp,
+                                     vmap)
 from .runtime.transforms import grad, value_and_grad
 
 from . import nn  # noqa: E402  (built on everything above)

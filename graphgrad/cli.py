@@ -82,12 +82,76 @@ def example_args(fn, specs: list[str]):
     return args
 
 
+TRANSFORMS = ("grad", "jvp", "hessian", "vmap")
+
+
+def _parse_in_axes(text: str | None, params: list) -> tuple:
+    if text is None:
+        return (0,) * len(params)
+    items = [t.strip() for t in text.split(",")]
+    if len(items) != len(params):
+        raise UsageError(f"--in-axes {text!r}: give one axis (or None) per parameter of {len(params)}: "
+                         f"{', '.join(params)}")
+    try:
+        return tuple(None if t == "None" else int(t) for t in items)
+    except ValueError:
+        raise UsageError(f"--in-axes {text!r}: each entry is an integer axis or None") from None
+
+
+def transformed(fn, transform: str, args: list, in_axes: str | None = None):
+    """``fn`` under a transform, for ``dump --transform``: the arguments marked ``:grad`` are the ones
+    differentiated (the first one when none is), and then no longer require grad themselves; jvp takes one
+    tangent per differentiated argument after the arguments; vmap maps ``in_axes`` ("0,None,0"; axis 0 of
+    every argument by default)."""
+    import inspect
+
+    from . import runtime  # noqa: F401
+    from .runtime import jax_transforms as jt
+    from . import grad as grad_transform
+    from .runtime.tensor import Tensor
+
+    params = [p.name for p in inspect.signature(fn).parameters.values()]
+    nums = tuple(i for i, a in enumerate(args) if a._requires_grad) or (0,)
+    for a in args:
+        a._requires_grad = False
+    argnums = nums[0] if len(nums) == 1 else nums
+    if transform == "grad":
+        return grad_transform(fn, argnums), args
+    if transform == "hessian":
+        return jt.hessian(fn, argnums), args
+    if transform == "vmap":
+        axes = _parse_in_axes(in_axes, params)
+        return jt.vmap(fn, in_axes=axes), args
+    n = len(args)
+
+    def jvp_of(*primals_and_tangents):
+        primals, tangents = primals_and_tangents[:n], primals_and_tangents[n:]
+
+        def of_differentiated(*diff):
+            full = list(primals)
+            for i, d in zip(nums, diff):
+                full[i] = d
+            return fn(*full)
+
+        return jt.jvp(of_differentiated, tuple(primals[i] for i in nums), tuple(tangents))
+
+    jvp_of.__name__ = f"jvp_{fn.__name__}"
+    jvp_of.__signature__ = inspect.Signature(
+        [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params]
+        + [inspect.Parameter(f"tangent_{params[i]}", inspect.Parameter.POSITIONAL_OR_KEYWORD) for i in nums])
+    return jvp_of, args + [Tensor._wrap(args[i]._data.copy()) for i in nums]
+
+
 def cmd_dump(ns) -> int:
     from .ir.printer import to_dot, to_json
     from .runtime.compiled import CompiledFunction
 
     fn = load_function(ns.target)
     args = example_args(fn, ns.arg or [])
+    if ns.transform:
+        fn, args = transformed(fn, ns.transform, args, ns.in_axes)
+    elif ns.in_axes is not None:
+        raise UsageError("--in-axes goes with --transform vmap")
     compiled = CompiledFunction(fn)
     if ns.format in ("numpy", "cupy"):
         print(compiled.source(*args, backend=ns.format), end="")
@@ -128,6 +192,7 @@ def cmd_ops(ns) -> int:
     from .codegen.expressions import EXPRESSIONS
     from .ir.public import NAMES
     from .ir.registry import OPS
+    from .passes.batching import BATCH_RULES
     from .passes.vjp_rules import NONDIFFERENTIABLE, VJP_RULES
 
     def names(op, kind):
@@ -136,14 +201,18 @@ def cmd_ops(ns) -> int:
     rows = []
     for name in sorted(OPS):
         grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else "MISSING"
+        # forward mode (jvp) transposes the gradient rule, so an op has one exactly when it has a gradient rule
+        jvp = ("zero" if name in NONDIFFERENTIABLE else "transposed gradient") if name in VJP_RULES else "MISSING"
+        batch = "none (no input)" if name == "constant" else getattr(BATCH_RULES.get(name), "__name__", "MISSING")
         expr = "yes" if name in EXPRESSIONS else "MISSING"
-        rows.append((name, grad, expr, names(name, "numpy"), names(name, "tensor"), names(name, "gg"),
+        rows.append((name, grad, jvp, batch, expr, names(name, "numpy"), names(name, "tensor"), names(name, "gg"),
                      names(name, "nn")))
-    # public names implemented with other ops: differentiable through theirs
+    # public names implemented with other ops: differentiable and batchable through theirs
     for name in sorted(set(NAMES) - set(OPS)):
-        rows.append((name, "composite", "-", names(name, "numpy"), names(name, "tensor"), names(name, "gg"),
-                     names(name, "nn")))
-    header = ("op", "gradient", "expression", "numpy name", "tensor name", "graphgrad name", "nn.functional name")
+        rows.append((name, "composite", "composite", "composite", "-", names(name, "numpy"), names(name, "tensor"),
+                     names(name, "gg"), names(name, "nn")))
+    header = ("op", "gradient", "jvp", "vmap batching", "expression", "numpy name", "tensor name", "graphgrad name",
+              "nn.functional name")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for row in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
@@ -218,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--stage", choices=STAGE_CHOICES, default="all")
     dump.add_argument("--format", choices=FORMATS, default="text")
     dump.add_argument("--timings", action="store_true", help="also print each compile stage's time")
+    dump.add_argument("--transform", choices=TRANSFORMS,
+                      help="dump FUNC under a transform: grad/jvp/hessian differentiate the :grad arguments (the "
+                           "first by default), vmap maps --in-axes")
+    dump.add_argument("--in-axes", metavar="AXES", help="for --transform vmap: one axis or None per parameter, "
+                                                         "e.g. None,0,0 (default: 0 for every parameter)")
     dump.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     dump.set_defaults(run=cmd_dump)
     demo = sub.add_parser("demo", help="compile, inspect and train the bundled MLP (--dask: logistic regression "

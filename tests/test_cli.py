@@ -95,3 +95,44 @@ def test_dump_timings_go_to_stderr_beside_json():
     assert r.returncode == 0, r.stderr
     json.loads(r.stdout)
     assert "compile time per stage" in r.stderr
+
+
+USER_FN = "def loss(w, x):\n    h = (x @ w).tanh()\n    return (h * h).sum()\n"
+
+
+@pytest.mark.parametrize("transform,markers", [
+    ("grad", ["graph loss(%w: f64[3,2], %x: f64[4,3])", "tanh"]),
+    ("jvp", ["graph jvp_loss(%w: f64[3,2], %x: f64[4,3], %tangent_w: f64[3,2])", "matmul(%x, %tangent_w)",
+             "# userf.py:2"]),
+    ("hessian", ["graph hessian_loss(", "f64[3,2,3,2]"]),
+])
+def test_dump_a_transformed_function(tmp_path, transform, markers):
+    (tmp_path / "userf.py").write_text(USER_FN)
+    r = run("dump", f"{tmp_path / 'userf.py'}:loss", "--arg", "w=f64[3,2]:grad", "--arg", "x=f64[4,3]",
+            "--transform", transform, "--stage", "optimized")
+    assert r.returncode == 0, r.stderr
+    for m in markers:
+        assert m in r.stdout, r.stdout
+    source = run("dump", f"{tmp_path / 'userf.py'}:loss", "--arg", "w=f64[3,2]:grad", "--arg", "x=f64[4,3]",
+                 "--transform", transform, "--format", "numpy").stdout
+    assert source.count("def forward(") == 1 and "def backward(" not in source
+
+
+def test_dump_vmap_with_in_axes(tmp_path):
+    (tmp_path / "userf.py").write_text(USER_FN)
+    r = run("dump", f"{tmp_path / 'userf.py'}:loss", "--arg", "w=f64[3,2]", "--arg", "x=f64[8,4,3]",
+            "--transform", "vmap", "--in-axes", "None,0", "--stage", "optimized")
+    assert r.returncode == 0, r.stderr
+    # the shared w: the batch folds into the rows of one product
+    assert "reshape(%x, shape=(32, 3))" in r.stdout and "f64[8,4,2]" in r.stdout and "dim=(1, 2)" in r.stdout
+    bad = run("dump", f"{tmp_path / 'userf.py'}:loss", "--arg", "w=f64[3,2]", "--arg", "x=f64[8,4,3]",
+              "--transform", "vmap", "--in-axes", "0")
+    assert bad.returncode == 2 and "one axis (or None) per parameter" in bad.stderr
+
+
+def test_ops_audits_jvp_and_batching():
+    r = run("ops")
+    header, *rows = r.stdout.splitlines()
+    assert "jvp" in header and "vmap batching" in header
+    assert all("MISSING" not in row for row in rows)
+    assert any(row.startswith("matmul ") and "transposed gradient" in row for row in rows)

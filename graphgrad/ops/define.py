@@ -1,7 +1,8 @@
 """``primitive``: declare an op in one block — type rule, gradient rule, array expression, public names.
 
 The block registers into the tables the lower layers own: ``ir.registry.OPS`` (type rule),
-``passes.vjp_rules.VJP_RULES`` (gradient), ``codegen.expressions.EXPRESSIONS`` (array code) and
+``passes.vjp_rules.VJP_RULES`` (gradient), ``passes.batching.BATCH_RULES`` (vmap),
+``codegen.expressions.EXPRESSIONS`` (array code) and
 ``ir.public`` (Tensor method, ``graphgrad.X``, ``graphgrad.numpy.X``). See ``docs/ops.md``.
 """
 from __future__ import annotations
@@ -16,13 +17,15 @@ from ..ir.public import export
 from ..ir.registry import defop, elementwise_type, float_dtype
 from ..ir.types import dtype_name
 from ..passes.row_decomposition import defrows
+from ..passes.batching import defbatch, elementwise as elementwise_batch
 from ..passes.vjp_rules import defnondiff, defvjp, defvjp_joint
 
 
 def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Callable | None] | None = None,
               joint_vjp: Callable | None = None, nondiff: bool = False, attrs: tuple = (), doc: str = "",
               elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(), nn=(),
-              numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None) -> Callable:
+              numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None,
+              batch: Callable | None = None) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -35,6 +38,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     rows: how the op treats data rows for data-parallel gradients (a ``passes.row_decomposition.RowRule`` or
         its transfer function; elementwise ops default to broadcasting rows through; others, without it, are
         refused by ``graphgrad.dask`` when they touch per-row values)
+    batch(op, args, bdims, **attrs) -> (out, out_axis): the batching rule (vmap), usually a family rule of
+        ``passes.batching`` (``elementwise``, ``reduction``, ...)
     """
     defop(name, attrs, doc or name, elementwise)(infer)
     if nondiff:
@@ -46,6 +51,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     EXPRESSIONS[name] = expr
     if rows is not None:
         defrows(name, rows)
+    if batch is not None:
+        defbatch(name, batch)
     if fn is None:
         def fn(*inputs):
             return bind(name, *inputs)
@@ -75,6 +82,7 @@ def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: C
             return elementwise_type(inputs)
     return primitive(name, infer=infer, expr=expr or call(name), vjp=None if vjp is None else (vjp,),
                      nondiff=vjp is None, doc=doc or f"elementwise {name}", elementwise=True,
+                     batch=elementwise_batch,
                      tensor=name if tensor is None else tensor, gg=name if gg is None else gg,
                      numpy=name if numpy is None else numpy, rows=rows)
 

@@ -15,6 +15,7 @@ from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_
     shape_of
 from ..ir.types import TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
+from ..passes.batching import elementwise
 from .define import binary_numpy, primitive, unary
 
 
@@ -35,7 +36,8 @@ def _numpy_binary(op):
 def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
     __radd__)."""
-    fn = primitive(name, infer=infer or (lambda inputs: elementwise_type(inputs)), expr=_binop(symbol), vjp=vjp,
+    fn = primitive(name, batch=elementwise,
+                   infer=infer or (lambda inputs: elementwise_type(inputs)), expr=_binop(symbol), vjp=vjp,
                    nondiff=vjp is None, elementwise=True, doc=doc or f"elementwise x {symbol} y with broadcasting",
                    tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg else (),
                    numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows)
@@ -71,14 +73,16 @@ pow = _binary("pow", "**", (lambda g, out, x, y: g * y * x ** (y - 1), lambda g,
 
 # ties split the gradient evenly, as PyTorch does
 maximum = primitive(
-    "maximum", infer=lambda inputs: elementwise_type(inputs), expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, {a[1]})"],
+    "maximum", batch=elementwise,
+    infer=lambda inputs: elementwise_type(inputs), expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, {a[1]})"],
     vjp=(lambda g, out, x, y: where(x > y, g, where(x == y, g * 0.5, 0.0)),
          lambda g, out, x, y: where(y > x, g, where(x == y, g * 0.5, 0.0))),
     elementwise=True, doc="elementwise maximum with broadcasting", tensor="maximum", gg="maximum",
     numpy="maximum", numpy_fn=_numpy_binary("maximum"))
 
 minimum = primitive(
-    "minimum", infer=lambda inputs: elementwise_type(inputs), expr=lambda a, xp, out: [f"{xp}.minimum({a[0]}, {a[1]})"],
+    "minimum", batch=elementwise,
+    infer=lambda inputs: elementwise_type(inputs), expr=lambda a, xp, out: [f"{xp}.minimum({a[0]}, {a[1]})"],
     vjp=(lambda g, out, x, y: where(x < y, g, where(x == y, g * 0.5, 0.0)),
          lambda g, out, x, y: where(y < x, g, where(x == y, g * 0.5, 0.0))),
     elementwise=True, doc="elementwise minimum with broadcasting", tensor="minimum", gg="minimum",
@@ -89,7 +93,8 @@ minimum = primitive(
 for _name, _symbol, _dunder, _numpy in (("lt", "<", "lt", "less"), ("le", "<=", "le", "less_equal"),
                                         ("gt", ">", "gt", "greater"), ("ge", ">=", "ge", "greater_equal"),
                                         ("eq", "==", "eq", "equal"), ("ne", "!=", "ne", "not_equal")):
-    primitive(_name, infer=lambda inputs: elementwise_type(inputs, "bool"), expr=_binop(_symbol), nondiff=True,
+    primitive(_name, batch=elementwise,
+              infer=lambda inputs: elementwise_type(inputs, "bool"), expr=_binop(_symbol), nondiff=True,
                      elementwise=True, doc=f"elementwise x {_symbol} y, bool result", tensor=f"__{_dunder}__",
                      gg=_name, numpy=_numpy, numpy_fn=_numpy_binary(_name))
 
@@ -143,21 +148,24 @@ def where(cond: TensorBase, x: TensorBase | float, y: TensorBase | float) -> Ten
     return bind("where", cond, x, y)
 
 
-primitive("where", infer=_where_type, expr=lambda a, xp, out: [f"{xp}.where({a[0]}, {a[1]}, {a[2]})"],
+primitive("where", batch=elementwise,
+          infer=_where_type, expr=lambda a, xp, out: [f"{xp}.where({a[0]}, {a[1]}, {a[2]})"],
           vjp=(None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
           elementwise=True, doc="where(cond, x, y): x where cond else y, broadcasting all three",
           fn=where, gg="where", numpy="where")
 
-primitive("cast", attrs=("dtype",), infer=lambda inputs, dtype: TensorType(inputs[0].shape, dtype_name(dtype)),
+primitive("cast", batch=elementwise,
+          attrs=("dtype",), infer=lambda inputs, dtype: TensorType(inputs[0].shape, dtype_name(dtype)),
           expr=lambda a, xp, out, dtype: [f"{xp}.asarray({a[0]}).astype({xp}.{dtype})"],
           vjp=(lambda g, out, x, *, dtype: g._cast(x._type.dtype),), doc="convert to another dtype", rows=same_rows)
 for _method, _dtype in (("float", "float32"), ("double", "float64"), ("long", "int64"), ("bool", "bool")):
     export((lambda d: lambda self: self._cast(d))(_dtype), "cast", tensor=_method)
 
-primitive("full_like", attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
+primitive("full_like", batch=elementwise, attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
           expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {value!r})"],
           doc="a tensor shaped like the input, filled with value", rows=shape_rows)
-primitive("stop_gradient", infer=lambda inputs: inputs[0], nondiff=True, expr=lambda a, xp, out: [a[0]],
+primitive("stop_gradient", batch=elementwise,
+          infer=lambda inputs: inputs[0], nondiff=True, expr=lambda a, xp, out: [a[0]],
           doc="identity whose gradient is zero (traced .detach())", rows=same_rows)
 primitive("constant", attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),

@@ -9,7 +9,9 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, decode_index, encode_index, is_type, normalize_dims
 from ..ir.types import TensorType
+from ..passes.batching import broadcast_batch, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
+from ..tracer.tracer import SymbolicTensor
 from .define import primitive
 
 
@@ -131,7 +133,28 @@ def _getitem_rows(a, node, states):
     return Row(out_axis)
 
 
-primitive("getitem", attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple",
+def _advanced_position(index) -> int:
+    """Where NumPy puts the batch axis of ``x[(slice(None),) + index]``: first, unless the example's index has
+    advanced (array) items separated by a slice, which sends the advanced axes to the front."""
+    positions = [i for i, item in enumerate(index)
+                 if (isinstance(item, tuple) and item[0] == "array") or isinstance(item, int)]
+    has_array = any(isinstance(index[i], tuple) for i in positions)
+    if not has_array or positions == list(range(positions[0], positions[-1] + 1)):
+        return 0
+    arrays = [np.asarray(i) for i in decode_index(tuple(index[p] for p in positions))]
+    return len(np.broadcast_shapes(*[a.shape for a in arrays]))
+
+
+_FULL = ("slice", None, None, None)
+
+
+def _getitem_batch(op, args, bdims, index):
+    x = to_front(args[0], bdims[0])
+    return bind("getitem", x, index=(_FULL,) + tuple(index)), _advanced_position(index)
+
+
+primitive("getitem", batch=_getitem_batch,
+          attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple",
           rows=_getitem_rows,
           infer=lambda inputs, index: TensorType(_index_shape(inputs[0].shape, index), inputs[0].dtype),
           vjp=(lambda g, out, x, *, index: bind("index_add_zeros", g, index=index, shape=x._type.shape),),
@@ -149,7 +172,14 @@ def _index_add_zeros_expr(a, xp, out, index, shape):
     return [f"{z} = {xp}.zeros({shape}, dtype={a[0]}.dtype)", scatter, z]
 
 
-primitive("index_add_zeros", attrs=("index", "shape"),
+def _index_add_zeros_batch(op, args, bdims, index, shape):
+    g = args[0]
+    size = g.shape[bdims[0]]
+    g = moveaxis(g, bdims[0], _advanced_position(index))
+    return bind("index_add_zeros", g, index=(_FULL,) + tuple(index), shape=(size,) + tuple(shape)), 0
+
+
+primitive("index_add_zeros", batch=_index_add_zeros_batch, attrs=("index", "shape"),
           doc="zeros of shape with the input scattered (added) at index: the adjoint of getitem",
           infer=lambda inputs, index, shape: TensorType(tuple(shape), inputs[0].dtype),
           vjp=(lambda g, out, x, *, index, shape: bind("getitem", g, index=index),),
@@ -166,6 +196,28 @@ def _gather_rows_type(inputs):
     return TensorType(index.shape + x.shape[1:], x.dtype)
 
 
+def _offsets(index, size: int, stride: int):
+    """``index`` (batch first) plus ``b * stride`` for example b: row numbers in the batch's stacked rows."""
+    steps = np.arange(size, dtype=np.int64).reshape((size,) + (1,) * (index.ndim - 1)) * stride
+    if isinstance(index, SymbolicTensor):
+        return index + index.tracer.wrap(index.tracer.lift(steps, "vmap"))
+    return index + type(index)(steps)
+
+
+def _gather_rows_batch(op, args, bdims):
+    (x, dx), (index, di) = zip(args, bdims)
+    if di is None:  # the same rows of every example: pick them with the batch axis second
+        return bind("gather_rows", moveaxis(x, dx, 1), index), index.ndim
+    index = to_front(index, di)
+    size = index.shape[0]
+    if dx is None:
+        return bind("gather_rows", x, index), 0
+    x = to_front(x, dx)
+    rows = x.shape[1]
+    flat = x.reshape((size * rows,) + tuple(x.shape[2:]))
+    return bind("gather_rows", flat, _offsets(index, size, rows)), 0
+
+
 # gather_rows and scatter_add_rows are linear in their first input and each other's adjoint
 def _gather_rows_rows(a, node, states):
     """Rows of a parameter table picked by a per-row index (an embedding) are per row."""
@@ -177,7 +229,7 @@ def _gather_rows_rows(a, node, states):
     return Row(index.axis) if isinstance(index, Row) else PARAM
 
 
-primitive("gather_rows", infer=_gather_rows_type, rows=_gather_rows_rows,
+primitive("gather_rows", batch=_gather_rows_batch, infer=_gather_rows_type, rows=_gather_rows_rows,
           doc="x[index] for an int64 index tensor of any shape: rows of x along its first axis",
           vjp=(lambda g, out, x, index: bind("scatter_add_rows", g, index, rows=x._type.shape[0]), None),
           expr=lambda a, xp, out: [f"{a[0]}[{a[1]}]"])
@@ -190,7 +242,18 @@ def _scatter_add_rows_expr(a, xp, out, rows):
             f"{xp}.add.at({z}, {a[1]}, {a[0]})", z]
 
 
-primitive("scatter_add_rows", attrs=("rows",),
+def _scatter_add_rows_batch(op, args, bdims, rows):
+    (g, dg), (index, di) = zip(args, bdims)
+    if di is None:
+        return bind("scatter_add_rows", moveaxis(g, dg, index.ndim), index, rows=rows), 1
+    index = to_front(index, di)
+    size = index.shape[0]
+    g = broadcast_batch(g, dg, size)
+    out = bind("scatter_add_rows", g, _offsets(index, size, rows), rows=size * rows)
+    return out.reshape((size, rows) + tuple(out.shape[1:])), 0
+
+
+primitive("scatter_add_rows", batch=_scatter_add_rows_batch, attrs=("rows",),
           doc="the adjoint of gather_rows: g's rows summed, by index, into zeros with `rows` rows",
           infer=lambda inputs, rows: TensorType((rows,) + inputs[0].shape[inputs[1].ndim:], inputs[0].dtype),
           vjp=(lambda g, out, x, index, *, rows: bind("gather_rows", g, index), None),
@@ -241,7 +304,15 @@ def _take_along_axis(arr, indices, axis):
     return gather(arr, axis, indices)
 
 
-primitive("gather", attrs=("dim",), infer=_gather_type, doc="values of x picked along dim by an index tensor",
+def _along_dim_batch(op, args, bdims, dim):
+    """gather and scatter_add pair up the positions of their operands: every operand gets the batch axis (the
+    shared ones broadcast), and ``dim`` moves past it."""
+    size = next(x.shape[d] for x, d in zip(args, bdims) if d is not None)
+    return bind(op, *[broadcast_batch(x, d, size) for x, d in zip(args, bdims)], dim=dim + 1), 0
+
+
+primitive("gather", batch=_along_dim_batch,
+          attrs=("dim",), infer=_gather_type, doc="values of x picked along dim by an index tensor",
           vjp=(lambda g, out, x, index, *, dim: bind("scatter_add", bind("full_like", x, value=0.0), index, g, dim=dim),
                None),
           expr=lambda a, xp, out, dim: _grid(a, xp, out, dim) + [f"{a[0]}[{out}_at]"],
@@ -280,7 +351,7 @@ def scatter_add(x: TensorBase, dim: int, index: TensorBase, src: TensorBase) -> 
     return bind("scatter_add", x, index, src, dim=d)
 
 
-primitive("scatter_add", attrs=("dim",), infer=_scatter_add_type,
+primitive("scatter_add", batch=_along_dim_batch, attrs=("dim",), infer=_scatter_add_type,
           doc="x with src added at the positions an index tensor names along dim",
           vjp=(lambda g, out, x, index, src, *, dim: g, None,
                lambda g, out, x, index, src, *, dim: bind("gather", g, index, dim=dim)),
@@ -407,7 +478,73 @@ def _gather_index_vjp(g, out, needs, x, *indices, subscript):
     return [first] + [None] * len(indices)
 
 
-primitive("gather_index", attrs=("subscript",), infer=_gather_index_type, joint_vjp=_gather_index_vjp,
+def _index_layout(subscript, index_shapes: list, ndim: int) -> tuple:
+    """For one example's ``x[subscript]`` (x with ``ndim`` axes): the number of axes the advanced items (index
+    tensors, arrays, and ints beside them) broadcast to, where NumPy puts that block (after the axes of the
+    items before the first advanced item when the advanced items are adjacent, else first), and whether any
+    advanced item is there at all."""
+    shapes, positions = [], []
+    for i, item in enumerate(subscript):
+        if isinstance(item, tuple) and item[0] == "input":
+            shapes.append(index_shapes[item[1]])
+        elif isinstance(item, tuple) and item[0] == "array":
+            shapes.append(np.shape(item[1]))
+        elif isinstance(item, int):
+            shapes.append(())
+        else:
+            continue
+        positions.append(i)
+    if not any(shapes):
+        return 0, 0, False
+    adjacent = positions == list(range(positions[0], positions[-1] + 1))
+    before = 0
+    if adjacent:
+        consumed = sum(1 for item in subscript if item is not None and item != "...")
+        for item in subscript[:positions[0]]:
+            before += (ndim - consumed) if item == "..." else 1
+    return len(np.broadcast_shapes(*shapes)), before, True
+
+
+def _gather_index_batch(op, args, bdims, subscript):
+    x, dx = args[0], bdims[0]
+    indices, idims = list(args[1:]), list(bdims[1:])
+    pe_shapes = [tuple(i.shape[:d]) + tuple(i.shape[d + 1:]) if d is not None else tuple(i.shape)
+                 for i, d in zip(indices, idims)]
+    n_adv, before, _ = _index_layout(subscript, pe_shapes, x.ndim - (dx is not None))
+    if all(d is None for d in idims):  # the same indices for every example: a full slice for the batch
+        out = bind("gather_index", to_front(x, dx), *indices, subscript=(_FULL,) + tuple(subscript))
+        return out, (0 if _adjacent_from(subscript) else n_adv)
+    out, size = _batched_gather(x, dx, indices, idims, subscript)
+    # NumPy put (batch, advanced block) first; one example puts its advanced block after `before` axes
+    order = [0] + list(range(1 + n_adv, 1 + n_adv + before)) + list(range(1, 1 + n_adv)) + \
+        list(range(1 + n_adv + before, out.ndim))
+    return bind("permute", out, dims=tuple(order)) if order != list(range(out.ndim)) else out, 0
+
+
+def _adjacent_from(subscript) -> bool:
+    """Whether the advanced items of ``subscript`` are adjacent (a full slice in front keeps them so)."""
+    positions = [i for i, item in enumerate(subscript)
+                 if isinstance(item, int) or (isinstance(item, tuple) and item[0] in ("input", "array"))]
+    return not positions or positions == list(range(positions[0], positions[-1] + 1))
+
+
+def _batched_gather(x, dx, indices, idims, subscript, op="gather_index", g=None, shape=None):
+    """Example b's indices pick from example b: an arange over the batch joins the advanced items in front."""
+    size = next(i.shape[d] for i, d in zip(indices, idims) if d is not None)
+    indices = [to_front(i, d) if d is not None else i for i, d in zip(indices, idims)]
+    rank = max(i.ndim - (d is not None) for i, d in zip(indices, idims))
+    batch = np.arange(size, dtype=np.int64).reshape((size,) + (1,) * rank)
+    ref = next(i for i in indices if isinstance(i, TensorBase))
+    batch = ref.tracer.wrap(ref.tracer.lift(batch, "vmap")) if isinstance(ref, SymbolicTensor) else type(ref)(batch)
+    indices = [pad_after_batch(i, rank) if d is not None else i for i, d in zip(indices, idims)]
+    sub = (("input", len(indices)),) + tuple(subscript)
+    if op == "gather_index":
+        return bind("gather_index", broadcast_batch(x, dx, size), *indices, batch, subscript=sub), size
+    return bind("scatter_add_index", g, *indices, batch, subscript=sub, shape=(size,) + tuple(shape)), size
+
+
+primitive("gather_index", batch=_gather_index_batch,
+          attrs=("subscript",), infer=_gather_index_type, joint_vjp=_gather_index_vjp,
           doc="x[subscript] where int64 index tensors (inputs 1, 2, ...) stand at ('input', k)",
           expr=lambda a, xp, out, subscript: [f"{a[0]}[{_subscript_text(subscript, a[1:], xp, False)}]"])
 
@@ -424,7 +561,28 @@ def _scatter_add_index_vjp(g, out, needs, gx, *indices, subscript, shape):
     return [first] + [None] * len(indices)
 
 
-primitive("scatter_add_index", attrs=("subscript", "shape"), joint_vjp=_scatter_add_index_vjp,
+def _scatter_add_index_batch(op, args, bdims, subscript, shape):
+    g, dg = args[0], bdims[0]
+    indices, idims = list(args[1:]), list(bdims[1:])
+    pe_shapes = [tuple(i.shape[:d]) + tuple(i.shape[d + 1:]) if d is not None else tuple(i.shape)
+                 for i, d in zip(indices, idims)]
+    n_adv, before, _ = _index_layout(subscript, pe_shapes, len(shape))
+    if all(d is None for d in idims):  # g laid out as the batched gather_index gives it
+        size = g.shape[dg]
+        g = moveaxis(g, dg, 0 if _adjacent_from(subscript) else n_adv)
+        return bind("scatter_add_index", g, *indices, subscript=(_FULL,) + tuple(subscript),
+                    shape=(size,) + tuple(shape)), 0
+    size = next(i.shape[d] for i, d in zip(indices, idims) if d is not None)
+    g = broadcast_batch(g, dg, size)
+    # one example's layout (before, advanced block, rest) -> NumPy's (batch, advanced block, before, rest)
+    order = [0] + list(range(1 + before, 1 + before + n_adv)) + list(range(1, 1 + before)) + \
+        list(range(1 + before + n_adv, g.ndim))
+    g = bind("permute", g, dims=tuple(order)) if order != list(range(g.ndim)) else g
+    return _batched_gather(None, None, indices, idims, subscript, "scatter_add_index", g, shape)[0], 0
+
+
+primitive("scatter_add_index", batch=_scatter_add_index_batch,
+          attrs=("subscript", "shape"), joint_vjp=_scatter_add_index_vjp,
           infer=lambda inputs, subscript, shape: TensorType(tuple(shape), inputs[0].dtype),
           doc="the adjoint of gather_index: g added into zeros of `shape` at the subscript",
           expr=_scatter_add_index_expr)

@@ -6,6 +6,7 @@ from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, shape_of
 from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
+from ..passes.batching import moveaxis, pad_after_batch, to_front
 from .define import binary_numpy, primitive
 
 
@@ -94,7 +95,43 @@ def _matmul_rows(a, node, states):
     return Row(axis)
 
 
-matmul = primitive("matmul", infer=_matmul_type, vjp=(_matmul_lhs, _matmul_rhs), rows=_matmul_rows,
+def _matmul_batch(op, args, bdims):
+    """``a @ b`` for every example: vectors become matrices, batch axes lead, the examples' own batch axes are
+    aligned by unit axes, and the matrix axes added for vectors are removed afterwards."""
+    (a, da), (b, db) = zip(args, bdims)
+    ra, rb = a.ndim - (da is not None), b.ndim - (db is not None)
+    a, b = to_front(a, da), to_front(b, db)
+    # a shared matrix (or vector) on one side: fold the batch into the rows of one 2-D product (one GEMM,
+    # where a broadcast matmul would run one small product per example)
+    if db is None and rb <= 2:
+        lead = tuple(a.shape[:-1])
+        out = a.reshape((-1, a.shape[-1])) @ b
+        return out.reshape(lead + ((b.shape[-1],) if rb == 2 else ())), 0
+    if da is None and ra == 2:
+        # a @ b = ((b^T) @ a^T)^T for each example: rows of every example's b^T stacked, times a^T
+        bt = b if rb == 1 else moveaxis(b, -2, -1)
+        lead = tuple(bt.shape[:-1])
+        out = (bt.reshape((-1, bt.shape[-1])) @ bind("permute", a, dims=(1, 0))).reshape(lead + (a.shape[0],))
+        return (out if rb == 1 else moveaxis(out, -1, -2)), 0
+    if ra == 1:
+        a = a.unsqueeze(-2)
+    if rb == 1:
+        b = b.unsqueeze(-1)
+    rank = max(max(ra, 2), max(rb, 2))
+    if da is not None:
+        a = pad_after_batch(a, rank)
+    if db is not None:
+        b = pad_after_batch(b, rank)
+    out = bind("matmul", a, b)
+    if rb == 1:
+        out = out.reshape(out.shape[:-1])
+    if ra == 1:
+        axis = -1 if rb == 1 else -2
+        out = out.reshape(tuple(s for i, s in enumerate(out.shape) if i != out.ndim + axis))
+    return out, 0
+
+
+matmul = primitive("matmul", batch=_matmul_batch, infer=_matmul_type, vjp=(_matmul_lhs, _matmul_rhs), rows=_matmul_rows,
                    doc="matrix product with NumPy/PyTorch batching rules (the @ operator)",
                    expr=lambda a, xp, out: [f"{a[0]} @ {a[1]}"],
                    tensor=("matmul", "mm", "__matmul__"), gg=("matmul", "mm"),
@@ -265,7 +302,16 @@ def einsum(equation: str, *operands: TensorBase) -> TensorBase:
     return bind("einsum", *operands, equation=",".join(subs) + "->" + out)
 
 
-primitive("einsum", attrs=("equation",), infer=_einsum_type, joint_vjp=_einsum_vjp,
+def _einsum_batch(op, args, bdims, equation):
+    """A fresh index for the batch: leading in the batched operands and in the result."""
+    lhs, out = equation.split("->")
+    b = next(c for c in _LETTERS if c not in equation)
+    subs = [b + s if d is not None else s for s, d in zip(lhs.split(","), bdims)]
+    operands = [to_front(x, d) for x, d in zip(args, bdims)]
+    return bind("einsum", *operands, equation=",".join(subs) + "->" + b + out), 0
+
+
+primitive("einsum", batch=_einsum_batch, attrs=("equation",), infer=_einsum_type, joint_vjp=_einsum_vjp,
           doc="Einstein summation over an explicit equation (no repeated index within an operand)",
           expr=lambda a, xp, out, equation: [f"{xp}.einsum({equation!r}, {', '.join(a)})"],
           fn=einsum, gg="einsum", numpy="einsum", numpy_fn=lambda subscripts, *operands: einsum(subscripts, *operands))

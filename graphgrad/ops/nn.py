@@ -8,6 +8,7 @@ from ..ir.public import export
 from ..ir.registry import ShapeError, float_dtype, normalize_dims
 from ..ir.types import TensorType
 from ..passes.row_decomposition import along_dim_rows, batch_axis_rows
+from ..passes.batching import along_axis, to_front
 from .define import primitive
 from .elementwise import erf, exp, expm1, log1p, minimum, sigmoid, tanh, where
 
@@ -29,7 +30,7 @@ def softmax(x: TensorBase, dim: int) -> TensorBase:
     return bind("softmax", x, dim=int(dim))
 
 
-primitive("softmax", attrs=("dim",), infer=_softmax_type, doc="softmax along dim",
+primitive("softmax", batch=along_axis, attrs=("dim",), infer=_softmax_type, doc="softmax along dim",
           vjp=(lambda g, out, x, *, dim: out * (g - (g * out).sum(dim=dim, keepdim=True)),),
           expr=_softmax_expr, fn=softmax, tensor="softmax", gg="softmax", rows=along_dim_rows)
 
@@ -45,7 +46,8 @@ def log_softmax(x: TensorBase, dim: int) -> TensorBase:
     return bind("log_softmax", x, dim=int(dim))
 
 
-primitive("log_softmax", attrs=("dim",), infer=_softmax_type, doc="log of softmax along dim, computed stably",
+primitive("log_softmax", batch=along_axis,
+          attrs=("dim",), infer=_softmax_type, doc="log of softmax along dim, computed stably",
           vjp=(lambda g, out, x, *, dim: g - out.exp() * g.sum(dim=dim, keepdim=True),),
           expr=_log_softmax_expr, fn=log_softmax, tensor="log_softmax", gg="log_softmax", rows=along_dim_rows)
 
@@ -82,7 +84,16 @@ def _unfold2d_expr(a, xp, out, kernel, stride, padding, dilation):
 
 
 # unfold2d and fold2d are linear and each other's adjoint
-primitive("unfold2d", attrs=("kernel", "stride", "padding", "dilation"), infer=_unfold2d_type,
+def _image_patches_batch(op, args, bdims, **attrs):
+    """unfold2d/fold2d work on (N, C, ...) images: the batch joins N and is split off again."""
+    x = to_front(args[0], bdims[0])
+    size, n = x.shape[0], x.shape[1]
+    out = bind(op, x.reshape((size * n,) + tuple(x.shape[2:])), **attrs)
+    return out.reshape((size, n) + tuple(out.shape[1:])), 0
+
+
+primitive("unfold2d", batch=_image_patches_batch,
+          attrs=("kernel", "stride", "padding", "dilation"), infer=_unfold2d_type,
           doc="the (KH, KW) patches of a zero-padded (N, C, H, W) image: (N, C, OH, OW, KH, KW)",
           vjp=(lambda g, out, x, *, kernel, stride, padding, dilation: bind(
               "fold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
@@ -104,7 +115,7 @@ def _fold2d_expr(a, xp, out, kernel, stride, padding, dilation, size):
     return lines
 
 
-primitive("fold2d", attrs=("kernel", "stride", "padding", "dilation", "size"),
+primitive("fold2d", batch=_image_patches_batch, attrs=("kernel", "stride", "padding", "dilation", "size"),
           infer=lambda inputs, kernel, stride, padding, dilation, size: TensorType(
               inputs[0].shape[:2] + tuple(size), inputs[0].dtype),
           doc="the adjoint of unfold2d: patches summed back into an (N, C, *size) image",

@@ -15,6 +15,7 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import float_dtype, normalize_dims, reduction_type
 from ..ir.types import TensorType, dtype_name
+from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
 from .define import primitive
 
@@ -74,7 +75,7 @@ def sum(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None
     return bind("sum", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
 
 
-primitive("sum", attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
+primitive("sum", batch=reduction, attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
           infer=lambda inputs, dim, keepdim: reduction_type(
               inputs, dim, keepdim, "int64" if inputs[0].dtype in ("bool", "int64") else None),
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g, x, dim, keepdim),),
@@ -95,7 +96,7 @@ def _mean_expr(a, xp, out, dim, keepdim):
     return [f"{a[0]}.mean({axis_args(dim, keepdim)[2:]})"]
 
 
-primitive("mean", attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
+primitive("mean", batch=reduction, attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
           infer=lambda inputs, dim, keepdim: reduction_type(inputs, dim, keepdim, float_dtype(inputs)),
           # scale before broadcasting: one scalar division instead of a full-size one
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g / _count(x, dim), x, dim, keepdim),),
@@ -104,7 +105,7 @@ primitive("mean", attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
 
 
 # -- prod ---------------------------------------------------------------------------------------
-primitive("prod", attrs=("dim", "keepdim"), doc="product over dim (None: all)", infer=reduction_type,
+primitive("prod", batch=reduction, attrs=("dim", "keepdim"), doc="product over dim (None: all)", infer=reduction_type,
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g * out, x, dim, keepdim) / x,),
           expr=_method("prod"), fn=_reducer("prod"), tensor="prod", gg="prod", numpy="prod",
           numpy_fn=_numpy_reducer("prod"), rows=reduce_rows(linear=False))
@@ -117,10 +118,10 @@ def _extremum(g, out, x, dim, keepdim):
     return unreduce(g, x, dim, keepdim) * mask / mask.sum(dim=dim, keepdim=True)
 
 
-primitive("amax", attrs=("dim", "keepdim"), doc="maximum over dim (None: all)", infer=reduction_type,
+primitive("amax", batch=reduction, attrs=("dim", "keepdim"), doc="maximum over dim (None: all)", infer=reduction_type,
           vjp=(_extremum,), expr=_method("max"), fn=_reducer("amax"), tensor="amax", gg="amax",
           numpy=("amax", "max"), numpy_fn=_numpy_reducer("amax"), rows=reduce_rows(linear=False))
-primitive("amin", attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", infer=reduction_type,
+primitive("amin", batch=reduction, attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", infer=reduction_type,
           vjp=(_extremum,), expr=_method("min"), fn=_reducer("amin"), tensor="amin", gg="amin",
           numpy=("amin", "min"), numpy_fn=_numpy_reducer("amin"), rows=reduce_rows(linear=False))
 
@@ -150,7 +151,7 @@ def _logsumexp_array(a, axis=None, keepdims=False):
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-primitive("logsumexp", attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim, computed stably",
+primitive("logsumexp", batch=reduction, attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim, computed stably",
           infer=reduction_type,
           # where every element is -inf the result is -inf and no element has weight: gradient 0, not
           # exp(-inf + inf) = nan
@@ -186,10 +187,12 @@ def argmin(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:
     return x._no_grad_apply("argmin", dim=dim, keepdim=bool(keepdim))
 
 
-primitive("argmax", attrs=("dim", "keepdim"), doc="index of the largest element along dim (None: flattened)",
+primitive("argmax", batch=arg_reduction,
+          attrs=("dim", "keepdim"), doc="index of the largest element along dim (None: flattened)",
           infer=_arg_type, nondiff=True, expr=_arg_expr("argmax"), fn=argmax, tensor="argmax", gg="argmax",
           rows=reduce_rows(linear=False))
-primitive("argmin", attrs=("dim", "keepdim"), doc="index of the smallest element along dim (None: flattened)",
+primitive("argmin", batch=arg_reduction,
+          attrs=("dim", "keepdim"), doc="index of the smallest element along dim (None: flattened)",
           infer=_arg_type, nondiff=True, expr=_arg_expr("argmin"), fn=argmin, tensor="argmin", gg="argmin",
           rows=reduce_rows(linear=False))
 
@@ -301,7 +304,7 @@ def _numpy_cumsum(a, axis=None, dtype=None):
     return cumsum(a.reshape(-1) if axis is None else a, 0 if axis is None else axis, dtype)
 
 
-primitive("cumsum", attrs=("dim",), doc="running sums along dim",
+primitive("cumsum", batch=along_axis, attrs=("dim",), doc="running sums along dim",
           infer=lambda inputs, dim: TensorType(inputs[0].shape, "int64" if inputs[0].dtype in ("bool", "int64")
                                                else inputs[0].dtype),
           vjp=(lambda g, out, x, *, dim: g.flip(dim).cumsum(dim).flip(dim),),

@@ -12,6 +12,7 @@ from ..ir.registry import ShapeError, normalize_dims, result_dtype
 from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, RowRule, aligned_axis
 from .define import array, as_tensors, lift, primitive
+from ..passes.batching import batch_size, broadcast_batch, pad_after_batch, to_front
 
 
 def shape_arg(shape) -> tuple:
@@ -61,7 +62,13 @@ def _reshape_rows(a, node, states):
     raise RowCouplingError(node, f"reshaping {list(x.shape)} to {list(out.shape)} mixes the row axis with others")
 
 
-primitive("reshape", attrs=("shape",), infer=_reshape_type, doc="same elements, new shape (row-major)",
+def _reshape_batch(op, args, bdims, shape):
+    x = to_front(args[0], bdims[0])
+    return bind("reshape", x, shape=(x.shape[0],) + tuple(shape)), 0
+
+
+primitive("reshape", batch=_reshape_batch,
+          attrs=("shape",), infer=_reshape_type, doc="same elements, new shape (row-major)",
           rows=_reshape_rows,
           vjp=(lambda g, out, x, *, shape: g.reshape(x.shape),),
           expr=lambda a, xp, out, shape: [f"{a[0]}.reshape({shape})"],
@@ -92,7 +99,13 @@ def _permute_rows(a, node, states):
     return s if s is REDUCED else Row(tuple(node.attrs["dims"]).index(s.axis))
 
 
-primitive("permute", attrs=("dims",), infer=_permute_type, doc="reorder the axes", rows=_permute_rows,
+def _permute_batch(op, args, bdims, **attrs):
+    x = to_front(args[0], bdims[0])
+    return bind("permute", x, dims=(0,) + tuple(d + 1 for d in attrs["dims"])), 0
+
+
+primitive("permute", batch=_permute_batch,
+          attrs=("dims",), infer=_permute_type, doc="reorder the axes", rows=_permute_rows,
           vjp=(lambda g, out, x, *, dims: g.permute(_inverse(dims)),),
           expr=lambda a, xp, out, dims: (
               [f"{a[0]}.T"] if dims == tuple(reversed(range(len(dims)))) else [f"{a[0]}.transpose({dims})"]),
@@ -123,7 +136,13 @@ def _expand_rows(a, node, states):
     return s if s is REDUCED else Row(aligned_axis(node.output.type.ndim, node.inputs[0].type.ndim, s.axis))
 
 
-primitive("expand", attrs=("shape",), infer=_expand_type, doc="broadcast to a larger shape without copying",
+def _expand_batch(op, args, bdims, shape):
+    x = pad_after_batch(to_front(args[0], bdims[0]), len(shape))
+    return bind("expand", x, shape=(x.shape[0],) + tuple(shape)), 0
+
+
+primitive("expand", batch=_expand_batch,
+          attrs=("shape",), infer=_expand_type, doc="broadcast to a larger shape without copying",
           rows=_expand_rows,
           vjp=(lambda g, out, x, *, shape: g.sum_to(x.shape),),
           expr=lambda a, xp, out, shape: [f"{xp}.broadcast_to({a[0]}, {shape})"],
@@ -178,7 +197,12 @@ def _concat_rows(a, node, states):
     return Row(axis)
 
 
-primitive("concat", attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
+def _concat_batch(op, args, bdims, dim):
+    size = batch_size(args, bdims)
+    return bind("concat", *[broadcast_batch(a, d, size) for a, d in zip(args, bdims)], dim=dim + 1), 0
+
+
+primitive("concat", batch=_concat_batch, attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
           rows=RowRule(_concat_rows, additive=True),
           doc="join tensors along an existing axis",
           expr=lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"],
@@ -499,6 +523,11 @@ def _numpy_pad(array, pad_width, mode="constant", constant_values=0):
     return _pad_widths(array, [tuple(w) for w in widths.tolist()], constant_values)
 
 
-primitive("pad", attrs=("widths", "value"), infer=_pad_type, doc="constant padding: (before, after) per dimension",
+def _pad_batch(op, args, bdims, widths, value):
+    return bind("pad", to_front(args[0], bdims[0]), widths=((0, 0),) + tuple(widths), value=value), 0
+
+
+primitive("pad", batch=_pad_batch,
+          attrs=("widths", "value"), infer=_pad_type, doc="constant padding: (before, after) per dimension",
           vjp=(lambda g, out, x, *, widths, value: _unpad(g, widths),), expr=_pad_expr,
           fn=pad, nn="pad", numpy="pad", numpy_fn=_numpy_pad)

@@ -71,6 +71,11 @@ def _fold_shape_chain(n: Node, rw: _Rewriter) -> None:
         return None
     if n.op in ("reshape", "expand") and producer.op == n.op:
         n.inputs = [producer.inputs[0]] + n.inputs[1:]
+    elif n.op == "permute" and producer.op == "permute":
+        # transposes of transposes (adjoints of adjoints): one permute, which simplify drops if the identity
+        inner = producer.attrs["dims"]
+        n.inputs = [producer.inputs[0]]
+        n.attrs = {"dims": tuple(inner[d] for d in n.attrs["dims"])}
     elif n.op == "reshape" and producer.op == "expand" and producer.inputs[0].type.size == 1:
         scalar = producer.inputs[0]
         shape = tuple(n.attrs["shape"])

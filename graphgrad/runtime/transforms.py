@@ -19,7 +19,7 @@ from ..codegen.loader import load_module
 from ..codegen.python import module_source
 from ..ir.interpret import interpret
 from ..ir.types import dtype_name
-from ..tracer.tracer import SymbolicTensor
+from ..tracer.tracer import ACTIVE, SymbolicTensor
 from .compiled import _arg_type, _param_names, _signature_text, _still_valid, build_specialization
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, tree_flatten, tree_unflatten
@@ -134,8 +134,9 @@ class _ValueAndGrad:
         except TypeError:  # an unhashable static leaf: trace this call without caching it
             key = None
         spec = self._cache.get(key) if key is not None else None
-        if spec is not None and _still_valid(spec):
-            return spec
+        if spec is not None and _still_valid(spec) and not any(
+                isinstance(c, SymbolicTensor) and c.tracer not in ACTIVE.stack for c in spec.captured):
+            return spec  # (a value closed over from a trace that has ended is never reused)
         self._check(layout, nums)
         names = [n for i, (treedef, param) in enumerate(zip(layout.treedefs,
                                                             _param_names(self.fn, layout.n_args) + ["kwargs"]))
@@ -182,16 +183,20 @@ class _ValueAndGrad:
         joint = spec.stages["optimized"]
         array_inputs = [layout.leaves[j] for j in layout.array_leaves]
         captured = [c for c in spec.captured if _arg_type(c) is not None]
-        symbolic = any(isinstance(x, SymbolicTensor) for x in array_inputs)
+        # symbolic captured values: fn closed over an enclosing trace's values (gg.grad(lambda w: loss(w, x)) under
+        # vmap or compile); the innermost trace among them records
+        tracers = [x.tracer for x in array_inputs + captured if isinstance(x, SymbolicTensor)]
+        tracer = max(tracers, key=lambda t: ACTIVE.stack.index(t) if t in ACTIVE.stack else -1, default=None)
+        symbolic = tracer is not None
         as_tensor = any(isinstance(x, Tensor) for x in array_inputs)
         history = as_tensor and is_grad_enabled() and any(
             isinstance(x, Tensor) and x._requires_grad for x in array_inputs + captured)
         if symbolic or history:
             # inside a trace (grad of grad) or on tensors with history: replay the joint graph through the
             # Tensor API, so the outer trace or the eager tape records it
-            wrap = (lambda x: x) if symbolic else (lambda x: x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x)))
+            wrap = ((lambda x: x if isinstance(x, SymbolicTensor) else tracer.wrap(tracer.lift(x, "grad"))) if symbolic
+                    else (lambda x: x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))))
             outs = interpret(joint, [wrap(x) for x in array_inputs] + captured)
-            tracer = next((x.tracer for x in array_inputs if isinstance(x, SymbolicTensor)), None)
             if tracer is not None:  # a gradient that depends on constants only is a constant of the outer trace
                 outs = [tracer.wrap(tracer.lift(o, "grad")) if isinstance(o, Tensor) else o for o in outs]
         else:

@@ -136,7 +136,8 @@ class Tracer:
             return x
         if isinstance(x, np.generic):
             return x.item()
-        if isinstance(x, TensorBase) and hasattr(x, "_data"):  # an eager Tensor the function closed over
+        if isinstance(x, SymbolicTensor) or (isinstance(x, TensorBase) and hasattr(x, "_data")):
+            # an eager Tensor the function closed over, or a value of an enclosing trace
             key = id(x)
             if key not in self._captured_ids:
                 v = self.graph.add_input(x._type, self.names.get(key))
@@ -203,6 +204,7 @@ class SymbolicTensor(TensorBase):
 
     __slots__ = ("value", "tracer")
     _level = 1
+    _requires_grad = False  # as a closed-over value of an enclosing trace: that trace differentiates it
 
     def __init__(self, value: Value, tracer: Tracer):
         self.value = value
@@ -211,9 +213,19 @@ class SymbolicTensor(TensorBase):
     @classmethod
     def _apply(cls, op: str, inputs: tuple, attrs: dict):
         tracer = next(x.tracer for x in inputs if isinstance(x, SymbolicTensor))
+        if len(ACTIVE.stack) > 1:  # values of nested traces: the innermost one records
+            for x in inputs:
+                if isinstance(x, SymbolicTensor) and x.tracer is not tracer and x.tracer in ACTIVE.stack \
+                        and tracer in ACTIVE.stack and ACTIVE.stack.index(x.tracer) > ACTIVE.stack.index(tracer):
+                    tracer = x.tracer
         values = []
         for x in inputs:
             if isinstance(x, SymbolicTensor):
+                if x.tracer is not tracer and x.tracer in ACTIVE.stack and tracer in ACTIVE.stack:
+                    # a value of an enclosing trace, closed over by a function traced inside it (gg.grad(lambda
+                    # w: loss(w, x)) under vmap or compile): an input of this graph, like a closed-over tensor
+                    values.append(tracer.lift(x, op))
+                    continue
                 if x.tracer is not tracer:
                     raise TracerError(f"{op}: this value belongs to another trace (a tensor from an outer "
                                       f"compiled function leaked into an inner one){_where(user_location(3))}")

@@ -71,12 +71,22 @@ def test_lower_layers_declare_no_op():
 
 
 def test_graphgrad_ops_lists_each_op_with_its_rule_and_names(capsys):
+    import re
+
     from graphgrad.cli import main
 
     assert main(["ops"]) == 0
-    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    header, *lines = capsys.readouterr().out.splitlines()
+    # columns are padded text: cut each row at the header's column starts
+    starts = [m.start() for m in re.finditer(r"(?:^|(?<=  ))\S", header)]
+    names = [header[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+    rows = {}
+    for line in lines:
+        cells = [line[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+        rows[cells[0]] = dict(zip(names, cells))
     assert set(OPS) <= set(rows)
-    assert rows["expm1"][1:] == ["rule", "yes", "expm1", "expm1", "expm1", "-"]
-    assert rows["sign"][1:4] == ["zero", "(piecewise", "const)"]
-    assert rows["gelu"][1:] == ["composite", "-", "-", "-", "-", "gelu"]
-    assert rows["var"][1:] == ["composite", "-", "var", "var", "var", "-"]
+    assert rows["expm1"]["gradient"] == "rule" and rows["expm1"]["expression"] == "yes"
+    assert rows["expm1"]["numpy name"] == rows["expm1"]["tensor name"] == rows["expm1"]["graphgrad name"] == "expm1"
+    assert rows["sign"]["gradient"] == "zero (piecewise const)"
+    assert rows["gelu"]["gradient"] == "composite" and rows["gelu"]["nn.functional name"] == "gelu"
+    assert rows["var"]["gradient"] == "composite" and rows["var"]["numpy name"] == "var"

@@ -1,0 +1,204 @@
+"""gg.vmap: every batching rule against a Python loop over the examples, per-example gradients, in_axes and
+out_axes, and the errors."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad.passes import batching
+
+RNG = np.random.default_rng(3)
+IDX = np.array([[0, 3], [1, 1], [2, 0]])
+
+
+def loop(f, in_axes, *args):
+    """What vmap must compute: f on each example, stacked."""
+    size = next(a.shape[ax] for a, ax in zip(args, in_axes) if ax is not None)
+    outs = []
+    for b in range(size):
+        ex = [gg.tensor(np.take(a, b, axis=ax)) if ax is not None else gg.tensor(a) for a, ax in zip(args, in_axes)]
+        outs.append(f(*ex).numpy())
+    return np.stack(outs)
+
+
+CASES = {
+    # name: (function, in_axes, per-example shapes (None: unbatched, full shape))
+    "elementwise broadcast": (lambda x, y: x * y + x.exp(), (0, None), [(4, 3), (3,)]),
+    "elementwise both": (lambda x, y: gg.where(x > y, x, y * 2), (0, 0), [(3, 1), (1, 4)]),
+    "reductions": (lambda x: x.sum(0) + x.amax(1).mean() + x.logsumexp(1).prod(), (0,), [(3, 4)]),
+    "argmax": (lambda x: x.argmax(1) + x.argmax(), (0,), [(3, 4)]),
+    "softmax": (lambda x: x.softmax(-1) + x.log_softmax(0), (0,), [(3, 4)]),
+    "matrix @ matrix": (lambda a, b: a @ b, (0, 0), [(2, 3), (3, 4)]),
+    "matrix @ shared": (lambda a, b: a @ b, (0, None), [(2, 3), (5, 3, 4)]),
+    "shared @ vector": (lambda a, b: a @ b, (None, 0), [(5, 2, 3), (3,)]),
+    "vector @ vector": (lambda a, b: a @ b, (0, 0), [(3,), (3,)]),
+    "vector @ batched matrices": (lambda a, b: a @ b, (0, None), [(3,), (5, 3, 4)]),
+    "shared matrix @ vector": (lambda a, b: a @ b, (None, 0), [(2, 3), (3,)]),
+    "shared matrix @ stacked matrices": (lambda a, b: a @ b, (None, 0), [(2, 3), (4, 3, 5)]),
+    "stacked matrices @ shared matrix": (lambda a, b: a @ b, (0, None), [(4, 2, 3), (3, 5)]),
+    "vector @ shared vector": (lambda a, b: a @ b, (0, None), [(3,), (3,)]),
+    "matrix @ shared vector": (lambda a, b: a @ b, (1, None), [(2, 3), (3,)]),
+    "reshape permute expand": (lambda x: x.reshape(2, 6).T.expand(3, 6, 2) * 1.0, (0,), [(3, 4)]),
+    "concat with a shared part": (lambda x, y: gg.cat([x, y], 1), (0, None), [(2, 3), (2, 5)]),
+    "slicing": (lambda x: x[1:, None, ::2], (0,), [(3, 4)]),
+    "advanced indexing apart": (lambda x: x[[0, 2], :, [1, 0]], (0,), [(3, 2, 4)]),
+    "advanced indexing together": (lambda x: x[:, [0, 2]] * 2, (0,), [(3, 4)]),
+    "batch axis not first": (lambda x: x.sum(0), (1,), [(3, 4)]),
+    "cumsum": (lambda x: x.cumsum(1) * x.cumsum(0), (0,), [(3, 4)]),
+    "pad": (lambda x: gg.nn.functional.pad(x, (1, 2)) * 2, (0,), [(3, 4)]),
+    "einsum both": (lambda a, b: gg.einsum("ij,jk->ki", a, b), (0, 0), [(2, 3), (3, 4)]),
+    "einsum shared": (lambda a, b: gg.einsum("ij,j->i", a, b), (None, 0), [(2, 3), (3,)]),
+    "gather": (lambda x, i: x.gather(1, i) * 2, (0, None), [(3, 4), ("int", (3, 2), 4)]),
+    "gather batched index": (lambda x, i: x.gather(0, i), (None, 0), [(3, 4), ("int", (2, 4), 3)]),
+    "gather both": (lambda x, i: x.gather(1, i), (0, 0), [(3, 4), ("int", (3, 2), 4)]),
+    "index tensor shared": (lambda x, i: x[:, i], (0, None), [(3, 4), ("int", (2,), 4)]),
+    "index tensor batched": (lambda x, i: x[:, i] * 2, (0, 0), [(3, 4), ("int", (2, 2), 4)]),
+    "index tensor only batched": (lambda x, i: x[1:, i], (None, 0), [(3, 4), ("int", (5,), 4)]),
+    "index tensors apart": (lambda x, i, j: x[i, :, j], (0, 0, None), [(3, 4, 5), ("int", (2,), 3), ("int", (2,), 5)]),
+    "index tensors apart, shared": (lambda x, i, j: x[i, :, j], (0, None, None),
+                                    [(3, 4, 5), ("int", (2,), 3), ("int", (2,), 5)]),
+    "index after ellipsis": (lambda x, i: x[..., i, :], (0, 0), [(2, 3, 4), ("int", (2,), 3)]),
+    "scatter_add": (lambda x, s: x.scatter_add(1, gg.tensor(IDX), s), (0, 0), [(3, 4), (3, 2)]),
+}
+
+
+@pytest.mark.parametrize("name", [name for name in CASES if name.startswith("index")])
+def test_vmap_of_the_gradient_of_indexing_equals_a_loop(name):
+    f, in_axes, shapes = CASES[name]
+    args = make_args(in_axes, shapes)
+    grad = gg.grad(lambda x, *i: (f(x, *i) ** 2).sum())
+    np.testing.assert_allclose(gg.vmap(grad, in_axes=in_axes)(*args), loop(grad, in_axes, *args), rtol=1e-12)
+
+
+def make_args(in_axes, shapes, size=5):
+    args = []
+    for ax, shape in zip(in_axes, shapes):
+        kind, shape, high = shape if shape[0] == "int" else ("float", shape, None)
+        full = list(shape)
+        if ax is not None:
+            full.insert(ax, size)
+        args.append(RNG.integers(0, high, full) if kind == "int" else RNG.standard_normal(full))
+    return args
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_vmap_equals_a_loop(name):
+    f, in_axes, shapes = CASES[name]
+    args = make_args(in_axes, shapes)
+    out = gg.vmap(f, in_axes=in_axes)(*args)
+    np.testing.assert_allclose(out, loop(f, in_axes, *args), rtol=1e-12, atol=1e-12)
+
+
+def test_gather_and_scatter_rows_and_convolution():
+    table = RNG.standard_normal((6, 3))
+    tables = RNG.standard_normal((4, 6, 3))
+    idx = np.array([[0, 5], [2, 2], [1, 0], [3, 4]])
+    pick = lambda t, i: (t[gg.tensor(i)] if not isinstance(i, gg.Tensor) else t[i]).sum()  # noqa: E731
+    for args, axes in (((table, idx), (None, 0)), ((tables, idx[0]), (0, None)), ((tables, idx), (0, 0))):
+        f = lambda t, i: t[i] * 2  # noqa: E731
+        out = gg.vmap(f, in_axes=axes)(*args)
+        np.testing.assert_allclose(out, loop(f, axes, *args), rtol=1e-12)
+        # the gradient of a gather is a scatter: per-example gradients of the table
+        g = gg.vmap(gg.grad(lambda t, i: (t[i] ** 2).sum()), in_axes=axes)(*args)
+        expected = loop(lambda t, i: gg.grad(lambda t: (t[i] ** 2).sum())(t), axes, *args)
+        np.testing.assert_allclose(g, expected, rtol=1e-12)
+    del pick
+    images = RNG.standard_normal((3, 2, 1, 5, 5))
+    weight = RNG.standard_normal((2, 1, 3, 3))
+    conv = lambda x, w: F.conv2d(x, w, padding=1).tanh().sum()  # noqa: E731
+    g = gg.vmap(gg.grad(conv, argnums=1), in_axes=(0, None))(images, weight)
+    np.testing.assert_allclose(g, loop(gg.grad(conv, argnums=1), (0, None), images, weight), rtol=1e-10)
+
+
+def loss(w, x, y):
+    return ((x @ w).tanh() - y) ** 2
+
+
+def test_per_example_gradients_equal_a_loop():
+    w = RNG.standard_normal(4)
+    X, Y = RNG.standard_normal((32, 4)), RNG.standard_normal(32)
+    per_example = gg.vmap(gg.grad(loss), in_axes=(None, 0, 0))(w, X, Y)
+    assert per_example.shape == (32, 4)
+    expected = np.stack([gg.grad(loss)(w, x, y) for x, y in zip(X, Y)])
+    np.testing.assert_allclose(per_example, expected, rtol=1e-12)
+    # their mean is the gradient of the mean loss
+    np.testing.assert_allclose(per_example.mean(0), gg.grad(lambda w: loss(w, gg.tensor(X), gg.tensor(Y)).mean())(w),
+                               rtol=1e-12)
+    # one generated module, with no Python loop over examples in it
+    source = gg.vmap(gg.grad(loss), in_axes=(None, 0, 0)).source(w, X, Y)
+    assert "for " not in source and source.count("def ") == 1
+
+
+def test_out_axes_pytrees_and_tensors():
+    def f(p, x):
+        return {"a": p["w"] * x, "b": x.sum()}
+
+    p = {"w": RNG.standard_normal(3)}
+    X = gg.tensor(RNG.standard_normal((3, 4)))
+    out = gg.vmap(f, in_axes=({"w": None}, 1), out_axes=0)(p, X)
+    assert isinstance(out["a"], gg.Tensor) and out["a"].shape == (4, 3)
+    np.testing.assert_allclose(out["a"].numpy(), (p["w"][:, None] * X.numpy()).T)
+    out1 = gg.vmap(lambda x: (x * 2, x.sum()), out_axes=(1, 0))(X.numpy())
+    np.testing.assert_allclose(out1[0], (X.numpy() * 2).T)
+    np.testing.assert_allclose(out1[1], X.numpy().sum(1))
+    shared = gg.vmap(lambda x, w: (x * 0).sum() + w.sum(), in_axes=(0, None))(X.numpy(), p["w"])
+    np.testing.assert_allclose(shared, np.full(3, p["w"].sum()))
+
+
+def test_vmap_of_vmap_and_jacobians():
+    X = RNG.standard_normal((2, 3, 4))
+    out = gg.vmap(gg.vmap(lambda x: x.sin().sum()))(X)
+    np.testing.assert_allclose(out, np.sin(X).sum(-1))
+    jac = gg.vmap(gg.jacrev(lambda x: x.tanh() * x.sum()))(X[0])
+    np.testing.assert_allclose(jac, np.stack([gg.jacfwd(lambda x: x.tanh() * x.sum())(x) for x in X[0]]),
+                               rtol=1e-12)
+    compiled = gg.compile(gg.vmap(lambda x: x.sin().sum()))
+    np.testing.assert_allclose(compiled(gg.tensor(X[0])).numpy(), np.sin(X[0]).sum(-1))
+
+
+def test_errors_name_the_problem(monkeypatch):
+    with pytest.raises(ValueError, match="inconsistent sizes for the mapped axis: x has size 3, y has size 4"):
+        gg.vmap(lambda x, y: x + y.sum())(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="no argument is mapped"):
+        gg.vmap(lambda x: x, in_axes=None)(np.ones(3))
+    with pytest.raises(ValueError, match="in_axes 2 is out of range for x of shape"):
+        gg.vmap(lambda x: x, in_axes=2)(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="cannot map over"):
+        gg.vmap(lambda x, s: x * s, in_axes=(0, 0))(np.ones(3), 2.0)
+    monkeypatch.delitem(batching.BATCH_RULES, "sin")
+    with pytest.raises(NotImplementedError, match="primitive 'sin' has no batching rule .*test_vmap.py"):
+        gg.vmap(lambda x: x.sin())(np.ones((2, 3)))
+
+
+def test_every_primitive_has_a_batching_rule():
+    from graphgrad.ir.registry import OPS
+
+    assert sorted(op for op in OPS if op not in batching.BATCH_RULES) == ["constant"]
+
+
+def test_functions_closing_over_traced_values():
+    """JAX's idiom: an inner transform of a lambda that reads the outer function's (traced) arguments."""
+    w = RNG.standard_normal(4)
+    X, Y = RNG.standard_normal((8, 4)), RNG.standard_normal(8)
+    expected = gg.vmap(gg.grad(loss), in_axes=(None, 0, 0))(w, X, Y)
+    per_example = gg.vmap(lambda x, y: gg.jacrev(lambda w: loss(w, x, y))(w))(X, Y)
+    np.testing.assert_allclose(per_example, expected, rtol=1e-12)
+    per_example = gg.vmap(lambda x, y: gg.grad(lambda w: loss(w, x, y))(w))(X, Y)
+    np.testing.assert_allclose(per_example, expected, rtol=1e-12)
+
+    for transform in (gg.jacfwd, gg.grad):
+        @gg.compile
+        def step(w, x, y):
+            return w - 0.1 * transform(lambda w: loss(w, x, y).sum())(w)
+
+        np.testing.assert_allclose(step(gg.tensor(w), gg.tensor(X), gg.tensor(Y)).numpy(),
+                                   w - 0.1 * expected.sum(0), rtol=1e-12)
+
+
+def test_results_are_arrays_of_their_own():
+    x = RNG.standard_normal((3, 2))
+    out = gg.vmap(lambda x, w: (x, w * 1), in_axes=(0, None), out_axes=(0, 0))(x, np.ones(2))
+    for o in out:
+        o += 1  # neither the caller's x nor a read-only broadcast
+    np.testing.assert_allclose(out[1], np.full((3, 2), 2.0))
+    assert not np.shares_memory(out[0], x)
