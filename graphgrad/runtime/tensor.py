@@ -643,6 +643,8 @@ class Tensor(TensorSurface, TensorBase):
             src = Tensor._wrap(_to_array(src, None))
         if src.is_cuda != self.is_cuda:
             src = src.to(self.device)
+        if src._data.dtype != self._data.dtype:  # copy_ converts (the in-place casting rule does not apply)
+            src = src._cast(self.dtype.name)
         return self._inplace("where", True, src, _SELF)
 
     # -- composites PyTorch has as methods, and writes into part of a tensor -----------------------------------

@@ -151,3 +151,13 @@ def test_assigning_a_non_tensor_grad_is_pytorchs_type_error():
     a.grad = torch.zeros(2)
     a.grad = None
     assert a.grad is None
+
+
+def test_copy_and_fill_convert_as_pytorch_does():
+    assert torch.zeros(2, dtype=torch.int64).copy_(torch.tensor([1.5, 2.5])).tolist() == [1, 2]
+    assert torch.zeros(2, dtype=torch.int64).fill_(2.7).tolist() == [2, 2]
+    x = f64([1.0, 2.0])
+    y = torch.zeros(2)
+    y.copy_(x * 2)  # float64 into float32: the gradient flows back in x's dtype
+    y.sum().backward()
+    assert y.dtype == torch.float32 and x.grad.tolist() == [2.0, 2.0] and x.grad.dtype == torch.float64
