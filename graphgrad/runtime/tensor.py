@@ -147,7 +147,10 @@ class Tensor(TensorSurface, TensorBase):
 
     def __init__(self, *data, requires_grad: bool = False, device=None):
         # PyTorch's legacy constructor: always the default float dtype; ``Tensor(2, 3)`` is a shape
-        if len(data) == 1 and not isinstance(data[0], (int, Size)) or (len(data) == 1 and type(data[0]) is bool):
+        sizes = all(type(d) is int for d in data) or (len(data) == 1 and isinstance(data[0], Size))
+        if not sizes and len(data) == 1:
+            if isinstance(data[0], (float, bool, complex)):
+                raise TypeError(f"new(): data must be a sequence (got {type(data[0]).__name__})")
             array = _to_array(data[0], None)
             if array.dtype != dtypes.default_float().numpy:
                 array = array.astype(dtypes.default_float().numpy)

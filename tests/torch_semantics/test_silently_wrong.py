@@ -20,6 +20,11 @@ def test_legacy_constructor_is_always_the_default_float_dtype():
     assert torch.Tensor(2, 3).shape == (2, 3) and torch.Tensor(2, 3).dtype == torch.float32
     assert torch.Tensor(torch.Size([4])).shape == (4,)
     assert torch.Tensor().shape == (0,)
+    with pytest.raises(TypeError, match=r"^new\(\): data must be a sequence \(got float\)$"):
+        torch.Tensor(1.5)
+    with pytest.raises(TypeError, match="^new\\(\\): argument 'size' must be tuple of ints, but found element of "
+                                        "type str at pos 1$"):
+        torch.Tensor(2, "a")
 
 
 def test_summing_float_losses_into_a_legacy_tensor_keeps_the_fractions():
