@@ -251,6 +251,12 @@ class Module:
             module = module._modules[part]
         return module
 
+    def share_memory(self) -> Module:
+        """Move every parameter and buffer into shared memory (Hogwild training across processes)."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+        return self
+
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every submodule (children first), then on this module."""
         for module in self.children():

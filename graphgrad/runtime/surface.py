@@ -197,6 +197,19 @@ class TensorSurface:
         idx[dim] = slice(start, start + length)
         return self[tuple(idx)]
 
+    # -- shared memory (graphgrad.multiprocessing) --------------------------------------------------------
+    def share_memory_(self):
+        """Move the data into shared memory (in place) so that other processes see and update it."""
+        from . import sharing
+
+        sharing.register()
+        return sharing.share(self)
+
+    def is_shared(self) -> bool:
+        from .sharing import is_shared
+
+        return is_shared(self)
+
     # -- printing ----------------------------------------------------------------------------------------
     def __format__(self, spec: str) -> str:
         if self.ndim == 0:  # as PyTorch: a 0-d tensor formats as its Python number

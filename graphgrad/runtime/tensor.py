@@ -147,7 +147,10 @@ class Tensor(TensorSurface, TensorBase):
 
     def __init__(self, *data, requires_grad: bool = False, device=None):
         # PyTorch's legacy constructor: always the default float dtype; ``Tensor(2, 3)`` is a shape
-        if len(data) == 1 and not isinstance(data[0], (int, Size)) or (len(data) == 1 and type(data[0]) is bool):
+        sizes = all(type(d) is int for d in data) or (len(data) == 1 and isinstance(data[0], Size))
+        if not sizes and len(data) == 1:
+            if isinstance(data[0], (float, bool, complex)):
+                raise TypeError(f"new(): data must be a sequence (got {type(data[0]).__name__})")
             array = _to_array(data[0], None)
             if array.dtype != dtypes.default_float().numpy:
                 array = array.astype(dtypes.default_float().numpy)
@@ -643,6 +646,8 @@ class Tensor(TensorSurface, TensorBase):
             src = Tensor._wrap(_to_array(src, None))
         if src.is_cuda != self.is_cuda:
             src = src.to(self.device)
+        if src._data.dtype != self._data.dtype:  # copy_ converts (the in-place casting rule does not apply)
+            src = src._cast(self.dtype.name)
         return self._inplace("where", True, src, _SELF)
 
     # -- composites PyTorch has as methods, and writes into part of a tensor -----------------------------------

@@ -18,6 +18,8 @@ import os
 import pickle
 from typing import IO, Any
 
+from . import torch_format
+
 # Everything a weights-only file may name: tensor and parameter rebuilders, NumPy's array reconstruction,
 # the containers state dicts are made of.
 _WEIGHTS_ONLY = {
@@ -48,22 +50,32 @@ class _WeightsOnlyUnpickler(pickle.Unpickler):
             "default. Load with weights_only=False only if you trust the file's source.")
 
 
-def save(obj: Any, f: str | os.PathLike | IO[bytes]) -> None:
-    """Write ``obj`` (tensors, ``state_dict()``s, optimizer states, nested containers) to a path or file."""
+def save(obj: Any, f: str | os.PathLike | IO[bytes], _use_new_zipfile_serialization: bool = True) -> None:
+    """Write ``obj`` (tensors, ``state_dict()``s, optimizer states, nested containers) to a path or file, in
+    PyTorch's zip format: ``torch.load`` reads a state dict graphgrad saved (``_use_new_zipfile_serialization
+    =False``: a plain pickle, which only graphgrad reads)."""
     if isinstance(f, (str, os.PathLike)):
         with open(f, "wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            return _save(obj, fh, _use_new_zipfile_serialization, os.path.basename(os.fspath(f)).split(".")[0])
+    return _save(obj, f, _use_new_zipfile_serialization, "archive")
+
+
+def _save(obj, fh, zip_format: bool, archive: str) -> None:
+    if zip_format:
+        torch_format.write(obj, fh, archive or "archive")
     else:
-        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def load(f: str | os.PathLike | IO[bytes], map_location=None, weights_only: bool = True) -> Any:
-    """Read what :func:`save` wrote. Tensors come back on the CPU (``map_location`` is accepted for
-    compatibility). ``weights_only=False`` also rebuilds arbitrary objects, such as whole modules: use it only
-    for files you trust."""
+    """Read what :func:`save` or ``torch.save`` wrote (PyTorch's zip format, or a plain pickle). Tensors come
+    back on the CPU (``map_location`` is accepted for compatibility). ``weights_only=False`` also rebuilds
+    arbitrary objects, such as whole modules: use it only for files you trust."""
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as fh:
             return load(fh, map_location, weights_only)
+    if torch_format.is_zip(f):
+        return torch_format.read(f, _WeightsOnlyUnpickler if weights_only else pickle.Unpickler)
     if not weights_only:
         return pickle.load(f)
     return _WeightsOnlyUnpickler(f).load()

@@ -20,6 +20,11 @@ def test_legacy_constructor_is_always_the_default_float_dtype():
     assert torch.Tensor(2, 3).shape == (2, 3) and torch.Tensor(2, 3).dtype == torch.float32
     assert torch.Tensor(torch.Size([4])).shape == (4,)
     assert torch.Tensor().shape == (0,)
+    with pytest.raises(TypeError, match=r"^new\(\): data must be a sequence \(got float\)$"):
+        torch.Tensor(1.5)
+    with pytest.raises(TypeError, match="^new\\(\\): argument 'size' must be tuple of ints, but found element of "
+                                        "type str at pos 1$"):
+        torch.Tensor(2, "a")
 
 
 def test_summing_float_losses_into_a_legacy_tensor_keeps_the_fractions():
@@ -151,3 +156,13 @@ def test_assigning_a_non_tensor_grad_is_pytorchs_type_error():
     a.grad = torch.zeros(2)
     a.grad = None
     assert a.grad is None
+
+
+def test_copy_and_fill_convert_as_pytorch_does():
+    assert torch.zeros(2, dtype=torch.int64).copy_(torch.tensor([1.5, 2.5])).tolist() == [1, 2]
+    assert torch.zeros(2, dtype=torch.int64).fill_(2.7).tolist() == [2, 2]
+    x = f64([1.0, 2.0])
+    y = torch.zeros(2)
+    y.copy_(x * 2)  # float64 into float32: the gradient flows back in x's dtype
+    y.sum().backward()
+    assert y.dtype == torch.float32 and x.grad.tolist() == [2.0, 2.0] and x.grad.dtype == torch.float64

@@ -8,6 +8,7 @@
 """
 from .dataloader import BatchSampler, DataLoader, RandomSampler, SequentialSampler, default_collate
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .workers import WorkerInfo, get_worker_info
 
 __all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "RandomSampler", "SequentialSampler",
-           "Subset", "TensorDataset", "default_collate", "random_split"]
+           "Subset", "TensorDataset", "WorkerInfo", "default_collate", "get_worker_info", "random_split"]

@@ -90,7 +90,8 @@ class BatchSampler:
 class DataLoader:
     """Iterate over ``dataset`` in batches.
 
-    ``num_workers`` is accepted for compatibility; loading always happens in the calling process.
+    With ``num_workers > 0`` batches are built in that many worker processes (see ``workers.py``), seeded
+    from ``generator`` as PyTorch seeds them, and yielded in order.
 
     >>> import graphgrad as gg
     >>> from graphgrad.utils.data import DataLoader, TensorDataset
@@ -105,7 +106,8 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool | None = None, sampler=None,
                  batch_sampler=None, num_workers: int = 0, collate_fn: Callable | None = None,
                  pin_memory: bool = False, drop_last: bool = False, timeout: float = 0, worker_init_fn=None,
-                 generator=None, **kwargs):
+                 multiprocessing_context=None, generator=None, *, prefetch_factor: int | None = None,
+                 persistent_workers: bool = False, **kwargs):
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
@@ -119,6 +121,15 @@ class DataLoader:
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
                              "multiprocessing.")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 "
+                             "to enable multiprocessing, otherwise set prefetch_factor to None.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.prefetch_factor = 2 if prefetch_factor is None and num_workers > 0 else prefetch_factor
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
@@ -132,12 +143,27 @@ class DataLoader:
         self.collate_fn = collate_fn or default_collate
 
     def __iter__(self) -> Iterator:
+        if self.num_workers > 0:
+            yield from self._worker_iter()
+            return
         if self.batch_sampler is None:
             for index in self.sampler:
                 yield self.dataset[index]
             return
         for indices in self.batch_sampler:
             yield self._fetch(indices)
+
+    def _worker_iter(self) -> Iterator:
+        from . import workers
+
+        base_seed = int(_rng(self.generator).integers(0, 2 ** 62))
+        auto_batch = self.batch_sampler is not None
+        fetch = self._fetch if auto_batch and isinstance(self.dataset, TensorDataset) and \
+            self.collate_fn is default_collate else None
+        fetcher = workers.Fetcher(self.dataset, self.collate_fn, auto_batch, fetch)
+        batches = iter(self.batch_sampler) if auto_batch else iter(self.sampler)
+        yield from workers.iterate(fetcher, batches, self.num_workers, base_seed, self.worker_init_fn,
+                                   self.prefetch_factor, self.timeout, self.multiprocessing_context)
 
     def _fetch(self, indices: list[int]):
         if isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate:
