@@ -222,3 +222,128 @@ export(clamp, "clamp", tensor=("clamp", "clip"), gg=("clamp", "clip"),
        numpy="clip", numpy_fn=lambda a, a_min=None, a_max=None: clamp(a, a_min, a_max))
 export(lambda a: a * 0, "zeros_like", numpy="zeros_like")
 export(lambda a: a * 0 + 1, "ones_like", numpy="ones_like")
+
+
+# -- more of NumPy's elementwise functions ----------------------------------------------------------
+# Primitives where NumPy has the function (its accuracy, one statement in generated code); PyTorch's names
+# (asin, atan2, ...) beside NumPy's (arcsin, arctan2, ...).
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+sinh = unary("sinh", lambda g, out, x: g * x.cosh())
+cosh = unary("cosh", lambda g, out, x: g * x.sinh())
+arcsin = unary("arcsin", lambda g, out, x: g / (1 - x * x).sqrt(), tensor=("asin", "arcsin"), gg=("asin", "arcsin"))
+arccos = unary("arccos", lambda g, out, x: -g / (1 - x * x).sqrt(), tensor=("acos", "arccos"),
+               gg=("acos", "arccos"))
+arctan = unary("arctan", lambda g, out, x: g / (1 + x * x), tensor=("atan", "arctan"), gg=("atan", "arctan"))
+arcsinh = unary("arcsinh", lambda g, out, x: g / (x * x + 1).sqrt(), tensor=("asinh", "arcsinh"),
+                gg=("asinh", "arcsinh"))
+arccosh = unary("arccosh", lambda g, out, x: g / (x * x - 1).sqrt(), tensor=("acosh", "arccosh"),
+                gg=("acosh", "arccosh"))
+arctanh = unary("arctanh", lambda g, out, x: g / (1 - x * x), tensor=("atanh", "arctanh"), gg=("atanh", "arctanh"))
+exp2 = unary("exp2", lambda g, out, x: g * out * _LN2)
+log2 = unary("log2", lambda g, out, x: g / (x * _LN2))
+log10 = unary("log10", lambda g, out, x: g / (x * _LN10))
+cbrt = unary("cbrt", lambda g, out, x: g / (3 * out * out), tensor=(), gg=())
+# piecewise constant: zero gradient (as PyTorch), the input's dtype kept
+# graphgrad.floor/ceil/round/remainder/fmod/argsort are the PyTorch face's (graphgrad/__init__.py); these blocks
+# give the traced ops and the NumPy names
+floor = unary("floor", None, float_result=False, gg=())
+ceil = unary("ceil", None, float_result=False, gg=())
+trunc = unary("trunc", None, float_result=False)
+round = unary("round", None, float_result=False, numpy=(), gg=())  # noqa: A001  (half to even, as NumPy and PyTorch)
+
+
+def _numpy_round(a, decimals: int = 0):
+    if decimals == 0:
+        return round(a)
+    scale = 10.0 ** decimals
+    return round(a * scale) / scale
+
+
+export(_numpy_round, "round", numpy=("round", "around"), numpy_fn=_numpy_round)
+
+
+def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc=""):
+    """A broadcasting binary function with a floating result, expression ``xp.<name>(x, y)``."""
+    return primitive(name, batch=elementwise, infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)),
+                     expr=lambda a, xp, out: [f"{xp}.{name}({a[0]}, {a[1]})"], vjp=vjp, elementwise=True,
+                     doc=doc or f"elementwise {name}(x, y) with broadcasting", tensor=tensor, gg=gg, numpy=numpy,
+                     numpy_fn=_numpy_binary(name))
+
+
+# at (0, 0) these are 0 / 0 = nan, as PyTorch's atan2 and hypot backward give
+arctan2 = _binary_float("arctan2", (lambda g, out, y, x: g * x / (x * x + y * y),
+                                    lambda g, out, y, x: -g * y / (x * x + y * y)),
+                        tensor=("atan2", "arctan2"), gg=("atan2", "arctan2"), numpy="arctan2",
+                        doc="the angle of the point (x, y): arctan2(y, x)")
+hypot = _binary_float("hypot", (lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out),
+                      tensor="hypot", gg="hypot", numpy="hypot", doc="sqrt(x**2 + y**2) without overflow")
+
+
+def _log_weight(x, out, exp):
+    """exp(x - out), the share of x in logaddexp's result; 0 (not nan) where every operand is -inf."""
+    return exp(x - where(out == -math.inf, 0.0, out))
+
+
+logaddexp = _binary_float("logaddexp", (lambda g, out, x, y: g * _log_weight(x, out, lambda t: t.exp()),
+                                        lambda g, out, x, y: g * _log_weight(y, out, lambda t: t.exp())),
+                          tensor="logaddexp", gg="logaddexp", numpy="logaddexp", doc="log(exp(x) + exp(y)), stably")
+logaddexp2 = _binary_float("logaddexp2", (lambda g, out, x, y: g * _log_weight(x, out, lambda t: t.exp2()),
+                                          lambda g, out, x, y: g * _log_weight(y, out, lambda t: t.exp2())),
+                           tensor="logaddexp2", gg="logaddexp2", numpy="logaddexp2",
+                           doc="log2(2**x + 2**y), stably")
+
+
+def _nan_aware(pick):
+    """fmax/fmin's gradient: to the operand chosen, ties split evenly (as maximum), nan operands ignored."""
+    def rule_x(g, out, x, y):
+        return where(y != y, g, where(pick(x, y), g, where(x == y, g * 0.5, 0.0)))
+
+    def rule_y(g, out, x, y):
+        return where(x != x, g, where(pick(y, x), g, where(x == y, g * 0.5, 0.0)))
+    return rule_x, rule_y
+
+
+for _name, _pick in (("fmax", lambda a, b: a > b), ("fmin", lambda a, b: a < b)):
+    primitive(_name, batch=elementwise, infer=lambda inputs: elementwise_type(inputs), vjp=_nan_aware(_pick),
+              elementwise=True,
+              expr=(lambda n: lambda a, xp, out: [f"{xp}.{n}({a[0]}, {a[1]})"])(_name),
+              doc=f"elementwise {_name}: like {'maximum' if _name == 'fmax' else 'minimum'}, ignoring nan",
+              tensor=_name, gg=_name, numpy=_name, numpy_fn=_numpy_binary(_name))
+
+# x % y takes the divisor's sign (Python, NumPy's mod, PyTorch's remainder); fmod the dividend's (C's)
+_binary("remainder", "%", (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()), dunder="mod", gg=False,
+        tensor=("remainder",), numpy=("mod", "remainder"), doc="x % y, the sign of y (Python's and NumPy's mod)")
+fmod = _binary_float("fmod", (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).trunc()),
+                     tensor="fmod", numpy="fmod", doc="remainder of x / y with the sign of x (C's fmod)")
+
+
+def sinc(x: TensorBase) -> TensorBase:
+    """NumPy's normalized ``sinc``: ``sin(pi x) / (pi x)``, 1 at 0.
+
+    Near 0 (``|x| < 1e-3``) the Taylor series ``1 - (pi x)^2/6 + (pi x)^4/120`` is exact to float64 precision,
+    so every derivative at and around 0 is right (0, then ``-pi^2/3``); elsewhere the quotient, whose
+    denominator the inner ``where`` keeps away from 0."""
+    small = x.abs() < 1e-3
+    px = math.pi * where(small, 1.0, x)
+    t = (math.pi * x) * (math.pi * x)
+    return where(small, 1 - t / 6 + t * t / 120, px.sin() / px)
+
+
+export(sinc, "sinc", tensor="sinc", gg="sinc", numpy="sinc")
+export(lambda x: abs(x) * 1.0, "fabs", numpy="fabs")
+export(lambda x: x * (math.pi / 180), "deg2rad", tensor="deg2rad", gg="deg2rad", numpy=("deg2rad", "radians"))
+export(lambda x: x * (180 / math.pi), "rad2deg", tensor="rad2deg", gg="rad2deg", numpy=("rad2deg", "degrees"))
+
+
+def nan_to_num(x: TensorBase, copy: bool = True, nan: float = 0.0, posinf=None, neginf=None) -> TensorBase:
+    """NumPy's ``nan_to_num``: nan -> ``nan``, +-inf -> ``posinf``/``neginf`` (the dtype's extremes by default);
+    the gradient flows through the finite elements only."""
+    info = np.finfo(x._type.dtype) if x._type.is_floating else None
+    if info is None:
+        return x
+    hi = info.max if posinf is None else posinf
+    lo = info.min if neginf is None else neginf
+    return where(x != x, nan, where(x == math.inf, hi, where(x == -math.inf, lo, x)))
+
+
+export(nan_to_num, "nan_to_num", tensor="nan_to_num", gg="nan_to_num", numpy="nan_to_num")

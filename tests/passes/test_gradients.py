@@ -5,12 +5,15 @@ import pytest
 
 import graphgrad as gg
 import graphgrad.nn.functional as F
+import graphgrad.numpy as gnp
 from graphgrad.utils.gradcheck import gradcheck, gradgradcheck, numerical_jacobian
 
 # name -> (function of tensors, input shapes, sampler for inputs)
 POS = "pos"    # strictly positive inputs (log, sqrt, pow base)
 ANY = "any"
 AWAY = "away"  # bounded away from kinks/ties (relu, abs, max, comparisons)
+UNIT = "unit"  # inside (-1, 1), away from its ends (arcsin, arctanh)
+GT1 = "gt1"    # above 1 (arccosh)
 
 CASES = {
     "add_broadcast": (lambda x, y: x + y, [(3, 4), (4,)], ANY),
@@ -81,6 +84,32 @@ CASES = {
     "conv2d_dilated": (lambda x, w: F.conv2d(x, w, dilation=2), [(2, 1, 5, 5), (2, 1, 2, 2)], ANY),
     "max_pool2d": (lambda x: F.max_pool2d(x, 2) ** 2, [(1, 2, 4, 4)], ANY),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, stride=1, padding=1) * x, [(1, 1, 3, 3)], ANY),
+    # NumPy's elementwise functions
+    "sinh": (lambda x: gnp.sinh(x), [(2, 3)], ANY),
+    "cosh": (lambda x: gnp.cosh(x), [(2, 3)], ANY),
+    "arcsin": (lambda x: gnp.arcsin(x), [(4,)], UNIT),
+    "arccos": (lambda x: x.acos(), [(4,)], UNIT),
+    "arctan": (lambda x: gnp.arctan(x), [(4,)], ANY),
+    "arcsinh": (lambda x: gnp.arcsinh(x), [(4,)], ANY),
+    "arccosh": (lambda x: gnp.arccosh(x), [(4,)], GT1),
+    "arctanh": (lambda x: x.atanh(), [(4,)], UNIT),
+    "exp2": (lambda x: gnp.exp2(x), [(4,)], ANY),
+    "log2": (lambda x: gnp.log2(x), [(4,)], POS),
+    "log10": (lambda x: gnp.log10(x), [(4,)], POS),
+    "cbrt": (lambda x: gnp.cbrt(x), [(4,)], AWAY),
+    "floor_ceil_trunc_round": (lambda x: (gnp.floor(x) + gnp.ceil(x) + gnp.trunc(x) + gnp.round(x, 1)) * x,
+                               [(5,)], AWAY),
+    "arctan2": (lambda y, x: gnp.arctan2(y, x), [(3, 2), (2,)], AWAY),
+    "hypot": (lambda x, y: gnp.hypot(x, y), [(4,), (4,)], AWAY),
+    "logaddexp": (lambda x, y: gnp.logaddexp(x, y), [(3,), (2, 3)], ANY),
+    "logaddexp2": (lambda x, y: gnp.logaddexp2(x, y), [(3,), (3,)], ANY),
+    "fmax": (lambda x, y: gnp.fmax(x, y) * x, [(4,), (4,)], AWAY),
+    "fmin": (lambda x, y: gnp.fmin(x, y) * y, [(4,), (4,)], AWAY),
+    "remainder": (lambda x, y: x % y + gnp.mod(x * 3.0, y), [(4,), (4,)], POS),
+    "fmod": (lambda x, y: gnp.fmod(x * 5.0 - 5.0, y), [(4,), (4,)], POS),
+    "sinc": (lambda x: gnp.sinc(x), [(5,)], ANY),
+    "nan_to_num": (lambda x: gnp.nan_to_num(x * x), [(3,)], ANY),
+    "deg2rad_rad2deg_fabs": (lambda x: gnp.deg2rad(x) * gnp.rad2deg(x) + gnp.fabs(x), [(3,)], AWAY),
 }
 
 
@@ -91,6 +120,10 @@ def sample(kind, shape, rng):
         vals = rng.permutation(np.linspace(-1.9, 1.9, 48))[:int(np.prod(shape))]
         vals = np.where(np.abs(np.abs(vals) - 0.5) < 0.1, vals + 0.2, vals)
         return (vals + rng.uniform(-0.01, 0.01, vals.shape)).reshape(shape)  # no exact ties across inputs
+    if kind == UNIT:
+        return rng.uniform(-0.8, 0.8, shape)
+    if kind == GT1:
+        return rng.uniform(1.2, 3.0, shape)
     return rng.standard_normal(shape)
 
 

@@ -1,0 +1,89 @@
+"""NumPy-face ops (issue 8, section 2): values equal NumPy's, and the gradients at their special points."""
+import math
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.numpy as gnp
+
+X = np.array([-1.7, -0.4, 0.0, 0.3, 1.2, 2.5])
+UNIT = np.array([-0.9, -0.3, 0.0, 0.45, 0.8])
+POS = np.array([0.2, 1.0, 3.5, 10.0])
+
+UNARY = {"sinh": X, "cosh": X, "arcsin": UNIT, "arccos": UNIT, "arctan": X, "arcsinh": X, "arccosh": POS + 1.0,
+         "arctanh": UNIT, "exp2": X, "log2": POS, "log10": POS, "cbrt": X, "floor": X, "ceil": X, "trunc": X,
+         "round": np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 0.49]), "around": X, "sinc": X, "fabs": X,
+         "deg2rad": X, "rad2deg": X, "radians": X, "degrees": X,
+         "nan_to_num": np.array([np.nan, np.inf, -np.inf, 1.5])}
+BINARY = {"arctan2": (X, X[::-1]), "hypot": (X, X[::-1]), "logaddexp": (X, X[::-1]), "logaddexp2": (X, X[::-1]),
+          "fmax": (np.array([1.0, np.nan, 2.0, np.nan]), np.array([np.nan, 3.0, 1.0, np.nan])),
+          "fmin": (np.array([1.0, np.nan, 2.0, np.nan]), np.array([np.nan, 3.0, 1.0, np.nan])),
+          "mod": (X, np.array([0.7, -0.7, 0.7, -0.7, 0.7, -0.7])), "remainder": (X, np.array([0.5] * 6)),
+          "fmod": (X, np.array([0.7, -0.7, 0.7, -0.7, 0.7, -0.7]))}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_unary_values_equal_numpy(name, compiled):
+    x = UNARY[name]
+    fn = getattr(gnp, name)
+    got = (gg.compile(fn) if compiled else fn)(gg.tensor(x, dtype=gg.float64)).numpy()
+    np.testing.assert_allclose(got, getattr(np, name)(x), rtol=1e-12, atol=0, equal_nan=True)
+    assert isinstance(fn(x), np.ndarray)  # plain arrays: NumPy's own result
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_binary_values_equal_numpy(name, compiled):
+    a, b = BINARY[name]
+    fn = getattr(gnp, name)
+    got = (gg.compile(fn) if compiled else fn)(gg.tensor(a, dtype=gg.float64), gg.tensor(b, dtype=gg.float64))
+    np.testing.assert_allclose(got.numpy(), getattr(np, name)(a, b), rtol=1e-12, atol=1e-15, equal_nan=True)
+
+
+def test_mod_operator_and_pytorch_names():
+    x = gg.tensor([-1.7, 2.5], dtype=gg.float64)
+    np.testing.assert_allclose((x % 0.7).numpy(), np.mod([-1.7, 2.5], 0.7), rtol=1e-12)
+    np.testing.assert_allclose((5.0 % x).numpy(), np.mod(5.0, [-1.7, 2.5]), rtol=1e-12)
+    np.testing.assert_allclose(gg.atan2(x, x * 2).numpy(), np.arctan2([-1.7, 2.5], [-3.4, 5.0]), rtol=1e-12)
+    np.testing.assert_allclose(x.remainder(0.7).numpy(), (x % 0.7).numpy())
+    for torch_name, numpy_name in (("asin", "arcsin"), ("acos", "arccos"), ("atan", "arctan"), ("asinh", "arcsinh"),
+                                   ("atanh", "arctanh")):
+        t = gg.tensor([0.25], dtype=gg.float64)
+        assert getattr(t, torch_name)().item() == getattr(np, numpy_name)(0.25)
+
+
+def test_sinc_at_zero_value_and_derivatives():
+    assert gg.grad(gnp.sinc)(0.0) == 0.0
+    # sinc(x) = 1 - (pi x)^2 / 6 + ...: the second derivative at 0 is -pi^2 / 3
+    np.testing.assert_allclose(gg.grad(gg.grad(gnp.sinc))(0.0), -math.pi ** 2 / 3, rtol=1e-12)
+    x = gg.tensor([0.0, 5e-4, 2e-3], dtype=gg.float64, requires_grad=True)
+    (g,) = gg.autograd.grad(gnp.sinc(x).sum(), x, create_graph=True)
+    exact = [0.0] + [(math.cos(math.pi * v) - math.sin(math.pi * v) / (math.pi * v)) / v for v in (5e-4, 2e-3)]
+    np.testing.assert_allclose(g.detach().numpy(), exact, rtol=1e-8, atol=1e-15)
+    (h,) = gg.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy()[0], -math.pi ** 2 / 3, rtol=1e-12)
+
+
+def test_logaddexp_of_two_negative_infinities():
+    with np.errstate(divide="ignore"):
+        value, (gx, gy) = gg.value_and_grad(lambda x, y: gnp.logaddexp(x, y), argnums=(0, 1))(-np.inf, -np.inf)
+    assert value == -np.inf and gx == 0.0 and gy == 0.0
+
+
+def test_fmax_gradient_skips_nan_operands():
+    a, b = np.array([1.0, np.nan, 2.0]), np.array([np.nan, 3.0, 5.0])
+    ga, gb = gg.grad(lambda a, b: gnp.sum(gnp.fmax(a, b)), argnums=(0, 1))(a, b)
+    np.testing.assert_array_equal(ga, [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(gb, [0.0, 1.0, 1.0])
+
+
+def test_nan_to_num_passes_gradient_through_finite_elements():
+    g = gg.grad(lambda x: gnp.sum(gnp.nan_to_num(x * 2.0)))(np.array([np.nan, 1.0, np.inf]))
+    np.testing.assert_array_equal(g, [0.0, 2.0, 0.0])
+
+
+def test_piecewise_constant_functions_have_zero_gradient():
+    for fn in (gnp.floor, gnp.ceil, gnp.trunc, gnp.round):
+        np.testing.assert_array_equal(gg.grad(lambda x: gnp.sum(fn(x) * 1.0))(np.array([0.3, 1.7])), [0.0, 0.0])
