@@ -109,7 +109,8 @@ def constant_like(like, value, dtype=None):
 def as_tensors(items: list) -> list:
     """The items of one array, as tensors of one dtype (NumPy's result dtype): nested lists holding tensors
     are built first; numbers and arrays become constants."""
-    items = [array(x) if isinstance(x, (list, tuple)) and contains_tensor(x) else x for x in items]
+    items = [array(x) if contains_tensor(x) else x if isinstance(x, (int, float, bool, np.generic)) else np.asarray(x)
+             for x in items]
     like = next(x for x in items if isinstance(x, TensorBase))
     dtype = np.result_type(*[np.dtype(x._type.dtype) if isinstance(x, TensorBase) else x for x in items])
     return [x._cast(dtype_name(dtype)) if isinstance(x, TensorBase) else constant_like(like, x, dtype) for x in items]

@@ -531,3 +531,160 @@ primitive("pad", batch=_pad_batch,
           attrs=("widths", "value"), infer=_pad_type, doc="constant padding: (before, after) per dimension",
           vjp=(lambda g, out, x, *, widths, value: _unpad(g, widths),), expr=_pad_expr,
           fn=pad, nn="pad", numpy="pad", numpy_fn=_numpy_pad)
+
+
+# -- NumPy's shape functions: composites of permute, reshape, concat and slices -------------------------
+def _axes(axes: tuple, ndim: int) -> tuple:
+    """Axes made non-negative, in the order given."""
+    return tuple(normalize_dims(a, ndim)[0] for a in axes)
+
+
+def swapaxes(a: TensorBase, axis1: int, axis2: int) -> TensorBase:
+    """Exchange two axes (``numpy.swapaxes``, ``torch.swapaxes``)."""
+    return a.transpose(axis1, axis2)
+
+
+def moveaxis(a: TensorBase, source, destination) -> TensorBase:
+    """Move axes ``source`` to positions ``destination``, the others keeping their order (``numpy.moveaxis``)."""
+    source = (source,) if isinstance(source, int) else tuple(source)
+    destination = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(source) != len(destination):
+        raise ValueError("`source` and `destination` arguments must have the same number of elements")
+    src, dst = _axes(source, a.ndim), _axes(destination, a.ndim)
+    order = [i for i in range(a.ndim) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return a.permute(tuple(order))
+
+
+def rollaxis(a: TensorBase, axis: int, start: int = 0) -> TensorBase:
+    """``numpy.rollaxis``: move ``axis`` to before position ``start``."""
+    (axis,) = normalize_dims(axis, a.ndim)
+    start = start + a.ndim if start < 0 else start
+    if not 0 <= start <= a.ndim:
+        raise ValueError(f"'start' arg requires {-a.ndim} <= start < {a.ndim + 1}, but {start} was passed in")
+    return moveaxis(a, axis, start - 1 if axis < start else start)
+
+
+def _at_least(a, n: int) -> TensorBase:
+    a = as_tensors([a])[0] if not isinstance(a, TensorBase) else a
+    if a.ndim >= n:
+        return a
+    if n == 3 and a.ndim == 2:
+        return a.reshape(tuple(a.shape) + (1,))
+    if n == 3:
+        return a.reshape((1,) + tuple(a.shape) + (1,) * (2 - a.ndim))  # (N,) -> (1, N, 1), () -> (1, 1, 1)
+    return a.reshape((1,) * (n - a.ndim) + tuple(a.shape))
+
+
+def _at_least_fn(n: int):
+    def fn(*arys):
+        out = [_at_least(a, n) for a in arys]
+        return out[0] if len(out) == 1 else out
+    fn.__name__ = f"atleast_{n}d"
+    fn.__doc__ = f"Each argument viewed with at least {n} dimensions (``numpy.atleast_{n}d``)."
+    return fn
+
+
+def vstack(tup) -> TensorBase:
+    """Rows stacked: 1-D arrays become rows, then a concatenation along axis 0."""
+    return cat([_at_least(a, 2) for a in as_tensors(list(tup))], 0)
+
+
+def hstack(tup) -> TensorBase:
+    """Columns stacked: along axis 1, or axis 0 for 1-D arrays."""
+    items = [_at_least(a, 1) for a in as_tensors(list(tup))]
+    return cat(items, 0 if items[0].ndim == 1 else 1)
+
+
+def dstack(tup) -> TensorBase:
+    """Stacked along the third axis, after ``atleast_3d``."""
+    return cat([_at_least(a, 3) for a in as_tensors(list(tup))], 2)
+
+
+def column_stack(tup) -> TensorBase:
+    """1-D arrays as columns of a 2-D array; 2-D arrays joined along axis 1."""
+    items = [a.reshape(-1, 1) if a.ndim < 2 else a for a in as_tensors(list(tup))]
+    return cat(items, 1)
+
+
+def array_split(ary: TensorBase, indices_or_sections, axis: int = 0) -> list:
+    """Like ``split``, but ``n`` sections need not divide the axis: the first ``len % n`` get one more."""
+    if isinstance(indices_or_sections, int):
+        (d,) = normalize_dims(axis, ary.ndim)
+        n, k = ary.shape[d], indices_or_sections
+        if k <= 0:
+            raise ValueError("number sections must be larger than 0.")
+        sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
+        bounds = [builtins.sum(sizes[:i + 1]) for i in range(k - 1)]
+        return _numpy_split(ary, bounds, axis)
+    return _numpy_split(ary, indices_or_sections, axis)
+
+
+def _split_along(axis: int, name: str, min_ndim: int):
+    def fn(ary, indices_or_sections):
+        if ary.ndim < min_ndim:
+            raise ValueError(f"{name} only works on arrays of {min_ndim} or more dimensions")
+        return _numpy_split(ary, indices_or_sections, 0 if name == "hsplit" and ary.ndim == 1 else axis)
+    fn.__name__ = name
+    return fn
+
+
+def _numpy_repeat(a: TensorBase, repeats, axis=None) -> TensorBase:
+    """``numpy.repeat``: each element ``repeats`` times in a row (not PyTorch's ``repeat``, which tiles)."""
+    if axis is None:
+        a, axis = a.reshape(-1), 0
+    (d,) = normalize_dims(axis, a.ndim)
+    n = a.shape[d]
+    if isinstance(repeats, int) or (hasattr(repeats, "__len__") and len(repeats) == 1):
+        r = int(repeats if isinstance(repeats, int) else list(repeats)[0])
+        shape = tuple(a.shape)
+        spread = a.reshape(shape[:d + 1] + (1,) + shape[d + 1:]).expand(shape[:d + 1] + (r,) + shape[d + 1:])
+        return spread.reshape(shape[:d] + (n * r,) + shape[d + 1:])
+    counts = [int(r) for r in repeats]
+    if len(counts) != n:
+        raise ValueError(f"operands could not be broadcast together with shape ({n},) ({len(counts)},)")
+    index = [i for i, r in enumerate(counts) for _ in range(r)]
+    return a[(slice(None),) * d + (index,)]
+
+
+def rot90(m: TensorBase, k: int = 1, axes=(0, 1)) -> TensorBase:
+    """Rotate by 90 degrees ``k`` times from the first toward the second of ``axes`` (``numpy.rot90``)."""
+    a0, a1 = _axes(tuple(axes), m.ndim)
+    if a0 == a1:
+        raise ValueError("Axes must be different.")
+    k %= 4
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(m, (a0, a1))
+    if k == 1:
+        return swapaxes(flip(m, a1), a0, a1)
+    return flip(swapaxes(m, a0, a1), a1)
+
+
+def append(arr, values, axis=None) -> TensorBase:
+    """``numpy.append``: ``values`` after ``arr`` (both flattened when ``axis`` is None)."""
+    arr, values = as_tensors([arr, values])
+    if axis is None:
+        return cat([arr.reshape(-1), values.reshape(-1)], 0)
+    return cat([arr, values], axis)
+
+
+export(swapaxes, "swapaxes", tensor="swapaxes", gg="swapaxes", numpy="swapaxes")
+export(moveaxis, "moveaxis", tensor=("moveaxis", "movedim"), gg=("moveaxis", "movedim"), numpy="moveaxis")
+export(rollaxis, "rollaxis", numpy="rollaxis")
+for _n in (1, 2, 3):
+    export(_at_least_fn(_n), f"atleast_{_n}d", gg=f"atleast_{_n}d", numpy=f"atleast_{_n}d")
+export(vstack, "vstack", gg=("vstack", "row_stack"), numpy=("vstack", "row_stack"))
+export(hstack, "hstack", gg="hstack", numpy="hstack")
+export(dstack, "dstack", gg="dstack", numpy="dstack")
+export(column_stack, "column_stack", gg="column_stack", numpy="column_stack")
+export(array_split, "array_split", numpy="array_split")
+export(_split_along(0, "vsplit", 2), "vsplit", numpy="vsplit")
+export(_split_along(1, "hsplit", 1), "hsplit", numpy="hsplit")
+export(_split_along(2, "dsplit", 3), "dsplit", numpy="dsplit")
+export(_numpy_repeat, "repeat", numpy="repeat")
+export(rot90, "rot90", tensor="rot90", gg="rot90", numpy="rot90",
+       numpy_fn=lambda m, k=1, axes=(0, 1): rot90(m, k, axes))
+export(append, "append", numpy="append")

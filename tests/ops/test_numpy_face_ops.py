@@ -6,6 +6,7 @@ import pytest
 
 import graphgrad as gg
 import graphgrad.numpy as gnp
+from graphgrad.utils.gradcheck import numerical_jacobian
 
 X = np.array([-1.7, -0.4, 0.0, 0.3, 1.2, 2.5])
 UNIT = np.array([-0.9, -0.3, 0.0, 0.45, 0.8])
@@ -87,3 +88,53 @@ def test_nan_to_num_passes_gradient_through_finite_elements():
 def test_piecewise_constant_functions_have_zero_gradient():
     for fn in (gnp.floor, gnp.ceil, gnp.trunc, gnp.round):
         np.testing.assert_array_equal(gg.grad(lambda x: gnp.sum(fn(x) * 1.0))(np.array([0.3, 1.7])), [0.0, 0.0])
+
+
+A = np.arange(24.0).reshape(2, 3, 4)
+V = np.arange(3.0)
+M = np.arange(6.0).reshape(2, 3)
+SHAPE_CALLS = [
+    ("swapaxes", lambda f, a: f(a, 0, 2), A), ("moveaxis", lambda f, a: f(a, [0, 1], [2, 0]), A),
+    ("moveaxis", lambda f, a: f(a, -1, 0), A), ("rollaxis", lambda f, a: f(a, 2, 1), A),
+    ("rollaxis", lambda f, a: f(a, 0, 3), A), ("atleast_1d", lambda f, a: f(a), np.array(2.0)),
+    ("atleast_2d", lambda f, a: f(a), V), ("atleast_3d", lambda f, a: f(a), V), ("atleast_3d", lambda f, a: f(a), M),
+    ("vstack", lambda f, a: f([a, a * 2]), V), ("vstack", lambda f, a: f([a, np.ones(3)]), V),
+    ("hstack", lambda f, a: f([a, a]), M), ("hstack", lambda f, a: f([a, [7.0]]), V),
+    ("dstack", lambda f, a: f([a, a]), M), ("column_stack", lambda f, a: f([a, a]), V),
+    ("array_split", lambda f, a: f(a, 3, axis=2), A), ("array_split", lambda f, a: f(a, [1, 5], axis=2), A),
+    ("vsplit", lambda f, a: f(a, 2), A), ("hsplit", lambda f, a: f(a, [1]), A), ("hsplit", lambda f, a: f(a, 3), V),
+    ("dsplit", lambda f, a: f(a, 2), A), ("repeat", lambda f, a: f(a, 2, axis=1), M),
+    ("repeat", lambda f, a: f(a, [1, 0, 2], axis=-1), M), ("repeat", lambda f, a: f(a, 2), M),
+    ("rot90", lambda f, a: f(a), M), ("rot90", lambda f, a: f(a, 3, (2, 0)), A), ("rot90", lambda f, a: f(a, -2), M),
+    ("append", lambda f, a: f(a, [1.0, 2.0]), M), ("append", lambda f, a: f(a, a, axis=0), M),
+    ("flipud", lambda f, a: f(a), M), ("fliplr", lambda f, a: f(a), M),
+]
+
+
+@pytest.mark.parametrize("name, call, a", SHAPE_CALLS, ids=[f"{c[0]}{i}" for i, c in enumerate(SHAPE_CALLS)])
+def test_shape_functions_equal_numpy(name, call, a):
+    expected = call(getattr(np, name), a)
+    got = call(getattr(gnp, name), gg.tensor(a, dtype=gg.float64))
+    if isinstance(expected, list):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(g.numpy(), e)
+    else:
+        np.testing.assert_array_equal(got.numpy(), expected)
+    # and its gradient: of the sum of squares of every piece, against finite differences of NumPy's function
+    def loss(fn, x):
+        return sum((p ** 2).sum() for p in _pieces(call(fn, x)))
+
+    g = gg.grad(lambda x: loss(getattr(gnp, name), x))(a)
+    numeric = numerical_jacobian(lambda x: np.asarray(loss(getattr(np, name), x)), [a])[0].reshape(a.shape)
+    np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=1e-6)
+
+
+def _pieces(out):
+    return out if isinstance(out, list) else [out]
+
+
+def test_numpy_repeat_is_not_pytorchs_repeat():
+    t = gg.tensor([1.0, 2.0])
+    np.testing.assert_array_equal(gnp.repeat(t, 2).numpy(), [1.0, 1.0, 2.0, 2.0])
+    np.testing.assert_array_equal(t.repeat(2).numpy(), [1.0, 2.0, 1.0, 2.0])

@@ -110,6 +110,17 @@ CASES = {
     "sinc": (lambda x: gnp.sinc(x), [(5,)], ANY),
     "nan_to_num": (lambda x: gnp.nan_to_num(x * x), [(3,)], ANY),
     "deg2rad_rad2deg_fabs": (lambda x: gnp.deg2rad(x) * gnp.rad2deg(x) + gnp.fabs(x), [(3,)], AWAY),
+    # NumPy's shape functions
+    "swapaxes_moveaxis_rollaxis": (lambda x: gnp.swapaxes(x, 0, 2) * gnp.moveaxis(x, [0, 1], [2, 0]).sum()
+                                   + gnp.rollaxis(x, 2) ** 2, [(2, 2, 2)], ANY),
+    "vstack_hstack": (lambda x, y: gnp.vstack([x, y * y]) * gnp.hstack([x, y]) [None, :3], [(3,), (3,)], ANY),
+    "dstack_column_stack": (lambda x, y: gnp.dstack([x, y]).sum() * gnp.column_stack([x, y ** 2]), [(3,), (3,)],
+                            ANY),
+    "atleast_nd": (lambda x: gnp.atleast_3d(x) * gnp.atleast_2d(x).sum() + gnp.atleast_1d(x.sum()), [(2,)], ANY),
+    "array_split_hsplit": (lambda x: gnp.array_split(x, 2, axis=1)[0] ** 2 * gnp.hsplit(x, [2])[1].sum(),
+                           [(2, 3)], ANY),
+    "numpy_repeat": (lambda x: gnp.repeat(x, 2, axis=0) * gnp.repeat(x, [0, 2, 1], axis=1).sum(), [(2, 3)], ANY),
+    "rot90_append": (lambda x: gnp.rot90(x) ** 2 + gnp.append(x, [1.0, 2.0])[-1] * gnp.rot90(x, 3), [(2, 3)], ANY),
 }
 
 
