@@ -9,7 +9,7 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, decode_index, encode_index, is_type, normalize_dims
 from ..ir.types import TensorType
-from ..passes.batching import broadcast_batch, moveaxis, pad_after_batch, to_front
+from ..passes.batching import along_axis, broadcast_batch, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..tracer.tracer import SymbolicTensor
 from .define import primitive
@@ -586,3 +586,34 @@ primitive("scatter_add_index", batch=_scatter_add_index_batch,
           infer=lambda inputs, subscript, shape: TensorType(tuple(shape), inputs[0].dtype),
           doc="the adjoint of gather_index: g added into zeros of `shape` at the subscript",
           expr=_scatter_add_index_expr)
+
+
+# -- sorting: the order is an integer op (no gradient); the values are a gather by it -------------------------
+def argsort(x: TensorBase, dim: int = -1, descending: bool = False) -> TensorBase:
+    """Indices that sort ``x`` along ``dim`` (stable: ties keep their order)."""
+    (d,) = normalize_dims(dim, x.ndim)
+    order = bind("argsort", x, dim=d)
+    return order.flip(d) if descending else order
+
+
+primitive("argsort", batch=along_axis, attrs=("dim",), infer=lambda inputs, dim: TensorType(inputs[0].shape, "int64"), nondiff=True,
+          expr=lambda a, xp, out, dim: [f"{xp}.argsort({a[0]}, axis={dim}, kind='stable')"],
+          doc="indices that sort x along dim (stable)", fn=argsort, tensor="argsort")
+
+
+def _numpy_argsort(a, axis=-1, kind=None, order=None):
+    if axis is None:
+        return argsort(a.reshape(-1), 0)
+    return argsort(a, axis)
+
+
+def _numpy_sort(a, axis=-1, kind=None, order=None):
+    """``numpy.sort``'s values: a gather by ``argsort``, so the gradient goes back to each value's place."""
+    if axis is None:
+        a, axis = a.reshape(-1), 0
+    (d,) = normalize_dims(axis, a.ndim)
+    return gather(a, d, argsort(a, d))
+
+
+export(_numpy_argsort, "argsort", numpy="argsort")
+export(_numpy_sort, "sort", numpy="sort")

@@ -1,13 +1,15 @@
 """Linear algebra: matmul (the ``@`` operator) and the products built on it."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, shape_of
 from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..passes.batching import moveaxis, pad_after_batch, to_front
-from .define import binary_numpy, primitive
+from .define import as_tensors, binary_numpy, constant_like, primitive
 
 
 def _matmul_type(inputs):
@@ -315,3 +317,117 @@ primitive("einsum", batch=_einsum_batch, attrs=("equation",), infer=_einsum_type
           doc="Einstein summation over an explicit equation (no repeated index within an operand)",
           expr=lambda a, xp, out, equation: [f"{xp}.einsum({equation!r}, {', '.join(a)})"],
           fn=einsum, gg="einsum", numpy="einsum", numpy_fn=lambda subscripts, *operands: einsum(subscripts, *operands))
+
+
+# -- NumPy's products and matrix parts (composites of einsum, indexing and where) -------------------------
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def tensordot(a, b, axes=2) -> TensorBase:
+    """``numpy.tensordot``: sum products over the last ``axes`` axes of ``a`` and the first of ``b``, or over
+    the listed axes ``([a axes], [b axes])``."""
+    a, b = as_tensors([a, b]) if not (isinstance(a, TensorBase) and isinstance(b, TensorBase)) else (a, b)
+    if isinstance(axes, int):
+        ax_a, ax_b = list(range(a.ndim - axes, a.ndim)), list(range(axes))
+    else:
+        ax_a, ax_b = ([x] if isinstance(x, int) else list(x) for x in axes)
+    ax_a, ax_b = [d % a.ndim for d in ax_a], [d % b.ndim for d in ax_b]
+    if len(ax_a) != len(ax_b) or any(a.shape[i] != b.shape[j] for i, j in zip(ax_a, ax_b)):
+        raise ValueError("shape-mismatch for sum")
+    sa = list(_LETTERS[:a.ndim])
+    sb = list(_LETTERS[a.ndim:a.ndim + b.ndim])
+    for i, j in zip(ax_a, ax_b):
+        sb[j] = sa[i]
+    out = [c for i, c in enumerate(sa) if i not in ax_a] + [c for j, c in enumerate(sb) if j not in ax_b]
+    return bind("einsum", a, b, equation=f"{''.join(sa)},{''.join(sb)}->{''.join(out)}")
+
+
+def inner(a, b) -> TensorBase:
+    """``numpy.inner``: products summed over the last axis of both (a scalar operand multiplies)."""
+    if not isinstance(a, TensorBase) or not isinstance(b, TensorBase):
+        a, b = as_tensors([a, b])
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    return tensordot(a, b, ([-1], [-1]))
+
+
+def kron(a, b) -> TensorBase:
+    """``numpy.kron``: the Kronecker product (block ``a[i, j] * b``)."""
+    a, b = as_tensors([a, b]) if not (isinstance(a, TensorBase) and isinstance(b, TensorBase)) else (a, b)
+    n = max(a.ndim, b.ndim)
+    a = a.reshape((1,) * (n - a.ndim) + tuple(a.shape))
+    b = b.reshape((1,) * (n - b.ndim) + tuple(b.shape))
+    sa, sb = _LETTERS[:n], _LETTERS[n:2 * n]
+    product = bind("einsum", a, b, equation=f"{sa},{sb}->{''.join(x + y for x, y in zip(sa, sb))}")
+    return product.reshape(tuple(p * q for p, q in zip(a.shape, b.shape)))
+
+
+def cross(a, b, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis=None) -> TensorBase:
+    """``numpy.cross`` of 3-vectors along ``axis`` (broadcasting the rest); 2-vectors give the z component."""
+    a, b = as_tensors([a, b]) if not (isinstance(a, TensorBase) and isinstance(b, TensorBase)) else (a, b)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = a.moveaxis(axisa, -1), b.moveaxis(axisb, -1)
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
+    a0, a1 = a[..., 0], a[..., 1]
+    b0, b1 = b[..., 0], b[..., 1]
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return a0 * b1 - a1 * b0
+    a2 = a[..., 2] if a.shape[-1] == 3 else 0.0
+    b2 = b[..., 2] if b.shape[-1] == 3 else 0.0
+    c = [a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0]
+    c = [x if isinstance(x, TensorBase) else a0 * 0 + x for x in c]
+    return bind("concat", *[x.unsqueeze(-1) for x in c], dim=c[0].ndim).moveaxis(-1, axisc)
+
+
+def diagonal(a: TensorBase, offset: int = 0, axis1: int = 0, axis2: int = 1) -> TensorBase:
+    """``numpy.diagonal``: the ``offset`` diagonal of the ``axis1``/``axis2`` planes, as the last axis."""
+    m = a.moveaxis((axis1, axis2), (-2, -1))
+    rows, cols = m.shape[-2], m.shape[-1]
+    start_r, start_c = (0, offset) if offset >= 0 else (-offset, 0)
+    n = max(0, min(rows - start_r, cols - start_c))
+    return m[..., list(range(start_r, start_r + n)), list(range(start_c, start_c + n))]
+
+
+def trace(a: TensorBase, offset: int = 0, axis1: int = 0, axis2: int = 1) -> TensorBase:
+    """``numpy.trace``: the sum of a diagonal."""
+    return diagonal(a, offset, axis1, axis2).sum(-1)
+
+
+def diag(v: TensorBase, k: int = 0) -> TensorBase:
+    """``numpy.diag``: a 1-D ``v`` on the ``k``-th diagonal of a square matrix, or the ``k``-th diagonal of a
+    2-D ``v``."""
+    if v.ndim == 2:
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    n = v.shape[0]
+    size = n + abs(k)
+    place = np.zeros((n, size * size))  # one-hot: v[i] goes to (i, i + k) or (i - k, i)
+    for i in range(n):
+        r, c = (i, i + k) if k >= 0 else (i - k, i)
+        place[i, r * size + c] = 1.0
+    return (v @ constant_like(v, place, np.dtype(v._type.dtype) if v._type.is_floating else None)).reshape(size, size)
+
+
+def _triangle(lower: bool):
+    def fn(m: TensorBase, k: int = 0) -> TensorBase:
+        rows, cols = m.shape[-2], m.shape[-1]
+        mask = np.tri(rows, cols, k, dtype=bool) if lower else ~np.tri(rows, cols, k - 1, dtype=bool)
+        return bind("where", constant_like(m, mask), m, 0)
+    fn.__name__ = "tril" if lower else "triu"
+    fn.__doc__ = f"The {'lower' if lower else 'upper'} triangle of the last two axes, from diagonal ``k``."
+    return fn
+
+
+tril, triu = _triangle(True), _triangle(False)
+export(tensordot, "tensordot", gg="tensordot", numpy="tensordot")
+export(inner, "inner", gg="inner", numpy="inner")
+export(kron, "kron", gg="kron", numpy="kron")
+export(cross, "cross", numpy="cross")
+export(diagonal, "diagonal", numpy="diagonal")
+export(trace, "trace", numpy="trace")
+export(diag, "diag", numpy="diag")
+export(tril, "tril", tensor="tril", gg="tril", numpy="tril")
+export(triu, "triu", tensor="triu", gg="triu", numpy="triu")

@@ -688,3 +688,24 @@ export(_numpy_repeat, "repeat", numpy="repeat")
 export(rot90, "rot90", tensor="rot90", gg="rot90", numpy="rot90",
        numpy_fn=lambda m, k=1, axes=(0, 1): rot90(m, k, axes))
 export(append, "append", numpy="append")
+
+
+def diff(a: TensorBase, n: int = 1, axis: int = -1, prepend=None, append=None) -> TensorBase:
+    """``numpy.diff``: the ``n``-th differences along ``axis`` (after joining ``prepend``/``append``)."""
+    (d,) = normalize_dims(axis, a.ndim)
+    if prepend is not None or append is not None:
+        def piece(extra):
+            extra = as_tensors([a, extra])[1]
+            if extra.ndim == 0:  # a scalar: one slice along the axis
+                extra = extra.reshape((1,) * a.ndim).expand(tuple(a.shape[:d]) + (1,) + tuple(a.shape[d + 1:]))
+            return extra
+        parts = ([piece(prepend)] if prepend is not None else []) + [a] + (
+            [piece(append)] if append is not None else [])
+        a = cat(as_tensors(parts), d)
+    head = (slice(None),) * d
+    for _ in range(n):
+        a = a[head + (slice(1, None),)] - a[head + (slice(None, -1),)]
+    return a
+
+
+export(diff, "diff", gg="diff", numpy="diff")

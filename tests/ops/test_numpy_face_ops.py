@@ -138,3 +138,37 @@ def test_numpy_repeat_is_not_pytorchs_repeat():
     t = gg.tensor([1.0, 2.0])
     np.testing.assert_array_equal(gnp.repeat(t, 2).numpy(), [1.0, 1.0, 2.0, 2.0])
     np.testing.assert_array_equal(t.repeat(2).numpy(), [1.0, 2.0, 1.0, 2.0])
+
+
+B = np.arange(12.0).reshape(3, 4) - 5
+U, W = np.array([1.0, -2.0, 3.0]), np.array([0.5, 4.0, -1.0])
+LINALG_CALLS = [
+    ("tensordot", (A, np.ones((3, 4))), {}), ("tensordot", (B, np.ones((4, 2)), 1), {}),
+    ("tensordot", (A, np.ones((4, 3)), ([1, 2], [1, 0])), {}), ("inner", (U, W), {}), ("inner", (B, np.ones((2, 4))), {}),
+    ("kron", (B[:2, :2], np.eye(2)), {}), ("kron", (U, W), {}), ("cross", (U, W), {}),
+    ("cross", (np.stack([U, W]), W), {}), ("cross", (np.stack([U, W]).T, W), {"axisa": 0}),
+    ("diagonal", (A, 1, 1, 2), {}), ("diagonal", (B, -1), {}), ("trace", (B,), {}), ("trace", (A, 0, 2, 1), {}),
+    ("diag", (U,), {}), ("diag", (U, 1), {}), ("diag", (U, -2), {}), ("diag", (B, 1), {}),
+    ("tril", (B,), {}), ("triu", (B, 1), {}), ("tril", (A, -1), {}),
+    ("sort", (B[::-1],), {}), ("sort", (B[::-1],), {"axis": 0}), ("sort", (B,), {"axis": None}),
+    ("argsort", (np.array([3.0, 1.0, 3.0, 0.0]),), {}),
+    ("diff", (B,), {}), ("diff", (B,), {"n": 2, "axis": 0}), ("diff", (B,), {"prepend": 0.0, "append": [[7.0]] * 3}),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs", LINALG_CALLS, ids=[f"{c[0]}{i}" for i, c in enumerate(LINALG_CALLS)])
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_products_matrix_parts_sort_diff_equal_numpy(name, args, kwargs, compiled):
+    expected = getattr(np, name)(*args, **kwargs)
+    arrays = [i for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+
+    def fn(*tensors):
+        full = list(args)
+        for i, t in zip(arrays, tensors):
+            full[i] = t
+        return getattr(gnp, name)(*full, **kwargs)
+
+    fn = gg.compile(fn) if compiled else fn
+    got = fn(*[gg.tensor(args[i], dtype=gg.float64) for i in arrays])
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert got.shape == expected.shape

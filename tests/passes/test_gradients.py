@@ -121,6 +121,15 @@ CASES = {
                            [(2, 3)], ANY),
     "numpy_repeat": (lambda x: gnp.repeat(x, 2, axis=0) * gnp.repeat(x, [0, 2, 1], axis=1).sum(), [(2, 3)], ANY),
     "rot90_append": (lambda x: gnp.rot90(x) ** 2 + gnp.append(x, [1.0, 2.0])[-1] * gnp.rot90(x, 3), [(2, 3)], ANY),
+    # NumPy's products, matrix parts, sort and diff
+    "tensordot": (lambda x, y: gnp.tensordot(x, y, ([1, 2], [1, 0])), [(2, 3, 2), (2, 3, 2)], ANY),
+    "inner_kron": (lambda x, y: gnp.inner(x, y).sum() * gnp.kron(x, y), [(2, 2), (2, 2)], ANY),
+    "cross": (lambda x, y: gnp.cross(x, y), [(2, 3), (3,)], ANY),
+    "diagonal_trace": (lambda x: gnp.diagonal(x, 1) * gnp.trace(x, -1), [(3, 4)], ANY),
+    "diag": (lambda x: gnp.diag(x, -1) ** 2 + gnp.diag(gnp.diag(x)).sum(), [(3,)], ANY),
+    "tril_triu": (lambda x: gnp.tril(x) * gnp.triu(x, 1).sum() + gnp.triu(x) ** 2, [(2, 3, 3)], ANY),
+    "sort": (lambda x: gnp.sort(x, axis=0) * gnp.sort(x, axis=None)[-1], [(3, 2)], AWAY),
+    "diff": (lambda x: gnp.diff(x, 2, axis=0, prepend=1.5) * gnp.diff(x)[0].sum(), [(3, 3)], ANY),
 }
 
 
