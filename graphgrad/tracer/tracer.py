@@ -235,7 +235,7 @@ class SymbolicTensor(TensorBase):
         return tracer.record(op, values, attrs)
 
     def _apply_here(self, op: str, inputs: tuple, attrs: dict) -> "SymbolicTensor":
-        return self.tracer.record(op, list(inputs), attrs)
+        return self.tracer.record(op, [self.tracer.lift(x, op) for x in inputs], attrs)
 
     @property
     def _type(self) -> TensorType:

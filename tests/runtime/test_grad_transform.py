@@ -377,3 +377,16 @@ def test_output_independent_of_the_inputs_has_zero_gradient():
     np.testing.assert_array_equal(g, [0.0, 0.0])
     np.testing.assert_array_equal(gg.grad(lambda x, y: gnp.sum(y * 2.0))(np.ones(2), np.ones(2)), [0.0, 0.0])
     np.testing.assert_array_equal(gg.grad(lambda x: gnp.sum(gg.grad(lambda y: 3.0)(x)))(np.ones(2)), [0.0, 0.0])
+
+
+def test_second_order_with_a_numpy_argument_that_ops_read_alone():
+    # the inner gradient's graph has ops on x only (x ** 2, x[:, None]); replayed inside the outer trace, x is a
+    # plain array, which must become a constant there, not a literal pasted into the generated code
+    x = np.array([1.0, 2.0, 3.0])
+
+    def inner(p, x):
+        return gnp.sum(p * (x ** 2)[:, None])
+
+    outer = gg.grad(lambda p: gnp.sum(gg.grad(inner)(p, x) * p))
+    p = np.ones((3, 2))
+    np.testing.assert_allclose(outer(p), (x ** 2)[:, None] * np.ones((3, 2)))  # the inner gradient, constant in p
