@@ -126,3 +126,36 @@ def test_numpy_functions_without_a_graphgrad_version():
     with pytest.raises(TypeError, match=r"numpy.fft.rfft is not available on traced graphgrad tensors: "
                                         r"graphgrad.numpy has no such function"):
         gg.grad(lambda v: np.sum(np.fft.rfft(v).real))(np.zeros(2))
+
+
+# -- the Gaussian-process example: plain NumPy style, differentiated and compiled ------------------------
+
+def test_gaussian_process_nlml_gradient_matches_finite_differences_eager_and_compiled():
+    from graphgrad.examples import gp
+
+    x, y = gp.make_data(n=12)
+    params = np.array([0.2, -0.3, -1.0])
+    value, g = gg.value_and_grad(gp.negative_log_marginal_likelihood)(params, x, y)
+    assert abs(value - gp.negative_log_marginal_likelihood(params, x, y)) < 1e-12  # NumPy runs the same code
+    numeric = numerical_jacobian(lambda p: np.asarray(gp.negative_log_marginal_likelihood(p, x, y)), [params])[0]
+    np.testing.assert_allclose(g, numeric.ravel(), rtol=1e-6, atol=1e-7)
+    # eager tensors, and @gg.compile ... .backward(), agree with it
+    p = gg.tensor(params, dtype=gg.float64, requires_grad=True)
+    gp.negative_log_marginal_likelihood(p, x, y).backward()
+    np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10)
+    q = gg.tensor(params, dtype=gg.float64, requires_grad=True)
+    gg.compile(gp.negative_log_marginal_likelihood)(q, gg.tensor(x, dtype=gg.float64),
+                                                     gg.tensor(y, dtype=gg.float64)).backward()
+    np.testing.assert_allclose(q.grad.numpy(), g, rtol=1e-10)
+    # second order: the Hessian's first row, against finite differences of the gradient
+    h0 = gg.grad(lambda p: gg.grad(gp.negative_log_marginal_likelihood)(p, x, y)[0])(params)
+    numeric_h0 = numerical_jacobian(lambda p: np.asarray(gg.grad(gp.negative_log_marginal_likelihood)(p, x, y)[0]),
+                                    [params])[0]
+    np.testing.assert_allclose(h0, numeric_h0.ravel(), rtol=1e-5, atol=1e-6)
+
+
+def test_gaussian_process_fit_lowers_the_loss():
+    from graphgrad.examples import gp
+
+    params, before, after = gp.fit(steps=30)
+    assert after < before

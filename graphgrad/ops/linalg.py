@@ -8,7 +8,7 @@ from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, shape_of
 from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
-from ..passes.batching import moveaxis, pad_after_batch, to_front
+from ..passes.batching import broadcast_batch, moveaxis, pad_after_batch, to_front
 from .define import as_tensors, binary_numpy, constant_like, primitive
 
 
@@ -431,3 +431,128 @@ export(trace, "trace", numpy="trace")
 export(diag, "diag", numpy="diag")
 export(tril, "tril", tensor="tril", gg="tril", numpy="tril")
 export(triu, "triu", tensor="triu", gg="triu", numpy="triu")
+
+
+# -- numpy.linalg: inv, solve, cholesky, det, slogdet (primitives; their rules use the Tensor API, so second
+#    order works) ----------------------------------------------------------------------------------------
+def _square_type(name):
+    def infer(inputs):
+        (a,) = inputs
+        if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+            raise ShapeError(f"{name}: Last 2 dimensions of the array must be square, got shape {list(a.shape)}")
+        return TensorType(a.shape, result_dtype([a, 1.0]))
+    return infer
+
+
+def _det_type(inputs):
+    (a,) = inputs
+    _square_type("det")(inputs)
+    return TensorType(a.shape[:-2], result_dtype([a, 1.0]))
+
+
+def _leading_batch(op, args, bdims, **attrs):
+    """numpy.linalg's functions broadcast over leading axes: the batch axis goes first."""
+    return bind(op, to_front(args[0], bdims[0]), **attrs), 0
+
+
+def _solve_batch(op, args, bdims):
+    (a, da), (b, db) = zip(args, bdims)
+    size = next(x.shape[d] for x, d in zip(args, bdims) if d is not None)
+    a, b = broadcast_batch(a, da, size), broadcast_batch(b, db, size)
+    if b.ndim == 2:  # one vector per example: a one-column matrix, so the batch axis is not read as its rows
+        return bind(op, a, b.unsqueeze(-1)).squeeze(-1), 0
+    rank = max(a.ndim, b.ndim) - 1
+    return bind(op, pad_after_batch(a, rank), pad_after_batch(b, rank)), 0
+
+
+def inv(a: TensorBase) -> TensorBase:
+    """The inverse of each square matrix in the last two axes (``numpy.linalg.inv``)."""
+    return bind("inv", a)
+
+
+primitive("inv", batch=_leading_batch, infer=_square_type("inv"), vjp=(lambda g, out, a: -(out.mT @ g @ out.mT),),
+          expr=lambda a, xp, out: [f"{xp}.linalg.inv({a[0]})"], doc="matrix inverse (batched)",
+          fn=inv, tensor="inverse", gg="inverse", numpy="linalg.inv")
+
+
+def _solve_type(inputs):
+    a, b = inputs
+    _square_type("solve")([a])
+    n = a.shape[-1]
+    if b.ndim == 1:
+        if b.shape[0] != n:
+            raise ShapeError(f"solve: the right-hand side has {b.shape[0]} rows, the matrix {n}")
+        return TensorType(a.shape[:-2] + (n,), result_dtype([a, b, 1.0]))
+    if b.shape[-2] != n:
+        raise ShapeError(f"solve: the right-hand side has {b.shape[-2]} rows, the matrix {n}")
+    return TensorType(broadcast_shapes(a.shape[:-2], b.shape[:-2]) + b.shape[-2:], result_dtype([a, b, 1.0]))
+
+
+def _solve_grads(g, out, a, b):
+    gb = solve(a.mT, g)
+    if b.ndim == 1:  # x = A^-1 b: dA = -gb x^T
+        return -(gb.unsqueeze(-1) * out.unsqueeze(-2)), gb
+    return -(gb @ out.mT), gb
+
+
+def solve(a: TensorBase, b: TensorBase) -> TensorBase:
+    """``x`` with ``a @ x = b`` (``numpy.linalg.solve``: ``b`` 1-D is one vector, else columns)."""
+    a, b = as_tensors([a, b]) if not (isinstance(a, TensorBase) and isinstance(b, TensorBase)) else (a, b)
+    return bind("solve", a, b)
+
+
+primitive("solve", batch=_solve_batch, infer=_solve_type,
+          vjp=(lambda g, out, a, b: _solve_grads(g, out, a, b)[0].sum_to(a.shape),
+               lambda g, out, a, b: _solve_grads(g, out, a, b)[1].sum_to(b.shape)),
+          expr=lambda a, xp, out: [f"{xp}.linalg.solve({a[0]}, {a[1]})"], doc="solve a @ x = b (batched)",
+          fn=solve, numpy="linalg.solve")
+
+
+def _lower_half_diagonal(x):
+    """The lower triangle of ``x`` with its diagonal halved (the Cholesky adjoint's Phi)."""
+    n = x.shape[-1]
+    mask = np.tril(np.ones((n, n))) - 0.5 * np.eye(n)
+    return x * constant_like(x, mask, np.dtype(x._type.dtype))
+
+
+def _cholesky_vjp(g, out, a):
+    # Murray (2016): with P = Phi(L^T G), S = L^-T P L^-1, the cotangent of A is (S + S^T) / 2
+    p = _lower_half_diagonal(out.mT @ g)
+    s = solve(out.mT, solve(out.mT, p).mT).mT
+    return 0.5 * (s + s.mT)
+
+
+def cholesky(a: TensorBase) -> TensorBase:
+    """The lower Cholesky factor ``L`` of a symmetric positive definite ``a = L @ L.T``
+    (``numpy.linalg.cholesky``); only the lower triangle of ``a`` is read, and the gradient is symmetric."""
+    return bind("cholesky", a)
+
+
+primitive("cholesky", batch=_leading_batch, infer=_square_type("cholesky"), vjp=(_cholesky_vjp,),
+          expr=lambda a, xp, out: [f"{xp}.linalg.cholesky({a[0]})"], doc="lower Cholesky factor (batched)",
+          fn=cholesky, numpy="linalg.cholesky")
+
+
+def det(a: TensorBase) -> TensorBase:
+    """The determinant of each square matrix (``numpy.linalg.det``); its gradient ``det(a) inv(a)^T`` needs
+    ``a`` invertible."""
+    return bind("det", a)
+
+
+primitive("det", batch=_leading_batch, infer=_det_type, vjp=(lambda g, out, a: (g * out).unsqueeze(-1).unsqueeze(-1) * inv(a).mT,),
+          expr=lambda a, xp, out: [f"{xp}.linalg.det({a[0]})"], doc="determinant (batched)",
+          fn=det, tensor="det", gg="det", numpy="linalg.det")
+primitive("slogdet_sign", batch=_leading_batch, infer=_det_type, nondiff=True,
+          expr=lambda a, xp, out: [f"{xp}.linalg.slogdet({a[0]})[0]"], doc="the sign of the determinant")
+primitive("logabsdet", batch=_leading_batch, infer=_det_type, vjp=(lambda g, out, a: g.unsqueeze(-1).unsqueeze(-1) * inv(a).mT,),
+          expr=lambda a, xp, out: [f"{xp}.linalg.slogdet({a[0]})[1]"], doc="log |det(a)|, computed stably")
+
+
+def slogdet(a: TensorBase):
+    """``(sign, logabsdet)`` of each square matrix (``numpy.linalg.slogdet``); ``logabsdet`` differentiates."""
+    from collections import namedtuple
+
+    return namedtuple("SlogdetResult", ["sign", "logabsdet"])(bind("slogdet_sign", a), bind("logabsdet", a))
+
+
+export(slogdet, "slogdet", numpy="linalg.slogdet")
