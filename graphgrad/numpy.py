@@ -37,6 +37,9 @@ _SEQUENCE_ARGUMENT = {"concatenate", "stack", "vstack", "hstack", "dstack", "col
 def _dual(numpy_fn, tensor_fn, name: str):
     def fn(*args, **kwargs):
         if _any_tensor(*args, *kwargs.values()):
+            if kwargs.pop("out", None) is not None:
+                raise TypeError(f"graphgrad.numpy.{name}: out= is not supported on tensors (graphgrad's functions "
+                                f"return a new tensor): write y = graphgrad.numpy.{name}(...) instead")
             # an array_like holding tensors ([1, a * a, 2]) is the tensor built from it, as NumPy would
             args = [_array(a) if isinstance(a, (list, tuple)) and _contains_tensor(a)
                     and not (i == 0 and name in _SEQUENCE_ARGUMENT) else a for i, a in enumerate(args)]

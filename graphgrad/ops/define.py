@@ -95,6 +95,14 @@ def contains_tensor(x) -> bool:
     return isinstance(x, (list, tuple)) and any(contains_tensor(i) for i in x)
 
 
+def any_dtype_name(dtype) -> str:
+    """A dtype given as NumPy does (``np.float32``, ``"f8"``, ``np.dtype``) or as graphgrad does, by name."""
+    try:
+        return dtype_name(dtype)
+    except TypeError:
+        return dtype_name(np.dtype(dtype))
+
+
 def _nested(x):
     return tuple(_nested(i) for i in x) if isinstance(x, list) else x
 
@@ -126,7 +134,7 @@ def array(object, dtype=None, **kwargs):
             raise ValueError(f"setting an array element with a sequence. The requested array has an inhomogeneous "
                              f"shape after 1 dimensions: its items have shapes {sorted(shapes)}")
         object = bind("concat", *[x.reshape((1,) + x.shape) for x in items], dim=0)
-    return object if dtype is None else object._cast(dtype_name(np.dtype(dtype)))
+    return object if dtype is None else object._cast(any_dtype_name(dtype))
 
 
 def lift(x, like=None):

@@ -16,7 +16,7 @@ from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_
 from ..ir.types import TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise
-from .define import binary_numpy, primitive, unary
+from .define import any_dtype_name, binary_numpy, primitive, unary
 
 
 def _binop(symbol):
@@ -160,6 +160,7 @@ primitive("cast", batch=elementwise,
           vjp=(lambda g, out, x, *, dtype: g._cast(x._type.dtype),), doc="convert to another dtype", rows=same_rows)
 for _method, _dtype in (("float", "float32"), ("double", "float64"), ("long", "int64"), ("bool", "bool")):
     export((lambda d: lambda self: self._cast(d))(_dtype), "cast", tensor=_method)
+export(lambda self, dtype, copy=True: self._cast(any_dtype_name(dtype)), "cast", tensor="astype")  # NumPy's method
 
 primitive("full_like", batch=elementwise, attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
           expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {value!r})"],

@@ -17,7 +17,7 @@ from ..ir.registry import float_dtype, normalize_dims, reduction_type
 from ..ir.types import TensorType, dtype_name
 from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
-from .define import primitive
+from .define import any_dtype_name, primitive
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -63,7 +63,9 @@ def _reducer(op):
 
 
 def _numpy_reducer(op):
-    def numpy_fn(a, axis=None, keepdims=False):
+    def numpy_fn(a, axis=None, dtype=None, keepdims=False):
+        if dtype is not None:  # NumPy's accumulator dtype: computed in it, returned in it
+            a = a._cast(any_dtype_name(dtype))
         return bind(op, a, dim=normalize_dims(axis, a.ndim), keepdim=bool(keepdims))
     return numpy_fn
 

@@ -281,7 +281,7 @@ export(property(lambda x: x.permute(tuple(reversed(range(x.ndim))))), "T", tenso
 export(property(lambda x: x.transpose(-2, -1)), "mT", tensor="mT")
 export(lambda x, other: x.expand(other.shape), "expand_as", tensor="expand_as")
 export(lambda x, shape: x.expand(*shape), "broadcast_to", tensor="broadcast_to", numpy="broadcast_to")
-export(lambda x: x.reshape(-1), "ravel", numpy="ravel")
+export(lambda x: x.reshape(-1), "ravel", tensor="ravel", gg="ravel", numpy="ravel")
 export(stack, "stack", gg="stack", numpy="stack", numpy_fn=lambda arrays, axis=0: stack(as_tensors(list(arrays)), axis))
 export(array, "array", numpy=("array", "asarray"))  # of tensors, or of lists holding them
 

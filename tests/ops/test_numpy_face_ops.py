@@ -172,3 +172,20 @@ def test_products_matrix_parts_sort_diff_equal_numpy(name, args, kwargs, compile
     got = fn(*[gg.tensor(args[i], dtype=gg.float64) for i in arrays])
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
     assert got.shape == expected.shape
+
+
+def test_array_methods_and_numpy_keywords():
+    x = gg.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=gg.float64)
+    np.testing.assert_array_equal(x.ravel().numpy(), [1.0, 2.0, 3.0, 4.0])
+    assert x.astype(np.float32).dtype == gg.float32 and x.astype("int64").dtype == gg.int64
+    assert x.astype(gg.float32).dtype == gg.float32
+    assert gnp.sum(x, dtype=np.float32).dtype == gg.float32
+    np.testing.assert_allclose(gnp.mean(x, axis=0, dtype=np.float32, keepdims=True).numpy(), [[2.0, 3.0]])
+    g = gg.grad(lambda v: gnp.sum(v.ravel().astype(np.float64) ** 2, axis=0))(np.ones((2, 2)))
+    np.testing.assert_array_equal(g, np.full((2, 2), 2.0))
+
+
+def test_out_argument_of_graphgrad_numpy_functions_is_refused_clearly():
+    with pytest.raises(TypeError, match=r"graphgrad.numpy.sum: out= is not supported on tensors"):
+        gnp.sum(gg.ones(2), out=np.zeros(()))
+    assert gnp.sum(np.ones(2), out=np.zeros(())) == 2.0  # plain arrays: NumPy's own, out= and all
