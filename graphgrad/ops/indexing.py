@@ -12,7 +12,7 @@ from ..ir.types import TensorType
 from ..passes.batching import along_axis, broadcast_batch, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..tracer.tracer import SymbolicTensor
-from .define import primitive
+from .define import constant_like, primitive
 
 
 def _index_shape(shape: tuple, index: tuple) -> tuple:
@@ -617,3 +617,69 @@ def _numpy_sort(a, axis=-1, kind=None, order=None):
 
 export(_numpy_argsort, "argsort", numpy="argsort")
 export(_numpy_sort, "sort", numpy="sort")
+
+
+# -- functional item updates: x.at[i].set(v), x.at[i].add(v), graphgrad.index_update(x, i, v) --------------
+def _placed(x: TensorBase, index, v):
+    """``x``-shaped zeros holding ``v`` at ``x[index]`` (added where an index repeats), and the mask of the
+    positions written: the adjoint of ``getitem`` applied to ``v``."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(_is_mask(i) for i in items):
+        items = _masks_to_positions(x, items)
+    if any(isinstance(i, TensorBase) for i in items):
+        raise NotImplementedError("x.at[i] with an index tensor: use a list or NumPy array of indices, or "
+                                  "graphgrad.scatter_add")
+    enc = encode_index(items if isinstance(index, tuple) or len(items) != 1 else items[0])
+    picked = bind("getitem", x, index=enc)
+    if not isinstance(v, TensorBase):
+        v = constant_like(x, v, np.dtype(x._type.dtype))
+    v = v._cast(x._type.dtype)
+    if tuple(v.shape) != tuple(picked.shape):
+        v = v.reshape((1,) * (picked.ndim - v.ndim) + tuple(v.shape)).expand(tuple(picked.shape))
+    placed = bind("index_add_zeros", v, index=enc, shape=x._type.shape)
+    written = bind("index_add_zeros", bind("full_like", picked, value=1.0), index=enc, shape=x._type.shape) != 0
+    return placed, written
+
+
+def index_update(x: TensorBase, index, v) -> TensorBase:
+    """``x`` with ``x[index]`` replaced by ``v`` (broadcast), as a new tensor: the functional form of
+    ``x[index] = v``, differentiable in ``x`` and ``v`` (JAX's ``x.at[index].set(v)``).
+
+    >>> import graphgrad as gg
+    >>> gg.index_update(gg.zeros(4), slice(1, 3), 5.0)
+    tensor([0., 5., 5., 0.])
+    """
+    placed, written = _placed(x, index, v)
+    return bind("where", written, placed, x)
+
+
+class _At:
+    """``x.at[index]``: ``.set(v)``, ``.add(v)`` (repeated indices accumulate) and ``.get()``, each a new tensor."""
+
+    __slots__ = ("_x", "_index")
+
+    def __init__(self, x, index):
+        self._x, self._index = x, index
+
+    def set(self, v) -> TensorBase:
+        return index_update(self._x, self._index, v)
+
+    def add(self, v) -> TensorBase:
+        return self._x + _placed(self._x, self._index, v)[0]
+
+    def get(self) -> TensorBase:
+        return self._x[self._index]
+
+
+class _AtIndexer:
+    __slots__ = ("_x",)
+
+    def __init__(self, x):
+        self._x = x
+
+    def __getitem__(self, index) -> _At:
+        return _At(self._x, index)
+
+
+export(index_update, "index_update", gg="index_update")
+export(property(lambda x: _AtIndexer(x)), "index_update", tensor="at")

@@ -369,8 +369,9 @@ def _name_from_frames(tracer: Tracer, frames: dict) -> None:
 def _no_item_assignment(self, index, value):
     raise TracerError(
         f"item assignment (a[i] = v) on a traced tensor{_where(user_location(2))}: graphgrad traces pure "
-        f"functions. Build the result functionally instead: graphgrad.where(mask, v, a) (gnp.where), or "
-        f"graphgrad.cat / gnp.concatenate of the pieces.")
+        f"functions. Build the result functionally instead: a = a.at[i].set(v) (or graphgrad.index_update(a, i, "
+        f"v); a.at[i].add(v) for a[i] += v), graphgrad.where(mask, v, a) (gnp.where), or graphgrad.cat / "
+        f"gnp.concatenate of the pieces.")
 
 
 SymbolicTensor.__setitem__ = _no_item_assignment

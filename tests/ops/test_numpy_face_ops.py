@@ -189,3 +189,40 @@ def test_out_argument_of_graphgrad_numpy_functions_is_refused_clearly():
     with pytest.raises(TypeError, match=r"graphgrad.numpy.sum: out= is not supported on tensors"):
         gnp.sum(gg.ones(2), out=np.zeros(()))
     assert gnp.sum(np.ones(2), out=np.zeros(())) == 2.0  # plain arrays: NumPy's own, out= and all
+
+
+def test_functional_item_updates():
+    x = gg.zeros(4)
+    np.testing.assert_array_equal(gg.index_update(x, slice(1, 3), 5.0).numpy(), [0.0, 5.0, 5.0, 0.0])
+    np.testing.assert_array_equal(x.at[[0, 0, 2]].add(1.0).numpy(), [2.0, 0.0, 1.0, 0.0])  # repeats accumulate
+    np.testing.assert_array_equal(x.at[1].set(gg.tensor(3.0)).numpy(), [0.0, 3.0, 0.0, 0.0])
+    assert x.numpy().tolist() == [0.0] * 4  # x itself is unchanged
+    m = gg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(m.at[m > 2].set(0.0).numpy(), [[1.0, 2.0], [0.0, 0.0]])
+
+    def f(a, v):
+        a = a.at[0].set(v * 2)
+        a = a.at[1:].add(a[0] * v)
+        return gnp.sum(a ** 2)
+
+    a, v = np.array([1.0, 2.0, 3.0]), np.array(0.5)
+    ga, gv = gg.grad(f, argnums=(0, 1))(a, v)
+    def f_np(a, v):  # the same computation on arrays, for finite differences
+        a = a.copy()
+        a[0] = v * 2
+        a[1:] += a[0] * v
+        return np.sum(a ** 2)
+
+    np.testing.assert_allclose(ga, numerical_jacobian(lambda a_: np.asarray(f_np(a_, v)), [a])[0].ravel(), rtol=1e-6)
+    np.testing.assert_allclose(gv, numerical_jacobian(lambda v_: np.asarray(f_np(a, v_)), [v])[0].ravel(), rtol=1e-6)
+
+
+def test_item_assignment_in_traced_code_names_the_functional_form():
+    from graphgrad.tracer import TracerError
+
+    def f(a):
+        a[0] = 1.0
+        return gnp.sum(a)
+
+    with pytest.raises(TracerError, match=r"a = a.at\[i\].set\(v\) \(or graphgrad.index_update\(a, i, v\)"):
+        gg.grad(f)(np.ones(2))
