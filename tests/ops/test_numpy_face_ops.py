@@ -226,3 +226,21 @@ def test_item_assignment_in_traced_code_names_the_functional_form():
 
     with pytest.raises(TracerError, match=r"a = a.at\[i\].set\(v\) \(or graphgrad.index_update\(a, i, v\)"):
         gg.grad(f)(np.ones(2))
+
+
+@pytest.mark.parametrize("ord", [None, "fro", 1, -1, np.inf, -np.inf])
+def test_linalg_norm_of_matrices_is_numpys_matrix_norm(ord):
+    m = np.array([[1.0, -2.0], [3.0, 4.0]])
+    a = np.arange(24.0).reshape(2, 3, 4) - 10
+    assert gnp.linalg.norm(gg.tensor(m, dtype=gg.float64), ord).item() == pytest.approx(np.linalg.norm(m, ord))
+    for axis in ((2, 0), (1, 2)):
+        for keepdims in (False, True):
+            got = gnp.linalg.norm(gg.tensor(a, dtype=gg.float64), ord, axis=axis, keepdims=keepdims)
+            np.testing.assert_allclose(got.numpy(), np.linalg.norm(a, ord, axis=axis, keepdims=keepdims), rtol=1e-12)
+
+
+def test_linalg_norm_refuses_what_it_cannot_compute():
+    with pytest.raises(NotImplementedError, match="ord='nuc' needs singular values"):
+        gnp.linalg.norm(gg.ones(2, 2), "nuc")
+    with pytest.raises(ValueError, match="Improper number of dimensions to norm."):
+        gnp.linalg.norm(gg.ones(2, 2, 2), 1)
