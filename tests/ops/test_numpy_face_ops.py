@@ -244,3 +244,15 @@ def test_linalg_norm_refuses_what_it_cannot_compute():
         gnp.linalg.norm(gg.ones(2, 2), "nuc")
     with pytest.raises(ValueError, match="Improper number of dimensions to norm."):
         gnp.linalg.norm(gg.ones(2, 2, 2), 1)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_cumprod_equals_numpy_and_its_gradient_is_exact_at_zeros(axis):
+    a = np.array([[1.5, 2.0, 0.0, 4.0, -1.0], [0.5, -2.0, 3.0, 0.0, 0.0]])
+    for compiled in (False, True):
+        fn = gg.compile(lambda x: gnp.cumprod(x, axis=axis)) if compiled else (lambda x: gnp.cumprod(x, axis=axis))
+        np.testing.assert_allclose(fn(gg.tensor(a, dtype=gg.float64)).numpy(), np.cumprod(a, axis=axis), rtol=1e-14)
+    w = np.arange(1.0, a.size + 1).reshape(np.cumprod(a, axis=axis).shape)
+    g = gg.grad(lambda x: gnp.sum(gnp.cumprod(x, axis=axis) * w))(a)
+    numeric = numerical_jacobian(lambda x: np.asarray(np.sum(np.cumprod(x, axis=axis) * w)), [a])[0]
+    np.testing.assert_allclose(g.ravel(), numeric.ravel(), rtol=1e-7, atol=1e-7)

@@ -132,6 +132,9 @@ CASES = {
     "diff": (lambda x: gnp.diff(x, 2, axis=0, prepend=1.5) * gnp.diff(x)[0].sum(), [(3, 3)], ANY),
     "linalg_matrix_norms": (lambda x: gnp.linalg.norm(x, 1) * gnp.linalg.norm(x, -np.inf) + gnp.linalg.norm(x, "fro"),
                             [(3, 3)], AWAY),
+    "cumprod": (lambda x: gnp.cumprod(x, axis=1) * gnp.cumprod(x[0]).sum(), [(2, 5)], ANY),
+    "cumprod_with_zeros": (lambda x: gnp.cumprod(x * gg.tensor([1.0, 0.0, 1.0, 1.0], dtype=gg.float64)) + x.cumprod(0),
+                           [(4,)], ANY),
     "at_set_add": (lambda x, v: x.at[0].set(v[0] * v[1]).at[1:].add(v * x[0]) ** 2, [(3, 2), (2,)], ANY),
     # numpy.linalg (well-conditioned inputs: a diagonal shift; symmetric positive definite for cholesky)
     "linalg_inv": (lambda x: gnp.linalg.inv(x + 3.0 * gg.eye(3, dtype=gg.float64)), [(2, 3, 3)], ANY),
