@@ -107,8 +107,29 @@ primitive("mean", batch=reduction, attrs=("dim", "keepdim"), doc="mean over dim 
 
 
 # -- prod ---------------------------------------------------------------------------------------
+def _prod_vjp(g, out, x, *, dim, keepdim):
+    """The product of the other elements, as exclusive prefix times suffix products (``cumprod`` scans): exact
+    where elements are 0, where ``out / x`` would be nan, and differentiable again."""
+    dims = tuple(range(x.ndim)) if dim is None else dim
+    kept = [i for i in range(x.ndim) if i not in dims]
+    order = kept + list(dims)
+    moved = x.permute(tuple(order)) if order != list(range(x.ndim)) else x
+    lead = tuple(moved.shape[:len(kept)])
+    flat = moved.reshape(lead + (-1,))
+    m = flat.shape[-1]
+    head = (slice(None),) * len(lead)
+    ones = bind("full_like", flat[head + (slice(0, 1),)], value=1)
+    before = cumprod(bind("concat", ones, flat[head + (slice(0, m - 1),)], dim=len(lead)), len(lead))
+    after = cumprod(bind("concat", ones, flat.flip(len(lead))[head + (slice(0, m - 1),)], dim=len(lead)),
+                    len(lead)).flip(len(lead))
+    others = (before * after).reshape(tuple(moved.shape))
+    if order != list(range(x.ndim)):
+        others = others.permute(tuple(order.index(i) for i in range(x.ndim)))
+    return unreduce(g, x, dim, keepdim) * others
+
+
 primitive("prod", batch=reduction, attrs=("dim", "keepdim"), doc="product over dim (None: all)", infer=reduction_type,
-          vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g * out, x, dim, keepdim) / x,),
+          vjp=(_prod_vjp,),
           expr=_method("prod"), fn=_reducer("prod"), tensor="prod", gg="prod", numpy="prod",
           numpy_fn=_numpy_reducer("prod"), rows=reduce_rows(linear=False))
 

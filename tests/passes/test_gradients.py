@@ -132,6 +132,8 @@ CASES = {
     "diff": (lambda x: gnp.diff(x, 2, axis=0, prepend=1.5) * gnp.diff(x)[0].sum(), [(3, 3)], ANY),
     "linalg_matrix_norms": (lambda x: gnp.linalg.norm(x, 1) * gnp.linalg.norm(x, -np.inf) + gnp.linalg.norm(x, "fro"),
                             [(3, 3)], AWAY),
+    "prod_with_zeros": (lambda x: (x * gg.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=gg.float64)).prod(dim=1)
+                        + x.prod(), [(2, 3)], ANY),
     "cumprod": (lambda x: gnp.cumprod(x, axis=1) * gnp.cumprod(x[0]).sum(), [(2, 5)], ANY),
     "cumprod_with_zeros": (lambda x: gnp.cumprod(x * gg.tensor([1.0, 0.0, 1.0, 1.0], dtype=gg.float64)) + x.cumprod(0),
                            [(4,)], ANY),

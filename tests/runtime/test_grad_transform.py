@@ -390,3 +390,13 @@ def test_second_order_with_a_numpy_argument_that_ops_read_alone():
     outer = gg.grad(lambda p: gnp.sum(gg.grad(inner)(p, x) * p))
     p = np.ones((3, 2))
     np.testing.assert_allclose(outer(p), (x ** 2)[:, None] * np.ones((3, 2)))  # the inner gradient, constant in p
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)])
+def test_prod_gradient_with_zero_elements_is_the_product_of_the_others(axis):
+    a = np.array([[1.5, 2.0, 0.0], [0.5, -2.0, 3.0], [0.0, 0.0, 2.0]])
+    g = gg.grad(lambda x: gnp.sum(gnp.prod(x, axis=axis)))(a)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, numeric_grad(lambda x: np.sum(np.prod(x, axis=axis)), a), atol=1e-7)
+    if axis is None:  # three zeros: the product of the others of any element still holds a zero
+        np.testing.assert_array_equal(g, np.zeros_like(a))
