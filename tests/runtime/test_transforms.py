@@ -300,3 +300,13 @@ def test_a_module_switching_between_train_and_eval_retraces():
     net.train()
     with pytest.raises(NotImplementedError, match="call .eval"):
         jac(x)   # dropout in training mode: never the stale evaluation-mode graph
+
+
+def test_grad_shows_its_graph_and_source():
+    x = RNG.standard_normal(3)
+    g = gg.grad(lambda x: (x.sin() * x).sum())
+    assert [n.op for n in g.graph(x, stage="traced").nodes] == ["sin", "mul", "sum"]
+    assert "cos" in str(g.graph(x)) and "def value_and_grad(x):" in g.source(x)
+    assert str(gg.value_and_grad(lambda x: (x * x).sum()).graph(x, stage="adjoint")).count("mul") >= 2
+    with pytest.raises(ValueError, match="unknown stage 'forward'"):
+        g.graph(x, stage="forward")
