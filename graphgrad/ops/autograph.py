@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import types
 
-from ..ir.api import TensorBase
+from ..ir.api import TensorBase, bind
 from ..tracer import autograph as _autograph
 from ..tracer.tracer import ACTIVE, SymbolicTensor, TracerError, _is_user_file, _where, user_location
 from . import control
@@ -126,6 +126,33 @@ def for_range(args: tuple, body_fn, names: tuple, vals: tuple) -> tuple:
     return tuple(result)
 
 
+def _as_bool(x):
+    return x if x._type.dtype == "bool" else bind("ne", x, 0)
+
+
+def and_(first, second):
+    """``a and b`` in a converted test: Python's on Python values, elementwise ``a & b`` on traced ones."""
+    a = first()
+    if not _traced(a):
+        return second() if _truth(a) else a
+    b = second()
+    return bind("where", _as_bool(a), _as_bool(b) if isinstance(b, TensorBase) else bool(b), False)
+
+
+def or_(first, second):
+    """``a or b`` in a converted test."""
+    a = first()
+    if not _traced(a):
+        return a if _truth(a) else second()
+    b = second()
+    return bind("where", _as_bool(a), True, _as_bool(b) if isinstance(b, TensorBase) else bool(b))
+
+
+def not_(x):
+    """``not a`` in a converted test."""
+    return bind("eq", _as_bool(x), False) if _traced(x) else not x
+
+
 def must_be_static(test, why: str):
     """``test`` itself, unless it is traced: then a TracerError at the user's line saying ``why``."""
     if _traced(test):
@@ -144,4 +171,5 @@ def call(f, *args, **kwargs):
 
 
 vars(_autograph.RUNTIME).update(values=values, if_stmt=if_stmt, if_return=if_return, while_stmt=while_stmt,
-                                for_range=for_range, must_be_static=must_be_static, call=call, UNDEFINED=UNDEFINED)
+                                for_range=for_range, must_be_static=must_be_static, call=call, UNDEFINED=UNDEFINED,
+                                and_=and_, or_=or_, not_=not_)

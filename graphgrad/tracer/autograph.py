@@ -175,6 +175,26 @@ def _always_returns(stmts: list) -> bool:
     return bool(stmts) and isinstance(stmts[-1], ast.Return)
 
 
+def _lazy(expr: ast.expr) -> ast.expr:
+    return ast.copy_location(ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
+                                                      defaults=[]), expr), expr)
+
+
+def _logical(test: ast.expr) -> ast.expr:
+    """``a and b`` / ``a or b`` / ``not a`` in a test -> ``gg__.and_(lambda: a, lambda: b)`` ...: Python's
+    short-circuit on Python values, elementwise logic on traced ones (``and`` would ask a traced bool)."""
+    if isinstance(test, ast.BoolOp):
+        fn = "and_" if isinstance(test.op, ast.And) else "or_"
+        values = [_logical(v) for v in test.values]
+        out = values[0]
+        for v in values[1:]:
+            out = ast.copy_location(ast.Call(_helper(fn), [_lazy(out), _lazy(v)], []), test)
+        return out
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return ast.copy_location(ast.Call(_helper("not_"), [_logical(test.operand)], []), test)
+    return test
+
+
 class _Converter(ast.NodeTransformer):
     def __init__(self):
         self.counter = itertools.count()
@@ -225,7 +245,7 @@ class _Converter(ast.NodeTransformer):
 
     # -- if ----------------------------------------------------------------------------------------------
     def visit_If(self, node):
-        node.test = self.visit(node.test)
+        node.test = _logical(self.visit(node.test))
         jumps = _jumps(node.body) | _jumps(node.orelse)
         returning = (_always_returns(node.body) and _always_returns(node.orelse) and jumps == {"return"}
                      and not any(isinstance(r, ast.Return) for b in node.body[:-1] + node.orelse[:-1]
@@ -256,7 +276,7 @@ class _Converter(ast.NodeTransformer):
 
     # -- while ---------------------------------------------------------------------------------------------
     def visit_While(self, node):
-        node.test = self.visit(node.test)
+        node.test = _logical(self.visit(node.test))
         node.body = self._block(node.body)
         node.orelse = self._block(node.orelse)
         jumps = _jumps(node.body)

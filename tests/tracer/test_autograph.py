@@ -272,3 +272,23 @@ def test_a_modules_forward_is_converted_and_its_parameters_get_gradients():
         model(x).backward()
         assert np.allclose(got, model.fc.weight.grad.numpy())
     assert "= cond(" in str(compiled.graph(gg.ones(2, 3, dtype=gg.float64), stage="traced"))
+
+
+def test_and_or_not_in_a_traced_test(check_gradients):
+    def f(x):
+        if x[0] > 0 and not x[1] > 0 or x.sum() > 5.0:
+            y = x * x
+        else:
+            y = x * 3.0
+        return y.sum()
+
+    for x in ([1.0, -1.0], [1.0, 1.0], [-1.0, -1.0], [3.0, 4.0]):
+        check_gradients(f, [np.array(x)])
+    flag = True
+
+    def g(x):
+        if flag and x.sum() > 0:  # a Python value short-circuits as in Python
+            return x.sum()
+        return -x.sum()
+
+    assert gg.compile(g)(gg.tensor([1.0, 2.0])).item() == 3.0
