@@ -361,6 +361,9 @@ def _convert_code(fn):
     if not isinstance(fdef, ast.FunctionDef) or fdef.name != code.co_name:
         _CODE_CACHE[code] = None  # a lambda, or source that is not this function's definition
         return None
+    if first != code.co_firstlineno:  # the source of another function (a wrapper's __wrapped__)
+        _CODE_CACHE[code] = None
+        return None
     fdef.decorator_list = []
     fdef = _Converter().visit(fdef)
     # compile inside a factory whose parameters are the free variables (and gg__), so the converted

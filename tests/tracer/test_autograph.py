@@ -292,3 +292,18 @@ def test_and_or_not_in_a_traced_test(check_gradients):
         return -x.sum()
 
     assert gg.compile(g)(gg.tensor([1.0, 2.0])).item() == 3.0
+
+
+def test_a_converted_forward_keeps_zero_argument_super():
+    class Scaled(gg.nn.Linear):
+        def forward(self, x):
+            y = super().forward(x)
+            if y.sum() > 0:
+                y = y * 2.0
+            return y.sum()
+
+    gg.manual_seed(0)
+    layer = Scaled(3, 2)
+    x = gg.ones(4, 3)
+    assert np.allclose(gg.compile(layer)(x).item(), layer(x).item())
+    assert "= cond(" in str(gg.compile(layer).graph(x, stage="traced"))
