@@ -346,8 +346,8 @@ def _convert_code(fn):
     if code in _CODE_CACHE:
         return _CODE_CACHE[code]
     try:
-        lines, first = inspect.getsourcelines(fn)
-        filename = inspect.getsourcefile(fn) or code.co_filename
+        lines, first = inspect.getsourcelines(code)  # the code's own source (a function would follow __wrapped__)
+        filename = inspect.getsourcefile(code) or code.co_filename
     except (OSError, TypeError):
         _CODE_CACHE[code] = None
         return None

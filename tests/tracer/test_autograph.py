@@ -307,3 +307,22 @@ def test_a_converted_forward_keeps_zero_argument_super():
     x = gg.ones(4, 3)
     assert np.allclose(gg.compile(layer)(x).item(), layer(x).item())
     assert "= cond(" in str(gg.compile(layer).graph(x, stage="traced"))
+
+
+def test_a_decorated_function_converts_through_its_wrapper():
+    import functools
+
+    def logged(f):
+        @functools.wraps(f)
+        def wrapper(*args):
+            return f(*args)
+        return wrapper
+
+    @logged
+    def f(x):
+        if x.sum() > 0:
+            return (x * 2.0).sum()
+        return x.sum()
+
+    c = gg.compile(f)
+    assert c(gg.tensor([1.0, 2.0])).item() == 6.0 and c(gg.tensor([-1.0, -2.0])).item() == -3.0
