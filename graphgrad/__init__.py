@@ -34,6 +34,8 @@ from .runtime.compiled import compile, export  # noqa: A004
 from .runtime.jax_transforms import (elementwise_grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize, vjp,
                                      vmap)
 from .runtime.transforms import grad, value_and_grad
+from .ops.control import cond, fori_loop, scan, while_loop
+from .ops import autograph as _autograph  # noqa: F401  (installs the run-time half of source conversion)
 
 from . import nn  # noqa: E402  (built on everything above)
 from . import optim  # noqa: E402

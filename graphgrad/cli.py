@@ -193,6 +193,8 @@ def cmd_ops(ns) -> int:
     from .ir.public import NAMES
     from .ir.registry import OPS
     from .passes.batching import BATCH_RULES
+    from .codegen.python import BLOCKS
+    from .passes.adjoint import STRUCTURED
     from .passes.vjp_rules import NONDIFFERENTIABLE, VJP_RULES
 
     def names(op, kind):
@@ -200,11 +202,13 @@ def cmd_ops(ns) -> int:
 
     rows = []
     for name in sorted(OPS):
-        grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else "MISSING"
+        grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else (
+            "sub-graph adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")
         # forward mode (jvp) transposes the gradient rule, so an op has one exactly when it has a gradient rule
         jvp = ("zero" if name in NONDIFFERENTIABLE else "transposed gradient") if name in VJP_RULES else "MISSING"
         batch = "none (no input)" if name == "constant" else getattr(BATCH_RULES.get(name), "__name__", "MISSING")
-        expr = "yes" if name in EXPRESSIONS else "MISSING"
+        expr = ("yes" if name in EXPRESSIONS else "python block" if name in BLOCKS else
+                "bound by its block" if name == "get" else "MISSING")
         rows.append((name, grad, jvp, batch, expr, names(name, "numpy"), names(name, "tensor"), names(name, "gg"),
                      names(name, "nn")))
     # public names implemented with other ops: differentiable and batchable through theirs

@@ -26,3 +26,28 @@ def test_readme_transforms_example_runs():
     import numpy as np
 
     np.testing.assert_allclose(scope["per_example"].mean(0) @ np.ones(4), scope["t"].mean(), rtol=1e-10)
+
+
+def test_readme_control_flow_examples_run(tmp_path, monkeypatch):
+    """Run from a file, as a user's script is (conversion reads the source): the printed module holds an if."""
+    import sys
+
+    import graphgrad as gg
+
+    blocks = re.findall(r"```python\n(.*?)```", open(README, encoding="utf-8").read(), re.S)
+    converted = next(b for b in blocks if "if h.sum() > 0:" in b)
+    direct = next(b for b in blocks if "gg.scan(" in b)
+    path = tmp_path / "readme_control_flow.py"
+    path.write_text(converted)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        module = __import__("readme_control_flow")
+    sys.modules.pop("readme_control_flow", None)
+    assert out.getvalue().count("    if ") >= 2 and "else:" in out.getvalue()
+    assert module.w.grad is not None
+    namespace = {"gg": gg, "x": gg.randn(4, 3), "v": gg.randn(2, 2), "h0": gg.zeros(4, 2),
+                 "xs": gg.randn(5, 4, 2)}
+    exec(compile(direct, "README.md", "exec"), namespace)
+    assert namespace["hs"].shape == (5, 4, 2) and namespace["s"].shape == ()
+    assert float(namespace["x"].norm()) <= 1

@@ -53,45 +53,80 @@ def _numpy_dtype(node) -> str | None:
         return None
 
 
+#: ops with sub-graphs (control flow) emit a block of statements instead of one expression:
+#: op -> fn(node, targets, names, xp, emit) -> lines, where ``targets`` are the names the ``get`` nodes of the
+#: result bind (None for unread outputs) and ``emit(graph, indent)`` the lines of a sub-graph's nodes
+#: (registered by ``graphgrad.ops.control``)
+BLOCKS: dict = {}
+
+
 def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = None,
                     doc: str | None = None) -> str:
     """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output."""
-    names = graph.value_names()
-    last_use: dict[Value, int] = {}
-    for i, n in enumerate(graph.nodes):
-        for x in n.inputs:
-            if x.__class__ is Value:
-                last_use[x] = i
-    keep = set(graph.inputs)
-    keep.update(graph.outputs)
+    from ..ir.subgraphs import all_value_names, has_subgraphs
+
+    names = all_value_names(graph) if has_subgraphs(graph) else graph.value_names()
     lines = [f"def {fn_name}({', '.join(names[v] for v in graph.inputs)}):"]
     if doc:
         lines.append(f'    """{doc}"""')
-    last_loc: list = []
-    texts: dict = {}
-    for i, n in enumerate(graph.nodes):
-        out = names[n.output]
-        args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
-        body = statements(n.op, args, xp, out, n.attrs)
-        if _numpy_dtype(n) not in (None, n.output.type.dtype):  # NumPy promotes where PyTorch does not
-            body[-1] = f"({body[-1]}).astype({xp}.{n.output.type.dtype})"
-        temps = []
-        for stmt in body[:-1]:
-            lines.append(f"    {stmt}")
-            target = stmt.split(" = ")[0] if " = " in stmt else ""
-            if target.isidentifier():
-                temps.append(target)
-        lines.append(f"    {out} = {body[-1]}{_source_comment(n, last_loc, texts)}")
-        dead = [names[x] for x in dict.fromkeys(x for x in n.inputs if x.__class__ is Value)
-                if last_use[x] == i and x not in keep]
-        if temps or dead:
-            lines.append(f"    del {', '.join(temps + dead)}")
+    lines += _body_lines(graph, names, xp, "    ", [], top=True)
     outs = [names[v] for v in graph.outputs]
     if returns is not None:
         lines.append(f"    return {returns}")
     else:
         lines.append(f"    return {', '.join(outs)}")
     return "\n".join(lines)
+
+
+def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list, top: bool = False,
+                texts: dict | None = None) -> list[str]:
+    """The statements of ``graph``'s nodes; at the top level, intermediates are deleted at their last use
+    (inside a block they live on, as a loop body reassigns them)."""
+    texts = {} if texts is None else texts
+    last_use: dict[Value, int] = {}
+    getters: dict[Value, dict] = {}
+    for i, n in enumerate(graph.nodes):
+        for x in n.inputs:
+            if x.__class__ is Value:
+                last_use[x] = i
+        if n.op == "get":
+            getters.setdefault(n.inputs[0], {})[n.attrs["item"]] = names[n.output]
+    keep = set(graph.inputs)
+    keep.update(graph.outputs)
+    lines: list[str] = []
+
+    def emit(sub: Graph, sub_indent: str) -> list[str]:
+        return _body_lines(sub, names, xp, sub_indent, last_loc, texts=texts)
+
+    for i, n in enumerate(graph.nodes):
+        if n.op == "get":  # bound by the block that computes the tuple
+            continue
+        out = names[n.output]
+        temps = []
+        if n.op in BLOCKS:
+            count = len(n.output.type.types)
+            targets = [getters.get(n.output, {}).get(k) for k in range(count)]
+            block = BLOCKS[n.op](n, targets, names, xp, emit)
+            lines.append(f"{indent}{block[0]}{_source_comment(n, last_loc, texts)}")
+            lines += [f"{indent}{line}" for line in block[1:]]
+        else:
+            args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
+            body = statements(n.op, args, xp, out, n.attrs)
+            if _numpy_dtype(n) not in (None, n.output.type.dtype):  # NumPy promotes where PyTorch does not
+                body[-1] = f"({body[-1]}).astype({xp}.{n.output.type.dtype})"
+            for stmt in body[:-1]:
+                lines.append(f"{indent}{stmt}")
+                target = stmt.split(" = ")[0] if " = " in stmt else ""
+                if target.isidentifier():
+                    temps.append(target)
+            lines.append(f"{indent}{out} = {body[-1]}{_source_comment(n, last_loc, texts)}")
+        if not top:
+            continue
+        dead = [names[x] for x in dict.fromkeys(x for x in n.inputs if x.__class__ is Value)
+                if last_use[x] == i and x not in keep]
+        if temps or dead:
+            lines.append(f"{indent}del {', '.join(temps + dead)}")
+    return lines
 
 
 def module_source(functions: list[tuple[Graph, str, str | None]], backend: str = "numpy",

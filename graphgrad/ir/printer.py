@@ -6,7 +6,7 @@ import math
 
 from .graph import Graph, Loc, Value
 from .registry import decode_index
-from .types import TensorType
+from .types import TensorType, TupleType
 
 
 def format_literal(x) -> str:
@@ -43,28 +43,46 @@ def format_attr(key: str, value) -> str:
 
 
 def format_graph(graph: Graph, names: dict | None = None) -> str:
-    """One line per node: ``%name: type = op(args, attrs)   # file:line``."""
-    names = names or graph.value_names()
+    """One line per node: ``%name: type = op(args, attrs)   # file:line``; a control-flow node's sub-graphs
+    follow it as indented blocks (``true(%x: f32[3]) { ... }``)."""
+    from .subgraphs import all_value_names, has_subgraphs
 
+    names = names or (all_value_names(graph) if has_subgraphs(graph) else graph.value_names())
+
+    def decl(v: Value) -> str:
+        return f"%{names[v]}: {v.type}" + ("*" if v.requires_grad else "")
+
+    lines = [f"graph {graph.name}({', '.join(decl(v) for v in graph.inputs)}) {{"]
+    lines += _format_body(graph, names, "  ")
+    lines.append("}")
+    legend = "  (* marks values that require grad)" if any(
+        v.requires_grad for v in graph.inputs + [n.output for n in graph.nodes]) else None
+    return "\n".join(lines + ([legend] if legend else []))
+
+
+def _format_body(graph: Graph, names: dict, indent: str) -> list[str]:
     def ref(x):
         return f"%{names[x]}" if isinstance(x, Value) else format_literal(x)
 
     def decl(v: Value) -> str:
         return f"%{names[v]}: {v.type}" + ("*" if v.requires_grad else "")
 
-    lines = [f"graph {graph.name}({', '.join(decl(v) for v in graph.inputs)}) {{"]
-    body = []
+    body: list = []  # (code, comment) or a finished nested line (str)
     for n in graph.nodes:
-        args = [ref(x) for x in n.inputs] + [format_attr(k, v) for k, v in n.attrs.items()]
-        body.append((f"  {decl(n.output)} = {n.op}({', '.join(args)})",
+        blocks = [(k, v) for k, v in n.attrs.items() if isinstance(v, Graph)]
+        args = [ref(x) for x in n.inputs] + [format_attr(k, v) for k, v in n.attrs.items() if not isinstance(v, Graph)]
+        body.append((f"{indent}{decl(n.output)} = {n.op}({', '.join(args)})" + (" {" if blocks else ""),
                      f"# {n.loc}" if n.loc else ("# adjoint" if n.role == "adjoint" else "")))
-    width = max((len(a) for a, _ in body), default=0)
-    lines += [f"{a:<{width}}  {c}".rstrip() for a, c in body]
-    lines.append(f"  return {', '.join(ref(v) for v in graph.outputs)}")
-    lines.append("}")
-    legend = "  (* marks values that require grad)" if any(
-        v.requires_grad for v in graph.inputs + [n.output for n in graph.nodes]) else None
-    return "\n".join(lines + ([legend] if legend else []))
+        for key, sub in blocks:
+            body.append(f"{indent}  {key}({', '.join(decl(v) for v in sub.inputs)}) {{")
+            body.extend(_format_body(sub, names, indent + "    "))
+            body.append(f"{indent}  }}")
+        if blocks:
+            body.append(f"{indent}}}")
+    width = max((len(b[0]) for b in body if isinstance(b, tuple)), default=0)
+    lines = [b if isinstance(b, str) else f"{b[0]:<{width}}  {b[1]}".rstrip() for b in body]
+    lines.append(f"{indent}return {', '.join(ref(v) for v in graph.outputs)}")
+    return lines
 
 
 def to_dot(graph: Graph) -> str:
@@ -104,19 +122,27 @@ def _from_jsonable(x):
 
 
 def to_json(graph: Graph) -> str:
+    """The graph as JSON; a control-flow node's sub-graphs nest as ``{"subgraph": {...}}`` attributes."""
+    return json.dumps(_graph_doc(graph), indent=1)
+
+
+def _graph_doc(graph: Graph) -> dict:
     names = graph.value_names()
     ids = {v: i for i, v in enumerate(graph.inputs + [n.output for n in graph.nodes])}
 
     def value(v: Value) -> dict:
         return {"id": ids[v], "name": names[v], "type": str(v.type), "requires_grad": v.requires_grad}
 
-    doc = {
+    def attr(a):
+        return {"subgraph": _graph_doc(a)} if isinstance(a, Graph) else _jsonable(a)
+
+    return {
         "graph": graph.name,
         "inputs": [value(v) for v in graph.inputs],
         "nodes": [{
             "op": n.op,
             "inputs": [{"value": ids[x]} if isinstance(x, Value) else {"literal": _jsonable(x)} for x in n.inputs],
-            "attrs": {k: _jsonable(v) for k, v in n.attrs.items()},
+            "attrs": {k: attr(v) for k, v in n.attrs.items()},
             "output": value(n.output),
             "loc": [n.loc.file, n.loc.line] if n.loc else None,
             "role": n.role,
@@ -124,27 +150,36 @@ def to_json(graph: Graph) -> str:
         "outputs": [ids[v] for v in graph.outputs],
         "output_names": graph.output_names,
     }
-    return json.dumps(doc, indent=1)
+
+
+def _parse_type(text: str):
+    return TupleType.parse(text) if text.startswith("(") else TensorType.parse(text)
 
 
 def from_json(text: str) -> Graph:
     """Rebuild a Graph written by ``to_json``; the result is verified."""
     from .verify import verify
 
-    doc = json.loads(text)
+    return verify(_graph_from_doc(json.loads(text)))
+
+
+def _graph_from_doc(doc: dict) -> Graph:
     g = Graph(doc["graph"], output_names=doc.get("output_names"))
     values: dict[int, Value] = {}
     for d in doc["inputs"]:
         v = g.add_input(TensorType.parse(d["type"]), d["name"])
         v.requires_grad = d["requires_grad"]
         values[d["id"]] = v
+
+    def attr(a):
+        return _graph_from_doc(a["subgraph"]) if isinstance(a, dict) and "subgraph" in a else _from_jsonable(a)
+
     for nd in doc["nodes"]:
         ins = [values[x["value"]] if "value" in x else _from_jsonable(x["literal"]) for x in nd["inputs"]]
         o = nd["output"]
-        v = g.add_node(nd["op"], ins, {k: _from_jsonable(a) for k, a in nd["attrs"].items()},
-                       TensorType.parse(o["type"]), Loc(*nd["loc"]) if nd["loc"] else None, nd["role"], o["name"])
+        v = g.add_node(nd["op"], ins, {k: attr(a) for k, a in nd["attrs"].items()},
+                       _parse_type(o["type"]), Loc(*nd["loc"]) if nd["loc"] else None, nd["role"], o["name"])
         v.requires_grad = o["requires_grad"]
         values[o["id"]] = v
     g.outputs = [values[i] for i in doc["outputs"]]
-    verify(g)
     return g

@@ -78,3 +78,23 @@ class TensorType:
         except ValueError:
             raise ValueError(f"bad tensor type {text!r}: dimensions must be integers") from None
         return TensorType(shape, long)
+
+
+@dataclass(frozen=True)
+class TupleType:
+    """The type of a control-flow node's result (``cond``, ``scan``, ``while``): one TensorType per output,
+    read by ``get`` nodes. Prints as ``(f32[3], i64[])``."""
+
+    types: tuple
+
+    @property
+    def is_floating(self) -> bool:
+        return any(t.is_floating for t in self.types)
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(map(str, self.types)) + ")"
+
+    @staticmethod
+    def parse(text: str) -> "TupleType":
+        inner = text.strip()[1:-1].strip()
+        return TupleType(tuple(TensorType.parse(p.strip(", ") + "]") for p in inner.split("]") if p.strip(", ")))

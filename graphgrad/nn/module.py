@@ -14,6 +14,7 @@ from ..runtime.hooks import RemovableHandle
 from ..runtime.device import device
 from ..runtime.tensor import Tensor
 from ..tracer.tracer import ACTIVE as _TRACES
+from ..tracer.tracer import _is_user_file
 from .parameter import Parameter
 
 
@@ -74,7 +75,10 @@ class Module:
             replaced = hook(self, args)
             if replaced is not None:
                 args = replaced if isinstance(replaced, tuple) else (replaced,)
-        result = self.forward(*args, **kwargs)
+        forward = self.forward
+        if _TRACES.stack:  # a user-written forward has its if/while on traced values converted, as a function has
+            forward = _converted_forward(forward)
+        result = forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             replaced = hook(self, args, result)
             if replaced is not None:
@@ -488,3 +492,13 @@ def _check_index(index: int, length: int) -> int:
     if not -length <= index < length:
         raise IndexError(f"index {index} is out of range")
     return index % length
+
+
+def _converted_forward(forward):
+    from ..tracer import autograph
+
+    fn = getattr(forward, "__func__", None)
+    code = getattr(fn, "__code__", None)
+    if code is None or not _is_user_file(code.co_filename):
+        return forward
+    return autograph.convert(forward)

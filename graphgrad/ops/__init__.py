@@ -6,3 +6,4 @@ names (``ir.public``: Tensor methods, ``graphgrad.X``, ``graphgrad.numpy.X``). `
 before anything else.
 """
 from . import elementwise, indexing, linalg, nn, reductions, shape  # noqa: F401
+from . import control  # noqa: F401  (cond, scan, while: sub-graph primitives; after the ops they may contain)

@@ -172,6 +172,16 @@ primitive("constant", attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),
           expr=lambda a, xp, out, value, dtype: [f"{xp}.array({value!r}, dtype={xp}.{dtype})"],
           doc="a literal array (value: nested lists) of a dtype")
+primitive("full", attrs=("shape", "value", "dtype"), nondiff=True,
+          infer=lambda inputs, shape, value, dtype: TensorType(tuple(shape), dtype_name(dtype)),
+          expr=lambda a, xp, out, shape, value, dtype: [f"{xp}.full({tuple(shape)!r}, {value!r}, dtype={xp}.{dtype})"],
+          doc="a new tensor of a shape filled with value (gg.zeros/ones/full/*_like inside a trace)")
+primitive("arange", attrs=("start", "stop", "step", "dtype"), nondiff=True,
+          infer=lambda inputs, start, stop, step, dtype: TensorType((len(np.arange(start, stop, step)),),
+                                                                    dtype_name(dtype)),
+          expr=lambda a, xp, out, start, stop, step, dtype: [
+              f"{xp}.arange({start!r}, {stop!r}, {step!r}, dtype={xp}.{dtype})"],
+          doc="start, start + step, ... below stop (gg.arange inside a trace)")
 
 
 # -- composites: public names implemented with the primitives above -------------------------------

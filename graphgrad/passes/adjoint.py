@@ -13,6 +13,12 @@ from ..tracer.tracer import SymbolicTensor, Tracer
 from .prune import eliminate_dead_nodes
 from .vjp_rules import apply_vjp
 
+#: ops with sub-graphs (control flow) differentiate themselves: op -> object with
+#: ``replay(node, inputs, tracer) -> (tuple tensor, aux)`` (the forward, which may save more) and
+#: ``adjoint(node, inputs, cotangents, needs, aux, tracer) -> one cotangent or None per input``
+#: (registered by ``graphgrad.ops.control``)
+STRUCTURED: dict = {}
+
 
 def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
     """The joint graph: forward inputs (+ one cotangent input per output that requires grad when
@@ -23,9 +29,19 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
     tracer.locate = False  # every node takes the location of the forward node it comes from
     joint = tracer.graph
     sym: dict[Value, SymbolicTensor] = {}
+    aux: dict = {}
+    tuple_ct: dict[Value, dict] = {}  # a control-flow result's cotangents, by output index
     for v in graph.inputs:
         sym[v] = tracer.input(v.type, v.name, v.requires_grad)
     for n in graph.nodes:  # the forward part is a copy: its types are known, no rule needs asking again
+        if n.op in STRUCTURED:  # control flow may save more for its adjoint (a scan, each iteration's carry)
+            tracer.loc_override = n.loc
+            out, aux[n] = STRUCTURED[n.op].replay(n, [sym[x] if x.__class__ is Value else x for x in n.inputs],
+                                                  tracer)
+            out.value.name = n.output.name
+            out.value.requires_grad = n.output.requires_grad
+            sym[n.output] = out
+            continue
         v = joint.add_node(n.op, [sym[x].value if x.__class__ is Value else x for x in n.inputs], n.attrs,
                            n.output.type, n.loc, "forward", n.output.name)
         v.requires_grad = n.output.requires_grad
@@ -48,8 +64,25 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
         ct[v] = ct[v] + g if v in ct else g
 
     for n in reversed(graph.nodes):
+        if n.op in STRUCTURED:
+            cts = tuple_ct.pop(n.output, None)
+            if cts is None or not n.output.requires_grad:
+                continue
+            tracer.loc_override = n.loc
+            needs = [isinstance(x, Value) and x.requires_grad for x in n.inputs]
+            ins = [sym[x] if isinstance(x, Value) else x for x in n.inputs]
+            grads = STRUCTURED[n.op].adjoint(n, ins, cts, needs, aux.get(n), tracer)
+            for x, gx in zip(n.inputs, grads):
+                if gx is not None and isinstance(x, Value) and x.requires_grad:
+                    ct[x] = ct[x] + gx if x in ct else gx
+            continue
         g = ct.pop(n.output, None)
         if g is None or not n.output.requires_grad:
+            continue
+        if n.op == "get":
+            slot = tuple_ct.setdefault(n.inputs[0], {})
+            k = n.attrs["item"]
+            slot[k] = slot[k] + g if k in slot else g
             continue
         if g.value.name is None:
             g.value.name = f"grad_{names[n.output]}"

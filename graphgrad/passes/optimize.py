@@ -150,7 +150,17 @@ def drop_explicit_broadcasts(graph: Graph) -> Graph:
 
 def optimize(graph: Graph) -> Graph:
     """The "optimized" stage: shape-chain folding, broadcast dropping, constant folding, simplification and CSE in
-    one walk, then dead-node elimination; returns a verified copy."""
+    one walk, then dead-node elimination (and, inside control-flow nodes, the same on their sub-graphs with
+    unread outputs, carries and operands dropped); returns a verified copy."""
     g = graph.copy()
     _rewrite(g, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity), cse=True)
-    return verify(eliminate_dead_nodes(g))
+    g = eliminate_dead_nodes(g)
+    if any(n.op in ("cond", "scan", "while") for n in g.nodes):
+        from .subgraphs import simplify_control
+
+        for _ in range(4):  # a backward loop that stops reading a saved value frees the forward loop's output
+            before = [(n.op, len(n.inputs)) for n in g.nodes]
+            g = eliminate_dead_nodes(simplify_control(g))
+            if [(n.op, len(n.inputs)) for n in g.nodes] == before:
+                break
+    return verify(g)

@@ -162,20 +162,35 @@ def _no_gc():
 
 
 def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: bool, name: str | None = None,
-                         seed: str = "input", names: list | None = None) -> Specialization:
-    """Trace ``fn`` for these argument types and run every stage of the pipeline.
+                         seed: str = "input", names: list | None = None, outputs=None) -> Specialization:
+    """Trace ``fn`` for these argument types and run every stage of the pipeline; ``outputs`` (an index or a
+    tuple of indices into what ``fn`` returns) keeps only those outputs and the nodes they need.
 
     ``seed="ones"`` (``graphgrad.grad``) differentiates the arguments flagged in ``requires_grad`` only, never
     the tensors ``fn`` closes over."""
     with _no_gc():
-        return _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names)
+        return _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, outputs)
 
 
-def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names) -> Specialization:
+def _fetch(result, outputs, name: str):
+    """The outputs selected by ``outputs`` (TensorFlow's fetches): an int picks one, a tuple/list several."""
+    results = list(result) if isinstance(result, (tuple, list)) else [result]
+    picks = [outputs] if isinstance(outputs, int) else list(outputs)
+    for i in picks:
+        if not isinstance(i, int) or not -len(results) <= i < len(results):
+            raise IndexError(f"outputs: {i!r} is not an output index of {name}, which returns {len(results)} "
+                             f"value{'s' if len(results) != 1 else ''}")
+    chosen = [results[i] for i in picks]
+    return chosen[0] if isinstance(outputs, int) else tuple(chosen)
+
+
+def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, outputs=None) -> Specialization:
     lap = _Laps()
     types = [_arg_type(a) if _arg_type(a) is not None else a for a in args]
     names = names or _param_names(fn, len(args))
     tracer, result = trace(fn, types, names, requires_grad, name or getattr(fn, "__name__", "f"))
+    if outputs is not None:
+        result = _fetch(result, outputs, tracer.graph.name)
     single = not isinstance(result, (tuple, list))
     outs = [result] if single else list(result)
     for i, o in enumerate(outs):
@@ -226,7 +241,9 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names)
 
 
 def _fix_names(graph: Graph) -> None:
-    for value, name in graph.value_names().items():
+    from ..ir.subgraphs import all_value_names
+
+    for value, name in all_value_names(graph).items():
         value.name = name
 
 
@@ -320,10 +337,13 @@ class CompiledBackward(Node):
 class CompiledFunction:
     """A function traced once per signature into generated NumPy/CuPy code (see ``graphgrad.compile``)."""
 
-    def __init__(self, fn, backend: str | None = None):
+    def __init__(self, fn, backend: str | None = None, outputs=None):
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.backend = backend
+        #: which of fn's outputs to compute (None: all); the generated code keeps only what they need
+        self.outputs = outputs
+        self._fetches: dict = {}
         self._cache: dict = {}
         self._by_fingerprint: dict = {}  # all-Tensor calls: a cheaper key for the same specializations
         self.hits = 0
@@ -391,7 +411,7 @@ class CompiledFunction:
         if self._cache:
             self.recompile_reasons.append(self._explain(key))
         flags = [bool(getattr(a, "_requires_grad", False)) for a in args]
-        spec = build_specialization(self.fn, args, flags, key[1])
+        spec = build_specialization(self.fn, args, flags, key[1], outputs=self.outputs)
         spec.key = key
         self._cache.setdefault(key, []).append(spec)
         return spec
@@ -456,8 +476,14 @@ class CompiledFunction:
         return wrapped[0] if spec.single else tuple(wrapped)
 
     # -- introspection --------------------------------------------------------------------------
-    def graph(self, *args, stage: str = "optimized") -> Graph:
-        """The IR after ``stage`` ("traced", "pruned", "adjoint", "optimized", or "forward"/"backward")."""
+    def graph(self, *args, stage: str = "optimized", outputs=None) -> Graph:
+        """The IR after ``stage`` ("traced", "pruned", "adjoint", "optimized", or "forward"/"backward");
+        ``outputs`` (an index or indices of the function's outputs) gives the program for those alone."""
+        if outputs is not None and outputs != self.outputs:
+            key = outputs if isinstance(outputs, int) else tuple(outputs)
+            if key not in self._fetches:
+                self._fetches[key] = CompiledFunction(self.fn, self.backend, key)
+            return self._fetches[key].graph(*args, stage=stage)
         spec = self.specialize(*args)
         if stage == "forward":
             return spec.forward
@@ -508,7 +534,7 @@ def _same(tensor, recorded) -> bool:
     return (tensor._type, tensor._requires_grad) == recorded
 
 
-def compile(fn=None, *, backend: str | None = None):
+def compile(fn=None, *, backend: str | None = None, outputs=None):
     """Trace ``fn`` once per input signature and run generated NumPy (or CuPy) code.
 
     >>> import graphgrad as gg
@@ -519,10 +545,20 @@ def compile(fn=None, *, backend: str | None = None):
     >>> loss(w, gg.ones(4, 3)).backward()
     >>> w.grad.tolist()
     [[6.0], [6.0], [6.0]]
+
+    ``outputs`` (an index, or a tuple of indices) compiles only those of ``fn``'s outputs and the nodes they
+    need, as TensorFlow 1's ``session.run(fetches)``; ``f.graph(*args, outputs=...)`` shows such a program.
+
+    >>> both = lambda x: ((x * 2).sum(), (x.exp() * 3).sum())
+    >>> first = gg.compile(both, outputs=0)
+    >>> first(gg.ones(2)).item()
+    4.0
+    >>> [n.op for n in first.graph(gg.ones(2)).nodes]
+    ['mul', 'sum']
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, backend)
-    return CompiledFunction(fn, backend)
+        return lambda f: CompiledFunction(f, backend, outputs)
+    return CompiledFunction(fn, backend, outputs)
 
 
 def export(fn, *example_args, path: str, backend: str = "numpy") -> str:

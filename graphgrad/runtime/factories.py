@@ -9,6 +9,7 @@ import numpy as np
 from . import dtypes
 from .device import CPU, default_device
 from .grad_mode import is_inference_mode_enabled
+from ..tracer.tracer import ACTIVE as _TRACES
 from .tensor import Tensor, _to_array, _to_device, check_can_require_grad
 
 class Generator:
@@ -113,8 +114,24 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(_to_array(array, None))
 
 
+def _traced(requires_grad: bool, device):
+    """The running trace a factory call should record into (as a node), or None: outside a trace, and for
+    leaves that require grad or live on another device, a factory makes an eager tensor."""
+    if not _TRACES.stack or requires_grad or (device is not None and str(device) != "cpu"):
+        return None
+    return _TRACES.stack[-1]
+
+
+def _fill_node(tracer, shape: tuple, value, name: str):
+    value = bool(value) if name == "bool" else int(value) if name == "int64" else float(value)
+    return tracer.record("full", [], {"shape": tuple(shape), "value": value, "dtype": name})
+
+
 def _filled(fill, size, dtype, device, requires_grad) -> Tensor:
     name = dtypes.to_name(dtype) if dtype is not None else dtypes.default_float().name
+    tracer = _traced(requires_grad, device)
+    if tracer is not None:
+        return _fill_node(tracer, _shape(size), 1 if fill is np.ones else 0, name)
     return _finish(fill(_shape(size), dtype=np.dtype(name)), None, device, requires_grad)
 
 
@@ -135,12 +152,18 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     if dtype is None:
         dtype = "bool" if isinstance(fill_value, bool) else "int64" if isinstance(fill_value, int) else dtypes.default_float().name
+    tracer = _traced(requires_grad, device)
+    if tracer is not None and isinstance(fill_value, (bool, int, float)):
+        return _fill_node(tracer, _shape((size,)), fill_value, dtypes.to_name(dtype))
     return _finish(np.full(_shape((size,)), fill_value, dtype=np.dtype(dtypes.to_name(dtype))), None, device,
                    requires_grad)
 
 
 def _like(fill, t: Tensor, dtype, device, requires_grad) -> Tensor:
     name = dtypes.to_name(dtype) if dtype is not None else t.dtype.name
+    tracer = _traced(requires_grad, device)
+    if tracer is not None and not getattr(t, "is_cuda", False):
+        return _fill_node(tracer, tuple(t.shape), fill((), dtype=np.dtype(name)).item(), name)
     return _finish(fill(tuple(t.shape), dtype=np.dtype(name)), None, device or (t.device if t.is_cuda else None),
                    requires_grad)
 
@@ -193,6 +216,10 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
     array = np.arange(start, end, step)
     if dtype is None:
         dtype = "int64" if all(isinstance(v, int) for v in (start, end, step)) else dtypes.default_float().name
+    tracer = _traced(requires_grad, device)
+    if tracer is not None and all(isinstance(v, (int, float)) for v in (start, end, step)):
+        return tracer.record("arange", [], {"start": start, "stop": end, "step": step,
+                                            "dtype": dtypes.to_name(dtype)})
     return _finish(array, dtype, device, requires_grad)
 
 

@@ -20,6 +20,7 @@ from ..codegen.python import module_source
 from ..ir.interpret import interpret
 from ..ir.types import dtype_name
 from ..tracer.tracer import ACTIVE, SymbolicTensor
+from ..tracer.tracer import _converted
 from .compiled import _arg_type, _param_names, _signature_text, _still_valid, build_specialization
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, tree_flatten, tree_unflatten
@@ -143,8 +144,10 @@ class _ValueAndGrad:
                  for n in _leaf_names(param, treedef)]
         value_shape = []
 
+        user_fn = _converted(self.fn)  # its if/while on traced values become control-flow nodes
+
         def flat_fn(*flat):
-            out = layout.call(self.fn, flat)
+            out = layout.call(user_fn, flat)
             if isinstance(out, (int, float, np.ndarray, np.generic)) and not isinstance(out, bool):
                 # independent of the inputs: its gradient is zero (as in JAX; autograd warns)
                 like = next(x for x in flat if isinstance(x, SymbolicTensor))

@@ -92,6 +92,10 @@ ACTIVE = _ActiveTraces()
 class Tracer:
     """Owns the Graph being built; every SymbolicTensor points to one Tracer."""
 
+    #: the trace this one records a sub-graph for (a branch or loop body), and how deep it is nested
+    parent = None
+    depth = 0
+
     def __init__(self, name: str):
         self.graph = Graph(name)
         self.captured: list = []        # eager tensors the function closed over, now graph inputs
@@ -195,6 +199,15 @@ class Tracer:
         return SymbolicTensor(v, self)
 
 
+def _descendant(top: "Tracer", tracer: "Tracer") -> "Tracer":
+    """``top`` (the running sub-trace: a branch or loop body) when it is nested in ``tracer``, else ``tracer``:
+    an op inside a branch on outer values only is recorded in the branch, so it runs only there."""
+    t = top
+    while t is not None and t.depth > tracer.depth:
+        t = t.parent
+    return top if t is tracer else tracer
+
+
 def _nested(x):
     return tuple(_nested(i) for i in x) if isinstance(x, list) else x
 
@@ -212,16 +225,27 @@ class SymbolicTensor(TensorBase):
 
     @classmethod
     def _apply(cls, op: str, inputs: tuple, attrs: dict):
-        tracer = next(x.tracer for x in inputs if isinstance(x, SymbolicTensor))
+        tracer = None
+        for x in inputs:  # the innermost trace: a loop body's ops on outer values record in the body
+            if isinstance(x, SymbolicTensor) and (tracer is None or x.tracer.depth > tracer.depth):
+                tracer = x.tracer
         if len(ACTIVE.stack) > 1:  # values of nested traces: the innermost one records
             for x in inputs:
                 if isinstance(x, SymbolicTensor) and x.tracer is not tracer and x.tracer in ACTIVE.stack \
                         and tracer in ACTIVE.stack and ACTIVE.stack.index(x.tracer) > ACTIVE.stack.index(tracer):
                     tracer = x.tracer
+        if ACTIVE.stack and ACTIVE.stack[-1].depth > tracer.depth:
+            tracer = _descendant(ACTIVE.stack[-1], tracer)
         values = []
         for x in inputs:
             if isinstance(x, SymbolicTensor):
-                if x.tracer is not tracer and x.tracer in ACTIVE.stack and tracer in ACTIVE.stack:
+                if x.tracer is tracer:
+                    values.append(x.value)
+                    continue
+                if tracer.depth:  # an outer value read in a branch or loop body: one more input of it
+                    values.append(tracer.capture(x))
+                    continue
+                if x.tracer in ACTIVE.stack and tracer in ACTIVE.stack:
                     # a value of an enclosing trace, closed over by a function traced inside it (gg.grad(lambda
                     # w: loss(w, x)) under vmap or compile): an input of this graph, like a closed-over tensor
                     values.append(tracer.lift(x, op))
@@ -229,7 +253,6 @@ class SymbolicTensor(TensorBase):
                 if x.tracer is not tracer:
                     raise TracerError(f"{op}: this value belongs to another trace (a tensor from an outer "
                                       f"compiled function leaked into an inner one){_where(user_location(3))}")
-                values.append(x.value)
             else:
                 values.append(tracer.lift(x, op))
         return tracer.record(op, values, attrs)
@@ -265,8 +288,10 @@ class SymbolicTensor(TensorBase):
     def _concrete(self, what: str):
         raise TracerError(
             f"{what} needs the value of a traced tensor{_where(user_location(3))}. Inside @graphgrad.compile "
-            f"(and graphgrad.grad) tensors have no values while the function is traced, so Python control flow "
-            f"cannot depend on them. Use graphgrad.where(cond, a, b) to select values elementwise, move this "
+            f"(and graphgrad.grad) tensors have no values while the function is traced; an if/while on them is "
+            f"converted into graphgrad.cond / graphgrad.while_loop only where graphgrad can read the function's "
+            f"source (not for code typed at a prompt or built by exec). Use graphgrad.where(cond, a, b) to select "
+            f"values elementwise, graphgrad.cond(pred, true_fn, false_fn, *operands) for a branch, move this "
             f"logic outside the compiled function, or use .detach() only for values that need no gradient.")
 
     def __bool__(self):
@@ -319,7 +344,7 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
                 for a, n, rg in zip(args, names, requires_grad)]
     ACTIVE.stack.append(tracer)
     try:
-        result = _run_naming_locals(tracer, fn, symbolic)
+        result = _run_naming_locals(tracer, _converted(fn), symbolic)
     finally:
         ACTIVE.stack.pop()
     if tracer.random_inputs:  # random inputs come last: arguments, then closed-over tensors, then draws
@@ -327,6 +352,16 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
         tracer.graph.inputs = ([v for v in tracer.graph.inputs if id(v) not in drawn]
                                + [v for v, _ in tracer.random_inputs])
     return tracer, result
+
+
+def _converted(fn):
+    """``fn`` with its data-dependent control flow rewritten into control-flow nodes (``tracer.autograph``)."""
+    from . import autograph
+
+    code = getattr(fn, "__code__", None)
+    if code is None or not _is_user_file(code.co_filename) or not vars(autograph.RUNTIME):
+        return fn
+    return autograph.convert(fn)
 
 
 def _run_naming_locals(tracer: Tracer, fn, args):
@@ -362,8 +397,16 @@ def _name_from_frames(tracer: Tracer, frames: dict) -> None:
         stack.extend((child, False) for child in reversed(children.get(key, [])))
     for key in order:
         for local, val in frames[key][0].f_locals.items():
-            if isinstance(val, SymbolicTensor) and val.tracer is tracer and val.value.name is None:
+            # values of this trace and of its sub-traces (branches, loop bodies); not the converter's helpers
+            if isinstance(val, SymbolicTensor) and val.value.name is None and not local.startswith("gg__") \
+                    and _root(val.tracer) is tracer:
                 val.value.name = local
+
+
+def _root(tracer: Tracer) -> Tracer:
+    while tracer.parent is not None:
+        tracer = tracer.parent
+    return tracer
 
 
 def _no_item_assignment(self, index, value):

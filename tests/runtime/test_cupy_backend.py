@@ -49,3 +49,26 @@ def test_compiled_cupy_module_matches_numpy():
     f(wc, xc).backward()
     assert "import cupy as cp" in f.source(wc, xc, backend="cupy")
     np.testing.assert_allclose(wc.grad.cpu().numpy(), w.grad.numpy(), rtol=1e-5)
+
+
+@needs_gpu
+def test_control_flow_on_gpu_matches_cpu():
+    def f(w, x):
+        h = x
+        for _ in range(3):
+            if h.sum() > 0:
+                h = (h @ w).tanh()
+            else:
+                h = h * 0.5
+        return gg.fori_loop(0, 2, lambda i, c: c * 1.5, (h * h).sum())
+
+    rng = np.random.default_rng(0)
+    w_np, x_np = rng.standard_normal((3, 3)), rng.standard_normal((2, 3))
+    grads = []
+    for device in ("cpu", "cuda"):
+        w = gg.tensor(w_np, requires_grad=True)
+        w_dev = w.to(device) if device == "cuda" else w
+        loss = gg.compile(f)(w_dev, gg.tensor(x_np).to(device))
+        loss.backward()
+        grads.append(w.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-10)

@@ -1,0 +1,175 @@
+"""The run-time half of source conversion (``graphgrad.tracer.autograph`` rewrites the source): each helper
+runs its construct as plain Python when the test is a Python value or an eager tensor, and records
+``cond`` / ``while`` / ``scan`` nodes when it is traced.
+
+Variables the construct assigns travel as the branch or body functions' parameters and results. Those that
+hold tensors or numbers and change become outputs (loop carries); those that are the same object on every
+path pass through unchanged; any other value (a list, a module) that would differ is an error naming it.
+"""
+from __future__ import annotations
+
+import operator
+import types
+
+from ..ir.api import TensorBase, bind
+from ..tracer import autograph as _autograph
+from ..tracer.tracer import ACTIVE, SymbolicTensor, TracerError, _is_user_file, _where, user_location
+from . import control
+from .control import UNDEFINED, _Undefined, _dynamic
+
+
+def _traced(x) -> bool:
+    return isinstance(x, SymbolicTensor)
+
+
+def values(local: dict, names: tuple) -> tuple:
+    """Each name's current value in ``local`` (an undefined marker where it has none yet)."""
+    return tuple(local[n] if n in local else _Undefined(n) for n in names)
+
+
+def _truth(x) -> bool:
+    if isinstance(x, TensorBase) and x.numel() != 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(x)
+
+
+def if_stmt(test, true_fn, false_fn, names: tuple, vals: tuple) -> tuple:
+    """``if test:`` over the variables ``names`` (current values ``vals``); returns their new values."""
+    if not _traced(test):
+        return tuple((true_fn if _truth(test) else false_fn)(*vals))
+    result = control._cond_traced(test.tracer if not ACTIVE.stack else ACTIVE.stack[-1], test,
+                                  lambda: tuple(true_fn(*vals)), lambda: tuple(false_fn(*vals)), (),
+                                  out_names=list(names))
+    return tuple(result)
+
+
+def if_return(test, true_fn, false_fn, names: tuple, vals: tuple):
+    """``if test: ... return a`` / ``else: ... return b``: the value returned."""
+    if not _traced(test):
+        return (true_fn if _truth(test) else false_fn)(*vals)
+    return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test,
+                                lambda: true_fn(*vals), lambda: false_fn(*vals), ())
+
+
+def _carried(names, vals):
+    """Positions that become loop carries: tensors and numbers (others must stay the same object)."""
+    return [i for i, v in enumerate(vals) if _dynamic(v) and not isinstance(v, _Undefined)]
+
+
+def _loop_fns(names, vals, dyn, kind: str):
+    statics = list(vals)
+
+    def merge(carry) -> list:
+        full = list(statics)
+        for i, v in zip(dyn, carry):
+            full[i] = v
+        return full
+
+    def pick(out) -> tuple:
+        out = tuple(out)
+        for i, (o, s) in enumerate(zip(out, statics)):
+            if i in dyn or o is s or isinstance(s, _Undefined):
+                continue
+            if type(o) is type(s) and isinstance(o, (str, bool, int, float)) and o == s:
+                continue
+            raise TracerError(f"variable {names[i]!r} ({type(s).__name__}) changes in a {kind} whose test is a "
+                              f"traced tensor; only tensors and numbers can be carried from one iteration to the "
+                              f"next{_where(user_location(2))}")
+        return tuple(out[i] for i in dyn)
+
+    return merge, pick
+
+
+def while_stmt(test_fn, body_fn, names: tuple, vals: tuple) -> tuple:
+    """``while test:`` over the variables ``names``; returns their values after the loop."""
+    vals = tuple(vals)
+    while True:
+        test = test_fn(*vals)
+        if _traced(test):
+            break
+        if not _truth(test):
+            return vals
+        vals = tuple(body_fn(*vals))
+    dyn = _carried(names, vals)
+    merge, pick = _loop_fns(names, vals, dyn, "while loop")
+    tracer = ACTIVE.stack[-1] if ACTIVE.stack else test.tracer
+    out = control._while_traced(tracer, lambda *c: test_fn(*merge(c)), lambda *c: pick(body_fn(*merge(c))),
+                                [vals[i] for i in dyn], "while", [names[i] for i in dyn])
+    result = merge(out)
+    for i, v in enumerate(result):  # temporaries first assigned inside the loop have no value after it
+        if isinstance(vals[i], _Undefined):
+            result[i] = vals[i]
+    return tuple(result)
+
+
+def for_range(args: tuple, body_fn, names: tuple, vals: tuple) -> tuple:
+    """``for i in range(*args):`` over the variables ``names``; a traced bound makes it a loop node."""
+    # a tensor bound (a closed-over one too) is read when the compiled code runs, not baked in at trace time
+    if not any(_traced(a) or (ACTIVE.stack and isinstance(a, TensorBase)) for a in args):
+        bounds = [int(a) if isinstance(a, TensorBase) else operator.index(a) for a in args]
+        vals = tuple(vals)
+        for i in range(*bounds):
+            vals = tuple(body_fn(i, *vals))
+        return vals
+    if len(args) == 3 and not (isinstance(args[2], int) and args[2] == 1):
+        raise TracerError(f"range() with a traced bound takes a step of 1, got {args[2]!r}"
+                          f"{_where(user_location(2))}")
+    lo, hi = (0, args[0]) if len(args) == 1 else (args[0], args[1])
+    dyn = _carried(names, vals)
+    merge, pick = _loop_fns(names, vals, dyn, "for loop over range(traced)")
+    out = control.fori_loop(lo, hi, lambda i, c: pick(body_fn(i, *merge(c))), tuple(vals[i] for i in dyn),
+                            _names=[names[i] for i in dyn], _index=body_fn.__code__.co_varnames[0])
+    result = merge(out)
+    for i in range(len(result)):
+        if isinstance(vals[i], _Undefined):
+            result[i] = vals[i]
+    return tuple(result)
+
+
+def _as_bool(x):
+    return x if x._type.dtype == "bool" else bind("ne", x, 0)
+
+
+def and_(first, second):
+    """``a and b`` in a converted test: Python's on Python values, elementwise ``a & b`` on traced ones."""
+    a = first()
+    if not _traced(a):
+        return second() if _truth(a) else a
+    b = second()
+    return bind("where", _as_bool(a), _as_bool(b) if isinstance(b, TensorBase) else bool(b), False)
+
+
+def or_(first, second):
+    """``a or b`` in a converted test."""
+    a = first()
+    if not _traced(a):
+        return a if _truth(a) else second()
+    b = second()
+    return bind("where", _as_bool(a), True, _as_bool(b) if isinstance(b, TensorBase) else bool(b))
+
+
+def not_(x):
+    """``not a`` in a converted test."""
+    return bind("eq", _as_bool(x), False) if _traced(x) else not x
+
+
+def must_be_static(test, why: str):
+    """``test`` itself, unless it is traced: then a TracerError at the user's line saying ``why``."""
+    if _traced(test):
+        raise TracerError(f"{why}{_where(user_location(2))}")
+    return test
+
+
+def call(f, *args, **kwargs):
+    """Call ``f``, converting it first when it is one of the user's Python functions (or methods)."""
+    if ACTIVE.stack:
+        fn = f.__func__ if isinstance(f, types.MethodType) else f
+        if isinstance(fn, types.FunctionType) and _is_user_file(fn.__code__.co_filename) \
+                and not getattr(fn, "__graphgrad_converted__", False):
+            f = _autograph.convert(f)
+    return f(*args, **kwargs)
+
+
+vars(_autograph.RUNTIME).update(values=values, if_stmt=if_stmt, if_return=if_return, while_stmt=while_stmt,
+                                for_range=for_range, must_be_static=must_be_static, call=call, UNDEFINED=UNDEFINED,
+                                and_=and_, or_=or_, not_=not_)

@@ -1,0 +1,423 @@
+"""Source conversion of Python control flow for tracing (TensorFlow AutoGraph's idea).
+
+Inside ``@graphgrad.compile``, ``graphgrad.grad`` and ``graphgrad.value_and_grad`` the traced function is
+rewritten from its source before it runs:
+
+- ``if``/``elif``/``else`` -> two local functions (the branches, taking and returning the variables either
+  branch assigns) and a call ``gg__.if_stmt(test, true, false, names, values)``;
+- ``while test:`` -> ``gg__.while_stmt(test_fn, body_fn, names, values)``;
+- ``for i in range(...):`` -> ``gg__.for_range(args, body_fn, names, values)``;
+- ``if test: ... return a`` (with the rest of the block returning too) -> ``return gg__.if_return(...)``;
+- every call ``f(...)`` -> ``gg__.call(f, ...)``, which converts the user's functions it reaches too.
+
+The helpers decide at run time: a test that is a Python value (or an eager tensor) runs the construct as
+plain Python, so control flow on shapes, ints and flags still specializes at trace time; a traced test
+records ``cond`` / ``while`` / ``scan`` nodes (``graphgrad.ops.control``). ``break``, ``continue`` and a
+``return`` that cannot be restructured stay Python, with a test that raises a TracerError at the user's line
+saying what to change if it turns out to be traced. Line numbers are the user's, so errors, the IR and the
+generated code point at the original lines. Functions without source (lambdas typed at a REPL, builtins)
+are left as they are.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import itertools
+import textwrap
+import types
+import weakref
+
+#: the run-time helpers (``if_stmt``, ``while_stmt``, ...), installed by ``graphgrad.ops.autograph``
+RUNTIME = types.SimpleNamespace()
+_NAME = "gg__"
+
+
+class _Unconvertible(Exception):
+    pass
+
+
+# -- analysis ------------------------------------------------------------------------------------------
+
+class _Assigned(ast.NodeVisitor):
+    """Names a block assigns (not inside nested functions, lambdas, classes or comprehensions)."""
+
+    def __init__(self):
+        self.names: list[str] = []
+
+    def _add(self, name: str) -> None:
+        if name not in self.names and not name.startswith(_NAME):
+            self.names.append(name)
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self._add(node.id)
+
+    def visit_FunctionDef(self, node):
+        self._add(node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self._add(node.name)
+
+    def visit_Lambda(self, node):
+        pass
+
+    def visit_ListComp(self, node):
+        pass
+
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            self._add((alias.asname or alias.name).split(".")[0])
+
+    visit_ImportFrom = visit_Import
+
+
+def _assigned(stmts: list) -> list[str]:
+    v = _Assigned()
+    for s in stmts:
+        v.visit(s)
+    return v.names
+
+
+class _Jumps(ast.NodeVisitor):
+    """``return``/``break``/``continue``/``yield``/``global``/``nonlocal`` in a block (break and continue only
+    where they leave the block's own loop level)."""
+
+    def __init__(self):
+        self.found: set[str] = set()
+        self.loop_depth = 0
+
+    def visit_Return(self, node):
+        self.found.add("return")
+
+    def visit_Break(self, node):
+        if not self.loop_depth:
+            self.found.add("break")
+
+    def visit_Continue(self, node):
+        if not self.loop_depth:
+            self.found.add("continue")
+
+    def visit_Yield(self, node):
+        self.found.add("yield")
+
+    visit_YieldFrom = visit_Yield
+
+    def visit_Global(self, node):
+        self.found.add("global")
+
+    visit_Nonlocal = visit_Global
+
+    def _loop(self, node):
+        self.loop_depth += 1
+        for s in node.body:
+            self.visit(s)
+        self.loop_depth -= 1
+        for s in node.orelse:
+            self.visit(s)
+
+    visit_For = visit_While = visit_AsyncFor = _loop
+
+    def visit_FunctionDef(self, node):
+        pass
+
+    visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = visit_FunctionDef
+
+
+def _jumps(stmts: list) -> set[str]:
+    v = _Jumps()
+    for s in stmts:
+        v.visit(s)
+    return v.found
+
+
+# -- the rewriting ------------------------------------------------------------------------------------
+
+def _helper(name: str) -> ast.expr:
+    return ast.Attribute(ast.Name(_NAME, ast.Load()), name, ast.Load())
+
+
+def _str_tuple(names: list) -> ast.expr:
+    return ast.Tuple([ast.Constant(n) for n in names], ast.Load())
+
+
+def _values(names: list) -> ast.expr:
+    """``gg__.values(locals(), names)``: each name's current value (UNDEFINED where it has none yet)."""
+    return ast.Call(_helper("values"), [ast.Call(ast.Name("locals", ast.Load()), [], []), _str_tuple(names)], [])
+
+
+def _fn(name: str, params: list, body: list, returns: ast.expr | None) -> ast.FunctionDef:
+    body = list(body) + ([ast.Return(returns)] if returns is not None else [])
+    return ast.FunctionDef(name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params],
+                                                          kwonlyargs=[], kw_defaults=[], defaults=[]),
+                           body=body or [ast.Pass()], decorator_list=[], returns=None)
+
+
+def _names_tuple(names: list, ctx) -> ast.expr:
+    return ast.Tuple([ast.Name(n, ctx()) for n in names], ctx())
+
+
+def _at(nodes: list, line: int) -> list:
+    """Give the synthesized nodes (those without a position) the line of the construct they replace: the
+    helper call then reports that line, not the end of the block."""
+    for top in nodes:
+        for n in ast.walk(top):
+            if "lineno" in n._attributes and getattr(n, "lineno", None) is None:
+                n.lineno, n.end_lineno, n.col_offset, n.end_col_offset = line, line, 0, 0
+    return nodes
+
+
+def _always_returns(stmts: list) -> bool:
+    return bool(stmts) and isinstance(stmts[-1], ast.Return)
+
+
+def _lazy(expr: ast.expr) -> ast.expr:
+    return ast.copy_location(ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
+                                                      defaults=[]), expr), expr)
+
+
+def _logical(test: ast.expr) -> ast.expr:
+    """``a and b`` / ``a or b`` / ``not a`` in a test -> ``gg__.and_(lambda: a, lambda: b)`` ...: Python's
+    short-circuit on Python values, elementwise logic on traced ones (``and`` would ask a traced bool)."""
+    if isinstance(test, ast.BoolOp):
+        fn = "and_" if isinstance(test.op, ast.And) else "or_"
+        values = [_logical(v) for v in test.values]
+        out = values[0]
+        for v in values[1:]:
+            out = ast.copy_location(ast.Call(_helper(fn), [_lazy(out), _lazy(v)], []), test)
+        return out
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return ast.copy_location(ast.Call(_helper("not_"), [_logical(test.operand)], []), test)
+    return test
+
+
+class _Converter(ast.NodeTransformer):
+    def __init__(self):
+        self.counter = itertools.count()
+
+    def _fresh(self, kind: str, node) -> str:
+        return f"{_NAME}{kind}_{node.lineno}_{next(self.counter)}"
+
+    def _static_only(self, test: ast.expr, why: str) -> ast.expr:
+        """``test``, checked to be a Python value at run time (else a TracerError at this line saying ``why``)."""
+        return ast.copy_location(ast.Call(_helper("must_be_static"), [test, ast.Constant(why)], []), test)
+
+    # -- blocks: an `if` whose body returns takes the rest of its block as its else ---------------------
+    def _block(self, stmts: list) -> list:
+        out: list = []
+        for i, s in enumerate(stmts):
+            if (isinstance(s, ast.If) and not s.orelse and _always_returns(s.body)
+                    and _jumps(s.body) == {"return"} and _always_returns(stmts[i + 1:])
+                    and _jumps(stmts[i + 1:]) <= {"return"}
+                    and not any(isinstance(r, ast.Return) for b in s.body[:-1] for r in ast.walk(b))):
+                rest = stmts[i + 1:]
+                s.orelse = rest
+                out.extend(self._as_list(self.visit(s)))
+                return out
+            out.extend(self._as_list(self.visit(s)))
+        return out
+
+    @staticmethod
+    def _as_list(x) -> list:
+        return x if isinstance(x, list) else [x]
+
+    def visit_FunctionDef(self, node):
+        node.body = self._block(node.body)
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node):
+        return self.generic_visit(node)
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in ("locals", "super", "globals", "vars", "eval", "exec"):
+            return node
+        helper = _helper("call")
+        for part in ast.walk(helper):  # at the call's own position: a method-style call reports its attribute's line
+            ast.copy_location(part, node)
+        return ast.copy_location(ast.Call(helper, [node.func] + node.args, node.keywords), node)
+
+    # -- if ----------------------------------------------------------------------------------------------
+    def visit_If(self, node):
+        node.test = _logical(self.visit(node.test))
+        jumps = _jumps(node.body) | _jumps(node.orelse)
+        returning = (_always_returns(node.body) and _always_returns(node.orelse) and jumps == {"return"}
+                     and not any(isinstance(r, ast.Return) for b in node.body[:-1] + node.orelse[:-1]
+                                 for r in ast.walk(b)))
+        node.body = self._block(node.body)
+        node.orelse = self._block(node.orelse)
+        if returning:
+            names = _assigned(node.body + node.orelse)
+            t, f = self._fresh("if_true", node), self._fresh("if_false", node)
+            defs = [ast.copy_location(_fn(t, names, node.body, None), node),
+                    ast.copy_location(_fn(f, names, node.orelse, None), node)]
+            call = ast.Call(_helper("if_return"), [node.test, ast.Name(t, ast.Load()), ast.Name(f, ast.Load()),
+                                                   _str_tuple(names), _values(names)], [])
+            return _at(defs + [ast.Return(call)], node.lineno)
+        if jumps:
+            what = sorted(jumps)[0]
+            node.test = self._static_only(node.test, f"`{what}` inside an `if` whose test is a traced tensor: "
+                                                     f"{_ADVICE.get(what, _ADVICE['other'])}")
+            return node
+        names = _assigned(node.body + node.orelse)
+        t, f = self._fresh("if_true", node), self._fresh("if_false", node)
+        result = _names_tuple(names, ast.Load)
+        defs = [_fn(t, names, node.body, result), _fn(f, names, node.orelse, result)]
+        call = ast.Call(_helper("if_stmt"), [node.test, ast.Name(t, ast.Load()), ast.Name(f, ast.Load()),
+                                             _str_tuple(names), _values(names)], [])
+        stmt = ast.Assign([_names_tuple(names, ast.Store)], call) if names else ast.Expr(call)
+        return _at(defs + [stmt], node.lineno)
+
+    # -- while ---------------------------------------------------------------------------------------------
+    def visit_While(self, node):
+        node.test = _logical(self.visit(node.test))
+        node.body = self._block(node.body)
+        node.orelse = self._block(node.orelse)
+        jumps = _jumps(node.body)
+        if jumps or node.orelse:
+            what = sorted(jumps)[0] if jumps else "else"
+            node.test = self._static_only(node.test, f"`{what}` in a `while` loop whose test is a traced tensor: "
+                                                     f"{_ADVICE.get(what, _ADVICE['other'])}")
+            return node
+        names = _assigned(node.body)
+        c, b = self._fresh("while_test", node), self._fresh("while_body", node)
+        defs = [_fn(c, names, [], node.test), _fn(b, names, node.body, _names_tuple(names, ast.Load))]
+        call = ast.Call(_helper("while_stmt"), [ast.Name(c, ast.Load()), ast.Name(b, ast.Load()),
+                                                _str_tuple(names), _values(names)], [])
+        stmt = ast.Assign([_names_tuple(names, ast.Store)], call) if names else ast.Expr(call)
+        return _at(defs + [stmt], node.lineno)
+
+    # -- for i in range(...) ----------------------------------------------------------------------------
+    def visit_For(self, node):
+        node.iter = self.visit(node.iter)
+        node.body = self._block(node.body)
+        node.orelse = self._block(node.orelse)
+        it = node.iter
+        # the iterator was rewritten to gg__.call(range, ...): recognise that form
+        is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "call"
+                    and it.args and isinstance(it.args[0], ast.Name) and it.args[0].id == "range" and not it.keywords
+                    and 2 <= len(it.args) <= 4)
+        if not is_range or not isinstance(node.target, ast.Name):
+            return node
+        args = it.args[1:]
+        jumps = _jumps(node.body)
+        if jumps or node.orelse:
+            what = sorted(jumps)[0] if jumps else "else"
+            node.iter = ast.copy_location(ast.Call(ast.Name("range", ast.Load()), [
+                self._static_only(a, f"`{what}` in a `for` loop over range(traced tensor): "
+                                     f"{_ADVICE.get(what, _ADVICE['other'])}") for a in args], []), it)
+            return node
+        names = [n for n in _assigned(node.body) if n != node.target.id]
+        b = self._fresh("for_body", node)
+        defs = [_fn(b, [node.target.id] + names, node.body, _names_tuple(names, ast.Load))]
+        call = ast.Call(_helper("for_range"), [ast.Tuple(args, ast.Load()), ast.Name(b, ast.Load()),
+                                               _str_tuple(names), _values(names)], [])
+        stmt = ast.Assign([_names_tuple(names, ast.Store)], call) if names else ast.Expr(call)
+        return _at(defs + [stmt], node.lineno)
+
+
+_ADVICE = {
+    "return": "assign the result to a variable in every branch and return it after the if "
+              "(or end both branches with a return)",
+    "break": "fold the exit condition into the loop's test (e.g. `while cond and not done:`), or use "
+             "graphgrad.while_loop",
+    "continue": "put the rest of the body under an `if` instead of using `continue`",
+    "yield": "a generator cannot be traced through data-dependent control flow; compute the values eagerly",
+    "global": "pass the value in and return it instead of assigning a global/nonlocal name",
+    "else": "move the `else:` block after the loop",
+    "other": "rewrite it with graphgrad.cond / graphgrad.while_loop",
+}
+
+
+# -- conversion ------------------------------------------------------------------------------------------
+
+_CODE_CACHE: dict = {}     # code object -> (converted code object, freevar names) or None
+_FN_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _convert_code(fn):
+    code = fn.__code__
+    if code in _CODE_CACHE:
+        return _CODE_CACHE[code]
+    try:
+        lines, first = inspect.getsourcelines(code)  # the code's own source (a function would follow __wrapped__)
+        filename = inspect.getsourcefile(code) or code.co_filename
+    except (OSError, TypeError):
+        _CODE_CACHE[code] = None
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except SyntaxError:
+        _CODE_CACHE[code] = None
+        return None
+    ast.increment_lineno(tree, first - 1)
+    fdef = tree.body[0] if tree.body else None
+    if not isinstance(fdef, ast.FunctionDef) or fdef.name != code.co_name:
+        _CODE_CACHE[code] = None  # a lambda, or source that is not this function's definition
+        return None
+    if first != code.co_firstlineno:  # the source of another function (a wrapper's __wrapped__)
+        _CODE_CACHE[code] = None
+        return None
+    fdef.decorator_list = []
+    fdef = _Converter().visit(fdef)
+    # compile inside a factory whose parameters are the free variables (and gg__), so the converted
+    # function's code has them as free variables too: it then runs with the original closure cells
+    freevars = list(code.co_freevars)
+    factory = _fn("gg__factory", [_NAME] + freevars, [fdef], ast.Name(fdef.name, ast.Load()))
+    factory = ast.copy_location(factory, fdef)
+    module = ast.fix_missing_locations(ast.Module([factory], []))
+    compiled = compile(module, filename, "exec")
+    factory_code = next(c for c in compiled.co_consts if isinstance(c, types.CodeType))
+    inner = next(c for c in factory_code.co_consts if isinstance(c, types.CodeType) and c.co_name == code.co_name)
+    _CODE_CACHE[code] = inner
+    return inner
+
+
+def convert(fn):
+    """``fn`` with its control flow rewritten (see the module docstring); ``fn`` itself when its source is
+    unavailable or it is not a plain Python function. Cached per function."""
+    if isinstance(fn, types.MethodType):
+        converted = convert(fn.__func__)
+        return fn if converted is fn.__func__ else types.MethodType(converted, fn.__self__)
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    hit = _FN_CACHE.get(fn)
+    if hit is not None:
+        return hit
+    try:
+        inner = _convert_code(fn)
+    except Exception:  # noqa: BLE001  (anything the converter cannot handle runs unconverted)
+        inner = None
+    if inner is None:
+        return fn
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    cells[_NAME] = types.CellType(RUNTIME)
+    try:
+        closure = tuple(cells[name] for name in inner.co_freevars)
+    except KeyError:
+        return fn
+    new = types.FunctionType(inner, fn.__globals__, fn.__name__, fn.__defaults__, closure)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    functools.update_wrapper(new, fn)
+    new.__wrapped__ = fn
+    new.__graphgrad_converted__ = True
+    _FN_CACHE[fn] = new
+    return new
+
+
+def converted_source(fn) -> str | None:
+    """The converted function as Python source (for reading; ``ast.unparse``), or None."""
+    try:
+        lines, _ = inspect.getsourcelines(fn)
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    fdef = tree.body[0]
+    fdef.decorator_list = []
+    return ast.unparse(ast.fix_missing_locations(_Converter().visit(fdef)))

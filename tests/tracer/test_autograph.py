@@ -1,0 +1,328 @@
+"""Source conversion: Python if/elif/else, while and for-range on traced values inside compile / grad become
+control-flow nodes; Python-valued control flow still runs at trace time."""
+import cProfile
+import sys
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad.tracer import TracerError
+
+
+def _t(a):
+    return gg.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+
+
+def test_data_dependent_if_compiles_with_the_right_gradient(check_gradients):
+    def f(x):
+        if x.sum() > 0:
+            y = x * x
+        else:
+            y = -x * 3.0
+        return y.sum()
+
+    for x in (np.array([1.0, 2.0, -0.5]), np.array([-1.0, 0.5, -2.0])):
+        compiled = check_gradients(f, [x])
+    source = compiled.source(_t([1.0, 2.0]))
+    assert "    if t2:" in source or "    if " in source
+    assert "y = " in source and "else:" in source  # the user's variable names, a Python if/else
+    assert "# test_autograph.py:" in source
+
+
+def test_elif_chain_and_a_variable_only_one_branch_changes(check_gradients):
+    def f(x, w):
+        scale = 2.0
+        if x.mean() > 1.0:
+            h = x * w
+        elif x.mean() > 0.0:
+            h = x + w
+            scale = 3.0
+        else:
+            h = x - w
+        return (h * scale).sum() + (h * h).sum()
+
+    w = np.array([0.5, -1.0, 2.0])
+    for x in (np.full(3, 2.0), np.full(3, 0.5), np.full(3, -1.0)):
+        check_gradients(f, [x, w])
+    text = str(gg.compile(f).graph(_t([1.0, 2.0, 3.0]), _t(w), stage="traced"))
+    assert text.count("= cond(") == 2  # the elif is a cond inside the else branch
+
+
+def test_if_that_returns_is_restructured(check_gradients):
+    def f(x):
+        if x.sum() > 0:
+            return (x ** 3).sum()
+        return x.sum() * 2.0
+
+    check_gradients(f, [np.array([1.0, 0.5])])
+    check_gradients(f, [np.array([-1.0, 0.5])])
+
+
+def test_branch_inside_a_python_loop_and_a_converted_helper(check_gradients):
+    def helper(h, w):
+        if h.sum() > 0:
+            h = gg.tanh(h @ w)
+        else:
+            h = h * 0.5 + 0.1
+        return h
+
+    def f(w, x):
+        h = x
+        total = 0.0
+        for _ in range(3):  # a Python int: unrolled at trace time, one cond per iteration
+            h = helper(h, w)  # converted on call
+            total = total + (h * h).sum()
+        return total
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((3, 3)) * 0.6
+    check_gradients(f, [w, rng.standard_normal((2, 3))])
+    text = str(gg.compile(f).graph(_t(w), _t(np.ones((2, 3))), stage="traced"))
+    assert text.count("= cond(") == 3 and "= scan(" not in text
+
+
+def test_for_over_a_traced_range_and_a_branch_inside_it(check_gradients):
+    @gg.compile
+    def f(x, n):
+        s = x * 0.0
+        for i in range(n):
+            if s.sum() > 2.0:
+                s = s + 1.0
+            else:
+                s = s + x * 2.0
+        return s
+
+    assert f(gg.tensor([1.0]), gg.tensor(4)).tolist() == [6.0]  # 0 -> 2 -> 4 -> 5 -> 6
+    source = f.source(gg.tensor([1.0]), gg.tensor(4))
+    assert "while True:" in source and "if " in source
+    assert f(gg.tensor([1.0]), gg.tensor(1)).tolist() == [2.0]
+    n = gg.tensor(3)
+
+    def g(x):
+        s = x * 0.5
+        for i in range(n):  # a traced bound (n is an input of the compiled function)
+            if s.sum() > 1.0:
+                s = s * 0.9
+            else:
+                s = gg.sin(s) + x
+        return (s * s).sum()
+
+    check_gradients(g, [np.array([0.4, -0.1])])
+    check_gradients(g, [np.array([1.4, 0.9])])
+
+
+def test_while_on_a_traced_value_runs_and_differentiates(check_gradients):
+    def f(x):
+        steps = 0
+        while x.sum() < 10.0:
+            x = x * 2.0
+            steps = steps + 1
+        return x.sum() + steps
+
+    c = gg.compile(f)
+    assert c(gg.tensor([1.0, 2.0])).item() == 12.0 + 2
+    assert "while True:" in c.source(gg.tensor([1.0, 2.0]))
+    assert gg.grad(f)(np.array([1.0, 2.0])).tolist() == [4.0, 4.0]  # two doublings ran
+    check_gradients(f, [np.array([1.0, 2.0])])
+
+
+def test_break_in_a_traced_while_says_what_to_change():
+    def f(x):
+        while x.sum() < 10.0:
+            x = x * 2.0
+            if x.max() > 5.0:
+                break
+        return x
+
+    with pytest.raises(TracerError) as info:
+        gg.compile(f)(gg.tensor([1.0, 2.0]))
+    msg = str(info.value)
+    assert "`break`" in msg and "while cond and not done" in msg and "test_autograph.py:" in msg
+
+
+def test_python_valued_control_flow_still_specializes():
+    def f(x, flag):
+        if flag:
+            x = x * 2.0
+        for _ in range(x.shape[0]):
+            x = x + 1.0
+        return x.sum()
+
+    c = gg.compile(f)
+    ops = [n.op for n in c.graph(gg.ones(2), True, stage="traced").nodes]
+    assert ops == ["mul", "add", "add", "sum"]
+    assert c(gg.ones(2), False).item() == 6.0
+
+
+def test_value_and_grad_converts_too():
+    def f(x):
+        if x[0] > 0:
+            out = (x * x).sum()
+        else:
+            out = x.sum()
+        return out
+
+    value, grad = gg.value_and_grad(f)(np.array([2.0, 3.0]))
+    assert value == 13.0 and grad.tolist() == [4.0, 6.0]
+    value, grad = gg.value_and_grad(f)(np.array([-2.0, 3.0]))
+    assert value == 1.0 and grad.tolist() == [1.0, 1.0]
+
+
+def test_compile_under_cprofile_and_a_trace_function():
+    def f(w, x):
+        h = gg.tanh(x @ w)
+        return (h * h).sum()
+
+    w, x = _t(np.eye(3) * 0.5), gg.ones(2, 3, dtype=gg.float64)
+    profiler = cProfile.Profile()
+    profiler.enable()  # it failed here: "'Profile' object is not callable"
+    try:
+        c = gg.compile(f)
+        loss = c(w, x)
+    finally:
+        profiler.disable()
+    loss.backward()
+    assert np.allclose(w.grad.numpy(), gg.grad(f)(np.eye(3) * 0.5, np.ones((2, 3))))
+    assert "h = np.tanh(" in c.source(w, x)  # names still come from the user's locals
+
+    seen = []
+
+    def tracer(frame, event, arg):  # what a debugger or coverage installs
+        seen.append(event)
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        c2 = gg.compile(f)
+        c2(w, x)
+    finally:
+        sys.settrace(None)
+    assert seen and "h = np.tanh(" in c2.source(w, x)
+
+
+def test_factories_inside_a_traced_function_are_nodes_not_inputs():
+    def rnn(w, xs):
+        h = gg.zeros(2, 3, dtype=gg.float64)
+        ones = gg.ones_like(h)
+        idx = gg.arange(3)
+        for t in range(xs.shape[0]):
+            h = gg.tanh(h @ w + xs[t]) * gg.full((1,), 0.5, dtype=gg.float64) + ones * 0.0
+        return (h * h).sum() + idx.sum() * 0.0
+
+    rng = np.random.default_rng(0)
+    args = [_t(rng.standard_normal((3, 3))), _t(rng.standard_normal((4, 2, 3)))]
+    c = gg.compile(rnn)
+    source = c.source(*args)
+    assert "def forward(w, xs):" in source  # no extra argument the user never wrote
+    assert "np.full((2, 3), 0.0, dtype=np.float64)" in source and "np.arange(0, 3, 1" in source
+    loss = c(*args)
+    loss.backward()
+    eager_args = [_t(a.detach().numpy()) for a in args]
+    rnn(*eager_args).backward()
+    assert np.allclose(args[0].grad.numpy(), eager_args[0].grad.numpy())
+
+
+def test_a_variable_only_one_branch_assigns_is_reported_where_it_is_used():
+    def f(x):
+        if x.sum() > 0:
+            y = x * 2
+        return y + 1
+
+    with pytest.raises(NameError, match="'y' is assigned on only some paths"):
+        gg.compile(f)(gg.ones(2))
+
+
+def test_generated_comments_point_at_the_lines_inside_a_branch():
+    def f(x):
+        if x.sum() > 0:
+            h = x.tanh()
+        else:
+            h = x.exp()
+        return h.sum()
+
+    first = f.__code__.co_firstlineno
+    source = gg.compile(f).source(gg.ones(2))
+    assert f"# test_autograph.py:{first + 2}: h = x.tanh()" in source  # a method call reported its if's line
+    assert f"# test_autograph.py:{first + 4}: h = x.exp()" in source
+
+
+def test_a_modules_forward_is_converted_and_its_parameters_get_gradients():
+    class Gate(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = gg.nn.Linear(3, 3, dtype=gg.float64)
+
+        def forward(self, x):
+            h = self.fc(x)
+            if h.sum() > 0:
+                h = h.tanh()
+            else:
+                h = h * 0.5
+            return (h * h).sum()
+
+    gg.manual_seed(0)
+    model = Gate()
+    compiled = gg.compile(model)
+    for x in (gg.ones(2, 3, dtype=gg.float64), -gg.ones(2, 3, dtype=gg.float64) * 5):
+        model.zero_grad()
+        compiled(x).backward()
+        got = model.fc.weight.grad.numpy().copy()
+        model.zero_grad()
+        model(x).backward()
+        assert np.allclose(got, model.fc.weight.grad.numpy())
+    assert "= cond(" in str(compiled.graph(gg.ones(2, 3, dtype=gg.float64), stage="traced"))
+
+
+def test_and_or_not_in_a_traced_test(check_gradients):
+    def f(x):
+        if x[0] > 0 and not x[1] > 0 or x.sum() > 5.0:
+            y = x * x
+        else:
+            y = x * 3.0
+        return y.sum()
+
+    for x in ([1.0, -1.0], [1.0, 1.0], [-1.0, -1.0], [3.0, 4.0]):
+        check_gradients(f, [np.array(x)])
+    flag = True
+
+    def g(x):
+        if flag and x.sum() > 0:  # a Python value short-circuits as in Python
+            return x.sum()
+        return -x.sum()
+
+    assert gg.compile(g)(gg.tensor([1.0, 2.0])).item() == 3.0
+
+
+def test_a_converted_forward_keeps_zero_argument_super():
+    class Scaled(gg.nn.Linear):
+        def forward(self, x):
+            y = super().forward(x)
+            if y.sum() > 0:
+                y = y * 2.0
+            return y.sum()
+
+    gg.manual_seed(0)
+    layer = Scaled(3, 2)
+    x = gg.ones(4, 3)
+    assert np.allclose(gg.compile(layer)(x).item(), layer(x).item())
+    assert "= cond(" in str(gg.compile(layer).graph(x, stage="traced"))
+
+
+def test_a_decorated_function_converts_through_its_wrapper():
+    import functools
+
+    def logged(f):
+        @functools.wraps(f)
+        def wrapper(*args):
+            return f(*args)
+        return wrapper
+
+    @logged
+    def f(x):
+        if x.sum() > 0:
+            return (x * 2.0).sum()
+        return x.sum()
+
+    c = gg.compile(f)
+    assert c(gg.tensor([1.0, 2.0])).item() == 6.0 and c(gg.tensor([-1.0, -2.0])).item() == -3.0
