@@ -219,11 +219,12 @@ def _with_params(module, names, tensors):
 @pytest.mark.parametrize("mode", ["tanh", "relu", "lstm", "gru"])
 def test_layer_gradcheck_input_state_and_parameters(mode):
     gg.manual_seed(8)
-    module = make(mode, 2, 3, num_layers=2, bidirectional=True).double()
-    names = [n for n, _ in module.named_parameters()]
-    originals = [p.detach().numpy().copy() for p in module.parameters()]
+    module = make(mode, 2, 2, num_layers=2, bidirectional=True).double()
+    # every direction and layer runs the same code: one parameter of each kind keeps finite differences quick
+    names = ["weight_ih_l0", "weight_hh_l1_reverse", "bias_ih_l1", "bias_hh_l0_reverse"]
+    originals = [getattr(module, n).detach().numpy().copy() for n in names]
     rng = np.random.default_rng(9)
-    x, h0, c0 = rng.standard_normal((3, 2, 2)), rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 2, 3))
+    x, h0, c0 = rng.standard_normal((3, 1, 2)), rng.standard_normal((4, 1, 2)), rng.standard_normal((4, 1, 2))
 
     def f(x, h0, c0, *params):
         _with_params(module, names, params)
