@@ -127,7 +127,14 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True, attn_mask=None,
                 average_attn_weights: bool = True, is_causal: bool = False):
+        if query.ndim not in (2, 3):
+            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D "
+                                 "query tensor")
         batched = query.ndim == 3
+        if key.ndim != query.ndim or value.ndim != query.ndim:
+            raise AssertionError(f"For {'batched (3-D)' if batched else 'unbatched (2-D)'} `query`, expected `key` "
+                                 f"and `value` to be {query.ndim}-D but found {key.ndim}-D and {value.ndim}-D "
+                                 "tensors respectively")
         if self.batch_first and batched:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         if not batched:
@@ -137,8 +144,12 @@ class MultiheadAttention(Module):
         tgt_len, bsz, embed_dim = query.shape
         if embed_dim != self.embed_dim:
             raise AssertionError(f"was expecting embedding dimension of {self.embed_dim}, but got {embed_dim}")
-        if key.shape[:2] != value.shape[:2]:
-            raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape {tuple(value.shape)}")
+        if self._qkv_same_embed_dim and tuple(key.shape) != tuple(value.shape):
+            raise AssertionError(f"key shape torch.Size({list(key.shape)}) does not match value shape "
+                                 f"torch.Size({list(value.shape)})")
+        if tuple(key.shape[:2]) != tuple(value.shape[:2]):
+            raise AssertionError(f"key's sequence and batch dims torch.Size({list(key.shape[:2])}) do not match "
+                                 f"value's torch.Size({list(value.shape[:2])})")
         if is_causal and attn_mask is None:
             raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
                                "method `generate_square_subsequent_mask` to create this mask.")

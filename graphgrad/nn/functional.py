@@ -560,6 +560,8 @@ def scaled_dot_product_attention(query: TensorBase, key: TensorBase, value: Tens
     if is_causal:
         rows, cols = query.shape[-2], key.shape[-2]
         attn_mask = arange(rows).unsqueeze(-1) >= arange(cols)
+        if not isinstance(scores, Tensor):  # the generated code names the captured mask
+            scores.tracer.names.setdefault(id(attn_mask), "causal_mask")
     if attn_mask is not None:
         if attn_mask._type.dtype == "bool":
             scores = where(attn_mask, scores, float("-inf"))

@@ -33,11 +33,11 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _zeros(like: TensorBase, shape: tuple) -> TensorBase:
-    """Zeros of ``shape`` in ``like``'s dtype and device; inside a trace, a node of the graph (not a captured
-    array), so the generated code makes them itself."""
+    """Zeros of ``shape`` (as many dimensions as ``like``) in ``like``'s dtype and device; inside a trace, made
+    by the graph (one element of ``like``, filled and broadcast) rather than captured as an array input."""
     if isinstance(like, Tensor):
         return factories.zeros(*shape, dtype=like.dtype, device=like.device)
-    return bind("full_like", like.reshape(-1)[:1].reshape(()), value=0.0).expand(*shape)
+    return bind("full_like", like[(slice(0, 1),) * like.ndim], value=0.0).expand(*shape)
 
 
 def _step(mode: str, x_proj: TensorBase, h: TensorBase, c: TensorBase | None, w_hh: TensorBase,

@@ -9,7 +9,7 @@ import pytest
 import graphgrad as gg
 import graphgrad.nn as nn
 import graphgrad.nn.functional as F
-from graphgrad.utils.gradcheck import gradcheck
+from graphgrad.utils.gradcheck import gradcheck, gradgradcheck
 
 
 def softmax(s):
@@ -232,6 +232,14 @@ def test_scaled_dot_product_attention_gradcheck_and_compiled(is_causal):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_attention_second_derivatives():
+    r = np.random.default_rng(18)
+    q, k, v = r.standard_normal((1, 2, 2)), r.standard_normal((1, 3, 2)), r.standard_normal((1, 3, 2))
+    assert gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v), [q, k, v])
+    module = mha64(2, 1)
+    assert gradgradcheck(lambda q, k: module(q, k, k)[0], [r.standard_normal((2, 1, 2)), r.standard_normal((3, 1, 2))])
+
+
 def test_scaled_dot_product_attention_dropout_and_errors():
     q = gg.randn(2, 3, 4)
     assert not F.scaled_dot_product_attention(q, q, q, dropout_p=1.0).numpy().any()
@@ -361,3 +369,11 @@ def test_errors_are_pytorchs():
         module(x, x, x, key_padding_mask=gg.zeros(2, 4).bool())
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
         module(x, x, x, is_causal=True)
+    with pytest.raises(AssertionError, match="query should be unbatched 2D or batched 3D tensor but received 4-D"):
+        module(x[None], x[None], x[None])
+    with pytest.raises(AssertionError, match=r"For batched \(3-D\) `query`, expected `key` and `value` to be 3-D but "
+                                             "found 2-D and 3-D tensors respectively"):
+        module(x, x[0], x)
+    with pytest.raises(AssertionError, match=r"key shape torch.Size\(\[3, 2, 4\]\) does not match value shape "
+                                             r"torch.Size\(\[2, 2, 4\]\)"):
+        module(x, x, x[:2])

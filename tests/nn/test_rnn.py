@@ -8,7 +8,7 @@ import pytest
 
 import graphgrad as gg
 import graphgrad.nn as nn
-from graphgrad.utils.gradcheck import gradcheck
+from graphgrad.utils.gradcheck import gradcheck, gradgradcheck
 
 GATES = {"tanh": 1, "relu": 1, "lstm": 4, "gru": 3}
 
@@ -254,6 +254,19 @@ def test_cell_gradcheck(cls):
         return (cell(x, h) ** 2).sum()
 
     assert gradcheck(f, [x, h, c] + [p.detach().numpy().copy() for p in cell.parameters()])
+
+
+@pytest.mark.parametrize("cls", [nn.RNNCell, nn.LSTMCell, nn.GRUCell])
+def test_cell_second_derivatives(cls):
+    gg.manual_seed(16)
+    cell = cls(2, 2).double()
+    rng = np.random.default_rng(17)
+
+    def f(x, h):
+        out = cell(x, (h, h * 0.5)) if cls is nn.LSTMCell else cell(x, h)
+        return out[0] * out[1] if cls is nn.LSTMCell else out
+
+    assert gradgradcheck(f, [rng.standard_normal((2, 2)), rng.standard_normal((2, 2))])
 
 
 # -- compiled: the time loop unrolls, same loss and gradients as eager ----------------------------------------
