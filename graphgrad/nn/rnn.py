@@ -65,6 +65,11 @@ def _step(mode: str, x_proj: TensorBase, h: TensorBase, c: TensorBase | None, w_
     return (1 - z) * n + z * h, None
 
 
+def _named_stack(tensors: list) -> TensorBase:
+    """``stack(tensors)``, its eager node shown as PyTorch's ``StackBackward0``."""
+    return F._as_pytorch_names(stack(tensors, 0), "StackBackward0", *tensors)
+
+
 def _project(x: TensorBase, w_ih: TensorBase, b_ih: TensorBase | None) -> TensorBase:
     out = x @ w_ih.t()
     return out + b_ih if b_ih is not None else out
@@ -211,14 +216,16 @@ class RNNBase(Module):
                 for t in (reversed(range(steps)) if direction == 1 else range(steps)):
                     h, c = _step(self.mode, x_proj[t], h, c, w_hh, b_hh, w_hr)
                     hs[t] = h
-                outputs.append(stack(hs, 0))
+                outputs.append(_named_stack(hs))
                 h_last.append(h)
                 c_last.append(c)
             layer_input = outputs[0] if directions == 1 else cat(outputs, -1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
-        output, h_n = layer_input, stack(h_last, 0)
-        c_n = stack(c_last, 0) if lstm else None
+        output, h_n = layer_input, _named_stack(h_last)
+        c_n = _named_stack(c_last) if lstm else None
+        if lstm and directions == 1:  # on CPU PyTorch runs each LSTM layer as one oneDNN kernel
+            F._as_pytorch_names(output, "MkldnnRnnLayerBackward0")
         if self.batch_first:
             output = output.transpose(0, 1)
         if not batched:

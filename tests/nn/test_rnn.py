@@ -393,3 +393,12 @@ def test_rnn_positional_nonlinearity_and_flatten_parameters():
         warnings.simplefilter("error")
         out, h = rnn(gg.randn(4, 1, 2))
     assert (out.detach().numpy() >= 0).all()
+
+
+def test_grad_fn_names_read_as_pytorchs_cpu_kernels():
+    """What the NLP tutorial prints: the LSTM output's node is PyTorch's oneDNN layer, the states are stacks."""
+    out, (h, c) = nn.LSTM(3, 3)(gg.randn(5, 1, 3))
+    assert out.grad_fn.name() == "MkldnnRnnLayerBackward0"
+    assert h.grad_fn.name() == c.grad_fn.name() == "StackBackward0"
+    out, h = nn.GRU(3, 3)(gg.randn(5, 1, 3))
+    assert out.grad_fn.name() == h.grad_fn.name() == "StackBackward0"
