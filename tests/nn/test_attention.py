@@ -377,3 +377,86 @@ def test_errors_are_pytorchs():
     with pytest.raises(AssertionError, match=r"key shape torch.Size\(\[3, 2, 4\]\) does not match value shape "
                                              r"torch.Size\(\[2, 2, 4\]\)"):
         module(x, x, x[:2])
+
+
+# -- decoder and the whole Transformer -----------------------------------------------------------------------
+def np_decoder_layer(x, memory, p, heads, norm_first, tgt_mask=None, memory_padding=None, prefix=""):
+    p = {k[len(prefix):]: v for k, v in p.items() if k.startswith(prefix)}
+    sub = lambda name: {k[len(name) + 1:]: v for k, v in p.items() if k.startswith(name + ".")}  # noqa: E731
+    norm = lambda i, z: np_layer_norm(z, p[f"norm{i}.weight"], p[f"norm{i}.bias"])  # noqa: E731
+
+    def sa(z):
+        return np_mha(z, z, z, sub("self_attn"), heads, tgt_mask)[0]
+
+    def ca(z):
+        return np_mha(z, memory, memory, sub("multihead_attn"), heads, None, memory_padding)[0]
+
+    def ff(z):
+        return np.maximum(z @ p["linear1.weight"].T + p["linear1.bias"], 0) @ p["linear2.weight"].T + p["linear2.bias"]
+
+    if norm_first:
+        x = x + sa(norm(1, x))
+        x = x + ca(norm(2, x))
+        return x + ff(norm(3, x))
+    x = norm(1, x + sa(x))
+    x = norm(2, x + ca(x))
+    return norm(3, x + ff(x))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_matches_numpy(norm_first):
+    gg.manual_seed(19)
+    layer = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, norm_first=norm_first).double().eval()
+    _perturb_norms(layer)
+    r = np.random.default_rng(20)
+    tgt, memory = r.standard_normal((3, 2, 8)), r.standard_normal((5, 2, 8))
+    mask = nn.Transformer.generate_square_subsequent_mask(3, dtype=gg.float64)
+    padding = np.array([[False] * 4 + [True], [False] * 5])
+    want = np_decoder_layer(tgt, memory, params_np(layer), 2, norm_first, mask.numpy(), padding)
+    got = layer(gg.tensor(tgt), gg.tensor(memory), tgt_mask=mask, memory_key_padding_mask=gg.tensor(padding))
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-11, atol=1e-12)
+
+
+def test_transformer_matches_numpy_and_has_pytorchs_layout():
+    gg.manual_seed(21)
+    model = nn.Transformer(d_model=4, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=8,
+                           dropout=0.0).double()
+    keys = list(model.state_dict())
+    assert keys[0] == "encoder.layers.0.self_attn.in_proj_weight"
+    assert "encoder.norm.weight" in keys and "decoder.layers.0.multihead_attn.out_proj.bias" in keys
+    assert keys[-2:] == ["decoder.norm.weight", "decoder.norm.bias"]
+    bound = math.sqrt(6 / (8 + 4))  # every matrix xavier-uniform: linear1.weight is (8, 4)
+    w = model.encoder.layers[1].linear1.weight.detach().numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+    _perturb_norms(model)
+    p = params_np(model)
+    r = np.random.default_rng(22)
+    src, tgt = r.standard_normal((5, 2, 4)), r.standard_normal((3, 2, 4))
+    mask = np.triu(np.full((3, 3), -np.inf), 1)
+    memory = src
+    for i in range(2):
+        memory = np_encoder_layer(memory, p, 2, "relu", False, prefix=f"encoder.layers.{i}.")
+    memory = np_layer_norm(memory, p["encoder.norm.weight"], p["encoder.norm.bias"])
+    want = np_decoder_layer(tgt, memory, p, 2, False, mask, prefix="decoder.layers.0.")
+    want = np_layer_norm(want, p["decoder.norm.weight"], p["decoder.norm.bias"])
+    got = model(gg.tensor(src), gg.tensor(tgt), tgt_mask=nn.Transformer.generate_square_subsequent_mask(3).double())
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-11, atol=1e-12)
+    with pytest.raises(RuntimeError, match="the batch number of src and tgt must be equal"):
+        model(gg.tensor(src), gg.tensor(tgt[:, :1]))
+    with pytest.raises(RuntimeError, match="the feature number of src and tgt must be equal to d_model"):
+        model(gg.tensor(src[..., :2]), gg.tensor(tgt[..., :2]))
+
+
+def test_compiled_transformer_with_float_causal_mask_matches_eager(assert_compiled_matches_eager):
+    gg.manual_seed(23)
+    model = nn.Transformer(d_model=4, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=8,
+                           batch_first=True).double().eval()
+    src, tgt = gg.randn(2, 5, 4, dtype=gg.float64), gg.randn(2, 3, 4, dtype=gg.float64)
+    mask = nn.Transformer.generate_square_subsequent_mask(3, dtype=gg.float64)
+
+    def loss(src, tgt):  # -inf in the mask must not turn gradients into NaN
+        return (model(src, tgt, tgt_mask=mask, tgt_is_causal=True) ** 2).sum()
+
+    compiled = assert_compiled_matches_eager(model, loss, src, tgt)
+    assert all(np.isfinite(p.grad.numpy()).all() for p in model.parameters())
+    assert compiled(src, tgt).item() == pytest.approx(loss(src, tgt).item(), rel=1e-10)
