@@ -559,7 +559,8 @@ def scaled_dot_product_attention(query: TensorBase, key: TensorBase, value: Tens
     scores = (query @ key.transpose(-2, -1)) * float(scale)
     if is_causal:
         rows, cols = query.shape[-2], key.shape[-2]
-        attn_mask = arange(rows).unsqueeze(-1) >= arange(cols)
+        device = query.device if isinstance(query, Tensor) else None
+        attn_mask = arange(rows, device=device).unsqueeze(-1) >= arange(cols, device=device)
         if not isinstance(scores, Tensor):  # the generated code names the captured mask
             scores.tracer.names.setdefault(id(attn_mask), "causal_mask")
     if attn_mask is not None:
