@@ -533,3 +533,42 @@ def _pad_dim(x: TensorBase, dim: int, before: int, after: int, mode: str) -> Ten
     index = [slice(None)] * x.ndim
     index[dim] = positions
     return x[tuple(index)]
+
+
+def scaled_dot_product_attention(query: TensorBase, key: TensorBase, value: TensorBase,
+                                 attn_mask: TensorBase | None = None, dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale: float | None = None, enable_gqa: bool = False) -> TensorBase:
+    """``softmax(query @ key.mT * scale + mask) @ value`` over the last two dimensions, ``scale`` defaulting to
+    ``1/sqrt(E)``. A boolean ``attn_mask`` is True where attention *is* allowed (the opposite of
+    ``nn.MultiheadAttention``'s masks, as in PyTorch); a float one is added to the scores; ``is_causal`` lets
+    query i see keys 0..i. ``dropout_p`` drops attention weights whenever it is non-zero (pass 0 in evaluation).
+
+    >>> import graphgrad as gg
+    >>> q = k = v = gg.eye(2).unsqueeze(0)
+    >>> gg.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)[0, 0]
+    tensor([1., 0.])
+    """
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention: enable_gqa=True is not supported")
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(f"Expected query and key to have the same last dimension (embedding size), got "
+                           f"query.size(-1)={query.shape[-1]} and key.size(-1)={key.shape[-1]}")
+    scale = 1.0 / np.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query @ key.transpose(-2, -1)) * float(scale)
+    if is_causal:
+        rows, cols = query.shape[-2], key.shape[-2]
+        device = query.device if isinstance(query, Tensor) else None
+        attn_mask = arange(rows, device=device).unsqueeze(-1) >= arange(cols, device=device)
+        if not isinstance(scores, Tensor):  # the generated code names the captured mask
+            scores.tracer.names.setdefault(id(attn_mask), "causal_mask")
+    if attn_mask is not None:
+        if attn_mask._type.dtype == "bool":
+            scores = where(attn_mask, scores, float("-inf"))
+        else:
+            scores = scores + attn_mask
+    weights = scores.softmax(-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return weights @ value
