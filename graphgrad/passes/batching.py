@@ -130,9 +130,11 @@ def _constant(node, env_values):
             return v.tracer.wrap(v.tracer.record(node.op, [], node.attrs).value)
     if ACTIVE.stack:
         return ACTIVE.stack[-1].record(node.op, [], node.attrs)
+    from ..codegen.expressions import kernel
     from ..runtime.tensor import Tensor  # noqa: only reached eagerly, where runtime is loaded
 
-    return Tensor._wrap(np.array(node.attrs["value"], dtype=node.attrs["dtype"]))
+    # the op's own expression: constant, full and arange alike
+    return Tensor._wrap(np.asarray(kernel(node.op, tuple(node.attrs.items()), 0, "np")()))
 
 
 def batch_interpret(graph: Graph, args: list, in_dims: list) -> list[tuple]:
