@@ -190,8 +190,11 @@ class _ValueAndGrad:
             # inside a trace (grad of grad) or on tensors with history: replay the joint graph through the
             # Tensor API, so the outer trace or the eager tape records it
             wrap = (lambda x: x) if symbolic else (lambda x: x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x)))
-            outs = interpret(joint, [wrap(x) for x in array_inputs] + captured)
             tracer = next((x.tracer for x in array_inputs if isinstance(x, SymbolicTensor)), None)
+            # closed-over arrays are inputs of the joint graph: an input of the outer trace too, or a tensor
+            arrays = [(tracer.wrap(tracer.lift(c, "grad")) if tracer is not None else Tensor._wrap(c))
+                      if isinstance(c, np.ndarray) else c for c in captured]
+            outs = interpret(joint, [wrap(x) for x in array_inputs] + arrays)
             if tracer is not None:  # a gradient that depends on constants only is a constant of the outer trace
                 outs = [tracer.wrap(tracer.lift(o, "grad")) if isinstance(o, Tensor) else o for o in outs]
         else:

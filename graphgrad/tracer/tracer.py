@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import linecache
 import os
+import struct
 import sys
 import threading
 
@@ -37,7 +38,62 @@ def _is_user_file(filename: str) -> bool:
         return user
 
 
+is_user_file = _is_user_file
 _SCALARS = (int, float, bool)
+
+# -- guards: Python state a trace read, re-checked before every call of the compiled function ----------
+MISSING = object()
+_BY_VALUE = (int, bool, str, bytes, type(None))
+
+
+def read_guarded(obj, name):
+    """The current value a guard watches: ``obj[name]`` for a namespace dict (globals), ``name(obj)`` for a
+    callable reader, else ``getattr(obj, name)``; ``MISSING`` when it is gone."""
+    try:
+        if callable(name):
+            return name(obj)
+        if obj.__class__ is dict:
+            return obj.get(name, MISSING)
+        return getattr(obj, name)
+    except (AttributeError, ValueError, KeyError):  # an empty closure cell raises ValueError
+        return MISSING
+
+
+def float_bits(x: float) -> bytes:
+    """A float's identity as a key: ``0.0`` and ``-0.0`` differ, and a NaN equals itself."""
+    return struct.pack("<d", x)
+
+
+def same_value(a, b) -> bool:
+    """Whether a guarded value is unchanged: Python scalars (and tuples of them) by value, with floats
+    compared bit for bit; anything else (tensors, arrays, modules, functions) by identity."""
+    if a is b:
+        return True
+    cls = a.__class__
+    if cls is not b.__class__:
+        return False
+    if cls is float:
+        return float_bits(a) == float_bits(b)
+    if cls in _BY_VALUE:
+        return a == b
+    if cls is complex:
+        return float_bits(a.real) == float_bits(b.real) and float_bits(a.imag) == float_bits(b.imag)
+    if cls is tuple:
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.generic):
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    return False
+
+
+def guard_label(obj, name) -> str:
+    """How a recompile log names what a guard watches."""
+    if obj.__class__ is dict:
+        return f"global {name}"
+    if callable(name):
+        return getattr(name, "__doc__", None) or "a value read while tracing"
+    if obj.__class__.__name__ == "cell":
+        return "a closed-over variable"
+    return f"{type(obj).__name__}.{name}"
 
 
 class TracerError(RuntimeError):
@@ -97,6 +153,7 @@ class Tracer:
         self.captured: list = []        # eager tensors the function closed over, now graph inputs
         self._captured_ids: dict = {}
         self.assignments: list = []     # (eager tensor, symbolic new value): buffers written after each call
+        self.mutated_inputs: dict = {}  # input Value -> its latest SymbolicTensor: arguments updated in place
         self.guards: dict = {}          # (id, attribute) -> (object, attribute, value) read while tracing
         self.random_inputs: list = []   # (input value, draw): arrays drawn afresh for every call
         self.names: dict = {}           # id(eager tensor) -> its name where known (a module's "fc1.weight")
@@ -117,6 +174,11 @@ class Tracer:
     def wrap(self, value: Value) -> "SymbolicTensor":
         return SymbolicTensor(value, self)
 
+    def guard(self, obj, name, value) -> None:
+        """Re-specialize the compiled function when ``read_guarded(obj, name)`` no longer equals ``value``
+        (``same_value``): how Python state read while tracing is kept from going stale."""
+        self.guards[id(obj), name] = (obj, name, value)
+
     def assign(self, target, update) -> None:
         """After each call of the compiled function, write ``update(target)`` into the eager tensor ``target``
         (a module buffer such as BatchNorm's running mean). ``update`` gets ``target`` as a graph input."""
@@ -132,16 +194,25 @@ class Tracer:
 
     def lift(self, x, op: str):
         """Bring a non-symbolic operand into the graph: scalars stay literals, tensors become inputs."""
+        if isinstance(x, np.generic):  # before Python scalars: np.float64 is a float subclass
+            return x.item()  # a Python scalar, so it takes the tensor's dtype as in PyTorch
         if isinstance(x, _SCALARS):
             return x
-        if isinstance(x, np.generic):
-            return x.item()
         if isinstance(x, TensorBase) and hasattr(x, "_data"):  # an eager Tensor the function closed over
             key = id(x)
             if key not in self._captured_ids:
                 v = self.graph.add_input(x._type, self.names.get(key))
                 v.requires_grad = bool(getattr(x, "_requires_grad", False))
                 self._captured_ids[key] = v
+                self.captured.append(x)
+            return self._captured_ids[key]
+        if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+            # a closed-over array is an input passed at every call (keyed by identity), never a constant:
+            # changes made to it in place between calls are then seen
+            key = id(x)
+            if key not in self._captured_ids:
+                self._captured_ids[key] = self.graph.add_input(TensorType(x.shape, dtype_name(x.dtype)),
+                                                               self.names.get(key))
                 self.captured.append(x)
             return self._captured_ids[key]
         arr = np.asarray(x)
