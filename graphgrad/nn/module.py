@@ -16,6 +16,8 @@ from ..runtime.tensor import Tensor
 from ..tracer.tracer import ACTIVE as _TRACES
 from .parameter import Parameter
 
+_GUARDED_SCALARS = (int, float, bool, str, type(None))
+
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     def __repr__(self) -> str:
@@ -66,8 +68,15 @@ class Module:
     def __call__(self, *args, **kwargs):
         if _TRACES.stack:
             tracer = _TRACES.stack[-1]
-            # a compiled function that calls this module is only valid in the same training mode
-            tracer.guards[id(self), "training"] = (self, "training", self.training)
+            # a compiled function that calls this module is only valid while what the trace may have read is
+            # unchanged: its training mode, its Python scalar attributes (Dropout.p, eps, ...) by value, and
+            # which tensors its parameters and buffers are (a replaced Parameter re-specializes)
+            for name, value in self.__dict__.items():
+                if value.__class__ in _GUARDED_SCALARS:
+                    tracer.guard(self, name, value)
+            for table in (self._parameters, self._buffers):
+                for name, value in table.items():
+                    tracer.guard(self, name, value)
             for name, tensor in self.state_dict(keep_vars=True).items():  # generated code uses these names
                 tracer.names.setdefault(id(tensor), name)
         for hook in list(self._forward_pre_hooks.values()):

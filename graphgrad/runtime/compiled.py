@@ -643,7 +643,12 @@ class CompiledFunction:
         backend = spec.key[3]
         module = spec.module(backend)
         if spec.draws:
-            inputs = inputs + [draw() for draw in spec.draws]
+            drawn = [draw() for draw in spec.draws]
+            if backend == "cupy":  # draws come from graphgrad's (NumPy) generator, as eager ones do
+                import cupy
+
+                drawn = [cupy.asarray(d) for d in drawn]
+            inputs = inputs + drawn
         arrays = [a._data if isinstance(a, Tensor) else a for a in inputs]
         result = module.forward(*arrays)
         result = result if isinstance(result, tuple) else (result,)

@@ -438,9 +438,13 @@ class Tensor(TensorSurface, TensorBase):
     def item(self):
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        if _TRACES.stack:
+            _guard_contents(self)
         return self._data.reshape(()).item() if self._data.ndim else self._data.item()
 
     def tolist(self):
+        if _TRACES.stack:
+            _guard_contents(self)
         data = self._data if not self.is_cuda else self._data.get()
         return data.tolist()
 
@@ -853,6 +857,18 @@ def _along(x: Tensor, kind: str, dim: int, keepdim: bool, descending: bool = Fal
         values.grad_fn._name = kind.capitalize() + "Backward0"
         values.grad_fn._shown = ((x._grad_node(), 0),)
     return getattr(return_types, kind)(values, Tensor._wrap(idx.astype(np.int64)))
+
+
+def _contents(t: Tensor) -> tuple:
+    """the value of an eager tensor read with .item() / .tolist() / float() while tracing"""
+    data = t._data if t._data.__class__ is np.ndarray else t._data.get()
+    return (data.shape, data.dtype.str, data.tobytes())
+
+
+def _guard_contents(t: Tensor) -> None:
+    """A compiled function whose trace read this eager tensor's value as a Python number (``if t.item() > 0``,
+    ``float(t)``) re-specializes when that value changes, rather than keep a stale constant."""
+    _TRACES.stack[-1].guard(t, _contents, _contents(t))
 
 
 def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=None) -> None:

@@ -206,7 +206,7 @@ class Tracer:
                 self._captured_ids[key] = v
                 self.captured.append(x)
             return self._captured_ids[key]
-        if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+        if isinstance(x, np.ndarray) and x.dtype.name in ("float32", "float64", "int64", "bool"):
             # a closed-over array is an input passed at every call (keyed by identity), never a constant:
             # changes made to it in place between calls are then seen
             key = id(x)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
+import graphgrad.numpy as gnp
 
 
 # -- 1. specialization keys are structural, never id() ----------------------------------------------
@@ -20,10 +21,9 @@ def test_dict_argument_keyed_by_value_not_identity():
 
 def test_tuple_and_list_arguments_keyed_by_value():
     h = gg.compile(lambda x, c: x * c[0] + c[1])
-    for i in range(4):
-        assert h(gg.ones(1), (float(i), 1.0)).item() == i + 1.0
-        assert h(gg.ones(1), [1.0, float(i)]).item() == 1.0 + i
-        gc.collect()  # the freed tuple's address is reused by the next one
+    # each freed container's address is typically reused by the next one
+    assert [h(gg.ones(1), (float(i), 1.0)).item() for i in range(4)] == [1.0, 2.0, 3.0, 4.0]
+    assert [h(gg.ones(1), [1.0, float(i)]).item() for i in range(4)] == [1.0, 2.0, 3.0, 4.0]
 
 
 def test_numpy_scalars_keyed_by_dtype_and_value():
@@ -199,3 +199,139 @@ def test_float64_gradient_into_float32_compiled_output_gives_float32_grad():
     x.grad = None
     (x * 2).backward(gg.ones(3, dtype=gg.float64))
     assert x.grad.dtype == gg.float32
+
+
+# -- 4. state read at trace time is guarded (or lifted), never baked ------------------------------------
+
+SCALE = 2.0
+WEIGHT = gg.ones(2)
+
+
+def scaled(x):
+    return x * SCALE
+
+
+def weighted(x):
+    return x * WEIGHT
+
+
+def test_rebound_global_float_respecializes():
+    global SCALE
+    f = gg.compile(scaled)
+    try:
+        assert f(gg.ones(1)).item() == 2.0
+        SCALE = 5.0
+        assert f(gg.ones(1)).item() == 5.0
+        SCALE = -0.0
+        assert f(gg.ones(1)).item() == 0.0 and math.copysign(1, f(gg.ones(1)).item()) == -1
+        assert f.recompile_reasons[0] == "global SCALE changed: 2.0 -> 5.0"
+    finally:
+        SCALE = 2.0
+
+
+def test_rebound_global_tensor_respecializes():
+    global WEIGHT
+    f = gg.compile(weighted)
+    try:
+        assert f(gg.ones(2)).tolist() == [1.0, 1.0]
+        WEIGHT = gg.tensor([3.0, 4.0])
+        assert f(gg.ones(2)).tolist() == [3.0, 4.0]
+    finally:
+        WEIGHT = gg.ones(2)
+
+
+def test_closed_over_values_and_helpers_are_guarded():
+    scale = 2.0
+
+    def helper(x):
+        return x * scale
+
+    f = gg.compile(lambda x: helper(x) + 1)
+    assert f(gg.ones(1)).item() == 3.0
+    scale = 10.0  # a closure cell read by a helper the compiled function calls
+    assert f(gg.ones(1)).item() == 11.0
+
+
+def test_closed_over_numpy_array_changed_in_place_is_seen():
+    X = np.arange(6.0).reshape(3, 2)
+    f = gg.compile(lambda W: (gnp.dot(X, W) ** 2).sum())
+    W = np.ones(2)
+    first = f(W)
+    X *= 2
+    assert f(W) == 4 * first
+    assert f.cache_info().specializations == 1  # an input, not a constant: no recompile needed
+    Y = np.arange(6.0)
+    g = gg.compile(lambda w: (Y * w).sum(0))
+    assert g(np.ones(1)).shape == ()
+    Y.shape = (2, 3)  # the same array with another shape: re-specialize
+    np.testing.assert_array_equal(g(np.ones(1)), [3.0, 5.0, 7.0])
+
+
+def test_module_float_attribute_and_replaced_parameter_are_guarded():
+    drop = gg.nn.Dropout(p=0.0)
+    f = gg.compile(lambda x: drop(x))
+    x = gg.ones(1000)
+    assert f(x).tolist() == x.tolist()
+    drop.p = 0.5
+    assert (f(x) == 0).sum().item() > 100  # the new p is used, not the traced 0.0
+
+    lin = gg.nn.Linear(2, 1)
+    g = gg.compile(lambda x: lin(x))
+    g(gg.ones(1, 2))
+    lin.weight = gg.nn.Parameter(gg.zeros(1, 2))
+    lin.bias = gg.nn.Parameter(gg.zeros(1))
+    assert g(gg.ones(1, 2)).item() == 0.0
+
+
+def test_branch_on_captured_tensors_item_respecializes():
+    threshold = gg.tensor(1.0)
+
+    @gg.compile
+    def f(x):
+        return x * 2 if threshold.item() > 0 else x * -2
+
+    assert f(gg.ones(1)).item() == 2.0
+    threshold.fill_(-1.0)
+    assert f(gg.ones(1)).item() == -2.0
+    assert "the value of an eager tensor read with .item()" in f.recompile_reasons[0]
+
+
+# -- 5. random factories draw afresh on every call -----------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda x: gg.randn(3), lambda x: gg.randn_like(x), lambda x: gg.rand(3), lambda x: gg.rand_like(x),
+    lambda x: gg.randint(0, 1000, (3,)), lambda x: gg.bernoulli(gg.full((3,), 0.5)) * gg.rand(3),
+    lambda x: gg.normal(gg.zeros(3), gg.ones(3)), lambda x: gg.normal(0.0, 2.0, size=(3,)),
+], ids=["randn", "randn_like", "rand", "rand_like", "randint", "bernoulli", "normal", "normal_size"])
+def test_random_factories_are_fresh_per_call_and_match_eager(make):
+    f = gg.compile(lambda x: x + make(x))
+    x = gg.zeros(3, dtype=gg.float64) if make(gg.zeros(1)).dtype == gg.int64 else gg.zeros(3)
+    gg.manual_seed(7)
+    first, second = f(x), f(x)
+    assert first.tolist() != second.tolist()
+    gg.manual_seed(7)
+    eager_first, eager_second = f.fn(x), f.fn(x)
+    assert first.tolist() == eager_first.tolist() and second.tolist() == eager_second.tolist()
+    assert first.dtype == eager_first.dtype
+
+
+def test_reparameterised_sample_gradient_matches_eager():
+    def f(mu, logvar):
+        z = mu + (0.5 * logvar).exp() * gg.randn_like(mu)
+        return (z ** 2).sum()
+
+    compiled = gg.compile(f)
+    grads = []
+    for fn in (compiled, f):
+        mu = gg.tensor([0.1, -0.2], dtype=gg.float64, requires_grad=True)
+        logvar = gg.tensor([0.3, 0.0], dtype=gg.float64, requires_grad=True)
+        gg.manual_seed(3)
+        fn(mu, logvar).backward()
+        grads.append((mu.grad.numpy(), logvar.grad.numpy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+
+
+def test_random_leaf_inside_compile_is_refused():
+    with pytest.raises(gg.TracerError if hasattr(gg, "TracerError") else RuntimeError, match="requires_grad=True"):
+        gg.compile(lambda x: x * gg.randn(1, requires_grad=True))(gg.ones(1))
