@@ -83,6 +83,8 @@ def _finish(array, dtype, device, requires_grad) -> Tensor:
     t._requires_grad = bool(requires_grad)
     if is_inference_mode_enabled():
         t._is_inference = True
+    if _TRACES.stack:  # created while tracing: a constant of that trace
+        t._born_in = _TRACES.stack[-1]
     return t
 
 

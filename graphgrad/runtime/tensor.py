@@ -144,6 +144,7 @@ class Tensor(TensorSurface, TensorBase):
     _retains_grad = False
     _level = 0
     _is_inference = False  # set (in the instance dict) on tensors created inside inference_mode
+    _born_in = None        # the tracer a tensor was created under (a trace-time constant), if any
 
     def __init__(self, *data, requires_grad: bool = False, device=None):
         # PyTorch's legacy constructor: always the default float dtype; ``Tensor(2, 3)`` is a shape
@@ -196,7 +197,7 @@ class Tensor(TensorSurface, TensorBase):
                 raise TypeError(f"{op}: cannot mix an eager Tensor with {type(x).__name__}")
             else:
                 arrays.append(_to_array(x, None))
-        if record and _TRACES.stack and _grad_state.enabled:
+        if _TRACES.stack and (record and _grad_state.enabled or _reads_state(inputs)):
             return _into_trace(op, inputs, attrs)
         fn = _PLAIN_KERNELS.get((op, len(arrays), xp)) if not attrs else None
         if fn is None:
@@ -230,6 +231,8 @@ class Tensor(TensorSurface, TensorBase):
             _record(result, op, inputs, attrs)
         elif _grad_state.inference:
             result._is_inference = True
+        if _TRACES.stack:  # a constant of the running trace, computed once while it traces
+            result._born_in = _TRACES.stack[-1]
         return result
 
     # The hottest operators skip bind's search for the owning interpreter when the other operand is
@@ -506,6 +509,8 @@ class Tensor(TensorSurface, TensorBase):
         return new
 
     def clone(self) -> "Tensor":
+        if _TRACES.stack and self._born_in is not _TRACES.stack[-1]:  # a copy of the value at each call
+            return Tensor._apply("cast", (self,), {"dtype": self._type.dtype})
         return self * 1 if self._requires_grad else Tensor._wrap(self._data.copy())
 
     def contiguous(self) -> "Tensor":
@@ -544,10 +549,10 @@ class Tensor(TensorSurface, TensorBase):
     def _inplace(self, op: str, *args, **attrs) -> "Tensor":
         """Run ``op(self, *args)`` (``self`` at the ``_SELF`` marker if given) out of place, then write the
         result into this tensor's storage."""
+        apply = Tensor._apply if not _TRACES.stack else (lambda op, inputs, attrs: bind(op, *inputs, **attrs))
         if any(a is _SELF for a in args):
-            return self._inplace_with(lambda old: Tensor._apply(op, tuple(old if a is _SELF else a for a in args),
-                                                                attrs))
-        return self._inplace_with(lambda old: Tensor._apply(op, (old,) + args, attrs))
+            return self._inplace_with(lambda old: apply(op, tuple(old if a is _SELF else a for a in args), attrs))
+        return self._inplace_with(lambda old: apply(op, (old,) + args, attrs))
 
     def _inplace_with(self, compute, name: str | None = None) -> "Tensor":
         """Write ``compute(old)`` into this tensor's storage as one in-place operation (one version bump).
@@ -559,6 +564,8 @@ class Tensor(TensorSurface, TensorBase):
         """
         if self._is_inference and not _grad_state.inference:
             raise RuntimeError(INFERENCE_INPLACE)
+        if _TRACES.stack and self._born_in is not _TRACES.stack[-1]:
+            return _inplace_into_trace(self, compute)
         tracked = is_grad_enabled()
         base = self._base
         if tracked and self._requires_grad and self.grad_fn is None:
@@ -893,6 +900,29 @@ def _as_pytorch_dtype(op: str, inputs: tuple, attrs: dict, out):
     int / int, exp(int). Cast to what the op's type rule says."""
     dtype = infer_type(op, [x._type if isinstance(x, TensorBase) else x for x in inputs], attrs).dtype
     return out if dtype == "float64" else out.astype(dtype)
+
+
+def _reads_state(inputs: tuple) -> bool:
+    """Whether an eager op run while tracing reads a tensor that existed before the trace (a closed-over
+    tensor, a module buffer): it is then recorded into the trace, so each call reads that tensor's current
+    value instead of the one it had at trace time."""
+    tracer = _TRACES.stack[-1]
+    for x in inputs:
+        if isinstance(x, Tensor) and x._born_in is not tracer:
+            return True
+    return False
+
+
+def _inplace_into_trace(t: Tensor, compute) -> Tensor:
+    """An in-place update, while tracing, of a tensor that outlives the trace (a closed-over tensor, a module
+    buffer): recorded into the graph and written back into ``t`` after each call of the compiled function."""
+    from ..tracer.tracer import user_location
+
+    tracer = _TRACES.stack[-1]
+    symbolic = tracer.wrap(tracer.lift(t, "in-place update"))
+    tracer.mutate(symbolic, compute(symbolic), "update", user_location(3))
+    tracer._captured_ids[id(t)] = symbolic.value  # later reads of t in this trace see the new value
+    return t
 
 
 def _into_trace(op: str, inputs: tuple, attrs: dict):

@@ -40,6 +40,7 @@ def _is_user_file(filename: str) -> bool:
 
 is_user_file = _is_user_file
 _SCALARS = (int, float, bool)
+_VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
 # -- guards: Python state a trace read, re-checked before every call of the compiled function ----------
 MISSING = object()
@@ -154,6 +155,7 @@ class Tracer:
         self._captured_ids: dict = {}
         self.assignments: list = []     # (eager tensor, symbolic new value): buffers written after each call
         self.mutated_inputs: dict = {}  # input Value -> its latest SymbolicTensor: arguments updated in place
+        self._mutated_origin: dict = {}  # latest Value of an input updated in place -> that input
         self.guards: dict = {}          # (id, attribute) -> (object, attribute, value) read while tracing
         self.random_inputs: list = []   # (input value, draw): arrays drawn afresh for every call
         self.names: dict = {}           # id(eager tensor) -> its name where known (a module's "fc1.weight")
@@ -184,6 +186,34 @@ class Tracer:
         (a module buffer such as BatchNorm's running mean). ``update`` gets ``target`` as a graph input."""
         new = update(self.wrap(self.lift(target, "assign"))).detach()
         self.assignments.append((target, new))
+
+    def mutate(self, target: "SymbolicTensor", new: "SymbolicTensor", what: str, loc: Loc | None) -> None:
+        """``target`` was updated in place to ``new``: every later use of ``target`` (the same Python object)
+        sees ``new``; when ``target`` is an input of the graph (an argument, or an eager tensor the function
+        closed over), ``new`` is written back into the caller's tensor after each call, as eager code would
+        have changed it."""
+        value = target.value
+        if value.node is not None and value.node.op in _VIEW_OPS:
+            raise TracerError(
+                f"in-place {what} on a view (the result of {value.node.op}){_where(loc)}: inside a compiled function "
+                f"a view is not written through to the tensor it was taken from. Compute the new value out of "
+                f"place (y = y + 1), or update the whole tensor.")
+        if new._type.shape != value.type.shape:
+            raise RuntimeError(f"output with shape {list(value.type.shape)} doesn't match the broadcast shape "
+                               f"{list(new._type.shape)}")
+        if new._type.dtype != value.type.dtype:  # an in-place result keeps the tensor's dtype
+            new = SymbolicTensor._apply("cast", (new,), {"dtype": value.type.dtype})
+        original = self._mutated_origin.get(value, value)
+        if original.node is None and original in self.graph.inputs:
+            if original.requires_grad:
+                raise TracerError(
+                    f"in-place {what} on {original.name or 'an input'!r}, an input that requires grad, inside a "
+                    f"compiled function{_where(loc)}: its update cannot be written back with a gradient history. "
+                    f"Compute the new value out of place and return it, or update it outside the compiled "
+                    f"function (under graphgrad.no_grad()).")
+            self.mutated_inputs[original] = new
+            self._mutated_origin[new.value] = original
+        target.value = new.value
 
     def random_input(self, type: TensorType, draw, name: str = "mask") -> "SymbolicTensor":
         """A graph input that the compiled function fills with ``draw()`` (a new array) on every call: how
@@ -423,6 +453,70 @@ def _name_from_frames(tracer: Tracer, frames: dict) -> None:
         for local, val in frames[key][0].f_locals.items():
             if isinstance(val, SymbolicTensor) and val.tracer is tracer and val.value.name is None:
                 val.value.name = local
+
+
+def _inplace(op: str, reflected_self: bool = False):
+    def method(self, *args):
+        new = SymbolicTensor._apply(op, (self,) + args, {})
+        self.tracer.mutate(self, new, f"{op}_", user_location(2))
+        return self
+
+    method.__name__ = f"{op}_"
+    return method
+
+
+def _inplace_unary(op: str):
+    def method(self):
+        self.tracer.mutate(self, SymbolicTensor._apply(op, (self,), {}), f"{op}_", user_location(2))
+        return self
+
+    method.__name__ = f"{op}_"
+    return method
+
+
+for _op in ("add", "sub", "mul", "div", "pow"):
+    setattr(SymbolicTensor, f"{_op}_", _inplace(_op))
+for _op in ("neg", "exp", "relu", "sigmoid", "tanh"):
+    setattr(SymbolicTensor, f"{_op}_", _inplace_unary(_op))
+SymbolicTensor.__iadd__ = SymbolicTensor.add_
+SymbolicTensor.__isub__ = SymbolicTensor.sub_
+SymbolicTensor.__imul__ = SymbolicTensor.mul_
+SymbolicTensor.__itruediv__ = SymbolicTensor.div_
+
+
+def _add_alpha(self, other, alpha=1):
+    self.tracer.mutate(self, self + (other if alpha == 1 else other * alpha), "add_", user_location(2))
+    return self
+
+
+def _sub_alpha(self, other, alpha=1):
+    self.tracer.mutate(self, self - (other if alpha == 1 else other * alpha), "sub_", user_location(2))
+    return self
+
+
+def _clamp_(self, min=None, max=None):
+    self.tracer.mutate(self, self.clamp(min, max), "clamp_", user_location(2))
+    return self
+
+
+def _fill_(self, value):
+    self.tracer.mutate(self, SymbolicTensor._apply("full_like", (self,), {"value": value}), "fill_",
+                       user_location(2))
+    return self
+
+
+def _copy_(self, src):
+    new = self * 0 + src  # broadcast and cast like copy_; differentiable in src only
+    self.tracer.mutate(self, new, "copy_", user_location(2))
+    return self
+
+
+SymbolicTensor.add_, SymbolicTensor.sub_ = _add_alpha, _sub_alpha
+SymbolicTensor.__iadd__, SymbolicTensor.__isub__ = _add_alpha, _sub_alpha
+SymbolicTensor.clamp_ = SymbolicTensor.clip_ = _clamp_
+SymbolicTensor.fill_ = _fill_
+SymbolicTensor.zero_ = lambda self: _fill_(self, 0.0 if self._type.is_floating else 0)
+SymbolicTensor.copy_ = _copy_
 
 
 def _no_item_assignment(self, index, value):

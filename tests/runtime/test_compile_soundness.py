@@ -335,3 +335,73 @@ def test_reparameterised_sample_gradient_matches_eager():
 def test_random_leaf_inside_compile_is_refused():
     with pytest.raises(gg.TracerError if hasattr(gg, "TracerError") else RuntimeError, match="requires_grad=True"):
         gg.compile(lambda x: x * gg.randn(1, requires_grad=True))(gg.ones(1))
+
+
+# -- 6. in-place updates of arguments and state are written back, or refused clearly ----------------------
+
+def test_in_place_update_of_an_argument_is_written_back_like_eager():
+    def inc(x, d):
+        x += 1
+        d["a"].mul_(2)
+        return x * 2 + d["a"]
+
+    compiled = gg.compile(inc)
+    results = []
+    for fn in (compiled, inc):
+        t, a = gg.zeros(2), gg.ones(2)
+        outs = [fn(t, {"a": a}).tolist() for _ in range(2)]
+        results.append((outs, t.tolist(), a.tolist(), t._version))
+    assert results[0] == results[1] == ([[4.0, 4.0], [8.0, 8.0]], [2.0, 2.0], [4.0, 4.0], 2)
+
+
+def test_in_place_update_of_a_numpy_argument_is_written_back():
+    def scale(x):
+        x *= 3
+        return x + 0
+
+    a = np.ones(2)
+    gg.compile(scale)(a)
+    np.testing.assert_array_equal(a, [3.0, 3.0])
+
+
+def test_module_buffer_updated_in_forward_is_written_back():
+    class Counter(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("n", gg.zeros(()))
+
+        def forward(self, x):
+            self.n += 1
+            return x * self.n
+
+    c = Counter()
+    f = gg.compile(lambda x: c(x))
+    assert [f(gg.ones(1)).item() for _ in range(3)] == [1.0, 2.0, 3.0] and c.n.item() == 3.0
+
+
+def test_values_derived_from_closed_over_tensors_follow_their_changes():
+    W = gg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    f = gg.compile(lambda x: x @ W.t() + W.clone().sum())
+    before = f(gg.ones(1, 2)).tolist()
+    W.mul_(2)
+    assert f(gg.ones(1, 2)).tolist() == [[2 * v for v in before[0]]]
+
+
+def test_in_place_on_input_that_requires_grad_or_on_a_view_is_refused_at_the_users_line():
+    def on_leaf(x):
+        x.add_(1)
+        return x
+
+    with pytest.raises(gg.compile.__globals__["TracerError"], match=r"in-place add_ on 'x', an input that "
+                       r"requires grad.*test_compile_soundness.py:\d+: `x.add_\(1\)`"):
+        gg.compile(on_leaf)(gg.ones(2, requires_grad=True))
+
+    def on_view(x):
+        y = x[0]
+        y += 1
+        return x
+
+    with pytest.raises(RuntimeError, match="in-place add_ on a view"):
+        gg.compile(on_view)(gg.ones(2))
+    with pytest.raises(RuntimeError, match=r"output with shape \[2\] doesn't match the broadcast shape \[3, 2\]"):
+        gg.compile(lambda x: x.add_(gg.ones(3, 2)))(gg.ones(2))
