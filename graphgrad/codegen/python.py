@@ -53,9 +53,18 @@ def _numpy_dtype(node) -> str | None:
         return None
 
 
+def _type_check(name: str, value: Value, xp: str) -> str:
+    """A line asserting that ``name`` holds an array of ``value``'s IR type (``GRAPHGRAD_CHECK_TYPES=1``)."""
+    t = value.type
+    return (f"assert {name}.shape == {tuple(t.shape)!r} and {name}.dtype == {xp}.dtype({t.dtype!r}), "
+            f"f\"{name}: the IR says {t}, the array is {{{name}.dtype}}{{list({name}.shape)}}\"")
+
+
 def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = None,
-                    doc: str | None = None) -> str:
-    """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output."""
+                    doc: str | None = None, check_types: bool = False) -> str:
+    """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output.
+
+    ``check_types``: assert every input's and every computed value's shape and dtype against the IR."""
     names = graph.value_names()
     last_use: dict[Value, int] = {}
     for i, n in enumerate(graph.nodes):
@@ -69,6 +78,8 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
         lines.append(f'    """{doc}"""')
     last_loc: list = []
     texts: dict = {}
+    if check_types:
+        lines += [f"    {_type_check(names[v], v, xp)}" for v in graph.inputs]
     for i, n in enumerate(graph.nodes):
         out = names[n.output]
         args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
@@ -82,6 +93,8 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
             if target.isidentifier():
                 temps.append(target)
         lines.append(f"    {out} = {body[-1]}{_source_comment(n, last_loc, texts)}")
+        if check_types:
+            lines.append(f"    {_type_check(out, n.output, xp)}")
         dead = [names[x] for x in dict.fromkeys(x for x in n.inputs if x.__class__ is Value)
                 if last_use[x] == i and x not in keep]
         if temps or dead:
@@ -95,12 +108,12 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
 
 
 def module_source(functions: list[tuple[Graph, str, str | None]], backend: str = "numpy",
-                  header: str = "") -> str:
+                  header: str = "", check_types: bool = False) -> str:
     """A whole module: header comment, one import, then each ``(graph, name, docstring)``."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     module, xp = BACKENDS[backend]
     comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
-    bodies = [function_source(graph, name, xp, doc=doc) for graph, name, doc in functions]
+    bodies = [function_source(graph, name, xp, doc=doc, check_types=check_types) for graph, name, doc in functions]
     stdlib = "".join(f"import {m}\n" for m in STDLIB_IMPORTS if any(re.search(rf"\b{m}\.", b) for b in bodies))
     return "\n\n\n".join([f"{comment}{stdlib}import {module} as {xp}"] + bodies) + "\n"

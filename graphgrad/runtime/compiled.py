@@ -399,7 +399,12 @@ def _module_text(spec: Specialization, backend: str) -> str:
     if bwd is not None:
         functions.append((bwd, "backward", "Gradients of the inputs that require grad, from the saved values "
                                            "and the output cotangents."))
-    return module_source(functions, backend, header)
+    return module_source(functions, backend, header, check_types=check_types_enabled())
+
+
+def check_types_enabled() -> bool:
+    """``GRAPHGRAD_CHECK_TYPES=1``: generated code asserts every value's shape and dtype against the IR."""
+    return os.environ.get("GRAPHGRAD_CHECK_TYPES", "") not in ("", "0")
 
 
 def _distinct(outs: list) -> list:

@@ -405,3 +405,18 @@ def test_in_place_on_input_that_requires_grad_or_on_a_view_is_refused_at_the_use
         gg.compile(on_view)(gg.ones(2))
     with pytest.raises(RuntimeError, match=r"output with shape \[2\] doesn't match the broadcast shape \[3, 2\]"):
         gg.compile(lambda x: x.add_(gg.ones(3, 2)))(gg.ones(2))
+
+
+def test_check_types_asserts_every_generated_value(monkeypatch):
+    monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "1")
+    f = gg.compile(lambda x: (x * 2).exp().sum())
+    source = f.source(gg.ones(3))
+    checks = [line for line in source.splitlines() if line.strip().startswith("assert")]
+    assert len(checks) == 4  # the input and each of the three computed values
+    mod = f.specialize(gg.ones(3)).module("numpy")
+    assert mod.forward(np.ones(3, dtype=np.float32)) == pytest.approx(3 * math.exp(2))
+    with pytest.raises(AssertionError, match=r"x: the IR says f32\[3\], the array is float64\[3\]"):
+        mod.forward(np.ones(3))
+    monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "0")
+    unchecked = gg.compile(lambda x: (x * 2).exp().sum()).source(gg.ones(3))
+    assert not [line for line in unchecked.splitlines() if line.strip().startswith("assert")]
