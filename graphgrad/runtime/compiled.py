@@ -70,8 +70,14 @@ class Specialization:
         if backend not in self.modules:
             source = self.source_for(backend)
             start = time.perf_counter()
-            with _no_gc():
-                self.modules[backend] = load_module(source, self.forward.name)
+            try:
+                with _no_gc():
+                    self.modules[backend] = load_module(source, self.forward.name)
+            except ModuleNotFoundError as e:
+                if backend == "cupy" and e.name == "cupy":
+                    raise ModuleNotFoundError("backend='cupy' needs CuPy, which is not installed: "
+                                              "pip install 'graphgrad[cuda]'", name="cupy") from None
+                raise
             self.timings[f"load ({backend})" if backend != "numpy" else "load"] = time.perf_counter() - start
         return self.modules[backend]
 

@@ -167,6 +167,7 @@ class Tracer:
         # order]; None outside ``trace``. ``_boundary`` is the frame that called the user's function.
         self._frames: dict | None = None
         self._boundary = None
+        self.finished = False  # set when the traced function has returned: its values must not be used
 
     def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
         v = self.graph.add_input(type, name)
@@ -312,6 +313,11 @@ class SymbolicTensor(TensorBase):
     @classmethod
     def _apply(cls, op: str, inputs: tuple, attrs: dict):
         tracer = next(x.tracer for x in inputs if isinstance(x, SymbolicTensor))
+        if tracer.finished:
+            raise TracerError(
+                f"{op}: escaped tracer: this value was traced inside {tracer.graph.name!r}, which has finished "
+                f"tracing{_where(user_location(3))}. A traced value kept outside its compiled function (appended "
+                f"to a list, stored in a global or attribute) has no value; return it from the function instead.")
         values = []
         for x in inputs:
             if isinstance(x, SymbolicTensor):
@@ -411,6 +417,7 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
         result = _run_naming_locals(tracer, fn, symbolic)
     finally:
         ACTIVE.stack.pop()
+        tracer.finished = True
     if tracer.random_inputs:  # random inputs come last: arguments, then closed-over tensors, then draws
         drawn = {id(v) for v, _ in tracer.random_inputs}
         tracer.graph.inputs = ([v for v in tracer.graph.inputs if id(v) not in drawn]

@@ -420,3 +420,85 @@ def test_check_types_asserts_every_generated_value(monkeypatch):
     monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "0")
     unchecked = gg.compile(lambda x: (x * 2).exp().sum()).source(gg.ones(3))
     assert not [line for line in unchecked.splitlines() if line.strip().startswith("assert")]
+
+
+# -- section 2: clear errors and explainable, bounded specialization -------------------------------------
+
+def test_compile_on_a_method_binds_self():
+    class Model(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = gg.nn.Linear(2, 1)
+
+        @gg.compile
+        def forward(self, x):
+            return self.lin(x).sum()
+
+    m = Model()
+    x = gg.ones(3, 2)
+    m(x).backward()
+    expected = m.lin.weight.grad.clone()
+    m.zero_grad()
+    Model.forward.fn(m, x).backward()
+    np.testing.assert_allclose(expected.numpy(), m.lin.weight.grad.numpy())
+    assert isinstance(Model.forward, gg.compile(lambda: None).__class__)
+
+
+def test_escaped_tracer_raises():
+    leaked = []
+
+    @gg.compile
+    def f(x):
+        leaked.append(x * 2)
+        return x.sum()
+
+    f(gg.ones(2))
+    with pytest.raises(RuntimeError, match="escaped tracer"):
+        leaked[0] + 1
+    with pytest.raises(RuntimeError, match="escaped tracer"):
+        gg.ones(2) * leaked[0]
+
+
+def test_log_recompiles_says_what_changed(monkeypatch, caplog):
+    monkeypatch.setenv("GRAPHGRAD_LOG_RECOMPILES", "1")
+    f = gg.compile(lambda x, s: x * s)
+    with caplog.at_level("WARNING", logger="graphgrad.recompiles"):
+        f(gg.ones(2), 1.0)
+        f(gg.ones(2), 1.0)
+        f(gg.ones(3), 1.0)
+        f(gg.ones(3), -0.0)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3
+    assert messages[0].endswith("first call")
+    assert messages[1].endswith("x: f32[2] -> f32[3]") and messages[2].endswith("s: 1.0 -> -0.0")
+
+
+def test_specialization_cache_is_bounded_and_warns_on_a_recompile_storm(monkeypatch):
+    monkeypatch.setenv("GRAPHGRAD_CACHE_SIZE_LIMIT", "4")
+    f = gg.compile(lambda x, s: x * s)
+    with pytest.warns(RuntimeWarning, match="specialized more than 4 times"):
+        for i in range(10):
+            assert f(gg.ones(1), float(i)).item() == i
+    assert f.cache_info().specializations == 4
+    assert f(gg.ones(1), 9.0).item() == 9.0 and f.cache_info().misses == 10  # most recent kept
+    assert f(gg.ones(1), 0.0).item() == 0.0 and f.cache_info().misses == 11  # oldest evicted, traced again
+
+
+def test_cupy_backend_without_cupy_names_the_extra():
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed")
+    except ImportError:
+        pass
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'graphgrad\[cuda\]'"):
+        gg.compile(lambda x: x.sum(), backend="cupy")(gg.ones(2))
+
+
+def test_unwritable_cache_dir_falls_back_to_memory_with_one_warning(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("GRAPHGRAD_CACHE_DIR", str(blocker / "cache"))
+    with pytest.warns(RuntimeWarning, match="kept in memory only") as record:
+        assert gg.compile(lambda x: x.sum())(gg.ones(2)).item() == 2.0
+        assert gg.compile(lambda x: x.exp().sum())(gg.zeros(2)).item() == 2.0
+    assert len([w for w in record if "kept in memory" in str(w.message)]) == 1
