@@ -63,6 +63,7 @@ class Specialization:
     #: seconds each compile stage took: trace, prune, adjoint, optimize, split, then codegen and load per backend
     timings: dict = field(default_factory=dict)
     treedef: object = None  # the arguments' pytree structure
+    out_tree: object = None  # the result's pytree structure
     reaches: list = field(default_factory=list)  # per output: which diff inputs it depends on
     statics: list = field(default_factory=list)  # objects keyed by identity, kept alive with the entry
 
@@ -293,12 +294,14 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         return fn(*tree_unflatten(treedef, leaf_values))
 
     tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"))
-    single = not isinstance(result, (tuple, list))
-    outs = [result] if single else list(result)
-    for i, o in enumerate(outs):
+    outs, out_tree = tree_flatten(result)  # any pytree of tensors: tuples, lists, dicts
+    single = not isinstance(result, (tuple, list, dict)) and result is not None
+    paths = _leaf_paths(result, "out")
+    for i, (o, path) in enumerate(zip(outs, paths)):
         if not isinstance(o, SymbolicTensor):
-            raise TracerError(f"{tracer.graph.name} must return tensors computed from its inputs; output {i} is "
-                              f"{type(o).__name__}")
+            where = f"output {i}" if path == "out" or single else f"output {i} ({path[4:].replace('_', '][')!s})"
+            raise TracerError(f"{tracer.graph.name} must return tensors computed from its inputs (or tuples, lists "
+                              f"and dicts of them); {where} is {type(o).__name__}")
         if o.value.name is None:
             o.value.name = tracer.graph.name if single else f"out{i}"
     # buffer updates (BatchNorm's running statistics) and arguments updated in place are extra outputs,
@@ -346,6 +349,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
     spec.origin = _signature_text(fn)
     spec.timings = lap.times
     spec.treedef = treedef
+    spec.out_tree = out_tree
     if backward is not None:
         _plan_reaches(spec, pruned, diff)
     return spec
@@ -679,7 +683,7 @@ class CompiledFunction:
             outs = outs[:n_user]
         if not any(isinstance(a, Tensor) for a in inputs):
             values = _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])
-            return values[0] if spec.single else tuple(values)
+            return values[0] if spec.single else tree_unflatten(spec.out_tree, values)
         wrapped = [Tensor._wrap(o) for o in _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])]
         if spec.backward is not None:
             next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
@@ -689,7 +693,7 @@ class CompiledFunction:
                 if v.requires_grad:
                     t._requires_grad = True
                     t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types, watched)
-        return wrapped[0] if spec.single else tuple(wrapped)
+        return wrapped[0] if spec.single else tree_unflatten(spec.out_tree, wrapped)
 
     # -- introspection --------------------------------------------------------------------------
     def graph(self, *args, stage: str = "optimized") -> Graph:

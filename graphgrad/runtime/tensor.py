@@ -107,16 +107,21 @@ def _operator(op: str, reflected: bool = False):
         def method(self, o):
             if o.__class__ in _SCALAR_TYPES or isinstance(o, Tensor):
                 return Tensor._apply(op, (o, self), _NO_ATTRS)
+            if o.__class__ in _NOT_OPERANDS:  # Python then raises "unsupported operand type(s)", as PyTorch does
+                return NotImplemented
             return bind(op, o, self)
     else:
         def method(self, o):
             if o.__class__ in _SCALAR_TYPES or isinstance(o, Tensor):
                 return Tensor._apply(op, (self, o), _NO_ATTRS)
+            if o.__class__ in _NOT_OPERANDS:
+                return NotImplemented
             return bind(op, self, o)
     method.__name__ = f"__{'r' if reflected else ''}{op if op != 'div' else 'truediv'}__"
     return method
 
 
+_NOT_OPERANDS = frozenset({type(None), str, bytes, dict, set})
 _NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
 _AUTOGRAD_STATE = frozenset({"_grad", "_accumulator", "_hooks", "_base", "_retains_grad", "_is_inference"})
 _NO_EDGE = (None, 0)  # next_functions entry of an input without history

@@ -199,6 +199,11 @@ class Tracer:
                 f"in-place {what} on a view (the result of {value.node.op}){_where(loc)}: inside a compiled function "
                 f"a view is not written through to the tensor it was taken from. Compute the new value out of "
                 f"place (y = y + 1), or update the whole tensor.")
+        if value.node is not None and value.node.op == "stop_gradient":
+            raise TracerError(
+                f"in-place {what} on .data or .detach() of a tensor{_where(loc)}: inside a compiled function this "
+                f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
+                f"function (under graphgrad.no_grad()), or compute the new value out of place.")
         if new._type.shape != value.type.shape:
             raise RuntimeError(f"output with shape {list(value.type.shape)} doesn't match the broadcast shape "
                                f"{list(new._type.shape)}")
@@ -352,6 +357,17 @@ class SymbolicTensor(TensorBase):
 
     def detach(self) -> "SymbolicTensor":
         return SymbolicTensor._apply("stop_gradient", (self,), {})
+
+    @property
+    def data(self) -> "SymbolicTensor":
+        """``x.data`` inside a trace: the value without gradient (``x.detach()``). Assigning to ``.data`` or
+        updating it in place is refused: both would change ``x`` behind autograd's back."""
+        return SymbolicTensor._apply("stop_gradient", (self,), {})
+
+    @data.setter
+    def data(self, value) -> None:
+        raise TracerError(f"assigning to .data of a traced tensor{_where(user_location(2))}: inside a compiled "
+                          f"function compute the new value and use it (x = new_value), or return it")
 
     def __repr__(self) -> str:
         return f"SymbolicTensor({self.value.name or '?'}: {self.value.type})"

@@ -502,3 +502,34 @@ def test_unwritable_cache_dir_falls_back_to_memory_with_one_warning(monkeypatch,
         assert gg.compile(lambda x: x.sum())(gg.ones(2)).item() == 2.0
         assert gg.compile(lambda x: x.exp().sum())(gg.zeros(2)).item() == 2.0
     assert len([w for w in record if "kept in memory" in str(w.message)]) == 1
+
+
+def test_results_may_be_pytrees():
+    f = gg.compile(lambda x: {"y": x * 2, "parts": [x.sum(), (x * x).sum()]})
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    out = f(x)
+    assert out["y"].tolist() == [2.0, 4.0] and [p.item() for p in out["parts"]] == [3.0, 5.0]
+    out["parts"][1].backward()
+    assert x.grad.tolist() == [2.0, 4.0]
+    with pytest.raises(RuntimeError, match=r"output 1 \(b\) is int"):
+        gg.compile(lambda x: {"a": x, "b": 3})(x)
+
+
+def test_data_inside_a_trace_is_detach_and_in_place_through_it_is_refused():
+    x = gg.ones(2, requires_grad=True)
+    gg.compile(lambda x: (x.data * x).sum())(x).backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+
+    def scale_data(x):
+        x.data.mul_(2)
+        return x * 1
+
+    with pytest.raises(RuntimeError, match=r"in-place mul_ on .data or .detach\(\)"):
+        gg.compile(scale_data)(gg.ones(2))
+
+
+def test_unsupported_operands_raise_pythons_type_error_as_pytorch_does():
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \+: 'Tensor' and 'str'"):
+        gg.ones(2) + "a"
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \*: 'NoneType' and 'Tensor'"):
+        None * gg.ones(2)
