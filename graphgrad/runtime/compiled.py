@@ -394,6 +394,27 @@ def _captured_sig(x) -> tuple:
     return (x._type, x._requires_grad) if isinstance(x, Tensor) else (_arg_type(x), False)
 
 
+def _from_generated(error: Exception, module) -> Exception:
+    """An error raised by generated code, re-raised (same type) naming the generated statement and the user's
+    line it came from: NumPy's own message alone does not say which op of the user's function failed."""
+    path = getattr(module, "__file__", None)
+    tb, lineno = error.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == path:
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    if lineno is None:
+        return error
+    import linecache
+
+    statement, _, origin = linecache.getline(path, lineno).strip().partition("  # ")
+    where = f"in the generated `{statement}`" + (f", from {origin}" if origin else "")
+    try:
+        return type(error)(f"{error} ({where})")
+    except Exception:  # an exception type that takes other arguments
+        return RuntimeError(f"{type(error).__name__}: {error} ({where})")
+
+
 def _fix_names(graph: Graph) -> None:
     for value, name in graph.value_names().items():
         value.name = name
@@ -488,7 +509,10 @@ class CompiledBackward(Node):
                 cotangents.append(data if data.dtype == v.type.dtype else data.astype(v.type.dtype))
             else:
                 cotangents.append(np.zeros(v.type.shape, v.type.dtype))
-        grads = self._module.backward(*self._saved_arrays, *cotangents)
+        try:
+            grads = self._module.backward(*self._saved_arrays, *cotangents)
+        except Exception as e:
+            raise _from_generated(e, self._module) from e
         grads = grads if isinstance(grads, tuple) else (grads,)
         reaches = self._spec.reaches[self._output_index] if self._spec.reaches else None
         # an input this output does not depend on gets no gradient (None), so its .grad stays as it was
@@ -665,7 +689,10 @@ class CompiledFunction:
                 drawn = [cupy.asarray(d) for d in drawn]
             inputs = inputs + drawn
         arrays = [a._data if isinstance(a, Tensor) else a for a in inputs]
-        result = module.forward(*arrays)
+        try:
+            result = module.forward(*arrays)
+        except Exception as e:
+            raise _from_generated(e, module) from e
         result = result if isinstance(result, tuple) else (result,)
         outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
         # versions of saved inputs are taken before write-backs: a saved input updated in place by the function

@@ -529,7 +529,7 @@ def _fill_(self, value):
 
 
 def _copy_(self, src):
-    new = self * 0 + src  # broadcast and cast like copy_; differentiable in src only
+    new = SymbolicTensor._apply("where", (True, src, self), {})  # broadcast like copy_; differentiable in src
     self.tracer.mutate(self, new, "copy_", user_location(2))
     return self
 

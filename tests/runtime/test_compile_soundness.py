@@ -533,3 +533,27 @@ def test_unsupported_operands_raise_pythons_type_error_as_pytorch_does():
         gg.ones(2) + "a"
     with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \*: 'NoneType' and 'Tensor'"):
         None * gg.ones(2)
+
+
+def test_errors_in_generated_code_name_the_users_line():
+    def biggest(x):
+        top = x.amax()
+        return top
+
+    with pytest.raises(ValueError, match=r"zero-size array.*\(in the generated `top = .*`, from "
+                                         r"test_compile_soundness.py:\d+: top = x.amax\(\)\)"):
+        gg.compile(biggest)(gg.ones(0))
+
+
+def test_copy_fill_clamp_in_place_match_eager():
+    def f(x, y, z):
+        x.copy_(y)
+        z.fill_(3.0)
+        z.clamp_(0.0, 2.0)
+        return x + z
+
+    results = []
+    for fn in (gg.compile(f), f):
+        x, y, z = gg.full((2,), float("inf")), gg.tensor([1.0, 2.0]), gg.zeros(2)
+        results.append((fn(x, y, z).tolist(), x.tolist(), z.tolist()))
+    assert results[0] == results[1] == ([3.0, 4.0], [1.0, 2.0], [2.0, 2.0])
