@@ -74,9 +74,9 @@ class Module:
             for name, value in self.__dict__.items():
                 if value.__class__ in _GUARDED_SCALARS:
                     tracer.guard(self, name, value)
-            for table in (self._parameters, self._buffers):
+            for table in (self._parameters, self._buffers):  # read from the tables: no __getattr__ per check
                 for name, value in table.items():
-                    tracer.guard(self, name, value)
+                    tracer.guard(table, name, value)
             for name, tensor in self.state_dict(keep_vars=True).items():  # generated code uses these names
                 tracer.names.setdefault(id(tensor), name)
         for hook in list(self._forward_pre_hooks.values()):

@@ -31,6 +31,8 @@ from ..ir.types import TensorType, dtype_name
 from ..passes.adjoint import generate_adjoint, split_forward_backward
 from ..passes.optimize import optimize
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
+from ..tracer.tracer import _DICTS
+from ..tracer.tracer import MISSING as _MISSING
 from ..tracer.tracer import SymbolicTensor, TracerError, is_user_file, read_guarded, same_value, trace
 from .engine import _modified
 from .function import Node
@@ -123,10 +125,24 @@ def _remember_diff_types(spec, inputs: list) -> tuple:
 def _still_valid(spec) -> bool:
     """Whether a specialization still describes the world: closed-over tensors and arrays kept their types,
     and the Python state the trace read (globals, closed-over variables, module attributes) is unchanged."""
-    if spec.captured and not all(_same(t, s) for t, s in zip(spec.captured, spec.captured_types)):
-        return False
+    # runs before every call: the common outcomes (the same objects) are decided by identity, inline
+    for t, (type_, requires_grad) in zip(spec.captured, spec.captured_types):
+        if t.__class__ is np.ndarray:
+            if _arg_type(t) != type_:
+                return False
+        elif (t._type is not type_ and t._type != type_) or t._requires_grad != requires_grad:
+            return False
     for obj, name, value in spec.guards:
-        if not same_value(read_guarded(obj, name), value):
+        if obj.__class__ in _DICTS:
+            current = obj.get(name, _MISSING)
+        elif name.__class__ is str:
+            try:
+                current = getattr(obj, name)
+            except (AttributeError, ValueError):
+                current = _MISSING
+        else:
+            current = read_guarded(obj, name)
+        if current is not value and not same_value(current, value):
             return False
     return True
 

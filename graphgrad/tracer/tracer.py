@@ -12,6 +12,7 @@ import os
 import struct
 import sys
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -44,6 +45,7 @@ _VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
 # -- guards: Python state a trace read, re-checked before every call of the compiled function ----------
 MISSING = object()
+_DICTS = (dict, OrderedDict)
 _BY_VALUE = (int, bool, str, bytes, type(None))
 
 
@@ -53,7 +55,7 @@ def read_guarded(obj, name):
     try:
         if callable(name):
             return name(obj)
-        if obj.__class__ is dict:
+        if obj.__class__ in _DICTS:
             return obj.get(name, MISSING)
         return getattr(obj, name)
     except (AttributeError, ValueError, KeyError):  # an empty closure cell raises ValueError
@@ -88,8 +90,8 @@ def same_value(a, b) -> bool:
 
 def guard_label(obj, name) -> str:
     """How a recompile log names what a guard watches."""
-    if obj.__class__ is dict:
-        return f"global {name}"
+    if obj.__class__ in _DICTS:
+        return f"global {name}" if "__name__" in obj else f"parameter or buffer {name!r}"
     if callable(name):
         return getattr(name, "__doc__", None) or "a value read while tracing"
     if obj.__class__.__name__ == "cell":

@@ -277,10 +277,13 @@ def test_module_float_attribute_and_replaced_parameter_are_guarded():
 
     lin = gg.nn.Linear(2, 1)
     g = gg.compile(lambda x: lin(x))
-    g(gg.ones(1, 2))
+    for _ in range(3):
+        g(gg.ones(1, 2))
+    assert g.cache_info().specializations == 1 and g.cache_info().hits == 2  # guards hold while nothing changes
     lin.weight = gg.nn.Parameter(gg.zeros(1, 2))
     lin.bias = gg.nn.Parameter(gg.zeros(1))
     assert g(gg.ones(1, 2)).item() == 0.0
+    assert g.recompile_reasons[0].startswith("parameter or buffer 'weight' changed")
 
 
 def test_branch_on_captured_tensors_item_respecializes():
