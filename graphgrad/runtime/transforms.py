@@ -162,8 +162,9 @@ class _ValueAndGrad:
         spec.origin = _signature_text(self.fn)
         spec.value_shape = value_shape[0] if value_shape else ()
         if spec.draws:
-            raise NotImplementedError("grad of a function that draws random numbers (dropout in training "
-                                      "mode) is not supported: call .eval() on the module first")
+            raise NotImplementedError("grad of a function that draws random numbers (gg.randn, gg.rand, ... or "
+                                      "dropout in training mode) is not supported: draw them outside and pass them "
+                                      "as arguments, or call .eval() on the module first")
         if spec.assigned:
             raise NotImplementedError("grad of a function that updates module buffers (a BatchNorm in training "
                                       "mode) is not supported: call .eval() on the module first")
