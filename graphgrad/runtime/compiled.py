@@ -66,6 +66,8 @@ class Specialization:
     timings: dict = field(default_factory=dict)
     treedef: object = None  # the arguments' pytree structure
     out_tree: object = None  # the result's pytree structure
+    watch_inputs: list = field(default_factory=list)   # input positions whose arrays backward reads
+    watch_outputs: list = field(default_factory=list)  # output positions whose arrays backward reads
     reaches: list = field(default_factory=list)  # per output: which diff inputs it depends on
     statics: list = field(default_factory=list)  # objects keyed by identity, kept alive with the entry
 
@@ -368,6 +370,13 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
     spec.out_tree = out_tree
     if backward is not None:
         _plan_reaches(spec, pruned, diff)
+        # which saved values are inputs or outputs the user holds: their versions are checked before backward
+        in_pos = {v: i for i, v in enumerate(forward.inputs)}
+        out_pos: dict = {}
+        for k, v in enumerate(forward.outputs[:len(outs) - len(assignments)]):  # the outputs returned to the user
+            out_pos.setdefault(v, k)  # the first of equal outputs keeps the array (_distinct copies the others)
+        spec.watch_inputs = sorted({in_pos[v] for v in saved if v in in_pos})
+        spec.watch_outputs = sorted({out_pos[v] for v in saved if v in out_pos and v not in in_pos})
     return spec
 
 
@@ -480,12 +489,6 @@ class _Watched:
 
     def _type_label(self) -> str:
         return Tensor._wrap(self.array)._type_label()
-
-
-def _watch_saved(saved, inputs: list, outputs: list) -> list:
-    arrays = {id(t._data): (t, t.grad_fn) for t in inputs if isinstance(t, Tensor)}
-    arrays.update((id(t._data), (t, None, True)) for t in outputs)
-    return [_Watched(*arrays[i]) for i in dict.fromkeys(id(a) for a in saved) if i in arrays]
 
 
 class CompiledBackward(Node):
@@ -713,7 +716,8 @@ class CompiledFunction:
         outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
         # versions of saved inputs are taken before write-backs: a saved input updated in place by the function
         # itself then fails in backward, as it does in eager
-        watched = _watch_saved(saved, inputs, []) if spec.backward is not None else ()
+        watched = [_Watched(inputs[i], inputs[i].grad_fn) for i in spec.watch_inputs
+                   if isinstance(inputs[i], Tensor)] if spec.backward is not None else ()
         if spec.assigned:
             n_user = spec.n_outputs - len(spec.assigned)
             for target, value in zip(spec.assigned, outs[n_user:]):
@@ -731,7 +735,8 @@ class CompiledFunction:
         if spec.backward is not None:
             next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
             in_types = spec.diff_types or _remember_diff_types(spec, inputs)
-            watched = watched + _watch_saved(saved, [], wrapped)
+            if spec.watch_outputs:
+                watched = watched + [_Watched(wrapped[k], None, True) for k in spec.watch_outputs]
             for k, (t, v) in enumerate(zip(wrapped, spec.forward.outputs)):
                 if v.requires_grad:
                     t._requires_grad = True
