@@ -18,10 +18,10 @@ from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001
 from .runtime.dtypes import get_default_dtype, set_default_dtype
 from .runtime.device import accelerator, backends, cuda, device, get_default_device, set_default_device
-from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, empty,
-                                empty_like, eye, from_numpy, full, full_like, initial_seed, linspace, manual_seed,
-                                ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
-                                range, tensor, zeros, zeros_like)
+from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, bernoulli,
+                                empty, empty_like, eye, from_numpy, full, full_like, initial_seed, linspace,
+                                manual_seed, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn,
+                                randn_like, randperm, range, tensor, zeros, zeros_like)
 from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                                 no_grad, set_grad_enabled)
 from .runtime.printing import set_printoptions
@@ -110,10 +110,6 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
     return input.allclose(other, rtol, atol, equal_nan)
-
-
-def bernoulli(input: Tensor, p=None, generator=None) -> Tensor:
-    return input.bernoulli(p, generator)
 
 
 def floor(input: Tensor) -> Tensor:

@@ -46,6 +46,9 @@ def load_function(target: str):
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     try:
         spec.loader.exec_module(module)
+    except SystemExit as e:  # not an Exception: it would end graphgrad silently with the script's code
+        raise UsageError(f"{path} called sys.exit({e.code!r}) while being imported; put its script code under "
+                         f"`if __name__ == \"__main__\":`") from e
     except Exception as e:
         raise UsageError(f"{path} failed to import: {type(e).__name__}: {e}") from e
     finally:
@@ -65,6 +68,8 @@ def example_args(fn, specs: list[str]):
     parsed = {}
     for s in specs:
         name, ttype, grad = parse_arg_spec(s)
+        if name in parsed:
+            raise UsageError(f"--arg {name} given twice ({', '.join(x for x in specs if x.split('=')[0] == name)})")
         parsed[name] = (ttype, grad)
     params = [p.name for p in inspect.signature(fn).parameters.values()]
     missing = [p for p in params if p not in parsed]
@@ -76,7 +81,8 @@ def example_args(fn, specs: list[str]):
     args = []
     for p in params:
         ttype, grad = parsed[p]
-        t = Tensor._wrap(np.zeros(ttype.shape, dtype=ttype.dtype))
+        # only the type matters to tracing: a read-only broadcast of one zero allocates nothing
+        t = Tensor._wrap(np.broadcast_to(np.zeros((), dtype=ttype.dtype), ttype.shape))
         t._requires_grad = grad
         args.append(t)
     return args

@@ -45,6 +45,7 @@ def test_formats(fmt, marker):
     (["dump", f"{MLP}:loss", "--arg", "w1=f32[2,8"], "bad --arg"),
     (["dump", f"{MLP}:loss", "--arg", "w1=f32[2,8]"], "missing --arg for parameter(s) b1"),
     (["dump", f"{MLP}:loss", *ARGS[:-2], "--arg", "y=f32[16,4]"], "must match the size"),
+    (["dump", f"{MLP}:loss", *ARGS, "--arg", "x=f32[4,2]"], "--arg x given twice (x=f32[16,2], x=f32[4,2])"),
 ])
 def test_errors_are_one_line_exit_2(argv, message):
     r = run(*argv)
@@ -143,3 +144,19 @@ def test_ops_audits_jvp_and_batching():
     assert all("MISSING" not in row for row in rows if row.split()[0] not in KNOWN_GAPS)
     assert all(row.count("MISSING") == 1 for row in rows if row.split()[0] in KNOWN_GAPS)  # the batching column
     assert any(row.startswith("matmul ") and "transposed gradient" in row for row in rows)
+
+
+def test_dump_of_a_file_that_exits_at_import_says_so(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys\ndef f(x):\n    return x\nsys.exit(3)\n")
+    r = run("dump", f"{script}:f", "--arg", "x=f32[2]")
+    assert r.returncode == 2 and "called sys.exit(3) while being imported" in r.stderr
+
+
+def test_dump_does_not_allocate_the_argument_arrays():
+    # 10^10 float32 elements: 40 GB if allocated; only the types are needed to trace
+    big = run("dump", f"{MLP}:loss", "--arg", "w1=f32[100000,100000]:grad", "--arg", "b1=f32[100000]:grad",
+              "--arg", "w2=f32[100000,3]:grad", "--arg", "b2=f32[3]:grad", "--arg", "x=f32[4,100000]",
+              "--arg", "y=f32[4,3]", "--stage", "traced")
+    assert big.returncode == 0, big.stderr
+    assert "f32[100000,100000]" in big.stdout

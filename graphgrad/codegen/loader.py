@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 import types
+import warnings
 
 
 def cache_dir() -> str:
@@ -16,9 +17,27 @@ def cache_dir() -> str:
     try:
         os.makedirs(path, exist_ok=True)
     except OSError:
+        if os.environ.get("GRAPHGRAD_CACHE_DIR"):  # the user's choice: do not silently write elsewhere
+            return path
         path = os.path.join(tempfile.gettempdir(), "graphgrad-cache")
-        os.makedirs(path, exist_ok=True)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError:
+            pass
     return path
+
+
+_warned: set = set()
+
+
+def _warn_unwritable(path: str, error: OSError) -> None:
+    directory = os.path.dirname(path)
+    if directory in _warned:
+        return
+    _warned.add(directory)
+    warnings.warn(f"graphgrad cannot write generated modules to {directory} ({error.strerror or error}); they are "
+                  f"kept in memory only. Set GRAPHGRAD_CACHE_DIR to a writable directory to cache them on disk.",
+                  RuntimeWarning, stacklevel=4)
 
 
 def _write_atomic(path: str, text: str) -> None:
@@ -44,7 +63,10 @@ def load_module(source: str, name: str) -> types.ModuleType:
     except (OSError, UnicodeDecodeError):
         intact = False
     if not intact:
-        _write_atomic(path, source)
+        try:
+            _write_atomic(path, source)
+        except OSError as e:  # an unwritable or blocked cache: run from memory, and say so once
+            _warn_unwritable(path, e)
     module_name = f"graphgrad_generated.{safe}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)

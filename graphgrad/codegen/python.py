@@ -53,6 +53,13 @@ def _numpy_dtype(node) -> str | None:
         return None
 
 
+def _type_check(name: str, value: Value, xp: str) -> str:
+    """A line asserting that ``name`` holds an array of ``value``'s IR type (``GRAPHGRAD_CHECK_TYPES=1``)."""
+    t = value.type
+    return (f"assert {name}.shape == {tuple(t.shape)!r} and {name}.dtype == {xp}.dtype({t.dtype!r}), "
+            f"f\"{name}: the IR says {t}, the array is {{{name}.dtype}}{{list({name}.shape)}}\"")
+
+
 #: ops with sub-graphs (control flow) emit a block of statements instead of one expression:
 #: op -> fn(node, targets, names, xp, emit) -> lines, where ``targets`` are the names the ``get`` nodes of the
 #: result bind (None for unread outputs) and ``emit(graph, indent)`` the lines of a sub-graph's nodes
@@ -61,15 +68,19 @@ BLOCKS: dict = {}
 
 
 def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = None,
-                    doc: str | None = None) -> str:
-    """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output."""
+                    doc: str | None = None, check_types: bool = False) -> str:
+    """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output.
+
+    ``check_types``: assert every input's and every computed value's shape and dtype against the IR."""
     from ..ir.subgraphs import all_value_names, has_subgraphs
 
     names = all_value_names(graph) if has_subgraphs(graph) else graph.value_names()
     lines = [f"def {fn_name}({', '.join(names[v] for v in graph.inputs)}):"]
     if doc:
         lines.append(f'    """{doc}"""')
-    lines += _body_lines(graph, names, xp, "    ", [], top=True)
+    if check_types:
+        lines += [f"    {_type_check(names[v], v, xp)}" for v in graph.inputs]
+    lines += _body_lines(graph, names, xp, "    ", [], top=True, check_types=check_types)
     outs = [names[v] for v in graph.outputs]
     if returns is not None:
         lines.append(f"    return {returns}")
@@ -79,7 +90,7 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
 
 
 def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list, top: bool = False,
-                texts: dict | None = None) -> list[str]:
+                texts: dict | None = None, check_types: bool = False) -> list[str]:
     """The statements of ``graph``'s nodes; at the top level, intermediates are deleted at their last use
     (inside a block they live on, as a loop body reassigns them)."""
     texts = {} if texts is None else texts
@@ -96,7 +107,7 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     lines: list[str] = []
 
     def emit(sub: Graph, sub_indent: str) -> list[str]:
-        return _body_lines(sub, names, xp, sub_indent, last_loc, texts=texts)
+        return _body_lines(sub, names, xp, sub_indent, last_loc, texts=texts, check_types=check_types)
 
     for i, n in enumerate(graph.nodes):
         if n.op == "get":  # bound by the block that computes the tuple
@@ -120,6 +131,8 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
                 if target.isidentifier():
                     temps.append(target)
             lines.append(f"{indent}{out} = {body[-1]}{_source_comment(n, last_loc, texts)}")
+            if check_types:
+                lines.append(f"{indent}{_type_check(out, n.output, xp)}")
         if not top:
             continue
         dead = [names[x] for x in dict.fromkeys(x for x in n.inputs if x.__class__ is Value)
@@ -130,13 +143,13 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
 
 
 def module_source(functions: list[tuple[Graph, str, str | None]], backend: str = "numpy",
-                  header: str = "") -> str:
+                  header: str = "", check_types: bool = False) -> str:
     """A whole module: header comment, one import, then each ``(graph, name, docstring)``."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     module, xp = BACKENDS[backend]
     comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
-    bodies = [function_source(graph, name, xp, doc=doc) for graph, name, doc in functions]
+    bodies = [function_source(graph, name, xp, doc=doc, check_types=check_types) for graph, name, doc in functions]
     # the substring test first: a regex with a leading \b scans a large module ten times slower
     stdlib = "".join(f"import {m}\n" for m in STDLIB_IMPORTS
                      if any(f"{m}." in b and re.search(rf"\b{m}\.", b) for b in bodies))

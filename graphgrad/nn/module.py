@@ -17,6 +17,8 @@ from ..tracer.tracer import ACTIVE as _TRACES
 from ..tracer.tracer import _is_user_file
 from .parameter import Parameter
 
+_GUARDED_SCALARS = (int, float, bool, str, type(None))
+
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     def __repr__(self) -> str:
@@ -67,8 +69,15 @@ class Module:
     def __call__(self, *args, **kwargs):
         if _TRACES.stack:
             tracer = _TRACES.stack[-1]
-            # a compiled function that calls this module is only valid in the same training mode
-            tracer.guards[id(self), "training"] = (self, "training", self.training)
+            # a compiled function that calls this module is only valid while what the trace may have read is
+            # unchanged: its training mode, its Python scalar attributes (Dropout.p, eps, ...) by value, and
+            # which tensors its parameters and buffers are (a replaced Parameter re-specializes)
+            for name, value in self.__dict__.items():
+                if value.__class__ in _GUARDED_SCALARS:
+                    tracer.guard(self, name, value)
+            for table in (self._parameters, self._buffers):  # read from the tables: no __getattr__ per check
+                for name, value in table.items():
+                    tracer.guard(table, name, value)
             for name, tensor in self.state_dict(keep_vars=True).items():  # generated code uses these names
                 tracer.names.setdefault(id(tensor), name)
         for hook in list(self._forward_pre_hooks.values()):

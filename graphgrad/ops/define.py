@@ -145,7 +145,12 @@ def lift(x, like=None):
         return x
     if isinstance(x, (list, tuple)) and contains_tensor(x):
         return array(x)
+    if isinstance(x, np.ndarray) and like is not None and like._level > 0 and x.dtype.name in _NATIVE:
+        return x  # the trace lifts it: a closed-over array is an input, read at every call, not a constant
     return constant_like(like, x) if like is not None else np.asarray(x)
+
+
+_NATIVE = ("float32", "float64", "int64", "bool")
 
 
 def binary_numpy(fn: Callable) -> Callable:

@@ -12,23 +12,32 @@ import contextlib
 import functools
 import gc
 import inspect
+import logging
 import os
 import time
+import struct
+import types as _pytypes
+from collections import OrderedDict
 from dataclasses import dataclass, field
+import warnings
 
 import numpy as np
 
 from ..codegen.loader import load_module
 from ..codegen.python import module_source
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Value
 from ..ir.interpret import interpret
 from ..ir.types import TensorType, dtype_name
 from ..passes.adjoint import generate_adjoint, split_forward_backward
 from ..passes.optimize import optimize
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
-from ..tracer.tracer import SymbolicTensor, TracerError, trace
+from ..tracer.tracer import _DICTS
+from ..tracer.tracer import MISSING as _MISSING
+from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_file, read_guarded, same_value, trace
+from .engine import _modified
 from .function import Node
 from .grad_mode import is_grad_enabled
+from .pytree import tree_flatten, tree_unflatten
 from .tensor import _NO_ATTRS, Tensor
 
 STAGES = ("traced", "pruned", "adjoint", "optimized")
@@ -55,13 +64,25 @@ class Specialization:
     single: bool = True
     #: seconds each compile stage took: trace, prune, adjoint, optimize, split, then codegen and load per backend
     timings: dict = field(default_factory=dict)
+    treedef: object = None  # the arguments' pytree structure
+    out_tree: object = None  # the result's pytree structure
+    watch_inputs: list = field(default_factory=list)   # input positions whose arrays backward reads
+    watch_outputs: list = field(default_factory=list)  # output positions whose arrays backward reads
+    reaches: list = field(default_factory=list)  # per output: which diff inputs it depends on
+    statics: list = field(default_factory=list)  # objects keyed by identity, kept alive with the entry
 
     def module(self, backend: str):
         if backend not in self.modules:
             source = self.source_for(backend)
             start = time.perf_counter()
-            with _no_gc():
-                self.modules[backend] = load_module(source, self.forward.name)
+            try:
+                with _no_gc():
+                    self.modules[backend] = load_module(source, self.forward.name)
+            except ModuleNotFoundError as e:
+                if backend == "cupy" and e.name == "cupy":
+                    raise ModuleNotFoundError("backend='cupy' needs CuPy, which is not installed: "
+                                              "pip install 'graphgrad[cuda]'", name="cupy") from None
+                raise
             self.timings[f"load ({backend})" if backend != "numpy" else "load"] = time.perf_counter() - start
         return self.modules[backend]
 
@@ -104,11 +125,51 @@ def _remember_diff_types(spec, inputs: list) -> tuple:
 
 
 def _still_valid(spec) -> bool:
-    """Whether a specialization still describes the world: closed-over tensors kept their types, and the
-    Python state the trace read (a module's ``training`` flag) is unchanged."""
-    if spec.captured and not all(_same(t, s) for t, s in zip(spec.captured, spec.captured_types)):
-        return False
-    return all(getattr(obj, name) == value for obj, name, value in spec.guards)
+    """Whether a specialization still describes the world: closed-over tensors and arrays kept their types,
+    and the Python state the trace read (globals, closed-over variables, module attributes) is unchanged."""
+    # runs before every call: the common outcomes (the same objects) are decided by identity, inline
+    for t, (type_, requires_grad) in zip(spec.captured, spec.captured_types):
+        if t.__class__ is np.ndarray:
+            if _arg_type(t) != type_:
+                return False
+        elif (t._type is not type_ and t._type != type_) or t._requires_grad != requires_grad:
+            return False
+    for obj, name, value in spec.guards:
+        if obj.__class__ in _DICTS:
+            current = obj.get(name, _MISSING)
+        elif name.__class__ is str:
+            try:
+                current = getattr(obj, name)
+            except (AttributeError, ValueError):
+                current = _MISSING
+        else:
+            current = read_guarded(obj, name)
+        if current is not value and not same_value(current, value):
+            return False
+    return True
+
+
+def _stale_guard(spec) -> str | None:
+    """What changed since ``spec`` was traced, for the recompile log."""
+    for t, recorded in zip(spec.captured, spec.captured_types):
+        if not _same(t, recorded):
+            return f"a closed-over tensor or array changed type: {recorded[0]} -> {_arg_type(t)}"
+    for obj, name, value in spec.guards:
+        now = read_guarded(obj, name)
+        if not same_value(now, value):
+            return f"{_guard_label(obj, name)} changed: {_short(value)} -> {_short(now)}"
+    return None
+
+
+def _short(x) -> str:
+    text = repr(x) if x.__class__ in (int, float, bool, str, complex, type(None)) else f"<{type(x).__name__} at {id(x):#x}>"
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def _guard_label(obj, name) -> str:
+    from ..tracer.tracer import guard_label
+
+    return guard_label(obj, name)
 
 
 def _fingerprint(args: tuple) -> tuple | None:
@@ -120,6 +181,69 @@ def _fingerprint(args: tuple) -> tuple | None:
         data = a._data
         parts.append((data.shape, data.dtype.num, a._requires_grad, data.__class__))
     return tuple(parts)
+
+
+_BY_VALUE = (int, bool, str, bytes, type(None))
+
+
+def _leaf_key(x) -> tuple:
+    """One argument leaf's part of the specialization key. Python scalars key by value (floats bit for bit, so
+    ``0.0`` / ``-0.0`` differ and NaN finds its own entry), NumPy scalars by dtype and bits, tensors and arrays
+    by type; any other object by identity, and the specialization keeps it alive so that its id is never
+    reused by another object while the entry exists."""
+    cls = x.__class__
+    if cls is float:
+        return (float, struct.pack("<d", x))
+    if cls in _BY_VALUE:
+        return (cls, x)
+    if isinstance(x, Tensor):
+        data = x._data
+        return (Tensor, data.shape, dtype_name(data.dtype), x._requires_grad, data.__class__.__module__)
+    if isinstance(x, np.ndarray):
+        return (np.ndarray, x.shape, dtype_name(x.dtype))
+    if isinstance(x, np.generic):
+        return (np.generic, x.dtype.str, x.tobytes())
+    if cls is complex:
+        return (complex, struct.pack("<dd", x.real, x.imag))
+    return (object, id(x))
+
+
+def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
+    """Guards on the globals and closed-over variables ``fn`` (and the user functions it reaches) may read:
+    Python scalars by value, everything else by identity, so that rebinding any of them re-specializes."""
+    seen = set() if seen is None else seen
+    if isinstance(fn, CompiledFunction):
+        fn = fn.fn
+    if isinstance(fn, _pytypes.MethodType):
+        fn = fn.__func__
+    code = getattr(fn, "__code__", None)
+    if code is None or id(code) in seen or depth > 8 or not is_user_file(code.co_filename):
+        return []
+    seen.add(id(code))
+    guards = []
+    names: set = set()
+    stack = [code]
+    while stack:  # nested functions and comprehensions read globals through their own code objects
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if isinstance(k, _pytypes.CodeType))
+    namespace = getattr(fn, "__globals__", {})
+    reached = []
+    for name in sorted(names):
+        if name in namespace:
+            value = namespace[name]
+            guards.append((namespace, name, value))
+            reached.append(value)
+    for cell in getattr(fn, "__closure__", None) or ():
+        value = read_guarded(cell, "cell_contents")
+        guards.append((cell, "cell_contents", value))
+        reached.append(value)
+    for value in reached:  # helpers the function calls, and the forward of modules it uses
+        if isinstance(value, (_pytypes.FunctionType, _pytypes.MethodType, CompiledFunction)):
+            guards += _closure_guards(value, seen, depth + 1)
+        elif hasattr(type(value), "forward") and callable(type(value).forward):
+            guards += _closure_guards(type(value).forward, seen, depth + 1)
+    return guards
 
 
 def _backend_of(args) -> str:
@@ -162,14 +286,17 @@ def _no_gc():
 
 
 def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: bool, name: str | None = None,
-                         seed: str = "input", names: list | None = None, outputs=None) -> Specialization:
+                         seed: str = "input", names: list | None = None,
+                         leaf_flags: list[bool] | None = None, outputs=None) -> Specialization:
     """Trace ``fn`` for these argument types and run every stage of the pipeline; ``outputs`` (an index or a
     tuple of indices into what ``fn`` returns) keeps only those outputs and the nodes they need.
 
-    ``seed="ones"`` (``graphgrad.grad``) differentiates the arguments flagged in ``requires_grad`` only, never
-    the tensors ``fn`` closes over."""
+    ``args`` are pytrees: their tensor and array leaves become graph inputs (in flattening order), the other
+    leaves are static. ``requires_grad`` has one flag per argument (for all its leaves), or ``leaf_flags`` one
+    per leaf. ``seed="ones"`` (``graphgrad.grad``) differentiates the arguments flagged in ``requires_grad``
+    only, never the tensors ``fn`` closes over."""
     with _no_gc():
-        return _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, outputs)
+        return _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, leaf_flags, outputs)
 
 
 def _fetch(result, outputs, name: str):
@@ -184,23 +311,39 @@ def _fetch(result, outputs, name: str):
     return chosen[0] if isinstance(outputs, int) else tuple(chosen)
 
 
-def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, outputs=None) -> Specialization:
+def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, leaf_flags,
+                          outputs=None) -> Specialization:
     lap = _Laps()
-    types = [_arg_type(a) if _arg_type(a) is not None else a for a in args]
-    names = names or _param_names(fn, len(args))
-    tracer, result = trace(fn, types, names, requires_grad, name or getattr(fn, "__name__", "f"))
+    leaves, treedef = tree_flatten(tuple(args))
+    arg_names = names or _param_names(fn, len(args))
+    names = [path for a, n in zip(args, arg_names) for path in _leaf_paths(a, n)]
+    if leaf_flags is None:
+        leaf_flags = [flag for a, flag in zip(args, requires_grad) for _ in tree_flatten(a)[0]]
+    types = [_arg_type(a) if _arg_type(a) is not None else a for a in leaves]
+    guards = _closure_guards(fn)  # the values before the trace runs: what the trace reads
+
+    user_fn = _converted(fn)  # data-dependent if/while rewritten (the wrapper below is not user code)
+
+    def call(*leaf_values):
+        return user_fn(*tree_unflatten(treedef, leaf_values))
+
+    tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"))
     if outputs is not None:
         result = _fetch(result, outputs, tracer.graph.name)
-    single = not isinstance(result, (tuple, list))
-    outs = [result] if single else list(result)
-    for i, o in enumerate(outs):
+    outs, out_tree = tree_flatten(result)  # any pytree of tensors: tuples, lists, dicts
+    single = not isinstance(result, (tuple, list, dict)) and result is not None
+    paths = _leaf_paths(result, "out")
+    for i, (o, path) in enumerate(zip(outs, paths)):
         if not isinstance(o, SymbolicTensor):
-            raise TracerError(f"{tracer.graph.name} must return tensors computed from its inputs; output {i} is "
-                              f"{type(o).__name__}")
+            where = f"output {i}" if path == "out" or single else f"output {i} ({path[4:].replace('_', '][')!s})"
+            raise TracerError(f"{tracer.graph.name} must return tensors computed from its inputs (or tuples, lists "
+                              f"and dicts of them); {where} is {type(o).__name__}")
         if o.value.name is None:
             o.value.name = tracer.graph.name if single else f"out{i}"
-    # buffer updates (BatchNorm's running statistics) are extra outputs, written back after each call
-    for i, (_, new) in enumerate(tracer.assignments):
+    # buffer updates (BatchNorm's running statistics) and arguments updated in place are extra outputs,
+    # written back after each call
+    assignments = list(tracer.assignments) + [(v, new) for v, new in tracer.mutated_inputs.items()]
+    for i, (_, new) in enumerate(assignments):
         new.value.name = new.value.name or f"updated{i}"
         outs.append(new)
     graph = tracer.graph
@@ -223,21 +366,96 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         stages["optimized"] = optimized
         lap("optimize")
         _fix_names(optimized)  # forward and backward then agree on every name
-        forward, backward, _ = split_forward_backward(optimized, len(outs))
+        forward, backward, saved = split_forward_backward(optimized, len(outs))
         lap("split")
     else:
         stages["adjoint"] = pruned
         forward = optimize(pruned)
         stages["optimized"] = forward
         lap("optimize")
-        backward, diff = None, []
+        backward, diff, saved = None, [], []
+    # an input the graph writes back to is named by its position among the inputs
+    position = {v: i for i, v in enumerate(graph.inputs)}
+    assigned = [position[t] if isinstance(t, Value) else t for t, _ in assignments]
     spec = Specialization(None, stages, forward, backward, captured=tracer.captured, diff_inputs=diff,
-                          n_outputs=len(outs), single=single, assigned=[t for t, _ in tracer.assignments],
-                          guards=list(tracer.guards.values()), draws=[draw for _, draw in tracer.random_inputs],
-                          captured_types=[(t._type, t._requires_grad) for t in tracer.captured])
+                          n_outputs=len(outs), single=single, assigned=assigned,
+                          guards=guards + list(tracer.guards.values()),
+                          draws=[draw for _, draw in tracer.random_inputs],
+                          captured_types=[_captured_sig(t) for t in tracer.captured])
     spec.origin = _signature_text(fn)
     spec.timings = lap.times
+    spec.treedef = treedef
+    spec.out_tree = out_tree
+    if backward is not None:
+        _plan_reaches(spec, pruned, diff)
+        # which saved values are inputs or outputs the user holds: their versions are checked before backward
+        in_pos = {v: i for i, v in enumerate(forward.inputs)}
+        out_pos: dict = {}
+        for k, v in enumerate(forward.outputs[:len(outs) - len(assignments)]):  # the outputs returned to the user
+            out_pos.setdefault(v, k)  # the first of equal outputs keeps the array (_distinct copies the others)
+        spec.watch_inputs = sorted({in_pos[v] for v in saved if v in in_pos})
+        spec.watch_outputs = sorted({out_pos[v] for v in saved if v in out_pos and v not in in_pos})
     return spec
+
+
+def _plan_reaches(spec, pruned: Graph, diff: list) -> None:
+    """Which differentiable inputs each output depends on: the others get no gradient from it (``.grad``
+    stays None, as in eager)."""
+    reach = []
+    for out in pruned.outputs[:spec.n_outputs]:
+        live = {out} if out.requires_grad else set()
+        for n in reversed(pruned.nodes):
+            if n.output in live:
+                live.update(x for x in n.value_inputs() if x.requires_grad)
+        reach.append(tuple(pruned.inputs[i] in live for i in diff))
+    spec.reaches = reach
+
+
+def _leaf_paths(tree, prefix: str) -> list[str]:
+    """A name per leaf of an argument, in flattening order (``c_s`` for ``c["s"]``, ``p_0`` for ``p[0]``): the
+    graph inputs' names."""
+    leaves, treedef = tree_flatten(tree)
+    if treedef.num_leaves == 1 and not treedef.children:
+        return [prefix]
+    paths: list[str] = []
+
+    def walk(d, path):
+        if d.kind == "leaf":
+            paths.append(path)
+        elif d.kind == "dict":
+            for k, c in zip(d.meta, d.children):
+                walk(c, f"{path}_{k}")
+        else:
+            for i, c in enumerate(d.children):
+                walk(c, f"{path}_{i}")
+
+    walk(treedef, prefix)
+    return paths
+
+
+def _captured_sig(x) -> tuple:
+    return (x._type, x._requires_grad) if isinstance(x, Tensor) else (_arg_type(x), False)
+
+
+def _from_generated(error: Exception, module) -> Exception:
+    """An error raised by generated code, re-raised (same type) naming the generated statement and the user's
+    line it came from: NumPy's own message alone does not say which op of the user's function failed."""
+    path = getattr(module, "__file__", None)
+    tb, lineno = error.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == path:
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    if lineno is None:
+        return error
+    import linecache
+
+    statement, _, origin = linecache.getline(path, lineno).strip().partition("  # ")
+    where = f"in the generated `{statement}`" + (f", from {origin}" if origin else "")
+    try:
+        return type(error)(f"{error} ({where})")
+    except Exception:  # an exception type that takes other arguments
+        return RuntimeError(f"{type(error).__name__}: {error} ({where})")
 
 
 def _fix_names(graph: Graph) -> None:
@@ -257,7 +475,12 @@ def _module_text(spec: Specialization, backend: str) -> str:
     if bwd is not None:
         functions.append((bwd, "backward", "Gradients of the inputs that require grad, from the saved values "
                                            "and the output cotangents."))
-    return module_source(functions, backend, header)
+    return module_source(functions, backend, header, check_types=check_types_enabled())
+
+
+def check_types_enabled() -> bool:
+    """``GRAPHGRAD_CHECK_TYPES=1``: generated code asserts every value's shape and dtype against the IR."""
+    return os.environ.get("GRAPHGRAD_CHECK_TYPES", "") not in ("", "0")
 
 
 def _distinct(outs: list) -> list:
@@ -275,22 +498,17 @@ class _Watched:
     """A saved array that is also a tensor the user holds (an output, or an input): its version counter as
     at the forward call, so that backward can refuse, as eager mode does, after an in-place change to it."""
 
-    __slots__ = ("_version_box", "version", "array", "producer")
+    __slots__ = ("_version_box", "version", "array", "producer", "is_output")
 
-    def __init__(self, tensor, producer):
+    def __init__(self, tensor, producer, is_output: bool = False):
         self._version_box = tensor._version_box
         self.version = tensor._version_box[0]
         self.array = tensor._data  # saved anyway; holding the tensor would make a cycle through its grad_fn
-        self.producer = producer  # the input's grad_fn; None for an output (its producer is the compiled node)
+        self.producer = producer  # the input's grad_fn (None for a leaf, whose message names no producer)
+        self.is_output = is_output  # an output's producer is the compiled node itself
 
     def _type_label(self) -> str:
         return Tensor._wrap(self.array)._type_label()
-
-
-def _watch_saved(saved, inputs: list, outputs: list) -> list:
-    arrays = {id(t._data): (t, t.grad_fn) for t in inputs if isinstance(t, Tensor)}
-    arrays.update((id(t._data), (t, None)) for t in outputs)
-    return [_Watched(*arrays[i]) for i in dict.fromkeys(id(a) for a in saved) if i in arrays]
 
 
 class CompiledBackward(Node):
@@ -316,7 +534,7 @@ class CompiledBackward(Node):
             if w._version_box[0] != w.version:
                 from .engine import _modified
 
-                raise _modified(w, w.producer or self, w.version)
+                raise _modified(w, self if w.is_output else w.producer, w.version)
         if g._requires_grad:
             raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
                                       "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
@@ -325,10 +543,20 @@ class CompiledBackward(Node):
         for i, v in enumerate(fwd_outs):
             if not v.requires_grad:
                 continue
-            cotangents.append(g._data if i == self._output_index else np.zeros(v.type.shape, v.type.dtype))
-        grads = self._module.backward(*self._saved_arrays, *cotangents)
+            if i == self._output_index:  # the gradient takes the output's dtype, as in PyTorch's engine
+                data = g._data
+                cotangents.append(data if data.dtype == v.type.dtype else data.astype(v.type.dtype))
+            else:
+                cotangents.append(np.zeros(v.type.shape, v.type.dtype))
+        try:
+            grads = self._module.backward(*self._saved_arrays, *cotangents)
+        except Exception as e:
+            raise _from_generated(e, self._module) from e
         grads = grads if isinstance(grads, tuple) else (grads,)
-        return [Tensor._wrap(np.asarray(a) if a.__class__.__module__ == "numpy" else a) for a in grads]
+        reaches = self._spec.reaches[self._output_index] if self._spec.reaches else None
+        # an input this output does not depend on gets no gradient (None), so its .grad stays as it was
+        return [Tensor._wrap(np.asarray(a) if a.__class__.__module__ == "numpy" else a)
+                if reaches is None or reaches[k] else None for k, a in enumerate(grads)]
 
     def release(self) -> None:
         self._saved_arrays = None
@@ -344,8 +572,11 @@ class CompiledFunction:
         #: which of fn's outputs to compute (None: all); the generated code keeps only what they need
         self.outputs = outputs
         self._fetches: dict = {}
-        self._cache: dict = {}
+        self._cache: OrderedDict = OrderedDict()  # key -> [Specialization], least recently used first
         self._by_fingerprint: dict = {}  # all-Tensor calls: a cheaper key for the same specializations
+        #: how many signatures are kept (least recently used evicted first); GRAPHGRAD_CACHE_SIZE_LIMIT
+        self.cache_size_limit = _cache_size_limit()
+        self._warned_storm = False
         self.hits = 0
         self.misses = 0
         #: why each specialization after the first was compiled ("x: f32[3] -> f32[4]", ...)
@@ -372,49 +603,91 @@ class CompiledFunction:
             raise TypeError(f"{self.__name__}: keyword-only and **kwargs parameters are not supported by compile")
         return bound.args
 
-    def _explain(self, key: tuple) -> str:
-        """Which part of the signature differs from the closest earlier specialization."""
-        names = _param_names(self.fn, len(key[0]))
+    def _explain(self, key: tuple, names: list[str]) -> str:
+        """Which part of the signature differs from the closest earlier specialization, or which guarded
+        value changed when the signature is the same."""
         best = None
-        for old in self._cache:
-            diffs = []
-            if len(old[0]) != len(key[0]):
-                diffs.append(f"{len(old[0])} -> {len(key[0])} arguments")
-            for name, a, b in zip(names, old[0], key[0]):
-                if a != b:
-                    diffs.append(f"{name}: {_describe(a)} -> {_describe(b)}")
-            if old[1] != key[1]:
-                diffs.append(f"grad mode {'on' if old[1] else 'off'} -> {'on' if key[1] else 'off'}")
-            if old[2] != key[2]:
-                diffs.append(f"backend {old[2]} -> {key[2]}")
+        for old, specs in self._cache.items():
+            if old == key:
+                why = next((w for w in map(_stale_guard, specs) if w), None)
+                diffs = [why or "closed-over state changed"]
+            else:
+                diffs = []
+                if old[0] != key[0]:
+                    diffs.append(f"argument structure {old[0]!r} -> {key[0]!r}")
+                else:
+                    for name, a, b in zip(names, old[1], key[1]):
+                        if a != b:
+                            diffs.append(f"{name}: {_describe(a)} -> {_describe(b)}")
+                if old[2] != key[2]:
+                    diffs.append(f"grad mode {'on' if old[2] else 'off'} -> {'on' if key[2] else 'off'}")
+                if old[3] != key[3]:
+                    diffs.append(f"backend {old[3]} -> {key[3]}")
             if best is None or len(diffs) < len(best):
                 best = diffs
-        return "; ".join(best or ["closed-over tensors changed type or requires_grad, or a module switched "
-                                  "between train() and eval()"])
+        return "; ".join(best or ["closed-over state changed"])
 
-    def _key(self, args, types=None) -> tuple:
-        parts = []
-        for a, t in zip(args, types if types is not None else [_arg_type(a) for a in args]):
-            if t is None:
-                parts.append(("static", type(a).__name__, a if isinstance(a, (int, float, bool, str)) else id(a)))
-            else:
-                parts.append((t.shape, t.dtype, bool(getattr(a, "_requires_grad", False))))
-        return tuple(parts), is_grad_enabled(), self.backend or _backend_of(args)
+    def _key(self, args) -> tuple:
+        """The structural specialization key of a call: (argument structure, one part per leaf, grad mode,
+        backend). Never an object's ``id()`` for values that can be compared (see ``_leaf_key``)."""
+        leaves, treedef = tree_flatten(tuple(args))
+        return treedef, tuple(_leaf_key(x) for x in leaves), is_grad_enabled(), self.backend or _backend_of(leaves)
 
     def specialize(self, *args, _types=None) -> Specialization:
-        key = self._key(args, _types)
-        for spec in self._cache.get(key, ()):
+        key = self._key(args)
+        specs = self._cache.get(key, ())
+        for spec in specs:
             if _still_valid(spec):
                 self.hits += 1
+                self._cache.move_to_end(key)
                 return spec
         self.misses += 1
-        if self._cache:
-            self.recompile_reasons.append(self._explain(key))
-        flags = [bool(getattr(a, "_requires_grad", False)) for a in args]
-        spec = build_specialization(self.fn, args, flags, key[1], outputs=self.outputs)
+        names = [p for a, n in zip(args, _param_names(self.fn, len(args))) for p in _leaf_paths(a, n)]
+        reason = self._explain(key, names) if self._cache else None
+        if reason is not None:
+            self.recompile_reasons.append(reason)
+        leaves = tree_flatten(tuple(args))[0]
+        flags = [bool(getattr(a, "_requires_grad", False)) for a in leaves]
+        spec = build_specialization(self.fn, args, None, key[2], leaf_flags=flags, outputs=self.outputs)
         spec.key = key
-        self._cache.setdefault(key, []).append(spec)
+        spec.statics = [x for x, k in zip(leaves, key[1]) if k[0] is object]
+        self._cache.setdefault(key, []).append(spec)  # guarded variants (train / eval) share a key
+        self._cache.move_to_end(key)
+        _log_recompile(self, reason, key)
+        self._bound_cache()
         return spec
+
+    def _forget(self, specs: list) -> None:
+        for fingerprint, entries in list(self._by_fingerprint.items()):
+            entries[:] = [e for e in entries if e not in specs]
+            if not entries:
+                del self._by_fingerprint[fingerprint]
+
+    def _bound_cache(self) -> None:
+        """Keep at most ``cache_size_limit`` specializations (least recently used go first), warning once when
+        the limit is reached: a recompile storm usually means a value that should be a tensor is a Python
+        scalar, or a shape changes on every call."""
+        limit = self.cache_size_limit
+        while sum(len(specs) for specs in self._cache.values()) > limit:
+            oldest = next(iter(self._cache))
+            evicted = self._cache[oldest].pop(0)
+            if not self._cache[oldest]:
+                del self._cache[oldest]
+            self._forget([evicted])
+            if not self._warned_storm:
+                self._warned_storm = True
+                warnings.warn(
+                    f"graphgrad.compile: {self.__name__} has been specialized more than {limit} times "
+                    f"(cache_size_limit); least recently used specializations are being evicted. Last change: "
+                    f"{self.recompile_reasons[-1] if self.recompile_reasons else 'n/a'}. Pass values that change "
+                    f"on every call as tensors, or raise the limit with GRAPHGRAD_CACHE_SIZE_LIMIT.",
+                    RuntimeWarning, stacklevel=4)
+
+    def __get__(self, obj, objtype=None):
+        """``@graphgrad.compile`` on a method: ``obj.method`` binds ``obj`` as the first argument."""
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
 
     def __call__(self, *args, **kwargs):
         args = self._positional(args, kwargs)
@@ -422,19 +695,19 @@ class CompiledFunction:
         if spec is not None:
             inputs = list(args)
             if spec.captured:
-                inputs += [c for c in spec.captured if _arg_type(c) is not None]
+                inputs += spec.captured
             return self._run(spec, inputs)
-        types = [_arg_type(a) for a in args]
-        if any(isinstance(a, SymbolicTensor) for a in args):  # called inside another trace: inline
+        leaves = tree_flatten(tuple(args))[0]
+        if any(isinstance(a, SymbolicTensor) for a in leaves):  # called inside another trace: inline
             return self.fn(*args)
-        spec = self.specialize(*args, _types=types)
+        spec = self.specialize(*args)
         fingerprint = _fingerprint(args)
         if fingerprint is not None:
             specs = self._by_fingerprint.setdefault(fingerprint, [])
             if spec not in specs:
                 specs.append(spec)
-        inputs = [a for a, t in zip(args, types) if t is not None]
-        inputs += [c for c in spec.captured if _arg_type(c) is not None]
+        inputs = [a for a in leaves if _arg_type(a) is not None]
+        inputs += spec.captured
         return self._run(spec, inputs)
 
     def _lookup(self, args: tuple) -> Specialization | None:
@@ -448,32 +721,50 @@ class CompiledFunction:
         return None
 
     def _run(self, spec: Specialization, inputs: list):
-        backend = spec.key[2]
+        backend = spec.key[3]
         module = spec.module(backend)
         if spec.draws:
-            inputs = inputs + [draw() for draw in spec.draws]
-        result = module.forward(*[a._data if isinstance(a, Tensor) else a for a in inputs])
+            drawn = [draw() for draw in spec.draws]
+            if backend == "cupy":  # draws come from graphgrad's (NumPy) generator, as eager ones do
+                import cupy
+
+                drawn = [cupy.asarray(d) for d in drawn]
+            inputs = inputs + drawn
+        arrays = [a._data if isinstance(a, Tensor) else a for a in inputs]
+        try:
+            result = module.forward(*arrays)
+        except Exception as e:
+            raise _from_generated(e, module) from e
         result = result if isinstance(result, tuple) else (result,)
         outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
+        # versions of saved inputs are taken before write-backs: a saved input updated in place by the function
+        # itself then fails in backward, as it does in eager
+        watched = [_Watched(inputs[i], inputs[i].grad_fn) for i in spec.watch_inputs
+                   if isinstance(inputs[i], Tensor)] if spec.backward is not None else ()
         if spec.assigned:
             n_user = spec.n_outputs - len(spec.assigned)
             for target, value in zip(spec.assigned, outs[n_user:]):
-                target._data[...] = value
-                target._version_box[0] += 1
+                target = inputs[target] if isinstance(target, int) else target
+                if isinstance(target, Tensor):
+                    target._data[...] = value
+                    target._version_box[0] += 1
+                else:  # a NumPy array argument
+                    target[...] = value
             outs = outs[:n_user]
         if not any(isinstance(a, Tensor) for a in inputs):
             values = _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])
-            return values[0] if spec.single else tuple(values)
+            return values[0] if spec.single else tree_unflatten(spec.out_tree, values)
         wrapped = [Tensor._wrap(o) for o in _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])]
         if spec.backward is not None:
             next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
             in_types = spec.diff_types or _remember_diff_types(spec, inputs)
-            watched = _watch_saved(saved, inputs, wrapped)
+            if spec.watch_outputs:
+                watched = watched + [_Watched(wrapped[k], None, True) for k in spec.watch_outputs]
             for k, (t, v) in enumerate(zip(wrapped, spec.forward.outputs)):
                 if v.requires_grad:
                     t._requires_grad = True
                     t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types, watched)
-        return wrapped[0] if spec.single else tuple(wrapped)
+        return wrapped[0] if spec.single else tree_unflatten(spec.out_tree, wrapped)
 
     # -- introspection --------------------------------------------------------------------------
     def graph(self, *args, stage: str = "optimized", outputs=None) -> Graph:
@@ -509,11 +800,16 @@ class CompiledFunction:
         ['trace', 'prune', 'adjoint', 'optimize', 'split', 'codegen', 'load']
         """
         spec = self.specialize(*args)
-        spec.module(spec.key[2])
+        spec.module(spec.key[3])
         return dict(spec.timings)
 
     def cache_info(self):
         return CacheInfo(self.hits, self.misses, sum(len(specs) for specs in self._cache.values()))
+
+    def cache_clear(self) -> None:
+        """Forget every specialization (the next call traces again)."""
+        self._cache.clear()
+        self._by_fingerprint.clear()
 
 
 @dataclass(frozen=True)
@@ -524,14 +820,45 @@ class CacheInfo:
 
 
 def _describe(part) -> str:
-    if part[0] == "static":
-        return f"static {part[2]!r}"
-    shape, dtype, requires_grad = part
-    return f"{TensorType(shape, dtype)}{' (requires grad)' if requires_grad else ''}"
+    kind = part[0]
+    if kind is Tensor:
+        _, shape, dtype, requires_grad, _ = part
+        return f"{TensorType(shape, dtype)}{' (requires grad)' if requires_grad else ''}"
+    if kind is np.ndarray:
+        return f"array {TensorType(part[1], part[2])}"
+    if kind is float:
+        return repr(struct.unpack("<d", part[1])[0])
+    if kind is np.generic:
+        value = np.frombuffer(part[2], dtype=np.dtype(part[1]))[0]
+        return f"np.{value.dtype}({value!r})" if not repr(value).startswith("np.") else repr(value)
+    if kind is object:
+        return f"object at {part[1]:#x}"
+    if kind is complex:
+        return repr(complex(*struct.unpack("<dd", part[1])))
+    return repr(part[1])
 
 
-def _same(tensor, recorded) -> bool:
-    return (tensor._type, tensor._requires_grad) == recorded
+def _cache_size_limit() -> int:
+    try:
+        return max(1, int(os.environ.get("GRAPHGRAD_CACHE_SIZE_LIMIT", "64")))
+    except ValueError:
+        return 64
+
+
+_LOG = logging.getLogger("graphgrad.recompiles")
+
+
+def _log_recompile(compiled, reason: str | None, key: tuple) -> None:
+    """``GRAPHGRAD_LOG_RECOMPILES=1``: one line per new specialization, saying what changed."""
+    if os.environ.get("GRAPHGRAD_LOG_RECOMPILES", "") in ("", "0"):
+        return
+    what = reason or "first call"
+    _LOG.warning("graphgrad.compile: %s (%s) specialized (#%d): %s", compiled.__name__,
+                 _signature_text(compiled.fn), compiled.misses, what)
+
+
+def _same(captured, recorded) -> bool:
+    return _captured_sig(captured) == recorded
 
 
 def compile(fn=None, *, backend: str | None = None, outputs=None):

@@ -6,6 +6,9 @@ import warnings
 
 import numpy as np
 
+from ..ir.types import TensorType
+from ..tracer.tracer import ACTIVE as _TRACES
+from ..tracer.tracer import TracerError, user_location
 from . import dtypes
 from .device import CPU, default_device
 from .grad_mode import is_inference_mode_enabled
@@ -81,6 +84,8 @@ def _finish(array, dtype, device, requires_grad) -> Tensor:
     t._requires_grad = bool(requires_grad)
     if is_inference_mode_enabled():
         t._is_inference = True
+    if _TRACES.stack:  # created while tracing: a constant of that trace
+        t._born_in = _TRACES.stack[-1]
     return t
 
 
@@ -184,30 +189,107 @@ def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: boo
     return _like(lambda shape, dtype: np.full(shape, fill_value, dtype=dtype), t, dtype, device, requires_grad)
 
 
+def _random(draw, shape: tuple, dtype: str, device, requires_grad: bool, name: str):
+    """A random factory's result. Eagerly: ``draw()`` now. Inside ``@graphgrad.compile``: a graph input that
+    each call fills with a fresh ``draw()``, never numbers frozen at trace time (the draws happen in program
+    order from the same generator, so a seed gives the same values compiled and eager)."""
+    if _TRACES.stack:
+        if requires_grad:
+            loc = user_location(3)
+            raise TracerError(f"{name}(..., requires_grad=True) inside a compiled function"
+                              f"{f' at {loc.file}:{loc.line}' if loc else ''}: create the leaf outside and pass "
+                              f"it as an argument")
+        return _TRACES.stack[-1].random_input(TensorType(shape, dtype), lambda: draw().astype(dtype, copy=False),
+                                               name)
+    return _finish(draw().astype(np.dtype(dtype), copy=False), None, device, requires_grad)
+
+
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Standard normal samples (float32 unless ``dtype`` says otherwise)."""
-    gen = _rng(generator)
-    return _finish(gen.standard_normal(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or dtypes.default_float().name))),
-                   None, device, requires_grad)
+    """Standard normal samples (float32, or the default dtype, unless ``dtype`` says otherwise); fresh on every
+    compiled call too.
+
+    >>> import graphgrad as gg
+    >>> f = gg.compile(lambda x: x + gg.randn(2))
+    >>> bool((f(gg.zeros(2)) != f(gg.zeros(2))).all())
+    True
+    """
+    shape = _shape(size)
+    return _random(lambda: _rng(generator).standard_normal(shape), shape,
+                   dtypes.to_name(dtype or dtypes.default_float().name), device, requires_grad, "randn")
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Uniform samples on [0, 1)."""
-    gen = _rng(generator)
-    return _finish(gen.random(_shape(size)).astype(np.dtype(dtypes.to_name(dtype or dtypes.default_float().name))),
-                   None, device, requires_grad)
+    shape = _shape(size)
+    return _random(lambda: _rng(generator).random(shape), shape, dtypes.to_name(dtype or dtypes.default_float().name),
+                   device, requires_grad, "rand")
+
+
+def _like_device(t, device):
+    return device or (t.device if getattr(t, "is_cuda", False) else None)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Standard normal samples shaped like ``t`` (its dtype and device unless given)."""
+    return randn(*t.shape, dtype=dtype or t.dtype, device=_like_device(t, device), requires_grad=requires_grad,
+                 generator=generator)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Uniform samples on [0, 1) shaped like ``t`` (its dtype and device unless given)."""
+    return rand(*t.shape, dtype=dtype or t.dtype, device=_like_device(t, device), requires_grad=requires_grad,
+                generator=generator)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
+    """Integers drawn uniformly from [low, high) (int64 unless ``dtype`` says otherwise)."""
     if high is None:
         low, high = 0, low
-    gen = _rng(generator)
-    return _finish(gen.integers(low, high, size=_shape((size,))).astype(np.int64), dtype, device, False)
+    shape = _shape((size,))
+    return _random(lambda: _rng(generator).integers(low, high, size=shape), shape,
+                   dtypes.to_name(dtype or "int64"), device, False, "randint")
+
+
+def randint_like(t, low: int = 0, high: int | None = None, dtype=None, device=None, requires_grad: bool = False,
+                 generator=None) -> Tensor:
+    """Integers in [low, high) shaped like ``t`` (``randint_like(t, high)`` starts at 0), of ``t``'s dtype."""
+    if high is None:
+        low, high = 0, low
+    shape = tuple(t.shape)
+    return _random(lambda: _rng(generator).integers(low, high, size=shape), shape,
+                   dtypes.to_name(dtype or t.dtype), _like_device(t, device), requires_grad, "randint_like")
 
 
 def randperm(n: int, dtype=None, device=None, generator=None) -> Tensor:
-    gen = _rng(generator)
-    return _finish(gen.permutation(n).astype(np.int64), dtype, device, False)
+    return _random(lambda: _rng(generator).permutation(n), (n,), dtypes.to_name(dtype or "int64"), device, False,
+                   "randperm")
+
+
+def bernoulli(input, p=None, generator=None) -> Tensor:
+    """Draws 1 with probability ``input`` (elementwise; or ``p`` when given), else 0, in ``input``'s dtype.
+    Not differentiable, as in PyTorch.
+
+    >>> import graphgrad as gg
+    >>> gg.bernoulli(gg.tensor([0.0, 1.0])).tolist()
+    [0.0, 1.0]
+    """
+    u = rand(*input.shape, dtype="float64", generator=generator, device=_like_device(input, None))
+    probs = input.detach() if p is None else p if isinstance(p, (int, float)) else np.broadcast_to(p, tuple(input.shape))
+    return (u < probs)._cast(input._type.dtype)
+
+
+def normal(mean, std=1.0, size=None, generator=None, dtype=None) -> Tensor:
+    """Samples of N(mean, std**2): ``normal(mean_tensor, std_tensor)``, or ``normal(0.0, 1.0, size=(2, 3))``.
+    Not differentiable in ``mean`` and ``std`` (as in PyTorch); write ``mean + std * gg.randn_like(std)`` to
+    reparameterize."""
+    if size is not None:
+        return randn(*_shape((size,)), dtype=dtype, generator=generator) * std + mean
+    like = mean if hasattr(mean, "shape") else std
+    shape = tuple(np.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ()))))
+    eps = randn(*shape, dtype=dtype or like.dtype, generator=generator)
+    mean = mean.detach() if hasattr(mean, "detach") else mean
+    std = std.detach() if hasattr(std, "detach") else std
+    return eps * std + mean
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -259,27 +341,3 @@ def LongTensor(*data) -> Tensor:
         return tensor(data[0], dtype="int64")
     return zeros(*data, dtype="int64")
 
-
-def _like_random(draw, t: Tensor, dtype, device, requires_grad, generator) -> Tensor:
-    name = dtypes.to_name(dtype) if dtype is not None else t.dtype.name
-    array = draw(_rng(generator), tuple(t.shape)).astype(np.dtype(name))
-    return _finish(array, None, device or (t.device if t.is_cuda else None), requires_grad)
-
-
-def rand_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Uniform samples on [0, 1) shaped like ``t`` (its dtype and device unless given)."""
-    return _like_random(lambda rng, shape: rng.random(shape), t, dtype, device, requires_grad, generator)
-
-
-def randn_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Standard normal samples shaped like ``t``."""
-    return _like_random(lambda rng, shape: rng.standard_normal(shape), t, dtype, device, requires_grad, generator)
-
-
-def randint_like(t: Tensor, low: int = 0, high: int | None = None, dtype=None, device=None,
-                 requires_grad: bool = False, generator=None) -> Tensor:
-    """Integers in [low, high) shaped like ``t`` (``randint_like(t, high)`` starts at 0)."""
-    if high is None:
-        low, high = 0, low
-    return _like_random(lambda rng, shape: rng.integers(low, high, shape), t, dtype, device, requires_grad,
-                        generator)

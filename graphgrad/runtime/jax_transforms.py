@@ -36,6 +36,23 @@ __all__ = ["vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian",
            "vmap"]
 
 
+def _captured(captured: list) -> list:
+    """Closed-over NumPy arrays (compile lifts them to graph inputs) as tensors of the interpreter that replays
+    the graph: an input of the active trace, or an eager tensor."""
+    from ..tracer.tracer import ACTIVE
+
+    out = []
+    for c in captured:
+        if isinstance(c, np.ndarray):
+            if ACTIVE.stack:
+                tracer = ACTIVE.stack[-1]
+                c = tracer.wrap(tracer.lift(c, "capture"))
+            else:
+                c = Tensor._wrap(c)
+        out.append(c)
+    return out
+
+
 # -- helpers -------------------------------------------------------------------------------------
 
 def _name(fn) -> str:
@@ -431,7 +448,7 @@ class Staged:
         args = self._prepare(args)
         entry = self._entry(args)
         leaves, _ = tree_flatten(args)
-        inputs = [leaf for leaf in leaves if _is_dynamic(leaf)] + entry.captured
+        inputs = [leaf for leaf in leaves if _is_dynamic(leaf)] + _captured(entry.captured)
         replay = any(isinstance(a, SymbolicTensor) for a in inputs) or (
             is_grad_enabled() and any(isinstance(a, Tensor) and a._requires_grad for a in inputs))
         if replay:
@@ -511,9 +528,9 @@ def _grads_with_cotangent(fn, args, nums, what, scalar: bool):
         raise TypeError(f"{what} requires a function returning a single scalar; {_name(fn)} returns "
                         f"{', '.join(str(v.type) for v in vg.graph.outputs[:tr.n_out])}")
     dyn = [tr.leaves[i] for i in tr.dynamic]
-    forward = _replay(tr.graph, dyn + tr.captured)
+    forward = _replay(tr.graph, dyn + _captured(tr.captured))
     ones = [bind("full_like", forward[i], value=1.0) for i in vg.ct_for]
-    values = _replay(vg.graph, dyn + tr.captured + ones)
+    values = _replay(vg.graph, dyn + _captured(tr.captured) + ones)
     grads = values[tr.n_out:tr.n_out + len(vg.grad_for)]
     by_leaf = dict(zip(vg.grad_for, grads))
     slices = _arg_leaf_slices(args)
@@ -575,7 +592,7 @@ def jacrev(fn, argnums=0, has_aux: bool = False):
         tr = vg.traced
         dyn = [tr.leaves[i] for i in tr.dynamic]
         n_in, n_out, n_grad = vg.n_in, tr.n_out, len(vg.grad_for)
-        forward = _replay(tr.graph, dyn + tr.captured)
+        forward = _replay(tr.graph, dyn + _captured(tr.captured))
         outs, aux = forward[:n_out], forward[n_out:]
         out_types = [v.type for v in vg.graph.outputs[:n_out]]
         in_types = [vg.graph.inputs[k].type for k in vg.grad_for]
@@ -595,7 +612,7 @@ def jacrev(fn, argnums=0, has_aux: bool = False):
                 else:
                     cts.append(bind("full_like", outs[j], value=0.0))
                     dims.append(None)
-            rows = batch_interpret(grads_only, dyn + tr.captured + cts, [None] * n_in + dims)
+            rows = batch_interpret(grads_only, dyn + _captured(tr.captured) + cts, [None] * n_in + dims)
             for k, ((g, d), it) in enumerate(zip(rows, in_types)):
                 g = _broadcast_front(g, d, ot.size)
                 jac[i][k] = g.reshape(ot.shape + it.shape)
@@ -662,7 +679,7 @@ def jacfwd(fn, argnums=0, has_aux: bool = False):
                     dims.append(None)
             if it.size == 0:
                 continue
-            values = batch_interpret(jg.graph, dyn + tr.captured + tangents, [None] * jg.n_in + dims)
+            values = batch_interpret(jg.graph, dyn + _captured(tr.captured) + tangents, [None] * jg.n_in + dims)
             forward = values
             for i, ot in enumerate(out_types):
                 t, d = values[n_out + i]
@@ -670,7 +687,7 @@ def jacfwd(fn, argnums=0, has_aux: bool = False):
                 t = moveaxis(t, 0, -1) if t.ndim > 1 else t          # (*out shape, n_k)
                 jac[i][k] = t.reshape(ot.shape + it.shape)
         if forward is None:
-            forward = [(v, None) for v in _replay(jg.graph, dyn + tr.captured + [
+            forward = [(v, None) for v in _replay(jg.graph, dyn + _captured(tr.captured) + [
                 bind("full_like", dyn[j], value=0.0) for j in jg.diff_leaves])]
         for i, ot in enumerate(out_types):
             for k, it in enumerate(in_types):
@@ -719,7 +736,7 @@ def vjp(fn, *primals, has_aux: bool = False):
                     + g.outputs[tr.n_out:tr.n_out + len(vg.grad_for)])
     phases = _TwoPhase(optimize(ordered), n_first, first_outputs, f"vjp_{_name(fn)}")
     dyn = [tr.leaves[i] for i in tr.dynamic]
-    first = phases.run_first(dyn + tr.captured)
+    first = phases.run_first(dyn + _captured(tr.captured))
     outs, aux = first[:tr.n_out], first[tr.n_out:]
     out_types = [v.type for v in g.outputs[:tr.n_out]]
 
@@ -855,7 +872,7 @@ def _make_jvp(fn, has_aux: bool) -> Staged:
         dyn = _dyn(primals)
         t_dyn = [t for p, t in zip(tree_flatten(primals)[0], tree_flatten(tangents)[0]) if _is_dynamic(p)]
         ts = [_cast_like(t_dyn[j], dyn[j]) for j in jg.diff_leaves]
-        values = _replay(jg.graph, dyn + tr.captured + ts)
+        values = _replay(jg.graph, dyn + _captured(tr.captured) + ts)
         n = tr.n_out
         out = tree_unflatten(tr.out_tree, values[:n])
         tangent_out = tree_unflatten(tr.out_tree, values[n:2 * n])
@@ -892,7 +909,7 @@ def linearize(fn, *primals):
     tr = jg.traced
     n = tr.n_out
     phases = _TwoPhase(jg.graph, jg.n_in, n, f"linearize_{_name(fn)}")
-    outs = phases.run_first(_dyn(primals) + tr.captured)
+    outs = phases.run_first(_dyn(primals) + _captured(tr.captured))
 
     def f_jvp(*tangents):
         _check_tangents(primals, tuple(tangents), "linearize")
@@ -987,7 +1004,7 @@ def vmap(fn, in_axes=0, out_axes=0):
         tr = _trace_user(fn, args, False, "vmap", types=types)
         dyn = [leaves[i] for i in tr.dynamic]
         graph = optimize(eliminate_dead_nodes(tr.graph))
-        results = batch_interpret(graph, dyn + tr.captured, dims + [None] * len(tr.captured))
+        results = batch_interpret(graph, dyn + _captured(tr.captured), dims + [None] * len(tr.captured))
         if isinstance(out_axes, (tuple, list)):
             o_axes = _axes_per_leaf(out_axes, tree_unflatten(tr.out_tree, [0] * tr.n_out), "out_axes")
         else:

@@ -82,12 +82,10 @@ class TensorSurface:
         return self._fill_random(lambda rng, shape: rng.integers(from_, to, shape), generator)
 
     def bernoulli(self, p=None, generator=None):
-        """Draw 1 with probability ``self`` (or ``p``) per element."""
-        from .factories import _rng
+        """Draw 1 with probability ``self`` (or ``p``) per element (afresh at every call of a compiled function)."""
+        from .factories import bernoulli
 
-        probs = self.detach().numpy() if p is None else np.broadcast_to(p, tuple(self.shape))
-        draws = _rng(generator).random(tuple(self.shape)) < probs
-        return type(self)._wrap(_on_device(draws.astype(self._data.dtype), self))
+        return bernoulli(self, p, generator)
 
     # -- comparisons as methods -----------------------------------------------------------------------------
     def eq(self, other): return bind("eq", self, other)

@@ -107,16 +107,21 @@ def _operator(op: str, reflected: bool = False):
         def method(self, o):
             if o.__class__ in _SCALAR_TYPES or isinstance(o, Tensor):
                 return Tensor._apply(op, (o, self), _NO_ATTRS)
+            if o.__class__ in _NOT_OPERANDS:  # Python then raises "unsupported operand type(s)", as PyTorch does
+                return NotImplemented
             return bind(op, o, self)
     else:
         def method(self, o):
             if o.__class__ in _SCALAR_TYPES or isinstance(o, Tensor):
                 return Tensor._apply(op, (self, o), _NO_ATTRS)
+            if o.__class__ in _NOT_OPERANDS:
+                return NotImplemented
             return bind(op, self, o)
     method.__name__ = f"__{'r' if reflected else ''}{op if op != 'div' else 'truediv'}__"
     return method
 
 
+_NOT_OPERANDS = frozenset({type(None), str, bytes, dict, set})
 _NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
 _AUTOGRAD_STATE = frozenset({"_grad", "_accumulator", "_hooks", "_base", "_retains_grad", "_is_inference"})
 _NO_EDGE = (None, 0)  # next_functions entry of an input without history
@@ -144,6 +149,7 @@ class Tensor(TensorSurface, TensorBase):
     _retains_grad = False
     _level = 0
     _is_inference = False  # set (in the instance dict) on tensors created inside inference_mode
+    _born_in = None        # the tracer a tensor was created under (a trace-time constant), if any
 
     def __init__(self, *data, requires_grad: bool = False, device=None):
         # PyTorch's legacy constructor: always the default float dtype; ``Tensor(2, 3)`` is a shape
@@ -199,7 +205,7 @@ class Tensor(TensorSurface, TensorBase):
                 raise TypeError(f"{op}: cannot mix an eager Tensor with {type(x).__name__}")
             else:
                 arrays.append(_to_array(x, None))
-        if record and _TRACES.stack and _grad_state.enabled:
+        if _TRACES.stack and (record and _grad_state.enabled or _reads_state(inputs)):
             return _into_trace(op, inputs, attrs)
         fn = _PLAIN_KERNELS.get((op, len(arrays), xp)) if not attrs else None
         if fn is None:
@@ -233,6 +239,8 @@ class Tensor(TensorSurface, TensorBase):
             _record(result, op, inputs, attrs)
         elif _grad_state.inference:
             result._is_inference = True
+        if _TRACES.stack:  # a constant of the running trace, computed once while it traces
+            result._born_in = _TRACES.stack[-1]
         return result
 
     # The hottest operators skip bind's search for the owning interpreter when the other operand is
@@ -441,9 +449,13 @@ class Tensor(TensorSurface, TensorBase):
     def item(self):
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        if _TRACES.stack:
+            _guard_contents(self)
         return self._data.reshape(()).item() if self._data.ndim else self._data.item()
 
     def tolist(self):
+        if _TRACES.stack:
+            _guard_contents(self)
         data = self._data if not self.is_cuda else self._data.get()
         return data.tolist()
 
@@ -505,6 +517,8 @@ class Tensor(TensorSurface, TensorBase):
         return new
 
     def clone(self) -> "Tensor":
+        if _TRACES.stack and self._born_in is not _TRACES.stack[-1]:  # a copy of the value at each call
+            return Tensor._apply("cast", (self,), {"dtype": self._type.dtype})
         return self * 1 if self._requires_grad else Tensor._wrap(self._data.copy())
 
     def contiguous(self) -> "Tensor":
@@ -543,10 +557,10 @@ class Tensor(TensorSurface, TensorBase):
     def _inplace(self, op: str, *args, **attrs) -> "Tensor":
         """Run ``op(self, *args)`` (``self`` at the ``_SELF`` marker if given) out of place, then write the
         result into this tensor's storage."""
+        apply = Tensor._apply if not _TRACES.stack else (lambda op, inputs, attrs: bind(op, *inputs, **attrs))
         if any(a is _SELF for a in args):
-            return self._inplace_with(lambda old: Tensor._apply(op, tuple(old if a is _SELF else a for a in args),
-                                                                attrs))
-        return self._inplace_with(lambda old: Tensor._apply(op, (old,) + args, attrs))
+            return self._inplace_with(lambda old: apply(op, tuple(old if a is _SELF else a for a in args), attrs))
+        return self._inplace_with(lambda old: apply(op, (old,) + args, attrs))
 
     def _inplace_with(self, compute, name: str | None = None) -> "Tensor":
         """Write ``compute(old)`` into this tensor's storage as one in-place operation (one version bump).
@@ -558,6 +572,8 @@ class Tensor(TensorSurface, TensorBase):
         """
         if self._is_inference and not _grad_state.inference:
             raise RuntimeError(INFERENCE_INPLACE)
+        if _TRACES.stack and self._born_in is not _TRACES.stack[-1]:
+            return _inplace_into_trace(self, compute)
         tracked = is_grad_enabled()
         base = self._base
         if tracked and self._requires_grad and self.grad_fn is None:
@@ -860,6 +876,18 @@ def _along(x: Tensor, kind: str, dim: int, keepdim: bool, descending: bool = Fal
     return getattr(return_types, kind)(values, Tensor._wrap(idx.astype(np.int64)))
 
 
+def _contents(t: Tensor) -> tuple:
+    """the value of an eager tensor read with .item() / .tolist() / float() while tracing"""
+    data = t._data if t._data.__class__ is np.ndarray else t._data.get()
+    return (data.shape, data.dtype.str, data.tobytes())
+
+
+def _guard_contents(t: Tensor) -> None:
+    """A compiled function whose trace read this eager tensor's value as a Python number (``if t.item() > 0``,
+    ``float(t)``) re-specializes when that value changes, rather than keep a stale constant."""
+    _TRACES.stack[-1].guard(t, _contents, _contents(t))
+
+
 def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=None) -> None:
     t._data = array
     t._requires_grad = requires_grad
@@ -882,6 +910,29 @@ def _as_pytorch_dtype(op: str, inputs: tuple, attrs: dict, out):
     int / int, exp(int). Cast to what the op's type rule says."""
     dtype = infer_type(op, [x._type if isinstance(x, TensorBase) else x for x in inputs], attrs).dtype
     return out if dtype == "float64" else out.astype(dtype)
+
+
+def _reads_state(inputs: tuple) -> bool:
+    """Whether an eager op run while tracing reads a tensor that existed before the trace (a closed-over
+    tensor, a module buffer): it is then recorded into the trace, so each call reads that tensor's current
+    value instead of the one it had at trace time."""
+    tracer = _TRACES.stack[-1]
+    for x in inputs:
+        if isinstance(x, Tensor) and x._born_in is not tracer:
+            return True
+    return False
+
+
+def _inplace_into_trace(t: Tensor, compute) -> Tensor:
+    """An in-place update, while tracing, of a tensor that outlives the trace (a closed-over tensor, a module
+    buffer): recorded into the graph and written back into ``t`` after each call of the compiled function."""
+    from ..tracer.tracer import user_location
+
+    tracer = _TRACES.stack[-1]
+    symbolic = tracer.wrap(tracer.lift(t, "in-place update"))
+    tracer.mutate(symbolic, compute(symbolic), "update", user_location(3))
+    tracer._captured_ids[id(t)] = symbolic.value  # later reads of t in this trace see the new value
+    return t
 
 
 def _into_trace(op: str, inputs: tuple, attrs: dict):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import linecache
 import os
+import struct
 import sys
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -37,7 +39,64 @@ def _is_user_file(filename: str) -> bool:
         return user
 
 
+is_user_file = _is_user_file
 _SCALARS = (int, float, bool)
+_VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
+
+# -- guards: Python state a trace read, re-checked before every call of the compiled function ----------
+MISSING = object()
+_DICTS = (dict, OrderedDict)
+_BY_VALUE = (int, bool, str, bytes, type(None))
+
+
+def read_guarded(obj, name):
+    """The current value a guard watches: ``obj[name]`` for a namespace dict (globals), ``name(obj)`` for a
+    callable reader, else ``getattr(obj, name)``; ``MISSING`` when it is gone."""
+    try:
+        if callable(name):
+            return name(obj)
+        if obj.__class__ in _DICTS:
+            return obj.get(name, MISSING)
+        return getattr(obj, name)
+    except (AttributeError, ValueError, KeyError):  # an empty closure cell raises ValueError
+        return MISSING
+
+
+def float_bits(x: float) -> bytes:
+    """A float's identity as a key: ``0.0`` and ``-0.0`` differ, and a NaN equals itself."""
+    return struct.pack("<d", x)
+
+
+def same_value(a, b) -> bool:
+    """Whether a guarded value is unchanged: Python scalars (and tuples of them) by value, with floats
+    compared bit for bit; anything else (tensors, arrays, modules, functions) by identity."""
+    if a is b:
+        return True
+    cls = a.__class__
+    if cls is not b.__class__:
+        return False
+    if cls is float:
+        return float_bits(a) == float_bits(b)
+    if cls in _BY_VALUE:
+        return a == b
+    if cls is complex:
+        return float_bits(a.real) == float_bits(b.real) and float_bits(a.imag) == float_bits(b.imag)
+    if cls is tuple:
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.generic):
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    return False
+
+
+def guard_label(obj, name) -> str:
+    """How a recompile log names what a guard watches."""
+    if obj.__class__ in _DICTS:
+        return f"global {name}" if "__name__" in obj else f"parameter or buffer {name!r}"
+    if callable(name):
+        return getattr(name, "__doc__", None) or "a value read while tracing"
+    if obj.__class__.__name__ == "cell":
+        return "a closed-over variable"
+    return f"{type(obj).__name__}.{name}"
 
 
 class TracerError(RuntimeError):
@@ -101,6 +160,8 @@ class Tracer:
         self.captured: list = []        # eager tensors the function closed over, now graph inputs
         self._captured_ids: dict = {}
         self.assignments: list = []     # (eager tensor, symbolic new value): buffers written after each call
+        self.mutated_inputs: dict = {}  # input Value -> its latest SymbolicTensor: arguments updated in place
+        self._mutated_origin: dict = {}  # latest Value of an input updated in place -> that input
         self.guards: dict = {}          # (id, attribute) -> (object, attribute, value) read while tracing
         self.random_inputs: list = []   # (input value, draw): arrays drawn afresh for every call
         self.names: dict = {}           # id(eager tensor) -> its name where known (a module's "fc1.weight")
@@ -112,6 +173,7 @@ class Tracer:
         # order]; None outside ``trace``. ``_boundary`` is the frame that called the user's function.
         self._frames: dict | None = None
         self._boundary = None
+        self.finished = False  # set when the traced function has returned: its values must not be used
 
     def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
         v = self.graph.add_input(type, name)
@@ -121,11 +183,49 @@ class Tracer:
     def wrap(self, value: Value) -> "SymbolicTensor":
         return SymbolicTensor(value, self)
 
+    def guard(self, obj, name, value) -> None:
+        """Re-specialize the compiled function when ``read_guarded(obj, name)`` no longer equals ``value``
+        (``same_value``): how Python state read while tracing is kept from going stale."""
+        self.guards[id(obj), name] = (obj, name, value)
+
     def assign(self, target, update) -> None:
         """After each call of the compiled function, write ``update(target)`` into the eager tensor ``target``
         (a module buffer such as BatchNorm's running mean). ``update`` gets ``target`` as a graph input."""
         new = update(self.wrap(self.lift(target, "assign"))).detach()
         self.assignments.append((target, new))
+
+    def mutate(self, target: "SymbolicTensor", new: "SymbolicTensor", what: str, loc: Loc | None) -> None:
+        """``target`` was updated in place to ``new``: every later use of ``target`` (the same Python object)
+        sees ``new``; when ``target`` is an input of the graph (an argument, or an eager tensor the function
+        closed over), ``new`` is written back into the caller's tensor after each call, as eager code would
+        have changed it."""
+        value = target.value
+        if value.node is not None and value.node.op in _VIEW_OPS:
+            raise TracerError(
+                f"in-place {what} on a view (the result of {value.node.op}){_where(loc)}: inside a compiled function "
+                f"a view is not written through to the tensor it was taken from. Compute the new value out of "
+                f"place (y = y + 1), or update the whole tensor.")
+        if value.node is not None and value.node.op == "stop_gradient":
+            raise TracerError(
+                f"in-place {what} on .data or .detach() of a tensor{_where(loc)}: inside a compiled function this "
+                f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
+                f"function (under graphgrad.no_grad()), or compute the new value out of place.")
+        if new._type.shape != value.type.shape:
+            raise RuntimeError(f"output with shape {list(value.type.shape)} doesn't match the broadcast shape "
+                               f"{list(new._type.shape)}")
+        if new._type.dtype != value.type.dtype:  # an in-place result keeps the tensor's dtype
+            new = SymbolicTensor._apply("cast", (new,), {"dtype": value.type.dtype})
+        original = self._mutated_origin.get(value, value)
+        if original.node is None and original in self.graph.inputs:
+            if original.requires_grad:
+                raise TracerError(
+                    f"in-place {what} on {original.name or 'an input'!r}, an input that requires grad, inside a "
+                    f"compiled function{_where(loc)}: its update cannot be written back with a gradient history. "
+                    f"Compute the new value out of place and return it, or update it outside the compiled "
+                    f"function (under graphgrad.no_grad()).")
+            self.mutated_inputs[original] = new
+            self._mutated_origin[new.value] = original
+        target.value = new.value
 
     def random_input(self, type: TensorType, draw, name: str = "mask") -> "SymbolicTensor":
         """A graph input that the compiled function fills with ``draw()`` (a new array) on every call: how
@@ -136,10 +236,10 @@ class Tracer:
 
     def lift(self, x, op: str):
         """Bring a non-symbolic operand into the graph: scalars stay literals, tensors become inputs."""
+        if isinstance(x, np.generic):  # before Python scalars: np.float64 is a float subclass
+            return x.item()  # a Python scalar, so it takes the tensor's dtype as in PyTorch
         if isinstance(x, _SCALARS):
             return x
-        if isinstance(x, np.generic):
-            return x.item()
         if isinstance(x, SymbolicTensor) or (isinstance(x, TensorBase) and hasattr(x, "_data")):
             # an eager Tensor the function closed over, or a value of an enclosing trace
             key = id(x)
@@ -147,6 +247,15 @@ class Tracer:
                 v = self.graph.add_input(x._type, self.names.get(key))
                 v.requires_grad = bool(getattr(x, "_requires_grad", False))
                 self._captured_ids[key] = v
+                self.captured.append(x)
+            return self._captured_ids[key]
+        if isinstance(x, np.ndarray) and x.dtype.name in ("float32", "float64", "int64", "bool"):
+            # a closed-over array is an input passed at every call (keyed by identity), never a constant:
+            # changes made to it in place between calls are then seen
+            key = id(x)
+            if key not in self._captured_ids:
+                self._captured_ids[key] = self.graph.add_input(TensorType(x.shape, dtype_name(x.dtype)),
+                                                               self.names.get(key))
                 self.captured.append(x)
             return self._captured_ids[key]
         arr = np.asarray(x)
@@ -236,6 +345,11 @@ class SymbolicTensor(TensorBase):
                     tracer = x.tracer
         if ACTIVE.stack and ACTIVE.stack[-1].depth > tracer.depth:
             tracer = _descendant(ACTIVE.stack[-1], tracer)
+        if tracer.finished:
+            raise TracerError(
+                f"{op}: escaped tracer: this value was traced inside {tracer.graph.name!r}, which has finished "
+                f"tracing{_where(user_location(3))}. A traced value kept outside its compiled function (appended "
+                f"to a list, stored in a global or attribute) has no value; return it from the function instead.")
         values = []
         for x in inputs:
             if isinstance(x, SymbolicTensor):
@@ -280,6 +394,17 @@ class SymbolicTensor(TensorBase):
 
     def detach(self) -> "SymbolicTensor":
         return SymbolicTensor._apply("stop_gradient", (self,), {})
+
+    @property
+    def data(self) -> "SymbolicTensor":
+        """``x.data`` inside a trace: the value without gradient (``x.detach()``). Assigning to ``.data`` or
+        updating it in place is refused: both would change ``x`` behind autograd's back."""
+        return SymbolicTensor._apply("stop_gradient", (self,), {})
+
+    @data.setter
+    def data(self, value) -> None:
+        raise TracerError(f"assigning to .data of a traced tensor{_where(user_location(2))}: inside a compiled "
+                          f"function compute the new value and use it (x = new_value), or return it")
 
     def __repr__(self) -> str:
         return f"SymbolicTensor({self.value.name or '?'}: {self.value.type})"
@@ -347,6 +472,7 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
         result = _run_naming_locals(tracer, _converted(fn), symbolic)
     finally:
         ACTIVE.stack.pop()
+        tracer.finished = True
     if tracer.random_inputs:  # random inputs come last: arguments, then closed-over tensors, then draws
         drawn = {id(v) for v, _ in tracer.random_inputs}
         tracer.graph.inputs = ([v for v in tracer.graph.inputs if id(v) not in drawn]
@@ -407,6 +533,70 @@ def _root(tracer: Tracer) -> Tracer:
     while tracer.parent is not None:
         tracer = tracer.parent
     return tracer
+
+
+def _inplace(op: str, reflected_self: bool = False):
+    def method(self, *args):
+        new = SymbolicTensor._apply(op, (self,) + args, {})
+        self.tracer.mutate(self, new, f"{op}_", user_location(2))
+        return self
+
+    method.__name__ = f"{op}_"
+    return method
+
+
+def _inplace_unary(op: str):
+    def method(self):
+        self.tracer.mutate(self, SymbolicTensor._apply(op, (self,), {}), f"{op}_", user_location(2))
+        return self
+
+    method.__name__ = f"{op}_"
+    return method
+
+
+for _op in ("add", "sub", "mul", "div", "pow"):
+    setattr(SymbolicTensor, f"{_op}_", _inplace(_op))
+for _op in ("neg", "exp", "relu", "sigmoid", "tanh"):
+    setattr(SymbolicTensor, f"{_op}_", _inplace_unary(_op))
+SymbolicTensor.__iadd__ = SymbolicTensor.add_
+SymbolicTensor.__isub__ = SymbolicTensor.sub_
+SymbolicTensor.__imul__ = SymbolicTensor.mul_
+SymbolicTensor.__itruediv__ = SymbolicTensor.div_
+
+
+def _add_alpha(self, other, alpha=1):
+    self.tracer.mutate(self, self + (other if alpha == 1 else other * alpha), "add_", user_location(2))
+    return self
+
+
+def _sub_alpha(self, other, alpha=1):
+    self.tracer.mutate(self, self - (other if alpha == 1 else other * alpha), "sub_", user_location(2))
+    return self
+
+
+def _clamp_(self, min=None, max=None):
+    self.tracer.mutate(self, self.clamp(min, max), "clamp_", user_location(2))
+    return self
+
+
+def _fill_(self, value):
+    self.tracer.mutate(self, SymbolicTensor._apply("full_like", (self,), {"value": value}), "fill_",
+                       user_location(2))
+    return self
+
+
+def _copy_(self, src):
+    new = SymbolicTensor._apply("where", (True, src, self), {})  # broadcast like copy_; differentiable in src
+    self.tracer.mutate(self, new, "copy_", user_location(2))
+    return self
+
+
+SymbolicTensor.add_, SymbolicTensor.sub_ = _add_alpha, _sub_alpha
+SymbolicTensor.__iadd__, SymbolicTensor.__isub__ = _add_alpha, _sub_alpha
+SymbolicTensor.clamp_ = SymbolicTensor.clip_ = _clamp_
+SymbolicTensor.fill_ = _fill_
+SymbolicTensor.zero_ = lambda self: _fill_(self, 0.0 if self._type.is_floating else 0)
+SymbolicTensor.copy_ = _copy_
 
 
 def _no_item_assignment(self, index, value):

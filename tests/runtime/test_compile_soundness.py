@@ -1,0 +1,562 @@
+"""A compiled function computes what the Python function computes, or raises (issue 9, SPEC §3c).
+
+Each test here got a wrong answer without an error before the fix it guards.
+"""
+import gc
+import math
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.numpy as gnp
+
+
+# -- 1. specialization keys are structural, never id() ----------------------------------------------
+
+def test_dict_argument_keyed_by_value_not_identity():
+    h = gg.compile(lambda x, c: x * c["s"])
+    assert [h(gg.ones(1), {"s": float(i)}).item() for i in range(5)] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_tuple_and_list_arguments_keyed_by_value():
+    h = gg.compile(lambda x, c: x * c[0] + c[1])
+    # each freed container's address is typically reused by the next one
+    assert [h(gg.ones(1), (float(i), 1.0)).item() for i in range(4)] == [1.0, 2.0, 3.0, 4.0]
+    assert [h(gg.ones(1), [1.0, float(i)]).item() for i in range(4)] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_numpy_scalars_keyed_by_dtype_and_value():
+    h = gg.compile(lambda x, s: x * s)
+    assert [h(gg.ones(1), np.float32(i)).item() for i in range(4)] == [0.0, 1.0, 2.0, 3.0]
+    assert h(gg.ones(1), np.int64(3)).item() == 3.0
+    assert h(gg.ones(1), np.float64(3)).item() == 3.0
+    assert h.cache_info().specializations == 6
+
+
+def test_tensors_inside_containers_get_gradients_like_top_level_ones():
+    @gg.compile
+    def loss(params, x):
+        return ((x @ params["w"] + params["b"]) ** 2).sum()
+
+    def make():
+        rng = np.random.default_rng(0)
+        return ({"w": gg.tensor(rng.standard_normal((3, 2)), requires_grad=True),
+                 "b": gg.tensor(rng.standard_normal(2), requires_grad=True)},
+                gg.tensor(rng.standard_normal((4, 3))))
+
+    params, x = make()
+    loss(params, x).backward()
+    eager_params, x = make()
+    loss.fn(eager_params, x).backward()
+    for k in ("w", "b"):
+        np.testing.assert_allclose(params[k].grad.numpy(), eager_params[k].grad.numpy(), rtol=1e-6)
+    # a list of tensors, one of which does not require grad
+    f = gg.compile(lambda ts: (ts[0] * ts[1]).sum())
+    a, b = gg.tensor([1.0, 2.0], requires_grad=True), gg.tensor([3.0, 4.0])
+    f([a, b]).backward()
+    assert a.grad.tolist() == [3.0, 4.0] and b.grad is None
+
+
+def test_objects_keyed_by_identity_stay_alive_with_their_specialization():
+    class Scale:
+        def __init__(self, s):
+            self.s = s
+
+    h = gg.compile(lambda x, obj: x * obj.s)
+    values = []
+    for i in range(5):
+        values.append(h(gg.ones(1), Scale(float(i))).item())
+        gc.collect()
+    assert values == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+# -- 2. floats: 0.0 / -0.0 differ, NaN finds its own entry -----------------------------------------
+
+def test_negative_zero_gets_its_own_specialization():
+    h = gg.compile(lambda x, s: x / s)
+    with np.errstate(divide="ignore"):
+        assert h(gg.ones(1), 0.0).item() == math.inf
+        assert h(gg.ones(1), -0.0).item() == -math.inf
+
+
+def test_nan_hits_its_cached_entry():
+    h = gg.compile(lambda x, s: x + s)
+    for _ in range(3):
+        assert math.isnan(h(gg.ones(1), float("nan")).item())
+    assert h.cache_info().specializations == 1 and h.cache_info().hits == 2
+
+
+# -- 3. version checks in compiled backward --------------------------------------------------------
+
+def test_input_modified_in_place_before_backward_raises_like_eager():
+    f = gg.compile(lambda x: (x * x).sum())
+    for fn in (f, f.fn):
+        xx = gg.ones(3, requires_grad=True)
+        out = fn(xx)
+        with gg.no_grad():
+            xx.mul_(10)
+        with pytest.raises(RuntimeError, match=r"modified by an inplace operation: \[torch.FloatTensor \[3\]\] is at "
+                                               r"version 1; expected version 0 instead"):
+            out.backward()
+        assert xx.grad is None
+
+
+def test_optimizer_step_between_forward_and_backward_raises():
+    w = gg.ones(2, requires_grad=True)
+    f = gg.compile(lambda w: (w ** 3).sum())
+    out = f(w)
+    opt = gg.optim.SGD([w], lr=0.1)
+    w.grad = gg.ones(2)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()
+
+
+def test_non_leaf_input_modified_names_its_producer():
+    x = gg.ones(3, requires_grad=True)
+    y = x * 2
+    out = gg.compile(lambda y: (y * y).sum())(y)
+    with gg.no_grad():
+        y.add_(1)
+    with pytest.raises(RuntimeError, match="which is output 0 of MulBackward0"):
+        out.backward()
+
+
+def test_output_modified_in_place_before_backward_raises():
+    x = gg.tensor([0.5, 1.0], requires_grad=True)
+    y = gg.compile(lambda x: x.exp())(x)  # exp's gradient reads its output
+    eager = x.exp()
+    with gg.no_grad():
+        y.mul_(2)
+        eager.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation") as compiled_error:
+        y.sum().backward()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        eager.sum().backward()
+    assert "CompiledFunctionBackward0" in str(compiled_error.value)
+
+
+def test_unmodified_inputs_still_backpropagate():
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    other = gg.ones(2)
+    out = gg.compile(lambda x, o: (x * x * o).sum())(x, other)
+    other_unrelated = gg.ones(1)
+    other_unrelated.add_(1)
+    out.backward()
+    assert x.grad.tolist() == [2.0, 4.0]
+
+
+# -- 8. an input the output does not depend on gets no gradient --------------------------------------
+
+def test_unused_input_gradient_stays_none_as_in_eager():
+    def f(x, y):
+        return (x * 2).sum()
+
+    for fn in (gg.compile(f), f):
+        x, y = gg.ones(2, requires_grad=True), gg.ones(2, requires_grad=True)
+        fn(x, y).backward()
+        assert x.grad.tolist() == [2.0, 2.0] and y.grad is None
+
+
+def test_each_output_gives_gradients_only_to_what_it_depends_on():
+    f = gg.compile(lambda x, y: (x.sum(), (x * y).sum()))
+    x, y = gg.ones(2, requires_grad=True), gg.ones(2, requires_grad=True)
+    a, b = f(x, y)
+    a.backward()
+    assert x.grad.tolist() == [1.0, 1.0] and y.grad is None
+    b.backward()
+    assert x.grad.tolist() == [2.0, 2.0] and y.grad.tolist() == [1.0, 1.0]
+    x2 = gg.ones(2, requires_grad=True)
+    y2 = gg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="appears to not have been used in the graph"):
+        gg.autograd.grad(f(x2, y2)[0], [x2, y2])
+
+
+def test_input_reaching_output_only_through_detach_gets_no_gradient():
+    f = gg.compile(lambda x, y: (x * y.detach()).sum())
+    x, y = gg.ones(2, requires_grad=True), gg.ones(2, requires_grad=True)
+    f(x, y).backward()
+    assert y.grad is None and x.grad.tolist() == [1.0, 1.0]
+
+
+# -- 7. dtypes --------------------------------------------------------------------------------------
+
+def test_numpy_float64_scalar_keeps_the_tensor_dtype():
+    a = gg.ones(3)
+    g = gg.compile(lambda a, c: a + c)
+    out = g(a, np.float64(0.1))
+    assert out.dtype == (a + np.float64(0.1)).dtype == gg.float32
+    assert out.numpy().dtype == np.float32
+    assert g.graph(a, np.float64(0.1)).outputs[0].type.dtype == "float32"
+
+
+def test_float64_gradient_into_float32_compiled_output_gives_float32_grad():
+    x = gg.ones(3, requires_grad=True)
+    out = gg.compile(lambda x: x * 2)(x)
+    out.backward(gg.ones(3, dtype=gg.float64))
+    assert x.grad.dtype == gg.float32 and x.grad.numpy().dtype == np.float32
+    x.grad = None
+    (x * 2).backward(gg.ones(3, dtype=gg.float64))
+    assert x.grad.dtype == gg.float32
+
+
+# -- 4. state read at trace time is guarded (or lifted), never baked ------------------------------------
+
+SCALE = 2.0
+WEIGHT = gg.ones(2)
+
+
+def scaled(x):
+    return x * SCALE
+
+
+def weighted(x):
+    return x * WEIGHT
+
+
+def test_rebound_global_float_respecializes():
+    global SCALE
+    f = gg.compile(scaled)
+    try:
+        assert f(gg.ones(1)).item() == 2.0
+        SCALE = 5.0
+        assert f(gg.ones(1)).item() == 5.0
+        SCALE = -0.0
+        assert f(gg.ones(1)).item() == 0.0 and math.copysign(1, f(gg.ones(1)).item()) == -1
+        assert f.recompile_reasons[0] == "global SCALE changed: 2.0 -> 5.0"
+    finally:
+        SCALE = 2.0
+
+
+def test_rebound_global_tensor_respecializes():
+    global WEIGHT
+    f = gg.compile(weighted)
+    try:
+        assert f(gg.ones(2)).tolist() == [1.0, 1.0]
+        WEIGHT = gg.tensor([3.0, 4.0])
+        assert f(gg.ones(2)).tolist() == [3.0, 4.0]
+    finally:
+        WEIGHT = gg.ones(2)
+
+
+def test_closed_over_values_and_helpers_are_guarded():
+    scale = 2.0
+
+    def helper(x):
+        return x * scale
+
+    f = gg.compile(lambda x: helper(x) + 1)
+    assert f(gg.ones(1)).item() == 3.0
+    scale = 10.0  # a closure cell read by a helper the compiled function calls
+    assert f(gg.ones(1)).item() == 11.0
+
+
+def test_closed_over_numpy_array_changed_in_place_is_seen():
+    X = np.arange(6.0).reshape(3, 2)
+    f = gg.compile(lambda W: (gnp.dot(X, W) ** 2).sum())
+    W = np.ones(2)
+    first = f(W)
+    X *= 2
+    assert f(W) == 4 * first
+    assert f.cache_info().specializations == 1  # an input, not a constant: no recompile needed
+    Y = np.arange(6.0)
+    g = gg.compile(lambda w: (Y * w).sum(0))
+    assert g(np.ones(1)).shape == ()
+    Y.shape = (2, 3)  # the same array with another shape: re-specialize
+    np.testing.assert_array_equal(g(np.ones(1)), [3.0, 5.0, 7.0])
+
+
+def test_module_float_attribute_and_replaced_parameter_are_guarded():
+    drop = gg.nn.Dropout(p=0.0)
+    f = gg.compile(lambda x: drop(x))
+    x = gg.ones(1000)
+    assert f(x).tolist() == x.tolist()
+    drop.p = 0.5
+    assert (f(x) == 0).sum().item() > 100  # the new p is used, not the traced 0.0
+
+    lin = gg.nn.Linear(2, 1)
+    g = gg.compile(lambda x: lin(x))
+    for _ in range(3):
+        g(gg.ones(1, 2))
+    assert g.cache_info().specializations == 1 and g.cache_info().hits == 2  # guards hold while nothing changes
+    lin.weight = gg.nn.Parameter(gg.zeros(1, 2))
+    lin.bias = gg.nn.Parameter(gg.zeros(1))
+    assert g(gg.ones(1, 2)).item() == 0.0
+    assert g.recompile_reasons[0].startswith("parameter or buffer 'weight' changed")
+
+
+def test_branch_on_captured_tensors_item_respecializes():
+    threshold = gg.tensor(1.0)
+
+    @gg.compile
+    def f(x):
+        return x * 2 if threshold.item() > 0 else x * -2
+
+    assert f(gg.ones(1)).item() == 2.0
+    threshold.fill_(-1.0)
+    assert f(gg.ones(1)).item() == -2.0
+    assert "the value of an eager tensor read with .item()" in f.recompile_reasons[0]
+
+
+# -- 5. random factories draw afresh on every call -----------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda x: gg.randn(3), lambda x: gg.randn_like(x), lambda x: gg.rand(3), lambda x: gg.rand_like(x),
+    lambda x: gg.randint(0, 1000, (3,)), lambda x: gg.bernoulli(gg.full((3,), 0.5)) * gg.rand(3),
+    lambda x: gg.normal(gg.zeros(3), gg.ones(3)), lambda x: gg.normal(0.0, 2.0, size=(3,)),
+], ids=["randn", "randn_like", "rand", "rand_like", "randint", "bernoulli", "normal", "normal_size"])
+def test_random_factories_are_fresh_per_call_and_match_eager(make):
+    f = gg.compile(lambda x: x + make(x))
+    x = gg.zeros(3, dtype=gg.float64) if make(gg.zeros(1)).dtype == gg.int64 else gg.zeros(3)
+    gg.manual_seed(7)
+    first, second = f(x), f(x)
+    assert first.tolist() != second.tolist()
+    gg.manual_seed(7)
+    eager_first, eager_second = f.fn(x), f.fn(x)
+    assert first.tolist() == eager_first.tolist() and second.tolist() == eager_second.tolist()
+    assert first.dtype == eager_first.dtype
+
+
+def test_reparameterised_sample_gradient_matches_eager():
+    def f(mu, logvar):
+        z = mu + (0.5 * logvar).exp() * gg.randn_like(mu)
+        return (z ** 2).sum()
+
+    compiled = gg.compile(f)
+    grads = []
+    for fn in (compiled, f):
+        mu = gg.tensor([0.1, -0.2], dtype=gg.float64, requires_grad=True)
+        logvar = gg.tensor([0.3, 0.0], dtype=gg.float64, requires_grad=True)
+        gg.manual_seed(3)
+        fn(mu, logvar).backward()
+        grads.append((mu.grad.numpy(), logvar.grad.numpy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+
+
+def test_random_leaf_inside_compile_is_refused():
+    with pytest.raises(gg.TracerError if hasattr(gg, "TracerError") else RuntimeError, match="requires_grad=True"):
+        gg.compile(lambda x: x * gg.randn(1, requires_grad=True))(gg.ones(1))
+
+
+# -- 6. in-place updates of arguments and state are written back, or refused clearly ----------------------
+
+def test_in_place_update_of_an_argument_is_written_back_like_eager():
+    def inc(x, d):
+        x += 1
+        d["a"].mul_(2)
+        return x * 2 + d["a"]
+
+    compiled = gg.compile(inc)
+    results = []
+    for fn in (compiled, inc):
+        t, a = gg.zeros(2), gg.ones(2)
+        outs = [fn(t, {"a": a}).tolist() for _ in range(2)]
+        results.append((outs, t.tolist(), a.tolist(), t._version))
+    assert results[0] == results[1] == ([[4.0, 4.0], [8.0, 8.0]], [2.0, 2.0], [4.0, 4.0], 2)
+
+
+def test_in_place_update_of_a_numpy_argument_is_written_back():
+    def scale(x):
+        x *= 3
+        return x + 0
+
+    a = np.ones(2)
+    gg.compile(scale)(a)
+    np.testing.assert_array_equal(a, [3.0, 3.0])
+
+
+def test_module_buffer_updated_in_forward_is_written_back():
+    class Counter(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("n", gg.zeros(()))
+
+        def forward(self, x):
+            self.n += 1
+            return x * self.n
+
+    c = Counter()
+    f = gg.compile(lambda x: c(x))
+    assert [f(gg.ones(1)).item() for _ in range(3)] == [1.0, 2.0, 3.0] and c.n.item() == 3.0
+
+
+def test_values_derived_from_closed_over_tensors_follow_their_changes():
+    W = gg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    f = gg.compile(lambda x: x @ W.t() + W.clone().sum())
+    before = f(gg.ones(1, 2)).tolist()
+    W.mul_(2)
+    assert f(gg.ones(1, 2)).tolist() == [[2 * v for v in before[0]]]
+
+
+def test_in_place_on_input_that_requires_grad_or_on_a_view_is_refused_at_the_users_line():
+    def on_leaf(x):
+        x.add_(1)
+        return x
+
+    with pytest.raises(gg.compile.__globals__["TracerError"], match=r"in-place add_ on 'x', an input that "
+                       r"requires grad.*test_compile_soundness.py:\d+: `x.add_\(1\)`"):
+        gg.compile(on_leaf)(gg.ones(2, requires_grad=True))
+
+    def on_view(x):
+        y = x[0]
+        y += 1
+        return x
+
+    with pytest.raises(RuntimeError, match="in-place add_ on a view"):
+        gg.compile(on_view)(gg.ones(2))
+    with pytest.raises(RuntimeError, match=r"output with shape \[2\] doesn't match the broadcast shape \[3, 2\]"):
+        gg.compile(lambda x: x.add_(gg.ones(3, 2)))(gg.ones(2))
+
+
+def test_check_types_asserts_every_generated_value(monkeypatch):
+    monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "1")
+    f = gg.compile(lambda x: (x * 2).exp().sum())
+    source = f.source(gg.ones(3))
+    checks = [line for line in source.splitlines() if line.strip().startswith("assert")]
+    assert len(checks) == 4  # the input and each of the three computed values
+    mod = f.specialize(gg.ones(3)).module("numpy")
+    assert mod.forward(np.ones(3, dtype=np.float32)) == pytest.approx(3 * math.exp(2))
+    with pytest.raises(AssertionError, match=r"x: the IR says f32\[3\], the array is float64\[3\]"):
+        mod.forward(np.ones(3))
+    monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "0")
+    unchecked = gg.compile(lambda x: (x * 2).exp().sum()).source(gg.ones(3))
+    assert not [line for line in unchecked.splitlines() if line.strip().startswith("assert")]
+
+
+# -- section 2: clear errors and explainable, bounded specialization -------------------------------------
+
+def test_compile_on_a_method_binds_self():
+    class Model(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = gg.nn.Linear(2, 1)
+
+        @gg.compile
+        def forward(self, x):
+            return self.lin(x).sum()
+
+    m = Model()
+    x = gg.ones(3, 2)
+    m(x).backward()
+    expected = m.lin.weight.grad.clone()
+    m.zero_grad()
+    Model.forward.fn(m, x).backward()
+    np.testing.assert_allclose(expected.numpy(), m.lin.weight.grad.numpy())
+    assert isinstance(Model.forward, gg.compile(lambda: None).__class__)
+
+
+def test_escaped_tracer_raises():
+    leaked = []
+
+    @gg.compile
+    def f(x):
+        leaked.append(x * 2)
+        return x.sum()
+
+    f(gg.ones(2))
+    with pytest.raises(RuntimeError, match="escaped tracer"):
+        leaked[0] + 1
+    with pytest.raises(RuntimeError, match="escaped tracer"):
+        gg.ones(2) * leaked[0]
+
+
+def test_log_recompiles_says_what_changed(monkeypatch, caplog):
+    monkeypatch.setenv("GRAPHGRAD_LOG_RECOMPILES", "1")
+    f = gg.compile(lambda x, s: x * s)
+    with caplog.at_level("WARNING", logger="graphgrad.recompiles"):
+        f(gg.ones(2), 1.0)
+        f(gg.ones(2), 1.0)
+        f(gg.ones(3), 1.0)
+        f(gg.ones(3), -0.0)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3
+    assert messages[0].endswith("first call")
+    assert messages[1].endswith("x: f32[2] -> f32[3]") and messages[2].endswith("s: 1.0 -> -0.0")
+
+
+def test_specialization_cache_is_bounded_and_warns_on_a_recompile_storm(monkeypatch):
+    monkeypatch.setenv("GRAPHGRAD_CACHE_SIZE_LIMIT", "4")
+    f = gg.compile(lambda x, s: x * s)
+    with pytest.warns(RuntimeWarning, match="specialized more than 4 times"):
+        for i in range(10):
+            assert f(gg.ones(1), float(i)).item() == i
+    assert f.cache_info().specializations == 4
+    assert f(gg.ones(1), 9.0).item() == 9.0 and f.cache_info().misses == 10  # most recent kept
+    assert f(gg.ones(1), 0.0).item() == 0.0 and f.cache_info().misses == 11  # oldest evicted, traced again
+
+
+def test_cupy_backend_without_cupy_names_the_extra():
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed")
+    except ImportError:
+        pass
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'graphgrad\[cuda\]'"):
+        gg.compile(lambda x: x.sum(), backend="cupy")(gg.ones(2))
+
+
+def test_unwritable_cache_dir_falls_back_to_memory_with_one_warning(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("GRAPHGRAD_CACHE_DIR", str(blocker / "cache"))
+    with pytest.warns(RuntimeWarning, match="kept in memory only") as record:
+        assert gg.compile(lambda x: x.sum())(gg.ones(2)).item() == 2.0
+        assert gg.compile(lambda x: x.exp().sum())(gg.zeros(2)).item() == 2.0
+    assert len([w for w in record if "kept in memory" in str(w.message)]) == 1
+
+
+def test_results_may_be_pytrees():
+    f = gg.compile(lambda x: {"y": x * 2, "parts": [x.sum(), (x * x).sum()]})
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    out = f(x)
+    assert out["y"].tolist() == [2.0, 4.0] and [p.item() for p in out["parts"]] == [3.0, 5.0]
+    out["parts"][1].backward()
+    assert x.grad.tolist() == [2.0, 4.0]
+    with pytest.raises(RuntimeError, match=r"output 1 \(b\) is int"):
+        gg.compile(lambda x: {"a": x, "b": 3})(x)
+
+
+def test_data_inside_a_trace_is_detach_and_in_place_through_it_is_refused():
+    x = gg.ones(2, requires_grad=True)
+    gg.compile(lambda x: (x.data * x).sum())(x).backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+
+    def scale_data(x):
+        x.data.mul_(2)
+        return x * 1
+
+    with pytest.raises(RuntimeError, match=r"in-place mul_ on .data or .detach\(\)"):
+        gg.compile(scale_data)(gg.ones(2))
+
+
+def test_unsupported_operands_raise_pythons_type_error_as_pytorch_does():
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \+: 'Tensor' and 'str'"):
+        gg.ones(2) + "a"
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \*: 'NoneType' and 'Tensor'"):
+        None * gg.ones(2)
+
+
+def test_errors_in_generated_code_name_the_users_line():
+    def biggest(x):
+        top = x.amax()
+        return top
+
+    with pytest.raises(ValueError, match=r"zero-size array.*\(in the generated `top = .*`, from "
+                                         r"test_compile_soundness.py:\d+: top = x.amax\(\)\)"):
+        gg.compile(biggest)(gg.ones(0))
+
+
+def test_copy_fill_clamp_in_place_match_eager():
+    def f(x, y, z):
+        x.copy_(y)
+        z.fill_(3.0)
+        z.clamp_(0.0, 2.0)
+        return x + z
+
+    results = []
+    for fn in (gg.compile(f), f):
+        x, y, z = gg.full((2,), float("inf")), gg.tensor([1.0, 2.0]), gg.zeros(2)
+        results.append((fn(x, y, z).tolist(), x.tolist(), z.tolist()))
+    assert results[0] == results[1] == ([3.0, 4.0], [1.0, 2.0], [2.0, 2.0])
