@@ -15,7 +15,7 @@ from ..codegen.expressions import EXPRESSIONS
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import defop, elementwise_type, float_dtype
-from ..ir.types import dtype_name
+from ..ir.types import DTYPES, dtype_name
 from ..passes.row_decomposition import defrows
 from ..passes.batching import defbatch, elementwise as elementwise_batch
 from ..passes.vjp_rules import defnondiff, defvjp, defvjp_joint
@@ -97,6 +97,9 @@ def contains_tensor(x) -> bool:
 
 def any_dtype_name(dtype) -> str:
     """A dtype given as NumPy does (``np.float32``, ``"f8"``, ``np.dtype``) or as graphgrad does, by name."""
+    name = getattr(dtype, "name", None)
+    if isinstance(name, str) and name in DTYPES:  # graphgrad's dtypes by name: never a key of dtype_name's cache,
+        return name                               # whose string keys they compare equal to (and recurse)
     try:
         return dtype_name(dtype)
     except TypeError:
