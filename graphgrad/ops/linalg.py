@@ -1210,4 +1210,4 @@ export(multi_dot, "multi_dot", gg="linalg.multi_dot", numpy="linalg.multi_dot",
        numpy_fn=lambda arrays, *, out=None: multi_dot([lift(x, next(a for a in arrays if isinstance(a, TensorBase)))
                                                        for x in arrays]))
 export(vdot, "vdot", numpy="vdot", numpy_fn=binary_numpy(vdot))
-export(cond, "cond", gg="linalg.cond", numpy="linalg.cond", numpy_fn=lambda x, p=None: cond(x, p))
+export(cond, "linalg.cond", gg="linalg.cond", numpy="linalg.cond", numpy_fn=lambda x, p=None: cond(x, p))
