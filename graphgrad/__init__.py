@@ -9,7 +9,7 @@ tensor([2., 4.])
 """
 from . import ops  # noqa: F401  (declares every op: fills ir's, passes' and codegen's tables, Tensor methods)
 from . import ir
-from .ir.public import FUNCTIONS as _FUNCTIONS
+from .ir.public import FUNCTIONS as _FUNCTIONS, namespace as _namespace
 
 globals().update(_FUNCTIONS)  # graphgrad.exp, graphgrad.where, ...: each declared beside its op in graphgrad.ops
 from . import autograd
@@ -30,6 +30,8 @@ from .runtime.torch_api import install as _install_torch_signatures
 
 _install_torch_signatures(_FUNCTIONS)  # PyTorch's argument names and out= on graphgrad.add, graphgrad.exp, ...
 globals().update(_FUNCTIONS)
+linalg = _namespace(__name__ + ".linalg", _FUNCTIONS, "torch.linalg's functions, declared in graphgrad.ops.linalg.")
+linalg.LinAlgError = ops.linalg.LinAlgError
 from .runtime.compiled import compile, export  # noqa: A004
 from .runtime.jax_transforms import (elementwise_grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize, vjp,
                                      vmap)

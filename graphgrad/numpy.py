@@ -31,7 +31,8 @@ def _any_tensor(*args) -> bool:
 
 
 # functions whose first argument is a sequence of arrays, not one array_like
-_SEQUENCE_ARGUMENT = {"concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "row_stack", "block"}
+_SEQUENCE_ARGUMENT = {"concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "row_stack", "block",
+                      "multi_dot"}
 
 
 def _dual(numpy_fn, tensor_fn, name: str):

@@ -67,3 +67,18 @@ def public(op: str | None = None, **names) -> Callable:
         return export(fn, op or fn.__name__, **names)
 
     return register
+
+
+def namespace(module: str, functions: dict, doc: str = ""):
+    """The submodule ``module`` (``graphgrad.linalg``) holding the functions declared as ``"linalg.X"``,
+    importable (``import graphgrad.linalg``)."""
+    import sys
+    import types
+
+    prefix = module.rpartition(".")[2] + "."
+    space = types.ModuleType(module, doc)
+    for name, fn in functions.items():
+        if name.startswith(prefix):
+            setattr(space, name[len(prefix):], fn)
+    sys.modules[module] = space
+    return space

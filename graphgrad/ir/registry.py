@@ -29,6 +29,9 @@ class OpDef:
 
 
 OPS: dict[str, OpDef] = {}
+#: op -> ``(arrays, error, **attrs) -> Exception | None``: an array library's failure (a singular matrix, say)
+#: in the framework's words, for eager execution; None keeps the generic message
+ERRORS: dict[str, Callable] = {}
 
 
 def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False):

@@ -14,7 +14,7 @@ import numpy as np
 from ..codegen.expressions import EXPRESSIONS
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import defop, elementwise_type, float_dtype
+from ..ir.registry import ERRORS, defop, elementwise_type, float_dtype
 from ..ir.types import DTYPES, dtype_name
 from ..passes.row_decomposition import defrows
 from ..passes.batching import defbatch, elementwise as elementwise_batch
@@ -25,7 +25,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               joint_vjp: Callable | None = None, nondiff: bool = False, attrs: tuple = (), doc: str = "",
               elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(), nn=(),
               numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None,
-              batch: Callable | None = None) -> Callable:
+              batch: Callable | None = None, errors: Callable | None = None) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -40,6 +40,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
         refused by ``graphgrad.dask`` when they touch per-row values)
     batch(op, args, bdims, **attrs) -> (out, out_axis): the batching rule (vmap), usually a family rule of
         ``passes.batching`` (``elementwise``, ``reduction``, ...)
+    errors(arrays, error, **attrs) -> Exception or None: the array library's failure in PyTorch's words
     """
     defop(name, attrs, doc or name, elementwise)(infer)
     if nondiff:
@@ -53,6 +54,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
         defrows(name, rows)
     if batch is not None:
         defbatch(name, batch)
+    if errors is not None:
+        ERRORS[name] = errors
     if fn is None:
         def fn(*inputs):
             return bind(name, *inputs)

@@ -1,6 +1,9 @@
 """Linear algebra: matmul (the ``@`` operator) and the products built on it."""
 from __future__ import annotations
 
+import builtins
+from collections import namedtuple
+
 import numpy as np
 
 from ..ir.api import TensorBase, bind
@@ -8,8 +11,8 @@ from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, shape_of
 from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
-from ..passes.batching import broadcast_batch, moveaxis, pad_after_batch, to_front
-from .define import as_tensors, binary_numpy, constant_like, primitive
+from ..passes.batching import moveaxis, pad_after_batch, to_front
+from .define import binary_numpy, constant_like, lift, primitive
 
 
 def _matmul_type(inputs):
@@ -137,7 +140,7 @@ matmul = primitive("matmul", batch=_matmul_batch, infer=_matmul_type, vjp=(_matm
                    doc="matrix product with NumPy/PyTorch batching rules (the @ operator)",
                    expr=lambda a, xp, out: [f"{a[0]} @ {a[1]}"],
                    tensor=("matmul", "mm", "__matmul__"), gg=("matmul", "mm"),
-                   numpy=("matmul", "dot"), numpy_fn=binary_numpy(lambda a, b: bind("matmul", a, b)))
+                   numpy="matmul", numpy_fn=binary_numpy(lambda a, b: bind("matmul", a, b)))
 export(_rmatmul, "matmul", tensor="__rmatmul__")
 
 
@@ -205,8 +208,19 @@ def outer(input: TensorBase, vec2: TensorBase) -> TensorBase:
     return input.reshape(-1, 1) * vec2.reshape(1, -1)
 
 
+def _numpy_dot(a, b):
+    """``numpy.dot``: a product with a scalar, else a sum over a's last axis and b's second-to-last (its only
+    axis when 1-D); that is ``matmul`` unless b has more than two axes, where dot pairs every matrix of a with
+    every matrix of b."""
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if b.ndim <= 2:
+        return bind("matmul", a, b)
+    return tensordot(a, b, ([-1], [-2]))
+
+
 export(bmm, "bmm", tensor="bmm", gg="bmm")
-export(dot, "dot", tensor="dot", gg="dot")
+export(dot, "dot", tensor="dot", gg="dot", numpy="dot", numpy_fn=binary_numpy(_numpy_dot))
 export(mv, "mv", tensor="mv", gg="mv")
 export(outer, "outer", tensor=("outer", "ger"), gg=("outer", "ger"), numpy="outer",
        numpy_fn=binary_numpy(lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1)))
@@ -241,9 +255,6 @@ def _parse_einsum(equation: str, operands) -> tuple:
             raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(term)}) does not match "
                                f"the number of dimensions ({op.ndim}) for operand {len(subs)}"
                                + (" and no ellipsis was given" if "..." not in lhs else ""))
-        if len(set(term)) != len(term):
-            raise NotImplementedError(f"einsum(): an index repeated within one operand ({term!r}: a diagonal) is "
-                                      f"not supported")
         subs.append(term)
     if arrow:
         out = rhs.replace("...", ell)
@@ -291,8 +302,8 @@ def _einsum_vjp(g, out, needs, *xs, equation):
 
 
 def einsum(equation: str, *operands: TensorBase) -> TensorBase:
-    """Einstein summation: ``einsum("ij,jk->ik", a, b)`` is ``a @ b`` (``...`` and the implicit output as in
-    NumPy; an index repeated within one operand is not supported).
+    """Einstein summation: ``einsum("ij,jk->ik", a, b)`` is ``a @ b`` (``...``, the implicit output and an index
+    repeated within one operand, a diagonal such as ``"ii->i"``, as in NumPy).
 
     >>> import graphgrad as gg
     >>> gg.einsum("i,i->", gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0]))
@@ -301,6 +312,17 @@ def einsum(equation: str, *operands: TensorBase) -> TensorBase:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     subs, out = _parse_einsum(equation, operands)
+    operands = list(operands)
+    for k, term in enumerate(subs):  # an index repeated within one operand reads its diagonal ("ii->i")
+        while len(set(term)) != len(term):
+            c = next(ch for ch in term if term.count(ch) > 1)
+            i, j = term.index(c), term.index(c, term.index(c) + 1)
+            if operands[k].shape[i] != operands[k].shape[j]:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but the sizes don't match, "
+                                   f"{operands[k].shape[i]} != {operands[k].shape[j]}")
+            operands[k] = diagonal(operands[k], 0, i, j)
+            term = "".join(ch for p, ch in enumerate(term) if p not in (i, j)) + c
+        subs[k] = term
     return bind("einsum", *operands, equation=",".join(subs) + "->" + out)
 
 
@@ -314,245 +336,878 @@ def _einsum_batch(op, args, bdims, equation):
 
 
 primitive("einsum", batch=_einsum_batch, attrs=("equation",), infer=_einsum_type, joint_vjp=_einsum_vjp,
-          doc="Einstein summation over an explicit equation (no repeated index within an operand)",
+          doc="Einstein summation over an explicit equation (no repeated index within an operand: einsum() takes "
+              "such diagonals first)",
           expr=lambda a, xp, out, equation: [f"{xp}.einsum({equation!r}, {', '.join(a)})"],
           fn=einsum, gg="einsum", numpy="einsum", numpy_fn=lambda subscripts, *operands: einsum(subscripts, *operands))
 
 
-# -- NumPy's products and matrix parts (composites of einsum, indexing and where) -------------------------
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# -- matrix functions: inverse, solve, determinants, factorizations ----------------------------------
+# Each acts on the last two axes and batches over the leading ones, as numpy.linalg and torch.linalg do.
+# A factorization with several results (eigh: values and vectors; svd: U, S, Vh) is one primitive whose
+# output packs them along the second-to-last axis, so the decomposition runs once and the public
+# functions slice it apart (slices of one value, so compiled code computes it once).
+_TORCH_DTYPES = {"int64": "Long", "int32": "Int", "bool": "Bool", "float16": "Half"}
 
 
-def tensordot(a, b, axes=2) -> TensorBase:
-    """``numpy.tensordot``: sum products over the last ``axes`` axes of ``a`` and the first of ``b``, or over
-    the listed axes ``([a axes], [b axes])``."""
-    a, b = as_tensors([a, b]) if not (isinstance(a, TensorBase) and isinstance(b, TensorBase)) else (a, b)
-    if isinstance(axes, int):
-        ax_a, ax_b = list(range(a.ndim - axes, a.ndim)), list(range(axes))
-    else:
-        ax_a, ax_b = ([x] if isinstance(x, int) else list(x) for x in axes)
-    ax_a, ax_b = [d % a.ndim for d in ax_a], [d % b.ndim for d in ax_b]
-    if len(ax_a) != len(ax_b) or any(a.shape[i] != b.shape[j] for i, j in zip(ax_a, ax_b)):
-        raise ValueError("shape-mismatch for sum")
-    sa = list(_LETTERS[:a.ndim])
-    sb = list(_LETTERS[a.ndim:a.ndim + b.ndim])
-    for i, j in zip(ax_a, ax_b):
-        sb[j] = sa[i]
-    out = [c for i, c in enumerate(sa) if i not in ax_a] + [c for j, c in enumerate(sb) if j not in ax_b]
-    return bind("einsum", a, b, equation=f"{''.join(sa)},{''.join(sb)}->{''.join(out)}")
+def _matrix_type(name: str, x, square: bool = True) -> None:
+    if len(shape_of(x)) < 2:
+        raise ShapeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if square and x.shape[-1] != x.shape[-2]:
+        raise ShapeError(f"{name}: A must be batches of square matrices, but they are {x.shape[-2]} by "
+                         f"{x.shape[-1]} matrices")
+    if not x.is_floating:
+        raise ShapeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                         f"{_TORCH_DTYPES.get(x.dtype, x.dtype)}")
 
 
-def inner(a, b) -> TensorBase:
-    """``numpy.inner``: products summed over the last axis of both (a scalar operand multiplies)."""
-    if not isinstance(a, TensorBase) or not isinstance(b, TensorBase):
-        a, b = as_tensors([a, b])
-    if a.ndim == 0 or b.ndim == 0:
-        return a * b
-    return tensordot(a, b, ([-1], [-1]))
+class LinAlgError(RuntimeError, np.linalg.LinAlgError):
+    """A matrix function failed on valid input (a singular or indefinite matrix): ``torch.linalg.LinAlgError``,
+    also a ``numpy.linalg.LinAlgError``."""
 
 
-def kron(a, b) -> TensorBase:
-    """``numpy.kron``: the Kronecker product (block ``a[i, j] * b``)."""
-    a, b = as_tensors([a, b]) if not (isinstance(a, TensorBase) and isinstance(b, TensorBase)) else (a, b)
-    n = max(a.ndim, b.ndim)
-    a = a.reshape((1,) * (n - a.ndim) + tuple(a.shape))
-    b = b.reshape((1,) * (n - b.ndim) + tuple(b.shape))
-    sa, sb = _LETTERS[:n], _LETTERS[n:2 * n]
-    product = bind("einsum", a, b, equation=f"{sa},{sb}->{''.join(x + y for x, y in zip(sa, sb))}")
-    return product.reshape(tuple(p * q for p, q in zip(a.shape, b.shape)))
+def _first_failure(arrays, fails, api: str, text: str):
+    """``LinAlgError`` for the first matrix (in batch order) for which ``fails(matrix)`` gives an ``info``, in
+    PyTorch's words: ``api: (Batch element i): text``, ``text`` formatted with ``info``."""
+    a = np.asarray(getattr(arrays[0], "get", lambda: arrays[0])())
+    mats = a.reshape((-1,) + a.shape[-2:])
+    for i, m in enumerate(mats):
+        info = fails(m)
+        if info is not None:
+            batch = f"(Batch element {i}): " if a.ndim > 2 else ""
+            return LinAlgError(f"{api}: {batch}{text.format(info=info)}")
+    return None
 
 
-def cross(a, b, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis=None) -> TensorBase:
-    """``numpy.cross`` of 3-vectors along ``axis`` (broadcasting the rest); 2-vectors give the z component."""
-    a, b = as_tensors([a, b]) if not (isinstance(a, TensorBase) and isinstance(b, TensorBase)) else (a, b)
-    if axis is not None:
-        axisa = axisb = axisc = axis
-    a, b = a.moveaxis(axisa, -1), b.moveaxis(axisb, -1)
-    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
-        raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
-    a0, a1 = a[..., 0], a[..., 1]
-    b0, b1 = b[..., 0], b[..., 1]
-    if a.shape[-1] == 2 and b.shape[-1] == 2:
-        return a0 * b1 - a1 * b0
-    a2 = a[..., 2] if a.shape[-1] == 3 else 0.0
-    b2 = b[..., 2] if b.shape[-1] == 3 else 0.0
-    c = [a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0]
-    c = [x if isinstance(x, TensorBase) else a0 * 0 + x for x in c]
-    return bind("concat", *[x.unsqueeze(-1) for x in c], dim=c[0].ndim).moveaxis(-1, axisc)
+def _zero_pivot(m):
+    """The 1-based column of the first exactly zero pivot of LU with partial pivoting (LAPACK getrf's info)."""
+    u = np.array(m, dtype=np.float64)
+    for j in range(u.shape[0]):
+        p = j + int(np.argmax(np.abs(u[j:, j])))
+        if u[p, j] == 0:
+            return j + 1
+        u[[j, p]] = u[[p, j]]
+        u[j + 1:, j:] -= np.outer(u[j + 1:, j] / u[j, j], u[j, j:])
+    return None
 
 
-def diagonal(a: TensorBase, offset: int = 0, axis1: int = 0, axis2: int = 1) -> TensorBase:
-    """``numpy.diagonal``: the ``offset`` diagonal of the ``axis1``/``axis2`` planes, as the last axis."""
-    m = a.moveaxis((axis1, axis2), (-2, -1))
-    rows, cols = m.shape[-2], m.shape[-1]
-    start_r, start_c = (0, offset) if offset >= 0 else (-offset, 0)
-    n = max(0, min(rows - start_r, cols - start_c))
-    return m[..., list(range(start_r, start_r + n)), list(range(start_c, start_c + n))]
+def _failed_minor(m):
+    """The order of the first leading minor that is not positive-definite (LAPACK potrf's info)."""
+    for k in range(1, m.shape[0] + 1):
+        try:
+            np.linalg.cholesky(m[:k, :k])
+        except np.linalg.LinAlgError:
+            return k
+    return None
 
 
-def trace(a: TensorBase, offset: int = 0, axis1: int = 0, axis2: int = 1) -> TensorBase:
-    """``numpy.trace``: the sum of a diagonal."""
-    return diagonal(a, offset, axis1, axis2).sum(-1)
+def _singular(api: str, text: str):
+    return lambda arrays, error: _first_failure(arrays, _zero_pivot, api, text)
 
 
-def diag(v: TensorBase, k: int = 0) -> TensorBase:
-    """``numpy.diag``: a 1-D ``v`` on the ``k``-th diagonal of a square matrix, or the ``k``-th diagonal of a
-    2-D ``v``."""
-    if v.ndim == 2:
-        return diagonal(v, k)
-    if v.ndim != 1:
-        raise ValueError("Input must be 1- or 2-d.")
-    n = v.shape[0]
-    size = n + abs(k)
-    place = np.zeros((n, size * size))  # one-hot: v[i] goes to (i, i + k) or (i - k, i)
-    for i in range(n):
-        r, c = (i, i + k) if k >= 0 else (i - k, i)
-        place[i, r * size + c] = 1.0
-    return (v @ constant_like(v, place, np.dtype(v._type.dtype) if v._type.is_floating else None)).reshape(size, size)
-
-
-def _triangle(lower: bool):
-    def fn(m: TensorBase, k: int = 0) -> TensorBase:
-        rows, cols = m.shape[-2], m.shape[-1]
-        mask = np.tri(rows, cols, k, dtype=bool) if lower else ~np.tri(rows, cols, k - 1, dtype=bool)
-        return bind("where", constant_like(m, mask), m, 0)
-    fn.__name__ = "tril" if lower else "triu"
-    fn.__doc__ = f"The {'lower' if lower else 'upper'} triangle of the last two axes, from diagonal ``k``."
-    return fn
-
-
-tril, triu = _triangle(True), _triangle(False)
-export(tensordot, "tensordot", gg="tensordot", numpy="tensordot")
-export(inner, "inner", gg="inner", numpy="inner")
-export(kron, "kron", gg="kron", numpy="kron")
-export(cross, "cross", numpy="cross")
-export(diagonal, "diagonal", numpy="diagonal")
-export(trace, "trace", numpy="trace")
-export(diag, "diag", numpy="diag")
-export(tril, "tril", tensor="tril", gg="tril", numpy="tril")
-export(triu, "triu", tensor="triu", gg="triu", numpy="triu")
-
-
-# -- numpy.linalg: inv, solve, cholesky, det, slogdet (primitives; their rules use the Tensor API, so second
-#    order works) ----------------------------------------------------------------------------------------
-def _square_type(name):
-    def infer(inputs):
-        (a,) = inputs
-        if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-            raise ShapeError(f"{name}: Last 2 dimensions of the array must be square, got shape {list(a.shape)}")
-        return TensorType(a.shape, result_dtype([a, 1.0]))
+def _square(name: str, out_shape=lambda s: s):
+    def infer(inputs, **attrs):
+        x = inputs[0]
+        _matrix_type(name, x)
+        return TensorType(tuple(out_shape(x.shape)), x.dtype)
     return infer
 
 
-def _det_type(inputs):
-    (a,) = inputs
-    _square_type("det")(inputs)
-    return TensorType(a.shape[:-2], result_dtype([a, 1.0]))
-
-
-def _leading_batch(op, args, bdims, **attrs):
-    """numpy.linalg's functions broadcast over leading axes: the batch axis goes first."""
+def _batch_matrices(op, args, bdims, **attrs):
+    """Matrix functions batch over their leading axes already: the vmapped axis goes first."""
     return bind(op, to_front(args[0], bdims[0]), **attrs), 0
 
 
-def _solve_batch(op, args, bdims):
-    (a, da), (b, db) = zip(args, bdims)
-    size = next(x.shape[d] for x, d in zip(args, bdims) if d is not None)
-    a, b = broadcast_batch(a, da, size), broadcast_batch(b, db, size)
-    if b.ndim == 2:  # one vector per example: a one-column matrix, so the batch axis is not read as its rows
-        return bind(op, a, b.unsqueeze(-1)).squeeze(-1), 0
-    rank = max(a.ndim, b.ndim) - 1
-    return bind(op, pad_after_batch(a, rank), pad_after_batch(b, rank)), 0
+def _float(x):
+    """NumPy's linalg computes in float64 for integer input."""
+    return x if x.is_floating_point() else x._cast("float64")
 
 
-def inv(a: TensorBase) -> TensorBase:
-    """The inverse of each square matrix in the last two axes (``numpy.linalg.inv``)."""
-    return bind("inv", a)
+def _safe_reciprocal(d):
+    """``1 / d`` where ``d != 0`` and 0 where it is (the diagonal of an eigen/singular value difference matrix,
+    and repeated values, where the derivative is undefined); the inner ``where`` keeps the untaken branch finite
+    so second order is not poisoned by ``0 * inf``."""
+    zero = d == 0
+    return bind("where", zero, 0.0, 1.0 / bind("where", zero, 1.0, d))
 
 
-primitive("inv", batch=_leading_batch, infer=_square_type("inv"), vjp=(lambda g, out, a: -(out.mT @ g @ out.mT),),
-          expr=lambda a, xp, out: [f"{xp}.linalg.inv({a[0]})"], doc="matrix inverse (batched)",
-          fn=inv, tensor="inverse", gg="inverse", numpy="linalg.inv")
+def _sym(a):
+    return (a + a.mT) * 0.5
+
+
+inv = primitive("inv", infer=_square("linalg.inv"), batch=_batch_matrices,
+                doc="the inverse of each square matrix (numpy.linalg.inv)",
+                vjp=(lambda g, out, x: -(out.mT @ g @ out.mT),),
+                expr=lambda a, xp, out: [f"{xp}.linalg.inv({a[0]})"],
+                errors=_singular("linalg.inv", "The diagonal element {info} is zero, the inversion could not be "
+                                               "completed because the input matrix is singular."))
+
+
+def _inverse(x: TensorBase) -> TensorBase:
+    """The inverse of a square matrix, or of each matrix in a batch ``(..., n, n)``.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.inv(gg.tensor([[2.0, 0.0], [0.0, 4.0]]))
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.2500]])
+    """
+    return bind("inv", x)
+
+
+export(_inverse, "inv", tensor="inverse", gg=("inverse", "linalg.inv"), numpy="linalg.inv",
+       numpy_fn=lambda a: bind("inv", _float(a)))
 
 
 def _solve_type(inputs):
     a, b = inputs
-    _square_type("solve")([a])
+    _matrix_type("linalg.solve", a)
     n = a.shape[-1]
-    if b.ndim == 1:
-        if b.shape[0] != n:
-            raise ShapeError(f"solve: the right-hand side has {b.shape[0]} rows, the matrix {n}")
-        return TensorType(a.shape[:-2] + (n,), result_dtype([a, b, 1.0]))
-    if b.shape[-2] != n:
-        raise ShapeError(f"solve: the right-hand side has {b.shape[-2]} rows, the matrix {n}")
-    return TensorType(broadcast_shapes(a.shape[:-2], b.shape[:-2]) + b.shape[-2:], result_dtype([a, b, 1.0]))
+    if len(shape_of(b)) == 0:
+        raise ShapeError("linalg.solve: Expected B to have at least 1 dimension, but got a 0-D tensor")
+    vector = b.ndim == 1  # NumPy 2's rule: only a 1-D b is a vector
+    if (b.shape[0] if vector else b.shape[-2]) != n:
+        raise ShapeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+                         f"({n}x{n} and {'x'.join(map(str, b.shape[-2:] if not vector else b.shape))})")
+    batch = broadcast_shapes(a.shape[:-2], () if vector else b.shape[:-2])
+    return TensorType(batch + ((n,) if vector else (n, b.shape[-1])), result_dtype([a, b]))
 
 
-def _solve_grads(g, out, a, b):
-    gb = solve(a.mT, g)
-    if b.ndim == 1:  # x = A^-1 b: dA = -gb x^T
-        return -(gb.unsqueeze(-1) * out.unsqueeze(-2)), gb
-    return -(gb @ out.mT), gb
+def _solve(a, b):
+    """``solve(a, b)`` with NumPy 2's rule, bound in the form every NumPy and CuPy version reads alike: a 1-D b
+    only beside a single matrix, otherwise a matrix b with a's batch axes (older CuPy neither broadcasts batch
+    axes nor takes NumPy 2's vector rule); the common cases bind as they are."""
+    if b.ndim == 1 and a.ndim == 2:
+        return bind("solve", a, b)
+    vector = b.ndim == 1
+    bm = b.unsqueeze(-1) if vector else b
+    batch = broadcast_shapes(tuple(a.shape[:-2]), tuple(bm.shape[:-2]))
+    if tuple(a.shape[:-2]) != batch:
+        a = bind("expand", a, shape=batch + tuple(a.shape[-2:]))
+    if tuple(bm.shape[:-2]) != batch:
+        bm = bind("expand", bm, shape=batch + tuple(bm.shape[-2:]))
+    out = bind("solve", a, bm)
+    return out.squeeze(-1) if vector else out
 
 
-def solve(a: TensorBase, b: TensorBase) -> TensorBase:
-    """``x`` with ``a @ x = b`` (``numpy.linalg.solve``: ``b`` 1-D is one vector, else columns)."""
-    a, b = as_tensors([a, b]) if not (isinstance(a, TensorBase) and isinstance(b, TensorBase)) else (a, b)
-    return bind("solve", a, b)
+def _solve_rhs_matrix(g, out, a, b):
+    """x = A^-1 b: gb = A^-T g (vectors as one-column matrices)."""
+    return _solve(a.mT, g.unsqueeze(-1) if b.ndim == 1 else g)
 
 
-primitive("solve", batch=_solve_batch, infer=_solve_type,
-          vjp=(lambda g, out, a, b: _solve_grads(g, out, a, b)[0].sum_to(a.shape),
-               lambda g, out, a, b: _solve_grads(g, out, a, b)[1].sum_to(b.shape)),
-          expr=lambda a, xp, out: [f"{xp}.linalg.solve({a[0]}, {a[1]})"], doc="solve a @ x = b (batched)",
-          fn=solve, numpy="linalg.solve")
+def _solve_lhs(g, out, a, b):
+    """gA = -gb x^T."""
+    xm = out.unsqueeze(-1) if b.ndim == 1 else out
+    return (-(_solve_rhs_matrix(g, out, a, b) @ xm.mT)).sum_to(a.shape)
 
 
-def _lower_half_diagonal(x):
-    """The lower triangle of ``x`` with its diagonal halved (the Cholesky adjoint's Phi)."""
+def _solve_rhs(g, out, a, b):
+    gbm = _solve_rhs_matrix(g, out, a, b)
+    return (gbm.squeeze(-1) if b.ndim == 1 else gbm).sum_to(b.shape)
+
+
+def _solve_batch(op, args, bdims):
+    """The examples' batch axes lead and align (unit axes after the batch); a per-example vector becomes a
+    one-column matrix so NumPy's vector rule cannot misread the batch as matrix rows."""
+    (a, da), (b, db) = zip(args, bdims)
+    ra, rb = a.ndim - (da is not None), b.ndim - (db is not None)
+    a, b = to_front(a, da), to_front(b, db)
+    vector = rb == 1
+    if vector:
+        b = b.unsqueeze(-1)
+    rank = builtins.max(ra, builtins.max(rb, 2))
+    if da is not None:
+        a = pad_after_batch(a, rank)
+    if db is not None:
+        b = pad_after_batch(b, rank)
+    out = _solve(a, b)
+    return (out.squeeze(-1) if vector else out), 0
+
+
+primitive("solve", infer=_solve_type, vjp=(_solve_lhs, _solve_rhs), batch=_solve_batch,
+          doc="the solution x of a @ x = b (numpy.linalg.solve; b is a vector only when 1-D)",
+          expr=lambda a, xp, out: [f"{xp}.linalg.solve({a[0]}, {a[1]})"],
+          errors=_singular("linalg.solve", "The solver failed because the input matrix is singular."))
+
+
+def solve(A: TensorBase, B: TensorBase, *, left: bool = True) -> TensorBase:
+    """The solution ``X`` of ``A @ X = B`` (``torch.linalg.solve``): ``B`` is a batch of vectors when it is 1-D
+    or has the shape ``A.shape[:-1]``, otherwise of matrices; ``left=False`` solves ``X @ A = B``.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.solve(gg.tensor([[2.0, 0.0], [0.0, 4.0]]), gg.tensor([1.0, 1.0]))
+    tensor([0.5000, 0.2500])
+    """
+    if not left:
+        return solve(A.mT, B.mT).mT
+    if B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])):
+        return _solve(A, B.unsqueeze(-1)).squeeze(-1)
+    return _solve(A, B)
+
+
+def _numpy_solve(a, b):
+    like = a if isinstance(a, TensorBase) else b
+    a, b = lift(a, like), lift(b, like)
+    return _solve(_float(a), b)
+
+
+export(solve, "solve", gg="linalg.solve", numpy="linalg.solve", numpy_fn=_numpy_solve)
+
+
+det = primitive("det", infer=_square("linalg.det", lambda s: s[:-2]), batch=_batch_matrices,
+                doc="the determinant of each square matrix (numpy.linalg.det)",
+                vjp=(lambda g, out, x: (g * out).unsqueeze(-1).unsqueeze(-1) * bind("inv", x).mT,),
+                expr=lambda a, xp, out: [f"{xp}.linalg.det({a[0]})"])
+primitive("logabsdet", infer=_square("linalg.slogdet", lambda s: s[:-2]), batch=_batch_matrices,
+          doc="log |det| of each square matrix (numpy.linalg.slogdet's second result)",
+          vjp=(lambda g, out, x: g.unsqueeze(-1).unsqueeze(-1) * bind("inv", x).mT,),
+          expr=lambda a, xp, out: [f"{xp}.linalg.slogdet({a[0]})[1]"])
+primitive("detsign", infer=_square("linalg.slogdet", lambda s: s[:-2]), batch=_batch_matrices, nondiff=True,
+          doc="the sign of each determinant (numpy.linalg.slogdet's first result; piecewise constant)",
+          expr=lambda a, xp, out: [f"{xp}.linalg.slogdet({a[0]})[0]"])
+
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+
+
+def _det(x: TensorBase) -> TensorBase:
+    """The determinant of a square matrix (or of each in a batch); its gradient is ``det(x) * inv(x).T``.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.det(gg.tensor([[2.0, 1.0], [1.0, 3.0]]))
+    tensor(5.)
+    """
+    return bind("det", x)
+
+
+def slogdet(x: TensorBase) -> SlogdetResult:
+    """``(sign, logabsdet)`` of the determinant, without overflow for large matrices.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.slogdet(gg.tensor([[-2.0, 0.0], [0.0, 3.0]])).logabsdet
+    tensor(1.7918)
+    """
+    return SlogdetResult(bind("detsign", x), bind("logabsdet", x))
+
+
+def logdet(x: TensorBase) -> TensorBase:
+    """``log(det(x))``: nan for a negative determinant and -inf for zero, as PyTorch's ``logdet``."""
+    return bind("logabsdet", x) + bind("detsign", x).log()
+
+
+export(_det, "det", tensor="det", gg=("det", "linalg.det"), numpy="linalg.det",
+       numpy_fn=lambda a: bind("det", _float(a)))
+export(slogdet, "slogdet", tensor="slogdet", gg=("slogdet", "linalg.slogdet"), numpy="linalg.slogdet",
+       numpy_fn=lambda a: slogdet(_float(a)))
+export(logdet, "logdet", tensor="logdet", gg="logdet")
+
+
+def _cholesky_vjp(g, out, x):
+    """Murray (2016), symmetrized as PyTorch, JAX and autograd do: the gradient with respect to the symmetric
+    matrix, S = L^-T phi(L^T gL) L^-1 with phi taking the lower triangle and halving the diagonal."""
+    p = bind("tril", out.mT @ g, k=0) + bind("tril", out.mT @ g, k=-1)
+    lt = out.mT
+    s = _solve(lt, _solve(lt, p * 0.5).mT).mT
+    return _sym(s)
+
+
+primitive("cholesky", infer=_square("linalg.cholesky"), batch=_batch_matrices, vjp=(_cholesky_vjp,),
+          doc="the lower Cholesky factor L (A = L L^T) of each symmetric positive-definite matrix",
+          expr=lambda a, xp, out: [f"{xp}.linalg.cholesky({a[0]})"],
+          errors=lambda arrays, error: _first_failure(
+              arrays, _failed_minor, "linalg.cholesky", "The factorization could not be completed because the input "
+              "is not positive-definite (the leading minor of order {info} is not positive-definite)."))
+
+
+def cholesky(A: TensorBase, upper: bool = False) -> TensorBase:
+    """The Cholesky factor of a symmetric positive-definite matrix: lower ``L`` with ``A = L @ L.mT`` (upper
+    ``L.mT`` with ``upper=True``). Only the lower triangle is read; the gradient is the symmetric one (as
+    PyTorch and JAX give), the gradient with respect to a symmetric ``A``.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.cholesky(gg.tensor([[4.0, 2.0], [2.0, 5.0]]))
+    tensor([[2., 0.],
+            [1., 2.]])
+    """
+    out = bind("cholesky", A)
+    return out.mT if upper else out
+
+
+export(cholesky, "cholesky", tensor="cholesky", gg=("cholesky", "linalg.cholesky"), numpy="linalg.cholesky",
+       numpy_fn=lambda a, upper=False: cholesky(_float(a), upper))
+
+
+def _tri_type(name: str):
+    def infer(inputs, k):
+        x = inputs[0]
+        if len(shape_of(x)) < 2:
+            raise ShapeError(f"{name}: input tensor must have at least 2 dimensions")
+        return TensorType(x.shape, x.dtype)
+    return infer
+
+
+for _tri in ("tril", "triu"):
+    primitive(_tri, attrs=("k",), infer=_tri_type(_tri), batch=_batch_matrices,
+              doc=f"the {'lower' if _tri == 'tril' else 'upper'} triangle on and "
+                  f"{'below' if _tri == 'tril' else 'above'} diagonal k of each matrix, zeros elsewhere",
+              vjp=((lambda name: lambda g, out, x, *, k: bind(name, g, k=k))(_tri),),
+              expr=(lambda name: lambda a, xp, out, k: [f"{xp}.{name}({a[0]}" + (f", k={k})" if k else ")")])(_tri))
+
+
+def tril(input: TensorBase, diagonal: int = 0) -> TensorBase:
+    """The lower triangle of each matrix (on and below ``diagonal``), zeros elsewhere.
+
+    >>> import graphgrad as gg
+    >>> gg.tril(gg.ones(2, 2))
+    tensor([[1., 0.],
+            [1., 1.]])
+    """
+    if input.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return bind("tril", input, k=int(diagonal))
+
+
+def triu(input: TensorBase, diagonal: int = 0) -> TensorBase:
+    """The upper triangle of each matrix (on and above ``diagonal``), zeros elsewhere.
+
+    >>> import graphgrad as gg
+    >>> gg.triu(gg.ones(2, 2))
+    tensor([[1., 1.],
+            [0., 1.]])
+    """
+    if input.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return bind("triu", input, k=int(diagonal))
+
+
+export(tril, "tril", tensor="tril", gg="tril", numpy="tril", numpy_fn=lambda m, k=0: tril(m, k))
+export(triu, "triu", tensor="triu", gg="triu", numpy="triu", numpy_fn=lambda m, k=0: triu(m, k))
+
+
+# -- eigh and svd: several results, packed into one array --------------------------------------------
+def _eigh_type(inputs, UPLO):
+    x = inputs[0]
+    _matrix_type("linalg.eigh", x)
     n = x.shape[-1]
-    mask = np.tril(np.ones((n, n))) - 0.5 * np.eye(n)
-    return x * constant_like(x, mask, np.dtype(x._type.dtype))
+    return TensorType(x.shape[:-2] + (n + 1, n), x.dtype)
 
 
-def _cholesky_vjp(g, out, a):
-    # Murray (2016): with P = Phi(L^T G), S = L^-T P L^-1, the cotangent of A is (S + S^T) / 2
-    p = _lower_half_diagonal(out.mT @ g)
-    s = solve(out.mT, solve(out.mT, p).mT).mT
-    return 0.5 * (s + s.mT)
+def _eigh_vjp(g, out, x, *, UPLO):
+    """dA = V (diag(gw) + F o (V^T gV)) V^T with F_ij = 1 / (w_j - w_i) (0 for i = j and for repeated
+    eigenvalues), symmetrized: the gradient with respect to a symmetric matrix, as JAX defines it."""
+    w, v = out[..., 0, :], out[..., 1:, :]
+    gw, gv = g[..., 0, :], g[..., 1:, :]
+    f = _safe_reciprocal(w.unsqueeze(-2) - w.unsqueeze(-1))
+    inner = f * (v.mT @ gv)
+    return _sym(v @ inner @ v.mT + (v * gw.unsqueeze(-2)) @ v.mT)
 
 
-def cholesky(a: TensorBase) -> TensorBase:
-    """The lower Cholesky factor ``L`` of a symmetric positive definite ``a = L @ L.T``
-    (``numpy.linalg.cholesky``); only the lower triangle of ``a`` is read, and the gradient is symmetric."""
-    return bind("cholesky", a)
+def _eigh_expr(a, xp, out, UPLO):
+    return [f"{out}_w, {out}_v = {xp}.linalg.eigh({a[0]}, UPLO={UPLO!r})",
+            f"{xp}.concatenate(({out}_w[..., None, :], {out}_v), axis=-2)"]
 
 
-primitive("cholesky", batch=_leading_batch, infer=_square_type("cholesky"), vjp=(_cholesky_vjp,),
-          expr=lambda a, xp, out: [f"{xp}.linalg.cholesky({a[0]})"], doc="lower Cholesky factor (batched)",
-          fn=cholesky, numpy="linalg.cholesky")
+primitive("eigh", attrs=("UPLO",), infer=_eigh_type, vjp=(_eigh_vjp,), expr=_eigh_expr, batch=_batch_matrices,
+          doc="eigenvalues (row 0) and eigenvectors (rows 1..n, as columns) of each symmetric matrix")
+
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 
 
-def det(a: TensorBase) -> TensorBase:
-    """The determinant of each square matrix (``numpy.linalg.det``); its gradient ``det(a) inv(a)^T`` needs
-    ``a`` invertible."""
-    return bind("det", a)
+def eigh(A: TensorBase, UPLO: str = "L") -> EighResult:
+    """Eigenvalues (ascending) and eigenvectors (the columns) of a symmetric matrix, reading its ``UPLO``
+    triangle. The gradient is the one with respect to a symmetric matrix (JAX's): symmetric, and undefined
+    (taken as 0 in the eigenvector term) where eigenvalues repeat.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.eigh(gg.tensor([[2.0, 0.0], [0.0, 1.0]])).eigenvalues
+    tensor([1., 2.])
+    """
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    out = bind("eigh", A, UPLO=UPLO)
+    return EighResult(out[..., 0, :], out[..., 1:, :])
 
 
-primitive("det", batch=_leading_batch, infer=_det_type, vjp=(lambda g, out, a: (g * out).unsqueeze(-1).unsqueeze(-1) * inv(a).mT,),
-          expr=lambda a, xp, out: [f"{xp}.linalg.det({a[0]})"], doc="determinant (batched)",
-          fn=det, tensor="det", gg="det", numpy="linalg.det")
-primitive("slogdet_sign", batch=_leading_batch, infer=_det_type, nondiff=True,
-          expr=lambda a, xp, out: [f"{xp}.linalg.slogdet({a[0]})[0]"], doc="the sign of the determinant")
-primitive("logabsdet", batch=_leading_batch, infer=_det_type, vjp=(lambda g, out, a: g.unsqueeze(-1).unsqueeze(-1) * inv(a).mT,),
-          expr=lambda a, xp, out: [f"{xp}.linalg.slogdet({a[0]})[1]"], doc="log |det(a)|, computed stably")
+def eigvalsh(A: TensorBase, UPLO: str = "L") -> TensorBase:
+    """The eigenvalues (ascending) of a symmetric matrix."""
+    return eigh(A, UPLO).eigenvalues
 
 
-def slogdet(a: TensorBase):
-    """``(sign, logabsdet)`` of each square matrix (``numpy.linalg.slogdet``); ``logabsdet`` differentiates."""
-    from collections import namedtuple
-
-    return namedtuple("SlogdetResult", ["sign", "logabsdet"])(bind("slogdet_sign", a), bind("logabsdet", a))
+export(eigh, "eigh", gg="linalg.eigh", numpy="linalg.eigh", numpy_fn=lambda a, UPLO="L": eigh(_float(a), UPLO))
+export(eigvalsh, "eigvalsh", gg="linalg.eigvalsh", numpy="linalg.eigvalsh",
+       numpy_fn=lambda a, UPLO="L": eigvalsh(_float(a), UPLO))
 
 
-export(slogdet, "slogdet", numpy="linalg.slogdet")
+def _svd_type(inputs):
+    x = inputs[0]
+    _matrix_type("linalg.svd", x, square=False)
+    m, n = x.shape[-2:]
+    return TensorType(x.shape[:-2] + (m + 1 + n, builtins.min(m, n)), x.dtype)
+
+
+def _svd_parts(p, m):
+    return p[..., :m, :], p[..., m, :], p[..., m + 1:, :]
+
+
+def _svd_vjp(g, out, x):
+    """Townsend (2016), reduced SVD: with F_ij = 1 / (s_j^2 - s_i^2) (0 for i = j and repeated values),
+    gA = U [(F o (U^T gU - gU^T U)) S + diag(gS) + S (F o (V^T gV - gV^T V))] V^T
+         + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T),
+    with 1/s taken as 0 for zero singular values (a rank-deficient matrix), exact for functions of S alone."""
+    m = x.shape[-2]
+    u, s, v = _svd_parts(out, m)
+    gu, gs, gv = _svd_parts(g, m)
+    s2 = s * s
+    f = _safe_reciprocal(s2.unsqueeze(-2) - s2.unsqueeze(-1))
+    utgu, vtgv = u.mT @ gu, v.mT @ gv
+    core = (f * (utgu - utgu.mT)) * s.unsqueeze(-2) + (f * (vtgv - vtgv.mT)) * s.unsqueeze(-1)
+    ga = u @ core @ v.mT + (u * gs.unsqueeze(-2)) @ v.mT
+    s_inv = _safe_reciprocal(s).unsqueeze(-2)  # 0 for a zero singular value: exact when gU, gV are 0 there
+    return ga + ((gu - u @ utgu) * s_inv) @ v.mT + u @ ((gv - v @ vtgv) * s_inv).mT
+
+
+def _svd_expr(a, xp, out):
+    return [f"{out}_u, {out}_s, {out}_vh = {xp}.linalg.svd({a[0]}, full_matrices=False)",
+            f"{xp}.concatenate(({out}_u, {out}_s[..., None, :], {out}_vh.swapaxes(-1, -2)), axis=-2)"]
+
+
+primitive("svd", infer=_svd_type, vjp=(_svd_vjp,), expr=_svd_expr, batch=_batch_matrices,
+          doc="reduced SVD of each matrix packed along axis -2: U (m rows), S (one row), V = Vh^T (n rows)")
+
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+TorchSVDResult = namedtuple("TorchSVDResult", ["U", "S", "V"])  # torch.svd's fields
+
+
+def _reduced(A, full_matrices):
+    if full_matrices and A.shape[-1] != A.shape[-2]:
+        raise NotImplementedError(f"linalg.svd: full_matrices=True of a non-square matrix ({A.shape[-2]} by "
+                                  f"{A.shape[-1]}) is not differentiable (the extra singular vectors are not "
+                                  f"unique); pass full_matrices=False")
+    m = A.shape[-2]
+    u, s, v = _svd_parts(bind("svd", A), m)
+    return SVDResult(u, s, v.mT)
+
+
+def svd(A: TensorBase, full_matrices: bool = True) -> SVDResult:
+    """``(U, S, Vh)`` with ``A = U @ diag(S) @ Vh`` (``torch.linalg.svd``); ``full_matrices=True`` is accepted only
+    for square matrices, where it is the reduced SVD. Gradients follow the reduced SVD's formula; where singular
+    values repeat (or are 0) the singular vectors are not unique and the terms for them are taken as 0, which
+    is exact for functions of the singular values alone (norms, ``pinv`` of full rank).
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.svd(gg.tensor([[3.0, 0.0], [0.0, 4.0]])).S
+    tensor([4., 3.])
+    """
+    return _reduced(A, full_matrices)
+
+
+def svdvals(A: TensorBase) -> TensorBase:
+    """The singular values of each matrix, descending."""
+    return bind("svd", A)[..., A.shape[-2], :]
+
+
+def _torch_svd(input: TensorBase, some: bool = True, compute_uv: bool = True):
+    """``torch.svd``: ``(U, S, V)`` (V, not Vh), reduced unless ``some=False``."""
+    u, s, vh = _reduced(input, not some)
+    return TorchSVDResult(u, s, vh.mT)
+
+
+def _numpy_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    a = _float(a)
+    if not compute_uv:
+        return svdvals(a)
+    return _reduced(a, full_matrices)
+
+
+export(svd, "svd", gg="linalg.svd", numpy="linalg.svd", numpy_fn=_numpy_svd)
+export(svdvals, "svdvals", gg="linalg.svdvals")
+export(_torch_svd, "svd", tensor="svd", gg="svd")
+
+
+def pinv(A: TensorBase, rcond=1e-15) -> TensorBase:
+    """The Moore-Penrose pseudo-inverse through the SVD, singular values at or below ``rcond`` times the
+    largest treated as 0 (NumPy's default rcond)."""
+    u, s, vh = _reduced(A, False)
+    cutoff = s.amax(-1, keepdim=True) * rcond
+    big = s > cutoff
+    s_inv = bind("where", big, 1.0 / bind("where", big, s, 1.0), 0.0)
+    return (vh.mT * s_inv.unsqueeze(-2)) @ u.mT
+
+
+def _numpy_pinv(a, rcond=None, hermitian=False, *, rtol=None):
+    return pinv(_float(a), 1e-15 if rcond is None and rtol is None else rtol if rcond is None else rcond)
+
+
+def _torch_pinv(A: TensorBase, *, atol=None, rtol=None, hermitian: bool = False) -> TensorBase:
+    if atol is not None:
+        raise NotImplementedError("linalg.pinv: atol= is not supported; use rtol=")
+    eps = np.finfo(np.float64 if A._type.dtype == "float64" else np.float32).eps
+    return pinv(A, builtins.max(A.shape[-2:]) * eps if rtol is None else rtol)
+
+
+export(pinv, "pinv", tensor="pinverse", gg="pinverse", numpy="linalg.pinv", numpy_fn=_numpy_pinv)
+export(_torch_pinv, "pinv", gg="linalg.pinv")
+
+
+# -- composites: diagonals, trace, products, norms ----------------------------------------------------
+def diagonal(input: TensorBase, offset: int = 0, dim1: int = 0, dim2: int = 1) -> TensorBase:
+    """The diagonal ``offset`` of the matrices in axes ``dim1``, ``dim2``, as a last axis (NumPy's and PyTorch's
+    ``diagonal``): a strided slice of the flattened matrices, so its gradient is the slice's.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1.0, 2.0], [3.0, 4.0]]).diagonal()
+    tensor([1., 4.])
+    """
+    nd = input.ndim
+    if nd < 2:
+        raise RuntimeError(f"diagonal(): input must have at least 2 dimensions, but got {nd}")
+    d1, d2 = dim1 % nd, dim2 % nd
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    x = input.permute(*[i for i in range(nd) if i not in (d1, d2)], d1, d2)
+    n, m = x.shape[-2:]
+    offset = int(offset)
+    length = builtins.max(0, builtins.min(n, m - offset) if offset >= 0 else builtins.min(n + offset, m))
+    start = offset if offset >= 0 else -offset * m
+    flat = x.reshape(tuple(x.shape[:-2]) + (n * m,))
+    return flat[..., start:start + builtins.max(length - 1, 0) * (m + 1) + (1 if length else 0):m + 1]
+
+
+def diag_embed(v: TensorBase, offset: int = 0) -> TensorBase:
+    """Square matrices with ``v``'s last axis on diagonal ``offset`` (``torch.diag_embed``), built by padding each
+    entry with n zeros and folding the rows back: no constant identity matrix in generated code."""
+    n = v.shape[-1]
+    lead = tuple(v.shape[:-1])
+    rows = bind("pad", v.unsqueeze(-1), widths=((0, 0),) * len(lead) + ((0, 0), (0, n)), value=0.0)
+    out = rows.reshape(lead + (n * (n + 1),))[..., :n * n].reshape(lead + (n, n))
+    k = abs(int(offset))
+    if k:
+        widths = ((0, 0),) * len(lead) + (((0, k), (k, 0)) if offset > 0 else ((k, 0), (0, k)))
+        out = bind("pad", out, widths=widths, value=0.0)
+    return out
+
+
+def diag(input: TensorBase, diagonal: int = 0) -> TensorBase:
+    """A 1-D input becomes the square matrix with it on diagonal ``diagonal``; a 2-D input gives that diagonal.
+
+    >>> import graphgrad as gg
+    >>> gg.diag(gg.tensor([1.0, 2.0]))
+    tensor([[1., 0.],
+            [0., 2.]])
+    """
+    if input.ndim == 1:
+        return diag_embed(input, diagonal)
+    if input.ndim == 2:
+        return globals()["diagonal"](input, diagonal)
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+
+
+def trace(input: TensorBase) -> TensorBase:
+    """The sum of the diagonal of a matrix.
+
+    >>> import graphgrad as gg
+    >>> gg.trace(gg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor(5.)
+    """
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    return diagonal(input).sum()
+
+
+def _numpy_trace(a, offset=0, axis1=0, axis2=1, dtype=None):
+    return diagonal(a, offset, axis1, axis2).sum(-1)
+
+
+def _numpy_diag(v, k=0):
+    if v.ndim not in (1, 2):
+        raise ValueError("Input must be 1- or 2-d.")
+    return diag(v, k)
+
+
+export(diagonal, "diagonal", tensor="diagonal", gg="diagonal", numpy="diagonal",
+       numpy_fn=lambda a, offset=0, axis1=0, axis2=1: diagonal(a, offset, axis1, axis2))
+export(diag_embed, "diag_embed", tensor="diag_embed", gg="diag_embed")
+export(diag, "diag", tensor="diag", gg="diag", numpy="diag", numpy_fn=_numpy_diag)
+export(trace, "trace", tensor="trace", gg="trace", numpy="trace", numpy_fn=_numpy_trace)
+
+
+def kron(input: TensorBase, other: TensorBase) -> TensorBase:
+    """The Kronecker product: ``out[i*p + k, j*q + l] = a[i, j] * b[k, l]``, for any number of axes (the
+    shorter operand gains leading unit axes), as a broadcast product of interleaved axes.
+
+    >>> import graphgrad as gg
+    >>> gg.kron(gg.tensor([1.0, 10.0]), gg.tensor([1.0, 2.0]))
+    tensor([ 1.,  2., 10., 20.])
+    """
+    nd = builtins.max(input.ndim, other.ndim)
+    sa = (1,) * (nd - input.ndim) + tuple(input.shape)
+    sb = (1,) * (nd - other.ndim) + tuple(other.shape)
+    a = input.reshape(tuple(d for s in sa for d in (s, 1)))
+    b = other.reshape(tuple(d for s in sb for d in (1, s)))
+    return (a * b).reshape(tuple(x * y for x, y in zip(sa, sb)))
+
+
+def cross(input: TensorBase, other: TensorBase, dim: int = -1) -> TensorBase:
+    """The cross product of 3-vectors along ``dim`` (broadcasting the other axes).
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.cross(gg.tensor([1.0, 0.0, 0.0]), gg.tensor([0.0, 1.0, 0.0]))
+    tensor([0., 0., 1.])
+    """
+    if input.shape[dim] != 3 or other.shape[dim] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[dim]} and "
+                           f"{other.shape[dim]}")
+    a, b = moveaxis(input, dim, -1), moveaxis(other, dim, -1)
+    a0, a1, a2 = a[..., 0:1], a[..., 1:2], a[..., 2:3]
+    b0, b1, b2 = b[..., 0:1], b[..., 1:2], b[..., 2:3]
+    from .shape import cat
+    out = cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
+    return moveaxis(out, -1, dim)
+
+
+def _numpy_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    like = a if isinstance(a, TensorBase) else b
+    a, b = lift(a, like), lift(b, like)
+    if not isinstance(a, TensorBase):
+        a = constant_like(like, a)
+    if not isinstance(b, TensorBase):
+        b = constant_like(like, b)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
+    if a.shape[-1] == 2 and b.shape[-1] == 2:  # NumPy's (deprecated) 2-vectors: the z component alone
+        return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    # a 2-vector beside a 3-vector has z = 0
+    a, b = (bind("pad", x, widths=((0, 0),) * (x.ndim - 1) + ((0, 1),), value=0.0) if x.shape[-1] == 2 else x
+            for x in (a, b))
+    return moveaxis(cross(a, b, -1), -1, axisc)
+
+
+def tensordot(a: TensorBase, b: TensorBase, dims=2) -> TensorBase:
+    """Contract the last ``dims`` axes of ``a`` with the first ``dims`` of ``b``, or the axes listed in
+    ``dims = (axes_a, axes_b)``: an ``einsum``.
+
+    >>> import graphgrad as gg
+    >>> tuple(gg.tensordot(gg.ones(2, 3), gg.ones(3, 4), dims=1).shape)
+    (2, 4)
+    """
+    if isinstance(dims, int):
+        axes_a, axes_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        axes_a, axes_b = dims
+        axes_a = [axes_a] if isinstance(axes_a, int) else list(axes_a)
+        axes_b = [axes_b] if isinstance(axes_b, int) else list(axes_b)
+    if len(axes_a) != len(axes_b):
+        raise RuntimeError("both dimension lists should have same length")
+    axes_a, axes_b = [x % a.ndim for x in axes_a], [x % b.ndim for x in axes_b]
+    for i, j in zip(axes_a, axes_b):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {i} "
+                               f"and second has size {b.shape[j]} in dim {j}")
+    letters = iter(_LETTERS)
+    sa = [next(letters) for _ in range(a.ndim)]
+    sb = [next(letters) for _ in range(b.ndim)]
+    for i, j in zip(axes_a, axes_b):
+        sb[j] = sa[i]
+    out = [c for i, c in enumerate(sa) if i not in axes_a] + [c for j, c in enumerate(sb) if j not in axes_b]
+    return bind("einsum", a, b, equation=f"{''.join(sa)},{''.join(sb)}->{''.join(out)}")
+
+
+def inner(input: TensorBase, other: TensorBase) -> TensorBase:
+    """Sum of products over the last axes: ``out[i..., j...] = sum_k a[i..., k] * b[j..., k]``.
+
+    >>> import graphgrad as gg
+    >>> gg.inner(gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    return tensordot(input, other, ([-1], [-1]))
+
+
+def _numpy_tensordot(a, b, axes=2):
+    return tensordot(a, b, axes)
+
+
+def _both_tensors(fn):
+    def numpy_fn(a, b, *args, **kwargs):
+        like = a if isinstance(a, TensorBase) else b
+        a, b = (x if isinstance(x, TensorBase) else constant_like(like, lift(x)) for x in (a, b))
+        return fn(a, b, *args, **kwargs)
+    return numpy_fn
+
+
+export(kron, "kron", tensor="kron", gg="kron", numpy="kron", numpy_fn=_both_tensors(kron))
+export(cross, "cross", tensor="cross", gg=("cross", "linalg.cross"), numpy="cross", numpy_fn=_numpy_cross)
+export(tensordot, "tensordot", gg="tensordot", numpy="tensordot", numpy_fn=_both_tensors(_numpy_tensordot))
+export(inner, "inner", tensor="inner", gg="inner", numpy="inner", numpy_fn=_both_tensors(inner))
+
+
+# -- norms ------------------------------------------------------------------------------------------
+def _vector_norm(x, ord, dims, keepdim):
+    from .reductions import norm as _p_norm
+    if ord is None or ord == 2:
+        return _p_norm(x, 2, dims, keepdim)
+    if isinstance(ord, str):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")
+    if ord == float("inf"):
+        return x.abs().amax(dims, keepdim)
+    if ord == -float("inf"):
+        return x.abs().amin(dims, keepdim)
+    if ord == 0:
+        return (x != 0)._cast(x._type.dtype).sum(dims, keepdim)
+    if ord == 1:
+        return x.abs().sum(dims, keepdim)
+    if ord < 0:
+        return (x.abs() ** float(ord)).sum(dims, keepdim) ** (1.0 / ord)
+    return _p_norm(x, float(ord), dims, keepdim)
+
+
+def _matrix_norm(x, ord, dims, keepdim):
+    r, c = dims
+    if r == c:
+        raise ValueError("Duplicate axes given.")
+    if ord in (None, "fro"):
+        out = _vector_norm(x, 2, (r, c), keepdim)
+        return out
+    if ord in ("nuc", 2, -2):
+        rest = [i for i in range(x.ndim) if i not in (r, c)]
+        s = svdvals(x.permute(*rest, r, c))
+        out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
+    elif ord in (1, -1, float("inf"), -float("inf")):
+        summed, over = (r, c) if ord in (1, -1) else (c, r)  # 1: max column sum; inf: max row sum
+        sums = x.abs().sum(summed, keepdim=True)
+        out = (sums.amax if ord > 0 else sums.amin)(over, True)
+        out = out.reshape(tuple(d for i, d in enumerate(x.shape) if i not in (r, c)))
+    else:
+        raise ValueError(f"Invalid norm order {ord!r} for matrices.")
+    if keepdim:
+        out = out.reshape(tuple(1 if i in (r, c) else d for i, d in enumerate(x.shape)))
+    return out
+
+
+def _norm(x, ord=None, axis=None, keepdims=False):
+    """NumPy's ``linalg.norm``: a vector norm over one axis, a matrix norm over two; without ``axis`` the 2-norm
+    of a vector or the Frobenius (``ord=None``) or ``ord`` norm of a matrix."""
+    x = _float(x)
+    if axis is None:
+        if ord is None:
+            out = _vector_norm(x.reshape(-1), 2, (0,), False)
+            return out.reshape((1,) * x.ndim) if keepdims else out
+        if x.ndim not in (1, 2):
+            raise ValueError("Improper number of dimensions to norm.")
+        axis = tuple(range(x.ndim))
+    axis = (axis,) if isinstance(axis, int) else tuple(axis)
+    axis = tuple(a % x.ndim for a in axis)
+    if len(axis) == 1:
+        return _vector_norm(x, ord, axis, keepdims)
+    if len(axis) == 2:
+        return _matrix_norm(x, ord, axis, keepdims)
+    raise ValueError("Improper number of dimensions to norm.")
+
+
+def linalg_norm(A: TensorBase, ord=None, dim=None, keepdim: bool = False) -> TensorBase:
+    """``torch.linalg.norm``: a vector norm when ``dim`` is an int or ``A`` is 1-D, a matrix norm when ``dim`` is
+    two axes or ``A`` is 2-D (ords ``'fro'``, ``'nuc'``, 2, -2, 1, -1, inf, -inf).
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.norm(gg.tensor([[3.0, 0.0], [0.0, 4.0]]), ord="nuc")
+    tensor(7.)
+    """
+    return _norm(A, ord, dim, keepdim)
+
+
+def vector_norm(x: TensorBase, ord=2, dim=None, keepdim: bool = False) -> TensorBase:
+    """``torch.linalg.vector_norm``: over every element when ``dim`` is None."""
+    if dim is None:
+        out = _vector_norm(x.reshape(-1), ord, (0,), False)
+        return out.reshape((1,) * x.ndim) if keepdim else out
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return _vector_norm(x, ord, tuple(d % x.ndim for d in dims), keepdim)
+
+
+def matrix_norm(A: TensorBase, ord="fro", dim=(-2, -1), keepdim: bool = False) -> TensorBase:
+    """``torch.linalg.matrix_norm`` over the matrices in axes ``dim``."""
+    return _matrix_norm(_float(A), ord, tuple(d % A.ndim for d in dim), keepdim)
+
+
+export(linalg_norm, "linalg.norm", gg="linalg.norm", numpy="linalg.norm", numpy_fn=_norm)
+export(vector_norm, "linalg.norm", gg="linalg.vector_norm")
+export(matrix_norm, "linalg.norm", gg="linalg.matrix_norm")
+
+
+# -- more composites of numpy.linalg ------------------------------------------------------------------
+def matrix_power(A: TensorBase, n: int) -> TensorBase:
+    """``A`` multiplied by itself ``n`` times by repeated squaring (``n = 0``: the identity; ``n < 0``: powers of
+    the inverse).
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.matrix_power(gg.tensor([[1.0, 1.0], [0.0, 1.0]]), 3)
+    tensor([[1., 3.],
+            [0., 1.]])
+    """
+    if int(n) != n:
+        raise TypeError("exponent must be an integer")
+    n = int(n)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2] if A.ndim > 1 else 1} by {A.shape[-1] if A.ndim else 1} matrices")
+    if n == 0:
+        eye = constant_like(A, np.eye(A.shape[-1]), np.dtype(A._type.dtype))
+        return bind("expand", eye, shape=tuple(A.shape)) if A.ndim > 2 else eye
+    if n < 0:
+        A, n = bind("inv", A), -n
+    result, square = None, A
+    while n:
+        if n & 1:
+            result = square if result is None else result @ square
+        n >>= 1
+        if n:
+            square = square @ square
+    return result
+
+
+def multi_dot(arrays) -> TensorBase:
+    """The product of a chain of matrices (the first may be a vector, as may the last), left to right.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.multi_dot([gg.ones(2), gg.ones(2, 3), gg.ones(3)])
+    tensor(6.)
+    """
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(arrays)}")
+    out = arrays[0]
+    for x in arrays[1:]:
+        out = bind("matmul", out, x)
+    return out
+
+
+def vdot(a: TensorBase, b: TensorBase) -> TensorBase:
+    """``numpy.vdot`` of real arrays: the dot product of the flattened arrays."""
+    return bind("matmul", a.reshape(-1), b.reshape(-1))
+
+
+def cond(A: TensorBase, p=None) -> TensorBase:
+    """The condition number: ``norm(A, p) * norm(inv(A), p)``, or for ``p`` None, 2 or -2 the ratio of extreme
+    singular values.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.cond(gg.tensor([[2.0, 0.0], [0.0, 0.5]]))
+    tensor(4.)
+    """
+    A = _float(A)
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        big, small = s[..., 0], s[..., -1]
+        return big / small if p != -2 else small / big
+    return _norm(A, p, (-2, -1)) * _norm(bind("inv", A), p, (-2, -1))
+
+
+export(matrix_power, "matrix_power", tensor="matrix_power", gg=("matrix_power", "linalg.matrix_power"),
+       numpy="linalg.matrix_power", numpy_fn=lambda a, n: matrix_power(_float(a) if n < 0 else a, n))
+export(multi_dot, "multi_dot", gg="linalg.multi_dot", numpy="linalg.multi_dot",
+       numpy_fn=lambda arrays, *, out=None: multi_dot([lift(x, next(a for a in arrays if isinstance(a, TensorBase)))
+                                                       for x in arrays]))
+export(vdot, "vdot", numpy="vdot", numpy_fn=binary_numpy(vdot))
+export(cond, "linalg.cond", gg="linalg.cond", numpy="linalg.cond", numpy_fn=lambda x, p=None: cond(x, p))

@@ -281,29 +281,7 @@ def _root_zero_grad_at_zero(s, p):
     return bind("where", zero, 0.0, safe.sqrt() if p == 2 else safe ** (1.0 / p))
 
 
-def _numpy_norm(x, ord=None, axis=None, keepdims=False):
-    """``numpy.linalg.norm``: a vector norm, or for a matrix (2-D with ``axis=None``, or two axes) a matrix norm:
-    ``'fro'``, 1 / -1 (max / min column sum), inf / -inf (max / min row sum)."""
-    if isinstance(axis, int):
-        axis = (axis,)
-    matrix = (axis is None and x.ndim == 2) or (axis is not None and len(axis) == 2)
-    if ord is None or not matrix:
-        if axis is None and ord is not None and x.ndim > 2:
-            raise ValueError("Improper number of dimensions to norm.")
-        return norm(x, 2 if ord is None else ord, axis, keepdims)
-    rows, cols = (0, 1) if axis is None else tuple(a % x.ndim for a in axis)
-    if ord == "fro":
-        return norm(x, 2, (rows, cols), keepdims)
-    if ord in (1, -1, float("inf"), -float("inf")):
-        summed, reduced = (rows, cols) if ord in (1, -1) else (cols, rows)
-        sums = x.abs().sum(summed, keepdim=True)
-        out = sums.amax(reduced, True) if ord > 0 else sums.amin(reduced, True)
-        return out if keepdims else out.reshape(tuple(d for i, d in enumerate(x.shape) if i not in (rows, cols)))
-    raise NotImplementedError(f"graphgrad.numpy.linalg.norm: the matrix norm ord={ord!r} needs singular values, "
-                              f"which graphgrad does not compute yet; 'fro', 1, -1, inf and -inf are supported")
-
-
-export(norm, "norm", tensor="norm", gg="norm", numpy="linalg.norm", numpy_fn=_numpy_norm)
+export(norm, "norm", tensor="norm", gg="norm")  # graphgrad.numpy.linalg.norm (matrix ords too): ops/linalg.py
 
 
 def var(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> TensorBase:

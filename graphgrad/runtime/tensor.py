@@ -8,7 +8,7 @@ import numpy as np
 
 from ..codegen.expressions import kernel
 from ..ir.api import TensorBase, bind
-from ..ir.registry import ShapeError, infer_type
+from ..ir.registry import ERRORS, ShapeError, infer_type
 from ..ir.types import TensorType, dtype_name
 from ..passes.vjp_rules import VJP_RULES
 from . import dtypes
@@ -1211,5 +1211,9 @@ def _explain(op: str, inputs: tuple, attrs: dict, error: Exception) -> Exception
         infer_type(op, types, attrs)
     except (ShapeError, IndexError) as e:
         return RuntimeError(str(e)) if isinstance(e, ShapeError) else e
+    if op in ERRORS:  # the op's own words for a failure of valid input (a singular matrix)
+        better = ERRORS[op]([getattr(x, "_data", x) for x in inputs], error, **attrs)
+        if better is not None:
+            return better
     described = ", ".join(str(t) for t in types)
     return type(error)(f"{op}({described}): {error}")

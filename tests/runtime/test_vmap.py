@@ -46,6 +46,15 @@ CASES = {
     "batch axis not first": (lambda x: x.sum(0), (1,), [(3, 4)]),
     "cumsum": (lambda x: x.cumsum(1) * x.cumsum(0), (0,), [(3, 4)]),
     "pad": (lambda x: gg.nn.functional.pad(x, (1, 2)) * 2, (0,), [(3, 4)]),
+    "matrix functions": (lambda x: gg.linalg.inv(x + 3 * gg.eye(3)) + gg.linalg.det(x + 3 * gg.eye(3))
+                         + gg.tril(x, -1) + gg.linalg.eigh(x @ x.T).eigenvalues.sum()
+                         + gg.linalg.svdvals(x).sum() + gg.linalg.cholesky(x @ x.T + gg.eye(3)), (1,), [(3, 3)]),
+    "solve batched matrix, shared vector": (lambda a, b: gg.linalg.solve(a + 3 * gg.eye(3), b), (0, None),
+                                            [(3, 3), (3,)]),
+    "solve shared matrix, batched vector": (lambda a, b: gg.linalg.solve(a + 3 * gg.eye(3), b), (None, 0),
+                                            [(3, 3), (3,)]),
+    "solve both, matrices": (lambda a, b: gg.numpy.linalg.solve(a + 3 * gg.eye(3), b), (0, 0),
+                             [(3, 3), (3, 2)]),
     "einsum both": (lambda a, b: gg.einsum("ij,jk->ki", a, b), (0, 0), [(2, 3), (3, 4)]),
     "einsum shared": (lambda a, b: gg.einsum("ij,j->i", a, b), (None, 0), [(2, 3), (3,)]),
     "gather": (lambda x, i: x.gather(1, i) * 2, (0, None), [(3, 4), ("int", (3, 2), 4)]),

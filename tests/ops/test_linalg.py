@@ -1,0 +1,301 @@
+"""graphgrad.numpy.linalg and the matrix functions of graphgrad.numpy: forward values equal NumPy's to 1e-12,
+gradients first and second order against float64 finite differences, eager and compiled (gg.grad on arrays),
+and the PyTorch face (gg.linalg, Tensor methods) on the same ops."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.numpy as gnp
+from graphgrad.utils.gradcheck import gradcheck, gradgradcheck, numerical_jacobian
+
+EYE3 = np.eye(3)
+# NumPy's reference for the 2-vector cross product warns that 2-vectors are deprecated; graphgrad matches it
+pytestmark = pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
+
+
+def spd(x):
+    """A symmetric positive-definite matrix (batch) from any square x: eigh and cholesky read only one
+    triangle, so they are checked as functions of a symmetric argument, the gradient all conventions share."""
+    return x @ np.swapaxes(x, -1, -2) + 3.0 * EYE3 if isinstance(x, np.ndarray) else x @ x.mT + 3.0 * EYE3
+
+
+def well(shape):
+    """Square matrices far from singular."""
+    return lambda rng: rng.standard_normal(shape) * 0.5 + 3.0 * np.eye(shape[-1])
+
+
+def gauss(shape):
+    return lambda rng: rng.standard_normal(shape)
+
+
+def distinct(shape):
+    """Entries well apart, so max/min picks and sorted singular values are not tied."""
+    def sample(rng):
+        n = int(np.prod(shape))
+        vals = rng.permutation(np.linspace(0.3, 2.5, n)) * rng.choice([-1.0, 1.0], n)
+        return vals.reshape(shape)
+    return sample
+
+
+def eig_parts(np_mod):
+    def f(x):
+        w, v = np_mod.linalg.eigh(spd(x))
+        return w + ((v * v) * np_mod.array([[1.0], [2.0], [-1.5]])).sum(-2) * w  # eigenvectors up to sign
+    return f
+
+
+def svd_parts(np_mod):
+    def f(x):
+        u, s, vh = np_mod.linalg.svd(x, full_matrices=False)
+        m, n = x.shape[-2:]
+        uw, vw = np_mod.linspace(-1.0, 2.0, m)[:, None], np_mod.linspace(1.5, -0.5, n)
+        # singular vectors up to sign: their squares, and the product of a pair
+        return (s + ((u * u) * uw).sum(-2) * s + ((vh * vh) * vw).sum(-1)
+                + (u[..., :, :1] * vh[..., :1, :]).sum(-1).sum(-1)[..., None])
+    return f
+
+
+# name -> (function written against a NumPy module, input samplers)
+CASES = {
+    "inv": (lambda np, x: np.linalg.inv(x), [well((3, 3))]),
+    "inv_batched": (lambda np, x: np.linalg.inv(x), [well((2, 3, 3))]),
+    "solve_matrix": (lambda np, a, b: np.linalg.solve(a, b), [well((3, 3)), gauss((3, 2))]),
+    "solve_vector": (lambda np, a, b: np.linalg.solve(a, b), [well((3, 3)), gauss((3,))]),
+    "solve_batched_vector": (lambda np, a, b: np.linalg.solve(a, b), [well((2, 3, 3)), gauss((3,))]),
+    "solve_broadcast": (lambda np, a, b: np.linalg.solve(a, b), [well((3, 3)), gauss((2, 3, 2))]),
+    "det": (lambda np, x: np.linalg.det(x), [well((3, 3))]),
+    "det_batched": (lambda np, x: np.linalg.det(x), [well((2, 3, 3))]),
+    "slogdet": (lambda np, x: np.linalg.slogdet(x)[1] * np.linalg.slogdet(x)[0], [gauss((3, 3))]),
+    "cholesky": (lambda np, x: np.linalg.cholesky(spd(x)), [gauss((3, 3))]),
+    "cholesky_batched": (lambda np, x: np.linalg.cholesky(spd(x)), [gauss((2, 3, 3))]),
+    "eigh": (lambda np, x: eig_parts(np)(x), [gauss((3, 3))]),
+    "eigh_batched": (lambda np, x: eig_parts(np)(x), [gauss((2, 3, 3))]),
+    "eigvalsh": (lambda np, x: np.linalg.eigvalsh(spd(x)), [gauss((3, 3))]),
+    "svd_tall": (lambda np, x: svd_parts(np)(x), [distinct((4, 3))]),
+    "svd_wide_batched": (lambda np, x: svd_parts(np)(x), [distinct((2, 2, 3))]),
+    "svd_values": (lambda np, x: np.linalg.svd(x, compute_uv=False), [distinct((3, 4))]),
+    "pinv": (lambda np, x: np.linalg.pinv(x), [distinct((4, 3))]),
+    "norm_default": (lambda np, x: np.linalg.norm(x), [gauss((3, 4))]),
+    "norm_fro_axis_keepdims": (lambda np, x: np.linalg.norm(x, "fro", axis=(0, 2), keepdims=True),
+                               [gauss((2, 3, 4))]),
+    "norm_nuc": (lambda np, x: np.linalg.norm(x, "nuc"), [distinct((3, 4))]),
+    "norm_2": (lambda np, x: np.linalg.norm(x, 2), [distinct((4, 3))]),
+    "norm_minus_2": (lambda np, x: np.linalg.norm(x, -2), [distinct((3, 3))]),
+    "norm_1": (lambda np, x: np.linalg.norm(x, 1), [distinct((3, 4))]),
+    "norm_minus_1": (lambda np, x: np.linalg.norm(x, -1), [distinct((3, 4))]),
+    "norm_inf": (lambda np, x: np.linalg.norm(x, np.inf), [distinct((3, 4))]),
+    "norm_minus_inf_axes": (lambda np, x: np.linalg.norm(x, -np.inf, axis=(2, 0)), [distinct((2, 3, 4))]),
+    "norm_matrix_2_keepdims": (lambda np, x: np.linalg.norm(x, 2, axis=(1, 2), keepdims=True),
+                               [distinct((2, 3, 3))]),
+    "norm_vector_axis": (lambda np, x: np.linalg.norm(x, axis=1), [gauss((3, 4))]),
+    "norm_vector_1_keepdims": (lambda np, x: np.linalg.norm(x, 1, axis=-1, keepdims=True), [distinct((3, 4))]),
+    "norm_vector_3": (lambda np, x: np.linalg.norm(x, 3), [distinct((5,))]),
+    "norm_vector_inf": (lambda np, x: np.linalg.norm(x, np.inf, axis=0), [distinct((3, 4))]),
+    "norm_vector_minus_inf": (lambda np, x: np.linalg.norm(x, -np.inf), [distinct((5,))]),
+    "trace": (lambda np, x: np.trace(x), [gauss((3, 3))]),
+    "trace_offset_axes": (lambda np, x: np.trace(x, 1, axis1=2, axis2=0), [gauss((3, 2, 4))]),
+    "diag_vector": (lambda np, x: np.diag(x) * 2.0, [gauss((3,))]),
+    "diag_vector_offset": (lambda np, x: np.diag(x, -2) * 2.0, [gauss((3,))]),
+    "diag_matrix_offset": (lambda np, x: np.diag(x, 1) ** 2, [gauss((3, 4))]),
+    "diagonal": (lambda np, x: np.diagonal(x, -1, 1, 2) ** 2, [gauss((2, 4, 3))]),
+    "tril": (lambda np, x: np.tril(x) ** 2, [gauss((2, 3, 3))]),
+    "tril_k": (lambda np, x: np.tril(x, -1) ** 2, [gauss((3, 4))]),
+    "triu_k": (lambda np, x: np.triu(x, 1) ** 2, [gauss((4, 3))]),
+    "kron": (lambda np, a, b: np.kron(a, b), [gauss((2, 3)), gauss((2, 2))]),
+    "kron_ranks": (lambda np, a, b: np.kron(a, b), [gauss((3,)), gauss((2, 2))]),
+    "cross": (lambda np, a, b: np.cross(a, b), [gauss((2, 3)), gauss((3,))]),
+    "cross_2_vectors": (lambda np, a, b: np.cross(a, b), [gauss((4, 2)), gauss((2,))]),
+    "cross_2_and_3": (lambda np, a, b: np.cross(a, b), [gauss((2, 2)), gauss((2, 3))]),
+    "cross_axis": (lambda np, a, b: np.cross(a, b, axis=0), [gauss((3, 2)), gauss((3, 2))]),
+    "tensordot": (lambda np, a, b: np.tensordot(a, b), [gauss((2, 3, 4)), gauss((3, 4, 2))]),
+    "tensordot_axes": (lambda np, a, b: np.tensordot(a, b, axes=([0, 2], [2, 0])), [gauss((2, 3, 4)),
+                                                                                  gauss((4, 2, 2))]),
+    "inner": (lambda np, a, b: np.inner(a, b), [gauss((2, 3)), gauss((4, 3))]),
+    "matrix_power": (lambda np, x: np.linalg.matrix_power(x, 5), [gauss((2, 3, 3))]),
+    "matrix_power_negative": (lambda np, x: np.linalg.matrix_power(x, -2), [well((3, 3))]),
+    "multi_dot": (lambda np, a, b, c: np.linalg.multi_dot([a, b, c]), [gauss((3,)), gauss((3, 4)), gauss((4, 2))]),
+    "vdot": (lambda np, a, b: np.vdot(a, b), [gauss((2, 3)), gauss((3, 2))]),
+    "cond": (lambda np, x: np.linalg.cond(x), [distinct((3, 3))]),
+    "cond_fro": (lambda np, x: np.linalg.cond(x, "fro"), [well((3, 3))]),
+    "einsum_trace": (lambda np, x: np.einsum("ii", x), [gauss((3, 3))]),
+    "einsum_diagonals": (lambda np, a, b: np.einsum("bii,bjj->bij", a, b) ** 2, [gauss((2, 3, 3)), gauss((2, 2, 2))]),
+    "dot_nd": (lambda np, a, b: np.dot(a, b), [gauss((2, 3)), gauss((2, 3, 4))]),
+    "dot_matrix_vector": (lambda np, a, b: np.dot(a, b), [gauss((2, 2, 3)), gauss((3,))]),
+}
+
+
+def case(name, rng):
+    fn, samplers = CASES[name]
+    return (lambda *xs: fn(gnp, *xs)), (lambda *xs: fn(np, *xs)), [s(rng) for s in samplers]
+
+
+def tensors(arrays):
+    return [gg.tensor(a, dtype=gg.float64, requires_grad=True) for a in arrays]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forward_equals_numpy(name, rng):
+    f, ref, arrays = case(name, rng)
+    expected = ref(*arrays)
+    for got in (f(*tensors(arrays)).detach().numpy(), gg.compile(f)(*arrays)):
+        got = np.asarray(got)
+        assert got.shape == np.shape(expected)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_eager_first_and_second_order(name, rng):
+    f, _, arrays = case(name, rng)
+    assert gradcheck(f, tensors(arrays))
+    assert gradgradcheck(f, tensors(arrays), atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_compiled_first_and_second_order(name, rng):
+    """gg.grad on NumPy arrays compiles the function; its gradient and the gradient of its gradient's norm
+    match finite differences and eager autograd."""
+    f, _, arrays = case(name, rng)
+    v = rng.standard_normal(np.shape(f(*tensors(arrays))))
+
+    def scalar(*xs):
+        return gnp.sum(f(*xs) * v)
+
+    argnums = tuple(range(len(arrays)))
+    grads = gg.grad(scalar, argnums)(*arrays)
+    numeric = numerical_jacobian(lambda *a: np.asarray(float(scalar(*[gg.tensor(x) for x in a]).item())), arrays)
+    for c, n in zip(grads, numeric):
+        np.testing.assert_allclose(c.ravel(), n.ravel(), rtol=1e-5, atol=1e-6)
+    ts = tensors(arrays)
+    eager = gg.autograd.grad(scalar(*ts), ts)
+    for c, e in zip(grads, eager):
+        np.testing.assert_allclose(c, e.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+    first = gg.grad(scalar, argnums=0)
+
+    def grad_norm(*xs):
+        g = first(*xs)
+        return gnp.sum(g * g)
+
+    second = gg.grad(grad_norm, argnums=0)(*arrays)
+    numeric = numerical_jacobian(lambda *a: np.asarray(float(grad_norm(*[gg.tensor(x) for x in a]).item())),
+                                 arrays)[0]
+    np.testing.assert_allclose(second.ravel(), numeric.ravel(), rtol=1e-4, atol=1e-5)
+
+
+def test_pytorch_face_names_reach_the_same_ops(rng):
+    a = rng.standard_normal((3, 3)) + 3 * np.eye(3)
+    s = a @ a.T
+    t, st = gg.tensor(a), gg.tensor(s)
+    import graphgrad.linalg as gl
+    np.testing.assert_allclose(gl.inv(t).numpy(), np.linalg.inv(a), rtol=1e-12)
+    np.testing.assert_allclose(t.inverse().numpy(), np.linalg.inv(a), rtol=1e-12)
+    np.testing.assert_allclose(gg.linalg.solve(t, gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64)).numpy(),
+                               np.linalg.solve(a, [1.0, 2.0, 3.0]), rtol=1e-12)
+    assert abs(t.det().item() - np.linalg.det(a)) < 1e-12 * abs(np.linalg.det(a))
+    assert abs(t.logdet().item() - np.log(np.linalg.det(a))) < 1e-12
+    np.testing.assert_allclose(gg.cholesky(st).numpy(), np.linalg.cholesky(s), rtol=1e-12)
+    np.testing.assert_allclose(st.cholesky(upper=True).numpy(), np.linalg.cholesky(s).T, rtol=1e-12)
+    assert gg.trace(t).item() == pytest.approx(np.trace(a), rel=1e-12)
+    np.testing.assert_array_equal(gg.tril(t, -1).numpy(), np.tril(a, -1))
+    np.testing.assert_array_equal(t.triu().numpy(), np.triu(a))
+    u, sv, vh = gg.linalg.svd(t)
+    np.testing.assert_allclose((u * sv.unsqueeze(-2) @ vh).numpy(), a, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(t.svd().V.numpy(), vh.numpy().T, rtol=1e-12)  # torch.svd gives V, not Vh
+    w, v = gg.linalg.eigh(st)
+    np.testing.assert_allclose(w.numpy(), np.linalg.eigvalsh(s), rtol=1e-12)
+    assert gg.linalg.matrix_norm(t, "nuc").item() == pytest.approx(np.linalg.norm(a, "nuc"), rel=1e-12)
+    assert gg.linalg.vector_norm(t, 3).item() == pytest.approx(np.sum(np.abs(a) ** 3) ** (1 / 3), rel=1e-12)
+
+
+def test_bad_input_is_refused_naming_the_shapes():
+    with pytest.raises(RuntimeError, match="linalg.inv: A must be batches of square matrices, but they are 2 by 3"):
+        gg.linalg.inv(gg.ones(2, 3))
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        gg.linalg.det(gg.ones(3))
+    with pytest.raises(RuntimeError, match="^triu: input tensor must have at least 2 dimensions$"):
+        gg.triu(gg.ones(3))
+    with pytest.raises(NotImplementedError, match="full_matrices=False"):
+        gnp.linalg.svd(gg.ones(3, 2, dtype=gg.float64))
+    with pytest.raises(ValueError, match="Invalid norm order 'nuc' for vectors"):
+        gnp.linalg.norm(gg.ones(3), "nuc")
+    with pytest.raises(Exception, match=r"compiled function|3x3 and 2"):
+        gg.compile(lambda a, b: gnp.linalg.solve(a, b))(np.eye(3), np.ones((2, 1)))
+
+
+def test_gradient_of_singular_values_is_exact_at_repeated_values():
+    """Repeated singular values: the singular-vector terms are taken as 0, exact for functions of S alone."""
+    x = np.diag([2.0, 2.0, 1.0])
+    g = gg.grad(lambda a: gnp.linalg.norm(a, "nuc"))(x)
+    np.testing.assert_allclose(g, np.eye(3), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["inv", "solve_vector", "det", "cholesky", "eigh", "svd_tall", "norm_nuc", "trace"])
+def test_forward_mode_transposes_the_gradient_rules(name, rng):
+    """gg.jvp: forward mode comes from transposing each gradient rule; against central differences."""
+    f, _, arrays = case(name, rng)
+    tangents = [rng.standard_normal(a.shape) for a in arrays]
+    _, tangent_out = gg.jvp(f, tuple(arrays), tuple(tangents))
+    eps = 1e-6
+    plus = f(*[gg.tensor(a + eps * t) for a, t in zip(arrays, tangents)]).numpy()
+    minus = f(*[gg.tensor(a - eps * t) for a, t in zip(arrays, tangents)]).numpy()
+    np.testing.assert_allclose(np.asarray(tangent_out), (plus - minus) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: gg.linalg.cholesky(gg.tensor([[1.0, 2.0], [2.0, 1.0]])),
+     r"^linalg.cholesky: The factorization could not be completed because the input is not positive-definite "
+     r"\(the leading minor of order 2 is not positive-definite\).$"),
+    (lambda: gnp.linalg.cholesky(gg.tensor([np.eye(3), -np.eye(3)])),
+     r"^linalg.cholesky: \(Batch element 1\): .* \(the leading minor of order 1 is not positive-definite\).$"),
+    (lambda: gg.linalg.inv(gg.tensor([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, 1.0]])),
+     r"^linalg.inv: The diagonal element 2 is zero, the inversion could not be completed because the input "
+     r"matrix is singular.$"),
+    (lambda: gg.linalg.solve(gg.zeros(2, 2), gg.ones(2)),
+     r"^linalg.solve: The solver failed because the input matrix is singular.$"),
+])
+def test_failures_on_valid_input_are_pytorchs_linalg_errors(call, message):
+    """Eager failures say what PyTorch says, as gg.linalg.LinAlgError (a RuntimeError, and a
+    numpy.linalg.LinAlgError for NumPy-style code)."""
+    with pytest.raises(gg.linalg.LinAlgError, match=message) as info:
+        call()
+    assert isinstance(info.value, RuntimeError) and isinstance(info.value, np.linalg.LinAlgError)
+
+
+def test_spectral_norm_gradient_at_a_rank_deficient_matrix_is_finite_and_exact():
+    """A zero singular value would divide 0 by 0 in the singular-vector terms; they are 0 when only S is used."""
+    a = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])  # rank 1, S = (sqrt 5, 0): the gradient is u1 v1^T
+    for g in (gg.grad(lambda x: gnp.linalg.norm(x, 2))(a),
+              gg.autograd.grad(gnp.linalg.norm(t := gg.tensor(a, requires_grad=True), 2), [t])[0].numpy()):
+        np.testing.assert_allclose(g, a / np.linalg.norm(a), atol=1e-12)
+
+
+def test_linalg_ops_print_and_parse_back():
+    from graphgrad.ir.parser import parse_graph
+
+    def f(a, b):
+        w, v = gnp.linalg.eigh(a @ a.T)
+        return (gnp.sum(gnp.tril(a, -1)) + gnp.sum(w * v) + gnp.linalg.norm(a, "nuc")
+                + gnp.sum(gnp.linalg.solve(a, b)) + gnp.einsum("ii", a) + gnp.linalg.slogdet(a)[1])
+
+    c = gg.compile(f)
+    args = (gg.tensor(np.eye(3) * 2, requires_grad=True), gg.tensor(np.ones(3)))
+    for stage in ("traced", "pruned", "optimized"):
+        g = c.graph(*args, stage=stage)
+        assert str(parse_graph(str(g))) == str(g)
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 3), (3,)), ((3, 3), (2, 3, 2)), ((2, 1, 3, 3), (4, 3, 1)),
+                                    ((3, 3), (3,)), ((2, 3, 3), (2, 3, 2))])
+def test_solve_binds_the_form_every_numpy_and_cupy_reads_alike(shapes, rng):
+    """Older CuPy neither broadcasts batch axes nor reads NumPy 2's vector rule: every solve in the forward and
+    adjoint graphs takes a 1-D b only beside one matrix, else a matrix b with a's batch axes."""
+    a, b = well(shapes[0])(rng), rng.standard_normal(shapes[1])
+    c = gg.compile(lambda a, b: gnp.linalg.solve(a, b))
+    args = (gg.tensor(a, requires_grad=True), gg.tensor(b, requires_grad=True))
+    graph = c.graph(*args, stage="optimized")
+    solves = [n for n in graph.nodes if n.op == "solve"]
+    assert len(solves) == 2  # the forward solve and the adjoint's solve with a^T
+    for node in solves:
+        sa, sb = node.inputs[0].type.shape, node.inputs[1].type.shape
+        assert (len(sa) == 2 and len(sb) == 1) or (len(sb) == len(sa) and sb[:-2] == sa[:-2]), (sa, sb)
+    np.testing.assert_allclose(np.asarray(c(a, b)), np.linalg.solve(a, b), rtol=1e-12)
