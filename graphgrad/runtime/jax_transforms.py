@@ -668,7 +668,7 @@ def jacfwd(fn, argnums=0, has_aux: bool = False):
                 t, d = values[n_out + i]
                 t = _broadcast_front(t, d, it.size)                 # (n_k, *out shape)
                 t = moveaxis(t, 0, -1) if t.ndim > 1 else t          # (*out shape, n_k)
-                jac[i][k] = t.reshape(ot.shape + it.shape)
+                jac[i][k] = t.reshape(ot.shape + it.shape)._cast(it.dtype)  # (an integer output's zeros too)
         if forward is None:
             forward = [(v, None) for v in _replay(jg.graph, dyn + tr.captured + [
                 bind("full_like", dyn[j], value=0.0) for j in jg.diff_leaves])]
