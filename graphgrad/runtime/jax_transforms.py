@@ -238,8 +238,10 @@ def _vjp_graph(fn, args: tuple, diff: list, has_aux: bool, what: str) -> _VJPGra
     # aux outputs are not differentiated here; they are the joint graph's replay of the forward values
     # (joint.nodes begins with one replayed node per traced node, in order)
     position = {n.output: k for k, n in enumerate(g.nodes)}
-    for k, n in enumerate(g.nodes):
-        assert joint.nodes[k].op == n.op, "adjoint generation replays the forward nodes in order"
+    if tr.n_aux and any(joint.nodes[k].op != n.op for k, n in enumerate(g.nodes)):
+        raise NotImplementedError(f"{what} with has_aux=True of a function with structured control flow "
+                                  f"(cond, scan, while_loop) is not supported yet; return the aux values from a "
+                                  f"separate call")
     aux = []
     for v in g.outputs[tr.n_out:]:
         aux.append(joint.inputs[g.inputs.index(v)] if v.node is None else joint.nodes[position[v]].output)
