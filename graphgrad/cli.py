@@ -211,12 +211,11 @@ def cmd_ops(ns) -> int:
         grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else (
             "sub-graph adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")
         # forward mode (jvp) transposes the gradient rule, so an op has one exactly when it has a gradient rule
-        jvp = ("zero" if name in NONDIFFERENTIABLE else "transposed gradient") if name in VJP_RULES else (
-            "refused (use fori_loop/scan)" if name == "while" else
-            "transposed gradient" if name in STRUCTURED or name == "get" else "MISSING")
-        # literals and factories take no tensor input, so there is nothing to batch
-        batch = "none (no input)" if name in ("constant", "full", "arange") else getattr(
-            BATCH_RULES.get(name), "__name__", "MISSING")
+        jvp = (("zero" if name in NONDIFFERENTIABLE else "transposed gradient") if name in VJP_RULES else
+               "transposed adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")
+        batch = getattr(BATCH_RULES.get(name), "__name__", None) or (
+            "none (no input)" if name in ("constant", "full", "arange") else
+            "none yet (refused)" if name in STRUCTURED or name == "get" else "MISSING")
         expr = ("yes" if name in EXPRESSIONS else "python block" if name in BLOCKS else
                 "bound by its block" if name == "get" else "MISSING")
         rows.append((name, grad, jvp, batch, expr, names(name, "numpy"), names(name, "tensor"), names(name, "gg"),

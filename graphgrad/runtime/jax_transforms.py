@@ -255,8 +255,10 @@ def _vjp_graph(fn, args: tuple, diff: list, has_aux: bool, what: str) -> _VJPGra
     # aux outputs are not differentiated here; they are the joint graph's replay of the forward values
     # (joint.nodes begins with one replayed node per traced node, in order)
     position = {n.output: k for k, n in enumerate(g.nodes)}
-    for k, n in enumerate(g.nodes):
-        assert joint.nodes[k].op == n.op, "adjoint generation replays the forward nodes in order"
+    if tr.n_aux and any(joint.nodes[k].op != n.op for k, n in enumerate(g.nodes)):
+        raise NotImplementedError(f"{what} with has_aux=True of a function with structured control flow "
+                                  f"(cond, scan, while_loop) is not supported yet; return the aux values from a "
+                                  f"separate call")
     aux = []
     for v in g.outputs[tr.n_out:]:
         aux.append(joint.inputs[g.inputs.index(v)] if v.node is None else joint.nodes[position[v]].output)
@@ -685,7 +687,7 @@ def jacfwd(fn, argnums=0, has_aux: bool = False):
                 t, d = values[n_out + i]
                 t = _broadcast_front(t, d, it.size)                 # (n_k, *out shape)
                 t = moveaxis(t, 0, -1) if t.ndim > 1 else t          # (*out shape, n_k)
-                jac[i][k] = t.reshape(ot.shape + it.shape)
+                jac[i][k] = t.reshape(ot.shape + it.shape)._cast(it.dtype)  # (an integer output's zeros too)
         if forward is None:
             forward = [(v, None) for v in _replay(jg.graph, dyn + _captured(tr.captured) + [
                 bind("full_like", dyn[j], value=0.0) for j in jg.diff_leaves])]

@@ -310,3 +310,23 @@ def test_grad_shows_its_graph_and_source():
     assert str(gg.value_and_grad(lambda x: (x * x).sum()).graph(x, stage="adjoint")).count("mul") >= 2
     with pytest.raises(ValueError, match="unknown stage 'forward'"):
         g.graph(x, stage="forward")
+
+
+def test_jacobians_of_an_integer_output_are_zeros_of_the_input_dtype():
+    x = np.array([1.0, 3.0, 2.0])
+    for jac in (gg.jacrev, gg.jacfwd):
+        j_index, j_double = jac(lambda x: (x.argmax(), x * 2))(x)
+        assert j_index.dtype == np.float64 and not j_index.any()
+        np.testing.assert_allclose(j_double, 2 * np.eye(3))
+
+
+def test_jvp_through_structured_control_flow():
+    f = lambda x: gg.cond(x.sum() > 0, lambda v: v.sin() * 2.0, lambda v: v * v, x)  # noqa: E731
+    for x in (np.array([0.3, 0.5]), np.array([-0.3, -0.5])):
+        _, t = gg.jvp(f, (x,), (np.array([1.0, -2.0]),))
+        h = 1e-6
+        v = np.array([1.0, -2.0])
+        fd = (f(gg.tensor(x + h * v)).numpy() - f(gg.tensor(x - h * v)).numpy()) / (2 * h)
+        np.testing.assert_allclose(t, fd, rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="primitive 'cond' has no batching rule"):
+        gg.jacrev(f)(np.array([0.3, 0.5]))   # its rows are batched: cond has no batching rule yet
