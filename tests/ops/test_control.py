@@ -214,3 +214,20 @@ def test_cupy_module_source_for_control_flow_compiles(rng):
     assert "import cupy as cp" in source and "np." not in source
     assert "for i in range(3):" in source and "while True:" in source and "    if " in source
     compile(source, "<cupy module>", "exec")
+
+
+def test_forward_mode_through_scan_and_while_matches_finite_differences():
+    def f(x):
+        return gg.scan(lambda c, xi: (c * xi + xi.sin(), c), x[0] * 0 + 1.0, x)[0]
+
+    def w(x):
+        return gg.while_loop(lambda c: c[1] < 3, lambda c: (c[0] * 1.5 + x.sum(), c[1] + 1),
+                             (x.sum(), gg.tensor(0)))[0]
+
+    x, t, eps = np.array([0.3, 0.5, 0.9]), np.array([1.0, -2.0, 0.5]), 1e-6
+    for fn in (f, w):
+        _, tangent = gg.jvp(fn, (x,), (t,))
+        fd = (np.asarray(fn(gg.tensor(x + eps * t))) - np.asarray(fn(gg.tensor(x - eps * t)))) / (2 * eps)
+        np.testing.assert_allclose(tangent, fd, rtol=1e-7)
+    with pytest.raises(NotImplementedError, match="primitive 'scan' has no batching rule"):
+        gg.hessian(f)(x)
