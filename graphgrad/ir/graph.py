@@ -66,6 +66,107 @@ class Node:
         return [v for v in self.inputs if v.__class__ is Value]
 
 
+def name_assigner(names: dict, taken: set):
+    """``assign(value)``: record in ``names`` a unique identifier for ``value`` (the user's name where known,
+    else ``t1``, ``t2``...), never one in ``taken``."""
+    counter = itertools.count(1)
+
+    def assign(v: Value) -> None:
+        base = _identifier(v.name) if v.name else None
+        if base is None:
+            base = f"t{next(counter)}"
+            while base in taken:
+                base = f"t{next(counter)}"
+        name, k = base, 1
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        taken.add(name)
+        names[v] = name
+
+    return assign
+
+
+@dataclass(eq=False)
+class Graph:
+    """A function in SSA form: ``inputs`` -> ``nodes`` (topologically ordered) -> ``outputs``."""
+
+    name: str
+    inputs: list[Value] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    outputs: list[Value] = field(default_factory=list)
+    #: names for the outputs in generated code and printing (optional)
+    output_names: list[str] | None = None
+    #: facts passes leave for later passes (e.g. "n_primal": inputs before the cotangents)
+    meta: dict = field(default_factory=dict)
+
+    # -- construction -------------------------------------------------------------------------
+    def add_input(self, type: TensorType, name: str | None = None) -> Value:
+        v = Value(type, name)
+        self.inputs.append(v)
+        return v
+
+    def add_node(self, op: str, inputs: Iterable[Any], attrs: dict, type: TensorType,
+                 loc: Loc | None = None, role: str = "forward", name: str | None = None) -> Value:
+        out = Value(type, name)
+        out.node = node = Node(op, list(inputs), dict(attrs), out, loc, role)
+        self.nodes.append(node)
+        return out
+
+    # -- queries ------------------------------------------------------------------------------
+    def users(self) -> dict[Value, list[Node]]:
+        """Map every value to the nodes that read it."""
+        result: dict[Value, list[Node]] = {v: [] for v in self.inputs}
+        for n in self.nodes:
+            result.setdefault(n.output, [])
+            for v in n.value_inputs():
+                result.setdefault(v, []).append(n)
+        return result
+
+    def to_networkx(self):
+        """A ``networkx.DiGraph`` over values (edges: input value -> output value), for analyses."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for v in self.inputs:
+            g.add_node(v, role="input")
+        for n in self.nodes:
+            g.add_node(n.output, op=n.op, role=n.role)
+            for v in n.value_inputs():
+                g.add_edge(v, n.output)
+        return g
+
+    def value_names(self) -> dict[Value, str]:
+        """Unique, valid Python identifiers for every value: the user's names where known."""
+        names: dict[Value, str] = {}
+        assign = name_assigner(names, set())
+        for v in self.inputs:
+            assign(v)
+        for n in self.nodes:
+            assign(n.output)
+        return names
+
+    def __str__(self) -> str:
+        import os
+
+        return f"{os.path.basename(self.file)}:{self.line}"
+
+
+@dataclass(eq=False, slots=True)
+class Node:
+    """``output = op(*inputs, **attrs)``. Inputs are Values or Python scalars (weakly typed literals)."""
+
+    op: str
+    inputs: list
+    attrs: dict
+    output: Value
+    loc: Loc | None = None
+    #: "forward" for traced nodes, "adjoint" for nodes made by adjoint generation.
+    role: str = "forward"
+
+    def value_inputs(self) -> list[Value]:
+        return [v for v in self.inputs if v.__class__ is Value]
+
+
 @dataclass(eq=False)
 class Graph:
     """A function in SSA form: ``inputs`` -> ``nodes`` (topologically ordered) -> ``outputs``."""

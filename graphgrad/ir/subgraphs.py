@@ -6,9 +6,7 @@ sub-graphs in one namespace, so that inlined blocks never shadow each other.
 """
 from __future__ import annotations
 
-import itertools
-
-from .graph import Graph, Value, _identifier
+from .graph import Graph, Value, name_assigner
 
 
 def subgraphs(node) -> list[tuple[str, Graph]]:
@@ -20,19 +18,7 @@ def all_value_names(graph: Graph, names: dict | None = None, taken: set | None =
     """Unique identifiers for every value of ``graph`` and, recursively, of its nodes' sub-graphs."""
     names = {} if names is None else names
     taken = set() if taken is None else taken
-    counter = itertools.count(1)
-
-    def assign(v: Value) -> None:
-        base = _identifier(v.name) if v.name else None
-        if base is None:
-            base = f"t{next(counter)}"
-            while base in taken:
-                base = f"t{next(counter)}"
-        name, k = base, 1
-        while name in taken:
-            name, k = f"{base}_{k}", k + 1
-        taken.add(name)
-        names[v] = name
+    assign = name_assigner(names, taken)
 
     def walk(g: Graph) -> None:  # a graph's own values first: the outer program keeps the plain names
         for v in g.inputs:
