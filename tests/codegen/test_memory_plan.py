@@ -94,3 +94,19 @@ def test_a_constant_the_caller_receives_is_built_per_call():
     _, gy = g(x, y)
     gy += 5.0
     np.testing.assert_array_equal(g(x, y)[1], np.zeros(3))
+
+
+def test_relu_gradient_is_a_product_with_positive_zeros_where_dead():
+    # g * mask runs in place and far faster than where(mask, g, 0); + 0.0 keeps PyTorch's +0 for a negative g
+    def f(x):
+        return (x.relu() * -3.0).sum()
+    x = gg.tensor([-1.0, 2.0, 0.0], requires_grad=True)
+    cf = gg.compile(f)
+    assert "np.where" not in cf.source(x)
+    cf(x).backward()
+    compiled = x.grad.numpy().copy()
+    x.grad = None
+    f(x).backward()
+    for grad in (compiled, x.grad.numpy()):
+        np.testing.assert_array_equal(grad, [0.0, -3.0, 0.0])
+        assert not np.signbit(grad[[0, 2]]).any()
