@@ -87,7 +87,10 @@ def _recompute_cost(node: Node) -> float:
 
 
 def nbytes(v: Value) -> int:
-    """The size of ``v``'s array."""
+    """The size of ``v``'s array (the sum of its parts' for a control-flow block's tuple of results)."""
+    parts = getattr(v.type, "types", None)
+    if parts is not None:
+        return sum(int(math.prod(t.shape)) * np.dtype(t.dtype).itemsize for t in parts)
     return int(math.prod(v.type.shape)) * np.dtype(v.type.dtype).itemsize
 
 
