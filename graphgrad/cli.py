@@ -177,6 +177,8 @@ def cmd_dump(ns) -> int:
         print(render(graph))
         if len(stages) > 1:
             print()
+    if spec.backward is not None and any(s in ("forward", "backward") for s in stages):
+        print(f"// {compiled.saved_bytes(*args)}", file=sys.stdout if ns.format == "text" else sys.stderr)
     if ns.timings:  # as comments after text; on stderr where they would break a JSON or DOT document
         print_timings(compiled, args, "//", sys.stdout if ns.format == "text" else sys.stderr)
     return 0

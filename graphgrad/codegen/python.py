@@ -1,7 +1,9 @@
 """Graph -> Python module source for the ``numpy`` or ``cupy`` backend.
 
 One statement per node (a few ops add a setup line), named after the user's variables, with the
-user's ``file:line`` and source text as a comment; intermediates are deleted at their last use.
+user's ``file:line`` and source text as a comment; intermediates are deleted at their last use, an elementwise
+result is written into the buffer of an operand that dies there (``np.add(t3, b1, out=t3)``) and constants are
+built once, at module level (``codegen/memory.py`` says when either is safe).
 The module imports only the array library (and Python's ``math`` where NumPy lacks a function, as for
 erf), so it can be exported and run without graphgrad.
 """
@@ -14,6 +16,7 @@ import re
 
 from ..ir.graph import Graph, Value
 from .expressions import STDLIB_IMPORTS, computed_dtype, statements
+from .memory import UFUNCS, plan
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
 
@@ -67,11 +70,26 @@ def _type_check(name: str, value: Value, xp: str) -> str:
 BLOCKS: dict = {}
 
 
+def _computes_in_own_dtype(node) -> bool:
+    return _numpy_dtype(node) in (None, node.output.type.dtype)
+
+
+def _hoisted_line(n, names: dict, xp: str, texts: dict) -> str:
+    """The module-level statement building constant node ``n`` once."""
+    t = n.output.type
+    if n.op == "full_like":  # the shape is fixed for this specialization
+        expr = f"{xp}.full({t.shape!r}, {_literal(n.attrs['value'], xp)}, dtype={xp}.{t.dtype})"
+    else:
+        expr = statements(n.op, [], xp, names[n.output], n.attrs)[-1]
+    return f"{names[n.output]} = {expr}{_source_comment(n, [], texts)}"
+
+
 def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = None,
-                    doc: str | None = None, check_types: bool = False) -> str:
+                    doc: str | None = None, check_types: bool = False, constants: list | None = None) -> str:
     """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output.
 
-    ``check_types``: assert every input's and every computed value's shape and dtype against the IR."""
+    ``check_types``: assert every input's and every computed value's shape and dtype against the IR. With a
+    ``constants`` list, the constants that can be built once are appended to it as module-level statements."""
     from ..ir.subgraphs import all_value_names, has_subgraphs
 
     names = all_value_names(graph) if has_subgraphs(graph) else graph.value_names()
@@ -80,7 +98,14 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
         lines.append(f'    """{doc}"""')
     if check_types:
         lines += [f"    {_type_check(names[v], v, xp)}" for v in graph.inputs]
-    lines += _body_lines(graph, names, xp, "    ", [], top=True, check_types=check_types)
+    reuse, hoisted = plan(graph, _computes_in_own_dtype)  # the top level only: a loop body reassigns its values
+    if constants is None:
+        hoisted = set()
+    texts: dict = {}
+    constants = constants if constants is not None else []
+    constants += [_hoisted_line(n, names, xp, texts) for n in graph.nodes if n in hoisted]
+    lines += _body_lines(graph, names, xp, "    ", [], top=True, texts=texts, check_types=check_types, reuse=reuse,
+                         hoisted=hoisted)
     outs = [names[v] for v in graph.outputs]
     if returns is not None:
         lines.append(f"    return {returns}")
@@ -90,10 +115,13 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
 
 
 def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list, top: bool = False,
-                texts: dict | None = None, check_types: bool = False) -> list[str]:
+                texts: dict | None = None, check_types: bool = False, reuse: dict | None = None,
+                hoisted=frozenset()) -> list[str]:
     """The statements of ``graph``'s nodes; at the top level, intermediates are deleted at their last use
-    (inside a block they live on, as a loop body reassigns them)."""
+    (inside a block they live on, as a loop body reassigns them). ``reuse``: node -> the dying operand whose
+    buffer receives its result; ``hoisted``: constant nodes built at module level instead."""
     texts = {} if texts is None else texts
+    reuse = reuse or {}
     last_use: dict[Value, int] = {}
     getters: dict[Value, dict] = {}
     for i, n in enumerate(graph.nodes):
@@ -104,13 +132,14 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
             getters.setdefault(n.inputs[0], {})[n.attrs["item"]] = names[n.output]
     keep = set(graph.inputs)
     keep.update(graph.outputs)
+    keep.update(n.output for n in hoisted)  # globals: never deleted in the function
     lines: list[str] = []
 
     def emit(sub: Graph, sub_indent: str) -> list[str]:
         return _body_lines(sub, names, xp, sub_indent, last_loc, texts=texts, check_types=check_types)
 
     for i, n in enumerate(graph.nodes):
-        if n.op == "get":  # bound by the block that computes the tuple
+        if n.op == "get" or n in hoisted:  # bound by the block that computes the tuple; a module-level constant
             continue
         out = names[n.output]
         temps = []
@@ -122,8 +151,13 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
             lines += [f"{indent}{line}" for line in block[1:]]
         else:
             args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
-            body = statements(n.op, args, xp, out, n.attrs)
-            if _numpy_dtype(n) not in (None, n.output.type.dtype):  # NumPy promotes where PyTorch does not
+            target = reuse.get(n)
+            if target is not None:  # the result goes into a dying operand's buffer
+                args = args + ["0"] if n.op == "relu" else args
+                body = [f"{xp}.{UFUNCS[n.op]}({', '.join(args)}, out={names[target]})"]
+            else:
+                body = statements(n.op, args, xp, out, n.attrs)
+            if not _computes_in_own_dtype(n):  # NumPy promotes where PyTorch does not
                 body[-1] = f"({body[-1]}).astype({xp}.{n.output.type.dtype})"
             for stmt in body[:-1]:
                 lines.append(f"{indent}{stmt}")
@@ -149,7 +183,11 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     module, xp = BACKENDS[backend]
     comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
-    bodies = [function_source(graph, name, xp, doc=doc, check_types=check_types) for graph, name, doc in functions]
+    constants: list = []
+    bodies = [function_source(graph, name, xp, doc=doc, check_types=check_types, constants=constants)
+              for graph, name, doc in functions]
+    if constants:  # built once, when the module loads; the functions only read them
+        bodies.insert(0, "\n".join(dict.fromkeys(constants)))
     # the substring test first: a regex with a leading \b scans a large module ten times slower
     stdlib = "".join(f"import {m}\n" for m in STDLIB_IMPORTS
                      if any(f"{m}." in b and re.search(rf"\b{m}\.", b) for b in bodies))

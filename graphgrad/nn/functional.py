@@ -213,8 +213,9 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
     out_channels, _, kh, kw = weight.shape
     cols = _patches(input, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW)
     n, c, oh, ow = cols.shape[:4]
-    rows = cols.permute(0, 2, 3, 1, 4, 5).reshape(n, oh, ow, c * kh * kw)
-    out = (rows @ weight.reshape(out_channels, c * kh * kw).t()).permute(0, 3, 1, 2)
+    # one patch per row of a 2-D matrix: the product, and the weight gradient rows.T @ g, are each one GEMM
+    rows = cols.permute(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+    out = (rows @ weight.reshape(out_channels, c * kh * kw).t()).reshape(n, oh, ow, out_channels).permute(0, 3, 1, 2)
     if bias is not None:
         out = out + bias.reshape(1, out_channels, 1, 1)
     return _as_pytorch_names(out, "ConvolutionBackward0", input, weight, bias)

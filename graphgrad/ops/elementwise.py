@@ -122,7 +122,10 @@ sqrt = unary("sqrt", lambda g, out, x: g / (2 * out))
 # exp(-log(1 + exp(-x))) never overflows, unlike 1 / (1 + exp(-x)) for very negative x
 sigmoid = unary("sigmoid", lambda g, out, x: g * out * (1 - out), numpy=(),
                 expr=lambda a, xp, out: [f"{xp}.exp(-{xp}.logaddexp(0, -{a[0]}))"])
-relu = unary("relu", lambda g, out, x: where(out > 0, g, 0.0), float_result=False, numpy=(),
+# the gradient as a product with the mask: NumPy multiplies (in place of a dying g) many times faster than where()
+# selects; + 0.0 turns the -0.0 of a negative g times 0 into PyTorch's 0. It differs from where(out > 0, g, 0)
+# only for a non-finite g where out <= 0.
+relu = unary("relu", lambda g, out, x: g * (out > 0) + 0.0, float_result=False, numpy=(),
              expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, 0)"])
 abs = unary("abs", lambda g, out, x: g * x.sign(), float_result=False, numpy=("abs", "absolute"),
             tensor=("abs", "__abs__"))

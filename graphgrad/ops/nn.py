@@ -103,9 +103,19 @@ primitive("unfold2d", batch=_image_patches_batch,
 
 def _fold2d_expr(a, xp, out, kernel, stride, padding, dilation, size):
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    oh, ow = (window_count(*args) for args in zip(size, kernel, stride, padding, dilation))
+    if (sh, sw) == tuple(kernel) and (dh, dw) == (1, 1) and (ph, pw) == (0, 0):
+        # windows that tile the image (a max-pool's): each pixel gets at most one patch entry, so the image is
+        # the patches' transpose, one copy, with zeros only where the tiling stops short of the edge
+        n_c = f"{a[0]}.shape[:2]"
+        tiles = f"{a[0]}.transpose((0, 1, 2, 4, 3, 5)).reshape({n_c} + ({oh * sh}, {ow * sw}))"
+        if (oh * sh, ow * sw) == tuple(size):
+            return [tiles]
+        image = f"{out}_image"
+        return [f"{image} = {xp}.zeros({n_c} + ({size[0]}, {size[1]}), dtype={a[0]}.dtype)",
+                f"{image}[:, :, :{oh * sh}, :{ow * sw}] = {tiles}", image]
     image = f"{out}_image"
     lines = [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({size[0] + 2 * ph}, {size[1] + 2 * pw}), dtype={a[0]}.dtype)"]
-    oh, ow = (window_count(*args) for args in zip(size, kernel, stride, padding, dilation))
     for i in range(kernel[0]):  # one strided slice per kernel offset: a patch grid never overlaps itself
         for j in range(kernel[1]):
             rows = f"{i * dh}:{i * dh + sh * (oh - 1) + 1}:{sh}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from ..ir.graph import Graph, Value
 from ..ir.verify import verify
 from ..tracer.tracer import SymbolicTensor, Tracer
-from .prune import eliminate_dead_nodes
 from .vjp_rules import apply_vjp
 
 #: ops with sub-graphs (control flow) differentiate themselves: op -> object with
@@ -116,33 +115,3 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
     joint.meta["n_outputs"] = len(graph.outputs)
     return verify(joint)
 
-
-def split_forward_backward(joint: Graph, n_outputs: int) -> tuple[Graph, Graph, list[Value]]:
-    """Split a joint graph into ``forward(inputs) -> outputs + saved`` and
-    ``backward(saved + cotangents) -> gradients``; ``saved`` is the minimal set of forward values
-    the adjoint nodes read.
-    """
-    primal_inputs = joint.inputs[:joint.meta["n_primal"]]
-    cotangents = joint.inputs[joint.meta["n_primal"]:]
-    fwd_nodes = [n for n in joint.nodes if n.role == "forward"]
-    bwd_nodes = [n for n in joint.nodes if n.role == "adjoint"]
-    produced_fwd = set(primal_inputs)
-    produced_fwd.update(n.output for n in fwd_nodes)
-    saved: dict[Value, None] = {}  # ordered set: first use in the backward decides the order
-    for n in bwd_nodes:
-        for x in n.inputs:
-            if x.__class__ is Value and x in produced_fwd:
-                saved[x] = None
-    grads = joint.outputs[n_outputs:]
-    for v in grads:
-        if v in produced_fwd:
-            saved[v] = None
-    saved = list(saved)
-
-    forward = Graph(joint.name, list(primal_inputs), fwd_nodes, joint.outputs[:n_outputs] + saved)
-    forward.output_names = (joint.output_names or [None] * n_outputs)[:n_outputs] + [None] * len(saved)
-    backward = Graph(joint.name + "_backward", saved + cotangents, bwd_nodes, list(grads))
-    backward.output_names = (joint.output_names or [])[n_outputs:] or None
-    eliminate_dead_nodes(forward)
-    eliminate_dead_nodes(backward)
-    return forward, backward, saved

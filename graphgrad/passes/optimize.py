@@ -9,6 +9,8 @@ the fixed point without repeating it (``optimize(optimize(g))`` changes nothing,
 """
 from __future__ import annotations
 
+import math
+
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import OPS, ShapeError
 from ..ir.types import TensorType
@@ -28,6 +30,15 @@ def _is_literal(x, value) -> bool:
     return not isinstance(x, Value) and not isinstance(x, bool) and x == value
 
 
+def _keeps_zero_signs(op: str, x: Value, zero) -> bool:
+    """Whether ``x + zero`` (or ``x - zero``) is ``x`` itself: for floats, -0.0 + 0.0 is +0.0, so only adding
+    -0.0 or subtracting +0.0 leaves every value as it was (``g * mask + 0.0`` turns -0.0 into 0.0 on purpose)."""
+    if x.type.dtype in ("bool", "int64", "int32", "int16", "int8", "uint8"):
+        return True
+    negative = math.copysign(1.0, zero) < 0
+    return negative if op == "add" else not negative
+
+
 def _identity(n: Node, rw: _Rewriter) -> Value | None:
     """The value ``n`` merely passes on, if it is an identity."""
     op = n.op
@@ -37,9 +48,10 @@ def _identity(n: Node, rw: _Rewriter) -> Value | None:
         return x
     if op == "mul" and _is_literal(x, 1) and isinstance(inputs[1], Value):
         return inputs[1]
-    if op in ("add", "sub") and _is_literal(inputs[1], 0) and isinstance(x, Value):
+    if op in ("add", "sub") and _is_literal(inputs[1], 0) and isinstance(x, Value) \
+            and _keeps_zero_signs(op, x, inputs[1]):
         return x
-    if op == "add" and _is_literal(x, 0) and isinstance(inputs[1], Value):
+    if op == "add" and _is_literal(x, 0) and isinstance(inputs[1], Value) and _keeps_zero_signs(op, inputs[1], x):
         return inputs[1]
     if op == "mul" and isinstance(x, Value) and isinstance(inputs[1], Value):
         same = None

@@ -24,7 +24,7 @@ def test_simplify_removes_identities():
     g = parse_graph("""
     graph f(%x: f32[3]*) {
       %a: f32[3]* = mul(%x, 1)
-      %b: f32[3]* = add(%a, 0.0)
+      %b: f32[3]* = sub(%a, 0.0)
       %c: f32[3]* = neg(%b)
       %d: f32[3]* = neg(%c)
       %e: f32[3]* = reshape(%d, shape=(3,))
@@ -133,3 +133,19 @@ def test_optimize_is_a_fixed_point_after_one_walk(name):
     once = optimize(joint)
     assert len(once.nodes) < len(joint.nodes)
     assert body(optimize(once)) == body(once)
+
+
+def test_adding_positive_zero_to_a_float_is_not_an_identity():
+    # -0.0 + 0.0 is +0.0: only x + (-0.0) and x - 0.0 leave every float as it was
+    from graphgrad.ir.parser import parse_graph
+    from graphgrad.passes.optimize import optimize
+    g = parse_graph("""
+    graph f(%x: f64[3]) {
+      %a: f64[3] = add(%x, 0.0)
+      %b: f64[3] = sub(%a, 0.0)
+      %c: f64[3] = add(%b, -0.0)
+      %d: f64[3] = add(0, %c)
+      return %d
+    }""")
+    out = optimize(g)
+    assert [(n.op, n.inputs[0]) for n in out.nodes] == [("add", out.inputs[0]), ("add", 0)]

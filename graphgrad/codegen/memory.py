@@ -1,0 +1,72 @@
+"""Memory planning for generated code: which buffers an elementwise result may overwrite, which constants are
+built once per module.
+
+A result is written into an operand's buffer (``np.add(t3, b1, out=t3)``) when that operand dies at this node
+and nobody else can see its buffer: it was made by this function as a fresh array (not an input, so never the
+caller's array nor a saved value the backward receives), it is not an output (outputs include the values saved
+for the backward), and no view of it exists: every node that reads it makes a new array (a ``reshape``,
+``permute``, ``expand``, basic ``getitem`` or ``stop_gradient`` of it may share its memory, so then it is never
+reused). Its type must be the result's (same shape, so no broadcast grows it; same dtype, and NumPy computes in
+that dtype).
+
+A ``constant``, or a ``full_like`` (whose shape is fixed for the specialization), becomes a module-level array
+built once when it is not an output and only read by ops that make new arrays: nothing can then write into it.
+"""
+from __future__ import annotations
+
+from ..ir.graph import Graph, Node, Value
+from ..ir.registry import OPS
+
+#: elementwise ops whose expression has a NumPy ufunc with ``out=``; relu is ``maximum(x, 0)``
+UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "pow": "power", "neg": "negative",
+          "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sin": "sin", "cos": "cos", "tan": "tan",
+          "tanh": "tanh", "sqrt": "sqrt", "abs": "absolute", "sign": "sign", "maximum": "maximum",
+          "minimum": "minimum", "relu": "maximum"}
+
+#: ops whose result never shares memory with an operand (besides every elementwise op but the identity-like)
+_FRESH = {"matmul", "einsum", "sum", "mean", "prod", "amax", "amin", "logsumexp", "softmax", "log_softmax", "cast",
+          "cumsum", "concat", "gather", "gather_index", "gather_rows", "scatter_add", "scatter_add_index",
+          "scatter_add_rows", "index_add_zeros", "argmax", "argmin", "pad"}
+_NOT_FRESH = {"stop_gradient", "erf"}  # stop_gradient is its operand itself
+
+
+def makes_new_array(op: str) -> bool:
+    """Whether ``op``'s result is always a new array (never a view of an operand, nor the operand itself)."""
+    if op in _NOT_FRESH:
+        return False
+    if op in _FRESH:
+        return True
+    opdef = OPS.get(op)
+    return opdef is not None and opdef.elementwise
+
+
+def _hoistable(n: Node, readers: dict, outputs: set) -> bool:
+    if n.op not in ("constant", "full_like") or n.output in outputs:
+        return False
+    return all(makes_new_array(r.op) for r in readers.get(n.output, ()))
+
+
+def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
+    """``(reuse, hoisted)``: for a node, the operand whose buffer receives its result; the nodes to build once
+    at module level. ``computes_in_own_dtype(node)`` says whether NumPy computes the node in its IR dtype."""
+    readers: dict[Value, list] = {}
+    last_use: dict[Value, int] = {}
+    for i, n in enumerate(graph.nodes):
+        for x in n.inputs:
+            if x.__class__ is Value:
+                readers.setdefault(x, []).append(n)
+                last_use[x] = i
+    outputs = set(graph.outputs)
+    hoisted = {n for n in graph.nodes if _hoistable(n, readers, outputs)}
+    exclusive = {n.output for n in graph.nodes
+                 if makes_new_array(n.op) and n.output not in outputs and n.output.type.ndim > 0
+                 and all(makes_new_array(r.op) for r in readers.get(n.output, ()))}
+    reuse: dict[Node, Value] = {}
+    for i, n in enumerate(graph.nodes):
+        if n.op not in UFUNCS or n.output.type.ndim == 0 or not computes_in_own_dtype(n):
+            continue
+        for x in n.inputs:
+            if x.__class__ is Value and x in exclusive and last_use[x] == i and x.type == n.output.type:
+                reuse[n] = x
+                break
+    return reuse, hoisted

@@ -1,0 +1,250 @@
+"""Forward/backward partition by min-cut: what the forward keeps for the backward.
+
+The joint graph (forward nodes, then adjoint nodes) is cut into ``forward(inputs) -> outputs + saved`` and
+``backward(saved + cotangents) -> gradients``. Saving every forward value the adjoint reads keeps many arrays
+alive from the forward to the end of the backward; recomputing a cheap elementwise value in the backward from a
+value saved anyway can keep fewer bytes. Which values to keep is a minimum s-t cut, as AOTAutograd's
+partitioner finds it: each forward value ``v`` is an edge ``v_in -> v_out`` whose capacity is the cost of
+keeping ``v`` (its bytes); the source feeds every value the backward may not recompute (inputs, and the outputs
+of matrix products, reductions and other expensive ops), and every value the backward reads drains into the
+sink. A cut through ``v_in -> v_out`` keeps ``v``; the values between the cut and the sink are recomputed.
+
+Inputs cost nothing to keep: the compiled function holds its arguments for the backward anyway (a saved input
+is the caller's own array, not a copy), and random draws (dropout masks) are inputs, so nothing random is ever
+recomputed. Unlike AOTAutograd, whose recomputation fuses into the backward's kernels for free, a NumPy
+backward pays for each recomputed op: one array call and a pass over its bytes. That price is a second edge,
+``source -> v_in``, cut exactly when ``v`` is recomputed: ``RECOMPUTE_CALL`` byte-equivalents per op plus
+``RECOMPUTE_BYTES`` times its size. So small values (where a NumPy call costs more than the bytes are worth)
+are kept, and large cheap ones are recomputed.
+
+>>> from graphgrad.ir.parser import parse_graph
+>>> joint = parse_graph('''
+... graph f(%x: f64[10000], %g: f64[10000]) {
+...   %a: f64[10000] = tanh(%x)
+...   %b: f64[10000] = tanh(%a)
+...   %b2: f64[10000] = mul(%b, %b)
+...   %c: f64[10000] = sub(1.0, %b2)
+...   %ga: f64[10000] = mul(%g, %c)
+...   %a2: f64[10000] = mul(%a, %a)
+...   %d: f64[10000] = sub(1.0, %a2)
+...   %gx: f64[10000] = mul(%ga, %d)
+...   return %b, %gx
+... }''')
+>>> for n in joint.nodes[2:]: n.role = "adjoint"
+>>> joint.meta["n_primal"] = 1
+>>> forward, backward, saved = partition(joint, 1)
+>>> [v.name for v in saved], [n.output.name for n in backward.nodes][:2]
+(['x'], ['a', 'b'])
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.graph import Graph, Node, Value
+from ..ir.registry import OPS
+from .prune import eliminate_dead_nodes
+
+#: what recomputing one op in the backward costs, in bytes kept: a NumPy call (about a microsecond, the time
+#: to write a few KiB) ...
+RECOMPUTE_CALL = 4096
+#: ... plus this fraction of the bytes it writes
+RECOMPUTE_BYTES = 0.5
+
+#: ops that are cheap to redo besides the elementwise ones; everything else (matmul, einsum, reductions,
+#: softmax, gathers and scatters, cumsum, fold2d, concat ...) is saved, never recomputed
+_CHEAP = {"cast", "stop_gradient", "full_like", "constant", "pad"}
+#: views: redoing one writes no bytes (a reshape copies when its operand is a strided view: see _recompute_cost)
+_VIEWS = {"reshape", "permute", "expand", "getitem", "unfold2d"}
+#: elementwise, but expensive per element (NumPy computes erf through a Python function)
+_EXPENSIVE = {"erf"}
+
+_INF = float("inf")
+
+
+def recomputable(node: Node) -> bool:
+    """Whether the backward may compute ``node`` again instead of the forward keeping its output."""
+    op = node.op
+    if op in _EXPENSIVE:
+        return False
+    if op in _CHEAP or op in _VIEWS:
+        return True
+    opdef = OPS.get(op)
+    return opdef is not None and opdef.elementwise
+
+
+def _recompute_cost(node: Node) -> float:
+    size = nbytes(node.output)
+    if node.op in _VIEWS:
+        source = node.inputs[0]
+        copies = node.op == "reshape" and source.node is not None and source.node.op in ("permute", "expand",
+                                                                                          "unfold2d", "getitem")
+        if not copies:
+            return RECOMPUTE_CALL
+    return RECOMPUTE_CALL + RECOMPUTE_BYTES * size
+
+
+def nbytes(v: Value) -> int:
+    """The size of ``v``'s array (the sum of its parts' for a control-flow block's tuple of results)."""
+    parts = getattr(v.type, "types", None)
+    if parts is not None:
+        return sum(int(math.prod(t.shape)) * np.dtype(t.dtype).itemsize for t in parts)
+    return int(math.prod(v.type.shape)) * np.dtype(v.type.dtype).itemsize
+
+
+def _needed_by_backward(joint: Graph, n_outputs: int, produced_fwd: set) -> dict:
+    """Forward values the adjoint nodes read, or that are gradients themselves, in order of first use."""
+    needed: dict[Value, None] = {}
+    for n in joint.nodes:
+        if n.role != "forward":
+            for x in n.inputs:
+                if x.__class__ is Value and x in produced_fwd:
+                    needed[x] = None
+    for v in joint.outputs[n_outputs:]:
+        if v in produced_fwd:
+            needed[v] = None
+    return needed
+
+
+def _split(joint: Graph, n_outputs: int, saved: list, recompute: set) -> tuple[Graph, Graph]:
+    primal_inputs = joint.inputs[:joint.meta["n_primal"]]
+    cotangents = joint.inputs[joint.meta["n_primal"]:]
+    fwd_nodes = [n for n in joint.nodes if n.role == "forward"]
+    bwd_nodes = [n for n in joint.nodes if n.role != "forward"]
+    grads = joint.outputs[n_outputs:]
+    forward = Graph(joint.name, list(primal_inputs), fwd_nodes, joint.outputs[:n_outputs] + saved)
+    forward.output_names = (joint.output_names or [None] * n_outputs)[:n_outputs] + [None] * len(saved)
+    if recompute:
+        bwd_nodes = _with_recomputation(bwd_nodes, grads, recompute)
+    backward = Graph(joint.name + "_backward", saved + cotangents, bwd_nodes, list(grads))
+    backward.output_names = (joint.output_names or [])[n_outputs:] or None
+    eliminate_dead_nodes(forward)
+    eliminate_dead_nodes(backward)
+    return forward, backward
+
+
+def _with_recomputation(bwd_nodes: list, grads: list, recompute: set) -> list:
+    """The backward's nodes with each recomputed forward node placed just before its first reader. The forward
+    nodes are shared with the joint graph (the "optimized" stage), so they are not moved, only listed again."""
+    out: list = []
+    placed: set = set()
+
+    def place(v: Value) -> None:  # depth-first over recomputed producers: topological by construction
+        stack = [(v, False)]
+        while stack:
+            value, ready = stack.pop()
+            if value in placed:
+                continue
+            if ready:
+                placed.add(value)
+                out.append(value.node)
+                continue
+            stack.append((value, True))
+            for x in reversed(value.node.inputs):
+                if x.__class__ is Value and x in recompute and x not in placed:
+                    stack.append((x, False))
+
+    for n in bwd_nodes:
+        for x in n.inputs:
+            if x.__class__ is Value and x in recompute and x not in placed:
+                place(x)
+        out.append(n)
+    for v in grads:
+        if v in recompute and v not in placed:
+            place(v)
+    return out
+
+
+def naive_saved(joint: Graph, n_outputs: int) -> list:
+    """Every forward value the adjoint reads (what the forward keeps without the min-cut)."""
+    primal_inputs = joint.inputs[:joint.meta["n_primal"]]
+    produced_fwd = set(primal_inputs)
+    produced_fwd.update(n.output for n in joint.nodes if n.role == "forward")
+    return list(_needed_by_backward(joint, n_outputs, produced_fwd))
+
+
+def min_cut_saved(joint: Graph, n_outputs: int) -> tuple[list, set]:
+    """The forward values to keep and the ones the backward recomputes, by a minimum cut (see the module)."""
+    import networkx as nx
+
+    primal_inputs = joint.inputs[:joint.meta["n_primal"]]
+    fwd_nodes = [n for n in joint.nodes if n.role == "forward"]
+    produced_fwd = set(primal_inputs)
+    produced_fwd.update(n.output for n in fwd_nodes)
+    needed = _needed_by_backward(joint, n_outputs, produced_fwd)
+    if not needed:
+        return [], set()
+
+    # only the forward values some needed value depends on take part
+    relevant: set = set()
+    stack = list(needed)
+    while stack:
+        v = stack.pop()
+        if v in relevant:
+            continue
+        relevant.add(v)
+        if v.node is not None and recomputable(v.node):
+            stack.extend(x for x in v.node.inputs if x.__class__ is Value)
+
+    g = nx.DiGraph()
+    for v in relevant:
+        if v.node is None or not recomputable(v.node):  # an input, or an op the backward may not redo
+            g.add_edge("source", (v, "in"), capacity=_INF)
+            g.add_edge((v, "in"), (v, "out"), capacity=0 if v.node is None else nbytes(v))
+            continue
+        size = nbytes(v)
+        g.add_edge((v, "in"), (v, "out"), capacity=size)
+        g.add_edge("source", (v, "in"), capacity=_recompute_cost(v.node))
+        for x in v.node.inputs:
+            if x.__class__ is Value:
+                g.add_edge((x, "out"), (v, "in"), capacity=_INF)
+    for v in needed:
+        g.add_edge((v, "out"), "sink", capacity=_INF)
+
+    _, (source_side, _) = nx.minimum_cut(g, "source", "sink")
+    # kept: the cut runs through v_in -> v_out; recomputed: v_in lies beyond the cut
+    cut = {v for v in relevant if (v, "in") in source_side and (v, "out") not in source_side}
+    order = {n.output: i for i, n in enumerate(fwd_nodes)}
+    saved = [v for v in needed if v in cut]  # the order of first use, as without the cut
+    saved += sorted(cut.difference(saved), key=lambda v: order.get(v, -1))
+    recompute = {v for v in relevant if (v, "in") not in source_side}
+    return saved, recompute
+
+
+def partition(joint: Graph, n_outputs: int, min_cut: bool = True) -> tuple[Graph, Graph, list[Value]]:
+    """Split a joint graph into ``forward(inputs) -> outputs + saved`` and
+    ``backward(saved + cotangents) -> gradients``, keeping the values a minimum cut chooses (``min_cut=False``:
+    every forward value the adjoint reads)."""
+    if min_cut:
+        saved, recompute = min_cut_saved(joint, n_outputs)
+    else:
+        saved, recompute = naive_saved(joint, n_outputs), set()
+    forward, backward = _split(joint, n_outputs, saved, recompute)
+    return forward, backward, saved
+
+
+@dataclass(frozen=True)
+class SavedBytes:
+    """What a compiled forward keeps for its backward, without and with the min-cut: the values (by name) and
+    the bytes of those that are not inputs (inputs are the caller's arrays, held anyway)."""
+
+    before: int
+    after: int
+    before_values: tuple
+    after_values: tuple
+
+    def __str__(self) -> str:
+        return (f"saved for backward: {self.before:,} bytes in {len(self.before_values)} values without the "
+                f"min-cut, {self.after:,} bytes in {len(self.after_values)} values with it")
+
+
+def saved_bytes(joint: Graph, n_outputs: int, saved: list) -> SavedBytes:
+    """Compare the naive saved set of ``joint`` with ``saved``."""
+    naive = naive_saved(joint, n_outputs)
+
+    def cost(values):
+        return sum(nbytes(v) for v in values if v.node is not None)
+
+    return SavedBytes(cost(naive), cost(saved), tuple(v.name for v in naive), tuple(v.name for v in saved))
