@@ -234,7 +234,9 @@ def test_losing_every_worker_mid_step_rescatters_the_parameters(client, rng):
     assert vg.last_timings.attempts == 2
     ref_value, (ref_w, ref_b) = gg.value_and_grad(logistic, argnums=(0, 1))(w, b, x, y)
     np.testing.assert_allclose(result[0][1][0], ref_w, rtol=1e-10)
-    client.wait_for_workers(2, timeout=STEP)
+    # the nannies restart both workers for the tests after this one; two fresh processes importing NumPy and
+    # Dask can take a minute on a loaded 2-core machine
+    client.wait_for_workers(2, timeout=4 * STEP)
 
 
 def test_closed_over_tensors_and_static_arguments(client, rng):
