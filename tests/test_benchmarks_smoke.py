@@ -15,7 +15,7 @@ def test_every_benchmark_runs_in_quick_mode():
         assert f"== {workload}:" in r.stdout, r.stdout
     for expected in ("NumPy by hand", "graphgrad compiled (numpy)", "graphgrad eager", "first call of a fresh",
                      "peak memory of one step", "eager per-op cost", "graphgrad (eager)", "two-layer MLP",
-                     "graphgrad.dask, 2 workers", "graphgrad vmap(grad)", "graphgrad hessian"):
+                     "graphgrad.dask, 2 workers", "graphgrad vmap(grad)", "graphgrad hessian", "Fixed cost of a call"):
         assert expected in r.stdout, r.stdout
 
 
