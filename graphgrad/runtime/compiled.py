@@ -72,6 +72,10 @@ class Specialization:
     watch_outputs: list = field(default_factory=list)  # output positions whose arrays backward reads
     reaches: list = field(default_factory=list)  # per output: which diff inputs it depends on
     statics: list = field(default_factory=list)  # objects keyed by identity, kept alive with the entry
+    #: numpy backend, no random draws, no write-backs: all-Tensor calls take CompiledFunction._run_plain
+    plain: bool = False
+    grad_outputs: tuple = ()  # positions of the returned outputs that require grad (get a grad_fn)
+    cotangent_plan: tuple = ()  # per output that requires grad: (position, shape, dtype), for backward
 
     def module(self, backend: str):
         if backend not in self.modules:
@@ -388,6 +392,10 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
     spec.timings = lap.times
     spec.treedef = treedef
     spec.out_tree = out_tree
+    n_user = len(outs) - len(assignments)
+    spec.grad_outputs = tuple(k for k, v in enumerate(forward.outputs[:n_user]) if v.requires_grad)
+    spec.cotangent_plan = tuple((i, v.type.shape, v.type.dtype) for i, v in enumerate(forward.outputs[:len(outs)])
+                                if v.requires_grad)
     if backward is not None:
         _plan_reaches(spec, pruned, diff)
         # which saved values are inputs or outputs the user holds: their versions are checked before backward
@@ -541,16 +549,13 @@ class CompiledBackward(Node):
         if g._requires_grad:
             raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
                                       "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
-        fwd_outs = self._spec.forward.outputs[:self._spec.n_outputs]
         cotangents = []
-        for i, v in enumerate(fwd_outs):
-            if not v.requires_grad:
-                continue
+        for i, shape, dtype in self._spec.cotangent_plan:
             if i == self._output_index:  # the gradient takes the output's dtype, as in PyTorch's engine
                 data = g._data
-                cotangents.append(data if data.dtype == v.type.dtype else data.astype(v.type.dtype))
+                cotangents.append(data if data.dtype == dtype else data.astype(dtype))
             else:
-                cotangents.append(np.zeros(v.type.shape, v.type.dtype))
+                cotangents.append(np.zeros(shape, dtype))
         try:
             grads = self._module.backward(*self._saved_arrays, *cotangents)
         except Exception as e:
@@ -654,6 +659,7 @@ class CompiledFunction:
         spec = build_specialization(self.fn, args, None, key[2], leaf_flags=flags, outputs=self.outputs)
         spec.key = key
         spec.statics = [x for x, k in zip(leaves, key[1]) if k[0] is object]
+        spec.plain = key[3] == "numpy" and not spec.draws and not spec.assigned
         self._cache.setdefault(key, []).append(spec)  # guarded variants (train / eval) share a key
         self._cache.move_to_end(key)
         _log_recompile(self, reason, key)
@@ -693,9 +699,12 @@ class CompiledFunction:
         return functools.partial(self, obj)
 
     def __call__(self, *args, **kwargs):
-        args = self._positional(args, kwargs)
+        if kwargs or len(args) != self._n_positional:
+            args = self._positional(args, kwargs)
         spec = self._lookup(args)
         if spec is not None:
+            if spec.plain and args:  # numpy, no random draws, no write-backs: the short path
+                return self._run_plain(spec, args)
             inputs = list(args)
             if spec.captured:
                 inputs += spec.captured
@@ -722,6 +731,38 @@ class CompiledFunction:
                 self.hits += 1
                 return spec
         return None
+
+    def _run_plain(self, spec: Specialization, args: tuple):
+        """``_run`` for the common call (every argument a Tensor, see ``_lookup``) of a specialization that
+        runs NumPy code with no random draws and no write-backs; the same result, with less bookkeeping."""
+        module = spec.modules.get("numpy") or spec.module("numpy")
+        arrays = [a._data for a in args]
+        if spec.captured:
+            arrays += [c._data if isinstance(c, Tensor) else c for c in spec.captured]
+        try:
+            result = module.forward(*arrays)
+        except Exception as e:
+            raise _from_generated(e, module) from e
+        n = spec.n_outputs
+        if result.__class__ is tuple:
+            outs, saved = result[:n], result[n:]
+        else:
+            outs, saved = (result,), ()
+        outs = [o if o.__class__ is np.ndarray else np.asarray(o) for o in outs]
+        wrapped = [Tensor._wrap(o) for o in (_distinct(outs) if n > 1 else outs)]
+        if spec.backward is not None:
+            inputs = args + tuple(spec.captured) if spec.captured else args
+            watched = [_Watched(inputs[i], inputs[i].grad_fn) for i in spec.watch_inputs
+                       if isinstance(inputs[i], Tensor)] if spec.watch_inputs else []
+            next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
+            in_types = spec.diff_types or _remember_diff_types(spec, inputs)
+            if spec.watch_outputs:
+                watched += [_Watched(wrapped[k], None, True) for k in spec.watch_outputs]
+            for k in spec.grad_outputs:
+                t = wrapped[k]
+                t._requires_grad = True
+                t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types, watched)
+        return wrapped[0] if spec.single else tree_unflatten(spec.out_tree, wrapped)
 
     def _run(self, spec: Specialization, inputs: list):
         backend = spec.key[3]

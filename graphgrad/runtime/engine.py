@@ -20,7 +20,7 @@ from heapq import heapify, heappop, heappush
 from ..passes.vjp_rules import VJP_RULES, apply_vjp
 from .function import FREED, AccumulateGrad
 from .grad_mode import _set, is_grad_enabled
-from .tensor import Cotangent, as_cotangent
+from .tensor import Cotangent, Tensor, as_cotangent
 
 _NEEDS_ONE = (True,)
 SECOND_BACKWARD = (
@@ -47,6 +47,10 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
     ``inputs``: accumulate only into these leaves' nodes. ``capture``: nodes whose incoming gradient
     is returned (for ``autograd.grad``) instead of accumulated; nothing is written to ``.grad`` then.
     """
+    if len(roots) == 1 and inputs is None and capture is None and not create_graph:
+        done = _one_node_into_leaves(roots[0], grads[0], retain_graph)
+        if done:
+            return None
     deps: dict = {}
     stack = [n for n in roots if n is not None]
     seen = set(stack)
@@ -163,6 +167,35 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
     if captured is not None:
         return [captured[n] for n in capture]
     return None
+
+
+def _one_node_into_leaves(root, g, retain_graph: bool) -> bool:
+    """The common backward of a compiled call: one node that brings its own backward (``apply``), feeding only
+    distinct leaves with no hooks. It runs without the walk's bookkeeping; anything else (hooks,
+    ``retain_grad``, a leaf reached twice, a non-leaf input) returns False and takes the general walk."""
+    if root.__class__ is AccumulateGrad or root.apply is None or root._pre_hooks or root._retain_grad is not None:
+        return False
+    nexts = root._next
+    leaves = []
+    for nxt, _ in nexts:
+        if nxt is None:
+            continue
+        if nxt.__class__ is not AccumulateGrad or nxt.variable._hooks or nxt in leaves:
+            return False
+        leaves.append(nxt)
+    prev_mode = is_grad_enabled()
+    _set(False)
+    try:
+        in_grads = root.apply(Tensor._wrap(g._data))  # as the walk passes it: a bare gradient, no history
+        if not retain_graph and root.release is not None:
+            root.release()
+        # every gradient is computed before any .grad is written, as in the walk
+        for (nxt, _), gi in zip(nexts, in_grads):
+            if nxt is not None and gi is not None:
+                nxt.variable._accumulate(gi, False)
+    finally:
+        _set(prev_mode)
+    return True
 
 
 def _skip_zero_branch(node, deps, pending, ready, ticket) -> None:
