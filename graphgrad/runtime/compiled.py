@@ -563,7 +563,9 @@ class CompiledBackward(Node):
         grads = grads if isinstance(grads, tuple) else (grads,)
         reaches = self._spec.reaches[self._output_index] if self._spec.reaches else None
         # an input this output does not depend on gets no gradient (None), so its .grad stays as it was
-        return [Tensor._wrap(np.asarray(a) if a.__class__.__module__ == "numpy" else a)
+        wrap = Tensor._wrap
+        return [(wrap(a) if a.__class__ is np.ndarray else
+                 wrap(np.asarray(a) if a.__class__.__module__ == "numpy" else a))
                 if reaches is None or reaches[k] else None for k, a in enumerate(grads)]
 
     def release(self) -> None:
@@ -754,7 +756,7 @@ class CompiledFunction:
             inputs = args + tuple(spec.captured) if spec.captured else args
             watched = [_Watched(inputs[i], inputs[i].grad_fn) for i in spec.watch_inputs
                        if isinstance(inputs[i], Tensor)] if spec.watch_inputs else []
-            next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
+            next_functions = tuple([(inputs[i]._grad_node(), 0) for i in spec.diff_inputs])
             in_types = spec.diff_types or _remember_diff_types(spec, inputs)
             if spec.watch_outputs:
                 watched += [_Watched(wrapped[k], None, True) for k in spec.watch_outputs]
