@@ -1,4 +1,4 @@
-"""The ``graphgrad`` command: ``dump`` a function's IR and generated code, ``demo``, ``ops``."""
+"""The ``graphgrad`` command: ``dump`` a function's IR and generated code, ``demo``, ``ops``, ``cache``."""
 from __future__ import annotations
 
 import argparse
@@ -289,6 +289,26 @@ def cmd_demo(ns) -> int:
     return 0
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def cmd_cache(ns) -> int:
+    from .codegen import loader
+
+    if ns.action == "clear":
+        directory = loader.cache_dir()
+        removed = loader.cache_clear(directory)
+        print(f"removed {removed} generated module{'s' if removed != 1 else ''} from {directory}")
+        return 0
+    info = loader.cache_info()
+    print(f"directory  {info['directory']}")
+    print(f"files      {info['files']}")
+    print(f"size       {_megabytes(info['size_bytes'])} ({info['size_bytes']} bytes)")
+    print(f"limit      {_megabytes(info['max_bytes'])} (GRAPHGRAD_CACHE_MAX_MB; least recently used removed first)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .examples import dask_logreg  # its options only: Dask itself is imported when the demo runs
 
@@ -320,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
     ops = sub.add_parser("ops", help="list ops: gradient rule, expression, numpy / tensor / graphgrad names")
     ops.set_defaults(run=cmd_ops)
+    cache = sub.add_parser("cache", help="the on-disk cache of generated modules ($GRAPHGRAD_CACHE_DIR): info shows "
+                                         "its directory, file count and size; clear removes graphgrad's files")
+    cache.add_argument("action", choices=("info", "clear"))
+    cache.set_defaults(run=cmd_cache)
     return parser
 
 

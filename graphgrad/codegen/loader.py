@@ -1,4 +1,9 @@
-"""Load generated modules through an on-disk cache keyed by the source's content hash."""
+"""Load generated modules through an on-disk cache keyed by the source's content hash.
+
+The cache is bounded: when graphgrad's files (``gg_*.py``) under it pass ``$GRAPHGRAD_CACHE_MAX_MB`` megabytes
+(default 100), the least recently used are removed (a file's modification time is refreshed each time it is
+loaded). ``graphgrad cache info`` and ``graphgrad cache clear`` show and empty it.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -52,6 +57,84 @@ def _write_atomic(path: str, text: str) -> None:
         raise
 
 
+_PREFIX, _SUFFIX = "gg_", ".py"
+DEFAULT_MAX_MB = 100.0
+
+
+def _generated_files(directory: str) -> list:
+    """``(path, size, mtime)`` of graphgrad's generated modules in ``directory`` (nothing else is touched)."""
+    found = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.name.startswith(_PREFIX) and entry.name.endswith(_SUFFIX):
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    found.append((entry.path, st.st_size, st.st_mtime))
+            except OSError:
+                pass  # removed by another process meanwhile
+    return found
+
+
+def max_bytes() -> int:
+    """The on-disk cache's bound, from ``$GRAPHGRAD_CACHE_MAX_MB`` (megabytes; default 100)."""
+    text = os.environ.get("GRAPHGRAD_CACHE_MAX_MB")
+    try:
+        mb = float(text) if text else DEFAULT_MAX_MB
+    except ValueError:
+        raise ValueError(f"GRAPHGRAD_CACHE_MAX_MB must be a number of megabytes, got {text!r}") from None
+    return max(0, int(mb * 1024 * 1024))
+
+
+def cache_info(directory: str | None = None) -> dict:
+    """The cache's directory, how many generated modules it holds, their total size in bytes and the bound.
+
+    >>> import graphgrad.codegen.loader as loader
+    >>> sorted(loader.cache_info())
+    ['directory', 'files', 'max_bytes', 'size_bytes']
+    """
+    directory = directory or cache_dir()
+    files = _generated_files(directory)
+    return {"directory": directory, "files": len(files), "size_bytes": sum(f[1] for f in files),
+            "max_bytes": max_bytes()}
+
+
+def cache_clear(directory: str | None = None) -> int:
+    """Remove graphgrad's generated modules from the cache directory (only those); returns how many."""
+    removed = 0
+    for path, _, _ in _generated_files(directory or cache_dir()):
+        try:
+            os.unlink(path)
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def prune(directory: str, keep: str | None = None, limit: int | None = None) -> int:
+    """Remove the least recently used generated modules until they fit in ``limit`` bytes (never ``keep``, the
+    one just loaded); returns how many were removed."""
+    limit = max_bytes() if limit is None else limit
+    files = _generated_files(directory)
+    total = sum(f[1] for f in files)
+    removed = 0
+    for path, size, _ in sorted(files, key=lambda f: f[2]):
+        if total <= limit:
+            break
+        if path == keep:
+            continue
+        try:
+            os.unlink(path)
+            removed += 1
+        except OSError:
+            pass
+        total -= size
+    return removed
+
+
 def load_module(source: str, name: str) -> types.ModuleType:
     """Import ``source`` as a module, via ``<cache>/<name>_<hash>.py``; a corrupt file is rewritten."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
@@ -65,8 +148,14 @@ def load_module(source: str, name: str) -> types.ModuleType:
     if not intact:
         try:
             _write_atomic(path, source)
+            prune(os.path.dirname(path), keep=path)
         except OSError as e:  # an unwritable or blocked cache: run from memory, and say so once
             _warn_unwritable(path, e)
+    else:
+        try:
+            os.utime(path)  # recently used: last to be pruned
+        except OSError:
+            pass
     module_name = f"graphgrad_generated.{safe}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)

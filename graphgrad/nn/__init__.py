@@ -22,11 +22,12 @@ from .parameter import Parameter
 from .attention import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
                         TransformerEncoder, TransformerEncoderLayer)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from . import utils
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d",
            "CrossEntropyLoss", "Embedding", "LayerNorm", "MaxPool2d", "Dropout", "Flatten", "Identity", "L1Loss", "Linear", "LogSoftmax", "MSELoss",
            "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
-           "functional", "init", "ModuleDict", "ParameterDict", "ParameterList", "ELU", "GELU", "LeakyReLU", "SiLU",
+           "functional", "init", "utils", "ModuleDict", "ParameterDict", "ParameterList", "ELU", "GELU", "LeakyReLU", "SiLU",
            "Softplus", "Unflatten", "HuberLoss", "KLDivLoss", "SmoothL1Loss",
            "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",

@@ -28,6 +28,7 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -166,9 +167,10 @@ class RNNBase(Module):
         state(s) of shape (D * num_layers, N, H_out) (zeros when omitted). Returns ``(output, h_n)``, or
         ``(output, (h_n, c_n))`` for LSTM."""
         lstm = self.mode == "LSTM"
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         if not isinstance(input, TensorBase):
-            raise TypeError(f"{self._label}: expected a tensor input, got {type(input).__name__} "
-                            "(packed sequences are not supported)")
+            raise TypeError(f"{self._label}: expected a tensor or a PackedSequence input, got {type(input).__name__}")
         if input.ndim not in (2, 3):
             end = "D tensor instead" if self._label == "RNN" else "D instead"
             raise ValueError(f"{self._label}: Expected input to be 2D or 3D, got {input.ndim}{end}")
@@ -232,6 +234,79 @@ class RNNBase(Module):
             output = output.squeeze(0 if self.batch_first else 1)
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if lstm else None
+        return (output, (h_n, c_n)) if lstm else (output, h_n)
+
+    def _forward_packed(self, packed: PackedSequence, hx=None):
+        """A packed batch: time step ``t`` runs only the ``batch_sizes[t]`` sequences still going (longest
+        first), so each sequence stops at its own length and ``h_n`` holds each one's state after its last step
+        (PyTorch's semantics). Returns the output as a PackedSequence laid out like the input."""
+        lstm = self.mode == "LSTM"
+        data, sizes = packed.data, [int(b) for b in packed.batch_sizes.tolist()]
+        if data.ndim != 2:
+            raise ValueError(f"{self._label}: packed input data must be 2-D (sum of lengths, input_size), got "
+                             f"{data.ndim}-D")
+        self._check_input(data)
+        directions = 2 if self.bidirectional else 1
+        batch = sizes[0]
+        out_size = self.proj_size if self.proj_size > 0 else self.hidden_size
+        h_shape = (self.num_layers * directions, batch, out_size)
+        c_shape = (self.num_layers * directions, batch, self.hidden_size)
+        if hx is None:
+            states = (_zeros(data, h_shape), _zeros(data, c_shape)) if lstm else (_zeros(data, h_shape),)
+        else:
+            states = tuple(hx) if lstm else (hx,)
+            if packed.sorted_indices is not None:  # the caller's states are in the batch's original order
+                states = tuple(s.index_select(1, packed.sorted_indices) for s in states)
+            if lstm:
+                self._check_hidden(states[0], h_shape, "Expected hidden[0] size {}, got {}")
+                self._check_hidden(states[1], c_shape, "Expected hidden[1] size {}, got {}")
+            else:
+                self._check_hidden(states[0], h_shape)
+        offsets = [0]
+        for b in sizes:
+            offsets.append(offsets[-1] + b)
+        layer_input, h_last, c_last = data, [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, direction)
+                index = layer * directions + direction
+                h0 = states[0][index]
+                c0 = states[1][index] if lstm else None
+                x_proj = _project(layer_input, w_ih, b_ih)
+                hs = [None] * len(sizes)
+                if direction == 0:
+                    h, c = h0, c0
+                    for t, b in enumerate(sizes):
+                        # rows b: have ended; their h (and c) stay as they were after their last step
+                        h_new, c_new = _step(self.mode, x_proj[offsets[t]:offsets[t + 1]], h[:b],
+                                             c[:b] if lstm else None, w_hh, b_hh, w_hr)
+                        hs[t] = h_new
+                        h = h_new if b == h.shape[0] else cat([h_new, h[b:]], 0)
+                        c = (c_new if b == c.shape[0] else cat([c_new, c[b:]], 0)) if lstm else None
+                else:  # backwards in time: a sequence starts from its initial state at its own last step
+                    h, c, running = None, None, 0
+                    for t in reversed(range(len(sizes))):
+                        b = sizes[t]
+                        if b > running:
+                            h = h0[running:b] if h is None else cat([h, h0[running:b]], 0)
+                            if lstm:
+                                c = c0[running:b] if c is None else cat([c, c0[running:b]], 0)
+                            running = b
+                        h, c = _step(self.mode, x_proj[offsets[t]:offsets[t + 1]], h, c, w_hh, b_hh, w_hr)
+                        hs[t] = h
+                outputs.append(cat(hs, 0))
+                h_last.append(h)
+                c_last.append(c)
+            layer_input = outputs[0] if directions == 1 else cat(outputs, -1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, True)
+        h_n = _named_stack(h_last)
+        c_n = _named_stack(c_last) if lstm else None
+        if packed.unsorted_indices is not None:  # states back in the caller's order
+            h_n = h_n.index_select(1, packed.unsorted_indices)
+            c_n = c_n.index_select(1, packed.unsorted_indices) if lstm else None
+        output = PackedSequence(layer_input, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
         return (output, (h_n, c_n)) if lstm else (output, h_n)
 
     def extra_repr(self) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 from ..codegen.expressions import axis_args
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import float_dtype, normalize_dims, reduction_type
+from ..ir.registry import ShapeError, float_dtype, normalize_dims, reduction_type
 from ..ir.types import TensorType, dtype_name
 from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
@@ -141,10 +141,26 @@ def _extremum(g, out, x, dim, keepdim):
     return unreduce(g, x, dim, keepdim) * mask / mask.sum(dim=dim, keepdim=True)
 
 
-primitive("amax", batch=reduction, attrs=("dim", "keepdim"), doc="maximum over dim (None: all)", infer=reduction_type,
+def _extremum_type(op):
+    """``reduction_type``, refusing (PyTorch's texts) to reduce over an empty extent, which has no max or min:
+    checked on the types, so a compiled function fails at trace time naming the op and the user's line."""
+    def infer(inputs, dim, keepdim):
+        (x,) = inputs
+        dims = normalize_dims(dim, x.ndim)
+        if dims is None and builtins.any(d == 0 for d in x.shape):
+            raise ShapeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                             f"reduction dim with the 'dim' argument.")
+        for d in dims or ():
+            if x.shape[d] == 0:
+                raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
+        return reduction_type(inputs, dim, keepdim)
+    return infer
+
+
+primitive("amax", batch=reduction, attrs=("dim", "keepdim"), doc="maximum over dim (None: all)", infer=_extremum_type("amax"),
           vjp=(_extremum,), expr=_method("max"), fn=_reducer("amax"), tensor="amax", gg="amax",
           numpy=("amax", "max"), numpy_fn=_numpy_reducer("amax"), rows=reduce_rows(linear=False))
-primitive("amin", batch=reduction, attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", infer=reduction_type,
+primitive("amin", batch=reduction, attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", infer=_extremum_type("amin"),
           vjp=(_extremum,), expr=_method("min"), fn=_reducer("amin"), tensor="amin", gg="amin",
           numpy=("amin", "min"), numpy_fn=_numpy_reducer("amin"), rows=reduce_rows(linear=False))
 
@@ -185,8 +201,9 @@ primitive("logsumexp", batch=reduction, attrs=("dim", "keepdim"), doc="log(sum(e
 
 
 # -- argmax / argmin (integer results: no gradient) ---------------------------------------------
-def _arg_type(inputs, dim, keepdim):
+def _arg_type(inputs, dim, keepdim, op="argmax"):
     x = inputs[0]
+    _extremum_type(op)(inputs, dim, keepdim)  # an empty extent has no extremum, hence no index of one
     if dim is None:
         return TensorType((1,) * x.ndim if keepdim else (), "int64")
     return reduction_type(inputs, dim, keepdim, "int64")
@@ -216,7 +233,8 @@ primitive("argmax", batch=arg_reduction,
           rows=reduce_rows(linear=False))
 primitive("argmin", batch=arg_reduction,
           attrs=("dim", "keepdim"), doc="index of the smallest element along dim (None: flattened)",
-          infer=_arg_type, nondiff=True, expr=_arg_expr("argmin"), fn=argmin, tensor="argmin", gg="argmin",
+          infer=lambda inputs, dim, keepdim: _arg_type(inputs, dim, keepdim, "argmin"), nondiff=True,
+          expr=_arg_expr("argmin"), fn=argmin, tensor="argmin", gg="argmin",
           rows=reduce_rows(linear=False))
 
 

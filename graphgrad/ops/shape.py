@@ -113,13 +113,29 @@ primitive("permute", batch=_permute_batch,
 
 
 # -- expand -------------------------------------------------------------------------------------
+def _expand_error(x_shape: tuple, shape: tuple, dtype) -> str | None:
+    """PyTorch's check, trailing dimensions first: the first size that differs from a non-1 existing size."""
+    if len(shape) < len(x_shape):
+        legacy = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}.get(str(dtype).split(".")[-1], "")
+        return (f"expand(torch.{legacy}Tensor{{{list(x_shape)}}}, size={list(shape)}): the number of sizes provided "
+                f"({len(shape)}) must be greater or equal to the number of dimensions in the tensor ({len(x_shape)})")
+    lead = len(shape) - len(x_shape)
+    for i in reversed(range(len(shape))):
+        size = x_shape[i - lead] if i >= lead else 1
+        if shape[i] == -1 and i < lead:
+            return f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension {i}"
+        if shape[i] != -1 and size != shape[i] and size != 1:
+            return (f"The expanded size of the tensor ({shape[i]}) must match the existing size ({size}) at "
+                    f"non-singleton dimension {i}.  Target sizes: {list(shape)}.  Tensor sizes: {list(x_shape)}")
+    return None
+
+
 def _expand_type(inputs, shape):
     x = inputs[0]
     shape = tuple(shape)
-    if len(shape) < x.ndim or any(d != 1 and d != s for d, s in zip(x.shape, shape[len(shape) - x.ndim:])):
-        raise ShapeError(f"The expanded size of the tensor ({shape[-1] if shape else 0}) must match the existing "
-                         f"size ({x.shape[-1] if x.shape else 0}) at non-singleton dimension {len(shape) - 1}.  "
-                         f"Target sizes: {list(shape)}.  Tensor sizes: {list(x.shape)}")
+    message = _expand_error(tuple(x.shape), shape, x.dtype)
+    if message:
+        raise ShapeError(message)
     return TensorType(shape, x.dtype)
 
 
@@ -127,7 +143,8 @@ def expand(x: TensorBase, *shape) -> TensorBase:
     """Broadcast to a larger shape without copying (-1 keeps a dimension)."""
     shape = shape_arg(shape)
     lead = len(shape) - x.ndim
-    shape = tuple(x.shape[i - lead] if d == -1 else d for i, d in enumerate(shape))
+    # a -1 in a leading, new dimension is left for the type rule to refuse (eager and traced alike)
+    shape = tuple(x.shape[i - lead] if d == -1 and i >= lead else d for i, d in enumerate(shape))
     return bind("expand", x, shape=shape)
 
 
@@ -173,9 +190,19 @@ def _concat_vjp(g, out, needs, *xs, dim):
     return grads
 
 
+def _check_tensor_list(tensors: list) -> None:
+    """PyTorch's TypeError for ``cat([[1.0], [2.0]])``: every element must be a tensor."""
+    for i, x in enumerate(tensors):
+        if not isinstance(x, TensorBase):
+            kind = type(x)
+            name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {name}")
+
+
 def cat(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
     """Join tensors along an existing dimension ``dim``."""
     tensors = list(tensors)
+    _check_tensor_list(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
     (d,) = normalize_dims(dim, tensors[0].ndim)
@@ -259,6 +286,7 @@ def t(x: TensorBase) -> TensorBase:
 def stack(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
     """Join tensors along a new dimension ``dim``."""
     tensors = list(tensors)
+    _check_tensor_list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     shape = tensors[0].shape

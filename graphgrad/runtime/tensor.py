@@ -854,6 +854,8 @@ def _along(x: Tensor, kind: str, dim: int, keepdim: bool, descending: bool = Fal
     dim %= max(ndim, 1)
     work = data.reshape(1) if ndim == 0 else data
     if kind in ("max", "min"):
+        if work.shape[dim] == 0:
+            raise IndexError(f"{kind}(): Expected reduction dim {dim} to have non-zero size.")
         idx = (xp.argmax if kind == "max" else xp.argmin)(work, axis=dim)
         idx = xp.expand_dims(idx, dim)
     else:
