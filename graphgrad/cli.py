@@ -274,7 +274,24 @@ def cmd_ops(ns) -> int:
     return 0
 
 
+EXAMPLES = ("cnn", "lstm")
+
+
+def run_example(ns) -> int:
+    """``graphgrad demo --example cnn|lstm``: graphgrad/examples/cnn.py or lstm.py, trained with a progress bar."""
+    import importlib
+
+    module = importlib.import_module(f".examples.{ns.example}", __package__)
+    plot = None if ns.no_plot else (ns.plot or f"{ns.example}-loss.png")
+    module.run(steps=ns.steps, plot=plot, progress_bar=not ns.no_progress)
+    return 0
+
+
 def cmd_demo(ns) -> int:
+    if ns.example:
+        if ns.dask:
+            raise UsageError("--example and --dask are separate demos: give one")
+        return run_example(ns)
     if ns.dask:
         from .examples import dask_logreg
 
@@ -354,7 +371,15 @@ def build_parser() -> argparse.ArgumentParser:
     dump.set_defaults(run=cmd_dump)
     demo = sub.add_parser("demo", help="compile, inspect and train the bundled MLP (--dask: logistic regression "
                                        "data-parallel on a Dask cluster)")
-    demo.add_argument("--steps", type=int, default=None, help="training steps (default 200; 20 with --dask)")
+    demo.add_argument("--steps", type=int, default=None,
+                      help="training steps (default 200; 20 with --dask; 800 for --example cnn, 300 for lstm)")
+    examples = demo.add_argument_group("--example", "a bigger worked example instead of the MLP: a CNN on generated "
+                                                   "digits, or a character LSTM on a paragraph of Dickens")
+    examples.add_argument("--example", choices=EXAMPLES, help="train graphgrad/examples/cnn.py or lstm.py")
+    examples.add_argument("--plot", metavar="PNG", help="where the loss curve goes (default EXAMPLE-loss.png; needs "
+                                                        "matplotlib)")
+    examples.add_argument("--no-plot", action="store_true", help="write no loss curve")
+    examples.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     dask_options = demo.add_argument_group("--dask", "train graphgrad/examples/dask_logreg.py on a Dask cluster "
                                                      "(pip install 'graphgrad[dask]')")
     dask_options.add_argument("--dask", action="store_true", help="run the data-parallel Dask example")
