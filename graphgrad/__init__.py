@@ -44,6 +44,7 @@ from . import optim  # noqa: E402
 from . import numpy as _numpy_face  # noqa: E402,F401  (tensors dispatch NumPy's functions to it)
 from .utils import data as _data  # noqa: E402,F401  (so graphgrad.utils.data is reachable as torch.utils.data is)
 from .utils.serialization import load, save  # noqa: E402
+from . import viz  # noqa: E402  (gg.viz.make_dot: pictures of eager graphs, as torchviz draws them)
 
 __version__ = "0.1.0"
 multiply, divide, subtract, true_divide = mul, div, sub, div  # noqa: F821  (from the functions table)

@@ -11,7 +11,8 @@ import time
 import numpy as np
 
 STAGE_CHOICES = ("traced", "pruned", "adjoint", "optimized", "forward", "backward", "all")
-FORMATS = ("text", "dot", "json", "numpy", "cupy")
+FORMATS = ("text", "dot", "json", "numpy", "cupy", "svg", "png")
+PICTURES = ("svg", "png")  # drawn by Graphviz's dot
 
 
 class UsageError(Exception):
@@ -149,6 +150,15 @@ def transformed(fn, transform: str, args: list, in_axes: str | None = None):
 
 
 def cmd_dump(ns) -> int:
+    if ns.output and ns.format not in PICTURES:
+        import contextlib
+
+        with open(ns.output, "w", encoding="utf-8") as out, contextlib.redirect_stdout(out):
+            return _dump(ns)
+    return _dump(ns)
+
+
+def _dump(ns) -> int:
     from .ir.printer import to_dot, to_json
     from .runtime.compiled import CompiledFunction
 
@@ -165,6 +175,8 @@ def cmd_dump(ns) -> int:
             print_timings(compiled, args, "#", sys.stdout)
         return 0
     stages = STAGE_CHOICES[:-1] if ns.stage == "all" else (ns.stage,)
+    if ns.format in PICTURES:
+        return _draw(compiled, args, stages, ns)
     render = {"text": str, "dot": to_dot, "json": to_json}[ns.format]
     spec = compiled.specialize(*args)
     for stage in stages:
@@ -181,6 +193,34 @@ def cmd_dump(ns) -> int:
         print(f"// {compiled.saved_bytes(*args)}", file=sys.stdout if ns.format == "text" else sys.stderr)
     if ns.timings:  # as comments after text; on stderr where they would break a JSON or DOT document
         print_timings(compiled, args, "//", sys.stdout if ns.format == "text" else sys.stderr)
+    return 0
+
+
+def _draw(compiled, args, stages, ns) -> int:
+    """``--format svg|png``: the stages' IR drawn by Graphviz (several stages: one box each, in one picture)."""
+    from .ir.printer import to_dot, to_dot_stages
+    from .ir.render import GraphvizNotFound, render
+
+    if not ns.output and ns.format == "png" and sys.stdout.isatty():
+        raise UsageError("--format png writes a binary picture: redirect it (> graph.png) or give -o graph.png")
+    spec = compiled.specialize(*args)
+    graphs = {stage: compiled.graph(*args, stage=stage) for stage in stages
+              if not (stage == "backward" and spec.backward is None)}
+    if not graphs:
+        raise UsageError("nothing to draw: no input requires grad, so there is no backward (mark one NAME=...:grad)")
+    source = to_dot(next(iter(graphs.values()))) if len(graphs) == 1 else to_dot_stages(graphs)
+    try:
+        picture = render(source, ns.format)
+    except GraphvizNotFound as e:
+        raise UsageError(str(e)) from None
+    if ns.output:
+        with open(ns.output, "wb") as f:
+            f.write(picture)
+    else:
+        sys.stdout.buffer.write(picture)
+        sys.stdout.flush()
+    if ns.timings:
+        print_timings(compiled, args, "//", sys.stderr)
     return 0
 
 
@@ -234,7 +274,24 @@ def cmd_ops(ns) -> int:
     return 0
 
 
+EXAMPLES = ("cnn", "lstm")
+
+
+def run_example(ns) -> int:
+    """``graphgrad demo --example cnn|lstm``: graphgrad/examples/cnn.py or lstm.py, trained with a progress bar."""
+    import importlib
+
+    module = importlib.import_module(f".examples.{ns.example}", __package__)
+    plot = None if ns.no_plot else (ns.plot or f"{ns.example}-loss.png")
+    module.run(steps=ns.steps, plot=plot, progress_bar=not ns.no_progress)
+    return 0
+
+
 def cmd_demo(ns) -> int:
+    if ns.example:
+        if ns.dask:
+            raise UsageError("--example and --dask are separate demos: give one")
+        return run_example(ns)
     if ns.dask:
         from .examples import dask_logreg
 
@@ -320,7 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--arg", action="append", metavar="NAME=TYPE[SHAPE][:grad]",
                       help="an argument's type, e.g. x=f32[128,784] or w=f32[784,10]:grad (one per parameter)")
     dump.add_argument("--stage", choices=STAGE_CHOICES, default="all")
-    dump.add_argument("--format", choices=FORMATS, default="text")
+    dump.add_argument("--format", choices=FORMATS, default="text",
+                      help="text, dot, json, the generated numpy or cupy module, or a picture: svg, png (needs "
+                           "Graphviz's dot: apt-get install graphviz)")
+    dump.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     dump.add_argument("--timings", action="store_true", help="also print each compile stage's time")
     dump.add_argument("--transform", choices=TRANSFORMS,
                       help="dump FUNC under a transform: grad/jvp/hessian differentiate the :grad arguments (the "
@@ -331,7 +391,15 @@ def build_parser() -> argparse.ArgumentParser:
     dump.set_defaults(run=cmd_dump)
     demo = sub.add_parser("demo", help="compile, inspect and train the bundled MLP (--dask: logistic regression "
                                        "data-parallel on a Dask cluster)")
-    demo.add_argument("--steps", type=int, default=None, help="training steps (default 200; 20 with --dask)")
+    demo.add_argument("--steps", type=int, default=None,
+                      help="training steps (default 200; 20 with --dask; 800 for --example cnn, 300 for lstm)")
+    examples = demo.add_argument_group("--example", "a bigger worked example instead of the MLP: a CNN on generated "
+                                                   "digits, or a character LSTM on a paragraph of Dickens")
+    examples.add_argument("--example", choices=EXAMPLES, help="train graphgrad/examples/cnn.py or lstm.py")
+    examples.add_argument("--plot", metavar="PNG", help="where the loss curve goes (default EXAMPLE-loss.png; needs "
+                                                        "matplotlib)")
+    examples.add_argument("--no-plot", action="store_true", help="write no loss curve")
+    examples.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     dask_options = demo.add_argument_group("--dask", "train graphgrad/examples/dask_logreg.py on a Dask cluster "
                                                      "(pip install 'graphgrad[dask]')")
     dask_options.add_argument("--dask", action="store_true", help="run the data-parallel Dask example")

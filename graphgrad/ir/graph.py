@@ -245,6 +245,13 @@ class Graph:
 
         return format_graph(self)
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a Graph as a picture (Graphviz's ``dot`` draws it; the text form where it is missing)."""
+        from .printer import to_dot
+        from .render import repr_svg
+
+        return repr_svg(to_dot(self))
+
     def __len__(self) -> int:
         return len(self.nodes)
 

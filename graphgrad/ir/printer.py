@@ -85,21 +85,91 @@ def _format_body(graph: Graph, names: dict, indent: str) -> list[str]:
     return lines
 
 
-def to_dot(graph: Graph) -> str:
-    """Graphviz DOT: values as boxes labelled with op and type, inputs as ellipses."""
+#: fill colours of the DOT export, so forward and adjoint work are told apart at a glance
+DOT_COLORS = {"forward": "#dbe8f7", "adjoint": "#fde2e2", "no_grad": "#eeeeee", "no_grad_line": "#9a9a9a"}
+DOT_LEGEND = ("blue: forward, red: adjoint (backward), grey: inputs that need no gradient and forward nodes off the "
+              "gradient path (pruned from the backward)")
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _dot_body(graph: Graph, prefix: str = "") -> list[str]:
+    """Node and edge statements for ``graph``, their ids prefixed (so several graphs share one document)."""
     names = graph.value_names()
-    out = [f'digraph "{graph.name}" {{', "  rankdir=TB;", '  node [fontname="monospace"];']
-    for v in graph.inputs:
-        out.append(f'  "{names[v]}" [shape=ellipse, label="{names[v]}\\n{v.type}"];')
+    # a joint graph's inputs are primal values then cotangents; a backward graph's, saved values then cotangents
+    n_saved = graph.meta.get("n_saved")
+    n_primal = graph.meta.get("n_primal", len(graph.inputs)) if n_saved is None else n_saved
+    grey = DOT_COLORS["no_grad_line"]
+
+    def node_id(v) -> str:
+        return _dot_quote(prefix + names[v])
+
+    # once pruning has marked the gradient path, forward nodes off it are drawn grey-edged: no backward for them
+    # (not in a backward graph: the forward work there is recomputation the backward needs)
+    marked = n_saved is None and any(n.output.requires_grad for n in graph.nodes)
+    out, greyed = [], set()
+    for i, v in enumerate(graph.inputs):
+        label = f"{names[v]}\\n{v.type}"
+        if i >= n_primal:  # a cotangent fed to the backward: adjoint work
+            style = f'style=filled, fillcolor="{DOT_COLORS["adjoint"]}"'
+        elif n_saved is not None:  # a forward value the backward reads
+            style = f'style=filled, fillcolor="{DOT_COLORS["forward"]}"'
+        elif v.requires_grad:
+            style = f'style="filled,bold", fillcolor="{DOT_COLORS["forward"]}"'
+        else:  # no gradient flows to it: pruning keeps its part of the backward out
+            style = f'style=filled, fillcolor="{DOT_COLORS["no_grad"]}", color="{grey}", fontcolor="{grey}"'
+            greyed.add(v)
+        out.append(f'  {node_id(v)} [shape=ellipse, label="{label}", {style}];')
     for n in graph.nodes:
         v = n.output
-        color = ', style=filled, fillcolor="#fde2e2"' if n.role == "adjoint" else ""
-        out.append(f'  "{names[v]}" [shape=box, label="{names[v]} = {n.op}\\n{v.type}"{color}];')
+        role = "adjoint" if n.role == "adjoint" else "forward"
+        extra = f", tooltip={_dot_quote(str(n.loc))}" if n.loc else ""
+        if role == "forward" and marked and not v.requires_grad:
+            extra += f', color="{grey}", fontcolor="{grey}"'
+            greyed.add(v)
+        out.append(f'  {node_id(v)} [shape=box, label="{names[v]} = {n.op}\\n{v.type}", style=filled, '
+                   f'fillcolor="{DOT_COLORS[role]}"{extra}];')
         for x in n.value_inputs():
-            out.append(f'  "{names[x]}" -> "{names[v]}";')
+            edge = f' [color="{grey}"]' if x in greyed else ""
+            out.append(f"  {node_id(x)} -> {node_id(v)}{edge};")
+    out_names = graph.output_names or []
     for i, v in enumerate(graph.outputs):
-        out.append(f'  "out{i}" [shape=plaintext, label="output {i}"];')
-        out.append(f'  "{names[v]}" -> "out{i}";')
+        label = out_names[i] if i < len(out_names) and out_names[i] else f"output {i}"
+        out.append(f'  {_dot_quote(f"{prefix}out{i}")} [shape=plaintext, label={_dot_quote(label)}];')
+        out.append(f'  {node_id(v)} -> {_dot_quote(f"{prefix}out{i}")};')
+    return out
+
+
+def to_dot(graph: Graph) -> str:
+    """Graphviz DOT: values as boxes labelled with op and type, inputs as ellipses; forward nodes blue, adjoint
+    nodes red, inputs that need no gradient (the ones pruning cuts out of the backward) grey.
+
+    >>> from graphgrad.ir import Graph, TensorType
+    >>> g = Graph("f"); x = g.add_input(TensorType((3,), "float32"), "x")
+    >>> g.outputs = [g.add_node("exp", [x], {}, TensorType((3,), "float32"), name="y")]
+    >>> print("\\n".join(to_dot(g).splitlines()[4:7]))
+      "x" [shape=ellipse, label="x\\nf32[3]", style=filled, fillcolor="#eeeeee", color="#9a9a9a", fontcolor="#9a9a9a"];
+      "y" [shape=box, label="y = exp\\nf32[3]", style=filled, fillcolor="#dbe8f7"];
+      "x" -> "y" [color="#9a9a9a"];
+    """
+    out = [f"digraph {_dot_quote(graph.name)} {{", "  rankdir=TB;", '  node [fontname="monospace"];',
+           f"  label={_dot_quote(DOT_LEGEND)}; labelloc=b; fontname=\"sans-serif\"; fontsize=10;"]
+    return "\n".join(out + _dot_body(graph) + ["}"])
+
+
+def to_dot_stages(graphs: dict) -> str:
+    """One DOT document with a box (cluster) per stage, e.g. ``{"traced": g1, "optimized": g2}``: what
+    ``graphgrad dump --stage all --format svg`` draws, since one picture holds one graph."""
+    name = next(iter(graphs.values())).name if graphs else "graph"
+    out = [f"digraph {_dot_quote(name)} {{", "  rankdir=TB;", '  node [fontname="monospace"];',
+           f"  label={_dot_quote(DOT_LEGEND)}; labelloc=b; fontname=\"sans-serif\"; fontsize=10;"]
+    for stage, graph in graphs.items():
+        out.append(f"  subgraph {_dot_quote('cluster_' + stage)} {{")
+        out.append(f"    label={_dot_quote(stage)}; labelloc=t; fontsize=14; color=\"#bbbbbb\";")
+        out += ["  " + line for line in _dot_body(graph, prefix=f"{stage}:")]
+        out.append("  }")
     out.append("}")
     return "\n".join(out)
 

@@ -120,6 +120,7 @@ def _split(joint: Graph, n_outputs: int, saved: list, recompute: set) -> tuple[G
         bwd_nodes = _with_recomputation(bwd_nodes, grads, recompute)
     backward = Graph(joint.name + "_backward", saved + cotangents, bwd_nodes, list(grads))
     backward.output_names = (joint.output_names or [])[n_outputs:] or None
+    backward.meta["n_saved"] = len(saved)  # inputs before the cotangents (the DOT export colours them apart)
     eliminate_dead_nodes(forward)
     eliminate_dead_nodes(backward)
     return forward, backward
