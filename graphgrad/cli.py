@@ -250,6 +250,10 @@ def cmd_ops(ns) -> int:
 
     rows = []
     for name in sorted(OPS):
+        if name == "fused":  # made after differentiation, for codegen only (passes/fusion.py)
+            rows.append((name, "- (codegen stage)", "- (codegen stage)", "- (codegen stage)", "yes", "-", "-", "-",
+                         "-"))
+            continue
         grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else (
             "sub-graph adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")
         # forward mode (jvp) transposes the gradient rule, so an op has one exactly when it has a gradient rule

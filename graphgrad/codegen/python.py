@@ -188,6 +188,12 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
               for graph, name, doc in functions]
     if constants:  # built once, when the module loads; the functions only read them
         bodies.insert(0, "\n".join(dict.fromkeys(constants)))
+    if backend == "cupy":  # fused regions' kernels: built once, at import (see codegen/cuda.py)
+        from .cuda import kernel_definitions
+
+        kernels = kernel_definitions([graph for graph, _, _ in functions], xp)
+        if kernels:
+            bodies.insert(0, "\n\n".join(kernels))
     # the substring test first: a regex with a leading \b scans a large module ten times slower
     stdlib = "".join(f"import {m}\n" for m in STDLIB_IMPORTS
                      if any(f"{m}." in b and re.search(rf"\b{m}\.", b) for b in bodies))

@@ -7,3 +7,4 @@ before anything else.
 """
 from . import elementwise, indexing, linalg, nn, reductions, shape  # noqa: F401
 from . import control  # noqa: F401  (cond, scan, while: sub-graph primitives; after the ops they may contain)
+from . import fused  # noqa: F401  (the fusion pass's region node, for code generation)

@@ -2,7 +2,7 @@
 
 The block registers into the tables the lower layers own: ``ir.registry.OPS`` (type rule),
 ``passes.vjp_rules.VJP_RULES`` (gradient), ``passes.batching.BATCH_RULES`` (vmap),
-``codegen.expressions.EXPRESSIONS`` (array code) and
+``codegen.expressions.EXPRESSIONS`` (array code), ``codegen.cuda.C_EXPRESSIONS`` (C, for fused kernels) and
 ``ir.public`` (Tensor method, ``graphgrad.X``, ``graphgrad.numpy.X``). See ``docs/ops.md``.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..codegen.cuda import C_EXPRESSIONS
 from ..codegen.expressions import EXPRESSIONS
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
@@ -25,7 +26,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               joint_vjp: Callable | None = None, nondiff: bool = False, attrs: tuple = (), doc: str = "",
               elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(), nn=(),
               numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None,
-              batch: Callable | None = None, errors: Callable | None = None) -> Callable:
+              batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -41,6 +42,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     batch(op, args, bdims, **attrs) -> (out, out_axis): the batching rule (vmap), usually a family rule of
         ``passes.batching`` (``elementwise``, ``reduction``, ...)
     errors(arrays, error, **attrs) -> Exception or None: the array library's failure in PyTorch's words
+    c_expr: for an elementwise op without attributes, a C expression template over its operands
+        (``"tanh({0})"``), so CuPy can compute it inside a fused kernel; without one it is never fused
     """
     defop(name, attrs, doc or name, elementwise)(infer)
     if nondiff:
@@ -50,6 +53,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     elif vjp is not None:
         defvjp(name, *vjp)
     EXPRESSIONS[name] = expr
+    if c_expr is not None:
+        C_EXPRESSIONS[name] = c_expr
     if rows is not None:
         defrows(name, rows)
     if batch is not None:
@@ -72,7 +77,7 @@ def call(function: str) -> Callable:
 
 
 def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: Callable | None = None,
-          doc: str = "", tensor=None, gg=None, numpy=None, rows=None) -> Callable:
+          doc: str = "", tensor=None, gg=None, numpy=None, rows=None, c_expr: str | None = None) -> Callable:
     """An elementwise function of one tensor, published as ``Tensor.name``, ``graphgrad.name`` and
     ``graphgrad.numpy.name`` unless ``tensor``/``gg``/``numpy`` say otherwise (``()``: not published).
     The result is floating (exp of an int tensor is float32) unless ``float_result=False``; ``vjp=None``
@@ -87,7 +92,7 @@ def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: C
                      nondiff=vjp is None, doc=doc or f"elementwise {name}", elementwise=True,
                      batch=elementwise_batch,
                      tensor=name if tensor is None else tensor, gg=name if gg is None else gg,
-                     numpy=name if numpy is None else numpy, rows=rows)
+                     numpy=name if numpy is None else numpy, rows=rows, c_expr=c_expr)
 
 
 # -- NumPy's operand handling: arrays, lists and lists holding tensors ---------------------------------

@@ -33,14 +33,15 @@ def _numpy_binary(op):
     return binary_numpy(lambda a, b: bind(op, a, b))
 
 
-def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None):
+def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None,
+            c_expr=None):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
     __radd__)."""
     fn = primitive(name, batch=elementwise,
                    infer=infer or (lambda inputs: elementwise_type(inputs)), expr=_binop(symbol), vjp=vjp,
                    nondiff=vjp is None, elementwise=True, doc=doc or f"elementwise x {symbol} y with broadcasting",
                    tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg else (),
-                   numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows)
+                   numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows, c_expr=c_expr)
     if dunder:
         export(_reflected(name), name, tensor=f"__r{dunder}__")
     return fn
@@ -48,17 +49,17 @@ def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), te
 
 # -- arithmetic ---------------------------------------------------------------------------------
 add = _binary("add", "+", (lambda g, out, x, y: g, lambda g, out, x, y: g),
-              dunder="add", tensor=("add",), numpy=("add",), rows=RowRule(elementwise_rows("sum"), additive=True))
+              dunder="add", tensor=("add",), numpy=("add",), c_expr="({0} + {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
 
 sub = _binary("sub", "-", (lambda g, out, x, y: g, lambda g, out, x, y: -g),
-              dunder="sub", tensor=("sub",), numpy=("subtract",), rows=RowRule(elementwise_rows("sum"), additive=True))
+              dunder="sub", tensor=("sub",), numpy=("subtract",), c_expr="({0} - {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
 
 mul = _binary("mul", "*", (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
-              dunder="mul", tensor=("mul",), numpy=("multiply",), rows=elementwise_rows("scale"))
+              dunder="mul", tensor=("mul",), numpy=("multiply",), c_expr="({0} * {1})", rows=elementwise_rows("scale"))
 
 div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
               infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), doc="true division with broadcasting",
-              dunder="truediv", tensor=("div",), numpy=("divide", "true_divide"), rows=elementwise_rows("numerator"))
+              dunder="truediv", tensor=("div",), numpy=("divide", "true_divide"), c_expr="({0} / {1})", rows=elementwise_rows("numerator"))
 
 
 def _log_base(x):
@@ -69,7 +70,7 @@ def _log_base(x):
 
 
 pow = _binary("pow", "**", (lambda g, out, x, y: g * y * x ** (y - 1), lambda g, out, x, y: g * out * _log_base(x)),
-              dunder="pow", tensor=("pow",), numpy=("power",))
+              dunder="pow", tensor=("pow",), numpy=("power",), c_expr="pow({0}, {1})")
 
 # ties split the gradient evenly, as PyTorch does
 maximum = primitive(
@@ -77,7 +78,7 @@ maximum = primitive(
     infer=lambda inputs: elementwise_type(inputs), expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, {a[1]})"],
     vjp=(lambda g, out, x, y: where(x > y, g, where(x == y, g * 0.5, 0.0)),
          lambda g, out, x, y: where(y > x, g, where(x == y, g * 0.5, 0.0))),
-    elementwise=True, doc="elementwise maximum with broadcasting", tensor="maximum", gg="maximum",
+    elementwise=True, doc="elementwise maximum with broadcasting", c_expr="({0} > {1} || {0} != {0} ? {0} : {1})", tensor="maximum", gg="maximum",
     numpy="maximum", numpy_fn=_numpy_binary("maximum"))
 
 minimum = primitive(
@@ -85,7 +86,7 @@ minimum = primitive(
     infer=lambda inputs: elementwise_type(inputs), expr=lambda a, xp, out: [f"{xp}.minimum({a[0]}, {a[1]})"],
     vjp=(lambda g, out, x, y: where(x < y, g, where(x == y, g * 0.5, 0.0)),
          lambda g, out, x, y: where(y < x, g, where(x == y, g * 0.5, 0.0))),
-    elementwise=True, doc="elementwise minimum with broadcasting", tensor="minimum", gg="minimum",
+    elementwise=True, doc="elementwise minimum with broadcasting", c_expr="({0} < {1} || {0} != {0} ? {0} : {1})", tensor="minimum", gg="minimum",
     numpy="minimum", numpy_fn=_numpy_binary("minimum"))
 
 
@@ -93,20 +94,20 @@ minimum = primitive(
 for _name, _symbol, _dunder, _numpy in (("lt", "<", "lt", "less"), ("le", "<=", "le", "less_equal"),
                                         ("gt", ">", "gt", "greater"), ("ge", ">=", "ge", "greater_equal"),
                                         ("eq", "==", "eq", "equal"), ("ne", "!=", "ne", "not_equal")):
-    primitive(_name, batch=elementwise,
+    primitive(_name, batch=elementwise, c_expr="({0} %s {1})" % _symbol,
               infer=lambda inputs: elementwise_type(inputs, "bool"), expr=_binop(_symbol), nondiff=True,
                      elementwise=True, doc=f"elementwise x {_symbol} y, bool result", tensor=f"__{_dunder}__",
                      gg=_name, numpy=_numpy, numpy_fn=_numpy_binary(_name))
 
 # -- unary functions --------------------------------------------------------------------------------
-neg = unary("neg", lambda g, out, x: -g, float_result=False, expr=lambda a, xp, out: [f"-{a[0]}"],
+neg = unary("neg", lambda g, out, x: -g, float_result=False, expr=lambda a, xp, out: [f"-{a[0]}"], c_expr="(-{0})",
             tensor=("neg", "__neg__"), numpy="negative", rows=elementwise_rows("sum"))
-exp = unary("exp", lambda g, out, x: g * out)
-expm1 = unary("expm1", lambda g, out, x: g * (out + 1), doc="exp(x) - 1, accurate for small x")
-log = unary("log", lambda g, out, x: g / x)
-log1p = unary("log1p", lambda g, out, x: g / (1 + x), doc="log(1 + x), accurate for small x")
-sin = unary("sin", lambda g, out, x: g * x.cos())
-cos = unary("cos", lambda g, out, x: -g * x.sin())
+exp = unary("exp", lambda g, out, x: g * out, c_expr="exp({0})")
+expm1 = unary("expm1", lambda g, out, x: g * (out + 1), c_expr="expm1({0})", doc="exp(x) - 1, accurate for small x")
+log = unary("log", lambda g, out, x: g / x, c_expr="log({0})")
+log1p = unary("log1p", lambda g, out, x: g / (1 + x), c_expr="log1p({0})", doc="log(1 + x), accurate for small x")
+sin = unary("sin", lambda g, out, x: g * x.cos(), c_expr="sin({0})")
+cos = unary("cos", lambda g, out, x: -g * x.sin(), c_expr="cos({0})")
 tan = unary("tan", lambda g, out, x: g * (1 + out * out))
 # NumPy has no erf: Python's math.erf, vectorized (the generated module then imports math). CuPy compiles
 # CUDA's erf into an elementwise kernel, so CuPy code still imports only cupy. Both compute in float64 and
@@ -117,15 +118,16 @@ erf = unary("erf", lambda g, out, x: g * (2 / math.sqrt(math.pi)) * (-x * x).exp
                  f'{xp}.ElementwiseKernel("float64 x", "float64 y", "y = erf(x)", "graphgrad_erf")({a[0]})')
                 + f".astype({xp}.result_type({a[0]}.dtype, {xp}.float32))"],
             doc="the error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x")
-tanh = unary("tanh", lambda g, out, x: g * (1 - out * out))
-sqrt = unary("sqrt", lambda g, out, x: g / (2 * out))
+tanh = unary("tanh", lambda g, out, x: g * (1 - out * out), c_expr="tanh({0})")
+sqrt = unary("sqrt", lambda g, out, x: g / (2 * out), c_expr="sqrt({0})")
 # exp(-log(1 + exp(-x))) never overflows, unlike 1 / (1 + exp(-x)) for very negative x
-sigmoid = unary("sigmoid", lambda g, out, x: g * out * (1 - out), numpy=(),
+sigmoid = unary("sigmoid", lambda g, out, x: g * out * (1 - out), numpy=(), c_expr="(1 / (1 + exp(-{0})))",
                 expr=lambda a, xp, out: [f"{xp}.exp(-{xp}.logaddexp(0, -{a[0]}))"])
 # the gradient as a product with the mask: NumPy multiplies (in place of a dying g) many times faster than where()
 # selects; + 0.0 turns the -0.0 of a negative g times 0 into PyTorch's 0. It differs from where(out > 0, g, 0)
 # only for a non-finite g where out <= 0.
 relu = unary("relu", lambda g, out, x: g * (out > 0) + 0.0, float_result=False, numpy=(),
+             c_expr="({0} > 0 ? {0} : 0)",
              expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, 0)"])
 abs = unary("abs", lambda g, out, x: g * x.sign(), float_result=False, numpy=("abs", "absolute"),
             tensor=("abs", "__abs__"))
@@ -155,6 +157,7 @@ primitive("where", batch=elementwise,
           infer=_where_type, expr=lambda a, xp, out: [f"{xp}.where({a[0]}, {a[1]}, {a[2]})"],
           vjp=(None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
           elementwise=True, doc="where(cond, x, y): x where cond else y, broadcasting all three",
+          c_expr="({0} ? {1} : {2})",
           fn=where, gg="where", numpy="where")
 
 primitive("cast", batch=elementwise,

@@ -24,10 +24,12 @@ import warnings
 import numpy as np
 
 from ..codegen.loader import load_module
+from ..codegen.cuda import fusible as cuda_fusible
 from ..codegen.python import module_source
 from ..ir.graph import Graph, Value
 from ..ir.interpret import interpret
 from ..ir.types import TensorType, dtype_name
+from ..passes.fusion import fuse_elementwise
 from ..passes.adjoint import generate_adjoint
 from ..passes.optimize import optimize
 from ..passes.partition import partition, saved_bytes
@@ -486,6 +488,9 @@ def _module_text(spec: Specialization, backend: str) -> str:
     if bwd is not None:
         functions.append((bwd, "backward", "Gradients of the inputs that require grad, from the saved values "
                                            "and the output cotangents."))
+    if backend == "cupy":  # chains of elementwise ops become one ElementwiseKernel each
+        taken: set = set()
+        functions = [(fuse_elementwise(g, cuda_fusible, taken), name, doc) for g, name, doc in functions]
     return module_source(functions, backend, header, check_types=check_types_enabled())
 
 

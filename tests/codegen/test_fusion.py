@@ -1,0 +1,271 @@
+"""Elementwise fusion (passes/fusion.py) and the CuPy kernels it becomes (codegen/cuda.py), checked without a GPU:
+the pass's graphs before and after, the generated CuPy source (compiles, one ElementwiseKernel per region with
+the expected C body, only names CuPy has), and the C expressions' numerics, compiled for the host with a C++
+compiler where one is installed. tests/runtime/test_cupy_backend.py runs the kernels on a GPU."""
+import ast
+import shutil
+import subprocess
+import types
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad.codegen.cuda import C_EXPRESSIONS, fusible
+from graphgrad.codegen.python import module_source
+from graphgrad.ir.verify import verify
+from graphgrad.passes.fusion import fuse_elementwise, fusion_groups
+
+
+def chain(x, w, b):
+    return (x.tanh() * w + b).sum()
+
+
+def chain_args():
+    rng = np.random.default_rng(0)
+    return (gg.tensor(rng.standard_normal((4, 3)), requires_grad=True), gg.tensor(rng.standard_normal(3)),
+            gg.tensor(rng.standard_normal((4, 3))))
+
+
+def ops(graph):
+    return [n.op for n in graph.nodes]
+
+
+def test_forward_chain_becomes_one_fused_node():
+    x, w, b = chain_args()
+    x.requires_grad_(False); b.requires_grad_()   # nothing of the chain is saved for backward
+    f = gg.compile(chain)
+    before = f.graph(x, w, b, stage="forward")
+    assert ops(before) == ["tanh", "mul", "add", "sum"]
+    after = fuse_elementwise(before, fusible)
+    assert ops(after) == ["fused", "sum"]
+    fused = after.nodes[0]
+    assert fused.attrs["kernel"] == "fused_tanh_mul_add"
+    assert ops(fused.attrs["body"]) == ["tanh", "mul", "add"]
+    assert [v.name for v in fused.inputs] == ["x", "w", "b"]
+    assert "kernel='fused_tanh_mul_add'" in str(after)
+    verify(after)
+
+
+def test_a_saved_value_ends_a_region():
+    f, a = gg.compile(chain), chain_args()   # x requires grad: backward reads tanh(x)
+    after = fuse_elementwise(f.graph(*a, stage="forward"), fusible)
+    assert ops(after) == ["tanh", "fused", "sum"] and after.nodes[1].attrs["kernel"] == "fused_mul_add"
+
+
+def test_saved_values_stay_outside_regions():
+    f, a = gg.compile(chain), chain_args()
+    g = f.graph(*a, stage="forward")
+    saved = [v for v in g.outputs[1:] if v.node is not None]
+    after = fuse_elementwise(g, fusible)
+    for n in after.nodes:
+        if n.op == "fused":
+            inner = {m.output.name for m in n.attrs["body"].nodes[:-1]}
+            assert not inner & {v.name for v in saved if v.name}
+    assert len(after.outputs) == len(g.outputs)
+
+
+def test_adjoint_chain_is_fused():
+    f, a = gg.compile(chain), chain_args()
+    before = f.graph(*a, stage="backward")
+    # d/dx of sum(tanh(x) * w + b) = g * w * (1 - tanh(x)^2): mul, mul, sub, mul, all of x's shape
+    groups = fusion_groups(before, fusible)
+    assert [[n.op for n in group] for group in groups] == [["mul", "mul", "sub", "mul"]]
+    after = fuse_elementwise(before, fusible)
+    assert ops(after).count("fused") == 1
+    assert len(after.nodes) == len(before.nodes) - len(groups[0]) + 1
+
+
+def test_values_read_twice_outside_and_other_shapes_end_a_region():
+    def f(x, y):
+        t = x.exp()
+        return (t * 2 + t.sum()).sum() + (x + y).sum()   # t read by mul and by sum: not interior
+
+    x, y = gg.tensor(np.ones((2, 3)), requires_grad=True), gg.tensor(np.ones(3))
+    g = gg.compile(f).graph(x, y, stage="forward")
+    groups = fusion_groups(g, fusible)
+    for group in groups:
+        assert all(n.output.type.shape == group[-1].output.type.shape for n in group)
+        assert not any(n.op == "exp" for n in group[:-1])
+
+
+def test_ops_without_c_expression_are_not_fused():
+    def f(x):
+        return (x.erf() * 2 + 1).sum()
+
+    x = gg.tensor(np.ones(3), requires_grad=True)
+    g = gg.compile(f).graph(x, stage="forward")
+    after = fuse_elementwise(g, fusible)
+    assert "erf" not in C_EXPRESSIONS and ops(after)[0] == "erf" and ops(after)[1] == "fused"
+
+
+# -- the generated CuPy module ---------------------------------------------------------------------------------
+def _cupy_names(src):
+    """Every dotted ``cp.a.b`` name the source uses."""
+    found = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Attribute):
+            parts, x = [], node
+            while isinstance(x, ast.Attribute):
+                parts.append(x.attr)
+                x = x.value
+            if isinstance(x, ast.Name) and x.id in ("cp", "cupy"):
+                found.add(".".join(reversed(parts)))
+    return found
+
+
+#: CuPy names graphgrad's CuPy code is known to use, checked against CuPy 14 (cupy-cuda12x, not in the test
+#: extra: a 137 MB wheel); where CuPy is importable, test_cupy_names_exist checks against CuPy itself
+KNOWN_CUPY_NAMES = {"ElementwiseKernel", "float32", "float64", "int64", "bool_", "tanh", "exp", "log", "sum",
+                    "maximum", "where", "asarray", "array", "full", "full_like", "zeros", "ones", "dtype",
+                    "logaddexp", "result_type", "sqrt", "matmul"}
+
+
+def _cupy_module():
+    try:
+        import cupy
+
+        return cupy
+    except Exception:
+        return None
+
+
+def cnn_loss(x, w):
+    import graphgrad.nn.functional as F
+
+    return (F.conv2d(x, w, padding=1).tanh() * 0.5 + 1.0).sigmoid().mean()
+
+
+@pytest.mark.parametrize("fn, make_args", [
+    (chain, chain_args),
+    (cnn_loss, lambda: (gg.tensor(np.ones((1, 2, 5, 5))), gg.tensor(np.ones((3, 2, 3, 3)), requires_grad=True)))])
+def test_cupy_source_compiles_with_one_kernel_per_region_and_only_cupy_names(fn, make_args):
+    f, a = gg.compile(fn), make_args()
+    src = f.source(*a, backend="cupy")
+    compile(src, "<generated cupy>", "exec")
+    regions = [n for stage in ("forward", "backward")
+               for n in fuse_elementwise(f.graph(*a, stage=stage), fusible).nodes if n.op == "fused"]
+    assert regions and src.count("cp.ElementwiseKernel(") == len(regions)
+    for n in regions:
+        assert f"{n.attrs['kernel']} = cp.ElementwiseKernel(" in src
+    cupy = _cupy_module()
+    for name in _cupy_names(src):
+        if cupy is None:
+            assert name in KNOWN_CUPY_NAMES, name
+        else:
+            obj = cupy
+            for part in name.split("."):
+                assert hasattr(obj, part), f"cupy has no {name}"
+                obj = getattr(obj, part)
+
+
+def test_cupy_names_exist():
+    cupy = _cupy_module()
+    if cupy is None:
+        pytest.skip("CuPy is not installed (pip install 'graphgrad[cuda]')")
+    assert all(hasattr(cupy, name) for name in KNOWN_CUPY_NAMES)
+
+
+def test_chain_kernel_has_the_expected_c_body():
+    x, w, b = chain_args()
+    x.requires_grad_(False); b.requires_grad_()
+    src = gg.compile(chain).source(x, w, b, backend="cupy")
+    assert ("fused_tanh_mul_add = cp.ElementwiseKernel(\n"
+            "    'float64 x, float64 w, float64 b',\n") in src
+    assert "'double t1 = tanh(x);\\n'" in src
+    assert "= fused_tanh_mul_add(x, w, b)" in src
+    assert "= (t1 * w);" in src and "+ b);'" in src
+
+
+def test_float32_kernels_keep_float_and_cast_literals():
+    def f(x):
+        return (x * 2.5 + 1).exp().sum()
+
+    x = gg.tensor(np.ones(3, np.float32), requires_grad=True)
+    src = gg.compile(f).source(x, backend="cupy")
+    assert "'float32 x'" in src and "float t1 = (x * 2.5f);" in src and "(t1 + 1.0f)" in src
+
+
+def test_numpy_backend_is_unfused_and_emits_the_regions_statements_if_given_them():
+    f, a = gg.compile(chain), chain_args()
+    assert "fused" not in f.source(*a)
+    fwd = f.graph(*a, stage="forward")
+    src = module_source([(fuse_elementwise(fwd, fusible), "forward", None)], "numpy")
+    assert "ElementwiseKernel" not in src and "np.tanh(x)" in src
+    ns: dict = {}
+    exec(compile(src, "<fused numpy>", "exec"), ns)
+    plain: dict = {}
+    exec(compile(module_source([(fwd, "forward", None)], "numpy"), "<numpy>", "exec"), plain)
+    arrays = [t.detach().numpy() for t in a]
+    for got, want in zip(ns["forward"](*arrays), plain["forward"](*arrays)):
+        np.testing.assert_array_equal(got, want)
+
+
+# -- the C expressions' numerics, on the host ---------------------------------------------------------------
+CXX = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+
+
+def _host_kernel(tmp_path):
+    """A stand-in for ``cp.ElementwiseKernel`` that compiles the kernel's C body for the host (C++ <cmath>, the
+    same overloads CUDA has for float and double) and runs it over the broadcast operands."""
+    ctypes = {"float32": "float", "float64": "double", "bool": "bool"}
+    counter = iter(range(10**6))
+
+    def kernel(in_params, out_params, operation, name):
+        params = [p.split() for p in in_params.split(", ")]
+        (out_type, out_name), = [p.split() for p in out_params.split(", ")]
+
+        def run(*arrays):
+            arrays = np.broadcast_arrays(*[np.asarray(x, dtype=t) for x, (t, _) in zip(arrays, params)])
+            size, shape = arrays[0].size, arrays[0].shape
+            decls = "".join(
+                f"static const {ctypes[t]} {p}_in[] = {{{', '.join(str(int(v)) if t == 'bool' else repr(float(v)) for v in x.ravel())}}};\n"
+                for x, (t, p) in zip(arrays, params))
+            loads = "".join(f"    {ctypes[t]} {p} = {p}_in[k];\n" for t, p in params)
+            src = (f"#include <cmath>\n#include <cstdio>\nusing namespace std;\n{decls}int main() {{\n"
+                   f"  for (int k = 0; k < {size}; k++) {{\n{loads}    {ctypes[out_type]} {out_name};\n"
+                   f"    {operation}\n    printf(\"%.17g\\n\", (double){out_name});\n  }}\n}}\n")
+            path = tmp_path / f"{name}_{next(counter)}"
+            (path.with_suffix(".cpp")).write_text(src)
+            subprocess.run([CXX, "-O0", "-o", str(path), str(path.with_suffix(".cpp"))], check=True)
+            out = subprocess.run([str(path)], check=True, capture_output=True, text=True).stdout.split()
+            return np.array([float(v) for v in out], dtype=out_type).reshape(shape)
+        return run
+    return kernel
+
+
+def _fake_cupy(tmp_path):
+    fake = types.ModuleType("cp")
+    fake.__dict__.update({k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+    fake.ElementwiseKernel = _host_kernel(tmp_path)
+    return fake
+
+
+@pytest.mark.skipif(CXX is None, reason="needs a C++ compiler to run the C expressions on the host")
+def test_generated_cupy_module_with_host_compiled_kernels_matches_numpy(tmp_path):
+    """The whole generated CuPy module, its kernels compiled for the host and NumPy standing in for the rest of
+    CuPy, computes NumPy's forward and gradients (float64: to rounding)."""
+    def f(x, w, b, m):
+        h = gg.where(m, (x * w + b).tanh(), (x - 0.5).sigmoid().relu())
+        return (gg.maximum(h, x * x) / (1.0 + x.exp()) - gg.minimum(h, w.sqrt()) ** 2).sum()
+
+    rng = np.random.default_rng(1)
+    x = gg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = gg.tensor(rng.random(4) + 0.5, requires_grad=True)
+    b = gg.tensor(rng.standard_normal((3, 1)), requires_grad=True)
+    m = gg.tensor(rng.random((3, 4)) > 0.5)
+    args = (x, w, b, m)
+    compiled = gg.compile(f)
+    src = compiled.source(*args, backend="cupy")
+    assert src.count("ElementwiseKernel(") >= 2
+    ns: dict = {"cp": _fake_cupy(tmp_path)}
+    exec(compile(src.replace("import cupy as cp", ""), "<cupy on host>", "exec"), ns)
+    ref: dict = {}
+    exec(compile(compiled.source(*args), "<numpy>", "exec"), ref)
+    arrays = [t.detach().numpy() for t in args]
+    got_out, *got_saved = ns["forward"](*arrays)
+    want_out, *want_saved = ref["forward"](*arrays)
+    np.testing.assert_allclose(got_out, want_out, rtol=1e-12)
+    one = np.array(1.0)
+    for got, want in zip(ns["backward"](*got_saved, one), ref["backward"](*want_saved, one)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
