@@ -86,6 +86,11 @@ class TensorBase:
             out = bind("sum", out, dim=tuple(k - lead for k in kept), keepdim=True)
         return out.reshape(shape) if tuple(out.shape) != shape else out
 
+    def _shown_as(self, name: str):
+        """This result, whose eager ``grad_fn`` is shown under PyTorch's name for the composite that made it
+        (``x.t()`` is ``TBackward0`` though it records a permute); symbolic values have no grad_fn."""
+        return self
+
     def _index_array(self):
         raise TypeError("tensors used as indices must be concrete integer tensors")
 

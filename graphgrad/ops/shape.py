@@ -254,18 +254,25 @@ def flatten(x: TensorBase, start_dim: int = 0, end_dim: int = -1) -> TensorBase:
     return x.reshape(x.shape[:s] + (n,) + x.shape[e + 1:])
 
 
+def _renamed(out: TensorBase, x: TensorBase, name: str) -> TensorBase:
+    """``out`` shown in eager graphs under PyTorch's name for the op the user called (a reshape that was a squeeze
+    is SqueezeBackward0); never renames ``x``'s own node when nothing was recorded."""
+    return out._shown_as(name) if out is not x else out
+
+
 def squeeze(x: TensorBase, dim=None) -> TensorBase:
     """Drop dimensions of size 1 (only those in ``dim`` when given)."""
     if dim is None:
-        return x.reshape(tuple(d for d in x.shape if d != 1))
+        return _renamed(x.reshape(tuple(d for d in x.shape if d != 1)), x, "SqueezeBackward0")
     dims = normalize_dims(dim, x.ndim)
-    return x.reshape(tuple(d for i, d in enumerate(x.shape) if not (i in dims and d == 1)))
+    return _renamed(x.reshape(tuple(d for i, d in enumerate(x.shape) if not (i in dims and d == 1))), x,
+                    "SqueezeBackward1")
 
 
 def unsqueeze(x: TensorBase, dim: int) -> TensorBase:
     """Insert a dimension of size 1 at ``dim``."""
     d = dim % (x.ndim + 1)
-    return x.reshape(x.shape[:d] + (1,) + x.shape[d:])
+    return _renamed(x.reshape(x.shape[:d] + (1,) + x.shape[d:]), x, "UnsqueezeBackward0")
 
 
 def transpose(x: TensorBase, dim0: int, dim1: int) -> TensorBase:
@@ -273,14 +280,14 @@ def transpose(x: TensorBase, dim0: int, dim1: int) -> TensorBase:
     dims = list(range(x.ndim))
     a, b = dim0 % x.ndim, dim1 % x.ndim
     dims[a], dims[b] = dims[b], dims[a]
-    return bind("permute", x, dims=tuple(dims))
+    return _renamed(bind("permute", x, dims=tuple(dims)), x, "TransposeBackward0")
 
 
 def t(x: TensorBase) -> TensorBase:
     """The transpose of a matrix (vectors and scalars are returned as they are)."""
     if x.ndim < 2:
         return x
-    return x.transpose(0, 1)
+    return _renamed(x.transpose(0, 1), x, "TBackward0")
 
 
 def stack(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
@@ -295,7 +302,7 @@ def stack(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
                                f"and {list(x.shape)} at entry {i}")
     d = dim % (len(shape) + 1)
-    return cat([x.unsqueeze(d) for x in tensors], d)
+    return cat([x.unsqueeze(d) for x in tensors], d)._shown_as("StackBackward0")
 
 
 export(view_as, "view_as", tensor="view_as")

@@ -419,6 +419,11 @@ class Tensor(TensorSurface, TensorBase):
             from .autograd import backward as _autograd_backward
         _autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
+    def _shown_as(self, name: str) -> "Tensor":
+        if self.grad_fn is not None:
+            self.grad_fn._name = name
+        return self
+
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data (and version counter) with no history."""
         return Tensor._wrap(self._data, version=self._version_box)

@@ -31,3 +31,4 @@ def test_an_lstm_saved_by_pytorch_loads_with_its_parameter_names():
     expected = [[[-0.16959, 0.182758, 0.049206, -0.061495, -0.105344],
                  [-0.115498, 0.575545, 0.00678, -0.028781, 0.134033]]]
     np.testing.assert_allclose(lstm(X.reshape(1, 2, 3))[0].detach().numpy(), expected, atol=2e-6)
+

@@ -136,3 +136,17 @@ def test_no_grad_decorates_generators():
 
     with torch.no_grad():
         assert list(tracked()) == [True]
+
+
+def test_shape_composites_show_pytorchs_node_names():
+    # printed by PyTorch 2.13 for the same calls
+    x = torch.ones(3, 4, requires_grad=True)
+    y = torch.ones(1, 3, requires_grad=True) * 2
+    names = {"stack": torch.stack([x, x]), "t": x.t(), "transpose": x.transpose(0, 1), "squeeze": y.squeeze(),
+             "squeeze(dim)": y.squeeze(0), "unsqueeze": x.unsqueeze(0), "select": x[:, 1], "slice": x[1:]}
+    assert {k: v.grad_fn.name() for k, v in names.items()} == {
+        "stack": "StackBackward0", "t": "TBackward0", "transpose": "TransposeBackward0", "squeeze": "SqueezeBackward0",
+        "squeeze(dim)": "SqueezeBackward1", "unsqueeze": "UnsqueezeBackward0", "select": "SelectBackward0",
+        "slice": "SliceBackward0"}
+    assert y.squeeze().grad_fn.next_functions[0][0].name() == "MulBackward0"  # y's own node is not renamed
+    assert y.grad_fn.name() == "MulBackward0"
