@@ -1,6 +1,6 @@
 """Random programs run eagerly and through ``gg.compile`` agree (issue 9 section 3).
 
-A program is drawn by hypothesis: float64 inputs of small shapes (0-d included) that broadcast against each
+A program is drawn by hypothesis: float64 (now and then float32) inputs of small shapes (0-d included) that broadcast against each
 other (now and then one that does not), each requiring grad or not, some passed inside a tuple or dict
 argument; a few steps of unary, binary (tensor or Python-scalar operand), reduction (every axis, negative
 too, keepdim) and shape ops; a scalar or tensor output; and now and then an input changed in place between
@@ -26,7 +26,7 @@ BINARY = {
     "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
     "div": lambda a, b: a / b, "maximum": lambda a, b: gg.maximum(a, b) if _both(a, b) else a + b,
 }
-SCALARS = [0.5, -1.5, 2.0, 3, -2]
+SCALARS = [0.5, -1.5, 2.0, 3, -2, -0.0]
 REDUCE = {"sum": lambda x, d, k: x.sum(d, keepdim=k), "mean": lambda x, d, k: x.mean(d, keepdim=k),
           "amax": lambda x, d, k: x.amax(d, keepdim=k)}
 
@@ -49,7 +49,8 @@ def programs(draw):
         else:
             k = draw(st.integers(0, len(base)))
             shape = tuple(1 if draw(st.booleans()) else s for s in base[len(base) - k:])
-        inputs.append((shape, draw(st.booleans())))
+        dtype = draw(st.sampled_from(["float64"] * 4 + ["float32"]))  # mixed dtypes: promotion agrees too
+        inputs.append((shape, draw(st.booleans()), dtype))
     steps = []
     for _ in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(["unary", "binary", "scalar", "reduce", "shape"]))
@@ -122,8 +123,8 @@ def _make_function(program):
 def _execute(program, compiled: bool) -> dict:
     """Run the program once; everything observable, errors as their types."""
     rng = np.random.default_rng(program["seed"])
-    tensors = [gg.tensor(rng.standard_normal(shape), dtype=gg.float64, requires_grad=rg)
-               for shape, rg in program["inputs"]]
+    tensors = [gg.tensor(rng.standard_normal(shape), dtype=getattr(gg, dtype), requires_grad=rg)
+               for shape, rg, dtype in program["inputs"]]
     f = _make_function(program)
     fn = gg.compile(f) if compiled else f
     if program["container"] == "tuple":
@@ -157,7 +158,7 @@ def _execute(program, compiled: bool) -> dict:
     return seen
 
 
-def _assert_same(eager: dict, compiled: dict) -> None:
+def _assert_same(eager: dict, compiled: dict, rtol: float) -> None:
     for stage in ("forward_error", "backward_error"):  # code catching eager's error catches compiled's
         e, c = eager.get(stage), compiled.get(stage)
         assert (e is None and c is None) or (e is not None and c is not None and issubclass(c, e)), (stage, e, c)
@@ -165,15 +166,17 @@ def _assert_same(eager: dict, compiled: dict) -> None:
         return
     assert compiled["dtype"] == eager["dtype"] and compiled["shape"] == eager["shape"]
     assert compiled["requires_grad"] == eager["requires_grad"]
-    np.testing.assert_allclose(compiled["value"], eager["value"], rtol=1e-10, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(compiled["value"], eager["value"], rtol=rtol, atol=rtol * 1e-2, equal_nan=True)
     for k, (ge, gc) in enumerate(zip(eager.get("grads", []), compiled.get("grads", []))):
         assert (ge is None) == (gc is None), f"input {k}: eager .grad {ge}, compiled .grad {gc}"
         if ge is not None:
             assert gc[1] == ge[1]
-            np.testing.assert_allclose(gc[0], ge[0], rtol=1e-10, atol=1e-12, equal_nan=True)
+            np.testing.assert_allclose(gc[0], ge[0], rtol=rtol, atol=rtol * 1e-2, equal_nan=True)
 
 
 @prop_settings(200)
 @given(program=programs())
 def test_compiled_agrees_with_eager(program):
-    _assert_same(_execute(program, compiled=False), _execute(program, compiled=True))
+    # float32 arithmetic may round differently when the generated code orders or fuses operations otherwise
+    rtol = 1e-4 if any(dtype == "float32" for _, _, dtype in program["inputs"]) else 1e-10
+    _assert_same(_execute(program, compiled=False), _execute(program, compiled=True), rtol)
