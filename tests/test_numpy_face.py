@@ -159,3 +159,16 @@ def test_gaussian_process_fit_lowers_the_loss():
 
     params, before, after = gp.fit(steps=30)
     assert after < before
+
+
+def test_squeeze_takes_numpys_axis_keyword_on_tensors():
+    # found by tests/properties/test_op_grid.py: gnp.squeeze(t, axis=0) raised TypeError on a tensor
+    import graphgrad as gg
+    import graphgrad.numpy as gnp
+
+    t = gg.tensor(np.ones((1, 3, 1)), requires_grad=True)
+    assert gnp.squeeze(t, axis=0).shape == np.squeeze(np.ones((1, 3, 1)), axis=0).shape
+    assert gnp.squeeze(t, axis=(0, -1)).shape == (3,)
+    with pytest.raises(ValueError, match="size not equal to one"):
+        gnp.squeeze(t, axis=1)
+    assert gg.grad(lambda x: (gnp.squeeze(x, axis=-1) ** 2).sum())(np.ones((3, 1))).shape == (3, 1)

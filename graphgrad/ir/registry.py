@@ -14,8 +14,11 @@ import numpy as np
 from .types import TensorType, dtype_name
 
 
-class ShapeError(ValueError):
-    """An op was applied to inputs whose shapes or dtypes do not fit; the message names them."""
+class ShapeError(ValueError, RuntimeError):
+    """An op was applied to inputs whose shapes or dtypes do not fit; the message names them.
+
+    A RuntimeError too: eager raises PyTorch's RuntimeError for the same input, and code that catches it must
+    catch the compiled error as well."""
 
 
 @dataclass(frozen=True)

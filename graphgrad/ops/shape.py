@@ -307,7 +307,18 @@ def stack(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
 
 export(view_as, "view_as", tensor="view_as")
 export(flatten, "flatten", tensor="flatten", gg="flatten")
-export(squeeze, "squeeze", tensor="squeeze", gg="squeeze", numpy="squeeze")
+
+
+def _numpy_squeeze(a: TensorBase, axis=None) -> TensorBase:
+    # NumPy's keyword is axis, and NumPy refuses (where PyTorch ignores) an axis whose size is not 1
+    if axis is not None:
+        for d in normalize_dims(axis, a.ndim):
+            if a.shape[d] != 1:
+                raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+    return squeeze(a, axis)
+
+
+export(squeeze, "squeeze", tensor="squeeze", gg="squeeze", numpy="squeeze", numpy_fn=_numpy_squeeze)
 export(unsqueeze, "unsqueeze", tensor="unsqueeze", gg="unsqueeze", numpy="expand_dims")
 export(transpose, "transpose", tensor="transpose", gg="transpose", numpy="transpose",
        numpy_fn=lambda a, axes=None: a.T if axes is None else a.permute(axes))

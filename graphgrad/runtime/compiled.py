@@ -405,10 +405,44 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         out_pos: dict = {}
         for k, v in enumerate(forward.outputs[:len(outs) - len(assignments)]):  # the outputs returned to the user
             out_pos.setdefault(v, k)  # the first of equal outputs keeps the array (_distinct copies the others)
-        spec.watch_inputs = sorted({in_pos[v] for v in saved if v in in_pos})
-        spec.watch_outputs = sorted({out_pos[v] for v in saved if v in out_pos and v not in in_pos})
+        read = _values_read(backward, saved)
+        spec.watch_inputs = sorted({in_pos[v] for v in read if v in in_pos})
+        spec.watch_outputs = sorted({out_pos[v] for v in read if v in out_pos and v not in in_pos})
     spec.saved = saved
     return spec
+
+
+def _aliased_inputs(inputs: list, saved: tuple, watching: list) -> list:
+    """Inputs whose memory a saved value views (``x.reshape``, ``x[1:]``, ``x.T`` are NumPy views): eager's
+    view of an input shares its version counter, so an in-place change of the input before backward must
+    fail here too rather than give a gradient computed from the new values."""
+    views = [a for a in saved if getattr(a, "base", None) is not None]
+    if not views:
+        return []
+    return [_Watched(t, t.grad_fn) for i, t in enumerate(inputs)
+            if i not in watching and isinstance(t, Tensor) and any(_may_share(a, t._data) for a in views)]
+
+
+def _may_share(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
+    import cupy  # both are CuPy arrays: saved values live where the inputs do
+
+    return bool(cupy.may_share_memory(a, b))
+
+
+# ops that read only their input's shape and dtype, never its values
+_SHAPE_ONLY = frozenset({"full_like"})
+
+
+def _values_read(backward: Graph, saved: list) -> list:
+    """The saved values whose contents backward reads: an input saved only for the shape of its zero
+    gradient may be changed in place before backward, as in eager (which saves nothing for it)."""
+    read = set(backward.outputs)
+    for n in backward.nodes:
+        if n.op not in _SHAPE_ONLY:
+            read.update(n.value_inputs())
+    return [v for v, b in zip(saved, backward.inputs) if b in read]
 
 
 def _plan_reaches(spec, pruned: Graph, diff: list) -> None:
@@ -551,7 +585,9 @@ class CompiledBackward(Node):
                 from .engine import _modified
 
                 raise _modified(w, self if w.is_output else w.producer, w.version)
-        if g._requires_grad:
+        # backward runs with grad mode on exactly when create_graph=True: the generated backward records no graph,
+        # so gradients of these gradients would silently be zero
+        if g._requires_grad or is_grad_enabled():
             raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
                                       "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
         cotangents = []
@@ -763,6 +799,7 @@ class CompiledFunction:
                        if isinstance(inputs[i], Tensor)] if spec.watch_inputs else []
             next_functions = tuple([(inputs[i]._grad_node(), 0) for i in spec.diff_inputs])
             in_types = spec.diff_types or _remember_diff_types(spec, inputs)
+            watched += _aliased_inputs(inputs, saved, spec.watch_inputs)
             if spec.watch_outputs:
                 watched += [_Watched(wrapped[k], None, True) for k in spec.watch_outputs]
             for k in spec.grad_outputs:
@@ -792,6 +829,8 @@ class CompiledFunction:
         # itself then fails in backward, as it does in eager
         watched = [_Watched(inputs[i], inputs[i].grad_fn) for i in spec.watch_inputs
                    if isinstance(inputs[i], Tensor)] if spec.backward is not None else ()
+        if spec.backward is not None:
+            watched += _aliased_inputs(inputs, saved, spec.watch_inputs)
         if spec.assigned:
             n_user = spec.n_outputs - len(spec.assigned)
             for target, value in zip(spec.assigned, outs[n_user:]):

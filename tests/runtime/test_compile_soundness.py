@@ -570,3 +570,59 @@ def test_copy_fill_clamp_in_place_match_eager():
         x, y, z = gg.full((2,), float("inf")), gg.tensor([1.0, 2.0]), gg.zeros(2)
         results.append((fn(x, y, z).tolist(), x.tolist(), z.tolist()))
     assert results[0] == results[1] == ([3.0, 4.0], [1.0, 2.0], [2.0, 2.0])
+
+
+def test_input_saved_only_for_its_zero_gradient_may_change_before_backward():
+    # found by tests/properties/test_compiled_vs_eager.py: backward saved y just for np.full_like(y, 0.0) and
+    # its version check refused an in-place update that eager (which saves nothing for y) accepts
+    f = gg.compile(lambda x, y: x.abs())
+    x = gg.tensor([1.0, -2.0], dtype=gg.float64, requires_grad=True)
+    y = gg.tensor([3.0, 4.0], dtype=gg.float64, requires_grad=True)
+    out = f(x, y)
+    with gg.no_grad():
+        y.mul_(2.0)
+    out.sum().backward()
+    assert x.grad.tolist() == [1.0, -1.0] and y.grad is None
+    x2 = gg.tensor([1.0, -2.0], dtype=gg.float64, requires_grad=True)
+    out = f(x2, y)
+    with gg.no_grad():
+        x2.mul_(2.0)  # x's values are read by backward: still refused, as in eager
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
+def test_compiled_shape_errors_are_runtime_errors_as_in_eager():
+    # found by tests/properties/test_compiled_vs_eager.py: eager raises RuntimeError for mismatched broadcast
+    # shapes, compiled raised a ShapeError that `except RuntimeError` did not catch
+    f = gg.compile(lambda a, b: a + b)
+    for fn in (lambda a, b: a + b, f):
+        with pytest.raises(RuntimeError, match=r"size of tensor a \(4\) must match the size of tensor b \(2\)"):
+            fn(gg.ones(4), gg.ones(2))
+
+
+@pytest.mark.parametrize("view", [lambda x: x.unsqueeze(0), lambda x: x[1:], lambda x: x.reshape(2, 1)])
+def test_input_changed_in_place_under_a_saved_view_fails_backward_as_in_eager(view):
+    # found by tests/properties/test_compiled_vs_eager.py: backward saved x.reshape(...) (a NumPy view of x's
+    # memory), not x, so x.mul_(10) before backward went unchecked and gave a gradient ten times too large
+    def f(x):
+        return (view(x) ** 2).sum()
+
+    compiled = gg.compile(f)
+    for fn in (f, compiled, compiled):  # the second compiled call takes the cached specialization's fast path
+        x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+        out = fn(x)
+        with gg.no_grad():
+            x.mul_(10.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            out.backward()
+
+
+def test_create_graph_through_compiled_backward_is_refused_not_silently_zero():
+    # found by tests/properties/test_op_grid.py: gradgradcheck of a compiled function saw second derivatives
+    # of 0 — with a seed that does not require grad, create_graph=True returned gradients with no graph
+    f = gg.compile(lambda x: (x ** 3).sum())
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    with pytest.raises(NotImplementedError, match=r"graphgrad.grad\(graphgrad.grad\(f\)\)"):
+        gg.autograd.grad(f(x), x, create_graph=True)
+    (g,) = gg.autograd.grad(f(x), x)  # first order is unaffected
+    assert g.tolist() == [3.0, 12.0]
