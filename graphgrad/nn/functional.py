@@ -323,6 +323,10 @@ def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBa
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({_size(target)}) that is different to the input size "
                          f"({_size(input)}) is deprecated. Please ensure they have the same size.")
+    if isinstance(input, Tensor) and input.numel():  # traced inputs have no values to check
+        data = input.detach().numpy()
+        if not ((data >= 0) & (data <= 1)).all():  # NaN fails too, as in PyTorch
+            raise RuntimeError("all elements of input should be between 0 and 1")
     loss = (target - 1) * (1 - input).log().clamp(min=-100) - target * input.log().clamp(min=-100)
     if weight is not None:
         loss = loss * weight

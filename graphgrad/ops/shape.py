@@ -87,10 +87,21 @@ def _permute_type(inputs, dims):
     return TensorType(tuple(x.shape[d] for d in dims), x.dtype)
 
 
+def one_dim(dim: int, ndim: int) -> int:
+    """``dim`` as a non-negative axis of ``ndim`` axes, or PyTorch's IndexError (never wrapped silently)."""
+    return normalize_dims(int(dim), ndim)[0]
+
+
 def permute(x: TensorBase, *dims) -> TensorBase:
     """Reorder the axes: ``out.shape[i] == x.shape[dims[i]]``."""
     dims = shape_arg(dims)
-    dims = tuple(d % builtins.max(x.ndim, 1) for d in dims)
+    if len(dims) != x.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the length "
+                           f"of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is not equal to "
+                           f"len(dims) = {len(dims)}")
+    dims = tuple(one_dim(d, x.ndim) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
     return bind("permute", x, dims=dims)
 
 
@@ -246,8 +257,11 @@ def view_as(x: TensorBase, other: TensorBase) -> TensorBase:
 def flatten(x: TensorBase, start_dim: int = 0, end_dim: int = -1) -> TensorBase:
     """Merge the dimensions ``start_dim..end_dim`` into one."""
     if x.ndim == 0:
+        one_dim(start_dim, 0), one_dim(end_dim, 0)
         return x.reshape(1)
-    s, e = start_dim % x.ndim, end_dim % x.ndim
+    s, e = one_dim(start_dim, x.ndim), one_dim(end_dim, x.ndim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     n = 1
     for d in x.shape[s:e + 1]:
         n *= d
@@ -271,20 +285,22 @@ def squeeze(x: TensorBase, dim=None) -> TensorBase:
 
 def unsqueeze(x: TensorBase, dim: int) -> TensorBase:
     """Insert a dimension of size 1 at ``dim``."""
-    d = dim % (x.ndim + 1)
+    d = one_dim(dim, x.ndim + 1)
     return _renamed(x.reshape(x.shape[:d] + (1,) + x.shape[d:]), x, "UnsqueezeBackward0")
 
 
 def transpose(x: TensorBase, dim0: int, dim1: int) -> TensorBase:
     """Swap two dimensions."""
     dims = list(range(x.ndim))
-    a, b = dim0 % x.ndim, dim1 % x.ndim
+    a, b = one_dim(dim0, x.ndim), one_dim(dim1, x.ndim)
     dims[a], dims[b] = dims[b], dims[a]
     return _renamed(bind("permute", x, dims=tuple(dims)), x, "TransposeBackward0")
 
 
 def t(x: TensorBase) -> TensorBase:
     """The transpose of a matrix (vectors and scalars are returned as they are)."""
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
     if x.ndim < 2:
         return x
     return _renamed(x.transpose(0, 1), x, "TBackward0")
@@ -301,7 +317,7 @@ def stack(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
         if x.shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
                                f"and {list(x.shape)} at entry {i}")
-    d = dim % (len(shape) + 1)
+    d = one_dim(dim, len(shape) + 1)
     return cat([x.unsqueeze(d) for x in tensors], d)._shown_as("StackBackward0")
 
 

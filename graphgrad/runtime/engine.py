@@ -89,7 +89,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                 for hook in list(node._pre_hooks.values()):
                     replaced = hook(g)
                     if replaced is not None:
-                        g = replaced
+                        g = _checked_hook_result(hook, g, replaced)
             if node._retain_grad is not None:
                 tensor = node._retain_grad()
                 if tensor is not None:
@@ -216,3 +216,13 @@ def _skip_zero_branch(node, deps, pending, ready, ticket) -> None:
 
 def has_rule(op: str) -> bool:
     return op in VJP_RULES
+
+
+def _checked_hook_result(hook, g, replaced):
+    """A hook's replacement gradient, refused (PyTorch's texts) when it is not a tensor or changes the shape:
+    stored as ``.grad`` it would be silently wrong."""
+    if not isinstance(replaced, Tensor):
+        raise TypeError(f"expected Variable or None (got {type(replaced).__name__})")
+    if tuple(replaced.shape) != tuple(g.shape):
+        raise RuntimeError(f"hook '{getattr(hook, '__name__', '<unknown>')}' has changed the size of value")
+    return replaced

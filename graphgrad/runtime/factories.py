@@ -92,6 +92,11 @@ def _finish(array, dtype, device, requires_grad) -> Tensor:
 def _shape(size) -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
+    for i, d in enumerate(size):
+        # int(2.5) would silently make a size of 2: PyTorch refuses anything that is not an integer
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+            raise TypeError(f"argument 'size' (position 1) must be tuple of ints, but found element of type "
+                            f"{type(d).__name__} at pos {i}")
     return tuple(int(d) for d in size)
 
 

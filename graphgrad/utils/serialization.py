@@ -76,6 +76,13 @@ def load(f: str | os.PathLike | IO[bytes], map_location=None, weights_only: bool
             return load(fh, map_location, weights_only)
     if torch_format.is_zip(f):
         return torch_format.read(f, _WeightsOnlyUnpickler if weights_only else pickle.Unpickler)
-    if not weights_only:
-        return pickle.load(f)
-    return _WeightsOnlyUnpickler(f).load()
+    obj = pickle.load(f) if not weights_only else _WeightsOnlyUnpickler(f).load()
+    if isinstance(obj, int) and obj == _LEGACY_MAGIC:  # the first of several pickles, not the object saved
+        raise RuntimeError("graphgrad.load: this file is in PyTorch's legacy checkpoint format (torch.save before "
+                           "PyTorch 1.6, or _use_new_zipfile_serialization=False), which graphgrad does not read; "
+                           "load it in PyTorch and save it again with torch.save(obj, path) (the zip format)")
+    return obj
+
+
+#: the number a legacy (non-zip) torch.save file begins with
+_LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
