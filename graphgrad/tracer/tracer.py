@@ -103,6 +103,10 @@ class TracerError(RuntimeError):
     """Traced code did something that needs concrete values; the message says where and what instead."""
 
 
+class OperandError(TracerError, TypeError):
+    """A traced op got an operand that is no tensor, array or number (``x + "a"``): a TypeError, as eagerly."""
+
+
 def _user_frame(frame):
     """``frame`` or the nearest frame above it outside graphgrad (None if there is none)."""
     while frame is not None and not _is_user_file(frame.f_code.co_filename):
@@ -260,7 +264,8 @@ class Tracer:
             return self._captured_ids[key]
         arr = np.asarray(x)
         if arr.dtype.kind not in "biuf":
-            raise TracerError(f"{op}: cannot use a {type(x).__name__} as a tensor operand{_where(user_location(3))}")
+            raise OperandError(f"unsupported operand type(s) for {op}: a {type(x).__name__} cannot be a tensor "
+                               f"operand{_where(user_location(3))}")
         arr = arr.astype(np.float32 if arr.dtype.kind == "f" and not isinstance(x, np.ndarray) else
                          (np.int64 if arr.dtype.kind in "iu" else arr.dtype))
         name = dtype_name(arr.dtype)

@@ -68,3 +68,10 @@ def test_a_legacy_pytorch_checkpoint_is_refused_not_returned_as_its_magic_number
     # written by PyTorch 2.13 with torch.save({'w': torch.ones(2)}, path, _use_new_zipfile_serialization=False)
     with pytest.raises(RuntimeError, match="legacy checkpoint format"):
         gg.load(os.path.join(DATA, "legacy_format.pt"))
+
+
+def test_a_string_operand_is_a_type_error_in_both_modes():
+    with pytest.raises(TypeError, match="unsupported operand type"):
+        gg.ones(2) + "a"
+    with pytest.raises(TypeError, match="unsupported operand type.*str"):
+        gg.compile(lambda x: x + "a")(gg.ones(2))
