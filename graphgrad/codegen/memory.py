@@ -23,21 +23,13 @@ UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "
           "tanh": "tanh", "sqrt": "sqrt", "abs": "absolute", "sign": "sign", "maximum": "maximum",
           "minimum": "minimum", "relu": "maximum"}
 
-#: ops whose result never shares memory with an operand (besides every elementwise op but the identity-like)
-_FRESH = {"matmul", "einsum", "sum", "mean", "prod", "amax", "amin", "logsumexp", "softmax", "log_softmax", "cast",
-          "cumsum", "concat", "gather", "gather_index", "gather_rows", "scatter_add", "scatter_add_index",
-          "scatter_add_rows", "index_add_zeros", "argmax", "argmin", "pad"}
-_NOT_FRESH = {"stop_gradient", "erf"}  # stop_gradient is its operand itself
-
-
 def makes_new_array(op: str) -> bool:
-    """Whether ``op``'s result is always a new array (never a view of an operand, nor the operand itself)."""
-    if op in _NOT_FRESH:
-        return False
-    if op in _FRESH:
-        return True
+    """Whether ``op``'s result is always a new array (never a view of an operand, nor the operand itself), as its
+    declaration says (``memory=`` in ``graphgrad.ops``)."""
     opdef = OPS.get(op)
-    return opdef is not None and opdef.elementwise
+    if opdef is None:
+        return False
+    return opdef.memory == "fresh" or (opdef.memory == "" and opdef.elementwise)
 
 
 def _hoistable(n: Node, readers: dict, outputs: set) -> bool:

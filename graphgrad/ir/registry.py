@@ -29,6 +29,12 @@ class OpDef:
     doc: str = ""
     #: applied element by element with broadcasting: op(broadcast(x), y) may read x directly
     elementwise: bool = False
+    #: "view": the result may share memory with the first operand (a NumPy view, or the operand itself);
+    #: "fresh": always a new array; "" : fresh when elementwise, else unknown (never assumed fresh)
+    memory: str = ""
+    #: "cheap": the backward may compute it again instead of the forward keeping it; "never": always kept;
+    #: "" : cheap when elementwise or a view, else never
+    recompute: str = ""
 
 
 OPS: dict[str, OpDef] = {}
@@ -37,13 +43,16 @@ OPS: dict[str, OpDef] = {}
 ERRORS: dict[str, Callable] = {}
 
 
-def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False):
+def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False, memory: str = "",
+          recompute: str = ""):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
         if name in OPS:
             raise ValueError(f"primitive {name!r} declared twice")
-        OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise)
+        if memory not in ("", "view", "fresh", "unknown") or recompute not in ("", "cheap", "never"):
+            raise ValueError(f"primitive {name!r}: memory={memory!r}, recompute={recompute!r}")
+        OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute)
         return infer
 
     return register

@@ -26,7 +26,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               joint_vjp: Callable | None = None, nondiff: bool = False, attrs: tuple = (), doc: str = "",
               elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(), nn=(),
               numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None,
-              batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None) -> Callable:
+              batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None,
+              memory: str = "", recompute: str = "") -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -45,7 +46,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     c_expr: for an elementwise op without attributes, a C expression template over its operands
         (``"tanh({0})"``), so CuPy can compute it inside a fused kernel; without one it is never fused
     """
-    defop(name, attrs, doc or name, elementwise)(infer)
+    defop(name, attrs, doc or name, elementwise, memory, recompute)(infer)
     if nondiff:
         defnondiff(name)
     elif joint_vjp is not None:
@@ -77,7 +78,8 @@ def call(function: str) -> Callable:
 
 
 def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: Callable | None = None,
-          doc: str = "", tensor=None, gg=None, numpy=None, rows=None, c_expr: str | None = None) -> Callable:
+          doc: str = "", tensor=None, gg=None, numpy=None, rows=None, c_expr: str | None = None, memory: str = "",
+          recompute: str = "") -> Callable:
     """An elementwise function of one tensor, published as ``Tensor.name``, ``graphgrad.name`` and
     ``graphgrad.numpy.name`` unless ``tensor``/``gg``/``numpy`` say otherwise (``()``: not published).
     The result is floating (exp of an int tensor is float32) unless ``float_result=False``; ``vjp=None``
@@ -92,7 +94,8 @@ def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: C
                      nondiff=vjp is None, doc=doc or f"elementwise {name}", elementwise=True,
                      batch=elementwise_batch,
                      tensor=name if tensor is None else tensor, gg=name if gg is None else gg,
-                     numpy=name if numpy is None else numpy, rows=rows, c_expr=c_expr)
+                     numpy=name if numpy is None else numpy, rows=rows, c_expr=c_expr, memory=memory,
+                     recompute=recompute)
 
 
 # -- NumPy's operand handling: arrays, lists and lists holding tensors ---------------------------------

@@ -112,7 +112,8 @@ tan = unary("tan", lambda g, out, x: g * (1 + out * out))
 # NumPy has no erf: Python's math.erf, vectorized (the generated module then imports math). CuPy compiles
 # CUDA's erf into an elementwise kernel, so CuPy code still imports only cupy. Both compute in float64 and
 # return the input's float dtype (float64 for integers, which codegen then casts as the type rule says).
-erf = unary("erf", lambda g, out, x: g * (2 / math.sqrt(math.pi)) * (-x * x).exp(), numpy=(),
+erf = unary("erf", lambda g, out, x: g * (2 / math.sqrt(math.pi)) * (-x * x).exp(), numpy=(), memory="unknown",
+            recompute="never",
             expr=lambda a, xp, out: [
                 (f"{xp}.frompyfunc(math.erf, 1, 1)({a[0]})" if xp == "np" else
                  f'{xp}.ElementwiseKernel("float64 x", "float64 y", "y = erf(x)", "graphgrad_erf")({a[0]})')
@@ -160,7 +161,7 @@ primitive("where", batch=elementwise,
           c_expr="({0} ? {1} : {2})",
           fn=where, gg="where", numpy="where")
 
-primitive("cast", batch=elementwise,
+primitive("cast", memory="fresh", recompute="cheap", batch=elementwise,
           attrs=("dtype",), infer=lambda inputs, dtype: TensorType(inputs[0].shape, dtype_name(dtype)),
           expr=lambda a, xp, out, dtype: [f"{xp}.asarray({a[0]}).astype({xp}.{dtype})"],
           vjp=(lambda g, out, x, *, dtype: g._cast(x._type.dtype),), doc="convert to another dtype", rows=same_rows)
@@ -168,13 +169,13 @@ for _method, _dtype in (("float", "float32"), ("double", "float64"), ("long", "i
     export((lambda d: lambda self: self._cast(d))(_dtype), "cast", tensor=_method)
 export(lambda self, dtype, copy=True: self._cast(any_dtype_name(dtype)), "cast", tensor="astype")  # NumPy's method
 
-primitive("full_like", batch=elementwise, attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
+primitive("full_like", recompute="cheap", batch=elementwise, attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
           expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {value!r})"],
           doc="a tensor shaped like the input, filled with value", rows=shape_rows)
-primitive("stop_gradient", batch=elementwise,
+primitive("stop_gradient", memory="view", recompute="cheap", batch=elementwise,
           infer=lambda inputs: inputs[0], nondiff=True, expr=lambda a, xp, out: [a[0]],
           doc="identity whose gradient is zero (traced .detach())", rows=same_rows)
-primitive("constant", attrs=("value", "dtype"), nondiff=True,
+primitive("constant", recompute="cheap", attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),
           expr=lambda a, xp, out, value, dtype: [f"{xp}.array({value!r}, dtype={xp}.{dtype})"],
           doc="a literal array (value: nested lists) of a dtype")

@@ -153,7 +153,7 @@ def _getitem_batch(op, args, bdims, index):
     return bind("getitem", x, index=(_FULL,) + tuple(index)), _advanced_position(index)
 
 
-primitive("getitem", batch=_getitem_batch,
+primitive("getitem", memory="view", batch=_getitem_batch,
           attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple",
           rows=_getitem_rows,
           infer=lambda inputs, index: TensorType(_index_shape(inputs[0].shape, index), inputs[0].dtype),
@@ -179,7 +179,7 @@ def _index_add_zeros_batch(op, args, bdims, index, shape):
     return bind("index_add_zeros", g, index=(_FULL,) + tuple(index), shape=(size,) + tuple(shape)), 0
 
 
-primitive("index_add_zeros", batch=_index_add_zeros_batch, attrs=("index", "shape"),
+primitive("index_add_zeros", memory="fresh", batch=_index_add_zeros_batch, attrs=("index", "shape"),
           doc="zeros of shape with the input scattered (added) at index: the adjoint of getitem",
           infer=lambda inputs, index, shape: TensorType(tuple(shape), inputs[0].dtype),
           vjp=(lambda g, out, x, *, index, shape: bind("getitem", g, index=index),),
@@ -229,7 +229,7 @@ def _gather_rows_rows(a, node, states):
     return Row(index.axis) if isinstance(index, Row) else PARAM
 
 
-primitive("gather_rows", batch=_gather_rows_batch, infer=_gather_rows_type, rows=_gather_rows_rows,
+primitive("gather_rows", memory="fresh", batch=_gather_rows_batch, infer=_gather_rows_type, rows=_gather_rows_rows,
           doc="x[index] for an int64 index tensor of any shape: rows of x along its first axis",
           vjp=(lambda g, out, x, index: bind("scatter_add_rows", g, index, rows=x._type.shape[0]), None),
           expr=lambda a, xp, out: [f"{a[0]}[{a[1]}]"])
@@ -253,7 +253,7 @@ def _scatter_add_rows_batch(op, args, bdims, rows):
     return out.reshape((size, rows) + tuple(out.shape[1:])), 0
 
 
-primitive("scatter_add_rows", batch=_scatter_add_rows_batch, attrs=("rows",),
+primitive("scatter_add_rows", memory="fresh", batch=_scatter_add_rows_batch, attrs=("rows",),
           doc="the adjoint of gather_rows: g's rows summed, by index, into zeros with `rows` rows",
           infer=lambda inputs, rows: TensorType((rows,) + inputs[0].shape[inputs[1].ndim:], inputs[0].dtype),
           vjp=(lambda g, out, x, index, *, rows: bind("gather_rows", g, index), None),
@@ -311,7 +311,7 @@ def _along_dim_batch(op, args, bdims, dim):
     return bind(op, *[broadcast_batch(x, d, size) for x, d in zip(args, bdims)], dim=dim + 1), 0
 
 
-primitive("gather", batch=_along_dim_batch,
+primitive("gather", memory="fresh", batch=_along_dim_batch,
           attrs=("dim",), infer=_gather_type, doc="values of x picked along dim by an index tensor",
           vjp=(lambda g, out, x, index, *, dim: bind("scatter_add", bind("full_like", x, value=0.0), index, g, dim=dim),
                None),
@@ -351,7 +351,7 @@ def scatter_add(x: TensorBase, dim: int, index: TensorBase, src: TensorBase) -> 
     return bind("scatter_add", x, index, src, dim=d)
 
 
-primitive("scatter_add", batch=_along_dim_batch, attrs=("dim",), infer=_scatter_add_type,
+primitive("scatter_add", memory="fresh", batch=_along_dim_batch, attrs=("dim",), infer=_scatter_add_type,
           doc="x with src added at the positions an index tensor names along dim",
           vjp=(lambda g, out, x, index, src, *, dim: g, None,
                lambda g, out, x, index, src, *, dim: bind("gather", g, index, dim=dim)),
@@ -543,7 +543,7 @@ def _batched_gather(x, dx, indices, idims, subscript, op="gather_index", g=None,
     return bind("scatter_add_index", g, *indices, batch, subscript=sub, shape=(size,) + tuple(shape)), size
 
 
-primitive("gather_index", batch=_gather_index_batch,
+primitive("gather_index", memory="fresh", batch=_gather_index_batch,
           attrs=("subscript",), infer=_gather_index_type, joint_vjp=_gather_index_vjp,
           doc="x[subscript] where int64 index tensors (inputs 1, 2, ...) stand at ('input', k)",
           expr=lambda a, xp, out, subscript: [f"{a[0]}[{_subscript_text(subscript, a[1:], xp, False)}]"])
@@ -581,7 +581,7 @@ def _scatter_add_index_batch(op, args, bdims, subscript, shape):
     return _batched_gather(None, None, indices, idims, subscript, "scatter_add_index", g, shape)[0], 0
 
 
-primitive("scatter_add_index", batch=_scatter_add_index_batch,
+primitive("scatter_add_index", memory="fresh", batch=_scatter_add_index_batch,
           attrs=("subscript", "shape"), joint_vjp=_scatter_add_index_vjp,
           infer=lambda inputs, subscript, shape: TensorType(tuple(shape), inputs[0].dtype),
           doc="the adjoint of gather_index: g added into zeros of `shape` at the subscript",

@@ -136,7 +136,7 @@ def _matmul_batch(op, args, bdims):
     return out, 0
 
 
-matmul = primitive("matmul", batch=_matmul_batch, infer=_matmul_type, vjp=(_matmul_lhs, _matmul_rhs), rows=_matmul_rows,
+matmul = primitive("matmul", memory="fresh", batch=_matmul_batch, infer=_matmul_type, vjp=(_matmul_lhs, _matmul_rhs), rows=_matmul_rows,
                    doc="matrix product with NumPy/PyTorch batching rules (the @ operator)",
                    expr=lambda a, xp, out: [f"{a[0]} @ {a[1]}"],
                    tensor=("matmul", "mm", "__matmul__"), gg=("matmul", "mm"),
@@ -335,7 +335,7 @@ def _einsum_batch(op, args, bdims, equation):
     return bind("einsum", *operands, equation=",".join(subs) + "->" + b + out), 0
 
 
-primitive("einsum", batch=_einsum_batch, attrs=("equation",), infer=_einsum_type, joint_vjp=_einsum_vjp,
+primitive("einsum", memory="fresh", batch=_einsum_batch, attrs=("equation",), infer=_einsum_type, joint_vjp=_einsum_vjp,
           doc="Einstein summation over an explicit equation (no repeated index within an operand: einsum() takes "
               "such diagonals first)",
           expr=lambda a, xp, out, equation: [f"{xp}.einsum({equation!r}, {', '.join(a)})"],

@@ -30,7 +30,7 @@ def softmax(x: TensorBase, dim: int) -> TensorBase:
     return bind("softmax", x, dim=int(dim))
 
 
-primitive("softmax", batch=along_axis, attrs=("dim",), infer=_softmax_type, doc="softmax along dim",
+primitive("softmax", memory="fresh", batch=along_axis, attrs=("dim",), infer=_softmax_type, doc="softmax along dim",
           vjp=(lambda g, out, x, *, dim: out * (g - (g * out).sum(dim=dim, keepdim=True)),),
           expr=_softmax_expr, fn=softmax, tensor="softmax", gg="softmax", rows=along_dim_rows)
 
@@ -46,7 +46,7 @@ def log_softmax(x: TensorBase, dim: int) -> TensorBase:
     return bind("log_softmax", x, dim=int(dim))
 
 
-primitive("log_softmax", batch=along_axis,
+primitive("log_softmax", memory="fresh", batch=along_axis,
           attrs=("dim",), infer=_softmax_type, doc="log of softmax along dim, computed stably",
           vjp=(lambda g, out, x, *, dim: g - out.exp() * g.sum(dim=dim, keepdim=True),),
           expr=_log_softmax_expr, fn=log_softmax, tensor="log_softmax", gg="log_softmax", rows=along_dim_rows)
@@ -92,7 +92,7 @@ def _image_patches_batch(op, args, bdims, **attrs):
     return out.reshape((size, n) + tuple(out.shape[1:])), 0
 
 
-primitive("unfold2d", batch=_image_patches_batch,
+primitive("unfold2d", memory="view", batch=_image_patches_batch,
           attrs=("kernel", "stride", "padding", "dilation"), infer=_unfold2d_type,
           doc="the (KH, KW) patches of a zero-padded (N, C, H, W) image: (N, C, OH, OW, KH, KW)",
           vjp=(lambda g, out, x, *, kernel, stride, padding, dilation: bind(

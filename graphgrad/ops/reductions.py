@@ -77,7 +77,7 @@ def sum(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None
     return bind("sum", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
 
 
-primitive("sum", batch=reduction, attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
+primitive("sum", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
           infer=lambda inputs, dim, keepdim: reduction_type(
               inputs, dim, keepdim, "int64" if inputs[0].dtype in ("bool", "int64") else None),
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g, x, dim, keepdim),),
@@ -98,7 +98,7 @@ def _mean_expr(a, xp, out, dim, keepdim):
     return [f"{a[0]}.mean({axis_args(dim, keepdim)[2:]})"]
 
 
-primitive("mean", batch=reduction, attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
+primitive("mean", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
           infer=lambda inputs, dim, keepdim: reduction_type(inputs, dim, keepdim, float_dtype(inputs)),
           # scale before broadcasting: one scalar division instead of a full-size one
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g / _count(x, dim), x, dim, keepdim),),
@@ -128,7 +128,7 @@ def _prod_vjp(g, out, x, *, dim, keepdim):
     return unreduce(g, x, dim, keepdim) * others
 
 
-primitive("prod", batch=reduction, attrs=("dim", "keepdim"), doc="product over dim (None: all)", infer=reduction_type,
+primitive("prod", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="product over dim (None: all)", infer=reduction_type,
           vjp=(_prod_vjp,),
           expr=_method("prod"), fn=_reducer("prod"), tensor="prod", gg="prod", numpy="prod",
           numpy_fn=_numpy_reducer("prod"), rows=reduce_rows(linear=False))
@@ -157,10 +157,10 @@ def _extremum_type(op):
     return infer
 
 
-primitive("amax", batch=reduction, attrs=("dim", "keepdim"), doc="maximum over dim (None: all)", infer=_extremum_type("amax"),
+primitive("amax", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="maximum over dim (None: all)", infer=_extremum_type("amax"),
           vjp=(_extremum,), expr=_method("max"), fn=_reducer("amax"), tensor="amax", gg="amax",
           numpy=("amax", "max"), numpy_fn=_numpy_reducer("amax"), rows=reduce_rows(linear=False))
-primitive("amin", batch=reduction, attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", infer=_extremum_type("amin"),
+primitive("amin", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", infer=_extremum_type("amin"),
           vjp=(_extremum,), expr=_method("min"), fn=_reducer("amin"), tensor="amin", gg="amin",
           numpy=("amin", "min"), numpy_fn=_numpy_reducer("amin"), rows=reduce_rows(linear=False))
 
@@ -190,7 +190,7 @@ def _logsumexp_array(a, axis=None, keepdims=False):
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-primitive("logsumexp", batch=reduction, attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim, computed stably",
+primitive("logsumexp", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim, computed stably",
           infer=reduction_type,
           # where every element is -inf the result is -inf and no element has weight: gradient 0, not
           # exp(-inf + inf) = nan
@@ -227,11 +227,11 @@ def argmin(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:
     return x._no_grad_apply("argmin", dim=dim, keepdim=bool(keepdim))
 
 
-primitive("argmax", batch=arg_reduction,
+primitive("argmax", memory="fresh", batch=arg_reduction,
           attrs=("dim", "keepdim"), doc="index of the largest element along dim (None: flattened)",
           infer=_arg_type, nondiff=True, expr=_arg_expr("argmax"), fn=argmax, tensor="argmax", gg="argmax",
           rows=reduce_rows(linear=False))
-primitive("argmin", batch=arg_reduction,
+primitive("argmin", memory="fresh", batch=arg_reduction,
           attrs=("dim", "keepdim"), doc="index of the smallest element along dim (None: flattened)",
           infer=lambda inputs, dim, keepdim: _arg_type(inputs, dim, keepdim, "argmin"), nondiff=True,
           expr=_arg_expr("argmin"), fn=argmin, tensor="argmin", gg="argmin",
@@ -344,7 +344,7 @@ def _numpy_cumsum(a, axis=None, dtype=None):
     return cumsum(a.reshape(-1) if axis is None else a, 0 if axis is None else axis, dtype)
 
 
-primitive("cumsum", batch=along_axis, attrs=("dim",), doc="running sums along dim",
+primitive("cumsum", memory="fresh", batch=along_axis, attrs=("dim",), doc="running sums along dim",
           infer=lambda inputs, dim: TensorType(inputs[0].shape, "int64" if inputs[0].dtype in ("bool", "int64")
                                                else inputs[0].dtype),
           vjp=(lambda g, out, x, *, dim: g.flip(dim).cumsum(dim).flip(dim),),

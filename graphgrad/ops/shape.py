@@ -67,7 +67,7 @@ def _reshape_batch(op, args, bdims, shape):
     return bind("reshape", x, shape=(x.shape[0],) + tuple(shape)), 0
 
 
-primitive("reshape", batch=_reshape_batch,
+primitive("reshape", memory="view", batch=_reshape_batch,
           attrs=("shape",), infer=_reshape_type, doc="same elements, new shape (row-major)",
           rows=_reshape_rows,
           vjp=(lambda g, out, x, *, shape: g.reshape(x.shape),),
@@ -115,7 +115,7 @@ def _permute_batch(op, args, bdims, **attrs):
     return bind("permute", x, dims=(0,) + tuple(d + 1 for d in attrs["dims"])), 0
 
 
-primitive("permute", batch=_permute_batch,
+primitive("permute", memory="view", batch=_permute_batch,
           attrs=("dims",), infer=_permute_type, doc="reorder the axes", rows=_permute_rows,
           vjp=(lambda g, out, x, *, dims: g.permute(_inverse(dims)),),
           expr=lambda a, xp, out, dims: (
@@ -169,7 +169,7 @@ def _expand_batch(op, args, bdims, shape):
     return bind("expand", x, shape=(x.shape[0],) + tuple(shape)), 0
 
 
-primitive("expand", batch=_expand_batch,
+primitive("expand", memory="view", batch=_expand_batch,
           attrs=("shape",), infer=_expand_type, doc="broadcast to a larger shape without copying",
           rows=_expand_rows,
           vjp=(lambda g, out, x, *, shape: g.sum_to(x.shape),),
@@ -240,7 +240,7 @@ def _concat_batch(op, args, bdims, dim):
     return bind("concat", *[broadcast_batch(a, d, size) for a, d in zip(args, bdims)], dim=dim + 1), 0
 
 
-primitive("concat", batch=_concat_batch, attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
+primitive("concat", memory="fresh", batch=_concat_batch, attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
           rows=RowRule(_concat_rows, additive=True),
           doc="join tensors along an existing axis",
           expr=lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"],
@@ -589,7 +589,7 @@ def _pad_batch(op, args, bdims, widths, value):
     return bind("pad", to_front(args[0], bdims[0]), widths=((0, 0),) + tuple(widths), value=value), 0
 
 
-primitive("pad", batch=_pad_batch,
+primitive("pad", memory="fresh", recompute="cheap", batch=_pad_batch,
           attrs=("widths", "value"), infer=_pad_type, doc="constant padding: (before, after) per dimension",
           vjp=(lambda g, out, x, *, widths, value: _unpad(g, widths),), expr=_pad_expr,
           fn=pad, nn="pad", numpy="pad", numpy_fn=_numpy_pad)

@@ -53,34 +53,29 @@ RECOMPUTE_CALL = 4096
 #: ... plus this fraction of the bytes it writes
 RECOMPUTE_BYTES = 0.5
 
-#: ops that are cheap to redo besides the elementwise ones; everything else (matmul, einsum, reductions,
-#: softmax, gathers and scatters, cumsum, fold2d, concat ...) is saved, never recomputed
-_CHEAP = {"cast", "stop_gradient", "full_like", "constant", "pad"}
-#: views: redoing one writes no bytes (a reshape copies when its operand is a strided view: see _recompute_cost)
-_VIEWS = {"reshape", "permute", "expand", "getitem", "unfold2d"}
-#: elementwise, but expensive per element (NumPy computes erf through a Python function)
-_EXPENSIVE = {"erf"}
-
 _INF = float("inf")
 
 
 def recomputable(node: Node) -> bool:
-    """Whether the backward may compute ``node`` again instead of the forward keeping its output."""
-    op = node.op
-    if op in _EXPENSIVE:
+    """Whether the backward may compute ``node`` again instead of the forward keeping its output (``recompute=``
+    in the op's declaration; by default elementwise ops and views are cheap, everything else is kept)."""
+    opdef = OPS.get(node.op)
+    if opdef is None or opdef.recompute == "never":
         return False
-    if op in _CHEAP or op in _VIEWS:
-        return True
+    return opdef.recompute == "cheap" or opdef.elementwise or opdef.memory == "view"
+
+
+def _is_view(op: str) -> bool:
     opdef = OPS.get(op)
-    return opdef is not None and opdef.elementwise
+    return opdef is not None and opdef.memory == "view"
 
 
 def _recompute_cost(node: Node) -> float:
     size = nbytes(node.output)
-    if node.op in _VIEWS:
+    if _is_view(node.op):
         source = node.inputs[0]
-        copies = node.op == "reshape" and source.node is not None and source.node.op in ("permute", "expand",
-                                                                                          "unfold2d", "getitem")
+        # a reshape of a strided view copies
+        copies = node.op == "reshape" and source.node is not None and _is_view(source.node.op)
         if not copies:
             return RECOMPUTE_CALL
     return RECOMPUTE_CALL + RECOMPUTE_BYTES * size

@@ -96,3 +96,23 @@ def test_graphgrad_ops_lists_each_op_with_its_rule_and_names(capsys):
     assert rows["sign"]["gradient"] == "zero (piecewise const)"
     assert rows["gelu"]["gradient"] == "composite" and rows["gelu"]["nn.functional name"] == "gelu"
     assert rows["var"]["gradient"] == "composite" and rows["var"]["numpy name"] == "var"
+
+def test_memory_and_recompute_properties_come_from_the_declarations():
+    """Buffer reuse and the min-cut read what each op's block declares, not op lists of their own."""
+    from graphgrad.codegen.memory import makes_new_array
+    from graphgrad.ir.graph import Node, Value
+    from graphgrad.ir.types import TensorType
+    from graphgrad.passes.partition import recomputable
+
+    def node(op):
+        return Node(op, [], {}, Value(TensorType((2,), "float64")))
+
+    assert OPS["reshape"].memory == "view" and not makes_new_array("reshape") and recomputable(node("reshape"))
+    assert OPS["matmul"].memory == "fresh" and makes_new_array("matmul") and not recomputable(node("matmul"))
+    assert makes_new_array("exp") and recomputable(node("exp"))  # elementwise by default
+    assert not makes_new_array("erf") and not recomputable(node("erf"))  # declared unknown / never
+    import pytest
+
+    from graphgrad.ir.registry import defop
+    with pytest.raises(ValueError, match="memory='shared'"):
+        defop("no_such_op", memory="shared")(lambda inputs: inputs[0])
