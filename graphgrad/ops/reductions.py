@@ -239,26 +239,25 @@ primitive("argmin", memory="fresh", batch=arg_reduction,
 
 
 # -- composites ---------------------------------------------------------------------------------
+def _extreme(x: TensorBase, dim, keepdim: bool, pairwise: str, reduce: str, arg: str):
+    if isinstance(dim, TensorBase):
+        return bind(pairwise, x, dim)
+    if dim is None:
+        return bind(reduce, x, dim=None, keepdim=False)
+    values = bind(reduce, x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+    return MaxResult(values, getattr(x, arg)(dim, keepdim))
+
+
 def max(x: TensorBase, dim=None, keepdim: bool = False):  # noqa: A001
     """``x.max()`` is the largest element; ``x.max(dim)`` returns ``(values, indices)``; ``x.max(y)`` is
     ``maximum``."""
-    if isinstance(dim, TensorBase):
-        return bind("maximum", x, dim)
-    if dim is None:
-        return bind("amax", x, dim=None, keepdim=False)
-    values = bind("amax", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
-    return MaxResult(values, x.argmax(dim, keepdim))
+    return _extreme(x, dim, keepdim, "maximum", "amax", "argmax")
 
 
 def min(x: TensorBase, dim=None, keepdim: bool = False):  # noqa: A001
     """``x.min()`` is the smallest element; ``x.min(dim)`` returns ``(values, indices)``; ``x.min(y)`` is
     ``minimum``."""
-    if isinstance(dim, TensorBase):
-        return bind("minimum", x, dim)
-    if dim is None:
-        return bind("amin", x, dim=None, keepdim=False)
-    values = bind("amin", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
-    return MaxResult(values, x.argmin(dim, keepdim))
+    return _extreme(x, dim, keepdim, "minimum", "amin", "argmin")
 
 
 export(max, "max", tensor="max", gg="max")
