@@ -40,6 +40,7 @@ from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_fil
 from .engine import _modified
 from .function import Node
 from .grad_mode import is_grad_enabled
+from .guards import ContentReader, content_guard, warn_at
 from .pytree import tree_flatten, tree_unflatten
 from .tensor import _NO_ATTRS, Tensor
 
@@ -165,12 +166,18 @@ def _stale_guard(spec) -> str | None:
     for obj, name, value in spec.guards:
         now = read_guarded(obj, name)
         if not same_value(now, value):
+            if isinstance(name, ContentReader):  # the snapshots are tuples: show the object itself
+                return f"{_guard_label(obj, name)} changed: now {_abbreviated(repr(obj))}"
             return f"{_guard_label(obj, name)} changed: {_short(value)} -> {_short(now)}"
     return None
 
 
 def _short(x) -> str:
     text = repr(x) if x.__class__ in (int, float, bool, str, complex, type(None)) else f"<{type(x).__name__} at {id(x):#x}>"
+    return _abbreviated(text)
+
+
+def _abbreviated(text: str) -> str:
     return text if len(text) < 60 else text[:57] + "..."
 
 
@@ -241,17 +248,39 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
         if name in namespace:
             value = namespace[name]
             guards.append((namespace, name, value))
-            reached.append(value)
-    for cell in getattr(fn, "__closure__", None) or ():
+            reached.append((value, f"global {name!r}"))
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
         value = read_guarded(cell, "cell_contents")
         guards.append((cell, "cell_contents", value))
-        reached.append(value)
-    for value in reached:  # helpers the function calls, and the forward of modules it uses
+        reached.append((value, f"closed-over {name!r}"))
+    for value, label in reached:  # an update inside a list, dict or plain object changes what the trace read
+        contents = content_guard(value, label, code)
+        if contents is not None:
+            guards.append(contents)
+    for value, _ in reached:  # helpers the function calls, and the forward of modules it uses
         if isinstance(value, (_pytypes.FunctionType, _pytypes.MethodType, CompiledFunction)):
             guards += _closure_guards(value, seen, depth + 1)
         elif hasattr(type(value), "forward") and callable(type(value).forward):
             guards += _closure_guards(type(value).forward, seen, depth + 1)
+        elif not isinstance(value, type) and callable(getattr(type(value), "__call__", None)):
+            guards += _closure_guards(type(value).__call__, seen, depth + 1)  # a callable object, e.g. a loss
     return guards
+
+
+def _after_trace(guards: list, fn) -> list:
+    """Content guards re-read after the trace: Python state the function itself updated while tracing (a
+    memo, a list it appends to) is the state the next call finds, so it must not re-specialize every call.
+    Such side effects run only when the function is traced, which a warning says."""
+    kept = []
+    for obj, name, value in guards:
+        if isinstance(name, ContentReader):
+            now = name(obj)
+            if now is not None and not same_value(now, value):
+                warn_at(f"graphgrad.compile: the traced function changed {name.__doc__} while tracing; Python "
+                        f"side effects run only when a new input signature is traced, not at every call", fn)
+                value = now
+        kept.append((obj, name, value))
+    return kept
 
 
 def _backend_of(args) -> str:
@@ -336,6 +365,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         return user_fn(*tree_unflatten(treedef, leaf_values))
 
     tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"))
+    guards = _after_trace(guards, fn)
     if outputs is not None:
         result = _fetch(result, outputs, tracer.graph.name)
     outs, out_tree = tree_flatten(result)  # any pytree of tensors: tuples, lists, dicts

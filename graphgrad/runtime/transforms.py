@@ -20,8 +20,8 @@ from ..codegen.python import module_source
 from ..ir.interpret import interpret
 from ..ir.types import dtype_name
 from ..tracer.tracer import ACTIVE, SymbolicTensor, _converted
-from .compiled import (_arg_type, _closure_guards, _param_names, _signature_text, _still_valid, build_specialization,
-                       check_types_enabled)
+from .compiled import (_after_trace, _arg_type, _closure_guards, _param_names, _signature_text, _still_valid,
+                       build_specialization, check_types_enabled)
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, tree_flatten, tree_unflatten
 from .tensor import Tensor
@@ -165,7 +165,7 @@ class _ValueAndGrad:
         # the wrapper is not user code, so its own guards would miss the globals and closure cells fn reads
         guards = _closure_guards(self.fn)
         spec = build_specialization(flat_fn, tuple(layout.leaves), flags, True, seed="ones", names=names)
-        spec.guards = guards + spec.guards
+        spec.guards = _after_trace(guards, self.fn) + spec.guards
         spec.origin = _signature_text(self.fn)
         spec.value_shape = value_shape[0] if value_shape else ()
         if spec.draws:

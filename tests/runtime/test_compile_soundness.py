@@ -2,8 +2,10 @@
 
 Each test here got a wrong answer without an error before the fix it guards.
 """
+import dataclasses
 import gc
 import math
+import types
 
 import numpy as np
 import pytest
@@ -250,6 +252,105 @@ def test_closed_over_values_and_helpers_are_guarded():
     assert f(gg.ones(1)).item() == 3.0
     scale = 10.0  # a closure cell read by a helper the compiled function calls
     assert f(gg.ones(1)).item() == 11.0
+
+
+SCALES = [1.0, 2.0]
+
+
+def test_update_inside_a_global_list_respecializes():
+    f = gg.compile(lambda x: x * SCALES[1])
+    try:
+        assert f(gg.ones(1)).item() == 2.0
+        SCALES[1] = 5.0  # the same list, another value: a trace that baked 2.0 in is stale
+        assert f(gg.ones(1)).item() == 5.0
+        assert f.recompile_reasons[0] == "the contents of global 'SCALES' changed: now [1.0, 5.0]"
+        assert f(gg.ones(1)).item() == 5.0 and f.cache_info().specializations == 2
+    finally:
+        SCALES[1] = 2.0
+
+
+@pytest.mark.parametrize("make, update", [
+    (lambda: {"s": 2.0}, lambda c: c.__setitem__("s", 5.0)),
+    (lambda: {"layer": {"s": [2.0]}}, lambda c: c["layer"]["s"].__setitem__(0, 5.0)),
+    (lambda: types.SimpleNamespace(s=2.0), lambda c: setattr(c, "s", 5.0)),
+    (lambda: _Options(2.0), lambda c: setattr(c, "s", 5.0)),
+    (lambda: _Plain(2.0), lambda c: setattr(c, "s", 5.0)),
+], ids=["dict", "nested", "namespace", "dataclass", "object"])
+def test_update_inside_closed_over_state_respecializes(make, update):
+    def read(c):
+        if isinstance(c, dict):
+            return c["layer"]["s"][0] if "layer" in c else c["s"]
+        return c.s
+
+    cfg = make()
+    f = gg.compile(lambda x: x * read(cfg))
+    assert f(gg.ones(1)).item() == 2.0
+    update(cfg)
+    assert f(gg.ones(1)).item() == 5.0
+
+    opts = make()
+    g = gg.grad(lambda x: (x * read(opts)) ** 2)  # the transforms check the same guards
+    assert g(1.0) == 8.0
+    update(opts)
+    assert g(1.0) == 50.0
+
+
+def test_array_replaced_inside_a_closed_over_list_respecializes():
+    ws = [np.array([1.0, 2.0])]
+    f = gg.compile(lambda x: x * ws[0])
+    assert f(gg.ones(2)).tolist() == [1.0, 2.0]
+    ws[0] = np.array([3.0, 3.0])
+    assert f(gg.ones(2)).tolist() == [3.0, 3.0]
+    g = gg.grad(lambda x: (x * ws[0]).sum())
+    ws[0] = np.array([8.0, 8.0])
+    np.testing.assert_array_equal(g(np.ones(2)), [8.0, 8.0])
+
+
+def test_callable_object_attributes_are_guarded():
+    loss = _Weighted(2.0)
+    f = gg.compile(lambda x: loss(x))
+    assert f(gg.ones(1)).item() == 2.0
+    loss.w = 3.0
+    assert f(gg.ones(1)).item() == 3.0
+
+
+def test_state_the_trace_itself_updates_is_kept_with_a_warning_not_retraced_every_call():
+    calls = []
+
+    def f(x):
+        calls.append(1)  # a trace-time side effect
+        return x * 2
+
+    cf = gg.compile(f)
+    with pytest.warns(UserWarning, match="changed the contents of closed-over 'calls' while tracing"):
+        cf(gg.ones(1))
+    cf(gg.ones(1))
+    cf(gg.ones(1))
+    assert len(calls) == 1 and cf.cache_info().specializations == 1
+
+
+def test_state_too_large_to_watch_is_named_in_a_warning():
+    table = list(range(20_000))
+    with pytest.warns(UserWarning, match="closed-over 'table' holds more than 10000 values"):
+        assert gg.compile(lambda x: x * table[3])(gg.ones(1)).item() == 3.0
+
+
+@dataclasses.dataclass
+class _Options:
+    s: float
+
+
+class _Plain:
+    def __init__(self, s):
+        self.s = s
+
+
+class _Weighted:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return x * self.w
 
 
 def test_closed_over_numpy_array_changed_in_place_is_seen():

@@ -1,0 +1,122 @@
+"""Guards on the contents of Python state a compiled function closes over.
+
+A trace bakes in the Python values it reads: ``scales[1]`` in ``x * scales[1]``, ``cfg["lr"]``, ``opts.eps``.
+Rebinding the name is caught by an identity guard on the name; these guards catch the other way the value can
+change, an update inside the object (``scales[1] = 5.0``, ``opts.eps = 1e-3``). A content snapshot holds
+scalars by value and everything else (tensors, arrays, modules, functions) by identity, recursing through
+lists, tuples, dicts, sets, deques, ``SimpleNamespace``/``argparse.Namespace``/dataclass instances and
+objects of classes the user defined. Tensors and arrays need no more: the compiled function reads their
+data at each call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import sys
+import types
+import warnings
+
+import numpy as np
+
+from ..tracer.tracer import is_user_file
+from .tensor import Tensor
+
+#: leaves one snapshot may hold before watching it would cost more than a call; larger state is not
+#: watched, with a warning that names it
+LIMIT = 10_000
+_MAX_DEPTH = 8
+_SEQUENCES = (list, tuple, set, frozenset, collections.deque)
+_NAMESPACES = (types.SimpleNamespace, argparse.Namespace)
+_OPAQUE = (Tensor, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+           types.MethodType, int, float, bool, complex, str, bytes, type(None))
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _user_class(cls: type) -> bool:
+    module = sys.modules.get(cls.__module__)
+    filename = getattr(module, "__file__", None)
+    if filename is None:  # a class typed at the REPL or in a notebook lives in __main__ without a file
+        return cls.__module__ == "__main__"
+    return is_user_file(filename)
+
+
+def watched(obj) -> bool:
+    """Whether ``obj`` holds contents a trace may read and a later update may change."""
+    if isinstance(obj, _OPAQUE):
+        return False
+    if isinstance(obj, (dict, *_SEQUENCES, *_NAMESPACES)) or dataclasses.is_dataclass(obj):
+        return True
+    cls = type(obj)
+    # modules guard what their forward reads themselves; an object with a forward is one
+    return hasattr(obj, "__dict__") and not hasattr(cls, "forward") and _user_class(cls)
+
+
+def snapshot(obj):
+    """``obj``'s contents as nested tuples that :func:`graphgrad.tracer.tracer.same_value` compares: scalars
+    by value, other leaves by identity. Raises ``_TooLarge`` past :data:`LIMIT` leaves."""
+    budget = [LIMIT]
+    return _snap(obj, budget, 0, set())
+
+
+def _snap(obj, budget: list, depth: int, active: set):
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge
+    if depth > _MAX_DEPTH or id(obj) in active or not watched(obj):
+        return obj
+    active.add(id(obj))
+    try:
+        if isinstance(obj, dict):
+            items = tuple((k, _snap(v, budget, depth + 1, active)) for k, v in obj.items())
+        elif isinstance(obj, (set, frozenset)):
+            items = tuple(sorted((_snap(v, budget, depth + 1, active) for v in obj), key=repr))
+        elif isinstance(obj, _SEQUENCES):
+            items = tuple(_snap(v, budget, depth + 1, active) for v in obj)
+        else:
+            items = tuple((k, _snap(v, budget, depth + 1, active)) for k, v in vars(obj).items())
+    finally:
+        active.discard(id(obj))
+    return (obj.__class__, items)
+
+
+class ContentReader:
+    # A guard's reader (see graphgrad.tracer.tracer.read_guarded): the snapshot of an object now. Its
+    # __doc__, per instance, is what recompile logs and warnings call the object.
+
+    def __init__(self, label: str):
+        self.__doc__ = f"the contents of {label}"
+
+    def __call__(self, obj):
+        try:
+            return snapshot(obj)
+        except _TooLarge:
+            return None
+
+
+def warn_at(message: str, fn) -> None:
+    """A UserWarning attributed to the line that defines ``fn`` (a function or its code object), which is
+    where the user can act on it, not to graphgrad's own frames."""
+    code = getattr(fn, "__code__", fn)
+    if isinstance(getattr(code, "co_filename", None), str):
+        warnings.warn_explicit(message, UserWarning, code.co_filename, code.co_firstlineno)
+    else:
+        warnings.warn(message, stacklevel=2)
+
+
+def content_guard(obj, label: str, where) -> tuple | None:
+    """A guard ``(obj, ContentReader, snapshot)`` on ``obj``'s contents, or None when it has none to watch.
+    State too large to compare at every call is not watched; a warning at ``where`` (the reading function)
+    names it."""
+    if not watched(obj):
+        return None
+    try:
+        return (obj, ContentReader(label), snapshot(obj))
+    except _TooLarge:
+        warn_at(f"graphgrad.compile: {label} holds more than {LIMIT} values; changes inside it will not "
+                f"re-specialize the compiled function (pass what it reads as an argument instead)", where)
+        return None
