@@ -67,6 +67,25 @@ class TensorBase:
 
     __hash__ = object.__hash__  # comparisons are elementwise ops (graphgrad.ops), as in PyTorch
 
+    # -- in-place random fills: ``draw(rng, shape)`` makes the values; each interpreter's ``_fill_random``
+    # decides when (eagerly now; in a compiled function afresh at every call) ----------------------------
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
+        return self._fill_random(lambda rng, shape: rng.uniform(a, b, shape), generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
+        return self._fill_random(lambda rng, shape: rng.normal(mean, std, shape), generator)
+
+    def bernoulli_(self, p: float = 0.5, generator=None):
+        return self._fill_random(lambda rng, shape: rng.random(shape) < p, generator)
+
+    def exponential_(self, lambd: float = 1.0, generator=None):
+        return self._fill_random(lambda rng, shape: rng.exponential(1.0 / lambd, shape), generator)
+
+    def random_(self, from_: int = 0, to: int | None = None, generator=None):
+        if to is None:
+            from_, to = 0, (from_ if from_ else 2 ** 24 if self.is_floating_point() else 2 ** 63 - 1)
+        return self._fill_random(lambda rng, shape: rng.integers(from_, to, shape), generator)
+
     def __pos__(self): return self
 
     def _no_grad_apply(self, op, **attrs):

@@ -8,11 +8,11 @@ import numpy as np
 
 from ..ir.types import TensorType
 from ..tracer.tracer import ACTIVE as _TRACES
+from ..tracer import tracer as _tracer_module
 from ..tracer.tracer import TracerError, user_location
 from . import dtypes
 from .device import CPU, default_device
 from .grad_mode import is_inference_mode_enabled
-from ..tracer.tracer import ACTIVE as _TRACES
 from .tensor import Tensor, _to_array, _to_device, check_can_require_grad
 
 class Generator:
@@ -192,6 +192,9 @@ def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) 
 
 def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _like(lambda shape, dtype: np.full(shape, fill_value, dtype=dtype), t, dtype, device, requires_grad)
+
+
+_tracer_module.resolve_generator = _rng  # traced in-place fills (t.uniform_()) draw from these generators
 
 
 def _random(draw, shape: tuple, dtype: str, device, requires_grad: bool, name: str):

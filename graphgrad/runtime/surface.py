@@ -56,30 +56,13 @@ class TensorSurface:
         return tensor(data, dtype=dtype, device=device if device is not None else self.device,
                       requires_grad=requires_grad)
 
-    # -- in-place random fills (initialisation code runs them under no_grad) -----------------------------
+    # -- in-place random fills (the methods are TensorBase's; initialisation code runs them under no_grad) --
     def _fill_random(self, draw, generator=None):
         from .factories import _rng
 
         sample = draw(_rng(generator), tuple(self.shape))
         return self._inplace_with(lambda old: type(self)._wrap(_on_device(np.asarray(sample, dtype=old._data.dtype),
                                                                           old)))
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
-        return self._fill_random(lambda rng, shape: rng.uniform(a, b, shape), generator)
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
-        return self._fill_random(lambda rng, shape: rng.normal(mean, std, shape), generator)
-
-    def bernoulli_(self, p: float = 0.5, generator=None):
-        return self._fill_random(lambda rng, shape: rng.random(shape) < p, generator)
-
-    def exponential_(self, lambd: float = 1.0, generator=None):
-        return self._fill_random(lambda rng, shape: rng.exponential(1.0 / lambd, shape), generator)
-
-    def random_(self, from_: int = 0, to: int | None = None, generator=None):
-        if to is None:
-            from_, to = 0, (from_ if from_ else 2 ** 24 if self.is_floating_point() else 2 ** 63 - 1)
-        return self._fill_random(lambda rng, shape: rng.integers(from_, to, shape), generator)
 
     def bernoulli(self, p=None, generator=None):
         """Draw 1 with probability ``self`` (or ``p``) per element (afresh at every call of a compiled function)."""

@@ -590,6 +590,21 @@ def _fill_(self, value):
     return self
 
 
+#: ``generator -> numpy.random.Generator`` at call time, for in-place random fills in a trace; installed by the
+#: runtime, which owns the generators (the tracer sits below it)
+resolve_generator = None
+
+
+def _fill_random(self, draw, generator=None):
+    """``t.uniform_()``, ``t.normal_()``, … in a trace: a random graph input drawn afresh at every call, never
+    numbers frozen at trace time, as the random factories are."""
+    shape, dtype = tuple(self.shape), np.dtype(self._type.dtype)
+    fresh = self.tracer.random_input(self._type, lambda: np.asarray(draw(resolve_generator(generator), shape),
+                                                                     dtype=dtype), "fill")
+    self.tracer.mutate(self, fresh, "random fill", user_location(3))
+    return self
+
+
 def _copy_(self, src):
     new = SymbolicTensor._apply("where", (True, src, self), {})  # broadcast like copy_; differentiable in src
     self.tracer.mutate(self, new, "copy_", user_location(2))
@@ -602,6 +617,7 @@ SymbolicTensor.clamp_ = SymbolicTensor.clip_ = _clamp_
 SymbolicTensor.fill_ = _fill_
 SymbolicTensor.zero_ = lambda self: _fill_(self, 0.0 if self._type.is_floating else 0)
 SymbolicTensor.copy_ = _copy_
+SymbolicTensor._fill_random = _fill_random
 
 
 def _no_item_assignment(self, index, value):

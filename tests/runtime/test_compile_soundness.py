@@ -406,7 +406,11 @@ def test_branch_on_captured_tensors_item_respecializes():
     lambda x: gg.randn(3), lambda x: gg.randn_like(x), lambda x: gg.rand(3), lambda x: gg.rand_like(x),
     lambda x: gg.randint(0, 1000, (3,)), lambda x: gg.bernoulli(gg.full((3,), 0.5)) * gg.rand(3),
     lambda x: gg.normal(gg.zeros(3), gg.ones(3)), lambda x: gg.normal(0.0, 2.0, size=(3,)),
-], ids=["randn", "randn_like", "rand", "rand_like", "randint", "bernoulli", "normal", "normal_size"])
+    lambda x: gg.empty(3).uniform_(2.0, 3.0), lambda x: gg.zeros(3).normal_(1.0, 2.0),
+    lambda x: gg.zeros(3).bernoulli_(0.5) * gg.zeros(3).exponential_(2.0),
+    lambda x: gg.zeros(3, dtype=gg.int64).random_(0, 1000),
+], ids=["randn", "randn_like", "rand", "rand_like", "randint", "bernoulli", "normal", "normal_size",
+        "uniform_", "normal_", "bernoulli_exponential_", "random_"])
 def test_random_factories_are_fresh_per_call_and_match_eager(make):
     f = gg.compile(lambda x: x + make(x))
     x = gg.zeros(3, dtype=gg.float64) if make(gg.zeros(1)).dtype == gg.int64 else gg.zeros(3)
@@ -417,6 +421,19 @@ def test_random_factories_are_fresh_per_call_and_match_eager(make):
     eager_first, eager_second = f.fn(x), f.fn(x)
     assert first.tolist() == eager_first.tolist() and second.tolist() == eager_second.tolist()
     assert first.dtype == eager_first.dtype
+
+
+def test_in_place_random_fill_of_an_argument_is_written_back_fresh_per_call():
+    f = gg.compile(lambda x: x.uniform_(-1.0, 1.0).sum())
+    x = gg.zeros(4, dtype=gg.float64)
+    gg.manual_seed(3)
+    total = f(x).item()
+    filled = x.tolist()
+    assert -1 <= min(filled) and max(filled) <= 1 and total == pytest.approx(sum(filled))
+    gg.manual_seed(3)
+    assert gg.zeros(4, dtype=gg.float64).uniform_(-1.0, 1.0).tolist() == filled
+    f(x)
+    assert x.tolist() != filled
 
 
 def test_reparameterised_sample_gradient_matches_eager():
