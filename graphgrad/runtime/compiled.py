@@ -40,7 +40,7 @@ from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_fil
 from .engine import _modified
 from .function import Node
 from .grad_mode import is_grad_enabled
-from .guards import ContentReader, content_guard, warn_at
+from .guards import ContentReader, content_guard, difference, warn_at
 from .pytree import tree_flatten, tree_unflatten
 from .tensor import _NO_ATTRS, Tensor
 
@@ -144,7 +144,7 @@ def _still_valid(spec) -> bool:
         elif (t._type is not type_ and t._type != type_) or t._requires_grad != requires_grad:
             return False
     for obj, name, value in spec.guards:
-        if obj.__class__ in _DICTS:
+        if obj.__class__ in _DICTS and name.__class__ is str:
             current = obj.get(name, _MISSING)
         elif name.__class__ is str:
             try:
@@ -167,7 +167,7 @@ def _stale_guard(spec) -> str | None:
         now = read_guarded(obj, name)
         if not same_value(now, value):
             if isinstance(name, ContentReader):  # the snapshots are tuples: show the object itself
-                return f"{_guard_label(obj, name)} changed: now {_abbreviated(repr(obj))}"
+                return f"{_guard_label(obj, name)} changed: {difference(value, now)}"
             return f"{_guard_label(obj, name)} changed: {_short(value)} -> {_short(now)}"
     return None
 

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from ..tracer.tracer import is_user_file
+from ..tracer.tracer import is_user_file, same_value
 from .tensor import Tensor
 
 #: leaves one snapshot may hold before watching it would cost more than a call; larger state is not
@@ -82,6 +82,28 @@ def _snap(obj, budget: list, depth: int, active: set):
     finally:
         active.discard(id(obj))
     return (obj.__class__, items)
+
+
+def difference(old, new, path: str = "") -> str:
+    """Where two snapshots first differ, as an access path (``[1]``, ``['lr']``, ``.eps``) and what is there
+    now: how a recompile log (and the recompile-storm warning) points at the value that changed."""
+    if (old.__class__ is tuple and new.__class__ is tuple and len(old) == len(new) == 2
+            and isinstance(old[0], type) and old[0] is new[0] and old[1].__class__ is tuple):
+        cls, (before, after) = old[0], (old[1], new[1])
+        keyed = issubclass(cls, dict) or not issubclass(cls, (*_SEQUENCES,))
+        if len(before) == len(after):
+            for i, (a, b) in enumerate(zip(before, after)):
+                if keyed:
+                    if a[0] != b[0]:
+                        break
+                    step = f"[{a[0]!r}]" if issubclass(cls, dict) else f".{a[0]}"
+                    if not same_value(a[1], b[1]):
+                        return difference(a[1], b[1], path + step)
+                elif not same_value(a, b):
+                    return difference(a, b, path + f"[{i}]")
+        return f"{path or 'it'} now has {len(after)} entries" if len(before) != len(after) else f"{path} changed"
+    shown = repr(new) if new.__class__ in (int, float, bool, str, type(None)) else f"another {type(new).__name__}"
+    return f"{path or 'it'} is now {shown}"
 
 
 class ContentReader:

@@ -90,10 +90,10 @@ def same_value(a, b) -> bool:
 
 def guard_label(obj, name) -> str:
     """How a recompile log names what a guard watches."""
-    if obj.__class__ in _DICTS:
-        return f"global {name}" if "__name__" in obj else f"parameter or buffer {name!r}"
     if callable(name):
         return getattr(name, "__doc__", None) or "a value read while tracing"
+    if obj.__class__ in _DICTS:
+        return f"global {name}" if "__name__" in obj else f"parameter or buffer {name!r}"
     if obj.__class__.__name__ == "cell":
         return "a closed-over variable"
     return f"{type(obj).__name__}.{name}"
