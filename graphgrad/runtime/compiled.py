@@ -358,6 +358,10 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         leaf_flags = [flag for a, flag in zip(args, requires_grad) for _ in tree_flatten(a)[0]]
     types = [_arg_type(a) if _arg_type(a) is not None else a for a in leaves]
     guards = _closure_guards(fn)  # the values before the trace runs: what the trace reads
+    for leaf, path in zip(leaves, names):  # an object argument (a method's self) is keyed by identity only
+        contents = content_guard(leaf, f"argument {path!r}", getattr(fn, "__code__", None))
+        if contents is not None:
+            guards.append(contents)
 
     user_fn = _converted(fn)  # data-dependent if/while rewritten (the wrapper below is not user code)
 

@@ -309,6 +309,26 @@ def test_array_replaced_inside_a_closed_over_list_respecializes():
     np.testing.assert_array_equal(g(np.ones(2)), [8.0, 8.0])
 
 
+def test_attribute_of_an_object_argument_or_self_is_guarded():
+    class Scaled:
+        def __init__(self):
+            self.s = 2.0
+
+        @gg.compile
+        def apply(self, x):
+            return x * self.s
+
+    m = Scaled()
+    assert m.apply(gg.ones(1)).item() == 2.0
+    m.s = 3.0  # self is keyed by identity; its attributes are what the trace read
+    assert m.apply(gg.ones(1)).item() == 3.0
+    opts = types.SimpleNamespace(s=2.0)
+    g = gg.grad(lambda x, o: x * x * o.s)
+    assert g(1.0, opts) == 4.0
+    opts.s = 10.0
+    assert g(1.0, opts) == 20.0
+
+
 def test_callable_object_attributes_are_guarded():
     loss = _Weighted(2.0)
     f = gg.compile(lambda x: loss(x))
