@@ -10,6 +10,7 @@ from typing import Callable, Iterator
 
 from ..runtime.autograd import reset_grad
 from ..runtime.grad_mode import no_grad
+from ..runtime.guards import content_guard
 from ..runtime.hooks import RemovableHandle
 from ..runtime.device import device
 from ..runtime.tensor import Tensor
@@ -18,6 +19,8 @@ from ..tracer.tracer import _is_user_file
 from .parameter import Parameter
 
 _GUARDED_SCALARS = (int, float, bool, str, type(None))
+# a module's own tables: parameters, buffers and children are guarded entry by entry, hooks run at trace time
+_BOOKKEEPING = frozenset({"_parameters", "_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks"})
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -75,7 +78,11 @@ class Module:
             for name, value in self.__dict__.items():
                 if value.__class__ in _GUARDED_SCALARS:
                     tracer.guard(self, name, value)
-            for table in (self._parameters, self._buffers):  # read from the tables: no __getattr__ per check
+                elif name not in _BOOKKEEPING:  # a list, dict or config object it holds: by its contents
+                    contents = content_guard(value, f"{type(self).__name__}.{name}", type(self).forward)
+                    if contents is not None:
+                        tracer.guard(*contents)
+            for table in (self._parameters, self._buffers, self._modules):  # no __getattr__ per check
                 for name, value in table.items():
                     tracer.guard(table, name, value)
             for name, tensor in self.state_dict(keep_vars=True).items():  # generated code uses these names

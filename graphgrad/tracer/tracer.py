@@ -93,7 +93,7 @@ def guard_label(obj, name) -> str:
     if callable(name):
         return getattr(name, "__doc__", None) or "a value read while tracing"
     if obj.__class__ in _DICTS:
-        return f"global {name}" if "__name__" in obj else f"parameter or buffer {name!r}"
+        return f"global {name}" if "__name__" in obj else f"parameter, buffer or submodule {name!r}"
     if obj.__class__.__name__ == "cell":
         return "a closed-over variable"
     return f"{type(obj).__name__}.{name}"

@@ -407,7 +407,36 @@ def test_module_float_attribute_and_replaced_parameter_are_guarded():
     lin.weight = gg.nn.Parameter(gg.zeros(1, 2))
     lin.bias = gg.nn.Parameter(gg.zeros(1))
     assert g(gg.ones(1, 2)).item() == 0.0
-    assert g.recompile_reasons[0].startswith("parameter or buffer 'weight' changed")
+    assert g.recompile_reasons[0].startswith("parameter, buffer or submodule 'weight' changed")
+
+
+class _Gains(gg.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scales, self.cfg, self.inner = [2.0], {"s": 1.0}, gg.nn.Identity()
+
+    def forward(self, x):
+        return self.inner(x) * self.scales[0] * self.cfg["s"]
+
+
+def test_module_container_attributes_and_replaced_submodules_are_guarded():
+    m = _Gains()
+    f = gg.compile(m)
+    x = gg.ones(1)
+    assert f(x).item() == 2.0
+    m.scales[0] = 3.0
+    assert f(x).item() == 3.0
+    assert f.recompile_reasons[-1] == "the contents of _Gains.scales changed: [0] is now 3.0"
+    m.cfg["s"] = 2.0
+    assert f(x).item() == 6.0
+    m.inner = gg.nn.Tanh()  # a new child module: the trace ran the old one
+    assert f(x).item() == pytest.approx(6.0 * math.tanh(1.0))
+    assert f(x).item() == pytest.approx(6.0 * math.tanh(1.0)) and f.cache_info().specializations == 4
+    g = gg.compile(_Gains())
+    g(x)
+    g.fn.inner = gg.nn.Tanh()
+    g(x)
+    assert g.recompile_reasons[0].startswith("parameter, buffer or submodule 'inner' changed")
 
 
 def test_branch_on_captured_tensors_item_respecializes():
