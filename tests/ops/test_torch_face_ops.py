@@ -302,3 +302,11 @@ def test_max_pool2d_padding_pads_with_minus_infinity(rng):
     np.testing.assert_array_equal(got, expected)
     compiled = gg.compile(lambda t: F.max_pool2d(t, 2, stride=2, padding=1))
     np.testing.assert_array_equal(compiled(gg.tensor(x)).numpy(), expected)
+
+
+def test_erf_of_a_zero_dim_tensor_in_both_modes():
+    # the NumPy expression was np.frompyfunc(...)(x).astype(...): a 0-d input gave a Python float, no astype
+    x = gg.tensor(0.5, dtype=gg.float64, requires_grad=True)
+    for f in (gg.erf, gg.compile(lambda t: gg.erf(t))):
+        y = f(x)
+        assert y.shape == () and y.item() == pytest.approx(math.erf(0.5), abs=1e-15)
