@@ -500,21 +500,23 @@ def _(draw, rng):
     return face(lambda m, t: m.rot90(t, k, axes=(i, j)) ** 2, sample(ANY, shp, rng))
 
 
+# the axis each splits along: its own for split and array_split; hsplit's is 1 (0 for a vector)
+_SPLIT_AXIS = {"hsplit": lambda ndim: 1 if ndim > 1 else 0, "vsplit": lambda ndim: 0, "dsplit": lambda ndim: 2}
+
+
 def _splitter(name, min_dims):
     def build(draw, rng):
         shp = shape(draw, min_dims)
-        ax = -1 if name == "dsplit" else 1 if name == "hsplit" and len(shp) > 1 else 0 if name in ("hsplit", "vsplit") \
-            else axis(draw, len(shp), none=False)
+        ax = _SPLIT_AXIS[name](len(shp)) if name in _SPLIT_AXIS else axis(draw, len(shp), none=False)
         n = shp[ax]
-        how = draw(st.sampled_from([1, n]) if name != "array_split" else st.integers(1, 3))
-        if draw(st.booleans()) and name != "array_split":
-            how = sorted(draw(st.lists(st.integers(0, n), max_size=2)))
-        if name in ("split", "array_split"):
-            def op(m, t):
-                return m.concatenate([p * (k + 1) for k, p in enumerate(getattr(m, name)(t, how, axis=ax))], axis=ax)
-        else:
-            def op(m, t):
-                return m.concatenate([p * (k + 1) for k, p in enumerate(getattr(m, name)(t, how))], axis=ax)
+        if name == "array_split":  # any number of sections
+            how = draw(st.integers(1, 3))
+        else:  # sections that divide the axis, or split points
+            how = draw(st.sampled_from([1, n]) | st.lists(st.integers(0, n), max_size=2).map(sorted))
+        keyword = {"axis": ax} if name in ("split", "array_split") else {}
+
+        def op(m, t):  # the pieces weighted apart, joined again
+            return m.concatenate([p * (k + 1) for k, p in enumerate(getattr(m, name)(t, how, **keyword))], axis=ax)
         return face(op, sample(ANY, shp, rng))
     return build
 
@@ -592,8 +594,7 @@ def _(draw, rng):
 @entry("T")
 def _(draw, rng):
     shp = shape(draw, 0, 2)
-    return Case(lambda t: t.T * 2.0 + t.t() if len(shp) < 3 else t.T, [sample(ANY, shp, rng)],
-                lambda a: a.T * 2.0 + a.T)
+    return Case(lambda t: t.T * 2.0 + t.t(), [sample(ANY, shp, rng)], lambda a: a.T * 2.0 + a.T)
 
 
 @entry("t")
