@@ -115,7 +115,8 @@ tan = unary("tan", lambda g, out, x: g * (1 + out * out))
 erf = unary("erf", lambda g, out, x: g * (2 / math.sqrt(math.pi)) * (-x * x).exp(), numpy=(), memory="unknown",
             recompute="never",
             expr=lambda a, xp, out: [
-                (f"{xp}.frompyfunc(math.erf, 1, 1)({a[0]})" if xp == "np" else
+                # (asarray: frompyfunc of a 0-d array returns a Python float)
+                (f"{xp}.asarray({xp}.frompyfunc(math.erf, 1, 1)({a[0]}))" if xp == "np" else
                  f'{xp}.ElementwiseKernel("float64 x", "float64 y", "y = erf(x)", "graphgrad_erf")({a[0]})')
                 + f".astype({xp}.result_type({a[0]}.dtype, {xp}.float32))"],
             doc="the error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x")

@@ -335,10 +335,18 @@ def _einsum_batch(op, args, bdims, equation):
     return bind("einsum", *operands, equation=",".join(subs) + "->" + b + out), 0
 
 
+def _einsum_expr(a, xp, out, equation):
+    call = f"{xp}.einsum({equation!r}, {', '.join(a)})"
+    lhs, rhs = equation.split("->")
+    # one operand and nothing summed ('ij->ji'): NumPy returns a view of the operand, and the result is declared
+    # fresh (memory planning writes into fresh buffers in place), so copy it
+    return [call + ".copy()" if len(a) == 1 and set(lhs) == set(rhs) else call]
+
+
 primitive("einsum", memory="fresh", batch=_einsum_batch, attrs=("equation",), infer=_einsum_type, joint_vjp=_einsum_vjp,
           doc="Einstein summation over an explicit equation (no repeated index within an operand: einsum() takes "
               "such diagonals first)",
-          expr=lambda a, xp, out, equation: [f"{xp}.einsum({equation!r}, {', '.join(a)})"],
+          expr=_einsum_expr,
           fn=einsum, gg="einsum", numpy="einsum", numpy_fn=lambda subscripts, *operands: einsum(subscripts, *operands))
 
 

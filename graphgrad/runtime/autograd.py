@@ -111,7 +111,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                 raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
                                    "Set allow_unused=True if this is the desired behavior.")
             if materialize_grads:
-                g = Tensor._wrap(t._data * 0)
+                zeros = t._data.copy()
+                zeros[...] = 0  # (``t._data * 0`` of a 0-d array is a NumPy scalar, not an array)
+                g = Tensor._wrap(zeros)
         elif not create_graph:
             g = Tensor._wrap(g._data)
         out.append(g)

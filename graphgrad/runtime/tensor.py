@@ -179,7 +179,9 @@ class Tensor(TensorSurface, TensorBase):
     @staticmethod
     def _wrap(array, requires_grad: bool = False, grad_fn=None, version=None) -> "Tensor":
         t = _new(Tensor)
-        t._data = array
+        # a NumPy function of a 0-d array returns a NumPy scalar: hold it as a 0-d array (anything but an ndarray
+        # is taken for a CuPy array)
+        t._data = np.asarray(array) if isinstance(array, np.generic) else array
         t._requires_grad = requires_grad
         t.grad_fn = grad_fn
         t._version_box = version if version is not None else [0]

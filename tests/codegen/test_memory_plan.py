@@ -2,6 +2,7 @@
 buffer only where nobody else can see it, constants built once per module. Whether reuse changes a result on
 the benchmark workloads is checked in tests/passes/test_partition.py (compiled against eager, float64)."""
 import numpy as np
+import pytest
 
 import graphgrad as gg
 import graphgrad.numpy as gnp
@@ -110,3 +111,19 @@ def test_relu_gradient_is_a_product_with_positive_zeros_where_dead():
     for grad in (compiled, x.grad.numpy()):
         np.testing.assert_array_equal(grad, [0.0, -3.0, 0.0])
         assert not np.signbit(grad[[0, 2]]).any()
+
+
+@pytest.mark.parametrize("equation, shape", [("ij->ji", (2, 3)), ("ii->i", (3, 3)), ("ijk->kij", (2, 1, 3))])
+def test_an_einsum_that_numpy_returns_as_a_view_is_not_written_in_place(equation, shape):
+    # np.einsum of one operand with nothing summed is a view of it; einsum is declared fresh, so the next
+    # multiply wrote into that view: the compiled call changed the caller's array and returned wrong values
+    a = np.arange(float(np.prod(shape))).reshape(shape) + 1.0
+    before = a.copy()
+    x = gg.tensor(a, requires_grad=True)
+    f = gg.compile(lambda t: gg.einsum(equation, t) * 1.5)
+    np.testing.assert_array_equal(f(x).detach().numpy(), np.einsum(equation, before) * 1.5)
+    np.testing.assert_array_equal(a, before)
+    g = gg.grad(lambda t: (gg.einsum(equation, t) * 1.5 * gg.einsum(equation, t)).sum())(a)
+    np.testing.assert_array_equal(a, before)
+    expected = gg.autograd.grad((gg.einsum(equation, x) * 1.5 * gg.einsum(equation, x)).sum(), x)[0].numpy()
+    np.testing.assert_allclose(g, expected, rtol=1e-15)

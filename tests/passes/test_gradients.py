@@ -6,14 +6,11 @@ import pytest
 import graphgrad as gg
 import graphgrad.nn.functional as F
 import graphgrad.numpy as gnp
-from graphgrad.utils.gradcheck import gradcheck, gradgradcheck, numerical_jacobian
 
-# name -> (function of tensors, input shapes, sampler for inputs)
-POS = "pos"    # strictly positive inputs (log, sqrt, pow base)
-ANY = "any"
-AWAY = "away"  # bounded away from kinks/ties (relu, abs, max, comparisons)
-UNIT = "unit"  # inside (-1, 1), away from its ends (arcsin, arctanh)
-GT1 = "gt1"    # above 1 (arccosh)
+from _gradcheck import ANY, AWAY, GT1, POS, UNIT, compiled_first_order, compiled_second_order, eager_first_order, \
+    eager_second_order, sample
+
+# name -> (function of tensors, input shapes, domain of its inputs)
 
 CASES = {
     "add_broadcast": (lambda x, y: x + y, [(3, 4), (4,)], ANY),
@@ -149,90 +146,30 @@ CASES = {
 }
 
 
-def sample(kind, shape, rng):
-    if kind == POS:
-        return rng.uniform(0.5, 2.0, shape)
-    if kind == AWAY:  # distinct values well away from 0 and from +-0.5
-        vals = rng.permutation(np.linspace(-1.9, 1.9, 48))[:int(np.prod(shape))]
-        vals = np.where(np.abs(np.abs(vals) - 0.5) < 0.1, vals + 0.2, vals)
-        return (vals + rng.uniform(-0.01, 0.01, vals.shape)).reshape(shape)  # no exact ties across inputs
-    if kind == UNIT:
-        return rng.uniform(-0.8, 0.8, shape)
-    if kind == GT1:
-        return rng.uniform(1.2, 3.0, shape)
-    return rng.standard_normal(shape)
-
-
 def inputs_for(name, rng):
     fn, shapes, kind = CASES[name]
     return fn, [sample(kind, s, rng) for s in shapes]
 
 
-def tensors(arrays):
-    return [gg.tensor(a, dtype=gg.float64, requires_grad=True) for a in arrays]
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_eager_first_order(name, rng):
-    fn, arrays = inputs_for(name, rng)
-    assert gradcheck(fn, tensors(arrays))
+    eager_first_order(*inputs_for(name, rng))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_eager_second_order(name, rng):
-    fn, arrays = inputs_for(name, rng)
-    assert gradgradcheck(fn, tensors(arrays), atol=1e-4, rtol=1e-3)
-
-
-def _scalarized(fn, v):
-    return lambda *xs: (fn(*xs) * v).sum()
+    eager_second_order(*inputs_for(name, rng))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_compiled_matches_eager_and_finite_differences(name, rng):
-    fn, arrays = inputs_for(name, rng)
-    out_shape = fn(*tensors(arrays)).shape
-    v = rng.standard_normal(out_shape)
-    scalar = _scalarized(fn, gg.tensor(v, dtype=gg.float64))
-    argnums = tuple(range(len(arrays)))
-    value, compiled_grads = gg.value_and_grad(scalar, argnums)(*arrays)
-    ts = tensors(arrays)
-    eager_value = scalar(*ts)
-    eager_grads = gg.autograd.grad(eager_value, ts)
-    assert abs(float(value) - eager_value.item()) <= 1e-12 * max(1.0, abs(eager_value.item()))
-    for c, e in zip(compiled_grads, eager_grads):
-        assert isinstance(c, np.ndarray)
-        np.testing.assert_allclose(c, e.detach().numpy(), rtol=1e-12, atol=1e-12)
-    numeric = numerical_jacobian(lambda *a: np.asarray(float(scalar(*[gg.tensor(x) for x in a]).item())), arrays)
-    for c, n in zip(compiled_grads, numeric):
-        np.testing.assert_allclose(c.ravel(), n.ravel(), rtol=1e-5, atol=1e-6)
+    compiled_first_order(*inputs_for(name, rng), rng)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_compiled_second_order(name, rng):
     """grad of (a scalar function of) grad: the adjoint is IR, so it can be differentiated again."""
-    fn, arrays = inputs_for(name, rng)
-    v = gg.tensor(rng.standard_normal(fn(*tensors(arrays)).shape), dtype=gg.float64)
-    scalar = _scalarized(fn, v)
-    first = gg.grad(scalar, argnums=0)
-
-    def grad_norm(*xs):
-        g = first(*xs)
-        return (g * g).sum()
-
-    compiled = gg.grad(grad_norm, argnums=0)(*arrays)
-    numeric = numerical_jacobian(lambda *a: np.asarray(float(grad_norm(*[gg.tensor(x) for x in a]).item())),
-                                 arrays)[0]
-    np.testing.assert_allclose(compiled.ravel(), numeric.ravel(), rtol=1e-4, atol=1e-5)
-    # and eager second order agrees with compiled to 1e-12
-    ts = tensors(arrays)
-    (g,) = gg.autograd.grad(scalar(*ts), ts[0], create_graph=True)
-    if g.requires_grad:
-        (second,) = gg.autograd.grad((g * g).sum(), ts[0], allow_unused=True, materialize_grads=True)
-        second = second.detach().numpy()
-    else:  # the first derivative is constant (as PyTorch, eager records no graph for it)
-        second = np.zeros_like(arrays[0])
-    np.testing.assert_allclose(compiled, second, rtol=1e-12, atol=1e-12)
+    compiled_second_order(*inputs_for(name, rng), rng)
 
 
 def test_every_primitive_has_rule_and_expression():

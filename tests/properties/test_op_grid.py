@@ -1,11 +1,25 @@
-"""Every op over a grid of shapes and axes drawn by hypothesis (issue 8 section 4).
+"""Every op of the registry over a grid of shapes and axes drawn by hypothesis (issue 8 section 4).
 
-Each case is checked three ways: first- and second-order gradients against finite differences in float64,
-eagerly (``gradcheck`` / ``gradgradcheck``) and compiled (``gg.compile`` through ``.backward()`` for first
-order, ``gg.grad`` of a function of ``gg.grad`` for second, as compiled double backward is refused); and the
-NumPy face's forward value on plain ndarrays against NumPy's own to 1e-12.
+``GRID`` maps an op (its name in ``graphgrad ops``; ``op:variant`` for more entries of one op) to a builder that
+draws a case: a function of tensors, its float64 inputs inside the op's domain, and NumPy's own computation of
+the same thing where NumPy has the function. Each case is checked (``check``):
+
+- forward: eager and compiled (``gg.compile``) agree to 1e-12, and where NumPy has the function the NumPy face
+  *on graphgrad tensors* equals NumPy on plain ndarrays to 1e-12, with the same shape and dtype;
+- the entry exercises its op: a primitive must appear in the traced program or in its adjoint (whose own
+  gradient the second-order checks test);
+- gradients against float64 finite differences, first and second order, eagerly (``gradcheck``,
+  ``gradgradcheck``) and compiled (``.backward()`` through ``gg.compile``; ``gg.grad``; ``gg.grad`` of a
+  function of ``gg.grad``), compiled and eager agreeing.
+
+``test_every_registry_op_has_a_grid_entry`` fails when an op has no entry: a new op must be added here. Ops
+whose outputs are integers or booleans have no gradient and get a forward check only (``FORWARD_ONLY``).
 """
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -13,192 +27,1394 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import graphgrad as gg
+import graphgrad.nn.functional as F
 import graphgrad.numpy as gnp
-from graphgrad.utils.gradcheck import gradcheck, gradgradcheck, numerical_jacobian
+from graphgrad.ir.graph import Graph
+from graphgrad.ir.public import NAMES
+from graphgrad.ir.registry import OPS
+from graphgrad.utils.gradcheck import gradcheck
 
 from _gg_hypothesis import prop_settings
+from _gradcheck import ANY, AWAY, FRAC, GT1, NONZERO, POS, SMALL, UNIT, compiled_first_order, \
+    compiled_second_order, eager_first_order, eager_second_order, sample, tensors
 
-# per-op input domains: values drawn inside them, away from kinks and singularities
-ANY = (-2.0, 2.0)
-POS = (0.3, 2.0)
-UNIT = (-0.8, 0.8)
-ABOVE1 = (1.2, 3.0)
-NONZERO = "nonzero"  # |x| in [0.3, 2], either sign
 
-UNARY = {
-    "exp": ANY, "exp2": ANY, "expm1": ANY, "sin": ANY, "cos": ANY, "tan": (-1.2, 1.2), "tanh": ANY,
-    "sinh": ANY, "cosh": ANY, "log": POS, "log2": POS, "log10": POS, "log1p": (-0.7, 2.0), "sqrt": POS,
-    "cbrt": NONZERO, "square": ANY, "reciprocal": NONZERO, "arcsin": UNIT, "arccos": UNIT, "arctan": ANY,
-    "arcsinh": ANY, "arccosh": ABOVE1, "arctanh": UNIT, "abs": NONZERO, "negative": ANY, "sinc": NONZERO,
+@dataclass
+class Case:
+    fn: Callable                      # on graphgrad tensors, eager and traced
+    arrays: list                      # its float64 inputs
+    numpy: Callable | None = None     # NumPy's own computation of fn, on ndarrays (None: NumPy has no such function)
+    second_order: bool = True         # False: the first derivative is constant in the inputs
+    numpy_dtype: bool = False         # the NumPy face: the result's dtype is NumPy's too
+
+
+def face(op, *arrays, **kw) -> Case:
+    """``op(m, *xs)``, written once against a module ``m``: graphgrad.numpy on tensors, numpy on ndarrays."""
+    return Case(lambda *t: op(gnp, *t), list(arrays), lambda *a: op(np, *a), numpy_dtype=True, **kw)
+
+
+#: op name (``op:variant``) -> (builder(draw, rng) -> Case, number of examples)
+GRID: dict[str, tuple[Callable, int]] = {}
+#: ops with integer or boolean outputs: no gradient, a forward check only
+FORWARD_ONLY: dict[str, tuple[Callable, int]] = {}
+
+
+def entry(name: str, examples: int = 3, table: dict = GRID):
+    def register(build):
+        assert name not in table, name
+        table[name] = (build, examples)
+        return build
+    return register
+
+
+# -- drawing shapes, axes and values ---------------------------------------------------------------------
+def shape(draw, lo: int = 0, hi: int = 3, size: int = 3) -> tuple:
+    return tuple(draw(st.lists(st.integers(1, size), min_size=lo, max_size=hi)))
+
+
+def axis(draw, ndim: int, none: bool = True):
+    """An axis of an ``ndim``-d array, negative ones included; None (all axes) if allowed or ``ndim`` is 0."""
+    if not ndim:
+        return None
+    choices = st.integers(-ndim, ndim - 1)
+    return draw(st.one_of(st.none(), choices) if none else choices)
+
+
+def broadcast_partner(draw, shp: tuple) -> tuple:
+    """A shape that broadcasts against ``shp``: a suffix of it, some sizes set to 1, maybe with a leading 1."""
+    k = draw(st.integers(0, len(shp)))
+    suffix = tuple(1 if draw(st.booleans()) else n for n in shp[len(shp) - k:])
+    return ((1,) if k == len(shp) and draw(st.booleans()) else ()) + suffix
+
+
+def pair(draw) -> tuple:
+    a = shape(draw)
+    b = broadcast_partner(draw, a)
+    return (a, b) if draw(st.booleans()) else (b, a)
+
+
+def well_conditioned(rng, batch: tuple, n: int, sign: float = 1.0) -> np.ndarray:
+    """Matrices near ``sign * 2 I``: far from singular."""
+    return sign * 2.0 * np.eye(n) + 0.3 * rng.standard_normal(batch + (n, n))
+
+
+def spread(rng, batch: tuple, m: int, n: int) -> np.ndarray:
+    """Matrices whose singular values are well apart (about 1, 2.5, 4, ...)."""
+    d = np.zeros((m, n))
+    k = np.arange(min(m, n))
+    d[k, k] = 1.0 + 1.5 * k
+    return d + 0.1 * rng.standard_normal(batch + (m, n))
+
+
+def int_index(rng, n: int, shp) -> np.ndarray:
+    return rng.integers(0, n, shp)
+
+
+# -- elementwise: unary ------------------------------------------------------------------------------------
+UNARY = {  # op: (graphgrad.numpy / numpy name, domain)
+    "exp": ("exp", ANY), "exp2": ("exp2", ANY), "expm1": ("expm1", ANY), "sin": ("sin", ANY),
+    "cos": ("cos", ANY), "tan": ("tan", SMALL), "tanh": ("tanh", ANY), "sinh": ("sinh", ANY), "cosh": ("cosh", ANY),
+    "log": ("log", POS), "log2": ("log2", POS), "log10": ("log10", POS), "log1p": ("log1p", POS),
+    "sqrt": ("sqrt", POS), "cbrt": ("cbrt", NONZERO), "square": ("square", ANY), "reciprocal": ("reciprocal", NONZERO),
+    "arcsin": ("arcsin", UNIT), "arccos": ("arccos", UNIT), "arctan": ("arctan", ANY), "arcsinh": ("arcsinh", ANY),
+    "arccosh": ("arccosh", GT1), "arctanh": ("arctanh", UNIT), "abs": ("abs", NONZERO), "neg": ("negative", ANY),
+    "sinc": ("sinc", NONZERO), "fabs": ("fabs", NONZERO), "deg2rad": ("deg2rad", ANY), "rad2deg": ("rad2deg", ANY),
+    "nan_to_num": ("nan_to_num", ANY),
 }
-BINARY = {  # name: (domain of a, domain of b)
-    "add": (ANY, ANY), "subtract": (ANY, ANY), "multiply": (ANY, ANY), "divide": (ANY, NONZERO),
-    "power": (POS, ANY), "maximum": (ANY, ANY), "minimum": (ANY, ANY), "fmax": (ANY, ANY), "fmin": (ANY, ANY),
-    "arctan2": (ANY, NONZERO), "hypot": (NONZERO, NONZERO), "logaddexp": (ANY, ANY), "logaddexp2": (ANY, ANY),
+# piecewise constant: zero gradient, so checked as ``op(x) * x`` away from the jumps
+STEPS = {"floor": ("floor", FRAC), "ceil": ("ceil", FRAC), "trunc": ("trunc", FRAC), "round": ("round", FRAC),
+         "sign": ("sign", NONZERO)}
+
+
+def _unary(name, domain):
+    return lambda draw, rng: face(lambda m, x: getattr(m, name)(x), sample(domain, shape(draw), rng))
+
+
+def _step(name, domain):
+    return lambda draw, rng: face(lambda m, x: getattr(m, name)(x) * x, sample(domain, shape(draw), rng))
+
+
+for _op, (_name, _domain) in UNARY.items():
+    entry(_op, 4)(_unary(_name, _domain))
+for _op, (_name, _domain) in STEPS.items():
+    entry(_op, 2)(_step(_name, _domain))
+
+_erf = np.vectorize(math.erf)
+
+
+def _np_gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+TORCH_UNARY = {  # op: (function of a tensor, NumPy closed form, domain)
+    "erf": (lambda x: gg.erf(x), _erf, ANY),
+    "rsqrt": (lambda x: x.rsqrt(), lambda x: 1 / np.sqrt(x), POS),
+    "sigmoid": (lambda x: x.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), ANY),
+    "relu": (lambda x: x.relu() * x, lambda x: np.maximum(x, 0) * x, AWAY),
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2) * x, lambda x: np.where(x > 0, x, 0.2 * x) * x, AWAY),
+    "elu": (lambda x: F.elu(x, alpha=1.5) * x, lambda x: np.where(x > 0, x, 1.5 * np.expm1(x)) * x, AWAY),
+    "gelu": (lambda x: F.gelu(x), lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))), ANY),
+    "gelu:tanh": (lambda x: F.gelu(x, approximate="tanh"), _np_gelu_tanh, ANY),
+    "softplus": (lambda x: F.softplus(x, beta=2.0, threshold=1.0) * x,
+                 lambda x: np.where(2 * x > 1.0, x, np.log1p(np.exp(2 * x)) / 2) * x, AWAY),
+    "silu": (lambda x: F.silu(x), lambda x: x / (1 + np.exp(-x)), ANY),
+    "clamp": (lambda x: x.clamp(-0.5, 0.3) * x, lambda x: np.clip(x, -0.5, 0.3) * x, AWAY),
+    "clamp:numpy": (lambda x: gnp.clip(x, -0.5, 0.3) * x, lambda x: np.clip(x, -0.5, 0.3) * x, AWAY),
+    "cast": (lambda x: (x > 0).double() * x + x.astype(gg.float64), lambda x: (x > 0) * x + x, AWAY),
 }
-REDUCTIONS = ["sum", "mean", "max", "min", "prod", "var", "std"]
-AXIS_OPS = ["cumsum", "cumprod", "flip", "sort"]  # one axis, no keepdims
-
-shapes = st.lists(st.integers(1, 3), min_size=0, max_size=3).map(tuple)
 
 
-def _values(rng, shape, domain):
-    if domain == NONZERO:
-        return rng.uniform(0.3, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-    return rng.uniform(*domain, shape)
+def _torch_unary(fn, ref, domain):
+    return lambda draw, rng: Case(fn, [sample(domain, shape(draw), rng)], ref)
 
 
-def _broadcast_partner(draw, shape):
-    """A shape that broadcasts against ``shape``: a suffix of it, with some sizes set to 1."""
-    k = draw(st.integers(0, len(shape)))
-    suffix = shape[len(shape) - k:]
-    return tuple(1 if draw(st.booleans()) else n for n in suffix)
+for _op, (_fn, _ref, _domain) in TORCH_UNARY.items():
+    entry(_op, 3)(_torch_unary(_fn, _ref, _domain))
+
+# -- elementwise: binary, over broadcast pairs ---------------------------------------------------------
+BINARY = {  # op: (numpy name, domain of a, domain of b)
+    "add": ("add", ANY, ANY), "sub": ("subtract", ANY, ANY), "mul": ("multiply", ANY, ANY),
+    "div": ("divide", ANY, NONZERO), "pow": ("power", POS, ANY), "maximum": ("maximum", ANY, ANY),
+    "minimum": ("minimum", ANY, ANY), "fmax": ("fmax", ANY, ANY), "fmin": ("fmin", ANY, ANY),
+    "arctan2": ("arctan2", ANY, NONZERO), "hypot": ("hypot", NONZERO, NONZERO), "logaddexp": ("logaddexp", ANY, ANY),
+    "logaddexp2": ("logaddexp2", ANY, ANY),
+}
 
 
-def _t(a):
-    return gg.tensor(a, dtype=gg.float64, requires_grad=True)
+def _binary(name, da, db):
+    def build(draw, rng):
+        a, b = pair(draw)
+        return face(lambda m, x, y: getattr(m, name)(x, y), sample(da, a, rng), sample(db, b, rng))
+    return build
 
 
-def _check(torch_fn, numpy_fn, gg_numpy_fn, arrays):
-    """torch_fn: the op on Tensors. numpy_fn / gg_numpy_fn: NumPy's op and graphgrad.numpy's, on ndarrays."""
-    # the NumPy face on plain arrays is NumPy
-    expected = numpy_fn(*arrays)
-    got = gg_numpy_fn(*arrays)
-    assert np.asarray(got).shape == np.shape(expected)
-    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12, atol=1e-12)
-    # eager, first and second order
-    assert gradcheck(torch_fn, [_t(a) for a in arrays])
-    assert gradgradcheck(torch_fn, [_t(a) for a in arrays])
-    # compiled: value, then the generated backward through .backward()
-    compiled = gg.compile(torch_fn)
-    np.testing.assert_allclose(compiled(*[_t(a) for a in arrays]).detach().numpy(),
-                               torch_fn(*[_t(a) for a in arrays]).detach().numpy(), rtol=1e-12, atol=1e-12)
-    assert gradcheck(compiled, [_t(a) for a in arrays])
-    # compiled second order: the gradient of <grad f, u>, all in generated code
-    n = len(arrays)
-    u = np.random.default_rng(3).standard_normal(np.shape(expected))
-    w = [np.random.default_rng(4 + k).standard_normal(np.shape(a)) for k, a in enumerate(arrays)]
-
-    def gdot(*xs):
-        gs = gg.grad(lambda *ys: (gg_numpy_fn(*ys) * u).sum(), argnums=tuple(range(n)))(*xs)
-        total = (gs[0] * w[0]).sum()
-        for g, wk in zip(gs[1:], w[1:]):
-            total = total + (g * wk).sum()
-        return total
-
-    hess = gg.grad(gdot, argnums=tuple(range(n)))(*arrays)
-    numeric = numerical_jacobian(lambda *xs: np.asarray(gdot(*xs)), [np.array(a, dtype=np.float64) for a in arrays])
-    for h, num, a in zip(hess, numeric, arrays):
-        np.testing.assert_allclose(np.asarray(h), num.reshape(np.shape(a)), atol=1e-5, rtol=1e-4)
+for _op, (_name, _da, _db) in BINARY.items():
+    entry(_op, 4)(_binary(_name, _da, _db))
 
 
-@prop_settings(40)
-@given(name=st.sampled_from(sorted(UNARY)), shape=shapes, seed=st.integers(0, 2**16))
-def test_unary(name, shape, seed):
-    x = _values(np.random.default_rng(seed), shape, UNARY[name])
-    fn = getattr(gnp, name)
-    _check(fn, getattr(np, name), fn, [x])
+def _modulo(name):
+    def build(draw, rng):  # a = b * (k + f), f away from 0 and 1: away from the jumps
+        shp = shape(draw)
+        b = sample(NONZERO, shp, rng)
+        return face(lambda m, x, y: getattr(m, name)(x, y), b * sample(FRAC, shp, rng), b)
+    return build
 
 
-@prop_settings(30)
-@given(name=st.sampled_from(sorted(BINARY)), data=st.data(), seed=st.integers(0, 2**16))
-def test_binary_broadcasting(name, data, seed):
-    shape = data.draw(shapes)
-    other = _broadcast_partner(data.draw, shape)
-    a_shape, b_shape = (shape, other) if data.draw(st.booleans()) else (other, shape)
-    rng = np.random.default_rng(seed)
-    a, b = _values(rng, a_shape, BINARY[name][0]), _values(rng, b_shape, BINARY[name][1])
-    fn = getattr(gnp, name)
-    _check(fn, getattr(np, name), fn, [a, b])
+entry("remainder", 3)(_modulo("remainder"))
+entry("fmod", 3)(_modulo("fmod"))
 
 
-@prop_settings(30)
-@given(name=st.sampled_from(REDUCTIONS), data=st.data(), seed=st.integers(0, 2**16))
-def test_reduction_over_every_axis(name, data, seed):
-    shape = data.draw(shapes)
-    ndim = len(shape)
-    axis = data.draw(st.one_of(st.none(), st.integers(-ndim, ndim - 1)) if ndim else st.none())
-    keepdims = data.draw(st.booleans())
-    x = np.random.default_rng(seed).uniform(0.5, 2.0, shape)  # prod's gradient is smooth away from 0
-    if name == "std":  # std's gradient is singular where all values are equal: keep them apart
-        x = x + np.arange(x.size).reshape(shape)
-    fn = getattr(gnp, name)
-
-    def op(t):
-        return fn(t, axis=axis, keepdims=keepdims)
-
-    _check(op, lambda a: getattr(np, name)(a, axis=axis, keepdims=keepdims), op, [x])
+@entry("pow:scalar")
+def _(draw, rng):
+    k = draw(st.sampled_from([2, 3, -1, 0.5, 2.5]))
+    return face(lambda m, x: x ** k + 2.0 ** x, sample(POS, shape(draw), rng))
 
 
-@prop_settings(20)
-@given(name=st.sampled_from(AXIS_OPS), data=st.data(), seed=st.integers(0, 2**16))
-def test_along_axis(name, data, seed):
-    shape = data.draw(shapes.filter(len))
-    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
-    x = np.random.default_rng(seed).uniform(0.5, 2.0, shape) + np.arange(int(np.prod(shape))).reshape(shape)
-    x = np.random.default_rng(seed).permutation(x.ravel()).reshape(shape)  # distinct values: sort is smooth
-    fn = getattr(gnp, name)
-
-    def op(t):
-        return fn(t, axis=axis)
-
-    _check(op, lambda a: getattr(np, name)(a, axis=axis), op, [x])
+@entry("where", 4)
+def _(draw, rng):
+    a, b = pair(draw)
+    return face(lambda m, x, y: m.where(x > y, x * x, y * 3.0), sample(AWAY, a, rng), sample(AWAY, b, rng))
 
 
-SHAPE_OPS = ["reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze", "roll",
-             "broadcast_to", "tile", "repeat", "concatenate", "stack"]
+# -- reductions, over every axis (negative included) with and without keepdims -------------------------------
+REDUCTIONS = {"sum": "sum", "mean": "mean", "amax": "max", "amin": "min", "prod": "prod", "var": "var", "std": "std",
+              "amax:amax": "amax", "amin:amin": "amin"}
 
 
+def _reduction(name):
+    def build(draw, rng):
+        shp = shape(draw)
+        ax, keep = axis(draw, len(shp)), draw(st.booleans())
+        x = rng.permutation(sample(POS, shp, rng).ravel() + np.arange(int(np.prod(shp)))).reshape(shp)
+        return face(lambda m, t: getattr(m, name)(t, axis=ax, keepdims=keep), x)  # distinct, positive
+    return build
 
 
-@prop_settings(30)
-@given(name=st.sampled_from(SHAPE_OPS), data=st.data(), seed=st.integers(0, 2**16))
-def test_shape_ops(name, data, seed):
-    shape = data.draw(shapes)
-    ndim = len(shape)
-    draw = data.draw
-    some_axis = (lambda: draw(st.integers(-ndim, ndim - 1))) if ndim else (lambda: None)
-    if name == "reshape":
-        new = (-1,) + (1,) * draw(st.integers(0, 2))
-        op = lambda m, a: m.reshape(a, new)  # noqa: E731
-    elif name == "ravel":
-        op = lambda m, a: m.ravel(a)  # noqa: E731
-    elif name == "transpose":
-        perm = tuple(draw(st.permutations(range(ndim))))
-        op = lambda m, a: m.transpose(a, perm)  # noqa: E731
-    elif name in ("swapaxes", "moveaxis"):
-        if not ndim:
-            shape, ndim = (2,), 1
-            some_axis = lambda: draw(st.integers(-1, 0))  # noqa: E731
-        i, j = some_axis(), some_axis()
-        op = lambda m, a: getattr(m, name)(a, i, j)  # noqa: E731
-    elif name == "expand_dims":
-        ax = draw(st.integers(-ndim - 1, ndim))
-        op = lambda m, a: m.expand_dims(a, ax)  # noqa: E731
-    elif name == "squeeze":
-        shape = tuple(draw(st.sampled_from([1, n])) for n in shape)
-        ones = [k for k, n in enumerate(shape) if n == 1]
-        ax = draw(st.sampled_from(ones)) - (ndim if draw(st.booleans()) else 0) if ones else None
-        op = lambda m, a: m.squeeze(a, axis=ax)  # noqa: E731
-    elif name == "roll":
-        shift, ax = draw(st.integers(-3, 3)), (some_axis() if draw(st.booleans()) else None)
-        op = lambda m, a: m.roll(a, shift, axis=ax)  # noqa: E731
-    elif name == "broadcast_to":
-        target = (draw(st.integers(1, 3)),) + tuple(draw(st.sampled_from([n, 2])) if n == 1 else n for n in shape)
-        op = lambda m, a: m.broadcast_to(a, target)  # noqa: E731
-    elif name == "tile":
-        reps = tuple(draw(st.integers(1, 2)) for _ in range(draw(st.integers(1, 3))))
-        op = lambda m, a: m.tile(a, reps)  # noqa: E731
-    elif name == "repeat":
-        reps, ax = draw(st.integers(1, 3)), (some_axis() if draw(st.booleans()) else None)
-        op = lambda m, a: m.repeat(a, reps, axis=ax)  # noqa: E731
-    elif name == "concatenate":
-        if not ndim:
-            shape, ndim = (2,), 1
-        ax = draw(st.integers(-ndim, ndim - 1))
-        op = lambda m, a: m.concatenate([a, a * 2.0], axis=ax)  # noqa: E731
-    else:  # stack
-        ax = draw(st.integers(-ndim - 1, ndim))
-        op = lambda m, a: m.stack([a, a * 2.0], axis=ax)  # noqa: E731
-    x = np.random.default_rng(seed).standard_normal(shape)
-    _check(lambda t: op(gnp, t), lambda a: op(np, a), lambda a: op(gnp, a), [x])
+for _op, _name in REDUCTIONS.items():
+    entry(_op, 4)(_reduction(_name))
+
+
+@entry("var:ddof")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    shp = shp[:-1] + (shp[-1] + 1,)
+    ax = draw(st.integers(-1, -1) | st.none())
+    return face(lambda m, t: m.var(t, axis=ax, ddof=1) + m.std(t, axis=ax, ddof=1), sample(ANY, shp, rng))
+
+
+@entry("logsumexp", 4)
+def _(draw, rng):
+    shp = shape(draw)
+    ax, keep = axis(draw, len(shp)), draw(st.booleans())
+    return Case(lambda t: gnp.logsumexp(t, axis=ax, keepdims=keep), [sample(ANY, shp, rng)],
+                lambda a: np.log(np.sum(np.exp(a), axis=ax, keepdims=keep)))
+
+
+def _torch_extreme(name):
+    def build(draw, rng):
+        shp = shape(draw)
+        dim, keep = axis(draw, len(shp)), draw(st.booleans())
+        x = sample(AWAY, shp, rng)
+        ref = getattr(np, name)
+        if dim is None:
+            return Case(lambda t: getattr(t, name)() ** 2, [x], lambda a: ref(a) ** 2)
+        return Case(lambda t: getattr(t, name)(dim, keep).values ** 2, [x],
+                    lambda a: ref(a, axis=dim, keepdims=keep) ** 2)
+    return build
+
+
+entry("max")(_torch_extreme("max"))
+entry("min")(_torch_extreme("min"))
+
+
+@entry("norm", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim, keep, p = axis(draw, len(shp)), draw(st.booleans()), draw(st.sampled_from([1, 2, 3]))
+    ref = (lambda a: np.sum(np.abs(a) ** p, axis=dim, keepdims=keep) ** (1 / p))
+    return Case(lambda t: t.norm(p=p, dim=dim, keepdim=keep), [sample(AWAY, shp, rng)], ref)
+
+
+def _along(name, domain=ANY, distinct=False):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        ax = axis(draw, len(shp), none=False)
+        x = sample(domain, shp, rng)
+        if distinct:
+            x = rng.permutation(x.ravel() + np.arange(x.size)).reshape(shp)
+        return face(lambda m, t: getattr(m, name)(t, axis=ax), x)
+    return build
+
+
+entry("cumsum", 4)(_along("cumsum"))
+entry("cumprod", 4)(_along("cumprod", POS))
+entry("sort", 4)(_along("sort", AWAY, distinct=True))
+
+
+@entry("sort:flat")
+def _(draw, rng):
+    shp = shape(draw)
+    return face(lambda m, t: m.sort(t, axis=None), rng.permutation(np.arange(float(np.prod(shp)))).reshape(shp)
+                + sample(UNIT, shp, rng) * 0.1)
+
+
+@entry("diff", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    ax = axis(draw, len(shp), none=False)
+    shp = shp[:ax] + (shp[ax] + 2,) + (shp[ax + 1:] if ax != -1 else ())
+    n = draw(st.integers(1, 2))
+    return face(lambda m, t: m.diff(t, n, axis=ax), sample(ANY, shp, rng))
+
+
+# -- shape ops --------------------------------------------------------------------------------------------
+@entry("reshape", 4)
+def _(draw, rng):
+    shp = shape(draw)
+    new = draw(st.sampled_from([(-1,), (-1, 1), (1, -1, 1), ()])) if int(np.prod(shp)) == 1 else \
+        draw(st.sampled_from([(-1,), (-1, 1), (1, -1)]))
+    return face(lambda m, t: m.reshape(t, new), sample(ANY, shp, rng))
+
+
+@entry("reshape:view")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    return Case(lambda t: t.view(-1) * t.reshape(-1).flip(0), [sample(ANY, shp, rng)],
+                lambda a: a.reshape(-1) * a.reshape(-1)[::-1])
+
+
+@entry("ravel")
+def _(draw, rng):
+    return face(lambda m, t: m.ravel(t) ** 2, sample(ANY, shape(draw), rng))
+
+
+@entry("transpose", 4)
+def _(draw, rng):
+    shp = shape(draw)
+    perm = tuple(draw(st.permutations(range(len(shp))))) if draw(st.booleans()) else None
+    return face(lambda m, t: m.transpose(t, perm), sample(ANY, shp, rng))
+
+
+@entry("permute")
+def _(draw, rng):
+    shp = shape(draw)
+    perm = tuple(draw(st.permutations(range(len(shp)))))
+    return Case(lambda t: t.permute(*perm) ** 2, [sample(ANY, shp, rng)], lambda a: np.transpose(a, perm) ** 2)
+
+
+def _two_axes(name):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        i, j = axis(draw, len(shp), none=False), axis(draw, len(shp), none=False)
+        return face(lambda m, t: getattr(m, name)(t, i, j), sample(ANY, shp, rng))
+    return build
+
+
+entry("swapaxes", 4)(_two_axes("swapaxes"))
+entry("moveaxis", 4)(_two_axes("moveaxis"))
+
+
+@entry("rollaxis")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    i, start = axis(draw, len(shp), none=False), draw(st.integers(0, len(shp)))
+    return face(lambda m, t: m.rollaxis(t, i, start), sample(ANY, shp, rng))
+
+
+@entry("unsqueeze", 4)
+def _(draw, rng):
+    shp = shape(draw)
+    ax = draw(st.integers(-len(shp) - 1, len(shp)))
+    return face(lambda m, t: m.expand_dims(t, ax), sample(ANY, shp, rng))
+
+
+@entry("squeeze", 4)
+def _(draw, rng):
+    shp = tuple(draw(st.sampled_from([1, n])) for n in shape(draw))
+    ones = [k for k, n in enumerate(shp) if n == 1]
+    ax = (draw(st.sampled_from(ones)) - (len(shp) if draw(st.booleans()) else 0)) if ones else None
+    return face(lambda m, t: m.squeeze(t, axis=ax), sample(ANY, shp, rng))
+
+
+@entry("roll", 4)
+def _(draw, rng):
+    shp = shape(draw)
+    shift, ax = draw(st.integers(-3, 3)), axis(draw, len(shp))
+    return face(lambda m, t: m.roll(t, shift, axis=ax) * np.arange(float(np.prod(shp))).reshape(shp),
+                sample(ANY, shp, rng))
+
+
+@entry("broadcast_to", 4)
+def _(draw, rng):
+    shp = broadcast_partner(draw, shape(draw))
+    target = (draw(st.integers(1, 3)),) + tuple(draw(st.sampled_from([1, 2])) if n == 1 else n for n in shp)
+    return face(lambda m, t: m.broadcast_to(t, target) * np.arange(float(np.prod(target))).reshape(target),
+                sample(ANY, shp, rng))
+
+
+@entry("expand")
+def _(draw, rng):
+    shp = broadcast_partner(draw, shape(draw))
+    target = (draw(st.integers(1, 3)),) + tuple(draw(st.sampled_from([1, 2])) if n == 1 else n for n in shp)
+    weights = np.arange(float(np.prod(target))).reshape(target)
+    return Case(lambda t: t.expand(*target) * weights, [sample(ANY, shp, rng)],
+                lambda a: np.broadcast_to(a, target) * weights)
+
+
+@entry("expand_as")
+def _(draw, rng):
+    return Case(lambda t, u: t.expand_as(u) * u, [sample(ANY, (3, 1), rng), sample(ANY, (2, 3, 2), rng)],
+                lambda a, b: np.broadcast_to(a, b.shape) * b)
+
+
+@entry("view_as")
+def _(draw, rng):
+    return Case(lambda t, u: t.view_as(u) * u, [sample(ANY, (6,), rng), sample(ANY, (2, 3), rng)],
+                lambda a, b: a.reshape(b.shape) * b)
+
+
+@entry("tile", 4)
+def _(draw, rng):
+    shp = shape(draw)
+    reps = tuple(draw(st.integers(1, 2)) for _ in range(draw(st.integers(1, 3))))
+    return face(lambda m, t: m.tile(t, reps) ** 2, sample(ANY, shp, rng))
+
+
+@entry("repeat", 4)
+def _(draw, rng):
+    shp = shape(draw)
+    reps, ax = draw(st.integers(1, 3)), axis(draw, len(shp))
+    return face(lambda m, t: m.repeat(t, reps, axis=ax) ** 2, sample(ANY, shp, rng))
+
+
+@entry("repeat:tensor")
+def _(draw, rng):
+    shp = shape(draw, 1, 2)
+    reps = tuple(draw(st.integers(1, 2)) for _ in range(len(shp) + draw(st.integers(0, 1))))
+    return Case(lambda t: t.repeat(*reps) ** 2, [sample(ANY, shp, rng)], lambda a: np.tile(a, reps) ** 2)
+
+
+@entry("concat", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    ax = axis(draw, len(shp), none=False)
+    other = list(shp)
+    other[ax] = draw(st.integers(1, 2))
+    return face(lambda m, t, u: m.concatenate([t, u * u], axis=ax), sample(ANY, shp, rng),
+                sample(ANY, tuple(other), rng))
+
+
+@entry("stack", 4)
+def _(draw, rng):
+    shp = shape(draw)
+    ax = draw(st.integers(-len(shp) - 1, len(shp)))
+    return face(lambda m, t, u: m.stack([t, u * u], axis=ax), sample(ANY, shp, rng), sample(ANY, shp, rng))
+
+
+for _name in ("vstack", "hstack", "dstack", "column_stack"):
+    def _stacked(draw, rng, _name=_name):
+        shp = shape(draw, 0 if _name != "column_stack" else 1, 2 if _name == "column_stack" else 3)
+        return face(lambda m, t, u: getattr(m, _name)([t, u * u]), sample(ANY, shp, rng), sample(ANY, shp, rng))
+    entry(_name)(_stacked)
+
+
+@entry("array")
+def _(draw, rng):
+    shp = shape(draw)
+    return face(lambda m, t: m.array([t, t * 2.0, m.sin(t)]), sample(ANY, shp, rng))
+
+
+def _atleast(name):
+    return lambda draw, rng: face(lambda m, t: getattr(m, name)(t) * 2.0, sample(ANY, shape(draw), rng))
+
+
+for _name in ("atleast_1d", "atleast_2d", "atleast_3d"):
+    entry(_name, 2)(_atleast(_name))
+
+
+@entry("flip", 4)
+def _(draw, rng):
+    shp = shape(draw)
+    ax = axis(draw, len(shp))
+    return face(lambda m, t: m.flip(t, axis=ax) * np.arange(float(np.prod(shp))).reshape(shp), sample(ANY, shp, rng))
+
+
+@entry("fliplr")
+def _(draw, rng):
+    shp = shape(draw, 2)
+    return face(lambda m, t: m.fliplr(t) * np.arange(float(np.prod(shp))).reshape(shp), sample(ANY, shp, rng))
+
+
+@entry("flipud")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    return face(lambda m, t: m.flipud(t) * np.arange(float(np.prod(shp))).reshape(shp), sample(ANY, shp, rng))
+
+
+@entry("rot90", 4)
+def _(draw, rng):
+    shp = shape(draw, 2)
+    k = draw(st.integers(-2, 3))
+    i = axis(draw, len(shp), none=False)
+    j = draw(st.sampled_from([a for a in range(-len(shp), len(shp)) if a % len(shp) != i % len(shp)]))
+    return face(lambda m, t: m.rot90(t, k, axes=(i, j)) ** 2, sample(ANY, shp, rng))
+
+
+# the axis each splits along: its own for split and array_split; hsplit's is 1 (0 for a vector)
+_SPLIT_AXIS = {"hsplit": lambda ndim: 1 if ndim > 1 else 0, "vsplit": lambda ndim: 0, "dsplit": lambda ndim: 2}
+
+
+def _splitter(name, min_dims):
+    def build(draw, rng):
+        shp = shape(draw, min_dims)
+        ax = _SPLIT_AXIS[name](len(shp)) if name in _SPLIT_AXIS else axis(draw, len(shp), none=False)
+        n = shp[ax]
+        if name == "array_split":  # any number of sections
+            how = draw(st.integers(1, 3))
+        else:  # sections that divide the axis, or split points
+            how = draw(st.sampled_from([1, n]) | st.lists(st.integers(0, n), max_size=2).map(sorted))
+        keyword = {"axis": ax} if name in ("split", "array_split") else {}
+
+        def op(m, t):  # the pieces weighted apart, joined again
+            return m.concatenate([p * (k + 1) for k, p in enumerate(getattr(m, name)(t, how, **keyword))], axis=ax)
+        return face(op, sample(ANY, shp, rng))
+    return build
+
+
+entry("split", 4)(_splitter("split", 1))
+entry("array_split", 4)(_splitter("array_split", 1))
+entry("hsplit")(_splitter("hsplit", 1))
+entry("vsplit")(_splitter("vsplit", 2))
+entry("dsplit")(_splitter("dsplit", 3))
+
+
+@entry("split:tensor")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    size = draw(st.integers(1, 3))
+    return Case(lambda t: gg.cat([p * (k + 1) for k, p in enumerate(t.split(size, dim))], dim), [sample(ANY, shp, rng)],
+                lambda a: np.concatenate([p * (k + 1) for k, p in enumerate(
+                    np.split(a, range(size, a.shape[dim], size), axis=dim))], axis=dim))
+
+
+@entry("chunk")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim, chunks = axis(draw, len(shp), none=False), draw(st.integers(1, 3))
+    return Case(lambda t: gg.cat([p * (k + 1) for k, p in enumerate(t.chunk(chunks, dim))], dim),
+                [sample(ANY, shp, rng)], None)
+
+
+@entry("append")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    ax = axis(draw, len(shp))
+    return face(lambda m, t, u: m.append(t, u * 2.0, axis=ax), sample(ANY, shp, rng), sample(ANY, shp, rng))
+
+
+@entry("pad", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    widths = [(draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in shp]
+    widths[0] = (widths[0][0], widths[0][1] + 1)  # not all zero: that is no pad
+    value = draw(st.sampled_from([0.0, 1.5]))
+    return face(lambda m, t: m.pad(t, widths, constant_values=value) ** 2, sample(ANY, shp, rng))
+
+
+@entry("pad:torch")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    widths = (draw(st.integers(-1 if shp[-1] > 1 else 0, 2)), draw(st.integers(1, 2)))
+    lo, hi = widths
+    ref = (lambda a: np.pad(a[..., max(-lo, 0):a.shape[-1] - max(-hi, 0)],
+                            [(0, 0)] * (a.ndim - 1) + [(max(lo, 0), max(hi, 0))], constant_values=0.5) ** 2)
+    return Case(lambda t: F.pad(t, widths, value=0.5) ** 2, [sample(ANY, shp, rng)], ref)
+
+
+@entry("flatten")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    s = axis(draw, len(shp), none=False)
+    e = draw(st.sampled_from([a for a in range(-len(shp), len(shp)) if a % len(shp) >= s % len(shp)]))
+    new = shp[:s % len(shp)] + (-1,) + shp[e % len(shp) + 1:]
+    return Case(lambda t: t.flatten(s, e) ** 2, [sample(ANY, shp, rng)], lambda a: a.reshape(new) ** 2)
+
+
+@entry("unflatten")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    n = shp[dim]
+    shp = shp[:dim % len(shp)] + (2 * n,) + shp[dim % len(shp) + 1:]
+    new = shp[:dim % len(shp)] + (2, n) + shp[dim % len(shp) + 1:]
+    return Case(lambda t: t.unflatten(dim, (2, -1)) ** 2, [sample(ANY, shp, rng)], lambda a: a.reshape(new) ** 2)
+
+
+@entry("T")
+def _(draw, rng):
+    shp = shape(draw, 0, 2)
+    return Case(lambda t: t.T * 2.0 + t.t(), [sample(ANY, shp, rng)], lambda a: a.T * 2.0 + a.T)
+
+
+@entry("t")
+def _(draw, rng):
+    shp = shape(draw, 0, 2)
+    return Case(lambda t: t.t() ** 2, [sample(ANY, shp, rng)], lambda a: a.T ** 2)
+
+
+@entry("mT")
+def _(draw, rng):
+    shp = shape(draw, 2)
+    return Case(lambda t: t.mT ** 2, [sample(ANY, shp, rng)], lambda a: np.swapaxes(a, -1, -2) ** 2)
+
+
+@entry("ones_like")
+def _(draw, rng):
+    return face(lambda m, t: t * m.ones_like(t) + m.zeros_like(t), sample(ANY, shape(draw), rng))
+
+
+@entry("zeros_like")
+def _(draw, rng):
+    return face(lambda m, t: (t + m.zeros_like(t)) ** 2, sample(ANY, shape(draw), rng))
+
+
+@entry("full_like")  # in prod's adjoint
+def _(draw, rng):
+    shp = shape(draw, 1)
+    return face(lambda m, t: m.prod(t, axis=-1), sample(POS, shp, rng))
+
+
+@entry("full")
+def _(draw, rng):
+    shp = shape(draw)
+    return Case(lambda t: t * gg.full(shp, 2.5, dtype=gg.float64) + gg.zeros(shp, dtype=gg.float64),
+                [sample(ANY, shp, rng)], lambda a: a * 2.5)
+
+
+@entry("arange")
+def _(draw, rng):
+    n = draw(st.integers(1, 4))
+    return Case(lambda t: t * gg.arange(1.0, n + 1.0, dtype=gg.float64), [sample(ANY, (n,), rng)],
+                lambda a: a * np.arange(1.0, n + 1.0))
+
+
+@entry("constant")
+def _(draw, rng):
+    return Case(lambda t: t + [1.0, -2.0, 3.0], [sample(ANY, (2, 3), rng)], lambda a: a + [1.0, -2.0, 3.0])
+
+
+@entry("stop_gradient")
+def _(draw, rng):  # the detached terms cancel in value, so finite differences see their zero gradient
+    return Case(lambda t: t * t + (t.exp() * t).detach() - (t.exp() * t).detach(), [sample(ANY, shape(draw), rng)],
+                lambda a: a * a)
+
+
+# -- indexing ---------------------------------------------------------------------------------------------
+def _basic_index(draw, shp):
+    items = []
+    for n in shp[:draw(st.integers(0, len(shp)))]:
+        kind = draw(st.sampled_from(["int", "slice", "all"]))
+        if kind == "int":
+            items.append(draw(st.integers(-n, n - 1)))
+        elif kind == "slice":
+            items.append(slice(draw(st.one_of(st.none(), st.integers(-n, n))), draw(st.one_of(st.none(),
+                         st.integers(-n, n))), draw(st.sampled_from([None, 1, 2, -1]))))
+        else:
+            items.append(slice(None))
+    if draw(st.booleans()):
+        items.insert(draw(st.integers(0, len(items))), None)
+    if draw(st.booleans()):
+        items.append(Ellipsis)
+    return tuple(items)
+
+
+@entry("getitem", 6)
+def _(draw, rng):
+    shp = shape(draw)
+    index = _basic_index(draw, shp)
+    return face(lambda m, t: t[index] * 2.0, sample(ANY, shp, rng))
+
+
+@entry("getitem:list")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    rows = [int(i) for i in int_index(rng, shp[0], draw(st.integers(1, 4)))]
+    return face(lambda m, t: t[rows] ** 2, sample(ANY, shp, rng))
+
+
+@entry("gather_rows")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    i = int_index(rng, shp[0], shape(draw, 1, 2))
+    return Case(lambda t: t[gg.tensor(i)] ** 2, [sample(ANY, shp, rng)], lambda a: a[i] ** 2)
+
+
+@entry("gather_index", 4)
+def _(draw, rng):
+    shp = shape(draw, 2)
+    i = int_index(rng, shp[1], draw(st.integers(1, 3)))
+    j = int_index(rng, shp[0], i.shape)
+    form = draw(st.sampled_from(["columns", "pair", "ellipsis"]))
+    if form == "columns":
+        return Case(lambda t: t[:, gg.tensor(i)] ** 2, [sample(ANY, shp, rng)], lambda a: a[:, i] ** 2)
+    if form == "pair":
+        return Case(lambda t: t[gg.tensor(j), gg.tensor(i)] ** 2, [sample(ANY, shp, rng)], lambda a: a[j, i] ** 2)
+    k = int_index(rng, shp[-1], (2, 2))
+    return Case(lambda t: t[..., gg.tensor(k)] ** 2, [sample(ANY, shp, rng)], lambda a: a[..., k] ** 2)
+
+
+@entry("scatter_add_rows")  # in gather_rows' adjoint
+def _(draw, rng):
+    i = int_index(rng, 3, (4,))
+    return Case(lambda t: t[gg.tensor(i)] ** 3, [sample(ANY, (3, 2), rng)], lambda a: a[i] ** 3)
+
+
+@entry("scatter_add_index")  # in gather_index's adjoint
+def _(draw, rng):
+    i = int_index(rng, 3, (4,))
+    return Case(lambda t: t[:, gg.tensor(i)] ** 3, [sample(ANY, (2, 3), rng)], lambda a: a[:, i] ** 3)
+
+
+@entry("index_add_zeros")  # in getitem's adjoint
+def _(draw, rng):
+    return face(lambda m, t: t[[0, 2, 0], 1:] ** 3, sample(ANY, (3, 3), rng))
+
+
+def _along_index(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    ishape = list(shp)
+    ishape[dim] = draw(st.integers(1, 3))
+    return shp, dim, int_index(rng, shp[dim], tuple(ishape))
+
+
+@entry("gather", 4)
+def _(draw, rng):
+    shp, dim, i = _along_index(draw, rng)
+    return Case(lambda t: t.gather(dim, gg.tensor(i)) ** 2, [sample(ANY, shp, rng)],
+                lambda a: np.take_along_axis(a, i, dim) ** 2)
+
+
+@entry("gather:take_along_axis", 4)
+def _(draw, rng):
+    shp, dim, i = _along_index(draw, rng)
+    return face(lambda m, t: m.take_along_axis(t, i, dim) ** 2, sample(ANY, shp, rng))
+
+
+def _np_scatter_add(a, dim, i, src):
+    out = a.copy()
+    for pos in np.ndindex(*i.shape):
+        target = list(pos)
+        target[dim] = i[pos]
+        out[tuple(target)] += src[pos]
+    return out
+
+
+@entry("scatter_add", 4)
+def _(draw, rng):
+    shp, dim, i = _along_index(draw, rng)
+    return Case(lambda t, s: t.scatter_add(dim, gg.tensor(i), s * s) * t, [sample(ANY, shp, rng),
+                sample(ANY, i.shape, rng)], lambda a, s: _np_scatter_add(a, dim, i, s * s) * a)
+
+
+@entry("index_select", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    i = int_index(rng, shp[dim], draw(st.integers(1, 3)))
+    return Case(lambda t: t.index_select(dim, gg.tensor(i)) ** 2, [sample(ANY, shp, rng)],
+                lambda a: np.take(a, i, axis=dim) ** 2)
+
+
+@entry("masked_fill", 4)
+def _(draw, rng):
+    a = shape(draw)
+    # a mask that broadcasts to x (graphgrad refuses one that would make the result larger than x)
+    mask = rng.random(broadcast_partner(draw, a)[-len(a):] if a else ()) > 0.5
+    return Case(lambda t: t.masked_fill(gg.tensor(mask), 0.25) * t, [sample(ANY, a, rng)],
+                lambda x: np.where(mask, 0.25, x) * x)
+
+
+@entry("index_update", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    index = _basic_index(draw, shp) or (0,)
+    add = draw(st.booleans())
+    target = np.empty(shp)[index].shape
+
+    def ref(a, v):
+        out = a.copy()
+        out[index] = out[index] + v * 2.0 if add else v * 2.0
+        return out * a
+
+    def fn(t, v):
+        at = t.at[index]
+        return (at.add(v * 2.0) if add else at.set(v * 2.0)) * t
+    return Case(fn, [sample(ANY, shp, rng), sample(ANY, target, rng)], ref)
+
+
+# -- linear algebra (well-conditioned, symmetric positive definite or spread-spectrum inputs) ------------------
+@entry("matmul", 5)
+def _(draw, rng):
+    n, k, p = (draw(st.integers(1, 3)) for _ in range(3))
+    batch_a, batch_b = pair(draw) if draw(st.booleans()) else ((), ())
+    a = batch_a + (n, k) if draw(st.booleans()) or batch_a else (k,)
+    b = batch_b + (k, p) if draw(st.booleans()) or batch_b else (k,)
+    return face(lambda m, x, y: m.matmul(x, y), sample(ANY, a, rng), sample(ANY, b, rng))
+
+
+@entry("matmul:operator")
+def _(draw, rng):
+    return Case(lambda x, y: (x @ y) @ x.mm(y).T, [sample(ANY, (2, 3), rng), sample(ANY, (3, 2), rng)],
+                lambda a, b: (a @ b) @ (a @ b).T)
+
+
+@entry("bmm")
+def _(draw, rng):
+    b, n, k, p = (draw(st.integers(1, 3)) for _ in range(4))
+    return Case(lambda x, y: gg.bmm(x, y), [sample(ANY, (b, n, k), rng), sample(ANY, (b, k, p), rng)],
+                lambda x, y: x @ y, second_order=False)
+
+
+@entry("dot", 4)
+def _(draw, rng):
+    a = shape(draw, 1, 2)
+    b = (a[-1],) + ((draw(st.integers(1, 2)),) if draw(st.booleans()) else ())
+    return face(lambda m, x, y: m.dot(x, y) * 2.0, sample(ANY, a, rng), sample(ANY, b, rng))
+
+
+@entry("dot:torch")
+def _(draw, rng):
+    n = draw(st.integers(1, 4))
+    return Case(lambda x, y: gg.dot(x, y) * x, [sample(ANY, (n,), rng), sample(ANY, (n,), rng)],
+                lambda x, y: np.dot(x, y) * x)
+
+
+@entry("mv")
+def _(draw, rng):
+    n, k = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return Case(lambda x, y: x.mv(y) ** 2, [sample(ANY, (n, k), rng), sample(ANY, (k,), rng)],
+                lambda x, y: (x @ y) ** 2)
+
+
+def _product(name, dims_a, dims_b):
+    """``name(x, y) ** 2`` of an array of ``dims_a`` (lo, hi) dimensions and one of ``dims_b``."""
+    return lambda draw, rng: face(lambda m, x, y: getattr(m, name)(x, y) ** 2,
+                                  sample(ANY, shape(draw, *dims_a), rng), sample(ANY, shape(draw, *dims_b), rng))
+
+
+entry("outer")(_product("outer", (1, 1), (0, 2)))
+entry("kron")(_product("kron", (1, 2), (1, 2)))
+
+
+@entry("inner")
+def _(draw, rng):
+    n = draw(st.integers(1, 3))
+    return face(lambda m, x, y: m.inner(x, y) ** 2, sample(ANY, shape(draw, 0, 1) + (n,), rng),
+                sample(ANY, shape(draw, 0, 1) + (n,), rng))
+
+
+@entry("vdot")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    return face(lambda m, x, y: m.vdot(x, y) * x, sample(ANY, shp, rng), sample(ANY, shp, rng))
+
+
+@entry("cross")
+def _(draw, rng):
+    a, b = pair(draw)
+    return face(lambda m, x, y: m.cross(x, y), sample(ANY, a + (3,), rng), sample(ANY, b + (3,), rng))
+
+
+@entry("tensordot", 4)
+def _(draw, rng):
+    a = shape(draw, 1)
+    k = draw(st.integers(0, min(len(a), 2)))
+    b = a[len(a) - k:] + shape(draw, 0, 1)
+    return face(lambda m, x, y: m.tensordot(x, y, k), sample(ANY, a, rng), sample(ANY, b, rng))
+
+
+EINSUM = {  # equation: operand shapes
+    "ij,jk->ik": [(2, 3), (3, 2)], "ijk->j": [(2, 3, 2)], "ij,k->ik": [(2, 3), (2,)], "...j,jk": [(2, 2, 3), (3, 2)],
+    "ij,jk,kl->il": [(2, 2), (2, 3), (3, 2)], "ii->i": [(3, 3)], "ii": [(3, 3)], "bij,bjk->bik": [(2, 2, 3), (2, 3, 1)],
+    "i,i->": [(3,), (3,)], "ij->ji": [(2, 3)], "i,j->ij": [(2,), (3,)],
+}
+
+
+@entry("einsum", 6)
+def _(draw, rng):
+    eq = draw(st.sampled_from(sorted(EINSUM)))
+    return face(lambda m, *xs: m.einsum(eq, *xs) * 1.5, *[sample(ANY, s, rng) for s in EINSUM[eq]])
+
+
+def _batch(draw):
+    return draw(st.sampled_from([(), (2,)]))
+
+
+@entry("inv")
+def _(draw, rng):
+    return face(lambda m, x: m.linalg.inv(x), well_conditioned(rng, _batch(draw), draw(st.integers(1, 3))))
+
+
+@entry("inv:torch")
+def _(draw, rng):
+    return Case(lambda x: x.inverse(), [well_conditioned(rng, (), 3)], np.linalg.inv)
+
+
+@entry("solve", 4)
+def _(draw, rng):
+    batch, n = _batch(draw), draw(st.integers(1, 3))
+    b = (n,) if not batch and draw(st.booleans()) else batch + (n, draw(st.integers(1, 2)))
+    return face(lambda m, x, y: m.linalg.solve(x, y), well_conditioned(rng, batch, n), sample(ANY, b, rng))
+
+
+@entry("det")
+def _(draw, rng):
+    return face(lambda m, x: m.linalg.det(x), well_conditioned(rng, _batch(draw), draw(st.integers(1, 3)),
+                                                              draw(st.sampled_from([1.0, -1.0]))))
+
+
+def _slogdet(m, x):
+    sign, logabs = m.linalg.slogdet(x)
+    return sign * logabs
+
+
+for _name in ("slogdet", "logabsdet", "detsign"):
+    entry(_name)(lambda draw, rng: face(_slogdet, well_conditioned(rng, _batch(draw), draw(st.integers(1, 3)),
+                                                                   draw(st.sampled_from([1.0, -1.0])))))
+
+
+@entry("logdet")
+def _(draw, rng):
+    return Case(lambda x: x.logdet(), [well_conditioned(rng, _batch(draw), 3)], lambda a: np.linalg.slogdet(a)[1])
+
+
+def _spd(m, x):
+    n = x.shape[-1]
+    return m.matmul(x, m.swapaxes(x, -1, -2)) + n * np.eye(n)
+
+
+@entry("cholesky")
+def _(draw, rng):
+    return face(lambda m, x: m.linalg.cholesky(_spd(m, x)), sample(ANY, _batch(draw) + (draw(st.integers(1, 3)),) * 2,
+                                                                   rng))
+
+
+@entry("cholesky:upper")
+def _(draw, rng):
+    return Case(lambda x: gg.linalg.cholesky(_spd(gnp, x), upper=True), [sample(ANY, (3, 3), rng)],
+                lambda a: np.linalg.cholesky(_spd(np, a)).T)
+
+
+def _symmetric_spread(m, x):
+    """Symmetric, eigenvalues near 0, 3, 6: well apart."""
+    n = x.shape[-1]
+    return (x + m.swapaxes(x, -1, -2)) * 0.1 + np.diag(3.0 * np.arange(n))
+
+
+@entry("eigh")
+def _(draw, rng):
+    def op(m, x):
+        w, v = m.linalg.eigh(_symmetric_spread(m, x))
+        return (v * v) * w[..., None, :]  # each eigenvector's sign is arbitrary: use its square
+    return face(op, sample(ANY, _batch(draw) + (draw(st.integers(1, 3)),) * 2, rng))
+
+
+@entry("eigvalsh")
+def _(draw, rng):
+    return face(lambda m, x: m.linalg.eigvalsh(_symmetric_spread(m, x)),
+                sample(ANY, _batch(draw) + (draw(st.integers(1, 3)),) * 2, rng))
+
+
+@entry("svd", 4)
+def _(draw, rng):
+    def op(m, x):
+        u, s, vh = m.linalg.svd(x, full_matrices=False)
+        return m.matmul((u * u) * s[..., None, :], (vh * vh) * s[..., :, None])  # signs cancel
+    return face(op, spread(rng, _batch(draw), draw(st.integers(1, 3)), draw(st.integers(1, 3))))
+
+
+@entry("svdvals")
+def _(draw, rng):
+    return Case(lambda x: gg.linalg.svdvals(x), [spread(rng, _batch(draw), 3, 2)],
+                lambda a: np.linalg.svd(a, compute_uv=False))
+
+
+@entry("pinv")
+def _(draw, rng):
+    return face(lambda m, x: m.linalg.pinv(x), spread(rng, _batch(draw), draw(st.integers(1, 3)),
+                                                      draw(st.integers(1, 3))))
+
+
+MATRIX_ORDS = [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf]
+VECTOR_ORDS = [None, 1, 2, 3, np.inf, -np.inf]
+
+
+@entry("linalg.norm", 8)
+def _(draw, rng):
+    if draw(st.booleans()):  # a matrix norm, of a matrix or over two axes of a 3-D array
+        ord = draw(st.sampled_from(MATRIX_ORDS))
+        if draw(st.booleans()):
+            return face(lambda m, x: m.linalg.norm(x, ord), spread(rng, (), 3, 2) * rng.choice([-1, 1], (3, 2)))
+        axes = draw(st.sampled_from([(0, 1), (-1, -2), (0, 2), (-1, 0)]))
+        return face(lambda m, x: m.linalg.norm(x, ord, axis=axes, keepdims=True), sample(AWAY, (2, 3, 2), rng))
+    shp = shape(draw, 1)
+    ord, ax = draw(st.sampled_from(VECTOR_ORDS)), axis(draw, len(shp), none=len(shp) == 1)
+    keep = draw(st.booleans())
+    return face(lambda m, x: m.linalg.norm(x, ord, axis=ax, keepdims=keep), sample(AWAY, shp, rng))
+
+
+@entry("linalg.cond")
+def _(draw, rng):
+    return face(lambda m, x: m.linalg.cond(x), spread(rng, _batch(draw), 3, 3))
+
+
+@entry("matrix_power", 4)
+def _(draw, rng):
+    k = draw(st.integers(-2, 3))
+    return face(lambda m, x: m.linalg.matrix_power(x, k) * x, well_conditioned(rng, _batch(draw), draw(st.integers(1, 3)))
+                * 0.5)
+
+
+@entry("multi_dot")
+def _(draw, rng):
+    n, k, p, q = (draw(st.integers(1, 3)) for _ in range(4))
+    first = (k,) if draw(st.booleans()) else (n, k)
+    return face(lambda m, x, y, z: m.linalg.multi_dot([x, y, z]), sample(ANY, first, rng), sample(ANY, (k, p), rng),
+                sample(ANY, (p, q), rng))
+
+
+@entry("trace")
+def _(draw, rng):
+    return face(lambda m, x: m.trace(x) * x, sample(ANY, shape(draw, 2, 2), rng))
+
+
+@entry("diag", 4)
+def _(draw, rng):
+    shp = shape(draw, 1, 2)
+    k = draw(st.integers(-1, 1))
+    return face(lambda m, x: m.diag(x, k) ** 2, sample(ANY, shp, rng))
+
+
+@entry("diagonal", 4)
+def _(draw, rng):
+    shp = shape(draw, 2)
+    i = axis(draw, len(shp), none=False)
+    j = draw(st.sampled_from([a for a in range(-len(shp), len(shp)) if a % len(shp) != i % len(shp)]))
+    k = draw(st.integers(-1, 1))
+    return face(lambda m, x: m.diagonal(x, k, i, j) ** 2, sample(ANY, shp, rng))
+
+
+@entry("diag_embed")
+def _(draw, rng):
+    shp = shape(draw, 1, 2)
+    k = draw(st.integers(-1, 1))
+
+    def ref(a):
+        n = a.shape[-1] + abs(k)
+        out = np.zeros(a.shape[:-1] + (n, n))
+        r = np.arange(a.shape[-1])
+        out[..., r + max(-k, 0), r + max(k, 0)] = a
+        return out ** 2
+    return Case(lambda x: x.diag_embed(k) ** 2, [sample(ANY, shp, rng)], ref)
+
+
+def _tri(name):
+    def build(draw, rng):
+        k = draw(st.integers(-1, 1))
+        return face(lambda m, x: getattr(m, name)(x, k) ** 2, sample(ANY, shape(draw, 2), rng))
+    return build
+
+
+entry("tril", 4)(_tri("tril"))
+entry("triu", 4)(_tri("triu"))
+
+
+# -- nn --------------------------------------------------------------------------------------------------
+def _np_softmax(a, dim):
+    e = np.exp(a - a.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+@entry("softmax", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    return Case(lambda t: t.softmax(dim) ** 2, [sample(ANY, shp, rng)], lambda a: _np_softmax(a, dim) ** 2)
+
+
+@entry("log_softmax", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    return Case(lambda t: F.log_softmax(t, dim) * t, [sample(ANY, shp, rng)],
+                lambda a: np.log(_np_softmax(a, dim)) * a)
+
+
+def _conv(draw, rng):
+    n, c_in, c_out = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    stride, padding, dilation = draw(st.integers(1, 2)), draw(st.integers(0, 1)), draw(st.integers(1, 2))
+    h, w = (draw(st.integers(dilation * (k - 1) + 1, dilation * (k - 1) + 3)) for k in (kh, kw))
+    return Case(lambda x, k, b: F.conv2d(x, k, b, stride=stride, padding=padding, dilation=dilation),
+                [sample(ANY, (n, c_in, h, w), rng), sample(ANY, (c_out, c_in, kh, kw), rng),
+                 sample(ANY, (c_out,), rng)], None)
+
+
+entry("unfold2d", 4)(_conv)
+entry("fold2d", 2)(_conv)  # in unfold2d's adjoint
+
+
+@entry("nn.max_pool2d")
+def _(draw, rng):
+    k, stride, padding = draw(st.integers(2, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    return Case(lambda x: F.max_pool2d(x, k, stride=stride, padding=padding) ** 2,
+                [sample(AWAY, (1, 2, 4, 5), rng)], None)
+
+
+@entry("nn.avg_pool2d")
+def _(draw, rng):
+    k, stride, padding = draw(st.integers(2, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    return Case(lambda x: F.avg_pool2d(x, k, stride=stride, padding=padding) * 2.0, [sample(ANY, (1, 2, 4, 5), rng)],
+                None, second_order=False)
+
+
+@entry("nn.adaptive_avg_pool2d")
+def _(draw, rng):
+    size = draw(st.integers(1, 2))
+    return Case(lambda x: F.adaptive_avg_pool2d(x, size) ** 2, [sample(ANY, (1, 2, 4, 4), rng)], None)
+
+
+@entry("nn.cross_entropy", 4)
+def _(draw, rng):
+    n, c = draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    target = rng.integers(0, c, n)
+    smoothing, reduction = 0.0, draw(st.sampled_from(["mean", "sum", "none"]))
+
+    def ref(a):
+        logp = np.log(_np_softmax(a, 1))
+        loss = -(1 - smoothing) * logp[np.arange(n), target] - smoothing * logp.mean(1)
+        return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+    return Case(lambda x: F.cross_entropy(x, gg.tensor(target), reduction=reduction),
+                [sample(ANY, (n, c), rng)], ref)
+
+
+@entry("nn.nll_loss")
+def _(draw, rng):
+    n, c = draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    target = rng.integers(0, c, n)
+    return Case(lambda x: F.nll_loss(F.log_softmax(x, 1), gg.tensor(target)), [sample(ANY, (n, c), rng)],
+                lambda a: -np.log(_np_softmax(a, 1))[np.arange(n), target].mean())
+
+
+@entry("nn.layer_norm", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    k = draw(st.integers(1, len(shp)))
+    norm = shp[len(shp) - k:]
+    axes = tuple(range(-k, 0))
+
+    def ref(a, w, b):
+        mu, var = a.mean(axis=axes, keepdims=True), a.var(axis=axes, keepdims=True)
+        return (a - mu) / np.sqrt(var + 1e-5) * w + b
+    return Case(lambda x, w, b: F.layer_norm(x, norm, w, b), [sample(ANY, shp, rng), sample(ANY, norm, rng),
+                sample(ANY, norm, rng)], ref)
+
+
+@entry("nn.batch_norm", 4)
+def _(draw, rng):
+    n, c = draw(st.integers(2, 3)), draw(st.integers(1, 3))
+    training = draw(st.booleans())
+    mean, var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+
+    def ref(a, w, b):
+        mu, v = (a.mean(0), a.var(0)) if training else (mean, var)
+        return (a - mu) / np.sqrt(v + 1e-5) * w + b
+    # in training mode without running statistics: updating them is a side effect gg.grad refuses
+    return Case(lambda x, w, b: F.batch_norm(x, None if training else gg.tensor(mean),
+                                             None if training else gg.tensor(var), w, b, training=training),
+                [sample(ANY, (n, c), rng), sample(ANY, (c,), rng), sample(ANY, (c,), rng)], ref)
+
+
+@entry("nn.dropout")
+def _(draw, rng):  # in eval mode: the identity
+    return Case(lambda x: F.dropout(x, 0.5, training=False) ** 2, [sample(ANY, shape(draw), rng)], lambda a: a ** 2)
+
+
+@entry("nn.embedding")
+def _(draw, rng):
+    i = rng.integers(0, 4, shape(draw, 1, 2))
+    return Case(lambda w: F.embedding(gg.tensor(i), w) ** 2, [sample(ANY, (4, 3), rng)], lambda w: w[i] ** 2)
+
+
+@entry("nn.linear")
+def _(draw, rng):
+    n, k, p = (draw(st.integers(1, 3)) for _ in range(3))
+    return Case(lambda x, w, b: F.linear(x, w, b) ** 2, [sample(ANY, (n, k), rng), sample(ANY, (p, k), rng),
+                sample(ANY, (p,), rng)], lambda x, w, b: (x @ w.T + b) ** 2)
+
+
+LOSSES = {  # name: (function of (input, target), NumPy, domain)
+    "mse_loss": (F.mse_loss, lambda a, b: np.mean((a - b) ** 2), ANY),
+    "l1_loss": (F.l1_loss, lambda a, b: np.mean(np.abs(a - b)), AWAY),
+    "smooth_l1_loss": (F.smooth_l1_loss, lambda a, b: np.mean(np.where(np.abs(a - b) < 1, 0.5 * (a - b) ** 2,
+                                                                          np.abs(a - b) - 0.5)), ANY),
+    "binary_cross_entropy_with_logits": (
+        F.binary_cross_entropy_with_logits,
+        lambda a, b: np.mean(-(b * np.log(1 / (1 + np.exp(-a))) + (1 - b) * np.log(1 - 1 / (1 + np.exp(-a))))), ANY),
+    "kl_div": (lambda a, b: F.kl_div(a, b, reduction="batchmean"), lambda a, b: np.sum(b * (np.log(b) - a)) / a.shape[0],
+               POS),
+}
+
+
+def _loss(fn, ref, domain):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        return Case(fn, [sample(domain, shp, rng), sample(POS, shp, rng) * 0.4], ref)
+    return build
+
+
+for _name, (_fn, _ref, _domain) in LOSSES.items():
+    entry(f"nn.{_name}")(_loss(_fn, _ref, _domain))
+
+
+@entry("nn.binary_cross_entropy")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    return Case(lambda p, y: F.binary_cross_entropy(p, y), [rng.uniform(0.1, 0.9, shp), rng.uniform(0.1, 0.9, shp)],
+                lambda p, y: np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+
+
+@entry("nn.normalize")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    return Case(lambda x: F.normalize(x, dim=dim), [sample(NONZERO, shp, rng)],
+                lambda a: a / np.sqrt(np.sum(a * a, axis=dim, keepdims=True)))
+
+
+@entry("nn.scaled_dot_product_attention")
+def _(draw, rng):
+    b, lq, lk, d = (draw(st.integers(1, 3)) for _ in range(4))
+    causal = draw(st.booleans()) and lq == lk
+
+    def ref(q, k, v):
+        s = q @ np.swapaxes(k, -1, -2) / math.sqrt(d)
+        if causal:
+            s = np.where(np.tril(np.ones((lq, lk), bool)), s, -np.inf)
+        return _np_softmax(s, -1) @ v
+    return Case(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal),
+                [sample(ANY, (b, lq, d), rng), sample(ANY, (b, lk, d), rng), sample(ANY, (b, lk, d), rng)], ref)
+
+
+# -- control flow ------------------------------------------------------------------------------------------
+@entry("cond")
+def _(draw, rng):
+    return Case(lambda x: gg.cond(x.sum() > 0, lambda a: a.sin() * a, lambda a: a.exp(), x),
+                [sample(ANY, shape(draw, 1), rng)], lambda a: np.sin(a) * a if a.sum() > 0 else np.exp(a))
+
+
+@entry("get")  # reads one output of cond, scan or while
+def _(draw, rng):
+    return Case(lambda x: sum(gg.cond(x.sum() > 0, lambda a: (a * 2.0, a * a), lambda a: (a.exp(), a), x)),
+                [sample(ANY, (3,), rng)], lambda a: a * 2.0 + a * a if a.sum() > 0 else np.exp(a) + a)
+
+
+@entry("scan")
+def _(draw, rng):
+    def ref(a):
+        c, ys = a[0], []
+        for r in a:
+            c, y = c * np.sin(r), c + r
+            ys.append(y)
+        return np.stack(ys) * c
+    return Case(lambda x: (lambda c_ys: c_ys[1] * c_ys[0])(gg.scan(lambda c, r: (c * r.sin(), c + r), x[0], x)),
+                [sample(ANY, (draw(st.integers(1, 3)), 2), rng)], ref)
+
+
+@entry("while")
+def _(draw, rng):
+    def ref(a):
+        c, k = a, 0
+        while k < 3:
+            c, k = np.sin(c) * 1.5, k + 1
+        return c
+    return Case(lambda x: gg.while_loop(lambda c: c[1] < 3, lambda c: (c[0].sin() * 1.5, c[1] + 1), (x, 0))[0],
+                [sample(ANY, shape(draw), rng)], ref)
+
+
+# -- ops with integer or boolean outputs: a forward check only ------------------------------------------------
+# Not differentiable: their outputs are integers (argmax, argmin, argsort) or booleans (comparisons, any, all).
+# The ops that use them as masks or indices (where, masked_fill, gather, sort, max) are gradchecked above.
+for _op, _name in (("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", "less_equal"), ("gt", "greater"),
+                   ("ge", "greater_equal")):
+    def _compare(draw, rng, _name=_name):
+        a, b = pair(draw)
+        x = rng.integers(-1, 2, a).astype(np.float64)  # small integers: equal values happen
+        return face(lambda m, t, u: getattr(m, _name)(t, u), x, rng.integers(-1, 2, b).astype(np.float64))
+    entry(_op, 3, FORWARD_ONLY)(_compare)
+
+
+def _arg(name):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        dim, keep = axis(draw, len(shp)), draw(st.booleans())
+        x = sample(AWAY, shp, rng)
+        if name == "argsort":
+            dim = -1 if dim is None else dim
+            return face(lambda m, t: m.argsort(t, axis=dim), x)
+        return Case(lambda t: getattr(t, name)(dim, keep), [x], lambda a: getattr(np, name)(a, axis=dim, keepdims=keep))
+    return build
+
+
+for _name in ("argmax", "argmin", "argsort"):
+    entry(_name, 3, FORWARD_ONLY)(_arg(_name))
+
+
+def _any_all(name):
+    def build(draw, rng):
+        shp = shape(draw)
+        dim, keep = axis(draw, len(shp)), draw(st.booleans())
+        x = rng.integers(0, 2, shp).astype(np.float64)
+        if dim is None:
+            return Case(lambda t: getattr(t, name)(), [x], lambda a: getattr(np, name)(a))
+        return Case(lambda t: getattr(t, name)(dim, keep), [x], lambda a: getattr(np, name)(a, axis=dim, keepdims=keep))
+    return build
+
+
+entry("any", 3, FORWARD_ONLY)(_any_all("any"))
+entry("all", 3, FORWARD_ONLY)(_any_all("all"))
+
+# ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
+# so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
+NOT_OPS = {"fused"}
+
+
+# -- the checks ---------------------------------------------------------------------------------------------
+def _ops(graph: Graph) -> set:
+    found = set()
+    for node in graph.nodes:
+        found.add(node.op)
+        for attr in node.attrs.values():
+            if isinstance(attr, Graph):
+                found |= _ops(attr)
+    return found
+
+
+def _forward(name: str, case: Case, compiled, exact: bool) -> None:
+    """Eager and compiled values agree, and equal NumPy's where NumPy has the function."""
+    arrays = case.arrays
+    eager = case.fn(*[gg.tensor(a, dtype=gg.float64) for a in arrays])
+    inputs = tensors(arrays)
+    got = compiled(*inputs)
+    for k, (t, a) in enumerate(zip(inputs, arrays)):  # generated code writes in place only into its own buffers
+        np.testing.assert_array_equal(t.detach().numpy(), a, err_msg=f"{name}: the compiled call changed input {k}")
+    assert tuple(got.shape) == tuple(eager.shape) and got.dtype == eager.dtype, name
+    tol = 0 if exact else 1e-12
+    np.testing.assert_allclose(got.detach().numpy(), eager.numpy(), rtol=tol, atol=tol, err_msg=f"{name}: compiled")
+    if case.numpy is not None:
+        expected = np.asarray(case.numpy(*[np.array(a) for a in arrays]))
+        assert tuple(eager.shape) == expected.shape, f"{name}: shape {tuple(eager.shape)} != NumPy's {expected.shape}"
+        if exact or case.numpy_dtype:
+            assert eager.numpy().dtype == expected.dtype, f"{name}: dtype {eager.dtype} != NumPy's {expected.dtype}"
+        np.testing.assert_allclose(eager.numpy(), expected, rtol=tol, atol=tol, err_msg=f"{name}: vs NumPy")
+
+
+def _exercised(name: str, compiled, arrays, stages) -> None:
+    op = name.split(":")[0]
+    if op not in OPS:
+        return
+    ts = tensors(arrays)
+    found = set().union(*(_ops(compiled.graph(*ts, stage=s)) for s in stages))
+    assert op in found, f"the grid entry {name!r} does not exercise the primitive {op!r} (found {sorted(found)})"
+
+
+def check(name: str, case: Case, rng) -> None:
+    compiled = gg.compile(case.fn)
+    _forward(name, case, compiled, exact=False)
+    _exercised(name, compiled, case.arrays, ("traced", "adjoint"))
+    eager_first_order(case.fn, case.arrays)
+    assert gradcheck(compiled, tensors(case.arrays))  # the generated backward, through .backward()
+    compiled_first_order(case.fn, case.arrays, rng)
+    if case.second_order:
+        eager_second_order(case.fn, case.arrays)
+        compiled_second_order(case.fn, case.arrays, rng, argnums=tuple(range(len(case.arrays))))
+
+
+def _run(table: dict, name: str, checker) -> None:
+    build, examples = table[name]
+
+    @prop_settings(examples)
+    @given(data=st.data())
+    def run(data):
+        rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16), label="seed"))
+        case = build(data.draw, rng)
+        case.arrays = [np.asarray(a, dtype=np.float64) for a in case.arrays]  # 0-d: arrays, not NumPy scalars
+        checker(name, case, rng)
+
+    run()
+
+
+@pytest.mark.parametrize("name", sorted(GRID))
+def test_op(name):
+    _run(GRID, name, check)
+
+
+def check_forward_only(name: str, case: Case, rng) -> None:
+    compiled = gg.compile(case.fn)
+    _forward(name, case, compiled, exact=True)
+    _exercised(name, compiled, case.arrays, ("traced",))
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD_ONLY))
+def test_op_without_gradient(name):
+    _run(FORWARD_ONLY, name, check_forward_only)
+
+
+def test_every_registry_op_has_a_grid_entry():
+    """A new op (a primitive, or a public composite ``graphgrad ops`` lists) must get a grid entry."""
+    covered = {name.split(":")[0] for name in list(GRID) + list(FORWARD_ONLY)}
+    registry = (set(OPS) | set(NAMES)) - NOT_OPS
+    assert sorted(registry - covered) == []
+    assert not set(GRID) & set(FORWARD_ONLY)

@@ -242,3 +242,26 @@ def test_gradients_users_see_are_tensors():
     (gx,) = torch.autograd.grad((y * y).sum(), x)
     assert seen and set(seen) == {torch.Tensor} and type(x.grad) is torch.Tensor and type(y.grad) is torch.Tensor
     assert type(gx) is torch.Tensor and gx.tolist() == [8.0, 8.0]
+
+
+def test_materialized_gradient_of_a_zero_dim_input_is_a_cpu_array():
+    # was Tensor._wrap(x._data * 0): a NumPy scalar, which the tensor took for a CuPy array (is_cuda, no .numpy())
+    x = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([1.0, 2.0], requires_grad=True)
+    for g in torch.autograd.grad((y * 2).sum(), [x, y], allow_unused=True, materialize_grads=True)[:1] + \
+            torch.autograd.grad(x.sign(), x, allow_unused=True, materialize_grads=True):
+        assert not g.is_cuda and g.device.type == "cpu" and g.shape == ()
+        assert g.numpy().item() == 0.0
+
+
+@pytest.mark.parametrize("op", [lambda t: t.floor(), lambda t: t.ceil(), lambda t: t.trunc(), lambda t: t.round(),
+                                lambda t: t.frac(), lambda t: t // 0.3, lambda t: t % 0.3, lambda t: 0.3 % t,
+                                lambda t: t.logical_and(t), lambda t: t.remainder(0.3)])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_rounding_a_zero_dim_tensor_gives_a_cpu_tensor(op, requires_grad):
+    # NumPy's ufuncs return NumPy scalars for 0-d arrays; held as a tensor's data they made it a "CUDA" tensor
+    # whose print and .numpy() failed (print(torch.tensor(1.5).floor()) raised AttributeError)
+    x = torch.tensor(-0.7, dtype=torch.float64, requires_grad=requires_grad)
+    y = op(x)
+    assert not y.is_cuda and y.shape == ()
+    assert isinstance(y.detach().numpy(), np.ndarray) and repr(y).startswith("tensor(")
