@@ -8,7 +8,7 @@ import numpy as np
 
 from ..codegen.expressions import kernel
 from ..ir.api import TensorBase, bind
-from ..ir.registry import ERRORS, ShapeError, infer_type
+from ..ir.registry import ERRORS, OPS, ShapeError, infer_type
 from ..ir.types import TensorType, dtype_name
 from ..passes.vjp_rules import VJP_RULES
 from . import dtypes
@@ -33,7 +33,6 @@ INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode i
                      "more details.")
 _SCALAR_TYPES = frozenset(_SCALARS)
 _SELF = object()  # marks where an in-place op's own old value goes among its inputs
-_VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
 NON_LEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be "
@@ -227,7 +226,7 @@ class Tensor(TensorSurface, TensorBase):
         result._data = out
         result._requires_grad = False
         result.grad_fn = None
-        if op in _VIEW_OPS and isinstance(inputs[0], Tensor) and out.base is not None:
+        if out.base is not None and OPS[op].view and isinstance(inputs[0], Tensor):  # view=True in its declaration
             base = inputs[0]
             result._base = base._base if base._base is not None else base
             result._version_box = base._version_box  # views share the version counter of their base
