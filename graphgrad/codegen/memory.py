@@ -17,11 +17,19 @@ from __future__ import annotations
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import OPS
 
-#: elementwise ops whose expression has a NumPy ufunc with ``out=``; relu is ``maximum(x, 0)``
-UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "pow": "power", "neg": "negative",
-          "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sin": "sin", "cos": "cos", "tan": "tan",
-          "tanh": "tanh", "sqrt": "sqrt", "abs": "absolute", "sign": "sign", "maximum": "maximum",
-          "minimum": "minimum", "relu": "maximum"}
+
+def ufunc_call(op: str) -> str:
+    """The NumPy ufunc call template that computes ``op`` (``"subtract({0}, {1})"``), as its declaration says
+    (``ufunc=`` in ``graphgrad.ops``); "" when it has none."""
+    opdef = OPS.get(op)
+    return opdef.ufunc if opdef is not None else ""
+
+
+def into(op: str, args: list, xp: str, buffer: str) -> str:
+    """``op`` of ``args`` computed into ``buffer``: ``np.subtract(a, b, out=buffer)``."""
+    call = ufunc_call(op).format(*args)
+    return f"{xp}.{call[:-1]}, out={buffer})"
+
 
 def makes_new_array(op: str) -> bool:
     """Whether ``op``'s result is always a new array (never a view of an operand, nor the operand itself), as its
@@ -55,7 +63,7 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
                  and all(makes_new_array(r.op) for r in readers.get(n.output, ()))}
     reuse: dict[Node, Value] = {}
     for i, n in enumerate(graph.nodes):
-        if n.op not in UFUNCS or n.output.type.ndim == 0 or not computes_in_own_dtype(n):
+        if not ufunc_call(n.op) or n.output.type.ndim == 0 or not computes_in_own_dtype(n):
             continue
         for x in n.inputs:
             if x.__class__ is Value and x in exclusive and last_use[x] == i and x.type == n.output.type:

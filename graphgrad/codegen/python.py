@@ -16,7 +16,7 @@ import re
 
 from ..ir.graph import Graph, Value
 from .expressions import STDLIB_IMPORTS, computed_dtype, statements
-from .memory import UFUNCS, plan
+from .memory import into, plan
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
 
@@ -153,8 +153,7 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
             args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
             target = reuse.get(n)
             if target is not None:  # the result goes into a dying operand's buffer
-                args = args + ["0"] if n.op == "relu" else args
-                body = [f"{xp}.{UFUNCS[n.op]}({', '.join(args)}, out={names[target]})"]
+                body = [into(n.op, args, xp, names[target])]
             else:
                 body = statements(n.op, args, xp, out, n.attrs)
             if not _computes_in_own_dtype(n):  # NumPy promotes where PyTorch does not

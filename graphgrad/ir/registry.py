@@ -35,6 +35,13 @@ class OpDef:
     #: "cheap": the backward may compute it again instead of the forward keeping it; "never": always kept;
     #: "" : cheap when elementwise or a view, else never
     recompute: str = ""
+    #: the one NumPy/CuPy ufunc call that computes the op, as a template over its operands (``"subtract({0}, {1})"``),
+    #: so that generated code can write the result into a dying operand's buffer (``out=``); "" : none
+    ufunc: str = ""
+    #: the result is a PyTorch view of the first operand whenever the array library returns one (``x[0]``,
+    #: ``x.reshape(...)``): it shares the base's version counter, and an in-place update of it would have to
+    #: reach the base. ``memory="view"`` alone only says that NumPy memory may be shared (``unfold2d``'s windows)
+    view: bool = False
 
 
 OPS: dict[str, OpDef] = {}
@@ -44,7 +51,7 @@ ERRORS: dict[str, Callable] = {}
 
 
 def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False, memory: str = "",
-          recompute: str = ""):
+          recompute: str = "", ufunc: str = "", view: bool = False):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
@@ -52,7 +59,11 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
             raise ValueError(f"primitive {name!r} declared twice")
         if memory not in ("", "view", "fresh", "unknown") or recompute not in ("", "cheap", "never"):
             raise ValueError(f"primitive {name!r}: memory={memory!r}, recompute={recompute!r}")
-        OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute)
+        if view and memory != "view":
+            raise ValueError(f"primitive {name!r}: view=True needs memory='view'")
+        if ufunc and not (elementwise and ufunc.endswith(")")):
+            raise ValueError(f"primitive {name!r}: ufunc={ufunc!r} must be a call template of an elementwise op")
+        OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view)
         return infer
 
     return register

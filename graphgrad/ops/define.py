@@ -27,7 +27,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(), nn=(),
               numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None,
               batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None,
-              memory: str = "", recompute: str = "") -> Callable:
+              memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -45,8 +45,14 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     errors(arrays, error, **attrs) -> Exception or None: the array library's failure in PyTorch's words
     c_expr: for an elementwise op without attributes, a C expression template over its operands
         (``"tanh({0})"``), so CuPy can compute it inside a fused kernel; without one it is never fused
+    memory: "view" (the result may share the first operand's memory), "fresh" (always a new array), "unknown";
+        recompute: "cheap" or "never" (may the backward compute it again?); see ``ir.registry.OpDef``
+    ufunc: for an elementwise op that is one NumPy/CuPy ufunc call, that call over its operands
+        (``"subtract({0}, {1})"``), so generated code may write the result into a dying operand (``out=``)
+    view: the result is a PyTorch view of the first operand (shares its version counter; in-place updates of
+        it are refused in traced code); needs memory="view"
     """
-    defop(name, attrs, doc or name, elementwise, memory, recompute)(infer)
+    defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view)(infer)
     if nondiff:
         defnondiff(name)
     elif joint_vjp is not None:
@@ -79,11 +85,15 @@ def call(function: str) -> Callable:
 
 def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: Callable | None = None,
           doc: str = "", tensor=None, gg=None, numpy=None, rows=None, c_expr: str | None = None, memory: str = "",
-          recompute: str = "") -> Callable:
+          recompute: str = "", ufunc: str | None = None) -> Callable:
     """An elementwise function of one tensor, published as ``Tensor.name``, ``graphgrad.name`` and
     ``graphgrad.numpy.name`` unless ``tensor``/``gg``/``numpy`` say otherwise (``()``: not published).
     The result is floating (exp of an int tensor is float32) unless ``float_result=False``; ``vjp=None``
-    declares a piecewise-constant op (zero gradient)."""
+    declares a piecewise-constant op (zero gradient). Without ``expr`` the expression is ``xp.name(x)``, so
+    when NumPy's ``name`` is a ufunc that is also the op's ``ufunc``."""
+    if ufunc is None:
+        function = getattr(np, name, None) if expr is None else None
+        ufunc = f"{function.__name__}({{0}})" if isinstance(function, np.ufunc) else ""
     if float_result:
         def infer(inputs):
             return elementwise_type(inputs, float_dtype(inputs))
@@ -95,7 +105,7 @@ def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: C
                      batch=elementwise_batch,
                      tensor=name if tensor is None else tensor, gg=name if gg is None else gg,
                      numpy=name if numpy is None else numpy, rows=rows, c_expr=c_expr, memory=memory,
-                     recompute=recompute)
+                     recompute=recompute, ufunc=ufunc)
 
 
 # -- NumPy's operand handling: arrays, lists and lists holding tensors ---------------------------------

@@ -34,14 +34,15 @@ def _numpy_binary(op):
 
 
 def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None,
-            c_expr=None):
+            c_expr=None, ufunc=""):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
-    __radd__)."""
+    __radd__); ``ufunc`` names NumPy's ufunc for ``<symbol>``."""
     fn = primitive(name, batch=elementwise,
                    infer=infer or (lambda inputs: elementwise_type(inputs)), expr=_binop(symbol), vjp=vjp,
                    nondiff=vjp is None, elementwise=True, doc=doc or f"elementwise x {symbol} y with broadcasting",
                    tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg else (),
-                   numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows, c_expr=c_expr)
+                   numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows, c_expr=c_expr,
+                   ufunc=f"{ufunc}({{0}}, {{1}})" if ufunc else "")
     if dunder:
         export(_reflected(name), name, tensor=f"__r{dunder}__")
     return fn
@@ -49,17 +50,17 @@ def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), te
 
 # -- arithmetic ---------------------------------------------------------------------------------
 add = _binary("add", "+", (lambda g, out, x, y: g, lambda g, out, x, y: g),
-              dunder="add", tensor=("add",), numpy=("add",), c_expr="({0} + {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
+              dunder="add", tensor=("add",), numpy=("add",), ufunc="add", c_expr="({0} + {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
 
 sub = _binary("sub", "-", (lambda g, out, x, y: g, lambda g, out, x, y: -g),
-              dunder="sub", tensor=("sub",), numpy=("subtract",), c_expr="({0} - {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
+              dunder="sub", tensor=("sub",), numpy=("subtract",), ufunc="subtract", c_expr="({0} - {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
 
 mul = _binary("mul", "*", (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
-              dunder="mul", tensor=("mul",), numpy=("multiply",), c_expr="({0} * {1})", rows=elementwise_rows("scale"))
+              dunder="mul", tensor=("mul",), numpy=("multiply",), ufunc="multiply", c_expr="({0} * {1})", rows=elementwise_rows("scale"))
 
 div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
               infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), doc="true division with broadcasting",
-              dunder="truediv", tensor=("div",), numpy=("divide", "true_divide"), c_expr="({0} / {1})", rows=elementwise_rows("numerator"))
+              dunder="truediv", tensor=("div",), numpy=("divide", "true_divide"), ufunc="divide", c_expr="({0} / {1})", rows=elementwise_rows("numerator"))
 
 
 def _log_base(x):
@@ -70,7 +71,7 @@ def _log_base(x):
 
 
 pow = _binary("pow", "**", (lambda g, out, x, y: g * y * x ** (y - 1), lambda g, out, x, y: g * out * _log_base(x)),
-              dunder="pow", tensor=("pow",), numpy=("power",), c_expr="pow({0}, {1})")
+              dunder="pow", tensor=("pow",), numpy=("power",), ufunc="power", c_expr="pow({0}, {1})")
 
 # ties split the gradient evenly, as PyTorch does
 maximum = primitive(
@@ -79,7 +80,7 @@ maximum = primitive(
     vjp=(lambda g, out, x, y: where(x > y, g, where(x == y, g * 0.5, 0.0)),
          lambda g, out, x, y: where(y > x, g, where(x == y, g * 0.5, 0.0))),
     elementwise=True, doc="elementwise maximum with broadcasting", c_expr="({0} > {1} || {0} != {0} ? {0} : {1})", tensor="maximum", gg="maximum",
-    numpy="maximum", numpy_fn=_numpy_binary("maximum"))
+    numpy="maximum", numpy_fn=_numpy_binary("maximum"), ufunc="maximum({0}, {1})")
 
 minimum = primitive(
     "minimum", batch=elementwise,
@@ -87,7 +88,7 @@ minimum = primitive(
     vjp=(lambda g, out, x, y: where(x < y, g, where(x == y, g * 0.5, 0.0)),
          lambda g, out, x, y: where(y < x, g, where(x == y, g * 0.5, 0.0))),
     elementwise=True, doc="elementwise minimum with broadcasting", c_expr="({0} < {1} || {0} != {0} ? {0} : {1})", tensor="minimum", gg="minimum",
-    numpy="minimum", numpy_fn=_numpy_binary("minimum"))
+    numpy="minimum", numpy_fn=_numpy_binary("minimum"), ufunc="minimum({0}, {1})")
 
 
 # -- comparisons (bool result, no gradient) --------------------------------------------------------
@@ -101,7 +102,7 @@ for _name, _symbol, _dunder, _numpy in (("lt", "<", "lt", "less"), ("le", "<=", 
 
 # -- unary functions --------------------------------------------------------------------------------
 neg = unary("neg", lambda g, out, x: -g, float_result=False, expr=lambda a, xp, out: [f"-{a[0]}"], c_expr="(-{0})",
-            tensor=("neg", "__neg__"), numpy="negative", rows=elementwise_rows("sum"))
+            tensor=("neg", "__neg__"), numpy="negative", rows=elementwise_rows("sum"), ufunc="negative({0})")
 exp = unary("exp", lambda g, out, x: g * out, c_expr="exp({0})")
 expm1 = unary("expm1", lambda g, out, x: g * (out + 1), c_expr="expm1({0})", doc="exp(x) - 1, accurate for small x")
 log = unary("log", lambda g, out, x: g / x, c_expr="log({0})")
@@ -130,7 +131,7 @@ sigmoid = unary("sigmoid", lambda g, out, x: g * out * (1 - out), numpy=(), c_ex
 # only for a non-finite g where out <= 0.
 relu = unary("relu", lambda g, out, x: g * (out > 0) + 0.0, float_result=False, numpy=(),
              c_expr="({0} > 0 ? {0} : 0)",
-             expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, 0)"])
+             expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, 0)"], ufunc="maximum({0}, 0)")
 abs = unary("abs", lambda g, out, x: g * x.sign(), float_result=False, numpy=("abs", "absolute"),
             tensor=("abs", "__abs__"))
 sign = unary("sign", None, float_result=False)

@@ -153,7 +153,7 @@ def _getitem_batch(op, args, bdims, index):
     return bind("getitem", x, index=(_FULL,) + tuple(index)), _advanced_position(index)
 
 
-primitive("getitem", memory="view", batch=_getitem_batch,
+primitive("getitem", memory="view", view=True, batch=_getitem_batch,
           attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple",
           rows=_getitem_rows,
           infer=lambda inputs, index: TensorType(_index_shape(inputs[0].shape, index), inputs[0].dtype),

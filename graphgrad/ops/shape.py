@@ -67,7 +67,7 @@ def _reshape_batch(op, args, bdims, shape):
     return bind("reshape", x, shape=(x.shape[0],) + tuple(shape)), 0
 
 
-primitive("reshape", memory="view", batch=_reshape_batch,
+primitive("reshape", memory="view", view=True, batch=_reshape_batch,
           attrs=("shape",), infer=_reshape_type, doc="same elements, new shape (row-major)",
           rows=_reshape_rows,
           vjp=(lambda g, out, x, *, shape: g.reshape(x.shape),),
@@ -115,7 +115,7 @@ def _permute_batch(op, args, bdims, **attrs):
     return bind("permute", x, dims=(0,) + tuple(d + 1 for d in attrs["dims"])), 0
 
 
-primitive("permute", memory="view", batch=_permute_batch,
+primitive("permute", memory="view", view=True, batch=_permute_batch,
           attrs=("dims",), infer=_permute_type, doc="reorder the axes", rows=_permute_rows,
           vjp=(lambda g, out, x, *, dims: g.permute(_inverse(dims)),),
           expr=lambda a, xp, out, dims: (
@@ -169,7 +169,7 @@ def _expand_batch(op, args, bdims, shape):
     return bind("expand", x, shape=(x.shape[0],) + tuple(shape)), 0
 
 
-primitive("expand", memory="view", batch=_expand_batch,
+primitive("expand", memory="view", view=True, batch=_expand_batch,
           attrs=("shape",), infer=_expand_type, doc="broadcast to a larger shape without copying",
           rows=_expand_rows,
           vjp=(lambda g, out, x, *, shape: g.sum_to(x.shape),),

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..codegen.expressions import kernel
 from ..ir.api import TensorBase, bind
-from ..ir.registry import ERRORS, ShapeError, infer_type
+from ..ir.registry import ERRORS, OPS, ShapeError, infer_type
 from ..ir.types import TensorType, dtype_name
 from ..passes.vjp_rules import VJP_RULES
 from . import dtypes
@@ -33,7 +33,6 @@ INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode i
                      "more details.")
 _SCALAR_TYPES = frozenset(_SCALARS)
 _SELF = object()  # marks where an in-place op's own old value goes among its inputs
-_VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
 NON_LEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be "
@@ -207,7 +206,8 @@ class Tensor(TensorSurface, TensorBase):
                 raise TypeError(f"{op}: cannot mix an eager Tensor with {type(x).__name__}")
             else:
                 arrays.append(_to_array(x, None))
-        if _TRACES.stack and (record and _grad_state.enabled or _reads_state(inputs)):
+        traces = _TRACES.stack  # thread-local: read once per op
+        if traces and (record and _grad_state.enabled or _reads_state(inputs)):
             return _into_trace(op, inputs, attrs)
         fn = _PLAIN_KERNELS.get((op, len(arrays), xp)) if not attrs else None
         if fn is None:
@@ -223,13 +223,15 @@ class Tensor(TensorSurface, TensorBase):
                 _fp_mode.reset(token)
         if out.__class__ is not np.ndarray and xp == "np":
             out = np.asarray(out)
-        if out.dtype.num == _FLOAT64 and not _has_float64_operand(inputs):
+        dtype = out.dtype
+        if dtype.num == _FLOAT64 and not _has_float64_operand(inputs):
             out = _as_pytorch_dtype(op, inputs, attrs, out)
+            dtype = out.dtype
         result = _new(Tensor)  # Tensor._wrap, inlined: this runs once per op
         result._data = out
         result._requires_grad = False
         result.grad_fn = None
-        if op in _VIEW_OPS and isinstance(inputs[0], Tensor) and out.base is not None:
+        if out.base is not None and OPS[op].view and isinstance(inputs[0], Tensor):  # view=True in its declaration
             base = inputs[0]
             result._base = base._base if base._base is not None else base
             result._version_box = base._version_box  # views share the version counter of their base
@@ -237,12 +239,12 @@ class Tensor(TensorSurface, TensorBase):
                 result._view_version = base._version_box[0]
         else:
             result._version_box = [0]
-        if record and _grad_state.enabled and out.dtype.kind == "f":  # integer and bool results have no history
+        if record and _grad_state.enabled and dtype.kind == "f":  # integer and bool results have no history
             _record(result, op, inputs, attrs)
         elif _grad_state.inference:
             result._is_inference = True
-        if _TRACES.stack:  # a constant of the running trace, computed once while it traces
-            result._born_in = _TRACES.stack[-1]
+        if traces:  # a constant of the running trace, computed once while it traces
+            result._born_in = traces[-1]
         return result
 
     # The hottest operators skip bind's search for the owning interpreter when the other operand is
@@ -987,7 +989,10 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
         uses_out, uses = rule.by_mask[(isinstance(a, Tensor) and a._requires_grad)
                                       | (isinstance(b, Tensor) and b._requires_grad) << 1]
         edge_a, type_a, saved_a, version_a = _input_record(a, 0 in uses, rule, op in _TYPE_ONLY)
-        edge_b, type_b, saved_b, version_b = _input_record(b, 1 in uses, rule)
+        if b.__class__ in _SCALAR_TYPES:  # y * 2.0: the number is kept for the rule (_input_record, inlined)
+            edge_b, type_b, saved_b, version_b = _NO_EDGE, None, b, None
+        else:
+            edge_b, type_b, saved_b, version_b = _input_record(b, 1 in uses, rule)
         node = Node(op, attrs, (edge_a, edge_b), (saved_a, saved_b), (version_a, version_b), (type_a, type_b),
                     None)
     else:

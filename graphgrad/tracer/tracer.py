@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ir.api import TensorBase
 from ..ir.graph import Graph, Loc, Value
-from ..ir.registry import ShapeError
+from ..ir.registry import OPS, ShapeError
 from ..ir.types import TensorType, dtype_name
 from ..ir.verify import cached_infer_type
 
@@ -41,7 +41,6 @@ def _is_user_file(filename: str) -> bool:
 
 is_user_file = _is_user_file
 _SCALARS = (int, float, bool)
-_VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
 # -- guards: Python state a trace read, re-checked before every call of the compiled function ----------
 MISSING = object()
@@ -204,7 +203,7 @@ class Tracer:
         closed over), ``new`` is written back into the caller's tensor after each call, as eager code would
         have changed it."""
         value = target.value
-        if value.node is not None and value.node.op in _VIEW_OPS:
+        if value.node is not None and value.node.op in OPS and OPS[value.node.op].view:
             raise TracerError(
                 f"in-place {what} on a view (the result of {value.node.op}){_where(loc)}: inside a compiled function "
                 f"a view is not written through to the tensor it was taken from. Compute the new value out of "

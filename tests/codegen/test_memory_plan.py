@@ -127,3 +127,48 @@ def test_an_einsum_that_numpy_returns_as_a_view_is_not_written_in_place(equation
     np.testing.assert_array_equal(a, before)
     expected = gg.autograd.grad((gg.einsum(equation, x) * 1.5 * gg.einsum(equation, x)).sum(), x)[0].numpy()
     np.testing.assert_allclose(g, expected, rtol=1e-15)
+
+
+def _evaluate(line: str, arrays: dict):
+    return eval(line, {"np": np, "math": __import__("math")}, dict(arrays))
+
+
+def test_each_declared_ufunc_computes_what_the_ops_expression_computes():
+    """``ufunc=`` in an op's block is a second spelling of its expression, used for ``out=``: the two must agree
+    bit for bit on every declared op (values inside every op's domain, float32 and float64)."""
+    from graphgrad.codegen.expressions import statements
+    from graphgrad.codegen.memory import into
+    from graphgrad.ir.registry import OPS
+
+    declared = sorted(name for name, opdef in OPS.items() if opdef.ufunc)
+    # the ops generated code wrote in place before the field existed (codegen/memory.py's old table)
+    assert {"add", "sub", "mul", "div", "pow", "neg", "exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh",
+            "sqrt", "abs", "sign", "maximum", "minimum", "relu"} <= set(declared)
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for name in declared:
+            n = OPS[name].ufunc.count("{")
+            values = rng.uniform(1.1, 1.9, size=(n, 7)).astype(dtype)  # arccosh needs > 1, arctanh < 1
+            if name in ("arcsin", "arccos", "arctanh"):
+                values = values - 1
+            args = [f"a{i}" for i in range(n)]
+            arrays = {a: v for a, v in zip(args, values)}
+            expected = _evaluate(statements(name, args, "np", "out", {})[-1], arrays)
+            buffer = {**arrays, "buf": np.empty(7, dtype)}
+            result = _evaluate(into(name, args, "np", "buf"), buffer)
+            assert result is buffer["buf"], name
+            assert result.dtype == expected.dtype, name
+            np.testing.assert_array_equal(result, expected, err_msg=name)
+
+
+def test_view_ops_are_the_ops_whose_eager_results_share_the_version_counter():
+    """``view=True`` in an op's block: its eager result is a PyTorch view (shares the version counter, has a
+    base); an op that only shares NumPy memory (``memory="view"``) is not."""
+    from graphgrad.ir.registry import OPS
+
+    assert sorted(n for n, d in OPS.items() if d.view) == ["expand", "getitem", "permute", "reshape"]
+    x = gg.ones(2, 3)
+    for view in (x.reshape(3, 2), x.permute(1, 0), x.expand(4, 2, 3), x[0]):
+        assert view._base is x and view._version_box is x._version_box
+    fresh = x * 2
+    assert fresh._base is None and fresh._version_box is not x._version_box
