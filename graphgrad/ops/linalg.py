@@ -212,7 +212,7 @@ def _numpy_dot(a, b):
     """``numpy.dot``: a product with a scalar, else a sum over a's last axis and b's second-to-last (its only
     axis when 1-D); that is ``matmul`` unless b has more than two axes, where dot pairs every matrix of a with
     every matrix of b."""
-    if a.ndim == 0 or b.ndim == 0:
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # a Python number stays a number (lift keeps it weakly typed)
         return a * b
     if b.ndim <= 2:
         return bind("matmul", a, b)
@@ -220,7 +220,16 @@ def _numpy_dot(a, b):
 
 
 export(bmm, "bmm", tensor="bmm", gg="bmm")
-export(dot, "dot", tensor="dot", gg="dot", numpy="dot", numpy_fn=binary_numpy(_numpy_dot))
+def _dot_method(x: TensorBase, other) -> TensorBase:
+    """``x.dot(y)``: PyTorch's inner product of two 1-D tensors; any other operands (a matrix, N-D, a
+    scalar, an array) are NumPy's ``x.dot(y)``, ``numpy.dot``'s semantics, where PyTorch would raise."""
+    if isinstance(other, TensorBase) and x.ndim == 1 and other.ndim == 1:
+        return dot(x, other)
+    return binary_numpy(_numpy_dot)(x, other)
+
+
+export(dot, "dot", gg="dot", numpy="dot", numpy_fn=binary_numpy(_numpy_dot))
+export(_dot_method, "dot", tensor="dot")
 export(mv, "mv", tensor="mv", gg="mv")
 export(outer, "outer", tensor=("outer", "ger"), gg=("outer", "ger"), numpy="outer",
        numpy_fn=binary_numpy(lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1)))
