@@ -964,7 +964,7 @@ def lstsq(a: TensorBase, b: TensorBase, rcond=None) -> LstsqResult:
     if b.ndim not in (1, 2) or b.shape[0] != m:
         raise np.linalg.LinAlgError(f"Incompatible dimensions: a is {m} by {n}, b has shape {tuple(b.shape)}")
     eps = np.finfo(np.float64 if a._type.dtype == "float64" else np.float32).eps
-    cut = builtins.max(m, n) * eps if rcond is None or rcond < 0 else rcond
+    cut = builtins.max(m, n) * eps if rcond is None else eps if rcond < 0 else rcond  # NumPy's: -1 is eps
     x = pinv(a, cut) @ b
     if m > n:
         r = b - a @ x
@@ -984,7 +984,7 @@ def _no_eig(name: str):
     return refuse
 
 
-export(qr, "qr", tensor="qr", gg=("qr", "linalg.qr"), numpy="linalg.qr")
+export(qr, "qr", gg="linalg.qr", numpy="linalg.qr")  # (torch.qr's some= signature differs: not published)
 export(matrix_rank, "matrix_rank", gg="linalg.matrix_rank", numpy="linalg.matrix_rank",
        numpy_fn=lambda A, tol=None, hermitian=False, *, rtol=None: matrix_rank(A, tol, hermitian, rtol=rtol))
 export(lstsq, "lstsq", numpy="linalg.lstsq",
