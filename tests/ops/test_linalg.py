@@ -236,7 +236,8 @@ def test_gradient_of_singular_values_is_exact_at_repeated_values():
     np.testing.assert_allclose(g, np.eye(3), atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["inv", "solve_vector", "det", "cholesky", "eigh", "svd_tall", "norm_nuc", "trace"])
+@pytest.mark.parametrize("name", ["inv", "solve_vector", "det", "cholesky", "eigh", "svd_tall", "norm_nuc", "trace",
+                                  "qr_tall", "lstsq_solution"])
 def test_forward_mode_transposes_the_gradient_rules(name, rng):
     """gg.jvp: forward mode comes from transposing each gradient rule; against central differences."""
     f, _, arrays = case(name, rng)
