@@ -857,11 +857,13 @@ export(_torch_pinv, "pinv", gg="linalg.pinv")
 
 
 # -- qr, lstsq, matrix_rank -----------------------------------------------------------------------------
-def _qr_type(inputs):
+def _qr_type(inputs, axis):
     x = inputs[0]
     _matrix_type("linalg.qr", x, square=False)
     m, n = x.shape[-2:]
     # Q (m by k) and R (k by n), k = min(m, n), side by side: stacked rows when tall, columns when wide
+    if axis != (-2 if m >= n else -1):
+        raise ShapeError(f"qr: a {m} by {n} matrix packs Q and R along axis {-2 if m >= n else -1}, not {axis}")
     return TensorType(x.shape[:-2] + ((m + n, n) if m >= n else (m, m + n)), x.dtype)
 
 
@@ -871,7 +873,7 @@ def _qr_parts(p, m, n):
     return p[..., :, :m], p[..., :, m:]
 
 
-def _qr_vjp(g, out, x):
+def _qr_vjp(g, out, x, *, axis):
     """Reduced QR of a square or tall matrix (Walter & Lehmann 2018; Liao et al. 2019): with M = R gR^T - gQ^T Q,
     gA = (gQ + Q copyltu(M)) R^-T, copyltu(M) the symmetric matrix with M's lower triangle. Built from matmul,
     tril and solve, so it differentiates again."""
@@ -887,12 +889,12 @@ def _qr_vjp(g, out, x):
     return solve(r, b.mT).mT  # b R^-T
 
 
-def _qr_expr_for(a, xp, out):
+def _qr_expr(a, xp, out, axis):
     return [f"{out}_q, {out}_r = {xp}.linalg.qr({a[0]})",
-            f"{xp}.concatenate(({out}_q, {out}_r), axis=-2 if {out}_q.shape[-1] == {out}_r.shape[-1] else -1)"]
+            f"{xp}.concatenate(({out}_q, {out}_r), axis={axis})"]
 
 
-primitive("qr", infer=_qr_type, vjp=(_qr_vjp,), expr=_qr_expr_for, batch=_batch_matrices,
+primitive("qr", attrs=("axis",), infer=_qr_type, vjp=(_qr_vjp,), expr=_qr_expr, batch=_batch_matrices,
           doc="reduced QR of each matrix: Q (m by k) and R (k by n), k = min(m, n), packed along axis -2 when "
               "m >= n, else along axis -1")
 
@@ -914,7 +916,7 @@ def qr(A: TensorBase, mode: str = "reduced") -> QRResult:
                                   f"(mode='reduced')")
     A = _float(A)
     m, n = A.shape[-2:] if A.ndim >= 2 else (0, 0)
-    q, r = _qr_parts(bind("qr", A), m, n)
+    q, r = _qr_parts(bind("qr", A, axis=-2 if m >= n else -1), m, n)
     return QRResult(q, r)
 
 
