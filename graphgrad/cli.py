@@ -237,12 +237,17 @@ def print_timings(compiled, args, comment: str, out) -> None:
 
 
 def cmd_ops(ns) -> int:
+    """One row per op, from the tables the op declarations fill: gradient rule, whether that rule is itself
+    differentiable (second order, derived from its code: ``passes.vjp_audit``), forward mode, vmap batching,
+    array expression and its CuPy form, and the public names."""
+    from .codegen.cuda import C_EXPRESSIONS
     from .codegen.expressions import EXPRESSIONS
     from .ir.public import NAMES
     from .ir.registry import OPS
     from .passes.batching import BATCH_RULES
     from .codegen.python import BLOCKS
     from .passes.adjoint import STRUCTURED
+    from .passes.vjp_audit import second_order
     from .passes.vjp_rules import NONDIFFERENTIABLE, VJP_RULES
 
     def names(op, kind):
@@ -251,11 +256,13 @@ def cmd_ops(ns) -> int:
     rows = []
     for name in sorted(OPS):
         if name == "fused":  # made after differentiation, for codegen only (passes/fusion.py)
-            rows.append((name, "- (codegen stage)", "- (codegen stage)", "- (codegen stage)", "yes", "-", "-", "-",
-                         "-"))
+            rows.append((name, "- (codegen stage)", "- (codegen stage)", "- (codegen stage)", "- (codegen stage)",
+                         "yes", "fused kernel", "-", "-", "-", "-"))
             continue
         grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else (
             "sub-graph adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")
+        second = (second_order(name, STRUCTURED) if name in VJP_RULES else
+                  "sub-graph adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")
         # forward mode (jvp) transposes the gradient rule, so an op has one exactly when it has a gradient rule
         jvp = (("zero" if name in NONDIFFERENTIABLE else "transposed gradient") if name in VJP_RULES else
                "transposed adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")
@@ -264,14 +271,18 @@ def cmd_ops(ns) -> int:
             "none yet (refused)" if name in STRUCTURED or name == "get" else "MISSING")
         expr = ("yes" if name in EXPRESSIONS else "python block" if name in BLOCKS else
                 "bound by its block" if name == "get" else "MISSING")
-        rows.append((name, grad, jvp, batch, expr, names(name, "numpy"), names(name, "tensor"), names(name, "gg"),
-                     names(name, "nn")))
-    # public names implemented with other ops: differentiable and batchable through theirs
-    for name in sorted(set(NAMES) - set(OPS)):
-        rows.append((name, "composite", "composite", "composite", "-", names(name, "numpy"), names(name, "tensor"),
+        # every expression is written over xp (numpy or cupy); a C template also lets CuPy fuse it into a kernel
+        cupy = ("cp expression + C (fusable)" if name in C_EXPRESSIONS else "cp expression" if name in EXPRESSIONS
+                else "python block" if name in BLOCKS else "bound by its block" if name == "get" else "MISSING")
+        rows.append((name, grad, second, jvp, batch, expr, cupy, names(name, "numpy"), names(name, "tensor"),
                      names(name, "gg"), names(name, "nn")))
-    header = ("op", "gradient", "jvp", "vmap batching", "expression", "numpy name", "tensor name", "graphgrad name",
-              "nn.functional name")
+    # public names implemented with other ops: differentiable (to every order their ops allow), batchable and
+    # run on CuPy through theirs
+    for name in sorted(set(NAMES) - set(OPS)):
+        rows.append((name, "composite", "composite", "composite", "composite", "-", "composite",
+                     names(name, "numpy"), names(name, "tensor"), names(name, "gg"), names(name, "nn")))
+    header = ("op", "gradient", "second order", "jvp", "vmap batching", "expression", "cupy", "numpy name",
+              "tensor name", "graphgrad name", "nn.functional name")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for row in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
@@ -410,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     dask_logreg.add_arguments(dask_options)
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     demo.set_defaults(run=cmd_demo)
-    ops = sub.add_parser("ops", help="list ops: gradient rule, expression, numpy / tensor / graphgrad names")
+    ops = sub.add_parser("ops", help="list ops: gradient rule, second order, jvp, vmap, expression, cupy, "
+                                        "numpy / tensor / graphgrad / nn.functional names")
     ops.set_defaults(run=cmd_ops)
     cache = sub.add_parser("cache", help="the on-disk cache of generated modules ($GRAPHGRAD_CACHE_DIR): info shows "
                                          "its directory, file count and size; clear removes graphgrad's files")

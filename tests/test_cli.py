@@ -70,6 +70,31 @@ def test_ops_lists_coverage_without_gaps():
     assert refused == KNOWN_GAPS
 
 
+def _ops_table():
+    import re
+
+    header, *lines = run("ops").stdout.splitlines()
+    starts = [m.start() for m in re.finditer(r"(?:^|(?<=  ))\S", header)]
+    names = [header[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+    return {cells[0]: dict(zip(names, cells)) for cells in
+            ([line[a:b].strip() for a, b in zip(starts, starts[1:] + [None])] for line in lines)}
+
+
+def test_ops_lists_second_order_cupy_and_numpy_names():
+    from graphgrad.ir.registry import OPS
+
+    rows = _ops_table()
+    assert {"gradient", "second order", "numpy name", "cupy"} <= set(rows["tanh"])
+    assert rows["tanh"]["second order"] == "yes" and rows["tanh"]["cupy"] == "cp expression + C (fusable)"
+    assert rows["argsort"]["second order"] == "zero" and rows["argpartition"]["second order"] == "zero"
+    assert rows["qr"]["gradient"] == "rule" and rows["qr"]["numpy name"] == "linalg.qr"
+    assert rows["qr"]["cupy"] == "cp expression"  # a LAPACK call: CuPy runs it, never inside a fused kernel
+    assert rows["partition"]["numpy name"] == "partition" and rows["partition"]["second order"] == "composite"
+    # derived from each rule's code: every gradient rule is built from differentiable ops
+    for op in set(OPS) - {"fused", "get", "cond", "scan", "while"}:
+        assert rows[op]["second order"] in ("yes", "zero"), (op, rows[op]["second order"])
+
+
 def test_demo_trains():
     r = run("demo", "--steps", "40")
     assert r.returncode == 0, r.stderr

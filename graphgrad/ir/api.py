@@ -21,6 +21,22 @@ def bind(op: str, *inputs, **attrs):
     return type(top)._apply(op, inputs, attrs)
 
 
+class ElementCount(int):
+    """``x.size``: NumPy's attribute (the number of elements, an int) and, called, PyTorch's method:
+    ``x.size()`` is the shape and ``x.size(dim)`` one extent. Both faces read one name, so it is both."""
+
+    def __new__(cls, n: int, shape: tuple):
+        self = super().__new__(cls, n)
+        self._shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None):
+        return self._shape if dim is None else self._shape[dim]
+
+    def __reduce__(self):  # pickles (and copies) as the plain int it reads as
+        return int, (int(self),)
+
+
 class TensorBase:
     """Operators and methods common to eager and symbolic tensors.
 
@@ -50,8 +66,11 @@ class TensorBase:
     def numel(self) -> int:
         return self._type.size
 
-    def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.shape[dim]
+    @property
+    def size(self) -> "ElementCount":
+        """NumPy's ``x.size`` (the number of elements, an int) that is also PyTorch's ``x.size()`` (the shape)
+        and ``x.size(dim)``."""
+        return ElementCount(self._type.size, self.shape)
 
     def __len__(self) -> int:
         if not self.shape:

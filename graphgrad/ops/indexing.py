@@ -619,6 +619,59 @@ export(_numpy_argsort, "argsort", numpy="argsort")
 export(_numpy_sort, "sort", numpy="sort")
 
 
+# -- partition: the order is NumPy's introselect (an integer op, no gradient); the values are a gather by it ---
+def _kth(kth, n: int) -> tuple:
+    """``kth`` (an int or a sequence of them) as non-negative positions, checked as NumPy does."""
+    items = tuple(kth) if isinstance(kth, (list, tuple, np.ndarray)) else (kth,)
+    out = []
+    for k in items:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"Partition index must be integer, got {type(k).__name__}")
+        if not -n <= k < n:
+            raise ValueError(f"kth(={k}) out of bounds ({n})")
+        out.append(int(k) % n)
+    return tuple(out)
+
+
+def _argpartition_batch(op, args, bdims, dim, kth):
+    return bind(op, to_front(args[0], bdims[0]), dim=dim + 1, kth=kth), 0
+
+
+primitive("argpartition", batch=_argpartition_batch, attrs=("dim", "kth"), nondiff=True,
+          infer=lambda inputs, dim, kth: TensorType(inputs[0].shape, "int64"),
+          expr=lambda a, xp, out, dim, kth: [f"{xp}.argpartition({a[0]}, {list(kth)!r}, axis={dim})"],
+          doc="indices that partition x along dim around the kth positions (NumPy's argpartition)")
+
+
+def _partition_order(a: TensorBase, kth, axis):
+    if axis is None:
+        a, axis = a.reshape(-1), 0
+    (d,) = normalize_dims(axis, a.ndim)
+    return a, d, bind("argpartition", a, dim=d, kth=_kth(kth, a.shape[d]))
+
+
+def _numpy_argpartition(a, kth, axis=-1, kind="introselect", order=None):
+    """``numpy.argpartition``: indices putting each ``kth`` element in its sorted place, smaller ones before it
+    and larger ones after (in no particular order)."""
+    return _partition_order(a, kth, axis)[2]
+
+
+def _numpy_partition(a, kth, axis=-1, kind="introselect", order=None):
+    """``numpy.partition``'s values: a gather by ``argpartition``, so (as for ``sort``) the gradient goes back to
+    each value's place, and is itself differentiable.
+
+    >>> import numpy as np, graphgrad as gg, graphgrad.numpy as gnp
+    >>> gg.grad(lambda x: gnp.partition(x, 1)[1])(np.array([3.0, 1.0, 2.0]))
+    array([0., 0., 1.])
+    """
+    a, d, order = _partition_order(a, kth, axis)
+    return gather(a, d, order)
+
+
+export(_numpy_argpartition, "argpartition", numpy="argpartition")
+export(_numpy_partition, "partition", numpy="partition")
+
+
 # -- functional item updates: x.at[i].set(v), x.at[i].add(v), graphgrad.index_update(x, i, v) --------------
 def _placed(x: TensorBase, index, v):
     """``x``-shaped zeros holding ``v`` at ``x[index]`` (added where an index repeats), and the mask of the

@@ -212,7 +212,7 @@ def _numpy_dot(a, b):
     """``numpy.dot``: a product with a scalar, else a sum over a's last axis and b's second-to-last (its only
     axis when 1-D); that is ``matmul`` unless b has more than two axes, where dot pairs every matrix of a with
     every matrix of b."""
-    if a.ndim == 0 or b.ndim == 0:
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # a Python number stays a number (lift keeps it weakly typed)
         return a * b
     if b.ndim <= 2:
         return bind("matmul", a, b)
@@ -220,7 +220,16 @@ def _numpy_dot(a, b):
 
 
 export(bmm, "bmm", tensor="bmm", gg="bmm")
-export(dot, "dot", tensor="dot", gg="dot", numpy="dot", numpy_fn=binary_numpy(_numpy_dot))
+def _dot_method(x: TensorBase, other) -> TensorBase:
+    """``x.dot(y)``: PyTorch's inner product of two 1-D tensors; any other operands (a matrix, N-D, a
+    scalar, an array) are NumPy's ``x.dot(y)``, ``numpy.dot``'s semantics, where PyTorch would raise."""
+    if isinstance(other, TensorBase) and x.ndim == 1 and other.ndim == 1:
+        return dot(x, other)
+    return binary_numpy(_numpy_dot)(x, other)
+
+
+export(dot, "dot", gg="dot", numpy="dot", numpy_fn=binary_numpy(_numpy_dot))
+export(_dot_method, "dot", tensor="dot")
 export(mv, "mv", tensor="mv", gg="mv")
 export(outer, "outer", tensor=("outer", "ger"), gg=("outer", "ger"), numpy="outer",
        numpy_fn=binary_numpy(lambda a, b: a.reshape(-1, 1) * b.reshape(1, -1)))
@@ -853,6 +862,145 @@ def _torch_pinv(A: TensorBase, *, atol=None, rtol=None, hermitian: bool = False)
 
 export(pinv, "pinv", tensor="pinverse", gg="pinverse", numpy="linalg.pinv", numpy_fn=_numpy_pinv)
 export(_torch_pinv, "pinv", gg="linalg.pinv")
+
+
+# -- qr, lstsq, matrix_rank -----------------------------------------------------------------------------
+def _qr_type(inputs, axis):
+    x = inputs[0]
+    _matrix_type("linalg.qr", x, square=False)
+    m, n = x.shape[-2:]
+    # Q (m by k) and R (k by n), k = min(m, n), side by side: stacked rows when tall, columns when wide
+    if axis != (-2 if m >= n else -1):
+        raise ShapeError(f"qr: a {m} by {n} matrix packs Q and R along axis {-2 if m >= n else -1}, not {axis}")
+    return TensorType(x.shape[:-2] + ((m + n, n) if m >= n else (m, m + n)), x.dtype)
+
+
+def _qr_parts(p, m, n):
+    if m >= n:
+        return p[..., :m, :], p[..., m:, :]
+    return p[..., :, :m], p[..., :, m:]
+
+
+def _qr_vjp(g, out, x, *, axis):
+    """Reduced QR of a square or tall matrix (Walter & Lehmann 2018; Liao et al. 2019): with M = R gR^T - gQ^T Q,
+    gA = (gQ + Q copyltu(M)) R^-T, copyltu(M) the symmetric matrix with M's lower triangle. Built from matmul,
+    tril and solve, so it differentiates again."""
+    m, n = x.shape[-2:]
+    if m < n:
+        raise NotImplementedError(f"the gradient of linalg.qr of a wide matrix ({m} by {n}) is not implemented "
+                                  f"(as in JAX): the reduced QR is differentiable here only for m >= n")
+    q, r = _qr_parts(out, m, n)
+    gq, gr = _qr_parts(g, m, n)
+    mm = r @ gr.mT - gq.mT @ q
+    low = tril(mm, -1)
+    b = gq + q @ (low + low.mT + diag_embed(diagonal(mm, 0, -2, -1)))
+    return solve(r, b.mT).mT  # b R^-T
+
+
+def _qr_expr(a, xp, out, axis):
+    return [f"{out}_q, {out}_r = {xp}.linalg.qr({a[0]})",
+            f"{xp}.concatenate(({out}_q, {out}_r), axis={axis})"]
+
+
+primitive("qr", attrs=("axis",), infer=_qr_type, vjp=(_qr_vjp,), expr=_qr_expr, batch=_batch_matrices,
+          doc="reduced QR of each matrix: Q (m by k) and R (k by n), k = min(m, n), packed along axis -2 when "
+              "m >= n, else along axis -1")
+
+QRResult = namedtuple("QRResult", ["Q", "R"])
+
+
+def qr(A: TensorBase, mode: str = "reduced") -> QRResult:
+    """``(Q, R)`` with ``A = Q @ R``, Q's columns orthonormal and R upper triangular (``torch.linalg.qr``,
+    ``numpy.linalg.qr``; the reduced mode only). Differentiable for square and tall matrices.
+
+    >>> import numpy as np, graphgrad as gg, graphgrad.numpy as gnp
+    >>> q, r = gnp.linalg.qr(gg.tensor([[3.0, 0.0], [4.0, 5.0]], dtype=gg.float64))
+    >>> (q @ r).numpy().round(12)
+    array([[3., 0.],
+           [4., 5.]])
+    """
+    if mode != "reduced":
+        raise NotImplementedError(f"linalg.qr: mode={mode!r} is not supported; graphgrad computes the reduced QR "
+                                  f"(mode='reduced')")
+    A = _float(A)
+    m, n = A.shape[-2:] if A.ndim >= 2 else (0, 0)
+    q, r = _qr_parts(bind("qr", A, axis=-2 if m >= n else -1), m, n)
+    return QRResult(q, r)
+
+
+def matrix_rank(A: TensorBase, tol=None, hermitian: bool = False, *, rtol=None) -> TensorBase:
+    """``numpy.linalg.matrix_rank``: the number of singular values above ``tol`` (default: the largest times
+    ``max(m, n)`` times the dtype's eps), an int64 tensor. An integer: it has no gradient (like ``argmax``).
+
+    >>> import numpy as np, graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.linalg.matrix_rank(gg.tensor([[1.0, 2.0], [2.0, 4.0]]))
+    tensor(1)
+    """
+    A = _float(A)
+    if A.ndim < 2:
+        return _rank_of_vector(A)
+    s = svdvals(A).detach()
+    if tol is None:
+        eps = np.finfo(np.float64 if A._type.dtype == "float64" else np.float32).eps
+        tol = s.amax(-1, keepdim=True) * (builtins.max(A.shape[-2:]) * eps if rtol is None else rtol)
+    elif isinstance(tol, TensorBase):
+        tol = tol.unsqueeze(-1) if tol.ndim else tol
+    return (s > tol).sum(-1)
+
+
+def _rank_of_vector(a):
+    return ((a != 0).sum() > 0)._cast("int64")
+
+
+LstsqResult = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
+
+
+def lstsq(a: TensorBase, b: TensorBase, rcond=None) -> LstsqResult:
+    """``numpy.linalg.lstsq``: ``(x, residuals, rank, s)`` with ``x`` minimizing ``|b - a x|``, computed as
+    ``pinv(a) @ b`` (singular values at or below ``rcond`` times the largest treated as 0; default eps times
+    ``max(m, n)``, NumPy's). Differentiable in ``a`` and ``b`` where ``a`` has full rank. ``residuals`` are the
+    squared residual norms per column of ``b`` when ``m > n``; unlike NumPy, which returns an empty array for
+    a rank-deficient ``a``, they are always computed (the rank is data, unknown to a traced function's shapes).
+
+    >>> import numpy as np, graphgrad as gg, graphgrad.numpy as gnp
+    >>> a = gg.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=gg.float64)
+    >>> gnp.linalg.lstsq(a, gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64))[0].numpy().round(12)
+    array([1., 2.])
+    """
+    a, b = _float(a), _float(b if isinstance(b, TensorBase) else constant_like(a, b))
+    if a.ndim != 2:
+        raise np.linalg.LinAlgError(f"{a.ndim}-dimensional array given. Array must be two-dimensional")
+    m, n = a.shape
+    if b.ndim not in (1, 2) or b.shape[0] != m:
+        raise np.linalg.LinAlgError(f"Incompatible dimensions: a is {m} by {n}, b has shape {tuple(b.shape)}")
+    eps = np.finfo(np.float64 if a._type.dtype == "float64" else np.float32).eps
+    cut = builtins.max(m, n) * eps if rcond is None else eps if rcond < 0 else rcond  # NumPy's: -1 is eps
+    x = pinv(a, cut) @ b
+    if m > n:
+        r = b - a @ x
+        residuals = (r * r).sum(0).reshape(-1)
+    else:
+        residuals = constant_like(a, np.zeros(0, dtype=a._type.dtype))
+    return LstsqResult(x, residuals, matrix_rank(a, rtol=cut), svdvals(a))
+
+
+def _no_eig(name: str):
+    def refuse(*args, **kwargs):
+        raise NotImplementedError(
+            f"{name}: the eigenvalues of a general matrix are complex, and graphgrad supports no complex dtypes "
+            f"(see docs/ops.md). For a symmetric (Hermitian) matrix use linalg.eigh, or linalg.eigvalsh for the "
+            f"eigenvalues alone; linalg.svd gives a real factorization of any matrix.")
+    refuse.__name__ = name.rpartition(".")[2]
+    return refuse
+
+
+export(qr, "qr", gg="linalg.qr", numpy="linalg.qr")  # (torch.qr's some= signature differs: not published)
+export(matrix_rank, "matrix_rank", gg="linalg.matrix_rank", numpy="linalg.matrix_rank",
+       numpy_fn=lambda A, tol=None, hermitian=False, *, rtol=None: matrix_rank(A, tol, hermitian, rtol=rtol))
+export(lstsq, "lstsq", numpy="linalg.lstsq",
+       numpy_fn=lambda a, b, rcond=None: binary_numpy(lambda a, b: lstsq(a, b, rcond))(a, b))
+export(_no_eig("linalg.eig"), "eig", gg="linalg.eig", numpy="linalg.eig")
+export(_no_eig("linalg.eigvals"), "eigvals", gg="linalg.eigvals", numpy="linalg.eigvals")
 
 
 # -- composites: diagonals, trace, products, norms ----------------------------------------------------

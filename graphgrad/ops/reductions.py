@@ -24,11 +24,27 @@ MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 def _np_names(dim, keepdim, axis, keepdims):
     """Accept NumPy's ``axis``/``keepdims`` spelling beside PyTorch's ``dim``/``keepdim``."""
-    if axis is not None:
+    if axis is not None and axis is not NOT_GIVEN:
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
     return dim, keepdim
+
+
+class _NotGiven:
+    """The default of NumPy's ``axis=`` keyword on Tensor methods: ``axis=None`` (NumPy's all axes) is a NumPy
+    spelling, told apart from no ``axis`` at all."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+NOT_GIVEN = _NotGiven()
+
+
+def _with_dtype(x, dtype):
+    """NumPy's (and PyTorch's) ``dtype=``: the reduction computed in, and returned in, that dtype."""
+    return x if dtype is None else x._cast(any_dtype_name(dtype))
 
 
 def unreduce(g, x, dim, keepdim):
@@ -55,7 +71,9 @@ def _method(name):
 
 
 def _reducer(op):
-    def tensor_fn(x, dim=None, keepdim: bool = False):
+    def tensor_fn(x, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
+        dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+        x = _with_dtype(x, dtype)
         return bind(op, x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
     tensor_fn.__name__ = op
     tensor_fn.__doc__ = f"``{op}`` over ``dim`` (all elements by default)."
@@ -71,9 +89,11 @@ def _numpy_reducer(op):
 
 
 # -- sum ----------------------------------------------------------------------------------------
-def sum(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
+def sum(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None, *,  # noqa: A001
+        dtype=None) -> TensorBase:
     """Sum over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too."""
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+    x = _with_dtype(x, dtype)
     return bind("sum", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
 
 
@@ -86,9 +106,11 @@ primitive("sum", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc=
 
 
 # -- mean ---------------------------------------------------------------------------------------
-def mean(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None) -> TensorBase:
+def mean(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None, *,
+         dtype=None) -> TensorBase:
     """Mean over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too."""
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+    x = _with_dtype(x, dtype)
     return bind("mean", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
 
 
@@ -217,13 +239,17 @@ def _arg_expr(f):
     return expr
 
 
-def argmax(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:
-    """Index of the largest element along ``dim`` (of the flattened tensor when None)."""
+def argmax(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:
+    """Index of the largest element along ``dim`` (of the flattened tensor when None); NumPy's
+    ``axis``/``keepdims`` too."""
+    dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
     return x._no_grad_apply("argmax", dim=dim, keepdim=bool(keepdim))
 
 
-def argmin(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:
-    """Index of the smallest element along ``dim`` (of the flattened tensor when None)."""
+def argmin(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:
+    """Index of the smallest element along ``dim`` (of the flattened tensor when None); NumPy's
+    ``axis``/``keepdims`` too."""
+    dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
     return x._no_grad_apply("argmin", dim=dim, keepdim=bool(keepdim))
 
 
@@ -248,15 +274,36 @@ def _extreme(x: TensorBase, dim, keepdim: bool, pairwise: str, reduce: str, arg:
     return MaxResult(values, getattr(x, arg)(dim, keepdim))
 
 
-def max(x: TensorBase, dim=None, keepdim: bool = False):  # noqa: A001
+def _numpy_extreme(x, dim, keepdim, axis, keepdims, reduce: str):
+    """NumPy's spelling (``x.max(axis=1)``, ``x.max(keepdims=True)``): the values alone, as ``ndarray.max``."""
+    if axis is not NOT_GIVEN:
+        dim = axis
+    keepdim = bool(keepdim if keepdims is None else keepdims)
+    return bind(reduce, x, dim=normalize_dims(dim, x.ndim), keepdim=keepdim)
+
+
+def max(x: TensorBase, dim=None, keepdim: bool = False, *, axis=NOT_GIVEN, keepdims=None):  # noqa: A001
     """``x.max()`` is the largest element; ``x.max(dim)`` returns ``(values, indices)``; ``x.max(y)`` is
-    ``maximum``."""
+    ``maximum``. NumPy's keywords give NumPy's result, the values alone: ``x.max(axis=1)``,
+    ``x.max(axis=0, keepdims=True)``.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([[1.0, 5.0], [4.0, 2.0]])
+    >>> x.max(axis=1)
+    tensor([5., 4.])
+    >>> x.max(dim=1).indices
+    tensor([1, 0])
+    """
+    if axis is not NOT_GIVEN or keepdims is not None:
+        return _numpy_extreme(x, dim, keepdim, axis, keepdims, "amax")
     return _extreme(x, dim, keepdim, "maximum", "amax", "argmax")
 
 
-def min(x: TensorBase, dim=None, keepdim: bool = False):  # noqa: A001
+def min(x: TensorBase, dim=None, keepdim: bool = False, *, axis=NOT_GIVEN, keepdims=None):  # noqa: A001
     """``x.min()`` is the smallest element; ``x.min(dim)`` returns ``(values, indices)``; ``x.min(y)`` is
-    ``minimum``."""
+    ``minimum``. NumPy's keywords (``x.min(axis=0)``, ``keepdims=``) give the values alone, as NumPy."""
+    if axis is not NOT_GIVEN or keepdims is not None:
+        return _numpy_extreme(x, dim, keepdim, axis, keepdims, "amin")
     return _extreme(x, dim, keepdim, "minimum", "amin", "argmin")
 
 
@@ -264,13 +311,15 @@ export(max, "max", tensor="max", gg="max")
 export(min, "min", tensor="min", gg="min")
 
 
-def any(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:  # noqa: A001
-    """True where any element (along ``dim``) is non-zero."""
+def any(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
+    """True where any element (along ``dim``, or NumPy's ``axis``) is non-zero."""
+    dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
     return (x != 0).sum(dim, keepdim) > 0
 
 
-def all(x: TensorBase, dim=None, keepdim: bool = False) -> TensorBase:  # noqa: A001
-    """True where every element (along ``dim``) is non-zero."""
+def all(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
+    """True where every element (along ``dim``, or NumPy's ``axis``) is non-zero."""
+    dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
     return (x == 0).sum(dim, keepdim) == 0
 
 
@@ -301,8 +350,32 @@ def _root_zero_grad_at_zero(s, p):
 export(norm, "norm", tensor="norm", gg="norm")  # graphgrad.numpy.linalg.norm (matrix ords too): ops/linalg.py
 
 
-def var(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> TensorBase:
-    """Variance over ``dim``; ``correction`` (default 1, Bessel) is subtracted from the count."""
+def _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x):
+    """NumPy's keywords on ``x.var``/``x.std`` (``axis=``, ``ddof=``, ``keepdims=``, ``dtype=``) mean NumPy's
+    semantics: ``ddof`` defaults to 0 (PyTorch's ``correction`` to 1)."""
+    numpy_style = axis is not NOT_GIVEN or ddof is not None or keepdims is not None or dtype is not None
+    if numpy_style:
+        if axis is not NOT_GIVEN:
+            dim = axis
+        if keepdims is not None:
+            keepdim = keepdims
+        if correction is None:
+            correction = 0 if ddof is None else ddof
+        x = _with_dtype(x, dtype)
+    return x, dim, keepdim, correction
+
+
+def var(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None, *,
+        axis=NOT_GIVEN, ddof=None, keepdims=None, dtype=None) -> TensorBase:
+    """Variance over ``dim``; ``correction`` (default 1, Bessel) is subtracted from the count. NumPy's keywords
+    (``x.var(axis=0)``, ``ddof=``, ``keepdims=``) mean NumPy's semantics, ``ddof`` 0 unless given.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> x.var(), x.var(axis=0), x.var(ddof=1)
+    (tensor(1.6667), tensor(1.2500), tensor(1.6667))
+    """
+    x, dim, keepdim, correction = _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x)
     if correction is None:
         correction = 1 if unbiased else 0
     dims = normalize_dims(dim, x.ndim)
@@ -314,8 +387,10 @@ def var(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, c
     return (centered * centered).sum(dim, keepdim) / builtins.max(n - correction, 0)
 
 
-def std(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> TensorBase:
-    """Standard deviation over ``dim``: the square root of ``var``."""
+def std(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None, *,
+        axis=NOT_GIVEN, ddof=None, keepdims=None, dtype=None) -> TensorBase:
+    """Standard deviation over ``dim``: the square root of ``var`` (NumPy's keywords as there)."""
+    x, dim, keepdim, correction = _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x)
     return _root_zero_grad_at_zero(var(x, dim, unbiased, keepdim, correction), 2)
 
 
@@ -326,14 +401,17 @@ export(std, "std", tensor="std", gg="std", numpy="std",
 
 
 # -- cumsum (a scan; its adjoint is the reversed scan) ------------------------------------------------
-def cumsum(x: TensorBase, dim: int, dtype=None) -> TensorBase:
-    """Running sums along ``dim`` (integer and bool inputs give int64, as in PyTorch).
+def cumsum(x: TensorBase, dim: int | None = None, dtype=None, *, axis=None) -> TensorBase:
+    """Running sums along ``dim`` (integer and bool inputs give int64, as in PyTorch); NumPy's ``axis=``, and
+    without either, NumPy's running sum of the flattened tensor.
 
     >>> import graphgrad as gg
     >>> gg.tensor([[1.0, 2.0], [3.0, 4.0]]).cumsum(0)
     tensor([[1., 2.],
             [4., 6.]])
     """
+    if dim is None:
+        x, dim = (x.reshape(-1), 0) if axis is None else (x, axis)
     (d,) = normalize_dims(dim, x.ndim)
     out = bind("cumsum", x, dim=d)
     return out if dtype is None else out._cast(dtype_name(dtype))
@@ -352,7 +430,7 @@ primitive("cumsum", memory="fresh", batch=along_axis, attrs=("dim",), doc="runni
 
 
 # -- cumprod: a log-depth scan of products (exact gradients where elements are 0) ----------------------------
-def cumprod(x, dim: int, dtype=None):
+def cumprod(x, dim: int | None = None, dtype=None, *, axis=None):
     """Running products along ``dim``, as ``log2(n)`` rounds of ``y * (y shifted by s, ones in front)``.
 
     Built from multiplications, its gradient is exact where elements are 0 (``out / x`` would give nan) and
@@ -362,6 +440,8 @@ def cumprod(x, dim: int, dtype=None):
     >>> gg.tensor([1.0, 2.0, 0.0, 4.0]).cumprod(0)
     tensor([1., 2., 0., 0.])
     """
+    if dim is None:  # NumPy's axis=, or NumPy's flattened running product
+        x, dim = (x.reshape(-1), 0) if axis is None else (x, axis)
     (d,) = normalize_dims(dim, x.ndim)
     if dtype is not None:
         x = x._cast(any_dtype_name(dtype))

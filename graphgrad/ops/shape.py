@@ -321,7 +321,15 @@ def stack(tensors: Sequence[TensorBase], dim: int = 0) -> TensorBase:
     return cat([x.unsqueeze(d) for x in tensors], d)._shown_as("StackBackward0")
 
 
+def _copy(x: TensorBase, order: str = "K") -> TensorBase:
+    """NumPy's ``x.copy()``: a new tensor of the same values (PyTorch's ``clone``), differentiable; traced, a
+    ``cast`` to its own dtype, a node of its own that an in-place update of the copy cannot reach through."""
+    clone = getattr(x, "clone", None)
+    return clone() if clone is not None else bind("cast", x, dtype=x._type.dtype)
+
+
 export(view_as, "view_as", tensor="view_as")
+export(_copy, "copy", tensor="copy")
 export(flatten, "flatten", tensor="flatten", gg="flatten")
 
 
@@ -336,8 +344,24 @@ def _numpy_squeeze(a: TensorBase, axis=None) -> TensorBase:
 
 export(squeeze, "squeeze", tensor="squeeze", gg="squeeze", numpy="squeeze", numpy_fn=_numpy_squeeze)
 export(unsqueeze, "unsqueeze", tensor="unsqueeze", gg="unsqueeze", numpy="expand_dims")
-export(transpose, "transpose", tensor="transpose", gg="transpose", numpy="transpose",
+def _transpose_method(x: TensorBase, *axes) -> TensorBase:
+    """``x.transpose(dim0, dim1)`` swaps two dimensions (PyTorch's); NumPy's forms permute: ``x.transpose()``
+    reverses the axes, ``x.transpose((1, 0, 2))`` and ``x.transpose(1, 0, 2)`` (three or more axes) reorder them.
+    Two ints are PyTorch's swap, which for a matrix is NumPy's ``transpose(1, 0)`` too."""
+    if len(axes) == 2 and all(isinstance(a, int) for a in axes):
+        return transpose(x, *axes)
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    if not axes or axes == (None,):
+        return x.permute(tuple(reversed(range(x.ndim))))
+    if len(axes) != x.ndim:
+        raise ValueError(f"axes don't match array: transpose of a {x.ndim}-D tensor given {len(axes)} axes {axes}")
+    return x.permute(axes)
+
+
+export(transpose, "transpose", gg="transpose", numpy="transpose",
        numpy_fn=lambda a, axes=None: a.T if axes is None else a.permute(axes))
+export(_transpose_method, "transpose", tensor="transpose")
 export(t, "t", tensor="t", gg="t")
 export(property(lambda x: x.permute(tuple(reversed(range(x.ndim))))), "T", tensor="T")
 export(property(lambda x: x.transpose(-2, -1)), "mT", tensor="mT")

@@ -25,12 +25,24 @@ class dtype:
         # `import graphgrad as torch` print exactly what their documents show
         return f"torch.{self.name}"
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The NumPy dtype: NumPy reads an object's ``.dtype``, so ``np.dtype(x.dtype)`` and
+        ``np.zeros(3, dtype=x.dtype)`` work as for an ndarray's dtype."""
+        return self.numpy
+
     def __eq__(self, other) -> bool:
         if isinstance(other, dtype):
             return other.name == self.name
         try:
             return dtype_name(other) == self.name
         except TypeError:
+            pass
+        if other is None:  # np.dtype(None) is float64, but no dtype equals None
+            return False
+        try:  # NumPy's scalar types and spellings: x.dtype == np.float64, x.dtype == "f8"
+            return np.dtype(other) == self.numpy
+        except (TypeError, ValueError):
             return False
 
     def __hash__(self) -> int:

@@ -29,7 +29,8 @@ from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
 from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, trace
 from .compiled import _arg_type, _backend_of, _param_names
 from .grad_mode import is_grad_enabled
-from .pytree import TreeDef, tree_flatten, tree_unflatten
+from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
+from .transforms import non_float_error
 from .tensor import Tensor
 
 __all__ = ["vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "elementwise_grad",
@@ -77,16 +78,17 @@ def _float_args(args: tuple, positions, what: str, fn) -> tuple:
     """Python floats at differentiated positions become 0-d float64 arrays (they are traced, not baked in);
     anything else there must be a floating point array or tensor (or a pytree of them)."""
     out = list(args)
+    while isinstance(fn, Staged):  # hessian is jacfwd(jacrev(fn)): name the user's function
+        fn = fn.fn
     for i in positions:
         leaves, tree = tree_flatten(args[i])
         new = []
-        for leaf in leaves:
+        for leaf, path in zip(leaves, leaf_paths(tree)):
             if isinstance(leaf, float):
                 leaf = np.asarray(leaf, dtype=np.float64)
             t = _arg_type(leaf)
             if t is None or not t.is_floating:
-                raise TypeError(f"{what}: argument {i} of {_name(fn)} must be floating point tensors or arrays "
-                                f"(or pytrees of them), got {t or type(leaf).__name__}")
+                raise non_float_error(what, fn, i, len(args), path, leaf)
             new.append(leaf)
         out[i] = tree_unflatten(tree, new)
     return tuple(out)
@@ -851,6 +853,7 @@ def jvp(fn, primals, tangents, has_aux: bool = False):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise TypeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    primals = _float_args(primals, range(len(primals)), "jvp", fn)  # each primal named as fn's argument
     staged = _staged_for(fn, "jvp", (has_aux,), lambda: _make_jvp(fn, has_aux))
     return staged(primals, tangents)
 

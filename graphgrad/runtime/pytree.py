@@ -113,3 +113,14 @@ def tree_map(fn: Callable, tree: Any, *rest: Any) -> Any:
 
 def tree_leaves(tree: Any) -> list:
     return tree_flatten(tree)[0]
+
+
+def leaf_paths(tree: TreeDef) -> list[str]:
+    """Where each leaf sits, as a subscript: ``""`` for a bare leaf, ``"[1]"``, ``"['w'][0]"`` inside
+    containers (for messages that name one leaf of an argument)."""
+    if tree.kind == "leaf":
+        return [""]
+    if tree.kind == "none":
+        return []
+    keys = tree.meta if tree.kind == "dict" else range(len(tree.children))
+    return [f"[{k!r}]{rest}" for k, c in zip(keys, tree.children) for rest in leaf_paths(c)]

@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 
 from ..codegen.expressions import kernel
-from ..ir.api import TensorBase, bind
+from ..ir.api import ElementCount, TensorBase, bind
 from ..ir.registry import ERRORS, OPS, ShapeError, infer_type
 from ..ir.types import TensorType, dtype_name
 from ..passes.vjp_rules import VJP_RULES
@@ -265,8 +265,11 @@ class Tensor(TensorSurface, TensorBase):
     def shape(self) -> Size:
         return Size(self._data.shape)
 
-    def size(self, dim: int | None = None):
-        return Size(self._data.shape) if dim is None else self._data.shape[dim]
+    @property
+    def size(self) -> "ElementCount":
+        """NumPy's ``x.size`` (the number of elements, an int) that is also PyTorch's ``x.size()`` (the shape)
+        and ``x.size(dim)``."""
+        return ElementCount(self._data.size, Size(self._data.shape))
 
     @property
     def ndim(self) -> int:
@@ -534,16 +537,17 @@ class Tensor(TensorSurface, TensorBase):
         return self
 
     # -- values with their indices (eager: the indices are computed first, the values gathered by them) ------
-    def max(self, dim=None, keepdim: bool = False):
+    def max(self, dim=None, keepdim: bool = False, **numpy_keywords):
         """``x.max()`` is the largest element; ``x.max(dim)`` returns ``torch.return_types.max(values, indices)``
-        whose values' gradient goes to the element the index names, as in PyTorch."""
-        if dim is None or isinstance(dim, TensorBase) or _TRACES.stack:
-            return super().max(dim, keepdim)
+        whose values' gradient goes to the element the index names, as in PyTorch; ``x.max(axis=1)`` (NumPy's
+        keywords) the values alone, as NumPy."""
+        if numpy_keywords or dim is None or isinstance(dim, TensorBase) or _TRACES.stack:
+            return super().max(dim, keepdim, **numpy_keywords)
         return _along(self, "max", dim, keepdim)
 
-    def min(self, dim=None, keepdim: bool = False):
-        if dim is None or isinstance(dim, TensorBase) or _TRACES.stack:
-            return super().min(dim, keepdim)
+    def min(self, dim=None, keepdim: bool = False, **numpy_keywords):
+        if numpy_keywords or dim is None or isinstance(dim, TensorBase) or _TRACES.stack:
+            return super().min(dim, keepdim, **numpy_keywords)
         return _along(self, "min", dim, keepdim)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):

@@ -23,7 +23,7 @@ from ..tracer.tracer import ACTIVE, SymbolicTensor, _converted
 from .compiled import (_after_trace, _arg_type, _closure_guards, _param_names, _signature_text, _still_valid,
                        build_specialization, check_types_enabled)
 from .grad_mode import is_grad_enabled
-from .pytree import TreeDef, tree_flatten, tree_unflatten
+from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
 from .tensor import Tensor
 
 
@@ -45,6 +45,22 @@ def _leaf_names(name: str, tree: TreeDef) -> list:
         return [name]
     keys = tree.meta if tree.kind == "dict" else range(len(tree.children))
     return [n for k, c in zip(keys, tree.children) for n in _leaf_names(f"{name}_{k}", c)]
+
+
+def non_float_error(what: str, fn, argnum: int, n_args: int, path: str, leaf) -> TypeError:
+    """JAX's refusal of a differentiated argument that is not floating point (an integer array, an int, a bool),
+    naming the transform, the argument (its position, parameter name and leaf) and the dtype it got."""
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    param = _param_names(fn, n_args)[argnum] if argnum < n_args else "kwargs"
+    dtype = getattr(leaf, "dtype", None)
+    got = getattr(dtype, "name", None) or (str(dtype) if dtype is not None else type(leaf).__name__)
+    shape = getattr(leaf, "shape", None)
+    got += f" (shape {tuple(shape)})" if shape else ""
+    constant = ("close over it (lambda x: f(x, n)) to use it as a constant" if what in ("jvp", "vjp", "linearize")
+                else "leave it out of argnums to use it as a constant")
+    return TypeError(f"{what} requires real-valued (floating point) inputs, got {got} for argument {argnum} "
+                     f"({param}{path}) of {name}: pass floats (np.asarray({param}{path}, dtype=float)), or "
+                     f"{constant}")
 
 
 def _as_differentiable(x):
@@ -121,14 +137,13 @@ class _ValueAndGrad:
         self.argnums = argnums
         self._cache: dict = {}
         self._fast: dict | None = None  # (shape, dtype) per array argument -> plan (see _fast_call)
+        self.what = "value_and_grad"  # the transform's name in messages (grad sets its own)
 
     def _check(self, layout: _Layout, nums: tuple) -> None:
-        name = getattr(self.fn, "__name__", "f")
+        paths = [p for treedef in layout.treedefs for p in leaf_paths(treedef)]
         for j, (x, t) in enumerate(zip(layout.leaves, layout.types)):
             if layout.owner[j] in nums and (t is None or not t.is_floating):
-                got = t if t is not None else type(x).__name__
-                raise TypeError(f"grad: argument {layout.owner[j]} of {name} must be a floating point tensor, array "
-                                f"or Python float (or a tuple, list or dict of them), got {got}")
+                raise non_float_error(self.what, self.fn, layout.owner[j], layout.n_args, paths[j], x)
 
     def _spec(self, layout: _Layout, nums: tuple):
         try:
@@ -341,6 +356,7 @@ class _Grad:
     def __init__(self, fn, argnums):
         functools.update_wrapper(self, fn)
         self._vg = _ValueAndGrad(fn, argnums)
+        self._vg.what = "grad"
 
     def __call__(self, *args, **kwargs):
         return self._vg(*args, **kwargs)[1]

@@ -121,6 +121,13 @@ CASES = {
     "einsum_diagonals": (lambda np, a, b: np.einsum("bii,bjj->bij", a, b) ** 2, [gauss((2, 3, 3)), gauss((2, 2, 2))]),
     "dot_nd": (lambda np, a, b: np.dot(a, b), [gauss((2, 3)), gauss((2, 3, 4))]),
     "dot_matrix_vector": (lambda np, a, b: np.dot(a, b), [gauss((2, 2, 3)), gauss((3,))]),
+    "qr_square": (lambda np, x: np.concatenate(np.linalg.qr(x), axis=-2), [gauss((3, 3))]),
+    "qr_tall": (lambda np, x: np.concatenate(np.linalg.qr(x), axis=-2), [gauss((5, 3))]),
+    "qr_batched": (lambda np, x: np.linalg.qr(x)[0] * np.linalg.qr(x)[1][..., :1, :], [gauss((2, 4, 3))]),
+    "lstsq_solution": (lambda np, a, b: np.linalg.lstsq(a, b, rcond=None)[0], [gauss((5, 3)), gauss((5, 2))]),
+    "lstsq_residuals": (lambda np, a, b: np.linalg.lstsq(a, b, rcond=None)[1], [gauss((5, 3)), gauss((5,))]),
+    "lstsq_wide": (lambda np, a, b: np.linalg.lstsq(a, b, rcond=None)[0], [gauss((2, 3)), gauss((2,))]),
+    "lstsq_values": (lambda np, a: np.linalg.lstsq(a, np.ones(4), rcond=None)[3], [distinct((4, 3))]),
 }
 
 
@@ -229,7 +236,8 @@ def test_gradient_of_singular_values_is_exact_at_repeated_values():
     np.testing.assert_allclose(g, np.eye(3), atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["inv", "solve_vector", "det", "cholesky", "eigh", "svd_tall", "norm_nuc", "trace"])
+@pytest.mark.parametrize("name", ["inv", "solve_vector", "det", "cholesky", "eigh", "svd_tall", "norm_nuc", "trace",
+                                  "qr_tall", "lstsq_solution"])
 def test_forward_mode_transposes_the_gradient_rules(name, rng):
     """gg.jvp: forward mode comes from transposing each gradient rule; against central differences."""
     f, _, arrays = case(name, rng)
@@ -299,3 +307,48 @@ def test_solve_binds_the_form_every_numpy_and_cupy_reads_alike(shapes, rng):
         sa, sb = node.inputs[0].type.shape, node.inputs[1].type.shape
         assert (len(sa) == 2 and len(sb) == 1) or (len(sb) == len(sa) and sb[:-2] == sa[:-2]), (sa, sb)
     np.testing.assert_allclose(np.asarray(c(a, b)), np.linalg.solve(a, b), rtol=1e-12)
+
+
+def test_qr_of_a_wide_matrix_has_numpys_values_and_refuses_its_gradient(rng):
+    a = rng.standard_normal((3, 5))
+    q, r = gnp.linalg.qr(gg.tensor(a))
+    nq, nr = np.linalg.qr(a)
+    np.testing.assert_allclose(q.numpy(), nq, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(r.numpy(), nr, rtol=1e-12, atol=1e-12)
+    with pytest.raises(NotImplementedError, match=r"gradient of linalg.qr of a wide matrix \(3 by 5\)"):
+        gg.grad(lambda x: gnp.sum(gnp.linalg.qr(x)[1]))(a)
+    with pytest.raises(NotImplementedError, match="mode='complete' is not supported"):
+        gnp.linalg.qr(gg.tensor(a), mode="complete")
+
+
+@pytest.mark.parametrize("a", [np.array([[1.0, 2.0], [2.0, 4.0]]), np.eye(3), np.zeros((2, 3)),
+                               np.array([[1.0, 0.0, 0.0], [0.0, 1e-20, 0.0]]), np.array([0.0, 3.0]),
+                               np.zeros(4), np.array([[[1.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 2.0]]])])
+def test_matrix_rank_equals_numpys_and_has_no_gradient(a):
+    expected = np.linalg.matrix_rank(a)
+    for got in (gnp.linalg.matrix_rank(gg.tensor(a)), gg.compile(gnp.linalg.matrix_rank)(a)):
+        got = np.asarray(got.numpy() if isinstance(got, gg.Tensor) else got)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, expected)
+    # an integer result: a factor of a differentiated function, it contributes no gradient (like argmax)
+    g = gg.grad(lambda x: gnp.sum(x * x) * gnp.sum(gnp.linalg.matrix_rank(x)))(a)
+    np.testing.assert_allclose(g, 2 * a * np.sum(expected), rtol=1e-12)
+
+
+def test_matrix_rank_tolerance():
+    a = np.diag([1.0, 1e-3, 1e-9])
+    for tol in (1e-12, 1e-6, 1e-2):
+        assert gnp.linalg.matrix_rank(gg.tensor(a), tol).item() == np.linalg.matrix_rank(a, tol)
+
+
+@pytest.mark.parametrize("name", ["eig", "eigvals"])
+def test_eig_of_a_general_matrix_is_refused_naming_eigh(name):
+    """A general matrix's eigenvalues are complex; complex dtypes are out of scope (docs/ops.md)."""
+    with pytest.raises(NotImplementedError, match=r"complex.*linalg\.eigh"):
+        getattr(gnp.linalg, name)(gg.tensor(np.eye(2)))
+    with pytest.raises(NotImplementedError, match="complex"):
+        gg.grad(lambda x: gnp.sum(getattr(gnp.linalg, name)(x)[0]))(np.eye(2))
+    with pytest.raises(NotImplementedError, match="complex"):
+        getattr(gg.linalg, name)(gg.tensor(np.eye(2)))
+    plain = getattr(gnp.linalg, name)(np.diag([2.0, 3.0]))  # plain arrays: NumPy's own
+    np.testing.assert_allclose(plain[0] if name == "eig" else plain, [2.0, 3.0])

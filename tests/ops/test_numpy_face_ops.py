@@ -256,3 +256,66 @@ def test_cumprod_equals_numpy_and_its_gradient_is_exact_at_zeros(axis):
     g = gg.grad(lambda x: gnp.sum(gnp.cumprod(x, axis=axis) * w))(a)
     numeric = numerical_jacobian(lambda x: np.asarray(np.sum(np.cumprod(x, axis=axis) * w)), [a])[0]
     np.testing.assert_allclose(g.ravel(), numeric.ravel(), rtol=1e-7, atol=1e-7)
+
+
+# -- partition: NumPy's contract (kth in sorted place, smaller before, larger after), a permutation's gradient --
+PARTITIONS = [((7,), 3, -1), ((7,), -1, 0), ((7,), (1, 5), -1), ((3, 5), 2, 1), ((4, 3), 0, 0), ((2, 3, 4), 1, 1),
+              ((3, 4), 5, None)]
+
+
+def _check_partition(got, a, kth, axis):
+    if axis is None:
+        a, axis = a.ravel(), 0
+    got, srt = np.moveaxis(got, axis, -1), np.moveaxis(np.sort(a, axis=axis), axis, -1)
+    np.testing.assert_array_equal(np.sort(got, axis=-1), srt)  # a permutation of each line
+    for k in np.atleast_1d(kth) % a.shape[axis]:
+        np.testing.assert_array_equal(got[..., k], srt[..., k])
+        assert (got[..., :k] <= got[..., k:k + 1]).all() and (got[..., k + 1:] >= got[..., k:k + 1]).all()
+
+
+@pytest.mark.parametrize("shape,kth,axis", PARTITIONS)
+def test_partition_values_eager_and_compiled(shape, kth, axis, rng):
+    a = rng.permutation(np.linspace(-3.0, 3.0, int(np.prod(shape)))).reshape(shape)
+    eager = gnp.partition(gg.tensor(a), kth, axis)
+    compiled = gg.compile(lambda x: gnp.partition(x, kth, axis))(a)
+    for got in (eager.numpy(), np.asarray(compiled), gnp.partition(a, kth, axis)):
+        _check_partition(got, a, kth, axis)
+    order = gnp.argpartition(gg.tensor(a), kth, axis).numpy()
+    _check_partition(np.take_along_axis(a.ravel() if axis is None else a, order, 0 if axis is None else axis),
+                     a, kth, axis)
+
+
+@pytest.mark.parametrize("shape,kth,axis", PARTITIONS)
+def test_partition_gradients_first_and_second_order(shape, kth, axis, rng):
+    """The gradient of a weighted sum of partition(x) puts each weight at its value's place in x; second order
+    through a cube; eager autograd and gg.grad (compiled) against finite differences."""
+    a = rng.permutation(np.linspace(-3.0, 3.0, int(np.prod(shape)))).reshape(shape)
+    out_shape = (a.size,) if axis is None else shape
+    w = rng.standard_normal(out_shape)
+
+    def f(x):
+        return gnp.sum(gnp.partition(x, kth, axis) ** 3 * w)
+
+    numeric = numerical_jacobian(lambda x: np.asarray(float(f(gg.tensor(x)).item())), [a])[0].reshape(shape)
+    np.testing.assert_allclose(gg.grad(f)(a), numeric, rtol=1e-6, atol=1e-6)
+    t = gg.tensor(a, requires_grad=True)
+    (g,) = gg.autograd.grad(f(t), [t], create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), numeric, rtol=1e-6, atol=1e-6)
+    # second order: d/dx sum(grad f * v), against differences of the compiled gradient
+    v = rng.standard_normal(shape)
+    (h,) = gg.autograd.grad((g * gg.tensor(v)).sum(), [t])
+    second = gg.grad(lambda x: gnp.sum(gg.grad(f)(x) * v))(a)
+    numeric2 = numerical_jacobian(lambda x: np.asarray(float(np.sum(gg.grad(f)(x) * v))), [a])[0].reshape(shape)
+    np.testing.assert_allclose(h.numpy(), numeric2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(second, numeric2, rtol=1e-5, atol=1e-5)
+
+
+def test_partition_under_vmap_and_bad_kth():
+    a = np.array([[3.0, 1.0, 2.0, 0.0], [0.5, 9.0, -4.0, 1.0]])
+    batched = gg.vmap(lambda x: gnp.partition(x, 1))(a)
+    for row, got in zip(a, np.asarray(batched)):
+        _check_partition(got, row, 1, -1)
+    with pytest.raises(ValueError, match=r"kth\(=4\) out of bounds \(4\)"):
+        gnp.partition(gg.tensor(a), 4)
+    with pytest.raises(TypeError, match="Partition index must be integer"):
+        gnp.partition(gg.tensor(a), 1.5)

@@ -241,8 +241,48 @@ def test_differentiated_python_float_and_numpy_scalars_give_scalars():
 
 
 def test_integer_argument_is_refused_naming_it():
-    with pytest.raises(TypeError, match=r"argument 0 of <lambda> must be a floating point .*got int"):
+    with pytest.raises(TypeError, match=r"^grad requires real-valued \(floating point\) inputs, got int for "
+                                        r"argument 0 \(x\) of <lambda>"):
         gg.grad(lambda x: x * 2.0)(3)
+
+
+def _square_sum(x, n=None):
+    return gnp.sum(x * x)
+
+
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacrev", "jacfwd", "hessian", "elementwise_grad"])
+@pytest.mark.parametrize("arg,got", [(np.array([1, 2]), r"int64 \(shape \(2,\)\)"),
+                                     (np.array([1, 2], dtype=np.int32), r"int32 \(shape \(2,\)\)"),
+                                     (np.array([True]), r"bool \(shape \(1,\)\)"), (np.int64(3), "int64"),
+                                     (gg.tensor([1, 2]), r"int64 \(shape \(2,\)\)")])
+def test_integer_differentiated_argument_is_a_type_error_naming_it_and_its_dtype(transform, arg, got):
+    """As JAX: grad of an integer argument is refused (not a gradient of a rounded function), naming the
+    argument (position and parameter) and the dtype it got, in every transform that differentiates."""
+    fn = _square_sum if transform in ("grad", "value_and_grad", "hessian") else (lambda x, n=None: x * x)
+    with pytest.raises(TypeError, match=rf"^{transform} requires real-valued \(floating point\) inputs, got {got} "
+                                        rf"for argument 0 \(x\) of (_square_sum|<lambda>): .*argnums"):
+        getattr(gg, transform)(fn)(arg)
+
+
+def test_integer_leaf_of_a_pytree_argument_and_later_argnums_are_named():
+    with pytest.raises(TypeError, match=r"got int64 \(shape \(2,\)\) for argument 0 \(p\['b'\]\) of f"):
+        def f(p):
+            return gnp.sum(p["a"] * p["b"])
+        gg.grad(f)({"a": np.ones(2), "b": np.array([1, 2])})
+    with pytest.raises(TypeError, match=r"got int64 \(shape \(2,\)\) for argument 1 \(n\) of <lambda>"):
+        gg.hessian(lambda x, n: gnp.sum(x * x * n), argnums=1)(np.ones(2), np.array([1, 2]))
+    with pytest.raises(TypeError, match=r"^jvp requires .* got int64 \(shape \(2,\)\) for argument 1 \(n\)"):
+        gg.jvp(lambda x, n: x * n, (np.ones(2), np.array([1, 2])), (np.ones(2), np.ones(2)))
+
+
+def test_integer_arguments_that_are_not_differentiated_keep_working():
+    n = np.array([1, 2])
+    np.testing.assert_array_equal(gg.grad(lambda x, n: gnp.sum(x * n))(np.ones(2), n), [1.0, 2.0])
+    np.testing.assert_array_equal(gg.jacrev(lambda x, n: x * n)(np.ones(2), n), np.diag([1.0, 2.0]))
+    np.testing.assert_array_equal(gg.jacfwd(lambda x, n: x * n)(np.ones(2), n), np.diag([1.0, 2.0]))
+    np.testing.assert_array_equal(gg.hessian(lambda x, n: gnp.sum(x * x * n))(np.ones(2), n), np.diag([2.0, 4.0]))
+    np.testing.assert_array_equal(gg.elementwise_grad(lambda x, n: x * n)(np.ones(2), n), [1.0, 2.0])
+    assert gg.grad(lambda x, k: x ** k)(2.0, 3) == 12.0
 
 
 @pytest.mark.parametrize("shape", [(1,), (1, 1)])
