@@ -22,6 +22,7 @@ from typing import Callable
 
 from ..ir.api import TensorBase, bind
 from ..ir.graph import Graph, Value
+from ..ir.interpret import STRUCTURED
 from ..ir.types import TupleType
 from ..tracer.tracer import SymbolicTensor
 
@@ -177,6 +178,16 @@ def _constant(node, env_values):
     return Tensor._wrap(np.asarray(kernel(node.op, tuple(node.attrs.items()), 0, "np")()))
 
 
+def _unbatched(node, ins: list):
+    """A node none of whose inputs is batched, applied as it is. Eagerly, a control-flow node runs its sub-graphs
+    as ``ir.interpret`` does (into a tuple of tensors, which ``get`` indexes); traced, ``bind`` records it."""
+    if node.op in STRUCTURED and not any(isinstance(a, SymbolicTensor) for a in ins):
+        return tuple(STRUCTURED[node.op](node, ins))
+    if isinstance(ins[0], tuple):  # get, of an eagerly run control-flow node
+        return ins[0][node.attrs["item"]]
+    return bind(node.op, *ins, **node.attrs)
+
+
 def batch_interpret(graph: Graph, args: list, in_dims: list) -> list[tuple]:
     """Run ``graph`` (written for one example) on batched ``args``: ``in_dims[i]`` is the batch axis of
     ``args[i]`` or None. Returns ``(value, batch_axis_or_None)`` per output."""
@@ -207,7 +218,7 @@ def batch_interpret(graph: Graph, args: list, in_dims: list) -> list[tuple]:
             for tracer in tracers:
                 tracer.loc_override = n.loc
         try:
-            env[n.output] = rule(n.op, ins, dims, **n.attrs) if rule else (bind(n.op, *ins, **n.attrs), None)
+            env[n.output] = rule(n.op, ins, dims, **n.attrs) if rule else (_unbatched(n, ins), None)
         finally:
             for tracer, previous in tracers.items():
                 tracer.loc_override = previous
