@@ -314,3 +314,15 @@ def test_per_example_gradients_through_a_while_loop_with_a_batched_test():
     np.testing.assert_allclose(per_example, np.stack([gg.grad(loss)(w, x) for x in X3]), rtol=1e-12)
     trips = [int(np.ceil(np.abs(x).sum() * 3.0)) for x in X3]
     assert len(set(trips)) > 1   # the examples do stop after different numbers of iterations
+
+
+def test_transforms_on_tensors_that_require_grad_run_control_flow_eagerly():
+    """Replayed through eager autograd, an unbatched control-flow node runs its sub-graphs (it used to fail with
+    "primitive 'cond' has no array expression")."""
+    f = lambda x: gg.cond(x.sum() > 0, lambda v: v.sin() * 2.0, lambda v: v * v, x)  # noqa: E731
+    x0, v = np.array([0.3, 0.5]), np.array([1.0, -2.0])
+    x = gg.tensor(x0, requires_grad=True)
+    _, t = gg.jvp(f, (x,), (v,))
+    np.testing.assert_allclose(t.detach().numpy(), 2 * np.cos(x0) * v, rtol=1e-12)
+    t.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), -2 * np.sin(x0) * v, rtol=1e-12)
