@@ -267,8 +267,7 @@ def cmd_ops(ns) -> int:
         jvp = (("zero" if name in NONDIFFERENTIABLE else "transposed gradient") if name in VJP_RULES else
                "transposed adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")
         batch = getattr(BATCH_RULES.get(name), "__name__", None) or (
-            "none (no input)" if name in ("constant", "full", "arange") else
-            "none yet (refused)" if name in STRUCTURED or name == "get" else "MISSING")
+            "none (no input)" if name in ("constant", "full", "arange") else "MISSING")
         expr = ("yes" if name in EXPRESSIONS else "python block" if name in BLOCKS else
                 "bound by its block" if name == "get" else "MISSING")
         # every expression is written over xp (numpy or cupy); a C template also lets CuPy fuse it into a kernel

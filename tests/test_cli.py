@@ -58,8 +58,8 @@ def test_debug_shows_traceback():
     assert r.returncode != 0 and "Traceback" in r.stderr
 
 
-# structured control flow has no vmap batching rule yet (vmap refuses it by name); nothing else lacks a rule
-KNOWN_GAPS = {"cond", "get", "scan", "while"}
+# no op lacks a vmap batching rule (structured control flow included)
+KNOWN_GAPS: set = set()
 
 
 def test_ops_lists_coverage_without_gaps():
@@ -68,6 +68,9 @@ def test_ops_lists_coverage_without_gaps():
     assert "MISSING" not in r.stdout
     refused = {row.split()[0] for row in r.stdout.splitlines()[1:] if "none yet (refused)" in row}
     assert refused == KNOWN_GAPS
+    rows = {row.split()[0]: row.split() for row in r.stdout.splitlines()[1:]}
+    for op in ("cond", "scan", "while", "get"):  # the vmap batching column names the rule declared with the op
+        assert f"_{op}_batch" in rows[op], rows[op]
 
 
 def _ops_table():

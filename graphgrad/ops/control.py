@@ -22,15 +22,187 @@ from ..codegen import python as _codegen
 from ..ir import interpret as _interpret
 from ..ir.api import TensorBase, bind
 from ..ir.graph import Graph, Value
-from ..ir.registry import ShapeError, broadcast_shapes, defop, result_dtype
+from ..ir.registry import ShapeError, broadcast_shapes, result_dtype
 from ..ir.types import TensorType, TupleType
 from ..ir.verify import verify
 from ..passes import adjoint as _adjoint
+from ..passes.batching import (batch_first, batch_interpret, batch_size, batched_outputs, broadcast_batch, moveaxis,
+                               to_front)
 from ..tracer.subtrace import trace_subgraph
 from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, _where, user_location
+from .define import structured
 
 CONTROL_OPS = ("cond", "scan", "while")
 _INDEX = TensorType((), "int64")
+
+
+# -- batching rules (vmap), declared with each op below -----------------------------------------------
+# A rule runs its sub-graphs through ``batch_interpret`` inside the sub-traces of a new node of the same op
+# (or, eagerly, as Python). Which outputs come out batched is decided first (``rule.batched``), so that both
+# branches of a cond agree and a loop's carry is batched from the first iteration when any iteration would
+# batch it (JAX's fixpoint).
+
+def _batch_front(args: list, bdims: list) -> tuple:
+    """Operands with their batch axis first, and their new batch axes."""
+    return [to_front(a, d) for a, d in zip(args, bdims)], [None if d is None else 0 for d in bdims]
+
+
+def _truthy(x):
+    return x if x._type.dtype == "bool" else bind("ne", x, 0)
+
+
+def _per_example(flag, like):
+    """A batch-first ``(size,)`` mask shaped to broadcast against ``like`` (batch-first too)."""
+    return flag.reshape((flag.shape[0],) + (1,) * (like.ndim - 1))
+
+
+def _cond_flags(in_flags, true, false) -> tuple:
+    """A batched predicate batches every output; otherwise an output is batched when either branch makes it so."""
+    if in_flags[0]:
+        return (True,) * len(true.outputs)
+    return tuple(a or b for a, b in zip(batched_outputs(true, in_flags[1:]), batched_outputs(false, in_flags[1:])))
+
+
+def _cond_batch(op, args, bdims, true, false):
+    """An unbatched predicate keeps one ``cond``, its branches batched. A batched one (examples take different
+    branches) evaluates both branches for every example and selects per example with ``where``, as JAX does:
+    both branches then run on every example (a branch that fails or is costly on some inputs runs on them)."""
+    size = batch_size(args, bdims)
+    ops, dims = _batch_front(args[1:], bdims[1:])
+    flags = _cond_flags([d is not None for d in bdims], true, false)
+    if bdims[0] is not None:
+        pred = _truthy(to_front(args[0], bdims[0]))
+        outs = []
+        for (a, da), (b, db) in zip(batch_interpret(true, ops, dims), batch_interpret(false, ops, dims)):
+            a, b = broadcast_batch(a, da, size), broadcast_batch(b, db, size)
+            outs.append(bind("where", _per_example(pred, a), a, b))
+        return outs, (0,) * len(outs)
+
+    def branch(g: Graph):
+        def run(*xs):
+            return tuple(batch_first(v, d, f, size) for (v, d), f in zip(batch_interpret(g, list(xs), dims), flags))
+        run.__name__ = g.name
+        return run
+
+    outs = cond(args[0], branch(true), branch(false), *ops)
+    return list(outs), tuple(0 if f else None for f in flags)
+
+
+_cond_batch.batched = _cond_flags
+
+
+def _scan_flags(in_flags, body, n_carry, n_xs, **_) -> tuple:
+    """A carry is batched from the start when it becomes batched after some iterations (a fixpoint: each pass
+    batches at least one more carry, or stops); then each y's flag."""
+    carry, rest = list(in_flags[:n_carry]), list(in_flags[n_carry:])
+    while True:
+        out = batched_outputs(body, [False] + carry + rest)
+        grown = [a or b for a, b in zip(carry, out[:n_carry])]
+        if grown == carry:
+            return tuple(carry) + tuple(out[n_carry:])
+        carry = grown
+
+
+def _scan_batch(op, args, bdims, body, n_carry, n_xs, length, start, reverse):
+    """A ``scan`` of the batched body: the carry batch-first, each xs with its batch axis second (the scanned
+    axis stays first), so each step's x, and each y, is batch-first; the stacked ys have their batch axis second."""
+    n, nx = n_carry, n_xs
+    size = batch_size(args, bdims)
+    flags = _scan_flags([d is not None for d in bdims], body, n, nx)
+    carry = [batch_first(c, d, f, size) for c, d, f in zip(args[:n], bdims[:n], flags)]
+    xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(args[n:n + nx], bdims[n:n + nx])]
+    consts, k_dims = _batch_front(args[n + nx:], bdims[n + nx:])
+    dims = [None] + [0 if f else None for f in flags[:n]] + [None if d is None else 0 for d in bdims[n:n + nx]] + k_dims
+
+    def step(i, c, x):
+        res = batch_interpret(body, [i] + list(c) + list(x) + consts, dims)
+        out = [batch_first(v, d, f, size) for (v, d), f in zip(res, flags)]
+        return out[:n], out[n:]
+
+    tracer = _active()
+    if tracer is None:  # eagerly: the loop runs now
+        like = next(a for a in args if isinstance(a, TensorBase))
+        c, per_step = carry, []
+        for k in (range(length - 1, -1, -1) if reverse else range(length)):
+            c, y = step(_index_tensor(like, start + k), c, [x[k] for x in xs])
+            per_step.append(y)
+        if reverse:
+            per_step.reverse()
+        if len(flags) > n and not per_step:
+            raise NotImplementedError("scan of length 0 with outputs cannot run eagerly")
+        ys = [_stack([y[j] for y in per_step]) for j in range(len(flags) - n)]
+    else:
+        c, ys = _loop_traced(tracer, step, carry, xs, length, start, reverse, body.name,
+                             [v.name for v in body.inputs[1:1 + n]])
+    return list(c) + list(ys), tuple(0 if f else None for f in flags[:n]) + tuple(1 if f else None for f in flags[n:])
+
+
+_scan_batch.batched = _scan_flags
+
+
+def _while_flags(in_flags, cond, body, n_carry) -> tuple:
+    """``(carry flags, predicate flag)``: the carry batched by fixpoint, as for scan; a batched predicate
+    (examples stop after different iterations) batches all of it, since each example keeps its own."""
+    carry, consts = list(in_flags[:n_carry]), list(in_flags[n_carry:])
+    while True:
+        grown = [a or b for a, b in zip(carry, batched_outputs(body, carry + consts))]
+        if grown == carry:
+            break
+        carry = grown
+    pred = batched_outputs(cond, carry + consts)[0]
+    return ((True,) * n_carry if pred else tuple(carry)), pred
+
+
+def _while_batch(op, args, bdims, cond, body, n_carry):
+    """An unbatched predicate keeps one ``while`` over the batched body. A batched one loops while any example
+    goes on; each iteration's update is kept (``where``) only for the examples whose predicate still holds, so
+    an example that has stopped keeps its carry (JAX's rule: the body runs on every example until the last
+    stops)."""
+    n = n_carry
+    size = batch_size(args, bdims)
+    flags, pred_batched = _while_flags([d is not None for d in bdims], cond, body, n)
+    carry = [batch_first(c, d, f, size) for c, d, f in zip(args[:n], bdims[:n], flags)]
+    consts, k_dims = _batch_front(args[n:], bdims[n:])
+    dims = [0 if f else None for f in flags] + k_dims
+
+    def test(*c):
+        ((p, d),) = batch_interpret(cond, list(c) + consts, dims)
+        return batch_first(p, d, pred_batched, size)
+
+    def step(*c):
+        res = batch_interpret(body, list(c) + consts, dims)
+        return tuple(batch_first(v, d, f, size) for (v, d), f in zip(res, flags))
+
+    if pred_batched:
+        def any_goes_on(*c):
+            return bind("gt", bind("sum", _truthy(test(*c)), dim=None, keepdim=False), 0)
+
+        def step_those_going_on(*c):
+            going = _truthy(test(*c))
+            return tuple(bind("where", _per_example(going, new), new, old) for new, old in zip(step(*c), c))
+
+        loop_test, loop_step = any_goes_on, step_those_going_on
+    else:
+        loop_test, loop_step = test, step
+    tracer = _active()
+    if tracer is None:  # eagerly: the loop runs now
+        out = tuple(carry)
+        while bool(loop_test(*out)):
+            out = loop_step(*out)
+    else:
+        out = _while_traced(tracer, loop_test, loop_step, carry, body.name, [v.name for v in body.inputs[:n]])
+    return list(out), tuple(0 if f else None for f in flags)
+
+
+_while_batch.batched = lambda in_flags, **attrs: _while_flags(in_flags, **attrs)[0]
+
+
+def _get_batch(op, args, bdims, item):
+    """One output of a batched control-flow node (its rule returned them all, with their batch axes)."""
+    return args[0][item], bdims[0][item]
+
+
+_get_batch.batched = lambda in_flags, item: in_flags[0][item] if isinstance(in_flags[0], tuple) else in_flags[0]
 
 
 # -- type rules ------------------------------------------------------------------------------------
@@ -52,8 +224,8 @@ def _tensor_types(inputs: list, op: str) -> list:
     return list(inputs)
 
 
-@defop("cond", attrs=("true", "false"),
-       doc="cond(pred, *operands): the outputs of sub-graph `true` or `false` applied to the operands")
+@structured("cond", batch=_cond_batch, attrs=("true", "false"),
+             doc="cond(pred, *operands): the outputs of sub-graph `true` or `false` applied to the operands")
 def _cond_type(inputs, true, false):
     pred, *ops = _tensor_types(inputs, "cond")
     if pred.shape != ():
@@ -67,9 +239,9 @@ def _cond_type(inputs, true, false):
     return TupleType(tuple(t))
 
 
-@defop("scan", attrs=("body", "n_carry", "n_xs", "length", "start", "reverse"),
-       doc="scan(*carry, *xs, *consts): carry, y = body(i, *carry, *x[k], *consts) for k in range(length), "
-           "i = start + k (reversed when reverse); returns the final carry and the stacked ys")
+@structured("scan", batch=_scan_batch, attrs=("body", "n_carry", "n_xs", "length", "start", "reverse"),
+             doc="scan(*carry, *xs, *consts): carry, y = body(i, *carry, *x[k], *consts) for k in range(length), "
+                 "i = start + k (reversed when reverse); returns the final carry and the stacked ys")
 def _scan_type(inputs, body, n_carry, n_xs, length, start, reverse):
     types = _tensor_types(inputs, "scan")
     carry, xs, consts = types[:n_carry], types[n_carry:n_carry + n_xs], types[n_carry + n_xs:]
@@ -84,8 +256,8 @@ def _scan_type(inputs, body, n_carry, n_xs, length, start, reverse):
     return TupleType(tuple(carry) + tuple(TensorType((length,) + y.shape, y.dtype) for y in outs[n_carry:]))
 
 
-@defop("while", attrs=("cond", "body", "n_carry"),
-       doc="while(*carry, *consts): carry = body(*carry, *consts) while cond(*carry, *consts); returns the carry")
+@structured("while", batch=_while_batch, attrs=("cond", "body", "n_carry"),
+             doc="while(*carry, *consts): carry = body(*carry, *consts) while cond(*carry, *consts); returns the carry")
 def _while_type(inputs, cond, body, n_carry):
     types = _tensor_types(inputs, "while")
     carry = types[:n_carry]
@@ -100,7 +272,7 @@ def _while_type(inputs, cond, body, n_carry):
     return TupleType(tuple(carry))
 
 
-@defop("get", attrs=("item",), doc="element `item` of a control-flow node's result")
+@structured("get", batch=_get_batch, attrs=("item",), doc="element `item` of a control-flow node's result")
 def _get_type(inputs, item):
     (t,) = inputs
     if not isinstance(t, TupleType) or not 0 <= item < len(t.types):

@@ -78,6 +78,19 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     return fn
 
 
+def structured(name: str, *, attrs: tuple, doc: str, batch: Callable) -> Callable:
+    """Declare an op whose attributes are sub-graphs (control flow): decorates its type rule
+    ``infer(inputs, **attrs)``; ``batch`` is its batching rule, as for ``primitive``. Such an op has no array
+    expression: it is emitted as a Python block, differentiates through its sub-graphs' adjoints and runs its
+    sub-graphs when interpreted (``graphgrad.ops.control``)."""
+    def register(infer):
+        defop(name, attrs, doc)(infer)
+        defbatch(name, batch)
+        return infer
+
+    return register
+
+
 def call(function: str) -> Callable:
     """The expression ``xp.function(x, ...)``."""
     return lambda a, xp, out: [f"{xp}.{function}({', '.join(a)})"]

@@ -10,6 +10,11 @@ Rules are written with the Tensor API (``bind``, ``reshape``, ``permute``), so, 
 rule evaluates eagerly or records IR into an active trace. Most primitives name a *family* rule
 (``elementwise``, ``reduction``, ...), registered with ``defbatch(op, rule)``; an op without a rule is a clear
 error naming it, never a silent Python loop.
+
+Ops with sub-graphs (``cond``, ``scan``, ``while``) return a tuple read by ``get`` nodes: their rules return
+``(list of outputs, tuple of batch axes)``, and the ``get`` rule picks one pair. Which outputs of a sub-graph
+come out batched is decided before it is traced (``batched_outputs``), so that a loop's carry can be made
+batched from the first iteration; such a rule carries ``rule.batched(in_flags, **attrs) -> out_flags``.
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from typing import Callable
 
 from ..ir.api import TensorBase, bind
 from ..ir.graph import Graph, Value
+from ..ir.interpret import STRUCTURED
+from ..ir.types import TupleType
 from ..tracer.tracer import SymbolicTensor
 
 BATCH_RULES: dict[str, Callable] = {}
@@ -117,6 +124,40 @@ def along_axis(op, args, bdims, dim):
     return bind(op, x, dim=_shift(dim)), 0
 
 
+# -- which values come out batched ------------------------------------------------------------
+
+def _any(flag) -> bool:
+    return any(flag) if isinstance(flag, tuple) else bool(flag)
+
+
+def batched_outputs(graph: Graph, in_flags: list) -> list:
+    """Which outputs of ``graph`` ``batch_interpret`` makes batched when the inputs flagged in ``in_flags`` are
+    batched: a value is batched when a node that reads a batched value makes it (a rule with a ``batched``
+    attribute says which outputs of its tuple). A tuple's flag is a tuple of flags."""
+    flags: dict = dict(zip(graph.inputs, in_flags))
+    for n in graph.nodes:
+        ins = [flags.get(x, False) if isinstance(x, Value) else False for x in n.inputs]
+        batched = any(_any(f) for f in ins)
+        precise = getattr(BATCH_RULES.get(n.op), "batched", None)
+        if batched and precise is not None:
+            flags[n.output] = precise(ins, **n.attrs)
+        elif isinstance(n.output.type, TupleType):
+            flags[n.output] = (batched,) * len(n.output.type.types)
+        else:
+            flags[n.output] = batched
+    return [flags.get(v, False) for v in graph.outputs]
+
+
+def batch_first(x, dim, batched: bool, size: int):
+    """``x`` (batch axis ``dim``) as the rule promised it: batch-first when ``batched`` (an unbatched value is
+    broadcast), as it is otherwise."""
+    if batched:
+        return broadcast_batch(x, dim, size)
+    if dim is not None:
+        raise AssertionError("a value batch_interpret batched was predicted unbatched")
+    return x
+
+
 # -- the interpreter ---------------------------------------------------------------------------
 
 def _constant(node, env_values):
@@ -135,6 +176,16 @@ def _constant(node, env_values):
 
     # the op's own expression: constant, full and arange alike
     return Tensor._wrap(np.asarray(kernel(node.op, tuple(node.attrs.items()), 0, "np")()))
+
+
+def _unbatched(node, ins: list):
+    """A node none of whose inputs is batched, applied as it is. Eagerly, a control-flow node runs its sub-graphs
+    as ``ir.interpret`` does (into a tuple of tensors, which ``get`` indexes); traced, ``bind`` records it."""
+    if node.op in STRUCTURED and not any(isinstance(a, SymbolicTensor) for a in ins):
+        return tuple(STRUCTURED[node.op](node, ins))
+    if isinstance(ins[0], tuple):  # get, of an eagerly run control-flow node
+        return ins[0][node.attrs["item"]]
+    return bind(node.op, *ins, **node.attrs)
 
 
 def batch_interpret(graph: Graph, args: list, in_dims: list) -> list[tuple]:
@@ -167,7 +218,7 @@ def batch_interpret(graph: Graph, args: list, in_dims: list) -> list[tuple]:
             for tracer in tracers:
                 tracer.loc_override = n.loc
         try:
-            env[n.output] = rule(n.op, ins, dims, **n.attrs) if rule else (bind(n.op, *ins, **n.attrs), None)
+            env[n.output] = rule(n.op, ins, dims, **n.attrs) if rule else (_unbatched(n, ins), None)
         finally:
             for tracer, previous in tracers.items():
                 tracer.loc_override = previous

@@ -26,7 +26,7 @@ from ..passes.adjoint import generate_adjoint
 from ..passes.batching import batch_interpret, moveaxis, to_front
 from ..passes.optimize import optimize
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
-from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, trace
+from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, _converted, trace
 from .compiled import _arg_type, _backend_of, _param_names
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
@@ -172,12 +172,13 @@ def _trace_user(fn, args: tuple, has_aux: bool, what: str, types: list | None = 
     types = types if types is not None else [_arg_type(leaves[i]) for i in dynamic]
     names = _leaf_names(fn, args)
     holder: dict = {}
+    user_fn = _converted(fn)  # its if/while/for on traced values become control-flow nodes, as under grad
 
     def flat(*syms):
         full = list(leaves)
         for i, s in zip(dynamic, syms):
             full[i] = s
-        out = fn(*tree_unflatten(in_tree, full))
+        out = user_fn(*tree_unflatten(in_tree, full))
         if has_aux:
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 raise TypeError(f"{what}: with has_aux=True, {_name(fn)} must return a pair (output, aux), got "

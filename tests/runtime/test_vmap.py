@@ -183,20 +183,16 @@ def test_every_primitive_has_a_batching_rule():
     from graphgrad.ir.registry import OPS
 
     # ops without tensor inputs (literals, factories) are never batched: the interpreter builds them as they are;
-    # structured control flow has no batching rule yet and is refused by name (below)
+    # structured control flow (cond, scan, while, get) has rules of its own (tests/runtime/test_vmap_control.py)
     no_inputs = {"constant", "full", "arange"}
-    control_flow = {"cond", "scan", "while", "get"}
     codegen_only = {"fused"}  # made after differentiation, for code generation (passes/fusion.py)
-    assert sorted(op for op in OPS if op not in batching.BATCH_RULES) == sorted(no_inputs | control_flow
-                                                                                 | codegen_only)
+    assert sorted(op for op in OPS if op not in batching.BATCH_RULES) == sorted(no_inputs | codegen_only)
 
 
-def test_factories_inside_vmap_and_control_flow_refused_by_name():
+def test_factories_inside_vmap():
     out = gg.vmap(lambda x: x + gg.arange(3, dtype=gg.float64) + gg.full((3,), 2.0, dtype=gg.float64))(
         np.ones((2, 3)))
     np.testing.assert_allclose(out, np.ones((2, 3)) + np.arange(3) + 2.0)
-    with pytest.raises(NotImplementedError, match="primitive 'cond' has no batching rule"):
-        gg.vmap(lambda x: gg.cond(x.sum() > 0, lambda v: v * 2.0, lambda v: v * 3.0, x))(np.ones((2, 3)))
 
 
 def test_functions_closing_over_traced_values():
