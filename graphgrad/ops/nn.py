@@ -1,4 +1,5 @@
-"""Neural-network ops: softmax, log_softmax, and image patches (convolution and pooling are built on these)."""
+"""Neural-network ops: softmax, log_softmax, image patches (convolution and average pooling are built on these)
+and max pooling."""
 from __future__ import annotations
 
 import math
@@ -7,10 +8,11 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, float_dtype, normalize_dims
 from ..ir.types import TensorType
-from ..passes.row_decomposition import along_dim_rows, batch_axis_rows
-from ..passes.batching import along_axis, to_front
+from ..passes.row_decomposition import Row, RowCouplingError, along_dim_rows, batch_axis_rows
+from ..passes.batching import along_axis, batch_size, broadcast_batch, to_front
 from .define import primitive
 from .elementwise import erf, exp, expm1, log1p, minimum, sigmoid, tanh, where
+from .shape import pad
 
 
 # -- softmax / log_softmax ------------------------------------------------------------------------
@@ -132,6 +134,153 @@ primitive("fold2d", batch=_image_patches_batch, attrs=("kernel", "stride", "padd
           vjp=(lambda g, out, x, *, kernel, stride, padding, dilation, size: bind(
               "unfold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation),),
           expr=_fold2d_expr, rows=batch_axis_rows)
+
+
+# -- max pooling ----------------------------------------------------------------------------------
+def _tiles(kernel, stride, dilation) -> bool:
+    """Whether the windows tile the image: each pixel lies in at most one window."""
+    return tuple(stride) == tuple(kernel) and tuple(dilation) == (1, 1)
+
+
+def _max_pool2d_type(inputs, kernel, stride, padding, dilation):
+    x = inputs[0]
+    if x.ndim != 4:
+        raise ShapeError(f"non-empty 3D or 4D (batch mode) tensor expected for input, but got input of size: "
+                         f"{list(x.shape)}")
+    if (padding[0] or padding[1]) and not x.dtype.startswith("float"):
+        raise NotImplementedError(f"max_pool2d: padding pads with -inf, which an {x.dtype} input cannot hold")
+    n, c, h, w = x.shape
+    oh, ow = (window_count(*args) for args in zip((h, w), kernel, stride, padding, dilation))
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{oh}x{ow}). "
+                         f"Output size is too small")
+    return TensorType((n, c, oh, ow), x.dtype)
+
+
+def _window_slices(source, kernel, stride, dilation):
+    """For each kernel offset (i, j), row-major: the strided slice of the padded image ``source`` that holds that
+    offset's entry of every window. Each stops ``dilation * (kernel - 1 - i)`` short of the end, so it has
+    exactly one entry per window whatever the image's size."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+
+    def part(i, k, s, d):
+        stop = d * (k - 1 - i)
+        return f"{i * d}:{-stop if stop else ''}:{s}"
+    return [f"{source}[:, :, {part(i, kh, sh, dh)}, {part(j, kw, sw, dw)}]" for i in range(kh) for j in range(kw)]
+
+
+def _padded(a, xp, out, padding):
+    (ph, pw) = padding
+    if not (ph or pw):
+        return a, []
+    return f"{out}_padded", [f"{out}_padded = {xp}.pad({a}, ((0, 0), (0, 0), ({ph}, {ph}), ({pw}, {pw})), "
+                             f"constant_values=-{xp}.inf)"]
+
+
+def _max_pool2d_expr(a, xp, out, kernel, stride, padding, dilation):
+    # the elementwise maximum of one strided slice per kernel offset: kernel-size passes over the output,
+    # never a copy of the windows
+    source, lines = _padded(a[0], xp, out, padding)
+    views = _window_slices(source, kernel, stride, dilation)
+    if len(views) == 1:
+        return lines + [f"{views[0]}.copy()"]
+    lines.append(f"{out}_max = {xp}.maximum({views[0]}, {views[1]})")
+    lines += [f"{xp}.maximum({out}_max, {view}, out={out}_max)" for view in views[2:]]
+    return lines + [f"{out}_max"]
+
+
+def _max_pool2d_vjp(g, out, x, *, kernel, stride, padding, dilation):
+    """The gradient goes to the entry each window's maximum was taken from: ``g`` times the first-maximum mask,
+    put back in place (where windows tile the image, a reshape; else the patches' adjoint, ``fold2d``)."""
+    mask = bind("max_pool2d_mask", x, out, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    n, c, h, w = x._type.shape
+    oh, ow = out._type.shape[2:]
+    (kh, kw), (ph, pw) = kernel, padding
+    if not _tiles(kernel, stride, dilation):
+        return bind("fold2d", g.reshape(n, c, oh, ow, 1, 1) * mask, kernel=kernel, stride=stride, padding=padding,
+                    dilation=dilation, size=(h, w))
+    grad = (g.reshape(n, c, oh, 1, ow, 1) * mask).reshape(n, c, oh * kh, ow * kw)  # the padded image's, tiled part
+    rows, cols = min(h, oh * kh - ph), min(w, ow * kw - pw)
+    if (ph, pw, rows, cols) != (0, 0, oh * kh, ow * kw):
+        grad = grad[:, :, ph:ph + rows, pw:pw + cols]
+    if (rows, cols) != (h, w):  # the rows and columns no window reaches
+        grad = pad(grad, (0, w - cols, 0, h - rows))
+    return grad
+
+
+def max_pool2d(x: TensorBase, kernel: tuple, stride: tuple, padding: tuple = (0, 0),
+               dilation: tuple = (1, 1)) -> TensorBase:
+    """The maximum of each (KH, KW) window of an (N, C, H, W) image padded with -inf (the ``max_pool2d``
+    primitive; ``graphgrad.nn.functional.max_pool2d`` is PyTorch's interface to it). The gradient goes to the
+    first maximum of each window in row-major order, as PyTorch's.
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.ops.nn import max_pool2d
+    >>> max_pool2d(gg.tensor([[[[1.0, 5.0], [3.0, 2.0]]]]), (2, 2), (2, 2))
+    tensor([[[[5.]]]])
+    """
+    return bind("max_pool2d", x, kernel=tuple(kernel), stride=tuple(stride), padding=tuple(padding),
+                dilation=tuple(dilation))
+
+
+primitive("max_pool2d", memory="fresh", batch=_image_patches_batch,
+          attrs=("kernel", "stride", "padding", "dilation"), infer=_max_pool2d_type,
+          doc="the maximum of each (KH, KW) window of a -inf-padded (N, C, H, W) image: (N, C, OH, OW)",
+          vjp=(_max_pool2d_vjp,), expr=_max_pool2d_expr, fn=max_pool2d, rows=batch_axis_rows)
+
+
+def _max_pool2d_mask_type(inputs, kernel, stride, padding, dilation):
+    n, c, oh, ow = inputs[1].shape
+    (kh, kw) = kernel
+    return TensorType((n, c, oh, kh, ow, kw) if _tiles(kernel, stride, dilation) else (n, c, oh, ow, kh, kw), "bool")
+
+
+def _max_pool2d_mask_expr(a, xp, out, kernel, stride, padding, dilation):
+    """One comparison with the maximum per kernel offset, in row-major order; ``free`` marks the windows whose
+    maximum no earlier offset has taken, so that a tie goes to the first maximum, as in PyTorch."""
+    source, lines = _padded(a[0], xp, out, padding)
+    views = _window_slices(source, kernel, stride, dilation)
+    kh, kw = kernel
+    mask, free = f"{out}_mask", f"{out}_free"
+    if _tiles(kernel, stride, dilation):  # (N, C, OH, KH, OW, KW): the image's layout, cut into its windows
+        lines.append(f"{mask} = {xp}.empty({a[1]}.shape[:3] + ({kh}, {a[1]}.shape[3], {kw}), dtype=bool)")
+        offsets = [f"{mask}[:, :, :, {i}, :, {j}]" for i in range(kh) for j in range(kw)]
+    else:  # (N, C, OH, OW, KH, KW): unfold2d's layout, for fold2d
+        lines.append(f"{mask} = {xp}.empty({a[1]}.shape + ({kh}, {kw}), dtype=bool)")
+        offsets = [f"{mask}[:, :, :, :, {i}, {j}]" for i in range(kh) for j in range(kw)]
+    for k, (view, hit) in enumerate(zip(views, offsets)):
+        lines.append(f"{xp}.equal({view}, {a[1]}, out={hit})")
+        if k == 0:
+            if len(views) > 1:
+                lines.append(f"{free} = ~{hit}")
+            continue
+        lines.append(f"{hit} &= {free}")
+        if k < len(views) - 1:
+            lines.append(f"{free} ^= {hit}")  # the hits were free: clear exactly them
+    return lines + [mask]
+
+
+def _max_pool2d_mask_batch(op, args, bdims, **attrs):
+    size = batch_size(args, bdims)
+    x, out = (broadcast_batch(a, d, size) for a, d in zip(args, bdims))
+    n = x.shape[1]
+    mask = bind(op, x.reshape((size * n,) + tuple(x.shape[2:])), out.reshape((size * n,) + tuple(out.shape[2:])),
+                **attrs)
+    return mask.reshape((size, n) + tuple(mask.shape[1:])), 0
+
+
+def _max_pool2d_mask_rows(a, node, states):
+    if any(not isinstance(s, Row) or s.axis != 0 for s in states):
+        raise RowCouplingError(node, "`max_pool2d_mask` keeps rows apart only when they are the batch axis of "
+                                     "both the image and the pooled result")
+    return states[0]
+
+
+primitive("max_pool2d_mask", memory="fresh", batch=_max_pool2d_mask_batch, nondiff=True,
+          attrs=("kernel", "stride", "padding", "dilation"), infer=_max_pool2d_mask_type,
+          doc="which entry of each window max_pool2d took (the first maximum, row-major): bool, laid out as the "
+              "image's (N, C, OH, KH, OW, KW) where the windows tile it, else (N, C, OH, OW, KH, KW)",
+          expr=_max_pool2d_mask_expr, rows=_max_pool2d_mask_rows)
 
 
 # -- activations: composites of elementwise ops ------------------------------------------------------
