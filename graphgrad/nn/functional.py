@@ -212,11 +212,12 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
                            f"{list(input.shape)} to have {weight.shape[1]} channels, but got "
                            f"{input.shape[1] if input.ndim > 1 else 0} channels instead")
     out_channels, _, kh, kw = weight.shape
-    cols = _patches(input, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW)
-    n, c, oh, ow = cols.shape[:4]
-    # one patch per row of a 2-D matrix: the product, and the weight gradient rows.T @ g, are each one GEMM
-    rows = cols.permute(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
-    out = (rows @ weight.reshape(out_channels, c * kh * kw).t()).reshape(n, oh, ow, out_channels).permute(0, 3, 1, 2)
+    patches = _patches(input, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW), a view
+    n, c, oh, ow = patches.shape[:4]
+    # each image's patches as the columns of a (C*KH*KW, OH*OW) matrix (Caffe's im2col): the copy moves whole
+    # output rows, and filters @ columns is the output already in (N, OC, OH, OW) order, no transpose after
+    columns = patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    out = (weight.reshape(out_channels, c * kh * kw) @ columns).reshape(n, out_channels, oh, ow)
     if bias is not None:
         out = out + bias.reshape(1, out_channels, 1, 1)
     return _as_pytorch_names(out, "ConvolutionBackward0", input, weight, bias)

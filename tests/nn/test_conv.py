@@ -90,3 +90,37 @@ def test_max_pool_gives_a_tied_window_s_gradient_to_its_first_maximum_as_pytorch
     assert out.flatten().tolist() == [0.0, 3.0]
     out.sum().backward()
     assert x.grad.tolist() == [[[[1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 0.0]]]]
+
+
+def test_lenet_gradients_agree_compiled_eager_and_hand_written_numpy_in_float64(rng):
+    """The benchmark's cnn workload in float64: compiled and eager graphgrad, and the hand-written NumPy
+    backward of ``benchmarks/workloads.py`` (its own im2col, pooling masks and slice-adds)."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    try:
+        import workloads
+    finally:
+        sys.path.pop(0)
+    shapes = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 256), (120,), (10, 120), (10,)]
+    arrays = [rng.standard_normal(s) / np.sqrt(np.prod(s[1:]) if len(s) > 1 else 10.0) for s in shapes]
+    x, y = rng.standard_normal((4, 1, 28, 28)), rng.integers(0, 10, 4)
+    hand = workloads.HandLeNet(arrays, x, y)
+    expected = hand.step()
+    for fn in (workloads.lenet_loss, gg.compile(workloads.lenet_loss)):
+        params = [gg.tensor(a, requires_grad=True) for a in arrays]
+        loss = fn(*params, gg.tensor(x), gg.tensor(y))
+        loss.backward()
+        np.testing.assert_allclose(loss.item(), hand.loss, rtol=1e-12)
+        for name, p, e in zip(("c1w", "c1b", "c2w", "c2b", "f1w", "f1b", "f2w", "f2b"), params, expected):
+            assert p.grad.dtype == gg.float64
+            np.testing.assert_allclose(p.grad.numpy(), e, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def test_compiled_conv2d_is_one_patch_copy_and_one_product_per_image_with_no_transpose_after():
+    f = gg.compile(lambda x, w: F.conv2d(x, w).relu().sum())
+    source = f.source(gg.tensor(np.ones((2, 3, 6, 6)), requires_grad=True), gg.tensor(np.ones((4, 3, 3, 3))))
+    forward = source.split("def backward")[0]
+    assert ".reshape((2, 27, 16))" in forward  # each image's (C*KH*KW, OH*OW) columns
+    assert ".reshape((2, 4, 4, 4))" in forward and "transpose((0, 3, 1, 2))" not in forward
