@@ -212,15 +212,38 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
                            f"{list(input.shape)} to have {weight.shape[1]} channels, but got "
                            f"{input.shape[1] if input.ndim > 1 else 0} channels instead")
     out_channels, _, kh, kw = weight.shape
-    patches = _patches(input, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW), a view
-    n, c, oh, ow = patches.shape[:4]
-    # each image's patches as the columns of a (C*KH*KW, OH*OW) matrix (Caffe's im2col): the copy moves whole
-    # output rows, and filters @ columns is the output already in (N, OC, OH, OW) order, no transpose after
-    columns = patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
-    out = (weight.reshape(out_channels, c * kh * kw) @ columns).reshape(n, out_channels, oh, ow)
+    filters = weight.reshape(out_channels, -1)
+    if _pair(stride) == (1, 1):
+        out = _conv2d_rows(input, filters, (kh, kw), _pair(padding), _pair(dilation))
+    else:
+        patches = _patches(input, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW), a view
+        n, c, oh, ow = patches.shape[:4]
+        # each image's patches as the columns of a (C*KH*KW, OH*OW) matrix (Caffe's im2col): the copy moves whole
+        # output rows, and filters @ columns is the output already in (N, OC, OH, OW) order, no transpose after
+        columns = patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+        out = (filters @ columns).reshape(n, out_channels, oh, ow)
     if bias is not None:
         out = out + bias.reshape(1, out_channels, 1, 1)
     return _as_pytorch_names(out, "ConvolutionBackward0", input, weight, bias)
+
+
+def _conv2d_rows(input: TensorBase, filters: TensorBase, kernel: tuple, padding: tuple,
+                 dilation: tuple) -> TensorBase:
+    """A stride-1 convolution over whole image rows (``unfold2d_rows``): the filters times, per kernel offset,
+    runs of OH * W consecutive pixels of the padded image give the output at every (oh, ow < W); the columns past
+    OW, which straddle two rows, are dropped. The runs' copy and the input gradient's slice-adds move OH * W
+    contiguous pixels at a time instead of OW; the products are W / OW times larger."""
+    (kh, kw), (ph, pw), (dh, dw) = kernel, padding, dilation
+    n, c, h, w = input.shape
+    width = w + 2 * pw
+    oh, ow = h + 2 * ph - dh * (kh - 1), width - dw * (kw - 1)
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(f"Calculated padded input size per channel: ({h + 2 * ph} x {width}). Kernel size: "
+                           f"({dh * (kh - 1) + 1} x {dw * (kw - 1) + 1}). Kernel size can't be greater than actual "
+                           f"input size")
+    runs = bind("unfold2d_rows", input, kernel=kernel, padding=padding, dilation=dilation, size=(h, w))
+    out = filters @ runs.reshape(n, c * kh * kw, oh * width)  # (N, OC, OH * W)
+    return out.reshape(n, -1, oh, width)[:, :, :, :ow]
 
 
 def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,

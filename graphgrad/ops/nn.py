@@ -136,6 +136,101 @@ primitive("fold2d", batch=_image_patches_batch, attrs=("kernel", "stride", "padd
           expr=_fold2d_expr, rows=batch_axis_rows)
 
 
+# -- image rows as patches: stride-1 convolution without per-pixel windows ----------------------------
+# For a stride-1 window grid over a zero-padded image of width W, the patch entry at kernel offset (i, j) of
+# output pixel (oh, ow) is the flattened image's element (oh * W + ow) + offset(i, j), offset(i, j) =
+# i * dilation_h * W + j * dilation_w. Taking, per kernel offset, the whole run of OH * W consecutive flattened
+# pixels from there yields every patch entry (and, at columns ow >= OW, entries that straddle two image rows,
+# which the caller drops). A run is one contiguous stretch of memory: the patch copy, and the adjoint's
+# slice-adds, move OH * W pixels at a time instead of OW.
+def _rows_geometry(kernel, padding, dilation, size):
+    """The padded image's rows (with the zero rows the last runs read past its end), its width, and OH, OW."""
+    (kh, kw), (ph, pw), (dh, dw), (h, w) = kernel, padding, dilation, size
+    width = w + 2 * pw
+    oh, ow = h + 2 * ph - dh * (kh - 1), width - dw * (kw - 1)
+    extra = -(-dw * (kw - 1) // width)  # the last run of OH * W pixels reads up to dw * (kw - 1) past the end
+    return h + 2 * ph + extra, width, oh, ow
+
+
+def _row_offsets(kernel, dilation, width):
+    (kh, kw), (dh, dw) = kernel, dilation
+    return [(i, j, i * dh * width + j * dw) for i in range(kh) for j in range(kw)]
+
+
+def _unfold2d_rows_type(inputs, kernel, padding, dilation, size):
+    x = inputs[0]
+    if x.ndim != 4 or tuple(x.shape[2:]) != tuple(size):
+        raise ShapeError(f"unfold2d_rows: expected an (N, C, {size[0]}, {size[1]}) image, got shape "
+                         f"{list(x.shape)}")
+    _, width, oh, ow = _rows_geometry(kernel, padding, dilation, size)
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"Calculated padded input size per channel: ({size[0] + 2 * padding[0]} x {width}). "
+                         f"Kernel size: ({dilation[0] * (kernel[0] - 1) + 1} x {dilation[1] * (kernel[1] - 1) + 1}). "
+                         f"Kernel size can't be greater than actual input size")
+    return TensorType(tuple(x.shape[:2]) + tuple(kernel) + (oh * width,), x.dtype)
+
+
+def _unfold2d_rows_expr(a, xp, out, kernel, padding, dilation, size):
+    (kh, kw), (ph, pw), (dh, dw), (h, w) = kernel, padding, dilation, size
+    rows, width, oh, _ = _rows_geometry(kernel, padding, dilation, size)
+    image = f"{out}_image"
+    return [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({rows}, {width}), dtype={a[0]}.dtype)",
+            f"{image}[:, :, {ph}:{ph + h}, {pw}:{pw + w}] = {a[0]}",
+            f"{xp}.lib.stride_tricks.as_strided({image}, {image}.shape[:2] + ({kh}, {kw}, {oh * width}), "
+            f"{image}.strides[:2] + ({dh} * {image}.strides[2], {dw} * {image}.strides[3], {image}.strides[3]), "
+            f"writeable=False)"]
+
+
+def unfold2d_rows(x: TensorBase, kernel: tuple, padding: tuple = (0, 0), dilation: tuple = (1, 1)) -> TensorBase:
+    """For each kernel offset (i, j) of an (N, C, H, W) image, zero-padded to width ``W' = W + 2 * padding[1]``
+    (and below its end), the ``OH * W'`` consecutive pixels of the flattened image that start at
+    ``i * dilation[0] * W' + j * dilation[1]``: (N, C, KH, KW, OH * W'). The filters' product with these runs
+    is a stride-1 convolution's output at every ``(oh, ow)``, ``ow < W'``; the columns ``ow >= OW`` straddle two
+    rows, to be dropped.
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.ops.nn import unfold2d_rows
+    >>> unfold2d_rows(gg.arange(6.0).reshape(1, 1, 2, 3), (2, 2))[0, 0]
+    tensor([[[0., 1., 2.],
+             [1., 2., 3.]],
+    <BLANKLINE>
+            [[3., 4., 5.],
+             [4., 5., 0.]]])
+    """
+    return bind("unfold2d_rows", x, kernel=tuple(kernel), padding=tuple(padding), dilation=tuple(dilation),
+                size=tuple(x.shape[2:]))
+
+
+primitive("unfold2d_rows", memory="fresh", recompute="cheap", batch=_image_patches_batch,
+          attrs=("kernel", "padding", "dilation", "size"), infer=_unfold2d_rows_type, fn=unfold2d_rows,
+          doc="per kernel offset, a run of OH * W consecutive pixels of the flattened, zero-padded (N, C, H, W) "
+              "image: (N, C, KH, KW, OH * W), a view of the padded copy",
+          vjp=(lambda g, out, x, *, kernel, padding, dilation, size: bind(
+              "fold2d_rows", g, kernel=kernel, padding=padding, dilation=dilation, size=size),),
+          expr=_unfold2d_rows_expr, rows=batch_axis_rows)
+
+
+def _fold2d_rows_expr(a, xp, out, kernel, padding, dilation, size):
+    (ph, pw), (h, w) = padding, size
+    rows, width, oh, _ = _rows_geometry(kernel, padding, dilation, size)
+    image = f"{out}_image"
+    lines = [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({rows * width},), dtype={a[0]}.dtype)"]
+    length = oh * width
+    for i, j, start in _row_offsets(kernel, dilation, width):
+        lines.append(f"{image}[:, :, {start}:{start + length}] += {a[0]}[:, :, {i}, {j}]")
+    return lines + [f"{image}.reshape({image}.shape[:2] + ({rows}, {width}))[:, :, {ph}:{ph + h}, {pw}:{pw + w}]"]
+
+
+primitive("fold2d_rows", memory="fresh", batch=_image_patches_batch,
+          attrs=("kernel", "padding", "dilation", "size"),
+          infer=lambda inputs, kernel, padding, dilation, size: TensorType(inputs[0].shape[:2] + tuple(size),
+                                                                           inputs[0].dtype),
+          doc="the adjoint of unfold2d_rows: each run added back into the padded image, cropped to (N, C, *size)",
+          vjp=(lambda g, out, x, *, kernel, padding, dilation, size: bind(
+              "unfold2d_rows", g, kernel=kernel, padding=padding, dilation=dilation, size=size),),
+          expr=_fold2d_rows_expr, rows=batch_axis_rows)
+
+
 # -- max pooling ----------------------------------------------------------------------------------
 def _tiles(kernel, stride, dilation) -> bool:
     """Whether the windows tile the image: each pixel lies in at most one window."""
