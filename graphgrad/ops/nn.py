@@ -285,22 +285,7 @@ def _max_pool2d_expr(a, xp, out, kernel, stride, padding, dilation):
 
 
 def _max_pool2d_vjp(g, out, x, *, kernel, stride, padding, dilation):
-    """The gradient goes to the entry each window's maximum was taken from: ``g`` times the first-maximum mask,
-    put back in place (where windows tile the image, a reshape; else the patches' adjoint, ``fold2d``)."""
-    mask = bind("max_pool2d_mask", x, out, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-    n, c, h, w = x._type.shape
-    oh, ow = out._type.shape[2:]
-    (kh, kw), (ph, pw) = kernel, padding
-    if not _tiles(kernel, stride, dilation):
-        return bind("fold2d", g.reshape(n, c, oh, ow, 1, 1) * mask, kernel=kernel, stride=stride, padding=padding,
-                    dilation=dilation, size=(h, w))
-    grad = (g.reshape(n, c, oh, 1, ow, 1) * mask).reshape(n, c, oh * kh, ow * kw)  # the padded image's, tiled part
-    rows, cols = min(h, oh * kh - ph), min(w, ow * kw - pw)
-    if (ph, pw, rows, cols) != (0, 0, oh * kh, ow * kw):
-        grad = grad[:, :, ph:ph + rows, pw:pw + cols]
-    if (rows, cols) != (h, w):  # the rows and columns no window reaches
-        grad = pad(grad, (0, w - cols, 0, h - rows))
-    return grad
+    return bind("max_pool2d_backward", g, x, out, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
 
 
 def max_pool2d(x: TensorBase, kernel: tuple, stride: tuple, padding: tuple = (0, 0),
@@ -322,6 +307,70 @@ primitive("max_pool2d", memory="fresh", batch=_image_patches_batch,
           attrs=("kernel", "stride", "padding", "dilation"), infer=_max_pool2d_type,
           doc="the maximum of each (KH, KW) window of a -inf-padded (N, C, H, W) image: (N, C, OH, OW)",
           vjp=(_max_pool2d_vjp,), expr=_max_pool2d_expr, fn=max_pool2d, rows=batch_axis_rows)
+
+
+def _max_pool2d_backward_expr(a, xp, out, kernel, stride, padding, dilation):
+    """Per kernel offset, in row-major order: which windows' maximum sits there and no earlier offset took it
+    (``free``: a tie goes to the first maximum, as in PyTorch), and the gradient written to those entries."""
+    g, pooled = a[0], a[2]
+    source, lines = _padded(a[1], xp, out, padding)
+    image, hit, free = f"{out}_image", f"{out}_hit", f"{out}_free"
+    lines.append(f"{image} = {xp}.zeros({source}.shape, dtype={g}.dtype)")
+    views, targets = (_window_slices(name, kernel, stride, dilation) for name in (source, image))
+    tiles = _tiles(kernel, stride, dilation)
+    for k, (view, target) in enumerate(zip(views, targets)):
+        if k == 0:
+            lines.append(f"{hit} = {xp}.equal({view}, {pooled})")
+            if len(views) > 1:
+                lines.append(f"{free} = ~{hit}")
+        else:
+            lines += [f"{xp}.equal({view}, {pooled}, out={hit})", f"{hit} &= {free}"]
+            if k < len(views) - 1:
+                lines.append(f"{free} ^= {hit}")  # the hits were free: clear exactly them
+        # tiling windows own their entries: the product is written in place, else added to the overlaps
+        lines.append(f"{xp}.multiply({g}, {hit}, out={target})" if tiles else f"{target} += {g} * {hit}")
+    (ph, pw) = padding
+    if ph or pw:
+        return lines + [f"{image}[:, :, {ph}:{-ph if ph else ''}, {pw}:{-pw if pw else ''}]"]
+    return lines + [image]
+
+
+def _max_pool2d_gather(gg, out, g, x, pooled, *, kernel, stride, padding, dilation):
+    """The adjoint of max_pool2d_backward in its gradient: each window's entry at its first maximum, picked by
+    the first-maximum mask (second-order gradients of max_pool2d)."""
+    mask = bind("max_pool2d_mask", x, pooled, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    n, c, oh, ow = pooled._type.shape
+    (kh, kw), (ph, pw) = kernel, padding
+    if not _tiles(kernel, stride, dilation):
+        return (bind("unfold2d", gg, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+                * mask).sum((-2, -1))
+    if ph or pw:
+        gg = pad(gg, (pw, pw, ph, ph))
+    if tuple(gg.shape[2:]) != (oh * kh, ow * kw):  # the rows and columns no window reaches
+        gg = gg[:, :, :oh * kh, :ow * kw]
+    return (gg.reshape(n, c, oh, kh, ow, kw) * mask).sum((3, 5))
+
+
+def _max_pool2d_backward_batch(op, args, bdims, **attrs):
+    size = batch_size(args, bdims)
+    batched = [broadcast_batch(a, d, size) for a, d in zip(args, bdims)]
+    n = batched[1].shape[1]
+    out = bind(op, *[b.reshape((size * n,) + tuple(b.shape[2:])) for b in batched], **attrs)
+    return out.reshape((size, n) + tuple(out.shape[1:])), 0
+
+
+def _all_batch_rows(a, node, states):
+    if any(not isinstance(s, Row) or s.axis != 0 for s in states):
+        raise RowCouplingError(node, f"`{node.op}` keeps rows apart only when they are the batch axis of all "
+                                     f"its operands")
+    return states[0]
+
+
+primitive("max_pool2d_backward", memory="fresh", batch=_max_pool2d_backward_batch,
+          attrs=("kernel", "stride", "padding", "dilation"),
+          infer=lambda inputs, kernel, stride, padding, dilation: TensorType(inputs[1].shape, inputs[0].dtype),
+          doc="max_pool2d's gradient (g, x, pooled) -> dx: g at each window's first maximum, zero elsewhere",
+          vjp=(_max_pool2d_gather, None, None), expr=_max_pool2d_backward_expr, rows=_all_batch_rows)
 
 
 def _max_pool2d_mask_type(inputs, kernel, stride, padding, dilation):
@@ -355,27 +404,11 @@ def _max_pool2d_mask_expr(a, xp, out, kernel, stride, padding, dilation):
     return lines + [mask]
 
 
-def _max_pool2d_mask_batch(op, args, bdims, **attrs):
-    size = batch_size(args, bdims)
-    x, out = (broadcast_batch(a, d, size) for a, d in zip(args, bdims))
-    n = x.shape[1]
-    mask = bind(op, x.reshape((size * n,) + tuple(x.shape[2:])), out.reshape((size * n,) + tuple(out.shape[2:])),
-                **attrs)
-    return mask.reshape((size, n) + tuple(mask.shape[1:])), 0
-
-
-def _max_pool2d_mask_rows(a, node, states):
-    if any(not isinstance(s, Row) or s.axis != 0 for s in states):
-        raise RowCouplingError(node, "`max_pool2d_mask` keeps rows apart only when they are the batch axis of "
-                                     "both the image and the pooled result")
-    return states[0]
-
-
-primitive("max_pool2d_mask", memory="fresh", batch=_max_pool2d_mask_batch, nondiff=True,
+primitive("max_pool2d_mask", memory="fresh", batch=_max_pool2d_backward_batch, nondiff=True,
           attrs=("kernel", "stride", "padding", "dilation"), infer=_max_pool2d_mask_type,
           doc="which entry of each window max_pool2d took (the first maximum, row-major): bool, laid out as the "
               "image's (N, C, OH, KH, OW, KW) where the windows tile it, else (N, C, OH, OW, KH, KW)",
-          expr=_max_pool2d_mask_expr, rows=_max_pool2d_mask_rows)
+          expr=_max_pool2d_mask_expr, rows=_all_batch_rows)
 
 
 # -- activations: composites of elementwise ops ------------------------------------------------------
