@@ -16,6 +16,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
 from ..ops.elementwise import where
+from ..ops.nn import window_count
 from ..ops.shape import pad
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
@@ -211,31 +212,97 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
                            f"{list(input.shape)} to have {weight.shape[1]} channels, but got "
                            f"{input.shape[1] if input.ndim > 1 else 0} channels instead")
     out_channels, _, kh, kw = weight.shape
-    cols = _patches(input, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW)
-    n, c, oh, ow = cols.shape[:4]
-    # one patch per row of a 2-D matrix: the product, and the weight gradient rows.T @ g, are each one GEMM
-    rows = cols.permute(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
-    out = (rows @ weight.reshape(out_channels, c * kh * kw).t()).reshape(n, oh, ow, out_channels).permute(0, 3, 1, 2)
+    filters = weight.reshape(out_channels, -1)
+    if _pair(stride) == (1, 1):
+        out = _conv2d_rows(input, filters, (kh, kw), _pair(padding), _pair(dilation))
+    else:
+        patches = _patches(input, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW), a view
+        n, c, oh, ow = patches.shape[:4]
+        # each image's patches as the columns of a (C*KH*KW, OH*OW) matrix (Caffe's im2col): the copy moves whole
+        # output rows, and filters @ columns is the output already in (N, OC, OH, OW) order, no transpose after
+        columns = patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+        out = (filters @ columns).reshape(n, out_channels, oh, ow)
     if bias is not None:
         out = out + bias.reshape(1, out_channels, 1, 1)
     return _as_pytorch_names(out, "ConvolutionBackward0", input, weight, bias)
 
 
-def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1) -> TensorBase:
-    """The maximum of each window; ``padding`` pads with -inf, so padding is never the maximum. As in PyTorch,
-    the gradient goes to the first maximal element of a window, not shared among ties (ties are common: windows
-    of zeros after a ReLU)."""
-    (ph, pw), (kh, kw), (dh, dw) = _pair(padding), _pair(kernel_size), _pair(dilation)
-    if ph > (dh * (kh - 1) + 1) // 2 or pw > (dw * (kw - 1) + 1) // 2:
-        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={max(ph, pw)}, "
-                           f"kernel_size={kh if ph > (dh * (kh - 1) + 1) // 2 else kw} and "
-                           f"dilation={dh if ph > (dh * (kh - 1) + 1) // 2 else dw}")
-    if ph or pw:
-        input = pad(input, (pw, pw, ph, ph), value=float("-inf"))
-    windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, 0, dilation)
-    flat = windows.reshape(windows.shape[:4] + (-1,))
-    first_max = flat.argmax(-1, keepdim=True) == arange(flat.shape[-1])
-    return _as_pytorch_names(where(first_max, flat, 0.0).sum(-1), "MaxPool2DWithIndicesBackward0", input)
+def _conv2d_rows(input: TensorBase, filters: TensorBase, kernel: tuple, padding: tuple,
+                 dilation: tuple) -> TensorBase:
+    """A stride-1 convolution over whole image rows (``unfold2d_rows``): the filters times, per kernel offset,
+    runs of OH * W consecutive pixels of the padded image give the output at every (oh, ow < W); the columns past
+    OW, which straddle two rows, are dropped. The runs' copy and the input gradient's slice-adds move OH * W
+    contiguous pixels at a time instead of OW; the products are W / OW times larger."""
+    (kh, kw), (ph, pw), (dh, dw) = kernel, padding, dilation
+    n, c, h, w = input.shape
+    width = w + 2 * pw
+    oh, ow = h + 2 * ph - dh * (kh - 1), width - dw * (kw - 1)
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(f"Calculated padded input size per channel: ({h + 2 * ph} x {width}). Kernel size: "
+                           f"({dh * (kh - 1) + 1} x {dw * (kw - 1) + 1}). Kernel size can't be greater than actual "
+                           f"input size")
+    runs = bind("unfold2d_rows", input, kernel=kernel, padding=padding, dilation=dilation, size=(h, w))
+    out = filters @ runs.reshape(n, c * kh * kw, oh * width)  # (N, OC, OH * W)
+    return out.reshape(n, -1, oh, width)[:, :, :, :ow]
+
+
+def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> TensorBase:
+    """The maximum of each window of an (N, C, H, W) or (C, H, W) ``input`` (the ``max_pool2d`` primitive).
+    ``padding`` pads with -inf, so padding is never the maximum; ``ceil_mode`` adds the windows that start inside
+    the input (or its left padding) but run past its end. As in PyTorch, the gradient goes to the first maximal
+    element of a window in row-major order, not shared among ties (ties are common: windows of zeros after a
+    ReLU); a window holding NaN gets NaN, but its gradient is zero (PyTorch's goes to the last NaN).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.max_pool2d(gg.tensor([[[[1.0, 5.0, 0.0], [3.0, 2.0, 4.0]]]]), 2, ceil_mode=True)
+    tensor([[[[5., 4.]]]])
+    """
+    if return_indices:
+        raise NotImplementedError("max_pool2d: return_indices=True is not supported")
+    kernel, dilation, padding = _pair(kernel_size), _pair(dilation), _pair(padding)
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _pair(stride)
+    if 0 in stride:
+        raise RuntimeError("stride should not be zero")
+    if min(kernel) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kernel[0]} kW: {kernel[1]}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {dilation[0]} "
+                           f"dilationW: {dilation[1]}")
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    for p, k, d, span in zip(padding, kernel, dilation, spans):
+        if p > span // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
+                               f"kernel_size={k} and dilation={d}")
+    if input.ndim not in (3, 4):
+        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    if 0 in input.shape[-3:]:
+        raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "
+                           f"got:{list(input.shape)}")
+    x = input if input.ndim == 4 else input.unsqueeze(0)
+    _, c, h, w = x.shape
+    counts = [_pool_count(*args, ceil_mode) for args in zip((h, w), kernel, stride, padding, dilation)]
+    # the primitive's type rule says so too, but eager ops run without it: NumPy would return an empty array
+    if min(counts) <= 0:
+        raise RuntimeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: "
+                           f"({c}x{counts[0]}x{counts[1]}). Output size is too small")
+    # ceil_mode's extra windows see -inf past the input's end: pad for them, then pool as usual
+    extra = [max(0, (n - 1) * s + span - (size + 2 * p)) for n, s, span, size, p in zip(counts, stride, spans, (h, w),
+                                                                                      padding)]
+    if any(extra):
+        x = pad(x, (0, extra[1], 0, extra[0]), value=float("-inf"))
+    out = bind("max_pool2d", x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    out = out if input.ndim == 4 else out.squeeze(0)
+    return _as_pytorch_names(out, "MaxPool2DWithIndicesBackward0", input)
+
+
+def _pool_count(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
+    """PyTorch's number of pooling windows along one axis: with ``ceil_mode``, also a last window that runs past
+    the end if it starts inside the input or its left padding."""
+    if not ceil_mode:
+        return window_count(size, kernel, stride, padding, dilation)
+    count = -(-(size + 2 * padding - dilation * (kernel - 1) - 1) // stride) + 1
+    return count - 1 if (count - 1) * stride >= size + padding else count
 
 
 def avg_pool2d(input: TensorBase, kernel_size, stride=None, padding=0) -> TensorBase:

@@ -1,4 +1,5 @@
-"""Neural-network ops: softmax, log_softmax, and image patches (convolution and pooling are built on these)."""
+"""Neural-network ops: softmax, log_softmax, image patches (convolution and average pooling are built on these)
+and max pooling."""
 from __future__ import annotations
 
 import math
@@ -7,10 +8,11 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, float_dtype, normalize_dims
 from ..ir.types import TensorType
-from ..passes.row_decomposition import along_dim_rows, batch_axis_rows
-from ..passes.batching import along_axis, to_front
+from ..passes.row_decomposition import Row, RowCouplingError, along_dim_rows, batch_axis_rows
+from ..passes.batching import along_axis, batch_size, broadcast_batch, to_front
 from .define import primitive
 from .elementwise import erf, exp, expm1, log1p, minimum, sigmoid, tanh, where
+from .shape import pad
 
 
 # -- softmax / log_softmax ------------------------------------------------------------------------
@@ -132,6 +134,281 @@ primitive("fold2d", batch=_image_patches_batch, attrs=("kernel", "stride", "padd
           vjp=(lambda g, out, x, *, kernel, stride, padding, dilation, size: bind(
               "unfold2d", g, kernel=kernel, stride=stride, padding=padding, dilation=dilation),),
           expr=_fold2d_expr, rows=batch_axis_rows)
+
+
+# -- image rows as patches: stride-1 convolution without per-pixel windows ----------------------------
+# For a stride-1 window grid over a zero-padded image of width W, the patch entry at kernel offset (i, j) of
+# output pixel (oh, ow) is the flattened image's element (oh * W + ow) + offset(i, j), offset(i, j) =
+# i * dilation_h * W + j * dilation_w. Taking, per kernel offset, the whole run of OH * W consecutive flattened
+# pixels from there yields every patch entry (and, at columns ow >= OW, entries that straddle two image rows,
+# which the caller drops). A run is one contiguous stretch of memory: the patch copy, and the adjoint's
+# slice-adds, move OH * W pixels at a time instead of OW.
+def _rows_geometry(kernel, padding, dilation, size):
+    """The padded image's rows (with the zero rows the last runs read past its end), its width, and OH, OW."""
+    (kh, kw), (ph, pw), (dh, dw), (h, w) = kernel, padding, dilation, size
+    width = w + 2 * pw
+    oh, ow = h + 2 * ph - dh * (kh - 1), width - dw * (kw - 1)
+    extra = -(-dw * (kw - 1) // width)  # the last run of OH * W pixels reads up to dw * (kw - 1) past the end
+    return h + 2 * ph + extra, width, oh, ow
+
+
+def _row_offsets(kernel, dilation, width):
+    (kh, kw), (dh, dw) = kernel, dilation
+    return [(i, j, i * dh * width + j * dw) for i in range(kh) for j in range(kw)]
+
+
+def _unfold2d_rows_type(inputs, kernel, padding, dilation, size):
+    x = inputs[0]
+    if x.ndim != 4 or tuple(x.shape[2:]) != tuple(size):
+        raise ShapeError(f"unfold2d_rows: expected an (N, C, {size[0]}, {size[1]}) image, got shape "
+                         f"{list(x.shape)}")
+    _, width, oh, ow = _rows_geometry(kernel, padding, dilation, size)
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"Calculated padded input size per channel: ({size[0] + 2 * padding[0]} x {width}). "
+                         f"Kernel size: ({dilation[0] * (kernel[0] - 1) + 1} x {dilation[1] * (kernel[1] - 1) + 1}). "
+                         f"Kernel size can't be greater than actual input size")
+    return TensorType(tuple(x.shape[:2]) + tuple(kernel) + (oh * width,), x.dtype)
+
+
+def _unfold2d_rows_expr(a, xp, out, kernel, padding, dilation, size):
+    (kh, kw), (ph, pw), (dh, dw), (h, w) = kernel, padding, dilation, size
+    rows, width, oh, _ = _rows_geometry(kernel, padding, dilation, size)
+    image = f"{out}_image"
+    return [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({rows}, {width}), dtype={a[0]}.dtype)",
+            f"{image}[:, :, {ph}:{ph + h}, {pw}:{pw + w}] = {a[0]}",
+            f"{xp}.lib.stride_tricks.as_strided({image}, {image}.shape[:2] + ({kh}, {kw}, {oh * width}), "
+            f"{image}.strides[:2] + ({dh} * {image}.strides[2], {dw} * {image}.strides[3], {image}.strides[3]), "
+            f"writeable=False)"]
+
+
+def unfold2d_rows(x: TensorBase, kernel: tuple, padding: tuple = (0, 0), dilation: tuple = (1, 1)) -> TensorBase:
+    """For each kernel offset (i, j) of an (N, C, H, W) image, zero-padded to width ``W' = W + 2 * padding[1]``
+    (and below its end), the ``OH * W'`` consecutive pixels of the flattened image that start at
+    ``i * dilation[0] * W' + j * dilation[1]``: (N, C, KH, KW, OH * W'). The filters' product with these runs
+    is a stride-1 convolution's output at every ``(oh, ow)``, ``ow < W'``; the columns ``ow >= OW`` straddle two
+    rows, to be dropped.
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.ops.nn import unfold2d_rows
+    >>> unfold2d_rows(gg.arange(6.0).reshape(1, 1, 2, 3), (2, 2))[0, 0]
+    tensor([[[0., 1., 2.],
+             [1., 2., 3.]],
+    <BLANKLINE>
+            [[3., 4., 5.],
+             [4., 5., 0.]]])
+    """
+    return bind("unfold2d_rows", x, kernel=tuple(kernel), padding=tuple(padding), dilation=tuple(dilation),
+                size=tuple(x.shape[2:]))
+
+
+primitive("unfold2d_rows", memory="fresh", recompute="cheap", batch=_image_patches_batch,
+          attrs=("kernel", "padding", "dilation", "size"), infer=_unfold2d_rows_type, fn=unfold2d_rows,
+          doc="per kernel offset, a run of OH * W consecutive pixels of the flattened, zero-padded (N, C, H, W) "
+              "image: (N, C, KH, KW, OH * W), a view of the padded copy",
+          vjp=(lambda g, out, x, *, kernel, padding, dilation, size: bind(
+              "fold2d_rows", g, kernel=kernel, padding=padding, dilation=dilation, size=size),),
+          expr=_unfold2d_rows_expr, rows=batch_axis_rows)
+
+
+def _fold2d_rows_expr(a, xp, out, kernel, padding, dilation, size):
+    (ph, pw), (h, w) = padding, size
+    rows, width, oh, _ = _rows_geometry(kernel, padding, dilation, size)
+    image = f"{out}_image"
+    lines = [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({rows * width},), dtype={a[0]}.dtype)"]
+    length = oh * width
+    for i, j, start in _row_offsets(kernel, dilation, width):
+        lines.append(f"{image}[:, :, {start}:{start + length}] += {a[0]}[:, :, {i}, {j}]")
+    return lines + [f"{image}.reshape({image}.shape[:2] + ({rows}, {width}))[:, :, {ph}:{ph + h}, {pw}:{pw + w}]"]
+
+
+primitive("fold2d_rows", memory="fresh", batch=_image_patches_batch,
+          attrs=("kernel", "padding", "dilation", "size"),
+          infer=lambda inputs, kernel, padding, dilation, size: TensorType(inputs[0].shape[:2] + tuple(size),
+                                                                           inputs[0].dtype),
+          doc="the adjoint of unfold2d_rows: each run added back into the padded image, cropped to (N, C, *size)",
+          vjp=(lambda g, out, x, *, kernel, padding, dilation, size: bind(
+              "unfold2d_rows", g, kernel=kernel, padding=padding, dilation=dilation, size=size),),
+          expr=_fold2d_rows_expr, rows=batch_axis_rows)
+
+
+# -- max pooling ----------------------------------------------------------------------------------
+def _tiles(kernel, stride, dilation) -> bool:
+    """Whether the windows tile the image: each pixel lies in at most one window."""
+    return tuple(stride) == tuple(kernel) and tuple(dilation) == (1, 1)
+
+
+def _max_pool2d_type(inputs, kernel, stride, padding, dilation):
+    x = inputs[0]
+    if x.ndim != 4:
+        raise ShapeError(f"non-empty 3D or 4D (batch mode) tensor expected for input, but got input of size: "
+                         f"{list(x.shape)}")
+    if (padding[0] or padding[1]) and not x.dtype.startswith("float"):
+        raise NotImplementedError(f"max_pool2d: padding pads with -inf, which an {x.dtype} input cannot hold")
+    n, c, h, w = x.shape
+    oh, ow = (window_count(*args) for args in zip((h, w), kernel, stride, padding, dilation))
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{oh}x{ow}). "
+                         f"Output size is too small")
+    return TensorType((n, c, oh, ow), x.dtype)
+
+
+def _window_slices(source, kernel, stride, dilation):
+    """For each kernel offset (i, j), row-major: the strided slice of the padded image ``source`` that holds that
+    offset's entry of every window. Each stops ``dilation * (kernel - 1 - i)`` short of the end, so it has
+    exactly one entry per window whatever the image's size."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+
+    def part(i, k, s, d):
+        stop = d * (k - 1 - i)
+        return f"{i * d}:{-stop if stop else ''}:{s}"
+    return [f"{source}[:, :, {part(i, kh, sh, dh)}, {part(j, kw, sw, dw)}]" for i in range(kh) for j in range(kw)]
+
+
+def _padded(a, xp, out, padding):
+    (ph, pw) = padding
+    if not (ph or pw):
+        return a, []
+    return f"{out}_padded", [f"{out}_padded = {xp}.pad({a}, ((0, 0), (0, 0), ({ph}, {ph}), ({pw}, {pw})), "
+                             f"constant_values=-{xp}.inf)"]
+
+
+def _max_pool2d_expr(a, xp, out, kernel, stride, padding, dilation):
+    # the elementwise maximum of one strided slice per kernel offset: kernel-size passes over the output,
+    # never a copy of the windows
+    source, lines = _padded(a[0], xp, out, padding)
+    views = _window_slices(source, kernel, stride, dilation)
+    if len(views) == 1:
+        return lines + [f"{views[0]}.copy()"]
+    lines.append(f"{out}_max = {xp}.maximum({views[0]}, {views[1]})")
+    lines += [f"{xp}.maximum({out}_max, {view}, out={out}_max)" for view in views[2:]]
+    return lines + [f"{out}_max"]
+
+
+def _max_pool2d_vjp(g, out, x, *, kernel, stride, padding, dilation):
+    return bind("max_pool2d_backward", g, x, out, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+
+
+def max_pool2d(x: TensorBase, kernel: tuple, stride: tuple, padding: tuple = (0, 0),
+               dilation: tuple = (1, 1)) -> TensorBase:
+    """The maximum of each (KH, KW) window of an (N, C, H, W) image padded with -inf (the ``max_pool2d``
+    primitive; ``graphgrad.nn.functional.max_pool2d`` is PyTorch's interface to it). The gradient goes to the
+    first maximum of each window in row-major order, as PyTorch's.
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.ops.nn import max_pool2d
+    >>> max_pool2d(gg.tensor([[[[1.0, 5.0], [3.0, 2.0]]]]), (2, 2), (2, 2))
+    tensor([[[[5.]]]])
+    """
+    return bind("max_pool2d", x, kernel=tuple(kernel), stride=tuple(stride), padding=tuple(padding),
+                dilation=tuple(dilation))
+
+
+primitive("max_pool2d", memory="fresh", batch=_image_patches_batch,
+          attrs=("kernel", "stride", "padding", "dilation"), infer=_max_pool2d_type,
+          doc="the maximum of each (KH, KW) window of a -inf-padded (N, C, H, W) image: (N, C, OH, OW)",
+          vjp=(_max_pool2d_vjp,), expr=_max_pool2d_expr, fn=max_pool2d, rows=batch_axis_rows)
+
+
+def _max_pool2d_backward_expr(a, xp, out, kernel, stride, padding, dilation):
+    """Per kernel offset, in row-major order: which windows' maximum sits there and no earlier offset took it
+    (``free``: a tie goes to the first maximum, as in PyTorch), and the gradient written to those entries."""
+    g, pooled = a[0], a[2]
+    source, lines = _padded(a[1], xp, out, padding)
+    image, hit, free = f"{out}_image", f"{out}_hit", f"{out}_free"
+    lines.append(f"{image} = {xp}.zeros({source}.shape, dtype={g}.dtype)")
+    views, targets = (_window_slices(name, kernel, stride, dilation) for name in (source, image))
+    tiles = _tiles(kernel, stride, dilation)
+    for k, (view, target) in enumerate(zip(views, targets)):
+        if k == 0:
+            lines.append(f"{hit} = {xp}.equal({view}, {pooled})")
+            if len(views) > 1:
+                lines.append(f"{free} = ~{hit}")
+        else:
+            lines += [f"{xp}.equal({view}, {pooled}, out={hit})", f"{hit} &= {free}"]
+            if k < len(views) - 1:
+                lines.append(f"{free} ^= {hit}")  # the hits were free: clear exactly them
+        # tiling windows own their entries: the product is written in place, else added to the overlaps
+        lines.append(f"{xp}.multiply({g}, {hit}, out={target})" if tiles else f"{target} += {g} * {hit}")
+    (ph, pw) = padding
+    if ph or pw:
+        return lines + [f"{image}[:, :, {ph}:{-ph if ph else ''}, {pw}:{-pw if pw else ''}]"]
+    return lines + [image]
+
+
+def _max_pool2d_gather(gg, out, g, x, pooled, *, kernel, stride, padding, dilation):
+    """The adjoint of max_pool2d_backward in its gradient: each window's entry at its first maximum, picked by
+    the first-maximum mask (second-order gradients of max_pool2d)."""
+    mask = bind("max_pool2d_mask", x, pooled, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    n, c, oh, ow = pooled._type.shape
+    (kh, kw), (ph, pw) = kernel, padding
+    if not _tiles(kernel, stride, dilation):
+        return (bind("unfold2d", gg, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+                * mask).sum((-2, -1))
+    if ph or pw:
+        gg = pad(gg, (pw, pw, ph, ph))
+    if tuple(gg.shape[2:]) != (oh * kh, ow * kw):  # the rows and columns no window reaches
+        gg = gg[:, :, :oh * kh, :ow * kw]
+    return (gg.reshape(n, c, oh, kh, ow, kw) * mask).sum((3, 5))
+
+
+def _max_pool2d_backward_batch(op, args, bdims, **attrs):
+    size = batch_size(args, bdims)
+    batched = [broadcast_batch(a, d, size) for a, d in zip(args, bdims)]
+    n = batched[1].shape[1]
+    out = bind(op, *[b.reshape((size * n,) + tuple(b.shape[2:])) for b in batched], **attrs)
+    return out.reshape((size, n) + tuple(out.shape[1:])), 0
+
+
+def _all_batch_rows(a, node, states):
+    if any(not isinstance(s, Row) or s.axis != 0 for s in states):
+        raise RowCouplingError(node, f"`{node.op}` keeps rows apart only when they are the batch axis of all "
+                                     f"its operands")
+    return states[0]
+
+
+primitive("max_pool2d_backward", memory="fresh", batch=_max_pool2d_backward_batch,
+          attrs=("kernel", "stride", "padding", "dilation"),
+          infer=lambda inputs, kernel, stride, padding, dilation: TensorType(inputs[1].shape, inputs[0].dtype),
+          doc="max_pool2d's gradient (g, x, pooled) -> dx: g at each window's first maximum, zero elsewhere",
+          vjp=(_max_pool2d_gather, None, None), expr=_max_pool2d_backward_expr, rows=_all_batch_rows)
+
+
+def _max_pool2d_mask_type(inputs, kernel, stride, padding, dilation):
+    n, c, oh, ow = inputs[1].shape
+    (kh, kw) = kernel
+    return TensorType((n, c, oh, kh, ow, kw) if _tiles(kernel, stride, dilation) else (n, c, oh, ow, kh, kw), "bool")
+
+
+def _max_pool2d_mask_expr(a, xp, out, kernel, stride, padding, dilation):
+    """One comparison with the maximum per kernel offset, in row-major order; ``free`` marks the windows whose
+    maximum no earlier offset has taken, so that a tie goes to the first maximum, as in PyTorch."""
+    source, lines = _padded(a[0], xp, out, padding)
+    views = _window_slices(source, kernel, stride, dilation)
+    kh, kw = kernel
+    mask, free = f"{out}_mask", f"{out}_free"
+    if _tiles(kernel, stride, dilation):  # (N, C, OH, KH, OW, KW): the image's layout, cut into its windows
+        lines.append(f"{mask} = {xp}.empty({a[1]}.shape[:3] + ({kh}, {a[1]}.shape[3], {kw}), dtype=bool)")
+        offsets = [f"{mask}[:, :, :, {i}, :, {j}]" for i in range(kh) for j in range(kw)]
+    else:  # (N, C, OH, OW, KH, KW): unfold2d's layout, for fold2d
+        lines.append(f"{mask} = {xp}.empty({a[1]}.shape + ({kh}, {kw}), dtype=bool)")
+        offsets = [f"{mask}[:, :, :, :, {i}, {j}]" for i in range(kh) for j in range(kw)]
+    for k, (view, hit) in enumerate(zip(views, offsets)):
+        lines.append(f"{xp}.equal({view}, {a[1]}, out={hit})")
+        if k == 0:
+            if len(views) > 1:
+                lines.append(f"{free} = ~{hit}")
+            continue
+        lines.append(f"{hit} &= {free}")
+        if k < len(views) - 1:
+            lines.append(f"{free} ^= {hit}")  # the hits were free: clear exactly them
+    return lines + [mask]
+
+
+primitive("max_pool2d_mask", memory="fresh", batch=_max_pool2d_backward_batch, nondiff=True,
+          attrs=("kernel", "stride", "padding", "dilation"), infer=_max_pool2d_mask_type,
+          doc="which entry of each window max_pool2d took (the first maximum, row-major): bool, laid out as the "
+              "image's (N, C, OH, KH, OW, KW) where the windows tile it, else (N, C, OH, OW, KH, KW)",
+          expr=_max_pool2d_mask_expr, rows=_all_batch_rows)
 
 
 # -- activations: composites of elementwise ops ------------------------------------------------------

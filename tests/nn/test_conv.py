@@ -55,7 +55,7 @@ def test_a_small_cnn_gives_the_same_gradients_compiled_and_trains(assert_compile
         losses.append(loss.item())
     assert losses[-1] < 0.95 * losses[0]
     source = step.source(x, y)
-    assert "sliding_window_view" in source and "import numpy as np" in source
+    assert "as_strided" in source and "import numpy as np" in source
 
 
 def test_batch_norm_trains_under_compile_updating_its_running_statistics():
@@ -90,3 +90,62 @@ def test_max_pool_gives_a_tied_window_s_gradient_to_its_first_maximum_as_pytorch
     assert out.flatten().tolist() == [0.0, 3.0]
     out.sum().backward()
     assert x.grad.tolist() == [[[[1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 0.0]]]]
+
+
+def test_lenet_gradients_agree_compiled_eager_and_hand_written_numpy_in_float64(rng):
+    """The benchmark's cnn workload in float64: compiled and eager graphgrad, and the hand-written NumPy
+    backward of ``benchmarks/workloads.py`` (its own im2col, pooling masks and slice-adds)."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    try:
+        import workloads
+    finally:
+        sys.path.pop(0)
+    shapes = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 256), (120,), (10, 120), (10,)]
+    arrays = [rng.standard_normal(s) / np.sqrt(np.prod(s[1:]) if len(s) > 1 else 10.0) for s in shapes]
+    x, y = rng.standard_normal((4, 1, 28, 28)), rng.integers(0, 10, 4)
+    hand = workloads.HandLeNet(arrays, x, y)
+    expected = hand.step()
+    for fn in (workloads.lenet_loss, gg.compile(workloads.lenet_loss)):
+        params = [gg.tensor(a, requires_grad=True) for a in arrays]
+        loss = fn(*params, gg.tensor(x), gg.tensor(y))
+        loss.backward()
+        np.testing.assert_allclose(loss.item(), hand.loss, rtol=1e-12)
+        for name, p, e in zip(("c1w", "c1b", "c2w", "c2b", "f1w", "f1b", "f2w", "f2b"), params, expected):
+            assert p.grad.dtype == gg.float64
+            np.testing.assert_allclose(p.grad.numpy(), e, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def test_compiled_stride_1_conv2d_copies_whole_image_rows_and_slice_adds_them_back():
+    f = gg.compile(lambda x, w: F.conv2d(x, w, padding=(1, 0)).relu().sum())
+    source = f.source(gg.tensor(np.ones((2, 3, 6, 6)), requires_grad=True), gg.tensor(np.ones((4, 3, 3, 3))))
+    forward, backward = source.split("def backward")
+    # per image a (C*KH*KW, OH*W) matrix of runs of OH * W = 6 * 6 pixels; the columns past OW = 4 dropped
+    assert ".reshape((2, 27, 36))" in forward and "[:, :, :, :4]" in forward
+    assert "transpose((0, 3, 1, 2))" not in forward and "sliding_window_view" not in forward
+    # the input gradient: one slice-add of a whole run per kernel offset (offset 1 * 6 + 2 = 8 for (1, 2))
+    assert backward.count("] += ") == 9 and "[:, :, 8:44] += " in backward
+
+
+def test_strided_conv2d_keeps_the_per_image_im2col(rng):
+    x, w = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2))
+    f = gg.compile(lambda x, w: F.conv2d(x, w, stride=2).sum())
+    source = f.source(gg.tensor(x, requires_grad=True), gg.tensor(w, requires_grad=True))
+    assert ".reshape((2, 18, 9))" in source.split("def backward")[0]  # (C*KH*KW, OH*OW) per image
+
+
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (1, (2, 1), 1), (1, 1, (2, 3)), (2, 1, 1)])
+def test_conv2d_under_vmap_matches_a_loop(stride, padding, dilation, rng):
+    x, w = rng.standard_normal((3, 2, 2, 7, 6)), rng.standard_normal((4, 2, 3, 2))
+
+    def loss(x, w):
+        return (F.conv2d(x, w, stride=stride, padding=padding, dilation=dilation) ** 2).sum()
+
+    gx, gw = gg.vmap(gg.grad(loss, argnums=(0, 1)), in_axes=(0, None))(x, w)
+    for k in range(3):
+        xt, wt = gg.tensor(x[k], requires_grad=True), gg.tensor(w, requires_grad=True)
+        loss(xt, wt).backward()
+        np.testing.assert_allclose(np.asarray(gx)[k], xt.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(gw)[k], wt.grad.numpy(), rtol=1e-12)

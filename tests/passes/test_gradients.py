@@ -79,6 +79,9 @@ CASES = {
     "fanout": (lambda x: x * x.exp() + x.sin() * x, [(3,)], ANY),
     "conv2d": (lambda x, w: F.conv2d(x, w, stride=2, padding=1) ** 2, [(1, 2, 5, 4), (3, 2, 3, 2)], ANY),
     "conv2d_dilated": (lambda x, w: F.conv2d(x, w, dilation=2), [(2, 1, 5, 5), (2, 1, 2, 2)], ANY),
+    "conv2d_stride_1_padded": (lambda x, w: F.conv2d(x, w, padding=(1, 2)) ** 2, [(2, 2, 4, 3), (3, 2, 3, 2)], ANY),
+    "conv2d_stride_1_dilated_padded": (lambda x, w: F.conv2d(x, w, padding=1, dilation=(1, 2)), [(1, 2, 3, 4),
+                                                                                                (2, 2, 2, 2)], ANY),
     "max_pool2d": (lambda x: F.max_pool2d(x, 2) ** 2, [(1, 2, 4, 4)], ANY),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, stride=1, padding=1) * x, [(1, 1, 3, 3)], ANY),
     # NumPy's elementwise functions

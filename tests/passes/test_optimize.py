@@ -131,7 +131,9 @@ def test_optimize_is_a_fixed_point_after_one_walk(name):
     fn, make = WORKLOADS[name]
     joint = gg.compile(fn).graph(*make(np.random.default_rng(0)), stage="adjoint")
     once = optimize(joint)
-    assert len(once.nodes) < len(joint.nodes)
+    # the cnn's adjoint has nothing left to simplify (max pooling and its gradient are primitives, the
+    # convolution one product): there the walk must only change nothing
+    assert len(once.nodes) < len(joint.nodes) or (name == "cnn" and body(once) == body(joint))
     assert body(optimize(once)) == body(once)
 
 

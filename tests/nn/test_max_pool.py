@@ -1,0 +1,170 @@
+"""max_pool2d, the primitive: values and gradients against a direct NumPy loop that picks each window's first
+maximum in row-major order (PyTorch's rule), ties included, eagerly and compiled; the code it generates."""
+import itertools
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.nn as nn
+import graphgrad.nn.functional as F
+from graphgrad.utils.gradcheck import gradcheck, gradgradcheck
+
+
+def _pool_reference(x, v, kernel, stride, padding, dilation, ceil_mode):
+    """The pooled values of (N, C, H, W) ``x`` and the gradient of ``sum(pooled * v)``: one window at a time, the
+    first strictly larger entry in row-major order wins."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    n, c, h, w = x.shape
+
+    def count(size, k, s, p, d):
+        span = d * (k - 1) + 1
+        if not ceil_mode:
+            return (size + 2 * p - span) // s + 1
+        out = -(-(size + 2 * p - span) // s) + 1
+        return out - 1 if (out - 1) * s >= size + p else out
+    oh, ow = count(h, kh, sh, ph, dh), count(w, kw, sw, pw, dw)
+    out, grad = np.zeros((n, c, oh, ow)), np.zeros_like(x)
+    for b, ch, i, j in itertools.product(range(n), range(c), range(oh), range(ow)):
+        best, where = -np.inf, None
+        for a, e in itertools.product(range(kh), range(kw)):
+            r, q = i * sh - ph + a * dh, j * sw - pw + e * dw
+            if 0 <= r < h and 0 <= q < w and (where is None or x[b, ch, r, q] > best):
+                best, where = x[b, ch, r, q], (r, q)
+        out[b, ch, i, j] = best
+        grad[(b, ch) + where] += v[b, ch, i, j]
+    return out, grad
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+CONFIGS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=(2, 3), stride=(1, 2)),
+           dict(kernel_size=2, dilation=2), dict(kernel_size=3, stride=2, ceil_mode=True),
+           dict(kernel_size=2, stride=2, padding=1, ceil_mode=True), dict(kernel_size=1, stride=2),
+           dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2)), dict(kernel_size=3, stride=1)]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=str)
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
+def test_max_pool2d_matches_a_direct_loop_eager_and_compiled(cfg, ties, rng):
+    x = rng.standard_normal((2, 3, 7, 6))
+    if ties:  # rounded: most windows hold several equal maxima, and whole windows of zeros
+        x = np.round(x)
+    kernel = _pair(cfg["kernel_size"])
+    args = (kernel, _pair(cfg.get("stride", kernel)), _pair(cfg.get("padding", 0)), _pair(cfg.get("dilation", 1)),
+            cfg.get("ceil_mode", False))
+    out_shape = _pool_reference(x, np.zeros((2, 3, 9, 9)), *args)[0].shape
+    v = rng.standard_normal(out_shape)
+    expected, expected_grad = _pool_reference(x, v, *args)
+
+    def loss(t):
+        return (F.max_pool2d(t, **cfg) * gg.tensor(v)).sum()
+
+    for fn in (loss, gg.compile(loss)):
+        t = gg.tensor(x, requires_grad=True)
+        fn(t).backward()
+        np.testing.assert_allclose(t.grad.numpy(), expected_grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(F.max_pool2d(gg.tensor(x), **cfg).numpy(), expected)
+    compiled = gg.compile(lambda t: F.max_pool2d(t, **cfg))
+    np.testing.assert_array_equal(compiled(gg.tensor(x)).numpy(), expected)
+
+
+def test_a_tie_goes_to_the_first_maximum_in_row_major_order_in_overlapping_windows_too():
+    # stride 1: the 3 at (0, 1) is the first maximum of both windows of the first row, the 3 at (1, 0) of none
+    x = np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0]]]])
+    for fn in (lambda t: F.max_pool2d(t, 2, stride=1).sum(), gg.compile(lambda t: F.max_pool2d(t, 2, stride=1).sum())):
+        t = gg.tensor(x, requires_grad=True)
+        fn(t).backward()
+        assert t.grad.tolist() == [[[[0.0, 2.0, 0.0], [0.0, 0.0, 0.0]]]]
+
+
+def test_a_window_of_zeros_after_relu_passes_its_gradient_to_its_first_entry_compiled():
+    x = gg.tensor([[[[0.0, 0.0], [0.0, 0.0]], [[1.0, 3.0], [3.0, 2.0]]]], requires_grad=True)
+    gg.compile(lambda t: (F.max_pool2d(t, 2) * gg.tensor([2.0, 5.0]).reshape(1, 2, 1, 1)).sum())(x).backward()
+    assert x.grad.tolist() == [[[[2.0, 0.0], [0.0, 0.0]], [[0.0, 5.0], [0.0, 0.0]]]]
+
+
+@pytest.mark.parametrize("cfg", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                 dict(kernel_size=2, stride=1, dilation=2)], ids=str)
+def test_max_pool2d_gradients_first_and_second_order_eager_and_compiled(cfg, rng):
+    x = rng.permutation(np.linspace(-2.0, 2.0, 2 * 2 * 5 * 6)).reshape(2, 2, 5, 6)  # distinct: no kinks nearby
+
+    def f(t):
+        return F.max_pool2d(t, **cfg) ** 2
+
+    assert gradcheck(f, [gg.tensor(x, requires_grad=True)])
+    assert gradgradcheck(f, [gg.tensor(x, requires_grad=True)])
+    v = rng.standard_normal(f(gg.tensor(x)).shape)
+
+    def loss(t):
+        return (f(t) * gg.tensor(v)).sum()
+
+    grad_fn = gg.grad(loss)
+    hvp_compiled = gg.compile(lambda t, u: (grad_fn(t) * u).sum())  # second order, traced
+    u = rng.standard_normal(x.shape)
+    t = gg.tensor(x, requires_grad=True)
+    hvp_compiled(t, gg.tensor(u)).backward()
+    # the Hessian of sum(v * pool(x)^2) is diagonal: 2 v at each window's maximum
+    eager = gg.tensor(x, requires_grad=True)
+    (g,) = gg.autograd.grad(loss(eager), eager, create_graph=True)
+    (h,) = gg.autograd.grad((g * gg.tensor(u)).sum(), eager)
+    np.testing.assert_allclose(t.grad.numpy(), h.numpy(), rtol=1e-12, atol=1e-12)
+    _, first = _pool_reference(x, v, _pair(cfg["kernel_size"]), _pair(cfg.get("stride", cfg["kernel_size"])),
+                               _pair(cfg.get("padding", 0)), _pair(cfg.get("dilation", 1)), cfg.get("ceil_mode", False))
+    _, picked = _pool_reference(x, np.ones_like(v), _pair(cfg["kernel_size"]),
+                                _pair(cfg.get("stride", cfg["kernel_size"])), _pair(cfg.get("padding", 0)),
+                                _pair(cfg.get("dilation", 1)), cfg.get("ceil_mode", False))
+    assert np.all((first != 0) <= (picked != 0))
+    np.testing.assert_allclose(h.numpy(), 2 * first * u, rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool2d_under_vmap_matches_a_loop(rng):
+    x = rng.standard_normal((3, 2, 2, 6, 6))
+    grad = gg.vmap(gg.grad(lambda t: (F.max_pool2d(t, 3, stride=2, padding=1) ** 2).sum()))(x)
+    tiled = gg.vmap(gg.grad(lambda t: (F.max_pool2d(t, 2) ** 2).sum()))(x)
+    for k in range(3):
+        for out, kwargs in ((grad, dict(kernel_size=3, stride=2, padding=1)), (tiled, dict(kernel_size=2))):
+            t = gg.tensor(x[k], requires_grad=True)
+            (F.max_pool2d(t, **kwargs) ** 2).sum().backward()
+            np.testing.assert_allclose(np.asarray(out)[k], t.grad.numpy(), rtol=1e-12)
+
+
+def test_max_pool2d_takes_an_unbatched_image_and_keeps_float32(rng):
+    x = rng.standard_normal((3, 6, 5)).astype(np.float32)
+    out = F.max_pool2d(gg.tensor(x), 2)
+    assert out.shape == (3, 3, 2) and out.dtype == gg.float32
+    np.testing.assert_array_equal(out.numpy(), x[:, :6, :4].reshape(3, 3, 2, 2, 2).max(axis=(2, 4)))
+    assert nn.MaxPool2d(3, 2, ceil_mode=True)(gg.tensor(x)).shape == (3, 3, 2)
+    assert "ceil_mode=True" in repr(nn.MaxPool2d(3, 2, ceil_mode=True))
+    # a window that starts inside the input and runs past its end: ceil_mode keeps it
+    assert F.max_pool2d(gg.tensor(x[:, :1, :2]), 2, ceil_mode=True).tolist() == [[[v]] for v in x[:, 0, :2].max(1)]
+    assert F.max_pool2d(gg.zeros(0, 2, 4, 4), 2).shape == (0, 2, 2, 2)
+
+
+def test_compiled_max_pooling_is_elementwise_maxima_of_strided_slices_and_masked_writes():
+    f = gg.compile(lambda t: (F.max_pool2d(t.relu(), 2) ** 2).sum())
+    source = f.source(gg.tensor(np.ones((2, 3, 8, 8), np.float32), requires_grad=True))
+    forward, backward = source.split("def backward")
+    assert "np.maximum(t" in forward and "out=" in forward
+    assert "argmax" not in source and "where" not in source and "sliding_window_view" not in source
+    # per kernel offset, one comparison with the maximum and the gradient written where it holds
+    assert backward.count("np.equal(") == 4 and backward.count("_hit, out=") == 4
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.max_pool2d(gg.ones(1, 1, 1, 2), 2),
+     r"Given input size: \(1x1x2\). Calculated output size: \(1x0x1\). Output size is too small"),
+    (lambda: F.max_pool2d(gg.ones(4, 4), 2), "non-empty 3D or 4D \\(batch mode\\) tensor expected for input"),
+    (lambda: F.max_pool2d(gg.ones(1, 0, 4, 4), 2),
+     r"Expected 3D or 4D \(batch mode\) tensor with optional 0 dim batch size for input, but got:\[1, 0, 4, 4\]"),
+    (lambda: F.max_pool2d(gg.ones(1, 1, 4, 4), 2, stride=0), "stride should not be zero"),
+    (lambda: F.max_pool2d(gg.ones(1, 1, 4, 4), 2, dilation=0),
+     "dilation should be greater than zero, but got dilationH: 0 dilationW: 0"),
+    (lambda: F.max_pool2d(gg.ones(1, 1, 4, 4), 3, padding=2),
+     "pad should be at most half of effective kernel size, but got pad=2, kernel_size=3 and dilation=1"),
+])
+def test_bad_pooling_arguments_get_pytorchs_message(call, message):
+    with pytest.raises(RuntimeError, match=message):
+        call()
