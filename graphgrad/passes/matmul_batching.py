@@ -65,9 +65,11 @@ def batch_matmuls(graph: Graph) -> Graph:
         return graph  # nothing to batch: no copy, no second verification
     g = graph.copy()
     builder = _Builder(g)
-    moved = _batch_shared_operands(g, builder)
+    builder.place(reorder=_batch_shared_operands(g, builder))
+    eliminate_dead_nodes(g)
+    builder = _Builder(g)  # positions and readers of the graph as it is now
     _join_sums(g, builder)
-    builder.place(moved)
+    builder.place(reorder=False)
     return verify(eliminate_dead_nodes(g))
 
 
@@ -98,10 +100,12 @@ class _Builder:
         self.before: dict[Node, list[Node]] = {}  # node -> new nodes to go just before it
         self.outputs = set(graph.outputs)
         self.uses: dict[Value, int] = {}
+        self.readers: dict[Value, list[Node]] = {}
         for n in graph.nodes:
             for x in n.inputs:
                 if x.__class__ is Value:
                     self.uses[x] = self.uses.get(x, 0) + 1
+                    self.readers.setdefault(x, []).append(n)
         self._made: dict = {}
 
     def emit(self, at: Node, op: str, inputs: list, attrs: dict) -> Value:
@@ -211,10 +215,11 @@ def _batch_slices(b: _Builder, w: Value, members: list[Node]) -> list[Node]:
         rows = b.emit(first, "reshape", [x], {"shape": (x.type.size // x.type.shape[-1], x.type.shape[-1])})
         product = b.emit(first, "matmul", [rows, w], {})
         whole = b.emit(first, "reshape", [product], {"shape": x.type.shape[:-1] + (w.type.shape[1],)})
-        for t, ns in steps.items():
-            for n in ns:
-                n.op, n.inputs, n.attrs = "getitem", [whole], {"index": n.inputs[0].node.attrs["index"]}
-                done.add(n)
+        batched = [n for ns in steps.values() for n in ns]
+        for n in batched:
+            n.op, n.inputs, n.attrs = "getitem", [whole], {"index": n.inputs[0].node.attrs["index"]}
+            done.add(n)
+        _hoist_shared_addend(b, first, whole, batched)
     return [n for n in members if n not in done]
 
 
@@ -239,7 +244,59 @@ def _batch_joined(g: Graph, b: _Builder, w: Value, members: list[Node]) -> bool:
                                                  + (w.type.shape[1],)})
     for k, n in enumerate(independent):
         n.op, n.inputs, n.attrs = "getitem", [whole], {"index": (k,)}
+    _hoist_shared_addend(b, first, whole, independent)
     return True
+
+
+def _hoist_shared_addend(b: _Builder, first: Node, whole: Value, members: list[Node]) -> None:
+    """Every batched product plus one shared ``c`` (a bias), either ``p_k + c`` or ``(p_k + m_k) + c``, where ``c``
+    is computed before the batched product: ``c`` is added once to the whole product (``(p_k + c) + m_k``; this
+    changes the order of the two additions, so results agree to rounding)."""
+    plans = []
+    for n in members:
+        m = n.output
+        readers = b.readers.get(m, ())
+        if len(readers) != 1 or m in b.outputs or not _add_of_same_type(readers[0]) \
+                or readers[0].output.type != m.type:
+            return
+        u1 = readers[0]
+        other = u1.inputs[1] if u1.inputs[0] is m else u1.inputs[0]
+        second = b.readers.get(u1.output, ())
+        u2 = second[0] if len(second) == 1 and u1.output not in b.outputs and _add_of_same_type(second[0]) \
+            and second[0].output.type == m.type else None
+        beyond = None if u2 is None else (u2.inputs[1] if u2.inputs[0] is u1.output else u2.inputs[0])
+        plans.append((n, u1, other, u2, beyond))
+    start = b.position[first.output]
+    for case in (2, 4):  # the addend of the first add, then of the second
+        shared = {plan[case] for plan in plans}
+        if len(shared) != 1:
+            continue
+        (c,) = shared
+        if c is None or c is whole or b.where(c) >= start or _add_type(whole.type, c.type) != whole.type:
+            continue
+        with_c = b.emit(first, "add", [whole, c], {})
+        for n, u1, other, u2, beyond in plans:
+            if case == 2:  # p_k + c: the sum is a slice of the whole sum
+                u1.op, u1.inputs, u1.attrs = "getitem", [with_c], {"index": n.attrs["index"]}
+            else:  # (p_k + m_k) + c -> (p_k + c) + m_k, in the second add's place
+                part = b.emit(u2, "getitem", [with_c], {"index": n.attrs["index"]})
+                u2.inputs = [part, other] if u1.inputs[0] is n.output else [other, part]
+        return
+
+
+def _add_of_same_type(n: Node) -> bool:
+    """An add of two values whose result has the type of the first (the second may broadcast into it)."""
+    if n.op != "add":
+        return False
+    a, c = n.inputs
+    return a.__class__ is Value and c.__class__ is Value and (a.type == n.output.type or c.type == n.output.type)
+
+
+def _add_type(a: TensorType, c: TensorType):
+    try:
+        return cached_infer_type("add", [a, c], {})
+    except Exception:  # shapes that do not broadcast
+        return None
 
 
 def _join_rows(b: _Builder, at: Node, values: list[Value]) -> Value:
@@ -298,6 +355,8 @@ def _joinable(values: list[Value]) -> bool:
 
 
 def _plain_add(n: Node) -> bool:
+    if n.op != "add":
+        return False
     a, c = n.inputs
     return a.__class__ is Value and c.__class__ is Value and a.type == c.type == n.output.type
 

@@ -10,6 +10,7 @@ import graphgrad.runtime.compiled as compiled_module
 from graphgrad.ir.interpret import interpret
 from graphgrad.ir.parser import parse_graph
 from graphgrad.passes.matmul_batching import batch_matmuls
+from graphgrad.passes.prune import eliminate_dead_nodes
 from graphgrad.utils.gradcheck import gradcheck
 
 
@@ -74,6 +75,52 @@ def test_products_of_every_step_of_one_input_become_one_product():
     ]
     rng = np.random.default_rng(1)
     assert_same_results(before, after, [rng.standard_normal(s) for s in ((3, 4, 5), (5, 6), (4, 6))])
+
+
+def test_a_bias_added_to_every_product_is_added_once_to_the_whole():
+    # the RNN's x_t @ wx + h @ wh + b: b joins the batched product, one addition per step is left
+    before = parse_graph("""
+    graph f(%x: f64[2,4,5], %w: f64[5,6], %b: f64[6], %h: f64[4,6], %k: f64[4,6]) {
+      %a0: f64[4,5] = getitem(%x, index=(0,))
+      %p0: f64[4,6] = matmul(%a0, %w)
+      %s0: f64[4,6] = add(%p0, %h)
+      %o0: f64[4,6] = add(%s0, %b)
+      %a1: f64[4,5] = getitem(%x, index=(1,))
+      %p1: f64[4,6] = matmul(%a1, %w)
+      %s1: f64[4,6] = add(%k, %p1)
+      %o1: f64[4,6] = add(%b, %s1)
+      return %o0, %o1
+    }""")
+    after = batch_matmuls(before)
+    assert lines(after) == [
+        "%t1: f64[8,5] = reshape(%x, shape=(8, 5))",
+        "%t2: f64[8,6] = matmul(%t1, %w)",
+        "%t3: f64[2,4,6] = reshape(%t2, shape=(2, 4, 6))",
+        "%t4: f64[2,4,6] = add(%t3, %b)",
+        "%t5: f64[4,6] = getitem(%t4, index=[0])",
+        "%o0: f64[4,6] = add(%t5, %h)",
+        "%t6: f64[4,6] = getitem(%t4, index=[1])",
+        "%o1: f64[4,6] = add(%k, %t6)",
+    ]
+    rng = np.random.default_rng(9)
+    assert_same_results(before, after, [rng.standard_normal(s) for s in ((2, 4, 5), (5, 6), (6,), (4, 6), (4, 6))])
+    # x_t @ w + b (a linear layer applied at every step): the adds become slices of one sum
+    linear = parse_graph("""
+    graph f(%x: f64[2,4,5], %w: f64[5,6], %b: f64[6]) {
+      %a0: f64[4,5] = getitem(%x, index=(0,))
+      %p0: f64[4,6] = matmul(%a0, %w)
+      %o0: f64[4,6] = add(%p0, %b)
+      %a1: f64[4,5] = getitem(%x, index=(1,))
+      %p1: f64[4,6] = matmul(%a1, %w)
+      %o1: f64[4,6] = add(%p1, %b)
+      %e: f64[4,6] = exp(%p1)
+      return %o0, %o1, %e
+    }""")
+    # ... unless a product is read elsewhere (exp(p1))
+    assert ops(batch_matmuls(linear)) == ["reshape", "matmul", "reshape", "getitem", "add", "getitem", "add", "exp"]
+    del linear.outputs[2]
+    eliminate_dead_nodes(linear)
+    assert ops(batch_matmuls(linear)) == ["reshape", "matmul", "reshape", "add", "getitem", "getitem"]
 
 
 def test_slices_along_a_later_axis_batch_too():
