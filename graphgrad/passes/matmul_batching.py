@@ -169,6 +169,8 @@ def _slice_of(v: Value):
     if n is None or n.op != "getitem" or n.inputs[0].__class__ is not Value:
         return None
     index = n.attrs["index"]
+    if not index:
+        return None
     *lead, last = index
     x = n.inputs[0]
     axis = len(lead)
@@ -188,9 +190,10 @@ def _batch_shared_operands(g: Graph, b: _Builder) -> bool:
         if a.__class__ is not Value or w.__class__ is not Value or w.type.ndim != 2 or not a.type.is_floating \
                 or a.type.dtype != w.type.dtype:
             continue
-        groups.setdefault((w, a.type), []).append(n)
+        # a forward product and an adjoint one are never joined: the partition sends each node to one side
+        groups.setdefault((w, a.type, n.role), []).append(n)
     moved = False
-    for (w, a_type), members in groups.items():
+    for (w, a_type, _), members in groups.items():
         if len(members) < 2:
             continue
         rest = _batch_slices(b, w, members)
@@ -390,7 +393,8 @@ def _is_column_sum(t: Value, out: TensorType, b: _Builder) -> bool:
     if n is None or n.op != "sum" or b.uses.get(t) != 1 or t in b.outputs or not out.is_floating:
         return False
     q = n.inputs[0]
-    return q.__class__ is Value and q.type.ndim >= 1 and tuple(n.attrs["dim"] or ()) == (0,) \
+    dim = n.attrs["dim"]
+    return q.__class__ is Value and q.type.ndim >= 1 and (dim == (0,) or dim == [0] or dim == 0) \
         and not n.attrs["keepdim"] and t.type == out
 
 
