@@ -33,9 +33,8 @@ def makes_new_array(op: str) -> bool:
     return opdef.memory == "fresh" or (opdef.memory == "" and opdef.elementwise)
 
 
-def _is_view(op: str) -> bool:
-    opdef = OPS.get(op)
-    return opdef is not None and opdef.memory == "view"
+#: views that are writeable and never overlap themselves (``expand`` is a broadcast: read-only, elements shared)
+OWNING_VIEWS = ("reshape", "permute", "getitem")
 
 
 def _hoistable(n: Node, readers: dict, outputs: set) -> bool:
@@ -63,7 +62,7 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
     # else) owns t2's buffer: once t3 dies, nobody can see that buffer
     for n in graph.nodes:
         base = n.inputs[0] if n.inputs else None
-        if base.__class__ is Value and _is_view(n.op) and base.node is not None and makes_new_array(base.node.op) \
+        if base.__class__ is Value and n.op in OWNING_VIEWS and base.node is not None and makes_new_array(base.node.op) \
                 and base not in outputs and len(readers.get(base, ())) == 1 and n.output not in outputs \
                 and n.output.type.ndim > 0 and all(makes_new_array(r.op) for r in readers.get(n.output, ())):
             exclusive.add(n.output)

@@ -604,7 +604,7 @@ class _Watched:
 class CompiledBackward(Node):
     """The ``grad_fn`` of a compiled function's output: runs the generated ``backward``."""
 
-    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched")
+    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched", "owned")
     _name = "CompiledFunctionBackward0"  # a class constant: naming each node would give it a __dict__
 
     def __init__(self, spec, module, saved, next_functions, output_index: int, in_types, watched=()):
@@ -614,6 +614,8 @@ class CompiledBackward(Node):
         self._saved_arrays = saved
         self._output_index = output_index
         self._watched = watched
+        #: per gradient of the last ``apply``: whether its array is the backward's own, so a leaf may keep it
+        self.owned = ()
 
     def apply(self, g: Tensor) -> list:
         if self._saved_arrays is None:
@@ -642,6 +644,17 @@ class CompiledBackward(Node):
         except Exception as e:
             raise _from_generated(e, self._module) from e
         grads = grads if isinstance(grads, tuple) else (grads,)
+        # a gradient array the generated code made for itself (not a view, not a saved or cotangent array, not
+        # returned twice) can become a leaf's .grad as it is, where anything else is copied first
+        seen = {id(a) for a in self._saved_arrays}
+        seen.update(id(a) for a in cotangents)
+        owned = []
+        for a in grads:
+            owned.append(a.__class__ is np.ndarray and a.flags.owndata and a.flags.writeable and id(a) not in seen)
+            seen.add(id(a))
+        if len(grads) != len({id(a) for a in grads}):  # the same array for two inputs: neither keeps it
+            owned = [flag and sum(b is a for b in grads) == 1 for flag, a in zip(owned, grads)]
+        self.owned = owned
         reaches = self._spec.reaches[self._output_index] if self._spec.reaches else None
         # an input this output does not depend on gets no gradient (None), so its .grad stays as it was
         wrap = Tensor._wrap

@@ -399,13 +399,15 @@ class Tensor(TensorSurface, TensorBase):
             self._accumulator = weakref.ref(acc)
         return acc
 
-    def _accumulate(self, g: "Tensor", create_graph: bool) -> None:
+    def _accumulate(self, g: "Tensor", create_graph: bool, owned: bool = False) -> None:
+        """Add ``g`` into ``.grad``; ``owned``: ``g``'s array is a fresh one nobody else holds (a compiled
+        backward's own result), which ``.grad`` may then keep without a copy."""
         grad = self._grad
         if create_graph:
             self._grad = g if grad is None else grad + g
         elif grad is None:
             # own the buffer: the same gradient array may flow to several leaves, or be the caller's
-            self._grad = Tensor._wrap(g._data.copy())
+            self._grad = g if owned and not g._requires_grad and g.grad_fn is None else Tensor._wrap(g._data.copy())
         elif grad._requires_grad:
             self._grad = grad + Tensor._wrap(g._data)
         else:

@@ -136,3 +136,4 @@ def test_the_only_view_of_a_dying_temporary_owns_its_buffer():
         for a, want in zip(args[:2], got):
             np.testing.assert_allclose(want, a.grad.numpy(), rtol=1e-13)
             a.grad = None
+
