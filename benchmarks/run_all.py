@@ -136,7 +136,7 @@ def compile_times(quick: bool) -> None:
           "elements); forward graph N nodes; minimum of 3 fresh compiles up to 10,000 nodes, each stage's own "
           "minimum", flush=True)
     sizes = CHAIN_SIZES[:1] if quick else CHAIN_SIZES
-    stages = ("trace", "prune", "adjoint", "optimize", "split", "codegen", "load")
+    stages = ("trace", "prune", "adjoint", "batch", "optimize", "split", "codegen", "load")
     print(f"  {'N':>7} {'first call':>11} {'(CPU time)':>11} {'warm call':>11}  " + " ".join(f"{s:>9}" for s in stages))
     for n in sizes:
         firsts, cpus, warms, times = [], [], [], {s: [] for s in stages}

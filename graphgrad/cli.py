@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-STAGE_CHOICES = ("traced", "pruned", "adjoint", "optimized", "forward", "backward", "all")
+STAGE_CHOICES = ("traced", "pruned", "adjoint", "batched", "optimized", "forward", "backward", "all")
 FORMATS = ("text", "dot", "json", "numpy", "cupy", "svg", "png")
 PICTURES = ("svg", "png")  # drawn by Graphviz's dot
 
@@ -228,7 +228,8 @@ def print_timings(compiled, args, comment: str, out) -> None:
     """Each compile stage's time for this signature, with the graph sizes they worked on."""
     times = compiled.timings(*args)
     spec = compiled.specialize(*args)
-    sizes = {"trace": spec.stages["traced"], "adjoint": spec.stages["adjoint"], "optimize": spec.stages["optimized"]}
+    sizes = {"trace": spec.stages["traced"], "adjoint": spec.stages["adjoint"], "batch": spec.stages["batched"],
+             "optimize": spec.stages["optimized"]}
     print(f"{comment} ---- compile time per stage ----", file=out)
     for stage, seconds in times.items():
         size = f"  ({len(sizes[stage].nodes)} nodes)" if stage in sizes else ""

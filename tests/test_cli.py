@@ -18,7 +18,7 @@ def run(*argv):
 def test_dump_all_stages():
     r = run("dump", f"{MLP}:loss", *ARGS)
     assert r.returncode == 0, r.stderr
-    for stage in ("traced", "pruned", "adjoint", "optimized", "forward", "backward"):
+    for stage in ("traced", "pruned", "adjoint", "batched", "optimized", "forward", "backward"):
         assert f"// ---- {stage} ----" in r.stdout
     assert "grad_w1" in r.stdout
 
@@ -120,7 +120,7 @@ def test_dump_timings_prints_every_compile_stage():
     assert r.returncode == 0, r.stderr
     lines = r.stdout.split("// ---- compile time per stage ----\n")[1].splitlines()
     stages = [line.split()[1] for line in lines]
-    assert stages == ["trace", "prune", "adjoint", "optimize", "split", "codegen", "load", "total"]
+    assert stages == ["trace", "prune", "adjoint", "batch", "optimize", "split", "codegen", "load", "total"]
     assert all(line.split()[3] == "ms" and float(line.split()[2]) >= 0 for line in lines)
 
 

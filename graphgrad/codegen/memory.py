@@ -6,8 +6,9 @@ and nobody else can see its buffer: it was made by this function as a fresh arra
 caller's array nor a saved value the backward receives), it is not an output (outputs include the values saved
 for the backward), and no view of it exists: every node that reads it makes a new array (a ``reshape``,
 ``permute``, ``expand``, basic ``getitem`` or ``stop_gradient`` of it may share its memory, so then it is never
-reused). Its type must be the result's (same shape, so no broadcast grows it; same dtype, and NumPy computes in
-that dtype).
+reused), unless that view is the only reader of a fresh temporary and nothing else sees the view: then the
+view owns the buffer (``np.add(t3, b, out=t3)`` with ``t3 = t2.reshape(...)``). Its type must be the result's
+(same shape, so no broadcast grows it; same dtype, and NumPy computes in that dtype).
 
 A ``constant``, or a ``full_like`` (whose shape is fixed for the specialization), becomes a module-level array
 built once when it is not an output and only read by ops that make new arrays: nothing can then write into it.
@@ -40,6 +41,10 @@ def makes_new_array(op: str) -> bool:
     return opdef.memory == "fresh" or (opdef.memory == "" and opdef.elementwise)
 
 
+#: views that are writeable and never overlap themselves (``expand`` is a broadcast: read-only, elements shared)
+OWNING_VIEWS = ("reshape", "permute", "getitem")
+
+
 def _hoistable(n: Node, readers: dict, outputs: set) -> bool:
     if n.op not in ("constant", "full_like") or n.output in outputs:
         return False
@@ -61,6 +66,14 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
     exclusive = {n.output for n in graph.nodes
                  if makes_new_array(n.op) and n.output not in outputs and n.output.type.ndim > 0
                  and all(makes_new_array(r.op) for r in readers.get(n.output, ()))}
+    # the only view of a fresh temporary that nothing else reads (``t3 = t2.reshape(...)``, t2 read by nothing
+    # else) owns t2's buffer: once t3 dies, nobody can see that buffer
+    for n in graph.nodes:
+        base = n.inputs[0] if n.inputs else None
+        if base.__class__ is Value and n.op in OWNING_VIEWS and base.node is not None and makes_new_array(base.node.op) \
+                and base not in outputs and len(readers.get(base, ())) == 1 and n.output not in outputs \
+                and n.output.type.ndim > 0 and all(makes_new_array(r.op) for r in readers.get(n.output, ())):
+            exclusive.add(n.output)
     reuse: dict[Node, Value] = {}
     for i, n in enumerate(graph.nodes):
         if not ufunc_call(n.op) or n.output.type.ndim == 0 or not computes_in_own_dtype(n):

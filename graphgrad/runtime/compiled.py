@@ -31,6 +31,7 @@ from ..ir.interpret import interpret
 from ..ir.types import TensorType, dtype_name
 from ..passes.fusion import fuse_elementwise
 from ..passes.adjoint import generate_adjoint
+from ..passes.matmul_batching import batch_matmuls
 from ..passes.optimize import optimize
 from ..passes.partition import partition, saved_bytes
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
@@ -44,7 +45,7 @@ from .guards import ContentReader, content_guard, difference, warn_at
 from .pytree import tree_flatten, tree_unflatten
 from .tensor import _NO_ATTRS, Tensor
 
-STAGES = ("traced", "pruned", "adjoint", "optimized")
+STAGES = ("traced", "pruned", "adjoint", "batched", "optimized")
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Specialization:
     saved: list = field(default_factory=list)  # the forward values the backward reads (chosen by a min-cut)
     n_outputs: int = 1
     single: bool = True
-    #: seconds each compile stage took: trace, prune, adjoint, optimize, split, then codegen and load per backend
+    #: seconds each compile stage took: trace, prune, adjoint, batch, optimize, split, then codegen and load per backend
     timings: dict = field(default_factory=dict)
     treedef: object = None  # the arguments' pytree structure
     out_tree: object = None  # the result's pytree structure
@@ -404,7 +405,10 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         joint = generate_adjoint(pruned, seed=seed)
         stages["adjoint"] = joint
         lap("adjoint")
-        optimized = optimize(joint)
+        batched = batch_matmuls(joint)
+        stages["batched"] = batched
+        lap("batch")
+        optimized = optimize(batched)
         stages["optimized"] = optimized
         lap("optimize")
         _fix_names(optimized)  # forward and backward then agree on every name
@@ -412,7 +416,9 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         lap("split")
     else:
         stages["adjoint"] = pruned
-        forward = optimize(pruned)
+        stages["batched"] = batched = batch_matmuls(pruned)
+        lap("batch")
+        forward = optimize(batched)
         stages["optimized"] = forward
         lap("optimize")
         backward, diff, saved = None, [], []
@@ -598,7 +604,7 @@ class _Watched:
 class CompiledBackward(Node):
     """The ``grad_fn`` of a compiled function's output: runs the generated ``backward``."""
 
-    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched")
+    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched", "owned")
     _name = "CompiledFunctionBackward0"  # a class constant: naming each node would give it a __dict__
 
     def __init__(self, spec, module, saved, next_functions, output_index: int, in_types, watched=()):
@@ -608,6 +614,8 @@ class CompiledBackward(Node):
         self._saved_arrays = saved
         self._output_index = output_index
         self._watched = watched
+        #: per gradient of the last ``apply``: whether its array is the backward's own, so a leaf may keep it
+        self.owned = ()
 
     def apply(self, g: Tensor) -> list:
         if self._saved_arrays is None:
@@ -636,6 +644,17 @@ class CompiledBackward(Node):
         except Exception as e:
             raise _from_generated(e, self._module) from e
         grads = grads if isinstance(grads, tuple) else (grads,)
+        # a gradient array the generated code made for itself (not a view, not a saved or cotangent array, not
+        # returned twice) can become a leaf's .grad as it is, where anything else is copied first
+        seen = {id(a) for a in self._saved_arrays}
+        seen.update(id(a) for a in cotangents)
+        owned = []
+        for a in grads:
+            owned.append(a.__class__ is np.ndarray and a.flags.owndata and a.flags.writeable and id(a) not in seen)
+            seen.add(id(a))
+        if len(grads) != len({id(a) for a in grads}):  # the same array for two inputs: neither keeps it
+            owned = [flag and sum(b is a for b in grads) == 1 for flag, a in zip(owned, grads)]
+        self.owned = owned
         reaches = self._spec.reaches[self._output_index] if self._spec.reaches else None
         # an input this output does not depend on gets no gradient (None), so its .grad stays as it was
         wrap = Tensor._wrap
@@ -892,7 +911,7 @@ class CompiledFunction:
 
     # -- introspection --------------------------------------------------------------------------
     def graph(self, *args, stage: str = "optimized", outputs=None) -> Graph:
-        """The IR after ``stage`` ("traced", "pruned", "adjoint", "optimized", or "forward"/"backward");
+        """The IR after ``stage`` ("traced", "pruned", "adjoint", "batched", "optimized", or "forward"/"backward");
         ``outputs`` (an index or indices of the function's outputs) gives the program for those alone."""
         if outputs is not None and outputs != self.outputs:
             key = outputs if isinstance(outputs, int) else tuple(outputs)
@@ -915,13 +934,13 @@ class CompiledFunction:
         return self.specialize(*args).source_for(backend)
 
     def timings(self, *args) -> dict:
-        """Seconds each compile stage took for this signature: ``trace``, ``prune``, ``adjoint``, ``optimize``,
+        """Seconds each compile stage took for this signature: ``trace``, ``prune``, ``adjoint``, ``batch``, ``optimize``,
         ``split``, then ``codegen`` and ``load`` of its module (compiling it now if it was not yet).
 
         >>> import graphgrad as gg
         >>> f = gg.compile(lambda x: (x.sin() * x).sum())
         >>> list(f.timings(gg.ones(3, requires_grad=True)))
-        ['trace', 'prune', 'adjoint', 'optimize', 'split', 'codegen', 'load']
+        ['trace', 'prune', 'adjoint', 'batch', 'optimize', 'split', 'codegen', 'load']
         """
         spec = self.specialize(*args)
         spec.module(spec.key[3])

@@ -190,9 +190,10 @@ def _one_node_into_leaves(root, g, retain_graph: bool) -> bool:
         if not retain_graph and root.release is not None:
             root.release()
         # every gradient is computed before any .grad is written, as in the walk
-        for (nxt, _), gi in zip(nexts, in_grads):
+        owned = getattr(root, "owned", None) or ()
+        for k, ((nxt, _), gi) in enumerate(zip(nexts, in_grads)):
             if nxt is not None and gi is not None:
-                nxt.variable._accumulate(gi, False)
+                nxt.variable._accumulate(gi, False, k < len(owned) and owned[k])
     finally:
         _set(prev_mode)
     return True

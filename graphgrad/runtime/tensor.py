@@ -406,13 +406,15 @@ class Tensor(TensorSurface, TensorBase):
             self._accumulator = weakref.ref(acc)
         return acc
 
-    def _accumulate(self, g: "Tensor", create_graph: bool) -> None:
+    def _accumulate(self, g: "Tensor", create_graph: bool, owned: bool = False) -> None:
+        """Add ``g`` into ``.grad``; ``owned``: ``g``'s array is a fresh one nobody else holds (a compiled
+        backward's own result), which ``.grad`` may then keep without a copy."""
         grad = self._grad
         if create_graph:
             self._grad = g if grad is None else grad + g
         elif grad is None:
             # own the buffer: the same gradient array may flow to several leaves, or be the caller's
-            self._grad = Tensor._wrap(g._data.copy())
+            self._grad = g if owned and not g._requires_grad and g.grad_fn is None else Tensor._wrap(g._data.copy())
         elif grad._requires_grad:
             self._grad = grad + Tensor._wrap(g._data)
         else:
@@ -633,7 +635,24 @@ class Tensor(TensorSurface, TensorBase):
             base._requires_grad = True
         return self
 
-    def add_(self, other, alpha=1): return self._inplace("add", other if alpha == 1 else other * alpha)
+    def add_(self, other, alpha=1):
+        if alpha != 1 and alpha.__class__ in (int, float) and self._plain_update(other):
+            # p.add_(g, alpha=-lr) in an optimizer's step: the scaled gradient is the only temporary, and the sum
+            # is written straight into p (the general path makes the sum, then copies it in); the same arithmetic
+            np.add(self._data, np.multiply(other._data, alpha), out=self._data)
+            self._version_box[0] += 1
+            return self
+        return self._inplace("add", other if alpha == 1 else other * alpha)
+
+    def _plain_update(self, other) -> bool:
+        """Whether ``self.add_(other, alpha)`` is plain NumPy arithmetic: no autograd to record (grad mode off, or
+        neither requires grad), no view to keep in step with its base, no trace, same shape and dtype."""
+        return (other.__class__ is Tensor and self._data.__class__ is np.ndarray
+                and other._data.__class__ is np.ndarray and self._base is None and not _TRACES.stack
+                and not (is_grad_enabled() and (self._requires_grad or other._requires_grad))
+                and not (self._is_inference and not _grad_state.inference)
+                and other._data.shape == self._data.shape and other._data.dtype == self._data.dtype
+                and self._data.flags.writeable)
     def sub_(self, other, alpha=1): return self._inplace("sub", other if alpha == 1 else other * alpha)
     def mul_(self, other): return self._inplace("mul", other)
     def div_(self, other): return self._inplace("div", other)

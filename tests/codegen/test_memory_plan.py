@@ -172,3 +172,29 @@ def test_view_ops_are_the_ops_whose_eager_results_share_the_version_counter():
         assert view._base is x and view._version_box is x._version_box
     fresh = x * 2
     assert fresh._base is None and fresh._version_box is not x._version_box
+
+
+def test_the_only_view_of_a_dying_temporary_owns_its_buffer():
+    def f(x, w, b):
+        p = (x.reshape(6, 4) @ w).reshape(2, 3, 5)   # the view is the product's only reader
+        return ((p + b).tanh() * p.sum()).sum()         # ... but p is read twice: p + b may not overwrite it
+
+    def g(x, w, b):
+        p = (x.reshape(6, 4) @ w).reshape(2, 3, 5)
+        return (p + b).tanh().sum()                     # p dies at p + b: the sum goes into its buffer
+
+    rng = np.random.default_rng(1)
+    args = [gg.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True),
+            gg.tensor(rng.standard_normal((4, 5)), requires_grad=True), gg.tensor(rng.standard_normal(5))]
+    for fn, reused in ((f, False), (g, True)):
+        cf = gg.compile(fn)
+        forward = cf.source(*args).split("def backward")[0]
+        assert ("= np.add(" in forward and ", out=" in forward.split("np.add(")[1].split("\n")[0]) is reused
+        cf(*args).backward()
+        got = [a.grad.numpy().copy() for a in args[:2]]
+        for a in args[:2]:
+            a.grad = None
+        fn(*args).backward()
+        for a, want in zip(args[:2], got):
+            np.testing.assert_allclose(want, a.grad.numpy(), rtol=1e-13)
+            a.grad = None

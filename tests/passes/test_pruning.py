@@ -63,7 +63,7 @@ def test_dead_nodes_are_removed():
     c = gg.compile(f)
     args = (gg.ones(3, requires_grad=True), gg.ones(3))
     assert any(n.op == "exp" for n in c.graph(*args, stage="traced").nodes)
-    for stage in ("pruned", "adjoint", "optimized", "forward", "backward"):
+    for stage in ("pruned", "adjoint", "batched", "optimized", "forward", "backward"):
         ops = [n.op for n in c.graph(*args, stage=stage).nodes]
         assert "exp" not in ops and "sin" not in ops, stage
 

@@ -44,7 +44,7 @@ def test_new_signature_retraces():
 def test_graph_stages_and_bad_stage():
     f = gg.compile(loss)
     args = data()
-    for stage in ("traced", "pruned", "adjoint", "optimized", "forward", "backward"):
+    for stage in ("traced", "pruned", "adjoint", "batched", "optimized", "forward", "backward"):
         assert f.graph(*args, stage=stage).nodes
     with pytest.raises(ValueError, match="unknown stage 'bogus'"):
         f.graph(*args, stage="bogus")

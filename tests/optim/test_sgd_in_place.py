@@ -1,0 +1,62 @@
+"""The SGD update ``p.add_(g, alpha=-lr)`` writes into the parameter's own buffer, with the arithmetic of the general
+in-place path (scaled gradient, then the sum), and bumps the version like any in-place op."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+
+
+def test_sgd_updates_the_parameter_buffer_in_place_with_the_same_result():
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((5, 4)).astype(np.float32)
+    grad = rng.standard_normal((5, 4)).astype(np.float32)
+    w = gg.tensor(start.copy(), requires_grad=True)
+    w.grad = gg.tensor(grad)
+    buffer = w.detach().numpy()
+    version = w._version
+    gg.optim.SGD([w], lr=0.3).step()
+    assert np.shares_memory(w.detach().numpy(), buffer)
+    assert w._version == version + 1
+    # what the general path computes: -lr * g in float32 (a Python float is weak), then the sum
+    np.testing.assert_array_equal(buffer, start + grad * np.float32(-0.3))
+    assert buffer.dtype == np.float32
+
+
+def test_add_with_alpha_records_autograd_where_it_must():
+    a = gg.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 1.0  # not a leaf: may be updated in place under autograd
+    c = gg.tensor([3.0, 4.0], requires_grad=True)
+    b.add_(c, alpha=2.0)
+    assert b.grad_fn is not None
+    b.sum().backward()
+    np.testing.assert_array_equal(c.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        a.add_(c, alpha=2.0)
+    with gg.no_grad():
+        a.add_(c, alpha=-1.0)  # a leaf updated under no_grad, as optimizers do
+    np.testing.assert_array_equal(a.detach().numpy(), [-2.0, -2.0])
+
+
+def test_add_with_alpha_on_a_view_keeps_the_base_in_step():
+    base = gg.zeros(2, 3)
+    view = base[0]
+    with gg.no_grad():
+        view.add_(gg.ones(3), alpha=0.5)
+    np.testing.assert_array_equal(base.numpy(), [[0.5, 0.5, 0.5], [0.0, 0.0, 0.0]])
+
+
+def test_sgd_step_allocates_one_temporary_the_size_of_the_parameter():
+    import tracemalloc
+
+    w = gg.zeros(500, 500, requires_grad=True)  # 1 MB of float32
+    w.grad = gg.ones(500, 500)
+    opt = gg.optim.SGD([w], lr=0.1)
+    tracemalloc.start()
+    try:
+        opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * 500 * 500 * 4  # the scaled gradient; not also a new array for the sum
+    np.testing.assert_allclose(w.detach().numpy(), -0.1)
