@@ -205,6 +205,21 @@ def test_numpy_backend_is_unfused_and_emits_the_regions_statements_if_given_them
         np.testing.assert_array_equal(got, want)
 
 
+def test_fuse_false_keeps_the_cupy_module_one_call_per_op():
+    """``compile(fuse=False)``: the CuPy module is the NumPy module with ``cp.`` for ``np.`` (what the GPU
+    benchmark's unfused rows and the fused-equals-unfused GPU tests run)."""
+    a = chain_args()
+    fused = gg.compile(chain).source(*a, backend="cupy")
+    unfused_fn = gg.compile(chain, fuse=False)
+    unfused = unfused_fn.source(*a, backend="cupy")
+    assert "cp.ElementwiseKernel(" in fused and "ElementwiseKernel" not in unfused
+    body = unfused.split("import cupy as cp\n", 1)[1]
+    assert body == unfused_fn.source(*a).split("import numpy as np\n", 1)[1].replace("np.", "cp.")
+    # and with outputs= (a program for some outputs only), and through a decorator
+    two = gg.compile(outputs=0, fuse=False)(lambda x: ((x.tanh() * 2 + 1).sum(), x.sum()))
+    assert "cp.ElementwiseKernel(" not in two.source(gg.ones(3, requires_grad=True), backend="cupy")
+
+
 # -- the C expressions' numerics, on the host ---------------------------------------------------------------
 CXX = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 
