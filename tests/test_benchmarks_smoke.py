@@ -35,3 +35,59 @@ def test_a_benchmark_that_computes_the_wrong_gradient_fails(monkeypatch):
         assert "graphgrad compiled (numpy), gradient 0" in str(e)
     else:
         raise AssertionError("check() accepted a wrong gradient")
+
+
+# -- run_all.py --device cuda (benchmarks/gpu_workloads.py) ---------------------------------------------------------
+def _gpu_workloads():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import gpu_workloads
+    finally:
+        sys.path.pop(0)
+    return gpu_workloads
+
+
+def _run_cuda_benchmark(env_path=None):
+    env = dict(os.environ)
+    if env_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join([env_path, env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "run_all.py"), "--device", "cuda",
+                           "--quick"], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_cuda_benchmark_without_a_gpu_is_one_line_and_exit_code_2(tmp_path):
+    if _gpu_workloads().no_gpu_reason() is None:
+        import pytest
+
+        pytest.skip("a GPU is present: benchmarks/gpu_check.py runs the benchmark itself")
+    r = _run_cuda_benchmark()
+    assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+    assert r.stderr.startswith("run_all.py --device cuda: no GPU to run on: ") and r.stderr.count("\n") == 1, r.stderr
+    # and where CuPy is not installed at all (an import of cupy that fails stands in for it)
+    (tmp_path / "cupy.py").write_text("raise ImportError('No module named cupy')\n")
+    r = _run_cuda_benchmark(str(tmp_path))
+    assert r.returncode == 2 and "CuPy is not installed" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_cuda_workloads_run_and_check_their_gradients_on_the_cpu():
+    """The GPU benchmark's candidates (compiled fused / unfused, eager, PyTorch where installed) with
+    device="cpu": the same code, on NumPy, checked against the hand-written NumPy step before it is timed."""
+    gpu = _gpu_workloads()
+    lines = []
+    for name in gpu.GPU_WORKLOADS:
+        assert gpu.run(name, "cpu", quick=True, out=lines.append), "\n".join(lines)
+    text = "\n".join(lines)
+    for expected in ("== mlp on cpu", "== rnn on cpu", "== tiny_chain on cpu", "graphgrad compiled, fused (numpy)",
+                     "graphgrad compiled, unfused (numpy)", "graphgrad eager (cpu)", "fusion: unfused / fused = "):
+        assert expected in text, text
+    assert "FAILED" not in text
+
+
+def test_a_cuda_candidate_with_a_wrong_gradient_is_reported_and_not_timed():
+    gpu = _gpu_workloads()
+    workload = gpu.make_tiny_chain("cpu", quick=True)
+    label = next(iter(workload.steps))
+    right = workload.steps[label]
+    workload.steps[label] = lambda: [g * 1.001 for g in right()]
+    failed = gpu.check(workload)
+    assert list(failed) == [label] and "gradient 0" in failed[label]
