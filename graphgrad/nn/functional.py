@@ -191,6 +191,12 @@ def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: 
     return _as_pytorch_names(out, "NativeBatchNormBackward0", input, weight, bias)
 
 
+def _arange_on(n: int, like: TensorBase) -> TensorBase:
+    """``arange(n)`` on ``like``'s device: eager on the GPU a CPU arange would be a second device in the op
+    (traced, the node is generated for the module's backend anyway)."""
+    return arange(n, device=like.device if isinstance(like, Tensor) else None)
+
+
 def _pair(v) -> tuple:
     return (v, v) if isinstance(v, int) else tuple(v)
 
@@ -234,7 +240,7 @@ def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=
         input = pad(input, (pw, pw, ph, ph), value=float("-inf"))
     windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, 0, dilation)
     flat = windows.reshape(windows.shape[:4] + (-1,))
-    first_max = flat.argmax(-1, keepdim=True) == arange(flat.shape[-1])
+    first_max = flat.argmax(-1, keepdim=True) == _arange_on(flat.shape[-1], flat)
     return _as_pytorch_names(where(first_max, flat, 0.0).sum(-1), "MaxPool2DWithIndicesBackward0", input)
 
 
@@ -273,7 +279,7 @@ def one_hot(tensor: TensorBase, num_classes: int = -1) -> TensorBase:
 
 def _one_hot_mask(target: TensorBase, num_classes: int) -> TensorBase:
     # A comparison against arange instead of a scatter: it is an ordinary op in both modes.
-    return target.unsqueeze(-1) == arange(num_classes)
+    return target.unsqueeze(-1) == _arange_on(num_classes, target)
 
 
 def _check_reduction(reduction: str) -> None:
