@@ -64,28 +64,18 @@ def check_gradients():
 
 
 # -- the CuPy backend: on a GPU, and on the fake CuPy (tests/fake_cupy.py) -------------------------------------------
-def gpu_available() -> bool:
-    """Whether real CuPy sees an NVIDIA GPU."""
-    try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
-
-
 @pytest.fixture(params=[pytest.param("gpu", marks=pytest.mark.gpu), "fake"])
 def cupy_device(request):
     """A CuPy test runs twice: ``gpu`` on a real GPU (marked ``gpu``: ``benchmarks/gpu_check.py`` runs these with
     ``-m gpu`` and fails on a skip) and ``fake`` on the fake CuPy (NumPy behind CuPy's interface and refusals,
     kernels compiled for the host), which runs wherever CuPy's namespace is importable and a C++ compiler is."""
+    import fake_cupy
+
     if request.param == "gpu":
-        if not gpu_available():
+        if not fake_cupy.gpu_available():
             pytest.skip("needs CuPy and an NVIDIA GPU")
         yield "gpu"
         return
-    import fake_cupy
-
     if fake_cupy.real_cupy() is None:
         pytest.skip("the fake CuPy copies real CuPy's namespace: needs CuPy importable (pip install "
                     "'graphgrad[cuda]'; no GPU needed)")

@@ -38,6 +38,16 @@ import numpy as np
 CXX = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 
 
+def gpu_available() -> bool:
+    """Whether real CuPy sees an NVIDIA GPU."""
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
 def real_cupy():
     """Real CuPy's module (importable without a GPU), or None."""
     try:

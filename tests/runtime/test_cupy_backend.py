@@ -9,7 +9,7 @@ import pytest
 
 import graphgrad as gg
 import graphgrad.nn.functional as F
-from conftest import gpu_available
+from fake_cupy import gpu_available
 
 
 def test_cuda_without_gpu_is_a_clear_error():
