@@ -50,6 +50,9 @@ def gpu_available() -> bool:
 
 def real_cupy():
     """Real CuPy's module (importable without a GPU), or None."""
+    module = sys.modules.get("cupy")
+    if module is not None and getattr(module, "__file__", None) == __file__:
+        return module.real
     try:
         return importlib.import_module("cupy")
     except Exception:
@@ -387,6 +390,7 @@ def build():
         return None
     fake = types.ModuleType("cupy")
     fake.__file__ = __file__
+    fake.real = real
     fake.__version__ = f"{real.__version__} (fake, NumPy {np.__version__})"
     fake.__dict__.update(_namespace(np, real, ""))
     fake.ndarray = ndarray
@@ -414,22 +418,50 @@ def build():
     return fake
 
 
-@contextlib.contextmanager
-def installed():
-    """``import cupy`` gives the fake inside the block (graphgrad's cached device count is reset around it)."""
-    from graphgrad.codegen import expressions
-    from graphgrad.runtime import device
+_NAMES = ("cupy", "cupy.cuda", "cupy.linalg", "cupy.fft", "cupy.lib", "cupy.lib.stride_tricks", "cupy.random")
 
-    fake = build()
-    if fake is None:
-        raise RuntimeError("the fake CuPy copies real CuPy's namespace: pip install 'graphgrad[cuda]'")
-    names = ("cupy", "cupy.cuda", "cupy.linalg", "cupy.fft", "cupy.lib", "cupy.lib.stride_tricks", "cupy.random")
-    saved = {name: sys.modules.get(name) for name in names}
+
+def _install(fake) -> dict:
+    """Puts ``fake`` in ``sys.modules`` as cupy; returns what was there."""
+    saved = {name: sys.modules.get(name) for name in _NAMES}
     sys.modules.update({"cupy": fake, "cupy.cuda": fake.cuda, "cupy.linalg": fake.linalg, "cupy.fft": fake.fft,
                         "cupy.lib": fake.lib, "cupy.lib.stride_tricks": fake.lib.stride_tricks,
                         "cupy.random": fake.random})
-    device._cuda_count.cache_clear()
+    _reset_graphgrad_caches()
+    return saved
+
+
+def _reset_graphgrad_caches() -> None:
+    if "graphgrad" not in sys.modules:
+        return
+    from graphgrad.codegen import expressions
+    from graphgrad.runtime import device
+
+    device._cuda_count.cache_clear()  # the device count
     expressions.kernel.cache_clear()  # eager kernels bound to a cupy module
+
+
+def install_globally() -> None:
+    """``import cupy`` gives the fake from now on in this process (tests/fake_gpu/sitecustomize.py: a whole
+    program, ``benchmarks/gpu_check.py --fake``, on the fake)."""
+    if getattr(sys.modules.get("cupy"), "__file__", None) == __file__:
+        return
+    fake = build()
+    if fake is None:
+        raise RuntimeError("the fake CuPy copies real CuPy's namespace: pip install 'graphgrad[cuda]'")
+    _install(fake)
+
+
+@contextlib.contextmanager
+def installed():
+    """``import cupy`` gives the fake inside the block (graphgrad's cached device count is reset around it)."""
+    if getattr(sys.modules.get("cupy"), "__file__", None) == __file__:  # already (install_globally)
+        yield sys.modules["cupy"]
+        return
+    fake = build()
+    if fake is None:
+        raise RuntimeError("the fake CuPy copies real CuPy's namespace: pip install 'graphgrad[cuda]'")
+    saved = _install(fake)
     try:
         yield fake
     finally:
@@ -438,5 +470,4 @@ def installed():
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = module
-        device._cuda_count.cache_clear()
-        expressions.kernel.cache_clear()
+        _reset_graphgrad_caches()

@@ -91,3 +91,54 @@ def test_a_cuda_candidate_with_a_wrong_gradient_is_reported_and_not_timed():
     workload.steps[label] = lambda: [g * 1.001 for g in right()]
     failed = gpu.check(workload)
     assert list(failed) == [label] and "gradient 0" in failed[label]
+
+
+def _fake_cupy_usable() -> bool:
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    try:
+        import fake_cupy
+    finally:
+        sys.path.pop(0)
+    return fake_cupy.real_cupy() is not None and fake_cupy.CXX is not None
+
+
+def test_cuda_benchmark_runs_its_cuda_path_on_the_fake_cupy():
+    """run_all.py --device cuda end to end (device name, CUDA events, synchronization, the table) on the fake
+    CuPy (tests/fake_cupy.py): the code a GPU machine runs, without a GPU."""
+    import pytest
+
+    if not _fake_cupy_usable():
+        pytest.skip("the fake CuPy needs CuPy importable and a C++ compiler")
+    env = dict(os.environ, GRAPHGRAD_FAKE_CUPY="1", PYTHONPATH=os.pathsep.join(
+        [os.path.join(ROOT, "tests", "fake_gpu"), ROOT, os.environ.get("PYTHONPATH", "")]))
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "run_all.py"), "--device", "cuda", "--quick",
+                        "--only", "tiny_chain,rnn"], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for expected in ("device: fake CuPy", "== tiny_chain on cuda", "== rnn on cuda", "GPU min",
+                     "graphgrad compiled, fused (cupy)", "graphgrad compiled, unfused (cupy)", "graphgrad eager (cuda)",
+                     "fusion: unfused / fused = ", "GPU time between CUDA events"):
+        assert expected in r.stdout, r.stdout
+    assert "FAILED" not in r.stdout
+
+
+def test_gpu_check_without_a_gpu_exits_2_and_reads_skips_from_the_junit_report(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import gpu_check
+        import gpu_workloads
+    finally:
+        sys.path.pop(0)
+    if gpu_workloads.no_gpu_reason() is None:
+        import pytest
+
+        pytest.skip("a GPU is present")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "gpu_check.py")], capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ, OUT=str(tmp_path)))
+    assert r.returncode == 2 and r.stdout.startswith("gpu_check.py: no GPU to check on: "), r.stdout + r.stderr
+    assert any(f.endswith("test_cupy_backend.py") for f in gpu_check.gpu_test_files())
+    report = tmp_path / "report.xml"
+    report.write_text('<testsuites><testsuite tests="2" failures="0" errors="0" skipped="1">'
+                      '<testcase classname="t" name="a[gpu]"><skipped message="needs CuPy and an NVIDIA GPU"/>'
+                      '</testcase><testcase classname="t" name="b[gpu]"/></testsuite></testsuites>')
+    assert gpu_check.junit_counts(str(report)) == {"tests": 2, "failures": 0, "errors": 0, "skipped": 1}
+    assert gpu_check.skipped_tests(str(report)) == ["t::a[gpu]: needs CuPy and an NVIDIA GPU"]
