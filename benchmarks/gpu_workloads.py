@@ -58,11 +58,15 @@ def device_name(device: str) -> str:
         return "CPU (NumPy)"
     import cupy
 
-    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
-    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    driver = cupy.cuda.runtime.driverGetVersion()
-    return (f"{name}, {props['totalGlobalMem'] / 2**30:.0f} GiB, CUDA driver {driver // 1000}.{driver % 1000 // 10}, "
-            f"CuPy {cupy.__version__}")
+    try:
+        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        name = props.get("name", b"?")
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        driver = cupy.cuda.runtime.driverGetVersion()
+        return (f"{name}, {props.get('totalGlobalMem', 0) / 2**30:.0f} GiB, CUDA driver {driver // 1000}."
+                f"{driver % 1000 // 10}, CuPy {cupy.__version__}")
+    except Exception as e:  # a label must not stop the run
+        return f"CuPy {cupy.__version__} (device properties unreadable: {type(e).__name__}: {e})"
 
 
 @dataclass

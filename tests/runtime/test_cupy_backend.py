@@ -123,6 +123,24 @@ def test_gradients_on_the_device_equal_the_cpu(cupy_device, name, mode):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12, err_msg=f"{name}, {mode}, gradient {i}")
 
 
+def _scatters(device: str):
+    rng = np.random.default_rng(2)
+    x = gg.tensor(rng.standard_normal((4, 5)), device=device, requires_grad=True)
+    src = gg.tensor(rng.standard_normal((4, 2)), device=device, requires_grad=True)
+    index = gg.tensor(np.array([[0, 4], [1, 1], [3, 2], [0, 0]]), device=device)
+    rows = gg.tensor(np.array([2, 0, 2]), device=device)
+    out = x.scatter(1, index, src).tanh().sum() + x.scatter_add(1, index, src).pow(2).sum()
+    out = out + x.clone().index_add_(0, rows, src[:3].repeat(1, 3)[:, :5] * 2).exp().sum()
+    out = out + x.sort(1).values[:, 0].sum() + x.topk(2, 1).values.pow(2).sum()
+    out.backward()
+    return out.item(), x.grad.cpu().numpy(), src.grad.cpu().numpy()
+
+
+def test_scatter_index_add_sort_on_the_device_equal_the_cpu(cupy_device):
+    for got, want in zip(_scatters("cuda"), _scatters("cpu")):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_float32_on_the_device_equals_the_cpu(cupy_device, mode):
     """float32 stays float32 on the device (fused kernels compute in ``float``; erf's float64 kernel gets a cast
