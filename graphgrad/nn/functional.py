@@ -124,8 +124,8 @@ def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=
     def draw():
         return (_rng(generator).random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
 
-    if isinstance(input, Tensor):
-        return input * Tensor._wrap(draw())
+    if isinstance(input, Tensor):  # drawn on the host (one generator for every device), used where input is
+        return input * Tensor._wrap(draw()).to(input.device)
     # traced: the mask is an input of the compiled function, drawn afresh on every call
     return input * input.tracer.random_input(input._type, draw)
 

@@ -42,7 +42,7 @@ from .function import Node
 from .grad_mode import is_grad_enabled
 from .guards import ContentReader, content_guard, difference, warn_at
 from .pytree import tree_flatten, tree_unflatten
-from .tensor import _NO_ATTRS, Tensor
+from .tensor import _NO_ATTRS, Tensor, _xp
 
 STAGES = ("traced", "pruned", "adjoint", "optimized")
 
@@ -627,12 +627,13 @@ class CompiledBackward(Node):
             raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
                                       "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
         cotangents = []
+        data = g._data
+        xp = np if data.__class__ is np.ndarray else _xp(data)  # the other outputs' zeros live where g does
         for i, shape, dtype in self._spec.cotangent_plan:
             if i == self._output_index:  # the gradient takes the output's dtype, as in PyTorch's engine
-                data = g._data
                 cotangents.append(data if data.dtype == dtype else data.astype(dtype))
             else:
-                cotangents.append(np.zeros(shape, dtype))
+                cotangents.append(xp.zeros(shape, dtype))
         try:
             grads = self._module.backward(*self._saved_arrays, *cotangents)
         except Exception as e:

@@ -202,6 +202,59 @@ def test_mixing_devices_raises_pytorchs_error(cupy_device):
             op()
 
 
+MODULES = {
+    "LSTM": (lambda: gg.nn.LSTM(3, 4, num_layers=2, batch_first=True), (2, 5, 3), lambda out: out[0].sum()),
+    "MultiheadAttention": (lambda: gg.nn.MultiheadAttention(8, 2, batch_first=True), (2, 5, 8),
+                           lambda out: out[0].sum()),
+    "LSTMCell": (lambda: gg.nn.LSTMCell(3, 4), (2, 3), lambda out: out[0].sum() + out[1].pow(2).sum()),
+    "TransformerEncoderLayer": (lambda: gg.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0,
+                                                                     batch_first=True), (2, 5, 8),
+                                lambda out: out.pow(2).sum()),
+    "conv BatchNorm2d": (lambda: gg.nn.Sequential(gg.nn.Conv2d(2, 3, 3), gg.nn.BatchNorm2d(3), gg.nn.SiLU(),
+                                                   gg.nn.AdaptiveAvgPool2d(1), gg.nn.Flatten(), gg.nn.Linear(3, 2)),
+                         (4, 2, 6, 6), lambda out: out.pow(2).sum()),
+}
+
+
+def _module_step(name: str, device: str, compiled: bool):
+    make, shape, reduce = MODULES[name]
+    gg.manual_seed(0)
+    model = make().double().to(device)
+    x = gg.tensor(np.random.default_rng(0).standard_normal(shape), device=device)
+    run = gg.compile(model) if compiled else model
+    loss = reduce(run(x) if name != "MultiheadAttention" else run(x, x, x))
+    loss.backward()
+    return [loss.item()] + [p.grad.cpu().numpy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("name", list(MODULES))
+def test_modules_on_the_device_equal_the_cpu(cupy_device, name, compiled):
+    """Modules whose compiled form returns several outputs (an LSTM's (out, (h, c))): the backward of one gets
+    zeros for the others, which must be device arrays too."""
+    for got, want in zip(_module_step(name, "cuda", compiled), _module_step(name, "cpu", compiled)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_dropout_on_the_device_draws_the_cpus_mask(cupy_device, compiled):
+    """Masks are drawn on the host from the one generator, then used on the input's device: with the same
+    seed, dropout on the GPU equals dropout on the CPU."""
+    def f(x):
+        return (F.dropout(x, 0.4) * x).sum()
+
+    results = []
+    for device in ("cpu", "cuda"):
+        gg.manual_seed(5)
+        x = gg.tensor(np.linspace(-1, 1, 40).reshape(4, 10), device=device, requires_grad=True)
+        out = (gg.compile(f) if compiled else f)(x)
+        out.backward()
+        results.append((out.item(), x.grad.cpu().numpy()))
+    assert 0 < (results[0][1] == 0).sum() < 40  # some, not all, dropped
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+
+
 def _address(t) -> int:
     """Where ``t``'s elements live (device or host address): equal before and after an in-place update."""
     return t._data.data.ptr if t.is_cuda else t._data.__array_interface__["data"][0]
