@@ -10,6 +10,7 @@ per-op code computes, up to the rounding of CUDA's math functions.
 from __future__ import annotations
 
 import math
+import re
 
 from ..ir.graph import Graph, Node, Value
 from .expressions import statements
@@ -58,11 +59,21 @@ def _operand(x, dtype: str, names: dict) -> str:
     return text + "f" if dtype == "float32" else text
 
 
+def _function_names() -> set:
+    """The C functions the kernels call (``exp``, ``tanh`` ...): a value named so (``tanh = x.tanh()``) would hide
+    the function from the statements after its declaration."""
+    return {name for expr in C_EXPRESSIONS.values() for name in re.findall(r"([A-Za-z_]\w*)\s*\(", expr)}
+
+
 def _c_names(body: Graph) -> dict[Value, str]:
     names = {}
-    for v, name in body.value_names().items():
-        while name in _RESERVED or name.startswith("_"):
-            name = f"v{name}" if name.startswith("_") else f"{name}_"
+    given = body.value_names()
+    taken = _RESERVED | _function_names()
+    for v, name in given.items():
+        if name in taken or name.startswith("_"):  # renamed apart from the names the body already has
+            while name in taken or name.startswith("_") or name in given.values():
+                name = f"v{name}" if name.startswith("_") else f"{name}_"
+        taken.add(name)
         names[v] = name
     return names
 

@@ -288,3 +288,18 @@ def test_generated_cupy_module_with_host_compiled_kernels_matches_numpy(tmp_path
     one = np.array(1.0)
     for got, want in zip(ns["backward"](*got_saved, one), ref["backward"](*want_saved, one)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_values_named_like_c_functions_are_renamed_in_kernels():
+    """``tanh = (...).tanh()`` in the user's code: inside a kernel a variable named tanh would hide the function
+    (NVRTC, as any C++ compiler, then refuses ``tanh(t2)``), so such values are renamed, apart from the others."""
+    def f(x):
+        exp = x.exp()
+        tanh = (exp * 2 + 1).tanh()
+        tanh_ = tanh * exp
+        return (tanh_.sin() * 3 + tanh).sum()
+
+    src = gg.compile(f).source(gg.tensor(np.linspace(-1, 1, 5), requires_grad=True), backend="cupy")
+    assert "tanh = tanh(" not in src and "double exp " not in src and "'float64 exp'" not in src
+    assert "'float64 exp_'" in src and "tanh_ = tanh(" in src
+    assert "'float64 tanh_, float64 tanh__'" in src  # the user's tanh_ and the renamed tanh stay two names

@@ -86,3 +86,20 @@ def test_compile_fused_equals_fuse_false_on_the_device(cupy_device, fn, shapes, 
         scale = np.abs(want).max()  # elements that cancel to near 0 are held to the gradient's scale
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 0.1 * scale)
         np.testing.assert_allclose(got, cpu, rtol=max(rtol, 1e-10), atol=max(rtol, 1e-10) * 0.1 * scale)
+
+
+def named_like_functions(x):
+    exp = x.exp()
+    tanh = (exp * 2 + 1).tanh()
+    tanh_ = tanh * exp
+    return (tanh_.sin() * 3 + tanh).sum()
+
+
+def test_values_named_like_c_functions_compile_and_run(cupy_device):
+    """A value named ``tanh`` inside a kernel would hide CUDA's tanh: graphgrad renames it (codegen/cuda.py)."""
+    grads = []
+    for device in ("cpu", "cuda"):
+        x = gg.tensor(np.linspace(-1, 1, 7), device=device, requires_grad=True)
+        gg.compile(named_like_functions)(x).backward()
+        grads.append(x.grad.cpu().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10)
