@@ -20,11 +20,15 @@ C_EXPRESSIONS: dict[str, str] = {}
 #: IR dtype -> (CuPy's parameter type, C type)
 C_TYPES = {"float32": ("float32", "float"), "float64": ("float64", "double"), "bool": ("bool", "bool")}
 
-# CuPy binds ``i``/``_ind`` in every kernel; C++ keywords and the type names cannot name a variable
+# CuPy binds ``i``/``_ind`` in every kernel; C++ keywords (with the alternative tokens ``xor``, ``bitand`` ...), the
+# type names, CUDA's built-in variables and CuPy's indexer types cannot name a variable
 _RESERVED = set("""i n _ind auto bool break case catch char class const continue default delete do double else enum
 explicit extern false float for goto if inline int long new operator private protected public register return short
 signed sizeof static struct switch template this throw true try typedef typename union unsigned using virtual void
-volatile while float32 float64 int64 half""".split())
+volatile while float32 float64 int64 half and_eq bitand bitor compl not_eq or_eq xor xor_eq asm export friend mutable
+namespace nullptr noexcept constexpr consteval constinit decltype static_assert thread_local alignas alignof char8_t
+char16_t char32_t wchar_t dynamic_cast static_cast reinterpret_cast const_cast typeid concept requires co_await
+co_return co_yield size_t ptrdiff_t threadIdx blockIdx blockDim gridDim warpSize NAN INFINITY CIndexer CArray""".split())
 
 
 def fusible(node: Node) -> bool:

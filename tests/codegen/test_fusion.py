@@ -303,3 +303,14 @@ def test_values_named_like_c_functions_are_renamed_in_kernels():
     assert "tanh = tanh(" not in src and "double exp " not in src and "'float64 exp'" not in src
     assert "'float64 exp_'" in src and "tanh_ = tanh(" in src
     assert "'float64 tanh_, float64 tanh__'" in src  # the user's tanh_ and the renamed tanh stay two names
+
+
+def test_values_named_like_cpp_alternative_tokens_are_renamed():
+    def f(x):
+        xor = x.tanh() * 2  # a Python name, a C++ operator (^)
+        blockIdx = xor + 1  # CUDA's built-in
+        return (blockIdx.exp() * xor).sum()
+
+    src = gg.compile(f).source(gg.tensor(np.ones(3), requires_grad=True), backend="cupy")
+    assert "'float64 xor'" not in src and "'float64 xor_'" in src
+    assert "double blockIdx " not in src and "double blockIdx_ = " in src
