@@ -142,3 +142,19 @@ def test_gpu_check_without_a_gpu_exits_2_and_reads_skips_from_the_junit_report(t
                       '</testcase><testcase classname="t" name="b[gpu]"/></testsuite></testsuites>')
     assert gpu_check.junit_counts(str(report)) == {"tests": 2, "failures": 0, "errors": 0, "skipped": 1}
     assert gpu_check.skipped_tests(str(report)) == ["t::a[gpu]: needs CuPy and an NVIDIA GPU"]
+
+
+def test_gpu_check_stops_a_step_at_its_time_limit_even_mid_line(tmp_path, capsys):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import gpu_check
+    finally:
+        sys.path.pop(0)
+    log = gpu_check.Log(str(tmp_path))
+    code, lines = gpu_check.run(log, [sys.executable, "-c", "import time; print('done'); print('no end', end='', "
+                                      "flush=True); time.sleep(60)"], timeout=3, keep="step.txt")
+    assert code is None and lines == ["done"]
+    assert "stopped after 3 s" in (tmp_path / "gpu_check.log").read_text()
+    assert (tmp_path / "step.txt").read_text() == "done\n"
+    code, lines = gpu_check.run(log, [sys.executable, "-c", "print('a'); raise SystemExit(3)"], timeout=30)
+    assert code == 3 and lines == ["a"]
