@@ -219,15 +219,23 @@ class Clock:
         return wall, self.cupy.cuda.get_elapsed_time(self.start, self.end) / 1e3
 
 
-def check(workload: DeviceWorkload) -> dict:
+def check(workload: DeviceWorkload, clock: "Clock | None" = None, first: dict | None = None) -> dict:
     """Runs each candidate once from the same start and compares its gradients with the reference; returns
-    label -> error text for those that failed (they are not timed)."""
+    label -> error text for those that failed (they are not timed). ``first`` gets each candidate's first call's
+    seconds (for compiled code: tracing, code generation and the kernels' compilation)."""
     reference = [np.array(g, copy=True) for g in workload.reference()]
     failed = {}
     for label, step in workload.steps.items():
         where = "the step"
         try:
+            if clock is not None:
+                clock.sync()
+            begin = time.perf_counter()
             grads = step()
+            if clock is not None:
+                clock.sync()
+            if first is not None:
+                first[label] = time.perf_counter() - begin
             where = "the gradients' copy to the host"
             grads = [to_host(g) for g in grads]
             assert len(grads) == len(reference), f"{len(grads)} gradients, expected {len(reference)}"
@@ -264,14 +272,15 @@ def run(name: str, device: str, quick: bool, out=print) -> bool:
     """Checks and times one workload on ``device``, printing its table; False when a candidate failed."""
     workload = MAKERS[name](device, quick)
     out(f"== {workload.name} on {device}: {workload.title}")
-    failed = check(workload)
+    clock, first = Clock(device), {}
+    failed = check(workload, clock, first)
     for label, why in failed.items():
         out(f"  {label}: FAILED ({why})")
     steps = {label: fn for label, fn in workload.steps.items() if label not in failed}
     if not steps:
         return False
     repeat, warmup = (3, 1) if quick else (30, 3)
-    walls, events = sample(steps, Clock(device), repeat, warmup)
+    walls, events = sample(steps, clock, repeat, warmup)
     torch_label = next((label for label in steps if label.startswith("PyTorch")), None)
     header = f"  {'':<40} {'min':>11} {'median':>11}"
     header += f" {'GPU min':>11}" if device == "cuda" else ""
@@ -289,6 +298,8 @@ def run(name: str, device: str, quick: bool, out=print) -> bool:
     unfused = next((label for label in steps if label.startswith(UNFUSED)), None)
     if fused and unfused:
         out(f"  fusion: unfused / fused = {min(walls[unfused]) / min(walls[fused]):.2f}x (minimum wall time)")
+    out("  first call (compiled: trace, codegen, kernel compiles): " + ", ".join(
+        f"{label.split(' (')[0].replace('graphgrad ', '')} {fmt_time(first[label]).strip()}" for label in steps))
     out(f"  ({repeat} timed calls each after {warmup} warm-up call{'s' if warmup > 1 else ''}; wall time between "
         f"device synchronizations{', GPU time between CUDA events' if device == 'cuda' else ''})\n")
     return not failed
