@@ -4,6 +4,7 @@
     python benchmarks/run_all.py --quick        # checks every benchmark still runs and computes right (seconds)
     python benchmarks/run_all.py --only mlp,rnn # some anchors only (names: mlp rnn logreg tiny_chain cnn compile)
     python benchmarks/run_all.py --threads 0    # BLAS and PyTorch with their own thread counts (default: 1)
+    python benchmarks/run_all.py --device cuda  # mlp, rnn, tiny_chain on an NVIDIA GPU (CuPy; gpu_workloads.py)
 
 For each anchor workload it prints the minimum and the median over repeated samples of one step, the ratio of
 each candidate's minimum to the hand-written NumPy's (and to PyTorch's when it is installed), measured in the
@@ -173,13 +174,37 @@ def machine() -> str:
     return f"{model}, {cpus} logical CPUs, Python {platform.python_version()}, NumPy {np.__version__}"
 
 
+def run_cuda(parser, ns) -> int:
+    """``--device cuda``: the GPU anchors (gpu_workloads.py); 2 with one line on stderr where no GPU is usable."""
+    import gpu_workloads
+
+    chosen = ns.only.split(",") if ns.only else list(gpu_workloads.GPU_WORKLOADS)
+    unknown = [c for c in chosen if c not in gpu_workloads.GPU_WORKLOADS]
+    if unknown:
+        parser.error(f"--device cuda runs {', '.join(gpu_workloads.GPU_WORKLOADS)}; not {', '.join(unknown)}")
+    reason = gpu_workloads.no_gpu_reason()
+    if reason is not None:
+        print(f"run_all.py --device cuda: no GPU to run on: {reason}", file=sys.stderr)
+        return 2
+    print(f"device: {gpu_workloads.device_name('cuda')}\nhost: {machine()}\n", flush=True)
+    ok = True
+    for name in chosen:
+        ok &= gpu_workloads.run(name, "cuda", ns.quick, out=lambda line: print(line, flush=True))
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions, small sizes: a smoke run")
     parser.add_argument("--only", help="comma-separated anchors to run (mlp, rnn, logreg, tiny_chain, cnn, compile)")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS / PyTorch / XLA threads (default 1: per-core figures; 0 keeps each library's own)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: the mlp, rnn and tiny_chain anchors on an NVIDIA GPU through CuPy, graphgrad "
+                             "compiled (fused and unfused) and eager beside PyTorch CUDA (exit code 2 without a GPU)")
     ns = parser.parse_args()
+    if ns.device == "cuda":
+        return run_cuda(parser, ns)
     if THREADS > 0:
         from common import optional_torch
 

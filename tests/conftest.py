@@ -22,3 +22,25 @@ def check_gradients():
     from _gradcheck import check_gradients
 
     return check_gradients
+
+
+# -- the CuPy backend: on a GPU, and on the fake CuPy (tests/fake_cupy.py) -------------------------------------------
+@pytest.fixture(params=[pytest.param("gpu", marks=pytest.mark.gpu), "fake"])
+def cupy_device(request):
+    """A CuPy test runs twice: ``gpu`` on a real GPU (marked ``gpu``: ``benchmarks/gpu_check.py`` runs these with
+    ``-m gpu`` and fails on a skip) and ``fake`` on the fake CuPy (NumPy behind CuPy's interface and refusals,
+    kernels compiled for the host), which runs wherever CuPy's namespace is importable and a C++ compiler is."""
+    import fake_cupy
+
+    if request.param == "gpu":
+        if not fake_cupy.gpu_available():
+            pytest.skip("needs CuPy and an NVIDIA GPU")
+        yield "gpu"
+        return
+    if fake_cupy.real_cupy() is None:
+        pytest.skip("the fake CuPy copies real CuPy's namespace: needs CuPy importable (pip install "
+                    "'graphgrad[cuda]'; no GPU needed)")
+    if fake_cupy.CXX is None:
+        pytest.skip("the fake CuPy compiles kernels with a C++ compiler, and none is installed")
+    with fake_cupy.installed():
+        yield "fake"

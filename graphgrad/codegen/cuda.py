@@ -10,6 +10,7 @@ per-op code computes, up to the rounding of CUDA's math functions.
 from __future__ import annotations
 
 import math
+import re
 
 from ..ir.graph import Graph, Node, Value
 from .expressions import statements
@@ -19,11 +20,15 @@ C_EXPRESSIONS: dict[str, str] = {}
 #: IR dtype -> (CuPy's parameter type, C type)
 C_TYPES = {"float32": ("float32", "float"), "float64": ("float64", "double"), "bool": ("bool", "bool")}
 
-# CuPy binds ``i``/``_ind`` in every kernel; C++ keywords and the type names cannot name a variable
+# CuPy binds ``i``/``_ind`` in every kernel; C++ keywords (with the alternative tokens ``xor``, ``bitand`` ...), the
+# type names, CUDA's built-in variables and CuPy's indexer types cannot name a variable
 _RESERVED = set("""i n _ind auto bool break case catch char class const continue default delete do double else enum
 explicit extern false float for goto if inline int long new operator private protected public register return short
 signed sizeof static struct switch template this throw true try typedef typename union unsigned using virtual void
-volatile while float32 float64 int64 half""".split())
+volatile while float32 float64 int64 half and_eq bitand bitor compl not_eq or_eq xor xor_eq asm export friend mutable
+namespace nullptr noexcept constexpr consteval constinit decltype static_assert thread_local alignas alignof char8_t
+char16_t char32_t wchar_t dynamic_cast static_cast reinterpret_cast const_cast typeid concept requires co_await
+co_return co_yield size_t ptrdiff_t threadIdx blockIdx blockDim gridDim warpSize NAN INFINITY CIndexer CArray""".split())
 
 
 def fusible(node: Node) -> bool:
@@ -58,11 +63,21 @@ def _operand(x, dtype: str, names: dict) -> str:
     return text + "f" if dtype == "float32" else text
 
 
+def _function_names() -> set:
+    """The C functions the kernels call (``exp``, ``tanh`` ...): a value named so (``tanh = x.tanh()``) would hide
+    the function from the statements after its declaration."""
+    return {name for expr in C_EXPRESSIONS.values() for name in re.findall(r"([A-Za-z_]\w*)\s*\(", expr)}
+
+
 def _c_names(body: Graph) -> dict[Value, str]:
     names = {}
-    for v, name in body.value_names().items():
-        while name in _RESERVED or name.startswith("_"):
-            name = f"v{name}" if name.startswith("_") else f"{name}_"
+    given = body.value_names()
+    taken = _RESERVED | _function_names()
+    for v, name in given.items():
+        if name in taken or name.startswith("_"):  # renamed apart from the names the body already has
+            while name in taken or name.startswith("_") or name in given.values():
+                name = f"v{name}" if name.startswith("_") else f"{name}_"
+        taken.add(name)
         names[v] = name
     return names
 

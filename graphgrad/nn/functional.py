@@ -125,8 +125,8 @@ def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=
     def draw():
         return (_rng(generator).random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
 
-    if isinstance(input, Tensor):
-        return input * Tensor._wrap(draw())
+    if isinstance(input, Tensor):  # drawn on the host (one generator for every device), used where input is
+        return input * Tensor._wrap(draw()).to(input.device)
     # traced: the mask is an input of the compiled function, drawn afresh on every call
     return input * input.tracer.random_input(input._type, draw)
 
@@ -190,6 +190,12 @@ def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: 
     if bias is not None:
         out = out + bias.reshape(shape)
     return _as_pytorch_names(out, "NativeBatchNormBackward0", input, weight, bias)
+
+
+def _arange_on(n: int, like: TensorBase) -> TensorBase:
+    """``arange(n)`` on ``like``'s device: eager on the GPU a CPU arange would be a second device in the op
+    (traced, the node is generated for the module's backend anyway)."""
+    return arange(n, device=like.device if isinstance(like, Tensor) else None)
 
 
 def _pair(v) -> tuple:
@@ -340,7 +346,7 @@ def one_hot(tensor: TensorBase, num_classes: int = -1) -> TensorBase:
 
 def _one_hot_mask(target: TensorBase, num_classes: int) -> TensorBase:
     # A comparison against arange instead of a scatter: it is an ordinary op in both modes.
-    return target.unsqueeze(-1) == arange(num_classes)
+    return target.unsqueeze(-1) == _arange_on(num_classes, target)
 
 
 def _check_reduction(reduction: str) -> None:

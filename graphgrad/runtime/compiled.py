@@ -43,7 +43,7 @@ from .function import Node
 from .grad_mode import is_grad_enabled
 from .guards import ContentReader, content_guard, difference, warn_at
 from .pytree import tree_flatten, tree_unflatten
-from .tensor import _NO_ATTRS, Tensor
+from .tensor import _NO_ATTRS, Tensor, _xp
 
 STAGES = ("traced", "pruned", "adjoint", "batched", "optimized")
 
@@ -80,6 +80,8 @@ class Specialization:
     plain: bool = False
     grad_outputs: tuple = ()  # positions of the returned outputs that require grad (get a grad_fn)
     cotangent_plan: tuple = ()  # per output that requires grad: (position, shape, dtype), for backward
+    #: CuPy modules fuse elementwise chains into kernels (``compile(fuse=False)``: one call per op, to compare)
+    fuse: bool = True
 
     def module(self, backend: str):
         if backend not in self.modules:
@@ -562,7 +564,7 @@ def _module_text(spec: Specialization, backend: str) -> str:
     if bwd is not None:
         functions.append((bwd, "backward", "Gradients of the inputs that require grad, from the saved values "
                                            "and the output cotangents."))
-    if backend == "cupy":  # chains of elementwise ops become one ElementwiseKernel each
+    if backend == "cupy" and spec.fuse:  # chains of elementwise ops become one ElementwiseKernel each
         taken: set = set()
         functions = [(fuse_elementwise(g, cuda_fusible, taken), name, doc) for g, name, doc in functions]
     return module_source(functions, backend, header, check_types=check_types_enabled())
@@ -633,12 +635,13 @@ class CompiledBackward(Node):
             raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
                                       "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
         cotangents = []
+        data = g._data
+        xp = np if data.__class__ is np.ndarray else _xp(data)  # the other outputs' zeros live where g does
         for i, shape, dtype in self._spec.cotangent_plan:
             if i == self._output_index:  # the gradient takes the output's dtype, as in PyTorch's engine
-                data = g._data
                 cotangents.append(data if data.dtype == dtype else data.astype(dtype))
             else:
-                cotangents.append(np.zeros(shape, dtype))
+                cotangents.append(xp.zeros(shape, dtype))
         try:
             grads = self._module.backward(*self._saved_arrays, *cotangents)
         except Exception as e:
@@ -669,10 +672,11 @@ class CompiledBackward(Node):
 class CompiledFunction:
     """A function traced once per signature into generated NumPy/CuPy code (see ``graphgrad.compile``)."""
 
-    def __init__(self, fn, backend: str | None = None, outputs=None):
+    def __init__(self, fn, backend: str | None = None, outputs=None, fuse: bool = True):
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.backend = backend
+        self.fuse = fuse
         #: which of fn's outputs to compute (None: all); the generated code keeps only what they need
         self.outputs = outputs
         self._fetches: dict = {}
@@ -754,6 +758,7 @@ class CompiledFunction:
         flags = [bool(getattr(a, "_requires_grad", False)) for a in leaves]
         spec = build_specialization(self.fn, args, None, key[2], leaf_flags=flags, outputs=self.outputs)
         spec.key = key
+        spec.fuse = self.fuse
         spec.statics = [x for x, k in zip(leaves, key[1]) if k[0] is object]
         spec.plain = key[3] == "numpy" and not spec.draws and not spec.assigned
         self._cache.setdefault(key, []).append(spec)  # guarded variants (train / eval) share a key
@@ -916,7 +921,7 @@ class CompiledFunction:
         if outputs is not None and outputs != self.outputs:
             key = outputs if isinstance(outputs, int) else tuple(outputs)
             if key not in self._fetches:
-                self._fetches[key] = CompiledFunction(self.fn, self.backend, key)
+                self._fetches[key] = CompiledFunction(self.fn, self.backend, key, self.fuse)
             return self._fetches[key].graph(*args, stage=stage)
         spec = self.specialize(*args)
         if stage == "forward":
@@ -1019,7 +1024,7 @@ def _same(captured, recorded) -> bool:
     return _captured_sig(captured) == recorded
 
 
-def compile(fn=None, *, backend: str | None = None, outputs=None):
+def compile(fn=None, *, backend: str | None = None, outputs=None, fuse: bool = True):
     """Trace ``fn`` once per input signature and run generated NumPy (or CuPy) code.
 
     >>> import graphgrad as gg
@@ -1040,10 +1045,19 @@ def compile(fn=None, *, backend: str | None = None, outputs=None):
     4.0
     >>> [n.op for n in first.graph(gg.ones(2)).nodes]
     ['mul', 'sum']
+
+    ``fuse=False`` keeps the CuPy module's one call per op instead of fusing chains of elementwise ops into one
+    ``cp.ElementwiseKernel`` each (docs/backends.md), to compare the two; the NumPy module is never fused.
+
+    >>> chain = lambda x: (x.tanh() * 2 + 1).sum()
+    >>> "ElementwiseKernel" in gg.compile(chain).source(gg.ones(3), backend="cupy")
+    True
+    >>> "ElementwiseKernel" in gg.compile(chain, fuse=False).source(gg.ones(3), backend="cupy")
+    False
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, backend, outputs)
-    return CompiledFunction(fn, backend, outputs)
+        return lambda f: CompiledFunction(f, backend, outputs, fuse)
+    return CompiledFunction(fn, backend, outputs, fuse)
 
 
 def export(fn, *example_args, path: str, backend: str = "numpy") -> str:

@@ -872,6 +872,12 @@ def _xp(data):
     return cupy
 
 
+def _open_grid(xp, shape: tuple) -> list:
+    """``xp.indices(shape, sparse=True)``, which CuPy lacks (its ``indices`` has no ``sparse``): per axis an
+    index array spanning that axis, of size 1 along the others."""
+    return list(xp.ix_(*[xp.arange(n) for n in shape]))
+
+
 def _along(x: Tensor, kind: str, dim: int, keepdim: bool, descending: bool = False, k: int | None = None):
     """``max``/``min``/``sort``/``topk`` along ``dim``: integer indices without history, and values gathered at
     them (one node, named as PyTorch names its backward, whose gradient goes to the picked elements)."""
@@ -898,7 +904,7 @@ def _along(x: Tensor, kind: str, dim: int, keepdim: bool, descending: bool = Fal
             idx = xp.flip(xp.argsort(work, axis=dim, kind="stable"), axis=dim)
         if k is not None:
             idx = xp.take(idx, xp.arange(k), axis=dim)
-    coords = list(xp.indices(idx.shape, sparse=True))
+    coords = _open_grid(xp, idx.shape)
     coords[dim] = idx
     flat = xp.ravel_multi_index(tuple(xp.broadcast_arrays(*coords)), work.shape)
     if kind in ("max", "min") and not keepdim or ndim == 0:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..ir.api import bind
 from ..ops.elementwise import where
-from .tensor import Tensor, _to_array, _xp
+from .tensor import Tensor, _open_grid, _to_array, _xp
 
 
 def _pointer(array) -> int:
@@ -107,7 +107,7 @@ def along_positions(t: Tensor, dim: int, index) -> "np.ndarray":
     data = t._data
     xp = _xp(data)
     dim %= max(data.ndim, 1)
-    coords = list(xp.indices(index.shape, sparse=True))
+    coords = _open_grid(xp, index.shape)
     coords[dim] = index
     coords = xp.broadcast_arrays(*coords)
     for axis, c in enumerate(coords):
@@ -121,7 +121,7 @@ def index_along_positions(t: Tensor, dim: int, index, source_shape: tuple):
     """Flat positions in ``t`` for ``index_add_``/``index_copy_``: ``source``'s slice k goes to ``index[k]``."""
     xp = _xp(t._data)
     dim %= max(t._data.ndim, 1)
-    coords = list(xp.indices(source_shape, sparse=True))
+    coords = _open_grid(xp, source_shape)
     shape = [1] * len(source_shape)
     shape[dim] = -1
     coords[dim] = index.reshape(shape)

@@ -205,6 +205,21 @@ def test_numpy_backend_is_unfused_and_emits_the_regions_statements_if_given_them
         np.testing.assert_array_equal(got, want)
 
 
+def test_fuse_false_keeps_the_cupy_module_one_call_per_op():
+    """``compile(fuse=False)``: the CuPy module is the NumPy module with ``cp.`` for ``np.`` (what the GPU
+    benchmark's unfused rows and the fused-equals-unfused GPU tests run)."""
+    a = chain_args()
+    fused = gg.compile(chain).source(*a, backend="cupy")
+    unfused_fn = gg.compile(chain, fuse=False)
+    unfused = unfused_fn.source(*a, backend="cupy")
+    assert "cp.ElementwiseKernel(" in fused and "ElementwiseKernel" not in unfused
+    body = unfused.split("import cupy as cp\n", 1)[1]
+    assert body == unfused_fn.source(*a).split("import numpy as np\n", 1)[1].replace("np.", "cp.")
+    # and with outputs= (a program for some outputs only), and through a decorator
+    two = gg.compile(outputs=0, fuse=False)(lambda x: ((x.tanh() * 2 + 1).sum(), x.sum()))
+    assert "cp.ElementwiseKernel(" not in two.source(gg.ones(3, requires_grad=True), backend="cupy")
+
+
 # -- the C expressions' numerics, on the host ---------------------------------------------------------------
 CXX = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 
@@ -273,3 +288,29 @@ def test_generated_cupy_module_with_host_compiled_kernels_matches_numpy(tmp_path
     one = np.array(1.0)
     for got, want in zip(ns["backward"](*got_saved, one), ref["backward"](*want_saved, one)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_values_named_like_c_functions_are_renamed_in_kernels():
+    """``tanh = (...).tanh()`` in the user's code: inside a kernel a variable named tanh would hide the function
+    (NVRTC, as any C++ compiler, then refuses ``tanh(t2)``), so such values are renamed, apart from the others."""
+    def f(x):
+        exp = x.exp()
+        tanh = (exp * 2 + 1).tanh()
+        tanh_ = tanh * exp
+        return (tanh_.sin() * 3 + tanh).sum()
+
+    src = gg.compile(f).source(gg.tensor(np.linspace(-1, 1, 5), requires_grad=True), backend="cupy")
+    assert "tanh = tanh(" not in src and "double exp " not in src and "'float64 exp'" not in src
+    assert "'float64 exp_'" in src and "tanh_ = tanh(" in src
+    assert "'float64 tanh_, float64 tanh__'" in src  # the user's tanh_ and the renamed tanh stay two names
+
+
+def test_values_named_like_cpp_alternative_tokens_are_renamed():
+    def f(x):
+        xor = x.tanh() * 2  # a Python name, a C++ operator (^)
+        blockIdx = xor + 1  # CUDA's built-in
+        return (blockIdx.exp() * xor).sum()
+
+    src = gg.compile(f).source(gg.tensor(np.ones(3), requires_grad=True), backend="cupy")
+    assert "'float64 xor'" not in src and "'float64 xor_'" in src
+    assert "double blockIdx " not in src and "double blockIdx_ = " in src
