@@ -177,8 +177,9 @@ def _unfold2d_rows_expr(a, xp, out, kernel, padding, dilation, size):
     return [f"{image} = {xp}.zeros({a[0]}.shape[:2] + ({rows}, {width}), dtype={a[0]}.dtype)",
             f"{image}[:, :, {ph}:{ph + h}, {pw}:{pw + w}] = {a[0]}",
             f"{xp}.lib.stride_tricks.as_strided({image}, {image}.shape[:2] + ({kh}, {kw}, {oh * width}), "
-            f"{image}.strides[:2] + ({dh} * {image}.strides[2], {dw} * {image}.strides[3], {image}.strides[3]), "
-            f"writeable=False)"]
+            f"{image}.strides[:2] + ({dh} * {image}.strides[2], {dw} * {image}.strides[3], {image}.strides[3])"
+            # the runs overlap: NumPy's view is read-only so that no write lands in several; CuPy has no flag
+            + (", writeable=False)" if xp == "np" else ")")]
 
 
 def unfold2d_rows(x: TensorBase, kernel: tuple, padding: tuple = (0, 0), dilation: tuple = (1, 1)) -> TensorBase:

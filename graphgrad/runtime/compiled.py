@@ -626,8 +626,6 @@ class CompiledBackward(Node):
             raise RuntimeError(SECOND_BACKWARD)
         for w in self._watched:
             if w._version_box[0] != w.version:
-                from .engine import _modified
-
                 raise _modified(w, self if w.is_output else w.producer, w.version)
         # backward runs with grad mode on exactly when create_graph=True: the generated backward records no graph,
         # so gradients of these gradients would silently be zero

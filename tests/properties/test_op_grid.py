@@ -287,6 +287,23 @@ def _along(name, domain=ANY, distinct=False):
 
 
 entry("cumsum", 4)(_along("cumsum"))
+
+
+@entry("partition", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    ax = axis(draw, len(shp))
+    kth = draw(st.integers(0, (int(np.prod(shp)) if ax is None else shp[ax]) - 1))
+    x = rng.permutation(sample(AWAY, shp, rng).ravel() + np.arange(int(np.prod(shp)))).reshape(shp)  # distinct
+    return face(lambda m, t: m.partition(t, kth, axis=ax) ** 2, x)
+
+
+@entry("argpartition", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    ax = axis(draw, len(shp), none=False)
+    kth = draw(st.integers(-shp[ax], shp[ax] - 1))
+    return face(lambda m, t: m.argpartition(t, kth, axis=ax), sample(ANY, shp, rng))
 entry("cumprod", 4)(_along("cumprod", POS))
 entry("sort", 4)(_along("sort", AWAY, distinct=True))
 
@@ -321,6 +338,11 @@ def _(draw, rng):
     shp = shape(draw, 1)
     return Case(lambda t: t.view(-1) * t.reshape(-1).flip(0), [sample(ANY, shp, rng)],
                 lambda a: a.reshape(-1) * a.reshape(-1)[::-1])
+
+
+@entry("copy")
+def _(draw, rng):
+    return Case(lambda t: t.copy() * t, [sample(ANY, shape(draw), rng)], lambda a: a.copy() * a)
 
 
 @entry("ravel")
@@ -987,6 +1009,33 @@ def _(draw, rng):
                                                       draw(st.integers(1, 3))))
 
 
+@entry("qr", 4)
+def _(draw, rng):
+    def op(m, x):
+        q, r = m.linalg.qr(x)
+        return m.matmul(q * q, r * r)  # a column of Q and the row of R it multiplies may both change sign
+    n = draw(st.integers(1, 3))
+    return face(op, spread(rng, (), n + draw(st.integers(0, 2)), n))  # square or tall: the gradient's domain
+
+
+@entry("lstsq", 4)
+def _(draw, rng):
+    def op(m, a, b):
+        x, residuals, _, s = m.linalg.lstsq(a, b, rcond=None)
+        return x * residuals.sum() + s.sum()
+    n = draw(st.integers(1, 3))
+    b = (n + 1,) if draw(st.booleans()) else (n + 1, draw(st.integers(1, 2)))
+    return face(op, spread(rng, (), n + 1, n), sample(ANY, b, rng))
+
+
+@entry("matrix_rank", 3, FORWARD_ONLY)
+def _(draw, rng):
+    n, k = draw(st.integers(1, 4)), draw(st.integers(0, 3))
+    x = rng.standard_normal((n, k)) @ rng.standard_normal((k, 4)) if draw(st.booleans()) else \
+        sample(ANY, shape(draw, 1, 3), rng)
+    return face(lambda m, a: m.linalg.matrix_rank(a), x)
+
+
 MATRIX_ORDS = [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf]
 VECTOR_ORDS = [None, 1, 2, 3, np.inf, -np.inf]
 
@@ -1092,25 +1141,41 @@ def _(draw, rng):
                 lambda a: np.log(_np_softmax(a, dim)) * a)
 
 
-def _conv(draw, rng):
-    n, c_in, c_out = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 2))
-    stride, padding, dilation = draw(st.integers(1, 2)), draw(st.integers(0, 1)), draw(st.integers(1, 2))
-    h, w = (draw(st.integers(dilation * (k - 1) + 1, dilation * (k - 1) + 3)) for k in (kh, kw))
-    return Case(lambda x, k, b: F.conv2d(x, k, b, stride=stride, padding=padding, dilation=dilation),
-                [sample(ANY, (n, c_in, h, w), rng), sample(ANY, (c_out, c_in, kh, kw), rng),
-                 sample(ANY, (c_out,), rng)], None)
+def _conv(strides):
+    """conv2d: a stride of 1 runs over whole image rows (``unfold2d_rows``), larger ones over patches
+    (``unfold2d``); each one's adjoint is its ``fold``."""
+    def build(draw, rng):
+        n, c_in, c_out = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        stride, padding, dilation = draw(st.sampled_from(strides)), draw(st.integers(0, 1)), draw(st.integers(1, 2))
+        h, w = (draw(st.integers(dilation * (k - 1) + 1, dilation * (k - 1) + 3)) for k in (kh, kw))
+        return Case(lambda x, k, b: F.conv2d(x, k, b, stride=stride, padding=padding, dilation=dilation),
+                    [sample(ANY, (n, c_in, h, w), rng), sample(ANY, (c_out, c_in, kh, kw), rng),
+                     sample(ANY, (c_out,), rng)], None)
+    return build
 
 
-entry("unfold2d", 4)(_conv)
-entry("fold2d", 2)(_conv)  # in unfold2d's adjoint
+entry("unfold2d", 4)(_conv([2, (2, 1)]))
+entry("fold2d", 2)(_conv([2, (1, 2)]))
+entry("unfold2d_rows", 4)(_conv([1]))
+entry("fold2d_rows", 2)(_conv([1]))
 
 
-@entry("nn.max_pool2d")
-def _(draw, rng):
+def _pool(draw):
     k, stride, padding = draw(st.integers(2, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 1))
-    return Case(lambda x: F.max_pool2d(x, k, stride=stride, padding=padding) ** 2,
-                [sample(AWAY, (1, 2, 4, 5), rng)], None)
+    ceil = draw(st.booleans())
+    return lambda x: F.max_pool2d(x, k, stride=stride, padding=padding, ceil_mode=ceil)
+
+
+entry("max_pool2d")(lambda draw, rng: Case(lambda x, pool=_pool(draw): pool(x) ** 2, [sample(AWAY, (1, 2, 4, 5), rng)]))
+entry("max_pool2d_backward")(lambda draw, rng: Case(lambda x, pool=_pool(draw): pool(x * x).sum(),
+                                                    [sample(AWAY, (2, 1, 4, 4), rng)]))
+
+
+@entry("max_pool2d_mask")  # in the adjoint of max_pool2d's gradient
+def _(draw, rng):
+    pool = _pool(draw)
+    return Case(lambda x: gg.grad(lambda y: (pool(y) ** 3).sum())(x), [sample(AWAY, (1, 2, 4, 5), rng)])
 
 
 @entry("nn.avg_pool2d")
@@ -1329,6 +1394,9 @@ entry("all", 3, FORWARD_ONLY)(_any_all("all"))
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
 NOT_OPS = {"fused"}
+# The eigenvalues of a general matrix are complex, and graphgrad has no complex dtypes: these names exist only to
+# refuse, saying what to use instead (test_refused_names_say_what_to_use).
+REFUSED = {"eig", "eigvals"}
 
 
 # -- the checks ---------------------------------------------------------------------------------------------
@@ -1415,6 +1483,14 @@ def test_op_without_gradient(name):
 def test_every_registry_op_has_a_grid_entry():
     """A new op (a primitive, or a public composite ``graphgrad ops`` lists) must get a grid entry."""
     covered = {name.split(":")[0] for name in list(GRID) + list(FORWARD_ONLY)}
-    registry = (set(OPS) | set(NAMES)) - NOT_OPS
+    registry = (set(OPS) | set(NAMES)) - NOT_OPS - REFUSED
     assert sorted(registry - covered) == []
     assert not set(GRID) & set(FORWARD_ONLY)
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_names_say_what_to_use(name):
+    with pytest.raises(NotImplementedError, match="complex.*eigh"):
+        getattr(gnp.linalg, name)(gg.tensor(np.eye(2)))
+    with pytest.raises(NotImplementedError, match="complex.*eigh"):
+        getattr(gg.linalg, name)(gg.tensor(np.eye(2)))
