@@ -70,7 +70,16 @@ def _log_base(x):
     return where(x > 0, x, 1.0).log()
 
 
-pow = _binary("pow", "**", (lambda g, out, x, y: g * y * x ** (y - 1), lambda g, out, x, y: g * out * _log_base(x)),
+def _pow_grad_base(g, out, x, y):
+    """y x^(y-1), and 0 where y is 0 (PyTorch's and autograd's convention): x^0 is constant in x, although
+    0 * 0^-1 is nan. The exponent y - 1 is replaced where y is 0, not the result, so that no inf is computed that
+    a further derivative would multiply by 0."""
+    if isinstance(y, (int, float)):
+        return g * y * x ** (y - 1) if y != 0 else g * 0.0
+    return g * y * x ** where(y == 0, 1.0, y - 1)
+
+
+pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)),
               dunder="pow", tensor=("pow",), numpy=("power",), ufunc="power", c_expr="pow({0}, {1})")
 
 # ties split the gradient evenly, as PyTorch does

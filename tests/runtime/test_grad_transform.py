@@ -362,6 +362,24 @@ def test_gradient_is_zero_at_removable_singularities(f, x):
     np.testing.assert_array_equal(g, np.zeros_like(x))
 
 
+def test_power_with_exponent_zero_has_zero_gradient_at_zero():
+    """x ** 0 is constant: its derivative is 0 at x = 0 too, although y * x ** (y - 1) is 0 * inf there
+    (PyTorch and autograd give 0); x ** 1's second derivative likewise."""
+    assert gg.grad(lambda x: x ** 0.0)(0.0) == 0.0
+    assert gg.grad(gg.grad(lambda x: x ** 1.0))(0.0) == 0.0
+    assert gg.jvp(lambda x: x ** 0.0, (0.0,), (1.0,))[1] == 0.0
+    x, y = np.array([0.0, 2.0, 0.0]), np.array([0.0, 1.0, 3.0])  # a tensor exponent, 0 in places
+    gx, gy = gg.grad(lambda x, y: gnp.sum(x ** y), argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(gx, [0.0, 1.0, 0.0])
+    np.testing.assert_allclose(gy, [0.0, 2.0 * np.log(2.0), 0.0])
+    hx = gg.grad(lambda x: gnp.sum(gg.grad(lambda x: gnp.sum(x ** y))(x)))(x)  # y (y - 1) x ** (y - 2)
+    np.testing.assert_array_equal(hx, [0.0, 0.0, 0.0])
+    for mode in (lambda f: f, gg.compile):
+        t = gg.tensor([0.0, 1.0], dtype=gg.float64, requires_grad=True)
+        mode(lambda t: (t ** 0.0).sum())(t).backward()
+        np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.0])
+
+
 def test_std_of_a_constant_column_is_zero_gradient_and_other_column_exact():
     x = np.array([[1.0, 4.0], [1.0, 5.0]])
     g = gg.grad(lambda x: gnp.sum(gnp.std(x, axis=0)))(x)
