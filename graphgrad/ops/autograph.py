@@ -160,7 +160,7 @@ def must_be_static(test, why: str):
     return test
 
 
-def call(f, *args, **kwargs):
+def call(f, /, *args, **kwargs):
     """Call ``f``, converting it first when it is one of the user's Python functions (or methods)."""
     if ACTIVE.stack:
         fn = f.__func__ if isinstance(f, types.MethodType) else f

@@ -750,8 +750,11 @@ def vjp(fn, *primals, has_aux: bool = False):
         if ct_tree != tr.out_tree:
             raise TypeError(f"vjp_fn: the cotangent must have the output's structure {tr.out_tree!r}, got "
                             f"{ct_tree!r}")
+        # a number is a 0-d array of its output's dtype: a Python float is no value of the graph being traced
+        ct_leaves = [np.asarray(c, dtype=t.dtype) if isinstance(c, (int, float, np.number)) else c
+                     for c, t in zip(ct_leaves, out_types)]
         for i, (c, t) in enumerate(zip(ct_leaves, out_types)):
-            ct = _arg_type(c if not isinstance(c, float) else np.asarray(c))
+            ct = _arg_type(c)
             if ct is None or ct.shape != t.shape:
                 raise ValueError(f"vjp_fn: cotangent {i} must have the shape of output {i}, {t}; got "
                                  f"{ct or type(c).__name__}")

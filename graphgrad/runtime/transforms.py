@@ -267,6 +267,11 @@ class _ValueAndGrad:
                 return fast
         nums = _to_argnums(self.argnums, len(args))
         layout = _Layout(args, kwargs, nums)
+        if not layout.array_leaves:  # no array anywhere (grad(f)([])): nothing to trace, nothing to differentiate
+            self._check(layout, nums)
+            value = np.asarray(self.fn(*args, **kwargs), dtype=np.float64)
+            picked = [tree_unflatten(layout.treedefs[num], []) for num in nums]
+            return value, (picked[0] if isinstance(self.argnums, int) else tuple(picked))
         spec = self._spec(layout, nums)
         if not kwargs:
             self._remember_fast(args, nums, spec)

@@ -329,3 +329,23 @@ def test_jvp_through_structured_control_flow():
         fd = (f(gg.tensor(x + h * v)).numpy() - f(gg.tensor(x - h * v)).numpy()) / (2 * h)
         np.testing.assert_allclose(t, fd, rtol=1e-6)
         np.testing.assert_allclose(gg.jacrev(f)(x) @ v, fd, rtol=1e-6)   # its rows batched through the cond
+
+
+@pytest.mark.parametrize("cotangent", [1.0, np.float64(1.0), 1, np.array(1.0)], ids=["float", "np.float64", "int",
+                                                                                       "0-d array"])
+def test_vjp_fn_takes_a_number_as_the_cotangent_of_a_scalar_output_inside_another_transform(cotangent):
+    f = lambda x: (gg.numpy.tanh(x) ** 3).sum()  # noqa: E731
+    x = np.array([0.1, -0.4, 0.3])
+    expected = 3 * np.tanh(x) ** 2 * (1 - np.tanh(x) ** 2)
+    np.testing.assert_allclose(gg.vjp(f, x)[1](cotangent)[0], expected)
+    # inside grad: the cotangent is a constant of the outer trace
+    outer = gg.grad(lambda z: gg.vjp(f, z)[1](cotangent)[0].sum())
+    numeric = numerical_jacobian(lambda z: gg.vjp(f, z)[1](np.array(1.0))[0].sum(), [x])[0].ravel()
+    np.testing.assert_allclose(outer(x), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_grad_of_a_function_of_empty_containers_is_empty_containers():
+    assert gg.grad(lambda x: 1.0)([]) == []
+    assert gg.grad(lambda x, y: 2.0, argnums=(0, 1))((), {}) == ((), {})
+    value, g = gg.value_and_grad(lambda x: 3.0)([])
+    assert value == 3.0 and g == []

@@ -326,3 +326,17 @@ def test_a_decorated_function_converts_through_its_wrapper():
 
     c = gg.compile(f)
     assert c(gg.tensor([1.0, 2.0])).item() == 6.0 and c(gg.tensor([-1.0, -2.0])).item() == -3.0
+
+
+def _scaled(x, f=1.0, *, args=0.0, kwargs=0.0):
+    return x * f + args + kwargs
+
+
+def test_a_converted_call_passes_keyword_arguments_named_like_the_helper_s_own():
+    """Calls are rewritten to ``gg__.call(fn, ...)``: a keyword argument called ``f`` (the helper's first
+    parameter), ``args`` or ``kwargs`` must reach the user's function."""
+    def outer(x):
+        return _scaled(x, f=2.0, args=1.0, kwargs=0.5).sum()
+
+    assert gg.grad(outer)(np.array([1.0, 3.0])).tolist() == [2.0, 2.0]
+    assert gg.compile(outer)(gg.tensor([1.0, 3.0])).item() == 11.0
