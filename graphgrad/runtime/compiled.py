@@ -43,7 +43,7 @@ from .function import Node
 from .grad_mode import is_grad_enabled
 from .guards import ContentReader, content_guard, difference, warn_at
 from .pytree import tree_flatten, tree_unflatten
-from .tensor import _NO_ATTRS, Tensor, _xp
+from .tensor import _NO_ATTRS, _QUIET, Tensor, _fp_mode, _xp
 
 STAGES = ("traced", "pruned", "adjoint", "batched", "optimized")
 
@@ -838,10 +838,13 @@ class CompiledFunction:
         arrays = [a._data for a in args]
         if spec.captured:
             arrays += [c._data if isinstance(c, Tensor) else c for c in spec.captured]
+        token = _fp_mode.set(_QUIET)  # overflow, 0/0, log(0): inf and nan without warnings, as eager and PyTorch
         try:
             result = module.forward(*arrays)
         except Exception as e:
             raise _from_generated(e, module) from e
+        finally:
+            _fp_mode.reset(token)
         n = spec.n_outputs
         if result.__class__ is tuple:
             outs, saved = result[:n], result[n:]
@@ -875,10 +878,13 @@ class CompiledFunction:
                 drawn = [cupy.asarray(d) for d in drawn]
             inputs = inputs + drawn
         arrays = [a._data if isinstance(a, Tensor) else a for a in inputs]
+        token = _fp_mode.set(_QUIET)
         try:
             result = module.forward(*arrays)
         except Exception as e:
             raise _from_generated(e, module) from e
+        finally:
+            _fp_mode.reset(token)
         result = result if isinstance(result, tuple) else (result,)
         outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
         # versions of saved inputs are taken before write-backs: a saved input updated in place by the function

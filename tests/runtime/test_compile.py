@@ -172,3 +172,26 @@ def test_grad_retraces_when_a_closed_over_tensor_changes_shape():
     np.testing.assert_allclose(grad(x), [3.0 / 2])
     v.data = gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64)  # the same tensor, new storage of another shape
     np.testing.assert_allclose(grad(x), [6.0 / 3])
+
+
+def test_compiled_code_divides_by_zero_without_warnings_as_eager_does():
+    """inf and nan from 1/0, log(0), exp overflow: PyTorch's silence, in eager and compiled calls alike."""
+    import warnings
+
+    def f(x):
+        return (1 / x).sum() + x.log().sum() + (x * 1000).exp().sum()
+
+    x = gg.tensor([0.0, 1.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eager = f(x)
+        eager.backward()
+        expected = x.grad.clone()
+        x.grad = None
+        compiled = gg.compile(f)
+        for call in range(2):  # the first call and the fast path of later ones
+            got = compiled(x)
+            got.backward()
+            np.testing.assert_array_equal(got.detach().numpy(), eager.detach().numpy())
+            np.testing.assert_array_equal(x.grad.numpy(), expected.numpy())
+            x.grad = None
