@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import builtins
+import operator
+import string
 from collections import namedtuple
 
 import numpy as np
@@ -310,16 +312,55 @@ def _einsum_vjp(g, out, needs, *xs, equation):
     return grads
 
 
-def einsum(equation: str, *operands) -> TensorBase:
+_SUBLIST_LETTERS = string.ascii_uppercase + string.ascii_lowercase  # NumPy's: subscript 0 is 'A', 26 is 'a'
+
+
+def _sublist_term(sublist, what: str) -> str:
+    """One sublist (integers in [0, 52) and Ellipsis) as the subscripts of a string equation."""
+    if isinstance(sublist, (str, TensorBase)) or not hasattr(sublist, "__iter__"):
+        raise TypeError(f"einsum(): {what} must be a list of integer subscripts (and Ellipsis), got "
+                        f"{type(sublist).__name__}")
+    term = ""
+    for item in sublist:
+        if item is Ellipsis:
+            term += "..."
+            continue
+        try:
+            k = operator.index(item)
+        except TypeError:
+            raise TypeError(f"einsum(): {what} holds {item!r}: each subscript must be an integer or "
+                            f"Ellipsis") from None
+        if not 0 <= k < len(_SUBLIST_LETTERS):
+            raise ValueError(f"einsum(): subscript {k} in {what} is not within the valid range [0, 52)")
+        term += _SUBLIST_LETTERS[k]
+    return term
+
+
+def _sublist_form(args) -> tuple:
+    """``einsum(op0, sublist0, op1, sublist1, ..., [sublistout])`` (NumPy's and PyTorch's sublist form) as
+    ``(equation, operands)`` of the string form."""
+    args = list(args)
+    out = args.pop() if len(args) % 2 else None
+    terms = [_sublist_term(sub, f"the sublist of operand {k}") for k, sub in enumerate(args[1::2])]
+    arrow = "" if out is None else "->" + _sublist_term(out, "the output sublist")
+    return ",".join(terms) + arrow, args[0::2]
+
+
+def einsum(equation, *operands) -> TensorBase:
     """Einstein summation: ``einsum("ij,jk->ik", a, b)`` is ``a @ b`` (``...``, the implicit output and an index
-    repeated within one operand, a diagonal such as ``"ii->i"``, as in NumPy). Operands that are arrays, lists
-    or numbers are constants.
+    repeated within one operand, a diagonal such as ``"ii->i"``, as in NumPy). The sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (integers for indices, ``Ellipsis`` for ``...``) is the same
+    equation. Operands that are arrays, lists or numbers are constants.
 
     >>> import graphgrad as gg
     >>> gg.einsum("i,i->", gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0]))
     tensor(11.)
+    >>> gg.einsum(gg.tensor([[1.0, 2.0], [3.0, 4.0]]), [0, 1], gg.tensor([1.0, 2.0]), [1], [0])
+    tensor([ 5., 11.])
     """
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)) \
+    if not isinstance(equation, str):
+        equation, operands = _sublist_form((equation,) + operands)
+    elif len(operands) == 1 and isinstance(operands[0], (list, tuple)) \
             and any(isinstance(x, TensorBase) for x in operands[0]):
         operands = tuple(operands[0])  # PyTorch's einsum(equation, [a, b])
     operands = tensor_operands(*operands, what="einsum")

@@ -129,6 +129,11 @@ CASES = {
     "lstsq_wide": (lambda np, a, b: np.linalg.lstsq(a, b, rcond=None)[0], [gauss((2, 3)), gauss((2,))]),
     "lstsq_values": (lambda np, a: np.linalg.lstsq(a, np.ones(4), rcond=None)[3], [distinct((4, 3))]),
     "einsum_repeated_index_beside": (lambda np, x, c: np.einsum("i,jj->i", x, c), [gauss((3,)), gauss((4, 4))]),
+    "einsum_sublist": (lambda np, a, b: np.einsum(a, [0, 1], b, [1, 2], [0, 2]), [gauss((2, 3)), gauss((3, 4))]),
+    "einsum_sublist_implicit": (lambda np, a, b: np.einsum(a, [27, 0], b, [0, 26]), [gauss((2, 3)), gauss((3, 4))]),
+    "einsum_sublist_ellipsis": (lambda np, a, b: np.einsum(a, [Ellipsis, 0, 1], b, [1, 2], [2, Ellipsis, 0]),
+                                [gauss((2, 2, 3)), gauss((3, 4))]),
+    "einsum_sublist_diagonal": (lambda np, a, b: np.einsum(a, [0, 0], b, [0, Ellipsis]), [gauss((3, 3)), gauss((3, 2))]),
     "outer": (lambda np, a, b: np.outer(a, b), [gauss((3,)), gauss((2, 2))]),
     "matmul": (lambda np, a, b: np.matmul(a, b), [gauss((2, 2, 3)), gauss((3,))]),
     "dot_vectors": (lambda np, a, b: np.dot(a, b), [gauss((3,)), gauss((3,))]),
@@ -245,6 +250,21 @@ def test_closed_over_array_is_read_at_every_call_not_frozen(rng):
     np.testing.assert_allclose(float(f(b)), np.linalg.solve(a, b).sum(), rtol=1e-12)
     a[0, 0] += 1.0
     np.testing.assert_allclose(float(f(b)), np.linalg.solve(a, b).sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("args, error, message", [
+    (lambda x: (x, [0, 52]), ValueError, r"subscript 52 in the sublist of operand 0 is not within the valid range "
+                                         r"\[0, 52\)"),
+    (lambda x: (np.ones(2), [0], x, ["a"]), TypeError, r"the sublist of operand 1 holds 'a': each subscript must be "
+                                                      r"an integer or Ellipsis"),
+    (lambda x: (x, [0], x), TypeError, r"the output sublist must be a list of integer subscripts \(and Ellipsis\), "
+                                       r"got Tensor"),
+])
+def test_einsum_sublist_errors_name_the_sublist(args, error, message):
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    for einsum in (gnp.einsum, gg.einsum):
+        with pytest.raises(error, match=message):
+            einsum(*args(x))
 
 
 def test_pytorch_face_names_reach_the_same_ops(rng):

@@ -910,6 +910,23 @@ def _(draw, rng):
     return face(lambda m, *xs: m.einsum(eq, *xs) * 1.5, *[sample(ANY, s, rng) for s in EINSUM[eq]])
 
 
+# the sublist form: einsum(op0, sublist0, op1, sublist1, ..., [sublistout]); integers for indices, ... for Ellipsis
+EINSUM_SUBLISTS = {  # sublists: operand shapes
+    ((0, 1), (1, 2), (0, 2)): [(2, 3), (3, 2)], ((0, 0),): [(3, 3)], ((27, 0), (0, 26)): [(2, 3), (3, 2)],
+    ((..., 1), (1, 2), (2, ...)): [(2, 2, 3), (3, 2)], ((0,), (0, ...), (...,)): [(2,), (2, 3, 2)],
+}
+
+
+@entry("einsum:sublist", 4)
+def _(draw, rng):
+    subs = draw(st.sampled_from(sorted(EINSUM_SUBLISTS, key=repr)))
+
+    def op(m, *xs):
+        args = [a for x, sub in zip(xs, subs) for a in (x, list(sub))] + [list(s) for s in subs[len(xs):]]
+        return m.einsum(*args) * 1.5
+    return face(op, *[sample(ANY, s, rng) for s in EINSUM_SUBLISTS[subs]])
+
+
 def _batch(draw):
     return draw(st.sampled_from([(), (2,)]))
 
