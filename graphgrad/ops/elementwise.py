@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ..codegen.expressions import literal
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_dtype, is_type, result_dtype, \
@@ -183,18 +184,19 @@ for _method, _dtype in (("float", "float32"), ("double", "float64"), ("long", "i
 export(lambda self, dtype, copy=True: self._cast(any_dtype_name(dtype)), "cast", tensor="astype")  # NumPy's method
 
 primitive("full_like", recompute="cheap", batch=elementwise, attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
-          expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {value!r})"],
+          expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {literal(value, xp)})"],
           doc="a tensor shaped like the input, filled with value", rows=shape_rows)
 primitive("stop_gradient", memory="view", recompute="cheap", batch=elementwise,
           infer=lambda inputs: inputs[0], nondiff=True, expr=lambda a, xp, out: [a[0]],
           doc="identity whose gradient is zero (traced .detach())", rows=same_rows)
 primitive("constant", recompute="cheap", attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),
-          expr=lambda a, xp, out, value, dtype: [f"{xp}.array({value!r}, dtype={xp}.{dtype})"],
+          expr=lambda a, xp, out, value, dtype: [f"{xp}.array({literal(value, xp)}, dtype={xp}.{dtype})"],
           doc="a literal array (value: nested lists) of a dtype")
 primitive("full", attrs=("shape", "value", "dtype"), nondiff=True,
           infer=lambda inputs, shape, value, dtype: TensorType(tuple(shape), dtype_name(dtype)),
-          expr=lambda a, xp, out, shape, value, dtype: [f"{xp}.full({tuple(shape)!r}, {value!r}, dtype={xp}.{dtype})"],
+          expr=lambda a, xp, out, shape, value, dtype: [
+              f"{xp}.full({tuple(shape)!r}, {literal(value, xp)}, dtype={xp}.{dtype})"],
           doc="a new tensor of a shape filled with value (gg.zeros/ones/full/*_like inside a trace)")
 primitive("arange", attrs=("start", "stop", "step", "dtype"), nondiff=True,
           infer=lambda inputs, start, stop, step, dtype: TensorType((len(np.arange(start, stop, step)),),

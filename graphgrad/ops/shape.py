@@ -3,9 +3,9 @@ unsqueeze, transpose, T, stack, ...)."""
 from __future__ import annotations
 
 import builtins
-import math
 from typing import Sequence
 
+from ..codegen.expressions import literal
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, normalize_dims, result_dtype
@@ -556,11 +556,7 @@ def _pad_type(inputs, widths, value):
 
 
 def _pad_expr(a, xp, out, widths, value):
-    if isinstance(value, float) and not math.isfinite(value):  # -inf pads max pooling
-        text = f"{xp}.nan" if math.isnan(value) else f"{'-' if value < 0 else ''}{xp}.inf"
-    else:
-        text = repr(value)
-    fill = f", constant_values={text}" if value else ""
+    fill = f", constant_values={literal(value, xp)}" if value else ""  # (-inf pads max pooling)
     return [f"{xp}.pad({a[0]}, {widths}{fill})"]
 
 
