@@ -17,7 +17,7 @@ from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_
 from ..ir.types import TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise
-from .define import any_dtype_name, binary_numpy, primitive, unary
+from .define import any_dtype_name, array, binary_numpy, constant_like, contains_tensor, operand, primitive, unary
 
 
 def _binop(symbol):
@@ -380,3 +380,51 @@ def nan_to_num(x: TensorBase, copy: bool = True, nan: float = 0.0, posinf=None, 
 
 
 export(nan_to_num, "nan_to_num", tensor="nan_to_num", gg="nan_to_num", numpy="nan_to_num")
+
+
+# -- NumPy's comparisons of closeness (composites) ----------------------------------------------------------
+def _built(x):
+    """A list holding tensors as the tensor built from it; anything else as it is."""
+    return array(x) if isinstance(x, (list, tuple)) and contains_tensor(x) else x
+
+
+def _weak(x, like: TensorBase) -> TensorBase:
+    """``x`` as a tensor of ``like``'s interpreter; a Python number beside a floating tensor takes its dtype (NumPy's
+    weak scalars), other numbers, arrays and lists NumPy's dtype."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and like._type.is_floating:
+        return constant_like(like, x, np.dtype(like._type.dtype))
+    return operand(x, like)
+
+
+def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> TensorBase:
+    """NumPy's ``isclose``: ``|a - b| <= atol + rtol * |b|`` elementwise (``b`` finite), or ``a == b`` (equal
+    infinities); ``equal_nan`` makes two nans close. A bool tensor, without gradient.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.isclose(gg.tensor([1.0, 1.1, float("inf")]), [1.0 + 1e-9, 1.0, float("inf")])
+    tensor([ True, False,  True])
+    """
+    a, b = _built(a), _built(b)
+    like = a if isinstance(a, TensorBase) else b
+    x, y = _weak(a, like), _weak(b, like)
+    finite_x, finite_y = abs(x) < math.inf, abs(y) < math.inf  # (nan is not finite either)
+    x0, y0 = where(finite_x, x, 0), where(finite_y, y, 0)  # no inf - inf: NumPy computes it but hides the warning
+    close = where(finite_x, where(finite_y, abs(x0 - y0) <= atol + rtol * abs(y0), False), False)
+    close = where(x == y, True, close)
+    return where(x != x, y != y, close) if equal_nan else close  # a nan x is close to nothing else
+
+
+def allclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> TensorBase:
+    """NumPy's ``allclose``: whether every element of ``a`` is close to ``b`` (``isclose``), as a 0-d bool tensor
+    (as ``graphgrad.numpy.all`` gives): ``bool()`` of it reads an eager value; in traced code it is a traced
+    value, a condition for ``where`` or ``graphgrad.cond``.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> bool(gnp.allclose(gg.tensor([1.0, 2.0]), [1.0, 2.0 + 1e-9]))
+    True
+    """
+    return isclose(a, b, rtol, atol, equal_nan).all()
+
+
+export(isclose, "isclose", numpy="isclose")
+export(allclose, "allclose", numpy="allclose")

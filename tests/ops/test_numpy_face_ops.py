@@ -319,3 +319,24 @@ def test_partition_under_vmap_and_bad_kth():
         gnp.partition(gg.tensor(a), 4)
     with pytest.raises(TypeError, match="Partition index must be integer"):
         gnp.partition(gg.tensor(a), 1.5)
+
+
+# -- allclose, isclose, any, all: bool tensors ------------------------------------------------------------------
+def test_allclose_any_all_on_tensors_are_bool_tensors_that_conditions_read():
+    """NumPy returns a Python bool; on tensors these are 0-d bool tensors, as Tensor.any/all: bool() reads an eager
+    one, and traced code uses them as conditions (a Python bool of a traced value would be data-dependent)."""
+    t = gg.tensor([1.0, 2.0], requires_grad=True)
+    for got, want in ((gnp.allclose(t, [1.0, 2.0 + 1e-9]), True), (np.allclose(t, [1.0, 2.1]), False),
+                      (gnp.any(t > 1.5), True), (np.all(t > 1.5), False)):
+        assert isinstance(got, gg.Tensor) and got.shape == () and got.dtype == gg.bool and bool(got) is want
+    np.testing.assert_array_equal(gnp.isclose(t, [1.0, 2.1]).numpy(), [True, False])
+
+    def f(x):  # x * 2 where x is close to 1 everywhere, else x * 3
+        return gnp.sum(gnp.where(gnp.allclose(x, 1.0, atol=0.5), x * 2.0, x * 3.0))
+
+    for a, slope in ((np.array([0.9, 1.2]), 2.0), (np.array([0.9, 2.0]), 3.0)):
+        np.testing.assert_allclose(gg.grad(f)(a), [slope, slope])
+        np.testing.assert_allclose(float(gg.compile(f)(a)), slope * a.sum())
+    assert gnp.allclose(np.ones(2), [1.0, 1.0]) is True  # plain arrays: NumPy's own
+    with pytest.raises(NotImplementedError, match=r"any: where= is not supported on tensors"):
+        gnp.any(t > 0, where=np.array([True, False]))

@@ -1408,6 +1408,42 @@ def _any_all(name):
 entry("any", 3, FORWARD_ONLY)(_any_all("any"))
 entry("all", 3, FORWARD_ONLY)(_any_all("all"))
 
+
+def _numpy_any_all(name):
+    def build(draw, rng):
+        shp = shape(draw)
+        ax, keep = axis(draw, len(shp)), draw(st.booleans())
+        return face(lambda m, t: getattr(m, name)(t > 0.5, axis=ax, keepdims=keep), rng.integers(0, 2, shp))
+    return build
+
+
+entry("any:numpy", 3, FORWARD_ONLY)(_numpy_any_all("any"))
+entry("all:numpy", 3, FORWARD_ONLY)(_numpy_any_all("all"))
+
+
+def _near(draw, rng, shp):
+    """Values and partners at distances about the tolerances: equal, just inside, just outside, nan, +-inf."""
+    x = rng.integers(-2, 3, shp).astype(np.float64)
+    gaps = np.array([0.0, 1e-9, 1e-6, 2e-5, 1e-3, np.nan, np.inf, -np.inf])
+    y = x + gaps[rng.integers(0, len(gaps), shp)]
+    if draw(st.booleans()):  # nan and infinities on both sides
+        x = np.where(rng.integers(0, 4, shp) == 0, y, x)
+    return x, y
+
+
+@entry("isclose", 4, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    rtol, atol, equal_nan = draw(st.sampled_from([1e-5, 0.0])), draw(st.sampled_from([1e-8, 0.0])), draw(st.booleans())
+    return face(lambda m, t, u: m.isclose(t, u, rtol, atol, equal_nan), *_near(draw, rng, shp))
+
+
+@entry("allclose", 4, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    equal_nan = draw(st.booleans())
+    return face(lambda m, t, u: m.allclose(t, u, equal_nan=equal_nan), *_near(draw, rng, shp))
+
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
 NOT_OPS = {"fused"}
