@@ -30,9 +30,9 @@ def _any_tensor(*args) -> bool:
     return builtins.any(_contains_tensor(a) for a in args)
 
 
-# functions whose first argument is a sequence of arrays, not one array_like
-_SEQUENCE_ARGUMENT = {"concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "row_stack", "block",
-                      "multi_dot"}
+# functions whose first argument (or the arguments listed) is a sequence of arrays, not one array_like
+_SEQUENCE_ARGUMENT = {"concatenate": (0,), "stack": (0,), "vstack": (0,), "hstack": (0,), "dstack": (0,),
+                      "column_stack": (0,), "row_stack": (0,), "block": (0,), "multi_dot": (0,), "select": (0, 1)}
 
 
 def _dual(numpy_fn, tensor_fn, name: str):
@@ -43,7 +43,7 @@ def _dual(numpy_fn, tensor_fn, name: str):
                                 f"return a new tensor): write y = graphgrad.numpy.{name}(...) instead")
             # an array_like holding tensors ([1, a * a, 2]) is the tensor built from it, as NumPy would
             args = [_array(a) if isinstance(a, (list, tuple)) and _contains_tensor(a)
-                    and not (i == 0 and name in _SEQUENCE_ARGUMENT) else a for i, a in enumerate(args)]
+                    and i not in _SEQUENCE_ARGUMENT.get(name, ()) else a for i, a in enumerate(args)]
             return tensor_fn(*args, **kwargs)
         return numpy_fn(*args, **kwargs)
     fn.__name__ = name
@@ -51,7 +51,7 @@ def _dual(numpy_fn, tensor_fn, name: str):
     return fn
 
 
-zeros, ones, arange, linspace, eye, full = _np.zeros, _np.ones, _np.arange, _np.linspace, _np.eye, _np.full
+zeros, ones, arange, eye, full = _np.zeros, _np.ones, _np.arange, _np.eye, _np.full
 shape, ndim, size = _np.shape, _np.ndim, _np.size
 random = _np.random
 

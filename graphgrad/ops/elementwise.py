@@ -6,6 +6,7 @@ Elementwise gradient rules ignore broadcasting: the caller sums each cotangent b
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_
 from ..ir.types import TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise
-from .define import any_dtype_name, array, binary_numpy, constant_like, contains_tensor, operand, primitive, unary
+from .define import any_dtype_name, array, binary_numpy, constant_like, contains_tensor, lift, operand, primitive, \
+    unary
 
 
 def _binop(symbol):
@@ -382,7 +384,7 @@ def nan_to_num(x: TensorBase, copy: bool = True, nan: float = 0.0, posinf=None, 
 export(nan_to_num, "nan_to_num", tensor="nan_to_num", gg="nan_to_num", numpy="nan_to_num")
 
 
-# -- NumPy's comparisons of closeness (composites) ----------------------------------------------------------
+# -- NumPy's comparisons of closeness, select and linspace (composites) -------------------------------------
 def _built(x):
     """A list holding tensors as the tensor built from it; anything else as it is."""
     return array(x) if isinstance(x, (list, tuple)) and contains_tensor(x) else x
@@ -428,3 +430,80 @@ def allclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = F
 
 export(isclose, "isclose", numpy="isclose")
 export(allclose, "allclose", numpy="allclose")
+
+
+def select(condlist, choicelist, default=0) -> TensorBase:
+    """NumPy's ``select``: where ``condlist[0]`` holds, ``choicelist[0]``; else where ``condlist[1]`` holds,
+    ``choicelist[1]``; ...; elsewhere ``default``. A chain of ``where``, so it is differentiable in the choices and
+    the default.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> x = gg.tensor([-2.0, 0.5, 3.0])
+    >>> gnp.select([x < 0, x < 1], [-x, x * 10], default=x ** 2)
+    tensor([2., 5., 9.])
+    """
+    condlist, choicelist = [_built(c) for c in condlist], [_built(c) for c in choicelist]
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"list of cases must be same length as list of conditions: {len(choicelist)} choices "
+                         f"for {len(condlist)} conditions")
+    if not condlist:
+        raise ValueError("select with an empty condition list is not possible")
+    default = _built(default)
+    like = next(x for x in condlist + choicelist + [default] if isinstance(x, TensorBase))
+    conds = [operand(c, like) for c in condlist]
+    for i, c in enumerate(conds):
+        if c._type.dtype != "bool":
+            raise TypeError(f"invalid entry {i} in condlist: should be boolean ndarray, got dtype {c._type.dtype}")
+    values = choicelist + [default]
+    if all(isinstance(v, (int, float, bool)) for v in values):  # numbers alone: NumPy's dtype (no weak scalars)
+        values = [constant_like(like, v, np.result_type(*values)) for v in values]
+    else:
+        values = [lift(v, like) for v in values]
+    result = values[-1]
+    for cond, choice in zip(conds[::-1], values[-2::-1]):
+        result = where(cond, choice, result)
+    return result
+
+
+export(select, "select", numpy="select")
+
+
+def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False, dtype=None, axis: int = 0):
+    """NumPy's ``linspace``: ``num`` samples from ``start`` to ``stop`` (``stop`` excluded without ``endpoint``),
+    computed as NumPy does (``start + i * step``, the last sample ``stop`` itself), so differentiable in ``start`` and
+    ``stop``; array ``start``/``stop`` give one sequence per element, along ``axis``.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.linspace(gg.tensor(1.0, dtype=gg.float64), 2.0, 5)
+    tensor([1.0000, 1.2500, 1.5000, 1.7500, 2.0000], dtype=torch.float64)
+    """
+    try:
+        num = operator.index(num)
+    except TypeError:
+        raise TypeError(f"linspace: num={num!r} cannot be safely interpreted as an integer") from None
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    start, stop = _built(start), _built(stop)
+    like = start if isinstance(start, TensorBase) else stop
+    start, stop = operand(start, like), operand(stop, like)
+    float_type = np.result_type(np.dtype(start._type.dtype), np.dtype(stop._type.dtype), 1.0)
+    start, stop = start._cast(float_type.name), stop._cast(float_type.name)
+    div = num - 1 if endpoint else num
+    delta = stop - start
+    ramp = like._apply_here("arange", (), {"start": 0, "stop": num, "step": 1, "dtype": float_type.name})
+    y = ramp.reshape((num,) + (1,) * delta.ndim)
+    step = delta / div if div > 0 else math.nan
+    y = (y * step if div > 0 else y * delta) + start
+    if endpoint and num > 1:  # the last sample is stop itself, as NumPy sets it
+        shape = tuple(y.shape[1:])
+        last = stop.reshape((1,) * (1 + len(shape) - stop.ndim) + tuple(stop.shape)).expand((1,) + shape)
+        y = bind("concat", y[:-1], last, dim=0)
+    if axis != 0:
+        y = y.movedim(0, axis)
+    if dtype is not None:
+        name = any_dtype_name(dtype)
+        y = (y.floor() if not np.issubdtype(np.dtype(name), np.floating) and name != "bool" else y)._cast(name)
+    return (y, step) if retstep else y
+
+
+export(linspace, "linspace", numpy="linspace")

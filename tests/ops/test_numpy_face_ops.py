@@ -321,7 +321,7 @@ def test_partition_under_vmap_and_bad_kth():
         gnp.partition(gg.tensor(a), 1.5)
 
 
-# -- allclose, isclose, any, all: bool tensors ------------------------------------------------------------------
+# -- allclose, isclose, any, all: bool tensors; select, linspace ------------------------------------------------
 def test_allclose_any_all_on_tensors_are_bool_tensors_that_conditions_read():
     """NumPy returns a Python bool; on tensors these are 0-d bool tensors, as Tensor.any/all: bool() reads an eager
     one, and traced code uses them as conditions (a Python bool of a traced value would be data-dependent)."""
@@ -340,3 +340,40 @@ def test_allclose_any_all_on_tensors_are_bool_tensors_that_conditions_read():
     assert gnp.allclose(np.ones(2), [1.0, 1.0]) is True  # plain arrays: NumPy's own
     with pytest.raises(NotImplementedError, match=r"any: where= is not supported on tensors"):
         gnp.any(t > 0, where=np.array([True, False]))
+
+
+def test_select_differentiates_in_choices_and_default_and_refuses_what_numpy_refuses(check_gradients):
+    mask = np.array([True, False, False, True])
+
+    def f(x):  # a constant condition beside traced ones; a constant choice; a traced default
+        return gnp.sum(gnp.select([mask, x > 1.0], [x ** 2, np.full(4, 7.0)], default=gnp.sin(x)) * x)
+
+    a = np.array([0.3, 1.5, -0.7, 2.2])
+    expected = np.sum(np.select([mask, a > 1.0], [a ** 2, np.full(4, 7.0)], default=np.sin(a)) * a)
+    np.testing.assert_allclose(float(f(gg.tensor(a)).item()), expected, rtol=1e-12)
+    check_gradients(f, [a])
+    t = gg.tensor(a)
+    with pytest.raises(ValueError, match="list of cases must be same length as list of conditions: 1 choices "
+                                         "for 2 conditions"):
+        gnp.select([t > 0, t < 0], [t])
+    with pytest.raises(ValueError, match="select with an empty condition list is not possible"):
+        gnp.select([], [], default=t)
+    with pytest.raises(TypeError, match="invalid entry 1 in condlist: should be boolean ndarray, got dtype float64"):
+        gnp.select([t > 0, t], [t, t])
+
+
+def test_linspace_is_numpys_and_differentiable_in_start_and_stop(check_gradients):
+    start, stop = np.array([0.5, -1.0]), np.array([[2.0], [3.0]])
+    for kw in ({}, {"num": 4, "endpoint": False, "axis": -1}, {"num": 1}, {"num": 0}, {"num": 3, "axis": 1}):
+        got = gnp.linspace(gg.tensor(start), gg.tensor(stop), **kw)
+        np.testing.assert_allclose(got.numpy(), np.linspace(start, stop, **kw), rtol=1e-15, atol=0)
+    samples, step = gnp.linspace(gg.tensor(1.0, dtype=gg.float64), 2.0, 5, retstep=True)
+    assert float(step) == np.linspace(1.0, 2.0, 5, retstep=True)[1]
+    np.testing.assert_array_equal(gnp.linspace(gg.tensor(-1.5, dtype=gg.float64), 2.0, 4, dtype=int).numpy(),
+                                  np.linspace(-1.5, 2.0, 4, dtype=int))
+    check_gradients(lambda a, b: gnp.sum(gnp.linspace(a, b, 5) ** 3), [np.array(0.5), np.array([1.0, 2.0])])
+    assert isinstance(gnp.linspace(0.0, 1.0, 3), np.ndarray)  # plain numbers: NumPy's own
+    with pytest.raises(ValueError, match="Number of samples, -1, must be non-negative"):
+        gnp.linspace(gg.tensor(0.0), 1.0, -1)
+    with pytest.raises(TypeError, match=r"linspace: num=2.5 cannot be safely interpreted as an integer"):
+        gnp.linspace(gg.tensor(0.0), 1.0, 2.5)

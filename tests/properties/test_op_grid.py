@@ -204,6 +204,30 @@ entry("remainder", 3)(_modulo("remainder"))
 entry("fmod", 3)(_modulo("fmod"))
 
 
+@entry("select", 4)
+def _(draw, rng):  # the first condition that holds picks its choice; elsewhere the default
+    a, b = pair(draw)
+    choices = draw(st.sampled_from(["tensors", "numbers"]))
+
+    def op(m, x, y):
+        conds = [x < -0.5, y > 0.5, x > y]
+        if choices == "numbers":
+            return m.select(conds, [2.0, -1.0, 3.0], default=0.5) * x
+        return m.select(conds, [x * y, m.sin(x), y ** 2], default=x)
+    return face(op, sample(AWAY, a, rng), sample(AWAY, b, rng))
+
+
+@entry("linspace", 4)
+def _(draw, rng):  # differentiable in start and stop, which may be arrays (one sequence per element, along axis)
+    a, b = pair(draw)
+    a, b = a[:2], b[:2]
+    num, endpoint = draw(st.integers(1, 5)), draw(st.booleans())
+    nd = max(len(a), len(b)) + 1
+    ax = draw(st.integers(-nd, nd - 1))
+    return face(lambda m, x, y: m.linspace(x, y, num, endpoint=endpoint, axis=ax) ** 2, sample(ANY, a, rng),
+                sample(ANY, b, rng))
+
+
 @entry("pow:scalar")
 def _(draw, rng):
     k = draw(st.sampled_from([2, 3, -1, 0.5, 2.5]))
