@@ -321,7 +321,7 @@ def test_partition_under_vmap_and_bad_kth():
         gnp.partition(gg.tensor(a), 1.5)
 
 
-# -- allclose, isclose, any, all: bool tensors; select, linspace ------------------------------------------------
+# -- allclose, isclose, any, all: bool tensors; select, linspace, gradient --------------------------------------
 def test_allclose_any_all_on_tensors_are_bool_tensors_that_conditions_read():
     """NumPy returns a Python bool; on tensors these are 0-d bool tensors, as Tensor.any/all: bool() reads an eager
     one, and traced code uses them as conditions (a Python bool of a traced value would be data-dependent)."""
@@ -377,3 +377,29 @@ def test_linspace_is_numpys_and_differentiable_in_start_and_stop(check_gradients
         gnp.linspace(gg.tensor(0.0), 1.0, -1)
     with pytest.raises(TypeError, match=r"linspace: num=2.5 cannot be safely interpreted as an integer"):
         gnp.linspace(gg.tensor(0.0), 1.0, 2.5)
+
+
+def test_gradient_spacings_and_edges_and_errors(check_gradients):
+    rng = np.random.default_rng(3)
+    f = rng.standard_normal((5, 4))
+    x = np.array([0.0, 0.4, 1.1, 1.5])
+    for args, kw in (((), {}), ((0.5,), {"edge_order": 2}), ((2.0, x), {}), ((x,), {"axis": -1, "edge_order": 2})):
+        got, want = gnp.gradient(gg.tensor(f), *args, **kw), np.gradient(f, *args, **kw)
+        got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.numpy(), w, rtol=1e-14, atol=1e-14)
+    # differentiable in the samples, a traced scalar spacing and traced coordinates
+    check_gradients(lambda v, h: gnp.sum(gnp.gradient(v, h, edge_order=2) ** 2), [f[:, 0], np.array(0.3)])
+    check_gradients(lambda c: gnp.sum(gnp.gradient(f[0], c) ** 2 * np.arange(4.0)), [x])
+    t = gg.tensor(f)
+    with pytest.raises(ValueError, match=r"at least \(edge_order \+ 1\) elements are required: axis 0 has 2 for "
+                                         r"edge_order=2"):
+        gnp.gradient(t[:2], axis=0, edge_order=2)
+    with pytest.raises(ValueError, match="'edge_order' greater than 2 not supported"):
+        gnp.gradient(t, edge_order=3)
+    with pytest.raises(TypeError, match=r"invalid number of arguments: .* \(2\), got 3"):
+        gnp.gradient(t, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="when 1d, distances must match the length of the corresponding dimension: "
+                                         "the spacing of axis 1 has 3 coordinates for 4 samples"):
+        gnp.gradient(t, 1.0, x[:3])

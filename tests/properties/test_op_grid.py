@@ -348,6 +348,31 @@ def _(draw, rng):
     return face(lambda m, t: m.diff(t, n, axis=ax), sample(ANY, shp, rng))
 
 
+@entry("gradient", 6)
+def _(draw, rng):  # numpy.gradient along one axis: unit, scalar or coordinate spacing (coordinates traced too)
+    shp = shape(draw, 1)
+    ax = axis(draw, len(shp), none=False)
+    edge = draw(st.integers(1, 2))
+    shp = shp[:ax] + (shp[ax] + edge,) + (shp[ax + 1:] if ax != -1 else ())
+    f = sample(ANY, shp, rng)
+    spacing = draw(st.sampled_from(["unit", "scalar", "coordinates", "traced coordinates"]))
+    coords = np.cumsum(rng.uniform(0.5, 1.5, shp[ax]))  # increasing, unevenly spaced
+    if spacing == "traced coordinates":
+        return face(lambda m, t, c: m.gradient(t, c, axis=ax, edge_order=edge) ** 2, f, coords)
+    step = () if spacing == "unit" else (0.7,) if spacing == "scalar" else (coords,)
+    return face(lambda m, t: m.gradient(t, *step, axis=ax, edge_order=edge) ** 2, f)
+
+
+@entry("gradient:axes", 3)
+def _(draw, rng):  # every axis: a tuple, one spacing for all or one per axis
+    shp = tuple(n + 2 for n in shape(draw, 1, 2))
+    per_axis = draw(st.booleans())
+    step = tuple(np.cumsum(rng.uniform(0.5, 1.5, n)) if k % 2 else 0.5 for k, n in enumerate(shp)) if per_axis \
+        else (1.5,)
+    return face(lambda m, t: m.stack(m.gradient(t, *step, edge_order=2) if len(shp) > 1 else
+                                     (m.gradient(t, *step, edge_order=2),)) ** 2, sample(ANY, shp, rng))
+
+
 # -- shape ops --------------------------------------------------------------------------------------------
 @entry("reshape", 4)
 def _(draw, rng):
