@@ -62,24 +62,47 @@ for _name, (_tensor_fn, _impl) in _NUMPY.items():  # declared beside each op in 
             _dual(_impl or getattr(getattr(_np, _module) if _module else _np, _short), _tensor_fn, _short))
 
 
-class _RConcatenator:
-    """``numpy.r_``: ``r_[a, b, 1.0, 0:3]`` joins its items along the first axis; tensors among them are joined
-    differentiably."""
+class _Concatenator:
+    """NumPy's index tricks ``r_`` and ``c_``: ``r_[a, b, 1.0, 0:3]`` joins its items (a slice is its range) along
+    the first axis; ``c_[a, b]`` along the last, each item made at least 2-D with a vector as a column. Tensors
+    among the items are joined differentiably; items without tensors are NumPy's own.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.c_[gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0])]
+    tensor([[1., 3.],
+            [2., 4.]])
+    >>> gnp.r_[gg.tensor([1.0, 2.0]), gg.tensor(3.0)]
+    tensor([1., 2., 3.])
+    """
+
+    def __init__(self, name: str, axis: int, piece):
+        self._name, self._axis, self._piece = name, axis, piece
 
     def __getitem__(self, key):
         items = key if isinstance(key, tuple) else (key,)
         if not _any_tensor(list(items)):
-            return _np.r_[key]
+            return getattr(_np, self._name)[key]
         if builtins.any(isinstance(x, str) for x in items):
-            raise NotImplementedError("graphgrad.numpy.r_ with a string directive and tensors: use "
-                                      "graphgrad.numpy.concatenate or stack")
-        pieces = [_np.r_[x] if isinstance(x, slice) else x for x in items]
-        pieces = [x if isinstance(x, _T) and x.ndim else x.reshape(1) if isinstance(x, _T) else _np.atleast_1d(x)
-                  for x in pieces]
-        return concatenate(pieces)  # noqa: F821  (declared from the ops table above)
+            raise NotImplementedError(f"graphgrad.numpy.{self._name} with a string directive and tensors: use "
+                                      f"graphgrad.numpy.concatenate or stack")
+        pieces = [self._piece(_np.r_[x] if isinstance(x, slice) else x) for x in items]
+        return concatenate(pieces, axis=self._axis)  # noqa: F821  (declared from the ops table above)
 
 
-r_ = _RConcatenator()
+def _row_piece(x):
+    """``r_``: every item at least 1-D."""
+    return x if isinstance(x, _T) and x.ndim else x.reshape(1) if isinstance(x, _T) else _np.atleast_1d(x)
+
+
+def _column_piece(x):
+    """``c_``: every item at least 2-D (NumPy's ndmin=2 with a 1-D item's axis first), a vector a column and a
+    number a 1 x 1 matrix."""
+    x = x if isinstance(x, _T) else _array(x) if _contains_tensor(x) else _np.asarray(x)
+    return x.reshape((-1, 1)) if x.ndim < 2 else x
+
+
+r_ = _Concatenator("r_", 0, _row_piece)
+c_ = _Concatenator("c_", -1, _column_piece)
 
 
 # -- NumPy's own functions called on tensors (NEP 13 / NEP 18) ----------------------------------------

@@ -321,7 +321,7 @@ def test_partition_under_vmap_and_bad_kth():
         gnp.partition(gg.tensor(a), 1.5)
 
 
-# -- allclose, isclose, any, all: bool tensors; select, linspace, gradient --------------------------------------
+# -- allclose, isclose, any, all: bool tensors; select, linspace, gradient, c_ ----------------------------------
 def test_allclose_any_all_on_tensors_are_bool_tensors_that_conditions_read():
     """NumPy returns a Python bool; on tensors these are 0-d bool tensors, as Tensor.any/all: bool() reads an eager
     one, and traced code uses them as conditions (a Python bool of a traced value would be data-dependent)."""
@@ -403,3 +403,18 @@ def test_gradient_spacings_and_edges_and_errors(check_gradients):
     with pytest.raises(ValueError, match="when 1d, distances must match the length of the corresponding dimension: "
                                          "the spacing of axis 1 has 3 coordinates for 4 samples"):
         gnp.gradient(t, 1.0, x[:3])
+
+
+def test_c_joins_columns_like_numpy_and_differentiates():
+    v = np.array([1.0, -2.0, 0.5])
+    m = np.arange(6.0).reshape(3, 2)
+    t = gg.tensor(v, requires_grad=True)
+    for got, want in ((gnp.c_[t, v * 2, 0:3], np.c_[v, v * 2, 0:3]), (gnp.c_[m, t], np.c_[m, v]),
+                      (gnp.c_[t.reshape(1, 3, 1), np.ones((1, 3, 2))], np.c_[v.reshape(1, 3, 1), np.ones((1, 3, 2))]),
+                      (gnp.c_[[t[0]], [5.0]], np.c_[[v[0]], [5.0]])):
+        np.testing.assert_array_equal(got.detach().numpy(), want)
+    g = gg.grad(lambda x: gnp.sum(gnp.c_[x, x ** 2] @ np.array([1.0, 10.0])))(v)
+    np.testing.assert_allclose(g, 1.0 + 20.0 * v)
+    np.testing.assert_array_equal(gnp.c_[1:3, [4, 5]], np.c_[1:3, [4, 5]])  # plain values: NumPy's own
+    with pytest.raises(NotImplementedError, match="c_ with a string directive and tensors"):
+        gnp.c_["0", t, t]

@@ -515,6 +515,13 @@ def _(draw, rng):
                 sample(ANY, tuple(other), rng))
 
 
+@entry("concat:c_", 4)
+def _(draw, rng):  # numpy.c_: items at least 2-D, a vector (or a slice's range) a column, joined along the last axis
+    n = draw(st.integers(1, 3))
+    first = (n,) if draw(st.booleans()) else (n, draw(st.integers(1, 2)))
+    return face(lambda m, t, u: m.c_[t, u * u, 0:n, np.ones(n)] ** 2, sample(ANY, first, rng), sample(ANY, (n,), rng))
+
+
 @entry("stack", 4)
 def _(draw, rng):
     shp = shape(draw)
