@@ -485,6 +485,8 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     start, stop = _built(start), _built(stop)
     like = start if isinstance(start, TensorBase) else stop
+    if not isinstance(like, TensorBase):  # plain start and stop (an eager tensor num): NumPy's own
+        return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
     start, stop = operand(start, like), operand(stop, like)
     float_type = np.result_type(np.dtype(start._type.dtype), np.dtype(stop._type.dtype), 1.0)
     start, stop = start._cast(float_type.name), stop._cast(float_type.name)

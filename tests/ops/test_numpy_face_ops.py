@@ -373,6 +373,7 @@ def test_linspace_is_numpys_and_differentiable_in_start_and_stop(check_gradients
                                   np.linspace(-1.5, 2.0, 4, dtype=int))
     check_gradients(lambda a, b: gnp.sum(gnp.linspace(a, b, 5) ** 3), [np.array(0.5), np.array([1.0, 2.0])])
     assert isinstance(gnp.linspace(0.0, 1.0, 3), np.ndarray)  # plain numbers: NumPy's own
+    np.testing.assert_array_equal(gnp.linspace(0.0, 1.0, gg.tensor(3)), np.linspace(0.0, 1.0, 3))  # a tensor num
     with pytest.raises(ValueError, match="Number of samples, -1, must be non-negative"):
         gnp.linspace(gg.tensor(0.0), 1.0, -1)
     with pytest.raises(TypeError, match=r"linspace: num=2.5 cannot be safely interpreted as an integer"):
