@@ -30,9 +30,9 @@ def _any_tensor(*args) -> bool:
     return builtins.any(_contains_tensor(a) for a in args)
 
 
-# functions whose first argument is a sequence of arrays, not one array_like
-_SEQUENCE_ARGUMENT = {"concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "row_stack", "block",
-                      "multi_dot"}
+# functions whose first argument (or the arguments listed) is a sequence of arrays, not one array_like
+_SEQUENCE_ARGUMENT = {"concatenate": (0,), "stack": (0,), "vstack": (0,), "hstack": (0,), "dstack": (0,),
+                      "column_stack": (0,), "row_stack": (0,), "block": (0,), "multi_dot": (0,), "select": (0, 1)}
 
 
 def _dual(numpy_fn, tensor_fn, name: str):
@@ -43,7 +43,7 @@ def _dual(numpy_fn, tensor_fn, name: str):
                                 f"return a new tensor): write y = graphgrad.numpy.{name}(...) instead")
             # an array_like holding tensors ([1, a * a, 2]) is the tensor built from it, as NumPy would
             args = [_array(a) if isinstance(a, (list, tuple)) and _contains_tensor(a)
-                    and not (i == 0 and name in _SEQUENCE_ARGUMENT) else a for i, a in enumerate(args)]
+                    and i not in _SEQUENCE_ARGUMENT.get(name, ()) else a for i, a in enumerate(args)]
             return tensor_fn(*args, **kwargs)
         return numpy_fn(*args, **kwargs)
     fn.__name__ = name
@@ -51,7 +51,7 @@ def _dual(numpy_fn, tensor_fn, name: str):
     return fn
 
 
-zeros, ones, arange, linspace, eye, full = _np.zeros, _np.ones, _np.arange, _np.linspace, _np.eye, _np.full
+zeros, ones, arange, eye, full = _np.zeros, _np.ones, _np.arange, _np.eye, _np.full
 shape, ndim, size = _np.shape, _np.ndim, _np.size
 random = _np.random
 
@@ -62,24 +62,47 @@ for _name, (_tensor_fn, _impl) in _NUMPY.items():  # declared beside each op in 
             _dual(_impl or getattr(getattr(_np, _module) if _module else _np, _short), _tensor_fn, _short))
 
 
-class _RConcatenator:
-    """``numpy.r_``: ``r_[a, b, 1.0, 0:3]`` joins its items along the first axis; tensors among them are joined
-    differentiably."""
+class _Concatenator:
+    """NumPy's index tricks ``r_`` and ``c_``: ``r_[a, b, 1.0, 0:3]`` joins its items (a slice is its range) along
+    the first axis; ``c_[a, b]`` along the last, each item made at least 2-D with a vector as a column. Tensors
+    among the items are joined differentiably; items without tensors are NumPy's own.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.c_[gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0])]
+    tensor([[1., 3.],
+            [2., 4.]])
+    >>> gnp.r_[gg.tensor([1.0, 2.0]), gg.tensor(3.0)]
+    tensor([1., 2., 3.])
+    """
+
+    def __init__(self, name: str, axis: int, piece):
+        self._name, self._axis, self._piece = name, axis, piece
 
     def __getitem__(self, key):
         items = key if isinstance(key, tuple) else (key,)
         if not _any_tensor(list(items)):
-            return _np.r_[key]
+            return getattr(_np, self._name)[key]
         if builtins.any(isinstance(x, str) for x in items):
-            raise NotImplementedError("graphgrad.numpy.r_ with a string directive and tensors: use "
-                                      "graphgrad.numpy.concatenate or stack")
-        pieces = [_np.r_[x] if isinstance(x, slice) else x for x in items]
-        pieces = [x if isinstance(x, _T) and x.ndim else x.reshape(1) if isinstance(x, _T) else _np.atleast_1d(x)
-                  for x in pieces]
-        return concatenate(pieces)  # noqa: F821  (declared from the ops table above)
+            raise NotImplementedError(f"graphgrad.numpy.{self._name} with a string directive and tensors: use "
+                                      f"graphgrad.numpy.concatenate or stack")
+        pieces = [self._piece(_np.r_[x] if isinstance(x, slice) else x) for x in items]
+        return concatenate(pieces, axis=self._axis)  # noqa: F821  (declared from the ops table above)
 
 
-r_ = _RConcatenator()
+def _row_piece(x):
+    """``r_``: every item at least 1-D."""
+    return x if isinstance(x, _T) and x.ndim else x.reshape(1) if isinstance(x, _T) else _np.atleast_1d(x)
+
+
+def _column_piece(x):
+    """``c_``: every item at least 2-D (NumPy's ndmin=2 with a 1-D item's axis first), a vector a column and a
+    number a 1 x 1 matrix."""
+    x = x if isinstance(x, _T) else _array(x) if _contains_tensor(x) else _np.asarray(x)
+    return x.reshape((-1, 1)) if x.ndim < 2 else x
+
+
+r_ = _Concatenator("r_", 0, _row_piece)
+c_ = _Concatenator("c_", -1, _column_piece)
 
 
 # -- NumPy's own functions called on tensors (NEP 13 / NEP 18) ----------------------------------------

@@ -120,9 +120,9 @@ def test_numpy_out_argument_is_refused_clearly():
 
 def test_numpy_functions_without_a_graphgrad_version():
     x = gg.tensor([1.0, 2.0])
-    assert np.allclose(x, [1.0, 2.0])  # eager values that need no gradient: NumPy computes on them
+    assert np.median(x) == 1.5  # eager values that need no gradient: NumPy computes on them
     with pytest.raises(TypeError, match=r"requires grad.*graphgrad.numpy"):
-        np.allclose(gg.tensor([1.0], requires_grad=True), [1.0])
+        np.median(gg.tensor([1.0], requires_grad=True))
     with pytest.raises(TypeError, match=r"numpy.fft.rfft is not available on traced graphgrad tensors: "
                                         r"graphgrad.numpy has no such function"):
         gg.grad(lambda v: np.sum(np.fft.rfft(v).real))(np.zeros(2))

@@ -40,6 +40,19 @@ def axis_args(dim, keepdim) -> str:
     return "".join(", " + p for p in parts)
 
 
+def literal(value, xp: str) -> str:
+    """Source text of an attribute value (a number, or nested tuples of numbers): its repr, with nan and the
+    infinities spelled ``xp.nan`` and ``xp.inf`` (repr's ``nan`` and ``inf`` name nothing in a module)."""
+    text = repr(value)
+    if "nan" not in text and "inf" not in text:
+        return text
+    if isinstance(value, tuple):
+        return "(" + "".join(literal(v, xp) + ", " for v in value) + ")"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{xp}.nan" if math.isnan(value) else f"{'-' if value < 0 else ''}{xp}.inf"
+    return text
+
+
 def subscript(index) -> str:
     """A basic index as subscript text: ``1:3, None, ...``."""
     return ", ".join(format_index((item,))[1:-1] for item in index) if index else "()"

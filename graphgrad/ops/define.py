@@ -190,6 +190,28 @@ def lift(x, like=None):
 _NATIVE = ("float32", "float64", "int64", "bool")
 
 
+def operand(x, like: TensorBase) -> TensorBase:
+    """A NumPy-face operand as a tensor of ``like``'s interpreter, for functions that call tensor methods on
+    every operand: tensors as they are, lists holding tensors built, a closed-over array in a trace the
+    trace's input (as ``bind`` would lift it: read at every call), other arrays, lists and numbers constants
+    with NumPy's dtype."""
+    x = lift(x, like)
+    if isinstance(x, TensorBase):
+        return x
+    if isinstance(x, np.ndarray):  # lift left it to the trace: lift it the same way here
+        return like.tracer.wrap(like.tracer.lift(x, "operand"))
+    return constant_like(like, x)
+
+
+def tensor_operands(*xs, what: str = "operands") -> list:
+    """Every one of ``xs`` as a tensor (``operand``), of the interpreter of the first tensor among them."""
+    xs = [array(x) if isinstance(x, (list, tuple)) and contains_tensor(x) else x for x in xs]
+    like = next((x for x in xs if isinstance(x, TensorBase)), None)
+    if like is None:
+        raise TypeError(f"{what}: expected at least one tensor, got {[type(x).__name__ for x in xs]}")
+    return [operand(x, like) for x in xs]
+
+
 def binary_numpy(fn: Callable) -> Callable:
     """``fn(a, b)`` with NumPy's operand handling: one side may be a list or an array."""
     def numpy_fn(a, b):

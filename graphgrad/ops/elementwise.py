@@ -6,9 +6,11 @@ Elementwise gradient rules ignore broadcasting: the caller sums each cotangent b
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
+from ..codegen.expressions import literal
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_dtype, is_type, result_dtype, \
@@ -16,7 +18,8 @@ from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_
 from ..ir.types import TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise
-from .define import any_dtype_name, binary_numpy, primitive, unary
+from .define import any_dtype_name, array, binary_numpy, constant_like, contains_tensor, lift, operand, primitive, \
+    unary
 
 
 def _binop(symbol):
@@ -183,18 +186,19 @@ for _method, _dtype in (("float", "float32"), ("double", "float64"), ("long", "i
 export(lambda self, dtype, copy=True: self._cast(any_dtype_name(dtype)), "cast", tensor="astype")  # NumPy's method
 
 primitive("full_like", recompute="cheap", batch=elementwise, attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
-          expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {value!r})"],
+          expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {literal(value, xp)})"],
           doc="a tensor shaped like the input, filled with value", rows=shape_rows)
 primitive("stop_gradient", memory="view", recompute="cheap", batch=elementwise,
           infer=lambda inputs: inputs[0], nondiff=True, expr=lambda a, xp, out: [a[0]],
           doc="identity whose gradient is zero (traced .detach())", rows=same_rows)
 primitive("constant", recompute="cheap", attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),
-          expr=lambda a, xp, out, value, dtype: [f"{xp}.array({value!r}, dtype={xp}.{dtype})"],
+          expr=lambda a, xp, out, value, dtype: [f"{xp}.array({literal(value, xp)}, dtype={xp}.{dtype})"],
           doc="a literal array (value: nested lists) of a dtype")
 primitive("full", attrs=("shape", "value", "dtype"), nondiff=True,
           infer=lambda inputs, shape, value, dtype: TensorType(tuple(shape), dtype_name(dtype)),
-          expr=lambda a, xp, out, shape, value, dtype: [f"{xp}.full({tuple(shape)!r}, {value!r}, dtype={xp}.{dtype})"],
+          expr=lambda a, xp, out, shape, value, dtype: [
+              f"{xp}.full({tuple(shape)!r}, {literal(value, xp)}, dtype={xp}.{dtype})"],
           doc="a new tensor of a shape filled with value (gg.zeros/ones/full/*_like inside a trace)")
 primitive("arange", attrs=("start", "stop", "step", "dtype"), nondiff=True,
           infer=lambda inputs, start, stop, step, dtype: TensorType((len(np.arange(start, stop, step)),),
@@ -378,3 +382,130 @@ def nan_to_num(x: TensorBase, copy: bool = True, nan: float = 0.0, posinf=None, 
 
 
 export(nan_to_num, "nan_to_num", tensor="nan_to_num", gg="nan_to_num", numpy="nan_to_num")
+
+
+# -- NumPy's comparisons of closeness, select and linspace (composites) -------------------------------------
+def _built(x):
+    """A list holding tensors as the tensor built from it; anything else as it is."""
+    return array(x) if isinstance(x, (list, tuple)) and contains_tensor(x) else x
+
+
+def _weak(x, like: TensorBase) -> TensorBase:
+    """``x`` as a tensor of ``like``'s interpreter; a Python number beside a floating tensor takes its dtype (NumPy's
+    weak scalars), other numbers, arrays and lists NumPy's dtype."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and like._type.is_floating:
+        return constant_like(like, x, np.dtype(like._type.dtype))
+    return operand(x, like)
+
+
+def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> TensorBase:
+    """NumPy's ``isclose``: ``|a - b| <= atol + rtol * |b|`` elementwise (``b`` finite), or ``a == b`` (equal
+    infinities); ``equal_nan`` makes two nans close. A bool tensor, without gradient.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.isclose(gg.tensor([1.0, 1.1, float("inf")]), [1.0 + 1e-9, 1.0, float("inf")])
+    tensor([ True, False,  True])
+    """
+    a, b = _built(a), _built(b)
+    like = a if isinstance(a, TensorBase) else b
+    x, y = _weak(a, like), _weak(b, like)
+    finite_x, finite_y = abs(x) < math.inf, abs(y) < math.inf  # (nan is not finite either)
+    x0, y0 = where(finite_x, x, 0), where(finite_y, y, 0)  # no inf - inf: NumPy computes it but hides the warning
+    close = where(finite_x, where(finite_y, abs(x0 - y0) <= atol + rtol * abs(y0), False), False)
+    close = where(x == y, True, close)
+    return where(x != x, y != y, close) if equal_nan else close  # a nan x is close to nothing else
+
+
+def allclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> TensorBase:
+    """NumPy's ``allclose``: whether every element of ``a`` is close to ``b`` (``isclose``), as a 0-d bool tensor
+    (as ``graphgrad.numpy.all`` gives): ``bool()`` of it reads an eager value; in traced code it is a traced
+    value, a condition for ``where`` or ``graphgrad.cond``.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> bool(gnp.allclose(gg.tensor([1.0, 2.0]), [1.0, 2.0 + 1e-9]))
+    True
+    """
+    return isclose(a, b, rtol, atol, equal_nan).all()
+
+
+export(isclose, "isclose", numpy="isclose")
+export(allclose, "allclose", numpy="allclose")
+
+
+def select(condlist, choicelist, default=0) -> TensorBase:
+    """NumPy's ``select``: where ``condlist[0]`` holds, ``choicelist[0]``; else where ``condlist[1]`` holds,
+    ``choicelist[1]``; ...; elsewhere ``default``. A chain of ``where``, so it is differentiable in the choices and
+    the default.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> x = gg.tensor([-2.0, 0.5, 3.0])
+    >>> gnp.select([x < 0, x < 1], [-x, x * 10], default=x ** 2)
+    tensor([2., 5., 9.])
+    """
+    condlist, choicelist = [_built(c) for c in condlist], [_built(c) for c in choicelist]
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"list of cases must be same length as list of conditions: {len(choicelist)} choices "
+                         f"for {len(condlist)} conditions")
+    if not condlist:
+        raise ValueError("select with an empty condition list is not possible")
+    default = _built(default)
+    like = next(x for x in condlist + choicelist + [default] if isinstance(x, TensorBase))
+    conds = [operand(c, like) for c in condlist]
+    for i, c in enumerate(conds):
+        if c._type.dtype != "bool":
+            raise TypeError(f"invalid entry {i} in condlist: should be boolean ndarray, got dtype {c._type.dtype}")
+    values = choicelist + [default]
+    if all(isinstance(v, (int, float, bool)) for v in values):  # numbers alone: NumPy's dtype (no weak scalars)
+        values = [constant_like(like, v, np.result_type(*values)) for v in values]
+    else:
+        values = [lift(v, like) for v in values]
+    result = values[-1]
+    for cond, choice in zip(conds[::-1], values[-2::-1]):
+        result = where(cond, choice, result)
+    return result
+
+
+export(select, "select", numpy="select")
+
+
+def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False, dtype=None, axis: int = 0):
+    """NumPy's ``linspace``: ``num`` samples from ``start`` to ``stop`` (``stop`` excluded without ``endpoint``),
+    computed as NumPy does (``start + i * step``, the last sample ``stop`` itself), so differentiable in ``start`` and
+    ``stop``; array ``start``/``stop`` give one sequence per element, along ``axis``.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.linspace(gg.tensor(1.0, dtype=gg.float64), 2.0, 5)
+    tensor([1.0000, 1.2500, 1.5000, 1.7500, 2.0000], dtype=torch.float64)
+    """
+    try:
+        num = operator.index(num)
+    except TypeError:
+        raise TypeError(f"linspace: num={num!r} cannot be safely interpreted as an integer") from None
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    start, stop = _built(start), _built(stop)
+    like = start if isinstance(start, TensorBase) else stop
+    if not isinstance(like, TensorBase):  # plain start and stop (an eager tensor num): NumPy's own
+        return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
+    start, stop = operand(start, like), operand(stop, like)
+    float_type = np.result_type(np.dtype(start._type.dtype), np.dtype(stop._type.dtype), 1.0)
+    start, stop = start._cast(float_type.name), stop._cast(float_type.name)
+    div = num - 1 if endpoint else num
+    delta = stop - start
+    ramp = like._apply_here("arange", (), {"start": 0, "stop": num, "step": 1, "dtype": float_type.name})
+    y = ramp.reshape((num,) + (1,) * delta.ndim)
+    step = delta / div if div > 0 else math.nan
+    y = (y * step if div > 0 else y * delta) + start
+    if endpoint and num > 1:  # the last sample is stop itself, as NumPy sets it
+        shape = tuple(y.shape[1:])
+        last = stop.reshape((1,) * (1 + len(shape) - stop.ndim) + tuple(stop.shape)).expand((1,) + shape)
+        y = bind("concat", y[:-1], last, dim=0)
+    if axis != 0:
+        y = y.movedim(0, axis)
+    if dtype is not None:
+        name = any_dtype_name(dtype)
+        y = (y.floor() if not np.issubdtype(np.dtype(name), np.floating) and name != "bool" else y)._cast(name)
+    return (y, step) if retstep else y
+
+
+export(linspace, "linspace", numpy="linspace")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import builtins
+import operator
+import string
 from collections import namedtuple
 
 import numpy as np
@@ -12,7 +14,7 @@ from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, s
 from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..passes.batching import moveaxis, pad_after_batch, to_front
-from .define import binary_numpy, constant_like, lift, primitive
+from .define import binary_numpy, constant_like, primitive, tensor_operands
 
 
 def _matmul_type(inputs):
@@ -310,16 +312,58 @@ def _einsum_vjp(g, out, needs, *xs, equation):
     return grads
 
 
-def einsum(equation: str, *operands: TensorBase) -> TensorBase:
+_SUBLIST_LETTERS = string.ascii_uppercase + string.ascii_lowercase  # NumPy's: subscript 0 is 'A', 26 is 'a'
+
+
+def _sublist_term(sublist, what: str) -> str:
+    """One sublist (integers in [0, 52) and Ellipsis) as the subscripts of a string equation."""
+    if isinstance(sublist, (str, TensorBase)) or not hasattr(sublist, "__iter__"):
+        raise TypeError(f"einsum(): {what} must be a list of integer subscripts (and Ellipsis), got "
+                        f"{type(sublist).__name__}")
+    term = ""
+    for item in sublist:
+        if item is Ellipsis:
+            term += "..."
+            continue
+        try:
+            k = operator.index(item)
+        except TypeError:
+            raise TypeError(f"einsum(): {what} holds {item!r}: each subscript must be an integer or "
+                            f"Ellipsis") from None
+        if not 0 <= k < len(_SUBLIST_LETTERS):
+            raise ValueError(f"einsum(): subscript {k} in {what} is not within the valid range [0, 52)")
+        term += _SUBLIST_LETTERS[k]
+    return term
+
+
+def _sublist_form(args) -> tuple:
+    """``einsum(op0, sublist0, op1, sublist1, ..., [sublistout])`` (NumPy's and PyTorch's sublist form) as
+    ``(equation, operands)`` of the string form."""
+    args = list(args)
+    out = args.pop() if len(args) % 2 else None
+    terms = [_sublist_term(sub, f"the sublist of operand {k}") for k, sub in enumerate(args[1::2])]
+    arrow = "" if out is None else "->" + _sublist_term(out, "the output sublist")
+    return ",".join(terms) + arrow, args[0::2]
+
+
+def einsum(equation, *operands) -> TensorBase:
     """Einstein summation: ``einsum("ij,jk->ik", a, b)`` is ``a @ b`` (``...``, the implicit output and an index
-    repeated within one operand, a diagonal such as ``"ii->i"``, as in NumPy).
+    repeated within one operand, a diagonal such as ``"ii->i"``, as in NumPy). The sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (integers for indices, ``Ellipsis`` for ``...``) is the same
+    equation. Operands that are arrays, lists or numbers are constants.
 
     >>> import graphgrad as gg
     >>> gg.einsum("i,i->", gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0]))
     tensor(11.)
+    >>> gg.einsum(gg.tensor([[1.0, 2.0], [3.0, 4.0]]), [0, 1], gg.tensor([1.0, 2.0]), [1], [0])
+    tensor([ 5., 11.])
     """
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        equation, operands = _sublist_form((equation,) + operands)
+    elif len(operands) == 1 and isinstance(operands[0], (list, tuple)) \
+            and any(isinstance(x, TensorBase) for x in operands[0]):
+        operands = tuple(operands[0])  # PyTorch's einsum(equation, [a, b])
+    operands = tensor_operands(*operands, what="einsum")
     subs, out = _parse_einsum(equation, operands)
     operands = list(operands)
     for k, term in enumerate(subs):  # an index repeated within one operand reads its diagonal ("ii->i")
@@ -333,6 +377,12 @@ def einsum(equation: str, *operands: TensorBase) -> TensorBase:
             term = "".join(ch for p, ch in enumerate(term) if p not in (i, j)) + c
         subs[k] = term
     return bind("einsum", *operands, equation=",".join(subs) + "->" + out)
+
+
+def _numpy_einsum(*args, optimize=False):
+    """``numpy.einsum`` on tensors: ``optimize`` (the contraction order NumPy picks) changes no value, so it is
+    accepted and ignored."""
+    return einsum(*args)
 
 
 def _einsum_batch(op, args, bdims, equation):
@@ -356,7 +406,7 @@ primitive("einsum", memory="fresh", batch=_einsum_batch, attrs=("equation",), in
           doc="Einstein summation over an explicit equation (no repeated index within an operand: einsum() takes "
               "such diagonals first)",
           expr=_einsum_expr,
-          fn=einsum, gg="einsum", numpy="einsum", numpy_fn=lambda subscripts, *operands: einsum(subscripts, *operands))
+          fn=einsum, gg="einsum", numpy="einsum", numpy_fn=_numpy_einsum)
 
 
 # -- matrix functions: inverse, solve, determinants, factorizations ----------------------------------
@@ -562,8 +612,7 @@ def solve(A: TensorBase, B: TensorBase, *, left: bool = True) -> TensorBase:
 
 
 def _numpy_solve(a, b):
-    like = a if isinstance(a, TensorBase) else b
-    a, b = lift(a, like), lift(b, like)
+    a, b = tensor_operands(a, b, what="linalg.solve")
     return _solve(_float(a), b)
 
 
@@ -998,7 +1047,7 @@ export(qr, "qr", gg="linalg.qr", numpy="linalg.qr")  # (torch.qr's some= signatu
 export(matrix_rank, "matrix_rank", gg="linalg.matrix_rank", numpy="linalg.matrix_rank",
        numpy_fn=lambda A, tol=None, hermitian=False, *, rtol=None: matrix_rank(A, tol, hermitian, rtol=rtol))
 export(lstsq, "lstsq", numpy="linalg.lstsq",
-       numpy_fn=lambda a, b, rcond=None: binary_numpy(lambda a, b: lstsq(a, b, rcond))(a, b))
+       numpy_fn=lambda a, b, rcond=None: lstsq(*tensor_operands(a, b, what="linalg.lstsq"), rcond))
 export(_no_eig("linalg.eig"), "eig", gg="linalg.eig", numpy="linalg.eig")
 export(_no_eig("linalg.eigvals"), "eigvals", gg="linalg.eigvals", numpy="linalg.eigvals")
 
@@ -1120,12 +1169,7 @@ def cross(input: TensorBase, other: TensorBase, dim: int = -1) -> TensorBase:
 
 
 def _numpy_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    like = a if isinstance(a, TensorBase) else b
-    a, b = lift(a, like), lift(b, like)
-    if not isinstance(a, TensorBase):
-        a = constant_like(like, a)
-    if not isinstance(b, TensorBase):
-        b = constant_like(like, b)
+    a, b = tensor_operands(a, b, what="cross")
     if axis is not None:
         axisa = axisb = axisc = axis
     a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
@@ -1185,18 +1229,17 @@ def _numpy_tensordot(a, b, axes=2):
     return tensordot(a, b, axes)
 
 
-def _both_tensors(fn):
+def _both_tensors(fn, name: str):
     def numpy_fn(a, b, *args, **kwargs):
-        like = a if isinstance(a, TensorBase) else b
-        a, b = (x if isinstance(x, TensorBase) else constant_like(like, lift(x)) for x in (a, b))
-        return fn(a, b, *args, **kwargs)
+        return fn(*tensor_operands(a, b, what=name), *args, **kwargs)
     return numpy_fn
 
 
-export(kron, "kron", tensor="kron", gg="kron", numpy="kron", numpy_fn=_both_tensors(kron))
+export(kron, "kron", tensor="kron", gg="kron", numpy="kron", numpy_fn=_both_tensors(kron, "kron"))
 export(cross, "cross", tensor="cross", gg=("cross", "linalg.cross"), numpy="cross", numpy_fn=_numpy_cross)
-export(tensordot, "tensordot", gg="tensordot", numpy="tensordot", numpy_fn=_both_tensors(_numpy_tensordot))
-export(inner, "inner", tensor="inner", gg="inner", numpy="inner", numpy_fn=_both_tensors(inner))
+export(tensordot, "tensordot", gg="tensordot", numpy="tensordot",
+       numpy_fn=_both_tensors(_numpy_tensordot, "tensordot"))
+export(inner, "inner", tensor="inner", gg="inner", numpy="inner", numpy_fn=_both_tensors(inner, "inner"))
 
 
 # -- norms ------------------------------------------------------------------------------------------
@@ -1363,7 +1406,6 @@ def cond(A: TensorBase, p=None) -> TensorBase:
 export(matrix_power, "matrix_power", tensor="matrix_power", gg=("matrix_power", "linalg.matrix_power"),
        numpy="linalg.matrix_power", numpy_fn=lambda a, n: matrix_power(_float(a) if n < 0 else a, n))
 export(multi_dot, "multi_dot", gg="linalg.multi_dot", numpy="linalg.multi_dot",
-       numpy_fn=lambda arrays, *, out=None: multi_dot([lift(x, next(a for a in arrays if isinstance(a, TensorBase)))
-                                                       for x in arrays]))
+       numpy_fn=lambda arrays, *, out=None: multi_dot(tensor_operands(*arrays, what="linalg.multi_dot")))
 export(vdot, "vdot", numpy="vdot", numpy_fn=binary_numpy(vdot))
 export(cond, "linalg.cond", gg="linalg.cond", numpy="linalg.cond", numpy_fn=lambda x, p=None: cond(x, p))

@@ -323,8 +323,20 @@ def all(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=N
     return (x == 0).sum(dim, keepdim) == 0
 
 
-export(any, "any", tensor="any")
-export(all, "all", tensor="all")
+def _numpy_truth(reduce):
+    """NumPy's ``any``/``all(a, axis=None, out=None, keepdims=False, *, where=True)``: a bool tensor (0-d without
+    ``axis``), which ``bool()`` reads eagerly and traced code uses as a condition."""
+    def fn(a, axis=None, out=None, keepdims=False, *, where=True):
+        if where is not True:
+            raise NotImplementedError(f"graphgrad.numpy.{reduce.__name__}: where= is not supported on tensors; "
+                                      f"reduce graphgrad.numpy.where(mask, a, {reduce.__name__ == 'all'}) instead")
+        return reduce(a, axis=axis, keepdims=bool(keepdims))
+    fn.__name__ = reduce.__name__
+    return fn
+
+
+export(any, "any", tensor="any", numpy=("any",), numpy_fn=_numpy_truth(any))
+export(all, "all", tensor="all", numpy=("all",), numpy_fn=_numpy_truth(all))
 
 
 def norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:

@@ -3,9 +3,11 @@ unsqueeze, transpose, T, stack, ...)."""
 from __future__ import annotations
 
 import builtins
-import math
 from typing import Sequence
 
+import numpy as np
+
+from ..codegen.expressions import literal
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, normalize_dims, result_dtype
@@ -556,11 +558,7 @@ def _pad_type(inputs, widths, value):
 
 
 def _pad_expr(a, xp, out, widths, value):
-    if isinstance(value, float) and not math.isfinite(value):  # -inf pads max pooling
-        text = f"{xp}.nan" if math.isnan(value) else f"{'-' if value < 0 else ''}{xp}.inf"
-    else:
-        text = repr(value)
-    fill = f", constant_values={text}" if value else ""
+    fill = f", constant_values={literal(value, xp)}" if value else ""  # (-inf pads max pooling)
     return [f"{xp}.pad({a[0]}, {widths}{fill})"]
 
 
@@ -795,3 +793,112 @@ def diff(a: TensorBase, n: int = 1, axis: int = -1, prepend=None, append=None) -
 
 
 export(diff, "diff", gg="diff", numpy="diff")
+
+
+def _ndim(x) -> int:
+    return x.ndim if isinstance(x, TensorBase) else np.ndim(x)
+
+
+def _spacing(d, n: int, what: str):
+    """One of ``numpy.gradient``'s varargs as the step along an axis of ``n`` samples: a scalar step, or from 1-D
+    coordinates their differences (NumPy's: plain coordinates evenly spaced become one scalar step)."""
+    if not isinstance(d, TensorBase):
+        d = np.asarray(d)
+    if d.ndim == 0:
+        return d if isinstance(d, TensorBase) else d[()]
+    if d.ndim != 1:
+        raise ValueError(f"distances must be either scalars or 1d: {what} has shape {tuple(d.shape)}")
+    if d.shape[0] != n:
+        raise ValueError(f"when 1d, distances must match the length of the corresponding dimension: {what} has "
+                         f"{d.shape[0]} coordinates for {n} samples")
+    if isinstance(d, TensorBase):
+        d = d if d.is_floating_point() else d._cast("float64")
+        return d[1:] - d[:-1]
+    steps = np.diff(d.astype(np.float64) if np.issubdtype(d.dtype, np.integer) else d)
+    return steps[0] if (steps == steps[0]).all() else steps
+
+
+def _axis_gradient(f: TensorBase, axis: int, dx, edge_order: int) -> TensorBase:
+    """NumPy's gradient along one axis: central differences inside, one-sided ones of ``edge_order`` at the ends
+    (the same formulas, in the same order, as ``numpy.gradient``), joined along the axis."""
+    head = (slice(None),) * axis
+
+    def take(start, stop):
+        return f[head + (slice(start, stop),)]
+
+    uniform = _ndim(dx) == 0
+    along = (-1,) + (1,) * (f.ndim - axis - 1)  # a coefficient per sample along the axis
+
+    def at(x, i):  # one coordinate step, or a range of them shaped to broadcast along the axis
+        return x[i] if isinstance(i, int) else x[i].reshape(along)
+
+    if uniform:
+        inner = (take(2, None) - take(None, -2)) / (2.0 * dx)
+    else:
+        dx1, dx2 = at(dx, slice(0, -1)), at(dx, slice(1, None))
+        a, b, c = -dx2 / (dx1 * (dx1 + dx2)), (dx2 - dx1) / (dx1 * dx2), dx1 / (dx2 * (dx1 + dx2))
+        inner = a * take(None, -2) + b * take(1, -1) + c * take(2, None)
+    if edge_order == 1:
+        first = (take(1, 2) - take(0, 1)) / (dx if uniform else at(dx, 0))
+        last = (take(-1, None) - take(-2, -1)) / (dx if uniform else at(dx, -1))
+    else:
+        if uniform:
+            a, b, c = -1.5 / dx, 2.0 / dx, -0.5 / dx
+        else:
+            dx1, dx2 = at(dx, 0), at(dx, 1)
+            a, b, c = -(2.0 * dx1 + dx2) / (dx1 * (dx1 + dx2)), (dx1 + dx2) / (dx1 * dx2), -dx1 / (dx2 * (dx1 + dx2))
+        first = a * take(0, 1) + b * take(1, 2) + c * take(2, 3)
+        if uniform:
+            a, b, c = 0.5 / dx, -2.0 / dx, 1.5 / dx
+        else:
+            dx1, dx2 = at(dx, -2), at(dx, -1)
+            a, b, c = dx2 / (dx1 * (dx1 + dx2)), -(dx2 + dx1) / (dx1 * dx2), (2.0 * dx2 + dx1) / (dx2 * (dx1 + dx2))
+        last = a * take(-3, -2) + b * take(-2, -1) + c * take(-1, None)
+    pieces = [first] + ([inner] if f.shape[axis] > 2 else []) + [last]
+    return cat(as_tensors(pieces), axis)
+
+
+def gradient(f: TensorBase, *varargs, axis=None, edge_order: int = 1):
+    """``numpy.gradient``: the derivative of sampled values along each axis (or ``axis``), by second-order central
+    differences inside and one-sided differences of ``edge_order`` (1 or 2) at the ends; ``varargs`` give the
+    spacing: one scalar for every axis, or one scalar or 1-D coordinate array per axis. One tensor for one axis,
+    else a tuple. A composite of slices, so differentiable in ``f`` (and in traced spacings).
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.gradient(gg.tensor([1.0, 2.0, 4.0, 7.0, 11.0], dtype=gg.float64), 2.0)
+    tensor([0.5000, 0.7500, 1.2500, 1.7500, 2.0000], dtype=torch.float64)
+    """
+    if not isinstance(f, TensorBase):  # plain samples, a traced spacing
+        f = as_tensors([next(d for d in varargs if isinstance(d, TensorBase)), f])[1]
+    if not f.is_floating_point():
+        f = f._cast("float64")
+    axes = tuple(range(f.ndim)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+    normal = tuple(a % f.ndim if -f.ndim <= a < f.ndim else None for a in axes)
+    if None in normal:
+        raise np.exceptions.AxisError(f"gradient: axis {axes[normal.index(None)]} is out of bounds for array of "
+                                      f"dimension {f.ndim}")
+    if len(set(normal)) != len(normal):
+        raise ValueError(f"gradient: repeated axis in {axes}")
+    axes = normal
+    if len(varargs) == 0:
+        dx = [1.0] * len(axes)
+    elif len(varargs) == 1 and _ndim(varargs[0]) == 0:
+        dx = [_spacing(varargs[0], 0, "the spacing")] * len(axes)
+    elif len(varargs) == len(axes):
+        dx = [_spacing(d, f.shape[a], f"the spacing of axis {a}") for d, a in zip(varargs, axes)]
+    else:
+        raise TypeError(f"invalid number of arguments: gradient takes one spacing for every axis or one per axis "
+                        f"({len(axes)}), got {len(varargs)}")
+    if edge_order not in (1, 2):
+        raise ValueError(f"'edge_order' greater than 2 not supported (got {edge_order})" if edge_order > 2 else
+                         f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    outs = []
+    for a, d in zip(axes, dx):
+        if f.shape[a] < edge_order + 1:
+            raise ValueError(f"Shape of array too small to calculate a numerical gradient, at least (edge_order + 1) "
+                             f"elements are required: axis {a} has {f.shape[a]} for edge_order={edge_order}")
+        outs.append(_axis_gradient(f, a, d, edge_order))
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+export(gradient, "gradient", numpy="gradient")

@@ -79,6 +79,23 @@ def test_values_are_deleted_after_last_use():
     assert "del t1" in forward
 
 
+def test_nan_and_infinities_in_constants_are_valid_source():
+    """repr writes nan and inf, which name nothing in a generated module: constants, full and full_like spell
+    them np.nan / np.inf, in compiled and eager code alike."""
+    import graphgrad.numpy as gnp
+    inf, nan = float("inf"), float("nan")
+
+    def f(x):
+        return (gnp.multiply(x, [1.0, nan, -inf]), gg.full((3,), inf, dtype=gg.float64) + x,
+                gg.full_like(x, -inf) - x)
+
+    x = gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64)
+    expected = (np.array([1.0, nan, -inf]), np.array([inf, inf, inf]), np.array([-inf, -inf, -inf]))
+    for run in (f, gg.compile(f)):
+        for got, want in zip(run(x), expected):
+            np.testing.assert_array_equal(got.numpy(), want)
+
+
 def test_exported_module_runs_without_graphgrad(tmp_path):
     a = args()
     path = tmp_path / "loss_module.py"

@@ -128,6 +128,15 @@ CASES = {
     "lstsq_residuals": (lambda np, a, b: np.linalg.lstsq(a, b, rcond=None)[1], [gauss((5, 3)), gauss((5,))]),
     "lstsq_wide": (lambda np, a, b: np.linalg.lstsq(a, b, rcond=None)[0], [gauss((2, 3)), gauss((2,))]),
     "lstsq_values": (lambda np, a: np.linalg.lstsq(a, np.ones(4), rcond=None)[3], [distinct((4, 3))]),
+    "einsum_repeated_index_beside": (lambda np, x, c: np.einsum("i,jj->i", x, c), [gauss((3,)), gauss((4, 4))]),
+    "einsum_sublist": (lambda np, a, b: np.einsum(a, [0, 1], b, [1, 2], [0, 2]), [gauss((2, 3)), gauss((3, 4))]),
+    "einsum_sublist_implicit": (lambda np, a, b: np.einsum(a, [27, 0], b, [0, 26]), [gauss((2, 3)), gauss((3, 4))]),
+    "einsum_sublist_ellipsis": (lambda np, a, b: np.einsum(a, [Ellipsis, 0, 1], b, [1, 2], [2, Ellipsis, 0]),
+                                [gauss((2, 2, 3)), gauss((3, 4))]),
+    "einsum_sublist_diagonal": (lambda np, a, b: np.einsum(a, [0, 0], b, [0, Ellipsis]), [gauss((3, 3)), gauss((3, 2))]),
+    "outer": (lambda np, a, b: np.outer(a, b), [gauss((3,)), gauss((2, 2))]),
+    "matmul": (lambda np, a, b: np.matmul(a, b), [gauss((2, 2, 3)), gauss((3,))]),
+    "dot_vectors": (lambda np, a, b: np.dot(a, b), [gauss((3,)), gauss((3,))]),
 }
 
 
@@ -187,6 +196,75 @@ def test_compiled_first_and_second_order(name, rng):
     numeric = numerical_jacobian(lambda *a: np.asarray(float(grad_norm(*[gg.tensor(x) for x in a]).item())),
                                  arrays)[0]
     np.testing.assert_allclose(second.ravel(), numeric.ravel(), rtol=1e-4, atol=1e-5)
+
+
+# every case of more than one operand, with operand k traced and the others constants (closed-over ndarrays, or
+# Python lists): NumPy code calls linalg on arrays that are data, beside the value it differentiates
+BESIDE = [(name, k) for name in sorted(CASES) if len(CASES[name][1]) > 1 for k in range(len(CASES[name][1]))]
+
+
+@pytest.mark.parametrize("form", ["ndarray", "list"])
+@pytest.mark.parametrize("name, k", BESIDE, ids=[f"{name}-{k}" for name, k in BESIDE])
+def test_constant_operands_beside_a_traced_one(name, k, form, rng, check_gradients):
+    fn, samplers = CASES[name]
+    arrays = [s(rng) for s in samplers]
+    constants = [a.tolist() if form == "list" else a for a in arrays]
+    v = rng.standard_normal(np.shape(fn(np, *arrays)))
+
+    def f(x):
+        xs = list(constants)
+        xs[k] = x
+        return gnp.sum(fn(gnp, *xs) * v)
+
+    expected = np.sum(fn(np, *arrays) * v)
+    np.testing.assert_allclose(f(gg.tensor(arrays[k], dtype=gg.float64)).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(float(gg.compile(f)(arrays[k])), expected, rtol=1e-12)
+    if form == "ndarray":  # first and second order, eager and compiled, against finite differences
+        check_gradients(f, [arrays[k]])
+    else:
+        numeric = numerical_jacobian(lambda a: np.asarray(float(f(gg.tensor(a)).item())), [arrays[k]])[0]
+        np.testing.assert_allclose(gg.grad(f)(arrays[k]).ravel(), numeric.ravel(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_constant_operands_only_inside_a_traced_function(name, rng):
+    """Every operand a constant, inside a function of another traced value: NumPy computes it."""
+    fn, samplers = CASES[name]
+    arrays = [s(rng) for s in samplers]
+    expected = np.sum(fn(np, *arrays))
+
+    def f(s):
+        return s * gnp.sum(fn(gnp, *arrays))
+
+    np.testing.assert_allclose(gg.grad(f)(2.0), expected, rtol=1e-12)
+    for run in (f, gg.compile(f)):
+        s = gg.tensor(2.0, dtype=gg.float64, requires_grad=True)
+        run(s).backward()
+        np.testing.assert_allclose(s.grad.numpy(), expected, rtol=1e-12)
+
+
+def test_closed_over_array_is_read_at_every_call_not_frozen(rng):
+    """A closed-over matrix of solve is an input of the compiled function, as for any other op."""
+    a, b = well((3, 3))(rng), rng.standard_normal((3, 2))
+    f = gg.compile(lambda x: gnp.sum(gnp.linalg.solve(a, x)))
+    np.testing.assert_allclose(float(f(b)), np.linalg.solve(a, b).sum(), rtol=1e-12)
+    a[0, 0] += 1.0
+    np.testing.assert_allclose(float(f(b)), np.linalg.solve(a, b).sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("args, error, message", [
+    (lambda x: (x, [0, 52]), ValueError, r"subscript 52 in the sublist of operand 0 is not within the valid range "
+                                         r"\[0, 52\)"),
+    (lambda x: (np.ones(2), [0], x, ["a"]), TypeError, r"the sublist of operand 1 holds 'a': each subscript must be "
+                                                      r"an integer or Ellipsis"),
+    (lambda x: (x, [0], x), TypeError, r"the output sublist must be a list of integer subscripts \(and Ellipsis\), "
+                                       r"got Tensor"),
+])
+def test_einsum_sublist_errors_name_the_sublist(args, error, message):
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    for einsum in (gnp.einsum, gg.einsum):
+        with pytest.raises(error, match=message):
+            einsum(*args(x))
 
 
 def test_pytorch_face_names_reach_the_same_ops(rng):

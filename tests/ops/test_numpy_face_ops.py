@@ -319,3 +319,103 @@ def test_partition_under_vmap_and_bad_kth():
         gnp.partition(gg.tensor(a), 4)
     with pytest.raises(TypeError, match="Partition index must be integer"):
         gnp.partition(gg.tensor(a), 1.5)
+
+
+# -- allclose, isclose, any, all: bool tensors; select, linspace, gradient, c_ ----------------------------------
+def test_allclose_any_all_on_tensors_are_bool_tensors_that_conditions_read():
+    """NumPy returns a Python bool; on tensors these are 0-d bool tensors, as Tensor.any/all: bool() reads an eager
+    one, and traced code uses them as conditions (a Python bool of a traced value would be data-dependent)."""
+    t = gg.tensor([1.0, 2.0], requires_grad=True)
+    for got, want in ((gnp.allclose(t, [1.0, 2.0 + 1e-9]), True), (np.allclose(t, [1.0, 2.1]), False),
+                      (gnp.any(t > 1.5), True), (np.all(t > 1.5), False)):
+        assert isinstance(got, gg.Tensor) and got.shape == () and got.dtype == gg.bool and bool(got) is want
+    np.testing.assert_array_equal(gnp.isclose(t, [1.0, 2.1]).numpy(), [True, False])
+
+    def f(x):  # x * 2 where x is close to 1 everywhere, else x * 3
+        return gnp.sum(gnp.where(gnp.allclose(x, 1.0, atol=0.5), x * 2.0, x * 3.0))
+
+    for a, slope in ((np.array([0.9, 1.2]), 2.0), (np.array([0.9, 2.0]), 3.0)):
+        np.testing.assert_allclose(gg.grad(f)(a), [slope, slope])
+        np.testing.assert_allclose(float(gg.compile(f)(a)), slope * a.sum())
+    assert gnp.allclose(np.ones(2), [1.0, 1.0]) is True  # plain arrays: NumPy's own
+    with pytest.raises(NotImplementedError, match=r"any: where= is not supported on tensors"):
+        gnp.any(t > 0, where=np.array([True, False]))
+
+
+def test_select_differentiates_in_choices_and_default_and_refuses_what_numpy_refuses(check_gradients):
+    mask = np.array([True, False, False, True])
+
+    def f(x):  # a constant condition beside traced ones; a constant choice; a traced default
+        return gnp.sum(gnp.select([mask, x > 1.0], [x ** 2, np.full(4, 7.0)], default=gnp.sin(x)) * x)
+
+    a = np.array([0.3, 1.5, -0.7, 2.2])
+    expected = np.sum(np.select([mask, a > 1.0], [a ** 2, np.full(4, 7.0)], default=np.sin(a)) * a)
+    np.testing.assert_allclose(float(f(gg.tensor(a)).item()), expected, rtol=1e-12)
+    check_gradients(f, [a])
+    t = gg.tensor(a)
+    with pytest.raises(ValueError, match="list of cases must be same length as list of conditions: 1 choices "
+                                         "for 2 conditions"):
+        gnp.select([t > 0, t < 0], [t])
+    with pytest.raises(ValueError, match="select with an empty condition list is not possible"):
+        gnp.select([], [], default=t)
+    with pytest.raises(TypeError, match="invalid entry 1 in condlist: should be boolean ndarray, got dtype float64"):
+        gnp.select([t > 0, t], [t, t])
+
+
+def test_linspace_is_numpys_and_differentiable_in_start_and_stop(check_gradients):
+    start, stop = np.array([0.5, -1.0]), np.array([[2.0], [3.0]])
+    for kw in ({}, {"num": 4, "endpoint": False, "axis": -1}, {"num": 1}, {"num": 0}, {"num": 3, "axis": 1}):
+        got = gnp.linspace(gg.tensor(start), gg.tensor(stop), **kw)
+        np.testing.assert_allclose(got.numpy(), np.linspace(start, stop, **kw), rtol=1e-15, atol=0)
+    samples, step = gnp.linspace(gg.tensor(1.0, dtype=gg.float64), 2.0, 5, retstep=True)
+    assert float(step) == np.linspace(1.0, 2.0, 5, retstep=True)[1]
+    np.testing.assert_array_equal(gnp.linspace(gg.tensor(-1.5, dtype=gg.float64), 2.0, 4, dtype=int).numpy(),
+                                  np.linspace(-1.5, 2.0, 4, dtype=int))
+    check_gradients(lambda a, b: gnp.sum(gnp.linspace(a, b, 5) ** 3), [np.array(0.5), np.array([1.0, 2.0])])
+    assert isinstance(gnp.linspace(0.0, 1.0, 3), np.ndarray)  # plain numbers: NumPy's own
+    np.testing.assert_array_equal(gnp.linspace(0.0, 1.0, gg.tensor(3)), np.linspace(0.0, 1.0, 3))  # a tensor num
+    with pytest.raises(ValueError, match="Number of samples, -1, must be non-negative"):
+        gnp.linspace(gg.tensor(0.0), 1.0, -1)
+    with pytest.raises(TypeError, match=r"linspace: num=2.5 cannot be safely interpreted as an integer"):
+        gnp.linspace(gg.tensor(0.0), 1.0, 2.5)
+
+
+def test_gradient_spacings_and_edges_and_errors(check_gradients):
+    rng = np.random.default_rng(3)
+    f = rng.standard_normal((5, 4))
+    x = np.array([0.0, 0.4, 1.1, 1.5])
+    for args, kw in (((), {}), ((0.5,), {"edge_order": 2}), ((2.0, x), {}), ((x,), {"axis": -1, "edge_order": 2})):
+        got, want = gnp.gradient(gg.tensor(f), *args, **kw), np.gradient(f, *args, **kw)
+        got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.numpy(), w, rtol=1e-14, atol=1e-14)
+    # differentiable in the samples, a traced scalar spacing and traced coordinates
+    check_gradients(lambda v, h: gnp.sum(gnp.gradient(v, h, edge_order=2) ** 2), [f[:, 0], np.array(0.3)])
+    check_gradients(lambda c: gnp.sum(gnp.gradient(f[0], c) ** 2 * np.arange(4.0)), [x])
+    t = gg.tensor(f)
+    with pytest.raises(ValueError, match=r"at least \(edge_order \+ 1\) elements are required: axis 0 has 2 for "
+                                         r"edge_order=2"):
+        gnp.gradient(t[:2], axis=0, edge_order=2)
+    with pytest.raises(ValueError, match="'edge_order' greater than 2 not supported"):
+        gnp.gradient(t, edge_order=3)
+    with pytest.raises(TypeError, match=r"invalid number of arguments: .* \(2\), got 3"):
+        gnp.gradient(t, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="when 1d, distances must match the length of the corresponding dimension: "
+                                         "the spacing of axis 1 has 3 coordinates for 4 samples"):
+        gnp.gradient(t, 1.0, x[:3])
+
+
+def test_c_joins_columns_like_numpy_and_differentiates():
+    v = np.array([1.0, -2.0, 0.5])
+    m = np.arange(6.0).reshape(3, 2)
+    t = gg.tensor(v, requires_grad=True)
+    for got, want in ((gnp.c_[t, v * 2, 0:3], np.c_[v, v * 2, 0:3]), (gnp.c_[m, t], np.c_[m, v]),
+                      (gnp.c_[t.reshape(1, 3, 1), np.ones((1, 3, 2))], np.c_[v.reshape(1, 3, 1), np.ones((1, 3, 2))]),
+                      (gnp.c_[[t[0]], [5.0]], np.c_[[v[0]], [5.0]])):
+        np.testing.assert_array_equal(got.detach().numpy(), want)
+    g = gg.grad(lambda x: gnp.sum(gnp.c_[x, x ** 2] @ np.array([1.0, 10.0])))(v)
+    np.testing.assert_allclose(g, 1.0 + 20.0 * v)
+    np.testing.assert_array_equal(gnp.c_[1:3, [4, 5]], np.c_[1:3, [4, 5]])  # plain values: NumPy's own
+    with pytest.raises(NotImplementedError, match="c_ with a string directive and tensors"):
+        gnp.c_["0", t, t]

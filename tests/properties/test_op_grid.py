@@ -204,6 +204,30 @@ entry("remainder", 3)(_modulo("remainder"))
 entry("fmod", 3)(_modulo("fmod"))
 
 
+@entry("select", 4)
+def _(draw, rng):  # the first condition that holds picks its choice; elsewhere the default
+    a, b = pair(draw)
+    choices = draw(st.sampled_from(["tensors", "numbers"]))
+
+    def op(m, x, y):
+        conds = [x < -0.5, y > 0.5, x > y]
+        if choices == "numbers":
+            return m.select(conds, [2.0, -1.0, 3.0], default=0.5) * x
+        return m.select(conds, [x * y, m.sin(x), y ** 2], default=x)
+    return face(op, sample(AWAY, a, rng), sample(AWAY, b, rng))
+
+
+@entry("linspace", 4)
+def _(draw, rng):  # differentiable in start and stop, which may be arrays (one sequence per element, along axis)
+    a, b = pair(draw)
+    a, b = a[:2], b[:2]
+    num, endpoint = draw(st.integers(1, 5)), draw(st.booleans())
+    nd = max(len(a), len(b)) + 1
+    ax = draw(st.integers(-nd, nd - 1))
+    return face(lambda m, x, y: m.linspace(x, y, num, endpoint=endpoint, axis=ax) ** 2, sample(ANY, a, rng),
+                sample(ANY, b, rng))
+
+
 @entry("pow:scalar")
 def _(draw, rng):
     k = draw(st.sampled_from([2, 3, -1, 0.5, 2.5]))
@@ -322,6 +346,31 @@ def _(draw, rng):
     shp = shp[:ax] + (shp[ax] + 2,) + (shp[ax + 1:] if ax != -1 else ())
     n = draw(st.integers(1, 2))
     return face(lambda m, t: m.diff(t, n, axis=ax), sample(ANY, shp, rng))
+
+
+@entry("gradient", 6)
+def _(draw, rng):  # numpy.gradient along one axis: unit, scalar or coordinate spacing (coordinates traced too)
+    shp = shape(draw, 1)
+    ax = axis(draw, len(shp), none=False)
+    edge = draw(st.integers(1, 2))
+    shp = shp[:ax] + (shp[ax] + edge,) + (shp[ax + 1:] if ax != -1 else ())
+    f = sample(ANY, shp, rng)
+    spacing = draw(st.sampled_from(["unit", "scalar", "coordinates", "traced coordinates"]))
+    coords = np.cumsum(rng.uniform(0.5, 1.5, shp[ax]))  # increasing, unevenly spaced
+    if spacing == "traced coordinates":
+        return face(lambda m, t, c: m.gradient(t, c, axis=ax, edge_order=edge) ** 2, f, coords)
+    step = () if spacing == "unit" else (0.7,) if spacing == "scalar" else (coords,)
+    return face(lambda m, t: m.gradient(t, *step, axis=ax, edge_order=edge) ** 2, f)
+
+
+@entry("gradient:axes", 3)
+def _(draw, rng):  # every axis: a tuple, one spacing for all or one per axis
+    shp = tuple(n + 2 for n in shape(draw, 1, 2))
+    per_axis = draw(st.booleans())
+    step = tuple(np.cumsum(rng.uniform(0.5, 1.5, n)) if k % 2 else 0.5 for k, n in enumerate(shp)) if per_axis \
+        else (1.5,)
+    return face(lambda m, t: m.stack(m.gradient(t, *step, edge_order=2) if len(shp) > 1 else
+                                     (m.gradient(t, *step, edge_order=2),)) ** 2, sample(ANY, shp, rng))
 
 
 # -- shape ops --------------------------------------------------------------------------------------------
@@ -464,6 +513,13 @@ def _(draw, rng):
     other[ax] = draw(st.integers(1, 2))
     return face(lambda m, t, u: m.concatenate([t, u * u], axis=ax), sample(ANY, shp, rng),
                 sample(ANY, tuple(other), rng))
+
+
+@entry("concat:c_", 4)
+def _(draw, rng):  # numpy.c_: items at least 2-D, a vector (or a slice's range) a column, joined along the last axis
+    n = draw(st.integers(1, 3))
+    first = (n,) if draw(st.booleans()) else (n, draw(st.integers(1, 2)))
+    return face(lambda m, t, u: m.c_[t, u * u, 0:n, np.ones(n)] ** 2, sample(ANY, first, rng), sample(ANY, (n,), rng))
 
 
 @entry("stack", 4)
@@ -908,6 +964,23 @@ EINSUM = {  # equation: operand shapes
 def _(draw, rng):
     eq = draw(st.sampled_from(sorted(EINSUM)))
     return face(lambda m, *xs: m.einsum(eq, *xs) * 1.5, *[sample(ANY, s, rng) for s in EINSUM[eq]])
+
+
+# the sublist form: einsum(op0, sublist0, op1, sublist1, ..., [sublistout]); integers for indices, ... for Ellipsis
+EINSUM_SUBLISTS = {  # sublists: operand shapes
+    ((0, 1), (1, 2), (0, 2)): [(2, 3), (3, 2)], ((0, 0),): [(3, 3)], ((27, 0), (0, 26)): [(2, 3), (3, 2)],
+    ((..., 1), (1, 2), (2, ...)): [(2, 2, 3), (3, 2)], ((0,), (0, ...), (...,)): [(2,), (2, 3, 2)],
+}
+
+
+@entry("einsum:sublist", 4)
+def _(draw, rng):
+    subs = draw(st.sampled_from(sorted(EINSUM_SUBLISTS, key=repr)))
+
+    def op(m, *xs):
+        args = [a for x, sub in zip(xs, subs) for a in (x, list(sub))] + [list(s) for s in subs[len(xs):]]
+        return m.einsum(*args) * 1.5
+    return face(op, *[sample(ANY, s, rng) for s in EINSUM_SUBLISTS[subs]])
 
 
 def _batch(draw):
@@ -1390,6 +1463,42 @@ def _any_all(name):
 
 entry("any", 3, FORWARD_ONLY)(_any_all("any"))
 entry("all", 3, FORWARD_ONLY)(_any_all("all"))
+
+
+def _numpy_any_all(name):
+    def build(draw, rng):
+        shp = shape(draw)
+        ax, keep = axis(draw, len(shp)), draw(st.booleans())
+        return face(lambda m, t: getattr(m, name)(t > 0.5, axis=ax, keepdims=keep), rng.integers(0, 2, shp))
+    return build
+
+
+entry("any:numpy", 3, FORWARD_ONLY)(_numpy_any_all("any"))
+entry("all:numpy", 3, FORWARD_ONLY)(_numpy_any_all("all"))
+
+
+def _near(draw, rng, shp):
+    """Values and partners at distances about the tolerances: equal, just inside, just outside, nan, +-inf."""
+    x = rng.integers(-2, 3, shp).astype(np.float64)
+    gaps = np.array([0.0, 1e-9, 1e-6, 2e-5, 1e-3, np.nan, np.inf, -np.inf])
+    y = x + gaps[rng.integers(0, len(gaps), shp)]
+    if draw(st.booleans()):  # nan and infinities on both sides
+        x = np.where(rng.integers(0, 4, shp) == 0, y, x)
+    return x, y
+
+
+@entry("isclose", 4, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    rtol, atol, equal_nan = draw(st.sampled_from([1e-5, 0.0])), draw(st.sampled_from([1e-8, 0.0])), draw(st.booleans())
+    return face(lambda m, t, u: m.isclose(t, u, rtol, atol, equal_nan), *_near(draw, rng, shp))
+
+
+@entry("allclose", 4, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    equal_nan = draw(st.booleans())
+    return face(lambda m, t, u: m.allclose(t, u, equal_nan=equal_nan), *_near(draw, rng, shp))
 
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
