@@ -54,6 +54,17 @@ def _dual(numpy_fn, tensor_fn, name: str):
 zeros, ones, arange, eye, full = _np.zeros, _np.ones, _np.arange, _np.eye, _np.full
 shape, ndim, size = _np.shape, _np.ndim, _np.size
 random = _np.random
+dtype, finfo, iinfo, __version__ = _np.dtype, _np.finfo, _np.iinfo, _np.__version__
+
+
+def isrealobj(x) -> bool:
+    """``numpy.isrealobj``: tensors are never complex (graphgrad has no complex dtypes)."""
+    return True if isinstance(x, _T) else _np.isrealobj(x)
+
+
+def iscomplexobj(x) -> bool:
+    """``numpy.iscomplexobj``: False for every tensor."""
+    return False if isinstance(x, _T) else _np.iscomplexobj(x)
 
 linalg = types.ModuleType("graphgrad.numpy.linalg", "``numpy.linalg`` functions over graphgrad ops.")
 for _name, (_tensor_fn, _impl) in _NUMPY.items():  # declared beside each op in graphgrad.ops

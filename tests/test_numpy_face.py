@@ -172,3 +172,16 @@ def test_squeeze_takes_numpys_axis_keyword_on_tensors():
     with pytest.raises(ValueError, match="size not equal to one"):
         gnp.squeeze(t, axis=1)
     assert gg.grad(lambda x: (gnp.squeeze(x, axis=-1) ** 2).sum())(np.ones((3, 1))).shape == (3, 1)
+
+
+def test_numpy_s_complex_functions_on_real_tensors_and_its_type_names():
+    """Code written for real and complex data runs on real tensors: NumPy's values, and gradients through them."""
+    x = np.array([-1.5, 0.0, -0.0, 2.0])
+    t = gg.tensor(x, dtype=gg.float64)
+    for name in ("real", "imag", "conj", "conjugate", "real_if_close", "angle"):
+        np.testing.assert_array_equal(getattr(gnp, name)(t).numpy(), getattr(np, name)(x), err_msg=name)
+    np.testing.assert_array_equal(gnp.angle(t, deg=True).numpy(), np.angle(x, deg=True))
+    g = gg.grad(lambda z: gnp.sum(gnp.real(z) * gnp.conj(z) + gnp.imag(z) + gnp.angle(z)))(x)
+    np.testing.assert_array_equal(g, 2 * x)
+    assert gnp.isrealobj(t) and not gnp.iscomplexobj(t) and gnp.iscomplexobj(np.array([1j]))
+    assert gnp.dtype("float32") == np.float32 and gnp.__version__ == np.__version__

@@ -384,6 +384,40 @@ def nan_to_num(x: TensorBase, copy: bool = True, nan: float = 0.0, posinf=None, 
 export(nan_to_num, "nan_to_num", tensor="nan_to_num", gg="nan_to_num", numpy="nan_to_num")
 
 
+# -- NumPy's complex-number functions on real arrays: graphgrad has no complex dtypes (docs/ops.md), and a real
+# array is its own real part and conjugate, with imaginary part 0 and angle 0 or pi. Code written for both keeps
+# working on real data.
+def imag(x: TensorBase) -> TensorBase:
+    """``numpy.imag`` of a real array: zeros of its shape and dtype, with no gradient.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.imag(gg.tensor([1.5, -2.0]))
+    tensor([0., 0.])
+    """
+    return bind("full_like", x, value=0)
+
+
+def angle(z: TensorBase, deg: bool = False) -> TensorBase:
+    """``numpy.angle`` of a real array, computed as NumPy does, ``arctan2(0, z)``: pi where it is negative (-0.0
+    too), 0 elsewhere, nan where it is nan; in degrees with ``deg=True``. Piecewise constant: its gradient is 0
+    (also at 0, where arctan2's is 0/0).
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.angle(gg.tensor([-1.0, 2.0]))
+    tensor([3.1416, 0.0000])
+    """
+    z = bind("stop_gradient", z if z._type.is_floating else z._cast("float64"))
+    a = arctan2(bind("full_like", z, value=0), z)
+    return a * (180 / math.pi) if deg else a
+
+
+export(lambda x: x, "real", numpy="real")
+export(imag, "imag", numpy="imag")
+export(lambda x: x, "conj", numpy=("conj", "conjugate"))
+export(angle, "angle", numpy="angle")
+export(lambda a, tol=100: a, "real_if_close", numpy="real_if_close")
+
+
 # -- NumPy's comparisons of closeness, select and linspace (composites) -------------------------------------
 def _built(x):
     """A list holding tensors as the tensor built from it; anything else as it is."""

@@ -228,6 +228,19 @@ def _(draw, rng):  # differentiable in start and stop, which may be arrays (one 
                 sample(ANY, b, rng))
 
 
+# NumPy's complex functions on real arrays (graphgrad has no complex dtypes)
+entry("real")(lambda draw, rng: face(lambda m, x: m.real(x) * x, sample(ANY, shape(draw), rng)))
+entry("conj")(lambda draw, rng: face(lambda m, x: m.conj(x) * m.conjugate(x), sample(ANY, shape(draw), rng)))
+entry("real_if_close")(lambda draw, rng: face(lambda m, x: m.real_if_close(x) ** 2, sample(ANY, shape(draw), rng)))
+entry("imag")(lambda draw, rng: face(lambda m, x: m.imag(x) + x * x, sample(ANY, shape(draw), rng)))
+
+
+@entry("angle")
+def _(draw, rng):
+    deg = draw(st.booleans())
+    return face(lambda m, x: m.angle(x, deg=deg) * x, sample(AWAY, shape(draw), rng))
+
+
 @entry("pow:scalar")
 def _(draw, rng):
     k = draw(st.sampled_from([2, 3, -1, 0.5, 2.5]))
