@@ -13,8 +13,8 @@
 from . import functional, init
 from .containers import ModuleDict, ParameterDict, ParameterList
 from .layers import (ELU, GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding,
-                     Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU, Sigmoid, SiLU, Softmax,
-                     Softplus, Tanh, Unflatten)
+                     Flatten, Fold, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU, Sigmoid, SiLU,
+                     Softmax, Softplus, Tanh, Unflatten, Unfold)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .module import Module, ModuleList, Sequential
@@ -28,7 +28,7 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "CrossEntropyLoss", "Embedding", "LayerNorm", "MaxPool2d", "Dropout", "Flatten", "Identity", "L1Loss", "Linear", "LogSoftmax", "MSELoss",
            "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
            "functional", "init", "utils", "ModuleDict", "ParameterDict", "ParameterList", "ELU", "GELU", "LeakyReLU", "SiLU",
-           "Softplus", "Unflatten", "HuberLoss", "KLDivLoss", "SmoothL1Loss",
+           "Softplus", "Unflatten", "Unfold", "Fold", "HuberLoss", "KLDivLoss", "SmoothL1Loss",
            "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
            "TransformerDecoderLayer", "TransformerDecoder", "Transformer"]

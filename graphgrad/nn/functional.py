@@ -311,6 +311,57 @@ def _pool_count(size: int, kernel: int, stride: int, padding: int, dilation: int
     return count - 1 if (count - 1) * stride >= size + padding else count
 
 
+def unfold(input: TensorBase, kernel_size, dilation=1, padding=0, stride=1) -> TensorBase:
+    """The sliding blocks of an (N, C, H, W) or (C, H, W) ``input`` as columns (PyTorch's ``F.unfold``, im2col):
+    (N, C * KH * KW, L), L the number of blocks in row-major order, each column channel-major.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.unfold(gg.arange(9.0).reshape(1, 1, 3, 3), 2)
+    tensor([[[0., 1., 3., 4.],
+             [1., 2., 4., 5.],
+             [3., 4., 6., 7.],
+             [4., 5., 7., 8.]]])
+    """
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D)")
+    x = input if input.ndim == 4 else input.unsqueeze(0)
+    patches = _patches(x, kernel_size, stride, padding, dilation)  # (N, C, OH, OW, KH, KW)
+    n, c, oh, ow, kh, kw = patches.shape
+    columns = patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    return _as_pytorch_names(columns if input.ndim == 4 else columns.squeeze(0), "Im2ColBackward0", input)
+
+
+def fold(input: TensorBase, output_size, kernel_size, dilation=1, padding=0, stride=1) -> TensorBase:
+    """Sliding blocks given as columns, (N, C * KH * KW, L) or (C * KH * KW, L), summed back into an
+    (N, C, *output_size) image (PyTorch's ``F.fold``, col2im: the adjoint of ``unfold``).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.fold(gg.ones(1, 4, 4), (3, 3), 2)
+    tensor([[[[1., 2., 1.],
+              [2., 4., 2.],
+              [1., 2., 1.]]]])
+    """
+    size, kernel, dilation, padding, stride = (_pair(v) for v in (output_size, kernel_size, dilation, padding, stride))
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
+                           f"(got {input.ndim}D)")
+    x = input if input.ndim == 3 else input.unsqueeze(0)
+    n, rows, blocks = x.shape
+    if rows % (kernel[0] * kernel[1]):
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
+                           f"got input.size(1)={rows} and kernel_size={kernel}")
+    counts = [window_count(*args) for args in zip(size, kernel, stride, padding, dilation)]
+    if counts[0] * counts[1] != blocks or min(counts) < 1:
+        raise RuntimeError(f"Given output_size={size}, kernel_size={kernel}, dilation={dilation}, "
+                           f"padding={padding}, stride={stride}, expected size of input's dimension 2 to match the "
+                           f"calculated number of sliding blocks {counts[0]} * {counts[1]} = {counts[0] * counts[1]}, "
+                           f"but got input.size(2)={blocks}.")
+    c = rows // (kernel[0] * kernel[1])
+    patches = x.reshape(n, c, kernel[0], kernel[1], counts[0], counts[1]).permute(0, 1, 4, 5, 2, 3)
+    image = bind("fold2d", patches, kernel=kernel, stride=stride, padding=padding, dilation=dilation, size=size)
+    return _as_pytorch_names(image if input.ndim == 3 else image.squeeze(0), "Col2ImBackward0", input)
+
+
 def avg_pool2d(input: TensorBase, kernel_size, stride=None, padding=0) -> TensorBase:
     """The mean of each window; zero padding counts towards the mean, as PyTorch's default."""
     windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, padding, 1)

@@ -5,6 +5,7 @@ import pytest
 import graphgrad as gg
 import graphgrad.nn as nn
 import graphgrad.nn.functional as F
+from graphgrad.utils.gradcheck import gradcheck, gradgradcheck
 
 
 def _conv_reference(x, w, b, stride, padding, dilation):
@@ -149,3 +150,48 @@ def test_conv2d_under_vmap_matches_a_loop(stride, padding, dilation, rng):
         loss(xt, wt).backward()
         np.testing.assert_allclose(np.asarray(gx)[k], xt.grad.numpy(), rtol=1e-12)
         np.testing.assert_allclose(np.asarray(gw)[k], wt.grad.numpy(), rtol=1e-12)
+
+
+def _im2col(x, k, d, p, s):
+    """PyTorch's unfold, by loops: column c * KH * KW + i * KW + j, block oh * OW + ow."""
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = k, d, p, s
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c, h, w = xp.shape
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n, c * kh * kw, oh * ow))
+    for ci in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                for a in range(oh):
+                    for b in range(ow):
+                        out[:, ci * kh * kw + i * kw + j, a * ow + b] = xp[:, ci, a * sh + i * dh, b * sw + j * dw]
+    return out
+
+
+@pytest.mark.parametrize("k, d, p, s", [((3, 3), (1, 1), (0, 0), (1, 1)), ((2, 3), (2, 1), (1, 0), (2, 1)),
+                                        ((2, 2), (1, 1), (1, 1), (2, 2))])
+def test_unfold_and_fold_are_pytorch_s_im2col_and_its_adjoint(k, d, p, s):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 6))
+    cols = F.unfold(gg.tensor(x), k, d, p, s)
+    np.testing.assert_array_equal(cols.numpy(), _im2col(x, k, d, p, s))
+    np.testing.assert_array_equal(F.unfold(gg.tensor(x[0]), k, d, p, s).numpy(), _im2col(x[:1], k, d, p, s)[0])
+    y = rng.standard_normal(cols.shape)
+    image = F.fold(gg.tensor(y), (7, 6), k, d, p, s)
+    assert image.shape == (2, 3, 7, 6)
+    np.testing.assert_allclose(np.vdot(cols.numpy(), y), np.vdot(x, image.numpy()))  # <unfold x, y> = <x, fold y>
+    small_x = gg.tensor(x[:1, :2], dtype=gg.float64, requires_grad=True)
+    small_y = gg.tensor(y[:1, :2 * k[0] * k[1]], dtype=gg.float64, requires_grad=True)
+    for fn, t in ((lambda t: F.unfold(t, k, d, p, s).sin(), small_x),
+                  (lambda t: F.fold(t, (7, 6), k, d, p, s).sin(), small_y)):
+        assert gradcheck(fn, [t]) and gradgradcheck(fn, [t])
+        np.testing.assert_allclose(gg.compile(fn)(t).detach().numpy(), fn(t).detach().numpy(), rtol=1e-12)
+    assert isinstance(gg.nn.Unfold(k, d, p, s)(gg.tensor(x)), gg.Tensor)
+    np.testing.assert_array_equal(gg.nn.Fold((7, 6), k, d, p, s)(gg.tensor(y)).numpy(), image.numpy())
+
+
+def test_fold_names_the_mismatched_sizes():
+    with pytest.raises(RuntimeError, match=r"divisible by the product of kernel_size, but got input.size\(1\)=5"):
+        F.fold(gg.ones(1, 5, 4), (3, 3), 2)
+    with pytest.raises(RuntimeError, match=r"sliding blocks 2 \* 2 = 4, but got input.size\(2\)=5"):
+        F.fold(gg.ones(1, 4, 5), (3, 3), 2)
