@@ -70,6 +70,9 @@ def name_assigner(names: dict, taken: set):
     """``assign(value)``: record in ``names`` a unique identifier for ``value`` (the user's name where known,
     else ``t1``, ``t2``...), never one in ``taken``."""
     counter = itertools.count(1)
+    # per name, the first suffix not yet tried: a user's `y = f(y)` in a loop names thousands of values y_k, and
+    # trying y_1, y_2, ... again for each was quadratic (names are never freed, so no lower suffix frees up)
+    suffixes: dict = {}
 
     def assign(v: Value) -> None:
         base = _identifier(v.name) if v.name else None
@@ -77,9 +80,14 @@ def name_assigner(names: dict, taken: set):
             base = f"t{next(counter)}"
             while base in taken:
                 base = f"t{next(counter)}"
-        name, k = base, 1
-        while name in taken:
-            name, k = f"{base}_{k}", k + 1
+        name = base
+        if name in taken:
+            k = suffixes.get(base, 1)
+            name = f"{base}_{k}"
+            while name in taken:
+                k += 1
+                name = f"{base}_{k}"
+            suffixes[base] = k + 1
         taken.add(name)
         names[v] = name
 
