@@ -31,7 +31,7 @@ def _seed_gradients(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> 
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if not out.is_floating_point():
+            if out._data.dtype.kind != "f":
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got "
                                    f"{out.dtype}")
             g = Tensor._wrap(_ones_like(out._data))

@@ -647,15 +647,12 @@ class CompiledBackward(Node):
         grads = grads if isinstance(grads, tuple) else (grads,)
         # a gradient array the generated code made for itself (not a view, not a saved or cotangent array, not
         # returned twice) can become a leaf's .grad as it is, where anything else is copied first
-        seen = {id(a) for a in self._saved_arrays}
-        seen.update(id(a) for a in cotangents)
-        owned = []
-        for a in grads:
-            owned.append(a.__class__ is np.ndarray and a.flags.owndata and a.flags.writeable and id(a) not in seen)
-            seen.add(id(a))
-        if len(grads) != len({id(a) for a in grads}):  # the same array for two inputs: neither keeps it
-            owned = [flag and sum(b is a for b in grads) == 1 for flag, a in zip(owned, grads)]
-        self.owned = owned
+        seen = set(map(id, self._saved_arrays))
+        seen.update(map(id, cotangents))
+        ids = list(map(id, grads))
+        twice = len(set(ids)) != len(ids)  # the same array for two inputs: neither keeps it
+        self.owned = [a.__class__ is np.ndarray and a.base is None and i not in seen and a.flags.writeable
+                      and not (twice and ids.count(i) > 1) for a, i in zip(grads, ids)]
         reaches = self._spec.reaches[self._output_index] if self._spec.reaches else None
         # an input this output does not depend on gets no gradient (None), so its .grad stays as it was
         wrap = Tensor._wrap
