@@ -48,6 +48,8 @@ def test_item_assignment_fails_naming_the_functional_alternative():
 
     with pytest.raises(TracerError, match=r"item assignment.*graphgrad.where\(mask, v, a\)"):
         gg.grad(f)(np.ones(3))
+    with pytest.raises(TypeError, match="a.at\\[i\\].set\\(v\\)"):  # as Python's and JAX's for immutable arrays
+        gg.grad(f)(np.ones(3))
 
 
 # -- lists holding traced values build tensors ------------------------------------------------------

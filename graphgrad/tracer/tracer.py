@@ -102,6 +102,11 @@ class TracerError(RuntimeError):
     """Traced code did something that needs concrete values; the message says where and what instead."""
 
 
+class ItemAssignmentError(TracerError, TypeError):
+    """``a[i] = v`` on a traced tensor: a TypeError too, as Python's for an object without item assignment (and
+    JAX's for its immutable arrays)."""
+
+
 class OperandError(TracerError, TypeError):
     """A traced op got an operand that is no tensor, array or number (``x + "a"``): a TypeError, as eagerly."""
 
@@ -620,7 +625,7 @@ SymbolicTensor._fill_random = _fill_random
 
 
 def _no_item_assignment(self, index, value):
-    raise TracerError(
+    raise ItemAssignmentError(
         f"item assignment (a[i] = v) on a traced tensor{_where(user_location(2))}: graphgrad traces pure "
         f"functions. Build the result functionally instead: a = a.at[i].set(v) (or graphgrad.index_update(a, i, "
         f"v); a.at[i].add(v) for a[i] += v), graphgrad.where(mask, v, a) (gnp.where), or graphgrad.cat / "
