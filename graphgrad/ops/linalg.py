@@ -697,8 +697,19 @@ def cholesky(A: TensorBase, upper: bool = False) -> TensorBase:
     return out.mT if upper else out
 
 
+def _triangle_read(a: TensorBase, UPLO: str = "L") -> TensorBase:
+    """The symmetric matrix LAPACK reads from ``a``'s ``UPLO`` triangle, built explicitly. NumPy's ``eigh`` and
+    ``cholesky`` ignore the other triangle; computed from this matrix, the NumPy face's value is NumPy's (the same
+    triangle) and its gradient is the derivative of that value, as HIPS autograd's and finite differences: for a
+    matrix that is not symmetric, the read triangle's entries get it all, off-diagonal ones twice. (PyTorch and JAX
+    give the symmetric gradient instead, the PyTorch face's; for a symmetric parameterization, ``B + B.T`` or
+    ``B @ B.T``, the two agree.)"""
+    low = tril(a) if UPLO == "L" else triu(a).mT
+    return low + tril(low, -1).mT
+
+
 export(cholesky, "cholesky", tensor="cholesky", gg=("cholesky", "linalg.cholesky"), numpy="linalg.cholesky",
-       numpy_fn=lambda a, upper=False: cholesky(_float(a), upper))
+       numpy_fn=lambda a, upper=False: cholesky(_triangle_read(_float(a), "U" if upper else "L"), upper))
 
 
 def _tri_type(name: str):
@@ -797,9 +808,10 @@ def eigvalsh(A: TensorBase, UPLO: str = "L") -> TensorBase:
     return eigh(A, UPLO).eigenvalues
 
 
-export(eigh, "eigh", gg="linalg.eigh", numpy="linalg.eigh", numpy_fn=lambda a, UPLO="L": eigh(_float(a), UPLO))
+export(eigh, "eigh", gg="linalg.eigh", numpy="linalg.eigh",
+       numpy_fn=lambda a, UPLO="L": eigh(_triangle_read(_float(a), UPLO), UPLO))
 export(eigvalsh, "eigvalsh", gg="linalg.eigvalsh", numpy="linalg.eigvalsh",
-       numpy_fn=lambda a, UPLO="L": eigvalsh(_float(a), UPLO))
+       numpy_fn=lambda a, UPLO="L": eigvalsh(_triangle_read(_float(a), UPLO), UPLO))
 
 
 def _svd_type(inputs):

@@ -430,3 +430,36 @@ def test_eig_of_a_general_matrix_is_refused_naming_eigh(name):
         getattr(gg.linalg, name)(gg.tensor(np.eye(2)))
     plain = getattr(gnp.linalg, name)(np.diag([2.0, 3.0]))  # plain arrays: NumPy's own
     np.testing.assert_allclose(plain[0] if name == "eig" else plain, [2.0, 3.0])
+
+
+_W = np.arange(9.0).reshape(3, 3)
+_TRIANGLE_READERS = {  # NumPy's eigh and cholesky read one triangle of their input
+    "eigvalsh-L": lambda m, a: m.sum(m.linalg.eigvalsh(a) * np.array([1.0, 2.0, 3.0])),
+    "eigvalsh-U": lambda m, a: m.sum(m.linalg.eigvalsh(a, UPLO="U") ** 2),
+    "eigh-vectors": lambda m, a: m.sum(m.linalg.eigh(a)[1] ** 2 * _W),
+    "eigh-U": lambda m, a: m.sum(m.linalg.eigh(a, UPLO="U")[0] * m.linalg.eigh(a, UPLO="U")[1][0] ** 2),
+    "cholesky": lambda m, a: m.sum(m.linalg.cholesky(a) * _W),
+    "cholesky-upper": lambda m, a: m.sum(m.linalg.cholesky(a, upper=True) * _W),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_TRIANGLE_READERS))
+def test_numpy_face_of_one_triangle_readers_is_numpy_s_value_and_its_derivative(name):
+    """On a matrix that is not symmetric, the NumPy face gives NumPy's value (the triangle NumPy reads) and the
+    gradient of that value: finite differences', and HIPS autograd's."""
+    f = _TRIANGLE_READERS[name]
+    a = np.random.default_rng(0).standard_normal((3, 3)) + 4 * np.eye(3)
+    for run in (lambda fn: fn, gg.compile):
+        np.testing.assert_allclose(run(lambda t: f(gnp, t))(gg.tensor(a, dtype=gg.float64)).item(), f(np, a),
+                                   rtol=1e-13)
+    numeric = numerical_jacobian(lambda x: f(np, x), [a])[0].reshape(3, 3)
+    np.testing.assert_allclose(gg.grad(lambda t: f(gnp, t))(a), numeric, rtol=1e-6, atol=1e-7)
+    h = gg.grad(lambda t: gnp.sum(gg.grad(lambda s: f(gnp, s))(t) * _W))(a)  # second order, likewise
+    numeric2 = numerical_jacobian(lambda x: np.sum(gg.grad(lambda s: f(gnp, s))(x) * _W), [a])[0].reshape(3, 3)
+    np.testing.assert_allclose(h, numeric2, rtol=1e-5, atol=1e-6)
+
+
+def test_pytorch_face_of_eigh_keeps_the_symmetric_gradient():
+    a = gg.tensor(np.random.default_rng(1).standard_normal((3, 3)), dtype=gg.float64, requires_grad=True)
+    gg.linalg.eigvalsh(a).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), a.grad.numpy().T)
