@@ -206,6 +206,12 @@ class Tensor(TensorSurface, TensorBase):
                 raise TypeError(f"{op}: cannot mix an eager Tensor with {type(x).__name__}")
             else:
                 arrays.append(_to_array(x, None))
+        if xp == "cp" and any(x.__class__ is Tensor and x._data.__class__ is np.ndarray and not x._data.ndim
+                              for x in inputs):
+            # a 0-d CPU tensor joins a CUDA op as PyTorch lets it, moved by a differentiable copy (its gradient
+            # comes back to the CPU through ToCopyBackward0)
+            return Tensor._apply(op, tuple(x.to("cuda") if x.__class__ is Tensor and x._data.__class__ is np.ndarray
+                                           and not x._data.ndim else x for x in inputs), attrs)
         traces = _TRACES.stack  # thread-local: read once per op
         if traces and (record and _grad_state.enabled or _reads_state(inputs)):
             return _into_trace(op, inputs, attrs)

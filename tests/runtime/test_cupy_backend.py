@@ -324,3 +324,19 @@ def test_control_flow_on_gpu_matches_cpu(cupy_device):
         loss.backward()
         grads.append(w.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-10)
+
+
+def test_a_0d_cpu_tensor_joins_a_cuda_op_and_gets_its_gradient_on_the_cpu(cupy_device):
+    """PyTorch lets a 0-d CPU tensor (a scalar, often a loss weight or a learning rate) take part in an op on CUDA
+    tensors; the result is on CUDA and the scalar's gradient comes back to the CPU."""
+    x = gg.tensor([1.0, -2.0, 3.0], dtype=gg.float64, device="cuda", requires_grad=True)
+    s = gg.tensor(0.5, dtype=gg.float64, requires_grad=True)  # on the CPU
+    for y in (x * s, s * x, x + s, gg.where(x > 0, x, s)):
+        assert y.is_cuda
+    ((x * s).sin().sum() + (s - x).sum()).backward()
+    assert not s.grad.is_cuda and x.grad.is_cuda
+    xs = np.array([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(s.grad.numpy(), np.sum(np.cos(xs * 0.5) * xs) + 3.0, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), np.cos(xs * 0.5) * 0.5 - 1.0, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        x * gg.ones(3, dtype=gg.float64)  # a CPU tensor with elements is still refused
