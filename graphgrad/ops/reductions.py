@@ -256,11 +256,15 @@ def argmin(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdim
 primitive("argmax", memory="fresh", batch=arg_reduction,
           attrs=("dim", "keepdim"), doc="index of the largest element along dim (None: flattened)",
           infer=_arg_type, nondiff=True, expr=_arg_expr("argmax"), fn=argmax, tensor="argmax", gg="argmax",
+          numpy="argmax", numpy_fn=lambda a, axis=None, out=None, *, keepdims=False: argmax(a, axis=axis,
+                                                                                             keepdims=keepdims),
           rows=reduce_rows(linear=False))
 primitive("argmin", memory="fresh", batch=arg_reduction,
           attrs=("dim", "keepdim"), doc="index of the smallest element along dim (None: flattened)",
           infer=lambda inputs, dim, keepdim: _arg_type(inputs, dim, keepdim, "argmin"), nondiff=True,
           expr=_arg_expr("argmin"), fn=argmin, tensor="argmin", gg="argmin",
+          numpy="argmin", numpy_fn=lambda a, axis=None, out=None, *, keepdims=False: argmin(a, axis=axis,
+                                                                                             keepdims=keepdims),
           rows=reduce_rows(linear=False))
 
 

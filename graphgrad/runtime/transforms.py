@@ -195,6 +195,9 @@ class _ValueAndGrad:
         out = spec.stages["traced"].outputs[0]
         if out.type.shape != ():
             raise TypeError(f"grad requires a scalar output; {spec.forward.name} returns {out.type}")
+        if not out.type.is_floating:  # a bool or an integer is piecewise constant: a zero gradient would hide it
+            raise TypeError(f"grad requires a real-valued (floating point) output; {spec.forward.name} returns "
+                            f"{out.type} (cast it, or return the floating-point value it is computed from)")
         if key is not None:
             self._cache[key] = spec
         return spec

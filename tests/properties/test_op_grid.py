@@ -1463,6 +1463,18 @@ for _name in ("argmax", "argmin", "argsort"):
     entry(_name, 3, FORWARD_ONLY)(_arg(_name))
 
 
+def _numpy_arg(name):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        ax, keep = axis(draw, len(shp)), draw(st.booleans())
+        return face(lambda m, t: getattr(m, name)(t, axis=ax, keepdims=keep), sample(AWAY, shp, rng))
+    return build
+
+
+entry("argmax:numpy", 3, FORWARD_ONLY)(_numpy_arg("argmax"))
+entry("argmin:numpy", 3, FORWARD_ONLY)(_numpy_arg("argmin"))
+
+
 def _any_all(name):
     def build(draw, rng):
         shp = shape(draw)

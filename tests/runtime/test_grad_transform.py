@@ -458,3 +458,12 @@ def test_prod_gradient_with_zero_elements_is_the_product_of_the_others(axis):
     np.testing.assert_allclose(g, numeric_grad(lambda x: np.sum(np.prod(x, axis=axis)), a), atol=1e-7)
     if axis is None:  # three zeros: the product of the others of any element still holds a zero
         np.testing.assert_array_equal(g, np.zeros_like(a))
+
+
+@pytest.mark.parametrize("f", [lambda x: gnp.allclose(x, x * 3.0 / 3.0), lambda x: gnp.sum(x > 1.0),
+                               lambda x: gnp.argmax(x)], ids=["bool", "int-sum", "argmax"])
+def test_grad_of_a_bool_or_integer_output_is_a_type_error_not_zeros(f):
+    """A piecewise-constant output has no gradient to speak of: JAX and autograd refuse it, and zeros would hide
+    a mistake (a comparison where a value was meant)."""
+    with pytest.raises(TypeError, match=r"real-valued \(floating point\) output; <lambda> returns (bool|i64)\[\]"):
+        gg.grad(f)(np.array([1.0, 2.0, 3.0]))
