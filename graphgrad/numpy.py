@@ -20,7 +20,7 @@ import numpy as _np
 
 from .ir.api import TensorBase as _T
 from .ir.public import NUMPY as _NUMPY
-from .ops.define import array as _array, contains_tensor as _contains_tensor
+from .ops.define import array as _array, built as _built, contains_tensor as _contains_tensor
 
 pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, _np.newaxis
 float32, float64, int64 = _np.float32, _np.float64, _np.int64
@@ -42,8 +42,7 @@ def _dual(numpy_fn, tensor_fn, name: str):
                 raise TypeError(f"graphgrad.numpy.{name}: out= is not supported on tensors (graphgrad's functions "
                                 f"return a new tensor): write y = graphgrad.numpy.{name}(...) instead")
             # an array_like holding tensors ([1, a * a, 2]) is the tensor built from it, as NumPy would
-            args = [_array(a) if isinstance(a, (list, tuple)) and _contains_tensor(a)
-                    and i not in _SEQUENCE_ARGUMENT.get(name, ()) else a for i, a in enumerate(args)]
+            args = [a if i in _SEQUENCE_ARGUMENT.get(name, ()) else _built(a) for i, a in enumerate(args)]
             return tensor_fn(*args, **kwargs)
         return numpy_fn(*args, **kwargs)
     fn.__name__ = name

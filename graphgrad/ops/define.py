@@ -203,9 +203,15 @@ def operand(x, like: TensorBase) -> TensorBase:
     return constant_like(like, x)
 
 
+def built(x):
+    """A list or tuple holding tensors as the tensor built from it (``[1, a * a, 2]``, as NumPy would build an
+    array); anything else as it is."""
+    return array(x) if isinstance(x, (list, tuple)) and contains_tensor(x) else x
+
+
 def tensor_operands(*xs, what: str = "operands") -> list:
     """Every one of ``xs`` as a tensor (``operand``), of the interpreter of the first tensor among them."""
-    xs = [array(x) if isinstance(x, (list, tuple)) and contains_tensor(x) else x for x in xs]
+    xs = [built(x) for x in xs]
     like = next((x for x in xs if isinstance(x, TensorBase)), None)
     if like is None:
         raise TypeError(f"{what}: expected at least one tensor, got {[type(x).__name__ for x in xs]}")

@@ -18,8 +18,7 @@ from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_
 from ..ir.types import TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise
-from .define import any_dtype_name, array, binary_numpy, constant_like, contains_tensor, lift, operand, primitive, \
-    unary
+from .define import any_dtype_name, binary_numpy, built, constant_like, lift, operand, primitive, unary
 
 
 def _binop(symbol):
@@ -419,11 +418,6 @@ export(lambda a, tol=100: a, "real_if_close", numpy="real_if_close")
 
 
 # -- NumPy's comparisons of closeness, select and linspace (composites) -------------------------------------
-def _built(x):
-    """A list holding tensors as the tensor built from it; anything else as it is."""
-    return array(x) if isinstance(x, (list, tuple)) and contains_tensor(x) else x
-
-
 def _weak(x, like: TensorBase) -> TensorBase:
     """``x`` as a tensor of ``like``'s interpreter; a Python number beside a floating tensor takes its dtype (NumPy's
     weak scalars), other numbers, arrays and lists NumPy's dtype."""
@@ -440,7 +434,7 @@ def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = Fa
     >>> gnp.isclose(gg.tensor([1.0, 1.1, float("inf")]), [1.0 + 1e-9, 1.0, float("inf")])
     tensor([ True, False,  True])
     """
-    a, b = _built(a), _built(b)
+    a, b = built(a), built(b)
     like = a if isinstance(a, TensorBase) else b
     x, y = _weak(a, like), _weak(b, like)
     finite_x, finite_y = abs(x) < math.inf, abs(y) < math.inf  # (nan is not finite either)
@@ -476,13 +470,13 @@ def select(condlist, choicelist, default=0) -> TensorBase:
     >>> gnp.select([x < 0, x < 1], [-x, x * 10], default=x ** 2)
     tensor([2., 5., 9.])
     """
-    condlist, choicelist = [_built(c) for c in condlist], [_built(c) for c in choicelist]
+    condlist, choicelist = [built(c) for c in condlist], [built(c) for c in choicelist]
     if len(condlist) != len(choicelist):
         raise ValueError(f"list of cases must be same length as list of conditions: {len(choicelist)} choices "
                          f"for {len(condlist)} conditions")
     if not condlist:
         raise ValueError("select with an empty condition list is not possible")
-    default = _built(default)
+    default = built(default)
     like = next(x for x in condlist + choicelist + [default] if isinstance(x, TensorBase))
     conds = [operand(c, like) for c in condlist]
     for i, c in enumerate(conds):
@@ -517,7 +511,7 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
         raise TypeError(f"linspace: num={num!r} cannot be safely interpreted as an integer") from None
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
-    start, stop = _built(start), _built(stop)
+    start, stop = built(start), built(stop)
     like = start if isinstance(start, TensorBase) else stop
     if not isinstance(like, TensorBase):  # plain start and stop (an eager tensor num): NumPy's own
         return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
