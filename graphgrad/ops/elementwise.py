@@ -76,8 +76,8 @@ def _pow_grad_base(g, out, x, y):
     """y x^(y-1), and 0 where y is 0 (PyTorch's and autograd's convention): x^0 is constant in x, although
     0 * 0^-1 is nan. The exponent y - 1 is replaced where y is 0, not the result, so that no inf is computed that
     a further derivative would multiply by 0."""
-    if isinstance(y, (int, float)):
-        return g * y * x ** (y - 1) if y != 0 else g * 0.0
+    if isinstance(y, (int, float)):  # (zeros, not g * 0: an inf in g must not make a nan)
+        return g * y * x ** (y - 1) if y != 0 else bind("full_like", g, value=0)
     return g * y * x ** where(y == 0, 1.0, y - 1)
 
 

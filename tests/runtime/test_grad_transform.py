@@ -378,6 +378,9 @@ def test_power_with_exponent_zero_has_zero_gradient_at_zero():
         t = gg.tensor([0.0, 1.0], dtype=gg.float64, requires_grad=True)
         mode(lambda t: (t ** 0.0).sum())(t).backward()
         np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.0])
+    t = gg.tensor([0.0, 1.0], dtype=gg.float64, requires_grad=True)
+    (t ** 0).backward(gg.tensor([np.inf, np.nan], dtype=gg.float64))  # zeros, not g * 0 (PyTorch masks too)
+    np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.0])
 
 
 def test_std_of_a_constant_column_is_zero_gradient_and_other_column_exact():
