@@ -272,7 +272,12 @@ class _ValueAndGrad:
         layout = _Layout(args, kwargs, nums)
         if not layout.array_leaves:  # no array anywhere (grad(f)([])): nothing to trace, nothing to differentiate
             self._check(layout, nums)
-            value = np.asarray(self.fn(*args, **kwargs), dtype=np.float64)
+            value = np.asarray(self.fn(*args, **kwargs))
+            if value.ndim or value.dtype.kind not in "fiu":  # the checks a traced output gets (below)
+                name = getattr(self.fn, "__name__", "f")
+                raise TypeError(f"grad requires a real-valued scalar output; {name} returns {value.dtype}"
+                                f"{list(value.shape)}")
+            value = value.astype(np.float64)
             picked = [tree_unflatten(layout.treedefs[num], []) for num in nums]
             return value, (picked[0] if isinstance(self.argnums, int) else tuple(picked))
         spec = self._spec(layout, nums)

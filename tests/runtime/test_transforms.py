@@ -349,3 +349,6 @@ def test_grad_of_a_function_of_empty_containers_is_empty_containers():
     assert gg.grad(lambda x, y: 2.0, argnums=(0, 1))((), {}) == ((), {})
     value, g = gg.value_and_grad(lambda x: 3.0)([])
     assert value == 3.0 and g == []
+    for f, out in ((lambda x: True, r"bool\[\]"), (lambda x: np.ones(2), r"float64\[2\]")):  # as a traced output
+        with pytest.raises(TypeError, match=f"real-valued scalar output; <lambda> returns {out}"):
+            gg.grad(f)([])
