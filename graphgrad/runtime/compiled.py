@@ -12,6 +12,7 @@ import contextlib
 import functools
 import gc
 import inspect
+import itertools
 import logging
 import os
 import time
@@ -39,8 +40,8 @@ from ..tracer.tracer import _DICTS
 from ..tracer.tracer import MISSING as _MISSING
 from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_file, read_guarded, same_value, trace
 from .engine import _modified
-from .function import Node
-from .grad_mode import is_grad_enabled
+from .function import AccumulateGrad, Node
+from .grad_mode import _set, is_grad_enabled
 from .guards import ContentReader, content_guard, difference, warn_at
 from .pytree import tree_flatten, tree_unflatten
 from .tensor import _NO_ATTRS, _QUIET, Tensor, _fp_mode, _xp
@@ -496,7 +497,8 @@ def _plan_reaches(spec, pruned: Graph, diff: list) -> None:
         for n in reversed(pruned.nodes):
             if n.output in live:
                 live.update(x for x in n.value_inputs() if x.requires_grad)
-        reach.append(tuple(pruned.inputs[i] in live for i in diff))
+        reaches = tuple(pruned.inputs[i] in live for i in diff)
+        reach.append(None if all(reaches) else reaches)  # None: every input gets a gradient
     spec.reaches = reach
 
 
@@ -603,10 +605,24 @@ class _Watched:
         return Tensor._wrap(self.array)._type_label()
 
 
+_NONE_OWNED = itertools.repeat(False)
+
+
+def _owned(grads: list, args: tuple) -> list:
+    """Per gradient array, whether the generated backward made it for itself (not a view, not one of its
+    arguments ``args``, not returned twice), so that a leaf may keep it as ``.grad`` without a copy."""
+    ids = list(map(id, grads))
+    taken = set(map(id, args))
+    if len(set(ids)) != len(ids):
+        taken.update(i for i in ids if ids.count(i) > 1)
+    return [a.__class__ is np.ndarray and a.base is None and i not in taken and a.flags.writeable
+            for a, i in zip(grads, ids)]
+
+
 class CompiledBackward(Node):
     """The ``grad_fn`` of a compiled function's output: runs the generated ``backward``."""
 
-    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched", "owned")
+    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched")
     _name = "CompiledFunctionBackward0"  # a class constant: naming each node would give it a __dict__
 
     def __init__(self, spec, module, saved, next_functions, output_index: int, in_types, watched=()):
@@ -616,10 +632,46 @@ class CompiledBackward(Node):
         self._saved_arrays = saved
         self._output_index = output_index
         self._watched = watched
-        #: per gradient of the last ``apply``: whether its array is the backward's own, so a leaf may keep it
-        self.owned = ()
 
     def apply(self, g: Tensor) -> list:
+        # backward runs with grad mode on exactly when create_graph=True: the generated backward records no graph,
+        # so gradients of these gradients would silently be zero
+        if g._requires_grad or is_grad_enabled():
+            self._check_saved()
+            raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
+                                      "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
+        wrap = Tensor._wrap
+        return [None if a is None else wrap(a) for a in self._gradients(g._data)[0]]
+
+    def into_leaves(self, data, retain_graph: bool) -> bool:
+        """The whole backward of the common call, ``compiled(*leaves).backward()``: the generated backward's
+        gradients go straight into the leaves' ``.grad``, without the engine's walk. Returns False, having done
+        nothing, when the walk is needed (hooks, ``retain_grad``, a leaf reached twice, a non-leaf input)."""
+        if self._pre_hooks or self._retain_grad is not None:
+            return False
+        nexts = self._next
+        first = False  # whether some leaf has no .grad yet, which may then keep the backward's own array
+        for nxt, _ in nexts:
+            if nxt.__class__ is not AccumulateGrad or nxt.variable._hooks:
+                return False
+            first = first or nxt.variable._grad is None
+        if len(set(nexts)) != len(nexts):
+            return False
+        grads, args = self._gradients(data)  # every gradient is computed before any .grad is written
+        if not retain_graph:
+            self._saved_arrays = None
+        owned = _owned(grads, args) if first else _NONE_OWNED
+        prev_mode = is_grad_enabled()
+        _set(False)
+        try:
+            for (nxt, _), a, own in zip(nexts, grads, owned):
+                if a is not None:
+                    nxt.variable._accumulate_array(a, own)
+        finally:
+            _set(prev_mode)
+        return True
+
+    def _check_saved(self) -> None:
         if self._saved_arrays is None:
             from .engine import SECOND_BACKWARD
 
@@ -627,38 +679,33 @@ class CompiledBackward(Node):
         for w in self._watched:
             if w._version_box[0] != w.version:
                 raise _modified(w, self if w.is_output else w.producer, w.version)
-        # backward runs with grad mode on exactly when create_graph=True: the generated backward records no graph,
-        # so gradients of these gradients would silently be zero
-        if g._requires_grad or is_grad_enabled():
-            raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
-                                      "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
-        cotangents = []
-        data = g._data
-        xp = np if data.__class__ is np.ndarray else _xp(data)  # the other outputs' zeros live where g does
-        for i, shape, dtype in self._spec.cotangent_plan:
-            if i == self._output_index:  # the gradient takes the output's dtype, as in PyTorch's engine
-                cotangents.append(data if data.dtype == dtype else data.astype(dtype))
-            else:
-                cotangents.append(xp.zeros(shape, dtype))
+
+    def _gradients(self, data) -> tuple[list, tuple]:
+        """The generated backward's gradient arrays for the output cotangent ``data`` (None for an input this
+        output does not reach), and the arrays it was called with."""
+        self._check_saved()
+        spec = self._spec
+        plan = spec.cotangent_plan
+        if len(plan) == 1:  # the gradient takes the output's dtype, as in PyTorch's engine
+            dtype = plan[0][2]
+            args = (*self._saved_arrays, data if data.dtype == dtype else data.astype(dtype))
+        else:
+            xp = np if data.__class__ is np.ndarray else _xp(data)  # the other outputs' zeros live where g does
+            args = (*self._saved_arrays, *[(data if data.dtype == dtype else data.astype(dtype))
+                                           if i == self._output_index else xp.zeros(shape, dtype)
+                                           for i, shape, dtype in plan])
         try:
-            grads = self._module.backward(*self._saved_arrays, *cotangents)
+            grads = self._module.backward(*args)
         except Exception as e:
             raise _from_generated(e, self._module) from e
-        grads = grads if isinstance(grads, tuple) else (grads,)
-        # a gradient array the generated code made for itself (not a view, not a saved or cotangent array, not
-        # returned twice) can become a leaf's .grad as it is, where anything else is copied first
-        seen = set(map(id, self._saved_arrays))
-        seen.update(map(id, cotangents))
-        ids = list(map(id, grads))
-        twice = len(set(ids)) != len(ids)  # the same array for two inputs: neither keeps it
-        self.owned = [a.__class__ is np.ndarray and a.base is None and i not in seen and a.flags.writeable
-                      and not (twice and ids.count(i) > 1) for a, i in zip(grads, ids)]
-        reaches = self._spec.reaches[self._output_index] if self._spec.reaches else None
-        # an input this output does not depend on gets no gradient (None), so its .grad stays as it was
-        wrap = Tensor._wrap
-        return [(wrap(a) if a.__class__ is np.ndarray else
-                 wrap(np.asarray(a) if a.__class__.__module__ == "numpy" else a))
-                if reaches is None or reaches[k] else None for k, a in enumerate(grads)]
+        if grads.__class__ is not tuple:
+            grads = (grads,)
+        grads = [a if a.__class__ is np.ndarray or a.__class__.__module__ != "numpy" else np.asarray(a)
+                 for a in grads]
+        reaches = spec.reaches[self._output_index] if spec.reaches else None
+        if reaches is not None:  # an input this output does not depend on gets no gradient: its .grad stays as it was
+            grads = [a if r else None for a, r in zip(grads, reaches)]
+        return grads, args
 
     def release(self) -> None:
         self._saved_arrays = None

@@ -170,33 +170,11 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
 
 
 def _one_node_into_leaves(root, g, retain_graph: bool) -> bool:
-    """The common backward of a compiled call: one node that brings its own backward (``apply``), feeding only
-    distinct leaves with no hooks. It runs without the walk's bookkeeping; anything else (hooks,
-    ``retain_grad``, a leaf reached twice, a non-leaf input) returns False and takes the general walk."""
-    if root.__class__ is AccumulateGrad or root.apply is None or root._pre_hooks or root._retain_grad is not None:
+    """The common backward of a compiled call: a node that can feed its leaves itself (``into_leaves``) does,
+    without the walk's bookkeeping; it returns False when the walk is needed."""
+    if root.__class__ is AccumulateGrad or root.into_leaves is None:
         return False
-    nexts = root._next
-    leaves = []
-    for nxt, _ in nexts:
-        if nxt is None:
-            continue
-        if nxt.__class__ is not AccumulateGrad or nxt.variable._hooks or nxt in leaves:
-            return False
-        leaves.append(nxt)
-    prev_mode = is_grad_enabled()
-    _set(False)
-    try:
-        in_grads = root.apply(Tensor._wrap(g._data))  # as the walk passes it: a bare gradient, no history
-        if not retain_graph and root.release is not None:
-            root.release()
-        # every gradient is computed before any .grad is written, as in the walk
-        owned = getattr(root, "owned", None) or ()
-        for k, ((nxt, _), gi) in enumerate(zip(nexts, in_grads)):
-            if nxt is not None and gi is not None:
-                nxt.variable._accumulate(gi, False, k < len(owned) and owned[k])
-    finally:
-        _set(prev_mode)
-    return True
+    return root.into_leaves(g._data, retain_graph)
 
 
 def _skip_zero_branch(node, deps, pending, ready, ticket) -> None:

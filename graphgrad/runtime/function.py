@@ -68,6 +68,7 @@ class Node:
 
     apply = None    # subclasses with their own backward define apply(grad) -> list of input grads
     release = None  # ... and release() to free what they saved
+    into_leaves = None  # (data, retain_graph) -> bool: the whole backward when only distinct leaves follow
     # Rarely set state lives in the instance __dict__ only once set, so recording a node stays cheap.
     _pre_hooks = None    # hooks of the tensor this node produced
     _retain_grad = None  # weakref to that tensor, when retain_grad() was called

@@ -412,24 +412,43 @@ class Tensor(TensorSurface, TensorBase):
             self._accumulator = weakref.ref(acc)
         return acc
 
-    def _accumulate(self, g: "Tensor", create_graph: bool, owned: bool = False) -> None:
-        """Add ``g`` into ``.grad``; ``owned``: ``g``'s array is a fresh one nobody else holds (a compiled
-        backward's own result), which ``.grad`` may then keep without a copy."""
-        grad = self._grad
+    def _accumulate(self, g: "Tensor", create_graph: bool) -> None:
+        """Add ``g`` into ``.grad`` (recording the sum when ``create_graph``)."""
         if create_graph:
+            grad = self._grad
             self._grad = g if grad is None else grad + g
-        elif grad is None:
-            # own the buffer: the same gradient array may flow to several leaves, or be the caller's
-            self._grad = g if owned and not g._requires_grad and g.grad_fn is None else Tensor._wrap(g._data.copy())
-        elif grad._requires_grad:
-            self._grad = grad + Tensor._wrap(g._data)
         else:
-            grad._data += g._data
+            self._accumulate_array(g._data, False)
+
+    def _accumulate_array(self, a, owned: bool) -> None:
+        """Add the bare gradient array ``a`` into ``.grad``; ``owned``: ``a`` is a fresh array nobody else holds (a
+        compiled backward's own result), which ``.grad`` may keep without a copy."""
+        grad = self._grad
+        if grad is None:
+            # own the buffer: the same gradient array may flow to several leaves, or be the caller's
+            self._grad = Tensor._wrap(a if owned else a.copy())
+        elif grad._requires_grad:
+            self._grad = grad + Tensor._wrap(a)
+        else:
+            grad._data += a
             grad._version_box[0] += 1
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``graphgrad.autograd.backward``)."""
         global _autograd_backward
+        node = self.grad_fn
+        if node is not None and node.into_leaves is not None and gradient is None and inputs is None \
+                and not create_graph:
+            # loss.backward() on a compiled function's output: straight into the leaves, no engine walk
+            data = self._data
+            if data.__class__ is np.ndarray and data.size == 1 and data.dtype.kind == "f":
+                token = _fp_mode.set(_QUIET)
+                try:
+                    seed = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)  # (np.ones: 2 us)
+                    if node.into_leaves(seed, bool(retain_graph)):
+                        return
+                finally:
+                    _fp_mode.reset(token)
         if _autograd_backward is None:  # autograd imports this module: bind on first use, not per call
             from .autograd import backward as _autograd_backward
         _autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)

@@ -125,3 +125,26 @@ def test_compiled_output_with_no_argument_requiring_grad_has_no_history():
     out = f(gg.ones(2), gg.ones(2))
     out = f(gg.ones(2), gg.ones(2))
     assert out.grad_fn is None and not out.requires_grad
+
+
+def test_loss_backward_of_a_compiled_call_skips_the_engine_walk(monkeypatch):
+    import graphgrad.runtime.autograd as autograd_module
+
+    f = gg.compile(two_args)
+    a = gg.tensor([0.5, -1.0], dtype=gg.float64, requires_grad=True)
+    b = gg.tensor([1.5, 0.25], dtype=gg.float64, requires_grad=True)
+    f(a, b).backward()  # compiles
+    a.grad = b.grad = None
+    walked = []
+    real = autograd_module.run_backward
+    monkeypatch.setattr(autograd_module, "run_backward", lambda *args, **kw: walked.append(1) or real(*args, **kw))
+    f(a, b).backward()
+    assert walked == []  # loss.backward() on leaves: straight into .grad
+    av, bv = np.array([0.5, -1.0]), np.array([1.5, 0.25])
+    np.testing.assert_allclose(a.grad.numpy(), bv + np.cos(av))
+    np.testing.assert_allclose(b.grad.numpy(), av)
+    out = f(a, b)
+    out.retain_grad()  # anything the short path does not do takes the walk, with the same result
+    out.backward()
+    assert walked == [1] and out.grad.item() == 1.0
+    np.testing.assert_allclose(a.grad.numpy(), 2 * (bv + np.cos(av)))
