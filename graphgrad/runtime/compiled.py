@@ -40,7 +40,7 @@ from ..tracer.tracer import _DICTS
 from ..tracer.tracer import MISSING as _MISSING
 from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_file, read_guarded, same_value, trace
 from .engine import _modified
-from .function import AccumulateGrad, Node
+from .function import Node, _sequence
 from .grad_mode import _set, is_grad_enabled
 from .guards import ContentReader, content_guard, difference, warn_at
 from .pytree import tree_flatten, tree_unflatten
@@ -462,7 +462,7 @@ def _aliased_inputs(inputs: list, saved: tuple, watching: list) -> list:
     views = [a for a in saved if getattr(a, "base", None) is not None]
     if not views:
         return []
-    return [_Watched(t, t.grad_fn) for i, t in enumerate(inputs)
+    return [_watched(t, t.grad_fn) for i, t in enumerate(inputs)
             if i not in watching and isinstance(t, Tensor) and any(_may_share(a, t._data) for a in views)]
 
 
@@ -588,21 +588,13 @@ def _distinct(outs: list) -> list:
     return result
 
 
-class _Watched:
-    """A saved array that is also a tensor the user holds (an output, or an input): its version counter as
-    at the forward call, so that backward can refuse, as eager mode does, after an in-place change to it."""
-
-    __slots__ = ("_version_box", "version", "array", "producer", "is_output")
-
-    def __init__(self, tensor, producer, is_output: bool = False):
-        self._version_box = tensor._version_box
-        self.version = tensor._version_box[0]
-        self.array = tensor._data  # saved anyway; holding the tensor would make a cycle through its grad_fn
-        self.producer = producer  # the input's grad_fn (None for a leaf, whose message names no producer)
-        self.is_output = is_output  # an output's producer is the compiled node itself
-
-    def _type_label(self) -> str:
-        return Tensor._wrap(self.array)._type_label()
+def _watched(tensor, producer, is_output: bool = False) -> tuple:
+    """A saved array that is also a tensor the user holds (an output, or an input), with its version counter as
+    at the forward call, so that backward can refuse, as eager mode does, after an in-place change to it: (version
+    box, version, array, the input's grad_fn then, whether it is an output). A tuple: one is made per input per call.
+    The array, not the tensor: holding an output would make a cycle through its grad_fn."""
+    box = tensor._version_box
+    return box, box[0], tensor._data, producer, is_output
 
 
 _NONE_OWNED = itertools.repeat(False)
@@ -622,16 +614,34 @@ def _owned(grads: list, args: tuple) -> list:
 class CompiledBackward(Node):
     """The ``grad_fn`` of a compiled function's output: runs the generated ``backward``."""
 
-    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched")
+    __slots__ = ("_spec", "_saved_arrays", "_output_index", "_module", "_watched", "_sources", "_edges")
     _name = "CompiledFunctionBackward0"  # a class constant: naming each node would give it a __dict__
 
-    def __init__(self, spec, module, saved, next_functions, output_index: int, in_types, watched=()):
-        super().__init__("compiled", _NO_ATTRS, next_functions, (), (), in_types, None)
+    def __init__(self, spec, module, saved, sources: tuple, output_index: int, in_types, watched=()):
+        # Node's fields but _next, which is made on first use (below)
+        self.op = "compiled"
+        self.attrs = _NO_ATTRS
+        self._saved = self._versions = ()
+        self._in_types = in_types
+        self._out = None
+        self._seq = next(_sequence)
+        self._sources = sources  # per differentiable input: the leaf tensor itself, or its grad_fn
+        self._edges = None
         self._spec = spec
         self._module = module
         self._saved_arrays = saved
         self._output_index = output_index
         self._watched = watched
+
+    @property
+    def _next(self) -> tuple:
+        """The edges the engine walks, made when something walks them: a leaf's ``AccumulateGrad`` then, not at
+        every call (``loss.backward()`` into leaves needs none, see ``into_leaves``)."""
+        edges = self._edges
+        if edges is None:
+            edges = self._edges = tuple([(s._accumulate_node() if isinstance(s, Tensor) else s, 0)
+                                         for s in self._sources])
+        return edges
 
     def apply(self, g: Tensor) -> list:
         # backward runs with grad mode on exactly when create_graph=True: the generated backward records no graph,
@@ -649,13 +659,13 @@ class CompiledBackward(Node):
         nothing, when the walk is needed (hooks, ``retain_grad``, a leaf reached twice, a non-leaf input)."""
         if self._pre_hooks or self._retain_grad is not None:
             return False
-        nexts = self._next
+        leaves = self._sources
         first = False  # whether some leaf has no .grad yet, which may then keep the backward's own array
-        for nxt, _ in nexts:
-            if nxt.__class__ is not AccumulateGrad or nxt.variable._hooks:
+        for leaf in leaves:
+            if not isinstance(leaf, Tensor) or leaf._hooks:
                 return False
-            first = first or nxt.variable._grad is None
-        if len(set(nexts)) != len(nexts):
+            first = first or leaf._grad is None
+        if len(set(map(id, leaves))) != len(leaves):
             return False
         grads, args = self._gradients(data)  # every gradient is computed before any .grad is written
         if not retain_graph:
@@ -664,9 +674,9 @@ class CompiledBackward(Node):
         prev_mode = is_grad_enabled()
         _set(False)
         try:
-            for (nxt, _), a, own in zip(nexts, grads, owned):
+            for leaf, a, own in zip(leaves, grads, owned):
                 if a is not None:
-                    nxt.variable._accumulate_array(a, own)
+                    leaf._accumulate_array(a, own)
         finally:
             _set(prev_mode)
         return True
@@ -676,9 +686,9 @@ class CompiledBackward(Node):
             from .engine import SECOND_BACKWARD
 
             raise RuntimeError(SECOND_BACKWARD)
-        for w in self._watched:
-            if w._version_box[0] != w.version:
-                raise _modified(w, self if w.is_output else w.producer, w.version)
+        for box, version, array, producer, is_output in self._watched:
+            if box[0] != version:
+                raise _modified(Tensor._wrap(array, version=box), self if is_output else producer, version)
 
     def _gradients(self, data) -> tuple[list, tuple]:
         """The generated backward's gradient arrays for the output cotangent ``data`` (None for an input this
@@ -898,17 +908,17 @@ class CompiledFunction:
         wrapped = [Tensor._wrap(o) for o in (_distinct(outs) if n > 1 else outs)]
         if spec.backward is not None:
             inputs = args + tuple(spec.captured) if spec.captured else args
-            watched = [_Watched(inputs[i], inputs[i].grad_fn) for i in spec.watch_inputs
-                       if isinstance(inputs[i], Tensor)] if spec.watch_inputs else []
-            next_functions = tuple([(inputs[i]._grad_node(), 0) for i in spec.diff_inputs])
+            watched = [(t._version_box, t._version_box[0], t._data, t.grad_fn, False)
+                       for t in map(inputs.__getitem__, spec.watch_inputs) if isinstance(t, Tensor)]
+            sources = tuple([t.grad_fn or t for t in map(inputs.__getitem__, spec.diff_inputs)])
             in_types = spec.diff_types or _remember_diff_types(spec, inputs)
             watched += _aliased_inputs(inputs, saved, spec.watch_inputs)
             if spec.watch_outputs:
-                watched += [_Watched(wrapped[k], None, True) for k in spec.watch_outputs]
+                watched += [_watched(wrapped[k], None, True) for k in spec.watch_outputs]
             for k in spec.grad_outputs:
                 t = wrapped[k]
                 t._requires_grad = True
-                t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types, watched)
+                t.grad_fn = CompiledBackward(spec, module, saved, sources, k, in_types, watched)
         return wrapped[0] if spec.single else tree_unflatten(spec.out_tree, wrapped)
 
     def _run(self, spec: Specialization, inputs: list):
@@ -933,7 +943,7 @@ class CompiledFunction:
         outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
         # versions of saved inputs are taken before write-backs: a saved input updated in place by the function
         # itself then fails in backward, as it does in eager
-        watched = [_Watched(inputs[i], inputs[i].grad_fn) for i in spec.watch_inputs
+        watched = [_watched(inputs[i], inputs[i].grad_fn) for i in spec.watch_inputs
                    if isinstance(inputs[i], Tensor)] if spec.backward is not None else ()
         if spec.backward is not None:
             watched += _aliased_inputs(inputs, saved, spec.watch_inputs)
@@ -952,14 +962,14 @@ class CompiledFunction:
             return values[0] if spec.single else tree_unflatten(spec.out_tree, values)
         wrapped = [Tensor._wrap(o) for o in _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])]
         if spec.backward is not None:
-            next_functions = tuple((inputs[i]._grad_node(), 0) for i in spec.diff_inputs)
+            sources = tuple([t.grad_fn or t for t in map(inputs.__getitem__, spec.diff_inputs)])
             in_types = spec.diff_types or _remember_diff_types(spec, inputs)
             if spec.watch_outputs:
-                watched = watched + [_Watched(wrapped[k], None, True) for k in spec.watch_outputs]
+                watched = watched + [_watched(wrapped[k], None, True) for k in spec.watch_outputs]
             for k, (t, v) in enumerate(zip(wrapped, spec.forward.outputs)):
                 if v.requires_grad:
                     t._requires_grad = True
-                    t.grad_fn = CompiledBackward(spec, module, saved, next_functions, k, in_types, watched)
+                    t.grad_fn = CompiledBackward(spec, module, saved, sources, k, in_types, watched)
         return wrapped[0] if spec.single else tree_unflatten(spec.out_tree, wrapped)
 
     # -- introspection --------------------------------------------------------------------------

@@ -406,6 +406,10 @@ class Tensor(TensorSurface, TensorBase):
             return self.grad_fn
         if not self._requires_grad:
             return None
+        return self._accumulate_node()
+
+    def _accumulate_node(self) -> AccumulateGrad:
+        """This leaf's ``AccumulateGrad``: one per leaf while anything holds it."""
         acc = self._accumulator() if self._accumulator is not None else None
         if acc is None:
             acc = AccumulateGrad(self)

@@ -148,3 +148,20 @@ def test_loss_backward_of_a_compiled_call_skips_the_engine_walk(monkeypatch):
     out.backward()
     assert walked == [1] and out.grad.item() == 1.0
     np.testing.assert_allclose(a.grad.numpy(), 2 * (bv + np.cos(av)))
+
+
+def test_a_compiled_outputs_edges_are_the_leaves_accumulators_and_the_inputs_producers():
+    f = gg.compile(two_args)
+    a = gg.tensor([0.5, -1.0], dtype=gg.float64, requires_grad=True)
+    w = gg.tensor([1.5, 0.25], dtype=gg.float64, requires_grad=True)
+    b = w * 2  # not a leaf: its edge is its grad_fn
+    out = f(a, b)
+    (acc, _), (producer, _) = out.grad_fn.next_functions
+    assert type(acc).__name__ == "AccumulateGrad" and acc.variable is a
+    assert producer is b.grad_fn
+    seen = []
+    a.register_hook(lambda g: seen.append(g.tolist()))  # after the call: still runs
+    out.backward()
+    av, bv = np.array([0.5, -1.0]), np.array([3.0, 0.5])
+    assert seen == [list(bv + np.cos(av))]
+    np.testing.assert_allclose(w.grad.numpy(), 2 * av)
