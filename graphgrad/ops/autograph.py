@@ -51,6 +51,13 @@ def if_return(test, true_fn, false_fn, names: tuple, vals: tuple):
                                 lambda: true_fn(*vals), lambda: false_fn(*vals), ())
 
 
+def if_exp(test, true_fn, false_fn):
+    """``a if test else b``: the branch taken, or a ``cond`` of both when ``test`` is traced."""
+    if not _traced(test):
+        return true_fn() if _truth(test) else false_fn()
+    return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test, true_fn, false_fn, ())
+
+
 def _carried(names, vals):
     """Positions that become loop carries: tensors and numbers (others must stay the same object)."""
     return [i for i, v in enumerate(vals) if _dynamic(v) and not isinstance(v, _Undefined)]
@@ -170,6 +177,6 @@ def call(f, /, *args, **kwargs):
     return f(*args, **kwargs)
 
 
-vars(_autograph.RUNTIME).update(values=values, if_stmt=if_stmt, if_return=if_return, while_stmt=while_stmt,
+vars(_autograph.RUNTIME).update(values=values, if_stmt=if_stmt, if_return=if_return, if_exp=if_exp, while_stmt=while_stmt,
                                 for_range=for_range, must_be_static=must_be_static, call=call, UNDEFINED=UNDEFINED,
                                 and_=and_, or_=or_, not_=not_)

@@ -8,6 +8,7 @@ rewritten from its source before it runs:
 - ``while test:`` -> ``gg__.while_stmt(test_fn, body_fn, names, values)``;
 - ``for i in range(...):`` -> ``gg__.for_range(args, body_fn, names, values)``;
 - ``if test: ... return a`` (with the rest of the block returning too) -> ``return gg__.if_return(...)``;
+- ``a if test else b`` -> ``gg__.if_exp(test, lambda: a, lambda: b)``;
 - every call ``f(...)`` -> ``gg__.call(f, ...)``, which converts the user's functions it reaches too.
 
 The helpers decide at run time: a test that is a Python value (or an eager tensor) runs the construct as
@@ -198,6 +199,7 @@ def _logical(test: ast.expr) -> ast.expr:
 class _Converter(ast.NodeTransformer):
     def __init__(self):
         self.counter = itertools.count()
+        self.in_class = False  # a class body's names are not visible from a lambda in it
 
     def _fresh(self, kind: str, node) -> str:
         return f"{_NAME}{kind}_{node.lineno}_{next(self.counter)}"
@@ -226,13 +228,37 @@ class _Converter(ast.NodeTransformer):
         return x if isinstance(x, list) else [x]
 
     def visit_FunctionDef(self, node):
-        node.body = self._block(node.body)
+        outer, self.in_class = self.in_class, False
+        try:
+            node.body = self._block(node.body)
+        finally:
+            self.in_class = outer
         return node
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Lambda(self, node):
-        return self.generic_visit(node)
+        return self._scoped(node, False)
+
+    def visit_ClassDef(self, node):
+        return self._scoped(node, True)
+
+    def _scoped(self, node, in_class: bool):
+        outer, self.in_class = self.in_class, in_class
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.in_class = outer
+
+    # -- a if test else b -----------------------------------------------------------------------------------
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        # the branches become lambdas: not where that changes what a name means (a class body, `:=`)
+        if self.in_class or any(isinstance(n, (ast.NamedExpr, ast.Yield, ast.YieldFrom, ast.Await))
+                                for branch in (node.body, node.orelse) for n in ast.walk(branch)):
+            return node
+        return ast.copy_location(ast.Call(_helper("if_exp"), [_logical(node.test), _lazy(node.body),
+                                                              _lazy(node.orelse)], []), node)
 
     def visit_Call(self, node):
         self.generic_visit(node)

@@ -340,3 +340,38 @@ def test_a_converted_call_passes_keyword_arguments_named_like_the_helper_s_own()
 
     assert gg.grad(outer)(np.array([1.0, 3.0])).tolist() == [2.0, 2.0]
     assert gg.compile(outer)(gg.tensor([1.0, 3.0])).item() == 11.0
+
+
+def test_a_conditional_expression_on_a_traced_value_becomes_a_cond(check_gradients):
+    def f(x):
+        k = 2.0 if x.sum() > 0 else 3.0
+        y = x.sin() if x.max() > 1 and x.min() > 0 else x * x
+        return (y * k).sum()
+
+    for x in ([0.5, 1.5], [-0.5, -1.5], [0.5, 0.7]):
+        check_gradients(f, [np.array(x)])
+    compiled = gg.compile(f)
+    assert [n.op for n in compiled.graph(_t([0.5, 1.5]), stage="traced").nodes].count("cond") == 2
+    np.testing.assert_allclose(gg.grad(f)(np.array([0.5, 1.5])), 2 * np.cos([0.5, 1.5]), rtol=1e-12)
+
+
+def test_a_conditional_expression_on_python_values_runs_one_branch_at_trace_time():
+    def f(x, n):
+        first = x[0] if n > 0 else None  # the branch not taken is never evaluated, as in Python
+        return (x * 2.0 if first is not None else x).sum()
+
+    compiled = gg.compile(f)
+    assert compiled(gg.tensor([1.0, 2.0]), 1).item() == 6.0
+    assert compiled(gg.tensor([1.0, 2.0]), 0).item() == 3.0
+    assert "cond" not in [n.op for n in compiled.graph(gg.tensor([1.0, 2.0]), 1).nodes]
+
+
+def test_conditional_expressions_whose_branches_cannot_be_lambdas_stay_python():
+    def f(x):
+        class Scale:
+            k = 2.0
+            factor = k if True else 1.0  # a class body's names are not visible from a lambda
+        y = (z := x * Scale.factor) if x.shape[0] == 2 else x  # := would bind inside a lambda
+        return (y + z).sum()
+
+    assert gg.compile(f)(gg.tensor([1.0, 2.0])).item() == 12.0
