@@ -25,6 +25,7 @@ import ast
 import functools
 import inspect
 import itertools
+import linecache
 import textwrap
 import types
 import weakref
@@ -367,10 +368,41 @@ _CODE_CACHE: dict = {}     # code object -> (converted code object, freevar name
 _FN_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+def _lambda_def(code) -> "ast.FunctionDef | None":
+    """The ``lambda`` that compiled to ``code``, as a ``def`` returning its body: of the lambdas in its file on its
+    line, the innermost whose span holds every instruction's position and whose parameters are the code's."""
+    try:
+        filename = inspect.getsourcefile(code) or code.co_filename
+        tree = ast.parse("".join(linecache.getlines(filename)))
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return None
+    spots = [(line, col, end_line, end_col) for line, end_line, col, end_col in code.co_positions()
+             if line is not None and col is not None and (line, col) != (end_line, end_col)]
+    params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    found = None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Lambda) and node.lineno == code.co_firstlineno
+                and [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs] == params
+                and all((node.lineno, node.col_offset) <= (l, c) and (el, ec) <= (node.end_lineno, node.end_col_offset)
+                        for l, c, el, ec in spots)):
+            if found is None or (node.lineno, node.col_offset) > (found.lineno, found.col_offset):
+                found = node  # a lambda inside another starts after it
+    if found is None:
+        return None
+    fdef = ast.FunctionDef(name=f"{_NAME}lambda", args=found.args, body=[ast.Return(found.body)],
+                           decorator_list=[], returns=None)
+    return ast.copy_location(fdef, found)
+
+
 def _convert_code(fn):
     code = fn.__code__
     if code in _CODE_CACHE:
         return _CODE_CACHE[code]
+    if code.co_name == "<lambda>":
+        fdef = _lambda_def(code)
+        inner = None if fdef is None else _compile_converted(fdef, code, inspect.getsourcefile(code) or code.co_filename)
+        _CODE_CACHE[code] = inner
+        return inner
     try:
         lines, first = inspect.getsourcelines(code)  # the code's own source (a function would follow __wrapped__)
         filename = inspect.getsourcefile(code) or code.co_filename
@@ -391,6 +423,14 @@ def _convert_code(fn):
         _CODE_CACHE[code] = None
         return None
     fdef.decorator_list = []
+    inner = _compile_converted(fdef, code, filename)
+    _CODE_CACHE[code] = inner
+    return inner
+
+
+def _compile_converted(fdef: ast.FunctionDef, code, filename: str):
+    """The code object of ``fdef`` (the source of ``code``) after conversion."""
+    name = fdef.name
     fdef = _Converter().visit(fdef)
     # compile inside a factory whose parameters are the free variables (and gg__), so the converted
     # function's code has them as free variables too: it then runs with the original closure cells
@@ -400,9 +440,8 @@ def _convert_code(fn):
     module = ast.fix_missing_locations(ast.Module([factory], []))
     compiled = compile(module, filename, "exec")
     factory_code = next(c for c in compiled.co_consts if isinstance(c, types.CodeType))
-    inner = next(c for c in factory_code.co_consts if isinstance(c, types.CodeType) and c.co_name == code.co_name)
-    _CODE_CACHE[code] = inner
-    return inner
+    inner = next(c for c in factory_code.co_consts if isinstance(c, types.CodeType) and c.co_name == name)
+    return inner.replace(co_name=code.co_name, co_qualname=code.co_qualname)
 
 
 def convert(fn):

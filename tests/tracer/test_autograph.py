@@ -375,3 +375,29 @@ def test_conditional_expressions_whose_branches_cannot_be_lambdas_stay_python():
         return (y + z).sum()
 
     assert gg.compile(f)(gg.tensor([1.0, 2.0])).item() == 12.0
+
+
+def _branchy(x, n):
+    if x.sum() > 0:
+        return (x * n).sum()
+    return (x * x).sum()
+
+
+def test_a_lambda_is_converted_and_so_are_the_functions_it_calls(check_gradients):
+    g = gg.grad(lambda x: _branchy(x, 3.0))
+    np.testing.assert_allclose(g(np.array([1.0, 2.0])), [3.0, 3.0])
+    np.testing.assert_allclose(g(np.array([-1.0, -2.0])), [-2.0, -4.0])
+    check_gradients(lambda x: x.sin().sum() if x.sum() > 0 else (x * x).sum(), [np.array([-0.5, 0.25])])
+    np.testing.assert_allclose(gg.jacrev(lambda x: _branchy(x, 2.0))(np.array([1.0, 2.0])), [2.0, 2.0])
+
+
+def test_each_of_several_lambdas_on_one_line_is_found_by_its_position():
+    k = 5.0
+    pair = (lambda x: (x * 2).sum(), lambda x: (x * 3).sum() if x.sum() > 0 else -x.sum())
+    nested = lambda x: (lambda y: y * k if y.sum() > 0 else -y)(x).sum()  # noqa: E731
+    np.testing.assert_allclose(gg.grad(pair[0])(np.ones(2)), [2.0, 2.0])
+    np.testing.assert_allclose(gg.grad(pair[1])(np.ones(2)), [3.0, 3.0])
+    np.testing.assert_allclose(gg.grad(pair[1])(-np.ones(2)), [-1.0, -1.0])
+    np.testing.assert_allclose(gg.grad(nested)(np.ones(2)), [5.0, 5.0])
+    np.testing.assert_allclose(gg.grad(nested)(-np.ones(2)), [-1.0, -1.0])
+    assert gg.compile(pair[1]).__name__ == "<lambda>"
