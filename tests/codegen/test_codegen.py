@@ -74,9 +74,13 @@ def test_one_statement_per_node_with_user_names_and_source_lines():
 
 
 def test_values_are_deleted_after_last_use():
-    src = gg.compile(loss).source(*args())
+    # on arrays big enough to matter (small ones: tests/codegen/test_memory_plan.py)
+    rng = np.random.default_rng(0)
+    big = (gg.tensor(rng.standard_normal((300, 2)), requires_grad=True), gg.tensor(np.zeros(2), requires_grad=True),
+           gg.tensor(rng.standard_normal((5000, 300))), gg.tensor(rng.standard_normal((5000, 2))))
+    src = gg.compile(loss).source(*big)
     forward = src.split("def backward")[0]
-    assert "del t1" in forward
+    assert "del t2" in forward  # err * err, 80 KB, dies at the mean
 
 
 def test_nan_and_infinities_in_constants_are_valid_source():
