@@ -33,14 +33,16 @@ def _source_comment(node, last_loc: list, texts: dict) -> str:
     loc = node.loc
     if loc is None:
         return ""
+    if last_loc:  # [the previous node's loc, its short comment]: most nodes repeat the line before
+        last = last_loc[0]
+        if last is loc or last == loc:
+            return last_loc[1]
     cached = texts.get(loc)
     if cached is None:
         text = linecache.getline(loc.file, loc.line).strip()
         here = f"{os.path.basename(loc.file)}:{loc.line}"
         cached = texts[loc] = (f"  # {here}", f"  # {here}: {text}" if text else f"  # {here}")
-    if last_loc and last_loc[0] == loc:
-        return cached[0]
-    last_loc[:] = [loc]
+    last_loc[:] = [loc, cached[0]]
     return cached[1]
 
 
@@ -169,19 +171,28 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     ``promoted``: node -> the dtype NumPy computes it in where that is not its IR dtype (None: find it)."""
     texts = {} if texts is None else texts
     reuse = reuse or {}
+    nodes = graph.nodes
     if promoted is None:
-        promoted = _promoted(graph.nodes)
-    last_use: dict[Value, int] = {}
+        promoted = _promoted(nodes)
     getters: dict[Value, dict] = {}
-    for i, n in enumerate(graph.nodes):
-        for x in n.inputs:
-            if x.__class__ is Value:
-                last_use[x] = i
+    for n in nodes:
         if n.op == "get":
             getters.setdefault(n.inputs[0], {})[n.attrs["item"]] = names[n.output]
     keep = set(graph.inputs)
     keep.update(graph.outputs)
     keep.update(n.output for n in hoisted)  # globals: never deleted in the function
+    # the values that die at each node (read there for the last time), found walking back from the end
+    dying: list = [None] * len(nodes)
+    if top:
+        seen = keep
+        for i in range(len(nodes) - 1, -1, -1):
+            for x in nodes[i].inputs:
+                if x.__class__ is Value and x not in seen:
+                    seen.add(x)
+                    if dying[i] is None:
+                        dying[i] = [x]
+                    else:
+                        dying[i].append(x)
     lines: list[str] = []
     append = lines.append
     aliases: dict[Value, list] = {}  # value -> the earlier names of its buffer, taken over by out= and not deleted
@@ -191,64 +202,65 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     def emit(sub: Graph, sub_indent: str) -> list[str]:
         return _body_lines(sub, names, xp, sub_indent, last_loc, texts=texts, check_types=check_types)
 
-    for i, n in enumerate(graph.nodes):
-        if n.op == "get" or n in hoisted:  # bound by the block that computes the tuple; a module-level constant
+    for i, n in enumerate(nodes):
+        op = n.op
+        if op == "get" or n in hoisted:  # bound by the block that computes the tuple; a module-level constant
             continue
         out = names[n.output]
-        temps = []
+        temps = None
         target = None
-        if n.op in BLOCKS:
+        if op in BLOCKS:
             count = len(n.output.type.types)
             targets = [getters.get(n.output, {}).get(k) for k in range(count)]
-            block = BLOCKS[n.op](n, targets, names, xp, emit)
+            block = BLOCKS[op](n, targets, names, xp, emit)
             append(f"{indent}{block[0]}{_source_comment(n, last_loc, texts)}")
             lines += [f"{indent}{line}" for line in block[1:]]
         else:
             args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
             target = reuse.get(n)
             if target is not None:  # the result goes into a dying operand's buffer
-                body = [into(n.op, args, xp, names[target])]
+                expr = into(op, args, xp, names[target])
             else:
-                body = statements(n.op, args, xp, out, n.attrs)
+                body = statements(op, args, xp, out, n.attrs)
+                expr = body[-1]
+                if len(body) > 1:  # setup statements: their names are deleted with the node's dead operands
+                    temps = []
+                    for stmt in body[:-1]:
+                        append(f"{indent}{stmt}")
+                        name = stmt.split(" = ")[0] if " = " in stmt else ""
+                        if name.isidentifier():
+                            temps.append(name)
             if n in promoted:  # NumPy promotes where PyTorch does not
-                body[-1] = f"({body[-1]}).astype({xp}.{n.output.type.dtype})"
-            if len(body) > 1:
-                for stmt in body[:-1]:
-                    append(f"{indent}{stmt}")
-                    name = stmt.split(" = ")[0] if " = " in stmt else ""
-                    if name.isidentifier():
-                        temps.append(name)
-            append(f"{indent}{out} = {body[-1]}{_source_comment(n, last_loc, texts)}")
+                expr = f"({expr}).astype({xp}.{n.output.type.dtype})"
+            append(f"{indent}{out} = {expr}{_source_comment(n, last_loc, texts)}")
             if check_types:
                 append(f"{indent}{_type_check(out, n.output, xp)}")
-        if not top:
+        died = dying[i]
+        if died is None and not temps or not top:
             continue
         # del only what frees memory worth a line: not a name whose buffer out= just took over (it lives on
         # under the new name, which deletes it with itself), not a small array (until HELD_BYTES of them)
-        dead = temps
-        done = []
-        for x in n.inputs:
-            if x.__class__ is not Value or last_use[x] != i or x in keep or x in done:
-                continue
-            done.append(x)
+        dead = temps or []
+        for x in died or ():
+            named = aliases.pop(x, None)  # one list per buffer, grown in place: a chain of thousands of out=
+            if named is None:
+                named = [names[x]]
+            else:
+                named.append(names[x])
             if x is target:
-                earlier = aliases.pop(x, None)
-                aliases[n.output] = earlier + [names[x]] if earlier else [names[x]]
+                aliases[n.output] = named
                 continue
-            earlier = aliases.pop(x, None)
-            named = earlier + [names[x]] if earlier else [names[x]]
             size = _small_bytes(x)
             if size:
                 held += named
                 held_bytes += size
+                if held_bytes > HELD_BYTES:
+                    dead += held
+                    held, held_bytes = [], 0
             else:
-                dead = dead + named
-        if held_bytes > HELD_BYTES:
-            dead = dead + held
-            held, held_bytes = [], 0
-        if dead:
-            for k in range(0, len(dead), 16):  # lines of 16 names at most
-                append(f"{indent}del {', '.join(dead[k:k + 16])}")
+                dead += named
+        for k in range(0, len(dead), 16):  # lines of 16 names at most
+            append(f"{indent}del {', '.join(dead[k:k + 16])}")
     return lines
 
 
