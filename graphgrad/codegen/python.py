@@ -10,12 +10,13 @@ erf), so it can be exported and run without graphgrad.
 """
 from __future__ import annotations
 
+import keyword
 import linecache
 import math
 import os
 import re
 
-from ..ir.graph import Graph, Value
+from ..ir.graph import _RESERVED, Graph, Value
 from .expressions import STDLIB_IMPORTS, computed_dtype, statements
 from .memory import into, makes_new_array, plan
 
@@ -103,15 +104,45 @@ def _hoisted_line(n, names: dict, xp: str, texts: dict) -> str:
     return f"{names[n.output]} = {expr}{_source_comment(n, [], texts)}"
 
 
+def _has_subgraphs(graph: Graph) -> bool:
+    """``ir.subgraphs.has_subgraphs``, without building a list per node (most nodes have no attributes)."""
+    for n in graph.nodes:
+        if n.attrs:
+            for v in n.attrs.values():
+                if isinstance(v, Graph):
+                    return True
+    return False
+
+
+#: what ``Graph.value_names`` never keeps as a name: keywords and the names generated code uses itself
+_NOT_NAMES = frozenset(keyword.kwlist) | _RESERVED
+_PLAIN_NAMES = re.compile(r"(?:(?!__)[A-Za-z_][A-Za-z0-9_]*\n)*")
+
+
+def _value_names(graph: Graph) -> dict:
+    """``graph.value_names()``: where every value already has its own valid name (the compile pipeline names
+    them all, forward and backward together), those, checked in a few C-level passes instead of one Python
+    call per value."""
+    values = list(graph.inputs)
+    values += [n.output for n in graph.nodes]
+    given = [v.name for v in values]
+    if None not in given:
+        unique = set(given)
+        if len(unique) == len(given) and unique.isdisjoint(_NOT_NAMES) \
+                and _PLAIN_NAMES.fullmatch("\n".join(given) + "\n"):
+            return dict(zip(values, given))
+    return graph.value_names()
+
+
 def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = None,
                     doc: str | None = None, check_types: bool = False, constants: list | None = None) -> str:
     """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output.
 
     ``check_types``: assert every input's and every computed value's shape and dtype against the IR. With a
     ``constants`` list, the constants that can be built once are appended to it as module-level statements."""
-    from ..ir.subgraphs import all_value_names, has_subgraphs
+    from ..ir.subgraphs import all_value_names
 
-    names = all_value_names(graph) if has_subgraphs(graph) else graph.value_names()
+    names = all_value_names(graph) if _has_subgraphs(graph) else _value_names(graph)
     lines = [f"def {fn_name}({', '.join(names[v] for v in graph.inputs)}):"]
     if doc:
         lines.append(f'    """{doc}"""')
