@@ -26,10 +26,15 @@ def ufunc_call(op: str) -> str:
     return opdef.ufunc if opdef is not None else ""
 
 
+_INTO: dict = {}  # op -> its ufunc template with an out= argument
+
+
 def into(op: str, args: list, xp: str, buffer: str) -> str:
     """``op`` of ``args`` computed into ``buffer``: ``np.subtract(a, b, out=buffer)``."""
-    call = ufunc_call(op).format(*args)
-    return f"{xp}.{call[:-1]}, out={buffer})"
+    template = _INTO.get(op)
+    if template is None:
+        template = _INTO[op] = "{xp}." + ufunc_call(op)[:-1] + ", out={out})"
+    return template.format(*args, xp=xp, out=buffer)
 
 
 def makes_new_array(op: str) -> bool:
@@ -45,41 +50,54 @@ def makes_new_array(op: str) -> bool:
 OWNING_VIEWS = ("reshape", "permute", "getitem")
 
 
-def _hoistable(n: Node, readers: dict, outputs: set) -> bool:
-    if n.op not in ("constant", "full_like") or n.output in outputs:
-        return False
-    return all(makes_new_array(r.op) for r in readers.get(n.output, ()))
-
-
 def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
     """``(reuse, hoisted)``: for a node, the operand whose buffer receives its result; the nodes to build once
     at module level. ``computes_in_own_dtype(node)`` says whether NumPy computes the node in its IR dtype."""
-    readers: dict[Value, list] = {}
+    # one pass over the nodes, with each op's declaration looked up once (it was a third of codegen's time)
+    fresh_op: dict[str, bool] = {}
+    ufunc_op: dict[str, bool] = {}
+    readers: dict[Value, int] = {}  # how many reads
     last_use: dict[Value, int] = {}
-    for i, n in enumerate(graph.nodes):
+    viewed: set = set()  # values some node reads without making a new array: it may share their buffer
+    nodes = graph.nodes
+    for i, n in enumerate(nodes):
+        fresh = fresh_op.get(n.op)
+        if fresh is None:
+            fresh = fresh_op[n.op] = makes_new_array(n.op)
         for x in n.inputs:
             if x.__class__ is Value:
-                readers.setdefault(x, []).append(n)
+                readers[x] = readers.get(x, 0) + 1
                 last_use[x] = i
+                if not fresh:
+                    viewed.add(x)
     outputs = set(graph.outputs)
-    hoisted = {n for n in graph.nodes if _hoistable(n, readers, outputs)}
-    exclusive = {n.output for n in graph.nodes
-                 if makes_new_array(n.op) and n.output not in outputs and n.output.type.ndim > 0
-                 and all(makes_new_array(r.op) for r in readers.get(n.output, ()))}
+    inputs = set(graph.inputs)  # the caller's arrays or the saved ones: never a fresh temporary
+    hoisted = {n for n in nodes if n.op in ("constant", "full_like") and n.output not in outputs
+               and n.output not in viewed}
+    exclusive = {n.output for n in nodes if fresh_op[n.op] and n.output not in outputs and n.output not in viewed
+                 and n.output.type.ndim > 0}
     # the only view of a fresh temporary that nothing else reads (``t3 = t2.reshape(...)``, t2 read by nothing
     # else) owns t2's buffer: once t3 dies, nobody can see that buffer
-    for n in graph.nodes:
-        base = n.inputs[0] if n.inputs else None
-        if base.__class__ is Value and n.op in OWNING_VIEWS and base.node is not None and makes_new_array(base.node.op) \
-                and base not in outputs and len(readers.get(base, ())) == 1 and n.output not in outputs \
-                and n.output.type.ndim > 0 and all(makes_new_array(r.op) for r in readers.get(n.output, ())):
-            exclusive.add(n.output)
+    for n in nodes:
+        if n.op in OWNING_VIEWS:
+            base = n.inputs[0] if n.inputs else None
+            if base.__class__ is Value and base.node is not None and base not in inputs \
+                    and fresh_op.get(base.node.op, False) and base not in outputs and readers[base] == 1 and n.output not in outputs \
+                    and n.output.type.ndim > 0 and n.output not in viewed:
+                exclusive.add(n.output)
     reuse: dict[Node, Value] = {}
-    for i, n in enumerate(graph.nodes):
-        if not ufunc_call(n.op) or n.output.type.ndim == 0 or not computes_in_own_dtype(n):
+    for i, n in enumerate(nodes):
+        op = n.op
+        is_ufunc = ufunc_op.get(op)
+        if is_ufunc is None:
+            is_ufunc = ufunc_op[op] = bool(ufunc_call(op))
+        if not is_ufunc:
+            continue
+        out_type = n.output.type
+        if out_type.ndim == 0 or not computes_in_own_dtype(n):
             continue
         for x in n.inputs:
-            if x.__class__ is Value and x in exclusive and last_use[x] == i and x.type == n.output.type:
+            if x.__class__ is Value and x in exclusive and last_use[x] == i and x.type == out_type:
                 reuse[n] = x
                 break
     return reuse, hoisted

@@ -1,22 +1,24 @@
 """Graph -> Python module source for the ``numpy`` or ``cupy`` backend.
 
 One statement per node (a few ops add a setup line), named after the user's variables, with the
-user's ``file:line`` and source text as a comment; intermediates are deleted at their last use, an elementwise
-result is written into the buffer of an operand that dies there (``np.add(t3, b1, out=t3)``) and constants are
-built once, at module level (``codegen/memory.py`` says when either is safe).
+user's ``file:line`` and source text as a comment; intermediates are deleted at their last use (small ones in
+groups: see ``HELD_BYTES``), an elementwise result is written into the buffer of an operand that dies there
+(``np.add(t3, b1, out=t3)``) and constants are built once, at module level (``codegen/memory.py`` says when
+either is safe).
 The module imports only the array library (and Python's ``math`` where NumPy lacks a function, as for
 erf), so it can be exported and run without graphgrad.
 """
 from __future__ import annotations
 
+import keyword
 import linecache
 import math
 import os
 import re
 
-from ..ir.graph import Graph, Value
+from ..ir.graph import _RESERVED, Graph, Value
 from .expressions import STDLIB_IMPORTS, computed_dtype, statements
-from .memory import into, plan
+from .memory import into, makes_new_array, plan
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
 
@@ -32,14 +34,16 @@ def _source_comment(node, last_loc: list, texts: dict) -> str:
     loc = node.loc
     if loc is None:
         return ""
+    if last_loc:  # [the previous node's loc, its short comment]: most nodes repeat the line before
+        last = last_loc[0]
+        if last is loc or last == loc:
+            return last_loc[1]
     cached = texts.get(loc)
     if cached is None:
         text = linecache.getline(loc.file, loc.line).strip()
         here = f"{os.path.basename(loc.file)}:{loc.line}"
         cached = texts[loc] = (f"  # {here}", f"  # {here}: {text}" if text else f"  # {here}")
-    if last_loc and last_loc[0] == loc:
-        return cached[0]
-    last_loc[:] = [loc]
+    last_loc[:] = [loc, cached[0]]
     return cached[1]
 
 
@@ -74,6 +78,22 @@ def _computes_in_own_dtype(node) -> bool:
     return _numpy_dtype(node) in (None, node.output.type.dtype)
 
 
+def _promoted(nodes) -> set:
+    """The nodes NumPy computes in another dtype than their IR dtype (``_computes_in_own_dtype`` of each, with
+    the common case, every operand of the result's dtype, tested inline: it is most nodes of most graphs)."""
+    found = set()
+    for n in nodes:
+        if n.op == "get" or n.op in BLOCKS:  # a block's tuple of results is no array
+            continue
+        dtype = n.output.type.dtype
+        for x in n.inputs:
+            if x.__class__ is Value and x.type.dtype != dtype:
+                if not _computes_in_own_dtype(n):
+                    found.add(n)
+                break
+    return found
+
+
 def _hoisted_line(n, names: dict, xp: str, texts: dict) -> str:
     """The module-level statement building constant node ``n`` once."""
     t = n.output.type
@@ -84,28 +104,60 @@ def _hoisted_line(n, names: dict, xp: str, texts: dict) -> str:
     return f"{names[n.output]} = {expr}{_source_comment(n, [], texts)}"
 
 
+def _has_subgraphs(graph: Graph) -> bool:
+    """``ir.subgraphs.has_subgraphs``, without building a list per node (most nodes have no attributes)."""
+    for n in graph.nodes:
+        if n.attrs:
+            for v in n.attrs.values():
+                if isinstance(v, Graph):
+                    return True
+    return False
+
+
+#: what ``Graph.value_names`` never keeps as a name: keywords and the names generated code uses itself
+_NOT_NAMES = frozenset(keyword.kwlist) | _RESERVED
+_PLAIN_NAMES = re.compile(r"(?:(?!__)[A-Za-z_][A-Za-z0-9_]*\n)*")
+
+
+def _value_names(graph: Graph) -> dict:
+    """``graph.value_names()``: where every value already has its own valid name (the compile pipeline names
+    them all, forward and backward together), those, checked in a few C-level passes instead of one Python
+    call per value."""
+    values = list(graph.inputs)
+    values += [n.output for n in graph.nodes]
+    given = [v.name for v in values]
+    if None not in given:
+        unique = set(given)
+        if len(unique) == len(given) and unique.isdisjoint(_NOT_NAMES) \
+                and _PLAIN_NAMES.fullmatch("\n".join(given) + "\n"):
+            return dict(zip(values, given))
+    return graph.value_names()
+
+
 def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = None,
                     doc: str | None = None, check_types: bool = False, constants: list | None = None) -> str:
     """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output.
 
     ``check_types``: assert every input's and every computed value's shape and dtype against the IR. With a
     ``constants`` list, the constants that can be built once are appended to it as module-level statements."""
-    from ..ir.subgraphs import all_value_names, has_subgraphs
+    from ..ir.subgraphs import all_value_names
 
-    names = all_value_names(graph) if has_subgraphs(graph) else graph.value_names()
+    names = all_value_names(graph) if _has_subgraphs(graph) else _value_names(graph)
     lines = [f"def {fn_name}({', '.join(names[v] for v in graph.inputs)}):"]
     if doc:
         lines.append(f'    """{doc}"""')
     if check_types:
         lines += [f"    {_type_check(names[v], v, xp)}" for v in graph.inputs]
-    reuse, hoisted = plan(graph, _computes_in_own_dtype)  # the top level only: a loop body reassigns its values
+    promoted = _promoted(graph.nodes)
+    # the top level only: a loop body reassigns its values
+    reuse, hoisted = plan(graph, lambda n: n not in promoted)
     if constants is None:
         hoisted = set()
     texts: dict = {}
     constants = constants if constants is not None else []
     constants += [_hoisted_line(n, names, xp, texts) for n in graph.nodes if n in hoisted]
     lines += _body_lines(graph, names, xp, "    ", [], top=True, texts=texts, check_types=check_types, reuse=reuse,
-                         hoisted=hoisted)
+                         hoisted=hoisted, promoted=promoted)
     outs = [names[v] for v in graph.outputs]
     if returns is not None:
         lines.append(f"    return {returns}")
@@ -114,64 +166,132 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
     return "\n".join(lines)
 
 
+#: a dead intermediate array smaller than this (bytes, its object's header counted) is not deleted at its last
+#: use: a ``del`` line costs more to compile than such an array is worth (a third of a chain's lines were
+#: ``del`` of 128-byte arrays, and compile() of the module was a third of the compile time) ... until the small
+#: ones left alive hold this much together: then one ``del`` frees them all. So a function holds at most this
+#: much more than with every ``del`` (the rnn workload's compiled step stays under its eager step's peak).
+HELD_BYTES = 16 * 1024
+_ARRAY_OBJECT_BYTES = 112  # sys.getsizeof of an empty ndarray: the header a small array costs besides its data
+_ITEMSIZE = {"float64": 8, "float32": 4, "int64": 8, "int32": 4, "bool": 1, "float16": 2, "complex64": 8,
+             "complex128": 16}
+
+
+def _small_bytes(v: Value) -> int:
+    """The bytes ``v``'s array holds when it is a fresh array under ``HELD_BYTES`` (its node makes a new array:
+    a view could hold a larger base alive), else 0: it is deleted at its last use."""
+    node = v.node
+    if node is None or not makes_new_array(node.op):
+        return 0
+    t = v.type
+    try:
+        size = _ITEMSIZE[t.dtype]
+        for d in t.shape:
+            size *= d
+    except (AttributeError, KeyError, TypeError):  # a tuple of results, or an unusual dtype: delete it
+        return 0
+    return size + _ARRAY_OBJECT_BYTES if size.__class__ is int and size < HELD_BYTES else 0
+
+
 def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list, top: bool = False,
                 texts: dict | None = None, check_types: bool = False, reuse: dict | None = None,
-                hoisted=frozenset()) -> list[str]:
-    """The statements of ``graph``'s nodes; at the top level, intermediates are deleted at their last use
-    (inside a block they live on, as a loop body reassigns them). ``reuse``: node -> the dying operand whose
-    buffer receives its result; ``hoisted``: constant nodes built at module level instead."""
+                hoisted=frozenset(), promoted=None) -> list[str]:
+    """The statements of ``graph``'s nodes; at the top level, intermediates are deleted at their last use as the
+    module says (inside a block they live on, as a loop body reassigns them). ``reuse``: node -> the dying
+    operand whose buffer receives its result; ``hoisted``: constant nodes built at module level instead;
+    ``promoted``: node -> the dtype NumPy computes it in where that is not its IR dtype (None: find it)."""
     texts = {} if texts is None else texts
     reuse = reuse or {}
-    last_use: dict[Value, int] = {}
+    nodes = graph.nodes
+    if promoted is None:
+        promoted = _promoted(nodes)
     getters: dict[Value, dict] = {}
-    for i, n in enumerate(graph.nodes):
-        for x in n.inputs:
-            if x.__class__ is Value:
-                last_use[x] = i
+    for n in nodes:
         if n.op == "get":
             getters.setdefault(n.inputs[0], {})[n.attrs["item"]] = names[n.output]
     keep = set(graph.inputs)
     keep.update(graph.outputs)
     keep.update(n.output for n in hoisted)  # globals: never deleted in the function
+    # the values that die at each node (read there for the last time), found walking back from the end
+    dying: list = [None] * len(nodes)
+    if top:
+        seen = keep
+        for i in range(len(nodes) - 1, -1, -1):
+            for x in nodes[i].inputs:
+                if x.__class__ is Value and x not in seen:
+                    seen.add(x)
+                    if dying[i] is None:
+                        dying[i] = [x]
+                    else:
+                        dying[i].append(x)
     lines: list[str] = []
+    append = lines.append
+    aliases: dict[Value, list] = {}  # value -> the earlier names of its buffer, taken over by out= and not deleted
+    held: list = []  # dead small arrays' names, not yet deleted
+    held_bytes = 0
 
     def emit(sub: Graph, sub_indent: str) -> list[str]:
         return _body_lines(sub, names, xp, sub_indent, last_loc, texts=texts, check_types=check_types)
 
-    for i, n in enumerate(graph.nodes):
-        if n.op == "get" or n in hoisted:  # bound by the block that computes the tuple; a module-level constant
+    for i, n in enumerate(nodes):
+        op = n.op
+        if op == "get" or n in hoisted:  # bound by the block that computes the tuple; a module-level constant
             continue
         out = names[n.output]
-        temps = []
-        if n.op in BLOCKS:
+        temps = None
+        target = None
+        if op in BLOCKS:
             count = len(n.output.type.types)
             targets = [getters.get(n.output, {}).get(k) for k in range(count)]
-            block = BLOCKS[n.op](n, targets, names, xp, emit)
-            lines.append(f"{indent}{block[0]}{_source_comment(n, last_loc, texts)}")
+            block = BLOCKS[op](n, targets, names, xp, emit)
+            append(f"{indent}{block[0]}{_source_comment(n, last_loc, texts)}")
             lines += [f"{indent}{line}" for line in block[1:]]
         else:
             args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
             target = reuse.get(n)
             if target is not None:  # the result goes into a dying operand's buffer
-                body = [into(n.op, args, xp, names[target])]
+                expr = into(op, args, xp, names[target])
             else:
-                body = statements(n.op, args, xp, out, n.attrs)
-            if not _computes_in_own_dtype(n):  # NumPy promotes where PyTorch does not
-                body[-1] = f"({body[-1]}).astype({xp}.{n.output.type.dtype})"
-            for stmt in body[:-1]:
-                lines.append(f"{indent}{stmt}")
-                target = stmt.split(" = ")[0] if " = " in stmt else ""
-                if target.isidentifier():
-                    temps.append(target)
-            lines.append(f"{indent}{out} = {body[-1]}{_source_comment(n, last_loc, texts)}")
+                body = statements(op, args, xp, out, n.attrs)
+                expr = body[-1]
+                if len(body) > 1:  # setup statements: their names are deleted with the node's dead operands
+                    temps = []
+                    for stmt in body[:-1]:
+                        append(f"{indent}{stmt}")
+                        name = stmt.split(" = ")[0] if " = " in stmt else ""
+                        if name.isidentifier():
+                            temps.append(name)
+            if n in promoted:  # NumPy promotes where PyTorch does not
+                expr = f"({expr}).astype({xp}.{n.output.type.dtype})"
+            append(f"{indent}{out} = {expr}{_source_comment(n, last_loc, texts)}")
             if check_types:
-                lines.append(f"{indent}{_type_check(out, n.output, xp)}")
-        if not top:
+                append(f"{indent}{_type_check(out, n.output, xp)}")
+        died = dying[i]
+        if died is None and not temps or not top:
             continue
-        dead = [names[x] for x in dict.fromkeys(x for x in n.inputs if x.__class__ is Value)
-                if last_use[x] == i and x not in keep]
-        if temps or dead:
-            lines.append(f"{indent}del {', '.join(temps + dead)}")
+        # del only what frees memory worth a line: not a name whose buffer out= just took over (it lives on
+        # under the new name, which deletes it with itself), not a small array (until HELD_BYTES of them)
+        dead = temps or []
+        for x in died or ():
+            named = aliases.pop(x, None)  # one list per buffer, grown in place: a chain of thousands of out=
+            if named is None:
+                named = [names[x]]
+            else:
+                named.append(names[x])
+            if x is target:
+                aliases[n.output] = named
+                continue
+            size = _small_bytes(x)
+            if size:
+                held += named
+                held_bytes += size
+                if held_bytes > HELD_BYTES:
+                    dead += held
+                    held, held_bytes = [], 0
+            else:
+                dead += named
+        for k in range(0, len(dead), 16):  # lines of 16 names at most
+            append(f"{indent}del {', '.join(dead[k:k + 16])}")
     return lines
 
 

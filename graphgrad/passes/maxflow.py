@@ -36,8 +36,24 @@ class FlowNetwork:
             self._edges.append([])
         return i
 
+    node = _node  # the id of ``key``'s node (added if new), for ``add_arc``
+
+    def add_nodes(self, keys) -> int:
+        """Add new nodes for ``keys`` (none may be present yet), numbered in order; returns the first one's id."""
+        first = len(self._keys)
+        keys = list(keys)
+        self._index.update(zip(keys, range(first, first + len(keys))))
+        if len(self._index) != first + len(keys):
+            raise ValueError("FlowNetwork.add_nodes: a key is already a node, or given twice")
+        self._keys += keys
+        self._edges += [[] for _ in keys]
+        return first
+
     def add_edge(self, u: Hashable, v: Hashable, capacity: float) -> None:
-        a, b = self._node(u), self._node(v)
+        self.add_arc(self._node(u), self._node(v), capacity)
+
+    def add_arc(self, a: int, b: int, capacity: float) -> None:
+        """``add_edge`` between the nodes of ids ``a`` and ``b`` (from ``node`` or ``add_nodes``)."""
         e = len(self._to)
         self._to += (b, a)
         self._cap += (capacity, 0.0)
@@ -52,15 +68,10 @@ class FlowNetwork:
         s, t = self._node(source), self._node(sink)
         value = 0.0
         while True:
-            level = self._levels(s)
+            level = self._levels(s, t)
             if level[t] < 0:
                 break
-            cursor = [0] * len(self._keys)
-            while True:
-                pushed = self._augment(s, t, level, cursor)
-                if not pushed:
-                    break
-                value += pushed
+            value += self._blocking_flow(s, t, level)
         return value, {k for k, near in zip(self._keys, self._reaching(t)) if not near}
 
     def _reaching(self, t: int) -> list[bool]:
@@ -69,55 +80,75 @@ class FlowNetwork:
         seen = [False] * len(self._keys)
         seen[t] = True
         stack = [t]
+        pop, push = stack.pop, stack.append
         while stack:
-            v = stack.pop()
-            for e in edges[v]:  # e: v -> u, so e ^ 1: u -> v
+            for e in edges[pop()]:  # e: v -> u, so e ^ 1: u -> v
                 u = to[e]
                 if not seen[u] and cap[e ^ 1] > 0:
                     seen[u] = True
-                    stack.append(u)
+                    push(u)
         return seen
 
-    def _levels(self, s: int) -> list[int]:
-        """Breadth-first distances from ``s`` over edges with capacity left (-1: unreachable)."""
+    def _levels(self, s: int, t: int) -> list[int]:
+        """Breadth-first distances from ``s`` over edges with capacity left (-1: unreachable), as far as ``t``'s:
+        nodes farther than ``t`` are on no shortest path to it."""
         to, cap, edges = self._to, self._cap, self._edges
         level = [-1] * len(self._keys)
         level[s] = 0
-        queue = deque([s])
-        while queue:
-            u = queue.popleft()
-            for e in edges[u]:
-                v = to[e]
-                if level[v] < 0 and cap[e] > 0:
-                    level[v] = level[u] + 1
-                    queue.append(v)
+        frontier = [s]
+        depth = 0
+        while frontier and level[t] < 0:
+            depth += 1
+            nxt = []
+            push = nxt.append
+            for u in frontier:
+                for e in edges[u]:
+                    v = to[e]
+                    if level[v] < 0 and cap[e] > 0:
+                        level[v] = depth
+                        push(v)
+            frontier = nxt
         return level
 
-    def _augment(self, s: int, t: int, level: list[int], cursor: list[int]) -> float:
-        """Push flow along one path of the level graph (Dinic's blocking-flow step, iteratively): advance over
-        edges one level deeper with capacity left, retreat from dead ends (and never enter them again)."""
+    def _blocking_flow(self, s: int, t: int, level: list[int]) -> float:
+        """Push flow along paths of the level graph until none is left (Dinic's blocking flow, iteratively):
+        advance over edges one level deeper with capacity left, retreat from dead ends (and never enter them
+        again); after a push, resume from the tail of the first edge it saturated, not from ``s``."""
         to, cap, edges = self._to, self._cap, self._edges
+        cursor = [0] * len(self._keys)
         path: list[int] = []
+        total = 0.0
         u = s
-        while u != t:
+        while True:
+            if u == t:
+                pushed = min(cap[e] for e in path)
+                if pushed == _INF:
+                    raise ValueError("FlowNetwork.min_cut: a path of infinite capacity joins the source to the sink")
+                cut = -1
+                for j, e in enumerate(path):
+                    cap[e] -= pushed
+                    cap[e ^ 1] += pushed
+                    if cut < 0 and not cap[e] > 0:
+                        cut = j
+                total += pushed
+                u = to[path[cut] ^ 1]
+                del path[cut:]
+                continue
             out = edges[u]
             i = cursor[u]
-            while i < len(out) and not (cap[out[i]] > 0 and level[to[out[i]]] == level[u] + 1):
+            deeper = level[u] + 1
+            n = len(out)
+            while i < n:
+                e = out[i]
+                if cap[e] > 0 and level[to[e]] == deeper:
+                    break
                 i += 1
             cursor[u] = i
-            if i < len(out):
-                e = out[i]
+            if i < n:
                 path.append(e)
                 u = to[e]
                 continue
             level[u] = -1  # a dead end
             if not path:
-                return 0.0
+                return total
             u = to[path.pop() ^ 1]
-        pushed = min(cap[e] for e in path)
-        if pushed == _INF:
-            raise ValueError("FlowNetwork.min_cut: a path of infinite capacity joins the source to the sink")
-        for e in path:
-            cap[e] -= pushed
-            cap[e ^ 1] += pushed
-        return pushed

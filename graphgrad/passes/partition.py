@@ -60,10 +60,21 @@ _INF = float("inf")
 def recomputable(node: Node) -> bool:
     """Whether the backward may compute ``node`` again instead of the forward keeping its output (``recompute=``
     in the op's declaration; by default elementwise ops and views are cheap, everything else is kept)."""
-    opdef = OPS.get(node.op)
-    if opdef is None or opdef.recompute == "never":
-        return False
-    return opdef.recompute == "cheap" or opdef.elementwise or opdef.memory == "view"
+    return _recomputable_op(node.op)
+
+
+_RECOMPUTABLE: dict = {}  # op -> recomputable (declarations do not change once registered)
+
+
+def _recomputable_op(op: str) -> bool:
+    known = _RECOMPUTABLE.get(op)
+    if known is None:
+        opdef = OPS.get(op)
+        if opdef is None:
+            return False
+        known = _RECOMPUTABLE[op] = opdef.recompute != "never" and (
+            opdef.recompute == "cheap" or opdef.elementwise or opdef.memory == "view")
+    return known
 
 
 def _is_view(op: str) -> bool:
@@ -71,8 +82,8 @@ def _is_view(op: str) -> bool:
     return opdef is not None and opdef.memory == "view"
 
 
-def _recompute_cost(node: Node) -> float:
-    size = nbytes(node.output)
+def _recompute_cost(node: Node, size: int | None = None) -> float:
+    size = nbytes(node.output) if size is None else size
     if _is_view(node.op):
         source = node.inputs[0]
         # a reshape of a strided view copies
@@ -82,12 +93,19 @@ def _recompute_cost(node: Node) -> float:
     return RECOMPUTE_CALL + RECOMPUTE_BYTES * size
 
 
+_ITEMSIZE: dict = {}  # dtype name -> bytes per element (np.dtype() is slow to build per value)
+
+
 def nbytes(v: Value) -> int:
     """The size of ``v``'s array (the sum of its parts' for a control-flow block's tuple of results)."""
-    parts = getattr(v.type, "types", None)
+    t = v.type
+    parts = getattr(t, "types", None)
     if parts is not None:
-        return sum(int(math.prod(t.shape)) * np.dtype(t.dtype).itemsize for t in parts)
-    return int(math.prod(v.type.shape)) * np.dtype(v.type.dtype).itemsize
+        return sum(int(math.prod(p.shape)) * np.dtype(p.dtype).itemsize for p in parts)
+    itemsize = _ITEMSIZE.get(t.dtype)
+    if itemsize is None:
+        itemsize = _ITEMSIZE[t.dtype] = np.dtype(t.dtype).itemsize
+    return int(math.prod(t.shape)) * itemsize
 
 
 def _needed_by_backward(joint: Graph, n_outputs: int, produced_fwd: set) -> dict:
@@ -183,28 +201,36 @@ def min_cut_saved(joint: Graph, n_outputs: int) -> tuple[list, set]:
         if v.node is not None and recomputable(v.node):
             stack.extend(x for x in v.node.inputs if x.__class__ is Value)
 
+    # node ids: source 0, sink 1, then v_in = 2 + 2k and v_out = 3 + 2k for the k-th relevant value (the keys
+    # are the ids themselves: building and reading the network by ids, not (v, "in") keys, is several times faster)
     g = FlowNetwork()
-    for v in relevant:
-        if v.node is None or not recomputable(v.node):  # an input, or an op the backward may not redo
-            g.add_edge("source", (v, "in"), _INF)
-            g.add_edge((v, "in"), (v, "out"), 0 if v.node is None else nbytes(v))
+    g.add_nodes(("source", "sink"))
+    values = list(relevant)
+    index = {v: 2 + 2 * k for k, v in enumerate(values)}
+    g.add_nodes(range(2, 2 + 2 * len(values)))
+    arc = g.add_arc
+    for v, vin in index.items():
+        node = v.node
+        if node is None or not _recomputable_op(node.op):  # an input, or an op the backward may not redo
+            arc(0, vin, _INF)
+            arc(vin, vin + 1, 0 if node is None else nbytes(v))
             continue
         size = nbytes(v)
-        g.add_edge((v, "in"), (v, "out"), size)
-        g.add_edge("source", (v, "in"), _recompute_cost(v.node))
-        for x in v.node.inputs:
+        arc(vin, vin + 1, size)
+        arc(0, vin, _recompute_cost(node, size))
+        for x in node.inputs:
             if x.__class__ is Value:
-                g.add_edge((x, "out"), (v, "in"), _INF)
+                arc(index[x] + 1, vin, _INF)
     for v in needed:
-        g.add_edge((v, "out"), "sink", _INF)
+        arc(index[v] + 1, 1, _INF)
 
     _, source_side = g.min_cut("source", "sink")
     # kept: the cut runs through v_in -> v_out; recomputed: v_in lies beyond the cut
-    cut = {v for v in relevant if (v, "in") in source_side and (v, "out") not in source_side}
+    cut = {v for v, vin in index.items() if vin in source_side and vin + 1 not in source_side}
     order = {n.output: i for i, n in enumerate(fwd_nodes)}
     saved = [v for v in needed if v in cut]  # the order of first use, as without the cut
     saved += sorted(cut.difference(saved), key=lambda v: order.get(v, -1))
-    recompute = {v for v in relevant if (v, "in") not in source_side}
+    recompute = {v for v, vin in index.items() if vin not in source_side}
     return saved, recompute
 
 

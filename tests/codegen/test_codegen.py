@@ -74,9 +74,13 @@ def test_one_statement_per_node_with_user_names_and_source_lines():
 
 
 def test_values_are_deleted_after_last_use():
-    src = gg.compile(loss).source(*args())
+    # on arrays big enough to matter (small ones: tests/codegen/test_memory_plan.py)
+    rng = np.random.default_rng(0)
+    big = (gg.tensor(rng.standard_normal((300, 2)), requires_grad=True), gg.tensor(np.zeros(2), requires_grad=True),
+           gg.tensor(rng.standard_normal((5000, 300))), gg.tensor(rng.standard_normal((5000, 2))))
+    src = gg.compile(loss).source(*big)
     forward = src.split("def backward")[0]
-    assert "del t1" in forward
+    assert "del t2" in forward  # err * err, 80 KB, dies at the mean
 
 
 def test_nan_and_infinities_in_constants_are_valid_source():
@@ -148,3 +152,21 @@ def test_tracebacks_show_generated_lines(monkeypatch):
     except ValueError:
         text = traceback.format_exc()
     assert "x @ x" in text or "matmul" in text
+
+
+def test_value_names_taken_as_given_only_where_value_names_would_keep_them():
+    """codegen/python.py's ``_value_names`` is ``Graph.value_names`` (it skips the per-value work only when every
+    name is already a distinct valid identifier)."""
+    from graphgrad.codegen.python import _value_names
+    from graphgrad.ir.parser import parse_graph
+
+    g = parse_graph('''
+graph f(%x: f64[3]) {
+  %a: f64[3] = tanh(%x)
+  %b: f64[3] = mul(%a, %a)
+  return %b
+}''')
+    assert _value_names(g) == g.value_names() == {g.inputs[0]: "x", g.nodes[0].output: "a", g.nodes[1].output: "b"}
+    for clash in (["a", "a"], [None, "b"], ["np", "b"], ["lambda", "b"], ["__a", "b"], ["a-1", "b"], ["é", "b"]):
+        g.nodes[0].output.name, g.nodes[1].output.name = clash
+        assert _value_names(g) == g.value_names(), clash

@@ -198,3 +198,57 @@ def test_the_only_view_of_a_dying_temporary_owns_its_buffer():
         for a, want in zip(args[:2], got):
             np.testing.assert_allclose(want, a.grad.numpy(), rtol=1e-13)
             a.grad = None
+
+
+def _held_small_arrays(src: str, function: str) -> int:
+    """Most names at once in ``function`` whose value is dead (read for the last time) but not deleted and still
+    owns its buffer (not passed on by ``out=``), walking its statements in order."""
+    import ast
+
+    fn = next(f for f in ast.parse(src).body if isinstance(f, ast.FunctionDef) and f.name == function)
+    body = fn.body[1:]  # the docstring
+    last: dict = {}
+    for i, stmt in enumerate(body):
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                last[node.id] = i
+    returned = {n.id for n in ast.walk(body[-1]) if isinstance(n, ast.Name)}
+    alive, most = set(), 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, ast.Delete):
+            alive -= {t.id for t in stmt.targets}
+        elif isinstance(stmt, ast.Assign):
+            alive.add(stmt.targets[0].id)
+            passed_on = {k.value.id for k in getattr(stmt.value, "keywords", ()) if k.arg == "out"}
+            alive -= passed_on
+        dead = {name for name in alive if last.get(name, -1) <= i and name not in returned}
+        most = max(most, len(dead))
+    return most
+
+
+def test_small_dead_arrays_are_not_deleted_one_by_one_but_stay_bounded():
+    """A ``del`` of a small array frees nothing worth a line (codegen/python.py's HELD_BYTES): a chain on 16
+    floats has none after each op; once the small dead arrays together pass HELD_BYTES one ``del`` frees them."""
+    from graphgrad.codegen import python
+
+    def chain(n):
+        def f(x):
+            y = x
+            for i in range(n):
+                y = y.sin() * 1.5 if i % 2 else y.tanh() + 1.0
+            return y.sum()
+        return f
+
+    x = gg.tensor(np.linspace(-1, 1, 16), requires_grad=True)
+    short = gg.compile(chain(20))
+    assert "del " not in short.source(x)
+    short(x).backward()
+    expected = gg.autograd.grad(chain(20)(x), x)[0].numpy()
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-13)
+    # 16 float64: 128 bytes and an array header each; a long chain's backward flushes them in groups
+    per_array = 128 + python._ARRAY_OBJECT_BYTES
+    src = gg.compile(chain(400)).source(x)
+    assert "\n    del " in src.split("def backward")[1]
+    held = _held_small_arrays(src, "backward")
+    assert 0 < held * per_array <= python.HELD_BYTES + per_array
+    assert _held_small_arrays(src, "forward") * per_array <= python.HELD_BYTES + per_array
