@@ -53,26 +53,40 @@ def verify(graph: Graph) -> Graph:
         if v in defined:
             raise VerificationError(f"{graph.name}: input {v} listed twice")
         defined.add(v)
+    # cached_infer_type inlined: its memo key is built in the same pass over the operands that checks them
+    memo = _TYPES
     for i, n in enumerate(graph.nodes):
-        if n.op not in OPS:
-            raise VerificationError(f"{graph.name}: node {i} uses unknown primitive {n.op!r}")
-        types = []
-        for x in n.inputs:
-            if isinstance(x, Value):
+        op = n.op
+        if op not in OPS:
+            raise VerificationError(f"{graph.name}: node {i} uses unknown primitive {op!r}")
+        inputs = n.inputs
+        parts = []
+        for x in inputs:
+            if x.__class__ is Value:
                 if x not in defined:
-                    raise VerificationError(f"{graph.name}: node {i} ({n.op}) reads {x} before it is defined")
-                types.append(x.type)
+                    raise VerificationError(f"{graph.name}: node {i} ({op}) reads {x} before it is defined")
+                t = x.type
+                parts.append((t.shape, t.dtype) if t.__class__ is TensorType else (t.__class__, t))
             else:
-                types.append(x)
-        if n.output in defined:
-            raise VerificationError(f"{graph.name}: {n.output} defined twice (not SSA)")
-        if n.output.node is not n:
-            raise VerificationError(f"{graph.name}: {n.output} does not point back to its node")
-        expected = cached_infer_type(n.op, types, n.attrs)
-        if expected is not n.output.type and expected != n.output.type:
-            raise VerificationError(f"{graph.name}: node {i} ({n.op}) has type {n.output.type}, "
+                parts.append((x.shape, x.dtype) if x.__class__ is TensorType else (x.__class__, x))
+        out = n.output
+        if out in defined:
+            raise VerificationError(f"{graph.name}: {out} defined twice (not SSA)")
+        if out.node is not n:
+            raise VerificationError(f"{graph.name}: {out} does not point back to its node")
+        attrs = n.attrs
+        expected = None
+        if inputs:
+            try:
+                expected = memo.get((op, tuple(parts), tuple(attrs.items()) if attrs else ()))
+            except TypeError:  # unhashable: cached_infer_type asks the rule
+                pass
+        if expected is None:
+            expected = cached_infer_type(op, [x.type if x.__class__ is Value else x for x in inputs], attrs)
+        if expected is not out.type and expected != out.type:
+            raise VerificationError(f"{graph.name}: node {i} ({op}) has type {out.type}, "
                                     f"its rule says {expected}")
-        defined.add(n.output)
+        defined.add(out)
     for v in graph.outputs:
         if v not in defined:
             raise VerificationError(f"{graph.name}: output {v} is never defined")

@@ -49,6 +49,8 @@ def fold_arithmetic(n: Node, rw) -> None:
     if op not in _ARITH or len(n.inputs) != 2:
         return None
     a, b = n.inputs
+    if b.__class__ is Value and (b.node is None or b.node.op != "full_like"):
+        return None  # b not known: nothing folds, and no literal chain ends here (the common case, cheaply)
     ka, kb = _constant(a), _constant(b)
     if ka is not None and kb is not None:
         # both known: one constant shaped like whichever operand already has the result's type
@@ -63,6 +65,9 @@ def fold_arithmetic(n: Node, rw) -> None:
     if a.__class__ is Value and _literal(b) and a.node is not None and len(a.node.inputs) == 2:
         _combine_literals(n, a, b, rw)
     return None
+
+
+fold_arithmetic.applies = frozenset({"neg", *_ARITH}).__contains__
 
 
 def _combine_literals(n: Node, a: Value, b, rw) -> None:
