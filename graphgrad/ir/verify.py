@@ -38,6 +38,26 @@ def cached_infer_type(op: str, inputs: list, attrs: dict):
     return result
 
 
+def infer_for(op: str, inputs: list, attrs: dict):
+    """``cached_infer_type`` for a node's operands (Values and literals) rather than their types: the memo key is
+    built straight from them, without a list of types first."""
+    if inputs:
+        parts = []
+        for x in inputs:
+            if x.__class__ is Value:
+                t = x.type
+                parts.append((t.shape, t.dtype) if t.__class__ is TensorType else (t.__class__, t))
+            else:
+                parts.append((x.shape, x.dtype) if x.__class__ is TensorType else (x.__class__, x))
+        try:
+            found = _TYPES.get((op, tuple(parts), tuple(attrs.items()) if attrs else ()))
+        except TypeError:  # unhashable: cached_infer_type asks the rule
+            found = None
+        if found is not None:
+            return found
+    return cached_infer_type(op, [x.type if x.__class__ is Value else x for x in inputs], attrs)
+
+
 def verify(graph: Graph) -> Graph:
     """Check ``graph``'s structure and types; raises ``VerificationError`` naming the first bad node.
 
