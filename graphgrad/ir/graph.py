@@ -73,9 +73,16 @@ def name_assigner(names: dict, taken: set):
     # per name, the first suffix not yet tried: a user's `y = f(y)` in a loop names thousands of values y_k, and
     # trying y_1, y_2, ... again for each was quadratic (names are never freed, so no lower suffix frees up)
     suffixes: dict = {}
+    identifiers: dict = {}  # name -> _identifier(name): a loop names thousands of values alike
 
     def assign(v: Value) -> None:
-        base = _identifier(v.name) if v.name else None
+        name = v.name
+        if name:
+            base = identifiers.get(name)
+            if base is None:
+                base = identifiers[name] = _identifier(name)
+        else:
+            base = None
         if base is None:
             base = f"t{next(counter)}"
             while base in taken:

@@ -11,6 +11,7 @@ class VerificationError(AssertionError):
 
 
 _TYPES: dict = {}  # (op, operand types and literals, attrs) -> result type
+_INTERNED: dict = {}  # TensorType -> the one equal TensorType the memo hands out
 
 
 def cached_infer_type(op: str, inputs: list, attrs: dict):
@@ -34,6 +35,11 @@ def cached_infer_type(op: str, inputs: list, attrs: dict):
     result = infer_type(op, inputs, attrs)
     if len(_TYPES) > 50_000:
         _TYPES.clear()
+        _INTERNED.clear()
+    if result.__class__ is TensorType:
+        # one object per distinct type: comparing a node's type with its rule's (verify, apply_vjp's check that a
+        # cotangent has its input's type) is then mostly an identity test
+        result = _INTERNED.setdefault(result, result)
     _TYPES[key] = result
     return result
 
