@@ -38,25 +38,39 @@ class Rewriter:
         self.seen: dict = {}
         self.outputs = set(graph.outputs)
         self._uses: dict | None = None
-        self._origin: dict | None = {} if copy else None  # copied value -> the value it copies (for ``uses``)
+        self._copies: list = []  # with ``copy``: the copy of each node visited so far, in order
+        self._origin: dict = {}  # with ``copy``: a copied value -> the value it copies
         self._applies = [getattr(rule, "applies", _always) for rule in rules]
         self._by_op: dict = {}  # op -> the rules that apply to it, in order
 
     def uses(self, value: Value) -> int:
         """How many times the graph as it was before this walk reads ``value`` (outputs count): a rule that
-        would duplicate work for a value read elsewhere asks first. Counted on first use."""
+        would duplicate work for a value read elsewhere asks first. Counted on first use, over the nodes as they
+        are then: those already visited read their rewritten operands."""
         if self._uses is None:
             counts: dict = {}
-            for n in self.graph.nodes:
-                for x in n.inputs:
+            if self.copy:
+                # the copies made so far read their values' copies, the nodes not yet copied the originals: a
+                # value counts under both (``_origin``: copy -> original)
+                copies = self._copies
+                readers = [c.inputs for c in copies] + [n.inputs for n in self._old.nodes[len(copies):]]
+                outputs = self._old.outputs
+            else:
+                readers = [n.inputs for n in self.graph.nodes]
+                outputs = self.graph.outputs
+            for inputs in readers:
+                for x in inputs:
                     if x.__class__ is Value:
                         counts[x] = counts.get(x, 0) + 1
-            for v in self.graph.outputs:
+            for v in outputs:
                 counts[v] = counts.get(v, 0) + 1
             self._uses = counts
-        if self._origin is not None:
-            value = self._origin.get(value, value)
-        return self._uses.get(value, 0)
+        count = self._uses.get(value, 0)
+        if self.copy:
+            original = self._origin.get(value)
+            if original is not None:
+                count += self._uses.get(original, 0)
+        return count
 
     def run(self) -> Graph:
         if not self.copy:
@@ -68,15 +82,17 @@ class Rewriter:
             if mapping:
                 self.graph.outputs = [mapping.get(v, v) for v in self.graph.outputs]
             return self.graph
-        old_graph = self.graph
-        g = Graph(old_graph.name, [], [], [],
-                  list(old_graph.output_names) if old_graph.output_names else None, dict(old_graph.meta))
-        mapping, origin, outputs, visit = self.mapping, self._origin, self.outputs, self._visit
+        old_graph = self._old = self.graph
+        g = self.graph = Graph(old_graph.name, [], [], [],
+                               list(old_graph.output_names) if old_graph.output_names else None,
+                               dict(old_graph.meta))
+        mapping, copies, origin, outputs, visit = self.mapping, self._copies, self._origin, self.outputs, self._visit
         get = mapping.get
         for v in old_graph.inputs:
             nv = Value(v.type, v.name)
             nv.requires_grad = v.requires_grad
             mapping[v] = nv
+            origin[nv] = v
         g.inputs = [mapping[v] for v in old_graph.inputs]
         for n in old_graph.nodes:
             old = n.output
@@ -85,6 +101,7 @@ class Rewriter:
             # inputs map straight to their final form: a producer's value is never replaced after its visit
             out.node = node = Node(n.op, [get(x, x) if x.__class__ is Value else x for x in n.inputs], n.attrs,
                                    out, n.loc, n.role)
+            copies.append(node)
             origin[out] = old
             if old in outputs:
                 outputs.add(out)
@@ -92,7 +109,6 @@ class Rewriter:
             mapping[old] = get(out, out)
         g.nodes = self.nodes
         g.outputs = [get(v, v) for v in old_graph.outputs]
-        self.graph = g
         return g
 
     def emit(self, op: str, inputs: list, attrs: dict, type: TensorType, like: Node) -> Value:
