@@ -61,6 +61,9 @@ class Node:
     loc: Loc | None = None
     #: "forward" for traced nodes, "adjoint" for nodes made by adjoint generation.
     role: str = "forward"
+    #: what the type rule was asked when this node was made (``ir.verify.typed_for``), so that ``verify`` need not
+    #: ask again while op, attrs and types stay the same objects; None: unknown. Copies keep it.
+    typed: tuple | None = field(default=None, repr=False)
 
     def value_inputs(self) -> list[Value]:
         return [v for v in self.inputs if v.__class__ is Value]
@@ -190,7 +193,7 @@ class Graph:
             nv = Value(old.type, old.name)
             nv.requires_grad = old.requires_grad
             nv.node = node = Node(n.op, [mapping[x] if x.__class__ is Value else x for x in n.inputs], n.attrs, nv,
-                                  n.loc, n.role)
+                                  n.loc, n.role, n.typed)
             nodes.append(node)
             mapping[old] = nv
         g.outputs = [mapping[v] for v in self.outputs]

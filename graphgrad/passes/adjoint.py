@@ -46,7 +46,7 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
         v = Value(old.type, old.name)  # Graph.add_node inlined; attrs are shared, as Graph.copy shares them
         v.requires_grad = old.requires_grad
         v.node = node = Node(n.op, [sym[x].value if x.__class__ is Value else x for x in n.inputs], n.attrs, v,
-                             n.loc, "forward")
+                             n.loc, "forward", n.typed)
         nodes.append(node)
         sym[old] = SymbolicTensor(v, tracer)
 

@@ -31,7 +31,7 @@ def prune_by_requires_grad(graph: Graph, requires_grad: list[bool] | None = None
         old = n.output
         nv = Value(old.type, old.name)
         inputs = [get(x, x) if x.__class__ is Value else x for x in n.inputs]
-        nv.node = node = Node(n.op, inputs, n.attrs, nv, n.loc, n.role)
+        nv.node = node = Node(n.op, inputs, n.attrs, nv, n.loc, n.role, n.typed)
         nodes.append(node)
         mapping[old] = nv
         nv.requires_grad = (n.op not in NONDIFFERENTIABLE and nv.type.is_floating

@@ -100,7 +100,7 @@ class Rewriter:
             out.requires_grad = old.requires_grad
             # inputs map straight to their final form: a producer's value is never replaced after its visit
             out.node = node = Node(n.op, [get(x, x) if x.__class__ is Value else x for x in n.inputs], n.attrs,
-                                   out, n.loc, n.role)
+                                   out, n.loc, n.role, n.typed)
             copies.append(node)
             origin[out] = old
             if old in outputs:

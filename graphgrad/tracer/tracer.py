@@ -20,7 +20,7 @@ from ..ir.api import TensorBase
 from ..ir.graph import Graph, Loc, Node, Value
 from ..ir.registry import OPS, ShapeError
 from ..ir.types import TensorType, dtype_name
-from ..ir.verify import infer_for
+from ..ir.verify import typed_for
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _EXAMPLES_DIR = os.path.join(_PACKAGE_DIR, "examples")
@@ -324,13 +324,13 @@ class Tracer:
         """``record`` for ``inputs`` and ``attrs`` that are this node's own (no copies made)."""
         loc = self.loc_override or (self._locate() if self.locate else None)
         try:
-            out_type = infer_for(op, inputs, attrs)
+            typed = typed_for(op, inputs, attrs)
         except (ShapeError, IndexError, TypeError) as e:
             shapes = ", ".join(str(x.type if isinstance(x, Value) else x) for x in inputs)
             raise type(e)(f"{e} (in {op}({shapes}){_where(loc)})") from None
         # Graph.add_node inlined
-        v = Value(out_type)
-        v.node = Node(op, inputs, attrs, v, loc, self.role)
+        v = Value(typed[2])
+        v.node = Node(op, inputs, attrs, v, loc, self.role, typed)
         self.graph.nodes.append(v.node)
         return SymbolicTensor(v, self)
 
