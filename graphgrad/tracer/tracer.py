@@ -291,19 +291,19 @@ class Tracer:
         else:
             return None
         frames = self._frames
-        if frames is not None and id(frame) not in frames:
-            # remember this frame and its user-code callers up to the trace's caller; stops at the first frame
-            # already known, so a whole loop of records in one function costs one dict lookup each
-            child = None
-            f = frame
-            while f is not None:
-                entry = frames.get(id(f))
-                if child is not None:
-                    child[1] = id(f)
-                if entry is not None:
-                    break
-                child = frames[id(f)] = [f, None, len(frames)]
-                f = self._caller(f)
+        if frames is not None:
+            key = id(frame)
+            if key not in frames:
+                # remember this frame and its user-code callers up to the trace's caller; stops at the first frame
+                # already known, so a whole loop of records in one function costs one dict lookup each
+                child = frames[key] = [frame, None, len(frames)]
+                f = self._caller(frame)
+                while f is not None:
+                    key = child[1] = id(f)
+                    if key in frames:
+                        break
+                    child = frames[key] = [f, None, len(frames)]
+                    f = self._caller(f)
         key = (filename, frame.f_lineno)
         loc = _LOCS.get(key)
         return loc if loc is not None else _loc(frame)
