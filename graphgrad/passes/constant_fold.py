@@ -70,14 +70,20 @@ def fold_arithmetic(n: Node, rw) -> None:
 fold_arithmetic.applies = frozenset({"neg", *_ARITH}).__contains__
 
 
+_COMBINED = frozenset({("add", "add"), ("add", "sub"), ("sub", "add"), ("sub", "sub"), ("mul", "mul"),
+                       ("div", "div")})
+
+
 def _combine_literals(n: Node, a: Value, b, rw) -> None:
     """``(x op1 c) op2 b`` -> ``x op c'`` for a float ``x`` (see the module docstring)."""
     inner = a.node
+    pair = (inner.op, n.op)
+    if pair not in _COMBINED:  # before rw.uses: the first use counts the readers of the whole graph
+        return
     x, c = inner.inputs
     if x.__class__ is not Value or not _literal(c) or not x.type.is_floating or x.type != n.output.type \
             or a.type != n.output.type or rw.uses(a) != 1:
         return
-    pair = (inner.op, n.op)
     if pair in (("add", "add"), ("add", "sub"), ("sub", "add"), ("sub", "sub")):
         shift = (c if inner.op == "add" else -c) + (b if n.op == "add" else -b)
         n.op, n.inputs = "add", [x, shift]
