@@ -61,6 +61,9 @@ class Node:
     loc: Loc | None = None
     #: "forward" for traced nodes, "adjoint" for nodes made by adjoint generation.
     role: str = "forward"
+    #: what the type rule was asked when this node was made (``ir.verify.typed_for``), so that ``verify`` need not
+    #: ask again while op, attrs and types stay the same objects; None: unknown. Copies keep it.
+    typed: tuple | None = field(default=None, repr=False)
 
     def value_inputs(self) -> list[Value]:
         return [v for v in self.inputs if v.__class__ is Value]
@@ -73,9 +76,16 @@ def name_assigner(names: dict, taken: set):
     # per name, the first suffix not yet tried: a user's `y = f(y)` in a loop names thousands of values y_k, and
     # trying y_1, y_2, ... again for each was quadratic (names are never freed, so no lower suffix frees up)
     suffixes: dict = {}
+    identifiers: dict = {}  # name -> _identifier(name): a loop names thousands of values alike
 
     def assign(v: Value) -> None:
-        base = _identifier(v.name) if v.name else None
+        name = v.name
+        if name:
+            base = identifiers.get(name)
+            if base is None:
+                base = identifiers[name] = _identifier(name)
+        else:
+            base = None
         if base is None:
             base = f"t{next(counter)}"
             while base in taken:
@@ -183,7 +193,7 @@ class Graph:
             nv = Value(old.type, old.name)
             nv.requires_grad = old.requires_grad
             nv.node = node = Node(n.op, [mapping[x] if x.__class__ is Value else x for x in n.inputs], n.attrs, nv,
-                                  n.loc, n.role)
+                                  n.loc, n.role, n.typed)
             nodes.append(node)
             mapping[old] = nv
         g.outputs = [mapping[v] for v in self.outputs]

@@ -26,12 +26,13 @@ def all_value_names(graph: Graph, names: dict | None = None, taken: set | None =
         for n in g.nodes:
             assign(n.output)
         for n in g.nodes:
-            for _, sub in subgraphs(n):
-                walk(sub)
+            if n.attrs:  # most nodes have no attributes, so no sub-graphs: no list made for them
+                for _, sub in subgraphs(n):
+                    walk(sub)
 
     walk(graph)
     return names
 
 
 def has_subgraphs(graph: Graph) -> bool:
-    return any(subgraphs(n) for n in graph.nodes)
+    return any(subgraphs(n) for n in graph.nodes if n.attrs)

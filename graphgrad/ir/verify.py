@@ -11,6 +11,7 @@ class VerificationError(AssertionError):
 
 
 _TYPES: dict = {}  # (op, operand types and literals, attrs) -> result type
+_INTERNED: dict = {}  # TensorType -> the one equal TensorType the memo hands out
 
 
 def cached_infer_type(op: str, inputs: list, attrs: dict):
@@ -34,8 +35,40 @@ def cached_infer_type(op: str, inputs: list, attrs: dict):
     result = infer_type(op, inputs, attrs)
     if len(_TYPES) > 50_000:
         _TYPES.clear()
+        _INTERNED.clear()
+    if result.__class__ is TensorType:
+        # one object per distinct type: comparing a node's type with its rule's (verify, apply_vjp's check that a
+        # cotangent has its input's type) is then mostly an identity test
+        result = _INTERNED.setdefault(result, result)
     _TYPES[key] = result
     return result
+
+
+def infer_for(op: str, inputs: list, attrs: dict):
+    """``cached_infer_type`` for a node's operands (Values and literals) rather than their types: the memo key is
+    built straight from them, without a list of types first."""
+    return typed_for(op, inputs, attrs)[2]
+
+
+_STRUCTURED = frozenset({"cond", "scan", "while"})  # attributes hold sub-graphs, which passes rebuild
+
+
+def typed_for(op: str, inputs: list, attrs: dict) -> tuple:
+    """The result type of ``op`` on ``inputs`` as a node's ``typed`` record: ``(op, attrs, result type, each
+    operand's type or literal)``. ``verify`` trusts a node whose op, attrs, operand types and result type are
+    still these very objects instead of asking the type rule again (rules are pure, attrs are never changed in
+    place). Control flow gets a record too, but one that never matches (its attrs are sub-graphs)."""
+    operands = [x.type if x.__class__ is Value else x for x in inputs]
+    found = None
+    if inputs:
+        parts = [(t.shape, t.dtype) if t.__class__ is TensorType else (t.__class__, t) for t in operands]
+        try:
+            found = _TYPES.get((op, tuple(parts), tuple(attrs.items()) if attrs else ()))
+        except TypeError:  # unhashable: cached_infer_type asks the rule
+            pass
+    if found is None:
+        found = cached_infer_type(op, operands, attrs)
+    return (op if op not in _STRUCTURED else None, attrs, found, tuple(operands))
 
 
 def verify(graph: Graph) -> Graph:
@@ -53,26 +86,54 @@ def verify(graph: Graph) -> Graph:
         if v in defined:
             raise VerificationError(f"{graph.name}: input {v} listed twice")
         defined.add(v)
+    memo = _TYPES
     for i, n in enumerate(graph.nodes):
-        if n.op not in OPS:
-            raise VerificationError(f"{graph.name}: node {i} uses unknown primitive {n.op!r}")
-        types = []
-        for x in n.inputs:
-            if isinstance(x, Value):
-                if x not in defined:
-                    raise VerificationError(f"{graph.name}: node {i} ({n.op}) reads {x} before it is defined")
-                types.append(x.type)
-            else:
-                types.append(x)
-        if n.output in defined:
-            raise VerificationError(f"{graph.name}: {n.output} defined twice (not SSA)")
-        if n.output.node is not n:
-            raise VerificationError(f"{graph.name}: {n.output} does not point back to its node")
-        expected = cached_infer_type(n.op, types, n.attrs)
-        if expected is not n.output.type and expected != n.output.type:
-            raise VerificationError(f"{graph.name}: node {i} ({n.op}) has type {n.output.type}, "
-                                    f"its rule says {expected}")
-        defined.add(n.output)
+        op = n.op
+        if op not in OPS:
+            raise VerificationError(f"{graph.name}: node {i} uses unknown primitive {op!r}")
+        inputs = n.inputs
+        out = n.output
+        attrs = n.attrs
+        # a node typed by its rule for these very operand types, attrs and result type needs no second asking
+        typed = n.typed
+        if typed is not None and typed[0] is op and typed[1] is attrs and typed[2] is out.type \
+                and len(typed[3]) == len(inputs):
+            known = True
+            for x, t in zip(inputs, typed[3]):
+                if x.__class__ is Value:
+                    if x not in defined:
+                        raise VerificationError(f"{graph.name}: node {i} ({op}) reads {x} before it is defined")
+                    if t is not x.type:
+                        known = False
+                elif t is not x:
+                    known = False
+        else:
+            known = False
+            for x in inputs:
+                if x.__class__ is Value and x not in defined:
+                    raise VerificationError(f"{graph.name}: node {i} ({op}) reads {x} before it is defined")
+        if out in defined:
+            raise VerificationError(f"{graph.name}: {out} defined twice (not SSA)")
+        if out.node is not n:
+            raise VerificationError(f"{graph.name}: {out} does not point back to its node")
+        if not known:
+            # cached_infer_type inlined: the memo key is built from the operands directly
+            parts = []
+            for x in inputs:
+                t = x.type if x.__class__ is Value else x
+                parts.append((t.shape, t.dtype) if t.__class__ is TensorType else (t.__class__, t))
+            expected = None
+            if inputs:
+                try:
+                    expected = memo.get((op, tuple(parts), tuple(attrs.items()) if attrs else ()))
+                except TypeError:  # unhashable: cached_infer_type asks the rule
+                    pass
+            if expected is None:
+                expected = cached_infer_type(op, [x.type if x.__class__ is Value else x for x in inputs], attrs)
+            if expected is not out.type and expected != out.type:
+                raise VerificationError(f"{graph.name}: node {i} ({op}) has type {out.type}, "
+                                        f"its rule says {expected}")
+        defined.add(out)
     for v in graph.outputs:
         if v not in defined:
             raise VerificationError(f"{graph.name}: output {v} is never defined")

@@ -7,7 +7,7 @@ no cotangent stay symbolic zeros and cost nothing.
 """
 from __future__ import annotations
 
-from ..ir.graph import Graph, Value
+from ..ir.graph import Graph, Node, Value
 from ..ir.verify import verify
 from ..tracer.tracer import SymbolicTensor, Tracer
 from .vjp_rules import apply_vjp
@@ -32,6 +32,7 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
     tuple_ct: dict[Value, dict] = {}  # a control-flow result's cotangents, by output index
     for v in graph.inputs:
         sym[v] = tracer.input(v.type, v.name, v.requires_grad)
+    nodes = joint.nodes
     for n in graph.nodes:  # the forward part is a copy: its types are known, no rule needs asking again
         if n.op in STRUCTURED:  # control flow may save more for its adjoint (a scan, each iteration's carry)
             tracer.loc_override = n.loc
@@ -41,10 +42,13 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
             out.value.requires_grad = n.output.requires_grad
             sym[n.output] = out
             continue
-        v = joint.add_node(n.op, [sym[x].value if x.__class__ is Value else x for x in n.inputs], n.attrs,
-                           n.output.type, n.loc, "forward", n.output.name)
-        v.requires_grad = n.output.requires_grad
-        sym[n.output] = SymbolicTensor(v, tracer)
+        old = n.output
+        v = Value(old.type, old.name)  # Graph.add_node inlined; attrs are shared, as Graph.copy shares them
+        v.requires_grad = old.requires_grad
+        v.node = node = Node(n.op, [sym[x].value if x.__class__ is Value else x for x in n.inputs], n.attrs, v,
+                             n.loc, "forward", n.typed)
+        nodes.append(node)
+        sym[old] = SymbolicTensor(v, tracer)
 
     names = graph.value_names()
     ct: dict[Value, SymbolicTensor] = {}
@@ -86,12 +90,19 @@ def generate_adjoint(graph: Graph, seed: str = "input") -> Graph:
         if g.value.name is None:
             g.value.name = f"grad_{names[n.output]}"
         tracer.loc_override = n.loc
-        needs = [isinstance(x, Value) and x.requires_grad for x in n.inputs]
-        ins = [sym[x] if isinstance(x, Value) else x for x in n.inputs]
-        types = [x.type if isinstance(x, Value) else None for x in n.inputs]
+        needs, ins, types = [], [], []
+        for x in n.inputs:
+            if x.__class__ is Value:
+                needs.append(x.requires_grad)
+                ins.append(sym[x])
+                types.append(x.type)
+            else:
+                needs.append(False)
+                ins.append(x)
+                types.append(None)
         grads = apply_vjp(n.op, g, sym[n.output], ins, types, needs, n.attrs)
-        for x, gx in zip(n.inputs, grads):
-            if gx is not None and isinstance(x, Value) and x.requires_grad:
+        for x, gx, need in zip(n.inputs, grads, needs):
+            if gx is not None and need:
                 ct[x] = ct[x] + gx if x in ct else gx
 
     grads_out: list[Value] = []

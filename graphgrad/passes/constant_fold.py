@@ -49,6 +49,8 @@ def fold_arithmetic(n: Node, rw) -> None:
     if op not in _ARITH or len(n.inputs) != 2:
         return None
     a, b = n.inputs
+    if b.__class__ is Value and (b.node is None or b.node.op != "full_like"):
+        return None  # b not known: nothing folds, and no literal chain ends here (the common case, cheaply)
     ka, kb = _constant(a), _constant(b)
     if ka is not None and kb is not None:
         # both known: one constant shaped like whichever operand already has the result's type
@@ -65,14 +67,23 @@ def fold_arithmetic(n: Node, rw) -> None:
     return None
 
 
+fold_arithmetic.applies = frozenset({"neg", *_ARITH}).__contains__
+
+
+_COMBINED = frozenset({("add", "add"), ("add", "sub"), ("sub", "add"), ("sub", "sub"), ("mul", "mul"),
+                       ("div", "div")})
+
+
 def _combine_literals(n: Node, a: Value, b, rw) -> None:
     """``(x op1 c) op2 b`` -> ``x op c'`` for a float ``x`` (see the module docstring)."""
     inner = a.node
+    pair = (inner.op, n.op)
+    if pair not in _COMBINED:  # before rw.uses: the first use counts the readers of the whole graph
+        return
     x, c = inner.inputs
     if x.__class__ is not Value or not _literal(c) or not x.type.is_floating or x.type != n.output.type \
             or a.type != n.output.type or rw.uses(a) != 1:
         return
-    pair = (inner.op, n.op)
     if pair in (("add", "add"), ("add", "sub"), ("sub", "add"), ("sub", "sub")):
         shift = (c if inner.op == "add" else -c) + (b if n.op == "add" else -b)
         n.op, n.inputs = "add", [x, shift]

@@ -101,11 +101,17 @@ class _Builder:
         self.outputs = set(graph.outputs)
         self.uses: dict[Value, int] = {}
         self.readers: dict[Value, list[Node]] = {}
+        uses, readers = self.uses, self.readers
         for n in graph.nodes:
             for x in n.inputs:
                 if x.__class__ is Value:
-                    self.uses[x] = self.uses.get(x, 0) + 1
-                    self.readers.setdefault(x, []).append(n)
+                    found = readers.get(x)
+                    if found is None:  # not setdefault(x, []): no list made for every read
+                        readers[x] = [n]
+                        uses[x] = 1
+                    else:
+                        found.append(n)
+                        uses[x] += 1
         self._made: dict = {}
 
     def emit(self, at: Node, op: str, inputs: list, attrs: dict) -> Value:

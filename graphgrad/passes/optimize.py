@@ -39,11 +39,22 @@ def _keeps_zero_signs(op: str, x: Value, zero) -> bool:
     return negative if op == "add" else not negative
 
 
+_ARITHMETIC = frozenset({"mul", "div", "pow", "add", "sub"})
+
+
 def _identity(n: Node, rw: _Rewriter) -> Value | None:
     """The value ``n`` merely passes on, if it is an identity."""
     op = n.op
     inputs = n.inputs
     x = inputs[0] if inputs else None
+    if op in _ARITHMETIC and x.__class__ is Value and inputs[1].__class__ is Value:  # no literal: the common case
+        if op == "mul":
+            same = None
+            for a, b in ((x, inputs[1]), (inputs[1], x)):
+                if a.node is not None and a.node.op == "full_like" and a.node.attrs["value"] == 1.0:
+                    same = b
+            return same
+        return None
     if op in ("mul", "div", "pow") and _is_literal(inputs[1], 1) and isinstance(x, Value):
         return x
     if op == "mul" and _is_literal(x, 1) and isinstance(inputs[1], Value):
@@ -68,6 +79,10 @@ def _identity(n: Node, rw: _Rewriter) -> Value | None:
     if op == "cast" and x.type.dtype == n.attrs["dtype"]:
         return x
     return None
+
+
+_identity.applies = frozenset({"mul", "div", "pow", "add", "sub", "reshape", "expand", "permute", "neg",
+                               "cast"}).__contains__
 
 
 def simplify(graph: Graph) -> Graph:
@@ -96,6 +111,9 @@ def _fold_shape_chain(n: Node, rw: _Rewriter) -> None:
             scalar = rw.emit("reshape", [scalar], {"shape": ones}, TensorType(ones, scalar.type.dtype), n)
         n.op, n.inputs, n.attrs = "expand", [scalar], {"shape": shape}
     return None
+
+
+_fold_shape_chain.applies = frozenset({"reshape", "expand", "permute"}).__contains__
 
 
 def fold_shape_chains(graph: Graph) -> Graph:
@@ -129,6 +147,11 @@ def _type_with(node, inputs: list):
 def _drop_broadcasts(n: Node, rw: _Rewriter) -> None:
     if not OPS[n.op].elementwise:
         return None
+    for x in n.inputs:  # most nodes read no broadcast: nothing to do
+        if x.__class__ is Value and x.node is not None and x.node.op in _BROADCASTS:
+            break
+    else:
+        return None
     values = [x for x in n.inputs if isinstance(x, Value)]
     source = _broadcast_source(values[0]) if len(values) == 1 else None
     if source is not None:
@@ -153,6 +176,10 @@ def _drop_broadcasts(n: Node, rw: _Rewriter) -> None:
     return None
 
 
+_BROADCASTS = frozenset({"expand", "reshape"})  # the ops ``_broadcast_source`` looks through
+_drop_broadcasts.applies = lambda op: OPS[op].elementwise
+
+
 def drop_explicit_broadcasts(graph: Graph) -> Graph:
     """Elementwise ops broadcast by themselves: ``expand(g, (64, 3)) * y`` -> ``g * y`` wherever the op's type
     rule gives the same type. The cotangents of ``sum`` and ``mean`` are such broadcasts, and ``broadcast_to``
@@ -164,8 +191,8 @@ def optimize(graph: Graph) -> Graph:
     """The "optimized" stage: shape-chain folding, broadcast dropping, constant folding, simplification and CSE in
     one walk, then dead-node elimination (and, inside control-flow nodes, the same on their sub-graphs with
     unread outputs, carries and operands dropped); returns a verified copy."""
-    g = graph.copy()
-    _rewrite(g, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity), cse=True)
+    # the walk copies as it goes: ``graph`` (an earlier stage, kept for inspection) stays as it was
+    g = _rewrite(graph, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity), cse=True, copy=True)
     g = eliminate_dead_nodes(g)
     if any(n.op in ("cond", "scan", "while") for n in g.nodes):
         from .subgraphs import simplify_control

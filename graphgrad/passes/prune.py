@@ -1,7 +1,7 @@
 """requires_grad propagation and subgraph pruning; dead-node elimination."""
 from __future__ import annotations
 
-from ..ir.graph import Graph, Value
+from ..ir.graph import Graph, Node, Value
 from .vjp_rules import NONDIFFERENTIABLE
 
 
@@ -12,22 +12,42 @@ def prune_by_requires_grad(graph: Graph, requires_grad: list[bool] | None = None
     depends on a trainable input but reaches no output through differentiable ops is unmarked, so
     adjoint generation never visits it. Freezing a layer therefore removes its whole backward.
     """
-    g = graph.copy()
+    g = Graph(graph.name, output_names=list(graph.output_names) if graph.output_names else None,
+              meta=dict(graph.meta))
+    mapping: dict = {}
+    for v in graph.inputs:
+        nv = g.add_input(v.type, v.name)
+        nv.requires_grad = v.requires_grad
+        mapping[v] = nv
     if requires_grad is not None:
         if len(requires_grad) != len(g.inputs):
             raise ValueError(f"{g.name}: {len(requires_grad)} requires_grad flags for {len(g.inputs)} inputs")
         for v, flag in zip(g.inputs, requires_grad):
             v.requires_grad = bool(flag) and v.type.is_floating
-    for n in g.nodes:
-        n.output.requires_grad = (n.op not in NONDIFFERENTIABLE and n.output.type.is_floating
-                                  and any(x.requires_grad for x in n.value_inputs()))
-    # backward sweep: keep the mark only where a differentiable path reaches an output
+    # the copy (Graph.copy) and the forward sweep in one pass: a node's inputs are marked before it is reached
+    nodes = g.nodes
+    get = mapping.get
+    for n in graph.nodes:
+        old = n.output
+        nv = Value(old.type, old.name)
+        inputs = [get(x, x) if x.__class__ is Value else x for x in n.inputs]
+        nv.node = node = Node(n.op, inputs, n.attrs, nv, n.loc, n.role, n.typed)
+        nodes.append(node)
+        mapping[old] = nv
+        nv.requires_grad = (n.op not in NONDIFFERENTIABLE and nv.type.is_floating
+                            and any(x.requires_grad for x in inputs if x.__class__ is Value))
+    g.outputs = [mapping[v] for v in graph.outputs]
+    # backward sweep: keep the mark only where a differentiable path reaches an output (a node's own mark is
+    # final when it is reached, and its inputs' forward marks are still in place)
     reaches: set[Value] = {v for v in g.outputs if v.requires_grad}
-    for n in reversed(g.nodes):
-        if n.output in reaches:
-            reaches.update(x for x in n.value_inputs() if x.requires_grad)
-    for n in g.nodes:
-        n.output.requires_grad = n.output in reaches
+    for n in reversed(nodes):
+        out = n.output
+        if out in reaches:
+            for x in n.inputs:
+                if x.__class__ is Value and x.requires_grad:
+                    reaches.add(x)
+        else:
+            out.requires_grad = False
     return g  # a copy with new flags: nothing a verifier checks has changed
 
 

@@ -2,11 +2,19 @@
 
 A rule ``rule(node, rewriter)`` sees a node whose inputs are already in their final form (every producer was
 rewritten before it), so one walk applies a set of local rules to a fixed point.
+
+A rule that only ever changes nodes of some ops may say so with an attribute ``applies``: ``applies(op) -> bool``
+(e.g. ``frozenset(...).__contains__``). The walk then calls it only for those ops, which is the same walk: for
+any other op the rule would have returned None and changed nothing.
 """
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node, Value
 from ..ir.types import TensorType
+
+
+def _always(op: str) -> bool:
+    return True
 
 
 class Rewriter:
@@ -15,40 +23,93 @@ class Rewriter:
     A rule ``rule(node, rewriter)`` either changes ``node`` in place (its op, inputs, attrs; it may
     ``emit`` new nodes placed before it) and returns None, or returns an existing Value that computes the
     same thing, which then replaces the node's output everywhere.
+
+    With ``copy=True`` the walk rewrites fresh copies of the nodes (new Values, as ``Graph.copy``) into a new
+    Graph and leaves ``graph`` as it was: a copy and a walk in one pass over the nodes.
     """
 
-    def __init__(self, graph: Graph, rules: tuple, cse: bool):
+    def __init__(self, graph: Graph, rules: tuple, cse: bool, copy: bool = False):
         self.graph = graph
         self.rules = rules
         self.cse = cse
+        self.copy = copy
         self.mapping: dict[Value, Value] = {}
         self.nodes: list[Node] = []
         self.seen: dict = {}
         self.outputs = set(graph.outputs)
         self._uses: dict | None = None
+        self._copies: list = []  # with ``copy``: the copy of each node visited so far, in order
+        self._origin: dict = {}  # with ``copy``: a copied value -> the value it copies
+        self._applies = [getattr(rule, "applies", _always) for rule in rules]
+        self._by_op: dict = {}  # op -> the rules that apply to it, in order
 
     def uses(self, value: Value) -> int:
         """How many times the graph as it was before this walk reads ``value`` (outputs count): a rule that
-        would duplicate work for a value read elsewhere asks first. Counted on first use."""
+        would duplicate work for a value read elsewhere asks first. Counted on first use, over the nodes as they
+        are then: those already visited read their rewritten operands."""
         if self._uses is None:
             counts: dict = {}
-            for n in self.graph.nodes:
-                for x in n.inputs:
+            if self.copy:
+                # the copies made so far read their values' copies, the nodes not yet copied the originals: a
+                # value counts under both (``_origin``: copy -> original)
+                copies = self._copies
+                readers = [c.inputs for c in copies] + [n.inputs for n in self._old.nodes[len(copies):]]
+                outputs = self._old.outputs
+            else:
+                readers = [n.inputs for n in self.graph.nodes]
+                outputs = self.graph.outputs
+            for inputs in readers:
+                for x in inputs:
                     if x.__class__ is Value:
                         counts[x] = counts.get(x, 0) + 1
-            for v in self.graph.outputs:
+            for v in outputs:
                 counts[v] = counts.get(v, 0) + 1
             self._uses = counts
-        return self._uses.get(value, 0)
+        count = self._uses.get(value, 0)
+        if self.copy:
+            original = self._origin.get(value)
+            if original is not None:
+                count += self._uses.get(original, 0)
+        return count
 
     def run(self) -> Graph:
-        for n in self.graph.nodes:
-            self.visit(n)
-        self.graph.nodes = self.nodes
-        mapping = self.mapping
-        if mapping:
-            self.graph.outputs = [mapping.get(v, v) for v in self.graph.outputs]
-        return self.graph
+        if not self.copy:
+            visit = self.visit
+            for n in self.graph.nodes:
+                visit(n)
+            self.graph.nodes = self.nodes
+            mapping = self.mapping
+            if mapping:
+                self.graph.outputs = [mapping.get(v, v) for v in self.graph.outputs]
+            return self.graph
+        old_graph = self._old = self.graph
+        g = self.graph = Graph(old_graph.name, [], [], [],
+                               list(old_graph.output_names) if old_graph.output_names else None,
+                               dict(old_graph.meta))
+        mapping, copies, origin, outputs, visit = self.mapping, self._copies, self._origin, self.outputs, self._visit
+        get = mapping.get
+        for v in old_graph.inputs:
+            nv = Value(v.type, v.name)
+            nv.requires_grad = v.requires_grad
+            mapping[v] = nv
+            origin[nv] = v
+        g.inputs = [mapping[v] for v in old_graph.inputs]
+        for n in old_graph.nodes:
+            old = n.output
+            out = Value(old.type, old.name)
+            out.requires_grad = old.requires_grad
+            # inputs map straight to their final form: a producer's value is never replaced after its visit
+            out.node = node = Node(n.op, [get(x, x) if x.__class__ is Value else x for x in n.inputs], n.attrs,
+                                   out, n.loc, n.role, n.typed)
+            copies.append(node)
+            origin[out] = old
+            if old in outputs:
+                outputs.add(out)
+            visit(node)
+            mapping[old] = get(out, out)
+        g.nodes = self.nodes
+        g.outputs = [get(v, v) for v in old_graph.outputs]
+        return g
 
     def emit(self, op: str, inputs: list, attrs: dict, type: TensorType, like: Node) -> Value:
         """A new node just before the one being rewritten (rewritten itself); its value."""
@@ -67,15 +128,32 @@ class Rewriter:
         mapping = self.mapping
         if mapping:
             n.inputs = [mapping.get(x, x) if x.__class__ is Value else x for x in n.inputs]
-        for rule in self.rules:
+        self._visit(n)
+
+    def _visit(self, n: Node) -> None:
+        """``visit`` for a node whose inputs are in their final form already."""
+        op = n.op
+        rules = self._by_op.get(op)
+        if rules is None:
+            rules = self._by_op[op] = [(k, rule) for k, (rule, applies) in enumerate(zip(self.rules, self._applies))
+                                       if applies(op)]
+        for k, rule in rules:
             same = rule(n, self)
             if same is not None and same.type == n.output.type and n.output not in self.outputs:
                 self.replace(n, same)
                 return
+            if n.op != op:  # the rule changed the op: the later rules are those that apply to the new one
+                for rule, applies in zip(self.rules[k + 1:], self._applies[k + 1:]):
+                    if applies(n.op):
+                        same = rule(n, self)
+                        if same is not None and same.type == n.output.type and n.output not in self.outputs:
+                            self.replace(n, same)
+                            return
+                break
         if self.cse and n.op != "stop_gradient":  # stop_gradient nodes exist to carry a second name
             try:
                 # a literal is keyed with its class: 1, 1.0 and True are equal but differ in type
-                key = (n.op, tuple(x if x.__class__ is Value else (x.__class__, x) for x in n.inputs),
+                key = (n.op, tuple([x if x.__class__ is Value else (x.__class__, x) for x in n.inputs]),
                        tuple(n.attrs.items()) if n.attrs else ())
                 earlier = self.seen.get(key)
             except TypeError:  # an unhashable attribute: never merged
@@ -88,10 +166,7 @@ class Rewriter:
         self.nodes.append(n)
 
 
-def _rewrite(graph: Graph, rules: tuple, cse: bool = False) -> Graph:
-    return _Rewriter(graph, rules, cse).run()
-
-
-def rewrite(graph: Graph, rules: tuple, cse: bool = False) -> Graph:
-    """Apply ``rules`` (and CSE when asked) to ``graph`` in one forward walk, in place."""
-    return Rewriter(graph, rules, cse).run()
+def rewrite(graph: Graph, rules: tuple, cse: bool = False, copy: bool = False) -> Graph:
+    """Apply ``rules`` (and CSE when asked) to ``graph`` in one forward walk: in place, or with ``copy=True`` into
+    a copy (``graph`` unchanged)."""
+    return Rewriter(graph, rules, cse, copy).run()

@@ -17,10 +17,10 @@ from collections import OrderedDict
 import numpy as np
 
 from ..ir.api import TensorBase
-from ..ir.graph import Graph, Loc, Value
+from ..ir.graph import Graph, Loc, Node, Value
 from ..ir.registry import OPS, ShapeError
 from ..ir.types import TensorType, dtype_name
-from ..ir.verify import cached_infer_type
+from ..ir.verify import typed_for
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _EXAMPLES_DIR = os.path.join(_PACKAGE_DIR, "examples")
@@ -277,24 +277,36 @@ class Tracer:
 
     def _locate(self) -> Loc | None:
         """The user's frame that is recording now (and, while tracing, remember it for naming)."""
-        frame = _user_frame(sys._getframe(2))
-        if frame is None:
+        # _user_frame and _loc inlined: this runs once per recorded node
+        frame = sys._getframe(2)
+        user_files = _USER_FILES
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            user = user_files.get(filename)
+            if user is None:
+                user = _is_user_file(filename)
+            if user:
+                break
+            frame = frame.f_back
+        else:
             return None
         frames = self._frames
-        if frames is not None and id(frame) not in frames:
-            # remember this frame and its user-code callers up to the trace's caller; stops at the first frame
-            # already known, so a whole loop of records in one function costs one dict lookup each
-            child = None
-            f = frame
-            while f is not None:
-                entry = frames.get(id(f))
-                if child is not None:
-                    child[1] = id(f)
-                if entry is not None:
-                    break
-                child = frames[id(f)] = [f, None, len(frames)]
-                f = self._caller(f)
-        return _loc(frame)
+        if frames is not None:
+            key = id(frame)
+            if key not in frames:
+                # remember this frame and its user-code callers up to the trace's caller; stops at the first frame
+                # already known, so a whole loop of records in one function costs one dict lookup each
+                child = frames[key] = [frame, None, len(frames)]
+                f = self._caller(frame)
+                while f is not None:
+                    key = child[1] = id(f)
+                    if key in frames:
+                        break
+                    child = frames[key] = [f, None, len(frames)]
+                    f = self._caller(f)
+        key = (filename, frame.f_lineno)
+        loc = _LOCS.get(key)
+        return loc if loc is not None else _loc(frame)
 
     def _caller(self, frame):
         """The nearest user frame that called ``frame``, below the trace's caller (None past it)."""
@@ -306,14 +318,20 @@ class Tracer:
         return None
 
     def record(self, op: str, inputs: list, attrs: dict) -> "SymbolicTensor":
-        types = [x.type if isinstance(x, Value) else x for x in inputs]
+        return self._record(op, list(inputs), dict(attrs))
+
+    def _record(self, op: str, inputs: list, attrs: dict) -> "SymbolicTensor":
+        """``record`` for ``inputs`` and ``attrs`` that are this node's own (no copies made)."""
         loc = self.loc_override or (self._locate() if self.locate else None)
         try:
-            out_type = cached_infer_type(op, types, attrs)
+            typed = typed_for(op, inputs, attrs)
         except (ShapeError, IndexError, TypeError) as e:
-            shapes = ", ".join(str(t) for t in types)
+            shapes = ", ".join(str(x.type if isinstance(x, Value) else x) for x in inputs)
             raise type(e)(f"{e} (in {op}({shapes}){_where(loc)})") from None
-        v = self.graph.add_node(op, inputs, attrs, out_type, loc, self.role)
+        # Graph.add_node inlined
+        v = Value(typed[2])
+        v.node = Node(op, inputs, attrs, v, loc, self.role, typed)
+        self.graph.nodes.append(v.node)
         return SymbolicTensor(v, self)
 
 
@@ -343,17 +361,18 @@ class SymbolicTensor(TensorBase):
 
     @classmethod
     def _apply(cls, op: str, inputs: tuple, attrs: dict):
+        stack = ACTIVE.stack
         tracer = None
         for x in inputs:  # the innermost trace: a loop body's ops on outer values record in the body
             if isinstance(x, SymbolicTensor) and (tracer is None or x.tracer.depth > tracer.depth):
                 tracer = x.tracer
-        if len(ACTIVE.stack) > 1:  # values of nested traces: the innermost one records
+        if len(stack) > 1:  # values of nested traces: the innermost one records
             for x in inputs:
-                if isinstance(x, SymbolicTensor) and x.tracer is not tracer and x.tracer in ACTIVE.stack \
-                        and tracer in ACTIVE.stack and ACTIVE.stack.index(x.tracer) > ACTIVE.stack.index(tracer):
+                if isinstance(x, SymbolicTensor) and x.tracer is not tracer and x.tracer in stack \
+                        and tracer in stack and stack.index(x.tracer) > stack.index(tracer):
                     tracer = x.tracer
-        if ACTIVE.stack and ACTIVE.stack[-1].depth > tracer.depth:
-            tracer = _descendant(ACTIVE.stack[-1], tracer)
+        if stack and stack[-1].depth > tracer.depth:
+            tracer = _descendant(stack[-1], tracer)
         if tracer.finished:
             raise TracerError(
                 f"{op}: escaped tracer: this value was traced inside {tracer.graph.name!r}, which has finished "
@@ -361,14 +380,19 @@ class SymbolicTensor(TensorBase):
                 f"to a list, stored in a global or attribute) has no value; return it from the function instead.")
         values = []
         for x in inputs:
-            if isinstance(x, SymbolicTensor):
+            cls_ = x.__class__
+            if cls_ is SymbolicTensor and x.tracer is tracer:  # the common cases first
+                values.append(x.value)
+            elif cls_ is float or cls_ is int:
+                values.append(x)
+            elif isinstance(x, SymbolicTensor):
                 if x.tracer is tracer:
                     values.append(x.value)
                     continue
                 if tracer.depth:  # an outer value read in a branch or loop body: one more input of it
                     values.append(tracer.capture(x))
                     continue
-                if x.tracer in ACTIVE.stack and tracer in ACTIVE.stack:
+                if x.tracer in stack and tracer in stack:
                     # a value of an enclosing trace, closed over by a function traced inside it (gg.grad(lambda
                     # w: loss(w, x)) under vmap or compile): an input of this graph, like a closed-over tensor
                     values.append(tracer.lift(x, op))
@@ -378,7 +402,7 @@ class SymbolicTensor(TensorBase):
                                       f"compiled function leaked into an inner one){_where(user_location(3))}")
             else:
                 values.append(tracer.lift(x, op))
-        return tracer.record(op, values, attrs)
+        return tracer._record(op, values, dict(attrs))
 
     def _apply_here(self, op: str, inputs: tuple, attrs: dict) -> "SymbolicTensor":
         return self.tracer.record(op, [self.tracer.lift(x, op) for x in inputs], attrs)
@@ -517,9 +541,14 @@ def _run_naming_locals(tracer: Tracer, fn, args):
 
 
 def _name_from_frames(tracer: Tracer, frames: dict) -> None:
+    # ``frames`` is in the order the frames were first seen (their third field), so no sort is needed
     children: dict = {}
-    for key, (_, parent, _) in sorted(frames.items(), key=lambda kv: kv[1][2]):
-        children.setdefault(parent, []).append(key)
+    for key, entry in frames.items():
+        siblings = children.get(entry[1])
+        if siblings is None:
+            children[entry[1]] = [key]
+        else:
+            siblings.append(key)
     # post-order over the call tree: the order in which the frames returned
     order: list = []
     stack = [(key, False) for key in reversed(children.get(None, []))]
@@ -528,14 +557,24 @@ def _name_from_frames(tracer: Tracer, frames: dict) -> None:
         if expanded:
             order.append(key)
             continue
+        below = children.get(key)
+        if below is None:  # a leaf (each iteration of a loop body): returned as soon as it is reached
+            order.append(key)
+            continue
         stack.append((key, True))
-        stack.extend((child, False) for child in reversed(children.get(key, [])))
+        stack.extend((child, False) for child in reversed(below))
+    ours: dict = {}  # a value's tracer -> whether it belongs to this trace (``_root`` once per tracer)
     for key in order:
         for local, val in frames[key][0].f_locals.items():
             # values of this trace and of its sub-traces (branches, loop bodies); not the converter's helpers
-            if isinstance(val, SymbolicTensor) and val.value.name is None and not local.startswith("gg__") \
-                    and _root(val.tracer) is tracer:
-                val.value.name = local
+            if isinstance(val, SymbolicTensor):
+                value = val.value
+                if value.name is None and not local.startswith("gg__"):
+                    mine = ours.get(val.tracer)
+                    if mine is None:
+                        mine = ours[val.tracer] = _root(val.tracer) is tracer
+                    if mine:
+                        value.name = local
 
 
 def _root(tracer: Tracer) -> Tracer:

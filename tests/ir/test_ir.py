@@ -51,6 +51,54 @@ def test_verifier_rejects_use_before_definition_and_bad_types():
         verify(g)
 
 
+def test_verifier_trusts_a_recorded_type_only_while_the_node_is_unchanged():
+    """Traced nodes remember what their type rule was asked (``Node.typed``); a node changed since, in any way
+    that could change its type, is checked again."""
+    import copy
+
+    from graphgrad.ir.verify import typed_for
+    from graphgrad.tracer.tracer import Tracer
+
+    def traced():
+        tr = Tracer("f")
+        x = tr.input(TensorType((3, 4), "float32"), "x")
+        w = tr.input(TensorType((4, 2), "float32"), "w")
+        y = tr.input(TensorType((3, 2), "float32"), "y")
+        h = tr.record("matmul", [x.value, w.value], {})
+        s = tr.record("mul", [h.value, 2.0], {})
+        tr.graph.outputs = [s.value]
+        return tr.graph, (x.value, w.value, y.value)
+
+    g, _ = traced()
+    assert all(n.typed is not None for n in g.nodes)
+    assert verify(g.copy()) is not None  # copies keep the records
+    g, (x, w, y) = traced()
+    g.nodes[0].output.type = TensorType((9, 9), "float32")  # another result type
+    with pytest.raises(VerificationError, match="its rule says"):
+        verify(g)
+    g, (x, w, y) = traced()
+    g.nodes[0].inputs[1] = x  # an operand replaced in place by one of another type
+    with pytest.raises((VerificationError, ShapeError)):
+        verify(g)
+    g, (x, w, y) = traced()
+    g.nodes[1].inputs[1] = True  # a literal replaced in place: mul(f32, True) is still f32, and is checked so
+    assert verify(g) is g and g.nodes[1].typed[3][1] == 2.0
+    g, (x, w, y) = traced()
+    g.nodes[0].op = "add"  # another op
+    with pytest.raises((VerificationError, ShapeError)):
+        verify(g)
+    g, (x, w, y) = traced()
+    n = g.nodes[1]
+    n.op, n.attrs = "sum", {"dim": (1,), "keepdim": False}  # other attributes
+    n.inputs = [n.inputs[0]]
+    with pytest.raises(VerificationError, match="its rule says f32\\[3\\]"):
+        verify(g)
+    n.typed = typed_for("sum", n.inputs, n.attrs)  # recorded afresh for the node as it is now: still checked
+    with pytest.raises(VerificationError, match="its rule says f32\\[3\\]"):
+        verify(g)
+    assert copy.copy(n).typed is n.typed
+
+
 def test_type_rules_follow_pytorch_promotion_and_messages():
     f32, f64, i64 = (TensorType((2, 3), d) for d in ("float32", "float64", "int64"))
     f64_0d, b = TensorType((), "float64"), TensorType((2, 3), "bool")
