@@ -2,19 +2,20 @@
 
 The cache is bounded: when graphgrad's files (``gg_*.py``) under it pass ``$GRAPHGRAD_CACHE_MAX_MB`` megabytes
 (default 100), the least recently used are removed (a file's modification time is refreshed each time it is
-loaded). The directory is scanned for that at a process's first write of a module, then at most every
-``RESCAN_S`` seconds, or sooner when the process's own writes may pass the bound (a scan stats every file).
+loaded). The directory is scanned for that when a process that wrote modules there exits, and while it runs
+only once it has written a tenth of the bound itself (a scan stats every file): the bound may be passed by that
+much until then.
 ``graphgrad cache info`` and ``graphgrad cache clear`` show and empty it.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import linecache
 import os
 import sys
 import tempfile
-import time
 import types
 import warnings
 
@@ -109,7 +110,6 @@ def cache_clear(directory: str | None = None) -> int:
     """Remove graphgrad's generated modules from the cache directory (only those); returns how many."""
     removed = 0
     directory = directory or cache_dir()
-    _sizes.pop(directory, None)
     for path, _, _ in _generated_files(directory):
         try:
             os.unlink(path)
@@ -122,11 +122,6 @@ def cache_clear(directory: str | None = None) -> int:
 def prune(directory: str, keep: str | None = None, limit: int | None = None) -> int:
     """Remove the least recently used generated modules until they fit in ``limit`` bytes (never ``keep``, the
     one just loaded); returns how many were removed."""
-    return _prune(directory, keep, limit)[0]
-
-
-def _prune(directory: str, keep: str | None, limit: int | None) -> tuple[int, int]:
-    """``prune``, also returning the bytes left."""
     limit = max_bytes() if limit is None else limit
     files = _generated_files(directory)
     total = sum(f[1] for f in files)
@@ -142,25 +137,34 @@ def _prune(directory: str, keep: str | None, limit: int | None) -> tuple[int, in
         except OSError:
             pass
         total -= size
-    return removed, total
+    return removed
 
 
-#: directory -> [bytes of generated modules there as last seen, when that was (time.monotonic())]: a full scan
-#: stats every file (a cache of 10,000 modules took ~0.1 s of each compile that wrote a new one)
-_sizes: dict = {}
-RESCAN_S = 60.0
+#: directory -> bytes of modules this process wrote there since it last scanned it. A scan stats every file (a
+#: cache of 10,000 modules took ~0.1 s), so it is not done while compiling but at exit, and sooner only when this
+#: process alone has written a tenth of the bound
+_written: dict = {}
 
 
-def _prune_after_write(directory: str, path: str, size: int) -> None:
-    """Keep the cache bounded after writing ``size`` bytes to ``path``: scan and prune the directory when this
-    process has not scanned it for ``RESCAN_S`` seconds or when its own writes since then may pass the bound
-    (other processes' writes are seen at the next scan)."""
-    known = _sizes.get(directory)
-    now = time.monotonic()
-    if known is not None and now - known[1] < RESCAN_S and known[0] + size <= max_bytes():
-        known[0] += size
-        return
-    _sizes[directory] = [_prune(directory, path, None)[1], now]
+def _prune_after_write(directory: str, size: int) -> None:
+    """Keep the cache bounded after this process wrote ``size`` bytes into ``directory`` (other processes' writes
+    are seen at the next scan)."""
+    written = _written.get(directory)
+    if written is None:
+        atexit.register(_prune_at_exit, directory)
+        written = 0
+    written += size
+    if written > max_bytes() / 10:
+        prune(directory)
+        written = 0
+    _written[directory] = written
+
+
+def _prune_at_exit(directory: str) -> None:
+    try:
+        prune(directory)
+    except OSError:  # the directory went away: nothing to bound
+        pass
 
 
 def load_module(source: str, name: str) -> types.ModuleType:
@@ -176,7 +180,7 @@ def load_module(source: str, name: str) -> types.ModuleType:
     if not intact:
         try:
             _write_atomic(path, source)
-            _prune_after_write(os.path.dirname(path), path, len(source.encode()))
+            _prune_after_write(os.path.dirname(path), len(source.encode()))
         except OSError as e:  # an unwritable or blocked cache: run from memory, and say so once
             _warn_unwritable(path, e)
     else:

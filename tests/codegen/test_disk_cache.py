@@ -57,20 +57,22 @@ def test_a_bad_limit_is_named(cache, monkeypatch):
         loader.max_bytes()
 
 
-def test_the_directory_is_scanned_once_a_minute_or_when_this_process_may_pass_the_bound(cache, monkeypatch):
-    """A scan stats every file of the cache (thousands): not at every new module."""
-    scans = []
+def test_the_directory_is_scanned_at_exit_or_when_this_process_wrote_a_tenth_of_the_bound(cache, monkeypatch):
+    """A scan stats every file of the cache (thousands): not while compiling a new module."""
+    scans, at_exit = [], []
     real = loader._generated_files
     monkeypatch.setattr(loader, "_generated_files", lambda d: scans.append(d) or real(d))
-    monkeypatch.setenv("GRAPHGRAD_CACHE_MAX_MB", str(3.5 * len(_module(0)) / (1024 * 1024)))
+    monkeypatch.setattr(loader.atexit, "register", lambda fn, *args: at_exit.append((fn, args)))
+    monkeypatch.setattr(loader, "_written", {})
+    size = len(_module(0))
+    monkeypatch.setenv("GRAPHGRAD_CACHE_MAX_MB", str(35.5 * size / (1024 * 1024)))  # a tenth: 3.55 modules
     for i in range(3):
         loader.load_module(_module(i), f"m{i}")
-    assert len(scans) == 1  # the first write; the next two fit in the bound by this process's count
-    loader.load_module(_module(3), "m3")  # may not fit: scanned, and the oldest removed
-    assert len(scans) == 2 and len(list(cache.glob("gg_*.py"))) == 3
-    # another process's modules are seen at the next scan, once RESCAN_S has passed
-    for i in range(4, 6):
+    assert scans == [] and len(at_exit) == 1  # the first write registered the scan at exit, once
+    loader.load_module(_module(3), "m3")  # this process has now written more than a tenth of the bound
+    assert len(scans) == 1
+    for i in range(4, 40):  # another process's modules: seen at the next scan
         (cache / f"gg_other{i}_0.py").write_text(_module(i))
-    monkeypatch.setattr(loader, "RESCAN_S", 0.0)
-    loader.load_module(_module(6), "m6")
-    assert len(scans) == 3 and len(list(cache.glob("gg_*.py"))) == 3
+    fn, args = at_exit[0]
+    fn(*args)
+    assert len(scans) == 2 and len(list(cache.glob("gg_*.py"))) == 35
