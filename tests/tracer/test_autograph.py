@@ -401,3 +401,28 @@ def test_each_of_several_lambdas_on_one_line_is_found_by_its_position():
     np.testing.assert_allclose(gg.grad(nested)(np.ones(2)), [5.0, 5.0])
     np.testing.assert_allclose(gg.grad(nested)(-np.ones(2)), [-1.0, -1.0])
     assert gg.compile(pair[1]).__name__ == "<lambda>"
+
+
+def test_a_functions_source_is_found_without_inspect_and_is_the_same_block(monkeypatch):
+    import ast
+    import inspect
+    import textwrap
+
+    import autograph_shapes as shapes
+    from graphgrad.tracer import autograph
+
+    fns = [shapes.plain, shapes.one_liner, shapes.decorated.__wrapped__.__func__, shapes.string_at_column_zero,
+           shapes.continuation_at_column_zero, shapes.Holder.method, shapes.Holder().method.__func__]
+    expected = {}
+    for fn in fns:
+        lines, first = inspect.getsourcelines(fn.__code__)
+        expected[fn] = (ast.dump(ast.parse(textwrap.dedent("".join(lines)))), first)
+    asked = []
+    real = inspect.getsourcelines
+    monkeypatch.setattr(inspect, "getsourcelines", lambda code: asked.append(code.co_name) or real(code))
+    for fn in fns:
+        tree, first, filename = autograph._definition(fn.__code__)
+        assert (ast.dump(tree), first) == expected[fn], fn.__name__
+        assert filename == fn.__code__.co_filename
+    # a block cut short inside a string or brackets does not parse: only those two ask inspect
+    assert sorted(set(asked)) == ["continuation_at_column_zero", "string_at_column_zero"]
