@@ -178,8 +178,9 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
-    def copy(self) -> "Graph":
-        """A deep copy with fresh Values (attrs are shared; they are immutable by convention)."""
+    def inputs_only(self) -> tuple["Graph", dict]:
+        """A graph with this one's name, output names, meta and a copy of each input, but no nodes or outputs yet
+        (what a pass that rebuilds the graph starts from), and the map from this graph's inputs to the copies."""
         mapping: dict[Value, Value] = {}
         g = Graph(self.name, output_names=list(self.output_names) if self.output_names else None,
                   meta=dict(self.meta))
@@ -187,6 +188,11 @@ class Graph:
             nv = g.add_input(v.type, v.name)
             nv.requires_grad = v.requires_grad
             mapping[v] = nv
+        return g, mapping
+
+    def copy(self) -> "Graph":
+        """A deep copy with fresh Values (attrs are shared; they are immutable by convention)."""
+        g, mapping = self.inputs_only()
         nodes = g.nodes
         for n in self.nodes:
             old = n.output

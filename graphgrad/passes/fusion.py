@@ -93,13 +93,7 @@ def fuse_elementwise(graph: Graph, fusible: Callable[[Node], bool], taken: set[s
         return graph
     root_of = {g[-1]: g for g in groups}
     interior = {n for g in groups for n in g[:-1]}
-    out = Graph(graph.name, output_names=list(graph.output_names) if graph.output_names else None,
-                meta=dict(graph.meta))
-    mapping: dict[Value, Value] = {}
-    for v in graph.inputs:
-        nv = out.add_input(v.type, v.name)
-        nv.requires_grad = v.requires_grad
-        mapping[v] = nv
+    out, mapping = graph.inputs_only()
 
     def new(x):
         return mapping[x] if x.__class__ is Value else x

@@ -12,13 +12,7 @@ def prune_by_requires_grad(graph: Graph, requires_grad: list[bool] | None = None
     depends on a trainable input but reaches no output through differentiable ops is unmarked, so
     adjoint generation never visits it. Freezing a layer therefore removes its whole backward.
     """
-    g = Graph(graph.name, output_names=list(graph.output_names) if graph.output_names else None,
-              meta=dict(graph.meta))
-    mapping: dict = {}
-    for v in graph.inputs:
-        nv = g.add_input(v.type, v.name)
-        nv.requires_grad = v.requires_grad
-        mapping[v] = nv
+    g, mapping = graph.inputs_only()
     if requires_grad is not None:
         if len(requires_grad) != len(g.inputs):
             raise ValueError(f"{g.name}: {len(requires_grad)} requires_grad flags for {len(g.inputs)} inputs")

@@ -312,13 +312,7 @@ def decompose_rows(graph: Graph, row_inputs: Sequence[bool]) -> Graph:
     """
     graph = _live(graph)
     analysis = check_decomposable(graph, row_inputs)
-    new = Graph(graph.name, output_names=list(graph.output_names) if graph.output_names else None,
-                meta=dict(graph.meta))
-    mapping: dict = {}
-    for v in graph.inputs:
-        nv = new.add_input(v.type, v.name)
-        nv.requires_grad = v.requires_grad
-        mapping[v] = nv
+    new, mapping = graph.inputs_only()
     row_weight = new.add_input(TensorType((), "float64"), "row_weight")
     param_share = new.add_input(TensorType((), "float64"), "param_share")
     as_dtype: dict = {}
