@@ -41,7 +41,7 @@ from ..tracer.tracer import MISSING as _MISSING
 from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_file, read_guarded, same_value, trace
 from .engine import _modified
 from .function import Node, _sequence
-from .grad_mode import _set, is_grad_enabled
+from .grad_mode import is_grad_enabled
 from .guards import ContentReader, content_guard, difference, warn_at
 from .pytree import tree_flatten, tree_unflatten
 from .tensor import _NO_ATTRS, _QUIET, Tensor, _fp_mode, _xp
@@ -671,14 +671,9 @@ class CompiledBackward(Node):
         if not retain_graph:
             self._saved_arrays = None
         owned = _owned(grads, args) if first else _NONE_OWNED
-        prev_mode = is_grad_enabled()
-        _set(False)
-        try:
-            for leaf, a, own in zip(leaves, grads, owned):
-                if a is not None:
-                    leaf._accumulate_array(a, own)
-        finally:
-            _set(prev_mode)
+        for leaf, a, own in zip(leaves, grads, owned):
+            if a is not None:
+                leaf._accumulate_array(a, own)
         return True
 
     def _check_saved(self) -> None:

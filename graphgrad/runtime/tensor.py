@@ -431,8 +431,13 @@ class Tensor(TensorSurface, TensorBase):
         if grad is None:
             # own the buffer: the same gradient array may flow to several leaves, or be the caller's
             self._grad = Tensor._wrap(a if owned else a.copy())
-        elif grad._requires_grad:
-            self._grad = grad + Tensor._wrap(a)
+        elif grad._requires_grad:  # a .grad the user made differentiable: the sum, with no history of its own
+            prev = _grad_state.enabled
+            _grad_state.enabled = False
+            try:
+                self._grad = grad + Tensor._wrap(a)
+            finally:
+                _grad_state.enabled = prev
         else:
             grad._data += a
             grad._version_box[0] += 1
