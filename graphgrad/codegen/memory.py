@@ -82,8 +82,8 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
         if n.op in OWNING_VIEWS:
             base = n.inputs[0] if n.inputs else None
             if base.__class__ is Value and base.node is not None and base not in inputs \
-                    and fresh_op.get(base.node.op, False) and base not in outputs and readers[base] == 1 and n.output not in outputs \
-                    and n.output.type.ndim > 0 and n.output not in viewed:
+                    and fresh_op.get(base.node.op, False) and base not in outputs and readers[base] == 1 \
+                    and n.output not in outputs and n.output.type.ndim > 0 and n.output not in viewed:
                 exclusive.add(n.output)
     reuse: dict[Node, Value] = {}
     for i, n in enumerate(nodes):

@@ -177,6 +177,6 @@ def call(f, /, *args, **kwargs):
     return f(*args, **kwargs)
 
 
-vars(_autograph.RUNTIME).update(values=values, if_stmt=if_stmt, if_return=if_return, if_exp=if_exp, while_stmt=while_stmt,
-                                for_range=for_range, must_be_static=must_be_static, call=call, UNDEFINED=UNDEFINED,
-                                and_=and_, or_=or_, not_=not_)
+vars(_autograph.RUNTIME).update(values=values, if_stmt=if_stmt, if_return=if_return, if_exp=if_exp,
+                                while_stmt=while_stmt, for_range=for_range, must_be_static=must_be_static, call=call,
+                                UNDEFINED=UNDEFINED, and_=and_, or_=or_, not_=not_)

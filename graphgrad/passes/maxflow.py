@@ -12,7 +12,6 @@ the same cut (the tests compare the two), but importing it costs about 0.2 s, wh
 """
 from __future__ import annotations
 
-from collections import deque
 from typing import Hashable
 
 _INF = float("inf")

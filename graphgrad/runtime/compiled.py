@@ -28,7 +28,6 @@ from ..codegen.loader import load_module
 from ..codegen.cuda import fusible as cuda_fusible
 from ..codegen.python import module_source
 from ..ir.graph import Graph, Value
-from ..ir.interpret import interpret
 from ..ir.types import TensorType, dtype_name
 from ..passes.fusion import fuse_elementwise
 from ..passes.adjoint import generate_adjoint

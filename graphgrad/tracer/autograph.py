@@ -438,7 +438,8 @@ def _convert_code(fn):
         return _CODE_CACHE[code]
     if code.co_name == "<lambda>":
         fdef = _lambda_def(code)
-        inner = None if fdef is None else _compile_converted(fdef, code, inspect.getsourcefile(code) or code.co_filename)
+        filename = inspect.getsourcefile(code) or code.co_filename
+        inner = None if fdef is None else _compile_converted(fdef, code, filename)
         _CODE_CACHE[code] = inner
         return inner
     found = _definition(code)
