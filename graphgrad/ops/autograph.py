@@ -13,7 +13,7 @@ import types
 
 from ..ir.api import TensorBase, bind
 from ..tracer import autograph as _autograph
-from ..tracer.tracer import ACTIVE, SymbolicTensor, TracerError, _is_user_file, _where, user_location
+from ..tracer.tracer import ACTIVE, LAZY_CODES, SymbolicTensor, TracerError, _is_user_file, _where, user_location
 from . import control
 from .control import UNDEFINED, _Undefined, _dynamic
 
@@ -51,8 +51,14 @@ def if_return(test, true_fn, false_fn, names: tuple, vals: tuple):
                                 lambda: true_fn(*vals), lambda: false_fn(*vals), ())
 
 
+def _lazy(*fns) -> None:
+    for fn in fns:
+        LAZY_CODES[id(fn.__code__)] = fn.__code__
+
+
 def if_exp(test, true_fn, false_fn):
     """``a if test else b``: the branch taken, or a ``cond`` of both when ``test`` is traced."""
+    _lazy(true_fn, false_fn)
     if not _traced(test):
         return true_fn() if _truth(test) else false_fn()
     return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test, true_fn, false_fn, ())
@@ -139,6 +145,7 @@ def _as_bool(x):
 
 def and_(first, second):
     """``a and b`` in a converted test: Python's on Python values, elementwise ``a & b`` on traced ones."""
+    _lazy(first, second)
     a = first()
     if not _traced(a):
         return second() if _truth(a) else a
@@ -148,6 +155,7 @@ def and_(first, second):
 
 def or_(first, second):
     """``a or b`` in a converted test."""
+    _lazy(first, second)
     a = first()
     if not _traced(a):
         return a if _truth(a) else second()

@@ -177,6 +177,15 @@ def _always_returns(stmts: list) -> bool:
     return bool(stmts) and isinstance(stmts[-1], ast.Return)
 
 
+def _located_call(helper: str, args: list, node: ast.AST) -> ast.Call:
+    """``gg__.helper(*args)`` at ``node``'s position, its attribute included: a method-style call reports its
+    attribute's line, which is then the user's line (the converter's lazy lambdas are no frames of their own)."""
+    func = _helper(helper)
+    for part in ast.walk(func):
+        ast.copy_location(part, node)
+    return ast.copy_location(ast.Call(func, args, []), node)
+
+
 def _lazy(expr: ast.expr) -> ast.expr:
     return ast.copy_location(ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
                                                       defaults=[]), expr), expr)
@@ -190,7 +199,7 @@ def _logical(test: ast.expr) -> ast.expr:
         values = [_logical(v) for v in test.values]
         out = values[0]
         for v in values[1:]:
-            out = ast.copy_location(ast.Call(_helper(fn), [_lazy(out), _lazy(v)], []), test)
+            out = _located_call(fn, [_lazy(out), _lazy(v)], test)
         return out
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         return ast.copy_location(ast.Call(_helper("not_"), [_logical(test.operand)], []), test)
@@ -258,8 +267,7 @@ class _Converter(ast.NodeTransformer):
         if self.in_class or any(isinstance(n, (ast.NamedExpr, ast.Yield, ast.YieldFrom, ast.Await))
                                 for branch in (node.body, node.orelse) for n in ast.walk(branch)):
             return node
-        return ast.copy_location(ast.Call(_helper("if_exp"), [_logical(node.test), _lazy(node.body),
-                                                              _lazy(node.orelse)], []), node)
+        return _located_call("if_exp", [_logical(node.test), _lazy(node.body), _lazy(node.orelse)], node)
 
     def visit_Call(self, node):
         self.generic_visit(node)

@@ -40,6 +40,10 @@ def _is_user_file(filename: str) -> bool:
 
 
 is_user_file = _is_user_file
+#: id -> code object of the converter's lazy branches (``lambda: a`` of ``a if c else b``, of ``and``/``or`` in a
+#: test): not frames of their own for locations and naming, the statement holding them is. A ternary in a loop
+#: would otherwise add a frame per iteration to name values from.
+LAZY_CODES: dict = {}
 _SCALARS = (int, float, bool)
 
 # -- guards: Python state a trace read, re-checked before every call of the compiled function ----------
@@ -285,7 +289,7 @@ class Tracer:
             user = user_files.get(filename)
             if user is None:
                 user = _is_user_file(filename)
-            if user:
+            if user and (frame.f_code.co_name != "<lambda>" or id(frame.f_code) not in LAZY_CODES):
                 break
             frame = frame.f_back
         else:
@@ -312,7 +316,8 @@ class Tracer:
         """The nearest user frame that called ``frame``, below the trace's caller (None past it)."""
         frame = frame.f_back
         while frame is not None and frame is not self._boundary:
-            if _is_user_file(frame.f_code.co_filename):
+            code = frame.f_code
+            if _is_user_file(code.co_filename) and (code.co_name != "<lambda>" or id(code) not in LAZY_CODES):
                 return frame
             frame = frame.f_back
         return None

@@ -426,3 +426,27 @@ def test_a_functions_source_is_found_without_inspect_and_is_the_same_block(monke
         assert filename == fn.__code__.co_filename
     # a block cut short inside a string or brackets does not parse: only those two ask inspect
     assert sorted(set(asked)) == ["continuation_at_column_zero", "string_at_column_zero"]
+
+
+def test_a_conditional_expression_in_a_loop_keeps_the_users_names_and_line(monkeypatch):
+    import graphgrad.tracer.tracer as tracer_module
+
+    def f(x):
+        y = x
+        for i in range(4):
+            y = y * 0.5 if i % 2 == 0 else y.tanh()  # the line every generated statement points at
+        return y.sum()
+
+    named_from = []
+    real = tracer_module._name_from_frames
+    monkeypatch.setattr(tracer_module, "_name_from_frames",
+                        lambda tracer, frames: named_from.append(len(frames)) or real(tracer, frames))
+    source = gg.compile(f).source(gg.tensor([0.5, 1.0], requires_grad=True))
+    assert named_from == [5]  # f and the loop body's four runs: the branches' lambdas are not frames to read
+    forward = source.split("def backward")[0]
+    line = f.__code__.co_firstlineno + 3
+    assert [ln.split(" = ")[0].strip() for ln in forward.splitlines() if "# test_autograph.py:" in ln][:4] == \
+        ["y", "y_1", "y_2", "y_3"]
+    assert f"# test_autograph.py:{line}: y = y * 0.5 if" in forward
+    assert all(f"test_autograph.py:{line}" in ln for ln in forward.splitlines() if "# test_autograph.py:" in ln
+               and "sum" not in ln)
