@@ -44,12 +44,6 @@ def cached_infer_type(op: str, inputs: list, attrs: dict):
     return result
 
 
-def infer_for(op: str, inputs: list, attrs: dict):
-    """``cached_infer_type`` for a node's operands (Values and literals) rather than their types: the memo key is
-    built straight from them, without a list of types first."""
-    return typed_for(op, inputs, attrs)[2]
-
-
 _STRUCTURED = frozenset({"cond", "scan", "while"})  # attributes hold sub-graphs, which passes rebuild
 
 
@@ -59,16 +53,7 @@ def typed_for(op: str, inputs: list, attrs: dict) -> tuple:
     still these very objects instead of asking the type rule again (rules are pure, attrs are never changed in
     place). Control flow gets a record too, but one that never matches (its attrs are sub-graphs)."""
     operands = [x.type if x.__class__ is Value else x for x in inputs]
-    found = None
-    if inputs:
-        parts = [(t.shape, t.dtype) if t.__class__ is TensorType else (t.__class__, t) for t in operands]
-        try:
-            found = _TYPES.get((op, tuple(parts), tuple(attrs.items()) if attrs else ()))
-        except TypeError:  # unhashable: cached_infer_type asks the rule
-            pass
-    if found is None:
-        found = cached_infer_type(op, operands, attrs)
-    return (op if op not in _STRUCTURED else None, attrs, found, tuple(operands))
+    return (op if op not in _STRUCTURED else None, attrs, cached_infer_type(op, operands, attrs), tuple(operands))
 
 
 def verify(graph: Graph) -> Graph:
@@ -86,7 +71,6 @@ def verify(graph: Graph) -> Graph:
         if v in defined:
             raise VerificationError(f"{graph.name}: input {v} listed twice")
         defined.add(v)
-    memo = _TYPES
     for i, n in enumerate(graph.nodes):
         op = n.op
         if op not in OPS:
@@ -117,19 +101,7 @@ def verify(graph: Graph) -> Graph:
         if out.node is not n:
             raise VerificationError(f"{graph.name}: {out} does not point back to its node")
         if not known:
-            # cached_infer_type inlined: the memo key is built from the operands directly
-            parts = []
-            for x in inputs:
-                t = x.type if x.__class__ is Value else x
-                parts.append((t.shape, t.dtype) if t.__class__ is TensorType else (t.__class__, t))
-            expected = None
-            if inputs:
-                try:
-                    expected = memo.get((op, tuple(parts), tuple(attrs.items()) if attrs else ()))
-                except TypeError:  # unhashable: cached_infer_type asks the rule
-                    pass
-            if expected is None:
-                expected = cached_infer_type(op, [x.type if x.__class__ is Value else x for x in inputs], attrs)
+            expected = cached_infer_type(op, [x.type if x.__class__ is Value else x for x in inputs], attrs)
             if expected is not out.type and expected != out.type:
                 raise VerificationError(f"{graph.name}: node {i} ({op}) has type {out.type}, "
                                         f"its rule says {expected}")

@@ -48,7 +48,7 @@ def _identity(n: Node, rw: _Rewriter) -> Value | None:
     inputs = n.inputs
     x = inputs[0] if inputs else None
     if op in _ARITHMETIC and x.__class__ is Value and inputs[1].__class__ is Value:  # no literal: the common case
-        if op == "mul":
+        if op == "mul":  # full_like(x, 1) * y: y when the types agree (the walk checks)
             same = None
             for a, b in ((x, inputs[1]), (inputs[1], x)):
                 if a.node is not None and a.node.op == "full_like" and a.node.attrs["value"] == 1.0:
@@ -64,12 +64,6 @@ def _identity(n: Node, rw: _Rewriter) -> Value | None:
         return x
     if op == "add" and _is_literal(x, 0) and isinstance(inputs[1], Value) and _keeps_zero_signs(op, inputs[1], x):
         return inputs[1]
-    if op == "mul" and isinstance(x, Value) and isinstance(inputs[1], Value):
-        same = None
-        for a, b in ((x, inputs[1]), (inputs[1], x)):
-            if a.node is not None and a.node.op == "full_like" and a.node.attrs["value"] == 1.0:
-                same = b
-        return same
     if op in ("reshape", "expand") and x.type.shape == tuple(n.attrs["shape"]):
         return x
     if op == "permute" and tuple(n.attrs["dims"]) == tuple(range(len(n.attrs["dims"]))):

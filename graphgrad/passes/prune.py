@@ -20,11 +20,10 @@ def prune_by_requires_grad(graph: Graph, requires_grad: list[bool] | None = None
             v.requires_grad = bool(flag) and v.type.is_floating
     # the copy (Graph.copy) and the forward sweep in one pass: a node's inputs are marked before it is reached
     nodes = g.nodes
-    get = mapping.get
     for n in graph.nodes:
         old = n.output
         nv = Value(old.type, old.name)
-        inputs = [get(x, x) if x.__class__ is Value else x for x in n.inputs]
+        inputs = [mapping[x] if x.__class__ is Value else x for x in n.inputs]
         nv.node = node = Node(n.op, inputs, n.attrs, nv, n.loc, n.role, n.typed)
         nodes.append(node)
         mapping[old] = nv

@@ -83,23 +83,19 @@ class Rewriter:
                 self.graph.outputs = [mapping.get(v, v) for v in self.graph.outputs]
             return self.graph
         old_graph = self._old = self.graph
-        g = self.graph = Graph(old_graph.name, [], [], [],
-                               list(old_graph.output_names) if old_graph.output_names else None,
-                               dict(old_graph.meta))
+        g, inputs = old_graph.inputs_only()
+        self.graph = g
         mapping, copies, origin, outputs, visit = self.mapping, self._copies, self._origin, self.outputs, self._visit
         get = mapping.get
-        for v in old_graph.inputs:
-            nv = Value(v.type, v.name)
-            nv.requires_grad = v.requires_grad
-            mapping[v] = nv
-            origin[nv] = v
-        g.inputs = [mapping[v] for v in old_graph.inputs]
+        mapping.update(inputs)
+        origin.update((nv, v) for v, nv in inputs.items())
         for n in old_graph.nodes:
             old = n.output
             out = Value(old.type, old.name)
             out.requires_grad = old.requires_grad
-            # inputs map straight to their final form: a producer's value is never replaced after its visit
-            out.node = node = Node(n.op, [get(x, x) if x.__class__ is Value else x for x in n.inputs], n.attrs,
+            # inputs map straight to their final form: a producer's value is never replaced after its visit (every
+            # value is in the map: a read of one the graph never defined fails here, not in a later stage)
+            out.node = node = Node(n.op, [mapping[x] if x.__class__ is Value else x for x in n.inputs], n.attrs,
                                    out, n.loc, n.role, n.typed)
             copies.append(node)
             origin[out] = old
