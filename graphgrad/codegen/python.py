@@ -17,6 +17,7 @@ import os
 import re
 
 from ..ir.graph import _RESERVED, Graph, Value
+from ..ir.types import TensorType
 from .expressions import STDLIB_IMPORTS, computed_dtype, statements
 from .memory import into, makes_new_array, plan
 
@@ -173,8 +174,6 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
 #: much more than with every ``del`` (the rnn workload's compiled step stays under its eager step's peak).
 HELD_BYTES = 16 * 1024
 _ARRAY_OBJECT_BYTES = 112  # sys.getsizeof of an empty ndarray: the header a small array costs besides its data
-_ITEMSIZE = {"float64": 8, "float32": 4, "int64": 8, "int32": 4, "bool": 1, "float16": 2, "complex64": 8,
-             "complex128": 16}
 
 
 def _small_bytes(v: Value) -> int:
@@ -184,13 +183,10 @@ def _small_bytes(v: Value) -> int:
     if node is None or not makes_new_array(node.op):
         return 0
     t = v.type
-    try:
-        size = _ITEMSIZE[t.dtype]
-        for d in t.shape:
-            size *= d
-    except (AttributeError, KeyError, TypeError):  # a tuple of results, or an unusual dtype: delete it
+    if t.__class__ is not TensorType:  # a tuple of results: deleted at its last use
         return 0
-    return size + _ARRAY_OBJECT_BYTES if size.__class__ is int and size < HELD_BYTES else 0
+    size = t.nbytes
+    return size + _ARRAY_OBJECT_BYTES if size.__class__ is int and size < HELD_BYTES else 0  # (int: a known size)
 
 
 def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list, top: bool = False,

@@ -8,6 +8,7 @@ import numpy as np
 #: dtype names graphgrad knows, in promotion order for floating types.
 DTYPES = ("bool", "int64", "float32", "float64")
 FLOATING = ("float32", "float64")
+ITEMSIZE = {"bool": 1, "int64": 8, "float32": 4, "float64": 8}  # bytes per element of each dtype
 
 
 _NAMES: dict = {}  # memo: dtype objects are hashable, and this runs for every eager op
@@ -56,6 +57,11 @@ class TensorType:
         for d in self.shape:
             n *= d
         return n
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes an array of this type holds (its data, not the array object)."""
+        return self.size * ITEMSIZE[self.dtype]
 
     @property
     def is_floating(self) -> bool:

@@ -51,13 +51,6 @@ MAX_JOIN_BYTES = 1 << 20
 MAX_JOINED_BYTES = 32 << 20
 
 _FULL = ("slice", None, None, None)
-_ITEMSIZE = {"bool": 1, "int64": 8, "float32": 4, "float64": 8}
-
-
-def _nbytes(t: TensorType) -> int:
-    return t.size * _ITEMSIZE[t.dtype]
-
-
 def batch_matmuls(graph: Graph) -> Graph:
     """Batch products that share a right operand, and sums of products (see the module docstring); returns a
     verified copy (``graph`` itself when there is nothing to batch)."""
@@ -203,7 +196,7 @@ def _batch_shared_operands(g: Graph, b: _Builder) -> bool:
         if len(members) < 2:
             continue
         rest = _batch_slices(b, w, members)
-        if len(rest) >= 2 and _nbytes(a_type) <= MAX_JOIN_BYTES and len(rest) * _nbytes(a_type) <= MAX_JOINED_BYTES:
+        if len(rest) >= 2 and a_type.nbytes <= MAX_JOIN_BYTES and len(rest) * a_type.nbytes <= MAX_JOINED_BYTES:
             moved |= _batch_joined(g, b, w, rest)
     return moved
 
@@ -359,8 +352,8 @@ def _join_sums(g: Graph, b: _Builder) -> None:
 
 
 def _joinable(values: list[Value]) -> bool:
-    return all(_nbytes(v.type) <= MAX_JOIN_BYTES for v in values) \
-        and sum(_nbytes(v.type) for v in values) <= MAX_JOINED_BYTES
+    return all(v.type.nbytes <= MAX_JOIN_BYTES for v in values) \
+        and sum(v.type.nbytes for v in values) <= MAX_JOINED_BYTES
 
 
 def _plain_add(n: Node) -> bool:

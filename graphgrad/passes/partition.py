@@ -38,10 +38,8 @@ are kept, and large cheap ones are recomputed.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
 
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import OPS
@@ -93,19 +91,11 @@ def _recompute_cost(node: Node, size: int | None = None) -> float:
     return RECOMPUTE_CALL + RECOMPUTE_BYTES * size
 
 
-_ITEMSIZE: dict = {}  # dtype name -> bytes per element (np.dtype() is slow to build per value)
-
-
 def nbytes(v: Value) -> int:
     """The size of ``v``'s array (the sum of its parts' for a control-flow block's tuple of results)."""
     t = v.type
     parts = getattr(t, "types", None)
-    if parts is not None:
-        return sum(int(math.prod(p.shape)) * np.dtype(p.dtype).itemsize for p in parts)
-    itemsize = _ITEMSIZE.get(t.dtype)
-    if itemsize is None:
-        itemsize = _ITEMSIZE[t.dtype] = np.dtype(t.dtype).itemsize
-    return int(math.prod(t.shape)) * itemsize
+    return sum(p.nbytes for p in parts) if parts is not None else t.nbytes
 
 
 def _needed_by_backward(joint: Graph, n_outputs: int, produced_fwd: set) -> dict:
