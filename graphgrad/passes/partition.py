@@ -40,7 +40,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import OPS
 from .maxflow import FlowNetwork
