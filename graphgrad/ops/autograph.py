@@ -51,14 +51,15 @@ def if_return(test, true_fn, false_fn, names: tuple, vals: tuple):
                                 lambda: true_fn(*vals), lambda: false_fn(*vals), ())
 
 
-def _lazy(*fns) -> None:
+def _branches(*fns) -> None:
+    """Mark the converter's lazy branch lambdas: no frames of their own for the tracer (``LAZY_CODES``)."""
     for fn in fns:
         LAZY_CODES[id(fn.__code__)] = fn.__code__
 
 
 def if_exp(test, true_fn, false_fn):
     """``a if test else b``: the branch taken, or a ``cond`` of both when ``test`` is traced."""
-    _lazy(true_fn, false_fn)
+    _branches(true_fn, false_fn)
     if not _traced(test):
         return true_fn() if _truth(test) else false_fn()
     return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test, true_fn, false_fn, ())
@@ -145,7 +146,7 @@ def _as_bool(x):
 
 def and_(first, second):
     """``a and b`` in a converted test: Python's on Python values, elementwise ``a & b`` on traced ones."""
-    _lazy(first, second)
+    _branches(first, second)
     a = first()
     if not _traced(a):
         return second() if _truth(a) else a
@@ -155,7 +156,7 @@ def and_(first, second):
 
 def or_(first, second):
     """``a or b`` in a converted test."""
-    _lazy(first, second)
+    _branches(first, second)
     a = first()
     if not _traced(a):
         return a if _truth(a) else second()

@@ -44,6 +44,11 @@ is_user_file = _is_user_file
 #: test): not frames of their own for locations and naming, the statement holding them is. A ternary in a loop
 #: would otherwise add a frame per iteration to name values from.
 LAZY_CODES: dict = {}
+
+
+def _user_code(code) -> bool:
+    """Whether frames running ``code`` are the user's: outside graphgrad, and no lazy branch of the converter."""
+    return _is_user_file(code.co_filename) and (code.co_name != "<lambda>" or id(code) not in LAZY_CODES)
 _SCALARS = (int, float, bool)
 
 # -- guards: Python state a trace read, re-checked before every call of the compiled function ----------
@@ -289,7 +294,7 @@ class Tracer:
             user = user_files.get(filename)
             if user is None:
                 user = _is_user_file(filename)
-            if user and (frame.f_code.co_name != "<lambda>" or id(frame.f_code) not in LAZY_CODES):
+            if user and (frame.f_code.co_name != "<lambda>" or id(frame.f_code) not in LAZY_CODES):  # _user_code
                 break
             frame = frame.f_back
         else:
@@ -316,8 +321,7 @@ class Tracer:
         """The nearest user frame that called ``frame``, below the trace's caller (None past it)."""
         frame = frame.f_back
         while frame is not None and frame is not self._boundary:
-            code = frame.f_code
-            if _is_user_file(code.co_filename) and (code.co_name != "<lambda>" or id(code) not in LAZY_CODES):
+            if _user_code(frame.f_code):
                 return frame
             frame = frame.f_back
         return None
