@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .graph import Graph, Value
+from .interpret import STRUCTURED  # ops whose attributes hold sub-graphs, which passes rebuild
 from .registry import OPS, infer_type
 from .types import TensorType
 
@@ -44,16 +45,13 @@ def cached_infer_type(op: str, inputs: list, attrs: dict):
     return result
 
 
-_STRUCTURED = frozenset({"cond", "scan", "while"})  # attributes hold sub-graphs, which passes rebuild
-
-
 def typed_for(op: str, inputs: list, attrs: dict) -> tuple:
     """The result type of ``op`` on ``inputs`` as a node's ``typed`` record: ``(op, attrs, result type, each
     operand's type or literal)``. ``verify`` trusts a node whose op, attrs, operand types and result type are
     still these very objects instead of asking the type rule again (rules are pure, attrs are never changed in
     place). Control flow gets a record too, but one that never matches (its attrs are sub-graphs)."""
     operands = [x.type if x.__class__ is Value else x for x in inputs]
-    return (op if op not in _STRUCTURED else None, attrs, cached_infer_type(op, operands, attrs), tuple(operands))
+    return (op if op not in STRUCTURED else None, attrs, cached_infer_type(op, operands, attrs), tuple(operands))
 
 
 def verify(graph: Graph) -> Graph:
