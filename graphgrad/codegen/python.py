@@ -41,6 +41,8 @@ def _source_comment(node, last_loc: list, texts: dict) -> str:
             return last_loc[1]
     cached = texts.get(loc)
     if cached is None:
+        if loc.file not in texts:  # once per file and module: comments quote the file as it is now
+            texts[loc.file] = linecache.checkcache(loc.file)
         text = linecache.getline(loc.file, loc.line).strip()
         here = f"{os.path.basename(loc.file)}:{loc.line}"
         cached = texts[loc] = (f"  # {here}", f"  # {here}: {text}" if text else f"  # {here}")

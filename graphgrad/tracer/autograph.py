@@ -381,7 +381,7 @@ def _lambda_def(code) -> "ast.FunctionDef | None":
     line, the innermost whose span holds every instruction's position and whose parameters are the code's."""
     try:
         filename = inspect.getsourcefile(code) or code.co_filename
-        tree = ast.parse("".join(linecache.getlines(filename)))
+        tree = ast.parse("".join(_source_lines(filename)))
     except (OSError, TypeError, SyntaxError, ValueError):
         return None
     spots = [(line, col, end_line, end_col) for line, end_line, col, end_col in code.co_positions()
@@ -400,6 +400,14 @@ def _lambda_def(code) -> "ast.FunctionDef | None":
     fdef = ast.FunctionDef(name=f"{_NAME}lambda", args=found.args, body=[ast.Return(found.body)],
                            decorator_list=[], returns=None)
     return ast.copy_location(fdef, found)
+
+
+def _source_lines(filename: str) -> list:
+    """The file's current lines: ``linecache`` keeps a file's text until asked to check it, and a function edited
+    and reloaded (same name, same line) would otherwise be converted from its old text and compute the old
+    formula. The check is one ``stat``."""
+    linecache.checkcache(filename)
+    return linecache.getlines(filename)
 
 
 def _block(lines: list, first: int) -> list | None:
@@ -425,7 +433,7 @@ def _definition(code):
     """``(tree, first line, file name)``: the parsed source of the function ``code`` was compiled from, or None.
     The file's lines come from ``linecache``; ``inspect.getsourcelines`` finds the same block but scans every
     loaded module (``inspect.getmodule``) and tokenizes, which took 30 ms of a process's first compile."""
-    lines = linecache.getlines(code.co_filename)
+    lines = _source_lines(code.co_filename)
     block = _block(lines, code.co_firstlineno) if lines else None
     if block is not None:
         try:

@@ -450,3 +450,26 @@ def test_a_conditional_expression_in_a_loop_keeps_the_users_names_and_line(monke
     assert f"# test_autograph.py:{line}: y = y * 0.5 if" in forward
     assert all(f"test_autograph.py:{line}" in ln for ln in forward.splitlines() if "# test_autograph.py:" in ln
                and "sum" not in ln)
+
+
+def test_a_function_edited_and_reloaded_is_converted_from_its_new_source(tmp_path, monkeypatch):
+    # linecache keeps a file's lines until asked to check the file again: without that check, the reloaded
+    # function (same name, same line) would be converted from the old text and compute the old formula
+    import importlib
+    import os
+
+    path = tmp_path / "edited_mod.py"
+    path.write_text("def f(x):\n    return (x * 2.0).sum()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("edited_mod")
+    x = gg.tensor(np.arange(3.0), requires_grad=True)
+    assert float(gg.compile(mod.f)(x)) == 6.0
+    path.write_text("def f(x):\n    return (x * 3.0).sum()\n")
+    stat = os.stat(path)
+    os.utime(path, (stat.st_atime, stat.st_mtime + 10))  # a new mtime even on a coarse clock
+    mod = importlib.reload(mod)
+    y = gg.compile(mod.f)(x)
+    assert float(y) == 9.0
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0, 3.0])
+    sys.modules.pop("edited_mod", None)
