@@ -371,7 +371,7 @@ def cmd_cache(ns) -> int:
     if ns.action == "clear":
         directory = loader.cache_dir()
         removed = loader.cache_clear(directory)
-        print(f"removed {removed} generated module{'s' if removed != 1 else ''} from {directory}")
+        print(f"removed {removed} file{'s' if removed != 1 else ''} from {directory}")
         return 0
     info = loader.cache_info()
     print(f"directory  {info['directory']}")

@@ -1,5 +1,10 @@
 """Load generated modules through an on-disk cache keyed by the source's content hash.
 
+Beside each module's source the cache keeps its compiled code (``gg_*.<python tag>.code``, like a ``.pyc``): CPython
+compiles about 20 µs per statement, a third of a large graph's first call, and a program run again loads the code
+instead. The code file starts with the interpreter's bytecode magic number and is used only while its source file
+holds exactly the module's text; anything else compiles again.
+
 The cache is bounded: when graphgrad's files (``gg_*.py``) under it pass ``$GRAPHGRAD_CACHE_MAX_MB`` megabytes
 (default 100), the least recently used are removed (a file's modification time is refreshed each time it is
 loaded). The directory is scanned for that when a process that wrote modules there exits, and while it runs
@@ -13,6 +18,7 @@ import atexit
 import hashlib
 import importlib.util
 import linecache
+import marshal
 import os
 import sys
 import tempfile
@@ -49,11 +55,11 @@ def _warn_unwritable(path: str, error: OSError) -> None:
                   RuntimeWarning, stacklevel=4)
 
 
-def _write_atomic(path: str, text: str) -> None:
+def _write_atomic(path: str, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)  # readers see the old file or the whole new one, never a torn write
     except BaseException:
         if os.path.exists(tmp):
@@ -61,7 +67,9 @@ def _write_atomic(path: str, text: str) -> None:
         raise
 
 
-_PREFIX, _SUFFIX = "gg_", ".py"
+_PREFIX, _SUFFIXES = "gg_", (".py", ".code")
+#: the compiled code's file: the bytecode format is the interpreter's own (a .pyc's tag and magic number)
+_CODE_SUFFIX = f".{sys.implementation.cache_tag or 'python'}.code"
 DEFAULT_MAX_MB = 100.0
 
 
@@ -73,7 +81,7 @@ def _generated_files(directory: str) -> list:
     except OSError:
         return found
     for entry in entries:
-        if entry.name.startswith(_PREFIX) and entry.name.endswith(_SUFFIX):
+        if entry.name.startswith(_PREFIX) and entry.name.endswith(_SUFFIXES):
             try:
                 if entry.is_file(follow_symlinks=False):
                     st = entry.stat(follow_symlinks=False)
@@ -94,7 +102,8 @@ def max_bytes() -> int:
 
 
 def cache_info(directory: str | None = None) -> dict:
-    """The cache's directory, how many generated modules it holds, their total size in bytes and the bound.
+    """The cache's directory, how many files of generated modules it holds (sources and compiled code), their
+    total size in bytes and the bound.
 
     >>> import graphgrad.codegen.loader as loader
     >>> sorted(loader.cache_info())
@@ -107,7 +116,8 @@ def cache_info(directory: str | None = None) -> dict:
 
 
 def cache_clear(directory: str | None = None) -> int:
-    """Remove graphgrad's generated modules from the cache directory (only those); returns how many."""
+    """Remove graphgrad's generated modules and their compiled code from the cache directory (only those);
+    returns how many files."""
     removed = 0
     directory = directory or cache_dir()
     for path, _, _ in _generated_files(directory):
@@ -119,23 +129,27 @@ def cache_clear(directory: str | None = None) -> int:
     return removed
 
 
-def prune(directory: str, keep: str | None = None, limit: int | None = None) -> int:
-    """Remove the least recently used generated modules until they fit in ``limit`` bytes (never ``keep``, the
-    one just loaded); returns how many were removed."""
+def prune(directory: str, limit: int | None = None) -> int:
+    """Remove the least recently used generated modules (a module's source and compiled code together) until
+    they fit in ``limit`` bytes; returns how many files were removed."""
     limit = max_bytes() if limit is None else limit
-    files = _generated_files(directory)
-    total = sum(f[1] for f in files)
+    modules: dict = {}  # gg_<name>_<hash> -> [paths, bytes, last used]
+    for path, size, mtime in _generated_files(directory):
+        entry = modules.setdefault(os.path.basename(path).split(".")[0], [[], 0, mtime])
+        entry[0].append(path)
+        entry[1] += size
+        entry[2] = max(entry[2], mtime)
+    total = sum(m[1] for m in modules.values())
     removed = 0
-    for path, size, _ in sorted(files, key=lambda f: f[2]):
+    for paths, size, _ in sorted(modules.values(), key=lambda m: m[2]):
         if total <= limit:
             break
-        if path == keep:
-            continue
-        try:
-            os.unlink(path)
-            removed += 1
-        except OSError:
-            pass
+        for path in paths:
+            try:
+                os.unlink(path)
+                removed += 1
+            except OSError:
+                pass
         total -= size
     return removed
 
@@ -167,32 +181,66 @@ def _prune_at_exit(directory: str) -> None:
         pass
 
 
-def load_module(source: str, name: str) -> types.ModuleType:
-    """Import ``source`` as a module, via ``<cache>/<name>_<hash>.py``; a corrupt file is rewritten."""
-    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    safe = "".join(c if c.isalnum() else "_" for c in name)
-    path = os.path.join(cache_dir(), f"gg_{safe}_{digest}.py")
+def _cached_code(path: str):
+    """The code object stored at ``path`` by ``_store_code``, or None when it is missing, another interpreter's,
+    corrupt, or was compiled under another file name (the cache directory moved)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            intact = f.read() == source
-    except (OSError, UnicodeDecodeError):
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    magic = importlib.util.MAGIC_NUMBER
+    if not data.startswith(magic):
+        return None
+    try:
+        code = marshal.loads(data[len(magic):])
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, types.CodeType) and code.co_filename == path[:-len(_CODE_SUFFIX)] + ".py" \
+        else None
+
+
+def load_module(source: str, name: str) -> types.ModuleType:
+    """Import ``source`` as a module, via ``<cache>/<name>_<hash>.py`` and its compiled code beside it; a corrupt
+    file is rewritten."""
+    encoded = source.encode()
+    digest = hashlib.sha256(encoded).hexdigest()[:16]
+    safe = "".join(c if c.isalnum() else "_" for c in name)
+    stem = os.path.join(cache_dir(), f"gg_{safe}_{digest}")
+    path, code_path = stem + ".py", stem + _CODE_SUFFIX
+    try:
+        with open(path, "rb") as f:
+            intact = f.read() == encoded
+    except OSError:
         intact = False
+    code, on_disk = None, intact
     if not intact:
         try:
-            _write_atomic(path, source)
-            _prune_after_write(os.path.dirname(path), len(source.encode()))
+            _write_atomic(path, encoded)
+            _prune_after_write(os.path.dirname(path), len(encoded))
+            on_disk = True
         except OSError as e:  # an unwritable or blocked cache: run from memory, and say so once
             _warn_unwritable(path, e)
     else:
-        try:
-            os.utime(path)  # recently used: last to be pruned
-        except OSError:
-            pass
+        code = _cached_code(code_path)
+        for used in (path, code_path) if code is not None else (path,):
+            try:
+                os.utime(used)  # recently used: last to be pruned
+            except OSError:
+                pass
+    if code is None:
+        # exec our own copy of the source: what runs is what we generated, whatever the disk holds
+        code = compile(source, path, "exec")
+        if on_disk:
+            try:
+                data = importlib.util.MAGIC_NUMBER + marshal.dumps(code)
+                _write_atomic(code_path, data)
+                _prune_after_write(os.path.dirname(path), len(data))
+            except OSError:
+                pass  # the next load compiles again
     module_name = f"graphgrad_generated.{safe}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
-    # exec from our copy of the source: what runs is what we generated, whatever the disk holds
-    code = compile(source, path, "exec")
     exec(code, module.__dict__)
     linecache.cache[path] = (len(source), None, source.splitlines(True), path)  # tracebacks and pdb show it
     sys.modules[module_name] = module

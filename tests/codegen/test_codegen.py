@@ -126,7 +126,7 @@ def test_exported_module_runs_without_graphgrad(tmp_path):
 def test_cache_rebuilds_a_corrupt_file():
     src = "import numpy as np\n\n\ndef forward(x):\n    return x + 1\n"
     m1 = load_module(src, "corrupt_test")
-    files = [f for f in os.listdir(cache_dir()) if f.startswith("gg_corrupt_test_")]
+    files = [f for f in os.listdir(cache_dir()) if f.startswith("gg_corrupt_test_") and f.endswith(".py")]
     assert len(files) == 1
     path = os.path.join(cache_dir(), files[0])
     with open(path, "w") as f:
