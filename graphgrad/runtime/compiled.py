@@ -41,7 +41,7 @@ from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_fil
 from .engine import _modified
 from .function import Node, _sequence
 from .grad_mode import is_grad_enabled
-from .guards import ContentReader, content_guard, difference, warn_at
+from .guards import LIMIT, ArrayReader, ContentReader, array_guard, content_guard, difference, warn_at
 from .pytree import tree_flatten, tree_unflatten
 from .tensor import _NO_ATTRS, _QUIET, Tensor, _fp_mode, _xp
 
@@ -169,6 +169,9 @@ def _stale_guard(spec) -> str | None:
     for obj, name, value in spec.guards:
         now = read_guarded(obj, name)
         if not same_value(now, value):
+            if isinstance(name, ArrayReader):
+                change = "shape" if value[0] != now[0] else "dtype" if value[1] != now[1] else "values"
+                return f"{_guard_label(obj, name)} changed: its {change}"
             if isinstance(name, ContentReader):  # the snapshots are tuples: show the object itself
                 return f"{_guard_label(obj, name)} changed: {difference(value, now)}"
             return f"{_guard_label(obj, name)} changed: {_short(value)} -> {_short(now)}"
@@ -257,6 +260,9 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
         guards.append((cell, "cell_contents", value))
         reached.append((value, f"closed-over {name!r}"))
     for value, label in reached:  # an update inside a list, dict or plain object changes what the trace read
+        if value.__class__ is np.ndarray:  # so does one inside an array, unless the trace lifts it
+            guards.append(array_guard(value, label))
+            continue
         contents = content_guard(value, label, code)
         if contents is not None:
             guards.append(contents)
@@ -270,12 +276,24 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
     return guards
 
 
-def _after_trace(guards: list, fn) -> list:
+def _after_trace(guards: list, fn, captured: list) -> list:
     """Content guards re-read after the trace: Python state the function itself updated while tracing (a
     memo, a list it appends to) is the state the next call finds, so it must not re-specialize every call.
-    Such side effects run only when the function is traced, which a warning says."""
+    Such side effects run only when the function is traced, which a warning says. A global or closed-over array
+    the trace lifted to an input (``captured``) is read at every call and needs no guard on its values."""
     kept = []
+    lifted = {id(c) for c in captured}
     for obj, name, value in guards:
+        if isinstance(name, ArrayReader):
+            if id(obj) in lifted:
+                continue
+            if value is None:
+                warn_at(f"graphgrad.compile: {name.__doc__[len('the contents of '):]} is an array of more than "
+                        f"{LIMIT} values that the trace did not use as a tensor operand: if the function reads its "
+                        f"values in NumPy (W.sum(), float(W[0])), changes inside it will not re-specialize the "
+                        f"compiled function (pass it as an argument, or use it as a tensor operand, which is "
+                        f"read at every call)", fn)
+                continue
         if isinstance(name, ContentReader):
             now = name(obj)
             if now is not None and not same_value(now, value):
@@ -372,7 +390,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         return user_fn(*tree_unflatten(treedef, leaf_values))
 
     tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"))
-    guards = _after_trace(guards, fn)
+    guards = _after_trace(guards, fn, tracer.captured)
     if outputs is not None:
         result = _fetch(result, outputs, tracer.graph.name)
     outs, out_tree = tree_flatten(result)  # any pytree of tensors: tuples, lists, dicts

@@ -111,9 +111,20 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
         warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() or "
                       "sourceTensor.clone().detach().requires_grad_(True), rather than torch.tensor(sourceTensor).",
                       UserWarning, stacklevel=2)
+    tracer = _traced(requires_grad, device) if data.__class__ is np.ndarray else None
+    if tracer is not None:
+        name = dtypes.to_name(dtype) if dtype is not None else data.dtype.name
+        if data.dtype.name in _LIVE and name in _LIVE:
+            # while tracing, a copy of the array as it is at each call, as eager code makes: `gg.tensor(W)` of
+            # a global W lifts W to an input, where a copy made now would be a constant gone stale once W changes
+            return _tracer_module.SymbolicTensor._apply("cast", (tracer.wrap(tracer.lift(data, "tensor")),),
+                                                        {"dtype": name})
     array = _to_array(data, dtype)
     array = array.copy() if isinstance(data, (np.ndarray, Tensor)) else array
     return _finish(np.asarray(array) if type(array).__module__ == "numpy" else array, None, device, requires_grad)
+
+
+_LIVE = ("float32", "float64", "int64", "bool")  # the dtypes a trace lifts arrays of (Tracer.lift)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

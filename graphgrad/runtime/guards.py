@@ -5,8 +5,10 @@ Rebinding the name is caught by an identity guard on the name; these guards catc
 change, an update inside the object (``scales[1] = 5.0``, ``opts.eps = 1e-3``). A content snapshot holds
 scalars by value and everything else (tensors, arrays, modules, functions) by identity, recursing through
 lists, tuples, dicts, sets, deques, ``SimpleNamespace``/``argparse.Namespace``/dataclass instances and
-objects of classes the user defined. Tensors and arrays need no more: the compiled function reads their
-data at each call.
+objects of classes the user defined. Tensors and arrays held there need no more while the compiled function
+reads their data at each call (they are lifted to inputs); a NumPy array a global or closed-over name holds is
+also guarded on its values (``ArrayReader``), for the trace may have read them in NumPy (``W.sum()``,
+``float(W[0])``, ``gg.tensor(W.tolist())``) and baked the result in.
 """
 
 from __future__ import annotations
@@ -118,6 +120,22 @@ class ContentReader:
             return snapshot(obj)
         except _TooLarge:
             return None
+
+
+class ArrayReader(ContentReader):
+    # A guard's reader for a NumPy array a global or closed-over name holds: its shape, dtype and bytes. Only
+    # while the trace did not lift the array to an input (see graphgrad.runtime.compiled._after_trace).
+
+    def __call__(self, array):
+        return array.shape, array.dtype.str, array.tobytes()
+
+
+def array_guard(array: np.ndarray, label: str) -> tuple:
+    """A guard ``(array, ArrayReader, values)``; the values are None past :data:`LIMIT` elements, where
+    comparing at every call would cost more than the call (the guard is then dropped after the trace, with a
+    warning, unless the trace lifted the array)."""
+    reader = ArrayReader(label)
+    return array, reader, reader(array) if array.size <= LIMIT else None
 
 
 def warn_at(message: str, fn) -> None:

@@ -392,6 +392,78 @@ def test_closed_over_numpy_array_changed_in_place_is_seen():
     np.testing.assert_array_equal(g(np.ones(1)), [3.0, 5.0, 7.0])
 
 
+_W = np.ones(3)
+
+
+@pytest.mark.parametrize("read", [
+    lambda a: a * gg.tensor(_W),                       # lifted: a copy at each call
+    lambda a: a[:2] * gg.tensor(_W[:2]),               # a view of the global, lifted
+    lambda a: a * gg.tensor(_W, dtype=gg.float32),
+    lambda a: a * gnp.array(_W),                       # NumPy copies at trace time: guarded on _W's values
+    lambda a: a * gg.tensor(_W.tolist()),
+    lambda a: a * float(_W[0]),
+    lambda a: a * _W.sum(),
+    lambda a: gg.where(gg.tensor(_W > 2), a, 0.0),
+], ids=["tensor", "tensor-of-view", "tensor-dtype", "gnp.array", "tolist", "float", "sum", "mask"])
+def test_a_global_arrays_values_read_while_tracing_are_never_a_stale_constant(read):
+    # each of these copied _W (or a number computed from it) at trace time, and the compiled function kept
+    # computing with the old values after `_W[:] = 3`: a wrong result with no error
+    _W[:] = 1.0
+    x = gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64)
+    f, g = gg.compile(read), gg.grad(lambda a: read(a).sum())
+    for value in (1.0, 3.0, -2.0):
+        _W[:] = value
+        expected = read(x)
+        np.testing.assert_allclose(f(x).numpy(), expected.numpy())
+        leaf = x.detach().requires_grad_()
+        read(leaf).sum().backward()
+        np.testing.assert_allclose(g(x.numpy()), leaf.grad.numpy())
+    _W[:] = 1.0
+
+
+def test_a_global_array_lifted_by_tensor_is_read_at_each_call_not_retraced():
+    W = np.ones(3)
+    f = gg.compile(lambda a: a * gg.tensor(W))
+    x = gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64)
+    for step in range(4):
+        W += 1.0  # a NumPy-side update at every step must not recompile at every step
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() * (step + 2))
+    assert f.cache_info().specializations == 1
+
+    def g(a):
+        t = gg.tensor(W)
+        t += 1  # on the copy, as in eager code: W itself is not written back
+        return a * t
+
+    before = W.copy()
+    np.testing.assert_allclose(gg.compile(g)(x).numpy(), x.numpy() * (before + 1))
+    np.testing.assert_array_equal(W, before)
+
+
+def test_a_global_arrays_values_change_is_named_in_the_recompile_log(monkeypatch, caplog):
+    monkeypatch.setenv("GRAPHGRAD_LOG_RECOMPILES", "1")
+    f = gg.compile(lambda a: a * _W.sum())
+    x = gg.ones(3)
+    f(x)
+    _W[1] = 5.0
+    try:
+        with caplog.at_level("INFO", logger="graphgrad.recompiles"):
+            assert f(x).tolist() == [7.0, 7.0, 7.0]
+    finally:
+        _W[:] = 1.0
+    assert "the contents of global '_W' changed: its values" in caplog.text
+
+
+def test_a_large_global_array_read_in_numpy_is_named_in_a_warning():
+    big = np.ones(20_000)
+    with pytest.warns(UserWarning, match="closed-over 'big' is an array of more than 10000 values"):
+        assert gg.compile(lambda x: x * float(big.sum()))(gg.ones(1)).item() == 20_000.0
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # used as an operand, it is read at every call: nothing to warn about
+        assert gg.compile(lambda x: (x * big).sum())(gg.ones(1)).item() == 20_000.0
+
+
 def test_module_float_attribute_and_replaced_parameter_are_guarded():
     drop = gg.nn.Dropout(p=0.0)
     f = gg.compile(lambda x: drop(x))
@@ -793,3 +865,4 @@ def test_create_graph_through_compiled_backward_is_refused_not_silently_zero():
         gg.autograd.grad(f(x), x, create_graph=True)
     (g,) = gg.autograd.grad(f(x), x)  # first order is unaffected
     assert g.tolist() == [3.0, 12.0]
+
