@@ -26,8 +26,8 @@ from ..passes.adjoint import generate_adjoint
 from ..passes.batching import batch_interpret, moveaxis, to_front
 from ..passes.optimize import optimize
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
-from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, _converted, trace
-from .compiled import _arg_type, _backend_of, _param_names
+from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, _converted, read_guarded, same_value, trace
+from .compiled import _after_trace, _arg_type, _backend_of, _closure_guards, _param_names
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
 from .transforms import non_float_error
@@ -346,7 +346,9 @@ class _Entry:
     out_tree: TreeDef
     captured: list
     captured_types: list
-    guards: list                      # (object, attribute, value) the trace read: a module's training flag
+    #: (object, attribute or reader, value) the trace read: the globals and closure cells of the function (a
+    #: rebound SCALE, an array changed in place), a module's training flag
+    guards: list
     modules: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)
 
@@ -355,7 +357,7 @@ class _Entry:
         belongs to a trace that has ended."""
         return (all(_arg_type(t) == ty for t, ty in zip(self.captured, self.captured_types))
                 and not any(isinstance(t, SymbolicTensor) and t.tracer not in ACTIVE.stack for t in self.captured)
-                and all(getattr(obj, name) == value for obj, name, value in self.guards))
+                and all(same_value(read_guarded(obj, name), value) for obj, name, value in self.guards))
 
     def source(self, backend: str, fn_name: str) -> str:
         if backend not in self.sources:
@@ -410,8 +412,15 @@ class Staged:
     def _entry(self, args: tuple) -> _Entry:
         key = self._key(args)
         entry = self._cache.get(key)
-        if entry is not None and entry.still_valid():
-            return entry
+        if entry is None or not entry.still_valid():
+            entry = self._cache[key] = self._stage(args)
+        if ACTIVE.stack:  # what this trace read guards the enclosing one too, cached or not
+            enclosing = ACTIVE.stack[-1]
+            for guard in entry.guards:
+                enclosing.guard(*guard)
+        return entry
+
+    def _stage(self, args: tuple) -> _Entry:
         leaves, tree = tree_flatten(args)
         dynamic = [i for i, leaf in enumerate(leaves) if _is_dynamic(leaf)]
         holder = {}
@@ -424,6 +433,7 @@ class Staged:
             return tuple(out_leaves)
 
         names = _leaf_names(self.fn, args)
+        guards = _closure_guards(self.fn)  # before the trace: the values it reads
         tracer, result = trace(staged, [_arg_type(leaves[i]) for i in dynamic], [names[i] for i in dynamic], None,
                                self.name)
         outs = []
@@ -442,12 +452,8 @@ class Staged:
                                       f"buffers is not supported: call .eval() on the module first")
         optimized = optimize(eliminate_dead_nodes(graph.copy()))
         optimized.name = self.name
-        entry = _Entry(graph, optimized, holder["tree"], list(tracer.captured),
-                       [_arg_type(t) for t in tracer.captured], list(tracer.guards.values()))
-        if ACTIVE.stack:
-            ACTIVE.stack[-1].guards.update(tracer.guards)
-        self._cache[key] = entry
-        return entry
+        return _Entry(graph, optimized, holder["tree"], list(tracer.captured), [_arg_type(t) for t in tracer.captured],
+                      _after_trace(guards, self.fn, tracer.captured) + list(tracer.guards.values()))
 
     def __call__(self, *args):
         args = self._prepare(args)

@@ -866,3 +866,41 @@ def test_create_graph_through_compiled_backward_is_refused_not_silently_zero():
     (g,) = gg.autograd.grad(f(x), x)  # first order is unaffected
     assert g.tolist() == [3.0, 12.0]
 
+
+_SCALE = 2.0
+_V = np.ones(3)
+
+
+@pytest.mark.parametrize("transform", ["vmap", "jacrev", "jacfwd", "hessian"])
+def test_staged_transforms_re_trace_when_a_global_they_read_changes(transform):
+    # vmap, jacrev, jacfwd and hessian kept one graph per signature and checked only module flags: a rebound
+    # global scalar or an array changed in place gave the old result, with no error
+    global _SCALE
+    make = {"vmap": lambda f: gg.vmap(f),
+            "jacrev": lambda f: gg.jacrev(lambda a: f(a).sum()),
+            "jacfwd": lambda f: gg.jacfwd(lambda a: f(a).sum()),
+            "hessian": lambda f: gg.hessian(lambda a: (f(a) ** 2).sum())}[transform]
+    x = np.arange(3.0) + 1.0
+    reads = [lambda a: a * _SCALE, lambda a: a * float(_V[0]), lambda a: a * gg.tensor(_V)]
+    try:
+        for read in reads:
+            _SCALE, _V[:] = 2.0, 1.0
+            staged = make(read)
+            staged(x)
+            _SCALE, _V[:] = 5.0, 3.0
+            np.testing.assert_allclose(np.asarray(staged(x)), np.asarray(make(read)(x)))
+    finally:
+        _SCALE, _V[:] = 2.0, 1.0
+
+
+def test_a_compiled_function_calling_a_staged_transform_guards_what_the_transform_read():
+    global _SCALE
+    per_row = gg.vmap(lambda a: (a * _SCALE).sum())
+    f = gg.compile(lambda x: per_row(x) * 1.0)
+    x = gg.ones(2, 3, dtype=gg.float64)
+    try:
+        assert f(x).tolist() == [6.0, 6.0]
+        _SCALE = 5.0
+        assert f(x).tolist() == [15.0, 15.0]
+    finally:
+        _SCALE = 2.0
