@@ -127,6 +127,19 @@ def _user_frame(frame):
     return frame
 
 
+def _name_in_user_frame(obj) -> str | None:
+    """The name the user's code reads ``obj`` by (a local, a closure cell or a global of the frame that is
+    recording), so that a lifted global ``W`` is the generated code's parameter ``W``; once per lifted object."""
+    frame = _user_frame(sys._getframe(2))
+    if frame is None:
+        return None
+    for namespace in (frame.f_locals, frame.f_globals):
+        for name, value in namespace.items():
+            if value is obj and not name.startswith("gg__"):
+                return name
+    return None
+
+
 _LOCS: dict = {}  # (file, line) -> Loc: a loop records thousands of nodes on one line
 
 
@@ -261,7 +274,7 @@ class Tracer:
             # an eager Tensor the function closed over, or a value of an enclosing trace
             key = id(x)
             if key not in self._captured_ids:
-                v = self.graph.add_input(x._type, self.names.get(key))
+                v = self.graph.add_input(x._type, self.names.get(key) or _name_in_user_frame(x))
                 v.requires_grad = bool(getattr(x, "_requires_grad", False))
                 self._captured_ids[key] = v
                 self.captured.append(x)
@@ -272,7 +285,7 @@ class Tracer:
             key = id(x)
             if key not in self._captured_ids:
                 self._captured_ids[key] = self.graph.add_input(TensorType(x.shape, dtype_name(x.dtype)),
-                                                               self.names.get(key))
+                                                               self.names.get(key) or _name_in_user_frame(x))
                 self.captured.append(x)
             return self._captured_ids[key]
         arr = np.asarray(x)

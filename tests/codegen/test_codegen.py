@@ -170,3 +170,18 @@ graph f(%x: f64[3]) {
     for clash in (["a", "a"], [None, "b"], ["np", "b"], ["lambda", "b"], ["__a", "b"], ["a-1", "b"], ["é", "b"]):
         g.nodes[0].output.name, g.nodes[1].output.name = clash
         assert _value_names(g) == g.value_names(), clash
+
+
+_LIFTED = np.ones(3)
+
+
+def test_lifted_globals_and_closed_over_tensors_keep_the_users_names():
+    bias = gg.ones(3, dtype=gg.float64)
+
+    def f(a):
+        return a * _LIFTED + gg.tensor(_LIFTED) + bias
+
+    x = gg.ones(3, dtype=gg.float64)
+    source = gg.compile(f).source(x)
+    assert "# Signature: a: f64[3], _LIFTED: f64[3], bias: f64[3]" in source
+    assert "def forward(a, _LIFTED, bias):" in source
