@@ -681,15 +681,22 @@ class CompiledBackward(Node):
         for leaf in leaves:
             if not isinstance(leaf, Tensor) or leaf._hooks:
                 return False
-            first = first or leaf._grad is None
-        if len(set(map(id, leaves))) != len(leaves):
+            if leaf._grad is None:
+                first = True
+        if len(leaves) > 1 and len(set(map(id, leaves))) != len(leaves):
             return False
         grads, args = self._gradients(data)  # every gradient is computed before any .grad is written
         if not retain_graph:
             self._saved_arrays = None
         owned = _owned(grads, args) if first else _NONE_OWNED
         for leaf, a, own in zip(leaves, grads, owned):
-            if a is not None:
+            if a is None:
+                continue
+            grad = leaf._grad
+            if grad is not None and not grad._requires_grad:  # _accumulate_array's common case, inline
+                grad._data += a
+                grad._version_box[0] += 1
+            else:
                 leaf._accumulate_array(a, own)
         return True
 

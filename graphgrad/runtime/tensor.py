@@ -83,6 +83,15 @@ def quiet_fp(fn, *args, **kwargs):
         _fp_mode.reset(token)
 
 _new = object.__new__
+
+_ONES: dict = {}  # dtype -> a read-only 0-d array of 1: the seed of loss.backward() on a compiled call
+
+
+def _one(dtype) -> np.ndarray:
+    one = np.array(1, dtype)
+    one.flags.writeable = False
+    _ONES[dtype] = one
+    return one
 _autograd_backward = None
 _TYPES: dict = {}  # (shape, dtype) -> TensorType: building one per op would dominate small-tensor cost
 
@@ -453,8 +462,11 @@ class Tensor(TensorSurface, TensorBase):
             if data.__class__ is np.ndarray and data.size == 1 and data.dtype.kind == "f":
                 token = _fp_mode.set(_QUIET)
                 try:
-                    # np.array for the common 0-d loss: np.ones costs 2 us
-                    seed = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
+                    # the common 0-d loss takes a shared read-only 1 (generated code never writes into its
+                    # arguments, and a leaf copies a gradient that is one of them); np.ones costs 2 us
+                    seed = _ONES.get(data.dtype) if data.ndim == 0 else None
+                    if seed is None:
+                        seed = np.ones(data.shape, data.dtype) if data.ndim else _one(data.dtype)
                     if node.into_leaves(seed, bool(retain_graph)):
                         return
                 finally:

@@ -165,3 +165,22 @@ def test_a_compiled_outputs_edges_are_the_leaves_accumulators_and_the_inputs_pro
     av, bv = np.array([0.5, -1.0]), np.array([3.0, 0.5])
     assert seen == [list(bv + np.cos(av))]
     np.testing.assert_allclose(w.grad.numpy(), 2 * av)
+
+
+def test_the_shared_seed_of_a_scalar_loss_is_never_a_leafs_grad_nor_written():
+    # loss.backward() on a compiled 0-d output hands the generated backward one shared, read-only 1 per dtype:
+    # a gradient that is that very array (the identity's) must be copied into .grad, and changing .grad in
+    # place must not change the next call's seed
+    f = gg.compile(lambda x: x + 0)
+    for dtype in (gg.float32, gg.float64):
+        x = gg.tensor(2.0, dtype=dtype, requires_grad=True)
+        f(x).backward()
+        assert x.grad.item() == 1.0 and x.grad.dtype == dtype
+        x.grad += 5  # in place on the leaf's own buffer
+        x.grad = None
+        f(x).backward()
+        f(x).backward()  # accumulates into the .grad the previous call made
+        assert x.grad.item() == 2.0
+        y = gg.tensor([3.0], dtype=dtype, requires_grad=True)
+        (f(y) * 1).sum().backward()
+        assert y.grad.tolist() == [1.0]
