@@ -274,8 +274,16 @@ def _extreme(x: TensorBase, dim, keepdim: bool, pairwise: str, reduce: str, arg:
         return bind(pairwise, x, dim)
     if dim is None:
         return bind(reduce, x, dim=None, keepdim=False)
-    values = bind(reduce, x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
-    return MaxResult(values, getattr(x, arg)(dim, keepdim))
+    (d,) = normalize_dims(dim, x.ndim)
+    if x.ndim == 0:  # a 0-d tensor is its own extreme, at index 0 (PyTorch's result)
+        return MaxResult(x * 1, bind("full_like", x, value=0)._cast("int64"))
+    # the values are gathered at the returned indices, so that the gradient goes to that one element on ties,
+    # as eager (runtime/tensor.py's _along) and PyTorch do; amax/amin would split it among the tied elements
+    index = getattr(x, arg)(d, True)
+    values = bind("gather", x, index, dim=d)
+    if not keepdim:
+        values, index = values.squeeze(d), index.squeeze(d)
+    return MaxResult(values, index)
 
 
 def _numpy_extreme(x, dim, keepdim, axis, keepdims, reduce: str):

@@ -1,0 +1,72 @@
+"""Gradients at ties, branch boundaries and special points, where the derivative is a convention: PyTorch's (and
+JAX's, for second order, where PyTorch has no graph), the same eagerly, compiled (``gg.compile``) and through
+``gg.grad``. Values are closed forms; away from those points, finite differences (tests/_gradcheck.py)."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+
+from _gradcheck import AWAY, sample, tensors
+
+
+def modes(f, args):
+    """The gradients of scalar ``f`` at float64 ``args`` eagerly (``.backward()``), compiled (``gg.compile``,
+    ``.backward()``) and with ``gg.grad``: three lists of arrays."""
+    out = []
+    for run in (f, gg.compile(f)):
+        ts = tensors(args)
+        run(*ts).backward()
+        out.append([t.grad.numpy() for t in ts])
+    grads = gg.grad(f, argnums=tuple(range(len(args))))(*args)
+    out.append([np.asarray(g) for g in grads])
+    return out
+
+
+def assert_every_mode(f, args, expected):
+    for mode, grads in zip(("eager", "compiled", "gg.grad"), modes(f, args)):
+        for k, (got, want) in enumerate(zip(grads, expected)):
+            np.testing.assert_array_equal(got, want, err_msg=f"{mode}, input {k}")
+
+
+# -- max/min along a dim: the gradient goes to the returned index ------------------------------------------------
+TIES = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [0.0, -1.0, 0.0, -1.0]])
+
+
+@pytest.mark.parametrize("kind", ["max", "min"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_min_along_a_dim_send_ties_gradient_to_the_returned_index_in_every_mode(kind, keepdim):
+    # PyTorch's max(dim)/min(dim) backward is a gather at the indices it returns (the first extreme); compiled
+    # code used to bind amax/amin, whose rule splits the gradient among the tied elements
+    w = np.array([1.5, -2.0, 0.5]).reshape((3, 1) if keepdim else (3,))
+    first = (np.argmax if kind == "max" else np.argmin)(TIES, axis=1)
+    expected = np.zeros_like(TIES)
+    expected[np.arange(3), first] = w.ravel()
+    assert_every_mode(lambda x: (getattr(x, kind)(1, keepdim).values * gg.tensor(w)).sum(), [TIES], [expected])
+    indices = gg.compile(lambda x: getattr(x, kind)(1, keepdim).indices)(gg.tensor(TIES))
+    np.testing.assert_array_equal(indices.numpy().ravel(), first)
+    # second order: d2/dx2 of sum(values**2) is 2 at each returned index, 0 elsewhere
+    second = gg.grad(lambda x: gg.numpy.sum(gg.grad(lambda x: (getattr(x, kind)(1).values ** 2).sum())(x)))(TIES)
+    hess = np.zeros_like(TIES)
+    hess[np.arange(3), first] = 2.0
+    np.testing.assert_array_equal(second, hess)
+
+
+@pytest.mark.parametrize("kind", ["amax", "amin"])
+def test_amax_amin_keep_splitting_ties_evenly_in_every_mode(kind):
+    # PyTorch's amax/amin (and max()/min() without a dim) share the gradient among the tied elements
+    extreme = (np.max if kind == "amax" else np.min)(TIES, axis=1, keepdims=True)
+    mask = (TIES == extreme).astype(float)
+    assert_every_mode(lambda x: getattr(x, kind)(1).sum(), [TIES], [mask / mask.sum(1, keepdims=True)])
+
+
+@pytest.mark.parametrize("kind", ["max", "min"])
+def test_max_min_along_a_dim_away_from_ties(kind, check_gradients):
+    x = sample(AWAY, (3, 4), np.random.default_rng(3))
+    check_gradients(lambda x: (getattr(x, kind)(0, True).values ** 3).sum() + getattr(x, kind)(-1).values.sum(), [x])
+
+
+def test_max_along_the_dim_of_a_zero_dim_tensor_in_every_mode():
+    # a 0-d tensor is its own maximum, at index 0 (compiled code failed in amax's type rule)
+    assert_every_mode(lambda x: x.max(0).values * 3.0, [np.array(2.0)], [np.array(3.0)])
+    values, indices = gg.compile(lambda x: tuple(x.min(0, True)))(gg.tensor(2.0))
+    assert values.item() == 2.0 and indices.item() == 0 and indices.dtype == gg.int64 and indices.shape == ()
