@@ -74,11 +74,14 @@ def _log_base(x):
 
 def _pow_grad_base(g, out, x, y):
     """y x^(y-1), and 0 where y is 0 (PyTorch's and autograd's convention): x^0 is constant in x, although
-    0 * 0^-1 is nan. The exponent y - 1 is replaced where y is 0, not the result, so that no inf is computed that
-    a further derivative would multiply by 0."""
+    0 * 0^-1 is nan. Only at x = y = 0 is the formula 0 * inf, so only there is the exponent y - 1 replaced (by 1:
+    no inf computed that a further derivative would multiply by 0); elsewhere it stays y - 1, whose dependence
+    on y a second derivative needs: d/dy (y x^(y-1)) = x^(y-1) (1 + y log x), 1/x at y = 0 (JAX's value)."""
     if isinstance(y, (int, float)):  # (zeros, not g * 0: an inf in g must not make a nan)
         return g * y * x ** (y - 1) if y != 0 else bind("full_like", g, value=0)
-    return g * y * x ** where(y == 0, 1.0, y - 1)
+    if isinstance(x, (int, float)):
+        return g * y * x ** (where(y == 0, 1.0, y - 1) if x == 0 else y - 1)
+    return g * y * x ** where(x == 0, where(y == 0, 1.0, y - 1), y - 1)
 
 
 pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)),

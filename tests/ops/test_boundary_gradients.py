@@ -70,3 +70,37 @@ def test_max_along_the_dim_of_a_zero_dim_tensor_in_every_mode():
     assert_every_mode(lambda x: x.max(0).values * 3.0, [np.array(2.0)], [np.array(3.0)])
     values, indices = gg.compile(lambda x: tuple(x.min(0, True)))(gg.tensor(2.0))
     assert values.item() == 2.0 and indices.item() == 0 and indices.dtype == gg.int64 and indices.shape == ()
+
+
+# -- pow: the exponent's second derivative where it is 0 ---------------------------------------------------------
+def test_pow_second_derivative_through_a_zero_exponent(check_gradients):
+    # d/dy (d/dx x**y) = x**(y-1) (1 + y log x): 1/x at y = 0 (JAX's value). The rule used to replace the exponent
+    # y - 1 by a constant wherever y was 0, which cut its dependence on y and gave x
+    x, y = np.array([2.0, 4.0, 0.5, 1.5]), np.array([0.0, 0.0, 0.0, 1.3])
+    cross = x ** (y - 1) * (1 + y * np.log(x))
+    xt, yt = tensors([x, y])
+    (gx,) = gg.autograd.grad((xt ** yt).sum(), xt, create_graph=True)
+    (dxdy,) = gg.autograd.grad(gx.sum(), yt)
+    np.testing.assert_allclose(dxdy.numpy(), cross, rtol=1e-14)
+    gx_of = gg.grad(lambda x, y: gg.numpy.sum(x ** y), argnums=0)
+    np.testing.assert_allclose(gg.grad(lambda x, y: gg.numpy.sum(gx_of(x, y)), argnums=1)(x, y), cross, rtol=1e-14)
+    hess = np.asarray(gg.hessian(lambda v: gg.numpy.sum(v[:4] ** v[4:]))(np.concatenate([x, y])))
+    np.testing.assert_allclose(np.diag(hess[:4, 4:]), cross, rtol=1e-14)
+    np.testing.assert_allclose(hess, hess.T, rtol=1e-14)  # d/dy d/dx = d/dx d/dy
+    # finite differences, first and second order, eager and compiled, through the zero exponents
+    check_gradients(lambda x, y: (x ** y * (x + y)).sum(), [x, y])
+
+
+def test_pow_keeps_pytorchs_first_derivatives_at_a_zero_base():
+    # PyTorch's conventions: d/dx x**y is 0 where y = 0 (x**0 is constant), y x**(y-1) elsewhere, inf for 0 < y < 1;
+    # d/dy is 0 at x = 0 for y >= 0. Second order at x = 0 is finite for integer y: PyTorch's and JAX's values
+    # (y (y-1) x**(y-2); x**(y-1) (1 + y log x), which is 0**0 = 1 at y = 1), and 0 at y = 0 where both give nan
+    x, y = np.zeros(5), np.array([0.0, 1.0, 2.0, 3.0, 0.5])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for mode, (gx, gy) in zip(("eager", "compiled", "gg.grad"), modes(lambda x, y: (x ** y).sum(), [x, y])):
+            np.testing.assert_array_equal(gx, [0.0, 1.0, 0.0, 0.0, np.inf], err_msg=mode)
+            np.testing.assert_array_equal(gy, np.zeros(5), err_msg=mode)
+    first = gg.grad(lambda x, y: gg.numpy.sum(x ** y), argnums=0)
+    dxdx, dxdy = gg.grad(lambda x, y: gg.numpy.sum(first(x, y)), argnums=(0, 1))(x[:4], y[:4])
+    np.testing.assert_array_equal(dxdx, [0.0, 0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(dxdy, [0.0, 1.0, 0.0, 0.0])
