@@ -22,10 +22,10 @@ def modes(f, args):
     return out
 
 
-def assert_every_mode(f, args, expected):
+def assert_every_mode(f, args, expected, rtol=0.0):
     for mode, grads in zip(("eager", "compiled", "gg.grad"), modes(f, args)):
         for k, (got, want) in enumerate(zip(grads, expected)):
-            np.testing.assert_array_equal(got, want, err_msg=f"{mode}, input {k}")
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=0, err_msg=f"{mode}, input {k}")
 
 
 # -- max/min along a dim: the gradient goes to the returned index ------------------------------------------------
@@ -104,3 +104,44 @@ def test_pow_keeps_pytorchs_first_derivatives_at_a_zero_base():
     dxdx, dxdy = gg.grad(lambda x, y: gg.numpy.sum(first(x, y)), argnums=(0, 1))(x[:4], y[:4])
     np.testing.assert_array_equal(dxdx, [0.0, 0.0, 2.0, 0.0])
     np.testing.assert_array_equal(dxdy, [0.0, 1.0, 0.0, 0.0])
+
+
+# -- activations at their branch boundaries: the branch PyTorch's comparison picks ---------------------------------
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize("alpha", [1.0, 1.5])
+def test_elu_at_zero_takes_the_exponential_branch(alpha):
+    # PyTorch's elu backward is alpha exp(x) for x <= 0: alpha at 0. The clamp before expm1 was minimum(x, 0),
+    # whose tie at 0 split the gradient in half
+    f = lambda x: gg.nn.functional.elu(x, alpha=alpha).sum()
+    x = np.array([0.0, 1.0, -1.0])
+    assert_every_mode(f, [x], [np.array([alpha, 1.0, alpha * np.exp(-1.0)])], rtol=1e-15)
+    # second order: the branch's own, alpha exp(x) (PyTorch's double backward gives 0 at exactly 0, JAX alpha)
+    np.testing.assert_allclose(gg.grad(lambda x: gg.numpy.sum(gg.grad(f)(x)))(x), [alpha, 0.0, alpha * np.exp(-1.0)],
+                               rtol=1e-15)
+
+
+def test_elu_next_to_zero(check_gradients):
+    check_gradients(lambda x: (gg.nn.functional.elu(x, alpha=1.5) * x).sum(), [np.array([1e-3, -1e-3, 0.7, -2.0])])
+
+
+@pytest.mark.parametrize("beta, x", [(2.0, 0.5), (-2.0, -0.5)])
+def test_softplus_at_its_threshold_takes_the_log1p_branch(beta, x):
+    # PyTorch switches to x only where beta * x > threshold: at beta * x == threshold value and gradient are
+    # log1p(exp(beta x)) / beta's (gradient sigmoid(beta x)); minimum(beta x, threshold) halved the gradient there
+    f = lambda x: gg.nn.functional.softplus(x, beta=beta, threshold=1.0).sum()
+    xs = np.array([x, 0.2, 1.0 / beta + 0.5 * np.sign(beta)])
+    z = beta * xs
+    assert_every_mode(f, [xs], [np.array([sigmoid(1.0), sigmoid(z[1]), 1.0])], rtol=1e-15)
+    value = gg.compile(lambda x: gg.nn.functional.softplus(x, beta=beta, threshold=1.0))(gg.tensor(xs))
+    np.testing.assert_allclose(value.numpy()[:2], np.log1p(np.exp(z[:2])) / beta, rtol=1e-15)
+    second = gg.grad(lambda x: gg.numpy.sum(gg.grad(f)(x)))(xs)  # beta s (1 - s) on the log1p branch
+    np.testing.assert_allclose(second, [beta * sigmoid(1.0) * sigmoid(-1.0), beta * sigmoid(z[1]) * sigmoid(-z[1]), 0.0],
+                               rtol=1e-14)
+
+
+def test_softplus_next_to_its_threshold(check_gradients):
+    x = np.array([0.5 - 1e-3, 0.5 + 1e-3, -0.3, 1.2])
+    check_gradients(lambda x: (gg.nn.functional.softplus(x, beta=2.0, threshold=1.0) * x).sum(), [x])
