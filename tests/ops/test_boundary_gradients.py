@@ -145,3 +145,44 @@ def test_softplus_at_its_threshold_takes_the_log1p_branch(beta, x):
 def test_softplus_next_to_its_threshold(check_gradients):
     x = np.array([0.5 - 1e-3, 0.5 + 1e-3, -0.3, 1.2])
     check_gradients(lambda x: (gg.nn.functional.softplus(x, beta=2.0, threshold=1.0) * x).sum(), [x])
+
+
+# -- fmax/fmin: ties and nans, PyTorch's rule; atan2 at the origin -------------------------------------------------
+NAN = np.nan
+FA = np.array([1.0, 2.0, 0.0, NAN, 1.0, NAN, 0.0, -0.0, np.inf, -np.inf])
+FB = np.array([1.0, 0.0, 2.0, 1.0, NAN, NAN, -0.0, 0.0, np.inf, 1.0])
+
+
+@pytest.mark.parametrize("name", ["fmax", "fmin"])
+def test_fmax_fmin_give_ties_and_double_nans_to_the_first_operand(name):
+    # PyTorch: the first operand gets the gradient where it is picked or equal (x >= y for fmax) or y is nan; the
+    # second gets the rest. The rule used to split ties 0.5/0.5 and give both operands all of it where both are nan
+    w = np.arange(1.0, 11.0)
+    with np.errstate(invalid="ignore"):
+        first = ((FA >= FB) if name == "fmax" else (FA <= FB)) | np.isnan(FB)
+    f = lambda a, b: (getattr(gg, name)(a, b) * gg.tensor(w)).sum()
+    assert_every_mode(f, [FA, FB], [np.where(first, w, 0.0), np.where(first, 0.0, w)])
+
+
+def test_fmax_fmin_away_from_ties(check_gradients):
+    x, y = sample(AWAY, (2, 4), np.random.default_rng(5))
+    check_gradients(lambda x, y: (gg.fmax(x, y) * x + gg.fmin(x, y) ** 2).sum(), [x, y])
+
+
+def test_atan2_at_the_origin_has_zero_gradient():
+    # PyTorch 2.x masks atan2's backward at (0, 0) to 0 (the formula is 0 / 0 = nan there); signs as PyTorch's,
+    # -y / r2 and x / r2 with 1 / r2 read as 0
+    y, x = np.array([0.0, 0.0, -0.0, -0.0, 1.0]), np.array([0.0, -0.0, 0.0, -0.0, 0.0])
+    expected = [np.array([0.0, -0.0, 0.0, -0.0, 0.0]), np.array([-0.0, -0.0, 0.0, 0.0, -1.0])]
+    assert_every_mode(lambda y, x: gg.atan2(y, x).sum(), [y, x], expected)
+    for (got, want) in zip(modes(lambda y, x: gg.atan2(y, x).sum(), [y, x])[2], expected):
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    # second order stays finite at the origin (the untaken branch never divides by 0)
+    first = gg.grad(lambda y, x: gg.numpy.sum(gg.numpy.arctan2(y, x)), argnums=(0, 1))
+    for h in gg.grad(lambda y, x: gg.numpy.sum(first(y, x)[0] + first(y, x)[1]), argnums=(0, 1))(y[:4], x[:4]):
+        np.testing.assert_array_equal(h, np.zeros(4))
+
+
+def test_atan2_near_the_origin(check_gradients):
+    y, x = np.array([0.05, -0.03, 0.01, 1.0]), np.array([0.02, -0.04, -0.05, 0.0])  # off the cut y = 0, x < 0
+    check_gradients(lambda y, x: (gg.atan2(y, x) * (x + 2)).sum(), [y, x])
