@@ -359,7 +359,18 @@ def norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:
         return x.abs().sum(dim, keepdim)
     if p == float("inf"):
         return x.abs().amax(dim, keepdim)
-    return _root_zero_grad_at_zero((x.abs() ** p).sum(dim, keepdim), p)
+    return _root_zero_grad_at_zero(abs_pow(x, p).sum(dim, keepdim), p)
+
+
+def abs_pow(x, p):
+    """``|x| ** p`` for a p-norm. For p < 1 its gradient is 0 where x is 0, as PyTorch's norm backward masks those
+    elements: the formula there is p |0|^(p-1) sign(0) = inf * 0 = nan, which the norm's gradient would spread to
+    every element (at second order even for p in (0, 1)). The inner where keeps the untaken branch finite."""
+    a = x.abs()
+    if p >= 1:
+        return a ** p
+    zero = a == 0
+    return bind("where", zero, 0.0 if p > 0 else float("inf"), bind("where", zero, 1.0, a) ** p)
 
 
 def _root_zero_grad_at_zero(s, p):

@@ -186,3 +186,33 @@ def test_atan2_at_the_origin_has_zero_gradient():
 def test_atan2_near_the_origin(check_gradients):
     y, x = np.array([0.05, -0.03, 0.01, 1.0]), np.array([0.02, -0.04, -0.05, 0.0])  # off the cut y = 0, x < 0
     check_gradients(lambda y, x: (gg.atan2(y, x) * (x + 2)).sum(), [y, x])
+
+
+# -- p-norms for p < 1 with a zero element --------------------------------------------------------------------------
+def _norm_grad(x, p):
+    """d/dx (sum |x|^p)^(1/p) = sign(x) |x|^(p-1) N^(1-p), and 0 at zero elements (PyTorch's mask)."""
+    n = np.sum(np.abs(x) ** p) ** (1 / p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, np.sign(x) * np.abs(x) ** (p - 1) * n ** (1 - p))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3, -1.0, -2.5])
+@pytest.mark.parametrize("api", ["vector_norm", "norm"])
+def test_p_norm_below_one_has_zero_gradient_at_zero_elements(p, api, check_gradients):
+    # |x|^p's gradient at 0 was p |0|^(p-1) sign(0) = inf * 0 = nan, spreading to every element at second order;
+    # PyTorch masks it to 0 (for p < 0 the norm is 0 and so is every element's gradient)
+    norm = (lambda x: gg.linalg.vector_norm(x, ord=p)) if api == "vector_norm" else (lambda x: x.norm(p=p))
+    x = np.array([0.0, 1.0, -2.0, 0.5])
+    assert_every_mode(norm, [x], [_norm_grad(x, p) if p > 0 else np.zeros(4)], rtol=1e-14)
+    # second order: finite everywhere, and against finite differences of the first derivative at the others
+    first = gg.grad(norm)
+    w = np.array([0.7, 1.0, 2.0, -3.0])
+    hvp = gg.grad(lambda x: gg.numpy.sum(first(x) * w))(x)
+    assert np.all(np.isfinite(hvp))
+    eps = 1e-6
+    for i in (1, 2, 3):
+        d = np.zeros(4)
+        d[i] = eps
+        numeric = (np.sum(_norm_grad(x + d, p) * w) - np.sum(_norm_grad(x - d, p) * w)) / (2 * eps)
+        np.testing.assert_allclose(hvp[i], numeric, rtol=1e-6, atol=1e-9)
+    check_gradients(lambda y: norm(gg.cat([gg.zeros(1, dtype=gg.float64), y])) * y.sum(), [x[1:]])
