@@ -216,3 +216,32 @@ def test_p_norm_below_one_has_zero_gradient_at_zero_elements(p, api, check_gradi
         numeric = (np.sum(_norm_grad(x + d, p) * w) - np.sum(_norm_grad(x - d, p) * w)) / (2 * eps)
         np.testing.assert_allclose(hvp[i], numeric, rtol=1e-6, atol=1e-9)
     check_gradients(lambda y: norm(gg.cat([gg.zeros(1, dtype=gg.float64), y])) * y.sum(), [x[1:]])
+
+
+# -- nll_loss / cross_entropy with every target ignored ------------------------------------------------------------
+def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient():
+    # PyTorch: the mean over no targets is 0/0 = nan, but ignored targets are skipped by the backward, so the
+    # gradient is 0; it used to be -0/0 = nan for every logit
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    target = gg.tensor([1, 1, 1])
+    for loss in (lambda x: gg.nn.functional.cross_entropy(x, target, ignore_index=1),
+                 lambda x: gg.nn.functional.nll_loss(x.log_softmax(1), target, ignore_index=1)):
+        assert np.isnan(loss(gg.tensor(x)).item()) and np.isnan(gg.compile(loss)(gg.tensor(x)).item())
+        assert_every_mode(loss, [x], [np.zeros((3, 4))])
+        hvp = gg.grad(lambda x: gg.numpy.sum(gg.grad(loss)(x) * x))(x)
+        np.testing.assert_array_equal(hvp, np.zeros((3, 4)))
+
+
+def test_cross_entropy_with_some_targets_ignored(check_gradients):
+    # the kept targets' mean, as before; and a zero total weight over kept targets gives them nan, as PyTorch's,
+    # but the ignored ones 0
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    target = gg.tensor([2, 0, 2, 1])
+    f = lambda x: gg.nn.functional.cross_entropy(x, target, ignore_index=2)
+    logp = x - np.log(np.exp(x).sum(1, keepdims=True))
+    np.testing.assert_allclose(f(gg.tensor(x)).item(), -(logp[1, 0] + logp[3, 1]) / 2, rtol=1e-14)
+    check_gradients(f, [x])
+    weight = gg.tensor([0.0, 0.0, 1.0], dtype=gg.float64)
+    t = gg.tensor(x, requires_grad=True)
+    gg.nn.functional.cross_entropy(t, target, weight=weight, ignore_index=2).backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [[0.0] * 3, [np.nan] * 3, [0.0] * 3, [np.nan] * 3])
