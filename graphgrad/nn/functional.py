@@ -502,6 +502,10 @@ def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = 
         picked = picked._cast(logp._type.dtype)
     per_sample = -(logp * picked).sum(-1)
     if reduction == "mean":
+        # PyTorch's backward skips ignored targets: their gradient is 0 even where the total weight is 0 (every
+        # target ignored: the value is 0/0 = nan, the gradient 0, not 0 * (1/0) = nan). The where cuts them off
+        # from the 1 / total; kept targets of zero total weight still get nan, as PyTorch's
+        per_sample = where(target != ignore_index, per_sample, 0.0)
         return _as_pytorch_names(per_sample.sum() / picked.sum(), "NllLossBackward0", input, target, weight)
     return _as_pytorch_names(_reduce(per_sample, reduction), "NllLossBackward0", input, target, weight)
 

@@ -74,11 +74,14 @@ def _log_base(x):
 
 def _pow_grad_base(g, out, x, y):
     """y x^(y-1), and 0 where y is 0 (PyTorch's and autograd's convention): x^0 is constant in x, although
-    0 * 0^-1 is nan. The exponent y - 1 is replaced where y is 0, not the result, so that no inf is computed that
-    a further derivative would multiply by 0."""
+    0 * 0^-1 is nan. Only at x = y = 0 is the formula 0 * inf, so only there is the exponent y - 1 replaced (by 1:
+    no inf computed that a further derivative would multiply by 0); elsewhere it stays y - 1, whose dependence
+    on y a second derivative needs: d/dy (y x^(y-1)) = x^(y-1) (1 + y log x), 1/x at y = 0 (JAX's value)."""
     if isinstance(y, (int, float)):  # (zeros, not g * 0: an inf in g must not make a nan)
         return g * y * x ** (y - 1) if y != 0 else bind("full_like", g, value=0)
-    return g * y * x ** where(y == 0, 1.0, y - 1)
+    if isinstance(x, (int, float)):
+        return g * y * x ** (where(y == 0, 1.0, y - 1) if x == 0 else y - 1)
+    return g * y * x ** where(x == 0, where(y == 0, 1.0, y - 1), y - 1)
 
 
 pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)),
@@ -304,11 +307,18 @@ def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc=""):
                      numpy_fn=_numpy_binary(name))
 
 
-# at (0, 0) these are 0 / 0 = nan, as PyTorch's atan2 and hypot backward give
-arctan2 = _binary_float("arctan2", (lambda g, out, y, x: g * x / (x * x + y * y),
-                                    lambda g, out, y, x: -g * y / (x * x + y * y)),
+def _inverse_square_radius(y, x):
+    """1 / (x**2 + y**2), and 0 at the origin: PyTorch's atan2 backward (2.x) gives a 0 gradient at (0, 0) rather
+    than 0 / 0. The inner where keeps the untaken branch finite, so second order has no inf * 0 there either."""
+    r2 = x * x + y * y
+    return where(r2 == 0, 0.0, 1.0 / where(r2 == 0, 1.0, r2))
+
+
+arctan2 = _binary_float("arctan2", (lambda g, out, y, x: g * x * _inverse_square_radius(y, x),
+                                    lambda g, out, y, x: -g * y * _inverse_square_radius(y, x)),
                         tensor=("atan2", "arctan2"), gg=("atan2", "arctan2"), numpy="arctan2",
                         doc="the angle of the point (x, y): arctan2(y, x)")
+# at (0, 0) hypot's gradient is 0 / 0 = nan, as PyTorch's hypot backward gives
 hypot = _binary_float("hypot", (lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out),
                       tensor="hypot", gg="hypot", numpy="hypot", doc="sqrt(x**2 + y**2) without overflow")
 
@@ -327,17 +337,19 @@ logaddexp2 = _binary_float("logaddexp2", (lambda g, out, x, y: g * _log_weight(x
                            doc="log2(2**x + 2**y), stably")
 
 
-def _nan_aware(pick):
-    """fmax/fmin's gradient: to the operand chosen, ties split evenly (as maximum), nan operands ignored."""
+def _nan_aware(first):
+    """fmax/fmin's gradient, PyTorch's: all of it to x where ``first(x, y)`` (x >= y for fmax: ties go to x) or y
+    is nan, all to y elsewhere. The two are complements, so a tie or two nans pass it on once, not split or
+    doubled."""
     def rule_x(g, out, x, y):
-        return where(y != y, g, where(pick(x, y), g, where(x == y, g * 0.5, 0.0)))
+        return where(y != y, g, where(first(x, y), g, 0.0))
 
     def rule_y(g, out, x, y):
-        return where(x != x, g, where(pick(y, x), g, where(x == y, g * 0.5, 0.0)))
+        return where(y != y, 0.0, where(first(x, y), 0.0, g))
     return rule_x, rule_y
 
 
-for _name, _pick in (("fmax", lambda a, b: a > b), ("fmin", lambda a, b: a < b)):
+for _name, _pick in (("fmax", lambda a, b: a >= b), ("fmin", lambda a, b: a <= b)):
     primitive(_name, batch=elementwise, infer=lambda inputs: elementwise_type(inputs), vjp=_nan_aware(_pick),
               elementwise=True,
               expr=(lambda n: lambda a, xp, out: [f"{xp}.{n}({a[0]}, {a[1]})"])(_name),
@@ -398,8 +410,8 @@ def imag(x: TensorBase) -> TensorBase:
 
 def angle(z: TensorBase, deg: bool = False) -> TensorBase:
     """``numpy.angle`` of a real array, computed as NumPy does, ``arctan2(0, z)``: pi where it is negative (-0.0
-    too), 0 elsewhere, nan where it is nan; in degrees with ``deg=True``. Piecewise constant: its gradient is 0
-    (also at 0, where arctan2's is 0/0).
+    too), 0 elsewhere, nan where it is nan; in degrees with ``deg=True``. Piecewise constant: its gradient is 0,
+    at 0 too (a stop_gradient).
 
     >>> import graphgrad as gg, graphgrad.numpy as gnp
     >>> gnp.angle(gg.tensor([-1.0, 2.0]))

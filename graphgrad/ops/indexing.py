@@ -311,7 +311,20 @@ def _along_dim_batch(op, args, bdims, dim):
     return bind(op, *[broadcast_batch(x, d, size) for x, d in zip(args, bdims)], dim=dim + 1), 0
 
 
-primitive("gather", memory="fresh", batch=_along_dim_batch,
+def _gather_dim_rows(a, node, states):
+    """Per row when x and the index have their rows on one axis and ``dim`` is another (``x.max(dim=1)`` of
+    per-row scores gathers at its argmax): a chunk's index then picks within the chunk's own rows."""
+    x, index = states
+    if x is REDUCED or index is REDUCED:
+        raise RowCouplingError(node, f"it indexes with or into {a.reduced_text(node)}")
+    if not (isinstance(x, Row) and index == x):
+        raise RowCouplingError(node, "its input and index must both be per-row, with the rows on one axis")
+    if node.attrs["dim"] == x.axis:
+        raise RowCouplingError(node, "it picks along the row axis, mixing rows")
+    return x
+
+
+primitive("gather", memory="fresh", batch=_along_dim_batch, rows=_gather_dim_rows,
           attrs=("dim",), infer=_gather_type, doc="values of x picked along dim by an index tensor",
           vjp=(lambda g, out, x, index, *, dim: bind("scatter_add", bind("full_like", x, value=0.0), index, g, dim=dim),
                None),

@@ -1256,7 +1256,7 @@ export(inner, "inner", tensor="inner", gg="inner", numpy="inner", numpy_fn=_both
 
 # -- norms ------------------------------------------------------------------------------------------
 def _vector_norm(x, ord, dims, keepdim):
-    from .reductions import norm as _p_norm
+    from .reductions import abs_pow, norm as _p_norm
     if ord is None or ord == 2:
         return _p_norm(x, 2, dims, keepdim)
     if isinstance(ord, str):
@@ -1270,7 +1270,7 @@ def _vector_norm(x, ord, dims, keepdim):
     if ord == 1:
         return x.abs().sum(dims, keepdim)
     if ord < 0:
-        return (x.abs() ** float(ord)).sum(dims, keepdim) ** (1.0 / ord)
+        return abs_pow(x, float(ord)).sum(dims, keepdim) ** (1.0 / ord)
     return _p_norm(x, float(ord), dims, keepdim)
 
 

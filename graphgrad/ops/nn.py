@@ -11,7 +11,7 @@ from ..ir.types import TensorType
 from ..passes.row_decomposition import Row, RowCouplingError, along_dim_rows, batch_axis_rows
 from ..passes.batching import along_axis, batch_size, broadcast_batch, to_front
 from .define import primitive
-from .elementwise import erf, exp, expm1, log1p, minimum, sigmoid, tanh, where
+from .elementwise import erf, exp, expm1, log1p, sigmoid, tanh, where
 from .shape import pad
 
 
@@ -430,8 +430,10 @@ def elu(input: TensorBase, alpha: float = 1.0, inplace: bool = False) -> TensorB
     >>> F.elu(gg.tensor([-1.0, 2.0]))
     tensor([-0.6321,  2.0000])
     """
-    # expm1 of min(x, 0): the branch where() drops never overflows
-    return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, expm1(minimum(x, 0.0)) * alpha))
+    # expm1 of x clamped to 0 where x > 0: the branch where() drops never overflows. The clamp is a where on
+    # PyTorch's comparison, not minimum(x, 0), whose tie at x = 0 would halve the gradient there (PyTorch: alpha)
+    return _maybe_inplace(input, inplace,
+                          lambda x: where(x > 0, x, expm1(where(x > 0, 0.0, x)) * alpha))
 
 
 def gelu(input: TensorBase, approximate: str = "none") -> TensorBase:
@@ -458,8 +460,11 @@ def softplus(input: TensorBase, beta: float = 1.0, threshold: float = 20.0) -> T
     tensor([ 0.6931, 30.0000])
     """
     scaled = input * beta
-    # the exp never sees more than threshold, so the branch where() drops cannot overflow (nor its gradient)
-    return where(scaled > threshold, input, log1p(exp(minimum(scaled, threshold))) / beta)
+    # the exp never sees more than threshold, so the branch where() drops cannot overflow (nor its gradient); the
+    # clamp is a where on PyTorch's comparison (not minimum, whose tie would halve the gradient at the threshold):
+    # beta * x == threshold takes the log1p branch, as PyTorch's value and gradient do
+    clamped = where(scaled > threshold, threshold, scaled)
+    return where(scaled > threshold, input, log1p(exp(clamped)) / beta)
 
 
 def silu(input: TensorBase, inplace: bool = False) -> TensorBase:

@@ -274,8 +274,16 @@ def _extreme(x: TensorBase, dim, keepdim: bool, pairwise: str, reduce: str, arg:
         return bind(pairwise, x, dim)
     if dim is None:
         return bind(reduce, x, dim=None, keepdim=False)
-    values = bind(reduce, x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
-    return MaxResult(values, getattr(x, arg)(dim, keepdim))
+    (d,) = normalize_dims(dim, x.ndim)
+    if x.ndim == 0:  # a 0-d tensor is its own extreme, at index 0 (PyTorch's result)
+        return MaxResult(x * 1, bind("full_like", x, value=0)._cast("int64"))
+    # the values are gathered at the returned indices, so that the gradient goes to that one element on ties,
+    # as eager (runtime/tensor.py's _along) and PyTorch do; amax/amin would split it among the tied elements
+    index = getattr(x, arg)(d, True)
+    values = bind("gather", x, index, dim=d)
+    if not keepdim:
+        values, index = values.squeeze(d), index.squeeze(d)
+    return MaxResult(values, index)
 
 
 def _numpy_extreme(x, dim, keepdim, axis, keepdims, reduce: str):
@@ -351,7 +359,18 @@ def norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:
         return x.abs().sum(dim, keepdim)
     if p == float("inf"):
         return x.abs().amax(dim, keepdim)
-    return _root_zero_grad_at_zero((x.abs() ** p).sum(dim, keepdim), p)
+    return _root_zero_grad_at_zero(abs_pow(x, p).sum(dim, keepdim), p)
+
+
+def abs_pow(x, p):
+    """``|x| ** p`` for a p-norm. For p < 1 its gradient is 0 where x is 0, as PyTorch's norm backward masks those
+    elements: the formula there is p |0|^(p-1) sign(0) = inf * 0 = nan, which the norm's gradient would spread to
+    every element (at second order even for p in (0, 1)). The inner where keeps the untaken branch finite."""
+    a = x.abs()
+    if p >= 1:
+        return a ** p
+    zero = a == 0
+    return bind("where", zero, 0.0 if p > 0 else float("inf"), bind("where", zero, 1.0, a) ** p)
 
 
 def _root_zero_grad_at_zero(s, p):

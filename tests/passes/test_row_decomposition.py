@@ -60,7 +60,13 @@ def classifier(w, b, x, y):
     return -(logits.log_softmax(dim=1)[:, 0] * y).mean() + (w ** 2).sum() * 0.5 + (running * y).sum() / 9
 
 
-LOSSES = [logistic, mixed, classifier]
+def max_margin(w, b, x, y):
+    # max/min along a row gather each row's scores at its own argmax/argmin
+    scores = x * w + b
+    return (scores.max(dim=1).values * y).mean() + scores.min(1, keepdim=True).values.sum() / 5 + (w ** 2).sum()
+
+
+LOSSES = [logistic, mixed, classifier, max_margin]
 
 
 @pytest.mark.parametrize("fn", LOSSES, ids=lambda f: f.__name__)
@@ -129,6 +135,7 @@ def test_a_batchnorm_module_in_training_mode_is_refused():
 
 @pytest.mark.parametrize("fn, op, words", [
     (lambda w, x: (x @ w).max(), "amax", "across the rows"),
+    (lambda w, x: (x @ w).max(dim=0).values.sum(), "argmax", "across the rows"),
     (lambda w, x: (x @ w).logsumexp(0).sum(), "logsumexp", "across the rows"),
     (lambda w, x: (x @ w).softmax(0).sum(), "softmax", "across the rows"),
     (lambda w, x: ((x @ w) ** 2).mean().sqrt(), "sqrt", "not linear"),
@@ -141,7 +148,7 @@ def test_a_batchnorm_module_in_training_mode_is_refused():
     (lambda w, x: gg.cat([x, x], 0).sum() * w.sum(), "concat", "along the row axis"),
     (lambda w, x: (x @ w).cumsum(0).sum(), "cumsum", "along the row axis"),
     (lambda w, x: gg.einsum("ij,jk->ik", x, w).sum(), "einsum", "not known to keep data rows apart"),
-], ids=["max", "logsumexp", "softmax", "sqrt-of-mean", "mean-times-sum", "div-by-sum", "gram", "param-contracts",
+], ids=["max", "max-dim-rows", "logsumexp", "softmax", "sqrt-of-mean", "mean-times-sum", "div-by-sum", "gram", "param-contracts",
         "row-by-position", "flatten", "concat-rows", "cumsum-rows", "undeclared-op"])
 def test_what_couples_rows_is_refused(fn, op, words):
     err = refused(fn, W, X)

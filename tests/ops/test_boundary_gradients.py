@@ -1,0 +1,247 @@
+"""Gradients at ties, branch boundaries and special points, where the derivative is a convention: PyTorch's (and
+JAX's, for second order, where PyTorch has no graph), the same eagerly, compiled (``gg.compile``) and through
+``gg.grad``. Values are closed forms; away from those points, finite differences (tests/_gradcheck.py)."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+
+from _gradcheck import AWAY, sample, tensors
+
+
+def modes(f, args):
+    """The gradients of scalar ``f`` at float64 ``args`` eagerly (``.backward()``), compiled (``gg.compile``,
+    ``.backward()``) and with ``gg.grad``: three lists of arrays."""
+    out = []
+    for run in (f, gg.compile(f)):
+        ts = tensors(args)
+        run(*ts).backward()
+        out.append([t.grad.numpy() for t in ts])
+    grads = gg.grad(f, argnums=tuple(range(len(args))))(*args)
+    out.append([np.asarray(g) for g in grads])
+    return out
+
+
+def assert_every_mode(f, args, expected, rtol=0.0):
+    for mode, grads in zip(("eager", "compiled", "gg.grad"), modes(f, args)):
+        for k, (got, want) in enumerate(zip(grads, expected)):
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=0, err_msg=f"{mode}, input {k}")
+
+
+# -- max/min along a dim: the gradient goes to the returned index ------------------------------------------------
+TIES = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [0.0, -1.0, 0.0, -1.0]])
+
+
+@pytest.mark.parametrize("kind", ["max", "min"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_min_along_a_dim_send_ties_gradient_to_the_returned_index_in_every_mode(kind, keepdim):
+    # PyTorch's max(dim)/min(dim) backward is a gather at the indices it returns (the first extreme); compiled
+    # code used to bind amax/amin, whose rule splits the gradient among the tied elements
+    w = np.array([1.5, -2.0, 0.5]).reshape((3, 1) if keepdim else (3,))
+    first = (np.argmax if kind == "max" else np.argmin)(TIES, axis=1)
+    expected = np.zeros_like(TIES)
+    expected[np.arange(3), first] = w.ravel()
+    assert_every_mode(lambda x: (getattr(x, kind)(1, keepdim).values * gg.tensor(w)).sum(), [TIES], [expected])
+    indices = gg.compile(lambda x: getattr(x, kind)(1, keepdim).indices)(gg.tensor(TIES))
+    np.testing.assert_array_equal(indices.numpy().ravel(), first)
+    # second order: d2/dx2 of sum(values**2) is 2 at each returned index, 0 elsewhere
+    second = gg.grad(lambda x: gg.numpy.sum(gg.grad(lambda x: (getattr(x, kind)(1).values ** 2).sum())(x)))(TIES)
+    hess = np.zeros_like(TIES)
+    hess[np.arange(3), first] = 2.0
+    np.testing.assert_array_equal(second, hess)
+
+
+@pytest.mark.parametrize("kind", ["amax", "amin"])
+def test_amax_amin_keep_splitting_ties_evenly_in_every_mode(kind):
+    # PyTorch's amax/amin (and max()/min() without a dim) share the gradient among the tied elements
+    extreme = (np.max if kind == "amax" else np.min)(TIES, axis=1, keepdims=True)
+    mask = (TIES == extreme).astype(float)
+    assert_every_mode(lambda x: getattr(x, kind)(1).sum(), [TIES], [mask / mask.sum(1, keepdims=True)])
+
+
+@pytest.mark.parametrize("kind", ["max", "min"])
+def test_max_min_along_a_dim_away_from_ties(kind, check_gradients):
+    x = sample(AWAY, (3, 4), np.random.default_rng(3))
+    check_gradients(lambda x: (getattr(x, kind)(0, True).values ** 3).sum() + getattr(x, kind)(-1).values.sum(), [x])
+
+
+def test_max_along_the_dim_of_a_zero_dim_tensor_in_every_mode():
+    # a 0-d tensor is its own maximum, at index 0 (compiled code failed in amax's type rule)
+    assert_every_mode(lambda x: x.max(0).values * 3.0, [np.array(2.0)], [np.array(3.0)])
+    values, indices = gg.compile(lambda x: tuple(x.min(0, True)))(gg.tensor(2.0))
+    assert values.item() == 2.0 and indices.item() == 0 and indices.dtype == gg.int64 and indices.shape == ()
+
+
+# -- pow: the exponent's second derivative where it is 0 ---------------------------------------------------------
+def test_pow_second_derivative_through_a_zero_exponent(check_gradients):
+    # d/dy (d/dx x**y) = x**(y-1) (1 + y log x): 1/x at y = 0 (JAX's value). The rule used to replace the exponent
+    # y - 1 by a constant wherever y was 0, which cut its dependence on y and gave x
+    x, y = np.array([2.0, 4.0, 0.5, 1.5]), np.array([0.0, 0.0, 0.0, 1.3])
+    cross = x ** (y - 1) * (1 + y * np.log(x))
+    xt, yt = tensors([x, y])
+    (gx,) = gg.autograd.grad((xt ** yt).sum(), xt, create_graph=True)
+    (dxdy,) = gg.autograd.grad(gx.sum(), yt)
+    np.testing.assert_allclose(dxdy.numpy(), cross, rtol=1e-14)
+    gx_of = gg.grad(lambda x, y: gg.numpy.sum(x ** y), argnums=0)
+    np.testing.assert_allclose(gg.grad(lambda x, y: gg.numpy.sum(gx_of(x, y)), argnums=1)(x, y), cross, rtol=1e-14)
+    hess = np.asarray(gg.hessian(lambda v: gg.numpy.sum(v[:4] ** v[4:]))(np.concatenate([x, y])))
+    np.testing.assert_allclose(np.diag(hess[:4, 4:]), cross, rtol=1e-14)
+    np.testing.assert_allclose(hess, hess.T, rtol=1e-14)  # d/dy d/dx = d/dx d/dy
+    # finite differences, first and second order, eager and compiled, through the zero exponents
+    check_gradients(lambda x, y: (x ** y * (x + y)).sum(), [x, y])
+
+
+def test_pow_keeps_pytorchs_first_derivatives_at_a_zero_base():
+    # PyTorch's conventions: d/dx x**y is 0 where y = 0 (x**0 is constant), y x**(y-1) elsewhere, inf for 0 < y < 1;
+    # d/dy is 0 at x = 0 for y >= 0. Second order at x = 0 is finite for integer y: PyTorch's and JAX's values
+    # (y (y-1) x**(y-2); x**(y-1) (1 + y log x), which is 0**0 = 1 at y = 1), and 0 at y = 0 where both give nan
+    x, y = np.zeros(5), np.array([0.0, 1.0, 2.0, 3.0, 0.5])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for mode, (gx, gy) in zip(("eager", "compiled", "gg.grad"), modes(lambda x, y: (x ** y).sum(), [x, y])):
+            np.testing.assert_array_equal(gx, [0.0, 1.0, 0.0, 0.0, np.inf], err_msg=mode)
+            np.testing.assert_array_equal(gy, np.zeros(5), err_msg=mode)
+    first = gg.grad(lambda x, y: gg.numpy.sum(x ** y), argnums=0)
+    dxdx, dxdy = gg.grad(lambda x, y: gg.numpy.sum(first(x, y)), argnums=(0, 1))(x[:4], y[:4])
+    np.testing.assert_array_equal(dxdx, [0.0, 0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(dxdy, [0.0, 1.0, 0.0, 0.0])
+
+
+# -- activations at their branch boundaries: the branch PyTorch's comparison picks ---------------------------------
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize("alpha", [1.0, 1.5])
+def test_elu_at_zero_takes_the_exponential_branch(alpha):
+    # PyTorch's elu backward is alpha exp(x) for x <= 0: alpha at 0. The clamp before expm1 was minimum(x, 0),
+    # whose tie at 0 split the gradient in half
+    f = lambda x: gg.nn.functional.elu(x, alpha=alpha).sum()
+    x = np.array([0.0, 1.0, -1.0])
+    assert_every_mode(f, [x], [np.array([alpha, 1.0, alpha * np.exp(-1.0)])], rtol=1e-15)
+    # second order: the branch's own, alpha exp(x) (PyTorch's double backward gives 0 at exactly 0, JAX alpha)
+    np.testing.assert_allclose(gg.grad(lambda x: gg.numpy.sum(gg.grad(f)(x)))(x), [alpha, 0.0, alpha * np.exp(-1.0)],
+                               rtol=1e-15)
+
+
+def test_elu_next_to_zero(check_gradients):
+    check_gradients(lambda x: (gg.nn.functional.elu(x, alpha=1.5) * x).sum(), [np.array([1e-3, -1e-3, 0.7, -2.0])])
+
+
+@pytest.mark.parametrize("beta, x", [(2.0, 0.5), (-2.0, -0.5)])
+def test_softplus_at_its_threshold_takes_the_log1p_branch(beta, x):
+    # PyTorch switches to x only where beta * x > threshold: at beta * x == threshold value and gradient are
+    # log1p(exp(beta x)) / beta's (gradient sigmoid(beta x)); minimum(beta x, threshold) halved the gradient there
+    f = lambda x: gg.nn.functional.softplus(x, beta=beta, threshold=1.0).sum()
+    xs = np.array([x, 0.2, 1.0 / beta + 0.5 * np.sign(beta)])
+    z = beta * xs
+    assert_every_mode(f, [xs], [np.array([sigmoid(1.0), sigmoid(z[1]), 1.0])], rtol=1e-15)
+    value = gg.compile(lambda x: gg.nn.functional.softplus(x, beta=beta, threshold=1.0))(gg.tensor(xs))
+    np.testing.assert_allclose(value.numpy()[:2], np.log1p(np.exp(z[:2])) / beta, rtol=1e-15)
+    second = gg.grad(lambda x: gg.numpy.sum(gg.grad(f)(x)))(xs)  # beta s (1 - s) on the log1p branch
+    np.testing.assert_allclose(second, [beta * sigmoid(1.0) * sigmoid(-1.0), beta * sigmoid(z[1]) * sigmoid(-z[1]), 0.0],
+                               rtol=1e-14)
+
+
+def test_softplus_next_to_its_threshold(check_gradients):
+    x = np.array([0.5 - 1e-3, 0.5 + 1e-3, -0.3, 1.2])
+    check_gradients(lambda x: (gg.nn.functional.softplus(x, beta=2.0, threshold=1.0) * x).sum(), [x])
+
+
+# -- fmax/fmin: ties and nans, PyTorch's rule; atan2 at the origin -------------------------------------------------
+NAN = np.nan
+FA = np.array([1.0, 2.0, 0.0, NAN, 1.0, NAN, 0.0, -0.0, np.inf, -np.inf])
+FB = np.array([1.0, 0.0, 2.0, 1.0, NAN, NAN, -0.0, 0.0, np.inf, 1.0])
+
+
+@pytest.mark.parametrize("name", ["fmax", "fmin"])
+def test_fmax_fmin_give_ties_and_double_nans_to_the_first_operand(name):
+    # PyTorch: the first operand gets the gradient where it is picked or equal (x >= y for fmax) or y is nan; the
+    # second gets the rest. The rule used to split ties 0.5/0.5 and give both operands all of it where both are nan
+    w = np.arange(1.0, 11.0)
+    with np.errstate(invalid="ignore"):
+        first = ((FA >= FB) if name == "fmax" else (FA <= FB)) | np.isnan(FB)
+    f = lambda a, b: (getattr(gg, name)(a, b) * gg.tensor(w)).sum()
+    assert_every_mode(f, [FA, FB], [np.where(first, w, 0.0), np.where(first, 0.0, w)])
+
+
+def test_fmax_fmin_away_from_ties(check_gradients):
+    x, y = sample(AWAY, (2, 4), np.random.default_rng(5))
+    check_gradients(lambda x, y: (gg.fmax(x, y) * x + gg.fmin(x, y) ** 2).sum(), [x, y])
+
+
+def test_atan2_at_the_origin_has_zero_gradient():
+    # PyTorch 2.x masks atan2's backward at (0, 0) to 0 (the formula is 0 / 0 = nan there); signs as PyTorch's,
+    # -y / r2 and x / r2 with 1 / r2 read as 0
+    y, x = np.array([0.0, 0.0, -0.0, -0.0, 1.0]), np.array([0.0, -0.0, 0.0, -0.0, 0.0])
+    expected = [np.array([0.0, -0.0, 0.0, -0.0, 0.0]), np.array([-0.0, -0.0, 0.0, 0.0, -1.0])]
+    assert_every_mode(lambda y, x: gg.atan2(y, x).sum(), [y, x], expected)
+    for (got, want) in zip(modes(lambda y, x: gg.atan2(y, x).sum(), [y, x])[2], expected):
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    # second order stays finite at the origin (the untaken branch never divides by 0)
+    first = gg.grad(lambda y, x: gg.numpy.sum(gg.numpy.arctan2(y, x)), argnums=(0, 1))
+    for h in gg.grad(lambda y, x: gg.numpy.sum(first(y, x)[0] + first(y, x)[1]), argnums=(0, 1))(y[:4], x[:4]):
+        np.testing.assert_array_equal(h, np.zeros(4))
+
+
+def test_atan2_near_the_origin(check_gradients):
+    y, x = np.array([0.05, -0.03, 0.01, 1.0]), np.array([0.02, -0.04, -0.05, 0.0])  # off the cut y = 0, x < 0
+    check_gradients(lambda y, x: (gg.atan2(y, x) * (x + 2)).sum(), [y, x])
+
+
+# -- p-norms for p < 1 with a zero element --------------------------------------------------------------------------
+def _norm_grad(x, p):
+    """d/dx (sum |x|^p)^(1/p) = sign(x) |x|^(p-1) N^(1-p), and 0 at zero elements (PyTorch's mask)."""
+    n = np.sum(np.abs(x) ** p) ** (1 / p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, np.sign(x) * np.abs(x) ** (p - 1) * n ** (1 - p))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3, -1.0, -2.5])
+@pytest.mark.parametrize("api", ["vector_norm", "norm"])
+def test_p_norm_below_one_has_zero_gradient_at_zero_elements(p, api, check_gradients):
+    # |x|^p's gradient at 0 was p |0|^(p-1) sign(0) = inf * 0 = nan, spreading to every element at second order;
+    # PyTorch masks it to 0 (for p < 0 the norm is 0 and so is every element's gradient)
+    norm = (lambda x: gg.linalg.vector_norm(x, ord=p)) if api == "vector_norm" else (lambda x: x.norm(p=p))
+    x = np.array([0.0, 1.0, -2.0, 0.5])
+    assert_every_mode(norm, [x], [_norm_grad(x, p) if p > 0 else np.zeros(4)], rtol=1e-14)
+    # second order: finite everywhere, and against finite differences of the first derivative at the others
+    first = gg.grad(norm)
+    w = np.array([0.7, 1.0, 2.0, -3.0])
+    hvp = gg.grad(lambda x: gg.numpy.sum(first(x) * w))(x)
+    assert np.all(np.isfinite(hvp))
+    eps = 1e-6
+    for i in (1, 2, 3):
+        d = np.zeros(4)
+        d[i] = eps
+        numeric = (np.sum(_norm_grad(x + d, p) * w) - np.sum(_norm_grad(x - d, p) * w)) / (2 * eps)
+        np.testing.assert_allclose(hvp[i], numeric, rtol=1e-6, atol=1e-9)
+    check_gradients(lambda y: norm(gg.cat([gg.zeros(1, dtype=gg.float64), y])) * y.sum(), [x[1:]])
+
+
+# -- nll_loss / cross_entropy with every target ignored ------------------------------------------------------------
+def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient():
+    # PyTorch: the mean over no targets is 0/0 = nan, but ignored targets are skipped by the backward, so the
+    # gradient is 0; it used to be -0/0 = nan for every logit
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    target = gg.tensor([1, 1, 1])
+    for loss in (lambda x: gg.nn.functional.cross_entropy(x, target, ignore_index=1),
+                 lambda x: gg.nn.functional.nll_loss(x.log_softmax(1), target, ignore_index=1)):
+        assert np.isnan(loss(gg.tensor(x)).item()) and np.isnan(gg.compile(loss)(gg.tensor(x)).item())
+        assert_every_mode(loss, [x], [np.zeros((3, 4))])
+        hvp = gg.grad(lambda x: gg.numpy.sum(gg.grad(loss)(x) * x))(x)
+        np.testing.assert_array_equal(hvp, np.zeros((3, 4)))
+
+
+def test_cross_entropy_with_some_targets_ignored(check_gradients):
+    # the kept targets' mean, as before; and a zero total weight over kept targets gives them nan, as PyTorch's,
+    # but the ignored ones 0
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    target = gg.tensor([2, 0, 2, 1])
+    f = lambda x: gg.nn.functional.cross_entropy(x, target, ignore_index=2)
+    logp = x - np.log(np.exp(x).sum(1, keepdims=True))
+    np.testing.assert_allclose(f(gg.tensor(x)).item(), -(logp[1, 0] + logp[3, 1]) / 2, rtol=1e-14)
+    check_gradients(f, [x])
+    weight = gg.tensor([0.0, 0.0, 1.0], dtype=gg.float64)
+    t = gg.tensor(x, requires_grad=True)
+    gg.nn.functional.cross_entropy(t, target, weight=weight, ignore_index=2).backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [[0.0] * 3, [np.nan] * 3, [0.0] * 3, [np.nan] * 3])
