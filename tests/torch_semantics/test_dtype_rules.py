@@ -1,0 +1,58 @@
+"""Result dtypes and shapes that once came out silently wrong, eager and compiled, against PyTorch's behaviour
+(expected values written out: the tests do not import torch)."""
+import numpy as np
+import pytest
+
+import graphgrad as gg
+
+
+@pytest.fixture
+def float64_default():
+    gg.set_default_dtype(gg.float64)
+    try:
+        yield
+    finally:
+        gg.set_default_dtype(gg.float32)
+
+
+def _promotions(a, b):
+    return a / b, a + 0.5, a.sqrt(), a.exp(), gg.where(a > 1, a, 0.5), a * 2.5
+
+
+def _check_promotions(out, dtype):
+    a0 = np.array([1.0, 2.0, 3.0])
+    expected = [a0 / 3, a0 + 0.5, np.sqrt(a0), np.exp(a0), np.where(a0 > 1, a0, 0.5), a0 * 2.5]
+    for got, want in zip(out, expected):
+        assert got.dtype == dtype and tuple(got.shape) == np.shape(want)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6 if dtype == gg.float32 else 1e-15)
+
+
+def test_int_to_float_promotion_follows_the_default_dtype(float64_default):
+    # torch.set_default_dtype(torch.float64): int / int, int + 0.5, int.sqrt(), int.exp(), where(c, int, 0.5)
+    # are float64; 1 / 3 is 0.3333333333333333, not float32's 0.3333333432674408
+    a, b = gg.tensor([1, 2, 3]), gg.tensor([3, 3, 3])
+    _check_promotions(_promotions(a, b), gg.float64)
+    _check_promotions(gg.compile(_promotions)(a, b), gg.float64)
+    assert float((gg.tensor([1]) / gg.tensor([3]))[0]) == 1 / 3
+    assert float(gg.compile(lambda x, y: x / y)(gg.tensor([1]), gg.tensor([3]))[0]) == 1 / 3
+    # a float32 tensor stays float32 with a Python float, as in PyTorch
+    assert (gg.tensor([1.0], dtype=gg.float32) * 2.5).dtype == gg.float32
+    assert gg.compile(lambda x: x * 2.5)(gg.tensor([1.0], dtype=gg.float32)).dtype == gg.float32
+
+
+def test_a_compiled_function_respecializes_when_the_default_dtype_changes():
+    # code traced under float32 computes int / int in float32: reused after set_default_dtype(float64) it would
+    # give float32 (and 0.33333334); the default dtype is part of the specialization key
+    f, third = gg.compile(_promotions), gg.vmap(lambda x: x / 3)
+    a, b = gg.tensor([1, 2, 3]), gg.tensor([3, 3, 3])
+    _check_promotions(f(a, b), gg.float32)
+    assert third(a).dtype == gg.float32
+    gg.set_default_dtype(gg.float64)
+    try:
+        _check_promotions(f(a, b), gg.float64)
+        assert "default dtype float32 -> float64" in f.recompile_reasons[-1]
+        assert third(a).dtype == gg.float64
+    finally:
+        gg.set_default_dtype(gg.float32)
+    _check_promotions(f(a, b), gg.float32)
+    assert f.cache_info().specializations == 2
