@@ -161,6 +161,15 @@ def normalize_dims(dim, ndim: int) -> tuple | None:
     return tuple(sorted(set(out)))
 
 
+def torch_dims(dim, ndim: int) -> tuple | None:
+    """``normalize_dims`` for PyTorch's ``dim`` of sum, mean, amax, amin, var, std, norm and logsumexp: an empty
+    list or tuple reduces every dim, as PyTorch 2 does (NumPy's ``axis=()``, and PyTorch's any/all, reduce
+    none). Every dim spelled out, not None: PyTorch names the node as for a ``dim`` given (SumBackward1)."""
+    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
+        return tuple(range(ndim))
+    return normalize_dims(dim, ndim)
+
+
 # -- type-rule helpers shared by the op declarations (graphgrad.ops) ---------------------------------
 
 def is_type(x) -> bool:

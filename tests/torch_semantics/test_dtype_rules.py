@@ -56,3 +56,37 @@ def test_a_compiled_function_respecializes_when_the_default_dtype_changes():
         gg.set_default_dtype(gg.float32)
     _check_promotions(f(a, b), gg.float32)
     assert f.cache_info().specializations == 2
+
+
+def _empty_dim_reductions(x):
+    return (x.sum(dim=[]), x.mean(dim=()), x.sum(dim=(), keepdim=True), x.amax(dim=[]), x.amin(dim=(), keepdim=True),
+            x.std(dim=[]), x.var(dim=(), keepdim=True), x.norm(dim=[]), x.norm(p=1, dim=[]),
+            gg.linalg.vector_norm(x, dim=[]), x.logsumexp(dim=[], keepdim=True), x.any(dim=[]), x.all(dim=()),
+            gg.nn.functional.normalize(x, dim=[]))
+
+
+def test_an_empty_dim_list_reduces_every_dim_as_in_pytorch():
+    # PyTorch 2.13: sum/mean/amax/amin/std/var/norm with dim=[] or () reduce every dim (NumPy's axis=() none);
+    # any/all reduce none; logsumexp reduces every dim with keepdim=True
+    x0 = np.arange(6.0).reshape(2, 3)
+    lse = np.log(np.exp(x0).sum())
+    expected = [(15.0, ()), (2.5, ()), (15.0, (1, 1)), (5.0, ()), (0.0, (1, 1)), (np.std(x0, ddof=1), ()),
+                (3.5, (1, 1)), (np.sqrt(55.0), ()), (15.0, ()), (np.sqrt(55.0), ()), (lse, (1, 1)),
+                (x0 != 0, (2, 3)), (x0 != 0, (2, 3)), (x0 / np.sqrt(55.0), (2, 3))]
+    x = gg.tensor(x0, dtype=gg.float32)
+    for out in (_empty_dim_reductions(x), gg.compile(_empty_dim_reductions)(x)):
+        for got, (value, shape) in zip(out, expected):
+            assert tuple(got.shape) == shape
+            assert got.dtype == ("bool" if np.asarray(value).dtype == bool else gg.float32)
+            np.testing.assert_allclose(got.numpy(), np.broadcast_to(value, shape), rtol=1e-6)
+    assert x.sum(dim=[]).grad_fn is None and gg.tensor([[1, 2]]).sum(dim=[]).dtype == gg.int64
+    w = gg.tensor(x0, requires_grad=True)
+    assert w.sum(dim=[]).grad_fn.name() == "SumBackward1"  # PyTorch's node for a dim given
+    # logsumexp(dim=[]) without keepdim: PyTorch's error on a tensor with dims; a 0-d tensor gives its value
+    for f in (lambda t: t.logsumexp(dim=[]), gg.compile(lambda t: t.logsumexp(dim=[]))):
+        with pytest.raises(RuntimeError, match=r"output with shape \[\] doesn't match the broadcast shape \[1, 1\]"):
+            f(x)
+        assert f(gg.tensor(2.0)).item() == 2.0 and f(gg.tensor(2.0)).shape == ()
+    # NumPy's spelling keeps NumPy's meaning: axis=() reduces nothing
+    assert x.sum(axis=()).shape == (2, 3) and gg.numpy.sum(x, axis=()).shape == (2, 3)
+    assert gg.numpy.var(x, axis=()).shape == (2, 3) and x.std(axis=()).shape == (2, 3)
