@@ -90,3 +90,22 @@ def test_an_empty_dim_list_reduces_every_dim_as_in_pytorch():
     # NumPy's spelling keeps NumPy's meaning: axis=() reduces nothing
     assert x.sum(axis=()).shape == (2, 3) and gg.numpy.sum(x, axis=()).shape == (2, 3)
     assert gg.numpy.var(x, axis=()).shape == (2, 3) and x.std(axis=()).shape == (2, 3)
+
+
+def _int_remainders(a, b):
+    return gg.fmod(a, b), a.fmod(b), gg.fmod(a, 2), gg.remainder(a, b), a % 3, 7 % b, gg.fmod(a, 2.5), a % 2.5, 7.5 % b
+
+
+def test_integer_fmod_and_remainder_keep_pytorchs_dtypes():
+    # PyTorch: fmod / remainder of int64 tensors (or an int64 tensor and an int) are int64; with a Python float
+    # they are the default float32 (NumPy's float64 is not PyTorch's dtype)
+    a0, b0 = np.array([[-5, 3, 7], [4, -2, 9]]), np.array([[2, 2, 3], [3, 3, 4]])
+    expected = [(np.fmod(a0, b0), "int64"), (np.fmod(a0, b0), "int64"), (np.fmod(a0, 2), "int64"),
+                (a0 % b0, "int64"), (a0 % 3, "int64"), (7 % b0, "int64"), (np.fmod(a0, 2.5), "float32"),
+                (a0 % 2.5, "float32"), (7.5 % b0, "float32")]
+    a, b = gg.tensor(a0), gg.tensor(b0)
+    for out in (_int_remainders(a, b), gg.compile(_int_remainders)(a, b)):
+        for got, (want, dtype) in zip(out, expected):
+            assert got.dtype == dtype and got.shape == (2, 3)
+            np.testing.assert_array_equal(got.numpy(), want)
+    assert (a // 2.5).dtype == gg.float32 and (9.5 // b).dtype == gg.float32  # eager only: compile refuses //
