@@ -161,13 +161,20 @@ def normalize_dims(dim, ndim: int) -> tuple | None:
     return tuple(sorted(set(out)))
 
 
+def reduction_dims(dim, ndim: int) -> tuple | None:
+    """``normalize_dims`` for a reduction: a 0-d tensor takes dim 0 or -1, as in PyTorch, and has no axis to
+    reduce (``()``; NumPy's mean or max refuse ``axis=0`` on a 0-d array)."""
+    dims = normalize_dims(dim, ndim)
+    return () if ndim == 0 and dims is not None else dims
+
+
 def torch_dims(dim, ndim: int) -> tuple | None:
-    """``normalize_dims`` for PyTorch's ``dim`` of sum, mean, amax, amin, var, std, norm and logsumexp: an empty
+    """``reduction_dims`` for PyTorch's ``dim`` of sum, mean, amax, amin, var, std, norm and logsumexp: an empty
     list or tuple reduces every dim, as PyTorch 2 does (NumPy's ``axis=()``, and PyTorch's any/all, reduce
     none). Every dim spelled out, not None: PyTorch names the node as for a ``dim`` given (SumBackward1)."""
     if dim is not None and not isinstance(dim, int) and len(dim) == 0:
         return tuple(range(ndim))
-    return normalize_dims(dim, ndim)
+    return reduction_dims(dim, ndim)
 
 
 # -- type-rule helpers shared by the op declarations (graphgrad.ops) ---------------------------------
@@ -195,7 +202,7 @@ def float_dtype(inputs) -> str:
 def reduction_type(inputs, dim, keepdim, dtype=None) -> TensorType:
     """The type of reducing ``inputs[0]`` over ``dim`` (None: every axis)."""
     (x,) = inputs
-    dims = normalize_dims(dim, x.ndim)
+    dims = reduction_dims(dim, x.ndim)
     if dims is None:
         shape = (1,) * x.ndim if keepdim else ()
     else:

@@ -13,7 +13,7 @@ import numpy as np
 from ..codegen.expressions import axis_args
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, float_dtype, normalize_dims, reduction_type, torch_dims
+from ..ir.registry import ShapeError, float_dtype, normalize_dims, reduction_dims, reduction_type, torch_dims
 from ..ir.types import TensorType, dtype_name
 from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
@@ -175,7 +175,7 @@ def _extremum_type(op):
     checked on the types, so a compiled function fails at trace time naming the op and the user's line."""
     def infer(inputs, dim, keepdim):
         (x,) = inputs
-        dims = normalize_dims(dim, x.ndim)
+        dims = reduction_dims(dim, x.ndim)
         if dims is None and builtins.any(d == 0 for d in x.shape):
             raise ShapeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
                              f"reduction dim with the 'dim' argument.")
@@ -285,7 +285,7 @@ def _extreme(x: TensorBase, dim, keepdim: bool, pairwise: str, reduce: str, arg:
         return bind(pairwise, x, dim)
     if dim is None:
         return bind(reduce, x, dim=None, keepdim=False)
-    values = bind(reduce, x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+    values = bind(reduce, x, dim=reduction_dims(dim, x.ndim), keepdim=bool(keepdim))
     return MaxResult(values, getattr(x, arg)(dim, keepdim))
 
 
@@ -329,14 +329,14 @@ export(min, "min", tensor="min", gg="min")
 def any(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
     """True where any element (along ``dim``, or NumPy's ``axis``) is non-zero."""
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
-    # normalize_dims: unlike sum, PyTorch's any/all reduce no dim for dim=[]
-    return bind("sum", x != 0, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim)) > 0
+    # reduction_dims, not torch_dims: unlike sum, PyTorch's any/all reduce no dim for dim=[]
+    return bind("sum", x != 0, dim=reduction_dims(dim, x.ndim), keepdim=bool(keepdim)) > 0
 
 
 def all(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
     """True where every element (along ``dim``, or NumPy's ``axis``) is non-zero."""
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
-    return bind("sum", x == 0, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim)) == 0
+    return bind("sum", x == 0, dim=reduction_dims(dim, x.ndim), keepdim=bool(keepdim)) == 0
 
 
 def _numpy_truth(reduce):
@@ -448,7 +448,10 @@ def cumsum(x: TensorBase, dim: int | None = None, dtype=None, *, axis=None) -> T
     if dim is None:
         x, dim = (x.reshape(-1), 0) if axis is None else (x, axis)
     (d,) = normalize_dims(dim, x.ndim)
-    out = bind("cumsum", x, dim=d)
+    if x.ndim == 0:  # PyTorch: a 0-d result (dim 0 or -1); the scan itself needs an axis
+        out = bind("cumsum", x.reshape(1), dim=0).reshape(())
+    else:
+        out = bind("cumsum", x, dim=d)
     return out if dtype is None else out._cast(dtype_name(dtype))
 
 
@@ -478,6 +481,8 @@ def cumprod(x, dim: int | None = None, dtype=None, *, axis=None):
     if dim is None:  # NumPy's axis=, or NumPy's flattened running product
         x, dim = (x.reshape(-1), 0) if axis is None else (x, axis)
     (d,) = normalize_dims(dim, x.ndim)
+    if x.ndim == 0:  # PyTorch: a 0-d result (dim 0 or -1)
+        return cumprod(x.reshape(1), 0, dtype).reshape(())
     if dtype is not None:
         x = x._cast(any_dtype_name(dtype))
     n = x.shape[d]

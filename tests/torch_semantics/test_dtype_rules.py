@@ -109,3 +109,28 @@ def test_integer_fmod_and_remainder_keep_pytorchs_dtypes():
             assert got.dtype == dtype and got.shape == (2, 3)
             np.testing.assert_array_equal(got.numpy(), want)
     assert (a // 2.5).dtype == gg.float32 and (9.5 // b).dtype == gg.float32  # eager only: compile refuses //
+
+
+def _zero_d_reductions(x):
+    return (x.cumsum(0), x.cumsum(-1), x.cumprod(0), x.long().cumsum(0), x.long().cumprod(-1), x.amax(dim=0),
+            x.amin(-1, keepdim=True), x.max(dim=0).values, x.max(dim=0).indices, x.min(-1).indices, x.argmax(0),
+            x.logsumexp(0), x.mean(-1), x.var(0, correction=0), x.sum(0))
+
+
+def test_reductions_and_scans_of_a_0d_tensor_take_dim_0_and_stay_0d():
+    # PyTorch: dim 0 / -1 of a 0-d tensor is accepted by reductions and scans, and the result is 0-d
+    # (cumsum gave shape (1,), cumprod / amax / max(dim) raised IndexError, logsumexp and mean NumPy's AxisError)
+    expected = [(2.5, "float32")] * 3 + [(2, "int64")] * 2 + [(2.5, "float32")] * 3 + [(0, "int64")] * 3 + \
+        [(2.5, "float32"), (2.5, "float32"), (0.0, "float32"), (2.5, "float32")]
+    x = gg.tensor(2.5)
+    for out in (_zero_d_reductions(x), gg.compile(_zero_d_reductions)(x)):
+        for got, (value, dtype) in zip(out, expected):
+            assert got.shape == () and got.dtype == dtype and got.item() == value
+    # gradients as PyTorch's: 1 from each float result but var (0 at a single element), 9 in all
+    def total(t):
+        return sum(o for o in _zero_d_reductions(t) if o.dtype == gg.float32)
+
+    for f in (total, gg.compile(total)):
+        w = gg.tensor(2.5, requires_grad=True)
+        f(w).backward()
+        assert w.grad.item() == 9.0
