@@ -78,6 +78,17 @@ def infer_type(op: str, inputs: list, attrs: dict) -> TensorType:
 
 # -- helpers -----------------------------------------------------------------------------------
 
+#: the dtype of Python floats and of int -> float promotions (``torch.set_default_dtype``; set through
+#: ``graphgrad.set_default_dtype``). Here, not in the runtime, because type rules read it while tracing too:
+#: a compiled function keys its specializations by it (runtime/compiled.py)
+_DEFAULT_FLOAT = ["float32"]
+
+
+def default_float() -> str:
+    """The name of the default float dtype, ``"float32"`` unless ``graphgrad.set_default_dtype`` changed it."""
+    return _DEFAULT_FLOAT[0]
+
+
 def _category(dtype: str) -> int:
     return {"b": 0, "i": 1, "u": 1, "f": 2}[np.dtype(dtype).kind]
 
@@ -103,9 +114,9 @@ def _combine(higher: str | None, lower: str | None) -> str | None:
 def result_dtype(inputs: list) -> str:
     """PyTorch's type promotion. Tensors with dimensions decide, then zero-dimensional tensors, then Python
     scalars, each only when it brings a higher category (bool < integer < float): float32 with int64 stays
-    float32, an int64 tensor times 2.5 is float32 (the default float), float32 with a float64 0-d tensor stays
-    float32. NumPy would give float64 in all three; codegen and eager cast where it does (they find out by
-    computing, not from a list of ops)."""
+    float32, an int64 tensor times 2.5 is the default float (float32 unless ``set_default_dtype`` changed it),
+    float32 with a float64 0-d tensor stays float32. NumPy would give float64 in all three; codegen and eager
+    cast where it does (they find out by computing, not from a list of ops)."""
     dim = zero = wrapped = None
     for x in inputs:
         if isinstance(x, TensorType):
@@ -115,7 +126,7 @@ def result_dtype(inputs: list) -> str:
                 zero = _promote(zero, x.dtype)
         else:
             kind = ("bool" if isinstance(x, (bool, np.bool_)) else
-                    "int64" if isinstance(x, (int, np.integer)) else "float32")
+                    "int64" if isinstance(x, (int, np.integer)) else _DEFAULT_FLOAT[0])
             wrapped = _promote(wrapped, kind)
     return _combine(dim, _combine(zero, wrapped))
 
@@ -150,6 +161,22 @@ def normalize_dims(dim, ndim: int) -> tuple | None:
     return tuple(sorted(set(out)))
 
 
+def reduction_dims(dim, ndim: int) -> tuple | None:
+    """``normalize_dims`` for a reduction: a 0-d tensor takes dim 0 or -1, as in PyTorch, and has no axis to
+    reduce (``()``; NumPy's mean or max refuse ``axis=0`` on a 0-d array)."""
+    dims = normalize_dims(dim, ndim)
+    return () if ndim == 0 and dims is not None else dims
+
+
+def torch_dims(dim, ndim: int) -> tuple | None:
+    """``reduction_dims`` for PyTorch's ``dim`` of sum, mean, amax, amin, var, std, norm and logsumexp: an empty
+    list or tuple reduces every dim, as PyTorch 2 does (NumPy's ``axis=()``, and PyTorch's any/all, reduce
+    none). Every dim spelled out, not None: PyTorch names the node as for a ``dim`` given (SumBackward1)."""
+    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
+        return tuple(range(ndim))
+    return reduction_dims(dim, ndim)
+
+
 # -- type-rule helpers shared by the op declarations (graphgrad.ops) ---------------------------------
 
 def is_type(x) -> bool:
@@ -168,14 +195,14 @@ def elementwise_type(inputs, out_dtype=None) -> TensorType:
 
 
 def float_dtype(inputs) -> str:
-    """The promoted dtype, made floating (the default float32 for integers and bools), as exp or / give."""
+    """The promoted dtype, made floating (the default float dtype for integers and bools), as exp or / give."""
     return result_dtype(list(inputs) + [1.0])
 
 
 def reduction_type(inputs, dim, keepdim, dtype=None) -> TensorType:
     """The type of reducing ``inputs[0]`` over ``dim`` (None: every axis)."""
     (x,) = inputs
-    dims = normalize_dims(dim, x.ndim)
+    dims = reduction_dims(dim, x.ndim)
     if dims is None:
         shape = (1,) * x.ndim if keepdim else ()
     else:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .graph import Graph, Value
 from .interpret import STRUCTURED  # ops whose attributes hold sub-graphs, which passes rebuild
-from .registry import OPS, infer_type
+from .registry import _DEFAULT_FLOAT, OPS, infer_type
 from .types import TensorType
 
 
@@ -11,23 +11,24 @@ class VerificationError(AssertionError):
     """A pass produced a malformed graph; this is a bug in graphgrad, not in user code."""
 
 
-_TYPES: dict = {}  # (op, operand types and literals, attrs) -> result type
+_TYPES: dict = {}  # (op, operand types and literals, attrs, default float dtype) -> result type
 _INTERNED: dict = {}  # TensorType -> the one equal TensorType the memo hands out
 
 
 def cached_infer_type(op: str, inputs: list, attrs: dict):
-    """``infer_type`` memoized on its arguments. Type rules are pure, and a traced program applies the same op to
-    the same types over and over (every layer of a deep net, every step of an unrolled loop), so tracing and
-    verifying a large graph asks the rules a few hundred distinct questions, not one per node. Errors are not
-    memoized; arguments that cannot be hashed (a list in an attribute) go straight to the rule, and so do nodes
-    without tensor operands (constants), whose attributes can be large."""
+    """``infer_type`` memoized on its arguments and the default float dtype (which int / int follows). Type rules
+    are otherwise pure, and a traced program applies the same op to the same types over and over (every layer
+    of a deep net, every step of an unrolled loop), so tracing and verifying a large graph asks the rules a few
+    hundred distinct questions, not one per node. Errors are not memoized; arguments that cannot be hashed (a
+    list in an attribute) go straight to the rule, and so do nodes without tensor operands (constants), whose
+    attributes can be large."""
     if not inputs:
         return infer_type(op, inputs, attrs)
     try:
         # a literal is keyed with its class: 1, 1.0 and True are equal as dict keys but type differently
         # types keyed as (shape, dtype) tuples: hashing and comparing them stays in C
         key = (op, tuple([(x.shape, x.dtype) if x.__class__ is TensorType else (x.__class__, x) for x in inputs]),
-               tuple(attrs.items()) if attrs else ())
+               tuple(attrs.items()) if attrs else (), _DEFAULT_FLOAT[0])
         return _TYPES[key]
     except KeyError:
         pass

@@ -22,7 +22,7 @@ from ..codegen import python as _codegen
 from ..ir import interpret as _interpret
 from ..ir.api import TensorBase, bind
 from ..ir.graph import Graph, Value
-from ..ir.registry import ShapeError, broadcast_shapes, result_dtype
+from ..ir.registry import ShapeError, broadcast_shapes, default_float, result_dtype
 from ..ir.types import TensorType, TupleType
 from ..ir.verify import verify
 from ..passes import adjoint as _adjoint
@@ -317,7 +317,7 @@ def _value(tracer: Tracer, x, what: str) -> Value:
         return tracer.lift(x, what)
     if isinstance(x, (bool, int, float, np.generic)):
         x = x.item() if isinstance(x, np.generic) else x
-        dtype = "bool" if isinstance(x, bool) else "int64" if isinstance(x, int) else "float32"
+        dtype = "bool" if isinstance(x, bool) else "int64" if isinstance(x, int) else default_float()
         return tracer.record("constant", [], {"value": x, "dtype": dtype}).value
     raise TracerError(f"{what}: expected a tensor or a number, got {type(x).__name__}{_loc_text()}")
 

@@ -359,8 +359,12 @@ for _name, _pick in (("fmax", lambda a, b: a >= b), ("fmin", lambda a, b: a <= b
 # x % y takes the divisor's sign (Python, NumPy's mod, PyTorch's remainder); fmod the dividend's (C's)
 _binary("remainder", "%", (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()), dunder="mod", gg=False,
         tensor=("remainder",), numpy=("mod", "remainder"), doc="x % y, the sign of y (Python's and NumPy's mod)")
-fmod = _binary_float("fmod", (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).trunc()),
-                     tensor="fmod", numpy="fmod", doc="remainder of x / y with the sign of x (C's fmod)")
+# the promoted dtype, as remainder: fmod of int64 tensors is int64 (np.fmod keeps it), not a float
+fmod = primitive("fmod", batch=elementwise, infer=lambda inputs: elementwise_type(inputs),
+                 expr=lambda a, xp, out: [f"{xp}.fmod({a[0]}, {a[1]})"],
+                 vjp=(lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).trunc()), elementwise=True,
+                 doc="remainder of x / y with the sign of x (C's fmod)", tensor="fmod", numpy="fmod",
+                 numpy_fn=_numpy_binary("fmod"))
 
 
 def sinc(x: TensorBase) -> TensorBase:

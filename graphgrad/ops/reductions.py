@@ -13,7 +13,7 @@ import numpy as np
 from ..codegen.expressions import axis_args
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, float_dtype, normalize_dims, reduction_type
+from ..ir.registry import ShapeError, float_dtype, normalize_dims, reduction_dims, reduction_type, torch_dims
 from ..ir.types import TensorType, dtype_name
 from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
@@ -29,6 +29,13 @@ def _np_names(dim, keepdim, axis, keepdims):
     if keepdims is not None:
         keepdim = keepdims
     return dim, keepdim
+
+
+def _dims(x, dim, axis):
+    """The reduced axes: PyTorch's ``dim=[]`` is every dim, NumPy's ``axis=()`` none (see ``torch_dims``)."""
+    if axis is not None and axis is not NOT_GIVEN:
+        return normalize_dims(axis, x.ndim)
+    return torch_dims(dim, x.ndim)
 
 
 class _NotGiven:
@@ -72,9 +79,9 @@ def _method(name):
 
 def _reducer(op):
     def tensor_fn(x, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
-        dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+        dims, (_, keepdim) = _dims(x, dim, axis), _np_names(dim, keepdim, axis, keepdims)
         x = _with_dtype(x, dtype)
-        return bind(op, x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+        return bind(op, x, dim=dims, keepdim=bool(keepdim))
     tensor_fn.__name__ = op
     tensor_fn.__doc__ = f"``{op}`` over ``dim`` (all elements by default)."
     return tensor_fn
@@ -92,9 +99,9 @@ def _numpy_reducer(op):
 def sum(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None, *,  # noqa: A001
         dtype=None) -> TensorBase:
     """Sum over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too."""
-    dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+    dims, (_, keepdim) = _dims(x, dim, axis), _np_names(dim, keepdim, axis, keepdims)
     x = _with_dtype(x, dtype)
-    return bind("sum", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+    return bind("sum", x, dim=dims, keepdim=bool(keepdim))
 
 
 primitive("sum", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
@@ -109,9 +116,9 @@ primitive("sum", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc=
 def mean(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None, *,
          dtype=None) -> TensorBase:
     """Mean over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too."""
-    dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
+    dims, (_, keepdim) = _dims(x, dim, axis), _np_names(dim, keepdim, axis, keepdims)
     x = _with_dtype(x, dtype)
-    return bind("mean", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+    return bind("mean", x, dim=dims, keepdim=bool(keepdim))
 
 
 def _mean_expr(a, xp, out, dim, keepdim):
@@ -168,7 +175,7 @@ def _extremum_type(op):
     checked on the types, so a compiled function fails at trace time naming the op and the user's line."""
     def infer(inputs, dim, keepdim):
         (x,) = inputs
-        dims = normalize_dims(dim, x.ndim)
+        dims = reduction_dims(dim, x.ndim)
         if dims is None and builtins.any(d == 0 for d in x.shape):
             raise ShapeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
                              f"reduction dim with the 'dim' argument.")
@@ -198,11 +205,15 @@ def _logsumexp_expr(a, xp, out, dim, keepdim):
 
 def logsumexp(x: TensorBase, dim, keepdim: bool = False) -> TensorBase:
     """``log(sum(exp(x)))`` over ``dim``, computed stably."""
-    return bind("logsumexp", x, dim=normalize_dims(dim, x.ndim), keepdim=bool(keepdim))
+    if not keepdim and x.ndim and not isinstance(dim, int) and len(dim) == 0:
+        # PyTorch 2.13 reduces every dim for dim=[] but then fails to write the keepdim-shaped result
+        raise ShapeError(f"output with shape [] doesn't match the broadcast shape [{', '.join(['1'] * x.ndim)}]")
+    return bind("logsumexp", x, dim=torch_dims(dim, x.ndim), keepdim=bool(keepdim))
 
 
 def _numpy_logsumexp(a, axis=None, keepdims=False):
-    return logsumexp(a, axis if axis is not None else tuple(builtins.range(a.ndim)), keepdims)
+    # scipy's axis: None is every axis, () none
+    return bind("logsumexp", a, dim=normalize_dims(axis, a.ndim), keepdim=bool(keepdims))
 
 
 def _logsumexp_array(a, axis=None, keepdims=False):
@@ -326,13 +337,14 @@ export(min, "min", tensor="min", gg="min")
 def any(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
     """True where any element (along ``dim``, or NumPy's ``axis``) is non-zero."""
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
-    return (x != 0).sum(dim, keepdim) > 0
+    # reduction_dims, not torch_dims: unlike sum, PyTorch's any/all reduce no dim for dim=[]
+    return bind("sum", x != 0, dim=reduction_dims(dim, x.ndim), keepdim=bool(keepdim)) > 0
 
 
 def all(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
     """True where every element (along ``dim``, or NumPy's ``axis``) is non-zero."""
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
-    return (x == 0).sum(dim, keepdim) == 0
+    return bind("sum", x == 0, dim=reduction_dims(dim, x.ndim), keepdim=bool(keepdim)) == 0
 
 
 def _numpy_truth(reduce):
@@ -387,17 +399,29 @@ export(norm, "norm", tensor="norm", gg="norm")  # graphgrad.numpy.linalg.norm (m
 
 def _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x):
     """NumPy's keywords on ``x.var``/``x.std`` (``axis=``, ``ddof=``, ``keepdims=``, ``dtype=``) mean NumPy's
-    semantics: ``ddof`` defaults to 0 (PyTorch's ``correction`` to 1)."""
+    semantics: ``ddof`` defaults to 0 (PyTorch's ``correction`` to 1). The axes come back normalized."""
     numpy_style = axis is not NOT_GIVEN or ddof is not None or keepdims is not None or dtype is not None
+    dims = _dims(x, dim, axis)
     if numpy_style:
-        if axis is not NOT_GIVEN:
-            dim = axis
         if keepdims is not None:
             keepdim = keepdims
         if correction is None:
             correction = 0 if ddof is None else ddof
         x = _with_dtype(x, dtype)
-    return x, dim, keepdim, correction
+    return x, dims, keepdim, correction
+
+
+def _var(x, dims, unbiased: bool, keepdim: bool, correction):
+    """``var`` over normalized axes ``dims`` (None: all): bound directly, as a user's ``dim=[]`` is already
+    every dim, and NumPy's ``axis=()`` must stay none."""
+    if correction is None:
+        correction = 1 if unbiased else 0
+    n = 1
+    for i, d in enumerate(x.shape):
+        if dims is None or i in dims:
+            n *= d
+    centered = x - bind("mean", x, dim=dims, keepdim=True)
+    return bind("sum", centered * centered, dim=dims, keepdim=bool(keepdim)) / builtins.max(n - correction, 0)
 
 
 def var(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None, *,
@@ -410,29 +434,24 @@ def var(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, c
     >>> x.var(), x.var(axis=0), x.var(ddof=1)
     (tensor(1.6667), tensor(1.2500), tensor(1.6667))
     """
-    x, dim, keepdim, correction = _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x)
-    if correction is None:
-        correction = 1 if unbiased else 0
-    dims = normalize_dims(dim, x.ndim)
-    n = 1
-    for i, d in enumerate(x.shape):
-        if dims is None or i in dims:
-            n *= d
-    centered = x - x.mean(dim, keepdim=True)
-    return (centered * centered).sum(dim, keepdim) / builtins.max(n - correction, 0)
+    x, dims, keepdim, correction = _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x)
+    return _var(x, dims, unbiased, keepdim, correction)
 
 
 def std(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None, *,
         axis=NOT_GIVEN, ddof=None, keepdims=None, dtype=None) -> TensorBase:
     """Standard deviation over ``dim``: the square root of ``var`` (NumPy's keywords as there)."""
-    x, dim, keepdim, correction = _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x)
-    return _root_zero_grad_at_zero(var(x, dim, unbiased, keepdim, correction), 2)
+    x, dims, keepdim, correction = _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x)
+    return _root_zero_grad_at_zero(_var(x, dims, unbiased, keepdim, correction), 2)
 
 
+# NumPy's axis: () reduces none (PyTorch's dim=[] every dim)
 export(var, "var", tensor="var", gg="var", numpy="var",
-       numpy_fn=lambda a, axis=None, ddof=0, keepdims=False: var(a, axis, keepdim=keepdims, correction=ddof))
+       numpy_fn=lambda a, axis=None, ddof=0, keepdims=False: _var(a, normalize_dims(axis, a.ndim), True, keepdims,
+                                                                   ddof))
 export(std, "std", tensor="std", gg="std", numpy="std",
-       numpy_fn=lambda a, axis=None, ddof=0, keepdims=False: std(a, axis, keepdim=keepdims, correction=ddof))
+       numpy_fn=lambda a, axis=None, ddof=0, keepdims=False: _root_zero_grad_at_zero(
+           _var(a, normalize_dims(axis, a.ndim), True, keepdims, ddof), 2))
 
 
 # -- cumsum (a scan; its adjoint is the reversed scan) ------------------------------------------------
@@ -448,7 +467,10 @@ def cumsum(x: TensorBase, dim: int | None = None, dtype=None, *, axis=None) -> T
     if dim is None:
         x, dim = (x.reshape(-1), 0) if axis is None else (x, axis)
     (d,) = normalize_dims(dim, x.ndim)
-    out = bind("cumsum", x, dim=d)
+    if x.ndim == 0:  # PyTorch: a 0-d result (dim 0 or -1); the scan itself needs an axis
+        out = bind("cumsum", x.reshape(1), dim=0).reshape(())
+    else:
+        out = bind("cumsum", x, dim=d)
     return out if dtype is None else out._cast(dtype_name(dtype))
 
 
@@ -478,6 +500,8 @@ def cumprod(x, dim: int | None = None, dtype=None, *, axis=None):
     if dim is None:  # NumPy's axis=, or NumPy's flattened running product
         x, dim = (x.reshape(-1), 0) if axis is None else (x, axis)
     (d,) = normalize_dims(dim, x.ndim)
+    if x.ndim == 0:  # PyTorch: a 0-d result (dim 0 or -1)
+        return cumprod(x.reshape(1), 0, dtype).reshape(())
     if dtype is not None:
         x = x._cast(any_dtype_name(dtype))
     n = x.shape[d]

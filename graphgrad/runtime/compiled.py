@@ -28,6 +28,7 @@ from ..codegen.loader import load_module
 from ..codegen.cuda import fusible as cuda_fusible
 from ..codegen.python import module_source
 from ..ir.graph import Graph, Value
+from ..ir.registry import default_float
 from ..ir.types import TensorType, dtype_name
 from ..passes.fusion import fuse_elementwise
 from ..passes.adjoint import generate_adjoint
@@ -195,7 +196,7 @@ def _guard_label(obj, name) -> str:
 
 def _fingerprint(args: tuple) -> tuple | None:
     """What the specialization key says about a call whose arguments are all Tensors (else None)."""
-    parts = [is_grad_enabled()]
+    parts = [is_grad_enabled(), default_float()]
     for a in args:
         if not isinstance(a, Tensor):
             return None
@@ -802,15 +803,20 @@ class CompiledFunction:
                     diffs.append(f"grad mode {'on' if old[2] else 'off'} -> {'on' if key[2] else 'off'}")
                 if old[3] != key[3]:
                     diffs.append(f"backend {old[3]} -> {key[3]}")
+                if old[4] != key[4]:
+                    diffs.append(f"default dtype {old[4]} -> {key[4]}")
             if best is None or len(diffs) < len(best):
                 best = diffs
         return "; ".join(best or ["closed-over state changed"])
 
     def _key(self, args) -> tuple:
         """The structural specialization key of a call: (argument structure, one part per leaf, grad mode,
-        backend). Never an object's ``id()`` for values that can be compared (see ``_leaf_key``)."""
+        backend, default dtype). Never an object's ``id()`` for values that can be compared (see ``_leaf_key``).
+        The default dtype is part of it because type rules read it while tracing (int / int, int * 2.5, float
+        factories): code traced under float32 would compute float32 after ``set_default_dtype(float64)``."""
         leaves, treedef = tree_flatten(tuple(args))
-        return treedef, tuple(_leaf_key(x) for x in leaves), is_grad_enabled(), self.backend or _backend_of(leaves)
+        return (treedef, tuple(_leaf_key(x) for x in leaves), is_grad_enabled(), self.backend or _backend_of(leaves),
+                default_float())
 
     def specialize(self, *args, _types=None) -> Specialization:
         key = self._key(args)

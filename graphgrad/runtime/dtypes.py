@@ -5,6 +5,7 @@ import builtins
 
 import numpy as np
 
+from ..ir import registry
 from ..ir.types import dtype_name
 
 
@@ -70,11 +71,10 @@ def to_name(d) -> str:
     return dtype_name(d)
 
 
-_default = [float32]  # the dtype of Python floats and of float factories, as torch.set_default_dtype sets it
-
-
 def default_float() -> dtype:
-    return _default[0]
+    """The dtype of Python floats, of float factories and of int -> float promotions (one setting, kept in
+    ir.registry, which the type rules read)."""
+    return BY_NAME[registry.default_float()]
 
 
 def set_default_dtype(d) -> None:
@@ -89,8 +89,8 @@ def set_default_dtype(d) -> None:
     found = BY_NAME.get(to_name(d)) if not isinstance(d, dtype) else d
     if found is None or not found.is_floating_point:
         raise TypeError("only floating-point types are supported as the default type")
-    _default[0] = found
+    registry._DEFAULT_FLOAT[0] = found.name
 
 
 def get_default_dtype() -> dtype:
-    return _default[0]
+    return default_float()

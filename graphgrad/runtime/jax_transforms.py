@@ -21,6 +21,7 @@ from ..codegen.loader import load_module
 from ..codegen.python import module_source
 from ..ir.api import TensorBase, bind
 from ..ir.graph import Graph, Value
+from ..ir.registry import default_float
 from ..ir.types import TensorType
 from ..passes.adjoint import generate_adjoint
 from ..passes.batching import batch_interpret, moveaxis, to_front
@@ -407,7 +408,8 @@ class Staged:
                 parts.append(("static", type(leaf).__name__, leaf))
             else:
                 parts.append(("static", type(leaf).__name__, id(leaf)))
-        return tree, tuple(parts)
+        # the default dtype: type rules read it while tracing (int / int is the default float)
+        return tree, tuple(parts), default_float()
 
     def _entry(self, args: tuple) -> _Entry:
         key = self._key(args)

@@ -14,12 +14,23 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.api import bind
+from ..ir.registry import result_dtype
+from ..ir.types import TensorType, dtype_name
 
 
 def _sizes(size) -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     return tuple(int(d) for d in size)
+
+
+def _promoted(values, *operands):
+    """``values`` (NumPy's result for ``operands``) in PyTorch's promoted dtype: NumPy makes an int tensor with a
+    Python float float64, PyTorch the default float (``int_tensor % 2.5`` is float32)."""
+    types = [TensorType(x._data.shape, dtype_name(x._data.dtype)) if hasattr(x, "_data") else
+             TensorType(x.shape, dtype_name(x.dtype)) if isinstance(x, np.ndarray) else x for x in operands]
+    dtype = result_dtype(types)
+    return values if values.dtype == dtype else values.astype(dtype)
 
 
 class TensorSurface:
@@ -139,10 +150,11 @@ class TensorSurface:
     def __floordiv__(self, other):
         """Floor division (PyTorch's ``//``: ``div(rounding_mode="floor")``); no gradient."""
         other_data = getattr(other, "_data", other)
-        return self._rounded("DivBackward1", _xp(self._data).floor_divide(self._data, other_data))
+        quotient = _xp(self._data).floor_divide(self._data, other_data)
+        return self._rounded("DivBackward1", _promoted(quotient, self, other))
 
     def __rfloordiv__(self, other):
-        return type(self)._wrap(_xp(self._data).floor_divide(other, self._data))
+        return type(self)._wrap(_promoted(_xp(self._data).floor_divide(other, self._data), other, self))
 
     def remainder(self, other):
         """Python's modulus (the sign of the divisor): ``self - other * floor(self / other)``; the gradient
@@ -150,19 +162,19 @@ class TensorSurface:
         other_data = getattr(other, "_data", other)
         quotient = type(self)._wrap(_xp(self._data).floor_divide(self._data, other_data))
         return self - quotient * other if self._requires_grad else \
-            type(self)._wrap(_xp(self._data).remainder(self._data, other_data))
+            type(self)._wrap(_promoted(_xp(self._data).remainder(self._data, other_data), self, other))
 
     __mod__ = remainder
 
     def __rmod__(self, other):
-        return type(self)._wrap(_xp(self._data).remainder(other, self._data))
+        return type(self)._wrap(_promoted(_xp(self._data).remainder(other, self._data), other, self))
 
     def fmod(self, other):
         """C's modulus (the sign of the dividend)."""
         other_data = getattr(other, "_data", other)
         quotient = type(self)._wrap(_xp(self._data).trunc(self._data / other_data).astype(self._data.dtype))
         return self - quotient * other if self._requires_grad else \
-            type(self)._wrap(_xp(self._data).fmod(self._data, other_data))
+            type(self)._wrap(_promoted(_xp(self._data).fmod(self._data, other_data), self, other))
 
     # -- shape helpers ---------------------------------------------------------------------------------------
     def unbind(self, dim: int = 0):

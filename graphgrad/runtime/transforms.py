@@ -18,6 +18,7 @@ import numpy as np
 from ..codegen.loader import load_module
 from ..codegen.python import module_source
 from ..ir.interpret import interpret
+from ..ir.registry import default_float
 from ..ir.types import dtype_name
 from ..tracer.tracer import ACTIVE, SymbolicTensor, _converted
 from .compiled import (_after_trace, _arg_type, _closure_guards, _param_names, _signature_text, _still_valid,
@@ -118,7 +119,8 @@ class _Layout:
         parts = []
         for x, t in zip(self.leaves, self.types):
             parts.append((t.shape, t.dtype) if t is not None else _static_key(x))
-        return tuple(self.treedefs), tuple(parts), nums
+        # the default dtype: type rules read it while tracing (int / int is the default float)
+        return tuple(self.treedefs), tuple(parts), nums, default_float()
 
     def call(self, fn, flat: tuple):
         """``fn`` on the trees rebuilt from ``flat`` (one entry per leaf)."""
@@ -136,7 +138,7 @@ class _ValueAndGrad:
         self.fn = fn
         self.argnums = argnums
         self._cache: dict = {}
-        self._fast: dict | None = None  # (shape, dtype) per array argument -> plan (see _fast_call)
+        self._fast: dict | None = None  # (default dtype, (shape, dtype) per array argument) -> plan (see _fast_call)
         self.what = "value_and_grad"  # the transform's name in messages (grad sets its own)
 
     def _check(self, layout: _Layout, nums: tuple) -> None:
@@ -206,7 +208,7 @@ class _ValueAndGrad:
         """The common call, every argument a plain NumPy array whose (shape, dtype) signature was seen before:
         the specialization is found from that signature alone (its guards still checked) and the generated
         ``value_and_grad`` runs directly. None when the call is not of that kind."""
-        key = []
+        key = [default_float()]  # as in _Layout.key
         for a in args:
             if a.__class__ is not np.ndarray:
                 return None
@@ -246,7 +248,7 @@ class _ValueAndGrad:
         plan = (spec, [position[n] for n in nums], isinstance(self.argnums, int))
         if self._fast is None:
             self._fast = {}
-        self._fast[tuple((a.shape, a.dtype) for a in args)] = plan
+        self._fast[(default_float(), *((a.shape, a.dtype) for a in args))] = plan
 
     def graph(self, *args, stage: str = "optimized", **kwargs):
         """The IR for these arguments: ``stage`` "traced", "pruned", "adjoint" or "optimized" (the joint graph

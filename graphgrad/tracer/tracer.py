@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ir.api import TensorBase
 from ..ir.graph import Graph, Loc, Node, Value
-from ..ir.registry import OPS, ShapeError
+from ..ir.registry import OPS, ShapeError, default_float
 from ..ir.types import TensorType, dtype_name
 from ..ir.verify import typed_for
 
@@ -292,7 +292,8 @@ class Tracer:
         if arr.dtype.kind not in "biuf":
             raise OperandError(f"unsupported operand type(s) for {op}: a {type(x).__name__} cannot be a tensor "
                                f"operand{_where(user_location(3))}")
-        arr = arr.astype(np.float32 if arr.dtype.kind == "f" and not isinstance(x, np.ndarray) else
+        # Python floats (a list literal operand) take the default float dtype, as gg.tensor gives them
+        arr = arr.astype(default_float() if arr.dtype.kind == "f" and not isinstance(x, np.ndarray) else
                          (np.int64 if arr.dtype.kind in "iu" else arr.dtype))
         name = dtype_name(arr.dtype)
         return self.record("constant", [], {"value": _nested(arr.tolist()), "dtype": name}).value
