@@ -144,6 +144,8 @@ class Module:
         self._buffers[name] = tensor
         if not persistent:
             self.__dict__.setdefault("_non_persistent_buffers", set()).add(name)
+        else:  # registered again as persistent: saved again
+            self.__dict__.get("_non_persistent_buffers", set()).discard(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
         self._check_registrable(name, "module")
@@ -160,7 +162,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep=self._parameters)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -170,7 +172,7 @@ class Module:
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep=self._modules)
             self._modules[name] = value
         elif params is not None and name in self._modules:
             if value is not None:
@@ -185,10 +187,14 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: dict) -> None:
+        """Drop ``name`` from every table but ``keep``, which the caller assigns: a name already there keeps its
+        place, as in PyTorch (``seq[1] = nn.Tanh()`` must still run second; ``parameters()`` keeps its order)."""
         self.__dict__.pop(name, None)
         for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
+            if table is not keep:
+                table.pop(name, None)
+        self.__dict__.get("_non_persistent_buffers", set()).discard(name)
 
     def __getattr__(self, name: str):
         # Only called when normal lookup fails: parameters, buffers and submodules live in their tables.

@@ -62,10 +62,11 @@ BY_NAME = {"float32": float32, "float64": float64, "int64": int64, "bool": bool_
 
 
 def to_name(d) -> str:
-    """Accept a graphgrad dtype, NumPy dtype, Python type (``float`` is the default float32) or name."""
+    """Accept a graphgrad dtype, NumPy dtype, Python type or name. Python's ``float`` is float64, as in PyTorch
+    and NumPy (``dtype=float``), whatever the default float dtype."""
     if isinstance(d, dtype):
         return d.name
-    python_types = {builtins.float: "float32", builtins.int: "int64", builtins.bool: "bool"}
+    python_types = {builtins.float: "float64", builtins.int: "int64", builtins.bool: "bool"}
     if d in python_types:
         return python_types[d]
     return dtype_name(d)

@@ -75,7 +75,9 @@ class _Writer(pickle._Pickler):  # the Python pickler: it lets GLOBALs name modu
             return NotImplemented
         from ..nn.parameter import Parameter
 
-        array = np.ascontiguousarray(obj.numpy(force=True))
+        array = obj.numpy(force=True)
+        if not array.flags.c_contiguous:  # (not for every array: ascontiguousarray makes a 0-d array 1-d)
+            array = np.ascontiguousarray(array)
         if isinstance(obj, Parameter):
             plain = Tensor._wrap(array)
             return (_Global("torch._utils", "_rebuild_parameter"), (plain, obj.requires_grad, OrderedDict()))

@@ -166,3 +166,48 @@ def test_copy_and_fill_convert_as_pytorch_does():
     y.copy_(x * 2)  # float64 into float32: the gradient flows back in x's dtype
     y.sum().backward()
     assert y.dtype == torch.float32 and x.grad.tolist() == [2.0, 2.0] and x.grad.dtype == torch.float64
+
+
+# -- module bookkeeping, checkpoints, dtype names (found by comparing with PyTorch 2.13) -------------------
+def test_a_reassigned_child_or_parameter_keeps_its_place():
+    torch.manual_seed(0)
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+    seq[1] = nn.Tanh()  # it used to move to the end: forward ran Linear, Linear, Tanh
+    assert [name for name, _ in seq.named_children()] == ["0", "1", "2"]
+    x = torch.tensor([[0.5, -1.0]])
+    expected = seq[2](seq[1](seq[0](x)))
+    np.testing.assert_allclose(seq(x).detach().numpy(), expected.detach().numpy())
+    lin = nn.Linear(2, 1)
+    lin.weight = nn.Parameter(torch.tensor([[1.0, 2.0]]))
+    lin.bias = nn.Parameter(torch.tensor([7.0]))
+    assert [name for name, _ in lin.named_parameters()] == ["weight", "bias"]
+    assert nn.utils.parameters_to_vector(lin.parameters()).tolist() == [1.0, 2.0, 7.0]
+
+
+def test_a_buffer_registered_again_as_persistent_is_saved():
+    m = nn.Module()
+    m.register_buffer("stat", torch.zeros(2), persistent=False)
+    assert "stat" not in m.state_dict()
+    m.register_buffer("stat", torch.ones(2), persistent=True)
+    assert m.state_dict()["stat"].tolist() == [1.0, 1.0]
+
+
+def test_a_saved_zero_dim_tensor_loads_zero_dim(tmp_path):
+    bn = nn.BatchNorm1d(3)
+    bn(torch.randn(4, 3))  # num_batches_tracked: a 0-d int64 tensor
+    path = tmp_path / "bn.pt"
+    torch.save({"model": bn.state_dict(), "loss": torch.tensor(0.25)}, path)
+    loaded = torch.load(path)
+    assert loaded["loss"].shape == () and loaded["loss"].item() == 0.25
+    assert loaded["model"]["num_batches_tracked"].shape == ()
+    fresh = nn.BatchNorm1d(3)
+    fresh.load_state_dict(loaded["model"])  # used to fail: size mismatch for num_batches_tracked
+    assert fresh.num_batches_tracked.item() == 1
+
+
+def test_python_float_as_a_dtype_is_float64_as_in_pytorch():
+    assert torch.tensor([1.5], dtype=float).dtype == torch.float64
+    assert torch.zeros(2, dtype=float).dtype == torch.float64
+    assert torch.ones(2).to(float).dtype == torch.float64
+    assert torch.tensor([1.1], dtype=float).item() == 1.1  # not rounded to float32
+    assert torch.tensor([1], dtype=int).dtype == torch.int64
