@@ -87,20 +87,21 @@ def _pow_grad_base(g, out, x, y):
 pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)),
               dunder="pow", tensor=("pow",), numpy=("power",), ufunc="power", c_expr="pow({0}, {1})")
 
-# ties split the gradient evenly, as PyTorch does
+# PyTorch's rules: ties split the gradient evenly, and an operand gets all of it unless it lost, so where a nan
+# makes every comparison false both operands get it (not 0)
 maximum = primitive(
     "maximum", batch=elementwise,
     infer=lambda inputs: elementwise_type(inputs), expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, {a[1]})"],
-    vjp=(lambda g, out, x, y: where(x > y, g, where(x == y, g * 0.5, 0.0)),
-         lambda g, out, x, y: where(y > x, g, where(x == y, g * 0.5, 0.0))),
+    vjp=(lambda g, out, x, y: where(x == y, g * 0.5, where(x < y, 0.0, g)),
+         lambda g, out, x, y: where(x == y, g * 0.5, where(x > y, 0.0, g))),
     elementwise=True, doc="elementwise maximum with broadcasting", c_expr="({0} > {1} || {0} != {0} ? {0} : {1})", tensor="maximum", gg="maximum",
     numpy="maximum", numpy_fn=_numpy_binary("maximum"), ufunc="maximum({0}, {1})")
 
 minimum = primitive(
     "minimum", batch=elementwise,
     infer=lambda inputs: elementwise_type(inputs), expr=lambda a, xp, out: [f"{xp}.minimum({a[0]}, {a[1]})"],
-    vjp=(lambda g, out, x, y: where(x < y, g, where(x == y, g * 0.5, 0.0)),
-         lambda g, out, x, y: where(y < x, g, where(x == y, g * 0.5, 0.0))),
+    vjp=(lambda g, out, x, y: where(x == y, g * 0.5, where(x > y, 0.0, g)),
+         lambda g, out, x, y: where(x == y, g * 0.5, where(x < y, 0.0, g))),
     elementwise=True, doc="elementwise minimum with broadcasting", c_expr="({0} < {1} || {0} != {0} ? {0} : {1})", tensor="minimum", gg="minimum",
     numpy="minimum", numpy_fn=_numpy_binary("minimum"), ufunc="minimum({0}, {1})")
 
@@ -246,12 +247,16 @@ export(rsqrt, "rsqrt", tensor="rsqrt", gg="rsqrt")
 
 
 def clamp(x: TensorBase, min=None, max=None) -> TensorBase:
-    """Limit ``x`` to ``[min, max]`` (either bound may be None)."""
+    """Limit ``x`` to ``[min, max]`` (either bound may be None; ``max`` wins where ``min > max``). The gradient
+    passes where ``min <= x <= max``, boundaries included, as PyTorch's: a maximum/minimum pair would halve it at
+    a boundary, and compiled code would then disagree with eager."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     out = x
     if min is not None:
-        out = maximum(out, min)
+        out = where(x < min, min, out)
     if max is not None:
-        out = minimum(out, max)
+        out = where(out > max, max, out)
     return out
 
 

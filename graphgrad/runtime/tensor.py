@@ -706,18 +706,10 @@ class Tensor(TensorSurface, TensorBase):
     def pow_(self, other): return self._inplace("pow", other)
 
     def clamp(self, min=None, max=None) -> "Tensor":
-        """Limit to ``[min, max]``; the gradient passes where ``min <= x <= max``, boundaries included, as in
-        PyTorch (a maximum/minimum pair would halve it at a boundary)."""
-        if _TRACES.stack:
-            return super().clamp(min, max)
-        if min is None and max is None:
-            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-        out = self
-        if min is not None:
-            out = _where(self < min, min, out)
-        if max is not None:
-            out = _where(self > max, max, out)
-        if out.grad_fn is not None:
+        """Limit to ``[min, max]`` (``graphgrad.ops``' clamp, which compiled code runs too), shown as PyTorch's
+        ClampBackward1."""
+        out = super().clamp(min, max)
+        if not _TRACES.stack and out.grad_fn is not None:
             out.grad_fn._name = "ClampBackward1"
             out.grad_fn._shown = ((self._grad_node(), 0),)
         return out
@@ -857,12 +849,6 @@ class Tensor(TensorSurface, TensorBase):
                                                                            else (index,)))
         self._inplace_with(lambda old: replace(old, positions, value),
                            "IndexPutBackward0" if advanced else "CopySlices")
-
-
-def _where(cond, x, y):
-    from ..ops.elementwise import where
-
-    return where(cond, x, y)
 
 
 def _long_index(index, op: str):

@@ -245,3 +245,27 @@ def test_cross_entropy_with_some_targets_ignored(check_gradients):
     t = gg.tensor(x, requires_grad=True)
     gg.nn.functional.cross_entropy(t, target, weight=weight, ignore_index=2).backward()
     np.testing.assert_array_equal(t.grad.numpy(), [[0.0] * 3, [np.nan] * 3, [0.0] * 3, [np.nan] * 3])
+
+
+def test_clamp_passes_the_gradient_at_its_bounds_compiled_as_eager():
+    # compiled clamp was maximum/minimum, whose ties halve the gradient at a bound; eager (and PyTorch) pass it
+    def f(x):
+        return (x.clamp(0.0, 1.0) * gg.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=gg.float64)).sum()
+
+    for run in (f, gg.compile(f)):
+        x = gg.tensor([-1.0, 0.0, 0.5, 1.0, 2.0], dtype=gg.float64, requires_grad=True)
+        run(x).backward()
+        assert x.grad.tolist() == [0.0, 2.0, 3.0, 4.0, 0.0]
+    np.testing.assert_allclose(gg.grad(f)(np.array([-1.0, 0.0, 0.5, 1.0, 2.0])), [0.0, 2.0, 3.0, 4.0, 0.0])
+    assert gg.compile(lambda x: x.clamp(2.0, 1.0))(gg.tensor([0.5, 3.0])).tolist() == [1.0, 1.0]  # max wins
+    with pytest.raises(RuntimeError, match="At least one of 'min' or 'max' must not be None"):
+        gg.compile(lambda x: x.clamp())(gg.ones(1))
+
+
+def test_maximum_minimum_give_a_nan_operands_gradient_to_both_as_pytorch():
+    for op in (gg.maximum, gg.minimum):
+        for run in (lambda a, b: op(a, b).sum(), gg.compile(lambda a, b: op(a, b).sum())):
+            x = gg.tensor([1.0, float("nan"), 2.0], dtype=gg.float64, requires_grad=True)
+            y = gg.tensor([1.0, 0.0, float("nan")], dtype=gg.float64, requires_grad=True)
+            run(x, y).backward()
+            assert x.grad.tolist() == [0.5, 1.0, 1.0] and y.grad.tolist() == [0.5, 1.0, 1.0]
