@@ -1080,7 +1080,7 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
 
 # Ops whose rule reads only the type (shape, dtype) of their first input: they keep a stand-in, not the tensor,
 # so that changing the input in place afterwards is harmless (``y[1:3]`` then ``y.mul_(2)``), as in PyTorch.
-_TYPE_ONLY = frozenset({"reshape", "expand", "sum", "mean", "cast", "getitem", "gather_rows"})
+_TYPE_ONLY = frozenset({"reshape", "expand", "sum", "mean", "cast", "getitem", "gather_rows", "gather_index"})
 
 
 class _TypeOnly(TensorBase):

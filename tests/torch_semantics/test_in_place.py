@@ -239,3 +239,19 @@ def test_a_view_reads_writes_made_through_its_base_or_another_view():
         y[:2].mul_(x[1:])
         return v * v
     assert gradcheck(fn, [x.detach().requires_grad_()])
+
+
+def test_advanced_index_add_into_a_non_leaf_then_backward():
+    # y[i, j] += v reads y[i, j] (gather_index) and then writes y: the read's gradient needs only y's shape, so
+    # the write must not make backward refuse, as PyTorch's does not
+    import graphgrad as gg
+
+    x = gg.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=gg.float64, requires_grad=True)
+    v = gg.tensor([10.0, 20.0], dtype=gg.float64, requires_grad=True)
+    y = x * 2
+    i, j = gg.tensor([0, 1]), gg.tensor([1, 0])
+    y[i, j] += v * y[i, j]
+    (y * gg.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=gg.float64)).sum().backward()
+    # y[0,1] = 4 + 10 * 4 = 2 x01 (1 + v0); y[1,0] = 6 + 20 * 6 = 2 x10 (1 + v1)
+    assert x.grad.tolist() == [[2.0, 2.0 * 2 * 11], [3.0 * 2 * 21, 8.0]]
+    assert v.grad.tolist() == [2.0 * 4.0, 3.0 * 6.0]
