@@ -668,13 +668,24 @@ def _pad_dim(x: TensorBase, dim: int, before: int, after: int, mode: str) -> Ten
     return x[tuple(index)]
 
 
+def _safe_softmax(scores: TensorBase, dim: int = -1) -> TensorBase:
+    """``softmax(scores, dim)`` that is 0, not NaN, on a row whose scores are all -inf (every key masked), as
+    PyTorch's ``_safe_softmax`` behind ``scaled_dot_product_attention``. Such a row is softmaxed as zeros and then
+    zeroed: were the NaN of softmax(-inf, ..., -inf) only selected away, softmax's backward,
+    ``out * (g - sum(g * out))``, would still read the NaN ``out`` and give NaN gradients; this way the row gets
+    gradient 0, as PyTorch's (its backward uses the zeroed output)."""
+    empty = (scores == float("-inf")).all(dim, keepdim=True)
+    return where(empty, 0.0, where(empty, 0.0, scores).softmax(dim))
+
+
 def scaled_dot_product_attention(query: TensorBase, key: TensorBase, value: TensorBase,
                                  attn_mask: TensorBase | None = None, dropout_p: float = 0.0, is_causal: bool = False,
                                  scale: float | None = None, enable_gqa: bool = False) -> TensorBase:
     """``softmax(query @ key.mT * scale + mask) @ value`` over the last two dimensions, ``scale`` defaulting to
     ``1/sqrt(E)``. A boolean ``attn_mask`` is True where attention *is* allowed (the opposite of
     ``nn.MultiheadAttention``'s masks, as in PyTorch); a float one is added to the scores; ``is_causal`` lets
-    query i see keys 0..i. ``dropout_p`` drops attention weights whenever it is non-zero (pass 0 in evaluation).
+    query i see keys 0..i; a query that may see no key at all gets 0 (and gradient 0), not NaN, as in PyTorch.
+    ``dropout_p`` drops attention weights whenever it is non-zero (pass 0 in evaluation).
 
     >>> import graphgrad as gg
     >>> q = k = v = gg.eye(2).unsqueeze(0)
@@ -701,7 +712,8 @@ def scaled_dot_product_attention(query: TensorBase, key: TensorBase, value: Tens
             scores = where(attn_mask, scores, float("-inf"))
         else:
             scores = scores + attn_mask
-    weights = scores.softmax(-1)
+    # only a mask can make a whole row -inf (short of infinite inputs); keep unmasked attention a plain softmax
+    weights = _safe_softmax(scores) if attn_mask is not None else scores.softmax(-1)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value
