@@ -16,7 +16,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
 from ..ops.elementwise import where
-from ..ops.nn import window_count
+from ..ops.nn import binary_cross_entropy as _bce, window_count
 from ..ops.shape import pad
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
@@ -451,7 +451,8 @@ def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBa
         data = input.detach().numpy()
         if not ((data >= 0) & (data <= 1)).all():  # NaN fails too, as in PyTorch
             raise RuntimeError("all elements of input should be between 0 and 1")
-    loss = (target - 1) * (1 - input).log().clamp(min=-100) - target * input.log().clamp(min=-100)
+    # a primitive, for PyTorch's input gradient (p - t) / max(p (1 - p), 1e-12): finite at p = 0 and 1
+    loss = _bce(input, target)
     if weight is not None:
         loss = loss * weight
     return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyBackward0", input, target, weight)
