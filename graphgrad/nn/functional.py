@@ -28,7 +28,8 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _update_running(buffer: Tensor, statistic: TensorBase, momentum: float, scale: float = 1.0) -> None:
     """``buffer = (1 - momentum) * buffer + momentum * scale * statistic``, in place; under ``@gg.compile`` the
-    compiled function writes it after each call."""
+    compiled function writes it after each call (``momentum`` may then be a traced 0-d tensor: BatchNorm's
+    cumulative average)."""
     def update(old):
         return old * (1 - momentum) + statistic.detach() * (momentum * scale)
 
