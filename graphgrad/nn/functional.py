@@ -214,7 +214,14 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
     the input's patches (``unfold2d``) and the flattened filters."""
     if groups != 1:
         raise NotImplementedError("conv2d: groups > 1 is not supported yet")
-    if input.ndim != 4 or weight.ndim != 4 or input.shape[1] != weight.shape[1]:
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
+                           f"{list(input.shape)}")
+    if input.ndim == 3:  # unbatched (C, H, W), as PyTorch: a batch of one, squeezed out again
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if isinstance(padding, str):
+        input, padding = _string_padding(input, weight, padding, stride, dilation)
+    if weight.ndim != 4 or input.shape[1] != weight.shape[1]:
         raise RuntimeError(f"Given groups=1, weight of size {list(weight.shape)}, expected input"
                            f"{list(input.shape)} to have {weight.shape[1]} channels, but got "
                            f"{input.shape[1] if input.ndim > 1 else 0} channels instead")
@@ -232,6 +239,22 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
     if bias is not None:
         out = out + bias.reshape(1, out_channels, 1, 1)
     return _as_pytorch_names(out, "ConvolutionBackward0", input, weight, bias)
+
+
+def _string_padding(input: TensorBase, weight: TensorBase, padding: str, stride, dilation) -> tuple:
+    """``padding="valid"`` (none) or ``"same"`` (the output as large as the input; stride 1 only) as ``(input,
+    padding)``: "same" pads ``dilation * (kernel - 1)`` in all, half of it before; an odd total puts the extra
+    row/column after (bottom, right), on the input itself, as PyTorch does."""
+    if padding == "valid":
+        return input, (0, 0)
+    if padding != "same":
+        raise RuntimeError(f"Invalid padding string: {padding!r}")
+    if _pair(stride) != (1, 1):
+        raise RuntimeError("padding='same' is not supported for strided convolutions")
+    totals = [d * (k - 1) for d, k in zip(_pair(dilation), tuple(weight.shape[2:]))]
+    if any(t % 2 for t in totals):
+        input = pad(input, (0, totals[1] % 2, 0, totals[0] % 2))
+    return input, tuple(t // 2 for t in totals)
 
 
 def _conv2d_rows(input: TensorBase, filters: TensorBase, kernel: tuple, padding: tuple,

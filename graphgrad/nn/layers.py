@@ -233,7 +233,12 @@ class Conv2d(Module):
             raise NotImplementedError("Conv2d: groups > 1 is not supported yet")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = F._pair(kernel_size), F._pair(stride)
-        self.padding, self.dilation = F._pair(padding), F._pair(dilation)
+        if isinstance(padding, str):  # kept as the string, as PyTorch keeps it
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        self.padding, self.dilation = padding if isinstance(padding, str) else F._pair(padding), F._pair(dilation)
         self.weight = Parameter(factories.empty(out_channels, in_channels, *self.kernel_size, dtype=dtype))
         self.bias = Parameter(factories.empty(out_channels, dtype=dtype)) if bias else None
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
