@@ -1,4 +1,5 @@
 """gg.save / gg.load round-trip checkpoints as torch.save / torch.load do, and refuse to run code by default."""
+import collections
 import io
 import os
 import pickle
@@ -61,3 +62,28 @@ def test_weights_only_refuses_code_and_whole_modules():
         gg.load(buffer)
     buffer.seek(0)
     assert isinstance(gg.load(buffer, weights_only=False), nn.Linear)
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_weights_only_reads_scheduler_states_and_the_types_pytorch_allows(zip_format):
+    # PyTorch's weights-only unpickler allows collections.Counter (MultiStepLR keeps its milestones in one), and
+    # bytes and bytearray, which a protocol-2 pickle (torch.save's format) names as _codecs.encode and
+    # __builtin__.bytearray
+    opt = gg.optim.SGD([gg.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = gg.optim.lr_scheduler.MultiStepLR(opt, [2, 4, 4])
+    opt.step()
+    scheduler.step()
+    state = {"scheduler": scheduler.state_dict(), "optimizer": opt.state_dict(), "raw": b"\x00\xff",
+             "buffer": bytearray(b"ab"), "counts": collections.Counter("aab")}
+    buffer = io.BytesIO()
+    gg.save(state, buffer, _use_new_zipfile_serialization=zip_format)
+    buffer.seek(0)
+    loaded = gg.load(buffer)
+    assert loaded["scheduler"]["milestones"] == collections.Counter({2: 1, 4: 2})
+    assert type(loaded["scheduler"]["milestones"]) is collections.Counter
+    assert loaded["scheduler"] == scheduler.state_dict() and loaded["optimizer"] == opt.state_dict()
+    assert loaded["raw"] == b"\x00\xff" and loaded["buffer"] == bytearray(b"ab")
+    assert type(loaded["buffer"]) is bytearray and loaded["counts"] == collections.Counter(a=2, b=1)
+    restored = gg.optim.lr_scheduler.MultiStepLR(opt, [1])
+    restored.load_state_dict(loaded["scheduler"])
+    assert restored.milestones == scheduler.milestones and restored.last_epoch == 1

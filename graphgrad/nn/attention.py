@@ -204,7 +204,10 @@ class MultiheadAttention(Module):
         scores = (q * (1.0 / math.sqrt(head_dim))) @ k.transpose(-2, -1)
         if attn_mask is not None:
             scores = scores + attn_mask
-        weights = scores.softmax(-1)
+        # PyTorch runs need_weights=False (what its Transformer layers pass) through scaled_dot_product_attention,
+        # whose softmax gives 0 to a query with every key masked (a fully padded sample); need_weights=True takes a
+        # plain softmax there and returns NaN for such a row, as here.
+        weights = scores.softmax(-1) if need_weights or attn_mask is None else F._safe_softmax(scores)
         if self.dropout > 0.0 and self.training:
             weights = F.dropout(weights, self.dropout, True)
         out = (weights @ v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)

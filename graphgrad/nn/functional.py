@@ -16,7 +16,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
 from ..ops.elementwise import where
-from ..ops.nn import window_count
+from ..ops.nn import binary_cross_entropy as _bce, window_count
 from ..ops.shape import pad
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
@@ -28,7 +28,8 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _update_running(buffer: Tensor, statistic: TensorBase, momentum: float, scale: float = 1.0) -> None:
     """``buffer = (1 - momentum) * buffer + momentum * scale * statistic``, in place; under ``@gg.compile`` the
-    compiled function writes it after each call."""
+    compiled function writes it after each call (``momentum`` may then be a traced 0-d tensor: BatchNorm's
+    cumulative average)."""
     def update(old):
         return old * (1 - momentum) + statistic.detach() * (momentum * scale)
 
@@ -213,7 +214,14 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
     the input's patches (``unfold2d``) and the flattened filters."""
     if groups != 1:
         raise NotImplementedError("conv2d: groups > 1 is not supported yet")
-    if input.ndim != 4 or weight.ndim != 4 or input.shape[1] != weight.shape[1]:
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
+                           f"{list(input.shape)}")
+    if input.ndim == 3:  # unbatched (C, H, W), as PyTorch: a batch of one, squeezed out again
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if isinstance(padding, str):
+        input, padding = _string_padding(input, weight, padding, stride, dilation)
+    if weight.ndim != 4 or input.shape[1] != weight.shape[1]:
         raise RuntimeError(f"Given groups=1, weight of size {list(weight.shape)}, expected input"
                            f"{list(input.shape)} to have {weight.shape[1]} channels, but got "
                            f"{input.shape[1] if input.ndim > 1 else 0} channels instead")
@@ -231,6 +239,22 @@ def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None
     if bias is not None:
         out = out + bias.reshape(1, out_channels, 1, 1)
     return _as_pytorch_names(out, "ConvolutionBackward0", input, weight, bias)
+
+
+def _string_padding(input: TensorBase, weight: TensorBase, padding: str, stride, dilation) -> tuple:
+    """``padding="valid"`` (none) or ``"same"`` (the output as large as the input; stride 1 only) as ``(input,
+    padding)``: "same" pads ``dilation * (kernel - 1)`` in all, half of it before; an odd total puts the extra
+    row/column after (bottom, right), on the input itself, as PyTorch does."""
+    if padding == "valid":
+        return input, (0, 0)
+    if padding != "same":
+        raise RuntimeError(f"Invalid padding string: {padding!r}")
+    if _pair(stride) != (1, 1):
+        raise RuntimeError("padding='same' is not supported for strided convolutions")
+    totals = [d * (k - 1) for d, k in zip(_pair(dilation), tuple(weight.shape[2:]))]
+    if any(t % 2 for t in totals):
+        input = pad(input, (0, totals[1] % 2, 0, totals[0] % 2))
+    return input, tuple(t // 2 for t in totals)
 
 
 def _conv2d_rows(input: TensorBase, filters: TensorBase, kernel: tuple, padding: tuple,
@@ -451,7 +475,8 @@ def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBa
         data = input.detach().numpy()
         if not ((data >= 0) & (data <= 1)).all():  # NaN fails too, as in PyTorch
             raise RuntimeError("all elements of input should be between 0 and 1")
-    loss = (target - 1) * (1 - input).log().clamp(min=-100) - target * input.log().clamp(min=-100)
+    # a primitive, for PyTorch's input gradient (p - t) / max(p (1 - p), 1e-12): finite at p = 0 and 1
+    loss = _bce(input, target)
     if weight is not None:
         loss = loss * weight
     return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyBackward0", input, target, weight)
@@ -668,13 +693,24 @@ def _pad_dim(x: TensorBase, dim: int, before: int, after: int, mode: str) -> Ten
     return x[tuple(index)]
 
 
+def _safe_softmax(scores: TensorBase, dim: int = -1) -> TensorBase:
+    """``softmax(scores, dim)`` that is 0, not NaN, on a row whose scores are all -inf (every key masked), as
+    PyTorch's ``_safe_softmax`` behind ``scaled_dot_product_attention``. Such a row is softmaxed as zeros and then
+    zeroed: were the NaN of softmax(-inf, ..., -inf) only selected away, softmax's backward,
+    ``out * (g - sum(g * out))``, would still read the NaN ``out`` and give NaN gradients; this way the row gets
+    gradient 0, as PyTorch's (its backward uses the zeroed output)."""
+    empty = (scores == float("-inf")).all(dim, keepdim=True)
+    return where(empty, 0.0, where(empty, 0.0, scores).softmax(dim))
+
+
 def scaled_dot_product_attention(query: TensorBase, key: TensorBase, value: TensorBase,
                                  attn_mask: TensorBase | None = None, dropout_p: float = 0.0, is_causal: bool = False,
                                  scale: float | None = None, enable_gqa: bool = False) -> TensorBase:
     """``softmax(query @ key.mT * scale + mask) @ value`` over the last two dimensions, ``scale`` defaulting to
     ``1/sqrt(E)``. A boolean ``attn_mask`` is True where attention *is* allowed (the opposite of
     ``nn.MultiheadAttention``'s masks, as in PyTorch); a float one is added to the scores; ``is_causal`` lets
-    query i see keys 0..i. ``dropout_p`` drops attention weights whenever it is non-zero (pass 0 in evaluation).
+    query i see keys 0..i; a query that may see no key at all gets 0 (and gradient 0), not NaN, as in PyTorch.
+    ``dropout_p`` drops attention weights whenever it is non-zero (pass 0 in evaluation).
 
     >>> import graphgrad as gg
     >>> q = k = v = gg.eye(2).unsqueeze(0)
@@ -701,7 +737,8 @@ def scaled_dot_product_attention(query: TensorBase, key: TensorBase, value: Tens
             scores = where(attn_mask, scores, float("-inf"))
         else:
             scores = scores + attn_mask
-    weights = scores.softmax(-1)
+    # only a mask can make a whole row -inf (short of infinite inputs); keep unmasked attention a plain softmax
+    weights = _safe_softmax(scores) if attn_mask is not None else scores.softmax(-1)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value

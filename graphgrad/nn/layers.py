@@ -196,13 +196,22 @@ class BatchNorm1d(Module):
         return self._normalize(input)
 
     def _normalize(self, input):
-        if self.training and self.num_batches_tracked is not None:
-            if isinstance(input, Tensor):
-                self.num_batches_tracked.add_(1)
-            else:  # traced: the compiled function counts each call
-                input.tracer.assign(self.num_batches_tracked, lambda count: count + 1)
+        # momentum=None: a cumulative moving average, factor 1 / num_batches_tracked (after counting this batch),
+        # as PyTorch's _BatchNorm; 0.0 when nothing is counted (then no running stats are updated either)
+        momentum = 0.0 if self.momentum is None else self.momentum
+        counts = self.training and self.num_batches_tracked is not None
+        if counts and isinstance(input, Tensor):
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                momentum = 1.0 / float(self.num_batches_tracked)
+        elif counts:  # traced: the compiled function counts each call
+            tracer = input.tracer
+            tracer.assign(self.num_batches_tracked, lambda count: count + 1)
+            if self.momentum is None:  # from the count passed in at each call, not one baked in at tracing
+                count = tracer.wrap(tracer.lift(self.num_batches_tracked, "assign")) + 1
+                momentum = 1.0 / count._cast(self.running_mean._type.dtype)
         return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training or self.running_mean is None, self.momentum, self.eps)
+                            self.training or self.running_mean is None, momentum, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -224,7 +233,12 @@ class Conv2d(Module):
             raise NotImplementedError("Conv2d: groups > 1 is not supported yet")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = F._pair(kernel_size), F._pair(stride)
-        self.padding, self.dilation = F._pair(padding), F._pair(dilation)
+        if isinstance(padding, str):  # kept as the string, as PyTorch keeps it
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        self.padding, self.dilation = padding if isinstance(padding, str) else F._pair(padding), F._pair(dilation)
         self.weight = Parameter(factories.empty(out_channels, in_channels, *self.kernel_size, dtype=dtype))
         self.bias = Parameter(factories.empty(out_channels, dtype=dtype)) if bias else None
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))

@@ -6,10 +6,10 @@ import math
 
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, float_dtype, normalize_dims
+from ..ir.registry import ShapeError, elementwise_type, float_dtype, normalize_dims
 from ..ir.types import TensorType
 from ..passes.row_decomposition import Row, RowCouplingError, along_dim_rows, batch_axis_rows
-from ..passes.batching import along_axis, batch_size, broadcast_batch, to_front
+from ..passes.batching import along_axis, batch_size, broadcast_batch, elementwise, to_front
 from .define import primitive
 from .elementwise import erf, exp, expm1, log1p, sigmoid, tanh, where
 from .shape import pad
@@ -52,6 +52,33 @@ primitive("log_softmax", memory="fresh", batch=along_axis,
           attrs=("dim",), infer=_softmax_type, doc="log of softmax along dim, computed stably",
           vjp=(lambda g, out, x, *, dim: g - out.exp() * g.sum(dim=dim, keepdim=True),),
           expr=_log_softmax_expr, fn=log_softmax, tensor="log_softmax", gg="log_softmax", rows=along_dim_rows)
+
+
+# -- binary cross-entropy ---------------------------------------------------------------------------
+def _bce_expr(a, xp, out):
+    p, y = a
+    return [f"{out}_log_p = {xp}.maximum({xp}.log({p}), -100.0)",
+            f"{out}_log_q = {xp}.maximum({xp}.log1p(-{p}), -100.0)",
+            f"({y} - 1) * {out}_log_q - {y} * {out}_log_p"]
+
+
+def _bce_grad_input(g, out, p, y):
+    # PyTorch's binary_cross_entropy_backward: (p - y) / max(p (1 - p), 1e-12). Differentiating the clamped logs
+    # instead gives 0 * inf = NaN at p = 0 or 1 (a saturated float32 sigmoid), where this gives 0 or +-1e12.
+    return g * (p - y) / (p * (1 - p)).clamp(min=1e-12)
+
+
+def binary_cross_entropy(p: TensorBase, y: TensorBase) -> TensorBase:
+    """Elementwise ``-(y log p + (1 - y) log(1 - p))``, each log clamped at -100 (the ``binary_cross_entropy``
+    primitive; ``nn.functional.binary_cross_entropy`` weights and reduces it)."""
+    return bind("binary_cross_entropy", p, y)
+
+
+primitive("binary_cross_entropy", batch=elementwise, elementwise=True, fn=binary_cross_entropy,
+          infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), expr=_bce_expr,
+          doc="elementwise binary cross-entropy of probabilities p and targets y, logs clamped at -100",
+          # the target's gradient is PyTorch's too: -logit(p), unclamped
+          vjp=(_bce_grad_input, lambda g, out, p, y: g * ((-p).log1p() - p.log())))
 
 
 # -- image patches --------------------------------------------------------------------------------

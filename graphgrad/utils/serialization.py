@@ -14,6 +14,7 @@ cannot run code.
 """
 from __future__ import annotations
 
+import _compat_pickle
 import os
 import pickle
 from typing import IO, Any
@@ -21,8 +22,12 @@ from typing import IO, Any
 from . import torch_format
 
 # Everything a weights-only file may name: tensor and parameter rebuilders, NumPy's array reconstruction,
-# the containers state dicts are made of.
+# the containers state dicts are made of. PyTorch's weights-only unpickler also allows Counter (MultiStepLR's
+# milestones), and _codecs.encode and bytearray, which protocol-2 pickles (torch.save's) use for bytes.
 _WEIGHTS_ONLY = {
+    ("collections", "Counter"),
+    ("_codecs", "encode"),
+    ("builtins", "bytearray"),
     ("graphgrad.runtime.tensor", "_rebuild"),
     ("graphgrad.nn.parameter", "_rebuild_parameter"),
     ("numpy._core.multiarray", "_reconstruct"),
@@ -43,6 +48,10 @@ _WEIGHTS_ONLY = {
 
 class _WeightsOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
+        # protocol 2 names Python 2's modules (__builtin__.bytearray): check the names they stand for, as PyTorch
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if (module, name) in _WEIGHTS_ONLY or (module.startswith("numpy") and name.endswith("DType")):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(

@@ -1,10 +1,12 @@
 """TensorDataset and DataLoader behave as torch.utils.data's."""
+import collections
 import re
 
 import numpy as np
 import pytest
 
 import graphgrad as gg
+import graphgrad.utils.data as GD
 from graphgrad.utils.data import DataLoader, Dataset, TensorDataset, random_split
 
 
@@ -83,6 +85,52 @@ def test_batch_size_none_yields_single_samples_and_random_split_partitions():
     parts = random_split(_data(), [7, 3], generator=gg.Generator().manual_seed(0))
     indices = sorted(parts[0].indices + parts[1].indices)
     assert [len(p) for p in parts] == [7, 3] and indices == list(range(10))
+
+
+def test_batch_size_none_passes_each_sample_to_collate_fn_default_convert_by_default():
+    # PyTorch: without batching, collate_fn converts each sample; by default default_convert, which turns NumPy
+    # arrays and scalars into tensors (recursively; tuples become lists) and leaves Python values alone
+    class Samples(Dataset):
+        def __getitem__(self, i):
+            return (np.float32(i), {"x": np.arange(2.0) * i, "n": i, "name": f"s{i}"})
+
+        def __len__(self):
+            return 3
+
+    for workers in (0, 2):
+        got = list(DataLoader(Samples(), batch_size=None, num_workers=workers))
+        assert len(got) == 3
+        for i, (value, fields) in enumerate(got):
+            assert isinstance(value, gg.Tensor) and value.dtype == gg.float32 and value.shape == () and value == i
+            assert isinstance(fields["x"], gg.Tensor) and fields["x"].tolist() == [0.0, i]
+            assert fields["n"] == i and type(fields["n"]) is int and fields["name"] == f"s{i}"
+        loader = DataLoader(Samples(), batch_size=None, num_workers=workers, collate_fn=_tenfold_n)
+        assert list(loader) == [0, 10, 20]
+    assert GD.default_convert((np.int64(1), [np.ones(1, np.float32)], "s"))[1][0].dtype == gg.float32
+
+
+def _tenfold_n(sample):  # module level: picklable for spawned workers
+    return sample[1]["n"] * 10
+
+
+def test_default_collate_keeps_numpy_scalar_dtypes_and_namedtuples():
+    # PyTorch: NumPy scalars batch into a tensor of their own dtype (np.float32 stays float32, where Python floats
+    # give float64); a namedtuple sample gives the same namedtuple of batched fields; tuples give lists
+    for scalar, dtype in ((np.float32, gg.float32), (np.float64, gg.float64), (np.int64, gg.int64),
+                          (np.bool_, gg.bool)):
+        batch = GD.default_collate([scalar(1), scalar(0)])
+        assert batch.dtype == dtype and batch.tolist() == [1, 0]
+    assert GD.default_collate([1.5, 2.5]).dtype == gg.float64
+    Pair = collections.namedtuple("Pair", "x y")
+    batch = GD.default_collate([Pair(np.ones(2, np.float32), 1), Pair(np.zeros(2, np.float32), 2)])
+    assert type(batch) is Pair and batch.x.dtype == gg.float32 and batch.x.shape == (2, 2)
+    assert batch.y.tolist() == [1, 2]
+    assert type(GD.default_collate([(1, 2.0), (3, 4.0)])) is list
+    ordered = GD.default_collate([collections.OrderedDict(a=1), collections.OrderedDict(a=2)])
+    assert type(ordered) is collections.OrderedDict and ordered["a"].tolist() == [1, 2]
+    with pytest.raises(TypeError, match="default_collate: batch must contain tensors, numpy arrays, numbers, "
+                                        "dicts or lists; found <U1"):
+        GD.default_collate([np.array(["a"]), np.array(["b"])])
 
 
 def test_errors():

@@ -460,3 +460,82 @@ def test_compiled_transformer_with_float_causal_mask_matches_eager(assert_compil
     compiled = assert_compiled_matches_eager(model, loss, src, tgt)
     assert all(np.isfinite(p.grad.numpy()).all() for p in model.parameters())
     assert compiled(src, tgt).item() == pytest.approx(loss(src, tgt).item(), rel=1e-10)
+
+
+# -- queries that may attend to no key at all ------------------------------------------------------------------
+@pytest.mark.parametrize("mask_kind", ["bool", "float"])
+def test_scaled_dot_product_attention_fully_masked_row_is_zero_with_finite_gradients(mask_kind, check_gradients):
+    # PyTorch (2.5+) softmaxes the scores with _safe_softmax: a row of all -inf gives 0, not NaN, and gradient 0
+    r = np.random.default_rng(30)
+    q, k, v = r.standard_normal((2, 3, 2)), r.standard_normal((2, 4, 2)), r.standard_normal((2, 4, 3))
+    keep = np.array([[True, False, True, True], [False, False, False, False], [True, True, False, True]])
+    mask = gg.tensor(keep) if mask_kind == "bool" else gg.tensor(np.where(keep, 0.0, -np.inf))
+    got = F.scaled_dot_product_attention(gg.tensor(q), gg.tensor(k), gg.tensor(v), attn_mask=mask).numpy()
+    want = np_sdpa(q[:, [0, 2]], k, v, keep=keep[[0, 2]])
+    np.testing.assert_allclose(got[:, [0, 2]], want, rtol=1e-12, atol=1e-13)
+    assert (got[:, 1] == 0).all()
+
+    w = gg.tensor(r.standard_normal((2, 3, 3)))
+    f = lambda q, k, v: (F.scaled_dot_product_attention(q, k, v, attn_mask=mask) * w).sum()  # noqa: E731
+    ts = [gg.tensor(a, requires_grad=True) for a in (q, k, v)]
+    f(*ts).backward()
+    # query row 1 contributes nothing, so its gradient is exactly 0
+    assert np.isfinite(ts[1].grad.numpy()).all() and (ts[0].grad.numpy()[:, 1] == 0).all()
+    check_gradients(f, [q, k, v])  # finite differences, eager and compiled, first and second order
+
+
+def _padded_batch():
+    r = np.random.default_rng(31)
+    x = r.standard_normal((3, 2, 4))
+    padding = np.array([[False, False, True], [True, True, True]])  # sample 1 entirely padding
+    return x, padding
+
+
+def test_multihead_attention_fully_padded_sample(check_gradients):
+    # need_weights=False is PyTorch's scaled_dot_product_attention path: 0 attention output for a query with no
+    # key left, so out_proj gives its bias; need_weights=True softmaxes plainly and gives NaN there, as PyTorch
+    module = mha64(4, 2)
+    x, padding = _padded_batch()
+    pad = gg.tensor(padding)
+    out, weights = module(gg.tensor(x), gg.tensor(x), gg.tensor(x), key_padding_mask=pad, need_weights=False)
+    assert weights is None
+    want = np_mha(x[:, :1], x[:, :1], x[:, :1], params_np(module), 2, key_padding_mask=padding[:1])[0]
+    np.testing.assert_allclose(out.detach().numpy()[:, :1], want, rtol=1e-12, atol=1e-13)
+    bias = module.out_proj.bias.detach().numpy()
+    np.testing.assert_allclose(out.detach().numpy()[:, 1], np.broadcast_to(bias, (3, 4)), rtol=1e-12, atol=1e-15)
+    out, weights = module(gg.tensor(x), gg.tensor(x), gg.tensor(x), key_padding_mask=pad)
+    assert np.isnan(out.detach().numpy()[:, 1]).all() and np.isnan(weights.detach().numpy()[1]).all()
+    assert np.isfinite(out.detach().numpy()[:, 0]).all()
+
+    def f(q):
+        return (module(q, q, q, key_padding_mask=pad, need_weights=False)[0] ** 2).sum()
+
+    module.requires_grad_(False)  # the check differentiates in the input only
+    check_gradients(f, [x])
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_layer_fully_padded_sample_leaves_other_samples_and_gradients_alone(norm_first):
+    # samples are independent: with the loss on sample 0 only, the parameter gradients are those of sample 0
+    # alone; a fully padded sample 1 used to turn them all into NaN (0 * NaN in the softmax backward)
+    gg.manual_seed(32)
+    layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.0, norm_first=norm_first).double()
+    _perturb_norms(layer)
+    x, padding = _padded_batch()
+    cot = gg.tensor(np.random.default_rng(33).standard_normal((3, 4)))
+
+    def loss(x, pad):
+        return (layer(x, src_key_padding_mask=pad)[:, 0] * cot).sum()
+
+    layer.zero_grad()
+    loss(gg.tensor(x[:, :1]), gg.tensor(padding[:1])).backward()
+    alone = {name: p.grad.numpy().copy() for name, p in layer.named_parameters()}
+    for fn in (loss, gg.compile(loss)):
+        layer.zero_grad()
+        xt = gg.tensor(x, requires_grad=True)
+        value = fn(xt, gg.tensor(padding))
+        value.backward()
+        assert value.item() == pytest.approx(loss(gg.tensor(x[:, :1]), gg.tensor(padding[:1])).item(), rel=1e-12)
+        for name, p in layer.named_parameters():
+            np.testing.assert_allclose(p.grad.numpy(), alone[name], rtol=1e-10, atol=1e-13, err_msg=name)
+        assert (xt.grad.numpy()[:, 1] == 0).all() and np.isfinite(xt.grad.numpy()).all()

@@ -30,6 +30,48 @@ def test_conv2d_matches_a_direct_loop(rng):
         np.testing.assert_allclose(got.numpy(), _conv_reference(x, w, b, stride, padding, dilation), rtol=1e-10)
 
 
+@pytest.mark.parametrize("kernel,dilation", [((3, 3), 1), ((2, 4), 1), ((3, 2), 2), ((2, 2), 1)])
+def test_conv2d_same_and_valid_padding_and_unbatched_input(kernel, dilation, check_gradients, rng):
+    # PyTorch: padding="same" pads dilation * (k - 1) in all, half before, the odd one after (bottom/right), so
+    # the output is as large as the input; "valid" is no padding; a (C, H, W) input is one unbatched image
+    x, w, b = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3) + kernel), rng.standard_normal(4)
+    th, tw = (dilation * (k - 1) for k in kernel)
+    padded = np.pad(x, ((0, 0), (0, 0), (th // 2, th - th // 2), (tw // 2, tw - tw // 2)))
+    same = _conv_reference(padded, w, b, 1, 0, dilation)
+    assert same.shape == (2, 4, 6, 7)
+    valid = _conv_reference(x, w, b, 1, 0, dilation)
+    conv = nn.Conv2d(3, 4, kernel, padding="same", dilation=dilation).double()
+    assert conv.padding == "same" and "padding=same" in repr(conv)
+    with gg.no_grad():
+        conv.weight.copy_(gg.tensor(w))
+        conv.bias.copy_(gg.tensor(b))
+    for fn in (conv, gg.compile(lambda x: conv(x))):
+        np.testing.assert_allclose(fn(gg.tensor(x)).detach().numpy(), same, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(fn(gg.tensor(x[1])).detach().numpy(), same[1], rtol=1e-10, atol=1e-12)
+    got = F.conv2d(gg.tensor(x), gg.tensor(w), gg.tensor(b), padding="valid", dilation=dilation)
+    np.testing.assert_allclose(got.numpy(), valid, rtol=1e-10, atol=1e-12)
+    bias = gg.tensor(b)
+    check_gradients(lambda x, w: (F.conv2d(x, w, bias, padding="same", dilation=dilation) ** 2).sum(),
+                    [x[0], w], second_order=False)
+
+
+def test_conv2d_padding_strings_and_input_dims_errors_are_pytorchs():
+    x, w = gg.ones(1, 2, 5, 5), gg.ones(1, 2, 3, 3)
+    with pytest.raises(RuntimeError, match="padding='same' is not supported for strided convolutions"):
+        F.conv2d(x, w, padding="same", stride=2)
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided convolutions"):
+        nn.Conv2d(2, 1, 3, padding="same", stride=2)
+    with pytest.raises(RuntimeError, match="Invalid padding string: 'foo'"):
+        F.conv2d(x, w, padding="foo")
+    with pytest.raises(ValueError, match="Invalid padding string 'foo', should be one of"):
+        nn.Conv2d(2, 1, 3, padding="foo")
+    with pytest.raises(RuntimeError, match=r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got "
+                                           r"input of size: \[2, 5\]"):
+        F.conv2d(gg.ones(2, 5), w)
+    with pytest.raises(RuntimeError, match=r"expected input\[1, 3, 5, 5\] to have 2 channels, but got 3 channels"):
+        F.conv2d(gg.ones(3, 5, 5), w)
+
+
 def test_pooling_matches_numpy(rng):
     x = rng.standard_normal((2, 3, 6, 4))
     windows = x.reshape(2, 3, 3, 2, 2, 2)

@@ -157,6 +157,39 @@ def test_binary_cross_entropy_matches_the_closed_form_and_is_stable(rng):
     assert repr(nn.BCEWithLogitsLoss()(_t(x), _t(t, False))).endswith("grad_fn=<BinaryCrossEntropyWithLogitsBackward0>)")
 
 
+def test_binary_cross_entropy_input_gradient_is_pytorchs_at_saturated_probabilities():
+    # PyTorch's backward: grad * w * (p - y) / max(p (1 - p), 1e-12): finite at p = 0 and 1, where the derivative
+    # of the clamped logs is 0 * inf = NaN
+    p = np.array([0.0, 1.0, 0.0, 1.0, 0.5, 1e-13, 0.3])
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.25, 0.6])
+    w = np.array([1.0, 2.0, 3.0, 0.5, 1.0, 2.0, 1.5])
+    want = w * (p - y) / np.maximum(p * (1 - p), 1e-12) / len(p)
+    f = lambda p, y, w: F.binary_cross_entropy(p, y, weight=w)  # noqa: E731
+    for fn in (f, gg.compile(f)):
+        pt = _t(p)
+        loss = fn(pt, _t(y, False), _t(w, False))
+        loss.backward()
+        np.testing.assert_allclose(pt.grad.numpy(), want, rtol=1e-12, atol=0)
+        # the value keeps PyTorch's clamp of each log at -100 (and log1p(-p) for log(1 - p))
+        with np.errstate(divide="ignore"):
+            log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
+        np.testing.assert_allclose(loss.item(), (-w * (y * log_p + (1 - y) * log_q)).mean(), rtol=1e-12)
+    # a float32 sigmoid saturates to exactly 1 (and 0): PyTorch's logit gradient is 0 there, not NaN
+    for fn in (F.binary_cross_entropy, gg.compile(F.binary_cross_entropy)):
+        x = gg.tensor([20.0, -120.0], requires_grad=True)
+        fn(x.sigmoid(), gg.tensor([1.0, 0.0])).backward()
+        assert x.grad.numpy().tolist() == [0.0, 0.0]
+    # log(1 - p) is log1p(-p), as PyTorch's: not 0 for a float32 p of 1e-10
+    got = F.binary_cross_entropy(gg.tensor([1e-10]), gg.tensor([0.0])).item()
+    assert got == pytest.approx(1e-10, rel=1e-6)
+
+
+def test_binary_cross_entropy_gradcheck_in_input_target_and_weight(check_gradients):
+    r = np.random.default_rng(40)
+    p, y, w = r.uniform(0.1, 0.9, (2, 3)), r.uniform(0, 1, (2, 3)), r.uniform(0.5, 2, (2, 3))
+    check_gradients(lambda p, y, w: F.binary_cross_entropy(p, y, weight=w, reduction="sum"), [p, y, w])
+
+
 @pytest.mark.parametrize("fn", [
     lambda x: F.binary_cross_entropy_with_logits(x, gg.tensor([0.0, 1.0, 1.0], dtype=gg.float64)),
     lambda x: F.binary_cross_entropy(x.sigmoid(), gg.tensor([0.0, 1.0, 0.5], dtype=gg.float64)),

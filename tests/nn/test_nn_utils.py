@@ -123,6 +123,29 @@ def test_packing_is_differentiable():
     assert gradcheck(f, (gg.randn(3, 2, 2, dtype=gg.float64, requires_grad=True),))
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_pad_packed_sequence_compiles(batch_first, check_gradients):
+    # it read data.device, which a traced tensor does not have (AttributeError under gg.compile)
+    lengths = [2, 4, 1]
+    w = np.random.default_rng(50).standard_normal((3, 5, 2) if batch_first else (5, 3, 2))
+
+    def f(x):
+        packed = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
+        padded = pad_packed_sequence(PackedSequence(packed.data * packed.data, packed.batch_sizes,
+                                                    packed.sorted_indices, packed.unsorted_indices),
+                                     batch_first=batch_first, padding_value=-1.0, total_length=5)[0]
+        return padded * gg.tensor(w)
+
+    x = np.random.default_rng(51).standard_normal((3, 4, 2) if batch_first else (4, 3, 2))
+    steps = np.arange(5)[:, None, None] < np.array(lengths)[None, :, None]  # (time, batch, 1)
+    x_tb = x.transpose(1, 0, 2) if batch_first else x
+    want = np.where(steps, np.pad(x_tb, ((0, 1), (0, 0), (0, 0))) ** 2, -1.0)
+    want = (want.transpose(1, 0, 2) if batch_first else want) * w
+    for fn in (f, gg.compile(f)):
+        np.testing.assert_allclose(fn(gg.tensor(x)).numpy(), want, rtol=1e-12)
+    check_gradients(lambda x: f(x).sum(), [x])
+
+
 @pytest.mark.parametrize("cls", [gg.nn.RNN, gg.nn.LSTM, gg.nn.GRU])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_rnns_run_each_packed_sequence_to_its_length(cls, bidirectional):

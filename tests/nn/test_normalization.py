@@ -43,6 +43,27 @@ def test_batch_norm_trains_with_batch_statistics_and_evaluates_with_running_ones
         bn.train()(_t(np.ones((1, 3)), False))
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("cls,shape", [(nn.BatchNorm1d, (6, 3)), (nn.BatchNorm2d, (4, 3, 2, 2))])
+def test_batch_norm_momentum_none_keeps_a_cumulative_average(cls, shape, compiled, rng):
+    # PyTorch: momentum=None updates with factor 1 / num_batches_tracked, so after n batches the running stats
+    # are the plain averages of the n batch means and unbiased variances (running_var's initial 1 drops out)
+    bn = cls(3, momentum=None).double()
+    step = gg.compile(lambda x: bn(x)) if compiled else bn
+    dims = (0,) + tuple(range(2, len(shape)))
+    xs = [rng.standard_normal(shape) * (k + 1) + k for k in range(4)]
+    for n, x in enumerate(xs, 1):
+        out = step(_t(x, False)).detach().numpy()
+        np.testing.assert_allclose(out, (x - x.mean(dims, keepdims=True)) / np.sqrt(x.var(dims, keepdims=True) + 1e-5),
+                                   rtol=1e-10, atol=1e-12)
+        assert bn.num_batches_tracked.item() == n
+        np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([x.mean(dims) for x in xs[:n]], 0),
+                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(bn.running_var.numpy(), np.mean([x.var(dims, ddof=1) for x in xs[:n]], 0),
+                                   rtol=1e-12)
+    assert "momentum=None" in repr(bn)
+
+
 def test_batch_norm_gradients(rng):
     x, w, b = _t(rng.standard_normal((5, 2, 3))), _t(rng.standard_normal(2)), _t(rng.standard_normal(2))
     fn = lambda x, w, b: (F.batch_norm(x, None, None, w, b, training=True) ** 3).sum()  # noqa: E731

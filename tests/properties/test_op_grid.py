@@ -1377,6 +1377,14 @@ def _(draw, rng):
                 lambda p, y: np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
 
 
+@entry("binary_cross_entropy")  # the primitive: elementwise, differentiable in the target too
+def _(draw, rng):
+    shp = shape(draw)
+    return Case(lambda p, y: F.binary_cross_entropy(p, y, reduction="none") * (y + 1),
+                [rng.uniform(0.1, 0.9, shp), rng.uniform(0.1, 0.9, shp)],
+                lambda p, y: -(y * np.log(p) + (1 - y) * np.log1p(-p)) * (y + 1))
+
+
 @entry("nn.normalize")
 def _(draw, rng):
     shp = shape(draw, 1)

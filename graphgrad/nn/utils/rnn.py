@@ -164,6 +164,8 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
                              f"got total_length={total_length} and max sequence length being {max_seq_length}")
         max_seq_length = total_length
     data = sequence.data
+    # traced data has no device: the padding is then a constant of the compiled function
+    device = data.device if isinstance(data, Tensor) else None
     batch = sizes[0]
     rest = tuple(data.shape[1:])
     steps, offset = [], 0
@@ -172,10 +174,10 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
         offset += b
         if b < batch:
             step = cat([step, factories.full((batch - b,) + rest, padding_value, dtype=data.dtype,
-                                             device=data.device)], 0)
+                                             device=device)], 0)
         steps.append(step)
     for _ in range(max_seq_length - len(sizes)):
-        steps.append(factories.full((batch,) + rest, padding_value, dtype=data.dtype, device=data.device))
+        steps.append(factories.full((batch,) + rest, padding_value, dtype=data.dtype, device=device))
     padded = stack(steps, 0)
     if batch_first:
         padded = padded.transpose(0, 1)

@@ -1,6 +1,8 @@
 """``DataLoader``: batches from a dataset, in order or shuffled by a seeded generator."""
 from __future__ import annotations
 
+import collections.abc
+import copy
 import math
 from typing import Callable, Iterator
 
@@ -11,32 +13,91 @@ from ...runtime.tensor import Tensor
 from .dataset import Dataset, TensorDataset
 
 
+_COLLATE_ERROR = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+
+
+def _numpy_strings(dtype: np.dtype) -> bool:
+    """Arrays of strings, bytes or objects: PyTorch's default_convert leaves them be, default_collate refuses."""
+    return dtype.kind in "SaUO"
+
+
+def _rebuilt(container, items):
+    """``items`` (a dict's or a sequence's converted fields) in the container type of ``container``, as PyTorch's
+    collate/convert: a copy updated in place when mutable, the type called on them otherwise, a plain dict or
+    list when the type cannot be built so."""
+    if isinstance(container, collections.abc.Mapping):
+        try:
+            if isinstance(container, collections.abc.MutableMapping):
+                clone = copy.copy(container)  # keeps the mapping's type and its other state (defaultdict's factory)
+                clone.update(items)
+                return clone
+            return type(container)(items)
+        except TypeError:
+            return dict(items)
+    try:
+        if isinstance(container, collections.abc.MutableSequence):
+            clone = copy.copy(container)
+            for i, item in enumerate(items):
+                clone[i] = item
+            return clone
+        return type(container)(items)
+    except TypeError:
+        return list(items)
+
+
+def default_convert(data):
+    """What a ``DataLoader`` with ``batch_size=None`` applies to each sample, as PyTorch's: NumPy arrays and
+    scalars become tensors of their dtype, recursively inside dicts, namedtuples and sequences (tuples become
+    lists); anything else is returned as it is."""
+    if isinstance(data, Tensor):
+        return data
+    if type(data).__module__ == "numpy" and type(data).__name__ not in ("str_", "string_", "bytes_"):
+        if isinstance(data, np.ndarray) and _numpy_strings(data.dtype):
+            return data
+        return tensor(np.asarray(data))
+    if isinstance(data, collections.abc.Mapping):
+        return _rebuilt(data, {key: default_convert(data[key]) for key in data})
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # a namedtuple
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, tuple):
+        return [default_convert(d) for d in data]  # a list, as PyTorch's (for backward compatibility)
+    if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
+        return _rebuilt(data, [default_convert(d) for d in data])
+    return data
+
+
 def default_collate(batch: list):
-    """Stack a list of samples into a batch: tensors and arrays are stacked along a new first dimension,
-    numbers become a tensor, and tuples, lists and dicts are collated field by field."""
+    """Stack a list of samples into a batch, as PyTorch's: tensors and arrays are stacked along a new first
+    dimension, NumPy scalars become a tensor of their dtype, Python floats a float64 and ints an int64 one, and
+    dicts, namedtuples and sequences are collated field by field into the same container type (tuples into
+    lists)."""
     first = batch[0]
     if isinstance(first, Tensor):
         from ...ir.functional import stack
 
         return stack(batch, 0)
     if isinstance(first, np.ndarray):
+        if _numpy_strings(first.dtype):
+            raise TypeError(_COLLATE_ERROR.format(first.dtype))
         return tensor(np.stack(batch))
-    if isinstance(first, bool):
-        return tensor(batch)
-    if isinstance(first, (int, np.integer)):
-        return tensor(batch)
-    if isinstance(first, (float, np.floating)):
+    if isinstance(first, (np.bool_, np.number)):  # before float: np.float64 is one; keeps np.float32's dtype
+        return tensor(np.asarray(batch))
+    if isinstance(first, float):
         return tensor(batch, dtype="float64")
+    if isinstance(first, int):  # bools too: a bool tensor
+        return tensor(batch)
     if isinstance(first, (str, bytes)):
         return batch
-    if isinstance(first, dict):
-        return {key: default_collate([sample[key] for sample in batch]) for key in first}
-    if isinstance(first, (tuple, list)):
+    if isinstance(first, collections.abc.Mapping):
+        return _rebuilt(first, {key: default_collate([sample[key] for sample in batch]) for key in first})
+    if isinstance(first, tuple) and hasattr(first, "_fields"):  # a namedtuple: the same namedtuple type
+        return type(first)(*(default_collate(list(field)) for field in zip(*batch)))
+    if isinstance(first, collections.abc.Sequence):
         if any(len(sample) != len(first) for sample in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        return [default_collate(list(field)) for field in zip(*batch)]
-    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found "
-                    f"{type(first)}")
+        fields = [default_collate(list(field)) for field in zip(*batch)]
+        return fields if isinstance(first, tuple) else _rebuilt(first, fields)
+    raise TypeError(_COLLATE_ERROR.format(type(first)))
 
 
 class SequentialSampler:
@@ -140,7 +201,8 @@ class DataLoader:
         if batch_sampler is None and batch_size is not None:
             batch_sampler = BatchSampler(self.sampler, batch_size, drop_last)
         self.batch_sampler = batch_sampler
-        self.collate_fn = collate_fn or default_collate
+        # without batching (batch_size=None) PyTorch passes each sample to collate_fn, default_convert by default
+        self.collate_fn = collate_fn or (default_collate if batch_sampler is not None else default_convert)
 
     def __iter__(self) -> Iterator:
         if self.num_workers > 0:
@@ -148,7 +210,7 @@ class DataLoader:
             return
         if self.batch_sampler is None:
             for index in self.sampler:
-                yield self.dataset[index]
+                yield self.collate_fn(self.dataset[index])
             return
         for indices in self.batch_sampler:
             yield self._fetch(indices)

@@ -41,8 +41,8 @@ class Fetcher:
         self.dataset, self.collate_fn, self.auto_batch, self.fetch = dataset, collate_fn, auto_batch, fetch
 
     def __call__(self, indices):
-        if not self.auto_batch:
-            return self.dataset[indices]
+        if not self.auto_batch:  # one index: the sample, converted by collate_fn alone
+            return self.collate_fn(self.dataset[indices])
         if self.fetch is not None:
             return self.fetch(indices)
         return self.collate_fn([self.dataset[i] for i in indices])
