@@ -351,9 +351,10 @@ class Module:
 
     # -- state ------------------------------------------------------------------------------------
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
-        """Every parameter and persistent buffer by dotted name, sharing storage with the module's tensors."""
+        """Every parameter and persistent buffer by dotted name, sharing storage with the module's tensors. A
+        submodule reachable under two names is listed under both, as in PyTorch (its checkpoints have both keys)."""
         out = OrderedDict() if destination is None else destination
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip(".")):
+        for module_prefix, module in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             dotted = module_prefix + ("." if module_prefix else "")
             for name, p in module._parameters.items():
                 if p is not None:

@@ -211,3 +211,14 @@ def test_python_float_as_a_dtype_is_float64_as_in_pytorch():
     assert torch.ones(2).to(float).dtype == torch.float64
     assert torch.tensor([1.1], dtype=float).item() == 1.1  # not rounded to float32
     assert torch.tensor([1], dtype=int).dtype == torch.int64
+
+
+def test_a_shared_submodule_is_in_the_state_dict_under_both_names():
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    keys = list(model.state_dict())
+    assert keys == ["0.weight", "0.bias", "2.weight", "2.bias"]  # PyTorch's keys for this model
+    other = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
+    other[2] = other[0]
+    other.load_state_dict(model.state_dict())  # strict: both names expected and given
+    np.testing.assert_array_equal(other[0].weight.detach().numpy(), shared.weight.detach().numpy())
