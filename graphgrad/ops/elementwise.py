@@ -115,6 +115,49 @@ for _name, _symbol, _dunder, _numpy in (("lt", "<", "lt", "less"), ("le", "<=", 
                      elementwise=True, doc=f"elementwise x {_symbol} y, bool result", tensor=f"__{_dunder}__",
                      gg=_name, numpy=_numpy, numpy_fn=_numpy_binary(_name))
 
+# -- bitwise and logical (no gradient) -------------------------------------------------------------------
+# Declared here, not eager-only, so that `(x > 0) & (x < 1)` is recorded in traced code too
+_SCALAR_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double"}
+
+
+def _integral_type(name):
+    """&, |, ^ and ~ on bool and integer operands only, with PyTorch's error for a float one."""
+    def infer(inputs):
+        for x in inputs:
+            dtype = x.dtype if is_type(x) else "float32" if x.__class__ is float else None
+            if dtype in _SCALAR_NAMES:
+                raise ShapeError(f'"{name}_cpu" not implemented for \'{_SCALAR_NAMES[dtype]}\'')
+        return elementwise_type(inputs)
+    return infer
+
+
+for _name, _symbol, _dunder in (("bitwise_and", "&", "and"), ("bitwise_or", "|", "or"), ("bitwise_xor", "^", "xor")):
+    # (no ufunc=: masks are small, and their buffers are not worth reusing)
+    _binary(_name, _symbol, None, infer=_integral_type(_name), dunder=_dunder, tensor=(_name,), numpy=(_name,),
+            c_expr="({0} %s {1})" % _symbol, doc=f"elementwise x {_symbol} y of bool or integer tensors")
+bitwise_not = primitive("bitwise_not", batch=elementwise, infer=_integral_type("bitwise_not"), nondiff=True,
+                        elementwise=True, expr=lambda a, xp, out: [f"{xp}.invert({a[0]})"],
+                        doc="elementwise ~x of a bool or integer tensor (logical not of bools)",
+                        tensor="bitwise_not", gg="bitwise_not", numpy=("invert", "bitwise_not"))
+
+
+def _invert(x: TensorBase) -> TensorBase:
+    if x.is_floating_point():  # the operator's own error in PyTorch, not bitwise_not's
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(x)
+
+
+export(_invert, "bitwise_not", tensor="__invert__")
+for _name, _c in (("logical_and", "({0} && {1})"), ("logical_or", "({0} || {1})"), ("logical_xor", "(!{0} != !{1})")):
+    primitive(_name, batch=elementwise, infer=lambda inputs: elementwise_type(inputs, "bool"), nondiff=True,
+              elementwise=True, expr=(lambda n: lambda a, xp, out: [f"{xp}.{n}({a[0]}, {a[1]})"])(_name), c_expr=_c,
+              doc=f"elementwise {_name[8:]} of the operands' truth, bool result",
+              tensor=_name, gg=_name, numpy=_name, numpy_fn=_numpy_binary(_name))
+logical_not = primitive("logical_not", batch=elementwise, infer=lambda inputs: elementwise_type(inputs, "bool"),
+                        nondiff=True, elementwise=True, expr=lambda a, xp, out: [f"{xp}.logical_not({a[0]})"],
+                        c_expr="(!{0})", doc="elementwise not of x's truth, bool result",
+                        tensor="logical_not", gg="logical_not", numpy="logical_not")
+
 # -- unary functions --------------------------------------------------------------------------------
 neg = unary("neg", lambda g, out, x: -g, float_result=False, expr=lambda a, xp, out: [f"-{a[0]}"], c_expr="(-{0})",
             tensor=("neg", "__neg__"), numpy="negative", rows=elementwise_rows("sum"), ufunc="negative({0})")

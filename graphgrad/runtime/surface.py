@@ -98,35 +98,6 @@ class TensorSurface:
         return bool(np.allclose(self.detach().numpy(force=True), other.detach().numpy(force=True), rtol, atol,
                                 equal_nan))
 
-    # -- bitwise / logical (bool and integer tensors; results carry no gradient) ---------------------------
-    def _bitwise(self, other, name: str):
-        if self.is_floating_point() or getattr(other, "is_floating_point", lambda: isinstance(other, float))():
-            raise RuntimeError(f'"{name}_cpu" not implemented for \'{self.dtype.scalar_name}\'')
-        fn = getattr(_xp(self._data), name)
-        return type(self)._wrap(fn(self._data, other._data if hasattr(other, "_data") else other))
-
-    def __and__(self, other): return self._bitwise(other, "bitwise_and")
-    def __or__(self, other): return self._bitwise(other, "bitwise_or")
-    def __xor__(self, other): return self._bitwise(other, "bitwise_xor")
-    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-    bitwise_and, bitwise_or, bitwise_xor = __and__, __or__, __xor__
-
-    def __invert__(self):
-        if self.is_floating_point():
-            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
-        return type(self)._wrap(_xp(self._data).invert(self._data))
-
-    bitwise_not = __invert__
-
-    def logical_not(self):
-        return type(self)._wrap(_xp(self._data).logical_not(self._data))
-
-    def logical_and(self, other):
-        return type(self)._wrap(_xp(self._data).logical_and(self._data, getattr(other, "_data", other)))
-
-    def logical_or(self, other):
-        return type(self)._wrap(_xp(self._data).logical_or(self._data, getattr(other, "_data", other)))
-
     # -- rounding and integer division: piecewise constant, so zero gradients (as PyTorch's) ---------------
     def _rounded(self, name: str, values):
         result = type(self)._wrap(values)

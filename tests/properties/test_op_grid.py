@@ -1455,6 +1455,22 @@ for _op, _name in (("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", 
     entry(_op, 3, FORWARD_ONLY)(_compare)
 
 
+# bitwise ops take bool (or integer) operands: masks made by comparisons, as code writes them; the logical ones
+# the truth of any operands, through the NumPy face
+for _op, _fn in (("bitwise_and", lambda a, b: (a > 0) & (b > 0)), ("bitwise_or", lambda a, b: (a > 0) | (b > 0)),
+                 ("bitwise_xor", lambda a, b: (a > 0) ^ (b > 0)), ("bitwise_not", lambda a, b: ~(a > b)),
+                 ("logical_and", None), ("logical_or", None), ("logical_xor", None), ("logical_not", None)):
+    def _masks(draw, rng, _op=_op, _fn=_fn):
+        a, b = pair(draw)
+        x, y = rng.integers(-1, 2, a).astype(np.float64), rng.integers(-1, 2, b).astype(np.float64)
+        if _op == "logical_not":
+            return face(lambda m, t, u: m.logical_not(t - u), x, y)
+        if _fn is None:
+            return face(lambda m, t, u: getattr(m, _op)(t, u), x, y)
+        return Case(_fn, [x, y], _fn)
+    entry(_op, 3, FORWARD_ONLY)(_masks)
+
+
 def _arg(name):
     def build(draw, rng):
         shp = shape(draw, 1)

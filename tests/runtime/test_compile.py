@@ -195,3 +195,18 @@ def test_compiled_code_divides_by_zero_without_warnings_as_eager_does():
             np.testing.assert_array_equal(got.detach().numpy(), eager.detach().numpy())
             np.testing.assert_array_equal(x.grad.numpy(), expected.numpy())
             x.grad = None
+
+
+def test_masks_combined_with_bitwise_and_logical_ops_compile(check_gradients):
+    # &, |, ^, ~ and logical_* were eager-only methods: a compiled function with `(x > 0) & (x < 1)` failed
+    def f(x):
+        inside = (x > -0.5) & (x < 0.5) | (x > 1.5)
+        flipped = ~inside ^ (x > 0)
+        return gg.where(inside, x * x, x.sin()).sum() + gg.where(flipped.logical_and(x < 1), x, 0.0).sum()
+
+    x = gg.tensor([-1.0, -0.2, 0.3, 0.8, 2.0], dtype=gg.float64)
+    np.testing.assert_allclose(gg.compile(f)(x).item(), f(x).item())
+    check_gradients(f, [x.numpy()])
+    assert (gg.tensor([6, 3]) & 5).tolist() == [4, 1] and (~gg.tensor([0, -1])).tolist() == [-1, 0]
+    with pytest.raises(RuntimeError, match="\"bitwise_or_cpu\" not implemented for 'Double'"):
+        gg.compile(lambda x: x | x)(x)
