@@ -280,9 +280,12 @@ def _einsum_type(inputs, equation):
     sizes = {}
     for term, x in zip(subs, inputs):
         for c, n in zip(term, x.shape):
-            if sizes.setdefault(c, n) != n:
-                raise ShapeError(f"einsum(): operands do not broadcast with remapped shapes (original->remapped): "
-                                 f"index {c!r} has sizes {sizes[c]} and {n}")
+            seen = sizes.setdefault(c, n)
+            if seen != n:  # a size 1 broadcasts against any other, as in PyTorch's and NumPy's einsum
+                if 1 not in (seen, n):
+                    raise ShapeError(f"einsum(): operands do not broadcast with remapped shapes "
+                                     f"(original->remapped): index {c!r} has sizes {seen} and {n}")
+                sizes[c] = max(seen, n)
     missing = [c for c in out if c not in sizes]
     if missing:
         raise ShapeError(f"einsum(): output subscript {missing[0]} does not appear in the equation for any input "
@@ -305,9 +308,15 @@ def _einsum_vjp(g, out, needs, *xs, equation):
         target = "".join(c for c in subs[k] if c in present)
         eq = ",".join([out_subs] + others) + "->" + target
         gk = bind("einsum", g, *[y for i, y in enumerate(xs) if i != k], equation=eq)
+        # an axis of size 1 in x_k that broadcast against a longer one: its gradient is the sum along it
+        summed = tuple(j for j, c in enumerate(target) if x.shape[subs[k].index(c)] == 1 and gk.shape[j] != 1)
+        if summed:
+            gk = gk.sum(summed, keepdim=True)
         if target != subs[k]:
-            shape = tuple(x.shape[i] if c in present else 1 for i, c in enumerate(subs[k]))
+            shape = tuple(gk.shape[target.index(c)] if c in present else 1 for c in subs[k])
             gk = gk.reshape(shape).expand(x.shape)
+        elif tuple(gk.shape) != tuple(x.shape):  # an axis x_k has whole, that another operand had of size 1
+            gk = gk.expand(x.shape)
         grads.append(gk)
     return grads
 

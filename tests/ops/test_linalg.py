@@ -463,3 +463,20 @@ def test_pytorch_face_of_eigh_keeps_the_symmetric_gradient():
     a = gg.tensor(np.random.default_rng(1).standard_normal((3, 3)), dtype=gg.float64, requires_grad=True)
     gg.linalg.eigvalsh(a).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), a.grad.numpy().T)
+
+
+@pytest.mark.parametrize("equation, shapes", [
+    ("ij,ij->i", [(3, 4), (1, 4)]),
+    ("ij,jk->ik", [(3, 1), (4, 2)]),      # j of size 1 against 4: PyTorch broadcasts it
+    ("bij,bjk->bik", [(1, 2, 3), (4, 3, 2)]),
+])
+def test_einsum_broadcasts_size_one_axes_compiled_as_eager(equation, shapes, check_gradients):
+    # the type rule refused what eager (np.einsum) and PyTorch compute, so compiled code failed where eager ran
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ref = np.einsum(equation, *arrays)
+    f = lambda *xs: gg.einsum(equation, *xs)
+    out = gg.compile(f)(*[gg.tensor(a) for a in arrays])
+    assert out.shape == ref.shape
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
+    check_gradients(lambda *xs: (f(*xs) ** 2).sum(), arrays)
