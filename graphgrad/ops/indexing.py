@@ -2,6 +2,8 @@
 tensor (an input of the op: embeddings, batches), and their adjoints."""
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from ..codegen.expressions import subscript
@@ -602,8 +604,9 @@ primitive("scatter_add_index", memory="fresh", batch=_scatter_add_index_batch,
 
 
 # -- sorting: the order is an integer op (no gradient); the values are a gather by it -------------------------
-def argsort(x: TensorBase, dim: int = -1, descending: bool = False) -> TensorBase:
-    """Indices that sort ``x`` along ``dim`` (stable: ties keep their order)."""
+def argsort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False) -> TensorBase:
+    """Indices that sort ``x`` along ``dim`` (always stable ascending: ties keep their order; ``stable`` is
+    accepted for PyTorch's signature, which ``graphgrad.argsort`` passes on)."""
     (d,) = normalize_dims(dim, x.ndim)
     order = bind("argsort", x, dim=d)
     return order.flip(d) if descending else order
@@ -612,6 +615,20 @@ def argsort(x: TensorBase, dim: int = -1, descending: bool = False) -> TensorBas
 primitive("argsort", batch=along_axis, attrs=("dim",), infer=lambda inputs, dim: TensorType(inputs[0].shape, "int64"), nondiff=True,
           expr=lambda a, xp, out, dim: [f"{xp}.argsort({a[0]}, axis={dim}, kind='stable')"],
           doc="indices that sort x along dim (stable)", fn=argsort, tensor="argsort")
+
+
+SortResult = namedtuple("SortResult", ["values", "indices"])
+
+
+def sort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
+    """``(values, indices)`` of ``x`` sorted along ``dim``: the values gathered at ``argsort``'s indices, so the
+    gradient flows back to where each value came from (the traced form of ``Tensor.sort``)."""
+    (d,) = normalize_dims(dim, x.ndim)
+    index = argsort(x, d, descending, stable)
+    return SortResult(bind("gather", x, index, dim=d), index)
+
+
+export(sort, "sort", tensor="sort")
 
 
 def _numpy_argsort(a, axis=-1, kind=None, order=None):

@@ -210,3 +210,19 @@ def test_masks_combined_with_bitwise_and_logical_ops_compile(check_gradients):
     assert (gg.tensor([6, 3]) & 5).tolist() == [4, 1] and (~gg.tensor([0, -1])).tolist() == [-1, 0]
     with pytest.raises(RuntimeError, match="\"bitwise_or_cpu\" not implemented for 'Double'"):
         gg.compile(lambda x: x | x)(x)
+
+
+def test_sort_and_argsort_with_torch_signatures_compile(check_gradients):
+    # gg.argsort(x, dim=0) passed PyTorch's `stable` to a traced argsort without it, and traced tensors had no
+    # .sort: both failed under compile while eager ran
+    x = gg.tensor([[3.0, 1.0, 2.0], [2.0, 5.0, -1.0]], dtype=gg.float64)
+    weights = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=gg.float64)
+
+    def f(a):
+        return (gg.sort(a, dim=0).values * weights).sum() + (a.sort(descending=True).values * weights).sum()
+
+    for dim in (0, 1, -1):
+        assert gg.compile(lambda a: gg.argsort(a, dim=dim))(x).tolist() == gg.argsort(x, dim=dim).tolist()
+    assert gg.compile(lambda a: a.sort(dim=1).indices)(x).tolist() == x.sort(dim=1).indices.tolist()
+    np.testing.assert_allclose(gg.compile(f)(x).item(), f(x).item())
+    check_gradients(f, [x.numpy()])
