@@ -92,6 +92,8 @@ def _one(dtype) -> np.ndarray:
     one.flags.writeable = False
     _ONES[dtype] = one
     return one
+
+
 _autograd_backward = None
 _TYPES: dict = {}  # (shape, dtype) -> TensorType: building one per op would dominate small-tensor cost
 
