@@ -383,6 +383,8 @@ class Module:
             if not isinstance(source, Tensor):
                 errors.append(f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like '
                               f"object from checkpoint but received {type(source)}")
+            elif target.ndim == 0 and tuple(source.shape) == (1,):
+                pass  # a 0-d tensor saved as shape (1,) by older writers: PyTorch loads its one element too
             elif tuple(source.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape {source.shape} from "
                               f"checkpoint, the shape in current model is {target.shape}.")
@@ -398,7 +400,8 @@ class Module:
         with no_grad():
             for key, target in own.items():
                 if key in state_dict:
-                    target.copy_(state_dict[key])
+                    source = state_dict[key]
+                    target.copy_(source.reshape(()) if target.ndim == 0 and source.ndim == 1 else source)
         return _IncompatibleKeys(missing, unexpected)
 
     # -- printing ---------------------------------------------------------------------------------

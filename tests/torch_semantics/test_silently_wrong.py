@@ -222,3 +222,16 @@ def test_a_shared_submodule_is_in_the_state_dict_under_both_names():
     other[2] = other[0]
     other.load_state_dict(model.state_dict())  # strict: both names expected and given
     np.testing.assert_array_equal(other[0].weight.detach().numpy(), shared.weight.detach().numpy())
+
+
+def test_a_zero_dim_buffer_saved_as_shape_one_loads_as_pytorch_does():
+    # older writers (and graphgrad before the 0-d fix) stored num_batches_tracked as shape (1,); PyTorch loads
+    # the one element into the 0-d buffer
+    bn = nn.BatchNorm1d(2)
+    state = dict(bn.state_dict())
+    state["num_batches_tracked"] = torch.tensor([7])
+    bn.load_state_dict(state)
+    assert bn.num_batches_tracked.shape == () and bn.num_batches_tracked.item() == 7
+    state["num_batches_tracked"] = torch.tensor([7, 8])
+    with pytest.raises(RuntimeError, match="size mismatch for num_batches_tracked"):
+        bn.load_state_dict(state)
