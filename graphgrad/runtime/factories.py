@@ -114,9 +114,10 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     tracer = _traced(requires_grad, device) if data.__class__ is np.ndarray else None
     if tracer is not None:
         name = dtypes.to_name(dtype) if dtype is not None else data.dtype.name
-        if data.dtype.name in _LIVE and name in _LIVE:
+        if data.dtype.name in _LIVE and name in _LIVE and _tracer_module.held_from_outside(data):
             # while tracing, a copy of the array as it is at each call, as eager code makes: `gg.tensor(W)` of
-            # a global W lifts W to an input, where a copy made now would be a constant gone stale once W changes
+            # a global W lifts W to an input, where a copy made now would be a constant gone stale once W changes.
+            # Only then: an array the function makes itself is copied now (a buffer filled between reads)
             return _tracer_module.SymbolicTensor._apply("cast", (tracer.wrap(tracer.lift(data, "tensor")),),
                                                         {"dtype": name})
     array = _to_array(data, dtype)

@@ -140,6 +140,25 @@ def _name_in_user_frame(obj) -> str | None:
     return None
 
 
+def held_from_outside(obj) -> bool:
+    """Whether a global, a closure cell or an attribute of ``self`` of the user's frame that is recording holds
+    ``obj``: an object the function reads from outside (a trace may lift it to an input read at each call), not
+    one it made itself (a local buffer filled between two reads must be copied as it is at each read)."""
+    frame = _user_frame(sys._getframe(2))
+    # AutoGraph's loop bodies (gg__...) and branch lambdas close over the function's own locals: ask the function
+    while frame is not None and (frame.f_code.co_name.startswith("gg__") or id(frame.f_code) in LAZY_CODES):
+        frame = _user_frame(frame.f_back)
+    if frame is None:
+        return False
+    if any(value is obj for value in frame.f_globals.values()):
+        return True
+    names = frame.f_code.co_freevars
+    if names and any(frame.f_locals.get(name) is obj for name in names):
+        return True
+    owner = frame.f_locals.get("self")  # a module's array attribute (`gg.tensor(self.table)` in forward)
+    return any(value is obj for value in getattr(owner, "__dict__", {}).values())
+
+
 _LOCS: dict = {}  # (file, line) -> Loc: a loop records thousands of nodes on one line
 
 

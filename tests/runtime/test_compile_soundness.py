@@ -440,6 +440,38 @@ def test_a_global_array_lifted_by_tensor_is_read_at_each_call_not_retraced():
     np.testing.assert_array_equal(W, before)
 
 
+def test_a_local_buffer_read_by_tensor_between_writes_is_copied_at_each_read():
+    # gg.tensor of an array the function makes itself is a copy as of that line: lifting the buffer (as a global
+    # is lifted) made every read see its final contents, a wrong sum with no error
+    def f(x):
+        buf = np.zeros(3)
+        out = x * 0
+        for i in range(3):
+            buf[i] = i + 1.0
+            out = out + gg.tensor(buf)
+        return out
+
+    x = gg.zeros(3, dtype=gg.float64)
+    assert gg.compile(f)(x).tolist() == f(x).tolist() == [3.0, 4.0, 3.0]
+
+
+def test_a_modules_array_attribute_read_by_tensor_is_read_at_each_call():
+    class Shift(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = np.ones(3)
+
+        def forward(self, x):
+            return x + gg.tensor(self.table)
+
+    m = Shift()
+    f = gg.compile(m)
+    x = gg.zeros(3, dtype=gg.float64)
+    assert f(x).tolist() == [1.0, 1.0, 1.0]
+    m.table[:] = 4.0  # in place: no guard sees the attribute change, the lifted array is read at the call
+    assert f(x).tolist() == [4.0, 4.0, 4.0]
+
+
 def test_a_global_arrays_values_change_is_named_in_the_recompile_log(monkeypatch, caplog):
     monkeypatch.setenv("GRAPHGRAD_LOG_RECOMPILES", "1")
     f = gg.compile(lambda a: a * _W.sum())
