@@ -18,6 +18,7 @@ from ..ir.public import export
 from ..ir.registry import ERRORS, defop, elementwise_type, float_dtype
 from ..ir.types import DTYPES, dtype_name
 from ..passes.row_decomposition import defrows
+from ..tracer.tracer import LIFTED_DTYPES
 from ..passes.batching import defbatch, elementwise as elementwise_batch
 from ..passes.vjp_rules import defnondiff, defvjp, defvjp_joint
 
@@ -182,12 +183,9 @@ def lift(x, like=None):
         return x
     if isinstance(x, (list, tuple)) and contains_tensor(x):
         return array(x)
-    if isinstance(x, np.ndarray) and like is not None and like._level > 0 and x.dtype.name in _NATIVE:
+    if isinstance(x, np.ndarray) and like is not None and like._level > 0 and x.dtype.name in LIFTED_DTYPES:
         return x  # the trace lifts it: a closed-over array is an input, read at every call, not a constant
     return constant_like(like, x) if like is not None else np.asarray(x)
-
-
-_NATIVE = ("float32", "float64", "int64", "bool")
 
 
 def operand(x, like: TensorBase) -> TensorBase:

@@ -114,7 +114,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     tracer = _traced(requires_grad, device) if data.__class__ is np.ndarray else None
     if tracer is not None:
         name = dtypes.to_name(dtype) if dtype is not None else data.dtype.name
-        if data.dtype.name in _LIVE and name in _LIVE and _tracer_module.held_from_outside(data):
+        lifted = _tracer_module.LIFTED_DTYPES
+        if data.dtype.name in lifted and name in lifted and _tracer_module.held_from_outside(data):
             # while tracing, a copy of the array as it is at each call, as eager code makes: `gg.tensor(W)` of
             # a global W lifts W to an input, where a copy made now would be a constant gone stale once W changes.
             # Only then: an array the function makes itself is copied now (a buffer filled between reads)
@@ -123,9 +124,6 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     array = _to_array(data, dtype)
     array = array.copy() if isinstance(data, (np.ndarray, Tensor)) else array
     return _finish(np.asarray(array) if type(array).__module__ == "numpy" else array, None, device, requires_grad)
-
-
-_LIVE = ("float32", "float64", "int64", "bool")  # the dtypes a trace lifts arrays of (Tracer.lift)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

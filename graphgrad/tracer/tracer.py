@@ -44,6 +44,8 @@ is_user_file = _is_user_file
 #: test): not frames of their own for locations and naming, the statement holding them is. A ternary in a loop
 #: would otherwise add a frame per iteration to name values from.
 LAZY_CODES: dict = {}
+#: the dtypes of NumPy arrays a trace lifts to inputs (read at each call) rather than copies as constants
+LIFTED_DTYPES = ("float32", "float64", "int64", "bool")
 
 
 def _user_code(code) -> bool:
@@ -298,7 +300,7 @@ class Tracer:
                 self._captured_ids[key] = v
                 self.captured.append(x)
             return self._captured_ids[key]
-        if isinstance(x, np.ndarray) and x.dtype.name in ("float32", "float64", "int64", "bool"):
+        if isinstance(x, np.ndarray) and x.dtype.name in LIFTED_DTYPES:
             # a closed-over array is an input passed at every call (keyed by identity), never a constant:
             # changes made to it in place between calls are then seen
             key = id(x)
