@@ -9,6 +9,8 @@ import numpy as np
 DTYPES = ("bool", "int64", "float32", "float64")
 FLOATING = ("float32", "float64")
 ITEMSIZE = {"bool": 1, "int64": 8, "float32": 4, "float64": 8}  # bytes per element of each dtype
+#: PyTorch's name of each dtype in messages ("Float": torch.FloatTensor, "not implemented for 'Float'")
+SCALAR_NAMES = {"bool": "Bool", "int64": "Long", "float32": "Float", "float64": "Double"}
 
 
 _NAMES: dict = {}  # memo: dtype objects are hashable, and this runs for every eager op

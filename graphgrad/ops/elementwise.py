@@ -15,7 +15,7 @@ from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_dtype, is_type, result_dtype, \
     shape_of
-from ..ir.types import TensorType, dtype_name
+from ..ir.types import SCALAR_NAMES, TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise
 from .define import any_dtype_name, binary_numpy, built, constant_like, lift, operand, primitive, unary
@@ -117,16 +117,13 @@ for _name, _symbol, _dunder, _numpy in (("lt", "<", "lt", "less"), ("le", "<=", 
 
 # -- bitwise and logical (no gradient) -------------------------------------------------------------------
 # Declared here, not eager-only, so that `(x > 0) & (x < 1)` is recorded in traced code too
-_SCALAR_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double"}
-
-
 def _integral_type(name):
     """&, |, ^ and ~ on bool and integer operands only, with PyTorch's error for a float one."""
     def infer(inputs):
         for x in inputs:
             dtype = x.dtype if is_type(x) else "float32" if x.__class__ is float else None
-            if dtype in _SCALAR_NAMES:
-                raise ShapeError(f'"{name}_cpu" not implemented for \'{_SCALAR_NAMES[dtype]}\'')
+            if dtype in ("float32", "float64"):
+                raise ShapeError(f'"{name}_cpu" not implemented for \'{SCALAR_NAMES[dtype]}\'')
         return elementwise_type(inputs)
     return infer
 

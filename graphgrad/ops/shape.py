@@ -11,7 +11,7 @@ from ..codegen.expressions import literal
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, normalize_dims, result_dtype
-from ..ir.types import TensorType
+from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, RowRule, aligned_axis
 from .define import array, as_tensors, lift, primitive
 from ..passes.batching import batch_size, broadcast_batch, pad_after_batch, to_front
@@ -129,7 +129,7 @@ primitive("permute", memory="view", view=True, batch=_permute_batch,
 def _expand_error(x_shape: tuple, shape: tuple, dtype) -> str | None:
     """PyTorch's check, trailing dimensions first: the first size that differs from a non-1 existing size."""
     if len(shape) < len(x_shape):
-        legacy = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}.get(str(dtype).split(".")[-1], "")
+        legacy = SCALAR_NAMES.get(str(dtype).split(".")[-1], "")
         return (f"expand(torch.{legacy}Tensor{{{list(x_shape)}}}, size={list(shape)}): the number of sizes provided "
                 f"({len(shape)}) must be greater or equal to the number of dimensions in the tensor ({len(x_shape)})")
     lead = len(shape) - len(x_shape)

@@ -6,7 +6,7 @@ import builtins
 import numpy as np
 
 from ..ir import registry
-from ..ir.types import dtype_name
+from ..ir.types import SCALAR_NAMES, dtype_name
 
 
 class dtype:
@@ -50,10 +50,10 @@ class dtype:
         return hash(self.name)
 
 
-float32 = dtype("float32", "Float")
-float64 = dtype("float64", "Double")
-int64 = dtype("int64", "Long")
-bool_ = dtype("bool", "Bool")
+float32 = dtype("float32", SCALAR_NAMES["float32"])
+float64 = dtype("float64", SCALAR_NAMES["float64"])
+int64 = dtype("int64", SCALAR_NAMES["int64"])
+bool_ = dtype("bool", SCALAR_NAMES["bool"])
 float = float32  # noqa: A001  (PyTorch's aliases)
 double = float64
 long = int64
