@@ -54,18 +54,18 @@ def _with_dtype(x, dtype):
     return x if dtype is None else x._cast(any_dtype_name(dtype))
 
 
-def unreduce(g, x, dim, keepdim):
-    """Broadcast a reduced cotangent back over the reduced axes of ``x``."""
+def unreduce(g, shape: tuple, dim, keepdim):
+    """Broadcast a reduced cotangent back over the reduced axes of an input of ``shape`` (a shape, not the input:
+    a rule that reads only its input's type lets eager mode keep the type alone)."""
     if not keepdim:
-        dims = range(x.ndim) if dim is None else dim
-        shape = tuple(1 if i in dims else d for i, d in enumerate(x.shape))
-        g = g.reshape(shape)
-    return g.expand(x.shape)
+        dims = range(len(shape)) if dim is None else dim
+        g = g.reshape(tuple(1 if i in dims else d for i, d in enumerate(shape)))
+    return g.expand(shape)
 
 
-def _count(x, dim) -> int:
+def _count(shape: tuple, dim) -> int:
     n = 1
-    for i, d in enumerate(x.shape):
+    for i, d in enumerate(shape):
         if dim is None or i in dim:
             n *= d
     return n
@@ -107,7 +107,7 @@ def sum(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None
 primitive("sum", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
           infer=lambda inputs, dim, keepdim: reduction_type(
               inputs, dim, keepdim, "int64" if inputs[0].dtype in ("bool", "int64") else None),
-          vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g, x, dim, keepdim),),
+          vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g, x.shape, dim, keepdim),),
           expr=_method("sum"), fn=sum, tensor="sum", gg="sum", numpy="sum", numpy_fn=_numpy_reducer("sum"),
           rows=reduce_rows(linear=True))
 
@@ -130,7 +130,7 @@ def _mean_expr(a, xp, out, dim, keepdim):
 primitive("mean", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
           infer=lambda inputs, dim, keepdim: reduction_type(inputs, dim, keepdim, float_dtype(inputs)),
           # scale before broadcasting: one scalar division instead of a full-size one
-          vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g / _count(x, dim), x, dim, keepdim),),
+          vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g / _count(x.shape, dim), x.shape, dim, keepdim),),
           expr=_mean_expr, fn=mean, tensor="mean", gg="mean", numpy="mean", numpy_fn=_numpy_reducer("mean"),
           rows=RowRule(reduce_rows(linear=True), weighted=True))
 
@@ -154,7 +154,7 @@ def _prod_vjp(g, out, x, *, dim, keepdim):
     others = (before * after).reshape(tuple(moved.shape))
     if order != list(range(x.ndim)):
         others = others.permute(tuple(order.index(i) for i in range(x.ndim)))
-    return unreduce(g, x, dim, keepdim) * others
+    return unreduce(g, x.shape, dim, keepdim) * others
 
 
 primitive("prod", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="product over dim (None: all)", infer=reduction_type,
@@ -165,9 +165,9 @@ primitive("prod", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc
 
 # -- amax / amin (ties share the gradient evenly, as PyTorch does) --------------------------------
 def _extremum(g, out, x, dim, keepdim):
-    mask = x == unreduce(out, x, dim, keepdim)
+    mask = x == unreduce(out, x.shape, dim, keepdim)
     mask = mask._cast(g._type.dtype)
-    return unreduce(g, x, dim, keepdim) * mask / mask.sum(dim=dim, keepdim=True)
+    return unreduce(g, x.shape, dim, keepdim) * mask / mask.sum(dim=dim, keepdim=True)
 
 
 def _extremum_type(op):
@@ -228,7 +228,7 @@ primitive("logsumexp", memory="fresh", batch=reduction, attrs=("dim", "keepdim")
           # where every element is -inf the result is -inf and no element has weight: gradient 0, not
           # exp(-inf + inf) = nan
           vjp=(lambda g, out, x, *, dim, keepdim:
-               unreduce(g, x, dim, keepdim) * (x - unreduce(bind("where", out == -np.inf, 0.0, out), x, dim, keepdim)).exp(),),
+               unreduce(g, x.shape, dim, keepdim) * (x - unreduce(bind("where", out == -np.inf, 0.0, out), x.shape, dim, keepdim)).exp(),),
           expr=_logsumexp_expr, fn=logsumexp, tensor="logsumexp", gg="logsumexp", numpy="logsumexp",
           numpy_fn=_numpy_logsumexp, numpy_impl=_logsumexp_array, rows=reduce_rows(linear=False))
 

@@ -27,46 +27,63 @@ class VJPRule:
     #: variadic ops give one function returning all cotangents: (g, out, needs, *inputs, **attrs)
     joint: Callable | None = None
     #: indexed by a bit mask of the inputs that require grad: what eager mode must save,
-    #: (uses_out, input indices). mul(x, 3) keeps nothing of x, as in PyTorch, so later in-place
-    #: changes to x are harmless.
+    #: (uses_out, input indices, the indices of those read only for their type). mul(x, 3) keeps nothing of x
+    #: and sum(x) only x's shape, as in PyTorch, so later in-place changes to x are harmless.
     by_mask: tuple = ()
+    #: inputs the rules read only for their type (``x.shape``, ``x.dtype``) when every input needs a gradient
+    type_only: frozenset = frozenset()
 
 
 VJP_RULES: dict[str, VJPRule] = {}
 
 
-def _used_names(fn) -> set[str]:
+#: what a rule may read of a tensor without reading its values
+_TYPE_ATTRS = frozenset({"shape", "dtype", "ndim", "_type"})
+
+
+def _reads(fn) -> tuple[set[str], set[str]]:
+    """The names ``fn`` reads, and of those the ones it reads only as ``name.shape`` (or another of
+    ``_TYPE_ATTRS``). A name captured by an inner function, or handed to anything, counts as read in full."""
     code = fn.__code__
-    names = set(code.co_cellvars)  # captured by an inner function: treat as used
-    for ins in dis.get_instructions(code):
+    used, full = set(code.co_cellvars), set(code.co_cellvars)
+    instructions = list(dis.get_instructions(code))
+    for ins, after in zip(instructions, instructions[1:] + [None]):
         if ins.opname.startswith("LOAD_FAST") or ins.opname == "LOAD_DEREF":
-            val = ins.argval
-            names.update(val if isinstance(val, tuple) else (val,))
-    return names
+            names = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+            used.update(names)
+            if not (len(names) == 1 and after is not None and after.opname == "LOAD_ATTR"
+                    and after.argval in _TYPE_ATTRS):
+                full.update(names)
+    return used, full
+
+
+def _input_reads(fn, skip: int) -> tuple[bool, frozenset, frozenset]:
+    """(reads ``out``, inputs read, inputs read only for their type) of a rule whose inputs follow ``skip``
+    leading parameters (``g, out`` or ``g, out, needs``); a variadic ``*inputs`` is read in full."""
+    params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+    used, full = _reads(fn)
+    inputs = params[skip:]
+    read = frozenset(i for i, p in enumerate(inputs) if p in used)
+    return params[1] in used, read, frozenset(i for i in read if inputs[i] not in full)
 
 
 def defvjp(op: str, *rules: Callable | None) -> None:
     """Register the per-input rules of ``op`` (``None`` for an input that never has a gradient)."""
-    reads = []
-    for r in rules:
-        if r is None:
-            reads.append((False, frozenset()))
-            continue
-        params = r.__code__.co_varnames[:r.__code__.co_argcount]
-        used = _used_names(r)
-        reads.append((params[1] in used, frozenset(i for i, p in enumerate(params[2:]) if p in used)))
-    uses_out = any(o for o, _ in reads)
-    uses_inputs = frozenset().union(*(ins for _, ins in reads))
-    by_mask = []
-    for mask in range(1 << len(reads)):
-        needed = [r for i, r in enumerate(reads) if mask >> i & 1]
-        by_mask.append((any(o for o, _ in needed), frozenset().union(*(ins for _, ins in needed))))
-    VJP_RULES[op] = VJPRule(tuple(rules), uses_out, uses_inputs, by_mask=tuple(by_mask))
+    reads = [(False, frozenset(), frozenset()) if r is None else _input_reads(r, 2) for r in rules]
+
+    def union(needed: list) -> tuple:
+        read = frozenset().union(*(ins for _, ins, _ in needed))
+        full = frozenset().union(*(ins - typed for _, ins, typed in needed))
+        return any(o for o, _, _ in needed), read, read - full
+
+    by_mask = tuple(union([r for i, r in enumerate(reads) if mask >> i & 1]) for mask in range(1 << len(reads)))
+    uses_out, uses_inputs, type_only = union(reads)
+    VJP_RULES[op] = VJPRule(tuple(rules), uses_out, uses_inputs, by_mask=by_mask, type_only=type_only)
 
 
 def defvjp_joint(op: str, fn: Callable, uses_out: bool = False) -> None:
     """Register a rule for a variadic op; it returns one cotangent (or None) per input."""
-    VJP_RULES[op] = VJPRule((), uses_out, frozenset(range(1 << 16)), fn)
+    VJP_RULES[op] = VJPRule((), uses_out, frozenset(range(1 << 16)), fn, type_only=_input_reads(fn, 3)[2])
 
 
 NONDIFFERENTIABLE: set[str] = set()

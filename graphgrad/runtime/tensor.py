@@ -1050,28 +1050,27 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
     rule = VJP_RULES.get(op)
     if len(inputs) == 2 and rule is not None and rule.by_mask:  # the commonest case, without loops or lists
         a, b = inputs
-        uses_out, uses = rule.by_mask[(isinstance(a, Tensor) and a._requires_grad)
-                                      | (isinstance(b, Tensor) and b._requires_grad) << 1]
-        edge_a, type_a, saved_a, version_a = _input_record(a, 0 in uses, rule, op in _TYPE_ONLY)
+        uses_out, uses, type_only = rule.by_mask[(isinstance(a, Tensor) and a._requires_grad)
+                                                 | (isinstance(b, Tensor) and b._requires_grad) << 1]
+        edge_a, type_a, saved_a, version_a = _input_record(a, 0 in uses, rule, 0 in type_only)
         if b.__class__ in _SCALAR_TYPES:  # y * 2.0: the number is kept for the rule (_input_record, inlined)
             edge_b, type_b, saved_b, version_b = _NO_EDGE, None, b, None
         else:
-            edge_b, type_b, saved_b, version_b = _input_record(b, 1 in uses, rule)
+            edge_b, type_b, saved_b, version_b = _input_record(b, 1 in uses, rule, 1 in type_only)
         node = Node(op, attrs, (edge_a, edge_b), (saved_a, saved_b), (version_a, version_b), (type_a, type_b),
                     None)
     else:
         if rule is None:  # no rule: recorded anyway, backward() names the op
-            uses, uses_out = (), False
+            uses, uses_out, type_only = (), False, ()
         elif rule.by_mask:
             mask = 0
             for i, x in enumerate(inputs):
                 if isinstance(x, Tensor) and x._requires_grad:
                     mask |= 1 << i
-            uses_out, uses = rule.by_mask[mask]
+            uses_out, uses, type_only = rule.by_mask[mask]
         else:
-            uses, uses_out = rule.uses_inputs, rule.uses_out
-        type_only = op in _TYPE_ONLY
-        records = [_input_record(x, i in uses, rule, type_only and i == 0) for i, x in enumerate(inputs)]
+            uses, uses_out, type_only = rule.uses_inputs, rule.uses_out, rule.type_only
+        records = [_input_record(x, i in uses, rule, i in type_only) for i, x in enumerate(inputs)]
         edges, types, saved, versions = zip(*records)  # recorded ops have a tensor input
         node = Node(op, attrs, edges, saved, versions, types, None)
     if uses_out:
@@ -1080,13 +1079,11 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
     result.grad_fn = node
 
 
-# Ops whose rule reads only the type (shape, dtype) of their first input: they keep a stand-in, not the tensor,
-# so that changing the input in place afterwards is harmless (``y[1:3]`` then ``y.mul_(2)``), as in PyTorch.
-_TYPE_ONLY = frozenset({"reshape", "expand", "sum", "mean", "cast", "getitem", "gather_rows", "gather_index"})
-
 
 class _TypeOnly(TensorBase):
-    """The shape and dtype of a saved input, without its value."""
+    """The shape and dtype of a saved input, without its value: what is kept of an input whose gradient rules read
+    only its type (``passes.vjp_rules`` finds those), so that changing it in place afterwards is harmless
+    (``y[1:3]`` then ``y.mul_(2)``), as in PyTorch."""
 
     __slots__ = ("_type",)
     _level = -1

@@ -151,6 +151,44 @@ def test_using_a_value_saved_before_a_write_still_raises():
         z.sum().backward()
 
 
+@pytest.mark.parametrize("op", [
+    lambda h, w: h @ w, lambda h, w: torch.matmul(h[0], w), lambda h, w: h.sum(0, keepdim=True) * 1,
+    lambda h, w: h.mean(1), lambda h, w: h.reshape(-1) * 1, lambda h, w: h[1:] * 1])
+def test_an_operand_read_only_for_its_shape_may_change_after_use(op, x):
+    # PyTorch's mm keeps only self's sizes when mat2 needs no gradient, and sum/mean/reshape/slicing keep only
+    # their input's shape: changing the input in place afterwards leaves the gradient right
+    w = f64(np.arange(8.0).reshape(4, 2), requires_grad=False)
+    h = x * 2
+    out = op(h, w)
+    h.mul_(3)
+    out.sum().backward()
+    x2 = x.detach().clone().requires_grad_()
+    op(x2 * 2, w).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-12)
+
+
+def test_an_operand_whose_values_a_gradient_needs_may_not_change():
+    x = f64(np.ones((3, 4)))
+    w = f64(np.ones((4, 2)))  # requires grad: its gradient reads h
+    h = x * 2
+    out = h @ w
+    h.mul_(3)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
+def test_gradient_rules_are_read_for_what_they_need_of_each_input():
+    from graphgrad.passes.vjp_rules import _input_reads
+
+    def helper(t):
+        return t
+
+    assert _input_reads(lambda g, out, x, y: g.expand(x.shape) * y, 2) == (False, {0, 1}, {0})
+    assert _input_reads(lambda g, out, x, y: g * x.dtype.itemsize * helper(x), 2) == (False, {0}, set())
+    assert _input_reads(lambda g, out, x, y: g * out, 2) == (True, set(), set())
+    assert _input_reads(lambda g, out, needs, x, *rest: [g.reshape(x._type.shape)], 3) == (False, {0}, {0})
+
+
 @pytest.mark.parametrize("update", [
     lambda y, x: y.clamp_(0.8, 1.5), lambda y, x: y.pow_(3), lambda y, x: y.addcmul_(x, x, value=0.5),
     lambda y, x: y.addcdiv_(x, x + 1), lambda y, x: y.sqrt_(), lambda y, x: y.log_(), lambda y, x: y.abs_(),
