@@ -52,10 +52,22 @@ def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), te
 
 # -- arithmetic ---------------------------------------------------------------------------------
 add = _binary("add", "+", (lambda g, out, x, y: g, lambda g, out, x, y: g),
-              dunder="add", tensor=("add",), numpy=("add",), ufunc="add", c_expr="({0} + {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
+              dunder="add", numpy=("add",), ufunc="add", c_expr="({0} + {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
 
 sub = _binary("sub", "-", (lambda g, out, x, y: g, lambda g, out, x, y: -g),
-              dunder="sub", tensor=("sub",), numpy=("subtract",), ufunc="subtract", c_expr="({0} - {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
+              dunder="sub", numpy=("subtract",), ufunc="subtract", c_expr="({0} - {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
+
+
+def _with_alpha(op: str):
+    def method(self, other, *, alpha=1):
+        return bind(op, self, other if alpha == 1 else other * alpha)
+    method.__name__ = method.__qualname__ = op
+    method.__doc__ = f"PyTorch's ``Tensor.{op}(other, alpha=1)``: ``self {'+' if op == 'add' else '-'} alpha * other``."
+    return method
+
+
+export(_with_alpha("add"), "add", tensor="add")
+export(_with_alpha("sub"), "sub", tensor="sub")
 
 mul = _binary("mul", "*", (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
               dunder="mul", tensor=("mul",), numpy=("multiply",), ufunc="multiply", c_expr="({0} * {1})", rows=elementwise_rows("scale"))

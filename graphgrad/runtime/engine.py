@@ -15,6 +15,7 @@ bare arrays; hooks and ``.grad`` still receive Tensors.
 from __future__ import annotations
 
 import itertools
+import re
 from heapq import heapify, heappop, heappush
 
 from ..passes.vjp_rules import VJP_RULES, apply_vjp
@@ -31,13 +32,15 @@ SECOND_BACKWARD = (
 
 
 def _modified(x, producer, expected: int) -> RuntimeError:
-    """PyTorch's error for a saved tensor changed in place after it was saved."""
-    which = f", which is output 0 of {producer.name()}," if producer is not None else ""
+    """PyTorch's error for a saved tensor changed in place after it was saved (2.13's words: the producing node
+    is named without its ``Backward0``)."""
+    which = f", which is output 0 of {re.sub(r'Backward[0-9]*$', '', producer.name())}," if producer is not None \
+        else ""
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace operation: "
         f"[{x._type_label()}]{which} is at version {x._version_box[0]}; expected version {expected} instead. "
         "Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
-        "torch.autograd.set_detect_anomaly(True).")
+        "torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
 def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: bool, make_output,

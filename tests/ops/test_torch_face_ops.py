@@ -20,6 +20,7 @@ def idx(*values):
 
 CASES = {
     "tan": (lambda x: x.tan(), [(5,)], SMALL),
+    "add_alpha": (lambda x, y: x.add(y * y, alpha=-0.5) * x.sub(y, alpha=2.0), [(3,), (3,)], ANY),
     "erf": (lambda x: gg.erf(x) * x, [(2, 3)], ANY),
     "rsqrt": (lambda x: x.rsqrt(), [(4,)], POS),
     "reciprocal": (lambda x: gg.reciprocal(x), [(2, 2)], POS),
@@ -94,6 +95,13 @@ def test_unary_values_against_closed_forms(rng):
     np.testing.assert_allclose(t.reciprocal().numpy(), 1 / x, rtol=1e-15)
     assert gg.tensor([1, 2]).erf().dtype == gg.float32 and gg.tensor([1, 2]).reciprocal().dtype == gg.float32
     assert gg.tensor([0.5]).erf().dtype == gg.float32
+
+
+def test_add_and_sub_methods_scale_other_by_alpha_in_both_modes():
+    x, y = gg.tensor([1.0, 2.0]), gg.tensor([10.0, 20.0])
+    for fn in (lambda x, y: gg.stack([x.add(y, alpha=2), x.sub(y, alpha=0.5), x.add(3, alpha=2)]),
+               gg.compile(lambda x, y: gg.stack([x.add(y, alpha=2), x.sub(y, alpha=0.5), x.add(3, alpha=2)]))):
+        np.testing.assert_array_equal(fn(x, y).numpy(), [[21.0, 42.0], [-4.0, -8.0], [7.0, 8.0]])
 
 
 @pytest.mark.parametrize("dtype", [gg.float32, gg.float64, gg.int64, gg.bool])

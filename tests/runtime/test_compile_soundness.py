@@ -122,7 +122,7 @@ def test_non_leaf_input_modified_names_its_producer():
     out = gg.compile(lambda y: (y * y).sum())(y)
     with gg.no_grad():
         y.add_(1)
-    with pytest.raises(RuntimeError, match="which is output 0 of MulBackward0"):
+    with pytest.raises(RuntimeError, match="which is output 0 of Mul,"):
         out.backward()
 
 
@@ -137,7 +137,7 @@ def test_output_modified_in_place_before_backward_raises():
         y.sum().backward()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         eager.sum().backward()
-    assert "CompiledFunctionBackward0" in str(compiled_error.value)
+    assert "which is output 0 of CompiledFunction," in str(compiled_error.value)
 
 
 def test_unmodified_inputs_still_backpropagate():

@@ -135,7 +135,7 @@ def test_compiled_output_that_backward_reads_cannot_change_silently():
     y = f(x)
     y.add_(1.0)
     with pytest.raises(RuntimeError, match=r"modified by an inplace operation: \[torch.DoubleTensor \[2\]\], which "
-                                           r"is output 0 of CompiledFunctionBackward0, is at version 1; expected "
+                                           r"is output 0 of CompiledFunction, is at version 1; expected "
                                            r"version 0"):
         y.sum().backward()
 
