@@ -133,7 +133,3 @@ def remainder(input: Tensor, other) -> Tensor:
 
 def fmod(input: Tensor, other) -> Tensor:
     return input.fmod(other)
-
-
-def floor_divide(input: Tensor, other) -> Tensor:
-    return input // other

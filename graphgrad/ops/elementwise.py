@@ -74,7 +74,41 @@ mul = _binary("mul", "*", (lambda g, out, x, y: g * y, lambda g, out, x, y: g * 
 
 div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
               infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), doc="true division with broadcasting",
-              dunder="truediv", tensor=("div",), numpy=("divide", "true_divide"), ufunc="divide", c_expr="({0} / {1})", rows=elementwise_rows("numerator"))
+              dunder="truediv", numpy=("divide", "true_divide"), ufunc="divide", c_expr="({0} / {1})", rows=elementwise_rows("numerator"))
+
+# rounded quotients: piecewise constant (zero gradient, as PyTorch's div with a rounding mode), in the promoted
+# dtype (int64 // int64 stays int64); // rounds toward -inf as Python, NumPy and PyTorch do
+floor_divide = _binary("floor_divide", "//", None, dunder="floordiv", tensor=("floor_divide",),
+                       numpy=("floor_divide",), ufunc="floor_divide", doc="x // y: the quotient rounded toward -inf")
+
+
+def _trunc_divide_expr(a, xp, out, integer):
+    if integer:  # exact for any int64, where trunc(x / y) would round through float64
+        return [f"{xp}.sign({a[0]}) * {xp}.sign({a[1]}) * ({xp}.abs({a[0]}) // {xp}.abs({a[1]}))"]
+    return [f"{xp}.trunc({a[0]} / {a[1]})"]
+
+
+primitive("trunc_divide", batch=elementwise, attrs=("integer",), elementwise=True, nondiff=True,
+          infer=lambda inputs, integer: elementwise_type(inputs), expr=_trunc_divide_expr,
+          doc="the quotient x / y rounded toward zero (div's rounding_mode='trunc')")
+
+
+def _div(x, other, *, rounding_mode=None):
+    """PyTorch's ``Tensor.div(other, rounding_mode=None)``: true division, or the quotient rounded ``"floor"``
+    (toward -inf, ``//``) or ``"trunc"`` (toward zero), in the promoted dtype, with a zero gradient."""
+    if rounding_mode is None:
+        return bind("div", x, other)
+    if rounding_mode == "floor":
+        return bind("floor_divide", x, other)
+    if rounding_mode == "trunc":
+        integer = result_dtype([v._type if isinstance(v, TensorBase) else v for v in (x, other)]) in ("int64", "bool")
+        return bind("trunc_divide", x, other, integer=integer)
+    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                       f"'{rounding_mode}'")
+
+
+_div.__name__ = _div.__qualname__ = "div"
+export(_div, "div", tensor="div")
 
 
 def _log_base(x):

@@ -15,6 +15,7 @@ _TORCH_NAMES = {
     "amax": "AmaxBackward0", "amin": "AminBackward0", "getitem": "IndexBackward0", "gather_rows": "IndexBackward0",
     "index_add_zeros": "IndexPutBackward0", "cast": "ToCopyBackward0", "concat": "CatBackward0",
     "log_softmax": "LogSoftmaxBackward0", "logsumexp": "LogsumexpBackward0", "full_like": "FillBackward0",
+    "floor_divide": "DivBackward2", "trunc_divide": "DivBackward2",  # div(rounding_mode=...)
 }
 
 

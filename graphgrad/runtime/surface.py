@@ -118,15 +118,6 @@ class TensorSurface:
 
     def frac(self): return self - self.trunc()
 
-    def __floordiv__(self, other):
-        """Floor division (PyTorch's ``//``: ``div(rounding_mode="floor")``); no gradient."""
-        other_data = getattr(other, "_data", other)
-        quotient = _xp(self._data).floor_divide(self._data, other_data)
-        return self._rounded("DivBackward1", _promoted(quotient, self, other))
-
-    def __rfloordiv__(self, other):
-        return type(self)._wrap(_promoted(_xp(self._data).floor_divide(other, self._data), other, self))
-
     def remainder(self, other):
         """Python's modulus (the sign of the divisor): ``self - other * floor(self / other)``; the gradient
         is 1 for ``self``, as PyTorch's."""

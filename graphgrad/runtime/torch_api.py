@@ -9,6 +9,7 @@ tensor([3., 3.])
 """
 from __future__ import annotations
 
+from ..ops.elementwise import _div as divide  # div with rounding_mode
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 
@@ -58,18 +59,8 @@ def _with_alpha(name: str, fn):
 
 def _div(fn):
     def div(input, other, *, rounding_mode=None, out=None):
-        result = fn(input, other)
-        if rounding_mode is not None:
-            import numpy as np
-
-            if rounding_mode not in ("floor", "trunc"):
-                raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
-                                   f"'{rounding_mode}'")
-            rounded = (np.floor if rounding_mode == "floor" else np.trunc)(result.detach().numpy(force=True))
-            both_int = all(not (isinstance(v, Tensor) and v.is_floating_point()) and not isinstance(v, float)
-                           for v in (input, other))
-            result = Tensor._wrap(rounded.astype(np.int64) if both_int else rounded.astype(result._data.dtype))
-        return write_out("div", result, out)
+        return write_out("div", fn(input, other) if rounding_mode is None else
+                         divide(input, other, rounding_mode=rounding_mode), out)
     return _named(div, "div", fn)
 
 

@@ -97,6 +97,38 @@ def test_unary_values_against_closed_forms(rng):
     assert gg.tensor([0.5]).erf().dtype == gg.float32
 
 
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_rounded_division_matches_python_in_both_modes(mode):
+    run = (lambda f, *a: f(*a)) if mode == "eager" else (lambda f, *a: gg.compile(f)(*a))
+    xs, ys = [-7.5, -7.0, -0.5, 0.0, 3.0, 7.25], [2.0, -2.0, 0.75, -3.0, 2.0, -0.5]
+    x, y = gg.tensor(xs, dtype=gg.float64), gg.tensor(ys, dtype=gg.float64)
+    floor = [a // b for a, b in zip(xs, ys)]
+    trunc = [float(math.trunc(a / b)) for a, b in zip(xs, ys)]
+    np.testing.assert_array_equal(run(lambda x, y: x // y, x, y).numpy(), floor)
+    np.testing.assert_array_equal(run(lambda x, y: gg.div(x, y, rounding_mode="floor"), x, y).numpy(), floor)
+    np.testing.assert_array_equal(run(lambda x, y: x.div(y, rounding_mode="trunc"), x, y).numpy(), trunc)
+    np.testing.assert_array_equal(run(lambda x: 7.0 // x, y).numpy(), [7.0 // b for b in ys])
+    ia, ib = [-7, 7, -9, 9, 2**62 + 1], [2, -2, -4, 4, 3]
+    i, j = gg.tensor(ia), gg.tensor(ib)
+    for out, expected in ((run(lambda i, j: i // j, i, j), [a // b for a, b in zip(ia, ib)]),
+                          (run(lambda i, j: gg.div(i, j, rounding_mode="trunc"), i, j),
+                           [abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1) for a, b in zip(ia, ib)]),
+                          (run(lambda i: i // 2, i), [a // 2 for a in ia])):
+        assert out.dtype == gg.int64 and out.tolist() == expected
+
+
+def test_rounded_division_has_a_zero_gradient_in_both_modes():
+    x = gg.tensor([-1.5, 0.4, 2.7], dtype=gg.float64, requires_grad=True)
+    for fn in (lambda x: (x // 0.7 + x.div(0.3, rounding_mode="trunc")) * x,
+               gg.compile(lambda x: (x // 0.7 + x.div(0.3, rounding_mode="trunc")) * x)):
+        x.grad = None
+        fn(x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [-3 - 5, 0 + 1, 3 + 9])  # d/dx (q(x) * x) = q(x)
+    assert (x // 0.7).grad_fn.name() == "DivBackward2"
+    with pytest.raises(RuntimeError, match="rounding_mode to be one of None, 'trunc', or 'floor' but found 'round'"):
+        x.div(2, rounding_mode="round")
+
+
 def test_add_and_sub_methods_scale_other_by_alpha_in_both_modes():
     x, y = gg.tensor([1.0, 2.0]), gg.tensor([10.0, 20.0])
     for fn in (lambda x, y: gg.stack([x.add(y, alpha=2), x.sub(y, alpha=0.5), x.add(3, alpha=2)]),

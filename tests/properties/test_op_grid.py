@@ -204,6 +204,21 @@ entry("remainder", 3)(_modulo("remainder"))
 entry("fmod", 3)(_modulo("fmod"))
 
 
+@entry("floor_divide", 3)
+def _(draw, rng):  # piecewise constant: checked as floor_divide(a, b) * a, away from the jumps
+    shp = shape(draw)
+    b = sample(NONZERO, shp, rng)
+    return face(lambda m, x, y: m.floor_divide(x, y) * x, b * sample(FRAC, shp, rng), b)
+
+
+@entry("trunc_divide", 3)
+def _(draw, rng):  # div(rounding_mode="trunc"); NumPy's is trunc of the true quotient
+    shp = shape(draw)
+    b = sample(NONZERO, shp, rng)
+    return Case(lambda x, y: gg.div(x, y, rounding_mode="trunc") * x, [b * sample(FRAC, shp, rng), b],
+                lambda x, y: np.trunc(x / y) * x)
+
+
 @entry("select", 4)
 def _(draw, rng):  # the first condition that holds picks its choice; elsewhere the default
     a, b = pair(draw)
