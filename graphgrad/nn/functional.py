@@ -149,6 +149,9 @@ def layer_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = 
                bias: TensorBase | None = None, eps: float = 1e-5) -> TensorBase:
     """Normalize over the last ``len(normalized_shape)`` dimensions (biased variance), then scale and shift."""
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not normalized_shape:  # not "every dim", which an empty dim list means to mean()
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+                           "element, but got normalized_shape = []")
     if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size"

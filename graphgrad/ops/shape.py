@@ -375,12 +375,6 @@ export(array, "array", numpy=("array", "asarray"))  # of tensors, or of lists ho
 
 
 # -- flip, roll, repeat, tile, split, chunk, unflatten: composites of getitem, concat, reshape, expand ------
-def _dims_arg(dims, ndim) -> tuple:
-    if len(dims) == 1 and not isinstance(dims[0], int):
-        dims = tuple(dims[0])
-    return normalize_dims(tuple(dims), ndim)
-
-
 def flip(x: TensorBase, *dims) -> TensorBase:
     """Reverse the order of elements along ``dims`` (a ``::-1`` slice per dimension).
 
@@ -389,8 +383,13 @@ def flip(x: TensorBase, *dims) -> TensorBase:
     tensor([[2, 1],
             [4, 3]])
     """
-    dims = _dims_arg(dims, x.ndim)
-    if not dims:
+    if len(dims) == 1 and not isinstance(dims[0], int):
+        dims = tuple(dims[0])
+    dims = tuple(normalize_dims((d,), x.ndim)[0] for d in dims)
+    for i, d in enumerate(dims):
+        if d in dims[:i]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    if not dims or x.ndim == 0:  # a 0-d tensor takes dim 0 or -1, as PyTorch, and has nothing to reverse
         return x
     return x[tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(builtins.max(dims) + 1))]
 

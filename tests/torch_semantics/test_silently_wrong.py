@@ -235,3 +235,20 @@ def test_a_zero_dim_buffer_saved_as_shape_one_loads_as_pytorch_does():
     state["num_batches_tracked"] = torch.tensor([7, 8])
     with pytest.raises(RuntimeError, match="size mismatch for num_batches_tracked"):
         bn.load_state_dict(state)
+
+
+def test_flip_refuses_a_repeated_dim_and_takes_dim_0_of_a_scalar():
+    x = torch.arange(6.0).reshape(2, 3)
+    for dims in ([0, 0], [0, -2], (1, 1)):  # flipped once before, as if the repeat were not there
+        with pytest.raises(RuntimeError, match="dim [01] appears multiple times in the list of dims"):
+            x.flip(dims)
+    for dims in (0, -1, []):
+        assert torch.tensor(3.0).flip(dims).item() == 3.0
+    assert torch.compile(lambda t: t.flip((0, 1)))(x).tolist() == [[5.0, 4.0, 3.0], [2.0, 1.0, 0.0]]
+
+
+def test_layer_norm_over_no_dims_is_refused_as_in_pytorch():
+    # an empty dim list means "every dim" to mean(): this normalized the whole tensor, with no error
+    for shape in ((), []):
+        with pytest.raises(RuntimeError, match=r"normalized_shape to be at least 1-dimensional.*= \[\]"):
+            torch.nn.functional.layer_norm(torch.randn(2, 3), shape)
