@@ -317,7 +317,7 @@ class DaskValueAndGrad:
         captured = first.spec.captured if first.spec is not None else []
         params = [a._data if isinstance(a, Tensor) else np.asarray(a) for i, a in enumerate(args)
                   if i not in data and _arg_type(a) is not None]
-        params += [c._data for c in captured if _arg_type(c) is not None]
+        params += [c._data if isinstance(c, Tensor) else np.asarray(c) for c in captured if _arg_type(c) is not None]
         sources = {rows: dask.delayed(m.source, name=f"graphgrad-source-{_digest(m.source)}")
                    for rows, m in modules.items()}
         run, add = dask.delayed(_worker["run_chunk"], pure=True), dask.delayed(_worker["combine"], pure=True)

@@ -254,3 +254,17 @@ def test_closed_over_tensors_and_static_arguments(client, rng):
     sign.data.mul_(-1)  # a changed closed-over value is sent again
     np.testing.assert_allclose(vg(w, da.from_array(x, chunks=40), da.from_array(y, chunks=40), 2.0)[1],
                                gg.grad(loss)(w, x, y, 2.0), rtol=1e-10)
+
+
+def test_a_closed_over_numpy_array(client, rng):
+    scale = rng.standard_normal(5)  # read by the loss from its closure: it failed with AttributeError: _data
+
+    def loss(w, x, y):
+        return (((x * scale) @ w - y) ** 2).mean()
+    x, y = data(rng, 130, 5)
+    w = rng.standard_normal(5)
+    value, g = gd.value_and_grad(loss, client=client, timeout=STEP)(w, da.from_array(x, chunks=40),
+                                                                    da.from_array(y, chunks=40))
+    ref_value, ref = gg.value_and_grad(loss)(w, x, y)
+    np.testing.assert_allclose([value, *g], [ref_value, *ref], rtol=1e-10)
+
