@@ -45,7 +45,7 @@ from .codegen.python import module_source
 from .passes.adjoint import generate_adjoint
 from .passes.optimize import optimize
 from .passes.prune import eliminate_dead_nodes, prune_by_requires_grad
-from .passes.row_decomposition import RowCouplingError, decompose_rows
+from .passes.row_decomposition import RowCouplingError, check_row_count_free, decompose_rows
 from .runtime.compiled import _arg_type, _param_names, _still_valid, build_specialization
 from .runtime.transforms import _to_argnums
 from .runtime.tensor import Tensor
@@ -225,7 +225,17 @@ class DaskValueAndGrad:
             raise NotImplementedError(f"{name} draws random numbers (dropout in training mode): chunks would "
                                       "draw differently from one machine; call .eval() first")
         # before the buffer check: a batch norm in training mode is refused for coupling rows, its real fault
-        graph = decompose_rows(traced, [p in data for p in positions] + [False] * n_captured)
+        row_flags = [p in data for p in positions] + [False] * n_captured
+        graph = decompose_rows(traced, row_flags)
+        # a second trace for another row count: a loss that reads the rows of its block (`sum / len(x)`) differs
+        other = [_probe((rows + 1,) + tuple(a.shape[1:]), a.dtype) if i in data else p for i, (a, p) in
+                 enumerate(zip(args, probes))]
+        try:
+            other = build_specialization(self.fn, tuple(other), [i in nums for i in range(len(args))], True)
+        except Exception as e:
+            raise RowCouplingError(None, f"{name} traces for a block of {rows} rows but fails for {rows + 1} rows "
+                                         f"({type(e).__name__}: {e}); it must not depend on the rows of a chunk") from e
+        check_row_count_free(traced, row_flags, other.stages["traced"], rows, rows + 1)
         if spec.assigned:
             raise NotImplementedError(f"{name} updates module buffers: call .eval() on the module first")
         if spec.n_outputs != 1 or not spec.single or traced.outputs[0].type.shape != ():

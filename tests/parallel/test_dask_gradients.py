@@ -256,6 +256,7 @@ def test_closed_over_tensors_and_static_arguments(client, rng):
                                gg.grad(loss)(w, x, y, 2.0), rtol=1e-10)
 
 
+
 def test_a_closed_over_numpy_array(client, rng):
     scale = rng.standard_normal(5)  # read by the loss from its closure: it failed with AttributeError: _data
 
@@ -268,3 +269,24 @@ def test_a_closed_over_numpy_array(client, rng):
     ref_value, ref = gg.value_and_grad(loss)(w, x, y)
     np.testing.assert_allclose([value, *g], [ref_value, *ref], rtol=1e-10)
 
+
+def test_a_loss_dividing_by_its_number_of_rows_is_refused(rng):
+    # each chunk would divide its own sum by its own rows: 5x the whole data's mean for 5 chunks, with no error
+    def loss(w, x):
+        return (x @ w).sum() / len(x)
+    with pytest.raises(gd.RowCouplingError, match=r"`div` at test_dask_gradients.py:\d+ .*depends on the number of "
+                                                  r"rows in a chunk .*use \.mean\(\)"):
+        gd.value_and_grad(loss, client=object())(np.ones(3), da.ones((10, 3), chunks=2))
+
+
+def test_the_row_count_from_outside_the_loss(client, rng):
+    x, y = data(rng, 130, 5)
+    rows = len(x)  # the data set's rows, read from the closure: the same in every chunk
+
+    def loss(w, x, y):
+        return ((x @ w - y) ** 2).sum() / rows
+    w = rng.standard_normal(5)
+    value, g = gd.value_and_grad(loss, client=client, timeout=STEP)(w, da.from_array(x, chunks=40),
+                                                                    da.from_array(y, chunks=40))
+    ref_value, ref = gg.value_and_grad(loss)(w, x, y)
+    np.testing.assert_allclose([value, *g], [ref_value, *ref], rtol=1e-10)

@@ -6,7 +6,8 @@ import pytest
 import graphgrad as gg
 import graphgrad.nn as nn
 from graphgrad.ir.interpret import interpret
-from graphgrad.passes.row_decomposition import REDUCED, Row, RowCouplingError, decompose_rows, row_states
+from graphgrad.passes.row_decomposition import (REDUCED, Row, RowCouplingError, check_row_count_free, decompose_rows,
+                                                row_states)
 from graphgrad.runtime.compiled import build_specialization
 
 
@@ -177,3 +178,35 @@ def test_dead_code_is_not_checked():
     graph, flags = traced(loss, W, X, data=[1])
     assert any(n.op == "sub" for n in graph.nodes)
     decompose_rows(graph, flags)
+
+
+def two_traces(fn, rows, other_rows):
+    """``check_row_count_free`` on ``fn``(w, x) traced for blocks of ``rows`` and ``other_rows`` rows of x."""
+    graph, flags = traced(fn, W, np.ones((rows, 3)), data=[1])
+    other, _ = traced(fn, W, np.ones((other_rows, 3)), data=[1])
+    decompose_rows(graph, flags)  # each trace alone decomposes
+    check_row_count_free(graph, flags, other, rows, other_rows)
+
+
+@pytest.mark.parametrize("fn, op", [
+    (lambda w, x: (x @ w).sum() / len(x), "div"),  # each chunk's sum over its own rows: 5.0 where 2.0 was right
+    (lambda w, x: (x @ w).sum() / x.shape[0], "div"),
+    (lambda w, x: (x @ w).sum() * (1 / x.numel()), "mul"),
+    (lambda w, x: (x @ w).sum() + gg.ones(len(x), dtype=gg.float64).sum() * w.sum(), "full"),
+    (lambda w, x: (x @ w).sum() + (gg.ones_like(x).sum() * w).sum(), "full"),
+    (lambda w, x: (x @ w).mean().expand(len(x)).sum(), "expand"),
+    (lambda w, x: x[:, :len(x)].sum() * w.sum(), "getitem"),
+], ids=["len", "shape", "numel", "ones-len", "ones-like", "expand-reduced", "slice-by-rows"])
+def test_a_loss_reading_its_number_of_rows_is_refused(fn, op):
+    with pytest.raises(RowCouplingError, match="depends on the number of rows in a chunk") as info:
+        two_traces(fn, 2, 3)
+    assert info.value.node.op == op
+
+
+def test_shapes_that_follow_the_rows_and_constants_pass():
+    n = 6  # the data set's rows, from outside the loss: the same in every chunk
+
+    def loss(w, x):
+        per_row = x.reshape(x.shape[0], 3, 1).sum(2).expand(len(x), 3) @ w
+        return per_row.sum() / n + (x[:, :2] * 2.0).mean() + (w ** 2).sum()
+    two_traces(loss, 2, 3)
