@@ -66,16 +66,17 @@ class _Formatter:
             self.int_mode = bool(np.all(finite == np.ceil(finite)))
             p = PRINT_OPTS.precision
             items = finite.tolist()
-            if self.int_mode:
-                self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
-                widths = ([len(f"{v:.{p}e}") for v in items] if self.sci_mode
-                          else [len(f"{v:.0f}") + 1 for v in items])
+            # a forced sci_mode decides the widths too (PyTorch 2.13): the column fits the format printed
+            self.sci_mode = (hi / lo > 1000.0 or hi > 1.0e8 or (not self.int_mode and lo < 1.0e-4)
+                             if PRINT_OPTS.sci_mode is None else PRINT_OPTS.sci_mode)
+            if self.sci_mode:
+                widths = [len(f"{v:.{p}e}") for v in items]
+            elif self.int_mode:
+                widths = [len(f"{v:.0f}") + 1 for v in items]
             else:
-                self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-                widths = [len(f"{v:.{p}e}") if self.sci_mode else len(f"{v:.{p}f}") for v in items]
+                widths = [len(f"{v:.{p}f}") for v in items]
             self.max_width = max(widths)
-        if PRINT_OPTS.sci_mode is not None:
-            self.sci_mode = PRINT_OPTS.sci_mode
+        # (no finite non-zero value: PyTorch keeps the plain format whatever sci_mode says, `tensor([0., nan])`)
 
     def format(self, value) -> str:
         p = PRINT_OPTS.precision

@@ -60,3 +60,17 @@ def test_set_printoptions_changes_precision_and_restores():
     finally:
         gg.set_printoptions(profile="default")
     assert repr(gg.tensor([1.23456])) == "tensor([1.2346])"
+
+
+@pytest.mark.parametrize("sci_mode, make, expected", [  # PyTorch 2.13's output
+    (False, lambda: gg.tensor([1e-6, 2.5e6]), "tensor([      0.0000, 2500000.0000])"),
+    (False, lambda: gg.tensor([1.0, 2e3]), "tensor([   1., 2000.])"),
+    (True, lambda: gg.tensor([float("nan"), 1.0]), "tensor([       nan, 1.0000e+00])"),
+    (True, lambda: gg.tensor([0.0, float("nan")]), "tensor([0., nan])"),
+])
+def test_a_forced_sci_mode_sets_the_column_width_for_the_format_it_forces(sci_mode, make, expected):
+    try:
+        gg.set_printoptions(sci_mode=sci_mode)
+        assert repr(make()) == expected
+    finally:
+        gg.set_printoptions(profile="default")
