@@ -96,8 +96,10 @@ def _summarized(data: np.ndarray) -> np.ndarray:
     e = PRINT_OPTS.edgeitems
     if data.ndim == 0:
         return data
+    if data.ndim > 1 and not e:
+        return data[:0]
     if data.shape[0] > 2 * e:
-        data = np.concatenate([data[:e], data[-e:]])
+        data = np.concatenate([data[:e], data[len(data) - e:]])
     return np.stack([_summarized(row) for row in data]) if data.ndim > 1 else data
 
 
@@ -107,15 +109,18 @@ def _body(data: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> st
         return fmt.format(data.item())
     if data.ndim == 1:
         per_line = max(1, (PRINT_OPTS.linewidth - indent) // (fmt.max_width + 2))
-        if summarize and data.shape[0] > 2 * e:
-            items = [fmt.format(v) for v in data[:e].tolist()] + [" ..."] + [fmt.format(v) for v in data[-e:].tolist()]
+        if summarize and not e:  # edgeitems=0: no element at all (the size is printed instead)
+            items = ["..."]
+        elif summarize and data.shape[0] > 2 * e:
+            items = ([fmt.format(v) for v in data[:e].tolist()] + [" ..."]
+                     + [fmt.format(v) for v in data[len(data) - e:].tolist()])
         else:
             items = [fmt.format(v) for v in data.tolist()]
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
     if summarize and data.shape[0] > 2 * e:
         rows = ([_body(r, indent + 1, summarize, fmt) for r in data[:e]] + ["..."]
-                + [_body(r, indent + 1, summarize, fmt) for r in data[-e:]])
+                + [_body(r, indent + 1, summarize, fmt) for r in data[len(data) - e:]])
     else:
         rows = [_body(r, indent + 1, summarize, fmt) for r in data]
     return "[" + ("," + "\n" * (data.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
@@ -133,7 +138,8 @@ def array_str(data: np.ndarray, indent: int = 0) -> str:
 def tensor_repr(data: np.ndarray, *, dtype: str, requires_grad: bool = False, grad_fn_name: str | None = None,
                 device: str = "cpu", prefix: str = "tensor(") -> str:
     """``tensor([...], suffixes)`` as PyTorch prints it: ``dtype=`` only for non-default dtypes, ``size=`` for
-    empty tensors whose shape is not ``(0,)``, then the device, ``grad_fn=`` or ``requires_grad=True``."""
+    empty tensors whose shape is not ``(0,)`` (and for all with ``edgeitems=0``), then the device, ``grad_fn=`` or
+    ``requires_grad=True``."""
     indent = len(prefix)
     suffixes = []
     if device != "cpu":
@@ -145,6 +151,8 @@ def tensor_repr(data: np.ndarray, *, dtype: str, requires_grad: bool = False, gr
             suffixes.append(f"dtype=torch.{dtype}")
         body = "[]"
     else:
+        if not PRINT_OPTS.edgeitems:
+            suffixes.append(f"size={tuple(data.shape)}")
         if dtype not in ("float32", "int64", "bool"):
             suffixes.append(f"dtype=torch.{dtype}")
         body = array_str(data, indent)

@@ -74,3 +74,16 @@ def test_a_forced_sci_mode_sets_the_column_width_for_the_format_it_forces(sci_mo
         assert repr(make()) == expected
     finally:
         gg.set_printoptions(profile="default")
+
+
+@pytest.mark.parametrize("make, expected", [  # PyTorch 2.13's output
+    (lambda: gg.arange(2000.0), "tensor([...], size=(2000,))"),
+    (lambda: gg.arange(2000.0).reshape(40, 50), "tensor([...], size=(40, 50))"),
+    (lambda: gg.arange(5.0, dtype=gg.float64), "tensor([0., 1., 2., 3., 4.], size=(5,), dtype=torch.float64)"),
+])
+def test_edgeitems_0_prints_no_element_and_the_size(make, expected):
+    try:
+        gg.set_printoptions(edgeitems=0)
+        assert repr(make()) == expected
+    finally:
+        gg.set_printoptions(profile="default")
