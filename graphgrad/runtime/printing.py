@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ir import registry
+
 
 @dataclass
 class PrintOptions:
@@ -141,19 +143,20 @@ def tensor_repr(data: np.ndarray, *, dtype: str, requires_grad: bool = False, gr
     empty tensors whose shape is not ``(0,)`` (and for all with ``edgeitems=0``), then the device, ``grad_fn=`` or
     ``requires_grad=True``."""
     indent = len(prefix)
+    default = registry.default_float()  # gg.set_default_dtype(gg.float64) drops float64's suffix instead
     suffixes = []
     if device != "cpu":
         suffixes.append(f"device='{device}:0'" if ":" not in device else f"device='{device}'")
     if data.size == 0:
         if data.ndim != 1:
             suffixes.append(f"size={tuple(data.shape)}")
-        if dtype != "float32":
+        if dtype != default:
             suffixes.append(f"dtype=torch.{dtype}")
         body = "[]"
     else:
         if not PRINT_OPTS.edgeitems:
             suffixes.append(f"size={tuple(data.shape)}")
-        if dtype not in ("float32", "int64", "bool"):
+        if dtype not in (default, "int64", "bool"):
             suffixes.append(f"dtype=torch.{dtype}")
         body = array_str(data, indent)
     if grad_fn_name is not None:

@@ -87,3 +87,14 @@ def test_edgeitems_0_prints_no_element_and_the_size(make, expected):
         assert repr(make()) == expected
     finally:
         gg.set_printoptions(profile="default")
+
+
+def test_the_dtype_suffix_is_relative_to_the_default_dtype():
+    try:
+        gg.set_default_dtype(gg.float64)
+        texts = [repr(gg.tensor([1.5, 2.0])), repr(gg.tensor([1.5], dtype=gg.float32)), repr(gg.zeros(0)),
+                 repr(gg.zeros(2, 0, dtype=gg.float32))]
+    finally:
+        gg.set_default_dtype(gg.float32)
+    assert texts == ["tensor([1.5000, 2.0000])", "tensor([1.5000], dtype=torch.float32)", "tensor([])",  # PyTorch's
+                     "tensor([], size=(2, 0), dtype=torch.float32)"]
