@@ -98,3 +98,12 @@ def test_the_dtype_suffix_is_relative_to_the_default_dtype():
         gg.set_default_dtype(gg.float32)
     assert texts == ["tensor([1.5000, 2.0000])", "tensor([1.5000], dtype=torch.float32)", "tensor([])",  # PyTorch's
                      "tensor([], size=(2, 0), dtype=torch.float32)"]
+
+
+def test_slices_sums_and_repeats_of_a_shape_are_sizes():
+    shape = gg.ones(2, 3).shape
+    # PyTorch's output
+    assert [repr(s) for s in (shape[1:], shape + (4,), (4,) + shape, shape * 2, shape[::-1])] == [
+        "torch.Size([3])", "torch.Size([2, 3, 4])", "torch.Size([4, 2, 3])", "torch.Size([2, 3, 2, 3])",
+        "torch.Size([3, 2])"]
+    assert shape[-1] == 3 and type(shape[0]) is int and shape[1:].numel() == 3
