@@ -167,6 +167,21 @@ def test_repr_matches_pytorch():
     assert repr(nn.MSELoss()) == "MSELoss()"
 
 
+def test_norm_layers_repr_their_bias_as_pytorch_2_13():
+    assert [repr(m) for m in (nn.BatchNorm1d(3), nn.BatchNorm2d(3, affine=False), nn.BatchNorm1d(3, bias=False),
+                              nn.LayerNorm(4), nn.LayerNorm((2, 4), bias=False))] == [  # PyTorch's output
+        "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)",
+        "BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=False, bias=False, track_running_stats=True)",
+        "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=False, track_running_stats=True)",
+        "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)",
+        "LayerNorm((2, 4), eps=1e-05, elementwise_affine=True, bias=False)"]
+    bn = nn.BatchNorm1d(3, bias=False)  # a learned scale, no shift
+    assert [n for n, _ in bn.named_parameters()] == ["weight"]
+    assert list(bn.state_dict()) == ["weight", "running_mean", "running_var", "num_batches_tracked"]
+    x = gg.randn(4, 3)
+    np.testing.assert_allclose(bn(x).detach().numpy(), nn.BatchNorm1d(3)(x).detach().numpy())
+
+
 def test_sequential_indexing_and_module_list():
     m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
     assert isinstance(m[-1], nn.Linear) and len(m[1:]) == 2 and len(m) == 3
