@@ -15,6 +15,9 @@ _TORCH_NAMES = {
     "amax": "AmaxBackward0", "amin": "AminBackward0", "getitem": "IndexBackward0", "gather_rows": "IndexBackward0",
     "index_add_zeros": "IndexPutBackward0", "cast": "ToCopyBackward0", "concat": "CatBackward0",
     "log_softmax": "LogSoftmaxBackward0", "logsumexp": "LogsumexpBackward0", "full_like": "FillBackward0",
+    # NumPy's spellings of PyTorch's acos, ...; and PyTorch capitalizes a letter after a digit
+    "arccos": "AcosBackward0", "arcsin": "AsinBackward0", "arctan": "AtanBackward0", "arccosh": "AcoshBackward0",
+    "arcsinh": "AsinhBackward0", "arctanh": "AtanhBackward0", "arctan2": "Atan2Backward0", "log1p": "Log1PBackward0",
 }
 
 

@@ -107,3 +107,14 @@ def test_slices_sums_and_repeats_of_a_shape_are_sizes():
         "torch.Size([3])", "torch.Size([2, 3, 4])", "torch.Size([4, 2, 3])", "torch.Size([2, 3, 2, 3])",
         "torch.Size([3, 2])"]
     assert shape[-1] == 3 and type(shape[0]) is int and shape[1:].numel() == 3
+
+
+@pytest.mark.parametrize("make, name", [  # PyTorch's grad_fn names
+    (lambda x: x.acos(), "AcosBackward0"), (lambda x: x.asin(), "AsinBackward0"), (lambda x: x.atan(), "AtanBackward0"),
+    (lambda x: x.asinh(), "AsinhBackward0"), (lambda x: x.atanh(), "AtanhBackward0"),
+    (lambda x: (x + 1).acosh(), "AcoshBackward0"), (lambda x: gg.atan2(x, x), "Atan2Backward0"),
+    (lambda x: x.log1p(), "Log1PBackward0"),
+])
+def test_grad_fn_names_of_primitives(make, name):
+    out = make(gg.tensor([0.5, 0.25], requires_grad=True))
+    assert out.grad_fn.name() == name and repr(out).endswith(f"grad_fn=<{name}>)")
