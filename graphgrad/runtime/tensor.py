@@ -600,7 +600,7 @@ class Tensor(TensorSurface, TensorBase):
     def clone(self) -> "Tensor":
         if _TRACES.stack and self._born_in is not _TRACES.stack[-1]:  # a copy of the value at each call
             return Tensor._apply("cast", (self,), {"dtype": self._type.dtype})
-        return self * 1 if self._requires_grad else Tensor._wrap(self._data.copy())
+        return (self * 1)._shown_as("CloneBackward0") if self._requires_grad else Tensor._wrap(self._data.copy())
 
     def contiguous(self) -> "Tensor":
         return self
@@ -758,8 +758,8 @@ class Tensor(TensorSurface, TensorBase):
         return self._inplace("where", True, src, _SELF)
 
     # -- composites PyTorch has as methods, and writes into part of a tensor -----------------------------------
-    def log2(self): return self.log() / float(np.log(2.0))
-    def log10(self): return self.log() / float(np.log(10.0))
+    def log2(self): return (self.log() / float(np.log(2.0)))._shown_as("Log2Backward0")
+    def log10(self): return (self.log() / float(np.log(10.0)))._shown_as("Log10Backward0")
 
     def addcmul(self, tensor1, tensor2, value=1):
         """``self + value * tensor1 * tensor2``."""

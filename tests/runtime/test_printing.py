@@ -118,3 +118,18 @@ def test_slices_sums_and_repeats_of_a_shape_are_sizes():
 def test_grad_fn_names_of_primitives(make, name):
     out = make(gg.tensor([0.5, 0.25], requires_grad=True))
     assert out.grad_fn.name() == name and repr(out).endswith(f"grad_fn=<{name}>)")
+
+
+@pytest.mark.parametrize("make, name", [  # PyTorch's grad_fn names
+    (lambda x: x.clone(), "CloneBackward0"), (lambda x: x.square(), "PowBackward0"),
+    (lambda x: x.reciprocal(), "ReciprocalBackward0"), (lambda x: x.rsqrt(), "RsqrtBackward0"),
+    (lambda x: x.log2(), "Log2Backward0"), (lambda x: x.log10(), "Log10Backward0"),
+    (lambda x: x.var(), "VarBackward0"), (lambda x: x.std(), "StdBackward0"),
+    (lambda x: x.norm(), "LinalgVectorNormBackward0"), (lambda x: x.norm(1), "LinalgVectorNormBackward0"),
+    (lambda x: x.masked_fill(x > 0.3, 0.0), "MaskedFillBackward0"),
+])
+def test_grad_fn_names_of_composites(make, name):
+    x = gg.tensor([0.5, 0.25], requires_grad=True)
+    out = make(x)
+    assert out.grad_fn.name() == name and repr(out).endswith(f"grad_fn=<{name}>)")
+    assert x.grad_fn is None  # the input's own node (a leaf's: none) is never renamed
