@@ -18,6 +18,7 @@ _TORCH_NAMES = {
     # NumPy's spellings of PyTorch's acos, ...; and PyTorch capitalizes a letter after a digit
     "arccos": "AcosBackward0", "arcsin": "AsinBackward0", "arctan": "AtanBackward0", "arccosh": "AcoshBackward0",
     "arcsinh": "AsinhBackward0", "arctanh": "AtanhBackward0", "arctan2": "Atan2Backward0", "log1p": "Log1PBackward0",
+    "pad": "ConstantPadNdBackward0",
 }
 
 

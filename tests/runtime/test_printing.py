@@ -133,3 +133,15 @@ def test_grad_fn_names_of_composites(make, name):
     out = make(x)
     assert out.grad_fn.name() == name and repr(out).endswith(f"grad_fn=<{name}>)")
     assert x.grad_fn is None  # the input's own node (a leaf's: none) is never renamed
+
+
+@pytest.mark.parametrize("make, name", [  # PyTorch's grad_fn names
+    (lambda x: gg.nn.functional.gelu(x), "GeluBackward0"),
+    (lambda x: gg.nn.functional.gelu(x, approximate="tanh"), "GeluBackward0"),
+    (lambda x: gg.nn.functional.silu(x), "SiluBackward0"), (lambda x: gg.nn.functional.softplus(x), "SoftplusBackward0"),
+    (lambda x: gg.nn.functional.leaky_relu(x), "LeakyReluBackward0"), (lambda x: gg.nn.functional.elu(x), "EluBackward0"),
+    (lambda x: gg.nn.functional.pad(x, (1, 1)), "ConstantPadNdBackward0"),
+])
+def test_grad_fn_names_of_activations_and_padding(make, name):
+    out = make(gg.tensor([0.5, -0.25], requires_grad=True))
+    assert out.grad_fn.name() == name and repr(out).endswith(f"grad_fn=<{name}>)")
