@@ -1221,7 +1221,11 @@ def _to_array(data, dtype):
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
             data = _nested_items(data)
         arr = np.asarray(data)
-        if dtype is None and arr.dtype.kind == "f":
+        # Python floats take the default dtype; a NumPy float64 scalar (a float subclass) keeps float64, alone or
+        # in a list, as in PyTorch (np.float64(-3030569.1453) became float32 -3030569.25)
+        if dtype is None and arr.dtype.kind == "f" and not (
+                arr.dtype == np.float64 and (isinstance(data, np.float64) or isinstance(data, (list, tuple)) and any(
+                    isinstance(x, np.float64) for x in _flatten(data)))):
             arr = arr.astype(dtypes.default_float().numpy)
         if dtype is None and arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)

@@ -235,3 +235,14 @@ def test_a_zero_dim_buffer_saved_as_shape_one_loads_as_pytorch_does():
     state["num_batches_tracked"] = torch.tensor([7, 8])
     with pytest.raises(RuntimeError, match="size mismatch for num_batches_tracked"):
         bn.load_state_dict(state)
+
+
+def test_a_numpy_float64_scalar_keeps_float64_as_in_pytorch():
+    # np.float64 is a subclass of Python's float; it was rounded to float32: -3030569.1453 became -3030569.25
+    value = np.float64(-3030569.1453)
+    for data in (value, [value], [value, 2.0], [[1.0], [value]]):
+        assert torch.tensor(data).dtype == torch.float64
+    assert torch.tensor(value).item() == value and torch.tensor([2.0, value])[1].item() == value
+    assert torch.as_tensor(value).dtype == torch.float64
+    # Python floats and NumPy float32 scalars keep the default dtype (PyTorch's output)
+    assert torch.tensor(1.5).dtype == torch.float32 and torch.tensor([np.float32(1.5), 2.0]).dtype == torch.float32
