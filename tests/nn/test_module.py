@@ -167,6 +167,17 @@ def test_repr_matches_pytorch():
     assert repr(nn.MSELoss()) == "MSELoss()"
 
 
+def test_module_list_repr_collapses_runs_of_equal_entries():
+    layers = nn.ModuleList([nn.Linear(1, 2), nn.Linear(1, 2), nn.ReLU(), nn.Linear(1, 2)])
+    assert repr(layers) == ("ModuleList(\n"  # PyTorch's output
+                            "  (0-1): 2 x Linear(in_features=1, out_features=2, bias=True)\n"
+                            "  (2): ReLU()\n"
+                            "  (3): Linear(in_features=1, out_features=2, bias=True)\n"
+                            ")")
+    assert repr(nn.ModuleList()) == "ModuleList()"
+    assert "(0-5): 6 x TransformerEncoderLayer(\n" in repr(nn.Transformer())
+
+
 def test_norm_layers_repr_their_bias_as_pytorch_2_13():
     assert [repr(m) for m in (nn.BatchNorm1d(3), nn.BatchNorm2d(3, affine=False), nn.BatchNorm1d(3, bias=False),
                               nn.LayerNorm(4), nn.LayerNorm((2, 4), bias=False))] == [  # PyTorch's output
