@@ -178,6 +178,22 @@ def test_module_list_repr_collapses_runs_of_equal_entries():
     assert "(0-5): 6 x TransformerEncoderLayer(\n" in repr(nn.Transformer())
 
 
+def test_parameter_containers_repr_as_pytorch():
+    params = nn.ParameterList([nn.Parameter(gg.ones(2)), nn.Parameter(gg.ones(2, 3, dtype=gg.float64))])
+    named = nn.ParameterDict({"a": nn.Parameter(gg.ones(2)), "c": nn.Parameter(gg.ones(1, dtype=gg.int64),
+                                                                               requires_grad=False)})
+    assert [repr(params), repr(named), repr(nn.ParameterDict({"a": nn.Parameter(gg.ones(2))}))] == [  # PyTorch's
+        "ParameterList(\n"
+        "    (0): Parameter containing: [torch.float32 of size 2]\n"
+        "    (1): Parameter containing: [torch.float64 of size 2x3]\n"
+        ")",
+        "ParameterDict(\n"
+        "    (a): Parameter containing: [torch.FloatTensor of size 2]\n"
+        "    (c): Parameter containing: [torch.LongTensor of size 1]\n"
+        ")",
+        "ParameterDict(  (a): Parameter containing: [torch.FloatTensor of size 2])"]
+
+
 def test_norm_layers_repr_their_bias_as_pytorch_2_13():
     assert [repr(m) for m in (nn.BatchNorm1d(3), nn.BatchNorm2d(3, affine=False), nn.BatchNorm1d(3, bias=False),
                               nn.LayerNorm(4), nn.LayerNorm((2, 4), bias=False))] == [  # PyTorch's output
