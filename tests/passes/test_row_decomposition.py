@@ -70,6 +70,25 @@ def max_margin(w, b, x, y):
 LOSSES = [logistic, mixed, classifier, max_margin]
 
 
+def stacked(w, b, x, y):
+    # axes of size 1 come and go around the rows: unsqueeze(0) and stack along 0 put them on axis 1
+    z = (x @ w + b).unsqueeze(0)
+    both = gg.stack([x @ w, y], 0)
+    return (z.mean(1) * 2).sum() + (both.mean(1) * gg.tensor([1.0, -0.5], dtype=gg.float64)).sum() + \
+        ((x @ w).unsqueeze(1).squeeze(1) ** 2).mean()
+
+
+@pytest.mark.parametrize("splits", [[0, 40], [0, 16, 32, 40], [0, 13, 26, 40]], ids=["one", "even", "uneven"])
+def test_axes_of_size_1_around_the_rows(splits, rng):
+    # (chunks of 1 row are ambiguous here: is (1, 3) -> (1, 1, 3) an unsqueeze(0) or (1)? graphgrad.dask never
+    # runs one unless the whole data set is a single row)
+    params = [rng.standard_normal(3), np.array(0.3)]
+    data = [rng.standard_normal((40, 3)), (rng.random(40) > 0.5).astype(np.float64)]
+    got = chunked_value_and_grads(stacked, params, data, splits)
+    for g, r in zip(got, reference(stacked, params, data)):
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("fn", LOSSES, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("splits", [[0, 40], [0, 16, 32, 40], [0, 13, 26, 39, 40]], ids=["one", "even", "uneven"])
 def test_chunks_sum_to_the_whole_data_set(fn, splits, rng):
