@@ -290,3 +290,17 @@ def test_the_row_count_from_outside_the_loss(client, rng):
                                                                     da.from_array(y, chunks=40))
     ref_value, ref = gg.value_and_grad(loss)(w, x, y)
     np.testing.assert_allclose([value, *g], [ref_value, *ref], rtol=1e-10)
+
+
+@pytest.mark.parametrize("chunks, block_bytes", [((11, 11, 1), None), ((1,) * 23, None), ((23,), 8 * 4 * 10)],
+                         ids=["last-chunk-1-row", "chunks-of-1-row", "last-block-1-row"])
+def test_no_block_of_one_row(client, rng, chunks, block_bytes):
+    # a block of one row traced x.squeeze() to a 0-d value, and the loss was refused ("reshaping [1, 1] to []")
+    def loss(w, x, y):
+        return (((x @ w).squeeze() - y) ** 2).mean() + ((x @ w[:, 0]).unsqueeze(0) ** 2).mean(1).sum()
+    x, y = data(rng, 23, 4)
+    w = rng.standard_normal((4, 1))
+    vg = gd.value_and_grad(loss, client=client, timeout=STEP, block_bytes=block_bytes)
+    value, g = vg(w, da.from_array(x, chunks=(chunks, 4)), da.from_array(y, chunks=(chunks,)))
+    ref_value, ref = gg.value_and_grad(loss)(w, x, y)
+    np.testing.assert_allclose([value, *g.ravel()], [ref_value, *ref.ravel()], rtol=1e-10)
