@@ -354,8 +354,8 @@ def check_row_count_free(graph: Graph, row_inputs: Sequence[bool], other: Graph,
         if m is None or m.op != n.op or len(m.inputs) != len(n.inputs) or set(m.attrs) != set(n.attrs):
             refuse(n, "the operation traced here", f"`{n.op}`", f"`{m.op}`" if m is not None else "nothing")
         for i, (x, y) in enumerate(zip(n.inputs, m.inputs)):
-            if isinstance(x, Value) != isinstance(y, Value) or \
-                    (isinstance(x, Value) and mapping.get(x) is not y) or (not isinstance(x, Value) and not _same(x, y, None)):
+            same = mapping.get(x) is y if isinstance(x, Value) else not isinstance(y, Value) and _same(x, y, None)
+            if not same:
                 refuse(n, f"operand {i + 1}", x if not isinstance(x, Value) else "a tensor",
                        y if not isinstance(y, Value) else "a tensor")
         lenient = pairs if isinstance(analysis.state(n.output), Row) else None

@@ -138,8 +138,10 @@ def test_grad_fn_names_of_composites(make, name):
 @pytest.mark.parametrize("make, name", [  # PyTorch's grad_fn names
     (lambda x: gg.nn.functional.gelu(x), "GeluBackward0"),
     (lambda x: gg.nn.functional.gelu(x, approximate="tanh"), "GeluBackward0"),
-    (lambda x: gg.nn.functional.silu(x), "SiluBackward0"), (lambda x: gg.nn.functional.softplus(x), "SoftplusBackward0"),
-    (lambda x: gg.nn.functional.leaky_relu(x), "LeakyReluBackward0"), (lambda x: gg.nn.functional.elu(x), "EluBackward0"),
+    (lambda x: gg.nn.functional.silu(x), "SiluBackward0"),
+    (lambda x: gg.nn.functional.softplus(x), "SoftplusBackward0"),
+    (lambda x: gg.nn.functional.leaky_relu(x), "LeakyReluBackward0"),
+    (lambda x: gg.nn.functional.elu(x), "EluBackward0"),
     (lambda x: gg.nn.functional.pad(x, (1, 1)), "ConstantPadNdBackward0"),
 ])
 def test_grad_fn_names_of_activations_and_padding(make, name):
