@@ -291,6 +291,14 @@ class DaskValueAndGrad:
             if i in data:
                 raise TypeError(f"graphgrad.dask: argnums includes {i} ({names[i]}), a dask array; gradients are "
                                 "taken with respect to parameters (NumPy arrays or tensors), not data")
+        for i, a in enumerate(args):
+            if i not in data and _arg_type(a) is None:
+                try:
+                    hash(a)
+                except TypeError:  # a pytree of parameters (gg.value_and_grad takes them; this does not yet)
+                    raise TypeError(f"graphgrad.dask: argument {names[i]} is a {type(a).__name__}; pass each parameter "
+                                    "as its own NumPy array or tensor argument (containers of them are not supported),"
+                                    " and static values that are hashable") from None
         first = args[data[0]]
         for i in data:
             a = args[i]

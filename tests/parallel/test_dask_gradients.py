@@ -186,6 +186,8 @@ def test_bad_arguments_are_named(rng):
         gd.value_and_grad(logistic)(np.ones(5), np.array(0.0), x, da.ones(9, chunks=5))
     with pytest.raises(ValueError, match=r"unknown chunk sizes .* x.compute_chunk_sizes\(\)"):
         gd.value_and_grad(logistic)(np.ones(5), np.array(0.0), x[x[:, 0] > 0], da.ones(10, chunks=5))
+    with pytest.raises(TypeError, match=r"argument p is a dict; pass each parameter as its own NumPy array"):
+        gd.value_and_grad(lambda p, x: (x @ p["w"]).sum())({"w": np.ones(5)}, x)  # was TypeError: unhashable type
     with pytest.raises(TypeError, match="no argument of logistic is a dask array"):
         gd.value_and_grad(logistic)(np.ones(5), np.array(0.0), np.ones((10, 5)), np.ones(10))
 
