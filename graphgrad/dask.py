@@ -45,7 +45,7 @@ from .codegen.python import module_source
 from .passes.adjoint import generate_adjoint
 from .passes.optimize import optimize
 from .passes.prune import eliminate_dead_nodes, prune_by_requires_grad
-from .passes.row_decomposition import RowCouplingError, decompose_rows
+from .passes.row_decomposition import RowCouplingError, check_row_count_free, decompose_rows
 from .runtime.compiled import _arg_type, _param_names, _still_valid, build_specialization
 from .runtime.transforms import _to_argnums
 from .runtime.tensor import Tensor
@@ -99,8 +99,8 @@ def aligned(a):
 
 def run_chunk(sources, params, blocks, meta):
     """One chunk's (value, *gradients): its blocks checked against their declared shapes, then the generated
-    module run on row blocks of ``meta["block"]`` rows (``sources`` maps a row count to its module) and
-    summed in order. Blocks keep the temporaries in cache and under malloc's mmap threshold."""
+    module run on the row blocks ``meta["blocks"]`` ((start, stop) pairs; ``sources`` maps a row count to its
+    module) and summed in order. Blocks keep the temporaries in cache and under malloc's mmap threshold."""
     start = meta["start"]
     rows = meta["rows"]
     where = "chunk %d (rows %d:%d)" % (meta["index"], start, start + rows)
@@ -116,8 +116,7 @@ def run_chunk(sources, params, blocks, meta):
         arrays.append(block)
     params = [aligned(p) for p in params]
     outs = None
-    for lo in range(0, rows, meta["block"]):
-        hi = min(lo + meta["block"], rows)
+    for lo, hi in meta["blocks"]:
         inputs = [params[j] if kind == "p" else arrays[j][lo:hi] for kind, j in meta["order"]]
         share = meta["share"] if lo == 0 else 0.0
         part = load(sources[hi - lo])(*inputs, np.float64((hi - lo) / meta["total"]), np.float64(share))
@@ -225,7 +224,17 @@ class DaskValueAndGrad:
             raise NotImplementedError(f"{name} draws random numbers (dropout in training mode): chunks would "
                                       "draw differently from one machine; call .eval() first")
         # before the buffer check: a batch norm in training mode is refused for coupling rows, its real fault
-        graph = decompose_rows(traced, [p in data for p in positions] + [False] * n_captured)
+        row_flags = [p in data for p in positions] + [False] * n_captured
+        graph = decompose_rows(traced, row_flags)
+        # a second trace for another row count: a loss that reads the rows of its block (`sum / len(x)`) differs
+        other = [_probe((rows + 1,) + tuple(a.shape[1:]), a.dtype) if i in data else p for i, (a, p) in
+                 enumerate(zip(args, probes))]
+        try:
+            other = build_specialization(self.fn, tuple(other), [i in nums for i in range(len(args))], True)
+        except Exception as e:
+            raise RowCouplingError(None, f"{name} traces for a block of {rows} rows but fails for {rows + 1} rows "
+                                         f"({type(e).__name__}: {e}); it must not depend on the rows of a chunk") from e
+        check_row_count_free(traced, row_flags, other.stages["traced"], rows, rows + 1)
         if spec.assigned:
             raise NotImplementedError(f"{name} updates module buffers: call .eval() on the module first")
         if spec.n_outputs != 1 or not spec.single or traced.outputs[0].type.shape != ():
@@ -258,17 +267,17 @@ class DaskValueAndGrad:
         self._cache[key] = compiled
         return compiled
 
-    def _block(self, args: tuple, data: list) -> int:
-        """Rows per block within a chunk: about ``block_bytes`` of data (at least one row)."""
+    def _block(self, args: tuple, data: list, chunks: tuple) -> int:
+        """Rows per block within a chunk: about ``block_bytes`` of data (at least two rows, see ``_blocks``)."""
         if self.block_bytes is None:
-            return max(args[data[0]].chunks[0])
+            return max(chunks)
         per_row = sum(args[i].dtype.itemsize * math.prod(args[i].shape[1:]) for i in data)
-        return max(1, self.block_bytes // max(per_row, 1))
+        return max(2, self.block_bytes // max(per_row, 1))
 
     def source(self, *args, rows: int | None = None) -> str:
         """The generated module the workers run on blocks of ``rows`` rows (default: the first block's)."""
         nums, data, chunks = self._prepare(args)
-        return self._compile(args, nums, data, rows or min(chunks[0], self._block(args, data))).source
+        return self._compile(args, nums, data, rows or _blocks(chunks[0], self._block(args, data, chunks))[0][1]).source
 
     # -- a step -----------------------------------------------------------------------------------
     def _prepare(self, args: tuple):
@@ -282,6 +291,14 @@ class DaskValueAndGrad:
             if i in data:
                 raise TypeError(f"graphgrad.dask: argnums includes {i} ({names[i]}), a dask array; gradients are "
                                 "taken with respect to parameters (NumPy arrays or tensors), not data")
+        for i, a in enumerate(args):
+            if i not in data and _arg_type(a) is None:
+                try:
+                    hash(a)
+                except TypeError:  # a pytree of parameters (gg.value_and_grad takes them; this does not yet)
+                    raise TypeError(f"graphgrad.dask: argument {names[i]} is a {type(a).__name__}; pass each parameter "
+                                    "as its own NumPy array or tensor argument (containers of them are not supported),"
+                                    " and static values that are hashable") from None
         first = args[data[0]]
         for i in data:
             a = args[i]
@@ -295,7 +312,7 @@ class DaskValueAndGrad:
                                  f"{names[i]} ({a.shape[0]} rows) must have the same number of rows")
         if first.shape[0] == 0:
             raise ValueError(f"graphgrad.dask: the data ({names[data[0]]}: {first.shape}) has no rows")
-        return nums, data, first.chunks[0]
+        return nums, data, _no_single_rows(first.chunks[0])
 
     def _client(self):
         return self.client if self.client is not None else default_client()
@@ -305,9 +322,10 @@ class DaskValueAndGrad:
         nums, data, chunks = self._prepare(args)
         names = self._names(len(args))
         total = sum(chunks)
-        block = self._block(args, data)
-        sizes = {min(block, rows) for rows in chunks} | {rows % block for rows in chunks if rows > block}
-        modules = {rows: self._compile(args, nums, data, rows) for rows in sorted(sizes - {0})}
+        block = self._block(args, data, chunks)
+        bounds = [_blocks(rows, block) for rows in chunks]
+        sizes = {hi - lo for chunk in bounds for lo, hi in chunk}
+        modules = {rows: self._compile(args, nums, data, rows) for rows in sorted(sizes)}
         compiled_at = time.perf_counter()
         client = self._client()
         # every data argument chunked like the first along rows, and whole along its other axes
@@ -317,7 +335,7 @@ class DaskValueAndGrad:
         captured = first.spec.captured if first.spec is not None else []
         params = [a._data if isinstance(a, Tensor) else np.asarray(a) for i, a in enumerate(args)
                   if i not in data and _arg_type(a) is not None]
-        params += [c._data for c in captured if _arg_type(c) is not None]
+        params += [c._data if isinstance(c, Tensor) else np.asarray(c) for c in captured if _arg_type(c) is not None]
         sources = {rows: dask.delayed(m.source, name=f"graphgrad-source-{_digest(m.source)}")
                    for rows, m in modules.items()}
         run, add = dask.delayed(_worker["run_chunk"], pure=True), dask.delayed(_worker["combine"], pure=True)
@@ -325,11 +343,11 @@ class DaskValueAndGrad:
         def tree(futures):
             parts, offset = [], 0
             for k, rows in enumerate(chunks):
-                meta = {"index": k, "start": offset, "rows": rows, "block": block, "total": total,
+                meta = {"index": k, "start": offset, "rows": rows, "blocks": bounds[k], "total": total,
                         "order": first.order, "data_names": [names[i] for i in data], "share": 1.0 if k == 0 else 0.0,
                         "shapes": [(rows,) + tuple(args[i].shape[1:]) for i in data],
                         "dtypes": [args[i].dtype.str for i in data]}
-                needed = {n: sources[n] for n in {min(block, rows), rows % block} if n}
+                needed = {n: sources[n] for n in {hi - lo for lo, hi in bounds[k]}}
                 parts.append(run(needed, futures, [b[k] for b in blocks], meta))
                 offset += rows
             while len(parts) > 1:  # a tree of fixed shape: the same sums in the same order on every run
@@ -375,6 +393,31 @@ class DaskValueAndGrad:
             future.release()
             for f in futures:
                 f.release()
+
+
+def _no_single_rows(chunks: tuple) -> tuple:
+    """Row chunks without a chunk of one row (merged into the chunk before it, or after it for the first), unless
+    the data has one row. A block of one row is ambiguous: `(x @ w).squeeze()` drops its row axis, and
+    `x.unsqueeze(0)` could put the rows on axis 0 or 1, so its trace would not be the whole data's loss."""
+    merged = [rows for rows in chunks if rows > 0]
+    k = 0
+    while len(merged) > 1 and k < len(merged):
+        if merged[k] == 1:
+            other = k - 1 if k > 0 else k + 1
+            merged[other] += 1
+            del merged[k]
+        else:
+            k += 1
+    return tuple(merged)
+
+
+def _blocks(rows: int, block: int) -> list:
+    """(start, stop) of each row block of a chunk of ``rows`` rows: ``block`` rows each; a remainder of one row
+    joins the last block (see ``_no_single_rows``)."""
+    bounds = [(lo, min(lo + block, rows)) for lo in range(0, rows, block)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], rows)]
+    return bounds
 
 
 def _digest(text: str) -> str:

@@ -17,10 +17,12 @@ def _as_parameter(value) -> Parameter:
     return value if isinstance(value, Parameter) else Parameter(value)
 
 
-def _describe(p: Parameter) -> str:
+def _describe(k, p: Parameter, kind: str) -> str:
+    """One line of a ParameterList's (``kind`` the dtype, ``torch.float32``) or ParameterDict's (``kind`` the type,
+    ``torch.FloatTensor``) repr, with PyTorch's two leading spaces (so the lines print indented by four)."""
     size = "x".join(str(d) for d in p.shape)
-    where = f" (GPU {p.device.index})" if p.is_cuda else ""
-    return f"Parameter containing: [{p.dtype!r} of size {size}{where}]"
+    where = f" ({p.device})" if p.is_cuda else ""
+    return f"  ({k}): Parameter containing: [{kind} of size {size}{where}]"
 
 
 class ParameterList(Module):
@@ -54,7 +56,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({k}): {_describe(p)}" for k, p in self._parameters.items())
+        return "\n".join(_describe(k, p, repr(p.dtype)) for k, p in self._parameters.items())
 
 
 class ParameterDict(Module):
@@ -95,7 +97,7 @@ class ParameterDict(Module):
             self[k] = v
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({k}): {_describe(p)}" for k, p in self._parameters.items())
+        return "\n".join(_describe(k, p, p.type()) for k, p in self._parameters.items())
 
 
 class ModuleDict(Module):

@@ -507,6 +507,21 @@ class ModuleList(_ModuleSequence):
     def _from_items(self, items: list) -> ModuleList:
         return ModuleList(module for _, module in items)
 
+    def __repr__(self) -> str:
+        """Runs of equal entries print once, as PyTorch's: ``(0-5): 6 x TransformerEncoderLayer(...)``."""
+        reprs = [repr(module) for module in self]
+        if not reprs:
+            return self._get_name() + "()"
+        runs = []  # [first index, last index, repr]
+        for i, text in enumerate(reprs):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        lines = [_addindent(f"({a}): {text}" if a == b else f"({a}-{b}): {b - a + 1} x {text}", 2)
+                 for a, b, text in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
     def extend(self, modules) -> ModuleList:
         for module in modules:
             self.append(module)

@@ -300,7 +300,7 @@ primitive("arange", attrs=("start", "stop", "step", "dtype"), nondiff=True,
 # -- composites: public names implemented with the primitives above -------------------------------
 def square(x: TensorBase) -> TensorBase:
     """``x * x``."""
-    return x * x
+    return (x * x)._shown_as("PowBackward0")  # (each composite's eager grad_fn has PyTorch's name)
 
 
 export(square, "square", tensor="square", gg="square", numpy="square")
@@ -313,7 +313,7 @@ def reciprocal(x: TensorBase) -> TensorBase:
     >>> gg.tensor([2.0, 4.0]).reciprocal()
     tensor([0.5000, 0.2500])
     """
-    return 1.0 / x
+    return (1.0 / x)._shown_as("ReciprocalBackward0")
 
 
 export(reciprocal, "reciprocal", tensor="reciprocal", gg="reciprocal", numpy="reciprocal")
@@ -326,7 +326,7 @@ def rsqrt(x: TensorBase) -> TensorBase:
     >>> gg.tensor([4.0, 16.0]).rsqrt()
     tensor([0.5000, 0.2500])
     """
-    return 1.0 / sqrt(x)
+    return (1.0 / sqrt(x))._shown_as("RsqrtBackward0")
 
 
 export(rsqrt, "rsqrt", tensor="rsqrt", gg="rsqrt")

@@ -424,7 +424,7 @@ def masked_fill(x: TensorBase, mask: TensorBase, value) -> TensorBase:
     if tuple(out.shape) != tuple(x.shape):
         raise RuntimeError(f"The size of the mask {list(mask.shape)} must be broadcastable to the tensor's size "
                            f"{list(x.shape)}")
-    return out._cast(x._type.dtype)
+    return out._cast(x._type.dtype)._shown_as("MaskedFillBackward0")
 
 
 export(masked_fill, "masked_fill", tensor="masked_fill", gg="masked_fill")

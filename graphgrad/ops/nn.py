@@ -447,7 +447,7 @@ def leaky_relu(input: TensorBase, negative_slope: float = 0.01, inplace: bool = 
     >>> F.leaky_relu(gg.tensor([-2.0, 3.0]), 0.1)
     tensor([-0.2000,  3.0000])
     """
-    return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, x * negative_slope))
+    return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, x * negative_slope), "LeakyReluBackward0")
 
 
 def elu(input: TensorBase, alpha: float = 1.0, inplace: bool = False) -> TensorBase:
@@ -460,7 +460,7 @@ def elu(input: TensorBase, alpha: float = 1.0, inplace: bool = False) -> TensorB
     # expm1 of x clamped to 0 where x > 0: the branch where() drops never overflows. The clamp is a where on
     # PyTorch's comparison, not minimum(x, 0), whose tie at x = 0 would halve the gradient there (PyTorch: alpha)
     return _maybe_inplace(input, inplace,
-                          lambda x: where(x > 0, x, expm1(where(x > 0, 0.0, x)) * alpha))
+                          lambda x: where(x > 0, x, expm1(where(x > 0, 0.0, x)) * alpha), "EluBackward0")
 
 
 def gelu(input: TensorBase, approximate: str = "none") -> TensorBase:
@@ -471,10 +471,10 @@ def gelu(input: TensorBase, approximate: str = "none") -> TensorBase:
     (tensor([-0.1587,  0.8413]), tensor([-0.1588,  0.8412]))
     """
     if approximate == "none":
-        return input * 0.5 * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
+        return (input * 0.5 * (1.0 + erf(input * (1.0 / math.sqrt(2.0)))))._shown_as("GeluBackward0")
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * 0.5 * (1.0 + tanh(inner))
+        return (input * 0.5 * (1.0 + tanh(inner)))._shown_as("GeluBackward0")
     raise RuntimeError("approximate argument must be either none or tanh.")
 
 
@@ -491,7 +491,7 @@ def softplus(input: TensorBase, beta: float = 1.0, threshold: float = 20.0) -> T
     # clamp is a where on PyTorch's comparison (not minimum, whose tie would halve the gradient at the threshold):
     # beta * x == threshold takes the log1p branch, as PyTorch's value and gradient do
     clamped = where(scaled > threshold, threshold, scaled)
-    return where(scaled > threshold, input, log1p(exp(clamped)) / beta)
+    return where(scaled > threshold, input, log1p(exp(clamped)) / beta)._shown_as("SoftplusBackward0")
 
 
 def silu(input: TensorBase, inplace: bool = False) -> TensorBase:
@@ -501,13 +501,14 @@ def silu(input: TensorBase, inplace: bool = False) -> TensorBase:
     >>> F.silu(gg.tensor([-1.0, 1.0]))
     tensor([-0.2689,  0.7311])
     """
-    return _maybe_inplace(input, inplace, lambda x: x * sigmoid(x))
+    return _maybe_inplace(input, inplace, lambda x: x * sigmoid(x), "SiluBackward0")
 
 
-def _maybe_inplace(input, inplace, compute):
-    """``compute(input)``, written into ``input`` when ``inplace`` (eager tensors: one in-place op)."""
+def _maybe_inplace(input, inplace, compute, name):
+    """``compute(input)``, its eager grad_fn shown as PyTorch's ``name``; written into ``input`` when ``inplace``
+    (eager tensors: one in-place op)."""
     if not inplace:
-        return compute(input)
+        return compute(input)._shown_as(name)
     if not hasattr(input, "_inplace_with"):
         raise RuntimeError("in-place activations (inplace=True) cannot be traced; use the out-of-place form")
     return input._inplace_with(compute)

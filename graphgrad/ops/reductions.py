@@ -366,12 +366,14 @@ export(all, "all", tensor="all", numpy=("all",), numpy_fn=_numpy_truth(all))
 def norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:
     """The vector p-norm over ``dim`` (all elements by default); p may be 1, 2 or inf."""
     if p == 2 or p == "fro":
-        return _root_zero_grad_at_zero((x * x).sum(dim, keepdim), 2)
-    if p == 1:
-        return x.abs().sum(dim, keepdim)
-    if p == float("inf"):
-        return x.abs().amax(dim, keepdim)
-    return _root_zero_grad_at_zero(abs_pow(x, p).sum(dim, keepdim), p)
+        out = _root_zero_grad_at_zero((x * x).sum(dim, keepdim), 2)
+    elif p == 1:
+        out = x.abs().sum(dim, keepdim)
+    elif p == float("inf"):
+        out = x.abs().amax(dim, keepdim)
+    else:
+        out = _root_zero_grad_at_zero(abs_pow(x, p).sum(dim, keepdim), p)
+    return out._shown_as("LinalgVectorNormBackward0")  # the eager grad_fn under PyTorch's name
 
 
 def abs_pow(x, p):
@@ -435,14 +437,14 @@ def var(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, c
     (tensor(1.6667), tensor(1.2500), tensor(1.6667))
     """
     x, dims, keepdim, correction = _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x)
-    return _var(x, dims, unbiased, keepdim, correction)
+    return _var(x, dims, unbiased, keepdim, correction)._shown_as("VarBackward0")
 
 
 def std(x: TensorBase, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None, *,
         axis=NOT_GIVEN, ddof=None, keepdims=None, dtype=None) -> TensorBase:
     """Standard deviation over ``dim``: the square root of ``var`` (NumPy's keywords as there)."""
     x, dims, keepdim, correction = _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x)
-    return _root_zero_grad_at_zero(_var(x, dims, unbiased, keepdim, correction), 2)
+    return _root_zero_grad_at_zero(_var(x, dims, unbiased, keepdim, correction), 2)._shown_as("StdBackward0")
 
 
 # NumPy's axis: () reduces none (PyTorch's dim=[] every dim)

@@ -61,6 +61,11 @@ def _reshape_rows(a, node, states):
         return s
     if s.axis == 0 and out.ndim >= 1 and out.shape[0] == x.shape[0]:
         return Row(0)  # row-major: the first axis keeps its blocks
+    rows = x.shape[s.axis]
+    kept = [i for i, d in enumerate(out.shape) if d != 1]
+    if rows != 1 and [d for d in x.shape if d != 1] == [out.shape[i] for i in kept]:
+        # only axes of size 1 come or go (unsqueeze, squeeze, stack): the row axis keeps its place among the others
+        return Row(kept[sum(d != 1 for d in x.shape[:s.axis])])
     raise RowCouplingError(node, f"reshaping {list(x.shape)} to {list(out.shape)} mixes the row axis with others")
 
 

@@ -302,6 +302,73 @@ def check_decomposable(graph: Graph, row_inputs: Sequence[bool]) -> RowAnalysis:
     return analysis
 
 
+def _same(a, b, lenient: tuple | None) -> bool:
+    """``a == b`` for attributes and literals, recursively; ``lenient = (rows, other_rows)`` also takes that pair
+    of ints (a shape that follows the block's rows)."""
+    if isinstance(a, (tuple, list)) and type(a) is type(b):
+        return len(a) == len(b) and all(_same(x, y, lenient) for x, y in zip(a, b))
+    if type(a) is not type(b):
+        return False
+    if hasattr(a, "shape") and hasattr(a, "dtype"):  # an array attribute
+        return a.shape == b.shape and a.dtype == b.dtype and bool(((a == b) | ((a != a) & (b != b))).all())
+    if isinstance(a, float) and a != a:
+        return b != b
+    return a == b or (lenient is not None and type(a) is int and (a, b) == lenient)
+
+
+def check_row_count_free(graph: Graph, row_inputs: Sequence[bool], other: Graph, rows: int, other_rows: int) -> None:
+    """Raise unless ``other`` (the loss traced for blocks of ``other_rows`` rows) is ``graph`` (traced for ``rows``)
+    with only the row axis of the per-row values resized.
+
+    One trace cannot tell a Python number that came from the rows of a block (``x.shape[0]``, ``len(x)``,
+    ``x.numel()``, ``gg.ones(len(x))``) from a constant, but every chunk would use its own: ``sum / len(x)``
+    summed over the chunks is not the whole data's ``sum / len(x)``. Two traces for different row counts
+    differ exactly there. Only per-row values (``Row``) may change, and only along their row axis.
+    """
+    graph, other = _live(graph), _live(other)
+    analysis = RowAnalysis(graph, row_inputs)
+    pairs = (rows, other_rows)
+
+    def refuse(node, what, a, b):
+        raise RowCouplingError(node, f"it depends on the number of rows in a chunk ({what} is {a} for a block of "
+                                     f"{rows} rows, {b} for {other_rows}), so each chunk would compute its own "
+                                     "(x.shape[0], len(x), numel() or a tensor of that many entries); use .mean() "
+                                     "over the rows, or pass the data set's row count in as an argument")
+
+    def check_type(node, v, w):
+        s = analysis.state(v)
+        same = v.type.dtype == w.type.dtype and v.type.ndim == w.type.ndim and all(
+            a == b or (isinstance(s, Row) and k == s.axis and (a, b) == pairs)
+            for k, (a, b) in enumerate(zip(v.type.shape, w.type.shape)))
+        if not same:
+            refuse(node, f"the type of {v.name or 'its result'}", v.type, w.type)
+
+    if len(graph.inputs) != len(other.inputs):
+        raise RowCouplingError(None, f"{graph.name} reads {len(graph.inputs)} tensors for a block of {rows} rows but "
+                                     f"{len(other.inputs)} for {other_rows}; it must not depend on the rows of a chunk")
+    mapping = dict(zip(graph.inputs, other.inputs))
+    for v, w in mapping.items():
+        check_type(None, v, w)
+    for k, n in enumerate(graph.nodes):
+        m = other.nodes[k] if k < len(other.nodes) else None
+        if m is None or m.op != n.op or len(m.inputs) != len(n.inputs) or set(m.attrs) != set(n.attrs):
+            refuse(n, "the operation traced here", f"`{n.op}`", f"`{m.op}`" if m is not None else "nothing")
+        for i, (x, y) in enumerate(zip(n.inputs, m.inputs)):
+            same = mapping.get(x) is y if isinstance(x, Value) else not isinstance(y, Value) and _same(x, y, None)
+            if not same:
+                refuse(n, f"operand {i + 1}", x if not isinstance(x, Value) else "a tensor",
+                       y if not isinstance(y, Value) else "a tensor")
+        lenient = pairs if isinstance(analysis.state(n.output), Row) else None
+        for key, value in n.attrs.items():
+            if not _same(value, m.attrs[key], lenient if key == "shape" else None):
+                refuse(n, f"its {key}", value, m.attrs[key])
+        check_type(n, n.output, m.output)
+        mapping[n.output] = m.output
+    if len(other.nodes) != len(graph.nodes) or [mapping.get(v) for v in graph.outputs] != list(other.outputs):
+        raise RowCouplingError(None, f"{graph.name} traces differently for blocks of {rows} and {other_rows} rows; "
+                                     "it must not depend on the rows of a chunk")
+
+
 def decompose_rows(graph: Graph, row_inputs: Sequence[bool]) -> Graph:
     """``graph`` rewritten to compute one chunk's share of the loss, with two new scalar inputs.
 

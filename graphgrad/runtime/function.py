@@ -16,6 +16,10 @@ _TORCH_NAMES = {
     "index_add_zeros": "IndexPutBackward0", "cast": "ToCopyBackward0", "concat": "CatBackward0",
     "log_softmax": "LogSoftmaxBackward0", "logsumexp": "LogsumexpBackward0", "full_like": "FillBackward0",
     "floor_divide": "DivBackward2", "trunc_divide": "DivBackward2",  # div(rounding_mode=...)
+    # NumPy's spellings of PyTorch's acos, ...; and PyTorch capitalizes a letter after a digit
+    "arccos": "AcosBackward0", "arcsin": "AsinBackward0", "arctan": "AtanBackward0", "arccosh": "AcoshBackward0",
+    "arcsinh": "AsinhBackward0", "arctanh": "AtanhBackward0", "arctan2": "Atan2Backward0", "log1p": "Log1PBackward0",
+    "pad": "ConstantPadNdBackward0",
 }
 
 

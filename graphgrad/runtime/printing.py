@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ir import registry
+
 
 @dataclass
 class PrintOptions:
@@ -66,16 +68,17 @@ class _Formatter:
             self.int_mode = bool(np.all(finite == np.ceil(finite)))
             p = PRINT_OPTS.precision
             items = finite.tolist()
-            if self.int_mode:
-                self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
-                widths = ([len(f"{v:.{p}e}") for v in items] if self.sci_mode
-                          else [len(f"{v:.0f}") + 1 for v in items])
+            # a forced sci_mode decides the widths too (PyTorch 2.13): the column fits the format printed
+            self.sci_mode = (hi / lo > 1000.0 or hi > 1.0e8 or (not self.int_mode and lo < 1.0e-4)
+                             if PRINT_OPTS.sci_mode is None else PRINT_OPTS.sci_mode)
+            if self.sci_mode:
+                widths = [len(f"{v:.{p}e}") for v in items]
+            elif self.int_mode:
+                widths = [len(f"{v:.0f}") + 1 for v in items]
             else:
-                self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-                widths = [len(f"{v:.{p}e}") if self.sci_mode else len(f"{v:.{p}f}") for v in items]
+                widths = [len(f"{v:.{p}f}") for v in items]
             self.max_width = max(widths)
-        if PRINT_OPTS.sci_mode is not None:
-            self.sci_mode = PRINT_OPTS.sci_mode
+        # (no finite non-zero value: PyTorch keeps the plain format whatever sci_mode says, `tensor([0., nan])`)
 
     def format(self, value) -> str:
         p = PRINT_OPTS.precision
@@ -95,8 +98,10 @@ def _summarized(data: np.ndarray) -> np.ndarray:
     e = PRINT_OPTS.edgeitems
     if data.ndim == 0:
         return data
+    if data.ndim > 1 and not e:
+        return data[:0]
     if data.shape[0] > 2 * e:
-        data = np.concatenate([data[:e], data[-e:]])
+        data = np.concatenate([data[:e], data[len(data) - e:]])
     return np.stack([_summarized(row) for row in data]) if data.ndim > 1 else data
 
 
@@ -106,15 +111,18 @@ def _body(data: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> st
         return fmt.format(data.item())
     if data.ndim == 1:
         per_line = max(1, (PRINT_OPTS.linewidth - indent) // (fmt.max_width + 2))
-        if summarize and data.shape[0] > 2 * e:
-            items = [fmt.format(v) for v in data[:e].tolist()] + [" ..."] + [fmt.format(v) for v in data[-e:].tolist()]
+        if summarize and not e:  # edgeitems=0: no element at all (the size is printed instead)
+            items = ["..."]
+        elif summarize and data.shape[0] > 2 * e:
+            items = ([fmt.format(v) for v in data[:e].tolist()] + [" ..."]
+                     + [fmt.format(v) for v in data[len(data) - e:].tolist()])
         else:
             items = [fmt.format(v) for v in data.tolist()]
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
     if summarize and data.shape[0] > 2 * e:
         rows = ([_body(r, indent + 1, summarize, fmt) for r in data[:e]] + ["..."]
-                + [_body(r, indent + 1, summarize, fmt) for r in data[-e:]])
+                + [_body(r, indent + 1, summarize, fmt) for r in data[len(data) - e:]])
     else:
         rows = [_body(r, indent + 1, summarize, fmt) for r in data]
     return "[" + ("," + "\n" * (data.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
@@ -132,19 +140,23 @@ def array_str(data: np.ndarray, indent: int = 0) -> str:
 def tensor_repr(data: np.ndarray, *, dtype: str, requires_grad: bool = False, grad_fn_name: str | None = None,
                 device: str = "cpu", prefix: str = "tensor(") -> str:
     """``tensor([...], suffixes)`` as PyTorch prints it: ``dtype=`` only for non-default dtypes, ``size=`` for
-    empty tensors whose shape is not ``(0,)``, then the device, ``grad_fn=`` or ``requires_grad=True``."""
+    empty tensors whose shape is not ``(0,)`` (and for all with ``edgeitems=0``), then the device, ``grad_fn=`` or
+    ``requires_grad=True``."""
     indent = len(prefix)
+    default = registry.default_float()  # gg.set_default_dtype(gg.float64) drops float64's suffix instead
     suffixes = []
     if device != "cpu":
         suffixes.append(f"device='{device}:0'" if ":" not in device else f"device='{device}'")
     if data.size == 0:
         if data.ndim != 1:
             suffixes.append(f"size={tuple(data.shape)}")
-        if dtype != "float32":
+        if dtype != default:
             suffixes.append(f"dtype=torch.{dtype}")
         body = "[]"
     else:
-        if dtype not in ("float32", "int64", "bool"):
+        if not PRINT_OPTS.edgeitems:
+            suffixes.append(f"size={tuple(data.shape)}")
+        if dtype not in (default, "int64", "bool"):
             suffixes.append(f"dtype=torch.{dtype}")
         body = array_str(data, indent)
     if grad_fn_name is not None:

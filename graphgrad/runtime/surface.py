@@ -5,7 +5,7 @@ its public API.
 >>> import graphgrad as torch
 >>> t = torch.tensor([1.0, 2.0], dtype=torch.float64)
 >>> t.new_zeros(2, 1).dtype, t.new_tensor([3]).dtype
-(torch.float64, torch.int64)
+(torch.float64, torch.float64)
 >>> '{:.2f}'.format(torch.tensor(3.14159))
 '3.14'
 """
@@ -61,10 +61,11 @@ class TensorSurface:
                          requires_grad)
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
-        """A copy of ``data``: its own dtype for Python data (as ``torch.tensor``), on this tensor's device."""
+        """A copy of ``data`` with this tensor's dtype and device unless given (PyTorch's rule: an int64 tensor's
+        ``new_tensor([1.5])`` is ``tensor([1])``)."""
         from .factories import tensor
 
-        return tensor(data, dtype=dtype, device=device if device is not None else self.device,
+        return tensor(data, dtype=dtype if dtype is not None else self.dtype, device=device if device is not None else self.device,
                       requires_grad=requires_grad)
 
     # -- in-place random fills (the methods are TensorBase's; initialisation code runs them under no_grad) --

@@ -47,6 +47,24 @@ class Size(tuple):
     def __repr__(self) -> str:
         return f"torch.Size({list(self)})"
 
+    # slices, sums and repeats of a Size stay Sizes (x.shape[1:] prints torch.Size([3]), not (3,))
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
+
     def numel(self) -> int:
         n = 1
         for d in self:
@@ -582,7 +600,7 @@ class Tensor(TensorSurface, TensorBase):
     def clone(self) -> "Tensor":
         if _TRACES.stack and self._born_in is not _TRACES.stack[-1]:  # a copy of the value at each call
             return Tensor._apply("cast", (self,), {"dtype": self._type.dtype})
-        return self * 1 if self._requires_grad else Tensor._wrap(self._data.copy())
+        return (self * 1)._shown_as("CloneBackward0") if self._requires_grad else Tensor._wrap(self._data.copy())
 
     def contiguous(self) -> "Tensor":
         return self
@@ -740,8 +758,8 @@ class Tensor(TensorSurface, TensorBase):
         return self._inplace("where", True, src, _SELF)
 
     # -- composites PyTorch has as methods, and writes into part of a tensor -----------------------------------
-    def log2(self): return self.log() / float(np.log(2.0))
-    def log10(self): return self.log() / float(np.log(10.0))
+    def log2(self): return (self.log() / float(np.log(2.0)))._shown_as("Log2Backward0")
+    def log10(self): return (self.log() / float(np.log(10.0)))._shown_as("Log10Backward0")
 
     def addcmul(self, tensor1, tensor2, value=1):
         """``self + value * tensor1 * tensor2``."""
@@ -1200,7 +1218,11 @@ def _to_array(data, dtype):
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
             data = _nested_items(data)
         arr = np.asarray(data)
-        if dtype is None and arr.dtype.kind == "f":
+        # Python floats take the default dtype; a NumPy float64 scalar (a float subclass) keeps float64, alone or
+        # in a list, as in PyTorch (np.float64(-3030569.1453) became float32 -3030569.25)
+        if dtype is None and arr.dtype.kind == "f" and not (
+                arr.dtype == np.float64 and (isinstance(data, np.float64) or isinstance(data, (list, tuple)) and any(
+                    isinstance(x, np.float64) for x in _flatten(data)))):
             arr = arr.astype(dtypes.default_float().numpy)
         if dtype is None and arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)

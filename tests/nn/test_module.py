@@ -167,6 +167,48 @@ def test_repr_matches_pytorch():
     assert repr(nn.MSELoss()) == "MSELoss()"
 
 
+def test_module_list_repr_collapses_runs_of_equal_entries():
+    layers = nn.ModuleList([nn.Linear(1, 2), nn.Linear(1, 2), nn.ReLU(), nn.Linear(1, 2)])
+    assert repr(layers) == ("ModuleList(\n"  # PyTorch's output
+                            "  (0-1): 2 x Linear(in_features=1, out_features=2, bias=True)\n"
+                            "  (2): ReLU()\n"
+                            "  (3): Linear(in_features=1, out_features=2, bias=True)\n"
+                            ")")
+    assert repr(nn.ModuleList()) == "ModuleList()"
+    assert "(0-5): 6 x TransformerEncoderLayer(\n" in repr(nn.Transformer())
+
+
+def test_parameter_containers_repr_as_pytorch():
+    params = nn.ParameterList([nn.Parameter(gg.ones(2)), nn.Parameter(gg.ones(2, 3, dtype=gg.float64))])
+    named = nn.ParameterDict({"a": nn.Parameter(gg.ones(2)), "c": nn.Parameter(gg.ones(1, dtype=gg.int64),
+                                                                               requires_grad=False)})
+    assert [repr(params), repr(named), repr(nn.ParameterDict({"a": nn.Parameter(gg.ones(2))}))] == [  # PyTorch's
+        "ParameterList(\n"
+        "    (0): Parameter containing: [torch.float32 of size 2]\n"
+        "    (1): Parameter containing: [torch.float64 of size 2x3]\n"
+        ")",
+        "ParameterDict(\n"
+        "    (a): Parameter containing: [torch.FloatTensor of size 2]\n"
+        "    (c): Parameter containing: [torch.LongTensor of size 1]\n"
+        ")",
+        "ParameterDict(  (a): Parameter containing: [torch.FloatTensor of size 2])"]
+
+
+def test_norm_layers_repr_their_bias_as_pytorch_2_13():
+    assert [repr(m) for m in (nn.BatchNorm1d(3), nn.BatchNorm2d(3, affine=False), nn.BatchNorm1d(3, bias=False),
+                              nn.LayerNorm(4), nn.LayerNorm((2, 4), bias=False))] == [  # PyTorch's output
+        "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)",
+        "BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=False, bias=False, track_running_stats=True)",
+        "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=False, track_running_stats=True)",
+        "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)",
+        "LayerNorm((2, 4), eps=1e-05, elementwise_affine=True, bias=False)"]
+    bn = nn.BatchNorm1d(3, bias=False)  # a learned scale, no shift
+    assert [n for n, _ in bn.named_parameters()] == ["weight"]
+    assert list(bn.state_dict()) == ["weight", "running_mean", "running_var", "num_batches_tracked"]
+    x = gg.randn(4, 3)
+    np.testing.assert_allclose(bn(x).detach().numpy(), nn.BatchNorm1d(3)(x).detach().numpy())
+
+
 def test_sequential_indexing_and_module_list():
     m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
     assert isinstance(m[-1], nn.Linear) and len(m[1:]) == 2 and len(m) == 3

@@ -186,6 +186,8 @@ def test_bad_arguments_are_named(rng):
         gd.value_and_grad(logistic)(np.ones(5), np.array(0.0), x, da.ones(9, chunks=5))
     with pytest.raises(ValueError, match=r"unknown chunk sizes .* x.compute_chunk_sizes\(\)"):
         gd.value_and_grad(logistic)(np.ones(5), np.array(0.0), x[x[:, 0] > 0], da.ones(10, chunks=5))
+    with pytest.raises(TypeError, match=r"argument p is a dict; pass each parameter as its own NumPy array"):
+        gd.value_and_grad(lambda p, x: (x @ p["w"]).sum())({"w": np.ones(5)}, x)  # was TypeError: unhashable type
     with pytest.raises(TypeError, match="no argument of logistic is a dask array"):
         gd.value_and_grad(logistic)(np.ones(5), np.array(0.0), np.ones((10, 5)), np.ones(10))
 
@@ -254,3 +256,53 @@ def test_closed_over_tensors_and_static_arguments(client, rng):
     sign.data.mul_(-1)  # a changed closed-over value is sent again
     np.testing.assert_allclose(vg(w, da.from_array(x, chunks=40), da.from_array(y, chunks=40), 2.0)[1],
                                gg.grad(loss)(w, x, y, 2.0), rtol=1e-10)
+
+
+
+def test_a_closed_over_numpy_array(client, rng):
+    scale = rng.standard_normal(5)  # read by the loss from its closure: it failed with AttributeError: _data
+
+    def loss(w, x, y):
+        return (((x * scale) @ w - y) ** 2).mean()
+    x, y = data(rng, 130, 5)
+    w = rng.standard_normal(5)
+    value, g = gd.value_and_grad(loss, client=client, timeout=STEP)(w, da.from_array(x, chunks=40),
+                                                                    da.from_array(y, chunks=40))
+    ref_value, ref = gg.value_and_grad(loss)(w, x, y)
+    np.testing.assert_allclose([value, *g], [ref_value, *ref], rtol=1e-10)
+
+
+def test_a_loss_dividing_by_its_number_of_rows_is_refused(rng):
+    # each chunk would divide its own sum by its own rows: 5x the whole data's mean for 5 chunks, with no error
+    def loss(w, x):
+        return (x @ w).sum() / len(x)
+    with pytest.raises(gd.RowCouplingError, match=r"`div` at test_dask_gradients.py:\d+ .*depends on the number of "
+                                                  r"rows in a chunk .*use \.mean\(\)"):
+        gd.value_and_grad(loss, client=object())(np.ones(3), da.ones((10, 3), chunks=2))
+
+
+def test_the_row_count_from_outside_the_loss(client, rng):
+    x, y = data(rng, 130, 5)
+    rows = len(x)  # the data set's rows, read from the closure: the same in every chunk
+
+    def loss(w, x, y):
+        return ((x @ w - y) ** 2).sum() / rows
+    w = rng.standard_normal(5)
+    value, g = gd.value_and_grad(loss, client=client, timeout=STEP)(w, da.from_array(x, chunks=40),
+                                                                    da.from_array(y, chunks=40))
+    ref_value, ref = gg.value_and_grad(loss)(w, x, y)
+    np.testing.assert_allclose([value, *g], [ref_value, *ref], rtol=1e-10)
+
+
+@pytest.mark.parametrize("chunks, block_bytes", [((11, 11, 1), None), ((1,) * 23, None), ((23,), 8 * 4 * 10)],
+                         ids=["last-chunk-1-row", "chunks-of-1-row", "last-block-1-row"])
+def test_no_block_of_one_row(client, rng, chunks, block_bytes):
+    # a block of one row traced x.squeeze() to a 0-d value, and the loss was refused ("reshaping [1, 1] to []")
+    def loss(w, x, y):
+        return (((x @ w).squeeze() - y) ** 2).mean() + ((x @ w[:, 0]).unsqueeze(0) ** 2).mean(1).sum()
+    x, y = data(rng, 23, 4)
+    w = rng.standard_normal((4, 1))
+    vg = gd.value_and_grad(loss, client=client, timeout=STEP, block_bytes=block_bytes)
+    value, g = vg(w, da.from_array(x, chunks=(chunks, 4)), da.from_array(y, chunks=(chunks,)))
+    ref_value, ref = gg.value_and_grad(loss)(w, x, y)
+    np.testing.assert_allclose([value, *g.ravel()], [ref_value, *ref.ravel()], rtol=1e-10)

@@ -60,3 +60,90 @@ def test_set_printoptions_changes_precision_and_restores():
     finally:
         gg.set_printoptions(profile="default")
     assert repr(gg.tensor([1.23456])) == "tensor([1.2346])"
+
+
+@pytest.mark.parametrize("sci_mode, make, expected", [  # PyTorch 2.13's output
+    (False, lambda: gg.tensor([1e-6, 2.5e6]), "tensor([      0.0000, 2500000.0000])"),
+    (False, lambda: gg.tensor([1.0, 2e3]), "tensor([   1., 2000.])"),
+    (True, lambda: gg.tensor([float("nan"), 1.0]), "tensor([       nan, 1.0000e+00])"),
+    (True, lambda: gg.tensor([0.0, float("nan")]), "tensor([0., nan])"),
+])
+def test_a_forced_sci_mode_sets_the_column_width_for_the_format_it_forces(sci_mode, make, expected):
+    try:
+        gg.set_printoptions(sci_mode=sci_mode)
+        assert repr(make()) == expected
+    finally:
+        gg.set_printoptions(profile="default")
+
+
+@pytest.mark.parametrize("make, expected", [  # PyTorch 2.13's output
+    (lambda: gg.arange(2000.0), "tensor([...], size=(2000,))"),
+    (lambda: gg.arange(2000.0).reshape(40, 50), "tensor([...], size=(40, 50))"),
+    (lambda: gg.arange(5.0, dtype=gg.float64), "tensor([0., 1., 2., 3., 4.], size=(5,), dtype=torch.float64)"),
+])
+def test_edgeitems_0_prints_no_element_and_the_size(make, expected):
+    try:
+        gg.set_printoptions(edgeitems=0)
+        assert repr(make()) == expected
+    finally:
+        gg.set_printoptions(profile="default")
+
+
+def test_the_dtype_suffix_is_relative_to_the_default_dtype():
+    try:
+        gg.set_default_dtype(gg.float64)
+        texts = [repr(gg.tensor([1.5, 2.0])), repr(gg.tensor([1.5], dtype=gg.float32)), repr(gg.zeros(0)),
+                 repr(gg.zeros(2, 0, dtype=gg.float32))]
+    finally:
+        gg.set_default_dtype(gg.float32)
+    assert texts == ["tensor([1.5000, 2.0000])", "tensor([1.5000], dtype=torch.float32)", "tensor([])",  # PyTorch's
+                     "tensor([], size=(2, 0), dtype=torch.float32)"]
+
+
+def test_slices_sums_and_repeats_of_a_shape_are_sizes():
+    shape = gg.ones(2, 3).shape
+    # PyTorch's output
+    assert [repr(s) for s in (shape[1:], shape + (4,), (4,) + shape, shape * 2, shape[::-1])] == [
+        "torch.Size([3])", "torch.Size([2, 3, 4])", "torch.Size([4, 2, 3])", "torch.Size([2, 3, 2, 3])",
+        "torch.Size([3, 2])"]
+    assert shape[-1] == 3 and type(shape[0]) is int and shape[1:].numel() == 3
+
+
+@pytest.mark.parametrize("make, name", [  # PyTorch's grad_fn names
+    (lambda x: x.acos(), "AcosBackward0"), (lambda x: x.asin(), "AsinBackward0"), (lambda x: x.atan(), "AtanBackward0"),
+    (lambda x: x.asinh(), "AsinhBackward0"), (lambda x: x.atanh(), "AtanhBackward0"),
+    (lambda x: (x + 1).acosh(), "AcoshBackward0"), (lambda x: gg.atan2(x, x), "Atan2Backward0"),
+    (lambda x: x.log1p(), "Log1PBackward0"),
+])
+def test_grad_fn_names_of_primitives(make, name):
+    out = make(gg.tensor([0.5, 0.25], requires_grad=True))
+    assert out.grad_fn.name() == name and repr(out).endswith(f"grad_fn=<{name}>)")
+
+
+@pytest.mark.parametrize("make, name", [  # PyTorch's grad_fn names
+    (lambda x: x.clone(), "CloneBackward0"), (lambda x: x.square(), "PowBackward0"),
+    (lambda x: x.reciprocal(), "ReciprocalBackward0"), (lambda x: x.rsqrt(), "RsqrtBackward0"),
+    (lambda x: x.log2(), "Log2Backward0"), (lambda x: x.log10(), "Log10Backward0"),
+    (lambda x: x.var(), "VarBackward0"), (lambda x: x.std(), "StdBackward0"),
+    (lambda x: x.norm(), "LinalgVectorNormBackward0"), (lambda x: x.norm(1), "LinalgVectorNormBackward0"),
+    (lambda x: x.masked_fill(x > 0.3, 0.0), "MaskedFillBackward0"),
+])
+def test_grad_fn_names_of_composites(make, name):
+    x = gg.tensor([0.5, 0.25], requires_grad=True)
+    out = make(x)
+    assert out.grad_fn.name() == name and repr(out).endswith(f"grad_fn=<{name}>)")
+    assert x.grad_fn is None  # the input's own node (a leaf's: none) is never renamed
+
+
+@pytest.mark.parametrize("make, name", [  # PyTorch's grad_fn names
+    (lambda x: gg.nn.functional.gelu(x), "GeluBackward0"),
+    (lambda x: gg.nn.functional.gelu(x, approximate="tanh"), "GeluBackward0"),
+    (lambda x: gg.nn.functional.silu(x), "SiluBackward0"),
+    (lambda x: gg.nn.functional.softplus(x), "SoftplusBackward0"),
+    (lambda x: gg.nn.functional.leaky_relu(x), "LeakyReluBackward0"),
+    (lambda x: gg.nn.functional.elu(x), "EluBackward0"),
+    (lambda x: gg.nn.functional.pad(x, (1, 1)), "ConstantPadNdBackward0"),
+])
+def test_grad_fn_names_of_activations_and_padding(make, name):
+    out = make(gg.tensor([0.5, -0.25], requires_grad=True))
+    assert out.grad_fn.name() == name and repr(out).endswith(f"grad_fn=<{name}>)")

@@ -252,3 +252,14 @@ def test_layer_norm_over_no_dims_is_refused_as_in_pytorch():
     for shape in ((), []):
         with pytest.raises(RuntimeError, match=r"normalized_shape to be at least 1-dimensional.*= \[\]"):
             torch.nn.functional.layer_norm(torch.randn(2, 3), shape)
+
+
+def test_a_numpy_float64_scalar_keeps_float64_as_in_pytorch():
+    # np.float64 is a subclass of Python's float; it was rounded to float32: -3030569.1453 became -3030569.25
+    value = np.float64(-3030569.1453)
+    for data in (value, [value], [value, 2.0], [[1.0], [value]]):
+        assert torch.tensor(data).dtype == torch.float64
+    assert torch.tensor(value).item() == value and torch.tensor([2.0, value])[1].item() == value
+    assert torch.as_tensor(value).dtype == torch.float64
+    # Python floats and NumPy float32 scalars keep the default dtype (PyTorch's output)
+    assert torch.tensor(1.5).dtype == torch.float32 and torch.tensor([np.float32(1.5), 2.0]).dtype == torch.float32

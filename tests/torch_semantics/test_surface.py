@@ -23,7 +23,11 @@ def test_new_factories_take_dtype_and_device_from_the_tensor():
     t = torch.ones(2, dtype=torch.float64)
     assert t.new_zeros(2, 3).dtype == torch.float64 and t.new_zeros((2, 3)).shape == (2, 3)
     assert t.new_ones(2).tolist() == [1.0, 1.0] and t.new_full((2,), 7).tolist() == [7.0, 7.0]
-    assert t.new_tensor([1, 2]).dtype == torch.int64 and t.new_tensor([1.5]).dtype == torch.float32
+    # PyTorch 2.13: new_tensor takes the tensor's dtype too (this said int64 and float32 for a float64 tensor)
+    assert t.new_tensor([1, 2]).dtype == torch.float64 and t.new_tensor([1.5]).dtype == torch.float64
+    assert torch.tensor([1, 2]).new_tensor([1.5]).tolist() == [1] and torch.ones(2).new_tensor([1, 2]).dtype == \
+        torch.float32
+    assert t.new_tensor([1, 2], dtype=torch.int64).dtype == torch.int64
     assert t.new_empty(4).shape == (4,)
     assert t.new_zeros(2, requires_grad=True).requires_grad
 
