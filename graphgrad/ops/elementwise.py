@@ -404,6 +404,10 @@ for _name, _pick in (("fmax", lambda a, b: a >= b), ("fmin", lambda a, b: a <= b
 # x % y takes the divisor's sign (Python, NumPy's mod, PyTorch's remainder); fmod the dividend's (C's)
 _binary("remainder", "%", (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()), dunder="mod", gg=False,
         tensor=("remainder",), numpy=("mod", "remainder"), doc="x % y, the sign of y (Python's and NumPy's mod)")
+# x // y, rounded down (Python's, NumPy's floor_divide, PyTorch's div(rounding_mode="floor")): piecewise
+# constant, so no gradient, as floor; the eager Tensor's own // (runtime/surface.py) computes the same
+_binary("floor_divide", "//", None, dunder="floordiv", gg=False, numpy=("floor_divide",), ufunc="floor_divide",
+        doc="x // y rounded toward -inf, the promoted dtype")
 # the promoted dtype, as remainder: fmod of int64 tensors is int64 (np.fmod keeps it), not a float
 fmod = primitive("fmod", batch=elementwise, infer=lambda inputs: elementwise_type(inputs),
                  expr=lambda a, xp, out: [f"{xp}.fmod({a[0]}, {a[1]})"],

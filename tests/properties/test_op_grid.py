@@ -204,6 +204,13 @@ entry("remainder", 3)(_modulo("remainder"))
 entry("fmod", 3)(_modulo("fmod"))
 
 
+@entry("floor_divide", 3)
+def _(draw, rng):  # piecewise constant (no gradient): checked as (a // b) * a, with a away from the jumps
+    shp = shape(draw)
+    b = sample(NONZERO, shp, rng)
+    return face(lambda m, x, y: m.floor_divide(x, y) * x, b * sample(FRAC, shp, rng), b)
+
+
 @entry("select", 4)
 def _(draw, rng):  # the first condition that holds picks its choice; elsewhere the default
     a, b = pair(draw)
