@@ -46,7 +46,8 @@ from .passes.adjoint import generate_adjoint
 from .passes.optimize import optimize
 from .passes.prune import eliminate_dead_nodes, prune_by_requires_grad
 from .passes.row_decomposition import RowCouplingError, check_row_count_free, decompose_rows
-from .runtime.compiled import _arg_type, _param_names, _still_valid, build_specialization
+from .ir.registry import default_float_as
+from .runtime.compiled import _arg_type, _param_names, _still_valid, build_specialization, trace_float
 from .runtime.transforms import _to_argnums
 from .runtime.tensor import Tensor
 
@@ -215,7 +216,12 @@ class DaskValueAndGrad:
             if t is None or not t.is_floating:
                 raise TypeError(f"grad: argument {i} ({names[i]}) of {name} must be a floating point tensor or "
                                 f"array, got {t or type(args[i]).__name__}")
-        # the ordinary trace (and its checks); the passes after it run on the row-decomposed graph below
+        # the ordinary trace (and its checks); the passes after it run on the row-decomposed graph below, under the
+        # default float dtype it was traced under (chunks are NumPy arrays: NumPy's float64, trace_float)
+        with default_float_as(trace_float(probes)):
+            return self._build(args, nums, data, rows, key, probes, names, name)
+
+    def _build(self, args, nums, data, rows, key, probes, names, name) -> _Compiled:
         spec = build_specialization(self.fn, tuple(probes), [i in nums for i in range(len(args))], True)
         traced = spec.stages["traced"]
         positions = [i for i, a in enumerate(args) if _arg_type(probes[i]) is not None]

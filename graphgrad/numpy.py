@@ -35,9 +35,21 @@ _SEQUENCE_ARGUMENT = {"concatenate": (0,), "stack": (0,), "vstack": (0,), "hstac
                       "column_stack": (0,), "row_stack": (0,), "block": (0,), "multi_dot": (0,), "select": (0, 1)}
 
 
+def _refuse_values_and_indices(name: str, args) -> None:
+    """A ``(values, indices)`` pair (``x.max(1)``, ``x.min(0)``, ``x.sort()``: PyTorch's spellings, see docs/ops.md)
+    where NumPy code expects an array: as one it would silently mix the indices into the values."""
+    for a in args:
+        if isinstance(a, tuple) and getattr(a, "_fields", None) == ("values", "indices"):
+            raise TypeError(f"graphgrad.numpy.{name}: got a (values, indices) pair, PyTorch's result of "
+                            f"x.max(dim) / x.min(dim) / x.sort(dim) with a positional dim; NumPy's spelling "
+                            f"x.max(axis=dim) (or graphgrad.numpy.max(x, axis=dim), graphgrad.numpy.sort) gives the "
+                            f"values alone, as does .values of the pair")
+
+
 def _dual(numpy_fn, tensor_fn, name: str):
     def fn(*args, **kwargs):
         if _any_tensor(*args, *kwargs.values()):
+            _refuse_values_and_indices(name, args)
             if kwargs.pop("out", None) is not None:
                 raise TypeError(f"graphgrad.numpy.{name}: out= is not supported on tensors (graphgrad's functions "
                                 f"return a new tensor): write y = graphgrad.numpy.{name}(...) instead")
@@ -167,6 +179,10 @@ def _array_function(self, func, types, args, kwargs):
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    if kwargs.get("out") is not None and builtins.any(isinstance(x, _T) and not hasattr(x, "_data") for x in inputs):
+        raise TypeError(f"{what} into a NumPy array (out=, or an in-place operator such as a += t on an array) with "
+                        f"a traced graphgrad tensor: the array cannot hold a traced value. Compute a new value "
+                        f"instead (a = a + t), with graphgrad.numpy functions")
     fn = _face_function("numpy", ufunc.__name__) if method == "__call__" else None
     if fn is not None and kwargs.get("out") is None and not kwargs.get("where", True) is False:
         extra = set(kwargs) - {"out"}

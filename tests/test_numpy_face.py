@@ -187,3 +187,217 @@ def test_numpy_s_complex_functions_on_real_tensors_and_its_type_names():
     np.testing.assert_array_equal(g, 2 * x)
     assert gnp.isrealobj(t) and not gnp.iscomplexobj(t) and gnp.iscomplexobj(np.array([1j]))
     assert gnp.dtype("float32") == np.float32 and gnp.__version__ == np.__version__
+
+
+# -- NumPy spellings that crashed or silently mixed PyTorch's meaning in ---------------------------------
+
+def _agrees_with_numpy(f, x, **kwargs):
+    """f's value on tensors, traced (grad, compile) and eager, is NumPy's, and its gradient finite differences'."""
+    _check_grad(f, x, **kwargs)
+    value = f(x)  # plain arrays: NumPy runs it
+    np.testing.assert_allclose(gg.value_and_grad(f)(x)[0], value, rtol=1e-12)
+    np.testing.assert_allclose(f(gg.tensor(x)).numpy(), value, rtol=1e-12)
+    np.testing.assert_allclose(gg.compile(f)(gg.tensor(x)).numpy(), value, rtol=1e-12)
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: gnp.sum(gnp.concatenate([x, x.T ** 2], axis=None) * np.arange(24.0)),
+    lambda x: gnp.sum(gnp.reshape(x, (-1,), order="F") * np.arange(12.0)),
+    lambda x: gnp.sum(x.reshape((2, 6), order="F") * np.arange(12.0).reshape(2, 6)),
+    lambda x: gnp.sum(x.reshape(6, 2, order="A") ** 2 * np.arange(2.0)),
+    lambda x: gnp.sum(gnp.expand_dims(x, (0, -1)) ** 2 * np.arange(4.0)[:, None]),
+    lambda x: gnp.sum((x // 0.5) * x + gnp.floor_divide(x, 0.7) * x + (2.0 // (x * x + 3)) * x),
+    lambda x: gnp.sum(x.repeat(2, axis=1) * np.arange(8.0)),
+    lambda x: gnp.sum(x.repeat([1, 0, 2], axis=0) ** 2 * np.arange(4.0)),
+    lambda x: gnp.sum(x.repeat(2, axis=None) * np.arange(24.0)),
+    lambda x: gnp.sum(gnp.take_along_axis(x, x.argsort(axis=1), axis=1) * np.arange(4.0)),
+    lambda x: gnp.sum(gnp.ravel(x)[x.argsort(axis=None, kind="stable")] * np.arange(12.0)),
+], ids=["concatenate-axis-None", "reshape-order-F", "method-reshape-order-F", "reshape-order-A",
+        "expand_dims-tuple", "floor-divide", "method-repeat-axis", "method-repeat-counts", "method-repeat-axis-None",
+        "method-argsort-axis", "method-argsort-axis-None"])
+def test_numpy_spellings_on_tensors_compute_numpys_values(f):
+    _agrees_with_numpy(f, np.random.default_rng(5).standard_normal((3, 4)))
+
+
+def test_floor_division_of_integers_traces_as_eager_and_numpy_compute_it():
+    floor_div = gg.compile(lambda a, b: a // b)
+    a, b = np.array([7, -7, 5]), np.array([2, 2, -3])
+    np.testing.assert_array_equal(floor_div(a, b), a // b)
+    assert floor_div(gg.tensor(a), gg.tensor(b)).dtype == gg.int64
+    np.testing.assert_array_equal(floor_div(gg.tensor([7.5, -7.5]), 2.0).numpy(), [3.0, -4.0])
+
+
+def test_a_values_indices_pair_is_refused_where_numpy_expects_an_array():
+    # x.max(1) is PyTorch's (values, indices); summing it as an array added the indices to the values
+    x = np.arange(6.0).reshape(2, 3)
+    for f in (lambda x: gnp.sum(x.max(1)), lambda x: gnp.concatenate(x.min(0)).sum(), lambda x: gnp.mean(x.sort(1))):
+        with pytest.raises(TypeError, match=r"\(values, indices\) pair.*x.max\(axis=dim\)"):
+            gg.grad(f)(x)
+    with pytest.raises(TypeError, match=r"graphgrad.numpy.sum: got a \(values, indices\) pair"):
+        gnp.sum(gg.tensor(x).max(1))
+    assert gnp.sum(gg.tensor(x).max(axis=1)).item() == 7.0
+
+
+# -- NumPy arrays in: the trace computes in NumPy's float64 where NumPy does -----------------------------
+
+def _counts_loss(w, n):
+    """float64 weights against integer counts: every int -> float step is float64 in NumPy."""
+    return (gnp.sum(w * (n * 0.1)) + gnp.sum(w * gnp.sqrt(n)) + gnp.sum(w / n) + gnp.mean(n) * gnp.sum(w ** 2)
+            + gnp.sum(w[:2] * [0.1, 0.2]))
+
+
+def test_integer_arrays_promote_to_float64_as_numpy_under_every_transform():
+    w, n = np.array([0.3, 0.7, 1.1]), np.array([1, 2, 7])
+    value = _counts_loss(w, n)  # NumPy's
+    exact = 0.1 * n + np.sqrt(n) + 1.0 / n + 2 * w * n.mean() + np.array([0.1, 0.2, 0.0])
+    v, g = gg.value_and_grad(_counts_loss)(w, n)
+    assert v == value and g.dtype == np.float64  # (float32 rounding gave 0.93999999 for 0.94)
+    np.testing.assert_allclose(g, exact, rtol=1e-14)
+    assert gg.compile(_counts_loss)(w, n) == value
+    np.testing.assert_allclose(gg.jacrev(_counts_loss)(w, n), exact, rtol=1e-14)
+    np.testing.assert_allclose(gg.vmap(gg.grad(_counts_loss), in_axes=(0, None))(np.stack([w, w]), n)[1], exact,
+                               rtol=1e-14)
+    assert gg.vjp(lambda w: _counts_loss(w, n), w)[0] == value
+    assert gg.linearize(lambda w: _counts_loss(w, n), w)[0] == value
+    assert gg.hessian(_counts_loss)(w, n)[0, 0] == pytest.approx(2 * n.mean(), rel=1e-14)
+    # compiled on NumPy arrays: what NumPy computes, float64; on tensors, PyTorch's rules (the default float)
+    scale = gg.compile(lambda n: n * 0.1)
+    assert scale(n).dtype == np.float64 and scale(gg.tensor(n)).dtype == gg.float32
+    assert "default dtype float64 -> float32" in scale.recompile_reasons[-1]
+
+
+def test_vjp_and_linearize_of_numpy_arrays_return_arrays_when_the_function_closes_over_one():
+    n = np.array([1.0, 2.0, 7.0])
+    y, f_vjp = gg.vjp(lambda w: gnp.sum(w * n), np.ones(3))
+    assert isinstance(y, np.ndarray) and isinstance(f_vjp(1.0)[0], np.ndarray)  # (they were tensors)
+    y, f_jvp = gg.linearize(lambda w: gnp.sum(w * n), np.ones(3))
+    assert isinstance(y, np.ndarray) and isinstance(f_jvp(np.ones(3)), np.ndarray)
+    y, f_vjp = gg.vjp(lambda w: gnp.sum(w * n), gg.tensor(np.ones(3)))
+    assert isinstance(y, gg.Tensor) and isinstance(f_vjp(1.0)[0], gg.Tensor)
+
+
+def test_numpy_float32_scalars_are_differentiated_by_every_transform():
+    x = np.float32(2.0)
+    for transform in (gg.grad, gg.jacrev, gg.jacfwd, gg.hessian):
+        out = transform(lambda x: x ** 3)(x)  # jacrev, jacfwd and hessian said "requires real-valued inputs"
+        assert out.dtype == np.float32 and float(out) == 12.0  # 3 x**2 and 6 x at 2
+
+
+# -- has_aux, as JAX's ------------------------------------------------------------------------------
+
+def _loss_with_aux(w, x):
+    residual = gnp.dot(x, w) - 1.0
+    return gnp.sum(residual ** 2), {"residual": residual, "mean": gnp.mean(residual)}
+
+
+def test_grad_and_value_and_grad_with_aux():
+    w, x = np.array([0.5, -1.0]), np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 0.0]])
+    residual = x @ w - 1.0
+    g, aux = gg.grad(_loss_with_aux, has_aux=True)(w, x)
+    np.testing.assert_allclose(g, 2 * x.T @ residual, rtol=1e-14)
+    np.testing.assert_allclose(aux["residual"], residual, rtol=1e-14)
+    assert isinstance(aux["mean"], np.ndarray) and aux["mean"] == residual.mean()
+    (value, aux), (gw, gx) = gg.value_and_grad(_loss_with_aux, argnums=(0, 1), has_aux=True)(w, x)
+    assert value == np.sum(residual ** 2)
+    np.testing.assert_allclose(gx, 2 * np.outer(residual, w), rtol=1e-14)
+    g, aux = gg.grad(lambda w, x, scale=1.0: (_loss_with_aux(w, x)[0] * scale, scale), has_aux=True)(w, x, scale=3.0)
+    np.testing.assert_allclose(g, 6 * x.T @ residual, rtol=1e-14)  # keyword arguments pass through
+    g, aux = gg.grad(lambda t: (t ** 3, t * 2), has_aux=True)(2.0)
+    assert g == 12.0 and isinstance(g, np.float64)  # a float's gradient is a scalar, as without aux
+    # on tensors requiring grad the results carry history; under compile, one graph
+    t = gg.tensor(w, requires_grad=True)
+    g, aux = gg.grad(_loss_with_aux, has_aux=True)(t, x)
+    aux["mean"].backward()
+    np.testing.assert_allclose(t.grad.numpy(), x.mean(axis=0), rtol=1e-14)
+    first = gg.compile(lambda w: gg.grad(_loss_with_aux, has_aux=True)(w, gg.tensor(x))[0][0])
+    np.testing.assert_allclose(first(gg.tensor(w)).item(), (2 * x.T @ residual)[0], rtol=1e-14)
+    with pytest.raises(TypeError, match="must return a pair"):
+        gg.grad(lambda w: gnp.sum(w), has_aux=True)(w)
+    with pytest.raises(TypeError, match=r"a pair \(scalar, aux\)"):
+        gg.grad(lambda w: (w, 1.0), has_aux=True)(w)
+
+
+# -- in-place updates of arguments: refused by the pure transforms (compile writes them back) ----------------
+
+def _accumulate(x, buf):
+    buf += x  # NumPy updates the caller's array
+    return gnp.sum(buf * x)
+
+
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacrev", "jacfwd", "hessian", "elementwise_grad",
+                                       "vmap"])
+def test_an_argument_updated_in_place_is_refused_by_the_transforms(transform):
+    # jacrev, jacfwd, hessian, vmap and elementwise_grad returned values and left buf as it was; grad said
+    # "grad requires a scalar output"
+    x, buf = np.array([1.0, 2.0]), np.zeros(2)
+    f = getattr(gg, transform)(_accumulate, **({"in_axes": (0, None)} if transform == "vmap" else {}))
+    with pytest.raises(TracerError, match=r"in-place add_ on 'buf', an argument .* transforms pure functions.*"
+                                          r"buf = buf \+ x"):
+        f(np.ones((3, 2)) if transform == "vmap" else x, buf)
+    compiled, buf = gg.compile(_accumulate), np.zeros(2)
+    assert [float(compiled(x, buf)) for _ in range(2)] == [5.0, 10.0] and buf.tolist() == [2.0, 4.0]
+
+
+def test_a_numpy_array_updated_with_a_traced_value_is_refused_naming_the_alternative():
+    buf = np.zeros(2)
+
+    def f(x):
+        b = buf
+        b += x  # ndarray.__iadd__(traced): "numpy.add is not available" named the wrong problem
+        return gnp.sum(b)
+    with pytest.raises(TypeError, match=r"numpy.add into a NumPy array .*a = a \+ t"):
+        gg.grad(f)(np.ones(2))
+    b = np.zeros(2)
+    b += gg.tensor([1.0, 2.0])  # an eager tensor without gradient: NumPy computes on its values, as before
+    assert b.tolist() == [1.0, 2.0]
+
+
+def test_namedtuples_are_pytrees_as_in_jax():
+    from collections import namedtuple
+
+    Params = namedtuple("Params", "w b")
+    loss = lambda p, x: gnp.sum((x @ p.w + p.b) ** 2)  # noqa: E731
+    p, x = Params(np.array([1.0, -2.0]), 0.5), np.array([[1.0, 2.0], [3.0, 4.0]])
+    residual = x @ p.w + p.b
+    g = gg.grad(loss)(p, x)  # was refused: "got Params ... pass floats (np.asarray(p, dtype=float))"
+    assert type(g) is Params and isinstance(g.b, np.float64)
+    np.testing.assert_allclose(g.w, 2 * x.T @ residual, rtol=1e-14)
+    assert g.b == 2 * residual.sum()
+    batched = gg.vmap(lambda p: p.w * p.b, in_axes=(Params(0, None),))(Params(np.ones((3, 2)), 2.0))
+    np.testing.assert_array_equal(batched, np.full((3, 2), 2.0))
+    with pytest.raises(TypeError, match=r"got int for argument 0 \(p.b\)"):
+        gg.grad(loss)(Params(p.w, 1), x)
+
+
+# -- NumPy's random generators drawn from while tracing --------------------------------------------------
+
+def test_numpy_random_draws_inside_a_transformed_function_are_new_at_every_call_as_in_numpy():
+    # the first trace's draws were baked into the graph and reused at every later call
+    rs = np.random.RandomState(0)
+
+    def noisy(w):
+        return gnp.sum(w * np.random.randn(3)) + gnp.sum(w * rs.randn(3))
+
+    def reference(calls, seed):
+        np.random.seed(seed)
+        mine = np.random.RandomState(0)
+        return [np.random.randn(3) + mine.randn(3) for _ in range(calls)]
+
+    grad = gg.grad(noisy)
+    np.random.seed(1)
+    with pytest.warns(UserWarning, match=r"drew random numbers from (NumPy's global random generator|the random "
+                                         r"generator closed-over 'rs')") as warned:
+        got = [grad(np.ones(3)) for _ in range(3)]
+    assert {str(w.message).split(", which")[0] for w in warned} == {
+        "graphgrad: the traced function drew random numbers from NumPy's global random generator (np.random)",
+        "graphgrad: the traced function drew random numbers from the random generator closed-over 'rs'"}
+    np.testing.assert_allclose(got, reference(3, 1), rtol=1e-15)
+    compiled, rs = gg.compile(noisy), np.random.RandomState(0)
+    np.random.seed(2)
+    with pytest.warns(UserWarning, match="drew random numbers"):  # (both generators again)
+        got = [compiled(np.ones(3)) for _ in range(3)]
+    np.testing.assert_allclose(got, [r.sum() for r in reference(3, 2)], rtol=1e-15)
+    assert "moved on since the trace drew from it" in compiled.recompile_reasons[-1]
+    # a generator made (and seeded) inside draws the same numbers at every call: nothing to guard
+    seeded = gg.grad(lambda w: gnp.sum(w * np.random.default_rng(0).standard_normal(3)))
+    np.testing.assert_array_equal(seeded(np.ones(3)), seeded(np.ones(3)))

@@ -6,6 +6,7 @@ be audited (``graphgrad ops`` prints it).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -87,6 +88,18 @@ _DEFAULT_FLOAT = ["float32"]
 def default_float() -> str:
     """The name of the default float dtype, ``"float32"`` unless ``graphgrad.set_default_dtype`` changed it."""
     return _DEFAULT_FLOAT[0]
+
+
+@contextlib.contextmanager
+def default_float_as(name: str):
+    """``name`` as the default float dtype while the block runs (a trace of NumPy arrays builds its graph under
+    NumPy's float64, ``runtime.compiled.trace_float``), restored after it, as it was."""
+    saved = _DEFAULT_FLOAT[0]
+    _DEFAULT_FLOAT[0] = name
+    try:
+        yield
+    finally:
+        _DEFAULT_FLOAT[0] = saved
 
 
 def _category(dtype: str) -> int:

@@ -15,6 +15,7 @@ from ..passes.batching import along_axis, broadcast_batch, moveaxis, pad_after_b
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..tracer.tracer import SymbolicTensor
 from .define import constant_like, primitive
+from .reductions import NOT_GIVEN
 
 
 def _index_shape(shape: tuple, index: tuple) -> tuple:
@@ -604,9 +605,13 @@ primitive("scatter_add_index", memory="fresh", batch=_scatter_add_index_batch,
 
 
 # -- sorting: the order is an integer op (no gradient); the values are a gather by it -------------------------
-def argsort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False) -> TensorBase:
+def argsort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False, *, axis=NOT_GIVEN,
+            kind=None) -> TensorBase:
     """Indices that sort ``x`` along ``dim`` (always stable ascending: ties keep their order; ``stable`` is
-    accepted for PyTorch's signature, which ``graphgrad.argsort`` passes on)."""
+    accepted for PyTorch's signature, which ``graphgrad.argsort`` passes on). NumPy's ``axis=`` (None: the
+    flattened tensor) and ``kind=`` are accepted too."""
+    if axis is not NOT_GIVEN:
+        x, dim = (x.reshape(-1), 0) if axis is None else (x, axis)
     (d,) = normalize_dims(dim, x.ndim)
     order = bind("argsort", x, dim=d)
     return order.flip(d) if descending else order

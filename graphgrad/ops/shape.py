@@ -14,6 +14,7 @@ from ..ir.registry import ShapeError, normalize_dims, result_dtype
 from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, RowRule, aligned_axis
 from .define import array, as_tensors, lift, primitive
+from .reductions import NOT_GIVEN
 from ..passes.batching import batch_size, broadcast_batch, pad_after_batch, to_front
 
 
@@ -39,9 +40,15 @@ def _reshape_type(inputs, shape):
     return TensorType(tuple(shape), x.dtype)
 
 
-def reshape(x: TensorBase, *shape) -> TensorBase:
-    """The same elements in a new shape (row-major); one dimension may be -1."""
+def reshape(x: TensorBase, *shape, order: str = "C") -> TensorBase:
+    """The same elements in a new shape (row-major); one dimension may be -1. NumPy's ``order="F"`` reads and
+    writes the elements column-major (the axes reversed on both sides of a row-major reshape)."""
     shape = shape_arg(shape)
+    if order not in ("C", "A"):  # "A": NumPy's "as the array is laid out", and a tensor is row-major
+        if order != "F":
+            raise ValueError(f"order must be one of 'C', 'F', 'A' (got {order!r})")
+        flipped = reshape(x.permute(*range(x.ndim - 1, -1, -1)), *shape[::-1])
+        return flipped.permute(*range(flipped.ndim - 1, -1, -1))
     if -1 in shape:
         known = 1
         for d in shape:
@@ -80,7 +87,7 @@ primitive("reshape", memory="view", view=True, batch=_reshape_batch,
           vjp=(lambda g, out, x, *, shape: g.reshape(x.shape),),
           expr=lambda a, xp, out, shape: [f"{a[0]}.reshape({shape})"],
           fn=reshape, tensor=("reshape", "view"), gg="reshape", numpy="reshape",
-          numpy_fn=lambda a, shape: reshape(a, shape))
+          numpy_fn=lambda a, shape, order="C": reshape(a, shape, order=order))
 
 
 # -- permute ------------------------------------------------------------------------------------
@@ -252,7 +259,8 @@ primitive("concat", memory="fresh", batch=_concat_batch, attrs=("dim",), infer=_
           doc="join tensors along an existing axis",
           expr=lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"],
           fn=cat, gg=("cat", "concat"), numpy="concatenate",
-          numpy_fn=lambda arrays, axis=0: cat(as_tensors(list(arrays)), axis))
+          numpy_fn=lambda arrays, axis=0: cat([x.reshape(-1) for x in as_tensors(list(arrays))] if axis is None else
+                                               as_tensors(list(arrays)), 0 if axis is None else axis))
 
 
 # -- composites ---------------------------------------------------------------------------------
@@ -350,7 +358,23 @@ def _numpy_squeeze(a: TensorBase, axis=None) -> TensorBase:
 
 
 export(squeeze, "squeeze", tensor="squeeze", gg="squeeze", numpy="squeeze", numpy_fn=_numpy_squeeze)
-export(unsqueeze, "unsqueeze", tensor="unsqueeze", gg="unsqueeze", numpy="expand_dims")
+
+
+def _expand_dims(a: TensorBase, axis) -> TensorBase:
+    """NumPy's ``expand_dims``: ``axis`` may be a tuple, each a position in the result."""
+    if isinstance(axis, int):
+        return unsqueeze(a, axis)
+    out_ndim = a.ndim + len(axis)
+    axes = [one_dim(d, out_ndim) for d in axis]
+    if len(set(axes)) != len(axes):
+        raise ValueError("repeated axis")
+    shape = iter(a.shape)
+    return a.reshape(tuple(1 if d in axes else next(shape) for d in range(out_ndim)))
+
+
+export(unsqueeze, "unsqueeze", tensor="unsqueeze", gg="unsqueeze", numpy="expand_dims", numpy_fn=_expand_dims)
+
+
 def _transpose_method(x: TensorBase, *axes) -> TensorBase:
     """``x.transpose(dim0, dim1)`` swaps two dimensions (PyTorch's); NumPy's forms permute: ``x.transpose()``
     reverses the axes, ``x.transpose((1, 0, 2))`` and ``x.transpose(1, 0, 2)`` (three or more axes) reorder them.
@@ -436,15 +460,20 @@ export(roll, "roll", tensor="roll", gg="roll", numpy="roll",
        numpy_fn=lambda a, shift, axis=None: roll(a, shift, axis))
 
 
-def repeat(x: TensorBase, *sizes) -> TensorBase:
+def repeat(x: TensorBase, *sizes, axis=NOT_GIVEN) -> TensorBase:
     """Tile ``x``: ``sizes[i]`` copies along dimension ``i`` (PyTorch's ``Tensor.repeat``; new leading
-    dimensions when ``sizes`` is longer than ``x.ndim``).
+    dimensions when ``sizes`` is longer than ``x.ndim``). NumPy's keyword ``axis=`` gives NumPy's ``repeat``, each
+    element repeated in a row (``axis=None``: of the flattened tensor).
 
     >>> import graphgrad as gg
     >>> gg.tensor([1, 2]).repeat(2, 2)
     tensor([[1, 2, 1, 2],
             [1, 2, 1, 2]])
+    >>> gg.tensor([1, 2]).repeat(2, axis=0)
+    tensor([1, 1, 2, 2])
     """
+    if axis is not NOT_GIVEN:
+        return _numpy_repeat(x, sizes[0] if len(sizes) == 1 else sizes, axis)
     sizes = shape_arg(sizes)
     if len(sizes) < x.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "

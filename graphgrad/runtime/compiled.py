@@ -28,7 +28,7 @@ from ..codegen.loader import load_module
 from ..codegen.cuda import fusible as cuda_fusible
 from ..codegen.python import module_source
 from ..ir.graph import Graph, Value
-from ..ir.registry import default_float
+from ..ir.registry import default_float, default_float_as
 from ..ir.types import TensorType, dtype_name
 from ..passes.fusion import fuse_elementwise
 from ..passes.adjoint import generate_adjoint
@@ -42,7 +42,8 @@ from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_fil
 from .engine import _modified
 from .function import Node, _sequence
 from .grad_mode import is_grad_enabled
-from .guards import LIMIT, ArrayReader, ContentReader, array_guard, content_guard, difference, warn_at
+from .guards import (LIMIT, RANDOM_GENERATORS, ArrayReader, ContentReader, RandomStateReader, array_guard,
+                     content_guard, difference, random_guard, warn_at)
 from .pytree import tree_flatten, tree_unflatten
 from .tensor import _NO_ATTRS, _QUIET, Tensor, _fp_mode, _xp
 
@@ -83,6 +84,8 @@ class Specialization:
     cotangent_plan: tuple = ()  # per output that requires grad: (position, shape, dtype), for backward
     #: CuPy modules fuse elementwise chains into kernels (``compile(fuse=False)``: one call per op, to compare)
     fuse: bool = True
+    #: the default float dtype it was traced under (``trace_float``): later stages re-type nodes under it
+    trace_float: str = "float32"
 
     def module(self, backend: str):
         if backend not in self.modules:
@@ -102,7 +105,7 @@ class Specialization:
     def source_for(self, backend: str) -> str:
         if backend not in self.source:
             start = time.perf_counter()
-            with _no_gc():
+            with _no_gc(), default_float_as(self.trace_float):  # fusion re-types nodes: as they were traced
                 self.source[backend] = _module_text(self, backend)
             self.timings[f"codegen ({backend})" if backend != "numpy" else "codegen"] = time.perf_counter() - start
         return self.source[backend]
@@ -129,6 +132,23 @@ def _arg_type(x):
     if isinstance(x, SymbolicTensor):
         return x._type
     return None
+
+
+def trace_float(leaves) -> str:
+    """The default float dtype a trace of these argument leaves runs under (and that keys its specialization).
+
+    NumPy arrays in, and no tensor among them: NumPy's float64. The function, run on those arrays, computes in
+    NumPy, where an integer array meets a Python float (``n * 0.1``), true division (``n / 3``), a float
+    function (``np.sqrt(n)``, ``np.mean(n)``) or a list of floats (``x * [0.1, 0.2]``) in float64; traced under
+    graphgrad's float32 default they would be rounded to float32. With a tensor among the arguments,
+    graphgrad's default dtype (PyTorch's rules), and inside another trace, that trace's (already in force)."""
+    arrays = False
+    for x in leaves:
+        if x.__class__ is np.ndarray:
+            arrays = True
+        elif isinstance(x, (Tensor, SymbolicTensor)):
+            return default_float()
+    return "float64" if arrays else default_float()
 
 
 def _remember_diff_types(spec, inputs: list) -> tuple:
@@ -173,6 +193,8 @@ def _stale_guard(spec) -> str | None:
             if isinstance(name, ArrayReader):
                 change = "shape" if value[0] != now[0] else "dtype" if value[1] != now[1] else "values"
                 return f"{_guard_label(obj, name)} changed: its {change}"
+            if isinstance(name, RandomStateReader):
+                return f"{_guard_label(obj, name)} moved on since the trace drew from it"
             if isinstance(name, ContentReader):  # the snapshots are tuples: show the object itself
                 return f"{_guard_label(obj, name)} changed: {difference(value, now)}"
             return f"{_guard_label(obj, name)} changed: {_short(value)} -> {_short(now)}"
@@ -260,9 +282,16 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
         value = read_guarded(cell, "cell_contents")
         guards.append((cell, "cell_contents", value))
         reached.append((value, f"closed-over {name!r}"))
+    if "random" in names and "np.random" not in seen:  # np.random.randn(...): NumPy's global generator
+        seen.add("np.random")
+        guards.append(random_guard(np.random.mtrand._rand, "NumPy's global random generator (np.random)"))
     for value, label in reached:  # an update inside a list, dict or plain object changes what the trace read
         if value.__class__ is np.ndarray:  # so does one inside an array, unless the trace lifts it
             guards.append(array_guard(value, label))
+            continue
+        rng = value if isinstance(value, RANDOM_GENERATORS) else getattr(value, "__self__", None)
+        if isinstance(rng, RANDOM_GENERATORS):  # rs.randn(...), or randn imported from numpy.random
+            guards.append(random_guard(rng, f"the random generator {label}"))
             continue
         contents = content_guard(value, label, code)
         if contents is not None:
@@ -285,6 +314,16 @@ def _after_trace(guards: list, fn, captured: list) -> list:
     kept = []
     lifted = {id(c) for c in captured}
     for obj, name, value in guards:
+        if isinstance(name, RandomStateReader):
+            if same_value(name(obj), value):
+                continue  # the trace drew nothing from it
+            warn_at(f"graphgrad: the traced function drew random numbers from {name.__doc__}, which a compiled "
+                    f"function (and a transform's graph) would reuse at every call: it is traced again whenever the "
+                    f"generator has moved on, at the cost of a trace per call. Draw them outside and pass them as "
+                    f"an argument (or, under @graphgrad.compile, use graphgrad.randn and friends, drawn afresh at "
+                    f"every call)", fn)
+            kept.append((obj, name, value))  # the state before the trace: a later call finds it moved on
+            continue
         if isinstance(name, ArrayReader):
             if id(obj) in lifted:
                 continue
@@ -354,8 +393,11 @@ def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: 
     leaves are static. ``requires_grad`` has one flag per argument (for all its leaves), or ``leaf_flags`` one
     per leaf. ``seed="ones"`` (``graphgrad.grad``) differentiates the arguments flagged in ``requires_grad``
     only, never the tensors ``fn`` closes over."""
-    with _no_gc():
-        return _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, leaf_flags, outputs)
+    float_name = trace_float(tree_flatten(tuple(args))[0])
+    with _no_gc(), default_float_as(float_name):
+        spec = _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, leaf_flags, outputs)
+    spec.trace_float = float_name
+    return spec
 
 
 def _fetch(result, outputs, name: str):
@@ -390,7 +432,9 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
     def call(*leaf_values):
         return user_fn(*tree_unflatten(treedef, leaf_values))
 
-    tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"))
+    # gg.grad's function is pure: an argument updated in place is refused (compile writes it back)
+    tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"),
+                           pure="graphgrad.grad" if seed == "ones" else None)
     guards = _after_trace(guards, fn, tracer.captured)
     if outputs is not None:
         result = _fetch(result, outputs, tracer.graph.name)
@@ -531,8 +575,8 @@ def _leaf_paths(tree, prefix: str) -> list[str]:
     def walk(d, path):
         if d.kind == "leaf":
             paths.append(path)
-        elif d.kind == "dict":
-            for k, c in zip(d.meta, d.children):
+        elif d.kind in ("dict", "namedtuple"):
+            for k, c in zip(d.meta if d.kind == "dict" else d.meta[0]._fields, d.children):
                 walk(c, f"{path}_{k}")
         else:
             for i, c in enumerate(d.children):
@@ -813,10 +857,11 @@ class CompiledFunction:
         """The structural specialization key of a call: (argument structure, one part per leaf, grad mode,
         backend, default dtype). Never an object's ``id()`` for values that can be compared (see ``_leaf_key``).
         The default dtype is part of it because type rules read it while tracing (int / int, int * 2.5, float
-        factories): code traced under float32 would compute float32 after ``set_default_dtype(float64)``."""
+        factories): code traced under float32 would compute float32 after ``set_default_dtype(float64)``. It is
+        the one the trace runs under: NumPy's float64 for NumPy arrays without tensors (``trace_float``)."""
         leaves, treedef = tree_flatten(tuple(args))
         return (treedef, tuple(_leaf_key(x) for x in leaves), is_grad_enabled(), self.backend or _backend_of(leaves),
-                default_float())
+                trace_float(leaves))
 
     def specialize(self, *args, _types=None) -> Specialization:
         key = self._key(args)

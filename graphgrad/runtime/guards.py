@@ -138,6 +138,38 @@ def array_guard(array: np.ndarray, label: str) -> tuple:
     return array, reader, reader(array) if array.size <= LIMIT else None
 
 
+class RandomStateReader(ContentReader):
+    # A guard's reader for a NumPy random generator the traced function may draw from (NumPy's global one behind
+    # np.random.randn, or a RandomState or Generator it closes over): its bit generator's state. A trace that
+    # draws bakes the draws into the graph, where NumPy would draw new numbers at the next call; the guard
+    # (kept only when the trace drew, see graphgrad.runtime.compiled._after_trace) then traces again.
+
+    def __init__(self, label: str):
+        self.__doc__ = label
+
+    def __call__(self, rng):
+        state = rng.bit_generator.state if isinstance(rng, np.random.Generator) else rng.get_state(legacy=False)
+        return _frozen(state)
+
+
+def _frozen(x):
+    """A random generator's state (nested dicts of ints, strings and arrays) as tuples ``same_value`` compares."""
+    if isinstance(x, dict):
+        return tuple((k, _frozen(v)) for k, v in sorted(x.items()))
+    if isinstance(x, np.ndarray):
+        return x.dtype.str, x.tobytes()
+    return x
+
+
+RANDOM_GENERATORS = (np.random.RandomState, np.random.Generator)
+
+
+def random_guard(rng, label: str) -> tuple:
+    """A guard ``(rng, RandomStateReader, its state now)`` on a NumPy random generator."""
+    reader = RandomStateReader(label)
+    return rng, reader, reader(rng)
+
+
 def warn_at(message: str, fn) -> None:
     """A UserWarning attributed to the line that defines ``fn`` (a function or its code object), which is
     where the user can act on it, not to graphgrad's own frames."""

@@ -21,17 +21,17 @@ from ..codegen.loader import load_module
 from ..codegen.python import module_source
 from ..ir.api import TensorBase, bind
 from ..ir.graph import Graph, Value
-from ..ir.registry import default_float
+from ..ir.registry import default_float_as
 from ..ir.types import TensorType
 from ..passes.adjoint import generate_adjoint
 from ..passes.batching import batch_interpret, moveaxis, to_front
 from ..passes.optimize import optimize
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
 from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, _converted, read_guarded, same_value, trace
-from .compiled import _after_trace, _arg_type, _backend_of, _closure_guards, _param_names
+from .compiled import _after_trace, _arg_type, _backend_of, _closure_guards, _param_names, trace_float
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
-from .transforms import non_float_error
+from .transforms import _as_differentiable, non_float_error
 from .tensor import Tensor
 
 __all__ = ["vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "elementwise_grad",
@@ -76,8 +76,9 @@ def _to_argnums(argnums, n: int, what: str) -> tuple:
 
 
 def _float_args(args: tuple, positions, what: str, fn) -> tuple:
-    """Python floats at differentiated positions become 0-d float64 arrays (they are traced, not baked in);
-    anything else there must be a floating point array or tensor (or a pytree of them)."""
+    """Python floats and NumPy float scalars at differentiated positions become 0-d arrays (float64 for a Python
+    float, a NumPy scalar's own dtype): they are traced, not baked in; anything else there must be a floating
+    point array or tensor (or a pytree of them)."""
     out = list(args)
     while isinstance(fn, Staged):  # hessian is jacfwd(jacrev(fn)): name the user's function
         fn = fn.fn
@@ -85,8 +86,7 @@ def _float_args(args: tuple, positions, what: str, fn) -> tuple:
         leaves, tree = tree_flatten(args[i])
         new = []
         for leaf, path in zip(leaves, leaf_paths(tree)):
-            if isinstance(leaf, float):
-                leaf = np.asarray(leaf, dtype=np.float64)
+            leaf = _as_differentiable(leaf)  # a Python float, np.float64 or np.float32: a 0-d array of its dtype
             t = _arg_type(leaf)
             if t is None or not t.is_floating:
                 raise non_float_error(what, fn, i, len(args), path, leaf)
@@ -189,7 +189,7 @@ def _trace_user(fn, args: tuple, has_aux: bool, what: str, types: list | None = 
         holder["out"] = tree_flatten(out)
         return holder["out"][0] + (holder["aux"][0] if has_aux else [])
 
-    tracer, result = trace(flat, types, [names[i] for i in dynamic], None, _name(fn))
+    tracer, result = trace(flat, types, [names[i] for i in dynamic], None, _name(fn), pure=f"graphgrad.{what}")
     if ACTIVE.stack:  # the Python state this trace read (train/eval flags) guards the enclosing one too
         ACTIVE.stack[-1].guards.update(tracer.guards)
     if tracer.random_inputs:
@@ -408,14 +408,16 @@ class Staged:
                 parts.append(("static", type(leaf).__name__, leaf))
             else:
                 parts.append(("static", type(leaf).__name__, id(leaf)))
-        # the default dtype: type rules read it while tracing (int / int is the default float)
-        return tree, tuple(parts), default_float()
+        # the default dtype: type rules read it while tracing (int / int is the default float); NumPy's float64
+        # for NumPy arrays, which _entry traces under
+        return tree, tuple(parts), trace_float(leaves)
 
     def _entry(self, args: tuple) -> _Entry:
         key = self._key(args)
         entry = self._cache.get(key)
         if entry is None or not entry.still_valid():
-            entry = self._cache[key] = self._stage(args)
+            with default_float_as(key[-1]):
+                entry = self._cache[key] = self._stage(args)
         if ACTIVE.stack:  # what this trace read guards the enclosing one too, cached or not
             enclosing = ACTIVE.stack[-1]
             for guard in entry.guards:
@@ -588,6 +590,40 @@ def _grad_all(fn, what: str):
     return Staged(impl, fn, "grad", lambda n: tuple(range(n)))
 
 
+def value_and_grad_with_aux(fn, argnums=0, what: str = "value_and_grad"):
+    """JAX's ``value_and_grad(fn, argnums, has_aux=True)``: ``fn`` returns ``(scalar, aux)``; the staged function,
+    called as ``staged(*args, kwargs)`` (the keyword arguments as one more argument, a dict, never
+    differentiated), returns ``((value, aux), gradient)``, the aux values computed by the same graph but not
+    differentiated."""
+    @functools.wraps(fn)
+    def with_kwargs(*args):
+        return fn(*args[:-1], **args[-1])
+
+    def impl(*args):
+        nums = _nums(argnums, len(args) - 1, what)
+        vg = _vjp_graph(with_kwargs, args, _diff_mask(args, nums), True, what)
+        tr = vg.traced
+        out = vg.graph.outputs[0].type if tr.n_out == 1 else None
+        if out is None or out.size != 1 or not out.is_floating:
+            raise TypeError(f"{what} requires a function returning a pair (scalar, aux) with a real-valued (floating "
+                            f"point) scalar; {_name(fn)} returns "
+                            f"{', '.join(str(v.type) for v in vg.graph.outputs[:tr.n_out])} before its aux")
+        dyn = [tr.leaves[i] for i in tr.dynamic]
+        forward = _replay(tr.graph, dyn + _captured(tr.captured))
+        ones = [bind("full_like", forward[i], value=1.0) for i in vg.ct_for]
+        values = _replay(vg.graph, dyn + _captured(tr.captured) + ones)
+        by_leaf = dict(zip(vg.grad_for, values[tr.n_out:tr.n_out + len(vg.grad_for)]))
+        slices = _arg_leaf_slices(args)
+        grads = []
+        for i in nums:
+            leaves, tree = tree_flatten(args[i])
+            grads.append(tree_unflatten(tree, [by_leaf[k] for k in slices[i]]))
+        aux = tree_unflatten(tr.aux_tree, forward[tr.n_out:])
+        return (tree_unflatten(tr.out_tree, forward[:tr.n_out]), aux), grads[0] if nums._single else tuple(grads)
+
+    return Staged(impl, fn, what, lambda n: _to_argnums(argnums, n - 1, what))
+
+
 def jacrev(fn, argnums=0, has_aux: bool = False):
     """The Jacobian of ``fn`` by reverse mode: one VJP per output element, batched (JAX's ``jacrev``).
 
@@ -739,17 +775,18 @@ def vjp(fn, *primals, has_aux: bool = False):
     (array([ 2., 40.]),)
     """
     primals = _float_args(primals, range(len(primals)), "vjp", fn)
-    vg = _vjp_graph(fn, primals, [True] * sum(_is_dynamic(x) for x in tree_flatten(primals)[0]), has_aux, "vjp")
-    tr = vg.traced
-    n_first = vg.n_in
-    first_outputs = tr.n_out + tr.n_aux
-    g = vg.graph
-    # outputs + aux first, gradients second
-    ordered = Graph(g.name, g.inputs, g.nodes, g.outputs[:tr.n_out] + g.outputs[tr.n_out + len(vg.grad_for):]
-                    + g.outputs[tr.n_out:tr.n_out + len(vg.grad_for)])
-    phases = _TwoPhase(optimize(ordered), n_first, first_outputs, f"vjp_{_name(fn)}")
-    dyn = [tr.leaves[i] for i in tr.dynamic]
-    first = phases.run_first(dyn + _captured(tr.captured))
+    with default_float_as(trace_float(tree_flatten(primals)[0])):  # NumPy's float64 for NumPy arrays
+        vg = _vjp_graph(fn, primals, [True] * sum(_is_dynamic(x) for x in tree_flatten(primals)[0]), has_aux, "vjp")
+        tr = vg.traced
+        n_first = vg.n_in
+        first_outputs = tr.n_out + tr.n_aux
+        g = vg.graph
+        # outputs + aux first, gradients second
+        ordered = Graph(g.name, g.inputs, g.nodes, g.outputs[:tr.n_out] + g.outputs[tr.n_out + len(vg.grad_for):]
+                        + g.outputs[tr.n_out:tr.n_out + len(vg.grad_for)])
+        phases = _TwoPhase(optimize(ordered), n_first, first_outputs, f"vjp_{_name(fn)}")
+        dyn = [tr.leaves[i] for i in tr.dynamic]
+        first = phases.run_first(dyn, _captured(tr.captured))
     outs, aux = first[:tr.n_out], first[tr.n_out:]
     out_types = [v.type for v in g.outputs[:tr.n_out]]
 
@@ -826,7 +863,7 @@ class _TwoPhase:
         self._as_tensor = False
         self._symbolic = False
 
-    def _run(self, graph: Graph, inputs: list, name: str):
+    def _run(self, graph: Graph, inputs: list, name: str, as_tensor: bool):
         replay = any(isinstance(a, SymbolicTensor) for a in inputs) or (
             is_grad_enabled() and any(isinstance(a, Tensor) and a._requires_grad for a in inputs))
         if replay:
@@ -836,18 +873,21 @@ class _TwoPhase:
         arrays = [a._data if isinstance(a, Tensor) else np.asarray(a) if isinstance(a, float) else a for a in inputs]
         result = getattr(module, name)(*arrays)
         result = result if len(graph.outputs) != 1 else (result,)
-        as_tensor = any(isinstance(a, Tensor) for a in inputs) or self._as_tensor
         result = _own_arrays(result, arrays) if backend == "numpy" else list(result)
         return [Tensor._wrap(r) if as_tensor else r for r in result]
 
-    def run_first(self, inputs: list) -> list:
-        self._as_tensor = any(isinstance(a, Tensor) for a in inputs)
-        values = self._run(self.first, inputs, "forward")
+    def run_first(self, primals: list, captured: list) -> list:
+        """The first part on the primals' dynamic leaves and the closed-over values (``_captured``): tensors
+        come back where a primal is a tensor, arrays for arrays (closed-over arrays, wrapped as tensors to
+        replay, do not decide it)."""
+        self._as_tensor = any(isinstance(a, Tensor) for a in primals)
+        values = self._run(self.first, list(primals) + list(captured), "forward", self._as_tensor)
         self._saved = values[self.n_first_outputs:]
         return values[:self.n_first_outputs]
 
     def run_second(self, inputs: list) -> list:
-        return self._run(self.second, self._saved + list(inputs), "backward")
+        as_tensor = self._as_tensor or any(isinstance(a, Tensor) for a in inputs)
+        return self._run(self.second, self._saved + list(inputs), "backward", as_tensor)
 
 
 def jvp(fn, primals, tangents, has_aux: bool = False):
@@ -922,11 +962,12 @@ def linearize(fn, *primals):
     array([1.        , 5.43656366])
     """
     primals = _float_args(primals, range(len(primals)), "linearize", fn)
-    jg = _jvp_graph(fn, primals, [True] * len(_dyn(primals)), False, "linearize")
-    tr = jg.traced
-    n = tr.n_out
-    phases = _TwoPhase(jg.graph, jg.n_in, n, f"linearize_{_name(fn)}")
-    outs = phases.run_first(_dyn(primals) + _captured(tr.captured))
+    with default_float_as(trace_float(tree_flatten(primals)[0])):  # NumPy's float64 for NumPy arrays
+        jg = _jvp_graph(fn, primals, [True] * len(_dyn(primals)), False, "linearize")
+        tr = jg.traced
+        n = tr.n_out
+        phases = _TwoPhase(jg.graph, jg.n_in, n, f"linearize_{_name(fn)}")
+        outs = phases.run_first(_dyn(primals), _captured(tr.captured))
 
     def f_jvp(*tangents):
         _check_tangents(primals, tuple(tangents), "linearize")

@@ -1,4 +1,4 @@
-"""Pytrees: nested tuples, lists and dicts of leaves, as JAX and HIPS autograd accept them.
+"""Pytrees: nested tuples, namedtuples, lists and dicts of leaves, as JAX and HIPS autograd accept them.
 
 Transforms and compiled functions flatten their arguments into leaves (tensors, arrays, scalars) and a
 ``TreeDef`` that describes the nesting. A TreeDef is hashable and compares by structure alone, so it can be
@@ -20,7 +20,7 @@ from typing import Any, Callable, NamedTuple
 class TreeDef(NamedTuple):
     """The structure of a pytree: a node kind, its metadata (dict keys) and its children's TreeDefs.
 
-    ``kind`` is "leaf", "none", "tuple", "list" or "dict"."""
+    ``kind`` is "leaf", "none", "tuple", "namedtuple" (``meta``: its class), "list" or "dict"."""
 
     kind: str
     meta: tuple = ()
@@ -41,6 +41,8 @@ class TreeDef(NamedTuple):
         if self.kind == "dict":
             inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.meta, self.children))
             return "{" + inner + "}"
+        if self.kind == "namedtuple":
+            return f"{self.meta[0].__name__}({inner})"
         return f"({inner}{',' if len(self.children) == 1 else ''})" if self.kind == "tuple" else f"[{inner}]"
 
 
@@ -59,9 +61,12 @@ def _flatten(x, leaves: list, is_leaf) -> TreeDef:
         return LEAF
     if x is None:
         return TreeDef("none")
-    # exact types: a namedtuple or a subclass is a leaf rather than silently rebuilt as a plain tuple
+    # exact types: a subclass of tuple or list is a leaf rather than silently rebuilt as a plain one; a namedtuple
+    # (JAX's pytree node too) is rebuilt as its own class
     if type(x) is tuple or type(x) is list:
         return TreeDef(type(x).__name__, (), tuple(_flatten(c, leaves, is_leaf) for c in x))
+    if isinstance(x, tuple) and isinstance(getattr(type(x), "_fields", None), tuple):
+        return TreeDef("namedtuple", (type(x),), tuple(_flatten(c, leaves, is_leaf) for c in x))
     if type(x) is dict:
         keys = tuple(sorted(x, key=_sort_key))
         return TreeDef("dict", keys, tuple(_flatten(x[k], leaves, is_leaf) for k in keys))
@@ -96,6 +101,8 @@ def _unflatten(t: TreeDef, it):
     children = [_unflatten(c, it) for c in t.children]
     if t.kind == "dict":
         return dict(zip(t.meta, children))
+    if t.kind == "namedtuple":
+        return t.meta[0](*children)
     return tuple(children) if t.kind == "tuple" else children
 
 
@@ -122,5 +129,7 @@ def leaf_paths(tree: TreeDef) -> list[str]:
         return [""]
     if tree.kind == "none":
         return []
+    if tree.kind == "namedtuple":
+        return [f".{k}{rest}" for k, c in zip(tree.meta[0]._fields, tree.children) for rest in leaf_paths(c)]
     keys = tree.meta if tree.kind == "dict" else range(len(tree.children))
     return [f"[{k!r}]{rest}" for k, c in zip(keys, tree.children) for rest in leaf_paths(c)]

@@ -628,7 +628,9 @@ class Tensor(TensorSurface, TensorBase):
         """
         return _along(self, "sort", dim, True, descending=descending)
 
-    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> "Tensor":
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False, **numpy_keywords) -> "Tensor":
+        if numpy_keywords:  # NumPy's axis= (None: flattened), kind=
+            return super().argsort(dim, descending, stable, **numpy_keywords)
         return _along(self, "sort", dim, True, descending=descending).indices
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):

@@ -22,7 +22,7 @@ from ..ir.registry import default_float
 from ..ir.types import dtype_name
 from ..tracer.tracer import ACTIVE, SymbolicTensor, _converted
 from .compiled import (_after_trace, _arg_type, _closure_guards, _param_names, _signature_text, _still_valid,
-                       build_specialization, check_types_enabled)
+                       build_specialization, check_types_enabled, trace_float)
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
 from .tensor import Tensor
@@ -44,7 +44,8 @@ def _leaf_names(name: str, tree: TreeDef) -> list:
     """``p`` for a bare argument; ``p_0``, ``p_w`` for the leaves of ``p = (a, b)`` or ``{"w": ...}``."""
     if tree.kind == "leaf":
         return [name]
-    keys = tree.meta if tree.kind == "dict" else range(len(tree.children))
+    keys = (tree.meta if tree.kind == "dict" else tree.meta[0]._fields if tree.kind == "namedtuple" else
+            range(len(tree.children)))
     return [n for k, c in zip(keys, tree.children) for n in _leaf_names(f"{name}_{k}", c)]
 
 
@@ -119,8 +120,9 @@ class _Layout:
         parts = []
         for x, t in zip(self.leaves, self.types):
             parts.append((t.shape, t.dtype) if t is not None else _static_key(x))
-        # the default dtype: type rules read it while tracing (int / int is the default float)
-        return tuple(self.treedefs), tuple(parts), nums, default_float()
+        # the default dtype: type rules read it while tracing (int / int is the default float); NumPy's float64
+        # for NumPy arrays (build_specialization traces under it)
+        return tuple(self.treedefs), tuple(parts), nums, trace_float(self.leaves)
 
     def call(self, fn, flat: tuple):
         """``fn`` on the trees rebuilt from ``flat`` (one entry per leaf)."""
@@ -338,31 +340,62 @@ class _ValueAndGrad:
         return value, (picked[0] if isinstance(self.argnums, int) else tuple(picked))
 
 
-def value_and_grad(fn, argnums=0):
+def value_and_grad(fn, argnums=0, has_aux: bool = False):
     """``f -> (lambda *args: (f(*args), gradient of f w.r.t. args[argnums]))`` for a scalar ``f``.
 
     Arguments may be arrays, tensors, Python floats or tuples/lists/dicts of them; a gradient has its
-    argument's structure.
+    argument's structure. With ``has_aux=True`` (JAX's), ``f`` returns a pair ``(scalar, aux)``, and the result
+    is ``((value, aux), gradient)``: ``aux`` (a pytree of arrays) is computed by the same graph but not
+    differentiated.
 
     >>> import numpy as np, graphgrad as gg
     >>> gg.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
     (array(5.), array([2., 4.]))
     >>> gg.value_and_grad(lambda p: p["w"] * p["b"])({"w": np.array(3.0), "b": np.array(2.0)})
     (array(6.), {'b': array(3.), 'w': array(2.)})
+    >>> (value, aux), g = gg.value_and_grad(lambda x: ((x ** 2).sum(), x.mean()), has_aux=True)(np.array([1.0, 2.0]))
+    >>> value, aux, g
+    (array(5.), array(1.5), array([2., 4.]))
     """
+    if has_aux:
+        return _with_aux(fn, argnums, "value_and_grad", lambda value_aux, grads: (value_aux, grads))
     return _ValueAndGrad(fn, argnums)
 
 
-def grad(fn, argnums=0):
-    """The gradient of a scalar function, as a function (composable: ``grad(grad(f))``).
+def grad(fn, argnums=0, has_aux: bool = False):
+    """The gradient of a scalar function, as a function (composable: ``grad(grad(f))``). With ``has_aux=True``
+    (JAX's), ``f`` returns a pair ``(scalar, aux)`` and the result is ``(gradient, aux)``.
 
     >>> import numpy as np, graphgrad as gg
     >>> gg.grad(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
     array([ 3., 12.])
     >>> print(gg.grad(lambda x: x ** 3)(2.0))
     12.0
+    >>> gg.grad(lambda x: ((x ** 3).sum(), {"top": x.max()}), has_aux=True)(np.array([1.0, 2.0]))
+    (array([ 3., 12.]), {'top': array(2.)})
     """
+    if has_aux:
+        return _with_aux(fn, argnums, "grad", lambda value_aux, grads: (grads, value_aux[1]))
     return _Grad(fn, argnums)
+
+
+def _with_aux(fn, argnums, what: str, arrange):
+    """``grad`` / ``value_and_grad`` with ``has_aux=True``: one staged graph computes value, aux and gradients
+    (``jax_transforms.value_and_grad_with_aux``); ``arrange((value, aux), grads)`` orders them as JAX does. The
+    gradient of a Python float or NumPy scalar is a scalar, as without aux."""
+    from .jax_transforms import value_and_grad_with_aux
+
+    staged = value_and_grad_with_aux(fn, argnums, what)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        value_aux, grads = staged(*args, kwargs)
+        nums = _to_argnums(argnums, len(args))
+        scalar = [_as_differentiable(args[i]) is not args[i] for i in nums]
+        picked = (grads,) if isinstance(argnums, int) else grads
+        picked = tuple(g[()] if s and isinstance(g, np.ndarray) else g for g, s in zip(picked, scalar))
+        return arrange(value_aux, picked[0] if isinstance(argnums, int) else picked)
+    return call
 
 
 class _Grad:

@@ -205,6 +205,9 @@ class Tracer:
     #: the trace this one records a sub-graph for (a branch or loop body), and how deep it is nested
     parent = None
     depth = 0
+    #: the transform (``"grad"``, ``"vmap"`` ...) whose pure function this trace records: in-place updates of its
+    #: inputs are refused, since nothing writes them back (``@compile`` does: None)
+    pure: str | None = None
 
     def __init__(self, name: str):
         self.graph = Graph(name)
@@ -268,6 +271,13 @@ class Tracer:
             new = SymbolicTensor._apply("cast", (new,), {"dtype": value.type.dtype})
         original = self._mutated_origin.get(value, value)
         if original.node is None and original in self.graph.inputs:
+            if self.pure is not None:
+                raise TracerError(
+                    f"in-place {what} on {original.name or 'an input'!r}, an argument (or a closed-over array or "
+                    f"tensor) of the function given to {self.pure}{_where(loc)}: {self.pure} transforms pure "
+                    f"functions, and the caller's array would not be updated as NumPy updates it. Compute the new "
+                    f"value out of place (buf = buf + x) and return it (has_aux=True returns it beside the "
+                    f"gradient), or use @graphgrad.compile, which writes such updates back.")
             if original.requires_grad:
                 raise TracerError(
                     f"in-place {what} on {original.name or 'an input'!r}, an input that requires grad, inside a "
@@ -534,12 +544,14 @@ class SymbolicTensor(TensorBase):
 
 
 def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bool] | None = None,
-          name: str | None = None) -> tuple[Tracer, object]:
+          name: str | None = None, pure: str | None = None) -> tuple[Tracer, object]:
     """Run ``fn`` on symbolic inputs typed like ``args`` (TensorTypes); return the tracer and outputs.
 
-    Non-TensorType entries of ``args`` are passed through unchanged (static Python values).
+    Non-TensorType entries of ``args`` are passed through unchanged (static Python values). ``pure`` names the
+    transform for whose pure function the trace runs (``Tracer.pure``): in-place updates of inputs are refused.
     """
     tracer = Tracer(name or getattr(fn, "__name__", "f"))
+    tracer.pure = pure
     names = names or [None] * len(args)
     requires_grad = requires_grad or [False] * len(args)
     symbolic = [tracer.input(a, n, rg) if isinstance(a, TensorType) else a
