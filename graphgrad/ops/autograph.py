@@ -39,7 +39,7 @@ def if_stmt(test, true_fn, false_fn, names: tuple, vals: tuple) -> tuple:
         return tuple((true_fn if _truth(test) else false_fn)(*vals))
     result = control._cond_traced(test.tracer if not ACTIVE.stack else ACTIVE.stack[-1], test,
                                   lambda: tuple(true_fn(*vals)), lambda: tuple(false_fn(*vals)), (),
-                                  out_names=list(names))
+                                  out_names=list(names), converted=True)
     return tuple(result)
 
 
@@ -48,7 +48,7 @@ def if_return(test, true_fn, false_fn, names: tuple, vals: tuple):
     if not _traced(test):
         return (true_fn if _truth(test) else false_fn)(*vals)
     return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test,
-                                lambda: true_fn(*vals), lambda: false_fn(*vals), ())
+                                lambda: true_fn(*vals), lambda: false_fn(*vals), (), converted=True)
 
 
 def _branches(*fns) -> None:
@@ -62,7 +62,8 @@ def if_exp(test, true_fn, false_fn):
     _branches(true_fn, false_fn)
     if not _traced(test):
         return true_fn() if _truth(test) else false_fn()
-    return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test, true_fn, false_fn, ())
+    return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test, true_fn, false_fn, (),
+                                converted=True)
 
 
 def _carried(names, vals):
@@ -108,7 +109,7 @@ def while_stmt(test_fn, body_fn, names: tuple, vals: tuple) -> tuple:
     merge, pick = _loop_fns(names, vals, dyn, "while loop")
     tracer = ACTIVE.stack[-1] if ACTIVE.stack else test.tracer
     out = control._while_traced(tracer, lambda *c: test_fn(*merge(c)), lambda *c: pick(body_fn(*merge(c))),
-                                [vals[i] for i in dyn], "while", [names[i] for i in dyn])
+                                [vals[i] for i in dyn], "while", [names[i] for i in dyn], converted=True)
     result = merge(out)
     for i, v in enumerate(result):  # temporaries first assigned inside the loop have no value after it
         if isinstance(vals[i], _Undefined):
@@ -117,27 +118,55 @@ def while_stmt(test_fn, body_fn, names: tuple, vals: tuple) -> tuple:
 
 
 def for_range(args: tuple, body_fn, names: tuple, vals: tuple) -> tuple:
-    """``for i in range(*args):`` over the variables ``names``; a traced bound makes it a loop node."""
+    """``for i in range(*args):`` over the variables ``names`` (the loop variable first); a traced bound makes it a
+    loop node. Returns their values after the loop: the loop variable holds the last index, or its value before
+    the loop when the range is empty."""
     # a tensor bound (a closed-over one too) is read when the compiled code runs, not baked in at trace time
     if not any(_traced(a) or (ACTIVE.stack and isinstance(a, TensorBase)) for a in args):
         bounds = [int(a) if isinstance(a, TensorBase) else operator.index(a) for a in args]
-        vals = tuple(vals)
-        for i in range(*bounds):
-            vals = tuple(body_fn(i, *vals))
-        return vals
+        index, rest = vals[0], tuple(vals[1:])
+        for index in range(*bounds):
+            rest = tuple(body_fn(index, *rest))
+        return (index,) + rest
     if len(args) == 3 and not (isinstance(args[2], int) and args[2] == 1):
         raise TracerError(f"range() with a traced bound takes a step of 1, got {args[2]!r}"
                           f"{_where(user_location(2))}")
     lo, hi = (0, args[0]) if len(args) == 1 else (args[0], args[1])
+    index_before, names, vals = vals[0], names[1:], tuple(vals[1:])
     dyn = _carried(names, vals)
     merge, pick = _loop_fns(names, vals, dyn, "for loop over range(traced)")
     out = control.fori_loop(lo, hi, lambda i, c: pick(body_fn(i, *merge(c))), tuple(vals[i] for i in dyn),
-                            _names=[names[i] for i in dyn], _index=body_fn.__code__.co_varnames[0])
+                            _names=[names[i] for i in dyn], _index=body_fn.__code__.co_varnames[0],
+                            _converted=True)
     result = merge(out)
     for i in range(len(result)):
         if isinstance(vals[i], _Undefined):
             result[i] = vals[i]
-    return tuple(result)
+    return (_last_index(lo, hi, index_before),) + tuple(result)
+
+
+def _last_index(lo, hi, before):
+    """The loop variable after ``for i in range(lo, hi)`` with a traced bound: ``hi - 1`` when the loop ran, else
+    its value before the loop (undefined if it had none: Python leaves it unbound then)."""
+    if isinstance(before, _Undefined):
+        return before
+    ran = bind("lt", lo, hi) if isinstance(lo, TensorBase) else bind("gt", hi, lo)
+    return bind("where", ran, hi - 1, before)
+
+
+def to_int(x, item: bool = False):
+    """``int(x)`` (``x.item()`` when ``item``) as a ``range`` bound: a traced ``x`` stays traced (cast to int64,
+    truncating as ``int`` does), so ``for i in range(int(n))`` becomes a loop node rather than asking the value of
+    ``n`` at trace time; anything else is ``int(x)`` (``x.item()``)."""
+    if not _traced(x):
+        return x.item() if item else int(x)
+    if x.numel() != 1:
+        raise TracerError(f"{'item()' if item else 'int()'} of a tensor of {x.numel()} elements"
+                          f"{_where(user_location(2))}: a range bound holds one value")
+    if item and x._type.is_floating:  # range(t.item()) of a float tensor fails in Python too
+        raise TypeError("'float' object cannot be interpreted as an integer")
+    x = x.reshape(()) if x.shape else x
+    return x if x._type.dtype == "int64" else bind("cast", x, dtype="int64")
 
 
 def _as_bool(x):
@@ -187,5 +216,5 @@ def call(f, /, *args, **kwargs):
 
 
 vars(_autograph.RUNTIME).update(values=values, if_stmt=if_stmt, if_return=if_return, if_exp=if_exp,
-                                while_stmt=while_stmt, for_range=for_range, must_be_static=must_be_static, call=call,
+                                while_stmt=while_stmt, for_range=for_range, must_be_static=must_be_static, call=call, to_int=to_int,
                                 UNDEFINED=UNDEFINED, and_=and_, or_=or_, not_=not_)

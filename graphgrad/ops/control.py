@@ -322,7 +322,12 @@ def _value(tracer: Tracer, x, what: str) -> Value:
     raise TracerError(f"{what}: expected a tensor or a number, got {type(x).__name__}{_loc_text()}")
 
 
-def _retype(tracer: Tracer, v: Value, t: TensorType) -> Value:
+def _retype(tracer: Tracer, v, t: TensorType) -> Value:
+    """``v`` (a Value, or a Python number) as type ``t``: cast and broadcast. A number becomes a constant of ``t``'s
+    dtype directly, so 0.1 joined with a float64 tensor is float64's 0.1, not float32's widened."""
+    if not isinstance(v, Value):
+        v = v.item() if isinstance(v, np.generic) else v
+        v = tracer.record("constant", [], {"value": v, "dtype": t.dtype}).value
     if v.type.dtype != t.dtype:
         v = tracer.record("cast", [v], {"dtype": t.dtype}).value
     if v.type.shape != t.shape:
@@ -340,6 +345,21 @@ def _type_of(x):
     if isinstance(x, TensorBase):
         return x._type
     return x
+
+
+def _shape_of(x) -> tuple:
+    return x._type.shape if isinstance(x, TensorBase) else ()
+
+
+def _as_operand(tracer: Tracer, x, what: str):
+    """``x`` as ``_retype`` takes it: a Value of ``tracer``'s graph, or a Python number as it is."""
+    if isinstance(x, (bool, int, float, np.generic)) and not isinstance(x, TensorBase):
+        return x
+    return _value(tracer, x, what)
+
+
+def _shape_text(x) -> str:
+    return str(x._type) if isinstance(x, TensorBase) else f"a Python {type(x).__name__} ({x!r})"
 
 
 def _arrange_inputs(sub: Graph, n_declared: int, own_outer: list, all_outer: list) -> None:
@@ -399,7 +419,11 @@ def cond(pred, true_fn, false_fn, *operands):
     return _cond_traced(tracer, pred, true_fn, false_fn, operands)
 
 
-def _cond_traced(tracer: Tracer, pred, true_fn, false_fn, operands, names=None, out_names=None):
+def _cond_traced(tracer: Tracer, pred, true_fn, false_fn, operands, names=None, out_names=None,
+                 converted: bool = False):
+    """``converted``: the cond stands for the user's Python ``if`` (or ``a if c else b``), whose variables keep
+    the shape the path taken gave them. A value whose shape differs between the branches is then an error, not
+    broadcast: eager code would go on with one shape or the other (``y.sum()`` of a vector or of a scalar)."""
     where = _loc_text()
     p = _value(tracer, pred, "cond")
     if p.type.shape != ():
@@ -421,13 +445,20 @@ def _cond_traced(tracer: Tracer, pred, true_fn, false_fn, operands, names=None, 
     targets = []
     for i in dynamic:
         a, b = t_out[i], f_out[i]
+        if converted and _shape_of(a) != _shape_of(b):
+            what = _what(out_names, i) if out_names else "the value"
+            raise TracerError(f"{what} is {_shape_text(a)} after the true branch and {_shape_text(b)} after the "
+                              f"false branch of an `if` on a traced value; compiled code gives it one shape, and "
+                              f"broadcasting would change what later code computes (a sum, a mean). Give it the "
+                              f"same shape on both paths (e.g. graphgrad.zeros_like, .expand, or reduce both), or "
+                              f"use graphgrad.where{where}")
         try:
             targets.append(_join(_type_of(a), _type_of(b)))
         except (ShapeError, TypeError) as e:
             raise TracerError(f"cond: {_what(out_names, i)} has type {_type_of(a)} in the true branch and "
                               f"{_type_of(b)} in the false branch, which do not combine ({e}){where}") from None
     for sub, outs in ((t_tr, t_out), (f_tr, f_out)):
-        sub.graph.outputs = [_retype(sub, _value(sub, outs[i], "cond"), t) for i, t in zip(dynamic, targets)]
+        sub.graph.outputs = [_retype(sub, _as_operand(sub, outs[i], "cond"), t) for i, t in zip(dynamic, targets)]
     outer = _merge_outer(t_tr, f_tr)
     for sub in (t_tr, f_tr):
         _arrange_inputs(sub.graph, len(typed), sub.outer, outer)
@@ -449,7 +480,8 @@ class _Undefined:
 
     def _missing(self):
         raise NameError(f"variable {self.name!r} is assigned on only some paths of the traced if/while before this "
-                        f"use: give it a value before the if, or in every branch")
+                        f"use (or only inside a for loop over range(traced), which may not run): give it a value "
+                        f"before the if or loop, or in every branch")
 
     def __bool__(self):
         self._missing()
@@ -587,7 +619,7 @@ def _stack(tensors):
     return stack(tensors)
 
 
-def fori_loop(lower, upper, body_fn, init, *, _names=None, _index="i"):
+def fori_loop(lower, upper, body_fn, init, *, _names=None, _index="i", _converted=False):
     """``carry = body_fn(i, carry)`` for ``i`` in ``range(lower, upper)`` (JAX's ``lax.fori_loop``).
 
     With Python-int bounds the loop is a ``scan``; with a tensor bound it is a ``while`` loop, whose backward
@@ -625,7 +657,7 @@ def fori_loop(lower, upper, body_fn, init, *, _names=None, _index="i"):
         return (i + 1,) + tuple(_flatten(body_fn(i, rebuild(list(c))))[0])
 
     out = _while_traced(tracer, loop_cond, loop_body, [lower] + leaves, _name_of(body_fn, "body"),
-                        None if _names is None else [_index] + list(_names))
+                        None if _names is None else [_index] + list(_names), converted=_converted)
     return rebuild(list(out[1:]))
 
 
@@ -652,16 +684,30 @@ def while_loop(cond_fn, body_fn, init):
     return rebuild(list(out))
 
 
-def _while_traced(tracer: Tracer, cond_fn, body_fn, carry: list, name: str, carry_names=None):
+def _while_traced(tracer: Tracer, cond_fn, body_fn, carry: list, name: str, carry_names=None,
+                  converted: bool = False):
+    """``converted``: the loop stands for the user's Python ``while``/``for``, whose variables keep the shape each
+    iteration gives them. A carry whose shape the body changes is then an error rather than broadcast (the
+    iterations after the first would compute on a different shape than eager code does), except a Python number
+    that the body makes a tensor (``total = 0.0``, then ``total = total + x``)."""
     where = _loc_text()
     init = [_value(tracer, c, "while_loop") for c in carry]
     types = [v.type for v in init]
     names = carry_names or [v.name for v in init]
+    numbers = [not isinstance(c, TensorBase) for c in carry]
     for _attempt in range(4):
         body_tr, new = trace_subgraph(body_fn, types, tracer, name, list(names))
         new = list(new) if isinstance(new, (tuple, list)) else [new]
         if len(new) != len(types):
             raise TracerError(f"while_loop: the body returns {len(new)} carried values for {len(types)}{where}")
+        if converted:
+            for i, (t, c) in enumerate(zip(types, new)):
+                if _shape_of(c) != t.shape and not (numbers[i] and t.shape == () and isinstance(c, TensorBase)):
+                    raise TracerError(
+                        f"variable {names[i]!r} is {t} when an iteration of a loop on a traced value starts and "
+                        f"{_shape_text(c)} when it ends; compiled code gives a loop variable one shape, and "
+                        f"broadcasting would change what later iterations compute. Give it its final shape before "
+                        f"the loop (e.g. graphgrad.zeros(...)), or keep its shape in the body{where}")
         joined = [_join(t, _type_of(c)) for t, c in zip(types, new)]
         if joined == types:
             break
@@ -675,11 +721,12 @@ def _while_traced(tracer: Tracer, cond_fn, body_fn, carry: list, name: str, carr
     if pv.type.shape != ():
         pv = cond_tr.record("reshape", [pv], {"shape": ()}).value
     cond_tr.graph.outputs = [pv]
-    body_tr.graph.outputs = [_retype(body_tr, _value(body_tr, c, name), t) for c, t in zip(new, types)]
+    body_tr.graph.outputs = [_retype(body_tr, _as_operand(body_tr, c, name), t) for c, t in zip(new, types)]
     outer = _merge_outer(cond_tr, body_tr)
     for sub in (cond_tr, body_tr):
         _arrange_inputs(sub.graph, len(types), sub.outer, outer)
-    init = [_retype(tracer, v, t) for v, t in zip(init, types)]
+    init = [_retype(tracer, _as_operand(tracer, c, "while_loop") if n else v, t)
+            for c, v, t, n in zip(carry, init, types, numbers)]
     return _record(tracer, "while", init + [_value(tracer, o, "while_loop") for o in outer],
                    {"cond": cond_tr.graph, "body": body_tr.graph, "n_carry": len(types)})
 

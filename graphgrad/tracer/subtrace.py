@@ -75,6 +75,9 @@ def trace_subgraph(fn, args: list, parent: Tracer, name: str, names: list | None
         result = fn(*symbolic)
     finally:
         ACTIVE.stack.pop()
+        # its values reach the enclosing trace only as the node's outputs: one kept elsewhere (appended to a
+        # list from outside, stored in a dict or attribute) and used later is an escaped value (SymbolicTensor)
+        tracer.finished = True
     return tracer, result
 
 

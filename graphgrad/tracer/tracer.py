@@ -417,6 +417,12 @@ class SymbolicTensor(TensorBase):
                     tracer = x.tracer
         if stack and stack[-1].depth > tracer.depth:
             tracer = _descendant(stack[-1], tracer)
+        if tracer.finished and tracer.depth:
+            raise TracerError(
+                f"{op}: this value was computed inside {tracer.graph.name!r}, a branch or loop body on a traced "
+                f"value, and used after it{_where(user_location(3))}. Only the variables a branch or body assigns "
+                f"come out of it; one kept in a list, dict or attribute from outside has no value after it. Assign "
+                f"it to a variable instead (or collect per-step values with graphgrad.scan).")
         if tracer.finished:
             raise TracerError(
                 f"{op}: escaped tracer: this value was traced inside {tracer.graph.name!r}, which has finished "
