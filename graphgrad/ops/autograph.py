@@ -34,12 +34,47 @@ def _truth(x) -> bool:
 
 
 def if_stmt(test, true_fn, false_fn, names: tuple, vals: tuple) -> tuple:
-    """``if test:`` over the variables ``names`` (current values ``vals``); returns their new values."""
+    """``if test:`` over the variables ``names`` (current values ``vals``); returns their new values.
+
+    Traced, each branch works on its own copy of the tensors among them (the node's operands), so an in-place
+    update in one branch (``y += x``, ``y.mul_(2)``) is not seen by the other. What such an update does to the
+    tensor object itself comes out of the node too, and is applied to it after the ``if``: other names for the
+    same tensor (``z = y`` before the ``if``) see it, as in eager code."""
     if not _traced(test):
         return tuple((true_fn if _truth(test) else false_fn)(*vals))
+    tensors = [i for i, v in enumerate(vals) if isinstance(v, TensorBase)]
+    kept: list = []  # per branch: the positions whose name still holds the tensor object it was given
+
+    def branch(fn):
+        def run(*copies):
+            full = list(vals)
+            for i, c in zip(tensors, copies):
+                full[i] = c
+            before = [c.value for c in copies]
+            out, objects, mine = list(fn(*full)), [], set()
+            for i, c, b in zip(tensors, copies, before):
+                untouched = c.value is b
+                if out[i] is c:
+                    mine.add(i)
+                    if untouched:  # the outer tensor itself: no output is made for it
+                        out[i] = vals[i]
+                objects.append(vals[i] if untouched else c)  # the tensor object's own value after the branch
+            kept.append(mine)
+            return tuple(out) + tuple(objects)
+
+        run.__name__ = fn.__name__
+        return run
+
     result = control._cond_traced(test.tracer if not ACTIVE.stack else ACTIVE.stack[-1], test,
-                                  lambda: tuple(true_fn(*vals)), lambda: tuple(false_fn(*vals)), (),
-                                  out_names=list(names), converted=True)
+                                  branch(true_fn), branch(false_fn), tuple(vals[i] for i in tensors),
+                                  names=[names[i] for i in tensors],
+                                  out_names=list(names) + [names[i] for i in tensors], converted=True)
+    result, objects = list(result[:len(names)]), result[len(names):]
+    for i, obj in zip(tensors, objects):
+        if obj is not vals[i]:  # updated in place on some path: the object itself changes
+            vals[i].tracer.mutate(vals[i], obj, "update", user_location(2))
+            if i in kept[0] and i in kept[1]:
+                result[i] = vals[i]
     return tuple(result)
 
 
@@ -72,12 +107,20 @@ def _carried(names, vals):
 
 
 def _loop_fns(names, vals, dyn, kind: str):
+    """``(merge, pick, finish)``: ``merge`` makes the full variable list from a carry, ``pick`` the carry from the
+    body's results (checking the variables that are not carried), ``finish`` the values after the loop.
+
+    A carried tensor the body updates in place (``y.add_(1)``) and still names at its end is the same object in
+    every iteration of eager code: ``finish`` applies the loop's result to that object, so that other names for
+    it (``z = y`` before the loop) see it."""
     statics = list(vals)
+    state: dict = {}
 
     def merge(carry) -> list:
         full = list(statics)
         for i, v in zip(dyn, carry):
             full[i] = v
+        state.update(carry=list(carry), before=[getattr(v, "value", None) for v in carry])
         return full
 
     def pick(out) -> tuple:
@@ -90,9 +133,28 @@ def _loop_fns(names, vals, dyn, kind: str):
             raise TracerError(f"variable {names[i]!r} ({type(s).__name__}) changes in a {kind} whose test is a "
                               f"traced tensor; only tensors and numbers can be carried from one iteration to the "
                               f"next{_where(user_location(2))}")
+        updated = set()
+        for k, (i, c, b) in enumerate(zip(dyn, state["carry"], state["before"])):
+            if isinstance(c, SymbolicTensor) and c.value is not b:
+                if out[i] is not c:
+                    raise TracerError(f"variable {names[i]!r} is updated in place and then assigned a new tensor in "
+                                      f"the body of a {kind} whose test is a traced tensor; do one or the other "
+                                      f"(y = y + 1 throughout){_where(user_location(2))}")
+                updated.add(i)
+        state["updated"] = updated
         return tuple(out[i] for i in dyn)
 
-    return merge, pick
+    def finish(out) -> list:
+        result = merge(out)
+        for i, v in enumerate(result):  # temporaries first assigned inside the loop have no value after it
+            if isinstance(vals[i], _Undefined):
+                result[i] = vals[i]
+            elif i in state.get("updated", ()) and isinstance(vals[i], SymbolicTensor):
+                vals[i].tracer.mutate(vals[i], v, "update", user_location(3))
+                result[i] = vals[i]
+        return result
+
+    return merge, pick, finish
 
 
 def while_stmt(test_fn, body_fn, names: tuple, vals: tuple) -> tuple:
@@ -106,15 +168,11 @@ def while_stmt(test_fn, body_fn, names: tuple, vals: tuple) -> tuple:
             return vals
         vals = tuple(body_fn(*vals))
     dyn = _carried(names, vals)
-    merge, pick = _loop_fns(names, vals, dyn, "while loop")
+    merge, pick, finish = _loop_fns(names, vals, dyn, "while loop")
     tracer = ACTIVE.stack[-1] if ACTIVE.stack else test.tracer
     out = control._while_traced(tracer, lambda *c: test_fn(*merge(c)), lambda *c: pick(body_fn(*merge(c))),
                                 [vals[i] for i in dyn], "while", [names[i] for i in dyn], converted=True)
-    result = merge(out)
-    for i, v in enumerate(result):  # temporaries first assigned inside the loop have no value after it
-        if isinstance(vals[i], _Undefined):
-            result[i] = vals[i]
-    return tuple(result)
+    return tuple(finish(out))
 
 
 def for_range(args: tuple, body_fn, names: tuple, vals: tuple) -> tuple:
@@ -134,15 +192,11 @@ def for_range(args: tuple, body_fn, names: tuple, vals: tuple) -> tuple:
     lo, hi = (0, args[0]) if len(args) == 1 else (args[0], args[1])
     index_before, names, vals = vals[0], names[1:], tuple(vals[1:])
     dyn = _carried(names, vals)
-    merge, pick = _loop_fns(names, vals, dyn, "for loop over range(traced)")
+    merge, pick, finish = _loop_fns(names, vals, dyn, "for loop over range(traced)")
     out = control.fori_loop(lo, hi, lambda i, c: pick(body_fn(i, *merge(c))), tuple(vals[i] for i in dyn),
                             _names=[names[i] for i in dyn], _index=body_fn.__code__.co_varnames[0],
                             _converted=True)
-    result = merge(out)
-    for i in range(len(result)):
-        if isinstance(vals[i], _Undefined):
-            result[i] = vals[i]
-    return (_last_index(lo, hi, index_before),) + tuple(result)
+    return (_last_index(lo, hi, index_before),) + tuple(finish(out))
 
 
 def _last_index(lo, hi, before):

@@ -58,6 +58,18 @@ class _Assigned(ast.NodeVisitor):
         if isinstance(node.ctx, (ast.Store, ast.Del)):
             self._add(node.id)
 
+    def visit_Call(self, node):
+        # `y.mul_(2)`, `y.add_(x)`: an in-place update of the tensor `y` is, for a branch or loop body, a new value
+        # of `y` that it must hand out (a traced branch works on its own copy of the variables it assigns)
+        f = node.func
+        if (isinstance(f, ast.Attribute) and f.attr == "call" and isinstance(f.value, ast.Name)
+                and f.value.id == _NAME and node.args):
+            f = node.args[0]  # already rewritten to gg__.call(y.mul_, 2)
+        if (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.attr.endswith("_")
+                and not f.attr.startswith("_")):
+            self._add(f.value.id)
+        self.generic_visit(node)
+
     def visit_FunctionDef(self, node):
         self._add(node.name)
 
@@ -327,10 +339,38 @@ def _range_bound(arg: ast.expr) -> ast.expr:
     return arg
 
 
+def _declared_global(body: list) -> set:
+    """The names a function body declares ``global`` (not its nested functions')."""
+    found: set = set()
+
+    class Visitor(ast.NodeVisitor):
+        def visit_Global(self, node):
+            found.update(node.names)
+
+        def visit_FunctionDef(self, node):
+            pass
+
+        visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = visit_FunctionDef
+
+    for stmt in body:
+        Visitor().visit(stmt)
+    return found
+
+
 class _Converter(ast.NodeTransformer):
     def __init__(self):
         self.counter = itertools.count()
         self.in_class = False  # a class body's names are not visible from a lambda in it
+        self.globals: set = set()  # the names the function being converted declares global
+
+    def _jumps(self, stmts: list) -> set:
+        """``_jumps``, and "global" where the block assigns a name the function declares global: as a branch's
+        or body's variable it would become a local of the branch function, and the global would get the
+        converter's undefined marker."""
+        found = _jumps(stmts)
+        if self.globals and self.globals & set(_assigned(stmts)):
+            found.add("global")
+        return found
 
     def _fresh(self, kind: str, node) -> str:
         return f"{_NAME}{kind}_{node.lineno}_{next(self.counter)}"
@@ -347,7 +387,7 @@ class _Converter(ast.NodeTransformer):
         out: list = []
         for i, s in enumerate(stmts):
             rest = stmts[i + 1:]
-            jumps = _jumps([s]) if isinstance(s, ast.If) else set()
+            jumps = self._jumps([s]) if isinstance(s, ast.If) else set()
             if "return" in jumps and jumps <= {"return"} and _falls_through_to(rest):
                 if not _always_returns(s.body):
                     s.body = s.body + copy.deepcopy(rest)
@@ -364,6 +404,7 @@ class _Converter(ast.NodeTransformer):
 
     def visit_FunctionDef(self, node):
         outer, self.in_class = self.in_class, False
+        outer_globals, self.globals = self.globals, _declared_global(node.body)
         body = node.body
         if "return" in _jumps(body) and not _jumps(body) & {"yield"} and not _always_returns(body):
             # falling off the end returns None: said explicitly, an `if` that returns can take it as its other path
@@ -371,7 +412,7 @@ class _Converter(ast.NodeTransformer):
         try:
             node.body = self._block(body)
         finally:
-            self.in_class = outer
+            self.in_class, self.globals = outer, outer_globals
         return node
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -413,7 +454,7 @@ class _Converter(ast.NodeTransformer):
         mutation = _outer_mutation(node.body + node.orelse)  # before the branches are rewritten
         node.body = self._block(node.body)
         node.orelse = self._block(node.orelse)
-        jumps = _jumps(node.body) | _jumps(node.orelse)
+        jumps = self._jumps(node.body) | self._jumps(node.orelse)
         if mutation is not None:
             node.test = self._static_only(node.test, _mutation_advice(mutation, "an `if`"))
             return node
@@ -450,7 +491,7 @@ class _Converter(ast.NodeTransformer):
         mutation = _outer_mutation(node.body)
         node.body = self._block(node.body)
         node.orelse = self._block(node.orelse)
-        jumps = _jumps(node.body)
+        jumps = self._jumps(node.body)
         if mutation is not None:
             node.test = self._static_only(node.test, _mutation_advice(mutation, "a `while` loop"))
             return node
@@ -481,7 +522,7 @@ class _Converter(ast.NodeTransformer):
         if not is_range or not isinstance(node.target, ast.Name):
             return node
         args = [_range_bound(a) for a in it.args[1:]]
-        jumps = _jumps(node.body)
+        jumps = self._jumps(node.body)
         if jumps or node.orelse or mutation is not None:
             what = sorted(jumps)[0] if jumps else "else" if node.orelse else None
             why = (_mutation_advice(mutation, "a `for` loop over range(traced tensor)") if what is None else
@@ -503,8 +544,8 @@ class _Converter(ast.NodeTransformer):
 def _mutation_advice(what: str, construct: str) -> str:
     return (f"`{what}` changes an object from outside {construct} whose test is a traced tensor: it would run "
             f"once while the function is traced, whatever the data. Assign the new value to a local variable and "
-            f"store it after the {construct.split('`')[1]} (a list that grows: use graphgrad.scan, or a loop over a "
-            f"Python range)")
+            f"store it after the {construct.split('`')[1]} (a tensor's item: y = y.at[i].set(v); a list that "
+            f"grows: graphgrad.scan, or a loop over a Python range)")
 
 
 _ADVICE = {

@@ -261,6 +261,13 @@ class Tracer:
                 f"in-place {what} on .data or .detach() of a tensor{_where(loc)}: inside a compiled function this "
                 f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
                 f"function (under graphgrad.no_grad()), or compute the new value out of place.")
+        inner = ACTIVE.stack[-1] if ACTIVE.stack else self
+        if inner.depth > self.depth or (self.depth and any(v is value for v in self._outer_ids.values())):
+            raise TracerError(
+                f"in-place {what} of a tensor from outside a branch or loop body on a traced value{_where(loc)}: it "
+                f"would change only inside that branch's graph, once, while tracing. Assign the result to the "
+                f"variable instead (y = y * 2 rather than y.mul_(2) on a tensor the branch does not assign), so "
+                f"that the if or loop hands the new value out.")
         if new._type.shape != value.type.shape:
             raise RuntimeError(f"output with shape {list(value.type.shape)} doesn't match the broadcast shape "
                                f"{list(new._type.shape)}")

@@ -729,3 +729,86 @@ def test_a_number_on_one_path_takes_the_tensor_s_dtype_exactly():
 
     for x in ([1.0, 2.0], [3.0, 4.0]):
         assert gg.compile(f)(_t(x)).item() == f(_t(x)).item()
+
+
+def test_in_place_updates_in_a_traced_branch_or_loop_reach_every_name_for_the_tensor(check_gradients):
+    # `y += x` in a traced branch changed the outer tensor to a value of the branch's graph: a KeyError in codegen
+    def branches(x):
+        y = x * 1.0
+        alias = y
+        if x.sum() > 0:
+            y += x
+        else:
+            y.mul_(3.0)
+        return (y * alias).sum()  # eager: alias is y, updated in place on both paths
+
+    def rebinds(x):
+        y = x * 1.0
+        alias = y
+        if x.sum() > 0:
+            y.mul_(3.0)
+        else:
+            y = y * 5.0  # a new tensor: alias keeps the old values on this path
+        return (y * 2.0 + alias).sum()
+
+    def loops(x, n):
+        y = x * 1.0
+        alias = y
+        for _ in range(n):
+            y.add_(x * 0.5)
+        return (alias * alias).sum()
+
+    for x in ([1.0, 2.0], [-1.0, -2.0]):
+        check_gradients(branches, [np.array(x)], second_order=False)
+        check_gradients(rebinds, [np.array(x)], second_order=False)
+    c = gg.compile(loops)
+    for n in (0, 3):
+        assert c(_t([1.0, 2.0]), gg.tensor(n)).item() == loops(_t([1.0, 2.0]), gg.tensor(n)).item()
+
+    def argument(x, buffer):
+        if x.sum() > 0:
+            buffer += x  # an argument updated in place on one path: written back to the caller's tensor
+        return x.sum()
+
+    c = gg.compile(argument)
+    buffer = gg.zeros(2, dtype=gg.float64)
+    for x in ([1.0, 2.0], [-5.0, 2.0], [0.5, 0.5]):
+        c(gg.tensor(x, dtype=gg.float64), buffer)
+    assert buffer.tolist() == [1.5, 2.5]
+
+    def helper_updates(y, x):
+        y.add_(x)  # not visible to the converter: the tensor is the branch's outer value
+
+    def through_helper(x):
+        y = x * 1.0
+        if x.sum() > 0:
+            helper_updates(y, x)
+        return y.sum()
+
+    with pytest.raises(TracerError, match=r"in-place add_ of a tensor from outside a branch or loop body on a traced "
+                                          r"value at .*test_autograph.py:"):
+        gg.compile(through_helper)(_t([1.0, 2.0]))
+
+
+_CALLS = 0
+
+
+def test_a_global_assigned_in_a_traced_branch_is_refused_and_runs_on_python_values():
+    def f(x, flag):
+        global _CALLS
+        if flag:
+            _CALLS = _CALLS + 1  # was set to the converter's undefined marker when the other branch ran
+        return x.sum()
+
+    def g(x):
+        global _CALLS
+        if x.sum() > 0:
+            _CALLS = 1
+        return x.sum()
+
+    gg.compile(f)(_t([1.0, 2.0]), False)
+    assert _CALLS == 0
+    gg.compile(f)(_t([1.0, 2.0]), True)
+    assert _CALLS == 1
+    with pytest.raises(TracerError, match="`global` inside an `if` whose test is a traced tensor"):
+        gg.compile(g)(_t([1.0, 2.0]))
