@@ -341,6 +341,25 @@ def _join(a, b) -> TensorType:
     return TensorType(broadcast_shapes(*shapes) if shapes else (), result_dtype([a, b]))
 
 
+def _python_float(tracer: Tracer) -> str:
+    """The dtype a Python float gets when a converted ``if`` or loop must make it a tensor (two numbers that
+    differ between the branches, a number a loop carries): float64 when the traced function computes on float64
+    data (its inputs), else the default dtype. Python's floats are doubles: in float64 code the default float32
+    would round 0.1 to 0.10000000149, and in float32 code float64 would make float32 results float64."""
+    while tracer.parent is not None:
+        tracer = tracer.parent
+    if any(v.type.dtype == "float64" for v in tracer.graph.inputs):
+        return "float64"
+    return default_float()
+
+
+def _number_type(x, tracer: Tracer) -> TensorType:
+    """A Python number as a 0-d type: a float takes ``_python_float``."""
+    if isinstance(x, float) or (isinstance(x, np.floating)):
+        return TensorType((), _python_float(tracer))
+    return TensorType((), result_dtype([x]))
+
+
 def _type_of(x):
     if isinstance(x, TensorBase):
         return x._type
@@ -453,6 +472,9 @@ def _cond_traced(tracer: Tracer, pred, true_fn, false_fn, operands, names=None, 
                               f"same shape on both paths (e.g. graphgrad.zeros_like, .expand, or reduce both), or "
                               f"use graphgrad.where{where}")
         try:
+            if converted and not isinstance(a, TensorBase) and not isinstance(b, TensorBase):
+                targets.append(_join(_number_type(a, tracer), _number_type(b, tracer)))  # two Python numbers
+                continue
             targets.append(_join(_type_of(a), _type_of(b)))
         except (ShapeError, TypeError) as e:
             raise TracerError(f"cond: {_what(out_names, i)} has type {_type_of(a)} in the true branch and "
@@ -695,6 +717,8 @@ def _while_traced(tracer: Tracer, cond_fn, body_fn, carry: list, name: str, carr
     types = [v.type for v in init]
     names = carry_names or [v.name for v in init]
     numbers = [not isinstance(c, TensorBase) for c in carry]
+    if converted:  # a carried Python float keeps the data's precision (``_python_float``)
+        types = [_number_type(c, tracer) if n else t for c, t, n in zip(carry, types, numbers)]
     for _attempt in range(4):
         body_tr, new = trace_subgraph(body_fn, types, tracer, name, list(names))
         new = list(new) if isinstance(new, (tuple, list)) else [new]
@@ -709,6 +733,9 @@ def _while_traced(tracer: Tracer, cond_fn, body_fn, carry: list, name: str, carr
                         f"broadcasting would change what later iterations compute. Give it its final shape before "
                         f"the loop (e.g. graphgrad.zeros(...)), or keep its shape in the body{where}")
         joined = [_join(t, _type_of(c)) for t, c in zip(types, new)]
+        if converted:  # a Python number that becomes a float in the body (k = 0, then k = k + 0.1): as above
+            joined = [_join(j, _number_type(0.0, tracer)) if n and j.is_floating else j
+                      for j, n in zip(joined, numbers)]
         if joined == types:
             break
         types = joined

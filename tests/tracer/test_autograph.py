@@ -812,3 +812,21 @@ def test_a_global_assigned_in_a_traced_branch_is_refused_and_runs_on_python_valu
     assert _CALLS == 1
     with pytest.raises(TracerError, match="`global` inside an `if` whose test is a traced tensor"):
         gg.compile(g)(_t([1.0, 2.0]))
+
+
+def test_python_floats_a_converted_if_or_loop_makes_tensors_keep_the_data_s_precision():
+    # `0.1 if c else 0.2` was a float32 constant: 0.30000000447 for eager's 0.30000000000000004 in float64 code
+    def f(x):
+        k = 0.1 if x.sum() > 0 else 0.2
+        rate, i = 1.0, 0
+        while i < x.sum():
+            rate = rate * 0.9
+            i = i + 1
+        return x.sum() * k * rate
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64)
+    got, want = gg.compile(f)(x), f(x)
+    assert got.dtype == want.dtype == gg.float64 and got.item() == want.item()
+    x = gg.tensor([1.0, 2.0])  # float32 data: float32 results (the carried rate rounds as float32 does)
+    got, want = gg.compile(f)(x), f(x)
+    assert got.dtype == want.dtype == gg.float32 and np.isclose(got.item(), want.item(), rtol=1e-6)
