@@ -44,6 +44,10 @@ is_user_file = _is_user_file
 #: test): not frames of their own for locations and naming, the statement holding them is. A ternary in a loop
 #: would otherwise add a frame per iteration to name values from.
 LAZY_CODES: dict = {}
+#: whether grad mode is on (``graphgrad.runtime.grad_mode`` installs its reader: the tracer sits below the runtime).
+#: A trace that starts with it on records what the user's function computes under ``no_grad()`` as
+#: ``stop_gradient``, as eager autograd records no history there.
+grad_enabled = lambda: True  # noqa: E731
 #: the dtypes of NumPy arrays a trace lifts to inputs (read at each call) rather than copies as constants
 LIFTED_DTYPES = ("float32", "float64", "int64", "bool")
 
@@ -225,6 +229,10 @@ class Tracer:
         self._frames: dict | None = None
         self._boundary = None
         self.finished = False  # set when the traced function has returned: its values must not be used
+        #: record results made under no_grad() as stop_gradient (a user trace begun with grad mode on);
+        #: ``no_grad_values``: those results, which are no .detach() of anything the user holds
+        self.watches_grad_mode = False
+        self.no_grad_values: set = set()
 
     def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
         v = self.graph.add_input(type, name)
@@ -251,12 +259,14 @@ class Tracer:
         closed over), ``new`` is written back into the caller's tensor after each call, as eager code would
         have changed it."""
         value = target.value
-        if value.node is not None and value.node.op in OPS and OPS[value.node.op].view:
+        if value in self.no_grad_values:  # made under no_grad(): the update is the tensor's own
+            pass
+        elif value.node is not None and value.node.op in OPS and OPS[value.node.op].view:
             raise TracerError(
                 f"in-place {what} on a view (the result of {value.node.op}){_where(loc)}: inside a compiled function "
                 f"a view is not written through to the tensor it was taken from. Compute the new value out of "
                 f"place (y = y + 1), or update the whole tensor.")
-        if value.node is not None and value.node.op == "stop_gradient":
+        elif value.node is not None and value.node.op == "stop_gradient":
             raise TracerError(
                 f"in-place {what} on .data or .detach() of a tensor{_where(loc)}: inside a compiled function this "
                 f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
@@ -273,6 +283,15 @@ class Tracer:
                                f"{list(new._type.shape)}")
         if new._type.dtype != value.type.dtype:  # an in-place result keeps the tensor's dtype
             new = SymbolicTensor._apply("cast", (new,), {"dtype": value.type.dtype})
+        if (new.value in self.no_grad_values and value not in self.no_grad_values and value.type.is_floating
+                and _carries_gradient(value)):
+            # eager: the tensor keeps its history and the update under no_grad() adds nothing to it, so its
+            # gradient passes the update unchanged. The graph has no op for "these values, that gradient".
+            raise TracerError(
+                f"in-place {what} under no_grad() of a tensor that carries a gradient, inside a compiled "
+                f"function{_where(loc)}: eager autograd would pass the gradient through the update unchanged, "
+                f"which compiled code cannot express. Make the update outside the compiled function, or out of "
+                f"place (y = y + delta.detach()).")
         original = self._mutated_origin.get(value, value)
         if original.node is None and original in self.graph.inputs:
             if original.requires_grad:
@@ -383,7 +402,36 @@ class Tracer:
         v = Value(typed[2])
         v.node = Node(op, inputs, attrs, v, loc, self.role, typed)
         self.graph.nodes.append(v.node)
+        if self.watches_grad_mode and op != "stop_gradient" and not grad_enabled() \
+                and isinstance(typed[2], TensorType) and typed[2].is_floating:
+            return self._no_grad_result(v, loc)
         return SymbolicTensor(v, self)
+
+    def _no_grad_result(self, v: Value, loc) -> "SymbolicTensor":
+        """``v``, made under ``no_grad()``: no gradient flows through it, as eager autograd records none."""
+        out = Value(v.type)
+        out.node = Node("stop_gradient", [v], {}, out, loc, self.role, typed_for("stop_gradient", [v], {}))
+        self.graph.nodes.append(out.node)
+        self.no_grad_values.add(out)
+        return SymbolicTensor(out, self)
+
+
+def _carries_gradient(value: Value) -> bool:
+    """Whether a gradient can reach ``value`` from an input that requires grad (a walk up the graph that stops at
+    ``stop_gradient``): what eager's ``requires_grad`` of the tensor would say."""
+    seen, stack = set(), [value]
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if v.requires_grad:
+            return True
+        node = v.node
+        if node is None or node.op == "stop_gradient":
+            continue
+        stack.extend(x for x in node.inputs if isinstance(x, Value))
+    return False
 
 
 def _descendant(top: "Tracer", tracer: "Tracer") -> "Tracer":
@@ -553,6 +601,7 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
     Non-TensorType entries of ``args`` are passed through unchanged (static Python values).
     """
     tracer = Tracer(name or getattr(fn, "__name__", "f"))
+    tracer.watches_grad_mode = grad_enabled()
     names = names or [None] * len(args)
     requires_grad = requires_grad or [False] * len(args)
     symbolic = [tracer.input(a, n, rg) if isinstance(a, TensorType) else a
