@@ -471,6 +471,11 @@ def _cond_traced(tracer: Tracer, pred, true_fn, false_fn, operands, names=None, 
                               f"broadcasting would change what later code computes (a sum, a mean). Give it the "
                               f"same shape on both paths (e.g. graphgrad.zeros_like, .expand, or reduce both), or "
                               f"use graphgrad.where{where}")
+        if isinstance(a, TensorBase) and isinstance(b, TensorBase) and a._type.shape != b._type.shape:
+            raise TracerError(f"cond: {_what(out_names, i)} is {a._type} in the true branch and {b._type} in the "
+                              f"false branch; eager code returns one shape or the other, and broadcasting them to "
+                              f"one would change what later code computes. Return the same shape from both (a "
+                              f"Python number broadcasts){where}")
         try:
             if converted and not isinstance(a, TensorBase) and not isinstance(b, TensorBase):
                 targets.append(_join(_number_type(a, tracer), _number_type(b, tracer)))  # two Python numbers
@@ -554,6 +559,29 @@ def _describe(res) -> str:
 
 # -- loops -------------------------------------------------------------------------------------------
 
+def _check_carry_shapes(types: list, new: list, numbers: list, names: list, converted: bool, where: str,
+                        what: str) -> None:
+    """A loop body must give each carry back its shape: broadcasting a changed shape would make later iterations
+    compute on another shape than eager code (which runs the Python loop) does. A carry that starts as a Python
+    number may become a tensor (``total = 0.0``, then ``total = total + x``); a primitive's body may return a
+    Python number for a tensor carry (it broadcasts), a converted loop's may not (eager goes on with the number)."""
+    for i, (t, c) in enumerate(zip(types, new)):
+        if _shape_of(c) == t.shape or (numbers[i] and t.shape == () and isinstance(c, TensorBase)):
+            continue
+        if not converted and not isinstance(c, TensorBase):
+            continue
+        if converted:
+            raise TracerError(
+                f"variable {names[i]!r} is {t} when an iteration of a loop on a traced value starts and "
+                f"{_shape_text(c)} when it ends; compiled code gives a loop variable one shape, and broadcasting "
+                f"would change what later iterations compute. Give it its final shape before the loop (e.g. "
+                f"graphgrad.zeros(...)), or keep its shape in the body{where}")
+        raise TracerError(
+            f"{what}: carried value {i}{f' ({names[i]!r})' if names[i] else ''} is {t} when an iteration starts "
+            f"and {_shape_text(c)} when it ends; the body must give the carry back its shape (eager code would go "
+            f"on with the new shape, and broadcasting it back would change what later iterations compute){where}")
+
+
 def _loop_traced(tracer: Tracer, step, carry: list, xs: list, length: int, start: int, reverse: bool,
                  name: str, carry_names=None):
     """Trace ``step(i, carry_list, x_list) -> (carry_list, y_list)`` into one ``scan`` node; the carry's
@@ -566,6 +594,7 @@ def _loop_traced(tracer: Tracer, step, carry: list, xs: list, length: int, start
             raise TracerError(f"scan: xs must have a leading dimension of {length}, got {x.type}{where}")
     types = [v.type for v in init]
     names = carry_names or [v.name for v in init]
+    numbers = [not isinstance(c, TensorBase) for c in carry]
     for _attempt in range(4):
         def body(i, *rest):
             c, x = list(rest[:len(types)]), list(rest[len(types):])
@@ -576,6 +605,7 @@ def _loop_traced(tracer: Tracer, step, carry: list, xs: list, length: int, start
         new_carry, ys = res
         if len(new_carry) != len(types):
             raise TracerError(f"{name}: the body returns {len(new_carry)} carried values for {len(types)}{where}")
+        _check_carry_shapes(types, new_carry, numbers, names, False, where, "scan")
         joined = [_join(t, _type_of(c)) for t, c in zip(types, new_carry)]
         if joined == types:
             break
@@ -724,14 +754,7 @@ def _while_traced(tracer: Tracer, cond_fn, body_fn, carry: list, name: str, carr
         new = list(new) if isinstance(new, (tuple, list)) else [new]
         if len(new) != len(types):
             raise TracerError(f"while_loop: the body returns {len(new)} carried values for {len(types)}{where}")
-        if converted:
-            for i, (t, c) in enumerate(zip(types, new)):
-                if _shape_of(c) != t.shape and not (numbers[i] and t.shape == () and isinstance(c, TensorBase)):
-                    raise TracerError(
-                        f"variable {names[i]!r} is {t} when an iteration of a loop on a traced value starts and "
-                        f"{_shape_text(c)} when it ends; compiled code gives a loop variable one shape, and "
-                        f"broadcasting would change what later iterations compute. Give it its final shape before "
-                        f"the loop (e.g. graphgrad.zeros(...)), or keep its shape in the body{where}")
+        _check_carry_shapes(types, new, numbers, names, converted, where, "while_loop")
         joined = [_join(t, _type_of(c)) for t, c in zip(types, new)]
         if converted:  # a Python number that becomes a float in the body (k = 0, then k = k + 0.1): as above
             joined = [_join(j, _number_type(0.0, tracer)) if n and j.is_floating else j
