@@ -65,6 +65,8 @@ def if_stmt(test, true_fn, false_fn, names: tuple, vals: tuple) -> tuple:
         run.__name__ = fn.__name__
         return run
 
+    true_fn = _traced_whatever_the_data(true_fn, "the true branch of an `if` on a traced value")
+    false_fn = _traced_whatever_the_data(false_fn, "the false branch of an `if` on a traced value")
     result = control._cond_traced(test.tracer if not ACTIVE.stack else ACTIVE.stack[-1], test,
                                   branch(true_fn), branch(false_fn), tuple(vals[i] for i in tensors),
                                   names=[names[i] for i in tensors],
@@ -82,6 +84,8 @@ def if_return(test, true_fn, false_fn, names: tuple, vals: tuple):
     """``if test: ... return a`` / ``else: ... return b``: the value returned."""
     if not _traced(test):
         return (true_fn if _truth(test) else false_fn)(*vals)
+    true_fn = _traced_whatever_the_data(true_fn, "the true branch of an `if` on a traced value")
+    false_fn = _traced_whatever_the_data(false_fn, "the false branch of an `if` on a traced value")
     return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test,
                                 lambda: true_fn(*vals), lambda: false_fn(*vals), (), converted=True)
 
@@ -97,7 +101,9 @@ def if_exp(test, true_fn, false_fn):
     _branches(true_fn, false_fn)
     if not _traced(test):
         return true_fn() if _truth(test) else false_fn()
-    return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test, true_fn, false_fn, (),
+    return control._cond_traced(ACTIVE.stack[-1] if ACTIVE.stack else test.tracer, test,
+                                _traced_whatever_the_data(true_fn, "the first branch of `a if c else b`"),
+                                _traced_whatever_the_data(false_fn, "the second branch of `a if c else b`"), (),
                                 converted=True)
 
 
@@ -134,7 +140,7 @@ def _loop_fns(names, vals, dyn, kind: str):
                               f"traced tensor; only tensors and numbers can be carried from one iteration to the "
                               f"next{_where(user_location(2))}")
         updated = set()
-        for k, (i, c, b) in enumerate(zip(dyn, state["carry"], state["before"])):
+        for i, c, b in zip(dyn, state["carry"], state["before"]):
             if isinstance(c, SymbolicTensor) and c.value is not b:
                 if out[i] is not c:
                     raise TracerError(f"variable {names[i]!r} is updated in place and then assigned a new tensor in "
@@ -170,6 +176,8 @@ def while_stmt(test_fn, body_fn, names: tuple, vals: tuple) -> tuple:
     dyn = _carried(names, vals)
     merge, pick, finish = _loop_fns(names, vals, dyn, "while loop")
     tracer = ACTIVE.stack[-1] if ACTIVE.stack else test.tracer
+    test_fn = _traced_whatever_the_data(test_fn, "the test of a `while` loop on a traced value")
+    body_fn = _traced_whatever_the_data(body_fn, "the body of a `while` loop on a traced value")
     out = control._while_traced(tracer, lambda *c: test_fn(*merge(c)), lambda *c: pick(body_fn(*merge(c))),
                                 [vals[i] for i in dyn], "while", [names[i] for i in dyn], converted=True)
     return tuple(finish(out))
@@ -193,9 +201,10 @@ def for_range(args: tuple, body_fn, names: tuple, vals: tuple) -> tuple:
     index_before, names, vals = vals[0], names[1:], tuple(vals[1:])
     dyn = _carried(names, vals)
     merge, pick, finish = _loop_fns(names, vals, dyn, "for loop over range(traced)")
+    index_name = body_fn.__code__.co_varnames[0]
+    body_fn = _traced_whatever_the_data(body_fn, "the body of a `for` loop over range(traced)")
     out = control.fori_loop(lo, hi, lambda i, c: pick(body_fn(i, *merge(c))), tuple(vals[i] for i in dyn),
-                            _names=[names[i] for i in dyn], _index=body_fn.__code__.co_varnames[0],
-                            _converted=True)
+                            _names=[names[i] for i in dyn], _index=index_name, _converted=True)
     return (_last_index(lo, hi, index_before),) + tuple(finish(out))
 
 
@@ -233,7 +242,7 @@ def and_(first, second):
     a = first()
     if not _traced(a):
         return second() if _truth(a) else a
-    b = second()
+    b = _traced_whatever_the_data(second, "the second operand of `and` (evaluated whatever the first is)")()
     return bind("where", _as_bool(a), _as_bool(b) if isinstance(b, TensorBase) else bool(b), False)
 
 
@@ -243,13 +252,38 @@ def or_(first, second):
     a = first()
     if not _traced(a):
         return a if _truth(a) else second()
-    b = second()
+    b = _traced_whatever_the_data(second, "the second operand of `or` (evaluated whatever the first is)")()
     return bind("where", _as_bool(a), True, _as_bool(b) if isinstance(b, TensorBase) else bool(b))
 
 
 def not_(x):
     """``not a`` in a converted test."""
     return bind("eq", _as_bool(x), False) if _traced(x) else not x
+
+
+def reraise(error: BaseException) -> None:
+    """At the top of the user's ``except`` handlers: a TracerError is not theirs to handle (eager code would not
+    have raised it), so it goes on."""
+    if isinstance(error, TracerError):
+        raise error
+
+
+def _traced_whatever_the_data(fn, what: str):
+    """``fn`` (a branch, a loop body or test, the second operand of ``and``/``or``), whose error while it is traced
+    becomes a TracerError: a traced ``if`` traces both branches and a loop its body whatever the data, so eager
+    code might not have run it at all, and the user's ``except`` must not take it for theirs."""
+    def run(*args):
+        try:
+            return fn(*args)
+        except TracerError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise TracerError(f"{type(e).__name__} while tracing {what}{_where(user_location(2))}: {e}. A compiled "
+                              f"function traces both branches of an `if` on a traced value (and a loop's body "
+                              f"whatever its trip count), so this error is raised whatever the data") from e
+
+    run.__name__ = getattr(fn, "__name__", "fn")
+    return run
 
 
 def must_be_static(test, why: str):
@@ -270,5 +304,5 @@ def call(f, /, *args, **kwargs):
 
 
 vars(_autograph.RUNTIME).update(values=values, if_stmt=if_stmt, if_return=if_return, if_exp=if_exp,
-                                while_stmt=while_stmt, for_range=for_range, must_be_static=must_be_static, call=call, to_int=to_int,
-                                UNDEFINED=UNDEFINED, and_=and_, or_=or_, not_=not_)
+                                while_stmt=while_stmt, for_range=for_range, must_be_static=must_be_static, call=call,
+                                to_int=to_int, reraise=reraise, UNDEFINED=UNDEFINED, and_=and_, or_=or_, not_=not_)

@@ -485,6 +485,22 @@ class _Converter(ast.NodeTransformer):
         node.test = self._static_only(_logical(node.test), _ADVICE["assert"])
         return node
 
+    def visit_ExceptHandler(self, node):
+        """``except Exception:`` (or bare, ``RuntimeError``, ...) would catch the TracerError that says why a
+        construct cannot be traced (``float(x)`` of a traced value, both branches of a traced ``if``), and the
+        handler's fallback would be compiled in silently: it re-raises those first (``gg__.reraise``), unless the
+        handler names ``TracerError`` itself."""
+        self.generic_visit(node)
+        if node.type is not None and any(isinstance(n, (ast.Name, ast.Attribute))
+                                          and (getattr(n, "id", None) or getattr(n, "attr", None)) == "TracerError"
+                                          for n in ast.walk(node.type)):
+            return node
+        if node.name is None:
+            node.name = f"{_NAME}exc"
+        check = ast.Expr(ast.Call(_helper("reraise"), [ast.Name(node.name, ast.Load())], []))
+        node.body = _at([check], node.lineno) + node.body
+        return node
+
     # -- while ---------------------------------------------------------------------------------------------
     def visit_While(self, node):
         node.test = _logical(self.visit(node.test))

@@ -284,7 +284,7 @@ class Tracer:
         if new._type.dtype != value.type.dtype:  # an in-place result keeps the tensor's dtype
             new = SymbolicTensor._apply("cast", (new,), {"dtype": value.type.dtype})
         if (new.value in self.no_grad_values and value not in self.no_grad_values and value.type.is_floating
-                and _carries_gradient(value)):
+                and _carries_gradient(value, inputs_unknown=bool(self.depth))):
             # eager: the tensor keeps its history and the update under no_grad() adds nothing to it, so its
             # gradient passes the update unchanged. The graph has no op for "these values, that gradient".
             raise TracerError(
@@ -416,9 +416,10 @@ class Tracer:
         return SymbolicTensor(out, self)
 
 
-def _carries_gradient(value: Value) -> bool:
+def _carries_gradient(value: Value, inputs_unknown: bool = False) -> bool:
     """Whether a gradient can reach ``value`` from an input that requires grad (a walk up the graph that stops at
-    ``stop_gradient``): what eager's ``requires_grad`` of the tensor would say."""
+    ``stop_gradient``): what eager's ``requires_grad`` of the tensor would say. ``inputs_unknown``: the graph is a
+    branch's or loop body's, whose inputs (a carry, a branch's copy) may carry one: any input counts."""
     seen, stack = set(), [value]
     while stack:
         v = stack.pop()
@@ -428,6 +429,8 @@ def _carries_gradient(value: Value) -> bool:
         if v.requires_grad:
             return True
         node = v.node
+        if node is None and inputs_unknown:
+            return True
         if node is None or node.op == "stop_gradient":
             continue
         stack.extend(x for x in node.inputs if isinstance(x, Value))

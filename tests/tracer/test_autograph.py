@@ -830,3 +830,48 @@ def test_python_floats_a_converted_if_or_loop_makes_tensors_keep_the_data_s_prec
     x = gg.tensor([1.0, 2.0])  # float32 data: float32 results (the carried rate rounds as float32 does)
     got, want = gg.compile(f)(x), f(x)
     assert got.dtype == want.dtype == gg.float32 and np.isclose(got.item(), want.item(), rtol=1e-6)
+
+
+def test_the_user_s_except_does_not_swallow_why_a_construct_cannot_be_traced():
+    # `except Exception` caught the TracerError of float(traced) and compiled the fallback: x * 0 for eager's x * 3
+    def fallback(x):
+        try:
+            v = float(x.sum())
+        except Exception:
+            v = 0.0
+        return x * v
+
+    # the false branch failed while traced (eager never runs it for this x): the user's handler took the error
+    # for the whole `if` and compiled x * 5 for eager's x * 2
+    def untaken_branch_fails(x):
+        try:
+            if x.sum() > 0:
+                y = x * 2.0
+            else:
+                y = x.no_such_method()
+        except AttributeError:
+            y = x * 5.0
+        return y
+
+    with pytest.raises(TracerError, match=r"float\(\) needs the value of a traced tensor"):
+        gg.compile(fallback)(gg.tensor([1.0, 2.0]))
+    with pytest.raises(TracerError, match=r"AttributeError while tracing the false branch of an `if` on a traced "
+                                          r"value at .*test_autograph.py:.*no_such_method"):
+        gg.compile(untaken_branch_fails)(gg.tensor([1.0, 2.0]))
+
+    def handles_its_own(x):  # a handler that names TracerError is the user's own business
+        try:
+            return x * float(x.sum())
+        except TracerError:
+            return x * 0.0
+
+    assert gg.compile(handles_its_own)(gg.tensor([1.0, 2.0])).tolist() == [0.0, 0.0]
+
+    def python_errors_still_handled(x, key):
+        try:
+            scale = {"a": 2.0}[key]
+        except KeyError:
+            scale = 3.0
+        return x * scale
+
+    assert gg.compile(python_errors_still_handled)(gg.tensor([1.0]), "b").tolist() == [3.0]
