@@ -305,8 +305,9 @@ def _lazy(expr: ast.expr) -> ast.expr:
 
 def _logical(test: ast.expr) -> ast.expr:
     """``a and b`` / ``a or b`` / ``not a`` in a test -> ``gg__.and_(lambda: a, lambda: b)`` ...: Python's
-    short-circuit on Python values, elementwise logic on traced ones (``and`` would ask a traced bool)."""
-    if isinstance(test, ast.BoolOp):
+    short-circuit on Python values, elementwise logic on traced ones (``and`` would ask a traced bool). Not where
+    an operand holds ``:=``: inside the lambda it would bind the lambda's name, not the function's."""
+    if isinstance(test, ast.BoolOp) and not any(isinstance(n, ast.NamedExpr) for n in ast.walk(test)):
         fn = "and_" if isinstance(test.op, ast.And) else "or_"
         values = [_logical(v) for v in test.values]
         out = values[0]
@@ -511,6 +512,10 @@ class _Converter(ast.NodeTransformer):
         if mutation is not None:
             node.test = self._static_only(node.test, _mutation_advice(mutation, "a `while` loop"))
             return node
+        if any(isinstance(n, ast.NamedExpr) for n in ast.walk(node.test)):
+            # the test becomes a function of its own, where `:=` would bind a name of that function
+            node.test = self._static_only(node.test, _ADVICE["walrus"])
+            return node
         if jumps or node.orelse:
             what = sorted(jumps)[0] if jumps else "else"
             node.test = self._static_only(node.test, f"`{what}` in a `while` loop whose test is a traced tensor: "
@@ -573,6 +578,8 @@ _ADVICE = {
     "yield": "a generator cannot be traced through data-dependent control flow; compute the values eagerly",
     "global": "pass the value in and return it instead of assigning a global/nonlocal name",
     "else": "move the `else:` block after the loop",
+    "walrus": "`:=` in the test of a `while` loop whose test is a traced tensor: assign the value before the loop "
+              "and at the end of its body instead",
     "raise": "the compiled code cannot raise on data: check the condition before calling the compiled function, "
              "or make the value safe with graphgrad.where",
     "assert": "`assert` on a traced tensor: the compiled code cannot raise on data; check it before calling the "

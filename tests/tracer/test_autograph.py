@@ -875,3 +875,26 @@ def test_the_user_s_except_does_not_swallow_why_a_construct_cannot_be_traced():
         return x * scale
 
     assert gg.compile(python_errors_still_handled)(gg.tensor([1.0]), "b").tolist() == [3.0]
+
+
+def test_a_walrus_in_a_loop_test_or_an_and_binds_the_function_s_name():
+    # the test became a function (and each operand of `and` a lambda) of its own: `:=` bound a name there, so
+    # the function's `n` was unbound (UnboundLocalError) even on Python values
+    def counts(x):
+        n = 0
+        while (n := n + 1) < 3:
+            x = x * 2.0
+        if x.shape[0] > 1 and (m := x.max()) is not None:
+            x = x + m
+        return x.sum() + n
+
+    x = _t([1.0, 2.0])
+    assert gg.compile(counts)(x).item() == counts(x).item() == 31.0
+
+    def traced(x):
+        while (s := x.sum()) > 1:
+            x = x / 2.0
+        return s
+
+    with pytest.raises(TracerError, match=r"`:=` in the test of a `while` loop whose test is a traced tensor"):
+        gg.compile(traced)(x)
