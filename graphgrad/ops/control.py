@@ -312,6 +312,10 @@ def _value(tracer: Tracer, x, what: str) -> Value:
             return x.value
         if tracer.depth:
             return tracer.capture(x)
+        if x.tracer in ACTIVE.stack and tracer in ACTIVE.stack:
+            # a value of an enclosing trace (gg.grad of a closure inside a compiled function): an input of this
+            # graph, as a closed-over tensor is
+            return tracer.lift(x, what)
         raise TracerError(f"{what}: this value belongs to another trace{_loc_text()}")
     if _is_eager(x):
         return tracer.lift(x, what)

@@ -898,3 +898,30 @@ def test_a_walrus_in_a_loop_test_or_an_and_binds_the_function_s_name():
 
     with pytest.raises(TracerError, match=r"`:=` in the test of a `while` loop whose test is a traced tensor"):
         gg.compile(traced)(x)
+
+
+def test_a_branch_variable_holding_a_value_of_an_enclosing_trace():
+    # gg.grad of a closure inside a compiled function: y starts as the compiled function's x, and the branch's
+    # copy of it was refused as "a value of another trace"
+    @gg.compile
+    def outer(w, x):
+        def loss(w):
+            y = x
+            if w.sum() > 0:
+                y = y * w
+            n = 0
+            while n < w.sum():
+                y = y * 0.5
+                n = n + 1
+            return (y * w).sum()
+        return gg.grad(loss)(w)
+
+    w, x = gg.tensor([1.0, 2.0], dtype=gg.float64), gg.tensor([3.0, 4.0], dtype=gg.float64)
+
+    def eager(w):
+        y = x * w
+        for _ in range(3):
+            y = y * 0.5
+        return (y * w).sum()
+
+    assert outer(w, x).tolist() == gg.grad(eager)(w.numpy()).tolist()
