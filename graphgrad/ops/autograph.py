@@ -74,10 +74,20 @@ def if_stmt(test, true_fn, false_fn, names: tuple, vals: tuple) -> tuple:
     result, objects = list(result[:len(names)]), result[len(names):]
     for i, obj in zip(tensors, objects):
         if obj is not vals[i]:  # updated in place on some path: the object itself changes
-            vals[i].tracer.mutate(vals[i], obj, "update", user_location(2))
+            _update_in_place(vals[i], obj)
             if i in kept[0] and i in kept[1]:
                 result[i] = vals[i]
     return tuple(result)
+
+
+def _update_in_place(target, new) -> None:
+    """The tensor object ``target`` holds ``new`` from now on (it was updated in place in a branch or loop body):
+    a traced tensor in its trace, an eager one (a closed-over buffer) written back after each call."""
+    loc = user_location(3)
+    if isinstance(target, SymbolicTensor):
+        target.tracer.mutate(target, new, "update", loc)
+    else:
+        ACTIVE.stack[-1].update_captured(target, lambda old: new, "update", loc)
 
 
 def if_return(test, true_fn, false_fn, names: tuple, vals: tuple):
@@ -155,8 +165,8 @@ def _loop_fns(names, vals, dyn, kind: str):
         for i, v in enumerate(result):  # temporaries first assigned inside the loop have no value after it
             if isinstance(vals[i], _Undefined):
                 result[i] = vals[i]
-            elif i in state.get("updated", ()) and isinstance(vals[i], SymbolicTensor):
-                vals[i].tracer.mutate(vals[i], v, "update", user_location(3))
+            elif i in state.get("updated", ()) and isinstance(vals[i], TensorBase):
+                _update_in_place(vals[i], v)
                 result[i] = vals[i]
         return result
 

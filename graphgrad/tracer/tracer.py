@@ -304,6 +304,14 @@ class Tracer:
             self._mutated_origin[new.value] = original
         target.value = new.value
 
+    def update_captured(self, t, compute, what: str, loc: Loc | None) -> None:
+        """An in-place update, while tracing, of ``t``, an eager tensor that outlives the trace (a closed-over
+        tensor, a module buffer): ``compute(symbolic t)`` is its new value, written back into ``t`` after each call,
+        and later reads of ``t`` in this trace see it."""
+        symbolic = self.wrap(self.lift(t, what))
+        self.mutate(symbolic, compute(symbolic), what, loc)
+        self._captured_ids[id(t)] = symbolic.value
+
     def random_input(self, type: TensorType, draw, name: str = "mask") -> "SymbolicTensor":
         """A graph input that the compiled function fills with ``draw()`` (a new array) on every call: how
         random values (dropout masks) enter a traced function without being frozen at trace time."""

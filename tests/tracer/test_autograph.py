@@ -776,6 +776,21 @@ def test_in_place_updates_in_a_traced_branch_or_loop_reach_every_name_for_the_te
         c(gg.tensor(x, dtype=gg.float64), buffer)
     assert buffer.tolist() == [1.5, 2.5]
 
+    running = gg.zeros(2, dtype=gg.float64)
+
+    def closed_over(x, n):
+        total = running  # an eager tensor from outside the function: written back after each call
+        if x.sum() > 0:
+            total.add_(x)
+        for _ in range(n):
+            total.mul_(2.0)
+        return x.sum()
+
+    c = gg.compile(closed_over)
+    for x, n in (([1.0, 2.0], 1), ([-5.0, 2.0], 0), ([0.5, 0.5], 2)):
+        c(gg.tensor(x, dtype=gg.float64), gg.tensor(n))
+    assert running.tolist() == [10.0, 18.0]  # it stayed [0, 0], or crashed, before
+
     def helper_updates(y, x):
         y.add_(x)  # not visible to the converter: the tensor is the branch's outer value
 
