@@ -283,8 +283,7 @@ class Tracer:
                                f"{list(new._type.shape)}")
         if new._type.dtype != value.type.dtype:  # an in-place result keeps the tensor's dtype
             new = SymbolicTensor._apply("cast", (new,), {"dtype": value.type.dtype})
-        if (new.value in self.no_grad_values and value not in self.no_grad_values and value.type.is_floating
-                and _carries_gradient(value, inputs_unknown=bool(self.depth))):
+        if new.value in self.no_grad_values and value not in self.no_grad_values and target.requires_grad:
             # eager: the tensor keeps its history and the update under no_grad() adds nothing to it, so its
             # gradient passes the update unchanged. The graph has no op for "these values, that gradient".
             raise TracerError(
@@ -424,27 +423,6 @@ class Tracer:
         return SymbolicTensor(out, self)
 
 
-def _carries_gradient(value: Value, inputs_unknown: bool = False) -> bool:
-    """Whether a gradient can reach ``value`` from an input that requires grad (a walk up the graph that stops at
-    ``stop_gradient``): what eager's ``requires_grad`` of the tensor would say. ``inputs_unknown``: the graph is a
-    branch's or loop body's, whose inputs (a carry, a branch's copy) may carry one: any input counts."""
-    seen, stack = set(), [value]
-    while stack:
-        v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        if v.requires_grad:
-            return True
-        node = v.node
-        if node is None and inputs_unknown:
-            return True
-        if node is None or node.op == "stop_gradient":
-            continue
-        stack.extend(x for x in node.inputs if isinstance(x, Value))
-    return False
-
-
 def _descendant(top: "Tracer", tracer: "Tracer") -> "Tracer":
     """``top`` (the running sub-trace: a branch or loop body) when it is nested in ``tracer``, else ``tracer``:
     an op inside a branch on outer values only is recorded in the branch, so it runs only there."""
@@ -535,7 +513,36 @@ class SymbolicTensor(TensorBase):
 
     @property
     def requires_grad(self) -> bool:
-        return self.value.requires_grad
+        """Eager's answer: whether a gradient reaches this value from an input that requires grad (not through
+        ``detach()`` or ``no_grad()``), so that ``if y.requires_grad:`` takes the branch eager code takes. In a
+        branch or loop body, an outer value it reads answers for itself, and the node's own inputs (a loop's carry,
+        a branch's copy of a variable) count as carrying a gradient when they are floating."""
+        value, tracer = self.value, self.tracer
+        if value.requires_grad:
+            return True
+        if not value.type.is_floating:
+            return False
+        outer = {id(v): x for x, v in zip(getattr(tracer, "outer", ()), tracer.graph.inputs[-len(tracer.outer):])} \
+            if tracer.depth and tracer.outer else {}
+        seen, stack = set(), [value]
+        while stack:
+            v = stack.pop()
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            if v.requires_grad:
+                return True
+            node = v.node
+            if node is None:
+                if id(v) in outer:
+                    if outer[id(v)].requires_grad:
+                        return True
+                elif tracer.depth and v.type.is_floating:
+                    return True  # a carry or a branch's copy: it carries what the loop or if feeds it
+                continue
+            if node.op != "stop_gradient":
+                stack.extend(x for x in node.inputs if isinstance(x, Value))
+        return False
 
     @property
     def is_leaf(self) -> bool:

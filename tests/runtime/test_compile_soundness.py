@@ -232,6 +232,22 @@ def test_what_runs_under_no_grad_inside_a_compiled_function_gets_no_gradient_as_
         gg.compile(carried)(gg.tensor([1.0, 2.0], requires_grad=True))
 
 
+def test_requires_grad_of_a_traced_value_is_eager_s_so_a_branch_on_it_takes_the_same_path():
+    # an intermediate's requires_grad was False while tracing: `if y.requires_grad:` took the other branch (2 for 6)
+    def f(x, w):
+        y = x * 2.0
+        z = (w * 1.0).detach()
+        with gg.no_grad():
+            u = x * 3.0
+        flags = [y.requires_grad, z.requires_grad, u.requires_grad, (y * z).requires_grad]
+        assert flags == [x.requires_grad, False, False, x.requires_grad]
+        return y * 3.0 if y.requires_grad else y
+
+    for grad in (True, False):
+        x = gg.tensor([1.0], requires_grad=grad)
+        assert gg.compile(f)(x, gg.ones(1, requires_grad=True)).tolist() == f(x, gg.ones(1, requires_grad=True)).tolist()
+
+
 # -- 7. dtypes --------------------------------------------------------------------------------------
 
 def test_numpy_float64_scalar_keeps_the_tensor_dtype():
