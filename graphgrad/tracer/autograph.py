@@ -17,9 +17,9 @@ plain Python, so control flow on shapes, ints and flags still specializes at tra
 records ``cond`` / ``while`` / ``scan`` nodes (``graphgrad.ops.control``). ``break``, ``continue``, a ``return``
 that cannot be restructured, ``raise``, ``assert``, and a change to an object from outside the branch or body
 (``d[k] = v``, ``outs.append(h)``: it would run once at trace time, whatever the data) stay Python, with a test
-that raises a TracerError at the user's line saying what to change if it turns out to be traced. Line numbers are the user's, so errors, the IR and the
-generated code point at the original lines. Functions without source (lambdas typed at a REPL, builtins)
-are left as they are.
+that raises a TracerError at the user's line saying what to change if it turns out to be traced. Line numbers
+are the user's, so errors, the IR and the generated code point at the original lines. Functions without source
+(lambdas typed at a REPL, builtins) are left as they are.
 """
 from __future__ import annotations
 

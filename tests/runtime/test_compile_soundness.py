@@ -245,7 +245,8 @@ def test_requires_grad_of_a_traced_value_is_eager_s_so_a_branch_on_it_takes_the_
 
     for grad in (True, False):
         x = gg.tensor([1.0], requires_grad=grad)
-        assert gg.compile(f)(x, gg.ones(1, requires_grad=True)).tolist() == f(x, gg.ones(1, requires_grad=True)).tolist()
+        w = gg.ones(1, requires_grad=True)
+        assert gg.compile(f)(x, w).tolist() == f(x, w).tolist()
 
 
 # -- 7. dtypes --------------------------------------------------------------------------------------
