@@ -312,6 +312,10 @@ def _value(tracer: Tracer, x, what: str) -> Value:
             return x.value
         if tracer.depth:
             return tracer.capture(x)
+        if x.tracer in ACTIVE.stack and tracer in ACTIVE.stack:
+            # a value of an enclosing trace (gg.grad of a closure inside a compiled function): an input of this
+            # graph, as a closed-over tensor is
+            return tracer.lift(x, what)
         raise TracerError(f"{what}: this value belongs to another trace{_loc_text()}")
     if _is_eager(x):
         return tracer.lift(x, what)
@@ -322,7 +326,12 @@ def _value(tracer: Tracer, x, what: str) -> Value:
     raise TracerError(f"{what}: expected a tensor or a number, got {type(x).__name__}{_loc_text()}")
 
 
-def _retype(tracer: Tracer, v: Value, t: TensorType) -> Value:
+def _retype(tracer: Tracer, v, t: TensorType) -> Value:
+    """``v`` (a Value, or a Python number) as type ``t``: cast and broadcast. A number becomes a constant of ``t``'s
+    dtype directly, so 0.1 joined with a float64 tensor is float64's 0.1, not float32's widened."""
+    if not isinstance(v, Value):
+        v = v.item() if isinstance(v, np.generic) else v
+        v = tracer.record("constant", [], {"value": v, "dtype": t.dtype}).value
     if v.type.dtype != t.dtype:
         v = tracer.record("cast", [v], {"dtype": t.dtype}).value
     if v.type.shape != t.shape:
@@ -336,10 +345,44 @@ def _join(a, b) -> TensorType:
     return TensorType(broadcast_shapes(*shapes) if shapes else (), result_dtype([a, b]))
 
 
+def _python_float(tracer: Tracer) -> str:
+    """The dtype a Python float gets when a converted ``if`` or loop must make it a tensor (two numbers that
+    differ between the branches, a number a loop carries): float64 when the traced function computes on float64
+    data (its inputs), else the default dtype. Python's floats are doubles: in float64 code the default float32
+    would round 0.1 to 0.10000000149, and in float32 code float64 would make float32 results float64."""
+    while tracer.parent is not None:
+        tracer = tracer.parent
+    if any(v.type.dtype == "float64" for v in tracer.graph.inputs):
+        return "float64"
+    return default_float()
+
+
+def _number_type(x, tracer: Tracer) -> TensorType:
+    """A Python number as a 0-d type: a float takes ``_python_float``."""
+    if isinstance(x, float) or (isinstance(x, np.floating)):
+        return TensorType((), _python_float(tracer))
+    return TensorType((), result_dtype([x]))
+
+
 def _type_of(x):
     if isinstance(x, TensorBase):
         return x._type
     return x
+
+
+def _shape_of(x) -> tuple:
+    return x._type.shape if isinstance(x, TensorBase) else ()
+
+
+def _as_operand(tracer: Tracer, x, what: str):
+    """``x`` as ``_retype`` takes it: a Value of ``tracer``'s graph, or a Python number as it is."""
+    if isinstance(x, (bool, int, float, np.generic)) and not isinstance(x, TensorBase):
+        return x
+    return _value(tracer, x, what)
+
+
+def _shape_text(x) -> str:
+    return str(x._type) if isinstance(x, TensorBase) else f"a Python {type(x).__name__} ({x!r})"
 
 
 def _arrange_inputs(sub: Graph, n_declared: int, own_outer: list, all_outer: list) -> None:
@@ -399,7 +442,11 @@ def cond(pred, true_fn, false_fn, *operands):
     return _cond_traced(tracer, pred, true_fn, false_fn, operands)
 
 
-def _cond_traced(tracer: Tracer, pred, true_fn, false_fn, operands, names=None, out_names=None):
+def _cond_traced(tracer: Tracer, pred, true_fn, false_fn, operands, names=None, out_names=None,
+                 converted: bool = False):
+    """``converted``: the cond stands for the user's Python ``if`` (or ``a if c else b``), whose variables keep
+    the shape the path taken gave them. A value whose shape differs between the branches is then an error, not
+    broadcast: eager code would go on with one shape or the other (``y.sum()`` of a vector or of a scalar)."""
     where = _loc_text()
     p = _value(tracer, pred, "cond")
     if p.type.shape != ():
@@ -421,13 +468,28 @@ def _cond_traced(tracer: Tracer, pred, true_fn, false_fn, operands, names=None, 
     targets = []
     for i in dynamic:
         a, b = t_out[i], f_out[i]
+        if converted and _shape_of(a) != _shape_of(b):
+            what = _what(out_names, i) if out_names else "the value"
+            raise TracerError(f"{what} is {_shape_text(a)} after the true branch and {_shape_text(b)} after the "
+                              f"false branch of an `if` on a traced value; compiled code gives it one shape, and "
+                              f"broadcasting would change what later code computes (a sum, a mean). Give it the "
+                              f"same shape on both paths (e.g. graphgrad.zeros_like, .expand, or reduce both), or "
+                              f"use graphgrad.where{where}")
+        if isinstance(a, TensorBase) and isinstance(b, TensorBase) and a._type.shape != b._type.shape:
+            raise TracerError(f"cond: {_what(out_names, i)} is {a._type} in the true branch and {b._type} in the "
+                              f"false branch; eager code returns one shape or the other, and broadcasting them to "
+                              f"one would change what later code computes. Return the same shape from both (a "
+                              f"Python number broadcasts){where}")
         try:
+            if converted and not isinstance(a, TensorBase) and not isinstance(b, TensorBase):
+                targets.append(_join(_number_type(a, tracer), _number_type(b, tracer)))  # two Python numbers
+                continue
             targets.append(_join(_type_of(a), _type_of(b)))
         except (ShapeError, TypeError) as e:
             raise TracerError(f"cond: {_what(out_names, i)} has type {_type_of(a)} in the true branch and "
                               f"{_type_of(b)} in the false branch, which do not combine ({e}){where}") from None
     for sub, outs in ((t_tr, t_out), (f_tr, f_out)):
-        sub.graph.outputs = [_retype(sub, _value(sub, outs[i], "cond"), t) for i, t in zip(dynamic, targets)]
+        sub.graph.outputs = [_retype(sub, _as_operand(sub, outs[i], "cond"), t) for i, t in zip(dynamic, targets)]
     outer = _merge_outer(t_tr, f_tr)
     for sub in (t_tr, f_tr):
         _arrange_inputs(sub.graph, len(typed), sub.outer, outer)
@@ -449,7 +511,8 @@ class _Undefined:
 
     def _missing(self):
         raise NameError(f"variable {self.name!r} is assigned on only some paths of the traced if/while before this "
-                        f"use: give it a value before the if, or in every branch")
+                        f"use (or only inside a for loop over range(traced), which may not run): give it a value "
+                        f"before the if or loop, or in every branch")
 
     def __bool__(self):
         self._missing()
@@ -500,6 +563,29 @@ def _describe(res) -> str:
 
 # -- loops -------------------------------------------------------------------------------------------
 
+def _check_carry_shapes(types: list, new: list, numbers: list, names: list, converted: bool, where: str,
+                        what: str) -> None:
+    """A loop body must give each carry back its shape: broadcasting a changed shape would make later iterations
+    compute on another shape than eager code (which runs the Python loop) does. A carry that starts as a Python
+    number may become a tensor (``total = 0.0``, then ``total = total + x``); a primitive's body may return a
+    Python number for a tensor carry (it broadcasts), a converted loop's may not (eager goes on with the number)."""
+    for i, (t, c) in enumerate(zip(types, new)):
+        if _shape_of(c) == t.shape or (numbers[i] and t.shape == () and isinstance(c, TensorBase)):
+            continue
+        if not converted and not isinstance(c, TensorBase):
+            continue
+        if converted:
+            raise TracerError(
+                f"variable {names[i]!r} is {t} when an iteration of a loop on a traced value starts and "
+                f"{_shape_text(c)} when it ends; compiled code gives a loop variable one shape, and broadcasting "
+                f"would change what later iterations compute. Give it its final shape before the loop (e.g. "
+                f"graphgrad.zeros(...)), or keep its shape in the body{where}")
+        raise TracerError(
+            f"{what}: carried value {i}{f' ({names[i]!r})' if names[i] else ''} is {t} when an iteration starts "
+            f"and {_shape_text(c)} when it ends; the body must give the carry back its shape (eager code would go "
+            f"on with the new shape, and broadcasting it back would change what later iterations compute){where}")
+
+
 def _loop_traced(tracer: Tracer, step, carry: list, xs: list, length: int, start: int, reverse: bool,
                  name: str, carry_names=None):
     """Trace ``step(i, carry_list, x_list) -> (carry_list, y_list)`` into one ``scan`` node; the carry's
@@ -512,6 +598,7 @@ def _loop_traced(tracer: Tracer, step, carry: list, xs: list, length: int, start
             raise TracerError(f"scan: xs must have a leading dimension of {length}, got {x.type}{where}")
     types = [v.type for v in init]
     names = carry_names or [v.name for v in init]
+    numbers = [not isinstance(c, TensorBase) for c in carry]
     for _attempt in range(4):
         def body(i, *rest):
             c, x = list(rest[:len(types)]), list(rest[len(types):])
@@ -522,6 +609,7 @@ def _loop_traced(tracer: Tracer, step, carry: list, xs: list, length: int, start
         new_carry, ys = res
         if len(new_carry) != len(types):
             raise TracerError(f"{name}: the body returns {len(new_carry)} carried values for {len(types)}{where}")
+        _check_carry_shapes(types, new_carry, numbers, names, False, where, "scan")
         joined = [_join(t, _type_of(c)) for t, c in zip(types, new_carry)]
         if joined == types:
             break
@@ -587,7 +675,7 @@ def _stack(tensors):
     return stack(tensors)
 
 
-def fori_loop(lower, upper, body_fn, init, *, _names=None, _index="i"):
+def fori_loop(lower, upper, body_fn, init, *, _names=None, _index="i", _converted=False):
     """``carry = body_fn(i, carry)`` for ``i`` in ``range(lower, upper)`` (JAX's ``lax.fori_loop``).
 
     With Python-int bounds the loop is a ``scan``; with a tensor bound it is a ``while`` loop, whose backward
@@ -625,7 +713,7 @@ def fori_loop(lower, upper, body_fn, init, *, _names=None, _index="i"):
         return (i + 1,) + tuple(_flatten(body_fn(i, rebuild(list(c))))[0])
 
     out = _while_traced(tracer, loop_cond, loop_body, [lower] + leaves, _name_of(body_fn, "body"),
-                        None if _names is None else [_index] + list(_names))
+                        None if _names is None else [_index] + list(_names), converted=_converted)
     return rebuild(list(out[1:]))
 
 
@@ -652,17 +740,29 @@ def while_loop(cond_fn, body_fn, init):
     return rebuild(list(out))
 
 
-def _while_traced(tracer: Tracer, cond_fn, body_fn, carry: list, name: str, carry_names=None):
+def _while_traced(tracer: Tracer, cond_fn, body_fn, carry: list, name: str, carry_names=None,
+                  converted: bool = False):
+    """``converted``: the loop stands for the user's Python ``while``/``for``, whose variables keep the shape each
+    iteration gives them. A carry whose shape the body changes is then an error rather than broadcast (the
+    iterations after the first would compute on a different shape than eager code does), except a Python number
+    that the body makes a tensor (``total = 0.0``, then ``total = total + x``)."""
     where = _loc_text()
     init = [_value(tracer, c, "while_loop") for c in carry]
     types = [v.type for v in init]
     names = carry_names or [v.name for v in init]
+    numbers = [not isinstance(c, TensorBase) for c in carry]
+    if converted:  # a carried Python float keeps the data's precision (``_python_float``)
+        types = [_number_type(c, tracer) if n else t for c, t, n in zip(carry, types, numbers)]
     for _attempt in range(4):
         body_tr, new = trace_subgraph(body_fn, types, tracer, name, list(names))
         new = list(new) if isinstance(new, (tuple, list)) else [new]
         if len(new) != len(types):
             raise TracerError(f"while_loop: the body returns {len(new)} carried values for {len(types)}{where}")
+        _check_carry_shapes(types, new, numbers, names, converted, where, "while_loop")
         joined = [_join(t, _type_of(c)) for t, c in zip(types, new)]
+        if converted:  # a Python number that becomes a float in the body (k = 0, then k = k + 0.1): as above
+            joined = [_join(j, _number_type(0.0, tracer)) if n and j.is_floating else j
+                      for j, n in zip(joined, numbers)]
         if joined == types:
             break
         types = joined
@@ -675,11 +775,12 @@ def _while_traced(tracer: Tracer, cond_fn, body_fn, carry: list, name: str, carr
     if pv.type.shape != ():
         pv = cond_tr.record("reshape", [pv], {"shape": ()}).value
     cond_tr.graph.outputs = [pv]
-    body_tr.graph.outputs = [_retype(body_tr, _value(body_tr, c, name), t) for c, t in zip(new, types)]
+    body_tr.graph.outputs = [_retype(body_tr, _as_operand(body_tr, c, name), t) for c, t in zip(new, types)]
     outer = _merge_outer(cond_tr, body_tr)
     for sub in (cond_tr, body_tr):
         _arrange_inputs(sub.graph, len(types), sub.outer, outer)
-    init = [_retype(tracer, v, t) for v, t in zip(init, types)]
+    init = [_retype(tracer, _as_operand(tracer, c, "while_loop") if n else v, t)
+            for c, v, t, n in zip(carry, init, types, numbers)]
     return _record(tracer, "while", init + [_value(tracer, o, "while_loop") for o in outer],
                    {"cond": cond_tr.graph, "body": body_tr.graph, "n_carry": len(types)})
 

@@ -140,3 +140,12 @@ class inference_mode(_GradModeContext):
     def __exit__(self, *exc):
         _state.inference = self._prev_inf
         return super().__exit__(*exc)
+
+
+def _install() -> None:
+    from ..tracer import tracer  # the tracer records what runs under no_grad() as stop_gradient
+
+    tracer.grad_enabled = is_grad_enabled
+
+
+_install()

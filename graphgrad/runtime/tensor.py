@@ -1023,10 +1023,7 @@ def _inplace_into_trace(t: Tensor, compute) -> Tensor:
     buffer): recorded into the graph and written back into ``t`` after each call of the compiled function."""
     from ..tracer.tracer import user_location
 
-    tracer = _TRACES.stack[-1]
-    symbolic = tracer.wrap(tracer.lift(t, "in-place update"))
-    tracer.mutate(symbolic, compute(symbolic), "update", user_location(3))
-    tracer._captured_ids[id(t)] = symbolic.value  # later reads of t in this trace see the new value
+    _TRACES.stack[-1].update_captured(t, compute, "update", user_location(3))
     return t
 
 

@@ -7,21 +7,24 @@ rewritten from its source before it runs:
   branch assigns) and a call ``gg__.if_stmt(test, true, false, names, values)``;
 - ``while test:`` -> ``gg__.while_stmt(test_fn, body_fn, names, values)``;
 - ``for i in range(...):`` -> ``gg__.for_range(args, body_fn, names, values)``;
-- ``if test: ... return a`` (with the rest of the block returning too) -> ``return gg__.if_return(...)``;
+- an ``if`` that returns on some paths, when the rest of its block ends in ``return`` -> the rest copied into each
+  branch that falls through, then ``return gg__.if_return(...)``;
 - ``a if test else b`` -> ``gg__.if_exp(test, lambda: a, lambda: b)``;
 - every call ``f(...)`` -> ``gg__.call(f, ...)``, which converts the user's functions it reaches too.
 
 The helpers decide at run time: a test that is a Python value (or an eager tensor) runs the construct as
 plain Python, so control flow on shapes, ints and flags still specializes at trace time; a traced test
-records ``cond`` / ``while`` / ``scan`` nodes (``graphgrad.ops.control``). ``break``, ``continue`` and a
-``return`` that cannot be restructured stay Python, with a test that raises a TracerError at the user's line
-saying what to change if it turns out to be traced. Line numbers are the user's, so errors, the IR and the
-generated code point at the original lines. Functions without source (lambdas typed at a REPL, builtins)
-are left as they are.
+records ``cond`` / ``while`` / ``scan`` nodes (``graphgrad.ops.control``). ``break``, ``continue``, a ``return``
+that cannot be restructured, ``raise``, ``assert``, and a change to an object from outside the branch or body
+(``d[k] = v``, ``outs.append(h)``: it would run once at trace time, whatever the data) stay Python, with a test
+that raises a TracerError at the user's line saying what to change if it turns out to be traced. Line numbers
+are the user's, so errors, the IR and the generated code point at the original lines. Functions without source
+(lambdas typed at a REPL, builtins) are left as they are.
 """
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import itertools
@@ -55,6 +58,18 @@ class _Assigned(ast.NodeVisitor):
         if isinstance(node.ctx, (ast.Store, ast.Del)):
             self._add(node.id)
 
+    def visit_Call(self, node):
+        # `y.mul_(2)`, `y.add_(x)`: an in-place update of the tensor `y` is, for a branch or loop body, a new value
+        # of `y` that it must hand out (a traced branch works on its own copy of the variables it assigns)
+        f = node.func
+        if (isinstance(f, ast.Attribute) and f.attr == "call" and isinstance(f.value, ast.Name)
+                and f.value.id == _NAME and node.args):
+            f = node.args[0]  # already rewritten to gg__.call(y.mul_, 2)
+        if (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.attr.endswith("_")
+                and not f.attr.startswith("_")):
+            self._add(f.value.id)
+        self.generic_visit(node)
+
     def visit_FunctionDef(self, node):
         self._add(node.name)
 
@@ -86,8 +101,8 @@ def _assigned(stmts: list) -> list[str]:
 
 
 class _Jumps(ast.NodeVisitor):
-    """``return``/``break``/``continue``/``yield``/``global``/``nonlocal`` in a block (break and continue only
-    where they leave the block's own loop level)."""
+    """``return``/``break``/``continue``/``raise``/``yield``/``global``/``nonlocal`` in a block (break and continue
+    only where they leave the block's own loop level)."""
 
     def __init__(self):
         self.found: set[str] = set()
@@ -103,6 +118,9 @@ class _Jumps(ast.NodeVisitor):
     def visit_Continue(self, node):
         if not self.loop_depth:
             self.found.add("continue")
+
+    def visit_Raise(self, node):
+        self.found.add("raise")
 
     def visit_Yield(self, node):
         self.found.add("yield")
@@ -174,7 +192,101 @@ def _at(nodes: list, line: int) -> list:
 
 
 def _always_returns(stmts: list) -> bool:
-    return bool(stmts) and isinstance(stmts[-1], ast.Return)
+    """The block cannot fall off its end: it ends in a ``return``, or in an ``if`` whose branches both do."""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, ast.If):
+        return _always_returns(last.body) and _always_returns(last.orelse)
+    return isinstance(last, ast.Return)
+
+
+def _returns_only_last(stmts: list) -> bool:
+    """The block ends in a ``return`` and has no other (nested functions' returns are theirs)."""
+    return _always_returns(stmts) and "return" not in _jumps(stmts[:-1])
+
+
+def _falls_through_to(rest: list) -> bool:
+    """Whether the statements after an ``if`` can be copied into its branches: they end in a ``return`` and
+    leave no other way (``break``, ``continue``, ``yield``, ``global``)."""
+    return _always_returns(rest) and _jumps(rest) <= {"return"}
+
+
+#: methods that change the object they are called on (list, dict, set, deque): called inside a traced branch or
+#: loop body on an object from outside it, the change would happen once while tracing, whatever the data
+_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
+                       "add", "discard", "sort", "reverse", "appendleft", "extendleft", "popleft", "__setitem__",
+                       "__delitem__", "__iadd__"})
+
+
+def _root_name(node) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+class _OuterMutations(ast.NodeVisitor):
+    """Changes a block makes to objects it did not create: ``d[k] = v``, ``obj.n += 1``, ``del d[k]``,
+    ``outs.append(h)`` on a name the block does not assign (not inside nested functions or lambdas)."""
+
+    def __init__(self, local: set):
+        self.local = local
+        self.found: list = []
+
+    def _target(self, t, stmt) -> None:
+        if isinstance(t, (ast.Tuple, ast.List)):
+            for e in t.elts:
+                self._target(e, stmt)
+        elif isinstance(t, ast.Starred):
+            self._target(t.value, stmt)
+        elif isinstance(t, (ast.Attribute, ast.Subscript)):
+            root = _root_name(t)
+            if root is None or root not in self.local:
+                self.found.append(stmt)
+
+    def visit_Assign(self, node):
+        for t in node.targets:
+            self._target(t, node)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        self._target(node.target, node)
+        self.generic_visit(node)
+
+    visit_AnnAssign = visit_AugAssign
+
+    def visit_Delete(self, node):
+        for t in node.targets:
+            self._target(t, node)
+
+    def visit_Call(self, node):
+        f = node.func
+        if isinstance(f, ast.Attribute) and f.attr in _MUTATORS:
+            root = _root_name(f.value)
+            if root is None or root not in self.local:
+                self.found.append(node)
+        elif isinstance(f, ast.Name) and f.id in ("setattr", "delattr") and node.args:
+            root = _root_name(node.args[0])
+            if root is None or root not in self.local:
+                self.found.append(node)
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node):
+        pass
+
+    visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = visit_FunctionDef
+
+
+def _outer_mutation(stmts: list) -> str | None:
+    """The source of the first change ``stmts`` make to an object from outside them, or None."""
+    v = _OuterMutations(set(_assigned(stmts)))
+    for s in stmts:
+        v.visit(s)
+    if not v.found:
+        return None
+    node = v.found[0]
+    text = ast.unparse(node).split("\n")[0]
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _located_call(helper: str, args: list, node: ast.AST) -> ast.Call:
@@ -193,8 +305,9 @@ def _lazy(expr: ast.expr) -> ast.expr:
 
 def _logical(test: ast.expr) -> ast.expr:
     """``a and b`` / ``a or b`` / ``not a`` in a test -> ``gg__.and_(lambda: a, lambda: b)`` ...: Python's
-    short-circuit on Python values, elementwise logic on traced ones (``and`` would ask a traced bool)."""
-    if isinstance(test, ast.BoolOp):
+    short-circuit on Python values, elementwise logic on traced ones (``and`` would ask a traced bool). Not where
+    an operand holds ``:=``: inside the lambda it would bind the lambda's name, not the function's."""
+    if isinstance(test, ast.BoolOp) and not any(isinstance(n, ast.NamedExpr) for n in ast.walk(test)):
         fn = "and_" if isinstance(test.op, ast.And) else "or_"
         values = [_logical(v) for v in test.values]
         out = values[0]
@@ -203,13 +316,62 @@ def _logical(test: ast.expr) -> ast.expr:
         return out
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         return ast.copy_location(ast.Call(_helper("not_"), [_logical(test.operand)], []), test)
+    if _is_call_of(test, "bool"):  # `if bool(t):` is `if t:`
+        return _logical(test.args[1])
     return test
+
+
+def _is_call_of(node, name: str) -> bool:
+    """``node`` is ``name(one argument)`` after the call rewrite (``gg__.call(name, a)``)."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "call"
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == _NAME and len(node.args) == 2
+            and not node.keywords and isinstance(node.args[0], ast.Name) and node.args[0].id == name)
+
+
+def _range_bound(arg: ast.expr) -> ast.expr:
+    """A ``range`` argument: ``int(t)`` and ``t.item()`` of a traced ``t`` stay traced (``gg__.to_int``), so the
+    loop becomes a loop node rather than asking the tensor's value at trace time."""
+    if _is_call_of(arg, "int"):
+        return ast.copy_location(ast.Call(_helper("to_int"), [arg.args[1]], []), arg)
+    if (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "call"
+            and len(arg.args) == 1 and not arg.keywords and isinstance(arg.args[0], ast.Attribute)
+            and arg.args[0].attr == "item"):
+        return ast.copy_location(ast.Call(_helper("to_int"), [arg.args[0].value, ast.Constant(True)], []), arg)
+    return arg
+
+
+def _declared_global(body: list) -> set:
+    """The names a function body declares ``global`` (not its nested functions')."""
+    found: set = set()
+
+    class Visitor(ast.NodeVisitor):
+        def visit_Global(self, node):
+            found.update(node.names)
+
+        def visit_FunctionDef(self, node):
+            pass
+
+        visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = visit_FunctionDef
+
+    for stmt in body:
+        Visitor().visit(stmt)
+    return found
 
 
 class _Converter(ast.NodeTransformer):
     def __init__(self):
         self.counter = itertools.count()
         self.in_class = False  # a class body's names are not visible from a lambda in it
+        self.globals: set = set()  # the names the function being converted declares global
+
+    def _jumps(self, stmts: list) -> set:
+        """``_jumps``, and "global" where the block assigns a name the function declares global: as a branch's
+        or body's variable it would become a local of the branch function, and the global would get the
+        converter's undefined marker."""
+        found = _jumps(stmts)
+        if self.globals and self.globals & set(_assigned(stmts)):
+            found.add("global")
+        return found
 
     def _fresh(self, kind: str, node) -> str:
         return f"{_NAME}{kind}_{node.lineno}_{next(self.counter)}"
@@ -220,14 +382,18 @@ class _Converter(ast.NodeTransformer):
 
     # -- blocks: an `if` whose body returns takes the rest of its block as its else ---------------------
     def _block(self, stmts: list) -> list:
+        """Visit a block. An ``if`` that returns on some of its paths, followed by statements that end in a
+        ``return``, gets a copy of those statements at the end of each branch that falls through: every path of
+        it then returns, and it becomes one ``cond`` of the value returned (``if_return``)."""
         out: list = []
         for i, s in enumerate(stmts):
-            if (isinstance(s, ast.If) and not s.orelse and _always_returns(s.body)
-                    and _jumps(s.body) == {"return"} and _always_returns(stmts[i + 1:])
-                    and _jumps(stmts[i + 1:]) <= {"return"}
-                    and not any(isinstance(r, ast.Return) for b in s.body[:-1] for r in ast.walk(b))):
-                rest = stmts[i + 1:]
-                s.orelse = rest
+            rest = stmts[i + 1:]
+            jumps = self._jumps([s]) if isinstance(s, ast.If) else set()
+            if "return" in jumps and jumps <= {"return"} and _falls_through_to(rest):
+                if not _always_returns(s.body):
+                    s.body = s.body + copy.deepcopy(rest)
+                if not _always_returns(s.orelse):
+                    s.orelse = s.orelse + copy.deepcopy(rest)
                 out.extend(self._as_list(self.visit(s)))
                 return out
             out.extend(self._as_list(self.visit(s)))
@@ -239,10 +405,15 @@ class _Converter(ast.NodeTransformer):
 
     def visit_FunctionDef(self, node):
         outer, self.in_class = self.in_class, False
+        outer_globals, self.globals = self.globals, _declared_global(node.body)
+        body = node.body
+        if "return" in _jumps(body) and not _jumps(body) & {"yield"} and not _always_returns(body):
+            # falling off the end returns None: said explicitly, an `if` that returns can take it as its other path
+            body = body + [ast.copy_location(ast.Return(None), body[-1])]
         try:
-            node.body = self._block(node.body)
+            node.body = self._block(body)
         finally:
-            self.in_class = outer
+            self.in_class, self.globals = outer, outer_globals
         return node
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -281,13 +452,14 @@ class _Converter(ast.NodeTransformer):
     # -- if ----------------------------------------------------------------------------------------------
     def visit_If(self, node):
         node.test = _logical(self.visit(node.test))
-        jumps = _jumps(node.body) | _jumps(node.orelse)
-        returning = (_always_returns(node.body) and _always_returns(node.orelse) and jumps == {"return"}
-                     and not any(isinstance(r, ast.Return) for b in node.body[:-1] + node.orelse[:-1]
-                                 for r in ast.walk(b)))
+        mutation = _outer_mutation(node.body + node.orelse)  # before the branches are rewritten
         node.body = self._block(node.body)
         node.orelse = self._block(node.orelse)
-        if returning:
+        jumps = self._jumps(node.body) | self._jumps(node.orelse)
+        if mutation is not None:
+            node.test = self._static_only(node.test, _mutation_advice(mutation, "an `if`"))
+            return node
+        if jumps == {"return"} and _returns_only_last(node.body) and _returns_only_last(node.orelse):
             names = _assigned(node.body + node.orelse)
             t, f = self._fresh("if_true", node), self._fresh("if_false", node)
             defs = [ast.copy_location(_fn(t, names, node.body, None), node),
@@ -309,12 +481,41 @@ class _Converter(ast.NodeTransformer):
         stmt = ast.Assign([_names_tuple(names, ast.Store)], call) if names else ast.Expr(call)
         return _at(defs + [stmt], node.lineno)
 
+    def visit_Assert(self, node):
+        self.generic_visit(node)
+        node.test = self._static_only(_logical(node.test), _ADVICE["assert"])
+        return node
+
+    def visit_ExceptHandler(self, node):
+        """``except Exception:`` (or bare, ``RuntimeError``, ...) would catch the TracerError that says why a
+        construct cannot be traced (``float(x)`` of a traced value, both branches of a traced ``if``), and the
+        handler's fallback would be compiled in silently: it re-raises those first (``gg__.reraise``), unless the
+        handler names ``TracerError`` itself."""
+        self.generic_visit(node)
+        if node.type is not None and any(isinstance(n, (ast.Name, ast.Attribute))
+                                          and (getattr(n, "id", None) or getattr(n, "attr", None)) == "TracerError"
+                                          for n in ast.walk(node.type)):
+            return node
+        if node.name is None:
+            node.name = f"{_NAME}exc"
+        check = ast.Expr(ast.Call(_helper("reraise"), [ast.Name(node.name, ast.Load())], []))
+        node.body = _at([check], node.lineno) + node.body
+        return node
+
     # -- while ---------------------------------------------------------------------------------------------
     def visit_While(self, node):
         node.test = _logical(self.visit(node.test))
+        mutation = _outer_mutation(node.body)
         node.body = self._block(node.body)
         node.orelse = self._block(node.orelse)
-        jumps = _jumps(node.body)
+        jumps = self._jumps(node.body)
+        if mutation is not None:
+            node.test = self._static_only(node.test, _mutation_advice(mutation, "a `while` loop"))
+            return node
+        if any(isinstance(n, ast.NamedExpr) for n in ast.walk(node.test)):
+            # the test becomes a function of its own, where `:=` would bind a name of that function
+            node.test = self._static_only(node.test, _ADVICE["walrus"])
+            return node
         if jumps or node.orelse:
             what = sorted(jumps)[0] if jumps else "else"
             node.test = self._static_only(node.test, f"`{what}` in a `while` loop whose test is a traced tensor: "
@@ -331,6 +532,7 @@ class _Converter(ast.NodeTransformer):
     # -- for i in range(...) ----------------------------------------------------------------------------
     def visit_For(self, node):
         node.iter = self.visit(node.iter)
+        mutation = _outer_mutation(node.body)
         node.body = self._block(node.body)
         node.orelse = self._block(node.orelse)
         it = node.iter
@@ -340,21 +542,31 @@ class _Converter(ast.NodeTransformer):
                     and 2 <= len(it.args) <= 4)
         if not is_range or not isinstance(node.target, ast.Name):
             return node
-        args = it.args[1:]
-        jumps = _jumps(node.body)
-        if jumps or node.orelse:
-            what = sorted(jumps)[0] if jumps else "else"
+        args = [_range_bound(a) for a in it.args[1:]]
+        jumps = self._jumps(node.body)
+        if jumps or node.orelse or mutation is not None:
+            what = sorted(jumps)[0] if jumps else "else" if node.orelse else None
+            why = (_mutation_advice(mutation, "a `for` loop over range(traced tensor)") if what is None else
+                   f"`{what}` in a `for` loop over range(traced tensor): {_ADVICE.get(what, _ADVICE['other'])}")
             node.iter = ast.copy_location(ast.Call(ast.Name("range", ast.Load()), [
-                self._static_only(a, f"`{what}` in a `for` loop over range(traced tensor): "
-                                     f"{_ADVICE.get(what, _ADVICE['other'])}") for a in args], []), it)
+                self._static_only(a, why) for a in args], []), it)
             return node
-        names = [n for n in _assigned(node.body) if n != node.target.id]
+        target = node.target.id
+        names = [n for n in _assigned(node.body) if n != target]
         b = self._fresh("for_body", node)
-        defs = [_fn(b, [node.target.id] + names, node.body, _names_tuple(names, ast.Load))]
+        defs = [_fn(b, [target] + names, node.body, _names_tuple(names, ast.Load))]
+        # the loop variable is one of the results: after the loop it holds the last index, as in Python
         call = ast.Call(_helper("for_range"), [ast.Tuple(args, ast.Load()), ast.Name(b, ast.Load()),
-                                               _str_tuple(names), _values(names)], [])
-        stmt = ast.Assign([_names_tuple(names, ast.Store)], call) if names else ast.Expr(call)
+                                               _str_tuple([target] + names), _values([target] + names)], [])
+        stmt = ast.Assign([_names_tuple([target] + names, ast.Store)], call)
         return _at(defs + [stmt], node.lineno)
+
+
+def _mutation_advice(what: str, construct: str) -> str:
+    return (f"`{what}` changes an object from outside {construct} whose test is a traced tensor: it would run "
+            f"once while the function is traced, whatever the data. Assign the new value to a local variable and "
+            f"store it after the {construct.split('`')[1]} (a tensor's item: y = y.at[i].set(v); a list that "
+            f"grows: graphgrad.scan, or a loop over a Python range)")
 
 
 _ADVICE = {
@@ -366,6 +578,12 @@ _ADVICE = {
     "yield": "a generator cannot be traced through data-dependent control flow; compute the values eagerly",
     "global": "pass the value in and return it instead of assigning a global/nonlocal name",
     "else": "move the `else:` block after the loop",
+    "walrus": "`:=` in the test of a `while` loop whose test is a traced tensor: assign the value before the loop "
+              "and at the end of its body instead",
+    "raise": "the compiled code cannot raise on data: check the condition before calling the compiled function, "
+             "or make the value safe with graphgrad.where",
+    "assert": "`assert` on a traced tensor: the compiled code cannot raise on data; check it before calling the "
+              "compiled function (or on its result), or remove the assert",
     "other": "rewrite it with graphgrad.cond / graphgrad.while_loop",
 }
 
@@ -479,8 +697,10 @@ def _convert_code(fn):
 
 def _compile_converted(fdef: ast.FunctionDef, code, filename: str):
     """The code object of ``fdef`` (the source of ``code``) after conversion."""
-    name = fdef.name
     fdef = _Converter().visit(fdef)
+    # a name of its own inside the factory: under its user's name, a function that calls itself (recursion)
+    # would find the factory's local instead of its global, and have a free variable no closure cell fills
+    name = fdef.name = f"{_NAME}converted"
     # compile inside a factory whose parameters are the free variables (and gg__), so the converted
     # function's code has them as free variables too: it then runs with the original closure cells
     freevars = list(code.co_freevars)

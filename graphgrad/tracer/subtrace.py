@@ -23,6 +23,7 @@ class SubTracer(Tracer):
         # the user frames this trace's records come from are remembered with the root's, for naming
         self._frames, self._boundary = parent._frames, parent._boundary
         self.locate = parent.locate
+        self.watches_grad_mode = parent.watches_grad_mode
         # what the compiled function depends on is the root's business: module flags read, tensor names
         self.guards, self.names = parent.guards, parent.names
         self.outer: list = []          # per captured input: the enclosing trace's SymbolicTensor
@@ -75,6 +76,9 @@ def trace_subgraph(fn, args: list, parent: Tracer, name: str, names: list | None
         result = fn(*symbolic)
     finally:
         ACTIVE.stack.pop()
+        # its values reach the enclosing trace only as the node's outputs: one kept elsewhere (appended to a
+        # list from outside, stored in a dict or attribute) and used later is an escaped value (SymbolicTensor)
+        tracer.finished = True
     return tracer, result
 
 

@@ -44,6 +44,10 @@ is_user_file = _is_user_file
 #: test): not frames of their own for locations and naming, the statement holding them is. A ternary in a loop
 #: would otherwise add a frame per iteration to name values from.
 LAZY_CODES: dict = {}
+#: whether grad mode is on (``graphgrad.runtime.grad_mode`` installs its reader: the tracer sits below the runtime).
+#: A trace that starts with it on records what the user's function computes under ``no_grad()`` as
+#: ``stop_gradient``, as eager autograd records no history there.
+grad_enabled = lambda: True  # noqa: E731
 #: the dtypes of NumPy arrays a trace lifts to inputs (read at each call) rather than copies as constants
 LIFTED_DTYPES = ("float32", "float64", "int64", "bool")
 
@@ -228,6 +232,10 @@ class Tracer:
         self._frames: dict | None = None
         self._boundary = None
         self.finished = False  # set when the traced function has returned: its values must not be used
+        #: record results made under no_grad() as stop_gradient (a user trace begun with grad mode on);
+        #: ``no_grad_values``: those results, which are no .detach() of anything the user holds
+        self.watches_grad_mode = False
+        self.no_grad_values: set = set()
 
     def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
         v = self.graph.add_input(type, name)
@@ -254,21 +262,38 @@ class Tracer:
         closed over), ``new`` is written back into the caller's tensor after each call, as eager code would
         have changed it."""
         value = target.value
-        if value.node is not None and value.node.op in OPS and OPS[value.node.op].view:
+        if value in self.no_grad_values:  # made under no_grad(): the update is the tensor's own
+            pass
+        elif value.node is not None and value.node.op in OPS and OPS[value.node.op].view:
             raise TracerError(
                 f"in-place {what} on a view (the result of {value.node.op}){_where(loc)}: inside a compiled function "
                 f"a view is not written through to the tensor it was taken from. Compute the new value out of "
                 f"place (y = y + 1), or update the whole tensor.")
-        if value.node is not None and value.node.op == "stop_gradient":
+        elif value.node is not None and value.node.op == "stop_gradient":
             raise TracerError(
                 f"in-place {what} on .data or .detach() of a tensor{_where(loc)}: inside a compiled function this "
                 f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
                 f"function (under graphgrad.no_grad()), or compute the new value out of place.")
+        inner = ACTIVE.stack[-1] if ACTIVE.stack else self
+        if inner.depth > self.depth or (self.depth and any(v is value for v in self._outer_ids.values())):
+            raise TracerError(
+                f"in-place {what} of a tensor from outside a branch or loop body on a traced value{_where(loc)}: it "
+                f"would change only inside that branch's graph, once, while tracing. Assign the result to the "
+                f"variable instead (y = y * 2 rather than y.mul_(2) on a tensor the branch does not assign), so "
+                f"that the if or loop hands the new value out.")
         if new._type.shape != value.type.shape:
             raise RuntimeError(f"output with shape {list(value.type.shape)} doesn't match the broadcast shape "
                                f"{list(new._type.shape)}")
         if new._type.dtype != value.type.dtype:  # an in-place result keeps the tensor's dtype
             new = SymbolicTensor._apply("cast", (new,), {"dtype": value.type.dtype})
+        if new.value in self.no_grad_values and value not in self.no_grad_values and target.requires_grad:
+            # eager: the tensor keeps its history and the update under no_grad() adds nothing to it, so its
+            # gradient passes the update unchanged. The graph has no op for "these values, that gradient".
+            raise TracerError(
+                f"in-place {what} under no_grad() of a tensor that carries a gradient, inside a compiled "
+                f"function{_where(loc)}: eager autograd would pass the gradient through the update unchanged, "
+                f"which compiled code cannot express. Make the update outside the compiled function, or out of "
+                f"place (y = y + delta.detach()).")
         original = self._mutated_origin.get(value, value)
         if original.node is None and original in self.graph.inputs:
             if self.pure is not None:
@@ -287,6 +312,14 @@ class Tracer:
             self.mutated_inputs[original] = new
             self._mutated_origin[new.value] = original
         target.value = new.value
+
+    def update_captured(self, t, compute, what: str, loc: Loc | None) -> None:
+        """An in-place update, while tracing, of ``t``, an eager tensor that outlives the trace (a closed-over
+        tensor, a module buffer): ``compute(symbolic t)`` is its new value, written back into ``t`` after each call,
+        and later reads of ``t`` in this trace see it."""
+        symbolic = self.wrap(self.lift(t, what))
+        self.mutate(symbolic, compute(symbolic), what, loc)
+        self._captured_ids[id(t)] = symbolic.value
 
     def random_input(self, type: TensorType, draw, name: str = "mask") -> "SymbolicTensor":
         """A graph input that the compiled function fills with ``draw()`` (a new array) on every call: how
@@ -386,7 +419,18 @@ class Tracer:
         v = Value(typed[2])
         v.node = Node(op, inputs, attrs, v, loc, self.role, typed)
         self.graph.nodes.append(v.node)
+        if self.watches_grad_mode and op != "stop_gradient" and not grad_enabled() \
+                and isinstance(typed[2], TensorType) and typed[2].is_floating:
+            return self._no_grad_result(v, loc)
         return SymbolicTensor(v, self)
+
+    def _no_grad_result(self, v: Value, loc) -> "SymbolicTensor":
+        """``v``, made under ``no_grad()``: no gradient flows through it, as eager autograd records none."""
+        out = Value(v.type)
+        out.node = Node("stop_gradient", [v], {}, out, loc, self.role, typed_for("stop_gradient", [v], {}))
+        self.graph.nodes.append(out.node)
+        self.no_grad_values.add(out)
+        return SymbolicTensor(out, self)
 
 
 def _descendant(top: "Tracer", tracer: "Tracer") -> "Tracer":
@@ -427,6 +471,12 @@ class SymbolicTensor(TensorBase):
                     tracer = x.tracer
         if stack and stack[-1].depth > tracer.depth:
             tracer = _descendant(stack[-1], tracer)
+        if tracer.finished and tracer.depth:
+            raise TracerError(
+                f"{op}: this value was computed inside {tracer.graph.name!r}, a branch or loop body on a traced "
+                f"value, and used after it{_where(user_location(3))}. Only the variables a branch or body assigns "
+                f"come out of it; one kept in a list, dict or attribute from outside has no value after it. Assign "
+                f"it to a variable instead (or collect per-step values with graphgrad.scan).")
         if tracer.finished:
             raise TracerError(
                 f"{op}: escaped tracer: this value was traced inside {tracer.graph.name!r}, which has finished "
@@ -473,7 +523,36 @@ class SymbolicTensor(TensorBase):
 
     @property
     def requires_grad(self) -> bool:
-        return self.value.requires_grad
+        """Eager's answer: whether a gradient reaches this value from an input that requires grad (not through
+        ``detach()`` or ``no_grad()``), so that ``if y.requires_grad:`` takes the branch eager code takes. In a
+        branch or loop body, an outer value it reads answers for itself, and the node's own inputs (a loop's carry,
+        a branch's copy of a variable) count as carrying a gradient when they are floating."""
+        value, tracer = self.value, self.tracer
+        if value.requires_grad:
+            return True
+        if not value.type.is_floating:
+            return False
+        outer = {id(v): x for x, v in zip(getattr(tracer, "outer", ()), tracer.graph.inputs[-len(tracer.outer):])} \
+            if tracer.depth and tracer.outer else {}
+        seen, stack = set(), [value]
+        while stack:
+            v = stack.pop()
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            if v.requires_grad:
+                return True
+            node = v.node
+            if node is None:
+                if id(v) in outer:
+                    if outer[id(v)].requires_grad:
+                        return True
+                elif tracer.depth and v.type.is_floating:
+                    return True  # a carry or a branch's copy: it carries what the loop or if feeds it
+                continue
+            if node.op != "stop_gradient":
+                stack.extend(x for x in node.inputs if isinstance(x, Value))
+        return False
 
     @property
     def is_leaf(self) -> bool:
@@ -552,6 +631,7 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
     """
     tracer = Tracer(name or getattr(fn, "__name__", "f"))
     tracer.pure = pure
+    tracer.watches_grad_mode = grad_enabled()
     names = names or [None] * len(args)
     requires_grad = requires_grad or [False] * len(args)
     symbolic = [tracer.input(a, n, rg) if isinstance(a, TensorType) else a

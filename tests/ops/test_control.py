@@ -233,3 +233,26 @@ def test_forward_mode_through_scan_and_while_matches_finite_differences():
         g = gg.grad(fn)
         fd_h = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(3)], axis=1)
         np.testing.assert_allclose(gg.hessian(fn)(x), fd_h, rtol=1e-6, atol=1e-8)
+
+
+def test_a_tensor_whose_shape_a_branch_or_body_changes_is_refused_not_broadcast():
+    # compiled broadcast them back to one shape: fori_loop gave [8, 9] where the same Python loop gives [6, 7]
+    from graphgrad.tracer import TracerError
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64)
+    cases = [
+        (lambda x: gg.fori_loop(0, gg.tensor(2), lambda i, y: y.sum() + x, gg.tensor(1.0, dtype=gg.float64)),
+         r"while_loop: carried value 1 is f64\[\] when an iteration starts and f64\[2\] when it ends"),
+        (lambda x: gg.while_loop(lambda y: y.sum() > 1, lambda y: y.sum() / 4, x),
+         r"while_loop: carried value 0 \('x'\) is f64\[2\] when an iteration starts and f64\[\] when it ends"),
+        (lambda x: gg.scan(lambda c, r: (c.sum() + r, c), gg.tensor(1.0, dtype=gg.float64), x.reshape(1, 2))[0],
+         r"scan: carried value 0 is f64\[\] when an iteration starts and f64\[2\] when it ends"),
+        (lambda x: gg.cond(x.sum() > 0, lambda: x.sum(), lambda: x),
+         r"cond: output 0 is f64\[\] in the true branch and f64\[2\] in the false branch"),
+    ]
+    for f, message in cases:
+        with pytest.raises(TracerError, match=message):
+            gg.compile(f)(x)
+    # a Python number still broadcasts, and a carry that starts as one still widens
+    assert gg.compile(lambda x: gg.cond(x.sum() > 0, lambda: 0.0, lambda: x))(x).tolist() == [0.0, 0.0]
+    assert gg.compile(lambda x: gg.fori_loop(0, 3, lambda i, c: c + x, 0.0))(x).tolist() == [3.0, 6.0]

@@ -183,6 +183,72 @@ def test_input_reaching_output_only_through_detach_gets_no_gradient():
     assert y.grad is None and x.grad.tolist() == [1.0, 1.0]
 
 
+def test_what_runs_under_no_grad_inside_a_compiled_function_gets_no_gradient_as_in_eager():
+    # the trace ignored grad mode: y = x * 2 under no_grad() sent 2 more into x's gradient (3 for eager's 1)
+    def top(x):
+        with gg.no_grad():
+            y = x * 2.0
+        y.add_(x)  # an in-place update outside no_grad() of a value made under it: eager allows it
+        with gg.no_grad():
+            with gg.enable_grad():
+                z = x * 3.0
+        return (y * x + z).sum()
+
+    @gg.no_grad()
+    def frozen(x):
+        return x * 2.0
+
+    def branch(x):
+        if x.sum() > 0:
+            with gg.no_grad():
+                y = x * 2.0
+        else:
+            y = frozen(x) * x
+        return (y * x).sum()
+
+    def buffer(x):
+        running = gg.zeros(2, dtype=gg.float64)
+        with gg.no_grad():
+            running.add_(x * 3.0)  # a tensor with no gradient: updated under no_grad() as in eager
+        return (running * x).sum()
+
+    for f in (top, branch, buffer):
+        for value in ([1.0, 2.0], [-1.0, -3.0]):
+            eager = gg.tensor(value, dtype=gg.float64, requires_grad=True)
+            f(eager).backward()
+            compiled = gg.tensor(value, dtype=gg.float64, requires_grad=True)
+            gg.compile(f)(compiled).backward()
+            assert compiled.grad.tolist() == eager.grad.tolist(), f.__name__
+            assert gg.grad(f)(np.array(value)).tolist() == eager.grad.tolist(), f.__name__
+
+    def carried(x):
+        y = x * 1.0
+        with gg.no_grad():
+            y.mul_(2.0)  # eager passes y's gradient through the update unchanged: no op says that
+        return (y * x).sum()
+
+    with pytest.raises(gg.tracer.TracerError, match=r"in-place mul_ under no_grad\(\) of a tensor that carries a "
+                                                    r"gradient, inside a compiled function at .*soundness.py:"):
+        gg.compile(carried)(gg.tensor([1.0, 2.0], requires_grad=True))
+
+
+def test_requires_grad_of_a_traced_value_is_eager_s_so_a_branch_on_it_takes_the_same_path():
+    # an intermediate's requires_grad was False while tracing: `if y.requires_grad:` took the other branch (2 for 6)
+    def f(x, w):
+        y = x * 2.0
+        z = (w * 1.0).detach()
+        with gg.no_grad():
+            u = x * 3.0
+        flags = [y.requires_grad, z.requires_grad, u.requires_grad, (y * z).requires_grad]
+        assert flags == [x.requires_grad, False, False, x.requires_grad]
+        return y * 3.0 if y.requires_grad else y
+
+    for grad in (True, False):
+        x = gg.tensor([1.0], requires_grad=grad)
+        w = gg.ones(1, requires_grad=True)
+        assert gg.compile(f)(x, w).tolist() == f(x, w).tolist()
+
+
 # -- 7. dtypes --------------------------------------------------------------------------------------
 
 def test_numpy_float64_scalar_keeps_the_tensor_dtype():

@@ -473,3 +473,470 @@ def test_a_function_edited_and_reloaded_is_converted_from_its_new_source(tmp_pat
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0, 3.0])
     sys.modules.pop("edited_mod", None)
+
+
+# -- a converted if/loop computes what the Python code computes, or raises ------------------------------------
+
+def test_a_variable_whose_shape_differs_between_the_branches_is_refused_not_broadcast():
+    # broadcast to one shape, the scalar branch went on as a vector: (y * 2).sum() gave 12 where eager gives 6
+    def vector_or_sum(x):
+        y = x
+        if x.sum() > 0:
+            y = x.sum()
+        return (y * 2).sum()
+
+    def zero_or_vector(x):
+        y = 0.0
+        if x.sum() > 0:
+            y = x * 2
+        return y * x.sum()  # eager: a 0-d result on one path, a vector on the other
+
+    def ternary(x):
+        return (x.sum() if x[0] > 0 else x).sum()
+
+    for f, what in ((vector_or_sum, "'y' is f64[] after the true branch and f64[2]"),
+                    (zero_or_vector, "'y' is f64[2] after the true branch and a Python float (0.0)"),
+                    (ternary, "the value is f64[] after the true branch and f64[2]")):
+        with pytest.raises(TracerError, match=r"(?s)" + what.replace("[", r"\[").replace("]", r"\]").replace(
+                "(", r"\(").replace(")", r"\)") + ".*test_autograph.py:"):
+            gg.compile(f)(_t([1.0, 2.0]))
+    assert f"{vector_or_sum(_t([1.0, 2.0])).item():g}" == "6"  # eager is unaffected
+
+
+def test_a_loop_variable_whose_shape_the_body_changes_is_refused_not_broadcast(check_gradients):
+    def narrows(x):
+        y = x
+        while y.sum() > 1:
+            y = y.sum() / 4  # eager: a scalar from the first iteration on (0.375 for [3, 3]; compiled said 0.75)
+        return y * 1.0
+
+    def widens(x, n):
+        y = gg.tensor(1.0, dtype=gg.float64)
+        for _ in range(n):
+            y = y.sum() + x  # eager: 1 + x, then sum(1 + x) + x (compiled summed the broadcast ones: 2 + x)
+        return y.sum()
+
+    with pytest.raises(TracerError, match=r"'y' is f64\[2\] when an iteration .* and f64\[\] when it ends"):
+        gg.compile(narrows)(_t([3.0, 3.0]))
+    with pytest.raises(TracerError, match=r"'y' is f64\[\] when an iteration .* and f64\[2\] when it ends"):
+        gg.compile(widens)(_t([1.0, 2.0]), gg.tensor(2))
+
+    def accumulates(x):
+        total = 0.0  # a Python number that the body makes a tensor: the accumulator pattern still compiles
+        for i in range(gg.tensor(3)):
+            total = total + x * i
+        return (total * total).sum()
+
+    check_gradients(accumulates, [np.array([0.5, -1.5])])
+
+
+def test_returns_in_nested_and_sequential_ifs_are_restructured(check_gradients):
+    def sequential(x):
+        if x.sum() > 0:
+            return (x * 2).sum()
+        y = x * x
+        if y.sum() > 4:
+            return y.sum()
+        return x.sum()
+
+    def nested(x):
+        if x.sum() > 0:
+            if x[0] > 1:
+                y = x * 2
+            else:
+                y = x * 3
+        else:
+            if x[1] > 0:
+                return (x * 7).sum()
+            y = x * 5
+        return (y * y).sum()
+
+    def falls_through(x):
+        if x.sum() > 0:
+            y = x.sin()
+            if y.sum() > 1.5:
+                return y.sum()
+        else:
+            y = x
+        return (y * 3).sum()
+
+    for x in ([1.0, 2.0], [-3.0, -1.0], [-0.5, -0.1]):
+        check_gradients(sequential, [np.array(x)], second_order=False)
+    for x in ([2.0, 2.0], [0.5, 2.0], [-3.0, 1.0], [-3.0, -1.0]):
+        check_gradients(nested, [np.array(x)], second_order=False)
+    for x in ([1.0, 1.5], [0.1, 0.2], [-1.0, -2.0]):
+        check_gradients(falls_through, [np.array(x)], second_order=False)
+    compiled = gg.compile(sequential)
+    assert [compiled(_t(x)).item() for x in ([1.0, 2.0], [-3.0, -1.0], [-0.5, -0.1])] == [6.0, 10.0, -0.6]
+
+
+def _halve_or_double(x, n):
+    if n == 0:
+        return x
+    if x.sum() > 0:
+        return _halve_or_double(x * 0.5, n - 1)
+    return _halve_or_double(x * 2.0, n - 1)
+
+
+def test_a_function_that_calls_itself_is_converted():
+    # its converted code looked its own name up in the converter's factory (a free variable no cell filled), so
+    # it ran unconverted and its `if` asked the traced value
+    compiled = gg.compile(lambda x: _halve_or_double(x, 3).sum())
+    assert compiled(_t([1.0, 2.0])).item() == 0.375
+    assert compiled(_t([-1.0, 0.5])).item() == -4.0
+    assert gg.grad(lambda x: _halve_or_double(x, 2).sum())(np.array([1.0, 2.0])).tolist() == [0.25, 0.25]
+
+
+def test_the_loop_variable_after_a_for_loop_holds_its_last_value():
+    def static(x):
+        for i in range(3):
+            x = x * 2.0
+        return x.sum() + i  # a NameError: the converted loop never assigned i
+
+    def traced(x, n):
+        i = 100
+        for i in range(n):
+            x = x * 2.0
+        return x.sum() + i  # the value before the loop (100) was returned where eager gives n - 1
+
+    assert gg.compile(static)(_t([1.0, 2.0])).item() == static(_t([1.0, 2.0])).item() == 26.0
+    c = gg.compile(traced)
+    for n in (2, 0, -1):
+        assert c(_t([1.0, 2.0]), gg.tensor(n)).item() == traced(_t([1.0, 2.0]), gg.tensor(n)).item()
+
+
+def test_bool_and_int_of_a_traced_value_in_a_test_and_a_range_bound(check_gradients):
+    def f(x):
+        if bool(x.sum() > 0):
+            y = x.exp()
+        else:
+            y = x.sin()
+        for _ in range(int(x.sum())):  # a loop node whose trip count is read each call, not a trace-time int
+            y = y * 0.5
+        return y.sum()
+
+    for x in ([1.5, 2.0], [-0.5, -0.25], [0.2, 0.3]):
+        check_gradients(f, [np.array(x)], second_order=False)
+    def repeat(x, n, k):
+        s = x * 0.0
+        for _ in range(int(n)):  # a float count, truncated as int() does
+            s = s + x
+        for _ in range(k.item()):
+            s = s + x
+        return s.sum()
+
+    c = gg.compile(repeat)
+    for n, k in ((3.7, 1), (0.5, 2), (-2.0, 0)):
+        assert c(_t([1.0, 2.0]), gg.tensor(n), gg.tensor(k)).item() == \
+            repeat(_t([1.0, 2.0]), gg.tensor(n), gg.tensor(k)).item()
+
+
+def test_changes_to_objects_from_outside_a_traced_branch_or_loop_are_refused():
+    class Counter:
+        n = 0
+
+    def counts(x, counter):
+        if x.sum() > 0:
+            counter.n += 1  # ran while tracing both branches: 1 whatever the data
+        return x.sum()
+
+    def stores(x):
+        d = {"k": x}
+        if x.sum() > 0:
+            d["k"] = x * 2.0  # the branch's value leaked out of its sub-graph (a KeyError in codegen)
+        return d["k"].sum()
+
+    def appends(x):
+        outs = []
+        while x.sum() > 1:
+            x = x * 0.5
+            outs.append(x)  # once while tracing: len(outs) was 1 whatever the trip count
+        return x.sum() + len(outs)
+
+    for f, args, what in ((counts, (Counter(),), r"`counter.n \+= 1` changes an object from outside an `if`"),
+                          (stores, (), r"`d\['k'\] = x \* 2.0` changes an object from outside an `if`"),
+                          (appends, (), r"`outs.append\(x\)` changes an object from outside a `while` loop")):
+        with pytest.raises(TracerError, match=what + r".*test_autograph.py:"):
+            gg.compile(f)(_t([1.0, 2.0]), *args)
+
+    def rnn(xs):  # on a Python range the list grows as in eager code
+        h, outs = xs[0] * 0.0, []
+        for t in range(xs.shape[0]):
+            h = (h + xs[t]).tanh() if h.sum() > 0 else h + xs[t]
+            outs.append(h)
+        return gg.stack(outs).sum()
+
+    xs = _t([[1.0, -2.0], [0.5, 0.25], [-1.0, 3.0]])
+    assert np.isclose(gg.compile(rnn)(xs).item(), rnn(xs).item())
+
+
+def _stash(store, value):
+    store.append(value)
+
+
+def test_a_value_kept_from_a_branch_through_a_helper_is_an_escaped_value():
+    def f(x):
+        kept = []
+        if x.sum() > 0:
+            _stash(kept, x * 2.0)  # not visible to the converter: the value escapes the branch's sub-graph
+            y = x
+        else:
+            y = -x
+        return kept[0].sum() + y.sum()
+
+    with pytest.raises(TracerError, match=r"computed inside .*a branch or loop body on a traced value, and used "
+                                          r"after it at .*test_autograph.py:"):
+        gg.compile(f)(_t([1.0, 2.0]))
+
+
+def test_raise_and_assert_on_a_traced_value_say_what_to_do_and_run_on_python_values():
+    def raises(x):
+        if x.sum() < -100:
+            raise ValueError("too small")  # traced as a branch, it raised for every input
+        return x.sum()
+
+    def asserts(x):
+        assert x.sum() > -100
+        return x.sum()
+
+    with pytest.raises(TracerError, match=r"`raise` inside an `if` whose test is a traced tensor: the compiled code "
+                                          r"cannot raise on data"):
+        gg.compile(raises)(_t([1.0, 2.0]))
+    with pytest.raises(TracerError, match=r"`assert` on a traced tensor"):
+        gg.compile(asserts)(_t([1.0, 2.0]))
+
+    def checks_shape(x):
+        if x.ndim != 1:
+            raise ValueError("want a vector")
+        assert x.shape[0] > 1
+        return x.sum()
+
+    assert gg.compile(checks_shape)(_t([1.0, 2.0])).item() == 3.0
+    with pytest.raises(ValueError, match="want a vector"):
+        gg.compile(checks_shape)(_t([[1.0, 2.0]]))
+
+
+def test_a_number_on_one_path_takes_the_tensor_s_dtype_exactly():
+    # 0.1 became a float32 constant, then float64: 0.1000000015 in float64 code
+    def f(x):
+        y = 0.1
+        if x.sum() > 5:
+            y = x.sum()
+        total = 0.1
+        for _ in range(gg.tensor(2)):
+            total = total + x.sum()
+        return y + total
+
+    for x in ([1.0, 2.0], [3.0, 4.0]):
+        assert gg.compile(f)(_t(x)).item() == f(_t(x)).item()
+
+
+def test_in_place_updates_in_a_traced_branch_or_loop_reach_every_name_for_the_tensor(check_gradients):
+    # `y += x` in a traced branch changed the outer tensor to a value of the branch's graph: a KeyError in codegen
+    def branches(x):
+        y = x * 1.0
+        alias = y
+        if x.sum() > 0:
+            y += x
+        else:
+            y.mul_(3.0)
+        return (y * alias).sum()  # eager: alias is y, updated in place on both paths
+
+    def rebinds(x):
+        y = x * 1.0
+        alias = y
+        if x.sum() > 0:
+            y.mul_(3.0)
+        else:
+            y = y * 5.0  # a new tensor: alias keeps the old values on this path
+        return (y * 2.0 + alias).sum()
+
+    def loops(x, n):
+        y = x * 1.0
+        alias = y
+        for _ in range(n):
+            y.add_(x * 0.5)
+        return (alias * alias).sum()
+
+    for x in ([1.0, 2.0], [-1.0, -2.0]):
+        check_gradients(branches, [np.array(x)], second_order=False)
+        check_gradients(rebinds, [np.array(x)], second_order=False)
+    c = gg.compile(loops)
+    for n in (0, 3):
+        assert c(_t([1.0, 2.0]), gg.tensor(n)).item() == loops(_t([1.0, 2.0]), gg.tensor(n)).item()
+
+    def argument(x, buffer):
+        if x.sum() > 0:
+            buffer += x  # an argument updated in place on one path: written back to the caller's tensor
+        return x.sum()
+
+    c = gg.compile(argument)
+    buffer = gg.zeros(2, dtype=gg.float64)
+    for x in ([1.0, 2.0], [-5.0, 2.0], [0.5, 0.5]):
+        c(gg.tensor(x, dtype=gg.float64), buffer)
+    assert buffer.tolist() == [1.5, 2.5]
+
+    running = gg.zeros(2, dtype=gg.float64)
+
+    def closed_over(x, n):
+        total = running  # an eager tensor from outside the function: written back after each call
+        if x.sum() > 0:
+            total.add_(x)
+        for _ in range(n):
+            total.mul_(2.0)
+        return x.sum()
+
+    c = gg.compile(closed_over)
+    for x, n in (([1.0, 2.0], 1), ([-5.0, 2.0], 0), ([0.5, 0.5], 2)):
+        c(gg.tensor(x, dtype=gg.float64), gg.tensor(n))
+    assert running.tolist() == [10.0, 18.0]  # it stayed [0, 0], or crashed, before
+
+    def helper_updates(y, x):
+        y.add_(x)  # not visible to the converter: the tensor is the branch's outer value
+
+    def through_helper(x):
+        y = x * 1.0
+        if x.sum() > 0:
+            helper_updates(y, x)
+        return y.sum()
+
+    with pytest.raises(TracerError, match=r"in-place add_ of a tensor from outside a branch or loop body on a traced "
+                                          r"value at .*test_autograph.py:"):
+        gg.compile(through_helper)(_t([1.0, 2.0]))
+
+
+_CALLS = 0
+
+
+def test_a_global_assigned_in_a_traced_branch_is_refused_and_runs_on_python_values():
+    def f(x, flag):
+        global _CALLS
+        if flag:
+            _CALLS = _CALLS + 1  # was set to the converter's undefined marker when the other branch ran
+        return x.sum()
+
+    def g(x):
+        global _CALLS
+        if x.sum() > 0:
+            _CALLS = 1
+        return x.sum()
+
+    gg.compile(f)(_t([1.0, 2.0]), False)
+    assert _CALLS == 0
+    gg.compile(f)(_t([1.0, 2.0]), True)
+    assert _CALLS == 1
+    with pytest.raises(TracerError, match="`global` inside an `if` whose test is a traced tensor"):
+        gg.compile(g)(_t([1.0, 2.0]))
+
+
+def test_python_floats_a_converted_if_or_loop_makes_tensors_keep_the_data_s_precision():
+    # `0.1 if c else 0.2` was a float32 constant: 0.30000000447 for eager's 0.30000000000000004 in float64 code
+    def f(x):
+        k = 0.1 if x.sum() > 0 else 0.2
+        rate, i = 1.0, 0
+        while i < x.sum():
+            rate = rate * 0.9
+            i = i + 1
+        return x.sum() * k * rate
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64)
+    got, want = gg.compile(f)(x), f(x)
+    assert got.dtype == want.dtype == gg.float64 and got.item() == want.item()
+    x = gg.tensor([1.0, 2.0])  # float32 data: float32 results (the carried rate rounds as float32 does)
+    got, want = gg.compile(f)(x), f(x)
+    assert got.dtype == want.dtype == gg.float32 and np.isclose(got.item(), want.item(), rtol=1e-6)
+
+
+def test_the_user_s_except_does_not_swallow_why_a_construct_cannot_be_traced():
+    # `except Exception` caught the TracerError of float(traced) and compiled the fallback: x * 0 for eager's x * 3
+    def fallback(x):
+        try:
+            v = float(x.sum())
+        except Exception:
+            v = 0.0
+        return x * v
+
+    # the false branch failed while traced (eager never runs it for this x): the user's handler took the error
+    # for the whole `if` and compiled x * 5 for eager's x * 2
+    def untaken_branch_fails(x):
+        try:
+            if x.sum() > 0:
+                y = x * 2.0
+            else:
+                y = x.no_such_method()
+        except AttributeError:
+            y = x * 5.0
+        return y
+
+    with pytest.raises(TracerError, match=r"float\(\) needs the value of a traced tensor"):
+        gg.compile(fallback)(gg.tensor([1.0, 2.0]))
+    with pytest.raises(TracerError, match=r"AttributeError while tracing the false branch of an `if` on a traced "
+                                          r"value at .*test_autograph.py:.*no_such_method"):
+        gg.compile(untaken_branch_fails)(gg.tensor([1.0, 2.0]))
+
+    def handles_its_own(x):  # a handler that names TracerError is the user's own business
+        try:
+            return x * float(x.sum())
+        except TracerError:
+            return x * 0.0
+
+    assert gg.compile(handles_its_own)(gg.tensor([1.0, 2.0])).tolist() == [0.0, 0.0]
+
+    def python_errors_still_handled(x, key):
+        try:
+            scale = {"a": 2.0}[key]
+        except KeyError:
+            scale = 3.0
+        return x * scale
+
+    assert gg.compile(python_errors_still_handled)(gg.tensor([1.0]), "b").tolist() == [3.0]
+
+
+def test_a_walrus_in_a_loop_test_or_an_and_binds_the_function_s_name():
+    # the test became a function (and each operand of `and` a lambda) of its own: `:=` bound a name there, so
+    # the function's `n` was unbound (UnboundLocalError) even on Python values
+    def counts(x):
+        n = 0
+        while (n := n + 1) < 3:
+            x = x * 2.0
+        if x.shape[0] > 1 and (m := x.max()) is not None:
+            x = x + m
+        return x.sum() + n
+
+    x = _t([1.0, 2.0])
+    assert gg.compile(counts)(x).item() == counts(x).item() == 31.0
+
+    def traced(x):
+        while (s := x.sum()) > 1:
+            x = x / 2.0
+        return s
+
+    with pytest.raises(TracerError, match=r"`:=` in the test of a `while` loop whose test is a traced tensor"):
+        gg.compile(traced)(x)
+
+
+def test_a_branch_variable_holding_a_value_of_an_enclosing_trace():
+    # gg.grad of a closure inside a compiled function: y starts as the compiled function's x, and the branch's
+    # copy of it was refused as "a value of another trace"
+    @gg.compile
+    def outer(w, x):
+        def loss(w):
+            y = x
+            if w.sum() > 0:
+                y = y * w
+            n = 0
+            while n < w.sum():
+                y = y * 0.5
+                n = n + 1
+            return (y * w).sum()
+        return gg.grad(loss)(w)
+
+    w, x = gg.tensor([1.0, 2.0], dtype=gg.float64), gg.tensor([3.0, 4.0], dtype=gg.float64)
+
+    def eager(w):
+        y = x * w
+        for _ in range(3):
+            y = y * 0.5
+        return (y * w).sum()
+
+    assert outer(w, x).tolist() == gg.grad(eager)(w.numpy()).tolist()
