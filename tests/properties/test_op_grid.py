@@ -1564,6 +1564,169 @@ def _(draw, rng):
     equal_nan = draw(st.booleans())
     return face(lambda m, t, u: m.allclose(t, u, equal_nan=equal_nan), *_near(draw, rng, shp))
 
+# -- order statistics, running extremes, nan-ignoring reductions (PyTorch's names) ------------------------------
+def _lower_median(a, axis):
+    """NumPy's median of an odd count; for an even count PyTorch's lower median: the smaller middle value."""
+    s = np.sort(a, axis=axis)
+    return np.take(s, (s.shape[axis] - 1) // 2, axis=axis)
+
+
+@entry("median", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp))
+    x = sample(AWAY, shp, rng)
+    if dim is None:
+        return Case(lambda t: t.median(), [x], lambda a: _lower_median(a.reshape(-1), 0))
+    keep = draw(st.booleans())
+    return Case(lambda t: gg.median(t, dim, keep).values, [x],
+                lambda a: np.expand_dims(_lower_median(a, dim), dim) if keep else _lower_median(a, dim))
+
+
+@entry("nanmedian", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    shp = shp[:dim % len(shp)] + (shp[dim] + 2,) + shp[dim % len(shp) + 1:]
+    holes = np.zeros(shp)
+    holes[(slice(None),) * (dim % len(shp)) + (0,)] = np.nan  # one nan in every slice
+    def ref(a):
+        b = a + holes
+        along = np.take(np.sort(b, axis=dim), (shp[dim] - 2) // 2, axis=dim)  # nan sorts last; one per slice
+        numbers = np.sort(b[~np.isnan(b)])
+        return along + numbers[(numbers.size - 1) // 2]
+    return Case(lambda t: (t + holes).nanmedian(dim).values + (t + holes).nanmedian(), [sample(AWAY, shp, rng)], ref)
+
+
+@entry("kthvalue", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    k = draw(st.integers(1, shp[dim]))
+    return Case(lambda t: t.kthvalue(k, dim).values, [sample(AWAY, shp, rng)],
+                lambda a: np.take(np.sort(a, axis=dim), k - 1, axis=dim))
+
+
+@entry("mode", 3)
+def _(draw, rng):  # distinct values: each is as frequent, the smallest wins (ties of counts are checked elsewhere)
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    return Case(lambda t: t.mode(dim).values, [sample(AWAY, shp, rng)], lambda a: np.min(a, axis=dim))
+
+
+@entry("quantile", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim, keep = axis(draw, len(shp)), draw(st.booleans())
+    method = draw(st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))
+    q = draw(st.sampled_from([0.3, [0.1, 0.5, 0.85]]))
+    qt = (lambda t: q) if isinstance(q, float) else (lambda t: gg.tensor(q, dtype=gg.float64))
+    return Case(lambda t: gg.quantile(t, qt(t), dim, keep, interpolation=method), [sample(AWAY, shp, rng)],
+                lambda a: np.quantile(a, q, axis=dim, keepdims=keep, method=method))
+
+
+@entry("nanquantile", 3)
+def _(draw, rng):
+    shp = shape(draw, 1) + (4,)
+    holes = np.where(np.arange(4) == 1, np.nan, 0.0)
+    method = draw(st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))
+    return Case(lambda t: gg.nanquantile(t + holes, 0.4, -1, interpolation=method), [sample(AWAY, shp, rng)],
+                lambda a: np.nanquantile(a + holes, 0.4, axis=-1, method=method))
+
+
+def _running(name, accumulate):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        dim = axis(draw, len(shp), none=False)
+        return Case(lambda t: getattr(t, name)(dim).values, [sample(AWAY, shp, rng)],
+                    lambda a: accumulate(a, axis=dim))
+    return build
+
+
+entry("cummax", 3)(_running("cummax", np.maximum.accumulate))
+entry("cummin", 3)(_running("cummin", np.minimum.accumulate))
+
+
+@entry("cum_extreme_index", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    x = rng.integers(0, 3, shp).astype(np.float64)  # ties: the later index, as PyTorch
+    def ref(a):
+        run = np.maximum.accumulate(a, axis=dim)
+        pos = np.arange(a.shape[dim]).reshape((-1,) + (1,) * (a.ndim - dim % a.ndim - 1))
+        return np.maximum.accumulate(np.where(a == run, pos, 0), axis=dim)
+    return Case(lambda t: t.cummax(dim).indices, [x], ref)
+
+
+@entry("logcumsumexp", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    return Case(lambda t: t.logcumsumexp(dim), [sample(ANY, shp, rng)],
+                lambda a: np.log(np.cumsum(np.exp(a), axis=dim)))
+
+
+def _moment_mean(name, root):
+    def build(draw, rng):
+        shp = shape(draw, 1, size=4)
+        shp = shp[:-1] + (shp[-1] + 1,)
+        dim, keep, corr = axis(draw, len(shp)), draw(st.booleans()), draw(st.sampled_from([0, 1]))
+        def ref(a):
+            v = np.var(a, axis=dim, ddof=corr, keepdims=keep)
+            return (np.sqrt(v) if root else v) + 2 * np.mean(a, axis=dim, keepdims=keep)
+        def fn(t):
+            spread, mean = getattr(gg, name)(t, dim, keepdim=keep, correction=corr)
+            return spread + 2 * mean
+        return Case(fn, [sample(ANY, shp, rng)], ref)
+    return build
+
+
+entry("std_mean", 3)(_moment_mean("std_mean", True))
+entry("var_mean", 3)(_moment_mean("var_mean", False))
+
+
+def _nan_reduction(name, ref):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        dim, keep = axis(draw, len(shp)), draw(st.booleans())
+        holes = np.where(rng.integers(0, 3, shp) == 0, np.nan, 0.0)
+        return Case(lambda t: getattr(t + holes, name)(dim, keep), [sample(ANY, shp, rng)],
+                    lambda a: ref(a + holes, axis=dim, keepdims=keep))
+    return build
+
+
+entry("nansum", 3)(_nan_reduction("nansum", np.nansum))
+
+
+@entry("nanmean", 3)
+def _(draw, rng):
+    shp = shape(draw, 1) + (3,)
+    holes = np.where(np.arange(3) == 1, np.nan, 0.0)  # never a whole slice of nan: nanmean is finite
+    keep = draw(st.booleans())
+    return Case(lambda t: (t + holes).nanmean(-1, keep), [sample(ANY, shp, rng)],
+                lambda a: np.nanmean(a + holes, axis=-1, keepdims=keep))
+
+
+@entry("aminmax", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim, keep = axis(draw, len(shp)), draw(st.booleans())
+    def fn(t):
+        low, high = gg.aminmax(t, dim=dim, keepdim=keep)
+        return low * 2 + high
+    return Case(fn, [sample(AWAY, shp, rng)],
+                lambda a: np.min(a, axis=dim, keepdims=keep) * 2 + np.max(a, axis=dim, keepdims=keep))
+
+
+@entry("count_nonzero", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    dim = axis(draw, len(shp))
+    return Case(lambda t: gg.count_nonzero(t, dim), [rng.integers(0, 2, shp).astype(np.float64)],
+                lambda a: np.count_nonzero(a, axis=dim))
+
+
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
 NOT_OPS = {"fused"}
