@@ -19,6 +19,7 @@ from ..ir.types import TensorType, dtype_name
 from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
 from .define import any_dtype_name, constant_like, primitive
+from .elementwise import lerp_formula
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -652,16 +653,6 @@ export(mode, "mode", tensor="mode", gg="mode")
 
 # -- quantile / nanquantile: a sort, then PyTorch's interpolation between neighbours --------------------------
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
-
-
-def lerp_formula(start, end, weight):
-    """PyTorch's ``lerp``: ``start + w (end - start)`` for ``|w| < 0.5``, else ``end - (end - start)(1 - w)`` (exact
-    at both ends); its gradient is ``1 - w``, ``w`` and ``end - start`` on either branch."""
-    diff = end - start
-    small = (weight.abs() if isinstance(weight, TensorBase) else abs(weight)) < 0.5
-    if not isinstance(small, TensorBase):
-        return start + weight * diff if small else end - diff * (1 - weight)
-    return bind("where", small, start + weight * diff, end - diff * (1 - weight))
 
 
 def _quantile(x, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool):

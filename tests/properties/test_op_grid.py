@@ -1727,6 +1727,94 @@ def _(draw, rng):
                 lambda a: np.count_nonzero(a, axis=dim))
 
 
+# -- lerp, beta * input + alpha * product, distances (PyTorch's names) ------------------------------------------
+@entry("lerp", 3)
+def _(draw, rng):
+    a, b = pair(draw)
+    scalar = draw(st.sampled_from([None, 0.3, 0.8]))
+    if scalar is not None:
+        return Case(lambda x, y: gg.lerp(x, y, scalar), [sample(ANY, a, rng), sample(ANY, b, rng)],
+                    lambda x, y: x + scalar * (y - x))
+    w = sample(ANY, a, rng)
+    return Case(lambda x, y, z: x.lerp(y, z), [sample(ANY, a, rng), sample(ANY, b, rng), w],
+                lambda x, y, z: x + z * (y - x))
+
+
+def _scaled(draw):
+    return draw(st.sampled_from([(1, 1), (0, 1), (2.0, -0.5)]))
+
+
+@entry("addmm", 3)
+def _(draw, rng):
+    n, m, k = (draw(st.integers(1, 3)) for _ in range(3))
+    beta, alpha = _scaled(draw)
+    inp = draw(st.sampled_from([(n, k), (k,), (1, 1)]))
+    return Case(lambda c, a, b: gg.addmm(c, a, b, beta=beta, alpha=alpha),
+                [sample(ANY, inp, rng), sample(ANY, (n, m), rng), sample(ANY, (m, k), rng)],
+                lambda c, a, b: alpha * (a @ b) + (beta * c if beta else 0))
+
+
+@entry("addmv", 3)
+def _(draw, rng):
+    n, m = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    beta, alpha = _scaled(draw)
+    return Case(lambda c, a, v: c.addmv(a, v, beta=beta, alpha=alpha),
+                [sample(ANY, (n,), rng), sample(ANY, (n, m), rng), sample(ANY, (m,), rng)],
+                lambda c, a, v: beta * c + alpha * (a @ v))
+
+
+@entry("addr", 3)
+def _(draw, rng):
+    n, m = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    beta, alpha = _scaled(draw)
+    return Case(lambda c, u, v: gg.addr(c, u, v, beta=beta, alpha=alpha),
+                [sample(ANY, (n, m), rng), sample(ANY, (n,), rng), sample(ANY, (m,), rng)],
+                lambda c, u, v: beta * c + alpha * np.outer(u, v))
+
+
+@entry("baddbmm", 3)
+def _(draw, rng):
+    b, n, m, k = (draw(st.integers(1, 3)) for _ in range(4))
+    beta, alpha = _scaled(draw)
+    return Case(lambda c, x, y: c.baddbmm(x, y, beta=beta, alpha=alpha),
+                [sample(ANY, (b, n, k), rng), sample(ANY, (b, n, m), rng), sample(ANY, (b, m, k), rng)],
+                lambda c, x, y: beta * c + alpha * (x @ y))
+
+
+@entry("addbmm", 3)
+def _(draw, rng):
+    b, n, m, k = (draw(st.integers(1, 3)) for _ in range(4))
+    beta, alpha = _scaled(draw)
+    return Case(lambda c, x, y: gg.addbmm(c, x, y, beta=beta, alpha=alpha),
+                [sample(ANY, (n, k), rng), sample(ANY, (b, n, m), rng), sample(ANY, (b, m, k), rng)],
+                lambda c, x, y: beta * c + alpha * (x @ y).sum(0))
+
+
+@entry("dist", 4)
+def _(draw, rng):
+    a, b = pair(draw)
+    p = draw(st.sampled_from([1, 2, 3, 0.5, float("inf"), -float("inf")]))
+    x, y = sample(ANY, a, rng), sample(ANY, b, rng)
+    def ref(u, v):
+        d = np.abs(u - v).reshape(-1)
+        return d.max() if p == np.inf else d.min() if p == -np.inf else (d ** p).sum() ** (1 / p)
+    return Case(lambda u, v: gg.dist(u, v, p), [x, y], ref)
+
+
+@entry("cdist", 4)
+def _(draw, rng):
+    batch = shape(draw, 0, 1)
+    rows1, rows2, cols = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    p = draw(st.sampled_from([1, 2, 3, 0.5, float("inf")]))
+    mode = draw(st.sampled_from(["use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                                 "donot_use_mm_for_euclid_dist"]))
+    def ref(u, v):
+        d = np.abs(u[..., :, None, :] - v[..., None, :, :])
+        return d.max(-1) if p == np.inf else (d ** p).sum(-1) ** (1 / p)
+    return Case(lambda u, v: gg.cdist(u, v, p, mode),
+                [sample(ANY, batch + (rows1, cols), rng), sample(ANY, batch + (rows2, cols), rng)], ref)
+
+
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
 NOT_OPS = {"fused"}
