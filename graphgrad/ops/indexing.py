@@ -9,7 +9,7 @@ import numpy as np
 from ..codegen.expressions import subscript
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, decode_index, encode_index, is_type, normalize_dims
+from ..ir.registry import ShapeError, broadcast_shapes, decode_index, encode_index, is_type, normalize_dims
 from ..ir.types import TensorType
 from ..passes.batching import along_axis, broadcast_batch, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
@@ -766,3 +766,107 @@ class _AtIndexer:
 
 export(index_update, "index_update", gg="index_update")
 export(property(lambda x: _AtIndexer(x)), "index_update", tensor="at")
+
+
+# -- take_along_dim, searchsorted, bucketize (PyTorch's) ------------------------------------------------------
+def take_along_dim(input, indices, dim=None):
+    """``input`` picked at ``indices`` along ``dim`` (a ``gather`` after broadcasting the other dimensions of the
+    two), or of the flattened tensor at the flattened indices without ``dim``.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1.0, 5.0], [4.0, 2.0]]).take_along_dim(gg.tensor([[1], [0]]), 1)
+    tensor([[5.],
+            [4.]])
+    """
+    if not isinstance(indices, TensorBase) or indices._type.dtype != "int64":
+        found = indices._type.dtype if isinstance(indices, TensorBase) else type(indices).__name__
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{ {'float32': 'Float', 'float64': 'Double', 'bool': 'Bool'}.get(found, found)}")
+    if dim is None:
+        return bind("gather", input.reshape(-1), indices.reshape(-1), dim=0)
+    if input.ndim != indices.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, but "
+                           f"got {input.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
+    (d,) = normalize_dims(dim, input.ndim)
+    if input.ndim == 0:
+        return bind("gather", input.reshape(1), indices.reshape(1), dim=0).reshape(())
+    others = broadcast_shapes(tuple(1 if i == d else n for i, n in enumerate(input.shape)),
+                                 tuple(1 if i == d else n for i, n in enumerate(indices.shape)))
+    x_shape = tuple(input.shape[d] if i == d else n for i, n in enumerate(others))
+    i_shape = tuple(indices.shape[d] if i == d else n for i, n in enumerate(others))
+    x = input if tuple(input.shape) == x_shape else input.expand(x_shape)
+    index = indices if tuple(indices.shape) == i_shape else indices.expand(i_shape)
+    return bind("gather", x, index, dim=d)
+
+
+export(take_along_dim, "take_along_dim", tensor="take_along_dim", gg="take_along_dim")
+
+
+def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool = False, side=None, out=None,
+                 sorter=None):
+    """Where each value of ``input`` would go in ``sorted_sequence`` (its last dimension; the leading ones match
+    ``input``'s) to keep it sorted: the number of elements below it (``right``/``side='right'``: not above it); a nan
+    value goes last. ``sorter`` sorts an unsorted sequence. Computed as counts of comparisons, so it traces and
+    batches like any elementwise op (memory: the sequence's length times the number of values).
+
+    >>> import graphgrad as gg
+    >>> gg.searchsorted(gg.tensor([1.0, 3.0, 5.0]), gg.tensor([3.0, 4.0]))
+    tensor([1, 2])
+    >>> gg.searchsorted(gg.tensor([1.0, 3.0, 5.0]), gg.tensor([3.0, 4.0]), right=True)
+    tensor([2, 2])
+    """
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, got side of left "
+                               "while right was True")
+        right = side == "right"
+    if out_int32:
+        raise NotImplementedError("searchsorted(out_int32=True): graphgrad has no int32 dtype; the result is int64")
+    if out is not None:
+        raise NotImplementedError("searchsorted(out=...): use the returned tensor")
+    seq = sorted_sequence
+    scalar = not isinstance(input, TensorBase)
+    values = constant_like(seq, input, np.dtype(seq._type.dtype) if isinstance(input, bool) else None) if scalar \
+        else input
+    if seq.ndim == 0:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
+                           "of boundaries tensor and input value tensor must match, but we got boundaries tensor [] "
+                           f"and input value tensor {list(values.shape)}")
+    if seq.ndim > 1 and (values.ndim != seq.ndim or tuple(values.shape[:-1]) != tuple(seq.shape[:-1])):
+        raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
+                           f"of boundaries tensor and input value tensor must match, but we got boundaries tensor "
+                           f"{list(seq.shape)} and input value tensor {list(values.shape)}")
+    if sorter is not None:
+        if not isinstance(sorter, TensorBase) or sorter._type.dtype != "int64":
+            raise RuntimeError("torch.searchsorted(): sorter must be a tensor of long dtype")
+        if tuple(sorter.shape) != tuple(seq.shape):
+            raise RuntimeError(f"torch.searchsorted(): boundary and sorter must have the same size, but got boundary "
+                               f"tensor {list(seq.shape)}and got sorter tensor {list(sorter.shape)}")
+        seq = bind("gather", seq, sorter, dim=seq.ndim - 1)
+    if seq.ndim == 1:
+        s, v = seq, values.unsqueeze(-1)
+    else:
+        s, v = seq.unsqueeze(-2), values.unsqueeze(-1)
+    below = (s <= v) if right else (s < v)
+    if values._type.is_floating:
+        below = below | (v != v)  # a nan value sorts after everything
+    return below.sum(-1)
+
+
+def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False, out=None):
+    """The bucket of each element of ``input`` between the sorted 1-D ``boundaries``: ``searchsorted(boundaries,
+    input)`` (``right`` as there).
+
+    >>> import graphgrad as gg
+    >>> gg.bucketize(gg.tensor([0.5, 3.0, 9.0]), gg.tensor([1.0, 3.0, 5.0]))
+    tensor([0, 1, 3])
+    """
+    if not isinstance(boundaries, TensorBase) or boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({getattr(boundaries, 'ndim', 0)})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
+
+
+export(searchsorted, "searchsorted", gg="searchsorted")
+export(bucketize, "bucketize", gg="bucketize")

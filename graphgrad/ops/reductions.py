@@ -882,3 +882,44 @@ def count_nonzero(input, dim=None):
 
 
 export(count_nonzero, "count_nonzero", tensor="count_nonzero", gg="count_nonzero")
+
+
+# -- histc: counts in equal bins (the bins are static; their range may come from the data) ------------------------
+def histc(input, bins: int = 100, min=0, max=0):  # noqa: A002
+    """Counts of the elements in ``bins`` equal bins over ``[min, max]`` (the data's range where ``min == max``,
+    widened by 1 on each side if still empty), in ``input``'s dtype; elements outside are not counted, ``max``
+    itself falls in the last bin. PyTorch's bin formula, in ``input``'s dtype:
+    ``trunc((x - min) * bins / (max - min))``.
+
+    >>> import graphgrad as gg
+    >>> gg.histc(gg.tensor([1.0, 2.0, 1.0]), bins=4, min=0, max=3)
+    tensor([0., 2., 1., 0.])
+    """
+    if not input._type.is_floating:
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for "
+                           f"'{_TORCH_DTYPE_NAMES.get(input._type.dtype, input._type.dtype)}'")
+    if bins <= 0:
+        raise RuntimeError("torch.histc: bins must be > 0, but got " + str(bins) + " for dimension 0")
+    x = input.reshape(-1)
+    lo, hi = float(min), float(max)
+    if lo == hi and x.shape[0]:  # the data's range, whose values a compiled function reads at every call
+        lo, hi = x.amin(), x.amax()
+        same = lo == hi
+        lo, hi = bind("where", same, lo - 1, lo), bind("where", same, hi + 1, hi)
+    else:
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        if not np.isfinite([lo, hi]).all():
+            raise RuntimeError(f"torch.histc: range of [{lo:g}, {hi:g}] is not finite")
+        if lo > hi:
+            raise RuntimeError("torch.histc: max must be larger than min")
+        dtype = np.dtype(input._type.dtype)
+        lo, hi = dtype.type(lo), dtype.type(hi)  # the bin edges are in input's dtype
+    inside = (x >= lo) & (x <= hi)
+    position = (bind("where", inside, x, lo) - lo) * bins / (hi - lo)
+    index = bind("where", position >= bins, bins - 1, position.trunc()._cast("int64"))  # max: the last bin
+    zeros = constant_like(x, np.zeros(bins, dtype=np.dtype(input._type.dtype)))
+    return bind("scatter_add", zeros, index, inside._cast(input._type.dtype), dim=0)
+
+
+export(histc, "histc", tensor="histc", gg="histc")

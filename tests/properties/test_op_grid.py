@@ -1815,6 +1815,95 @@ def _(draw, rng):
                 [sample(ANY, batch + (rows1, cols), rng), sample(ANY, batch + (rows2, cols), rng)], ref)
 
 
+# -- torch.diff, repeat_interleave, take_along_dim, tensor_split, searchsorted, bucketize, histc ----------------
+@entry("diff:torch", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    n = draw(st.integers(0, 2))
+    shp = shp[:dim % len(shp)] + (shp[dim] + 2,) + shp[dim % len(shp) + 1:]
+    edge = shp[:dim % len(shp)] + (1,) + shp[dim % len(shp) + 1:]
+    return Case(lambda t, p: t.diff(n, dim, prepend=p), [sample(ANY, shp, rng), sample(ANY, edge, rng)],
+                lambda a, p: np.diff(a, n, axis=dim, prepend=p))
+
+
+@entry("repeat_interleave", 3)
+def _(draw, rng):
+    shp = shape(draw)
+    dim, r = axis(draw, len(shp)), draw(st.integers(0, 3))
+    return Case(lambda t: gg.repeat_interleave(t, r, dim), [sample(ANY, shp, rng)],
+                lambda a: np.repeat(a, r, axis=dim))
+
+
+@entry("repeat_interleave:tensor", 2)
+def _(draw, rng):  # repeats as an eager tensor: its values are read when traced (a constant of the trace)
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    counts = rng.integers(0, 3, shp[dim])
+    repeats = gg.tensor(counts)
+    return Case(lambda t: t.repeat_interleave(repeats, dim), [sample(ANY, shp, rng)],
+                lambda a: np.repeat(a, counts, axis=dim))
+
+
+@entry("take_along_dim", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp))
+    if dim is None:
+        index = rng.integers(0, int(np.prod(shp)), (4,))
+        return Case(lambda t: gg.take_along_dim(t, gg.tensor(index)), [sample(ANY, shp, rng)],
+                    lambda a: np.take_along_axis(a.reshape(-1), index, 0))
+    ishp = tuple(draw(st.integers(1, 3)) if i == dim % len(shp) else (1 if draw(st.booleans()) else n)
+                 for i, n in enumerate(shp))
+    index = rng.integers(0, shp[dim], ishp)
+    return Case(lambda t: t.take_along_dim(gg.tensor(index), dim), [sample(ANY, shp, rng)],
+                lambda a: np.take_along_axis(a, np.broadcast_to(index, tuple(
+                    ishp[i] if i == dim % len(shp) else n for i, n in enumerate(shp))), dim))
+
+
+@entry("tensor_split", 3)
+def _(draw, rng):
+    shp = shape(draw, 1, size=5)
+    dim = axis(draw, len(shp), none=False)
+    how = draw(st.sampled_from([1, 2, 3, [1], [0, 2], [3, 1]]))
+    def weigh(parts):
+        return sum(((p * p).sum() if hasattr(p, "numpy") or isinstance(p, np.ndarray) else 0) * (k + 1)
+                   for k, p in enumerate(parts))
+    return Case(lambda t: weigh(gg.tensor_split(t, how, dim)) + 0 * t.sum(), [sample(ANY, shp, rng)],
+                lambda a: weigh(np.array_split(a, how, axis=dim)) + 0 * a.sum())
+
+
+@entry("searchsorted", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    right = draw(st.booleans())
+    seq = np.sort(rng.integers(-2, 3, 5)).astype(np.float64)  # ties in the sequence and with the values
+    return Case(lambda s, v: gg.searchsorted(s, v, right=right), [seq, rng.integers(-3, 4, shp).astype(np.float64)],
+                lambda s, v: np.searchsorted(s, v, side="right" if right else "left"))
+
+
+@entry("bucketize", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    right = draw(st.booleans())
+    edges = np.array([-1.0, 0.0, 0.5, 2.0])
+    return Case(lambda v: gg.bucketize(v, gg.tensor(edges), right=right), [rng.integers(-2, 3, shp) * 0.5],
+                lambda v: np.searchsorted(edges, v, side="right" if right else "left"))
+
+
+@entry("histc", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw, 1, size=5)
+    bins = draw(st.integers(1, 6))
+    lo, hi = draw(st.sampled_from([(0.0, 0.0), (-1.0, 1.0), (-0.5, 2.0)]))
+    def ref(a):
+        if lo == hi:
+            return np.histogram(a, bins, (a.min(), a.max()) if a.min() < a.max() else (a.min() - 1, a.max() + 1))[0] * 1.0
+        return np.histogram(a, bins, (lo, hi))[0] * 1.0  # PyTorch counts in the input dtype
+    # values away from the bin edges (NumPy's edges are computed differently from PyTorch's formula)
+    return Case(lambda t: gg.histc(t, bins, lo, hi), [rng.integers(-8, 9, shp) / 4 + 1 / 512], ref)
+
+
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
 NOT_OPS = {"fused"}
