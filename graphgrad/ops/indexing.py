@@ -30,12 +30,19 @@ def _lists(x):
     return [_lists(i) for i in x] if isinstance(x, tuple) else x
 
 
+def _array_literal(values, xp) -> str:
+    """An encoded integer index array as source text; an empty one says its dtype (``np.array([])`` is float64,
+    which NumPy refuses as an index: ``x[mask]`` of an all-false mask failed)."""
+    flat = np.asarray(_lists(values))
+    return f"{xp}.array({_lists(values)!r}{', dtype=' + xp + '.int64' if flat.size == 0 else ''})"
+
+
 def _index_tuple(index, xp) -> str:
     """The index as a tuple expression, for ``add.at``: ``(slice(1, 3, None), np.array([0, 2]))``."""
     parts = []
     for item in index:
         if isinstance(item, tuple) and item[0] == "array":
-            parts.append(f"{xp}.array({_lists(item[1])!r})")
+            parts.append(_array_literal(item[1], xp))
         elif isinstance(item, tuple) and item[0] == "slice":
             parts.append(f"slice({item[1]!r}, {item[2]!r}, {item[3]!r})")
         else:
@@ -475,7 +482,7 @@ def _subscript_text(subscript, args, xp, as_tuple: bool) -> str:
         if isinstance(item, tuple) and item[0] == "input":
             parts.append(args[item[1]])
         elif isinstance(item, tuple) and item[0] == "array":
-            parts.append(f"{xp}.array({_lists(item[1])!r})")
+            parts.append(_array_literal(item[1], xp))
         elif as_tuple:
             parts.append(_index_tuple((item,), xp)[1:-2])
         else:
