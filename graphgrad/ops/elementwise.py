@@ -248,14 +248,20 @@ def _where_type(inputs):
     return TensorType(broadcast_shapes(shape_of(cond), shape_of(x), shape_of(y)), result_dtype([x, y]))
 
 
-def where(cond: TensorBase, x: TensorBase | float, y: TensorBase | float) -> TensorBase:
-    """Elementwise select: ``x`` where ``cond`` is true, else ``y`` (differentiable in x and y).
+def where(cond: TensorBase, x: TensorBase | float = None, y: TensorBase | float = None) -> TensorBase:
+    """Elementwise select: ``x`` where ``cond`` is true, else ``y`` (differentiable in x and y). One argument,
+    ``where(cond)``, is ``nonzero(cond, as_tuple=True)`` (eager only), as in PyTorch and NumPy.
 
     >>> import graphgrad as gg
     >>> x = gg.tensor([-1.0, 2.0])
     >>> gg.where(x > 0, x, 0.0)
     tensor([0., 2.])
     """
+    if x is None and y is None:
+        from .indexing import _nonzero
+        return _nonzero(cond, True, "where(condition)")
+    if x is None or y is None:
+        raise TypeError("where() takes a condition alone, or a condition, input and other")
     return bind("where", cond, x, y)
 
 

@@ -14,7 +14,7 @@ from ..ir.types import TensorType
 from ..passes.batching import along_axis, broadcast_batch, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..tracer.tracer import SymbolicTensor
-from .define import constant_like, primitive
+from .define import constant_like, primitive, refuse_traced
 
 
 def _index_shape(shape: tuple, index: tuple) -> tuple:
@@ -877,3 +877,159 @@ def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False
 
 export(searchsorted, "searchsorted", gg="searchsorted")
 export(bucketize, "bucketize", gg="bucketize")
+
+
+# -- eager-only ops: the result's shape depends on the values (nonzero, masked_select, unique, bincount) --------
+def _values(x: TensorBase, op: str, why: str) -> np.ndarray:
+    """The NumPy values of an eager tensor, which decide the shape of ``op``'s result; a traced one is refused,
+    naming the op (its shape would not be known when tracing)."""
+    refuse_traced(x, op, why)
+    data = x._index_array()
+    return data if isinstance(data, np.ndarray) else data.get()
+
+
+def _positions_depend(what: str) -> str:
+    return (f"the number of {what} depends on the values, so the result's shape is not known when tracing; compute it "
+            f"eagerly (outside the compiled function), or use graphgrad.where(mask, x, 0.0) with a sum or mean instead")
+
+
+def nonzero(input, *, out=None, as_tuple: bool = False):
+    """The indices of the non-zero elements: an ``(n, ndim)`` int64 tensor, or with ``as_tuple`` one 1-D tensor per
+    dimension (a 0-d input counts as 1-D). Eager only: ``n`` depends on the values.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[0, 1], [2, 0]]).nonzero()
+    tensor([[0, 1],
+            [1, 0]])
+    """
+    if out is not None:
+        raise NotImplementedError("nonzero(out=...): use the returned tensor")
+    return _nonzero(input, as_tuple, "nonzero")
+
+
+def _nonzero(input, as_tuple: bool, op: str):
+    data = _values(input, op, _positions_depend("non-zero elements"))
+    if as_tuple:
+        return tuple(constant_like(input, p.astype(np.int64)) for p in np.nonzero(np.atleast_1d(data)))
+    return constant_like(input, np.argwhere(data).astype(np.int64))
+
+
+def masked_select(input, mask):
+    """The elements of ``input`` where ``mask`` (bool, broadcast with ``input``) is true, as a 1-D tensor;
+    differentiable in ``input``. The mask must be concrete (eager, or closed over by a compiled function): the
+    result's length is its number of true elements.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> gg.masked_select(x, x > 2)
+    tensor([3., 4.])
+    """
+    if not isinstance(mask, TensorBase) or mask._type.dtype != "bool":
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    chosen = _values(mask, "masked_select", _positions_depend("selected elements"))
+    shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    x = input if tuple(input.shape) == shape else input.expand(shape)
+    return x.reshape(-1)[np.flatnonzero(np.broadcast_to(chosen, shape)).astype(np.int64)]
+
+
+export(nonzero, "nonzero", tensor="nonzero", gg="nonzero")
+export(masked_select, "masked_select", tensor="masked_select", gg="masked_select")
+
+
+def _unique_result(like, values, inverse, counts, return_inverse, return_counts):
+    out = constant_like(like, values)
+    if not (return_inverse or return_counts):
+        return out
+    extra = ([constant_like(like, inverse.astype(np.int64))] if return_inverse else []) + \
+        ([constant_like(like, counts.astype(np.int64))] if return_counts else [])
+    return (out, *extra)
+
+
+def unique(input, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+           dim=None):
+    """The distinct elements of ``input`` in ascending order (the distinct slices along ``dim``, in lexicographic
+    order), with where each element went (``return_inverse``, ``input``'s shape; along ``dim``, one per slice) and
+    how often each occurs (``return_counts``). nan elements are each distinct, as in PyTorch. Eager only; no
+    gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([3, 1, 3, 2]).unique(return_counts=True)
+    (tensor([1, 2, 3]), tensor([1, 1, 2]))
+    """
+    data = _values(input, "unique", "the number of distinct elements depends on the values, so the result's shape "
+                                    "is not known when tracing; compute it eagerly")
+    if dim is None:
+        values, inverse, counts = np.unique(data.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False)
+        inverse = inverse.reshape(data.shape)
+    else:
+        (d,) = normalize_dims(dim, data.ndim)
+        if data.ndim and data.shape[d] == 0:
+            values, inverse, counts = data, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        else:
+            values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=d)
+            inverse = inverse.reshape(-1)
+    return _unique_result(input, values, inverse, counts, return_inverse, return_counts)
+
+
+def unique_consecutive(input, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """``input`` with each run of equal consecutive elements (slices along ``dim``) kept once, with the run each
+    element belongs to (``return_inverse``) and the runs' lengths (``return_counts``). Eager only; no gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1, 1, 2, 2, 3, 1]).unique_consecutive()
+    tensor([1, 2, 3, 1])
+    """
+    data = _values(input, "unique_consecutive", "the number of runs depends on the values, so the result's shape "
+                                                "is not known when tracing; compute it eagerly")
+    if dim is None:
+        work, d = data.reshape(-1), 0
+    else:
+        (d,) = normalize_dims(dim, data.ndim)
+        work = data.reshape(1) if data.ndim == 0 else data
+    n = work.shape[d]
+    moved = np.moveaxis(work, d, 0).reshape(n, -1)
+    starts = np.ones(n, dtype=bool)
+    if n:
+        starts[1:] = (moved[1:] != moved[:-1]).any(axis=1)
+    inverse = np.cumsum(starts) - 1
+    values = np.compress(starts, work, axis=d)
+    counts = np.diff(np.append(np.flatnonzero(starts), n))
+    if dim is None:
+        inverse = inverse.reshape(data.shape)
+    return _unique_result(input, values, inverse, counts, return_inverse, return_counts)
+
+
+export(unique, "unique", tensor="unique", gg="unique")
+export(unique_consecutive, "unique_consecutive", tensor="unique_consecutive", gg="unique_consecutive")
+
+
+_TORCH_TYPES = {"float32": "Float", "float64": "Double", "bool": "Bool", "int64": "Long"}
+
+
+def bincount(input, weights=None, minlength: int = 0):
+    """How often each value ``0, 1, ..., max(input)`` occurs in the 1-D non-negative int64 ``input`` (at least
+    ``minlength`` counts), or the sum of ``weights`` at each value (in the weights' dtype). Eager only: the length
+    depends on the values; no gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([0, 1, 1, 3]).bincount()
+    tensor([1, 2, 0, 1])
+    """
+    if input._type.dtype != "int64":
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{_TORCH_TYPES.get(input._type.dtype)}'")
+    data = _values(input, "bincount", "the number of bins is the largest value plus one, so the result's shape is "
+                                      "not known when tracing; compute it eagerly")
+    if data.ndim != 1 or (data < 0).any():
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    if weights is None:
+        return constant_like(input, np.bincount(data, minlength=minlength).astype(np.int64))
+    if not isinstance(weights, TensorBase) or weights.ndim != 1 or weights.shape[0] != data.shape[0]:
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    w = _values(weights, "bincount", "its weights are read as values; compute it eagerly")
+    dtype = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+    return constant_like(input, np.bincount(data, w, minlength=minlength).astype(dtype))
+
+
+export(bincount, "bincount", tensor="bincount", gg="bincount")

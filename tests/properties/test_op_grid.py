@@ -32,6 +32,7 @@ import graphgrad.numpy as gnp
 from graphgrad.ir.graph import Graph
 from graphgrad.ir.public import NAMES
 from graphgrad.ir.registry import OPS
+from graphgrad.tracer.tracer import TracerError
 from graphgrad.utils.gradcheck import gradcheck
 
 from _gg_hypothesis import prop_settings
@@ -57,6 +58,9 @@ def face(op, *arrays, **kw) -> Case:
 GRID: dict[str, tuple[Callable, int]] = {}
 #: ops with integer or boolean outputs: no gradient, a forward check only
 FORWARD_ONLY: dict[str, tuple[Callable, int]] = {}
+#: eager-only ops (the result's shape depends on the values): eager values against NumPy, and a compiled function
+#: refusing them with an error that names the op
+EAGER_ONLY: dict[str, tuple[Callable, int]] = {}
 
 
 def entry(name: str, examples: int = 3, table: dict = GRID):
@@ -1904,6 +1908,72 @@ def _(draw, rng):
     return Case(lambda t: gg.histc(t, bins, lo, hi), [rng.integers(-8, 9, shp) / 4 + 1 / 512], ref)
 
 
+# -- eager-only ops (nonzero, unique, bincount, ...) and masked_select with a concrete mask --------------------
+@entry("nonzero", 3, EAGER_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    as_tuple = draw(st.booleans())
+    x = rng.integers(0, 2, shp).astype(np.float64)
+    if as_tuple:
+        return Case(lambda t: gg.stack(t.nonzero(as_tuple=True)) if t.ndim else gg.stack(t.nonzero(as_tuple=True)),
+                    [x], lambda a: np.stack(np.nonzero(np.atleast_1d(a))))
+    return Case(lambda t: gg.nonzero(t), [x], lambda a: np.argwhere(a))
+
+
+@entry("where:condition", 2, EAGER_ONLY)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    x = rng.integers(0, 2, shp).astype(np.float64)
+    return Case(lambda t: gg.stack(gg.where(t > 0)), [x], lambda a: np.stack(np.where(a > 0)))
+
+
+@entry("unique", 4, EAGER_ONLY)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp))
+    x = rng.integers(0, 3, shp).astype(np.float64)
+    def ref(a):
+        values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True, axis=dim)
+        return np.concatenate([values.reshape(-1), inverse.reshape(-1), counts])
+    def fn(t):
+        values, inverse, counts = t.unique(return_inverse=True, return_counts=True, dim=dim)
+        return gg.cat([values.reshape(-1), inverse.reshape(-1).double(), counts.double()])
+    return Case(fn, [x], ref)
+
+
+@entry("unique_consecutive", 3, EAGER_ONLY)
+def _(draw, rng):
+    n = draw(st.integers(1, 8))
+    x = rng.integers(0, 2, n).astype(np.float64)
+    def ref(a):
+        starts = np.r_[True, a[1:] != a[:-1]]
+        return np.concatenate([a[starts], np.cumsum(starts) - 1, np.diff(np.r_[np.flatnonzero(starts), n])])
+    def fn(t):
+        values, inverse, counts = gg.unique_consecutive(t, return_inverse=True, return_counts=True)
+        return gg.cat([values, inverse.double(), counts.double()])
+    return Case(fn, [x], ref)
+
+
+@entry("bincount", 3, EAGER_ONLY)
+def _(draw, rng):
+    n, minlength = draw(st.integers(0, 6)), draw(st.integers(0, 7))
+    counts = rng.integers(0, 5, n)
+    weighted = draw(st.booleans())
+    if weighted:
+        return Case(lambda w: gg.bincount(gg.tensor(counts), w, minlength), [rng.standard_normal(n)],
+                    lambda w: np.bincount(counts, w, minlength))
+    return Case(lambda t: gg.bincount(t.long(), minlength=minlength), [counts.astype(np.float64)],
+                lambda a: np.bincount(a.astype(np.int64), minlength=minlength))
+
+
+@entry("masked_select", 3)
+def _(draw, rng):  # a concrete mask (closed over): the length is known, and the values differentiate
+    a, b = pair(draw)
+    mask = gg.tensor(rng.integers(0, 2, b).astype(bool))
+    return Case(lambda t: gg.masked_select(t, mask) * 2, [sample(ANY, a, rng)],
+                lambda x: np.broadcast_to(x, np.broadcast_shapes(a, b))[np.broadcast_to(mask.numpy(), np.broadcast_shapes(a, b))] * 2)
+
+
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
 NOT_OPS = {"fused"}
@@ -1993,9 +2063,23 @@ def test_op_without_gradient(name):
     _run(FORWARD_ONLY, name, check_forward_only)
 
 
+def check_eager_only(name: str, case: Case, rng) -> None:
+    eager = case.fn(*[gg.tensor(a, dtype=gg.float64) for a in case.arrays])
+    expected = np.asarray(case.numpy(*[np.array(a) for a in case.arrays]))
+    assert tuple(eager.shape) == expected.shape, f"{name}: shape {tuple(eager.shape)} != NumPy's {expected.shape}"
+    np.testing.assert_array_equal(eager.numpy(), expected, err_msg=f"{name}: vs NumPy")
+    with pytest.raises(TracerError, match=name.split(":")[0] + ".*inside a compiled function"):
+        gg.compile(case.fn)(*tensors(case.arrays))
+
+
+@pytest.mark.parametrize("name", sorted(EAGER_ONLY))
+def test_eager_only_op(name):
+    _run(EAGER_ONLY, name, check_eager_only)
+
+
 def test_every_registry_op_has_a_grid_entry():
     """A new op (a primitive, or a public composite ``graphgrad ops`` lists) must get a grid entry."""
-    covered = {name.split(":")[0] for name in list(GRID) + list(FORWARD_ONLY)}
+    covered = {name.split(":")[0] for name in list(GRID) + list(FORWARD_ONLY) + list(EAGER_ONLY)}
     registry = (set(OPS) | set(NAMES)) - NOT_OPS - REFUSED
     assert sorted(registry - covered) == []
     assert not set(GRID) & set(FORWARD_ONLY)
