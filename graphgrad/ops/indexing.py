@@ -1033,3 +1033,118 @@ def bincount(input, weights=None, minlength: int = 0):
 
 
 export(bincount, "bincount", tensor="bincount", gg="bincount")
+
+
+# -- scatter_reduce: src reduced into x at the positions an index names along dim --------------------------------
+_SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _scatter_reduce_type(inputs, dim, reduce, include_self):
+    x, index, src = inputs
+    _check_index("scatter_reduce", x, dim, index)
+    if src.dtype != x.dtype:
+        raise ShapeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if tuple(src.shape) != tuple(index.shape):
+        raise ShapeError(f"scatter_reduce: src {list(src.shape)} must have the index's shape {list(index.shape)}")
+    return TensorType(x.shape, x.dtype)
+
+
+def _scatter_reduce_expr(a, xp, out, dim, reduce, include_self):
+    x, src, acc, at = a[0], a[2], f"{out}_acc", f"{out}_at"
+    lines = _grid([a[0], a[1]], xp, out, dim) + [f"{acc} = {x}.copy()"]
+    if reduce in ("sum", "mean", "prod"):
+        start = "1" if reduce == "prod" else "0"
+        ufunc = "multiply" if reduce == "prod" else "add"
+    else:
+        ufunc = "maximum" if reduce == "amax" else "minimum"
+        sign = "-" if reduce == "amax" else ""
+        start = f"({sign}{xp}.inf if {x}.dtype.kind == 'f' else {xp}.iinfo({x}.dtype).{'min' if sign else 'max'})"
+    if not include_self:  # the scattered positions start from the reduction's identity
+        lines.append(f"{acc}[{at}] = {start}")
+    lines.append(f"{xp}.{ufunc}.at({acc}, {at}, {src})")
+    if reduce != "mean":
+        return lines + [acc]
+    count = f"{out}_count"
+    lines += [f"{count} = {xp}.full({x}.shape, {1 if include_self else 0}, dtype={x}.dtype)",
+              f"{count}[{at}] = {1 if include_self else 0}",
+              f"{xp}.add.at({count}, {at}, 1)",
+              f"{count}[{count} == 0] = 1"]  # positions nothing reached keep their value
+    return lines + [f"{acc} / {count} if {x}.dtype.kind == 'f' else {acc} // {count}"]
+
+
+def _scattered(like, index, dim):
+    """Where ``index`` writes into a tensor shaped as ``like`` (bool)."""
+    ones = bind("full_like", index, value=1)._cast(like._type.dtype)
+    return bind("scatter_add", bind("full_like", like, value=0), index, ones, dim=dim) > 0
+
+
+def _scatter_reduce_vjp(g, out, needs, x, index, src, *, dim, reduce, include_self):
+    """PyTorch's ``scatter_reduce_backward``: sum and mean pass the (averaged) gradient, amax and amin share it
+    among the elements equal to the result, prod is the product of the others (exact with one zero)."""
+    def gather(t):
+        return bind("gather", t, index, dim=dim)
+
+    if reduce == "sum":
+        grad_self, grad_src = g, gather(g)
+    elif reduce == "mean":
+        ones = bind("full_like", src, value=1)
+        count = bind("scatter_add", bind("full_like", g, value=1 if include_self else 0), index, ones, dim=dim)
+        count = bind("where", count == 0, 1, count)
+        grad_self, grad_src = g / count, gather(g / count)
+    elif reduce in ("amax", "amin"):
+        value = gather(out)
+        self_is = (x == out)._cast(g._type.dtype)
+        src_is = (src == value)._cast(g._type.dtype)
+        share = g / bind("scatter_add", self_is, index, src_is, dim=dim)
+        grad_self, grad_src = self_is * share, src_is * gather(share)
+    else:  # prod
+        masked_self = bind("where", x == 0, 1, x)
+        grad_self = g * bind("scatter_reduce", masked_self, index, src, dim=dim, reduce="prod",
+                             include_self=include_self) / masked_self
+        src_zero = src == 0
+        zeros = gather(bind("scatter_add", bind("full_like", x, value=0), index, src_zero._cast(x._type.dtype),
+                            dim=dim))
+        single = src_zero & (zeros == 1)
+        others = bind("scatter_reduce", x, index, bind("where", single, 1, src), dim=dim, reduce="prod",
+                      include_self=include_self)
+        grad_src = bind("where", single, gather(g * others), gather(g * out) / bind("where", src_zero, 1, src))
+    if not include_self:
+        grad_self = bind("where", _scattered(x, index, dim), 0, grad_self)
+    return [grad_self if needs[0] else None, None, grad_src if needs[2] else None]
+
+
+def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True):
+    """A copy of ``input`` with the elements of ``src`` reduced (``"sum"``, ``"prod"``, ``"mean"``, ``"amax"``,
+    ``"amin"``) into the positions ``index`` names along ``dim`` (``[index[i][j]][j]`` for ``dim=0``), together with
+    the element there unless ``include_self=False``. Only the part of ``src`` the index covers is read. Gradients as
+    PyTorch's (ties of amax/amin share it).
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(3).scatter_reduce(0, gg.tensor([0, 2, 0]), gg.tensor([1.0, 2.0, 3.0]), "amax", include_self=False)
+    tensor([3., 0., 2.])
+    """
+    if reduce not in _SCATTER_REDUCTIONS:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    (d,) = normalize_dims(dim, input.ndim)
+    if not isinstance(index, TensorBase) or index._type.dtype != "int64":
+        raise RuntimeError("scatter_reduce(): Expected dtype int64 for index")
+    if isinstance(src, TensorBase) and src._type.dtype != input._type.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if isinstance(src, TensorBase) and tuple(src.shape) != tuple(index.shape) and src.ndim == index.ndim:
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    return bind("scatter_reduce", input, index, src, dim=d, reduce=reduce, include_self=bool(include_self))
+
+
+def scatter_reduce_(input, dim: int, index, src, reduce: str, *, include_self: bool = True):
+    """In-place ``scatter_reduce``."""
+    return input.copy_(scatter_reduce(input, dim, index, src, reduce, include_self=include_self))
+
+
+primitive("scatter_reduce", memory="fresh", attrs=("dim", "reduce", "include_self"), infer=_scatter_reduce_type,
+          batch=lambda op, args, bdims, dim, reduce, include_self: (bind(
+              op, *[broadcast_batch(x, b, next(a.shape[c] for a, c in zip(args, bdims) if c is not None))
+                    for x, b in zip(args, bdims)], dim=dim + 1, reduce=reduce, include_self=include_self), 0),
+          doc="x with src reduced (sum, prod, mean, amax, amin) into the positions an index tensor names along dim",
+          joint_vjp=_scatter_reduce_vjp, expr=_scatter_reduce_expr, fn=scatter_reduce, tensor="scatter_reduce",
+          gg="scatter_reduce")
+export(scatter_reduce_, "scatter_reduce", tensor="scatter_reduce_")

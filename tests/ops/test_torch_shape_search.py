@@ -114,3 +114,38 @@ def test_logspace():
     got = gg.logspace(-1, 1, 3, base=2, dtype=gg.float64)
     assert got.dtype == gg.float64 and got.tolist() == [0.5, 1.0, 2.0]
     assert gg.logspace(0, 3, 4, dtype=gg.float64).tolist() == [1.0, 10.0, 100.0, 1000.0]  # both ends exact
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_values(reduce, include_self):
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    index = np.array([0, 1, 0, 1, 3])
+    src = np.array([5.0, 1.0, 2.0, 7.0, -1.0])
+    groups = {0: [5.0, 2.0], 1: [1.0, 7.0], 3: [-1.0]}
+    expected = x.copy()
+    for k, vals in groups.items():
+        vals = ([x[k]] if include_self else []) + vals
+        expected[k] = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}[reduce](vals)
+    got = gg.scatter_reduce(t(x), 0, t(index), t(src), reduce, include_self=include_self)
+    np.testing.assert_allclose(got.numpy(), expected)
+    compiled = gg.compile(lambda a, s: a.scatter_reduce(0, t(index), s, reduce, include_self=include_self))
+    np.testing.assert_allclose(compiled(t(x), t(src)).numpy(), expected)
+
+
+def test_scatter_reduce_gradients_ties_zeros_and_in_place():
+    x = t([2.0, 0.0], requires_grad=True)
+    src = t([2.0, 1.0, 0.0], requires_grad=True)
+    x.scatter_reduce(0, t([0, 0, 1]), src, "amax").sum().backward()  # a tie of self and src at 2: shared
+    np.testing.assert_allclose(x.grad.numpy(), [0.5, 0.5])  # position 1: max(0, 0), a tie too
+    np.testing.assert_allclose(src.grad.numpy(), [0.5, 0.0, 0.5])
+    x.grad = src.grad = None
+    x.scatter_reduce(0, t([0, 0, 1]), src, "prod").sum().backward()  # one zero: the product of the others
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 0.0])
+    np.testing.assert_allclose(src.grad.numpy(), [2.0, 4.0, 0.0])
+    y = t([1.0, 1.0])
+    assert y.scatter_reduce_(0, t([1, 1]), t([3.0, 4.0]), "mean", include_self=False) is y
+    assert y.tolist() == [1.0, 3.5]
+    with pytest.raises(RuntimeError, match="reduce argument must be either sum, prod, mean, amax or amin, got max"):
+        y.scatter_reduce(0, t([0]), t([1.0]), "max")
+    assert t([1, 2, 3, 4]).scatter_reduce(0, t([0, 1, 0, 1, 3]), t([5, 1, 2, 7, -1]), "mean").tolist() == [2, 3, 3, 1]

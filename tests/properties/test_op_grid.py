@@ -1974,6 +1974,48 @@ def _(draw, rng):  # a concrete mask (closed over): the length is known, and the
                 lambda x: np.broadcast_to(x, np.broadcast_shapes(a, b))[np.broadcast_to(mask.numpy(), np.broadcast_shapes(a, b))] * 2)
 
 
+# -- scatter_reduce --------------------------------------------------------------------------------------------
+def _np_scatter_reduce(x, dim, index, src, reduce, include_self):
+    out = x.copy()
+    count = np.full(x.shape, 1 if include_self else 0)
+    seen = np.zeros(x.shape, bool)
+    for pos in np.ndindex(*index.shape):
+        target = pos[:dim] + (index[pos],) + pos[dim + 1:]
+        if not include_self and not seen[target]:
+            out[target] = src[pos]
+        elif reduce in ("sum", "mean"):
+            out[target] += src[pos]
+        elif reduce == "prod":
+            out[target] *= src[pos]
+        else:
+            out[target] = (max if reduce == "amax" else min)(out[target], src[pos])
+        seen[target] = True
+        count[target] += 1
+    return out / np.maximum(count, 1) if reduce == "mean" else out
+
+
+def _scatter_reduce_case(reduce):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        dim = axis(draw, len(shp), none=False) % len(shp)
+        include_self = draw(st.booleans())
+        ishp = tuple(draw(st.integers(1, 3)) if i == dim else draw(st.integers(1, n)) for i, n in enumerate(shp))
+        index = rng.integers(0, shp[dim], ishp)
+        domain = AWAY if reduce in ("amax", "amin") else NONZERO if reduce == "prod" else ANY
+        total = int(np.prod(shp)) + int(np.prod(ishp))  # distinct values, far apart: no ties of amax/amin
+        values = (rng.permutation(total) - total / 2) * 0.37 + rng.uniform(-0.01, 0.01, total) if domain == AWAY \
+            else None
+        x = values[:int(np.prod(shp))].reshape(shp) if values is not None else sample(domain, shp, rng)
+        src = values[int(np.prod(shp)):].reshape(ishp) if values is not None else sample(domain, ishp, rng)
+        return Case(lambda t, s: t.scatter_reduce(dim, gg.tensor(index), s, reduce, include_self=include_self),
+                    [x, src], lambda t, s: _np_scatter_reduce(t, dim, index, s, reduce, include_self))
+    return build
+
+
+for _reduce in ("sum", "prod", "mean", "amax", "amin"):
+    entry(f"scatter_reduce:{_reduce}", 3)(_scatter_reduce_case(_reduce))
+
+
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
 NOT_OPS = {"fused"}
