@@ -19,7 +19,7 @@ from .runtime.dtypes import double, dtype, float, float32, float64, int64, long 
 from .runtime.dtypes import get_default_dtype, set_default_dtype
 from .runtime.device import accelerator, backends, cuda, device, get_default_device, set_default_device
 from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, bernoulli,
-                                empty, empty_like, eye, from_numpy, full, full_like, initial_seed, linspace,
+                                empty, empty_like, eye, from_numpy, full, full_like, initial_seed, linspace, logspace,
                                 manual_seed, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn,
                                 randn_like, randperm, range, tensor, zeros, zeros_like)
 from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,

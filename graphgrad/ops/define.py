@@ -222,3 +222,11 @@ def binary_numpy(fn: Callable) -> Callable:
         like = a if isinstance(a, TensorBase) else b if isinstance(b, TensorBase) else None
         return fn(lift(a, like), lift(b, like))
     return numpy_fn
+
+
+def refuse_traced(x, op: str, why: str) -> None:
+    """An eager-only op (its result's shape depends on the values of ``x``) called on a traced tensor: a
+    ``TracerError`` naming the op, the reason and the user's line, as boolean-mask indexing gives."""
+    if isinstance(x, TensorBase) and x._level > 0:
+        from ..tracer.tracer import TracerError, _where, user_location
+        raise TracerError(f"{op} inside a compiled function: {why}{_where(user_location(2))}")

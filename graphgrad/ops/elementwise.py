@@ -248,14 +248,20 @@ def _where_type(inputs):
     return TensorType(broadcast_shapes(shape_of(cond), shape_of(x), shape_of(y)), result_dtype([x, y]))
 
 
-def where(cond: TensorBase, x: TensorBase | float, y: TensorBase | float) -> TensorBase:
-    """Elementwise select: ``x`` where ``cond`` is true, else ``y`` (differentiable in x and y).
+def where(cond: TensorBase, x: TensorBase | float = None, y: TensorBase | float = None) -> TensorBase:
+    """Elementwise select: ``x`` where ``cond`` is true, else ``y`` (differentiable in x and y). One argument,
+    ``where(cond)``, is ``nonzero(cond, as_tuple=True)`` (eager only), as in PyTorch and NumPy.
 
     >>> import graphgrad as gg
     >>> x = gg.tensor([-1.0, 2.0])
     >>> gg.where(x > 0, x, 0.0)
     tensor([0., 2.])
     """
+    if x is None and y is None:
+        from .indexing import _nonzero
+        return _nonzero(cond, True, "where(condition)")
+    if x is None or y is None:
+        raise TypeError("where() takes a condition alone, or a condition, input and other")
     return bind("where", cond, x, y)
 
 
@@ -644,3 +650,34 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
 
 
 export(linspace, "linspace", numpy="linspace")
+
+
+# -- lerp ------------------------------------------------------------------------------------------------------
+def lerp_formula(start, end, weight):
+    """PyTorch's ``lerp``: ``start + w (end - start)`` for ``|w| < 0.5``, else ``end - (end - start)(1 - w)`` (exact
+    at both ends); its gradient is ``1 - w``, ``w`` and ``end - start`` on either branch."""
+    diff = end - start
+    if not isinstance(weight, TensorBase):
+        return start + weight * diff if -0.5 < weight < 0.5 else end - diff * (1 - weight)
+    return bind("where", weight.abs() < 0.5, start + weight * diff, end - diff * (1 - weight))
+
+
+_LERP_DTYPES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
+
+
+def lerp(input, end, weight):
+    """``input + weight * (end - input)`` (PyTorch's formula, exact at ``weight`` 0 and 1); ``weight`` a number or a
+    tensor, every tensor of ``input``'s dtype.
+
+    >>> import graphgrad as gg
+    >>> gg.lerp(gg.tensor([1.0, 2.0]), gg.tensor([3.0, 5.0]), 0.5)
+    tensor([2.0000, 3.5000])
+    """
+    for name, other in (("end", end), ("weight", weight)):
+        if isinstance(other, TensorBase) and other._type.dtype != input._type.dtype:
+            raise RuntimeError(f"expected dtype {_LERP_DTYPES.get(input._type.dtype, input._type.dtype)} for "
+                               f"`{name}` but got dtype {_LERP_DTYPES.get(other._type.dtype, other._type.dtype)}")
+    return lerp_formula(input, end, weight)
+
+
+export(lerp, "lerp", tensor="lerp", gg="lerp")

@@ -9,12 +9,12 @@ import numpy as np
 from ..codegen.expressions import subscript
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, decode_index, encode_index, is_type, normalize_dims
+from ..ir.registry import ShapeError, broadcast_shapes, decode_index, encode_index, is_type, normalize_dims
 from ..ir.types import TensorType
 from ..passes.batching import along_axis, broadcast_batch, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..tracer.tracer import SymbolicTensor
-from .define import constant_like, primitive
+from .define import constant_like, primitive, refuse_traced
 from .reductions import NOT_GIVEN
 
 
@@ -31,12 +31,19 @@ def _lists(x):
     return [_lists(i) for i in x] if isinstance(x, tuple) else x
 
 
+def _array_literal(values, xp) -> str:
+    """An encoded integer index array as source text; an empty one says its dtype (``np.array([])`` is float64,
+    which NumPy refuses as an index: ``x[mask]`` of an all-false mask failed)."""
+    flat = np.asarray(_lists(values))
+    return f"{xp}.array({_lists(values)!r}{', dtype=' + xp + '.int64' if flat.size == 0 else ''})"
+
+
 def _index_tuple(index, xp) -> str:
     """The index as a tuple expression, for ``add.at``: ``(slice(1, 3, None), np.array([0, 2]))``."""
     parts = []
     for item in index:
         if isinstance(item, tuple) and item[0] == "array":
-            parts.append(f"{xp}.array({_lists(item[1])!r})")
+            parts.append(_array_literal(item[1], xp))
         elif isinstance(item, tuple) and item[0] == "slice":
             parts.append(f"slice({item[1]!r}, {item[2]!r}, {item[3]!r})")
         else:
@@ -476,7 +483,7 @@ def _subscript_text(subscript, args, xp, as_tuple: bool) -> str:
         if isinstance(item, tuple) and item[0] == "input":
             parts.append(args[item[1]])
         elif isinstance(item, tuple) and item[0] == "array":
-            parts.append(f"{xp}.array({_lists(item[1])!r})")
+            parts.append(_array_literal(item[1], xp))
         elif as_tuple:
             parts.append(_index_tuple((item,), xp)[1:-2])
         else:
@@ -771,3 +778,378 @@ class _AtIndexer:
 
 export(index_update, "index_update", gg="index_update")
 export(property(lambda x: _AtIndexer(x)), "index_update", tensor="at")
+
+
+# -- take_along_dim, searchsorted, bucketize (PyTorch's) ------------------------------------------------------
+def take_along_dim(input, indices, dim=None):
+    """``input`` picked at ``indices`` along ``dim`` (a ``gather`` after broadcasting the other dimensions of the
+    two), or of the flattened tensor at the flattened indices without ``dim``.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1.0, 5.0], [4.0, 2.0]]).take_along_dim(gg.tensor([[1], [0]]), 1)
+    tensor([[5.],
+            [4.]])
+    """
+    if not isinstance(indices, TensorBase) or indices._type.dtype != "int64":
+        found = indices._type.dtype if isinstance(indices, TensorBase) else type(indices).__name__
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{ {'float32': 'Float', 'float64': 'Double', 'bool': 'Bool'}.get(found, found)}")
+    if dim is None:
+        return bind("gather", input.reshape(-1), indices.reshape(-1), dim=0)
+    if input.ndim != indices.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, but "
+                           f"got {input.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
+    (d,) = normalize_dims(dim, input.ndim)
+    if input.ndim == 0:
+        return bind("gather", input.reshape(1), indices.reshape(1), dim=0).reshape(())
+    others = broadcast_shapes(tuple(1 if i == d else n for i, n in enumerate(input.shape)),
+                                 tuple(1 if i == d else n for i, n in enumerate(indices.shape)))
+    x_shape = tuple(input.shape[d] if i == d else n for i, n in enumerate(others))
+    i_shape = tuple(indices.shape[d] if i == d else n for i, n in enumerate(others))
+    x = input if tuple(input.shape) == x_shape else input.expand(x_shape)
+    index = indices if tuple(indices.shape) == i_shape else indices.expand(i_shape)
+    return bind("gather", x, index, dim=d)
+
+
+export(take_along_dim, "take_along_dim", tensor="take_along_dim", gg="take_along_dim")
+
+
+def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool = False, side=None, out=None,
+                 sorter=None):
+    """Where each value of ``input`` would go in ``sorted_sequence`` (its last dimension; the leading ones match
+    ``input``'s) to keep it sorted: the number of elements below it (``right``/``side='right'``: not above it); a nan
+    value goes last. ``sorter`` sorts an unsorted sequence. Computed as counts of comparisons, so it traces and
+    batches like any elementwise op (memory: the sequence's length times the number of values).
+
+    >>> import graphgrad as gg
+    >>> gg.searchsorted(gg.tensor([1.0, 3.0, 5.0]), gg.tensor([3.0, 4.0]))
+    tensor([1, 2])
+    >>> gg.searchsorted(gg.tensor([1.0, 3.0, 5.0]), gg.tensor([3.0, 4.0]), right=True)
+    tensor([2, 2])
+    """
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, got side of left "
+                               "while right was True")
+        right = side == "right"
+    if out_int32:
+        raise NotImplementedError("searchsorted(out_int32=True): graphgrad has no int32 dtype; the result is int64")
+    if out is not None:
+        raise NotImplementedError("searchsorted(out=...): use the returned tensor")
+    seq = sorted_sequence
+    scalar = not isinstance(input, TensorBase)
+    values = constant_like(seq, input, np.dtype(seq._type.dtype) if isinstance(input, bool) else None) if scalar \
+        else input
+    if seq.ndim == 0:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
+                           "of boundaries tensor and input value tensor must match, but we got boundaries tensor [] "
+                           f"and input value tensor {list(values.shape)}")
+    if seq.ndim > 1 and (values.ndim != seq.ndim or tuple(values.shape[:-1]) != tuple(seq.shape[:-1])):
+        raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
+                           f"of boundaries tensor and input value tensor must match, but we got boundaries tensor "
+                           f"{list(seq.shape)} and input value tensor {list(values.shape)}")
+    if sorter is not None:
+        if not isinstance(sorter, TensorBase) or sorter._type.dtype != "int64":
+            raise RuntimeError("torch.searchsorted(): sorter must be a tensor of long dtype")
+        if tuple(sorter.shape) != tuple(seq.shape):
+            raise RuntimeError(f"torch.searchsorted(): boundary and sorter must have the same size, but got boundary "
+                               f"tensor {list(seq.shape)}and got sorter tensor {list(sorter.shape)}")
+        seq = bind("gather", seq, sorter, dim=seq.ndim - 1)
+    if seq.ndim == 1:
+        s, v = seq, values.unsqueeze(-1)
+    else:
+        s, v = seq.unsqueeze(-2), values.unsqueeze(-1)
+    below = (s <= v) if right else (s < v)
+    if values._type.is_floating:
+        below = below | (v != v)  # a nan value sorts after everything
+    return below.sum(-1)
+
+
+def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False, out=None):
+    """The bucket of each element of ``input`` between the sorted 1-D ``boundaries``: ``searchsorted(boundaries,
+    input)`` (``right`` as there).
+
+    >>> import graphgrad as gg
+    >>> gg.bucketize(gg.tensor([0.5, 3.0, 9.0]), gg.tensor([1.0, 3.0, 5.0]))
+    tensor([0, 1, 3])
+    """
+    if not isinstance(boundaries, TensorBase) or boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({getattr(boundaries, 'ndim', 0)})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
+
+
+export(searchsorted, "searchsorted", gg="searchsorted")
+export(bucketize, "bucketize", gg="bucketize")
+
+
+# -- eager-only ops: the result's shape depends on the values (nonzero, masked_select, unique, bincount) --------
+def _values(x: TensorBase, op: str, why: str) -> np.ndarray:
+    """The NumPy values of an eager tensor, which decide the shape of ``op``'s result; a traced one is refused,
+    naming the op (its shape would not be known when tracing)."""
+    refuse_traced(x, op, why)
+    data = x._index_array()
+    return data if isinstance(data, np.ndarray) else data.get()
+
+
+def _positions_depend(what: str) -> str:
+    return (f"the number of {what} depends on the values, so the result's shape is not known when tracing; compute it "
+            f"eagerly (outside the compiled function), or use graphgrad.where(mask, x, 0.0) with a sum or mean instead")
+
+
+def nonzero(input, *, out=None, as_tuple: bool = False):
+    """The indices of the non-zero elements: an ``(n, ndim)`` int64 tensor, or with ``as_tuple`` one 1-D tensor per
+    dimension (a 0-d input counts as 1-D). Eager only: ``n`` depends on the values.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[0, 1], [2, 0]]).nonzero()
+    tensor([[0, 1],
+            [1, 0]])
+    """
+    if out is not None:
+        raise NotImplementedError("nonzero(out=...): use the returned tensor")
+    return _nonzero(input, as_tuple, "nonzero")
+
+
+def _nonzero(input, as_tuple: bool, op: str):
+    data = _values(input, op, _positions_depend("non-zero elements"))
+    if as_tuple:
+        return tuple(constant_like(input, p.astype(np.int64)) for p in np.nonzero(np.atleast_1d(data)))
+    return constant_like(input, np.argwhere(data).astype(np.int64))
+
+
+def masked_select(input, mask):
+    """The elements of ``input`` where ``mask`` (bool, broadcast with ``input``) is true, as a 1-D tensor;
+    differentiable in ``input``. The mask must be concrete (eager, or closed over by a compiled function): the
+    result's length is its number of true elements.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> gg.masked_select(x, x > 2)
+    tensor([3., 4.])
+    """
+    if not isinstance(mask, TensorBase) or mask._type.dtype != "bool":
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    chosen = _values(mask, "masked_select", _positions_depend("selected elements"))
+    shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    x = input if tuple(input.shape) == shape else input.expand(shape)
+    return x.reshape(-1)[np.flatnonzero(np.broadcast_to(chosen, shape)).astype(np.int64)]
+
+
+export(nonzero, "nonzero", tensor="nonzero", gg="nonzero")
+export(masked_select, "masked_select", tensor="masked_select", gg="masked_select")
+
+
+def _unique_result(like, values, inverse, counts, return_inverse, return_counts):
+    out = constant_like(like, values)
+    if not (return_inverse or return_counts):
+        return out
+    extra = ([constant_like(like, inverse.astype(np.int64))] if return_inverse else []) + \
+        ([constant_like(like, counts.astype(np.int64))] if return_counts else [])
+    return (out, *extra)
+
+
+def unique(input, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+           dim=None):
+    """The distinct elements of ``input`` in ascending order (the distinct slices along ``dim``, in lexicographic
+    order), with where each element went (``return_inverse``, ``input``'s shape; along ``dim``, one per slice) and
+    how often each occurs (``return_counts``). nan elements are each distinct, as in PyTorch. Eager only; no
+    gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([3, 1, 3, 2]).unique(return_counts=True)
+    (tensor([1, 2, 3]), tensor([1, 1, 2]))
+    """
+    data = _values(input, "unique", "the number of distinct elements depends on the values, so the result's shape "
+                                    "is not known when tracing; compute it eagerly")
+    if dim is None:
+        values, inverse, counts = np.unique(data.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False)
+        inverse = inverse.reshape(data.shape)
+    else:
+        (d,) = normalize_dims(dim, data.ndim)
+        if data.ndim and data.shape[d] == 0:
+            values, inverse, counts = data, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        else:
+            values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=d)
+            inverse = inverse.reshape(-1)
+    return _unique_result(input, values, inverse, counts, return_inverse, return_counts)
+
+
+def unique_consecutive(input, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """``input`` with each run of equal consecutive elements (slices along ``dim``) kept once, with the run each
+    element belongs to (``return_inverse``) and the runs' lengths (``return_counts``). Eager only; no gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1, 1, 2, 2, 3, 1]).unique_consecutive()
+    tensor([1, 2, 3, 1])
+    """
+    data = _values(input, "unique_consecutive", "the number of runs depends on the values, so the result's shape "
+                                                "is not known when tracing; compute it eagerly")
+    if dim is None:
+        work, d = data.reshape(-1), 0
+    else:
+        (d,) = normalize_dims(dim, data.ndim)
+        work = data.reshape(1) if data.ndim == 0 else data
+    n = work.shape[d]
+    moved = np.moveaxis(work, d, 0).reshape(n, -1)
+    starts = np.ones(n, dtype=bool)
+    if n:
+        starts[1:] = (moved[1:] != moved[:-1]).any(axis=1)
+    inverse = np.cumsum(starts) - 1
+    values = np.compress(starts, work, axis=d)
+    counts = np.diff(np.append(np.flatnonzero(starts), n))
+    if dim is None:
+        inverse = inverse.reshape(data.shape)
+    return _unique_result(input, values, inverse, counts, return_inverse, return_counts)
+
+
+export(unique, "unique", tensor="unique", gg="unique")
+export(unique_consecutive, "unique_consecutive", tensor="unique_consecutive", gg="unique_consecutive")
+
+
+_TORCH_TYPES = {"float32": "Float", "float64": "Double", "bool": "Bool", "int64": "Long"}
+
+
+def bincount(input, weights=None, minlength: int = 0):
+    """How often each value ``0, 1, ..., max(input)`` occurs in the 1-D non-negative int64 ``input`` (at least
+    ``minlength`` counts), or the sum of ``weights`` at each value (in the weights' dtype). Eager only: the length
+    depends on the values; no gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([0, 1, 1, 3]).bincount()
+    tensor([1, 2, 0, 1])
+    """
+    if input._type.dtype != "int64":
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{_TORCH_TYPES.get(input._type.dtype)}'")
+    data = _values(input, "bincount", "the number of bins is the largest value plus one, so the result's shape is "
+                                      "not known when tracing; compute it eagerly")
+    if data.ndim != 1 or (data < 0).any():
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    if weights is None:
+        return constant_like(input, np.bincount(data, minlength=minlength).astype(np.int64))
+    if not isinstance(weights, TensorBase) or weights.ndim != 1 or weights.shape[0] != data.shape[0]:
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    w = _values(weights, "bincount", "its weights are read as values; compute it eagerly")
+    dtype = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+    return constant_like(input, np.bincount(data, w, minlength=minlength).astype(dtype))
+
+
+export(bincount, "bincount", tensor="bincount", gg="bincount")
+
+
+# -- scatter_reduce: src reduced into x at the positions an index names along dim --------------------------------
+_SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _scatter_reduce_type(inputs, dim, reduce, include_self):
+    x, index, src = inputs
+    _check_index("scatter_reduce", x, dim, index)
+    if src.dtype != x.dtype:
+        raise ShapeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if tuple(src.shape) != tuple(index.shape):
+        raise ShapeError(f"scatter_reduce: src {list(src.shape)} must have the index's shape {list(index.shape)}")
+    return TensorType(x.shape, x.dtype)
+
+
+def _scatter_reduce_expr(a, xp, out, dim, reduce, include_self):
+    x, src, acc, at = a[0], a[2], f"{out}_acc", f"{out}_at"
+    lines = _grid([a[0], a[1]], xp, out, dim) + [f"{acc} = {x}.copy()"]
+    if reduce in ("sum", "mean", "prod"):
+        start = "1" if reduce == "prod" else "0"
+        ufunc = "multiply" if reduce == "prod" else "add"
+    else:
+        ufunc = "maximum" if reduce == "amax" else "minimum"
+        sign = "-" if reduce == "amax" else ""
+        start = f"({sign}{xp}.inf if {x}.dtype.kind == 'f' else {xp}.iinfo({x}.dtype).{'min' if sign else 'max'})"
+    if not include_self:  # the scattered positions start from the reduction's identity
+        lines.append(f"{acc}[{at}] = {start}")
+    lines.append(f"{xp}.{ufunc}.at({acc}, {at}, {src})")
+    if reduce != "mean":
+        return lines + [acc]
+    count = f"{out}_count"
+    lines += [f"{count} = {xp}.full({x}.shape, {1 if include_self else 0}, dtype={x}.dtype)",
+              f"{count}[{at}] = {1 if include_self else 0}",
+              f"{xp}.add.at({count}, {at}, 1)",
+              f"{count}[{count} == 0] = 1"]  # positions nothing reached keep their value
+    return lines + [f"{acc} / {count} if {x}.dtype.kind == 'f' else {acc} // {count}"]
+
+
+def _scattered(like, index, dim):
+    """Where ``index`` writes into a tensor shaped as ``like`` (bool)."""
+    ones = bind("full_like", index, value=1)._cast(like._type.dtype)
+    return bind("scatter_add", bind("full_like", like, value=0), index, ones, dim=dim) > 0
+
+
+def _scatter_reduce_vjp(g, out, needs, x, index, src, *, dim, reduce, include_self):
+    """PyTorch's ``scatter_reduce_backward``: sum and mean pass the (averaged) gradient, amax and amin share it
+    among the elements equal to the result, prod is the product of the others (exact with one zero)."""
+    def gather(t):
+        return bind("gather", t, index, dim=dim)
+
+    if reduce == "sum":
+        grad_self, grad_src = g, gather(g)
+    elif reduce == "mean":
+        ones = bind("full_like", src, value=1)
+        count = bind("scatter_add", bind("full_like", g, value=1 if include_self else 0), index, ones, dim=dim)
+        count = bind("where", count == 0, 1, count)
+        grad_self, grad_src = g / count, gather(g / count)
+    elif reduce in ("amax", "amin"):
+        value = gather(out)
+        self_is = (x == out)._cast(g._type.dtype)
+        src_is = (src == value)._cast(g._type.dtype)
+        share = g / bind("scatter_add", self_is, index, src_is, dim=dim)
+        grad_self, grad_src = self_is * share, src_is * gather(share)
+    else:  # prod
+        masked_self = bind("where", x == 0, 1, x)
+        grad_self = g * bind("scatter_reduce", masked_self, index, src, dim=dim, reduce="prod",
+                             include_self=include_self) / masked_self
+        src_zero = src == 0
+        zeros = gather(bind("scatter_add", bind("full_like", x, value=0), index, src_zero._cast(x._type.dtype),
+                            dim=dim))
+        single = src_zero & (zeros == 1)
+        others = bind("scatter_reduce", x, index, bind("where", single, 1, src), dim=dim, reduce="prod",
+                      include_self=include_self)
+        grad_src = bind("where", single, gather(g * others), gather(g * out) / bind("where", src_zero, 1, src))
+    if not include_self:
+        grad_self = bind("where", _scattered(x, index, dim), 0, grad_self)
+    return [grad_self if needs[0] else None, None, grad_src if needs[2] else None]
+
+
+def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True):
+    """A copy of ``input`` with the elements of ``src`` reduced (``"sum"``, ``"prod"``, ``"mean"``, ``"amax"``,
+    ``"amin"``) into the positions ``index`` names along ``dim`` (``[index[i][j]][j]`` for ``dim=0``), together with
+    the element there unless ``include_self=False``. Only the part of ``src`` the index covers is read. Gradients as
+    PyTorch's (ties of amax/amin share it).
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(3).scatter_reduce(0, gg.tensor([0, 2, 0]), gg.tensor([1.0, 2.0, 3.0]), "amax", include_self=False)
+    tensor([3., 0., 2.])
+    """
+    if reduce not in _SCATTER_REDUCTIONS:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    (d,) = normalize_dims(dim, input.ndim)
+    if not isinstance(index, TensorBase) or index._type.dtype != "int64":
+        raise RuntimeError("scatter_reduce(): Expected dtype int64 for index")
+    if isinstance(src, TensorBase) and src._type.dtype != input._type.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if isinstance(src, TensorBase) and tuple(src.shape) != tuple(index.shape) and src.ndim == index.ndim:
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    return bind("scatter_reduce", input, index, src, dim=d, reduce=reduce, include_self=bool(include_self))
+
+
+def scatter_reduce_(input, dim: int, index, src, reduce: str, *, include_self: bool = True):
+    """In-place ``scatter_reduce``."""
+    return input.copy_(scatter_reduce(input, dim, index, src, reduce, include_self=include_self))
+
+
+primitive("scatter_reduce", memory="fresh", attrs=("dim", "reduce", "include_self"), infer=_scatter_reduce_type,
+          batch=lambda op, args, bdims, dim, reduce, include_self: (bind(
+              op, *[broadcast_batch(x, b, next(a.shape[c] for a, c in zip(args, bdims) if c is not None))
+                    for x, b in zip(args, bdims)], dim=dim + 1, reduce=reduce, include_self=include_self), 0),
+          doc="x with src reduced (sum, prod, mean, amax, amin) into the positions an index tensor names along dim",
+          joint_vjp=_scatter_reduce_vjp, expr=_scatter_reduce_expr, fn=scatter_reduce, tensor="scatter_reduce",
+          gg="scatter_reduce")
+export(scatter_reduce_, "scatter_reduce", tensor="scatter_reduce_")

@@ -1430,3 +1430,139 @@ export(multi_dot, "multi_dot", gg="linalg.multi_dot", numpy="linalg.multi_dot",
        numpy_fn=lambda arrays, *, out=None: multi_dot(tensor_operands(*arrays, what="linalg.multi_dot")))
 export(vdot, "vdot", numpy="vdot", numpy_fn=binary_numpy(vdot))
 export(cond, "linalg.cond", gg="linalg.cond", numpy="linalg.cond", numpy_fn=lambda x, p=None: cond(x, p))
+
+
+# -- beta * input + alpha * product (addmm, addmv, addr, baddbmm, addbmm) -------------------------------------
+def _plus_scaled(name, input, product, beta, alpha):
+    """``beta * input + alpha * product``; with ``beta == 0`` the input is not read (its nan and inf do not
+    propagate), as in PyTorch, though it must still broadcast to the product's shape."""
+    shape = tuple(product.shape)
+    found = tuple(input.shape) if isinstance(input, TensorBase) else ()
+    for k in range(1, len(found) + 1):  # expand's check, from the last dim: PyTorch's text
+        if k > len(shape) or found[-k] not in (1, shape[-k]):
+            dim = len(shape) - k
+            raise RuntimeError(f"The expanded size of the tensor ({shape[-k] if k <= len(shape) else 1}) must match the "
+                               f"existing size ({found[-k]}) at non-singleton dimension {dim}.  Target sizes: "
+                               f"{list(shape)}.  Tensor sizes: {list(found)}")
+    scaled = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return scaled
+    return (input if beta == 1 else input * beta) + scaled
+
+
+def _check_matrices(mat1, mat2, first="mat1", second="mat2"):
+    for label, m in ((first, mat1), (second, mat2)):
+        if m.ndim != 2:
+            raise RuntimeError(f"{label} must be a matrix, got {m.ndim}-D tensor")
+    if mat1.shape[1] != mat2.shape[0]:
+        raise RuntimeError(f"{first} and {second} shapes cannot be multiplied ({mat1.shape[0]}x{mat1.shape[1]} and "
+                           f"{mat2.shape[0]}x{mat2.shape[1]})")
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat1 @ mat2)`` for matrices ``mat1``, ``mat2``; ``input`` broadcasts.
+
+    >>> import graphgrad as gg
+    >>> gg.addmm(gg.ones(2), gg.eye(2), gg.tensor([[1.0, 2.0], [3.0, 4.0]]), beta=2)
+    tensor([[3., 4.],
+            [5., 6.]])
+    """
+    _check_matrices(mat1, mat2)
+    return _plus_scaled("addmm", input, bind("matmul", mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat @ vec)``."""
+    return _plus_scaled("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """``beta * input + alpha * outer(vec1, vec2)``."""
+    for label, v in (("vec1", vec1), ("vec2", vec2)):
+        if v.ndim != 1:
+            raise RuntimeError(f"addr: Expected 1-D argument {label}, but got {v.ndim}-D")
+    return _plus_scaled("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * bmm(batch1, batch2)``."""
+    return _plus_scaled("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    return _plus_scaled("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+for _fn in (addmm, addmv, addr, baddbmm, addbmm):
+    export(_fn, _fn.__name__, tensor=_fn.__name__, gg=_fn.__name__)
+
+
+# -- distances ----------------------------------------------------------------------------------------------
+def _p_norm_last(d, p):
+    """The p-norm of ``d`` over its last axis (PyTorch's vector_norm: p = 0 counts non-zeros, +-inf the largest and
+    smallest magnitude); zero gradient where the norm is 0."""
+    from .reductions import _root_zero_grad_at_zero, abs_pow
+    if p == 0:
+        return (d != 0).sum(-1)._cast(d._type.dtype)
+    if p == 1:
+        return d.abs().sum(-1)
+    if p == 2:
+        return _root_zero_grad_at_zero((d * d).sum(-1), 2)
+    if p == float("inf"):
+        return d.abs().amax(-1)
+    if p == -float("inf"):
+        return d.abs().amin(-1)
+    return _root_zero_grad_at_zero(abs_pow(d, p).sum(-1), p)
+
+
+def dist(input, other, p=2):
+    """The p-norm of ``input - other`` (broadcast), over all elements.
+
+    >>> import graphgrad as gg
+    >>> gg.dist(gg.tensor([3.0, 0.0]), gg.tensor([0.0, 4.0]))
+    tensor(5.)
+    """
+    d = input - other
+    return _p_norm_last(d.reshape(-1), p)
+
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary"):
+    """The p-norm distance between each row of ``x1`` (``..., P, M``) and each row of ``x2`` (``..., R, M``):
+    ``(..., P, R)``. For p = 2 PyTorch's matrix-product formula is used where PyTorch uses it (``compute_mode``; by
+    default when P or R exceeds 25), else the differences. Zero gradient at zero distance, as PyTorch's.
+
+    >>> import graphgrad as gg
+    >>> gg.cdist(gg.tensor([[0.0, 0.0], [1.0, 1.0]]), gg.tensor([[3.0, 4.0]]))
+    tensor([[5.0000],
+            [3.6056]])
+    """
+    from .reductions import _root_zero_grad_at_zero
+    for label, x in (("X1", x1), ("X2", x2)):
+        if x.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {label} got: {x.ndim}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if not x1._type.is_floating:
+        raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {x1._type.dtype}")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values")
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    rows1, rows2 = x1.shape[-2], x2.shape[-2]
+    if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or
+                   compute_mode == _CDIST_MODES[0] and (rows1 > 25 or rows2 > 25)):
+        n1, n2 = (x1 * x1).sum(-1, keepdim=True), (x2 * x2).sum(-1, keepdim=True)
+        one1, one2 = bind("full_like", n1, value=1), bind("full_like", n2, value=1)
+        left = bind("concat", x1 * -2, n1, one1, dim=x1.ndim - 1)
+        right = bind("concat", x2, one2, n2, dim=x2.ndim - 1)
+        squared = left @ right.transpose(-1, -2)
+        return _root_zero_grad_at_zero(bind("where", squared < 0, 0.0, squared), 2)
+    return _p_norm_last(x1.unsqueeze(-2) - x2.unsqueeze(-3), p)
+
+
+export(dist, "dist", tensor="dist", gg="dist")
+export(cdist, "cdist", gg="cdist")

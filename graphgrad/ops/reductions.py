@@ -11,13 +11,15 @@ from collections import namedtuple
 import numpy as np
 
 from ..codegen.expressions import axis_args
+from ..ir import return_types
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, float_dtype, normalize_dims, reduction_dims, reduction_type, torch_dims
 from ..ir.types import TensorType, dtype_name
 from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
-from .define import any_dtype_name, primitive
+from .define import any_dtype_name, constant_like, primitive
+from .elementwise import lerp_formula
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -521,3 +523,405 @@ def _numpy_cumprod(a, axis=None, dtype=None):
 
 
 export(cumprod, "cumprod", tensor="cumprod", gg="cumprod", numpy=("cumprod", "cumulative_prod"), numpy_fn=_numpy_cumprod)
+
+
+# -- order statistics: median, kthvalue, mode (values gathered at their index: the gradient goes there) -----
+def _picked(x, d: int, index, keepdim: bool, kind: str):
+    """``return_types.kind(values, indices)``: the values gathered at ``index`` (keepdim-shaped) along ``d``, so that
+    the gradient goes to the element the index names, as PyTorch's ``max(dim)``."""
+    values = bind("gather", x, index, dim=d)
+    if not keepdim:
+        values, index = values.squeeze(d), index.squeeze(d)
+    return getattr(return_types, kind)(values, index)
+
+
+def _select_dim(x, dim, op: str):
+    """``dim`` normalized for a selection along it, refusing an empty extent with PyTorch's text."""
+    (d,) = normalize_dims(dim, x.ndim)
+    if x.ndim and x.shape[d] == 0:
+        raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
+    return d
+
+
+def _scalar_pick(x, kind: str):
+    """A 0-d tensor is its own median (kthvalue, mode, ...), at index 0."""
+    return getattr(return_types, kind)(x * 1, bind("full_like", x, value=0)._cast("int64"))
+
+
+def _sorted_position(x, d: int, k):
+    """Indices (keepdim-shaped) of the elements at sorted position ``k`` (an int, or an int64 tensor of keepdim
+    shape) along ``d``; nan sorts last, as in PyTorch. Among equal values the stable sort's order decides (PyTorch
+    leaves which of them unspecified)."""
+    order = bind("argsort", x, dim=d)
+    if isinstance(k, int):
+        return order[(slice(None),) * d + (slice(k, k + 1),)]
+    return bind("gather", order, k, dim=d)
+
+
+def _median_along(x, dim, keepdim: bool, ignore_nan: bool):
+    kind = "nanmedian" if ignore_nan else "median"
+    if x.ndim == 0:
+        normalize_dims(dim, 0)
+        return _scalar_pick(x, kind)
+    d = _select_dim(x, dim, kind)
+    n = x.shape[d]
+    if not x._type.is_floating:
+        return _picked(x, d, _sorted_position(x, d, (n - 1) // 2), keepdim, kind)
+    isnan = x != x
+    if ignore_nan:  # the lower median of the numbers; an all-nan slice gives its first element (nan)
+        count = (~isnan).sum(d, keepdim=True)
+        index = _sorted_position(x, d, bind("where", count > 0, (count - 1) // 2, 0))
+    else:  # a nan anywhere makes the median nan: the first nan's index, as PyTorch
+        first_nan = isnan._cast("int64").argmax(d, keepdim=True)
+        index = bind("where", isnan.any(d, keepdim=True), first_nan, _sorted_position(x, d, (n - 1) // 2))
+    return _picked(x, d, index, keepdim, kind)
+
+
+def _median_all(x, ignore_nan: bool):
+    """The lower median of every element; its gradient is shared evenly by the elements equal to it, as PyTorch's
+    ``median()`` (an ``amax`` over them does that)."""
+    flat = x.reshape(-1)
+    if flat.shape[0] == 0:
+        return bind("full_like", x.reshape(-1).sum(), value=float("nan"))._cast(x._type.dtype)
+    kind = "nanmedian" if ignore_nan else "median"
+    v = _median_along(flat, 0, False, ignore_nan).values
+    if not x._type.is_floating:
+        return v
+    return bind("where", v != v, v, bind("where", flat == v, flat, -np.inf).amax())
+
+
+def median(input, dim=None, keepdim: bool = False):
+    """``torch.median``: without ``dim`` the lower median of all elements (of an even count, the smaller of the two
+    middle values; nan if any element is nan); with ``dim``, ``return_types.median(values, indices)`` along it.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([4.0, 1.0, 3.0, 2.0]).median()
+    tensor(2.)
+    """
+    return _median_all(input, False) if dim is None else _median_along(input, dim, keepdim, False)
+
+
+def nanmedian(input, dim=None, keepdim: bool = False):
+    """``torch.nanmedian``: ``median`` ignoring nan elements (nan only where every element is nan)."""
+    return _median_all(input, True) if dim is None else _median_along(input, dim, keepdim, True)
+
+
+def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
+    """``return_types.kthvalue(values, indices)``: the ``k``-th smallest element (1-based) along ``dim``.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([3.0, 1.0, 2.0]).kthvalue(2).values
+    tensor(2.)
+    """
+    (d,) = normalize_dims(dim, input.ndim)
+    n = input.shape[d] if input.ndim else 1
+    if not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    if input.ndim == 0:
+        return _scalar_pick(input, "kthvalue")
+    return _picked(input, d, _sorted_position(input, d, k - 1), keepdim, "kthvalue")
+
+
+def mode(input, dim: int = -1, keepdim: bool = False):
+    """``return_types.mode(values, indices)``: the most frequent value along ``dim`` (the smallest of several as
+    frequent) and the index of its last occurrence, as PyTorch's.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([2.0, 1.0, 2.0, 1.0, 3.0]).mode()
+    torch.return_types.mode(
+    values=tensor(1.),
+    indices=tensor(3))
+    """
+    if input.ndim == 0:
+        normalize_dims(dim, 0)
+        return _scalar_pick(input, "mode")
+    d = _select_dim(input, dim, "mode")
+    n = input.shape[d]
+    counts = (input.unsqueeze(d + 1) == input.unsqueeze(d)).sum(d + 1)  # how often each element's value occurs
+    frequent = counts == counts.amax(d, keepdim=True)
+    # the smallest frequent value: the others replaced by something no smaller (PyTorch's choice among nan is its
+    # sort's, not followed here)
+    fill = np.inf if input._type.is_floating else input.amax(d, keepdim=True)
+    value = bind("where", frequent, input, fill).amin(d, keepdim=True)
+    last = (n - 1) - (input == value).flip(d)._cast("int64").argmax(d, keepdim=True)
+    return _picked(input, d, last, keepdim, "mode")
+
+
+export(median, "median", tensor="median", gg="median")
+export(nanmedian, "nanmedian", tensor="nanmedian", gg="nanmedian")
+export(kthvalue, "kthvalue", tensor="kthvalue", gg="kthvalue")
+export(mode, "mode", tensor="mode", gg="mode")
+
+
+# -- quantile / nanquantile: a sort, then PyTorch's interpolation between neighbours --------------------------
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(x, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool):
+    op = "nanquantile" if ignore_nan else "quantile"
+    if not isinstance(x, TensorBase) or x._type.dtype not in ("float32", "float64"):
+        raise RuntimeError(f"{op}() input tensor must be either float or double dtype")
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(f"{op}() interpolation must be one of linear, lower, higher, midpoint or nearest. "
+                           f"Got {interpolation}")
+    if isinstance(q, TensorBase):
+        if q.ndim > 1:
+            raise RuntimeError(f"{op}() q must be a scalar or 1D tensor")
+        if q._type.dtype != x._type.dtype:
+            raise RuntimeError(f"{op}() q tensor must be same dtype as the input tensor")
+        if q._level <= 0 and q.numel() and not bool(((q >= 0) & (q <= 1)).all()):
+            raise RuntimeError(f"{op}() q values must be in the range [0, 1]")
+        q_shape, qs = tuple(q.shape), q.reshape(-1)
+    else:
+        if not 0 <= q <= 1:
+            raise RuntimeError(f"{op}() q must be in the range [0, 1] but got {q}")
+        q_shape, qs = (), constant_like(x, [float(q)], np.dtype(x._type.dtype))
+    if x.numel() == 0:
+        raise RuntimeError(f"{op}() input tensor must be non-empty")
+    # the reduced axis last, the others in front
+    if dim is None:
+        work, kept = x.reshape(-1), ((1,) * x.ndim if keepdim else ())
+    else:
+        (d,) = normalize_dims(dim, x.ndim)
+        if x.ndim == 0:
+            work, kept = x.reshape(1), ()
+        else:
+            work = x.movedim(d, -1) if d != x.ndim - 1 else x
+            kept = tuple(1 if i == d and keepdim else n for i, n in enumerate(x.shape) if i != d or keepdim)
+    order = bind("argsort", work, dim=work.ndim - 1)
+    ordered = bind("gather", work, order, dim=work.ndim - 1)  # values sorted, nan last; differentiable
+    n = work.shape[-1]
+    isnan = (ordered != ordered).any(-1, keepdim=True)
+    lead = tuple(work.shape[:-1])
+    qs = qs.reshape((1,) * len(lead) + (-1,))
+    if ignore_nan:
+        count = (~(ordered != ordered)).sum(-1, keepdim=True)._cast(x._type.dtype)
+        ranks = qs * (count - 1)
+        ranks = bind("where", ranks < 0, float(n - 1), ranks)  # every element nan: the last one, nan
+    else:
+        ranks = bind("where", isnan, float(n - 1), qs * (n - 1))  # any nan: the last one, nan
+    if interpolation == "lower":
+        ranks = ranks.floor()
+    elif interpolation == "higher":
+        ranks = ranks.ceil()
+    elif interpolation == "nearest":
+        ranks = ranks.round()
+    below = ranks.floor()._cast("int64").expand(lead + (qs.shape[-1],))
+    values = bind("gather", ordered, below, dim=work.ndim - 1)
+    if interpolation in ("linear", "midpoint"):
+        above = ranks.ceil()._cast("int64").expand(lead + (qs.shape[-1],))
+        weights = (ranks - ranks.floor()) if interpolation == "linear" else bind("full_like", ranks, value=0.5)
+        values = lerp_formula(values, bind("gather", ordered, above, dim=work.ndim - 1), weights)
+    # (..., len(q)) -> q's axis first, then the kept axes
+    values = values.movedim(-1, 0) if values.ndim > 1 else values
+    return values.reshape(q_shape + kept)
+
+
+def quantile(input, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
+    """``torch.quantile``: the ``q``-quantiles (a float, or a 0-d or 1-D tensor whose axis comes first in the
+    result) along ``dim`` (of all elements without it), interpolating between the two neighbouring sorted values
+    as ``interpolation`` says (``linear``, ``lower``, ``higher``, ``midpoint``, ``nearest``); nan if the slice holds
+    a nan. The gradient goes to the neighbours, by their interpolation weights.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1.0, 2.0, 3.0, 4.0]).quantile(0.5)
+    tensor(2.5000)
+    """
+    return _quantile(input, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(input, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
+    """``torch.nanquantile``: ``quantile`` of the elements that are not nan (nan where all of them are)."""
+    return _quantile(input, q, dim, keepdim, interpolation, True)
+
+
+export(quantile, "quantile", tensor="quantile", gg="quantile")
+export(nanquantile, "nanquantile", tensor="nanquantile", gg="nanquantile")
+
+
+# -- cummax / cummin: the running extreme's index (an integer op), the values gathered at it --------------
+def _cum_index_expr(a, xp, out, dim, kind):
+    run, pos = f"{out}_run", f"{out}_pos"
+    x = a[0]
+    # a new extreme (or a tie with it, or a nan: PyTorch's x >= max || isnan(x)) takes its own index; the running
+    # maximum of those indices is the index of the extreme so far
+    return [f"{run} = {xp}.{'maximum' if kind == 'max' else 'minimum'}.accumulate({x}, axis={dim})",
+            f"{pos} = {xp}.arange({x}.shape[{dim}]).reshape(({x}.shape[{dim}],) + (1,) * ({x}.ndim - {dim} - 1))",
+            f"{xp}.maximum.accumulate({xp}.where(({x} == {run}) | ({x} != {x}), {pos}, 0), axis={dim})"]
+
+
+primitive("cum_extreme_index", memory="fresh", attrs=("dim", "kind"), nondiff=True,
+          batch=lambda op, args, bdims, dim, kind: (bind(op, args[0].movedim(bdims[0], 0), dim=dim + 1, kind=kind), 0),
+          infer=lambda inputs, dim, kind: TensorType(inputs[0].shape, "int64"),
+          doc="index of the running maximum (kind='max') or minimum along dim; ties take the later index",
+          expr=_cum_index_expr, rows=along_dim_rows)
+
+
+def _cum_extreme(x, dim, kind: str):
+    (d,) = normalize_dims(dim, x.ndim)
+    name = "cum" + kind
+    if x.ndim == 0:
+        return _scalar_pick(x, name)
+    index = bind("cum_extreme_index", x, dim=d, kind=kind)
+    return getattr(return_types, name)(bind("gather", x, index, dim=d), index)
+
+
+def cummax(input, dim: int):
+    """``return_types.cummax(values, indices)``: the running maximum along ``dim`` and where it was found (a tie
+    or a nan takes the later index, as PyTorch); the gradient goes to that element.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1.0, 3.0, 2.0, 3.0]).cummax(0).indices
+    tensor([0, 1, 1, 3])
+    """
+    return _cum_extreme(input, dim, "max")
+
+
+def cummin(input, dim: int):
+    """``return_types.cummin(values, indices)``: the running minimum along ``dim``, as ``cummax``."""
+    return _cum_extreme(input, dim, "min")
+
+
+export(cummax, "cummax", tensor="cummax", gg="cummax")
+export(cummin, "cummin", tensor="cummin", gg="cummin")
+
+
+def logcumsumexp(input, dim: int):
+    """``log(cumsum(exp(x)))`` along ``dim``, computed stably as ``log2(n)`` rounds of ``logaddexp`` with the
+    sequence shifted (``-inf`` in front): no overflow, no underflow of early terms (one maximum over the whole
+    slice would send ``[-1000, 0]`` to ``[-inf, 0]``).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([-1000.0, 0.0]).logcumsumexp(0)
+    tensor([-1000.,     0.])
+    """
+    (d,) = normalize_dims(dim, input.ndim)
+    x = input
+    if not x._type.is_floating:
+        raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for "
+                                  f"'{_TORCH_DTYPE_NAMES.get(x._type.dtype, x._type.dtype)}'")
+    if x.ndim == 0:
+        return x * 1
+    n, head = x.shape[d], (slice(None),) * d
+    y, s = x, 1
+    while s < n:
+        pad = bind("full_like", y[head + (slice(0, s),)], value=-np.inf)
+        y = bind("logaddexp", y, bind("concat", pad, y[head + (slice(0, n - s),)], dim=d))
+        s *= 2
+    return y if y is not x else x * 1
+
+
+export(logcumsumexp, "logcumsumexp", tensor="logcumsumexp", gg="logcumsumexp")
+
+
+# -- moments and nan-ignoring reductions --------------------------------------------------------------------
+def _moment_mean(x, dim, unbiased, keepdim, correction, root: bool):
+    dims = torch_dims(dim, x.ndim)
+    v = _var(x, dims, True if unbiased is None else unbiased, keepdim, correction)
+    return (_root_zero_grad_at_zero(v, 2) if root else v), bind("mean", x, dim=dims, keepdim=bool(keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """``(std, mean)`` over ``dim``, a plain tuple as PyTorch's (``correction`` default 1)."""
+    return _moment_mean(input, dim, unbiased, keepdim, correction, True)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """``(var, mean)`` over ``dim``, a plain tuple as PyTorch's (``correction`` default 1)."""
+    return _moment_mean(input, dim, unbiased, keepdim, correction, False)
+
+
+export(std_mean, "std_mean", gg="std_mean")
+export(var_mean, "var_mean", gg="var_mean")
+
+
+def nansum(input, dim=None, keepdim: bool = False, *, dtype=None):
+    """The sum over ``dim`` of the elements that are not nan (nan counts as 0)."""
+    x = _with_dtype(input, dtype)
+    if x._type.is_floating:
+        x = bind("where", x != x, 0, x)
+    return bind("sum", x, dim=torch_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+_TORCH_DTYPE_NAMES = {"int64": "Long", "bool": "Bool", "int32": "Int", "uint8": "Byte", "float32": "Float",
+                      "float64": "Double"}
+
+
+def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None):
+    """The mean over ``dim`` of the elements that are not nan (nan where all are)."""
+    x = _with_dtype(input, dtype)
+    if not x._type.is_floating:
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
+                           f"{_TORCH_DTYPE_NAMES.get(x._type.dtype, x._type.dtype)}")
+    keep = ~(x != x)
+    dims = torch_dims(dim, x.ndim)
+    total = bind("sum", bind("where", keep, x, 0), dim=dims, keepdim=bool(keepdim))
+    return total / bind("sum", keep, dim=dims, keepdim=bool(keepdim))._cast(x._type.dtype)
+
+
+export(nansum, "nansum", tensor="nansum", gg="nansum")
+export(nanmean, "nanmean", tensor="nanmean", gg="nanmean")
+
+
+def aminmax(input, *, dim=None, keepdim: bool = False):
+    """``return_types.aminmax(min, max)`` over ``dim`` (all elements without it); ties share the gradient, as
+    ``amin``/``amax``."""
+    if dim is None:
+        if keepdim:
+            return return_types.aminmax(input.amin(dim=tuple(range(input.ndim)), keepdim=True),
+                                        input.amax(dim=tuple(range(input.ndim)), keepdim=True))
+        return return_types.aminmax(input.amin(), input.amax())
+    (d,) = normalize_dims(dim, input.ndim)
+    return return_types.aminmax(input.amin(d, keepdim), input.amax(d, keepdim))
+
+
+export(aminmax, "aminmax", tensor="aminmax", gg="aminmax")
+
+
+def count_nonzero(input, dim=None):
+    """The number of non-zero elements over ``dim`` (an int or a tuple; all without it), int64."""
+    return bind("sum", input != 0, dim=reduction_dims(dim, input.ndim), keepdim=False)
+
+
+export(count_nonzero, "count_nonzero", tensor="count_nonzero", gg="count_nonzero")
+
+
+# -- histc: counts in equal bins (the bins are static; their range may come from the data) ------------------------
+def histc(input, bins: int = 100, min=0, max=0):  # noqa: A002
+    """Counts of the elements in ``bins`` equal bins over ``[min, max]`` (the data's range where ``min == max``,
+    widened by 1 on each side if still empty), in ``input``'s dtype; elements outside are not counted, ``max``
+    itself falls in the last bin. PyTorch's bin formula, in ``input``'s dtype:
+    ``trunc((x - min) * bins / (max - min))``.
+
+    >>> import graphgrad as gg
+    >>> gg.histc(gg.tensor([1.0, 2.0, 1.0]), bins=4, min=0, max=3)
+    tensor([0., 2., 1., 0.])
+    """
+    if not input._type.is_floating:
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for "
+                           f"'{_TORCH_DTYPE_NAMES.get(input._type.dtype, input._type.dtype)}'")
+    if bins <= 0:
+        raise RuntimeError("torch.histc: bins must be > 0, but got " + str(bins) + " for dimension 0")
+    x = input.reshape(-1)
+    lo, hi = float(min), float(max)
+    if lo == hi and x.shape[0]:  # the data's range, whose values a compiled function reads at every call
+        lo, hi = x.amin(), x.amax()
+        same = lo == hi
+        lo, hi = bind("where", same, lo - 1, lo), bind("where", same, hi + 1, hi)
+    else:
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        if not np.isfinite([lo, hi]).all():
+            raise RuntimeError(f"torch.histc: range of [{lo:g}, {hi:g}] is not finite")
+        if lo > hi:
+            raise RuntimeError("torch.histc: max must be larger than min")
+        dtype = np.dtype(input._type.dtype)
+        lo, hi = dtype.type(lo), dtype.type(hi)  # the bin edges are in input's dtype
+    inside = (x >= lo) & (x <= hi)
+    position = (bind("where", inside, x, lo) - lo) * bins / (hi - lo)
+    index = bind("where", position >= bins, bins - 1, position.trunc()._cast("int64"))  # max: the last bin
+    zeros = constant_like(x, np.zeros(bins, dtype=np.dtype(input._type.dtype)))
+    return bind("scatter_add", zeros, index, inside._cast(input._type.dtype), dim=0)
+
+
+export(histc, "histc", tensor="histc", gg="histc")

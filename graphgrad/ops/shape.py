@@ -13,7 +13,7 @@ from ..ir.public import export
 from ..ir.registry import ShapeError, normalize_dims, result_dtype
 from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, RowRule, aligned_axis
-from .define import array, as_tensors, lift, primitive
+from .define import array, as_tensors, lift, primitive, refuse_traced
 from .reductions import NOT_GIVEN
 from ..passes.batching import batch_size, broadcast_batch, pad_after_batch, to_front
 
@@ -807,6 +807,15 @@ export(rot90, "rot90", tensor="rot90", gg="rot90", numpy="rot90",
 export(append, "append", numpy="append")
 
 
+def _differences(a, n: int, d: int):
+    """``n`` rounds of neighbour differences along ``d``: ``!=`` for bool (PyTorch's and NumPy's xor)."""
+    head = (slice(None),) * d
+    for _ in range(n):
+        later, earlier = a[head + (slice(1, None),)], a[head + (slice(None, -1),)]
+        a = (later != earlier) if a._type.dtype == "bool" else later - earlier
+    return a
+
+
 def diff(a: TensorBase, n: int = 1, axis: int = -1, prepend=None, append=None) -> TensorBase:
     """``numpy.diff``: the ``n``-th differences along ``axis`` (after joining ``prepend``/``append``)."""
     (d,) = normalize_dims(axis, a.ndim)
@@ -819,13 +828,32 @@ def diff(a: TensorBase, n: int = 1, axis: int = -1, prepend=None, append=None) -
         parts = ([piece(prepend)] if prepend is not None else []) + [a] + (
             [piece(append)] if append is not None else [])
         a = cat(as_tensors(parts), d)
-    head = (slice(None),) * d
-    for _ in range(n):
-        a = a[head + (slice(1, None),)] - a[head + (slice(None, -1),)]
-    return a
+    return _differences(a, n, d)
 
 
-export(diff, "diff", gg="diff", numpy="diff")
+def torch_diff(input: TensorBase, n: int = 1, dim: int = -1, prepend=None, append=None) -> TensorBase:
+    """``torch.diff``: the ``n``-th differences along ``dim`` after joining the tensors ``prepend``/``append`` (of
+    ``input``'s number of dimensions, as PyTorch requires); bool tensors give ``!=`` of neighbours.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1, 4, 9, 16]).diff()
+    tensor([3, 5, 7])
+    """
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    (d,) = normalize_dims(dim, input.ndim)
+    extras = [x for x in (prepend, append) if x is not None]
+    if any(not isinstance(x, TensorBase) or x.ndim != input.ndim for x in extras):
+        raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    if extras and n:  # n = 0: the input itself, as PyTorch and NumPy (the extras are not joined)
+        input = cat(([prepend] if prepend is not None else []) + [input] + ([append] if append is not None else []), d)
+    return _differences(input, n, d)
+
+
+export(diff, "diff", numpy="diff")
+export(torch_diff, "diff", tensor="diff", gg="diff")
 
 
 def _ndim(x) -> int:
@@ -935,3 +963,103 @@ def gradient(f: TensorBase, *varargs, axis=None, edge_order: int = 1):
 
 
 export(gradient, "gradient", numpy="gradient")
+
+
+# -- repeat_interleave, tensor_split (PyTorch's) --------------------------------------------------------------
+def _concrete_ints(t, op: str, what: str):
+    """The values of an index-like tensor argument, which decide the result's shape: an eager tensor's values, or
+    an error naming the op inside a compiled function."""
+    refuse_traced(t, op, f"the result's shape would depend on the values of the tensor of {what}; pass Python "
+                         f"ints (or compute this part eagerly)")
+    return np.asarray(t._index_array() if t._type.dtype == "int64" else t.numpy()).astype(np.int64)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each element (each slice along ``dim``; of the flattened tensor without it) repeated ``repeats`` times in a
+    row: an int, or a tensor of one count per slice (its values decide the shape: eager only). One argument,
+    ``repeat_interleave(counts)``, repeats the indices ``0, 1, ...``.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1, 2]).repeat_interleave(2)
+    tensor([1, 1, 2, 2])
+    """
+    if repeats is None:  # torch.repeat_interleave(repeats): the indices, each repeated
+        counts = _concrete_ints(input, "repeat_interleave", "repeats")
+        if counts.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if (counts < 0).any():
+            raise RuntimeError("repeats can not be negative")
+        from .define import constant_like
+        return constant_like(input, np.repeat(np.arange(len(counts), dtype=np.int64), counts))
+    if dim is None:
+        input, d = input.reshape(-1), 0
+    else:
+        (d,) = normalize_dims(dim, input.ndim)
+        if input.ndim == 0:
+            input = input.reshape(1)
+    n = input.shape[d]
+    if isinstance(repeats, TensorBase):
+        if repeats.ndim > 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if repeats.numel() == 1:
+            repeats = int(_concrete_ints(repeats, "repeat_interleave", "repeats").reshape(-1)[0])
+        else:
+            counts = _concrete_ints(repeats, "repeat_interleave", "repeats")
+            if counts.shape[0] != n:
+                raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
+                                   f"{counts.shape[0]} and input.size({d}) = {n}")
+            if (counts < 0).any():
+                raise RuntimeError("repeats can not be negative")
+            if output_size is not None and output_size != int(counts.sum()):
+                raise RuntimeError("allocated size does not match required size")
+            index = np.repeat(np.arange(n, dtype=np.int64), counts)
+            return input[(slice(None),) * d + (index,)]
+    if repeats < 0:
+        raise RuntimeError("Repeats must be non-negative")
+    if output_size is not None and output_size != n * repeats:
+        raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {n * repeats} but got {output_size}")
+    shape = tuple(input.shape)
+    spread = input.unsqueeze(d + 1).expand(shape[:d + 1] + (repeats,) + shape[d + 1:])
+    return spread.reshape(shape[:d] + (n * repeats,) + shape[d + 1:])
+
+
+export(repeat_interleave, "repeat_interleave", tensor="repeat_interleave", gg="repeat_interleave")
+
+
+def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
+    """Views of ``input`` split along ``dim``: into ``k`` nearly equal parts (the first ``n % k`` one longer) for an
+    int ``k``, or at the given indices (a list, or a 1-D int64 tensor; a 0-d one is a number of parts).
+
+    >>> import graphgrad as gg
+    >>> [p.tolist() for p in gg.arange(7).tensor_split(3)]
+    [[0, 1, 2], [3, 4], [5, 6]]
+    """
+    if input.ndim == 0:
+        raise RuntimeError(f"tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    (d,) = normalize_dims(dim, input.ndim)
+    n = input.shape[d]
+    if isinstance(indices_or_sections, TensorBase):
+        if indices_or_sections._type.dtype != "int64":
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have integer dtype, but got "
+                               f"{indices_or_sections._type.dtype}")
+        if indices_or_sections.ndim > 1:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {indices_or_sections.ndim} dims")
+        values = _concrete_ints(indices_or_sections, "tensor_split", "indices or sections")
+        indices_or_sections = int(values) if values.ndim == 0 else [int(i) for i in values]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
+        size, extra = divmod(n, k)
+        bounds = [0]
+        for i in range(k):
+            bounds.append(bounds[-1] + size + (i < extra))
+    else:
+        bounds = [0] + [builtins.min(builtins.max(int(i) + n if int(i) < 0 else int(i), 0), n)
+                        for i in indices_or_sections] + [n]
+    head = (slice(None),) * d
+    return tuple(input[head + (slice(a, builtins.max(a, b)),)] for a, b in zip(bounds, bounds[1:]))
+
+
+export(tensor_split, "tensor_split", tensor="tensor_split", gg="tensor_split")

@@ -82,8 +82,10 @@ def defvjp(op: str, *rules: Callable | None) -> None:
 
 
 def defvjp_joint(op: str, fn: Callable, uses_out: bool = False) -> None:
-    """Register a rule for a variadic op; it returns one cotangent (or None) per input."""
-    VJP_RULES[op] = VJPRule((), uses_out, frozenset(range(1 << 16)), fn, type_only=_input_reads(fn, 3)[2])
+    """Register a rule for a variadic op; it returns one cotangent (or None) per input. Whether it reads ``out`` is
+    found in its code, as for per-input rules (eager mode keeps the output only then)."""
+    reads_out, _, type_only = _input_reads(fn, 3)
+    VJP_RULES[op] = VJPRule((), uses_out or reads_out, frozenset(range(1 << 16)), fn, type_only=type_only)
 
 
 NONDIFFERENTIABLE: set[str] = set()

@@ -338,6 +338,29 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     return _finish(np.linspace(start, end, steps), dtype or dtypes.default_float().name, device, requires_grad)
 
 
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, layout=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``base ** linspace(start, end, steps)`` as PyTorch computes it: the exponents from ``start`` for the first
+    half and from ``end`` for the second (so both ends are exact), each power in float64, then rounded to ``dtype``.
+
+    >>> import graphgrad as gg
+    >>> gg.logspace(0, 2, 3)
+    tensor([  1.,  10., 100.])
+    """
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    name = dtypes.to_name(dtype) if dtype is not None else dtypes.default_float().name
+    kind = np.dtype(name)
+    start, end = (float(kind.type(v)) if kind.kind == "f" else float(v) for v in (start, end))
+    i = np.arange(steps, dtype=np.float64)
+    if steps == 1:
+        exponents = np.array([start])
+    else:
+        step = (end - start) / (steps - 1)
+        exponents = np.where(i < steps // 2, start + step * i, end - step * (steps - i - 1))
+    return _finish(np.power(float(base), exponents), name, device, requires_grad)
+
+
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _finish(np.eye(n, m), dtype or dtypes.default_float().name, device, requires_grad)
 

@@ -1,31 +1,5 @@
-"""``torch.return_types``: the named tuples that ``max(dim)``, ``min(dim)``, ``sort`` and ``topk`` return.
-
-They print as PyTorch prints them, one field a line:
-
->>> import graphgrad as gg
->>> gg.tensor([[1.0, 3.0], [4.0, 2.0]]).max(1)
-torch.return_types.max(
-values=tensor([3., 4.]),
-indices=tensor([1, 0]))
-"""
-from __future__ import annotations
-
-from collections import namedtuple
-
-
-def _structseq(name: str, fields: tuple):
-    base = namedtuple(name, fields)
-
-    def __repr__(self) -> str:
-        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
-        return f"torch.return_types.{name}(\n{body})"
-
-    return type(name, (base,), {"__slots__": (), "__repr__": __repr__, "__str__": __repr__})
-
-
-max = _structseq("max", ("values", "indices"))  # noqa: A001
-min = _structseq("min", ("values", "indices"))  # noqa: A001
-sort = _structseq("sort", ("values", "indices"))
-topk = _structseq("topk", ("values", "indices"))
-kthvalue = _structseq("kthvalue", ("values", "indices"))
-mode = _structseq("mode", ("values", "indices"))
+"""``torch.return_types`` (``graphgrad.return_types``): the named tuples are defined in ``graphgrad.ir.return_types``,
+below ``graphgrad.ops``, whose functions (``median``, ``kthvalue``, ``aminmax``, ...) return them in eager and traced
+code alike."""
+from ..ir.return_types import *  # noqa: F401,F403
+from ..ir.return_types import max, min  # noqa: A004,F401

@@ -350,3 +350,15 @@ def test_erf_of_a_zero_dim_tensor_in_both_modes():
     for f in (gg.erf, gg.compile(lambda t: gg.erf(t))):
         y = f(x)
         assert y.shape == () and y.item() == pytest.approx(math.erf(0.5), abs=1e-15)
+
+
+def test_an_all_false_mask_or_an_empty_index_array_selects_nothing():
+    """x[mask] with no true element raised IndexError (the empty index array was emitted as np.array([]), float64);
+    PyTorch returns an empty tensor, and the gradient is zero."""
+    x = gg.ones(2, 3, requires_grad=True)
+    picked = x[x > 5]
+    assert tuple(picked.shape) == (0,)
+    picked.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))
+    assert tuple(gg.ones(2, 3)[:, np.zeros(0, dtype=np.int64)].shape) == (2, 0)
+    assert tuple(gg.compile(lambda t: t[np.zeros(0, dtype=np.int64)] * 2)(gg.ones(3)).shape) == (0,)

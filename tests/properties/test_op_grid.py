@@ -32,6 +32,7 @@ import graphgrad.numpy as gnp
 from graphgrad.ir.graph import Graph
 from graphgrad.ir.public import NAMES
 from graphgrad.ir.registry import OPS
+from graphgrad.tracer.tracer import TracerError
 from graphgrad.utils.gradcheck import gradcheck
 
 from _gg_hypothesis import prop_settings
@@ -57,6 +58,9 @@ def face(op, *arrays, **kw) -> Case:
 GRID: dict[str, tuple[Callable, int]] = {}
 #: ops with integer or boolean outputs: no gradient, a forward check only
 FORWARD_ONLY: dict[str, tuple[Callable, int]] = {}
+#: eager-only ops (the result's shape depends on the values): eager values against NumPy, and a compiled function
+#: refusing them with an error that names the op
+EAGER_ONLY: dict[str, tuple[Callable, int]] = {}
 
 
 def entry(name: str, examples: int = 3, table: dict = GRID):
@@ -1564,6 +1568,454 @@ def _(draw, rng):
     equal_nan = draw(st.booleans())
     return face(lambda m, t, u: m.allclose(t, u, equal_nan=equal_nan), *_near(draw, rng, shp))
 
+# -- order statistics, running extremes, nan-ignoring reductions (PyTorch's names) ------------------------------
+def _lower_median(a, axis):
+    """NumPy's median of an odd count; for an even count PyTorch's lower median: the smaller middle value."""
+    s = np.sort(a, axis=axis)
+    return np.take(s, (s.shape[axis] - 1) // 2, axis=axis)
+
+
+@entry("median", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp))
+    x = sample(AWAY, shp, rng)
+    if dim is None:
+        return Case(lambda t: t.median(), [x], lambda a: _lower_median(a.reshape(-1), 0))
+    keep = draw(st.booleans())
+    return Case(lambda t: gg.median(t, dim, keep).values, [x],
+                lambda a: np.expand_dims(_lower_median(a, dim), dim) if keep else _lower_median(a, dim))
+
+
+@entry("nanmedian", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    shp = shp[:dim % len(shp)] + (shp[dim] + 2,) + shp[dim % len(shp) + 1:]
+    holes = np.zeros(shp)
+    holes[(slice(None),) * (dim % len(shp)) + (0,)] = np.nan  # one nan in every slice
+    def ref(a):
+        b = a + holes
+        along = np.take(np.sort(b, axis=dim), (shp[dim] - 2) // 2, axis=dim)  # nan sorts last; one per slice
+        numbers = np.sort(b[~np.isnan(b)])
+        return along + numbers[(numbers.size - 1) // 2]
+    return Case(lambda t: (t + holes).nanmedian(dim).values + (t + holes).nanmedian(), [sample(AWAY, shp, rng)], ref)
+
+
+@entry("kthvalue", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    k = draw(st.integers(1, shp[dim]))
+    return Case(lambda t: t.kthvalue(k, dim).values, [sample(AWAY, shp, rng)],
+                lambda a: np.take(np.sort(a, axis=dim), k - 1, axis=dim))
+
+
+@entry("mode", 3)
+def _(draw, rng):  # distinct values: each is as frequent, the smallest wins (ties of counts are checked elsewhere)
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    return Case(lambda t: t.mode(dim).values, [sample(AWAY, shp, rng)], lambda a: np.min(a, axis=dim))
+
+
+@entry("quantile", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim, keep = axis(draw, len(shp)), draw(st.booleans())
+    method = draw(st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))
+    q = draw(st.sampled_from([0.3, [0.1, 0.5, 0.85]]))
+    qt = (lambda t: q) if isinstance(q, float) else (lambda t: gg.tensor(q, dtype=gg.float64))
+    return Case(lambda t: gg.quantile(t, qt(t), dim, keep, interpolation=method), [sample(AWAY, shp, rng)],
+                lambda a: np.quantile(a, q, axis=dim, keepdims=keep, method=method))
+
+
+@entry("nanquantile", 3)
+def _(draw, rng):
+    shp = shape(draw, 1) + (4,)
+    holes = np.where(np.arange(4) == 1, np.nan, 0.0)
+    method = draw(st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))
+    return Case(lambda t: gg.nanquantile(t + holes, 0.4, -1, interpolation=method), [sample(AWAY, shp, rng)],
+                lambda a: np.nanquantile(a + holes, 0.4, axis=-1, method=method))
+
+
+def _running(name, accumulate):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        dim = axis(draw, len(shp), none=False)
+        return Case(lambda t: getattr(t, name)(dim).values, [sample(AWAY, shp, rng)],
+                    lambda a: accumulate(a, axis=dim))
+    return build
+
+
+entry("cummax", 3)(_running("cummax", np.maximum.accumulate))
+entry("cummin", 3)(_running("cummin", np.minimum.accumulate))
+
+
+@entry("cum_extreme_index", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    x = rng.integers(0, 3, shp).astype(np.float64)  # ties: the later index, as PyTorch
+    def ref(a):
+        run = np.maximum.accumulate(a, axis=dim)
+        pos = np.arange(a.shape[dim]).reshape((-1,) + (1,) * (a.ndim - dim % a.ndim - 1))
+        return np.maximum.accumulate(np.where(a == run, pos, 0), axis=dim)
+    return Case(lambda t: t.cummax(dim).indices, [x], ref)
+
+
+@entry("logcumsumexp", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    return Case(lambda t: t.logcumsumexp(dim), [sample(ANY, shp, rng)],
+                lambda a: np.log(np.cumsum(np.exp(a), axis=dim)))
+
+
+def _moment_mean(name, root):
+    def build(draw, rng):
+        shp = shape(draw, 1, size=4)
+        shp = shp[:-1] + (shp[-1] + 1,)
+        dim, keep, corr = axis(draw, len(shp)), draw(st.booleans()), draw(st.sampled_from([0, 1]))
+        def ref(a):
+            v = np.var(a, axis=dim, ddof=corr, keepdims=keep)
+            return (np.sqrt(v) if root else v) + 2 * np.mean(a, axis=dim, keepdims=keep)
+        def fn(t):
+            spread, mean = getattr(gg, name)(t, dim, keepdim=keep, correction=corr)
+            return spread + 2 * mean
+        return Case(fn, [sample(ANY, shp, rng)], ref)
+    return build
+
+
+entry("std_mean", 3)(_moment_mean("std_mean", True))
+entry("var_mean", 3)(_moment_mean("var_mean", False))
+
+
+def _nan_reduction(name, ref):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        dim, keep = axis(draw, len(shp)), draw(st.booleans())
+        holes = np.where(rng.integers(0, 3, shp) == 0, np.nan, 0.0)
+        return Case(lambda t: getattr(t + holes, name)(dim, keep), [sample(ANY, shp, rng)],
+                    lambda a: ref(a + holes, axis=dim, keepdims=keep))
+    return build
+
+
+entry("nansum", 3)(_nan_reduction("nansum", np.nansum))
+
+
+@entry("nanmean", 3)
+def _(draw, rng):
+    shp = shape(draw, 1) + (3,)
+    holes = np.where(np.arange(3) == 1, np.nan, 0.0)  # never a whole slice of nan: nanmean is finite
+    keep = draw(st.booleans())
+    return Case(lambda t: (t + holes).nanmean(-1, keep), [sample(ANY, shp, rng)],
+                lambda a: np.nanmean(a + holes, axis=-1, keepdims=keep))
+
+
+@entry("aminmax", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim, keep = axis(draw, len(shp)), draw(st.booleans())
+    def fn(t):
+        low, high = gg.aminmax(t, dim=dim, keepdim=keep)
+        return low * 2 + high
+    return Case(fn, [sample(AWAY, shp, rng)],
+                lambda a: np.min(a, axis=dim, keepdims=keep) * 2 + np.max(a, axis=dim, keepdims=keep))
+
+
+@entry("count_nonzero", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    dim = axis(draw, len(shp))
+    return Case(lambda t: gg.count_nonzero(t, dim), [rng.integers(0, 2, shp).astype(np.float64)],
+                lambda a: np.count_nonzero(a, axis=dim))
+
+
+# -- lerp, beta * input + alpha * product, distances (PyTorch's names) ------------------------------------------
+@entry("lerp", 3)
+def _(draw, rng):
+    a, b = pair(draw)
+    scalar = draw(st.sampled_from([None, 0.3, 0.8]))
+    if scalar is not None:
+        return Case(lambda x, y: gg.lerp(x, y, scalar), [sample(ANY, a, rng), sample(ANY, b, rng)],
+                    lambda x, y: x + scalar * (y - x))
+    w = sample(ANY, a, rng)
+    return Case(lambda x, y, z: x.lerp(y, z), [sample(ANY, a, rng), sample(ANY, b, rng), w],
+                lambda x, y, z: x + z * (y - x))
+
+
+def _scaled(draw):
+    return draw(st.sampled_from([(1, 1), (0, 1), (2.0, -0.5)]))
+
+
+@entry("addmm", 3)
+def _(draw, rng):
+    n, m, k = (draw(st.integers(1, 3)) for _ in range(3))
+    beta, alpha = _scaled(draw)
+    inp = draw(st.sampled_from([(n, k), (k,), (1, 1)]))
+    return Case(lambda c, a, b: gg.addmm(c, a, b, beta=beta, alpha=alpha),
+                [sample(ANY, inp, rng), sample(ANY, (n, m), rng), sample(ANY, (m, k), rng)],
+                lambda c, a, b: alpha * (a @ b) + (beta * c if beta else 0))
+
+
+@entry("addmv", 3)
+def _(draw, rng):
+    n, m = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    beta, alpha = _scaled(draw)
+    return Case(lambda c, a, v: c.addmv(a, v, beta=beta, alpha=alpha),
+                [sample(ANY, (n,), rng), sample(ANY, (n, m), rng), sample(ANY, (m,), rng)],
+                lambda c, a, v: beta * c + alpha * (a @ v))
+
+
+@entry("addr", 3)
+def _(draw, rng):
+    n, m = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    beta, alpha = _scaled(draw)
+    return Case(lambda c, u, v: gg.addr(c, u, v, beta=beta, alpha=alpha),
+                [sample(ANY, (n, m), rng), sample(ANY, (n,), rng), sample(ANY, (m,), rng)],
+                lambda c, u, v: beta * c + alpha * np.outer(u, v))
+
+
+@entry("baddbmm", 3)
+def _(draw, rng):
+    b, n, m, k = (draw(st.integers(1, 3)) for _ in range(4))
+    beta, alpha = _scaled(draw)
+    return Case(lambda c, x, y: c.baddbmm(x, y, beta=beta, alpha=alpha),
+                [sample(ANY, (b, n, k), rng), sample(ANY, (b, n, m), rng), sample(ANY, (b, m, k), rng)],
+                lambda c, x, y: beta * c + alpha * (x @ y))
+
+
+@entry("addbmm", 3)
+def _(draw, rng):
+    b, n, m, k = (draw(st.integers(1, 3)) for _ in range(4))
+    beta, alpha = _scaled(draw)
+    return Case(lambda c, x, y: gg.addbmm(c, x, y, beta=beta, alpha=alpha),
+                [sample(ANY, (n, k), rng), sample(ANY, (b, n, m), rng), sample(ANY, (b, m, k), rng)],
+                lambda c, x, y: beta * c + alpha * (x @ y).sum(0))
+
+
+@entry("dist", 4)
+def _(draw, rng):
+    a, b = pair(draw)
+    p = draw(st.sampled_from([1, 2, 3, 0.5, float("inf"), -float("inf")]))
+    x, y = sample(ANY, a, rng), sample(ANY, b, rng)
+    def ref(u, v):
+        d = np.abs(u - v).reshape(-1)
+        return d.max() if p == np.inf else d.min() if p == -np.inf else (d ** p).sum() ** (1 / p)
+    return Case(lambda u, v: gg.dist(u, v, p), [x, y], ref)
+
+
+@entry("cdist", 4)
+def _(draw, rng):
+    batch = shape(draw, 0, 1)
+    rows1, rows2, cols = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    p = draw(st.sampled_from([1, 2, 3, 0.5, float("inf")]))
+    mode = draw(st.sampled_from(["use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                                 "donot_use_mm_for_euclid_dist"]))
+    def ref(u, v):
+        d = np.abs(u[..., :, None, :] - v[..., None, :, :])
+        return d.max(-1) if p == np.inf else (d ** p).sum(-1) ** (1 / p)
+    return Case(lambda u, v: gg.cdist(u, v, p, mode),
+                [sample(ANY, batch + (rows1, cols), rng), sample(ANY, batch + (rows2, cols), rng)], ref)
+
+
+# -- torch.diff, repeat_interleave, take_along_dim, tensor_split, searchsorted, bucketize, histc ----------------
+@entry("diff:torch", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    n = draw(st.integers(0, 2))
+    shp = shp[:dim % len(shp)] + (shp[dim] + 2,) + shp[dim % len(shp) + 1:]
+    edge = shp[:dim % len(shp)] + (1,) + shp[dim % len(shp) + 1:]
+    return Case(lambda t, p: t.diff(n, dim, prepend=p), [sample(ANY, shp, rng), sample(ANY, edge, rng)],
+                lambda a, p: np.diff(a, n, axis=dim, prepend=p))
+
+
+@entry("repeat_interleave", 3)
+def _(draw, rng):
+    shp = shape(draw)
+    dim, r = axis(draw, len(shp)), draw(st.integers(0, 3))
+    return Case(lambda t: gg.repeat_interleave(t, r, dim), [sample(ANY, shp, rng)],
+                lambda a: np.repeat(a, r, axis=dim))
+
+
+@entry("repeat_interleave:tensor", 2)
+def _(draw, rng):  # repeats as an eager tensor: its values are read when traced (a constant of the trace)
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    counts = rng.integers(0, 3, shp[dim])
+    repeats = gg.tensor(counts)
+    return Case(lambda t: t.repeat_interleave(repeats, dim), [sample(ANY, shp, rng)],
+                lambda a: np.repeat(a, counts, axis=dim))
+
+
+@entry("take_along_dim", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp))
+    if dim is None:
+        index = rng.integers(0, int(np.prod(shp)), (4,))
+        return Case(lambda t: gg.take_along_dim(t, gg.tensor(index)), [sample(ANY, shp, rng)],
+                    lambda a: np.take_along_axis(a.reshape(-1), index, 0))
+    ishp = tuple(draw(st.integers(1, 3)) if i == dim % len(shp) else (1 if draw(st.booleans()) else n)
+                 for i, n in enumerate(shp))
+    index = rng.integers(0, shp[dim], ishp)
+    return Case(lambda t: t.take_along_dim(gg.tensor(index), dim), [sample(ANY, shp, rng)],
+                lambda a: np.take_along_axis(a, np.broadcast_to(index, tuple(
+                    ishp[i] if i == dim % len(shp) else n for i, n in enumerate(shp))), dim))
+
+
+@entry("tensor_split", 3)
+def _(draw, rng):
+    shp = shape(draw, 1, size=5)
+    dim = axis(draw, len(shp), none=False)
+    how = draw(st.sampled_from([1, 2, 3, [1], [0, 2], [3, 1]]))
+    def weigh(parts):
+        return sum(((p * p).sum() if hasattr(p, "numpy") or isinstance(p, np.ndarray) else 0) * (k + 1)
+                   for k, p in enumerate(parts))
+    return Case(lambda t: weigh(gg.tensor_split(t, how, dim)) + 0 * t.sum(), [sample(ANY, shp, rng)],
+                lambda a: weigh(np.array_split(a, how, axis=dim)) + 0 * a.sum())
+
+
+@entry("searchsorted", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    right = draw(st.booleans())
+    seq = np.sort(rng.integers(-2, 3, 5)).astype(np.float64)  # ties in the sequence and with the values
+    return Case(lambda s, v: gg.searchsorted(s, v, right=right), [seq, rng.integers(-3, 4, shp).astype(np.float64)],
+                lambda s, v: np.searchsorted(s, v, side="right" if right else "left"))
+
+
+@entry("bucketize", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    right = draw(st.booleans())
+    edges = np.array([-1.0, 0.0, 0.5, 2.0])
+    return Case(lambda v: gg.bucketize(v, gg.tensor(edges), right=right), [rng.integers(-2, 3, shp) * 0.5],
+                lambda v: np.searchsorted(edges, v, side="right" if right else "left"))
+
+
+@entry("histc", 3, FORWARD_ONLY)
+def _(draw, rng):
+    shp = shape(draw, 1, size=5)
+    bins = draw(st.integers(1, 6))
+    lo, hi = draw(st.sampled_from([(0.0, 0.0), (-1.0, 1.0), (-0.5, 2.0)]))
+    def ref(a):
+        if lo == hi:
+            return np.histogram(a, bins, (a.min(), a.max()) if a.min() < a.max() else (a.min() - 1, a.max() + 1))[0] * 1.0
+        return np.histogram(a, bins, (lo, hi))[0] * 1.0  # PyTorch counts in the input dtype
+    # values away from the bin edges (NumPy's edges are computed differently from PyTorch's formula)
+    return Case(lambda t: gg.histc(t, bins, lo, hi), [rng.integers(-8, 9, shp) / 4 + 1 / 512], ref)
+
+
+# -- eager-only ops (nonzero, unique, bincount, ...) and masked_select with a concrete mask --------------------
+@entry("nonzero", 3, EAGER_ONLY)
+def _(draw, rng):
+    shp = shape(draw)
+    as_tuple = draw(st.booleans())
+    x = rng.integers(0, 2, shp).astype(np.float64)
+    if as_tuple:
+        return Case(lambda t: gg.stack(t.nonzero(as_tuple=True)) if t.ndim else gg.stack(t.nonzero(as_tuple=True)),
+                    [x], lambda a: np.stack(np.nonzero(np.atleast_1d(a))))
+    return Case(lambda t: gg.nonzero(t), [x], lambda a: np.argwhere(a))
+
+
+@entry("where:condition", 2, EAGER_ONLY)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    x = rng.integers(0, 2, shp).astype(np.float64)
+    return Case(lambda t: gg.stack(gg.where(t > 0)), [x], lambda a: np.stack(np.where(a > 0)))
+
+
+@entry("unique", 4, EAGER_ONLY)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp))
+    x = rng.integers(0, 3, shp).astype(np.float64)
+    def ref(a):
+        values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True, axis=dim)
+        return np.concatenate([values.reshape(-1), inverse.reshape(-1), counts])
+    def fn(t):
+        values, inverse, counts = t.unique(return_inverse=True, return_counts=True, dim=dim)
+        return gg.cat([values.reshape(-1), inverse.reshape(-1).double(), counts.double()])
+    return Case(fn, [x], ref)
+
+
+@entry("unique_consecutive", 3, EAGER_ONLY)
+def _(draw, rng):
+    n = draw(st.integers(1, 8))
+    x = rng.integers(0, 2, n).astype(np.float64)
+    def ref(a):
+        starts = np.r_[True, a[1:] != a[:-1]]
+        return np.concatenate([a[starts], np.cumsum(starts) - 1, np.diff(np.r_[np.flatnonzero(starts), n])])
+    def fn(t):
+        values, inverse, counts = gg.unique_consecutive(t, return_inverse=True, return_counts=True)
+        return gg.cat([values, inverse.double(), counts.double()])
+    return Case(fn, [x], ref)
+
+
+@entry("bincount", 3, EAGER_ONLY)
+def _(draw, rng):
+    n, minlength = draw(st.integers(0, 6)), draw(st.integers(0, 7))
+    counts = rng.integers(0, 5, n)
+    weighted = draw(st.booleans())
+    if weighted:
+        return Case(lambda w: gg.bincount(gg.tensor(counts), w, minlength), [rng.standard_normal(n)],
+                    lambda w: np.bincount(counts, w, minlength))
+    return Case(lambda t: gg.bincount(t.long(), minlength=minlength), [counts.astype(np.float64)],
+                lambda a: np.bincount(a.astype(np.int64), minlength=minlength))
+
+
+@entry("masked_select", 3)
+def _(draw, rng):  # a concrete mask (closed over): the length is known, and the values differentiate
+    a, b = pair(draw)
+    mask = gg.tensor(rng.integers(0, 2, b).astype(bool))
+    return Case(lambda t: gg.masked_select(t, mask) * 2, [sample(ANY, a, rng)],
+                lambda x: np.broadcast_to(x, np.broadcast_shapes(a, b))[np.broadcast_to(mask.numpy(), np.broadcast_shapes(a, b))] * 2)
+
+
+# -- scatter_reduce --------------------------------------------------------------------------------------------
+def _np_scatter_reduce(x, dim, index, src, reduce, include_self):
+    out = x.copy()
+    count = np.full(x.shape, 1 if include_self else 0)
+    seen = np.zeros(x.shape, bool)
+    for pos in np.ndindex(*index.shape):
+        target = pos[:dim] + (index[pos],) + pos[dim + 1:]
+        if not include_self and not seen[target]:
+            out[target] = src[pos]
+        elif reduce in ("sum", "mean"):
+            out[target] += src[pos]
+        elif reduce == "prod":
+            out[target] *= src[pos]
+        else:
+            out[target] = (max if reduce == "amax" else min)(out[target], src[pos])
+        seen[target] = True
+        count[target] += 1
+    return out / np.maximum(count, 1) if reduce == "mean" else out
+
+
+def _scatter_reduce_case(reduce):
+    def build(draw, rng):
+        shp = shape(draw, 1)
+        dim = axis(draw, len(shp), none=False) % len(shp)
+        include_self = draw(st.booleans())
+        ishp = tuple(draw(st.integers(1, 3)) if i == dim else draw(st.integers(1, n)) for i, n in enumerate(shp))
+        index = rng.integers(0, shp[dim], ishp)
+        domain = AWAY if reduce in ("amax", "amin") else NONZERO if reduce == "prod" else ANY
+        total = int(np.prod(shp)) + int(np.prod(ishp))  # distinct values, far apart: no ties of amax/amin
+        values = (rng.permutation(total) - total / 2) * 0.37 + rng.uniform(-0.01, 0.01, total) if domain == AWAY \
+            else None
+        x = values[:int(np.prod(shp))].reshape(shp) if values is not None else sample(domain, shp, rng)
+        src = values[int(np.prod(shp)):].reshape(ishp) if values is not None else sample(domain, ishp, rng)
+        return Case(lambda t, s: t.scatter_reduce(dim, gg.tensor(index), s, reduce, include_self=include_self),
+                    [x, src], lambda t, s: _np_scatter_reduce(t, dim, index, s, reduce, include_self))
+    return build
+
+
+for _reduce in ("sum", "prod", "mean", "amax", "amin"):
+    entry(f"scatter_reduce:{_reduce}", 3)(_scatter_reduce_case(_reduce))
+
+
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
 NOT_OPS = {"fused"}
@@ -1653,9 +2105,23 @@ def test_op_without_gradient(name):
     _run(FORWARD_ONLY, name, check_forward_only)
 
 
+def check_eager_only(name: str, case: Case, rng) -> None:
+    eager = case.fn(*[gg.tensor(a, dtype=gg.float64) for a in case.arrays])
+    expected = np.asarray(case.numpy(*[np.array(a) for a in case.arrays]))
+    assert tuple(eager.shape) == expected.shape, f"{name}: shape {tuple(eager.shape)} != NumPy's {expected.shape}"
+    np.testing.assert_array_equal(eager.numpy(), expected, err_msg=f"{name}: vs NumPy")
+    with pytest.raises(TracerError, match=name.split(":")[0] + ".*inside a compiled function"):
+        gg.compile(case.fn)(*tensors(case.arrays))
+
+
+@pytest.mark.parametrize("name", sorted(EAGER_ONLY))
+def test_eager_only_op(name):
+    _run(EAGER_ONLY, name, check_eager_only)
+
+
 def test_every_registry_op_has_a_grid_entry():
     """A new op (a primitive, or a public composite ``graphgrad ops`` lists) must get a grid entry."""
-    covered = {name.split(":")[0] for name in list(GRID) + list(FORWARD_ONLY)}
+    covered = {name.split(":")[0] for name in list(GRID) + list(FORWARD_ONLY) + list(EAGER_ONLY)}
     registry = (set(OPS) | set(NAMES)) - NOT_OPS - REFUSED
     assert sorted(registry - covered) == []
     assert not set(GRID) & set(FORWARD_ONLY)
