@@ -65,3 +65,18 @@ def test_errors():
         lr_scheduler.StepLR([], step_size=1)
     with pytest.raises(KeyError, match=r"param 'initial_lr' is not specified in param_groups\[0\] when resuming"):
         lr_scheduler.StepLR(_optimizer(), step_size=1, last_epoch=4)
+
+
+def test_plateau_reduces_a_group_added_after_it_was_made():
+    opt = _optimizer()
+    schedule = lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=0.001)
+    opt.add_param_group({"params": [gg.zeros(1, requires_grad=True)], "lr": 1.0})
+    for loss in [1.0, 2.0, 3.0]:  # the 2nd and 3rd are bad epochs: each multiplies every lr by 0.1
+        schedule.step(loss)
+    assert schedule.get_last_lr() == pytest.approx([0.001, 0.01])
+    opt = _optimizer()
+    schedule = lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=[0.001])
+    opt.add_param_group({"params": [gg.zeros(1, requires_grad=True)], "lr": 1.0})
+    schedule.step(1.0)
+    with pytest.raises(RuntimeError, match=r"number of param groups in the `optimizer` \(2\) differs"):
+        schedule.step(2.0)
