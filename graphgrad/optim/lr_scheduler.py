@@ -15,6 +15,7 @@ group's ``lr``, with PyTorch's recursive update rules so that the learning rates
 from __future__ import annotations
 
 import math
+import types
 from collections import Counter
 from typing import Callable
 
@@ -59,7 +60,7 @@ class LRScheduler:
         return self._last_lr
 
     def state_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
@@ -79,6 +80,27 @@ class LambdaLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+
+    def state_dict(self) -> dict:
+        """As PyTorch: ``lr_lambdas`` holds, per group, the ``__dict__`` of a callable object, None for a function."""
+        return _state_with_lambdas(self)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        _load_with_lambdas(self, state_dict)
+
+
+def _state_with_lambdas(scheduler) -> dict:
+    state = {k: v for k, v in scheduler.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+    state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+                           for fn in scheduler.lr_lambdas]
+    return state
+
+
+def _load_with_lambdas(scheduler, state_dict: dict) -> None:
+    scheduler.__dict__.update({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
+    for fn, saved in zip(scheduler.lr_lambdas, state_dict.get("lr_lambdas", ())):
+        if saved is not None:
+            fn.__dict__.update(saved)
 
 
 class StepLR(LRScheduler):

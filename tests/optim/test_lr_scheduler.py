@@ -80,3 +80,23 @@ def test_plateau_reduces_a_group_added_after_it_was_made():
     schedule.step(1.0)
     with pytest.raises(RuntimeError, match=r"number of param groups in the `optimizer` \(2\) differs"):
         schedule.step(2.0)
+
+
+class _Decay:
+    """A callable object: its attributes are saved in the scheduler's state dict (functions are not)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, epoch):
+        return self.rate ** epoch
+
+
+def test_lambda_state_dict_holds_callable_objects_state_as_pytorch():
+    schedule = lr_scheduler.LambdaLR(_optimizer(groups=2), [_Decay(0.5), lambda e: 1.0])
+    state = schedule.state_dict()
+    assert state["lr_lambdas"] == [{"rate": 0.5}, None]
+    resumed = lr_scheduler.LambdaLR(_optimizer(groups=2), [_Decay(0.9), lambda e: 2.0])
+    resumed.load_state_dict(state)  # None keeps the resumed scheduler's own function
+    resumed.step()
+    assert resumed.get_last_lr() == pytest.approx([0.1 * 0.5, 0.2 * 2.0])
