@@ -82,6 +82,32 @@ def test_plateau_reduces_a_group_added_after_it_was_made():
         schedule.step(2.0)
 
 
+@pytest.mark.parametrize("make, closed", [
+    (lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5), lambda base, e: base * 0.5 ** (e // 3)),
+    (lambda o: lr_scheduler.MultiStepLR(o, milestones=[2, 5, 5], gamma=0.1),
+     lambda base, e: base * 0.1 ** ((e >= 2) + 2 * (e >= 5))),
+    (lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9), lambda base, e: base * 0.9 ** e),
+    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=6, eta_min=0.01),
+     lambda base, e: 0.01 + (base - 0.01) * (1 + math.cos(math.pi * e / 6)) / 2),
+    (lambda o: lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + e)), lambda base, e: base / (1 + e)),
+])
+def test_step_with_an_epoch_jumps_there_through_the_closed_form(make, closed):
+    opt = _optimizer(groups=2)
+    schedule = make(opt)
+    for epoch in [4, 1, 7, 7, 0]:
+        with pytest.warns(UserWarning, match="The epoch parameter in `scheduler.step\\(\\)` was not necessary"):
+            schedule.step(epoch)
+        assert schedule.last_epoch == epoch
+        assert schedule.get_last_lr() == pytest.approx([closed(b, epoch) for b in (0.1, 0.2)], rel=1e-12)
+
+
+def test_plateau_step_takes_an_epoch():
+    schedule = lr_scheduler.ReduceLROnPlateau(_optimizer(), patience=0)
+    with pytest.warns(UserWarning, match="The epoch parameter"):
+        schedule.step(1.0, epoch=5)
+    assert schedule.last_epoch == 5
+
+
 class _Decay:
     """A callable object: its attributes are saved in the scheduler's state dict (functions are not)."""
 
