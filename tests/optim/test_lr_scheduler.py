@@ -126,3 +126,23 @@ def test_lambda_state_dict_holds_callable_objects_state_as_pytorch():
     resumed.load_state_dict(state)  # None keeps the resumed scheduler's own function
     resumed.step()
     assert resumed.get_last_lr() == pytest.approx([0.1 * 0.5, 0.2 * 2.0])
+    multiplicative = lr_scheduler.MultiplicativeLR(_optimizer(), lambda e: 0.5)
+    assert multiplicative.state_dict()["lr_lambdas"] == [None]
+    multiplicative.load_state_dict(multiplicative.state_dict())
+    multiplicative.step()
+    assert multiplicative.get_last_lr() == pytest.approx([0.05])
+
+
+@pytest.mark.parametrize("make, closed", [
+    (lambda o: lr_scheduler.MultiplicativeLR(o, lambda e: 0.9), lambda base, e: base * 0.9 ** e),
+    (lambda o: lr_scheduler.LinearLR(o, start_factor=0.25, end_factor=0.75, total_iters=4),
+     lambda base, e: base * (0.25 + 0.5 * min(e, 4) / 4)),
+    (lambda o: lr_scheduler.ConstantLR(o, factor=0.5, total_iters=3), lambda base, e: base * (0.5 if e < 3 else 1.0)),
+    (lambda o: lr_scheduler.PolynomialLR(o, total_iters=6, power=2.0), lambda base, e: base * (1 - min(e, 6) / 6) ** 2),
+])
+def test_more_schedules_match_their_closed_forms(make, closed):
+    opt = gg.optim.SGD([{"params": [gg.zeros(1, requires_grad=True)], "lr": lr} for lr in (0.1, 0.2)], lr=0.1,
+                       momentum=0.9)
+    rates = _run(make(opt), 20)
+    expected = np.array([[closed(base, e) for base in (0.1, 0.2)] for e in range(20)])
+    np.testing.assert_allclose(rates, expected, rtol=1e-9, atol=1e-12)
