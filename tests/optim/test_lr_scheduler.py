@@ -133,12 +133,33 @@ def test_lambda_state_dict_holds_callable_objects_state_as_pytorch():
     assert multiplicative.get_last_lr() == pytest.approx([0.05])
 
 
+def _restart_cosine(base, e, eta_min=0.01):
+    start, length = 0, 2  # T_0 = 2, T_mult = 2: cycles [0, 2), [2, 6), [6, 14), ...
+    while e >= start + length:
+        start, length = start + length, 2 * length
+    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * (e - start) / length)) / 2
+
+
+def _triangle(e, up=3, down=5):
+    x = e % (up + down)
+    return x / up if x <= up else (up + down - x) / down
+
+
 @pytest.mark.parametrize("make, closed", [
     (lambda o: lr_scheduler.MultiplicativeLR(o, lambda e: 0.9), lambda base, e: base * 0.9 ** e),
     (lambda o: lr_scheduler.LinearLR(o, start_factor=0.25, end_factor=0.75, total_iters=4),
      lambda base, e: base * (0.25 + 0.5 * min(e, 4) / 4)),
     (lambda o: lr_scheduler.ConstantLR(o, factor=0.5, total_iters=3), lambda base, e: base * (0.5 if e < 3 else 1.0)),
     (lambda o: lr_scheduler.PolynomialLR(o, total_iters=6, power=2.0), lambda base, e: base * (1 - min(e, 6) / 6) ** 2),
+    (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2, eta_min=0.01), _restart_cosine),
+    (lambda o: lr_scheduler.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=[0.1, 0.2], step_size_up=3, step_size_down=5),
+     lambda base, e: base / 10 + (base - base / 10) * _triangle(e)),
+    (lambda o: lr_scheduler.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=[0.1, 0.2], step_size_up=3, step_size_down=5,
+                                     mode="triangular2"),
+     lambda base, e: base / 10 + (base - base / 10) * _triangle(e) / 2 ** (e // 8)),
+    (lambda o: lr_scheduler.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=[0.1, 0.2], step_size_up=3, step_size_down=5,
+                                     mode="exp_range", gamma=0.9),
+     lambda base, e: base / 10 + (base - base / 10) * _triangle(e) * 0.9 ** e),
 ])
 def test_more_schedules_match_their_closed_forms(make, closed):
     opt = gg.optim.SGD([{"params": [gg.zeros(1, requires_grad=True)], "lr": lr} for lr in (0.1, 0.2)], lr=0.1,
@@ -146,3 +167,25 @@ def test_more_schedules_match_their_closed_forms(make, closed):
     rates = _run(make(opt), 20)
     expected = np.array([[closed(base, e) for base in (0.1, 0.2)] for e in range(20)])
     np.testing.assert_allclose(rates, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_cyclic_lr_cycles_momentum_and_adam_s_beta1_against_the_rate():
+    w = gg.zeros(1, requires_grad=True)
+    for opt, read in [(gg.optim.SGD([w], lr=0.1, momentum=0.9), lambda g: g["momentum"]),
+                      (gg.optim.Adam([w], lr=0.1), lambda g: g["betas"][0])]:
+        schedule = lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=4, base_momentum=0.8,
+                                         max_momentum=0.9)
+        for e in range(12):
+            assert read(opt.param_groups[0]) == pytest.approx(0.9 - 0.1 * _triangle(e, 4, 4))
+            opt.step()
+            schedule.step()
+        assert opt.param_groups[0].get("betas", (0, 0.999))[1] == 0.999
+
+
+def test_warm_restarts_take_fractional_epochs():
+    opt = _optimizer()
+    schedule = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2, eta_min=0.01)
+    for epoch in [0.5, 1.75, 2.0, 3.5, 5.99, 6.25, 13.0]:
+        schedule.step(epoch)
+        assert schedule.get_last_lr()[0] == pytest.approx(_restart_cosine(0.1, epoch), rel=1e-12)
+        assert schedule.last_epoch == math.floor(epoch)
