@@ -189,3 +189,36 @@ def test_warm_restarts_take_fractional_epochs():
         schedule.step(epoch)
         assert schedule.get_last_lr()[0] == pytest.approx(_restart_cosine(0.1, epoch), rel=1e-12)
         assert schedule.last_epoch == math.floor(epoch)
+
+
+def test_sequential_lr_switches_schedule_at_each_milestone():
+    opt = _optimizer(groups=2)
+    warmup = lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=3)
+    cosine = lr_scheduler.CosineAnnealingLR(opt, T_max=6)
+    decay = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    schedule = lr_scheduler.SequentialLR(opt, [warmup, cosine, decay], milestones=[3, 9])
+
+    def closed(base, e):  # each schedule restarts from its own epoch 0 at its milestone
+        if e < 3:
+            return base * (0.1 + 0.9 * e / 3)
+        if e < 9:
+            return base * (1 + math.cos(math.pi * (e - 3) / 6)) / 2
+        return base * 0.5 ** ((e - 9) // 2)
+
+    rates = _run(schedule, 14)
+    np.testing.assert_allclose(rates, [[closed(b, e) for b in (0.1, 0.2)] for e in range(14)], rtol=1e-9, atol=1e-15)
+    with pytest.raises(ValueError, match="expects number of schedulers provided to be one more than the number"):
+        lr_scheduler.SequentialLR(opt, [warmup, cosine], milestones=[3, 9])
+    with pytest.raises(ValueError, match="does not support `ReduceLROnPlateau`"):
+        lr_scheduler.SequentialLR(opt, [warmup, lr_scheduler.ReduceLROnPlateau(opt)], milestones=[3])
+
+
+def test_chained_scheduler_composes_the_factors():
+    opt = _optimizer(groups=2)
+    schedule = lr_scheduler.ChainedScheduler([lr_scheduler.ConstantLR(opt, factor=0.1, total_iters=2),
+                                              lr_scheduler.ExponentialLR(opt, gamma=0.9)])
+    rates = _run(schedule, 6)
+    np.testing.assert_allclose(rates, [[b * (0.1 if e < 2 else 1.0) * 0.9 ** e for b in (0.1, 0.2)] for e in range(6)],
+                               rtol=1e-12)
+    state = schedule.state_dict()
+    assert [s["last_epoch"] for s in state["_schedulers"]] == [6, 6]
