@@ -138,6 +138,14 @@ def _check_non_negative(group: dict, *names: str) -> None:
             raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {group[name]}")
 
 
+def _flags(foreach=None, capturable=False, differentiable=False, fused=None) -> dict:
+    """PyTorch's implementation switches, kept in the defaults (and state dicts) as PyTorch keeps them; graphgrad
+    has one implementation, which computes what each of them computes, except a step that autograd can see."""
+    if differentiable:
+        raise NotImplementedError("differentiable=True (autograd through optimizer.step()) is not supported")
+    return dict(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
+
+
 def _params_with_grad(group: dict):
     for p in group["params"]:
         if p.grad is not None:

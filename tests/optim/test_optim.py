@@ -92,6 +92,25 @@ def test_adamw_decouples_weight_decay():
     got = _run(lambda p: optim.AdamW(p, lr=0.05, weight_decay=0.1))
     np.testing.assert_allclose(got, _numpy_adam(lr=0.05, weight_decay=0.1, decoupled=True), rtol=1e-12)
     assert not np.allclose(got, _numpy_adam(lr=0.05, weight_decay=0.1))
+    decoupled = _run(lambda p: optim.Adam(p, lr=0.05, weight_decay=0.1, decoupled_weight_decay=True))
+    np.testing.assert_allclose(decoupled, got, rtol=1e-15)
+
+
+@pytest.mark.parametrize("make, flags", [
+    (lambda p, **kw: optim.SGD(p, lr=0.05, momentum=0.9, **kw), ("foreach", "fused")),
+    (lambda p, **kw: optim.Adam(p, lr=0.05, amsgrad=True, **kw), ("foreach", "capturable", "fused")),
+    (lambda p, **kw: optim.AdamW(p, lr=0.05, **kw), ("foreach", "capturable", "fused")),
+    (lambda p, **kw: optim.RMSprop(p, lr=0.01, centered=True, **kw), ("foreach", "capturable")),
+    (lambda p, **kw: optim.Adagrad(p, lr=0.1, **kw), ("foreach", "fused")),
+    (lambda p, **kw: optim.Adadelta(p, **kw), ("foreach", "capturable")),
+])
+def test_implementation_flags_are_accepted_and_change_nothing(make, flags):
+    plain = _run(make)
+    for flag in flags:  # PyTorch's foreach/fused/capturable kernels compute the same update
+        np.testing.assert_array_equal(_run(lambda p: make(p, **{flag: True})), plain)
+        assert make([gg.zeros(1, requires_grad=True)], **{flag: True}).param_groups[0][flag] is True
+    with pytest.raises(NotImplementedError, match="differentiable=True"):
+        make([gg.zeros(1, requires_grad=True)], differentiable=True)
 
 
 def test_parameter_groups_take_their_own_options():
@@ -196,8 +215,9 @@ def test_fine_tuning_trains_only_the_new_head():
 
 def test_repr_lists_groups_as_pytorch():
     opt = optim.SGD([gg.ones(1, requires_grad=True)], lr=0.01, momentum=0.9)
-    assert repr(opt) == ("SGD (\nParameter Group 0\n    dampening: 0\n    lr: 0.01\n    maximize: False\n"
-                         "    momentum: 0.9\n    nesterov: False\n    weight_decay: 0\n)")
+    assert repr(opt) == ("SGD (\nParameter Group 0\n    dampening: 0\n    differentiable: False\n    foreach: None\n"
+                         "    fused: None\n    lr: 0.01\n    maximize: False\n    momentum: 0.9\n    nesterov: False\n"
+                         "    weight_decay: 0\n)")
 
 
 def test_errors_are_pytorch_s():
