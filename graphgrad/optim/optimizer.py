@@ -43,7 +43,7 @@ class Optimizer:
         """Add a group of parameters with its own options (e.g. a smaller ``lr`` for a pretrained body)."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
-        group = dict(param_group)
+        group = param_group  # the caller's dict itself, as in PyTorch: later changes to it reach the optimizer
         params = group["params"]
         if isinstance(params, Tensor):
             params = [params]

@@ -122,6 +122,20 @@ def test_parameter_groups_take_their_own_options():
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
 
 
+def test_the_optimizer_keeps_the_group_dicts_it_was_given():
+    a, b = gg.tensor([1.0], requires_grad=True), gg.tensor([1.0], requires_grad=True)
+    groups = [{"params": [a]}, {"params": b, "lr": 0.5}]
+    opt = optim.SGD(groups, lr=0.1)
+    extra = {"params": [gg.tensor([1.0], requires_grad=True)]}
+    opt.add_param_group(extra)
+    assert opt.param_groups[0] is groups[0] and opt.param_groups[2] is extra  # as PyTorch: no copies
+    assert groups[0]["lr"] == 0.1 and groups[1]["params"] == [b]  # defaults filled in, params listed
+    groups[1]["lr"] = 2.0  # so a change made through the caller's dict reaches the update
+    (a + b).sum().backward()
+    opt.step()
+    assert b.tolist() == [pytest.approx(1.0 - 2.0)]
+
+
 def test_step_updates_in_place_and_advances_versions():
     w = gg.tensor([1.0, 2.0], requires_grad=True)
     opt = optim.SGD([w], lr=0.1)
