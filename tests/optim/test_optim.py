@@ -136,6 +136,25 @@ def test_the_optimizer_keeps_the_group_dicts_it_was_given():
     assert b.tolist() == [pytest.approx(1.0 - 2.0)]
 
 
+def test_named_parameters_and_retained_non_leaves_can_be_optimized():
+    model = nn.Linear(2, 1)
+    opt = optim.Adam(model.named_parameters(), lr=0.1)
+    assert opt.param_groups[0]["params"] == [model.weight, model.bias]
+    assert opt.state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]
+    with pytest.raises(ValueError, match="cannot add param group without names to the optimizer"):
+        opt.add_param_group({"params": [gg.zeros(1, requires_grad=True)]})
+    with pytest.raises(ValueError, match="Some param names are missing"):
+        optim.SGD([("w", model.weight), model.bias], lr=0.1)
+    x = gg.ones(2, requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    (y * y).sum().backward()
+    optim.SGD([y], lr=0.25).step()  # PyTorch optimizes a non-leaf that retains its gradient
+    assert y.tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        optim.SGD([x * 2], lr=0.1)
+
+
 def test_step_updates_in_place_and_advances_versions():
     w = gg.tensor([1.0, 2.0], requires_grad=True)
     opt = optim.SGD([w], lr=0.1)
