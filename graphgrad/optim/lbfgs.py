@@ -6,7 +6,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ..runtime.factories import as_tensor
 from ..runtime.grad_mode import enable_grad
+from ..runtime.tensor import Tensor
 from .optimizer import Optimizer
 
 
@@ -90,10 +92,11 @@ class LBFGS(Optimizer):
         if np.abs(flat_grad).max() <= tolerance_grad:
             return orig_loss
 
-        d, t = state.get("d"), state.get("t")
-        old_dirs, old_stps, ro = state.get("old_dirs", []), state.get("old_stps", []), state.get("ro", [])
-        h_diag = state.get("H_diag", 1.0)
-        prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
+        # the state holds tensors, as PyTorch's (so that a state dict is a weights-only file either library reads)
+        d, t, h_diag = _array(state.get("d")), _scalar(state.get("t")), _scalar(state.get("H_diag", 1.0))
+        old_dirs, old_stps = [_array(v) for v in state.get("old_dirs", [])], [_array(v) for v in state.get("old_stps", [])]
+        ro = [_scalar(v) for v in state.get("ro", [])]
+        prev_flat_grad, prev_loss = _array(state.get("prev_flat_grad")), _scalar(state.get("prev_loss"))
         n_iter = 0
         while n_iter < max_iter:
             n_iter += 1
@@ -155,9 +158,22 @@ class LBFGS(Optimizer):
                 break
             if np.abs(d * t).max() <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
                 break
-        state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=h_diag,
-                     prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
+        state.update(d=_tensor(d), t=t, old_dirs=[_tensor(v) for v in old_dirs],
+                     old_stps=[_tensor(v) for v in old_stps], ro=[_tensor(v) for v in ro], H_diag=_tensor(h_diag),
+                     prev_flat_grad=_tensor(prev_flat_grad), prev_loss=prev_loss)
         return orig_loss
+
+
+def _array(value):
+    return np.asarray(value.numpy(force=True)) if isinstance(value, Tensor) else value
+
+
+def _scalar(value):
+    return value.item() if isinstance(value, Tensor) else value
+
+
+def _tensor(value):
+    return None if value is None else as_tensor(np.asarray(value))
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None) -> float:

@@ -67,3 +67,30 @@ def test_lbfgs_line_search_respects_max_eval_and_names_its_search():
     assert len(calls) <= 6  # the search gets what is left of max_eval after the first evaluation
     with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
         gg.optim.LBFGS([w], line_search_fn="backtracking").step(_rosenbrock_closure(opt, w, []))
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_state_dict_is_a_weights_only_file_and_resumes_exactly(line_search_fn, tmp_path):
+    def make():
+        w = gg.tensor([-1.2, 1.0, 0.5], dtype=gg.float64, requires_grad=True)
+        opt = gg.optim.LBFGS([w], max_iter=4, history_size=3, line_search_fn=line_search_fn)
+        return w, opt, _rosenbrock_closure(opt, w, [])
+
+    w, opt, closure = make()
+    for _ in range(6):
+        opt.step(closure)
+    resumed_w, resumed, resumed_closure = make()
+    w2, opt2, closure2 = make()
+    for _ in range(3):
+        opt2.step(closure2)
+    # the history is kept as tensors, as PyTorch keeps it (torch.load's weights-only unpickler refuses NumPy arrays)
+    state = opt2.state_dict()["state"][0]
+    history = [state["d"], state["H_diag"], state["prev_flat_grad"], *state["old_dirs"], *state["old_stps"], *state["ro"]]
+    assert all(isinstance(v, gg.Tensor) for v in history)
+    gg.save(opt2.state_dict(), tmp_path / "lbfgs.pt")
+    with gg.no_grad():
+        resumed_w.copy_(w2)
+    resumed.load_state_dict(gg.load(tmp_path / "lbfgs.pt"))
+    for _ in range(3):
+        resumed.step(resumed_closure)
+    np.testing.assert_array_equal(resumed_w.detach().numpy(), w.detach().numpy())
