@@ -91,6 +91,10 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
+class _LRScheduler(LRScheduler):
+    """PyTorch's older name of the base class, kept for code that subclasses it."""
+
+
 class LambdaLR(LRScheduler):
     """``lr = initial_lr * lr_lambda(epoch)`` (one function, or one per parameter group)."""
 
@@ -520,7 +524,7 @@ class ChainedScheduler(_Composite):
         self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(LRScheduler):
     """Multiply every group's ``lr`` by ``factor`` once the metric passed to ``step(metric)`` has not improved
     for more than ``patience`` epochs (PyTorch's rules: relative or absolute threshold, cooldown, ``min_lr``).
 

@@ -222,3 +222,9 @@ def test_chained_scheduler_composes_the_factors():
                                rtol=1e-12)
     state = schedule.state_dict()
     assert [s["last_epoch"] for s in state["_schedulers"]] == [6, 6]
+
+
+def test_every_schedule_is_an_lr_scheduler_as_in_pytorch():
+    # training loops dispatch on isinstance(s, LRScheduler) (step()) vs ReduceLROnPlateau (step(metric))
+    assert issubclass(lr_scheduler.ReduceLROnPlateau, lr_scheduler.LRScheduler)
+    assert issubclass(lr_scheduler._LRScheduler, lr_scheduler.LRScheduler)
