@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
 from typing import Callable, Iterable
 
 from ..runtime.autograd import reset_grad
@@ -29,7 +30,8 @@ class Optimizer:
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             f"but got {params.type()}")
         self.defaults = defaults
-        self.state: dict = {}
+        # a defaultdict, as PyTorch's: custom optimizers read self.state[p] before anything is stored
+        self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
         groups = list(params)
         if not groups:
@@ -121,7 +123,7 @@ class Optimizer:
             raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
                              "optimizer's group")
         params = {i: p for g, own in zip(groups, self.param_groups) for i, p in zip(g["params"], own["params"])}
-        state = {}
+        state: defaultdict = defaultdict(dict)
         for i, s in state_dict["state"].items():
             state[params[i]] = {k: (v.detach().clone().to(params[i].dtype) if isinstance(v, Tensor)
                                     and v.is_floating_point() else copy.deepcopy(v)) for k, v in s.items()}

@@ -155,6 +155,33 @@ def test_named_parameters_and_retained_non_leaves_can_be_optimized():
         optim.SGD([x * 2], lr=0.1)
 
 
+def test_a_custom_optimizer_written_the_pytorch_way_runs():
+    class SignDescent(optim.Optimizer):
+        def __init__(self, params, lr=0.1):
+            super().__init__(params, dict(lr=lr))
+
+        @gg.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    state = self.state[p]  # PyTorch's state is a defaultdict(dict)
+                    if len(state) == 0:
+                        state["steps"] = 0
+                    state["steps"] += 1
+                    p.add_(p.grad.sign(), alpha=-group["lr"] / state["steps"])
+
+    w = gg.tensor([1.0, -2.0], requires_grad=True)
+    opt = SignDescent([w])
+    for _ in range(3):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+    assert w.tolist() == pytest.approx([1.0 - 0.1 * (1 + 1 / 2 + 1 / 3), -2.0 + 0.1 * (1 + 1 / 2 + 1 / 3)])
+    resumed = SignDescent([w])
+    resumed.load_state_dict(opt.state_dict())
+    assert resumed.state[w] == {"steps": 3} and resumed.state[gg.zeros(1)] == {}
+
+
 def test_step_updates_in_place_and_advances_versions():
     w = gg.tensor([1.0, 2.0], requires_grad=True)
     opt = optim.SGD([w], lr=0.1)
