@@ -658,7 +658,7 @@ class OneCycleLR(LRScheduler):
                 (float(pct_start * total_steps) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                 (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
         groups = optimizer.param_groups
-        max_lrs = _per_group(max_lr, groups, "max_lr")
+        max_lrs = _format_param("max_lr", groups, max_lr)
         if last_epoch == -1:
             for lr, group in zip(max_lrs, groups):
                 group["initial_lr"] = lr / div_factor
@@ -669,8 +669,8 @@ class OneCycleLR(LRScheduler):
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
                 raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
             self._use_beta1 = "betas" in optimizer.defaults
-            for m_base, m_max, group in zip(_per_group(base_momentum, groups, "base_momentum"),
-                                            _per_group(max_momentum, groups, "max_momentum"), groups):
+            for m_base, m_max, group in zip(_format_param("base_momentum", groups, base_momentum),
+                                            _format_param("max_momentum", groups, max_momentum), groups):
                 if last_epoch == -1:
                     _set_momentum(group, m_max, self._use_beta1)
                 group["max_momentum"], group["base_momentum"] = m_max, m_base
@@ -706,14 +706,6 @@ def _format_param(name: str, groups: list, value) -> list:
         if len(value) != len(groups):
             raise ValueError(f"{name} must have the same length as optimizer.param_groups. {name} has {len(value)} "
                              f"values, param_groups has {len(groups)}.")
-        return list(value)
-    return [value] * len(groups)
-
-
-def _per_group(value, groups: list, name: str) -> list:
-    if isinstance(value, (list, tuple)):
-        if len(value) != len(groups):
-            raise ValueError(f"expected {len(groups)} values for {name}, got {len(value)}")
         return list(value)
     return [value] * len(groups)
 

@@ -228,3 +228,12 @@ def test_every_schedule_is_an_lr_scheduler_as_in_pytorch():
     # training loops dispatch on isinstance(s, LRScheduler) (step()) vs ReduceLROnPlateau (step(metric))
     assert issubclass(lr_scheduler.ReduceLROnPlateau, lr_scheduler.LRScheduler)
     assert issubclass(lr_scheduler._LRScheduler, lr_scheduler.LRScheduler)
+
+
+def test_per_group_values_of_the_wrong_length_are_worded_as_pytorch():
+    opt = gg.optim.SGD([gg.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"max_lr must have the same length as optimizer.param_groups. max_lr has 2 "
+                                         r"values, param_groups has 1."):
+        lr_scheduler.OneCycleLR(opt, [1.0, 2.0], total_steps=10)
+    with pytest.raises(ValueError, match="base_momentum must have the same length as optimizer.param_groups"):
+        lr_scheduler.CyclicLR(opt, 0.01, 0.1, base_momentum=[0.8, 0.7])
