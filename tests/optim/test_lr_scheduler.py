@@ -237,3 +237,11 @@ def test_per_group_values_of_the_wrong_length_are_worded_as_pytorch():
         lr_scheduler.OneCycleLR(opt, [1.0, 2.0], total_steps=10)
     with pytest.raises(ValueError, match="base_momentum must have the same length as optimizer.param_groups"):
         lr_scheduler.CyclicLR(opt, 0.01, 0.1, base_momentum=[0.8, 0.7])
+
+
+def test_a_group_added_after_a_base_lr_schedule_is_refused_not_left_unscheduled():
+    opt = _optimizer()
+    schedule = lr_scheduler.LambdaLR(opt, lambda e: 0.5 ** e)
+    opt.add_param_group({"params": [gg.zeros(1, requires_grad=True)], "lr": 1.0})
+    with pytest.raises(ValueError, match="zip\\(\\) argument 2 is shorter than argument 1"):
+        schedule.step()  # PyTorch's error; the new group's lr used to stay at 1.0 while the first one decayed
