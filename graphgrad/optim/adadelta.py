@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..runtime.factories import zeros_like
-from .optimizer import Optimizer, _check_non_negative, _params_with_grad
+from .optimizer import Optimizer, _check_non_negative, _flags, _params_with_grad
 
 
 class Adadelta(Optimizer):
@@ -21,10 +21,14 @@ class Adadelta(Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0, *, maximize: bool = False):
+                 weight_decay: float = 0, foreach=None, *, capturable: bool = False, maximize: bool = False,
+                 differentiable: bool = False):
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+        flags = _flags(foreach, capturable, differentiable)
+        del flags["fused"]
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      **flags))
 
     def _check_group(self, group: dict) -> None:
         _check_non_negative(group, "lr", "eps", "weight_decay")

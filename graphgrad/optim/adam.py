@@ -6,12 +6,13 @@ from typing import Iterable
 
 from ..runtime.factories import tensor, zeros_like
 from ..runtime.tensor import Tensor
-from .optimizer import Optimizer, _check_non_negative, _params_with_grad
+from .optimizer import Optimizer, _check_non_negative, _flags, _params_with_grad
 
 
 class Adam(Optimizer):
     """Adam: ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g²``,
-    ``p -= lr / (1-b1^t) * m / (sqrt(v) / sqrt(1-b2^t) + eps)``; ``weight_decay`` adds ``wd * p`` to ``g``.
+    ``p -= lr / (1-b1^t) * m / (sqrt(v) / sqrt(1-b2^t) + eps)``; ``weight_decay`` adds ``wd * p`` to ``g``
+    (``decoupled_weight_decay=True`` makes it AdamW).
 
     >>> import graphgrad as gg
     >>> w = gg.tensor([1.0, -2.0], requires_grad=True)
@@ -22,12 +23,13 @@ class Adam(Optimizer):
     tensor([ 0.9000, -1.9000], requires_grad=True)
     """
 
-    _decoupled = False
-
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False):
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *, foreach=None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False, fused=None,
+                 decoupled_weight_decay: bool = False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize))
+                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+                                      **_flags(foreach, capturable, differentiable, fused)))
 
     def _check_group(self, group: dict) -> None:
         _check_non_negative(group, "eps")
@@ -49,7 +51,7 @@ class Adam(Optimizer):
             state["step"].add_(1)
             step = state["step"].item()
             if wd != 0:
-                if self._decoupled:
+                if group["decoupled_weight_decay"]:
                     p.mul_(1 - lr * wd)
                 else:
                     g = g + p * wd
@@ -67,8 +69,9 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay: ``p *= 1 - lr * weight_decay`` before the Adam step."""
 
-    _decoupled = True
-
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach=None, capturable: bool = False, differentiable: bool = False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

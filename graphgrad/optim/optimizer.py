@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
 from typing import Callable, Iterable
 
 from ..runtime.autograd import reset_grad
@@ -29,7 +30,8 @@ class Optimizer:
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             f"but got {params.type()}")
         self.defaults = defaults
-        self.state: dict = {}
+        # a defaultdict, as PyTorch's: custom optimizers read self.state[p] before anything is stored
+        self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
         groups = list(params)
         if not groups:
@@ -43,20 +45,30 @@ class Optimizer:
         """Add a group of parameters with its own options (e.g. a smaller ``lr`` for a pretrained body)."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
-        group = dict(param_group)
+        group = param_group  # the caller's dict itself, as in PyTorch: later changes to it reach the optimizer
         params = group["params"]
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
             raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
                             "of tensors in sets will change between runs. Please use a list instead.")
-        group["params"] = params = list(params)
+        params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]  # (name, tensor) pairs: named parameters
+        group["params"] = params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            group["param_names"] = names
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
                                 f"{type(p).__module__}.{type(p).__qualname__}".replace("builtins.", ""))
-            if not p.is_leaf:
+            if not (p.is_leaf or p.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
+        for other in self.param_groups:
+            if ("param_names" in group) != ("param_names" in other):
+                raise ValueError("all optimizer param groups should be with/without names. cannot add param group "
+                                 f"{'with' if 'param_names' in group else 'without'} names to the optimizer")
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
@@ -111,7 +123,7 @@ class Optimizer:
             raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
                              "optimizer's group")
         params = {i: p for g, own in zip(groups, self.param_groups) for i, p in zip(g["params"], own["params"])}
-        state = {}
+        state: defaultdict = defaultdict(dict)
         for i, s in state_dict["state"].items():
             state[params[i]] = {k: (v.detach().clone().to(params[i].dtype) if isinstance(v, Tensor)
                                     and v.is_floating_point() else copy.deepcopy(v)) for k, v in s.items()}
@@ -136,6 +148,14 @@ def _check_non_negative(group: dict, *names: str) -> None:
     for name in names:
         if not 0.0 <= group[name]:
             raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {group[name]}")
+
+
+def _flags(foreach=None, capturable=False, differentiable=False, fused=None) -> dict:
+    """PyTorch's implementation switches, kept in the defaults (and state dicts) as PyTorch keeps them; graphgrad
+    has one implementation, which computes what each of them computes, except a step that autograd can see."""
+    if differentiable:
+        raise NotImplementedError("differentiable=True (autograd through optimizer.step()) is not supported")
+    return dict(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
 
 
 def _params_with_grad(group: dict):

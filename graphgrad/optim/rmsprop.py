@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..runtime.factories import full_like, zeros_like
-from .optimizer import Optimizer, _check_non_negative, _params_with_grad
+from .optimizer import Optimizer, _check_non_negative, _flags, _params_with_grad
 
 
 class RMSprop(Optimizer):
@@ -21,9 +21,12 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, capturable: bool = False,
+                 foreach=None, maximize: bool = False, differentiable: bool = False):
+        flags = _flags(foreach, capturable, differentiable)
+        del flags["fused"]
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize))
+                                      centered=centered, maximize=maximize, **flags))
 
     def _check_group(self, group: dict) -> None:
         _check_non_negative(group, "eps", "momentum", "weight_decay", "alpha")
@@ -59,9 +62,13 @@ class Adagrad(Optimizer):
     """``s += g²``, ``p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(s) + eps)``."""
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
-                 initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False):
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, foreach=None, *, maximize: bool = False,
+                 differentiable: bool = False, fused=None):
+        flags = _flags(foreach, differentiable=differentiable, fused=fused)
+        del flags["capturable"]
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
-                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize))
+                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize,
+                                      **flags))
 
     def _check_group(self, group: dict) -> None:
         _check_non_negative(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")

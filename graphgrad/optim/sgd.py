@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .optimizer import Optimizer, _check_non_negative, _params_with_grad
+from .optimizer import Optimizer, _check_non_negative, _flags, _params_with_grad
 
 
 class SGD(Optimizer):
@@ -23,9 +23,12 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False, foreach=None,
+                 differentiable: bool = False, fused=None):
+        flags = _flags(foreach, differentiable=differentiable, fused=fused)
+        del flags["capturable"]
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize))
+                                      nesterov=nesterov, maximize=maximize, **flags))
 
     def _check_group(self, group: dict) -> None:
         _check_non_negative(group, "momentum", "weight_decay")

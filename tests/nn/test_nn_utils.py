@@ -56,6 +56,16 @@ def test_clip_grad_norm_single_tensor_and_errors():
     assert "`parameters` is an empty generator, no gradient clipping will occur." in str(caught[0].message)
 
 
+def test_clip_grad_norm_of_float32_and_float64_gradients_is_float64():
+    a = gg.nn.Parameter(gg.zeros(2))  # float32 first
+    a.grad = gg.tensor([3.0, 4.0])
+    (b,) = _params([1e-4, 0.1])
+    total = clip_grad_norm_([a, b], 1.0)
+    assert total.dtype == gg.float64  # the stacked norms promote, as in PyTorch
+    assert total.item() == pytest.approx(math.sqrt(25.0 + 1e-8 + 0.01), rel=1e-14)  # not rounded to float32
+    np.testing.assert_allclose(b.grad.numpy(), np.array([1e-4, 0.1]) / (total.item() + 1e-6), rtol=1e-15)
+
+
 def test_clip_grad_value_clamps_in_place():
     a, b = _params([-3.0, 0.2, 7.0], [[0.5, -0.9]])
     assert clip_grad_value_([a, b], 0.6) is None

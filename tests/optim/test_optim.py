@@ -92,6 +92,25 @@ def test_adamw_decouples_weight_decay():
     got = _run(lambda p: optim.AdamW(p, lr=0.05, weight_decay=0.1))
     np.testing.assert_allclose(got, _numpy_adam(lr=0.05, weight_decay=0.1, decoupled=True), rtol=1e-12)
     assert not np.allclose(got, _numpy_adam(lr=0.05, weight_decay=0.1))
+    decoupled = _run(lambda p: optim.Adam(p, lr=0.05, weight_decay=0.1, decoupled_weight_decay=True))
+    np.testing.assert_allclose(decoupled, got, rtol=1e-15)
+
+
+@pytest.mark.parametrize("make, flags", [
+    (lambda p, **kw: optim.SGD(p, lr=0.05, momentum=0.9, **kw), ("foreach", "fused")),
+    (lambda p, **kw: optim.Adam(p, lr=0.05, amsgrad=True, **kw), ("foreach", "capturable", "fused")),
+    (lambda p, **kw: optim.AdamW(p, lr=0.05, **kw), ("foreach", "capturable", "fused")),
+    (lambda p, **kw: optim.RMSprop(p, lr=0.01, centered=True, **kw), ("foreach", "capturable")),
+    (lambda p, **kw: optim.Adagrad(p, lr=0.1, **kw), ("foreach", "fused")),
+    (lambda p, **kw: optim.Adadelta(p, **kw), ("foreach", "capturable")),
+])
+def test_implementation_flags_are_accepted_and_change_nothing(make, flags):
+    plain = _run(make)
+    for flag in flags:  # PyTorch's foreach/fused/capturable kernels compute the same update
+        np.testing.assert_array_equal(_run(lambda p: make(p, **{flag: True})), plain)
+        assert make([gg.zeros(1, requires_grad=True)], **{flag: True}).param_groups[0][flag] is True
+    with pytest.raises(NotImplementedError, match="differentiable=True"):
+        make([gg.zeros(1, requires_grad=True)], differentiable=True)
 
 
 def test_parameter_groups_take_their_own_options():
@@ -101,6 +120,66 @@ def test_parameter_groups_take_their_own_options():
     opt.step()
     assert a.tolist() == [pytest.approx(0.9)] and b.tolist() == [pytest.approx(0.5)]
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+
+
+def test_the_optimizer_keeps_the_group_dicts_it_was_given():
+    a, b = gg.tensor([1.0], requires_grad=True), gg.tensor([1.0], requires_grad=True)
+    groups = [{"params": [a]}, {"params": b, "lr": 0.5}]
+    opt = optim.SGD(groups, lr=0.1)
+    extra = {"params": [gg.tensor([1.0], requires_grad=True)]}
+    opt.add_param_group(extra)
+    assert opt.param_groups[0] is groups[0] and opt.param_groups[2] is extra  # as PyTorch: no copies
+    assert groups[0]["lr"] == 0.1 and groups[1]["params"] == [b]  # defaults filled in, params listed
+    groups[1]["lr"] = 2.0  # so a change made through the caller's dict reaches the update
+    (a + b).sum().backward()
+    opt.step()
+    assert b.tolist() == [pytest.approx(1.0 - 2.0)]
+
+
+def test_named_parameters_and_retained_non_leaves_can_be_optimized():
+    model = nn.Linear(2, 1)
+    opt = optim.Adam(model.named_parameters(), lr=0.1)
+    assert opt.param_groups[0]["params"] == [model.weight, model.bias]
+    assert opt.state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]
+    with pytest.raises(ValueError, match="cannot add param group without names to the optimizer"):
+        opt.add_param_group({"params": [gg.zeros(1, requires_grad=True)]})
+    with pytest.raises(ValueError, match="Some param names are missing"):
+        optim.SGD([("w", model.weight), model.bias], lr=0.1)
+    x = gg.ones(2, requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    (y * y).sum().backward()
+    optim.SGD([y], lr=0.25).step()  # PyTorch optimizes a non-leaf that retains its gradient
+    assert y.tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        optim.SGD([x * 2], lr=0.1)
+
+
+def test_a_custom_optimizer_written_the_pytorch_way_runs():
+    class SignDescent(optim.Optimizer):
+        def __init__(self, params, lr=0.1):
+            super().__init__(params, dict(lr=lr))
+
+        @gg.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    state = self.state[p]  # PyTorch's state is a defaultdict(dict)
+                    if len(state) == 0:
+                        state["steps"] = 0
+                    state["steps"] += 1
+                    p.add_(p.grad.sign(), alpha=-group["lr"] / state["steps"])
+
+    w = gg.tensor([1.0, -2.0], requires_grad=True)
+    opt = SignDescent([w])
+    for _ in range(3):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+    assert w.tolist() == pytest.approx([1.0 - 0.1 * (1 + 1 / 2 + 1 / 3), -2.0 + 0.1 * (1 + 1 / 2 + 1 / 3)])
+    resumed = SignDescent([w])
+    resumed.load_state_dict(opt.state_dict())
+    assert resumed.state[w] == {"steps": 3} and resumed.state[gg.zeros(1)] == {}
 
 
 def test_step_updates_in_place_and_advances_versions():
@@ -196,8 +275,9 @@ def test_fine_tuning_trains_only_the_new_head():
 
 def test_repr_lists_groups_as_pytorch():
     opt = optim.SGD([gg.ones(1, requires_grad=True)], lr=0.01, momentum=0.9)
-    assert repr(opt) == ("SGD (\nParameter Group 0\n    dampening: 0\n    lr: 0.01\n    maximize: False\n"
-                         "    momentum: 0.9\n    nesterov: False\n    weight_decay: 0\n)")
+    assert repr(opt) == ("SGD (\nParameter Group 0\n    dampening: 0\n    differentiable: False\n    foreach: None\n"
+                         "    fused: None\n    lr: 0.01\n    maximize: False\n    momentum: 0.9\n    nesterov: False\n"
+                         "    weight_decay: 0\n)")
 
 
 def test_errors_are_pytorch_s():

@@ -44,7 +44,8 @@ def get_total_norm(tensors: _tensor_or_tensors, norm_type: float = 2.0, error_if
     _check_foreach(foreach, tensors)
     with no_grad():
         norms = [vector_norm(t.detach(), norm_type) for t in tensors]
-        total = vector_norm(stack([n.to(norms[0].dtype) for n in norms]), norm_type)
+        # stack promotes, as PyTorch's does: float32 and float64 gradients give a float64 total norm
+        total = vector_norm(stack(norms), norm_type)
     if error_if_nonfinite and not math.isfinite(total.item()):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
                            "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
