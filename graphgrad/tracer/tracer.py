@@ -472,6 +472,13 @@ class SymbolicTensor(TensorBase):
     def detach(self) -> "SymbolicTensor":
         return SymbolicTensor._apply("stop_gradient", (self,), {})
 
+    def clone(self) -> "SymbolicTensor":
+        """A copy: a node of its own, which an in-place update of the original does not reach (eager's clone)."""
+        return SymbolicTensor._apply("cast", (self,), {"dtype": self.value.type.dtype})
+
+    def contiguous(self) -> "SymbolicTensor":
+        return self  # arrays have no layout the generated code depends on (eager: the tensor itself)
+
     @property
     def data(self) -> "SymbolicTensor":
         """``x.data`` inside a trace: the value without gradient (``x.detach()``). Assigning to ``.data`` or

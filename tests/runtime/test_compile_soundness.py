@@ -685,6 +685,24 @@ def test_in_place_on_input_that_requires_grad_or_on_a_view_is_refused_at_the_use
         gg.compile(lambda x: x.add_(gg.ones(3, 2)))(gg.ones(2))
 
 
+def test_clone_and_contiguous_of_traced_values_run_as_eagerly():
+    def f(x):
+        y = x * 2
+        kept = y.clone()  # a copy: the update below does not reach it
+        y.add_(1)
+        return kept + y.contiguous().sum(), y
+
+    x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    eager = f(x)
+    (eager[0].sum() + eager[1].sum()).backward()
+    expected_grad, x.grad = x.grad.clone(), None
+    compiled = gg.compile(f)(x)
+    (compiled[0].sum() + compiled[1].sum()).backward()
+    for e, c in zip(eager, compiled):
+        np.testing.assert_allclose(c.detach().numpy(), e.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), expected_grad.numpy())
+
+
 def test_check_types_asserts_every_generated_value(monkeypatch):
     monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "1")
     f = gg.compile(lambda x: (x * 2).exp().sum())
