@@ -213,6 +213,8 @@ class Tracer:
         self.assignments: list = []     # (eager tensor, symbolic new value): buffers written after each call
         self.mutated_inputs: dict = {}  # input Value -> its latest SymbolicTensor: arguments updated in place
         self._mutated_origin: dict = {}  # latest Value of an input updated in place -> that input
+        self._views: dict = {}          # Value -> the views (reshape, getitem, ..., detach) recorded of it
+        self._stale: dict = {}          # view Value whose base was updated in place later -> (what, loc)
         self.guards: dict = {}          # (id, attribute) -> (object, attribute, value) read while tracing
         self.random_inputs: list = []   # (input value, draw): arrays drawn afresh for every call
         self.names: dict = {}           # id(eager tensor) -> its name where known (a module's "fc1.weight")
@@ -266,6 +268,13 @@ class Tracer:
                                f"{list(new._type.shape)}")
         if new._type.dtype != value.type.dtype:  # an in-place result keeps the tensor's dtype
             new = SymbolicTensor._apply("cast", (new,), {"dtype": value.type.dtype})
+        # Eager views share the base's memory and see the update; a traced view is a value computed from the
+        # old base and would not: refuse the views taken so far (and views of them) when they are used
+        bases = [value]
+        while bases:
+            for view in self._views.pop(bases.pop(), ()):
+                self._stale[view] = (what, loc)
+                bases.append(view)
         original = self._mutated_origin.get(value, value)
         if original.node is None and original in self.graph.inputs:
             if original.requires_grad:
@@ -373,10 +382,26 @@ class Tracer:
             shapes = ", ".join(str(x.type if isinstance(x, Value) else x) for x in inputs)
             raise type(e)(f"{e} (in {op}({shapes}){_where(loc)})") from None
         # Graph.add_node inlined
+        if self._stale:
+            self.check_fresh(inputs, loc)
         v = Value(typed[2])
         v.node = Node(op, inputs, attrs, v, loc, self.role, typed)
         self.graph.nodes.append(v.node)
+        if op == "stop_gradient" or OPS[op].view:
+            self._views.setdefault(inputs[0], []).append(v)
         return SymbolicTensor(v, self)
+
+    def check_fresh(self, inputs, loc: Loc | None = None) -> None:
+        """Refuse to use a view whose base was updated in place after the view was taken (see ``mutate``)."""
+        for x in inputs:
+            stale = self._stale.get(x) if isinstance(x, Value) else None
+            if stale is not None:
+                what, where = stale
+                raise TracerError(
+                    f"a view (the result of {x.node.op}) used{_where(loc) or ' as a result'} was taken before its "
+                    f"base tensor was updated by in-place {what}{_where(where)}: eager code sees the update "
+                    f"through the view, but inside a compiled function the view keeps the old values. Take the "
+                    f"view after the update, or .clone() it before the update to keep the old values.")
 
 
 def _descendant(top: "Tracer", tracer: "Tracer") -> "Tracer":
@@ -557,11 +582,23 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
     finally:
         ACTIVE.stack.pop()
         tracer.finished = True
+    if tracer._stale:  # a stale view returned
+        tracer.check_fresh([leaf.value for leaf in _symbolic_leaves(result)])
     if tracer.random_inputs:  # random inputs come last: arguments, then closed-over tensors, then draws
         drawn = {id(v) for v, _ in tracer.random_inputs}
         tracer.graph.inputs = ([v for v in tracer.graph.inputs if id(v) not in drawn]
                                + [v for v, _ in tracer.random_inputs])
     return tracer, result
+
+
+def _symbolic_leaves(tree) -> list:
+    if isinstance(tree, SymbolicTensor):
+        return [tree]
+    if isinstance(tree, dict):
+        tree = list(tree.values())
+    if isinstance(tree, (list, tuple)):
+        return [leaf for item in tree for leaf in _symbolic_leaves(item)]
+    return []
 
 
 def _converted(fn):

@@ -703,6 +703,40 @@ def test_clone_and_contiguous_of_traced_values_run_as_eagerly():
     np.testing.assert_allclose(x.grad.numpy(), expected_grad.numpy())
 
 
+def test_a_view_taken_before_its_base_is_updated_in_place_is_refused_where_used():
+    # eager: the view shares the base's memory and sees the update ([3., 5.]); a traced view is computed from
+    # the old base, so the compiled function gave [2., 4.] silently
+    def returned(x):
+        y = x * 2
+        z = y[0]
+        y.add_(1)
+        return z
+
+    def used(x):
+        y = x * 2
+        z = y.detach().t()  # a view of a view
+        y.mul_(3)
+        return z * 1
+
+    x = gg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert returned(x).tolist() == [3.0, 5.0]
+    TracerError = gg.compile.__globals__["TracerError"]
+    with pytest.raises(TracerError, match=r"a view \(the result of getitem\) used as a result was taken before "
+                       r"its base tensor was updated by in-place add_ at .*test_compile_soundness.py:\d+: "
+                       r"`y.add_\(1\)`"):
+        gg.compile(returned)(x)
+    with pytest.raises(TracerError, match=r"result of permute\) used at .*`return z \* 1`.* in-place mul_"):
+        gg.compile(used)(x)
+
+    def after(x):  # a view taken after the update, or of an unrelated tensor, is fine
+        y = x * 2
+        w = x[0]
+        y.add_(1)
+        return y[0] + w
+
+    np.testing.assert_allclose(gg.compile(after)(x).numpy(), after(x).numpy())
+
+
 def test_check_types_asserts_every_generated_value(monkeypatch):
     monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "1")
     f = gg.compile(lambda x: (x * 2).exp().sum())
