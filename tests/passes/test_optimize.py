@@ -151,3 +151,31 @@ def test_adding_positive_zero_to_a_float_is_not_an_identity():
     }""")
     out = optimize(g)
     assert [(n.op, n.inputs[0]) for n in out.nodes] == [("add", out.inputs[0]), ("add", 0)]
+
+
+def test_results_keep_their_own_buffers_as_in_eager_code():
+    # each result owns its buffer eagerly; merging it (or the value it is a view of) into another value made
+    # the compiled results alias: ``(x * 1).reshape(-1)`` was a view of the input x, and ``x.exp()`` the same
+    # array as ``x.exp().t()``, so an in-place update of one result silently changed the input or the other
+    cases = {"identity": lambda x: ((x * 1).reshape(-1),), "cse": lambda x: (x.exp(), x.exp().t()),
+             "cse of a view's base": lambda x: (x.clamp(max=0.2), x.clamp(max=0.2).flatten())}
+    for name, f in cases.items():
+        x = gg.tensor([[1.0], [-2.0]])
+        outs = gg.compile(f)(x)
+        with gg.no_grad():
+            outs[0].mul_(-3.0)
+        eager = f(gg.tensor([[1.0], [-2.0]]))
+        with gg.no_grad():
+            eager[0].mul_(-3.0)
+        assert x.tolist() == [[1.0], [-2.0]], name
+        for o, e in zip(outs, eager):
+            np.testing.assert_allclose(o.numpy(), e.numpy(), err_msg=name)
+    g = parse_graph("""
+    graph f(%x: f32[3]) {
+      %a: f32[3] = exp(%x)
+      %b: f32[3] = exp(%x)
+      %c: f32[3] = exp(%x)
+      %d: f32[3] = add(%c, %a)
+      return %a, %b, %d
+    }""")
+    assert ops(eliminate_common_subexpressions(g)) == ["exp", "exp", "add"]  # %c, read by nothing else, merges
