@@ -715,8 +715,14 @@ def _clamp_(self, min=None, max=None):
     return self
 
 
+def _filled(self, fresh):
+    """``fresh`` as ``self``'s new value: ``where(True, fresh, self)`` keeps ``self`` in the graph, so a tensor that
+    required grad still does after ``y.zero_()``, with a zero gradient, as in eager code."""
+    return SymbolicTensor._apply("where", (True, fresh, self), {})
+
+
 def _fill_(self, value):
-    self.tracer.mutate(self, SymbolicTensor._apply("full_like", (self,), {"value": value}), "fill_",
+    self.tracer.mutate(self, _filled(self, SymbolicTensor._apply("full_like", (self,), {"value": value})), "fill_",
                        user_location(2))
     return self
 
@@ -732,7 +738,7 @@ def _fill_random(self, draw, generator=None):
     shape, dtype = tuple(self.shape), np.dtype(self._type.dtype)
     fresh = self.tracer.random_input(self._type, lambda: np.asarray(draw(resolve_generator(generator), shape),
                                                                      dtype=dtype), "fill")
-    self.tracer.mutate(self, fresh, "random fill", user_location(3))
+    self.tracer.mutate(self, _filled(self, fresh), "random fill", user_location(3))
     return self
 
 

@@ -737,6 +737,22 @@ def test_a_view_taken_before_its_base_is_updated_in_place_is_refused_where_used(
     np.testing.assert_allclose(gg.compile(after)(x).numpy(), after(x).numpy())
 
 
+def test_a_value_filled_in_place_keeps_requiring_grad():
+    # PyTorch: y.zero_() on a y that requires grad leaves it requiring grad, with a zero gradient; compiled,
+    # the fill replaced y by a constant, so the result did not require grad and backward() raised
+    def f(x, fill):
+        y = x * 2
+        y.zero_() if fill == "zero_" else y.fill_(3.0)
+        return y * 1
+
+    for fill in ("zero_", "fill_"):
+        x = gg.tensor([1.0, 2.0], requires_grad=True)
+        out = gg.compile(f)(x, fill)
+        assert out.requires_grad
+        out.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0])
+
+
 def test_check_types_asserts_every_generated_value(monkeypatch):
     monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "1")
     f = gg.compile(lambda x: (x * 2).exp().sum())
