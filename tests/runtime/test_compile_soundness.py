@@ -753,6 +753,26 @@ def test_a_value_filled_in_place_keeps_requiring_grad():
         np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0])
 
 
+def test_an_argument_updated_in_place_may_not_share_memory_with_another():
+    # f(x, x): eager code reads the updated x through b ([1., e, e^2]); the generated code read b's old values
+    # ([0., 1., 2.]) silently
+    def f(a, b):
+        a.exp_()
+        return b * 1
+
+    x = gg.tensor([0.0, 1.0, 2.0])
+    np.testing.assert_allclose(f(x, x).numpy(), np.exp([0.0, 1.0, 2.0]), rtol=1e-6)
+    compiled = gg.compile(f)
+    for args in (lambda x: (x, x), lambda x: (x, x[1:])):
+        x = gg.tensor([0.0, 1.0, 2.0])
+        with pytest.raises(RuntimeError, match="updates input 0 in place, and input 1 shares its memory"):
+            compiled(*args(x))
+        assert x.tolist() == [0.0, 1.0, 2.0]  # refused before anything was written
+    x = gg.tensor([0.0, 1.0, 2.0, 3.0])  # views that share no element are fine
+    np.testing.assert_allclose(compiled(x[::2], x[1::2]).numpy(), [1.0, 3.0])
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0, np.exp(2.0), 3.0], rtol=1e-6)
+
+
 def test_check_types_asserts_every_generated_value(monkeypatch):
     monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "1")
     f = gg.compile(lambda x: (x * 2).exp().sum())
