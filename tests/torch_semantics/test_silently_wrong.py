@@ -235,3 +235,21 @@ def test_a_zero_dim_buffer_saved_as_shape_one_loads_as_pytorch_does():
     state["num_batches_tracked"] = torch.tensor([7, 8])
     with pytest.raises(RuntimeError, match="size mismatch for num_batches_tracked"):
         bn.load_state_dict(state)
+
+
+def test_flip_is_a_copy_as_in_pytorch():
+    # NumPy's flip is a view; PyTorch's flip copies ("torch.flip makes a copy of input's data"): eager flip
+    # was a view, so a later in-place update of the tensor showed in the flipped one ([5., 3.], not [4., 2.])
+    def f(x):
+        y = x * 2
+        z = y.flip(0)
+        y.add_(1)
+        return z * 1
+
+    assert f(torch.tensor([1.0, 2.0])).tolist() == [4.0, 2.0]
+    assert torch.compile(f)(torch.tensor([1.0, 2.0])).tolist() == [4.0, 2.0]
+    x = f64([1.0, 2.0, 3.0])
+    assert gradcheck(lambda t: t.flip(0) * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), (x,))
+    import graphgrad.numpy as gnp
+    a = np.arange(3.0)
+    assert np.shares_memory(gnp.flip(a), a)  # the NumPy face keeps NumPy's view
