@@ -179,3 +179,14 @@ def test_results_keep_their_own_buffers_as_in_eager_code():
       return %a, %b, %d
     }""")
     assert ops(eliminate_common_subexpressions(g)) == ["exp", "exp", "add"]  # %c, read by nothing else, merges
+
+
+def test_an_elementwise_result_read_through_a_broadcast_is_a_buffer_of_its_own():
+    # op(expand(s)) -> expand(op(s)) made the result a read-only broadcast view: out.mul_(2) raised "more than
+    # one element of the written-to tensor refers to a single memory location" where eager's result is writable
+    cases = {"expand": (lambda x: (x.expand(2, 3) + 1.0) * 3.0, gg.tensor([1.0, 2.0, 3.0])),
+             "unit axes": (lambda x: x.unsqueeze(0).sin(), gg.tensor(0.5))}
+    for name, (f, x) in cases.items():
+        out = gg.compile(f)(x)
+        out.mul_(2)
+        np.testing.assert_allclose(out.numpy(), 2 * f(x).numpy(), err_msg=name)
