@@ -1199,6 +1199,8 @@ def _to_array(data, dtype):
         arr = data._data
     elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
         arr = data
+    elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, as an array does (PyTorch's rule)
+        arr = np.asarray(data)
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
             data = _nested_items(data)

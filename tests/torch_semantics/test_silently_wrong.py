@@ -253,3 +253,12 @@ def test_flip_is_a_copy_as_in_pytorch():
     import graphgrad.numpy as gnp
     a = np.arange(3.0)
     assert np.shares_memory(gnp.flip(a), a)  # the NumPy face keeps NumPy's view
+
+
+def test_a_numpy_scalar_keeps_its_dtype():
+    # torch.tensor(np.float64(1.5)) is float64, as an array is; it was float32 (1/3 rounded to 0.3333333432674408)
+    third = np.float64(1.0) / 3.0
+    for make in (torch.tensor, torch.as_tensor):
+        t = make(third)
+        assert t.dtype == torch.float64 and t.item() == third
+        assert make(np.float32(0.5)).dtype == torch.float32 and make(np.bool_(True)).dtype == torch.bool
