@@ -173,7 +173,10 @@ class Rewriter:
                 earlier = self.seen.get(key)
             except TypeError:  # an unhashable attribute: never merged
                 key = earlier = None
-            if earlier is not None and self._unaliased(n, earlier):
+            # a result marked as requiring grad stays so: an equal value the adjoint left unmarked (it reaches
+            # the outputs only through non-differentiable ops) would make it a result without gradient
+            if earlier is not None and (earlier.requires_grad or not n.output.requires_grad) \
+                    and self._unaliased(n, earlier):
                 self.replace(n, earlier)
                 return
             if key is not None:

@@ -190,3 +190,19 @@ def test_an_elementwise_result_read_through_a_broadcast_is_a_buffer_of_its_own()
         out = gg.compile(f)(x)
         out.mul_(2)
         np.testing.assert_allclose(out.numpy(), 2 * f(x).numpy(), err_msg=name)
+
+
+def test_a_result_that_requires_grad_is_not_merged_into_an_equal_value_that_does_not():
+    # v0 reaches the results only through a comparison, so the adjoint leaves it unmarked; CSE made the result
+    # v1 that value, and the compiled v1 did not require grad (eager: it does, with x0.grad = [[1, 0], [1, 1]])
+    def f(x0, x1):
+        v0 = gg.where(x0 > 0, x0, x1)
+        v1 = gg.where(x0 > 0, x0, x1)
+        return ((v1 @ v0) > 0).double(), v1
+
+    for fn in (f, gg.compile(f)):
+        x0 = gg.tensor([[1.0, -2.0], [3.0, 4.0]], dtype=gg.float64, requires_grad=True)
+        out = fn(x0, gg.full((2, 2), 0.5, dtype=gg.float64))
+        assert [o.requires_grad for o in out] == [False, True]
+        out[1].sum().backward()
+        np.testing.assert_array_equal(x0.grad.numpy(), [[1.0, 0.0], [1.0, 1.0]])
