@@ -242,7 +242,9 @@ def _gather_rows_rows(a, node, states):
 primitive("gather_rows", memory="fresh", batch=_gather_rows_batch, infer=_gather_rows_type, rows=_gather_rows_rows,
           doc="x[index] for an int64 index tensor of any shape: rows of x along its first axis",
           vjp=(lambda g, out, x, index: bind("scatter_add_rows", g, index, rows=x._type.shape[0]), None),
-          expr=lambda a, xp, out: [f"{a[0]}[{a[1]}]"])
+          # asarray: a NumPy integer scalar index (argmin's result) would pick a row as a view, not the fresh array
+          # the memory plan writes into
+          expr=lambda a, xp, out: [f"{a[0]}[{xp}.asarray({a[1]})]"])
 
 
 def _scatter_add_rows_expr(a, xp, out, rows):

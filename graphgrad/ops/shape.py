@@ -412,6 +412,11 @@ def flip(x: TensorBase, *dims) -> TensorBase:
     tensor([[2, 1],
             [4, 3]])
     """
+    # a copy, as PyTorch's (NumPy's flip is a view): a later in-place update of x does not show in the result
+    return bind("cast", _flipped_view(x, *dims), dtype=x._type.dtype)._shown_as("FlipBackward0")
+
+
+def _flipped_view(x: TensorBase, *dims) -> TensorBase:
     if len(dims) == 1 and not isinstance(dims[0], int):
         dims = tuple(dims[0])
     dims = tuple(normalize_dims((d,), x.ndim)[0] for d in dims)
@@ -424,12 +429,12 @@ def flip(x: TensorBase, *dims) -> TensorBase:
 
 
 def _numpy_flip(m, axis=None):
-    return flip(m, tuple(range(m.ndim)) if axis is None else axis)
+    return _flipped_view(m, tuple(range(m.ndim)) if axis is None else axis)
 
 
 export(flip, "flip", tensor="flip", gg="flip", numpy="flip", numpy_fn=_numpy_flip)
-export(lambda m: flip(m, 0), "flipud", numpy="flipud")
-export(lambda m: flip(m, 1), "fliplr", numpy="fliplr")
+export(lambda m: _flipped_view(m, 0), "flipud", numpy="flipud")
+export(lambda m: _flipped_view(m, 1), "fliplr", numpy="fliplr")
 
 
 def roll(x: TensorBase, shifts, dims=None) -> TensorBase:

@@ -148,7 +148,8 @@ def _drop_broadcasts(n: Node, rw: _Rewriter) -> None:
         return None
     values = [x for x in n.inputs if isinstance(x, Value)]
     source = _broadcast_source(values[0]) if len(values) == 1 else None
-    if source is not None:
+    # not for a result (or what one views): eager gives it a buffer of its own, writable in place
+    if source is not None and n.output not in rw.owners:
         inner_inputs = [source if x is values[0] else x for x in n.inputs]
         inner_type = _type_with(n, inner_inputs)
         if inner_type is not None and inner_type.dtype == n.output.type.dtype:

@@ -10,6 +10,7 @@ any other op the rule would have returned None and changed nothing.
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node, Value
+from ..ir.registry import OPS
 from ..ir.types import TensorType
 
 
@@ -37,6 +38,8 @@ class Rewriter:
         self.nodes: list[Node] = []
         self.seen: dict = {}
         self.outputs = set(graph.outputs)
+        # the outputs and the values they are views of: each owns its buffer in eager code
+        self.owners = _owners(graph.outputs)
         self._uses: dict | None = None
         self._copies: list = []  # with ``copy``: the copy of each node visited so far, in order
         self._origin: dict = {}  # with ``copy``: a copied value -> the value it copies
@@ -101,6 +104,8 @@ class Rewriter:
             origin[out] = old
             if old in outputs:
                 outputs.add(out)
+            if old in self.owners:
+                self.owners.add(out)
             visit(node)
             mapping[old] = get(out, out)
         g.nodes = self.nodes
@@ -120,6 +125,18 @@ class Rewriter:
         if n.output.name and not same.name:
             same.name = n.output.name
 
+    def _unaliased(self, n: Node, same: Value) -> bool:
+        """Whether ``same`` may replace ``n``'s value without making a result share its buffer with an input or
+        another result, where eager code gives each its own: ``(x * 1).reshape(-1)`` would be a view of the input
+        ``x``, and ``x.exp(), x.exp().t()`` one array (an in-place update of one result would change the other)."""
+        if n.output not in self.owners:
+            return True
+        chain = [same] + _view_chain(same)
+        if chain[-1].node is None or any(v in self.owners for v in chain):
+            return False
+        self.owners.update(chain)  # now the buffer of a result
+        return True
+
     def visit(self, n: Node) -> None:
         mapping = self.mapping
         if mapping:
@@ -135,14 +152,16 @@ class Rewriter:
                                        if applies(op)]
         for k, rule in rules:
             same = rule(n, self)
-            if same is not None and same.type == n.output.type and n.output not in self.outputs:
+            if same is not None and same.type == n.output.type and n.output not in self.outputs \
+                    and self._unaliased(n, same):
                 self.replace(n, same)
                 return
             if n.op != op:  # the rule changed the op: the later rules are those that apply to the new one
                 for rule, applies in zip(self.rules[k + 1:], self._applies[k + 1:]):
                     if applies(n.op):
                         same = rule(n, self)
-                        if same is not None and same.type == n.output.type and n.output not in self.outputs:
+                        if same is not None and same.type == n.output.type and n.output not in self.outputs \
+                                and self._unaliased(n, same):
                             self.replace(n, same)
                             return
                 break
@@ -154,12 +173,32 @@ class Rewriter:
                 earlier = self.seen.get(key)
             except TypeError:  # an unhashable attribute: never merged
                 key = earlier = None
-            if earlier is not None:
+            # a result marked as requiring grad stays so: an equal value the adjoint left unmarked (it reaches
+            # the outputs only through non-differentiable ops) would make it a result without gradient
+            if earlier is not None and (earlier.requires_grad or not n.output.requires_grad) \
+                    and self._unaliased(n, earlier):
                 self.replace(n, earlier)
                 return
             if key is not None:
                 self.seen[key] = n.output
         self.nodes.append(n)
+
+
+def _owners(outputs: list) -> set:
+    owners: set = set()
+    for v in outputs:
+        owners.add(v)
+        owners.update(_view_chain(v))
+    return owners
+
+
+def _view_chain(v: Value) -> list:
+    """The values ``v`` is a view of (reshape, permute, getitem, ...), nearest first."""
+    chain = []
+    while v.node is not None and (v.node.op == "stop_gradient" or OPS[v.node.op].view):
+        v = v.node.inputs[0]
+        chain.append(v)
+    return chain
 
 
 def rewrite(graph: Graph, rules: tuple, cse: bool = False, copy: bool = False) -> Graph:

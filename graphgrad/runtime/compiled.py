@@ -528,9 +528,27 @@ def _aliased_inputs(inputs: list, saved: tuple, watching: list) -> list:
             if i not in watching and isinstance(t, Tensor) and any(_may_share(a, t._data) for a in views)]
 
 
-def _may_share(a, b) -> bool:
+def _refuse_aliased_write_backs(assigned: list, inputs: list) -> None:
+    """An argument the function updates in place must not share memory with another argument (``f(x, x)``,
+    ``f(x, x[1:])``): eager code sees the update through the other one when it reads it afterwards, the
+    generated code reads the other one's old values."""
+    arrays = [a._data if isinstance(a, Tensor) else a for a in inputs]
+    for target in assigned:
+        if not isinstance(target, int):
+            continue  # a module buffer or closed-over tensor: not an argument
+        mine = arrays[target]
+        for j, other in enumerate(arrays):
+            if j != target and hasattr(other, "shape") and _may_share(mine, other, exact=True):
+                raise RuntimeError(
+                    f"the compiled function updates input {target} in place, and input {j} shares its memory (the "
+                    f"same tensor passed twice, or a view of it): the generated code would read input {j}'s old "
+                    f"values where eager code sees the update. Pass a copy (x.clone()) as one of them.")
+
+
+def _may_share(a, b, exact: bool = False) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and (
+            np.shares_memory(a, b) if exact else np.may_share_memory(a, b))
     import cupy  # both are CuPy arrays: saved values live where the inputs do
 
     return bool(cupy.may_share_memory(a, b))
@@ -994,6 +1012,8 @@ class CompiledFunction:
     def _run(self, spec: Specialization, inputs: list):
         backend = spec.key[3]
         module = spec.module(backend)
+        if spec.assigned:
+            _refuse_aliased_write_backs(spec.assigned, inputs)
         if spec.draws:
             drawn = [draw() for draw in spec.draws]
             if backend == "cupy":  # draws come from graphgrad's (NumPy) generator, as eager ones do

@@ -1213,15 +1213,17 @@ def _to_array(data, dtype):
         arr = data._data
     elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
         arr = data
+    elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, as an array does (PyTorch's rule)
+        arr = np.asarray(data)
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
             data = _nested_items(data)
         arr = np.asarray(data)
-        # Python floats take the default dtype; a NumPy float64 scalar (a float subclass) keeps float64, alone or
-        # in a list, as in PyTorch (np.float64(-3030569.1453) became float32 -3030569.25)
+        # Python floats take the default dtype; a NumPy float64 scalar (a float subclass) in a list keeps float64,
+        # as in PyTorch (np.float64(-3030569.1453) became float32 -3030569.25)
         if dtype is None and arr.dtype.kind == "f" and not (
-                arr.dtype == np.float64 and (isinstance(data, np.float64) or isinstance(data, (list, tuple)) and any(
-                    isinstance(x, np.float64) for x in _flatten(data)))):
+                arr.dtype == np.float64 and isinstance(data, (list, tuple)) and any(
+                    isinstance(x, np.float64) for x in _flatten(data))):
             arr = arr.astype(dtypes.default_float().numpy)
         if dtype is None and arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)

@@ -220,6 +220,8 @@ class Tracer:
         self.assignments: list = []     # (eager tensor, symbolic new value): buffers written after each call
         self.mutated_inputs: dict = {}  # input Value -> its latest SymbolicTensor: arguments updated in place
         self._mutated_origin: dict = {}  # latest Value of an input updated in place -> that input
+        self._views: dict = {}          # Value -> the views (reshape, getitem, ..., detach) recorded of it
+        self._stale: dict = {}          # view Value whose base was updated in place later -> (what, loc)
         self.guards: dict = {}          # (id, attribute) -> (object, attribute, value) read while tracing
         self.random_inputs: list = []   # (input value, draw): arrays drawn afresh for every call
         self.names: dict = {}           # id(eager tensor) -> its name where known (a module's "fc1.weight")
@@ -294,6 +296,13 @@ class Tracer:
                 f"function{_where(loc)}: eager autograd would pass the gradient through the update unchanged, "
                 f"which compiled code cannot express. Make the update outside the compiled function, or out of "
                 f"place (y = y + delta.detach()).")
+        # Eager views share the base's memory and see the update; a traced view is a value computed from the
+        # old base and would not: refuse the views taken so far (and views of them) when they are used
+        bases = [value]
+        while bases:
+            for view in self._views.pop(bases.pop(), ()):
+                self._stale[view] = (what, loc)
+                bases.append(view)
         original = self._mutated_origin.get(value, value)
         if original.node is None and original in self.graph.inputs:
             if self.pure is not None:
@@ -416,9 +425,13 @@ class Tracer:
             shapes = ", ".join(str(x.type if isinstance(x, Value) else x) for x in inputs)
             raise type(e)(f"{e} (in {op}({shapes}){_where(loc)})") from None
         # Graph.add_node inlined
+        if self._stale:
+            self.check_fresh(inputs, loc)
         v = Value(typed[2])
         v.node = Node(op, inputs, attrs, v, loc, self.role, typed)
         self.graph.nodes.append(v.node)
+        if op == "stop_gradient" or OPS[op].view:
+            self._views.setdefault(inputs[0], []).append(v)
         if self.watches_grad_mode and op != "stop_gradient" and not grad_enabled() \
                 and isinstance(typed[2], TensorType) and typed[2].is_floating:
             return self._no_grad_result(v, loc)
@@ -431,6 +444,18 @@ class Tracer:
         self.graph.nodes.append(out.node)
         self.no_grad_values.add(out)
         return SymbolicTensor(out, self)
+
+    def check_fresh(self, inputs, loc: Loc | None = None) -> None:
+        """Refuse to use a view whose base was updated in place after the view was taken (see ``mutate``)."""
+        for x in inputs:
+            stale = self._stale.get(x) if isinstance(x, Value) else None
+            if stale is not None:
+                what, where = stale
+                raise TracerError(
+                    f"a view (the result of {x.node.op}) used{_where(loc) or ' as a result'} was taken before its "
+                    f"base tensor was updated by in-place {what}{_where(where)}: eager code sees the update "
+                    f"through the view, but inside a compiled function the view keeps the old values. Take the "
+                    f"view after the update, or .clone() it before the update to keep the old values.")
 
 
 def _descendant(top: "Tracer", tracer: "Tracer") -> "Tracer":
@@ -561,6 +586,13 @@ class SymbolicTensor(TensorBase):
     def detach(self) -> "SymbolicTensor":
         return SymbolicTensor._apply("stop_gradient", (self,), {})
 
+    def clone(self) -> "SymbolicTensor":
+        """A copy: a node of its own, which an in-place update of the original does not reach (eager's clone)."""
+        return SymbolicTensor._apply("cast", (self,), {"dtype": self.value.type.dtype})
+
+    def contiguous(self) -> "SymbolicTensor":
+        return self  # arrays have no layout the generated code depends on (eager: the tensor itself)
+
     @property
     def data(self) -> "SymbolicTensor":
         """``x.data`` inside a trace: the value without gradient (``x.detach()``). Assigning to ``.data`` or
@@ -642,11 +674,23 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
     finally:
         ACTIVE.stack.pop()
         tracer.finished = True
+    if tracer._stale:  # a stale view returned
+        tracer.check_fresh([leaf.value for leaf in _symbolic_leaves(result)])
     if tracer.random_inputs:  # random inputs come last: arguments, then closed-over tensors, then draws
         drawn = {id(v) for v, _ in tracer.random_inputs}
         tracer.graph.inputs = ([v for v in tracer.graph.inputs if id(v) not in drawn]
                                + [v for v, _ in tracer.random_inputs])
     return tracer, result
+
+
+def _symbolic_leaves(tree) -> list:
+    if isinstance(tree, SymbolicTensor):
+        return [tree]
+    if isinstance(tree, dict):
+        tree = list(tree.values())
+    if isinstance(tree, (list, tuple)):
+        return [leaf for item in tree for leaf in _symbolic_leaves(item)]
+    return []
 
 
 def _converted(fn):
@@ -763,8 +807,14 @@ def _clamp_(self, min=None, max=None):
     return self
 
 
+def _filled(self, fresh):
+    """``fresh`` as ``self``'s new value: ``where(True, fresh, self)`` keeps ``self`` in the graph, so a tensor that
+    required grad still does after ``y.zero_()``, with a zero gradient, as in eager code."""
+    return SymbolicTensor._apply("where", (True, fresh, self), {})
+
+
 def _fill_(self, value):
-    self.tracer.mutate(self, SymbolicTensor._apply("full_like", (self,), {"value": value}), "fill_",
+    self.tracer.mutate(self, _filled(self, SymbolicTensor._apply("full_like", (self,), {"value": value})), "fill_",
                        user_location(2))
     return self
 
@@ -780,7 +830,7 @@ def _fill_random(self, draw, generator=None):
     shape, dtype = tuple(self.shape), np.dtype(self._type.dtype)
     fresh = self.tracer.random_input(self._type, lambda: np.asarray(draw(resolve_generator(generator), shape),
                                                                      dtype=dtype), "fill")
-    self.tracer.mutate(self, fresh, "random fill", user_location(3))
+    self.tracer.mutate(self, _filled(self, fresh), "random fill", user_location(3))
     return self
 
 

@@ -252,3 +252,15 @@ def test_small_dead_arrays_are_not_deleted_one_by_one_but_stay_bounded():
     held = _held_small_arrays(src, "backward")
     assert 0 < held * per_array <= python.HELD_BYTES + per_array
     assert _held_small_arrays(src, "forward") * per_array <= python.HELD_BYTES + per_array
+
+
+def test_rows_picked_by_an_argmin_index_are_a_fresh_array_not_a_view_of_the_input():
+    # x.T[(x * x).argmin()] indexed with NumPy's integer scalar gave a view of x, and relu written into it with
+    # out= overwrote the caller's x ([[-0.2, 0.7]] became [[0., 0.7]])
+    def f(x):
+        return x.transpose(0, -1)[(x * x).argmin()].relu()
+
+    x = gg.tensor(np.array([[-0.2, 0.7]]), requires_grad=True)
+    out = gg.compile(f)(x)
+    assert x.tolist() == [[-0.2, 0.7]]
+    np.testing.assert_array_equal(out.detach().numpy(), f(gg.tensor(np.array([[-0.2, 0.7]]))).numpy())

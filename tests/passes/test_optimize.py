@@ -151,3 +151,58 @@ def test_adding_positive_zero_to_a_float_is_not_an_identity():
     }""")
     out = optimize(g)
     assert [(n.op, n.inputs[0]) for n in out.nodes] == [("add", out.inputs[0]), ("add", 0)]
+
+
+def test_results_keep_their_own_buffers_as_in_eager_code():
+    # each result owns its buffer eagerly; merging it (or the value it is a view of) into another value made
+    # the compiled results alias: ``(x * 1).reshape(-1)`` was a view of the input x, and ``x.exp()`` the same
+    # array as ``x.exp().t()``, so an in-place update of one result silently changed the input or the other
+    cases = {"identity": lambda x: ((x * 1).reshape(-1),), "cse": lambda x: (x.exp(), x.exp().t()),
+             "cse of a view's base": lambda x: (x.clamp(max=0.2), x.clamp(max=0.2).flatten())}
+    for name, f in cases.items():
+        x = gg.tensor([[1.0], [-2.0]])
+        outs = gg.compile(f)(x)
+        with gg.no_grad():
+            outs[0].mul_(-3.0)
+        eager = f(gg.tensor([[1.0], [-2.0]]))
+        with gg.no_grad():
+            eager[0].mul_(-3.0)
+        assert x.tolist() == [[1.0], [-2.0]], name
+        for o, e in zip(outs, eager):
+            np.testing.assert_allclose(o.numpy(), e.numpy(), err_msg=name)
+    g = parse_graph("""
+    graph f(%x: f32[3]) {
+      %a: f32[3] = exp(%x)
+      %b: f32[3] = exp(%x)
+      %c: f32[3] = exp(%x)
+      %d: f32[3] = add(%c, %a)
+      return %a, %b, %d
+    }""")
+    assert ops(eliminate_common_subexpressions(g)) == ["exp", "exp", "add"]  # %c, read by nothing else, merges
+
+
+def test_an_elementwise_result_read_through_a_broadcast_is_a_buffer_of_its_own():
+    # op(expand(s)) -> expand(op(s)) made the result a read-only broadcast view: out.mul_(2) raised "more than
+    # one element of the written-to tensor refers to a single memory location" where eager's result is writable
+    cases = {"expand": (lambda x: (x.expand(2, 3) + 1.0) * 3.0, gg.tensor([1.0, 2.0, 3.0])),
+             "unit axes": (lambda x: x.unsqueeze(0).sin(), gg.tensor(0.5))}
+    for name, (f, x) in cases.items():
+        out = gg.compile(f)(x)
+        out.mul_(2)
+        np.testing.assert_allclose(out.numpy(), 2 * f(x).numpy(), err_msg=name)
+
+
+def test_a_result_that_requires_grad_is_not_merged_into_an_equal_value_that_does_not():
+    # v0 reaches the results only through a comparison, so the adjoint leaves it unmarked; CSE made the result
+    # v1 that value, and the compiled v1 did not require grad (eager: it does, with x0.grad = [[1, 0], [1, 1]])
+    def f(x0, x1):
+        v0 = gg.where(x0 > 0, x0, x1)
+        v1 = gg.where(x0 > 0, x0, x1)
+        return ((v1 @ v0) > 0).double(), v1
+
+    for fn in (f, gg.compile(f)):
+        x0 = gg.tensor([[1.0, -2.0], [3.0, 4.0]], dtype=gg.float64, requires_grad=True)
+        out = fn(x0, gg.full((2, 2), 0.5, dtype=gg.float64))
+        assert [o.requires_grad for o in out] == [False, True]
+        out[1].sum().backward()
+        np.testing.assert_array_equal(x0.grad.numpy(), [[1.0, 0.0], [1.0, 1.0]])

@@ -751,6 +751,94 @@ def test_in_place_on_input_that_requires_grad_or_on_a_view_is_refused_at_the_use
         gg.compile(lambda x: x.add_(gg.ones(3, 2)))(gg.ones(2))
 
 
+def test_clone_and_contiguous_of_traced_values_run_as_eagerly():
+    def f(x):
+        y = x * 2
+        kept = y.clone()  # a copy: the update below does not reach it
+        y.add_(1)
+        return kept + y.contiguous().sum(), y
+
+    x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    eager = f(x)
+    (eager[0].sum() + eager[1].sum()).backward()
+    expected_grad, x.grad = x.grad.clone(), None
+    compiled = gg.compile(f)(x)
+    (compiled[0].sum() + compiled[1].sum()).backward()
+    for e, c in zip(eager, compiled):
+        np.testing.assert_allclose(c.detach().numpy(), e.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), expected_grad.numpy())
+
+
+def test_a_view_taken_before_its_base_is_updated_in_place_is_refused_where_used():
+    # eager: the view shares the base's memory and sees the update ([3., 5.]); a traced view is computed from
+    # the old base, so the compiled function gave [2., 4.] silently
+    def returned(x):
+        y = x * 2
+        z = y[0]
+        y.add_(1)
+        return z
+
+    def used(x):
+        y = x * 2
+        z = y.detach().t()  # a view of a view
+        y.mul_(3)
+        return z * 1
+
+    x = gg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert returned(x).tolist() == [3.0, 5.0]
+    TracerError = gg.compile.__globals__["TracerError"]
+    with pytest.raises(TracerError, match=r"a view \(the result of getitem\) used as a result was taken before "
+                       r"its base tensor was updated by in-place add_ at .*test_compile_soundness.py:\d+: "
+                       r"`y.add_\(1\)`"):
+        gg.compile(returned)(x)
+    with pytest.raises(TracerError, match=r"result of permute\) used at .*`return z \* 1`.* in-place mul_"):
+        gg.compile(used)(x)
+
+    def after(x):  # a view taken after the update, or of an unrelated tensor, is fine
+        y = x * 2
+        w = x[0]
+        y.add_(1)
+        return y[0] + w
+
+    np.testing.assert_allclose(gg.compile(after)(x).numpy(), after(x).numpy())
+
+
+def test_a_value_filled_in_place_keeps_requiring_grad():
+    # PyTorch: y.zero_() on a y that requires grad leaves it requiring grad, with a zero gradient; compiled,
+    # the fill replaced y by a constant, so the result did not require grad and backward() raised
+    def f(x, fill):
+        y = x * 2
+        y.zero_() if fill == "zero_" else y.fill_(3.0)
+        return y * 1
+
+    for fill in ("zero_", "fill_"):
+        x = gg.tensor([1.0, 2.0], requires_grad=True)
+        out = gg.compile(f)(x, fill)
+        assert out.requires_grad
+        out.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0])
+
+
+def test_an_argument_updated_in_place_may_not_share_memory_with_another():
+    # f(x, x): eager code reads the updated x through b ([1., e, e^2]); the generated code read b's old values
+    # ([0., 1., 2.]) silently
+    def f(a, b):
+        a.exp_()
+        return b * 1
+
+    x = gg.tensor([0.0, 1.0, 2.0])
+    np.testing.assert_allclose(f(x, x).numpy(), np.exp([0.0, 1.0, 2.0]), rtol=1e-6)
+    compiled = gg.compile(f)
+    for args in (lambda x: (x, x), lambda x: (x, x[1:])):
+        x = gg.tensor([0.0, 1.0, 2.0])
+        with pytest.raises(RuntimeError, match="updates input 0 in place, and input 1 shares its memory"):
+            compiled(*args(x))
+        assert x.tolist() == [0.0, 1.0, 2.0]  # refused before anything was written
+    x = gg.tensor([0.0, 1.0, 2.0, 3.0])  # views that share no element are fine
+    np.testing.assert_allclose(compiled(x[::2], x[1::2]).numpy(), [1.0, 3.0])
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0, np.exp(2.0), 3.0], rtol=1e-6)
+
+
 def test_check_types_asserts_every_generated_value(monkeypatch):
     monkeypatch.setenv("GRAPHGRAD_CHECK_TYPES", "1")
     f = gg.compile(lambda x: (x * 2).exp().sum())

@@ -263,3 +263,30 @@ def test_a_numpy_float64_scalar_keeps_float64_as_in_pytorch():
     assert torch.as_tensor(value).dtype == torch.float64
     # Python floats and NumPy float32 scalars keep the default dtype (PyTorch's output)
     assert torch.tensor(1.5).dtype == torch.float32 and torch.tensor([np.float32(1.5), 2.0]).dtype == torch.float32
+
+
+def test_flip_is_a_copy_as_in_pytorch():
+    # NumPy's flip is a view; PyTorch's flip copies ("torch.flip makes a copy of input's data"): eager flip
+    # was a view, so a later in-place update of the tensor showed in the flipped one ([5., 3.], not [4., 2.])
+    def f(x):
+        y = x * 2
+        z = y.flip(0)
+        y.add_(1)
+        return z * 1
+
+    assert f(torch.tensor([1.0, 2.0])).tolist() == [4.0, 2.0]
+    assert torch.compile(f)(torch.tensor([1.0, 2.0])).tolist() == [4.0, 2.0]
+    x = f64([1.0, 2.0, 3.0])
+    assert gradcheck(lambda t: t.flip(0) * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), (x,))
+    import graphgrad.numpy as gnp
+    a = np.arange(3.0)
+    assert np.shares_memory(gnp.flip(a), a)  # the NumPy face keeps NumPy's view
+
+
+def test_a_numpy_scalar_keeps_its_dtype():
+    # torch.tensor(np.float64(1.5)) is float64, as an array is; it was float32 (1/3 rounded to 0.3333333432674408)
+    third = np.float64(1.0) / 3.0
+    for make in (torch.tensor, torch.as_tensor):
+        t = make(third)
+        assert t.dtype == torch.float64 and t.item() == third
+        assert make(np.float32(0.5)).dtype == torch.float32 and make(np.bool_(True)).dtype == torch.bool
