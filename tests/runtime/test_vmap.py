@@ -119,6 +119,21 @@ def test_gather_and_scatter_rows_and_convolution():
     np.testing.assert_allclose(g, loop(gg.grad(conv, argnums=1), (0, None), images, weight), rtol=1e-10)
 
 
+
+@pytest.mark.parametrize("axes", [(0, 0), (1, 0), (0, 1)])
+def test_negative_row_indices_count_from_each_examples_own_end(axes):
+    # x[i] with x and i both batched: i = -1 is the example's last row (it was the previous example's last
+    # row: the rows were offset into one stacked table), and out-of-range rows raise as NumPy does
+    tables = np.moveaxis(RNG.standard_normal((4, 5, 2)), 0, axes[0])
+    idx = np.moveaxis(np.array([[0, -1], [-5, 2], [-2, 4], [-3, 1]]), 0, axes[1])
+    f = lambda t, i: t[i] * 2  # noqa: E731
+    np.testing.assert_allclose(gg.vmap(f, in_axes=axes)(tables, idx), loop(f, axes, tables, idx), rtol=1e-12)
+    g = gg.vmap(gg.grad(lambda t, i: (t[i] ** 3).sum()), in_axes=axes)(tables, idx)
+    expected = loop(lambda t, i: gg.grad(lambda t: (t[i] ** 3).sum())(t), axes, tables, idx)
+    np.testing.assert_allclose(g, expected, rtol=1e-12)
+    with pytest.raises(IndexError):
+        gg.vmap(f, in_axes=axes)(tables, np.where(idx == 4, 5, idx))
+
 def loss(w, x, y):
     return ((x @ w).tanh() - y) ** 2
 
