@@ -956,24 +956,40 @@ def hvp(fn, primals, tangents):
 # -- vmap ------------------------------------------------------------------------------------------
 
 def _axes_per_leaf(axes, tree_args, what: str) -> list:
-    """``in_axes``/``out_axes`` (an int or None for everything, or one entry per argument, each an int, None or a
-    pytree of the argument's structure) as one entry per leaf."""
-    out = []
+    """``in_axes`` (an int or None for everything, or one entry per argument, each an int, None or a pytree prefix
+    of the argument) as one entry per leaf."""
     if axes is None or isinstance(axes, int):
         return [axes] * len(tree_flatten(tree_args)[0])
     if not isinstance(axes, (tuple, list)) or len(axes) != len(tree_args):
         raise ValueError(f"vmap: {what} must be an int, None, or a tuple with one entry per argument "
                          f"({len(tree_args)}), got {axes!r}")
+    out = []
     for i, (spec, arg) in enumerate(zip(axes, tree_args)):
-        leaves, tree = tree_flatten(arg)
-        if spec is None or isinstance(spec, int):
-            out += [spec] * len(leaves)
-            continue
-        spec_leaves, spec_tree = tree_flatten(spec, is_leaf=lambda s: s is None)
-        if spec_tree != tree:
-            raise ValueError(f"vmap: {what}[{i}] {spec!r} does not match the structure of argument {i} ({tree!r})")
-        out += spec_leaves
+        out += _prefix_leaves(spec, tree_flatten(arg)[1], f"{what}[{i}]", f"argument {i}")
     return out
+
+
+def _prefix_leaves(spec, tree: TreeDef, what: str, of: str) -> list:
+    """One axis per leaf of ``tree`` from ``spec``, a pytree prefix of it (JAX's rule): an int or None stands for
+    every leaf under it. Tuples and lists match each other by position; dicts match dicts by key, never by
+    position, since a dict's leaves are in sorted key order."""
+    if spec is None or isinstance(spec, int):
+        return [spec] * tree.num_leaves
+    kind = "dict" if type(spec) is dict else "sequence" if type(spec) in (tuple, list) else None
+    mismatch = ValueError(f"vmap: {what} {spec!r} is not a prefix of the structure of {of} ({tree!r}): "
+                          f"give an int or None, or a container of the same kind, length and keys")
+    if kind is None or kind != ("dict" if tree.kind == "dict" else "sequence" if tree.kind in ("tuple", "list")
+                                else None):
+        raise mismatch
+    if kind == "dict":
+        if set(spec) != set(tree.meta):
+            raise mismatch
+        specs = [spec[k] for k in tree.meta]
+    elif len(spec) != len(tree.children):
+        raise mismatch
+    else:
+        specs = list(spec)
+    return [ax for sub, child in zip(specs, tree.children) for ax in _prefix_leaves(sub, child, what, of)]
 
 
 def vmap(fn, in_axes=0, out_axes=0):
@@ -1022,10 +1038,7 @@ def vmap(fn, in_axes=0, out_axes=0):
         dyn = [leaves[i] for i in tr.dynamic]
         graph = optimize(eliminate_dead_nodes(tr.graph))
         results = batch_interpret(graph, dyn + _captured(tr.captured), dims + [None] * len(tr.captured))
-        if isinstance(out_axes, (tuple, list)):
-            o_axes = _axes_per_leaf(out_axes, tree_unflatten(tr.out_tree, [0] * tr.n_out), "out_axes")
-        else:
-            o_axes = [out_axes] * tr.n_out
+        o_axes = _prefix_leaves(out_axes, tr.out_tree, "out_axes", "the output")
         outs = []
         for i, ((v, d), ax) in enumerate(zip(results, o_axes)):
             if ax is None:

@@ -169,6 +169,25 @@ def test_out_axes_pytrees_and_tensors():
     np.testing.assert_allclose(shared, np.full(3, p["w"].sum()))
 
 
+
+def test_axes_are_pytree_prefixes():
+    X, W = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 4))
+    # out_axes as a dict for a dict output (a TypeError before), matched by key
+    out = gg.vmap(lambda x: {"q": x[:2, None] * x, "p": x * 2}, out_axes={"q": 2, "p": 1})(X)
+    np.testing.assert_allclose(out["p"], (X * 2).T)
+    np.testing.assert_allclose(out["q"], np.moveaxis(X[:, :2, None] * X[:, None], 0, 2))
+    # a tuple cannot stand for a dict (its leaves are in sorted key order, not the order the dict was written)
+    with pytest.raises(ValueError, match=r"out_axes \(1, 2\) is not a prefix of the structure of the output"):
+        gg.vmap(lambda x: {"q": x, "p": x * 2}, out_axes=(1, 2))(X)
+    with pytest.raises(ValueError, match=r"out_axes \(1,\) is not a prefix"):
+        gg.vmap(lambda x: x * 2, out_axes=(1,))(X)  # a TypeError about len(int) before
+    # an entry of in_axes may be a prefix of its argument: (None, 1) for (w, (x, y)) maps both x and y
+    f = lambda p, v: p[0] * (p[1][0] + p[1][1]) + v  # noqa: E731
+    out = gg.vmap(f, in_axes=((None, 1), 0))((X[0], (W, W * 3)), X)
+    np.testing.assert_allclose(out, X[0] * (W.T + 3 * W.T) + X)
+    with pytest.raises(ValueError, match=r"in_axes\[0\] \{'a': 0\} is not a prefix of the structure of argument 0"):
+        gg.vmap(lambda p: p["a"] * p["b"], in_axes=({"a": 0},))({"a": X, "b": X})
+
 def test_vmap_of_vmap_and_jacobians():
     X = RNG.standard_normal((2, 3, 4))
     out = gg.vmap(gg.vmap(lambda x: x.sin().sum()))(X)
