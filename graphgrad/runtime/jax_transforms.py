@@ -1047,6 +1047,9 @@ def vmap(fn, in_axes=0, out_axes=0):
                 outs.append(v)
                 continue
             v = _broadcast_front(v, d, size)
+            if not -v.ndim <= ax < v.ndim:  # moveaxis would wrap it around, putting the batch axis elsewhere
+                raise ValueError(f"vmap: out_axes {ax} is out of range for output {i} of shape {list(v.shape)} (the "
+                                 f"batch axis included)")
             outs.append(moveaxis(v, 0, ax) if v.ndim > 1 else v)
         return tree_unflatten(tr.out_tree, outs)
 

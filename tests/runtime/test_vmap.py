@@ -170,6 +170,17 @@ def test_out_axes_pytrees_and_tensors():
 
 
 
+def test_out_axes_out_of_range_is_refused():
+    # moveaxis wrapped an out-of-range out_axes around: out_axes=2 on a (4, 3) result gave (4, 3), -3 gave (3, 4),
+    # and a scalar function's out_axes=1 was ignored; JAX refuses all three
+    X = RNG.standard_normal((4, 3))
+    for f, ax in ((lambda x: x * 2, 2), (lambda x: x * 2, -3), (lambda x: x.sum(), 1)):
+        with pytest.raises(ValueError, match=f"out_axes {ax} is out of range for output 0"):
+            gg.vmap(f, out_axes=ax)(X)
+    np.testing.assert_allclose(gg.vmap(lambda x: x * 2, out_axes=-2)(X), X * 2)
+    np.testing.assert_allclose(gg.vmap(lambda x: x * 2, out_axes=-1)(X), (X * 2).T)
+
+
 def test_axes_are_pytree_prefixes():
     X, W = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 4))
     # out_axes as a dict for a dict output (a TypeError before), matched by key
