@@ -27,7 +27,8 @@ from ..passes.adjoint import generate_adjoint
 from ..passes.batching import batch_interpret, moveaxis, to_front
 from ..passes.optimize import optimize
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
-from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, _converted, read_guarded, same_value, trace
+from ..tracer.tracer import (ACTIVE, SymbolicTensor, Tracer, TracerError, _converted, float_bits, read_guarded,
+                             same_value, trace)
 from .compiled import _after_trace, _arg_type, _backend_of, _closure_guards, _param_names
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
@@ -404,6 +405,8 @@ class Staged:
             t = _arg_type(leaf)
             if t is not None:
                 parts.append((t.shape, t.dtype))
+            elif type(leaf) is float:  # bit for bit: 0.0 == -0.0, but copysign or 1 / s tells them apart
+                parts.append(("static", "float", float_bits(leaf)))
             elif isinstance(leaf, (int, float, bool, str, type(None))):
                 parts.append(("static", type(leaf).__name__, leaf))
             else:

@@ -20,7 +20,7 @@ from ..codegen.python import module_source
 from ..ir.interpret import interpret
 from ..ir.registry import default_float
 from ..ir.types import dtype_name
-from ..tracer.tracer import ACTIVE, SymbolicTensor, _converted
+from ..tracer.tracer import ACTIVE, SymbolicTensor, _converted, float_bits
 from .compiled import (_after_trace, _arg_type, _closure_guards, _param_names, _signature_text, _still_valid,
                        build_specialization, check_types_enabled)
 from .grad_mode import is_grad_enabled
@@ -72,8 +72,9 @@ def _as_differentiable(x):
 
 
 def _static_key(x):
-    """A non-array leaf keys the specialization by value (and type: 1, 1.0 and True trace differently)."""
-    key = ("static", type(x).__name__, x)
+    """A non-array leaf keys the specialization by value (and type: 1, 1.0 and True trace differently); a float
+    bit for bit, as compile does: 0.0 == -0.0, but a function may tell them apart (copysign, 1 / s)."""
+    key = ("static", type(x).__name__, float_bits(x) if type(x) is float else x)
     hash(key)  # TypeError for an unhashable leaf: the caller then does not cache
     return key
 

@@ -352,3 +352,17 @@ def test_grad_of_a_function_of_empty_containers_is_empty_containers():
     for f, out in ((lambda x: True, r"bool\[\]"), (lambda x: np.ones(2), r"float64\[2\]")):  # as a traced output
         with pytest.raises(TypeError, match=f"real-valued scalar output; <lambda> returns {out}"):
             gg.grad(f)([])
+
+
+def test_a_static_float_keys_its_specialization_bit_for_bit():
+    # 0.0 == -0.0, so a value-keyed specialization for s=0.0 answered s=-0.0 as well: copysign(1, s) gave +1
+    x = np.array([1.0, 2.0])
+    f = lambda x, s: x * np.copysign(1.0, s)  # noqa: E731
+    g = gg.grad(lambda x, s: f(x, s).sum())
+    v = gg.vmap(f, in_axes=(0, None))
+    j = gg.jacrev(f)
+    for s in (0.0, -0.0):
+        sign = np.copysign(1.0, s)
+        np.testing.assert_array_equal(g(x, s), np.full(2, sign))
+        np.testing.assert_array_equal(v(x, s), sign * x)
+        np.testing.assert_array_equal(j(x, s), sign * np.eye(2))
