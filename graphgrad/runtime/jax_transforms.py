@@ -583,6 +583,48 @@ def elementwise_grad(fn, argnums=0):
     return Staged(impl, fn, "elementwise_grad", lambda n: _to_argnums(argnums, n, "elementwise_grad"))
 
 
+def value_and_grad_with_aux(fn, argnums, what: str):
+    """``value_and_grad(fn, argnums, has_aux=True)`` (``grad`` keeps the gradient part): ``fn`` returns
+    ``(scalar, aux)``; the result is ``((value, aux), gradient)``, as in JAX. The aux values come from the same
+    graph and are not differentiated."""
+    def impl(*args):
+        nums = _nums(argnums, len(args), what)
+        vg = _vjp_graph(fn, args, _diff_mask(args, nums), True, what)
+        tr = vg.traced
+        out = vg.graph.outputs[0].type if tr.n_out == 1 else None
+        if out is None or out.size != 1 or not out.is_floating:
+            raise TypeError(f"{what} requires a function returning a single real-valued scalar (with has_aux=True, "
+                            f"as the first of the pair it returns); {_name(fn)} returns "
+                            f"{', '.join(str(v.type) for v in vg.graph.outputs[:tr.n_out])}")
+        dyn = [tr.leaves[i] for i in tr.dynamic]
+        forward = _replay(tr.graph, dyn + _captured(tr.captured))
+        ones = [bind("full_like", forward[i], value=1.0) for i in vg.ct_for]
+        values = _replay(vg.graph, dyn + _captured(tr.captured) + ones)
+        n_grad = len(vg.grad_for)
+        by_leaf = dict(zip(vg.grad_for, values[1:1 + n_grad]))
+        slices = _arg_leaf_slices(args)
+        grads = [tree_unflatten(tree_flatten(args[i])[1], [by_leaf[k] for k in slices[i]]) for i in nums]
+        aux = tree_unflatten(tr.aux_tree, values[1 + n_grad:])
+        return (values[0], aux), (grads[0] if nums._single else tuple(grads))
+
+    staged = Staged(impl, fn, what, lambda n: _to_argnums(argnums, n, what))
+
+    @functools.wraps(fn)
+    def call(*args):
+        (value, aux), grads = staged(*args)
+        nums = _nums(argnums, len(args), what)
+        # a Python float or NumPy scalar gets a scalar gradient, as from grad without aux
+        fixed = []
+        for i, g in zip(nums, (grads,) if nums._single else grads):
+            leaves, tree = tree_flatten(args[i])
+            fixed.append(tree_unflatten(tree, [d[()] if isinstance(d, np.ndarray) and isinstance(x, (float, np.floating))
+                                               else d for x, d in zip(leaves, tree_flatten(g)[0])]))
+        return (value, aux), (fixed[0] if nums._single else tuple(fixed))
+
+    call.graph, call.source = staged.graph, staged.source
+    return call
+
+
 def _grad_all(fn, what: str):
     """The gradient of a scalar ``fn`` with respect to all its arguments (a tuple), as a Staged function."""
     def impl(*args):

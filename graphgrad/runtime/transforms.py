@@ -339,11 +339,12 @@ class _ValueAndGrad:
         return value, (picked[0] if isinstance(self.argnums, int) else tuple(picked))
 
 
-def value_and_grad(fn, argnums=0):
+def value_and_grad(fn, argnums=0, has_aux: bool = False):
     """``f -> (lambda *args: (f(*args), gradient of f w.r.t. args[argnums]))`` for a scalar ``f``.
 
     Arguments may be arrays, tensors, Python floats or tuples/lists/dicts of them; a gradient has its
-    argument's structure.
+    argument's structure. With ``has_aux=True``, ``f`` returns ``(scalar, aux)`` and the result is
+    ``((value, aux), gradient)``, as in JAX.
 
     >>> import numpy as np, graphgrad as gg
     >>> gg.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
@@ -351,18 +352,28 @@ def value_and_grad(fn, argnums=0):
     >>> gg.value_and_grad(lambda p: p["w"] * p["b"])({"w": np.array(3.0), "b": np.array(2.0)})
     (array(6.), {'b': array(3.), 'w': array(2.)})
     """
+    if has_aux:
+        from .jax_transforms import value_and_grad_with_aux
+        return value_and_grad_with_aux(fn, argnums, "value_and_grad")
     return _ValueAndGrad(fn, argnums)
 
 
-def grad(fn, argnums=0):
-    """The gradient of a scalar function, as a function (composable: ``grad(grad(f))``).
+def grad(fn, argnums=0, has_aux: bool = False):
+    """The gradient of a scalar function, as a function (composable: ``grad(grad(f))``). With
+    ``has_aux=True``, ``fn`` returns ``(scalar, aux)`` and the result is ``(gradient, aux)``, as in JAX.
 
     >>> import numpy as np, graphgrad as gg
     >>> gg.grad(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
     array([ 3., 12.])
     >>> print(gg.grad(lambda x: x ** 3)(2.0))
     12.0
+    >>> gg.grad(lambda x: ((x ** 2).sum(), x.max()), has_aux=True)(np.array([1.0, 2.0]))
+    (array([2., 4.]), array(2.))
     """
+    if has_aux:
+        from .jax_transforms import value_and_grad_with_aux
+        vg = value_and_grad_with_aux(fn, argnums, "grad")
+        return functools.wraps(fn)(lambda *args: (lambda r: (r[1], r[0][1]))(vg(*args)))
     return _Grad(fn, argnums)
 
 
