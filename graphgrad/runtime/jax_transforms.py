@@ -1037,12 +1037,13 @@ def _prefix_leaves(spec, tree: TreeDef, what: str, of: str) -> list:
     return [ax for sub, child in zip(specs, tree.children) for ax in _prefix_leaves(sub, child, what, of)]
 
 
-def vmap(fn, in_axes=0, out_axes=0):
+def vmap(fn, in_axes=0, out_axes=0, axis_size: int | None = None):
     """Vectorize ``fn`` over an axis of its arguments (JAX's ``vmap``): ``fn`` is written for one example; the
     vmapped function runs every primitive once, batched by its op's rule, in one generated module.
 
     ``in_axes``: the mapped axis of each argument (None: the same for every example). ``out_axes``: where the
-    batch axis goes in the outputs.
+    batch axis goes in the outputs. ``axis_size``: the number of examples, needed only when no argument is
+    mapped (each output is then the same for every example, stacked ``axis_size`` times).
 
     >>> import numpy as np, graphgrad as gg
     >>> w = np.array([1.0, 2.0]); X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -1077,8 +1078,11 @@ def vmap(fn, in_axes=0, out_axes=0):
                                  f"{names[i]} has size {t.shape[ax]} along axis {ax}")
             dims.append(ax)
             types.append(TensorType(t.shape[:ax] + t.shape[ax + 1:], t.dtype))
+        if axis_size is not None and size is not None and axis_size != size:
+            raise ValueError(f"vmap got axis_size={axis_size}, but {first} has size {size} along its mapped axis")
+        size = axis_size if size is None else size
         if size is None:
-            raise ValueError("vmap: no argument is mapped (in_axes are all None); at least one must be")
+            raise ValueError("vmap: no argument is mapped (in_axes are all None): map one, or give axis_size")
         tr = _trace_user(fn, args, False, "vmap", types=types)
         dyn = [leaves[i] for i in tr.dynamic]
         graph = optimize(eliminate_dead_nodes(tr.graph))

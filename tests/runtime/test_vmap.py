@@ -199,6 +199,16 @@ def test_axes_are_pytree_prefixes():
     with pytest.raises(ValueError, match=r"in_axes\[0\] \{'a': 0\} is not a prefix of the structure of argument 0"):
         gg.vmap(lambda p: p["a"] * p["b"], in_axes=({"a": 0},))({"a": X, "b": X})
 
+
+def test_axis_size_when_no_argument_is_mapped():
+    # JAX's axis_size (a TypeError about an unexpected keyword before)
+    w = RNG.standard_normal(2)
+    np.testing.assert_allclose(gg.vmap(lambda w: w * 2, in_axes=None, axis_size=3)(w), np.stack([w * 2] * 3))
+    out = gg.vmap(lambda w, x: (w * 2, x), in_axes=(None, 0), axis_size=3, out_axes=(1, 0))(w, np.ones(3))
+    np.testing.assert_allclose(out[0], np.stack([w * 2] * 3, axis=1))
+    with pytest.raises(ValueError, match="axis_size=4, but x has size 3"):
+        gg.vmap(lambda w, x: w * x, in_axes=(None, 0), axis_size=4)(w, np.ones(3))
+
 def test_vmap_of_vmap_and_jacobians():
     X = RNG.standard_normal((2, 3, 4))
     out = gg.vmap(gg.vmap(lambda x: x.sin().sum()))(X)
