@@ -194,8 +194,9 @@ def _trace_user(fn, args: tuple, has_aux: bool, what: str, types: list | None = 
     if ACTIVE.stack:  # the Python state this trace read (train/eval flags) guards the enclosing one too
         ACTIVE.stack[-1].guards.update(tracer.guards)
     if tracer.random_inputs:
-        raise NotImplementedError(f"{what} of a function that draws random numbers (dropout in training mode) is "
-                                  f"not supported: call .eval() on the module first")
+        raise NotImplementedError(f"{what} of a function that draws random numbers (gg.randn, gg.rand, ... or dropout "
+                                  f"in training mode) is not supported: draw them outside and pass them as arguments "
+                                  f"(mapped by vmap's in_axes), or call .eval() on the module first")
     if tracer.assignments:
         raise NotImplementedError(f"{what} of a function that updates module buffers (a BatchNorm in training "
                                   f"mode) is not supported: call .eval() on the module first")

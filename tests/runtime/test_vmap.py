@@ -209,6 +209,13 @@ def test_axis_size_when_no_argument_is_mapped():
     with pytest.raises(ValueError, match="axis_size=4, but x has size 3"):
         gg.vmap(lambda w, x: w * x, in_axes=(None, 0), axis_size=4)(w, np.ones(3))
 
+
+@pytest.mark.parametrize("transform", [gg.vmap, gg.jacrev, gg.jacfwd])
+def test_random_draws_are_refused_with_advice_that_fits_them(transform):
+    # the message only said "call .eval() on the module first", which does not help with gg.randn
+    with pytest.raises(NotImplementedError, match=r"draws random numbers \(gg.randn.*draw them outside and pass them"):
+        transform(lambda x: x + gg.randn(3))(np.ones((2, 3)))
+
 def test_vmap_of_vmap_and_jacobians():
     X = RNG.standard_normal((2, 3, 4))
     out = gg.vmap(gg.vmap(lambda x: x.sin().sum()))(X)
