@@ -233,3 +233,28 @@ def test_forward_mode_through_scan_and_while_matches_finite_differences():
         g = gg.grad(fn)
         fd_h = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(3)], axis=1)
         np.testing.assert_allclose(gg.hessian(fn)(x), fd_h, rtol=1e-6, atol=1e-8)
+
+
+def test_scan_and_loops_take_numpy_arrays_while_traced():
+    # an ndarray carry or xs was "scan: expected a tensor or a number, got ndarray" under compile and the
+    # transforms (lax.scan takes arrays); it is a constant of the trace, as in any op
+    xs = np.array([0.5, -1.0, 2.0])
+    w = np.array([0.3, -0.7])
+
+    def f(w):
+        c, ys = gg.scan(lambda c, x: ((c * x).tanh() + w, c.sum()), np.ones(2), xs)
+        return c * ys.sum()
+
+    def f_np(w):
+        c, ys = np.ones(2), []
+        for x in xs:
+            ys.append(c.sum())
+            c = np.tanh(c * x) + w
+        return c * sum(ys)
+
+    np.testing.assert_allclose(gg.compile(f)(gg.tensor(w)).numpy(), f_np(w), rtol=1e-12)
+    jac = np.stack([(f_np(w + e) - f_np(w - e)) / 2e-6 for e in np.eye(2) * 1e-6], axis=1)
+    np.testing.assert_allclose(gg.jacfwd(f)(w), jac, rtol=1e-6)
+    np.testing.assert_allclose(gg.jacrev(f)(w), jac, rtol=1e-6)
+    out = gg.compile(lambda n: gg.fori_loop(0, n, lambda i, a: a * 2, np.ones(2)))(gg.tensor(3))
+    np.testing.assert_allclose(out.numpy(), np.full(2, 8.0))
