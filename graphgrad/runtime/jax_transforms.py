@@ -461,7 +461,14 @@ class Staged:
         return _Entry(graph, optimized, holder["tree"], list(tracer.captured), [_arg_type(t) for t in tracer.captured],
                       _after_trace(guards, self.fn, tracer.captured) + list(tracer.guards.values()))
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:  # Python's own message named Staged.__call__, which the user never wrote
+            fn = self.fn
+            while isinstance(fn, Staged):  # hessian is jacfwd(jacrev(fn)): name the user's function
+                fn = fn.fn
+            raise TypeError(f"{self.kind} of {_name(fn)}: keyword arguments ({', '.join(kwargs)}) are not "
+                            f"supported; pass them positionally, or bind them first: "
+                            f"gg.{self.kind}(functools.partial({_name(fn)}, {next(iter(kwargs))}=...))")
         args = self._prepare(args)
         entry = self._entry(args)
         leaves, _ = tree_flatten(args)

@@ -366,3 +366,13 @@ def test_a_static_float_keys_its_specialization_bit_for_bit():
         np.testing.assert_array_equal(g(x, s), np.full(2, sign))
         np.testing.assert_array_equal(v(x, s), sign * x)
         np.testing.assert_array_equal(j(x, s), sign * np.eye(2))
+
+
+@pytest.mark.parametrize("transform", [gg.vmap, gg.jacrev, gg.jacfwd, gg.hessian, gg.elementwise_grad])
+def test_keyword_arguments_are_refused_naming_the_function_and_the_way_out(transform):
+    # Python's message named Staged.__call__ ("got an unexpected keyword argument 'k'")
+    def scaled(x, k=1.0):
+        return (x * k).sum()
+
+    with pytest.raises(TypeError, match=r"of scaled: keyword arguments \(k\) are not supported.*functools.partial"):
+        transform(scaled)(np.ones((2, 3)), k=2.0)
