@@ -149,6 +149,14 @@ class _ValueAndGrad:
                 raise non_float_error(self.what, self.fn, layout.owner[j], layout.n_args, paths[j], x)
 
     def _spec(self, layout: _Layout, nums: tuple):
+        spec = self._find_spec(layout, nums)
+        if ACTIVE.stack:  # what fn's trace read guards the enclosing trace too (vmap(grad(f)), cached or not)
+            enclosing = ACTIVE.stack[-1]
+            for guard in spec.guards:
+                enclosing.guard(*guard)
+        return spec
+
+    def _find_spec(self, layout: _Layout, nums: tuple):
         try:
             key = layout.key(nums)
         except TypeError:  # an unhashable static leaf: trace this call without caching it

@@ -376,3 +376,28 @@ def test_keyword_arguments_are_refused_naming_the_function_and_the_way_out(trans
 
     with pytest.raises(TypeError, match=r"of scaled: keyword arguments \(k\) are not supported.*functools.partial"):
         transform(scaled)(np.ones((2, 3)), k=2.0)
+
+
+
+SCALE = 2.0
+
+
+def _scaled_loss(w):
+    return ((w * SCALE).sum()) ** 2
+
+
+@pytest.mark.parametrize("make, batched", [(lambda f: gg.vmap(gg.grad(f)), True),
+                                           (lambda f: (lambda t: lambda X: t(X)[1])(gg.vmap(gg.value_and_grad(f))), True),
+                                           (lambda f: gg.jacrev(gg.grad(f)), False),
+                                           (lambda f: gg.jacfwd(gg.grad(f)), False)])
+def test_a_transform_of_grad_retraces_when_a_global_the_function_reads_changes(make, batched, monkeypatch):
+    # grad's specialization was guarded by SCALE, but a transform of it was not told: vmap(grad(f)) kept
+    # returning the gradient for SCALE = 2 after SCALE became 3
+    X = np.array([[1.0, 2.0], [0.5, -1.0]])
+    arg = X if batched else X[0]
+    transformed = make(_scaled_loss)
+    before = transformed(arg)
+    monkeypatch.setitem(globals(), "SCALE", 3.0)
+    expected = make(_scaled_loss)(arg)
+    np.testing.assert_allclose(expected, before * 9 / 4, rtol=1e-12)  # the gradient is 2 * SCALE ** 2 * sum(w)
+    np.testing.assert_allclose(transformed(arg), expected, rtol=1e-12)
