@@ -32,7 +32,7 @@ from ..tracer.tracer import (ACTIVE, SymbolicTensor, Tracer, TracerError, _conve
 from .compiled import _after_trace, _arg_type, _backend_of, _closure_guards, _param_names
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
-from .transforms import non_float_error
+from .transforms import check_holomorphic, non_float_error
 from .tensor import Tensor
 
 __all__ = ["vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "elementwise_grad",
@@ -641,7 +641,7 @@ def _grad_all(fn, what: str):
     return Staged(impl, fn, "grad", lambda n: tuple(range(n)))
 
 
-def jacrev(fn, argnums=0, has_aux: bool = False):
+def jacrev(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Jacobian of ``fn`` by reverse mode: one VJP per output element, batched (JAX's ``jacrev``).
 
     The result has the output's structure, each leaf holding an array of shape ``out.shape + arg.shape`` (a tuple
@@ -652,6 +652,8 @@ def jacrev(fn, argnums=0, has_aux: bool = False):
     array([[2., 0.],
            [0., 4.]])
     """
+    check_holomorphic(holomorphic, "jacrev")
+
     def impl(*args):
         nums = _nums(argnums, len(args), "jacrev")
         vg = _vjp_graph(fn, args, _diff_mask(args, nums), has_aux, "jacrev")
@@ -713,7 +715,7 @@ def _jacobian_tree(jac, tr: _Traced, grad_for: list, args: tuple, nums: _Nums):
     return tree_unflatten(tr.out_tree, per_out)
 
 
-def jacfwd(fn, argnums=0, has_aux: bool = False):
+def jacfwd(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Jacobian of ``fn`` by forward mode: one JVP per input element, batched (JAX's ``jacfwd``); the same
     layout as ``jacrev``.
 
@@ -722,6 +724,8 @@ def jacfwd(fn, argnums=0, has_aux: bool = False):
     array([[1., 0.],
            [0., 1.]])
     """
+    check_holomorphic(holomorphic, "jacfwd")
+
     def impl(*args):
         nums = _nums(argnums, len(args), "jacfwd")
         jg = _jvp_graph(fn, args, _diff_mask(args, nums), has_aux, "jacfwd")
@@ -768,7 +772,7 @@ def jacfwd(fn, argnums=0, has_aux: bool = False):
     return Staged(impl, fn, "jacfwd", lambda n: _to_argnums(argnums, n, "jacfwd"))
 
 
-def hessian(fn, argnums=0, has_aux: bool = False):
+def hessian(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Hessian of a scalar ``fn``: ``jacfwd(jacrev(fn))`` (forward over reverse), as in JAX.
 
     >>> import numpy as np, graphgrad as gg
@@ -776,6 +780,7 @@ def hessian(fn, argnums=0, has_aux: bool = False):
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
+    check_holomorphic(holomorphic, "hessian")
     staged = jacfwd(jacrev(fn, argnums, has_aux), argnums, has_aux)
     staged.kind, staged.name = "hessian", f"hessian_{_name(fn)}"
     staged.__name__ = staged.name

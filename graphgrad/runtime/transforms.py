@@ -347,7 +347,14 @@ class _ValueAndGrad:
         return value, (picked[0] if isinstance(self.argnums, int) else tuple(picked))
 
 
-def value_and_grad(fn, argnums=0, has_aux: bool = False):
+def check_holomorphic(holomorphic: bool, what: str) -> None:
+    """JAX's ``holomorphic`` flag: False (the default) is what graphgrad does; graphgrad has no complex dtypes."""
+    if holomorphic:
+        raise NotImplementedError(f"{what}(holomorphic=True): graphgrad has no complex dtypes; its derivatives are "
+                                  f"of real functions (holomorphic=False)")
+
+
+def value_and_grad(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """``f -> (lambda *args: (f(*args), gradient of f w.r.t. args[argnums]))`` for a scalar ``f``.
 
     Arguments may be arrays, tensors, Python floats or tuples/lists/dicts of them; a gradient has its
@@ -360,13 +367,14 @@ def value_and_grad(fn, argnums=0, has_aux: bool = False):
     >>> gg.value_and_grad(lambda p: p["w"] * p["b"])({"w": np.array(3.0), "b": np.array(2.0)})
     (array(6.), {'b': array(3.), 'w': array(2.)})
     """
+    check_holomorphic(holomorphic, "value_and_grad")
     if has_aux:
         from .jax_transforms import value_and_grad_with_aux
         return value_and_grad_with_aux(fn, argnums, "value_and_grad")
     return _ValueAndGrad(fn, argnums)
 
 
-def grad(fn, argnums=0, has_aux: bool = False):
+def grad(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The gradient of a scalar function, as a function (composable: ``grad(grad(f))``). With
     ``has_aux=True``, ``fn`` returns ``(scalar, aux)`` and the result is ``(gradient, aux)``, as in JAX.
 
@@ -378,6 +386,7 @@ def grad(fn, argnums=0, has_aux: bool = False):
     >>> gg.grad(lambda x: ((x ** 2).sum(), x.max()), has_aux=True)(np.array([1.0, 2.0]))
     (array([2., 4.]), array(2.))
     """
+    check_holomorphic(holomorphic, "grad")
     if has_aux:
         from .jax_transforms import value_and_grad_with_aux
         vg = value_and_grad_with_aux(fn, argnums, "grad")

@@ -401,3 +401,16 @@ def test_a_transform_of_grad_retraces_when_a_global_the_function_reads_changes(m
     expected = make(_scaled_loss)(arg)
     np.testing.assert_allclose(expected, before * 9 / 4, rtol=1e-12)  # the gradient is 2 * SCALE ** 2 * sum(w)
     np.testing.assert_allclose(transformed(arg), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("transform", [gg.grad, gg.value_and_grad, gg.jacrev, gg.jacfwd, gg.hessian])
+def test_holomorphic_false_is_accepted_and_true_refused(transform):
+    # JAX code passes holomorphic=False explicitly; it was a TypeError about an unexpected keyword
+    f = lambda x: (x ** 3).sum()  # noqa: E731
+    x = np.array([1.0, 2.0])
+    out = transform(f, holomorphic=False)(x)
+    expected = transform(f)(x)
+    for a, b in zip(out if isinstance(out, tuple) else (out,), expected if isinstance(expected, tuple) else (expected,)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(NotImplementedError, match="no complex dtypes"):
+        transform(f, holomorphic=True)
