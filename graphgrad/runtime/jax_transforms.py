@@ -77,8 +77,9 @@ def _to_argnums(argnums, n: int, what: str) -> tuple:
 
 
 def _float_args(args: tuple, positions, what: str, fn) -> tuple:
-    """Python floats at differentiated positions become 0-d float64 arrays (they are traced, not baked in);
-    anything else there must be a floating point array or tensor (or a pytree of them)."""
+    """Python floats at differentiated positions become 0-d float64 arrays, NumPy float scalars 0-d arrays of their
+    dtype (they are traced, not baked in); anything else there must be a floating point array or tensor (or a
+    pytree of them)."""
     out = list(args)
     while isinstance(fn, Staged):  # hessian is jacfwd(jacrev(fn)): name the user's function
         fn = fn.fn
@@ -88,6 +89,8 @@ def _float_args(args: tuple, positions, what: str, fn) -> tuple:
         for leaf, path in zip(leaves, leaf_paths(tree)):
             if isinstance(leaf, float):
                 leaf = np.asarray(leaf, dtype=np.float64)
+            elif isinstance(leaf, np.floating):  # keeps its dtype (np.float32(2.0): float32), as in grad
+                leaf = np.asarray(leaf)
             t = _arg_type(leaf)
             if t is None or not t.is_floating:
                 raise non_float_error(what, fn, i, len(args), path, leaf)

@@ -414,3 +414,13 @@ def test_holomorphic_false_is_accepted_and_true_refused(transform):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(NotImplementedError, match="no complex dtypes"):
         transform(f, holomorphic=True)
+
+
+@pytest.mark.parametrize("transform", [gg.jacrev, gg.jacfwd, gg.hessian, gg.elementwise_grad])
+def test_numpy_float_scalars_are_differentiated_in_their_dtype(transform):
+    # np.float32(2.0) was "requires real-valued (floating point) inputs, got float32" (gg.grad took it)
+    out = transform(lambda x: x ** 3)(np.float32(2.0))
+    assert np.asarray(out).dtype == np.float32 and np.asarray(out).shape == ()
+    np.testing.assert_allclose(out, 12.0, rtol=1e-6)  # 3 x^2 and 6 x are both 12 at x = 2
+    y, t = gg.jvp(lambda x: x ** 3, (np.float32(2.0),), (np.float32(1.0),))
+    assert np.asarray(t).dtype == np.float32 and t == 12.0
