@@ -411,6 +411,8 @@ class Staged:
                 parts.append((t.shape, t.dtype))
             elif type(leaf) is float:  # bit for bit: 0.0 == -0.0, but copysign or 1 / s tells them apart
                 parts.append(("static", "float", float_bits(leaf)))
+            elif isinstance(leaf, np.generic):  # by dtype and bits, as compile does (not by id: a new object each call)
+                parts.append(("static", leaf.dtype.str, leaf.tobytes()))
             elif isinstance(leaf, (int, float, bool, str, type(None))):
                 parts.append(("static", type(leaf).__name__, leaf))
             else:

@@ -424,3 +424,14 @@ def test_numpy_float_scalars_are_differentiated_in_their_dtype(transform):
     np.testing.assert_allclose(out, 12.0, rtol=1e-6)  # 3 x^2 and 6 x are both 12 at x = 2
     y, t = gg.jvp(lambda x: x ** 3, (np.float32(2.0),), (np.float32(1.0),))
     assert np.asarray(t).dtype == np.float32 and t == 12.0
+
+
+def test_a_static_numpy_scalar_keys_its_specialization_by_value():
+    # keyed by id(), each call with a new np.float32/np.int64 object traced and cached the function again
+    X = np.ones((2, 3), np.float32)
+    f = gg.vmap(lambda x, s: x * s, in_axes=(0, None))
+    j = gg.jacrev(lambda x, n: x * n)
+    for k in (1, 2, 1, 2, 1):
+        np.testing.assert_array_equal(f(X, np.float32(k)), X * k)
+        np.testing.assert_array_equal(j(X[0], np.int64(k)), k * np.eye(3))
+    assert len(f._cache) == 2 and len(j._cache) == 2
