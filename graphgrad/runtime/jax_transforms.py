@@ -992,6 +992,10 @@ def linearize(fn, *primals):
     outs = phases.run_first(_dyn(primals) + _captured(tr.captured))
 
     def f_jvp(*tangents):
+        # a number is a 0-d array, as a primal given as a number was (jvp's tangents are treated alike)
+        leaves, tree = tree_flatten(tangents)
+        tangents = tree_unflatten(tree, [np.asarray(t) if isinstance(t, (int, float, np.number)) and not
+                                         isinstance(t, bool) else t for t in leaves])
         _check_tangents(primals, tuple(tangents), "linearize")
         dyn = _dyn(primals)
         t_dyn = [t for p, t in zip(tree_flatten(primals)[0], tree_flatten(tangents)[0]) if _is_dynamic(p)]

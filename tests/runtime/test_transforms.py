@@ -435,3 +435,11 @@ def test_a_static_numpy_scalar_keys_its_specialization_by_value():
         np.testing.assert_array_equal(f(X, np.float32(k)), X * k)
         np.testing.assert_array_equal(j(X[0], np.int64(k)), k * np.eye(3))
     assert len(f._cache) == 2 and len(j._cache) == 2
+
+
+def test_linearize_takes_numbers_as_tangents_of_numbers():
+    # f_jvp(1.0) was "tangent 0 must have the primal's shape f64[]; got float" (jvp took 1.0)
+    f = lambda x, s: (x * s).sin()  # noqa: E731
+    y, f_jvp = gg.linearize(f, np.array([0.5, 1.0]), 3.0)
+    _, expected = gg.jvp(f, (np.array([0.5, 1.0]), 3.0), (np.array([1.0, 0.0]), 2.0))
+    np.testing.assert_allclose(f_jvp(np.array([1.0, 0.0]), 2.0), expected, rtol=1e-12)
