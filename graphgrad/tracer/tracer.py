@@ -544,17 +544,46 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
     requires_grad = requires_grad or [False] * len(args)
     symbolic = [tracer.input(a, n, rg) if isinstance(a, TensorType) else a
                 for a, n, rg in zip(args, names, requires_grad)]
+    outermost = not ACTIVE.stack
+    before = _numpy_random_position() if outermost else None
     ACTIVE.stack.append(tracer)
     try:
         result = _run_naming_locals(tracer, _converted(fn), symbolic)
     finally:
         ACTIVE.stack.pop()
         tracer.finished = True
+    if outermost and _numpy_random_position() != before:
+        _warn_numpy_random(tracer.graph.name)
     if tracer.random_inputs:  # random inputs come last: arguments, then closed-over tensors, then draws
         drawn = {id(v) for v, _ in tracer.random_inputs}
         tracer.graph.inputs = ([v for v in tracer.graph.inputs if id(v) not in drawn]
                                + [v for v, _ in tracer.random_inputs])
     return tracer, result
+
+
+def _numpy_random_position() -> tuple:
+    """Where NumPy's global generator (``np.random.randn`` and friends) stands: it moves when anything draws."""
+    _, key, pos, has_gauss, cached = np.random.get_state()
+    return key[pos % len(key)], pos, has_gauss, cached, key.tobytes()
+
+
+def _warn_numpy_random(name: str) -> None:
+    """A function that draws from ``numpy.random`` while traced gets those numbers baked into its graph: every
+    call reuses them (HIPS autograd, running eagerly, would draw new ones), so say so where it is defined."""
+    import warnings
+
+    message = (f"graphgrad: {name} drew NumPy random numbers (numpy.random) while it was traced: they are constants "
+               f"of the traced function, and every call reuses them. Draw them outside and pass them in as "
+               f"arguments")
+    frame = sys._getframe(1)
+    while frame is not None and not _is_user_file(frame.f_code.co_filename):  # the user's call of the transform
+        frame = frame.f_back
+    if frame is None:
+        warnings.warn(message, UserWarning, stacklevel=3)
+    else:
+        warnings.warn_explicit(message, UserWarning, frame.f_code.co_filename, frame.f_lineno,
+                               module=frame.f_globals.get("__name__"), registry=frame.f_globals.setdefault(
+                                   "__warningregistry__", {}))
 
 
 def _converted(fn):

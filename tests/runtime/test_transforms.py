@@ -1,5 +1,7 @@
 """JAX's transforms (vjp, jvp, linearize, jacrev, jacfwd, hessian, hvp, elementwise_grad) against finite
 differences in float64, against each other, and composed with each other and with compile."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -443,3 +445,19 @@ def test_linearize_takes_numbers_as_tangents_of_numbers():
     y, f_jvp = gg.linearize(f, np.array([0.5, 1.0]), 3.0)
     _, expected = gg.jvp(f, (np.array([0.5, 1.0]), 3.0), (np.array([1.0, 0.0]), 2.0))
     np.testing.assert_allclose(f_jvp(np.array([1.0, 0.0]), 2.0), expected, rtol=1e-12)
+
+
+def _noisy_objective(m):  # HIPS autograd's black-box VI draws its sample inside the objective
+    eps = np.random.randn(3)
+    return ((m + eps) ** 2).sum()
+
+
+@pytest.mark.parametrize("make, arg", [(gg.grad, np.zeros(3)), (lambda f: gg.vmap(gg.grad(f)), np.zeros((2, 3))),
+                                       (gg.jacrev, np.zeros(3)), (gg.compile, gg.zeros(3, dtype=gg.float64))])
+def test_numpy_random_draws_while_traced_warn_that_they_are_frozen(make, arg):
+    # the sample became a constant of the traced function: every call silently reused the same noise
+    with pytest.warns(UserWarning, match="_noisy_objective drew NumPy random numbers .* every call reuses them"):
+        make(_noisy_objective)(arg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make(lambda m: ((m + np.ones(3)) ** 2).sum())(arg)
