@@ -317,7 +317,7 @@ def _value(tracer: Tracer, x, what: str) -> Value:
             # graph, as a closed-over tensor is
             return tracer.lift(x, what)
         raise TracerError(f"{what}: this value belongs to another trace{_loc_text()}")
-    if _is_eager(x):
+    if _is_eager(x) or isinstance(x, np.ndarray):  # an array is a constant of the trace, as in any op
         return tracer.lift(x, what)
     if isinstance(x, (bool, int, float, np.generic)):
         x = x.item() if isinstance(x, np.generic) else x

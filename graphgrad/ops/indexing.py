@@ -206,26 +206,15 @@ def _gather_rows_type(inputs):
     return TensorType(index.shape + x.shape[1:], x.dtype)
 
 
-def _offsets(index, size: int, stride: int):
-    """``index`` (batch first) plus ``b * stride`` for example b: row numbers in the batch's stacked rows."""
-    steps = np.arange(size, dtype=np.int64).reshape((size,) + (1,) * (index.ndim - 1)) * stride
-    if isinstance(index, SymbolicTensor):
-        return index + index.tracer.wrap(index.tracer.lift(steps, "vmap"))
-    return index + type(index)(steps)
-
-
 def _gather_rows_batch(op, args, bdims):
     (x, dx), (index, di) = zip(args, bdims)
     if di is None:  # the same rows of every example: pick them with the batch axis second
         return bind("gather_rows", moveaxis(x, dx, 1), index), index.ndim
-    index = to_front(index, di)
-    size = index.shape[0]
     if dx is None:
-        return bind("gather_rows", x, index), 0
-    x = to_front(x, dx)
-    rows = x.shape[1]
-    flat = x.reshape((size * rows,) + tuple(x.shape[2:]))
-    return bind("gather_rows", flat, _offsets(index, size, rows)), 0
+        return bind("gather_rows", x, to_front(index, di)), 0
+    # x[b, index[b]]: an arange over the batch beside the index, so a negative index counts from the end of
+    # its own example's rows (offsets into the stacked rows of all examples read the previous example's)
+    return _batched_gather(x, dx, [index], [di], (("input", 0),))[0], 0
 
 
 # gather_rows and scatter_add_rows are linear in their first input and each other's adjoint
@@ -258,11 +247,10 @@ def _scatter_add_rows_batch(op, args, bdims, rows):
     (g, dg), (index, di) = zip(args, bdims)
     if di is None:
         return bind("scatter_add_rows", moveaxis(g, dg, index.ndim), index, rows=rows), 1
-    index = to_front(index, di)
-    size = index.shape[0]
-    g = broadcast_batch(g, dg, size)
-    out = bind("scatter_add_rows", g, _offsets(index, size, rows), rows=size * rows)
-    return out.reshape((size, rows) + tuple(out.shape[1:])), 0
+    size = index.shape[di]
+    g = broadcast_batch(g, dg, size)  # (batch, *index shape, *row shape), as _batched_gather's gather gives it
+    shape = (rows,) + tuple(g.shape[index.ndim:])
+    return _batched_gather(None, None, [index], [di], (("input", 0),), "scatter_add_index", g, shape)[0], 0
 
 
 primitive("scatter_add_rows", memory="fresh", batch=_scatter_add_rows_batch, attrs=("rows",),

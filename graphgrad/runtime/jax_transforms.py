@@ -27,11 +27,12 @@ from ..passes.adjoint import generate_adjoint
 from ..passes.batching import batch_interpret, moveaxis, to_front
 from ..passes.optimize import optimize
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
-from ..tracer.tracer import ACTIVE, SymbolicTensor, Tracer, TracerError, _converted, read_guarded, same_value, trace
+from ..tracer.tracer import (ACTIVE, SymbolicTensor, Tracer, TracerError, _converted, float_bits, read_guarded,
+                             same_value, trace)
 from .compiled import _after_trace, _arg_type, _backend_of, _closure_guards, _param_names, trace_float
 from .grad_mode import is_grad_enabled
 from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
-from .transforms import _as_differentiable, non_float_error
+from .transforms import _as_differentiable, check_holomorphic, non_float_error
 from .tensor import Tensor
 
 __all__ = ["vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "elementwise_grad",
@@ -193,8 +194,9 @@ def _trace_user(fn, args: tuple, has_aux: bool, what: str, types: list | None = 
     if ACTIVE.stack:  # the Python state this trace read (train/eval flags) guards the enclosing one too
         ACTIVE.stack[-1].guards.update(tracer.guards)
     if tracer.random_inputs:
-        raise NotImplementedError(f"{what} of a function that draws random numbers (dropout in training mode) is "
-                                  f"not supported: call .eval() on the module first")
+        raise NotImplementedError(f"{what} of a function that draws random numbers (gg.randn, gg.rand, ... or dropout "
+                                  f"in training mode) is not supported: draw them outside and pass them as arguments "
+                                  f"(mapped by vmap's in_axes), or call .eval() on the module first")
     if tracer.assignments:
         raise NotImplementedError(f"{what} of a function that updates module buffers (a BatchNorm in training "
                                   f"mode) is not supported: call .eval() on the module first")
@@ -404,6 +406,10 @@ class Staged:
             t = _arg_type(leaf)
             if t is not None:
                 parts.append((t.shape, t.dtype))
+            elif type(leaf) is float:  # bit for bit: 0.0 == -0.0, but copysign or 1 / s tells them apart
+                parts.append(("static", "float", float_bits(leaf)))
+            elif isinstance(leaf, np.generic):  # by dtype and bits, as compile does (not by id: a new object each call)
+                parts.append(("static", leaf.dtype.str, leaf.tobytes()))
             elif isinstance(leaf, (int, float, bool, str, type(None))):
                 parts.append(("static", type(leaf).__name__, leaf))
             else:
@@ -459,7 +465,14 @@ class Staged:
         return _Entry(graph, optimized, holder["tree"], list(tracer.captured), [_arg_type(t) for t in tracer.captured],
                       _after_trace(guards, self.fn, tracer.captured) + list(tracer.guards.values()))
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:  # Python's own message named Staged.__call__, which the user never wrote
+            fn = self.fn
+            while isinstance(fn, Staged):  # hessian is jacfwd(jacrev(fn)): name the user's function
+                fn = fn.fn
+            raise TypeError(f"{self.kind} of {_name(fn)}: keyword arguments ({', '.join(kwargs)}) are not "
+                            f"supported; pass them positionally, or bind them first: "
+                            f"gg.{self.kind}(functools.partial({_name(fn)}, {next(iter(kwargs))}=...))")
         args = self._prepare(args)
         entry = self._entry(args)
         leaves, _ = tree_flatten(args)
@@ -624,7 +637,7 @@ def value_and_grad_with_aux(fn, argnums=0, what: str = "value_and_grad"):
     return Staged(impl, fn, what, lambda n: _to_argnums(argnums, n - 1, what))
 
 
-def jacrev(fn, argnums=0, has_aux: bool = False):
+def jacrev(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Jacobian of ``fn`` by reverse mode: one VJP per output element, batched (JAX's ``jacrev``).
 
     The result has the output's structure, each leaf holding an array of shape ``out.shape + arg.shape`` (a tuple
@@ -635,6 +648,8 @@ def jacrev(fn, argnums=0, has_aux: bool = False):
     array([[2., 0.],
            [0., 4.]])
     """
+    check_holomorphic(holomorphic, "jacrev")
+
     def impl(*args):
         nums = _nums(argnums, len(args), "jacrev")
         vg = _vjp_graph(fn, args, _diff_mask(args, nums), has_aux, "jacrev")
@@ -696,7 +711,7 @@ def _jacobian_tree(jac, tr: _Traced, grad_for: list, args: tuple, nums: _Nums):
     return tree_unflatten(tr.out_tree, per_out)
 
 
-def jacfwd(fn, argnums=0, has_aux: bool = False):
+def jacfwd(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Jacobian of ``fn`` by forward mode: one JVP per input element, batched (JAX's ``jacfwd``); the same
     layout as ``jacrev``.
 
@@ -705,6 +720,8 @@ def jacfwd(fn, argnums=0, has_aux: bool = False):
     array([[1., 0.],
            [0., 1.]])
     """
+    check_holomorphic(holomorphic, "jacfwd")
+
     def impl(*args):
         nums = _nums(argnums, len(args), "jacfwd")
         jg = _jvp_graph(fn, args, _diff_mask(args, nums), has_aux, "jacfwd")
@@ -751,7 +768,7 @@ def jacfwd(fn, argnums=0, has_aux: bool = False):
     return Staged(impl, fn, "jacfwd", lambda n: _to_argnums(argnums, n, "jacfwd"))
 
 
-def hessian(fn, argnums=0, has_aux: bool = False):
+def hessian(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Hessian of a scalar ``fn``: ``jacfwd(jacrev(fn))`` (forward over reverse), as in JAX.
 
     >>> import numpy as np, graphgrad as gg
@@ -759,6 +776,7 @@ def hessian(fn, argnums=0, has_aux: bool = False):
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
+    check_holomorphic(holomorphic, "hessian")
     staged = jacfwd(jacrev(fn, argnums, has_aux), argnums, has_aux)
     staged.kind, staged.name = "hessian", f"hessian_{_name(fn)}"
     staged.__name__ = staged.name
@@ -970,6 +988,10 @@ def linearize(fn, *primals):
         outs = phases.run_first(_dyn(primals), _captured(tr.captured))
 
     def f_jvp(*tangents):
+        # a number is a 0-d array, as a primal given as a number was (jvp's tangents are treated alike)
+        leaves, tree = tree_flatten(tangents)
+        tangents = tree_unflatten(tree, [np.asarray(t) if isinstance(t, (int, float, np.number)) and not
+                                         isinstance(t, bool) else t for t in leaves])
         _check_tangents(primals, tuple(tangents), "linearize")
         dyn = _dyn(primals)
         t_dyn = [t for p, t in zip(tree_flatten(primals)[0], tree_flatten(tangents)[0]) if _is_dynamic(p)]
@@ -997,32 +1019,51 @@ def hvp(fn, primals, tangents):
 # -- vmap ------------------------------------------------------------------------------------------
 
 def _axes_per_leaf(axes, tree_args, what: str) -> list:
-    """``in_axes``/``out_axes`` (an int or None for everything, or one entry per argument, each an int, None or a
-    pytree of the argument's structure) as one entry per leaf."""
-    out = []
+    """``in_axes`` (an int or None for everything, or one entry per argument, each an int, None or a pytree prefix
+    of the argument) as one entry per leaf."""
     if axes is None or isinstance(axes, int):
         return [axes] * len(tree_flatten(tree_args)[0])
     if not isinstance(axes, (tuple, list)) or len(axes) != len(tree_args):
         raise ValueError(f"vmap: {what} must be an int, None, or a tuple with one entry per argument "
                          f"({len(tree_args)}), got {axes!r}")
+    out = []
     for i, (spec, arg) in enumerate(zip(axes, tree_args)):
-        leaves, tree = tree_flatten(arg)
-        if spec is None or isinstance(spec, int):
-            out += [spec] * len(leaves)
-            continue
-        spec_leaves, spec_tree = tree_flatten(spec, is_leaf=lambda s: s is None)
-        if spec_tree != tree:
-            raise ValueError(f"vmap: {what}[{i}] {spec!r} does not match the structure of argument {i} ({tree!r})")
-        out += spec_leaves
+        out += _prefix_leaves(spec, tree_flatten(arg)[1], f"{what}[{i}]", f"argument {i}")
     return out
 
 
-def vmap(fn, in_axes=0, out_axes=0):
+def _prefix_leaves(spec, tree: TreeDef, what: str, of: str) -> list:
+    """One axis per leaf of ``tree`` from ``spec``, a pytree prefix of it (JAX's rule): an int or None stands for
+    every leaf under it. Tuples and lists match each other by position; dicts match dicts by key, never by
+    position, since a dict's leaves are in sorted key order."""
+    if spec is None or isinstance(spec, int):
+        return [spec] * tree.num_leaves
+    # a namedtuple matches only its own class (a pytree node of its own, as in JAX)
+    kind = "dict" if type(spec) is dict else "sequence" if type(spec) in (tuple, list) else \
+        ("namedtuple", type(spec)) if isinstance(spec, tuple) and hasattr(type(spec), "_fields") else None
+    mismatch = ValueError(f"vmap: {what} {spec!r} is not a prefix of the structure of {of} ({tree!r}): "
+                          f"give an int or None, or a container of the same kind, length and keys")
+    if kind is None or kind != ("dict" if tree.kind == "dict" else "sequence" if tree.kind in ("tuple", "list")
+                                else ("namedtuple", tree.meta[0]) if tree.kind == "namedtuple" else None):
+        raise mismatch
+    if kind == "dict":
+        if set(spec) != set(tree.meta):
+            raise mismatch
+        specs = [spec[k] for k in tree.meta]
+    elif len(spec) != len(tree.children):
+        raise mismatch
+    else:
+        specs = list(spec)
+    return [ax for sub, child in zip(specs, tree.children) for ax in _prefix_leaves(sub, child, what, of)]
+
+
+def vmap(fn, in_axes=0, out_axes=0, axis_size: int | None = None):
     """Vectorize ``fn`` over an axis of its arguments (JAX's ``vmap``): ``fn`` is written for one example; the
     vmapped function runs every primitive once, batched by its op's rule, in one generated module.
 
     ``in_axes``: the mapped axis of each argument (None: the same for every example). ``out_axes``: where the
-    batch axis goes in the outputs.
+    batch axis goes in the outputs. ``axis_size``: the number of examples, needed only when no argument is
+    mapped (each output is then the same for every example, stacked ``axis_size`` times).
 
     >>> import numpy as np, graphgrad as gg
     >>> w = np.array([1.0, 2.0]); X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -1057,16 +1098,16 @@ def vmap(fn, in_axes=0, out_axes=0):
                                  f"{names[i]} has size {t.shape[ax]} along axis {ax}")
             dims.append(ax)
             types.append(TensorType(t.shape[:ax] + t.shape[ax + 1:], t.dtype))
+        if axis_size is not None and size is not None and axis_size != size:
+            raise ValueError(f"vmap got axis_size={axis_size}, but {first} has size {size} along its mapped axis")
+        size = axis_size if size is None else size
         if size is None:
-            raise ValueError("vmap: no argument is mapped (in_axes are all None); at least one must be")
+            raise ValueError("vmap: no argument is mapped (in_axes are all None): map one, or give axis_size")
         tr = _trace_user(fn, args, False, "vmap", types=types)
         dyn = [leaves[i] for i in tr.dynamic]
         graph = optimize(eliminate_dead_nodes(tr.graph))
         results = batch_interpret(graph, dyn + _captured(tr.captured), dims + [None] * len(tr.captured))
-        if isinstance(out_axes, (tuple, list)):
-            o_axes = _axes_per_leaf(out_axes, tree_unflatten(tr.out_tree, [0] * tr.n_out), "out_axes")
-        else:
-            o_axes = [out_axes] * tr.n_out
+        o_axes = _prefix_leaves(out_axes, tr.out_tree, "out_axes", "the output")
         outs = []
         for i, ((v, d), ax) in enumerate(zip(results, o_axes)):
             if ax is None:
@@ -1075,6 +1116,9 @@ def vmap(fn, in_axes=0, out_axes=0):
                 outs.append(v)
                 continue
             v = _broadcast_front(v, d, size)
+            if not -v.ndim <= ax < v.ndim:  # moveaxis would wrap it around, putting the batch axis elsewhere
+                raise ValueError(f"vmap: out_axes {ax} is out of range for output {i} of shape {list(v.shape)} (the "
+                                 f"batch axis included)")
             outs.append(moveaxis(v, 0, ax) if v.ndim > 1 else v)
         return tree_unflatten(tr.out_tree, outs)
 

@@ -20,7 +20,7 @@ from ..codegen.python import module_source
 from ..ir.interpret import interpret
 from ..ir.registry import default_float
 from ..ir.types import dtype_name
-from ..tracer.tracer import ACTIVE, SymbolicTensor, _converted
+from ..tracer.tracer import ACTIVE, SymbolicTensor, _converted, float_bits
 from .compiled import (_after_trace, _arg_type, _closure_guards, _param_names, _signature_text, _still_valid,
                        build_specialization, check_types_enabled, trace_float)
 from .grad_mode import is_grad_enabled
@@ -73,8 +73,9 @@ def _as_differentiable(x):
 
 
 def _static_key(x):
-    """A non-array leaf keys the specialization by value (and type: 1, 1.0 and True trace differently)."""
-    key = ("static", type(x).__name__, x)
+    """A non-array leaf keys the specialization by value (and type: 1, 1.0 and True trace differently); a float
+    bit for bit, as compile does: 0.0 == -0.0, but a function may tell them apart (copysign, 1 / s)."""
+    key = ("static", type(x).__name__, float_bits(x) if type(x) is float else x)
     hash(key)  # TypeError for an unhashable leaf: the caller then does not cache
     return key
 
@@ -150,6 +151,14 @@ class _ValueAndGrad:
                 raise non_float_error(self.what, self.fn, layout.owner[j], layout.n_args, paths[j], x)
 
     def _spec(self, layout: _Layout, nums: tuple):
+        spec = self._find_spec(layout, nums)
+        if ACTIVE.stack:  # what fn's trace read guards the enclosing trace too (vmap(grad(f)), cached or not)
+            enclosing = ACTIVE.stack[-1]
+            for guard in spec.guards:
+                enclosing.guard(*guard)
+        return spec
+
+    def _find_spec(self, layout: _Layout, nums: tuple):
         try:
             key = layout.key(nums)
         except TypeError:  # an unhashable static leaf: trace this call without caching it
@@ -340,7 +349,14 @@ class _ValueAndGrad:
         return value, (picked[0] if isinstance(self.argnums, int) else tuple(picked))
 
 
-def value_and_grad(fn, argnums=0, has_aux: bool = False):
+def check_holomorphic(holomorphic: bool, what: str) -> None:
+    """JAX's ``holomorphic`` flag: False (the default) is what graphgrad does; graphgrad has no complex dtypes."""
+    if holomorphic:
+        raise NotImplementedError(f"{what}(holomorphic=True): graphgrad has no complex dtypes; its derivatives are "
+                                  f"of real functions (holomorphic=False)")
+
+
+def value_and_grad(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """``f -> (lambda *args: (f(*args), gradient of f w.r.t. args[argnums]))`` for a scalar ``f``.
 
     Arguments may be arrays, tensors, Python floats or tuples/lists/dicts of them; a gradient has its
@@ -357,12 +373,13 @@ def value_and_grad(fn, argnums=0, has_aux: bool = False):
     >>> value, aux, g
     (array(5.), array(1.5), array([2., 4.]))
     """
+    check_holomorphic(holomorphic, "value_and_grad")
     if has_aux:
         return _with_aux(fn, argnums, "value_and_grad", lambda value_aux, grads: (value_aux, grads))
     return _ValueAndGrad(fn, argnums)
 
 
-def grad(fn, argnums=0, has_aux: bool = False):
+def grad(fn, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The gradient of a scalar function, as a function (composable: ``grad(grad(f))``). With ``has_aux=True``
     (JAX's), ``f`` returns a pair ``(scalar, aux)`` and the result is ``(gradient, aux)``.
 
@@ -374,6 +391,7 @@ def grad(fn, argnums=0, has_aux: bool = False):
     >>> gg.grad(lambda x: ((x ** 3).sum(), {"top": x.max()}), has_aux=True)(np.array([1.0, 2.0]))
     (array([ 3., 12.]), {'top': array(2.)})
     """
+    check_holomorphic(holomorphic, "grad")
     if has_aux:
         return _with_aux(fn, argnums, "grad", lambda value_aux, grads: (grads, value_aux[1]))
     return _Grad(fn, argnums)

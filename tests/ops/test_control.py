@@ -256,3 +256,28 @@ def test_a_tensor_whose_shape_a_branch_or_body_changes_is_refused_not_broadcast(
     # a Python number still broadcasts, and a carry that starts as one still widens
     assert gg.compile(lambda x: gg.cond(x.sum() > 0, lambda: 0.0, lambda: x))(x).tolist() == [0.0, 0.0]
     assert gg.compile(lambda x: gg.fori_loop(0, 3, lambda i, c: c + x, 0.0))(x).tolist() == [3.0, 6.0]
+
+
+def test_scan_and_loops_take_numpy_arrays_while_traced():
+    # an ndarray carry or xs was "scan: expected a tensor or a number, got ndarray" under compile and the
+    # transforms (lax.scan takes arrays); it is a constant of the trace, as in any op
+    xs = np.array([0.5, -1.0, 2.0])
+    w = np.array([0.3, -0.7])
+
+    def f(w):
+        c, ys = gg.scan(lambda c, x: ((c * x).tanh() + w, c.sum()), np.ones(2), xs)
+        return c * ys.sum()
+
+    def f_np(w):
+        c, ys = np.ones(2), []
+        for x in xs:
+            ys.append(c.sum())
+            c = np.tanh(c * x) + w
+        return c * sum(ys)
+
+    np.testing.assert_allclose(gg.compile(f)(gg.tensor(w)).numpy(), f_np(w), rtol=1e-12)
+    jac = np.stack([(f_np(w + e) - f_np(w - e)) / 2e-6 for e in np.eye(2) * 1e-6], axis=1)
+    np.testing.assert_allclose(gg.jacfwd(f)(w), jac, rtol=1e-6)
+    np.testing.assert_allclose(gg.jacrev(f)(w), jac, rtol=1e-6)
+    out = gg.compile(lambda n: gg.fori_loop(0, n, lambda i, a: a * 2, np.ones(2)))(gg.tensor(3))
+    np.testing.assert_allclose(out.numpy(), np.full(2, 8.0))

@@ -470,3 +470,29 @@ def test_grad_of_a_bool_or_integer_output_is_a_type_error_not_zeros(f):
     a mistake (a comparison where a value was meant)."""
     with pytest.raises(TypeError, match=r"real-valued \(floating point\) output; <lambda> returns (bool|i64)\[\]"):
         gg.grad(f)(np.array([1.0, 2.0, 3.0]))
+
+
+def test_has_aux_returns_the_aux_values_beside_the_gradient():
+    # JAX's has_aux for grad and value_and_grad (a TypeError about an unexpected keyword before)
+    X = np.random.default_rng(0).standard_normal((4, 3))
+    w = np.array([0.3, -0.2, 0.5])
+
+    def loss(w, x):
+        pred = gnp.tanh(x @ w)
+        return gnp.sum(pred ** 2), {"pred": pred}
+
+    g, aux = gg.grad(loss, has_aux=True)(w, X)
+    np.testing.assert_allclose(g, numeric_grad(lambda w, x: loss(w, x)[0], w, X), rtol=1e-7)
+    np.testing.assert_allclose(aux["pred"], np.tanh(X @ w), rtol=1e-12)
+    (value, aux), (gx, gw) = gg.value_and_grad(loss, argnums=(1, 0), has_aux=True)(w, X)
+    np.testing.assert_allclose(value, np.sum(np.tanh(X @ w) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(gw, g, rtol=1e-12)
+    np.testing.assert_allclose(gx, numeric_grad(lambda w, x: loss(w, x)[0], w, X, argnum=1), rtol=1e-7)
+    # per-example gradients with per-example aux; a Python float keeps a scalar gradient
+    per, aux = gg.vmap(gg.grad(loss, has_aux=True), in_axes=(None, 0))(w, X)
+    np.testing.assert_allclose(per, np.stack([gg.grad(lambda w: loss(w, x)[0])(w) for x in X]), rtol=1e-12)
+    assert aux["pred"].shape == (4,)
+    g, aux = gg.grad(lambda s: (s ** 3, s * 2), has_aux=True)(2.0)
+    assert isinstance(g, np.float64) and g == 12.0 and aux == 4.0
+    with pytest.raises(TypeError, match="must return a pair"):
+        gg.grad(lambda x: x.sum(), has_aux=True)(w)

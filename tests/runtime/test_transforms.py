@@ -1,5 +1,7 @@
 """JAX's transforms (vjp, jvp, linearize, jacrev, jacfwd, hessian, hvp, elementwise_grad) against finite
 differences in float64, against each other, and composed with each other and with compile."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -352,3 +354,114 @@ def test_grad_of_a_function_of_empty_containers_is_empty_containers():
     for f, out in ((lambda x: True, r"bool\[\]"), (lambda x: np.ones(2), r"float64\[2\]")):  # as a traced output
         with pytest.raises(TypeError, match=f"real-valued scalar output; <lambda> returns {out}"):
             gg.grad(f)([])
+
+
+def test_a_static_float_keys_its_specialization_bit_for_bit():
+    # 0.0 == -0.0, so a value-keyed specialization for s=0.0 answered s=-0.0 as well: copysign(1, s) gave +1
+    x = np.array([1.0, 2.0])
+    f = lambda x, s: x * np.copysign(1.0, s)  # noqa: E731
+    g = gg.grad(lambda x, s: f(x, s).sum())
+    v = gg.vmap(f, in_axes=(0, None))
+    j = gg.jacrev(f)
+    for s in (0.0, -0.0):
+        sign = np.copysign(1.0, s)
+        np.testing.assert_array_equal(g(x, s), np.full(2, sign))
+        np.testing.assert_array_equal(v(x, s), sign * x)
+        np.testing.assert_array_equal(j(x, s), sign * np.eye(2))
+
+
+@pytest.mark.parametrize("transform", [gg.vmap, gg.jacrev, gg.jacfwd, gg.hessian, gg.elementwise_grad])
+def test_keyword_arguments_are_refused_naming_the_function_and_the_way_out(transform):
+    # Python's message named Staged.__call__ ("got an unexpected keyword argument 'k'")
+    def scaled(x, k=1.0):
+        return (x * k).sum()
+
+    with pytest.raises(TypeError, match=r"of scaled: keyword arguments \(k\) are not supported.*functools.partial"):
+        transform(scaled)(np.ones((2, 3)), k=2.0)
+
+
+
+SCALE = 2.0
+
+
+def _scaled_loss(w):
+    return ((w * SCALE).sum()) ** 2
+
+
+@pytest.mark.parametrize("make, batched", [(lambda f: gg.vmap(gg.grad(f)), True),
+                                           (lambda f: (lambda t: lambda X: t(X)[1])(gg.vmap(gg.value_and_grad(f))), True),
+                                           (lambda f: gg.jacrev(gg.grad(f)), False),
+                                           (lambda f: gg.jacfwd(gg.grad(f)), False)])
+def test_a_transform_of_grad_retraces_when_a_global_the_function_reads_changes(make, batched, monkeypatch):
+    # grad's specialization was guarded by SCALE, but a transform of it was not told: vmap(grad(f)) kept
+    # returning the gradient for SCALE = 2 after SCALE became 3
+    X = np.array([[1.0, 2.0], [0.5, -1.0]])
+    arg = X if batched else X[0]
+    transformed = make(_scaled_loss)
+    before = transformed(arg)
+    monkeypatch.setitem(globals(), "SCALE", 3.0)
+    expected = make(_scaled_loss)(arg)
+    np.testing.assert_allclose(expected, before * 9 / 4, rtol=1e-12)  # the gradient is 2 * SCALE ** 2 * sum(w)
+    np.testing.assert_allclose(transformed(arg), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("transform", [gg.grad, gg.value_and_grad, gg.jacrev, gg.jacfwd, gg.hessian])
+def test_holomorphic_false_is_accepted_and_true_refused(transform):
+    # JAX code passes holomorphic=False explicitly; it was a TypeError about an unexpected keyword
+    f = lambda x: (x ** 3).sum()  # noqa: E731
+    x = np.array([1.0, 2.0])
+    out = transform(f, holomorphic=False)(x)
+    expected = transform(f)(x)
+    for a, b in zip(out if isinstance(out, tuple) else (out,), expected if isinstance(expected, tuple) else (expected,)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(NotImplementedError, match="no complex dtypes"):
+        transform(f, holomorphic=True)
+
+
+@pytest.mark.parametrize("transform", [gg.jacrev, gg.jacfwd, gg.hessian, gg.elementwise_grad])
+def test_numpy_float_scalars_are_differentiated_in_their_dtype(transform):
+    # np.float32(2.0) was "requires real-valued (floating point) inputs, got float32" (gg.grad took it)
+    out = transform(lambda x: x ** 3)(np.float32(2.0))
+    assert np.asarray(out).dtype == np.float32 and np.asarray(out).shape == ()
+    np.testing.assert_allclose(out, 12.0, rtol=1e-6)  # 3 x^2 and 6 x are both 12 at x = 2
+    y, t = gg.jvp(lambda x: x ** 3, (np.float32(2.0),), (np.float32(1.0),))
+    assert np.asarray(t).dtype == np.float32 and t == 12.0
+
+
+def test_a_static_numpy_scalar_keys_its_specialization_by_value():
+    # keyed by id(), each call with a new np.float32/np.int64 object traced and cached the function again
+    X = np.ones((2, 3), np.float32)
+    f = gg.vmap(lambda x, s: x * s, in_axes=(0, None))
+    j = gg.jacrev(lambda x, n: x * n)
+    for k in (1, 2, 1, 2, 1):
+        np.testing.assert_array_equal(f(X, np.float32(k)), X * k)
+        np.testing.assert_array_equal(j(X[0], np.int64(k)), k * np.eye(3))
+    assert len(f._cache) == 2 and len(j._cache) == 2
+
+
+def test_linearize_takes_numbers_as_tangents_of_numbers():
+    # f_jvp(1.0) was "tangent 0 must have the primal's shape f64[]; got float" (jvp took 1.0)
+    f = lambda x, s: (x * s).sin()  # noqa: E731
+    y, f_jvp = gg.linearize(f, np.array([0.5, 1.0]), 3.0)
+    _, expected = gg.jvp(f, (np.array([0.5, 1.0]), 3.0), (np.array([1.0, 0.0]), 2.0))
+    np.testing.assert_allclose(f_jvp(np.array([1.0, 0.0]), 2.0), expected, rtol=1e-12)
+
+
+def _noisy_objective(m):  # HIPS autograd's black-box VI draws its sample inside the objective
+    eps = np.random.randn(3)
+    return ((m + eps) ** 2).sum()
+
+
+@pytest.mark.parametrize("make, arg", [(gg.grad, np.zeros(3)), (lambda f: gg.vmap(gg.grad(f)), np.zeros((2, 3))),
+                                       (gg.jacrev, np.zeros(3)), (gg.compile, gg.zeros(3, dtype=gg.float64))])
+def test_numpy_random_draws_while_traced_warn_and_are_drawn_again(make, arg):
+    # the sample became a constant of the traced function: every call silently reused the same noise
+    f = make(_noisy_objective)
+    with pytest.warns(UserWarning, match="drew random numbers from NumPy's global random generator"):
+        first = np.asarray(f(arg))
+    with pytest.warns(UserWarning):
+        second = np.asarray(f(arg))
+    assert not np.allclose(first, second)  # a new sample at each call, as HIPS autograd draws eagerly
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make(lambda m: ((m + np.ones(3)) ** 2).sum())(arg)

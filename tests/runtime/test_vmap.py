@@ -119,6 +119,21 @@ def test_gather_and_scatter_rows_and_convolution():
     np.testing.assert_allclose(g, loop(gg.grad(conv, argnums=1), (0, None), images, weight), rtol=1e-10)
 
 
+
+@pytest.mark.parametrize("axes", [(0, 0), (1, 0), (0, 1)])
+def test_negative_row_indices_count_from_each_examples_own_end(axes):
+    # x[i] with x and i both batched: i = -1 is the example's last row (it was the previous example's last
+    # row: the rows were offset into one stacked table), and out-of-range rows raise as NumPy does
+    tables = np.moveaxis(RNG.standard_normal((4, 5, 2)), 0, axes[0])
+    idx = np.moveaxis(np.array([[0, -1], [-5, 2], [-2, 4], [-3, 1]]), 0, axes[1])
+    f = lambda t, i: t[i] * 2  # noqa: E731
+    np.testing.assert_allclose(gg.vmap(f, in_axes=axes)(tables, idx), loop(f, axes, tables, idx), rtol=1e-12)
+    g = gg.vmap(gg.grad(lambda t, i: (t[i] ** 3).sum()), in_axes=axes)(tables, idx)
+    expected = loop(lambda t, i: gg.grad(lambda t: (t[i] ** 3).sum())(t), axes, tables, idx)
+    np.testing.assert_allclose(g, expected, rtol=1e-12)
+    with pytest.raises(IndexError):
+        gg.vmap(f, in_axes=axes)(tables, np.where(idx == 4, 5, idx))
+
 def loss(w, x, y):
     return ((x @ w).tanh() - y) ** 2
 
@@ -153,6 +168,53 @@ def test_out_axes_pytrees_and_tensors():
     shared = gg.vmap(lambda x, w: (x * 0).sum() + w.sum(), in_axes=(0, None))(X.numpy(), p["w"])
     np.testing.assert_allclose(shared, np.full(3, p["w"].sum()))
 
+
+
+def test_out_axes_out_of_range_is_refused():
+    # moveaxis wrapped an out-of-range out_axes around: out_axes=2 on a (4, 3) result gave (4, 3), -3 gave (3, 4),
+    # and a scalar function's out_axes=1 was ignored; JAX refuses all three
+    X = RNG.standard_normal((4, 3))
+    for f, ax in ((lambda x: x * 2, 2), (lambda x: x * 2, -3), (lambda x: x.sum(), 1)):
+        with pytest.raises(ValueError, match=f"out_axes {ax} is out of range for output 0"):
+            gg.vmap(f, out_axes=ax)(X)
+    np.testing.assert_allclose(gg.vmap(lambda x: x * 2, out_axes=-2)(X), X * 2)
+    np.testing.assert_allclose(gg.vmap(lambda x: x * 2, out_axes=-1)(X), (X * 2).T)
+
+
+def test_axes_are_pytree_prefixes():
+    X, W = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 4))
+    # out_axes as a dict for a dict output (a TypeError before), matched by key
+    out = gg.vmap(lambda x: {"q": x[:2, None] * x, "p": x * 2}, out_axes={"q": 2, "p": 1})(X)
+    np.testing.assert_allclose(out["p"], (X * 2).T)
+    np.testing.assert_allclose(out["q"], np.moveaxis(X[:, :2, None] * X[:, None], 0, 2))
+    # a tuple cannot stand for a dict (its leaves are in sorted key order, not the order the dict was written)
+    with pytest.raises(ValueError, match=r"out_axes \(1, 2\) is not a prefix of the structure of the output"):
+        gg.vmap(lambda x: {"q": x, "p": x * 2}, out_axes=(1, 2))(X)
+    with pytest.raises(ValueError, match=r"out_axes \(1,\) is not a prefix"):
+        gg.vmap(lambda x: x * 2, out_axes=(1,))(X)  # a TypeError about len(int) before
+    # an entry of in_axes may be a prefix of its argument: (None, 1) for (w, (x, y)) maps both x and y
+    f = lambda p, v: p[0] * (p[1][0] + p[1][1]) + v  # noqa: E731
+    out = gg.vmap(f, in_axes=((None, 1), 0))((X[0], (W, W * 3)), X)
+    np.testing.assert_allclose(out, X[0] * (W.T + 3 * W.T) + X)
+    with pytest.raises(ValueError, match=r"in_axes\[0\] \{'a': 0\} is not a prefix of the structure of argument 0"):
+        gg.vmap(lambda p: p["a"] * p["b"], in_axes=({"a": 0},))({"a": X, "b": X})
+
+
+def test_axis_size_when_no_argument_is_mapped():
+    # JAX's axis_size (a TypeError about an unexpected keyword before)
+    w = RNG.standard_normal(2)
+    np.testing.assert_allclose(gg.vmap(lambda w: w * 2, in_axes=None, axis_size=3)(w), np.stack([w * 2] * 3))
+    out = gg.vmap(lambda w, x: (w * 2, x), in_axes=(None, 0), axis_size=3, out_axes=(1, 0))(w, np.ones(3))
+    np.testing.assert_allclose(out[0], np.stack([w * 2] * 3, axis=1))
+    with pytest.raises(ValueError, match="axis_size=4, but x has size 3"):
+        gg.vmap(lambda w, x: w * x, in_axes=(None, 0), axis_size=4)(w, np.ones(3))
+
+
+@pytest.mark.parametrize("transform", [gg.vmap, gg.jacrev, gg.jacfwd])
+def test_random_draws_are_refused_with_advice_that_fits_them(transform):
+    # the message only said "call .eval() on the module first", which does not help with gg.randn
+    with pytest.raises(NotImplementedError, match=r"draws random numbers \(gg.randn.*draw them outside and pass them"):
+        transform(lambda x: x + gg.randn(3))(np.ones((2, 3)))
 
 def test_vmap_of_vmap_and_jacobians():
     X = RNG.standard_normal((2, 3, 4))
