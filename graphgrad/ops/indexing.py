@@ -332,14 +332,19 @@ primitive("gather", memory="fresh", batch=_along_dim_batch, rows=_gather_dim_row
           fn=gather, tensor="gather", gg="gather", numpy="take_along_axis", numpy_fn=_take_along_axis)
 
 
-def _scatter_add_type(inputs, dim):
+def _scatter_type(op: str, inputs, dim) -> TensorType:
+    """The type of ``op`` scattering ``src`` into ``x`` at ``index`` along ``dim``: ``x``'s."""
     x, index, src = inputs
-    _check_index("scatter_add", x, dim, index)
+    _check_index(op, x, dim, index)
     if src.dtype != x.dtype:
         raise ShapeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if tuple(src.shape) != tuple(index.shape):
-        raise ShapeError(f"scatter_add: src {list(src.shape)} must have the index's shape {list(index.shape)}")
+        raise ShapeError(f"{op}: src {list(src.shape)} must have the index's shape {list(index.shape)}")
     return TensorType(x.shape, x.dtype)
+
+
+def _scatter_add_type(inputs, dim):
+    return _scatter_type("scatter_add", inputs, dim)
 
 
 def _scatter_add_expr(a, xp, out, dim):
@@ -1035,13 +1040,7 @@ _SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 
 
 def _scatter_reduce_type(inputs, dim, reduce, include_self):
-    x, index, src = inputs
-    _check_index("scatter_reduce", x, dim, index)
-    if src.dtype != x.dtype:
-        raise ShapeError("scatter(): Expected self.dtype to be equal to src.dtype")
-    if tuple(src.shape) != tuple(index.shape):
-        raise ShapeError(f"scatter_reduce: src {list(src.shape)} must have the index's shape {list(index.shape)}")
-    return TensorType(x.shape, x.dtype)
+    return _scatter_type("scatter_reduce", inputs, dim)
 
 
 def _scatter_reduce_expr(a, xp, out, dim, reduce, include_self):

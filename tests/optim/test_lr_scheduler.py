@@ -22,7 +22,8 @@ def _run(schedule, epochs):
     return np.array(rates)
 
 
-@pytest.mark.parametrize("make, closed", [
+#: (scheduler maker, its lr at epoch e as a closed form of the base lr)
+CLOSED_FORMS = [
     (lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5), lambda base, e: base * 0.5 ** (e // 3)),
     (lambda o: lr_scheduler.MultiStepLR(o, milestones=[2, 5, 5], gamma=0.1),
      lambda base, e: base * 0.1 ** ((e >= 2) + 2 * (e >= 5))),
@@ -30,7 +31,10 @@ def _run(schedule, epochs):
     (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=6, eta_min=0.01),
      lambda base, e: 0.01 + (base - 0.01) * (1 + math.cos(math.pi * e / 6)) / 2),
     (lambda o: lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + e)), lambda base, e: base / (1 + e)),
-])
+]
+
+
+@pytest.mark.parametrize("make, closed", CLOSED_FORMS)
 def test_schedules_match_their_closed_forms_for_every_group(make, closed):
     opt = _optimizer(groups=2)
     rates = _run(make(opt), 12)
@@ -82,15 +86,7 @@ def test_plateau_reduces_a_group_added_after_it_was_made():
         schedule.step(2.0)
 
 
-@pytest.mark.parametrize("make, closed", [
-    (lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5), lambda base, e: base * 0.5 ** (e // 3)),
-    (lambda o: lr_scheduler.MultiStepLR(o, milestones=[2, 5, 5], gamma=0.1),
-     lambda base, e: base * 0.1 ** ((e >= 2) + 2 * (e >= 5))),
-    (lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9), lambda base, e: base * 0.9 ** e),
-    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=6, eta_min=0.01),
-     lambda base, e: 0.01 + (base - 0.01) * (1 + math.cos(math.pi * e / 6)) / 2),
-    (lambda o: lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + e)), lambda base, e: base / (1 + e)),
-])
+@pytest.mark.parametrize("make, closed", CLOSED_FORMS)
 def test_step_with_an_epoch_jumps_there_through_the_closed_form(make, closed):
     opt = _optimizer(groups=2)
     schedule = make(opt)
