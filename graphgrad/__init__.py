@@ -26,6 +26,7 @@ from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is
                                 no_grad, set_grad_enabled)
 from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
+from .tracer.tracer import SymbolicTensor
 from .runtime.torch_api import install as _install_torch_signatures
 
 _install_torch_signatures(_FUNCTIONS)  # PyTorch's argument names and out= on graphgrad.add, graphgrad.exp, ...
@@ -59,7 +60,8 @@ def __getattr__(name: str):
 
 
 def is_tensor(obj) -> bool:
-    return isinstance(obj, Tensor)
+    # a traced value inside a compiled function stands for a Tensor, as the same code sees one eagerly
+    return isinstance(obj, (Tensor, SymbolicTensor))
 
 
 def numel(t: Tensor) -> int:

@@ -303,8 +303,24 @@ def must_be_static(test, why: str):
     return test
 
 
+#: the eager tensor class (``graphgrad.Tensor``, installed by the runtime, which sits above this layer)
+TENSOR_CLASSES: list = []
+
+
+def _stands_for_tensor(classinfo) -> bool:
+    """Whether ``isinstance(t, classinfo)`` is True for an eager ``graphgrad.Tensor`` ``t`` that is not a
+    Parameter: the class itself, a base of it, or a tuple naming one."""
+    if isinstance(classinfo, tuple):
+        return any(_stands_for_tensor(c) for c in classinfo)
+    return isinstance(classinfo, type) and any(issubclass(t, classinfo) for t in TENSOR_CLASSES)
+
+
 def call(f, /, *args, **kwargs):
     """Call ``f``, converting it first when it is one of the user's Python functions (or methods)."""
+    if f is isinstance and len(args) == 2 and isinstance(args[0], SymbolicTensor):
+        # a traced value stands for the eager Tensor the same code sees outside a trace: `if isinstance(x,
+        # torch.Tensor)` takes eager's branch (SymbolicTensor is not a subclass of Tensor)
+        return isinstance(*args) or _stands_for_tensor(args[1])
     if ACTIVE.stack:
         fn = f.__func__ if isinstance(f, types.MethodType) else f
         if isinstance(fn, types.FunctionType) and _is_user_file(fn.__code__.co_filename) \

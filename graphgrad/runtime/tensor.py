@@ -1315,3 +1315,12 @@ def _explain(op: str, inputs: tuple, attrs: dict, error: Exception) -> Exception
             return better
     described = ", ".join(str(t) for t in types)
     return type(error)(f"{op}({described}): {error}")
+
+
+def _install() -> None:
+    from ..ops import autograph  # converted user code answers isinstance(traced, Tensor) as eager code does
+
+    autograph.TENSOR_CLASSES.append(Tensor)
+
+
+_install()

@@ -940,3 +940,26 @@ def test_a_branch_variable_holding_a_value_of_an_enclosing_trace():
         return (y * w).sum()
 
     assert outer(w, x).tolist() == gg.grad(eager)(w.numpy()).tolist()
+
+
+def _doubled_if_tensor(x):
+    if isinstance(x, gg.Tensor):
+        return x * 2
+    return x * 3
+
+
+def _tenfold_if_is_tensor(x):
+    return x * 10 if gg.is_tensor(x) else x * 3
+
+
+def _fivefold_unless_parameter(x):
+    return x * 2 if isinstance(x, (int, gg.nn.Parameter)) else x * 5
+
+
+def test_a_traced_value_is_a_tensor_to_isinstance_and_is_tensor_as_in_eager():
+    # SymbolicTensor is not a subclass of Tensor: compiled code took the other branch ([3., 3.] for eager's [2., 2.])
+    x = gg.ones(2, dtype=gg.float64)
+    for fn, factor in ((_doubled_if_tensor, 2.0), (_tenfold_if_is_tensor, 10.0), (_fivefold_unless_parameter, 5.0)):
+        assert fn(x).tolist() == [factor, factor]
+        assert gg.compile(fn)(x).tolist() == [factor, factor]
+        assert gg.grad(lambda t: fn(t).sum())(x).tolist() == [factor, factor]
