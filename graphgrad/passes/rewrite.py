@@ -193,9 +193,10 @@ def _owners(outputs: list) -> set:
 
 
 def _view_chain(v: Value) -> list:
-    """The values ``v`` is a view of (reshape, permute, getitem, ...), nearest first."""
+    """The values whose memory ``v`` may share (the ops declared ``memory="view"``: reshape, permute, getitem,
+    stop_gradient, ...), nearest first."""
     chain = []
-    while v.node is not None and (v.node.op == "stop_gradient" or OPS[v.node.op].view):
+    while v.node is not None and OPS[v.node.op].memory == "view":
         v = v.node.inputs[0]
         chain.append(v)
     return chain
