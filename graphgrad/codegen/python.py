@@ -3,8 +3,8 @@
 One statement per node (a few ops add a setup line), named after the user's variables, with the
 user's ``file:line`` and source text as a comment; intermediates are deleted at their last use (small ones in
 groups: see ``HELD_BYTES``), an elementwise result is written into the buffer of an operand that dies there
-(``np.add(t3, b1, out=t3)``) and constants are built once, at module level (``codegen/memory.py`` says when
-either is safe).
+(``h += b1``, ``np.tanh(h, out=h)``; ``_buffer_names`` says when it keeps the buffer's name) and constants are
+built once, at module level (``codegen/memory.py`` says when either is safe).
 The module imports only the array library (and Python's ``math`` where NumPy lacks a function, as for
 erf), so it can be exported and run without graphgrad.
 """
@@ -191,6 +191,61 @@ def _small_bytes(v: Value) -> int:
     return size + _ARRAY_OBJECT_BYTES if size.__class__ is int and size < HELD_BYTES else 0  # (int: a known size)
 
 
+_TEMP = re.compile(r"t[0-9]+")
+_VERSION = re.compile(r"_[0-9]+$")
+
+
+def _buffer_names(nodes: list, reuse: dict, names: dict, outputs: set) -> set:
+    """The nodes whose result is written into a dying operand's buffer (``reuse``) and keeps that buffer's name,
+    renaming in ``names``: ``h = x @ w1; h += b1; np.maximum(h, 0, out=h)``, an expert's spelling, which is also
+    what CPython compiles fastest (``h_1 = np.add(t1, b1, out=t1)`` is twice the tokens). A buffer keeps one name
+    while its values are temporaries or versions of one variable (``y``, ``y_1``; in the forward, a run of
+    temporaries takes the first variable's name, an output's too); a value with another variable's name, or
+    another output, is assigned under its own."""
+    chains: dict[Value, list] = {}  # value -> [its buffer's name], one list shared by the buffer's values
+    joined = set()
+    for n in nodes:
+        x = reuse.get(n)
+        if x is None:
+            continue
+        chain = chains.get(x)
+        if chain is None:
+            chain = chains[x] = [names[x]]
+        own = names[n.output]
+        if _TEMP.fullmatch(chain[0]) and n.role == "forward":  # not ``grad_h = t3 * t3`` in an adjoint
+            chain[0] = own
+        elif n.output in outputs:  # returned under its own name (the backward's argument's)
+            continue
+        elif not (_TEMP.fullmatch(own) or _VERSION.sub("", own) == _VERSION.sub("", chain[0])):
+            continue
+        chains[n.output] = chain
+        joined.add(n)
+    for v, chain in chains.items():
+        names[v] = chain[0]
+    return joined
+
+
+def _in_place(op: str, args: list, xp: str, buffer: str) -> str:
+    """``op`` of ``args`` computed into ``buffer``, one of them, as a statement: ``y *= 0.9`` where ``op`` is an
+    arithmetic operator and ``buffer`` its left operand, else ``np.tanh(y, out=y)``."""
+    symbol = _AUGMENTED.get(op)
+    if symbol is None:
+        symbol = _AUGMENTED[op] = _operator_symbol(op)
+    if symbol and args[0] == buffer:
+        return f"{buffer} {symbol}= {args[1]}"
+    return into(op, args, xp, buffer)
+
+
+_AUGMENTED: dict = {}  # op -> its infix operator where it has an augmented assignment, else ""
+
+
+def _operator_symbol(op: str) -> str:
+    parts = statements(op, ["a", "b"], "np", "out", {})
+    text = parts[-1].split(" ") if len(parts) == 1 else ()
+    return text[1] if len(text) == 3 and text[0] == "a" and text[2] == "b" and text[1] in ("+", "-", "*", "/", "**") \
+        else ""
+
+
 def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list, top: bool = False,
                 texts: dict | None = None, check_types: bool = False, reuse: dict | None = None,
                 hoisted=frozenset(), promoted=None) -> list[str]:
@@ -203,6 +258,10 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     nodes = graph.nodes
     if promoted is None:
         promoted = _promoted(nodes)
+    in_place = ()
+    if reuse:  # buffers passed on by out= keep one name: ``y *= 0.9`` (names is the caller's: a copy)
+        names = dict(names)
+        in_place = _buffer_names(nodes, reuse, names, set(graph.outputs))
     getters: dict[Value, dict] = {}
     for n in nodes:
         if n.op == "get":
@@ -247,7 +306,10 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
         else:
             args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
             target = reuse.get(n)
-            if target is not None:  # the result goes into a dying operand's buffer
+            if n in in_place:  # the result goes into a dying operand's buffer, and keeps its name
+                append(f"{indent}{_in_place(op, args, xp, out)}{_source_comment(n, last_loc, texts)}")
+                expr = None
+            elif target is not None:  # the result goes into a dying operand's buffer, under a name of its own
                 expr = into(op, args, xp, names[target])
             else:
                 body = statements(op, args, xp, out, n.attrs)
@@ -259,9 +321,10 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
                         name = stmt.split(" = ")[0] if " = " in stmt else ""
                         if name.isidentifier():
                             temps.append(name)
-            if n in promoted:  # NumPy promotes where PyTorch does not
-                expr = f"({expr}).astype({xp}.{n.output.type.dtype})"
-            append(f"{indent}{out} = {expr}{_source_comment(n, last_loc, texts)}")
+            if expr is not None:
+                if n in promoted:  # NumPy promotes where PyTorch does not
+                    expr = f"({expr}).astype({xp}.{n.output.type.dtype})"
+                append(f"{indent}{out} = {expr}{_source_comment(n, last_loc, texts)}")
             if check_types:
                 append(f"{indent}{_type_check(out, n.output, xp)}")
         died = dying[i]
@@ -272,13 +335,19 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
         dead = temps or []
         for x in died or ():
             named = aliases.pop(x, None)  # one list per buffer, grown in place: a chain of thousands of out=
+            if x is target:
+                if names[x] != out:  # the buffer's earlier name, deleted with the result's
+                    if named is None:
+                        named = [names[x]]
+                    else:
+                        named.append(names[x])
+                if named:
+                    aliases[n.output] = named
+                continue
             if named is None:
                 named = [names[x]]
             else:
                 named.append(names[x])
-            if x is target:
-                aliases[n.output] = named
-                continue
             size = _small_bytes(x)
             if size:
                 held += named

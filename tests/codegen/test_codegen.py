@@ -65,10 +65,12 @@ def test_one_statement_per_node_with_user_names_and_source_lines():
     tree = ast.parse(src)
     funcs = {fn.name: fn for fn in tree.body if isinstance(fn, ast.FunctionDef)}
     for name, graph in (("forward", f.graph(*a, stage="forward")), ("backward", f.graph(*a, stage="backward"))):
-        assigns = [s for s in funcs[name].body if isinstance(s, ast.Assign)]
-        assert len(assigns) == len(graph.nodes)  # these ops need no setup lines
-    # the sums go into the buffers of their dying operands (tests/codegen/test_memory_plan.py)
-    assert "pred = np.add(t1, b, out=t1)" in src and "err = np.subtract(pred, y, out=pred)" in src
+        body = funcs[name].body[1:]  # the docstring
+        statements = [s for s in body if isinstance(s, (ast.Assign, ast.AugAssign, ast.Expr))]
+        assert len(statements) == len(graph.nodes)  # these ops need no setup lines
+    # the sums go into the buffers of their dying operands (tests/codegen/test_memory_plan.py); x @ w's buffer
+    # takes the user's name, err is saved for the backward: assigned under its own
+    assert "    pred = x @ w  #" in src and "    pred += b  #" in src and "err = np.subtract(pred, y, out=pred)" in src
     assert "# test_codegen.py:16: pred = x @ w + b" in src
     assert "def backward(" in src and "return grad_w, grad_b" in src
 
