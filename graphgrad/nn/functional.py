@@ -139,6 +139,10 @@ def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = N
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got torch.{_scalar_name(input)}"
                            "Tensor instead (while checking arguments for embedding)")
+    if isinstance(input, Tensor) and input.numel():  # indexing would wrap a negative index round, silently
+        values = input._data if type(input._data) is np.ndarray else input._data.get()
+        if values.min() < 0:
+            raise IndexError("index out of range in self")
     rows = weight[input]
     if padding_idx is not None:  # the padding row reads as it is but passes no gradient back
         rows = where((input != padding_idx % weight.shape[0]).unsqueeze(-1), rows, rows.detach())

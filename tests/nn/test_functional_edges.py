@@ -78,3 +78,12 @@ def test_pools_refuse_2d_input():
         F.avg_pool2d(gg.ones(4, 4), 2)
     with pytest.raises(RuntimeError, match="3D or 4D"):
         F.adaptive_avg_pool2d(gg.ones(4, 4), 2)
+
+
+def test_embedding_refuses_negative_indices():
+    weight = gg.arange(8.0).reshape(4, 2)
+    with pytest.raises(IndexError, match="index out of range in self"):
+        F.embedding(gg.tensor([1, -1]), weight)  # NumPy's indexing gave the last row
+    with pytest.raises(IndexError, match="index out of range in self"):
+        nn.Embedding(4, 2)(gg.tensor([[0], [-4]]))
+    assert F.embedding(gg.tensor([3, 0]), weight).tolist() == [[6.0, 7.0], [0.0, 1.0]]
