@@ -139,6 +139,10 @@ def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = N
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got torch.{_scalar_name(input)}"
                            "Tensor instead (while checking arguments for embedding)")
+    if isinstance(input, Tensor) and input.numel():  # indexing would wrap a negative index round, silently
+        values = input._data if type(input._data) is np.ndarray else input._data.get()
+        if values.min() < 0:
+            raise IndexError("index out of range in self")
     rows = weight[input]
     if padding_idx is not None:  # the padding row reads as it is but passes no gradient back
         rows = where((input != padding_idx % weight.shape[0]).unsqueeze(-1), rows, rows.detach())
@@ -390,19 +394,27 @@ def fold(input: TensorBase, output_size, kernel_size, dilation=1, padding=0, str
 
 
 def avg_pool2d(input: TensorBase, kernel_size, stride=None, padding=0) -> TensorBase:
-    """The mean of each window; zero padding counts towards the mean, as PyTorch's default."""
-    windows = _patches(input, kernel_size, stride if stride is not None else kernel_size, padding, 1)
-    return _as_pytorch_names(windows.mean((-2, -1)), "AvgPool2DBackward0", input)
+    """The mean of each window of an (N, C, H, W) or (C, H, W) ``input``; zero padding counts towards the mean,
+    as PyTorch's default."""
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor for input, but got: {list(input.shape)}")
+    x = input if input.ndim == 4 else input.unsqueeze(0)  # unbatched, as PyTorch: a batch of one
+    windows = _patches(x, kernel_size, stride if stride is not None else kernel_size, padding, 1)
+    out = windows.mean((-2, -1))
+    return _as_pytorch_names(out if input.ndim == 4 else out.squeeze(0), "AvgPool2DBackward0", input)
 
 
 def adaptive_avg_pool2d(input: TensorBase, output_size) -> TensorBase:
-    """Average pooling to ``output_size``; each output size must divide the input size."""
+    """Average pooling of an (N, C, H, W) or (C, H, W) ``input`` to ``output_size`` (None keeps that size);
+    each output size must divide the input size."""
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}")
     oh, ow = _pair(output_size)
-    n, c, h, w = input.shape
+    h, w = input.shape[-2:]
     oh, ow = oh or h, ow or w
     if h % oh or w % ow:
         raise NotImplementedError(f"adaptive_avg_pool2d: output size {oh}x{ow} must divide the input size {h}x{w}")
-    return input.reshape(n, c, oh, h // oh, ow, w // ow).mean((3, 5))
+    return input.reshape(*input.shape[:-2], oh, h // oh, ow, w // ow).mean((-3, -1))
 
 
 def one_hot(tensor: TensorBase, num_classes: int = -1) -> TensorBase:
@@ -419,6 +431,12 @@ def one_hot(tensor: TensorBase, num_classes: int = -1) -> TensorBase:
         if not isinstance(tensor, Tensor):
             raise ValueError("one_hot needs an explicit num_classes when its input is traced")
         num_classes = int(tensor._data.max()) + 1 if tensor.numel() else 0
+    if isinstance(tensor, Tensor) and tensor.numel():  # else a row of zeros, silently (a traced input is trusted)
+        values = tensor._data if type(tensor._data) is np.ndarray else tensor._data.get()
+        if values.min() < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if values.max() >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
     return _one_hot_mask(tensor, num_classes).long()
 
 
@@ -598,6 +616,8 @@ _constant_pad = _NN["pad"]
 def smooth_l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean", beta: float = 1.0) -> TensorBase:
     """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``)."""
     _check_reduction(reduction)
+    if beta < 0:  # else the loss is |d| + |beta| / 2 for every d, silently
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _warn_size(input, target)
     d = (input - target).abs()
     if beta == 0:
@@ -610,6 +630,8 @@ def smooth_l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean
 def huber_loss(input: TensorBase, target: TensorBase, reduction: str = "mean", delta: float = 1.0) -> TensorBase:
     """``0.5 d²`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
     _check_reduction(reduction)
+    if delta <= 0:  # else the loss is 0 (delta = 0) or negative, silently
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _warn_size(input, target)
     d = (input - target).abs()
     loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)

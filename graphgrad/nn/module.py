@@ -19,8 +19,40 @@ from ..tracer.tracer import _is_user_file
 from .parameter import Parameter
 
 _GUARDED_SCALARS = (int, float, bool, str, type(None))
+
 # a module's own tables: parameters, buffers and children are guarded entry by entry, hooks run at trace time
 _BOOKKEEPING = frozenset({"_parameters", "_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks"})
+
+
+class _TableReader:
+    # A guard's reader (see graphgrad.tracer.tracer.read_guarded): how many entries a module's table holds, or
+    # (hooks=True) the ids of its hooks' handles, unique per registration, as a string; its __doc__ is what a
+    # recompile log calls it.
+    def __init__(self, label: str, hooks: bool):
+        self.__doc__, self.hooks = label, hooks
+
+    def __call__(self, table: OrderedDict):
+        return (" ".join(map(str, table)) or "none") if self.hooks else len(table)
+
+
+_READERS: dict = {}  # (module class name, table) -> its _TableReader
+
+
+def _guard_table(tracer, module: "Module", table: str) -> None:
+    """Re-specialize when ``module``'s ``table`` (``"_modules"``, ``"_forward_hooks"``, ...) gains, loses or
+    replaces an entry: each entry by identity, and how many there are (one reader per class and table: the
+    tracer keys guards by (object, reader), so a table reached again by a nested module's call counts once).
+    Hooks are guarded by their handles' ids."""
+    key = (type(module).__name__, table)
+    if key not in _READERS:
+        hooks = "hooks" in table
+        what = f"the {'handles' if hooks else 'number'} of {key[0]}'s {table.strip('_').replace('_', ' ')}"
+        _READERS[key] = _TableReader(what, hooks)
+    entries, reader = module.__dict__[table], _READERS[key]
+    if not reader.hooks:
+        for name, value in entries.items():
+            tracer.guard(entries, name, value)
+    tracer.guard(entries, reader, reader(entries))
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -82,9 +114,14 @@ class Module:
                     contents = content_guard(value, f"{type(self).__name__}.{name}", type(self).forward)
                     if contents is not None:
                         tracer.guard(*contents)
-            for table in (self._parameters, self._buffers, self._modules):  # no __getattr__ per check
-                for name, value in table.items():
-                    tracer.guard(table, name, value)
+            # the tables of this module and every one below it (no __getattr__ per check): forward may iterate a
+            # table (Sequential) or a container it never calls (a ModuleList, a ParameterList), so an entry
+            # appended or replaced there after the trace must re-specialize too
+            for module in self.modules():
+                for table in ("_parameters", "_buffers", "_modules"):
+                    _guard_table(tracer, module, table)
+            for table in ("_forward_pre_hooks", "_forward_hooks"):  # hooks run, and are baked in, at trace time
+                _guard_table(tracer, self, table)
             for name, tensor in self.state_dict(keep_vars=True).items():  # generated code uses these names
                 tracer.names.setdefault(id(tensor), name)
         for hook in list(self._forward_pre_hooks.values()):
