@@ -191,32 +191,37 @@ def _small_bytes(v: Value) -> int:
     return size + _ARRAY_OBJECT_BYTES if size.__class__ is int and size < HELD_BYTES else 0  # (int: a known size)
 
 
-_TEMP = re.compile(r"t[0-9]+")
-_VERSION = re.compile(r"_[0-9]+$")
+def _is_temporary(name: str) -> bool:
+    """``t12``: a value the user did not name (``ir.graph.name_assigner``)."""
+    return name[0] == "t" and name[1:].isdigit()
 
 
-def _buffer_names(nodes: list, reuse: dict, names: dict, outputs: set) -> set:
+def _variable(name: str) -> str:
+    """The variable a name is a version of: ``y`` for ``y_3`` (``ir.graph.name_assigner``'s suffixes)."""
+    base, sep, suffix = name.rpartition("_")
+    return base if sep and suffix.isdigit() else name
+
+
+def _buffer_names(reuse: dict, names: dict, outputs: set) -> set:
     """The nodes whose result is written into a dying operand's buffer (``reuse``) and keeps that buffer's name,
     renaming in ``names``: ``h = x @ w1; h += b1; np.maximum(h, 0, out=h)``, an expert's spelling, which is also
     what CPython compiles fastest (``h_1 = np.add(t1, b1, out=t1)`` is twice the tokens). A buffer keeps one name
     while its values are temporaries or versions of one variable (``y``, ``y_1``; in the forward, a run of
     temporaries takes the first variable's name, an output's too); a value with another variable's name, or
     another output, is assigned under its own."""
-    chains: dict[Value, list] = {}  # value -> [its buffer's name], one list shared by the buffer's values
+    chains: dict[Value, list] = {}  # value -> [its buffer's name, that name's variable], shared by its values
     joined = set()
-    for n in nodes:
-        x = reuse.get(n)
-        if x is None:
-            continue
+    for n, x in reuse.items():  # (in the nodes' order)
         chain = chains.get(x)
         if chain is None:
-            chain = chains[x] = [names[x]]
+            name = names[x]
+            chain = chains[x] = [name, _variable(name)]
         own = names[n.output]
-        if _TEMP.fullmatch(chain[0]) and n.role == "forward":  # not ``grad_h = t3 * t3`` in an adjoint
-            chain[0] = own
+        if n.role == "forward" and _is_temporary(chain[0]):  # not ``grad_h = t3 * t3`` in an adjoint
+            chain[0], chain[1] = own, _variable(own)
         elif n.output in outputs:  # returned under its own name (the backward's argument's)
             continue
-        elif not (_TEMP.fullmatch(own) or _VERSION.sub("", own) == _VERSION.sub("", chain[0])):
+        elif not (_is_temporary(own) or _variable(own) == chain[1]):
             continue
         chains[n.output] = chain
         joined.add(n)
@@ -261,7 +266,7 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     in_place = ()
     if reuse:  # buffers passed on by out= keep one name: ``y *= 0.9`` (names is the caller's: a copy)
         names = dict(names)
-        in_place = _buffer_names(nodes, reuse, names, set(graph.outputs))
+        in_place = _buffer_names(reuse, names, set(graph.outputs))
     getters: dict[Value, dict] = {}
     for n in nodes:
         if n.op == "get":

@@ -380,7 +380,16 @@ def _no_gc():
         yield
     finally:
         if enabled:
+            if gc.get_count()[0] > _PROMOTE_AFTER:
+                # the first collection after this would walk every object just made, all alive (a fifth of a
+                # 10,000-node compile): hand them to the oldest generation as a collection would, without the walk
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
+
+
+#: objects a compile leaves in the youngest generation past which they are promoted unwalked (see _no_gc)
+_PROMOTE_AFTER = 10_000
 
 
 def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: bool, name: str | None = None,
