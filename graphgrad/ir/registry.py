@@ -43,6 +43,9 @@ class OpDef:
     #: ``x.reshape(...)``): it shares the base's version counter, and an in-place update of it would have to
     #: reach the base. ``memory="view"`` alone only says that NumPy memory may be shared (``unfold2d``'s windows)
     view: bool = False
+    #: the result carries no gradient (``stop_gradient``, what ``detach()`` and ``no_grad()`` record): it never
+    #: requires grad. A piecewise-constant op (floor) is not one: its result requires grad, with a zero gradient
+    stops_gradient: bool = False
 
 
 OPS: dict[str, OpDef] = {}
@@ -52,7 +55,7 @@ ERRORS: dict[str, Callable] = {}
 
 
 def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False, memory: str = "",
-          recompute: str = "", ufunc: str = "", view: bool = False):
+          recompute: str = "", ufunc: str = "", view: bool = False, stops_gradient: bool = False):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
@@ -64,7 +67,7 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
             raise ValueError(f"primitive {name!r}: view=True needs memory='view'")
         if ufunc and not (elementwise and ufunc.endswith(")")):
             raise ValueError(f"primitive {name!r}: ufunc={ufunc!r} must be a call template of an elementwise op")
-        OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view)
+        OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view, stops_gradient)
         return infer
 
     return register

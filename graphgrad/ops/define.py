@@ -28,7 +28,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(), nn=(),
               numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None,
               batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None,
-              memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False) -> Callable:
+              memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False,
+              stops_gradient: bool = False) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -52,8 +53,10 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
         (``"subtract({0}, {1})"``), so generated code may write the result into a dying operand (``out=``)
     view: the result is a PyTorch view of the first operand (shares its version counter; in-place updates of
         it are refused in traced code); needs memory="view"
+    stops_gradient: the result never requires grad (``detach()``); nondiff=True ops' results do, with a zero
+        gradient, as PyTorch's floor
     """
-    defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view)(infer)
+    defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view, stops_gradient)(infer)
     if nondiff:
         defnondiff(name)
     elif joint_vjp is not None:

@@ -283,8 +283,8 @@ export(lambda self, dtype, copy=True: self._cast(any_dtype_name(dtype)), "cast",
 primitive("full_like", recompute="cheap", batch=elementwise, attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
           expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {literal(value, xp)})"],
           doc="a tensor shaped like the input, filled with value", rows=shape_rows)
-primitive("stop_gradient", memory="view", recompute="cheap", batch=elementwise,
-          infer=lambda inputs: inputs[0], nondiff=True, expr=lambda a, xp, out: [a[0]],
+primitive("stop_gradient", memory="view", recompute="cheap", batch=elementwise, stops_gradient=True,
+          infer=lambda inputs: inputs[0], vjp=(None,), expr=lambda a, xp, out: [a[0]],
           doc="identity whose gradient is zero (traced .detach())", rows=same_rows)
 primitive("constant", recompute="cheap", attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),
@@ -383,17 +383,24 @@ cbrt = unary("cbrt", lambda g, out, x: g / (3 * out * out), tensor=(), gg=())
 floor = unary("floor", None, float_result=False, gg=())
 ceil = unary("ceil", None, float_result=False, gg=())
 trunc = unary("trunc", None, float_result=False)
-round = unary("round", None, float_result=False, numpy=(), gg=())  # noqa: A001  (half to even, as NumPy and PyTorch)
+round = unary("round", None, float_result=False, tensor=(), numpy=(), gg=())  # noqa: A001  (half to even, as NumPy and PyTorch)
 
 
 def _numpy_round(a, decimals: int = 0):
+    """``round`` to ``decimals`` places as NumPy and PyTorch compute it (a negative count divides first)."""
     if decimals == 0:
         return round(a)
-    scale = 10.0 ** decimals
-    return round(a * scale) / scale
+    scale = 10.0 ** (decimals if decimals > 0 else -decimals)  # this module shadows abs
+    return round(a * scale) / scale if decimals > 0 else round(a / scale) * scale
+
+
+def _round_method(self, decimals: int = 0):
+    """PyTorch's ``Tensor.round(decimals=0)``: half to even, to ``decimals`` places (negative: tens, ...)."""
+    return _numpy_round(self, decimals)._shown_as("RoundBackward1") if decimals else round(self)
 
 
 export(_numpy_round, "round", numpy=("round", "around"), numpy_fn=_numpy_round)
+export(_round_method, "round", tensor="round")
 
 
 def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc=""):

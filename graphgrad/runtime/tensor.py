@@ -275,7 +275,8 @@ class Tensor(TensorSurface, TensorBase):
         else:
             result._version_box = [0]
         if record and _grad_state.enabled and dtype.kind == "f":  # integer and bool results have no history
-            _record(result, op, inputs, attrs)
+            if not OPS[op].stops_gradient:  # stop_gradient (an internal detach()): none either
+                _record(result, op, inputs, attrs)
         elif _grad_state.inference:
             result._is_inference = True
         if traces:  # a constant of the running trace, computed once while it traces
