@@ -41,7 +41,8 @@ class OpDef:
     ufunc: str = ""
     #: the result is a PyTorch view of the first operand whenever the array library returns one (``x[0]``,
     #: ``x.reshape(...)``): it shares the base's version counter, and an in-place update of it would have to
-    #: reach the base. ``memory="view"`` alone only says that NumPy memory may be shared (``unfold2d``'s windows)
+    #: reach the base. ``memory="view"`` alone only says that NumPy memory may be shared (``unfold2d``'s windows).
+    #: With ``stops_gradient`` (``detach()``) it shares the counter without being a view (no ``_base``, as PyTorch)
     view: bool = False
     #: the result carries no gradient (``stop_gradient``, what ``detach()`` and ``no_grad()`` record): it never
     #: requires grad. A piecewise-constant op (floor) is not one: its result requires grad, with a zero gradient

@@ -283,9 +283,10 @@ export(lambda self, dtype, copy=True: self._cast(any_dtype_name(dtype)), "cast",
 primitive("full_like", recompute="cheap", batch=elementwise, attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
           expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {literal(value, xp)})"],
           doc="a tensor shaped like the input, filled with value", rows=shape_rows)
-primitive("stop_gradient", memory="view", recompute="cheap", batch=elementwise, stops_gradient=True,
+primitive("stop_gradient", memory="view", view=True, recompute="cheap", batch=elementwise, stops_gradient=True,
           infer=lambda inputs: inputs[0], vjp=(None,), expr=lambda a, xp, out: [a[0]],
-          doc="identity whose gradient is zero (traced .detach())", rows=same_rows)
+          doc="the input without its gradient history, sharing its memory and version counter (traced .detach())",
+          rows=same_rows)
 primitive("constant", recompute="cheap", attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),
           expr=lambda a, xp, out, value, dtype: [f"{xp}.array({literal(value, xp)}, dtype={xp}.{dtype})"],
