@@ -115,3 +115,18 @@ def test_rounding_keeps_infinities_of_a_tensor_that_requires_grad():
     for y in (x.floor(), x.ceil(), x.trunc(), x.round(), x.round(decimals=2), x.round(decimals=-1)):
         assert y.requires_grad
         assert np.isposinf(y[0].item()) and np.isneginf(y[1].item())
+
+
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_input_kept_only_for_the_shape_of_its_zero_gradient_may_change_in_place(mode):
+    # floor keeps nothing of y in eager (PyTorch too); the compiled backward keeps y for full_like's shape only
+    def f(y):
+        return gg.floor(y) * 2
+
+    fn = gg.compile(f) if mode == "compiled" else f
+    x = _x()
+    y = x * 1
+    out = fn(y)
+    y.add_(1)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(len(X)))
