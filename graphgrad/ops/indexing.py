@@ -2,11 +2,10 @@
 tensor (an input of the op: embeddings, batches), and their adjoints."""
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
 from ..codegen.expressions import subscript
+from ..ir import return_types
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, decode_index, encode_index, is_type, normalize_dims
@@ -649,15 +648,12 @@ primitive("argsort", batch=along_axis, attrs=("dim",), infer=lambda inputs, dim:
           doc="indices that sort x along dim (stable)", fn=argsort, tensor="argsort")
 
 
-SortResult = namedtuple("SortResult", ["values", "indices"])
-
-
-def sort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
+def sort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False) -> return_types.sort:
     """``(values, indices)`` of ``x`` sorted along ``dim``: the values gathered at ``argsort``'s indices, so the
     gradient flows back to where each value came from (the traced form of ``Tensor.sort``)."""
     (d,) = normalize_dims(dim, x.ndim)
     index = argsort(x, d, descending, stable)
-    return SortResult(bind("gather", x, index, dim=d), index)
+    return return_types.sort(bind("gather", x, index, dim=d), index)  # torch.return_types.sort, as eager returns
 
 
 export(sort, "sort", tensor="sort")

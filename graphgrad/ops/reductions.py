@@ -6,7 +6,6 @@ Axes go into the IR normalized (sorted, non-negative), so gradient rules never s
 from __future__ import annotations
 
 import builtins
-from collections import namedtuple
 
 import numpy as np
 
@@ -21,7 +20,6 @@ from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
 from .define import any_dtype_name, constant_like, primitive
 from .elementwise import lerp_formula
 
-MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
 def _np_names(dim, keepdim, axis, keepdims):
@@ -300,14 +298,14 @@ def _extreme(x: TensorBase, dim, keepdim: bool, pairwise: str, reduce: str, arg:
         return bind(reduce, x, dim=None, keepdim=False)
     (d,) = normalize_dims(dim, x.ndim)
     if x.ndim == 0:  # a 0-d tensor is its own extreme, at index 0 (PyTorch's result)
-        return MaxResult(x * 1, bind("full_like", x, value=0)._cast("int64"))
+        return getattr(return_types, reduce[1:])(x * 1, bind("full_like", x, value=0)._cast("int64"))
     # the values are gathered at the returned indices, so that the gradient goes to that one element on ties,
     # as eager (runtime/tensor.py's _along) and PyTorch do; amax/amin would split it among the tied elements
     index = getattr(x, arg)(d, True)
     values = bind("gather", x, index, dim=d)
     if not keepdim:
         values, index = values.squeeze(d), index.squeeze(d)
-    return MaxResult(values, index)
+    return getattr(return_types, reduce[1:])(values, index)  # torch.return_types.max, as eager returns
 
 
 def _numpy_extreme(x, dim, keepdim, axis, keepdims, reduce: str):
