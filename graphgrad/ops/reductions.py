@@ -21,7 +21,6 @@ from .define import any_dtype_name, constant_like, primitive
 from .elementwise import lerp_formula
 
 
-
 def _np_names(dim, keepdim, axis, keepdims):
     """Accept NumPy's ``axis``/``keepdims`` spelling beside PyTorch's ``dim``/``keepdim``."""
     if axis is not None and axis is not NOT_GIVEN:
