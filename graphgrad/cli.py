@@ -260,7 +260,8 @@ def cmd_ops(ns) -> int:
             rows.append((name, "- (codegen stage)", "- (codegen stage)", "- (codegen stage)", "- (codegen stage)",
                          "yes", "fused kernel", "-", "-", "-", "-"))
             continue
-        grad = ("zero (piecewise const)" if name in NONDIFFERENTIABLE else "rule") if name in VJP_RULES else (
+        grad = ("none (stops it)" if OPS[name].stops_gradient else "zero (piecewise const)" if name in
+                NONDIFFERENTIABLE else "rule") if name in VJP_RULES else (
             "sub-graph adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")
         second = (second_order(name, STRUCTURED) if name in VJP_RULES else
                   "sub-graph adjoints" if name in STRUCTURED else "via its node" if name == "get" else "MISSING")

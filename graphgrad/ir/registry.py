@@ -41,8 +41,21 @@ class OpDef:
     ufunc: str = ""
     #: the result is a PyTorch view of the first operand whenever the array library returns one (``x[0]``,
     #: ``x.reshape(...)``): it shares the base's version counter, and an in-place update of it would have to
-    #: reach the base. ``memory="view"`` alone only says that NumPy memory may be shared (``unfold2d``'s windows)
+    #: reach the base. ``memory="view"`` alone only says that NumPy memory may be shared (``unfold2d``'s windows).
+    #: With ``stops_gradient`` (``detach()``) it shares the counter without being a view (no ``_base``, as PyTorch)
     view: bool = False
+    #: the result carries no gradient (``stop_gradient``, what ``detach()`` and ``no_grad()`` record): it never
+    #: requires grad. A piecewise-constant op (floor) is not one: its result requires grad, with a zero gradient
+    stops_gradient: bool = False
+    #: PyTorch's name for the backward node of this op (``x * y``: ``MulBackward0``), so that printed tensors and
+    #: ``grad_fn.name()`` read as users know them; a function ``(attrs, in_types) -> name`` where it depends on
+    #: them (``matmul`` of two matrices is MmBackward0, of a matrix and a vector MvBackward0); "" : the op's name
+    #: in CamelCase + ``Backward0``
+    torch_name: str | Callable = ""
+    #: the result depends on its operands' shapes and dtypes only, never their values (``full_like``): a compiled
+    #: backward that saved a tensor only for such an op need not refuse an in-place change of it, as eager, which
+    #: keeps only the type, does not
+    shape_only: bool = False
 
 
 OPS: dict[str, OpDef] = {}
@@ -52,7 +65,8 @@ ERRORS: dict[str, Callable] = {}
 
 
 def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False, memory: str = "",
-          recompute: str = "", ufunc: str = "", view: bool = False):
+          recompute: str = "", ufunc: str = "", view: bool = False, stops_gradient: bool = False,
+          torch_name: str | Callable = "", shape_only: bool = False):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
@@ -64,7 +78,8 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
             raise ValueError(f"primitive {name!r}: view=True needs memory='view'")
         if ufunc and not (elementwise and ufunc.endswith(")")):
             raise ValueError(f"primitive {name!r}: ufunc={ufunc!r} must be a call template of an elementwise op")
-        OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view)
+        OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view, stops_gradient,
+                          torch_name, shape_only)
         return infer
 
     return register

@@ -28,7 +28,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               elementwise: bool = False, fn: Callable | None = None, tensor=(), gg=(), numpy=(), nn=(),
               numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None,
               batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None,
-              memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False) -> Callable:
+              memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False,
+              stops_gradient: bool = False, torch_name: str | Callable = "", shape_only: bool = False) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -52,8 +53,14 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
         (``"subtract({0}, {1})"``), so generated code may write the result into a dying operand (``out=``)
     view: the result is a PyTorch view of the first operand (shares its version counter; in-place updates of
         it are refused in traced code); needs memory="view"
+    stops_gradient: the result never requires grad (``detach()``); nondiff=True ops' results do, with a zero
+        gradient, as PyTorch's floor
+    torch_name: PyTorch's name for its backward node where it is not the name in CamelCase + Backward0
+        (``"MmBackward0"``), or ``(attrs, in_types) -> name``
+    shape_only: the result reads its operands' shapes and dtypes, never their values (``full_like``)
     """
-    defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view)(infer)
+    defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view, stops_gradient,
+          torch_name, shape_only)(infer)
     if nondiff:
         defnondiff(name)
     elif joint_vjp is not None:
@@ -99,7 +106,7 @@ def call(function: str) -> Callable:
 
 def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: Callable | None = None,
           doc: str = "", tensor=None, gg=None, numpy=None, rows=None, c_expr: str | None = None, memory: str = "",
-          recompute: str = "", ufunc: str | None = None) -> Callable:
+          recompute: str = "", ufunc: str | None = None, torch_name: str = "") -> Callable:
     """An elementwise function of one tensor, published as ``Tensor.name``, ``graphgrad.name`` and
     ``graphgrad.numpy.name`` unless ``tensor``/``gg``/``numpy`` say otherwise (``()``: not published).
     The result is floating (exp of an int tensor is float32) unless ``float_result=False``; ``vjp=None``
@@ -119,7 +126,7 @@ def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: C
                      batch=elementwise_batch,
                      tensor=name if tensor is None else tensor, gg=name if gg is None else gg,
                      numpy=name if numpy is None else numpy, rows=rows, c_expr=c_expr, memory=memory,
-                     recompute=recompute, ufunc=ufunc)
+                     recompute=recompute, ufunc=ufunc, torch_name=torch_name)
 
 
 # -- NumPy's operand handling: arrays, lists and lists holding tensors ---------------------------------

@@ -36,7 +36,7 @@ def _numpy_binary(op):
 
 
 def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None,
-            c_expr=None, ufunc=""):
+            c_expr=None, ufunc="", torch_name=""):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
     __radd__); ``ufunc`` names NumPy's ufunc for ``<symbol>``."""
     fn = primitive(name, batch=elementwise,
@@ -44,7 +44,7 @@ def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), te
                    nondiff=vjp is None, elementwise=True, doc=doc or f"elementwise x {symbol} y with broadcasting",
                    tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg else (),
                    numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows, c_expr=c_expr,
-                   ufunc=f"{ufunc}({{0}}, {{1}})" if ufunc else "")
+                   ufunc=f"{ufunc}({{0}}, {{1}})" if ufunc else "", torch_name=torch_name)
     if dunder:
         export(_reflected(name), name, tensor=f"__r{dunder}__")
     return fn
@@ -79,7 +79,8 @@ div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g *
 # rounded quotients: piecewise constant (zero gradient, as PyTorch's div with a rounding mode), in the promoted
 # dtype (int64 // int64 stays int64); // rounds toward -inf as Python, NumPy and PyTorch do
 floor_divide = _binary("floor_divide", "//", None, dunder="floordiv", tensor=("floor_divide",),
-                       numpy=("floor_divide",), ufunc="floor_divide", doc="x // y: the quotient rounded toward -inf")
+                       numpy=("floor_divide",), ufunc="floor_divide", doc="x // y: the quotient rounded toward -inf",
+                       torch_name="DivBackward2")  # div(rounding_mode=...)
 
 
 def _trunc_divide_expr(a, xp, out, integer):
@@ -88,7 +89,7 @@ def _trunc_divide_expr(a, xp, out, integer):
     return [f"{xp}.trunc({a[0]} / {a[1]})"]
 
 
-primitive("trunc_divide", batch=elementwise, attrs=("integer",), elementwise=True, nondiff=True,
+primitive("trunc_divide", batch=elementwise, attrs=("integer",), elementwise=True, nondiff=True, torch_name="DivBackward2",
           infer=lambda inputs, integer: elementwise_type(inputs), expr=_trunc_divide_expr,
           doc="the quotient x / y rounded toward zero (div's rounding_mode='trunc')")
 
@@ -131,7 +132,10 @@ def _pow_grad_base(g, out, x, y):
 
 
 pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)),
-              dunder="pow", tensor=("pow",), numpy=("power",), ufunc="power", c_expr="pow({0}, {1})")
+              dunder="pow", tensor=("pow",), numpy=("power",), ufunc="power", c_expr="pow({0}, {1})",
+              # PyTorch's pow(Tensor, Scalar) is PowBackward0, pow(Tensor, Tensor) PowBackward1, pow(Scalar, Tensor)
+              # PowBackward2
+              torch_name=lambda attrs, in_types: f"PowBackward{2 if in_types[0] is None else int(None not in in_types)}")
 
 # PyTorch's rules: ties split the gradient evenly, and an operand gets all of it unless it lost, so where a nan
 # makes every comparison false both operands get it (not 0)
@@ -207,7 +211,8 @@ neg = unary("neg", lambda g, out, x: -g, float_result=False, expr=lambda a, xp, 
 exp = unary("exp", lambda g, out, x: g * out, c_expr="exp({0})")
 expm1 = unary("expm1", lambda g, out, x: g * (out + 1), c_expr="expm1({0})", doc="exp(x) - 1, accurate for small x")
 log = unary("log", lambda g, out, x: g / x, c_expr="log({0})")
-log1p = unary("log1p", lambda g, out, x: g / (1 + x), c_expr="log1p({0})", doc="log(1 + x), accurate for small x")
+log1p = unary("log1p", lambda g, out, x: g / (1 + x), c_expr="log1p({0})", doc="log(1 + x), accurate for small x",
+              torch_name="Log1PBackward0")  # PyTorch capitalizes a letter after a digit
 sin = unary("sin", lambda g, out, x: g * x.cos(), c_expr="sin({0})")
 cos = unary("cos", lambda g, out, x: -g * x.sin(), c_expr="cos({0})")
 tan = unary("tan", lambda g, out, x: g * (1 + out * out))
@@ -272,7 +277,7 @@ primitive("where", batch=elementwise,
           c_expr="({0} ? {1} : {2})",
           fn=where, gg="where", numpy="where")
 
-primitive("cast", memory="fresh", recompute="cheap", batch=elementwise,
+primitive("cast", memory="fresh", recompute="cheap", batch=elementwise, torch_name="ToCopyBackward0",
           attrs=("dtype",), infer=lambda inputs, dtype: TensorType(inputs[0].shape, dtype_name(dtype)),
           expr=lambda a, xp, out, dtype: [f"{xp}.asarray({a[0]}).astype({xp}.{dtype})"],
           vjp=(lambda g, out, x, *, dtype: g._cast(x._type.dtype),), doc="convert to another dtype", rows=same_rows)
@@ -281,11 +286,13 @@ for _method, _dtype in (("float", "float32"), ("double", "float64"), ("long", "i
 export(lambda self, dtype, copy=True: self._cast(any_dtype_name(dtype)), "cast", tensor="astype")  # NumPy's method
 
 primitive("full_like", recompute="cheap", batch=elementwise, attrs=("value",), infer=lambda inputs, value: inputs[0], nondiff=True,
+          torch_name="FillBackward0", shape_only=True,
           expr=lambda a, xp, out, value: [f"{xp}.full_like({a[0]}, {literal(value, xp)})"],
           doc="a tensor shaped like the input, filled with value", rows=shape_rows)
-primitive("stop_gradient", memory="view", recompute="cheap", batch=elementwise,
-          infer=lambda inputs: inputs[0], nondiff=True, expr=lambda a, xp, out: [a[0]],
-          doc="identity whose gradient is zero (traced .detach())", rows=same_rows)
+primitive("stop_gradient", memory="view", view=True, recompute="cheap", batch=elementwise, stops_gradient=True,
+          infer=lambda inputs: inputs[0], vjp=(None,), expr=lambda a, xp, out: [a[0]],
+          doc="the input without its gradient history, sharing its memory and version counter (traced .detach())",
+          rows=same_rows)
 primitive("constant", recompute="cheap", attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),
           expr=lambda a, xp, out, value, dtype: [f"{xp}.array({literal(value, xp)}, dtype={xp}.{dtype})"],
@@ -364,15 +371,18 @@ export(lambda a: a * 0 + 1, "ones_like", numpy="ones_like")
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 sinh = unary("sinh", lambda g, out, x: g * x.cosh())
 cosh = unary("cosh", lambda g, out, x: g * x.sinh())
-arcsin = unary("arcsin", lambda g, out, x: g / (1 - x * x).sqrt(), tensor=("asin", "arcsin"), gg=("asin", "arcsin"))
+arcsin = unary("arcsin", lambda g, out, x: g / (1 - x * x).sqrt(), tensor=("asin", "arcsin"), gg=("asin", "arcsin"),
+                torch_name="AsinBackward0")
 arccos = unary("arccos", lambda g, out, x: -g / (1 - x * x).sqrt(), tensor=("acos", "arccos"),
-               gg=("acos", "arccos"))
-arctan = unary("arctan", lambda g, out, x: g / (1 + x * x), tensor=("atan", "arctan"), gg=("atan", "arctan"))
+               gg=("acos", "arccos"), torch_name="AcosBackward0")
+arctan = unary("arctan", lambda g, out, x: g / (1 + x * x), tensor=("atan", "arctan"), gg=("atan", "arctan"),
+               torch_name="AtanBackward0")
 arcsinh = unary("arcsinh", lambda g, out, x: g / (x * x + 1).sqrt(), tensor=("asinh", "arcsinh"),
-                gg=("asinh", "arcsinh"))
+                gg=("asinh", "arcsinh"), torch_name="AsinhBackward0")
 arccosh = unary("arccosh", lambda g, out, x: g / (x * x - 1).sqrt(), tensor=("acosh", "arccosh"),
-                gg=("acosh", "arccosh"))
-arctanh = unary("arctanh", lambda g, out, x: g / (1 - x * x), tensor=("atanh", "arctanh"), gg=("atanh", "arctanh"))
+                gg=("acosh", "arccosh"), torch_name="AcoshBackward0")
+arctanh = unary("arctanh", lambda g, out, x: g / (1 - x * x), tensor=("atanh", "arctanh"), gg=("atanh", "arctanh"),
+                torch_name="AtanhBackward0")
 exp2 = unary("exp2", lambda g, out, x: g * out * _LN2)
 log2 = unary("log2", lambda g, out, x: g / (x * _LN2))
 log10 = unary("log10", lambda g, out, x: g / (x * _LN10))
@@ -383,25 +393,32 @@ cbrt = unary("cbrt", lambda g, out, x: g / (3 * out * out), tensor=(), gg=())
 floor = unary("floor", None, float_result=False, gg=())
 ceil = unary("ceil", None, float_result=False, gg=())
 trunc = unary("trunc", None, float_result=False)
-round = unary("round", None, float_result=False, numpy=(), gg=())  # noqa: A001  (half to even, as NumPy and PyTorch)
+round = unary("round", None, float_result=False, tensor=(), numpy=(), gg=())  # noqa: A001  (half to even, as NumPy and PyTorch)
 
 
 def _numpy_round(a, decimals: int = 0):
+    """``round`` to ``decimals`` places as NumPy and PyTorch compute it (a negative count divides first)."""
     if decimals == 0:
         return round(a)
-    scale = 10.0 ** decimals
-    return round(a * scale) / scale
+    scale = 10.0 ** (decimals if decimals > 0 else -decimals)  # this module shadows abs
+    return round(a * scale) / scale if decimals > 0 else round(a / scale) * scale
+
+
+def _round_method(self, decimals: int = 0):
+    """PyTorch's ``Tensor.round(decimals=0)``: half to even, to ``decimals`` places (negative: tens, ...)."""
+    return _numpy_round(self, decimals)._shown_as("RoundBackward1") if decimals else round(self)
 
 
 export(_numpy_round, "round", numpy=("round", "around"), numpy_fn=_numpy_round)
+export(_round_method, "round", tensor="round")
 
 
-def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc=""):
+def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc="", torch_name=""):
     """A broadcasting binary function with a floating result, expression ``xp.<name>(x, y)``."""
     return primitive(name, batch=elementwise, infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)),
                      expr=lambda a, xp, out: [f"{xp}.{name}({a[0]}, {a[1]})"], vjp=vjp, elementwise=True,
                      doc=doc or f"elementwise {name}(x, y) with broadcasting", tensor=tensor, gg=gg, numpy=numpy,
-                     numpy_fn=_numpy_binary(name))
+                     numpy_fn=_numpy_binary(name), torch_name=torch_name)
 
 
 def _inverse_square_radius(y, x):
@@ -414,7 +431,7 @@ def _inverse_square_radius(y, x):
 arctan2 = _binary_float("arctan2", (lambda g, out, y, x: g * x * _inverse_square_radius(y, x),
                                     lambda g, out, y, x: -g * y * _inverse_square_radius(y, x)),
                         tensor=("atan2", "arctan2"), gg=("atan2", "arctan2"), numpy="arctan2",
-                        doc="the angle of the point (x, y): arctan2(y, x)")
+                        doc="the angle of the point (x, y): arctan2(y, x)", torch_name="Atan2Backward0")
 # at (0, 0) hypot's gradient is 0 / 0 = nan, as PyTorch's hypot backward gives
 hypot = _binary_float("hypot", (lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out),
                       tensor="hypot", gg="hypot", numpy="hypot", doc="sqrt(x**2 + y**2) without overflow")

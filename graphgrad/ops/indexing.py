@@ -2,11 +2,10 @@
 tensor (an input of the op: embeddings, batches), and their adjoints."""
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
 from ..codegen.expressions import subscript
+from ..ir import return_types
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, decode_index, encode_index, is_type, normalize_dims
@@ -163,7 +162,30 @@ def _getitem_batch(op, args, bdims, index):
     return bind("getitem", x, index=(_FULL,) + tuple(index)), _advanced_position(index)
 
 
-primitive("getitem", memory="view", view=True, batch=_getitem_batch,
+def _getitem_torch_name(attrs, in_types) -> str:
+    """An integer-array index is PyTorch's IndexBackward0. A basic index PyTorch applies left to right (select for
+    an int, slice for a slice that is not the whole axis, unsqueeze for None); the last of these names the result's
+    node: ``x[:, 0]`` is SelectBackward0."""
+    index, shape = attrs["index"], in_types[0].shape
+    if any(isinstance(i, tuple) and i[0] == "array" for i in index):
+        return "IndexBackward0"
+    name, axis = "AliasBackward0", 0
+    consuming = sum(1 for i in index if i is not None and i != "...")
+    for item in index:
+        if item == "...":
+            axis = len(shape) - consuming + sum(1 for i in index[:index.index("...")] if i is not None)
+        elif item is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(item, tuple):  # ("slice", start, stop, step)
+            if slice(*item[1:]).indices(shape[axis]) != (0, shape[axis], 1):
+                name = "SliceBackward0"
+            axis += 1
+        else:
+            name, axis = "SelectBackward0", axis + 1
+    return name
+
+
+primitive("getitem", memory="view", view=True, batch=_getitem_batch, torch_name=_getitem_torch_name,
           attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple",
           rows=_getitem_rows,
           infer=lambda inputs, index: TensorType(_index_shape(inputs[0].shape, index), inputs[0].dtype),
@@ -190,6 +212,7 @@ def _index_add_zeros_batch(op, args, bdims, index, shape):
 
 
 primitive("index_add_zeros", memory="fresh", batch=_index_add_zeros_batch, attrs=("index", "shape"),
+          torch_name="IndexPutBackward0",
           doc="zeros of shape with the input scattered (added) at index: the adjoint of getitem",
           infer=lambda inputs, index, shape: TensorType(tuple(shape), inputs[0].dtype),
           vjp=(lambda g, out, x, *, index, shape: bind("getitem", g, index=index),),
@@ -229,6 +252,7 @@ def _gather_rows_rows(a, node, states):
 
 
 primitive("gather_rows", memory="fresh", batch=_gather_rows_batch, infer=_gather_rows_type, rows=_gather_rows_rows,
+          torch_name="IndexBackward0",
           doc="x[index] for an int64 index tensor of any shape: rows of x along its first axis",
           vjp=(lambda g, out, x, index: bind("scatter_add_rows", g, index, rows=x._type.shape[0]), None),
           # asarray: a NumPy integer scalar index (argmin's result) would pick a row as a view, not the fresh array
@@ -624,15 +648,12 @@ primitive("argsort", batch=along_axis, attrs=("dim",), infer=lambda inputs, dim:
           doc="indices that sort x along dim (stable)", fn=argsort, tensor="argsort")
 
 
-SortResult = namedtuple("SortResult", ["values", "indices"])
-
-
-def sort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
+def sort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False) -> return_types.sort:
     """``(values, indices)`` of ``x`` sorted along ``dim``: the values gathered at ``argsort``'s indices, so the
     gradient flows back to where each value came from (the traced form of ``Tensor.sort``)."""
     (d,) = normalize_dims(dim, x.ndim)
     index = argsort(x, d, descending, stable)
-    return SortResult(bind("gather", x, index, dim=d), index)
+    return return_types.sort(bind("gather", x, index, dim=d), index)  # torch.return_types.sort, as eager returns
 
 
 export(sort, "sort", tensor="sort")

@@ -6,7 +6,6 @@ Axes go into the IR normalized (sorted, non-negative), so gradient rules never s
 from __future__ import annotations
 
 import builtins
-from collections import namedtuple
 
 import numpy as np
 
@@ -20,8 +19,6 @@ from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
 from .define import any_dtype_name, constant_like, primitive
 from .elementwise import lerp_formula
-
-MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
 def _np_names(dim, keepdim, axis, keepdims):
@@ -106,7 +103,13 @@ def sum(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None
     return bind("sum", x, dim=dims, keepdim=bool(keepdim))
 
 
+def _dim_given(name: str):
+    """PyTorch's name for a reduction's backward: ``...Backward1`` when a dim was given (its dim overload)."""
+    return lambda attrs, in_types: f"{name}Backward{int(attrs.get('dim') is not None)}"
+
+
 primitive("sum", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
+          torch_name=_dim_given("Sum"),
           infer=lambda inputs, dim, keepdim: reduction_type(
               inputs, dim, keepdim, "int64" if inputs[0].dtype in ("bool", "int64") else None),
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g, x.shape, dim, keepdim),),
@@ -130,6 +133,7 @@ def _mean_expr(a, xp, out, dim, keepdim):
 
 
 primitive("mean", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
+          torch_name=_dim_given("Mean"),
           infer=lambda inputs, dim, keepdim: reduction_type(inputs, dim, keepdim, float_dtype(inputs)),
           # scale before broadcasting: one scalar division instead of a full-size one
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g / _count(x.shape, dim), x.shape, dim, keepdim),),
@@ -188,10 +192,14 @@ def _extremum_type(op):
     return infer
 
 
-primitive("amax", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="maximum over dim (None: all)", infer=_extremum_type("amax"),
+primitive("amax", memory="fresh", batch=reduction, attrs=("dim", "keepdim"),
+          torch_name=lambda attrs, in_types: "MaxBackward1" if attrs.get("dim") is None else "AmaxBackward0",
+          doc="maximum over dim (None: all)", infer=_extremum_type("amax"),
           vjp=(_extremum,), expr=_method("max"), fn=_reducer("amax"), tensor="amax", gg="amax",
           numpy=("amax", "max"), numpy_fn=_numpy_reducer("amax"), rows=reduce_rows(linear=False))
-primitive("amin", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="minimum over dim (None: all)", infer=_extremum_type("amin"),
+primitive("amin", memory="fresh", batch=reduction, attrs=("dim", "keepdim"),
+          torch_name=lambda attrs, in_types: "MinBackward1" if attrs.get("dim") is None else "AminBackward0",
+          doc="minimum over dim (None: all)", infer=_extremum_type("amin"),
           vjp=(_extremum,), expr=_method("min"), fn=_reducer("amin"), tensor="amin", gg="amin",
           numpy=("amin", "min"), numpy_fn=_numpy_reducer("amin"), rows=reduce_rows(linear=False))
 
@@ -289,14 +297,14 @@ def _extreme(x: TensorBase, dim, keepdim: bool, pairwise: str, reduce: str, arg:
         return bind(reduce, x, dim=None, keepdim=False)
     (d,) = normalize_dims(dim, x.ndim)
     if x.ndim == 0:  # a 0-d tensor is its own extreme, at index 0 (PyTorch's result)
-        return MaxResult(x * 1, bind("full_like", x, value=0)._cast("int64"))
+        return getattr(return_types, reduce[1:])(x * 1, bind("full_like", x, value=0)._cast("int64"))
     # the values are gathered at the returned indices, so that the gradient goes to that one element on ties,
     # as eager (runtime/tensor.py's _along) and PyTorch do; amax/amin would split it among the tied elements
     index = getattr(x, arg)(d, True)
     values = bind("gather", x, index, dim=d)
     if not keepdim:
         values, index = values.squeeze(d), index.squeeze(d)
-    return MaxResult(values, index)
+    return getattr(return_types, reduce[1:])(values, index)  # torch.return_types.max, as eager returns
 
 
 def _numpy_extreme(x, dim, keepdim, axis, keepdims, reduce: str):

@@ -81,7 +81,7 @@ def _reshape_batch(op, args, bdims, shape):
     return bind("reshape", x, shape=(x.shape[0],) + tuple(shape)), 0
 
 
-primitive("reshape", memory="view", view=True, batch=_reshape_batch,
+primitive("reshape", memory="view", view=True, batch=_reshape_batch, torch_name="ViewBackward0",
           attrs=("shape",), infer=_reshape_type, doc="same elements, new shape (row-major)",
           rows=_reshape_rows,
           vjp=(lambda g, out, x, *, shape: g.reshape(x.shape),),
@@ -254,7 +254,7 @@ def _concat_batch(op, args, bdims, dim):
     return bind("concat", *[broadcast_batch(a, d, size) for a, d in zip(args, bdims)], dim=dim + 1), 0
 
 
-primitive("concat", memory="fresh", batch=_concat_batch, attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
+primitive("concat", memory="fresh", batch=_concat_batch, torch_name="CatBackward0", attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
           rows=RowRule(_concat_rows, additive=True),
           doc="join tensors along an existing axis",
           expr=lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"],
@@ -649,7 +649,7 @@ def _pad_batch(op, args, bdims, widths, value):
     return bind("pad", to_front(args[0], bdims[0]), widths=((0, 0),) + tuple(widths), value=value), 0
 
 
-primitive("pad", memory="fresh", recompute="cheap", batch=_pad_batch,
+primitive("pad", memory="fresh", recompute="cheap", batch=_pad_batch, torch_name="ConstantPadNdBackward0",
           attrs=("widths", "value"), infer=_pad_type, doc="constant padding: (before, after) per dimension",
           vjp=(lambda g, out, x, *, widths, value: _unpad(g, widths),), expr=_pad_expr,
           fn=pad, nn="pad", numpy="pad", numpy_fn=_numpy_pad)

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node, Value
-from .vjp_rules import NONDIFFERENTIABLE
+from ..ir.registry import OPS
 
 
 def prune_by_requires_grad(graph: Graph, requires_grad: list[bool] | None = None) -> Graph:
     """Mark the values that need an adjoint: on a path from an input that requires grad to an output.
 
     ``requires_grad`` gives one flag per input (default: keep the inputs' flags). A value that
-    depends on a trainable input but reaches no output through differentiable ops is unmarked, so
-    adjoint generation never visits it. Freezing a layer therefore removes its whole backward.
+    depends on a trainable input but reaches no output except through ``stop_gradient`` (``detach()``) is
+    unmarked, so adjoint generation never visits it. Freezing a layer therefore removes its whole backward. A
+    piecewise-constant op's result stays marked, as in eager (``floor(x) * 2`` requires grad): its gradient rule
+    gives symbolic zeros, so its path costs nothing, and an input reached only through such paths gets zeros.
     """
     g, mapping = graph.inputs_only()
     if requires_grad is not None:
@@ -27,10 +29,10 @@ def prune_by_requires_grad(graph: Graph, requires_grad: list[bool] | None = None
         nv.node = node = Node(n.op, inputs, n.attrs, nv, n.loc, n.role, n.typed)
         nodes.append(node)
         mapping[old] = nv
-        nv.requires_grad = (n.op not in NONDIFFERENTIABLE and nv.type.is_floating
+        nv.requires_grad = (not OPS[n.op].stops_gradient and nv.type.is_floating
                             and any(x.requires_grad for x in inputs if x.__class__ is Value))
     g.outputs = [mapping[v] for v in graph.outputs]
-    # backward sweep: keep the mark only where a differentiable path reaches an output (a node's own mark is
+    # backward sweep: keep the mark only where a path of marked values reaches an output (a node's own mark is
     # final when it is reached, and its inputs' forward marks are still in place)
     reaches: set[Value] = {v for v in g.outputs if v.requires_grad}
     for n in reversed(nodes):

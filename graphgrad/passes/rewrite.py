@@ -165,7 +165,7 @@ class Rewriter:
                             self.replace(n, same)
                             return
                 break
-        if self.cse and n.op != "stop_gradient":  # stop_gradient nodes exist to carry a second name
+        if self.cse:
             try:
                 # a literal is keyed with its class: 1, 1.0 and True are equal but differ in type
                 key = (n.op, tuple([x if x.__class__ is Value else (x.__class__, x) for x in n.inputs]),

@@ -7,7 +7,9 @@ IR during adjoint generation. Shapes are reduced back to each input's shape by t
 (``sum_to``), so elementwise rules ignore broadcasting, as in HIPS autograd.
 
 Returning ``None`` means a symbolic zero: no gradient flows (the output is piecewise constant in
-that input). An op missing from this table has *no rule*, which is an error, never a zero.
+that input). An op missing from this table has *no rule*, which is an error, never a zero. A piecewise-constant
+op (``defnondiff``: floor, sign, ...) still passes a gradient on, a zero one, as PyTorch's FloorBackward0 does:
+its result requires grad and ``x.grad`` of ``floor(x).sum()`` is zeros, not None.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import dis
 from dataclasses import dataclass
 from typing import Callable
 
+from ..ir.api import bind
+from ..ir.registry import OPS
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class VJPRule:
     by_mask: tuple = ()
     #: inputs the rules read only for their type (``x.shape``, ``x.dtype``) when every input needs a gradient
     type_only: frozenset = frozenset()
+    #: piecewise constant (``defnondiff``): every input's gradient is zero
+    zero: bool = False
 
 
 VJP_RULES: dict[str, VJPRule] = {}
@@ -92,10 +98,10 @@ NONDIFFERENTIABLE: set[str] = set()
 
 
 def defnondiff(*ops: str) -> None:
-    """Ops whose output is piecewise constant in every input: the gradient is a symbolic zero."""
+    """Ops whose output is piecewise constant in every input: the gradient is zero (``apply_vjp``)."""
     NONDIFFERENTIABLE.update(ops)
     for op in ops:
-        VJP_RULES[op] = VJPRule((), False, frozenset(), lambda g, out, needs, *xs, **a: [None] * len(xs))
+        VJP_RULES[op] = VJPRule((), False, frozenset(), lambda g, out, needs, *xs, **a: [None] * len(xs), zero=True)
 
 
 def _to_type(gi, gt, t):
@@ -107,17 +113,24 @@ def _to_type(gi, gt, t):
     return gi
 
 
-def apply_vjp(op: str, g, out, inputs: list, in_types: list, needs: list, attrs: dict) -> list:
+def apply_vjp(op: str, g, out, inputs: list, in_types: list, needs: list, attrs: dict,
+              zeros: bool = False) -> list:
     """Cotangents for the inputs flagged in ``needs`` (None elsewhere), reduced to the input types.
 
     ``inputs`` holds the tensors the rule reads (others may be None); ``in_types`` the TensorType of
-    every tensor input (None for Python scalars).
+    every tensor input (None for Python scalars). A piecewise-constant op's cotangents are symbolic zeros (None),
+    which cost nothing where they join other paths of a generated adjoint, or with ``zeros=True`` an elementwise
+    op's are zero arrays (eager ``backward()``: PyTorch's x.grad of ``floor(x).sum()`` is zeros, not None; of
+    slogdet's sign, None).
     """
     rule = VJP_RULES.get(op)
     if rule is None:
         raise NotImplementedError(
             f"graphgrad has no gradient rule for primitive '{op}'; it cannot be differentiated "
             f"(detach() its input or write the function with differentiable ops)")
+    if rule.zero and zeros and OPS[op].elementwise:
+        z = bind("full_like", g, value=0.0)
+        return [_to_type(z, z._type, t) if need and t is not None else None for need, t in zip(needs, in_types)]
     if rule.joint is not None:
         grads = list(rule.joint(g, out, needs, *inputs, **attrs))
     else:

@@ -28,7 +28,7 @@ from ..codegen.loader import load_module
 from ..codegen.cuda import fusible as cuda_fusible
 from ..codegen.python import module_source
 from ..ir.graph import Graph, Value
-from ..ir.registry import default_float, default_float_as
+from ..ir.registry import OPS, default_float, default_float_as
 from ..ir.types import TensorType, dtype_name
 from ..passes.fusion import fuse_elementwise
 from ..passes.adjoint import generate_adjoint
@@ -563,16 +563,12 @@ def _may_share(a, b, exact: bool = False) -> bool:
     return bool(cupy.may_share_memory(a, b))
 
 
-# ops that read only their input's shape and dtype, never its values
-_SHAPE_ONLY = frozenset({"full_like"})
-
-
 def _values_read(backward: Graph, saved: list) -> list:
     """The saved values whose contents backward reads: an input saved only for the shape of its zero
     gradient may be changed in place before backward, as in eager (which saves nothing for it)."""
     read = set(backward.outputs)
     for n in backward.nodes:
-        if n.op not in _SHAPE_ONLY:
+        if not OPS[n.op].shape_only:  # full_like: only the type
             read.update(n.value_inputs())
     return [v for v, b in zip(saved, backward.inputs) if b in read]
 

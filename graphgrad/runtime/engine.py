@@ -131,7 +131,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                     needs = (next_functions[0][0] is not None, next_functions[1][0] is not None)
                 else:
                     needs = [nxt is not None for nxt, _ in next_functions]
-                in_grads = apply_vjp(node.op, g, out, saved, node._in_types, needs, node.attrs)
+                in_grads = apply_vjp(node.op, g, out, saved, node._in_types, needs, node.attrs, zeros=True)
                 if held and not retain_graph:
                     node._saved = FREED
                     node._out = None

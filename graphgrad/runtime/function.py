@@ -4,61 +4,20 @@ from __future__ import annotations
 import itertools
 import sys
 
+from ..ir.registry import OPS
 from ..ir.types import TensorType
 
 _sequence = itertools.count()
 
-# PyTorch's names for the backward of each primitive (``x * y`` -> MulBackward0), so that
-# printed tensors and ``grad_fn.name()`` read as users know them.
-_TORCH_NAMES = {
-    "matmul": "MmBackward0", "reshape": "ViewBackward0", "permute": "PermuteBackward0",
-    "amax": "AmaxBackward0", "amin": "AminBackward0", "getitem": "IndexBackward0", "gather_rows": "IndexBackward0",
-    "index_add_zeros": "IndexPutBackward0", "cast": "ToCopyBackward0", "concat": "CatBackward0",
-    "log_softmax": "LogSoftmaxBackward0", "logsumexp": "LogsumexpBackward0", "full_like": "FillBackward0",
-    "floor_divide": "DivBackward2", "trunc_divide": "DivBackward2",  # div(rounding_mode=...)
-    # NumPy's spellings of PyTorch's acos, ...; and PyTorch capitalizes a letter after a digit
-    "arccos": "AcosBackward0", "arcsin": "AsinBackward0", "arctan": "AtanBackward0", "arccosh": "AcoshBackward0",
-    "arcsinh": "AsinhBackward0", "arctanh": "AtanhBackward0", "arctan2": "Atan2Backward0", "log1p": "Log1PBackward0",
-    "pad": "ConstantPadNdBackward0",
-}
-
 
 def backward_name(op: str, attrs: dict, in_types: tuple) -> str:
-    """PyTorch's name for the backward of ``op`` applied to inputs of ``in_types`` (None for Python scalars)."""
-    if op in _TORCH_NAMES:
-        name = _TORCH_NAMES[op]
-        if op == "matmul":
-            lhs, rhs = (t.ndim for t in in_types)
-            if (lhs, rhs) != (2, 2):
-                name = {(2, 1): "MvBackward0", (1, 1): "DotBackward0"}.get((lhs, rhs), "MatmulBackward0")
-        if op in ("amax", "amin") and attrs.get("dim") is None:
-            name = "MaxBackward1" if op == "amax" else "MinBackward1"
-        if op == "getitem" and not any(isinstance(i, tuple) and i[0] == "array" for i in attrs["index"]):
-            name = _basic_index_name(attrs["index"], in_types[0].shape)
-        return name
-    camel = "".join(part.capitalize() for part in op.split("_"))
-    suffix = 1 if (op in ("sum", "mean") and attrs.get("dim") is not None) or \
-        (op == "pow" and all(t is not None for t in in_types)) else 0
-    return f"{camel}Backward{suffix}"
-
-
-def _basic_index_name(index: tuple, shape: tuple) -> str:
-    """PyTorch applies a basic index left to right (select for an int, slice for a slice that is not the whole
-    axis, unsqueeze for None); the last of these names the result's node: ``x[:, 0]`` is SelectBackward0."""
-    name, axis = "AliasBackward0", 0
-    consuming = sum(1 for i in index if i is not None and i != "...")
-    for item in index:
-        if item == "...":
-            axis = len(shape) - consuming + sum(1 for i in index[:index.index("...")] if i is not None)
-        elif item is None:
-            name = "UnsqueezeBackward0"
-        elif isinstance(item, tuple):  # ("slice", start, stop, step)
-            if slice(*item[1:]).indices(shape[axis]) != (0, shape[axis], 1):
-                name = "SliceBackward0"
-            axis += 1
-        else:
-            name, axis = "SelectBackward0", axis + 1
-    return name
+    """PyTorch's name for the backward of ``op`` applied to inputs of ``in_types`` (None for Python scalars): the
+    op's declared ``torch_name``, else its name in CamelCase (``x * y`` -> MulBackward0)."""
+    opdef = OPS.get(op)
+    name = opdef.torch_name if opdef is not None else ""
+    if callable(name):
+        return name(attrs, in_types)
+    return name or "".join(part.capitalize() for part in op.split("_")) + "Backward0"
 
 
 class _Freed(tuple):

@@ -273,23 +273,6 @@ def _vjp_graph(fn, args: tuple, diff: list, has_aux: bool, what: str) -> _VJPGra
     return _VJPGraph(tr, joint, ct_for, grad_for, len(g.inputs))
 
 
-def _strip_identities(graph: Graph) -> Graph:
-    """Remove the identity nodes adjoint generation may add to name a gradient (``stop_gradient`` with role
-    "adjoint"): differentiated again, they would read as 'no derivative'."""
-    g = graph.copy()
-    mapping: dict = {}
-    kept = []
-    for n in g.nodes:
-        n.inputs = [mapping.get(x, x) if isinstance(x, Value) else x for x in n.inputs]
-        if n.op == "stop_gradient" and n.role == "adjoint":
-            mapping[n.output] = n.inputs[0]
-            continue
-        kept.append(n)
-    g.nodes = kept
-    g.outputs = [mapping.get(v, v) for v in g.outputs]
-    return g
-
-
 # -- forward mode: the JVP graph, as the transpose of the VJP ------------------------------------------
 
 @dataclass
@@ -308,7 +291,7 @@ def _jvp_graph(fn, args: tuple, diff: list, has_aux: bool, what: str) -> _JVPGra
     with cotangent ``v`` is ``J v``. Both are ``generate_adjoint``; ``u`` is then fed zeros, and dead-node
     elimination removes the ``J^T u`` half, leaving a forward sweep."""
     vg = _vjp_graph(fn, args, diff, has_aux, what)
-    tr, g1 = vg.traced, _strip_identities(vg.graph)
+    tr, g1 = vg.traced, vg.graph
     n_out, n_grad, n_in = tr.n_out, len(vg.grad_for), vg.n_in
     n_ct = len(vg.ct_for)
     # second pass: differentiate gradients (outputs n_out .. n_out + n_grad) with respect to the cotangents

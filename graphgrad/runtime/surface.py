@@ -99,24 +99,6 @@ class TensorSurface:
         return bool(np.allclose(self.detach().numpy(force=True), other.detach().numpy(force=True), rtol, atol,
                                 equal_nan))
 
-    # -- rounding and integer division: piecewise constant, so zero gradients (as PyTorch's) ---------------
-    def _rounded(self, name: str, values):
-        result = type(self)._wrap(values)
-        if self._requires_grad and self.is_floating_point():
-            from .grad_mode import is_grad_enabled
-
-            if is_grad_enabled():
-                result = self * 0.0 + result  # history with a zero gradient
-                result.grad_fn._name, result.grad_fn._shown = name, ((self._grad_node(), 0),)
-        return result
-
-    def floor(self): return self._rounded("FloorBackward0", _xp(self._data).floor(self._data))
-    def ceil(self): return self._rounded("CeilBackward0", _xp(self._data).ceil(self._data))
-    def trunc(self): return self._rounded("TruncBackward0", _xp(self._data).trunc(self._data))
-
-    def round(self, decimals: int = 0):
-        return self._rounded("RoundBackward0", _xp(self._data).round(self._data, decimals))
-
     def frac(self): return self - self.trunc()
 
     def remainder(self, other):

@@ -266,16 +266,19 @@ class Tensor(TensorSurface, TensorBase):
         result._data = out
         result._requires_grad = False
         result.grad_fn = None
-        if out.base is not None and OPS[op].view and isinstance(inputs[0], Tensor):  # view=True in its declaration
+        # view=True in its declaration, and NumPy gave a view (or the operand itself: stop_gradient)
+        if (out.base is not None or (arrays and out is arrays[0])) and OPS[op].view and isinstance(inputs[0], Tensor):
             base = inputs[0]
-            result._base = base._base if base._base is not None else base
             result._version_box = base._version_box  # views share the version counter of their base
-            if base._version_box[0]:
-                result._view_version = base._version_box[0]
+            if not OPS[op].stops_gradient:  # detach() shares it too, but is no view (PyTorch: no _base, no history)
+                result._base = base._base if base._base is not None else base
+                if base._version_box[0]:
+                    result._view_version = base._version_box[0]
         else:
             result._version_box = [0]
         if record and _grad_state.enabled and dtype.kind == "f":  # integer and bool results have no history
-            _record(result, op, inputs, attrs)
+            if not OPS[op].stops_gradient:  # stop_gradient (an internal detach()): none either
+                _record(result, op, inputs, attrs)
         elif _grad_state.inference:
             result._is_inference = True
         if traces:  # a constant of the running trace, computed once while it traces

@@ -266,16 +266,16 @@ class Tracer:
         value = target.value
         if value in self.no_grad_values:  # made under no_grad(): the update is the tensor's own
             pass
+        elif value.node is not None and value.node.op in OPS and OPS[value.node.op].stops_gradient:
+            raise TracerError(
+                f"in-place {what} on .data or .detach() of a tensor{_where(loc)}: inside a compiled function this "
+                f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
+                f"function (under graphgrad.no_grad()), or compute the new value out of place.")
         elif value.node is not None and value.node.op in OPS and OPS[value.node.op].view:
             raise TracerError(
                 f"in-place {what} on a view (the result of {value.node.op}){_where(loc)}: inside a compiled function "
                 f"a view is not written through to the tensor it was taken from. Compute the new value out of "
                 f"place (y = y + 1), or update the whole tensor.")
-        elif value.node is not None and value.node.op == "stop_gradient":
-            raise TracerError(
-                f"in-place {what} on .data or .detach() of a tensor{_where(loc)}: inside a compiled function this "
-                f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
-                f"function (under graphgrad.no_grad()), or compute the new value out of place.")
         inner = ACTIVE.stack[-1] if ACTIVE.stack else self
         if inner.depth > self.depth or (self.depth and any(v is value for v in self._outer_ids.values())):
             raise TracerError(
@@ -430,9 +430,10 @@ class Tracer:
         v = Value(typed[2])
         v.node = Node(op, inputs, attrs, v, loc, self.role, typed)
         self.graph.nodes.append(v.node)
-        if op == "stop_gradient" or OPS[op].view:
+        opdef = OPS[op]
+        if opdef.view:
             self._views.setdefault(inputs[0], []).append(v)
-        if self.watches_grad_mode and op != "stop_gradient" and not grad_enabled() \
+        if self.watches_grad_mode and not opdef.stops_gradient and not grad_enabled() \
                 and isinstance(typed[2], TensorType) and typed[2].is_floating:
             return self._no_grad_result(v, loc)
         return SymbolicTensor(v, self)
@@ -575,7 +576,7 @@ class SymbolicTensor(TensorBase):
                 elif tracer.depth and v.type.is_floating:
                     return True  # a carry or a branch's copy: it carries what the loop or if feeds it
                 continue
-            if node.op != "stop_gradient":
+            if not OPS[node.op].stops_gradient:
                 stack.extend(x for x in node.inputs if isinstance(x, Value))
         return False
 

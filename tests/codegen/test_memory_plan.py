@@ -164,13 +164,17 @@ def test_each_declared_ufunc_computes_what_the_ops_expression_computes():
 
 def test_view_ops_are_the_ops_whose_eager_results_share_the_version_counter():
     """``view=True`` in an op's block: its eager result is a PyTorch view (shares the version counter, has a
-    base); an op that only shares NumPy memory (``memory="view"``) is not."""
+    base), or for ``stop_gradient`` (``detach()``) shares the counter without a base, as PyTorch's; an op that only
+    shares NumPy memory (``memory="view"``) is not."""
+    from graphgrad.ir.api import bind
     from graphgrad.ir.registry import OPS
 
-    assert sorted(n for n, d in OPS.items() if d.view) == ["expand", "getitem", "permute", "reshape"]
+    assert sorted(n for n, d in OPS.items() if d.view) == ["expand", "getitem", "permute", "reshape", "stop_gradient"]
     x = gg.ones(2, 3)
     for view in (x.reshape(3, 2), x.permute(1, 0), x.expand(4, 2, 3), x[0]):
         assert view._base is x and view._version_box is x._version_box
+    detached = bind("stop_gradient", x)
+    assert detached._base is None and detached._version_box is x._version_box
     fresh = x * 2
     assert fresh._base is None and fresh._version_box is not x._version_box
 

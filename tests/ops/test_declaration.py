@@ -76,6 +76,23 @@ def test_lower_layers_declare_no_op():
             assert not pattern.search(path.read_text()), path
 
 
+def test_runtime_keeps_no_table_of_op_names():
+    """PyTorch's grad_fn names and which ops read only shapes are declared with each op (``torch_name``,
+    ``shape_only``), not listed by the runtime."""
+    import pathlib
+    import re
+
+    from graphgrad.ir.registry import OPS
+
+    root = pathlib.Path(gg.__file__).parent / "runtime"
+    quoted_ops = re.compile(r'"(%s)"' % "|".join(re.escape(op) for op in OPS if len(op) > 3))
+    for name in ("function.py", "compiled.py"):
+        text = (root / name).read_text()
+        assert not re.search(r'"\w+Backward\d"\s*[,}]', text), name  # an op -> name table
+        assert not quoted_ops.search(text), (name, quoted_ops.search(text).group(0))
+    assert OPS["matmul"].torch_name and OPS["full_like"].shape_only
+
+
 def test_graphgrad_ops_lists_each_op_with_its_rule_and_names(capsys):
     import re
 

@@ -114,6 +114,12 @@ def test_slices_sums_and_repeats_of_a_shape_are_sizes():
     (lambda x: x.asinh(), "AsinhBackward0"), (lambda x: x.atanh(), "AtanhBackward0"),
     (lambda x: (x + 1).acosh(), "AcoshBackward0"), (lambda x: gg.atan2(x, x), "Atan2Backward0"),
     (lambda x: x.log1p(), "Log1PBackward0"),
+    (lambda x: x ** 2, "PowBackward0"), (lambda x: x ** x, "PowBackward1"), (lambda x: 2 ** x, "PowBackward2"),
+    (lambda x: x.sum(), "SumBackward0"), (lambda x: x.sum(0), "SumBackward1"), (lambda x: x.mean(0), "MeanBackward1"),
+    (lambda x: x @ x, "DotBackward0"), (lambda x: x[None] @ x, "MvBackward0"), (lambda x: x[:, None] @ x[None], "MmBackward0"),
+    (lambda x: x[1:], "SliceBackward0"), (lambda x: x[0], "SelectBackward0"), (lambda x: x[[1, 0]], "IndexBackward0"),
+    (lambda x: x // 0.5, "DivBackward2"), (lambda x: x.floor(), "FloorBackward0"), (lambda x: x.round(decimals=1), "RoundBackward1"),
+    (lambda x: x.reshape(2, 1), "ViewBackward0"), (lambda x: gg.cat([x, x]), "CatBackward0"),
 ])
 def test_grad_fn_names_of_primitives(make, name):
     out = make(gg.tensor([0.5, 0.25], requires_grad=True))
