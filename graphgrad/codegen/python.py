@@ -18,7 +18,7 @@ import re
 
 from ..ir.graph import _RESERVED, Graph, Value
 from ..ir.types import TensorType
-from .expressions import STDLIB_IMPORTS, computed_dtype, statements
+from .expressions import STDLIB_IMPORTS, computed_dtype, computes_narrow, statements
 from .memory import into, makes_new_array, plan
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
@@ -310,6 +310,10 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
             lines += [f"{indent}{line}" for line in block[1:]]
         else:
             args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
+            narrow = n in promoted and computes_narrow(_numpy_dtype(n))
+            if narrow:  # bool operands NumPy would compute in float16 or int8: cast first, as PyTorch computes
+                args = [f"{a}.astype({xp}.{n.output.type.dtype})" if x.__class__ is Value and x.type.dtype == "bool"
+                        else a for a, x in zip(args, n.inputs)]
             target = reuse.get(n)
             if n in in_place:  # the result goes into a dying operand's buffer, and keeps its name
                 append(f"{indent}{_in_place(op, args, xp, out)}{_source_comment(n, last_loc, texts)}")
@@ -327,7 +331,7 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
                         if name.isidentifier():
                             temps.append(name)
             if expr is not None:
-                if n in promoted:  # NumPy promotes where PyTorch does not
+                if n in promoted and not narrow:  # NumPy promotes where PyTorch does not
                     expr = f"({expr}).astype({xp}.{n.output.type.dtype})"
                 append(f"{indent}{out} = {expr}{_source_comment(n, last_loc, texts)}")
             if check_types:

@@ -36,11 +36,11 @@ def _numpy_binary(op):
 
 
 def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None,
-            c_expr=None, ufunc="", torch_name=""):
+            c_expr=None, ufunc="", torch_name="", expr=None):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
     __radd__); ``ufunc`` names NumPy's ufunc for ``<symbol>``."""
     fn = primitive(name, batch=elementwise,
-                   infer=infer or (lambda inputs: elementwise_type(inputs)), expr=_binop(symbol), vjp=vjp,
+                   infer=infer or (lambda inputs: elementwise_type(inputs)), expr=expr or _binop(symbol), vjp=vjp,
                    nondiff=vjp is None, elementwise=True, doc=doc or f"elementwise x {symbol} y with broadcasting",
                    tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg else (),
                    numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows, c_expr=c_expr,
@@ -84,8 +84,10 @@ floor_divide = _binary("floor_divide", "//", None, dunder="floordiv", tensor=("f
 
 
 def _trunc_divide_expr(a, xp, out, integer):
-    if integer:  # exact for any int64, where trunc(x / y) would round through float64
-        return [f"{xp}.sign({a[0]}) * {xp}.sign({a[1]}) * ({xp}.abs({a[0]}) // {xp}.abs({a[1]}))"]
+    if integer:  # exact for any int64, where trunc(x / y) would round through float64: the floor quotient, one
+        # up where it is negative and not exact (no sign() or abs(), which refuse a bool operand)
+        q = f"{out}_floor"
+        return [f"{q} = {a[0]} // {a[1]}", f"{q} + (({q} < 0) & ({q} * {a[1]} != {a[0]}))"]
     return [f"{xp}.trunc({a[0]} / {a[1]})"]
 
 
@@ -113,10 +115,12 @@ export(_div, "div", tensor="div")
 
 
 def _log_base(x):
-    """log of a pow base, 0 where the base is not positive (the result does not vary with y there)."""
+    """log of a pow base, for the gradient in the exponent: 0 where the base is 0 (``0 ** y`` does not vary with
+    y > 0; the inner where keeps the untaken log(0) out of second derivatives), nan where it is negative, as in
+    PyTorch: ``(-2) ** y`` is real only at integer y and has no derivative in y, which a silent 0 would hide."""
     if isinstance(x, (int, float)):
-        return math.log(x) if x > 0 else 0.0
-    return where(x > 0, x, 1.0).log()
+        return math.log(x) if x > 0 else 0.0 if x == 0 else math.nan
+    return where(x == 0, 1.0, x).log()
 
 
 def _pow_grad_base(g, out, x, y):
@@ -131,7 +135,14 @@ def _pow_grad_base(g, out, x, y):
     return g * y * x ** where(x == 0, where(y == 0, 1.0, y - 1), y - 1)
 
 
-pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)),
+def _pow_expr(a, xp, out):
+    """``x ** y``, a negative literal base in parentheses: ``-3 ** y`` would be ``-(3 ** y)`` (``**`` binds
+    tighter than unary minus), which generated code computed for ``(-3) ** x``."""
+    base = f"({a[0]})" if a[0].startswith("-") else a[0]
+    return [f"{base} ** {a[1]}"]
+
+
+pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)), expr=_pow_expr,
               dunder="pow", tensor=("pow",), numpy=("power",), ufunc="power", c_expr="pow({0}, {1})",
               # PyTorch's pow(Tensor, Scalar) is PowBackward0, pow(Tensor, Tensor) PowBackward1, pow(Scalar, Tensor)
               # PowBackward2
@@ -312,7 +323,9 @@ primitive("arange", attrs=("start", "stop", "step", "dtype"), nondiff=True,
 
 # -- composites: public names implemented with the primitives above -------------------------------
 def square(x: TensorBase) -> TensorBase:
-    """``x * x``."""
+    """``x * x`` (of bools in int64, as PyTorch's ``pow(x, 2)``)."""
+    if x._type.dtype == "bool":
+        x = x._cast("int64")
     return (x * x)._shown_as("PowBackward0")  # (each composite's eager grad_fn has PyTorch's name)
 
 

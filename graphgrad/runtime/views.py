@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ir.api import bind
 from ..ops.elementwise import where
+from ..ops.indexing import torch_index_steps
 from .tensor import Tensor, _open_grid, _to_array, _xp
 
 
@@ -42,9 +43,30 @@ def view_positions(base: Tensor, view: Tensor):
 
 
 def index_positions(t: Tensor, index):
-    """The flat positions of ``t[index]`` (any index NumPy accepts: ints, slices, masks, integer tensors)."""
+    """The flat positions of ``t[index]`` (any index NumPy accepts: ints, slices, masks, integer tensors), where
+    PyTorch puts them (``ops.indexing.torch_index_steps``: ``x[1, :, [0, 1]]`` is ``x[1][:, [0, 1]]``)."""
     xp = _xp(t._data)
-    return xp.arange(t._data.size, dtype=np.int64).reshape(t._data.shape)[_plain_index(index)]
+    positions = xp.arange(t._data.size, dtype=np.int64).reshape(t._data.shape)
+    for step in torch_index_steps(index if isinstance(index, tuple) else (index,)):
+        positions = positions[_plain_index(step)]
+    return positions
+
+
+def write_at(data, index, value) -> None:
+    """``data[index] = value`` with PyTorch's index (``torch_index_steps``): the selects of a first step are a
+    view of ``data``, which the second step's advanced index writes into."""
+    steps = torch_index_steps(index if isinstance(index, tuple) else (index,))
+    for step in steps[:-1]:
+        data = data[tuple(int(i._data) if isinstance(i, Tensor) and i.ndim == 0 and i._data.dtype != np.bool_ else i
+                          for i in step)]
+    index = _plain_index(steps[-1] if len(steps) > 1 else index)
+    try:
+        data[index] = value
+    except ValueError as e:  # NumPy's words for a value that does not broadcast: PyTorch's (as ``as_value``'s)
+        if "could not be broadcast" not in str(e):
+            raise
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(value))} cannot be broadcast to "
+                           f"indexing result of shape {list(data[index].shape)}") from None
 
 
 def _plain_index(index):
