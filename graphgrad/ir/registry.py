@@ -260,6 +260,10 @@ def encode_index(index) -> tuple:
             out.append(int(item))
         else:
             arr = np.asarray(item)
+            if arr.size == 0 and isinstance(item, (list, tuple)):  # x[[]]: no positions (NumPy's [] is float64)
+                arr = arr.astype(np.int64)
+            if arr.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if arr.dtype == bool or arr.dtype.kind not in "iu":
                 raise IndexError("only integers, slices, None, ... and integer arrays are valid indices "
                                  f"(got an array of dtype {arr.dtype})")

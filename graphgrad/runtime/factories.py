@@ -352,6 +352,8 @@ def range(start, end=None, step=1, dtype=None, device=None, requires_grad: bool 
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
     return _finish(np.linspace(start, end, steps), dtype or dtypes.default_float().name, device, requires_grad)
 
 

@@ -283,3 +283,52 @@ def test_the_gradient_in_the_exponent_at_a_negative_base_is_nan():
         y = gg.tensor([1.0, 2.0], requires_grad=True)
         f(y).sum().backward()
         assert np.isnan(y.grad.numpy()).all()
+
+
+# -- errors in PyTorch's words, and zero gradients as PyTorch gives them ------------------------------------------
+def test_integer_powers_and_bool_negation_raise_pytorchs_runtime_errors():
+    # NumPy's ValueError / TypeError came through (a RuntimeError handler missed them)
+    with pytest.raises(RuntimeError, match=r"^Integers to negative integer powers are not allowed\.$"):
+        gg.tensor([2, 3]) ** -1
+    with pytest.raises(RuntimeError, match=r"^Negation, the `-` operator, on a bool tensor is not supported\. If you "
+                                           r"are trying to invert a mask, use the `~` or `logical_not\(\)` operator"):
+        -gg.tensor([True, False])
+
+
+def test_where_refuses_a_condition_that_is_not_bool_but_numpys_where_reads_it_as_truth():
+    x = gg.tensor([1.0, 2.0, 3.0])
+    for f in _both(lambda c, x: gg.where(c, x, 0.0)):
+        with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor, but got a tensor "
+                                               "with dtype Long"):
+            f(gg.tensor([1, 0, 2]), x)
+    for f in _both(lambda c, x: gg.numpy.where(c, x, 0.0)):
+        assert f(gg.tensor([1, 0, 2]), x).tolist() == [1.0, 0.0, 3.0]
+    assert gg.numpy.where(np.array([0, 1, 1]), x, 0.0).tolist() == [0.0, 2.0, 3.0]
+
+
+def test_index_errors_and_empty_index_lists_as_in_pytorch():
+    x = gg.zeros(3, 2)
+    with pytest.raises(RuntimeError, match=r"^The expanded size of the tensor \(2\) must match the existing size \(3\) "
+                                           r"at non-singleton dimension 0\.  Target sizes: \[2\]\.  Tensor sizes: \[3\]$"):
+        x[0] = gg.ones(3)
+    with pytest.raises(RuntimeError, match=r"^expand\(torch\.FloatTensor\{\[2, 2\]\}, size=\[2\]\): the number of "
+                                           r"sizes provided \(1\) must be greater or equal"):
+        x[0] = gg.ones(2, 2)
+    with pytest.raises(IndexError, match="^tensors used as indices must be long, int, byte or bool tensors$"):
+        x[gg.tensor([1.0])]
+    assert x[[]].shape == (0, 2) and x[:, []].shape == (3, 0)
+    with pytest.raises(RuntimeError, match="^number of steps must be non-negative$"):
+        gg.linspace(0, 1, -1)
+
+
+def test_sign_and_rounded_division_give_zero_gradients_not_none():
+    # PyTorch's SignBackward0 and DivBackward with a rounding mode return zeros, which reach .grad; graphgrad left
+    # .grad None (an optimizer's weight decay and momentum skip a None), while floor already gave zeros
+    for f in (lambda x: x.sign(), lambda x: gg.div(x, 2, rounding_mode="floor"),
+              lambda x: gg.div(x, 2, rounding_mode="trunc"), lambda x: x.floor()):
+        x = gg.tensor([-1.5, 0.3, 2.7], requires_grad=True)
+        f(x).sum().backward()
+        assert x.grad is not None and x.grad.tolist() == [0.0, 0.0, 0.0]
+    x = gg.tensor([-1.5, 0.3], requires_grad=True)
+    (x.sign() * x).sum().backward()  # sign(x) * x = |x|: the gradient is sign(x), the sign factor adding 0
+    assert x.grad.tolist() == [-1.0, 1.0]
