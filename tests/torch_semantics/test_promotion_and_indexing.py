@@ -33,6 +33,14 @@ def test_float_functions_of_bools_compute_in_float32_not_float16():
             np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
 
 
+def test_a_bool_power_of_bools_stays_bool_compiled():
+    # PyTorch: bool_tensor ** True (and pow_) is bool; generated code kept NumPy's int8 under the IR's bool
+    b = gg.tensor([True, False])
+    for f in _both(lambda b: (b ** True, b.clone().pow_(True))):
+        for got in f(b):
+            assert got.dtype == gg.bool and got.numpy().dtype == np.bool_ and got.tolist() == [True, False]
+
+
 def test_a_negative_literal_base_of_pow_in_compiled_code():
     # (-3) ** x: the generated `-3 ** x` was -(3 ** x), so (-3) ** 0.5 gave -1.73 (PyTorch: nan) and (-2) ** 0 gave -1
     x = gg.tensor([2.0, 1.0, 0.5])
