@@ -70,17 +70,27 @@ def statements(op: str, args: list[str], xp: str, out: str, attrs: dict) -> list
 @functools.lru_cache(maxsize=4096)
 def computed_dtype(op: str, attrs_key: tuple, operands: tuple) -> str | None:
     """The dtype NumPy gives ``op``'s expression for ``operands`` ((ndim, dtype name) per array, or the Python
-    literal), found by running its kernel on one-element arrays; None when that probe cannot run."""
+    literal), found by running its kernel on one-element arrays; None when that probe cannot run. NumPy's own
+    name: one that graphgrad does not store (``computes_narrow``) says the expression must read its bool
+    operands cast first."""
     import numpy as np
-
-    from ..ir.types import dtype_name
 
     probes = [np.ones((1,) * x[0], x[1]) if isinstance(x, tuple) else x for x in operands]
     try:
         with np.errstate(all="ignore"):
-            return dtype_name(np.asarray(kernel(op, attrs_key, len(probes), "np")(*probes)).dtype)
+            return np.asarray(kernel(op, attrs_key, len(probes), "np")(*probes)).dtype.name
     except Exception:
         return None
+
+
+def computes_narrow(numpy_dtype: str | None) -> bool:
+    """Whether NumPy computes in a dtype graphgrad does not store, which it does only from bool operands:
+    ``exp``, ``sin``, ``atan2`` of bools in float16 (``exp(True)`` is 2.719 there, e = 2.71828 in PyTorch's float32),
+    ``bool ** 2`` in int8. The expression must then read its bool operands cast to the result's dtype, as
+    PyTorch computes them."""
+    from ..ir.types import DTYPES
+
+    return numpy_dtype is not None and numpy_dtype not in DTYPES
 
 
 _OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,

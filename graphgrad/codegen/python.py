@@ -18,7 +18,7 @@ import re
 
 from ..ir.graph import _RESERVED, Graph, Value
 from ..ir.types import TensorType
-from .expressions import STDLIB_IMPORTS, computed_dtype, statements
+from .expressions import STDLIB_IMPORTS, computed_dtype, computes_narrow, statements
 from .memory import into, makes_new_array, plan
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
@@ -52,9 +52,10 @@ def _source_comment(node, last_loc: list, texts: dict) -> str:
 
 def _numpy_dtype(node) -> str | None:
     """What NumPy computes for ``node``, where it may differ from the IR type: only an operand of another
-    dtype than the result can make NumPy promote differently (int * 2.5, float32 + int64, exp(int))."""
+    dtype than the result can make NumPy promote differently (int * 2.5, float32 + int64, exp(int)), or a bool
+    result (bool ** True is int8 in NumPy)."""
     dtype = node.output.type.dtype
-    if all(x.__class__ is not Value or x.type.dtype == dtype for x in node.inputs):
+    if dtype != "bool" and all(x.__class__ is not Value or x.type.dtype == dtype for x in node.inputs):
         return None
     operands = tuple((x.type.ndim, x.type.dtype) if isinstance(x, Value) else x for x in node.inputs)
     try:
@@ -90,7 +91,8 @@ def _promoted(nodes) -> set:
             continue
         dtype = n.output.type.dtype
         for x in n.inputs:
-            if x.__class__ is Value and x.type.dtype != dtype:
+            # (a bool result from bool operands too: NumPy's bool ** True is int8)
+            if x.__class__ is Value and (x.type.dtype != dtype or dtype == "bool"):
                 if not _computes_in_own_dtype(n):
                     found.add(n)
                 break
@@ -310,6 +312,12 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
             lines += [f"{indent}{line}" for line in block[1:]]
         else:
             args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
+            # bool operands NumPy would compute in float16 or int8: cast first, as PyTorch computes (a bool result
+            # is cast after, below)
+            narrow = n in promoted and n.output.type.dtype != "bool" and computes_narrow(_numpy_dtype(n))
+            if narrow:
+                args = [f"{a}.astype({xp}.{n.output.type.dtype})" if x.__class__ is Value and x.type.dtype == "bool"
+                        else a for a, x in zip(args, n.inputs)]
             target = reuse.get(n)
             if n in in_place:  # the result goes into a dying operand's buffer, and keeps its name
                 append(f"{indent}{_in_place(op, args, xp, out)}{_source_comment(n, last_loc, texts)}")
@@ -327,7 +335,7 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
                         if name.isidentifier():
                             temps.append(name)
             if expr is not None:
-                if n in promoted:  # NumPy promotes where PyTorch does not
+                if n in promoted and not narrow:  # NumPy promotes where PyTorch does not
                     expr = f"({expr}).astype({xp}.{n.output.type.dtype})"
                 append(f"{indent}{out} = {expr}{_source_comment(n, last_loc, texts)}")
             if check_types:

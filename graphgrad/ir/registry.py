@@ -7,6 +7,7 @@ be audited (``graphgrad ops`` prints it).
 from __future__ import annotations
 
 import contextlib
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -248,8 +249,9 @@ def encode_index(index) -> tuple:
         index = (index,)
     out = []
     for item in index:
-        if isinstance(item, slice):
-            out.append(("slice", item.start, item.stop, item.step))
+        if isinstance(item, slice):  # bounds by value (a 0-d integer tensor's, as Python's __index__)
+            out.append(("slice",) + tuple(None if v is None else operator.index(v)
+                                          for v in (item.start, item.stop, item.step)))
         elif item is None or item is Ellipsis:
             out.append("..." if item is Ellipsis else None)
         elif isinstance(item, (bool, np.bool_)):
@@ -258,6 +260,10 @@ def encode_index(index) -> tuple:
             out.append(int(item))
         else:
             arr = np.asarray(item)
+            if arr.size == 0 and isinstance(item, (list, tuple)):  # x[[]]: no positions (NumPy's [] is float64)
+                arr = arr.astype(np.int64)
+            if arr.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if arr.dtype == bool or arr.dtype.kind not in "iu":
                 raise IndexError("only integers, slices, None, ... and integer arrays are valid indices "
                                  f"(got an array of dtype {arr.dtype})")

@@ -13,6 +13,14 @@ ITEMSIZE = {"bool": 1, "int64": 8, "float32": 4, "float64": 8}  # bytes per elem
 SCALAR_NAMES = {"bool": "Bool", "int64": "Long", "float32": "Float", "float64": "Double"}
 
 
+def in_place_cast_error(src: str, dst: str) -> str | None:
+    """PyTorch's error for writing a result of dtype ``src`` into a tensor of dtype ``dst`` (``x += 1.5`` on an
+    int64 ``x``): never float to integer, nor anything but bool to bool; None where the write is allowed."""
+    if (src in FLOATING and dst not in FLOATING) or (dst == "bool" and src != "bool"):
+        return f"result type {SCALAR_NAMES[src]} can't be cast to the desired output type {SCALAR_NAMES[dst]}"
+    return None
+
+
 _NAMES: dict = {}  # memo: dtype objects are hashable, and this runs for every eager op
 
 

@@ -36,15 +36,15 @@ def _numpy_binary(op):
 
 
 def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None,
-            c_expr=None, ufunc="", torch_name=""):
+            c_expr=None, ufunc="", torch_name="", expr=None, errors=None):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
     __radd__); ``ufunc`` names NumPy's ufunc for ``<symbol>``."""
     fn = primitive(name, batch=elementwise,
-                   infer=infer or (lambda inputs: elementwise_type(inputs)), expr=_binop(symbol), vjp=vjp,
+                   infer=infer or (lambda inputs: elementwise_type(inputs)), expr=expr or _binop(symbol), vjp=vjp,
                    nondiff=vjp is None, elementwise=True, doc=doc or f"elementwise x {symbol} y with broadcasting",
                    tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg else (),
                    numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows, c_expr=c_expr,
-                   ufunc=f"{ufunc}({{0}}, {{1}})" if ufunc else "", torch_name=torch_name)
+                   ufunc=f"{ufunc}({{0}}, {{1}})" if ufunc else "", torch_name=torch_name, errors=errors)
     if dunder:
         export(_reflected(name), name, tensor=f"__r{dunder}__")
     return fn
@@ -84,8 +84,10 @@ floor_divide = _binary("floor_divide", "//", None, dunder="floordiv", tensor=("f
 
 
 def _trunc_divide_expr(a, xp, out, integer):
-    if integer:  # exact for any int64, where trunc(x / y) would round through float64
-        return [f"{xp}.sign({a[0]}) * {xp}.sign({a[1]}) * ({xp}.abs({a[0]}) // {xp}.abs({a[1]}))"]
+    if integer:  # exact for any int64, where trunc(x / y) would round through float64: the floor quotient, one
+        # up where it is negative and not exact (no sign() or abs(), which refuse a bool operand)
+        q = f"{out}_floor"
+        return [f"{q} = {a[0]} // {a[1]}", f"{q} + (({q} < 0) & ({q} * {a[1]} != {a[0]}))"]
     return [f"{xp}.trunc({a[0]} / {a[1]})"]
 
 
@@ -113,10 +115,12 @@ export(_div, "div", tensor="div")
 
 
 def _log_base(x):
-    """log of a pow base, 0 where the base is not positive (the result does not vary with y there)."""
+    """log of a pow base, for the gradient in the exponent: 0 where the base is 0 (``0 ** y`` does not vary with
+    y > 0; the inner where keeps the untaken log(0) out of second derivatives), nan where it is negative, as in
+    PyTorch: ``(-2) ** y`` is real only at integer y and has no derivative in y, which a silent 0 would hide."""
     if isinstance(x, (int, float)):
-        return math.log(x) if x > 0 else 0.0
-    return where(x > 0, x, 1.0).log()
+        return math.log(x) if x > 0 else 0.0 if x == 0 else math.nan
+    return where(x == 0, 1.0, x).log()
 
 
 def _pow_grad_base(g, out, x, y):
@@ -131,7 +135,22 @@ def _pow_grad_base(g, out, x, y):
     return g * y * x ** where(x == 0, where(y == 0, 1.0, y - 1), y - 1)
 
 
-pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)),
+def _pow_expr(a, xp, out):
+    """``x ** y``, a negative literal base in parentheses: ``-3 ** y`` would be ``-(3 ** y)`` (``**`` binds
+    tighter than unary minus), which generated code computed for ``(-3) ** x``."""
+    base = f"({a[0]})" if a[0].startswith("-") else a[0]
+    return [f"{base} ** {a[1]}"]
+
+
+def _pow_errors(arrays, error):
+    """NumPy's ValueError for an integer to a negative integer power, as PyTorch's RuntimeError."""
+    if isinstance(error, ValueError) and "Integers to negative integer powers" in str(error):
+        return RuntimeError("Integers to negative integer powers are not allowed.")
+    return None
+
+
+pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)), expr=_pow_expr,
+              errors=_pow_errors,
               dunder="pow", tensor=("pow",), numpy=("power",), ufunc="power", c_expr="pow({0}, {1})",
               # PyTorch's pow(Tensor, Scalar) is PowBackward0, pow(Tensor, Tensor) PowBackward1, pow(Scalar, Tensor)
               # PowBackward2
@@ -207,7 +226,10 @@ logical_not = primitive("logical_not", batch=elementwise, infer=lambda inputs: e
 
 # -- unary functions --------------------------------------------------------------------------------
 neg = unary("neg", lambda g, out, x: -g, float_result=False, expr=lambda a, xp, out: [f"-{a[0]}"], c_expr="(-{0})",
-            tensor=("neg", "__neg__"), numpy="negative", rows=elementwise_rows("sum"), ufunc="negative({0})")
+            tensor=("neg", "__neg__"), numpy="negative", rows=elementwise_rows("sum"), ufunc="negative({0})",
+            errors=lambda arrays, error: RuntimeError(
+                "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
+                "use the `~` or `logical_not()` operator instead.") if arrays[0].dtype == bool else None)
 exp = unary("exp", lambda g, out, x: g * out, c_expr="exp({0})")
 expm1 = unary("expm1", lambda g, out, x: g * (out + 1), c_expr="expm1({0})", doc="exp(x) - 1, accurate for small x")
 log = unary("log", lambda g, out, x: g / x, c_expr="log({0})")
@@ -246,10 +268,18 @@ sign = unary("sign", None, float_result=False)
 
 
 # -- where, casts and the ops the compiler inserts ---------------------------------------------------
+def _where_condition(cond) -> None:
+    """PyTorch's refusal of a condition that is not bool (NumPy's where reads any as truth values)."""
+    if isinstance(cond, TensorBase) and cond._type.dtype != "bool":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{SCALAR_NAMES[cond._type.dtype]}")
+
+
 def _where_type(inputs):
     cond, x, y = inputs
     if is_type(cond) and cond.dtype != "bool":
-        raise ShapeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
+        raise ShapeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                         f"{SCALAR_NAMES[cond.dtype]}")
     return TensorType(broadcast_shapes(shape_of(cond), shape_of(x), shape_of(y)), result_dtype([x, y]))
 
 
@@ -267,7 +297,17 @@ def where(cond: TensorBase, x: TensorBase | float = None, y: TensorBase | float 
         return _nonzero(cond, True, "where(condition)")
     if x is None or y is None:
         raise TypeError("where() takes a condition alone, or a condition, input and other")
+    _where_condition(cond)
     return bind("where", cond, x, y)
+
+
+def _numpy_where(condition, x=None, y=None):
+    """``numpy.where``: a condition of any dtype, read as truth values."""
+    if isinstance(condition, TensorBase) and condition._type.dtype != "bool":
+        condition = condition != 0
+    elif isinstance(condition, (np.ndarray, list)) and np.asarray(condition).dtype != bool:
+        condition = np.asarray(condition) != 0
+    return where(condition) if x is None and y is None else where(condition, x, y)
 
 
 primitive("where", batch=elementwise,
@@ -275,7 +315,7 @@ primitive("where", batch=elementwise,
           vjp=(None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
           elementwise=True, doc="where(cond, x, y): x where cond else y, broadcasting all three",
           c_expr="({0} ? {1} : {2})",
-          fn=where, gg="where", numpy="where")
+          fn=where, gg="where", numpy="where", numpy_fn=_numpy_where)
 
 primitive("cast", memory="fresh", recompute="cheap", batch=elementwise, torch_name="ToCopyBackward0",
           attrs=("dtype",), infer=lambda inputs, dtype: TensorType(inputs[0].shape, dtype_name(dtype)),
@@ -312,7 +352,9 @@ primitive("arange", attrs=("start", "stop", "step", "dtype"), nondiff=True,
 
 # -- composites: public names implemented with the primitives above -------------------------------
 def square(x: TensorBase) -> TensorBase:
-    """``x * x``."""
+    """``x * x`` (of bools in int64, as PyTorch's ``pow(x, 2)``)."""
+    if x._type.dtype == "bool":
+        x = x._cast("int64")
     return (x * x)._shown_as("PowBackward0")  # (each composite's eager grad_fn has PyTorch's name)
 
 

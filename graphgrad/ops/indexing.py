@@ -62,6 +62,9 @@ def getitem(x: TensorBase, index: TensorBase) -> TensorBase:
     if isinstance(index, TensorBase) and index._type.dtype == "int64":
         return bind("gather_rows", x, index)
     items = index if isinstance(index, tuple) else (index,)
+    steps = torch_index_steps(items)
+    if len(steps) > 1:
+        return getitem(getitem(x, steps[0]), steps[1])
     if any(_is_mask(i) for i in items):
         items = _masks_to_positions(x, items)
     if any(isinstance(i, TensorBase) and i._type.dtype == "int64" for i in items):
@@ -69,6 +72,68 @@ def getitem(x: TensorBase, index: TensorBase) -> TensorBase:
     items = tuple(i._index_array() if isinstance(i, TensorBase) else i for i in items)
     return bind("getitem", x, index=encode_index(items if isinstance(index, tuple) or len(items) != 1
                                                  else items[0]))
+
+
+def _is_select(item) -> bool:
+    """An int or a 0-d integer tensor: PyTorch selects with it (removing its dim) before any advanced indexing."""
+    if isinstance(item, (bool, np.bool_)):
+        return False
+    if isinstance(item, (int, np.integer)):
+        return True
+    if isinstance(item, TensorBase):
+        return item.ndim == 0 and item._type.dtype == "int64"
+    return isinstance(item, np.ndarray) and item.ndim == 0 and item.dtype.kind in "iu"
+
+
+def _is_bool_scalar(item) -> bool:
+    """A 0-d bool tensor or array (a Python bool is refused by ``encode_index``)."""
+    if isinstance(item, TensorBase):
+        return item.ndim == 0 and item._type.dtype == "bool"
+    return isinstance(item, (np.ndarray, np.bool_)) and np.ndim(item) == 0 and np.asarray(item).dtype == bool
+
+
+def _is_advanced(item) -> bool:
+    return isinstance(item, (TensorBase, np.ndarray, list)) and not _is_select(item) and not _is_bool_scalar(item)
+
+
+def torch_index_steps(items: tuple) -> list:
+    """PyTorch's index ``items`` as NumPy indexes applied one after the other: usually ``[items]`` itself.
+
+    Two steps where the two differ. PyTorch applies ints (and 0-d integer tensors) as selects before the advanced
+    (array, mask) indices, so ``x[1, :, [0, 1]]`` of a (3, 4, 5) tensor is ``x[1][:, [0, 1]]``, of shape (4, 2);
+    NumPy counts the int as advanced, separated from the list by a slice, and puts the advanced dims first,
+    (2, 4). And a 0-d bool mask adds a dim indexed by ``[0]`` (True) or ``[]`` (False), broadcast with the other
+    advanced indices. The first step does the selects (and the 0-d masks' new dims), the second the rest."""
+    bool_scalars = any(_is_bool_scalar(i) for i in items)
+    if not bool_scalars and not (any(_is_select(i) for i in items) and any(_is_advanced(i) for i in items)):
+        return [items]
+    first, second = [], []
+    for item in items:
+        if _is_select(item):
+            first.append(item)
+        elif _is_bool_scalar(item):
+            if isinstance(item, TensorBase) and item._level > 0:
+                raise _traced_mask_error()
+            first.append(None)
+            value = bool(item._index_array() if isinstance(item, TensorBase) else item)
+            second.append(np.zeros(1 if value else 0, dtype=np.int64))
+        elif item is None or isinstance(item, slice):
+            first.append(item)
+            second.append(slice(None))
+        elif item is Ellipsis:
+            first.append(Ellipsis)
+            second.append(Ellipsis)
+        else:  # an advanced index: applied in the second step, to every dim it indexes (a mask's several)
+            first.extend([slice(None)] * (np.ndim(item) if _is_mask(item) else 1))
+            second.append(item)
+    return [tuple(first), tuple(second)]
+
+
+def _traced_mask_error():
+    from ..tracer.tracer import TracerError, _where, user_location
+    return TracerError("indexing with a boolean mask inside a compiled function: the result's shape would "
+                       "depend on the mask's values; use graphgrad.where(mask, x, 0.0) (and a sum or "
+                       f"mean over it) instead{_where(user_location(2))}")
 
 
 def _is_mask(item) -> bool:
@@ -87,10 +152,7 @@ def _masks_to_positions(x, items) -> tuple:
             axis += 0 if item is None else (x.ndim - _consumed(items) if item is Ellipsis else 1)
             continue
         if isinstance(item, TensorBase) and item._level > 0:
-            from ..tracer.tracer import TracerError, _where, user_location
-            raise TracerError("indexing with a boolean mask inside a compiled function: the result's shape would "
-                              "depend on the mask's values; use graphgrad.where(mask, x, 0.0) (and a sum or "
-                              f"mean over it) instead{_where(user_location(4))}")
+            raise _traced_mask_error()
         mask = item._index_array() if isinstance(item, TensorBase) else np.asarray(item)
         for k, size in enumerate(mask.shape):
             if axis + k >= x.ndim or x.shape[axis + k] != size:
@@ -1151,8 +1213,14 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
 
 
 def scatter_reduce_(input, dim: int, index, src, reduce: str, *, include_self: bool = True):
-    """In-place ``scatter_reduce``."""
-    return input.copy_(scatter_reduce(input, dim, index, src, reduce, include_self=include_self))
+    """In-place ``scatter_reduce``: eagerly one in-place op, whose gradient rule gets the overwritten value it
+    reads (amax compares it with the result), not the new one (a copy_ of the result raised that it had changed)."""
+    def compute(old):
+        return scatter_reduce(old, dim, index, src, reduce, include_self=include_self)
+
+    if hasattr(input, "_inplace_with"):
+        return input._inplace_with(compute)
+    return input.copy_(compute(input))
 
 
 primitive("scatter_reduce", memory="fresh", attrs=("dim", "reduce", "include_self"), infer=_scatter_reduce_type,

@@ -11,7 +11,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, shape_of
-from ..ir.types import TensorType
+from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..passes.batching import moveaxis, pad_after_batch, to_front
 from .define import binary_numpy, constant_like, primitive, tensor_operands
@@ -1346,6 +1346,9 @@ def linalg_norm(A: TensorBase, ord=None, dim=None, keepdim: bool = False) -> Ten
 
 def vector_norm(x: TensorBase, ord=2, dim=None, keepdim: bool = False) -> TensorBase:
     """``torch.linalg.vector_norm``: over every element when ``dim`` is None."""
+    if x._type.dtype not in ("float32", "float64"):
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{SCALAR_NAMES[x._type.dtype]}")
     if dim is None:
         out = _vector_norm(x.reshape(-1), ord, (0,), False)
         return out.reshape((1,) * x.ndim) if keepdim else out

@@ -14,7 +14,7 @@ from ..ir import return_types
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, float_dtype, normalize_dims, reduction_dims, reduction_type, torch_dims
-from ..ir.types import TensorType, dtype_name
+from ..ir.types import FLOATING, SCALAR_NAMES, TensorType, dtype_name
 from ..passes.batching import along_axis, arg_reduction, reduction
 from ..passes.row_decomposition import RowRule, along_dim_rows, reduce_rows
 from .define import any_dtype_name, constant_like, primitive
@@ -120,10 +120,21 @@ primitive("sum", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc=
 # -- mean ---------------------------------------------------------------------------------------
 def mean(x: TensorBase, dim=None, keepdim: bool = False, axis=None, keepdims=None, *,
          dtype=None) -> TensorBase:
-    """Mean over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too."""
+    """Mean over ``dim`` (all elements by default); NumPy's ``axis``/``keepdims`` are accepted too, and with them
+    NumPy's mean of integers (PyTorch's refuses them: no ``dtype=`` says which float to give)."""
+    if dtype is None and axis is None and keepdims is None:
+        _floating_only(x, "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                          "complex dtype. Got: {}")
     dims, (_, keepdim) = _dims(x, dim, axis), _np_names(dim, keepdim, axis, keepdims)
     x = _with_dtype(x, dtype)
     return bind("mean", x, dim=dims, keepdim=bool(keepdim))
+
+
+def _floating_only(x, message: str) -> None:
+    """PyTorch's refusal of an integer or bool tensor where a reduction has no float dtype to give, ``message``
+    naming its dtype (``Long``)."""
+    if x._type.dtype not in FLOATING:
+        raise RuntimeError(message.format(SCALAR_NAMES[x._type.dtype]))
 
 
 def _mean_expr(a, xp, out, dim, keepdim):
@@ -234,7 +245,8 @@ def _logsumexp_array(a, axis=None, keepdims=False):
 
 
 primitive("logsumexp", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="log(sum(exp(x))) over dim, computed stably",
-          infer=reduction_type,
+          # floating: the default float for integers and bools, as PyTorch (NumPy's int64 kept 3.0486 as 3)
+          infer=lambda inputs, dim, keepdim: reduction_type(inputs, dim, keepdim, float_dtype(inputs)),
           # where every element is -inf the result is -inf and no element has weight: gradient 0, not
           # exp(-inf + inf) = nan
           vjp=(lambda g, out, x, *, dim, keepdim:
@@ -375,6 +387,7 @@ export(all, "all", tensor="all", numpy=("all",), numpy_fn=_numpy_truth(all))
 
 def norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:
     """The vector p-norm over ``dim`` (all elements by default); p may be 1, 2 or inf."""
+    _floating_only(x, "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}")
     if p == 2 or p == "fro":
         out = _root_zero_grad_at_zero((x * x).sum(dim, keepdim), 2)
     elif p == 1:
@@ -420,6 +433,8 @@ def _numpy_moment_args(dim, keepdim, correction, axis, ddof, keepdims, dtype, x)
         if correction is None:
             correction = 0 if ddof is None else ddof
         x = _with_dtype(x, dtype)
+    else:
+        _floating_only(x, "std and var only support floating point and complex dtypes")
     return x, dims, keepdim, correction
 
 
@@ -516,6 +531,8 @@ def cumprod(x, dim: int | None = None, dtype=None, *, axis=None):
         return cumprod(x.reshape(1), 0, dtype).reshape(())
     if dtype is not None:
         x = x._cast(any_dtype_name(dtype))
+    elif x._type.dtype == "bool":  # PyTorch's running product of bools counts in int64, as cumsum's sum does
+        x = x._cast("int64")
     n = x.shape[d]
     head = (slice(None),) * d
     y, s = x, 1

@@ -311,8 +311,15 @@ def normal(mean, std=1.0, size=None, generator=None, dtype=None) -> Tensor:
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``start, start + step, ...`` below ``end``: int64 when every bound is integral (a Python or NumPy int, a
+    0-d integer tensor), else the default float dtype, as in PyTorch."""
     if end is None:
         start, end = 0, start
+    start, end, step = (_number(v) for v in (start, end, step))
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (step > 0 and start > end) or (step < 0 and start < end):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     array = np.arange(start, end, step)
     if dtype is None:
         dtype = "int64" if all(isinstance(v, int) for v in (start, end, step)) else dtypes.default_float().name
@@ -321,6 +328,16 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         return tracer.record("arange", [], {"start": start, "stop": end, "step": step,
                                             "dtype": dtypes.to_name(dtype)})
     return _finish(array, dtype, device, requires_grad)
+
+
+def _number(v):
+    """A bound of ``arange`` as a Python number: NumPy scalars and 0-d eager tensors by value (an integer one
+    stays an int, so that ``arange(torch.tensor(3))`` is int64 as in PyTorch)."""
+    if isinstance(v, Tensor) and v.ndim == 0:
+        return v.item()
+    if isinstance(v, (np.integer, np.floating, np.bool_)):
+        return v.item()
+    return v
 
 
 def range(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A001
@@ -335,6 +352,8 @@ def range(start, end=None, step=1, dtype=None, device=None, requires_grad: bool 
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
     return _finish(np.linspace(start, end, steps), dtype or dtypes.default_float().name, device, requires_grad)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from ..codegen.expressions import kernel
 from ..ir.api import ElementCount, TensorBase, bind
 from ..ir.registry import ERRORS, OPS, ShapeError, infer_type
-from ..ir.types import TensorType, dtype_name
+from ..ir.types import TensorType, dtype_name, in_place_cast_error
 from ..passes.vjp_rules import VJP_RULES
 from . import dtypes
 from .device import CPU as _CPU
@@ -21,6 +21,7 @@ from .grad_mode import _state as _grad_state
 from .surface import TensorSurface
 from .grad_mode import is_grad_enabled
 from ..tracer.tracer import ACTIVE as _TRACES
+from ..tracer.tracer import check_fill_value
 from .hooks import RemovableHandle
 
 _SCALARS = (int, float, bool)
@@ -262,12 +263,19 @@ class Tensor(TensorSurface, TensorBase):
         if dtype.num == _FLOAT64 and not _has_float64_operand(inputs):
             out = _as_pytorch_dtype(op, inputs, attrs, out)
             dtype = out.dtype
+        elif dtype.num not in _STORED:  # float16 or int8, from bool operands: computed again from them cast
+            out = _from_cast_bools(op, inputs, attrs, fn, arrays)
+            dtype = out.dtype
         result = _new(Tensor)  # Tensor._wrap, inlined: this runs once per op
         result._data = out
         result._requires_grad = False
         result.grad_fn = None
-        # view=True in its declaration, and NumPy gave a view (or the operand itself: stop_gradient)
-        if (out.base is not None or (arrays and out is arrays[0])) and OPS[op].view and isinstance(inputs[0], Tensor):
+        # view=True in its declaration, and NumPy gave a view (or the operand itself: stop_gradient) that shares the
+        # operand's memory: a reshape of a transposed tensor is a copy (of a temporary: its .base is no view of
+        # ours), and writes into it reach nothing else
+        if OPS[op].view and isinstance(inputs[0], Tensor) and (
+                (arrays and out is arrays[0])
+                or (out.base is not None and (xp == "cp" or np.may_share_memory(out, inputs[0]._data)))):
             base = inputs[0]
             result._version_box = base._version_box  # views share the version counter of their base
             if not OPS[op].stops_gradient:  # detach() shares it too, but is no view (PyTorch: no _base, no history)
@@ -673,9 +681,9 @@ class Tensor(TensorSurface, TensorBase):
         first_new = next(_node_sequence)
         old = Tensor._wrap(self._data, self._requires_grad, self.grad_fn, self._version_box)
         result = compute(old)
-        if not _can_cast(result._data.dtype, self._data.dtype):
-            raise RuntimeError(f"result type {result.dtype.scalar_name} can't be cast to the desired output type "
-                               f"{self.dtype.scalar_name}")
+        refused = in_place_cast_error(result._data.dtype.name, self._data.dtype.name)
+        if refused:
+            raise RuntimeError(refused)
         if result._data.shape != self._data.shape:
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                                f"{list(result._data.shape)}")
@@ -750,6 +758,9 @@ class Tensor(TensorSurface, TensorBase):
         return self.fill_(0)
 
     def fill_(self, value) -> "Tensor":
+        if isinstance(value, TensorBase):  # a 0-d tensor: its value, differentiably (as copy_ broadcasts it)
+            check_fill_value(value)
+            return self.copy_(value)
         return self._inplace("full_like", value=float(value) if self.is_floating_point() else value)
 
     def copy_(self, src) -> "Tensor":
@@ -857,13 +868,11 @@ class Tensor(TensorSurface, TensorBase):
         base = self._base
         if not (is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)
                                        or (base is not None and base._requires_grad))):
-            if isinstance(index, Tensor) or isinstance(index, tuple) and any(isinstance(i, Tensor) for i in index):
-                from .views import _plain_index
-
-                index = _plain_index(index)
             if isinstance(value, Tensor) and value.is_cuda != self.is_cuda:
                 value = value.to(self.device)
-            self._data[index] = value._data if isinstance(value, Tensor) else value
+            from .views import write_at
+
+            write_at(self._data, index, value._data if isinstance(value, Tensor) else value)
             self._version_box[0] += 1
             return
         from .views import as_value, index_positions, replace
@@ -914,13 +923,6 @@ def _keep_overwritten(node, old: Tensor, first_new: int) -> None:
             n._versions = tuple(0 if x is old else v for x, v in zip(n._saved, n._versions))
             n._saved = tuple(copy if x is old else x for x in n._saved)
         stack.extend(nxt for nxt, _ in n._next if nxt is not None)
-
-
-def _can_cast(src, dst) -> bool:
-    """PyTorch's rule for writing a result into an existing tensor: never float to integer, nor to bool."""
-    if src.kind == "f" and dst.kind in "iub":
-        return False
-    return not (dst.kind == "b" and src.kind != "b")
 
 
 def _xp(data):
@@ -1008,6 +1010,20 @@ def _as_pytorch_dtype(op: str, inputs: tuple, attrs: dict, out):
     int / int, exp(int). Cast to what the op's type rule says."""
     dtype = infer_type(op, [x._type if isinstance(x, TensorBase) else x for x in inputs], attrs).dtype
     return out if dtype == "float64" else out.astype(dtype)
+
+
+#: the NumPy dtypes graphgrad stores (``ir.types.DTYPES``)
+_STORED = frozenset(np.dtype(name).num for name in ("bool", "int64", "float32", "float64"))
+
+
+def _from_cast_bools(op: str, inputs: tuple, attrs: dict, fn, arrays: list):
+    """``op`` computed again with its bool operands cast to the result's dtype: NumPy computed in a dtype
+    graphgrad does not store (``codegen.expressions.computes_narrow``: exp of bools in float16, ``bool ** 2`` in
+    int8), as generated code does."""
+    dtype = infer_type(op, [x._type if isinstance(x, TensorBase) else x for x in inputs], attrs).dtype
+    out = fn(*[a.astype(dtype) if getattr(a, "dtype", None) == np.bool_ and a.__class__ is not bool else a
+               for a in arrays])
+    return out if out.dtype == dtype else out.astype(dtype)
 
 
 def _reads_state(inputs: tuple) -> bool:
@@ -1317,7 +1333,11 @@ def _explain(op: str, inputs: tuple, attrs: dict, error: Exception) -> Exception
         if better is not None:
             return better
     described = ", ".join(str(t) for t in types)
-    return type(error)(f"{op}({described}): {error}")
+    message = f"{op}({described}): {error}"
+    try:
+        return type(error)(message)
+    except TypeError:  # a class with its own constructor (NumPy's UFuncTypeError): its builtin base
+        return next(c for c in type(error).__mro__ if c.__module__ == "builtins")(message)
 
 
 def _install() -> None:

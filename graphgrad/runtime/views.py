@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.api import bind
+from ..ir.types import SCALAR_NAMES, dtype_name
 from ..ops.elementwise import where
+from ..ops.indexing import torch_index_steps
 from .tensor import Tensor, _open_grid, _to_array, _xp
 
 
@@ -42,9 +44,47 @@ def view_positions(base: Tensor, view: Tensor):
 
 
 def index_positions(t: Tensor, index):
-    """The flat positions of ``t[index]`` (any index NumPy accepts: ints, slices, masks, integer tensors)."""
+    """The flat positions of ``t[index]`` (any index NumPy accepts: ints, slices, masks, integer tensors), where
+    PyTorch puts them (``ops.indexing.torch_index_steps``: ``x[1, :, [0, 1]]`` is ``x[1][:, [0, 1]]``)."""
     xp = _xp(t._data)
-    return xp.arange(t._data.size, dtype=np.int64).reshape(t._data.shape)[_plain_index(index)]
+    positions = xp.arange(t._data.size, dtype=np.int64).reshape(t._data.shape)
+    for step in torch_index_steps(index if isinstance(index, tuple) else (index,)):
+        positions = positions[_plain_index(step)]
+    return positions
+
+
+def write_at(data, index, value) -> None:
+    """``data[index] = value`` with PyTorch's index (``torch_index_steps``): the selects of a first step are a
+    view of ``data``, which the second step's advanced index writes into."""
+    steps = torch_index_steps(index if isinstance(index, tuple) else (index,))
+    for step in steps[:-1]:
+        data = data[tuple(int(i._data) if isinstance(i, Tensor) and i.ndim == 0 and i._data.dtype != np.bool_ else i
+                          for i in step)]
+    index = _plain_index(steps[-1] if len(steps) > 1 else index)
+    try:
+        data[index] = value
+    except ValueError as e:  # NumPy's words for a value that does not broadcast: PyTorch's
+        if "could not be broadcast" in str(e):  # an advanced index (as ``as_value`` says it)
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(value))} cannot be broadcast "
+                               f"to indexing result of shape {list(data[index].shape)}") from None
+        if "could not broadcast" in str(e):  # a basic one: PyTorch copies into the view, expanding the value
+            raise RuntimeError(_expand_error(np.asarray(value), data[index].shape)) from None
+        raise
+
+
+def _expand_error(value, target: tuple) -> str:
+    """PyTorch's error for expanding ``value`` (an array) to ``target``, which it cannot."""
+    shape = value.shape
+    if len(shape) > len(target):
+        return (f"expand(torch.{SCALAR_NAMES[dtype_name(value.dtype)]}Tensor{{{list(shape)}}}, size={list(target)}): "
+                f"the number of sizes provided ({len(target)}) must be greater or equal to the number of dimensions "
+                f"in the tensor ({len(shape)})")
+    for i in range(1, len(shape) + 1):
+        if shape[-i] != 1 and shape[-i] != target[-i]:
+            return (f"The expanded size of the tensor ({target[-i]}) must match the existing size ({shape[-i]}) at "
+                    f"non-singleton dimension {len(target) - i}.  Target sizes: {list(target)}.  Tensor sizes: "
+                    f"{list(shape)}")
+    return f"cannot expand a tensor of shape {list(shape)} to {list(target)}"
 
 
 def _plain_index(index):

@@ -19,7 +19,7 @@ import numpy as np
 from ..ir.api import TensorBase
 from ..ir.graph import Graph, Loc, Node, Value
 from ..ir.registry import OPS, ShapeError, default_float
-from ..ir.types import TensorType, dtype_name
+from ..ir.types import TensorType, dtype_name, in_place_cast_error
 from ..ir.verify import typed_for
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -764,9 +764,19 @@ def _root(tracer: Tracer) -> Tracer:
     return tracer
 
 
+def _computed_in_place(self, new):
+    """``new``, the result of an in-place arithmetic update of ``self``, once PyTorch's casting rule allows
+    writing it into ``self`` (``x += 1.5`` on an int64 ``x`` raises, as in eager code; ``copy_`` and ``fill_``
+    convert instead)."""
+    refused = in_place_cast_error(new._type.dtype, self._type.dtype)
+    if refused:
+        raise RuntimeError(refused)
+    return new
+
+
 def _inplace(op: str, reflected_self: bool = False):
     def method(self, *args):
-        new = SymbolicTensor._apply(op, (self,) + args, {})
+        new = _computed_in_place(self, SymbolicTensor._apply(op, (self,) + args, {}))
         self.tracer.mutate(self, new, f"{op}_", user_location(2))
         return self
 
@@ -776,7 +786,8 @@ def _inplace(op: str, reflected_self: bool = False):
 
 def _inplace_unary(op: str):
     def method(self):
-        self.tracer.mutate(self, SymbolicTensor._apply(op, (self,), {}), f"{op}_", user_location(2))
+        self.tracer.mutate(self, _computed_in_place(self, SymbolicTensor._apply(op, (self,), {})), f"{op}_",
+                           user_location(2))
         return self
 
     method.__name__ = f"{op}_"
@@ -794,17 +805,19 @@ SymbolicTensor.__itruediv__ = SymbolicTensor.div_
 
 
 def _add_alpha(self, other, alpha=1):
-    self.tracer.mutate(self, self + (other if alpha == 1 else other * alpha), "add_", user_location(2))
+    self.tracer.mutate(self, _computed_in_place(self, self + (other if alpha == 1 else other * alpha)), "add_",
+                       user_location(2))
     return self
 
 
 def _sub_alpha(self, other, alpha=1):
-    self.tracer.mutate(self, self - (other if alpha == 1 else other * alpha), "sub_", user_location(2))
+    self.tracer.mutate(self, _computed_in_place(self, self - (other if alpha == 1 else other * alpha)), "sub_",
+                       user_location(2))
     return self
 
 
 def _clamp_(self, min=None, max=None):
-    self.tracer.mutate(self, self.clamp(min, max), "clamp_", user_location(2))
+    self.tracer.mutate(self, _computed_in_place(self, self.clamp(min, max)), "clamp_", user_location(2))
     return self
 
 
@@ -814,7 +827,17 @@ def _filled(self, fresh):
     return SymbolicTensor._apply("where", (True, fresh, self), {})
 
 
+def check_fill_value(value) -> None:
+    """PyTorch's refusal of a ``fill_`` value tensor with dimensions (eager and traced)."""
+    if value.ndim:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
+                           f"dimensions.")
+
+
 def _fill_(self, value):
+    if isinstance(value, TensorBase):  # a 0-d tensor: its value, differentiably, as in eager code
+        check_fill_value(value)
+        return _copy_(self, value)
     self.tracer.mutate(self, _filled(self, SymbolicTensor._apply("full_like", (self,), {"value": value})), "fill_",
                        user_location(2))
     return self
