@@ -401,3 +401,23 @@ def test_numpy_random_draws_inside_a_transformed_function_are_new_at_every_call_
     # a generator made (and seeded) inside draws the same numbers at every call: nothing to guard
     seeded = gg.grad(lambda w: gnp.sum(w * np.random.default_rng(0).standard_normal(3)))
     np.testing.assert_array_equal(seeded(np.ones(3)), seeded(np.ones(3)))
+
+
+def test_numpy_code_under_a_transform_keeps_numpys_index_layout_while_tensors_keep_pytorchs():
+    """``a[1, :, [0, 1]]``: NumPy counts the int as an advanced index and puts the advanced dims first, (2, 4);
+    PyTorch selects with the int first, (4, 2). NumPy code traced by gg.grad / gg.compile on arrays gets NumPy's
+    layout (it ran on arrays before), a tensor PyTorch's."""
+    x = np.arange(60.0).reshape(3, 4, 5)
+    weights = np.arange(8.0).reshape(2, 4)
+
+    def f(a):
+        return (a[1, :, [0, 1]] * weights).sum()
+
+    assert f(x) == (x[1, :, [0, 1]] * weights).sum()
+    expected = np.zeros_like(x)
+    expected[1, :, 0], expected[1, :, 1] = weights[0], weights[1]  # d/da of sum(w[i, j] * a[1, j, i])
+    np.testing.assert_array_equal(gg.grad(f)(x), expected)
+    assert float(gg.compile(f)(x)) == f(x)
+    t = gg.tensor(x)
+    assert tuple(t[1, :, [0, 1]].shape) == (4, 2)
+    assert tuple(gg.compile(lambda a: a[1, :, [0, 1]])(t).shape) == (4, 2)

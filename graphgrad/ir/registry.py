@@ -106,10 +106,25 @@ def default_float() -> str:
     return _DEFAULT_FLOAT[0]
 
 
+class NumPyFloat(str):
+    """The default float of a trace of NumPy arrays (``runtime.compiled.trace_float``): ``"float64"``, which also
+    says that the traced code is NumPy code, so indexing follows NumPy's rules where they differ from PyTorch's
+    (``numpy_semantics``). Equal to ``"float64"``, so caches keyed by the dtype's name are unchanged."""
+
+
+NUMPY_FLOAT64 = NumPyFloat("float64")
+
+
+def numpy_semantics() -> bool:
+    """Whether the code running now is a trace of NumPy arrays (a ``graphgrad.numpy`` function under
+    ``gg.grad``/``gg.compile``...): ``x[1, :, [0, 1]]`` then has NumPy's layout, not PyTorch's."""
+    return _DEFAULT_FLOAT[0].__class__ is NumPyFloat
+
+
 @contextlib.contextmanager
 def default_float_as(name: str):
     """``name`` as the default float dtype while the block runs (a trace of NumPy arrays builds its graph under
-    NumPy's float64, ``runtime.compiled.trace_float``), restored after it, as it was."""
+    NumPy's float64, ``runtime.compiled.trace_float``, ``NUMPY_FLOAT64``), restored after it, as it was."""
     saved = _DEFAULT_FLOAT[0]
     _DEFAULT_FLOAT[0] = name
     try:

@@ -8,7 +8,8 @@ from ..codegen.expressions import subscript
 from ..ir import return_types
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, broadcast_shapes, decode_index, encode_index, is_type, normalize_dims
+from ..ir.registry import (ShapeError, broadcast_shapes, decode_index, encode_index, is_type, normalize_dims,
+                           numpy_semantics)
 from ..ir.types import TensorType
 from ..passes.batching import along_axis, broadcast_batch, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
@@ -105,7 +106,8 @@ def torch_index_steps(items: tuple) -> list:
     (2, 4). And a 0-d bool mask adds a dim indexed by ``[0]`` (True) or ``[]`` (False), broadcast with the other
     advanced indices. The first step does the selects (and the 0-d masks' new dims), the second the rest."""
     bool_scalars = any(_is_bool_scalar(i) for i in items)
-    if not bool_scalars and not (any(_is_select(i) for i in items) and any(_is_advanced(i) for i in items)):
+    if not bool_scalars and not (any(_is_select(i) for i in items) and any(_is_advanced(i) for i in items)) \
+            or numpy_semantics():  # NumPy code under a transform: NumPy's layout, as it has run on arrays
         return [items]
     first, second = [], []
     for item in items:

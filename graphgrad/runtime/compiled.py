@@ -28,7 +28,7 @@ from ..codegen.loader import load_module
 from ..codegen.cuda import fusible as cuda_fusible
 from ..codegen.python import module_source
 from ..ir.graph import Graph, Value
-from ..ir.registry import OPS, default_float, default_float_as
+from ..ir.registry import NUMPY_FLOAT64, OPS, default_float, default_float_as
 from ..ir.types import TensorType, dtype_name
 from ..passes.fusion import fuse_elementwise
 from ..passes.adjoint import generate_adjoint
@@ -148,7 +148,7 @@ def trace_float(leaves) -> str:
             arrays = True
         elif isinstance(x, (Tensor, SymbolicTensor)):
             return default_float()
-    return "float64" if arrays else default_float()
+    return NUMPY_FLOAT64 if arrays else default_float()  # float64, and NumPy's indexing (ir.registry)
 
 
 def _remember_diff_types(spec, inputs: list) -> tuple:
