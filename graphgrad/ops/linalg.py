@@ -628,9 +628,27 @@ def _numpy_solve(a, b):
 export(solve, "solve", gg="linalg.solve", numpy="linalg.solve", numpy_fn=_numpy_solve)
 
 
+def _det_vjp(g, out, x):
+    """g times the cofactor matrix: det(x) inv(x)^T where det(x) != 0; where it is 0 (inv fails; LU's det is 0
+    exactly when a pivot is), PyTorch's singular formula from x = U S V^T, det(U) det(V) U diag(prod_{j != i} s_j)
+    V^T, finite and differentiable again (the inverse is then taken of the identity in x's place)."""
+    from .reductions import cumprod
+    n = x.shape[-1]
+    singular = (out == 0).unsqueeze(-1).unsqueeze(-1)
+    eye = constant_like(x, np.eye(n), np.dtype(x._type.dtype))
+    regular = out.unsqueeze(-1).unsqueeze(-1) * bind("inv", bind("where", singular, eye, x)).mT
+    u, s, v = _svd_parts(bind("svd", x), n)
+    ones = bind("full_like", s[..., :1], value=1)
+    before = cumprod(bind("concat", ones, s[..., :n - 1], dim=s.ndim - 1), -1)  # s_0 ... s_{i-1}
+    after = cumprod(bind("concat", ones, s.flip(-1)[..., :n - 1], dim=s.ndim - 1), -1).flip(-1)  # s_{i+1} ...
+    sign = (bind("detsign", u) * bind("detsign", v)).unsqueeze(-1).unsqueeze(-1)
+    cofactors = sign * ((u * (before * after).unsqueeze(-2)) @ v.mT)
+    return g.unsqueeze(-1).unsqueeze(-1) * bind("where", singular, cofactors, regular)
+
+
 det = primitive("det", infer=_square("linalg.det", lambda s: s[:-2]), batch=_batch_matrices,
                 doc="the determinant of each square matrix (numpy.linalg.det)",
-                vjp=(lambda g, out, x: (g * out).unsqueeze(-1).unsqueeze(-1) * bind("inv", x).mT,),
+                vjp=(_det_vjp,),
                 expr=lambda a, xp, out: [f"{xp}.linalg.det({a[0]})"])
 primitive("logabsdet", infer=_square("linalg.slogdet", lambda s: s[:-2]), batch=_batch_matrices,
           doc="log |det| of each square matrix (numpy.linalg.slogdet's second result)",
@@ -694,7 +712,8 @@ primitive("cholesky", infer=_square("linalg.cholesky"), batch=_batch_matrices, v
 
 def cholesky(A: TensorBase, upper: bool = False) -> TensorBase:
     """The Cholesky factor of a symmetric positive-definite matrix: lower ``L`` with ``A = L @ L.mT`` (upper
-    ``L.mT`` with ``upper=True``). Only the lower triangle is read; the gradient is the symmetric one (as
+    ``U`` with ``A = U.mT @ U`` with ``upper=True``). Only the lower triangle is read (the upper one with
+    ``upper=True``, as PyTorch and LAPACK); the gradient is the symmetric one (as
     PyTorch and JAX give), the gradient with respect to a symmetric ``A``.
 
     >>> import graphgrad as gg
@@ -702,8 +721,9 @@ def cholesky(A: TensorBase, upper: bool = False) -> TensorBase:
     tensor([[2., 0.],
             [1., 2.]])
     """
-    out = bind("cholesky", A)
-    return out.mT if upper else out
+    if upper:  # LAPACK's uplo='U', as PyTorch: the upper triangle is read (the lower one of A.mT)
+        return bind("cholesky", A.mT).mT
+    return bind("cholesky", A)
 
 
 def _triangle_read(a: TensorBase, UPLO: str = "L") -> TensorBase:
@@ -848,7 +868,14 @@ def _svd_vjp(g, out, x):
     core = (f * (utgu - utgu.mT)) * s.unsqueeze(-2) + (f * (vtgv - vtgv.mT)) * s.unsqueeze(-1)
     ga = u @ core @ v.mT + (u * gs.unsqueeze(-2)) @ v.mT
     s_inv = _safe_reciprocal(s).unsqueeze(-2)  # 0 for a zero singular value: exact when gU, gV are 0 there
-    return ga + ((gu - u @ utgu) * s_inv) @ v.mT + u @ ((gv - v @ vtgv) * s_inv).mT
+    # (I - U U^T) gU is 0 unless U has fewer columns than rows (m > n), (I - V V^T) gV unless n > m: for a square
+    # matrix both are rounding noise, which 1/s would blow up where s is tiny but not 0 (a singular matrix)
+    n = x.shape[-1]
+    if m > n:
+        ga = ga + ((gu - u @ utgu) * s_inv) @ v.mT
+    if n > m:
+        ga = ga + u @ ((gv - v @ vtgv) * s_inv).mT
+    return ga
 
 
 def _svd_expr(a, xp, out):
@@ -920,13 +947,20 @@ def pinv(A: TensorBase, rcond=1e-15) -> TensorBase:
 
 
 def _numpy_pinv(a, rcond=None, hermitian=False, *, rtol=None):
-    return pinv(_float(a), 1e-15 if rcond is None and rtol is None else rtol if rcond is None else rcond)
+    rcond = 1e-15 if rcond is None and rtol is None else rtol if rcond is None else rcond
+    a = _float(a)
+    # hermitian: NumPy reads the lower triangle alone; read explicitly, the gradient is that of NumPy's value
+    return pinv(_triangle_read(a, "L") if hermitian else a, rcond)
 
 
 def _torch_pinv(A: TensorBase, *, atol=None, rtol=None, hermitian: bool = False) -> TensorBase:
     if atol is not None:
         raise NotImplementedError("linalg.pinv: atol= is not supported; use rtol=")
     eps = np.finfo(np.float64 if A._type.dtype == "float64" else np.float32).eps
+    if hermitian:
+        # PyTorch's value reads the lower triangle alone, but its gradient (pinv_backward) is the unconstrained
+        # one, evaluated as if A were that symmetric matrix: A's value replaced, its gradient passed straight on
+        A = A + (_triangle_read(A, "L") - A).detach()
     return pinv(A, builtins.max(A.shape[-2:]) * eps if rtol is None else rtol)
 
 
@@ -1178,6 +1212,12 @@ def cross(input: TensorBase, other: TensorBase, dim: int = -1) -> TensorBase:
     >>> gg.linalg.cross(gg.tensor([1.0, 0.0, 0.0]), gg.tensor([0.0, 1.0, 0.0]))
     tensor([0., 0., 1.])
     """
+    if input.ndim != other.ndim:  # PyTorch broadcasts sizes, not ranks (NumPy's cross broadcasts both)
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    return _cross(input, other, dim)
+
+
+def _cross(input: TensorBase, other: TensorBase, dim: int) -> TensorBase:
     if input.shape[dim] != 3 or other.shape[dim] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[dim]} and "
                            f"{other.shape[dim]}")
@@ -1187,6 +1227,23 @@ def cross(input: TensorBase, other: TensorBase, dim: int = -1) -> TensorBase:
     from .shape import cat
     out = cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
     return moveaxis(out, -1, dim)
+
+
+def _torch_cross(input: TensorBase, other: TensorBase, dim: int | None = None) -> TensorBase:
+    """``torch.cross``: ``linalg.cross``, except that without ``dim`` it takes the first dimension of ``input``
+    of size 3 (PyTorch's deprecated default), not the last.
+
+    >>> import graphgrad as gg
+    >>> gg.cross(gg.eye(3), gg.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    tensor([[ 0.,  0.,  0.],
+            [-1.,  0.,  0.],
+            [ 0.,  0.,  0.]])
+    """
+    if dim is None:
+        dim = next((i for i, n in enumerate(input.shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return cross(input, other, dim)
 
 
 def _numpy_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
@@ -1201,7 +1258,7 @@ def _numpy_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     # a 2-vector beside a 3-vector has z = 0
     a, b = (bind("pad", x, widths=((0, 0),) * (x.ndim - 1) + ((0, 1),), value=0.0) if x.shape[-1] == 2 else x
             for x in (a, b))
-    return moveaxis(cross(a, b, -1), -1, axisc)
+    return moveaxis(_cross(a, b, -1), -1, axisc)
 
 
 def tensordot(a: TensorBase, b: TensorBase, dims=2) -> TensorBase:
@@ -1257,7 +1314,8 @@ def _both_tensors(fn, name: str):
 
 
 export(kron, "kron", tensor="kron", gg="kron", numpy="kron", numpy_fn=_both_tensors(kron, "kron"))
-export(cross, "cross", tensor="cross", gg=("cross", "linalg.cross"), numpy="cross", numpy_fn=_numpy_cross)
+export(cross, "cross", gg="linalg.cross", numpy="cross", numpy_fn=_numpy_cross)
+export(_torch_cross, "cross", tensor="cross", gg="cross")
 export(tensordot, "tensordot", gg="tensordot", numpy="tensordot",
        numpy_fn=_both_tensors(_numpy_tensordot, "tensordot"))
 export(inner, "inner", tensor="inner", gg="inner", numpy="inner", numpy_fn=_both_tensors(inner, "inner"))

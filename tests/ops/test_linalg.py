@@ -480,3 +480,90 @@ def test_einsum_broadcasts_size_one_axes_compiled_as_eager(equation, shapes, che
     assert out.shape == ref.shape
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
     check_gradients(lambda *xs: (f(*xs) ** 2).sum(), arrays)
+
+
+def _cofactors(a):
+    """The cofactor matrix from its definition (signed minors): the gradient of det at any matrix."""
+    n = a.shape[0]
+    return np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(n)]
+                     for i in range(n)])
+
+
+@pytest.mark.parametrize("a", [
+    np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]),   # rank 2: the cofactors are not 0
+    np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 6.0, 9.0]]),   # rank 1: they are 0, their derivative not
+    np.zeros((3, 3)),
+])
+def test_det_gradient_of_a_singular_matrix_is_the_cofactor_matrix(a):
+    # the gradient was det * inv(A)^T, whose inv raised LinAlgError; PyTorch gives the cofactors (adjugate^T)
+    w = np.random.default_rng(3).standard_normal((3, 3))
+    t = gg.tensor(a, dtype=gg.float64, requires_grad=True)
+    g, = gg.autograd.grad(gg.linalg.det(t), t, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), _cofactors(a), atol=1e-12)
+    second, = gg.autograd.grad((g * gg.tensor(w)).sum(), t)
+    numeric = numerical_jacobian(lambda x: np.sum(_cofactors(x) * w), [a])[0].reshape(3, 3)
+    np.testing.assert_allclose(second.numpy(), numeric, atol=1e-6)
+    batch = np.stack([a, 2.0 * np.eye(3)])  # a singular and a regular matrix in one batch, compiled
+    tb = gg.tensor(batch, dtype=gg.float64, requires_grad=True)
+    gg.compile(lambda x: gg.linalg.det(x).sum())(tb).backward()
+    np.testing.assert_allclose(tb.grad.numpy(), np.stack([_cofactors(m) for m in batch]), atol=1e-12)
+    np.testing.assert_allclose(gg.grad(lambda x: gnp.linalg.det(x))(a), _cofactors(a), atol=1e-12)
+    np.testing.assert_allclose(gg.hessian(lambda x: gnp.linalg.det(x))(a).reshape(9, 9) @ w.ravel(),
+                               numeric.ravel(), atol=1e-6)
+
+
+def test_cholesky_upper_reads_the_upper_triangle():
+    # upper=True factored the lower triangle and transposed it; PyTorch (LAPACK uplo='U') reads the upper one
+    rng = np.random.default_rng(4)
+    s = spd(rng.standard_normal((3, 3)))
+    a = s + np.tril(rng.standard_normal((3, 3)), -1) * 5  # the lower triangle is noise
+    for fn in (lambda t: gg.linalg.cholesky(t, upper=True), lambda t: t.cholesky(upper=True),
+               gg.compile(lambda t: gg.linalg.cholesky(t, upper=True))):
+        u = fn(gg.tensor(a, dtype=gg.float64)).numpy()
+        np.testing.assert_allclose(u, np.triu(u))
+        np.testing.assert_allclose(u.T @ u, s, atol=1e-12)
+    # the gradient is the symmetric one, as with upper=False: equal on a symmetric input
+    grads = []
+    for upper in (False, True):
+        t = gg.tensor(s, dtype=gg.float64, requires_grad=True)
+        out = gg.linalg.cholesky(t, upper=upper)
+        ((out.mT if upper else out) * gg.tensor(_W)).sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], atol=1e-12)
+
+
+def test_torch_cross_without_dim_takes_the_first_dimension_of_size_3():
+    # gg.cross / Tensor.cross used dim=-1 like linalg.cross; torch.cross's default is the first size-3 dim
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    for got in (gg.cross(gg.tensor(a), gg.tensor(b)), gg.tensor(a).cross(gg.tensor(b))):
+        np.testing.assert_allclose(got.numpy(), np.cross(a, b, axis=0), rtol=1e-6)
+    a4, b4 = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    np.testing.assert_allclose(gg.cross(gg.tensor(a4), gg.tensor(b4)).numpy(), np.cross(a4, b4, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(gg.linalg.cross(gg.tensor(a), gg.tensor(b)).numpy(), np.cross(a, b), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="no dimension of size 3 in input"):
+        gg.cross(gg.ones(2, 4), gg.ones(2, 4))
+    with pytest.raises(RuntimeError, match="inputs must have the same number of dimensions"):
+        gg.linalg.cross(gg.ones(4, 3), gg.ones(3))
+    np.testing.assert_allclose(gnp.cross(np.ones((4, 3)), np.arange(3.0)), np.cross(np.ones((4, 3)), np.arange(3.0)))
+
+
+def test_pinv_hermitian_reads_the_lower_triangle():
+    # hermitian=True was ignored: the pseudo-inverse of the whole (not symmetric) matrix
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((3, 3))
+    sym = np.tril(a) + np.tril(a, -1).T
+    expected = np.linalg.pinv(sym)
+    np.testing.assert_allclose(gg.linalg.pinv(gg.tensor(a, dtype=gg.float64), hermitian=True).numpy(), expected,
+                               atol=1e-12)
+    f = lambda x: gnp.sum(gnp.linalg.pinv(x, hermitian=True) * _W)
+    np.testing.assert_allclose(f(gg.tensor(a, dtype=gg.float64)).item(), np.sum(expected * _W), rtol=1e-12)
+    numeric = numerical_jacobian(lambda x: np.sum(np.linalg.pinv(np.tril(x) + np.tril(x, -1).T) * _W), [a])[0]
+    np.testing.assert_allclose(gg.grad(f)(a), numeric.reshape(3, 3), rtol=1e-5, atol=1e-6)
+    # on a symmetric matrix the PyTorch face's gradient is pinv's unconstrained one, as hermitian=False's
+    grads = []
+    for hermitian in (False, True):
+        t = gg.tensor(sym, dtype=gg.float64, requires_grad=True)
+        (gg.linalg.pinv(t, hermitian=hermitian) * gg.tensor(_W)).sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], atol=1e-10)
