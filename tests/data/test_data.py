@@ -139,3 +139,22 @@ def test_errors():
     with pytest.raises(ValueError, match=re.escape("batch_size should be a positive integer value, but got "
                                                    "batch_size=0")):
         DataLoader(_data(), batch_size=0)
+
+
+def test_tensor_dataset_subclass_samples_come_from_its_own_getitem():
+    # the one-gather fast path for TensorDataset skipped a subclass's __getitem__: untransformed batches
+    class Scaled(TensorDataset):
+        def __getitem__(self, index):
+            x, y = super().__getitem__(index)
+            return x * 10, y
+
+    data = Scaled(gg.arange(5.0), gg.arange(5))
+    for workers in (0, 1):
+        batches = [[t.tolist() for t in b] for b in DataLoader(data, batch_size=2, num_workers=workers)]
+        assert batches == [[[0.0, 10.0], [0, 1]], [[20.0, 30.0], [2, 3]], [[40.0], [4]]]
+
+
+def test_random_split_refuses_fractions_outside_0_1_by_name():
+    with pytest.raises(ValueError, match="Fraction at index 0 is not between 0 and 1"):
+        random_split(list(range(7)), [1.5, -0.5])
+    assert [len(s) for s in random_split(list(range(7)), [0.3, 0.3, 0.4])] == [3, 2, 2]  # remainder round robin

@@ -220,15 +220,20 @@ class DataLoader:
 
         base_seed = int(_rng(self.generator).integers(0, 2 ** 62))
         auto_batch = self.batch_sampler is not None
-        fetch = self._fetch if auto_batch and isinstance(self.dataset, TensorDataset) and \
-            self.collate_fn is default_collate else None
+        fetch = self._fetch if auto_batch and self._gathers() else None
         fetcher = workers.Fetcher(self.dataset, self.collate_fn, auto_batch, fetch)
         batches = iter(self.batch_sampler) if auto_batch else iter(self.sampler)
         yield from workers.iterate(fetcher, batches, self.num_workers, base_seed, self.worker_init_fn,
                                    self.prefetch_factor, self.timeout, self.multiprocessing_context)
 
+    def _gathers(self) -> bool:
+        """Whether a batch is one gather per tensor: a TensorDataset whose samples are TensorDataset's own (a
+        subclass overriding ``__getitem__`` transforms its samples: they are fetched one by one, as PyTorch's)."""
+        return isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate and \
+            type(self.dataset).__getitem__ is TensorDataset.__getitem__
+
     def _fetch(self, indices: list[int]):
-        if isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate:
+        if self._gathers():
             # One gather per tensor instead of len(indices) lookups and a stack: the same batch, much faster.
             rows = tensor(indices)
             return [t[rows] for t in self.dataset.tensors]
