@@ -10,7 +10,7 @@ import numpy as np
 
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, shape_of
+from ..ir.registry import ShapeError, broadcast_shapes, is_type, normalize_dims, result_dtype, shape_of, torch_dims
 from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..passes.batching import moveaxis, pad_after_batch, to_front
@@ -613,9 +613,18 @@ def solve(A: TensorBase, B: TensorBase, *, left: bool = True) -> TensorBase:
     >>> gg.linalg.solve(gg.tensor([[2.0, 0.0], [0.0, 4.0]]), gg.tensor([1.0, 1.0]))
     tensor([0.5000, 0.2500])
     """
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     if not left:
-        return solve(A.mT, B.mT).mT
-    if B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])):
+        n = A.shape[-1] if A.ndim else 0
+        rows, cols = (B.shape[-1], 1) if vector else tuple(B.shape[-2:]) if B.ndim >= 2 else (0, 0)
+        if A.ndim >= 2 and cols != n:  # PyTorch's check, a vector b read as one column
+            raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation XA = B ({n}x{n} and "
+                               f"{rows}x{cols})")
+        if vector:
+            raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not supported for "
+                               "left=False. In this case linalg.solve is equivalent to B / A.squeeze(-1)")
+        return _solve(A.mT, B.mT).mT  # X A = B: A^T X^T = B^T, B^T a matrix (never read as vectors)
+    if vector:
         return _solve(A, B.unsqueeze(-1)).squeeze(-1)
     return _solve(A, B)
 
@@ -1323,7 +1332,7 @@ export(inner, "inner", tensor="inner", gg="inner", numpy="inner", numpy_fn=_both
 
 # -- norms ------------------------------------------------------------------------------------------
 def _vector_norm(x, ord, dims, keepdim):
-    from .reductions import abs_pow, norm as _p_norm
+    from .reductions import _p_norm, abs_pow
     if ord is None or ord == 2:
         return _p_norm(x, 2, dims, keepdim)
     if isinstance(ord, str):
@@ -1384,29 +1393,79 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     raise ValueError("Improper number of dimensions to norm.")
 
 
+def _norm_input(name: str, x: TensorBase) -> None:
+    if not x.is_floating_point():
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{_TORCH_DTYPES.get(x._type.dtype, x._type.dtype)}")
+
+
+_MATRIX_ORDS = ("fro", "nuc", 2, -2, 1, -1, float("inf"), -float("inf"))
+
+
 def linalg_norm(A: TensorBase, ord=None, dim=None, keepdim: bool = False) -> TensorBase:
-    """``torch.linalg.norm``: a vector norm when ``dim`` is an int or ``A`` is 1-D, a matrix norm when ``dim`` is
-    two axes or ``A`` is 2-D (ords ``'fro'``, ``'nuc'``, 2, -2, 1, -1, inf, -inf).
+    """``torch.linalg.norm``: a matrix norm when ``ord`` is given and ``dim`` is two axes (or, without ``dim``,
+    ``A`` is 2-D) or ``ord`` is a string; otherwise a vector norm (``ord`` None: the 2-norm of every element).
 
     >>> import graphgrad as gg
     >>> gg.linalg.norm(gg.tensor([[3.0, 0.0], [0.0, 4.0]]), ord="nuc")
     tensor(7.)
     """
-    return _norm(A, ord, dim, keepdim)
+    dims = None if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+    if dims is not None and len(dims) not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dims)}")
+    if dims is None and ord is not None and A.ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got "
+                           f"{A.ndim}D.")
+    if isinstance(ord, str) or ord is not None and (len(dims) == 2 if dims is not None else A.ndim == 2):
+        return matrix_norm(A, ord, dims if dims is not None else (0, 1), keepdim)
+    return vector_norm(A, 2 if ord is None else ord, dims, keepdim)
 
 
 def vector_norm(x: TensorBase, ord=2, dim=None, keepdim: bool = False) -> TensorBase:
-    """``torch.linalg.vector_norm``: over every element when ``dim`` is None."""
-    if dim is None:
+    """``torch.linalg.vector_norm``: over every element when ``dim`` is None (or empty).
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.vector_norm(gg.tensor([3.0, -4.0]), ord=float("-inf"))
+    tensor(3.)
+    """
+    _norm_input("linalg.vector_norm", x)
+    if isinstance(ord, str):
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, not str")
+    if dim is not None and not isinstance(dim, int):
+        seen = set()
+        for d in dim:
+            if d % builtins.max(x.ndim, 1) in seen:
+                raise RuntimeError(f"dim {d % builtins.max(x.ndim, 1)} appears multiple times in the list of dims")
+            seen.add(d % builtins.max(x.ndim, 1))
+    dims = torch_dims(dim, x.ndim)  # range-checked, as PyTorch (not wrapped around); [] is every dim
+    if dims is None or x.ndim == 0:
         out = _vector_norm(x.reshape(-1), ord, (0,), False)
-        return out.reshape((1,) * x.ndim) if keepdim else out
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    return _vector_norm(x, ord, tuple(d % x.ndim for d in dims), keepdim)
+        out = out.reshape((1,) * x.ndim) if keepdim else out
+    else:
+        out = _vector_norm(x, ord, dims, keepdim)
+    return out._shown_as("LinalgVectorNormBackward0")
 
 
 def matrix_norm(A: TensorBase, ord="fro", dim=(-2, -1), keepdim: bool = False) -> TensorBase:
-    """``torch.linalg.matrix_norm`` over the matrices in axes ``dim``."""
-    return _matrix_norm(_float(A), ord, tuple(d % A.ndim for d in dim), keepdim)
+    """``torch.linalg.matrix_norm`` over the matrices in axes ``dim``: ords ``'fro'``, ``'nuc'``, 2, -2, 1, -1,
+    inf, -inf.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.matrix_norm(gg.tensor([[1.0, -2.0], [3.0, 4.0]]), ord=1)
+    tensor(6.)
+    """
+    _norm_input("linalg.matrix_norm", A)
+    if isinstance(ord, str) and ord not in ("fro", "nuc") or not isinstance(ord, str) and ord not in _MATRIX_ORDS:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    dim = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
+    dims = tuple(normalize_dims(d, A.ndim)[0] for d in dim)  # range-checked, in the order given
+    if dims[0] == dims[1]:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
+    return _matrix_norm(A, ord, dims, keepdim)
 
 
 export(linalg_norm, "linalg.norm", gg="linalg.norm", numpy="linalg.norm", numpy_fn=_norm)
@@ -1455,6 +1514,22 @@ def multi_dot(arrays) -> TensorBase:
     arrays = list(arrays)
     if len(arrays) < 2:
         raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(arrays)}")
+    for which, x in (("first", arrays[0]), ("last", arrays[-1])):
+        if x.ndim not in (1, 2):
+            raise RuntimeError(f"multi_dot(): the {which} tensor must be 1D or 2D but got {x.ndim}D")
+    for i, x in enumerate(arrays[1:-1], 1):
+        if x.ndim != 2:  # a batch of matrices would be multiplied as one (matmul broadcasts)
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {x.ndim}D")
+    names = {"float32": "float", "float64": "double", "int64": "long"}
+    for i, x in enumerate(arrays[1:], 1):
+        if x._type.dtype != arrays[0]._type.dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
+                               f"{names.get(arrays[0]._type.dtype, arrays[0]._type.dtype)} and tensor {i} "
+                               f"{names.get(x._type.dtype, x._type.dtype)}")
+    return _multi_dot(arrays)
+
+
+def _multi_dot(arrays) -> TensorBase:
     out = arrays[0]
     for x in arrays[1:]:
         out = bind("matmul", out, x)
@@ -1474,7 +1549,13 @@ def cond(A: TensorBase, p=None) -> TensorBase:
     >>> gg.linalg.cond(gg.tensor([[2.0, 0.0], [0.0, 0.5]]))
     tensor(4.)
     """
+    if p not in (None,) + _MATRIX_ORDS or isinstance(p, str) and p not in ("fro", "nuc"):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
     A = _float(A)
+    if p not in (None, 2, -2) and A.ndim >= 2 and A.shape[-1] != A.shape[-2]:
+        # a LinAlgError: a RuntimeError (PyTorch's text) and NumPy's error class
+        raise LinAlgError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                          f"{A.shape[-2]} by {A.shape[-1]} matrices")
     if p in (None, 2, -2):
         s = svdvals(A)
         big, small = s[..., 0], s[..., -1]
@@ -1485,7 +1566,7 @@ def cond(A: TensorBase, p=None) -> TensorBase:
 export(matrix_power, "matrix_power", tensor="matrix_power", gg=("matrix_power", "linalg.matrix_power"),
        numpy="linalg.matrix_power", numpy_fn=lambda a, n: matrix_power(_float(a) if n < 0 else a, n))
 export(multi_dot, "multi_dot", gg="linalg.multi_dot", numpy="linalg.multi_dot",
-       numpy_fn=lambda arrays, *, out=None: multi_dot(tensor_operands(*arrays, what="linalg.multi_dot")))
+       numpy_fn=lambda arrays, *, out=None: _multi_dot(tensor_operands(*arrays, what="linalg.multi_dot")))
 export(vdot, "vdot", numpy="vdot", numpy_fn=binary_numpy(vdot))
 export(cond, "linalg.cond", gg="linalg.cond", numpy="linalg.cond", numpy_fn=lambda x, p=None: cond(x, p))
 

@@ -567,3 +567,55 @@ def test_pinv_hermitian_reads_the_lower_triangle():
         (gg.linalg.pinv(t, hermitian=hermitian) * gg.tensor(_W)).sum().backward()
         grads.append(t.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], atol=1e-10)
+
+
+def test_torch_norm_dispatches_every_p_as_pytorch():
+    # torch.norm / Tensor.norm computed p=-inf as |x|^-inf summed (1.0, nan gradient), divided by zero for p=0
+    # and failed on p='nuc'; PyTorch sends a number to linalg.vector_norm and 'nuc' to linalg.matrix_norm
+    x = np.array([[0.5, -2.0, 0.0], [3.0, -0.25, 1.5]])
+    t = gg.tensor(x, dtype=gg.float64, requires_grad=True)
+    out = gg.norm(t, p=float("-inf"))
+    assert out.item() == 0.0
+    nz = x[x != 0]
+    assert t.norm(p=float("-inf"), dim=1).tolist() == [0.0, 0.25]
+    assert t[:, :2].norm(p=float("-inf")).item() == 0.25 and np.abs(nz).min() == 0.25
+    row = gg.tensor(x[1], dtype=gg.float64, requires_grad=True)
+    row.norm(p=float("-inf")).backward()
+    np.testing.assert_allclose(row.grad.numpy(), [0.0, -1.0, 0.0])  # d min|x| / dx at the minimum, finite
+    assert gg.norm(t, p=0).item() == 5.0 and t.norm(p=0, dim=0).tolist() == [2.0, 2.0, 1.0]
+    np.testing.assert_allclose(gg.norm(t, p="nuc").item(), np.linalg.norm(x, "nuc"), rtol=1e-12)
+    np.testing.assert_allclose(gg.norm(t, p=3, dim=1).detach().numpy(), np.linalg.norm(x, 3, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(gg.norm(t).item(), np.linalg.norm(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: gg.linalg.norm(gg.ones(3, 4), dim=(1, 2)), IndexError, r"range of \[-2, 1\], but got 2"),
+    (lambda: gg.linalg.vector_norm(gg.ones(3), dim=1), IndexError, r"range of \[-1, 0\], but got 1"),
+    (lambda: gg.linalg.matrix_norm(gg.ones(3, 3), dim=(0, 2)), IndexError, r"but got 2"),
+    (lambda: gg.linalg.vector_norm(gg.ones(2, 3), dim=(0, 0)), RuntimeError, "dim 0 appears multiple times"),
+    (lambda: gg.linalg.matrix_norm(gg.ones(3, 3), dim=(0, 0)), RuntimeError, "dims must be different"),
+    (lambda: gg.linalg.vector_norm(gg.arange(3)), RuntimeError, "Expected a floating point or complex tensor as "
+                                                                 "input. Got Long"),
+    (lambda: gg.linalg.norm(gg.ones(2, 2, dtype=gg.int64)), RuntimeError, "Got Long"),
+    (lambda: gg.norm(gg.tensor([True])), RuntimeError, "Got Bool"),
+    (lambda: gg.linalg.matrix_norm(gg.ones(3, 3), 3), RuntimeError, "Order 3 not supported"),
+    (lambda: gg.linalg.norm(gg.ones(2, 2, 2), 2), RuntimeError, "If dim is not specified but ord is, the input "
+                                                                "must be 1D or 2D. Got 3D."),
+    (lambda: gg.linalg.norm(gg.ones(2, 2, 2), dim=(0, 1, 2)), RuntimeError, "it must be of length 1 or 2"),
+    (lambda: gg.linalg.cond(gg.ones(3, 3), 3), RuntimeError, "linalg.cond got an invalid norm type: 3"),
+    (lambda: gg.linalg.cond(gg.ones(3, 4), "fro"), RuntimeError, r"linalg.cond\(ord=fro\): A must be batches of "
+                                                                  "square matrices, but they are 3 by 4 matrices"),
+    (lambda: gg.linalg.multi_dot([gg.ones(3, 3), gg.ones(2, 3, 3)]), RuntimeError,
+     "multi_dot\\(\\): the last tensor must be 1D or 2D but got 3D"),
+    (lambda: gg.linalg.multi_dot([gg.ones(3, 3), gg.ones(3), gg.ones(3)]), RuntimeError,
+     "multi_dot\\(\\): tensor 1 must be 2D but got 1D"),
+    (lambda: gg.linalg.solve(gg.eye(3), gg.ones(3), left=False), RuntimeError,
+     r"Incompatible shapes of A and B for the equation XA = B \(3x3 and 3x1\)"),
+    (lambda: gg.linalg.solve(gg.eye(3).expand(2, 3, 3), gg.ones(3, 2), left=False), RuntimeError,
+     r"Incompatible shapes of A and B for the equation XA = B \(3x3 and 3x2\)"),  # was a (3, 2) result
+])
+def test_norms_and_products_refuse_what_pytorch_refuses(call, error, message):
+    # a dim past the last was wrapped around (dim 2 of a matrix read as dim 0), integer input converted, a
+    # 3-D factor of multi_dot multiplied as a batch
+    with pytest.raises(error, match=message):
+        call()
