@@ -1052,7 +1052,8 @@ def matrix_rank(A: TensorBase, tol=None, hermitian: bool = False, *, rtol=None) 
     A = _float(A)
     if A.ndim < 2:
         return _rank_of_vector(A)
-    s = svdvals(A).detach()
+    # hermitian: the singular values of the symmetric matrix in A's lower triangle, as PyTorch and NumPy read it
+    s = (eigvalsh(A).abs() if hermitian else svdvals(A)).detach()
     if tol is None:
         eps = np.finfo(np.float64 if A._type.dtype == "float64" else np.float32).eps
         tol = s.amax(-1, keepdim=True) * (builtins.max(A.shape[-2:]) * eps if rtol is None else rtol)

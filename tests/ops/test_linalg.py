@@ -619,3 +619,15 @@ def test_norms_and_products_refuse_what_pytorch_refuses(call, error, message):
     # 3-D factor of multi_dot multiplied as a batch
     with pytest.raises(error, match=message):
         call()
+
+
+def test_matrix_rank_hermitian_reads_the_lower_triangle():
+    # hermitian=True was ignored: the rank of the whole matrix (2) instead of the symmetric one PyTorch and NumPy
+    # read from the lower triangle, [[1, 1, 0], [1, 0, 0], [0, 0, 1]] (rank 3)
+    b = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    sym = np.tril(b) + np.tril(b, -1).T
+    assert np.linalg.matrix_rank(sym) == 3
+    assert gg.linalg.matrix_rank(gg.tensor(b, dtype=gg.float64), hermitian=True).item() == 3
+    assert gnp.linalg.matrix_rank(gg.tensor(b, dtype=gg.float64), hermitian=True).item() == 3
+    assert int(gg.compile(lambda x: gnp.linalg.matrix_rank(x, hermitian=True))(b)) == 3
+    assert gg.linalg.matrix_rank(gg.tensor(np.stack([b, 0 * b]), dtype=gg.float64), hermitian=True).tolist() == [3, 0]
