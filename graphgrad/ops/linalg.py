@@ -928,7 +928,14 @@ def svdvals(A: TensorBase) -> TensorBase:
 
 
 def _torch_svd(input: TensorBase, some: bool = True, compute_uv: bool = True):
-    """``torch.svd``: ``(U, S, V)`` (V, not Vh), reduced unless ``some=False``."""
+    """``torch.svd``: ``(U, S, V)`` (V, not Vh), reduced unless ``some=False``; with ``compute_uv=False`` U and V
+    are zero-filled (m by m and n by n), as PyTorch's, and only S is computed."""
+    if not compute_uv:
+        m, n = input.shape[-2:]
+        lead = tuple(input.shape[:-2])
+        zeros = [input._apply_here("full", (), {"shape": lead + (k, k), "value": 0.0, "dtype": input._type.dtype})
+                 for k in (m, n)]
+        return TorchSVDResult(zeros[0], svdvals(input), zeros[1])
     u, s, vh = _reduced(input, not some)
     return TorchSVDResult(u, s, vh.mT)
 

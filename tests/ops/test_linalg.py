@@ -631,3 +631,16 @@ def test_matrix_rank_hermitian_reads_the_lower_triangle():
     assert gnp.linalg.matrix_rank(gg.tensor(b, dtype=gg.float64), hermitian=True).item() == 3
     assert int(gg.compile(lambda x: gnp.linalg.matrix_rank(x, hermitian=True))(b)) == 3
     assert gg.linalg.matrix_rank(gg.tensor(np.stack([b, 0 * b]), dtype=gg.float64), hermitian=True).tolist() == [3, 0]
+
+
+def test_torch_svd_without_uv_gives_zero_filled_u_and_v():
+    # compute_uv=False was ignored (U and V computed); PyTorch returns zeros of shapes (m, m) and (n, n)
+    x = np.random.default_rng(8).standard_normal((2, 5, 3))
+    t = gg.tensor(x, dtype=gg.float64, requires_grad=True)
+    u, s, v = gg.svd(t, compute_uv=False)
+    assert tuple(u.shape) == (2, 5, 5) and tuple(v.shape) == (2, 3, 3)
+    assert not u.numpy().any() and not v.numpy().any()
+    np.testing.assert_allclose(s.detach().numpy(), np.linalg.svd(x, compute_uv=False), rtol=1e-12)
+    s.sum().backward()  # the nuclear norm's gradient: U V^T
+    uu, _, vh = np.linalg.svd(x, full_matrices=False)
+    np.testing.assert_allclose(t.grad.numpy(), uu @ vh, atol=1e-12)
