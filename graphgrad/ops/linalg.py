@@ -644,7 +644,7 @@ def _det_vjp(g, out, x):
     from .reductions import cumprod
     n = x.shape[-1]
     singular = (out == 0).unsqueeze(-1).unsqueeze(-1)
-    eye = constant_like(x, np.eye(n), np.dtype(x._type.dtype))
+    eye = diag_embed(bind("full_like", x[..., 0, :], value=1))  # identities, a batch like x
     regular = out.unsqueeze(-1).unsqueeze(-1) * bind("inv", bind("where", singular, eye, x)).mT
     u, s, v = _svd_parts(bind("svd", x), n)
     ones = bind("full_like", s[..., :1], value=1)
