@@ -644,7 +644,7 @@ def _det_vjp(g, out, x):
     from .reductions import cumprod
     n = x.shape[-1]
     singular = (out == 0).unsqueeze(-1).unsqueeze(-1)
-    eye = diag_embed(bind("full_like", x[..., 0, :], value=1))  # identities, a batch like x
+    eye = diag_embed(bind("full_like", diagonal(x, 0, -2, -1), value=1))  # identities, a batch like x
     regular = out.unsqueeze(-1).unsqueeze(-1) * bind("inv", bind("where", singular, eye, x)).mT
     u, s, v = _svd_parts(bind("svd", x), n)
     ones = bind("full_like", s[..., :1], value=1)
@@ -1339,6 +1339,13 @@ export(inner, "inner", tensor="inner", gg="inner", numpy="inner", numpy_fn=_both
 
 
 # -- norms ------------------------------------------------------------------------------------------
+def _with_zero_gradient(value, attached):
+    """``value``, as a function of ``attached``'s inputs with gradient 0 (PyTorch's for piecewise-constant results,
+    the 0-norm's count, ``matrix_power(A, 0)``'s identity, which require grad): ``where`` with an all-true mask,
+    whose untaken branch gets a zero gradient and whose values, inf or nan, are never read."""
+    return bind("where", value == value, value, attached)
+
+
 def _vector_norm(x, ord, dims, keepdim):
     from .reductions import _p_norm, abs_pow
     if ord is None or ord == 2:
@@ -1350,7 +1357,8 @@ def _vector_norm(x, ord, dims, keepdim):
     if ord == -float("inf"):
         return x.abs().amin(dims, keepdim)
     if ord == 0:
-        return (x != 0)._cast(x._type.dtype).sum(dims, keepdim)
+        count = (x != 0)._cast(x._type.dtype).sum(dims, keepdim)
+        return _with_zero_gradient(count, x.abs().sum(dims, keepdim))
     if ord == 1:
         return x.abs().sum(dims, keepdim)
     if ord < 0:
@@ -1498,8 +1506,8 @@ def matrix_power(A: TensorBase, n: int) -> TensorBase:
         raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
                            f"{A.shape[-2] if A.ndim > 1 else 1} by {A.shape[-1] if A.ndim else 1} matrices")
     if n == 0:
-        eye = constant_like(A, np.eye(A.shape[-1]), np.dtype(A._type.dtype))
-        return bind("expand", eye, shape=tuple(A.shape)) if A.ndim > 2 else eye
+        eye = diag_embed(bind("full_like", diagonal(A, 0, -2, -1), value=1))  # identities, a batch like A
+        return _with_zero_gradient(eye, A) if A.is_floating_point() else eye
     if n < 0:
         A, n = bind("inv", A), -n
     result, square = None, A

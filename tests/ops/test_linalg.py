@@ -644,3 +644,22 @@ def test_torch_svd_without_uv_gives_zero_filled_u_and_v():
     s.sum().backward()  # the nuclear norm's gradient: U V^T
     uu, _, vh = np.linalg.svd(x, full_matrices=False)
     np.testing.assert_allclose(t.grad.numpy(), uu @ vh, atol=1e-12)
+
+
+def test_piecewise_constant_norm_and_power_require_grad_with_a_zero_gradient():
+    # vector_norm(x, 0) and matrix_power(A, 0) did not require grad, so .backward() on them (or a loss built
+    # only from them) raised; PyTorch's require grad and give a zero gradient. matrix_power of a 0x0 matrix to
+    # the 0th power was 1-D (an empty constant)
+    x = gg.tensor([1.0, 0.0, -2.0, float("inf")], requires_grad=True)
+    count = gg.linalg.vector_norm(x, 0)
+    assert count.item() == 3.0 and count.requires_grad
+    count.backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0, 0.0]
+    a = gg.tensor(np.random.default_rng(9).standard_normal((2, 3, 3)), requires_grad=True)
+    eye = gg.linalg.matrix_power(a, 0)
+    np.testing.assert_array_equal(eye.detach().numpy(), np.broadcast_to(np.eye(3), (2, 3, 3)))
+    eye.sum().backward()
+    assert not a.grad.numpy().any()
+    assert tuple(gg.linalg.matrix_power(gg.zeros(0, 0), 0).shape) == (0, 0)
+    np.testing.assert_array_equal(gg.compile(lambda t: gg.linalg.matrix_power(t, 0))(a.detach()).numpy(),
+                                  np.broadcast_to(np.eye(3), (2, 3, 3)))
