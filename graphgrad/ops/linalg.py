@@ -10,8 +10,8 @@ import numpy as np
 
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, broadcast_shapes, is_type, result_dtype, shape_of
-from ..ir.types import SCALAR_NAMES, TensorType
+from ..ir.registry import ShapeError, broadcast_shapes, is_type, normalize_dims, result_dtype, shape_of, torch_dims
+from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..passes.batching import moveaxis, pad_after_batch, to_front
 from .define import binary_numpy, constant_like, primitive, tensor_operands
@@ -620,9 +620,18 @@ def solve(A: TensorBase, B: TensorBase, *, left: bool = True) -> TensorBase:
     >>> gg.linalg.solve(gg.tensor([[2.0, 0.0], [0.0, 4.0]]), gg.tensor([1.0, 1.0]))
     tensor([0.5000, 0.2500])
     """
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     if not left:
-        return solve(A.mT, B.mT).mT
-    if B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])):
+        n = A.shape[-1] if A.ndim else 0
+        rows, cols = (B.shape[-1], 1) if vector else tuple(B.shape[-2:]) if B.ndim >= 2 else (0, 0)
+        if A.ndim >= 2 and cols != n:  # PyTorch's check, a vector b read as one column
+            raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation XA = B ({n}x{n} and "
+                               f"{rows}x{cols})")
+        if vector:
+            raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not supported for "
+                               "left=False. In this case linalg.solve is equivalent to B / A.squeeze(-1)")
+        return _solve(A.mT, B.mT).mT  # X A = B: A^T X^T = B^T, B^T a matrix (never read as vectors)
+    if vector:
         return _solve(A, B.unsqueeze(-1)).squeeze(-1)
     return _solve(A, B)
 
@@ -635,9 +644,27 @@ def _numpy_solve(a, b):
 export(solve, "solve", gg="linalg.solve", numpy="linalg.solve", numpy_fn=_numpy_solve)
 
 
+def _det_vjp(g, out, x):
+    """g times the cofactor matrix: det(x) inv(x)^T where det(x) != 0; where it is 0 (inv fails; LU's det is 0
+    exactly when a pivot is), PyTorch's singular formula from x = U S V^T, det(U) det(V) U diag(prod_{j != i} s_j)
+    V^T, finite and differentiable again (the inverse is then taken of the identity in x's place)."""
+    from .reductions import cumprod
+    n = x.shape[-1]
+    singular = (out == 0).unsqueeze(-1).unsqueeze(-1)
+    eye = diag_embed(bind("full_like", diagonal(x, 0, -2, -1), value=1))  # identities, a batch like x
+    regular = out.unsqueeze(-1).unsqueeze(-1) * bind("inv", bind("where", singular, eye, x)).mT
+    u, s, v = _svd_parts(bind("svd", x), n)
+    ones = bind("full_like", s[..., :1], value=1)
+    before = cumprod(bind("concat", ones, s[..., :n - 1], dim=s.ndim - 1), -1)  # s_0 ... s_{i-1}
+    after = cumprod(bind("concat", ones, s.flip(-1)[..., :n - 1], dim=s.ndim - 1), -1).flip(-1)  # s_{i+1} ...
+    sign = (bind("detsign", u) * bind("detsign", v)).unsqueeze(-1).unsqueeze(-1)
+    cofactors = sign * ((u * (before * after).unsqueeze(-2)) @ v.mT)
+    return g.unsqueeze(-1).unsqueeze(-1) * bind("where", singular, cofactors, regular)
+
+
 det = primitive("det", infer=_square("linalg.det", lambda s: s[:-2]), batch=_batch_matrices,
                 doc="the determinant of each square matrix (numpy.linalg.det)",
-                vjp=(lambda g, out, x: (g * out).unsqueeze(-1).unsqueeze(-1) * bind("inv", x).mT,),
+                vjp=(_det_vjp,),
                 expr=lambda a, xp, out: [f"{xp}.linalg.det({a[0]})"])
 primitive("logabsdet", infer=_square("linalg.slogdet", lambda s: s[:-2]), batch=_batch_matrices,
           doc="log |det| of each square matrix (numpy.linalg.slogdet's second result)",
@@ -701,7 +728,8 @@ primitive("cholesky", infer=_square("linalg.cholesky"), batch=_batch_matrices, v
 
 def cholesky(A: TensorBase, upper: bool = False) -> TensorBase:
     """The Cholesky factor of a symmetric positive-definite matrix: lower ``L`` with ``A = L @ L.mT`` (upper
-    ``L.mT`` with ``upper=True``). Only the lower triangle is read; the gradient is the symmetric one (as
+    ``U`` with ``A = U.mT @ U`` with ``upper=True``). Only the lower triangle is read (the upper one with
+    ``upper=True``, as PyTorch and LAPACK); the gradient is the symmetric one (as
     PyTorch and JAX give), the gradient with respect to a symmetric ``A``.
 
     >>> import graphgrad as gg
@@ -709,8 +737,9 @@ def cholesky(A: TensorBase, upper: bool = False) -> TensorBase:
     tensor([[2., 0.],
             [1., 2.]])
     """
-    out = bind("cholesky", A)
-    return out.mT if upper else out
+    if upper:  # LAPACK's uplo='U', as PyTorch: the upper triangle is read (the lower one of A.mT)
+        return bind("cholesky", A.mT).mT
+    return bind("cholesky", A)
 
 
 def _triangle_read(a: TensorBase, UPLO: str = "L") -> TensorBase:
@@ -855,7 +884,14 @@ def _svd_vjp(g, out, x):
     core = (f * (utgu - utgu.mT)) * s.unsqueeze(-2) + (f * (vtgv - vtgv.mT)) * s.unsqueeze(-1)
     ga = u @ core @ v.mT + (u * gs.unsqueeze(-2)) @ v.mT
     s_inv = _safe_reciprocal(s).unsqueeze(-2)  # 0 for a zero singular value: exact when gU, gV are 0 there
-    return ga + ((gu - u @ utgu) * s_inv) @ v.mT + u @ ((gv - v @ vtgv) * s_inv).mT
+    # (I - U U^T) gU is 0 unless U has fewer columns than rows (m > n), (I - V V^T) gV unless n > m: for a square
+    # matrix both are rounding noise, which 1/s would blow up where s is tiny but not 0 (a singular matrix)
+    n = x.shape[-1]
+    if m > n:
+        ga = ga + ((gu - u @ utgu) * s_inv) @ v.mT
+    if n > m:
+        ga = ga + u @ ((gv - v @ vtgv) * s_inv).mT
+    return ga
 
 
 def _svd_expr(a, xp, out):
@@ -899,7 +935,14 @@ def svdvals(A: TensorBase) -> TensorBase:
 
 
 def _torch_svd(input: TensorBase, some: bool = True, compute_uv: bool = True):
-    """``torch.svd``: ``(U, S, V)`` (V, not Vh), reduced unless ``some=False``."""
+    """``torch.svd``: ``(U, S, V)`` (V, not Vh), reduced unless ``some=False``; with ``compute_uv=False`` U and V
+    are zero-filled (m by m and n by n), as PyTorch's, and only S is computed."""
+    if not compute_uv:
+        m, n = input.shape[-2:]
+        lead = tuple(input.shape[:-2])
+        zeros = [input._apply_here("full", (), {"shape": lead + (k, k), "value": 0.0, "dtype": input._type.dtype})
+                 for k in (m, n)]
+        return TorchSVDResult(zeros[0], svdvals(input), zeros[1])
     u, s, vh = _reduced(input, not some)
     return TorchSVDResult(u, s, vh.mT)
 
@@ -927,13 +970,20 @@ def pinv(A: TensorBase, rcond=1e-15) -> TensorBase:
 
 
 def _numpy_pinv(a, rcond=None, hermitian=False, *, rtol=None):
-    return pinv(_float(a), 1e-15 if rcond is None and rtol is None else rtol if rcond is None else rcond)
+    rcond = 1e-15 if rcond is None and rtol is None else rtol if rcond is None else rcond
+    a = _float(a)
+    # hermitian: NumPy reads the lower triangle alone; read explicitly, the gradient is that of NumPy's value
+    return pinv(_triangle_read(a, "L") if hermitian else a, rcond)
 
 
 def _torch_pinv(A: TensorBase, *, atol=None, rtol=None, hermitian: bool = False) -> TensorBase:
     if atol is not None:
         raise NotImplementedError("linalg.pinv: atol= is not supported; use rtol=")
     eps = np.finfo(np.float64 if A._type.dtype == "float64" else np.float32).eps
+    if hermitian:
+        # PyTorch's value reads the lower triangle alone, but its gradient (pinv_backward) is the unconstrained
+        # one, evaluated as if A were that symmetric matrix: A's value replaced, its gradient passed straight on
+        A = A + (_triangle_read(A, "L") - A).detach()
     return pinv(A, builtins.max(A.shape[-2:]) * eps if rtol is None else rtol)
 
 
@@ -1016,7 +1066,8 @@ def matrix_rank(A: TensorBase, tol=None, hermitian: bool = False, *, rtol=None) 
     A = _float(A)
     if A.ndim < 2:
         return _rank_of_vector(A)
-    s = svdvals(A).detach()
+    # hermitian: the singular values of the symmetric matrix in A's lower triangle, as PyTorch and NumPy read it
+    s = (eigvalsh(A).abs() if hermitian else svdvals(A)).detach()
     if tol is None:
         eps = np.finfo(np.float64 if A._type.dtype == "float64" else np.float32).eps
         tol = s.amax(-1, keepdim=True) * (builtins.max(A.shape[-2:]) * eps if rtol is None else rtol)
@@ -1185,6 +1236,12 @@ def cross(input: TensorBase, other: TensorBase, dim: int = -1) -> TensorBase:
     >>> gg.linalg.cross(gg.tensor([1.0, 0.0, 0.0]), gg.tensor([0.0, 1.0, 0.0]))
     tensor([0., 0., 1.])
     """
+    if input.ndim != other.ndim:  # PyTorch broadcasts sizes, not ranks (NumPy's cross broadcasts both)
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    return _cross(input, other, dim)
+
+
+def _cross(input: TensorBase, other: TensorBase, dim: int) -> TensorBase:
     if input.shape[dim] != 3 or other.shape[dim] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[dim]} and "
                            f"{other.shape[dim]}")
@@ -1194,6 +1251,23 @@ def cross(input: TensorBase, other: TensorBase, dim: int = -1) -> TensorBase:
     from .shape import cat
     out = cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
     return moveaxis(out, -1, dim)
+
+
+def _torch_cross(input: TensorBase, other: TensorBase, dim: int | None = None) -> TensorBase:
+    """``torch.cross``: ``linalg.cross``, except that without ``dim`` it takes the first dimension of ``input``
+    of size 3 (PyTorch's deprecated default), not the last.
+
+    >>> import graphgrad as gg
+    >>> gg.cross(gg.eye(3), gg.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    tensor([[ 0.,  0.,  0.],
+            [-1.,  0.,  0.],
+            [ 0.,  0.,  0.]])
+    """
+    if dim is None:
+        dim = next((i for i, n in enumerate(input.shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return cross(input, other, dim)
 
 
 def _numpy_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
@@ -1208,7 +1282,7 @@ def _numpy_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     # a 2-vector beside a 3-vector has z = 0
     a, b = (bind("pad", x, widths=((0, 0),) * (x.ndim - 1) + ((0, 1),), value=0.0) if x.shape[-1] == 2 else x
             for x in (a, b))
-    return moveaxis(cross(a, b, -1), -1, axisc)
+    return moveaxis(_cross(a, b, -1), -1, axisc)
 
 
 def tensordot(a: TensorBase, b: TensorBase, dims=2) -> TensorBase:
@@ -1264,15 +1338,23 @@ def _both_tensors(fn, name: str):
 
 
 export(kron, "kron", tensor="kron", gg="kron", numpy="kron", numpy_fn=_both_tensors(kron, "kron"))
-export(cross, "cross", tensor="cross", gg=("cross", "linalg.cross"), numpy="cross", numpy_fn=_numpy_cross)
+export(cross, "cross", gg="linalg.cross", numpy="cross", numpy_fn=_numpy_cross)
+export(_torch_cross, "cross", tensor="cross", gg="cross")
 export(tensordot, "tensordot", gg="tensordot", numpy="tensordot",
        numpy_fn=_both_tensors(_numpy_tensordot, "tensordot"))
 export(inner, "inner", tensor="inner", gg="inner", numpy="inner", numpy_fn=_both_tensors(inner, "inner"))
 
 
 # -- norms ------------------------------------------------------------------------------------------
+def _with_zero_gradient(value, attached):
+    """``value``, as a function of ``attached``'s inputs with gradient 0 (PyTorch's for piecewise-constant results,
+    the 0-norm's count, ``matrix_power(A, 0)``'s identity, which require grad): ``where`` with an all-true mask,
+    whose untaken branch gets a zero gradient and whose values, inf or nan, are never read."""
+    return bind("where", value == value, value, attached)
+
+
 def _vector_norm(x, ord, dims, keepdim):
-    from .reductions import abs_pow, norm as _p_norm
+    from .reductions import _p_norm, abs_pow
     if ord is None or ord == 2:
         return _p_norm(x, 2, dims, keepdim)
     if isinstance(ord, str):
@@ -1282,7 +1364,8 @@ def _vector_norm(x, ord, dims, keepdim):
     if ord == -float("inf"):
         return x.abs().amin(dims, keepdim)
     if ord == 0:
-        return (x != 0)._cast(x._type.dtype).sum(dims, keepdim)
+        count = (x != 0)._cast(x._type.dtype).sum(dims, keepdim)
+        return _with_zero_gradient(count, x.abs().sum(dims, keepdim))
     if ord == 1:
         return x.abs().sum(dims, keepdim)
     if ord < 0:
@@ -1333,32 +1416,79 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     raise ValueError("Improper number of dimensions to norm.")
 
 
+def _norm_input(name: str, x: TensorBase) -> None:
+    if not x.is_floating_point():
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{_TORCH_DTYPES.get(x._type.dtype, x._type.dtype)}")
+
+
+_MATRIX_ORDS = ("fro", "nuc", 2, -2, 1, -1, float("inf"), -float("inf"))
+
+
 def linalg_norm(A: TensorBase, ord=None, dim=None, keepdim: bool = False) -> TensorBase:
-    """``torch.linalg.norm``: a vector norm when ``dim`` is an int or ``A`` is 1-D, a matrix norm when ``dim`` is
-    two axes or ``A`` is 2-D (ords ``'fro'``, ``'nuc'``, 2, -2, 1, -1, inf, -inf).
+    """``torch.linalg.norm``: a matrix norm when ``ord`` is given and ``dim`` is two axes (or, without ``dim``,
+    ``A`` is 2-D) or ``ord`` is a string; otherwise a vector norm (``ord`` None: the 2-norm of every element).
 
     >>> import graphgrad as gg
     >>> gg.linalg.norm(gg.tensor([[3.0, 0.0], [0.0, 4.0]]), ord="nuc")
     tensor(7.)
     """
-    return _norm(A, ord, dim, keepdim)
+    dims = None if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+    if dims is not None and len(dims) not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dims)}")
+    if dims is None and ord is not None and A.ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got "
+                           f"{A.ndim}D.")
+    if isinstance(ord, str) or ord is not None and (len(dims) == 2 if dims is not None else A.ndim == 2):
+        return matrix_norm(A, ord, dims if dims is not None else (0, 1), keepdim)
+    return vector_norm(A, 2 if ord is None else ord, dims, keepdim)
 
 
 def vector_norm(x: TensorBase, ord=2, dim=None, keepdim: bool = False) -> TensorBase:
-    """``torch.linalg.vector_norm``: over every element when ``dim`` is None."""
-    if x._type.dtype not in ("float32", "float64"):
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-                           f"{SCALAR_NAMES[x._type.dtype]}")
-    if dim is None:
+    """``torch.linalg.vector_norm``: over every element when ``dim`` is None (or empty).
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.vector_norm(gg.tensor([3.0, -4.0]), ord=float("-inf"))
+    tensor(3.)
+    """
+    _norm_input("linalg.vector_norm", x)
+    if isinstance(ord, str):
+        raise TypeError("linalg_vector_norm(): argument 'ord' (position 2) must be Number, not str")
+    if dim is not None and not isinstance(dim, int):
+        seen = set()
+        for d in dim:
+            if d % builtins.max(x.ndim, 1) in seen:
+                raise RuntimeError(f"dim {d % builtins.max(x.ndim, 1)} appears multiple times in the list of dims")
+            seen.add(d % builtins.max(x.ndim, 1))
+    dims = torch_dims(dim, x.ndim)  # range-checked, as PyTorch (not wrapped around); [] is every dim
+    if dims is None or x.ndim == 0:
         out = _vector_norm(x.reshape(-1), ord, (0,), False)
-        return out.reshape((1,) * x.ndim) if keepdim else out
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    return _vector_norm(x, ord, tuple(d % x.ndim for d in dims), keepdim)
+        out = out.reshape((1,) * x.ndim) if keepdim else out
+    else:
+        out = _vector_norm(x, ord, dims, keepdim)
+    return out._shown_as("LinalgVectorNormBackward0")
 
 
 def matrix_norm(A: TensorBase, ord="fro", dim=(-2, -1), keepdim: bool = False) -> TensorBase:
-    """``torch.linalg.matrix_norm`` over the matrices in axes ``dim``."""
-    return _matrix_norm(_float(A), ord, tuple(d % A.ndim for d in dim), keepdim)
+    """``torch.linalg.matrix_norm`` over the matrices in axes ``dim``: ords ``'fro'``, ``'nuc'``, 2, -2, 1, -1,
+    inf, -inf.
+
+    >>> import graphgrad as gg
+    >>> gg.linalg.matrix_norm(gg.tensor([[1.0, -2.0], [3.0, 4.0]]), ord=1)
+    tensor(6.)
+    """
+    _norm_input("linalg.matrix_norm", A)
+    if isinstance(ord, str) and ord not in ("fro", "nuc") or not isinstance(ord, str) and ord not in _MATRIX_ORDS:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    dim = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
+    dims = tuple(normalize_dims(d, A.ndim)[0] for d in dim)  # range-checked, in the order given
+    if dims[0] == dims[1]:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
+    return _matrix_norm(A, ord, dims, keepdim)
 
 
 export(linalg_norm, "linalg.norm", gg="linalg.norm", numpy="linalg.norm", numpy_fn=_norm)
@@ -1383,8 +1513,8 @@ def matrix_power(A: TensorBase, n: int) -> TensorBase:
         raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
                            f"{A.shape[-2] if A.ndim > 1 else 1} by {A.shape[-1] if A.ndim else 1} matrices")
     if n == 0:
-        eye = constant_like(A, np.eye(A.shape[-1]), np.dtype(A._type.dtype))
-        return bind("expand", eye, shape=tuple(A.shape)) if A.ndim > 2 else eye
+        eye = diag_embed(bind("full_like", diagonal(A, 0, -2, -1), value=1))  # identities, a batch like A
+        return _with_zero_gradient(eye, A) if A.is_floating_point() else eye
     if n < 0:
         A, n = bind("inv", A), -n
     result, square = None, A
@@ -1407,6 +1537,22 @@ def multi_dot(arrays) -> TensorBase:
     arrays = list(arrays)
     if len(arrays) < 2:
         raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(arrays)}")
+    for which, x in (("first", arrays[0]), ("last", arrays[-1])):
+        if x.ndim not in (1, 2):
+            raise RuntimeError(f"multi_dot(): the {which} tensor must be 1D or 2D but got {x.ndim}D")
+    for i, x in enumerate(arrays[1:-1], 1):
+        if x.ndim != 2:  # a batch of matrices would be multiplied as one (matmul broadcasts)
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {x.ndim}D")
+    names = {"float32": "float", "float64": "double", "int64": "long"}
+    for i, x in enumerate(arrays[1:], 1):
+        if x._type.dtype != arrays[0]._type.dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
+                               f"{names.get(arrays[0]._type.dtype, arrays[0]._type.dtype)} and tensor {i} "
+                               f"{names.get(x._type.dtype, x._type.dtype)}")
+    return _multi_dot(arrays)
+
+
+def _multi_dot(arrays) -> TensorBase:
     out = arrays[0]
     for x in arrays[1:]:
         out = bind("matmul", out, x)
@@ -1426,7 +1572,13 @@ def cond(A: TensorBase, p=None) -> TensorBase:
     >>> gg.linalg.cond(gg.tensor([[2.0, 0.0], [0.0, 0.5]]))
     tensor(4.)
     """
+    if p not in (None,) + _MATRIX_ORDS or isinstance(p, str) and p not in ("fro", "nuc"):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
     A = _float(A)
+    if p not in (None, 2, -2) and A.ndim >= 2 and A.shape[-1] != A.shape[-2]:
+        # a LinAlgError: a RuntimeError (PyTorch's text) and NumPy's error class
+        raise LinAlgError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                          f"{A.shape[-2]} by {A.shape[-1]} matrices")
     if p in (None, 2, -2):
         s = svdvals(A)
         big, small = s[..., 0], s[..., -1]
@@ -1437,7 +1589,7 @@ def cond(A: TensorBase, p=None) -> TensorBase:
 export(matrix_power, "matrix_power", tensor="matrix_power", gg=("matrix_power", "linalg.matrix_power"),
        numpy="linalg.matrix_power", numpy_fn=lambda a, n: matrix_power(_float(a) if n < 0 else a, n))
 export(multi_dot, "multi_dot", gg="linalg.multi_dot", numpy="linalg.multi_dot",
-       numpy_fn=lambda arrays, *, out=None: multi_dot(tensor_operands(*arrays, what="linalg.multi_dot")))
+       numpy_fn=lambda arrays, *, out=None: _multi_dot(tensor_operands(*arrays, what="linalg.multi_dot")))
 export(vdot, "vdot", numpy="vdot", numpy_fn=binary_numpy(vdot))
 export(cond, "linalg.cond", gg="linalg.cond", numpy="linalg.cond", numpy_fn=lambda x, p=None: cond(x, p))
 

@@ -385,9 +385,25 @@ export(any, "any", tensor="any", numpy=("any",), numpy_fn=_numpy_truth(any))
 export(all, "all", tensor="all", numpy=("all",), numpy_fn=_numpy_truth(all))
 
 
-def norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:
-    """The vector p-norm over ``dim`` (all elements by default); p may be 1, 2 or inf."""
-    _floating_only(x, "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}")
+def norm(x: TensorBase, p="fro", dim=None, keepdim: bool = False) -> TensorBase:
+    """``torch.norm``: ``linalg.vector_norm`` for a numeric ``p`` and for ``'fro'`` (over at most two dims), else
+    ``linalg.matrix_norm`` (``'nuc'``; over every dim when ``dim`` is None), as PyTorch dispatches it.
+
+    >>> import graphgrad as gg
+    >>> gg.norm(gg.tensor([3.0, -4.0]))
+    tensor(5.)
+    """
+    from .linalg import matrix_norm, vector_norm
+    if isinstance(p, str):
+        if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
+            return vector_norm(x, 2, dim, keepdim)
+        return matrix_norm(x, p, tuple(range(x.ndim)) if dim is None else dim, keepdim)
+    return vector_norm(x, 2.0 if p is None else p, dim, keepdim)
+
+
+def _p_norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:
+    """The vector p-norm over ``dim`` (all elements by default) for p = 1, 2, inf or p > 0 (``linalg``'s vector
+    norms call it for those)."""
     if p == 2 or p == "fro":
         out = _root_zero_grad_at_zero((x * x).sum(dim, keepdim), 2)
     elif p == 1:

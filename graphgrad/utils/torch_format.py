@@ -18,7 +18,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..runtime.tensor import Tensor
+from ..runtime.tensor import Tensor, _to_array
 
 _STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
              "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16, "CharStorage": np.int8,
@@ -114,7 +114,9 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     itemsize = storage.itemsize
     view = np.lib.stride_tricks.as_strided(storage[storage_offset:], shape=tuple(size),
                                            strides=tuple(s * itemsize for s in stride))
-    return Tensor._wrap(np.array(view), bool(requires_grad))
+    # graphgrad's dtypes (as gg.tensor/from_numpy make them): an int32, uint8 or float16 array held as it is would
+    # compute as that dtype (uint8 wraps, float16 rounds) under the int64 or float32 the tensor reports
+    return Tensor._wrap(_to_array(np.array(view), None), bool(requires_grad))
 
 
 def _rebuild_parameter(data: Tensor, requires_grad: bool, backward_hooks=None):

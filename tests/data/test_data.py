@@ -139,3 +139,36 @@ def test_errors():
     with pytest.raises(ValueError, match=re.escape("batch_size should be a positive integer value, but got "
                                                    "batch_size=0")):
         DataLoader(_data(), batch_size=0)
+
+
+def test_tensor_dataset_subclass_samples_come_from_its_own_getitem():
+    # the one-gather fast path for TensorDataset skipped a subclass's __getitem__: untransformed batches
+    class Scaled(TensorDataset):
+        def __getitem__(self, index):
+            x, y = super().__getitem__(index)
+            return x * 10, y
+
+    data = Scaled(gg.arange(5.0), gg.arange(5))
+    for workers in (0, 1):
+        batches = [[t.tolist() for t in b] for b in DataLoader(data, batch_size=2, num_workers=workers)]
+        assert batches == [[[0.0, 10.0], [0, 1]], [[20.0, 30.0], [2, 3]], [[40.0], [4]]]
+
+
+def test_random_split_refuses_fractions_outside_0_1_by_name():
+    with pytest.raises(ValueError, match="Fraction at index 0 is not between 0 and 1"):
+        random_split(list(range(7)), [1.5, -0.5])
+    assert [len(s) for s in random_split(list(range(7)), [0.3, 0.3, 0.4])] == [3, 2, 2]  # remainder round robin
+
+
+def test_shuffled_order_does_not_depend_on_num_workers():
+    # the workers' base seed was drawn from the generator only with workers, before the permutation: the same
+    # seeded generator shuffled differently with num_workers=2 than with 0. PyTorch draws it at every iteration
+    def order(workers, generator=None):
+        loader = DataLoader(_data(), batch_size=3, shuffle=True, generator=generator, num_workers=workers)
+        return [[int(v) for _, y in loader for v in y.tolist()] for _ in range(2)]
+
+    assert order(0, gg.Generator().manual_seed(3)) == order(2, gg.Generator().manual_seed(3))
+    gg.manual_seed(4)
+    single = order(0)
+    gg.manual_seed(4)
+    assert order(1) == single

@@ -480,3 +480,186 @@ def test_einsum_broadcasts_size_one_axes_compiled_as_eager(equation, shapes, che
     assert out.shape == ref.shape
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
     check_gradients(lambda *xs: (f(*xs) ** 2).sum(), arrays)
+
+
+def _cofactors(a):
+    """The cofactor matrix from its definition (signed minors): the gradient of det at any matrix."""
+    n = a.shape[0]
+    return np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(n)]
+                     for i in range(n)])
+
+
+@pytest.mark.parametrize("a", [
+    np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]),   # rank 2: the cofactors are not 0
+    np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 6.0, 9.0]]),   # rank 1: they are 0, their derivative not
+    np.zeros((3, 3)),
+])
+def test_det_gradient_of_a_singular_matrix_is_the_cofactor_matrix(a):
+    # the gradient was det * inv(A)^T, whose inv raised LinAlgError; PyTorch gives the cofactors (adjugate^T)
+    w = np.random.default_rng(3).standard_normal((3, 3))
+    t = gg.tensor(a, dtype=gg.float64, requires_grad=True)
+    g, = gg.autograd.grad(gg.linalg.det(t), t, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), _cofactors(a), atol=1e-12)
+    second, = gg.autograd.grad((g * gg.tensor(w)).sum(), t)
+    numeric = numerical_jacobian(lambda x: np.sum(_cofactors(x) * w), [a])[0].reshape(3, 3)
+    np.testing.assert_allclose(second.numpy(), numeric, atol=1e-6)
+    batch = np.stack([a, 2.0 * np.eye(3)])  # a singular and a regular matrix in one batch, compiled
+    tb = gg.tensor(batch, dtype=gg.float64, requires_grad=True)
+    gg.compile(lambda x: gg.linalg.det(x).sum())(tb).backward()
+    np.testing.assert_allclose(tb.grad.numpy(), np.stack([_cofactors(m) for m in batch]), atol=1e-12)
+    np.testing.assert_allclose(gg.grad(lambda x: gnp.linalg.det(x))(a), _cofactors(a), atol=1e-12)
+    np.testing.assert_allclose(gg.hessian(lambda x: gnp.linalg.det(x))(a).reshape(9, 9) @ w.ravel(),
+                               numeric.ravel(), atol=1e-6)
+
+
+def test_cholesky_upper_reads_the_upper_triangle():
+    # upper=True factored the lower triangle and transposed it; PyTorch (LAPACK uplo='U') reads the upper one
+    rng = np.random.default_rng(4)
+    s = spd(rng.standard_normal((3, 3)))
+    a = s + np.tril(rng.standard_normal((3, 3)), -1) * 5  # the lower triangle is noise
+    for fn in (lambda t: gg.linalg.cholesky(t, upper=True), lambda t: t.cholesky(upper=True),
+               gg.compile(lambda t: gg.linalg.cholesky(t, upper=True))):
+        u = fn(gg.tensor(a, dtype=gg.float64)).numpy()
+        np.testing.assert_allclose(u, np.triu(u))
+        np.testing.assert_allclose(u.T @ u, s, atol=1e-12)
+    # the gradient is the symmetric one, as with upper=False: equal on a symmetric input
+    grads = []
+    for upper in (False, True):
+        t = gg.tensor(s, dtype=gg.float64, requires_grad=True)
+        out = gg.linalg.cholesky(t, upper=upper)
+        ((out.mT if upper else out) * gg.tensor(_W)).sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], atol=1e-12)
+
+
+def test_torch_cross_without_dim_takes_the_first_dimension_of_size_3():
+    # gg.cross / Tensor.cross used dim=-1 like linalg.cross; torch.cross's default is the first size-3 dim
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    for got in (gg.cross(gg.tensor(a), gg.tensor(b)), gg.tensor(a).cross(gg.tensor(b))):
+        np.testing.assert_allclose(got.numpy(), np.cross(a, b, axis=0), rtol=1e-6)
+    a4, b4 = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    np.testing.assert_allclose(gg.cross(gg.tensor(a4), gg.tensor(b4)).numpy(), np.cross(a4, b4, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(gg.linalg.cross(gg.tensor(a), gg.tensor(b)).numpy(), np.cross(a, b), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="no dimension of size 3 in input"):
+        gg.cross(gg.ones(2, 4), gg.ones(2, 4))
+    with pytest.raises(RuntimeError, match="inputs must have the same number of dimensions"):
+        gg.linalg.cross(gg.ones(4, 3), gg.ones(3))
+    np.testing.assert_allclose(gnp.cross(np.ones((4, 3)), np.arange(3.0)), np.cross(np.ones((4, 3)), np.arange(3.0)))
+
+
+def test_pinv_hermitian_reads_the_lower_triangle():
+    # hermitian=True was ignored: the pseudo-inverse of the whole (not symmetric) matrix
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((3, 3))
+    sym = np.tril(a) + np.tril(a, -1).T
+    expected = np.linalg.pinv(sym)
+    np.testing.assert_allclose(gg.linalg.pinv(gg.tensor(a, dtype=gg.float64), hermitian=True).numpy(), expected,
+                               atol=1e-12)
+    f = lambda x: gnp.sum(gnp.linalg.pinv(x, hermitian=True) * _W)
+    np.testing.assert_allclose(f(gg.tensor(a, dtype=gg.float64)).item(), np.sum(expected * _W), rtol=1e-12)
+    numeric = numerical_jacobian(lambda x: np.sum(np.linalg.pinv(np.tril(x) + np.tril(x, -1).T) * _W), [a])[0]
+    np.testing.assert_allclose(gg.grad(f)(a), numeric.reshape(3, 3), rtol=1e-5, atol=1e-6)
+    # on a symmetric matrix the PyTorch face's gradient is pinv's unconstrained one, as hermitian=False's
+    grads = []
+    for hermitian in (False, True):
+        t = gg.tensor(sym, dtype=gg.float64, requires_grad=True)
+        (gg.linalg.pinv(t, hermitian=hermitian) * gg.tensor(_W)).sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], atol=1e-10)
+
+
+def test_torch_norm_dispatches_every_p_as_pytorch():
+    # torch.norm / Tensor.norm computed p=-inf as |x|^-inf summed (1.0, nan gradient), divided by zero for p=0
+    # and failed on p='nuc'; PyTorch sends a number to linalg.vector_norm and 'nuc' to linalg.matrix_norm
+    x = np.array([[0.5, -2.0, 0.0], [3.0, -0.25, 1.5]])
+    t = gg.tensor(x, dtype=gg.float64, requires_grad=True)
+    out = gg.norm(t, p=float("-inf"))
+    assert out.item() == 0.0
+    nz = x[x != 0]
+    assert t.norm(p=float("-inf"), dim=1).tolist() == [0.0, 0.25]
+    assert t[:, :2].norm(p=float("-inf")).item() == 0.25 and np.abs(nz).min() == 0.25
+    row = gg.tensor(x[1], dtype=gg.float64, requires_grad=True)
+    row.norm(p=float("-inf")).backward()
+    np.testing.assert_allclose(row.grad.numpy(), [0.0, -1.0, 0.0])  # d min|x| / dx at the minimum, finite
+    assert gg.norm(t, p=0).item() == 5.0 and t.norm(p=0, dim=0).tolist() == [2.0, 2.0, 1.0]
+    np.testing.assert_allclose(gg.norm(t, p="nuc").item(), np.linalg.norm(x, "nuc"), rtol=1e-12)
+    np.testing.assert_allclose(gg.norm(t, p=3, dim=1).detach().numpy(), np.linalg.norm(x, 3, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(gg.norm(t).item(), np.linalg.norm(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: gg.linalg.norm(gg.ones(3, 4), dim=(1, 2)), IndexError, r"range of \[-2, 1\], but got 2"),
+    (lambda: gg.linalg.vector_norm(gg.ones(3), dim=1), IndexError, r"range of \[-1, 0\], but got 1"),
+    (lambda: gg.linalg.matrix_norm(gg.ones(3, 3), dim=(0, 2)), IndexError, r"but got 2"),
+    (lambda: gg.linalg.vector_norm(gg.ones(2, 3), dim=(0, 0)), RuntimeError, "dim 0 appears multiple times"),
+    (lambda: gg.linalg.matrix_norm(gg.ones(3, 3), dim=(0, 0)), RuntimeError, "dims must be different"),
+    (lambda: gg.linalg.vector_norm(gg.arange(3)), RuntimeError, "Expected a floating point or complex tensor as "
+                                                                 "input. Got Long"),
+    (lambda: gg.linalg.norm(gg.ones(2, 2, dtype=gg.int64)), RuntimeError, "Got Long"),
+    (lambda: gg.norm(gg.tensor([True])), RuntimeError, "Got Bool"),
+    (lambda: gg.linalg.matrix_norm(gg.ones(3, 3), 3), RuntimeError, "Order 3 not supported"),
+    (lambda: gg.linalg.norm(gg.ones(2, 2, 2), 2), RuntimeError, "If dim is not specified but ord is, the input "
+                                                                "must be 1D or 2D. Got 3D."),
+    (lambda: gg.linalg.norm(gg.ones(2, 2, 2), dim=(0, 1, 2)), RuntimeError, "it must be of length 1 or 2"),
+    (lambda: gg.linalg.cond(gg.ones(3, 3), 3), RuntimeError, "linalg.cond got an invalid norm type: 3"),
+    (lambda: gg.linalg.cond(gg.ones(3, 4), "fro"), RuntimeError, r"linalg.cond\(ord=fro\): A must be batches of "
+                                                                  "square matrices, but they are 3 by 4 matrices"),
+    (lambda: gg.linalg.multi_dot([gg.ones(3, 3), gg.ones(2, 3, 3)]), RuntimeError,
+     "multi_dot\\(\\): the last tensor must be 1D or 2D but got 3D"),
+    (lambda: gg.linalg.multi_dot([gg.ones(3, 3), gg.ones(3), gg.ones(3)]), RuntimeError,
+     "multi_dot\\(\\): tensor 1 must be 2D but got 1D"),
+    (lambda: gg.linalg.solve(gg.eye(3), gg.ones(3), left=False), RuntimeError,
+     r"Incompatible shapes of A and B for the equation XA = B \(3x3 and 3x1\)"),
+    (lambda: gg.linalg.solve(gg.eye(3).expand(2, 3, 3), gg.ones(3, 2), left=False), RuntimeError,
+     r"Incompatible shapes of A and B for the equation XA = B \(3x3 and 3x2\)"),  # was a (3, 2) result
+])
+def test_norms_and_products_refuse_what_pytorch_refuses(call, error, message):
+    # a dim past the last was wrapped around (dim 2 of a matrix read as dim 0), integer input converted, a
+    # 3-D factor of multi_dot multiplied as a batch
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_matrix_rank_hermitian_reads_the_lower_triangle():
+    # hermitian=True was ignored: the rank of the whole matrix (2) instead of the symmetric one PyTorch and NumPy
+    # read from the lower triangle, [[1, 1, 0], [1, 0, 0], [0, 0, 1]] (rank 3)
+    b = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    sym = np.tril(b) + np.tril(b, -1).T
+    assert np.linalg.matrix_rank(sym) == 3
+    assert gg.linalg.matrix_rank(gg.tensor(b, dtype=gg.float64), hermitian=True).item() == 3
+    assert gnp.linalg.matrix_rank(gg.tensor(b, dtype=gg.float64), hermitian=True).item() == 3
+    assert int(gg.compile(lambda x: gnp.linalg.matrix_rank(x, hermitian=True))(b)) == 3
+    assert gg.linalg.matrix_rank(gg.tensor(np.stack([b, 0 * b]), dtype=gg.float64), hermitian=True).tolist() == [3, 0]
+
+
+def test_torch_svd_without_uv_gives_zero_filled_u_and_v():
+    # compute_uv=False was ignored (U and V computed); PyTorch returns zeros of shapes (m, m) and (n, n)
+    x = np.random.default_rng(8).standard_normal((2, 5, 3))
+    t = gg.tensor(x, dtype=gg.float64, requires_grad=True)
+    u, s, v = gg.svd(t, compute_uv=False)
+    assert tuple(u.shape) == (2, 5, 5) and tuple(v.shape) == (2, 3, 3)
+    assert not u.numpy().any() and not v.numpy().any()
+    np.testing.assert_allclose(s.detach().numpy(), np.linalg.svd(x, compute_uv=False), rtol=1e-12)
+    s.sum().backward()  # the nuclear norm's gradient: U V^T
+    uu, _, vh = np.linalg.svd(x, full_matrices=False)
+    np.testing.assert_allclose(t.grad.numpy(), uu @ vh, atol=1e-12)
+
+
+def test_piecewise_constant_norm_and_power_require_grad_with_a_zero_gradient():
+    # vector_norm(x, 0) and matrix_power(A, 0) did not require grad, so .backward() on them (or a loss built
+    # only from them) raised; PyTorch's require grad and give a zero gradient. matrix_power of a 0x0 matrix to
+    # the 0th power was 1-D (an empty constant)
+    x = gg.tensor([1.0, 0.0, -2.0, float("inf")], requires_grad=True)
+    count = gg.linalg.vector_norm(x, 0)
+    assert count.item() == 3.0 and count.requires_grad
+    count.backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0, 0.0]
+    a = gg.tensor(np.random.default_rng(9).standard_normal((2, 3, 3)), requires_grad=True)
+    eye = gg.linalg.matrix_power(a, 0)
+    np.testing.assert_array_equal(eye.detach().numpy(), np.broadcast_to(np.eye(3), (2, 3, 3)))
+    eye.sum().backward()
+    assert not a.grad.numpy().any()
+    assert tuple(gg.linalg.matrix_power(gg.zeros(0, 0), 0).shape) == (0, 0)
+    np.testing.assert_array_equal(gg.compile(lambda t: gg.linalg.matrix_power(t, 0))(a.detach()).numpy(),
+                                  np.broadcast_to(np.eye(3), (2, 3, 3)))

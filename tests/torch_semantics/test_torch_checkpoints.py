@@ -117,3 +117,27 @@ def test_weights_only_still_guards_zip_checkpoints():
     torch.save({"w": torch.ones(2)}, plain, _use_new_zipfile_serialization=False)
     plain.seek(0)
     assert torch.load(plain)["w"].tolist() == [1.0, 1.0]
+
+
+def test_storages_of_dtypes_graphgrad_lacks_load_as_its_own_dtypes():
+    # uint8/int32 (int64) and float16 (float32) storages were held as they are under the dtype the tensor
+    # reports: `mask - 5` wrapped around in uint8, int32 overflowed, float16 rounded
+    body = (pickle.PROTO + b"\x02" + pickle.MARK
+            + _tensor("0", "ByteStorage", 3, 0, (3,), (1,))
+            + _tensor("1", "IntStorage", 1, 0, (), ())
+            + _tensor("2", "HalfStorage", 2, 0, (2,), (1,))
+            + pickle.LIST + pickle.STOP)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", body)
+        z.writestr("archive/byteorder", "little")
+        z.writestr("archive/data/0", np.array([0, 1, 2], dtype="u1").tobytes())
+        z.writestr("archive/data/1", np.array([2 ** 30], dtype="<i4").tobytes())
+        z.writestr("archive/data/2", np.array([1.0, 2.0], dtype="<f2").tobytes())
+        z.writestr("archive/version", "3\n")
+    buffer.seek(0)
+    mask, count, half = torch.load(buffer)
+    assert mask.dtype == torch.int64 and (mask - 5).tolist() == [-5, -4, -3]
+    assert count.dtype == torch.int64 and (count * 4).item() == 2 ** 32
+    assert half.dtype == torch.float32 and (half + 1e-4).tolist() == [np.float32(1.0001), np.float32(2.0001)]
+    assert mask.numpy().dtype == np.int64 and half.numpy().dtype == np.float32

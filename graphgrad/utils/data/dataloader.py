@@ -205,8 +205,13 @@ class DataLoader:
         self.collate_fn = collate_fn or (default_collate if batch_sampler is not None else default_convert)
 
     def __iter__(self) -> Iterator:
+        # PyTorch draws the workers' base seed from the generator when an iteration starts, workers or not, before
+        # the sampler's first draw: the shuffled order is then the same whatever num_workers is
+        return self._batches(int(_rng(self.generator).integers(0, 2 ** 62)))
+
+    def _batches(self, base_seed: int) -> Iterator:
         if self.num_workers > 0:
-            yield from self._worker_iter()
+            yield from self._worker_iter(base_seed)
             return
         if self.batch_sampler is None:
             for index in self.sampler:
@@ -215,20 +220,24 @@ class DataLoader:
         for indices in self.batch_sampler:
             yield self._fetch(indices)
 
-    def _worker_iter(self) -> Iterator:
+    def _worker_iter(self, base_seed: int) -> Iterator:
         from . import workers
 
-        base_seed = int(_rng(self.generator).integers(0, 2 ** 62))
         auto_batch = self.batch_sampler is not None
-        fetch = self._fetch if auto_batch and isinstance(self.dataset, TensorDataset) and \
-            self.collate_fn is default_collate else None
+        fetch = self._fetch if auto_batch and self._gathers() else None
         fetcher = workers.Fetcher(self.dataset, self.collate_fn, auto_batch, fetch)
         batches = iter(self.batch_sampler) if auto_batch else iter(self.sampler)
         yield from workers.iterate(fetcher, batches, self.num_workers, base_seed, self.worker_init_fn,
                                    self.prefetch_factor, self.timeout, self.multiprocessing_context)
 
+    def _gathers(self) -> bool:
+        """Whether a batch is one gather per tensor: a TensorDataset whose samples are TensorDataset's own (a
+        subclass overriding ``__getitem__`` transforms its samples: they are fetched one by one, as PyTorch's)."""
+        return isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate and \
+            type(self.dataset).__getitem__ is TensorDataset.__getitem__
+
     def _fetch(self, indices: list[int]):
-        if isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate:
+        if self._gathers():
             # One gather per tensor instead of len(indices) lookups and a stack: the same batch, much faster.
             rows = tensor(indices)
             return [t[rows] for t in self.dataset.tensors]

@@ -88,7 +88,10 @@ def random_split(dataset: Dataset, lengths, generator=None) -> list[Subset]:
     from ...runtime.factories import _rng
 
     n = len(dataset)
-    if all(0 <= x <= 1 for x in lengths) and abs(sum(lengths) - 1) < 1e-9 and sum(lengths) != n:
+    if abs(sum(lengths) - 1) < 1e-9 and sum(lengths) <= n:  # fractions, as PyTorch reads them
+        for i, frac in enumerate(lengths):
+            if frac < 0 or frac > 1:
+                raise ValueError(f"Fraction at index {i} is not between 0 and 1")
         counts = [int(n * frac) for frac in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
