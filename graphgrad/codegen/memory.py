@@ -74,8 +74,9 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
     inputs = set(graph.inputs)  # the caller's arrays or the saved ones: never a fresh temporary
     hoisted = {n for n in nodes if n.op in ("constant", "full_like") and n.output not in outputs
                and n.output not in viewed}
+    # (``.shape`` for ``.ndim > 0``: the property is a call per node)
     exclusive = {n.output for n in nodes if fresh_op[n.op] and n.output not in outputs and n.output not in viewed
-                 and n.output.type.ndim > 0}
+                 and n.output.type.shape}
     # the only view of a fresh temporary that nothing else reads (``t3 = t2.reshape(...)``, t2 read by nothing
     # else) owns t2's buffer: once t3 dies, nobody can see that buffer
     for n in nodes:
@@ -83,7 +84,7 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
             base = n.inputs[0] if n.inputs else None
             if base.__class__ is Value and base.node is not None and base not in inputs \
                     and fresh_op.get(base.node.op, False) and base not in outputs and readers[base] == 1 \
-                    and n.output not in outputs and n.output.type.ndim > 0 and n.output not in viewed:
+                    and n.output not in outputs and n.output.type.shape and n.output not in viewed:
                 exclusive.add(n.output)
     reuse: dict[Node, Value] = {}
     for i, n in enumerate(nodes):
@@ -94,10 +95,10 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
         if not is_ufunc:
             continue
         out_type = n.output.type
-        if out_type.ndim == 0 or not computes_in_own_dtype(n):
+        if not out_type.shape or not computes_in_own_dtype(n):
             continue
         for x in n.inputs:
-            if x.__class__ is Value and x in exclusive and last_use[x] == i and x.type == out_type:
+            if x.__class__ is Value and x in exclusive and last_use[x] == i and (x.type is out_type or x.type == out_type):
                 reuse[n] = x
                 break
     return reuse, hoisted

@@ -211,21 +211,27 @@ def _buffer_names(reuse: dict, names: dict, outputs: set) -> set:
     while its values are temporaries or versions of one variable (``y``, ``y_1``; in the forward, a run of
     temporaries takes the first variable's name, an output's too); a value with another variable's name, or
     another output, is assigned under its own."""
-    chains: dict[Value, list] = {}  # value -> [its buffer's name, that name's variable], shared by its values
+    # value -> [its buffer's name, whether that is a temporary's, its variable (None: not found yet)], one list
+    # shared by the buffer's values
+    chains: dict[Value, list] = {}
     joined = set()
     for n, x in reuse.items():  # (in the nodes' order)
         chain = chains.get(x)
         if chain is None:
             name = names[x]
-            chain = chains[x] = [name, _variable(name)]
-        own = names[n.output]
-        if n.role == "forward" and _is_temporary(chain[0]):  # not ``grad_h = t3 * t3`` in an adjoint
-            chain[0], chain[1] = own, _variable(own)
-        elif n.output in outputs:  # returned under its own name (the backward's argument's)
+            chain = chains[x] = [name, _is_temporary(name), None]
+        out = n.output
+        own = names[out]
+        if chain[1] and n.role == "forward":  # not ``grad_h = t3 * t3`` in an adjoint
+            chain[:] = own, _is_temporary(own), None
+        elif out in outputs:  # returned under its own name (the backward's argument's)
             continue
-        elif not (_is_temporary(own) or _variable(own) == chain[1]):
-            continue
-        chains[n.output] = chain
+        elif not _is_temporary(own):
+            if chain[2] is None:
+                chain[2] = _variable(chain[0])
+            if _variable(own) != chain[2]:
+                continue
+        chains[out] = chain
         joined.add(n)
     for v, chain in chains.items():
         names[v] = chain[0]
