@@ -858,6 +858,16 @@ class Tensor(TensorSurface, TensorBase):
     def __isub__(self, other): return self.sub_(other)
     def __imul__(self, other): return self.mul_(other)
     def __itruediv__(self, other): return self.div_(other)
+    # without these Python falls back to `y = y ** 2`: a new tensor, and another name for y (z = y) kept the old
+    # values, where PyTorch updates y in place
+    def __ipow__(self, other): return self.pow_(other)
+    def floor_divide_(self, other): return self._inplace_with(lambda old: old // other)
+    def remainder_(self, other): return self._inplace_with(lambda old: old % other)
+    def bitwise_and_(self, other): return self._inplace_with(lambda old: old & other)
+    def bitwise_or_(self, other): return self._inplace_with(lambda old: old | other)
+    def bitwise_xor_(self, other): return self._inplace_with(lambda old: old ^ other)
+    __ifloordiv__, __imod__ = floor_divide_, remainder_
+    __iand__, __ior__, __ixor__ = bitwise_and_, bitwise_or_, bitwise_xor_
 
     def __setitem__(self, index, value) -> None:
         """``x[index] = value``; on a tensor with history (or a value with one) it is recorded as PyTorch's

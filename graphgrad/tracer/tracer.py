@@ -802,6 +802,26 @@ SymbolicTensor.__iadd__ = SymbolicTensor.add_
 SymbolicTensor.__isub__ = SymbolicTensor.sub_
 SymbolicTensor.__imul__ = SymbolicTensor.mul_
 SymbolicTensor.__itruediv__ = SymbolicTensor.div_
+SymbolicTensor.__ipow__ = SymbolicTensor.pow_
+
+
+def _inplace_operator(compute, name: str):
+    """``x.<name>(y)``: ``compute(x, y)`` written into ``x`` (``x //= y``, ``x %= y``, ``x &= y``...)."""
+    def method(self, other):
+        self.tracer.mutate(self, _computed_in_place(self, compute(self, other)), name, user_location(2))
+        return self
+
+    method.__name__ = name
+    return method
+
+
+for _name, _compute in (("floor_divide_", lambda x, y: x // y), ("remainder_", lambda x, y: x % y),
+                        ("bitwise_and_", lambda x, y: x & y), ("bitwise_or_", lambda x, y: x | y),
+                        ("bitwise_xor_", lambda x, y: x ^ y)):
+    setattr(SymbolicTensor, _name, _inplace_operator(_compute, _name))
+SymbolicTensor.__ifloordiv__, SymbolicTensor.__imod__ = SymbolicTensor.floor_divide_, SymbolicTensor.remainder_
+SymbolicTensor.__iand__, SymbolicTensor.__ior__ = SymbolicTensor.bitwise_and_, SymbolicTensor.bitwise_or_
+SymbolicTensor.__ixor__ = SymbolicTensor.bitwise_xor_
 
 
 def _add_alpha(self, other, alpha=1):

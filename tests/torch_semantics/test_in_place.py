@@ -293,3 +293,44 @@ def test_advanced_index_add_into_a_non_leaf_then_backward():
     # y[0,1] = 4 + 10 * 4 = 2 x01 (1 + v0); y[1,0] = 6 + 20 * 6 = 2 x10 (1 + v1)
     assert x.grad.tolist() == [[2.0, 2.0 * 2 * 11], [3.0 * 2 * 21, 8.0]]
     assert v.grad.tolist() == [2.0 * 4.0, 3.0 * 6.0]
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_augmented_assignments_update_the_tensor_every_name_sees(compiled):
+    """``x //= 2``, ``x %= 3``, ``x **= 2``, ``x &= m``, ``x |= 1``, ``x ^= 1`` update x in place, as PyTorch's
+    do: another name for it (``z = x``) sees the new values. Without ``__ifloordiv__`` and the rest Python rebound
+    x to a new tensor and z kept the old values."""
+    def run(fn, *args):
+        return (torch.compile(fn) if compiled else fn)(*args)
+
+    def floor_div(x):
+        z = x
+        x //= 2
+        return z
+
+    def modulo(x):
+        z = x
+        x %= 3
+        return z
+
+    def power(x):
+        z = x
+        x **= 2
+        return z
+
+    def bits(x, m):
+        z = x
+        x &= m
+        x |= 4
+        x ^= 1
+        return z
+
+    assert run(floor_div, torch.tensor([5, -7])).tolist() == [2, -4]            # Python's floor division
+    assert run(modulo, torch.tensor([5, -7])).tolist() == [2, 2]                # the divisor's sign
+    assert run(power, torch.tensor([2.0, -3.0])).tolist() == [4.0, 9.0]
+    assert run(bits, torch.tensor([3, 8]), torch.tensor([1, 9])).tolist() == [(3 & 1 | 4) ^ 1, (8 & 9 | 4) ^ 1]
+    x = torch.tensor([2.0, -3.0], requires_grad=True)
+    run(lambda t: power(t * 1.0).sum(), x).backward()
+    assert x.grad.tolist() == [4.0, -6.0]                                    # d(x**2)/dx through the update
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+        run(lambda t: t.__imod__(1.5), torch.tensor([1, 2]))     # as PyTorch refuses int_t %= 1.5
