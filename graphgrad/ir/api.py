@@ -136,6 +136,41 @@ class TensorBase:
     def _cast(self, dtype: str):
         return self if self._type.dtype == dtype else bind("cast", self, dtype=dtype)
 
+    def type_as(self, other: "TensorBase"):
+        """This tensor in ``other``'s dtype."""
+        return self._cast(other._type.dtype)
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        from .types import ITEMSIZE
+
+        return ITEMSIZE[self._type.dtype]
+
+    # -- composites, in terms of the ops: eager tensors and traced values alike ----------------------------------
+    def unbind(self, dim: int = 0) -> tuple:
+        """The slices along ``dim``, each without that dim."""
+        return tuple(self.select(dim, i) for i in range(self.shape[dim]))
+
+    def select(self, dim: int, index: int):
+        """``self[:, ..., index]`` with ``index`` at position ``dim``."""
+        idx = [slice(None)] * self.ndim
+        idx[dim] = index
+        return self[tuple(idx)]
+
+    def narrow(self, dim: int, start: int, length: int):
+        """``length`` elements along ``dim`` from ``start`` (a view, as PyTorch's)."""
+        idx = [slice(None)] * self.ndim
+        idx[dim] = slice(start, start + length)
+        return self[tuple(idx)]
+
+    def addcmul(self, tensor1, tensor2, value=1):
+        """``self + value * tensor1 * tensor2``."""
+        return self + tensor1 * tensor2 * value if value != 1 else self + tensor1 * tensor2
+
+    def addcdiv(self, tensor1, tensor2, value=1):
+        """``self + value * tensor1 / tensor2``."""
+        return self + tensor1 / tensor2 * value if value != 1 else self + tensor1 / tensor2
+
 
 def is_tensor_type(t) -> bool:
     return isinstance(t, TensorType)

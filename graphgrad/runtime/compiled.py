@@ -442,8 +442,10 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         return user_fn(*tree_unflatten(treedef, leaf_values))
 
     # gg.grad's function is pure: an argument updated in place is refused (compile writes it back)
+    # the device the code runs on (an argument on the GPU: CuPy): what a traced x.device says
+    device = "cuda" if any(isinstance(x, Tensor) and x.is_cuda for x in leaves) else "cpu"
     tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"),
-                           pure="graphgrad.grad" if seed == "ones" else None)
+                           pure="graphgrad.grad" if seed == "ones" else None, device=device)
     guards = _after_trace(guards, fn, tracer.captured)
     if outputs is not None:
         result = _fetch(result, outputs, tracer.graph.name)

@@ -121,20 +121,6 @@ class TensorSurface:
         return self - quotient * other if self._requires_grad else \
             type(self)._wrap(_promoted(_xp(self._data).fmod(self._data, other_data), self, other))
 
-    # -- shape helpers ---------------------------------------------------------------------------------------
-    def unbind(self, dim: int = 0):
-        return tuple(self.select(dim, i) for i in range(self.shape[dim]))
-
-    def select(self, dim: int, index: int):
-        idx = [slice(None)] * self.ndim
-        idx[dim] = index
-        return self[tuple(idx)]
-
-    def narrow(self, dim: int, start: int, length: int):
-        idx = [slice(None)] * self.ndim
-        idx[dim] = slice(start, start + length)
-        return self[tuple(idx)]
-
     # -- shared memory (graphgrad.multiprocessing) --------------------------------------------------------
     def share_memory_(self):
         """Move the data into shared memory (in place) so that other processes see and update it."""

@@ -777,14 +777,6 @@ class Tensor(TensorSurface, TensorBase):
     def log2(self): return (self.log() / float(np.log(2.0)))._shown_as("Log2Backward0")
     def log10(self): return (self.log() / float(np.log(10.0)))._shown_as("Log10Backward0")
 
-    def addcmul(self, tensor1, tensor2, value=1):
-        """``self + value * tensor1 * tensor2``."""
-        return self + tensor1 * tensor2 * value if value != 1 else self + tensor1 * tensor2
-
-    def addcdiv(self, tensor1, tensor2, value=1):
-        """``self + value * tensor1 / tensor2``."""
-        return self + tensor1 / tensor2 * value if value != 1 else self + tensor1 / tensor2
-
     def addcmul_(self, tensor1, tensor2, value=1):
         return self._inplace_with(lambda old: old.addcmul(tensor1, tensor2, value))
 

@@ -23,6 +23,7 @@ class SubTracer(Tracer):
         # the user frames this trace's records come from are remembered with the root's, for naming
         self._frames, self._boundary = parent._frames, parent._boundary
         self.locate = parent.locate
+        self.device = parent.device
         self.watches_grad_mode = parent.watches_grad_mode
         # what the compiled function depends on is the root's business: module flags read, tensor names
         self.guards, self.names = parent.guards, parent.names

@@ -212,6 +212,8 @@ class Tracer:
     #: the transform (``"grad"``, ``"vmap"`` ...) whose pure function this trace records: in-place updates of its
     #: inputs are refused, since nothing writes them back (``@compile`` does: None)
     pure: str | None = None
+    #: where the traced code runs, "cpu" or "cuda" (``x.device`` of a traced value)
+    device: str = "cpu"
 
     def __init__(self, name: str):
         self.graph = Graph(name)
@@ -594,6 +596,72 @@ class SymbolicTensor(TensorBase):
     def contiguous(self) -> "SymbolicTensor":
         return self  # arrays have no layout the generated code depends on (eager: the tensor itself)
 
+    # -- devices and dtypes: a traced value lives where the specialization runs (its key has the device) ----------
+    @property
+    def device(self):
+        from ..runtime.device import device  # the user-facing device objects
+
+        return device(self.tracer.device)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.tracer.device == "cuda"
+
+    def to(self, *args, **kwargs) -> "SymbolicTensor":
+        """``x.to(dtype)``, ``x.to(other)`` (its dtype) and ``x.to(device)``: a device is where the compiled code
+        already runs (each device has its own specialization), so only the dtype changes."""
+        from ..runtime import dtypes
+
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, TensorBase):
+                dtype = a.dtype
+            elif not isinstance(a, str) and type(a).__name__ != "device":
+                dtype = a
+        return self if dtype is None else self._cast(dtypes.to_name(dtype))
+
+    def cuda(self, device=None) -> "SymbolicTensor":
+        return self
+
+    def cpu(self) -> "SymbolicTensor":
+        return self
+
+    def type(self, dtype=None):
+        """``x.type(dtype)``: ``x.to(dtype)``; ``x.type()``: PyTorch's type name (``torch.FloatTensor``)."""
+        if dtype is not None:
+            return self.to(dtype)
+        return f"torch.{'cuda.' if self.is_cuda else ''}{self.dtype.scalar_name}Tensor"
+
+    def _new(self, factory: str, size, dtype, value=None):
+        from ..runtime import factories
+
+        dtype = self.dtype if dtype is None else dtype
+        size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+        if factory == "full":
+            return factories.full(size, value, dtype=dtype)
+        return getattr(factories, factory)(*size, dtype=dtype)
+
+    # a new tensor of this one's dtype (and device): a constant of the trace
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False): return self._new("zeros", size, dtype)
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False): return self._new("ones", size, dtype)
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False): return self._new("zeros", size, dtype)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return self._new("full", (size,), dtype, fill_value)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from ..runtime import factories
+
+        return factories.tensor(data, dtype=self.dtype if dtype is None else dtype)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """The ``k`` largest (or smallest) elements along ``dim`` and their indices: the first ``k`` of a stable
+        sort (the gradient goes to the picked elements)."""
+        from ..ir import return_types
+
+        ordered = self.sort(dim, descending=largest, stable=True)
+        return return_types.topk(ordered.values.narrow(dim, 0, k), ordered.indices.narrow(dim, 0, k))
+
     @property
     def data(self) -> "SymbolicTensor":
         """``x.data`` inside a trace: the value without gradient (``x.detach()``). Assigning to ``.data`` or
@@ -656,14 +724,16 @@ class SymbolicTensor(TensorBase):
 
 
 def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bool] | None = None,
-          name: str | None = None, pure: str | None = None) -> tuple[Tracer, object]:
+          name: str | None = None, pure: str | None = None, device: str = "cpu") -> tuple[Tracer, object]:
     """Run ``fn`` on symbolic inputs typed like ``args`` (TensorTypes); return the tracer and outputs.
 
     Non-TensorType entries of ``args`` are passed through unchanged (static Python values). ``pure`` names the
     transform for whose pure function the trace runs (``Tracer.pure``): in-place updates of inputs are refused.
+    ``device`` is where the traced code will run (``x.device`` of a traced value).
     """
     tracer = Tracer(name or getattr(fn, "__name__", "f"))
     tracer.pure = pure
+    tracer.device = device
     tracer.watches_grad_mode = grad_enabled()
     names = names or [None] * len(args)
     requires_grad = requires_grad or [False] * len(args)
@@ -834,6 +904,27 @@ def _sub_alpha(self, other, alpha=1):
     self.tracer.mutate(self, _computed_in_place(self, self - (other if alpha == 1 else other * alpha)), "sub_",
                        user_location(2))
     return self
+
+
+def _masked_fill_(self, mask, value):
+    self.tracer.mutate(self, _computed_in_place(self, self.masked_fill(mask, value)), "masked_fill_",
+                       user_location(2))
+    return self
+
+
+SymbolicTensor.masked_fill_ = _masked_fill_
+
+
+def _index_put_(self, indices: tuple, values, accumulate: bool = False):
+    """``self[indices] = values``; with ``accumulate``, ``+=`` where repeated indices add up (not traced yet)."""
+    if accumulate:
+        raise TracerError(f"index_put_(..., accumulate=True) is not supported inside a compiled function yet"
+                          f"{_where(user_location(2))}; use index_add_ or scatter_add_, or call it outside")
+    self[tuple(indices)] = values
+    return self
+
+
+SymbolicTensor.index_put_ = _index_put_
 
 
 def _clamp_(self, min=None, max=None):
