@@ -16,7 +16,7 @@ from . import autograd
 from .runtime import return_types
 from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001
-from .runtime.dtypes import get_default_dtype, set_default_dtype
+from .runtime.dtypes import finfo, get_default_dtype, iinfo, set_default_dtype
 from .runtime.device import accelerator, backends, cuda, device, get_default_device, set_default_device
 from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, bernoulli,
                                 empty, empty_like, eye, from_numpy, full, full_like, initial_seed, linspace, logspace,

@@ -18,7 +18,7 @@ from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_
 from ..ir.types import SCALAR_NAMES, TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise
-from .define import any_dtype_name, binary_numpy, built, constant_like, lift, operand, primitive, unary
+from .define import any_dtype_name, binary_numpy, built, call, constant_like, lift, operand, primitive, unary
 
 
 def _binop(symbol):
@@ -183,6 +183,13 @@ for _name, _symbol, _dunder, _numpy in (("lt", "<", "lt", "less"), ("le", "<=", 
               infer=lambda inputs: elementwise_type(inputs, "bool"), expr=_binop(_symbol), nondiff=True,
                      elementwise=True, doc=f"elementwise x {_symbol} y, bool result", tensor=f"__{_dunder}__",
                      gg=_name, numpy=_numpy, numpy_fn=_numpy_binary(_name))
+
+# -- tests of a float's class (bool result, no gradient): torch.isnan(loss), ... -----------------------------------
+for _name, _doc in (("isnan", "x is NaN"), ("isinf", "x is +inf or -inf"), ("isfinite", "x is neither NaN nor infinite"),
+                    ("isposinf", "x is +inf"), ("isneginf", "x is -inf"), ("signbit", "x's sign bit is set (-0.0 too)")):
+    primitive(_name, batch=elementwise, infer=lambda inputs: elementwise_type(inputs, "bool"), expr=call(_name),
+              nondiff=True, elementwise=True, doc=f"elementwise: {_doc}, a bool result", tensor=_name, gg=_name,
+              numpy=_name)
 
 # -- bitwise and logical (no gradient) -------------------------------------------------------------------
 # Declared here, not eager-only, so that `(x > 0) & (x < 1)` is recorded in traced code too
@@ -628,7 +635,7 @@ def allclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = F
     return isclose(a, b, rtol, atol, equal_nan).all()
 
 
-export(isclose, "isclose", numpy="isclose")
+export(isclose, "isclose", numpy="isclose", gg="isclose", tensor="isclose")  # torch.isclose: the same test
 export(allclose, "allclose", numpy="allclose")
 
 

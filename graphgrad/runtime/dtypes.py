@@ -95,3 +95,48 @@ def set_default_dtype(d) -> None:
 
 def get_default_dtype() -> dtype:
     return default_float()
+
+
+class finfo:
+    """``torch.finfo``: the limits of a float dtype (the default float dtype when none is given).
+
+    >>> import graphgrad as gg
+    >>> gg.finfo(gg.float32).eps, gg.finfo(gg.float64).bits
+    (1.1920928955078125e-07, 64)
+    """
+
+    def __init__(self, type=None):
+        name = default_float().name if type is None else to_name(type)
+        if name not in ("float32", "float64"):
+            raise TypeError(f"torch.finfo() requires a floating point input type. Use torch.iinfo to handle "
+                            f"'torch.finfo'")
+        info = np.finfo(name)
+        self.dtype = name
+        self.bits = info.bits
+        real = builtins.float  # (this module's float is the dtype)
+        self.eps, self.max, self.min = real(info.eps), real(info.max), real(info.min)
+        self.tiny = self.smallest_normal = real(info.tiny)
+        self.resolution = real(info.resolution)
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.tiny:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """``torch.iinfo``: the limits of an integer dtype (graphgrad's integers are int64).
+
+    >>> import graphgrad as gg
+    >>> gg.iinfo(gg.int64).max
+    9223372036854775807
+    """
+
+    def __init__(self, type):
+        name = to_name(type)
+        if name == "bool" or name in ("float32", "float64"):
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle 'torch.iinfo'")
+        info = np.iinfo(name)
+        self.dtype, self.bits, self.max, self.min = name, info.bits, builtins.int(info.max), builtins.int(info.min)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
