@@ -65,6 +65,63 @@ def verify(graph: Graph) -> Graph:
     >>> verify(g) is g
     True
     """
+    if not _plainly_valid(graph):
+        _first_error(graph)
+    return graph
+
+
+def _plainly_valid(graph: Graph) -> bool:
+    """True only for a graph ``_first_error`` finds nothing wrong with; False where anything looks amiss (that
+    walk then names the first bad node). Every stage of every compile is verified, so this walk is kept short:
+    a node whose ``typed`` record still matches needs no registry lookup (its op was known when it was typed),
+    and definitions are counted at the end instead of tested one by one (a value defined twice leaves one
+    fewer)."""
+    inputs = graph.inputs
+    defined = set(inputs)
+    add = defined.add
+    for n in graph.nodes:
+        op = n.op
+        out = n.output
+        inputs = n.inputs
+        typed = n.typed
+        if out.node is not n:
+            return False
+        # a node typed by its rule for these very operand types, attrs and result type needs no second asking
+        if typed is not None and typed[0] is op and typed[1] is n.attrs and typed[2] is out.type \
+                and len(typed[3]) == len(inputs):
+            for x, t in zip(inputs, typed[3]):
+                if x.__class__ is Value:
+                    if x not in defined:
+                        return False
+                    if t is not x.type:
+                        break
+                elif t is not x:
+                    break
+            else:
+                add(out)
+                continue
+        if op not in OPS:
+            return False
+        operands = []
+        for x in inputs:
+            if x.__class__ is Value:
+                if x not in defined:
+                    return False
+                operands.append(x.type)
+            else:
+                operands.append(x)
+        try:
+            expected = cached_infer_type(op, operands, n.attrs)
+        except Exception:  # the rule refuses: the slow walk raises it, unless an earlier node is wrong
+            return False
+        if expected is not out.type and expected != out.type:
+            return False
+        add(out)
+    return len(defined) == len(graph.inputs) + len(graph.nodes) and defined.issuperset(graph.outputs)
+
+
+def _first_error(graph: Graph) -> None:
+    """Raise ``VerificationError`` for the first thing wrong with ``graph`` (nothing where all is well)."""
     defined: set[Value] = set()
     for v in graph.inputs:
         if v in defined:
@@ -108,4 +165,3 @@ def verify(graph: Graph) -> Graph:
     for v in graph.outputs:
         if v not in defined:
             raise VerificationError(f"{graph.name}: output {v} is never defined")
-    return graph

@@ -51,7 +51,8 @@ def fold_arithmetic(n: Node, rw) -> None:
     a, b = n.inputs
     if b.__class__ is Value and (b.node is None or b.node.op != "full_like"):
         return None  # b not known: nothing folds, and no literal chain ends here (the common case, cheaply)
-    ka, kb = _constant(a), _constant(b)
+    ka = _constant(a)
+    kb = _constant(b) if ka is not None else None  # a not known: only a literal chain may end here
     if ka is not None and kb is not None:
         # both known: one constant shaped like whichever operand already has the result's type
         like = next((k[1] for k in (ka, kb) if k[1] is not None and k[1].type == n.output.type), None)

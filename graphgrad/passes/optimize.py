@@ -47,23 +47,28 @@ def _identity(n: Node, rw: _Rewriter) -> Value | None:
     op = n.op
     inputs = n.inputs
     x = inputs[0] if inputs else None
-    if op in _ARITHMETIC and x.__class__ is Value and inputs[1].__class__ is Value:  # no literal: the common case
-        if op == "mul":  # full_like(x, 1) * y: y when the types agree (the walk checks)
-            same = None
-            for a, b in ((x, inputs[1]), (inputs[1], x)):
-                if a.node is not None and a.node.op == "full_like" and a.node.attrs["value"] == 1.0:
-                    same = b
-            return same
-        return None
-    if op in ("mul", "div", "pow") and _is_literal(inputs[1], 1) and isinstance(x, Value):
-        return x
-    if op == "mul" and _is_literal(x, 1) and isinstance(inputs[1], Value):
-        return inputs[1]
-    if op in ("add", "sub") and _is_literal(inputs[1], 0) and isinstance(x, Value) \
-            and _keeps_zero_signs(op, x, inputs[1]):
-        return x
-    if op == "add" and _is_literal(x, 0) and isinstance(inputs[1], Value) and _keeps_zero_signs(op, inputs[1], x):
-        return inputs[1]
+    if op in _ARITHMETIC:
+        y = inputs[1]
+        if x.__class__ is Value and y.__class__ is Value:  # no literal: the common case
+            if op == "mul":  # full_like(x, 1) * y: y when the types agree (the walk checks)
+                same = None
+                producer = x.node
+                if producer is not None and producer.op == "full_like" and producer.attrs["value"] == 1.0:
+                    same = y
+                producer = y.node
+                if producer is not None and producer.op == "full_like" and producer.attrs["value"] == 1.0:
+                    same = x
+                return same
+            return None
+        if op in ("mul", "div", "pow") and _is_literal(y, 1) and isinstance(x, Value):
+            return x
+        if op == "mul" and _is_literal(x, 1) and isinstance(y, Value):
+            return y
+        if op in ("add", "sub") and _is_literal(y, 0) and isinstance(x, Value) and _keeps_zero_signs(op, x, y):
+            return x
+        if op == "add" and _is_literal(x, 0) and isinstance(y, Value) and _keeps_zero_signs(op, y, x):
+            return y
+        return None  # none of the cases below is arithmetic
     if op in ("reshape", "expand") and x.type.shape == tuple(n.attrs["shape"]):
         return x
     if op == "permute" and tuple(n.attrs["dims"]) == tuple(range(len(n.attrs["dims"]))):
@@ -139,8 +144,7 @@ def _type_with(node, inputs: list):
 
 
 def _drop_broadcasts(n: Node, rw: _Rewriter) -> None:
-    if not OPS[n.op].elementwise:
-        return None
+    # only called for elementwise ops (``applies`` below)
     for x in n.inputs:  # most nodes read no broadcast: nothing to do
         if x.__class__ is Value and x.node is not None and x.node.op in _BROADCASTS:
             break
@@ -182,6 +186,9 @@ def drop_explicit_broadcasts(graph: Graph) -> Graph:
     return eliminate_dead_nodes(_rewrite(graph, (_drop_broadcasts,)))
 
 
+_CONTROL = frozenset({"cond", "scan", "while"})
+
+
 def optimize(graph: Graph) -> Graph:
     """The "optimized" stage: shape-chain folding, broadcast dropping, constant folding, simplification and CSE in
     one walk, then dead-node elimination (and, inside control-flow nodes, the same on their sub-graphs with
@@ -189,7 +196,7 @@ def optimize(graph: Graph) -> Graph:
     # the walk copies as it goes: ``graph`` (an earlier stage, kept for inspection) stays as it was
     g = _rewrite(graph, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity), cse=True, copy=True)
     g = eliminate_dead_nodes(g)
-    if any(n.op in ("cond", "scan", "while") for n in g.nodes):
+    if not _CONTROL.isdisjoint({n.op for n in g.nodes}):  # a set, not any(generator): one pass in C-speed steps
         from .subgraphs import simplify_control
 
         for _ in range(4):  # a backward loop that stops reading a saved value frees the forward loop's output

@@ -90,6 +90,11 @@ def _recompute_cost(node: Node, size: int | None = None) -> float:
     return RECOMPUTE_CALL + RECOMPUTE_BYTES * size
 
 
+def _kept_outright(node: Node, size: int) -> bool:
+    """Whether the backward reading ``node``'s output keeps it whatever else the cut does (see ``min_cut_saved``)."""
+    return size <= _recompute_cost(node, size)
+
+
 def nbytes(v: Value) -> int:
     """The size of ``v``'s array (the sum of its parts' for a control-flow block's tuple of results)."""
     t = v.type
@@ -179,48 +184,86 @@ def min_cut_saved(joint: Graph, n_outputs: int) -> tuple[list, set]:
     if not needed:
         return [], set()
 
+    # Two reductions leave the cut nearest the sink as the network of every relevant value finds it (a test checks):
+    # - a needed value that costs no more to keep than to recompute alone is kept by that cut: moving its v_in to
+    #   the source side of any minimum cut trades source -> v_in (its recompute cost) for v_in -> v_out (its bytes)
+    #   and cuts nothing else (its inputs' edges into v_in are infinite, so their v_out were on the sink side
+    #   already). Its v_in joins the source, as an input's does, and what it reads takes part only through
+    #   other values;
+    # - a value whose v_in is joined to the source and whose v_out only drains into the sink (a needed value no
+    #   recomputed value reads) is kept, alone on its path: it is left out of the network.
+    # For a chain of small values that leaves no network at all, where the flow was most of a large graph's compile.
+    kept_outright: set = set()
+    sizes: dict = {}
+    for v in needed:
+        node = v.node
+        if node is not None and _recomputable_op(node.op):
+            size = sizes[v] = nbytes(v)
+            if _kept_outright(node, size):
+                kept_outright.add(v)
     # only the forward values some needed value depends on take part
     relevant: set = set()
+    read: set = set()  # what the values the backward may recompute read
     stack = list(needed)
     while stack:
         v = stack.pop()
         if v in relevant:
             continue
         relevant.add(v)
-        if v.node is not None and recomputable(v.node):
-            stack.extend(x for x in v.node.inputs if x.__class__ is Value)
+        node = v.node
+        if node is not None and _recomputable_op(node.op) and v not in kept_outright:
+            for x in node.inputs:
+                if x.__class__ is Value:
+                    read.add(x)
+                    stack.append(x)
+    # needed, joined to the source, and no value the backward may recompute reads them: kept
+    cut = {v for v in relevant if v not in read and (v.node is None or v in kept_outright
+                                                     or not _recomputable_op(v.node.op))}
+    recompute: set = set()
+    if len(cut) < len(relevant):
+        _cut_network(relevant.difference(cut), needed, kept_outright, sizes, cut, recompute)
+    order = {n.output: i for i, n in enumerate(fwd_nodes)}
+    saved = [v for v in needed if v in cut]  # the order of first use, as without the cut
+    saved += sorted(cut.difference(saved), key=lambda v: order.get(v, -1))
+    return saved, recompute
 
-    # node ids: source 0, sink 1, then v_in = 2 + 2k and v_out = 3 + 2k for the k-th relevant value (the keys
-    # are the ids themselves: building and reading the network by ids, not (v, "in") keys, is several times faster)
+
+def _cut_network(values: set, needed: dict, kept_outright: set, sizes: dict, cut: set, recompute: set) -> None:
+    """Add to ``cut`` the ``values`` the minimum cut keeps, to ``recompute`` those beyond it (see the module)."""
+    # node ids: source 0, sink 1, then v_in = 2 + 2k and v_out = 3 + 2k for the k-th value (the keys are the ids
+    # themselves: building and reading the network by ids, not (v, "in") keys, is several times faster)
     g = FlowNetwork()
     g.add_nodes(("source", "sink"))
-    values = list(relevant)
     index = {v: 2 + 2 * k for k, v in enumerate(values)}
     g.add_nodes(range(2, 2 + 2 * len(values)))
     arc = g.add_arc
     for v, vin in index.items():
         node = v.node
-        if node is None or not _recomputable_op(node.op):  # an input, or an op the backward may not redo
+        # an input, a value kept outright, or an op the backward may not redo
+        if node is None or v in kept_outright or not _recomputable_op(node.op):
             arc(0, vin, _INF)
             arc(vin, vin + 1, 0 if node is None else nbytes(v))
             continue
-        size = nbytes(v)
+        size = sizes.get(v)
+        if size is None:
+            size = nbytes(v)
         arc(vin, vin + 1, size)
         arc(0, vin, _recompute_cost(node, size))
         for x in node.inputs:
             if x.__class__ is Value:
                 arc(index[x] + 1, vin, _INF)
     for v in needed:
-        arc(index[v] + 1, 1, _INF)
+        vin = index.get(v)
+        if vin is not None:
+            arc(vin + 1, 1, _INF)
 
     _, source_side = g.min_cut("source", "sink")
     # kept: the cut runs through v_in -> v_out; recomputed: v_in lies beyond the cut
-    cut = {v for v, vin in index.items() if vin in source_side and vin + 1 not in source_side}
-    order = {n.output: i for i, n in enumerate(fwd_nodes)}
-    saved = [v for v in needed if v in cut]  # the order of first use, as without the cut
-    saved += sorted(cut.difference(saved), key=lambda v: order.get(v, -1))
-    recompute = {v for v, vin in index.items() if vin not in source_side}
-    return saved, recompute
+    for v, vin in index.items():
+        if vin not in source_side:
+            recompute.add(v)
+        elif vin + 1 not in source_side:
+            cut.add(v)
 
 
 def partition(joint: Graph, n_outputs: int, min_cut: bool = True) -> tuple[Graph, Graph, list[Value]]:

@@ -29,8 +29,11 @@ def prune_by_requires_grad(graph: Graph, requires_grad: list[bool] | None = None
         nv.node = node = Node(n.op, inputs, n.attrs, nv, n.loc, n.role, n.typed)
         nodes.append(node)
         mapping[old] = nv
-        nv.requires_grad = (not OPS[n.op].stops_gradient and nv.type.is_floating
-                            and any(x.requires_grad for x in inputs if x.__class__ is Value))
+        if not OPS[n.op].stops_gradient:  # a loop, not any(generator): this runs for every node of every compile
+            for x in inputs:
+                if x.__class__ is Value and x.requires_grad:
+                    nv.requires_grad = nv.type.is_floating  # False otherwise, as a new Value starts
+                    break
     g.outputs = [mapping[v] for v in graph.outputs]
     # backward sweep: keep the mark only where a path of marked values reaches an output (a node's own mark is
     # final when it is reached, and its inputs' forward marks are still in place)

@@ -99,6 +99,58 @@ def test_verifier_trusts_a_recorded_type_only_while_the_node_is_unchanged():
     assert copy.copy(n).typed is n.typed
 
 
+def _traced_chain():
+    """x -> exp -> mul 2.0 -> add x, every node typed by the tracer (so verify's short walk trusts it); an unused
+    input y: f64[3]."""
+    from graphgrad.tracer.tracer import Tracer
+
+    tr = Tracer("f")
+    x = tr.input(TensorType((3,), "float32"), "x")
+    tr.input(TensorType((3,), "float64"), "y")
+    a = tr.record("exp", [x.value], {})
+    b = tr.record("mul", [a.value, 2.0], {})
+    c = tr.record("add", [b.value, x.value], {})
+    tr.graph.outputs = [c.value]
+    assert all(n.typed is not None for n in tr.graph.nodes)
+    return tr.graph
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda g: g.nodes.insert(2, g.nodes[0]), "defined twice"),
+    (lambda g: g.nodes.append(g.nodes[1]), "defined twice"),
+    (lambda g: g.inputs.append(g.inputs[0]), "input .* listed twice"),
+    (lambda g: g.outputs.append(g.nodes[0].inputs[0].__class__(TensorType((3,), "float32"))), "never defined"),
+    (lambda g: g.nodes.pop(), "never defined"),
+    (lambda g: g.nodes.pop(0), "node 0 \\(mul\\) reads .* before it is defined"),
+    (lambda g: setattr(g.nodes[1].output, "node", g.nodes[0]), "does not point back"),
+    (lambda g: setattr(g.nodes[1], "op", "no_such_op"), "node 1 uses unknown primitive 'no_such_op'"),
+    (lambda g: setattr(g.nodes[0].output, "type", TensorType((3,), "float64")), "node 0 \\(exp\\) has type f64"),
+    (lambda g: setattr(g.nodes[2].output, "type", TensorType((1, 3), "float32")), "node 2 \\(add\\) has type"),
+    (lambda g: g.nodes[2].inputs.__setitem__(1, g.inputs[1]), "node 2 \\(add\\) has type f32\\[3\\], its rule says f64"),
+    (lambda g: g.nodes[1].inputs.__setitem__(0, g.inputs[1]), "node 1 \\(mul\\) has type f32\\[3\\], its rule says f64"),
+    # two faults: the first in node order is the one named
+    (lambda g: (g.nodes.insert(1, g.nodes[0]), g.nodes[3].inputs.__setitem__(1, g.inputs[1])), "defined twice"),
+    (lambda g: (g.nodes[1].inputs.__setitem__(0, g.inputs[1]), g.nodes.append(g.nodes[0])), "node 1 \\(mul\\)"),
+])
+def test_verifier_names_the_first_fault_of_a_typed_graph(breakage, message):
+    """verify's short walk over nodes whose typed record still holds defers to the exact walk at anything amiss:
+    every kind of breakage a pass could leave is still caught, and the first bad node is the one named."""
+    g = _traced_chain()
+    assert verify(g) is g
+    assert verify(g.copy()) is not None
+    breakage(g)
+    with pytest.raises((VerificationError, ShapeError), match=message):
+        verify(g)
+
+
+def test_verifier_accepts_a_node_changed_into_one_its_rule_agrees_with():
+    """A typed record that no longer matches only means the rule is asked again, not that the node is wrong."""
+    g = _traced_chain()
+    g.nodes[1].inputs[1] = 3  # mul(f32, 3) is still f32[3]
+    g.nodes[2].inputs = [g.nodes[2].inputs[1], g.nodes[2].inputs[0]]  # add(x, b): the same type
+    assert verify(g) is g
+
+
 def test_type_rules_follow_pytorch_promotion_and_messages():
     f32, f64, i64 = (TensorType((2, 3), d) for d in ("float32", "float64", "int64"))
     f64_0d, b = TensorType((), "float64"), TensorType((2, 3), "bool")
