@@ -12,9 +12,10 @@
 """
 from . import functional, init
 from .containers import ModuleDict, ParameterDict, ParameterList
-from .layers import (ELU, GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding,
-                     Flatten, Fold, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU, Sigmoid, SiLU,
-                     Softmax, Softplus, Tanh, Unflatten, Unfold)
+from .layers import (CELU, ELU, GELU, SELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout,
+                     Embedding, Flatten, Fold, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Identity, LayerNorm,
+                     LeakyReLU, Linear, LogSigmoid, LogSoftmax, MaxPool2d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax,
+                     Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Unflatten, Unfold)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .module import Module, ModuleList, Sequential
@@ -31,4 +32,5 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "Softplus", "Unflatten", "Unfold", "Fold", "HuberLoss", "KLDivLoss", "SmoothL1Loss",
            "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
-           "TransformerDecoderLayer", "TransformerDecoder", "Transformer"]
+           "TransformerDecoderLayer", "TransformerDecoder", "Transformer", "Hardtanh", "ReLU6", "Hardsigmoid",
+           "Hardswish", "SELU", "CELU", "Mish", "Softsign", "Tanhshrink", "LogSigmoid", "Hardshrink", "Softshrink"]

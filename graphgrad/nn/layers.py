@@ -403,6 +403,112 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
+class Hardtanh(Module):
+    """``F.hardtanh``: clamp to ``[min_val, max_val]``."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """``F.relu6``: ``Hardtanh(0, 6)``."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class _Activation(Module):
+    """An activation without parameters of its own: ``F.<function>(input)``, with ``inplace`` where it has one."""
+
+    function = ""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return getattr(F, self.function)(input, inplace=True) if self.inplace else getattr(F, self.function)(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Hardsigmoid(_Activation):
+    function = "hardsigmoid"
+
+
+class Hardswish(_Activation):
+    function = "hardswish"
+
+
+class SELU(_Activation):
+    function = "selu"
+
+
+class Mish(_Activation):
+    function = "mish"
+
+
+class _Plain(Module):
+    """An activation without options: ``F.<function>(input)``."""
+
+    function = ""
+
+    def forward(self, input):
+        return getattr(F, self.function)(input)
+
+
+class Softsign(_Plain):
+    function = "softsign"
+
+
+class Tanhshrink(_Plain):
+    function = "tanhshrink"
+
+
+class LogSigmoid(_Plain):
+    function = "logsigmoid"
+
+
+class CELU(Module):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input):
+        return F.celu(input, self.alpha, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Hardshrink(Module):
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
 class Unflatten(Module):
     """Split dimension ``dim`` into ``unflattened_size`` (the inverse of ``Flatten``)."""
 

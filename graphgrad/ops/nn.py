@@ -514,5 +514,128 @@ def _maybe_inplace(input, inplace, compute, name):
     return input._inplace_with(compute)
 
 
-for _fn in (leaky_relu, elu, gelu, softplus, silu):
+# PyTorch's gradients at the kinks: hardtanh and its relatives pass it only strictly inside (min, max); the
+# where() chains below give exactly that (a gradient of 1 only where neither bound is taken)
+def hardtanh(input: TensorBase, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> TensorBase:
+    """``x`` clamped to ``[min_val, max_val]``; the gradient is 1 strictly inside, 0 at and beyond the bounds.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.hardtanh(gg.tensor([-2.0, 0.5, 2.0]))
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _maybe_inplace(input, inplace, lambda x: where(x <= min_val, min_val, where(x >= max_val, max_val, x)),
+                          "HardtanhBackward0")
+
+
+def relu6(input: TensorBase, inplace: bool = False) -> TensorBase:
+    """``hardtanh(x, 0, 6)``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.relu6(gg.tensor([-1.0, 3.0, 7.0]))
+    tensor([0., 3., 6.])
+    """
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardsigmoid(input: TensorBase, inplace: bool = False) -> TensorBase:
+    """``relu6(x + 3) / 6``: 0 at and below -3, 1 at and above 3 (gradient 1/6 strictly between).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.hardsigmoid(gg.tensor([-4.0, 0.0, 4.0]))
+    tensor([0.0000, 0.5000, 1.0000])
+    """
+    return _maybe_inplace(input, inplace, lambda x: where(x <= -3.0, 0.0, where(x >= 3.0, 1.0, x / 6.0 + 0.5)),
+                          "HardsigmoidBackward0")
+
+
+def hardswish(input: TensorBase, inplace: bool = False) -> TensorBase:
+    """``x * relu6(x + 3) / 6``; its gradient is PyTorch's: 0 at and below -3, ``(2x + 3) / 6`` between, 1 at and
+    above 3.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.hardswish(gg.tensor([-4.0, 1.0, 4.0]))
+    tensor([-0.0000, 0.6667, 4.0000])
+    """
+    return _maybe_inplace(input, inplace, lambda x: where(x <= -3.0, x * 0.0, where(x >= 3.0, x, x * (x + 3.0) / 6.0)),
+                          "HardswishBackward0")
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(input: TensorBase, inplace: bool = False) -> TensorBase:
+    """``scale * elu(x, alpha)`` with the self-normalizing constants of Klambauer et al.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.selu(gg.tensor([-1.0, 1.0]))
+    tensor([-1.1113,  1.0507])
+    """
+    return _maybe_inplace(input, inplace, lambda x: elu(x, _SELU_ALPHA) * _SELU_SCALE, "EluBackward0")
+
+
+def celu(input: TensorBase, alpha: float = 1.0, inplace: bool = False) -> TensorBase:
+    """``x`` where positive, ``alpha * (exp(x / alpha) - 1)`` elsewhere.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.celu(gg.tensor([-1.0, 1.0]), alpha=2.0)
+    tensor([-0.7869,  1.0000])
+    """
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, expm1(where(x > 0, 0.0, x) / alpha) * alpha),
+                          "CeluBackward0")
+
+
+def mish(input: TensorBase, inplace: bool = False) -> TensorBase:
+    """``x * tanh(softplus(x))``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.mish(gg.tensor([-1.0, 1.0]))
+    tensor([-0.3034,  0.8651])
+    """
+    return _maybe_inplace(input, inplace, lambda x: x * tanh(softplus(x)), "MishBackward0")
+
+
+def softsign(input: TensorBase) -> TensorBase:
+    """``x / (1 + |x|)``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.softsign(gg.tensor([-1.0, 3.0]))
+    tensor([-0.5000,  0.7500])
+    """
+    return input / (input.abs() + 1.0)
+
+
+def tanhshrink(input: TensorBase) -> TensorBase:
+    """``x - tanh(x)``."""
+    return input - tanh(input)
+
+
+def hardshrink(input: TensorBase, lambd: float = 0.5) -> TensorBase:
+    """``x`` where ``|x| > lambd``, else 0."""
+    return where((input > lambd) | (input < -lambd), input, 0.0)._shown_as("HardshrinkBackward0")
+
+
+def softshrink(input: TensorBase, lambd: float = 0.5) -> TensorBase:
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))._shown_as(
+        "SoftshrinkBackward0")
+
+
+def logsigmoid(input: TensorBase) -> TensorBase:
+    """``log(sigmoid(x)) = -softplus(-x)``, without overflow for very negative ``x``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.logsigmoid(gg.tensor([-200.0, 0.0]))
+    tensor([-200.0000,   -0.6931])
+    """
+    return (-softplus(-input))._shown_as("LogSigmoidBackward0")
+
+
+for _fn in (leaky_relu, elu, gelu, softplus, silu, hardtanh, relu6, hardsigmoid, hardswish, selu, celu, mish, softsign,
+            tanhshrink, hardshrink, softshrink, logsigmoid):
     export(_fn, _fn.__name__, nn=_fn.__name__)
