@@ -165,6 +165,19 @@ TORCH_UNARY = {  # op: (function of a tensor, NumPy closed form, domain)
     "clamp": (lambda x: x.clamp(-0.5, 0.3) * x, lambda x: np.clip(x, -0.5, 0.3) * x, AWAY),
     "clamp:numpy": (lambda x: gnp.clip(x, -0.5, 0.3) * x, lambda x: np.clip(x, -0.5, 0.3) * x, AWAY),
     "cast": (lambda x: (x > 0).double() * x + x.astype(gg.float64), lambda x: (x > 0) * x + x, AWAY),
+    "hardtanh": (lambda x: F.hardtanh(x, -0.7, 0.4), lambda x: np.clip(x, -0.7, 0.4), ANY),
+    "relu6": (lambda x: F.relu6(x * 4), lambda x: np.clip(x * 4, 0, 6), ANY),
+    "hardsigmoid": (lambda x: F.hardsigmoid(x * 4), lambda x: np.clip(x * 4 + 3, 0, 6) / 6, ANY),
+    "hardswish": (lambda x: F.hardswish(x * 4), lambda x: x * 4 * np.clip(x * 4 + 3, 0, 6) / 6, ANY),
+    "selu": (lambda x: F.selu(x), lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
+             ANY),
+    "celu": (lambda x: F.celu(x, 0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x / 0.5)), ANY),
+    "mish": (lambda x: F.mish(x), lambda x: x * np.tanh(np.logaddexp(0, x)), ANY),
+    "softsign": (lambda x: F.softsign(x), lambda x: x / (1 + np.abs(x)), ANY),
+    "tanhshrink": (lambda x: F.tanhshrink(x), lambda x: x - np.tanh(x), ANY),
+    "logsigmoid": (lambda x: F.logsigmoid(x), lambda x: -np.logaddexp(0, -x), ANY),
+    "hardshrink": (lambda x: F.hardshrink(x, 0.3), lambda x: np.where(np.abs(x) > 0.3, x, 0.0), ANY),
+    "softshrink": (lambda x: F.softshrink(x, 0.3), lambda x: np.sign(x) * np.maximum(np.abs(x) - 0.3, 0), ANY),
 }
 
 
@@ -1472,6 +1485,13 @@ for _op, _name in (("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", 
         x = rng.integers(-1, 2, a).astype(np.float64)  # small integers: equal values happen
         return face(lambda m, t, u: getattr(m, _name)(t, u), x, rng.integers(-1, 2, b).astype(np.float64))
     entry(_op, 3, FORWARD_ONLY)(_compare)
+
+_SPECIAL = np.array([0.0, -0.0, 1.5, -2.0, np.nan, np.inf, -np.inf])
+for _op in ("isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit"):
+    def _float_class(draw, rng, _op=_op):  # every special value turns up: nan, both infinities, both zeros
+        x = _SPECIAL[rng.integers(0, len(_SPECIAL), shape(draw))]
+        return face(lambda m, t: getattr(m, _op)(t), x)
+    entry(_op, 3, FORWARD_ONLY)(_float_class)
 
 
 # bitwise ops take bool (or integer) operands: masks made by comparisons, as code writes them; the logical ones
