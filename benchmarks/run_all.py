@@ -9,8 +9,9 @@
 For each anchor workload it prints the minimum and the median over repeated samples of one step, the ratio of
 each candidate's minimum to the hand-written NumPy's (and to PyTorch's when it is installed), measured in the
 same run, the minimum CPU time of the process per step and its ratio (on a loaded machine wall time also counts
-the waits for a core; with one BLAS thread, CPU time counts the work), the first call of a freshly compiled function against a warm call, and the peak memory one step
-allocates (tracemalloc; it sees NumPy's buffers, not PyTorch's allocator). Before timing, every candidate's
+the waits for a core; with one BLAS thread, CPU time counts the work), the first call of a freshly compiled
+function against a warm call, and the peak memory one step allocates (tracemalloc for NumPy's buffers and Python's
+objects; PyTorch's memory profiler for its tensors, which tracemalloc does not see). Before timing, every candidate's
 gradients are compared with the hand-written NumPy's: a benchmark that computes the wrong thing fails.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import warnings
 
 
 def _threads_from_argv(argv: list) -> int:
@@ -87,6 +89,27 @@ def peak_bytes(step) -> int:
         tracemalloc.stop()
 
 
+def torch_peak_bytes(step) -> int | None:
+    """The same figure for a PyTorch step, whose CPU tensors tracemalloc does not see: the peak of the live
+    tensor bytes PyTorch's memory profiler records over one call, less those live when the call starts (None
+    where the profiler's timeline, a private API, is not available)."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        from torch.profiler._memory_profiler import MemoryProfileTimeline
+    except ImportError:
+        return None
+    step()
+    try:
+        with warnings.catch_warnings(), profile(activities=[ProfilerActivity.CPU], profile_memory=True,
+                                                record_shapes=True, with_stack=True) as prof:
+            warnings.simplefilter("ignore")
+            step()
+        _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline("cpu")
+    except Exception:  # noqa: BLE001 - a private API: report "not measured" rather than stop the benchmarks
+        return None
+    return max(sum(s) for s in sizes) - sum(sizes[0]) if sizes else None
+
+
 def run_workload(make, quick: bool) -> None:
     workload = make(quick)
     print(f"== {workload.name}: {workload.title}", flush=True)
@@ -118,7 +141,10 @@ def run_workload(make, quick: bool) -> None:
     print(f"  first call of a fresh @gg.compile: {fmt_time(first).strip()} (a warm call: {fmt_time(warm).strip()}; "
           f"compile cost {fmt_time(first - warm).strip()}; in CPU time {fmt_time(first_cpu - warm_cpu).strip()})")
     memory = {label: peak_bytes(workload.steps[label]) for label in labels if not label.startswith(("PyTorch", "JAX"))}
-    print("  peak memory of one step: " + ", ".join(f"{label} {fmt_bytes(b).strip()}" for label, b in memory.items()))
+    if torch_label:
+        memory[torch_label] = torch_peak_bytes(workload.steps[torch_label])
+    print("  peak memory of one step: " + ", ".join(
+        f"{label} {'not measured' if b is None else fmt_bytes(b).strip()}" for label, b in memory.items()))
     print(f"  ({repeat} samples of {number} call{'s' if number > 1 else ''} each)\n", flush=True)
 
 
