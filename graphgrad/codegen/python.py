@@ -140,11 +140,15 @@ def _value_names(graph: Graph) -> dict:
 
 
 def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = None,
-                    doc: str | None = None, check_types: bool = False, constants: list | None = None) -> str:
+                    doc: str | None = None, check_types: bool = False, constants: list | None = None,
+                    release=()) -> str:
     """One Python function computing ``graph``; returns a tuple unless ``graph`` has one output.
 
     ``check_types``: assert every input's and every computed value's shape and dtype against the IR. With a
-    ``constants`` list, the constants that can be built once are appended to it as module-level statements."""
+    ``constants`` list, the constants that can be built once are appended to it as module-level statements.
+    ``release``: inputs of ``graph`` whose name is deleted at its last use, like an intermediate's (a backward's
+    saved activations: a caller that hands them over holding no other reference gets their memory back there,
+    as PyTorch's engine frees saved tensors node by node); those under ``HELD_BYTES`` are kept."""
     from ..ir.subgraphs import all_value_names
 
     names = all_value_names(graph) if _has_subgraphs(graph) else _value_names(graph)
@@ -161,8 +165,10 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
     texts: dict = {}
     constants = constants if constants is not None else []
     constants += [_hoisted_line(n, names, xp, texts) for n in graph.nodes if n in hoisted]
+    release = {v for v in release if v.type.__class__ is TensorType and v.type.nbytes.__class__ is int
+               and v.type.nbytes >= HELD_BYTES}
     lines += _body_lines(graph, names, xp, "    ", [], top=True, texts=texts, check_types=check_types, reuse=reuse,
-                         hoisted=hoisted, promoted=promoted)
+                         hoisted=hoisted, promoted=promoted, release=release)
     outs = [names[v] for v in graph.outputs]
     if returns is not None:
         lines.append(f"    return {returns}")
@@ -261,11 +267,12 @@ def _operator_symbol(op: str) -> str:
 
 def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list, top: bool = False,
                 texts: dict | None = None, check_types: bool = False, reuse: dict | None = None,
-                hoisted=frozenset(), promoted=None) -> list[str]:
+                hoisted=frozenset(), promoted=None, release=frozenset()) -> list[str]:
     """The statements of ``graph``'s nodes; at the top level, intermediates are deleted at their last use as the
     module says (inside a block they live on, as a loop body reassigns them). ``reuse``: node -> the dying
     operand whose buffer receives its result; ``hoisted``: constant nodes built at module level instead;
-    ``promoted``: node -> the dtype NumPy computes it in where that is not its IR dtype (None: find it)."""
+    ``promoted``: node -> the dtype NumPy computes it in where that is not its IR dtype (None: find it);
+    ``release``: inputs deleted at their last use too (see ``function_source``)."""
     texts = {} if texts is None else texts
     reuse = reuse or {}
     nodes = graph.nodes
@@ -279,7 +286,7 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     for n in nodes:
         if n.op == "get":
             getters.setdefault(n.inputs[0], {})[n.attrs["item"]] = names[n.output]
-    keep = set(graph.inputs)
+    keep = set(graph.inputs).difference(release)
     keep.update(graph.outputs)
     keep.update(n.output for n in hoisted)  # globals: never deleted in the function
     # the values that die at each node (read there for the last time), found walking back from the end
@@ -382,14 +389,17 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
 
 
 def module_source(functions: list[tuple[Graph, str, str | None]], backend: str = "numpy",
-                  header: str = "", check_types: bool = False) -> str:
-    """A whole module: header comment, one import, then each ``(graph, name, docstring)``."""
+                  header: str = "", check_types: bool = False, release: dict | None = None) -> str:
+    """A whole module: header comment, one import, then each ``(graph, name, docstring)``; ``release``: function
+    name -> the inputs it deletes at their last use (``function_source``)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     module, xp = BACKENDS[backend]
     comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
     constants: list = []
-    bodies = [function_source(graph, name, xp, doc=doc, check_types=check_types, constants=constants)
+    release = release or {}
+    bodies = [function_source(graph, name, xp, doc=doc, check_types=check_types, constants=constants,
+                              release=release.get(name, ()))
               for graph, name, doc in functions]
     if constants:  # built once, when the module loads; the functions only read them
         bodies.insert(0, "\n".join(dict.fromkeys(constants)))

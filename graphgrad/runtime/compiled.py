@@ -656,7 +656,13 @@ def _module_text(spec: Specialization, backend: str) -> str:
     if backend == "cupy" and spec.fuse:  # chains of elementwise ops become one ElementwiseKernel each
         taken: set = set()
         functions = [(fuse_elementwise(g, cuda_fusible, taken), name, doc) for g, name, doc in functions]
-    return module_source(functions, backend, header, check_types=check_types_enabled())
+    release = None
+    if bwd is not None:  # the saved activations (not the caller's inputs): backward frees each after its last use
+        caller_held = {v.name for v in fwd.inputs}
+        caller_held.update(v.name for v in fwd.outputs[:spec.n_outputs])
+        saved = {v.name for v in fwd.outputs[spec.n_outputs:]} - caller_held
+        release = {"backward": [v for v in functions[-1][0].inputs if v.name in saved]}
+    return module_source(functions, backend, header, check_types=check_types_enabled(), release=release)
 
 
 def check_types_enabled() -> bool:
@@ -687,15 +693,31 @@ def _watched(tensor, producer, is_output: bool = False) -> tuple:
 _NONE_OWNED = itertools.repeat(False)
 
 
-def _owned(grads: list, args: tuple) -> list:
+def _owned(grads: list, taken: set) -> list:
     """Per gradient array, whether the generated backward made it for itself (not a view, not one of its
-    arguments ``args``, not returned twice), so that a leaf may keep it as ``.grad`` without a copy."""
+    arguments, whose ids are ``taken``, not returned twice), so that a leaf may keep it as ``.grad`` without a
+    copy. (An argument freed inside the backward may leave its id to a new array: that one is then copied.)"""
     ids = list(map(id, grads))
-    taken = set(map(id, args))
+    taken = set(taken)
     if len(set(ids)) != len(ids):
         taken.update(i for i in ids if ids.count(i) > 1)
     return [a.__class__ is np.ndarray and a.base is None and i not in taken and a.flags.writeable
             for a, i in zip(grads, ids)]
+
+
+_HANDING_OVER: dict = {}  # number of arguments -> a function calling fn with them popped off a list
+
+
+def _call_handing_over(fn, arguments: list):
+    """``fn(*reversed(arguments))``, each argument popped off the list as it is passed: the list then holds
+    nothing, and (CPython 3.11 on, whose calls between Python functions move the arguments into the callee's
+    frame) the callee holds the only reference to each, so that its ``del`` frees the array there."""
+    call = _HANDING_OVER.get(len(arguments))
+    if call is None:
+        namespace: dict = {}
+        exec(f"def call(fn, s):\n    return fn({', '.join(['s.pop()'] * len(arguments))})", namespace)
+        call = _HANDING_OVER[len(arguments)] = namespace["call"]
+    return call(fn, arguments)
 
 
 class CompiledBackward(Node):
@@ -755,10 +777,9 @@ class CompiledBackward(Node):
                 first = True
         if len(leaves) > 1 and len(set(map(id, leaves))) != len(leaves):
             return False
-        grads, args = self._gradients(data)  # every gradient is computed before any .grad is written
-        if not retain_graph:
-            self._saved_arrays = None
-        owned = _owned(grads, args) if first else _NONE_OWNED
+        # every gradient is computed before any .grad is written
+        grads, taken = self._gradients(data, release=not retain_graph)
+        owned = _owned(grads, taken) if first else _NONE_OWNED
         for leaf, a, own in zip(leaves, grads, owned):
             if a is None:
                 continue
@@ -779,22 +800,33 @@ class CompiledBackward(Node):
             if box[0] != version:
                 raise _modified(Tensor._wrap(array, version=box), self if is_output else producer, version)
 
-    def _gradients(self, data) -> tuple[list, tuple]:
+    def _gradients(self, data, release: bool = False) -> tuple[list, set]:
         """The generated backward's gradient arrays for the output cotangent ``data`` (None for an input this
-        output does not reach), and the arrays it was called with."""
+        output does not reach), and the ids of the arrays it was called with. ``release``: this is the last
+        backward through this node, which lets go of the saved arrays as the call starts, so that the backward
+        frees each after its last use (as PyTorch's engine frees saved tensors)."""
         self._check_saved()
         spec = self._spec
         plan = spec.cotangent_plan
         if len(plan) == 1:  # the gradient takes the output's dtype, as in PyTorch's engine
             dtype = plan[0][2]
-            args = (*self._saved_arrays, data if data.dtype == dtype else data.astype(dtype))
+            cotangents = [data if data.dtype == dtype else data.astype(dtype)]
         else:
             xp = np if data.__class__ is np.ndarray else _xp(data)  # the other outputs' zeros live where g does
-            args = (*self._saved_arrays, *[(data if data.dtype == dtype else data.astype(dtype))
-                                           if i == self._output_index else xp.zeros(shape, dtype)
-                                           for i, shape, dtype in plan])
+            cotangents = [(data if data.dtype == dtype else data.astype(dtype))
+                          if i == self._output_index else xp.zeros(shape, dtype) for i, shape, dtype in plan]
+        saved = self._saved_arrays
+        taken = set(map(id, saved))
+        taken.update(map(id, cotangents))
         try:
-            grads = self._module.backward(*args)
+            if release:
+                self._saved_arrays = None
+                cotangents.reverse()
+                cotangents += reversed(saved)
+                del saved
+                grads = _call_handing_over(self._module.backward, cotangents)
+            else:
+                grads = self._module.backward(*saved, *cotangents)
         except Exception as e:
             raise _from_generated(e, self._module) from e
         if grads.__class__ is not tuple:
@@ -804,7 +836,7 @@ class CompiledBackward(Node):
         reaches = spec.reaches[self._output_index] if spec.reaches else None
         if reaches is not None:  # an input this output does not depend on gets no gradient: its .grad stays as it was
             grads = [a if r else None for a, r in zip(grads, reaches)]
-        return grads, args
+        return grads, taken
 
     def release(self) -> None:
         self._saved_arrays = None
