@@ -157,6 +157,26 @@ _NO_EDGE = (None, 0)  # next_functions entry of an input without history
 _PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, for ops without attributes
 
 
+#: elements per piece of a large ``p.add_(g, alpha=a)``: the scaled piece is the only temporary, so an optimizer's
+#: step allocates this much, not a parameter's size (PyTorch's fused update allocates nothing)
+_UPDATE_PIECE = 1 << 16
+
+
+def _scaled_add(p: np.ndarray, g: np.ndarray, alpha: float) -> None:
+    """``p += alpha * g`` (same shapes and dtypes), a piece at a time when ``p`` is large."""
+    n = p.size
+    if n <= _UPDATE_PIECE or not (p.flags.c_contiguous and g.flags.c_contiguous):
+        np.add(p, np.multiply(g, alpha), out=p)
+        return
+    p, g = p.reshape(-1), g.reshape(-1)
+    scratch = np.empty(_UPDATE_PIECE, p.dtype)
+    for i in range(0, n, _UPDATE_PIECE):
+        j = min(i + _UPDATE_PIECE, n)
+        piece = scratch[:j - i]
+        np.multiply(g[i:j], alpha, out=piece)
+        np.add(p[i:j], piece, out=p[i:j])
+
+
 class Tensor(TensorSurface, TensorBase):
     """An n-dimensional array that can record the operations applied to it.
 
@@ -717,9 +737,9 @@ class Tensor(TensorSurface, TensorBase):
 
     def add_(self, other, alpha=1):
         if alpha != 1 and alpha.__class__ in (int, float) and self._plain_update(other):
-            # p.add_(g, alpha=-lr) in an optimizer's step: the scaled gradient is the only temporary, and the sum
-            # is written straight into p (the general path makes the sum, then copies it in); the same arithmetic
-            np.add(self._data, np.multiply(other._data, alpha), out=self._data)
+            # p.add_(g, alpha=-lr) in an optimizer's step: the sum is written straight into p (the general path
+            # makes the sum, then copies it in); the same arithmetic
+            _scaled_add(self._data, other._data, alpha)
             self._version_box[0] += 1
             return self
         return self._inplace("add", other if alpha == 1 else other * alpha)
