@@ -148,7 +148,7 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
     ``constants`` list, the constants that can be built once are appended to it as module-level statements.
     ``release``: inputs of ``graph`` whose name is deleted at its last use, like an intermediate's (a backward's
     saved activations: a caller that hands them over holding no other reference gets their memory back there,
-    as PyTorch's engine frees saved tensors node by node); those under ``HELD_BYTES`` are kept."""
+    as PyTorch's engine frees saved tensors node by node); small ones are deleted together, as intermediates are."""
     from ..ir.subgraphs import all_value_names
 
     names = all_value_names(graph) if _has_subgraphs(graph) else _value_names(graph)
@@ -165,8 +165,7 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
     texts: dict = {}
     constants = constants if constants is not None else []
     constants += [_hoisted_line(n, names, xp, texts) for n in graph.nodes if n in hoisted]
-    release = {v for v in release if v.type.__class__ is TensorType and v.type.nbytes.__class__ is int
-               and v.type.nbytes >= HELD_BYTES}
+    release = {v for v in release if v.type.__class__ is TensorType}
     lines += _body_lines(graph, names, xp, "    ", [], top=True, texts=texts, check_types=check_types, reuse=reuse,
                          hoisted=hoisted, promoted=promoted, release=release)
     outs = [names[v] for v in graph.outputs]
@@ -188,9 +187,10 @@ _ARRAY_OBJECT_BYTES = 112  # sys.getsizeof of an empty ndarray: the header a sma
 
 def _small_bytes(v: Value) -> int:
     """The bytes ``v``'s array holds when it is a fresh array under ``HELD_BYTES`` (its node makes a new array:
-    a view could hold a larger base alive), else 0: it is deleted at its last use."""
+    a view could hold a larger base alive) or an input released under that size, else 0: it is deleted at its
+    last use."""
     node = v.node
-    if node is None or not makes_new_array(node.op):
+    if node is not None and not makes_new_array(node.op):
         return 0
     t = v.type
     if t.__class__ is not TensorType:  # a tuple of results: deleted at its last use
