@@ -778,7 +778,7 @@ class CompiledBackward(Node):
         if len(leaves) > 1 and len(set(map(id, leaves))) != len(leaves):
             return False
         # every gradient is computed before any .grad is written
-        grads, taken = self._gradients(data, release=not retain_graph)
+        grads, taken = self._gradients(data, release=not retain_graph, ids=first)
         owned = _owned(grads, taken) if first else _NONE_OWNED
         for leaf, a, own in zip(leaves, grads, owned):
             if a is None:
@@ -800,11 +800,11 @@ class CompiledBackward(Node):
             if box[0] != version:
                 raise _modified(Tensor._wrap(array, version=box), self if is_output else producer, version)
 
-    def _gradients(self, data, release: bool = False) -> tuple[list, set]:
+    def _gradients(self, data, release: bool = False, ids: bool = False) -> tuple[list, set | None]:
         """The generated backward's gradient arrays for the output cotangent ``data`` (None for an input this
-        output does not reach), and the ids of the arrays it was called with. ``release``: this is the last
-        backward through this node, which lets go of the saved arrays as the call starts, so that the backward
-        frees each after its last use (as PyTorch's engine frees saved tensors)."""
+        output does not reach), and (with ``ids``) the ids of the arrays it was called with. ``release``: this is
+        the last backward through this node, which lets go of the saved arrays as the call starts, so that the
+        backward frees each after its last use (as PyTorch's engine frees saved tensors)."""
         self._check_saved()
         spec = self._spec
         plan = spec.cotangent_plan
@@ -816,8 +816,10 @@ class CompiledBackward(Node):
             cotangents = [(data if data.dtype == dtype else data.astype(dtype))
                           if i == self._output_index else xp.zeros(shape, dtype) for i, shape, dtype in plan]
         saved = self._saved_arrays
-        taken = set(map(id, saved))
-        taken.update(map(id, cotangents))
+        taken = None
+        if ids:
+            taken = set(map(id, saved))
+            taken.update(map(id, cotangents))
         try:
             if release:
                 self._saved_arrays = None
