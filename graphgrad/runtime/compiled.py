@@ -752,7 +752,7 @@ class CompiledBackward(Node):
                                          for s in self._sources])
         return edges
 
-    def apply(self, g: Tensor) -> list:
+    def apply(self, g: Tensor, release: bool = False) -> list:
         # backward runs with grad mode on exactly when create_graph=True: the generated backward records no graph,
         # so gradients of these gradients would silently be zero
         if g._requires_grad or is_grad_enabled():
@@ -760,7 +760,11 @@ class CompiledBackward(Node):
             raise NotImplementedError("create_graph=True through a compiled function's backward is not supported; "
                                       "use graphgrad.grad(graphgrad.grad(f)) for higher order in compiled mode")
         wrap = Tensor._wrap
-        return [None if a is None else wrap(a) for a in self._gradients(g._data)[0]]
+        return [None if a is None else wrap(a) for a in self._gradients(g._data, release=release)[0]]
+
+    def apply_last(self, g: Tensor) -> list:
+        """``apply`` in the engine's walk without ``retain_graph``: the saved arrays are freed as the backward goes."""
+        return self.apply(g, release=True)
 
     def into_leaves(self, data, retain_graph: bool) -> bool:
         """The whole backward of the common call, ``compiled(*leaves).backward()``: the generated backward's

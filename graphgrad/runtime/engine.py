@@ -106,7 +106,11 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                 continue
             next_functions = node._next
             if node.apply is not None:  # device transfers and compiled functions bring their own backward
-                in_grads = node.apply(g.tensor() if g.__class__ is Cotangent else g)
+                g = g.tensor() if g.__class__ is Cotangent else g
+                if not retain_graph and node.apply_last is not None:
+                    in_grads = node.apply_last(g)
+                else:
+                    in_grads = node.apply(g)
                 if not retain_graph and node.release is not None:
                     node.release()
             else:

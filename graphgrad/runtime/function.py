@@ -32,6 +32,7 @@ class Node:
 
     apply = None    # subclasses with their own backward define apply(grad) -> list of input grads
     release = None  # ... and release() to free what they saved
+    apply_last = None  # apply for the last time (no retain_graph): may free what it saved while it runs
     into_leaves = None  # (data, retain_graph) -> bool: the whole backward when only distinct leaves follow
     # Rarely set state lives in the instance __dict__ only once set, so recording a node stays cheap.
     _pre_hooks = None    # hooks of the tensor this node produced
