@@ -25,7 +25,7 @@ def _module(i: int) -> str:
 def _stored_bytes(cache, i: int) -> int:
     """What loading ``_module(i)`` as ``m<i>`` stores: its source and its compiled code."""
     path = str(cache / f"gg_m{i}_{'0' * 16}.py")
-    return len(_module(i)) + len(importlib.util.MAGIC_NUMBER) + len(marshal.dumps(compile(_module(i), path, "exec")))
+    return len(_module(i)) + len(importlib.util.MAGIC_NUMBER) + len(marshal.dumps((compile(_module(i), path, "exec"),)))
 
 
 def test_the_cache_is_bounded_least_recently_used_first(cache, monkeypatch):
@@ -120,7 +120,8 @@ def test_a_damaged_or_foreign_code_file_is_compiled_again_and_rewritten(cache, m
     elif damage == "truncated":
         code_file.write_bytes(good[:len(good) // 2])
     elif damage == "moved directory":  # code compiled under another path: tracebacks would name that path
-        other = marshal.loads(good[len(importlib.util.MAGIC_NUMBER):]).replace(co_filename="/elsewhere/gg_m8.py")
+        other = tuple(c.replace(co_filename="/elsewhere/gg_m8.py")
+                      for c in marshal.loads(good[len(importlib.util.MAGIC_NUMBER):]))
         code_file.write_bytes(importlib.util.MAGIC_NUMBER + marshal.dumps(other))
     else:  # the source no longer holds the module's text: neither file is trusted
         source_file.write_text("VALUE = 'edited'\n")
@@ -132,3 +133,45 @@ def test_a_damaged_or_foreign_code_file_is_compiled_again_and_rewritten(cache, m
     assert compiled == [_module(8)]
     assert source_file.read_text() == _module(8)
     assert code_file.read_bytes() != damaged and loader._cached_code(str(code_file)) is not None
+
+
+_TWO_FUNCTIONS = """# generated
+import math
+
+SCALE = 2.0
+
+
+def forward(x):
+    \"\"\"Doubles.\"\"\"
+    y = x * SCALE
+    return y
+
+
+def backward(g):
+    z = g + 1
+    raise ValueError(f"line of backward: {z}")
+"""
+
+
+def test_a_module_is_compiled_a_function_at_a_time_with_the_file_s_line_numbers(cache, monkeypatch):
+    import traceback
+
+    compiled = _compiles(monkeypatch)
+    module = loader.load_module(_TWO_FUNCTIONS, "parts")
+    assert len(compiled) == 3 and compiled[0].endswith("SCALE = 2.0")
+    assert module.forward(3.0) == 6.0
+    with pytest.raises(ValueError) as info:
+        module.backward(1)
+    frame = traceback.extract_tb(info.tb)[-1]
+    assert frame.lineno == _TWO_FUNCTIONS.splitlines().index('    raise ValueError(f"line of backward: {z}")') + 1
+    assert frame.line == 'raise ValueError(f"line of backward: {z}")'
+    assert module.forward.__code__.co_firstlineno == _TWO_FUNCTIONS.splitlines().index("def forward(x):") + 1
+
+
+def test_a_code_file_written_whole_by_an_earlier_version_is_still_used(cache, monkeypatch):
+    loader.load_module(_module(9), "m9")
+    (code_file,) = cache.glob("gg_m9_*.code")
+    (source_file,) = cache.glob("gg_m9_*.py")
+    code_file.write_bytes(importlib.util.MAGIC_NUMBER + marshal.dumps(compile(_module(9), str(source_file), "exec")))
+    compiled = _compiles(monkeypatch)
+    assert loader.load_module(_module(9), "m9").VALUE == 9 and compiled == []
