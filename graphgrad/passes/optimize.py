@@ -84,6 +84,40 @@ _identity.applies = frozenset({"mul", "div", "pow", "add", "sub", "reshape", "ex
                                "cast"}).__contains__
 
 
+def _zero_sign_fix_of(x) -> Value | None:
+    """``v`` if ``x`` is ``v + 0.0`` for a float ``v`` of ``x``'s type (relu's gradient turns -0.0 into +0.0 so)."""
+    node = x.node if x.__class__ is Value else None
+    if node is None or node.op != "add":
+        return None
+    v, zero = node.inputs
+    if zero.__class__ is Value:
+        v, zero = zero, v
+    if zero.__class__ is Value or not _is_literal(zero, 0) or math.copysign(1.0, zero) < 0 \
+            or v.__class__ is not Value or v.type != x.type or not v.type.dtype.startswith("float"):
+        return None
+    return v
+
+
+def _absorb_zero_sign_fix(n: Node, rw: _Rewriter) -> None:
+    """``(v + 0.0) @ w`` -> ``v @ w`` and ``sum(v + 0.0)`` -> ``sum(v) + 0.0``: the ``+ 0.0`` only makes
+    zeros positive, a matrix product never returns -0.0 (its sums start at +0.0, as BLAS's and NumPy's own
+    loops do) and a sum is -0.0 only where every term is a zero, so both give the same bits, and the pass over
+    the full-sized operand goes (relu's gradient, fed to a weight's gradient and a bias's, in every MLP)."""
+    if n.op == "matmul":
+        inputs = [_zero_sign_fix_of(x) or x for x in n.inputs]
+        if inputs != n.inputs:
+            n.inputs = inputs
+        return None
+    v = _zero_sign_fix_of(n.inputs[0])
+    if v is not None:
+        total = rw.emit("sum", [v], n.attrs, n.output.type, n)
+        n.op, n.inputs, n.attrs = "add", [total, 0.0], {}
+    return None
+
+
+_absorb_zero_sign_fix.applies = frozenset({"matmul", "sum"}).__contains__
+
+
 def simplify(graph: Graph) -> Graph:
     """Remove identities: ``x * 1``, ``x + 0``, ``x / 1``, ``x ** 1``, ``--x``, reshapes/permutes that
     change nothing, and ``full_like(x, 1) * y`` when the shapes already agree."""
@@ -194,7 +228,8 @@ def optimize(graph: Graph) -> Graph:
     one walk, then dead-node elimination (and, inside control-flow nodes, the same on their sub-graphs with
     unread outputs, carries and operands dropped); returns a verified copy."""
     # the walk copies as it goes: ``graph`` (an earlier stage, kept for inspection) stays as it was
-    g = _rewrite(graph, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity), cse=True, copy=True)
+    g = _rewrite(graph, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity, _absorb_zero_sign_fix),
+                 cse=True, copy=True)
     g = eliminate_dead_nodes(g)
     if not _CONTROL.isdisjoint({n.op for n in g.nodes}):  # a set, not any(generator): one pass in C-speed steps
         from .subgraphs import simplify_control

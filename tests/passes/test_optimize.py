@@ -153,6 +153,57 @@ def test_adding_positive_zero_to_a_float_is_not_an_identity():
     assert [(n.op, n.inputs[0]) for n in out.nodes] == [("add", out.inputs[0]), ("add", 0)]
 
 
+def test_positive_zero_fix_moves_past_sums_and_matrix_products():
+    # relu's gradient is g * mask + 0.0; a product never returns -0.0 and a sum is a zero only when all its terms
+    # are, so the + 0.0 goes from the full-sized operand to the small sum, and from before a product altogether
+    g = parse_graph("""
+    graph f(%g: f64[4,3], %m: f64[4,3], %w: f64[3,2], %i: i64[4,3]) {
+      %a: f64[4,3] = mul(%g, %m)
+      %b: f64[4,3] = add(%a, 0.0)
+      %s: f64[3] = sum(%b, dim=(0,), keepdim=False)
+      %p: f64[4,2] = matmul(%b, %w)
+      %c: f32[4,3] = add(%i, 0.0)
+      %q: f32[3] = sum(%c, dim=(0,), keepdim=False)
+      return %s, %p, %q
+    }""")
+    out = optimize(g)
+    assert body(out) == [
+        "graph f(%g: f64[4,3], %m: f64[4,3], %w: f64[3,2], %i: i64[4,3]) {",
+        "%a: f64[4,3] = mul(%g, %m)",
+        "%t1: f64[3] = sum(%a, dim=(0,), keepdim=False)",
+        "%s: f64[3] = add(%t1, 0.0)",
+        "%p: f64[4,2] = matmul(%a, %w)",
+        "%c: f32[4,3] = add(%i, 0.0)",  # an integer's + 0.0 is a cast: it stays
+        "%q: f32[3] = sum(%c, dim=(0,), keepdim=False)",
+        "return %s, %p, %q", "}"]
+
+
+def test_relu_gradients_keep_positive_zeros_bit_for_bit():
+    def mlp(w1, b1, w2, b2, x, y):
+        h = (x @ w1 + b1).relu()
+        return F.cross_entropy(h @ w2 + b2, y)
+
+    r = np.random.default_rng(0)
+    # a negative bias kills most units, so many gradients are zeros reached through -0.0 before the fix
+    arrays = [r.standard_normal((6, 8)), r.standard_normal(8) - 3.0, r.standard_normal((8, 3)),
+              r.standard_normal(3), r.standard_normal((5, 6))]
+    y = gg.tensor(np.array([0, 1, 2, 0, 1]))
+
+    def grads(f):
+        leaves = [gg.tensor(a, requires_grad=True) for a in arrays]
+        f(*leaves, y).backward()
+        return [p.grad.numpy() for p in leaves]
+
+    compiled, eager = grads(gg.compile(mlp)), grads(mlp)
+    assert sum(int((g == 0).sum()) for g in eager) > 20
+    for c, e in zip(compiled, eager):
+        assert c.tobytes() == e.tobytes()  # signs of zeros included
+    leaves = [gg.tensor(a, requires_grad=True) for a in arrays]
+    backward = gg.compile(mlp).graph(*leaves, y, stage="optimized")
+    hidden = [n for n in backward.nodes if n.op == "add" and 0.0 in n.inputs]
+    assert [n.output.type.shape for n in hidden] == [(8,)]  # b1's gradient only, not the [5, 8] relu gradient
+
+
 def test_results_keep_their_own_buffers_as_in_eager_code():
     # each result owns its buffer eagerly; merging it (or the value it is a view of) into another value made
     # the compiled results alias: ``(x * 1).reshape(-1)`` was a view of the input x, and ``x.exp()`` the same
