@@ -21,6 +21,7 @@ import types as _pytypes
 from collections import OrderedDict
 from dataclasses import dataclass, field
 import warnings
+import weakref
 
 import numpy as np
 
@@ -705,6 +706,11 @@ def _owned(grads: list, taken: set) -> list:
             for a, i in zip(grads, ids)]
 
 
+def _weak_references(*groups: list) -> list:
+    """Weak references to the NumPy arrays in ``groups``, the only gradients ``_owned`` may keep."""
+    return [weakref.ref(a) for group in groups for a in group if a.__class__ is np.ndarray]
+
+
 _HANDING_OVER: dict = {}  # number of arguments -> a function calling fn with them popped off a list
 
 
@@ -820,8 +826,12 @@ class CompiledBackward(Node):
             cotangents = [(data if data.dtype == dtype else data.astype(dtype))
                           if i == self._output_index else xp.zeros(shape, dtype) for i, shape, dtype in plan]
         saved = self._saved_arrays
-        taken = None
-        if ids:
+        taken = watch = None
+        if ids and release:
+            # an argument the call frees may leave its id to a new gradient: only those that outlive the call
+            # count, found through weak references (by ids alone every such gradient was copied)
+            watch = _weak_references(saved, cotangents)
+        elif ids:
             taken = set(map(id, saved))
             taken.update(map(id, cotangents))
         try:
@@ -835,6 +845,8 @@ class CompiledBackward(Node):
                 grads = self._module.backward(*saved, *cotangents)
         except Exception as e:
             raise _from_generated(e, self._module) from e
+        if watch is not None:
+            taken = {id(a) for a in (r() for r in watch) if a is not None}
         if grads.__class__ is not tuple:
             grads = (grads,)
         grads = [a if a.__class__ is np.ndarray or a.__class__.__module__ != "numpy" else np.asarray(a)
