@@ -170,11 +170,15 @@ def _scaled_add(p: np.ndarray, g: np.ndarray, alpha: float) -> None:
         return
     p, g = p.reshape(-1), g.reshape(-1)
     scratch = np.empty(_UPDATE_PIECE, p.dtype)
-    for i in range(0, n, _UPDATE_PIECE):
-        j = min(i + _UPDATE_PIECE, n)
-        piece = scratch[:j - i]
-        np.multiply(g[i:j], alpha, out=piece)
-        np.add(p[i:j], piece, out=p[i:j])
+    whole = n - n % _UPDATE_PIECE
+    # the rows of a 2-d view are the pieces: NumPy makes each row view faster than a slice made in Python
+    for p_row, g_row in zip(p[:whole].reshape(-1, _UPDATE_PIECE), g[:whole].reshape(-1, _UPDATE_PIECE)):
+        np.multiply(g_row, alpha, out=scratch)
+        np.add(p_row, scratch, out=p_row)
+    if whole < n:
+        rest = scratch[:n - whole]
+        np.multiply(g[whole:], alpha, out=rest)
+        np.add(p[whole:], rest, out=p[whole:])
 
 
 class Tensor(TensorSurface, TensorBase):
