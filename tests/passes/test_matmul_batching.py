@@ -322,3 +322,51 @@ def test_compiled_mlp_gradients_equal_eager_ones_in_float64(batching, monkeypatc
         results.append([p.grad.numpy() for p in params])
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+# -- long recurrences: a chunk of steps at a time -------------------------------------------------------------------
+
+def test_a_long_recurrence_is_batched_a_chunk_of_steps_at_a_time():
+    # 40 steps of float64[8, 64] states, 4 KiB each: chunks of 8 steps (JOIN_CHUNK_BYTES); the input projection is
+    # one product per chunk, made where its first step needs it, and each weight gradient a sum of one product
+    # per chunk, made as soon as the backward has that chunk's gradients
+    from graphgrad.passes.matmul_batching import JOIN_CHUNK_BYTES
+    assert JOIN_CHUNK_BYTES // (8 * 64 * 8) == 8
+    arrays = rnn_arrays(steps=40, batch=8, n_in=4, hidden=64, seed=9)
+    arrays[1] *= 0.3
+    args = rnn_tensors(arrays)
+    f = gg.compile(rnn)
+    before, after = f.graph(*args, stage="adjoint"), f.graph(*args, stage="batched")
+    wx, wh = after.inputs[:2]
+    projections = [n for n in after.nodes if n.op == "matmul" and n.inputs[1] is wx]
+    sources = [n.inputs[0].node.inputs[0].node for n in projections]  # reshape(getitem(xs, index=[a:b]))
+    assert [(s.op, s.attrs["index"][0][1:3]) for s in sources] == [("getitem", (8 * k, 8 * k + 8)) for k in range(5)]
+    joins = [n for n in after.nodes if n.op == "concat"]
+    assert joins and max(len(n.inputs) for n in joins) == 8
+    outputs = dict(zip(after.output_names, after.outputs))
+    assert outputs["grad_wh"].node.op == outputs["grad_wx"].node.op == outputs["grad_b"].node.op == "add"
+    assert_same_results(before, after, arrays + [np.array(1.0)], rtol=1e-11)
+    for got, want in zip(grads_of(rnn, arrays, True), grads_of(rnn, arrays, False)):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+
+
+def test_a_long_recurrence_keeps_no_join_of_every_step():
+    # one join of all 40 steps' states and one of their gradients (and the states themselves) were alive at once
+    # at the end of the backward: over three times the states' bytes; in chunks, the states and a few chunks
+    import tracemalloc
+
+    arrays = rnn_arrays(steps=40, batch=8, n_in=4, hidden=64, seed=10)
+    arrays[1] *= 0.3
+    f = gg.compile(rnn)
+    args = rnn_tensors(arrays)
+    f(*args).backward()
+    states = 40 * 8 * 64 * 8
+    for a in args[:3]:
+        a.grad = None
+    tracemalloc.start()
+    try:
+        f(*args).backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2.2 * states, (peak, states)  # 3.3x before
