@@ -118,6 +118,29 @@ def _absorb_zero_sign_fix(n: Node, rw: _Rewriter) -> None:
 _absorb_zero_sign_fix.applies = frozenset({"matmul", "sum"}).__contains__
 
 
+def _positive_test(n: Node, rw: _Rewriter) -> None:
+    """``relu(-x) > 0`` and ``-x > 0`` -> ``x < 0`` for floats (NaN and signed zeros give the same answers;
+    not for integers, where -INT_MIN wraps). A softplus written ``max(-z, 0) + log1p(exp(-|z|))`` tests its
+    negative part in the backward: the test then reads ``z``, which the backward keeps anyway, and the forward
+    need not also keep ``max(-z, 0)``. (``relu(x) > 0`` stays: relu's own gradient tests its output, which the
+    next layer's gradient keeps anyway, where ``x`` would be one more saved array.)"""
+    x, zero = n.inputs
+    producer = x.node if x.__class__ is Value else None
+    if producer is None or zero.__class__ is Value or not _is_literal(zero, 0):
+        return None
+    if producer.op == "relu":
+        inner = producer.inputs[0].node
+        if inner is None or inner.op != "neg":
+            return None
+        producer = inner
+    if producer.op == "neg" and producer.inputs[0].type.dtype.startswith("float"):
+        n.op, n.inputs = "lt", [producer.inputs[0], zero]
+    return None
+
+
+_positive_test.applies = frozenset({"gt"}).__contains__
+
+
 def simplify(graph: Graph) -> Graph:
     """Remove identities: ``x * 1``, ``x + 0``, ``x / 1``, ``x ** 1``, ``--x``, reshapes/permutes that
     change nothing, and ``full_like(x, 1) * y`` when the shapes already agree."""
@@ -228,8 +251,8 @@ def optimize(graph: Graph) -> Graph:
     one walk, then dead-node elimination (and, inside control-flow nodes, the same on their sub-graphs with
     unread outputs, carries and operands dropped); returns a verified copy."""
     # the walk copies as it goes: ``graph`` (an earlier stage, kept for inspection) stays as it was
-    g = _rewrite(graph, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity, _absorb_zero_sign_fix),
-                 cse=True, copy=True)
+    g = _rewrite(graph, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity, _absorb_zero_sign_fix,
+                     _positive_test), cse=True, copy=True)
     g = eliminate_dead_nodes(g)
     if not _CONTROL.isdisjoint({n.op for n in g.nodes}):  # a set, not any(generator): one pass in C-speed steps
         from .subgraphs import simplify_control

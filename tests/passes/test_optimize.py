@@ -257,3 +257,44 @@ def test_a_result_that_requires_grad_is_not_merged_into_an_equal_value_that_does
         assert [o.requires_grad for o in out] == [False, True]
         out[1].sum().backward()
         np.testing.assert_array_equal(x0.grad.numpy(), [[1.0, 0.0], [1.0, 1.0]])
+
+
+def test_tests_of_positivity_read_the_value_before_a_negation():
+    # relu(-x) > 0 and -x > 0 are x < 0 for floats (not for integers: -INT_MIN wraps); relu(x) > 0 stays
+    g = parse_graph("""
+    graph f(%x: f64[5], %i: i64[5]) {
+      %a: f64[5] = relu(%x)
+      %m: bool[5] = gt(%a, 0)
+      %n: f64[5] = neg(%x)
+      %r: f64[5] = relu(%n)
+      %k: bool[5] = gt(%r, 0.0)
+      %p: bool[5] = gt(%n, 0)
+      %j: i64[5] = neg(%i)
+      %l: bool[5] = gt(%j, 0)
+      return %m, %k, %p, %l
+    }""")
+    out = optimize(g)
+    assert body(out)[1:-2] == ["%a: f64[5] = relu(%x)", "%m: bool[5] = gt(%a, 0)", "%k: bool[5] = lt(%x, 0.0)",
+                               "%p: bool[5] = lt(%x, 0)", "%j: i64[5] = neg(%i)", "%l: bool[5] = gt(%j, 0)"]
+    from graphgrad.ir.interpret import interpret
+    x = gg.tensor([np.nan, -0.0, 0.0, -2.0, 3.0])
+    i = gg.tensor(np.array([np.iinfo(np.int64).min, -1, 0, 1, 2]))
+    for a, b in zip(interpret(g, [x, i]), interpret(out, [x, i])):
+        assert a.tolist() == b.tolist()
+
+
+def test_logistic_regression_keeps_its_logits_not_also_their_negative_part():
+    def logreg(w, b, x, y):
+        return F.binary_cross_entropy_with_logits(x @ w + b, y)
+
+    r = np.random.default_rng(0)
+    w, b = gg.tensor(r.standard_normal(4), requires_grad=True), gg.tensor(0.1, requires_grad=True)
+    x, y = gg.tensor(r.standard_normal((20000, 4))), gg.tensor((r.random(20000) > 0.5).astype(np.float64))
+    cf = gg.compile(logreg)
+    assert cf.saved_bytes(w, b, x, y).after == 2 * 160_000  # the logits and exp(-|z|): max(-z, 0) was a third
+    cf(w, b, x, y).backward()
+    got = w.grad.numpy().copy(), b.grad.numpy().copy()
+    w.grad = b.grad = None
+    logreg(w, b, x, y).backward()
+    np.testing.assert_allclose(got[0], w.grad.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(got[1], b.grad.numpy(), rtol=1e-13)
