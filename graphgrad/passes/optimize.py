@@ -102,20 +102,22 @@ def _absorb_zero_sign_fix(n: Node, rw: _Rewriter) -> None:
     """``(v + 0.0) @ w`` -> ``v @ w`` and ``sum(v + 0.0)`` -> ``sum(v) + 0.0``: the ``+ 0.0`` only makes
     zeros positive, a matrix product never returns -0.0 (its sums start at +0.0, as BLAS's and NumPy's own
     loops do) and a sum is -0.0 only where every term is a zero, so both give the same bits, and the pass over
-    the full-sized operand goes (relu's gradient, fed to a weight's gradient and a bias's, in every MLP)."""
+    the full-sized operand goes (relu's gradient, fed to a weight's gradient and a bias's, in every MLP). A
+    reshape, a transpose or a scatter into zeros passes the ``+ 0.0`` on to its own result (each of its elements
+    is an element of ``v``, a sum of them, or a +0.0), where a product can drop it."""
     if n.op == "matmul":
         inputs = [_zero_sign_fix_of(x) or x for x in n.inputs]
         if inputs != n.inputs:
             n.inputs = inputs
         return None
     v = _zero_sign_fix_of(n.inputs[0])
-    if v is not None:
-        total = rw.emit("sum", [v], n.attrs, n.output.type, n)
-        n.op, n.inputs, n.attrs = "add", [total, 0.0], {}
+    if v is not None:  # a sum, or a view or scatter into zeros on the way to one (a convolution's gradient)
+        moved = rw.emit(n.op, [v] + n.inputs[1:], n.attrs, n.output.type, n)
+        n.op, n.inputs, n.attrs = "add", [moved, 0.0], {}
     return None
 
 
-_absorb_zero_sign_fix.applies = frozenset({"matmul", "sum"}).__contains__
+_absorb_zero_sign_fix.applies = frozenset({"matmul", "sum", "reshape", "permute", "index_add_zeros"}).__contains__
 
 
 def _positive_test(n: Node, rw: _Rewriter) -> None:

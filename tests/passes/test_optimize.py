@@ -298,3 +298,26 @@ def test_logistic_regression_keeps_its_logits_not_also_their_negative_part():
     logreg(w, b, x, y).backward()
     np.testing.assert_allclose(got[0], w.grad.numpy(), rtol=1e-13)
     np.testing.assert_allclose(got[1], b.grad.numpy(), rtol=1e-13)
+
+
+def test_positive_zero_fix_of_a_convolution_gradient_reaches_its_products():
+    # relu's gradient goes through the scatter into zeros that undoes conv2d's crop and a reshape on its way to the
+    # weight's and the input's products: the + 0.0 moves along and is dropped there, leaving the bias's sum only
+    def net(w, b, x):
+        return F.conv2d(x, w, b).relu().sum()
+
+    r = np.random.default_rng(1)
+    arrays = [r.standard_normal((3, 2, 3, 3)), r.standard_normal(3) - 2.0, r.standard_normal((2, 2, 6, 6))]
+    leaves = [gg.tensor(a, requires_grad=True) for a in arrays]
+    graph = gg.compile(net).graph(*leaves, stage="optimized")
+    fixes = [n.output.type.shape for n in graph.nodes if n.op == "add" and 0.0 in n.inputs]
+    assert fixes == [(3,)]  # the bias's gradient, summed over batch and space, not the (2, 3, 4, 4) one
+
+    def grads(f):
+        leaves = [gg.tensor(a, requires_grad=True) for a in arrays]
+        f(*leaves).backward()
+        return [p.grad.numpy() for p in leaves]
+
+    for c, e in zip(grads(gg.compile(net)), grads(net)):
+        np.testing.assert_allclose(c, e, rtol=1e-13, atol=1e-15)
+        assert (np.signbit(c) == np.signbit(e))[c == 0].all()
