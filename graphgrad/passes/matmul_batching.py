@@ -239,11 +239,13 @@ def _batch_slices(b: _Builder, w: Value, members: list[Node]) -> list[Node]:
             rows = b.emit(first, "reshape", [part], {"shape": (part.type.size // shape[-1], shape[-1])})
             product = b.emit(first, "matmul", [rows, w], {})
             whole = b.emit(first, "reshape", [product], {"shape": shape[:-1] + (w.type.shape[1],)})
-            for n in batched:
-                index = list(n.inputs[0].node.attrs["index"])
-                index[axis] -= start
-                n.op, n.inputs, n.attrs = "getitem", [whole], {"index": tuple(index)}
-                done.add(n)
+            for t in range(start, stop):
+                for n in steps[t]:
+                    index = list(n.inputs[0].node.attrs["index"])
+                    if part is not x:  # the step's place in its chunk (t counts from 0; the step may be x[-1])
+                        index[axis] = t - start
+                    n.op, n.inputs, n.attrs = "getitem", [whole], {"index": tuple(index)}
+                    done.add(n)
             _hoist_shared_addend(b, first, whole, batched)
     return [n for n in members if n not in done]
 

@@ -370,3 +370,24 @@ def test_a_long_recurrence_keeps_no_join_of_every_step():
     finally:
         tracemalloc.stop()
     assert peak < 2.2 * states, (peak, states)  # 3.3x before
+
+
+def test_steps_indexed_from_the_end_land_in_their_chunk():
+    # x[t - T] is step t: each chunk's product is indexed by the step's place in the chunk, not by the raw index
+    def f(wx, xs):
+        total = 0
+        for t in range(xs.shape[0]):
+            total = total + (xs[t - xs.shape[0]] @ wx).tanh().sum() * (t + 1)
+        return total
+
+    r = np.random.default_rng(11)
+    wx = gg.tensor(r.standard_normal((4, 64)), requires_grad=True)
+    xs = gg.tensor(r.standard_normal((40, 8, 4)))
+    got = gg.compile(f)(wx, xs)
+    got.backward()
+    compiled_grad = wx.grad.numpy().copy()
+    wx.grad = None
+    want = f(wx, xs)
+    want.backward()
+    np.testing.assert_allclose(got.item(), want.item(), rtol=1e-12)
+    np.testing.assert_allclose(compiled_grad, wx.grad.numpy(), rtol=1e-11, atol=1e-13)
