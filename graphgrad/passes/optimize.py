@@ -103,8 +103,8 @@ def _absorb_zero_sign_fix(n: Node, rw: _Rewriter) -> None:
     zeros positive, a matrix product never returns -0.0 (its sums start at +0.0, as BLAS's and NumPy's own
     loops do) and a sum is -0.0 only where every term is a zero, so both give the same bits, and the pass over
     the full-sized operand goes (relu's gradient, fed to a weight's gradient and a bias's, in every MLP). A
-    reshape, a transpose or a scatter into zeros passes the ``+ 0.0`` on to its own result (each of its elements
-    is an element of ``v``, a sum of them, or a +0.0), where a product can drop it."""
+    reshape, a transpose, an indexing or a scatter into zeros passes the ``+ 0.0`` on to its own result (each
+    of its elements is an element of ``v``, a sum of them, or a +0.0), where a product can drop it."""
     if n.op == "matmul":
         inputs = [_zero_sign_fix_of(x) or x for x in n.inputs]
         if inputs != n.inputs:
@@ -117,7 +117,8 @@ def _absorb_zero_sign_fix(n: Node, rw: _Rewriter) -> None:
     return None
 
 
-_absorb_zero_sign_fix.applies = frozenset({"matmul", "sum", "reshape", "permute", "index_add_zeros"}).__contains__
+_absorb_zero_sign_fix.applies = frozenset({"matmul", "sum", "reshape", "permute", "getitem",
+                                            "index_add_zeros"}).__contains__
 
 
 def _positive_test(n: Node, rw: _Rewriter) -> None:

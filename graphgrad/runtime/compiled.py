@@ -34,6 +34,7 @@ from ..ir.types import TensorType, dtype_name
 from ..passes.fusion import fuse_elementwise
 from ..passes.adjoint import generate_adjoint
 from ..passes.matmul_batching import batch_matmuls
+from ..passes.patch_chunking import chunk_patches
 from ..passes.optimize import optimize
 from ..passes.partition import partition, saved_bytes
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
@@ -482,7 +483,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         joint = generate_adjoint(pruned, seed=seed)
         stages["adjoint"] = joint
         lap("adjoint")
-        batched = batch_matmuls(joint)
+        batched = chunk_patches(batch_matmuls(joint))
         stages["batched"] = batched
         lap("batch")
         optimized = optimize(batched)
@@ -493,7 +494,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         lap("split")
     else:
         stages["adjoint"] = pruned
-        stages["batched"] = batched = batch_matmuls(pruned)
+        stages["batched"] = batched = chunk_patches(batch_matmuls(pruned))
         lap("batch")
         forward = optimize(batched)
         stages["optimized"] = forward
