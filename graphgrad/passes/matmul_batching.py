@@ -43,11 +43,10 @@ results agree with the unbatched graph to rounding. Products of integers are lef
 """
 from __future__ import annotations
 
-import heapq
-
 from ..ir.graph import Graph, Node, Value
 from ..ir.types import TensorType
 from ..ir.verify import cached_infer_type, verify
+from .builder import Builder
 from .prune import eliminate_dead_nodes
 
 #: operands of up to this many bytes each are joined by a copy (``concatenate``) to batch their products; larger
@@ -69,10 +68,10 @@ def batch_matmuls(graph: Graph) -> Graph:
     if not _has_candidates(graph):
         return graph  # nothing to batch: no copy, no second verification
     g = graph.copy()
-    builder = _Builder(g)
+    builder = Builder(g)
     builder.place(reorder=_batch_shared_operands(g, builder))
     eliminate_dead_nodes(g)
-    builder = _Builder(g)  # positions and readers of the graph as it is now
+    builder = Builder(g)  # positions and readers of the graph as it is now
     _join_sums(g, builder)
     builder.place(reorder=False)
     return verify(eliminate_dead_nodes(g))
@@ -96,82 +95,6 @@ def _has_candidates(graph: Graph) -> bool:
     return False
 
 
-class _Builder:
-    """Makes the new nodes, each at the position of the node it is made for (placed by ``place``)."""
-
-    def __init__(self, graph: Graph):
-        self.graph = graph
-        self.position = {n.output: i for i, n in enumerate(graph.nodes)}
-        self.before: dict[Node, list[Node]] = {}  # node -> new nodes to go just before it
-        self.outputs = set(graph.outputs)
-        self.uses: dict[Value, int] = {}
-        self.readers: dict[Value, list[Node]] = {}
-        uses, readers = self.uses, self.readers
-        for n in graph.nodes:
-            for x in n.inputs:
-                if x.__class__ is Value:
-                    found = readers.get(x)
-                    if found is None:  # not setdefault(x, []): no list made for every read
-                        readers[x] = [n]
-                        uses[x] = 1
-                    else:
-                        found.append(n)
-                        uses[x] += 1
-        self._made: dict = {}
-
-    def emit(self, at: Node, op: str, inputs: list, attrs: dict) -> Value:
-        """``op(*inputs, **attrs)`` as a new node placed before ``at``; an identical node made for the same ``at`` is
-        reused (CSE merges the others: the first stays, and it comes first in the graph)."""
-        key = (at, op, tuple(inputs), tuple(attrs.items()))
-        if key in self._made:
-            return self._made[key]
-        type = cached_infer_type(op, [x.type if x.__class__ is Value else x for x in inputs], attrs)
-        out = Value(type)
-        out.requires_grad = any(x.requires_grad for x in inputs if x.__class__ is Value)
-        out.node = Node(op, list(inputs), dict(attrs), out, at.loc, at.role)
-        self.before.setdefault(at, []).append(out.node)
-        self._made[key] = out
-        return out
-
-    def where(self, v: Value) -> int:
-        """The position of ``v``'s producer (inputs come first)."""
-        return self.position.get(v, -1)
-
-    def place(self, reorder: bool) -> None:
-        nodes = []
-        for n in self.graph.nodes:
-            nodes.extend(self.before.get(n, ()))
-            nodes.append(n)
-        self.graph.nodes = _topological(nodes) if reorder else nodes
-
-
-def _topological(nodes: list[Node]) -> list[Node]:
-    """``nodes`` in a topological order that keeps their given order wherever it is one (Kahn's algorithm,
-    always taking the earliest ready node)."""
-    index = {n: i for i, n in enumerate(nodes)}
-    producer = {n.output: n for n in nodes}
-    waiting = {}
-    readers: dict[Node, list[Node]] = {}
-    for n in nodes:
-        deps = {producer[x] for x in n.inputs if x.__class__ is Value and x in producer}
-        waiting[n] = len(deps)
-        for d in deps:
-            readers.setdefault(d, []).append(n)
-    ready = [index[n] for n in nodes if waiting[n] == 0]
-    heapq.heapify(ready)
-    out = []
-    while ready:
-        n = nodes[heapq.heappop(ready)]
-        out.append(n)
-        for r in readers.get(n, ()):
-            waiting[r] -= 1
-            if waiting[r] == 0:
-                heapq.heappush(ready, index[r])
-    if len(out) != len(nodes):  # the groups are independent by construction: a cycle is a bug here
-        raise AssertionError("batch_matmuls: the batched graph has a cycle")
-    return out
-
-
 # -- products that share their right operand ------------------------------------------------------------------------
 
 def _slice_of(v: Value):
@@ -191,7 +114,7 @@ def _slice_of(v: Value):
     return (x, axis, last % size) if -size <= last < size else None
 
 
-def _batch_shared_operands(g: Graph, b: _Builder) -> bool:
+def _batch_shared_operands(g: Graph, b: Builder) -> bool:
     """The first rewrite; whether nodes must be put in a new order."""
     groups: dict = {}
     for n in g.nodes:
@@ -213,7 +136,7 @@ def _batch_shared_operands(g: Graph, b: _Builder) -> bool:
     return moved
 
 
-def _batch_slices(b: _Builder, w: Value, members: list[Node]) -> list[Node]:
+def _batch_slices(b: Builder, w: Value, members: list[Node]) -> list[Node]:
     """Members whose left operands are ``x[t]`` for every ``t`` of one axis of one ``x``: one product of ``x``.
     Returns the other members."""
     by_source: dict = {}
@@ -259,7 +182,7 @@ def _chunk_bounds(count: int, item_bytes: int) -> list[tuple[int, int]]:
     return list(zip(bounds, bounds[1:]))
 
 
-def _batch_joined(g: Graph, b: _Builder, w: Value, members: list[Node]) -> bool:
+def _batch_joined(g: Graph, b: Builder, w: Value, members: list[Node]) -> bool:
     """Members whose left operands depend on no member's result: ``concatenate`` them, one product, slices."""
     member_outputs = {n.output for n in members}
     tainted: set[Value] = set()  # values computed from a member's result
@@ -284,7 +207,7 @@ def _batch_joined(g: Graph, b: _Builder, w: Value, members: list[Node]) -> bool:
     return True
 
 
-def _hoist_shared_addend(b: _Builder, first: Node, whole: Value, members: list[Node]) -> None:
+def _hoist_shared_addend(b: Builder, first: Node, whole: Value, members: list[Node]) -> None:
     """Every batched product plus one shared ``c`` (a bias), either ``p_k + c`` or ``(p_k + m_k) + c``, where ``c``
     is computed before the batched product: ``c`` is added once to the whole product (``(p_k + c) + m_k``; this
     changes the order of the two additions, so results agree to rounding)."""
@@ -335,7 +258,7 @@ def _add_type(a: TensorType, c: TensorType):
         return None
 
 
-def _join_rows(b: _Builder, at: Node, values: list[Value]) -> Value:
+def _join_rows(b: Builder, at: Node, values: list[Value]) -> Value:
     """``values`` (one shape) stacked and flattened to rows: ``(n * rows, last axis)`` for operands of two or more
     axes, ``(n, size)`` for vectors. ``x[0], ..., x[T-1]`` of an ``x`` of shape ``(T, ...)`` give ``x`` itself."""
     first = values[0].type
@@ -355,7 +278,7 @@ def _join_rows(b: _Builder, at: Node, values: list[Value]) -> Value:
 
 # -- sums of products and of column sums ----------------------------------------------------------------------------
 
-def _join_sums(g: Graph, b: _Builder) -> None:
+def _join_sums(g: Graph, b: Builder) -> None:
     absorbed: set[Node] = set()  # adds that belong to a larger sum
     for n in reversed(g.nodes):
         if n.op != "add" or n in absorbed or not _plain_add(n):
@@ -388,7 +311,7 @@ def _join_sums(g: Graph, b: _Builder) -> None:
         n.inputs = [total, values[-1]]
 
 
-def _in_chunks(b: _Builder, root: Node, terms: list[Value], join) -> tuple:
+def _in_chunks(b: Builder, root: Node, terms: list[Value], join) -> tuple:
     """The sum of ``terms`` as ``join`` makes it, a chunk of consecutive terms at a time (``JOIN_CHUNK_BYTES``),
     each chunk's join placed where its last term was computed and added to the chunks computed before it; the
     last addition, not yet made, is returned for ``root``'s place."""
@@ -419,7 +342,7 @@ def _plain_add(n: Node) -> bool:
     return a.__class__ is Value and c.__class__ is Value and a.type == c.type == n.output.type
 
 
-def _collect_terms(n: Node, b: _Builder, terms: list, absorbed: set) -> None:
+def _collect_terms(n: Node, b: Builder, terms: list, absorbed: set) -> None:
     """The terms of the sum ``n`` is the root of, left to right: through adds whose only reader is the sum (a loop,
     not recursion: a gradient accumulated over thousands of uses is a chain that deep)."""
     stack = list(reversed(n.inputs))
@@ -434,7 +357,7 @@ def _collect_terms(n: Node, b: _Builder, terms: list, absorbed: set) -> None:
             terms.append(x)
 
 
-def _is_product(t: Value, out: TensorType, b: _Builder) -> bool:
+def _is_product(t: Value, out: TensorType, b: Builder) -> bool:
     n = t.node
     if n is None or n.op != "matmul" or b.uses.get(t) != 1 or t in b.outputs or not out.is_floating:
         return False
@@ -443,7 +366,7 @@ def _is_product(t: Value, out: TensorType, b: _Builder) -> bool:
         and t.type == out
 
 
-def _is_column_sum(t: Value, out: TensorType, b: _Builder) -> bool:
+def _is_column_sum(t: Value, out: TensorType, b: Builder) -> bool:
     n = t.node
     if n is None or n.op != "sum" or b.uses.get(t) != 1 or t in b.outputs or not out.is_floating:
         return False
@@ -453,13 +376,13 @@ def _is_column_sum(t: Value, out: TensorType, b: _Builder) -> bool:
         and not n.attrs["keepdim"] and t.type == out
 
 
-def _in_order(b: _Builder, terms: list[Value]) -> list[Value]:
+def _in_order(b: Builder, terms: list[Value]) -> list[Value]:
     """Terms by their right operand's position, latest first: a backward computes the gradients of the forward's
     steps in reverse, so this is the order of the steps, shared by every sum over them."""
     return sorted(terms, key=lambda t: -b.where(t.node.inputs[-1]))
 
 
-def _joined_product(b: _Builder, at: Node, terms: list[Value]) -> tuple:
+def _joined_product(b: Builder, at: Node, terms: list[Value]) -> tuple:
     lefts = [t.node.inputs[0] for t in terms]
     rights = [t.node.inputs[1] for t in terms]
     transposed = [v.node.inputs[0] if v.node is not None and v.node.op == "permute" and v.node.attrs["dims"] == (1, 0)
@@ -471,7 +394,7 @@ def _joined_product(b: _Builder, at: Node, terms: list[Value]) -> tuple:
     return "matmul", [left, _join_rows(b, at, rights)], {}
 
 
-def _joined_column_sum(b: _Builder, at: Node, terms: list[Value]) -> tuple:
+def _joined_column_sum(b: Builder, at: Node, terms: list[Value]) -> tuple:
     rows = [t.node.inputs[0] for t in terms]
     joined = _join_rows(b, at, rows) if rows[0].type.ndim == 2 else b.emit(at, "concat", rows, {"dim": 0})
     return "sum", [joined], {"dim": (0,), "keepdim": False}

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from ..ir.graph import Graph, Node, Value
 from ..ir.verify import verify
-from .matmul_batching import _Builder
+from .builder import Builder
 from .prune import eliminate_dead_nodes
 
 #: patches larger than this are made a chunk of images at a time, each chunk about this large (at least one image)
@@ -44,7 +44,7 @@ def chunk_patches(graph: Graph, chunk_bytes: int | None = None) -> Graph:
     if not any(n.op in ("unfold2d_rows", "fold2d_rows") and _chunks(n, limit) for n in graph.nodes):
         return graph
     g = graph.copy()
-    b = _Builder(g)
+    b = Builder(g)
     changed = False
     for n in list(g.nodes):
         if n.op == "unfold2d_rows" and _chunks(n, limit):
@@ -70,16 +70,16 @@ def _chunks(n: Node, limit: int) -> list[tuple[int, int]]:
     return list(zip(bounds, bounds[1:]))
 
 
-def _only_reader(b: _Builder, v: Value) -> Node | None:
+def _only_reader(b: Builder, v: Value) -> Node | None:
     readers = b.readers.get(v, ())
     return readers[0] if len(readers) == 1 and v not in b.outputs else None
 
 
-def _rows(b: _Builder, at: Node, v: Value, start: int, stop: int) -> Value:
+def _rows(b: Builder, at: Node, v: Value, start: int, stop: int) -> Value:
     return b.emit(at, "getitem", [v], {"index": (("slice", start, stop, None),)})
 
 
-def _chunk_unfold(b: _Builder, unfold: Node, chunks: list) -> bool:
+def _chunk_unfold(b: Builder, unfold: Node, chunks: list) -> bool:
     """The products that read ``unfold``'s patches (through a reshape to ``(N, C*KH*KW, L)``), a chunk at a time."""
     x = unfold.inputs[0]
     changed = False
@@ -122,7 +122,7 @@ def _chunk_unfold(b: _Builder, unfold: Node, chunks: list) -> bool:
     return changed
 
 
-def _chunk_fold(b: _Builder, fold: Node, chunks: list) -> bool:
+def _chunk_fold(b: Builder, fold: Node, chunks: list) -> bool:
     """``fold2d_rows(reshape(filters.T @ g))``, the input's gradient, a chunk of the batch at a time."""
     r = fold.inputs[0].node
     if r is None or r.op != "reshape" or _only_reader(b, r.output) is not fold:
