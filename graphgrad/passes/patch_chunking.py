@@ -1,7 +1,8 @@
 """Patch chunking: a convolution's im2col a chunk of images at a time.
 
-``conv2d`` is a matrix product of the filters and the input's patches (``unfold2d_rows``, reshaped to
-``(N, C*KH*KW, L)``), and the weight's gradient the batch's sum of the output gradient times the patches again.
+``conv2d`` is a matrix product of the filters and the input's patches (``unfold2d_rows`` for stride 1, else
+``unfold2d`` and a transpose, reshaped to ``(N, C*KH*KW, L)``), and the weight's gradient the batch's sum of the
+output gradient times the patches again.
 The patches are ``KH*KW`` times the input: a LeNet's first convolution on 64 28x28 images unfolds 0.2 MiB into
 4.1 MiB, in the forward and again in the backward, where they are the step's peak. PyTorch's CPU convolution
 unfolds one image at a time. This pass does the same to the graph, for each product whose patches exceed
@@ -10,8 +11,8 @@ unfolds one image at a time. This pass does the same to the graph, for each prod
 - ``filters @ patches(x)`` becomes the join of ``filters @ patches(x[a:b])`` over chunks of the batch;
 - ``sum(g @ patches(x).T, 0)`` (the weight's gradient) becomes the sum over chunks of
   ``sum(g[a:b] @ patches(x[a:b]).T, 0)``;
-- ``fold2d_rows(filters.T @ g)`` (the input's gradient, whose product is as large as the patches) becomes the
-  join of ``fold2d_rows(filters.T @ g[a:b])``.
+- ``fold(filters.T @ g)`` (the input's gradient, whose product is as large as the patches) becomes the join of
+  ``fold(filters.T @ g[a:b])``.
 
 Each chunk's patches are made and freed before the next chunk's, so at most a chunk of them is alive. The products
 are the same per image; the weight's gradient adds the chunks' sums (results agree to rounding).
@@ -37,19 +38,23 @@ from .prune import eliminate_dead_nodes
 PATCH_CHUNK_BYTES = 1 << 20
 
 
+_UNFOLDS = ("unfold2d_rows", "unfold2d")  # stride 1 (whole output rows), any stride
+_FOLDS = ("fold2d_rows", "fold2d")  # their adjoints
+
+
 def chunk_patches(graph: Graph, chunk_bytes: int | None = None) -> Graph:
     """Convolution products over chunks of the batch (see the module docstring); returns a verified copy
     (``graph`` itself when no product's patches exceed ``chunk_bytes``, by default ``PATCH_CHUNK_BYTES``)."""
     limit = PATCH_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
-    if not any(n.op in ("unfold2d_rows", "fold2d_rows") and _chunks(n, limit) for n in graph.nodes):
+    if not any((n.op in _UNFOLDS or n.op in _FOLDS) and _chunks(n, limit) for n in graph.nodes):
         return graph
     g = graph.copy()
     b = Builder(g)
     changed = False
     for n in list(g.nodes):
-        if n.op == "unfold2d_rows" and _chunks(n, limit):
+        if n.op in _UNFOLDS and _chunks(n, limit):
             changed |= _chunk_unfold(b, n, _chunks(n, limit))
-        elif n.op == "fold2d_rows" and _chunks(n, limit):
+        elif n.op in _FOLDS and _chunks(n, limit):
             changed |= _chunk_fold(b, n, _chunks(n, limit))
     if not changed:
         return graph
@@ -58,9 +63,9 @@ def chunk_patches(graph: Graph, chunk_bytes: int | None = None) -> Graph:
 
 
 def _chunks(n: Node, limit: int) -> list[tuple[int, int]]:
-    """Chunks ``(start, stop)`` of the batch for the patches ``n`` makes (``unfold2d_rows``) or reads
-    (``fold2d_rows``); empty when they fit in ``limit`` bytes."""
-    patches = n.output.type if n.op == "unfold2d_rows" else n.inputs[0].type
+    """Chunks ``(start, stop)`` of the batch for the patches ``n`` makes (an unfold) or reads (a fold); empty
+    when they fit in ``limit`` bytes."""
+    patches = n.output.type if n.op in _UNFOLDS else n.inputs[0].type
     batch = patches.shape[0]
     if patches.nbytes <= limit or batch < 2:
         return []
@@ -79,18 +84,36 @@ def _rows(b: Builder, at: Node, v: Value, start: int, stop: int) -> Value:
     return b.emit(at, "getitem", [v], {"index": (("slice", start, stop, None),)})
 
 
+def _keeps_batch(n: Node) -> bool:
+    """A transpose that leaves the batch axis first (a strided convolution's patches to (N, C, KH, KW, OH, OW))."""
+    return n.op == "permute" and n.attrs["dims"][0] == 0
+
+
+def _replay(b: Builder, at: Node, chain: list[Node], v: Value, start: int, stop: int) -> Value:
+    """``chain``'s ops (one input each, the batch axis first throughout) applied to ``v``, a chunk of the batch."""
+    for n in chain:
+        attrs = dict(n.attrs)
+        if n.op == "reshape":
+            attrs["shape"] = (stop - start,) + tuple(attrs["shape"][1:])
+        v = b.emit(at, n.op, [v], attrs)
+    return v
+
+
 def _chunk_unfold(b: Builder, unfold: Node, chunks: list) -> bool:
-    """The products that read ``unfold``'s patches (through a reshape to ``(N, C*KH*KW, L)``), a chunk at a time."""
+    """The products that read ``unfold``'s patches (through transposes that keep the batch first, then a reshape
+    to ``(N, C*KH*KW, L)``), a chunk at a time."""
     x = unfold.inputs[0]
+    chain = [unfold]
+    while (reader := _only_reader(b, chain[-1].output)) is not None and _keeps_batch(reader):
+        chain.append(reader)
     changed = False
-    for r in list(b.readers.get(unfold.output, ())):
-        if r.op != "reshape" or len(r.output.type.shape) != 3 or r.output in b.outputs:
-            continue
+    for r in list(b.readers.get(chain[-1].output, ())):
         shape = r.output.type.shape
+        if r.op != "reshape" or len(shape) != 3 or shape[0] != x.type.shape[0] or r.output in b.outputs:
+            continue
 
         def patches(at: Node, start: int, stop: int) -> Value:
-            part = b.emit(at, "unfold2d_rows", [_rows(b, at, x, start, stop)], dict(unfold.attrs))
-            return b.emit(at, "reshape", [part], {"shape": (stop - start,) + shape[1:]})
+            return _replay(b, at, chain + [r], _rows(b, at, x, start, stop), start, stop)
 
         for m in list(b.readers.get(r.output, ())):
             if m.op == "matmul" and m.inputs[1] is r.output and m.inputs[0].type.ndim == 2:
@@ -123,9 +146,15 @@ def _chunk_unfold(b: Builder, unfold: Node, chunks: list) -> bool:
 
 
 def _chunk_fold(b: Builder, fold: Node, chunks: list) -> bool:
-    """``fold2d_rows(reshape(filters.T @ g))``, the input's gradient, a chunk of the batch at a time."""
-    r = fold.inputs[0].node
-    if r is None or r.op != "reshape" or _only_reader(b, r.output) is not fold:
+    """``fold(reshape(filters.T @ g))`` (through transposes that keep the batch first), the input's gradient, a
+    chunk of the batch at a time."""
+    chain = [fold]
+    node = fold.inputs[0].node
+    while node is not None and _keeps_batch(node) and _only_reader(b, node.output) is chain[-1]:
+        chain.append(node)
+        node = node.inputs[0].node
+    r = node
+    if r is None or r.op != "reshape" or _only_reader(b, r.output) is not chain[-1]:
         return False
     m = r.inputs[0].node
     if m is None or m.op != "matmul" or _only_reader(b, m.output) is not r or m.inputs[0].type.ndim != 2:
@@ -133,10 +162,8 @@ def _chunk_fold(b: Builder, fold: Node, chunks: list) -> bool:
     f, g = m.inputs
     if g.type.ndim != 3 or g.type.shape[0] != fold.output.type.shape[0]:
         return False
-    parts = []
-    for a, z in chunks:
-        product = b.emit(fold, "matmul", [f, _rows(b, fold, g, a, z)], {})
-        patches = b.emit(fold, "reshape", [product], {"shape": (z - a,) + tuple(r.output.type.shape[1:])})
-        parts.append(b.emit(fold, "fold2d_rows", [patches], dict(fold.attrs)))
+    chain = [r] + chain[:0:-1] + [fold]  # in the order they apply: the reshape, the transposes, the fold
+    parts = [_replay(b, fold, chain, b.emit(fold, "matmul", [f, _rows(b, fold, g, a, z)], {}), a, z)
+             for a, z in chunks]
     fold.op, fold.inputs, fold.attrs = "concat", parts, {"dim": 0}
     return True

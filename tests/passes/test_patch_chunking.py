@@ -14,8 +14,8 @@ from graphgrad.passes.patch_chunking import chunk_patches
 from graphgrad.utils.gradcheck import gradcheck, numerical_jacobian
 
 
-def net(w1, b1, w2, x, padding=1, dilation=1):
-    h = F.conv2d(x, w1, b1, padding=padding, dilation=dilation).relu()
+def net(w1, b1, w2, x, padding=1, dilation=1, stride=1):
+    h = F.conv2d(x, w1, b1, padding=padding, dilation=dilation, stride=stride).relu()
     return (F.conv2d(h, w2, padding=1) ** 2).mean()
 
 
@@ -61,13 +61,19 @@ def test_small_patches_are_left_alone():
     assert chunk_patches(adjoint) is adjoint  # 7 images: 60 KiB of patches, under PATCH_CHUNK_BYTES
 
 
-@pytest.mark.parametrize("padding,dilation", [(1, 1), (0, 2), (2, 1)])
+# stride 1 unfolds whole rows (unfold2d_rows); a stride unfolds windows (unfold2d) and transposes them
+@pytest.mark.parametrize("padding,dilation,stride", [(1, 1, 1), (0, 2, 1), (2, 1, 1), (1, 1, 2), (1, (1, 2), (2, 1))])
 @pytest.mark.parametrize("x_grad", [True, False])
-def test_chunked_convolution_gradients_equal_eager_ones_in_float64(padding, dilation, x_grad, monkeypatch):
+def test_chunked_convolution_gradients_equal_eager_ones_in_float64(padding, dilation, stride, x_grad, monkeypatch):
     monkeypatch.setattr(patch_chunking, "PATCH_CHUNK_BYTES", 4096)
     values = arrays(seed=1)
-    compiled = grads(gg.compile(net), values, x_grad, padding=padding, dilation=dilation)
-    eager = grads(net, values, x_grad, padding=padding, dilation=dilation)
+    kw = dict(padding=padding, dilation=dilation, stride=stride)
+    compiled = gg.compile(lambda w1, b1, w2, x: net(w1, b1, w2, x, **kw))
+    leaves = [gg.tensor(a, requires_grad=i < 3 or x_grad) for i, a in enumerate(values)]
+    batched = compiled.graph(*leaves, stage="batched")
+    assert max(n.inputs[0].type.shape[0] for n in batched.nodes if "fold2d" in n.op) < 7  # no unfold of all 7
+    compiled = grads(compiled, values, x_grad)
+    eager = grads(net, values, x_grad, **kw)
     assert len(compiled) == len(eager) == 3 + x_grad
     for c, e in zip(compiled, eager):
         np.testing.assert_allclose(c, e, rtol=1e-12, atol=1e-14)
