@@ -119,7 +119,7 @@ def _cupy_names(src):
 KNOWN_CUPY_NAMES = {"ElementwiseKernel", "float32", "float64", "int64", "bool_", "tanh", "exp", "log", "sum",
                     "maximum", "where", "asarray", "array", "full", "full_like", "zeros", "ones", "dtype",
                     "logaddexp", "result_type", "sqrt", "matmul", "broadcast_to", "pad", "lib", "lib.stride_tricks",
-                    "lib.stride_tricks.sliding_window_view"}
+                    "lib.stride_tricks.sliding_window_view", "lib.stride_tricks.as_strided", "concatenate"}
 
 
 def _cupy_module():
@@ -314,3 +314,17 @@ def test_values_named_like_cpp_alternative_tokens_are_renamed():
     src = gg.compile(f).source(gg.tensor(np.ones(3), requires_grad=True), backend="cupy")
     assert "'float64 xor'" not in src and "'float64 xor_'" in src
     assert "double blockIdx " not in src and "double blockIdx_ = " in src
+
+
+def test_cupy_source_of_a_convolution_in_chunks(monkeypatch):
+    # patch chunking (passes/patch_chunking.py) slices the batch, unfolds each slice and joins the products
+    import graphgrad.passes.patch_chunking as patch_chunking
+
+    monkeypatch.setattr(patch_chunking, "PATCH_CHUNK_BYTES", 1024)
+    a = (gg.tensor(np.ones((4, 2, 5, 5))), gg.tensor(np.ones((3, 2, 3, 3)), requires_grad=True))
+    src = gg.compile(cnn_loss).source(*a, backend="cupy")
+    compile(src, "<generated cupy>", "exec")
+    assert "cp.concatenate(" in src and src.count("_image = cp.zeros(") >= 4  # one padded image per chunk and pass
+    cupy = _cupy_module()
+    for name in _cupy_names(src):
+        assert name in KNOWN_CUPY_NAMES if cupy is None else _resolves(cupy, name), f"cupy has no {name}"
