@@ -30,6 +30,7 @@ are the same per image; the weight's gradient adds the chunks' sums (results agr
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node, Value
+from ..ir.registry import normalize_dims
 from ..ir.verify import verify
 from .builder import Builder
 from .prune import eliminate_dead_nodes
@@ -128,8 +129,9 @@ def _chunk_unfold(b: Builder, unfold: Node, chunks: list) -> bool:
                 if product is None or product.op != "matmul" or product.inputs[1] is not m.output:
                     continue
                 total = _only_reader(b, product.output)
-                if total is None or total.op != "sum" or tuple(total.attrs["dim"]) != (0,) or total.attrs["keepdim"]:
-                    continue
+                if total is None or total.op != "sum" or total.attrs["keepdim"] \
+                        or normalize_dims(total.attrs["dim"], product.output.type.ndim) != (0,):
+                    continue  # a sum over all axes (dim None) or others is not the batch's sum of products
                 g = product.inputs[0]
                 if g.type.ndim != 3 or g.type.shape[0] != shape[0]:
                     continue

@@ -117,3 +117,24 @@ def test_a_training_step_never_holds_the_whole_batch_of_patches():
     finally:
         tracemalloc.stop()
     assert peak < 0.75 * patches, (peak, patches)
+
+
+@pytest.mark.parametrize("dim, chunked", [("None", False), ("(-3,)", True), ("(0,)", True), ("(0, 1)", False)])
+def test_only_the_batch_s_sum_of_products_is_taken_apart(dim, chunked):
+    # sum(g @ patches.T) over the batch axis, however written, is the weight's gradient; a sum over all axes (dim
+    # None once crashed the pass) or over more than the batch is left as it is
+    from graphgrad.ir.parser import parse_graph
+    out_type = {"None": "f64[]", "(-3,)": "f64[2,9]", "(0,)": "f64[2,9]", "(0, 1)": "f64[9]"}[dim]
+    g = parse_graph(f"""graph f(%x: f64[4,1,6,6], %g: f64[4,2,24]) {{
+      %u: f64[4,1,3,3,24] = unfold2d_rows(%x, kernel=(3, 3), padding=(0, 0), dilation=(1, 1), size=(6, 6))
+      %r: f64[4,9,24] = reshape(%u, shape=(4, 9, 24))
+      %p: f64[4,24,9] = permute(%r, dims=(0, 2, 1))
+      %m: f64[4,2,9] = matmul(%g, %p)
+      %s: {out_type} = sum(%m, dim={dim}, keepdim=False)
+      return %s
+    }}""")
+    after = chunk_patches(g, chunk_bytes=2 * 9 * 24 * 8)
+    assert [n.op for n in after.nodes].count("unfold2d_rows") == (2 if chunked else 1)
+    r = np.random.default_rng(4)
+    feed = [gg.tensor(r.standard_normal((4, 1, 6, 6))), gg.tensor(r.standard_normal((4, 2, 24)))]
+    np.testing.assert_allclose(interpret(after, feed)[0].numpy(), interpret(g, feed)[0].numpy(), rtol=1e-12)
