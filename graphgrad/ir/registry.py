@@ -57,6 +57,11 @@ class OpDef:
     #: backward that saved a tensor only for such an op need not refuse an in-place change of it, as eager, which
     #: keeps only the type, does not
     shape_only: bool = False
+    #: how the op treats the sign of a zero, for the compiler's ``+ 0.0`` (relu's gradient turning -0.0 into
+    #: PyTorch's +0.0): "positive": never a -0.0 result, so a ``+ 0.0`` on an operand changes nothing
+    #: (``matmul``: its sums start at +0.0); "through": each result element is an element of the first operand, a
+    #: sum of them or a +0.0, so ``op(v + 0.0)`` is ``op(v) + 0.0`` (views, ``sum``, a scatter into zeros); "" : neither
+    zero_signs: str = ""
 
 
 OPS: dict[str, OpDef] = {}
@@ -67,7 +72,7 @@ ERRORS: dict[str, Callable] = {}
 
 def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False, memory: str = "",
           recompute: str = "", ufunc: str = "", view: bool = False, stops_gradient: bool = False,
-          torch_name: str | Callable = "", shape_only: bool = False):
+          torch_name: str | Callable = "", shape_only: bool = False, zero_signs: str = ""):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
@@ -77,10 +82,12 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
             raise ValueError(f"primitive {name!r}: memory={memory!r}, recompute={recompute!r}")
         if view and memory != "view":
             raise ValueError(f"primitive {name!r}: view=True needs memory='view'")
+        if zero_signs not in ("", "positive", "through"):
+            raise ValueError(f"primitive {name!r}: zero_signs={zero_signs!r}")
         if ufunc and not (elementwise and ufunc.endswith(")")):
             raise ValueError(f"primitive {name!r}: ufunc={ufunc!r} must be a call template of an elementwise op")
         OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view, stops_gradient,
-                          torch_name, shape_only)
+                          torch_name, shape_only, zero_signs)
         return infer
 
     return register

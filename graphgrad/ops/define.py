@@ -29,7 +29,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               numpy_fn: Callable | None = None, numpy_impl: Callable | None = None, rows=None,
               batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None,
               memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False,
-              stops_gradient: bool = False, torch_name: str | Callable = "", shape_only: bool = False) -> Callable:
+              stops_gradient: bool = False, torch_name: str | Callable = "", shape_only: bool = False,
+              zero_signs: str = "") -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -58,9 +59,11 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     torch_name: PyTorch's name for its backward node where it is not the name in CamelCase + Backward0
         (``"MmBackward0"``), or ``(attrs, in_types) -> name``
     shape_only: the result reads its operands' shapes and dtypes, never their values (``full_like``)
+    zero_signs: "positive" (never a -0.0 result: ``matmul``) or "through" (each result element an element of the
+        first operand, a sum of them or +0.0: views, ``sum``), for the compiler's ``+ 0.0``; see ``ir.registry.OpDef``
     """
     defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view, stops_gradient,
-          torch_name, shape_only)(infer)
+          torch_name, shape_only, zero_signs)(infer)
     if nondiff:
         defnondiff(name)
     elif joint_vjp is not None:

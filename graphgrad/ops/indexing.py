@@ -249,7 +249,7 @@ def _getitem_torch_name(attrs, in_types) -> str:
     return name
 
 
-primitive("getitem", memory="view", view=True, batch=_getitem_batch, torch_name=_getitem_torch_name,
+primitive("getitem", memory="view", view=True, zero_signs="through", batch=_getitem_batch, torch_name=_getitem_torch_name,
           attrs=("index",), doc="basic and integer-array indexing; index is an encoded tuple",
           rows=_getitem_rows,
           infer=lambda inputs, index: TensorType(_index_shape(inputs[0].shape, index), inputs[0].dtype),
@@ -275,7 +275,7 @@ def _index_add_zeros_batch(op, args, bdims, index, shape):
     return bind("index_add_zeros", g, index=(_FULL,) + tuple(index), shape=(size,) + tuple(shape)), 0
 
 
-primitive("index_add_zeros", memory="fresh", batch=_index_add_zeros_batch, attrs=("index", "shape"),
+primitive("index_add_zeros", memory="fresh", zero_signs="through", batch=_index_add_zeros_batch, attrs=("index", "shape"),
           torch_name="IndexPutBackward0",
           doc="zeros of shape with the input scattered (added) at index: the adjoint of getitem",
           infer=lambda inputs, index, shape: TensorType(tuple(shape), inputs[0].dtype),

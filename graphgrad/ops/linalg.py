@@ -144,7 +144,7 @@ def _matmul_torch_name(attrs, in_types) -> str:
     return {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0"}.get(dims, "MatmulBackward0")
 
 
-matmul = primitive("matmul", memory="fresh", batch=_matmul_batch, infer=_matmul_type, vjp=(_matmul_lhs, _matmul_rhs), rows=_matmul_rows,
+matmul = primitive("matmul", memory="fresh", zero_signs="positive", batch=_matmul_batch, infer=_matmul_type, vjp=(_matmul_lhs, _matmul_rhs), rows=_matmul_rows,
                    torch_name=_matmul_torch_name,
                    doc="matrix product with NumPy/PyTorch batching rules (the @ operator)",
                    expr=lambda a, xp, out: [f"{a[0]} @ {a[1]}"],

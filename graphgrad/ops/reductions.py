@@ -108,7 +108,7 @@ def _dim_given(name: str):
     return lambda attrs, in_types: f"{name}Backward{int(attrs.get('dim') is not None)}"
 
 
-primitive("sum", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
+primitive("sum", memory="fresh", zero_signs="through", batch=reduction, attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
           torch_name=_dim_given("Sum"),
           infer=lambda inputs, dim, keepdim: reduction_type(
               inputs, dim, keepdim, "int64" if inputs[0].dtype in ("bool", "int64") else None),

@@ -81,7 +81,7 @@ def _reshape_batch(op, args, bdims, shape):
     return bind("reshape", x, shape=(x.shape[0],) + tuple(shape)), 0
 
 
-primitive("reshape", memory="view", view=True, batch=_reshape_batch, torch_name="ViewBackward0",
+primitive("reshape", memory="view", view=True, zero_signs="through", batch=_reshape_batch, torch_name="ViewBackward0",
           attrs=("shape",), infer=_reshape_type, doc="same elements, new shape (row-major)",
           rows=_reshape_rows,
           vjp=(lambda g, out, x, *, shape: g.reshape(x.shape),),
@@ -129,7 +129,7 @@ def _permute_batch(op, args, bdims, **attrs):
     return bind("permute", x, dims=(0,) + tuple(d + 1 for d in attrs["dims"])), 0
 
 
-primitive("permute", memory="view", view=True, batch=_permute_batch,
+primitive("permute", memory="view", view=True, zero_signs="through", batch=_permute_batch,
           attrs=("dims",), infer=_permute_type, doc="reorder the axes", rows=_permute_rows,
           vjp=(lambda g, out, x, *, dims: g.permute(_inverse(dims)),),
           expr=lambda a, xp, out, dims: (

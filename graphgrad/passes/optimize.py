@@ -99,13 +99,13 @@ def _zero_sign_fix_of(x) -> Value | None:
 
 
 def _absorb_zero_sign_fix(n: Node, rw: _Rewriter) -> None:
-    """``(v + 0.0) @ w`` -> ``v @ w`` and ``sum(v + 0.0)`` -> ``sum(v) + 0.0``: the ``+ 0.0`` only makes
-    zeros positive, a matrix product never returns -0.0 (its sums start at +0.0, as BLAS's and NumPy's own
-    loops do) and a sum is -0.0 only where every term is a zero, so both give the same bits, and the pass over
-    the full-sized operand goes (relu's gradient, fed to a weight's gradient and a bias's, in every MLP). A
-    reshape, a transpose, an indexing or a scatter into zeros passes the ``+ 0.0`` on to its own result (each
-    of its elements is an element of ``v``, a sum of them, or a +0.0), where a product can drop it."""
-    if n.op == "matmul":
+    """``(v + 0.0) @ w`` -> ``v @ w`` and ``sum(v + 0.0)`` -> ``sum(v) + 0.0``, as each op declares
+    (``zero_signs``): the ``+ 0.0`` only makes zeros positive, a matrix product never returns -0.0 (its sums
+    start at +0.0, as BLAS's and NumPy's own loops do) and a sum is -0.0 only where every term is a zero, so
+    both give the same bits, and the pass over the full-sized operand goes (relu's gradient, fed to a weight's
+    gradient and a bias's, in every MLP). A view or a scatter into zeros passes the ``+ 0.0`` on to its own
+    result in the same way, where a product can drop it."""
+    if OPS[n.op].zero_signs == "positive":
         inputs = [_zero_sign_fix_of(x) or x for x in n.inputs]
         if inputs != n.inputs:
             n.inputs = inputs
@@ -117,8 +117,12 @@ def _absorb_zero_sign_fix(n: Node, rw: _Rewriter) -> None:
     return None
 
 
-_absorb_zero_sign_fix.applies = frozenset({"matmul", "sum", "reshape", "permute", "getitem",
-                                            "index_add_zeros"}).__contains__
+def _declares_zero_signs(op: str) -> bool:
+    opdef = OPS.get(op)
+    return opdef is not None and opdef.zero_signs != ""
+
+
+_absorb_zero_sign_fix.applies = _declares_zero_signs
 
 
 def _positive_test(n: Node, rw: _Rewriter) -> None:

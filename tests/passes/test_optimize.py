@@ -321,3 +321,14 @@ def test_positive_zero_fix_of_a_convolution_gradient_reaches_its_products():
     for c, e in zip(grads(gg.compile(net)), grads(net)):
         np.testing.assert_allclose(c, e, rtol=1e-13, atol=1e-15)
         assert (np.signbit(c) == np.signbit(e))[c == 0].all()
+
+
+def test_the_zero_sign_rule_reads_what_each_op_declares():
+    # which ops let the + 0.0 through or drop it is declared with the op (ops/*.py, zero_signs=), not in the pass
+    from graphgrad.ir.registry import OPS
+    declared = {name: op.zero_signs for name, op in OPS.items() if op.zero_signs}
+    assert declared == {"matmul": "positive", "sum": "through", "reshape": "through", "permute": "through",
+                        "getitem": "through", "index_add_zeros": "through"}
+    with pytest.raises(ValueError, match="zero_signs"):
+        from graphgrad.ir.registry import defop
+        defop("no_such_op_zero_signs", zero_signs="sometimes")(lambda inputs: inputs[0])
