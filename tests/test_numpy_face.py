@@ -1,4 +1,6 @@
 """graphgrad.numpy: existing NumPy code differentiates by changing its import."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -421,3 +423,16 @@ def test_numpy_code_under_a_transform_keeps_numpys_index_layout_while_tensors_ke
     t = gg.tensor(x)
     assert tuple(t[1, :, [0, 1]].shape) == (4, 2)
     assert tuple(gg.compile(lambda a: a[1, :, [0, 1]])(t).shape) == (4, 2)
+
+
+def test_row_stack_is_vstack_on_arrays_whatever_numpy_is_installed():
+    # NumPy 2.0 deprecated row_stack and 2.5 removed it: importing graphgrad failed on 2.5
+    a, b = np.arange(3.0), np.ones(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        stacked = gnp.row_stack([a, b])
+    assert isinstance(stacked, np.ndarray)
+    np.testing.assert_array_equal(stacked, np.vstack([a, b]))
+    x = gg.tensor(a, requires_grad=True)
+    gnp.row_stack([x, x * 2.0]).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 3.0))

@@ -798,7 +798,8 @@ export(moveaxis, "moveaxis", tensor=("moveaxis", "movedim"), gg=("moveaxis", "mo
 export(rollaxis, "rollaxis", numpy="rollaxis")
 for _n in (1, 2, 3):
     export(_at_least_fn(_n), f"atleast_{_n}d", gg=f"atleast_{_n}d", numpy=f"atleast_{_n}d")
-export(vstack, "vstack", gg=("vstack", "row_stack"), numpy=("vstack", "row_stack"))
+# NumPy 2.5 removed row_stack (deprecated since 2.0): on arrays it is vstack, whatever NumPy is installed
+export(vstack, "vstack", gg=("vstack", "row_stack"), numpy=("vstack", "row_stack"), numpy_impl=np.vstack)
 export(hstack, "hstack", gg="hstack", numpy="hstack")
 export(dstack, "dstack", gg="dstack", numpy="dstack")
 export(column_stack, "column_stack", gg="column_stack", numpy="column_stack")
