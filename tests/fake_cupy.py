@@ -135,6 +135,11 @@ class ndarray:
         return self._a.size
 
     @property
+    def flags(self):  # CuPy's flags: no writeable (device arrays always are)
+        f = self._a.flags
+        return types.SimpleNamespace(c_contiguous=f.c_contiguous, f_contiguous=f.f_contiguous, owndata=f.owndata)
+
+    @property
     def data(self):  # CuPy's MemoryPointer: .ptr is the device address
         return types.SimpleNamespace(ptr=self._a.__array_interface__["data"][0])
 

@@ -106,6 +106,14 @@ _new = object.__new__
 _ONES: dict = {}  # dtype -> a read-only 0-d array of 1: the seed of loss.backward() on a compiled call
 
 
+def _internal_overlap(data) -> bool:
+    """Whether elements of ``data`` share memory (an expanded view). NumPy makes such views read-only; CuPy's
+    arrays have no ``writeable`` flag, so there a zero stride over more than one element tells, as in PyTorch."""
+    if data.__class__ is np.ndarray:
+        return not data.flags.writeable
+    return any(stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape))
+
+
 def _one(dtype) -> np.ndarray:
     one = np.array(1, dtype)
     one.flags.writeable = False
@@ -711,7 +719,7 @@ class Tensor(TensorSurface, TensorBase):
         if result._data.shape != self._data.shape:
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                                f"{list(result._data.shape)}")
-        if not self._data.flags.writeable:
+        if _internal_overlap(self._data):
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                                "single memory location. Please clone() the tensor before performing the operation.")
         if result.grad_fn is not None:

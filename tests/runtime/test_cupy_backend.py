@@ -340,3 +340,14 @@ def test_a_0d_cpu_tensor_joins_a_cuda_op_and_gets_its_gradient_on_the_cpu(cupy_d
     np.testing.assert_allclose(x.grad.cpu().numpy(), np.cos(xs * 0.5) * 0.5 - 1.0, rtol=1e-12)
     with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
         x * gg.ones(3, dtype=gg.float64)  # a CPU tensor with elements is still refused
+
+
+def test_in_place_ops_on_the_device_refuse_an_expanded_view_and_write_a_plain_one(cupy_device):
+    # CuPy's arrays have no writeable flag: in-place ops on the device read overlap off the strides
+    base = gg.zeros(3, device="cuda")
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single"):
+        base.unsqueeze(0).expand(2, 3).add_(1.0)
+    np.testing.assert_array_equal(base.cpu().numpy(), np.zeros(3))
+    row = gg.zeros(2, 3, device="cuda")[1]
+    row.add_(gg.tensor([1.0, 2.0, 3.0], device="cuda"))
+    np.testing.assert_array_equal(row.cpu().numpy(), [1.0, 2.0, 3.0])
