@@ -4,6 +4,7 @@ from __future__ import annotations
 import builtins
 import operator
 import string
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -1270,6 +1271,21 @@ def _torch_cross(input: TensorBase, other: TensorBase, dim: int | None = None) -
     return cross(input, other, dim)
 
 
+def _numpy_crosses_2_vectors() -> bool:
+    """NumPy 2.0 deprecated cross products of 2-vectors and 2.5 removed them: ``graphgrad.numpy.cross`` does
+    what the installed NumPy does, on tensors as on arrays."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            np.cross(np.ones(2), np.ones(2))
+        except ValueError:
+            return False
+    return True
+
+
+_NUMPY_CROSSES_2_VECTORS = _numpy_crosses_2_vectors()
+
+
 def _numpy_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     a, b = tensor_operands(a, b, what="cross")
     if axis is not None:
@@ -1277,6 +1293,9 @@ def _numpy_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
     if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
         raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
+    if 2 in (a.shape[-1], b.shape[-1]) and not _NUMPY_CROSSES_2_VECTORS:
+        raise ValueError(f"Both input arrays must be (arrays of) 3-dimensional vectors, but they are "
+                         f"{a.shape[-1]} and {b.shape[-1]} dimensional instead.")
     if a.shape[-1] == 2 and b.shape[-1] == 2:  # NumPy's (deprecated) 2-vectors: the z component alone
         return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
     # a 2-vector beside a 3-vector has z = 0
