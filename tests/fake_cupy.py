@@ -267,6 +267,15 @@ def _namespace(np_module, real_module, prefix: str) -> dict:
     return out
 
 
+def _where(where):
+    """CuPy's ``where`` reads ``condition.astype('?')``: a Python bool as the condition is an AttributeError."""
+    def call(condition, x=None, y=None):
+        if (x is not None or y is not None) and type(condition) is not ndarray:
+            raise AttributeError(f"'{type(condition).__name__}' object has no attribute 'astype'")
+        return where(condition) if x is None and y is None else where(condition, x, y)
+    return functools.wraps(where)(call)
+
+
 class _Ufunc:
     def __init__(self, ufunc, call):
         self._ufunc, self._call = ufunc, call
@@ -400,6 +409,7 @@ def build():
     fake.__dict__.update(_namespace(np, real, ""))
     fake.ndarray = ndarray
     fake.asnumpy = asnumpy
+    fake.where = _where(fake.where)
     fake.ElementwiseKernel = ElementwiseKernel
     fake.get_default_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None,
                                                                  used_bytes=lambda: 0)

@@ -308,6 +308,11 @@ def where(cond: TensorBase, x: TensorBase | float = None, y: TensorBase | float 
     return bind("where", cond, x, y)
 
 
+def _device_condition(condition: str, xp: str) -> str:
+    # CuPy's where calls condition.astype: a Python bool (copy_ is where(True, src, self)) becomes an array
+    return condition if xp == "np" else f"{xp}.asarray({condition})"
+
+
 def _numpy_where(condition, x=None, y=None):
     """``numpy.where``: a condition of any dtype, read as truth values."""
     if isinstance(condition, TensorBase) and condition._type.dtype != "bool":
@@ -318,7 +323,8 @@ def _numpy_where(condition, x=None, y=None):
 
 
 primitive("where", batch=elementwise,
-          infer=_where_type, expr=lambda a, xp, out: [f"{xp}.where({a[0]}, {a[1]}, {a[2]})"],
+          infer=_where_type,
+          expr=lambda a, xp, out: [f"{xp}.where({_device_condition(a[0], xp)}, {a[1]}, {a[2]})"],
           vjp=(None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
           elementwise=True, doc="where(cond, x, y): x where cond else y, broadcasting all three",
           c_expr="({0} ? {1} : {2})",

@@ -351,3 +351,5 @@ def test_in_place_ops_on_the_device_refuse_an_expanded_view_and_write_a_plain_on
     row = gg.zeros(2, 3, device="cuda")[1]
     row.add_(gg.tensor([1.0, 2.0, 3.0], device="cuda"))
     np.testing.assert_array_equal(row.cpu().numpy(), [1.0, 2.0, 3.0])
+    row.copy_(gg.tensor([4.0, 5.0, 6.0], device="cuda"))  # where(True, src, self): CuPy's where wants an array
+    np.testing.assert_array_equal(row.cpu().numpy(), [4.0, 5.0, 6.0])
