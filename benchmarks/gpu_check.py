@@ -211,9 +211,13 @@ def main() -> int:
         else:
             extra = []
             if importlib.util.find_spec("dask") is None:  # not in the GPU machines' image; those tests need it
-                log("(Dask is not installed: its tests and the all-benchmarks smoke run are left out)")
-                extra = ["--ignore=tests/parallel/test_dask_gradients.py", "--deselect",
-                         "tests/test_benchmarks_smoke.py::test_every_benchmark_runs_in_quick_mode"]
+                log("(Dask is not installed: its tests, graphgrad.dask's examples and the all-benchmarks smoke run "
+                    "are left out)")
+                extra = ["--ignore=tests/parallel/test_dask_gradients.py"]
+                for test in ("tests/test_benchmarks_smoke.py::test_every_benchmark_runs_in_quick_mode",
+                             "tests/test_docstrings.py::test_the_public_api_has_examples",
+                             "tests/test_docstrings.py::test_docstring_examples[graphgrad.dask]"):
+                    extra += ["--deselect", test]
             code, lines = run(log, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "not gpu",
                                     *extra, "tests"], timeout=left() - 5)
             summary.append(f"rest of the test suite: {'passed' if code == 0 else 'FAILED'}"

@@ -24,6 +24,7 @@ import ctypes
 import functools
 import hashlib
 import importlib
+import importlib.machinery
 import inspect
 import os
 import shutil
@@ -404,6 +405,7 @@ def build():
         return None
     fake = types.ModuleType("cupy")
     fake.__file__ = __file__
+    fake.__spec__ = importlib.machinery.ModuleSpec("cupy", None, origin=__file__)  # find_spec("cupy") finds it
     fake.real = real
     fake.__version__ = f"{real.__version__} (fake, NumPy {np.__version__})"
     fake.__dict__.update(_namespace(np, real, ""))

@@ -5,7 +5,7 @@ The CPU (NumPy) always works; ``"cuda"`` is CuPy on an NVIDIA GPU, where CuPy is
 
 >>> import graphgrad as torch
 >>> device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
->>> torch.ones(2, device=device).device == device
+>>> torch.ones(2, device=device).device.type == device.type  # (a tensor's device has an index: cuda:0)
 True
 >>> torch.device("cuda", 0)
 device(type='cuda', index=0)

@@ -45,7 +45,9 @@ def test_the_device_idiom_of_every_tutorial_runs_on_the_cpu():
     model = torch.nn.Linear(3, 2).to(device)
     x = torch.randn(4, 3).to(device)
     y = model(x)
-    assert y.device == device and x.device == device and model.weight.device == device
+    # as in PyTorch, a tensor's device has an index (cuda:0), so it equals device("cuda") only in type
+    assert y.device.type == x.device.type == model.weight.device.type == device.type
+    assert y.device == torch.device(device.type, 0) if device.type == "cuda" else y.device == device
     assert torch.ones(2).device == torch.device("cpu") and torch.ones(2).device == "cpu"
     assert torch.ones(2, device=torch.device("cpu")).device.type == "cpu"
     assert x.to(torch.device("cpu"), torch.float64).dtype == torch.float64
