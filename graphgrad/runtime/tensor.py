@@ -170,9 +170,14 @@ _PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, 
 _UPDATE_PIECE = 1 << 16
 
 
-def _scaled_add(p: np.ndarray, g: np.ndarray, alpha: float) -> None:
-    """``p += alpha * g`` (same shapes and dtypes), a piece at a time when ``p`` is large."""
+def _scaled_add(p, g, alpha: float) -> None:
+    """``p += alpha * g`` (same shapes, dtypes and array module), a piece at a time when ``p`` is a large NumPy
+    array (on a GPU the pieces would cost a launch each)."""
     n = p.size
+    if p.__class__ is not np.ndarray:
+        xp = _xp(p)
+        xp.add(p, xp.multiply(g, alpha), out=p)
+        return
     if n <= _UPDATE_PIECE or not (p.flags.c_contiguous and g.flags.c_contiguous):
         np.add(p, np.multiply(g, alpha), out=p)
         return
@@ -757,14 +762,14 @@ class Tensor(TensorSurface, TensorBase):
         return self._inplace("add", other if alpha == 1 else other * alpha)
 
     def _plain_update(self, other) -> bool:
-        """Whether ``self.add_(other, alpha)`` is plain NumPy arithmetic: no autograd to record (grad mode off, or
-        neither requires grad), no view to keep in step with its base, no trace, same shape and dtype."""
-        return (other.__class__ is Tensor and self._data.__class__ is np.ndarray
-                and other._data.__class__ is np.ndarray and self._base is None and not _TRACES.stack
+        """Whether ``self.add_(other, alpha)`` is plain array arithmetic: no autograd to record (grad mode off, or
+        neither requires grad), no view to keep in step with its base, no trace, same device, shape and dtype."""
+        return (other.__class__ is Tensor and other._data.__class__ is self._data.__class__
+                and self._base is None and not _TRACES.stack
                 and not (is_grad_enabled() and (self._requires_grad or other._requires_grad))
                 and not (self._is_inference and not _grad_state.inference)
                 and other._data.shape == self._data.shape and other._data.dtype == self._data.dtype
-                and self._data.flags.writeable)
+                and not _internal_overlap(self._data))
     def sub_(self, other, alpha=1): return self._inplace("sub", other if alpha == 1 else other * alpha)
     def mul_(self, other): return self._inplace("mul", other)
     def div_(self, other): return self._inplace("div", other)
