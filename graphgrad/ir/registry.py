@@ -62,6 +62,9 @@ class OpDef:
     #: (``matmul``: its sums start at +0.0); "through": each result element is an element of the first operand, a
     #: sum of them or a +0.0, so ``op(v + 0.0)`` is ``op(v) + 0.0`` (views, ``sum``, a scatter into zeros); "" : neither
     zero_signs: str = ""
+    #: op(a + b) is op(a) + op(b), and op(a - b) is op(a) - op(b), for ``a`` and ``b`` of the operand's type, up to
+    #: rounding (``sum``, ``mean``): the compiler may reduce the terms of a large sum one by one
+    additive: bool = False
 
 
 OPS: dict[str, OpDef] = {}
@@ -72,7 +75,7 @@ ERRORS: dict[str, Callable] = {}
 
 def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False, memory: str = "",
           recompute: str = "", ufunc: str = "", view: bool = False, stops_gradient: bool = False,
-          torch_name: str | Callable = "", shape_only: bool = False, zero_signs: str = ""):
+          torch_name: str | Callable = "", shape_only: bool = False, zero_signs: str = "", additive: bool = False):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
@@ -87,7 +90,7 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
         if ufunc and not (elementwise and ufunc.endswith(")")):
             raise ValueError(f"primitive {name!r}: ufunc={ufunc!r} must be a call template of an elementwise op")
         OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view, stops_gradient,
-                          torch_name, shape_only, zero_signs)
+                          torch_name, shape_only, zero_signs, additive)
         return infer
 
     return register

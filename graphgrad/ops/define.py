@@ -30,7 +30,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None,
               memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False,
               stops_gradient: bool = False, torch_name: str | Callable = "", shape_only: bool = False,
-              zero_signs: str = "") -> Callable:
+              zero_signs: str = "", additive: bool = False) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -61,9 +61,11 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     shape_only: the result reads its operands' shapes and dtypes, never their values (``full_like``)
     zero_signs: "positive" (never a -0.0 result: ``matmul``) or "through" (each result element an element of the
         first operand, a sum of them or +0.0: views, ``sum``), for the compiler's ``+ 0.0``; see ``ir.registry.OpDef``
+    additive: op(a + b) = op(a) + op(b) up to rounding (``sum``, ``mean``): the compiler may reduce a large sum's
+        terms one by one (``passes.reduction_splitting``)
     """
     defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view, stops_gradient,
-          torch_name, shape_only, zero_signs)(infer)
+          torch_name, shape_only, zero_signs, additive)(infer)
     if nondiff:
         defnondiff(name)
     elif joint_vjp is not None:

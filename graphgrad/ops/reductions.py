@@ -108,7 +108,8 @@ def _dim_given(name: str):
     return lambda attrs, in_types: f"{name}Backward{int(attrs.get('dim') is not None)}"
 
 
-primitive("sum", memory="fresh", zero_signs="through", batch=reduction, attrs=("dim", "keepdim"), doc="sum over dim (None: all)",
+primitive("sum", memory="fresh", zero_signs="through", additive=True, batch=reduction, attrs=("dim", "keepdim"),
+          doc="sum over dim (None: all)",
           torch_name=_dim_given("Sum"),
           infer=lambda inputs, dim, keepdim: reduction_type(
               inputs, dim, keepdim, "int64" if inputs[0].dtype in ("bool", "int64") else None),
@@ -143,7 +144,8 @@ def _mean_expr(a, xp, out, dim, keepdim):
     return [f"{a[0]}.mean({axis_args(dim, keepdim)[2:]})"]
 
 
-primitive("mean", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="mean over dim (None: all)",
+primitive("mean", memory="fresh", additive=True, batch=reduction, attrs=("dim", "keepdim"),
+          doc="mean over dim (None: all)",
           torch_name=_dim_given("Mean"),
           infer=lambda inputs, dim, keepdim: reduction_type(inputs, dim, keepdim, float_dtype(inputs)),
           # scale before broadcasting: one scalar division instead of a full-size one
