@@ -38,6 +38,7 @@ from ..passes.patch_chunking import chunk_patches
 from ..passes.optimize import optimize
 from ..passes.partition import partition, saved_bytes
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
+from ..passes.reduction_splitting import split_reductions
 from ..tracer.tracer import _DICTS
 from ..tracer.tracer import MISSING as _MISSING
 from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_file, read_guarded, same_value, trace
@@ -483,7 +484,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         joint = generate_adjoint(pruned, seed=seed)
         stages["adjoint"] = joint
         lap("adjoint")
-        batched = chunk_patches(batch_matmuls(joint))
+        batched = split_reductions(chunk_patches(batch_matmuls(joint)))
         stages["batched"] = batched
         lap("batch")
         optimized = optimize(batched)
@@ -494,7 +495,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         lap("split")
     else:
         stages["adjoint"] = pruned
-        stages["batched"] = batched = chunk_patches(batch_matmuls(pruned))
+        stages["batched"] = batched = split_reductions(chunk_patches(batch_matmuls(pruned)))
         lap("batch")
         forward = optimize(batched)
         stages["optimized"] = forward
