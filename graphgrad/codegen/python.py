@@ -180,8 +180,10 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
 #: use: a ``del`` line costs more to compile than such an array is worth (a third of a chain's lines were
 #: ``del`` of 128-byte arrays, and compile() of the module was a third of the compile time) ... until the small
 #: ones left alive hold this much together: then one ``del`` frees them all. So a function holds at most this
-#: much more than with every ``del`` (the rnn workload's compiled step stays under its eager step's peak).
-HELD_BYTES = 16 * 1024
+#: much more than with every ``del``. Every dead array is deleted in the end either way, so the bound costs lines,
+#: not names: 4 KiB compiles a 10,000-op chain as fast as 16 KiB did (634 vs 636 ms) and the tiny_chain step
+#: peaks at 17.9 KiB instead of 23.7.
+HELD_BYTES = 4 * 1024
 _ARRAY_OBJECT_BYTES = 112  # sys.getsizeof of an empty ndarray: the header a small array costs besides its data
 
 

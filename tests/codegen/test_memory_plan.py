@@ -246,10 +246,10 @@ def test_small_dead_arrays_are_not_deleted_one_by_one_but_stay_bounded():
         return f
 
     x = gg.tensor(np.linspace(-1, 1, 16), requires_grad=True)
-    short = gg.compile(chain(20))
+    short = gg.compile(chain(8))
     assert "del " not in short.source(x)
     short(x).backward()
-    expected = gg.autograd.grad(chain(20)(x), x)[0].numpy()
+    expected = gg.autograd.grad(chain(8)(x), x)[0].numpy()
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-13)
     # 16 float64: 128 bytes and an array header each; a long chain's backward flushes them in groups
     per_array = 128 + python._ARRAY_OBJECT_BYTES
