@@ -366,6 +366,37 @@ def test_a_long_recurrence_keeps_no_join_of_every_step():
     assert peak < 2.2 * states, (peak, states)  # 3.3x before
 
 
+def test_a_chunk_s_states_are_joined_in_the_forward_and_saved_as_one_array():
+    # the weight gradient's join of a chunk's states (h_t.T @ g_t summed over the chunk) is made in the forward,
+    # right after the chunk's last state, and every later reader takes its rows of the join: the forward keeps one
+    # array per chunk for the backward, which no longer holds the separate states beside a copy of them
+    import tracemalloc
+
+    arrays = rnn_arrays(steps=40, batch=8, n_in=4, hidden=64, seed=10)
+    arrays[1] *= 0.3
+    f = gg.compile(rnn)
+    args = rnn_tensors(arrays)
+    joined = [n for n in f.graph(*args, stage="batched").nodes
+              if n.op == "concat" and all(x.node is not None and x.node.op == "tanh" for x in n.inputs[1:])]
+    assert len(joined) == 5 and all(n.role == "forward" for n in joined)
+    producers = {n.output.name: n.op for n in f.graph(*args, stage="optimized").nodes}
+    saved = [producers.get(v.name, "input") for v in f.graph(*args, stage="backward").inputs]
+    assert saved.count("concat") == 5  # each chunk's states, one array
+    assert saved.count("tanh") <= 1, saved  # the last state alone (the loss reads it), not 40 (views: rows of joins)
+    f(*args).backward()
+    for a in args[:3]:
+        a.grad = None
+    tracemalloc.start()
+    try:
+        f(*args).backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.7 * 40 * 8 * 64 * 8, peak  # 1.97x the states' bytes before, 1.48x now
+    for got, want in zip(grads_of(rnn, arrays, True), grads_of(rnn, arrays, False)):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+
+
 def test_steps_indexed_from_the_end_land_in_their_chunk():
     # x[t - T] is step t: each chunk's product is indexed by the step's place in the chunk, not by the raw index
     def f(wx, xs):
