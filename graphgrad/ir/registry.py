@@ -65,6 +65,9 @@ class OpDef:
     #: op(a + b) is op(a) + op(b), and op(a - b) is op(a) - op(b), for ``a`` and ``b`` of the operand's type, up to
     #: rounding (``sum``, ``mean``): the compiler may reduce the terms of a large sum one by one
     additive: bool = False
+    #: the result is its operands laid end to end along attribute ``dim`` (``concat``): generated code may compute
+    #: each operand straight into its place in the result instead of copying it there
+    joins: bool = False
 
 
 OPS: dict[str, OpDef] = {}
@@ -75,7 +78,8 @@ ERRORS: dict[str, Callable] = {}
 
 def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False, memory: str = "",
           recompute: str = "", ufunc: str = "", view: bool = False, stops_gradient: bool = False,
-          torch_name: str | Callable = "", shape_only: bool = False, zero_signs: str = "", additive: bool = False):
+          torch_name: str | Callable = "", shape_only: bool = False, zero_signs: str = "", additive: bool = False,
+          joins: bool = False):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
@@ -90,7 +94,7 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
         if ufunc and not (elementwise and ufunc.endswith(")")):
             raise ValueError(f"primitive {name!r}: ufunc={ufunc!r} must be a call template of an elementwise op")
         OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view, stops_gradient,
-                          torch_name, shape_only, zero_signs, additive)
+                          torch_name, shape_only, zero_signs, additive, joins)
         return infer
 
     return register

@@ -30,7 +30,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None,
               memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False,
               stops_gradient: bool = False, torch_name: str | Callable = "", shape_only: bool = False,
-              zero_signs: str = "", additive: bool = False) -> Callable:
+              zero_signs: str = "", additive: bool = False, joins: bool = False) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -63,9 +63,11 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
         first operand, a sum of them or +0.0: views, ``sum``), for the compiler's ``+ 0.0``; see ``ir.registry.OpDef``
     additive: op(a + b) = op(a) + op(b) up to rounding (``sum``, ``mean``): the compiler may reduce a large sum's
         terms one by one (``passes.reduction_splitting``)
+    joins: the result is the operands laid end to end along ``dim`` (``concat``): generated code may compute each
+        operand into its place in the result (``codegen.memory``)
     """
     defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view, stops_gradient,
-          torch_name, shape_only, zero_signs, additive)(infer)
+          torch_name, shape_only, zero_signs, additive, joins)(infer)
     if nondiff:
         defnondiff(name)
     elif joint_vjp is not None:

@@ -254,7 +254,8 @@ def _concat_batch(op, args, bdims, dim):
     return bind("concat", *[broadcast_batch(a, d, size) for a, d in zip(args, bdims)], dim=dim + 1), 0
 
 
-primitive("concat", memory="fresh", batch=_concat_batch, torch_name="CatBackward0", attrs=("dim",), infer=_concat_type, joint_vjp=_concat_vjp,
+primitive("concat", memory="fresh", joins=True, batch=_concat_batch, torch_name="CatBackward0", attrs=("dim",),
+          infer=_concat_type, joint_vjp=_concat_vjp,
           rows=RowRule(_concat_rows, additive=True),
           doc="join tensors along an existing axis",
           expr=lambda a, xp, out, dim: [f"{xp}.concatenate([{', '.join(a)}], axis={dim})"],
