@@ -12,6 +12,13 @@ view owns the buffer (``np.add(t3, b, out=t3)`` with ``t3 = t2.reshape(...)``). 
 
 A ``constant``, or a ``full_like`` (whose shape is fixed for the specialization), becomes a module-level array
 built once when it is not an output and only read by ops that make new arrays: nothing can then write into it.
+
+A join along the first axis (an op declaring ``joins``: ``concat``) whose operands are each one ufunc call's result
+made by this function (not an input nor an output) is allocated before the first of them
+(``t9 = np.empty((24, 64), dtype=np.float32)``), and each operand is computed into its rows (``g1 = t9[8:16]``,
+``np.multiply(a, b, out=g1)``): the operands and a copy of them are never alive at once (the rnn's chunks of
+states and of gradients, joined for a weight's gradient). An operand read after the join reads its rows, and
+neither the join nor its operands then receive another result.
 """
 from __future__ import annotations
 
@@ -50,9 +57,20 @@ def makes_new_array(op: str) -> bool:
 OWNING_VIEWS = ("reshape", "permute", "getitem")
 
 
-def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
-    """``(reuse, hoisted)``: for a node, the operand whose buffer receives its result; the nodes to build once
-    at module level. ``computes_in_own_dtype(node)`` says whether NumPy computes the node in its IR dtype."""
+class Joins:
+    """Joins computed in place: ``slots``, an operand's producer -> (the join, first row, end row); ``allocate``,
+    a producer -> the joins to allocate just before it (it is the first of their operands to be computed)."""
+
+    def __init__(self):
+        self.slots: dict[Node, tuple[Node, int, int]] = {}
+        self.allocate: dict[Node, list[Node]] = {}
+        self.joins: set[Node] = set()
+
+
+def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set, Joins]:
+    """``(reuse, hoisted, joins)``: for a node, the operand whose buffer receives its result; the nodes to build
+    once at module level; the joins whose operands are computed into their rows (``Joins``).
+    ``computes_in_own_dtype(node)`` says whether NumPy computes the node in its IR dtype."""
     # one pass over the nodes, with each op's declaration looked up once (it was a third of codegen's time)
     fresh_op: dict[str, bool] = {}
     ufunc_op: dict[str, bool] = {}
@@ -101,4 +119,36 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set]:
             if x.__class__ is Value and x in exclusive and last_use[x] == i and (x.type is out_type or x.type == out_type):
                 reuse[n] = x
                 break
-    return reuse, hoisted
+    return reuse, hoisted, _joins_in_place(nodes, reuse, last_use, outputs, inputs, computes_in_own_dtype)
+
+
+def _joins_in_place(nodes: list, reuse: dict, last_use: dict, outputs: set, inputs: set, computes_in_own_dtype) -> Joins:
+    joins = Joins()
+    position = None
+    for i, n in enumerate(nodes):
+        opdef = OPS.get(n.op)
+        if opdef is None or not opdef.joins or n.attrs.get("dim") != 0 or len(n.inputs) < 2:
+            continue
+        parts = n.inputs
+        first = parts[0]
+        if first.__class__ is not Value or not first.type.shape or first.type.dtype != n.output.type.dtype \
+                or len(set(parts)) != len(parts):
+            continue
+        if not all(x.__class__ is Value and x.type == first.type and x.node is not None
+                   and x not in outputs and x not in inputs and x.node not in joins.slots
+                   and ufunc_call(x.node.op) and computes_in_own_dtype(x.node) for x in parts):
+            continue
+        if position is None:
+            position = {m: k for k, m in enumerate(nodes)}
+        rows = first.type.shape[0]
+        for k, x in enumerate(parts):
+            joins.slots[x.node] = (n, k * rows, (k + 1) * rows)
+            reuse.pop(x.node, None)  # computed into its rows, not into a dying operand
+        joins.allocate.setdefault(min((x.node for x in parts), key=position.__getitem__), []).append(n)
+        joins.joins.add(n)
+    if joins.joins:
+        # an operand read after the join is a view of the join's buffer: neither may then take another result
+        shared = {j.output for j in joins.joins} | {m.output for m in joins.slots}
+        for m in [m for m, x in reuse.items() if x in shared]:
+            del reuse[m]
+    return joins

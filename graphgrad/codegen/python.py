@@ -159,7 +159,7 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
         lines += [f"    {_type_check(names[v], v, xp)}" for v in graph.inputs]
     promoted = _promoted(graph.nodes)
     # the top level only: a loop body reassigns its values
-    reuse, hoisted = plan(graph, lambda n: n not in promoted)
+    reuse, hoisted, joins = plan(graph, lambda n: n not in promoted)
     if constants is None:
         hoisted = set()
     texts: dict = {}
@@ -167,7 +167,7 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
     constants += [_hoisted_line(n, names, xp, texts) for n in graph.nodes if n in hoisted]
     release = {v for v in release if v.type.__class__ is TensorType}
     lines += _body_lines(graph, names, xp, "    ", [], top=True, texts=texts, check_types=check_types, reuse=reuse,
-                         hoisted=hoisted, promoted=promoted, release=release)
+                         hoisted=hoisted, promoted=promoted, release=release, joins=joins)
     outs = [names[v] for v in graph.outputs]
     if returns is not None:
         lines.append(f"    return {returns}")
@@ -269,12 +269,13 @@ def _operator_symbol(op: str) -> str:
 
 def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list, top: bool = False,
                 texts: dict | None = None, check_types: bool = False, reuse: dict | None = None,
-                hoisted=frozenset(), promoted=None, release=frozenset()) -> list[str]:
+                hoisted=frozenset(), promoted=None, release=frozenset(), joins=None) -> list[str]:
     """The statements of ``graph``'s nodes; at the top level, intermediates are deleted at their last use as the
     module says (inside a block they live on, as a loop body reassigns them). ``reuse``: node -> the dying
     operand whose buffer receives its result; ``hoisted``: constant nodes built at module level instead;
     ``promoted``: node -> the dtype NumPy computes it in where that is not its IR dtype (None: find it);
-    ``release``: inputs deleted at their last use too (see ``function_source``)."""
+    ``release``: inputs deleted at their last use too (see ``function_source``); ``joins``: the joins whose operands
+    are computed into their rows (``codegen.memory.Joins``)."""
     texts = {} if texts is None else texts
     reuse = reuse or {}
     nodes = graph.nodes
@@ -319,7 +320,20 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
         out = names[n.output]
         temps = None
         target = None
-        if op in BLOCKS:
+        if joins is not None and n in joins.allocate:  # joins whose first operand comes now: their buffers
+            for j in joins.allocate[n]:
+                t = j.output.type
+                append(f"{indent}{names[j.output]} = {xp}.empty({tuple(t.shape)}, dtype={xp}.{t.dtype})")
+        if joins is not None and n in joins.joins:  # its operands were computed into it
+            pass
+        elif joins is not None and n in joins.slots:  # computed into its rows of a join
+            j, start, stop = joins.slots[n]
+            args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
+            append(f"{indent}{out} = {names[j.output]}[{start}:{stop}]")
+            append(f"{indent}{into(op, args, xp, out)}{_source_comment(n, last_loc, texts)}")
+            if check_types:
+                append(f"{indent}{_type_check(out, n.output, xp)}")
+        elif op in BLOCKS:
             count = len(n.output.type.types)
             targets = [getters.get(n.output, {}).get(k) for k in range(count)]
             block = BLOCKS[op](n, targets, names, xp, emit)
@@ -376,7 +390,8 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
                 named = [names[x]]
             else:
                 named.append(names[x])
-            size = _small_bytes(x)
+            # (rows of a join are a view of it: held, they would hold the whole join)
+            size = 0 if joins is not None and x.node in joins.slots else _small_bytes(x)
             if size:
                 held += named
                 held_bytes += size

@@ -354,3 +354,39 @@ def test_small_saved_values_are_deleted_together_once_they_add_up():
     fn(x).backward()
     expected = gg.autograd.grad(chain(300)(x), x)[0].numpy()
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+
+
+def test_operands_of_a_join_are_computed_into_its_rows():
+    # cat([a * 2, b + 1]) allocates the join first and computes each operand into its rows: no concatenate copy;
+    # b + 1, read again after the join, is a view of the join's rows, and nothing may write into it (dying at
+    # (e * 3.0) it would otherwise receive that product, overwriting the join's rows that sin's gradient reads)
+    def f(a, b):
+        t, e = a * 2.0, b + 1.0
+        joined = gg.cat([t, e])
+        return joined.sin().sum() + (e * 3.0).sum()
+
+    rng = np.random.default_rng(4)
+    a, b = (gg.tensor(rng.standard_normal((3, 5)), requires_grad=True) for _ in range(2))
+    compiled = gg.compile(f)
+    src = compiled.source(a, b).split("def backward")[0]
+    assert "joined = np.empty((6, 5), dtype=np.float64)" in src and "concatenate" not in src, src
+    assert "    t = joined[0:3]\n    np.multiply(a, 2.0, out=t)" in src, src
+    assert "out=e)" not in src.split("np.add(b, 1.0, out=e)")[1], src
+    value = compiled(a, b)
+    value.backward()
+    ea, eb = (x.detach().clone().requires_grad_() for x in (a, b))
+    want = f(ea, eb)
+    want.backward()
+    np.testing.assert_allclose(value.item(), want.item(), rtol=1e-14)
+    np.testing.assert_allclose(a.grad.numpy(), ea.grad.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(b.grad.numpy(), eb.grad.numpy(), rtol=1e-13)
+
+
+def test_a_join_of_an_input_or_a_non_ufunc_result_is_copied_as_before():
+    def f(a, b):
+        return gg.cat([a, (b @ b.T)[:, :4] * 1.0 + b.sum()]).sum()  # a is the caller's: never written into
+
+    rng = np.random.default_rng(5)
+    a, b = gg.tensor(rng.standard_normal((4, 4))), gg.tensor(rng.standard_normal((4, 4)), requires_grad=True)
+    src = gg.compile(f).source(a, b)
+    assert "np.concatenate([a, " in src and "np.empty(" not in src
