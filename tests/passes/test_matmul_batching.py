@@ -1,6 +1,8 @@
 """Matrix-product batching (passes/matmul_batching.py): graphs before and after, and results that do not change
 (interpreted graphs with the pass and without it, compiled against eager gradients in float64, finite
 differences to first and second order)."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -47,6 +49,19 @@ def rnn_arrays(steps=5, batch=3, n_in=4, hidden=6, seed=0):
 
 def rnn_tensors(arrays):
     return [gg.tensor(a, requires_grad=i < 3) for i, a in enumerate(arrays)]
+
+
+def peak_of_a_later_step(f, args):
+    """The most memory (tracemalloc) a forward and backward of ``f`` hold, after a first one warmed every cache."""
+    f(*args).backward()
+    for a in args:
+        a.grad = None
+    tracemalloc.start()
+    try:
+        f(*args).backward()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 # -- before and after ------------------------------------------------------------------------------------------------
@@ -347,22 +362,10 @@ def test_a_long_recurrence_is_batched_a_chunk_of_steps_at_a_time():
 def test_a_long_recurrence_keeps_no_join_of_every_step():
     # one join of all 40 steps' states and one of their gradients (and the states themselves) were alive at once
     # at the end of the backward: over three times the states' bytes; in chunks, the states and a few chunks
-    import tracemalloc
-
     arrays = rnn_arrays(steps=40, batch=8, n_in=4, hidden=64, seed=10)
     arrays[1] *= 0.3
-    f = gg.compile(rnn)
-    args = rnn_tensors(arrays)
-    f(*args).backward()
     states = 40 * 8 * 64 * 8
-    for a in args[:3]:
-        a.grad = None
-    tracemalloc.start()
-    try:
-        f(*args).backward()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_of_a_later_step(gg.compile(rnn), rnn_tensors(arrays))
     assert peak < 2.2 * states, (peak, states)  # 3.3x before
 
 
@@ -370,8 +373,6 @@ def test_a_chunk_s_states_are_joined_in_the_forward_and_saved_as_one_array():
     # the weight gradient's join of a chunk's states (h_t.T @ g_t summed over the chunk) is made in the forward,
     # right after the chunk's last state, and every later reader takes its rows of the join: the forward keeps one
     # array per chunk for the backward, which no longer holds the separate states beside a copy of them
-    import tracemalloc
-
     arrays = rnn_arrays(steps=40, batch=8, n_in=4, hidden=64, seed=10)
     arrays[1] *= 0.3
     f = gg.compile(rnn)
@@ -383,15 +384,7 @@ def test_a_chunk_s_states_are_joined_in_the_forward_and_saved_as_one_array():
     saved = [producers.get(v.name, "input") for v in f.graph(*args, stage="backward").inputs]
     assert saved.count("concat") == 5  # each chunk's states, one array
     assert saved.count("tanh") <= 1, saved  # the last state alone (the loss reads it), not 40 (views: rows of joins)
-    f(*args).backward()
-    for a in args[:3]:
-        a.grad = None
-    tracemalloc.start()
-    try:
-        f(*args).backward()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_of_a_later_step(f, args)
     assert peak < 1.7 * 40 * 8 * 64 * 8, peak  # 1.97x the states' bytes before, 1.48x now
     for got, want in zip(grads_of(rnn, arrays, True), grads_of(rnn, arrays, False)):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
