@@ -119,10 +119,10 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set, Joins]:
             if x.__class__ is Value and x in exclusive and last_use[x] == i and (x.type is out_type or x.type == out_type):
                 reuse[n] = x
                 break
-    return reuse, hoisted, _joins_in_place(nodes, reuse, last_use, outputs, inputs, computes_in_own_dtype)
+    return reuse, hoisted, _joins_in_place(nodes, reuse, outputs, inputs, computes_in_own_dtype)
 
 
-def _joins_in_place(nodes: list, reuse: dict, last_use: dict, outputs: set, inputs: set, computes_in_own_dtype) -> Joins:
+def _joins_in_place(nodes: list, reuse: dict, outputs: set, inputs: set, computes_in_own_dtype) -> Joins:
     joins = Joins()
     position = None
     for i, n in enumerate(nodes):
