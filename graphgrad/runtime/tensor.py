@@ -765,6 +765,7 @@ class Tensor(TensorSurface, TensorBase):
         """Whether ``self.add_(other, alpha)`` is plain array arithmetic: no autograd to record (grad mode off, or
         neither requires grad), no view to keep in step with its base, no trace, same device, shape and dtype."""
         return (other.__class__ is Tensor and other._data.__class__ is self._data.__class__
+                and (self._data.__class__ is np.ndarray or self._data.device == other._data.device)
                 and self._base is None and not _TRACES.stack
                 and not (is_grad_enabled() and (self._requires_grad or other._requires_grad))
                 and not (self._is_inference and not _grad_state.inference)
