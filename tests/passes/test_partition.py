@@ -119,17 +119,24 @@ def test_mlp_workload_gradients_unchanged():
 
 
 def test_rnn_workload_gradients_unchanged():
+    # 24 steps of float64[8, 64] states: batched in chunks of 8 steps, each chunk's states joined in the forward,
+    # its gradients computed into their rows of a join (codegen's joins in place)
     rng = np.random.default_rng(1)
-    params = _f64([rng.standard_normal((4, 8)) * 0.3, rng.standard_normal((8, 8)) * 0.3, np.zeros(8)])
-    data = [gg.tensor(rng.standard_normal((2, 8))), gg.tensor(rng.standard_normal((5, 2, 4)))]
+    params = _f64([rng.standard_normal((4, 64)) * 0.3, rng.standard_normal((64, 64)) * 0.1, np.zeros(64)])
+    data = [gg.tensor(rng.standard_normal((8, 64))), gg.tensor(rng.standard_normal((24, 8, 4)))]
     _check_against_eager(workloads.rnn_loss, params, data, recomputes=False)
+    source = gg.compile(workloads.rnn_loss).source(*params, *data)
+    assert "np.empty(" in source and "out=grad_" in source
 
 
 def test_logreg_workload_gradients_unchanged():
     rng = np.random.default_rng(2)
     params = _f64([rng.standard_normal(50) * 0.1, np.zeros(1)])
-    data = [gg.tensor(rng.standard_normal((4000, 50))), gg.tensor((rng.random(4000) < 0.5).astype(np.float64))]
+    # 10000 float64 rows (78 KiB a vector): the loss's terms are reduced one by one (passes/reduction_splitting.py)
+    data = [gg.tensor(rng.standard_normal((10000, 50))), gg.tensor((rng.random(10000) < 0.5).astype(np.float64))]
     _check_against_eager(workloads.logreg_loss, params, data)
+    graph = gg.compile(workloads.logreg_loss).graph(*params, *data, stage="batched")
+    assert sum(n.op == "mean" for n in graph.nodes) == 3
 
 
 def test_tiny_chain_workload_gradients_unchanged():
