@@ -10,7 +10,8 @@ In order:
 2. the GPU tests: every test module using the ``cupy_device`` fixture, ``pytest -m gpu`` (their ``[gpu]``
    instances), which must all run and pass: a skipped GPU test fails this check, as does an empty selection;
 3. ``benchmarks/run_all.py --device cuda`` (mlp, rnn, tiny_chain: compiled fused / unfused, eager, PyTorch CUDA);
-4. with ``--suite``: the rest of the test suite (``-m "not gpu"``), where time is left.
+4. with ``--suite``: the rest of the test suite (``-m "not gpu"``; on up to 8 cores where pytest-xdist is
+   installed, as in the GPU machines' image: about 4 minutes on one core there), where time is left.
 
 ``--fake`` runs all of it on the fake CuPy (NumPy behind CuPy's interface, kernels compiled for the host): it
 checks that this script, the tests' GPU instances and the benchmark's CUDA path run, and says nothing of a GPU.
@@ -210,14 +211,18 @@ def main() -> int:
             summary.append("rest of the test suite: not run (no time left)")
         else:
             extra = []
-            if importlib.util.find_spec("dask") is None:  # not in the GPU machines' image; those tests need it
-                log("(Dask is not installed: its tests, graphgrad.dask's examples and the all-benchmarks smoke run "
-                    "are left out)")
+            # Dask is not in the GPU machines' image, and under --fake its worker processes, which import the
+            # fake CuPy as they start, do not come up
+            if importlib.util.find_spec("dask") is None or ns.fake:
+                log("(Dask is not installed, or CuPy is the fake: Dask's tests, graphgrad.dask's examples and the "
+                    "all-benchmarks smoke run are left out)")
                 extra = ["--ignore=tests/parallel/test_dask_gradients.py"]
                 for test in ("tests/test_benchmarks_smoke.py::test_every_benchmark_runs_in_quick_mode",
                              "tests/test_docstrings.py::test_the_public_api_has_examples",
                              "tests/test_docstrings.py::test_docstring_examples[graphgrad.dask]"):
                     extra += ["--deselect", test]
+            if importlib.util.find_spec("xdist") is not None:  # in the GPU machines' image: the suite on 8 cores
+                extra += ["-n", str(min(8, os.cpu_count() or 1))]
             code, lines = run(log, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "not gpu",
                                     *extra, "tests"], timeout=left() - 5)
             summary.append(f"rest of the test suite: {'passed' if code == 0 else 'FAILED'}"
