@@ -223,10 +223,12 @@ def main() -> int:
                     extra += ["--deselect", test]
             if importlib.util.find_spec("xdist") is not None:  # in the GPU machines' image: the suite on 8 cores
                 extra += ["-n", str(min(8, os.cpu_count() or 1))]
-            code, lines = run(log, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "not gpu",
+            # (pyproject's addopts has -q already: a second one would drop the "N passed" line quoted here)
+            code, lines = run(log, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "not gpu",
                                     *extra, "tests"], timeout=left() - 5)
+            counts = [line for line in lines if " passed" in line or " failed" in line]
             summary.append(f"rest of the test suite: {'passed' if code == 0 else 'FAILED'}"
-                           f" ({lines[-1] if lines else 'no output'})")
+                           f" ({(counts or lines or ['no output'])[-1].strip()})")
 
     failed = any("FAILED" in s or "ran out of time" in s for s in summary)
     summary.append(f"gpu_check: {'FAILED' if failed else 'passed'} in {time.monotonic() - start:.0f} s "
