@@ -10,8 +10,10 @@ reused), unless that view is the only reader of a fresh temporary and nothing el
 view owns the buffer (``np.add(t3, b, out=t3)`` with ``t3 = t2.reshape(...)``). Its type must be the result's
 (same shape, so no broadcast grows it; same dtype, and NumPy computes in that dtype).
 
-A ``constant``, or a ``full_like`` (whose shape is fixed for the specialization), becomes a module-level array
-built once when it is not an output and only read by ops that make new arrays: nothing can then write into it.
+A node whose value its attributes and its operands' types fix (an op declaring ``shape_only``: a ``constant``,
+``full`` or ``arange`` of at most ``HOISTED_BYTES``, or a ``full_like``, whose shape is fixed for the
+specialization) becomes a module-level array built once when it is not an output and only read by ops that
+make new arrays: nothing can then write into it.
 
 A join along the first axis (an op declaring ``joins``: ``concat``) whose operands are each one ufunc call's result
 made by this function (not an input nor an output) is allocated before the first of them
@@ -57,6 +59,21 @@ def makes_new_array(op: str) -> bool:
 OWNING_VIEWS = ("reshape", "permute", "getitem")
 
 
+#: a constant array built from attributes alone (``full``, ``arange``) of up to this size is built once per module;
+#: a larger one per call, rather than held for the module's life
+HOISTED_BYTES = 64 << 10
+
+
+def _hoistable(n: Node) -> bool:
+    opdef = OPS.get(n.op)
+    if opdef is None or not opdef.shape_only:
+        return False
+    if n.op == "full_like":  # built from its type (codegen/python.py's _hoisted_line), as before: any size
+        return True
+    size = n.output.type.nbytes
+    return not any(x.__class__ is Value for x in n.inputs) and size.__class__ is int and size <= HOISTED_BYTES
+
+
 class Joins:
     """Joins computed in place: ``slots``, an operand's producer -> (the join, first row, end row); ``allocate``,
     a producer -> the joins to allocate just before it (it is the first of their operands to be computed)."""
@@ -90,8 +107,7 @@ def plan(graph: Graph, computes_in_own_dtype) -> tuple[dict, set, Joins]:
                     viewed.add(x)
     outputs = set(graph.outputs)
     inputs = set(graph.inputs)  # the caller's arrays or the saved ones: never a fresh temporary
-    hoisted = {n for n in nodes if n.op in ("constant", "full_like") and n.output not in outputs
-               and n.output not in viewed}
+    hoisted = {n for n in nodes if _hoistable(n) and n.output not in outputs and n.output not in viewed}
     # (``.shape`` for ``.ndim > 0``: the property is a call per node)
     exclusive = {n.output for n in nodes if fresh_op[n.op] and n.output not in outputs and n.output not in viewed
                  and n.output.type.shape}

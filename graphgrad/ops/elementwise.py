@@ -346,16 +346,16 @@ primitive("stop_gradient", memory="view", view=True, recompute="cheap", batch=el
           infer=lambda inputs: inputs[0], vjp=(None,), expr=lambda a, xp, out: [a[0]],
           doc="the input without its gradient history, sharing its memory and version counter (traced .detach())",
           rows=same_rows)
-primitive("constant", recompute="cheap", attrs=("value", "dtype"), nondiff=True,
+primitive("constant", recompute="cheap", shape_only=True, attrs=("value", "dtype"), nondiff=True,
           infer=lambda inputs, value, dtype: TensorType(np.shape(value), dtype_name(dtype)),
           expr=lambda a, xp, out, value, dtype: [f"{xp}.array({literal(value, xp)}, dtype={xp}.{dtype})"],
           doc="a literal array (value: nested lists) of a dtype")
-primitive("full", attrs=("shape", "value", "dtype"), nondiff=True,
+primitive("full", shape_only=True, attrs=("shape", "value", "dtype"), nondiff=True,
           infer=lambda inputs, shape, value, dtype: TensorType(tuple(shape), dtype_name(dtype)),
           expr=lambda a, xp, out, shape, value, dtype: [
               f"{xp}.full({tuple(shape)!r}, {literal(value, xp)}, dtype={xp}.{dtype})"],
           doc="a new tensor of a shape filled with value (gg.zeros/ones/full/*_like inside a trace)")
-primitive("arange", attrs=("start", "stop", "step", "dtype"), nondiff=True,
+primitive("arange", shape_only=True, attrs=("start", "stop", "step", "dtype"), nondiff=True,
           infer=lambda inputs, start, stop, step, dtype: TensorType((len(np.arange(start, stop, step)),),
                                                                     dtype_name(dtype)),
           expr=lambda a, xp, out, start, stop, step, dtype: [

@@ -6,6 +6,7 @@ import pytest
 
 import graphgrad as gg
 import graphgrad.numpy as gnp
+import graphgrad.nn.functional as F
 
 
 def mlp(w1, w2, x):
@@ -86,6 +87,31 @@ def test_constants_are_built_once_at_module_level():
         out.backward()
         np.testing.assert_allclose(out.item(), np.sum((x.detach().numpy() + [1, 2, 3]) * x.detach().numpy()))
         np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy() + [1, 2, 3])
+
+
+def test_arrays_made_from_attributes_alone_are_built_once_unless_large():
+    # cross-entropy's one-hot compares the targets with an arange: built once per module (a CUDA launch and a
+    # NumPy call fewer per step); a large zeros is built per call rather than held for the module's life
+    def f(z, y):
+        big = gg.zeros(200, 100) + 1.0  # float32: 80,000 bytes, over HOISTED_BYTES
+        return F.cross_entropy(z, y) + (big * z.sum()).mean()
+
+    rng = np.random.default_rng(6)
+    z = gg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    y = gg.tensor(np.array([0, 2, 1, 1]))
+    cf = gg.compile(f)
+    module_level, body = cf.source(z, y).split("def forward")
+    assert "np.arange(0, 3, 1, dtype=np.int64)" in module_level and "np.arange(" not in body
+    assert "np.full((200, 100), 0.0" in body.split("def backward")[0]
+    for _ in range(2):  # the module-level arange is read, never written
+        z.grad = None
+        out = cf(z, y)
+        out.backward()
+        e = z.detach().clone().requires_grad_()
+        want = f(e, y)
+        want.backward()
+        np.testing.assert_allclose(out.item(), want.item(), rtol=1e-13)
+        np.testing.assert_allclose(z.grad.numpy(), e.grad.numpy(), rtol=1e-13)
 
 
 def test_a_constant_the_caller_receives_is_built_per_call():
