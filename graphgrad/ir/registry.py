@@ -53,9 +53,10 @@ class OpDef:
     #: them (``matmul`` of two matrices is MmBackward0, of a matrix and a vector MvBackward0); "" : the op's name
     #: in CamelCase + ``Backward0``
     torch_name: str | Callable = ""
-    #: the result depends on its operands' shapes and dtypes only, never their values (``full_like``): a compiled
-    #: backward that saved a tensor only for such an op need not refuse an in-place change of it, as eager, which
-    #: keeps only the type, does not
+    #: the result depends on its attributes and its operands' shapes and dtypes only, never their values
+    #: (``full_like``; ``full``, ``arange``, ``constant``, which have no operands): a compiled backward that saved a
+    #: tensor only for such an op need not refuse an in-place change of it, as eager, which keeps only the type,
+    #: does not; and generated code may build the result once per module (``codegen.memory``)
     shape_only: bool = False
     #: how the op treats the sign of a zero, for the compiler's ``+ 0.0`` (relu's gradient turning -0.0 into
     #: PyTorch's +0.0): "positive": never a -0.0 result, so a ``+ 0.0`` on an operand changes nothing
