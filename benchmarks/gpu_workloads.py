@@ -95,12 +95,10 @@ def _torch_device(torch, device: str):
     return torch.device(device)
 
 
-def _gg_step(fn, arrays, data, device: str, lr: float | None):
-    """One step of graphgrad code on ``device``: parameters and data live there, the gradients stay there."""
-    params = [gg.tensor(a, device=device, requires_grad=True) for a in arrays]
-    tensors = [gg.tensor(d, device=device) for d in data]
-    opt = gg.optim.SGD(params, lr=lr) if lr is not None else None
-
+def _step(fn, params, tensors, opt):
+    """One step of ``fn`` (graphgrad's or PyTorch's): gradients, then the optimizer's update where there is one.
+    With an optimizer, ``step.parts`` holds the step's forward, backward and update as separate calls, for the
+    breakdown printed under the table."""
     def step():
         for p in params:
             p.grad = None
@@ -109,23 +107,31 @@ def _gg_step(fn, arrays, data, device: str, lr: float | None):
         if opt is not None:
             opt.step()
         return grads
+    if opt is not None:
+        state = {}
+
+        def forward():
+            for p in params:
+                p.grad = None
+            state["loss"] = fn(*params, *tensors)
+
+        def backward():
+            state.pop("loss").backward()
+        step.parts = {"forward": forward, "backward": backward, "update": opt.step}
     return step
+
+
+def _gg_step(fn, arrays, data, device: str, lr: float | None):
+    """One step of graphgrad code on ``device``: parameters and data live there, the gradients stay there."""
+    params = [gg.tensor(a, device=device, requires_grad=True) for a in arrays]
+    tensors = [gg.tensor(d, device=device) for d in data]
+    return _step(fn, params, tensors, gg.optim.SGD(params, lr=lr) if lr is not None else None)
 
 
 def _torch_step(torch, fn, arrays, data, device, lr: float | None):
     params = [torch.tensor(a, device=device, requires_grad=True) for a in arrays]
     tensors = [torch.as_tensor(np.ascontiguousarray(d), device=device) for d in data]
-    opt = torch.optim.SGD(params, lr=lr) if lr is not None else None
-
-    def step():
-        for p in params:
-            p.grad = None
-        fn(*params, *tensors).backward()
-        grads = [p.grad for p in params]
-        if opt is not None:
-            opt.step()
-        return grads
-    return step
+    return _step(fn, params, tensors, torch.optim.SGD(params, lr=lr) if lr is not None else None)
 
 
 def _candidates(fn, torch_fn, arrays, data, device: str, lr: float | None = None) -> dict:
@@ -268,6 +274,17 @@ def sample(steps: dict, clock: Clock, repeat: int, warmup: int) -> tuple:
     return walls, events
 
 
+def sample_parts(parted: dict, clock: Clock, repeat: int) -> dict:
+    """label -> part -> the minimum wall time of that part (forward, backward, update) over ``repeat`` steps run
+    part by part, each part between device synchronizations: where a step's time goes."""
+    mins: dict = {label: {part: float("inf") for part in parts} for label, parts in parted.items()}
+    for _ in range(repeat):
+        for label, parts in parted.items():
+            for part, fn in parts.items():
+                mins[label][part] = min(mins[label][part], clock.time(fn)[0])
+    return mins
+
+
 def run(name: str, device: str, quick: bool, out=print) -> bool:
     """Checks and times one workload on ``device``, printing its table; False when a candidate failed."""
     workload = MAKERS[name](device, quick)
@@ -298,6 +315,10 @@ def run(name: str, device: str, quick: bool, out=print) -> bool:
     unfused = next((label for label in steps if label.startswith(UNFUSED)), None)
     if fused and unfused:
         out(f"  fusion: unfused / fused = {min(walls[unfused]) / min(walls[fused]):.2f}x (minimum wall time)")
+    parted = {label: fn.parts for label, fn in steps.items()
+              if getattr(fn, "parts", None) and not label.startswith(EAGER)}
+    for label, mins in sample_parts(parted, clock, repeat).items():
+        out(f"  {label}, by part: " + ", ".join(f"{part} {fmt_time(t).strip()}" for part, t in mins.items()))
     out("  first call (compiled: trace, codegen, kernel compiles): " + ", ".join(
         f"{label.split(' (')[0].replace('graphgrad ', '')} {fmt_time(first[label]).strip()}" for label in steps))
     out(f"  ({repeat} timed calls each after {warmup} warm-up call{'s' if warmup > 1 else ''}; wall time between "
