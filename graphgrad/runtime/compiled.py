@@ -708,6 +708,12 @@ def _owned(grads: list, taken: set) -> list:
             for a, i in zip(grads, ids)]
 
 
+def _plain_array(a):
+    """An argument as the generated code may compute with it: an ndarray subclass (``np.matrix``, whose ``*`` is a
+    matrix product; a memmap) as a plain ndarray sharing its memory, so write-backs still reach it."""
+    return np.asarray(a) if a.__class__ is not np.ndarray and isinstance(a, np.ndarray) else a
+
+
 def _weak_references(*groups: list) -> list:
     """Weak references to the NumPy arrays in ``groups``, the only gradients ``_owned`` may keep."""
     return [weakref.ref(a) for group in groups for a in group if a.__class__ is np.ndarray]
@@ -1038,7 +1044,7 @@ class CompiledFunction:
         module = spec.modules.get("numpy") or spec.module("numpy")
         arrays = [a._data for a in args]
         if spec.captured:
-            arrays += [c._data if isinstance(c, Tensor) else c for c in spec.captured]
+            arrays += [c._data if isinstance(c, Tensor) else _plain_array(c) for c in spec.captured]
         token = _fp_mode.set(_QUIET)  # overflow, 0/0, log(0): inf and nan without warnings, as eager and PyTorch
         try:
             result = module.forward(*arrays)
@@ -1080,7 +1086,7 @@ class CompiledFunction:
 
                 drawn = [cupy.asarray(d) for d in drawn]
             inputs = inputs + drawn
-        arrays = [a._data if isinstance(a, Tensor) else a for a in inputs]
+        arrays = [a._data if isinstance(a, Tensor) else _plain_array(a) for a in inputs]
         token = _fp_mode.set(_QUIET)
         try:
             result = module.forward(*arrays)

@@ -1270,8 +1270,12 @@ def _to_array(data, dtype):
     """Python data or arrays to an ndarray with PyTorch's default dtypes (float32 for Python floats)."""
     if isinstance(data, Tensor):
         arr = data._data
-    elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
+    elif data.__class__ is np.ndarray or type(data).__module__.startswith("cupy"):
         arr = data
+    elif isinstance(data, np.ndarray):
+        # a subclass (np.matrix, whose * is a matrix product; a memmap; a masked array's data) as a plain array
+        # sharing its memory: kept as it was, it passed for a CUDA array and computed with its own operators
+        arr = np.asarray(data)
     elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, as an array does (PyTorch's rule)
         arr = np.asarray(data)
     else:

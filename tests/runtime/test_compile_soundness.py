@@ -1090,3 +1090,24 @@ def test_a_compiled_function_calling_a_staged_transform_guards_what_the_transfor
         assert f(x).tolist() == [15.0, 15.0]
     finally:
         _SCALE = 2.0
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # NumPy's about np.matrix itself
+def test_ndarray_subclasses_compute_as_plain_arrays(tmp_path):
+    # np.matrix's * is a matrix product: kept as it was, an argument, a closed-over array or a tensor made from
+    # one computed (M @ M).sum() = 54 where x * x sums to 30, with no error; a memmap passed for a CUDA array
+    M = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+    plain = np.asarray(M)
+    assert float(gg.compile(lambda x: (x * x).sum())(M)) == 30.0
+    assert float(gg.compile(lambda x: (x * M).sum())(gg.tensor(np.ones((2, 2))))) == 10.0
+    t = gg.from_numpy(M)
+    assert t.device == gg.device("cpu")
+    np.testing.assert_array_equal((t * t).numpy(), plain * plain)
+    m = np.memmap(tmp_path / "m.dat", dtype=np.float64, mode="w+", shape=(3,))
+    p = gg.from_numpy(m)
+    assert not p.is_cuda
+    p.add_(1.5)  # still the memmap's memory, as torch.from_numpy shares it
+    np.testing.assert_array_equal(m, [1.5, 1.5, 1.5])
+    write_back = gg.compile(lambda x: x.add_(1.0))
+    write_back(m)
+    np.testing.assert_array_equal(m, [2.5, 2.5, 2.5])
