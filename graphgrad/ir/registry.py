@@ -69,6 +69,11 @@ class OpDef:
     #: the result is its operands laid end to end along attribute ``dim`` (``concat``): generated code may compute
     #: each operand straight into its place in the result instead of copying it there
     joins: bool = False
+    #: "unfold": the result is the patches of an image batch, the batch axis first and each image's patches made
+    #: from that image alone (im2col, ``kernel``-size times the input); "fold": the adjoint, each image's patches
+    #: summed back into that image; "" : neither. The compiler may then compute a convolution a chunk of images at
+    #: a time (``passes.patch_chunking``)
+    patches: str = ""
 
 
 OPS: dict[str, OpDef] = {}
@@ -80,7 +85,7 @@ ERRORS: dict[str, Callable] = {}
 def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False, memory: str = "",
           recompute: str = "", ufunc: str = "", view: bool = False, stops_gradient: bool = False,
           torch_name: str | Callable = "", shape_only: bool = False, zero_signs: str = "", additive: bool = False,
-          joins: bool = False):
+          joins: bool = False, patches: str = ""):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
@@ -92,10 +97,12 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
             raise ValueError(f"primitive {name!r}: view=True needs memory='view'")
         if zero_signs not in ("", "positive", "through"):
             raise ValueError(f"primitive {name!r}: zero_signs={zero_signs!r}")
+        if patches not in ("", "unfold", "fold"):
+            raise ValueError(f"primitive {name!r}: patches={patches!r}")
         if ufunc and not (elementwise and ufunc.endswith(")")):
             raise ValueError(f"primitive {name!r}: ufunc={ufunc!r} must be a call template of an elementwise op")
         OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view, stops_gradient,
-                          torch_name, shape_only, zero_signs, additive, joins)
+                          torch_name, shape_only, zero_signs, additive, joins, patches)
         return infer
 
     return register

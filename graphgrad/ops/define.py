@@ -30,7 +30,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None,
               memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False,
               stops_gradient: bool = False, torch_name: str | Callable = "", shape_only: bool = False,
-              zero_signs: str = "", additive: bool = False, joins: bool = False) -> Callable:
+              zero_signs: str = "", additive: bool = False, joins: bool = False, patches: str = "") -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -65,9 +65,11 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
         terms one by one (``passes.reduction_splitting``)
     joins: the result is the operands laid end to end along ``dim`` (``concat``): generated code may compute each
         operand into its place in the result (``codegen.memory``)
+    patches: "unfold" (the result is an image batch's patches, each image's from that image alone, batch first)
+        or "fold" (its adjoint), so that a convolution may go a chunk of images at a time (``passes.patch_chunking``)
     """
     defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view, stops_gradient,
-          torch_name, shape_only, zero_signs, additive, joins)(infer)
+          torch_name, shape_only, zero_signs, additive, joins, patches)(infer)
     if nondiff:
         defnondiff(name)
     elif joint_vjp is not None:

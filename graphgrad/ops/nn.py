@@ -121,7 +121,7 @@ def _image_patches_batch(op, args, bdims, **attrs):
     return out.reshape((size, n) + tuple(out.shape[1:])), 0
 
 
-primitive("unfold2d", memory="view", batch=_image_patches_batch,
+primitive("unfold2d", memory="view", patches="unfold", batch=_image_patches_batch,
           attrs=("kernel", "stride", "padding", "dilation"), infer=_unfold2d_type,
           doc="the (KH, KW) patches of a zero-padded (N, C, H, W) image: (N, C, OH, OW, KH, KW)",
           vjp=(lambda g, out, x, *, kernel, stride, padding, dilation: bind(
@@ -154,7 +154,8 @@ def _fold2d_expr(a, xp, out, kernel, stride, padding, dilation, size):
     return lines
 
 
-primitive("fold2d", batch=_image_patches_batch, attrs=("kernel", "stride", "padding", "dilation", "size"),
+primitive("fold2d", patches="fold", batch=_image_patches_batch,
+          attrs=("kernel", "stride", "padding", "dilation", "size"),
           infer=lambda inputs, kernel, stride, padding, dilation, size: TensorType(
               inputs[0].shape[:2] + tuple(size), inputs[0].dtype),
           doc="the adjoint of unfold2d: patches summed back into an (N, C, *size) image",
@@ -229,7 +230,7 @@ def unfold2d_rows(x: TensorBase, kernel: tuple, padding: tuple = (0, 0), dilatio
                 size=tuple(x.shape[2:]))
 
 
-primitive("unfold2d_rows", memory="fresh", recompute="cheap", batch=_image_patches_batch,
+primitive("unfold2d_rows", memory="fresh", recompute="cheap", patches="unfold", batch=_image_patches_batch,
           attrs=("kernel", "padding", "dilation", "size"), infer=_unfold2d_rows_type, fn=unfold2d_rows,
           doc="per kernel offset, a run of OH * W consecutive pixels of the flattened, zero-padded (N, C, H, W) "
               "image: (N, C, KH, KW, OH * W), a view of the padded copy",
@@ -249,7 +250,7 @@ def _fold2d_rows_expr(a, xp, out, kernel, padding, dilation, size):
     return lines + [f"{image}.reshape({image}.shape[:2] + ({rows}, {width}))[:, :, {ph}:{ph + h}, {pw}:{pw + w}]"]
 
 
-primitive("fold2d_rows", memory="fresh", batch=_image_patches_batch,
+primitive("fold2d_rows", memory="fresh", patches="fold", batch=_image_patches_batch,
           attrs=("kernel", "padding", "dilation", "size"),
           infer=lambda inputs, kernel, padding, dilation, size: TensorType(inputs[0].shape[:2] + tuple(size),
                                                                            inputs[0].dtype),

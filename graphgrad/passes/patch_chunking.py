@@ -30,7 +30,7 @@ are the same per image; the weight's gradient adds the chunks' sums (results agr
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node, Value
-from ..ir.registry import normalize_dims
+from ..ir.registry import OPS, normalize_dims
 from ..ir.verify import verify
 from .builder import Builder
 from .prune import eliminate_dead_nodes
@@ -39,24 +39,26 @@ from .prune import eliminate_dead_nodes
 PATCH_CHUNK_BYTES = 1 << 20
 
 
-_UNFOLDS = ("unfold2d_rows", "unfold2d")  # stride 1 (whole output rows), any stride
-_FOLDS = ("fold2d_rows", "fold2d")  # their adjoints
+def _patches(op: str) -> str:
+    """"unfold" for an op that makes an image batch's patches, "fold" for their adjoint, as the op declares
+    (``patches=`` in ``graphgrad.ops``: ``unfold2d_rows`` for stride 1, ``unfold2d`` for any stride)."""
+    opdef = OPS.get(op)
+    return opdef.patches if opdef is not None else ""
 
 
 def chunk_patches(graph: Graph, chunk_bytes: int | None = None) -> Graph:
     """Convolution products over chunks of the batch (see the module docstring); returns a verified copy
     (``graph`` itself when no product's patches exceed ``chunk_bytes``, by default ``PATCH_CHUNK_BYTES``)."""
     limit = PATCH_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
-    if not any((n.op in _UNFOLDS or n.op in _FOLDS) and _chunks(n, limit) for n in graph.nodes):
+    if not any(_patches(n.op) and _chunks(n, limit) for n in graph.nodes):
         return graph
     g = graph.copy()
     b = Builder(g)
     changed = False
     for n in list(g.nodes):
-        if n.op in _UNFOLDS and _chunks(n, limit):
-            changed |= _chunk_unfold(b, n, _chunks(n, limit))
-        elif n.op in _FOLDS and _chunks(n, limit):
-            changed |= _chunk_fold(b, n, _chunks(n, limit))
+        kind = _patches(n.op)
+        if kind and _chunks(n, limit):
+            changed |= (_chunk_unfold if kind == "unfold" else _chunk_fold)(b, n, _chunks(n, limit))
     if not changed:
         return graph
     b.place(reorder=False)
@@ -66,7 +68,7 @@ def chunk_patches(graph: Graph, chunk_bytes: int | None = None) -> Graph:
 def _chunks(n: Node, limit: int) -> list[tuple[int, int]]:
     """Chunks ``(start, stop)`` of the batch for the patches ``n`` makes (an unfold) or reads (a fold); empty
     when they fit in ``limit`` bytes."""
-    patches = n.output.type if n.op in _UNFOLDS else n.inputs[0].type
+    patches = n.output.type if _patches(n.op) == "unfold" else n.inputs[0].type
     batch = patches.shape[0]
     if patches.nbytes <= limit or batch < 2:
         return []

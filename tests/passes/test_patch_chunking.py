@@ -138,3 +138,24 @@ def test_only_the_batch_s_sum_of_products_is_taken_apart(dim, chunked):
     r = np.random.default_rng(4)
     feed = [gg.tensor(r.standard_normal((4, 1, 6, 6))), gg.tensor(r.standard_normal((4, 2, 24)))]
     np.testing.assert_allclose(interpret(after, feed)[0].numpy(), interpret(g, feed)[0].numpy(), rtol=1e-12)
+
+
+def test_the_pass_reads_which_ops_make_patches_from_their_declarations():
+    # ops declare patches="unfold" / "fold" with their block (ops/nn.py), the pass names none of them (SPEC 1);
+    # an unfold's gradient is a fold, so an unfold's backward chunks too
+    import pathlib
+
+    from graphgrad.ir.registry import OPS, defop
+
+    declared = {name: op.patches for name, op in OPS.items() if op.patches}
+    assert set(declared.values()) == {"unfold", "fold"}
+    source = pathlib.Path(patch_chunking.__file__).read_text().split('"""', 2)[2]  # after the module docstring
+    assert not any(f'"{name}"' in source for name in declared)
+    x = gg.tensor(np.ones((2, 3, 6, 6)), requires_grad=True)
+    for stride in (1, 2):
+        graph = gg.compile(lambda x: F.conv2d(x, gg.ones(4, 3, 3, 3, dtype=gg.float64), stride=stride).sum()) \
+            .graph(x, stage="adjoint")
+        kinds = {declared.get(n.op) for n in graph.nodes} - {None}
+        assert kinds == {"unfold", "fold"}, (stride, [n.op for n in graph.nodes])
+    with pytest.raises(ValueError, match="patches"):
+        defop("no_such_op_patches", patches="sometimes")(lambda inputs: inputs[0])
