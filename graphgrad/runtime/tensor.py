@@ -724,7 +724,8 @@ class Tensor(TensorSurface, TensorBase):
         if result._data.shape != self._data.shape:
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                                f"{list(result._data.shape)}")
-        if _internal_overlap(self._data):
+        data = self._data
+        if (not data.flags.writeable) if data.__class__ is np.ndarray else _internal_overlap(data):
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                                "single memory location. Please clone() the tensor before performing the operation.")
         if result.grad_fn is not None:
@@ -764,13 +765,18 @@ class Tensor(TensorSurface, TensorBase):
     def _plain_update(self, other) -> bool:
         """Whether ``self.add_(other, alpha)`` is plain array arithmetic: no autograd to record (grad mode off, or
         neither requires grad), no view to keep in step with its base, no trace, same device, shape and dtype."""
-        return (other.__class__ is Tensor and other._data.__class__ is self._data.__class__
-                and (self._data.__class__ is np.ndarray or self._data.device == other._data.device)
-                and self._base is None and not _TRACES.stack
+        if other.__class__ is not Tensor:
+            return False
+        data, other_data = self._data, other._data
+        if data.__class__ is np.ndarray:  # (the optimizer's every step: the flag itself, no call)
+            writable = other_data.__class__ is np.ndarray and data.flags.writeable
+        else:
+            writable = other_data.__class__ is data.__class__ and data.device == other_data.device \
+                and not _internal_overlap(data)
+        return (writable and self._base is None and not _TRACES.stack
                 and not (is_grad_enabled() and (self._requires_grad or other._requires_grad))
                 and not (self._is_inference and not _grad_state.inference)
-                and other._data.shape == self._data.shape and other._data.dtype == self._data.dtype
-                and not _internal_overlap(self._data))
+                and other_data.shape == data.shape and other_data.dtype == data.dtype)
     def sub_(self, other, alpha=1): return self._inplace("sub", other if alpha == 1 else other * alpha)
     def mul_(self, other): return self._inplace("mul", other)
     def div_(self, other): return self._inplace("div", other)
