@@ -10,7 +10,8 @@ reduction placed right after the term is made, where the term can be freed at on
 It applies only where nothing else reads the running sums (the adjoint of an add reads none of them), the terms
 have the sum's own type (no broadcast term: ``sum(a + 1)`` is not ``sum(a) + sum(1)``), the dtype is a float
 (a sum of bools is an ``or``) and the sum is at least ``SPLIT_BYTES`` large: on small arrays the extra reductions
-cost more calls than the memory is worth. The result agrees to rounding (the terms are summed separately).
+cost more calls than the memory is worth. The result agrees to rounding (the terms are summed separately), except
+that terms which cancel elementwise but each sum past the float's largest value overflow (``inf - inf``).
 
 >>> from graphgrad.ir.parser import parse_graph
 >>> g = parse_graph('''graph f(%a: f64[10000]) {
