@@ -65,23 +65,29 @@ def _splits(n: Node, limit: int) -> bool:
     return x.node is not None and x.node.op in _SIGNS and x.type.dtype.startswith("float") and x.type.nbytes >= limit
 
 
-def _split(b: Builder, n: Node) -> bool:
+def _terms(b: Builder, x: Value) -> list[tuple[int, Value]]:
+    """The signed terms of the sum ``x``, left to right, through adds and subs that only the sum reads (a loop, not
+    recursion: a loss accumulated over thousands of steps is a chain that deep)."""
     terms: list[tuple[int, Value]] = []
-
-    def collect(v: Value, sign: int, root: bool) -> None:
+    stack = [(x, 1)]
+    while stack:
+        v, sign = stack.pop()
         node = v.node
-        sole = root or (len(b.readers.get(v, ())) == 1 and v not in b.outputs)
+        sole = v is x or (b.uses.get(v) == 1 and v not in b.outputs)
         if sole and node is not None and node.op in _SIGNS and all(
-                x.__class__ is Value and x.type == v.type for x in node.inputs):
-            collect(node.inputs[0], sign, False)
-            collect(node.inputs[1], sign * _SIGNS[node.op], False)
+                y.__class__ is Value and y.type == v.type for y in node.inputs):
+            stack.append((node.inputs[1], sign * _SIGNS[node.op]))
+            stack.append((node.inputs[0], sign))
         else:
             terms.append((sign, v))
+    return terms
 
+
+def _split(b: Builder, n: Node) -> bool:
     x = n.inputs[0]
-    if len(b.readers.get(x, ())) != 1 or x in b.outputs:
+    if b.uses.get(x) != 1 or x in b.outputs:
         return False
-    collect(x, 1, True)
+    terms = _terms(b, x)
     if len(terms) < 2:
         return False
     nodes = b.graph.nodes

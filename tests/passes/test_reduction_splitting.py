@@ -132,3 +132,25 @@ def test_a_binary_cross_entropy_step_peaks_at_three_vectors():
         tracemalloc.stop()
     vector = n * 8
     assert peak < 3.5 * vector, (peak / vector)
+
+
+def test_a_sum_accumulated_over_thousands_of_steps_is_split_without_recursion(monkeypatch):
+    # total = total + x[t] * t over 1,500 steps is an add chain that deep: the terms were collected by recursion,
+    # past Python's limit (RecursionError at compile)
+    monkeypatch.setattr(reduction_splitting, "SPLIT_BYTES", 0)
+
+    def f(x):
+        total = x[0]
+        for t in range(1, x.shape[0]):
+            total = total + x[t] * float(t)
+        return total.mean()
+
+    xs = np.random.default_rng(7).standard_normal((1500, 3))
+    x = gg.tensor(xs, requires_grad=True)
+    compiled = gg.compile(f)
+    assert sum(n.op == "mean" for n in compiled.graph(x, stage="batched").nodes) == 1500
+    value = compiled(x)
+    value.backward()
+    weights = np.concatenate([[1.0], np.arange(1.0, 1500.0)])
+    np.testing.assert_allclose(value.item(), (xs * weights[:, None]).sum(0).mean(), rtol=1e-10)
+    np.testing.assert_allclose(x.grad.numpy(), np.repeat(weights[:, None] / 3, 3, axis=1), rtol=1e-12)
