@@ -330,7 +330,7 @@ class ElementwiseKernel:
         params = [f"const {_C_TYPES[t]}* _p{k}" for k, (t, _) in enumerate(self.ins)]
         params += [f"{_C_TYPES[t]}* _q{k}" for k, (t, _) in enumerate(self.outs)]
         loads = "".join(f"    const {_C_TYPES[t]} {n} = _p{k}[_k];\n" for k, (t, n) in enumerate(self.ins))
-        decls = "".join(f"    {_C_TYPES[t]} {n};\n" for t, n in self.outs)
+        decls = "".join(f"    {_C_TYPES[t]} {n} = _q{k}[_k];\n" for k, (t, n) in enumerate(self.outs))
         stores = "".join(f"    _q{k}[_k] = {n};\n" for k, (_, n) in enumerate(self.outs))
         source = (f"#include <cmath>\nusing namespace std;\nextern \"C\" void {self.name}(long long _n, "
                   f"{', '.join(params)}) {{\n  for (long long _k = 0; _k < _n; _k++) {{\n{loads}{decls}"
@@ -338,10 +338,14 @@ class ElementwiseKernel:
         return getattr(_host_library(source), self.name)
 
     def __call__(self, *args, **kwargs):
-        if len(args) != len(self.ins):
+        if len(args) not in (len(self.ins), len(self.ins) + len(self.outs)):
             raise TypeError(f"Wrong number of arguments for {self.name!r}. It must be either {len(self.ins)} or "
                             f"{len(self.ins) + len(self.outs)} (with outputs), but given {len(args)}.")
         _refuse(args, f"an argument of the kernel {self.name}")
+        args, given = args[:len(self.ins)], args[len(self.ins):]
+        for x, (dtype, pname) in zip(given, self.outs):  # outputs passed in are read as well as written, as in CuPy
+            if type(x) is not ndarray or x.dtype != np.dtype(dtype):
+                raise TypeError(f"Type is mismatched. {pname} {getattr(x, 'dtype', type(x).__name__)} {dtype}")
         arrays = []
         for x, (dtype, pname) in zip(args, self.ins):
             if type(x) is ndarray:
@@ -352,13 +356,17 @@ class ElementwiseKernel:
                 arrays.append(np.asarray(x, dtype=dtype))
         if not any(type(x) is ndarray for x in args):
             raise ValueError("Loop size is undecided.")
-        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        shape = np.broadcast_shapes(*(a.shape for a in arrays), *(x.shape for x in given))
+        if given and any(x.shape != shape for x in given):
+            raise ValueError(f"Out shape is mismatched: {[x.shape for x in given]} for the loop's {shape}")
         inputs = [np.ascontiguousarray(np.broadcast_to(a, shape)) for a in arrays]
-        outputs = [np.empty(shape, dtype) for dtype, _ in self.outs]
+        outputs = [np.array(x._a, order="C") for x in given] or [np.zeros(shape, dtype) for dtype, _ in self.outs]
         size = int(np.prod(shape))
         if size:
             self._library()(ctypes.c_longlong(size), *[a.ctypes.data_as(ctypes.c_void_p) for a in inputs + outputs])
-        result = [ndarray(o) for o in outputs]
+        for x, o in zip(given, outputs):
+            x._a[...] = o
+        result = list(given) or [ndarray(o) for o in outputs]
         return result[0] if len(result) == 1 and not kwargs.get("return_tuple") else tuple(result)
 
 

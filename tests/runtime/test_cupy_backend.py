@@ -261,6 +261,7 @@ def _address(t) -> int:
 
 
 OPTIMIZERS = {
+    "SGD": lambda ps: gg.optim.SGD(ps, lr=0.1),
     "SGD momentum nesterov": lambda ps: gg.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
     "Adam": lambda ps: gg.optim.Adam(ps, lr=0.01),
     "AdamW amsgrad": lambda ps: gg.optim.AdamW(ps, lr=0.01, weight_decay=0.1, amsgrad=True),
@@ -302,6 +303,29 @@ def test_model_to_cuda_and_optimizers_update_in_place_on_the_device(cupy_device,
     np.testing.assert_allclose(loss, want_loss, rtol=1e-10)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sgd_updates_each_parameter_on_the_device_with_one_kernel(cupy_device, dtype, monkeypatch):
+    import sys
+
+    rng = np.random.default_rng(0)
+    p_np, g_np = rng.standard_normal((300, 7)).astype(dtype), rng.standard_normal((300, 7)).astype(dtype)
+    p = gg.tensor(p_np, device="cuda", requires_grad=True)
+    p.grad = gg.tensor(g_np, device="cuda")
+    address = _address(p)
+    cupy = sys.modules["cupy"]
+    for name in ("add", "multiply"):  # the update is one p += alpha * g kernel, not a product then a sum
+        monkeypatch.setattr(cupy, name, lambda *a, **k: pytest.fail("the update made a temporary"))
+    gg.optim.SGD([p], lr=0.25).step()
+    monkeypatch.undo()
+    assert _address(p) == address
+    tol = 1e-6 if dtype == "float32" else 1e-15
+    np.testing.assert_allclose(p.detach().cpu().numpy(), p_np - np.asarray(0.25, dtype) * g_np, rtol=tol, atol=tol)
+    # a parameter of another dtype than float32/float64 takes the general path, and is still right
+    q = gg.tensor(np.arange(6, dtype=np.int64), device="cuda")
+    q.add_(gg.tensor(np.ones(6, dtype=np.int64), device="cuda"), alpha=3)
+    np.testing.assert_array_equal(q.cpu().numpy(), np.arange(6) + 3)
 
 
 def test_control_flow_on_gpu_matches_cpu(cupy_device):
