@@ -104,7 +104,7 @@ def _checked(fn):
 class ndarray:
     """A device array: a NumPy array behind CuPy's interface."""
 
-    __slots__ = ("_a",)
+    __slots__ = ("_a", "__weakref__")  # CuPy's arrays take weak references
     __module__ = "cupy"
     __hash__ = None
 
@@ -134,6 +134,10 @@ class ndarray:
     @property
     def size(self):
         return self._a.size
+
+    @property
+    def device(self):  # CuPy's: a cupy.cuda.Device (the fake has one, number 0)
+        return _Device(0)
 
     @property
     def flags(self):  # CuPy's flags: no writeable (device arrays always are)
@@ -374,6 +378,15 @@ class ElementwiseKernel:
 class _Device:
     def __init__(self, device=0):
         self.id = int(device)
+
+    def __eq__(self, other):
+        return isinstance(other, _Device) and other.id == self.id
+
+    def __hash__(self):
+        return hash(self.id)
+
+    def __repr__(self):
+        return f"<CUDA Device {self.id}>"
 
     def synchronize(self):
         pass

@@ -704,8 +704,14 @@ def _owned(grads: list, taken: set) -> list:
     taken = set(taken)
     if len(set(ids)) != len(ids):
         taken.update(i for i in ids if ids.count(i) > 1)
-    return [a.__class__ is np.ndarray and a.base is None and i not in taken and a.flags.writeable
+    return [i not in taken and (a.base is None and a.flags.writeable if a.__class__ is np.ndarray
+                                else _is_device_array(a) and a.base is None)
             for a, i in zip(grads, ids)]
+
+
+def _is_device_array(a) -> bool:
+    """A CuPy array (which has no writeable flag: its ``base`` alone says whether it owns its memory)."""
+    return a.__class__.__name__ == "ndarray" and a.__class__.__module__.startswith("cupy")
 
 
 def _plain_array(a):
@@ -715,8 +721,8 @@ def _plain_array(a):
 
 
 def _weak_references(*groups: list) -> list:
-    """Weak references to the NumPy arrays in ``groups``, the only gradients ``_owned`` may keep."""
-    return [weakref.ref(a) for group in groups for a in group if a.__class__ is np.ndarray]
+    """Weak references to the NumPy and CuPy arrays in ``groups``, the only gradients ``_owned`` may keep."""
+    return [weakref.ref(a) for group in groups for a in group if a.__class__ is np.ndarray or _is_device_array(a)]
 
 
 _HANDING_OVER: dict = {}  # number of arguments -> a function calling fn with them popped off a list

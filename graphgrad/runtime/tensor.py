@@ -170,7 +170,8 @@ _PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, 
 _UPDATE_PIECE = 1 << 16
 
 
-_SCALED_ADD_KERNELS: dict = {}  # (array module, dtype name) -> its p += alpha * g kernel
+_DEVICE_ONES: dict = {}  # (array class, device id, dtype.char) -> a 0-d 1 there: the seed of a compiled loss's backward
+_SCALED_ADD_KERNELS: dict = {}  # (array module, dtype.char) -> its p += alpha * g kernel
 
 
 def _scaled_add(p, g, alpha: float) -> None:
@@ -180,13 +181,15 @@ def _scaled_add(p, g, alpha: float) -> None:
     n = p.size
     if p.__class__ is not np.ndarray:
         xp = _xp(p)
-        dtype = p.dtype.name
-        if dtype not in ("float32", "float64"):
-            xp.add(p, xp.multiply(g, alpha), out=p)
-            return
-        kernel = _SCALED_ADD_KERNELS.get((xp, dtype))
-        if kernel is None:  # (an output passed in is read as well as written)
-            kernel = _SCALED_ADD_KERNELS[xp, dtype] = xp.ElementwiseKernel(
+        char = p.dtype.char  # (dtype.name is a Python property: 2 us a parameter)
+        kernel = _SCALED_ADD_KERNELS.get((xp, char))
+        if kernel is None:
+            dtype = {"f": "float32", "d": "float64"}.get(char)
+            if dtype is None:
+                xp.add(p, xp.multiply(g, alpha), out=p)
+                return
+            # (an output passed in is read as well as written)
+            kernel = _SCALED_ADD_KERNELS[xp, char] = xp.ElementwiseKernel(
                 f"{dtype} g, {dtype} alpha", f"{dtype} p", "p += alpha * g", f"graphgrad_scaled_add_{dtype}")
         kernel(g, alpha, p)
         return
@@ -551,6 +554,15 @@ class Tensor(TensorSurface, TensorBase):
                         return
                 finally:
                     _fp_mode.reset(token)
+            elif data.ndim == 0 and data.dtype.kind == "f" and data.__class__.__module__.startswith("cupy"):
+                # on a GPU a shared 1 per device and dtype likewise (cp.ones_like is a launch: about 20 us)
+                key = (data.__class__, data.device.id, data.dtype.char)
+                seed = _DEVICE_ONES.get(key)
+                if seed is None:
+                    with data.device:
+                        seed = _DEVICE_ONES[key] = _xp(data).ones((), data.dtype)
+                if node.into_leaves(seed, bool(retain_graph)):
+                    return
         if _autograd_backward is None:  # autograd imports this module: bind on first use, not per call
             from .autograd import backward as _autograd_backward
         _autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)

@@ -328,6 +328,43 @@ def test_sgd_updates_each_parameter_on_the_device_with_one_kernel(cupy_device, d
     np.testing.assert_array_equal(q.cpu().numpy(), np.arange(6) + 3)
 
 
+def test_a_compiled_backward_s_own_gradients_become_grad_without_a_copy_on_the_device(cupy_device):
+    """The generated backward's fresh gradient arrays are kept as ``.grad`` on the GPU as on the CPU (a copy
+    each was a launch per parameter); one that is not its own (the cotangent itself, a view) is still copied."""
+    @gg.compile
+    def f(w, b, s):
+        return (w * w).sum() + (b.exp() * 2).sum() + s
+
+    rng = np.random.default_rng(0)
+    w = gg.tensor(rng.standard_normal((4, 3)), device="cuda", requires_grad=True)
+    b = gg.tensor(rng.standard_normal(3), device="cuda", requires_grad=True)
+    s = gg.tensor(0.5, device="cuda", requires_grad=True)  # its gradient is the output's cotangent itself
+    out = f(w, b, s)
+    module = out.grad_fn._module
+    returned = []
+
+    class Recording:  # the module, with its backward's results recorded
+        def __getattr__(self, name):
+            return getattr(module, name)
+
+        @staticmethod
+        def backward(*args):
+            grads = module.backward(*args)
+            returned.extend(a.data.ptr for a in grads)
+            return grads
+
+    out.grad_fn._module = Recording()
+    out.backward()
+    assert _address(w) != _address(w.grad) and _address(w.grad) in returned and _address(b.grad) in returned
+    one = s.grad.item()
+    f(w, b, s).backward()  # accumulates into the kept arrays; s's gradient was copied, not the shared 1
+    np.testing.assert_allclose(w.grad.cpu().numpy(), 4 * w.detach().cpu().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(b.grad.cpu().numpy(), 4 * np.exp(b.detach().cpu().numpy()), rtol=1e-12)
+    assert one == 1.0 and s.grad.item() == 2.0
+    f(w, b, s).backward()
+    assert s.grad.item() == 3.0
+
+
 def test_control_flow_on_gpu_matches_cpu(cupy_device):
     def f(w, x):
         h = x
