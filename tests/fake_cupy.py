@@ -10,8 +10,8 @@ What it reproduces of CuPy, as far as graphgrad's code can tell:
 - only names real CuPy has (it must be importable, without a GPU, for the namespace), and keyword arguments
   are bound against real CuPy's signatures where those are Python functions;
 - reductions and scalar indexing return 0-d device arrays, not NumPy scalars;
-- ``ElementwiseKernel``: its C body compiled for the host by a C++ compiler (``<cmath>``'s float and double
-  overloads, as CUDA has), CuPy's rule that an array argument's dtype must equal a declared parameter type
+- ``ElementwiseKernel`` and ``ReductionKernel`` (sums only): C bodies compiled for the host by a C++ compiler
+  (``<cmath>``'s float and double overloads, as CUDA has), CuPy's rule that an array argument's dtype must equal a declared parameter type
   ("Type is mismatched"), Python scalars taking the declared type, broadcasting, the output's declared type;
 - ``cupy.cuda``: one device, synchronize, events, device properties.
 
@@ -374,6 +374,72 @@ class ElementwiseKernel:
         return result[0] if len(result) == 1 and not kwargs.get("return_tuple") else tuple(result)
 
 
+class ReductionKernel:
+    """CuPy's ``ReductionKernel`` for what graphgrad emits, run on the host: explicitly typed parameters, a map
+    expression (calling the preamble's ``__device__`` functions), a sum (``'a + b'``, identity ``'0'``) in
+    ``reduce_type``, and a post-map of the sum ``a`` (which may read ``_in_ind.size()``/``_out_ind.size()``)."""
+
+    def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name="reduce_kernel",
+                 reduce_type=None, reduce_dims=True, preamble="", options=()):
+        if CXX is None:
+            raise RuntimeError("the fake CuPy's ReductionKernel needs a C++ compiler")
+        if reduce_expr.replace(" ", "") != "a+b" or str(identity) != "0" or reduce_type not in ("float", "double"):
+            raise NotImplementedError("the fake ReductionKernel computes sums ('a + b', identity '0') in a given "
+                                      "reduce_type (float or double) only")
+        self.ins = [tuple(p.split()) for p in in_params.split(",")]
+        self.outs = [tuple(p.split()) for p in out_params.split(",")]
+        for dtype, pname in self.ins + self.outs:
+            if dtype not in _C_TYPES:
+                raise NotImplementedError(f"the fake ReductionKernel takes only explicit types, not {dtype}")
+        if len(self.outs) != 1:
+            raise NotImplementedError("the fake ReductionKernel has one output")
+        self.map_expr, self.post, self.name = map_expr, post_map_expr, name
+        self.reduce_type, self.preamble = reduce_type, preamble
+
+    def _library(self):
+        params = [f"const {_C_TYPES[t]}* _p{k}" for k, (t, _) in enumerate(self.ins)]
+        loads = "".join(f"    const {_C_TYPES[t]} {n} = _p{k}[_k];\n" for k, (t, n) in enumerate(self.ins))
+        out_type, out_name = _C_TYPES[self.outs[0][0]], self.outs[0][1]
+        post = self.post.replace("_in_ind.size()", "_in_size").replace("_out_ind.size()", "_out_size")
+        r = self.reduce_type
+        source = (f"#include <cmath>\nusing namespace std;\n#define __device__\n{self.preamble}\n"
+                  f"extern \"C\" void {self.name}_map(long long _n, {', '.join(params)}, {r}* _m) {{\n"
+                  f"  for (long long _k = 0; _k < _n; _k++) {{\n{loads}    _m[_k] = ({self.map_expr});\n  }}\n}}\n"
+                  f"extern \"C\" void {self.name}_post(long long _n, long long _in_size, long long _out_size, "
+                  f"const {r}* _a, {out_type}* _q) {{\n  for (long long _k = 0; _k < _n; _k++) {{\n"
+                  f"    {r} a = _a[_k];\n    {out_type} {out_name};\n    {post};\n    _q[_k] = {out_name};\n  }}\n}}\n")
+        library = _host_library(source)
+        return getattr(library, f"{self.name}_map"), getattr(library, f"{self.name}_post")
+
+    def __call__(self, *args, axis=None, keepdims=False, **kwargs):
+        if len(args) != len(self.ins) or kwargs:
+            raise TypeError(f"the fake ReductionKernel {self.name!r} takes its {len(self.ins)} inputs, axis and "
+                            "keepdims")
+        _refuse(args, f"an argument of the kernel {self.name}")
+        arrays = []
+        for x, (dtype, pname) in zip(args, self.ins):
+            if type(x) is ndarray:
+                if x.dtype != np.dtype(dtype):
+                    raise TypeError(f"Type is mismatched. {pname} {x.dtype} {dtype}")
+                arrays.append(x._a)
+            else:
+                arrays.append(np.asarray(x, dtype=dtype))
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        inputs = [np.ascontiguousarray(np.broadcast_to(a, shape)) for a in arrays]
+        reduce_dtype = np.float32 if self.reduce_type == "float" else np.float64
+        mapped = np.zeros(shape, reduce_dtype)
+        map_fn, post_fn = self._library()
+        pointers = [a.ctypes.data_as(ctypes.c_void_p) for a in inputs]
+        if mapped.size:
+            map_fn(ctypes.c_longlong(mapped.size), *pointers, mapped.ctypes.data_as(ctypes.c_void_p))
+        summed = np.array(np.add.reduce(mapped, axis=axis, keepdims=keepdims, dtype=reduce_dtype), order="C")
+        out = np.empty(summed.shape, self.outs[0][0])
+        if out.size:
+            post_fn(ctypes.c_longlong(out.size), ctypes.c_longlong(mapped.size), ctypes.c_longlong(out.size),
+                    summed.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p))
+        return ndarray(out)
+
+
 # -- cupy.cuda ------------------------------------------------------------------------------------------------------
 class _Device:
     def __init__(self, device=0):
@@ -434,6 +500,7 @@ def build():
     fake.asnumpy = asnumpy
     fake.where = _where(fake.where)
     fake.ElementwiseKernel = ElementwiseKernel
+    fake.ReductionKernel = ReductionKernel
     fake.get_default_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None,
                                                                  used_bytes=lambda: 0)
     for sub in ("linalg", "fft"):

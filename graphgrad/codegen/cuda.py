@@ -1,5 +1,5 @@
-"""CuPy elementwise kernels for ``fused`` nodes: each becomes one ``cp.ElementwiseKernel``, built once at
-module level and called in the generated function.
+"""CuPy kernels for ``fused`` nodes: each becomes one ``cp.ElementwiseKernel`` (or, for a region ending in a
+sum, one ``cp.ReductionKernel``), built once at module level and called in the generated function.
 
 ``C_EXPRESSIONS`` maps an elementwise op to a C expression template over its operands (``"tanh({0})"``,
 ``"({0} + {1})"``), declared with the op (``primitive(..., c_expr=...)``). Ops without one are not fused and
@@ -16,6 +16,10 @@ from ..ir.graph import Graph, Node, Value
 from .expressions import statements
 
 C_EXPRESSIONS: dict[str, str] = {}
+#: a reduction that is a sum of its operand's elements over its ``dim`` -> a C expression of that sum ``a`` giving
+#: its result (``sum``: ``"a"``; ``mean``: divided by the count), declared with the op (``c_reduce=``); a fused
+#: region may end in one, computed as one ``cp.ReductionKernel``
+C_REDUCTIONS: dict[str, str] = {}
 
 #: IR dtype -> (CuPy's parameter type, C type)
 C_TYPES = {"float32": ("float32", "float"), "float64": ("float64", "double"), "bool": ("bool", "bool")}
@@ -45,6 +49,13 @@ def fusible(node: Node) -> bool:
     return True
 
 
+def reducible(node: Node) -> bool:
+    """Whether ``node`` can end a fused region as the sum it is declared to be: a float result of its operand's
+    float dtype."""
+    return (node.op in C_REDUCTIONS and node.output.type.dtype in ("float32", "float64")
+            and node.inputs[0].__class__ is Value and node.inputs[0].type.dtype == node.output.type.dtype)
+
+
 def _compute_type(node: Node) -> str:
     """The dtype ``node`` computes in: its result's, or for a comparison its operands' (bool for where's
     condition is left as it is)."""
@@ -69,10 +80,10 @@ def _function_names() -> set:
     return {name for expr in C_EXPRESSIONS.values() for name in re.findall(r"([A-Za-z_]\w*)\s*\(", expr)}
 
 
-def _c_names(body: Graph) -> dict[Value, str]:
+def _c_names(body: Graph, reserved: frozenset = frozenset()) -> dict[Value, str]:
     names = {}
     given = body.value_names()
-    taken = _RESERVED | _function_names()
+    taken = _RESERVED | _function_names() | reserved
     for v, name in given.items():
         if name in taken or name.startswith("_"):  # renamed apart from the names the body already has
             while name in taken or name.startswith("_") or name in given.values():
@@ -82,14 +93,10 @@ def _c_names(body: Graph) -> dict[Value, str]:
     return names
 
 
-def kernel_source(body: Graph, name: str, xp: str = "cp") -> str:
-    """``name = cp.ElementwiseKernel(in_params, out_params, operation, name)`` for a fused node's body."""
-    names = _c_names(body)
-    ins = ", ".join(f"{C_TYPES[v.type.dtype][0]} {names[v]}" for v in body.inputs)
-    result = body.outputs[0]
-    outs = f"{C_TYPES[result.type.dtype][0]} {names[result]}"
+def _statements(nodes: list, names: dict, result: Value) -> list[str]:
+    """One C statement per node, the one computing ``result`` assigning it (declared elsewhere)."""
     lines = []
-    for n in body.nodes:
+    for n in nodes:
         dtype = _compute_type(n)
         args = [_operand(x, dtype if not (n.op == "where" and k == 0) else "bool", names)
                 for k, x in enumerate(n.inputs)]
@@ -98,14 +105,56 @@ def kernel_source(body: Graph, name: str, xp: str = "cp") -> str:
             lines.append(f"{names[n.output]} = {expr};")
         else:
             lines.append(f"{C_TYPES[n.output.type.dtype][1]} {names[n.output]} = {expr};")
-    # one C statement per source line, each string but the last ending in a newline (the CUDA source reads too)
-    operation = "\n".join(f"    {line + chr(10) if k < len(lines) - 1 else line!r}" for k, line in enumerate(lines))
+    return lines
+
+
+def _strings(lines: list[str], indent: str = "    ") -> str:
+    """C source lines as adjacent Python string literals, each but the last ending in a newline (one statement
+    per line: the CUDA source reads as the generated module does)."""
+    return "\n".join(f"{indent}{line + chr(10) if k < len(lines) - 1 else line!r}" for k, line in enumerate(lines))
+
+
+def kernel_source(body: Graph, name: str, xp: str = "cp") -> str:
+    """``name = cp.ElementwiseKernel(in_params, out_params, operation, name)`` for a fused node's body; for a body
+    ending in a reduction, ``cp.ReductionKernel``: the rest of the body is its map, a device function."""
+    result = body.outputs[0]
+    if body.nodes[-1].op in C_REDUCTIONS:
+        return _reduction_source(body, name, xp)
+    names = _c_names(body)
+    ins = ", ".join(f"{C_TYPES[v.type.dtype][0]} {names[v]}" for v in body.inputs)
+    outs = f"{C_TYPES[result.type.dtype][0]} {names[result]}"
+    operation = _strings(_statements(body.nodes, names, result))
     return f"{name} = {xp}.ElementwiseKernel(\n    {ins!r},\n    {outs!r},\n{operation},\n    {name!r})"
+
+
+def _reduction_source(body: Graph, name: str, xp: str) -> str:
+    """``cp.ReductionKernel(in_params, out_params, map, 'a + b', post_map, '0', name, reduce_type, preamble)``:
+    the elementwise part of the body is a ``__device__`` function, mapped over the operands and summed."""
+    reduction = body.nodes[-1]
+    summed = reduction.inputs[0]
+    names = _c_names(body, frozenset({"a", "b", f"{name}_map"}))  # a and b: the reduction's own variables
+    ctype = C_TYPES[summed.type.dtype][1]
+    params = ", ".join(f"{C_TYPES[v.type.dtype][1]} {names[v]}" for v in body.inputs)
+    function = ([f"__device__ {ctype} {name}_map({params}) {{"]
+                + [f"    {line}" for line in _statements(body.nodes[:-1], names, None)]
+                + [f"    return {names[summed]};", "}"])
+    ins = ", ".join(f"{C_TYPES[v.type.dtype][0]} {names[v]}" for v in body.inputs)
+    result = names[reduction.output]
+    outs = f"{C_TYPES[reduction.output.type.dtype][0]} {result}"
+    call = f"{name}_map({', '.join(names[v] for v in body.inputs)})"
+    post = f"{result} = {C_REDUCTIONS[reduction.op]}"
+    return (f"{name} = {xp}.ReductionKernel(\n    {ins!r},\n    {outs!r},\n    {call!r},\n    'a + b',\n"
+            f"    {post!r},\n    '0',\n    {name!r},\n    reduce_type={ctype!r},\n    preamble=(\n"
+            f"{_strings(function, '        ')}))")
 
 
 def fused_expression(a: list[str], xp: str, out: str, body: Graph, kernel: str) -> list[str]:
     """A fused node's code: its kernel's call for CuPy; for NumPy the body's own per-op statements."""
     if xp == "cp":
+        last = body.nodes[-1]
+        if last.op in C_REDUCTIONS:
+            dim, keepdim = last.attrs["dim"], last.attrs["keepdim"]
+            return [f"{kernel}({', '.join(a)}, axis={dim!r}, keepdims={keepdim!r})"]
         return [f"{kernel}({', '.join(a)})"]
     env = dict(zip(body.inputs, a))
     lines = []

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..codegen.cuda import C_EXPRESSIONS
+from ..codegen.cuda import C_EXPRESSIONS, C_REDUCTIONS
 from ..codegen.expressions import EXPRESSIONS
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
@@ -30,7 +30,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               batch: Callable | None = None, errors: Callable | None = None, c_expr: str | None = None,
               memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False,
               stops_gradient: bool = False, torch_name: str | Callable = "", shape_only: bool = False,
-              zero_signs: str = "", additive: bool = False, joins: bool = False, patches: str = "") -> Callable:
+              zero_signs: str = "", additive: bool = False, joins: bool = False, patches: str = "",
+              c_reduce: str | None = None) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -48,6 +49,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     errors(arrays, error, **attrs) -> Exception or None: the array library's failure in PyTorch's words
     c_expr: for an elementwise op without attributes, a C expression template over its operands
         (``"tanh({0})"``), so CuPy can compute it inside a fused kernel; without one it is never fused
+    c_reduce: for a reduction that is a sum of its operand's elements over ``dim``, the C expression of that
+        sum ``a`` giving its result (``"a"``), so that a CuPy fused region may end in it (one ReductionKernel)
     memory: "view" (the result may share the first operand's memory), "fresh" (always a new array), "unknown";
         recompute: "cheap" or "never" (may the backward compute it again?); see ``ir.registry.OpDef``
     ufunc: for an elementwise op that is one NumPy/CuPy ufunc call, that call over its operands
@@ -79,6 +82,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     EXPRESSIONS[name] = expr
     if c_expr is not None:
         C_EXPRESSIONS[name] = c_expr
+    if c_reduce is not None:
+        C_REDUCTIONS[name] = c_reduce
     if rows is not None:
         defrows(name, rows)
     if batch is not None:

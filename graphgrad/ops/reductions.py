@@ -115,7 +115,7 @@ primitive("sum", memory="fresh", zero_signs="through", additive=True, batch=redu
               inputs, dim, keepdim, "int64" if inputs[0].dtype in ("bool", "int64") else None),
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g, x.shape, dim, keepdim),),
           expr=_method("sum"), fn=sum, tensor="sum", gg="sum", numpy="sum", numpy_fn=_numpy_reducer("sum"),
-          rows=reduce_rows(linear=True))
+          rows=reduce_rows(linear=True), c_reduce="a")
 
 
 # -- mean ---------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ primitive("mean", memory="fresh", additive=True, batch=reduction, attrs=("dim", 
           # scale before broadcasting: one scalar division instead of a full-size one
           vjp=(lambda g, out, x, *, dim, keepdim: unreduce(g / _count(x.shape, dim), x.shape, dim, keepdim),),
           expr=_mean_expr, fn=mean, tensor="mean", gg="mean", numpy="mean", numpy_fn=_numpy_reducer("mean"),
-          rows=RowRule(reduce_rows(linear=True), weighted=True))
+          rows=RowRule(reduce_rows(linear=True), weighted=True), c_reduce="a / (_in_ind.size() / _out_ind.size())")
 
 
 # -- prod ---------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ shape, are not graph outputs and are read only inside the region; so only the ro
 backend can compute the whole region in one pass over memory (CuPy: one ``ElementwiseKernel``). The ``fused``
 node keeps the region as a closed sub-graph attribute ``body`` (its inputs are the node's operands, as for
 control flow) and a kernel name ``kernel`` such as ``fused_tanh_mul_add``. Which ops a backend can fuse is
-the caller's ``fusible`` predicate: this pass knows no particular op. Regions of one node are left alone.
+the caller's ``fusible`` predicate: this pass knows no particular op. Regions of one node are left alone. With
+a ``reducible`` predicate, a reduction that alone reads a region's value (or one fusible node's) ends the region
+as its root (CuPy: one ``ReductionKernel``, the rest of the region its map).
 Control-flow sub-graphs are not entered. The ``fused`` primitive is declared in ``graphgrad/ops/fused.py``.
 
 >>> from graphgrad.ir.graph import Graph
@@ -50,9 +52,11 @@ def kernel_name(ops: list[str], taken: set[str]) -> str:
     return name
 
 
-def fusion_groups(graph: Graph, fusible: Callable[[Node], bool]) -> list[list[Node]]:
+def fusion_groups(graph: Graph, fusible: Callable[[Node], bool],
+                  reducible: Callable[[Node], bool] | None = None) -> list[list[Node]]:
     """The regions to fuse, each a list of nodes in graph order whose last node is the root (the only one
-    whose value is read outside the region); regions of one node are not listed."""
+    whose value is read outside the region); regions of one node are not listed. ``reducible(node)``: whether
+    a reduction may end a region, when it alone reads the region's value (then it is the root)."""
     users = graph.users()
     producer = {n.output: n for n in graph.nodes}  # not Value.node: a split graph's values may point elsewhere
     outputs = set(graph.outputs)
@@ -79,16 +83,39 @@ def fusion_groups(graph: Graph, fusible: Callable[[Node], bool]) -> list[list[No
             grouped |= members
             groups.append([n for n in graph.nodes if n in members])
     groups.reverse()
+    if reducible is not None:
+        groups = _end_in_reductions(graph, groups, fusible, reducible, users, producer, outputs)
     return groups
 
 
-def fuse_elementwise(graph: Graph, fusible: Callable[[Node], bool], taken: set[str] | None = None) -> Graph:
+def _end_in_reductions(graph: Graph, groups: list, fusible, reducible, users: dict, producer: dict,
+                       outputs: set) -> list[list[Node]]:
+    """``groups`` with each reduction that alone reads an elementwise value appended to that value's region
+    (a region of one node, the producer, when it had none)."""
+    by_root = {g[-1]: g for g in groups}
+    grouped = {n for g in groups for n in g}
+    for r in graph.nodes:
+        if not reducible(r):
+            continue
+        v = r.inputs[0]
+        p = producer.get(v)
+        if (p is None or v in outputs or len(users[v]) != 1 or not OPS[p.op].elementwise or not fusible(p)
+                or (p in grouped and p not in by_root)):
+            continue
+        by_root[r] = by_root.pop(p, [p]) + [r]
+    position = {n: k for k, n in enumerate(graph.nodes)}
+    return sorted(by_root.values(), key=lambda g: position[g[-1]])
+
+
+def fuse_elementwise(graph: Graph, fusible: Callable[[Node], bool], taken: set[str] | None = None,
+                     reducible: Callable[[Node], bool] | None = None) -> Graph:
     """A copy of ``graph`` with each region of ``fusion_groups`` replaced by one ``fused`` node (verified).
 
-    ``fusible(node)``: whether the backend can compute this node inside a fused kernel; ``taken``: kernel
-    names already used in the module (updated), so a forward and a backward fused separately never clash."""
+    ``fusible(node)``: whether the backend can compute this node inside a fused kernel; ``reducible(node)``:
+    whether a reduction may end a region; ``taken``: kernel names already used in the module (updated), so a
+    forward and a backward fused separately never clash."""
     taken = set() if taken is None else taken
-    groups = fusion_groups(graph, fusible)
+    groups = fusion_groups(graph, fusible, reducible)
     if not groups:
         return graph
     root_of = {g[-1]: g for g in groups}

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..codegen.loader import load_module
 from ..codegen.cuda import fusible as cuda_fusible
+from ..codegen.cuda import reducible as cuda_reducible
 from ..codegen.python import module_source
 from ..ir.graph import Graph, Value
 from ..ir.registry import NUMPY_FLOAT64, OPS, default_float, default_float_as
@@ -658,7 +659,8 @@ def _module_text(spec: Specialization, backend: str) -> str:
                                            "and the output cotangents."))
     if backend == "cupy" and spec.fuse:  # chains of elementwise ops become one ElementwiseKernel each
         taken: set = set()
-        functions = [(fuse_elementwise(g, cuda_fusible, taken), name, doc) for g, name, doc in functions]
+        functions = [(fuse_elementwise(g, cuda_fusible, taken, cuda_reducible), name, doc)
+                     for g, name, doc in functions]
     release = None
     if bwd is not None:  # the saved activations (not the caller's inputs): backward frees each after its last use
         caller_held = {v.name for v in fwd.inputs}
@@ -1266,12 +1268,13 @@ def compile(fn=None, *, backend: str | None = None, outputs=None, fuse: bool = T
     ['mul', 'sum']
 
     ``fuse=False`` keeps the CuPy module's one call per op instead of fusing chains of elementwise ops into one
-    ``cp.ElementwiseKernel`` each (docs/backends.md), to compare the two; the NumPy module is never fused.
+    ``cp.ElementwiseKernel`` each (a chain ending in a sum: one ``cp.ReductionKernel``; docs/backends.md), to
+    compare the two; the NumPy module is never fused.
 
     >>> chain = lambda x: (x.tanh() * 2 + 1).sum()
-    >>> "ElementwiseKernel" in gg.compile(chain).source(gg.ones(3), backend="cupy")
+    >>> "fused_tanh_mul_add_sum = cp.ReductionKernel(" in gg.compile(chain).source(gg.ones(3), backend="cupy")
     True
-    >>> "ElementwiseKernel" in gg.compile(chain, fuse=False).source(gg.ones(3), backend="cupy")
+    >>> "Kernel(" in gg.compile(chain, fuse=False).source(gg.ones(3), backend="cupy")
     False
     """
     if fn is None:

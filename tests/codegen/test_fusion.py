@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
-from graphgrad.codegen.cuda import C_EXPRESSIONS, fusible
+from graphgrad.codegen.cuda import C_EXPRESSIONS, fusible, reducible
 from graphgrad.codegen.python import module_source
 from graphgrad.ir.verify import verify
 from graphgrad.passes.fusion import fuse_elementwise, fusion_groups
@@ -89,6 +89,32 @@ def test_values_read_twice_outside_and_other_shapes_end_a_region():
         assert not any(n.op == "exp" for n in group[:-1])
 
 
+def test_a_sum_or_mean_that_alone_reads_a_region_ends_it():
+    x, w, b = chain_args()
+    x.requires_grad_(False); b.requires_grad_()
+    g = gg.compile(chain).graph(x, w, b, stage="forward")
+    after = fuse_elementwise(g, fusible, None, reducible)
+    assert ops(after) == ["fused"] and after.nodes[0].attrs["kernel"] == "fused_tanh_mul_add_sum"
+    assert ops(after.nodes[0].attrs["body"]) == ["tanh", "mul", "add", "sum"]
+    assert after.nodes[0].output.type == g.outputs[0].type
+    verify(after)
+
+    def f(x, y):
+        s = (x * y).mean(1, keepdim=True)   # a one-node region (mul) ending in a mean over an axis
+        t = x.exp()
+        u = t.sum()                          # t is read twice: the sum does not take it
+        v = (x @ y.t()).sum()                # a product is not elementwise
+        return s.sum() + u + t.mean() + v + (x > 0).sum()   # an integer sum is never fused
+
+    x, y = gg.tensor(np.ones((2, 3))), gg.tensor(np.ones((2, 3)))
+    g = gg.compile(f).graph(x, y, stage="forward")
+    groups = fusion_groups(g, fusible, reducible)
+    ended = [[n.op for n in group] for group in groups if group[-1].op in ("sum", "mean")]
+    assert ended == [["mul", "mean"]]   # (the scalar adds at the end are a region of their own)
+    assert [group for group in groups if group[-1].op == "mean"][0][-1].attrs == {"dim": (1,), "keepdim": True}
+    assert all(n.op not in ("sum", "mean") for n in fusion_groups(g, fusible)[0])  # without reducible: none
+
+
 def test_ops_without_c_expression_are_not_fused():
     def f(x):
         return (x.erf() * 2 + 1).sum()
@@ -116,7 +142,7 @@ def _cupy_names(src):
 
 #: CuPy names graphgrad's CuPy code is known to use, checked against CuPy 14 (cupy-cuda12x, not in the test
 #: extra: a 137 MB wheel); where CuPy is importable, test_cupy_names_exist checks against CuPy itself
-KNOWN_CUPY_NAMES = {"ElementwiseKernel", "float32", "float64", "int64", "bool_", "tanh", "exp", "log", "sum",
+KNOWN_CUPY_NAMES = {"ElementwiseKernel", "ReductionKernel", "float32", "float64", "int64", "bool_", "tanh", "exp", "log", "sum",
                     "maximum", "where", "asarray", "array", "full", "full_like", "zeros", "ones", "dtype",
                     "logaddexp", "result_type", "sqrt", "matmul", "broadcast_to", "pad", "lib", "lib.stride_tricks",
                     "lib.stride_tricks.sliding_window_view", "lib.stride_tricks.as_strided", "concatenate"}
@@ -145,10 +171,11 @@ def test_cupy_source_compiles_with_one_kernel_per_region_and_only_cupy_names(fn,
     src = f.source(*a, backend="cupy")
     compile(src, "<generated cupy>", "exec")
     regions = [n for stage in ("forward", "backward")
-               for n in fuse_elementwise(f.graph(*a, stage=stage), fusible).nodes if n.op == "fused"]
-    assert regions and src.count("cp.ElementwiseKernel(") == len(regions)
+               for n in fuse_elementwise(f.graph(*a, stage=stage), fusible, None, reducible).nodes if n.op == "fused"]
+    assert regions and src.count("cp.ElementwiseKernel(") + src.count("cp.ReductionKernel(") == len(regions)
     for n in regions:
-        assert f"{n.attrs['kernel']} = cp.ElementwiseKernel(" in src
+        kind = "Reduction" if n.attrs["body"].nodes[-1].op in ("sum", "mean") else "Elementwise"
+        assert f"{n.attrs['kernel']} = cp.{kind}Kernel(" in src
     cupy = _cupy_module()
     for name in _cupy_names(src):
         assert name in KNOWN_CUPY_NAMES if cupy is None else _resolves(cupy, name), f"cupy has no {name}"
@@ -173,12 +200,32 @@ def test_cupy_names_exist():
 def test_chain_kernel_has_the_expected_c_body():
     x, w, b = chain_args()
     x.requires_grad_(False); b.requires_grad_()
-    src = gg.compile(chain).source(x, w, b, backend="cupy")
-    assert ("fused_tanh_mul_add = cp.ElementwiseKernel(\n"
+    src = gg.compile(lambda x, w, b: (x.tanh() * w + b) * 2, outputs=0).source(x, w, b, backend="cupy")
+    assert ("fused_tanh_mul_add_mul = cp.ElementwiseKernel(\n"
             "    'float64 x, float64 w, float64 b',\n") in src
     assert "'double t1 = tanh(x);\\n'" in src
-    assert "= fused_tanh_mul_add(x, w, b)" in src
-    assert "= (t1 * w);" in src and "+ b);'" in src
+    assert "= fused_tanh_mul_add_mul(x, w, b)" in src
+    assert "= (t1 * w);" in src and "+ b);\\n'" in src
+
+
+def test_a_chain_ending_in_a_sum_is_one_reduction_kernel_with_the_chain_as_its_map():
+    x, w, b = chain_args()
+    x.requires_grad_(False); b.requires_grad_()
+    src = gg.compile(chain).source(x, w, b, backend="cupy")
+    assert ("fused_tanh_mul_add_sum = cp.ReductionKernel(\n"
+            "    'float64 x, float64 w, float64 b_',\n"  # b is the reduction's own variable: renamed
+            "    'float64 chain',\n"
+            "    'fused_tanh_mul_add_sum_map(x, w, b_)',\n"
+            "    'a + b',\n"
+            "    'chain = a',\n"
+            "    '0',\n"
+            "    'fused_tanh_mul_add_sum',\n"
+            "    reduce_type='double',\n"
+            "    preamble=(\n"
+            "        '__device__ double fused_tanh_mul_add_sum_map(double x, double w, double b_) {\\n'\n"
+            "        '    double t1 = tanh(x);\\n'\n") in src
+    assert "        '    return t3;\\n'\n        '}'))" in src
+    assert "chain = fused_tanh_mul_add_sum(x, w, b, axis=None, keepdims=False)" in src
 
 
 def test_float32_kernels_keep_float_and_cast_literals():
@@ -203,6 +250,12 @@ def test_numpy_backend_is_unfused_and_emits_the_regions_statements_if_given_them
     arrays = [t.detach().numpy() for t in a]
     for got, want in zip(ns["forward"](*arrays), plain["forward"](*arrays)):
         np.testing.assert_array_equal(got, want)
+    a[0].requires_grad_(False)  # then the chain ends in its sum: a region's reduction is a NumPy statement too
+    fwd = f.graph(*a, stage="forward")
+    src = module_source([(fuse_elementwise(fwd, fusible, None, reducible), "forward", None)], "numpy")
+    assert "ReductionKernel" not in src and "chain = chain_2.sum()" in src
+    exec(compile(src, "<fused numpy>", "exec"), ns)
+    assert ns["forward"](*arrays) == chain(*a).item()
 
 
 def test_fuse_false_keeps_the_cupy_module_one_call_per_op():
@@ -230,7 +283,7 @@ def _host_kernel(tmp_path):
     ctypes = {"float32": "float", "float64": "double", "bool": "bool"}
     counter = iter(range(10**6))
 
-    def kernel(in_params, out_params, operation, name):
+    def kernel(in_params, out_params, operation, name, preamble=""):
         params = [p.split() for p in in_params.split(", ")]
         (out_type, out_name), = [p.split() for p in out_params.split(", ")]
 
@@ -241,7 +294,7 @@ def _host_kernel(tmp_path):
                 f"static const {ctypes[t]} {p}_in[] = {{{', '.join(str(int(v)) if t == 'bool' else repr(float(v)) for v in x.ravel())}}};\n"
                 for x, (t, p) in zip(arrays, params))
             loads = "".join(f"    {ctypes[t]} {p} = {p}_in[k];\n" for t, p in params)
-            src = (f"#include <cmath>\n#include <cstdio>\nusing namespace std;\n{decls}int main() {{\n"
+            src = (f"#include <cmath>\n#include <cstdio>\nusing namespace std;\n{preamble}\n{decls}int main() {{\n"
                    f"  for (int k = 0; k < {size}; k++) {{\n{loads}    {ctypes[out_type]} {out_name};\n"
                    f"    {operation}\n    printf(\"%.17g\\n\", (double){out_name});\n  }}\n}}\n")
             path = tmp_path / f"{name}_{next(counter)}"
@@ -253,10 +306,32 @@ def _host_kernel(tmp_path):
     return kernel
 
 
+def _host_reduction(tmp_path):
+    """A stand-in for ``cp.ReductionKernel`` (sums): the map compiled for the host as above, summed by NumPy,
+    the post-map (``t = a``, or a mean's division by the counts) evaluated over the sum."""
+    kernel = _host_kernel(tmp_path)
+
+    def reduction(in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name, reduce_type,
+                  preamble):
+        assert reduce_expr == "a + b" and identity == "0" and reduce_type in ("float", "double")
+        (out_type, _), = [p.split() for p in out_params.split(", ")]
+        mapped = kernel(in_params, f"{'float64' if reduce_type == 'double' else 'float32'} m_",
+                        f"m_ = {map_expr};", name, preamble.replace("__device__ ", ""))
+
+        def run(*arrays, axis, keepdims):
+            m = mapped(*arrays)
+            a = m.sum(axis=axis, keepdims=keepdims)
+            rhs = post_map_expr.split("=", 1)[1].replace("_in_ind.size()", str(m.size))
+            return np.asarray(eval(rhs.replace("_out_ind.size()", str(np.size(a))), {"a": a}), dtype=out_type)
+        return run
+    return reduction
+
+
 def _fake_cupy(tmp_path):
     fake = types.ModuleType("cp")
     fake.__dict__.update({k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
     fake.ElementwiseKernel = _host_kernel(tmp_path)
+    fake.ReductionKernel = _host_reduction(tmp_path)
     return fake
 
 

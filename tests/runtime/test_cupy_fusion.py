@@ -66,8 +66,17 @@ def tiny_chain(x):
     return x.sum()
 
 
+def reductions(x, w):
+    """Chains ending in sums and means over all elements, over an axis, with and without keepdim: one
+    ReductionKernel each, the chain its map."""
+    rows = ((x * w).tanh() + 1.0).mean(1, keepdim=True)
+    cols = (x.exp() * 0.5 - w).sum(0)
+    return ((x - rows) ** 2).mean() + (cols * cols).sum() + (x * x).sum(1).sqrt().sum()
+
+
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
-@pytest.mark.parametrize("fn, shapes", [(loss, None), (scalar_loss, [(6, 5), ()]), (tiny_chain, [(16,)])])
+@pytest.mark.parametrize("fn, shapes", [(loss, None), (scalar_loss, [(6, 5), ()]), (tiny_chain, [(16,)]),
+                                        (reductions, [(7, 5), (5,)])])
 def test_compile_fused_equals_fuse_false_on_the_device(cupy_device, fn, shapes, dtype, rtol):
     """Through the public API: gg.compile (fused kernels) against gg.compile(fuse=False), values and gradients,
     on the device; and both against the CPU (float64: 1e-10)."""
@@ -80,7 +89,8 @@ def test_compile_fused_equals_fuse_false_on_the_device(cupy_device, fn, shapes, 
         value = compiled(*leaves)
         value.backward()
         if label == "fused":
-            assert "cp.ElementwiseKernel(" in compiled.source(*leaves, backend="cupy")
+            source = compiled.source(*leaves, backend="cupy")
+            assert "cp.ElementwiseKernel(" in source and ("cp.ReductionKernel(" in source or fn is not reductions)
         results[label] = [value.item()] + [t.grad.cpu().numpy() for t in leaves if t.requires_grad]
     for got, want, cpu in zip(results["fused"], results["unfused"], results["cpu"]):
         scale = np.abs(want).max()  # elements that cancel to near 0 are held to the gradient's scale
