@@ -973,7 +973,7 @@ class CompiledFunction:
         spec.key = key
         spec.fuse = self.fuse
         spec.statics = [x for x, k in zip(leaves, key[1]) if k[0] is object]
-        spec.plain = key[3] == "numpy" and not spec.draws and not spec.assigned
+        spec.plain = not spec.draws and not spec.assigned
         self._cache.setdefault(key, []).append(spec)  # guarded variants (train / eval) share a key
         self._cache.move_to_end(key)
         _log_recompile(self, reason, key)
@@ -1017,7 +1017,7 @@ class CompiledFunction:
             args = self._positional(args, kwargs)
         spec = self._lookup(args)
         if spec is not None:
-            if spec.plain and args:  # numpy, no random draws, no write-backs: the short path
+            if spec.plain and args:  # no random draws, no write-backs: the short path
                 return self._run_plain(spec, args)
             inputs = list(args)
             if spec.captured:
@@ -1047,9 +1047,10 @@ class CompiledFunction:
         return None
 
     def _run_plain(self, spec: Specialization, args: tuple):
-        """``_run`` for the common call (every argument a Tensor, see ``_lookup``) of a specialization that
-        runs NumPy code with no random draws and no write-backs; the same result, with less bookkeeping."""
-        module = spec.modules.get("numpy") or spec.module("numpy")
+        """``_run`` for the common call (every argument a Tensor, see ``_lookup``) of a specialization with no
+        random draws and no write-backs; the same result, with less bookkeeping."""
+        backend = spec.key[3]
+        module = spec.modules.get(backend) or spec.module(backend)
         arrays = [a._data for a in args]
         if spec.captured:
             arrays += [c._data if isinstance(c, Tensor) else _plain_array(c) for c in spec.captured]
@@ -1065,7 +1066,8 @@ class CompiledFunction:
             outs, saved = result[:n], result[n:]
         else:
             outs, saved = (result,), ()
-        outs = [o if o.__class__ is np.ndarray else np.asarray(o) for o in outs]
+        # (a NumPy scalar becomes a 0-d array; a CuPy array stays on its device)
+        outs = [o if o.__class__ is np.ndarray or o.__class__.__module__ != "numpy" else np.asarray(o) for o in outs]
         wrapped = [Tensor._wrap(o) for o in (_distinct(outs) if n > 1 else outs)]
         if spec.backward is not None:
             inputs = args + tuple(spec.captured) if spec.captured else args
