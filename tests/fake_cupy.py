@@ -11,8 +11,9 @@ What it reproduces of CuPy, as far as graphgrad's code can tell:
   are bound against real CuPy's signatures where those are Python functions;
 - reductions and scalar indexing return 0-d device arrays, not NumPy scalars;
 - ``ElementwiseKernel`` and ``ReductionKernel`` (sums only): C bodies compiled for the host by a C++ compiler
-  (``<cmath>``'s float and double overloads, as CUDA has), CuPy's rule that an array argument's dtype must equal a declared parameter type
-  ("Type is mismatched"), Python scalars taking the declared type, broadcasting, the output's declared type;
+  (``<cmath>``'s float and double overloads, as CUDA has), CuPy's rule that an array argument's dtype must equal
+  a declared parameter type ("Type is mismatched"), Python scalars taking the declared type, broadcasting, the
+  output's declared type, outputs passed in (read and written);
 - ``cupy.cuda``: one device, synchronize, events, device properties.
 
 It computes with NumPy, so it says nothing about CUDA's numerics, NVRTC, cuBLAS or speed: those stay for a GPU.

@@ -1,7 +1,7 @@
 """``fused``: a region of elementwise ops (possibly ending in a sum) computed in one pass, made by
-``passes.fusion`` after differentiation for code generation only (so it has no gradient or batching rule). Its ``body`` attribute is
-the closed sub-graph of the region, ``kernel`` the name of the CuPy kernel that computes it; the NumPy
-backend emits the body's per-op statements."""
+``passes.fusion`` after differentiation for code generation only (so it has no gradient or batching rule). Its
+``body`` attribute is the closed sub-graph of the region, ``kernel`` the name of the CuPy kernel that computes
+it; the NumPy backend emits the body's per-op statements."""
 from __future__ import annotations
 
 from ..codegen.cuda import fused_expression

@@ -142,8 +142,8 @@ def _cupy_names(src):
 
 #: CuPy names graphgrad's CuPy code is known to use, checked against CuPy 14 (cupy-cuda12x, not in the test
 #: extra: a 137 MB wheel); where CuPy is importable, test_cupy_names_exist checks against CuPy itself
-KNOWN_CUPY_NAMES = {"ElementwiseKernel", "ReductionKernel", "float32", "float64", "int64", "bool_", "tanh", "exp", "log", "sum",
-                    "maximum", "where", "asarray", "array", "full", "full_like", "zeros", "ones", "dtype",
+KNOWN_CUPY_NAMES = {"ElementwiseKernel", "ReductionKernel", "float32", "float64", "int64", "bool_", "tanh", "exp",
+                    "log", "sum", "maximum", "where", "asarray", "array", "full", "full_like", "zeros", "ones", "dtype",
                     "logaddexp", "result_type", "sqrt", "matmul", "broadcast_to", "pad", "lib", "lib.stride_tricks",
                     "lib.stride_tricks.sliding_window_view", "lib.stride_tricks.as_strided", "concatenate"}
 
