@@ -98,6 +98,31 @@ def test_compile_fused_equals_fuse_false_on_the_device(cupy_device, fn, shapes, 
         np.testing.assert_allclose(got, cpu, rtol=max(rtol, 1e-10), atol=max(rtol, 1e-10) * 0.1 * scale)
 
 
+@pytest.mark.parametrize("reduce, dim, keepdim", [
+    ("sum", None, False), ("mean", None, True), ("sum", (0,), False), ("mean", (1,), True), ("sum", (2,), True),
+    ("mean", (0, 2), False), ("sum", (1, 2), True)])
+def test_a_chain_ending_in_a_sum_or_mean_equals_the_unfused_module_over_any_axes(cupy_device, reduce, dim, keepdim):
+    """The ReductionKernel's axes, keepdims and a mean's count, against fuse=False and the CPU (float64), values and
+    gradients (the adjoint's reductions of broadcast gradients are fused too)."""
+    def f(x, w):
+        return getattr((x * w).tanh() * 2.0 - x, reduce)(dim=dim, keepdim=keepdim).exp().sum()
+
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal((3, 4, 5)), rng.standard_normal((4, 5))]
+    results = {}
+    for label, device, fuse in (("fused", "cuda", True), ("unfused", "cuda", False), ("cpu", "cpu", True)):
+        leaves = [gg.tensor(a, device=device, requires_grad=True) for a in arrays]
+        compiled = gg.compile(f, fuse=fuse)
+        value = compiled(*leaves)
+        value.backward()
+        if label == "fused":
+            assert f"_{reduce} = cp.ReductionKernel(" in compiled.source(*leaves, backend="cupy")
+        results[label] = [value.item()] + [t.grad.cpu().numpy() for t in leaves]
+    for got, want, cpu in zip(results["fused"], results["unfused"], results["cpu"]):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_allclose(got, cpu, rtol=1e-10)
+
+
 def named_like_functions(x):
     exp = x.exp()
     tanh = (exp * 2 + 1).tanh()
