@@ -241,7 +241,7 @@ def cmd_ops(ns) -> int:
     """One row per op, from the tables the op declarations fill: gradient rule, whether that rule is itself
     differentiable (second order, derived from its code: ``passes.vjp_audit``), forward mode, vmap batching,
     array expression and its CuPy form, and the public names."""
-    from .codegen.cuda import C_EXPRESSIONS
+    from .codegen.cuda import C_EXPRESSIONS, C_REDUCTIONS
     from .codegen.expressions import EXPRESSIONS
     from .ir.public import NAMES
     from .ir.registry import OPS
@@ -273,8 +273,10 @@ def cmd_ops(ns) -> int:
         expr = ("yes" if name in EXPRESSIONS else "python block" if name in BLOCKS else
                 "bound by its block" if name == "get" else "MISSING")
         # every expression is written over xp (numpy or cupy); a C template also lets CuPy fuse it into a kernel
-        cupy = ("cp expression + C (fusable)" if name in C_EXPRESSIONS else "cp expression" if name in EXPRESSIONS
-                else "python block" if name in BLOCKS else "bound by its block" if name == "get" else "MISSING")
+        cupy = ("cp expression + C (fusable)" if name in C_EXPRESSIONS else
+                "cp expression + C (ends a fused region)" if name in C_REDUCTIONS else
+                "cp expression" if name in EXPRESSIONS else "python block" if name in BLOCKS else
+                "bound by its block" if name == "get" else "MISSING")
         rows.append((name, grad, second, jvp, batch, expr, cupy, names(name, "numpy"), names(name, "tensor"),
                      names(name, "gg"), names(name, "nn")))
     # public names implemented with other ops: differentiable (to every order their ops allow), batchable and

@@ -89,6 +89,7 @@ def test_ops_lists_second_order_cupy_and_numpy_names():
     rows = _ops_table()
     assert {"gradient", "second order", "numpy name", "cupy"} <= set(rows["tanh"])
     assert rows["tanh"]["second order"] == "yes" and rows["tanh"]["cupy"] == "cp expression + C (fusable)"
+    assert rows["mean"]["cupy"] == "cp expression + C (ends a fused region)"
     assert rows["argsort"]["second order"] == "zero" and rows["argpartition"]["second order"] == "zero"
     assert rows["qr"]["gradient"] == "rule" and rows["qr"]["numpy name"] == "linalg.qr"
     assert rows["qr"]["cupy"] == "cp expression"  # a LAPACK call: CuPy runs it, never inside a fused kernel
