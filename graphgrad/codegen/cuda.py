@@ -22,7 +22,11 @@ C_EXPRESSIONS: dict[str, str] = {}
 C_REDUCTIONS: dict[str, str] = {}
 
 #: IR dtype -> (CuPy's parameter type, C type)
-C_TYPES = {"float32": ("float32", "float"), "float64": ("float64", "double"), "bool": ("bool", "bool")}
+C_TYPES = {"float32": ("float32", "float"), "float64": ("float64", "double"), "bool": ("bool", "bool"),
+           "int64": ("int64", "long long")}
+#: the dtypes a value computed inside a kernel may have: integer arithmetic stays per-op (C's differs from NumPy's
+#: in division, powers and overflow), but an integer operand may be compared or cast (labels against a range)
+_RESULT_TYPES = ("float32", "float64", "bool")
 
 # CuPy binds ``i``/``_ind`` in every kernel; C++ keywords (with the alternative tokens ``xor``, ``bitand`` ...), the
 # type names, CUDA's built-in variables and CuPy's indexer types cannot name a variable
@@ -36,9 +40,9 @@ co_return co_yield size_t ptrdiff_t threadIdx blockIdx blockDim gridDim warpSize
 
 
 def fusible(node: Node) -> bool:
-    """Whether ``node`` can be computed inside a fused kernel: its op has a C expression, its values are
-    float32, float64 or bool, and its literals are finite numbers."""
-    if node.op not in C_EXPRESSIONS or node.output.type.dtype not in C_TYPES:
+    """Whether ``node`` can be computed inside a fused kernel: its op has a C expression, its result is float32,
+    float64 or bool, its operands that too or int64, and its literals are finite numbers."""
+    if node.op not in C_EXPRESSIONS or node.output.type.dtype not in _RESULT_TYPES:
         return False
     for x in node.inputs:
         if x.__class__ is Value:
@@ -57,19 +61,23 @@ def reducible(node: Node) -> bool:
 
 
 def _compute_type(node: Node) -> str:
-    """The dtype ``node`` computes in: its result's, or for a comparison its operands' (bool for where's
-    condition is left as it is)."""
+    """The dtype ``node`` computes in: its result's, or for a comparison its operands' as NumPy promotes them
+    (int64 with float32: float64; bool for where's condition is left as it is)."""
     dtype = node.output.type.dtype
     if dtype != "bool":
         return dtype
-    floats = [x.type.dtype for x in node.inputs if x.__class__ is Value and x.type.dtype != "bool"]
-    return "float64" if "float64" in floats else "float32" if floats else "bool"
+    kinds = {x.type.dtype for x in node.inputs if x.__class__ is Value and x.type.dtype != "bool"}
+    if "float64" in kinds or {"float32", "int64"} <= kinds:
+        return "float64"
+    return "float32" if "float32" in kinds else "int64" if kinds else "bool"
 
 
 def _operand(x, dtype: str, names: dict) -> str:
     if x.__class__ is Value:
         name = names[x]
         return name if x.type.dtype == dtype or dtype == "bool" else f"({C_TYPES[dtype][1]}){name}"
+    if dtype == "int64" and float(x).is_integer():
+        return f"{int(x)}LL"
     text = repr(float(x)) if dtype != "bool" else ("true" if x else "false")
     return text + "f" if dtype == "float32" else text
 

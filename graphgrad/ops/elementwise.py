@@ -330,7 +330,9 @@ primitive("where", batch=elementwise,
           c_expr="({0} ? {1} : {2})",
           fn=where, gg="where", numpy="where", numpy_fn=_numpy_where)
 
+# (c_expr: a fused kernel casts an operand to the dtype its op computes in, here the result's)
 primitive("cast", memory="fresh", recompute="cheap", batch=elementwise, torch_name="ToCopyBackward0",
+          elementwise=True, c_expr="{0}",
           attrs=("dtype",), infer=lambda inputs, dtype: TensorType(inputs[0].shape, dtype_name(dtype)),
           expr=lambda a, xp, out, dtype: [f"{xp}.asarray({a[0]}).astype({xp}.{dtype})"],
           vjp=(lambda g, out, x, *, dtype: g._cast(x._type.dtype),), doc="convert to another dtype", rows=same_rows)

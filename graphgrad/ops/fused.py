@@ -10,7 +10,9 @@ from ..ir.graph import Graph
 from ..ir.registry import ShapeError, defop
 
 
-@defop("fused", attrs=("body", "kernel"), doc="a region of elementwise ops computed in one pass (codegen stage)")
+# a kernel's result is always a new array (its operands, the arrays built once per module among them, are only read)
+@defop("fused", attrs=("body", "kernel"), memory="fresh",
+       doc="a region of elementwise ops computed in one pass (codegen stage)")
 def _fused_type(inputs, body: Graph, kernel: str):
     expected = [v.type for v in body.inputs]
     if list(inputs) != expected:

@@ -3,6 +3,7 @@ the pass's graphs before and after, the generated CuPy source (compiles, one Ele
 the expected C body, only names CuPy has), and the C expressions' numerics, compiled for the host with a C++
 compiler where one is installed. tests/runtime/test_cupy_backend.py runs the kernels on a GPU."""
 import ast
+import re
 import shutil
 import subprocess
 import types
@@ -113,6 +114,24 @@ def test_a_sum_or_mean_that_alone_reads_a_region_ends_it():
     assert ended == [["mul", "mean"]]   # (the scalar adds at the end are a region of their own)
     assert [group for group in groups if group[-1].op == "mean"][0][-1].attrs == {"dim": (1,), "keepdim": True}
     assert all(n.op not in ("sum", "mean") for n in fusion_groups(g, fusible)[0])  # without reducible: none
+
+
+def test_integer_labels_are_compared_and_cast_inside_a_kernel_and_the_range_is_built_once():
+    """Cross-entropy's one-hot (labels == arange, cast to float) is one kernel reading the int64 labels, the
+    arange built once at module level; integer arithmetic itself stays per-op (C's is not NumPy's)."""
+    import graphgrad.nn.functional as F
+
+    z = gg.tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    y = gg.tensor(np.array([0, 2, 1, 1]))
+    src = gg.compile(lambda z, y: F.cross_entropy(z, y)).source(z, y, backend="cupy")
+    kernel = re.search(r"'int64 (\w+), int64 (\w+)',\n    'float32 (\w+)',\n    'bool (\w+) = \(\1 == \2\);\\n'\n"
+                       r"    '\3 = \(float\)\4;'", src)
+    assert kernel, src
+    module_level, functions = src.split("\ndef forward", 1)
+    assert f"{kernel[2]} = cp.arange(0, 3, 1, dtype=cp.int64)" in module_level and "cp.arange" not in functions
+    src = gg.compile(lambda x, y: ((y != -100).float() * x + (y + 1)).sum()).source(
+        gg.ones(4, requires_grad=True), y, backend="cupy")
+    assert "(y != -100LL)" in src and re.search(r"\n    \w+ = y \+ 1  #", src)  # the int64 sum stays per-op
 
 
 def test_ops_without_c_expression_are_not_fused():

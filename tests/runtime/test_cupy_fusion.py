@@ -123,6 +123,31 @@ def test_a_chain_ending_in_a_sum_or_mean_equals_the_unfused_module_over_any_axes
         np.testing.assert_allclose(got, cpu, rtol=1e-10)
 
 
+def test_integer_labels_compared_inside_kernels_equal_the_unfused_module(cupy_device):
+    """int64 operands in a kernel: compared with each other and with literals, cast, against fuse=False and the
+    CPU (cross-entropy's one-hot, an ignore mask)."""
+    import graphgrad.nn.functional as F
+
+    def f(z, y):
+        return F.cross_entropy(z, y) + ((y != 2).double() * z[:, 0] + (y >= 1).double() * z[:, 1] ** 2).sum()
+
+    rng = np.random.default_rng(5)
+    z_np, y_np = rng.standard_normal((6, 4)), np.array([0, 3, 2, 1, 2, 3])
+    results = {}
+    for label, device, fuse in (("fused", "cuda", True), ("unfused", "cuda", False), ("cpu", "cpu", True)):
+        z = gg.tensor(z_np, device=device, requires_grad=True)
+        y = gg.tensor(y_np, device=device)
+        compiled = gg.compile(f, fuse=fuse)
+        value = compiled(z, y)
+        value.backward()
+        if label == "fused":
+            assert "'int64 " in compiled.source(z, y, backend="cupy")
+        results[label] = [value.item(), z.grad.cpu().numpy()]
+    for got, want, cpu in zip(results["fused"], results["unfused"], results["cpu"]):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_allclose(got, cpu, rtol=1e-10)
+
+
 def named_like_functions(x):
     exp = x.exp()
     tanh = (exp * 2 + 1).tanh()
