@@ -148,6 +148,45 @@ def test_integer_labels_compared_inside_kernels_equal_the_unfused_module(cupy_de
         np.testing.assert_allclose(got, cpu, rtol=1e-10)
 
 
+def _random_program(seed: int):
+    """A random float64 program over x (5x4), w (4,) and int64 labels y (5,): elementwise ops, casts, comparisons
+    of labels with a range, ending in a sum or mean over all elements or an axis (fusion's regions and kernels)."""
+    import random
+
+    def program(x, w, y):
+        rng = random.Random(seed)
+        values = [x, w, x * 0.5]
+        for _ in range(rng.randint(3, 8)):
+            a, b = rng.choice(values), rng.choice(values)
+            op = rng.randrange(12)
+            r = [lambda: a.tanh(), lambda: (a * 0.1).exp(), lambda: a.sin(), lambda: -a + b, lambda: a.relu() * b,
+                 lambda: a.sigmoid() - b, lambda: a.float().double() * a, lambda: gg.maximum(a, b),
+                 lambda: gg.minimum(a, b) / 3.0, lambda: gg.where(a > b, a, b * 2),
+                 lambda: (y.unsqueeze(1) == gg.arange(4)).double() * a if a.dim() == 2 else a * b,
+                 lambda: a + (y >= 2).double().unsqueeze(1) if a.dim() == 2 else a - b][op]()
+            values.append(r)
+        out = values[-1] if values[-1].dim() == 2 else values[-1] * x
+        return [out.sum(), out.mean(), (out.sum(0) ** 2).sum(), (out.mean(1, keepdim=True) * out).sum(),
+                out.sum(1).tanh().sum()][seed % 5] + (w * 0.5).tanh().sum()  # (w has a gradient)
+    return program
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_programs_fused_equal_the_unfused_module_and_the_cpu(cupy_device, seed):
+    rng = np.random.default_rng(seed)
+    arrays = rng.standard_normal((5, 4)), rng.standard_normal(4), rng.integers(0, 4, 5)
+    results = {}
+    for label, device, fuse in (("fused", "cuda", True), ("unfused", "cuda", False), ("cpu", "cpu", True)):
+        x, w = (gg.tensor(a, device=device, requires_grad=True) for a in arrays[:2])
+        compiled = gg.compile(_random_program(seed), fuse=fuse)
+        value = compiled(x, w, gg.tensor(arrays[2], device=device))
+        value.backward()
+        results[label] = [value.item(), x.grad.cpu().numpy(), w.grad.cpu().numpy()]
+    for got, want, cpu in zip(results["fused"], results["unfused"], results["cpu"]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got, cpu, rtol=1e-10, atol=1e-12)
+
+
 def named_like_functions(x):
     exp = x.exp()
     tanh = (exp * 2 + 1).tanh()
