@@ -49,7 +49,7 @@ from .grad_mode import is_grad_enabled
 from .guards import (LIMIT, RANDOM_GENERATORS, ArrayReader, ContentReader, RandomStateReader, array_guard,
                      content_guard, difference, random_guard, warn_at)
 from .pytree import tree_flatten, tree_unflatten
-from .tensor import _NO_ATTRS, _QUIET, Tensor, _fp_mode, _xp
+from .tensor import _NO_ATTRS, _QUIET, Tensor, _fp_mode, _is_device_array, _xp
 
 STAGES = ("traced", "pruned", "adjoint", "batched", "optimized")
 
@@ -352,7 +352,7 @@ def _backend_of(args) -> str:
     for a in args:
         if isinstance(a, Tensor) and a.is_cuda:
             return "cupy"
-        if type(a).__module__.startswith("cupy"):
+        if _is_device_array(a):
             return "cupy"
     return "numpy"
 
@@ -706,14 +706,10 @@ def _owned(grads: list, taken: set) -> list:
     taken = set(taken)
     if len(set(ids)) != len(ids):
         taken.update(i for i in ids if ids.count(i) > 1)
+    # (a CuPy array has no writeable flag: its base alone says whether it owns its memory)
     return [i not in taken and (a.base is None and a.flags.writeable if a.__class__ is np.ndarray
                                 else _is_device_array(a) and a.base is None)
             for a, i in zip(grads, ids)]
-
-
-def _is_device_array(a) -> bool:
-    """A CuPy array (which has no writeable flag: its ``base`` alone says whether it owns its memory)."""
-    return a.__class__.__name__ == "ndarray" and a.__class__.__module__.startswith("cupy")
 
 
 def _plain_array(a):

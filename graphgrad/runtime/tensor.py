@@ -106,6 +106,11 @@ _new = object.__new__
 _ONES: dict = {}  # dtype -> a read-only 0-d array of 1: the seed of loss.backward() on a compiled call
 
 
+def _is_device_array(a) -> bool:
+    """A CuPy array (or the tests' fake CuPy's): the one other array type graphgrad computes with."""
+    return type(a).__module__.startswith("cupy")
+
+
 def _internal_overlap(data) -> bool:
     """Whether elements of ``data`` share memory (an expanded view). NumPy makes such views read-only; CuPy's
     arrays have no ``writeable`` flag, so there a zero stride over more than one element tells, as in PyTorch."""
@@ -554,7 +559,7 @@ class Tensor(TensorSurface, TensorBase):
                         return
                 finally:
                     _fp_mode.reset(token)
-            elif data.ndim == 0 and data.dtype.kind == "f" and data.__class__.__module__.startswith("cupy"):
+            elif data.ndim == 0 and data.dtype.kind == "f" and _is_device_array(data):
                 # on a GPU a shared 1 per device and dtype likewise (cp.ones_like is a launch: about 20 us)
                 key = (data.__class__, data.device.id, data.dtype.char)
                 seed = _DEVICE_ONES.get(key)
@@ -1300,7 +1305,7 @@ def _to_array(data, dtype):
     """Python data or arrays to an ndarray with PyTorch's default dtypes (float32 for Python floats)."""
     if isinstance(data, Tensor):
         arr = data._data
-    elif data.__class__ is np.ndarray or type(data).__module__.startswith("cupy"):
+    elif data.__class__ is np.ndarray or _is_device_array(data):
         arr = data
     elif isinstance(data, np.ndarray):
         # a subclass (np.matrix, whose * is a matrix product; a memmap; a masked array's data) as a plain array
