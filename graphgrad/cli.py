@@ -44,13 +44,17 @@ def load_function(target: str):
         raise UsageError(f"no such file: {path}")
     spec = importlib.util.spec_from_file_location(f"graphgrad_user_{abs(hash(path))}", path)
     module = importlib.util.module_from_spec(spec)
+    # registered while it runs, as `import` does: dataclasses, pickle and typing look the module up by name
+    sys.modules[spec.name] = module
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     try:
         spec.loader.exec_module(module)
     except SystemExit as e:  # not an Exception: it would end graphgrad silently with the script's code
+        del sys.modules[spec.name]
         raise UsageError(f"{path} called sys.exit({e.code!r}) while being imported; put its script code under "
                          f"`if __name__ == \"__main__\":`") from e
     except Exception as e:
+        del sys.modules[spec.name]
         raise UsageError(f"{path} failed to import: {type(e).__name__}: {e}") from e
     finally:
         sys.path.pop(0)

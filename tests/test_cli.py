@@ -182,6 +182,17 @@ def test_dump_of_a_file_that_exits_at_import_says_so(tmp_path):
     assert r.returncode == 2 and "called sys.exit(3) while being imported" in r.stderr
 
 
+def test_dump_of_a_file_that_defines_a_dataclass(tmp_path):
+    # dataclasses look their module up in sys.modules to read string annotations
+    script = tmp_path / "with_dataclass.py"
+    script.write_text("from __future__ import annotations\nfrom dataclasses import dataclass\n\n\n"
+                      "@dataclass\nclass Config:\n    scale: float = 2.0\n\n\n"
+                      "def f(x):\n    return (x * Config().scale).sum()\n")
+    r = run("dump", f"{script}:f", "--arg", "x=f64[3]:grad", "--format", "numpy")
+    assert r.returncode == 0, r.stderr
+    assert "def backward(" in r.stdout
+
+
 def test_dump_does_not_allocate_the_argument_arrays():
     # 10^10 float32 elements: 40 GB if allocated; only the types are needed to trace
     big = run("dump", f"{MLP}:loss", "--arg", "w1=f32[100000,100000]:grad", "--arg", "b1=f32[100000]:grad",
