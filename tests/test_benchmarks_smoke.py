@@ -14,7 +14,8 @@ def test_every_benchmark_runs_in_quick_mode():
     for workload in ("mlp", "rnn", "logreg", "tiny_chain", "cnn", "compile"):
         assert f"== {workload}:" in r.stdout, r.stdout
     for expected in ("NumPy by hand", "graphgrad compiled (numpy)", "graphgrad eager", "first call of a fresh",
-                     "peak memory of one step", "eager per-op cost", "graphgrad (eager)", "two-layer MLP",
+                     "peak memory of one step", "peak of array (tensor) data", "eager per-op cost", "graphgrad (eager)",
+                     "two-layer MLP",
                      "graphgrad.dask, 2 workers", "graphgrad vmap(grad)", "graphgrad hessian", "Fixed cost of a call"):
         assert expected in r.stdout, r.stdout
 
@@ -35,6 +36,30 @@ def test_a_benchmark_that_computes_the_wrong_gradient_fails(monkeypatch):
         assert "graphgrad compiled (numpy), gradient 0" in str(e)
     else:
         raise AssertionError("check() accepted a wrong gradient")
+
+
+def test_array_peak_counts_the_arrays_alive_at_once_between_lines():
+    """run_all.array_peak_bytes, the figure set beside PyTorch's: two of the three 8000-byte arrays are alive at
+    once (sampling at calls and returns alone sees one), and a NumPy method's result counts with its header."""
+    import numpy as np
+
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import run_all
+    finally:
+        sys.path.pop(0)
+    x = np.ones(1000)
+
+    def step():
+        a = x + 1
+        b = a * 2
+        del a
+        c = b * 3
+        del b
+        return c
+
+    assert run_all.array_peak_bytes(step) == 16000
+    assert 8000 <= run_all.array_peak_bytes(lambda: x.reshape(10, 100).copy()) < 8000 + 512  # + array headers
 
 
 # -- run_all.py --device cuda (benchmarks/gpu_workloads.py) ---------------------------------------------------------
