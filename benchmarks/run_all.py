@@ -55,6 +55,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 
 from common import calls_per_sample, fmt_bytes, fmt_time, median, sample_times  # noqa: E402
+from numpy_memory import peak_array_bytes  # noqa: E402
 from workloads import WORKLOADS, tiny_chain  # noqa: E402
 
 import graphgrad as gg  # noqa: E402
@@ -88,78 +89,6 @@ def peak_bytes(step) -> int:
         return tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-
-
-def array_peak_bytes(step) -> int:
-    """The most bytes of NumPy array data one call of ``step`` holds at once beyond what was live before it: the
-    figure PyTorch's profiler gives for its tensors (``torch_peak_bytes``), without the Python objects
-    ``peak_bytes`` also counts. NumPy reports its buffers to tracemalloc in a domain of their own; their total is
-    sampled at every line of the step's code, every call and return of Python code, and around NumPy's built-in
-    functions and array methods, whose own temporaries count too (CPython reports calling them: where one calls no
-    Python code, the overall peak inside it, its result's header included, is added). graphgrad's own functions are
-    sampled at their calls and returns only. What it misses: a temporary that dies within one line (``a * b + c``
-    holds ``a * b`` while it adds), which the generated code, one statement per node, does not have, and the scratch
-    inside a ufunc or ``np.dot`` (CPython reports no call for them). What it adds: while a trace function is set,
-    CPython keeps a call's arguments alive in the caller until the call returns, so a generated backward's ``del``
-    of a saved array frees nothing before it returns."""
-    domain = np.lib.tracemalloc_domain
-
-    def live() -> int:
-        # the raw traces take_snapshot() wraps: the public filter_traces() made eager rnn's figure take 90 s
-        return sum(trace[1] for trace in tracemalloc._get_traces() if trace[0] == domain)
-
-    step()
-    gc.collect()
-    state = {"peak": 0, "at_call": None, "traced_at_call": 0}
-
-    def sample(frame, event, arg):
-        inside = 0
-        if event == "c_call" or event == "c_return" or event == "c_exception":
-            if event == "c_call" and not _numpy_function(arg):
-                return  # others' transients are Python objects, and sampling at every len() costs minutes
-            if event != "c_call":
-                if state["at_call"] is None:
-                    return
-                # what the call held at most beyond its start (read before the snapshot allocates)
-                inside = state["at_call"] + tracemalloc.get_traced_memory()[1] - state["traced_at_call"]
-        current = live()
-        state["peak"] = max(state["peak"], current, inside)
-        state["at_call"] = None  # a Python frame inside the call: its own events sample it
-        if event == "c_call":
-            state["at_call"] = current
-            tracemalloc.reset_peak()
-            state["traced_at_call"] = tracemalloc.get_traced_memory()[0]
-
-    library = os.path.dirname(gg.__file__)
-
-    def lines(frame, event, arg):
-        if event == "call":  # graphgrad's own functions are sampled at their calls and returns: lines cost minutes
-            return None if frame.f_code.co_filename.startswith(library) else lines
-        if event == "line":
-            sample(frame, event, arg)
-        return lines
-
-    tracemalloc.start()
-    try:
-        base = live()
-        sys.setprofile(sample)
-        sys.settrace(lines)
-        try:
-            step()
-        finally:
-            sys.settrace(None)
-            sys.setprofile(None)
-        return state["peak"] - base
-    finally:
-        tracemalloc.stop()
-
-
-def _numpy_function(fn) -> bool:
-    """Whether a C function called from Python is NumPy's: a ufunc, a method of an array or a ufunc, or a function
-    of ``numpy``'s C modules."""
-    owner = getattr(fn, "__self__", None)
-    return isinstance(fn, np.ufunc) or isinstance(owner, (np.ndarray, np.ufunc)) \
-        or (getattr(fn, "__module__", None) or "").startswith("numpy")
 
 
 def torch_peak_bytes(step) -> int | None:
@@ -216,7 +145,7 @@ def run_workload(make, quick: bool) -> None:
     ours = [label for label in labels if not label.startswith(("PyTorch", "JAX"))]
     memory = {label: peak_bytes(workload.steps[label]) for label in ours}
     print("  peak memory of one step: " + ", ".join(f"{label} {fmt_bytes(memory[label]).strip()}" for label in ours))
-    arrays = {label: array_peak_bytes(workload.steps[label]) for label in ours}
+    arrays = {label: peak_array_bytes(workload.steps[label]) for label in ours}
     if torch_label:
         arrays[torch_label] = torch_peak_bytes(workload.steps[torch_label])
     print("  peak of array (tensor) data: " + ", ".join(
