@@ -25,7 +25,7 @@ neither the join nor its operands then receive another result.
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node, Value
-from ..ir.registry import OPS
+from ..ir.registry import OPS, makes_new_array
 
 
 def ufunc_call(op: str) -> str:
@@ -44,15 +44,6 @@ def into(op: str, args: list, xp: str, buffer: str) -> str:
     if template is None:
         template = _INTO[op] = "{xp}." + ufunc_call(op)[:-1] + ", out={out})"
     return template.format(*args, xp=xp, out=buffer)
-
-
-def makes_new_array(op: str) -> bool:
-    """Whether ``op``'s result is always a new array (never a view of an operand, nor the operand itself), as its
-    declaration says (``memory=`` in ``graphgrad.ops``)."""
-    opdef = OPS.get(op)
-    if opdef is None:
-        return False
-    return opdef.memory == "fresh" or (opdef.memory == "" and opdef.elementwise)
 
 
 #: views that are writeable and never overlap themselves (``expand`` is a broadcast: read-only, elements shared)

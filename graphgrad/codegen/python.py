@@ -17,9 +17,10 @@ import os
 import re
 
 from ..ir.graph import _RESERVED, Graph, Value
+from ..ir.registry import makes_new_array
 from ..ir.types import TensorType
 from .expressions import STDLIB_IMPORTS, computed_dtype, computes_narrow, statements
-from .memory import into, makes_new_array, plan
+from .memory import into, plan
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
 

@@ -108,6 +108,15 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
     return register
 
 
+def makes_new_array(op: str) -> bool:
+    """Whether ``op``'s result is always a new array (never a view of an operand, nor the operand itself), as its
+    declaration says (``memory=`` in ``graphgrad.ops``)."""
+    opdef = OPS.get(op)
+    if opdef is None:
+        return False
+    return opdef.memory == "fresh" or (opdef.memory == "" and opdef.elementwise)
+
+
 def infer_type(op: str, inputs: list, attrs: dict) -> TensorType:
     opdef = OPS.get(op)
     if opdef is None:
