@@ -177,13 +177,11 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
     return "\n".join(lines)
 
 
-#: a dead intermediate array smaller than this (bytes, its object's header counted) is not deleted at its last
-#: use: a ``del`` line costs more to compile than such an array is worth (a third of a chain's lines were
-#: ``del`` of 128-byte arrays, and compile() of the module was a third of the compile time) ... until the small
-#: ones left alive hold this much together: then one ``del`` frees them all. So a function holds at most this
-#: much more than with every ``del``. Every dead array is deleted in the end either way, so the bound costs lines,
-#: not names: 4 KiB compiles a 10,000-op chain as fast as 16 KiB did (634 vs 636 ms) and the tiny_chain step
-#: peaks at 17.9 KiB instead of 23.7.
+#: a dead intermediate array smaller than this (bytes, its object's header counted) may be left undeleted at its
+#: last use: a ``del`` line costs more to compile than such an array is worth (a third of a chain's lines were
+#: ``del`` of 128-byte arrays, and compile() of the module was a third of the compile time). It waits for one
+#: ``del`` of many while that cannot raise the function's peak (``_room_to_hold``) and the waiting ones hold less
+#: than this together. 4 KiB compiled a 10,000-op chain as fast as 16 KiB did (634 vs 636 ms).
 HELD_BYTES = 4 * 1024
 _ARRAY_OBJECT_BYTES = 112  # sys.getsizeof of an empty ndarray: the header a small array costs besides its data
 
@@ -200,6 +198,50 @@ def _small_bytes(v: Value) -> int:
         return 0
     size = t.nbytes
     return size + _ARRAY_OBJECT_BYTES if size.__class__ is int and size < HELD_BYTES else 0  # (int: a known size)
+
+
+def _room_to_hold(graph: Graph, dying: list, reuse: dict, release, joins) -> list[int]:
+    """For each node, the bytes of dead arrays that may be left undeleted from there on without raising the
+    function's peak (nor ``HELD_BYTES``): the peak with every dead array deleted at once, less the most that is
+    live at any later node. Where the peak comes early (a backward starts with every saved value), small dead arrays
+    wait for a ``del`` of many only once enough has been freed. Bytes as ``_small_bytes`` counts them; views and
+    loops count nothing."""
+    fresh_op: dict[str, bool] = {}
+
+    def nbytes(v: Value) -> int:
+        t = v.type
+        size = t.nbytes if t.__class__ is TensorType else 0
+        return size + _ARRAY_OBJECT_BYTES if size.__class__ is int else 0
+
+    live = sum(nbytes(x) for x in release)
+    during = []  # what is live while each node runs: its operands and its result
+    for i, n in enumerate(graph.nodes):
+        fresh = fresh_op.get(n.op)
+        if fresh is None:
+            fresh = fresh_op[n.op] = makes_new_array(n.op)
+        if fresh and n not in reuse:
+            live += nbytes(n.output)
+        if joins is not None and n in joins.allocate:
+            live += sum(nbytes(j.output) for j in joins.allocate[n])
+        during.append(live)
+        target = reuse.get(n)
+        for x in dying[i] or ():
+            if x is target:
+                continue
+            if x in release:  # (a saved value's node is the forward's)
+                live -= nbytes(x)
+            else:
+                fresh = fresh_op.get(x.node.op)
+                if fresh is None:
+                    fresh = fresh_op[x.node.op] = makes_new_array(x.node.op)
+                if fresh:
+                    live -= nbytes(x)
+    room = during
+    later = 0
+    peak = max(during, default=0)
+    for i in range(len(room) - 1, -1, -1):
+        room[i], later = min(HELD_BYTES, peak - later), max(later, during[i])
+    return room
 
 
 def _is_temporary(name: str) -> bool:
@@ -310,6 +352,7 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     aliases: dict[Value, list] = {}  # value -> the earlier names of its buffer, taken over by out= and not deleted
     held: list = []  # dead small arrays' names, not yet deleted
     held_bytes = 0
+    room = _room_to_hold(graph, dying, reuse, release, joins) if top else None
 
     def emit(sub: Graph, sub_indent: str) -> list[str]:
         return _body_lines(sub, names, xp, sub_indent, last_loc, texts=texts, check_types=check_types)
@@ -393,13 +436,13 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
                 named.append(names[x])
             # (rows of a join are a view of it: held, they would hold the whole join)
             size = 0 if joins is not None and x.node in joins.slots else _small_bytes(x)
-            if size:
+            if size and held_bytes + size <= room[i]:
                 held += named
                 held_bytes += size
-                if held_bytes > HELD_BYTES:
+            else:
+                if size:  # (room ran out: all go)
                     dead += held
                     held, held_bytes = [], 0
-            else:
                 dead += named
         for k in range(0, len(dead), 16):  # lines of 16 names at most
             append(f"{indent}del {', '.join(dead[k:k + 16])}")

@@ -662,7 +662,8 @@ def _module_text(spec: Specialization, backend: str) -> str:
         functions = [(fuse_elementwise(g, cuda_fusible, taken, cuda_reducible), name, doc)
                      for g, name, doc in functions]
     release = None
-    if bwd is not None:  # the saved activations (not the caller's inputs): backward frees each after its last use
+    if bwd is not None and len(bwd.inputs) <= HANDED_OVER_AT_MOST:
+        # the saved activations (not the caller's inputs): backward frees each after its last use
         caller_held = {v.name for v in fwd.inputs}
         caller_held.update(v.name for v in fwd.outputs[:spec.n_outputs])
         saved = {v.name for v in fwd.outputs[spec.n_outputs:]} - caller_held
@@ -724,12 +725,16 @@ def _weak_references(*groups: list) -> list:
 
 
 _HANDING_OVER: dict = {}  # number of arguments -> a function calling fn with them popped off a list
+#: the most arguments a call hands over: CPython compiles a call with more into one that packs them in a tuple
+#: (its compiler's STACK_USE_GUIDELINE), which holds every argument until the call returns
+HANDED_OVER_AT_MOST = 30
 
 
 def _call_handing_over(fn, arguments: list):
     """``fn(*reversed(arguments))``, each argument popped off the list as it is passed: the list then holds
     nothing, and (CPython 3.11 on, whose calls between Python functions move the arguments into the callee's
-    frame) the callee holds the only reference to each, so that its ``del`` frees the array there."""
+    frame) the callee holds the only reference to each, so that its ``del`` frees the array there (up to
+    ``HANDED_OVER_AT_MOST`` arguments)."""
     call = _HANDING_OVER.get(len(arguments))
     if call is None:
         namespace: dict = {}
