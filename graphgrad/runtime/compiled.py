@@ -38,6 +38,7 @@ from ..passes.matmul_batching import batch_matmuls
 from ..passes.patch_chunking import chunk_patches
 from ..passes.optimize import optimize
 from ..passes.partition import partition, saved_bytes
+from ..passes.scheduling import sink_to_readers
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
 from ..passes.reduction_splitting import split_reductions
 from ..tracer.tracer import _DICTS
@@ -493,6 +494,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         lap("optimize")
         _fix_names(optimized)  # forward and backward then agree on every name
         forward, backward, saved = partition(optimized, len(outs))  # what the forward keeps: a min-cut
+        forward, backward = sink_to_readers(forward), sink_to_readers(backward)
         lap("split")
     else:
         stages["adjoint"] = pruned
