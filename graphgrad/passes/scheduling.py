@@ -29,6 +29,10 @@ from ..ir.types import TensorType
 from ..ir.verify import verify
 
 
+#: the most nodes that move as one
+GROUP_LIMIT = 64
+
+
 def sink_to_readers(graph: Graph) -> Graph:
     """``graph`` with nodes moved down to their first reader where that shortens what is live (see the module
     docstring); ``graph`` itself when no node moves."""
@@ -44,17 +48,34 @@ def sink_to_readers(graph: Graph) -> Graph:
     returned = set(graph.outputs)
     fresh: dict[str, bool] = {}
     size = [0] * len(nodes)  # what each node allocates: a view, nothing
-    group: list[list[int]] = []  # each node and the producers it would take along: those only it reads, no larger
+    # at least how many nodes group(i) holds, capped: a long chain is rejected without a walk of it
+    depth = [1] * len(nodes)
     for i, n in enumerate(nodes):
         if n.op not in fresh:
             fresh[n.op] = makes_new_array(n.op)
         size[i] = _bytes(n.output) if fresh[n.op] else 0
-        members = []
         for x in set(n.inputs):
             p = position.get(x.node) if x.__class__ is Value and x.node is not None else None
             if p is not None and len(readers[x]) == 1 and x not in returned and size[p] <= size[i]:
-                members += group[p]
-        group.append(sorted(members) + [i])
+                depth[i] = min(GROUP_LIMIT + 1, depth[i] + depth[p])
+
+    def group(i: int) -> set[int] | None:
+        """Node ``i`` and the producers it would take along (those only it reads, no larger: a term and its
+        doubling move as one), None past ``GROUP_LIMIT`` nodes (a long chain is read at once: left alone)."""
+        members, stack = {i}, [i]
+        while stack:
+            k = stack.pop()
+            for x in nodes[k].inputs:
+                p = position.get(x.node) if x.__class__ is Value and x.node is not None else None
+                if p is not None and p not in members and len(readers[x]) == 1 and x not in returned \
+                        and size[p] <= size[i]:
+                    if len(members) == GROUP_LIMIT:
+                        return None
+                    members.add(p)
+                    stack.append(p)
+        return members
+
+    last_read = {x: positions[-1] for x, positions in readers.items()}  # where each value's last reader now is
     before = list(range(len(nodes)))  # each node is emitted just before the node at this position
     moved = False
     for i in range(len(nodes) - 1, -1, -1):  # a node's readers are placed before it is
@@ -62,18 +83,21 @@ def sink_to_readers(graph: Graph) -> Graph:
         if not size[i] or before[i] != i or n.output in returned or n.output not in readers:
             continue
         first = min(before[r] for r in readers[n.output])
-        if first == i + 1:
+        if first == i + 1 or depth[i] > GROUP_LIMIT:
             continue
-        members = set(group[i])
-        kept_longer = 0  # what the group's operands from outside it would then hold past their last reader
-        for x in {x for k in members for x in nodes[k].inputs if x.__class__ is Value}:
-            if x.node is None or position.get(x.node) in members:  # a caller's input is held anyway
-                continue
-            if max((before[r] for r in readers[x] if r not in members), default=-1) < first:
-                kept_longer += _bytes(x)
+        members = group(i)
+        if members is None:
+            continue
+        operands = {x for k in members for x in nodes[k].inputs if x.__class__ is Value}
+        # what the group's operands from outside it would then hold past their last reader (a caller's input is
+        # held anyway; the group's own readers of one sit at or before i, short of first)
+        kept_longer = sum(_bytes(x) for x in operands if x.node is not None and position.get(x.node) not in members
+                          and last_read[x] < first)
         if size[i] > kept_longer:
             for k in members:
                 before[k] = first
+            for x in operands:
+                last_read[x] = max(last_read[x], first)
             moved = True
     if not moved:
         return graph
