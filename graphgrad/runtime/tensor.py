@@ -170,9 +170,11 @@ _NO_EDGE = (None, 0)  # next_functions entry of an input without history
 _PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, for ops without attributes
 
 
-#: elements per piece of a large ``p.add_(g, alpha=a)``: the scaled piece is the only temporary, so an optimizer's
-#: step allocates this much, not a parameter's size (PyTorch's fused update allocates nothing)
-_UPDATE_PIECE = 1 << 16
+#: bytes per piece of a large ``p.add_(g, alpha=a)``: the scaled piece is the only temporary, so an optimizer's
+#: step allocates this much, not a parameter's size (PyTorch's fused update allocates nothing). 256 KiB made the
+#: mlp step's update, all gradients and one piece, its peak (4 bytes over PyTorch's); 128 KiB leaves the peak to
+#: the backward, for 6 more NumPy calls on the mlp's largest weight
+_UPDATE_PIECE_BYTES = 128 << 10
 
 
 _DEVICE_ONES: dict = {}  # (array class, device id, dtype.char) -> a 0-d 1 there: the seed of a compiled loss's backward
@@ -198,14 +200,15 @@ def _scaled_add(p, g, alpha: float) -> None:
                 f"{dtype} g, {dtype} alpha", f"{dtype} p", "p += alpha * g", f"graphgrad_scaled_add_{dtype}")
         kernel(g, alpha, p)
         return
-    if n <= _UPDATE_PIECE or not (p.flags.c_contiguous and g.flags.c_contiguous):
+    piece = _UPDATE_PIECE_BYTES // p.itemsize
+    if n <= piece or not (p.flags.c_contiguous and g.flags.c_contiguous):
         np.add(p, np.multiply(g, alpha), out=p)
         return
     p, g = p.reshape(-1), g.reshape(-1)
-    scratch = np.empty(_UPDATE_PIECE, p.dtype)
-    whole = n - n % _UPDATE_PIECE
+    scratch = np.empty(piece, p.dtype)
+    whole = n - n % piece
     # the rows of a 2-d view are the pieces: NumPy makes each row view faster than a slice made in Python
-    for p_row, g_row in zip(p[:whole].reshape(-1, _UPDATE_PIECE), g[:whole].reshape(-1, _UPDATE_PIECE)):
+    for p_row, g_row in zip(p[:whole].reshape(-1, piece), g[:whole].reshape(-1, piece)):
         np.multiply(g_row, alpha, out=scratch)
         np.add(p_row, scratch, out=p_row)
     if whole < n:

@@ -61,8 +61,9 @@ def test_sgd_step_on_a_large_parameter_allocates_a_piece_not_the_parameter_s_siz
     w = gg.zeros(500, 500, requires_grad=True)  # 1 MB of float32
     w.grad = gg.ones(500, 500)
     peak = _step_peak(gg.optim.SGD([w], lr=0.1))
-    # one scaled piece (tensor._UPDATE_PIECE elements), as PyTorch's update allocates no parameter-sized temporary
-    assert peak < 0.3 * 500 * 500 * 4
+    # one scaled piece (tensor._UPDATE_PIECE_BYTES, 128 KiB), as PyTorch's update allocates no parameter-sized
+    # temporary (a 256 KiB piece made the mlp benchmark's update its step's peak)
+    assert peak < (128 << 10) + 8192
     np.testing.assert_allclose(w.detach().numpy(), -0.1)
 
 
