@@ -48,14 +48,15 @@ def sink_to_readers(graph: Graph) -> Graph:
     returned = set(graph.outputs)
     fresh: dict[str, bool] = {}
     size = [0] * len(nodes)  # what each node allocates: a view, nothing
-    # at least how many nodes group(i) holds, capped: a long chain is rejected without a walk of it
+    # how many nodes each node and the producers only it reads make up, capped: past GROUP_LIMIT (a chain) a node
+    # is left alone without a walk of them
     depth = [1] * len(nodes)
     for i, n in enumerate(nodes):
         if n.op not in fresh:
             fresh[n.op] = makes_new_array(n.op)
         size[i] = _bytes(n.output) if fresh[n.op] else 0
-        for x in set(n.inputs):
-            p = position.get(x.node) if x.__class__ is Value and x.node is not None else None
+        for x in {x for x in n.inputs if x.__class__ is Value}:
+            p = position.get(x.node) if x.node is not None else None
             if p is not None and len(readers[x]) == 1 and x not in returned and size[p] <= size[i]:
                 depth[i] = min(GROUP_LIMIT + 1, depth[i] + depth[p])
 
