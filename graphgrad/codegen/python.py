@@ -18,7 +18,7 @@ import re
 
 from ..ir.graph import _RESERVED, Graph, Value
 from ..ir.registry import makes_new_array
-from ..ir.types import TensorType
+from ..ir.types import TensorType, known_nbytes
 from .expressions import STDLIB_IMPORTS, computed_dtype, computes_narrow, statements
 from .memory import into, plan
 
@@ -193,11 +193,8 @@ def _small_bytes(v: Value) -> int:
     node = v.node
     if node is not None and not makes_new_array(node.op):
         return 0
-    t = v.type
-    if t.__class__ is not TensorType:  # a tuple of results: deleted at its last use
-        return 0
-    size = t.nbytes
-    return size + _ARRAY_OBJECT_BYTES if size.__class__ is int and size < HELD_BYTES else 0  # (int: a known size)
+    size = known_nbytes(v.type)  # (0 for a tuple of results: deleted at its last use)
+    return size + _ARRAY_OBJECT_BYTES if 0 < size < HELD_BYTES else 0
 
 
 def _room_to_hold(graph: Graph, dying: list, reuse: dict, release, joins) -> list[int]:
@@ -206,20 +203,14 @@ def _room_to_hold(graph: Graph, dying: list, reuse: dict, release, joins) -> lis
     live at any later node. Where the peak comes early (a backward starts with every saved value), small dead arrays
     wait for a ``del`` of many only once enough has been freed. Bytes as ``_small_bytes`` counts them; views and
     loops count nothing."""
-    fresh_op: dict[str, bool] = {}
-
     def nbytes(v: Value) -> int:
-        t = v.type
-        size = t.nbytes if t.__class__ is TensorType else 0
-        return size + _ARRAY_OBJECT_BYTES if size.__class__ is int else 0
+        size = known_nbytes(v.type)
+        return size + _ARRAY_OBJECT_BYTES if size else 0
 
     live = sum(nbytes(x) for x in release)
     during = []  # what is live while each node runs: its operands and its result
     for i, n in enumerate(graph.nodes):
-        fresh = fresh_op.get(n.op)
-        if fresh is None:
-            fresh = fresh_op[n.op] = makes_new_array(n.op)
-        if fresh and n not in reuse:
+        if n not in reuse and makes_new_array(n.op):
             live += nbytes(n.output)
         if joins is not None and n in joins.allocate:
             live += sum(nbytes(j.output) for j in joins.allocate[n])
@@ -228,14 +219,8 @@ def _room_to_hold(graph: Graph, dying: list, reuse: dict, release, joins) -> lis
         for x in dying[i] or ():
             if x is target:
                 continue
-            if x in release:  # (a saved value's node is the forward's)
+            if x in release or makes_new_array(x.node.op):  # (a saved value's node is the forward's)
                 live -= nbytes(x)
-            else:
-                fresh = fresh_op.get(x.node.op)
-                if fresh is None:
-                    fresh = fresh_op[x.node.op] = makes_new_array(x.node.op)
-                if fresh:
-                    live -= nbytes(x)
     room = during
     later = 0
     peak = max(during, default=0)

@@ -103,18 +103,25 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
             raise ValueError(f"primitive {name!r}: ufunc={ufunc!r} must be a call template of an elementwise op")
         OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view, stops_gradient,
                           torch_name, shape_only, zero_signs, additive, joins, patches)
+        _FRESH.pop(name, None)
         return infer
 
     return register
 
 
+_FRESH: dict[str, bool] = {}  # op -> makes_new_array(op), reset by defop
+
+
 def makes_new_array(op: str) -> bool:
     """Whether ``op``'s result is always a new array (never a view of an operand, nor the operand itself), as its
     declaration says (``memory=`` in ``graphgrad.ops``)."""
-    opdef = OPS.get(op)
-    if opdef is None:
-        return False
-    return opdef.memory == "fresh" or (opdef.memory == "" and opdef.elementwise)
+    fresh = _FRESH.get(op)
+    if fresh is None:
+        opdef = OPS.get(op)
+        fresh = opdef is not None and (opdef.memory == "fresh" or (opdef.memory == "" and opdef.elementwise))
+        if opdef is not None:
+            _FRESH[op] = fresh
+    return fresh
 
 
 def infer_type(op: str, inputs: list, attrs: dict) -> TensorType:

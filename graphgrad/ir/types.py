@@ -96,6 +96,15 @@ class TensorType:
         return TensorType(shape, long)
 
 
+def known_nbytes(t) -> int:
+    """The bytes of an array of type ``t`` where the type knows them; 0 for a tuple of results (a control-flow
+    block's) or a size that is not a plain int. What memory planning counts an array as."""
+    if t.__class__ is not TensorType:
+        return 0
+    size = t.nbytes
+    return size if size.__class__ is int else 0
+
+
 @dataclass(frozen=True)
 class TupleType:
     """The type of a control-flow node's result (``cond``, ``scan``, ``while``): one TensorType per output,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import makes_new_array
-from ..ir.types import TensorType
+from ..ir.types import known_nbytes
 from ..ir.verify import verify
 
 
@@ -46,15 +46,12 @@ def sink_to_readers(graph: Graph) -> Graph:
                 if not seen or seen[-1] != i:  # (``add(t, t)`` reads t once)
                     seen.append(i)
     returned = set(graph.outputs)
-    fresh: dict[str, bool] = {}
     size = [0] * len(nodes)  # what each node allocates: a view, nothing
     # how many nodes each node and the producers only it reads make up, capped: past GROUP_LIMIT (a chain) a node
     # is left alone without a walk of them
     depth = [1] * len(nodes)
     for i, n in enumerate(nodes):
-        if n.op not in fresh:
-            fresh[n.op] = makes_new_array(n.op)
-        size[i] = _bytes(n.output) if fresh[n.op] else 0
+        size[i] = known_nbytes(n.output.type) if makes_new_array(n.op) else 0
         for x in {x for x in n.inputs if x.__class__ is Value}:
             p = position.get(x.node) if x.node is not None else None
             if p is not None and len(readers[x]) == 1 and x not in returned and size[p] <= size[i]:
@@ -92,7 +89,7 @@ def sink_to_readers(graph: Graph) -> Graph:
         operands = {x for k in members for x in nodes[k].inputs if x.__class__ is Value}
         # what the group's operands from outside it would then hold past their last reader (a caller's input is
         # held anyway; the group's own readers of one sit at or before i, short of first)
-        kept_longer = sum(_bytes(x) for x in operands if x.node is not None and position.get(x.node) not in members
+        kept_longer = sum(known_nbytes(x.type) for x in operands if x.node is not None and position.get(x.node) not in members
                           and last_read[x] < first)
         if size[i] > kept_longer:
             for k in members:
@@ -115,9 +112,3 @@ def sink_to_readers(graph: Graph) -> Graph:
                    list(graph.output_names) if graph.output_names else None, dict(graph.meta))
     return verify(result)
 
-
-def _bytes(v: Value) -> int:
-    """The bytes of ``v``'s array as its type knows them (0 for a tuple or a size known only at run time)."""
-    t = v.type
-    size = t.nbytes if t.__class__ is TensorType else 0
-    return size if size.__class__ is int else 0
