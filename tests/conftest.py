@@ -17,6 +17,20 @@ def rng():
 
 
 @pytest.fixture
+def numpy_memory():
+    """benchmarks/numpy_memory.py: the bytes of NumPy array data a step holds at once, as PyTorch's profiler
+    counts tensors (``numpy_memory.peak_array_bytes(step)``)."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    try:
+        import numpy_memory
+    finally:
+        sys.path.pop(0)
+    return numpy_memory
+
+
+@pytest.fixture
 def check_gradients():
     """f, args -> compiled f, after the eager and compiled gradient checks of tests/_gradcheck.py."""
     from _gradcheck import check_gradients

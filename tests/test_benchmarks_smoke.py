@@ -38,17 +38,12 @@ def test_a_benchmark_that_computes_the_wrong_gradient_fails(monkeypatch):
         raise AssertionError("check() accepted a wrong gradient")
 
 
-def test_array_peak_counts_the_array_data_alive_at_once():
+def test_array_peak_counts_the_array_data_alive_at_once(numpy_memory):
     """benchmarks/numpy_memory.py's figure, set beside PyTorch's: two of the three 8000-byte arrays are alive at
     once; a view holds no data; a step's frees of what an earlier step made do not count; scratch inside np.dot
     counts (its operands, made within one line, are alive while it runs); the usual handler is back after."""
     import numpy as np
 
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    try:
-        import numpy_memory
-    finally:
-        sys.path.pop(0)
     x = np.ones(1000)
 
     def step():

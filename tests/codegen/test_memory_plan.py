@@ -267,19 +267,9 @@ def _chain(n):
     return f
 
 
-def _step_peak(fn, x) -> int:
-    """The most bytes of array data a call and its backward hold at once (benchmarks/numpy_memory.py: NumPy's
-    allocations counted as they happen; tracemalloc's total also counts Python objects, which vary by 100s of
-    bytes from call to call)."""
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
-    try:
-        import numpy_memory
-    finally:
-        sys.path.pop(0)
-
+def _step_peak(numpy_memory, fn, x) -> int:
+    """The most bytes of array data a call and its backward hold at once (tracemalloc's total also counts Python
+    objects, which vary by 100s of bytes from call to call)."""
     def step():
         x.grad = None
         fn(x).backward()
@@ -287,7 +277,7 @@ def _step_peak(fn, x) -> int:
 
 
 @pytest.mark.parametrize("n", [8, 400])
-def test_small_dead_arrays_are_held_only_where_that_does_not_raise_the_peak(monkeypatch, n):
+def test_small_dead_arrays_are_held_only_where_that_does_not_raise_the_peak(monkeypatch, numpy_memory, n):
     """A ``del`` of a small array frees little for a line (codegen/python.py's HELD_BYTES), so small dead arrays
     may wait for one ``del`` of many, but only where the function's peak does not rise: tiny_chain's backward held
     a dozen 128-byte temporaries at its peak (6.3 KiB of arrays against PyTorch's 5.4). With 8 ops the backward
@@ -296,7 +286,7 @@ def test_small_dead_arrays_are_held_only_where_that_does_not_raise_the_peak(monk
 
     x = gg.tensor(np.linspace(-1, 1, 16), requires_grad=True)
     fn = gg.compile(_chain(n))
-    held = _step_peak(fn, x)
+    held = _step_peak(numpy_memory, fn, x)
     np.testing.assert_allclose(x.grad.numpy(), gg.autograd.grad(_chain(n)(x), x)[0].numpy(), rtol=1e-12)
     per_array = 128 + python._ARRAY_OBJECT_BYTES
     src = fn.source(x)
@@ -304,9 +294,9 @@ def test_small_dead_arrays_are_held_only_where_that_does_not_raise_the_peak(monk
     assert _held_small_arrays(src, "forward") * per_array <= python.HELD_BYTES + per_array
     # the same code with every dead array deleted at once, and with small ones held up to HELD_BYTES throughout
     monkeypatch.setattr(python, "_room_to_hold", lambda graph, *rest: [0] * len(graph.nodes))
-    each_deleted = _step_peak(gg.compile(_chain(n)), x)
+    each_deleted = _step_peak(numpy_memory, gg.compile(_chain(n)), x)
     monkeypatch.setattr(python, "_room_to_hold", lambda graph, *rest: [python.HELD_BYTES] * len(graph.nodes))
-    always_held = _step_peak(gg.compile(_chain(n)), x)
+    always_held = _step_peak(numpy_memory, gg.compile(_chain(n)), x)
     # (NumPy makes an 8-byte array of a Python number operand while it computes: ``t11 * 1.5``, ``1 - t11``)
     assert held <= each_deleted + 4 * 8
     assert always_held > each_deleted + 2 * 128
@@ -321,12 +311,9 @@ def test_a_backward_of_up_to_30_arguments_has_them_handed_over_and_deletes_its_s
 
     from graphgrad.runtime import compiled
 
-    def call_opcodes(count):
-        return {i.opname for i in dis.get_instructions(compiled._HANDING_OVER.get(count) or _handing_over(count))}
-
-    def _handing_over(count):
+    def call_opcodes(count):  # of the helper that calls a function with `count` arguments handed over
         compiled._call_handing_over(lambda *a: None, [None] * count)
-        return compiled._HANDING_OVER[count]
+        return {i.opname for i in dis.get_instructions(compiled._HANDING_OVER[count])}
 
     at_most = compiled.HANDED_OVER_AT_MOST
     assert "CALL_FUNCTION_EX" not in call_opcodes(at_most) and "CALL_FUNCTION_EX" in call_opcodes(at_most + 1)

@@ -1,8 +1,5 @@
 """Scheduling (passes/scheduling.py): a node moved down to its first reader where that keeps less alive; graphs
 before and after, values unchanged, and the logistic regression step's peak at PyTorch's."""
-import os
-import sys
-
 import numpy as np
 
 import graphgrad as gg
@@ -71,14 +68,10 @@ def test_logreg_backward_computes_the_l2_gradient_where_it_is_added():
     np.testing.assert_allclose(b.grad.numpy(), eb.grad.numpy(), rtol=1e-12)
 
 
-def test_logreg_step_peaks_at_three_loss_sized_arrays():
+def test_logreg_step_peaks_at_three_loss_sized_arrays(numpy_memory):
     """Its backward's widest point is three arrays of the batch's size (the logits, exp(-|z|) and the gradient
-    being built); the L2 gradient, 1.6 KB, is no longer alive beside them (PyTorch's profiler: 480,024 bytes)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
-    try:
-        import numpy_memory
-    finally:
-        sys.path.pop(0)
+    being built) and a few 0-d arrays; the L2 gradient, 1.6 KB, is no longer alive beside them (PyTorch's
+    profiler: 480,024 bytes; held, 481,616)."""
     rng = np.random.default_rng(2)
     n = 20000
     w = gg.tensor(rng.standard_normal(200) * 0.1, requires_grad=True)
@@ -90,7 +83,7 @@ def test_logreg_step_peaks_at_three_loss_sized_arrays():
     def step():
         w.grad = b.grad = None
         fn(w, b, x, y).backward()
-    assert numpy_memory.peak_array_bytes(step) < 3 * n * 8 + 200 * 8
+    assert numpy_memory.peak_array_bytes(step) < 3 * n * 8 + 200 * 8 // 2
 
 
 def test_interleaved_chains_cost_a_bounded_walk_per_node():
