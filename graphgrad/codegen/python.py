@@ -4,7 +4,7 @@ One statement per node (a few ops add a setup line), named after the user's vari
 user's ``file:line`` and source text as a comment; intermediates are deleted at their last use (small ones in
 groups: see ``HELD_BYTES``), an elementwise result is written into the buffer of an operand that dies there
 (``h += b1``, ``np.tanh(h, out=h)``; ``_buffer_names`` says when it keeps the buffer's name) and constants are
-built once, at module level (``codegen/memory.py`` says when either is safe).
+built once, at module level (``ir/buffers.py`` says when either is safe).
 The module imports only the array library (and Python's ``math`` where NumPy lacks a function, as for
 erf), so it can be exported and run without graphgrad.
 """
@@ -20,7 +20,8 @@ from ..ir.graph import _RESERVED, Graph, Value
 from ..ir.registry import makes_new_array
 from ..ir.types import TensorType, known_nbytes
 from .expressions import STDLIB_IMPORTS, computed_dtype, computes_narrow, statements
-from .memory import into, plan
+from ..ir.buffers import plan
+from .memory import into
 
 BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
 
@@ -303,7 +304,7 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     operand whose buffer receives its result; ``hoisted``: constant nodes built at module level instead;
     ``promoted``: node -> the dtype NumPy computes it in where that is not its IR dtype (None: find it);
     ``release``: inputs deleted at their last use too (see ``function_source``); ``joins``: the joins whose operands
-    are computed into their rows (``codegen.memory.Joins``)."""
+    are computed into their rows (``ir.buffers.Joins``)."""
     texts = {} if texts is None else texts
     reuse = reuse or {}
     nodes = graph.nodes

@@ -56,7 +56,7 @@ class OpDef:
     #: the result depends on its attributes and its operands' shapes and dtypes only, never their values
     #: (``full_like``; ``full``, ``arange``, ``constant``, which have no operands): a compiled backward that saved a
     #: tensor only for such an op need not refuse an in-place change of it, as eager, which keeps only the type,
-    #: does not; and generated code may build the result once per module (``codegen.memory``)
+    #: does not; and generated code may build the result once per module (``ir.buffers``)
     shape_only: bool = False
     #: how the op treats the sign of a zero, for the compiler's ``+ 0.0`` (relu's gradient turning -0.0 into
     #: PyTorch's +0.0): "positive": never a -0.0 result, so a ``+ 0.0`` on an operand changes nothing

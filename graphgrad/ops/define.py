@@ -67,7 +67,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     additive: op(a + b) = op(a) + op(b) up to rounding (``sum``, ``mean``): the compiler may reduce a large sum's
         terms one by one (``passes.reduction_splitting``)
     joins: the result is the operands laid end to end along ``dim`` (``concat``): generated code may compute each
-        operand into its place in the result (``codegen.memory``)
+        operand into its place in the result (``ir.buffers``)
     patches: "unfold" (the result is an image batch's patches, each image's from that image alone, batch first)
         or "fold" (its adjoint), so that a convolution may go a chunk of images at a time (``passes.patch_chunking``)
     """

@@ -1,6 +1,6 @@
-"""Memory planning in generated code (codegen/memory.py): elementwise results written into a dying operand's
-buffer only where nobody else can see it, constants built once per module. Whether reuse changes a result on
-the benchmark workloads is checked in tests/passes/test_partition.py (compiled against eager, float64)."""
+"""Memory planning in generated code (ir/buffers.py plans, codegen follows): elementwise results written into a
+dying operand's buffer only where nobody else can see it, constants built once per module. Whether reuse changes a
+result on the benchmark workloads is checked in tests/passes/test_partition.py (compiled against eager, float64)."""
 import numpy as np
 import pytest
 
@@ -168,7 +168,7 @@ def test_each_declared_ufunc_computes_what_the_ops_expression_computes():
     from graphgrad.ir.registry import OPS
 
     declared = sorted(name for name, opdef in OPS.items() if opdef.ufunc)
-    # the ops generated code wrote in place before the field existed (codegen/memory.py's old table)
+    # the ops generated code wrote in place before the field existed (the old table in ir/buffers.py)
     assert {"add", "sub", "mul", "div", "pow", "neg", "exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh",
             "sqrt", "abs", "sign", "maximum", "minimum", "relu"} <= set(declared)
     rng = np.random.default_rng(0)

@@ -116,7 +116,7 @@ def test_graphgrad_ops_lists_each_op_with_its_rule_and_names(capsys):
 
 def test_memory_and_recompute_properties_come_from_the_declarations():
     """Buffer reuse and the min-cut read what each op's block declares, not op lists of their own."""
-    from graphgrad.codegen.memory import makes_new_array
+    from graphgrad.ir.registry import makes_new_array
     from graphgrad.ir.graph import Node, Value
     from graphgrad.ir.types import TensorType
     from graphgrad.passes.partition import recomputable

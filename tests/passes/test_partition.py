@@ -1,5 +1,5 @@
 """The forward/backward partition by min-cut (passes/partition.py): what the forward keeps, before and after the
-cut; and that recomputing in the backward, and writing results into dying buffers (codegen/memory.py), never
+cut; and that recomputing in the backward, and writing results into dying buffers (ir/buffers.py), never
 change a gradient: compiled against eager, float64, on the benchmark workloads and some models."""
 import os
 import sys
