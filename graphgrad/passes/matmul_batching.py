@@ -19,9 +19,10 @@ one product for each. Two rewrites do the same to any graph (a forward graph, or
   right operand is computed, latest first (for a backward, the order of the forward steps), so the sums for
   ``w_ih``, ``w_hh`` and the bias join the same ``g_t`` in the same order, and CSE then keeps one join.
 
-A long recurrence is batched a chunk of steps at a time (``JOIN_CHUNK_BYTES``): one product of each chunk's
-inputs, made where its first step needs it, and each sum as one product per chunk, made as soon as the chunk's
-terms are computed and added to the chunks before it. A backward then keeps each step's state and gradient only
+A long recurrence is batched a chunk of steps at a time: one product of each chunk's inputs, made where its
+first step needs it (``PRODUCT_CHUNK_BYTES``), and each sum as one product per chunk, made as soon as the chunk's
+terms are computed and added to the chunks before it (``JOIN_CHUNK_BYTES``: chunks that grow as the states of
+those before them are freed). A backward then keeps each step's state and gradient only
 until its chunk is done, where joining every step kept them all, and a copy of each, to the end (the benchmarks'
 RNN step: 332 -> 211 KiB at its peak, for about 3 % more time). The join of a chunk's states (the left operands
 of ``h_t.T @ g_t``) is made where the chunk's last state is, in the forward, and later readers of a state read its
@@ -56,11 +57,20 @@ from .prune import eliminate_dead_nodes
 MAX_JOIN_BYTES = 1 << 20
 #: nor when the joined array would exceed this (it is alive at once, where the separate operands need not be)
 MAX_JOINED_BYTES = 32 << 20
+#: the products of a long recurrence's inputs are made a chunk of steps at a time, each chunk's products about
+#: this many bytes (and at least ``MIN_CHUNK_TERMS`` steps): a recurrence reads them one step at a time
+PRODUCT_CHUNK_BYTES = 32 << 10
 #: a sum of many products (a weight's gradient over the steps of a recurrence) is joined a chunk of terms at a
-#: time, each chunk's right operands about this many bytes (and at least ``MIN_CHUNK_TERMS`` terms): a backward
-#: then multiplies a chunk as soon as it has its gradients, and those steps' states and gradients can go, where
-#: one join of every step kept them all, and a copy of each, alive until the backward's end
-JOIN_CHUNK_BYTES = 32 << 10
+#: time: a backward then multiplies a chunk as soon as it has its gradients, and those steps' states and
+#: gradients can go, where one join of every step kept them all, and a copy of each, alive until the backward's
+#: end. The first chunk computed is made while every state is still alive, where PyTorch's per-step
+#: accumulation holds a weight-sized product instead: its right operands are about this many bytes (and at
+#: least ``MIN_CHUNK_TERMS`` terms; 16 KiB is the rnn benchmark's 64 x 64 float32 weight). Each later chunk is as
+#: large as the chunks computed before it, which are gone, less two terms (the state gradient passed on and the
+#: next step's derivative are alive beside it): chunks of 8, 6, 12 and 24 of the rnn's 50 steps, whose step
+#: then peaks at 139,524 bytes against PyTorch's 143,624 (four equal chunks: 150,020; seven equal: 141,572, and
+#: 8 % slower)
+JOIN_CHUNK_BYTES = 16 << 10
 MIN_CHUNK_TERMS = 8
 
 _FULL = ("slice", None, None, None)
@@ -151,7 +161,7 @@ def _batch_slices(b: Builder, w: Value, members: list[Node]) -> list[Node]:
         if len(steps) != x.type.shape[axis] or len(steps) < 2:
             continue  # products of some steps only: the whole product would do work nobody asked for
         step_bytes = next(iter(steps.values()))[0].output.type.nbytes
-        for start, stop in _chunk_bounds(len(steps), step_bytes):
+        for start, stop in _chunk_bounds(len(steps), step_bytes, PRODUCT_CHUNK_BYTES):
             # a chunk of steps, x[start:stop] along the axis: one product, made where its first step needs it
             # (a recurrence reads its steps' products one at a time: all of them at once would be alive together)
             batched = [n for t in range(start, stop) for n in steps[t]]
@@ -175,13 +185,25 @@ def _batch_slices(b: Builder, w: Value, members: list[Node]) -> list[Node]:
     return [n for n in members if n not in done]
 
 
-def _chunk_bounds(count: int, item_bytes: int) -> list[tuple[int, int]]:
-    """``range(count)`` in consecutive chunks of about ``JOIN_CHUNK_BYTES`` (at least ``MIN_CHUNK_TERMS`` items
-    each), of sizes that differ by one at most."""
-    per = max(MIN_CHUNK_TERMS, JOIN_CHUNK_BYTES // max(1, item_bytes))
+def _chunk_bounds(count: int, item_bytes: int, chunk_bytes: int) -> list[tuple[int, int]]:
+    """``range(count)`` in consecutive chunks of about ``chunk_bytes`` (at least ``MIN_CHUNK_TERMS`` items each),
+    of sizes that differ by one at most."""
+    per = max(MIN_CHUNK_TERMS, chunk_bytes // max(1, item_bytes))
     chunks = -(-count // per)
     bounds = [count * k // chunks for k in range(chunks + 1)]
     return list(zip(bounds, bounds[1:]))
+
+
+def _growing_chunk_bounds(count: int, item_bytes: int) -> list[tuple[int, int]]:
+    """``range(count)`` in consecutive chunks from its end: the last about ``JOIN_CHUNK_BYTES`` (at least
+    ``MIN_CHUNK_TERMS`` items), each one before as large as those after it less two items."""
+    per = max(MIN_CHUNK_TERMS, JOIN_CHUNK_BYTES // max(1, item_bytes))
+    bounds, done = [], 0
+    while done < count:
+        size = min(count - done, per if not bounds else done - 2)
+        bounds.append((count - done - size, count - done))
+        done += size
+    return bounds[::-1]
 
 
 def _batch_joined(g: Graph, b: Builder, w: Value, members: list[Node]) -> bool:
@@ -338,7 +360,7 @@ def _in_chunks(b: Builder, root: Node, terms: list[Value], join) -> tuple:
     """The sum of ``terms`` as ``join`` makes it, a chunk of consecutive terms at a time (``JOIN_CHUNK_BYTES``),
     each chunk's join placed where its last term was computed and added to the chunks computed before it; the
     last addition, not yet made, is returned for ``root``'s place."""
-    bounds = _chunk_bounds(len(terms), terms[0].node.inputs[-1].type.nbytes)
+    bounds = _growing_chunk_bounds(len(terms), terms[0].node.inputs[-1].type.nbytes)
     if len(bounds) == 1:
         return join(b, root, terms)
     chunks = [terms[i:j] for i, j in bounds]

@@ -38,7 +38,7 @@ from ..passes.matmul_batching import batch_matmuls
 from ..passes.patch_chunking import chunk_patches
 from ..passes.optimize import optimize
 from ..passes.partition import partition, saved_bytes
-from ..passes.scheduling import sink_to_readers
+from ..passes.scheduling import schedule
 from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
 from ..passes.reduction_splitting import split_reductions
 from ..tracer.tracer import _DICTS
@@ -494,7 +494,8 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         lap("optimize")
         _fix_names(optimized)  # forward and backward then agree on every name
         forward, backward, saved = partition(optimized, len(outs))  # what the forward keeps: a min-cut
-        forward, backward = sink_to_readers(forward), sink_to_readers(backward)
+        forward = schedule(forward)
+        backward = schedule(backward, _released_by_backward(forward, backward, len(outs)))
         lap("split")
     else:
         stages["adjoint"] = pruned
@@ -665,12 +666,20 @@ def _module_text(spec: Specialization, backend: str) -> str:
                      for g, name, doc in functions]
     release = None
     if bwd is not None and len(bwd.inputs) <= HANDED_OVER_AT_MOST:
-        # the saved activations (not the caller's inputs): backward frees each after its last use
-        caller_held = {v.name for v in fwd.inputs}
-        caller_held.update(v.name for v in fwd.outputs[:spec.n_outputs])
-        saved = {v.name for v in fwd.outputs[spec.n_outputs:]} - caller_held
-        release = {"backward": [v for v in functions[-1][0].inputs if v.name in saved]}
+        freed = {v.name for v in _released_by_backward(fwd, bwd, spec.n_outputs)}
+        release = {"backward": [v for v in functions[-1][0].inputs if v.name in freed]}
     return module_source(functions, backend, header, check_types=check_types_enabled(), release=release)
+
+
+def _released_by_backward(forward: Graph, backward: Graph, n_outputs: int) -> list[Value]:
+    """The backward's inputs it frees after their last use: the saved activations (not the caller's inputs nor
+    outputs, which the caller holds), when they are handed over to it (``HANDED_OVER_AT_MOST``)."""
+    if len(backward.inputs) > HANDED_OVER_AT_MOST:
+        return []
+    caller_held = {v.name for v in forward.inputs}
+    caller_held.update(v.name for v in forward.outputs[:n_outputs])
+    saved = {v.name for v in forward.outputs[n_outputs:]} - caller_held
+    return [v for v in backward.inputs if v.name in saved]
 
 
 def check_types_enabled() -> bool:

@@ -336,11 +336,12 @@ def test_compiled_mlp_gradients_equal_eager_ones_in_float64(batching, monkeypatc
 # -- long recurrences: a chunk of steps at a time -------------------------------------------------------------------
 
 def test_a_long_recurrence_is_batched_a_chunk_of_steps_at_a_time():
-    # 40 steps of float64[8, 64] states, 4 KiB each: chunks of 8 steps (JOIN_CHUNK_BYTES); the input projection is
-    # one product per chunk, made where its first step needs it, and each weight gradient a sum of one product
-    # per chunk, made as soon as the backward has that chunk's gradients
-    from graphgrad.passes.matmul_batching import JOIN_CHUNK_BYTES
-    assert JOIN_CHUNK_BYTES // (8 * 64 * 8) == 8
+    # 40 steps of float64[8, 64] states, 4 KiB each: the input projection is one product per chunk of 8 steps
+    # (PRODUCT_CHUNK_BYTES), made where its first step needs it, and each weight gradient a sum of one product per
+    # chunk, made as soon as the backward has that chunk's gradients: the last 8 steps (MIN_CHUNK_TERMS;
+    # JOIN_CHUNK_BYTES holds 4), then 6, 12 and 14, each as large as the steps done before it less two
+    from graphgrad.passes.matmul_batching import JOIN_CHUNK_BYTES, MIN_CHUNK_TERMS, PRODUCT_CHUNK_BYTES
+    assert PRODUCT_CHUNK_BYTES // (8 * 64 * 8) == 8 and max(MIN_CHUNK_TERMS, JOIN_CHUNK_BYTES // (8 * 64 * 8)) == 8
     arrays = rnn_arrays(steps=40, batch=8, n_in=4, hidden=64, seed=9)
     arrays[1] *= 0.3
     args = rnn_tensors(arrays)
@@ -351,7 +352,12 @@ def test_a_long_recurrence_is_batched_a_chunk_of_steps_at_a_time():
     sources = [n.inputs[0].node.inputs[0].node for n in projections]  # reshape(getitem(xs, index=[a:b]))
     assert [(s.op, s.attrs["index"][0][1:3]) for s in sources] == [("getitem", (8 * k, 8 * k + 8)) for k in range(5)]
     joins = [n for n in after.nodes if n.op == "concat"]
-    assert joins and max(len(n.inputs) for n in joins) == 8
+    assert sorted({len(n.inputs) for n in joins}) == [6, 8, 12, 14]
+    # the gradients' joins (one per weight until CSE) in the order the backward makes them, and the states'
+    adjoint = [len(n.inputs) for n in joins if n.inputs[0].node is not None and n.inputs[0].node.role == "adjoint"]
+    assert [k for i, k in enumerate(adjoint) if not i or adjoint[i - 1] != k] == [8, 6, 12, 14]
+    assert [len(n.inputs) for n in joins if n.inputs[0].node is None or n.inputs[0].node.role == "forward"] == \
+        [14, 12, 6, 8]
     outputs = dict(zip(after.output_names, after.outputs))
     assert outputs["grad_wh"].node.op == outputs["grad_wx"].node.op == outputs["grad_b"].node.op == "add"
     assert_same_results(before, after, arrays + [np.array(1.0)], rtol=1e-11)
@@ -379,13 +385,13 @@ def test_a_chunk_s_states_are_joined_in_the_forward_and_saved_as_one_array():
     args = rnn_tensors(arrays)
     joined = [n for n in f.graph(*args, stage="batched").nodes
               if n.op == "concat" and all(x.node is not None and x.node.op == "tanh" for x in n.inputs[1:])]
-    assert len(joined) == 5 and all(n.role == "forward" for n in joined)
+    assert len(joined) == 4 and all(n.role == "forward" for n in joined)  # chunks of 14, 12, 6 and 8 steps
     producers = {n.output.name: n.op for n in f.graph(*args, stage="optimized").nodes}
     saved = [producers.get(v.name, "input") for v in f.graph(*args, stage="backward").inputs]
-    assert saved.count("concat") == 5  # each chunk's states, one array
+    assert saved.count("concat") == 4  # each chunk's states, one array
     assert saved.count("tanh") <= 1, saved  # the last state alone (the loss reads it), not 40 (views: rows of joins)
     peak = peak_of_a_later_step(f, args)
-    assert peak < 1.7 * 40 * 8 * 64 * 8, peak  # 1.97x the states' bytes before, 1.48x now
+    assert peak < 1.7 * 40 * 8 * 64 * 8, peak  # 1.97x the states' bytes before, 1.47x now
     for got, want in zip(grads_of(rnn, arrays, True), grads_of(rnn, arrays, False)):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
 
