@@ -101,7 +101,9 @@ def _sink(graph: Graph, m: _Layout) -> Graph:
         operands = {x for k in members for x in nodes[k].inputs
                     if x.__class__ is Value and position.get(x.node) not in members}
         arrays = {b for b in map(m.base.__getitem__, operands) if position.get(b.node) not in members}
-        to = min([first] + [m.overwritten[x] for x in operands if x in m.overwritten])
+        # (where it may have moved to; a member overwriting an operand moves along)
+        to = min([first] + [before[m.overwritten[x]] for x in operands
+                            if x in m.overwritten and m.overwritten[x] not in members])
         if size[i] <= sum(known_nbytes(b.type) for b in arrays if end[b] < to):
             to = min([to] + [end[b] for b in arrays])
         if to <= i + 1:

@@ -227,3 +227,23 @@ def test_rnn_step_peaks_under_its_states_and_the_weight_gradients_pytorch_holds(
     rnn(*params, h0, xs).backward()
     for got, p in zip(compiled, params):
         np.testing.assert_allclose(got, p.grad.numpy(), rtol=2e-4, atol=1e-5)
+
+
+def test_a_reader_follows_an_overwriting_node_that_has_moved():
+    # w writes into x's buffer (x dies there) and moves down with r, which it alone feeds, to z: a group whose
+    # member overwrites an operand moves (it stayed). g reads x: it may not pass w, which now sits just before z;
+    # it goes there too, ahead of w (placed before w's old position, where nothing is emitted, it would be lost)
+    g = parse_graph('''graph f(%a: f64[100], %b: f64[100], %s: f64[]) {
+      %x: f64[100] = exp(%a)
+      %g: f64[] = sum(%x, dim=None, keepdim=False)
+      %y: f64[100] = exp(%b)
+      %w: f64[100] = mul(%x, %s)
+      %r: f64[100] = mul(%w, %s)
+      %k: f64[] = sum(%y, dim=None, keepdim=False)
+      %z: f64[100] = add(%r, %k)
+      %out: f64[100] = add(%z, %g)
+      return %out
+    }''')
+    scheduled = sink_to_readers(g)
+    assert [n.output.name for n in scheduled.nodes] == ["y", "k", "x", "g", "w", "r", "z", "out"]
+    assert_same_values(g, scheduled)
