@@ -189,8 +189,9 @@ def _block_definitions(blocks: dict, bodies: list, xp: str) -> tuple[list, dict]
         names[placeholder] = name
         build = (f"{xp}.{kind}({shape!r}, dtype={xp}.{dtype})" if kind != "full"
                  else f"{xp}.full({shape!r}, {value!r}, dtype={xp}.{dtype})")
-        lines.append(f"{name} = {build}  # {value!r} as an array: NumPy's maximum and minimum loops vectorize "
-                     f"against an array, not against a number")
+        lines.append(f"{name} = {build}")
+    lines.insert(0, "# numbers that maximum and minimum read, as arrays: NumPy vectorizes those loops against an array, "
+                    "not a number")
     return lines, names
 
 
@@ -545,7 +546,7 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
         definitions, block_names = _block_definitions(blocks, bodies, xp)
         for placeholder, name in block_names.items():
             bodies = [b.replace(placeholder, name) for b in bodies]
-        constants = definitions + constants
+        constants = definitions + [""] * bool(constants) + constants
     if constants:  # built once, when the module loads; the functions only read them
         bodies.insert(0, "\n".join(dict.fromkeys(constants)))
     if backend == "cupy":  # fused regions' kernels: built once, at import (see codegen/cuda.py)

@@ -21,7 +21,7 @@ def test_relu_of_a_large_float_array_reads_a_block_of_zeros(dtype, name):
     x = gg.tensor(rng.standard_normal((8, 16)).astype(dtype))
     f = gg.compile(_relu_mlp)
     src = f.source(w, x)
-    assert f"{name} = np.zeros((512,), dtype=np.{dtype})  #" in src
+    assert f"\n{name} = np.zeros((512,), dtype=np.{dtype})\n" in src
     assert f"    np.maximum(h, {name}, out=h)  #" in src
     assert "np.maximum(h, 0" not in src
     loss = f(w, x)
