@@ -111,9 +111,11 @@ def _hoisted_line(n, names: dict, xp: str, texts: dict) -> str:
     return f"{names[n.output]} = {expr}{_source_comment(n, [], texts)}"
 
 
-#: NumPy ufuncs whose loop against a scalar goes element by element where their loop over two arrays is vectorized:
-#: NumPy 2.4 takes 25 us for ``maximum(h, 0)`` of 65,536 float32 numbers, 10 us against a row of 512 zeros, 6 us
-#: against a block as large as ``h`` (add is as fast against a scalar as against an array: not listed)
+#: NumPy ufuncs whose loop against a scalar is slower than over two arrays (``benchmarks/bench_scalar_blocks.py``):
+#: NumPy 2.4 takes 25-28 us for ``maximum(h, 0)`` of (128, 512) float32 numbers; against a row of 512 zeros 10 us
+#: on an AMD EPYC, 21 us on an Intel Xeon; against a block as large as ``h`` 6 and 12 us. For float64 the Xeon took
+#: longer against the row than against the scalar (36 -> 41 us), so only float32 reads a block. (add is as fast
+#: against a scalar: not listed)
 _SCALAR_LOOP_SLOW = frozenset({"maximum", "minimum", "fmax", "fmin"})
 #: a constant block has the trailing dimensions of the array against which it is broadcast, as few as make this
 #: many elements (NumPy's loop goes one block at a time), and no more than _BLOCK_MOST (bytes held by the module)
@@ -124,7 +126,7 @@ _SLOW_UFUNC: dict = {}  # op -> (its ufunc's name, its operands' texts) when the
 
 def _block_shape(t: TensorType) -> tuple | None:
     """The shape of a constant block to broadcast against an array of type ``t``, or None: too small to gain."""
-    if t.dtype not in ("float32", "float64"):
+    if t.dtype != "float32":
         return None
     size = 1
     for k in range(len(t.shape) - 1, -1, -1):
@@ -174,14 +176,14 @@ def _block_call(blocked: tuple[str, list], xp: str, buffer: str | None = None) -
 
 
 def _block_definitions(blocks: dict, bodies: list, xp: str) -> tuple[list, dict]:
-    """The module-level lines building each constant block, and each placeholder's name: ``zeros_512``, with the
-    dtype where it is not float32 and a suffix where the module uses that name already."""
+    """The module-level lines building each constant block, and each placeholder's name: ``zeros_512``, with a
+    suffix where the module uses that name already."""
     text = "\n".join(bodies)
     lines, names = [], {}
     for (dtype, shape, value), placeholder in blocks.items():
         kind = ("zeros" if value == 0 and math.copysign(1.0, value) > 0 else "ones" if value == 1  # (-0.0: full)
                 else "full")
-        name = f"{kind}_{'x'.join(map(str, shape))}" + ("" if dtype == "float32" else f"_{dtype}")
+        name = f"{kind}_{'x'.join(map(str, shape))}"  # (float32 only: _block_shape)
         base, k = name, 0
         while re.search(rf"\b{name}\b", text) or name in names.values():
             k += 1
