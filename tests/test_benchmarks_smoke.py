@@ -16,7 +16,8 @@ def test_every_benchmark_runs_in_quick_mode():
     for expected in ("NumPy by hand", "graphgrad compiled (numpy)", "graphgrad eager", "first call of a fresh",
                      "peak memory of one step", "peak of array (tensor) data", "eager per-op cost", "graphgrad (eager)",
                      "two-layer MLP",
-                     "graphgrad.dask, 2 workers", "graphgrad vmap(grad)", "graphgrad hessian", "Fixed cost of a call"):
+                     "graphgrad.dask, 2 workers", "graphgrad vmap(grad)", "graphgrad hessian", "Fixed cost of a call",
+                     "hand-written mlp step (run_all.py's)"):
         assert expected in r.stdout, r.stdout
 
 

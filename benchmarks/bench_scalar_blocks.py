@@ -1,0 +1,104 @@
+"""Why generated NumPy code compares with a block of zeros, not with 0 (``codegen/python.py``'s ``_against_block``).
+
+NumPy vectorizes ``maximum``/``minimum`` when both operands are arrays, not when one is a number. Part 1 times
+``np.maximum(h, 0, out=h)`` against a block of the trailing dimensions (what codegen builds once per module) and
+against a block as large as ``h``; part 2 times the hand-written mlp step of ``run_all.py`` in its idiomatic form
+and with blocks, so that the benchmark's hand-written baseline can be judged fairly. Minimum of several rounds,
+the candidates taking turns.
+
+    python benchmarks/bench_scalar_blocks.py [--quick]
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import workloads  # noqa: E402
+
+
+def best_of(calls: dict, rounds: int = 7, number: int = 200) -> dict:
+    """Minimum seconds per call of each candidate, the candidates taking turns each round."""
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds):
+        for label, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                call()
+            best[label] = min(best[label], (time.perf_counter() - start) / number)
+    return best
+
+
+def relu_forms(rounds: int = 7, number: int = 200) -> None:
+    print("np.maximum(h, 0, out=h) against a block (us per call)")
+    print(f"  {'shape':>16} {'dtype':>8} {'scalar 0':>9} {'row block':>10} {'full block':>11}")
+    rng = np.random.default_rng(0)
+    for shape in ((128, 512), (128, 256), (64, 16, 8, 8), (20000,)):
+        for dtype in (np.float32, np.float64):
+            h = rng.standard_normal(shape).astype(dtype)
+            row = np.zeros(shape[-1:] if shape[-1] >= 256 else shape[-3:], dtype)
+            full = np.zeros(shape, dtype)
+            times = best_of({"scalar": lambda: np.maximum(h, 0, out=h),
+                             "row": lambda: np.maximum(h, row, out=h),
+                             "full": lambda: np.maximum(h, full, out=h)}, rounds, number)
+            print(f"  {str(shape):>16} {np.dtype(dtype).name:>8} {times['scalar'] * 1e6:9.1f} "
+                  f"{times['row'] * 1e6:10.1f} {times['full'] * 1e6:11.1f}")
+
+
+class BlockedHandMLP(workloads.HandMLP):
+    """``workloads.HandMLP`` with its two ReLUs against blocks of zeros."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.zeros = [np.zeros(w, self.x.dtype) for w in workloads.MLP_SIZES[1:3]]
+
+    def gradients(self):
+        w1, b1, w2, b2, w3, b3 = self.params
+        h1, h2, z = self.h
+        d1, d2, dz = self.d
+        g = self.grads
+        x = self.x
+        np.matmul(x, w1, out=h1); h1 += b1; np.maximum(h1, self.zeros[0], out=h1)       # noqa: E702
+        np.matmul(h1, w2, out=h2); h2 += b2; np.maximum(h2, self.zeros[1], out=h2)      # noqa: E702
+        np.matmul(h2, w3, out=z); z += b3                                              # noqa: E702
+        z -= z.max(1, keepdims=True)
+        np.exp(z, out=dz)
+        total = dz.sum(1, keepdims=True)
+        self.loss = np.log(total).mean() - z[self.rows, self.y].mean()
+        dz /= total
+        dz[self.rows, self.y] -= 1
+        dz *= 1.0 / x.shape[0]
+        np.matmul(h2.T, dz, out=g[4]); dz.sum(0, out=g[5])                             # noqa: E702
+        np.matmul(dz, w3.T, out=d2); d2 *= h2 > 0                                      # noqa: E702
+        np.matmul(h1.T, d2, out=g[2]); d2.sum(0, out=g[3])                             # noqa: E702
+        np.matmul(d2, w2.T, out=d1); d1 *= h1 > 0                                      # noqa: E702
+        np.matmul(x.T, d1, out=g[0]); d1.sum(0, out=g[1])                              # noqa: E702
+        return g
+
+
+def hand_mlp(rounds: int = 7, number: int = 50) -> None:
+    rng = np.random.default_rng(0)
+    sizes = workloads.MLP_SIZES
+    arrays = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        arrays += [(rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(np.float32),
+                   np.zeros(n_out, np.float32)]
+    x = rng.standard_normal((128, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], 128)
+    idiomatic, blocked = workloads.HandMLP(arrays, x, y, 0.0), BlockedHandMLP(arrays, x, y, 0.0)
+    for a, b in zip(idiomatic.gradients(), blocked.gradients()):
+        np.testing.assert_array_equal(a, b)  # (lr 0: both keep the same weights)
+    times = best_of({"idiomatic": idiomatic.step, "blocked": blocked.step}, rounds, number)
+    print(f"\nhand-written mlp step (run_all.py's): np.maximum(h1, 0, out=h1) {times['idiomatic'] * 1e6:.0f} us, "
+          f"against blocks {times['blocked'] * 1e6:.0f} us ({times['blocked'] / times['idiomatic']:.3f}x)")
+
+
+if __name__ == "__main__":
+    quick = "--quick" in sys.argv[1:]
+    relu_forms(*((1, 2) if quick else ()))
+    hand_mlp(*((1, 1) if quick else ()))
