@@ -192,8 +192,8 @@ def _block_definitions(blocks: dict, bodies: list, xp: str) -> tuple[list, dict]
         build = (f"{xp}.{kind}({shape!r}, dtype={xp}.{dtype})" if kind != "full"
                  else f"{xp}.full({shape!r}, {value!r}, dtype={xp}.{dtype})")
         lines.append(f"{name} = {build}")
-    lines.insert(0, "# numbers that maximum and minimum read, as arrays: NumPy's loops for those are faster against an "
-                    "array than against a number")
+    lines[:0] = ["# numbers that maximum and minimum read, as arrays: NumPy's loops for those are",
+                 "# faster against an array than against a number"]
     return lines, names
 
 
