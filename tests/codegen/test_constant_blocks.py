@@ -105,3 +105,30 @@ def test_the_cupy_module_keeps_the_scalar():
     x = gg.tensor(np.ones((8, 16), np.float32))
     src = gg.compile(_relu_mlp).source(w, x, backend="cupy")
     assert "zeros_512" not in src and "cp.zeros(" not in src
+
+
+def test_a_relu_computed_into_its_rows_of_a_join_reads_the_block():
+    rng = np.random.default_rng(0)
+    hidden, steps = 256, 12
+    wx = gg.tensor((rng.standard_normal((16, hidden)) * 0.3).astype(np.float32), requires_grad=True)
+    wh = gg.tensor((rng.standard_normal((hidden, hidden)) * 0.05).astype(np.float32), requires_grad=True)
+    xs = gg.tensor(rng.standard_normal((steps, 4, 16)).astype(np.float32))
+
+    def rnn(wx, wh, xs):
+        h = gg.zeros(4, hidden)
+        for t in range(steps):
+            h = (xs[t] @ wx + h @ wh).relu()
+        return (h * h).sum()
+
+    f = gg.compile(rnn)
+    src = f.source(wx, wh, xs)
+    # the states are joined for the weight gradients' products: each relu writes into its rows of the join
+    assert re.search(r"\n    (h_\d+) = t\d+\[\d+:\d+\]\n    np\.maximum\(t\d+, zeros_256, out=\1\)  #", src)
+    loss = f(wx, wh, xs)
+    loss.backward()
+    e = [wx.detach().clone().requires_grad_(), wh.detach().clone().requires_grad_()]
+    expected = rnn(*e, xs)
+    expected.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    np.testing.assert_allclose(wx.grad.numpy(), e[0].grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(wh.grad.numpy(), e[1].grad.numpy(), rtol=1e-4, atol=1e-5)
