@@ -50,47 +50,11 @@ def relu_forms(rounds: int = 7, number: int = 200) -> None:
                   f"{times['row'] * 1e6:10.1f} {times['full'] * 1e6:11.1f}")
 
 
-class BlockedHandMLP(workloads.HandMLP):
-    """``workloads.HandMLP`` with its two ReLUs against blocks of zeros."""
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.zeros = [np.zeros(w, self.x.dtype) for w in workloads.MLP_SIZES[1:3]]
-
-    def gradients(self):
-        w1, b1, w2, b2, w3, b3 = self.params
-        h1, h2, z = self.h
-        d1, d2, dz = self.d
-        g = self.grads
-        x = self.x
-        np.matmul(x, w1, out=h1); h1 += b1; np.maximum(h1, self.zeros[0], out=h1)       # noqa: E702
-        np.matmul(h1, w2, out=h2); h2 += b2; np.maximum(h2, self.zeros[1], out=h2)      # noqa: E702
-        np.matmul(h2, w3, out=z); z += b3                                              # noqa: E702
-        z -= z.max(1, keepdims=True)
-        np.exp(z, out=dz)
-        total = dz.sum(1, keepdims=True)
-        self.loss = np.log(total).mean() - z[self.rows, self.y].mean()
-        dz /= total
-        dz[self.rows, self.y] -= 1
-        dz *= 1.0 / x.shape[0]
-        np.matmul(h2.T, dz, out=g[4]); dz.sum(0, out=g[5])                             # noqa: E702
-        np.matmul(dz, w3.T, out=d2); d2 *= h2 > 0                                      # noqa: E702
-        np.matmul(h1.T, d2, out=g[2]); d2.sum(0, out=g[3])                             # noqa: E702
-        np.matmul(d2, w2.T, out=d1); d1 *= h1 > 0                                      # noqa: E702
-        np.matmul(x.T, d1, out=g[0]); d1.sum(0, out=g[1])                              # noqa: E702
-        return g
-
-
 def hand_mlp(rounds: int = 7, number: int = 50) -> None:
-    rng = np.random.default_rng(0)
-    sizes = workloads.MLP_SIZES
-    arrays = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        arrays += [(rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(np.float32),
-                   np.zeros(n_out, np.float32)]
-    x = rng.standard_normal((128, sizes[0])).astype(np.float32)
-    y = rng.integers(0, sizes[-1], 128)
-    idiomatic, blocked = workloads.HandMLP(arrays, x, y, 0.0), BlockedHandMLP(arrays, x, y, 0.0)
+    arrays, x, y = workloads.mlp_data()
+    blocks = tuple(np.zeros(width, np.float32) for width in workloads.MLP_SIZES[1:3])
+    idiomatic = workloads.HandMLP(arrays, x, y, 0.0)            # np.maximum(h1, 0, out=h1)
+    blocked = workloads.HandMLP(arrays, x, y, 0.0, floors=blocks)  # np.maximum(h1, zeros_512, out=h1)
     for a, b in zip(idiomatic.gradients(), blocked.gradients()):
         np.testing.assert_array_equal(a, b)  # (lr 0: both keep the same weights)
     times = best_of({"idiomatic": idiomatic.step, "blocked": blocked.step}, rounds, number)

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import graphgrad as gg  # noqa: E402
 from common import fmt_time, median, optional_torch  # noqa: E402
-from workloads import (MLP_LR, MLP_SIZES, HandChain, HandMLP, HandRNN, mlp_loss, rnn_loss,  # noqa: E402
+from workloads import (MLP_LR, HandChain, HandMLP, HandRNN, mlp_data, mlp_loss, rnn_loss,  # noqa: E402
                        tiny_chain)
 
 GPU_WORKLOADS = ("mlp", "rnn", "tiny_chain")
@@ -156,13 +156,7 @@ def _torch_mlp(torch):
 
 
 def make_mlp(device: str, quick: bool) -> DeviceWorkload:
-    rng = np.random.default_rng(0)
-    arrays = []
-    for n_in, n_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
-        arrays += [(rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(np.float32),
-                   np.zeros(n_out, np.float32)]
-    x = rng.standard_normal((128, MLP_SIZES[0])).astype(np.float32)
-    y = rng.integers(0, MLP_SIZES[-1], 128)
+    arrays, x, y = mlp_data()
     hand = HandMLP(arrays, x, y, MLP_LR)
     return DeviceWorkload("mlp", "784-512-256-10 MLP, ReLU, softmax cross-entropy, batch 128, float32, one SGD step",
                           hand.step, _candidates(mlp_loss, _torch_mlp, arrays, [x, y], device, MLP_LR), 2e-3, 1e-5)

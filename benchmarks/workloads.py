@@ -131,8 +131,9 @@ class HandMLP:
     """The MLP step by hand: every activation and gradient written into a buffer allocated once, the softmax
     and cross-entropy gradient fused into ``softmax - onehot``, the update applied in place."""
 
-    def __init__(self, arrays, x, y, lr):
+    def __init__(self, arrays, x, y, lr, floors=(0, 0)):
         self.params = [a.copy() for a in arrays]
+        self.floors = floors  # what the ReLUs compare with (bench_scalar_blocks.py passes blocks of zeros)
         self.x, self.y, self.lr = x, y, lr
         batch = x.shape[0]
         dt = x.dtype
@@ -149,8 +150,9 @@ class HandMLP:
         d1, d2, dz = self.d
         g = self.grads
         x = self.x
-        np.matmul(x, w1, out=h1); h1 += b1; np.maximum(h1, 0, out=h1)       # noqa: E702
-        np.matmul(h1, w2, out=h2); h2 += b2; np.maximum(h2, 0, out=h2)      # noqa: E702
+        floor1, floor2 = self.floors
+        np.matmul(x, w1, out=h1); h1 += b1; np.maximum(h1, floor1, out=h1)  # noqa: E702
+        np.matmul(h1, w2, out=h2); h2 += b2; np.maximum(h2, floor2, out=h2)  # noqa: E702
         np.matmul(h2, w3, out=z); z += b3                                  # noqa: E702
         z -= z.max(1, keepdims=True)
         np.exp(z, out=dz)
@@ -174,15 +176,20 @@ class HandMLP:
         return grads
 
 
-def make_mlp(quick: bool) -> Workload:
+def mlp_data() -> tuple[list, np.ndarray, np.ndarray]:
+    """The mlp's weights and biases (He-initialized, float32), a batch of 128 inputs and their class indices."""
     rng = np.random.default_rng(0)
-    sizes = MLP_SIZES
     arrays = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
         arrays += [(rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(np.float32),
                    np.zeros(n_out, np.float32)]
-    x = rng.standard_normal((128, sizes[0])).astype(np.float32)
-    y = rng.integers(0, sizes[-1], 128)
+    x = rng.standard_normal((128, MLP_SIZES[0])).astype(np.float32)
+    y = rng.integers(0, MLP_SIZES[-1], 128)
+    return arrays, x, y
+
+
+def make_mlp(quick: bool) -> Workload:
+    arrays, x, y = mlp_data()
     hand = HandMLP(arrays, x, y, MLP_LR)
 
     def gg_params():
