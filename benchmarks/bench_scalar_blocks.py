@@ -1,6 +1,6 @@
 """Why generated NumPy code compares with a block of zeros, not with 0 (``codegen/python.py``'s ``_against_block``).
 
-NumPy vectorizes ``maximum``/``minimum`` when both operands are arrays, not when one is a number. Part 1 times
+NumPy's ``maximum``/``minimum`` loops can be faster for two arrays than against a number. Part 1 times
 ``np.maximum(h, 0, out=h)`` against a block of the trailing dimensions (what codegen builds once per module) and
 against a block as large as ``h``; part 2 times the hand-written mlp step of ``run_all.py`` in its idiomatic form
 and with blocks, so that the benchmark's hand-written baseline can be judged fairly. Minimum of several rounds,
