@@ -31,6 +31,7 @@ from ..codegen.cuda import reducible as cuda_reducible
 from ..codegen.python import module_source
 from ..ir.graph import Graph, Value
 from ..ir.registry import NUMPY_FLOAT64, OPS, default_float, default_float_as
+from ..ir.subgraphs import all_value_names
 from ..ir.types import TensorType, dtype_name
 from ..passes.fusion import fuse_elementwise
 from ..passes.adjoint import generate_adjoint
@@ -644,8 +645,6 @@ def _from_generated(error: Exception, module) -> Exception:
 
 
 def _fix_names(graph: Graph) -> None:
-    from ..ir.subgraphs import all_value_names
-
     for value, name in all_value_names(graph).items():
         value.name = name
 
@@ -661,7 +660,8 @@ def _module_text(spec: Specialization, backend: str) -> str:
         functions.append((bwd, "backward", "Gradients of the inputs that require grad, from the saved values "
                                            "and the output cotangents."))
     if backend == "cupy" and spec.fuse:  # chains of elementwise ops become one ElementwiseKernel each
-        taken: set = set()
+        # a kernel is a module-level name: one that a value has would be that function's local instead
+        taken = {name for g, _, _ in functions for name in all_value_names(g).values()}
         functions = [(fuse_elementwise(g, cuda_fusible, taken, cuda_reducible), name, doc)
                      for g, name, doc in functions]
     release = None

@@ -202,3 +202,21 @@ def test_values_named_like_c_functions_compile_and_run(cupy_device):
         gg.compile(named_like_functions)(x).backward()
         grads.append(x.grad.cpu().numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10)
+
+
+def named_like_a_kernel(x):
+    fused_mul_sum = x * 3.0  # the name the sum's kernel below would take
+    return (fused_mul_sum.tanh() * fused_mul_sum).sum()
+
+
+def test_a_value_named_like_a_kernel_keeps_its_name_and_the_kernel_takes_another(cupy_device):
+    """Kernels are module-level names: one that a value has would be the function's local array instead."""
+    x = gg.tensor(np.linspace(-1, 1, 7), requires_grad=True)
+    src = gg.compile(named_like_a_kernel).source(x, backend="cupy")
+    assert "fused_mul_sum_2 = cp.ReductionKernel(" in src and "= fused_mul_sum_2(" in src
+    grads = []
+    for device in ("cpu", "cuda"):
+        x = gg.tensor(np.linspace(-1, 1, 7), device=device, requires_grad=True)
+        gg.compile(named_like_a_kernel)(x).backward()
+        grads.append(x.grad.cpu().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10)
