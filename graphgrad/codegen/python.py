@@ -111,22 +111,23 @@ def _hoisted_line(n, names: dict, xp: str, texts: dict) -> str:
     return f"{names[n.output]} = {expr}{_source_comment(n, [], texts)}"
 
 
-#: NumPy ufuncs whose loop against a scalar is slower than over two arrays (``benchmarks/bench_scalar_blocks.py``):
-#: NumPy 2.4 takes 25-28 us for ``maximum(h, 0)`` of (128, 512) float32 numbers; against a row of 512 zeros 10 us
-#: on an AMD EPYC, 21 us on an Intel Xeon; against a block as large as ``h`` 6 and 12 us. For float64 the Xeon took
-#: longer against the row than against the scalar (36 -> 41 us), so only float32 reads a block. (add is as fast
-#: against a scalar: not listed)
-_SCALAR_LOOP_SLOW = frozenset({"maximum", "minimum", "fmax", "fmin"})
-#: a constant block has the trailing dimensions of the array against which it is broadcast, as few as make this
-#: many elements (NumPy's loop goes one block at a time), and no more than _BLOCK_MOST (bytes held by the module)
+#: the NumPy ufuncs (of ops' ``ufunc=`` templates) whose loop against a scalar is slower than over two arrays
+#: (``benchmarks/bench_scalar_blocks.py``): NumPy 2.4 takes 25-28 us for ``maximum(h, 0)`` of (128, 512) float32
+#: numbers; against a row of 512 zeros 10 us on an AMD EPYC, 21 us on an Intel Xeon; against a block as large as
+#: ``h`` 6 and 12 us. For float64 the Xeon took longer against the row than against the scalar (36 -> 41 us), so
+#: only float32 reads a block. (add is as fast against a scalar: not listed)
+_SCALAR_LOOP_SLOW = frozenset({"maximum", "minimum"})
+#: a constant block has the trailing dimensions of the array against which it is broadcast, as few as make
+#: _BLOCK_LEAST elements (NumPy's loop goes one block at a time), and none where those are more than _BLOCK_MOST
+#: (what the module holds)
 _BLOCK_LEAST, _BLOCK_MOST = 256, 16384
 _UFUNC_OPERANDS = re.compile(r"(\w+)\((.*)\)")
-_SLOW_UFUNC: dict = {}  # op -> (its ufunc's name, its operands' texts) when the ufunc is one of _SCALAR_LOOP_SLOW
+_SLOW_UFUNC: dict = {}  # op -> (its ufunc's name, its operands' texts) if that is in _SCALAR_LOOP_SLOW, else None
 
 
 def _block_shape(t: TensorType) -> tuple | None:
     """The shape of a constant block to broadcast against an array of type ``t``, or None: too small to gain."""
-    if t.dtype != "float32":
+    if t.__class__ is not TensorType or t.dtype != "float32" or not known_nbytes(t):  # (dims not plain ints)
         return None
     size = 1
     for k in range(len(t.shape) - 1, -1, -1):
@@ -175,10 +176,10 @@ def _block_call(blocked: tuple[str, list], xp: str, buffer: str | None = None) -
     return f"{xp}.{function}({', '.join(operands)}{'' if buffer is None else f', out={buffer}'})"
 
 
-def _block_definitions(blocks: dict, bodies: list, xp: str) -> tuple[list, dict]:
+def _block_definitions(blocks: dict, module_lines: list, xp: str) -> tuple[list, dict]:
     """The module-level lines building each constant block, and each placeholder's name: ``zeros_512``, with a
-    suffix where the module uses that name already."""
-    text = "\n".join(bodies)
+    suffix where ``module_lines`` (the functions, the other constants) use that name already."""
+    text = "\n".join(module_lines)
     lines, names = [], {}
     for (dtype, shape, value), placeholder in blocks.items():
         kind = ("zeros" if value == 0 and math.copysign(1.0, value) > 0 else "ones" if value == 1  # (-0.0: full)
@@ -448,7 +449,8 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
         elif joins is not None and n in joins.slots:  # computed into its rows of a join
             j, start, stop = joins.slots[n]
             args = [names[x] if x.__class__ is Value else _literal(x, xp) for x in n.inputs]
-            blocked = _against_block(n, args, blocks) if blocks is not None and n not in promoted else None
+            blocked = _against_block(n, args, blocks) if blocks is not None and n not in promoted and \
+                _SLOW_UFUNC.get(op, True) is not None else None
             append(f"{indent}{out} = {names[j.output]}[{start}:{stop}]")
             call = _block_call(blocked, xp, out) if blocked else into(op, args, xp, out)
             append(f"{indent}{call}{_source_comment(n, last_loc, texts)}")
@@ -469,7 +471,9 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
                 args = [f"{a}.astype({xp}.{n.output.type.dtype})" if x.__class__ is Value and x.type.dtype == "bool"
                         else a for a, x in zip(args, n.inputs)]
             target = reuse.get(n)
-            blocked = _against_block(n, args, blocks) if blocks is not None and n not in promoted else None
+            # (_SLOW_UFUNC: an op known not to read a block costs one lookup, not a call)
+            blocked = _against_block(n, args, blocks) if blocks is not None and \
+                _SLOW_UFUNC.get(op, True) is not None and n not in promoted else None
             if n in in_place:  # the result goes into a dying operand's buffer, and keeps its name
                 call = _block_call(blocked, xp, out) if blocked else _in_place(op, args, xp, out)
                 append(f"{indent}{call}{_source_comment(n, last_loc, texts)}")
@@ -545,7 +549,7 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
                               release=release.get(name, ()), blocks=blocks)
               for graph, name, doc in functions]
     if blocks:
-        definitions, block_names = _block_definitions(blocks, bodies, xp)
+        definitions, block_names = _block_definitions(blocks, bodies + constants, xp)
         for placeholder, name in block_names.items():
             bodies = [b.replace(placeholder, name) for b in bodies]
         constants = definitions + [""] * bool(constants) + constants

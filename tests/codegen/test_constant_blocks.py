@@ -91,6 +91,15 @@ def test_a_user_variable_with_the_blocks_name_keeps_it():
     cg(x).backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.where(x.detach().numpy() > 0, 2.0, 0.0).astype(np.float32))
 
+    def h(x):
+        zeros_512 = gg.zeros(4, 512)  # a module-level constant of the same name
+        return (x.relu() + zeros_512).sum()
+
+    src = gg.compile(h).source(x)
+    assert "\nzeros_512_1 = np.zeros((512,), dtype=np.float32)\n" in src
+    assert "\nzeros_512 = np.full((4, 512), 0.0, dtype=np.float32)" in src
+    assert "np.maximum(x, zeros_512_1)" in src
+
 
 @pytest.mark.parametrize("shape, dtype", [((5, 8), "float32"), ((4, 512), "float64"), ((4, 512), "int64"),
                                           ((2, 3, 40000), "float32")])
