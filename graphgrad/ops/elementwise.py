@@ -260,9 +260,11 @@ erf = unary("erf", lambda g, out, x: g * (2 / math.sqrt(math.pi)) * (-x * x).exp
             doc="the error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x")
 tanh = unary("tanh", lambda g, out, x: g * (1 - out * out), c_expr="tanh({0})")
 sqrt = unary("sqrt", lambda g, out, x: g / (2 * out), c_expr="sqrt({0})")
-# exp(-log(1 + exp(-x))) never overflows, unlike 1 / (1 + exp(-x)) for very negative x
+# PyTorch's formula, in the input's dtype: below -88.7 (float32) or -709.8 (float64) exp(-x) overflows to inf and the
+# result is 0, as PyTorch's (graphgrad runs generated code with floating-point warnings off, as eager code). The
+# overflow-free exp(-logaddexp(0, -x)) took 12-20x as long: NumPy's logaddexp is a scalar loop, exp a vector one.
 sigmoid = unary("sigmoid", lambda g, out, x: g * out * (1 - out), numpy=(), c_expr="(1 / (1 + exp(-{0})))",
-                expr=lambda a, xp, out: [f"{xp}.exp(-{xp}.logaddexp(0, -{a[0]}))"])
+                expr=lambda a, xp, out: [f"1 / (1 + {xp}.exp(-{a[0]}))"])
 # the gradient as a product with the mask: NumPy multiplies (in place of a dying g) many times faster than where()
 # selects; + 0.0 turns the -0.0 of a negative g times 0 into PyTorch's 0. It differs from where(out > 0, g, 0)
 # only for a non-finite g where out <= 0. (The compiler moves the + 0.0 past sums and drops it before products.)
