@@ -16,7 +16,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
 from ..ops.elementwise import where
-from ..ops.nn import binary_cross_entropy as _bce, window_count
+from ..ops.nn import binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits, window_count
 from ..ops.shape import pad
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
@@ -515,10 +515,9 @@ def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weig
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({_size(target)}) must be the same as input size ({_size(input)})")
-    # log(1 + exp(-x)) = max(-x, 0) + log1p(exp(-|x|)); the max is added first so that large |x| cancel exactly
     if pos_weight is None:
-        loss = (1 - target) * input + (-input).relu() + (-input.abs()).exp().log1p()
-    else:
+        loss = _bce_logits(input, target)
+    else:  # log(1 + exp(-x)) = max(-x, 0) + log1p(exp(-|x|)), the max added first: large |x| cancel exactly
         softplus_neg = (-input).relu() + (-input.abs()).exp().log1p()
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
     if weight is not None:

@@ -6,8 +6,8 @@ import math
 
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, elementwise_type, float_dtype, normalize_dims
-from ..ir.types import TensorType
+from ..ir.registry import ShapeError, elementwise_type, float_dtype, is_type, normalize_dims
+from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import Row, RowCouplingError, along_dim_rows, batch_axis_rows
 from ..passes.batching import along_axis, batch_size, broadcast_batch, elementwise, to_front
 from .define import primitive
@@ -79,6 +79,44 @@ primitive("binary_cross_entropy", batch=elementwise, elementwise=True, fn=binary
           doc="elementwise binary cross-entropy of probabilities p and targets y, logs clamped at -100",
           # the target's gradient is PyTorch's too: -logit(p), unclamped
           vjp=(_bce_grad_input, lambda g, out, p, y: g * ((-p).log1p() - p.log())))
+
+
+def _bce_logits_expr(a, xp, out):
+    x, y = a
+    # (1 - y) x + max(-x, 0) + log1p(exp(-|x|)), the large terms cancelling first (-log(sigmoid(x)) as PyTorch's
+    # log_sigmoid), in two arrays besides x: a single expression holds four at once (NumPy elides no temporaries
+    # under 256 KiB), above PyTorch's peak on logistic regression's loss. (asarray: of 0-d operands NumPy makes a
+    # scalar, which out= cannot receive)
+    lin, tail = f"{out}_lin", f"{out}_tail"
+    return [f"{lin} = {xp}.asarray({x} * (1 - {y}))", f"{tail} = {xp}.asarray(-{x})",
+            f"{xp}.maximum({tail}, 0, out={tail})", f"{lin} += {tail}",
+            f"{xp}.abs({x}, out={tail})", f"{xp}.negative({tail}, out={tail})", f"{xp}.exp({tail}, out={tail})",
+            f"{xp}.log1p({tail}, out={tail})", f"{xp}.add({lin}, {tail}, out={lin})"]
+
+
+def _bce_logits_type(inputs):
+    x, y = (t.dtype if is_type(t) else None for t in inputs)
+    # PyTorch's refusals: no log_sigmoid of integers, and the loss is computed in place of 1 - target
+    if x not in (None, "float32", "float64"):
+        raise ShapeError(f"\"log_sigmoid_cpu\" not implemented for '{SCALAR_NAMES[x]}'")
+    if y not in (None, "float32", "float64"):
+        raise ShapeError(f"result type {SCALAR_NAMES[x or 'float32']} can't be cast to the desired output type "
+                         f"{SCALAR_NAMES[y]}")
+    return elementwise_type(inputs, float_dtype(inputs))
+
+
+def binary_cross_entropy_with_logits(x: TensorBase, y: TensorBase) -> TensorBase:
+    """Elementwise ``(1 - y) x - log(sigmoid(x))``, computed stably (the ``binary_cross_entropy_with_logits``
+    primitive; ``nn.functional.binary_cross_entropy_with_logits`` weights and reduces it)."""
+    return bind("binary_cross_entropy_with_logits", x, y)
+
+
+# one op, as PyTorch's, for its gradient: sigmoid(x) - y is 6 array operations where the composite's chain rule
+# (through relu, abs, exp and log1p) took 15 (logistic regression's backward, issue 10)
+primitive("binary_cross_entropy_with_logits", batch=elementwise, elementwise=True, fn=binary_cross_entropy_with_logits,
+          infer=_bce_logits_type, expr=_bce_logits_expr,
+          doc="elementwise binary cross-entropy of logits x and targets y, computed stably",
+          vjp=(lambda g, out, x, y: g * (sigmoid(x) - y), lambda g, out, x, y: -g * x))
 
 
 # -- image patches --------------------------------------------------------------------------------

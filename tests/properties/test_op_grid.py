@@ -1417,6 +1417,14 @@ def _(draw, rng):
                 lambda p, y: -(y * np.log(p) + (1 - y) * np.log1p(-p)) * (y + 1))
 
 
+@entry("binary_cross_entropy_with_logits")  # the primitive: elementwise, differentiable in the target too
+def _(draw, rng):
+    shp = shape(draw)
+    return Case(lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction="none") * (y + 1),
+                [sample(ANY, shp, rng) * 4, rng.uniform(0.1, 0.9, shp)],
+                lambda x, y: ((1 - y) * x + np.logaddexp(0, -x)) * (y + 1))
+
+
 @entry("nn.normalize")
 def _(draw, rng):
     shp = shape(draw, 1)
