@@ -18,8 +18,36 @@ from ..ir.printer import format_index
 EXPRESSIONS: dict = {}
 
 #: standard-library modules an expression may use besides the array module; a generated module imports
-#: one only when its code uses it (``math`` for NumPy's erf, which NumPy lacks)
+#: one only when its code uses it
 STDLIB_IMPORTS = ("math",)
+
+#: functions NumPy lacks that NumPy expressions call (``ops/numpy_functions.py``), by name; OP_HELPERS: op -> the
+#: names its NumPy expression calls. A generated NumPy module defines those of its ops (``helper_source``).
+HELPERS: dict = {}
+OP_HELPERS: dict = {}
+_HELPER_SOURCES: dict = {}
+
+
+def helper(fn):
+    """Register ``fn`` (a module-level function of arrays that reads only ``np``) as a function NumPy expressions
+    may call by its name, which the IR must never give a value (``ir.graph._RESERVED``)."""
+    from ..ir.graph import _RESERVED
+
+    if fn.__name__ not in _RESERVED:
+        raise AssertionError(f"helper {fn.__name__!r}: reserve its name in ir/graph.py's _RESERVED")
+    HELPERS[fn.__name__] = fn
+    return fn
+
+
+def helper_source(name: str) -> str:
+    """The source of helper ``name`` as a generated module defines it (without its decorator)."""
+    text = _HELPER_SOURCES.get(name)
+    if text is None:
+        import inspect
+
+        lines = inspect.getsource(HELPERS[name]).splitlines()
+        text = _HELPER_SOURCES[name] = "\n".join(line for line in lines if not line.startswith("@"))
+    return text
 
 
 def expression(*names):
@@ -120,6 +148,8 @@ def kernel(op: str, attrs_key: tuple, nargs: int, xp_name: str):
     body = "\n".join(f"    {s}" for s in lines[:-1]) + f"\n    return {lines[-1]}\n"
     src = f"def {op}_kernel({', '.join(args)}):\n{body}"
     namespace: dict = {xp_name: module, "math": math}  # math: see STDLIB_IMPORTS
+    if xp_name == "np":
+        namespace.update(HELPERS)
     exec(compile(src, f"<graphgrad kernel {op}>", "exec"), namespace)
     fn = namespace[f"{op}_kernel"]
     fn.source = src

@@ -5,8 +5,8 @@ user's ``file:line`` and source text as a comment; intermediates are deleted at 
 groups: see ``HELD_BYTES``), an elementwise result is written into the buffer of an operand that dies there
 (``h += b1``, ``np.tanh(h, out=h)``; ``_buffer_names`` says when it keeps the buffer's name) and constants are
 built once, at module level (``ir/buffers.py`` says when either is safe).
-The module imports only the array library (and Python's ``math`` where NumPy lacks a function, as for
-erf), so it can be exported and run without graphgrad.
+The module imports only the array library and defines the functions NumPy lacks that its ops call (erf:
+``ops/numpy_functions.py``), so it can be exported and run without graphgrad.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import re
 from ..ir.graph import _RESERVED, Graph, Value
 from ..ir.registry import makes_new_array
 from ..ir.types import TensorType, known_nbytes
-from .expressions import STDLIB_IMPORTS, computed_dtype, computes_narrow, statements
+from .expressions import OP_HELPERS, STDLIB_IMPORTS, computed_dtype, computes_narrow, helper_source, statements
 from ..ir.buffers import plan, ufunc_call
 from .memory import into
 
@@ -534,6 +534,21 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     return lines
 
 
+def _helpers_called(graphs: list) -> list[str]:
+    """The functions NumPy lacks (``expressions.HELPERS``) that the NumPy expressions of these graphs' ops call,
+    sub-graphs' included."""
+    if not OP_HELPERS:
+        return []
+    found: set = set()
+    stack = list(graphs)
+    while stack:
+        g = stack.pop()
+        for op in {n.op for n in g.nodes}.intersection(OP_HELPERS):
+            found.update(OP_HELPERS[op])
+        stack += [v for n in g.nodes if n.attrs for v in n.attrs.values() if isinstance(v, Graph)]
+    return sorted(found)
+
+
 def module_source(functions: list[tuple[Graph, str, str | None]], backend: str = "numpy",
                   header: str = "", check_types: bool = False, release: dict | None = None) -> str:
     """A whole module: header comment, one import, then each ``(graph, name, docstring)``; ``release``: function
@@ -555,6 +570,8 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
         constants = definitions + [""] * bool(constants) + constants
     if constants:  # built once, when the module loads; the functions only read them
         bodies.insert(0, "\n".join(dict.fromkeys(constants)))
+    if backend == "numpy":
+        bodies[:0] = [helper_source(name) for name in _helpers_called([graph for graph, _, _ in functions])]
     if backend == "cupy":  # fused regions' kernels: built once, at import (see codegen/cuda.py)
         from .cuda import kernel_definitions
 

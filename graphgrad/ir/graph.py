@@ -206,7 +206,9 @@ class Graph:
         return g
 
 
-_RESERVED = {"np", "cp", "xp", "forward", "backward", "joint", "saved"}
+#: names generated code uses itself: array modules, functions, and the functions NumPy lacks that a NumPy module
+#: defines when its ops call them (``ops/numpy_functions.py``)
+_RESERVED = {"np", "cp", "xp", "forward", "backward", "joint", "saved", "erf"}
 
 
 def _identifier(name: str) -> str | None:

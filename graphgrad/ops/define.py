@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..codegen.cuda import C_EXPRESSIONS, C_REDUCTIONS
-from ..codegen.expressions import EXPRESSIONS
+from ..codegen.expressions import EXPRESSIONS, OP_HELPERS
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ERRORS, defop, elementwise_type, float_dtype
@@ -31,7 +31,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False,
               stops_gradient: bool = False, torch_name: str | Callable = "", shape_only: bool = False,
               zero_signs: str = "", additive: bool = False, joins: bool = False, patches: str = "",
-              c_reduce: str | None = None) -> Callable:
+              c_reduce: str | None = None, helpers: tuple = ()) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -70,6 +70,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
         operand into its place in the result (``ir.buffers``)
     patches: "unfold" (the result is an image batch's patches, each image's from that image alone, batch first)
         or "fold" (its adjoint), so that a convolution may go a chunk of images at a time (``passes.patch_chunking``)
+    helpers: the functions NumPy lacks that the NumPy expression calls (``ops/numpy_functions.py``): a generated
+        NumPy module defines them
     """
     defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view, stops_gradient,
           torch_name, shape_only, zero_signs, additive, joins, patches)(infer)
@@ -80,6 +82,8 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
     elif vjp is not None:
         defvjp(name, *vjp)
     EXPRESSIONS[name] = expr
+    if helpers:
+        OP_HELPERS[name] = tuple(h.__name__ for h in helpers)
     if c_expr is not None:
         C_EXPRESSIONS[name] = c_expr
     if c_reduce is not None:
@@ -121,7 +125,7 @@ def call(function: str) -> Callable:
 def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: Callable | None = None,
           doc: str = "", tensor=None, gg=None, numpy=None, rows=None, c_expr: str | None = None, memory: str = "",
           recompute: str = "", ufunc: str | None = None, torch_name: str = "",
-          errors: Callable | None = None) -> Callable:
+          errors: Callable | None = None, helpers: tuple = ()) -> Callable:
     """An elementwise function of one tensor, published as ``Tensor.name``, ``graphgrad.name`` and
     ``graphgrad.numpy.name`` unless ``tensor``/``gg``/``numpy`` say otherwise (``()``: not published).
     The result is floating (exp of an int tensor is float32) unless ``float_result=False``; ``vjp=None``
@@ -141,7 +145,7 @@ def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: C
                      batch=elementwise_batch,
                      tensor=name if tensor is None else tensor, gg=name if gg is None else gg,
                      numpy=name if numpy is None else numpy, rows=rows, c_expr=c_expr, memory=memory,
-                     recompute=recompute, ufunc=ufunc, torch_name=torch_name, errors=errors)
+                     recompute=recompute, ufunc=ufunc, torch_name=torch_name, errors=errors, helpers=helpers)
 
 
 # -- NumPy's operand handling: arrays, lists and lists holding tensors ---------------------------------

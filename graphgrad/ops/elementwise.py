@@ -18,6 +18,7 @@ from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_
 from ..ir.types import SCALAR_NAMES, TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise
+from . import numpy_functions
 from .define import any_dtype_name, binary_numpy, built, call, constant_like, lift, operand, primitive, unary
 
 
@@ -245,18 +246,16 @@ log1p = unary("log1p", lambda g, out, x: g / (1 + x), c_expr="log1p({0})", doc="
 sin = unary("sin", lambda g, out, x: g * x.cos(), c_expr="sin({0})")
 cos = unary("cos", lambda g, out, x: -g * x.sin(), c_expr="cos({0})")
 tan = unary("tan", lambda g, out, x: g * (1 + out * out))
-# NumPy has no erf: Python's math.erf, vectorized (the generated module then imports math). CuPy compiles
-# CUDA's erf into an elementwise kernel, so CuPy code still imports only cupy (the kernel's float64 parameter takes
-# only float64 arrays: CuPy refuses any other dtype, so the input is cast first). Both compute in float64 and
-# return the input's float dtype (float64 for integers, which codegen then casts as the type rule says).
+# NumPy has no erf: a NumPy module defines numpy_functions.erf (fdlibm's algorithm, vectorized), which computes in
+# float64 and returns the input's float dtype (float64 for integers, which codegen then casts as the type rule
+# says). CuPy compiles CUDA's erf into an elementwise kernel, so CuPy code still imports only cupy (the kernel's
+# float64 parameter takes only float64 arrays: CuPy refuses any other dtype, so the input is cast first).
 erf = unary("erf", lambda g, out, x: g * (2 / math.sqrt(math.pi)) * (-x * x).exp(), numpy=(), memory="unknown",
-            recompute="never",
+            recompute="never", helpers=(numpy_functions.erf,),
             expr=lambda a, xp, out: [
-                # (asarray: frompyfunc of a 0-d array returns a Python float)
-                (f"{xp}.asarray({xp}.frompyfunc(math.erf, 1, 1)({a[0]}))" if xp == "np" else
-                 f'{xp}.ElementwiseKernel("float64 x", "float64 y", "y = erf(x)", "graphgrad_erf")('
-                 f'{a[0]}.astype({xp}.float64, copy=False))')
-                + f".astype({xp}.result_type({a[0]}.dtype, {xp}.float32))"],
+                f"erf({a[0]})" if xp == "np" else
+                f'{xp}.ElementwiseKernel("float64 x", "float64 y", "y = erf(x)", "graphgrad_erf")('
+                f'{a[0]}.astype({xp}.float64, copy=False)).astype({xp}.result_type({a[0]}.dtype, {xp}.float32))'],
             doc="the error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x")
 tanh = unary("tanh", lambda g, out, x: g * (1 - out * out), c_expr="tanh({0})")
 sqrt = unary("sqrt", lambda g, out, x: g / (2 * out), c_expr="sqrt({0})")
