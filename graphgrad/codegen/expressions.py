@@ -29,8 +29,8 @@ _HELPER_SOURCES: dict = {}
 
 
 def helper(fn):
-    """Register ``fn`` (a module-level function of arrays that reads only ``np``) as a function NumPy expressions
-    may call by its name, which the IR must never give a value (``ir.graph._RESERVED``)."""
+    """Register ``fn`` (a module-level function of arrays that reads only ``np`` and ``math``) as a function NumPy
+    expressions may call by its name, which the IR must never give a value (``ir.graph._RESERVED``)."""
     from ..ir.graph import _RESERVED
 
     if fn.__name__ not in _RESERVED:

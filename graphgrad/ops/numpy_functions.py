@@ -1,7 +1,7 @@
 """Functions NumPy lacks, which the NumPy expressions of ops call: plain functions of arrays that read only ``np``
-and ``math``.
-A generated NumPy module that uses one defines it at module level (its source, copied: the module still imports
-only NumPy), and eager kernels call this very function (``codegen.expressions.helper``).
+and ``math``. A generated NumPy module that uses one defines it at module level (its source, copied: the module
+still imports only NumPy and the standard library), and eager kernels call this very function
+(``codegen.expressions.helper``).
 
 Their names are never given to a value of generated code (``ir.graph``'s reserved names).
 """
