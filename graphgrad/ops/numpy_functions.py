@@ -92,7 +92,7 @@ def where(condition, x, y):
     dtype = np.result_type(x, y)
     if dtype.kind not in "biuf":
         return np.where(condition, x, y)
-    condition, x, y = np.broadcast_arrays(condition, np.asarray(x, dtype), np.asarray(y, dtype))
+    condition, x, y = np.broadcast_arrays(np.asarray(condition, bool), np.asarray(x, dtype), np.asarray(y, dtype))
     bits = np.dtype(f"i{dtype.itemsize}")
     mask = np.negative(condition, dtype=bits)  # all ones where the condition holds
     out = np.bitwise_and(x.view(bits), mask)

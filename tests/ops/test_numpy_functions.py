@@ -118,7 +118,7 @@ def test_where_gives_numpys_values_bit_for_bit(dtype, n):
     condition = rng.random(n) < 0.5  # no pattern: where NumPy's branches cost most
     x, y = _special_values(n, dtype, 1), _special_values(n, dtype, 2)
     for args in [(condition, x, y), (condition, x, 0.0 if dtype != np.bool_ else False), (condition, 1, y),
-                 (condition, x[0], y), (np.asarray(True), x, y), (condition[0], x, y)]:
+                 (condition, x[0], y), (np.asarray(True), x, y), (condition[0], x, y), (x, x, y)]:
         got, want = where(*args), np.where(*args)
         assert got.dtype == want.dtype and got.shape == want.shape
         assert np.array_equal(got.view(np.uint8), want.view(np.uint8))
