@@ -1,6 +1,8 @@
 """Gradients at ties, branch boundaries and special points, where the derivative is a convention: PyTorch's (and
 JAX's, for second order, where PyTorch has no graph), the same eagerly, compiled (``gg.compile``) and through
 ``gg.grad``. Values are closed forms; away from those points, finite differences (tests/_gradcheck.py)."""
+import math
+
 import numpy as np
 import pytest
 
@@ -260,6 +262,38 @@ def test_clamp_passes_the_gradient_at_its_bounds_compiled_as_eager():
     assert gg.compile(lambda x: x.clamp(2.0, 1.0))(gg.tensor([0.5, 3.0])).tolist() == [1.0, 1.0]  # max wins
     with pytest.raises(RuntimeError, match="At least one of 'min' or 'max' must not be None"):
         gg.compile(lambda x: x.clamp())(gg.ones(1))
+
+
+def test_a_nan_bound_of_clamp_gives_nan_and_no_gradient_as_pytorchs():
+    # clamp was where(x < min, min, x): a nan bound compares false, so x came back unclamped with gradient 1;
+    # PyTorch's clamp gives nan (its vectorized max/min propagate it) and a gradient of 0 (min <= x is false)
+    nan = float("nan")
+    for lo, hi in [(nan, None), (None, nan), (nan, 1.0), (0.0, nan)]:
+        def f(x, lo=lo, hi=hi):
+            return x.clamp(lo, hi).sum()
+
+        for run in (f, gg.compile(f)):
+            x = gg.tensor([-1.0, 0.5, 2.0], dtype=gg.float64, requires_grad=True)
+            value = run(x)
+            value.backward()
+            assert math.isnan(value.item()), (lo, hi)
+            assert x.grad.tolist() == [0.0, 0.0, 0.0], (lo, hi)
+    # a tensor bound: nan where that bound is nan
+    for run in (gg.clamp, gg.compile(gg.clamp)):
+        got = run(gg.tensor([1.0, 5.0, 3.0]), gg.tensor([2.0, nan, 0.0]), None).numpy()
+        np.testing.assert_array_equal(got, [2.0, nan, 3.0])
+
+
+def test_clamp_by_numbers_is_one_np_clip_in_generated_code_with_pytorchs_dtypes():
+    source = gg.compile(lambda x: x.clamp(0, 6).sum()).source(gg.ones(3, requires_grad=True))
+    forward = source.split("def forward")[1].split("def backward")[0]
+    assert "np.clip(x, 0, 6)" in forward and "where" not in forward
+    for x, lo, dtype in [(gg.tensor([1, 2, 3]), 2, gg.int64), (gg.tensor([1, 2, 3]), 1.5, gg.float32),
+                         (gg.tensor([1.0, 2.0], dtype=gg.float64), 1, gg.float64), (gg.tensor([1.0]), np.float64(0.5), gg.float32)]:
+        for run in (lambda t: t.clamp(min=lo), gg.compile(lambda t: t.clamp(min=lo))):
+            got = run(x)
+            assert got.dtype == dtype
+            np.testing.assert_array_equal(got.numpy(), np.maximum(x.numpy(), lo))
 
 
 def test_maximum_minimum_give_a_nan_operands_gradient_to_both_as_pytorch():
