@@ -78,3 +78,15 @@ def test_modules_repr_and_apply_the_functions():
     x = torch.tensor([-4.0, 0.5, 2.0, 5.0], dtype=torch.float64)
     expected = F.logsigmoid(F.mish(F.hardswish(F.softshrink(F.celu(F.relu6(F.hardtanh(x, -2.0, 3.0)), 2.0), 0.3))))
     np.testing.assert_allclose(model(x.clone()).numpy(), expected.numpy(), rtol=1e-15)
+
+
+def test_hardtanh_and_relu6_are_one_np_clip_with_pytorchs_gradient_also_through_nan():
+    x = torch.tensor([float("nan"), 0.0, 6.0, 3.0, -1.0, 7.0], dtype=torch.float64, requires_grad=True)
+    for fn, bounds in ((F.relu6, "0.0, 6.0"), (lambda t: F.hardtanh(t, -0.5, 2.0), "-0.5, 2.0")):
+        compiled = torch.compile(lambda t: fn(t).sum())
+        forward = compiled.source(x).split("def forward")[1].split("def backward")[0]
+        assert f"np.clip(t, {bounds})" in forward and "where" not in forward
+    for run in (lambda t: F.relu6(t).sum(), torch.compile(lambda t: F.relu6(t).sum())):
+        x.grad = None
+        run(x).backward()
+        assert x.grad.tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]  # PyTorch's: 0 where x <= 0 or x >= 6, else 1
