@@ -405,7 +405,8 @@ def rsqrt(x: TensorBase) -> TensorBase:
 export(rsqrt, "rsqrt", tensor="rsqrt", gg="rsqrt")
 
 
-def _clamp_expr(a, xp, out, min, max):
+def clamp_expr(a, xp, out, min, max):
+    """``np.clip(x, min, max)`` (either bound None): clamp's expression, and hardtanh's (``ops/nn.py``)."""
     bounds = ["None" if b is None else literal(b, xp) for b in (min, max)]
     return [f"{xp}.clip({a[0]}, {bounds[0]}, {bounds[1]})"]
 
@@ -423,7 +424,7 @@ def _inside(x, min, max):
 # numbers as bounds (the common case): one np.clip, a nan bound gives nan and max wins over min, as in PyTorch
 primitive("clamp", batch=elementwise, attrs=("min", "max"), elementwise=True, torch_name="ClampBackward1",
           infer=lambda inputs, min, max: elementwise_type(list(inputs) + [b for b in (min, max) if b is not None]),
-          expr=_clamp_expr, vjp=(lambda g, out, x, *, min, max: where(_inside(x, min, max), g, 0.0),),
+          expr=clamp_expr, vjp=(lambda g, out, x, *, min, max: where(_inside(x, min, max), g, 0.0),),
           doc="x limited to [min, max], numbers (either may be None)")
 
 

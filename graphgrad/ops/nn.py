@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from ..codegen.expressions import literal
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, elementwise_type, float_dtype, is_type, normalize_dims
@@ -12,7 +11,7 @@ from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import Row, RowCouplingError, along_dim_rows, batch_axis_rows
 from ..passes.batching import along_axis, batch_size, broadcast_batch, elementwise, to_front
 from .define import primitive
-from .elementwise import erf, exp, expm1, log1p, sigmoid, tanh, where
+from .elementwise import clamp_expr, erf, exp, expm1, log1p, sigmoid, tanh, where
 from .shape import pad
 
 
@@ -554,14 +553,10 @@ def _maybe_inplace(input, inplace, compute, name):
     return input._inplace_with(compute)
 
 
-def _hardtanh_expr(a, xp, out, min, max):
-    return [f"{xp}.clip({a[0]}, {literal(min, xp)}, {literal(max, xp)})"]
-
-
 # one np.clip (the where() chain it was took 11 times as long on a large array); PyTorch's gradient: 0 where
 # x <= min or x >= max, so only strictly inside, and through a nan. (clamp's passes at the bounds: another op)
 primitive("hardtanh", batch=elementwise, attrs=("min", "max"), elementwise=True, torch_name="HardtanhBackward0",
-          infer=lambda inputs, min, max: elementwise_type(list(inputs) + [min, max]), expr=_hardtanh_expr,
+          infer=lambda inputs, min, max: elementwise_type(list(inputs) + [min, max]), expr=clamp_expr,
           vjp=(lambda g, out, x, *, min, max: where((x <= min) | (x >= max), 0.0, g),),
           doc="x limited to [min, max] (numbers, min <= max), its gradient passed strictly inside")
 
