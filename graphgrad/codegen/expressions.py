@@ -145,6 +145,9 @@ def kernel(op: str, attrs_key: tuple, nargs: int, xp_name: str):
         call = _CALL.fullmatch(lines[0])
         if nargs == 1 and call and call.group(1) == xp_name and hasattr(module, call.group(2)):
             return getattr(module, call.group(2))
+        name = lines[0].partition("(")[0]
+        if xp_name == "np" and name in HELPERS and lines[0] == f"{name}({', '.join(args)})":
+            return HELPERS[name]  # (where(a0, a1, a2): the helper itself)
     body = "\n".join(f"    {s}" for s in lines[:-1]) + f"\n    return {lines[-1]}\n"
     src = f"def {op}_kernel({', '.join(args)}):\n{body}"
     namespace: dict = {xp_name: module, "math": math}  # math: see STDLIB_IMPORTS

@@ -25,7 +25,7 @@ def erf(x):
     dtype = np.result_type(x.dtype, np.float32)
     if x.size < 1500:
         return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=dtype)
-    a = np.abs(x.astype(np.float64).reshape(-1))  # (flat: the ranges' masks then pick along one axis)
+    a = np.abs(x.reshape(-1), dtype=np.float64)  # (flat: the ranges' masks then pick along one axis)
 
     def poly(coefficients, t):  # Horner's rule, highest degree first, in place
         r = coefficients[0] * t
@@ -85,9 +85,11 @@ def erf(x):
 def where(condition, x, y):
     """``np.where(condition, x, y)``, bit for bit. NumPy's where branches on each element: where the condition
     follows no pattern (an activation's sign, say) that costs it about 5 ns an element from some 10,000 elements
-    on (65,536 float32: 307 us). From 8,192 elements this selects the bit patterns instead, at the same cost
-    whatever the condition (52 us there); below, NumPy's is quicker."""
-    if np.size(condition) < 8192 and np.size(x) < 8192 and np.size(y) < 8192:
+    on (65,536 float32: 307 us). From a condition of 8,192 elements this selects the bit patterns instead, at the
+    same cost whatever the condition (52 us there); below, NumPy's is quicker."""
+    # the condition's size alone: a small one broadcast is a pattern (np.where(True, x, y) is quick); and most calls
+    # take this branch (getattr: np.size is a Python function; a number has no size)
+    if getattr(condition, "size", 1) < 8192:
         return np.where(condition, x, y)
     dtype = np.result_type(x, y)
     if dtype.kind not in "biuf":
