@@ -13,6 +13,7 @@ import math
 import operator
 import re
 
+from ..ir.graph import reserve_name
 from ..ir.printer import format_index
 
 EXPRESSIONS: dict = {}
@@ -30,11 +31,8 @@ _HELPER_SOURCES: dict = {}
 
 def helper(fn):
     """Register ``fn`` (a module-level function of arrays that reads only ``np`` and ``math``) as a function NumPy
-    expressions may call by its name, which the IR must never give a value (``ir.graph._RESERVED``)."""
-    from ..ir.graph import _RESERVED
-
-    if fn.__name__ not in _RESERVED:
-        raise AssertionError(f"helper {fn.__name__!r}: reserve its name in ir/graph.py's _RESERVED")
+    expressions may call by its name, which no value is then given (``ir.graph.reserve_name``)."""
+    reserve_name(fn.__name__)
     HELPERS[fn.__name__] = fn
     return fn
 

@@ -208,8 +208,9 @@ def _has_subgraphs(graph: Graph) -> bool:
     return False
 
 
-#: what ``Graph.value_names`` never keeps as a name: keywords and the names generated code uses itself
-_NOT_NAMES = frozenset(keyword.kwlist) | _RESERVED
+#: what ``Graph.value_names`` never keeps as a name: keywords, and the names generated code uses itself
+#: (``_RESERVED``: read when used, as codegen's helpers reserve theirs when ``graphgrad.ops`` loads)
+_KEYWORDS = frozenset(keyword.kwlist)
 _PLAIN_NAMES = re.compile(r"(?:(?!__)[A-Za-z_][A-Za-z0-9_]*\n)*")
 
 
@@ -222,7 +223,7 @@ def _value_names(graph: Graph) -> dict:
     given = [v.name for v in values]
     if None not in given:
         unique = set(given)
-        if len(unique) == len(given) and unique.isdisjoint(_NOT_NAMES) \
+        if len(unique) == len(given) and unique.isdisjoint(_KEYWORDS) and unique.isdisjoint(_RESERVED) \
                 and _PLAIN_NAMES.fullmatch("\n".join(given) + "\n"):
             return dict(zip(values, given))
     return graph.value_names()
@@ -539,13 +540,15 @@ def _helpers_called(graphs: list) -> list[str]:
     sub-graphs' included."""
     if not OP_HELPERS:
         return []
+    from ..ir.subgraphs import subgraphs
+
     found: set = set()
     stack = list(graphs)
     while stack:
         g = stack.pop()
         for op in {n.op for n in g.nodes}.intersection(OP_HELPERS):
             found.update(OP_HELPERS[op])
-        stack += [v for n in g.nodes if n.attrs for v in n.attrs.values() if isinstance(v, Graph)]
+        stack += [sub for n in g.nodes if n.attrs for _, sub in subgraphs(n)]
     return sorted(found)
 
 

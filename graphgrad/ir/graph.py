@@ -206,9 +206,14 @@ class Graph:
         return g
 
 
-#: names generated code uses itself: array modules, functions, and the functions NumPy lacks that a NumPy module
-#: defines when its ops call them (``ops/numpy_functions.py``)
-_RESERVED = {"np", "cp", "xp", "forward", "backward", "joint", "saved", "erf", "where"}
+#: names generated code uses itself, never a value's: array modules, its functions, and those codegen adds
+#: (``reserve_name``)
+_RESERVED = {"np", "cp", "xp", "forward", "backward", "joint", "saved"}
+
+
+def reserve_name(name: str) -> None:
+    """Keep ``name`` from every value: generated code defines it itself (a function NumPy lacks, say)."""
+    _RESERVED.add(name)
 
 
 def _identifier(name: str) -> str | None:

@@ -155,3 +155,22 @@ def test_a_generated_module_defines_where_and_runs_without_graphgrad():
     np.testing.assert_array_equal(grad, np.where(a > 0, 2 * leaky, 2 * leaky * 0.1))
     compiled(x).backward()
     np.testing.assert_array_equal(x.grad.numpy(), grad)
+
+
+def test_a_parsed_graph_whose_values_are_named_like_the_helpers_gets_other_names():
+    # the names are reserved when the helpers register (graphgrad.ops loading), after codegen has loaded: its check
+    # of a graph's own names must read them then, or `where = where(...)` would make `where` a local of forward
+    from graphgrad.codegen.python import module_source
+    from graphgrad.ir.parser import parse_graph
+
+    graph = parse_graph("""graph f(%x: f64[10000], %c: bool[10000]) {
+      %where: f64[10000] = where(%c, %x, 0.0)
+      %erf: f64[10000] = erf(%where)
+      return %erf
+    }""")
+    source = module_source([(graph, "forward", None)])
+    assert "where_ = where(c, x, 0.0)" in source and "erf_ = erf(where_)" in source
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    x = np.linspace(-2, 2, 10000)
+    np.testing.assert_array_equal(namespace["forward"](x, x > 0), erf(np.where(x > 0, x, 0.0)))
