@@ -24,16 +24,24 @@ STDLIB_IMPORTS = ("math",)
 
 #: functions NumPy lacks that NumPy expressions call (``ops/numpy_functions.py``), by name; OP_HELPERS: op -> the
 #: names its NumPy expression calls. A generated NumPy module defines those of its ops (``helper_source``).
+#: ANY_ARRAY_HELPERS: those that read only their arrays' own methods, which CuPy expressions may call too.
 HELPERS: dict = {}
 OP_HELPERS: dict = {}
+ANY_ARRAY_HELPERS: set = set()
 _HELPER_SOURCES: dict = {}
 
 
-def helper(fn):
+def helper(fn=None, *, any_array: bool = False):
     """Register ``fn`` (a module-level function of arrays that reads only ``np`` and ``math``) as a function NumPy
-    expressions may call by its name, which no value is then given (``ir.graph.reserve_name``)."""
+    expressions may call by its name, which no value is then given (``ir.graph.reserve_name``). With
+    ``any_array=True`` (``@helper(any_array=True)``) it reads no module at all, only its arguments' methods, and
+    CuPy expressions and modules may call it as well."""
+    if fn is None:
+        return functools.partial(helper, any_array=any_array)
     reserve_name(fn.__name__)
     HELPERS[fn.__name__] = fn
+    if any_array:
+        ANY_ARRAY_HELPERS.add(fn.__name__)
     return fn
 
 
@@ -149,8 +157,7 @@ def kernel(op: str, attrs_key: tuple, nargs: int, xp_name: str):
     body = "\n".join(f"    {s}" for s in lines[:-1]) + f"\n    return {lines[-1]}\n"
     src = f"def {op}_kernel({', '.join(args)}):\n{body}"
     namespace: dict = {xp_name: module, "math": math}  # math: see STDLIB_IMPORTS
-    if xp_name == "np":
-        namespace.update(HELPERS)
+    namespace.update(HELPERS if xp_name == "np" else {name: HELPERS[name] for name in ANY_ARRAY_HELPERS})
     exec(compile(src, f"<graphgrad kernel {op}>", "exec"), namespace)
     fn = namespace[f"{op}_kernel"]
     fn.source = src

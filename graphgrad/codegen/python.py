@@ -19,7 +19,8 @@ import re
 from ..ir.graph import _RESERVED, Graph, Value
 from ..ir.registry import makes_new_array
 from ..ir.types import TensorType, known_nbytes
-from .expressions import OP_HELPERS, STDLIB_IMPORTS, computed_dtype, computes_narrow, helper_source, statements
+from .expressions import (ANY_ARRAY_HELPERS, OP_HELPERS, STDLIB_IMPORTS, computed_dtype, computes_narrow, helper_source,
+                          statements)
 from ..ir.buffers import plan, ufunc_call
 from .memory import into
 
@@ -535,9 +536,9 @@ def _body_lines(graph: Graph, names: dict, xp: str, indent: str, last_loc: list,
     return lines
 
 
-def _helpers_called(graphs: list) -> list[str]:
-    """The functions NumPy lacks (``expressions.HELPERS``) that the NumPy expressions of these graphs' ops call,
-    sub-graphs' included."""
+def _helpers_called(graphs: list, backend: str = "numpy") -> list[str]:
+    """The functions the array library lacks (``expressions.HELPERS``) that the expressions of these graphs' ops
+    call, sub-graphs' included: a CuPy module's only those for any array (``ANY_ARRAY_HELPERS``)."""
     if not OP_HELPERS:
         return []
     from ..ir.subgraphs import subgraphs
@@ -549,7 +550,7 @@ def _helpers_called(graphs: list) -> list[str]:
         for op in {n.op for n in g.nodes}.intersection(OP_HELPERS):
             found.update(OP_HELPERS[op])
         stack += [sub for n in g.nodes if n.attrs for _, sub in subgraphs(n)]
-    return sorted(found)
+    return sorted(found if backend == "numpy" else found & ANY_ARRAY_HELPERS)
 
 
 def module_source(functions: list[tuple[Graph, str, str | None]], backend: str = "numpy",
@@ -573,8 +574,7 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
         constants = definitions + [""] * bool(constants) + constants
     if constants:  # built once, when the module loads; the functions only read them
         bodies.insert(0, "\n".join(dict.fromkeys(constants)))
-    if backend == "numpy":
-        bodies[:0] = [helper_source(name) for name in _helpers_called([graph for graph, _, _ in functions])]
+    bodies[:0] = [helper_source(name) for name in _helpers_called([graph for graph, _, _ in functions], backend)]
     if backend == "cupy":  # fused regions' kernels: built once, at import (see codegen/cuda.py)
         from .cuda import kernel_definitions
 

@@ -25,6 +25,7 @@ import weakref
 
 import numpy as np
 
+from ..codegen.expressions import HELPERS
 from ..codegen.loader import load_module
 from ..codegen.cuda import fusible as cuda_fusible
 from ..codegen.cuda import reducible as cuda_reducible
@@ -629,7 +630,8 @@ def _from_generated(error: Exception, module) -> Exception:
     path = getattr(module, "__file__", None)
     tb, lineno = error.__traceback__, None
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == path:
+        code = tb.tb_frame.f_code  # (a helper the module defines raised: the line that called it)
+        if code.co_filename == path and code.co_name not in HELPERS:
             lineno = tb.tb_lineno
         tb = tb.tb_next
     if lineno is None:
