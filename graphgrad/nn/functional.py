@@ -16,6 +16,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
 from ..ops.elementwise import where
+from ..ops.indexing import check_range
 from ..ops.nn import binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits, window_count
 from ..ops.shape import pad
 from ..runtime import dtypes
@@ -139,10 +140,7 @@ def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = N
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got torch.{_scalar_name(input)}"
                            "Tensor instead (while checking arguments for embedding)")
-    if isinstance(input, Tensor) and input.numel():  # indexing would wrap a negative index round, silently
-        values = input._data if type(input._data) is np.ndarray else input._data.get()
-        if values.min() < 0:
-            raise IndexError("index out of range in self")
+    input = check_range(input, "self", weight.shape[0])  # (indexing would take a negative index from the end)
     rows = weight[input]
     if padding_idx is not None:  # the padding row reads as it is but passes no gradient back
         rows = where((input != padding_idx % weight.shape[0]).unsqueeze(-1), rows, rows.detach())
@@ -431,12 +429,7 @@ def one_hot(tensor: TensorBase, num_classes: int = -1) -> TensorBase:
         if not isinstance(tensor, Tensor):
             raise ValueError("one_hot needs an explicit num_classes when its input is traced")
         num_classes = int(tensor._data.max()) + 1 if tensor.numel() else 0
-    if isinstance(tensor, Tensor) and tensor.numel():  # else a row of zeros, silently (a traced input is trusted)
-        values = tensor._data if type(tensor._data) is np.ndarray else tensor._data.get()
-        if values.min() < 0:
-            raise RuntimeError("Class values must be non-negative.")
-        if values.max() >= num_classes:
-            raise RuntimeError("Class values must be smaller than num_classes.")
+    tensor = check_range(tensor, "class", num_classes)  # (else a row of zeros, silently)
     return _one_hot_mask(tensor, num_classes).long()
 
 
@@ -537,21 +530,22 @@ def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = 
     if weight is not None and tuple(weight.shape) != (num_classes,):
         raise RuntimeError(f"weight tensor should be defined either for all {num_classes} classes or no classes but "
                            f"got weight tensor of shape: [{', '.join(map(str, weight.shape))}]")
-    _check_targets(target, num_classes, ignore_index)
-    picked = _one_hot_mask(target, num_classes)
-    if 0 <= ignore_index < num_classes:
-        picked = picked * (target != ignore_index).unsqueeze(-1)
-    if weight is not None:
-        picked = picked * weight
+    kept = target != ignore_index
+    # the log-probability of each target class, picked by a gather: an (N, C) one-hot mask cost 3 arrays of the
+    # logits' size (a language model's logits are large). Ignored targets pick class 0 and weigh 0
+    classes = check_range(where(kept, target, 0), "Target", num_classes)
+    picked = bind("gather", logp, classes.unsqueeze(-1), dim=logp.ndim - 1).squeeze(-1)
+    if weight is None:
+        weights, losses = kept._cast(logp._type.dtype), -picked
     else:
-        picked = picked._cast(logp._type.dtype)
-    per_sample = -(logp * picked).sum(-1)
+        weights = where(kept, weight[classes], 0.0)
+        losses = -(picked * weights)
+    # PyTorch's ignored targets lose 0.0 and get no gradient, even where the total weight is 0 (every target
+    # ignored: the mean is 0/0 = nan, its gradient 0 there, not 0 * (1/0) = nan); kept targets of zero total
+    # weight still get nan, as PyTorch's
+    per_sample = where(kept, losses, 0.0)
     if reduction == "mean":
-        # PyTorch's backward skips ignored targets: their gradient is 0 even where the total weight is 0 (every
-        # target ignored: the value is 0/0 = nan, the gradient 0, not 0 * (1/0) = nan). The where cuts them off
-        # from the 1 / total; kept targets of zero total weight still get nan, as PyTorch's
-        per_sample = where(target != ignore_index, per_sample, 0.0)
-        return _as_pytorch_names(per_sample.sum() / picked.sum(), "NllLossBackward0", input, target, weight)
+        return _as_pytorch_names(per_sample.sum() / weights.sum(), "NllLossBackward0", input, target, weight)
     return _as_pytorch_names(_reduce(per_sample, reduction), "NllLossBackward0", input, target, weight)
 
 
@@ -596,15 +590,6 @@ def _classes_last(input: TensorBase, target: TensorBase) -> TensorBase:
         raise RuntimeError(f"Expected target size {list(input.shape[:1] + input.shape[2:])}, got "
                            f"{list(target.shape)}")
     return input.permute((0,) + tuple(range(2, input.ndim)) + (1,)) if input.ndim > 2 else input
-
-
-def _check_targets(target: TensorBase, num_classes: int, ignore_index: int) -> None:
-    # Values are only known eagerly; a traced target is trusted (an out-of-range class then weighs zero).
-    if isinstance(target, Tensor) and target.numel():
-        values = target._data if type(target._data) is np.ndarray else target._data.get()
-        bad = values[(values != ignore_index) & ((values < 0) | (values >= num_classes))]
-        if bad.size:
-            raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
 
 
 globals().update(_NN)  # leaky_relu, gelu, ...: declared beside their ops in graphgrad.ops

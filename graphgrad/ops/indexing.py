@@ -11,11 +11,40 @@ from ..ir.public import export
 from ..ir.registry import (ShapeError, broadcast_shapes, decode_index, encode_index, is_type, normalize_dims,
                            numpy_semantics)
 from ..ir.types import TensorType
-from ..passes.batching import along_axis, broadcast_batch, moveaxis, pad_after_batch, to_front
-from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
+from ..passes.batching import along_axis, broadcast_batch, elementwise, moveaxis, pad_after_batch, to_front
+from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, elementwise_rows
 from ..tracer.tracer import SymbolicTensor
+from . import numpy_functions
 from .define import constant_like, primitive, refuse_traced
 from .reductions import NOT_GIVEN
+
+
+def check_range(index: TensorBase, rule: str, size: int) -> TensorBase:
+    """``index`` itself, once its values are checked to lie in ``[0, size)``, raising PyTorch's error (its words
+    chosen by ``rule``: ``"dimension d"``, ``"self"``, ``"Target"`` or ``"class"``) where one does not. NumPy
+    indexing takes a negative index from the end, so without it ``gather``, ``index_select``, ``embedding`` and
+    ``nll_loss`` would read the wrong element silently; compiled, the check is a line of the generated code.
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.ops.indexing import check_range
+    >>> check_range(gg.tensor([0, 2]), "Target", 3)
+    tensor([0, 2])
+    >>> check_range(gg.tensor([0, -1]), "Target", 3)
+    Traceback (most recent call last):
+    IndexError: Target -1 is out of bounds.
+    """
+    return bind("check_range", index, rule=rule, size=int(size))
+
+
+primitive("check_range", memory="view", nondiff=True, attrs=("rule", "size"), infer=lambda inputs, rule, size: inputs[0],
+          doc="x itself, once its values are checked to be indices in [0, size) (else PyTorch's error, as rule names it)",
+          expr=lambda a, xp, out, rule, size: [f"check_range({a[0]}, {rule!r}, {size})"],
+          helpers=(numpy_functions.check_range,), errors=lambda arrays, error, **attrs: error,
+          batch=elementwise, rows=elementwise_rows(), fn=check_range)
+
+
+def _size_along(x: TensorBase, d: int) -> int:
+    return x.shape[d] if x.ndim else 1  # (a 0-d tensor has one element along its dim 0, as in PyTorch)
 
 
 def _index_shape(shape: tuple, index: tuple) -> tuple:
@@ -382,6 +411,8 @@ def gather(x: TensorBase, dim: int, index: TensorBase) -> TensorBase:
             [4, 3]])
     """
     (d,) = normalize_dims(dim, x.ndim)
+    if isinstance(index, TensorBase):
+        index = check_range(index, f"dimension {d}", _size_along(x, d))
     return bind("gather", x, index, dim=d)
 
 
@@ -454,6 +485,8 @@ def scatter_add(x: TensorBase, dim: int, index: TensorBase, src: TensorBase) -> 
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if isinstance(src, TensorBase) and tuple(src.shape) != tuple(index.shape) and src.ndim == index.ndim:
         src = src[tuple(slice(0, n) for n in index.shape)]
+    if isinstance(index, TensorBase):
+        index = check_range(index, f"dimension {d}", _size_along(x, d))
     return bind("scatter_add", x, index, src, dim=d)
 
 
@@ -476,6 +509,7 @@ def index_select(x: TensorBase, dim: int, index: TensorBase) -> TensorBase:
     if not isinstance(index, TensorBase) or index._type.dtype != "int64" or index.ndim > 1:
         raise RuntimeError("index_select(): Expected a 1-D (or 0-D) int64 tensor for argument #3 'index'")
     (d,) = normalize_dims(dim, x.ndim)
+    index = check_range(index, "self", _size_along(x, d))
     if x.ndim == 0:
         return x
     index = index.reshape(-1)
@@ -1211,6 +1245,7 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if isinstance(src, TensorBase) and tuple(src.shape) != tuple(index.shape) and src.ndim == index.ndim:
         src = src[tuple(slice(0, n) for n in index.shape)]
+    index = check_range(index, f"dimension {d}", _size_along(input, d))
     return bind("scatter_reduce", input, index, src, dim=d, reduce=reduce, include_self=bool(include_self))
 
 

@@ -100,3 +100,26 @@ def where(condition, x, y):
     out = np.bitwise_and(x.view(bits), mask)
     np.bitwise_and(y.view(bits), np.invert(mask, out=mask), out=mask)
     return np.bitwise_or(out, mask, out=out).view(dtype)
+
+
+@helper(any_array=True)
+def check_range(x, rule, size):
+    """``x`` itself, once its values are checked as PyTorch checks them, with PyTorch's error where they fail:
+    class indices in ``[0, size)``, which NumPy and CuPy would take from the end when negative (CuPy even when too
+    large). ``rule`` names PyTorch's words: ``"dimension d"`` (gather, scatter), ``"self"`` (index_select,
+    embedding), ``"Target"`` (nll_loss) or ``"class"`` (one_hot). Reads only ``x``'s own methods (CuPy's too)."""
+    if not x.size:
+        return x
+    low, high = x.min(), x.max()
+    if low >= 0 and high < size:
+        return x
+    if rule == "class":
+        raise RuntimeError("Class values must be non-negative." if low < 0 else
+                           "Class values must be smaller than num_classes.")
+    if rule == "self":
+        raise IndexError("index out of range in self")
+    flat = x.ravel()
+    bad = flat[((flat < 0) | (flat >= size)).argmax()].item()  # the first, as PyTorch names it
+    if rule == "Target":
+        raise IndexError(f"Target {bad} is out of bounds.")
+    raise RuntimeError(f"index {bad} is out of bounds for {rule} with size {size}")

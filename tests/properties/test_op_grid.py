@@ -32,6 +32,7 @@ import graphgrad.numpy as gnp
 from graphgrad.ir.graph import Graph
 from graphgrad.ir.public import NAMES
 from graphgrad.ir.registry import OPS
+from graphgrad.ops.indexing import check_range
 from graphgrad.tracer.tracer import TracerError
 from graphgrad.utils.gradcheck import gradcheck
 
@@ -850,6 +851,15 @@ def _along_index(draw, rng):
     ishape = list(shp)
     ishape[dim] = draw(st.integers(1, 3))
     return shp, dim, int_index(rng, shp[dim], tuple(ishape))
+
+
+@entry("check_range", 3, FORWARD_ONLY)
+def _(draw, rng):
+    # indices made from the input's values, in range: the op passes them on (out of range: tests/ops/test_index_bounds.py)
+    shp = shape(draw, 0)
+    size = draw(st.integers(1, 6))
+    x = rng.integers(0, size, shp).astype(np.float64)
+    return Case(lambda t: check_range(t.long(), "Target", size), [x], lambda a: a.astype(np.int64))
 
 
 @entry("gather", 4)
