@@ -105,7 +105,9 @@ def _promoted(nodes) -> set:
 def _hoisted_line(n, names: dict, xp: str, texts: dict) -> str:
     """The module-level statement building constant node ``n`` once."""
     t = n.output.type
-    if n.op == "full_like":  # the shape is fixed for this specialization
+    if n.op == "full_like" and n.attrs["value"] == 0:  # (calloc'd: pages only read stay unmapped, any size)
+        expr = f"{xp}.zeros({t.shape!r}, dtype={xp}.{t.dtype})"
+    elif n.op == "full_like":  # the shape is fixed for this specialization
         expr = f"{xp}.full({t.shape!r}, {_literal(n.attrs['value'], xp)}, dtype={xp}.{t.dtype})"
     else:
         expr = statements(n.op, [], xp, names[n.output], n.attrs)[-1]

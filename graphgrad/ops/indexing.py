@@ -397,9 +397,9 @@ def _gather_type(inputs, dim):
 
 
 def _grid(a, xp, out, dim):
-    """Setup line: the index tuple that picks ``x[..., index[i, j, k], ...]`` at position (i, j, k)."""
-    grid = f"{xp}.ix_(*[{xp}.arange(n) for n in {a[1]}.shape])"
-    return [f"{out}_at = {grid}[:{dim}] + ({a[1]},) + {grid}[{dim + 1}:]"]
+    """Setup lines: the index tuple that picks ``x[..., index[i, j, k], ...]`` at position (i, j, k)."""
+    return [f"{out}_grid = {xp}.ix_(*[{xp}.arange(n) for n in {a[1]}.shape])",
+            f"{out}_at = {out}_grid[:{dim}] + ({a[1]},) + {out}_grid[{dim + 1}:]"]
 
 
 def gather(x: TensorBase, dim: int, index: TensorBase) -> TensorBase:

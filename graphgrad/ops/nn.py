@@ -39,8 +39,9 @@ primitive("softmax", memory="fresh", batch=along_axis, attrs=("dim",), infer=_so
 
 def _log_softmax_expr(a, xp, out, dim):
     s = f"{out}_shifted"
+    # (in place: an array of x's size fewer, the logits of a language model are large)
     return [f"{s} = {a[0]} - {a[0]}.max(axis={dim}, keepdims=True)",
-            f"{s} - {xp}.log({xp}.exp({s}).sum(axis={dim}, keepdims=True))"]
+            f"{s} -= {xp}.log({xp}.exp({s}).sum(axis={dim}, keepdims=True))", s]
 
 
 def log_softmax(x: TensorBase, dim: int) -> TensorBase:
