@@ -531,10 +531,13 @@ def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = 
         raise RuntimeError(f"weight tensor should be defined either for all {num_classes} classes or no classes but "
                            f"got weight tensor of shape: [{', '.join(map(str, weight.shape))}]")
     kept = target != ignore_index
-    # the log-probability of each target class, picked by a gather: an (N, C) one-hot mask cost 3 arrays of the
+    # the log-probability of each target class, picked by indexing: an (N, C) one-hot mask cost 3 arrays of the
     # logits' size (a language model's logits are large). Ignored targets pick class 0 and weigh 0
     classes = check_range(where(kept, target, 0), "Target", num_classes)
-    picked = bind("gather", logp, classes.unsqueeze(-1), dim=logp.ndim - 1).squeeze(-1)
+    lead = logp.ndim - 1  # (N, d..., C): an arange for each leading axis, laid along it, picks with the classes
+    grids = [_arange_on(n, target).reshape(tuple(-1 if k == axis else 1 for k in range(lead)))
+             for axis, n in enumerate(logp.shape[:lead])]
+    picked = logp[(*grids, classes)]  # (as NumPy code writes it, logp[rows, classes]: a quicker gather)
     if weight is None:
         weights, losses = kept._cast(logp._type.dtype), -picked
     else:
