@@ -243,7 +243,9 @@ def function_source(graph: Graph, fn_name: str, xp: str, returns: str | None = N
     saved activations: a caller that hands them over holding no other reference gets their memory back there,
     as PyTorch's engine frees saved tensors node by node); small ones are deleted together, as intermediates are.
     ``blocks``: where given (NumPy), a number that a ufunc slow against scalars reads is read from a constant block
-    instead, written as a placeholder that ``module_source`` names (``_against_block``)."""
+    instead, written as a placeholder that ``module_source`` names (``_against_block``). The function may call
+    functions the array library lacks (``where``, ``erf``, ``check_range``: ``expressions.HELPERS``), which the
+    module ``module_source`` writes defines: a runnable module is ``module_source``'s."""
     from ..ir.subgraphs import all_value_names
 
     names = all_value_names(graph) if _has_subgraphs(graph) else _value_names(graph)
@@ -584,6 +586,8 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
         if kernels:
             bodies.insert(0, "\n\n".join(kernels))
     # the substring test first: a regex with a leading \b scans a large module ten times slower
-    stdlib = "".join(f"import {m}\n" for m in STDLIB_IMPORTS
-                     if any(f"{m}." in b and re.search(rf"\b{m}\.", b) for b in bodies))
+    used = [m for m in STDLIB_IMPORTS if any(f"{m}." in b and re.search(rf"\b{m}\.", b) for b in bodies)]
+    if used:  # (the header's promise, kept true: erf's helper calls math.erf on small arrays)
+        comment = comment.replace(f"Imports only {module};", f"Imports only {module} and Python's {', '.join(used)};")
+    stdlib = "".join(f"import {m}\n" for m in used)
     return "\n\n\n".join([f"{comment}{stdlib}import {module} as {xp}"] + bodies) + "\n"

@@ -82,8 +82,10 @@ def test_a_generated_module_defines_erf_and_runs_without_graphgrad():
     compiled = gg.compile(f)
     source = compiled.source(x)
     assert source.count("def erf(x):") == 1 and "erf = erf(" not in source
+    # the header says what the module imports: math too, for erf of small arrays
+    assert "# Imports only numpy and Python's math; safe to copy" in source and "\nimport math\n" in source
     namespace: dict = {}
-    exec(compile(source, "<generated>", "exec"), namespace)  # only numpy is imported
+    exec(compile(source, "<generated>", "exec"), namespace)  # only numpy and math are imported
     value, *saved = namespace["forward"](x.detach().numpy())
     e = np.array([math.erf(v) for v in np.linspace(-3, 3, 7)])
     np.testing.assert_allclose(value, (e * e).sum(), rtol=1e-15)
@@ -146,6 +148,7 @@ def test_a_generated_module_defines_where_and_runs_without_graphgrad():
     compiled = gg.compile(f)
     source = compiled.source(x)
     assert source.count("def where(condition, x, y):") == 1 and "where = where(" not in source
+    assert "# Imports only numpy; safe to copy" in source and "import math" not in source
     namespace: dict = {}
     exec(compile(source, "<generated>", "exec"), namespace)
     value, *saved = namespace["forward"](a)
