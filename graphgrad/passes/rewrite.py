@@ -122,8 +122,24 @@ class Rewriter:
 
     def replace(self, n: Node, same: Value) -> None:
         self.mapping[n.output] = same
-        if n.output.name and not same.name:
+        if n.output.name and (not same.name or n.output in self.outputs):  # (a result keeps its name: grad_x)
             same.name = n.output.name
+
+    def _may_replace(self, n: Node, same: Value) -> bool:
+        """Whether ``same`` may stand for ``n``'s value: a result only by a value the graph computes (an identity
+        ``reshape`` of a gradient made it a view, which ``.grad`` then copied), and never by an input."""
+        if n.output not in self.outputs:
+            return self._unaliased(n, same)
+        if same.node is None or same in self.outputs:
+            return False
+        # the result's own buffer may stand for it (its view, no longer): only another result's may not
+        chain = [same] + _view_chain(same)
+        mine = (n.output, self._origin.get(n.output))  # (with copy: the value it copies is a result too)
+        others = _owners([v for v in self.outputs if v not in mine])
+        if chain[-1].node is None or any(v in others for v in chain):
+            return False
+        self.owners.update(chain)
+        return True
 
     def _unaliased(self, n: Node, same: Value) -> bool:
         """Whether ``same`` may replace ``n``'s value without making a result share its buffer with an input or
@@ -152,16 +168,14 @@ class Rewriter:
                                        if applies(op)]
         for k, rule in rules:
             same = rule(n, self)
-            if same is not None and same.type == n.output.type and n.output not in self.outputs \
-                    and self._unaliased(n, same):
+            if same is not None and same.type == n.output.type and self._may_replace(n, same):
                 self.replace(n, same)
                 return
             if n.op != op:  # the rule changed the op: the later rules are those that apply to the new one
                 for rule, applies in zip(self.rules[k + 1:], self._applies[k + 1:]):
                     if applies(n.op):
                         same = rule(n, self)
-                        if same is not None and same.type == n.output.type and n.output not in self.outputs \
-                                and self._unaliased(n, same):
+                        if same is not None and same.type == n.output.type and self._may_replace(n, same):
                             self.replace(n, same)
                             return
                 break

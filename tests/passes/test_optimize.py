@@ -341,3 +341,24 @@ def test_the_zero_sign_rule_reads_what_each_op_declares():
     with pytest.raises(ValueError, match="zero_signs"):
         from graphgrad.ir.registry import defop
         defop("no_such_op_zero_signs", zero_signs="sometimes")(lambda inputs: inputs[0])
+
+
+def test_an_identity_reshape_of_a_result_goes_and_the_gradient_is_its_own_array():
+    """``a.reshape(-1, 32)`` of a (64, 32) tensor is an identity whose adjoint reshaped the gradient back: a view,
+    which ``.grad`` then copied (an array of the input's size more per step). The result keeps its name."""
+    a = gg.tensor(np.random.default_rng(8).standard_normal((64, 32)), requires_grad=True)
+    compiled = gg.compile(lambda a: a.reshape(-1, 32).exp().sum())
+    backward = compiled.graph(a, stage="backward")
+    assert ops(backward) == ["exp", "mul"] and backward.outputs[0].name == "grad_a"
+    compiled(a).backward()
+    assert a.grad.numpy().base is None  # kept as it came, not copied out of a view
+    np.testing.assert_allclose(a.grad.numpy(), np.exp(a.detach().numpy()), rtol=1e-15)
+
+
+def test_a_result_is_never_replaced_by_an_input_or_by_another_result():
+    x = gg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    same = gg.compile(lambda x: x.reshape(2, 3) * 1)(x)  # an input: the result stays a new array
+    assert not np.shares_memory(same.detach().numpy(), x.detach().numpy())
+    y, z = gg.compile(lambda x: (x.exp(), x.exp().reshape(2, 3)))(x)  # two results: two arrays
+    y.detach().numpy()[0, 0] = -1.0
+    assert z.detach().numpy()[0, 0] == 1.0
