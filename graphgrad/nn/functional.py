@@ -18,6 +18,7 @@ from ..ir.public import NN as _NN
 from ..ops.elementwise import where
 from ..ops.indexing import check_range
 from ..ops.nn import binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits, window_count
+from ..ops.nn import softmax_cross_entropy
 from ..ops.shape import pad
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
@@ -526,30 +527,38 @@ def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = 
     """
     _check_reduction(reduction)
     logp = _classes_last(input, target)
-    num_classes = logp.shape[-1]
+
+    def losses(classes: TensorBase) -> TensorBase:
+        # picked by indexing, as NumPy code writes logp[rows, classes]: a one-hot mask of the classes cost three
+        # arrays of the logits' size (a language model's logits are large); an arange along each leading axis
+        lead = logp.ndim - 1
+        grids = [_arange_on(n, target).reshape(tuple(-1 if k == axis else 1 for k in range(lead)))
+                 for axis, n in enumerate(logp.shape[:lead])]
+        return -logp[(*grids, classes)]
+    return _class_loss(losses, logp.shape[-1], input, target, weight, ignore_index, reduction)
+
+
+def _class_loss(losses, num_classes: int, input: TensorBase, target: TensorBase, weight: TensorBase | None,
+                ignore_index: int, reduction: str) -> TensorBase:
+    """nll_loss's weighting and reduction of ``losses(classes)``, each target's loss, the classes in range."""
     if weight is not None and tuple(weight.shape) != (num_classes,):
         raise RuntimeError(f"weight tensor should be defined either for all {num_classes} classes or no classes but "
                            f"got weight tensor of shape: [{', '.join(map(str, weight.shape))}]")
     kept = target != ignore_index
-    # the log-probability of each target class, picked by indexing: an (N, C) one-hot mask cost 3 arrays of the
-    # logits' size (a language model's logits are large). Ignored targets pick class 0 and weigh 0
-    classes = check_range(where(kept, target, 0), "Target", num_classes)
-    lead = logp.ndim - 1  # (N, d..., C): an arange for each leading axis, laid along it, picks with the classes
-    grids = [_arange_on(n, target).reshape(tuple(-1 if k == axis else 1 for k in range(lead)))
-             for axis, n in enumerate(logp.shape[:lead])]
-    picked = logp[(*grids, classes)]  # (as NumPy code writes it, logp[rows, classes]: a quicker gather)
+    classes = check_range(where(kept, target, 0), "Target", num_classes)  # (ignored: class 0, weighing 0)
+    per_target = losses(classes)
     if weight is None:
-        weights, losses = kept._cast(logp._type.dtype), -picked
+        weights = kept._cast(per_target._type.dtype)
     else:
         weights = where(kept, weight[classes], 0.0)
-        losses = -(picked * weights)
+        per_target = per_target * weights
     # PyTorch's ignored targets lose 0.0 and get no gradient, even where the total weight is 0 (every target
     # ignored: the mean is 0/0 = nan, its gradient 0 there, not 0 * (1/0) = nan); kept targets of zero total
     # weight still get nan, as PyTorch's
-    per_sample = where(kept, losses, 0.0)
+    per_target = where(kept, per_target, 0.0)
     if reduction == "mean":
-        return _as_pytorch_names(per_sample.sum() / weights.sum(), "NllLossBackward0", input, target, weight)
-    return _as_pytorch_names(_reduce(per_sample, reduction), "NllLossBackward0", input, target, weight)
+        return _as_pytorch_names(per_target.sum() / weights.sum(), "NllLossBackward0", input, target, weight)
+    return _as_pytorch_names(_reduce(per_target, reduction), "NllLossBackward0", input, target, weight)
 
 
 def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
@@ -563,13 +572,22 @@ def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | No
     """
     _check_reduction(reduction)
     class_dim = 1 if input.ndim > 1 else 0
-    logp = input.log_softmax(class_dim)
     if target.is_floating_point():
         if tuple(target.shape) != tuple(input.shape):
             raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+        logp = input.log_softmax(class_dim)
         weighted = target if weight is None else target * _along(weight, class_dim, input.ndim)
         return _reduce(-(logp * weighted).sum(class_dim), reduction)
-    return nll_loss(logp, target, weight, ignore_index, reduction)
+    scores = _classes_last(input, target)
+    num_classes = scores.shape[-1]
+
+    def losses(classes: TensorBase) -> TensorBase:
+        # one op (ops/nn.py): its gradient softmax - onehot in one array, as NumPy by hand
+        flat = softmax_cross_entropy(scores.reshape(-1, num_classes), classes.reshape(-1))
+        return flat.reshape(tuple(classes.shape))
+    # (shown as PyTorch's: NllLossBackward0 over LogSoftmaxBackward0 over the logits)
+    shown = _display_node("LogSoftmaxBackward0", input) if isinstance(input, Tensor) else input
+    return _class_loss(losses, num_classes, shown, target, weight, ignore_index, reduction)
 
 
 def _along(weight: TensorBase, dim: int, ndim: int) -> TensorBase:

@@ -55,6 +55,98 @@ primitive("log_softmax", memory="fresh", batch=along_axis,
           expr=_log_softmax_expr, fn=log_softmax, tensor="log_softmax", gg="log_softmax", rows=along_dim_rows)
 
 
+# -- softmax cross-entropy of class indices ------------------------------------------------------------
+# One op, as a NumPy expert writes it, where log_softmax and a pick of its classes kept the log-probabilities (an
+# array of the logits' size) for the backward and built the gradient in two more: the loss is logsumexp(z) - z[c],
+# and the gradient softmax(z) - onehot(c) is computed into one array from the logits and the loss (logsumexp =
+# loss + z[c]): a language model's logits are large (2048 x 32000 float32: 250 MiB each).
+def _cross_entropy_type(inputs):
+    z, c = inputs
+    if z.ndim != 2 or c.ndim != 1 or c.shape[0] != z.shape[0] or c.dtype != "int64":
+        raise ShapeError(f"softmax_cross_entropy: logits (N, C) and int64 classes (N,), got {z} and {c}")
+    return TensorType(c.shape, float_dtype([z]))
+
+
+def _cross_entropy_expr(a, xp, out):
+    z, c = a
+    top, exp = f"{out}_top", f"{out}_exp"
+    return [f"{top} = {z}.max(axis=1)",
+            f"{exp} = {z} - {top}[:, None]",
+            f"{xp}.exp({exp}, out={exp})",
+            f"{top} += {xp}.log({exp}.sum(axis=1))",  # logsumexp
+            f"{top} - {z}[{xp}.arange(len({c})), {c}]"]
+
+
+def _cross_entropy_grad_type(inputs):
+    g, loss, z, c = inputs
+    return TensorType(z.shape, z.dtype)
+
+
+def _cross_entropy_grad_expr(a, xp, out):
+    g, loss, z, c = a
+    rows, p = f"{out}_rows", f"{out}_softmax"
+    return [f"{rows} = {xp}.arange(len({c}))",
+            f"{p} = {z} - ({loss} + {z}[{rows}, {c}])[:, None]",  # z - logsumexp
+            f"{xp}.exp({p}, out={p})",
+            f"{p} *= {g}[:, None]",
+            f"{p}[{rows}, {c}] -= {g}",
+            p]
+
+
+def _one_hot_like(z, c):
+    classes = z._apply_here("arange", (), {"start": 0, "stop": z.shape[1], "step": 1, "dtype": "int64"})
+    return c.unsqueeze(1) == classes
+
+
+def _cross_entropy_grad_vjp(v, out, needs, g, loss, z, c):
+    """Second order: the gradient ``g (p - onehot)``, ``p = exp(z - loss - z[c])``, differentiated in each operand
+    as written (the loss is a function of z too: the chain rule through it completes z's Hessian)."""
+    mask = _one_hot_like(z, c)
+    p = exp(z - (loss + where(mask, z, 0.0).sum(1)).unsqueeze(1))
+    w = v * p * g.unsqueeze(1)
+    return [(v * p).sum(1) - where(mask, v, 0.0).sum(1) if needs[0] else None,
+            -w.sum(1) if needs[1] else None,
+            w - where(mask, w.sum(1, keepdim=True), 0.0) if needs[2] else None,
+            None]
+
+
+def _per_row(a, node, states):
+    """Every operand's rows are its first axis, and each row's result reads that row alone."""
+    if any(not isinstance(s, Row) or s.axis != 0 for s in states):
+        raise RowCouplingError(node, f"`{node.op}` keeps rows apart only when every operand has them first")
+    return states[0]
+
+
+def _rows_batch(op, args, bdims):
+    """vmap: the examples' rows laid end to end, the op applied once, its result split again."""
+    size = batch_size(args, bdims)
+    args = [broadcast_batch(x, d, size) for x, d in zip(args, bdims)]
+    rows = args[-1].shape[1]  # (the classes, (B, N))
+    out = bind(op, *[x.reshape((size * rows,) + tuple(x.shape[2:])) for x in args])
+    return out.reshape((size, rows) + tuple(out.shape[1:])), 0
+
+
+def softmax_cross_entropy(z: TensorBase, classes: TensorBase) -> TensorBase:
+    """Per row of logits ``z`` (N, C), ``-log(softmax(z)[class])`` for int64 ``classes`` (N,) in range (the
+    ``softmax_cross_entropy`` primitive; ``nn.functional.cross_entropy`` checks, weights and reduces it).
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.ops.nn import softmax_cross_entropy
+    >>> softmax_cross_entropy(gg.zeros(2, 4), gg.tensor([0, 3]))
+    tensor([1.3863, 1.3863])
+    """
+    return bind("softmax_cross_entropy", z, classes)
+
+
+primitive("softmax_cross_entropy", memory="fresh", infer=_cross_entropy_type, expr=_cross_entropy_expr,
+          vjp=(lambda g, out, z, c: bind("softmax_cross_entropy_grad", g, out, z, c), None),
+          batch=_rows_batch, rows=_per_row, fn=softmax_cross_entropy,
+          doc="per row of logits (N, C): logsumexp minus the logit of its class")
+primitive("softmax_cross_entropy_grad", memory="fresh", infer=_cross_entropy_grad_type, expr=_cross_entropy_grad_expr,
+          joint_vjp=_cross_entropy_grad_vjp, batch=_rows_batch, rows=_per_row,
+          doc="the gradient of softmax_cross_entropy in its logits: g (softmax - onehot), from the logits and loss")
+
+
 # -- binary cross-entropy ---------------------------------------------------------------------------
 def _bce_expr(a, xp, out):
     p, y = a

@@ -32,7 +32,9 @@ import graphgrad.numpy as gnp
 from graphgrad.ir.graph import Graph
 from graphgrad.ir.public import NAMES
 from graphgrad.ir.registry import OPS
+from graphgrad.ir.api import bind
 from graphgrad.ops.indexing import check_range
+from graphgrad.ops.nn import softmax_cross_entropy
 from graphgrad.tracer.tracer import TracerError
 from graphgrad.utils.gradcheck import gradcheck
 
@@ -1433,6 +1435,33 @@ def _(draw, rng):
     return Case(lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction="none") * (y + 1),
                 [sample(ANY, shp, rng) * 4, rng.uniform(0.1, 0.9, shp)],
                 lambda x, y: ((1 - y) * x + np.logaddexp(0, -x)) * (y + 1))
+
+
+def _cross_entropy_reference(z, c):
+    top = z.max(axis=1, keepdims=True)
+    return np.log(np.exp(z - top).sum(axis=1)) + top[:, 0] - z[np.arange(len(c)), c]
+
+
+@entry("softmax_cross_entropy")  # per row: logsumexp minus the class's logit; weighted rows, for a vector result
+def _(draw, rng):
+    n, k = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    c = rng.integers(0, k, n)
+    w = np.arange(1.0, n + 1)
+    return Case(lambda z: softmax_cross_entropy(z, gg.tensor(c)) * gg.tensor(w), [sample(ANY, (n, k), rng) * 3],
+                lambda z: _cross_entropy_reference(z, c) * w)
+
+
+@entry("softmax_cross_entropy_grad")  # g (softmax - onehot), the softmax from z and the loss: any three operands
+def _(draw, rng):
+    n, k = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    c = rng.integers(0, k, n)
+
+    def reference(g, loss, z):
+        p = np.exp(z - (loss + z[np.arange(n), c])[:, None]) * g[:, None]
+        p[np.arange(n), c] -= g
+        return p
+    return Case(lambda g, loss, z: bind("softmax_cross_entropy_grad", g, loss, z, gg.tensor(c)),
+                [sample(ANY, (n,), rng), rng.uniform(0.5, 2.0, n), sample(ANY, (n, k), rng)], reference)
 
 
 @entry("nn.normalize")
