@@ -61,7 +61,8 @@ from workloads import WORKLOADS, tiny_chain  # noqa: E402
 import graphgrad as gg  # noqa: E402
 
 OTHERS = ["bench_eager_per_op.py", "bench_small_ops.py", "bench_mlp.py", "bench_embedding.py", "bench_dask.py",
-          "bench_transforms.py", "bench_call_overhead.py", "bench_scalar_blocks.py", "bench_special_functions.py"]
+          "bench_transforms.py", "bench_call_overhead.py", "bench_scalar_blocks.py", "bench_special_functions.py",
+          "bench_cross_entropy.py"]
 CHAIN_SIZES = (1_000, 10_000, 100_000)
 
 

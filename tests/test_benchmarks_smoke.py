@@ -17,7 +17,7 @@ def test_every_benchmark_runs_in_quick_mode():
                      "peak memory of one step", "peak of array (tensor) data", "eager per-op cost", "graphgrad (eager)",
                      "two-layer MLP",
                      "graphgrad.dask, 2 workers", "graphgrad vmap(grad)", "graphgrad hessian", "Fixed cost of a call",
-                     "hand-written mlp step (run_all.py's)"):
+                     "hand-written mlp step (run_all.py's)", "softmax cross-entropy, 256 x 2000"):
         assert expected in r.stdout, r.stdout
 
 
