@@ -439,6 +439,19 @@ def _one_hot_mask(target: TensorBase, num_classes: int) -> TensorBase:
     return target.unsqueeze(-1) == _arange_on(num_classes, target)
 
 
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce``, where either is given, decide the reduction (with PyTorch's
+    warning); they keep their places in the signatures, so that positional arguments mean what they mean there."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    found = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{found}' instead.",
+                  UserWarning, stacklevel=3)
+    return found
+
+
 def _check_reduction(reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
@@ -463,25 +476,30 @@ def _size(t: TensorBase) -> str:
     return f"torch.Size([{', '.join(map(str, t.shape))}])"
 
 
-def mse_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> TensorBase:
+def mse_loss(input: TensorBase, target: TensorBase, size_average=None, reduce=None,
+             reduction: str = "mean") -> TensorBase:
     """Mean (or sum, or elementwise) squared error."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _warn_size(input, target)
     diff = input - target
     return _as_pytorch_names(_reduce(diff * diff, reduction), "MseLossBackward0", input, target)
 
 
-def l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean") -> TensorBase:
+def l1_loss(input: TensorBase, target: TensorBase, size_average=None, reduce=None,
+            reduction: str = "mean") -> TensorBase:
     """Mean (or sum, or elementwise) absolute error."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _warn_size(input, target)
     return _reduce((input - target).abs(), reduction)
 
 
-def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None,
-                         reduction: str = "mean") -> TensorBase:
+def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, size_average=None,
+                         reduce=None, reduction: str = "mean") -> TensorBase:
     """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p``; the logs are clamped at -100, as in PyTorch,
     so p = 0 or 1 gives a finite loss."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({_size(target)}) that is different to the input size "
@@ -498,7 +516,8 @@ def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBa
 
 
 def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weight: TensorBase | None = None,
-                                     reduction: str = "mean", pos_weight: TensorBase | None = None) -> TensorBase:
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight: TensorBase | None = None) -> TensorBase:
     """Sigmoid and binary cross-entropy in one numerically stable expression:
     ``max(x, 0) - x t + log(1 + exp(-|x|))``, with positives weighted by ``pos_weight`` when given.
 
@@ -506,6 +525,7 @@ def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weig
     >>> round(gg.nn.functional.binary_cross_entropy_with_logits(gg.tensor([0.0]), gg.tensor([1.0])).item(), 4)
     0.6931
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({_size(target)}) must be the same as input size ({_size(input)})")
@@ -519,12 +539,13 @@ def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weig
     return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0", input, target, weight, pos_weight)
 
 
-def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
-             reduction: str = "mean") -> TensorBase:
+def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> TensorBase:
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input`` (N, C[, d…]).
 
     With ``reduction="mean"`` the sum is divided by the total weight of the non-ignored targets, as in PyTorch.
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     logp = _classes_last(input, target)
 
@@ -535,12 +556,14 @@ def nll_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = 
         grids = [_arange_on(n, target).reshape(tuple(-1 if k == axis else 1 for k in range(lead)))
                  for axis, n in enumerate(logp.shape[:lead])]
         return -logp[(*grids, classes)]
-    return _class_loss(losses, logp.shape[-1], input, target, weight, ignore_index, reduction)
+    per_target, weights = _class_losses(losses, logp.shape[-1], target, weight, ignore_index)
+    return _reduce_classes(per_target, weights, reduction, input, target, weight)
 
 
-def _class_loss(losses, num_classes: int, input: TensorBase, target: TensorBase, weight: TensorBase | None,
-                ignore_index: int, reduction: str) -> TensorBase:
-    """nll_loss's weighting and reduction of ``losses(classes)``, each target's loss, the classes in range."""
+def _class_losses(losses, num_classes: int, target: TensorBase, weight: TensorBase | None,
+                  ignore_index: int) -> tuple:
+    """nll_loss's per-target losses from ``losses(classes)`` (each target's, the classes checked to be in range),
+    weighted, 0 where ignored; and the targets' weights (0 where ignored)."""
     if weight is not None and tuple(weight.shape) != (num_classes,):
         raise RuntimeError(f"weight tensor should be defined either for all {num_classes} classes or no classes but "
                            f"got weight tensor of shape: [{', '.join(map(str, weight.shape))}]")
@@ -555,26 +578,40 @@ def _class_loss(losses, num_classes: int, input: TensorBase, target: TensorBase,
     # PyTorch's ignored targets lose 0.0 and get no gradient, even where the total weight is 0 (every target
     # ignored: the mean is 0/0 = nan, its gradient 0 there, not 0 * (1/0) = nan); kept targets of zero total
     # weight still get nan, as PyTorch's
-    per_target = where(kept, per_target, 0.0)
+    return where(kept, per_target, 0.0), weights
+
+
+def _reduce_classes(per_target: TensorBase, weights: TensorBase, reduction: str, *shown) -> TensorBase:
+    """A mean is over the total weight of the targets not ignored, as PyTorch's nll_loss."""
     if reduction == "mean":
-        return _as_pytorch_names(per_target.sum() / weights.sum(), "NllLossBackward0", input, target, weight)
-    return _as_pytorch_names(_reduce(per_target, reduction), "NllLossBackward0", input, target, weight)
+        return _as_pytorch_names(per_target.sum() / weights.sum(), "NllLossBackward0", *shown)
+    return _as_pytorch_names(_reduce(per_target, reduction), "NllLossBackward0", *shown)
 
 
-def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, ignore_index: int = -100,
-                  reduction: str = "mean") -> TensorBase:
+def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> TensorBase:
     """Softmax cross-entropy of logits ``input`` (N, C[, d…]) against class indices or class probabilities.
+    ``label_smoothing`` mixes the target with the uniform distribution over the C classes, as PyTorch's.
 
     >>> import graphgrad as gg
-    >>> probs = gg.tensor([[0.5, 0.5, 0.0]])
-    >>> round(gg.nn.functional.cross_entropy(gg.zeros(1, 3), probs).item(), 4)
+    >>> F = gg.nn.functional
+    >>> round(F.cross_entropy(gg.zeros(1, 3), gg.tensor([[0.5, 0.5, 0.0]])).item(), 4)
     1.0986
+    >>> round(F.cross_entropy(gg.tensor([[2.0, 0.0, 0.0]]), gg.tensor([0]), label_smoothing=0.3).item(), 4)
+    0.6395
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    smoothing = max(float(label_smoothing), 0.0)  # (PyTorch's: a negative one smooths nothing)
     class_dim = 1 if input.ndim > 1 else 0
     if target.is_floating_point():
         if tuple(target.shape) != tuple(input.shape):
             raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+        if smoothing:
+            target = target * (1 - smoothing) + smoothing / input.shape[class_dim]
         logp = input.log_softmax(class_dim)
         weighted = target if weight is None else target * _along(weight, class_dim, input.ndim)
         return _reduce(-(logp * weighted).sum(class_dim), reduction)
@@ -585,9 +622,14 @@ def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | No
         # one op (ops/nn.py): its gradient softmax - onehot in one array, as NumPy by hand
         flat = softmax_cross_entropy(scores.reshape(-1, num_classes), classes.reshape(-1))
         return flat.reshape(tuple(classes.shape))
+    per_target, weights = _class_losses(losses, num_classes, target, weight, ignore_index)
+    if smoothing:  # each target also loses -sum_c w_c log p_c / C, sum_c w_c logsumexp - z . w
+        total, dotted = ((num_classes, scores.sum(-1)) if weight is None else (weight.sum(), scores @ weight))
+        uniform = where(target != ignore_index, scores.logsumexp(-1) * total - dotted, 0.0)
+        per_target = per_target * (1 - smoothing) + uniform * (smoothing / num_classes)
     # (shown as PyTorch's: NllLossBackward0 over LogSoftmaxBackward0 over the logits)
     shown = _display_node("LogSoftmaxBackward0", input) if isinstance(input, Tensor) else input
-    return _class_loss(losses, num_classes, shown, target, weight, ignore_index, reduction)
+    return _reduce_classes(per_target, weights, reduction, shown, target, weight)
 
 
 def _along(weight: TensorBase, dim: int, ndim: int) -> TensorBase:
@@ -618,8 +660,10 @@ _constant_pad = _NN["pad"]
 
 
 # -- more losses and padding modes (issue 13 §6) --------------------------------------------------------------
-def smooth_l1_loss(input: TensorBase, target: TensorBase, reduction: str = "mean", beta: float = 1.0) -> TensorBase:
+def smooth_l1_loss(input: TensorBase, target: TensorBase, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> TensorBase:
     """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if beta < 0:  # else the loss is |d| + |beta| / 2 for every d, silently
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
@@ -643,9 +687,11 @@ def huber_loss(input: TensorBase, target: TensorBase, reduction: str = "mean", d
     return _as_pytorch_names(_reduce(loss, reduction), "HuberLossBackward0", input, target)
 
 
-def kl_div(input: TensorBase, target: TensorBase, reduction: str = "mean", log_target: bool = False) -> TensorBase:
+def kl_div(input: TensorBase, target: TensorBase, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> TensorBase:
     """``target * (log target - input)`` for log-probabilities ``input`` (0 where target is 0);
     ``reduction="batchmean"`` divides the sum by the batch size, the true KL divergence per sample."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in _REDUCTIONS + ("batchmean",):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if log_target:

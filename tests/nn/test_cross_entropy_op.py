@@ -123,3 +123,54 @@ def test_second_order_equals_the_closed_form_hessian_vector_product():
     inner = gg.grad(lambda a: F.cross_entropy(a, y))  # compiled: a transform of a transform
     hvp = gg.grad(lambda a: (inner(a) * gg.tensor(v)).sum())(z)
     np.testing.assert_allclose(np.asarray(hvp), want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_smoothing_equals_the_closed_form(mode, weighted):
+    """The target mixed with the uniform distribution: each kept target's loss is (1 - e) its own plus e/C the
+    (weighted) sum over all classes; the gradient (1 - e) w_y (p - onehot) + e/C (sum(w) p - w), over the total
+    weight of the kept targets."""
+    rng = np.random.default_rng(9)
+    z, y, e = rng.standard_normal((5, 4)) * 2, np.array([0, 3, -100, 1, 3]), 0.2
+    w = rng.uniform(0.5, 2.0, 4) if weighted else np.ones(4)
+    kept = y != -100
+    c = np.where(kept, y, 0)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    p = np.exp(logp)
+    per = ((1 - e) * -logp[np.arange(5), c] * w[c] + e / 4 * -(logp * w).sum(1)) * kept
+    total = (w[c] * kept).sum()
+    grad = ((1 - e) * w[c][:, None] * (p - np.eye(4)[c]) + e / 4 * (w.sum() * p - w)) * kept[:, None] / total
+    fn = lambda z, y: F.cross_entropy(z, y, weight=gg.tensor(w) if weighted else None, label_smoothing=e)  # noqa: E731
+    logits = gg.tensor(z, requires_grad=True)
+    loss = (gg.compile(fn) if mode == "compiled" else fn)(logits, gg.tensor(y))
+    loss.backward()
+    np.testing.assert_allclose(loss.item(), per.sum() / total, rtol=1e-13)
+    np.testing.assert_allclose(logits.grad.numpy(), grad, rtol=1e-12, atol=1e-15)
+    module = gg.nn.CrossEntropyLoss(weight=gg.tensor(w) if weighted else None, label_smoothing=e)
+    np.testing.assert_allclose(module(gg.tensor(z), gg.tensor(y)).item(), per.sum() / total, rtol=1e-13)
+
+
+def test_label_smoothing_of_probabilities_and_its_bounds():
+    z, probs = np.zeros((1, 4)), np.array([[1.0, 0.0, 0.0, 0.0]])
+    got = F.cross_entropy(gg.tensor(z), gg.tensor(probs), label_smoothing=0.4)
+    np.testing.assert_allclose(got.item(), np.log(4), rtol=1e-15)  # uniform logits: log C whatever the target
+    with pytest.raises(RuntimeError, match=r"^label_smoothing must be between 0.0 and 1.0. Got: 1.5$"):
+        F.cross_entropy(gg.tensor(z), gg.tensor([0]), label_smoothing=1.5)
+    # PyTorch's: a negative one smooths nothing
+    assert F.cross_entropy(gg.tensor(z + np.eye(4)[:1]), gg.tensor([0]), label_smoothing=-0.5).item() == \
+        F.cross_entropy(gg.tensor(z + np.eye(4)[:1]), gg.tensor([0])).item()
+
+
+def test_size_average_and_reduce_keep_pytorchs_places_and_meaning():
+    x, t = gg.tensor([[0.0, 1.0], [2.0, 0.0]]), gg.tensor([1, 1])
+    with pytest.warns(UserWarning, match=r"size_average and reduce args will be deprecated, please use "
+                                         r"reduction='none' instead\."):
+        per = F.cross_entropy(x, t, None, None, -100, False)  # weight, size_average, ignore_index, reduce
+    assert per.shape == (2,)
+    with pytest.warns(UserWarning, match="reduction='sum'"):
+        total = gg.nn.NLLLoss(None, False)(x, t)  # weight, size_average
+    assert total.item() == -1.0
+    with pytest.warns(UserWarning, match="reduction='sum'"):
+        assert F.mse_loss(x, gg.zeros(2, 2), False).item() == 5.0  # size_average
+    assert np.isnan(F.cross_entropy(x, t, None, None, 1).item())  # ignore_index fifth, as in PyTorch: all ignored, 0/0
