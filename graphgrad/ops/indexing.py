@@ -12,7 +12,7 @@ from ..ir.registry import (ShapeError, broadcast_shapes, decode_index, encode_in
                            numpy_semantics)
 from ..ir.types import TensorType
 from ..passes.batching import along_axis, broadcast_batch, elementwise, moveaxis, pad_after_batch, to_front
-from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, elementwise_rows
+from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, same_rows
 from ..tracer.tracer import SymbolicTensor
 from . import numpy_functions
 from .define import constant_like, primitive, refuse_traced
@@ -40,7 +40,7 @@ primitive("check_range", memory="view", nondiff=True, attrs=("rule", "size"), in
           doc="x itself, once its values are checked to be indices in [0, size) (else PyTorch's error, as rule names it)",
           expr=lambda a, xp, out, rule, size: [f"check_range({a[0]}, {rule!r}, {size})"],
           helpers=(numpy_functions.check_range,), errors=lambda arrays, error, **attrs: error,
-          batch=elementwise, rows=elementwise_rows(), fn=check_range)
+          batch=elementwise, rows=same_rows, fn=check_range)
 
 
 def _size_along(x: TensorBase, d: int) -> int:

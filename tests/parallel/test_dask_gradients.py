@@ -15,6 +15,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import graphgrad as gg
+import graphgrad.nn.functional as F
 import graphgrad.dask as gd
 
 STEP = 60  # seconds: far above a step's time, only there to turn a hang into a failure
@@ -306,3 +307,17 @@ def test_no_block_of_one_row(client, rng, chunks, block_bytes):
     value, g = vg(w, da.from_array(x, chunks=(chunks, 4)), da.from_array(y, chunks=(chunks,)))
     ref_value, ref = gg.value_and_grad(loss)(w, x, y)
     np.testing.assert_allclose([value, *g.ravel()], [ref_value, *ref.ravel()], rtol=1e-10)
+
+
+def test_a_softmax_cross_entropy_loss_gives_the_single_machine_gradient(client, rng):
+    """cross_entropy's ops (the targets' range check, the fused per-row loss) keep rows apart: a chunk's rows
+    alone give its rows' losses (docs/dask.md: reduction="none", then the mean)."""
+    def loss(w, x, y):
+        return F.cross_entropy(x @ w, y, reduction="none").mean()
+
+    x, y, w = rng.standard_normal((300, 5)), rng.integers(0, 3, 300), rng.standard_normal((5, 3))
+    value, grad = gd.value_and_grad(loss, timeout=STEP)(w, da.from_array(x, chunks=(100, 5)),
+                                                        da.from_array(y, chunks=120))
+    ref_value, ref_grad = gg.value_and_grad(loss)(w, x, y)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-15)
