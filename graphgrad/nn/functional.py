@@ -18,7 +18,7 @@ from ..ir.public import NN as _NN
 from ..ops.elementwise import where
 from ..ops.indexing import check_range
 from ..ops.nn import binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits, window_count
-from ..ops.nn import softmax_cross_entropy
+from ..ops.nn import logsigmoid, softmax_cross_entropy
 from ..ops.shape import pad
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
@@ -531,9 +531,9 @@ def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weig
         raise ValueError(f"Target size ({_size(target)}) must be the same as input size ({_size(input)})")
     if pos_weight is None:
         loss = _bce_logits(input, target)
-    else:  # log(1 + exp(-x)) = max(-x, 0) + log1p(exp(-|x|)), the max added first: large |x| cancel exactly
-        softplus_neg = (-input).relu() + (-input.abs()).exp().log1p()
-        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
+    else:  # log(1 + exp(-x)) = -logsigmoid(x), whose gradient -sigmoid(-x) holds at 0 too (a relu and an abs,
+        # each of derivative 0 at 0, made the loss's gradient at a zero logit 0: a zero-initialized output layer's)
+        loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * logsigmoid(input)
     if weight is not None:
         loss = loss * weight
     return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0", input, target, weight, pos_weight)

@@ -303,3 +303,19 @@ def test_maximum_minimum_give_a_nan_operands_gradient_to_both_as_pytorch():
             y = gg.tensor([1.0, 0.0, float("nan")], dtype=gg.float64, requires_grad=True)
             run(x, y).backward()
             assert x.grad.tolist() == [0.5, 1.0, 1.0] and y.grad.tolist() == [0.5, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_bce_with_logits_and_pos_weight_at_a_zero_logit(mode):
+    """d/dx of (1 - t) x + (1 + (w - 1) t) log(1 + exp(-x)) is (1 - t) - (1 + (w - 1) t) sigmoid(-x), -1 at x = 0
+    for t = 1, w = 2: a zero-initialized output layer's first step. Written with a relu and an abs, each of
+    derivative 0 at 0, it was 0 there."""
+    import graphgrad.nn.functional as F
+
+    x, t, w = np.array([0.0, 0.0, 1.0, -3.0, 40.0]), np.array([1.0, 0.3, 1.0, 0.0, 0.5]), np.array([2.0])
+    fn = lambda a, b, c: F.binary_cross_entropy_with_logits(a, b, pos_weight=c, reduction="sum")  # noqa: E731
+    logits = gg.tensor(x, requires_grad=True)
+    (gg.compile(fn) if mode == "compiled" else fn)(logits, gg.tensor(t), gg.tensor(w)).backward()
+    lw = 1 + (w - 1) * t
+    np.testing.assert_allclose(logits.grad.numpy(), (1 - t) - lw / (1 + np.exp(x)), rtol=1e-14, atol=1e-16)
+    assert logits.grad.numpy()[0] == -1.0
