@@ -158,9 +158,21 @@ class TensorBase:
         return self[tuple(idx)]
 
     def narrow(self, dim: int, start: int, length: int):
-        """``length`` elements along ``dim`` from ``start`` (a view, as PyTorch's)."""
+        """``length`` elements along ``dim`` from ``start`` (a view, as PyTorch's; a negative start counts from
+        the end)."""
+        from .registry import normalize_dims
+
+        (d,) = normalize_dims(dim, self.ndim)
+        size = self.shape[d]
+        if not -size <= start <= size:  # (a slice would clip it, silently)
+            raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
+        start = start + size if start < 0 else start
+        if length < 0:
+            raise RuntimeError("narrow(): length must be non-negative.")
+        if start + length > size:
+            raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
         idx = [slice(None)] * self.ndim
-        idx[dim] = slice(start, start + length)
+        idx[d] = slice(start, start + length)
         return self[tuple(idx)]
 
     def addcmul(self, tensor1, tensor2, value=1):

@@ -682,8 +682,12 @@ class Tensor(TensorSurface, TensorBase):
             return Tensor._apply("cast", (self,), {"dtype": self._type.dtype})
         return (self * 1)._shown_as("CloneBackward0") if self._requires_grad else Tensor._wrap(self._data.copy())
 
-    def contiguous(self) -> "Tensor":
-        return self
+    def contiguous(self, memory_format=None) -> "Tensor":
+        """The tensor itself if its elements lie in row-major order, else a copy that does (PyTorch's: a view's
+        copy no longer shares the view's memory, so in-place updates of it leave the base alone)."""
+        if self._data.flags.c_contiguous:
+            return self
+        return self.clone()
 
     # -- values with their indices (eager: the indices are computed first, the values gathered by them) ------
     def max(self, dim=None, keepdim: bool = False, **numpy_keywords):

@@ -290,3 +290,28 @@ def test_a_numpy_scalar_keeps_its_dtype():
         t = make(third)
         assert t.dtype == torch.float64 and t.item() == third
         assert make(np.float32(0.5)).dtype == torch.float32 and make(np.bool_(True)).dtype == torch.bool
+
+
+def test_contiguous_of_a_strided_view_is_a_copy_and_of_a_contiguous_tensor_itself():
+    base = torch.zeros(2, 3)
+    for view in (base.t(), base[:, ::2], base.permute(1, 0), base[:, 1]):
+        c = view.contiguous()
+        c.add_(1)  # was written into base: contiguous() returned the view itself
+        assert base.sum().item() == 0.0
+    w = torch.zeros(2, 3, requires_grad=True)
+    assert w.contiguous() is w and w.t().contiguous().grad_fn.name() == "CloneBackward0"
+    w.t().contiguous().sum().backward()
+    assert w.grad.tolist() == [[1.0] * 3] * 2
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_narrow_counts_a_negative_start_from_the_end_and_refuses_what_pytorch_refuses(compiled):
+    x = torch.arange(5.0)
+    last_two = lambda x: x.narrow(0, -2, 2)  # noqa: E731
+    assert (torch.compile(last_two) if compiled else last_two)(x).tolist() == [3.0, 4.0]  # was empty: -2 to 0
+    with pytest.raises(RuntimeError, match=r"^start \(4\) \+ length \(2\) exceeds dimension size \(5\)\.$"):
+        x.narrow(0, 4, 2)  # was [4.]: a slice clips
+    with pytest.raises(IndexError, match=r"^start out of range \(expected to be in range of \[-5, 5\], but got 6\)$"):
+        x.narrow(0, 6, 1)
+    with pytest.raises(RuntimeError, match=r"^narrow\(\): length must be non-negative\.$"):
+        x.narrow(0, 0, -1)
