@@ -731,19 +731,30 @@ primitive("scatter_add_index", memory="fresh", batch=_scatter_add_index_batch,
 # -- sorting: the order is an integer op (no gradient); the values are a gather by it -------------------------
 def argsort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False, *, axis=NOT_GIVEN,
             kind=None) -> TensorBase:
-    """Indices that sort ``x`` along ``dim`` (always stable ascending: ties keep their order; ``stable`` is
-    accepted for PyTorch's signature, which ``graphgrad.argsort`` passes on). NumPy's ``axis=`` (None: the
+    """Indices that sort ``x`` along ``dim`` (always stable: ties keep their order; ``stable`` is accepted for
+    PyTorch's signature, which ``graphgrad.argsort`` passes on; nan sorts as the largest value). NumPy's ``axis=`` (None: the
     flattened tensor) and ``kind=`` are accepted too."""
     if axis is not NOT_GIVEN:
         x, dim = (x.reshape(-1), 0) if axis is None else (x, axis)
     (d,) = normalize_dims(dim, x.ndim)
-    order = bind("argsort", x, dim=d)
-    return order.flip(d) if descending else order
+    return bind("argsort", x, dim=d, descending=bool(descending))
 
 
-primitive("argsort", batch=along_axis, attrs=("dim",), infer=lambda inputs, dim: TensorType(inputs[0].shape, "int64"), nondiff=True,
-          expr=lambda a, xp, out, dim: [f"{xp}.argsort({a[0]}, axis={dim}, kind='stable')"],
-          doc="indices that sort x along dim (stable)", fn=argsort, tensor="argsort")
+def _argsort_expr(a, xp, out, dim, descending):
+    if not descending:
+        return [f"{xp}.argsort({a[0]}, axis={dim}, kind='stable')"]
+    # PyTorch's descending order: nan first (the largest), equal values in their own order. The ascending order
+    # reversed would reverse the ties; of -x, put nan last (and overflow INT_MIN): the ascending order of x
+    # reversed along dim, itself reversed, counted from the other end
+    return [f"{a[0]}.shape[{dim}] - 1 - {xp}.flip({xp}.argsort({xp}.flip({a[0]}, {dim}), axis={dim}, "
+            f"kind='stable'), {dim})"]
+
+
+primitive("argsort", attrs=("dim", "descending"), infer=lambda inputs, dim, descending: TensorType(inputs[0].shape, "int64"),
+          nondiff=True, expr=_argsort_expr, fn=argsort, tensor="argsort",
+          batch=lambda op, args, bdims, dim, descending: (
+              bind(op, to_front(args[0], bdims[0]), dim=dim + 1, descending=descending), 0),
+          doc="indices that sort x along dim (stable; descending: nan first, as PyTorch's)")
 
 
 def sort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = False) -> return_types.sort:

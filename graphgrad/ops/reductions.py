@@ -595,7 +595,7 @@ def _sorted_position(x, d: int, k):
     """Indices (keepdim-shaped) of the elements at sorted position ``k`` (an int, or an int64 tensor of keepdim
     shape) along ``d``; nan sorts last, as in PyTorch. Among equal values the stable sort's order decides (PyTorch
     leaves which of them unspecified)."""
-    order = bind("argsort", x, dim=d)
+    order = bind("argsort", x, dim=d, descending=False)
     if isinstance(k, int):
         return order[(slice(None),) * d + (slice(k, k + 1),)]
     return bind("gather", order, k, dim=d)
@@ -731,7 +731,7 @@ def _quantile(x, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool):
         else:
             work = x.movedim(d, -1) if d != x.ndim - 1 else x
             kept = tuple(1 if i == d and keepdim else n for i, n in enumerate(x.shape) if i != d or keepdim)
-    order = bind("argsort", work, dim=work.ndim - 1)
+    order = bind("argsort", work, dim=work.ndim - 1, descending=False)
     ordered = bind("gather", work, order, dim=work.ndim - 1)  # values sorted, nan last; differentiable
     n = work.shape[-1]
     isnan = (ordered != ordered).any(-1, keepdim=True)

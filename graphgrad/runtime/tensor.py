@@ -1041,9 +1041,10 @@ def _along(x: Tensor, kind: str, dim: int, keepdim: bool, descending: bool = Fal
     else:
         if k is not None and not 0 <= k <= work.shape[dim]:
             raise RuntimeError("selected index k out of range")
-        idx = xp.argsort(-work if descending and work.dtype.kind != "b" else work, axis=dim, kind="stable")
-        if descending and work.dtype.kind == "b":
-            idx = xp.flip(xp.argsort(work, axis=dim, kind="stable"), axis=dim)
+        if descending:  # (as the argsort op's: nan first, ties in their order)
+            idx = work.shape[dim] - 1 - xp.flip(xp.argsort(xp.flip(work, dim), axis=dim, kind="stable"), dim)
+        else:
+            idx = xp.argsort(work, axis=dim, kind="stable")
         if k is not None:
             idx = xp.take(idx, xp.arange(k), axis=dim)
     coords = _open_grid(xp, idx.shape)
