@@ -184,7 +184,10 @@ primitive("prod", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc
 
 # -- amax / amin (ties share the gradient evenly, as PyTorch does) --------------------------------
 def _extremum(g, out, x, dim, keepdim):
-    mask = x == unreduce(out, x.shape, dim, keepdim)
+    extreme = unreduce(out, x.shape, dim, keepdim)
+    mask = x == extreme
+    if dim is None and x._type.dtype.startswith("float"):  # x.max() of a nan is nan, its gradient the nans' (PyTorch's
+        mask = mask | ((x != x) & (extreme != extreme))  # evenly_distribute_backward; amax(dim) stays nan, as there)
     mask = mask._cast(g._type.dtype)
     return unreduce(g, x.shape, dim, keepdim) * mask / mask.sum(dim=dim, keepdim=True)
 
