@@ -270,9 +270,24 @@ sigmoid = unary("sigmoid", lambda g, out, x: g * out * (1 - out), numpy=(), c_ex
 relu = unary("relu", lambda g, out, x: g * (out > 0) + 0.0, float_result=False, numpy=(),
              c_expr="({0} > 0 ? {0} : 0)",
              expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, 0)"], ufunc="maximum({0}, 0)")
-abs = unary("abs", lambda g, out, x: g * x.sign(), float_result=False, numpy=("abs", "absolute"),
+abs = unary("abs", lambda g, out, x: g * bind("sign", x), float_result=False, numpy=("abs", "absolute"),
             tensor=("abs", "__abs__"))
-sign = unary("sign", None, float_result=False)
+_numpy_sign = unary("sign", None, float_result=False, tensor=(), gg=())  # NumPy's: nan stays nan
+
+
+def sign(x: TensorBase) -> TensorBase:
+    """-1, 0 or 1 as ``x`` is negative, zero or positive; 0 for nan, as PyTorch's (``graphgrad.numpy.sign`` is
+    NumPy's: nan).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([-2.0, 0.0, float("nan"), 3.0]).sign()
+    tensor([-1.,  0.,  0.,  1.])
+    """
+    s = _numpy_sign(x)
+    return bind("where", x != x, 0.0, s) if x._type.dtype.startswith("float") else s
+
+
+export(sign, "sign", tensor="sign", gg="sign")
 
 
 # -- where, casts and the ops the compiler inserts ---------------------------------------------------

@@ -665,7 +665,12 @@ def hardtanh(input: TensorBase, min_val: float = -1.0, max_val: float = 1.0, inp
     """
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    bounds = {"min": float(min_val), "max": float(max_val)}
+    dtype = input._type.dtype
+    if dtype == "bool":
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    # the result has the input's dtype, as PyTorch's: an integer tensor's bounds are integers (truncated)
+    number = float if dtype.startswith("float") else int
+    bounds = {"min": number(min_val), "max": number(max_val)}
     return _maybe_inplace(input, inplace, lambda x: bind("hardtanh", x, **bounds), "HardtanhBackward0")
 
 
@@ -755,14 +760,17 @@ def tanhshrink(input: TensorBase) -> TensorBase:
 
 def hardshrink(input: TensorBase, lambd: float = 0.5) -> TensorBase:
     """``x`` where ``|x| > lambd``, else 0."""
-    return where((input > lambd) | (input < -lambd), input, 0.0)._shown_as("HardshrinkBackward0")
+    # (zero inside [-lambd, lambd]: a nan, inside nothing, stays nan, as PyTorch's)
+    return where((input >= -lambd) & (input <= lambd), 0.0, input)._shown_as("HardshrinkBackward0")
 
 
 def softshrink(input: TensorBase, lambd: float = 0.5) -> TensorBase:
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0."""
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))._shown_as(
+    # (inside, x * 0 as PyTorch's kernel: -0.3 gives -0.0; a nan, inside nothing, stays nan with gradient 1)
+    inside = (input >= -lambd) & (input <= lambd)
+    return where(inside, input * 0.0, where(input > lambd, input - lambd, input + lambd))._shown_as(
         "SoftshrinkBackward0")
 
 
