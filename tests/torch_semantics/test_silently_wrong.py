@@ -315,3 +315,42 @@ def test_narrow_counts_a_negative_start_from_the_end_and_refuses_what_pytorch_re
         x.narrow(0, 6, 1)
     with pytest.raises(RuntimeError, match=r"^narrow\(\): length must be non-negative\.$"):
         x.narrow(0, 0, -1)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_descending_sorts_put_nan_first_and_keep_ties_in_order_as_pytorch(compiled):
+    nan = float("nan")
+    run = torch.compile if compiled else (lambda f: f)
+    x = torch.tensor([1.0, nan, 3.0, 1.0, 3.0])
+    ordered = run(lambda a: a.sort(descending=True))(x)
+    assert ordered.indices.tolist() == [1, 2, 4, 0, 3]  # eager put nan last, compiled reversed the ties
+    assert np.isnan(ordered.values[0].item()) and ordered.values[1:].tolist() == [3.0, 3.0, 1.0, 1.0]
+    top = run(lambda a: a.topk(2))(x)
+    assert top.indices.tolist() == [1, 2] and np.isnan(top.values[0].item())  # was [3., 3.]: nan ignored
+    ints = torch.tensor([1, 3, 1, 3, -2 ** 63])
+    assert run(lambda a: a.argsort(descending=True, stable=True))(ints).tolist() == [1, 3, 0, 2, 4]
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_the_gradient_of_a_full_max_with_nans_goes_to_the_nans(compiled):
+    x = torch.tensor([1.0, float("nan"), 3.0, float("nan")], requires_grad=True)
+    (torch.compile(lambda a: a.max()) if compiled else (lambda a: a.max()))(x).backward()
+    assert x.grad.tolist() == [0.0, 0.5, 0.0, 0.5]  # was nan everywhere: the mask x == max found no element
+
+
+def test_nan_through_hardshrink_softshrink_and_sign_as_pytorch():
+    x = torch.tensor([float("nan"), -0.3, 0.7, -2.0], requires_grad=True)
+    hard, soft = nn.functional.hardshrink(x), nn.functional.softshrink(x)
+    assert np.isnan(hard[0].item()) and hard[1:].tolist() == pytest.approx([0.0, 0.7, -2.0])  # nan was 0
+    assert np.isnan(soft[0].item()) and np.signbit(soft[1].item()) and soft[2:].tolist() == pytest.approx([0.2, -1.5])
+    soft.sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 1.0, 1.0]
+    assert x.detach().sign().tolist()[0] == 0.0 and torch.compile(lambda a: a.sign())(x.detach()).tolist()[0] == 0.0
+
+
+def test_hardtanh_and_relu6_keep_an_integer_dtype():
+    x = torch.tensor([1, -3, 7])
+    assert nn.functional.relu6(x).tolist() == [1, 0, 6] and nn.functional.relu6(x).dtype == torch.int64
+    assert nn.functional.hardtanh(x, -2.5, 2.5).tolist() == [1, -2, 2]  # bounds truncated, as PyTorch's
+    with pytest.raises(RuntimeError, match="^Bool inputs not supported for hardtanh$"):
+        nn.functional.hardtanh(torch.tensor([True]))
