@@ -26,6 +26,10 @@ _NAMES: dict = {}  # memo: dtype objects are hashable, and this runs for every e
 
 def dtype_name(dtype) -> str:
     """Normalise a NumPy dtype, graphgrad dtype or name to one of ``DTYPES``."""
+    if dtype.__class__ is str and dtype in ITEMSIZE:
+        # (before the memo: a graphgrad dtype there hashes as its name, and comparing the name with it asks
+        # dtype_name again, without end)
+        return dtype
     try:
         return _NAMES[dtype]
     except (KeyError, TypeError):
