@@ -354,3 +354,14 @@ def test_hardtanh_and_relu6_keep_an_integer_dtype():
     assert nn.functional.hardtanh(x, -2.5, 2.5).tolist() == [1, -2, 2]  # bounds truncated, as PyTorch's
     with pytest.raises(RuntimeError, match="^Bool inputs not supported for hardtanh$"):
         nn.functional.hardtanh(torch.tensor([True]))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_float32_running_sums_are_added_in_float64_as_pytorchs(compiled):
+    import graphgrad.numpy as gnp
+
+    x = torch.full((10 ** 6,), 0.1)
+    last = (torch.compile(lambda a: a.cumsum(0)[-1]) if compiled else (lambda a: a.cumsum(0)[-1]))(x)
+    assert last.item() == 100000.0 and last.dtype == torch.float32  # was 100958.34, added in float32
+    a = np.full(10 ** 6, 0.1, np.float32)
+    assert gnp.cumsum(a)[-1] == np.cumsum(a)[-1]  # the NumPy face: NumPy's own float32 sums
