@@ -176,7 +176,9 @@ def _prod_vjp(g, out, x, *, dim, keepdim):
     return unreduce(g, x.shape, dim, keepdim) * others
 
 
-primitive("prod", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="product over dim (None: all)", infer=reduction_type,
+primitive("prod", memory="fresh", batch=reduction, attrs=("dim", "keepdim"), doc="product over dim (None: all)",
+          infer=lambda inputs, dim, keepdim: reduction_type(  # (bools multiply in int64, as sum's add: NumPy's too)
+              inputs, dim, keepdim, "int64" if inputs[0].dtype == "bool" else None),
           vjp=(_prod_vjp,),
           expr=_method("prod"), fn=_reducer("prod"), tensor="prod", gg="prod", numpy="prod",
           numpy_fn=_numpy_reducer("prod"), rows=reduce_rows(linear=False))

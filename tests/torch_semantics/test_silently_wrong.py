@@ -365,3 +365,11 @@ def test_float32_running_sums_are_added_in_float64_as_pytorchs(compiled):
     assert last.item() == 100000.0 and last.dtype == torch.float32  # was 100958.34, added in float32
     a = np.full(10 ** 6, 0.1, np.float32)
     assert gnp.cumsum(a)[-1] == np.cumsum(a)[-1]  # the NumPy face: NumPy's own float32 sums
+
+
+def test_the_product_of_bools_is_int64_compiled_as_eager():
+    x = torch.tensor([True, True, False])
+    for run in (lambda f: f, torch.compile):
+        for fn in (lambda a: a.prod(), lambda a: a.prod(0, keepdim=True)):
+            got = run(fn)(x)
+            assert got.dtype == torch.int64 and got.reshape(-1).tolist() == [0]  # compiled: bool False
