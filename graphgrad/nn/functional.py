@@ -696,10 +696,9 @@ def kl_div(input: TensorBase, target: TensorBase, size_average=None, reduce=None
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if log_target:
         loss = target.exp() * (target - input)
-    else:
-        positive = target > 0
-        safe = where(positive, target, 1.0)
-        loss = where(positive, target * (safe.log() - input), 0.0)
+    else:  # PyTorch's xlogy(t, t) - t * input: 0 log 0 is 0; a negative target gives nan (was 0, silently)
+        zero = target == 0
+        loss = where(zero, 0.0, target * where(zero, 1.0, target).log()) - target * input
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     if reduction == "mean":

@@ -373,3 +373,12 @@ def test_the_product_of_bools_is_int64_compiled_as_eager():
         for fn in (lambda a: a.prod(), lambda a: a.prod(0, keepdim=True)):
             got = run(fn)(x)
             assert got.dtype == torch.int64 and got.reshape(-1).tolist() == [0]  # compiled: bool False
+
+
+def test_kl_div_of_a_negative_target_is_nan_and_its_input_gradient_minus_the_target():
+    x = torch.tensor([[-1.0, -2.0]], requires_grad=True)
+    loss = nn.functional.kl_div(x, torch.tensor([[-0.5, 1.5]]), reduction="sum")
+    loss.backward()
+    assert np.isnan(loss.item())  # was 2.108: the negative entry counted as 0
+    assert x.grad.tolist() == [[0.5, -1.5]]  # (PyTorch's: xlogy(t, t) - t * input)
+    assert nn.functional.kl_div(torch.tensor([[-1.0, -2.0]]), torch.tensor([[0.0, 1.0]]), reduction="sum").item() == 2.0
