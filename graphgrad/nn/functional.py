@@ -141,11 +141,22 @@ def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = N
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got torch.{_scalar_name(input)}"
                            "Tensor instead (while checking arguments for embedding)")
+    padding_idx = _padding_index(padding_idx, weight.shape[0])
     input = check_range(input, "self", weight.shape[0])  # (indexing would take a negative index from the end)
     rows = weight[input]
     if padding_idx is not None:  # the padding row reads as it is but passes no gradient back
-        rows = where((input != padding_idx % weight.shape[0]).unsqueeze(-1), rows, rows.detach())
+        rows = where((input != padding_idx).unsqueeze(-1), rows, rows.detach())
     return _as_pytorch_names(rows, "EmbeddingBackward0", weight)
+
+
+def _padding_index(padding_idx: int | None, rows: int) -> int | None:
+    """PyTorch's padding_idx: a row of the table, a negative one counted from the end (5 of 3 rows was taken
+    as row 2, silently)."""
+    if padding_idx is None:
+        return None
+    if not -rows <= padding_idx < rows:
+        raise AssertionError("Padding_idx must be within num_embeddings")
+    return padding_idx % rows
 
 
 def layer_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = None,

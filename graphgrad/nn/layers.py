@@ -130,11 +130,11 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        self.padding_idx = padding_idx
+        self.padding_idx = F._padding_index(padding_idx, num_embeddings)
         self.weight = Parameter(factories.empty(num_embeddings, embedding_dim, dtype=dtype))
         init.normal_(self.weight)
-        if padding_idx is not None:
-            self.weight._data[padding_idx] = 0
+        if self.padding_idx is not None:
+            self.weight._data[self.padding_idx] = 0
 
     def forward(self, input):
         return F.embedding(input, self.weight, self.padding_idx)

@@ -382,3 +382,20 @@ def test_kl_div_of_a_negative_target_is_nan_and_its_input_gradient_minus_the_tar
     assert np.isnan(loss.item())  # was 2.108: the negative entry counted as 0
     assert x.grad.tolist() == [[0.5, -1.5]]  # (PyTorch's: xlogy(t, t) - t * input)
     assert nn.functional.kl_div(torch.tensor([[-1.0, -2.0]]), torch.tensor([[0.0, 1.0]]), reduction="sum").item() == 2.0
+
+
+def test_padding_idx_is_a_row_of_the_table_as_pytorchs():
+    assert nn.Embedding(5, 3, padding_idx=-1).padding_idx == 4
+    for bad in (5, -6):
+        with pytest.raises(AssertionError, match="^Padding_idx must be within num_embeddings$"):
+            nn.Embedding(5, 3, padding_idx=bad)
+    with pytest.raises(AssertionError, match="^Padding_idx must be within num_embeddings$"):
+        nn.functional.embedding(torch.tensor([0]), torch.zeros(3, 2), padding_idx=5)  # was taken as row 2
+
+
+def test_named_parameters_without_removing_duplicates_lists_a_shared_module_twice():
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+    assert [n for n, _ in model.named_parameters(remove_duplicate=False)] == \
+        ["0.weight", "0.bias", "2.weight", "2.bias"]  # the flag was ignored
