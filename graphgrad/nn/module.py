@@ -101,27 +101,32 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
+    def _guard_for_trace(self, tracer) -> None:
+        """Guards (``tracer.guard``) on what a trace may read of this module: a compiled function that calls it,
+        or reads its attributes, is only valid while those are unchanged: its training mode, its Python scalar
+        attributes (Dropout.p, eps, ...) by value, a tensor attribute by identity, and which tensors its
+        parameters and buffers are (a replaced Parameter re-specializes). ``graphgrad.compile`` also calls it for
+        a module the function closes over, takes as an argument or is a method of."""
+        for name, value in self.__dict__.items():
+            if value.__class__ in _GUARDED_SCALARS or isinstance(value, Tensor):
+                tracer.guard(self, name, value)
+            elif name not in _BOOKKEEPING:  # a list, dict or config object it holds: by its contents
+                contents = content_guard(value, f"{type(self).__name__}.{name}", type(self).forward)
+                if contents is not None:
+                    tracer.guard(*contents)
+        # the tables of this module and every one below it (no __getattr__ per check): forward may iterate a
+        # table (Sequential) or a container it never calls (a ModuleList, a ParameterList), so an entry appended
+        # or replaced there after the trace must re-specialize too
+        for module in self.modules():
+            for table in ("_parameters", "_buffers", "_modules"):
+                _guard_table(tracer, module, table)
+        for table in ("_forward_pre_hooks", "_forward_hooks"):  # hooks run, and are baked in, at trace time
+            _guard_table(tracer, self, table)
+
     def __call__(self, *args, **kwargs):
         if _TRACES.stack:
             tracer = _TRACES.stack[-1]
-            # a compiled function that calls this module is only valid while what the trace may have read is
-            # unchanged: its training mode, its Python scalar attributes (Dropout.p, eps, ...) by value, and
-            # which tensors its parameters and buffers are (a replaced Parameter re-specializes)
-            for name, value in self.__dict__.items():
-                if value.__class__ in _GUARDED_SCALARS:
-                    tracer.guard(self, name, value)
-                elif name not in _BOOKKEEPING:  # a list, dict or config object it holds: by its contents
-                    contents = content_guard(value, f"{type(self).__name__}.{name}", type(self).forward)
-                    if contents is not None:
-                        tracer.guard(*contents)
-            # the tables of this module and every one below it (no __getattr__ per check): forward may iterate a
-            # table (Sequential) or a container it never calls (a ModuleList, a ParameterList), so an entry
-            # appended or replaced there after the trace must re-specialize too
-            for module in self.modules():
-                for table in ("_parameters", "_buffers", "_modules"):
-                    _guard_table(tracer, module, table)
-            for table in ("_forward_pre_hooks", "_forward_hooks"):  # hooks run, and are baked in, at trace time
-                _guard_table(tracer, self, table)
+            self._guard_for_trace(tracer)
             for name, tensor in self.state_dict(keep_vars=True).items():  # generated code uses these names
                 tracer.names.setdefault(id(tensor), name)
         for hook in list(self._forward_pre_hooks.values()):

@@ -265,13 +265,18 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
     seen = set() if seen is None else seen
     if isinstance(fn, CompiledFunction):
         fn = fn.fn
+    owner = None  # the object a method reads through self: compile(model.forward), compile(loss_fn)
     if isinstance(fn, _pytypes.MethodType):
-        fn = fn.__func__
+        owner, fn = fn.__self__, fn.__func__
+    elif not isinstance(fn, (type, _pytypes.FunctionType)) and callable(getattr(type(fn), "__call__", None)) \
+            and not hasattr(fn, "__code__"):
+        owner, fn = fn, type(fn).__call__
     code = getattr(fn, "__code__", None)
     if code is None or id(code) in seen or depth > 8 or not is_user_file(code.co_filename):
-        return []
+        return _object_guards(owner, "the object the compiled method is bound to", code) if owner is not None \
+            else []
     seen.add(id(code))
-    guards = []
+    guards = _object_guards(owner, "the object the compiled method is bound to", code) if owner is not None else []
     names: set = set()
     stack = [code]
     while stack:  # nested functions and comprehensions read globals through their own code objects
@@ -292,7 +297,16 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
     if "random" in names and "np.random" not in seen:  # np.random.randn(...): NumPy's global generator
         seen.add("np.random")
         guards.append(random_guard(np.random.mtrand._rand, "NumPy's global random generator (np.random)"))
+    for value, label in list(reached):  # a config module's attributes the code reads: cfg.K, cfg.W
+        if isinstance(value, _pytypes.ModuleType) and is_user_file(getattr(value, "__file__", None) or ""):
+            namespace = vars(value)
+            for name in sorted(names & namespace.keys()):
+                guards.append((namespace, name, namespace[name]))
+                reached.append((namespace[name], f"{label}.{name}"))
     for value, label in reached:  # an update inside a list, dict or plain object changes what the trace read
+        if hasattr(value, "_guard_for_trace") and not isinstance(value, type):  # a module read directly (m.k)
+            guards += _object_guards(value, label, code)
+            continue
         if value.__class__ is np.ndarray:  # so does one inside an array, unless the trace lifts it
             guards.append(array_guard(value, label))
             continue
@@ -311,6 +325,37 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
         elif not isinstance(value, type) and callable(getattr(type(value), "__call__", None)):
             guards += _closure_guards(type(value).__call__, seen, depth + 1)  # a callable object, e.g. a loss
     return guards
+
+
+def _distinct(guards: list) -> list:
+    """Each guard once (a module closed over and called is guarded both before and by its trace): every one is
+    checked at every call."""
+    found: dict = {}
+    for g in guards:
+        found.setdefault((id(g[0]), g[1] if g[1].__class__ is str else id(g[1])), g)
+    return list(found.values())
+
+
+class _GuardCollector:
+    """A stand-in for the tracer, outside a trace: the guards ``Module._guard_for_trace`` would install."""
+
+    def __init__(self):
+        self.guards: dict = {}
+
+    def guard(self, obj, name, value) -> None:
+        self.guards[id(obj), name] = (obj, name, value)
+
+
+def _object_guards(obj, label: str, code) -> list:
+    """Guards on an object the traced function reads attributes of (a method's self, a closed-over model, an
+    argument): a module's own (``_guard_for_trace``: its scalars, tensors, parameter and submodule tables), else
+    its contents where they are watched (a user object, a dict, ...)."""
+    if hasattr(obj, "_guard_for_trace") and not isinstance(obj, type):
+        collector = _GuardCollector()
+        obj._guard_for_trace(collector)
+        return list(collector.guards.values())
+    contents = content_guard(obj, label, code)
+    return [contents] if contents is not None else []
 
 
 def _after_trace(guards: list, fn, captured: list) -> list:
@@ -439,9 +484,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
     types = [_arg_type(a) if _arg_type(a) is not None else a for a in leaves]
     guards = _closure_guards(fn)  # the values before the trace runs: what the trace reads
     for leaf, path in zip(leaves, names):  # an object argument (a method's self) is keyed by identity only
-        contents = content_guard(leaf, f"argument {path!r}", getattr(fn, "__code__", None))
-        if contents is not None:
-            guards.append(contents)
+        guards += _object_guards(leaf, f"argument {path!r}", getattr(fn, "__code__", None))
 
     user_fn = _converted(fn)  # data-dependent if/while rewritten (the wrapper below is not user code)
 
@@ -512,7 +555,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
     assigned = [position[t] if isinstance(t, Value) else t for t, _ in assignments]
     spec = Specialization(None, stages, forward, backward, captured=tracer.captured, diff_inputs=diff,
                           n_outputs=len(outs), single=single, assigned=assigned,
-                          guards=guards + list(tracer.guards.values()),
+                          guards=_distinct(guards + list(tracer.guards.values())),
                           draws=[draw for _, draw in tracer.random_inputs],
                           captured_types=[_captured_sig(t) for t in tracer.captured])
     spec.origin = _signature_text(fn)

@@ -188,6 +188,8 @@ def content_guard(obj, label: str, where) -> tuple | None:
         return None
     try:
         return (obj, ContentReader(label), snapshot(obj))
+    except TypeError:  # an object of a user class without a __dict__ of its own (__slots__): by identity only
+        return None
     except _TooLarge:
         warn_at(f"graphgrad.compile: {label} holds more than {LIMIT} values; changes inside it will not "
                 f"re-specialize the compiled function (pass what it reads as an argument instead)", where)
