@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 
 import dask
 import dask.array as da
@@ -23,11 +24,25 @@ STEP = 60  # seconds: far above a step's time, only there to turn a hang into a 
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL, memory_limit="1GiB") as cluster, \
-            Client(cluster, timeout=STEP) as c:
-        c.wait_for_workers(2, timeout=STEP)
-        yield c
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL, memory_limit="1GiB")
+    try:
+        with Client(cluster, timeout=STEP) as c:
+            c.wait_for_workers(2, timeout=STEP)
+            yield c
+    finally:
+        close_tolerating_restarted_workers(cluster)
+
+
+def close_tolerating_restarted_workers(cluster):
+    """Close ``cluster``; the tests that kill workers can leave distributed's own watcher of worker status a
+    'remove' for a restarted worker it never saw (dask/distributed#5407). Its KeyError surfaces from
+    ``close()`` after the workers and the scheduler have shut down, so it says nothing about graphgrad."""
+    try:
+        cluster.close(timeout=STEP)
+    except KeyError as e:
+        if not any(frame.name == "_update_worker_status" for frame in traceback.extract_tb(e.__traceback__)):
+            raise
 
 
 def logistic(w, b, x, y):
