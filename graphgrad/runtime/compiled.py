@@ -45,7 +45,7 @@ from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
 from ..passes.reduction_splitting import split_reductions
 from ..tracer.tracer import _DICTS
 from ..tracer.tracer import MISSING as _MISSING
-from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_user_file, read_guarded, same_value, trace
+from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_watched_file, read_guarded, same_value, trace
 from .engine import _modified
 from .function import Node, _sequence
 from .grad_mode import is_grad_enabled
@@ -272,7 +272,7 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
             and not hasattr(fn, "__code__"):
         owner, fn = fn, type(fn).__call__
     code = getattr(fn, "__code__", None)
-    if code is None or id(code) in seen or depth > 8 or not is_user_file(code.co_filename):
+    if code is None or id(code) in seen or depth > 8 or not is_watched_file(code.co_filename):
         return _object_guards(owner, "the object the compiled method is bound to", code) if owner is not None \
             else []
     seen.add(id(code))
@@ -298,7 +298,7 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
         seen.add("np.random")
         guards.append(random_guard(np.random.mtrand._rand, "NumPy's global random generator (np.random)"))
     for value, label in list(reached):  # a config module's attributes the code reads: cfg.K, cfg.W
-        if isinstance(value, _pytypes.ModuleType) and is_user_file(getattr(value, "__file__", None) or ""):
+        if isinstance(value, _pytypes.ModuleType) and is_watched_file(getattr(value, "__file__", None) or ""):
             namespace = vars(value)
             for name in sorted(names & namespace.keys()):
                 guards.append((namespace, name, namespace[name]))

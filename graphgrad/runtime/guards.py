@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from ..tracer.tracer import is_user_file, same_value
+from ..tracer.tracer import is_watched_file, same_value
 from .tensor import Tensor
 
 #: leaves one snapshot may hold before watching it would cost more than a call; larger state is not
@@ -44,7 +44,7 @@ def _user_class(cls: type) -> bool:
     filename = getattr(module, "__file__", None)
     if filename is None:  # a class typed at the REPL or in a notebook lives in __main__ without a file
         return cls.__module__ == "__main__"
-    return is_user_file(filename)
+    return is_watched_file(filename)
 
 
 def watched(obj) -> bool:

@@ -11,6 +11,7 @@ import linecache
 import os
 import struct
 import sys
+import sysconfig
 import threading
 from collections import OrderedDict
 
@@ -40,6 +41,29 @@ def _is_user_file(filename: str) -> bool:
 
 
 is_user_file = _is_user_file
+
+
+def _library_dirs() -> tuple:
+    paths = sysconfig.get_paths()
+    dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(key)}
+    return tuple(sorted({os.path.join(os.path.abspath(d), "") for d in dirs}))
+
+
+_LIBRARY_DIRS = _library_dirs()
+_WATCHED_FILES: dict = {}
+
+
+def is_watched_file(filename: str) -> bool:
+    """User code whose state a compiled function guards: not graphgrad, not the standard library and not an
+    installed package (pytest's rewritten asserts reach into its own modules; their state is not the user's)."""
+    try:
+        return _WATCHED_FILES[filename]
+    except KeyError:
+        path = os.path.abspath(filename)
+        library = path.startswith(_LIBRARY_DIRS) or f"{os.sep}site-packages{os.sep}" in path \
+            or f"{os.sep}dist-packages{os.sep}" in path
+        watched = _WATCHED_FILES[filename] = _is_user_file(filename) and not library
+        return watched
 #: id -> code object of the converter's lazy branches (``lambda: a`` of ``a if c else b``, of ``and``/``or`` in a
 #: test): not frames of their own for locations and naming, the statement holding them is. A ternary in a loop
 #: would otherwise add a frame per iteration to name values from.

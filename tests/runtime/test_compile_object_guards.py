@@ -2,6 +2,7 @@
 or callable object's self, a module closed over or passed as an argument and read directly (m.k, m.lin.weight),
 a config module's attributes. Each of these reused the old value, silently."""
 import sys
+import warnings
 
 import graphgrad as gg
 from graphgrad import nn
@@ -74,3 +75,17 @@ def test_a_config_modules_attributes(tmp_path, monkeypatch):
         assert f(X).tolist() == [4.0] * 3
     finally:
         sys.modules.pop("gg_settings_probe", None)
+
+
+def test_an_assert_in_a_compiled_function_watches_none_of_pytest_s_state():
+    # pytest rewrites this file's asserts into its own helpers (a global '@pytest_ar'); the guards walked into
+    # pytest's modules, warned that its state was too large to watch and compared it before every call
+    @gg.compile
+    def f(x):
+        assert x.shape == (3,), "a shape"
+        return x * 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f(X).tolist() == [2.0] * 3
+        assert f(X).tolist() == [2.0] * 3
