@@ -31,7 +31,7 @@ from ..tracer.tracer import (ACTIVE, SymbolicTensor, Tracer, TracerError, _conve
                              same_value, trace)
 from .compiled import _after_trace, _arg_type, _backend_of, _closure_guards, _param_names, trace_float
 from .grad_mode import is_grad_enabled
-from .pytree import TreeDef, leaf_paths, tree_flatten, tree_unflatten
+from .pytree import TreeDef, leaf_paths, same_structure, tree_flatten, tree_unflatten
 from .transforms import _as_differentiable, check_holomorphic, non_float_error
 from .tensor import Tensor
 
@@ -793,7 +793,7 @@ def vjp(fn, *primals, has_aux: bool = False):
 
     def vjp_fn(cotangent):
         ct_leaves, ct_tree = tree_flatten(cotangent)
-        if ct_tree != tr.out_tree:
+        if not same_structure(ct_tree, tr.out_tree):
             raise TypeError(f"vjp_fn: the cotangent must have the output's structure {tr.out_tree!r}, got "
                             f"{ct_tree!r}")
         # a number is a 0-d array of its output's dtype: a Python float is no value of the graph being traced
@@ -914,7 +914,7 @@ def jvp(fn, primals, tangents, has_aux: bool = False):
 def _check_tangents(primals: tuple, tangents: tuple, what: str) -> None:
     p_leaves, p_tree = tree_flatten(primals)
     t_leaves, t_tree = tree_flatten(tangents)
-    if p_tree != t_tree:
+    if not same_structure(p_tree, t_tree):
         raise TypeError(f"{what}: tangents must have the primals' structure {p_tree!r}, got {t_tree!r}")
     for i, (p, t) in enumerate(zip(p_leaves, t_leaves)):
         pt, tt = _arg_type(p), _arg_type(t)

@@ -5,12 +5,17 @@ Transforms and compiled functions flatten their arguments into leaves (tensors, 
 part of a specialization key: two calls share a specialization only when their containers have the same
 shape, never because two objects happened to live at the same address.
 
+A dict's leaves come in the order of its sorted keys (JAX's order: ``{"a": .., "b": ..}`` and ``{"b": .., "a": ..}``
+have the same leaves), but it is rebuilt in its own key order, which its TreeDef keeps: a function that
+iterates the dict sees it as its caller built it, and a specialization traced for one order is not reused for
+the other. ``same_structure`` compares two TreeDefs ignoring that order.
+
 >>> from graphgrad.runtime.pytree import tree_flatten, tree_unflatten
 >>> leaves, tree = tree_flatten({"b": (1.0, 2.0), "a": [3.0]})
 >>> leaves
 [3.0, 1.0, 2.0]
 >>> tree_unflatten(tree, [x * 10 for x in leaves])
-{'a': [30.0], 'b': (10.0, 20.0)}
+{'b': (10.0, 20.0), 'a': [30.0]}
 """
 from __future__ import annotations
 
@@ -20,11 +25,13 @@ from typing import Any, Callable, NamedTuple
 class TreeDef(NamedTuple):
     """The structure of a pytree: a node kind, its metadata (dict keys) and its children's TreeDefs.
 
-    ``kind`` is "leaf", "none", "tuple", "namedtuple" (``meta``: its class), "list" or "dict"."""
+    ``kind`` is "leaf", "none", "tuple", "namedtuple" (``meta``: its class), "list" or "dict" (``meta``: its
+    keys sorted, as its children are; ``order``: its keys in its own order where that differs)."""
 
     kind: str
     meta: tuple = ()
     children: tuple = ()
+    order: tuple = ()
 
     @property
     def num_leaves(self) -> int:
@@ -39,7 +46,8 @@ class TreeDef(NamedTuple):
             return "None"
         inner = ", ".join(repr(c) for c in self.children)
         if self.kind == "dict":
-            inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.meta, self.children))
+            by_key = dict(zip(self.meta, self.children))
+            inner = ", ".join(f"{k!r}: {by_key[k]!r}" for k in (self.order or self.meta))
             return "{" + inner + "}"
         if self.kind == "namedtuple":
             return f"{self.meta[0].__name__}({inner})"
@@ -68,8 +76,9 @@ def _flatten(x, leaves: list, is_leaf) -> TreeDef:
     if isinstance(x, tuple) and isinstance(getattr(type(x), "_fields", None), tuple):
         return TreeDef("namedtuple", (type(x),), tuple(_flatten(c, leaves, is_leaf) for c in x))
     if type(x) is dict:
-        keys = tuple(sorted(x, key=_sort_key))
-        return TreeDef("dict", keys, tuple(_flatten(x[k], leaves, is_leaf) for k in keys))
+        own = tuple(x)
+        keys = tuple(sorted(own, key=_sort_key))
+        return TreeDef("dict", keys, tuple(_flatten(x[k], leaves, is_leaf) for k in keys), own if own != keys else ())
     leaves.append(x)
     return LEAF
 
@@ -100,7 +109,8 @@ def _unflatten(t: TreeDef, it):
         return None
     children = [_unflatten(c, it) for c in t.children]
     if t.kind == "dict":
-        return dict(zip(t.meta, children))
+        d = dict(zip(t.meta, children))
+        return {k: d[k] for k in t.order} if t.order else d
     if t.kind == "namedtuple":
         return t.meta[0](*children)
     return tuple(children) if t.kind == "tuple" else children
@@ -112,10 +122,22 @@ def tree_map(fn: Callable, tree: Any, *rest: Any) -> Any:
     others = []
     for r in rest:
         r_leaves, r_def = tree_flatten(r)
-        if r_def != treedef:
+        if not same_structure(r_def, treedef):
             raise ValueError(f"tree_map: structures differ: {treedef!r} and {r_def!r}")
         others.append(r_leaves)
     return tree_unflatten(treedef, [fn(*xs) for xs in zip(leaves, *others)])
+
+
+def same_structure(a: TreeDef, b: TreeDef) -> bool:
+    """Whether ``a`` and ``b`` nest the same containers, a dict's key order aside (their leaves then match up).
+
+    >>> same_structure(tree_flatten({"a": 1, "b": 2})[1], tree_flatten({"b": 3, "a": 4})[1])
+    True
+    """
+    if a is b or a == b:
+        return True
+    return a.kind == b.kind and a.meta == b.meta and len(a.children) == len(b.children) \
+        and all(same_structure(x, y) for x, y in zip(a.children, b.children))
 
 
 def tree_leaves(tree: Any) -> list:

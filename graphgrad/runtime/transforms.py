@@ -368,7 +368,7 @@ def value_and_grad(fn, argnums=0, has_aux: bool = False, holomorphic: bool = Fal
     >>> gg.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
     (array(5.), array([2., 4.]))
     >>> gg.value_and_grad(lambda p: p["w"] * p["b"])({"w": np.array(3.0), "b": np.array(2.0)})
-    (array(6.), {'b': array(3.), 'w': array(2.)})
+    (array(6.), {'w': array(2.), 'b': array(3.)})
     >>> (value, aux), g = gg.value_and_grad(lambda x: ((x ** 2).sum(), x.mean()), has_aux=True)(np.array([1.0, 2.0]))
     >>> value, aux, g
     (array(5.), array(1.5), array([2., 4.]))
