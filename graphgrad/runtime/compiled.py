@@ -294,6 +294,14 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
         value = read_guarded(cell, "cell_contents")
         guards.append((cell, "cell_contents", value))
         reached.append((value, f"closed-over {name!r}"))
+    defaults, kwdefaults = getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None)
+    if defaults:  # f.__defaults__ = (3.0,), or a default list changed in place
+        guards.append((fn, "__defaults__", defaults))
+        params = code.co_varnames[code.co_argcount - len(defaults):code.co_argcount]
+        reached += [(value, f"the default of {name!r}") for name, value in zip(params, defaults)]
+    if kwdefaults:
+        guards.append((fn, "__kwdefaults__", kwdefaults))
+        reached.append((kwdefaults, "the keyword-only defaults"))
     if "random" in names and "np.random" not in seen:  # np.random.randn(...): NumPy's global generator
         seen.add("np.random")
         guards.append(random_guard(np.random.mtrand._rand, "NumPy's global random generator (np.random)"))

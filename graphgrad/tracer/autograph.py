@@ -723,6 +723,8 @@ def convert(fn):
         return fn
     hit = _FN_CACHE.get(fn)
     if hit is not None:
+        if hit.__defaults__ is not fn.__defaults__ or hit.__kwdefaults__ is not fn.__kwdefaults__:
+            hit.__defaults__, hit.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__  # f.__defaults__ = ...
         return hit
     try:
         inner = _convert_code(fn)

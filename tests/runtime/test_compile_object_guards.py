@@ -89,3 +89,22 @@ def test_an_assert_in_a_compiled_function_watches_none_of_pytest_s_state():
         warnings.simplefilter("error")
         assert f(X).tolist() == [2.0] * 3
         assert f(X).tolist() == [2.0] * 3
+
+
+def _helper(x, k=2.0, scales=[1.0], *, shift=0.0):  # noqa: B006 - the mutable default is the point
+    return x * k * scales[0] + shift
+
+
+def test_the_defaults_of_a_function_the_compiled_one_calls():
+    f = gg.compile(lambda x: _helper(x))
+    saved = _helper.__defaults__, dict(_helper.__kwdefaults__)
+    try:
+        assert f(X).tolist() == [2.0] * 3
+        _helper.__defaults__ = (3.0, [1.0])
+        assert f(X).tolist() == [3.0] * 3
+        _helper.__defaults__[1][0] = 5.0
+        assert f(X).tolist() == [15.0] * 3
+        _helper.__kwdefaults__["shift"] = 1.0
+        assert f(X).tolist() == [16.0] * 3
+    finally:
+        _helper.__defaults__, _helper.__kwdefaults__ = saved
