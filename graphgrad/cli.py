@@ -76,15 +76,24 @@ def example_args(fn, specs: list[str]):
         if name in parsed:
             raise UsageError(f"--arg {name} given twice ({', '.join(x for x in specs if x.split('=')[0] == name)})")
         parsed[name] = (ttype, grad)
-    params = [p.name for p in inspect.signature(fn).parameters.values()]
-    missing = [p for p in params if p not in parsed]
+    signature = list(inspect.signature(fn).parameters.values())
+    params = [p.name for p in signature]
+    positional = [p for p in signature if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     extra = [n for n in parsed if n not in params]
     if extra:
         raise UsageError(f"--arg {extra[0]}: {fn.__name__}({', '.join(params)}) has no parameter named {extra[0]!r}")
+    by_name = [n for n in parsed if n not in {p.name for p in positional}]
+    if by_name:
+        raise UsageError(f"--arg {by_name[0]}: dump passes arguments by position and {fn.__name__}'s "
+                         f"{by_name[0]!r} is not positional; leave it to its default")
+    # a parameter left out takes its default, where it has one and no later positional parameter is given
+    last = max((i for i, p in enumerate(positional) if p.name in parsed), default=-1)
+    missing = [p.name for i, p in enumerate(positional) if p.name not in parsed and (i < last or p.default is p.empty)]
+    missing += [p.name for p in signature if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
     if missing:
         raise UsageError(f"missing --arg for parameter(s) {', '.join(missing)} of {fn.__name__}({', '.join(params)})")
     args = []
-    for p in params:
+    for p in (p.name for p in positional[:last + 1]):
         ttype, grad = parsed[p]
         # only the type matters to tracing: a read-only broadcast of one zero allocates nothing
         t = Tensor._wrap(np.broadcast_to(np.zeros((), dtype=ttype.dtype), ttype.shape))

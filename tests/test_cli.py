@@ -200,3 +200,12 @@ def test_dump_does_not_allocate_the_argument_arrays():
               "--arg", "y=f32[4,3]", "--stage", "traced")
     assert big.returncode == 0, big.stderr
     assert "f32[100000,100000]" in big.stdout
+
+
+def test_a_parameter_left_out_takes_its_default(tmp_path):
+    (tmp_path / "scaled.py").write_text("def f(x, scale=2.0, *, shift=1.0):\n    return (x * scale + shift).sum()\n")
+    r = run("dump", f"{tmp_path / 'scaled.py'}:f", "--arg", "x=f64[3]:grad", "--format", "numpy")
+    assert r.returncode == 0, r.stderr
+    assert "= x * 2.0  #" in r.stdout and "+= 1.0" in r.stdout
+    r = run("dump", f"{tmp_path / 'scaled.py'}:f", "--arg", "x=f64[3]", "--arg", "shift=f64[]")
+    assert r.returncode == 2 and "'shift' is not positional; leave it to its default" in r.stderr

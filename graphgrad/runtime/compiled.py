@@ -454,17 +454,19 @@ _PROMOTE_AFTER = 10_000
 
 def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: bool, name: str | None = None,
                          seed: str = "input", names: list | None = None,
-                         leaf_flags: list[bool] | None = None, outputs=None) -> Specialization:
+                         leaf_flags: list[bool] | None = None, outputs=None, keywords: bool = False) -> Specialization:
     """Trace ``fn`` for these argument types and run every stage of the pipeline; ``outputs`` (an index or a
     tuple of indices into what ``fn`` returns) keeps only those outputs and the nodes they need.
 
     ``args`` are pytrees: their tensor and array leaves become graph inputs (in flattening order), the other
     leaves are static. ``requires_grad`` has one flag per argument (for all its leaves), or ``leaf_flags`` one
     per leaf. ``seed="ones"`` (``graphgrad.grad``) differentiates the arguments flagged in ``requires_grad``
-    only, never the tensors ``fn`` closes over."""
+    only, never the tensors ``fn`` closes over. ``keywords``: the last argument is a dict of the keyword
+    arguments ``fn`` takes by name only (keyword-only and ``**kwargs`` parameters)."""
     float_name = trace_float(tree_flatten(tuple(args))[0])
     with _no_gc(), default_float_as(float_name):
-        spec = _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, leaf_flags, outputs)
+        spec = _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, leaf_flags, outputs,
+                                     keywords)
     spec.trace_float = float_name
     return spec
 
@@ -482,11 +484,10 @@ def _fetch(result, outputs, name: str):
 
 
 def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, leaf_flags,
-                          outputs=None) -> Specialization:
+                          outputs=None, keywords=False) -> Specialization:
     lap = _Laps()
     leaves, treedef = tree_flatten(tuple(args))
-    arg_names = names or _param_names(fn, len(args))
-    names = [path for a, n in zip(args, arg_names) for path in _leaf_paths(a, n)]
+    names = names or _leaf_names(fn, args, keywords)
     if leaf_flags is None:
         leaf_flags = [flag for a, flag in zip(args, requires_grad) for _ in tree_flatten(a)[0]]
     types = [_arg_type(a) if _arg_type(a) is not None else a for a in leaves]
@@ -497,7 +498,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
     user_fn = _converted(fn)  # data-dependent if/while rewritten (the wrapper below is not user code)
 
     def call(*leaf_values):
-        return user_fn(*tree_unflatten(treedef, leaf_values))
+        return _call_with(user_fn, tree_unflatten(treedef, leaf_values), keywords)
 
     # gg.grad's function is pure: an argument updated in place is refused (compile writes it back)
     # the device the code runs on (an argument on the GPU: CuPy): what a traced x.device says
@@ -649,6 +650,19 @@ def _plan_reaches(spec, pruned: Graph, diff: list) -> None:
     spec.reaches = reach
 
 
+def _call_with(fn, args: tuple, keywords: bool):
+    """``fn(*args)``; with ``keywords``, the last of ``args`` is the dict of what ``fn`` takes by name only."""
+    return fn(*args[:-1], **args[-1]) if keywords else fn(*args)
+
+
+def _leaf_names(fn, args: tuple, keywords: bool) -> list[str]:
+    """A name per leaf of the arguments: the parameter's name and the leaf's place in it; a keyword-only
+    argument by its own name (``mask``, ``opts_eps``)."""
+    positional = args[:-1] if keywords else args
+    names = [p for a, n in zip(positional, _param_names(fn, len(positional))) for p in _leaf_paths(a, n)]
+    return names + _leaf_paths(args[-1], "") if keywords else names
+
+
 def _leaf_paths(tree, prefix: str) -> list[str]:
     """A name per leaf of an argument, in flattening order (``c_s`` for ``c["s"]``, ``p_0`` for ``p[0]``): the
     graph inputs' names."""
@@ -662,10 +676,10 @@ def _leaf_paths(tree, prefix: str) -> list[str]:
             paths.append(path)
         elif d.kind in ("dict", "namedtuple"):
             for k, c in zip(d.meta if d.kind == "dict" else d.meta[0]._fields, d.children):
-                walk(c, f"{path}_{k}")
+                walk(c, f"{path}_{k}" if path else str(k))
         else:
             for i, c in enumerate(d.children):
-                walk(c, f"{path}_{i}")
+                walk(c, f"{path}_{i}" if path else f"arg{i}")
 
     walk(treedef, prefix)
     return paths
@@ -961,13 +975,19 @@ class CompiledFunction:
         self.misses = 0
         #: why each specialization after the first was compiled ("x: f32[3] -> f32[4]", ...)
         self.recompile_reasons: list[str] = []
+        #: whether fn takes arguments by name only (``*, mask=None``, ``**kwargs``): they are passed to the
+        #: specialization as one dict after the positional ones
+        self._keywords = False
         try:
             self._signature = inspect.signature(fn)
             params = self._signature.parameters.values()
             self._n_positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+            self._keywords = any(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params)
         except (TypeError, ValueError):
             self._signature = None
             self._n_positional = -1
+        if self._keywords:
+            self._n_positional = -1  # every call binds its arguments
 
     def _positional(self, args: tuple, kwargs: dict) -> tuple:
         """Keyword arguments and defaults bound to positions, so they specialize like positionals."""
@@ -979,9 +999,7 @@ class CompiledFunction:
             return args
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        if bound.kwargs:
-            raise TypeError(f"{self.__name__}: keyword-only and **kwargs parameters are not supported by compile")
-        return bound.args
+        return (*bound.args, bound.kwargs) if self._keywords else bound.args
 
     def _explain(self, key: tuple, names: list[str]) -> str:
         """Which part of the signature differs from the closest earlier specialization, or which guarded
@@ -1028,13 +1046,14 @@ class CompiledFunction:
                 self._cache.move_to_end(key)
                 return spec
         self.misses += 1
-        names = [p for a, n in zip(args, _param_names(self.fn, len(args))) for p in _leaf_paths(a, n)]
+        names = _leaf_names(self.fn, args, self._keywords)
         reason = self._explain(key, names) if self._cache else None
         if reason is not None:
             self.recompile_reasons.append(reason)
         leaves = tree_flatten(tuple(args))[0]
         flags = [bool(getattr(a, "_requires_grad", False)) for a in leaves]
-        spec = build_specialization(self.fn, args, None, key[2], leaf_flags=flags, outputs=self.outputs)
+        spec = build_specialization(self.fn, args, None, key[2], leaf_flags=flags, outputs=self.outputs,
+                                    keywords=self._keywords)
         spec.key = key
         spec.fuse = self.fuse
         spec.statics = [x for x, k in zip(leaves, key[1]) if k[0] is object]
@@ -1090,7 +1109,7 @@ class CompiledFunction:
             return self._run(spec, inputs)
         leaves = tree_flatten(tuple(args))[0]
         if any(isinstance(a, SymbolicTensor) for a in leaves):  # called inside another trace: inline
-            return self.fn(*args)
+            return _call_with(self.fn, args, self._keywords)
         spec = self.specialize(*args)
         fingerprint = _fingerprint(args)
         if fingerprint is not None:
@@ -1203,15 +1222,15 @@ class CompiledFunction:
         return wrapped[0] if spec.single else tree_unflatten(spec.out_tree, wrapped)
 
     # -- introspection --------------------------------------------------------------------------
-    def graph(self, *args, stage: str = "optimized", outputs=None) -> Graph:
+    def graph(self, *args, stage: str = "optimized", outputs=None, **kwargs) -> Graph:
         """The IR after ``stage`` ("traced", "pruned", "adjoint", "batched", "optimized", or "forward"/"backward");
         ``outputs`` (an index or indices of the function's outputs) gives the program for those alone."""
         if outputs is not None and outputs != self.outputs:
             key = outputs if isinstance(outputs, int) else tuple(outputs)
             if key not in self._fetches:
                 self._fetches[key] = CompiledFunction(self.fn, self.backend, key, self.fuse)
-            return self._fetches[key].graph(*args, stage=stage)
-        spec = self.specialize(*args)
+            return self._fetches[key].graph(*args, stage=stage, **kwargs)
+        spec = self.specialize(*self._positional(args, kwargs))
         if stage == "forward":
             return spec.forward
         if stage == "backward":
@@ -1222,11 +1241,11 @@ class CompiledFunction:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES + ('forward', 'backward'))}")
         return spec.stages[stage]
 
-    def source(self, *args, backend: str = "numpy") -> str:
+    def source(self, *args, backend: str = "numpy", **kwargs) -> str:
         """The generated module for this signature."""
-        return self.specialize(*args).source_for(backend)
+        return self.specialize(*self._positional(args, kwargs)).source_for(backend)
 
-    def timings(self, *args) -> dict:
+    def timings(self, *args, **kwargs) -> dict:
         """Seconds each compile stage took for this signature: ``trace``, ``prune``, ``adjoint``, ``batch``, ``optimize``,
         ``split``, then ``codegen`` and ``load`` of its module (compiling it now if it was not yet).
 
@@ -1235,11 +1254,11 @@ class CompiledFunction:
         >>> list(f.timings(gg.ones(3, requires_grad=True)))
         ['trace', 'prune', 'adjoint', 'batch', 'optimize', 'split', 'codegen', 'load']
         """
-        spec = self.specialize(*args)
+        spec = self.specialize(*self._positional(args, kwargs))
         spec.module(spec.key[3])
         return dict(spec.timings)
 
-    def saved_bytes(self, *args):
+    def saved_bytes(self, *args, **kwargs):
         """What the forward keeps for the backward for this signature, without and with the min-cut partition
         (``passes/partition.py``): bytes (inputs excluded: they are held anyway) and the values' names.
 
@@ -1249,7 +1268,7 @@ class CompiledFunction:
         >>> report.before, report.after
         (2400000, 0)
         """
-        spec = self.specialize(*args)
+        spec = self.specialize(*self._positional(args, kwargs))
         if spec.backward is None:
             raise ValueError("no input requires grad, so the forward keeps nothing for a backward")
         return saved_bytes(spec.stages["optimized"], spec.n_outputs, spec.saved)

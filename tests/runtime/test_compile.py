@@ -108,6 +108,38 @@ def test_keyword_arguments_and_defaults_specialize_like_positionals():
     assert scaled.cache_info().specializations == 2
 
 
+def test_keyword_only_and_var_keyword_parameters_are_arguments_of_the_specialization():
+    # refused before ("keyword-only and **kwargs parameters are not supported by compile"), the way most
+    # attention code passes its mask
+    def attend(q, k, *, mask=None, scale=1.0, **extra):
+        s = (q @ k.T) * scale
+        if mask is not None:
+            s = s.masked_fill(mask, -1e9)
+        for bias in extra.values():
+            s = s + bias
+        return s.softmax(-1).sum(0)
+
+    compiled = gg.compile(attend)
+    rng = np.random.default_rng(0)
+    mask = gg.tensor(rng.random((3, 4)) < 0.3)
+    for kwargs in ({}, {"mask": mask}, {"mask": mask, "scale": 0.5}, {"bias": None, "scale": 2.0}):
+        q, k = (gg.tensor(rng.standard_normal(s), requires_grad=True) for s in ((3, 5), (4, 5)))
+        bias = gg.tensor(rng.standard_normal(4), requires_grad=True)
+        if "bias" in kwargs:
+            kwargs = {**kwargs, "bias": bias}
+        out = compiled(q, k, **kwargs)
+        grads = gg.autograd.grad((out * gg.arange(4.0)).sum(), [q, k, bias], allow_unused=True)
+        ref = attend(q, k, **kwargs)
+        ref_grads = gg.autograd.grad((ref * gg.arange(4.0)).sum(), [q, k, bias], allow_unused=True)
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12)
+        for g, r in zip(grads, ref_grads):
+            assert (g is None) == (r is None)
+            if r is not None:
+                np.testing.assert_allclose(g.numpy(), r.numpy(), rtol=1e-10, atol=1e-14)
+    assert compiled.cache_info().specializations == 4  # a scale and a mask given or not are parts of the key
+    assert "mask" in compiled.source(q, k, mask=mask)
+
+
 def test_recompiles_say_what_changed():
     f = gg.compile(loss)
     w, b, x, y = data()
