@@ -436,3 +436,12 @@ def test_row_stack_is_vstack_on_arrays_whatever_numpy_is_installed():
     x = gg.tensor(a, requires_grad=True)
     gnp.row_stack([x, x * 2.0]).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 3.0))
+
+
+def test_a_list_of_lists_index_keeps_numpy_s_meaning_in_numpy_code():
+    # tensors read x[[[0, 1], [1, 0]]] as PyTorch does (a tuple of two indices); NumPy code traced on arrays
+    # keeps NumPy's reading: one array index picking whole rows
+    a = np.arange(12.0).reshape(3, 4)
+    value, grad = gg.value_and_grad(lambda x: gnp.sum(x[[[0, 1], [1, 0]]] ** 2))(a)
+    assert value == np.sum(a[np.array([[0, 1], [1, 0]])] ** 2)
+    np.testing.assert_array_equal(grad, 4 * a * np.array([[1.0], [1.0], [0.0]]))

@@ -2,6 +2,9 @@
 tensor (an input of the op: embeddings, batches), and their adjoints."""
 from __future__ import annotations
 
+import sys
+import warnings
+
 import numpy as np
 
 from ..codegen.expressions import subscript
@@ -13,7 +16,7 @@ from ..ir.registry import (ShapeError, broadcast_shapes, decode_index, encode_in
 from ..ir.types import TensorType
 from ..passes.batching import along_axis, broadcast_batch, elementwise, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, same_rows
-from ..tracer.tracer import SymbolicTensor
+from ..tracer.tracer import SymbolicTensor, _user_frame
 from . import numpy_functions
 from .define import constant_like, primitive, refuse_traced
 from .reductions import NOT_GIVEN
@@ -91,6 +94,7 @@ def getitem(x: TensorBase, index: TensorBase) -> TensorBase:
     traced indices work); boolean masks in eager mode (``x[x > 0]``, PyTorch's semantics)."""
     if isinstance(index, TensorBase) and index._type.dtype == "int64":
         return bind("gather_rows", x, index)
+    index = torch_sequence_index(index)
     items = index if isinstance(index, tuple) else (index,)
     steps = torch_index_steps(items)
     if len(steps) > 1:
@@ -102,6 +106,28 @@ def getitem(x: TensorBase, index: TensorBase) -> TensorBase:
     items = tuple(i._index_array() if isinstance(i, TensorBase) else i for i in items)
     return bind("getitem", x, index=encode_index(items if isinstance(index, tuple) or len(items) != 1
                                                  else items[0]))
+
+
+def torch_sequence_index(index):
+    """A list index as PyTorch reads it: NumPy's old rule, a short list holding a sequence, tensor, slice,
+    ``None`` or ``...`` is a tuple of indices (``x[[[0, 1], [1, 0]]]`` is ``x[[0, 1], [1, 0]]``, two elements),
+    where NumPy now takes the whole list as one array index. NumPy code traced on arrays keeps NumPy's rule."""
+    if index.__class__ is not list or len(index) >= 32 or numpy_semantics():
+        return index
+    if any(isinstance(i, (list, tuple, range, slice, np.ndarray, TensorBase)) or i is None or i is Ellipsis
+           for i in index):
+        frame = _user_frame(sys._getframe(1))
+        if frame is not None:  # PyTorch's warning, once per line of the user's code
+            warnings.warn_explicit(SEQUENCE_INDEX_WARNING, UserWarning, frame.f_code.co_filename, frame.f_lineno,
+                                   registry=frame.f_globals.setdefault("__warningregistry__", {}))
+        return tuple(index)
+    return index
+
+
+SEQUENCE_INDEX_WARNING = (
+    "Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed in pytorch 2.9; "
+    "use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted as tensor index, "
+    "x[torch.tensor(seq)], which will result either in an error or a different result")
 
 
 def _is_select(item) -> bool:

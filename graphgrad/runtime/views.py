@@ -13,7 +13,7 @@ import numpy as np
 from ..ir.api import bind
 from ..ir.types import SCALAR_NAMES, dtype_name
 from ..ops.elementwise import where
-from ..ops.indexing import torch_index_steps
+from ..ops.indexing import torch_index_steps, torch_sequence_index
 from ..ops.numpy_functions import check_range
 from .tensor import Tensor, _open_grid, _to_array, _xp
 
@@ -49,6 +49,7 @@ def index_positions(t: Tensor, index):
     PyTorch puts them (``ops.indexing.torch_index_steps``: ``x[1, :, [0, 1]]`` is ``x[1][:, [0, 1]]``)."""
     xp = _xp(t._data)
     positions = xp.arange(t._data.size, dtype=np.int64).reshape(t._data.shape)
+    index = torch_sequence_index(index)
     for step in torch_index_steps(index if isinstance(index, tuple) else (index,)):
         positions = positions[_plain_index(step)]
     return positions
@@ -57,6 +58,7 @@ def index_positions(t: Tensor, index):
 def write_at(data, index, value) -> None:
     """``data[index] = value`` with PyTorch's index (``torch_index_steps``): the selects of a first step are a
     view of ``data``, which the second step's advanced index writes into."""
+    index = torch_sequence_index(index)
     steps = torch_index_steps(index if isinstance(index, tuple) else (index,))
     for step in steps[:-1]:
         data = data[tuple(int(i._data) if isinstance(i, Tensor) and i.ndim == 0 and i._data.dtype != np.bool_ else i

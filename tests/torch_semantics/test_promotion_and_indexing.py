@@ -198,6 +198,30 @@ def test_writes_with_ints_and_advanced_indices_put_values_where_pytorch_does():
     assert w.grad.sum().item() == 60 - 8
 
 
+@pytest.mark.parametrize("index", [[[0, 1], [1, 0]], [[0, 2], slice(1, 3)], [0, None], [Ellipsis, 1],
+                                   [gg.tensor([0, 1]), [2, 3]]], ids=["lists", "list-slice", "int-None", "ellipsis",
+                                                                      "tensor-list"])
+def test_a_short_list_holding_sequences_or_slices_is_a_tuple_of_indices_as_in_pytorch(index):
+    # NumPy now reads x[[[0, 1], [1, 0]]] as one array index (shape (2, 2, 4, 5)); PyTorch keeps the old rule,
+    # x[[0, 1], [1, 0]], two elements, and graphgrad gave NumPy's answer with no error
+    as_numpy = tuple(i.numpy() if isinstance(i, gg.Tensor) else i for i in index)
+    for f in _both(lambda x: x[index] * 2):
+        x = gg.tensor(X0, dtype=gg.float64, requires_grad=True)
+        with pytest.warns(UserWarning, match="Using a non-tuple sequence for multidimensional indexing"):
+            y = f(x)
+        np.testing.assert_array_equal(y.detach().numpy(), 2 * X0[as_numpy])
+        y.sum().backward()
+        expected = np.zeros_like(X0)
+        np.add.at(expected, as_numpy, 2.0)
+        np.testing.assert_array_equal(x.grad.numpy(), expected)
+    written, expected = gg.tensor(X0), X0.copy()
+    with pytest.warns(UserWarning, match="non-tuple sequence"):
+        written[index] = -1.0
+    expected[as_numpy] = -1.0
+    np.testing.assert_array_equal(written.numpy(), expected)
+    assert gg.tensor(X0)[[0, 1]].shape == (2, 4, 5)  # a list of ints is one index, in both
+
+
 def test_a_0d_bool_mask_adds_a_dim_of_one_or_none():
     # PyTorch: x[tensor(True)] is x[None]; x[tensor(False)] is empty along that new dim; NumPy's nonzero() refused
     x = gg.tensor(X0, dtype=gg.float64, requires_grad=True)
