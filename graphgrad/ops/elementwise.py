@@ -13,8 +13,8 @@ import numpy as np
 from ..codegen.expressions import literal
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_dtype, is_type, result_dtype, \
-    shape_of
+from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_dtype, is_type, numpy_semantics, \
+    result_dtype, shape_of
 from ..ir.types import SCALAR_NAMES, TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise
@@ -26,9 +26,9 @@ def _binop(symbol):
     return lambda a, xp, out: [f"{a[0]} {symbol} {a[1]}"]
 
 
-def _reflected(op):
+def _reflected(op, quotient=False):
     def method(self, other):
-        return bind(op, other, self)
+        return bind(op, other, _divisor(other, self) if quotient else self)
     return method
 
 
@@ -37,18 +37,47 @@ def _numpy_binary(op):
 
 
 def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None,
-            c_expr=None, ufunc="", torch_name="", expr=None, errors=None):
+            c_expr=None, ufunc="", torch_name="", expr=None, errors=None, quotient=False):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
-    __radd__); ``ufunc`` names NumPy's ufunc for ``<symbol>``."""
+    __radd__); ``ufunc`` names NumPy's ufunc for ``<symbol>``; ``quotient``: integers divided by zero raise
+    (``_divisor``)."""
     fn = primitive(name, batch=elementwise,
                    infer=infer or (lambda inputs: elementwise_type(inputs)), expr=expr or _binop(symbol), vjp=vjp,
                    nondiff=vjp is None, elementwise=True, doc=doc or f"elementwise x {symbol} y with broadcasting",
                    tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg else (),
                    numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows, c_expr=c_expr,
-                   ufunc=f"{ufunc}({{0}}, {{1}})" if ufunc else "", torch_name=torch_name, errors=errors)
+                   ufunc=f"{ufunc}({{0}}, {{1}})" if ufunc else "", torch_name=torch_name, errors=errors,
+                   fn=_quotient(name) if quotient else None)
     if dunder:
-        export(_reflected(name), name, tensor=f"__r{dunder}__")
+        export(_reflected(name, quotient), name, tensor=f"__r{dunder}__")
     return fn
+
+
+def _divisor(x, y):
+    """``y``, checked to hold no zero where ``x`` and ``y`` are integers (``check_divisor``): PyTorch raises where
+    NumPy's integer quotient and remainder give 0 (NumPy code keeps that). Float quotients give inf and nan."""
+    types = [v._type if isinstance(v, TensorBase) else v for v in (x, y)]
+    if np.dtype(result_dtype(types)).kind not in "iu" or numpy_semantics():
+        return y
+    if isinstance(y, TensorBase):
+        return bind("check_divisor", y)
+    if y == 0:
+        raise RuntimeError("ZeroDivisionError")
+    return y
+
+
+def _quotient(op):
+    def fn(x, y):
+        return bind(op, x, _divisor(x, y))
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = f"x {op} y (the ``{op}`` primitive); integers divided by zero raise PyTorch's RuntimeError."
+    return fn
+
+
+primitive("check_divisor", memory="view", nondiff=True, infer=lambda inputs: inputs[0], batch=elementwise,
+          rows=same_rows, expr=lambda a, xp, out: [f"check_divisor({a[0]})"], errors=lambda arrays, error: error,
+          helpers=(numpy_functions.check_divisor,),
+          doc="y itself, once checked to hold no zero (else PyTorch's RuntimeError): an integer divisor")
 
 
 # -- arithmetic ---------------------------------------------------------------------------------
@@ -81,7 +110,7 @@ div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g *
 # dtype (int64 // int64 stays int64); // rounds toward -inf as Python, NumPy and PyTorch do
 floor_divide = _binary("floor_divide", "//", None, dunder="floordiv", tensor=("floor_divide",),
                        numpy=("floor_divide",), ufunc="floor_divide", doc="x // y: the quotient rounded toward -inf",
-                       torch_name="DivBackward2")  # div(rounding_mode=...)
+                       torch_name="DivBackward2", quotient=True)  # div(rounding_mode=...)
 
 
 def _trunc_divide_expr(a, xp, out, integer):
@@ -103,10 +132,10 @@ def _div(x, other, *, rounding_mode=None):
     if rounding_mode is None:
         return bind("div", x, other)
     if rounding_mode == "floor":
-        return bind("floor_divide", x, other)
+        return bind("floor_divide", x, _divisor(x, other))
     if rounding_mode == "trunc":
         integer = result_dtype([v._type if isinstance(v, TensorBase) else v for v in (x, other)]) in ("int64", "bool")
-        return bind("trunc_divide", x, other, integer=integer)
+        return bind("trunc_divide", x, _divisor(x, other), integer=integer)
     raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                        f"'{rounding_mode}'")
 
@@ -586,13 +615,14 @@ for _name, _pick in (("fmax", lambda a, b: a >= b), ("fmin", lambda a, b: a <= b
 
 # x % y takes the divisor's sign (Python, NumPy's mod, PyTorch's remainder); fmod the dividend's (C's)
 _binary("remainder", "%", (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()), dunder="mod", gg=False,
-        tensor=("remainder",), numpy=("mod", "remainder"), doc="x % y, the sign of y (Python's and NumPy's mod)")
+        tensor=("remainder",), numpy=("mod", "remainder"), doc="x % y, the sign of y (Python's and NumPy's mod)",
+        quotient=True)
 # the promoted dtype, as remainder: fmod of int64 tensors is int64 (np.fmod keeps it), not a float
 fmod = primitive("fmod", batch=elementwise, infer=lambda inputs: elementwise_type(inputs),
                  expr=lambda a, xp, out: [f"{xp}.fmod({a[0]}, {a[1]})"],
                  vjp=(lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).trunc()), elementwise=True,
                  doc="remainder of x / y with the sign of x (C's fmod)", tensor="fmod", numpy="fmod",
-                 numpy_fn=_numpy_binary("fmod"))
+                 numpy_fn=_numpy_binary("fmod"), fn=_quotient("fmod"))
 
 
 def sinc(x: TensorBase) -> TensorBase:

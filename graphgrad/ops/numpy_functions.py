@@ -103,6 +103,15 @@ def where(condition, x, y):
 
 
 @helper(any_array=True)
+def check_divisor(y):
+    """``y`` itself, once checked to hold no zero: an integer quotient or remainder by zero is PyTorch's
+    RuntimeError, where NumPy and CuPy give 0 (and NumPy a warning). Reads only ``y``'s own methods (CuPy's too)."""
+    if y.size and not y.all():
+        raise RuntimeError("ZeroDivisionError")
+    return y
+
+
+@helper(any_array=True)
 def check_range(x, rule, size):
     """``x`` itself, once its values are checked as PyTorch checks them, with PyTorch's error where they fail:
     class indices in ``[0, size)``, which NumPy and CuPy would take from the end when negative (CuPy even when too

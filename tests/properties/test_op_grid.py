@@ -855,6 +855,14 @@ def _along_index(draw, rng):
     return shp, dim, int_index(rng, shp[dim], tuple(ishape))
 
 
+@entry("check_divisor", 3, FORWARD_ONLY)
+def _(draw, rng):
+    # an integer quotient inserts it: divisors made from the input's values, none zero (zero: test_integer_division)
+    shp = shape(draw, 0)
+    x = rng.choice([-3.0, -1.0, 2.0, 5.0], shp)
+    return Case(lambda t: 7 // t.long(), [x], lambda a: 7 // a.astype(np.int64))
+
+
 @entry("check_range", 3, FORWARD_ONLY)
 def _(draw, rng):
     # indices made from the input's values, in range: the op passes them on (out of range: tests/ops/test_index_bounds.py)

@@ -222,6 +222,33 @@ def test_a_short_list_holding_sequences_or_slices_is_a_tuple_of_indices_as_in_py
     assert gg.tensor(X0)[[0, 1]].shape == (2, 4, 5)  # a list of ints is one index, in both
 
 
+@pytest.mark.parametrize("quotient", [
+    lambda a, b: a // b, lambda a, b: a % b, lambda a, b: gg.fmod(a, b), lambda a, b: gg.remainder(a, b),
+    lambda a, b: a.div(b, rounding_mode="floor"), lambda a, b: a.div(b, rounding_mode="trunc"),
+    lambda a, b: 7 // b, lambda a, b: 7 % b, lambda a, b: a.clone().floor_divide_(b)],
+    ids=["//", "%", "fmod", "remainder", "div-floor", "div-trunc", "r//", "r%", "floor_divide_"])
+def test_integer_division_by_zero_raises_as_in_pytorch(quotient):
+    # NumPy's integer quotient and remainder by zero are 0 (with a warning): graphgrad gave 0, silently
+    a, b = gg.tensor([5, -7, 3]), gg.tensor([2, 0, 1])
+    for f in (quotient, gg.compile(quotient)):
+        with pytest.raises(RuntimeError, match="^ZeroDivisionError"):
+            f(a, b)
+    ok = gg.tensor([2, -3, 1])
+    eager = quotient(a, ok)
+    assert eager.dtype == gg.int64
+    np.testing.assert_array_equal(gg.compile(quotient)(a, ok).numpy(), eager.numpy())
+    with np.errstate(all="raise"):  # a float by zero: inf or nan, with no error and no NumPy warning
+        floats = quotient(a.double(), gg.tensor([2.0, 0.0, 1.0]))
+    assert not np.isfinite(floats.numpy()).all()
+
+
+def test_an_integer_divided_by_a_literal_zero_raises_as_in_pytorch():
+    for f in (lambda a: a // 0, lambda a: a % 0, lambda a: gg.fmod(a, 0)):
+        for g in (f, gg.compile(f)):
+            with pytest.raises(RuntimeError, match="^ZeroDivisionError"):
+                g(gg.tensor([5, -7]))
+
+
 def test_a_0d_bool_mask_adds_a_dim_of_one_or_none():
     # PyTorch: x[tensor(True)] is x[None]; x[tensor(False)] is empty along that new dim; NumPy's nonzero() refused
     x = gg.tensor(X0, dtype=gg.float64, requires_grad=True)
