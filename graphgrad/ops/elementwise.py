@@ -268,7 +268,8 @@ neg = unary("neg", lambda g, out, x: -g, float_result=False, expr=lambda a, xp, 
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
                 "use the `~` or `logical_not()` operator instead.") if arrays[0].dtype == bool else None)
 exp = unary("exp", lambda g, out, x: g * out, c_expr="exp({0})")
-expm1 = unary("expm1", lambda g, out, x: g * (out + 1), c_expr="expm1({0})", doc="exp(x) - 1, accurate for small x")
+# the gradient is exp(x), not PyTorch's out + 1, which cancels to 0 below x = -37 (float32: -17): elu's gradient there
+expm1 = unary("expm1", lambda g, out, x: g * exp(x), c_expr="expm1({0})", doc="exp(x) - 1, accurate for small x")
 log = unary("log", lambda g, out, x: g / x, c_expr="log({0})")
 log1p = unary("log1p", lambda g, out, x: g / (1 + x), c_expr="log1p({0})", doc="log(1 + x), accurate for small x",
               torch_name="Log1PBackward0")  # PyTorch capitalizes a letter after a digit

@@ -590,9 +590,10 @@ def elu(input: TensorBase, alpha: float = 1.0, inplace: bool = False) -> TensorB
     tensor([-0.6321,  2.0000])
     """
     # expm1 of x clamped to 0 where x > 0: the branch where() drops never overflows. The clamp is a where on
-    # PyTorch's comparison, not minimum(x, 0), whose tie at x = 0 would halve the gradient there (PyTorch: alpha)
+    # PyTorch's comparison x <= 0, not minimum(x, 0), whose tie at x = 0 would halve the gradient there (PyTorch:
+    # alpha); a nan takes the x branch, gradient 1, as PyTorch's
     return _maybe_inplace(input, inplace,
-                          lambda x: where(x > 0, x, expm1(where(x > 0, 0.0, x)) * alpha), "EluBackward0")
+                          lambda x: where(x <= 0, expm1(where(x <= 0, x, 0.0)) * alpha, x), "EluBackward0")
 
 
 def gelu(input: TensorBase, approximate: str = "none") -> TensorBase:
@@ -729,7 +730,7 @@ def celu(input: TensorBase, alpha: float = 1.0, inplace: bool = False) -> Tensor
     """
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError")
-    return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, expm1(where(x > 0, 0.0, x) / alpha) * alpha),
+    return _maybe_inplace(input, inplace, lambda x: where(x <= 0, expm1(where(x <= 0, x, 0.0) / alpha) * alpha, x),
                           "CeluBackward0")
 
 

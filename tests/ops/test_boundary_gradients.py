@@ -319,3 +319,29 @@ def test_bce_with_logits_and_pos_weight_at_a_zero_logit(mode):
     lw = 1 + (w - 1) * t
     np.testing.assert_allclose(logits.grad.numpy(), (1 - t) - lw / (1 + np.exp(x)), rtol=1e-14, atol=1e-16)
     assert logits.grad.numpy()[0] == -1.0
+
+
+@pytest.mark.parametrize("name", ["expm1", "elu", "selu", "celu"])
+def test_exponential_branches_keep_their_gradient_far_below_zero(name):
+    # the gradient was computed as expm1(x) + 1, which cancels to 0 below x = -37 in float64 (-17 in float32);
+    # PyTorch's elu gives exp(x) there
+    import graphgrad.nn.functional as F
+
+    f = {"expm1": gg.expm1, "elu": F.elu, "selu": F.selu, "celu": lambda x: F.celu(x, alpha=2.0)}[name]
+    scale = {"expm1": 1.0, "elu": 1.0, "selu": 1.0507009873554805 * 1.6732632423543772, "celu": 1.0}[name]
+    def exact(x):
+        return scale * np.exp(x / 2.0 if name == "celu" else x)
+
+    x = np.array([-60.0, -40.0, -20.0])
+    for grads in modes(lambda t: f(t).sum(), [x]):
+        np.testing.assert_allclose(grads[0], exact(x), rtol=1e-13)
+    t = gg.tensor(np.array([-20.0, -30.0]), dtype=gg.float32, requires_grad=True)
+    f(t).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), exact(np.array([-20.0, -30.0])), rtol=1e-5)
+
+
+def test_elu_of_nan_is_nan_with_pytorchs_gradient_of_one():
+    import graphgrad.nn.functional as F
+
+    for grads in modes(lambda t: F.elu(t).sum() + F.celu(t).sum(), [np.array([np.nan, -1.0])]):
+        np.testing.assert_allclose(grads[0], [2.0, 2 * math.exp(-1.0)], rtol=1e-14)
