@@ -205,10 +205,15 @@ def has_rule(op: str) -> bool:
 
 
 def _checked_hook_result(hook, g, replaced):
-    """A hook's replacement gradient, refused (PyTorch's texts) when it is not a tensor or changes the shape:
-    stored as ``.grad`` it would be silently wrong."""
+    """A hook's replacement gradient, refused (PyTorch's texts) when it is not a tensor or changes the dtype,
+    device or shape: stored as ``.grad`` it would be silently wrong."""
     if not isinstance(replaced, Tensor):
-        raise TypeError(f"expected Variable or None (got {type(replaced).__name__})")
+        raise TypeError(f"expected Variable, but hook returned '{type(replaced).__name__}'")
+    name = getattr(hook, "__name__", None)
+    name = name if isinstance(name, str) else "<unknown>"
+    was, got = g.type(), replaced.type()
+    if was != got:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {was} got {got})")
     if tuple(replaced.shape) != tuple(g.shape):
-        raise RuntimeError(f"hook '{getattr(hook, '__name__', '<unknown>')}' has changed the size of value")
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
     return replaced

@@ -52,8 +52,40 @@ def test_a_hook_that_changes_the_gradients_shape_is_refused_and_grad_untouched()
 def test_a_hook_returning_a_non_tensor_gets_pytorchs_type_error():
     w = gg.ones(3, requires_grad=True)
     w.register_hook(lambda g: 3)
-    with pytest.raises(TypeError, match=r"expected Variable or None \(got int\)"):
+    # PyTorch 2.13's words for a tensor hook ("expected Variable or None" is a custom Function's backward's)
+    with pytest.raises(TypeError, match=r"^expected Variable, but hook returned 'int'$"):
         (w * 2).sum().backward()
+
+
+def test_a_hook_that_changes_the_gradients_dtype_is_refused_and_grad_untouched():
+    # PyTorch 2.13's text names the tensor types; a leaf's hooks and a non-leaf's are checked alike
+    w = gg.ones(3, requires_grad=True)
+
+    def widen(g):
+        return g.double()
+    w.register_hook(widen)
+    with pytest.raises(RuntimeError, match=r"^hook 'widen' has changed the type of value \(was torch.FloatTensor got "
+                                           r"torch.DoubleTensor\)$"):
+        (w * 2).sum().backward()
+    assert w.grad is None
+    x = gg.ones(3, requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: g.to(gg.int64))
+    with pytest.raises(RuntimeError, match=r"^hook '<lambda>' has changed the type of value \(was torch.FloatTensor "
+                                           r"got torch.LongTensor\)$"):
+        y.sum().backward()
+    assert x.grad is None
+
+
+def test_a_hook_object_without_a_name_is_named_unknown_in_the_error():
+    class Hook:
+        def __call__(self, g):
+            return g.double()
+    x = gg.ones(2, requires_grad=True)
+    y = x * 2
+    y.register_hook(Hook())
+    with pytest.raises(RuntimeError, match=r"^hook '<unknown>' has changed the type of value"):
+        y.sum().backward()
 
 
 def test_binary_cross_entropy_refuses_inputs_outside_0_1():
