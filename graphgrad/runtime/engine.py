@@ -7,7 +7,8 @@
    ``.grad`` (written once the whole walk succeeded); any other node checks that its saved tensors were
    not modified in place, applies its rule (recording a graph when ``create_graph``), and passes one
    gradient to each input's node.
-4. Unless ``retain_graph``, saved tensors are released as soon as a node has run.
+4. Unless ``retain_graph``, saved tensors are released as soon as a node has run; a node that saved none
+   may run again, as PyTorch's (``(x + 1).sum()`` backward twice).
 
 Without ``create_graph`` nothing is recorded, so gradients travel as ``Cotangent``s: the same rules run on
 bare arrays; hooks and ``.grad`` still receive Tensors.
@@ -19,7 +20,7 @@ import re
 from heapq import heapify, heappop, heappush
 
 from ..passes.vjp_rules import VJP_RULES, apply_vjp
-from .function import FREED, AccumulateGrad
+from .function import FREED, UNHELD, AccumulateGrad
 from .grad_mode import _set, is_grad_enabled
 from .tensor import Cotangent, Tensor, as_cotangent
 
@@ -119,7 +120,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                     raise RuntimeError(SECOND_BACKWARD)
                 held = node._out is not None
                 for x, version in zip(saved, node._versions):
-                    if x is not None:
+                    if x is not None and version is not UNHELD:  # (a number the rule reads counts: PyTorch saves it)
                         held = True
                         if version is not None and x._version_box[0] != version:
                             raise _modified(x, x.grad_fn, version)

@@ -25,6 +25,9 @@ class _Freed(tuple):
 
 
 FREED = _Freed()
+#: the version recorded for a kept input that is no saved value (a number the rule does not read, or only a type):
+#: a node keeping nothing else may run backward again, as PyTorch's AddBackward0 of ``x + 1``
+UNHELD = _Freed()
 
 
 class Node:

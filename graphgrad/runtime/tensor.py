@@ -15,7 +15,7 @@ from . import dtypes
 from .device import CPU as _CPU
 from .device import CUDA0 as _CUDA0
 from .device import device as _device
-from .function import AccumulateGrad, Node
+from .function import UNHELD, AccumulateGrad, Node
 from .function import _sequence as _node_sequence
 from .grad_mode import _state as _grad_state
 from .surface import TensorSurface
@@ -680,7 +680,7 @@ class Tensor(TensorSurface, TensorBase):
     def clone(self) -> "Tensor":
         if _TRACES.stack and self._born_in is not _TRACES.stack[-1]:  # a copy of the value at each call
             return Tensor._apply("cast", (self,), {"dtype": self._type.dtype})
-        return (self * 1)._shown_as("CloneBackward0") if self._requires_grad else Tensor._wrap(self._data.copy())
+        return _recorded_copy(self, "CloneBackward0") if self._requires_grad else Tensor._wrap(self._data.copy())
 
     def contiguous(self, memory_format=None) -> "Tensor":
         """The tensor itself if its elements lie in row-major order, else a copy that does (PyTorch's: a view's
@@ -1152,6 +1152,12 @@ def _kernel(op: str, attrs: dict, nargs: int, xp: str):
     return fn
 
 
+def _recorded_copy(t: Tensor, name: str) -> Tensor:
+    """A copy of ``t`` recorded (under grad mode) as node ``name``, saving nothing, as PyTorch's clone: a second
+    backward through it is allowed."""
+    return Tensor._apply("cast", (t,), {"dtype": t._type.dtype})._shown_as(name)
+
+
 def _leaf_only(flag: bool) -> str:
     text = "you can only change requires_grad flags of leaf variables."
     if not flag:
@@ -1173,7 +1179,7 @@ def _record(result: Tensor, op: str, inputs: tuple, attrs: dict) -> None:
                                                  | (isinstance(b, Tensor) and b._requires_grad) << 1]
         edge_a, type_a, saved_a, version_a = _input_record(a, 0 in uses, rule, 0 in type_only)
         if b.__class__ in _SCALAR_TYPES:  # y * 2.0: the number is kept for the rule (_input_record, inlined)
-            edge_b, type_b, saved_b, version_b = _NO_EDGE, None, b, None
+            edge_b, type_b, saved_b, version_b = _NO_EDGE, None, b, (None if 1 in uses else UNHELD)
         else:
             edge_b, type_b, saved_b, version_b = _input_record(b, 1 in uses, rule, 1 in type_only)
         node = Node(op, attrs, (edge_a, edge_b), (saved_a, saved_b), (version_a, version_b), (type_a, type_b),
@@ -1229,7 +1235,7 @@ def _refresh_view(view: Tensor) -> None:
 def _input_record(x, saved_here: bool, rule, type_only: bool = False) -> tuple:
     """(edge, type, saved value, version at save time) of one input of a recorded op."""
     if not isinstance(x, Tensor):  # Python scalars are kept: rules (and capture) read them
-        return _NO_EDGE, None, (x if rule is not None else None), None
+        return _NO_EDGE, None, (x if rule is not None else None), (None if saved_here else UNHELD)
     if x._base is not None and x._view_version != x._version_box[0]:
         _refresh_view(x)
     node = x.grad_fn
@@ -1240,7 +1246,7 @@ def _input_record(x, saved_here: bool, rule, type_only: bool = False) -> tuple:
     if not saved_here:
         return (node, 0), type_, None, None
     if type_only:
-        return (node, 0), type_, _TypeOnly(type_), None
+        return (node, 0), type_, _TypeOnly(type_), UNHELD
     if x._is_inference:
         raise RuntimeError(INFERENCE_SAVED)
     return (node, 0), type_, x, x._version_box[0]
