@@ -77,7 +77,24 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
         sinks = [t._grad_node() for t in inputs]
+    if create_graph:
+        _warn_create_graph()
     quiet_fp(run_backward, roots, seeds, retain_graph, create_graph, make_output, inputs=sinks)
+
+
+_warned_create_graph = False
+
+
+def _warn_create_graph() -> None:
+    """PyTorch's warning, once per process, for ``backward(create_graph=True)``."""
+    global _warned_create_graph
+    if not _warned_create_graph:
+        _warned_create_graph = True
+        warnings.warn("Using backward() with create_graph=True will create a reference cycle between the parameter "
+                      "and its gradient which can cause a memory leak. We recommend using autograd.grad when creating "
+                      "the graph to avoid this. If you have to use this function, make sure to reset the .grad fields "
+                      "of your parameters to None after use to break the cycle and avoid the leak.", UserWarning,
+                      stacklevel=3)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,

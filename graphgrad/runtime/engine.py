@@ -97,12 +97,12 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
             if node._retain_grad is not None:
                 tensor = node._retain_grad()
                 if tensor is not None:
-                    writes.append((tensor, g))
+                    writes.append((tensor, g, True))
             if captured is not None and node in captured:
                 captured[node] = g
             if node.__class__ is AccumulateGrad:
                 if captured is None and (sinks is None or node in sinks):
-                    writes.append((node.variable, g))
+                    writes.append((node.variable, g, False))
                 node = heappop(ready)[2] if ready else None
                 continue
             next_functions = node._next
@@ -168,8 +168,11 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                 if following is not None:
                     heappush(ready, (-following._seq, next(ticket), following))
                 node = heappop(ready)[2] if ready else None
-        for tensor, g in writes:
-            tensor._accumulate(g, create_graph)
+        for tensor, g, retained in writes:
+            if retained:
+                tensor._retain(g, create_graph)
+            else:
+                tensor._accumulate(g, create_graph)
     finally:
         _set(prev_mode)
     if captured is not None:

@@ -42,6 +42,7 @@ class Node:
     _retain_grad = None  # weakref to that tensor, when retain_grad() was called
     _name = None         # computed on first use: most nodes are never named
     _shown = None        # next_functions of a composite op's last node (see ``next_functions``)
+    _n_outputs = 1       # a custom Function's node has one per output of its forward (``_out_hooks``...)
 
     __slots__ = ("op", "attrs", "_next", "_saved", "_versions", "_in_types", "_out", "_seq",
                  "__weakref__", "__dict__")
@@ -82,6 +83,16 @@ class Node:
             self._pre_hooks = {}
         return RemovableHandle(self._pre_hooks, fn)
 
+    def _retained(self, nr: int):
+        """The weakref to the tensor whose gradient output ``nr`` keeps (``retain_grad``), or None."""
+        return self._retain_grad if self._n_outputs == 1 else self._out_retained[nr]
+
+    def _set_retained(self, nr: int, ref) -> None:
+        if self._n_outputs == 1:
+            self._retain_grad = ref
+        else:
+            self._out_retained[nr] = ref
+
     @property
     def metadata(self) -> dict:
         return {}
@@ -92,6 +103,7 @@ class AccumulateGrad:
 
     __slots__ = ("variable", "_seq", "__weakref__")
     _retain_grad = None
+    _n_outputs = 1
     _next = next_functions = ()
 
     def __init__(self, variable):

@@ -165,7 +165,8 @@ def _operator(op: str, reflected: bool = False):
 
 _NOT_OPERANDS = frozenset({type(None), str, bytes, dict, set})
 _NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
-_AUTOGRAD_STATE = frozenset({"_grad", "_accumulator", "_hooks", "_base", "_retains_grad", "_is_inference"})
+_AUTOGRAD_STATE = frozenset({"_grad", "_accumulator", "_hooks", "_base", "_retains_grad", "_is_inference",
+                             "_output_nr"})
 _NO_EDGE = (None, 0)  # next_functions entry of an input without history
 _PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, for ops without attributes
 
@@ -236,6 +237,7 @@ class Tensor(TensorSurface, TensorBase):
     _base = None         # the tensor a view was taken of
     _view_version = 0    # the shared version when a view's grad_fn was made (older: rebuilt from the base's)
     _retains_grad = False
+    _output_nr = 0       # which output of its grad_fn this is (a custom Function may have several)
     _level = 0
     _is_inference = False  # set (in the instance dict) on tensors created inside inference_mode
     _born_in = None        # the tracer a tensor was created under (a trace-time constant), if any
@@ -482,12 +484,17 @@ class Tensor(TensorSurface, TensorBase):
     def retains_grad(self) -> bool:
         return self._retains_grad
 
+    @property
+    def output_nr(self) -> int:
+        return self._output_nr
+
     def retain_grad(self) -> None:
-        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``."""
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``: the gradient of its current
+        value (an in-place change moves it to the new ``grad_fn``, as PyTorch's retains_grad hook moves)."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None and not self._retains_grad:
-            self.grad_fn._retain_grad = weakref.ref(self)
+            self.grad_fn._set_retained(self._output_nr, weakref.ref(self))
             self._retains_grad = True
 
     def register_hook(self, hook) -> RemovableHandle:
@@ -499,6 +506,20 @@ class Tensor(TensorSurface, TensorBase):
         if self._hooks is None:
             self._hooks = {}
         return RemovableHandle(self._hooks, hook)
+
+    def _set_grad_fn(self, node, nr: int = 0) -> None:
+        """Give this tensor new history (an in-place change, a view regenerated from its base); a retained
+        gradient follows it to the new node."""
+        old, old_nr = self.grad_fn, self._output_nr
+        self.grad_fn = node
+        if nr or old_nr:
+            self._output_nr = nr
+        if self._retains_grad:
+            ref = old._retained(old_nr) if old is not None else None
+            if ref is not None and ref() is self:
+                old._set_retained(old_nr, None)
+            if node is not None:
+                node._set_retained(nr, weakref.ref(self))
 
     def _grad_node(self):
         """The graph node gradients flow into: ``grad_fn``, or the leaf's ``AccumulateGrad``."""
@@ -517,10 +538,17 @@ class Tensor(TensorSurface, TensorBase):
         return acc
 
     def _accumulate(self, g: "Tensor", create_graph: bool) -> None:
-        """Add ``g`` into ``.grad`` (recording the sum when ``create_graph``)."""
+        """Add ``g`` into the leaf's ``.grad`` as PyTorch's AccumulateGrad does: under ``create_graph`` the first
+        gradient is a copy of ``g`` (``CopyBackwards``: never the very tensor another leaf or a hook holds) and
+        later ones a recorded sum; otherwise the sum is added into ``.grad`` in place."""
         if create_graph:
             grad = self._grad
-            self._grad = g if grad is None else grad + g
+            if grad is not None:
+                self._grad = grad + g
+            elif g._requires_grad:
+                self._grad = _recorded_copy(g, "CopyBackwards")
+            else:
+                self._grad = Tensor._wrap(g._data.copy())
         else:
             self._accumulate_array(g._data, False)
 
@@ -531,16 +559,28 @@ class Tensor(TensorSurface, TensorBase):
         if grad is None:
             # own the buffer: the same gradient array may flow to several leaves, or be the caller's
             self._grad = Tensor._wrap(a if owned else a.copy())
-        elif grad._requires_grad:  # a .grad the user made differentiable: the sum, with no history of its own
-            prev = _grad_state.enabled
-            _grad_state.enabled = False
-            try:
-                self._grad = grad + Tensor._wrap(a)
-            finally:
-                _grad_state.enabled = prev
         else:
+            # in place, as PyTorch's (grad mode is off): a .grad with history (from create_graph) or that
+            # requires grad keeps both, and stays the same object
             grad._data += a
             grad._version_box[0] += 1
+
+    def _retain(self, g, create_graph: bool) -> None:
+        """Store ``g`` as a retained (non-leaf) gradient, as PyTorch's retains_grad hook: a copy the first time
+        (``CloneBackward0`` under ``create_graph``), then a new sum, never an update of the tensor ``.grad``
+        was."""
+        grad = self._grad
+        if create_graph:
+            if grad is not None:
+                self._grad = grad + g
+            elif g._requires_grad:
+                self._grad = _recorded_copy(g, "CloneBackward0")
+            else:
+                self._grad = Tensor._wrap(g._data.copy())
+        elif grad is None:
+            self._grad = Tensor._wrap(g._data.copy())
+        else:
+            self._grad = grad + Tensor._wrap(g._data)
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``graphgrad.autograd.backward``)."""
@@ -771,7 +811,8 @@ class Tensor(TensorSurface, TensorBase):
             from .views import replace, view_positions
 
             base_old = Tensor._wrap(base._data, base._requires_grad, base.grad_fn, base._version_box)
-            new_base = replace(base_old, view_positions(base, self), result)
+            positions = view_positions(base, self)
+            new_base = replace(base_old, positions, result)
         self._data[...] = result._data
         self._version_box[0] += 1
         if base is not None:
@@ -779,14 +820,17 @@ class Tensor(TensorSurface, TensorBase):
         if result.grad_fn is not None:
             if name is not None:
                 result.grad_fn._name = name
-            self.grad_fn = result.grad_fn
+            self._set_grad_fn(result.grad_fn, result._output_nr)
             self._requires_grad = True
             if result.grad_fn._out is not None:
                 result.grad_fn._out = (self._data, self._version_box, self._version_box[0])
         if rebase:
             new_base.grad_fn._name = "CopySlices"
-            base.grad_fn = new_base.grad_fn
+            base._set_grad_fn(new_base.grad_fn)
             base._requires_grad = True
+            # the view's history is now its elements of the base's new history (PyTorch regenerates its grad_fn):
+            # hooks and retain_grad from now on see the view's gradient through the base
+            _view_history_from_base(self, positions)
         return self
 
     def add_(self, other, alpha=1):
@@ -1226,10 +1270,18 @@ def _refresh_view(view: Tensor) -> None:
         return
     from .views import view_positions
 
-    fresh = base.reshape(-1)[Tensor._wrap(view_positions(base, view).astype(np.int64))]
+    _view_history_from_base(view, view_positions(base, view))
+
+
+def _view_history_from_base(view: Tensor, positions) -> None:
+    """Make ``view``'s grad_fn the gather of its elements (flat ``positions``) from its base's history."""
+    base = view._base
+    fresh = base.reshape(-1)[Tensor._wrap(positions.astype(np.int64))]
     fresh.grad_fn._name = "AsStridedBackward0"
     fresh.grad_fn._shown = ((base._grad_node(), 0),)
-    view.grad_fn, view._requires_grad = fresh.grad_fn, True
+    view._set_grad_fn(fresh.grad_fn)
+    view._requires_grad = True
+    view._view_version = view._version_box[0]
 
 
 def _input_record(x, saved_here: bool, rule, type_only: bool = False) -> tuple:
