@@ -41,7 +41,7 @@ def _seed_gradients(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> 
             if tuple(g.shape) != tuple(out.shape):
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
                                    f"has a shape of {out.shape}.")
-        roots.append(node)
+        roots.append((node, out._output_nr))
         grads.append(g)
     return roots, grads
 
@@ -76,7 +76,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         inputs = _as_tuple(inputs)
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-        sinks = [t._grad_node() for t in inputs]
+        for t in inputs:  # PyTorch's: a non-leaf input keeps its gradient in .grad from now on
+            t.retain_grad()
+        sinks = [t._grad_edge() for t in inputs]
     if create_graph:
         _warn_create_graph()
     quiet_fp(run_backward, roots, seeds, retain_graph, create_graph, make_output, inputs=sinks)
@@ -119,8 +121,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     roots, seeds = _seed_gradients(outputs, _as_tuple(grad_outputs), create_graph)
-    nodes = [t._grad_node() for t in inputs]
-    results = quiet_fp(run_backward, roots, seeds, retain_graph, create_graph, make_output, capture=nodes)
+    edges = [t._grad_edge() for t in inputs]
+    results = quiet_fp(run_backward, roots, seeds, retain_graph, create_graph, make_output, capture=edges)
     out = []
     for t, g in zip(inputs, results):
         if g is None:

@@ -1,6 +1,8 @@
 """What happens on ``backward()``: walk the dynamic graph in reverse, applying gradient rules.
 
-1. Count, for every node reachable from the roots, how many edges lead into it.
+1. Count, for every node reachable from the roots, how many edges lead into it. With targets
+   (``autograd.grad``'s inputs, ``backward(inputs=...)``) only the nodes on a path to one count, and only they
+   run, as in PyTorch: hooks and ``retain_grad`` elsewhere do not fire.
 2. Start from the roots with their seed gradients; a node runs once all its consumers have run
    (ties broken by creation order, later first, as PyTorch's engine does).
 3. Running a node: tensor hooks may replace its gradient; ``AccumulateGrad`` queues it for the leaf's
@@ -46,37 +48,63 @@ def _modified(x, producer, expected: int) -> RuntimeError:
 
 def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: bool, make_output,
                  inputs: list | None = None, capture: list | None = None) -> list | None:
-    """Propagate ``grads`` from the ``roots`` (graph nodes) to the leaves.
+    """Propagate ``grads`` from the ``roots`` (``(node, output_nr)`` edges) to the leaves.
 
-    ``inputs``: accumulate only into these leaves' nodes. ``capture``: nodes whose incoming gradient
-    is returned (for ``autograd.grad``) instead of accumulated; nothing is written to ``.grad`` then.
+    ``inputs``: edges whose nodes are the only targets (``backward(inputs=...)``): a leaf's accumulates into
+    ``.grad``, a non-leaf's runs. ``capture``: edges whose incoming gradient is returned (``autograd.grad``);
+    nothing is written to a leaf's ``.grad`` then. With either, as in PyTorch, only the nodes on a path to a
+    target run: hooks and ``retain_grad`` of the other branches do not fire.
     """
     if len(roots) == 1 and inputs is None and capture is None and not create_graph:
-        done = _one_node_into_leaves(roots[0], grads[0], retain_graph)
+        done = _one_node_into_leaves(roots[0][0], grads[0], retain_graph)
         if done:
             return None
     deps: dict = {}
-    stack = [n for n in roots if n is not None]
+    stack = [n for n, _ in roots if n is not None]
     seen = set(stack)
+    targets = None
+    if inputs is not None or capture is not None:
+        targets = {n for n, _ in (inputs or ())} | {n for n, _ in (capture or ())}
+        targets.discard(None)
+        parents: dict = {}
     while stack:
         node = stack.pop()
         for nxt, _ in node._next:
             if nxt is not None:
-                deps[nxt] = deps.get(nxt, 0) + 1
+                if targets is not None:
+                    parents.setdefault(nxt, []).append(node)
+                else:
+                    deps[nxt] = deps.get(nxt, 0) + 1
                 if nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
+    relevant = None
+    if targets is not None:
+        # the nodes from which a target is reachable; a target that is only captured runs its hooks, hands over
+        # its gradient and stops unless it also leads to another target
+        relevant = {n for n in targets if n in seen}
+        stack = list(relevant)
+        while stack:
+            for parent in parents.get(stack.pop(), ()):
+                if parent not in relevant:
+                    relevant.add(parent)
+                    stack.append(parent)
+        for nxt, ps in parents.items():
+            if nxt in relevant:
+                deps[nxt] = sum(1 for p in ps if p in relevant)
+        runs_anyway = {n for n, _ in (inputs or ())}
 
     pending: dict = {}
-    for node, g in zip(roots, grads):
+    for (node, nr), g in zip(roots, grads):
+        if node is None or (relevant is not None and node not in relevant):
+            continue
         if not create_graph:  # nothing is recorded: gradients travel as bare cotangents
             g = as_cotangent(g)
-        pending[node] = pending[node] + g if node in pending else g
+        _deliver(pending, node, nr, g)
     ticket = itertools.count()  # ties (several ready leaves) run in the order they became ready
     ready = [(-node._seq, next(ticket), node) for node in pending if deps.get(node, 0) == 0]
     heapify(ready)
-    captured = {n: None for n in capture} if capture is not None else None
-    sinks = set(inputs) if inputs is not None else None
+    captured = {edge: None for edge in capture} if capture is not None else None
 
     # .grad is written only once the whole traversal succeeded: a backward that fails half-way
     # (a modified saved tensor, a hook raising) leaves every gradient as it was
@@ -87,27 +115,37 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
         node = heappop(ready)[2] if ready else None
         while node is not None:
             g = pending.pop(node)
-            if node._pre_hooks:
-                if g.__class__ is Cotangent:  # hooks see (and may return) Tensors
-                    g = g.tensor()
-                for hook in list(node._pre_hooks.values()):
-                    replaced = hook(g)
-                    if replaced is not None:
-                        g = _checked_hook_result(hook, g, replaced)
-            if node._retain_grad is not None:
-                tensor = node._retain_grad()
-                if tensor is not None:
-                    writes.append((tensor, g, True))
-            if captured is not None and node in captured:
-                captured[node] = g
+            if node._n_outputs != 1:
+                g = _output_hooks(node, g, writes, captured)
+            else:
+                if node._pre_hooks:
+                    if g.__class__ is Cotangent:  # hooks see (and may return) Tensors
+                        g = g.tensor()
+                    for hook in list(node._pre_hooks.values()):
+                        replaced = hook(g)
+                        if replaced is not None:
+                            g = _checked_hook_result(hook, g, replaced)
+                if node._retain_grad is not None:
+                    tensor = node._retain_grad()
+                    if tensor is not None:
+                        writes.append((tensor, g, True))
+                if captured is not None and (node, 0) in captured:
+                    captured[node, 0] = g
             if node.__class__ is AccumulateGrad:
-                if captured is None and (sinks is None or node in sinks):
+                if captured is None:
                     writes.append((node.variable, g, False))
                 node = heappop(ready)[2] if ready else None
                 continue
             next_functions = node._next
-            if node.apply is not None:  # device transfers and compiled functions bring their own backward
-                g = g.tensor() if g.__class__ is Cotangent else g
+            if relevant is not None and node not in runs_anyway \
+                    and not any(nxt in relevant for nxt, _ in next_functions):
+                node = heappop(ready)[2] if ready else None  # captured, and leads to no other target
+                continue
+            if node.apply is not None:  # device transfers, compiled functions (and custom ones) bring their own
+                if node._n_outputs != 1:
+                    g = [x.tensor() if x.__class__ is Cotangent else x for x in g]
+                elif g.__class__ is Cotangent:
+                    g = g.tensor()
                 if not retain_graph and node.apply_last is not None:
                     in_grads = node.apply_last(g)
                 else:
@@ -130,7 +168,9 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                     out = make_output(data, box, node)
                     if box[0] != version:
                         raise _modified(out, node, version)
-                if len(next_functions) == 1:  # recorded only because its one input requires grad
+                if relevant is not None:
+                    needs = [nxt is not None and nxt in relevant for nxt, _ in next_functions]
+                elif len(next_functions) == 1:  # recorded only because its one input requires grad
                     needs = _NEEDS_ONE
                 elif len(next_functions) == 2:
                     needs = (next_functions[0][0] is not None, next_functions[1][0] is not None)
@@ -143,12 +183,15 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
             # A node whose last consumer just ran becomes ready; when it is the only ready node it runs
             # next without a trip through the heap (the common case: a chain of ops).
             following = None
-            for (nxt, _), gi in zip(next_functions, in_grads):
-                if nxt is None:
+            for (nxt, nr), gi in zip(next_functions, in_grads):
+                if nxt is None or (relevant is not None and nxt not in relevant):
                     continue
                 if gi is not None:
-                    before = pending.get(nxt)
-                    pending[nxt] = gi if before is None else before + gi
+                    if nxt._n_outputs == 1:
+                        before = pending.get(nxt)
+                        pending[nxt] = gi if before is None else before + gi
+                    else:
+                        _deliver(pending, nxt, nr, gi)
                 remaining = deps[nxt] - 1
                 deps[nxt] = remaining
                 if remaining == 0:
@@ -161,7 +204,7 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                                 following = None
                             heappush(ready, (-nxt._seq, next(ticket), nxt))
                     else:  # every path into it carried a symbolic zero
-                        _skip_zero_branch(nxt, deps, pending, ready, ticket)
+                        _skip_zero_branch(nxt, deps, pending, ready, ticket, relevant)
             if following is not None and not ready:
                 node = following
             else:
@@ -176,8 +219,46 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
     finally:
         _set(prev_mode)
     if captured is not None:
-        return [captured[n] for n in capture]
+        return [captured[edge] for edge in capture]
     return None
+
+
+def _deliver(pending: dict, node, nr: int, g) -> None:
+    """Add ``g`` to the gradient waiting at output ``nr`` of ``node`` (a list of them for a node with several
+    outputs: a custom Function's)."""
+    if node._n_outputs == 1:
+        before = pending.get(node)
+        pending[node] = g if before is None else before + g
+        return
+    slots = pending.get(node)
+    if slots is None:
+        slots = pending[node] = [None] * node._n_outputs
+    slots[nr] = g if slots[nr] is None else slots[nr] + g
+
+
+def _output_hooks(node, grads: list, writes: list, captured) -> list:
+    """Per output of a node with several: its tensor's hooks (called with None for an output that got no
+    gradient, as PyTorch's are), its retained gradient, its capture."""
+    grads = [g.tensor() if g.__class__ is Cotangent else g for g in grads]
+    for k in range(node._n_outputs):
+        g = grads[k]
+        hooks = node._out_hooks[k]
+        if hooks:
+            for hook in list(hooks.values()):
+                replaced = hook(g)
+                if replaced is not None:
+                    if g is None:
+                        raise RuntimeError("can't replace a None gradient with a non-None value")
+                    g = _checked_hook_result(hook, g, replaced)
+            grads[k] = g
+        ref = node._out_retained[k]
+        if ref is not None and g is not None:
+            tensor = ref()
+            if tensor is not None:
+                writes.append((tensor, g, True))
+        if captured is not None and (node, k) in captured:
+            captured[node, k] = g
+    return grads
 
 
 def _one_node_into_leaves(root, g, retain_graph: bool) -> bool:
@@ -188,13 +269,13 @@ def _one_node_into_leaves(root, g, retain_graph: bool) -> bool:
     return root.into_leaves(g._data, retain_graph)
 
 
-def _skip_zero_branch(node, deps, pending, ready, ticket) -> None:
+def _skip_zero_branch(node, deps, pending, ready, ticket, relevant) -> None:
     """A node that received only symbolic zeros does not run; release its dependants' counts."""
     stack = [node]
     while stack:
         n = stack.pop()
         for nxt, _ in n._next:
-            if nxt is None:
+            if nxt is None or (relevant is not None and nxt not in relevant):
                 continue
             deps[nxt] -= 1
             if deps[nxt] == 0:

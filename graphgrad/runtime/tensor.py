@@ -521,6 +521,12 @@ class Tensor(TensorSurface, TensorBase):
             if node is not None:
                 node._set_retained(nr, weakref.ref(self))
 
+    def _grad_edge(self) -> tuple:
+        """The ``(node, output_nr)`` edge gradients for this tensor flow along."""
+        if self.grad_fn is not None:
+            return (self.grad_fn, self._output_nr)
+        return (self._grad_node(), 0)
+
     def _grad_node(self):
         """The graph node gradients flow into: ``grad_fn``, or the leaf's ``AccumulateGrad``."""
         if self.grad_fn is not None:
@@ -1291,17 +1297,19 @@ def _input_record(x, saved_here: bool, rule, type_only: bool = False) -> tuple:
     if x._base is not None and x._view_version != x._version_box[0]:
         _refresh_view(x)
     node = x.grad_fn
-    if node is None and x._requires_grad:
-        node = x._grad_node()
+    if node is None:
+        edge = (x._grad_node(), 0) if x._requires_grad else _NO_EDGE
+    else:
+        edge = (node, 0) if node._n_outputs == 1 else (node, x._output_nr)
     data = x._data
     type_ = _TYPES.get((data.shape, data.dtype.num)) or _type_of(data)
     if not saved_here:
-        return (node, 0), type_, None, None
+        return edge, type_, None, None
     if type_only:
-        return (node, 0), type_, _TypeOnly(type_), UNHELD
+        return edge, type_, _TypeOnly(type_), UNHELD
     if x._is_inference:
         raise RuntimeError(INFERENCE_SAVED)
-    return (node, 0), type_, x, x._version_box[0]
+    return edge, type_, x, x._version_box[0]
 
 
 def make_output(data, version, node) -> Tensor:
@@ -1454,7 +1462,7 @@ class _TransferNode(Node):
     __slots__ = ("_to_cpu",)
 
     def __init__(self, src: Tensor):
-        super().__init__("cast", {"dtype": dtype_name(src._data.dtype)}, ((src._grad_node(), 0),),
+        super().__init__("cast", {"dtype": dtype_name(src._data.dtype)}, (src._grad_edge(),),
                          (None,), (None,), (src._type,), None, "ToCopyBackward0")
         self._to_cpu = not src.is_cuda
 
