@@ -141,7 +141,9 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                     and not any(nxt in relevant for nxt, _ in next_functions):
                 node = heappop(ready)[2] if ready else None  # captured, and leads to no other target
                 continue
-            if node.apply is not None:  # device transfers, compiled functions (and custom ones) bring their own
+            if node._node_prehooks:
+                g = _node_prehooks(node, g)
+            if node.apply is not None:  # custom Functions, device transfers and compiled functions
                 if node._n_outputs != 1:
                     g = [x.tensor() if x.__class__ is Cotangent else x for x in g]
                 elif g.__class__ is Cotangent:
@@ -261,10 +263,20 @@ def _output_hooks(node, grads: list, writes: list, captured) -> list:
     return grads
 
 
+def _node_prehooks(node, g):
+    """``Node.register_prehook``'s hooks: each gets the tuple of output gradients and may return a new one."""
+    grads = tuple(x.tensor() if x.__class__ is Cotangent else x for x in ([g] if node._n_outputs == 1 else g))
+    for hook in list(node._node_prehooks.values()):
+        replaced = hook(grads)
+        if replaced is not None:
+            grads = tuple(replaced)
+    return grads[0] if node._n_outputs == 1 else list(grads)
+
+
 def _one_node_into_leaves(root, g, retain_graph: bool) -> bool:
     """The common backward of a compiled call: a node that can feed its leaves itself (``into_leaves``) does,
     without the walk's bookkeeping; it returns False when the walk is needed."""
-    if root.__class__ is AccumulateGrad or root.into_leaves is None:
+    if root.__class__ is AccumulateGrad or root.into_leaves is None or root._node_prehooks:
         return False
     return root.into_leaves(g._data, retain_graph)
 

@@ -39,6 +39,7 @@ class Node:
     into_leaves = None  # (data, retain_graph) -> bool: the whole backward when only distinct leaves follow
     # Rarely set state lives in the instance __dict__ only once set, so recording a node stays cheap.
     _pre_hooks = None    # hooks of the tensor this node produced
+    _node_prehooks = None  # register_prehook's: called with the tuple of output gradients before the node runs
     _retain_grad = None  # weakref to that tensor, when retain_grad() was called
     _name = None         # computed on first use: most nodes are never named
     _shown = None        # next_functions of a composite op's last node (see ``next_functions``)
@@ -77,11 +78,21 @@ class Node:
         return f"<{self.name()} object at {hex(id(self))}>"
 
     def register_prehook(self, fn):
+        """``fn(grad_outputs)`` (a tuple, None for an output without gradient) before this node runs; a returned
+        tuple replaces the gradients (PyTorch's ``Node.register_prehook``; a tensor's hooks run before it)."""
         from .hooks import RemovableHandle
 
+        if self._node_prehooks is None:
+            self._node_prehooks = {}
+        return RemovableHandle(self._node_prehooks, fn)
+
+    def _tensor_hooks(self, nr: int) -> dict:
+        """The hooks table of this node's output ``nr`` (its tensor's ``register_hook``)."""
+        if self._n_outputs != 1:
+            return self._out_hooks[nr]
         if self._pre_hooks is None:
             self._pre_hooks = {}
-        return RemovableHandle(self._pre_hooks, fn)
+        return self._pre_hooks
 
     def _retained(self, nr: int):
         """The weakref to the tensor whose gradient output ``nr`` keeps (``retain_grad``), or None."""

@@ -502,7 +502,7 @@ class Tensor(TensorSurface, TensorBase):
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
-            return self.grad_fn.register_prehook(hook)
+            return RemovableHandle(self.grad_fn._tensor_hooks(self._output_nr), hook)
         if self._hooks is None:
             self._hooks = {}
         return RemovableHandle(self._hooks, hook)
@@ -593,7 +593,7 @@ class Tensor(TensorSurface, TensorBase):
         global _autograd_backward
         node = self.grad_fn
         if node is not None and node.into_leaves is not None and gradient is None and inputs is None \
-                and not create_graph:
+                and not create_graph and not node._node_prehooks:
             # loss.backward() on a compiled function's output: straight into the leaves, no engine walk
             data = self._data
             if data.__class__ is np.ndarray and data.size == 1 and data.dtype.kind == "f":

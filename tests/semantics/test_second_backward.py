@@ -1,12 +1,14 @@
 """A second ``backward()`` without ``retain_graph`` fails, as in PyTorch, only where a node saved a value it needs
 again: nodes that saved nothing (``x + 1``, ``sum``, views, ``mean``, ``clone``) run again and add the same
-gradient; a number the rule reads (``x * 2``) counts as saved, as PyTorch saves it as a tensor."""
+gradient; a number the rule reads (``x * 2``) counts as saved, as PyTorch saves it as a tensor. A custom Function's
+backward fails only when it reads ``ctx.saved_tensors``."""
 import re
 
 import numpy as np
 import pytest
 
 import graphgrad as torch
+from graphgrad.autograd import Function
 
 SECOND = re.escape("Trying to backward through the graph a second time")
 
@@ -51,6 +53,42 @@ def test_only_the_node_that_saved_something_stops_a_partly_reused_graph():
     (y + 1).sum().backward()
     with pytest.raises(RuntimeError, match=SECOND):
         (y * 3).sum().backward()
+
+
+def test_a_custom_function_refuses_only_when_its_backward_reads_the_freed_saved_tensors():
+    calls = []
+
+    class Double(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class Saving(Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append(1)
+            a, = ctx.saved_tensors
+            return g * 2
+
+    x = f64([1.0, 2.0])
+    out = Double.apply(x).sum()
+    out.backward()
+    out.backward()
+    assert x.grad.tolist() == [4.0, 4.0]
+    out = Saving.apply(f64([1.0, 2.0])).sum()
+    out.backward()
+    with pytest.raises(RuntimeError, match=SECOND):
+        out.backward()
+    assert calls == [1, 1]  # the user's backward ran, and failed reading ctx.saved_tensors
 
 
 if __name__ == "__main__":
