@@ -18,11 +18,10 @@ bare arrays; hooks and ``.grad`` still receive Tensors.
 from __future__ import annotations
 
 import itertools
-import re
 from heapq import heapify, heappop, heappush
 
 from ..passes.vjp_rules import VJP_RULES, apply_vjp
-from .function import FREED, UNHELD, AccumulateGrad
+from .function import FREED, UNHELD, AccumulateGrad, short_name
 from .grad_mode import _set, is_grad_enabled
 from .tensor import Cotangent, Tensor, as_cotangent
 
@@ -37,8 +36,7 @@ SECOND_BACKWARD = (
 def _modified(x, producer, expected: int) -> RuntimeError:
     """PyTorch's error for a saved tensor changed in place after it was saved (2.13's words: the producing node
     is named without its ``Backward0``)."""
-    which = f", which is output 0 of {re.sub(r'Backward[0-9]*$', '', producer.name())}," if producer is not None \
-        else ""
+    which = f", which is output 0 of {short_name(producer.name())}," if producer is not None else ""
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace operation: "
         f"[{x._type_label()}]{which} is at version {x._version_box[0]}; expected version {expected} instead. "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 
 from ..ir.registry import OPS
@@ -18,6 +19,11 @@ def backward_name(op: str, attrs: dict, in_types: tuple) -> str:
     if callable(name):
         return name(attrs, in_types)
     return name or "".join(part.capitalize() for part in op.split("_")) + "Backward0"
+
+
+def short_name(name: str) -> str:
+    """A node's name as PyTorch 2.13's errors write it: MulBackward0 is Mul, ClampBackward1 is Clamp1."""
+    return re.sub(r"Backward0$|Backward", "", name, count=1)
 
 
 class _Freed(tuple):

@@ -15,7 +15,7 @@ from . import dtypes
 from .device import CPU as _CPU
 from .device import CUDA0 as _CUDA0
 from .device import device as _device
-from .function import UNHELD, AccumulateGrad, Node
+from .function import UNHELD, AccumulateGrad, Node, short_name
 from .function import _sequence as _node_sequence
 from .grad_mode import _state as _grad_state
 from .surface import TensorSurface
@@ -166,7 +166,7 @@ def _operator(op: str, reflected: bool = False):
 _NOT_OPERANDS = frozenset({type(None), str, bytes, dict, set})
 _NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
 _AUTOGRAD_STATE = frozenset({"_grad", "_accumulator", "_hooks", "_base", "_retains_grad", "_is_inference",
-                             "_output_nr"})
+                             "_output_nr", "_view_meta"})
 _NO_EDGE = (None, 0)  # next_functions entry of an input without history
 _PLAIN_KERNELS: dict = {}  # (op, number of arguments, array module) -> kernel, for ops without attributes
 
@@ -238,6 +238,7 @@ class Tensor(TensorSurface, TensorBase):
     _view_version = 0    # the shared version when a view's grad_fn was made (older: rebuilt from the base's)
     _retains_grad = False
     _output_nr = 0       # which output of its grad_fn this is (a custom Function may have several)
+    _view_meta = None    # a view made in no_grad mode (or a view of one): how PyTorch's error for writing it starts
     _level = 0
     _is_inference = False  # set (in the instance dict) on tensors created inside inference_mode
     _born_in = None        # the tracer a tensor was created under (a trace-time constant), if any
@@ -344,6 +345,11 @@ class Tensor(TensorSurface, TensorBase):
                 result._base = base._base if base._base is not None else base
                 if base._version_box[0]:
                     result._view_version = base._version_box[0]
+                if not _grad_state.enabled:
+                    if not _grad_state.inference:
+                        result._view_meta = _NO_GRAD_VIEW
+                elif base._view_meta is not None:
+                    result._view_meta = _view_of_no_grad_view(op, inputs, attrs)
         else:
             result._version_box = [0]
         if record and _grad_state.enabled and dtype.kind == "f":  # integer and bool results have no history
@@ -624,6 +630,8 @@ class Tensor(TensorSurface, TensorBase):
     def _shown_as(self, name: str) -> "Tensor":
         if self.grad_fn is not None:
             self.grad_fn._name = name
+        elif self._view_meta is not None and self._view_meta.startswith("Output 0 of "):  # PyTorch's view's node
+            self._view_meta = _VIEW_OF_VIEW.format(short_name(name))
         return self
 
     def detach(self) -> "Tensor":
@@ -790,6 +798,8 @@ class Tensor(TensorSurface, TensorBase):
             return _inplace_into_trace(self, compute)
         tracked = is_grad_enabled()
         base = self._base
+        if tracked and self._view_meta is not None and base._requires_grad:
+            raise RuntimeError(no_grad_view_error(self._view_meta))
         if tracked and self._requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         if tracked and base is not None and base._requires_grad and base.grad_fn is None:
@@ -803,6 +813,8 @@ class Tensor(TensorSurface, TensorBase):
         refused = in_place_cast_error(result._data.dtype.name, self._data.dtype.name)
         if refused:
             raise RuntimeError(refused)
+        if tracked and self._view_meta is not None and result.grad_fn is not None:  # (a value requiring grad)
+            raise RuntimeError(no_grad_view_error(self._view_meta))
         if result._data.shape != self._data.shape:
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                                f"{list(result._data.shape)}")
@@ -1009,6 +1021,11 @@ class Tensor(TensorSurface, TensorBase):
             return
         from .views import as_value, index_positions, replace
 
+        if self._view_meta is not None:  # PyTorch writes through a view of this view unless the index is advanced
+            written = _basic_index_view(index)
+            if written is not None and (base._requires_grad or getattr(value, "_requires_grad", False)):
+                raise RuntimeError(no_grad_view_error(self._view_meta if written == "" else
+                                                      _VIEW_OF_VIEW.format(written)))
         positions = index_positions(self, index)
         value = as_value(value, self, positions.shape)
         advanced = any(isinstance(i, (Tensor, list, np.ndarray)) for i in (index if isinstance(index, tuple)
@@ -1200,6 +1217,49 @@ def _kernel(op: str, attrs: dict, nargs: int, xp: str):
         return kernel(op, tuple(attrs.items()), nargs, xp)
     fn = _PLAIN_KERNELS[(op, nargs, xp)] = kernel(op, (), nargs, xp)
     return fn
+
+
+_NO_GRAD_VIEW = "A view was created in"
+_VIEW_OF_VIEW = "Output 0 of {} is a view of a view which was created in"
+
+
+def no_grad_view_error(meta: str) -> str:
+    """PyTorch's refusal to write in place, with grad mode on, into a view made in no_grad mode (``meta`` is how
+    the message starts: that view, or a view of it)."""
+    return (f"{meta} no_grad mode and is being modified inplace with grad mode enabled. Given that this use case is "
+            "ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
+            "inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both "
+            "outside (if you want the inplace to be tracked).")
+
+
+def _view_of_no_grad_view(op: str, inputs: tuple, attrs: dict) -> str:
+    """The error's start for a view taken, in grad mode, of a no_grad view: PyTorch names the new view's node
+    when it has one (its input requires grad there: a no_grad view of a tensor requiring grad does)."""
+    x = inputs[0]
+    if not (x._requires_grad or (x._base is not None and x._base._requires_grad)):
+        return x._view_meta
+    from .function import backward_name
+
+    name = backward_name(op, attrs, tuple(i._type if isinstance(i, Tensor) else None for i in inputs))
+    return _VIEW_OF_VIEW.format(short_name(name))
+
+
+def _basic_index_view(index) -> str | None:
+    """For ``x[index] = v``: None when PyTorch writes into ``x`` itself (an advanced index), "" when the basic index
+    selects all of ``x``, else the name of the last view PyTorch takes to write through (Select, Slice,
+    Unsqueeze)."""
+    name = ""
+    for item in index if isinstance(index, tuple) else (index,):
+        if isinstance(item, (Tensor, list, np.ndarray, bool)):
+            return None
+        if item is None:
+            name = "Unsqueeze"
+        elif isinstance(item, slice):
+            if item != slice(None):
+                name = "Slice"
+        elif item is not Ellipsis:
+            name = "Select"
+    return name
 
 
 def _recorded_copy(t: Tensor, name: str) -> Tensor:
