@@ -16,6 +16,9 @@ from .layers import (CELU, ELU, GELU, SELU, AdaptiveAvgPool2d, AvgPool2d, BatchN
                      Embedding, Flatten, Fold, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Identity, LayerNorm,
                      LeakyReLU, Linear, LogSigmoid, LogSoftmax, MaxPool2d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax,
                      Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Unflatten, Unfold)
+from .layers import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, CircularPad1d, CircularPad2d,
+                     ConstantPad1d, ConstantPad2d, Conv1d, ConvTranspose1d, ConvTranspose2d, MaxPool1d,
+                     ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .module import Module, ModuleList, Sequential
@@ -33,4 +36,8 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
            "TransformerDecoderLayer", "TransformerDecoder", "Transformer", "Hardtanh", "ReLU6", "Hardsigmoid",
-           "Hardswish", "SELU", "CELU", "Mish", "Softsign", "Tanhshrink", "LogSigmoid", "Hardshrink", "Softshrink"]
+           "Hardswish", "SELU", "CELU", "Mish", "Softsign", "Tanhshrink", "LogSigmoid", "Hardshrink", "Softshrink",
+           "Conv1d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
+           "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
+           "CircularPad2d"]

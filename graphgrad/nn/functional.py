@@ -225,37 +225,152 @@ def _patches(input: TensorBase, kernel, stride, padding, dilation) -> TensorBase
                 dilation=_pair(dilation))
 
 
+def _expand(value, n: int, name: str) -> tuple:
+    """A convolution argument as ``n`` ints: an int, or a sequence of one (repeated) or ``n``, as PyTorch's."""
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} values to match the "
+                           f"convolution dimensions, but got {name}={list(value)}")
+    return value
+
+
+def _size_text(sizes) -> str:
+    return " x ".join(str(s) for s in sizes)
+
+
+def _conv_arguments(fn: str, dims: int, input: TensorBase, weight: TensorBase, bias: TensorBase | None, stride,
+                    padding, dilation, groups: int, output_padding=None) -> tuple:
+    """PyTorch's checks of a ``dims``-D convolution's arguments, with its texts (``output_padding`` given: a
+    transposed one, whose weight is (C_in, C_out / groups, K...)). Returns the input with a batch axis and
+    ``stride, padding, dilation, output_padding`` as ``dims``-tuples (``padding`` may stay a string)."""
+    if input.ndim not in (dims + 1, dims + 2):
+        raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input to {fn}, but got input "
+                           f"of size: {list(input.shape)}")
+    x = input if input.ndim == dims + 2 else input.unsqueeze(0)  # unbatched, as PyTorch: a batch of one
+    transposed = output_padding is not None
+    if weight.ndim != dims + 2:
+        raise RuntimeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-dimensional weight "
+                           f"{list(weight.shape)}, but got {x.ndim}-dimensional input of size {list(x.shape)} instead")
+    stride, dilation = _expand(stride, dims, "stride"), _expand(dilation, dims, "dilation")
+    if isinstance(padding, str) and padding not in ("same", "valid"):
+        raise RuntimeError(f"Invalid padding string: {padding!r}")
+    if not isinstance(padding, str):
+        padding = _expand(padding, dims, "padding")
+    if transposed:
+        output_padding = _expand(output_padding, dims, "output_padding")
+    if min(stride) <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    if not isinstance(padding, str) and min(padding) < 0:
+        raise RuntimeError("negative padding is not supported")
+    if transposed and min(output_padding) < 0:
+        raise RuntimeError("negative output_padding is not supported")
+    if min(dilation) <= 0:  # (PyTorch's texts: of the 2-D convolution a 1-D one runs as)
+        if transposed:
+            height, width = ((1,) + dilation)[-2:]
+            raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: {height}, "
+                               f"dilation_width: {width}")
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(((1,) + dilation)[-2:])}")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if weight.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+                           f"got weight of size [{list(weight.shape)}] instead")
+    channels = weight.shape[0] if transposed else weight.shape[1] * groups
+    given = f"Given transposed=1, weight of size {list(weight.shape)}" if transposed else \
+        f"Given groups={groups}, weight of size {list(weight.shape)}"
+    if x.shape[1] != channels:
+        raise RuntimeError(f"{given}, expected input{list(x.shape)} to have {channels} channels, but got "
+                           f"{x.shape[1]} channels instead")
+    outputs = weight.shape[1] * groups if transposed else weight.shape[0]
+    if bias is not None and tuple(bias.shape) != (outputs,):
+        prefix = "Given transposed=1, weight" if transposed else "Given weight"
+        raise RuntimeError(f"{prefix} of size {list(weight.shape)}, expected bias to be 1-dimensional with {outputs} "
+                           f"elements, but got bias of size {list(bias.shape)} instead")
+    if not transposed and padding != "same":
+        pads = (0,) * dims if padding == "valid" else padding
+        padded = [s + 2 * p for s, p in zip(x.shape[2:], pads)]
+        spans = [d * (k - 1) + 1 for d, k in zip(dilation, weight.shape[2:])]
+        if any(p < k for p, k in zip(padded, spans)):
+            raise RuntimeError(f"Calculated padded input size per channel: ({_size_text(padded)}). Kernel size: "
+                               f"({_size_text(spans)}). Kernel size can't be greater than actual input size")
+    return x, stride, padding, dilation, output_padding
+
+
+def conv1d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> TensorBase:
+    """1-D cross-correlation of (N, C, L) or (C, L) ``input`` with (OC, C / groups, K) ``weight``: a 2-D
+    convolution over an image of height 1. ``padding`` is a number of zeros on each side, or ``"same"`` (output
+    as long as the input; stride 1) or ``"valid"`` (none).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.conv1d(gg.tensor([[[1.0, 2.0, 3.0, 4.0]]]), gg.tensor([[[1.0, -1.0]]]))
+    tensor([[[-1., -1., -1.]]])
+    """
+    return _convolution("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
 def conv2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> TensorBase:
-    """2-D cross-correlation of (N, C, H, W) ``input`` with (OC, C, KH, KW) ``weight``, as a matrix product of
-    the input's patches (``unfold2d``) and the flattened filters."""
-    if groups != 1:
-        raise NotImplementedError("conv2d: groups > 1 is not supported yet")
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
-                           f"{list(input.shape)}")
-    if input.ndim == 3:  # unbatched (C, H, W), as PyTorch: a batch of one, squeezed out again
-        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    """2-D cross-correlation of (N, C, H, W) or (C, H, W) ``input`` with (OC, C / groups, KH, KW) ``weight``, as
+    a matrix product of the input's patches (``unfold2d``) and the flattened filters (per group: a batched
+    product).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.conv2d(gg.ones(1, 2, 3, 3), gg.ones(2, 1, 2, 2), groups=2)
+    tensor([[[[4., 4.],
+              [4., 4.]],
+    <BLANKLINE>
+             [[4., 4.],
+              [4., 4.]]]])
+    """
+    return _convolution("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _convolution(fn: str, dims: int, input: TensorBase, weight: TensorBase, bias: TensorBase | None, stride,
+                 padding, dilation, groups: int) -> TensorBase:
+    x, stride, padding, dilation, _ = _conv_arguments(fn, dims, input, weight, bias, stride, padding, dilation,
+                                                      groups)
+    batched = x
+    if dims == 1:  # a 1-D convolution is a 2-D one over a height-1 image
+        x, weight = x.unsqueeze(2), weight.unsqueeze(2)
+        stride, dilation = (1,) + stride, (1,) + dilation
+        padding = padding if isinstance(padding, str) else (0,) + padding
     if isinstance(padding, str):
-        input, padding = _string_padding(input, weight, padding, stride, dilation)
-    if weight.ndim != 4 or input.shape[1] != weight.shape[1]:
-        raise RuntimeError(f"Given groups=1, weight of size {list(weight.shape)}, expected input"
-                           f"{list(input.shape)} to have {weight.shape[1]} channels, but got "
-                           f"{input.shape[1] if input.ndim > 1 else 0} channels instead")
-    out_channels, _, kh, kw = weight.shape
-    filters = weight.reshape(out_channels, -1)
-    if _pair(stride) == (1, 1):
-        out = _conv2d_rows(input, filters, (kh, kw), _pair(padding), _pair(dilation))
-    else:
-        patches = _patches(input, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW), a view
-        n, c, oh, ow = patches.shape[:4]
-        # each image's patches as the columns of a (C*KH*KW, OH*OW) matrix (Caffe's im2col): the copy moves whole
-        # output rows, and filters @ columns is the output already in (N, OC, OH, OW) order, no transpose after
-        columns = patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
-        out = (filters @ columns).reshape(n, out_channels, oh, ow)
+        x, padding = _string_padding(x, weight, padding, stride, dilation)
+    out = _conv2d(x, weight, stride, padding, dilation, groups)
     if bias is not None:
-        out = out + bias.reshape(1, out_channels, 1, 1)
-    return _as_pytorch_names(out, "ConvolutionBackward0", input, weight, bias)
+        out = out + bias.reshape(1, -1, 1, 1)
+    if dims == 1:
+        out = out.squeeze(2)
+    out = _as_pytorch_names(out, "ConvolutionBackward0", batched, weight, bias)
+    return out if input.ndim == dims + 2 else out.squeeze(0)
+
+
+def _conv2d(x: TensorBase, weight: TensorBase, stride: tuple, padding: tuple, dilation: tuple,
+            groups: int) -> TensorBase:
+    """The convolution of a batch of images (N, C, H, W), no bias: the filters times the patches, per group a
+    (OC / groups, C / groups * KH * KW) block of filters times its channels' patches."""
+    out_channels, _, kh, kw = weight.shape
+    if groups == 1:
+        filters = weight.reshape(out_channels, -1)
+    else:
+        filters = weight.reshape(groups, out_channels // groups, -1)
+    if stride == (1, 1):
+        return _conv2d_rows(x, filters, (kh, kw), padding, dilation, groups)
+    patches = _patches(x, (kh, kw), stride, padding, dilation)  # (N, C, OH, OW, KH, KW), a view
+    n, c, oh, ow = patches.shape[:4]
+    # each image's patches as the columns of a (C*KH*KW, OH*OW) matrix (Caffe's im2col): the copy moves whole
+    # output rows, and filters @ columns is the output already in (N, OC, OH, OW) order, no transpose after
+    columns = patches.permute(0, 1, 4, 5, 2, 3)
+    if groups == 1:
+        columns = columns.reshape(n, c * kh * kw, oh * ow)
+    else:
+        columns = columns.reshape(n, groups, c // groups * kh * kw, oh * ow)
+    return (filters @ columns).reshape(n, out_channels, oh, ow)
 
 
 def _string_padding(input: TensorBase, weight: TensorBase, padding: str, stride, dilation) -> tuple:
@@ -275,7 +390,7 @@ def _string_padding(input: TensorBase, weight: TensorBase, padding: str, stride,
 
 
 def _conv2d_rows(input: TensorBase, filters: TensorBase, kernel: tuple, padding: tuple,
-                 dilation: tuple) -> TensorBase:
+                 dilation: tuple, groups: int = 1) -> TensorBase:
     """A stride-1 convolution over whole image rows (``unfold2d_rows``): the filters times, per kernel offset,
     runs of OH * W consecutive pixels of the padded image give the output at every (oh, ow < W); the columns past
     OW, which straddle two rows, are dropped. The runs' copy and the input gradient's slice-adds move OH * W
@@ -289,8 +404,105 @@ def _conv2d_rows(input: TensorBase, filters: TensorBase, kernel: tuple, padding:
                            f"({dh * (kh - 1) + 1} x {dw * (kw - 1) + 1}). Kernel size can't be greater than actual "
                            f"input size")
     runs = bind("unfold2d_rows", input, kernel=kernel, padding=padding, dilation=dilation, size=(h, w))
-    out = filters @ runs.reshape(n, c * kh * kw, oh * width)  # (N, OC, OH * W)
+    if groups == 1:
+        out = filters @ runs.reshape(n, c * kh * kw, oh * width)  # (N, OC, OH * W)
+    else:  # (G, OC / G, C / G * KH * KW) @ (N, G, C / G * KH * KW, OH * W)
+        out = filters @ runs.reshape(n, groups, c // groups * kh * kw, oh * width)
     return out.reshape(n, -1, oh, width)[:, :, :, :ow]
+
+
+def conv_transpose1d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> TensorBase:
+    """The transposed 1-D convolution of (N, C_in, L) or (C_in, L) ``input`` with (C_in, C_out / groups, K)
+    ``weight``: the adjoint of ``conv1d`` in its input (its input gradient), ``L_out = (L - 1) * stride -
+    2 * padding + dilation * (K - 1) + output_padding + 1``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.conv_transpose1d(gg.tensor([[[1.0, 2.0]]]), gg.tensor([[[1.0, 10.0]]]), stride=2)
+    tensor([[[ 1., 10.,  2., 20.]]])
+    """
+    return _transposed_convolution("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding,
+                                   groups, dilation)
+
+
+def conv_transpose2d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> TensorBase:
+    """The transposed 2-D convolution ("deconvolution") of (N, C_in, H, W) or (C_in, H, W) ``input`` with
+    (C_in, C_out / groups, KH, KW) ``weight``: ``conv2d``'s input gradient, each input pixel scattering its
+    filter-weighted copy into the output (``fold2d`` of the filters' product with the input). ``padding`` crops
+    the output; ``output_padding`` adds rows and columns at its bottom and right.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.conv_transpose2d(gg.ones(1, 1, 2, 2), gg.ones(1, 1, 2, 2))
+    tensor([[[[1., 2., 1.],
+              [2., 4., 2.],
+              [1., 2., 1.]]]])
+    """
+    return _transposed_convolution("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
+                                   groups, dilation)
+
+
+def _transposed_convolution(fn: str, dims: int, input: TensorBase, weight: TensorBase, bias: TensorBase | None,
+                            stride, padding, output_padding, groups: int, dilation) -> TensorBase:
+    if isinstance(padding, str):
+        raise TypeError(f"{fn}(): argument 'padding' must be tuple of ints, not str")
+    x, stride, padding, dilation, output_padding = _conv_arguments(fn, dims, input, weight, bias, stride, padding,
+                                                                   dilation, groups, output_padding)
+    batched = x
+    if dims == 1:  # over a height-1 image, as conv1d
+        x, weight = x.unsqueeze(2), weight.unsqueeze(2)
+        stride, padding, dilation = (1,) + stride, (0,) + padding, (1,) + dilation
+        output_padding = (0,) + output_padding
+    out = _conv_transpose2d(x, weight, stride, padding, output_padding, dilation, groups)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    if dims == 1:
+        out = out.squeeze(2)
+    out = _as_pytorch_names(out, "ConvolutionBackward0", batched, weight, bias)
+    return out if input.ndim == dims + 2 else out.squeeze(0)
+
+
+def _conv_transpose2d(x: TensorBase, weight: TensorBase, stride: tuple, padding: tuple, output_padding: tuple,
+                      dilation: tuple, groups: int) -> TensorBase:
+    """conv2d's input gradient (its rule: ``fold2d(filters.T @ g)``) with the input as the output gradient:
+    the filters' transpose times the input gives each output patch, which ``fold2d`` sums into the image
+    (``fold2d_rows`` over runs of whole rows for stride 1, as conv2d's backward)."""
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        (oph, opw), (sh, sw), (dh, dw) = output_padding, stride, dilation
+        raise RuntimeError(f"output padding must be smaller than either stride or dilation, but got "
+                           f"output_padding_height: {oph} output_padding_width: {opw} stride_height: {sh} "
+                           f"stride_width: {sw} dilation_height: {dh} dilation_width: {dw}")
+    n, c_in, h, w = x.shape
+    _, per_group, kh, kw = weight.shape
+    size = tuple((i - 1) * s - 2 * p + d * (k - 1) + op + 1
+                 for i, s, p, d, k, op in zip((h, w), stride, padding, dilation, (kh, kw), output_padding))
+    if min(size) <= 0:
+        raise RuntimeError(f"Given input size per channel: ({h} x {w}). Calculated output size per channel: "
+                           f"({size[0]} x {size[1]}). Output size is too small")
+    if groups == 1:
+        filters = weight.reshape(c_in, per_group * kh * kw).t()  # (C_out * KH * KW, C_in)
+    else:  # per group (C_out / G * KH * KW, C_in / G)
+        filters = weight.reshape(groups, c_in // groups, per_group * kh * kw).transpose(1, 2)
+
+    def patches(image: TensorBase) -> TensorBase:
+        """The filters' transpose times each pixel's channels: (N, C_out * KH * KW, pixels), group-major."""
+        pixels = image.shape[2] * image.shape[3]
+        if groups == 1:
+            return filters @ image.reshape(n, c_in, pixels)
+        return (filters @ image.reshape(n, groups, c_in // groups, pixels)).reshape(n, -1, pixels)
+
+    if stride == (1, 1):
+        # conv2d's stride-1 layout: runs of OH * W' pixels, W' the padded output's width, their columns past the
+        # input's width zero; OH is the input's height (and output_padding's rows, zero, when dilation allows it)
+        width = size[1] + 2 * padding[1]
+        runs = patches(pad(x, (0, width - w, 0, output_padding[0])))
+        return bind("fold2d_rows", runs.reshape(n, per_group * groups, kh, kw, -1), kernel=(kh, kw),
+                    padding=padding, dilation=dilation, size=size)
+    counts = [window_count(*args) for args in zip(size, (kh, kw), stride, padding, dilation)]
+    if counts != [h, w]:  # output_padding >= stride (allowed below dilation): windows that see no input
+        x = pad(x, (0, counts[1] - w, 0, counts[0] - h))
+    columns = patches(x).reshape(n, per_group * groups, kh, kw, counts[0], counts[1]).permute(0, 1, 4, 5, 2, 3)
+    return bind("fold2d", columns, kernel=(kh, kw), stride=stride, padding=padding, dilation=dilation, size=size)
 
 
 def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
@@ -403,28 +615,292 @@ def fold(input: TensorBase, output_size, kernel_size, dilation=1, padding=0, str
     return _as_pytorch_names(image if input.ndim == 3 else image.squeeze(0), "Col2ImBackward0", input)
 
 
-def avg_pool2d(input: TensorBase, kernel_size, stride=None, padding=0) -> TensorBase:
-    """The mean of each window of an (N, C, H, W) or (C, H, W) ``input``; zero padding counts towards the mean,
-    as PyTorch's default."""
+def _single(value, fn: str, name: str) -> int:
+    """A 1-D pooling argument: an int or a sequence of one, as PyTorch's (its texts for others)."""
+    if isinstance(value, int):
+        return value
+    value = tuple(value)
+    if len(value) != 1:
+        if fn == "max_pool1d":
+            kinds = "None, an int, list of ints, or tuple of ints" if name == "stride" else \
+                "an int, list of ints or tuple of ints"
+            raise RuntimeError(f"max_pool1d() {name} must be {kinds} of size 1 but got size {len(value)}")
+        raise RuntimeError(f"{fn}() argument '{name}' should contain one int (got {len(value)})")
+    return int(value[0])
+
+
+def _pool1d_input(input: TensorBase, fn: str) -> None:
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument #1 "
+                           f"'self' (while checking arguments for {fn})")
+
+
+def max_pool1d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> TensorBase:
+    """The maximum of each window of an (N, C, L) or (C, L) ``input``: ``max_pool2d`` over an image of height 1
+    (padding with -inf; the gradient to each window's first maximum).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.max_pool1d(gg.tensor([[1.0, 5.0, 0.0, 3.0, 2.0]]), 2, ceil_mode=True)
+    tensor([[5., 3., 2.]])
+    """
+    if return_indices:
+        raise NotImplementedError("max_pool1d: return_indices=True is not supported")
+    if input.ndim not in (2, 3) or 0 in input.shape[-2:]:
+        raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
+                           f"input, but got:{list(input.shape)}")
+    kernel = _single(kernel_size, "max_pool1d", "kernel_size")
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _single(stride, "max_pool1d", "stride")
+    padding, dilation = _single(padding, "max_pool1d", "padding"), _single(dilation, "max_pool1d", "dilation")
+    for name, value, least in (("kernel_size", kernel, 1), ("stride", stride, 1), ("padding", padding, 0),
+                               ("dilation", dilation, 1)):
+        if value < least:
+            relation = "must be non-negative" if name == "padding" else "must be greater than zero"
+            raise RuntimeError(f"max_pool1d() {name} {relation}, but got {value}")
+        if name == "padding" and padding > kernel // 2:
+            raise RuntimeError(f"max_pool1d() padding should be at most half of kernel size, but got "
+                               f"padding={padding} and kernel_size={kernel}")
+    count = _pool_count(input.shape[-1], kernel, stride, padding, dilation, ceil_mode)
+    if count < 1:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {count}")
+    return max_pool2d(input.unsqueeze(-2), (1, kernel), (1, stride), (0, padding), (1, dilation),
+                      ceil_mode).squeeze(-2)
+
+
+def avg_pool1d(input: TensorBase, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> TensorBase:
+    """The mean of each window of an (N, C, L) or (C, L) ``input``: ``avg_pool2d`` over an image of height 1.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.avg_pool1d(gg.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]]), 2, ceil_mode=True)
+    tensor([[1.5000, 3.5000, 5.0000]])
+    """
+    _pool1d_input(input, "avg_pool1d")
+    kernel = _single(kernel_size, "avg_pool1d", "kernel_size")
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _single(stride, "avg_pool1d", "stride")
+    return avg_pool2d(input.unsqueeze(-2), (1, kernel), (1, stride), (0, _single(padding, "avg_pool1d", "padding")),
+                      ceil_mode, count_include_pad).squeeze(-2)
+
+
+def _avg_divisors(size: int, kernel: int, stride: int, padding: int, count: int, include_pad: bool) -> np.ndarray:
+    """PyTorch's divisor of each window along one axis: the window clipped to the padded input (ceil_mode's last
+    window can run past it), and without the padding unless ``include_pad``."""
+    starts = np.arange(count) * stride - padding
+    ends = np.minimum(starts + kernel, size + padding)
+    if include_pad:
+        return ends - starts
+    return np.minimum(ends, size) - np.maximum(starts, 0)
+
+
+def avg_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> TensorBase:
+    """The mean of each window of an (N, C, H, W) or (C, H, W) ``input``; zero padding counts towards the mean
+    unless ``count_include_pad=False``; ``ceil_mode`` adds the windows that start inside the input or its left
+    padding but run past its end (divided by the part inside the padded input), as PyTorch's.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.avg_pool2d(gg.ones(1, 3, 3), 2, padding=1, count_include_pad=False)
+    tensor([[[1., 1.],
+             [1., 1.]]])
+    """
     if input.ndim not in (3, 4):
         raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor for input, but got: {list(input.shape)}")
+    for name, value in (("kernel_size", kernel_size), ("stride", stride), ("padding", padding)):
+        if not isinstance(value, int) and value is not None and len(value) not in (1, 2) + ((0,) if name == "stride"
+                                                                                             else ()):
+            raise RuntimeError({"kernel_size": "avg_pool2d: kernel_size must either be a single int, or a tuple of "
+                                               "two ints",
+                                "stride": "avg_pool2d: stride must either be omitted, a single int, or a tuple of two "
+                                          "ints",
+                                "padding": "avg_pool2d: padding must either be a single int, or a tuple of two ints"
+                                }[name])
+    kernel = _pair(kernel_size) if isinstance(kernel_size, int) or len(kernel_size) == 2 else tuple(kernel_size) * 2
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _pair(stride) if isinstance(stride, int) or len(stride) == 2 else tuple(stride) * 2
+    padding = _pair(padding) if isinstance(padding, int) or len(padding) == 2 else tuple(padding) * 2
+    if 0 in stride:
+        raise RuntimeError("stride should not be zero")
+    if min(kernel) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kernel[0]} kW: {kernel[1]}")
+    for p, k in zip(padding, kernel):
+        if p > k // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
+                               f"kernel_size={k} and dilation=1")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
     x = input if input.ndim == 4 else input.unsqueeze(0)  # unbatched, as PyTorch: a batch of one
-    windows = _patches(x, kernel_size, stride if stride is not None else kernel_size, padding, 1)
-    out = windows.mean((-2, -1))
+    _, c, h, w = x.shape
+    counts = [_pool_count(*args, 1, ceil_mode) for args in zip((h, w), kernel, stride, padding)]
+    if min(counts) <= 0:
+        raise RuntimeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{counts[0]}x{counts[1]}). "
+                           f"Output size is too small")
+    # ceil_mode's last windows run past the padded input: zeros there, left out of the divisor below
+    extra = [max(0, (n - 1) * s + k - (size + 2 * p)) for n, s, k, size, p in zip(counts, stride, kernel, (h, w),
+                                                                                 padding)]
+    if any(extra):
+        x = pad(x, (0, extra[1], 0, extra[0]))
+    windows = _patches(x, kernel, stride, padding, 1)
+    divisors = np.outer(*(_avg_divisors(*args, count_include_pad) for args in zip((h, w), kernel, stride, padding,
+                                                                                   counts)))
+    if divisor_override is not None:
+        out = windows.sum((-2, -1)) / float(divisor_override)
+    elif (divisors == kernel[0] * kernel[1]).all():
+        out = windows.mean((-2, -1))
+    else:  # windows of several sizes: the sums divided by a constant of the output's shape
+        out = windows.sum((-2, -1)) / _constant(divisors, x)
     return _as_pytorch_names(out if input.ndim == 4 else out.squeeze(0), "AvgPool2DBackward0", input)
 
 
+def _constant(values: np.ndarray, like: TensorBase) -> TensorBase:
+    """``values`` as a tensor of ``like``'s dtype, on its device; traced, a constant of the generated code (made
+    on the module's device: an array captured from the host would be a CPU input of a CuPy module)."""
+    if isinstance(like, Tensor):
+        from ..runtime.factories import tensor
+
+        return tensor(values, dtype=like.dtype, device=like.device)
+    from ..tracer.tracer import _nested
+
+    return like.tracer.record("constant", [], {"value": _nested(np.asarray(values).tolist()),
+                                               "dtype": like._type.dtype})
+
+
+def _adaptive_windows(size: int, count: int) -> tuple:
+    """PyTorch's adaptive pooling windows along an axis of ``size``: window i is ``[floor(i * size / count),
+    ceil((i + 1) * size / count))``."""
+    index = np.arange(count)
+    return index * size // count, -(-(index + 1) * size // count)
+
+
+def _adaptive_size(input: TensorBase, output_size, fn: str) -> tuple:
+    """``output_size`` as (OH, OW) for the (…, H, W) ``input``, None keeping that size, after PyTorch's checks."""
+    size = (output_size,) * 2 if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    if len(size) != 2:
+        raise RuntimeError(f"{fn}(): internal error: output_size.size() must be 2")
+    size = tuple(input.shape[-2 + k] if s is None else int(s) for k, s in enumerate(size))
+    if min(size) < 0:
+        raise RuntimeError(f"{fn}: elements of output_size must be greater than or equal to 0 but received "
+                           f"{{{size[0]}, {size[1]}}}")
+    for dim in range(input.ndim - 3, input.ndim):
+        if input.shape[dim] == 0:
+            raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                               f"has sizes {list(input.shape)} with dimension {dim} being empty")
+    return size
+
+
 def adaptive_avg_pool2d(input: TensorBase, output_size) -> TensorBase:
-    """Average pooling of an (N, C, H, W) or (C, H, W) ``input`` to ``output_size`` (None keeps that size);
-    each output size must divide the input size."""
+    """Average pooling of an (N, C, H, W) or (C, H, W) ``input`` to ``output_size`` (None keeps that size), over
+    PyTorch's windows: output row i averages input rows ``floor(i * H / OH)`` to ``ceil((i + 1) * H / OH) - 1``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.adaptive_avg_pool2d(gg.arange(6.0).reshape(1, 2, 3), (1, 2))
+    tensor([[[2., 3.]]])
+    """
     if input.ndim not in (3, 4):
         raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}")
-    oh, ow = _pair(output_size)
+    oh, ow = _adaptive_size(input, output_size, "adaptive_avg_pool2d")
     h, w = input.shape[-2:]
-    oh, ow = oh or h, ow or w
-    if h % oh or w % ow:
-        raise NotImplementedError(f"adaptive_avg_pool2d: output size {oh}x{ow} must divide the input size {h}x{w}")
-    return input.reshape(*input.shape[:-2], oh, h // oh, ow, w // ow).mean((-3, -1))
+    if oh and ow and not h % oh and not w % ow:  # windows that tile the image: a mean over its reshape
+        out = input.reshape(*input.shape[:-2], oh, h // oh, ow, w // ow).mean((-3, -1))
+    else:  # windows of several sizes (or overlapping) along an axis: averaged by a constant matrix
+        out = input
+        if oh and not h % oh:
+            out = out.reshape(*input.shape[:-2], oh, h // oh, w).mean(-2)
+        else:
+            out = _constant(_averaging(h, oh), input) @ out
+        if ow and not w % ow:
+            out = out.reshape(*out.shape[:-1], ow, w // ow).mean(-1)
+        else:
+            out = out @ _constant(_averaging(w, ow).T, input)
+    return _as_pytorch_names(out, "AdaptiveAvgPool2DBackward0", input)
+
+
+def _averaging(size: int, count: int) -> np.ndarray:
+    """The (count, size) matrix whose row i averages adaptive window i."""
+    starts, ends = _adaptive_windows(size, count)
+    positions = np.arange(size)
+    inside = (positions >= starts[:, None]) & (positions < ends[:, None])
+    return inside / (ends - starts)[:, None]
+
+
+def adaptive_max_pool2d(input: TensorBase, output_size, return_indices: bool = False):
+    """Max pooling of an (N, C, H, W) or (C, H, W) ``input`` to ``output_size`` (None keeps that size) over
+    PyTorch's adaptive windows (those of ``adaptive_avg_pool2d``). As PyTorch's, the gradient goes to each window's
+    first maximum in row-major order (a window holding NaN: to its first NaN, PyTorch's to its last);
+    ``return_indices`` also returns its position in the flattened (H * W) image.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.adaptive_max_pool2d(gg.tensor([[[1.0, 5.0, 0.0], [3.0, 2.0, 4.0]]]), (1, 2), return_indices=True)
+    (tensor([[[5., 5.]]]), tensor([[[1, 1]]]))
+    """
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got: {list(input.shape)}")
+    oh, ow = _adaptive_size(input, output_size, "adaptive_max_pool2d")
+    h, w = input.shape[-2:]
+    lead = tuple(input.shape[:-2])
+    # every window as a row of KH * KW entries (a shorter window repeats its last entry, which changes neither its
+    # maximum nor which entry is first to reach it): the maximum of each row and where it is, as max(dim)'s
+    windows, (kh, starts_h) = _adaptive_split(input, input.ndim - 2, oh)  # (…, OH, KH, W)
+    windows, (kw, starts_w) = _adaptive_split(windows, input.ndim, ow)  # (…, OH, KH, OW, KW)
+    k = len(lead)
+    windows = windows.permute(*range(k), k, k + 2, k + 1, k + 3).reshape(*lead, oh, ow, kh * kw)
+    values, where_max = windows.max(-1)
+    values = _as_pytorch_names(values, "AdaptiveMaxPool2DBackward0", input)
+    if not return_indices:
+        return values
+    rows = _constant(starts_h.reshape(-1, 1), where_max) + where_max // kw
+    return values, rows * w + _constant(starts_w, where_max) + where_max % kw
+
+
+def _adaptive_split(x: TensorBase, dim: int, count: int) -> tuple:
+    """Axis ``dim`` of ``x`` cut into ``count`` adaptive windows of K entries, (…, count, K, …), a shorter window
+    padded with copies of its last entry; and (K, the windows' starts)."""
+    size = x.shape[dim]
+    starts, ends = _adaptive_windows(size, count)
+    if count and not size % count:  # windows that tile the axis: a reshape
+        shape = tuple(x.shape[:dim]) + (count, size // count) + tuple(x.shape[dim + 1:])
+        return x.reshape(shape), (size // count, starts)
+    if not count:  # (no windows: an empty axis, each window of one entry)
+        return x[(slice(None),) * dim + (slice(0, 0),)].unsqueeze(dim + 1), (1, starts)
+    length = int((ends - starts).max())
+    positions = np.minimum(starts[:, None] + np.arange(length), ends[:, None] - 1)
+    return x[(slice(None),) * dim + (positions,)], (length, starts)
+
+
+def adaptive_avg_pool1d(input: TensorBase, output_size) -> TensorBase:
+    """Average pooling of an (N, C, L) or (C, L) ``input`` to length ``output_size`` over PyTorch's adaptive
+    windows (``adaptive_avg_pool2d`` over an image of height 1).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.adaptive_avg_pool1d(gg.arange(7.0).reshape(1, 7), 3)
+    tensor([[1., 3., 5.]])
+    """
+    _pool1d_input(input, "adaptive_avg_pool1d")
+    if output_size is None:
+        raise TypeError("adaptive_avg_pool1d(): argument 'output_size' (position 2) must be tuple of ints, not "
+                        "NoneType")
+    size = _single(output_size, "adaptive_avg_pool1d", "output_size")
+    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, size)).squeeze(-2)
+
+
+def adaptive_max_pool1d(input: TensorBase, output_size, return_indices: bool = False):
+    """Max pooling of an (N, C, L) or (C, L) ``input`` to length ``output_size`` over PyTorch's adaptive windows
+    (``adaptive_max_pool2d`` over an image of height 1); ``return_indices`` also returns the maxima's positions.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.adaptive_max_pool1d(gg.tensor([[1.0, 5.0, 0.0, 3.0, 2.0]]), 2)
+    tensor([[5., 3.]])
+    """
+    _pool1d_input(input, "adaptive_max_pool1d")
+    if output_size is None:
+        raise TypeError("adaptive_max_pool1d(): argument 'output_size' (position 2) must be tuple of ints, not "
+                        "NoneType")
+    size = _single(output_size, "adaptive_max_pool1d", "output_size")
+    out = adaptive_max_pool2d(input.unsqueeze(-2), (1, size), return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
 
 
 def one_hot(tensor: TensorBase, num_classes: int = -1) -> TensorBase:
@@ -740,10 +1216,31 @@ def pad(input: TensorBase, pad: tuple, mode: str = "constant", value: float | No
         raise RuntimeError("Padding length must be divisible by 2" if len(pad) % 2 else
                            f"Padding length should be less than or equal to two times the input dimension but got "
                            f"padding length {len(pad)} and input of dimension {input.ndim}")
+    if mode in ("reflect", "replicate", "circular"):
+        _check_mode_pad(input, pad, mode, value)
     out = input
     for k in range(len(pad) // 2):
         out = _pad_dim(out, input.ndim - 1 - k, int(pad[2 * k]), int(pad[2 * k + 1]), mode)
     return out
+
+
+def _check_mode_pad(input: TensorBase, pad: tuple, mode: str, value) -> None:
+    """PyTorch's limits on reflect, replicate and circular padding: of the last 1 to 3 dimensions of an input
+    with one or two more (a batch, channels), no value, and (reflect, replicate) no empty dimension but the
+    batch."""
+    if value is not None:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    dims = len(pad) // 2
+    if dims > 3 or input.ndim not in (dims + 1, dims + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    if mode != "circular" and 0 in tuple(input.shape)[input.ndim - dims - 1:]:
+        raise RuntimeError(f"Expected {dims + 1}D or {dims + 2}D (batch mode) tensor with possibly 0 batch size and "
+                           f"other non-zero dimensions for input, but got: {list(input.shape)}")
 
 
 _NN["pad"] = pad  # F.pad is this, all modes (the table keeps graphgrad.nn.functional's names in one place)
@@ -828,3 +1325,4 @@ def scaled_dot_product_attention(query: TensorBase, key: TensorBase, value: Tens
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value
+

@@ -1,4 +1,4 @@
-"""Layers: ``Linear``, activations, ``Flatten``, ``Dropout``."""
+"""Layers: ``Linear``, convolutions, pooling, padding, normalization, activations, ``Flatten``, ``Dropout``."""
 from __future__ import annotations
 
 import math
@@ -219,8 +219,110 @@ class BatchNorm1d(Module):
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
-class Conv2d(Module):
-    """2-D convolution (cross-correlation) with PyTorch's parameters and initialisation.
+def _ntuple(value, n: int) -> tuple:
+    """PyTorch's ``_single``/``_pair``/``_quadruple``: an int repeated ``n`` times, a sequence as a tuple."""
+    return (value,) * n if isinstance(value, int) else tuple(value)
+
+
+class _ConvNd(Module):
+    """What PyTorch's convolutions share: the arguments' checks, ``padding_mode``, the (out, in / groups, K...)
+    weight (transposed: (in, out / groups, K...)) and its initialisation: ``kaiming_uniform_(a=sqrt(5))``, the
+    bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in the weight's dimension 1 times the kernel's size."""
+
+    _dims = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation,
+                 transposed: bool, output_padding, groups: int, bias: bool, padding_mode: str, device=None,
+                 dtype=None):
+        super().__init__()
+        n = self._dims
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups != 0:
+            raise ValueError("out_channels must be divisible by groups")
+        self.kernel_size, self.stride, self.dilation = (_ntuple(v, n) for v in (kernel_size, stride, dilation))
+        if isinstance(padding, str):  # kept as the string, as PyTorch keeps it
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"padding_mode must be one of {{'zeros', 'reflect', 'replicate', 'circular'}}, but got "
+                             f"padding_mode='{padding_mode}'")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.padding = padding if isinstance(padding, str) else _ntuple(padding, n)
+        self.transposed, self.output_padding = transposed, _ntuple(output_padding, n)
+        self.groups, self.padding_mode = groups, padding_mode
+        # F.pad's amounts (last dimension first) for the modes other than zeros; "same" puts the odd one after
+        if isinstance(self.padding, str):
+            totals = [d * (k - 1) if self.padding == "same" else 0 for d, k in zip(self.dilation, self.kernel_size)]
+            self._reversed_padding_repeated_twice = [p for t in reversed(totals) for p in (t // 2, t - t // 2)]
+        else:
+            self._reversed_padding_repeated_twice = tuple(p for p in reversed(self.padding) for _ in range(2))
+        shape = (in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups)
+        self.weight = Parameter(factories.empty(*shape, *self.kernel_size, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(factories.empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _conv_forward(self, input, convolution):
+        if self.padding_mode != "zeros":  # F.pad with the mode, then no padding in the convolution
+            input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return convolution(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return convolution(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        n = self._dims
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * n:  # (a padding string shows too)
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * n:
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * n:
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution (cross-correlation) of (N, C, L) or (C, L) inputs with PyTorch's parameters,
+    ``padding_mode`` and initialisation.
+
+    >>> import graphgrad as gg
+    >>> conv = gg.nn.Conv1d(4, 6, kernel_size=3, padding=1, groups=2, padding_mode="circular")
+    >>> conv.weight.shape, conv(gg.ones(2, 4, 10)).shape
+    (torch.Size([6, 2, 3]), torch.Size([2, 6, 10]))
+    """
+
+    _dims = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
+                         padding_mode, device, dtype)
+
+    def forward(self, input):
+        return self._conv_forward(input, F.conv1d)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation) with PyTorch's parameters, ``padding_mode`` and initialisation.
 
     >>> import graphgrad as gg
     >>> gg.nn.Conv2d(3, 8, kernel_size=3, padding=1)(gg.ones(2, 3, 16, 16)).shape
@@ -228,38 +330,95 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, dtype=None):
-        super().__init__()
-        if groups != 1:
-            raise NotImplementedError("Conv2d: groups > 1 is not supported yet")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = F._pair(kernel_size), F._pair(stride)
-        if isinstance(padding, str):  # kept as the string, as PyTorch keeps it
-            if padding not in ("valid", "same"):
-                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
-            if padding == "same" and self.stride != (1, 1):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-        self.padding, self.dilation = padding if isinstance(padding, str) else F._pair(padding), F._pair(dilation)
-        self.weight = Parameter(factories.empty(out_channels, in_channels, *self.kernel_size, dtype=dtype))
-        self.bias = Parameter(factories.empty(out_channels, dtype=dtype)) if bias else None
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
-            init.uniform_(self.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
+                         padding_mode, device, dtype)
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation)
-
-    def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        return text + ("" if self.bias is not None else ", bias=False")
+        return self._conv_forward(input, F.conv2d)
 
 
-class MaxPool2d(Module):
+class _ConvTransposeNd(_ConvNd):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, output_padding,
+                 groups: int, bias: bool, dilation, padding_mode: str, device, dtype):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {self.__class__.__name__}')
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, True, output_padding,
+                         groups, bias, padding_mode, device, dtype)
+
+    def _output_padding(self, input, output_size) -> tuple:
+        """``output_padding``, or the one that makes the output ``output_size`` (its spatial sizes, or all of
+        the output's), with PyTorch's checks."""
+        n = self._dims
+        if output_size is None:
+            return self.output_padding
+        batched = input.ndim == n + 2
+        leading = 2 if batched else 1
+        if len(output_size) == leading + n:
+            output_size = output_size[leading:]
+        if len(output_size) != n:
+            raise ValueError(f"ConvTranspose{n}D: for {input.ndim}D input, output_size must have {n} or {leading + n} "
+                             f"elements (got {len(output_size)})")
+        smallest = [(input.shape[d + leading] - 1) * self.stride[d] - 2 * self.padding[d]
+                    + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(n)]
+        largest = [s + stride - 1 for s, stride in zip(smallest, self.stride)]
+        for size, low, high in zip(output_size, smallest, largest):
+            if size < low or size > high:
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes range from {smallest} "
+                                 f"to {largest} (for an input of {input.shape[2:]})")
+        return tuple(size - low for size, low in zip(output_size, smallest))
+
+    def _transposed_forward(self, input, output_size, convolution):
+        return convolution(input, self.weight, self.bias, self.stride, self.padding,
+                           self._output_padding(input, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (conv1d's input gradient), with PyTorch's parameters and initialisation; the
+    weight is (in_channels, out_channels / groups, K). ``forward(input, output_size)`` picks the
+    ``output_padding`` that gives that length.
+
+    >>> import graphgrad as gg
+    >>> up = gg.nn.ConvTranspose1d(4, 2, kernel_size=3, stride=2, padding=1)
+    >>> up(gg.ones(1, 4, 5)).shape, up(gg.ones(1, 4, 5), output_size=[10]).shape
+    (torch.Size([1, 2, 9]), torch.Size([1, 2, 10]))
+    """
+
+    _dims = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)
+
+    def forward(self, input, output_size=None):
+        return self._transposed_forward(input, output_size, F.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (conv2d's input gradient, DCGAN's upsampling layer), with PyTorch's parameters
+    and initialisation; the weight is (in_channels, out_channels / groups, KH, KW). ``forward(input,
+    output_size)`` picks the ``output_padding`` that gives that size.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ConvTranspose2d(8, 3, kernel_size=4, stride=2, padding=1)(gg.ones(2, 8, 16, 16)).shape
+    torch.Size([2, 3, 32, 32])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)
+
+    def forward(self, input, output_size=None):
+        return self._transposed_forward(input, output_size, F.conv_transpose2d)
+
+
+class _MaxPoolNd(Module):
+    function = ""
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False):
         super().__init__()
@@ -268,12 +427,27 @@ class MaxPool2d(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
+        return getattr(F, self.function)(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                                         self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """``F.max_pool1d`` as a module: the maximum of each window of (N, C, L) or (C, L) inputs.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.MaxPool1d(2)(gg.tensor([[1.0, 5.0, 0.0, 3.0]]))
+    tensor([[5., 3.]])
+    """
+
+    function = "max_pool1d"
+
+
+class MaxPool2d(_MaxPoolNd):
+    function = "max_pool2d"
 
 
 class Unfold(Module):
@@ -307,29 +481,237 @@ class Fold(Module):
                 f"padding={self.padding}, stride={self.stride}")
 
 
-class AvgPool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0):
+class AvgPool1d(Module):
+    """``F.avg_pool1d`` as a module: the mean of each window of (N, C, L) or (C, L) inputs.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.AvgPool1d(2)(gg.tensor([[1.0, 5.0, 0.0, 3.0]]))
+    tensor([[3.0000, 1.5000]])
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding = padding
+        self.kernel_size = _ntuple(kernel_size, 1)
+        self.stride = _ntuple(stride if stride is not None else kernel_size, 1)
+        self.padding = _ntuple(padding, 1)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, input):
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(Module):
+class AvgPool2d(Module):
+    """``F.avg_pool2d`` as a module: the mean of each window of (N, C, H, W) or (C, H, W) inputs."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
+
+    def forward(self, input):
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptivePool(Module):
+    function = ""
+
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
     def forward(self, input):
-        return F.adaptive_avg_pool2d(input, self.output_size)
+        return getattr(F, self.function)(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class _AdaptiveMaxPool(_AdaptivePool):
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input):
+        return getattr(F, self.function)(input, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    """``F.adaptive_avg_pool1d`` as a module: (N, C, L) or (C, L) inputs averaged to length ``output_size``.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.AdaptiveAvgPool1d(3)(gg.arange(7.0).reshape(1, 7))
+    tensor([[1., 3., 5.]])
+    """
+
+    function = "adaptive_avg_pool1d"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    function = "adaptive_avg_pool2d"
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    """``F.adaptive_max_pool1d`` as a module: the maxima of (N, C, L) or (C, L) inputs over ``output_size``
+    windows (and their positions, with ``return_indices=True``).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.AdaptiveMaxPool1d(2, return_indices=True)(gg.tensor([[1.0, 5.0, 0.0, 3.0, 2.0]]))
+    (tensor([[5., 3.]]), tensor([[1, 3]]))
+    """
+
+    function = "adaptive_max_pool1d"
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPool):
+    """``F.adaptive_max_pool2d`` as a module (``output_size`` an int, or (OH, OW) with None keeping a size).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.AdaptiveMaxPool2d((1, None))(gg.tensor([[[1.0, 5.0], [3.0, 2.0]]]))
+    tensor([[[3., 5.]]])
+    """
+
+    function = "adaptive_max_pool2d"
+
+
+# -- padding: F.pad with a mode --------------------------------------------------------------------------------
+class _ConstantPadNd(Module):
+    _dims = 1
+
+    def __init__(self, padding, value: float):
+        super().__init__()
+        self.padding = _ntuple(padding, 2 * self._dims)
+        self.value = value
+
+    def forward(self, input):
+        return F.pad(input, self.padding, "constant", self.value)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad1d(_ConstantPadNd):
+    """Pad the last dimension with ``value``: ``padding`` an int (both sides) or (left, right).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ConstantPad1d((1, 2), 3.5)(gg.ones(1, 2))
+    tensor([[3.5000, 1.0000, 1.0000, 3.5000, 3.5000]])
+    """
+
+
+class ConstantPad2d(_ConstantPadNd):
+    """Pad the last two dimensions with ``value``: ``padding`` an int or (left, right, top, bottom)."""
+
+    _dims = 2
+
+
+class ZeroPad1d(ConstantPad1d):
+    """Pad the last dimension with zeros: ``padding`` an int or (left, right)."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad2d(ConstantPad2d):
+    """Pad the last two dimensions with zeros: ``padding`` an int or (left, right, top, bottom).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ZeroPad2d((1, 0, 0, 1))(gg.ones(1, 1, 1))
+    tensor([[[0., 1.],
+             [0., 0.]]])
+    """
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class _ModePadNd(Module):
+    """``F.pad(input, padding, mode)`` over the last ``_dims`` dimensions of a (N, C, ...) or (C, ...) input."""
+
+    _dims, mode = 1, ""
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = _ntuple(padding, 2 * self._dims)
+
+    def forward(self, input):
+        return F.pad(input, self.padding, self.mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_ModePadNd):
+    """Pad the last dimension with its reflection at each end (the edge not repeated).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ReflectionPad1d(2)(gg.tensor([[0.0, 1.0, 2.0, 3.0]]))
+    tensor([[2., 1., 0., 1., 2., 3., 2., 1.]])
+    """
+
+    mode = "reflect"
+
+
+class ReflectionPad2d(ReflectionPad1d):
+    """Pad the last two dimensions with their reflections: ``padding`` an int or (left, right, top, bottom)."""
+
+    _dims = 2
+
+
+class ReplicationPad1d(_ModePadNd):
+    """Pad the last dimension with copies of its edge values.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ReplicationPad1d((1, 2))(gg.tensor([[0.0, 1.0, 2.0]]))
+    tensor([[0., 0., 1., 2., 2., 2.]])
+    """
+
+    mode = "replicate"
+
+
+class ReplicationPad2d(ReplicationPad1d):
+    """Pad the last two dimensions with copies of their edges: ``padding`` an int or (left, right, top,
+    bottom)."""
+
+    _dims = 2
+
+
+class CircularPad1d(_ModePadNd):
+    """Pad the last dimension of a (N, C, L) or (C, L) input periodically (the far end's values).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.CircularPad1d(1)(gg.tensor([[0.0, 1.0, 2.0]]))
+    tensor([[2., 0., 1., 2., 0.]])
+    """
+
+    mode = "circular"
+
+    def forward(self, input):
+        if input.ndim not in (self._dims + 1, self._dims + 2):
+            raise ValueError(f"expected {self._dims + 1}D or {self._dims + 2}D input (got {input.ndim}D input)")
+        return super().forward(input)
+
+
+class CircularPad2d(CircularPad1d):
+    """Pad the last two dimensions of a (N, C, H, W) or (C, H, W) input periodically: ``padding`` an int or
+    (left, right, top, bottom)."""
+
+    _dims = 2
 
 
 class BatchNorm2d(BatchNorm1d):
@@ -522,3 +904,4 @@ class Unflatten(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
