@@ -19,6 +19,9 @@ from .layers import (CELU, ELU, GELU, SELU, AdaptiveAvgPool2d, AvgPool2d, BatchN
 from .layers import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, CircularPad1d, CircularPad2d,
                      ConstantPad1d, ConstantPad2d, Conv1d, ConvTranspose1d, ConvTranspose2d, MaxPool1d,
                      ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
+from .layers import (GLU, AlphaDropout, Bilinear, ChannelShuffle, CosineSimilarity, Dropout1d, Dropout2d, GroupNorm,
+                     InstanceNorm1d, InstanceNorm2d, LocalResponseNorm, PairwiseDistance, PixelShuffle, PixelUnshuffle,
+                     PReLU, RReLU, Softmax2d, Softmin, Threshold, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .module import Module, ModuleList, Sequential
@@ -41,3 +44,7 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
            "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
            "CircularPad2d"]
+__all__ += ["PReLU", "GLU", "Softmin", "Threshold", "CosineSimilarity", "PairwiseDistance", "Bilinear", "GroupNorm",
+            "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "Dropout1d", "Dropout2d", "AlphaDropout", "RReLU",
+            "Softmax2d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingNearest2d",
+            "UpsamplingBilinear2d"]

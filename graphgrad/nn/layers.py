@@ -905,3 +905,482 @@ class Unflatten(Module):
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
+
+# == more of PyTorch's modules: PReLU, GLU, Softmin, Threshold, distances, Bilinear, GroupNorm, InstanceNorm1d/2d,
+# LocalResponseNorm, channel-wise and alpha dropout, RReLU, Softmax2d, shuffles, Upsample =========================
+import warnings as _warnings  # noqa: E402
+
+
+class PReLU(Module):
+    """``F.prelu`` with a learned slope, one shared (``num_parameters=1``) or one per channel, starting at
+    ``init`` (0.25).
+
+    >>> import graphgrad as gg
+    >>> act = gg.nn.PReLU()
+    >>> act(gg.tensor([-4.0, 2.0]))
+    tensor([-1.,  2.], grad_fn=<PreluKernelBackward0>)
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(factories.empty(num_parameters, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class GLU(Module):
+    """``F.glu``: the first half of ``dim`` gated by the sigmoid of the second.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.GLU()(gg.ones(2, 6)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """``F.softmin``: ``softmax(-input)`` along ``dim``.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.Softmin(dim=0)(gg.tensor([1.0, 1.0]))
+    tensor([0.5000, 0.5000])
+    """
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.softmin(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Threshold(Module):
+    """``F.threshold``: ``x`` above ``threshold``, ``value`` elsewhere.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.Threshold(0.1, 20.0)(gg.tensor([0.0, 1.0]))
+    tensor([20.,  1.])
+    """
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class CosineSimilarity(Module):
+    """``F.cosine_similarity`` along ``dim``, each norm clamped to ``eps``.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.CosineSimilarity(dim=0)(gg.tensor([1.0, 0.0]), gg.tensor([0.0, 2.0]))
+    tensor(0.)
+    """
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """``F.pairwise_distance``: ``‖x1 - x2 + eps‖_p`` over the last dimension.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.PairwiseDistance(eps=0.0)(gg.tensor([[1.0, 1.0]]), gg.tensor([[4.0, 5.0]]))
+    tensor([5.])
+    """
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+class Bilinear(Module):
+    """``y = x1ᵀ A x2 + b`` with ``weight`` (out_features, in1_features, in2_features), weight and bias
+    initialised U(-1/sqrt(in1_features), 1/sqrt(in1_features)) as in PyTorch.
+
+    >>> import graphgrad as gg
+    >>> layer = gg.nn.Bilinear(3, 4, 2)
+    >>> layer.weight.shape, layer(gg.ones(5, 3), gg.ones(5, 4)).shape
+    (torch.Size([2, 3, 4]), torch.Size([5, 2]))
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        self.weight = Parameter(factories.empty(out_features, in1_features, in2_features, dtype=dtype,
+                                                device=device))
+        if bias:
+            self.bias = Parameter(factories.empty(out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.in1_features <= 0:
+            raise ValueError(f"in1_features must be > 0, but got (in1_features={self.in1_features})")
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """``F.group_norm``: channels normalized in ``num_groups`` groups per sample, with a learned per-channel
+    scale (ones) and shift (zeros) when ``affine``.
+
+    >>> import graphgrad as gg
+    >>> gn = gg.nn.GroupNorm(2, 4)
+    >>> gn(gg.randn(3, 4, 5)).shape, gn.weight.shape
+    (torch.Size([3, 4, 5]), torch.Size([4]))
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
+                 dtype=None, *, bias: bool = True):
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        if affine:
+            self.weight = Parameter(factories.ones(num_channels, dtype=dtype, device=device))
+            self.bias = Parameter(factories.zeros(num_channels, dtype=dtype, device=device)) if bias else None
+        else:
+            self.weight = self.bias = None
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(Module):
+    """Instance normalization: no learned scale and shift and no running statistics unless asked for
+    (``affine``, ``track_running_stats``); with running statistics, ``.eval()`` normalizes by them."""
+
+    _spatial = 1  # spatial dimensions of a batched input
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(factories.ones(num_features, dtype=dtype, device=device))
+            self.bias = Parameter(factories.zeros(num_features, dtype=dtype, device=device)) if bias else None
+        else:
+            self.weight = self.bias = None
+        if track_running_stats:
+            self.register_buffer("running_mean", factories.zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", factories.ones(num_features, dtype=dtype, device=device))
+            self.register_buffer("num_batches_tracked", factories.tensor(0))  # kept, never counted, as PyTorch
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, input):
+        unbatched = self._spatial + 1
+        if input.ndim not in (unbatched, unbatched + 1):
+            raise ValueError(f"expected {unbatched}D or {unbatched + 1}D input (got {input.ndim}D input)")
+        feature_dim = input.ndim - unbatched
+        if input.shape[feature_dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={feature_dim} to match num_features "
+                                 f"({self.num_features}), but got: {input.shape[feature_dim]}.")
+            _warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You can silence this "
+                           f"warning by not passing in num_features, which is not used because affine=False",
+                           stacklevel=2)
+        if input.ndim == unbatched:
+            return self._normalize(input.unsqueeze(0)).squeeze(0)
+        return self._normalize(input)
+
+    def _normalize(self, input):
+        return F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                               self.training or not self.track_running_stats,
+                               self.momentum if self.momentum is not None else 0.0, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of (N, C, L) or unbatched (C, L) inputs: each channel of each sample over its
+    positions.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.InstanceNorm1d(2)(gg.tensor([[[1.0, 3.0], [0.0, 4.0]]]))
+    tensor([[[-1.0000,  1.0000],
+             [-1.0000,  1.0000]]])
+    """
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization of (N, C, H, W) or unbatched (C, H, W) images.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.InstanceNorm2d(3, affine=True)(gg.randn(2, 3, 4, 4)).shape
+    torch.Size([2, 3, 4, 4])
+    """
+
+    _spatial = 2
+
+
+class LocalResponseNorm(Module):
+    """``F.local_response_norm``: each value divided by ``(k + alpha * mean of squares over the size channels
+    around it)^beta``.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.LocalResponseNorm(2)(gg.ones(1, 3, 2)).shape
+    torch.Size([1, 3, 2])
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class _DropoutNd(Module):
+    function = ""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if p < 0 or p > 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input):
+        return getattr(F, self.function)(input, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(_DropoutNd):
+    """``F.dropout1d`` while training: whole channels of (N, C, L) inputs zeroed; the identity after ``.eval()``.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.Dropout1d(0.5).eval()(gg.ones(2, 3, 4)).sum()
+    tensor(24.)
+    """
+
+    function = "dropout1d"
+
+
+class Dropout2d(_DropoutNd):
+    """``F.dropout2d`` while training: whole channels of (N, C, H, W) images zeroed; the identity after
+    ``.eval()``.
+
+    >>> import graphgrad as gg
+    >>> x = gg.nn.Dropout2d(0.5)(gg.ones(4, 8, 3, 3))
+    >>> bool(((x == 0).all((2, 3)) | (x == 2).all((2, 3))).all())
+    True
+    """
+
+    function = "dropout2d"
+
+
+class AlphaDropout(_DropoutNd):
+    """``F.alpha_dropout`` while training (for SELU networks); the identity after ``.eval()``.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.AlphaDropout(0.2).eval()(gg.ones(3))
+    tensor([1., 1., 1.])
+    """
+
+    function = "alpha_dropout"
+
+
+class RReLU(Module):
+    """``F.rrelu``: random slopes in [lower, upper] for non-positive inputs while training, their mean
+    after ``.eval()``.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.RReLU(0.1, 0.3).eval()(gg.tensor([-1.0, 1.0]))
+    tensor([-0.2000,  1.0000])
+    """
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dimension -3) at each position of (N, C, H, W) or (C, H, W) inputs.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.Softmax2d()(gg.zeros(1, 2, 1, 1)).flatten()
+    tensor([0.5000, 0.5000])
+    """
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead")
+        return F.softmax(input, -3)
+
+
+class ChannelShuffle(Module):
+    """``F.channel_shuffle``: the channels of ``groups`` groups interleaved.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ChannelShuffle(2)(gg.arange(4.0).reshape(1, 4, 1)).flatten()
+    tensor([0., 2., 1., 3.])
+    """
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+class PixelShuffle(Module):
+    """``F.pixel_shuffle``: (*, C r², H, W) to (*, C, H r, W r).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.PixelShuffle(3)(gg.ones(1, 9, 4, 4)).shape
+    torch.Size([1, 1, 12, 12])
+    """
+
+    def __init__(self, upscale_factor: int):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input):
+        return F.pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """``F.pixel_unshuffle``: (*, C, H r, W r) to (*, C r², H, W).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.PixelUnshuffle(3)(gg.ones(1, 1, 12, 12)).shape
+    torch.Size([1, 9, 4, 4])
+    """
+
+    def __init__(self, downscale_factor: int):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input):
+        return F.pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
+
+
+class Upsample(Module):
+    """``F.interpolate`` as a module: to ``size``, or by ``scale_factor``, with ``mode`` nearest, nearest-exact,
+    linear, bilinear or trilinear.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.Upsample(scale_factor=2, mode="bilinear")(gg.ones(1, 1, 2, 3)).shape
+    torch.Size([1, 1, 4, 6])
+    """
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None,
+                 recompute_scale_factor: bool | None = None):
+        super().__init__()
+        self.name = type(self).__name__
+        self.size = size
+        if isinstance(scale_factor, tuple):
+            self.scale_factor = tuple(float(factor) for factor in scale_factor)
+        else:
+            self.scale_factor = float(scale_factor) if scale_factor else None
+        self.mode, self.align_corners, self.recompute_scale_factor = mode, align_corners, recompute_scale_factor
+
+    def forward(self, input):
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self) -> str:
+        if self.scale_factor is not None:
+            info = "scale_factor=" + repr(self.scale_factor)
+        else:
+            info = "size=" + repr(self.size)
+        return info + ", mode=" + repr(self.mode)
+
+
+class UpsamplingNearest2d(Upsample):
+    """``Upsample(size, scale_factor, mode="nearest")`` for images.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.UpsamplingNearest2d(scale_factor=2)(gg.ones(1, 1, 2, 2)).shape
+    torch.Size([1, 1, 4, 4])
+    """
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``Upsample(size, scale_factor, mode="bilinear", align_corners=True)`` for images.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.UpsamplingBilinear2d(size=3)(gg.tensor([[[[0.0, 2.0]]]]))
+    tensor([[[[0., 1., 2.],
+              [0., 1., 2.],
+              [0., 1., 2.]]]])
+    """
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
