@@ -146,6 +146,70 @@ class TensorBase:
 
         return ITEMSIZE[self._type.dtype]
 
+    # -- memory layout, PyTorch's strided view of a storage: an eager tensor's is its array's (``_data``); a traced
+    # value has no layout the generated code depends on (its ``contiguous()`` is itself), so it reads as contiguous
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element (``element_size()``)."""
+        return self.element_size()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the elements: ``numel() * itemsize`` (an expanded tensor counts each element it shows)."""
+        return self._type.size * self.element_size()
+
+    def stride(self, dim: int | None = None):
+        """The step in elements between neighbours along each dimension (a tuple), or along ``dim``.
+
+        >>> import graphgrad as gg
+        >>> x = gg.zeros(2, 3)
+        >>> x.stride(), x.t().stride(), x.t().is_contiguous()
+        ((3, 1), (1, 3), False)
+        """
+        data = getattr(self, "_data", None)
+        if data is None or data.size == 0:  # (NumPy gives an empty array zero strides; PyTorch row-major ones)
+            strides, step = [], 1
+            for n in reversed(self.shape):
+                strides.insert(0, step)
+                step *= max(n, 1)
+            strides = tuple(strides)
+        else:
+            strides = tuple(s // data.itemsize for s in data.strides)
+        if dim is None:
+            return strides
+        from .registry import normalize_dims
+
+        return strides[normalize_dims(dim, self.ndim)[0]] if self.ndim else strides[dim]
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        """Whether the elements lie in row-major order without gaps (dimensions of size 1 and empty tensors
+        aside), PyTorch's test. graphgrad has no other memory format."""
+        if memory_format is not None and str(memory_format) not in ("torch.contiguous_format", "contiguous_format"):
+            raise NotImplementedError(f"is_contiguous(memory_format={memory_format!r}): graphgrad's tensors have "
+                                      f"only the row-major (contiguous) format")
+        if self._type.size == 0:
+            return True
+        expected = 1
+        for n, s in zip(reversed(self.shape), reversed(self.stride())):
+            if n != 1:
+                if s != expected:
+                    return False
+                expected *= n
+        return True
+
+    def storage_offset(self) -> int:
+        """Where this tensor's first element lies in its storage, in elements: a view's offset from its base's
+        first element (``x[1:]`` of a (2, 3) ``x``: 3); 0 for a tensor that owns its memory."""
+        base = getattr(self, "_base", None)
+        data = getattr(self, "_data", None)
+        if base is None or data is None:
+            return 0
+
+        def pointer(a) -> int:
+            return a.__array_interface__["data"][0] if hasattr(a, "__array_interface__") else a.data.ptr
+
+        return (pointer(data) - pointer(base._data)) // data.itemsize
+
     # -- composites, in terms of the ops: eager tensors and traced values alike ----------------------------------
     def unbind(self, dim: int = 0) -> tuple:
         """The slices along ``dim``, each without that dim."""

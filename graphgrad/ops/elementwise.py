@@ -843,3 +843,17 @@ def lerp(input, end, weight):
 
 
 export(lerp, "lerp", tensor="lerp", gg="lerp")
+
+
+def _missing_dtype(method: str, dtype: str):
+    def refuse(self, memory_format=None):
+        raise NotImplementedError(f"Tensor.{method}(): graphgrad has no {dtype} dtype (it has bool, int64, float32 "
+                                  f"and float64); convert with .float(), .double(), .long() or .bool() instead")
+    refuse.__name__ = method
+    refuse.__doc__ = f"PyTorch's conversion to {dtype}, which graphgrad does not have: a NotImplementedError."
+    return refuse
+
+
+for _method, _dtype in (("half", "float16"), ("bfloat16", "bfloat16"), ("char", "int8"), ("short", "int16"),
+                        ("byte", "uint8")):
+    export(_missing_dtype(_method, _dtype), "cast", tensor=_method)
