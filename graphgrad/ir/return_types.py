@@ -37,3 +37,5 @@ cummin = _structseq("cummin", ("values", "indices"))
 aminmax = _structseq("aminmax", ("min", "max"))
 
 __all__ = ["max", "min", "sort", "topk", "kthvalue", "mode", "median", "nanmedian", "cummax", "cummin", "aminmax"]
+frexp = _structseq("frexp", ("mantissa", "exponent"))
+__all__.append("frexp")

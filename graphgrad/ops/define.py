@@ -256,3 +256,37 @@ def refuse_traced(x, op: str, why: str) -> None:
     if isinstance(x, TensorBase) and x._level > 0:
         from ..tracer.tracer import TracerError, _where, user_location
         raise TracerError(f"{op} inside a compiled function: {why}{_where(user_location(2))}")
+
+
+def in_place(x, compute: Callable, name: str | None = None):
+    """``x`` overwritten with ``compute(x)``, PyTorch's in-place form of an out-of-place function (``tril_``,
+    ``index_fill_``, ...): eagerly one in-place op (version bump, views and their base kept in step, PyTorch's
+    casting and shape checks; ``name`` names its node), in a trace a mutation of the traced value with the same
+    checks. The composites in ``graphgrad.ops`` declare their ``_`` methods with it."""
+    if hasattr(x, "_inplace_with"):  # an eager tensor (the runtime's Tensor)
+        return x._inplace_with(compute, name)
+    from ..ir.types import in_place_cast_error
+
+    new = compute(x)
+    refused = in_place_cast_error(new._type.dtype, x._type.dtype)
+    if refused:
+        raise RuntimeError(refused)
+    if tuple(new.shape) != tuple(x.shape):
+        raise RuntimeError(f"output with shape {list(x.shape)} doesn't match the broadcast shape {list(new.shape)}")
+    return x.copy_(new)
+
+
+def warn_user(message: str, category=UserWarning) -> None:
+    """PyTorch's warning ``message``, shown at the user's line (the nearest frame outside graphgrad), however deep
+    in graphgrad's own functions it is raised (``cov`` inside ``corrcoef``)."""
+    import sys
+    import warnings
+
+    from ..tracer.tracer import _user_frame
+
+    frame = _user_frame(sys._getframe(1))
+    if frame is None:
+        warnings.warn(message, category, stacklevel=2)
+        return
+    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
+                           registry=frame.f_globals.setdefault("__warningregistry__", {}))

@@ -845,6 +845,241 @@ def lerp(input, end, weight):
 export(lerp, "lerp", tensor="lerp", gg="lerp")
 
 
+# -- more of PyTorch's elementwise functions: clamp_min/clamp_max, logit, xlogy, heaviside, float_power, sgn,
+# nextafter, ldexp, frexp, their in-place forms, and the dtypes graphgrad does not have ------------------------
+from ..ir import return_types  # noqa: E402
+from .define import in_place  # noqa: E402
+
+
+def clamp_min(input: TensorBase, min) -> TensorBase:
+    """``input`` limited from below (``clamp(input, min=min)``); ``min`` a number or a tensor.
+
+    >>> import graphgrad as gg
+    >>> gg.clamp_min(gg.tensor([-1.0, 0.5, 2.0]), 0.0)
+    tensor([0.0000, 0.5000, 2.0000])
+    """
+    return clamp(input, min=min)._shown_as("ClampMinBackward0")
+
+
+def clamp_max(input: TensorBase, max) -> TensorBase:
+    """``input`` limited from above (``clamp(input, max=max)``); ``max`` a number or a tensor.
+
+    >>> import graphgrad as gg
+    >>> gg.clamp_max(gg.tensor([-1.0, 0.5, 2.0]), 1.0)
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
+    return clamp(input, max=max)._shown_as("ClampMaxBackward0")
+
+
+export(clamp_min, "clamp_min", tensor="clamp_min", gg="clamp_min")
+export(lambda self, min: in_place(self, lambda old: clamp_min(old, min)), "clamp_min", tensor="clamp_min_")
+export(clamp_max, "clamp_max", tensor="clamp_max", gg="clamp_max")
+export(lambda self, max: in_place(self, lambda old: clamp_max(old, max)), "clamp_max", tensor="clamp_max_")
+
+
+def logit(input: TensorBase, eps: float | None = None) -> TensorBase:
+    """``log(p / (1 - p))``, with ``p`` first clamped to ``[eps, 1 - eps]`` when ``eps`` is given (and not
+    negative); integers and bools give the default float dtype. The gradient is ``1 / (p (1 - p))`` inside the
+    clamp and 0 outside it, PyTorch's (inf at 0 and 1 without ``eps``).
+
+    >>> import graphgrad as gg
+    >>> gg.logit(gg.tensor([0.25, 0.5, 1.0]))
+    tensor([-1.0986,  0.0000,     inf])
+    >>> gg.logit(gg.tensor([0.0, 1.0]), eps=0.1)
+    tensor([-2.1972,  2.1972])
+    """
+    p = input._cast(float_dtype([input._type]))
+    if eps is not None and eps >= 0:  # (PyTorch ignores a negative eps)
+        # PyTorch's order: below eps first, so eps > 0.5 gives its values too
+        p = where(p < eps, eps, where(p > 1 - eps, 1 - eps, p))
+    # log(p) - log1p(-p), not log(p / (1 - p)): its gradient is inf at p = 1, as PyTorch's, where the quotient's
+    # chain rule gives inf * 0 = nan
+    return (p.log() - (-p).log1p())._shown_as("LogitBackward0")
+
+
+export(logit, "logit", tensor="logit", gg="logit")
+export(lambda self, eps=None: in_place(self, lambda old: logit(old, eps)), "logit", tensor="logit_")
+
+
+def _float_operands(op: str, x, y) -> tuple:
+    """``x`` and ``y`` (tensors or numbers, at least one a tensor) as tensors of their promoted floating dtype,
+    PyTorch's result dtype of ``op``: numbers become 0-d constants of that dtype (a NumPy float64 scalar in the
+    array code would otherwise make a float32 result float64)."""
+    like = x if isinstance(x, TensorBase) else y
+    if not isinstance(like, TensorBase):
+        raise TypeError(f"{op}(): expected at least one tensor argument, got {type(x).__name__} and "
+                        f"{type(y).__name__}")
+    dtype = float_dtype([t._type if isinstance(t, TensorBase) else t for t in (x, y)])
+    return tuple(t._cast(dtype) if isinstance(t, TensorBase) else constant_like(like, t, np.dtype(dtype))
+                 for t in (x, y))
+
+
+def _xlogy_expr(a, xp, out):
+    # 0 where x is 0 and y is not nan (0 * log(0) would be nan), as PyTorch's
+    return [f"{xp}.where(({a[0]} == 0) & ~{xp}.isnan({a[1]}), 0, {a[0]} * {xp}.log({a[1]}))"]
+
+
+def xlogy(input, other) -> TensorBase:
+    """``input * log(other)``, and 0 where ``input`` is 0 and ``other`` is not nan; either may be a number. The
+    result is floating (PyTorch's promotion). Gradients are PyTorch's: ``xlogy(input != 0, other)`` and
+    ``input / other`` (nan at ``(0, 0)``, as PyTorch's).
+
+    >>> import graphgrad as gg
+    >>> gg.xlogy(gg.tensor([0.0, 1.0, 2.0]), gg.tensor([0.0, 2.0, 3.0]))
+    tensor([0.0000, 0.6931, 2.1972])
+    """
+    return bind("xlogy", *_float_operands("xlogy", input, other))
+
+
+# a primitive: the composite where(x == 0, 0, x * log(y)) would give other a 0 gradient at (0, 0), not PyTorch's nan
+primitive("xlogy", batch=elementwise, elementwise=True, infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)),
+          expr=_xlogy_expr, doc="x * log(y), 0 where x is 0 and y is not nan",
+          vjp=(lambda g, out, x, y: g * bind("xlogy", (x != 0)._cast(x._type.dtype), y),
+               lambda g, out, x, y: g * x / y),
+          fn=xlogy, tensor="xlogy", gg="xlogy")
+export(lambda self, other: in_place(self, lambda old: xlogy(old, other)), "xlogy", tensor="xlogy_")
+
+
+def heaviside(input: TensorBase, values: TensorBase) -> TensorBase:
+    """The Heaviside step: 0 where ``input`` is negative (or nan), 1 where it is positive, ``values`` where it is
+    0; ``values`` a tensor of ``input``'s dtype. (PyTorch has no derivative for it; here the gradient is the
+    formula's: 0 for ``input``, the incoming gradient where ``input`` is 0 for ``values``.)
+
+    >>> import graphgrad as gg
+    >>> gg.heaviside(gg.tensor([-1.5, 0.0, 2.0]), gg.tensor([0.5]))
+    tensor([0.0000, 0.5000, 1.0000])
+    """
+    if not isinstance(values, TensorBase):
+        raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
+    if values._type.dtype != input._type.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+    return where(input == 0, values, (input > 0)._cast(input._type.dtype))
+
+
+export(heaviside, "heaviside", tensor="heaviside", gg="heaviside")
+export(lambda self, values: in_place(self, lambda old: heaviside(old, values)), "heaviside", tensor="heaviside_")
+
+
+def float_power(input, exponent) -> TensorBase:
+    """``input ** exponent`` computed in float64 (the result is float64 whatever the operands' dtypes); either
+    may be a number.
+
+    >>> import graphgrad as gg
+    >>> gg.float_power(gg.tensor([1, 2, 3]), 2)
+    tensor([1., 4., 9.], dtype=torch.float64)
+    """
+    base = input._cast("float64") if isinstance(input, TensorBase) else float(input)
+    power = exponent._cast("float64") if isinstance(exponent, TensorBase) else float(exponent)
+    if not isinstance(base, TensorBase) and not isinstance(power, TensorBase):
+        raise TypeError("float_power(): expected a tensor as input or exponent")
+    return base ** power
+
+
+def _float_power_(self: TensorBase, exponent) -> TensorBase:
+    if self._type.dtype != "float64":  # the result is float64 and in-place writes cannot narrow it
+        raise RuntimeError(f"the base given to float_power_ has dtype {SCALAR_NAMES[self._type.dtype]} but the "
+                           f"operation's result requires dtype Double")
+    return in_place(self, lambda old: float_power(old, exponent))
+
+
+export(float_power, "float_power", tensor="float_power", gg="float_power")
+export(_float_power_, "float_power", tensor="float_power_")
+# torch.true_divide is div (graphgrad/__init__.py); the methods too, and the in-place one refuses an integer tensor
+export(lambda self, other: self / other, "div", tensor="true_divide")
+export(lambda self, other: self.div_(other), "div", tensor="true_divide_")
+
+
+def sgn(input: TensorBase) -> TensorBase:
+    """The sign of each element (PyTorch's ``sgn``, its ``sign`` for real tensors: -1, 0 or 1; 0 for nan); a bool
+    tensor is its own sign.
+
+    >>> import graphgrad as gg
+    >>> gg.sgn(gg.tensor([-2.0, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.])
+    """
+    if input._type.dtype == "bool":
+        return bind("cast", input, dtype="bool")  # a copy, as PyTorch's
+    return sign(input)._shown_as("SgnBackward0")
+
+
+export(sgn, "sgn", tensor="sgn", gg="sgn")
+export(lambda self: in_place(self, sgn), "sgn", tensor="sgn_")
+
+
+def nextafter(input: TensorBase, other: TensorBase) -> TensorBase:
+    """The next floating-point value after ``input`` towards ``other`` (float tensors; their promoted dtype). Its
+    gradient is PyTorch's: the incoming gradient for ``input``, zeros for ``other``.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([1.0], dtype=gg.float64)
+    >>> (gg.nextafter(x, gg.tensor([2.0], dtype=gg.float64)) - x).item()
+    2.220446049250313e-16
+    """
+    for name, t in (("input", input), ("other", other)):
+        if not isinstance(t, TensorBase):
+            raise TypeError(f"nextafter(): argument '{name}' (position {1 if name == 'input' else 2}) must be Tensor, "
+                            f"not {type(t).__name__}")
+    dtype = result_dtype([input._type, other._type])
+    if dtype not in ("float32", "float64"):
+        raise NotImplementedError(f"\"nextafter_cpu\" not implemented for '{SCALAR_NAMES[dtype]}'")
+    return bind("nextafter", input._cast(dtype), other._cast(dtype))
+
+
+primitive("nextafter", batch=elementwise, elementwise=True, infer=lambda inputs: elementwise_type(inputs),
+          expr=lambda a, xp, out: [f"{xp}.nextafter({a[0]}, {a[1]})"], ufunc="nextafter({0}, {1})",
+          doc="the next floating-point value after x towards y",
+          vjp=(lambda g, out, x, y: g, lambda g, out, x, y: bind("full_like", g, value=0.0)),
+          fn=nextafter, tensor="nextafter", gg="nextafter")
+export(lambda self, other: in_place(self, lambda old: nextafter(old, other)), "nextafter", tensor="nextafter_")
+
+
+def ldexp(input: TensorBase, other: TensorBase) -> TensorBase:
+    """``input * 2 ** other`` (PyTorch's formula: a floating result, differentiable in both).
+
+    >>> import graphgrad as gg
+    >>> gg.ldexp(gg.tensor([1.0, 3.0]), gg.tensor([2, 3]))
+    tensor([ 4., 24.])
+    """
+    if not isinstance(other, TensorBase):
+        raise TypeError(f"ldexp(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    return (input * (2.0 ** other))._shown_as("LdexpBackward0")
+
+
+export(ldexp, "ldexp", tensor="ldexp", gg="ldexp")
+export(lambda self, other: in_place(self, lambda old: ldexp(old, other)), "ldexp", tensor="ldexp_")
+
+
+def frexp(input: TensorBase):
+    """``torch.return_types.frexp(mantissa, exponent)`` with ``input = mantissa * 2 ** exponent`` and
+    ``0.5 <= |mantissa| < 1`` (0, inf and nan: themselves, exponent 0). PyTorch's exponent is int32; graphgrad has
+    no int32, so it is int64. The mantissa's gradient is PyTorch's, ``1 / 2 ** exponent``.
+
+    >>> import graphgrad as gg
+    >>> m, e = gg.frexp(gg.tensor([8.0, 0.3, -5.0]))
+    >>> m, e
+    (tensor([ 0.5000,  0.6000, -0.6250]), tensor([ 4, -1,  3]))
+    """
+    if not input._type.is_floating:
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    # in float64, whose powers of two cover float32's exponents exactly (float32's exp2 is not exact there)
+    x = input._cast("float64")
+    a = x.abs()
+    regular = (a > 0) & (a < math.inf)  # (false for nan)
+    safe = where(regular, a, 1.0)
+
+    def scaled(v, e):  # v / 2**e, exact, without 2**e overflowing (e = 1024 for float64's largest values)
+        return v / (e - 1).exp2() * 0.5
+
+    e = safe.log2().floor() + 1
+    m = scaled(safe, e)  # log2 may round across a power of two: one step either way puts m in [0.5, 1)
+    e = e + where(m >= 1, 1.0, 0.0) - where(m < 0.5, 1.0, 0.0)
+    e = where(regular, e, 0.0)
+    return return_types.frexp(scaled(x, e)._cast(input._type.dtype), e._cast("int64"))
+
+
+export(frexp, "frexp", tensor="frexp", gg="frexp")
+
+
 def _missing_dtype(method: str, dtype: str):
     def refuse(self, memory_format=None):
         raise NotImplementedError(f"Tensor.{method}(): graphgrad has no {dtype} dtype (it has bool, int64, float32 "
@@ -857,3 +1092,8 @@ def _missing_dtype(method: str, dtype: str):
 for _method, _dtype in (("half", "float16"), ("bfloat16", "bfloat16"), ("char", "int8"), ("short", "int16"),
                         ("byte", "uint8")):
     export(_missing_dtype(_method, _dtype), "cast", tensor=_method)
+
+
+export(lambda self, end, weight: in_place(self, lambda old: lerp(old, end, weight)), "lerp", tensor="lerp_")
+export(lambda self, nan=0.0, posinf=None, neginf=None: in_place(
+    self, lambda old: nan_to_num(old, nan=nan, posinf=posinf, neginf=neginf)), "nan_to_num", tensor="nan_to_num_")

@@ -146,6 +146,8 @@ CASES = {
     "linalg_cholesky": (lambda x: gnp.linalg.cholesky(x @ x.mT + 2.0 * gg.eye(3, dtype=gg.float64)), [(3, 3)], ANY),
     "linalg_det_slogdet": (lambda x: gnp.linalg.det(x + 3.0 * gg.eye(3, dtype=gg.float64))
                            + gnp.linalg.slogdet(x - 3.0 * gg.eye(3, dtype=gg.float64)).logabsdet, [(3, 3)], ANY),
+    "xlogy": (lambda x, y: gg.xlogy(x, y), [(2, 3), (3,)], POS),
+    "nextafter": (lambda x, y: gg.nextafter(x, y) * x, [(4,), (4,)], ANY),
 }
 
 

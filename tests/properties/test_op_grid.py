@@ -2091,6 +2091,77 @@ for _reduce in ("sum", "prod", "mean", "amax", "amin"):
     entry(f"scatter_reduce:{_reduce}", 3)(_scatter_reduce_case(_reduce))
 
 
+# -- PyTorch's take, put, index_fill/copy, masked_scatter, the *_scatter functions, grids, statistics, logit, xlogy,
+# nextafter, frexp, Tensor.unfold, ... (tests/ops/test_more_torch_functions.py checks their errors and edge cases) -----
+def _ints(values) -> "gg.Tensor":
+    return gg.tensor(np.asarray(values, dtype=np.int64))
+
+
+@entry("clamp_min", 3)
+def _(draw, rng):
+    return Case(lambda t: gg.clamp_min(t, 0.3) * t, [sample(AWAY, shape(draw), rng)], lambda a: np.maximum(a, 0.3) * a)
+
+
+@entry("clamp_max", 3)
+def _(draw, rng):
+    return Case(lambda t: t.clamp_max(-0.5) * t, [sample(AWAY, shape(draw), rng)], lambda a: np.minimum(a, -0.5) * a)
+
+
+@entry("logit", 3)
+def _(draw, rng):
+    eps = draw(st.sampled_from([None, 0.2]))
+
+    def ref(a):
+        p = 0.5 + 0.6 * a if eps is None else np.clip(0.5 + 0.6 * a, eps, 1 - eps)
+        return np.log(p / (1 - p)) * a
+    domain = UNIT if eps is None else AWAY  # (AWAY: away from the clamp's ends, 0.5 + 0.6 * x = 0.2, 0.8)
+    return Case(lambda t: gg.logit(0.5 + 0.6 * t, eps) * t, [sample(domain, shape(draw), rng)], ref)
+
+
+@entry("xlogy", 3)
+def _(draw, rng):
+    a, b = pair(draw)
+    return Case(lambda x, y: gg.xlogy(x, y), [sample(ANY, a, rng), sample(POS, b, rng)], lambda x, y: x * np.log(y))
+
+
+@entry("heaviside", 3)
+def _(draw, rng):
+    shp = shape(draw)
+    x = rng.choice([-1.0, 0.0, 2.0], shp)  # zeros happen: the values' gradient goes there
+    return Case(lambda t, v: gg.heaviside(t * 0 + gg.tensor(x), v) * t,
+                [sample(ANY, shp, rng), sample(ANY, shp, rng)], lambda a, v: np.heaviside(x, v) * a)
+
+
+@entry("float_power", 3)
+def _(draw, rng):
+    a, b = pair(draw)
+    return Case(lambda x, y: gg.float_power(x, y), [sample(POS, a, rng), sample(ANY, b, rng)], np.float_power)
+
+
+@entry("sgn", 2)
+def _(draw, rng):
+    return Case(lambda t: gg.sgn(t) * t * t, [sample(AWAY, shape(draw), rng)], lambda a: np.sign(a) * a * a)
+
+
+@entry("nextafter", 3)
+def _(draw, rng):
+    a, b = pair(draw)
+    return Case(lambda x, y: gg.nextafter(x, y) * x, [sample(ANY, a, rng), sample(ANY, b, rng)],
+                lambda x, y: np.nextafter(x, y) * x)
+
+
+@entry("ldexp", 3)
+def _(draw, rng):
+    a, b = pair(draw)
+    return Case(lambda x, e: gg.ldexp(x, e), [sample(ANY, a, rng), sample(ANY, b, rng)], lambda x, e: x * 2.0 ** e)
+
+
+@entry("frexp", 3)
+def _(draw, rng):
+    return Case(lambda t: gg.frexp(3 * t).mantissa * t, [sample(NONZERO, shape(draw), rng)],
+                lambda a: np.frexp(3 * a)[0] * a)
+
+
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
 # so it has no entry (tests/codegen/test_fusion.py and test_cupy_fusion.py test it).
 NOT_OPS = {"fused"}
