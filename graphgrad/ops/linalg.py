@@ -1747,3 +1747,132 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
 
 export(dist, "dist", tensor="dist", gg="dist")
 export(cdist, "cdist", gg="cdist")
+
+
+# -- PyTorch's tril_/triu_, renorm, vander, block_diag and chain_matmul: composites --------------------------------
+from .define import in_place, warn_user  # noqa: E402
+
+export(lambda self, diagonal=0: in_place(self, lambda old: tril(old, diagonal)), "tril", tensor="tril_")
+export(lambda self, diagonal=0: in_place(self, lambda old: triu(old, diagonal)), "triu", tensor="triu_")
+
+
+def renorm(input: TensorBase, p: float, dim: int, maxnorm: float) -> TensorBase:
+    """``input`` with each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to norm ``maxnorm``
+    (PyTorch's factor ``maxnorm / (norm + 1e-7)``); the others unchanged. Differentiable through the norms.
+
+    >>> import graphgrad as gg
+    >>> gg.renorm(gg.tensor([[3.0, 4.0], [0.3, 0.4]]), 2, 0, 1.0)
+    tensor([[0.6000, 0.8000],
+            [0.3000, 0.4000]])
+    """
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if input.ndim <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} dimensions")
+    (d,) = normalize_dims(dim, input.ndim)
+    norm = vector_norm(input, p, tuple(i for i in range(input.ndim) if i != d), keepdim=True)
+    factor = bind("where", norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
+    return (input * factor)._shown_as("RenormBackward0")
+
+
+export(renorm, "renorm", tensor="renorm", gg="renorm")
+export(lambda self, p, dim, maxnorm: in_place(self, lambda old: renorm(old, p, dim, maxnorm)), "renorm",
+       tensor="renorm_")
+
+
+def vander(x: TensorBase, N: int | None = None, increasing: bool = False) -> TensorBase:
+    """The Vandermonde matrix of a 1-D ``x``: columns ``x ** (N - 1), ..., x, 1`` (``increasing``: the other way),
+    ``N`` the length of ``x`` by default; integers and bools give int64. Running products (PyTorch's cumprod).
+
+    >>> import graphgrad as gg
+    >>> gg.vander(gg.tensor([1, 2, 3]))
+    tensor([[1, 1, 1],
+            [4, 2, 1],
+            [9, 3, 1]])
+    """
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else int(N)
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    column = x._cast(x._type.dtype if x._type.is_floating else "int64").reshape(-1, 1)
+    if n == 0:
+        return column[:, :0]
+    result = bind("full_like", column, value=1)
+    if n > 1:
+        result = bind("concat", result, column.expand(x.shape[0], n - 1).cumprod(1), dim=1)
+    return result if increasing else result.flip(1)
+
+
+export(vander, "vander", gg="vander")
+
+
+def block_diag(*tensors) -> TensorBase:
+    """The block-diagonal matrix of ``tensors`` (0-D: 1 x 1, 1-D: one row, 2-D), zeros elsewhere, of their
+    promoted dtype.
+
+    >>> import graphgrad as gg
+    >>> gg.block_diag(gg.tensor([[1, 2]]), gg.tensor(3))
+    tensor([[1, 2, 0],
+            [0, 0, 3]])
+    """
+    for i, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                               f"{t.ndim} dimensions")
+    if not tensors:  # PyTorch's empty (1, 0) result; no operand to take an interpreter from
+        from ..runtime.factories import zeros
+
+        return zeros(1, 0)
+    dtype = result_dtype([t._type for t in tensors])
+    blocks = [t.reshape(1, 1) if t.ndim == 0 else t.reshape(1, -1) if t.ndim == 1 else t for t in tensors]
+    columns = sum(b.shape[1] for b in blocks)
+    rows, start = [], 0
+    for b in blocks:
+        width = b.shape[1]
+        rows.append(_pad_columns(b._cast(dtype), start, columns - start - width))
+        start += width
+    return bind("concat", *rows, dim=0)._shown_as("BlockDiagBackward0")
+
+
+def _pad_columns(block: TensorBase, left: int, right: int) -> TensorBase:
+    from .shape import pad
+
+    return pad(block, (left, right), value=0) if left or right else block
+
+
+export(block_diag, "block_diag", gg="block_diag")
+
+
+_CHAIN_MATMUL_WARNING = ("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
+                         "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
+                         "multiple parameters.")
+
+
+def chain_matmul(*matrices) -> TensorBase:
+    """The product of a chain of matrices, left to right (deprecated in PyTorch, with its warning, for
+    ``linalg.multi_dot``).
+
+    >>> import graphgrad as gg
+    >>> gg.chain_matmul(gg.ones(2, 3), gg.ones(3, 1))
+    tensor([[3.],
+            [3.]])
+    """
+    warn_user(_CHAIN_MATMUL_WARNING)
+    for m in matrices:
+        if m.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m.ndim}, expected 2 instead.")
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    if len(matrices) == 1:
+        return bind("cast", matrices[0], dtype=matrices[0]._type.dtype)  # (a copy, as PyTorch's clone)
+    for i, (a, b) in enumerate(zip(matrices, matrices[1:])):
+        if a.shape[1] != b.shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(a.shape)} and {list(b.shape)} "
+                               f"cannot be multiplied")
+    return multi_dot(matrices)
+
+
+export(chain_matmul, "chain_matmul", gg="chain_matmul")

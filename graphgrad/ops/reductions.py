@@ -984,3 +984,148 @@ def histc(input, bins: int = 100, min=0, max=0):  # noqa: A002
 
 
 export(histc, "histc", tensor="histc", gg="histc")
+
+
+# -- PyTorch's cov, corrcoef and trapezoid: composites of sums, products and slices ---------------------------
+from .define import warn_user  # noqa: E402
+from .elementwise import where  # noqa: E402
+
+
+def _eager(t) -> bool:
+    """Whether ``t`` has values now (an eager tensor): the checks PyTorch makes on values run only then (a traced
+    value has none to check)."""
+    return isinstance(t, TensorBase) and t._level == 0
+
+
+_DOF_WARNING = ("cov(): degrees of freedom is <= 0. Correction should be strictly less than the number of "
+                "observations.")
+
+
+def _cov_weights(kind: str, w, observations: int, integral: bool):
+    if w.ndim > 1:
+        raise RuntimeError(f"cov(): expected {kind} to have one or fewer dimensions but got {kind} with {w.ndim} "
+                           f"dimensions")
+    if integral and w._type.dtype != "int64":
+        raise RuntimeError(f"cov(): expected {kind} to have integral dtype but got {kind} with "
+                           f"{SCALAR_NAMES[w._type.dtype]} dtype")
+    if not integral and not w._type.is_floating:
+        raise RuntimeError(f"cov(): expected {kind} to have floating point dtype but got {kind} with "
+                           f"{SCALAR_NAMES[w._type.dtype]} dtype")
+    if w._type.size != observations:
+        raise RuntimeError(f"cov(): expected {kind} to have the same numel as there are observations in the input "
+                           f"but got {w._type.size} != {observations}")
+    if observations and _eager(w) and bool(w.amin() < 0):
+        raise RuntimeError(f"cov(): {kind} cannot be negative")
+    return w.reshape(-1)
+
+
+def cov(input: TensorBase, *, correction: int = 1, fweights=None, aweights=None) -> TensorBase:
+    """The covariance matrix of the variables in ``input``'s rows (observations in its columns; a vector is one
+    variable), PyTorch's (and NumPy's ``cov``): ``correction`` is subtracted from the number of observations
+    (1: Bessel's), ``fweights`` are integer frequencies and ``aweights`` floating importance weights of the
+    observations. A 0-d result for one variable.
+
+    >>> import graphgrad as gg
+    >>> gg.cov(gg.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]))
+    tensor([[ 1., -1.],
+            [-1.,  1.]])
+    """
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input.ndim} dimensions")
+    if input._type.dtype == "bool":
+        raise RuntimeError("cov(): bool dtype is not supported for input")
+    if isinstance(correction, (bool, float)) or not isinstance(correction, (int, np.integer)):
+        raise TypeError(f"cov(): argument 'correction' must be int, not {type(correction).__name__}")
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    n = x.shape[1]
+    w = None
+    if fweights is not None:
+        w = _cov_weights("fweights", fweights, n, integral=True)
+    if aweights is not None:
+        aweights = _cov_weights("aweights", aweights, n, integral=False)
+        w = aweights if w is None else w * aweights
+    w_sum = n if w is None else w.sum()
+    if w is not None and _eager(w_sum) and not bool(w_sum != 0):
+        raise RuntimeError("cov(): weights sum to zero, can't be normalized")
+    avg = (x if w is None else x * w).sum(1) / w_sum
+    if w is not None and correction != 0 and aweights is not None:
+        norm = w_sum - correction * (w * aweights).sum() / w_sum
+    else:
+        norm = w_sum - correction
+    if not isinstance(norm, TensorBase):
+        if norm <= 0:
+            warn_user(_DOF_WARNING)
+            norm = 0
+    else:
+        if _eager(norm) and bool(norm <= 0):
+            warn_user(_DOF_WARNING)
+        norm = where(norm <= 0, 0, norm)  # PyTorch zeroes it: the result is then inf or nan, as it divides by 0
+    centred = x - avg.unsqueeze(1)
+    return ((centred @ (centred if w is None else centred * w).t()) / norm).squeeze()
+
+
+def corrcoef(input: TensorBase) -> TensorBase:
+    """Pearson's correlation coefficients of the variables in ``input``'s rows: ``cov`` divided by the products of
+    the standard deviations, clipped to ``[-1, 1]`` (PyTorch's and NumPy's ``corrcoef``).
+
+    >>> import graphgrad as gg
+    >>> gg.corrcoef(gg.tensor([[0.0, 1.0, 2.0], [4.0, 2.0, 0.0]]))
+    tensor([[ 1., -1.],
+            [-1.,  1.]])
+    """
+    if input.ndim > 2:
+        raise RuntimeError(f"corrcoef(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input.ndim} dimensions")
+    c = cov(input)
+    if c.ndim == 0:  # one variable: its variance over itself (nan for a constant one, as PyTorch)
+        return c / c
+    std = c.diagonal().sqrt()
+    return (c / std.unsqueeze(1) / std.unsqueeze(0)).clamp(-1, 1)
+
+
+export(cov, "cov", tensor="cov", gg="cov")
+export(corrcoef, "corrcoef", tensor="corrcoef", gg="corrcoef")
+
+
+def trapezoid(y: TensorBase, x=None, *, dx=None, dim: int = -1) -> TensorBase:
+    """The trapezoidal rule's integral of ``y`` along ``dim``: with sample points ``x`` (a tensor: 1-D along
+    ``dim``, or broadcasting with ``y``) or evenly spaced ``dx`` apart (default 1). PyTorch's ``trapezoid`` (and
+    ``trapz``); no samples give 0.
+
+    >>> import graphgrad as gg
+    >>> gg.trapezoid(gg.tensor([1.0, 2.0, 4.0]))
+    tensor(4.5000)
+    >>> gg.trapezoid(gg.tensor([1.0, 2.0, 4.0]), gg.tensor([0.0, 1.0, 3.0]))
+    tensor(7.5000)
+    """
+    if x is not None and dx is not None:
+        raise TypeError("trapezoid() received an invalid combination of arguments: give x or dx, not both")
+    if y.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    (d,) = normalize_dims(dim, y.ndim)
+    if y.shape[d] == 0:  # PyTorch's (and NumPy's) zeros, of y's dtype
+        return bind("full_like", y.sum(d), value=0)._cast(y._type.dtype)
+    if x is None:
+        if isinstance(dx, TensorBase):
+            dx = dx.item()
+        if isinstance(dx, bool) or isinstance(dx, complex):
+            raise RuntimeError("trapezoid: Currently, we only support dx as a real number.")
+        if y._type.dtype == "bool":
+            raise RuntimeError("trapezoid: received a bool input for `y`, but bool is not supported")
+        # PyTorch's form for even spacing: dx * (sum - (first + last) / 2)
+        return (y.sum(d) - (y.select(d, 0) + y.select(d, -1)) * 0.5) * (1 if dx is None else dx)
+    if y._type.dtype == "bool" or x._type.dtype == "bool":
+        raise RuntimeError("trapezoid: received a bool input for `x` or `y`, but bool is not supported")
+    if x.ndim == 1:
+        if x.shape[0] != y.shape[d]:
+            raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
+        x = x.reshape(tuple(y.shape[d] if i == d else 1 for i in range(y.ndim)))
+    elif x.ndim < y.ndim:
+        x = x.reshape((1,) * (y.ndim - x.ndim) + tuple(x.shape))
+    n = x.shape[d]
+    spacing = x.narrow(d, 1, n - 1) - x.narrow(d, 0, n - 1) if n else x
+    return ((y.narrow(d, 0, y.shape[d] - 1) + y.narrow(d, 1, y.shape[d] - 1)) * spacing).sum(d) / 2.0
+
+
+export(trapezoid, "trapezoid", gg=("trapezoid", "trapz"))

@@ -401,3 +401,46 @@ def LongTensor(*data) -> Tensor:
         return tensor(data[0], dtype="int64")
     return zeros(*data, dtype="int64")
 
+
+
+def _triangle_indices(name: str, fn, row: int, col: int, offset: int, dtype, device) -> Tensor:
+    dtype_name = "int64" if dtype is None else dtypes.to_name(dtype)
+    if dtype_name != "int64":  # graphgrad's one integer dtype (PyTorch also takes int32 and the like)
+        raise NotImplementedError(f"\"{name}\" not implemented for '{dtypes.BY_NAME[dtype_name].scalar_name}'")
+    if row < 0:
+        raise RuntimeError(f"row must be non-negative, got{row}")
+    if col < 0:
+        raise RuntimeError(f"col must be non-negative, got{col}")
+    rows, cols = fn(row, offset, col)
+    return _finish(np.stack([rows, cols]).astype(np.int64).reshape(2, -1), None, device, False)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None) -> Tensor:
+    """The (row, column) coordinates of the lower triangle (on and below diagonal ``offset``) of a ``row`` x ``col``
+    matrix, row by row: a (2, N) int64 tensor.
+
+    >>> import graphgrad as gg
+    >>> gg.tril_indices(3, 3)
+    tensor([[0, 1, 1, 2, 2, 2],
+            [0, 0, 1, 0, 1, 2]])
+    """
+    return _triangle_indices("tril_indices", np.tril_indices, row, col, offset, dtype, device)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None) -> Tensor:
+    """The (row, column) coordinates of the upper triangle (on and above diagonal ``offset``) of a ``row`` x ``col``
+    matrix, row by row: a (2, N) int64 tensor.
+
+    >>> import graphgrad as gg
+    >>> gg.triu_indices(3, 3, 1)
+    tensor([[0, 0, 1],
+            [1, 2, 2]])
+    """
+    return _triangle_indices("triu_indices", np.triu_indices, row, col, offset, dtype, device)
+
+
+# graphgrad.tril_indices, .triu_indices: the functions table (graphgrad/__init__.py publishes it)
+from ..ir.public import export as _export  # noqa: E402
+
+_export(tril_indices, "tril_indices", gg="tril_indices")
+_export(triu_indices, "triu_indices", gg="triu_indices")

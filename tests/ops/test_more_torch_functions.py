@@ -55,9 +55,25 @@ CASES = {
     "nextafter": (lambda x, y: gg.nextafter(x, y) * x, [(4,), (4,)], ANY),
     "ldexp": (lambda x, e: gg.ldexp(x, e), [(4,), (4,)], ANY),
     "frexp_mantissa": (lambda x: gg.frexp(x * 3).mantissa * x, [(5,)], NONZERO),
+    "cov": (lambda x: gg.cov(x), [(3, 5)], ANY),
+    "cov_vector_no_correction": (lambda x: gg.cov(x, correction=0) * x.sum(), [(5,)], ANY),
+    "cov_weights": (lambda x, w: gg.cov(x, fweights=idx(1, 2, 1, 3), aweights=w), [(2, 4), (4,)], POS),
+    "corrcoef": (lambda x: gg.corrcoef(x), [(3, 6)], ANY),
+    "trapezoid": (lambda y: gg.trapezoid(y * y), [(2, 4)], ANY),
+    "trapezoid_x": (lambda y, x: gg.trapezoid(y, x, dim=0), [(4, 2), (4,)], ANY),
+    "trapezoid_dx": (lambda y: gg.trapz(y ** 3, dx=0.5, dim=0), [(3, 2)], ANY),
+    "renorm": (lambda x: gg.renorm(x, 2, 0, 1.5), [(4, 3)], ANY),
+    "renorm_p3_dim1": (lambda x: x.renorm(3, 1, 1.0), [(3, 4)], ANY),
+    "vander": (lambda x: gg.vander(x, 4), [(3,)], ANY),
+    "vander_increasing": (lambda x: gg.vander(x, increasing=True), [(4,)], ANY),
+    "block_diag": (lambda a, b, c: gg.block_diag(a, b, c) ** 2, [(2, 2), (3,), ()], ANY),
+    "chain_matmul": (lambda a, b, c: gg.chain_matmul(a, b, c), [(2, 3), (3, 4), (4, 2)], ANY),
     # the in-place forms, on a copy (a leaf that requires grad may not be written in place)
+    "tril_": (lambda x: x.clone().tril_(-1) * x, [(3, 3)], ANY),
+    "triu_": (lambda x: x.clone().triu_(1) * x, [(3, 4)], ANY),
     "lerp_": (lambda x, y: x.clone().lerp_(y, 0.3) * x, [(4,), (4,)], ANY),
     "nan_to_num_": (lambda x: (x * 2).nan_to_num_(0.0) * x, [(4,)], ANY),
+    "renorm_": (lambda x: x.clone().renorm_(2, 1, 1.0), [(3, 2)], ANY),
     "clamp_min_": (lambda x: x.clone().clamp_min_(0.3) * x, [(6,)], AWAY),
     "logit_": (lambda x: (x * 0.4 + 0.5).logit_(), [(4,)], UNIT),
     "xlogy_": (lambda x, y: x.clone().xlogy_(y), [(3,), (3,)], POS),
@@ -92,6 +108,43 @@ def test_compiled_first_and_second_order_match_eager_and_finite_differences(name
 
 # -- indexing: values against NumPy, PyTorch's errors, eager and compiled alike -----------------------------------
 # -- shapes: grids, products, windows ----------------------------------------------------------------------------
+def test_tril_and_triu_indices_match_numpy():
+    for row, col, offset in ((3, 3, 0), (4, 3, 1), (3, 5, -1), (0, 3, 0), (3, 3, -5)):
+        lower, upper = gg.tril_indices(row, col, offset), gg.triu_indices(row, col, offset)
+        assert lower.dtype == upper.dtype == gg.int64
+        np.testing.assert_array_equal(lower.numpy().reshape(2, -1), np.array(np.tril_indices(row, offset, col)).reshape(2, -1))
+        np.testing.assert_array_equal(upper.numpy().reshape(2, -1), np.array(np.triu_indices(row, offset, col)).reshape(2, -1))
+    x = gg.arange(9.0).reshape(3, 3)
+    assert both(lambda t: t[tuple(gg.tril_indices(3, 3))], x).tolist() == [0.0, 3.0, 4.0, 6.0, 7.0, 8.0]
+    with pytest.raises(NotImplementedError, match="\"tril_indices\" not implemented for 'Float'"):
+        gg.tril_indices(3, 3, dtype=gg.float32)
+    with pytest.raises(RuntimeError, match="row must be non-negative, got-1"):
+        gg.triu_indices(-1, 3)
+
+
+def test_block_diag_and_vander():
+    got = both(lambda a, b, c: gg.block_diag(a, b, c), gg.ones(2, 2), gg.tensor([[5.0, 6.0, 7.0]]), gg.tensor(8.0))
+    expected = np.zeros((4, 6))
+    expected[:2, :2] = 1.0
+    expected[2, 2:5] = [5.0, 6.0, 7.0]
+    expected[3, 5] = 8.0
+    np.testing.assert_array_equal(got.numpy(), expected)
+    assert gg.block_diag(gg.tensor([True]), gg.tensor([2])).dtype == gg.int64  # promoted
+    assert gg.block_diag(gg.ones(2, 0), gg.ones(0, 3)).shape == (2, 3) and gg.block_diag().shape == (1, 0)
+    with pytest.raises(RuntimeError, match="Input tensors must have 2 or fewer dimensions. Input 1 has 3 dimensions"):
+        gg.block_diag(gg.ones(1), gg.ones(1, 1, 1))
+    x = np.array([1.0, 2.0, -3.0])
+    np.testing.assert_array_equal(both(lambda t: gg.vander(t), gg.tensor(x)).numpy(), np.vander(x))
+    np.testing.assert_array_equal(gg.vander(gg.tensor(x), N=4, increasing=True).numpy(), np.vander(x, 4, True))
+    ints = gg.vander(gg.tensor([1, 2, 3]))
+    assert ints.dtype == gg.int64 and ints.tolist() == np.vander([1, 2, 3]).tolist()
+    assert gg.vander(gg.tensor([True, False])).dtype == gg.int64 and gg.vander(gg.tensor(x), N=0).shape == (3, 0)
+    with pytest.raises(RuntimeError, match="N must be non-negative."):
+        gg.vander(gg.tensor(x), N=-1)
+    with pytest.raises(RuntimeError, match="x must be a one-dimensional tensor."):
+        gg.vander(gg.ones(2, 2))
+
+
 # -- elementwise: values, dtypes, special points ------------------------------------------------------------------
 def test_clamp_min_and_clamp_max():
     a = np.array([-1.0, 0.25, 2.0])
@@ -219,6 +272,107 @@ def test_missing_dtypes_are_refused_by_name():
 
 
 # -- statistics and integration -----------------------------------------------------------------------------------
+def test_cov_matches_numpy_with_corrections_and_weights():
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal((3, 6))
+    f, a = np.array([1, 2, 1, 3, 1, 2]), rng.uniform(0.5, 2.0, 6)
+    np.testing.assert_allclose(both(lambda t: gg.cov(t), f64(m)).numpy(), np.cov(m), rtol=1e-13)
+    np.testing.assert_allclose(gg.cov(f64(m), correction=0).numpy(), np.cov(m, ddof=0), rtol=1e-13)
+    np.testing.assert_allclose(both(lambda t, w, v: gg.cov(t, correction=2, fweights=w, aweights=v), f64(m),
+                                    gg.tensor(f), f64(a)).numpy(), np.cov(m, ddof=2, fweights=f, aweights=a), rtol=1e-13)
+    np.testing.assert_allclose(gg.cov(f64(m), fweights=gg.tensor(f)).numpy(), np.cov(m, fweights=f), rtol=1e-13)
+    assert gg.cov(f64(m[0])).shape == () and gg.cov(gg.tensor([[1, 2, 3]])).dtype == gg.float32
+    np.testing.assert_allclose(gg.cov(f64(m[0])).item(), np.cov(m[0]))
+    with pytest.warns(UserWarning, match="cov\\(\\): degrees of freedom is <= 0") as record:
+        assert math.isnan(gg.cov(gg.tensor([1.0])).item())
+    assert record[0].filename == __file__
+    with pytest.warns(UserWarning, match="degrees of freedom"):
+        gg.corrcoef(gg.tensor(2.0))
+    t = f64(m)
+    with pytest.raises(RuntimeError, match="expected fweights to have integral dtype but got fweights with Double dtype"):
+        gg.cov(t, fweights=f64(f))
+    with pytest.raises(RuntimeError, match="expected aweights to have floating point dtype but got aweights with Long"):
+        gg.cov(t, aweights=gg.tensor(f))
+    with pytest.raises(RuntimeError, match="fweights cannot be negative"):
+        gg.cov(t, fweights=gg.tensor(-f))
+    with pytest.raises(RuntimeError, match="same numel as there are observations in the input but got 2 != 6"):
+        gg.cov(t, aweights=f64([1.0, 2.0]))
+    with pytest.raises(RuntimeError, match="weights sum to zero, can't be normalized"):
+        gg.cov(t, fweights=gg.tensor(f * 0))
+    with pytest.raises(RuntimeError, match="expected input to have two or fewer dimensions but got an input with 3"):
+        gg.cov(gg.ones(2, 2, 2))
+    with pytest.raises(TypeError, match="cov\\(\\): argument 'correction' must be int, not float"):
+        gg.cov(t, correction=1.5)
+    with pytest.raises(RuntimeError, match="bool dtype is not supported for input"):
+        gg.cov(gg.tensor([True, False]))
+
+
+def test_corrcoef_matches_numpy_and_is_clipped():
+    rng = np.random.default_rng(1)
+    m = rng.standard_normal((4, 7))
+    np.testing.assert_allclose(both(lambda t: gg.corrcoef(t), f64(m)).numpy(), np.corrcoef(m), rtol=1e-13)
+    perfect = gg.corrcoef(gg.tensor([[1.0, 2.0, 4.0], [2.0, 4.0, 8.0]]))
+    assert perfect.numpy().max() <= 1.0
+    np.testing.assert_allclose(perfect.numpy(), np.ones((2, 2)), rtol=1e-6)
+    assert np.isnan(gg.corrcoef(gg.tensor([[1, 2, 3], [1, 1, 1]])).numpy()[1]).all()
+    with pytest.raises(RuntimeError, match="corrcoef\\(\\): expected input to have two or fewer dimensions"):
+        gg.corrcoef(gg.ones(2, 3, 4))
+
+
+def test_trapezoid_matches_numpy():
+    y = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 6.0]])
+    x = np.array([0.0, 1.0, 3.0])
+    np.testing.assert_allclose(both(lambda t: gg.trapezoid(t), f64(y)).numpy(), np.trapezoid(y))
+    np.testing.assert_allclose(both(lambda t, s: gg.trapezoid(t, s), f64(y), f64(x)).numpy(), np.trapezoid(y, x))
+    np.testing.assert_allclose(gg.trapezoid(f64(y), dx=2.0, dim=0).numpy(), np.trapezoid(y, dx=2.0, axis=0))
+    xs = np.array([[0.0, 1.0, 3.0], [0.0, 2.0, 3.0]])
+    np.testing.assert_allclose(gg.trapz(f64(y), f64(xs)).numpy(), np.trapezoid(y, xs))
+    ints = gg.trapezoid(gg.tensor([1, 2, 3]))
+    assert ints.dtype == gg.float32 and ints.item() == 4.0
+    assert gg.trapezoid(gg.ones(2, 0)).tolist() == [0.0, 0.0]
+    with pytest.raises(RuntimeError, match="trapezoid: There must be one `x` value for each sample point"):
+        gg.trapezoid(f64(y), f64([0.0, 1.0]))
+    with pytest.raises(RuntimeError, match="trapezoid: received a bool input for `y`, but bool is not supported"):
+        gg.trapezoid(gg.tensor([True, False]))
+    with pytest.raises(IndexError, match="Dimension specified as -1 but tensor has no dimensions"):
+        gg.trapezoid(gg.tensor(1.0))
+
+
+def test_renorm_scales_only_the_slices_above_maxnorm():
+    a = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    got = both(lambda t: gg.renorm(t, 2, 0, 5.0), f64(a))
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    np.testing.assert_allclose(got.numpy(), np.where(norms > 5.0, a * 5.0 / (norms + 1e-7), a), rtol=1e-15)
+    col = gg.renorm(f64(a), 1, 1, 5.0).numpy()
+    sums = np.abs(a).sum(0)
+    np.testing.assert_allclose(col, np.where(sums > 5.0, a * 5.0 / (sums + 1e-7), a), rtol=1e-15)
+    with pytest.raises(RuntimeError, match="renorm: non-positive-norm not supported"):
+        gg.renorm(f64(a), 0, 0, 5.0)
+    with pytest.raises(RuntimeError, match="renorm: expected maxnorm to be >= 0 but got -1"):
+        gg.renorm(f64(a), 2, 0, -1)
+    with pytest.raises(RuntimeError, match="renorm: input needs at least 2 dimensions, got 1 dimensions"):
+        gg.renorm(gg.tensor([3.0, 4.0]), 2, 0, 1.0)
+
+
+def test_chain_matmul_warns_and_multiplies():
+    a, b, c = np.ones((2, 3)), np.arange(12.0).reshape(3, 4), np.ones((4, 1))
+    with pytest.warns(UserWarning, match="torch.chain_matmul is deprecated and will be removed") as record:
+        got = gg.chain_matmul(f64(a), f64(b), f64(c))
+    assert record[0].filename == __file__
+    np.testing.assert_array_equal(got.numpy(), a @ b @ c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        single = gg.chain_matmul(f64(a))
+        assert single.tolist() == a.tolist()
+        with pytest.raises(RuntimeError, match="chain_matmul\\(\\): Expected one or more matrices"):
+            gg.chain_matmul()
+        with pytest.raises(RuntimeError, match="Tensor dimension is 1, expected 2 instead."):
+            gg.chain_matmul(gg.ones(2, 3), gg.ones(3))
+        with pytest.raises(RuntimeError, match=r"multi_dot\(\): tensors 0 and 1 with shapes \[2, 3\] and \[4, 1\] "
+                                               r"cannot be multiplied"):
+            gg.chain_matmul(gg.ones(2, 3), gg.ones(4, 1))
+
+
 # -- layout ----------------------------------------------------------------------------------------------------------
 def test_strides_offsets_and_sizes_read_as_pytorchs():
     x = gg.arange(6.0).reshape(2, 3)

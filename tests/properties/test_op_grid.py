@@ -2097,6 +2097,106 @@ def _ints(values) -> "gg.Tensor":
     return gg.tensor(np.asarray(values, dtype=np.int64))
 
 
+@entry("block_diag", 3)
+def _(draw, rng):
+    shapes = [shape(draw, 0, 2) for _ in range(draw(st.integers(1, 3)))]
+
+    def ref(*arrays):
+        blocks = [np.atleast_2d(a) for a in arrays]
+        out = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
+        r = c = 0
+        for b in blocks:
+            out[r:r + b.shape[0], c:c + b.shape[1]] = b
+            r, c = r + b.shape[0], c + b.shape[1]
+        return out ** 2
+    return Case(lambda *ts: gg.block_diag(*ts) ** 2, [sample(ANY, s, rng) for s in shapes], ref)
+
+
+@entry("vander", 3)
+def _(draw, rng):
+    n, increasing = draw(st.integers(0, 4)), draw(st.booleans())
+    return Case(lambda t: gg.vander(t, n, increasing), [sample(ANY, (draw(st.integers(1, 3)),), rng)],
+                lambda a: np.vander(a, n, increasing))
+
+
+@entry("tril_indices", 2)
+def _(draw, rng):
+    rows, cols, offset = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(-1, 1))
+    return Case(lambda t: t[tuple(gg.tril_indices(rows, cols, offset))] ** 2, [sample(ANY, (rows, cols), rng)],
+                lambda a: a[np.tril_indices(rows, offset, cols)] ** 2)
+
+
+@entry("triu_indices", 2)
+def _(draw, rng):
+    rows, cols, offset = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(-1, 1))
+    return Case(lambda t: t[tuple(gg.triu_indices(rows, cols, offset))] ** 2, [sample(ANY, (rows, cols), rng)],
+                lambda a: a[np.triu_indices(rows, offset, cols)] ** 2)
+
+
+@entry("cov", 4)
+def _(draw, rng):
+    shp = shape(draw, 1, 2, 4)
+    n = shp[-1]
+    correction = draw(st.integers(0, 1))
+    weighted = draw(st.booleans()) and n > 1
+    if n - correction <= 0:
+        correction = 0
+    if not weighted:
+        return Case(lambda t: gg.cov(t, correction=correction), [sample(ANY, shp, rng)],
+                    lambda a: np.cov(a, ddof=correction))
+    f = rng.integers(1, 3, n)
+    return Case(lambda t, w: gg.cov(t, correction=correction, fweights=_ints(f), aweights=w),
+                [sample(ANY, shp, rng), sample(POS, (n,), rng)],
+                lambda a, w: np.cov(a, ddof=correction, fweights=f, aweights=w))
+
+
+@entry("corrcoef", 3)
+def _(draw, rng):
+    return Case(lambda t: gg.corrcoef(t), [sample(ANY, (draw(st.integers(2, 3)), draw(st.integers(3, 5))), rng)],
+                np.corrcoef)
+
+
+@entry("trapezoid", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    if draw(st.booleans()):
+        return Case(lambda t, x: gg.trapezoid(t, x, dim=dim), [sample(ANY, shp, rng), sample(ANY, (shp[dim],), rng)],
+                    lambda a, x: np.trapezoid(a, x, axis=dim))
+    dx = draw(st.sampled_from([1.0, 0.5]))
+    return Case(lambda t: gg.trapezoid(t * t, dx=dx, dim=dim), [sample(ANY, shp, rng)],
+                lambda a: np.trapezoid(a * a, dx=dx, axis=dim))
+
+
+@entry("renorm", 3)
+def _(draw, rng):
+    shp = shape(draw, 2, 3)
+    dim = axis(draw, len(shp), none=False)
+    p = draw(st.sampled_from([1, 2, 3]))
+    d = dim % len(shp)
+    others = tuple(k for k in range(len(shp)) if k != d)
+
+    def ref(a):
+        norm = (np.abs(a) ** p).sum(others, keepdims=True) ** (1 / p)
+        return np.where(norm > 1.0, a * (1.0 / (norm + 1e-7)), a)
+    return Case(lambda t: gg.renorm(t, p, dim, 1.0), [sample(ANY, shp, rng)], ref)
+
+
+def _quiet_chain_matmul(*ms):
+    import warnings
+
+    with warnings.catch_warnings():  # (PyTorch's deprecation warning; tests/ops checks it)
+        warnings.simplefilter("ignore")
+        return gg.chain_matmul(*ms)
+
+
+@entry("chain_matmul", 3)
+def _(draw, rng):
+    dims = shape(draw, 2, 4)
+    return Case(lambda *ms: _quiet_chain_matmul(*ms), [sample(ANY, (a, b), rng) for a, b in zip(dims, dims[1:])],
+                lambda *ms: np.linalg.multi_dot(ms) if len(ms) > 1 else ms[0])
+
+
 @entry("clamp_min", 3)
 def _(draw, rng):
     return Case(lambda t: gg.clamp_min(t, 0.3) * t, [sample(AWAY, shape(draw), rng)], lambda a: np.maximum(a, 0.3) * a)
