@@ -1305,3 +1305,311 @@ primitive("scatter_reduce", memory="fresh", attrs=("dim", "reduce", "include_sel
           joint_vjp=_scatter_reduce_vjp, expr=_scatter_reduce_expr, fn=scatter_reduce, tensor="scatter_reduce",
           gg="scatter_reduce")
 export(scatter_reduce_, "scatter_reduce", tensor="scatter_reduce_")
+
+
+# -- PyTorch's take, put, index_fill, index_copy, masked_scatter, unravel_index, msort and the *_scatter functions:
+# composites of gather, scatter_add, scatter_reduce and where, eager and traced alike -----------------------------
+from ..ir.types import SCALAR_NAMES  # noqa: E402
+from .define import in_place  # noqa: E402
+
+
+def _dtype_label(x) -> str:
+    return SCALAR_NAMES[x._type.dtype] if isinstance(x, TensorBase) else type(x).__name__
+
+
+def _from_end(index: TensorBase, size: int) -> TensorBase:
+    """A checked index (``[-size, size)``) with its negative entries counted from the end."""
+    return bind("where", index < 0, index + size, index)
+
+
+def _filled(like: TensorBase, shape: tuple, value, dtype: str) -> TensorBase:
+    return like._apply_here("full", (), {"shape": tuple(shape), "value": value, "dtype": dtype})
+
+
+def _last_writer(index: TensorBase, size: int, like: TensorBase) -> TensorBase:
+    """For each of ``size`` positions, the last entry of the 1-D ``index`` that names it (-1 where none does): of
+    repeated indices the last write wins, as PyTorch's CPU kernels write them in order."""
+    order = like._apply_here("arange", (), {"start": 0, "stop": index.shape[0], "step": 1, "dtype": "int64"})
+    return bind("scatter_reduce", _filled(like, (size,), -1, "int64"), index, order, dim=0, reduce="amax",
+                include_self=True)
+
+
+def take(input: TensorBase, index: TensorBase) -> TensorBase:
+    """The elements of ``input`` (read as 1-D, row-major) at ``index`` (int64, any shape; negative counts from the
+    end): a result shaped like ``index``.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1, 2, 3], [4, 5, 6]]).take(gg.tensor([0, 5, -2]))
+    tensor([1, 6, 5])
+    """
+    if not isinstance(index, TensorBase) or index._type.dtype != "int64":
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {_dtype_label(index)}")
+    n = input._type.size
+    flat = _from_end(check_range(index.reshape(-1), "take", n), n)
+    return bind("gather", input.reshape(-1), flat, dim=0).reshape(index.shape)._shown_as("TakeBackward0")
+
+
+def put(input: TensorBase, index: TensorBase, source: TensorBase, accumulate: bool = False) -> TensorBase:
+    """A copy of ``input`` (read as 1-D) with ``source``'s elements written at ``index`` (negative counts from the
+    end; of repeated indices the last wins), or added there with ``accumulate`` (repeats adding up).
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(2, 2).put(gg.tensor([0, 3]), gg.tensor([1.0, 2.0]))
+    tensor([[1., 0.],
+            [0., 2.]])
+    """
+    if not isinstance(index, TensorBase) or index._type.dtype != "int64":
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got {_dtype_label(index)}")
+    if source._type.size != index._type.size:
+        raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
+                         f"source.numel() = {source._type.size}, index.numel() = {index._type.size}")
+    if source._type.dtype != input._type.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "
+                           f"{SCALAR_NAMES[input._type.dtype]} and source.dtype = {SCALAR_NAMES[source._type.dtype]}")
+    n = input._type.size
+    flat, values = input.reshape(-1), source.reshape(-1)
+    at = _from_end(check_range(index.reshape(-1), "take", n), n)
+    if accumulate:
+        out = bind("scatter_add", flat, at, values, dim=0)
+    elif index._type.size == 0:
+        out = bind("cast", flat, dtype=flat._type.dtype)  # (a copy)
+    else:
+        last = _last_writer(at, n, input)
+        picked = bind("gather", values, bind("where", last < 0, 0, last), dim=0)
+        out = bind("where", last >= 0, picked, flat)
+    return out.reshape(input.shape)._shown_as("PutBackward0")
+
+
+export(take, "take", tensor="take", gg="take")
+export(put, "put", tensor="put")
+export(lambda self, index, source, accumulate=False: in_place(self, lambda old: put(old, index, source, accumulate)),
+       "put", tensor="put_")
+
+
+def _along(x: TensorBase, d: int) -> tuple:
+    """A mask shaped to broadcast along dimension ``d`` of ``x``: its shape there, 1 elsewhere."""
+    return tuple(-1 if i == d else 1 for i in range(x.ndim))
+
+
+def index_fill(input: TensorBase, dim: int, index: TensorBase, value) -> TensorBase:
+    """A copy of ``input`` with the slices ``index`` along ``dim`` (negative counts from the end) set to ``value``
+    (a number or a 0-d tensor, cast to ``input``'s dtype).
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(2, 3).index_fill(1, gg.tensor([0, 2]), -1.0)
+    tensor([[-1.,  0., -1.],
+            [-1.,  0., -1.]])
+    """
+    if not isinstance(index, TensorBase) or index._type.dtype != "int64":
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    if index.ndim > 1:
+        raise RuntimeError("Index has to be a vector/scalar")
+    if isinstance(value, TensorBase) and value.ndim:
+        raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
+    (d,) = normalize_dims(dim, input.ndim)
+    n = _size_along(input, d)
+    at = _from_end(check_range(index.reshape(-1), f"index_fill dimension {d}", n), n)
+    hits = bind("scatter_add", _filled(input, (n,), 0, "int64"), at, bind("full_like", at, value=1), dim=0)
+    mask = (hits > 0).reshape(_along(input, d)) if input.ndim else (hits > 0).reshape(())
+    return bind("where", mask, value, input)._cast(input._type.dtype)._shown_as("IndexFillBackward0")
+
+
+def index_copy(input: TensorBase, dim: int, index: TensorBase, source: TensorBase) -> TensorBase:
+    """A copy of ``input`` whose slices ``index[i]`` along ``dim`` are ``source``'s slices ``i`` (of repeated
+    indices the last wins).
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(2, 3).index_copy(1, gg.tensor([2, 0]), gg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([[2., 0., 1.],
+            [4., 0., 3.]])
+    """
+    (d,) = normalize_dims(dim, input.ndim)
+    if isinstance(index, TensorBase) and index.ndim >= 2:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {index.ndim})")
+    k = index._type.size if isinstance(index, TensorBase) else 0
+    if source.ndim == 0 and k != 1:
+        raise IndexError(f"index_copy_(): When source is scalar, index should have one element (got {k})")
+    if source.ndim and k != (source.shape[d] if d < source.ndim else 1):
+        raise IndexError(f"index_copy_(): Number of indices ({k}) should be equal to source.size(dim) "
+                         f"({source.shape[d] if d < source.ndim else 1})")
+    if not isinstance(index, TensorBase) or index._type.dtype != "int64":
+        raise RuntimeError(f"index_copy_(): Expected a long tensor for index, but got {_dtype_label(index)}")
+    if source._type.dtype != input._type.dtype:
+        raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
+                           f"{SCALAR_NAMES[input._type.dtype]} and (source) {SCALAR_NAMES[source._type.dtype]}")
+    rest = tuple(n for i, n in enumerate(input.shape) if i != d)
+    source_rest = tuple(n for i, n in enumerate(source.shape) if i != d)
+    if rest != source_rest:
+        raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice shapes. Destination slice "
+                           f"shape: {' '.join(map(str, rest))} at dimension {d} and source slice shape: "
+                           f"{' '.join(map(str, source_rest))} at dimension 0.")
+    n = _size_along(input, d)
+    at = check_range(index.reshape(-1), f"index_copy_(): dimension {d}", n)
+    x = input.movedim(d, 0) if input.ndim else input.reshape(1)
+    rows = source.movedim(d, 0) if source.ndim else source.reshape(1)
+    last = _last_writer(at, n, input)
+    picked = rows[bind("where", last < 0, 0, last)]  # (a gather of rows: the gradient goes back to each row)
+    out = bind("where", (last >= 0).reshape((n,) + (1,) * len(rest)), picked, x)
+    return (out.movedim(0, d) if input.ndim else out.reshape(()))._shown_as("IndexCopyBackward0")
+
+
+export(index_fill, "index_fill", tensor="index_fill", gg="index_fill")
+export(lambda self, dim, index, value: in_place(self, lambda old: index_fill(old, dim, index, value)), "index_fill",
+       tensor="index_fill_")
+export(index_copy, "index_copy", tensor="index_copy", gg="index_copy")
+export(lambda self, dim, index, source: in_place(self, lambda old: index_copy(old, dim, index, source)),
+       "index_copy", tensor="index_copy_")
+
+
+def masked_scatter(input: TensorBase, mask: TensorBase, source: TensorBase) -> TensorBase:
+    """A copy of ``input`` (broadcast with ``mask``) whose elements where ``mask`` is true are ``source``'s first
+    elements, in order (row-major); ``source`` must have at least that many.
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(2, 2).masked_scatter(gg.tensor([[True, False], [True, True]]), gg.tensor([1.0, 2.0, 3.0, 4.0]))
+    tensor([[1., 0.],
+            [2., 3.]])
+    """
+    if not isinstance(mask, TensorBase) or mask._type.dtype != "bool":
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{_dtype_label(mask)}")
+    if source._type.dtype != input._type.dtype:  # (PyTorch's words, without the space)
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
+                           f"{SCALAR_NAMES[input._type.dtype]} and {SCALAR_NAMES[source._type.dtype]}")
+    shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    x = input.expand(*shape).reshape(-1)
+    m = mask.expand(*shape).reshape(-1)
+    k = source._type.size
+    if k == 0:
+        if m._level == 0 and bool(m.any()):
+            raise RuntimeError("Number of elements of source < number of ones in mask")
+        return bind("cast", x, dtype=x._type.dtype).reshape(shape)
+    rank = m._cast("int64").cumsum(0) - 1  # the source element each true position takes
+    at = check_range(bind("where", m, rank, 0), "masked_scatter", k)
+    picked = bind("gather", source.reshape(-1), at, dim=0)
+    return bind("where", m, picked, x).reshape(shape)._shown_as("MaskedScatterBackward0")
+
+
+export(masked_scatter, "masked_scatter", tensor="masked_scatter", gg="masked_scatter")
+export(lambda self, mask, source: in_place(self, lambda old: masked_scatter(old, mask, source)), "masked_scatter",
+       tensor="masked_scatter_")
+
+
+def unravel_index(indices: TensorBase, shape) -> tuple:
+    """The coordinates in a tensor of ``shape`` of each flat (row-major) index in ``indices``: a tuple of int64
+    tensors shaped like ``indices``, one per dimension (PyTorch's formula: out-of-range indices wrap around).
+
+    >>> import graphgrad as gg
+    >>> gg.unravel_index(gg.tensor([4, 1]), (3, 2))
+    (tensor([2, 0]), tensor([0, 1]))
+    """
+    if not isinstance(indices, TensorBase):
+        raise TypeError(f"expected 'indices' to be a tensor, but got {type(indices).__name__}")
+    if indices._type.dtype != "int64":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got torch.{indices._type.dtype}")
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (int(shape),)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"expected 'shape' to be int or sequence of ints, but got {type(shape)}")
+    for n in shape:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"expected 'shape' sequence to only contain ints, but got {type(n)}")
+    shape = tuple(int(n) for n in shape)
+    if any(n < 0 for n in shape):
+        raise ValueError(f"'shape' cannot have negative values, but got {shape}")
+    coefs = [1]
+    for n in reversed(shape[1:]):
+        coefs.insert(0, coefs[0] * n)
+    if not shape:
+        coefs = []
+    coords = (indices.unsqueeze(-1) // constant_like(indices, np.asarray(coefs, dtype=np.int64))
+              % constant_like(indices, np.asarray(shape, dtype=np.int64)))
+    return coords.unbind(-1)
+
+
+export(unravel_index, "unravel_index", gg="unravel_index")
+
+
+def msort(input: TensorBase) -> TensorBase:
+    """``input`` sorted along its first dimension (``sort(input, 0).values``).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[3.0, 1.0], [1.0, 2.0]]).msort()
+    tensor([[1., 1.],
+            [3., 2.]])
+    """
+    if input.ndim == 0:
+        return bind("cast", input, dtype=input._type.dtype)  # (a copy, as PyTorch's)
+    return sort(input, 0).values._shown_as("SortBackward0")
+
+
+export(msort, "msort", tensor="msort", gg="msort")
+
+
+def _scatter_check(src: TensorBase, slice_shape: tuple) -> None:
+    if tuple(src.shape) != tuple(slice_shape):
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = {list(src.shape)}, "
+                           f"slice size = {list(slice_shape)}")
+
+
+def select_scatter(input: TensorBase, src: TensorBase, dim: int, index: int) -> TensorBase:
+    """A copy of ``input`` whose slice ``select(dim, index)`` is ``src`` (of exactly that slice's shape, cast to
+    ``input``'s dtype).
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(2, 2).select_scatter(gg.ones(2), 0, 1)
+    tensor([[0., 0.],
+            [1., 1.]])
+    """
+    (d,) = normalize_dims(dim, input.ndim)
+    n = _size_along(input, d)
+    if not -n <= index < n:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(input.shape)} at "
+                         f"dimension {d}")
+    _scatter_check(src, tuple(s for i, s in enumerate(input.shape) if i != d))
+    return index_update(input, (slice(None),) * d + (index % n,), src)._shown_as("SelectScatterBackward0")
+
+
+def slice_scatter(input: TensorBase, src: TensorBase, dim: int = 0, start=None, end=None, step: int = 1) -> TensorBase:
+    """A copy of ``input`` whose slice ``start:end:step`` along ``dim`` is ``src`` (of exactly that slice's shape,
+    cast to ``input``'s dtype).
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(4).slice_scatter(gg.ones(2), start=1, step=2)
+    tensor([0., 1., 0., 1.])
+    """
+    (d,) = normalize_dims(dim, input.ndim)
+    if step is None:
+        step = 1
+    if step <= 0:
+        raise RuntimeError("slice step must be positive")
+    part = slice(start, end, step)
+    length = len(range(*part.indices(input.shape[d])))
+    _scatter_check(src, tuple(length if i == d else s for i, s in enumerate(input.shape)))
+    return index_update(input, (slice(None),) * d + (part,), src)._shown_as("SliceScatterBackward0")
+
+
+def diagonal_scatter(input: TensorBase, src: TensorBase, offset: int = 0, dim1: int = 0, dim2: int = 1) -> TensorBase:
+    """A copy of ``input`` whose diagonal ``diagonal(offset, dim1, dim2)`` is ``src`` (of exactly that diagonal's
+    shape, cast to ``input``'s dtype).
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(2, 3).diagonal_scatter(gg.tensor([1.0, 2.0]), 1)
+    tensor([[0., 1., 0.],
+            [0., 0., 2.]])
+    """
+    diagonal = input.diagonal(offset, dim1, dim2)  # (its checks and PyTorch's errors)
+    _scatter_check(src, tuple(diagonal.shape))
+    d1, d2 = (normalize_dims(d, input.ndim)[0] for d in (dim1, dim2))
+    length = diagonal.shape[-1]
+    rows = np.arange(length, dtype=np.int64) + max(-offset, 0)
+    cols = np.arange(length, dtype=np.int64) + max(offset, 0)
+    moved = input.movedim((d1, d2), (-2, -1))  # the two adjacent index arrays put the diagonal last, as diagonal()
+    updated = index_update(moved, (Ellipsis, rows, cols), src)
+    return updated.movedim((-2, -1), (d1, d2))._shown_as("DiagonalScatterBackward0")
+
+
+export(select_scatter, "select_scatter", tensor="select_scatter", gg="select_scatter")
+export(slice_scatter, "slice_scatter", tensor="slice_scatter", gg="slice_scatter")
+export(diagonal_scatter, "diagonal_scatter", tensor="diagonal_scatter", gg="diagonal_scatter")

@@ -116,19 +116,31 @@ def check_range(x, rule, size):
     """``x`` itself, once its values are checked as PyTorch checks them, with PyTorch's error where they fail:
     class indices in ``[0, size)``, which NumPy and CuPy would take from the end when negative (CuPy even when too
     large). ``rule`` names PyTorch's words: ``"dimension d"`` (gather, scatter), ``"self"`` (index_select,
-    embedding), ``"Target"`` (nll_loss) or ``"class"`` (one_hot). Reads only ``x``'s own methods (CuPy's too)."""
+    embedding), ``"Target"`` (nll_loss) or ``"class"`` (one_hot); ``"take"`` (take, put: ``[-size, size)``),
+    ``"index_fill dimension d"`` (``[-size, size)``), ``"index_copy_(): dimension d"``, ``"masked_scatter"`` (the
+    source's size). Reads only ``x``'s own methods (CuPy's too)."""
     if not x.size:
         return x
+    lowest = -size if rule == "take" or rule.startswith("index_fill ") else 0  # (these count from the end)
     low, high = x.min(), x.max()
-    if low >= 0 and high < size:
+    if low >= lowest and high < size:
         return x
+    if rule == "masked_scatter":
+        raise RuntimeError("Number of elements of source < number of ones in mask")
     if rule == "class":
         raise RuntimeError("Class values must be non-negative." if low < 0 else
                            "Class values must be smaller than num_classes.")
     if rule == "self":
         raise IndexError("index out of range in self")
     flat = x.ravel()
-    bad = flat[((flat < 0) | (flat >= size)).argmax()].item()  # the first, as PyTorch names it
+    bad = flat[((flat < lowest) | (flat >= size)).argmax()].item()  # the first, as PyTorch names it
     if rule == "Target":
         raise IndexError(f"Target {bad} is out of bounds.")
+    if rule == "take":
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {size} elements.")
+    if rule.startswith("index_fill "):
+        raise IndexError(f"index {bad} is out of bounds for {rule[len('index_fill '):]} with size {size}")
+    if rule.startswith("index_copy_(): "):
+        raise IndexError(f"index_copy_(): index {bad} is out of bounds for {rule[len('index_copy_(): '):]} with "
+                         f"size {size}")
     raise RuntimeError(f"index {bad} is out of bounds for {rule} with size {size}")

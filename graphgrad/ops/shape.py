@@ -1070,3 +1070,195 @@ def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
 
 
 export(tensor_split, "tensor_split", tensor="tensor_split", gg="tensor_split")
+
+
+# -- PyTorch's broadcast_to, meshgrid, cartesian_prod, combinations, fliplr/flipud, Tensor.unfold -----------------
+import itertools  # noqa: E402
+
+from ..passes.row_decomposition import along_dim_rows  # noqa: E402
+from .define import warn_user  # noqa: E402
+
+export(lambda input, size: input.expand(*size), "broadcast_to", gg="broadcast_to")
+
+_MESHGRID_WARNING = "torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument."
+
+
+def meshgrid(*tensors, indexing: str | None = None) -> tuple:
+    """Coordinate grids of 0-D or 1-D ``tensors``: the k-th result holds ``tensors[k]`` along dimension k
+    (``indexing='ij'``) or, with ``'xy'``, the first two dimensions swapped (NumPy's default: x along columns). Each
+    result is an expanded view of its input. Without ``indexing``, ``'ij'`` with PyTorch's warning.
+
+    >>> import graphgrad as gg
+    >>> x, y = gg.meshgrid(gg.tensor([1, 2]), gg.tensor([3, 4, 5]), indexing="ij")
+    >>> x
+    tensor([[1, 1, 1],
+            [2, 2, 2]])
+    >>> y
+    tensor([[3, 4, 5],
+            [3, 4, 5]])
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warn_user(_MESHGRID_WARNING)
+        indexing = "ij"
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    if len({t._type.dtype for t in tensors}) > 1:
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t}")
+    swap = indexing == "xy" and len(tensors) >= 2  # PyTorch: 'ij' of the first two swapped, the results swapped back
+    ordered = [tensors[1], tensors[0], *tensors[2:]] if swap else list(tensors)
+    shape = tuple(t._type.size for t in ordered)
+    grids = [t.reshape(tuple(-1 if i == k else 1 for i in range(len(shape)))).expand(*shape)
+             for k, t in enumerate(ordered)]
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+def cartesian_prod(*tensors) -> TensorBase:
+    """Every combination of one element of each 1-D tensor, as rows (``itertools.product``'s order); one tensor
+    is returned as it is.
+
+    >>> import graphgrad as gg
+    >>> gg.cartesian_prod(gg.tensor([1, 2]), gg.tensor([3, 4]))
+    tensor([[1, 3],
+            [1, 4],
+            [2, 3],
+            [2, 4]])
+    """
+    for t in tensors:
+        if t.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t.shape)}")
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def combinations(input: TensorBase, r: int = 2, with_replacement: bool = False) -> TensorBase:
+    """The length-``r`` combinations of the elements of a 1-D tensor, as rows, in ``itertools.combinations``' (or
+    ``combinations_with_replacement``') order: a gather with indices fixed by the length.
+
+    >>> import graphgrad as gg
+    >>> gg.combinations(gg.tensor([1, 2, 3]))
+    tensor([[1, 2],
+            [1, 3],
+            [2, 3]])
+    """
+    if input.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return input[:0]
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    rows = [list(c) for c in pick(range(input.shape[0]), r)]
+    if not rows:  # (an empty index would lose its shape)
+        return input[:0].reshape(0, r)
+    return input[np.asarray(rows, dtype=np.int64)]
+
+
+export(meshgrid, "meshgrid", gg="meshgrid")
+export(cartesian_prod, "cartesian_prod", gg="cartesian_prod")
+export(combinations, "combinations", gg="combinations")
+
+
+def fliplr(input: TensorBase) -> TensorBase:
+    """``input`` with its columns (dimension 1) in reverse order; at least 2-D.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1, 2], [3, 4]]).fliplr()
+    tensor([[2, 1],
+            [4, 3]])
+    """
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(input, 1)
+
+
+def flipud(input: TensorBase) -> TensorBase:
+    """``input`` with its rows (dimension 0) in reverse order; at least 1-D.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1, 2], [3, 4]]).flipud()
+    tensor([[3, 4],
+            [1, 2]])
+    """
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, 0)
+
+
+export(fliplr, "fliplr", tensor="fliplr", gg="fliplr")
+export(flipud, "flipud", tensor="flipud", gg="flipud")
+
+
+# Tensor.unfold: a primitive, as PyTorch's is a view (writes into the base show in it, and a write into windows
+# that do not overlap reaches the base); a gather would be a copy
+def _unfold_type(inputs, dim, size, step):
+    (x,) = inputs
+    count = (x.shape[dim] - size) // step + 1
+    return TensorType(tuple(x.shape[:dim]) + (count,) + tuple(x.shape[dim + 1:]) + (size,), x.dtype)
+
+
+def _unfold_expr(a, xp, out, dim, size, step):
+    x = a[0]
+    shape = f"{x}.shape[:{dim}] + (({x}.shape[{dim}] - {size}) // {step} + 1,) + {x}.shape[{dim + 1}:] + ({size},)"
+    strides = f"{x}.strides[:{dim}] + ({step} * {x}.strides[{dim}],) + {x}.strides[{dim + 1}:] + ({x}.strides[{dim}],)"
+    # overlapping windows share elements: NumPy's view is then read-only, so that no write lands in several
+    # (PyTorch's error for such a write); CuPy has no flag
+    flag = ", writeable=False" if xp == "np" and step < size else ""
+    return [f"{xp}.lib.stride_tricks.as_strided({x}, {shape}, {strides}{flag})"]
+
+
+def _unfold_vjp(g, out, x, *, dim, size, step):
+    """Each window's gradient added back where the window came from (overlaps add up): a scatter_add along
+    ``dim`` of the windows laid end to end, at positions ``k * step + j``."""
+    shape = tuple(x._type.shape)
+    count = g.shape[dim]
+    zeros = bind("full_like", x, value=0.0)
+    if count * size == 0:
+        return zeros
+    flat = g.movedim(-1, dim + 1).reshape(shape[:dim] + (count * size,) + shape[dim + 1:])
+    starts = g._apply_here("arange", (), {"start": 0, "stop": count * step, "step": step, "dtype": "int64"})
+    offsets = g._apply_here("arange", (), {"start": 0, "stop": size, "step": 1, "dtype": "int64"})
+    positions = (starts.reshape(count, 1) + offsets.reshape(1, size)).reshape(
+        (1,) * dim + (count * size,) + (1,) * (len(shape) - dim - 1))
+    return bind("scatter_add", zeros, positions.expand(*flat.shape), flat, dim=dim)
+
+
+def unfold(input: TensorBase, dimension: int, size: int, step: int) -> TensorBase:
+    """The windows of ``size`` elements along ``dimension``, ``step`` apart: that dimension becomes the number of
+    windows, and a last dimension of ``size`` is added (PyTorch's ``Tensor.unfold``, a view of ``input``).
+
+    >>> import graphgrad as gg
+    >>> gg.arange(5.0).unfold(0, 2, 1)
+    tensor([[0., 1.],
+            [1., 2.],
+            [2., 3.],
+            [3., 4.]])
+    """
+    (d,) = normalize_dims(dimension, input.ndim)
+    n = input.shape[d] if input.ndim else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if input.ndim == 0:  # PyTorch: a 0-d tensor's one window is (size,), without a window count
+        return input.reshape(1)[:size]
+    return bind("unfold", input, dim=d, size=int(size), step=int(step))
+
+
+primitive("unfold", memory="view", view=True, zero_signs="through", attrs=("dim", "size", "step"),
+          infer=_unfold_type, expr=_unfold_expr, vjp=(_unfold_vjp,), rows=along_dim_rows,
+          batch=lambda op, args, bdims, dim, size, step: (bind(op, to_front(args[0], bdims[0]), dim=dim + 1,
+                                                               size=size, step=step), 0),
+          doc="the windows of size elements along dim, step apart (a view; a new last dimension of size)",
+          fn=unfold, tensor="unfold")

@@ -67,6 +67,25 @@ CASES = {
     "vander": (lambda x: gg.vander(x, 4), [(3,)], ANY),
     "vander_increasing": (lambda x: gg.vander(x, increasing=True), [(4,)], ANY),
     "block_diag": (lambda a, b, c: gg.block_diag(a, b, c) ** 2, [(2, 2), (3,), ()], ANY),
+    "cartesian_prod": (lambda a, b: gg.cartesian_prod(a, b) ** 2, [(2,), (3,)], ANY),
+    "combinations": (lambda a: gg.combinations(a, 3, with_replacement=True) ** 2, [(4,)], ANY),
+    "meshgrid": (lambda a, b: sum(g * (i + 1.0) for i, g in enumerate(gg.meshgrid(a, b, indexing="xy"))) ** 2,
+                 [(2,), (3,)], ANY),
+    "broadcast_to": (lambda x: gg.broadcast_to(x, (2, 3)) * gg.arange(6.0).reshape(2, 3), [(3,)], ANY),
+    "fliplr_flipud": (lambda x: x.fliplr() * gg.arange(6.0).reshape(2, 3) + gg.flipud(x) ** 2, [(2, 3)], ANY),
+    "msort": (lambda x: x.msort() * gg.arange(6.0).reshape(3, 2), [(3, 2)], AWAY),
+    "take": (lambda x: x.take(idx([0, 5], [-1, 2])) ** 2, [(2, 3)], ANY),
+    "put": (lambda x, s: x.put(idx(4, 0, -1), s * s) * x, [(2, 3), (3,)], ANY),
+    "put_accumulate": (lambda x, s: gg.Tensor.put(x, idx(4, 0, 4), s * s, accumulate=True) * x, [(2, 3), (3,)], ANY),
+    "index_fill": (lambda x, v: x.index_fill(1, idx(0, 2), v * v) * x, [(2, 3), ()], ANY),
+    "index_copy": (lambda x, s: gg.index_copy(x, 1, idx(2, 0), s * s) * x, [(2, 3), (2, 2)], ANY),
+    "masked_scatter": (lambda x, s: x.masked_scatter(gg.tensor(MASK), s * s) * x, [(3, 4), (7,)], ANY),
+    "diagonal_scatter": (lambda x, s: gg.diagonal_scatter(x, s * s, 1) * x, [(3, 4), (3,)], ANY),
+    "diagonal_scatter_dims": (lambda x, s: x.diagonal_scatter(s * s, -1, 2, 0) * x, [(3, 2, 4), (2, 3)], ANY),
+    "select_scatter": (lambda x, s: gg.select_scatter(x, s * s, 1, -1) * x, [(2, 3), (2,)], ANY),
+    "slice_scatter": (lambda x, s: x.slice_scatter(s * s, 1, 0, None, 2) * x, [(2, 4), (2, 2)], ANY),
+    "unfold": (lambda x: x.unfold(1, 3, 1) ** 2, [(2, 5)], ANY),
+    "unfold_gaps": (lambda x: x.unfold(0, 2, 3) ** 2, [(8, 2)], ANY),
     "chain_matmul": (lambda a, b, c: gg.chain_matmul(a, b, c), [(2, 3), (3, 4), (4, 2)], ANY),
     # the in-place forms, on a copy (a leaf that requires grad may not be written in place)
     "tril_": (lambda x: x.clone().tril_(-1) * x, [(3, 3)], ANY),
@@ -77,6 +96,10 @@ CASES = {
     "clamp_min_": (lambda x: x.clone().clamp_min_(0.3) * x, [(6,)], AWAY),
     "logit_": (lambda x: (x * 0.4 + 0.5).logit_(), [(4,)], UNIT),
     "xlogy_": (lambda x, y: x.clone().xlogy_(y), [(3,), (3,)], POS),
+    "index_fill_": (lambda x: x.clone().index_fill_(0, idx(1), 2.0) * x, [(3, 2)], ANY),
+    "index_copy_": (lambda x, s: x.clone().index_copy_(0, idx(2), s) * x, [(3, 2), (1, 2)], ANY),
+    "put_": (lambda x, s: x.clone().put_(idx(1, 3), s, accumulate=True) * x, [(2, 2), (2,)], ANY),
+    "masked_scatter_": (lambda x, s: x.clone().masked_scatter_(gg.tensor(MASK), s) * x, [(3, 4), (7,)], ANY),
     "ldexp_": (lambda x, e: x.clone().ldexp_(e), [(3,), (3,)], ANY),
 }
 
@@ -107,7 +130,218 @@ def test_compiled_first_and_second_order_match_eager_and_finite_differences(name
 
 
 # -- indexing: values against NumPy, PyTorch's errors, eager and compiled alike -----------------------------------
+def test_take_reads_the_flattened_tensor_counting_negatives_from_the_end():
+    a = np.arange(6.0).reshape(2, 3)
+    index = np.array([[0, 5], [-1, -6]])
+    got = both(lambda x, i: x.take(i), gg.tensor(a), gg.tensor(index))
+    np.testing.assert_array_equal(got.numpy(), np.take(a, index))
+    assert got.dtype == gg.float64 and got.shape == (2, 2)
+    assert gg.take(gg.tensor(3.0), idx(0, -1)).tolist() == [3.0, 3.0]
+    with pytest.raises(IndexError, match=r"^out of range: tried to access index 6 on a tensor of 6 elements\.$"):
+        gg.tensor(a).take(idx(6))
+    with pytest.raises(IndexError, match="tried to access index -7 on a tensor of 6 elements"):
+        gg.compile(lambda x, i: x.take(i))(gg.tensor(a), idx(0, -7))  # checked in the generated code too
+    with pytest.raises(RuntimeError, match=r"take\(\): Expected a long tensor for index, but got Float"):
+        gg.tensor(a).take(gg.tensor([1.0]))
+
+
+def test_put_writes_and_accumulates_into_the_flattened_tensor():
+    a = np.arange(6.0).reshape(2, 3)
+    written = both(lambda x, i, s: x.put(i, s), gg.tensor(a), idx(0, -1, 2), f64([9.0, 8.0, 7.0]))
+    expected = a.copy()
+    np.put(expected, [0, 5, 2], [9.0, 8.0, 7.0])
+    np.testing.assert_array_equal(written.numpy(), expected)
+    added = both(lambda x, i, s: x.put(i, s, accumulate=True), gg.tensor(a), idx(0, 0, -1), f64([1.0, 2.0, 3.0]))
+    expected = a.copy().ravel()
+    np.add.at(expected, [0, 0, 5], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(added.numpy(), expected.reshape(2, 3))
+    last = gg.tensor(a).put(idx(1, 1), f64([5.0, 6.0]))  # the last write wins, as PyTorch's CPU kernel
+    assert last.numpy()[0, 1] == 6.0
+    x = gg.tensor(a)
+    assert x.put_(idx(3), f64([-1.0])) is x and x._version == 1 and x.numpy()[1, 0] == -1.0
+    with pytest.raises(IndexError, match=r"put_\(\): Expected source and index to have the same number of elements, "
+                                         r"but got source.numel\(\) = 1, index.numel\(\) = 2"):
+        gg.tensor(a).put(idx(0, 1), f64([1.0]))
+    with pytest.raises(RuntimeError, match=r"self.dtype = Float and source.dtype = Double"):
+        gg.tensor(a, dtype=gg.float32).put(idx(0), f64([1.0]))
+    with pytest.raises(IndexError, match="tried to access index 6 on a tensor of 6 elements"):
+        gg.tensor(a).put(idx(6), f64([1.0]))
+
+
+def test_index_fill_and_its_errors():
+    a = np.arange(6.0).reshape(2, 3)
+    got = both(lambda x, i: x.index_fill(1, i, -1.0), gg.tensor(a), idx(0, -1))
+    expected = a.copy()
+    expected[:, [0, 2]] = -1.0
+    np.testing.assert_array_equal(got.numpy(), expected)
+    np.testing.assert_array_equal(gg.index_fill(gg.tensor(a), 0, idx(1), gg.tensor(7.0)).numpy(), [[0, 1, 2], [7, 7, 7]])
+    ints = gg.arange(6).reshape(2, 3).index_fill(1, idx(0), 1.5)  # cast to the tensor's dtype, as PyTorch
+    assert ints.dtype == gg.int64 and ints.tolist() == [[1, 1, 2], [1, 4, 5]]
+    assert gg.tensor(2.0).index_fill(0, idx(0), 5.0).item() == 5.0
+    x = gg.tensor(a)
+    x.index_fill_(0, idx(0), 0.5)
+    assert x.tolist() == [[0.5, 0.5, 0.5], [3.0, 4.0, 5.0]]
+    with pytest.raises(IndexError, match="^index 3 is out of bounds for dimension 1 with size 3$"):
+        gg.tensor(a).index_fill(1, idx(3), 0.0)
+    with pytest.raises(IndexError, match=r"index_fill_\(\): Expected dtype int64 for index\."):
+        gg.tensor(a).index_fill(1, gg.tensor([0.0]), 0.0)
+    with pytest.raises(RuntimeError, match="Index has to be a vector/scalar"):
+        gg.tensor(a).index_fill(1, idx([0]), 0.0)
+    with pytest.raises(RuntimeError, match=r"only supports a 0-dimensional value tensor, but got tensor with 1 "):
+        gg.tensor(a).index_fill(1, idx(0), gg.tensor([1.0]))
+
+
+def test_index_copy_and_its_errors():
+    a = np.zeros((2, 3), dtype=np.float32)
+    source = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    got = both(lambda x, i, s: x.index_copy(1, i, s), gg.tensor(a), idx(2, 0), gg.tensor(source))
+    expected = a.copy()
+    expected[:, [2, 0]] = source
+    np.testing.assert_array_equal(got.numpy(), expected)
+    rows = gg.tensor(a).index_copy(0, idx(1, 1), gg.arange(6.0).reshape(2, 3))
+    assert rows.tolist() == [[0.0, 0.0, 0.0], [3.0, 4.0, 5.0]]  # the last of repeated indices wins
+    assert gg.zeros(3).index_copy(0, idx(1), gg.tensor(5.0)).tolist() == [0.0, 5.0, 0.0]
+    x = gg.tensor(a)
+    x.index_copy_(0, idx(0), gg.ones(1, 3))
+    assert x.tolist() == [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+    t = gg.tensor(a)
+    with pytest.raises(IndexError, match=r"^index_copy_\(\): index -1 is out of bounds for dimension 1 with size 3$"):
+        t.index_copy(1, idx(-1, 0), gg.ones(2, 2))
+    with pytest.raises(IndexError, match=r"Number of indices \(2\) should be equal to source.size\(dim\) \(3\)"):
+        t.index_copy(1, idx(2, 0), gg.ones(2, 3))
+    with pytest.raises(IndexError, match=r"Index should have dimension 1 or 0 \(got 2\)"):
+        t.index_copy(1, idx([2, 0]), gg.ones(2, 2))
+    with pytest.raises(RuntimeError, match=r"Expected a long tensor for index, but got Float"):
+        t.index_copy(1, gg.tensor([2.0, 0.0]), gg.ones(2, 2))
+    with pytest.raises(RuntimeError, match=r"but got \(self\) Float and \(source\) Double"):
+        t.index_copy(1, idx(2, 0), gg.ones(2, 2, dtype=gg.float64))
+    with pytest.raises(RuntimeError, match=r"Destination slice shape: 2 at dimension 1 and source slice shape: 3 at "
+                                           r"dimension 0\."):
+        t.index_copy(1, idx(2, 0), gg.ones(3, 2))
+    with pytest.raises(RuntimeError, match=r"Destination slice shape: 2 4 at dimension 1"):
+        gg.zeros(2, 3, 4).index_copy(1, idx(0), gg.ones(3, 1, 4))
+
+
+def test_masked_scatter_fills_the_true_positions_in_order():
+    a = np.arange(6.0).reshape(2, 3)
+    mask = np.array([[True, False, True], [False, True, False]])
+    source = np.array([10.0, 20.0, 30.0, 40.0])
+    got = both(lambda x, m, s: x.masked_scatter(m, s), gg.tensor(a), gg.tensor(mask), gg.tensor(source))
+    expected = a.copy()
+    expected[mask] = source[:mask.sum()]
+    np.testing.assert_array_equal(got.numpy(), expected)
+    broadcast = gg.tensor(a[0]).masked_scatter(gg.tensor(mask), f64(np.arange(10.0)))  # self broadcasts with the mask
+    assert broadcast.tolist() == [[0.0, 1.0, 1.0], [0.0, 2.0, 2.0]]
+    with pytest.raises(RuntimeError, match="^Number of elements of source < number of ones in mask$"):
+        gg.tensor(a).masked_scatter(gg.tensor(mask), f64([1.0, 2.0]))
+    with pytest.raises(RuntimeError, match="Number of elements of source < number of ones in mask"):
+        gg.compile(lambda x, m, s: x.masked_scatter(m, s))(gg.tensor(a), gg.tensor(mask), f64([1.0, 2.0]))
+    with pytest.raises(RuntimeError, match="masked_scatter_ only supports boolean masks, but got mask with dtype Long"):
+        gg.tensor(a).masked_scatter(gg.tensor(mask).long(), gg.tensor(source))
+    with pytest.raises(RuntimeError, match="expected self and source to have same dtypes but gotDouble and Long"):
+        gg.tensor(a).masked_scatter(gg.tensor(mask), gg.tensor([1, 2, 3]))
+
+
+def test_the_scatter_functions_write_a_slice_a_row_or_a_diagonal():
+    z = np.zeros((3, 4))
+    diag = both(lambda x, s: gg.diagonal_scatter(x, s, 1), gg.tensor(z), gg.tensor([1.0, 2.0, 3.0]))
+    expected = z.copy()
+    expected[[0, 1, 2], [1, 2, 3]] = [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(diag.numpy(), expected)
+    low = gg.tensor(z).diagonal_scatter(gg.tensor([5.0, 6.0]), -1)
+    assert low.numpy()[1, 0] == 5.0 and low.numpy()[2, 1] == 6.0 and low.sum().item() == 11.0
+    cube = gg.zeros(2, 3, 4).diagonal_scatter(gg.arange(6.0).reshape(3, 2), 0, 2, 0)
+    np.testing.assert_array_equal(cube.numpy().diagonal(0, 2, 0), np.arange(6.0).reshape(3, 2))
+    row = both(lambda x, s: gg.select_scatter(x, s, 1, -1), gg.tensor(z), gg.tensor([1.0, 2.0, 3.0]))
+    expected = z.copy()
+    expected[:, -1] = [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(row.numpy(), expected)
+    part = both(lambda x, s: x.slice_scatter(s, 1, 0, None, 2), gg.tensor(z), gg.ones(3, 2))
+    expected = z.copy()
+    expected[:, ::2] = 1.0
+    np.testing.assert_array_equal(part.numpy(), expected)
+    cast = gg.select_scatter(gg.zeros(2, 2), gg.tensor([1, 2]), 0, 0)  # src takes self's dtype, as PyTorch
+    assert cast.dtype == gg.float32 and cast.tolist() == [[1.0, 2.0], [0.0, 0.0]]
+    with pytest.raises(RuntimeError, match=r"^expected src to have a size equal to the slice of self. src size = "
+                                           r"\[3\], slice size = \[2\]$"):
+        gg.diagonal_scatter(gg.zeros(3, 3), gg.ones(3), 1)
+    with pytest.raises(IndexError, match=r"select\(\): index 3 out of range for tensor of size \[3, 3\] at dimension 0"):
+        gg.select_scatter(gg.zeros(3, 3), gg.ones(3), 0, 3)
+    with pytest.raises(RuntimeError, match=r"src size = \[3, 4\], slice size = \[2, 4\]"):
+        gg.slice_scatter(gg.zeros(4, 4), gg.ones(3, 4), start=2)
+    with pytest.raises(RuntimeError, match="slice step must be positive"):
+        gg.slice_scatter(gg.zeros(4, 4), gg.ones(1, 4), start=1, end=2, step=0)
+
+
+def test_unravel_index_is_pytorchs_wrapping_formula():
+    got = both(lambda i: gg.unravel_index(i, (3, 2)), idx(4, 1, 6, -1))
+    assert isinstance(got, tuple) and len(got) == 2
+    assert [t.tolist() for t in got] == [[2, 0, 0, 2], [0, 1, 0, 1]]  # 6 wraps to 0, -1 to the last element
+    np.testing.assert_array_equal(np.stack([t.numpy()[:2] for t in got]), np.unravel_index([4, 1], (3, 2)))
+    assert all(t.dtype == gg.int64 for t in got)
+    assert [t.shape for t in gg.unravel_index(idx([4], [1]), (3, 2))] == [(2, 1), (2, 1)]
+    assert gg.unravel_index(gg.tensor(5), 6)[0].item() == 5 and gg.unravel_index(idx(1), ()) == ()
+    with pytest.raises(TypeError, match="expected 'indices' to be integer dtype, but got torch.float32"):
+        gg.unravel_index(gg.tensor([1.0]), (3, 2))
+    with pytest.raises(ValueError, match=r"'shape' cannot have negative values, but got \(3, -2\)"):
+        gg.unravel_index(idx(1), (3, -2))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        gg.unravel_index(idx(0), (3, 0))
+
+
+def test_msort_sorts_along_the_first_dimension():
+    a = np.array([[3.0, 1.0], [1.0, 2.0], [2.0, 0.0]])
+    np.testing.assert_array_equal(both(lambda x: x.msort(), gg.tensor(a)).numpy(), np.sort(a, axis=0))
+    assert gg.msort(gg.tensor([3, 1, 2])).tolist() == [1, 2, 3] and gg.msort(gg.tensor(3.0)).item() == 3.0
+
+
 # -- shapes: grids, products, windows ----------------------------------------------------------------------------
+def test_meshgrid_ij_and_xy_match_numpy_and_warn_without_indexing():
+    a, b, c = np.array([1, 2]), np.array([3, 4, 5]), np.array([6, 7, 8, 9])
+    for indexing in ("ij", "xy"):
+        got = both(lambda x, y, z: gg.meshgrid(x, y, z, indexing=indexing), gg.tensor(a), gg.tensor(b), gg.tensor(c))
+        for g, e in zip(got, np.meshgrid(a, b, c, indexing=indexing)):
+            assert g.dtype == gg.int64
+            np.testing.assert_array_equal(g.numpy(), e)
+    grids = gg.meshgrid([gg.tensor(a), gg.tensor(b)], indexing="ij")  # a list works too
+    assert [g.shape for g in grids] == [(2, 3), (2, 3)] and not grids[0].is_contiguous()  # expanded views
+    assert [g.shape for g in gg.meshgrid(gg.tensor(1), gg.tensor(b), indexing="xy")] == [(3, 1), (3, 1)]
+    with pytest.warns(UserWarning, match="^torch.meshgrid: in an upcoming release, it will be required to pass the "
+                                         "indexing argument.$") as record:
+        x, y = gg.meshgrid(gg.tensor(a), gg.tensor(b))
+    assert record[0].filename == __file__ and x.shape == (2, 3)  # 'ij', reported at the caller's line
+    with pytest.raises(RuntimeError, match='indexing must be one of "xy" or "ij", but received: foo'):
+        gg.meshgrid(gg.tensor(a), gg.tensor(b), indexing="foo")
+    with pytest.raises(RuntimeError, match="meshgrid expects all tensors to have the same dtype"):
+        gg.meshgrid(gg.tensor(a), gg.tensor([1.0]), indexing="ij")
+    with pytest.raises(RuntimeError, match="meshgrid expects a non-empty TensorList"):
+        gg.meshgrid(indexing="ij")
+    with pytest.raises(RuntimeError, match="Expected 0D or 1D tensor in the tensor list"):
+        gg.meshgrid(gg.tensor([[1, 2]]), indexing="ij")
+
+
+def test_cartesian_prod_and_combinations_are_itertools_orders():
+    import itertools
+
+    a, b = [1.0, 2.0], [3.0, 4.0, 5.0]
+    got = both(lambda x, y: gg.cartesian_prod(x, y), gg.tensor(a), gg.tensor(b))
+    assert got.tolist() == [list(p) for p in itertools.product(a, b)]
+    assert gg.cartesian_prod(gg.tensor(a)).tolist() == a
+    v = [1.0, 2.0, 3.0, 4.0]
+    for r in (1, 2, 3):
+        assert both(lambda x: gg.combinations(x, r), gg.tensor(v)).tolist() == [
+            list(c) for c in itertools.combinations(v, r)]
+        assert gg.combinations(gg.tensor(v), r, with_replacement=True).tolist() == [
+            list(c) for c in itertools.combinations_with_replacement(v, r)]
+    assert gg.combinations(gg.tensor(v), 0).shape == (0,) and gg.combinations(gg.tensor(v), 5).shape == (0, 5)
+    with pytest.raises(RuntimeError, match=r"Expect a 1D vector, but got shape \[2, 2\]"):
+        gg.combinations(gg.ones(2, 2))
+    with pytest.raises(RuntimeError, match="Expect a non-negative number, but got -1"):
+        gg.combinations(gg.tensor(v), -1)
+    with pytest.raises(RuntimeError, match=r"Expect a 1D vector, but got shape \[1, 2\]"):
+        gg.cartesian_prod(gg.ones(1, 2))
+
+
 def test_tril_and_triu_indices_match_numpy():
     for row, col, offset in ((3, 3, 0), (4, 3, 1), (3, 5, -1), (0, 3, 0), (3, 3, -5)):
         lower, upper = gg.tril_indices(row, col, offset), gg.triu_indices(row, col, offset)
@@ -143,6 +377,67 @@ def test_block_diag_and_vander():
         gg.vander(gg.tensor(x), N=-1)
     with pytest.raises(RuntimeError, match="x must be a one-dimensional tensor."):
         gg.vander(gg.ones(2, 2))
+
+
+def test_fliplr_flipud_and_broadcast_to():
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(both(lambda t: t.fliplr(), gg.tensor(a)).numpy(), np.fliplr(a))
+    np.testing.assert_array_equal(both(lambda t: gg.flipud(t), gg.tensor(a)).numpy(), np.flipud(a))
+    with pytest.raises(RuntimeError, match=r"^Input must be >= 2-d\.$"):
+        gg.arange(3.0).fliplr()
+    with pytest.raises(RuntimeError, match=r"^Input must be >= 1-d\.$"):
+        gg.tensor(1.0).flipud()
+    got = both(lambda t: gg.broadcast_to(t, (2, 3)), gg.tensor([1, 2, 3]))
+    assert got.tolist() == [[1, 2, 3], [1, 2, 3]] and got.stride() == (0, 1)
+    with pytest.raises(RuntimeError, match=r"The expanded size of the tensor \(4\) must match the existing size \(3\)"):
+        gg.broadcast_to(gg.tensor([1, 2, 3]), (2, 4))
+
+
+def _windows(a, dim, size, step):
+    """NumPy's sliding windows along ``dim``, every ``step``-th, the window last: PyTorch's unfold."""
+    w = np.lib.stride_tricks.sliding_window_view(a, size, axis=dim)
+    return w[(slice(None),) * dim + (slice(None, None, step),)]
+
+
+@pytest.mark.parametrize("dim, size, step", [(0, 2, 1), (0, 3, 2), (1, 2, 3), (-1, 3, 1), (0, 4, 1), (1, 0, 1), (0, 1, 5)])
+def test_unfold_values_match_sliding_windows(dim, size, step):
+    a = np.arange(24.0).reshape(3, 4, 2).transpose(1, 2, 0).copy()  # (4, 2, 3)
+    got = both(lambda t: t.unfold(dim, size, step), gg.tensor(a))
+    np.testing.assert_array_equal(got.numpy(), _windows(a, dim % 3, size, step))
+
+
+def test_unfold_is_a_view_and_refuses_what_pytorch_refuses():
+    base = gg.arange(7.0)
+    windows = base.unfold(0, 2, 1)
+    assert windows._base is base and windows.stride() == (1, 1) and not windows.is_contiguous()
+    base[0] = 100.0  # a write into the base shows in the view
+    assert windows[0].tolist() == [100.0, 1.0]
+    apart = gg.arange(7.0)
+    apart.unfold(0, 2, 2).mul_(10)  # windows that do not overlap: the write reaches the base
+    assert apart.tolist() == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 6.0]
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single memory"):
+        gg.arange(7.0).unfold(0, 2, 1).add_(1)  # overlapping windows: a write would land twice
+    x = gg.arange(5.0, requires_grad=True)
+    out = x.unfold(0, 3, 1)
+    assert out.grad_fn.name() == "UnfoldBackward0"
+    out.sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0, 2.0, 1.0]  # each element counted once per window holding it
+    assert gg.tensor(5.0).unfold(0, 1, 1).tolist() == [5.0] and gg.tensor(5.0).unfold(0, 0, 1).shape == (0,)
+    assert gg.ones(2, 0).unfold(1, 0, 1).shape == (2, 1, 0)
+    with pytest.raises(RuntimeError, match="^maximum size for tensor at dimension 0 is 7 but size is 8$"):
+        gg.arange(7.0).unfold(0, 8, 1)
+    with pytest.raises(RuntimeError, match="^step is 0 but must be > 0$"):
+        gg.arange(7.0).unfold(0, 2, 0)
+    with pytest.raises(RuntimeError, match="^size is -1 but must be >= 0$"):
+        gg.arange(7.0).unfold(0, -1, 1)
+    with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-1, 0\], but got 1\)"):
+        gg.arange(7.0).unfold(1, 2, 1)
+
+
+def test_unfold_under_vmap():
+    a = np.arange(30.0).reshape(3, 10)
+    got = gg.vmap(lambda row: row.unfold(0, 4, 3).sum(-1))(gg.tensor(a))
+    np.testing.assert_array_equal(got.numpy(), _windows(a, 1, 4, 3).sum(-1))
 
 
 # -- elementwise: values, dtypes, special points ------------------------------------------------------------------
@@ -269,6 +564,36 @@ def test_missing_dtypes_are_refused_by_name():
             getattr(x, method)()
     with pytest.raises(NotImplementedError, match="no float16 dtype"):
         gg.compile(lambda t: t.half())(x)
+
+
+def test_in_place_forms_write_into_the_tensor_and_its_base():
+    x = gg.arange(9.0).reshape(3, 3)
+    assert x.tril_(-1) is x and x._version == 1
+    np.testing.assert_array_equal(x.numpy(), np.tril(np.arange(9.0).reshape(3, 3), -1))
+    base = gg.arange(6.0).reshape(2, 3)
+    base.triu_(1)
+    np.testing.assert_array_equal(base.numpy(), np.triu(np.arange(6.0).reshape(2, 3), 1))
+    y = gg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    y[1].lerp_(gg.tensor([5.0, 6.0]), 0.5)  # a view: the base changes
+    assert y.tolist() == [[1.0, 2.0], [4.0, 5.0]]
+    z = gg.tensor([np.nan, np.inf, -np.inf, 1.0])
+    z.nan_to_num_(0.5, 2.0, -2.0)
+    assert z.tolist() == [0.5, 2.0, -2.0, 1.0]
+    r = gg.tensor([[3.0, 4.0], [0.3, 0.4]])
+    r.renorm_(2, 0, 1.0)
+    np.testing.assert_allclose(r.numpy(), [[0.6, 0.8], [0.3, 0.4]], rtol=1e-6)
+    with pytest.raises(RuntimeError, match=r"output with shape \[2, 3\] doesn't match the broadcast shape \[2, 2, 3\]"):
+        gg.zeros(2, 3).lerp_(gg.ones(2, 2, 3), 0.5)
+
+    def traced(t):
+        u = t * 1.0
+        u.tril_()
+        u.index_fill_(1, idx(0), 7.0)
+        return u
+
+    np.testing.assert_array_equal(both(traced, gg.ones(2, 2)).numpy(), [[7.0, 0.0], [7.0, 1.0]])
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+        gg.compile(lambda t: t.clone().logit_())(gg.tensor([1, 2]))
 
 
 # -- statistics and integration -----------------------------------------------------------------------------------

@@ -148,6 +148,7 @@ CASES = {
                            + gnp.linalg.slogdet(x - 3.0 * gg.eye(3, dtype=gg.float64)).logabsdet, [(3, 3)], ANY),
     "xlogy": (lambda x, y: gg.xlogy(x, y), [(2, 3), (3,)], POS),
     "nextafter": (lambda x, y: gg.nextafter(x, y) * x, [(4,), (4,)], ANY),
+    "unfold": (lambda x: x.unfold(1, 3, 2) ** 2, [(2, 7)], ANY),
 }
 
 

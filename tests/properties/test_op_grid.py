@@ -2097,6 +2097,171 @@ def _ints(values) -> "gg.Tensor":
     return gg.tensor(np.asarray(values, dtype=np.int64))
 
 
+@entry("take", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    n = int(np.prod(shp))
+    i = rng.integers(-n, n, shape(draw, 1, 2))
+    return Case(lambda t: t.take(_ints(i)) ** 2, [sample(ANY, shp, rng)], lambda a: np.take(a, i) ** 2)
+
+
+def _np_put(a, i, s, accumulate):
+    out = a.copy().ravel()
+    i = np.where(i < 0, i + out.size, i)
+    if accumulate:
+        np.add.at(out, i, s)
+    else:
+        out[i] = s  # (NumPy's assignment: the last of repeated indices wins, as PyTorch's CPU kernel)
+    return out.reshape(a.shape)
+
+
+@entry("put", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    n = int(np.prod(shp))
+    i = rng.integers(-n, n, draw(st.integers(1, 4)))
+    accumulate = draw(st.booleans())
+    return Case(lambda t, s: t.put(_ints(i), s * s, accumulate=accumulate) * t, [sample(ANY, shp, rng),
+                                                                                  sample(ANY, i.shape, rng)],
+                lambda a, s: _np_put(a, i, s * s, accumulate) * a)
+
+
+@entry("index_fill", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    i = rng.integers(-shp[dim], shp[dim], draw(st.integers(1, 3)))
+
+    def ref(a, v):
+        out = a.copy()
+        out[(slice(None),) * (dim % len(shp)) + (i,)] = v * v
+        return out * a
+    return Case(lambda t, v: t.index_fill(dim, _ints(i), v * v) * t, [sample(ANY, shp, rng), sample(ANY, (), rng)],
+                ref)
+
+
+@entry("index_copy", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    i = rng.permutation(shp[dim])[:draw(st.integers(1, shp[dim]))]
+    src_shape = tuple(len(i) if k == dim % len(shp) else n for k, n in enumerate(shp))
+
+    def ref(a, s):
+        out = a.copy()
+        out[(slice(None),) * (dim % len(shp)) + (i,)] = s
+        return out * a
+    return Case(lambda t, s: gg.index_copy(t, dim, _ints(i), s) * t, [sample(ANY, shp, rng),
+                                                                        sample(ANY, src_shape, rng)], ref)
+
+
+@entry("masked_scatter", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    mask = rng.random(shp) < 0.5
+    k = int(mask.sum()) + draw(st.integers(0, 2))
+
+    def ref(a, s):
+        out = a.copy()
+        out[mask] = s[:mask.sum()]
+        return out * a
+    return Case(lambda t, s: t.masked_scatter(gg.tensor(mask), s) * t, [sample(ANY, shp, rng),
+                                                                          sample(ANY, (max(k, 1),), rng)], ref)
+
+
+@entry("diagonal_scatter", 3)
+def _(draw, rng):
+    shp = shape(draw, 2, 3)
+    offset = draw(st.integers(-1, 1))
+    d1, d2 = draw(st.sampled_from([(0, 1), (1, 0), (-1, 0)]))
+    diag_shape = np.zeros(shp).diagonal(offset, d1, d2).shape
+
+    def ref(a, s):
+        out = a.copy()
+        view = np.diagonal(out, offset, d1, d2)
+        view.setflags(write=True)
+        view[...] = s
+        return out * a
+    return Case(lambda t, s: gg.diagonal_scatter(t, s, offset, d1, d2) * t, [sample(ANY, shp, rng),
+                                                                              sample(ANY, diag_shape, rng)], ref)
+
+
+@entry("select_scatter", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    index = draw(st.integers(-shp[dim], shp[dim] - 1))
+    part = (slice(None),) * (dim % len(shp)) + (index,)
+
+    def ref(a, s):
+        out = a.copy()
+        out[part] = s
+        return out * a
+    return Case(lambda t, s: t.select_scatter(s, dim, index) * t,
+                [sample(ANY, shp, rng), sample(ANY, np.zeros(shp)[part].shape, rng)], ref)
+
+
+@entry("slice_scatter", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    start, step = draw(st.integers(-shp[dim], shp[dim] - 1)), draw(st.integers(1, 2))
+    part = (slice(None),) * (dim % len(shp)) + (slice(start, None, step),)
+
+    def ref(a, s):
+        out = a.copy()
+        out[part] = s
+        return out * a
+    return Case(lambda t, s: gg.slice_scatter(t, s, dim, start, None, step) * t,
+                [sample(ANY, shp, rng), sample(ANY, np.zeros(shp)[part].shape, rng)], ref)
+
+
+@entry("unfold", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    size, step = draw(st.integers(0, shp[dim])), draw(st.integers(1, 3))
+    d = dim % len(shp)
+
+    def ref(a):
+        windows = np.lib.stride_tricks.sliding_window_view(a, size, axis=d)
+        return windows[(slice(None),) * d + (slice(None, None, step),)] ** 2
+    return Case(lambda t: t.unfold(dim, size, step) ** 2, [sample(ANY, shp, rng)], ref)
+
+
+@entry("msort", 3)
+def _(draw, rng):
+    return Case(lambda t: t.msort() * t, [sample(AWAY, shape(draw, 1), rng)], lambda a: np.sort(a, 0) * a)
+
+
+@entry("meshgrid", 3)
+def _(draw, rng):
+    sizes = shape(draw, 1, 3)
+    indexing = draw(st.sampled_from(["ij", "xy"]))
+
+    def weighted(grids):
+        return sum(g * (k + 1.0) for k, g in enumerate(grids)) ** 2
+    return Case(lambda *ts: weighted(gg.meshgrid(*ts, indexing=indexing)), [sample(ANY, (n,), rng) for n in sizes],
+                lambda *a: weighted(np.meshgrid(*a, indexing=indexing)))
+
+
+@entry("cartesian_prod", 3)
+def _(draw, rng):
+    sizes = shape(draw, 2, 3)
+    return Case(lambda *ts: gg.cartesian_prod(*ts) ** 2, [sample(ANY, (n,), rng) for n in sizes],
+                lambda *a: np.stack([g.ravel() for g in np.meshgrid(*a, indexing="ij")], 1) ** 2)
+
+
+@entry("combinations", 3)
+def _(draw, rng):
+    import itertools
+
+    n, r, again = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.booleans())
+    rows = list((itertools.combinations_with_replacement if again else itertools.combinations)(range(n), r))
+    return Case(lambda t: gg.combinations(t, r, again) ** 2, [sample(ANY, (n,), rng)],
+                lambda a: a[np.asarray(rows, dtype=np.int64).reshape(-1, r)] ** 2)
+
+
 @entry("block_diag", 3)
 def _(draw, rng):
     shapes = [shape(draw, 0, 2) for _ in range(draw(st.integers(1, 3)))]
@@ -2131,6 +2296,14 @@ def _(draw, rng):
     rows, cols, offset = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(-1, 1))
     return Case(lambda t: t[tuple(gg.triu_indices(rows, cols, offset))] ** 2, [sample(ANY, (rows, cols), rng)],
                 lambda a: a[np.triu_indices(rows, offset, cols)] ** 2)
+
+
+@entry("unravel_index", 3, FORWARD_ONLY)
+def _(draw, rng):
+    dims = shape(draw, 1)
+    flat = rng.integers(0, int(np.prod(dims)), shape(draw)).astype(np.float64)
+    return Case(lambda t: gg.stack(gg.unravel_index(t.long(), dims)), [flat],
+                lambda a: np.stack(np.unravel_index(a.astype(np.int64), dims)).astype(np.int64))
 
 
 @entry("cov", 4)

@@ -68,6 +68,7 @@ CASES = {
                                     [(3, 4, 5), ("int", (2,), 3), ("int", (2,), 5)]),
     "index after ellipsis": (lambda x, i: x[..., i, :], (0, 0), [(2, 3, 4), ("int", (2,), 3)]),
     "scatter_add": (lambda x, s: x.scatter_add(1, gg.tensor(IDX), s), (0, 0), [(3, 4), (3, 2)]),
+    "unfold": (lambda x: x.unfold(1, 2, 1) * x.unfold(0, 1, 2).sum(), (0,), [(3, 4)]),
 }
 
 
