@@ -1322,14 +1322,21 @@ def _from_end(index: TensorBase, size: int) -> TensorBase:
     return bind("where", index < 0, index + size, index)
 
 
+def _where_is(like: TensorBase, t: TensorBase) -> TensorBase:
+    """``t``, made without operands (a constant, ``full``, ``arange``), on ``like``'s device: an eager one is made on
+    the CPU (a trace's runs where the specialization does)."""
+    return t.to(like.device) if getattr(like, "is_cuda", False) and not t.is_cuda else t
+
+
 def _filled(like: TensorBase, shape: tuple, value, dtype: str) -> TensorBase:
-    return like._apply_here("full", (), {"shape": tuple(shape), "value": value, "dtype": dtype})
+    return _where_is(like, like._apply_here("full", (), {"shape": tuple(shape), "value": value, "dtype": dtype}))
 
 
 def _last_writer(index: TensorBase, size: int, like: TensorBase) -> TensorBase:
     """For each of ``size`` positions, the last entry of the 1-D ``index`` that names it (-1 where none does): of
     repeated indices the last write wins, as PyTorch's CPU kernels write them in order."""
-    order = like._apply_here("arange", (), {"start": 0, "stop": index.shape[0], "step": 1, "dtype": "int64"})
+    order = _where_is(like, like._apply_here("arange", (), {"start": 0, "stop": index.shape[0], "step": 1,
+                                                            "dtype": "int64"}))
     return bind("scatter_reduce", _filled(like, (size,), -1, "int64"), index, order, dim=0, reduce="amax",
                 include_self=True)
 
@@ -1523,8 +1530,8 @@ def unravel_index(indices: TensorBase, shape) -> tuple:
         coefs.insert(0, coefs[0] * n)
     if not shape:
         coefs = []
-    coords = (indices.unsqueeze(-1) // constant_like(indices, np.asarray(coefs, dtype=np.int64))
-              % constant_like(indices, np.asarray(shape, dtype=np.int64)))
+    coords = (indices.unsqueeze(-1) // _where_is(indices, constant_like(indices, np.asarray(coefs, dtype=np.int64)))
+              % _where_is(indices, constant_like(indices, np.asarray(shape, dtype=np.int64))))
     return coords.unbind(-1)
 
 

@@ -1222,12 +1222,15 @@ def _unfold_vjp(g, out, x, *, dim, size, step):
     shape = tuple(x._type.shape)
     count = g.shape[dim]
     zeros = bind("full_like", x, value=0.0)
-    if count * size == 0:
+    if g._type.size == 0:
         return zeros
     flat = g.movedim(-1, dim + 1).reshape(shape[:dim] + (count * size,) + shape[dim + 1:])
-    starts = g._apply_here("arange", (), {"start": 0, "stop": count * step, "step": step, "dtype": "int64"})
-    offsets = g._apply_here("arange", (), {"start": 0, "stop": size, "step": 1, "dtype": "int64"})
-    positions = (starts.reshape(count, 1) + offsets.reshape(1, size)).reshape(
+
+    def iota(axis):  # 0, 1, ... along g's axis, as int64, made from g: on g's device (arange would be on the CPU)
+        line = g[tuple(slice(None) if i == axis else 0 for i in range(g.ndim))]
+        return bind("full_like", line._cast("int64"), value=1).cumsum(0) - 1
+
+    positions = (iota(dim).reshape(count, 1) * step + iota(g.ndim - 1).reshape(1, size)).reshape(
         (1,) * dim + (count * size,) + (1,) * (len(shape) - dim - 1))
     return bind("scatter_add", zeros, positions.expand(*flat.shape), flat, dim=dim)
 

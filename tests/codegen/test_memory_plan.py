@@ -195,9 +195,10 @@ def test_view_ops_are_the_ops_whose_eager_results_share_the_version_counter():
     from graphgrad.ir.api import bind
     from graphgrad.ir.registry import OPS
 
-    assert sorted(n for n, d in OPS.items() if d.view) == ["expand", "getitem", "permute", "reshape", "stop_gradient"]
+    assert sorted(n for n, d in OPS.items() if d.view) == ["expand", "getitem", "permute", "reshape", "stop_gradient",
+                                                            "unfold"]
     x = gg.ones(2, 3)
-    for view in (x.reshape(3, 2), x.permute(1, 0), x.expand(4, 2, 3), x[0]):
+    for view in (x.reshape(3, 2), x.permute(1, 0), x.expand(4, 2, 3), x[0], x.unfold(1, 2, 1)):
         assert view._base is x and view._version_box is x._version_box
     detached = bind("stop_gradient", x)
     assert detached._base is None and detached._version_box is x._version_box

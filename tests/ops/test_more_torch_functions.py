@@ -713,3 +713,31 @@ def test_strides_offsets_and_sizes_read_as_pytorchs():
     # a traced value has no layout of its own (its contiguous() is itself): row-major
     assert gg.compile(lambda t: t * t.t().stride(0) + t.is_contiguous() + t.storage_offset() + t.nbytes)(
         gg.ones(2, 2)).tolist() == [[19.0, 19.0], [19.0, 19.0]]
+
+
+# -- the CuPy backend: the same values and gradients on the device (the fake CuPy here, a GPU with -m gpu) ------------
+def test_the_new_functions_run_on_the_device_as_on_the_cpu(cupy_device):
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0.2, 0.8, (3, 4)), rng.uniform(0.5, 2.0, (3, 4))
+    fns = [lambda a, b: a.unfold(1, 2, 1).sum(-1).unfold(0, 2, 1).sum() * gg.xlogy(a, b), lambda a, b: gg.nextafter(a, b) * gg.logit(a),
+           lambda a, b: a.take(gg.tensor([0, -1, 5], device=a.device)).sum() * gg.cov(b),
+           lambda a, b: a.index_copy(1, gg.tensor([3, 0], device=a.device), b[:, :2]) * gg.frexp(b).mantissa,
+           lambda a, b: a.masked_scatter(b > 1.0, b.reshape(-1)) + gg.trapezoid(a, dim=0).sum() * gg.renorm(b, 2, 0, 1.0)]
+    for fn in fns:
+        results = []
+        for device in ("cpu", "cuda"):
+            a = gg.tensor(x, device=device, requires_grad=True)
+            b = gg.tensor(y, device=device, requires_grad=True)
+            out = fn(a, b)
+            (out * out).sum().backward()
+            assert out.is_cuda == (device == "cuda")
+            results.append([out.detach().cpu().numpy(), a.grad.cpu().numpy(), b.grad.cpu().numpy()])
+            u = gg.tensor(x, device=device, requires_grad=True)
+            v = gg.tensor(y, device=device, requires_grad=True)
+            compiled = gg.compile(lambda p, q: (fn(p, q) * fn(p, q)).sum())
+            compiled(u, v).backward()
+            results[-1] += [u.grad.cpu().numpy(), v.grad.cpu().numpy()]
+        for cpu, dev in zip(*results):
+            np.testing.assert_allclose(dev, cpu, rtol=1e-12, atol=1e-14)
+    with pytest.raises(IndexError, match="tried to access index 12 on a tensor of 12 elements"):
+        gg.compile(lambda a: a.take(gg.tensor([12], device=a.device)))(gg.tensor(x, device="cuda"))

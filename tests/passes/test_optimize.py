@@ -337,7 +337,7 @@ def test_the_zero_sign_rule_reads_what_each_op_declares():
     from graphgrad.ir.registry import OPS
     declared = {name: op.zero_signs for name, op in OPS.items() if op.zero_signs}
     assert declared == {"matmul": "positive", "sum": "through", "reshape": "through", "permute": "through",
-                        "getitem": "through", "index_add_zeros": "through"}
+                        "getitem": "through", "index_add_zeros": "through", "unfold": "through"}
     with pytest.raises(ValueError, match="zero_signs"):
         from graphgrad.ir.registry import defop
         defop("no_such_op_zero_signs", zero_signs="sometimes")(lambda inputs: inputs[0])
