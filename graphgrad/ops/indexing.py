@@ -1388,7 +1388,7 @@ def put(input: TensorBase, index: TensorBase, source: TensorBase, accumulate: bo
 
 
 export(take, "take", tensor="take", gg="take")
-export(put, "put", tensor="put")
+export(put, "put", tensor="put", gg="put")
 export(lambda self, index, source, accumulate=False: in_place(self, lambda old: put(old, index, source, accumulate)),
        "put", tensor="put_")
 

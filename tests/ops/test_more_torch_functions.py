@@ -155,7 +155,7 @@ def test_put_writes_and_accumulates_into_the_flattened_tensor():
     expected = a.copy().ravel()
     np.add.at(expected, [0, 0, 5], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(added.numpy(), expected.reshape(2, 3))
-    last = gg.tensor(a).put(idx(1, 1), f64([5.0, 6.0]))  # the last write wins, as PyTorch's CPU kernel
+    last = gg.put(gg.tensor(a), idx(1, 1), f64([5.0, 6.0]))  # the last write wins, as PyTorch's CPU kernel
     assert last.numpy()[0, 1] == 6.0
     x = gg.tensor(a)
     assert x.put_(idx(3), f64([-1.0])) is x and x._version == 1 and x.numpy()[1, 0] == -1.0
