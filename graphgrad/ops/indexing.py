@@ -16,7 +16,7 @@ from ..ir.registry import (ShapeError, broadcast_shapes, decode_index, encode_in
 from ..ir.types import TensorType
 from ..passes.batching import along_axis, broadcast_batch, elementwise, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, same_rows
-from ..tracer.tracer import SymbolicTensor, _user_frame
+from ..tracer.tracer import ACTIVE, SymbolicTensor, _user_frame
 from . import numpy_functions
 from .define import constant_like, primitive, refuse_traced
 from .reductions import NOT_GIVEN
@@ -88,10 +88,20 @@ def _has_array(index) -> bool:
 
 
 # -- x[index] -----------------------------------------------------------------------------------
+def _scalar_tensors_as_ints(index):
+    """PyTorch reads a 0-d integer tensor in an eager index as the integer it holds: ``x[torch.tensor(1)]`` is
+    ``x[1]``, a view whose updates reach ``x``, not a gathered copy."""
+    def item(i):
+        return int(i.item()) if isinstance(i, TensorBase) and i._type.dtype == "int64" and not i._type.shape else i
+    return tuple(map(item, index)) if isinstance(index, tuple) else item(index)
+
+
 def getitem(x: TensorBase, index: TensorBase) -> TensorBase:
     """``x[index]``: basic indexing and integer arrays (baked into the op); int64 index tensors, which become
     inputs of the op (``x[i]``, ``x[:, i]``, ``x[i, j]``, ``x[..., i]``: a new index needs no new kernel and
     traced indices work); boolean masks in eager mode (``x[x > 0]``, PyTorch's semantics)."""
+    if not ACTIVE.stack and not isinstance(x, SymbolicTensor):
+        index = _scalar_tensors_as_ints(index)
     if isinstance(index, TensorBase) and index._type.dtype == "int64":
         return bind("gather_rows", x, index)
     index = torch_sequence_index(index)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..codegen.expressions import kernel
 from ..ir.api import ElementCount, TensorBase, bind
-from ..ir.registry import ERRORS, OPS, ShapeError, infer_type
+from ..ir.registry import ERRORS, OPS, ShapeError, decode_index, infer_type
 from ..ir.types import TensorType, dtype_name, in_place_cast_error
 from ..passes.vjp_rules import VJP_RULES
 from . import dtypes
@@ -321,7 +321,8 @@ class Tensor(TensorSurface, TensorBase):
             if token is not None:
                 _fp_mode.reset(token)
         if out.__class__ is not np.ndarray and xp == "np":
-            out = np.asarray(out)
+            out = _element_view(arrays[0], attrs) if op == "getitem" and arrays[0].__class__ is np.ndarray \
+                else np.asarray(out)
         dtype = out.dtype
         if dtype.num == _FLOAT64 and not _has_float64_operand(inputs):
             out = _as_pytorch_dtype(op, inputs, attrs, out)
@@ -1146,6 +1147,15 @@ def _init(t: Tensor, array, requires_grad: bool = False, grad_fn=None, version=N
 
 
 _FLOAT64 = np.dtype(np.float64).num
+
+
+def _element_view(array: np.ndarray, attrs: dict) -> np.ndarray:
+    """``x[0]`` of a 1-d tensor: NumPy gives a scalar, a copy, where PyTorch gives a 0-d view whose in-place
+    updates reach ``x``; a trailing ``...`` makes NumPy give that view."""
+    index = decode_index(attrs["index"])
+    if Ellipsis in index or any(isinstance(i, np.ndarray) for i in index):  # integer arrays: a copy in both
+        return np.asarray(array[index])
+    return array[index + (Ellipsis,)]
 
 
 def _has_float64_operand(inputs: tuple) -> bool:

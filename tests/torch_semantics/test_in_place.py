@@ -334,3 +334,37 @@ def test_augmented_assignments_update_the_tensor_every_name_sees(compiled):
     assert x.grad.tolist() == [4.0, -6.0]                                    # d(x**2)/dx through the update
     with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
         run(lambda t: t.__imod__(1.5), torch.tensor([1, 2]))     # as PyTorch refuses int_t %= 1.5
+
+
+def test_an_element_of_a_tensor_is_a_view_of_it():
+    # x[0] of a 1-d tensor was a NumPy scalar copied into a new tensor: x[0].add_(1) left x unchanged
+    x = torch.zeros(3)
+    x[0].add_(1)
+    x.unbind()[2].add_(3)
+    x.select(0, 1).sub_(1)
+    element = x[-1]
+    element.mul_(2)
+    assert x.tolist() == [1.0, -1.0, 6.0]
+    assert element._base is x and x._version == element._version == 4
+    m = torch.zeros(2, 2)
+    m[1, 0] += 5
+    m[0][1].add_(2)
+    assert m.tolist() == [[0.0, 2.0], [5.0, 0.0]]
+    a = f64([1.0, 2.0, 3.0])
+    y = a * 1
+    y[1].mul_(5)
+    y.sum().backward()
+    assert a.grad.tolist() == [1.0, 5.0, 1.0]
+
+
+def test_a_0_d_integer_tensor_indexes_as_its_integer():
+    # PyTorch reads x[torch.tensor(1)] as x[1], a view; it was a gathered copy that updates did not reach
+    x = torch.zeros(3, 2)
+    x[torch.tensor(1)].add_(1)
+    x[torch.tensor(2), torch.tensor(0)].add_(7)
+    assert x.tolist() == [[0.0, 0.0], [1.0, 1.0], [7.0, 0.0]]
+    a = f64([1.0, 2.0, 3.0])
+    (a[torch.tensor(-1)] * 3).backward()
+    assert a.grad.tolist() == [0.0, 0.0, 3.0]
+    with pytest.raises(IndexError):
+        x[torch.tensor(3)]
