@@ -222,7 +222,7 @@ class DaskValueAndGrad:
             return self._build(args, nums, data, rows, key, probes, names, name)
 
     def _build(self, args, nums, data, rows, key, probes, names, name) -> _Compiled:
-        spec = build_specialization(self.fn, tuple(probes), [i in nums for i in range(len(args))], True)
+        spec = build_specialization(self.fn, tuple(probes), [i in nums for i in range(len(args))])
         traced = spec.stages["traced"]
         positions = [i for i, a in enumerate(args) if _arg_type(probes[i]) is not None]
         n_captured = len(traced.inputs) - len(positions)
@@ -236,7 +236,7 @@ class DaskValueAndGrad:
         other = [_probe((rows + 1,) + tuple(a.shape[1:]), a.dtype) if i in data else p for i, (a, p) in
                  enumerate(zip(args, probes))]
         try:
-            other = build_specialization(self.fn, tuple(other), [i in nums for i in range(len(args))], True)
+            other = build_specialization(self.fn, tuple(other), [i in nums for i in range(len(args))])
         except Exception as e:
             raise RowCouplingError(None, f"{name} traces for a block of {rows} rows but fails for {rows + 1} rows "
                                          f"({type(e).__name__}: {e}); it must not depend on the rows of a chunk") from e

@@ -253,13 +253,23 @@ def drop_explicit_broadcasts(graph: Graph) -> Graph:
 _CONTROL = frozenset({"cond", "scan", "while"})
 
 
-def optimize(graph: Graph) -> Graph:
+def _stop_gradient(n: Node, rw: _Rewriter) -> Value | None:
+    """``stop_gradient(x)`` is ``x`` once no gradient will be taken of the graph."""
+    return n.inputs[0]
+
+
+_stop_gradient.applies = frozenset({"stop_gradient"}).__contains__
+
+_RULES = (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity, _absorb_zero_sign_fix, _positive_test)
+
+
+def optimize(graph: Graph, final: bool = False) -> Graph:
     """The "optimized" stage: shape-chain folding, broadcast dropping, constant folding, simplification and CSE in
     one walk, then dead-node elimination (and, inside control-flow nodes, the same on their sub-graphs with
-    unread outputs, carries and operands dropped); returns a verified copy."""
+    unread outputs, carries and operands dropped); returns a verified copy. ``final``: the graph is not
+    differentiated again, so ``stop_gradient`` (a ``detach()``, a ``no_grad()`` block) is dropped."""
     # the walk copies as it goes: ``graph`` (an earlier stage, kept for inspection) stays as it was
-    g = _rewrite(graph, (_fold_shape_chain, _drop_broadcasts, fold_arithmetic, _identity, _absorb_zero_sign_fix,
-                     _positive_test), cse=True, copy=True)
+    g = _rewrite(graph, _RULES + (_stop_gradient,) if final else _RULES, cse=True, copy=True)
     g = eliminate_dead_nodes(g)
     if not _CONTROL.isdisjoint({n.op for n in g.nodes}):  # a set, not any(generator): one pass in C-speed steps
         from .subgraphs import simplify_control

@@ -48,7 +48,7 @@ from ..tracer.tracer import MISSING as _MISSING
 from ..tracer.tracer import SymbolicTensor, TracerError, _converted, is_watched_file, read_guarded, same_value, trace
 from .engine import _modified
 from .function import Node, _sequence
-from .grad_mode import is_grad_enabled
+from .grad_mode import enable_grad, is_grad_enabled
 from .guards import (LIMIT, RANDOM_GENERATORS, ArrayReader, ContentReader, RandomStateReader, array_guard,
                      content_guard, difference, random_guard, warn_at)
 from .pytree import tree_flatten, tree_unflatten
@@ -71,6 +71,8 @@ class Specialization:
     diff_inputs: list = field(default_factory=list)  # positions (in args + captured) that get gradients
     diff_types: tuple = ()  # their types, filled on the first call
     assigned: list = field(default_factory=list)  # eager buffers the last outputs are written into
+    #: (output position, input position, views): outputs that are the caller's own tensor or views of it
+    returns: tuple = ()
     guards: list = field(default_factory=list)  # (object, attribute, value) the trace depended on
     captured_types: list = field(default_factory=list)  # (type, requires_grad) of each captured tensor
     draws: list = field(default_factory=list)  # makers of the random inputs, which come last
@@ -85,7 +87,7 @@ class Specialization:
     watch_outputs: list = field(default_factory=list)  # output positions whose arrays backward reads
     reaches: list = field(default_factory=list)  # per output: which diff inputs it depends on
     statics: list = field(default_factory=list)  # objects keyed by identity, kept alive with the entry
-    #: numpy backend, no random draws, no write-backs: all-Tensor calls take CompiledFunction._run_plain
+    #: no random draws, write-backs or returned inputs: all-Tensor calls take CompiledFunction._run_plain
     plain: bool = False
     grad_outputs: tuple = ()  # positions of the returned outputs that require grad (get a grad_fn)
     cotangent_plan: tuple = ()  # per output that requires grad: (position, shape, dtype), for backward
@@ -335,7 +337,7 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
     return guards
 
 
-def _distinct(guards: list) -> list:
+def _distinct_guards(guards: list) -> list:
     """Each guard once (a module closed over and called is guarded both before and by its trace): every one is
     checked at every call."""
     found: dict = {}
@@ -452,7 +454,7 @@ def _no_gc():
 _PROMOTE_AFTER = 10_000
 
 
-def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: bool, name: str | None = None,
+def build_specialization(fn, args: tuple, requires_grad: list[bool], name: str | None = None,
                          seed: str = "input", names: list | None = None,
                          leaf_flags: list[bool] | None = None, outputs=None, keywords: bool = False) -> Specialization:
     """Trace ``fn`` for these argument types and run every stage of the pipeline; ``outputs`` (an index or a
@@ -465,7 +467,7 @@ def build_specialization(fn, args: tuple, requires_grad: list[bool], grad_mode: 
     arguments ``fn`` takes by name only (keyword-only and ``**kwargs`` parameters)."""
     float_name = trace_float(tree_flatten(tuple(args))[0])
     with _no_gc(), default_float_as(float_name):
-        spec = _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, leaf_flags, outputs,
+        spec = _build_specialization(fn, args, requires_grad, name, seed, names, leaf_flags, outputs,
                                      keywords)
     spec.trace_float = float_name
     return spec
@@ -483,7 +485,7 @@ def _fetch(result, outputs, name: str):
     return chosen[0] if isinstance(outputs, int) else tuple(chosen)
 
 
-def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names, leaf_flags,
+def _build_specialization(fn, args, requires_grad, name, seed, names, leaf_flags,
                           outputs=None, keywords=False) -> Specialization:
     lap = _Laps()
     leaves, treedef = tree_flatten(tuple(args))
@@ -503,8 +505,11 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
     # gg.grad's function is pure: an argument updated in place is refused (compile writes it back)
     # the device the code runs on (an argument on the GPU: CuPy): what a traced x.device says
     device = "cuda" if any(isinstance(x, Tensor) and x.is_cuda for x in leaves) else "cpu"
-    tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"),
-                           pure="graphgrad.grad" if seed == "ones" else None, device=device)
+    # gg.grad differentiates under an outer no_grad() too, as torch.func.grad does; a compiled function's
+    # trace runs in the caller's grad mode (part of the key) and records its no_grad()/enable_grad() blocks
+    with enable_grad() if seed == "ones" else contextlib.nullcontext():
+        tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"),
+                               pure="graphgrad.grad" if seed == "ones" else None, device=device)
     guards = _after_trace(guards, fn, tracer.captured)
     if outputs is not None:
         result = _fetch(result, outputs, tracer.graph.name)
@@ -530,7 +535,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
     stages = {"traced": graph}
     lap("trace")
     n_args = sum(isinstance(t, TensorType) for t in types)
-    flags = [v.requires_grad and grad_mode and (seed != "ones" or i < n_args) for i, v in enumerate(graph.inputs)]
+    flags = [v.requires_grad and (seed != "ones" or i < n_args) for i, v in enumerate(graph.inputs)]
     pruned = eliminate_dead_nodes(prune_by_requires_grad(graph, flags))
     stages["pruned"] = pruned
     lap("prune")
@@ -543,7 +548,7 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         batched = split_reductions(chunk_patches(batch_matmuls(joint)))
         stages["batched"] = batched
         lap("batch")
-        optimized = optimize(batched)
+        optimized = optimize(batched, final=True)
         stages["optimized"] = optimized
         lap("optimize")
         _fix_names(optimized)  # forward and backward then agree on every name
@@ -555,16 +560,23 @@ def _build_specialization(fn, args, requires_grad, grad_mode, name, seed, names,
         stages["adjoint"] = pruned
         stages["batched"] = batched = split_reductions(chunk_patches(batch_matmuls(pruned)))
         lap("batch")
-        forward = optimize(batched)
+        forward = optimize(batched, final=True)
         stages["optimized"] = forward
         lap("optimize")
         backward, diff, saved = None, [], []
     # an input the graph writes back to is named by its position among the inputs
     position = {v: i for i, v in enumerate(graph.inputs)}
     assigned = [position[t] if isinstance(t, Value) else t for t, _ in assignments]
+    # an output that is an argument (or closed-over tensor) itself, updated in place or not (``return x``,
+    # ``x.add_(1); return x``), is the caller's object, as in eager code, and a view of one is that view of it
+    # (``return x[0]``: writes into it reach x); a random draw is no argument
+    own = {v: i for i, v in enumerate(graph.inputs[:len(graph.inputs) - len(tracer.random_inputs)])}
+    own.update((new.value, position[t]) for t, new in assignments if isinstance(t, Value))
+    returns = tuple((k,) + found for k, o in enumerate(outs[:len(outs) - len(assignments)])
+                    if (found := _view_of(o.value, own)) is not None)
     spec = Specialization(None, stages, forward, backward, captured=tracer.captured, diff_inputs=diff,
-                          n_outputs=len(outs), single=single, assigned=assigned,
-                          guards=_distinct(guards + list(tracer.guards.values())),
+                          n_outputs=len(outs), single=single, assigned=assigned, returns=returns,
+                          guards=_distinct_guards(guards + list(tracer.guards.values())),
                           draws=[draw for _, draw in tracer.random_inputs],
                           captured_types=[_captured_sig(t) for t in tracer.captured])
     spec.origin = _signature_text(fn)
@@ -615,6 +627,25 @@ def _refuse_aliased_write_backs(assigned: list, inputs: list) -> None:
                     f"the compiled function updates input {target} in place, and input {j} shares its memory (the "
                     f"same tensor passed twice, or a view of it): the generated code would read input {j}'s old "
                     f"values where eager code sees the update. Pass a copy (x.clone()) as one of them.")
+
+
+def _view_of(value: Value, own: dict) -> tuple | None:
+    """(input position, the view ops from it as (op, attrs)) when ``value`` is that input or a view of it."""
+    chain = []
+    while value not in own:
+        node = value.node
+        if node is None or not OPS[node.op].view or any(isinstance(x, Value) for x in node.inputs[1:]):
+            return None
+        chain.append((node.op, node.attrs))
+        value = node.inputs[0]
+    return own[value], tuple(reversed(chain))
+
+
+def _apart_from(saved: tuple, targets: list) -> tuple:
+    """``saved`` with a copy of each array that shares memory with a tensor the call writes back into: eager
+    autograd keeps what an in-place op's gradient needs of the old values (``x.mul_(w)``: the old ``x``)."""
+    arrays = [t._data if isinstance(t, Tensor) else t for t in targets]
+    return tuple(a.copy() if any(_may_share(a, b) for b in arrays) else a for a in saved)
 
 
 def _may_share(a, b, exact: bool = False) -> bool:
@@ -1052,12 +1083,12 @@ class CompiledFunction:
             self.recompile_reasons.append(reason)
         leaves = tree_flatten(tuple(args))[0]
         flags = [bool(getattr(a, "_requires_grad", False)) for a in leaves]
-        spec = build_specialization(self.fn, args, None, key[2], leaf_flags=flags, outputs=self.outputs,
+        spec = build_specialization(self.fn, args, None, leaf_flags=flags, outputs=self.outputs,
                                     keywords=self._keywords)
         spec.key = key
         spec.fuse = self.fuse
         spec.statics = [x for x, k in zip(leaves, key[1]) if k[0] is object]
-        spec.plain = not spec.draws and not spec.assigned
+        spec.plain = not spec.draws and not spec.assigned and not spec.returns
         self._cache.setdefault(key, []).append(spec)  # guarded variants (train / eval) share a key
         self._cache.move_to_end(key)
         _log_recompile(self, reason, key)
@@ -1190,24 +1221,29 @@ class CompiledFunction:
             _fp_mode.reset(token)
         result = result if isinstance(result, tuple) else (result,)
         outs, saved = result[:spec.n_outputs], result[spec.n_outputs:]
-        # versions of saved inputs are taken before write-backs: a saved input updated in place by the function
-        # itself then fails in backward, as it does in eager
+        targets = [inputs[t] if isinstance(t, int) else t for t in spec.assigned]
+        if saved and targets:  # backward reads the old values of what is about to be overwritten: eager keeps them
+            saved = _apart_from(saved, targets)
+        # versions of saved inputs are taken before write-backs (the written ones were copied above)
+        written = {id(t) for t in targets}
         watched = [_watched(inputs[i], inputs[i].grad_fn) for i in spec.watch_inputs
-                   if isinstance(inputs[i], Tensor)] if spec.backward is not None else ()
+                   if isinstance(inputs[i], Tensor) and id(inputs[i]) not in written] \
+            if spec.backward is not None else ()
         if spec.backward is not None:
             watched += _aliased_inputs(inputs, saved, spec.watch_inputs)
-        if spec.assigned:
-            n_user = spec.n_outputs - len(spec.assigned)
-            for target, value in zip(spec.assigned, outs[n_user:]):
-                target = inputs[target] if isinstance(target, int) else target
-                if isinstance(target, Tensor):
-                    target._data[...] = value
-                    target._version_box[0] += 1
-                else:  # a NumPy array argument
-                    target[...] = value
-            outs = outs[:n_user]
+        n_user = spec.n_outputs - len(targets)
+        for target, value in zip(targets, outs[n_user:]):
+            if isinstance(target, Tensor):
+                target._data[...] = value
+                target._version_box[0] += 1
+            else:  # a NumPy array argument
+                target[...] = value
+        outs = outs[:n_user]
         if not any(isinstance(a, Tensor) for a in inputs):
             values = _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])
+            for k, i, views in spec.returns:
+                if not views:  # NumPy code's views stay copies
+                    values[k] = inputs[i]
             return values[0] if spec.single else tree_unflatten(spec.out_tree, values)
         wrapped = [Tensor._wrap(o) for o in _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])]
         if spec.backward is not None:
@@ -1215,10 +1251,15 @@ class CompiledFunction:
             in_types = spec.diff_types or _remember_diff_types(spec, inputs)
             if spec.watch_outputs:
                 watched = watched + [_watched(wrapped[k], None, True) for k in spec.watch_outputs]
-            for k, (t, v) in enumerate(zip(wrapped, spec.forward.outputs)):
-                if v.requires_grad:
+            for k, (t, v) in enumerate(zip(wrapped + targets, spec.forward.outputs)):
+                if v.requires_grad and isinstance(t, Tensor):  # an updated tensor gets the update's history
                     t._requires_grad = True
                     t.grad_fn = CompiledBackward(spec, module, saved, sources, k, in_types, watched)
+        for k, i, views in spec.returns:
+            t = inputs[i]
+            for op, attrs in views:  # replayed eagerly: a view sharing the caller's memory, with eager's history
+                t = Tensor._apply(op, (t,), attrs)
+            wrapped[k] = t
         return wrapped[0] if spec.single else tree_unflatten(spec.out_tree, wrapped)
 
     # -- introspection --------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from ..passes.prune import eliminate_dead_nodes, prune_by_requires_grad
 from ..tracer.tracer import (ACTIVE, SymbolicTensor, Tracer, TracerError, _converted, float_bits, read_guarded,
                              same_value, trace)
 from .compiled import _after_trace, _arg_type, _backend_of, _closure_guards, _param_names, trace_float
-from .grad_mode import is_grad_enabled
+from .grad_mode import enable_grad, is_grad_enabled
 from .pytree import TreeDef, leaf_paths, same_structure, tree_flatten, tree_unflatten
 from .transforms import _as_differentiable, check_holomorphic, non_float_error
 from .tensor import Tensor
@@ -190,7 +190,8 @@ def _trace_user(fn, args: tuple, has_aux: bool, what: str, types: list | None = 
         holder["out"] = tree_flatten(out)
         return holder["out"][0] + (holder["aux"][0] if has_aux else [])
 
-    tracer, result = trace(flat, types, [names[i] for i in dynamic], None, _name(fn), pure=f"graphgrad.{what}")
+    with enable_grad():  # an outer no_grad() does not reach into a transform, as in torch.func
+        tracer, result = trace(flat, types, [names[i] for i in dynamic], None, _name(fn), pure=f"graphgrad.{what}")
     if ACTIVE.stack:  # the Python state this trace read (train/eval flags) guards the enclosing one too
         ACTIVE.stack[-1].guards.update(tracer.guards)
     if tracer.random_inputs:
@@ -427,8 +428,9 @@ class Staged:
 
         names = _leaf_names(self.fn, args)
         guards = _closure_guards(self.fn)  # before the trace: the values it reads
-        tracer, result = trace(staged, [_arg_type(leaves[i]) for i in dynamic], [names[i] for i in dynamic], None,
-                               self.name)
+        with enable_grad():  # the staged function is cached whatever the caller's grad mode
+            tracer, result = trace(staged, [_arg_type(leaves[i]) for i in dynamic], [names[i] for i in dynamic],
+                                   None, self.name)
         outs = []
         for i, o in enumerate(result):
             if isinstance(o, SymbolicTensor) and o.tracer is tracer:

@@ -192,7 +192,7 @@ class _ValueAndGrad:
         flags = [layout.owner[j] in nums for j in range(len(layout.leaves))]
         # the wrapper is not user code, so its own guards would miss the globals and closure cells fn reads
         guards = _closure_guards(self.fn)
-        spec = build_specialization(flat_fn, tuple(layout.leaves), flags, True, seed="ones", names=names)
+        spec = build_specialization(flat_fn, tuple(layout.leaves), flags, seed="ones", names=names)
         spec.guards = _after_trace(guards, self.fn, spec.captured) + spec.guards
         spec.origin = _signature_text(self.fn)
         spec.value_shape = value_shape[0] if value_shape else ()

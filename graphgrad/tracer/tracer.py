@@ -69,8 +69,9 @@ def is_watched_file(filename: str) -> bool:
 #: would otherwise add a frame per iteration to name values from.
 LAZY_CODES: dict = {}
 #: whether grad mode is on (``graphgrad.runtime.grad_mode`` installs its reader: the tracer sits below the runtime).
-#: A trace that starts with it on records what the user's function computes under ``no_grad()`` as
-#: ``stop_gradient``, as eager autograd records no history there.
+#: A trace records what the user's function computes under ``no_grad()`` as ``stop_gradient``, as eager
+#: autograd records no history there (and what it computes under ``enable_grad()`` inside an outer ``no_grad()``
+#: with its gradient).
 grad_enabled = lambda: True  # noqa: E731
 #: the dtypes of NumPy arrays a trace lifts to inputs (read at each call) rather than copies as constants
 LIFTED_DTYPES = ("float32", "float64", "int64", "bool")
@@ -260,10 +261,11 @@ class Tracer:
         self._frames: dict | None = None
         self._boundary = None
         self.finished = False  # set when the traced function has returned: its values must not be used
-        #: record results made under no_grad() as stop_gradient (a user trace begun with grad mode on);
+        #: record results made under no_grad() as stop_gradient (a user trace);
         #: ``no_grad_values``: those results, which are no .detach() of anything the user holds
         self.watches_grad_mode = False
         self.no_grad_values: set = set()
+        self._gradless: set = set()  # made under no_grad() from values that carry no gradient
 
     def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
         v = self.graph.add_input(type, name)
@@ -290,16 +292,16 @@ class Tracer:
         closed over), ``new`` is written back into the caller's tensor after each call, as eager code would
         have changed it."""
         value = target.value
-        if value in self.no_grad_values:  # made under no_grad(): the update is the tensor's own
-            pass
-        elif value.node is not None and value.node.op in OPS and OPS[value.node.op].stops_gradient:
+        # made under no_grad(): the op under its stop_gradient says what the tensor is (a view stays a view)
+        made = value.node.inputs[0] if value in self.no_grad_values else value
+        if made is value and value.node is not None and value.node.op in OPS and OPS[value.node.op].stops_gradient:
             raise TracerError(
                 f"in-place {what} on .data or .detach() of a tensor{_where(loc)}: inside a compiled function this "
                 f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
                 f"function (under graphgrad.no_grad()), or compute the new value out of place.")
-        elif value.node is not None and value.node.op in OPS and OPS[value.node.op].view:
+        elif made.node is not None and made.node.op in OPS and OPS[made.node.op].view:
             raise TracerError(
-                f"in-place {what} on a view (the result of {value.node.op}){_where(loc)}: inside a compiled function "
+                f"in-place {what} on a view (the result of {made.node.op}){_where(loc)}: inside a compiled function "
                 f"a view is not written through to the tensor it was taken from. Compute the new value out of "
                 f"place (y = y + 1), or update the whole tensor.")
         inner = ACTIVE.stack[-1] if ACTIVE.stack else self
@@ -461,8 +463,19 @@ class Tracer:
             self._views.setdefault(inputs[0], []).append(v)
         if self.watches_grad_mode and not opdef.stops_gradient and not grad_enabled() \
                 and isinstance(typed[2], TensorType) and typed[2].is_floating:
-            return self._no_grad_result(v, loc)
+            if any(self._carries(x) for x in inputs):
+                return self._no_grad_result(v, loc)
+            self._gradless.add(v)
         return SymbolicTensor(v, self)
+
+    def _carries(self, x) -> bool:
+        """Whether a gradient may reach ``x``: what no_grad() makes from values that carry none needs no
+        ``stop_gradient`` (a model run under no_grad() is traced with one per use of an input, not one per op)."""
+        if not isinstance(x, Value):
+            return False
+        if x.node is None:  # an input: transforms differentiate those not flagged requires_grad too
+            return True
+        return x not in self.no_grad_values and x not in self._gradless
 
     def _no_grad_result(self, v: Value, loc) -> "SymbolicTensor":
         """``v``, made under ``no_grad()``: no gradient flows through it, as eager autograd records none."""
@@ -758,7 +771,7 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
     tracer = Tracer(name or getattr(fn, "__name__", "f"))
     tracer.pure = pure
     tracer.device = device
-    tracer.watches_grad_mode = grad_enabled()
+    tracer.watches_grad_mode = True
     names = names or [None] * len(args)
     requires_grad = requires_grad or [False] * len(args)
     symbolic = [tracer.input(a, n, rg) if isinstance(a, TensorType) else a

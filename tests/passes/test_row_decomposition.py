@@ -13,7 +13,7 @@ from graphgrad.runtime.compiled import build_specialization
 
 def traced(fn, *args, data=(), captured=None):
     """The traced graph of ``fn`` and each graph input's data flag (``data``: argument positions)."""
-    spec = build_specialization(fn, args, [False] * len(args), True)
+    spec = build_specialization(fn, args, [False] * len(args))
     graph = spec.stages["traced"]
     if captured is not None:
         captured[:] = spec.captured  # tensors the function closed over: inputs after the arguments

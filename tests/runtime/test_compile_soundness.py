@@ -232,6 +232,105 @@ def test_what_runs_under_no_grad_inside_a_compiled_function_gets_no_gradient_as_
         gg.compile(carried)(gg.tensor([1.0, 2.0], requires_grad=True))
 
 
+def test_enable_grad_inside_a_compiled_function_called_under_no_grad_records_as_in_eager():
+    # the trace under an outer no_grad() ignored the inner enable_grad(): y had no history (eager: 2 into x.grad)
+    def f(x, w):
+        with gg.enable_grad():
+            y = x * w
+            y = y * 2.0 if y.requires_grad else y * 5.0  # eager: y requires grad, z does not
+        z = x * 3.0  # under the outer no_grad(): no history
+        return y, z, (z * 4.0 if z.requires_grad else z * 7.0)
+
+    for fn in (f, gg.compile(f)):
+        x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+        w = gg.tensor([3.0, 5.0], dtype=gg.float64)
+        with gg.no_grad():
+            y, z, other = fn(x, w)
+        assert y.requires_grad and not z.requires_grad and not other.requires_grad
+        assert y.tolist() == [6.0, 20.0] and other.tolist() == [21.0, 42.0]
+        y.sum().backward()
+        assert x.grad.tolist() == [6.0, 10.0]
+
+
+def test_a_transform_under_no_grad_differentiates_as_torch_func_does():
+    def f(x):
+        with gg.no_grad():
+            c = x * 10.0  # an inner no_grad() still counts
+        return (x * x + c * x).sum()
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64)
+    with gg.no_grad():
+        assert gg.grad(f)(x).tolist() == [12.0, 24.0]
+        assert gg.jacrev(f)(x).tolist() == [12.0, 24.0]
+    assert gg.grad(f)(x).tolist() == [12.0, 24.0]
+
+
+def test_in_place_on_a_view_made_under_no_grad_is_refused_not_dropped():
+    # x[0] under no_grad() was taken for a no_grad result and updated without reaching x
+    @gg.compile
+    def f(x, w):
+        with gg.no_grad():
+            x[0].add_(1.0)
+        return (x * w).sum()
+
+    with pytest.raises(gg.tracer.TracerError, match=r"in-place add_ on a view \(the result of getitem\) at "
+                                                    r".*soundness.py:"):
+        f(gg.zeros(2), gg.ones(2, requires_grad=True))
+
+
+def test_an_argument_returned_is_the_caller_s_tensor():
+    # the compiled function returned a copy: an update through the result did not reach the argument
+    def bump(x):
+        x.add_(1.0)
+        return x, x * 2.0
+
+    compiled = gg.compile(bump)
+    for _ in range(2):  # the traced call and a cached one
+        x = gg.tensor([1.0, 2.0])
+        y, doubled = compiled(x)
+        assert y is x and x.tolist() == [2.0, 3.0] and doubled.tolist() == [4.0, 6.0]
+    same = gg.compile(lambda x, y: (x, y * 1.0))
+    x = gg.ones(2, requires_grad=True)
+    for _ in range(2):
+        out, _ = same(x, gg.ones(2))
+        assert out is x
+    a = np.zeros(2)
+    assert gg.compile(bump)(a)[0] is a and a.tolist() == [1.0, 1.0]
+
+
+def test_a_view_of_an_argument_returned_shares_its_memory():
+    # x[0] came back as a copy: a write into it did not reach x as it does in eager code
+    views = gg.compile(lambda x: (x[0], x.t(), x.detach(), x.reshape(-1), x * 2.0))
+    for _ in range(2):
+        x = gg.zeros(2, 2, requires_grad=True)
+        row, t, detached, flat, doubled = views(x)
+        assert row._base is x and detached.grad_fn is None and doubled._base is None
+        with gg.no_grad():
+            row.add_(1.0)
+            detached[1, 1] += 5.0
+        assert x.tolist() == [[1.0, 1.0], [0.0, 5.0]] == t.t().tolist() and flat.tolist() == [1.0, 1.0, 0.0, 5.0]
+        (t * gg.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+        assert x.grad.tolist() == [[1.0, 3.0], [2.0, 4.0]]
+
+
+def test_an_argument_updated_from_a_tensor_that_requires_grad_gets_its_history():
+    # eager: x.mul_(w) gives x a grad_fn that sends grad * old x into w. Compiled, x kept no history, and the
+    # gradient through the result read the new x (the write-back overwrote what backward had saved)
+    def scale(x, w):
+        x.mul_(w)
+        return x
+
+    compiled = gg.compile(scale)
+    for fn in (scale, compiled, compiled):
+        x = gg.tensor([3.0, 4.0], dtype=gg.float64)
+        w = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+        out = fn(x, w)
+        assert out is x and x.requires_grad and x.grad_fn is not None and x.tolist() == [3.0, 8.0]
+        x.add_(1.0)  # after the update: its gradient needs the old x, which is kept
+        (x * x).sum().backward()
+        assert w.grad.tolist() == [2 * 4.0 * 3.0, 2 * 9.0 * 4.0]
+
+
 def test_requires_grad_of_a_traced_value_is_eager_s_so_a_branch_on_it_takes_the_same_path():
     # an intermediate's requires_grad was False while tracing: `if y.requires_grad:` took the other branch (2 for 6)
     def f(x, w):
@@ -1111,3 +1210,18 @@ def test_ndarray_subclasses_compute_as_plain_arrays(tmp_path):
     write_back = gg.compile(lambda x: x.add_(1.0))
     write_back(m)
     np.testing.assert_array_equal(m, [2.5, 2.5, 2.5])
+
+
+def test_each_guard_is_checked_once_per_call():
+    # a module closed over and called is guarded before and by its trace; a second function of the same name
+    # (the outputs' copy-on-duplicate helper) shadowed the guards' dedup, so every guard was checked twice
+    net = gg.nn.Linear(3, 2)
+
+    @gg.compile
+    def f(x):
+        return net(x).sum()
+
+    f(gg.ones(2, 3))
+    (spec,) = [s for specs in f._cache.values() for s in specs]
+    keys = [(id(g[0]), g[1] if isinstance(g[1], str) else id(g[1])) for g in spec.guards]
+    assert len(keys) == len(set(keys))
