@@ -424,12 +424,42 @@ def _window_slices(source, kernel, stride, dilation):
     return [f"{source}[:, :, {part(i, kh, sh, dh)}, {part(j, kw, sw, dw)}]" for i in range(kh) for j in range(kw)]
 
 
-def _padded(a, xp, out, padding):
+def _padded(a, xp, out, padding, fill="-inf"):
+    """``a`` padded with ``fill`` (``"-inf"``, or ``"nan"``: an entry no maximum equals), and the lines that pad."""
     (ph, pw) = padding
     if not (ph or pw):
         return a, []
+    value = f"-{xp}.inf" if fill == "-inf" else f"{xp}.nan"
     return f"{out}_padded", [f"{out}_padded = {xp}.pad({a}, ((0, 0), (0, 0), ({ph}, {ph}), ({pw}, {pw})), "
-                             f"constant_values=-{xp}.inf)"]
+                             f"constant_values={value})"]
+
+
+def _nan_picks(source, pooled, xp, out, kernel, stride, padding, dilation, write):
+    """The lines that give each window whose maximum is nan (it holds a nan) its pick, as PyTorch's kernels
+    (``val > maxval || isnan(val)``): its last nan, in row-major order. ``source`` is the image padded with nan,
+    set to -inf here first: the padding is no nan of the window. ``write(k, hit)`` gives the lines that record
+    the picks ``hit`` (bool, one per window) at kernel offset ``k``. NumPy code runs them only where a maximum
+    is nan (a check of the pooled values); CuPy code always, rather than wait for the device to answer.
+    ``x != x``: ``isnan`` for every dtype (CuPy's has no integer loops)."""
+    (ph, pw) = padding
+    free, hit = f"{out}_nanfree", f"{out}_nanhit"
+    body = []
+    if ph:
+        body += [f"{source}[:, :, :{ph}] = -{xp}.inf", f"{source}[:, :, -{ph}:] = -{xp}.inf"]
+    if pw:
+        body += [f"{source}[:, :, :, :{pw}] = -{xp}.inf", f"{source}[:, :, :, -{pw}:] = -{xp}.inf"]
+    views = list(enumerate(_window_slices(source, kernel, stride, dilation)))[::-1]  # the last nan first
+    for n, (k, view) in enumerate(views):
+        body.append(f"{hit} = {xp}.not_equal({view}, {view})" if n == 0 else
+                    f"{xp}.not_equal({view}, {view}, out={hit})")
+        body.append(f"{hit} &= {free}")
+        if n < len(views) - 1:
+            body.append(f"{free} ^= {hit}")  # the hits were free: clear exactly them
+        body += write(k, hit)
+    lines = [f"{free} = {xp}.not_equal({pooled}, {pooled})"]
+    if xp == "np":
+        return lines + [f"if {free}.any():"] + ["    " + line for line in body]
+    return lines + body
 
 
 def _max_pool2d_expr(a, xp, out, kernel, stride, padding, dilation):
@@ -471,14 +501,22 @@ primitive("max_pool2d", memory="fresh", batch=_image_patches_batch,
 
 def _max_pool2d_backward_expr(a, xp, out, kernel, stride, padding, dilation):
     """Per kernel offset, in row-major order: which windows' maximum sits there and no earlier offset took it
-    (``free``: a tie goes to the first maximum, as in PyTorch), and the gradient written to those entries."""
+    (``free``: a tie goes to the first maximum, as in PyTorch), and the gradient written to those entries; then
+    the windows whose maximum is nan, whose gradient goes to their last nan (``_nan_picks``). The padding is
+    nan, which no maximum equals: a window of -inf's gradient goes to its first entry in the image. The
+    gradient is copied where picked, not multiplied by the picks: a nan or inf of it reaches only its pick."""
     g, pooled = a[0], a[2]
-    source, lines = _padded(a[1], xp, out, padding)
+    source, lines = _padded(a[1], xp, out, padding, "nan")
     image, hit, free = f"{out}_image", f"{out}_hit", f"{out}_free"
     lines.append(f"{image} = {xp}.zeros({source}.shape, dtype={g}.dtype)")
     views, targets = (_window_slices(name, kernel, stride, dilation) for name in (source, image))
     tiles = _tiles(kernel, stride, dilation)
-    for k, (view, target) in enumerate(zip(views, targets)):
+
+    def write(k, picked):
+        # tiling windows own their entries: the gradient is copied in place, else added to the overlaps
+        return ([f"{xp}.copyto({targets[k]}, {g}, where={picked})"] if tiles else
+                [f"{targets[k]} += {xp}.where({picked}, {g}, 0)"])
+    for k, view in enumerate(views):
         if k == 0:
             lines.append(f"{hit} = {xp}.equal({view}, {pooled})")
             if len(views) > 1:
@@ -487,8 +525,8 @@ def _max_pool2d_backward_expr(a, xp, out, kernel, stride, padding, dilation):
             lines += [f"{xp}.equal({view}, {pooled}, out={hit})", f"{hit} &= {free}"]
             if k < len(views) - 1:
                 lines.append(f"{free} ^= {hit}")  # the hits were free: clear exactly them
-        # tiling windows own their entries: the product is written in place, else added to the overlaps
-        lines.append(f"{xp}.multiply({g}, {hit}, out={target})" if tiles else f"{target} += {g} * {hit}")
+        lines += write(k, hit)
+    lines += _nan_picks(source, pooled, xp, out, kernel, stride, padding, dilation, write)
     (ph, pw) = padding
     if ph or pw:
         return lines + [f"{image}[:, :, {ph}:{-ph if ph else ''}, {pw}:{-pw if pw else ''}]"]
@@ -541,8 +579,9 @@ def _max_pool2d_mask_type(inputs, kernel, stride, padding, dilation):
 
 def _max_pool2d_mask_expr(a, xp, out, kernel, stride, padding, dilation):
     """One comparison with the maximum per kernel offset, in row-major order; ``free`` marks the windows whose
-    maximum no earlier offset has taken, so that a tie goes to the first maximum, as in PyTorch."""
-    source, lines = _padded(a[0], xp, out, padding)
+    maximum no earlier offset has taken, so that a tie goes to the first maximum, as in PyTorch; then a window
+    whose maximum is nan takes its last nan (``_nan_picks``). The padding is nan, which no maximum equals."""
+    source, lines = _padded(a[0], xp, out, padding, "nan")
     views = _window_slices(source, kernel, stride, dilation)
     kh, kw = kernel
     mask, free = f"{out}_mask", f"{out}_free"
@@ -561,6 +600,8 @@ def _max_pool2d_mask_expr(a, xp, out, kernel, stride, padding, dilation):
         lines.append(f"{hit} &= {free}")
         if k < len(views) - 1:
             lines.append(f"{free} ^= {hit}")  # the hits were free: clear exactly them
+    lines += _nan_picks(source, a[1], xp, out, kernel, stride, padding, dilation,
+                        lambda k, picked: [f"{offsets[k]} |= {picked}"])
     return lines + [mask]
 
 

@@ -148,9 +148,110 @@ def test_compiled_max_pooling_is_elementwise_maxima_of_strided_slices_and_masked
     source = f.source(gg.tensor(np.ones((2, 3, 8, 8), np.float32), requires_grad=True))
     forward, backward = source.split("def backward")
     assert "np.maximum(t" in forward and "out=" in forward
-    assert "argmax" not in source and "where" not in source and "sliding_window_view" not in source
-    # per kernel offset, one comparison with the maximum and the gradient written where it holds
-    assert backward.count("np.equal(") == 4 and backward.count("_hit, out=") == 4
+    assert "argmax" not in source and "np.where" not in source and "sliding_window_view" not in source
+    # per kernel offset, one comparison with the maximum and the gradient copied where it holds; the windows
+    # whose maximum is nan are looked at only where there is one
+    assert backward.count("np.equal(") == 4 and backward.count("np.copyto(") == 8
+    assert backward.count("where=grad_t1_hit)") == 4 and "if grad_t1_nanfree.any():" in backward
+
+
+NAN, INF = float("nan"), float("inf")
+# nan, -inf and ties: PyTorch's kernels pick the first in-bounds entry equal to the window's maximum, or where the
+# window holds a nan (its maximum is nan) its last nan (``val > maxval || isnan(val)``); never the padding
+NAN_IMAGE = [[[[NAN, 1.0, NAN, 0.0], [-INF, -INF, 5.0, NAN], [NAN, 1.0, -1.0, 2.0], [-INF, -INF, 3.0, 3.0]]]]
+# cfg -> (pooled, gradient of sum(pooled * (1, 2, ...)), the second-order gradient: of sum(dx * u) in the
+# cotangent, u = 10 ** (0, 1, ..., 15): the u of each window's pick), from PyTorch 2.13
+NAN_EXPECTED = {
+    "k2s1": (dict(kernel_size=2, stride=1),
+             [NAN, NAN, NAN, NAN, 5.0, NAN, NAN, 3.0, 3.0],
+             [1, 0, 2, 0, 0, 0, 5, 9, 11, 0, 0, 0, 0, 0, 17, 0],
+             [1, 1e2, 1e7, 1e8, 1e6, 1e7, 1e8, 1e14, 1e14]),
+    "k3s2p1": (dict(kernel_size=3, stride=2, padding=1),
+               [NAN, NAN, NAN, NAN], [1, 0, 0, 0, 0, 0, 0, 6, 3, 0, 0, 0, 0, 0, 0, 0], [1, 1e7, 1e8, 1e7]),
+    "k2": (dict(kernel_size=2), [NAN, NAN, NAN, 3.0], [1, 0, 0, 0, 0, 0, 0, 2, 3, 0, 0, 0, 0, 0, 4, 0],
+           [1, 1e7, 1e8, 1e14]),
+}
+
+
+@pytest.mark.parametrize("case", list(NAN_EXPECTED))
+def test_a_nan_in_a_window_is_its_maximum_and_takes_its_gradient_first_and_second_order(case):
+    cfg, pooled, grad, second = NAN_EXPECTED[case]
+    u = gg.tensor(10.0 ** np.arange(16).reshape(1, 1, 4, 4))
+
+    def pooled_dot(x, v):
+        return (F.max_pool2d(x, **cfg) * v).sum()
+
+    np.testing.assert_array_equal(F.max_pool2d(gg.tensor(NAN_IMAGE), **cfg).numpy().ravel(), pooled)
+    np.testing.assert_array_equal(gg.compile(lambda x: F.max_pool2d(x, **cfg))(gg.tensor(NAN_IMAGE)).numpy().ravel(),
+                                  pooled)
+    v_values = np.arange(1.0, 1 + len(pooled)).reshape(F.max_pool2d(gg.tensor(NAN_IMAGE), **cfg).shape)
+    # eager: autograd.grad twice; compiled: grad transforms, traced
+    x = gg.tensor(NAN_IMAGE, dtype=gg.float64, requires_grad=True)
+    v = gg.tensor(v_values, requires_grad=True)
+    (g,) = gg.autograd.grad(pooled_dot(x, v), x, create_graph=True)
+    (h,) = gg.autograd.grad((g * u).sum(), v)
+    np.testing.assert_array_equal(g.detach().numpy().ravel(), grad)
+    np.testing.assert_array_equal(h.numpy().ravel(), second)
+    first = gg.grad(pooled_dot)
+    x, v = gg.tensor(NAN_IMAGE, dtype=gg.float64), gg.tensor(v_values)
+    np.testing.assert_array_equal(np.asarray(gg.compile(first)(x, v)).ravel(), grad)
+    np.testing.assert_array_equal(
+        np.asarray(gg.compile(gg.grad(lambda x, v: (first(x, v) * u).sum(), argnums=1))(x, v)).ravel(), second)
+    for fn in (lambda x: (F.max_pool2d(x, **cfg) * gg.tensor(v_values)).sum(),):  # backward(), eager and compiled
+        for f in (fn, gg.compile(fn)):
+            x = gg.tensor(NAN_IMAGE, dtype=gg.float64, requires_grad=True)
+            f(x).backward()
+            np.testing.assert_array_equal(x.grad.numpy().ravel(), grad)
+
+
+def test_max_pool1d_and_the_modules_send_a_nan_windows_gradient_to_its_last_nan():
+    # PyTorch 2.13: max_pool1d(3, 1, padding=1) of [nan, 1, nan, 5, nan], gradient of sum(pooled * (1..5))
+    x = [[NAN, 1.0, NAN, 5.0, NAN]]
+    for module in (lambda t: F.max_pool1d(t, 3, 1, padding=1), nn.MaxPool1d(3, 1, padding=1)):
+        for f in (lambda t: (module(t) * gg.arange(1.0, 6.0)).sum(),
+                  gg.compile(lambda t: (module(t) * gg.arange(1.0, 6.0)).sum())):
+            t = gg.tensor(x, requires_grad=True)
+            f(t).backward()
+            assert t.grad.tolist() == [[1.0, 0.0, 5.0, 0.0, 9.0]]
+    t = gg.tensor([[[[1.0, NAN], [3.0, 2.0]]]], requires_grad=True)
+    nn.MaxPool2d(2)(t).sum().backward()
+    assert t.grad.tolist() == [[[[0.0, 1.0], [0.0, 0.0]]]]
+
+
+def test_a_window_of_minus_inf_passes_its_gradient_to_its_first_entry_not_the_padding():
+    # PyTorch 2.13: the window [padding, -inf] takes the -inf (its gradient was dropped in the padding)
+    for f in (lambda t: (F.max_pool1d(t, 2, 1, padding=1) * gg.arange(1.0, 5.0)).sum(),
+              gg.compile(lambda t: (F.max_pool1d(t, 2, 1, padding=1) * gg.arange(1.0, 5.0)).sum())):
+        t = gg.tensor([[-INF, -INF, 2.0]], requires_grad=True)
+        f(t).backward()
+        assert t.grad.tolist() == [[3.0, 0.0, 7.0]]
+
+
+@pytest.mark.parametrize("cfg", [dict(kernel_size=2), dict(kernel_size=2, stride=1)], ids=str)
+def test_a_nan_or_inf_gradient_reaches_only_the_windows_pick(cfg):
+    # PyTorch 2.13: the gradient is scattered to the picks (it was multiplied by a mask: nan * 0 spread nan over
+    # the whole window)
+    expected = {2: [[[[0.0, 0.0, 0.0], [NAN, 0.0, 0.0]]]], 1: [[[[0.0, 0.0, 1.0], [INF, 0.0, 0.0]]]]}
+    g = [[[[NAN]]]] if cfg.get("stride", 2) == 2 else [[[[INF, 1.0]]]]
+    for f in (lambda t: F.max_pool2d(t, **cfg), gg.compile(lambda t: F.max_pool2d(t, **cfg))):
+        t = gg.tensor([[[[1.0, 2.0, 5.0], [3.0, 0.0, 1.0]]]], requires_grad=True)
+        f(t).backward(gg.tensor(g))
+        np.testing.assert_array_equal(t.grad.numpy(), expected[cfg.get("stride", 2)])
+
+
+def test_nan_windows_on_the_device_as_on_the_cpu(cupy_device):
+    for cfg in (dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)):
+        def loss(t):
+            return (F.max_pool2d(t, **cfg) * gg.arange(1.0, 5.0, device=t.device).reshape(1, 1, 2, 2)).sum()
+        grads = []
+        for device, f in (("cpu", loss), ("cuda", loss), ("cuda", gg.compile(loss)),
+                          ("cuda", gg.compile(loss, fuse=False))):
+            t = gg.tensor(NAN_IMAGE, dtype=gg.float64, device=device, requires_grad=True)
+            f(t).backward()
+            grads.append(t.grad.cpu().numpy())
+        for g in grads[1:]:
+            np.testing.assert_array_equal(g, grads[0])
+        assert np.isfinite(grads[0]).all() and grads[0].any()
 
 
 @pytest.mark.parametrize("call, message", [
