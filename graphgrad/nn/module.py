@@ -15,6 +15,7 @@ from ..runtime.hooks import RemovableHandle
 from ..runtime.device import device
 from ..runtime.tensor import Tensor
 from ..tracer.tracer import ACTIVE as _TRACES
+from ..tracer.tracer import MISSING as _ABSENT
 from ..tracer.tracer import _is_user_file
 from .parameter import Parameter
 
@@ -107,13 +108,21 @@ class Module:
         attributes (Dropout.p, eps, ...) by value, a tensor attribute by identity, and which tensors its
         parameters and buffers are (a replaced Parameter re-specializes). ``graphgrad.compile`` also calls it for
         a module the function closes over, takes as an argument or is a method of."""
-        for name, value in self.__dict__.items():
-            if value.__class__ in _GUARDED_SCALARS or isinstance(value, Tensor):
-                tracer.guard(self, name, value)
-            elif name not in _BOOKKEEPING:  # a list, dict or config object it holds: by its contents
+        attributes = self.__dict__
+        for name, value in attributes.items():
+            if name in _BOOKKEEPING:
+                continue
+            # by value (scalars) or identity: a list, array or function put in its place re-specializes
+            tracer.guard(attributes, name, value)
+            if value.__class__ not in _GUARDED_SCALARS:  # a list, dict or config object it holds: by its contents
                 contents = content_guard(value, f"{type(self).__name__}.{name}", type(self).forward)
                 if contents is not None:
                     tracer.guard(*contents)
+        if "forward" not in attributes:  # model.forward = ... on the instance replaces what its call runs
+            tracer.guard(attributes, "forward", _ABSENT)
+        contents = content_guard(type(self), f"the class {type(self).__name__}", type(self).forward)
+        if contents is not None:  # a class attribute or method of the user's model class, changed
+            tracer.guard(*contents)
         # the tables of this module and every one below it (no __getattr__ per check): forward may iterate a
         # table (Sequential) or a container it never calls (a ModuleList, a ParameterList), so an entry appended
         # or replaced there after the trace must re-specialize too

@@ -50,7 +50,7 @@ from .engine import _modified
 from .function import Node, _sequence
 from .grad_mode import enable_grad, is_grad_enabled
 from .guards import (LIMIT, RANDOM_GENERATORS, ArrayReader, ContentReader, RandomStateReader, array_guard,
-                     content_guard, difference, random_guard, warn_at)
+                     content_guard, difference, random_guard, tensor_guard, warn_at)
 from .pytree import tree_flatten, tree_unflatten
 from .tensor import _NO_ATTRS, _QUIET, Tensor, _fp_mode, _is_device_array, _xp
 
@@ -261,12 +261,32 @@ def _leaf_key(x) -> tuple:
     return (object, id(x))
 
 
+class _PartialReader:
+    """A guard's reader: a ``functools.partial``'s arguments, which the trace baked in."""
+
+    __doc__ = "the arguments of a functools.partial"
+
+    def __call__(self, fn):
+        return _defaults_of(fn)
+
+
+def _defaults_of(fn) -> tuple:
+    """What binding a call to ``fn`` fills in and may change after it was compiled: a function's defaults, a
+    ``functools.partial``'s arguments (compared by ``same_value``: scalars by value, the rest by identity)."""
+    if isinstance(fn, functools.partial):
+        return fn.args, tuple(fn.keywords.items())
+    return getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None)
+
+
 def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
     """Guards on the globals and closed-over variables ``fn`` (and the user functions it reaches) may read:
     Python scalars by value, everything else by identity, so that rebinding any of them re-specializes."""
     seen = set() if seen is None else seen
     if isinstance(fn, CompiledFunction):
         fn = fn.fn
+    if isinstance(fn, functools.partial):  # the arguments it adds are baked into the trace
+        guards = [(fn, _PartialReader(), _PartialReader()(fn))]
+        return guards + _closure_guards(fn.func, seen, depth + 1)
     owner = None  # the object a method reads through self: compile(model.forward), compile(loss_fn)
     if isinstance(fn, _pytypes.MethodType):
         owner, fn = fn.__self__, fn.__func__
@@ -279,6 +299,8 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
             else []
     seen.add(id(code))
     guards = _object_guards(owner, "the object the compiled method is bound to", code) if owner is not None else []
+    if isinstance(fn, _pytypes.FunctionType):  # helper.__code__ = ... (a patch, a reload) changes what runs
+        guards.append((fn, "__code__", code))
     names: set = set()
     stack = [code]
     while stack:  # nested functions and comprehensions read globals through their own code objects
@@ -314,11 +336,14 @@ def _closure_guards(fn, seen: set | None = None, depth: int = 0) -> list:
                 guards.append((namespace, name, namespace[name]))
                 reached.append((namespace[name], f"{label}.{name}"))
     for value, label in reached:  # an update inside a list, dict or plain object changes what the trace read
-        if hasattr(value, "_guard_for_trace") and not isinstance(value, type):  # a module read directly (m.k)
+        if hasattr(type(value), "_guard_for_trace") and not isinstance(value, type):  # a module read directly
             guards += _object_guards(value, label, code)
             continue
         if value.__class__ is np.ndarray:  # so does one inside an array, unless the trace lifts it
             guards.append(array_guard(value, label))
+            continue
+        if isinstance(value, Tensor):  # its shape, dtype and flags, read without using its values
+            guards.append(tensor_guard(value, label))
             continue
         rng = value if isinstance(value, RANDOM_GENERATORS) else getattr(value, "__self__", None)
         if isinstance(rng, RANDOM_GENERATORS):  # rs.randn(...), or randn imported from numpy.random
@@ -360,7 +385,8 @@ def _object_guards(obj, label: str, code) -> list:
     """Guards on an object the traced function reads attributes of (a method's self, a closed-over model, an
     argument): a module's own (``_guard_for_trace``: its scalars, tensors, parameter and submodule tables), else
     its contents where they are watched (a user object, a dict, ...)."""
-    if hasattr(obj, "_guard_for_trace") and not isinstance(obj, type):
+    # on the type: an object whose __getattr__ answers any name (a config dict) is no module
+    if hasattr(type(obj), "_guard_for_trace") and not isinstance(obj, type):
         collector = _GuardCollector()
         obj._guard_for_trace(collector)
         return list(collector.guards.values())
@@ -1009,6 +1035,7 @@ class CompiledFunction:
         #: whether fn takes arguments by name only (``*, mask=None``, ``**kwargs``): they are passed to the
         #: specialization as one dict after the positional ones
         self._keywords = False
+        self._defaults = _defaults_of(fn)
         try:
             self._signature = inspect.signature(fn)
             params = self._signature.parameters.values()
@@ -1028,6 +1055,9 @@ class CompiledFunction:
             if kwargs:
                 raise TypeError(f"{self.__name__}: keyword arguments need a function with an inspectable signature")
             return args
+        defaults = _defaults_of(self.fn)
+        if not same_value(defaults, self._defaults):  # f.__defaults__ = (...), a partial's keyword changed
+            self._defaults, self._signature = defaults, inspect.signature(self.fn)
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         return (*bound.args, bound.kwargs) if self._keywords else bound.args

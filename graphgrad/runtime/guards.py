@@ -14,6 +14,7 @@ also guarded on its values (``ArrayReader``), for the trace may have read them i
 from __future__ import annotations
 
 import argparse
+import array
 import collections
 import dataclasses
 import sys
@@ -31,6 +32,7 @@ LIMIT = 10_000
 _MAX_DEPTH = 8
 _SEQUENCES = (list, tuple, set, frozenset, collections.deque)
 _NAMESPACES = (types.SimpleNamespace, argparse.Namespace)
+_BUFFERS = (bytearray, array.array)  # mutable, by their bytes
 _OPAQUE = (Tensor, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
            types.MethodType, int, float, bool, complex, str, bytes, type(None))
 
@@ -49,13 +51,39 @@ def _user_class(cls: type) -> bool:
 
 def watched(obj) -> bool:
     """Whether ``obj`` holds contents a trace may read and a later update may change."""
+    if isinstance(obj, type):  # a class the user defined: its attributes (``Config.lr``, a method replaced)
+        return _user_class(obj)
     if isinstance(obj, _OPAQUE):
         return False
-    if isinstance(obj, (dict, *_SEQUENCES, *_NAMESPACES)) or dataclasses.is_dataclass(obj):
+    if isinstance(obj, (dict, *_SEQUENCES, *_NAMESPACES, *_BUFFERS)) or dataclasses.is_dataclass(obj):
         return True
     cls = type(obj)
     # modules guard what their forward reads themselves; an object with a forward is one
-    return hasattr(obj, "__dict__") and not hasattr(cls, "forward") and _user_class(cls)
+    return (hasattr(obj, "__dict__") or _slots(cls)) and not hasattr(cls, "forward") and _user_class(cls)
+
+
+def _slots(cls: type) -> tuple:
+    """The ``__slots__`` names of ``cls`` and its bases."""
+    return tuple(name for klass in cls.__mro__ for name in klass.__dict__.get("__slots__", ())
+                 if name not in ("__dict__", "__weakref__"))
+
+
+def _attributes(obj) -> list:
+    """An object's attributes a trace may read: its ``__dict__``, its slots, and (for an object of a user class)
+    what its class holds, so that ``Config.lr = 0.1`` is seen through an instance too; a class's own attributes
+    and those of its user-defined bases."""
+    if isinstance(obj, type):
+        found: dict = {}
+        for klass in reversed(obj.__mro__):
+            if _user_class(klass):
+                found.update((k, v) for k, v in vars(klass).items()
+                             if not (k.startswith("__") and k.endswith("__")))
+        return list(found.items())
+    items = list(vars(obj).items()) if hasattr(obj, "__dict__") else []
+    items += [(name, getattr(obj, name, None)) for name in _slots(type(obj))]
+    if _user_class(type(obj)):
+        items.append(("__class__", type(obj)))
+    return items
 
 
 def snapshot(obj):
@@ -79,8 +107,13 @@ def _snap(obj, budget: list, depth: int, active: set):
             items = tuple(sorted((_snap(v, budget, depth + 1, active) for v in obj), key=repr))
         elif isinstance(obj, _SEQUENCES):
             items = tuple(_snap(v, budget, depth + 1, active) for v in obj)
+        elif isinstance(obj, _BUFFERS):
+            budget[0] -= len(obj)
+            if budget[0] < 0:
+                raise _TooLarge
+            items = bytes(obj)
         else:
-            items = tuple((k, _snap(v, budget, depth + 1, active)) for k, v in vars(obj).items())
+            items = tuple((k, _snap(v, budget, depth + 1, active)) for k, v in _attributes(obj))
     finally:
         active.discard(id(obj))
     return (obj.__class__, items)
@@ -128,6 +161,22 @@ class ArrayReader(ContentReader):
 
     def __call__(self, array):
         return array.shape, array.dtype.str, array.tobytes()
+
+
+class TensorReader(ContentReader):
+    # A guard's reader for an eager tensor a global or closed-over name holds: what a trace may read of it
+    # without using it as an operand (its shape after ``t.data = ...``, dtype, requires_grad), and the Python
+    # attributes the user set on it (``t.scale = 2.0``).
+
+    def __call__(self, t):
+        user = tuple((k, v) for k, v in getattr(t, "__dict__", {}).items() if not k.startswith("_"))
+        return t._data.shape, t._data.dtype.str, t._requires_grad, user
+
+
+def tensor_guard(t: Tensor, label: str) -> tuple:
+    """A guard ``(t, TensorReader, what it reads now)``."""
+    reader = TensorReader(label)
+    return t, reader, reader(t)
 
 
 def array_guard(array: np.ndarray, label: str) -> tuple:
@@ -188,8 +237,6 @@ def content_guard(obj, label: str, where) -> tuple | None:
         return None
     try:
         return (obj, ContentReader(label), snapshot(obj))
-    except TypeError:  # an object of a user class without a __dict__ of its own (__slots__): by identity only
-        return None
     except _TooLarge:
         warn_at(f"graphgrad.compile: {label} holds more than {LIMIT} values; changes inside it will not "
                 f"re-specialize the compiled function (pass what it reads as an argument instead)", where)

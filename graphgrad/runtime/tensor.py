@@ -444,6 +444,8 @@ class Tensor(TensorSurface, TensorBase):
 
     @property
     def requires_grad(self) -> bool:
+        if _TRACES.stack:  # a trace branching on it is valid while it stays so (t.requires_grad_() re-specializes)
+            _TRACES.stack[-1].guard(self, "_requires_grad", self._requires_grad)
         return self._requires_grad
 
     @requires_grad.setter
@@ -474,6 +476,8 @@ class Tensor(TensorSurface, TensorBase):
     def grad(self):
         if self.grad_fn is not None and not self._retains_grad and self._grad is None:
             warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        if _TRACES.stack:  # what a trace read of .grad (None, or which tensor) is baked in: re-specialize on change
+            _TRACES.stack[-1].guard(self, "_grad", self._grad)
         return self._grad
 
     @grad.setter

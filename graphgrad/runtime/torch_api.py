@@ -9,6 +9,7 @@ tensor([3., 3.])
 """
 from __future__ import annotations
 
+from ..ir.api import TensorBase
 from ..ops.elementwise import _div as divide  # div with rounding_mode
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
@@ -18,6 +19,14 @@ def write_out(name: str, result, out):
     """``out=``: resize ``out`` to the result's shape if needed and write the result into it."""
     if out is None:
         return result
+    if isinstance(out, TensorBase) and not isinstance(out, Tensor):  # traced: recorded as out.copy_(result)
+        if is_grad_enabled() and (result.requires_grad or out.requires_grad):
+            raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                               "differentiation, but one of the arguments requires grad.")
+        if tuple(out.shape) != tuple(result.shape):
+            raise RuntimeError(f"{name}(): out= has shape {list(out.shape)} and the result {list(result.shape)}: "
+                               f"inside a compiled function out= is not resized; pass an out of the result's shape")
+        return out.copy_(result)
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if is_grad_enabled() and (getattr(result, "_requires_grad", False) or out._requires_grad):

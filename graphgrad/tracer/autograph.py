@@ -722,6 +722,8 @@ def convert(fn):
     if not isinstance(fn, types.FunctionType):
         return fn
     hit = _FN_CACHE.get(fn)
+    if hit is not None and hit.__graphgrad_converted__ is not fn.__code__:  # fn.__code__ = ...: convert it again
+        hit = None
     if hit is not None:
         if hit.__defaults__ is not fn.__defaults__ or hit.__kwdefaults__ is not fn.__kwdefaults__:
             hit.__defaults__, hit.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__  # f.__defaults__ = ...
@@ -742,7 +744,7 @@ def convert(fn):
     new.__kwdefaults__ = fn.__kwdefaults__
     functools.update_wrapper(new, fn)
     new.__wrapped__ = fn
-    new.__graphgrad_converted__ = True
+    new.__graphgrad_converted__ = fn.__code__  # what was converted
     _FN_CACHE[fn] = new
     return new
 

@@ -759,6 +759,16 @@ class SymbolicTensor(TensorBase):
         raise TracerError(f".backward() inside a compiled function{_where(user_location(2))}: return the loss "
                           f"and call .backward() on the result, or use graphgrad.grad(f)")
 
+    def register_hook(self, hook):
+        raise TracerError(f"register_hook on a value traced inside a compiled function{_where(user_location(2))}: "
+                          f"the generated backward has no place to call it. Register the hook on an input or on "
+                          f"the compiled function's output, or run this function eagerly")
+
+    def requires_grad_(self, requires_grad: bool = True):
+        raise TracerError(f"requires_grad_() on a value traced inside a compiled function"
+                          f"{_where(user_location(2))}: a new leaf made there would get a .grad no caller can read. "
+                          f"Make the leaf outside and pass it in as an argument")
+
 
 def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bool] | None = None,
           name: str | None = None, pure: str | None = None, device: str = "cpu") -> tuple[Tracer, object]:
