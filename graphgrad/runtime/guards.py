@@ -17,6 +17,7 @@ import argparse
 import array
 import collections
 import dataclasses
+import functools
 import sys
 import types
 import warnings
@@ -41,6 +42,7 @@ class _TooLarge(Exception):
     pass
 
 
+@functools.lru_cache(maxsize=4096)  # asked at every call for each object and class a snapshot walks
 def _user_class(cls: type) -> bool:
     module = sys.modules.get(cls.__module__)
     filename = getattr(module, "__file__", None)
