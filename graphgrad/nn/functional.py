@@ -15,6 +15,7 @@ import numpy as np
 
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
+from ..ir.registry import ShapeError, broadcast_shapes
 from ..ops.elementwise import where
 from ..ops.indexing import check_range
 from ..ops.nn import binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits, window_count
@@ -982,22 +983,51 @@ def l1_loss(input: TensorBase, target: TensorBase, size_average=None, reduce=Non
     return _reduce((input - target).abs(), reduction)
 
 
+def _torch_broadcast_shapes(*tensors: TensorBase) -> tuple:
+    """The broadcast shape of ``tensors``' shapes, with ``torch.broadcast_shapes``'s error for their sizes."""
+    common = [1] * max(t.ndim for t in tensors)
+    for index, t in enumerate(tensors):
+        for axis in range(-1, -1 - t.ndim, -1):
+            size = t.shape[axis]
+            if size == common[axis]:
+                continue
+            if common[axis] == 1:
+                common[axis] = size
+            elif size != 1:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {size} at {axis}! Mismatching "
+                                   f"argument at index {index} had {_size(t)}; but expected shape should be "
+                                   f"broadcastable to {common}")
+    return tuple(common)
+
+
+def _check_into_loss(input: TensorBase, *shapes: tuple) -> None:
+    """The checks of PyTorch's in-place product of the (input-shaped) loss with a factor: ``shapes`` broadcast
+    (PyTorch's RuntimeError where they do not), their broadcast shape no larger than the input's."""
+    try:
+        shape = broadcast_shapes(*(tuple(s) for s in shapes))
+    except ShapeError as e:  # PyTorch's own type (ShapeError is a ValueError too)
+        raise RuntimeError(str(e)) from None
+    if shape != tuple(input.shape):
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast shape {list(shape)}")
+
+
 def binary_cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | None = None, size_average=None,
                          reduce=None, reduction: str = "mean") -> TensorBase:
     """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p``; the logs are clamped at -100, as in PyTorch,
-    so p = 0 or 1 gives a finite loss."""
+    so p = 0 or 1 gives a finite loss. An input or target outside [0, 1] raises PyTorch's RuntimeError (compiled
+    too: a check in the code), as does a ``weight`` that broadcasts the loss to a larger shape."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({_size(target)}) that is different to the input size "
                          f"({_size(input)}) is deprecated. Please ensure they have the same size.")
-    if isinstance(input, Tensor) and input.numel():  # traced inputs have no values to check
-        data = input.detach().numpy()
-        if not ((data >= 0) & (data <= 1)).all():  # NaN fails too, as in PyTorch
-            raise RuntimeError("all elements of input should be between 0 and 1")
-    # a primitive, for PyTorch's input gradient (p - t) / max(p (1 - p), 1e-12): finite at p = 0 and 1
+    if weight is not None:  # PyTorch's order: the weight's shape, the values, then the loss times the weight
+        weight_shape = _torch_broadcast_shapes(target, weight)
+    # a primitive, for PyTorch's input gradient (p - t) / max(p (1 - p), 1e-12): finite at p = 0 and 1; it checks
+    # the values
     loss = _bce(input, target)
     if weight is not None:
+        _check_into_loss(input, weight_shape)
         loss = loss * weight
     return _as_pytorch_names(_reduce(loss, reduction), "BinaryCrossEntropyBackward0", input, target, weight)
 
@@ -1006,7 +1036,8 @@ def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weig
                                      size_average=None, reduce=None, reduction: str = "mean",
                                      pos_weight: TensorBase | None = None) -> TensorBase:
     """Sigmoid and binary cross-entropy in one numerically stable expression:
-    ``max(x, 0) - x t + log(1 + exp(-|x|))``, with positives weighted by ``pos_weight`` when given.
+    ``max(x, 0) - x t + log(1 + exp(-|x|))``, with positives weighted by ``pos_weight`` when given. A ``weight``
+    or ``pos_weight`` that broadcasts the loss to a larger shape raises PyTorch's RuntimeError.
 
     >>> import graphgrad as gg
     >>> round(gg.nn.functional.binary_cross_entropy_with_logits(gg.tensor([0.0]), gg.tensor([1.0])).item(), 4)
@@ -1016,6 +1047,11 @@ def binary_cross_entropy_with_logits(input: TensorBase, target: TensorBase, weig
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({_size(target)}) must be the same as input size ({_size(input)})")
+    # PyTorch computes the loss in place: log_sigmoid(x) *= (pos_weight - 1) * t + 1, then loss *= weight
+    if pos_weight is not None:
+        _check_into_loss(input, pos_weight.shape, target.shape)
+    if weight is not None:
+        _check_into_loss(input, input.shape, weight.shape)
     if pos_weight is None:
         loss = _bce_logits(input, target)
     else:  # log(1 + exp(-x)) = -logsigmoid(x), whose gradient -sigmoid(-x) holds at 0 too (a relu and an abs,

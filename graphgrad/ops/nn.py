@@ -10,6 +10,7 @@ from ..ir.registry import ShapeError, elementwise_type, float_dtype, is_type, no
 from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import Row, RowCouplingError, along_dim_rows, batch_axis_rows
 from ..passes.batching import along_axis, batch_size, broadcast_batch, elementwise, to_front
+from . import numpy_functions
 from .define import primitive
 from .elementwise import clamp_expr, erf, exp, expm1, log1p, sigmoid, tanh, where
 from .shape import pad
@@ -149,8 +150,10 @@ primitive("softmax_cross_entropy_grad", memory="fresh", infer=_cross_entropy_gra
 
 # -- binary cross-entropy ---------------------------------------------------------------------------
 def _bce_expr(a, xp, out):
+    # the values checked first, as PyTorch's kernel: eagerly and compiled (check_probabilities, a line of the code)
     p, y = a
-    return [f"{out}_log_p = {xp}.maximum({xp}.log({p}), -100.0)",
+    return [f"check_probabilities({p}, {y})",
+            f"{out}_log_p = {xp}.maximum({xp}.log({p}), -100.0)",
             f"{out}_log_q = {xp}.maximum({xp}.log1p(-{p}), -100.0)",
             f"({y} - 1) * {out}_log_q - {y} * {out}_log_p"]
 
@@ -163,13 +166,16 @@ def _bce_grad_input(g, out, p, y):
 
 def binary_cross_entropy(p: TensorBase, y: TensorBase) -> TensorBase:
     """Elementwise ``-(y log p + (1 - y) log(1 - p))``, each log clamped at -100 (the ``binary_cross_entropy``
-    primitive; ``nn.functional.binary_cross_entropy`` weights and reduces it)."""
+    primitive; ``nn.functional.binary_cross_entropy`` weights and reduces it). A ``p`` or ``y`` outside [0, 1]
+    (or nan) raises PyTorch's RuntimeError, eagerly and in compiled code."""
     return bind("binary_cross_entropy", p, y)
 
 
 primitive("binary_cross_entropy", batch=elementwise, elementwise=True, fn=binary_cross_entropy,
           infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), expr=_bce_expr,
-          doc="elementwise binary cross-entropy of probabilities p and targets y, logs clamped at -100",
+          helpers=(numpy_functions.check_probabilities,), errors=lambda arrays, error: error,
+          doc="elementwise binary cross-entropy of probabilities p and targets y, logs clamped at -100 (p or y "
+              "outside [0, 1]: PyTorch's RuntimeError)",
           # the target's gradient is PyTorch's too: -logit(p), unclamped
           vjp=(_bce_grad_input, lambda g, out, p, y: g * ((-p).log1p() - p.log())))
 

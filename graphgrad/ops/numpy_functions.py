@@ -144,3 +144,22 @@ def check_range(x, rule, size):
         raise IndexError(f"index_copy_(): index {bad} is out of bounds for {rule[len('index_copy_(): '):]} with "
                          f"size {size}")
     raise RuntimeError(f"index {bad} is out of bounds for {rule} with size {size}")
+
+
+@helper(any_array=True)
+def check_probabilities(p, y):
+    """Nothing, once probabilities ``p`` and targets ``y`` (arrays or numbers) are checked to lie in [0, 1] (nan
+    fails), as PyTorch's ``binary_cross_entropy`` checks them: element by element in row-major order, the input
+    before the target, so that its error names the first failure. Reads only the arrays' own methods (CuPy's
+    too)."""
+    p_ok = (p >= 0) & (p <= 1)
+    y_ok = (y >= 0) & (y <= 1)
+    ok = p_ok & y_ok
+    if ok if isinstance(ok, bool) else ok.all():
+        return
+    if isinstance(ok, bool):
+        first_p = not p_ok
+    else:  # the first failure's element, p_ok laid out as the broadcast pair (ok ^ ok: all False)
+        first = (~ok).ravel().argmax()
+        first_p = not (p_ok | (ok ^ ok)).ravel()[first]
+    raise RuntimeError(f"all elements of {'input' if first_p else 'target'} should be between 0 and 1")

@@ -1,0 +1,137 @@
+"""Losses against PyTorch 2.13: binary_cross_entropy's value checks (eager, and compiled: a check in the generated
+code), the weights that would broadcast a loss to a larger shape, cross_entropy's choice between class indices and
+class probabilities and its refusals, kl_div's gradient in the target. Texts and numbers are PyTorch's, read off
+PyTorch 2.13."""
+import math
+import re
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+import graphgrad.nn as nn
+import graphgrad.nn.functional as F
+
+NAN = float("nan")
+
+
+def _eager_and_compiled(fn):
+    return [fn, gg.compile(fn)]
+
+
+# -- binary_cross_entropy: input and target in [0, 1] --------------------------------------------------------------
+@pytest.mark.parametrize("p, y, which", [
+    ([0.2, 0.7], [0.5, 1.5], "target"),
+    ([0.2, 0.7], [-0.1, 1.0], "target"),
+    ([0.2, 0.7], [NAN, 1.0], "target"),
+    ([1.2, 0.5], [0.2, 1.0], "input"),
+    ([NAN, 0.5], [0.2, 1.0], "input"),
+    # element by element, the input first: the first failing element names its tensor
+    ([1.2, 0.5], [2.0, 1.0], "input"),
+    ([0.5, 1.2], [2.0, 1.0], "target"),
+    ([1.5, 0.2], [0.3, NAN], "input"),
+], ids=str)
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_binary_cross_entropy_refuses_values_outside_0_1_eager_and_compiled(p, y, which, compiled):
+    fn = gg.compile(F.binary_cross_entropy) if compiled else F.binary_cross_entropy
+    with pytest.raises(RuntimeError, match=f"^all elements of {which} should be between 0 and 1"):
+        fn(gg.tensor(p), gg.tensor(y))
+    with pytest.raises(RuntimeError, match=f"^all elements of {which} should be between 0 and 1"):
+        fn(gg.tensor(p, dtype=gg.float64, requires_grad=True), gg.tensor(y, dtype=gg.float64), reduction="none")
+
+
+def test_binary_cross_entropy_checks_targets_through_the_module_0d_and_under_grad():
+    with pytest.raises(RuntimeError, match="^all elements of target should be between 0 and 1$"):
+        nn.BCELoss()(gg.tensor([0.2, 0.7]), gg.tensor([0.5, 1.5]))
+    with pytest.raises(RuntimeError, match="^all elements of target should be between 0 and 1$"):
+        F.binary_cross_entropy(gg.tensor(0.5), gg.tensor(2.0))
+    with pytest.raises(RuntimeError, match="^all elements of target should be between 0 and 1$"):
+        F.binary_cross_entropy(gg.tensor([0.5, 0.5]), gg.tensor([0.5, 1.5], requires_grad=True))
+    # the bounds themselves pass, and an empty pair (PyTorch: nan, the mean of nothing)
+    for fn in _eager_and_compiled(F.binary_cross_entropy):
+        assert fn(gg.tensor([0.0, 1.0]), gg.tensor([1.0, 0.0])).item() == 100.0
+        assert math.isnan(fn(gg.zeros(0), gg.zeros(0)).item())
+
+
+def test_binary_cross_entropy_compiled_checks_every_call_and_keeps_its_gradient():
+    f = gg.compile(lambda p, y: F.binary_cross_entropy(p, y, reduction="sum"))
+    p = gg.tensor([0.5, 0.2], dtype=gg.float64, requires_grad=True)
+    f(p, gg.tensor([0.3, 1.0], dtype=gg.float64)).backward()
+    np.testing.assert_allclose(p.grad.numpy(), [(0.5 - 0.3) / 0.25, (0.2 - 1.0) / 0.16], rtol=1e-12)
+    with pytest.raises(RuntimeError, match="^all elements of target should be between 0 and 1"):
+        f(p, gg.tensor([0.3, 1.5], dtype=gg.float64))  # the same signature: the same code, checking again
+
+
+# -- weights that broadcast the loss to a larger shape -------------------------------------------------------------
+_P, _Y = [0.2, 0.7], [0.5, 1.0]
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: F.binary_cross_entropy(gg.tensor(_P), gg.tensor(_Y), weight=gg.ones(2, 2)), RuntimeError,
+     "output with shape [2] doesn't match the broadcast shape [2, 2]"),
+    (lambda: F.binary_cross_entropy(gg.tensor(_P), gg.tensor(_Y), weight=gg.ones(2, 2), reduction="none"),
+     RuntimeError, "output with shape [2] doesn't match the broadcast shape [2, 2]"),
+    (lambda: F.binary_cross_entropy(gg.tensor(_P), gg.tensor(_Y), weight=gg.ones(3, 2)), RuntimeError,
+     "output with shape [2] doesn't match the broadcast shape [3, 2]"),
+    (lambda: F.binary_cross_entropy(gg.rand(2, 3), gg.rand(2, 3), weight=gg.ones(4, 2, 3)), RuntimeError,
+     "output with shape [2, 3] doesn't match the broadcast shape [4, 2, 3]"),
+    (lambda: F.binary_cross_entropy(gg.tensor(0.3), gg.tensor(1.0), weight=gg.ones(2)), RuntimeError,
+     "output with shape [] doesn't match the broadcast shape [2]"),
+    (lambda: nn.BCELoss(weight=gg.ones(2, 2))(gg.tensor([0.5, 0.5]), gg.tensor(_Y)), RuntimeError,
+     "output with shape [2] doesn't match the broadcast shape [2, 2]"),
+    # torch.broadcast_shapes(target.size(), weight.size()), before anything else
+    (lambda: F.binary_cross_entropy(gg.tensor(_P), gg.tensor(_Y), weight=gg.ones(3)), RuntimeError,
+     "Attempting to broadcast a dimension of length 3 at -1! Mismatching argument at index 1 had torch.Size([3]); "
+     "but expected shape should be broadcastable to [2]"),
+    (lambda: F.binary_cross_entropy(gg.tensor([0.5, 1.5]), gg.tensor(_Y), weight=gg.ones(3)), RuntimeError,
+     "Attempting to broadcast a dimension of length 3 at -1!"),
+    (lambda: F.binary_cross_entropy(gg.rand(2, 3), gg.rand(2, 3), weight=gg.ones(2, 3, 1)), RuntimeError,
+     "Attempting to broadcast a dimension of length 3 at -2! Mismatching argument at index 1 had "
+     "torch.Size([2, 3, 1]); but expected shape should be broadcastable to [1, 2, 3]"),
+    # the values are checked before the loss is multiplied by the weight
+    (lambda: F.binary_cross_entropy(gg.tensor([0.5, 1.5]), gg.tensor(_Y), weight=gg.ones(2, 2)), RuntimeError,
+     "all elements of input should be between 0 and 1"),
+    (lambda: F.binary_cross_entropy_with_logits(gg.tensor(_P), gg.tensor(_Y), weight=gg.ones(2, 2)), RuntimeError,
+     "output with shape [2] doesn't match the broadcast shape [2, 2]"),
+    (lambda: F.binary_cross_entropy_with_logits(gg.tensor(_P), gg.tensor(_Y), weight=gg.ones(2, 2),
+                                                reduction="none"), RuntimeError,
+     "output with shape [2] doesn't match the broadcast shape [2, 2]"),
+    (lambda: F.binary_cross_entropy_with_logits(gg.tensor(_P), gg.tensor(_Y), pos_weight=gg.ones(2, 2)), RuntimeError,
+     "output with shape [2] doesn't match the broadcast shape [2, 2]"),
+    (lambda: F.binary_cross_entropy_with_logits(gg.tensor(_P), gg.tensor(_Y), pos_weight=gg.ones(1, 2)), RuntimeError,
+     "output with shape [2] doesn't match the broadcast shape [1, 2]"),
+    (lambda: F.binary_cross_entropy_with_logits(gg.rand(2, 3), gg.rand(2, 3), pos_weight=gg.ones(4, 2, 3)),
+     RuntimeError, "output with shape [2, 3] doesn't match the broadcast shape [4, 2, 3]"),
+    (lambda: F.binary_cross_entropy_with_logits(gg.tensor(0.3), gg.tensor(1.0), weight=gg.ones(2)), RuntimeError,
+     "output with shape [] doesn't match the broadcast shape [2]"),
+    (lambda: nn.BCEWithLogitsLoss(pos_weight=gg.ones(2, 2))(gg.tensor(_P), gg.tensor(_Y)), RuntimeError,
+     "output with shape [2] doesn't match the broadcast shape [2, 2]"),
+    # pos_weight first (PyTorch weighs log_sigmoid(x) by it before the loss is multiplied by the weight)
+    (lambda: F.binary_cross_entropy_with_logits(gg.tensor(_P), gg.tensor(_Y), weight=gg.ones(3),
+                                                pos_weight=gg.ones(2, 2)), RuntimeError,
+     "output with shape [2] doesn't match the broadcast shape [2, 2]"),
+    (lambda: F.binary_cross_entropy_with_logits(gg.tensor(_P), gg.tensor(_Y), weight=gg.ones(2, 2),
+                                                pos_weight=gg.ones(3)), RuntimeError,
+     "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0"),
+    (lambda: F.binary_cross_entropy_with_logits(gg.tensor(_P), gg.tensor(_Y), weight=gg.ones(3)), RuntimeError,
+     "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_a_weight_that_would_broadcast_the_loss_gets_pytorchs_error(call, error, message):
+    with pytest.raises(error, match="^" + re.escape(message)) as caught:
+        call()
+    assert type(caught.value) is error  # (not graphgrad's ShapeError)
+
+
+def test_weights_that_broadcast_within_the_loss_weigh_it_eager_and_compiled():
+    p = np.array([[0.5, 0.2, 0.1], [0.3, 0.9, 1.0]])
+    y = np.array([[0.5, 1.0, 0.0], [1.0, 0.0, 0.25]])
+    w = np.array([[2.0], [3.0]])
+    for fn in _eager_and_compiled(lambda p, y, w: F.binary_cross_entropy(p, y, weight=w, reduction="sum")):
+        got = fn(gg.tensor(p), gg.tensor(y), gg.tensor(w)).item()
+        assert got == pytest.approx(240.3355649092637, rel=1e-12)  # PyTorch 2.13
+    bce_logits = lambda x, y, w, pw: F.binary_cross_entropy_with_logits(x, y, w, reduction="none", pos_weight=pw)  # noqa: E731
+    for fn in _eager_and_compiled(bce_logits):
+        got = fn(gg.tensor([[0.5, 1.5]]), gg.tensor([[0.5, 1.0]]), gg.tensor([[1.0]]), gg.tensor([2.0, 3.0]))
+        np.testing.assert_allclose(got.numpy(), [[0.9611154794692993, 0.6042398810386658]], rtol=1e-6)
+    with pytest.raises(RuntimeError, match=re.escape("output with shape [2] doesn't match the broadcast shape [2, 2]")):
+        gg.compile(lambda p, y, w: F.binary_cross_entropy(p, y, weight=w))(gg.tensor(_P), gg.tensor(_Y), gg.ones(2, 2))
