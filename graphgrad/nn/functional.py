@@ -1126,18 +1126,29 @@ def cross_entropy(input: TensorBase, target: TensorBase, weight: TensorBase | No
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    if label_smoothing > 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     smoothing = max(float(label_smoothing), 0.0)  # (PyTorch's: a negative one smooths nothing)
+    # (C++'s printing of a double: 2.0 is "2")
+    smoothing_error = f"label_smoothing must be between 0.0 and 1.0. Got: {float(label_smoothing):g}"
     class_dim = 1 if input.ndim > 1 else 0
-    if target.is_floating_point():
-        if tuple(target.shape) != tuple(input.shape):
-            raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+    if tuple(target.shape) == tuple(input.shape):  # PyTorch's rule: class probabilities, whatever the dtype
+        if not target.is_floating_point():
+            raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
+                               f"{_scalar_name(target)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        classes = input.shape[class_dim] if input.ndim else 1
+        if weight is not None and (weight.ndim != 1 or weight.shape[0] != classes):
+            raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {classes} classes or "
+                               f"no classes but got weight tensor of shape: [{', '.join(map(str, weight.shape))}]")
         if smoothing:
+            if smoothing > 1.0:
+                raise RuntimeError(smoothing_error)
             target = target * (1 - smoothing) + smoothing / input.shape[class_dim]
         logp = input.log_softmax(class_dim)
         weighted = target if weight is None else target * _along(weight, class_dim, input.ndim)
         return _reduce(-(logp * weighted).sum(class_dim), reduction)
+    if smoothing > 1.0:
+        raise RuntimeError(smoothing_error)
     scores = _classes_last(input, target)
     num_classes = scores.shape[-1]
 
@@ -1163,18 +1174,21 @@ def _classes_last(input: TensorBase, target: TensorBase) -> TensorBase:
     """(N, C, d…) scores as (N, d…, C), after checking that ``target`` has shape (N, d…)."""
     if not isinstance(target, TensorBase):
         raise TypeError(f"nll_loss(): argument 'target' must be Tensor, not {type(target).__name__}")
-    if target._type.dtype != "int64":
-        raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target)}")
+    # PyTorch's order: the shapes, then the target's dtype (its kernel's check)
     if input.ndim == 1:
         if target.ndim != 0:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-        return input
-    if input.shape[0] != (target.shape[0] if target.ndim else -1):
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-                         f"({target.shape[0] if target.ndim else 0}).")
-    if tuple(target.shape) != tuple(input.shape[:1]) + tuple(input.shape[2:]):
-        raise RuntimeError(f"Expected target size {list(input.shape[:1] + input.shape[2:])}, got "
-                           f"{list(target.shape)}")
+    else:
+        if input.shape[0] != (target.shape[0] if target.ndim else -1):
+            raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                             f"({target.shape[0] if target.ndim else 0}).")
+        if input.ndim == 2 and target.ndim != 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if tuple(target.shape) != tuple(input.shape[:1]) + tuple(input.shape[2:]):
+            raise RuntimeError(f"Expected target size {list(input.shape[:1] + input.shape[2:])}, got "
+                               f"{list(target.shape)}")
+    if target._type.dtype != "int64":  # (PyTorch's Byte too: graphgrad has no uint8)
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_name(target)}")
     return input.permute((0,) + tuple(range(2, input.ndim)) + (1,)) if input.ndim > 2 else input
 
 

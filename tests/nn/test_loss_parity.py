@@ -135,3 +135,78 @@ def test_weights_that_broadcast_within_the_loss_weigh_it_eager_and_compiled():
         np.testing.assert_allclose(got.numpy(), [[0.9611154794692993, 0.6042398810386658]], rtol=1e-6)
     with pytest.raises(RuntimeError, match=re.escape("output with shape [2] doesn't match the broadcast shape [2, 2]")):
         gg.compile(lambda p, y, w: F.binary_cross_entropy(p, y, weight=w))(gg.tensor(_P), gg.tensor(_Y), gg.ones(2, 2))
+
+
+# -- cross_entropy: class probabilities where the target has the input's shape ----------------------------------
+_X = [[1.0, 2.0, 0.5], [0.1, 0.2, 0.3]]
+_PROBS = [[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("kwargs", [dict(ignore_index=0), dict(ignore_index=1), dict(ignore_index=0, reduction="none"),
+                                    dict(ignore_index=0, label_smoothing=0.1), dict(ignore_index=0, weight=gg.ones(2)),
+                                    dict(ignore_index=0, label_smoothing=1.5)], ids=str)
+def test_cross_entropy_refuses_ignore_index_with_class_probabilities(kwargs):
+    for fn in _eager_and_compiled(lambda x, t: F.cross_entropy(x, t, **kwargs)):
+        with pytest.raises(RuntimeError, match="^ignore_index is not supported for floating point target$"):
+            fn(gg.tensor(_X), gg.tensor(_PROBS))
+    with pytest.raises(RuntimeError, match="^ignore_index is not supported for floating point target$"):
+        nn.CrossEntropyLoss(ignore_index=3)(gg.tensor(_X), gg.tensor(_PROBS))
+    with pytest.raises(RuntimeError, match="^ignore_index is not supported for floating point target$"):
+        F.cross_entropy(gg.zeros(2, 3, 4), gg.zeros(2, 3, 4), ignore_index=1)
+
+
+def test_cross_entropy_takes_a_negative_ignore_index_with_class_probabilities():
+    for ignore in (-100, -1):
+        for fn in _eager_and_compiled(lambda x, t: F.cross_entropy(x, t, ignore_index=ignore)):
+            assert fn(gg.tensor(_X), gg.tensor(_PROBS)).item() == pytest.approx(1.30815589427948, rel=1e-6)  # PyTorch 2.13
+
+
+@pytest.mark.parametrize("call, error, message", [
+    # a target of the input's shape is class probabilities, whatever its dtype
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.zeros(2, 3).long()), RuntimeError,
+     "Expected floating point type for target with class probabilities, got Long"),
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.zeros(2, 3).long(), ignore_index=0), RuntimeError,
+     "Expected floating point type for target with class probabilities, got Long"),
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.zeros(2, 3), weight=gg.ones(2)), RuntimeError,
+     "cross_entropy: weight tensor should be defined either for all 3 classes or no classes but got weight tensor "
+     "of shape: [2]"),
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.zeros(2, 3), weight=gg.ones(1, 3)), RuntimeError,
+     "cross_entropy: weight tensor should be defined either for all 3 classes or no classes but got weight tensor "
+     "of shape: [1, 3]"),
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.zeros(2, 3), label_smoothing=2.0), RuntimeError,
+     "label_smoothing must be between 0.0 and 1.0. Got: 2"),
+    # any other is class indices, whatever its dtype
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.zeros(2)), RuntimeError,
+     "expected target dtype to be Long or Byte, but got Float"),
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.zeros(2, dtype=gg.float64), ignore_index=0), RuntimeError,
+     "expected target dtype to be Long or Byte, but got Double"),
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.zeros(2), label_smoothing=1.5), RuntimeError,
+     "label_smoothing must be between 0.0 and 1.0. Got: 1.5"),
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.zeros(1, 3), ignore_index=0), ValueError,
+     "Expected input batch_size (2) to match target batch_size (1)."),
+    (lambda: F.cross_entropy(gg.zeros(2, 3, 4), gg.zeros(2, 4)), RuntimeError,
+     "expected target dtype to be Long or Byte, but got Float"),
+    (lambda: F.cross_entropy(gg.zeros(2, 3), gg.tensor([True, False])), RuntimeError,
+     "expected target dtype to be Long or Byte, but got Bool"),
+    (lambda: F.nll_loss(gg.zeros(2, 3), gg.zeros(2)), RuntimeError,
+     "expected target dtype to be Long or Byte, but got Float"),
+    # the shapes are checked before the dtype
+    (lambda: F.nll_loss(gg.zeros(2, 3), gg.zeros(3)), ValueError,
+     "Expected input batch_size (2) to match target batch_size (3)."),
+    (lambda: F.nll_loss(gg.zeros(2, 3, 4), gg.zeros(2, 5)), RuntimeError, "Expected target size [2, 4], got [2, 5]"),
+    (lambda: F.nll_loss(gg.zeros(2, 3), gg.zeros(2, 1).long()), RuntimeError,
+     "0D or 1D target tensor expected, multi-target not supported"),
+    (lambda: F.nll_loss(gg.zeros(2, 3), gg.zeros(2, 1)), RuntimeError,
+     "0D or 1D target tensor expected, multi-target not supported"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_cross_entropy_and_nll_loss_refuse_targets_as_pytorch(call, error, message):
+    with pytest.raises(error, match="^" + re.escape(message) + "$"):
+        call()
+
+
+def test_cross_entropy_of_class_probabilities_of_a_single_sample():
+    # (C,) logits and (C,) probabilities: the same shape, so probabilities
+    for fn in _eager_and_compiled(lambda x, t: F.cross_entropy(x, t)):
+        assert fn(gg.tensor(_X[0]), gg.tensor([0.0, 1.0, 0.0])).item() == pytest.approx(0.4643688, rel=1e-6)
+    with pytest.raises(RuntimeError, match="^ignore_index is not supported for floating point target$"):
+        F.cross_entropy(gg.tensor(_X[0]), gg.tensor([0.0, 1.0, 0.0]), ignore_index=1)
