@@ -16,7 +16,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
 from ..ir.registry import ShapeError, broadcast_shapes
-from ..ops.elementwise import where
+from ..ops.elementwise import where, xlogy as _xlogy
 from ..ops.indexing import check_range
 from ..ops.nn import binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits, window_count
 from ..ops.nn import logsigmoid, softmax_cross_entropy
@@ -1233,9 +1233,9 @@ def kl_div(input: TensorBase, target: TensorBase, size_average=None, reduce=None
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if log_target:
         loss = target.exp() * (target - input)
-    else:  # PyTorch's xlogy(t, t) - t * input: 0 log 0 is 0; a negative target gives nan (was 0, silently)
-        zero = target == 0
-        loss = where(zero, 0.0, target * where(zero, 1.0, target).log()) - target * input
+    else:  # PyTorch's xlogy(t, t) - t * input: 0 log 0 is 0, a negative target gives nan, and the gradient in
+        # the target is PyTorch's log(t) + t / t, nan at t = 0 (a where() around the log made it 1 there)
+        loss = _xlogy(target, target) - target * input
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     if reduction == "mean":

@@ -210,3 +210,49 @@ def test_cross_entropy_of_class_probabilities_of_a_single_sample():
         assert fn(gg.tensor(_X[0]), gg.tensor([0.0, 1.0, 0.0])).item() == pytest.approx(0.4643688, rel=1e-6)
     with pytest.raises(RuntimeError, match="^ignore_index is not supported for floating point target$"):
         F.cross_entropy(gg.tensor(_X[0]), gg.tensor([0.0, 1.0, 0.0]), ignore_index=1)
+
+
+# -- kl_div: the gradient in the target ----------------------------------------------------------------------------
+def test_kl_div_target_gradient_is_pytorchs_nan_at_a_zero_target_eager_and_compiled():
+    # PyTorch 2.13: xlogy(t, t) - t x, d/dt = log t + 1 - x, nan at t = 0 (xlogy's other-gradient t / t); a negative
+    # target's loss and gradient are nan
+    x = np.array([[-1.0, -2.0, -0.5, -1.0]])
+    t = np.array([[0.0, 0.5, 0.0, -0.5]])
+    expected = [[NAN, math.log(0.5) + 1 + 2.0, NAN, NAN]]
+
+    def loss(x, t):
+        return F.kl_div(x, t, reduction="sum")
+
+    xt, tt = gg.tensor(x, requires_grad=True), gg.tensor(t, requires_grad=True)
+    loss(xt, tt).backward()
+    np.testing.assert_allclose(tt.grad.numpy(), expected, rtol=1e-12)
+    np.testing.assert_array_equal(xt.grad.numpy(), -t)
+    xt, tt = gg.tensor(x, requires_grad=True), gg.tensor(t, requires_grad=True)
+    gg.compile(loss)(xt, tt).backward()
+    np.testing.assert_allclose(tt.grad.numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(gg.compile(gg.grad(loss, argnums=1))(gg.tensor(x), gg.tensor(t))), expected,
+                               rtol=1e-12)
+    # second order in the target: 1 / t, nan at 0 (PyTorch's)
+    tt = gg.tensor([[0.0, 0.5]], dtype=gg.float64, requires_grad=True)
+    (g,) = gg.autograd.grad(loss(gg.tensor([[-1.0, -2.0]]), tt), tt, create_graph=True)
+    (h,) = gg.autograd.grad(g.sum(), tt)
+    np.testing.assert_array_equal(h.numpy(), [[NAN, 2.0]])
+
+
+def test_kl_div_target_gradient_matches_finite_differences_away_from_zero():
+    from graphgrad.utils.gradcheck import gradcheck
+
+    x = gg.tensor([[-1.0, -2.0, -0.5]], dtype=gg.float64, requires_grad=True)
+    t = gg.tensor([[0.3, 0.5, 0.2]], dtype=gg.float64, requires_grad=True)
+    for log_target in (False, True):
+        assert gradcheck(lambda x, t: F.kl_div(x, t, reduction="batchmean", log_target=log_target), [x, t])
+
+
+def test_kl_div_with_log_targets_has_a_finite_gradient_at_a_zero_log_target():
+    # PyTorch 2.13: exp(t) (t - x) has gradient exp(t) (t - x + 1) in t: 2 at (x, t) = (-1, 0)
+    x = gg.tensor([[-1.0, -0.5]], dtype=gg.float64, requires_grad=True)
+    t = gg.tensor([[0.0, -0.5]], dtype=gg.float64, requires_grad=True)
+    for fn in _eager_and_compiled(lambda x, t: F.kl_div(x, t, reduction="sum", log_target=True)):
+        t.grad = None
+        fn(x, t).backward()
+        np.testing.assert_allclose(t.grad.numpy(), [[2.0, math.exp(-0.5)]], rtol=1e-12)
