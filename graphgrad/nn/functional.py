@@ -1262,12 +1262,13 @@ def pad(input: TensorBase, pad: tuple, mode: str = "constant", value: float | No
     """
     if mode == "constant":
         return _constant_pad(input, pad, mode, value)
+    if mode not in ("reflect", "replicate", "circular"):  # (PyTorch's first check)
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise RuntimeError("Padding length must be divisible by 2" if len(pad) % 2 else
                            f"Padding length should be less than or equal to two times the input dimension but got "
                            f"padding length {len(pad)} and input of dimension {input.ndim}")
-    if mode in ("reflect", "replicate", "circular"):
-        _check_mode_pad(input, pad, mode, value)
+    _check_mode_pad(input, pad, mode, value)
     out = input
     for k in range(len(pad) // 2):
         out = _pad_dim(out, input.ndim - 1 - k, int(pad[2 * k]), int(pad[2 * k + 1]), mode)
@@ -1277,8 +1278,8 @@ def pad(input: TensorBase, pad: tuple, mode: str = "constant", value: float | No
 def _check_mode_pad(input: TensorBase, pad: tuple, mode: str, value) -> None:
     """PyTorch's limits on reflect, replicate and circular padding: of the last 1 to 3 dimensions of an input
     with one or two more (a batch, channels), no value, and (reflect, replicate) no empty dimension but the
-    batch."""
-    if value is not None:
+    batch; (reflect, replicate) no bool input."""
+    if value is not None and value != 0:  # (PyTorch's: a value of 0 is no value)
         raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
     dims = len(pad) // 2
     if dims > 3 or input.ndim not in (dims + 1, dims + 2):
@@ -1291,6 +1292,9 @@ def _check_mode_pad(input: TensorBase, pad: tuple, mode: str, value) -> None:
     if mode != "circular" and 0 in tuple(input.shape)[input.ndim - dims - 1:]:
         raise RuntimeError(f"Expected {dims + 1}D or {dims + 2}D (batch mode) tensor with possibly 0 batch size and "
                            f"other non-zero dimensions for input, but got: {list(input.shape)}")
+    if mode != "circular" and input._type.dtype == "bool":  # (PyTorch's kernels have no bool loop)
+        kernel = "reflection" if mode == "reflect" else "replication"
+        raise NotImplementedError(f"\"{kernel}_pad{dims}d\" not implemented for 'Bool'")
 
 
 _NN["pad"] = pad  # F.pad is this, all modes (the table keeps graphgrad.nn.functional's names in one place)
@@ -1319,8 +1323,6 @@ def _pad_dim(x: TensorBase, dim: int, before: int, after: int, mode: str) -> Ten
         period = 2 * (n - 1) if n > 1 else 1
         positions = np.abs(positions) % period
         positions = np.where(positions >= n, period - positions, positions)
-    else:
-        raise NotImplementedError(f"padding mode {mode!r} is not supported (constant, reflect, replicate, circular)")
     index = [slice(None)] * x.ndim
     index[dim] = positions
     return x[tuple(index)]

@@ -447,6 +447,49 @@ def test_mode_padding_refuses_what_pytorch_refuses():
     assert nn.ReflectionPad1d((-1, 2))(gg.arange(4.0).reshape(1, 4)).tolist() == [[1.0, 2.0, 3.0, 2.0, 1.0]]
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_mode_padding_takes_the_ranks_pytorch_takes_and_words_the_rest_as_it(mode):
+    # PyTorch 2.13: 2 amounts for a 2D or 3D input, 4 for 3D or 4D, 6 for 4D or 5D; more amounts than dimensions
+    # allow is refused first
+    for ndim in range(0, 7):
+        x = gg.arange(float(math.prod(range(2, 2 + ndim)) if ndim else 1)).reshape(tuple(range(2, 2 + ndim)))
+        for count in (2, 4, 6, 8):
+            call = lambda: F.pad(x, (1,) * count, mode=mode)  # noqa: E731
+            if count // 2 > ndim:
+                with pytest.raises(RuntimeError, match=re.escape(
+                        f"Padding length should be less than or equal to two times the input dimension but got "
+                        f"padding length {count} and input of dimension {ndim}")):
+                    call()
+            elif count <= 6 and ndim in (count // 2 + 1, count // 2 + 2):
+                out = call()
+                assert out.shape == x.shape[:ndim - count // 2] + tuple(n + 2 for n in x.shape[ndim - count // 2:])
+            else:
+                with pytest.raises(NotImplementedError, match=re.escape(
+                        f"Padding size {count} is not supported for {ndim}D input tensor.")):
+                    call()
+
+
+def test_mode_padding_takes_a_zero_value_and_refuses_bool_and_unknown_modes_as_pytorch():
+    x = gg.arange(12.0).reshape(1, 3, 4)
+    for mode in ("reflect", "replicate", "circular"):
+        for zero in (0, 0.0, -0.0, False):  # PyTorch's: a value of 0 is no value
+            assert F.pad(x, (1, 2), mode=mode, value=zero).tolist() == F.pad(x, (1, 2), mode=mode).tolist()
+        for value in (1e-30, float("nan")):
+            with pytest.raises(RuntimeError, match=f"^Padding mode \"{mode}\" doesn't take in value argument$"):
+                F.pad(x, (1, 2), mode=mode, value=value)
+    for kernel, mode in (("reflection", "reflect"), ("replication", "replicate")):
+        for count in (2, 4, 6):
+            with pytest.raises(NotImplementedError, match=f"^\"{kernel}_pad{count // 2}d\" not implemented for 'Bool'$"):
+                F.pad(gg.ones((1,) * (count // 2 + 1)) > 0, (0,) * count, mode=mode)
+    assert F.pad(gg.tensor([[True, False]]), (1, 1), mode="circular").tolist() == [[False, True, False, True]]
+    assert F.pad(gg.arange(3).reshape(1, 3), (1, 1), mode="reflect").tolist() == [[1, 0, 1, 2, 1]]
+    for pad in ((1, 1), (1, 1, 1)):  # the mode is checked first
+        with pytest.raises(NotImplementedError, match="^Unrecognised padding mode foo$"):
+            F.pad(x, pad, mode="foo", value=3.0)
+    with pytest.raises(RuntimeError, match="^Padding length must be divisible by 2$"):
+        F.pad(x, (1, 1, 1), mode="reflect", value=3.0)
+
+
 # -- PyTorch's refusals, with its texts ------------------------------------------------------------------------------
 ERRORS = [
     (lambda: F.conv1d(gg.ones(5), gg.ones(2, 1, 3)), RuntimeError,
