@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..runtime.factories import zeros_like
+from ..runtime.factories import tensor, zeros_like
 from .optimizer import Optimizer, _check_non_negative, _flags, _params_with_grad
 
 
@@ -38,10 +38,10 @@ class Adadelta(Optimizer):
         for p, g in _params_with_grad(group):
             state = self.state.setdefault(p, {})
             if not state:
-                state["step"] = 0
+                state["step"] = tensor(0.0)  # a 0-d float tensor, as PyTorch's (float64 under a float64 default)
                 state["square_avg"] = zeros_like(p)
                 state["acc_delta"] = zeros_like(p)
-            state["step"] += 1
+            state["step"].add_(1)
             if group["weight_decay"] != 0:
                 g = g + p * group["weight_decay"]
             square_avg = state["square_avg"].mul_(rho).add_(g * g, alpha=1 - rho)

@@ -125,8 +125,7 @@ class Optimizer:
         params = {i: p for g, own in zip(groups, self.param_groups) for i, p in zip(g["params"], own["params"])}
         state: defaultdict = defaultdict(dict)
         for i, s in state_dict["state"].items():
-            state[params[i]] = {k: (v.detach().clone().to(params[i].dtype) if isinstance(v, Tensor)
-                                    and v.is_floating_point() else copy.deepcopy(v)) for k, v in s.items()}
+            state[params[i]] = {k: _loaded(k, v, params[i]) for k, v in s.items()}
         for g, own in zip(groups, self.param_groups):
             own.update({k: v for k, v in g.items() if k != "params"})
         self.state = state
@@ -139,6 +138,20 @@ class Optimizer:
                 if key != "params":
                     text += f"    {key}: {group[key]}\n"
         return text + ")"
+
+
+def _loaded(key: str, value, param: Tensor):
+    """A state value as ``load_state_dict`` keeps it: a copy, floating tensors in the parameter's dtype except
+    ``step`` (PyTorch's: its own float32, or float64 under a float64 default), and a ``step`` saved as a number
+    (older graphgrad's RMSprop, Adagrad, Adadelta) made the 0-d tensor PyTorch's ``__setstate__`` makes it."""
+    if key == "step":
+        if isinstance(value, Tensor):
+            return value.detach().clone()
+        from ..runtime.factories import tensor
+        return tensor(float(value))
+    if isinstance(value, Tensor) and value.is_floating_point():
+        return value.detach().clone().to(param.dtype)
+    return copy.deepcopy(value)
 
 
 def _check_non_negative(group: dict, *names: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..runtime.factories import full_like, zeros_like
+from ..runtime.factories import full_like, tensor, zeros_like
 from .optimizer import Optimizer, _check_non_negative, _flags, _params_with_grad
 
 
@@ -36,13 +36,13 @@ class RMSprop(Optimizer):
         for p, g in _params_with_grad(group):
             state = self.state.setdefault(p, {})
             if not state:
-                state["step"] = 0
+                state["step"] = tensor(0.0)  # a 0-d float tensor, as PyTorch's (float64 under a float64 default)
                 state["square_avg"] = zeros_like(p)
                 if momentum > 0:
                     state["momentum_buffer"] = zeros_like(p)
                 if group["centered"]:
                     state["grad_avg"] = zeros_like(p)
-            state["step"] += 1
+            state["step"].add_(1)
             if group["weight_decay"] != 0:
                 g = g + p * group["weight_decay"]
             square_avg = state["square_avg"].mul_(alpha).add_(g * g, alpha=1 - alpha)
@@ -69,19 +69,27 @@ class Adagrad(Optimizer):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
                                       initial_accumulator_value=initial_accumulator_value, maximize=maximize,
                                       **flags))
+        # PyTorch's Adagrad makes its parameters' state at once (a group added later gets it at its first step)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p)
+
+    def _init_state(self, p) -> dict:
+        state = self.state[p]
+        if not state:
+            state["step"] = tensor(0.0)  # a 0-d float tensor, as PyTorch's (float64 under a float64 default)
+            state["sum"] = full_like(p, self.defaults["initial_accumulator_value"])
+        return state
 
     def _check_group(self, group: dict) -> None:
         _check_non_negative(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
     def _update(self, group: dict) -> None:
         for p, g in _params_with_grad(group):
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = 0
-                state["sum"] = full_like(p, group["initial_accumulator_value"])
-            state["step"] += 1
+            state = self._init_state(p)
+            step = state["step"].add_(1).item()
             if group["weight_decay"] != 0:
                 g = g + p * group["weight_decay"]
-            clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+            clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
             total = state["sum"].add_(g * g)
             p.add_(g / (total.sqrt() + group["eps"]), alpha=-clr)

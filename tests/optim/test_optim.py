@@ -357,3 +357,73 @@ def test_every_optimizer_words_bad_options_as_pytorch():
                        (lambda: optim.Adam(p, weight_decay=-1), "Invalid weight_decay value: -1")):
         with pytest.raises(ValueError, match=re.escape(text)):
             make()
+
+
+# -- state["step"]: a 0-d float tensor, as PyTorch 2.13's ---------------------------------------------------------
+def _stepped(name, **options):
+    w = gg.tensor([1.0, -2.0], dtype=gg.float64, requires_grad=True)
+    opt = getattr(optim, name)([w], **options)
+    for _ in range(2):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+    return w, opt
+
+
+@pytest.mark.parametrize("name, options", [
+    ("RMSprop", {}), ("RMSprop", dict(centered=True, momentum=0.9)), ("Adagrad", dict(lr_decay=0.5)),
+    ("Adadelta", {}), ("Adam", {}), ("AdamW", {}), ("Adamax", {}), ("ASGD", {}), ("NAdam", {}), ("RAdam", {}),
+    ("Rprop", {}),
+])
+def test_state_step_is_a_0d_float32_tensor_in_the_state_dict_and_after_loading(name, options):
+    # PyTorch 2.13: state_dict()['state'][0]['step'] is tensor(2.) (float32, 0-d) for a float64 parameter, and
+    # load_state_dict keeps it float32 (the other state is cast to the parameter's dtype)
+    w, opt = _stepped(name, **options)
+    step = opt.state_dict()["state"][0]["step"]
+    assert isinstance(step, gg.Tensor) and step.dtype == gg.float32 and step.shape == () and step.item() == 2.0
+    w2 = gg.tensor([1.0, -2.0], dtype=gg.float64, requires_grad=True)
+    resumed = getattr(optim, name)([w2], **options)
+    resumed.load_state_dict(copy.deepcopy(opt.state_dict()))
+    loaded = resumed.state[w2]["step"]
+    assert isinstance(loaded, gg.Tensor) and loaded.dtype == gg.float32 and loaded.item() == 2.0
+
+
+def test_state_step_follows_a_float64_default_dtype():
+    previous = gg.get_default_dtype()
+    gg.set_default_dtype(gg.float64)
+    try:
+        for name in ("RMSprop", "Adagrad", "Adadelta"):
+            assert _stepped(name)[1].state_dict()["state"][0]["step"].dtype == gg.float64
+    finally:
+        gg.set_default_dtype(previous)
+
+
+def test_adagrad_makes_its_state_when_made_as_pytorchs():
+    # PyTorch 2.13: Adagrad's state exists before any step (step 0, the sum at initial_accumulator_value); a group
+    # added later gets its state at its first step
+    w = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    opt = optim.Adagrad([w], initial_accumulator_value=0.5)
+    state = opt.state_dict()["state"][0]
+    assert state["step"].dtype == gg.float32 and state["step"].item() == 0.0
+    assert state["sum"].dtype == gg.float64 and state["sum"].tolist() == [0.5, 0.5]
+    opt.add_param_group({"params": [gg.ones(1, requires_grad=True)]})
+    assert len(opt.state) == 1
+
+
+def test_a_saved_integer_step_loads_as_a_tensor_and_training_continues():
+    # state dicts saved by graphgrad before the step was a tensor (RMSprop, Adagrad, Adadelta kept an int), as
+    # PyTorch's __setstate__ converts older ones
+    for name in ("RMSprop", "Adagrad", "Adadelta"):
+        options = dict(lr_decay=0.5) if name == "Adagrad" else {}  # (Adagrad's rate reads the step)
+        w, opt = _stepped(name, **options)
+        saved = copy.deepcopy(opt.state_dict())
+        saved["state"][0]["step"] = 2
+        w2 = gg.tensor(w.detach().numpy().copy(), requires_grad=True)
+        resumed = getattr(optim, name)([w2], **options)
+        resumed.load_state_dict(saved)
+        assert resumed.state[w2]["step"].dtype == gg.float32 and resumed.state[w2]["step"].item() == 2.0
+        w.grad = None
+        for o, t in ((opt, w), (resumed, w2)):
+            (t * t).sum().backward()
+            o.step()
+        np.testing.assert_array_equal(w2.detach().numpy(), w.detach().numpy())
