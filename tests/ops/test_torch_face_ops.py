@@ -269,7 +269,7 @@ def test_linalg_values(rng):
     (lambda: gg.zeros(3, dtype=gg.int64).scatter_add(0, idx(0), gg.ones(1)),
      "scatter\\(\\): Expected self.dtype to be equal to src.dtype"),
     (lambda: gg.ones(2, 3).repeat(2), "Number of dimensions of repeat dims can not be smaller"),
-    (lambda: F.pad(gg.ones(2, 2), (1, 1), mode="bogus"), "padding mode 'bogus' is not supported"),
+    (lambda: F.pad(gg.ones(2, 2), (1, 1), mode="bogus"), "^Unrecognised padding mode bogus$"),
     (lambda: F.pad(gg.ones(2, 2), (1,)), "Padding length must be divisible by 2"),
     (lambda: F.max_pool2d(gg.ones(1, 1, 4, 4), 2, padding=2),
      "pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 and dilation=1"),
