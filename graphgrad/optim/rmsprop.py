@@ -79,6 +79,8 @@ class Adagrad(Optimizer):
         if not state:
             state["step"] = tensor(0.0)  # a 0-d float tensor, as PyTorch's (float64 under a float64 default)
             state["sum"] = full_like(p, self.defaults["initial_accumulator_value"])
+        elif state["sum"].device != p.device:  # made before the model moved (PyTorch's would fail: both devices)
+            state["sum"] = state["sum"].to(p.device)
         return state
 
     def _check_group(self, group: dict) -> None:
