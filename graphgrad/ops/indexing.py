@@ -16,7 +16,7 @@ from ..ir.registry import (ShapeError, broadcast_shapes, decode_index, encode_in
 from ..ir.types import TensorType
 from ..passes.batching import along_axis, broadcast_batch, elementwise, moveaxis, pad_after_batch, to_front
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, same_rows
-from ..tracer.tracer import ACTIVE, SymbolicTensor, _user_frame
+from ..tracer.tracer import ACTIVE, WRITE_THROUGH, SymbolicTensor, TracerError, _user_frame, _where, user_location
 from . import numpy_functions
 from .define import constant_like, primitive, refuse_traced
 from .reductions import NOT_GIVEN
@@ -937,7 +937,41 @@ class _AtIndexer:
         return _At(self._x, index)
 
 
+def _traced_setitem(x: SymbolicTensor, index, value) -> None:
+    """``x[index] = value`` in a function ``graphgrad.compile`` traces: eager's in-place write (PyTorch's
+    ``CopySlices``), recorded as ``index_update`` (``where`` for a mask of ``x``'s shape) and made an update of
+    ``x`` (``Tracer.mutate``: later reads see it, an argument is written back, a view taken before is refused).
+    The pure functions transforms trace refuse it, as JAX and HIPS autograd do."""
+    if any(t.pure is not None for t in ACTIVE.stack if hasattr(t, "pure")):
+        return _refuse_item_assignment(x, index, value)
+    items = index if isinstance(index, tuple) else (index,)
+    mask = items[0] if len(items) == 1 else None
+    if isinstance(mask, TensorBase) and mask._type.dtype == "bool" and tuple(mask.shape) == tuple(x.shape) \
+            and (not isinstance(value, TensorBase) or value._type.shape in ((), (1,))):
+        new = bind("where", mask, value if not isinstance(value, TensorBase) else value.reshape(()), x)
+    elif any(isinstance(i, TensorBase) for i in items):
+        raise TracerError(
+            f"item assignment with an index tensor (x[i] = v, i a tensor) inside a compiled function"
+            f"{_where(user_location(2))}: not supported yet. Index with a list, a range or a NumPy array of "
+            f"positions, or with a boolean mask of x's shape (x[mask] = v), or run this function eagerly.")
+    else:
+        new = index_update(x, torch_sequence_index(index), value)
+    x.tracer.mutate(x, new, "item assignment (x[i] = v)", user_location(2))
+
+
+def _write_through_getitem(base: SymbolicTensor, attrs: dict, new: SymbolicTensor):
+    """``base`` with ``base[index]`` replaced by ``new``: an update of the view ``base[index]`` reaching its base
+    (``x[0] += 1``, ``x[:, 1].mul_(2)``); None for an integer-array index, which copies in eager code too."""
+    index = decode_index(attrs["index"])
+    if _has_array(attrs["index"]):
+        return None
+    return index_update(base, index, new)
+
+
+WRITE_THROUGH["getitem"] = _write_through_getitem
 export(index_update, "index_update", gg="index_update")
+_refuse_item_assignment = SymbolicTensor.__setitem__
+SymbolicTensor.__setitem__ = _traced_setitem
 export(property(lambda x: _AtIndexer(x)), "index_update", tensor="at")
 
 

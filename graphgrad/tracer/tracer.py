@@ -73,6 +73,9 @@ LAZY_CODES: dict = {}
 #: autograd records no history there (and what it computes under ``enable_grad()`` inside an outer ``no_grad()``
 #: with its gradient).
 grad_enabled = lambda: True  # noqa: E731
+#: per view op, how an in-place update of a view reaches the tensor it was taken of: op -> fn(base, attrs, new
+#: view) -> the new base, or None where the op made no view (``graphgrad.ops`` registers them)
+WRITE_THROUGH: dict = {}
 #: the dtypes of NumPy arrays a trace lifts to inputs (read at each call) rather than copies as constants
 LIFTED_DTYPES = ("float32", "float64", "int64", "bool")
 
@@ -266,6 +269,8 @@ class Tracer:
         self.watches_grad_mode = False
         self.no_grad_values: set = set()
         self._gradless: set = set()  # made under no_grad() from values that carry no gradient
+        self._view_bases: dict = {}  # a view's Value -> the SymbolicTensor it was taken of (see WRITE_THROUGH)
+        self._view_objects: dict = {}  # a tensor's Value -> the views taken of it (see _refresh_views)
 
     def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
         v = self.graph.add_input(type, name)
@@ -299,11 +304,15 @@ class Tracer:
                 f"in-place {what} on .data or .detach() of a tensor{_where(loc)}: inside a compiled function this "
                 f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
                 f"function (under graphgrad.no_grad()), or compute the new value out of place.")
-        elif made.node is not None and made.node.op in OPS and OPS[made.node.op].view:
-            raise TracerError(
-                f"in-place {what} on a view (the result of {made.node.op}){_where(loc)}: inside a compiled function "
-                f"a view is not written through to the tensor it was taken from. Compute the new value out of "
-                f"place (y = y + 1), or update the whole tensor.")
+        base = None  # the tensor a view is taken of, which the update reaches (``x[0] += 1``)
+        if made.node is not None and made.node.op in OPS and OPS[made.node.op].view:
+            base = self._view_bases.get(made)
+            through = WRITE_THROUGH.get(made.node.op)
+            if base is None or through is None or base.value is not made.node.inputs[0]:
+                raise TracerError(
+                    f"in-place {what} on a view (the result of {made.node.op}){_where(loc)}: inside a compiled "
+                    f"function this view is not written through to the tensor it was taken from. Compute the new "
+                    f"value out of place (y = y + 1), or update the whole tensor (y[i] = v).")
         inner = ACTIVE.stack[-1] if ACTIVE.stack else self
         if inner.depth > self.depth or (self.depth and any(v is value for v in self._outer_ids.values())):
             raise TracerError(
@@ -324,6 +333,13 @@ class Tracer:
                 f"function{_where(loc)}: eager autograd would pass the gradient through the update unchanged, "
                 f"which compiled code cannot express. Make the update outside the compiled function, or out of "
                 f"place (y = y + delta.detach()).")
+        if base is not None:
+            new_base = WRITE_THROUGH[made.node.op](base, made.node.attrs, new)
+            if new_base is not None:  # else no view after all (an integer-array index copies): the update is its own
+                self.mutate(base, new_base, what, loc)
+                if target.value is value:  # the view again, of the updated tensor (unless _refresh_views took it)
+                    self._retake(target, base, made.node)
+                return
         # Eager views share the base's memory and see the update; a traced view is a value computed from the
         # old base and would not: refuse the views taken so far (and views of them) when they are used
         bases = [value]
@@ -349,6 +365,24 @@ class Tracer:
             self.mutated_inputs[original] = new
             self._mutated_origin[new.value] = original
         target.value = new.value
+        self._refresh_views(value, target)
+
+    def _refresh_views(self, old: Value, base: "SymbolicTensor") -> None:
+        """Views of ``base`` taken before its update (``row = y[2]; y[2, 0] = 1``) read it again, as eager views
+        share its memory: each is taken anew of the updated tensor, and so are views of those."""
+        for view in self._view_objects.pop(old, ()):
+            before = view.value
+            if self._view_bases.get(before) is base and before.node is not None and before.node.inputs[0] is old:
+                self._retake(view, base, before.node)
+                self._refresh_views(before, view)
+
+    def _retake(self, view: "SymbolicTensor", base: "SymbolicTensor", node) -> None:
+        """``view`` taken again, by ``node``'s op, of ``base``'s current value; it is that value's view now."""
+        fresh = SymbolicTensor._apply(node.op, (base,), node.attrs)
+        view.value = fresh.value
+        taken = self._view_objects.get(base.value)
+        if taken and taken[-1] is fresh:
+            taken[-1] = view
 
     def update_captured(self, t, compute, what: str, loc: Loc | None) -> None:
         """An in-place update, while tracing, of ``t``, an eager tensor that outlives the trace (a closed-over
@@ -571,7 +605,14 @@ class SymbolicTensor(TensorBase):
                                       f"compiled function leaked into an inner one){_where(user_location(3))}")
             else:
                 values.append(tracer.lift(x, op))
-        return tracer._record(op, values, dict(attrs))
+        out = tracer._record(op, values, dict(attrs))
+        if op in WRITE_THROUGH and inputs[0].__class__ is SymbolicTensor and inputs[0].tracer is tracer:
+            tracer._view_bases[out.value] = inputs[0]
+            if out.value in tracer.no_grad_values:  # under no_grad(): the view under its stop_gradient
+                tracer._view_bases[out.value.node.inputs[0]] = inputs[0]
+            else:
+                tracer._view_objects.setdefault(values[0], []).append(out)
+        return out
 
     def _apply_here(self, op: str, inputs: tuple, attrs: dict) -> "SymbolicTensor":
         return self.tracer.record(op, [self.tracer.lift(x, op) for x in inputs], attrs)

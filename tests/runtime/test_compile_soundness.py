@@ -265,17 +265,18 @@ def test_a_transform_under_no_grad_differentiates_as_torch_func_does():
     assert gg.grad(f)(x).tolist() == [12.0, 24.0]
 
 
-def test_in_place_on_a_view_made_under_no_grad_is_refused_not_dropped():
+def test_in_place_on_a_view_made_under_no_grad_reaches_its_base():
     # x[0] under no_grad() was taken for a no_grad result and updated without reaching x
-    @gg.compile
     def f(x, w):
         with gg.no_grad():
             x[0].add_(1.0)
         return (x * w).sum()
 
-    with pytest.raises(gg.tracer.TracerError, match=r"in-place add_ on a view \(the result of getitem\) at "
-                                                    r".*soundness.py:"):
-        f(gg.zeros(2), gg.ones(2, requires_grad=True))
+    compiled = gg.compile(f)
+    for _ in range(2):
+        x, w = gg.zeros(2, dtype=gg.float64), gg.ones(2, dtype=gg.float64, requires_grad=True)
+        compiled(x, w).backward()
+        assert x.tolist() == [1.0, 0.0] and w.grad.tolist() == [1.0, 0.0]
 
 
 def test_an_argument_returned_is_the_caller_s_tensor():
@@ -841,10 +842,11 @@ def test_in_place_on_input_that_requires_grad_or_on_a_view_is_refused_at_the_use
 
     def on_view(x):
         y = x[0]
-        y += 1
+        y += 1  # reaches x, as in eager code (an indexed view is written through)
+        x.reshape(2, 1).add_(1)
         return x
 
-    with pytest.raises(RuntimeError, match="in-place add_ on a view"):
+    with pytest.raises(RuntimeError, match=r"in-place add_ on a view \(the result of reshape\)"):
         gg.compile(on_view)(gg.ones(2))
     with pytest.raises(RuntimeError, match=r"output with shape \[2\] doesn't match the broadcast shape \[3, 2\]"):
         gg.compile(lambda x: x.add_(gg.ones(3, 2)))(gg.ones(2))
@@ -868,9 +870,10 @@ def test_clone_and_contiguous_of_traced_values_run_as_eagerly():
     np.testing.assert_allclose(x.grad.numpy(), expected_grad.numpy())
 
 
-def test_a_view_taken_before_its_base_is_updated_in_place_is_refused_where_used():
+def test_a_view_taken_before_its_base_is_updated_in_place_sees_it_or_is_refused_where_used():
     # eager: the view shares the base's memory and sees the update ([3., 5.]); a traced view is computed from
-    # the old base, so the compiled function gave [2., 4.] silently
+    # the old base, so the compiled function gave [2., 4.] silently. An indexed view is now taken again after
+    # the update; other views are refused where used
     def returned(x):
         y = x * 2
         z = y[0]
@@ -885,11 +888,8 @@ def test_a_view_taken_before_its_base_is_updated_in_place_is_refused_where_used(
 
     x = gg.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert returned(x).tolist() == [3.0, 5.0]
+    assert gg.compile(returned)(x).tolist() == [3.0, 5.0]
     TracerError = gg.compile.__globals__["TracerError"]
-    with pytest.raises(TracerError, match=r"a view \(the result of getitem\) used as a result was taken before "
-                       r"its base tensor was updated by in-place add_ at .*test_compile_soundness.py:\d+: "
-                       r"`y.add_\(1\)`"):
-        gg.compile(returned)(x)
     with pytest.raises(TracerError, match=r"result of permute\) used at .*`return z \* 1`.* in-place mul_"):
         gg.compile(used)(x)
 
