@@ -8,3 +8,4 @@ before anything else.
 from . import elementwise, indexing, linalg, nn, reductions, shape  # noqa: F401
 from . import control  # noqa: F401  (cond, scan, while: sub-graph primitives; after the ops they may contain)
 from . import fused  # noqa: F401  (the fusion pass's region node, for code generation)
+from . import in_place  # noqa: F401  (the in-place forms of methods declared above)

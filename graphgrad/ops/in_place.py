@@ -1,0 +1,60 @@
+"""PyTorch's in-place ``name_`` methods that are the out-of-place ``name`` written back (``x.floor_()``,
+``x.gt_(0)``, ``x.cumsum_(0)``, ``x.addmm_(a, b)``), for eager and traced tensors alike (``define.in_place``:
+eagerly one in-place op with PyTorch's cast and shape checks, in a trace an update of the traced value).
+Declared here, after every op module, for the methods no op module declares itself.
+
+>>> import graphgrad as gg
+>>> x = gg.tensor([1.5, -0.5])
+>>> x.floor_().gt_(0)
+tensor([1., 0.])
+"""
+from __future__ import annotations
+
+import operator
+
+from ..ir.api import TensorBase
+from ..ir.public import METHODS, NAMES, export
+from .define import in_place
+
+def _frac(x):
+    return x - x.trunc()
+
+
+#: in-place name -> the out-of-place method (called on the old value) or a function of it
+_FORMS = {
+    **{f"{name}_": name for name in (
+        "acos", "acosh", "arccos", "arccosh", "asin", "asinh", "arcsin", "arcsinh", "atan", "atanh", "arctan",
+        "arctanh", "ceil", "floor", "round", "trunc", "cosh", "sinh", "exp2", "deg2rad", "rad2deg", "sinc",
+        "bitwise_not", "logical_not", "sin", "cos", "tan", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
+        "expm1", "erf", "abs", "neg", "reciprocal", "sign", "square", "atan2", "arctan2", "hypot", "fmod",
+        "logical_and", "logical_or", "logical_xor", "cumsum", "cumprod", "addmm", "addmv", "addr", "baddbmm",
+        "addbmm")},
+    "absolute_": "abs", "negative_": "neg", "fix_": "trunc", "multiply_": "mul", "subtract_": "sub",
+    "divide_": "div", "frac_": _frac,
+    "eq_": operator.eq, "ne_": operator.ne, "not_equal_": operator.ne, "lt_": operator.lt, "less_": operator.lt,
+    "le_": operator.le, "less_equal_": operator.le, "gt_": operator.gt, "greater_": operator.gt,
+    "ge_": operator.ge, "greater_equal_": operator.ge,
+}
+
+
+def _method(name: str, form):
+    if callable(form):
+        def method(self, *args):
+            return in_place(self, lambda old: form(old, *args))
+    else:
+        def method(self, *args, **kwargs):
+            return in_place(self, lambda old: getattr(old, form)(*args, **kwargs))
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In-place ``{getattr(form, '__name__', form)}``: the result written into this tensor."
+    return method
+
+
+def _op_of(form) -> str:
+    """The op that publishes the method ``form`` (``acos`` is ``arccos``'s; ``gt`` for ``operator.gt``)."""
+    method = form if isinstance(form, str) else "trunc" if form is _frac else form.__name__
+    return next((op for op, names in NAMES.items() if method in names["tensor"]), method)
+
+
+for _name, _form in _FORMS.items():
+    if _name not in METHODS and not hasattr(TensorBase, _name):  # published under the op it writes back
+        export(_method(_name, _form), _op_of(_form), tensor=_name)
