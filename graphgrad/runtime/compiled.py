@@ -366,8 +366,10 @@ def _distinct_guards(guards: list) -> list:
     """Each guard once (a module closed over and called is guarded both before and by its trace): every one is
     checked at every call."""
     found: dict = {}
-    for g in guards:
-        found.setdefault((id(g[0]), g[1] if g[1].__class__ is str else id(g[1])), g)
+    for g in guards:  # a reader by its kind and what it reads (two made for one object read the same)
+        name = g[1]
+        found.setdefault((id(g[0]), name if name.__class__ is str else
+                          (name.__class__, name.__doc__) if isinstance(name, ContentReader) else id(name)), g)
     return list(found.values())
 
 
@@ -1037,7 +1039,9 @@ class CompiledFunction:
         self._keywords = False
         self._defaults = _defaults_of(fn)
         try:
-            self._signature = inspect.signature(fn)
+            # a module's call takes (*args, **kwargs): its forward says what it takes (no binding per call)
+            self._signature = inspect.signature(fn.forward if callable(getattr(type(fn), "forward", None))
+                                                and not isinstance(fn, type) else fn)
             params = self._signature.parameters.values()
             self._n_positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
             self._keywords = any(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params)

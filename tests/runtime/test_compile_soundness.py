@@ -1215,13 +1215,23 @@ def test_ndarray_subclasses_compute_as_plain_arrays(tmp_path):
 def test_each_guard_is_checked_once_per_call():
     # a module closed over and called is guarded before and by its trace; a second function of the same name
     # (the outputs' copy-on-duplicate helper) shadowed the guards' dedup, so every guard was checked twice
-    net = gg.nn.Linear(3, 2)
+    class Net(gg.nn.Module):  # a class of the user's: its attributes are guarded by a snapshot reader
+        def __init__(self):
+            super().__init__()
+            self.linear = gg.nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.linear(x)
+
+    net = Net()
 
     @gg.compile
     def f(x):
         return net(x).sum()
 
-    f(gg.ones(2, 3))
-    (spec,) = [s for specs in f._cache.values() for s in specs]
-    keys = [(id(g[0]), g[1] if isinstance(g[1], str) else id(g[1])) for g in spec.guards]
-    assert len(keys) == len(set(keys))
+    for fn in (f, gg.compile(net)):
+        fn(gg.ones(2, 3))
+        (spec,) = [s for specs in fn._cache.values() for s in specs]
+        keys = [(id(g[0]), g[1] if isinstance(g[1], str) else (type(g[1]), getattr(g[1], "__doc__", None)))
+                for g in spec.guards]
+        assert len(keys) == len(set(keys))
