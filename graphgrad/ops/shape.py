@@ -794,7 +794,7 @@ def append(arr, values, axis=None) -> TensorBase:
     return cat([arr, values], axis)
 
 
-export(swapaxes, "swapaxes", tensor="swapaxes", gg="swapaxes", numpy="swapaxes")
+export(swapaxes, "swapaxes", tensor=("swapaxes", "swapdims"), gg=("swapaxes", "swapdims"), numpy="swapaxes")
 export(moveaxis, "moveaxis", tensor=("moveaxis", "movedim"), gg=("moveaxis", "movedim"), numpy="moveaxis")
 export(rollaxis, "rollaxis", numpy="rollaxis")
 for _n in (1, 2, 3):

@@ -1054,6 +1054,31 @@ def _in_place_unary(name: str):
     return method
 
 
+def _in_place_view(name: str):
+    """PyTorch's ``t_``, ``unsqueeze_``, ...: the tensor itself becomes that view of its memory (one version bump),
+    its history the view's."""
+    def method(self, *args):
+        if _TRACES.stack:
+            raise RuntimeError(f"{name}_() on a tensor inside a compiled function: use the out-of-place "
+                               f"x = x.{name}(...) there")
+        if self._base is not None:
+            raise NotImplementedError(f"{name}_() on a view of another tensor: use x = x.{name}(...) instead")
+        if is_grad_enabled() and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        view = getattr(self, name)(*args)
+        self._data = view._data
+        if view.grad_fn is not None:
+            self.grad_fn = view.grad_fn
+        self._version_box[0] += 1
+        return self
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``: this tensor becomes ``{name}(...)`` of itself (a view of its memory)."
+    return method
+
+
+for _name in ("t", "transpose", "swapaxes", "swapdims", "squeeze", "unsqueeze"):
+    setattr(Tensor, _name + "_", _in_place_view(_name))
+
 for _name in ("abs", "sin", "cos", "tan", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "exp", "expm1", "neg",
               "tanh", "sigmoid", "relu", "sign", "square", "reciprocal", "erf"):
     setattr(Tensor, _name + "_", _in_place_unary(_name))

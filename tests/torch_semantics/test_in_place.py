@@ -368,3 +368,23 @@ def test_a_0_d_integer_tensor_indexes_as_its_integer():
     assert a.grad.tolist() == [0.0, 0.0, 3.0]
     with pytest.raises(IndexError):
         x[torch.tensor(3)]
+
+
+def test_in_place_view_ops_make_the_tensor_that_view_of_itself():
+    # t_, transpose_, swapaxes_, swapdims_, squeeze_ and unsqueeze_ were missing (AttributeError)
+    b = f64(np.arange(6.0).reshape(2, 3))
+    y = b * 2.0
+    version = y._version
+    assert y.t_() is y and tuple(y.shape) == (3, 2) and y._version == version + 1
+    (y * torch.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), 2.0 * np.arange(6.0).reshape(3, 2).T)
+    c = torch.zeros(2, 3)
+    flat = c.view(6)
+    c.unsqueeze_(0).squeeze_(0).transpose_(0, 1).swapaxes_(0, 1).swapdims_(0, 1)
+    c[0, 1] = 5.0  # still the same memory as flat
+    assert tuple(c.shape) == (3, 2) and flat.tolist() == [0.0, 0.0, 0.0, 5.0, 0.0, 0.0]
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
+        f64(np.ones((2, 3))).unsqueeze_(0)
+    with torch.no_grad():
+        leaf = f64(np.ones((2, 3)))
+        assert tuple(leaf.t_().shape) == (3, 2) and leaf.is_leaf
