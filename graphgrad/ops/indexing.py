@@ -950,13 +950,35 @@ def _traced_setitem(x: SymbolicTensor, index, value) -> None:
             and (not isinstance(value, TensorBase) or value._type.shape in ((), (1,))):
         new = bind("where", mask, value if not isinstance(value, TensorBase) else value.reshape(()), x)
     elif any(isinstance(i, TensorBase) for i in items):
-        raise TracerError(
-            f"item assignment with an index tensor (x[i] = v, i a tensor) inside a compiled function"
-            f"{_where(user_location(2))}: not supported yet. Index with a list, a range or a NumPy array of "
-            f"positions, or with a boolean mask of x's shape (x[mask] = v), or run this function eagerly.")
+        new = _index_tensor_update(x, items, value)
     else:
         new = index_update(x, torch_sequence_index(index), value)
     x.tracer.mutate(x, new, "item assignment (x[i] = v)", user_location(2))
+
+
+def _index_tensor_update(x, items: tuple, value):
+    """``x[..., i, ...] = v`` for one 1-d (or 0-d) integer index tensor among full slices: ``index_copy`` along
+    its dimension (of repeated indices the last wins, as PyTorch's CPU kernel), negative indices counted from
+    the end. Other index tensors are refused at the user's line."""
+    position = [k for k, i in enumerate(items) if isinstance(i, TensorBase)]
+    others = [i for k, i in enumerate(items) if k != position[0]]  # (compared by identity: tensors are among them)
+    full = all(i is Ellipsis or (isinstance(i, slice) and i == slice(None)) for i in others)
+    index = items[position[0]]
+    if len(position) != 1 or not full or index._type.dtype != "int64" or index.ndim > 1 or \
+            any(i is Ellipsis for i in items[:position[0]]):
+        raise TracerError(
+            f"item assignment with this index tensor (x[i] = v) inside a compiled function"
+            f"{_where(user_location(3))}: only one 1-d integer index tensor among full slices (x[i] = v, "
+            f"x[:, i] = v) is supported. Use a boolean mask of x's shape (x[mask] = v), or run it eagerly.")
+    d = position[0]
+    index = index.reshape(-1)
+    index = bind("where", index < 0, index + x.shape[d], index)
+    shape = tuple(len(index) if k == d else n for k, n in enumerate(x.shape))
+    if not isinstance(value, TensorBase):
+        value = constant_like(x, value, np.dtype(x._type.dtype))
+    value = value._cast(x._type.dtype)
+    value = value.reshape((1,) * (len(shape) - value.ndim) + tuple(value.shape)).expand(shape)
+    return index_copy(x, d, index, value)
 
 
 def _write_through_getitem(base: SymbolicTensor, attrs: dict, new: SymbolicTensor):

@@ -271,6 +271,7 @@ class Tracer:
         self._gradless: set = set()  # made under no_grad() from values that carry no gradient
         self._view_bases: dict = {}  # a view's Value -> the SymbolicTensor it was taken of (see WRITE_THROUGH)
         self._view_objects: dict = {}  # a tensor's Value -> the views taken of it (see _refresh_views)
+        self._updated: set = set()  # values in-place updates gave their tensors: no views, whatever their op
 
     def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
         v = self.graph.add_input(type, name)
@@ -305,7 +306,7 @@ class Tracer:
                 f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
                 f"function (under graphgrad.no_grad()), or compute the new value out of place.")
         base = None  # the tensor a view is taken of, which the update reaches (``x[0] += 1``)
-        if made.node is not None and made.node.op in OPS and OPS[made.node.op].view:
+        if made.node is not None and made.node.op in OPS and OPS[made.node.op].view and value not in self._updated:
             base = self._view_bases.get(made)
             through = WRITE_THROUGH.get(made.node.op)
             if base is None or through is None or base.value is not made.node.inputs[0]:
@@ -365,6 +366,7 @@ class Tracer:
             self.mutated_inputs[original] = new
             self._mutated_origin[new.value] = original
         target.value = new.value
+        self._updated.add(new.value)  # the tensor's own value now, whatever op made it (a composite's permute)
         self._refresh_views(value, target)
 
     def _refresh_views(self, old: Value, base: "SymbolicTensor") -> None:
