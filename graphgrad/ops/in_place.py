@@ -20,6 +20,14 @@ def _frac(x):
     return x - x.trunc()
 
 
+def _addcmul(x, tensor1, tensor2, *, value=1):
+    return x + value * tensor1 * tensor2
+
+
+def _addcdiv(x, tensor1, tensor2, *, value=1):
+    return x + value * tensor1 / tensor2
+
+
 #: in-place name -> the out-of-place method (called on the old value) or a function of it
 _FORMS = {
     **{f"{name}_": name for name in (
@@ -28,9 +36,9 @@ _FORMS = {
         "bitwise_not", "logical_not", "sin", "cos", "tan", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
         "expm1", "erf", "abs", "neg", "reciprocal", "sign", "square", "atan2", "arctan2", "hypot", "fmod",
         "logical_and", "logical_or", "logical_xor", "cumsum", "cumprod", "addmm", "addmv", "addr", "baddbmm",
-        "addbmm")},
+        "addbmm", "scatter_add")},
     "absolute_": "abs", "negative_": "neg", "fix_": "trunc", "multiply_": "mul", "subtract_": "sub",
-    "divide_": "div", "frac_": _frac,
+    "divide_": "div", "frac_": _frac, "addcmul_": _addcmul, "addcdiv_": _addcdiv,
     "eq_": operator.eq, "ne_": operator.ne, "not_equal_": operator.ne, "lt_": operator.lt, "less_": operator.lt,
     "le_": operator.le, "less_equal_": operator.le, "gt_": operator.gt, "greater_": operator.gt,
     "ge_": operator.ge, "greater_equal_": operator.ge,
@@ -39,8 +47,8 @@ _FORMS = {
 
 def _method(name: str, form):
     if callable(form):
-        def method(self, *args):
-            return in_place(self, lambda old: form(old, *args))
+        def method(self, *args, **kwargs):
+            return in_place(self, lambda old: form(old, *args, **kwargs))
     else:
         def method(self, *args, **kwargs):
             return in_place(self, lambda old: getattr(old, form)(*args, **kwargs))
@@ -51,7 +59,8 @@ def _method(name: str, form):
 
 def _op_of(form) -> str:
     """The op that publishes the method ``form`` (``acos`` is ``arccos``'s; ``gt`` for ``operator.gt``)."""
-    method = form if isinstance(form, str) else "trunc" if form is _frac else form.__name__
+    method = form if isinstance(form, str) else {_frac: "trunc", _addcmul: "mul", _addcdiv: "div"}.get(
+        form, getattr(form, "__name__", ""))
     return next((op for op, names in NAMES.items() if method in names["tensor"]), method)
 
 
