@@ -940,8 +940,8 @@ class _AtIndexer:
 def _traced_setitem(x: SymbolicTensor, index, value) -> None:
     """``x[index] = value`` in a function ``graphgrad.compile`` traces: eager's in-place write (PyTorch's
     ``CopySlices``), recorded as ``index_update`` (``where`` for a mask of ``x``'s shape) and made an update of
-    ``x`` (``Tracer.mutate``: later reads see it, an argument is written back, a view taken before is refused).
-    The pure functions transforms trace refuse it, as JAX and HIPS autograd do."""
+    ``x`` (``Tracer.mutate``: later reads see it, an argument is written back, indexed views taken before are
+    taken again). The pure functions transforms trace refuse it, as JAX and HIPS autograd do."""
     if any(t.pure is not None for t in ACTIVE.stack if hasattr(t, "pure")):
         return _refuse_item_assignment(x, index, value)
     items = index if isinstance(index, tuple) else (index,)
