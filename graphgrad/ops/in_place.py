@@ -28,6 +28,13 @@ def _addcdiv(x, tensor1, tensor2, *, value=1):
     return x + value * tensor1 / tensor2
 
 
+def _index_add(x, dim, index, source, *, alpha=1):
+    """``scatter_add`` along ``dim`` with ``index`` spread over ``source``'s other dimensions."""
+    d = dim % x.ndim if x.ndim else 0
+    spread = index.reshape(tuple(-1 if k == d else 1 for k in range(source.ndim))).expand(tuple(source.shape))
+    return x.scatter_add(d, spread, source if alpha == 1 else source * alpha)
+
+
 #: in-place name -> the out-of-place method (called on the old value) or a function of it
 _FORMS = {
     **{f"{name}_": name for name in (
@@ -38,7 +45,7 @@ _FORMS = {
         "logical_and", "logical_or", "logical_xor", "cumsum", "cumprod", "addmm", "addmv", "addr", "baddbmm",
         "addbmm", "scatter_add")},
     "absolute_": "abs", "negative_": "neg", "fix_": "trunc", "multiply_": "mul", "subtract_": "sub",
-    "divide_": "div", "frac_": _frac, "addcmul_": _addcmul, "addcdiv_": _addcdiv,
+    "divide_": "div", "frac_": _frac, "addcmul_": _addcmul, "addcdiv_": _addcdiv, "index_add_": _index_add,
     "eq_": operator.eq, "ne_": operator.ne, "not_equal_": operator.ne, "lt_": operator.lt, "less_": operator.lt,
     "le_": operator.le, "less_equal_": operator.le, "gt_": operator.gt, "greater_": operator.gt,
     "ge_": operator.ge, "greater_equal_": operator.ge,
@@ -59,7 +66,8 @@ def _method(name: str, form):
 
 def _op_of(form) -> str:
     """The op that publishes the method ``form`` (``acos`` is ``arccos``'s; ``gt`` for ``operator.gt``)."""
-    method = form if isinstance(form, str) else {_frac: "trunc", _addcmul: "mul", _addcdiv: "div"}.get(
+    method = form if isinstance(form, str) else {_frac: "trunc", _addcmul: "mul", _addcdiv: "div",
+                                                 _index_add: "scatter_add"}.get(
         form, getattr(form, "__name__", ""))
     return next((op for op, names in NAMES.items() if method in names["tensor"]), method)
 
