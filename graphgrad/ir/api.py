@@ -239,6 +239,10 @@ class TensorBase:
         idx[d] = slice(start, start + length)
         return self[tuple(idx)]
 
+    def frac(self):
+        """``self - trunc(self)``: the fractional part, with the sign of ``self``."""
+        return self - self.trunc()
+
     def addcmul(self, tensor1, tensor2, value=1):
         """``self + value * tensor1 * tensor2``."""
         return self + tensor1 * tensor2 * value if value != 1 else self + tensor1 * tensor2

@@ -16,26 +16,7 @@ from ..ir.api import TensorBase
 from ..ir.public import METHODS, NAMES, export
 from .define import in_place
 
-def _frac(x):
-    return x - x.trunc()
-
-
-def _addcmul(x, tensor1, tensor2, *, value=1):
-    return x + value * tensor1 * tensor2
-
-
-def _addcdiv(x, tensor1, tensor2, *, value=1):
-    return x + value * tensor1 / tensor2
-
-
-def _index_add(x, dim, index, source, *, alpha=1):
-    """``scatter_add`` along ``dim`` with ``index`` spread over ``source``'s other dimensions."""
-    d = dim % x.ndim if x.ndim else 0
-    spread = index.reshape(tuple(-1 if k == d else 1 for k in range(source.ndim))).expand(tuple(source.shape))
-    return x.scatter_add(d, spread, source if alpha == 1 else source * alpha)
-
-
-#: in-place name -> the out-of-place method (called on the old value) or a function of it
+#: in-place name -> the out-of-place method (called on the old value) or an operator
 _FORMS = {
     **{f"{name}_": name for name in (
         "acos", "acosh", "arccos", "arccosh", "asin", "asinh", "arcsin", "arcsinh", "atan", "atanh", "arctan",
@@ -43,9 +24,9 @@ _FORMS = {
         "bitwise_not", "logical_not", "sin", "cos", "tan", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
         "expm1", "erf", "abs", "neg", "reciprocal", "sign", "square", "atan2", "arctan2", "hypot", "fmod",
         "logical_and", "logical_or", "logical_xor", "cumsum", "cumprod", "addmm", "addmv", "addr", "baddbmm",
-        "addbmm", "scatter_add")},
+        "addbmm", "scatter_add", "frac", "addcmul", "addcdiv")},
     "absolute_": "abs", "negative_": "neg", "fix_": "trunc", "multiply_": "mul", "subtract_": "sub",
-    "divide_": "div", "frac_": _frac, "addcmul_": _addcmul, "addcdiv_": _addcdiv, "index_add_": _index_add,
+    "divide_": "div",
     "eq_": operator.eq, "ne_": operator.ne, "not_equal_": operator.ne, "lt_": operator.lt, "less_": operator.lt,
     "le_": operator.le, "less_equal_": operator.le, "gt_": operator.gt, "greater_": operator.gt,
     "ge_": operator.ge, "greater_equal_": operator.ge,
@@ -54,8 +35,8 @@ _FORMS = {
 
 def _method(name: str, form):
     if callable(form):
-        def method(self, *args, **kwargs):
-            return in_place(self, lambda old: form(old, *args, **kwargs))
+        def method(self, other):
+            return in_place(self, lambda old: form(old, other))
     else:
         def method(self, *args, **kwargs):
             return in_place(self, lambda old: getattr(old, form)(*args, **kwargs))
@@ -64,12 +45,14 @@ def _method(name: str, form):
     return method
 
 
+#: methods TensorBase defines as composites, with no op of their own: published under the op they end in
+_COMPOSITES = {"frac": "sub", "addcmul": "add", "addcdiv": "add"}
+
+
 def _op_of(form) -> str:
     """The op that publishes the method ``form`` (``acos`` is ``arccos``'s; ``gt`` for ``operator.gt``)."""
-    method = form if isinstance(form, str) else {_frac: "trunc", _addcmul: "mul", _addcdiv: "div",
-                                                 _index_add: "scatter_add"}.get(
-        form, getattr(form, "__name__", ""))
-    return next((op for op, names in NAMES.items() if method in names["tensor"]), method)
+    method = form if isinstance(form, str) else form.__name__
+    return next((op for op, names in NAMES.items() if method in names["tensor"]), _COMPOSITES.get(method, method))
 
 
 for _name, _form in _FORMS.items():

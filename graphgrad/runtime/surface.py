@@ -100,7 +100,6 @@ class TensorSurface:
         return bool(np.allclose(self.detach().numpy(force=True), other.detach().numpy(force=True), rtol, atol,
                                 equal_nan))
 
-    def frac(self): return self - self.trunc()
 
     def remainder(self, other):
         """Python's modulus (the sign of the divisor): ``self - other * floor(self / other)``; the gradient
