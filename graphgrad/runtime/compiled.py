@@ -1291,6 +1291,8 @@ class CompiledFunction:
                     t.grad_fn = CompiledBackward(spec, module, saved, sources, k, in_types, watched)
         for k, i, views in spec.returns:
             t = inputs[i]
+            if views and not isinstance(t, Tensor):  # a NumPy array's view stays the copy computed
+                continue
             for op, attrs in views:  # replayed eagerly: a view sharing the caller's memory, with eager's history
                 t = Tensor._apply(op, (t,), attrs)
             wrapped[k] = t

@@ -444,8 +444,8 @@ class Tensor(TensorSurface, TensorBase):
 
     @property
     def requires_grad(self) -> bool:
-        if _TRACES.stack:  # a trace branching on it is valid while it stays so (t.requires_grad_() re-specializes)
-            _TRACES.stack[-1].guard(self, "_requires_grad", self._requires_grad)
+        if _TRACES.stack and self._born_in is None:  # a trace branching on it holds while it does (not for its
+            _TRACES.stack[-1].guard(self, "_requires_grad", self._requires_grad)  # own constants)
         return self._requires_grad
 
     @requires_grad.setter
@@ -476,8 +476,8 @@ class Tensor(TensorSurface, TensorBase):
     def grad(self):
         if self.grad_fn is not None and not self._retains_grad and self._grad is None:
             warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
-        if _TRACES.stack:  # what a trace read of .grad (None, or which tensor) is baked in: re-specialize on change
-            _TRACES.stack[-1].guard(self, "_grad", self._grad)
+        if _TRACES.stack and self._born_in is None:  # what a trace read of .grad is baked in: re-specialize
+            _TRACES.stack[-1].guard(self, "_grad", self._grad)  # when it changes (None, or another tensor)
         return self._grad
 
     @grad.setter
@@ -1182,7 +1182,7 @@ def _element_view(array: np.ndarray, attrs: dict) -> np.ndarray:
     """``x[0]`` of a 1-d tensor: NumPy gives a scalar, a copy, where PyTorch gives a 0-d view whose in-place
     updates reach ``x``; a trailing ``...`` makes NumPy give that view."""
     index = decode_index(attrs["index"])
-    if Ellipsis in index or any(isinstance(i, np.ndarray) for i in index):  # integer arrays: a copy in both
+    if any(i is Ellipsis or isinstance(i, np.ndarray) for i in index):  # integer arrays: a copy in both
         return np.asarray(array[index])
     return array[index + (Ellipsis,)]
 

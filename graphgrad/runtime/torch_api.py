@@ -19,19 +19,16 @@ def write_out(name: str, result, out):
     """``out=``: resize ``out`` to the result's shape if needed and write the result into it."""
     if out is None:
         return result
-    if isinstance(out, TensorBase) and not isinstance(out, Tensor):  # traced: recorded as out.copy_(result)
-        if is_grad_enabled() and (result.requires_grad or out.requires_grad):
-            raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
-                               "differentiation, but one of the arguments requires grad.")
+    if not isinstance(out, TensorBase):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if is_grad_enabled() and (getattr(result, "requires_grad", False) or out.requires_grad):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    if not isinstance(out, Tensor):  # traced: recorded as out.copy_(result)
         if tuple(out.shape) != tuple(result.shape):
             raise RuntimeError(f"{name}(): out= has shape {list(out.shape)} and the result {list(result.shape)}: "
                                f"inside a compiled function out= is not resized; pass an out of the result's shape")
         return out.copy_(result)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    if is_grad_enabled() and (getattr(result, "_requires_grad", False) or out._requires_grad):
-        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
-                           "but one of the arguments requires grad.")
     data = result._data if isinstance(result, Tensor) else result
     if out._data.shape != data.shape:
         out._data = data.astype(out._data.dtype, copy=True)  # PyTorch resizes out (an empty one silently)
