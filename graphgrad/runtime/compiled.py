@@ -604,7 +604,10 @@ def _build_specialization(fn, args, requires_grad, name, seed, names, leaf_flags
                     if (found := _view_of(o.value, own)) is not None)
     spec = Specialization(None, stages, forward, backward, captured=tracer.captured, diff_inputs=diff,
                           n_outputs=len(outs), single=single, assigned=assigned, returns=returns,
-                          guards=_distinct_guards(guards + list(tracer.guards.values())),
+                          # what the trace itself changed (a module's list it appends to) is the next call's
+                          # baseline for the guards its modules installed too, as for the closure's
+                          guards=_distinct_guards(guards + _after_trace(list(tracer.guards.values()), fn,
+                                                                        tracer.captured)),
                           draws=[draw for _, draw in tracer.random_inputs],
                           captured_types=[_captured_sig(t) for t in tracer.captured])
     spec.origin = _signature_text(fn)

@@ -170,3 +170,32 @@ def test_hooks_and_new_leaves_inside_a_compiled_function_are_refused_at_the_user
 
     with pytest.raises(gg.tracer.TracerError, match=r"inside a compiled function at .*test_compile_guards_more.py:"):
         gg.compile(f)(gg.ones(2, requires_grad=True))
+
+
+def test_state_a_submodule_changes_while_tracing_is_the_next_call_s_baseline():
+    # the guards a submodule installs while tracing kept their pre-trace snapshot: its forward appending to its
+    # own list made every call trace again (and append again)
+    class Inner(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def forward(self, x):
+            self.seen.append(1)
+            return x * 2.0
+
+    class Outer(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+
+        def forward(self, x):
+            return self.inner(x) + 1.0
+
+    model = Outer()
+    compiled = gg.compile(model)
+    with pytest.warns(UserWarning, match="changed the contents of Inner.seen while tracing"):
+        compiled(gg.ones(2))
+    for _ in range(3):
+        assert compiled(gg.ones(2)).tolist() == [3.0, 3.0]
+    assert compiled.misses == 1 and model.inner.seen == [1]
