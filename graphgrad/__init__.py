@@ -82,17 +82,6 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return input.topk(k, dim, largest, sorted)
 
 
-
-def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, reduce=None) -> Tensor:
-    return input.scatter(dim, index, src, value, reduce)
-
-
-
-def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha=1) -> Tensor:
-    return input.index_add(dim, index, source, alpha)
-
-
-
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, value=1) -> Tensor:
     return input.addcmul(tensor1, tensor2, value)
 

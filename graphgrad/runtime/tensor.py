@@ -933,66 +933,6 @@ class Tensor(TensorSurface, TensorBase):
     def masked_fill_(self, mask, value) -> "Tensor":
         return self._inplace_with(lambda old: old.masked_fill(mask, value))
 
-    def index_put_(self, indices: tuple, values, accumulate: bool = False) -> "Tensor":
-        """``self[indices] = values`` (``+=`` with ``accumulate``, repeated indices adding up)."""
-        if not accumulate:
-            self[tuple(indices)] = values
-            return self
-        from .views import accumulate as add_at
-        from .views import as_value, index_positions
-
-        positions = index_positions(self, tuple(indices))
-        return self._inplace_with(lambda old: add_at(old, positions, as_value(values, old, positions.shape)),
-                                  "IndexPutBackward0")
-
-    def index_put(self, indices: tuple, values, accumulate: bool = False) -> "Tensor":
-        return self.clone().index_put_(indices, values, accumulate)
-
-    def scatter_(self, dim: int, index: "Tensor", src=None, value=None, reduce=None) -> "Tensor":
-        """``self[index[i][j]][j] = src[i][j]`` for ``dim=0`` (and so on); ``src`` may be a number."""
-        from .views import along_positions, as_value, replace
-
-        if src is None:
-            src = value
-        if reduce is not None:
-            raise NotImplementedError("scatter_: reduce= is not supported; use scatter_add_ for 'add'")
-        index = _long_index(index, "scatter")
-        positions = along_positions(self, dim, index)
-        if isinstance(src, Tensor) and tuple(src.shape) != tuple(index.shape):
-            src = src[tuple(slice(0, n) for n in index.shape)]
-        return self._inplace_with(lambda old: replace(old, positions, as_value(src, old, positions.shape)),
-                                  "ScatterBackward0")
-
-    def scatter(self, dim: int, index: "Tensor", src=None, value=None, reduce=None) -> "Tensor":
-        return self.clone().scatter_(dim, index, src, value, reduce)
-
-    def scatter_add_(self, dim: int, index: "Tensor", src: "Tensor") -> "Tensor":
-        """``self[index[i][j]][j] += src[i][j]`` for ``dim=0`` (and so on), repeated indices adding up."""
-        from .views import accumulate, along_positions, as_value
-
-        index = _long_index(index, "scatter_add")
-        positions = along_positions(self, dim, index)
-        if tuple(src.shape) != tuple(index.shape):
-            src = src[tuple(slice(0, n) for n in index.shape)]
-        return self._inplace_with(lambda old: accumulate(old, positions, as_value(src, old, positions.shape)),
-                                  "ScatterAddBackward0")
-
-    def index_add_(self, dim: int, index: "Tensor", source: "Tensor", alpha=1) -> "Tensor":
-        """Add ``alpha * source``'s slices along ``dim`` into ``self``'s slices ``index`` (repeats add up)."""
-        from .views import accumulate, index_along_positions
-
-        index = _long_index(index, "index_add")
-        if index.ndim > 1:
-            raise IndexError("index_add_(): Index is supposed to be a vector")
-        positions = index_along_positions(self, dim, index, tuple(source.shape))
-        values = source * alpha if alpha != 1 else source
-        if values._data.dtype != self._data.dtype:
-            values = values._cast(self.dtype.name)
-        return self._inplace_with(lambda old: accumulate(old, positions, values), "IndexAddBackward0")
-
-    def index_add(self, dim: int, index: "Tensor", source: "Tensor", alpha=1) -> "Tensor":
-        return self.clone().index_add_(dim, index, source, alpha)
-
     def __iadd__(self, other): return self.add_(other)
     def __isub__(self, other): return self.sub_(other)
     def __imul__(self, other): return self.mul_(other)
@@ -1037,13 +977,6 @@ class Tensor(TensorSurface, TensorBase):
                                                                            else (index,)))
         self._inplace_with(lambda old: replace(old, positions, value),
                            "IndexPutBackward0" if advanced else "CopySlices")
-
-
-def _long_index(index, op: str):
-    if not isinstance(index, Tensor) or index._data.dtype != np.int64:
-        got = index.dtype.scalar_name if isinstance(index, Tensor) else type(index).__name__
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index, but got {got}")
-    return index._data
 
 
 def _in_place_unary(name: str):

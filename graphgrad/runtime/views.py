@@ -14,8 +14,7 @@ from ..ir.api import bind
 from ..ir.types import SCALAR_NAMES, dtype_name
 from ..ops.elementwise import where
 from ..ops.indexing import torch_index_steps, torch_sequence_index
-from ..ops.numpy_functions import check_range
-from .tensor import Tensor, _open_grid, _to_array, _xp
+from .tensor import Tensor, _to_array, _xp
 
 
 def _pointer(array) -> int:
@@ -138,39 +137,3 @@ def replace(old: Tensor, positions, values: Tensor) -> Tensor:
     mask[flat_positions] = True
     scattered = _scatter(values, flat_positions, old._data.size).reshape(old.shape)
     return where(Tensor._wrap(mask.reshape(old._data.shape)), scattered, old)
-
-
-def accumulate(old: Tensor, positions, values: Tensor) -> Tensor:
-    """``old`` plus ``values`` added at flat ``positions`` (repeated positions add up)."""
-    return old + _scatter(values, positions, old._data.size).reshape(old.shape)
-
-
-def along_positions(t: Tensor, dim: int, index) -> "np.ndarray":
-    """Flat positions in ``t`` of ``t[i0, …, index[i0, …], …]`` for every element of ``index`` (gather/scatter)."""
-    data = t._data
-    xp = _xp(data)
-    dim %= max(data.ndim, 1)
-    # PyTorch refuses a negative index, which NumPy takes from the end
-    check_range(index, f"dimension {dim}", data.shape[dim] if data.ndim else 1)
-    if not data.ndim:  # (a 0-d tensor's one element, as PyTorch's)
-        return xp.zeros(index.shape, np.int64)
-    coords = _open_grid(xp, index.shape)
-    coords[dim] = index
-    coords = xp.broadcast_arrays(*coords)
-    for axis, c in enumerate(coords):  # (the other axes: an index larger than the tensor there)
-        if c.size and int(c.max()) >= data.shape[axis]:
-            raise RuntimeError(f"index {int(c.max())} is out of bounds for dimension {axis} with size "
-                               f"{data.shape[axis]}")
-    return xp.ravel_multi_index(tuple(coords), data.shape)
-
-
-def index_along_positions(t: Tensor, dim: int, index, source_shape: tuple):
-    """Flat positions in ``t`` for ``index_add_``/``index_copy_``: ``source``'s slice k goes to ``index[k]``."""
-    xp = _xp(t._data)
-    dim %= max(t._data.ndim, 1)
-    check_range(index, "self", t._data.shape[dim] if t._data.ndim else 1)  # (NumPy: a negative one from the end)
-    coords = _open_grid(xp, source_shape)
-    shape = [1] * len(source_shape)
-    shape[dim] = -1
-    coords[dim] = index.reshape(shape)
-    return xp.ravel_multi_index(tuple(xp.broadcast_arrays(*coords)), t._data.shape)

@@ -1005,18 +1005,6 @@ def _masked_fill_(self, mask, value):
 SymbolicTensor.masked_fill_ = _masked_fill_
 
 
-def _index_put_(self, indices: tuple, values, accumulate: bool = False):
-    """``self[indices] = values``; with ``accumulate``, ``+=`` where repeated indices add up (not traced yet)."""
-    if accumulate:
-        raise TracerError(f"index_put_(..., accumulate=True) is not supported inside a compiled function yet"
-                          f"{_where(user_location(2))}; use index_add_ or scatter_add_, or call it outside")
-    self[tuple(indices)] = values
-    return self
-
-
-SymbolicTensor.index_put_ = _index_put_
-
-
 def _clamp_(self, min=None, max=None):
     self.tracer.mutate(self, _computed_in_place(self, self.clamp(min, max)), "clamp_", user_location(2))
     return self

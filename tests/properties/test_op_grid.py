@@ -2155,6 +2155,75 @@ def _(draw, rng):
                                                                         sample(ANY, src_shape, rng)], ref)
 
 
+@entry("index_add", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    i = rng.integers(0, shp[dim], draw(st.integers(1, 4)))  # (repeats add up)
+    src_shape = tuple(len(i) if k == dim % len(shp) else n for k, n in enumerate(shp))
+    alpha = draw(st.sampled_from([1, -2.5]))
+
+    def ref(a, s):
+        out = a.copy()
+        np.add.at(out, (slice(None),) * (dim % len(shp)) + (i,), alpha * s * s)
+        return out * a
+    return Case(lambda t, s: t.index_add(dim, _ints(i), s * s, alpha=alpha) * t,
+                [sample(ANY, shp, rng), sample(ANY, src_shape, rng)], ref)
+
+
+def _np_scatter(a, dim, i, s, reduce=None):
+    out = a.copy()
+    grid = list(np.ix_(*[np.arange(n) for n in i.shape]))
+    grid[dim] = i
+    s = s if np.ndim(s) == 0 else s[tuple(slice(0, n) for n in i.shape)]
+    s = np.broadcast_to(s, i.shape)
+    if reduce == "add":
+        np.add.at(out, tuple(grid), s)
+    elif reduce == "multiply":
+        np.multiply.at(out, tuple(grid), s)
+    else:  # in order: of repeated positions the last write wins, as PyTorch's CPU kernel
+        for k in np.ndindex(i.shape):
+            out[tuple(g[k] if g.ndim else g for g in np.broadcast_arrays(*grid))] = s[k]
+    return out
+
+
+@entry("scatter", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False) % len(shp)
+    index_shape = tuple(draw(st.integers(1, n)) for n in shp)
+    i = rng.integers(0, shp[dim], index_shape)
+    src_shape = tuple(n + draw(st.integers(0, 1)) for n in index_shape)  # (only the part the index covers is read)
+    kind = draw(st.sampled_from(["src", "value", "add", "multiply"]))
+    if kind == "value":
+        return Case(lambda t: t.scatter(dim, _ints(i), -1.5) * t, [sample(ANY, shp, rng)],
+                    lambda a: _np_scatter(a, dim, i, -1.5) * a)
+    reduce = None if kind == "src" else kind
+    return Case(lambda t, s: t.scatter(dim, _ints(i), s * s, reduce=reduce) * t,
+                [sample(ANY, shp, rng), sample(ANY, src_shape, rng)],
+                lambda a, s: _np_scatter(a, dim, i, s * s, reduce) * a)
+
+
+@entry("index_put", 4)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    k = draw(st.integers(1, len(shp)))  # index tensors for the leading k dimensions, broadcast together
+    lead = shape(draw, 1, 2)
+    index = [rng.integers(-n, n, lead) for n in shp[:k]]
+    accumulate = draw(st.booleans())
+    value_shape = (tuple(lead) + tuple(shp[k:]))[draw(st.integers(0, len(lead) + len(shp) - k)):]
+
+    def ref(a, v):
+        out = a.copy()
+        if accumulate:
+            np.add.at(out, tuple(index), v * v)
+        else:
+            out[tuple(index)] = v * v  # (NumPy's assignment: the last of repeated indices wins)
+        return out * a
+    return Case(lambda t, v: t.index_put(tuple(_ints(j) for j in index), v * v, accumulate=accumulate) * t,
+                [sample(ANY, shp, rng), sample(ANY, value_shape, rng)], ref)
+
+
 @entry("masked_scatter", 3)
 def _(draw, rng):
     shp = shape(draw, 1)
