@@ -206,13 +206,15 @@ minimum = primitive(
 
 
 # -- comparisons (bool result, no gradient) --------------------------------------------------------
-for _name, _symbol, _dunder, _numpy in (("lt", "<", "lt", "less"), ("le", "<=", "le", "less_equal"),
-                                        ("gt", ">", "gt", "greater"), ("ge", ">=", "ge", "greater_equal"),
-                                        ("eq", "==", "eq", "equal"), ("ne", "!=", "ne", "not_equal")):
+# (PyTorch's method aliases: x.greater(y) is x.gt(y); x.eq is elementwise, x.equal a single bool)
+for _name, _symbol, _numpy, _aliases in (("lt", "<", "less", ("less",)), ("le", "<=", "less_equal", ("less_equal",)),
+                                         ("gt", ">", "greater", ("greater",)),
+                                         ("ge", ">=", "greater_equal", ("greater_equal",)),
+                                         ("eq", "==", "equal", ()), ("ne", "!=", "not_equal", ("not_equal",))):
     primitive(_name, batch=elementwise, c_expr="({0} %s {1})" % _symbol,
               infer=lambda inputs: elementwise_type(inputs, "bool"), expr=_binop(_symbol), nondiff=True,
-                     elementwise=True, doc=f"elementwise x {_symbol} y, bool result", tensor=f"__{_dunder}__",
-                     gg=_name, numpy=_numpy, numpy_fn=_numpy_binary(_name))
+              elementwise=True, doc=f"elementwise x {_symbol} y, bool result",
+              tensor=(f"__{_name}__", _name) + _aliases, gg=_name, numpy=_numpy, numpy_fn=_numpy_binary(_name))
 
 # -- tests of a float's class (bool result, no gradient): torch.isnan(loss), ... -----------------------------------
 for _name, _doc in (("isnan", "x is NaN"), ("isinf", "x is +inf or -inf"), ("isfinite", "x is neither NaN nor infinite"),

@@ -1276,7 +1276,10 @@ class CompiledFunction:
             else:  # a NumPy array argument
                 target[...] = value
         outs = outs[:n_user]
-        if not any(isinstance(a, Tensor) for a in inputs):
+        # NumPy in, NumPy out: arrays when an argument is one and no tensor is among the inputs (a function of no
+        # arrays, `lambda: gg.arange(3)` or `lambda n: gg.ones(n)`, returns tensors, as it does eagerly)
+        if not any(isinstance(a, Tensor) for a in inputs) and any(
+                isinstance(a, np.ndarray) or _is_device_array(a) for a in inputs[:len(inputs) - len(spec.captured)]):
             values = _distinct([np.asarray(o) if backend == "numpy" else o for o in outs])
             for k, i, views in spec.returns:
                 if not views:  # NumPy code's views stay copies

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.api import bind
 from ..ir.registry import result_dtype
 from ..ir.types import TensorType, dtype_name
 from ..ops.elementwise import _divisor
@@ -83,15 +82,7 @@ class TensorSurface:
 
         return bernoulli(self, p, generator)
 
-    # -- comparisons as methods -----------------------------------------------------------------------------
-    def eq(self, other): return bind("eq", self, other)
-    def ne(self, other): return bind("ne", self, other)
-    def lt(self, other): return bind("lt", self, other)
-    def le(self, other): return bind("le", self, other)
-    def gt(self, other): return bind("gt", self, other)
-    def ge(self, other): return bind("ge", self, other)
-    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
-
+    # -- comparisons of whole tensors (x.eq, x.gt, ... are the ops' methods) -------------------------------
     def equal(self, other) -> bool:
         """True if both have the same shape and elements."""
         return tuple(self.shape) == tuple(other.shape) and bool((self == other).all())

@@ -807,6 +807,11 @@ class SymbolicTensor(TensorBase):
                           f"the generated backward has no place to call it. Register the hook on an input or on "
                           f"the compiled function's output, or run this function eagerly")
 
+    def retain_grad(self):
+        raise TracerError(f"retain_grad() on a value traced inside a compiled function{_where(user_location(2))}: "
+                          f"its .grad would be made inside the generated backward, where no caller can read it. "
+                          f"Return the value from the function and call retain_grad() on it there")
+
     def requires_grad_(self, requires_grad: bool = True):
         raise TracerError(f"requires_grad_() on a value traced inside a compiled function"
                           f"{_where(user_location(2))}: a new leaf made there would get a .grad no caller can read. "
