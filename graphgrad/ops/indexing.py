@@ -799,6 +799,9 @@ def sort(x: TensorBase, dim: int = -1, descending: bool = False, stable: bool = 
     """``(values, indices)`` of ``x`` sorted along ``dim``: the values gathered at ``argsort``'s indices, so the
     gradient flows back to where each value came from (the traced form of ``Tensor.sort``)."""
     (d,) = normalize_dims(dim, x.ndim)
+    if not x.ndim:  # (one element: itself, at 0)
+        values, indices = sort(x.reshape(1), 0, descending, stable)
+        return return_types.sort(values.reshape(()), indices.reshape(()))
     index = argsort(x, d, descending, stable)
     return return_types.sort(bind("gather", x, index, dim=d), index)  # torch.return_types.sort, as eager returns
 

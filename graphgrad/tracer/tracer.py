@@ -740,6 +740,10 @@ class SymbolicTensor(TensorBase):
         from ..ir import return_types
 
         ordered = self.sort(dim, descending=largest, stable=True)
+        if not self.ndim:  # (PyTorch's: k of 0 or 1 from the one element)
+            if k not in (0, 1):
+                raise RuntimeError("selected index k out of range")
+            return return_types.topk(ordered.values, ordered.indices)
         return return_types.topk(ordered.values.narrow(dim, 0, k), ordered.indices.narrow(dim, 0, k))
 
     @property

@@ -44,3 +44,15 @@ def test_retain_grad_on_a_traced_value_says_where():
     with pytest.raises(TracerError, match=r"retain_grad\(\) on a value traced inside a compiled function at "
                                           r".*test_compile_methods.py:\d+: `h.retain_grad\(\)`"):
         gg.compile(f)(gg.ones(2, requires_grad=True))
+
+
+@pytest.mark.parametrize("fn", [lambda t: t.sort(), lambda t: t.sort(descending=True), lambda t: t.topk(1),
+                                lambda t: gg.sort(t)], ids=["sort", "descending", "topk", "gg.sort"])
+def test_sorting_a_0d_tensor(fn):
+    # compiled code raised an IndexError from the generated gather
+    x = gg.tensor(3.0, requires_grad=True)
+    eager, compiled = fn(x), gg.compile(fn)(x)
+    assert (compiled.values.item(), compiled.indices.item()) == (eager.values.item(), eager.indices.item()) == (3.0, 0)
+    assert compiled.values.shape == eager.values.shape == ()
+    compiled.values.backward()
+    assert x.grad.item() == 1.0
