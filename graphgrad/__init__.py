@@ -33,6 +33,8 @@ _install_torch_signatures(_FUNCTIONS)  # PyTorch's argument names and out= on gr
 globals().update(_FUNCTIONS)
 linalg = _namespace(__name__ + ".linalg", _FUNCTIONS, "torch.linalg's functions, declared in graphgrad.ops.linalg.")
 linalg.LinAlgError = ops.linalg.LinAlgError
+special = _namespace(__name__ + ".special", _FUNCTIONS,
+                     "torch.special's functions, declared in graphgrad.ops.elementwise.")
 from .runtime.compiled import compile, export  # noqa: A004
 from .runtime.jax_transforms import (elementwise_grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize, vjp,
                                      vmap)

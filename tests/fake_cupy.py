@@ -11,9 +11,10 @@ What it reproduces of CuPy, as far as graphgrad's code can tell:
   are bound against real CuPy's signatures where those are Python functions;
 - reductions and scalar indexing return 0-d device arrays, not NumPy scalars;
 - ``ElementwiseKernel`` and ``ReductionKernel`` (sums only): C bodies compiled for the host by a C++ compiler
-  (``<cmath>``'s float and double overloads, as CUDA has), CuPy's rule that an array argument's dtype must equal
-  a declared parameter type ("Type is mismatched"), Python scalars taking the declared type, broadcasting, the
-  output's declared type, outputs passed in (read and written);
+  (``<cmath>``'s float and double overloads, as CUDA has, and host stand-ins for CUDA's ``erfinv``,
+  ``cyl_bessel_i0`` and ``cyl_bessel_i1``), a preamble's ``__device__`` functions, CuPy's rule that an array
+  argument's dtype must equal a declared parameter type ("Type is mismatched"), Python scalars taking the declared
+  type, broadcasting, the output's declared type, outputs passed in (read and written);
 - ``cupy.cuda``: one device, synchronize, events, device properties.
 
 It computes with NumPy, so it says nothing about CUDA's numerics, NVRTC, cuBLAS or speed: those stay for a GPU.
@@ -298,6 +299,38 @@ class _Ufunc:
 # -- ElementwiseKernel: the C body compiled for the host ------------------------------------------------------------
 _C_TYPES = {"float32": "float", "float64": "double", "bool": "bool", "int64": "long long", "int32": "int"}
 
+#: CUDA's math functions of double that the host's <cmath> lacks, which kernels may call: stand-ins of full precision
+#: computed otherwise (erfinv by bisection on erf, the Bessel functions by libstdc++'s C++17 ``cyl_bessel_i``), each
+#: compiled into the kernels that name it
+_CUDA_MATH = {
+    "erfinv": r"""
+static double erfinv(double y) {
+    double a = fabs(y);
+    if (!(a < 1.0)) return a == 1.0 ? copysign(HUGE_VAL, y) : nan("");
+    double lo = 0.0, hi = 6.0;  // erf(6) rounds to 1: the root lies between, found to the last bit
+    for (int k = 0; k < 200; k++) {
+        double mid = 0.5 * (lo + hi);
+        if (mid == lo || mid == hi) break;
+        if (a < 0.5 ? erf(mid) < a : erfc(mid) > 1.0 - a) lo = mid; else hi = mid;
+    }
+    return copysign(a < 0.5 ? (fabs(erf(hi) - a) < fabs(erf(lo) - a) ? hi : lo)
+                            : (fabs(erfc(hi) - (1.0 - a)) < fabs(erfc(lo) - (1.0 - a)) ? hi : lo), y);
+}
+""",
+    "cyl_bessel_i0": r"""
+static double cyl_bessel_i0(double x) {
+    double a = fabs(x);
+    return a > 713.987 ? HUGE_VAL : std::cyl_bessel_i(0.0, a);  // (libstdc++ throws beyond)
+}
+""",
+    "cyl_bessel_i1": r"""
+static double cyl_bessel_i1(double x) {
+    double a = fabs(x);
+    return copysign(a > 713.987 ? HUGE_VAL : std::cyl_bessel_i(1.0, a), x);
+}
+""",
+}
+
 
 @functools.lru_cache(maxsize=None)
 def _host_library(source: str):
@@ -305,13 +338,17 @@ def _host_library(source: str):
     os.makedirs(directory, exist_ok=True)
     stem = os.path.join(directory, hashlib.sha1(source.encode()).hexdigest())
     if not os.path.exists(stem + ".so"):
-        with open(stem + ".cpp", "w") as f:
+        # files of this process's own, then one atomic rename: test runs sharing the directory may compile the same
+        # kernel at once (a shared .tmp.so was renamed away under the other's feet)
+        own = f"{stem}.{os.getpid()}"
+        with open(own + ".cpp", "w") as f:
             f.write(source)
-        result = subprocess.run([CXX, "-O1", "-shared", "-fPIC", "-o", stem + ".tmp.so", stem + ".cpp"],
+        result = subprocess.run([CXX, "-O1", "-shared", "-fPIC", "-o", own + ".tmp.so", own + ".cpp"],
                                 capture_output=True, text=True)
+        os.remove(own + ".cpp")
         if result.returncode:
             raise RuntimeError(f"the kernel does not compile (the fake CuPy's host C++):\n{result.stderr}\n{source}")
-        os.replace(stem + ".tmp.so", stem + ".so")
+        os.replace(own + ".tmp.so", stem + ".so")
     return ctypes.CDLL(stem + ".so")
 
 
@@ -329,7 +366,7 @@ class ElementwiseKernel:
                 raise NotImplementedError(f"the fake ElementwiseKernel takes only explicit types, not {dtype}")
             if pname == "i":
                 raise ValueError("Can not use 'i' as a parameter name")
-        self.operation, self.name = operation, name
+        self.operation, self.name, self.preamble = operation, name, preamble
 
     def _library(self):
         params = [f"const {_C_TYPES[t]}* _p{k}" for k, (t, _) in enumerate(self.ins)]
@@ -337,7 +374,10 @@ class ElementwiseKernel:
         loads = "".join(f"    const {_C_TYPES[t]} {n} = _p{k}[_k];\n" for k, (t, n) in enumerate(self.ins))
         decls = "".join(f"    {_C_TYPES[t]} {n} = _q{k}[_k];\n" for k, (t, n) in enumerate(self.outs))
         stores = "".join(f"    _q{k}[_k] = {n};\n" for k, (_, n) in enumerate(self.outs))
-        source = (f"#include <cmath>\nusing namespace std;\nextern \"C\" void {self.name}(long long _n, "
+        code = self.preamble + self.operation
+        cuda = "".join(f for name, f in _CUDA_MATH.items() if name in code)
+        prelude = f"#define __device__\n{cuda}{self.preamble}\n" if cuda or self.preamble else ""
+        source = (f"#include <cmath>\nusing namespace std;\n{prelude}extern \"C\" void {self.name}(long long _n, "
                   f"{', '.join(params)}) {{\n  for (long long _k = 0; _k < _n; _k++) {{\n{loads}{decls}"
                   f"    {self.operation};\n{stores}  }}\n}}\n")  # CuPy ends the body with a ;
         return getattr(_host_library(source), self.name)

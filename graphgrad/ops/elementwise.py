@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import operator
+from typing import Callable
 
 import numpy as np
 
@@ -283,7 +284,7 @@ tan = unary("tan", lambda g, out, x: g * (1 + out * out))
 # says). CuPy compiles CUDA's erf into an elementwise kernel, so CuPy code still imports only cupy (the kernel's
 # float64 parameter takes only float64 arrays: CuPy refuses any other dtype, so the input is cast first).
 erf = unary("erf", lambda g, out, x: g * (2 / math.sqrt(math.pi)) * (-x * x).exp(), numpy=(), memory="unknown",
-            recompute="never", helpers=(numpy_functions.erf,),
+            recompute="never", helpers=(numpy_functions.erf, numpy_functions.erf_ranges), gg=("erf", "special.erf"),
             expr=lambda a, xp, out: [
                 f"erf({a[0]})" if xp == "np" else
                 f'{xp}.ElementwiseKernel("float64 x", "float64 y", "y = erf(x)", "graphgrad_erf")('
@@ -320,6 +321,265 @@ def sign(x: TensorBase) -> TensorBase:
 
 
 export(sign, "sign", tensor="sign", gg="sign")
+
+
+# -- special functions NumPy lacks (PyTorch's, and torch.special's names) ---------------------------------------------
+# Their NumPy algorithms are functions of ops/numpy_functions.py that a generated NumPy module defines for itself (as
+# erf's): each computes in float64 and returns the input's float dtype (float64 for integers, which codegen then
+# casts as the type rule says). CuPy compiles CUDA's own function into an elementwise kernel (lgamma, erfc, erfinv,
+# cyl_bessel_i0, cyl_bessel_i1), or for digamma and polygamma, which CUDA lacks, the C of the same algorithm below,
+# so CuPy modules still import only cupy. Declared like erf: memory "unknown", never recomputed (costly).
+def _special(helper: str, cuda: str, preamble: Callable | None = None) -> Callable:
+    """The expression of a special function: NumPy's ``helper(x)`` (``numpy_functions``; ``helper(n, x)`` given the
+    attribute ``n``); CuPy's ``cp.ElementwiseKernel`` computing the C function ``cuda`` of x, CUDA's or the one
+    ``preamble(**attrs)`` defines, over x cast to float64 (a kernel takes only arrays of its parameter's dtype), the
+    result cast back to x's float dtype."""
+    def expr(a, xp, out, **attrs):
+        if xp == "np":
+            return [f"{helper}({''.join(f'{v}, ' for v in attrs.values())}{a[0]})"]
+        name = cuda + "".join(f"_{v}" for v in attrs.values())  # (polygamma: one kernel per order)
+        kernel = (f'{xp}.ElementwiseKernel("float64 x", "float64 y", "y = {name}(x)", '
+                  f'"{name if name.startswith("graphgrad_") else "graphgrad_" + name}"')
+        call = f"({a[0]}.astype({xp}.float64, copy=False)).astype({xp}.result_type({a[0]}.dtype, {xp}.float32))"
+        if preamble is None:
+            return [f"{kernel}){call}"]
+        return [f'{out}_kernel = {kernel}, preamble=r"""{preamble(**attrs)}""")', f"{out}_kernel{call}"]
+    return expr
+
+
+def _unary_special(name: str, vjp: Callable, doc: str, cuda: str, preamble: Callable | None = None,
+                   **names) -> Callable:
+    """A unary special function ``name``: the ``numpy_functions`` helper of that name (and those it calls) for NumPy,
+    CUDA's ``cuda`` for CuPy; published as ``Tensor.name`` and ``graphgrad.name`` unless ``names`` say otherwise."""
+    helper = getattr(numpy_functions, name)
+    helpers = (helper,) + tuple(getattr(numpy_functions, h) for h in _HELPERS_CALLED.get(name, ()))
+    return unary(name, vjp, expr=_special(name, cuda, preamble), doc=doc, memory="unknown", recompute="never",
+                 helpers=helpers, **{"numpy": (), **names})
+
+
+#: the other helpers each one calls (a generated module defines them too)
+_HELPERS_CALLED = {"erfc": ("erf_ranges",), "erfinv": ("erf", "erfc", "erf_ranges"), "digamma": ("cot_pi",),
+                   "polygamma": ("cot_pi",)}
+
+# cot(pi x) as numpy_functions.cot_pi computes it; digamma's C as numpy_functions.digamma (Cephes' psi, SciPy's: the
+# reflection, steps into [1, 2], Boost's rational function about the positive zero there, the asymptotic series from
+# 10 on)
+_COT_PI_C = """
+__device__ double graphgrad_cot_pi(double x) {  // cot(pi x): pi (1/2 - |r|) is exact where pi r would lose digits
+    const double pi = 3.141592653589793;
+    double r = x - round(x), a = fabs(r);
+    return a <= 0.25 ? 1.0 / tan(pi * r) : copysign(tan(pi * (0.5 - a)), r);
+}"""
+_DIGAMMA_C = _COT_PI_C + """
+__device__ double graphgrad_digamma(double x) {
+    double y = 0.0, s = 0.0;
+    if (x == 0.0) return -1.0 / x;  // -inf at +0.0, inf at -0.0
+    if (x < 0.0) {
+        if (x == round(x)) return nan("");  // the negative integers and -inf
+        y = -3.141592653589793 * graphgrad_cot_pi(x);
+        x = 1.0 - x;
+    }
+    if (x < 1.0) {
+        y -= 1.0 / x;
+        x += 1.0;
+    } else if (x < 10.0) {
+        while (x > 2.0) {
+            x -= 1.0;
+            s += 1.0 / x;
+        }
+        y += s;
+    }
+    if (x <= 2.0) {  // (x - zero) (Y + P(x - 1) / Q(x - 1)), the zero 1.4616... in three parts
+        double g = x - 1569415565.0 / 1073741824.0;
+        g -= (381566830.0 / 1073741824.0) / 1073741824.0;
+        g -= 0.9016312093258695918615325266959189453125e-19;
+        double t = x - 1.0;
+        double p = ((((-0.0020713321167745952 * t - 0.045251321448739056) * t - 0.28919126444774784) * t
+                     - 0.65031853770896507) * t - 0.32555031186804491) * t + 0.25479851061131551;
+        double q = (((((-0.55789841321675513e-6 * t + 0.0021284987017821144) * t + 0.054151797245674225) * t
+                      + 0.43593529692665969) * t + 1.4606242909763515) * t + 2.0767117023730469) * t + 1.0;
+        return y + (g * 0.99558162689208984 + g * (p / q));
+    }
+    double z = 1.0 / (x * x);  // log(x) - 1 / (2 x) - sum of B_2k / (2k x^2k), k <= 7 (nan, inf pass)
+    double t = ((((((8.33333333333333333333e-2 * z - 2.10927960927960927961e-2) * z + 7.57575757575757575758e-3) * z
+                   - 4.16666666666666666667e-3) * z + 3.96825396825396825397e-3) * z - 8.33333333333333333333e-3) * z
+                + 8.33333333333333333333e-2) * z;
+    return y + (log(x) - 0.5 / x - t);
+}
+"""
+
+
+def _polygamma_c(n: int) -> str:
+    """polygamma's C for order ``n``, as numpy_functions.polygamma: ``(-1)^(n+1) n! zeta(n + 1, x)``, the Hurwitz
+    zeta function summed directly below a bound and by its Euler-Maclaurin series (12 terms) beyond; the reflection
+    through the n-th derivative of cot for negative x."""
+    return _COT_PI_C + f"""
+__device__ double graphgrad_polygamma_{n}(double x) {{
+    const int n = {n};
+    const double sign = n % 2 ? 1.0 : -1.0;  // (-1)^(n+1)
+    if (x != x) return x;
+    if (x <= 0.0 && x == round(x)) return sign * -log(0.0);  // the poles 0, -1, ..., -inf: +-inf
+    // B_2j / (2j)!, j = 1..13, and e_j = B_2j / (2j)! (n + 1) (n + 2) ... (n + 2j - 1)
+    const double b[13] = {{1.0 / 12, -1.0 / 720, 1.0 / 30240, -1.0 / 1209600, 1.0 / 47900160, -691.0 / 1307674368000,
+        1.0 / 74724249600, -3617.0 / 10670622842880000, 43867.0 / 5109094217170944000,
+        -174611.0 / 802857662698291200000.0, 77683.0 / 14101100039391805440000.0,
+        -236364091.0 / 1693824136731743669452800000.0, 657931.0 / 186134520519971831808000000.0}};
+    double e[13], rising = n + 1.0;
+    for (int j = 0; j < 13; j++) {{
+        if (j) rising *= (double)(n + 2 * j + 1) * (n + 2 * j);
+        e[j] = b[j] * rising;
+    }}
+    // the direct sum runs up to where the series' 13th term is below 1e-17 of its first (8 to 1000)
+    double bound = fmax(8.0, ceil(fmin(pow(fabs(e[12]) * n * 1e17, 1.0 / 26), 1000.0)));
+    double factorial = 1.0;
+    for (int k = 2; k <= n; k++) factorial *= k;
+    double v = x < 0.0 ? 1.0 - x : x, s = 0.0;
+    if (v < bound) {{  // the direct terms, smallest first
+        double steps = ceil(bound - v);
+        for (double k = steps - 1.0; k >= 0.0; k -= 1.0) s += pow(v + k, -(n + 1.0));
+        v += steps;
+    }}
+    double w = 1.0 / (v * v), series = e[11];
+    for (int j = 10; j >= 0; j--) series = series * w + e[j];
+    double y = sign * factorial * (s + pow(v, -(double)n) * (1.0 / n + 0.5 / v + series * w));
+    if (x < 0.0) {{  // (-1)^n psi_n(1 - x) - pi^(n+1) P_n(cot(pi x)), P_0(c) = c, P_k+1(c) = -(1 + c^2) P_k'(c)
+        double p[{n + 2}] = {{0.0, 1.0}}, d[{n + 2}];
+        for (int k = 1; k <= n; k++) {{  // P_k has degree k + 1
+            for (int i = 0; i <= k; i++) d[i] = (i + 1) * p[i + 1];
+            for (int i = 0; i <= k + 1; i++) p[i] = -((i <= k - 1 ? d[i] : 0.0) + (i >= 2 ? d[i - 2] : 0.0));
+        }}
+        double c = graphgrad_cot_pi(x), value = 0.0;
+        for (int i = n + 1; i >= 0; i--) value = value * c + p[i];
+        y = -sign * y - pow(3.141592653589793, n + 1.0) * value;
+    }}
+    return y;
+}}
+"""
+
+
+erfc = _unary_special(
+    "erfc", lambda g, out, x: g * (-2 / math.sqrt(math.pi)) * (-x * x).exp(), cuda="erfc",
+    doc="the complementary error function 1 - erf(x), without its cancellation", gg=("erfc", "special.erfc"))
+digamma = _unary_special(
+    "digamma", lambda g, out, x: g * bind("polygamma", x, n=1), cuda="graphgrad_digamma",
+    preamble=lambda: _DIGAMMA_C, doc="the digamma function d/dx lgamma(x): -inf at 0, nan at the negative integers",
+    gg=("digamma", "special.digamma", "special.psi"))
+lgamma = _unary_special(
+    "lgamma", lambda g, out, x: g * digamma(x), cuda="lgamma",
+    doc="log(|gamma(x)|): inf at 0, the negative integers and +-inf", gg=("lgamma", "special.gammaln"))
+# the gradient from the result: sqrt(pi) / 2 exp(erfinv(x)^2), inf at +-1 (PyTorch's)
+erfinv = _unary_special(
+    "erfinv", lambda g, out, x: g * (math.sqrt(math.pi) / 2) * (out * out).exp(), cuda="erfinv",
+    doc="the inverse of erf on [-1, 1]: +-inf at +-1, nan outside", gg=("erfinv", "special.erfinv"))
+i1 = _unary_special(  # PyTorch's gradient i0(x) - i1(x) / x, and its limit 1/2 where |x| is within an eps of 0
+    "i1", lambda g, out, x: g * _i1_slope(out, x), cuda="cyl_bessel_i1", torch_name="SpecialI1Backward0",
+    doc="the modified Bessel function of the first kind of order 1", tensor=(), gg=("special.i1",))
+i0 = _unary_special(
+    "i0", lambda g, out, x: g * i1(x), cuda="cyl_bessel_i0", numpy="i0",
+    doc="the modified Bessel function of the first kind of order 0", gg=("i0", "special.i0"))
+
+
+erfc.__doc__ = """The complementary error function ``1 - erf(x)``, without its cancellation (``erfc(10)`` is
+2.1e-45, not 0); integers give the default float dtype. The gradient is ``-2 / sqrt(pi) exp(-x^2)``.
+
+>>> import graphgrad as gg
+>>> gg.erfc(gg.tensor([0.0, 1.0, 10.0], dtype=gg.float64))
+tensor([1.0000e+00, 1.5730e-01, 2.0885e-45], dtype=torch.float64)
+"""
+lgamma.__doc__ = """``log(|gamma(x)|)``: inf at 0, at the negative integers and at +-inf, as PyTorch's; integers give
+the default float dtype. The gradient is ``digamma(x)``.
+
+>>> import graphgrad as gg
+>>> gg.lgamma(gg.tensor([0.5, 1.0, 0.0, -1.0, -1.5]))
+tensor([0.5724, 0.0000,    inf,    inf, 0.8600])
+"""
+digamma.__doc__ = """The digamma function ``d/dx lgamma(x)``: -inf at 0 (+inf at -0.0), nan at the negative
+integers and -inf, as PyTorch's; integers give the default float dtype. The gradient is ``polygamma(1, x)``.
+
+>>> import graphgrad as gg
+>>> gg.digamma(gg.tensor([1.0, 0.5, 0.0, -1.0]))
+tensor([-0.5772, -1.9635,    -inf,     nan])
+"""
+erfinv.__doc__ = """The inverse of erf: +-inf at +-1, nan outside [-1, 1]; integers give the default float dtype.
+The gradient is ``sqrt(pi) / 2 exp(erfinv(x)^2)``.
+
+>>> import graphgrad as gg
+>>> gg.erfinv(gg.tensor([0.0, 0.5, 1.0, -1.0, 2.0]))
+tensor([0.0000, 0.4769,    inf,   -inf,    nan])
+"""
+i0.__doc__ = """The modified Bessel function of the first kind of order 0 (``torch.i0``, ``numpy.i0``); integers give
+the default float dtype. The gradient is ``i1(x)`` (``graphgrad.special.i1``).
+
+>>> import graphgrad as gg
+>>> gg.i0(gg.tensor([0.0, 1.0, -2.0]))
+tensor([1.0000, 1.2661, 2.2796])
+"""
+i1.__doc__ = """The modified Bessel function of the first kind of order 1 (``torch.special.i1``), odd in x. The
+gradient is ``i0(x) - i1(x) / x``, 1/2 at 0.
+
+>>> import graphgrad as gg
+>>> gg.special.i1(gg.tensor([0.0, 1.0, -2.0]))
+tensor([ 0.0000,  0.5652, -1.5906])
+"""
+
+
+def _i1_slope(out: TensorBase, x: TensorBase) -> TensorBase:
+    tiny = x.abs() <= float(np.finfo(x._type.dtype).eps)
+    return where(tiny, 0.5, i0(x) - out / where(tiny, 1.0, x))  # (no 0 / 0: its gradient would be nan)
+
+
+def polygamma(n: int, input: TensorBase) -> TensorBase:
+    """The n-th derivative of the digamma function, ``polygamma(0, x)`` being digamma (PyTorch's signature: the
+    order first; ``Tensor.polygamma(n)``). Integers give the default float dtype; at 0 and the negative integers
+    ``(-1)^(n+1) inf`` (n >= 1). The gradient is ``polygamma(n + 1, x)``.
+
+    >>> import graphgrad as gg
+    >>> gg.polygamma(1, gg.tensor([1.0, 0.5]))
+    tensor([1.6449, 4.9348])
+    >>> gg.polygamma(2, gg.tensor([1.0, 0.5]))
+    tensor([ -2.4041, -16.8288])
+    """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    if n == 0:
+        return digamma(input)._shown_as("PolygammaBackward0")
+    return bind("polygamma", input, n=int(n))
+
+
+primitive("polygamma", attrs=("n",), batch=elementwise, elementwise=True, memory="unknown", recompute="never",
+          infer=lambda inputs, n: elementwise_type(inputs, float_dtype(inputs)),
+          vjp=(lambda g, out, x, *, n: g * bind("polygamma", x, n=n + 1),),
+          expr=_special("polygamma", "graphgrad_polygamma", _polygamma_c),
+          helpers=(numpy_functions.polygamma, numpy_functions.cot_pi),
+          doc="the n-th derivative of digamma, n >= 1 (polygamma(0, x) is digamma)",
+          fn=polygamma, gg=("polygamma", "special.polygamma"))
+export(lambda self, n: polygamma(n, self), "polygamma", tensor="polygamma")
+
+
+def mvlgamma(input: TensorBase, p: int) -> TensorBase:
+    """The multivariate log-gamma function of dimension ``p``, ``log(pi) p (p - 1) / 4 + sum of lgamma(x - i / 2)``
+    over ``i < p`` (PyTorch's ``mvlgamma``, ``torch.special.multigammaln``); integers give the default float dtype.
+    Every element must exceed ``(p - 1) / 2`` (PyTorch's RuntimeError otherwise, checked on eager tensors: a traced
+    value has none to check).
+
+    >>> import graphgrad as gg
+    >>> gg.mvlgamma(gg.tensor([2.5, 3.0]), 2)
+    tensor([0.8570, 1.5502])
+    """
+    x = input._cast(float_dtype([input._type]))
+    if x._level == 0 and not bool((x > 0.5 * (p - 1)).all()):
+        raise RuntimeError("All elements must be greater than (p-1)/2")
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    total = x.lgamma()
+    for i in range(1, p):
+        total = total + (x - 0.5 * i).lgamma()
+    return (total + math.log(math.pi) * p * (p - 1) / 4)._shown_as("MvlgammaBackward0")
+
+
+export(mvlgamma, "mvlgamma", tensor="mvlgamma", gg=("mvlgamma", "special.multigammaln"))
 
 
 # -- where, casts and the ops the compiler inserts ---------------------------------------------------

@@ -149,6 +149,14 @@ CASES = {
     "xlogy": (lambda x, y: gg.xlogy(x, y), [(2, 3), (3,)], POS),
     "nextafter": (lambda x, y: gg.nextafter(x, y) * x, [(4,), (4,)], ANY),
     "unfold": (lambda x: x.unfold(1, 3, 2) ** 2, [(2, 7)], ANY),
+    "erfc": (lambda x: gg.erfc(x) * x, [(2, 3)], ANY),
+    "lgamma": (lambda x: (x * 2).lgamma(), [(2, 3)], POS),
+    "digamma": (lambda x: gg.digamma(x), [(4,)], POS),
+    "polygamma": (lambda x: gg.polygamma(2, x), [(4,)], POS),
+    "erfinv": (lambda x: gg.erfinv(x), [(2, 2)], UNIT),
+    "i0": (lambda x: gg.i0(x * 3), [(5,)], ANY),
+    "i1": (lambda x: gg.special.i1(x * 3), [(5,)], ANY),
+    "mvlgamma": (lambda x: gg.mvlgamma(x + 1, 3), [(2, 2)], POS),
 }
 
 

@@ -126,7 +126,7 @@ UNARY = {  # op: (graphgrad.numpy / numpy name, domain)
     "arcsin": ("arcsin", UNIT), "arccos": ("arccos", UNIT), "arctan": ("arctan", ANY), "arcsinh": ("arcsinh", ANY),
     "arccosh": ("arccosh", GT1), "arctanh": ("arctanh", UNIT), "abs": ("abs", NONZERO), "neg": ("negative", ANY),
     "sinc": ("sinc", NONZERO), "fabs": ("fabs", NONZERO), "deg2rad": ("deg2rad", ANY), "rad2deg": ("rad2deg", ANY),
-    "nan_to_num": ("nan_to_num", ANY),
+    "nan_to_num": ("nan_to_num", ANY), "i0": ("i0", ANY),
 }
 # piecewise constant: zero gradient, so checked as ``op(x) * x`` away from the jumps
 STEPS = {"floor": ("floor", FRAC), "ceil": ("ceil", FRAC), "trunc": ("trunc", FRAC), "round": ("round", FRAC),
@@ -147,6 +147,7 @@ for _op, (_name, _domain) in STEPS.items():
     entry(_op, 2)(_step(_name, _domain))
 
 _erf = np.vectorize(math.erf)
+_lgamma = np.vectorize(math.lgamma)  # (CPython's own: 1e-16 absolute near 1 and 2, the test's atol)
 
 
 def _np_gelu_tanh(x):
@@ -155,6 +156,16 @@ def _np_gelu_tanh(x):
 
 TORCH_UNARY = {  # op: (function of a tensor, NumPy closed form, domain)
     "erf": (lambda x: gg.erf(x), _erf, ANY),
+    "erfc": (lambda x: gg.erfc(x), np.vectorize(math.erfc), ANY),
+    "lgamma": (lambda x: gg.lgamma(x), _lgamma, POS),
+    "mvlgamma": (lambda x: gg.mvlgamma(x + 2, 3),
+                 lambda x: _lgamma(x + 2) + _lgamma(x + 1.5) + _lgamma(x + 1) + 1.5 * math.log(math.pi), POS),
+    # (NumPy has none of these: values are checked in tests/ops/test_special_functions.py)
+    "digamma": (lambda x: gg.digamma(x), None, POS),
+    "polygamma": (lambda x: gg.polygamma(1, x), None, POS),
+    "polygamma:3": (lambda x: x.polygamma(3), None, POS),
+    "erfinv": (lambda x: gg.erfinv(x), None, UNIT),
+    "i1": (lambda x: gg.special.i1(x), None, ANY),
     "rsqrt": (lambda x: x.rsqrt(), lambda x: 1 / np.sqrt(x), POS),
     "sigmoid": (lambda x: x.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), ANY),
     "relu": (lambda x: x.relu() * x, lambda x: np.maximum(x, 0) * x, AWAY),
