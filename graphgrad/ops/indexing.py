@@ -390,6 +390,8 @@ primitive("gather_rows", memory="fresh", batch=_gather_rows_batch, infer=_gather
 
 
 def _scatter_add_rows_expr(a, xp, out, rows):
+    if xp == "np":  # (add.at by element positions: see numpy_functions.add_rows)
+        return [f"add_rows({rows}, {a[1]}, {a[0]})"]
     z = f"{out}_rows"
     # add.at accumulates rows picked several times, where z[index] += g would keep only one of them
     return [f"{z} = {xp}.zeros(({rows},) + {a[0]}.shape[{a[1]}.ndim:], dtype={a[0]}.dtype)",
@@ -407,6 +409,7 @@ def _scatter_add_rows_batch(op, args, bdims, rows):
 
 
 primitive("scatter_add_rows", memory="fresh", batch=_scatter_add_rows_batch, attrs=("rows",),
+          helpers=(numpy_functions.add_rows,),
           doc="the adjoint of gather_rows: g's rows summed, by index, into zeros with `rows` rows",
           infer=lambda inputs, rows: TensorType((rows,) + inputs[0].shape[inputs[1].ndim:], inputs[0].dtype),
           vjp=(lambda g, out, x, index, *, rows: bind("gather_rows", g, index), None),
@@ -1651,7 +1654,7 @@ def index_add(input: TensorBase, dim: int, index: TensorBase, source: TensorBase
     values = source if alpha == 1 else (source * alpha)._cast(input._type.dtype)
     if not input.ndim:  # (one element: index is [0])
         return (input + values)._shown_as("IndexAddBackward0")
-    # rows added by add.at: 1.7x as fast as scatter_add's, which reads an index per element (20000 rows of 64)
+    # whole rows added (scatter_add_rows: 20,000 rows of 64 float32 in 2.6 ms, scatter_add's index per element 16 ms)
     rows = bind("scatter_add_rows", values.movedim(d, 0) if d else values, at, rows=input.shape[d])
     return (input + (rows.movedim(0, d) if d else rows))._shown_as("IndexAddBackward0")
 
@@ -1780,14 +1783,10 @@ def index_put(input: TensorBase, indices, values, accumulate: bool = False) -> T
                          + ", ".join(str(list(i.shape)) for i in ints)) from None
     shape = tuple(input.shape) if input.ndim else (1,)
     rest = shape[len(ints):]
-    flat = None
-    for k, i in enumerate(ints):  # the flat row-major position of each indexed slice, in units of a slice
+    flat = constant_like(input, np.int64(0)) if not ints else None
+    for k, i in enumerate(ints):  # the row-major position of each indexed slice (shape[:len(ints)] as one dim)
         i = _from_end(check_range(i, f"index_fill dimension {k}", shape[k]), shape[k]).expand(*lead)
         flat = i if flat is None else flat * shape[k] + i
-    size = int(np.prod(rest, dtype=np.int64))
-    offsets = _where_is(input, input._apply_here("arange", (), {"start": 0, "stop": size, "step": 1,
-                                                                "dtype": "int64"})).reshape(rest)
-    positions = offsets if flat is None else flat.reshape(tuple(lead) + (1,) * len(rest)) * size + offsets
     target = tuple(lead) + tuple(rest)
     try:
         if broadcast_shapes(tuple(values.shape), target) != target:
@@ -1796,7 +1795,15 @@ def index_put(input: TensorBase, indices, values, accumulate: bool = False) -> T
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot be broadcast to "
                            f"indexing result of shape {list(target)}") from None
     spread = values.expand(*target) if tuple(values.shape) != target else values
-    return put(input, positions, spread, accumulate)._shown_as("IndexPutBackward0")
+    n = int(np.prod(shape[:len(ints)], dtype=np.int64))
+    table = input.reshape((n,) + rest)  # (whole slices are added or copied: no index per element)
+    if accumulate:
+        out = table + bind("scatter_add_rows", spread, flat, rows=n)
+    else:  # of repeated indices the last wins
+        last = _last_writer(flat.reshape(-1), n, input)
+        picked = spread.reshape((-1,) + rest)[bind("where", last < 0, 0, last)]
+        out = bind("where", (last >= 0).reshape((n,) + (1,) * len(rest)), picked, table)
+    return out.reshape(input.shape)._shown_as("IndexPutBackward0")
 
 
 def _index_put_mask(input: TensorBase, indices, values, accumulate: bool) -> TensorBase:

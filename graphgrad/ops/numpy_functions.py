@@ -484,6 +484,22 @@ def i1(x):
 
 
 @helper
+def add_rows(rows, index, values):
+    """Zeros of ``rows`` rows holding ``values`` (``index.shape`` followed by a row's shape) added at the rows the
+    integer ``index`` names, repeats adding up: ``np.add.at``. An index that picks whole rows of several elements
+    takes add.at's slow path (20,000 rows of 64 float32: 11 ms); the flat positions of their elements take its fast
+    one (2.6 ms; a negative index still counts from the end, a row at a time)."""
+    index = np.asarray(index)
+    out = np.zeros((rows,) + values.shape[index.ndim:], dtype=values.dtype)
+    size = out[0].size if rows else 0
+    if size <= 1 or index.size * size < 1024:
+        np.add.at(out, index, values)
+        return out
+    flat = (index.reshape(-1, 1) * size + np.arange(size)).reshape(-1)
+    np.add.at(out.reshape(-1), flat, values.reshape(-1))
+    return out
+
+@helper
 def where(condition, x, y):
     """``np.where(condition, x, y)``, bit for bit. NumPy's where branches on each element: where the condition
     follows no pattern (an activation's sign, say) that costs it about 5 ns an element from some 10,000 elements

@@ -179,3 +179,45 @@ def test_a_traced_mask_index_put_needs_values_that_broadcast():
     with pytest.raises(TracerError, match=r"index_put with a boolean mask inside a compiled function at .*"
                                           r"test_scatter_index_put.py:\d+"):
         gg.compile(f)(x, mask)
+
+
+@pytest.mark.parametrize("rows, index_shape, row_shape", [
+    (50, (300,), (8,)), (7, (20, 30), (4, 3)), (5, (2,), (3,)), (0, (0,), (64,)), (9, (100,), ()),
+    (40, (2000,), (1,))])
+def test_add_rows_equals_numpy_add_at(rows, index_shape, row_shape):
+    # numpy_functions.add_rows adds whole rows by the flat positions of their elements (add.at's fast path) from
+    # 1,024 elements on: repeats add up and a negative index counts from the end, as add.at's own
+    from graphgrad.ops.numpy_functions import add_rows
+    rng = np.random.default_rng(1)
+    index = rng.integers(-rows, rows, index_shape) if rows else np.zeros(index_shape, np.int64)
+    values = rng.normal(size=index_shape + row_shape)
+    expected = np.zeros((rows,) + row_shape)
+    np.add.at(expected, index, values)
+    np.testing.assert_allclose(add_rows(rows, index, values), expected, rtol=1e-13, atol=1e-13)
+    with pytest.raises(IndexError):
+        add_rows(3, np.array([0, 3]), np.ones((2, 600)))
+    with pytest.raises(IndexError):
+        add_rows(3, np.array([0, -4]), np.ones((2, 600)))
+
+
+@EAGER_AND_COMPILED
+def test_gradients_of_rows_picked_again_and_from_the_end(run):
+    # the backward of x[i] (and of F.embedding) is scatter_add_rows: here past add_rows' 1,024 elements
+    rng = np.random.default_rng(2)
+    x = f64(rng.normal(size=(40, 64)), True)
+    i = gg.tensor(rng.integers(-40, 40, 300))
+    w = f64(rng.normal(size=(300, 64)))
+    grad, = gg.autograd.grad(run(lambda x, i: (x[i] * w).sum(), x, i), [x])
+    expected = np.zeros((40, 64))
+    np.add.at(expected, i.numpy(), w.numpy())
+    np.testing.assert_allclose(grad.numpy(), expected, rtol=1e-12, atol=1e-12)
+    big = f64(rng.normal(size=(40, 64)))
+    source = x[:3].detach()
+    np.testing.assert_allclose(run(lambda t, s: t.index_add(0, gg.tensor([3, 0, 3]), s), big, source).numpy(),
+                               big.numpy() + _added(40, [3, 0, 3], source.numpy()), rtol=1e-12)
+
+
+def _added(rows, index, values):
+    out = np.zeros((rows,) + values.shape[1:])
+    np.add.at(out, index, values)
+    return out
