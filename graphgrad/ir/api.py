@@ -66,6 +66,19 @@ class TensorBase:
     def numel(self) -> int:
         return self._type.size
 
+    def nelement(self) -> int:
+        """PyTorch's alias of ``numel()``: the number of elements.
+
+        >>> import graphgrad as gg
+        >>> gg.zeros(2, 3).nelement(), gg.zeros(2, 3).ndimension()
+        (6, 2)
+        """
+        return self._type.size
+
+    def ndimension(self) -> int:
+        """PyTorch's alias of ``dim()``."""
+        return self.ndim
+
     @property
     def size(self) -> "ElementCount":
         """NumPy's ``x.size`` (the number of elements, an int) that is also PyTorch's ``x.size()`` (the shape)
@@ -83,6 +96,19 @@ class TensorBase:
 
     def is_floating_point(self) -> bool:
         return self._type.is_floating
+
+    def is_nonzero(self) -> bool:
+        """Whether the one element is not zero (``bool(x)``, PyTorch's refusals of any other count). Needs the value:
+        a traced tensor raises, as ``bool()`` does.
+
+        >>> import graphgrad as gg
+        >>> gg.tensor([0.0]).is_nonzero(), gg.tensor(2).is_nonzero()
+        (False, True)
+        """
+        if self._type.size != 1:
+            count = "no values" if self._type.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {count} is ambiguous")
+        return bool(self)
 
     __hash__ = object.__hash__  # comparisons are elementwise ops (graphgrad.ops), as in PyTorch
 
@@ -216,9 +242,18 @@ class TensorBase:
         return tuple(self.select(dim, i) for i in range(self.shape[dim]))
 
     def select(self, dim: int, index: int):
-        """``self[:, ..., index]`` with ``index`` at position ``dim``."""
+        """``self[:, ..., index]`` with ``index`` at position ``dim`` (a negative one counts from the end), with
+        PyTorch's errors."""
+        from .registry import normalize_dims
+
+        if not self.ndim:
+            raise IndexError("select() cannot be applied to a 0-dim tensor.")
+        (d,) = normalize_dims(dim, self.ndim)
+        if not -self.shape[d] <= index < self.shape[d]:
+            raise IndexError(f"select(): index {index} out of range for tensor of size {list(self.shape)} at "
+                             f"dimension {d}")
         idx = [slice(None)] * self.ndim
-        idx[dim] = index
+        idx[d] = index
         return self[tuple(idx)]
 
     def narrow(self, dim: int, start: int, length: int):
@@ -226,6 +261,8 @@ class TensorBase:
         the end)."""
         from .registry import normalize_dims
 
+        if not self.ndim:
+            raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
         (d,) = normalize_dims(dim, self.ndim)
         size = self.shape[d]
         if not -size <= start <= size:  # (a slice would clip it, silently)
@@ -240,7 +277,16 @@ class TensorBase:
         return self[tuple(idx)]
 
     def frac(self):
-        """``self - trunc(self)``: the fractional part, with the sign of ``self``."""
+        """``self - trunc(self)``: the fractional part, with the sign of ``self`` (float tensors, as PyTorch's).
+
+        >>> import graphgrad as gg
+        >>> gg.frac(gg.tensor([1.5, -2.25]))
+        tensor([ 0.5000, -0.2500])
+        """
+        if not self._type.is_floating:
+            from .types import SCALAR_NAMES
+
+            raise NotImplementedError(f"\"frac_cpu\" not implemented for '{SCALAR_NAMES[self._type.dtype]}'")
         return self - self.trunc()
 
     def addcmul(self, tensor1, tensor2, value=1):

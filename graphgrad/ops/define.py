@@ -175,7 +175,9 @@ def constant_like(like, value, dtype=None):
     """``value`` as a tensor of ``like``'s interpreter (a constant node in a trace, an eager tensor otherwise),
     with NumPy's dtype: float64 for Python floats."""
     arr = np.asarray(value, dtype=dtype)
-    return like._apply_here("constant", (), {"value": _nested(arr.tolist()), "dtype": dtype_name(arr.dtype)})
+    c = like._apply_here("constant", (), {"value": _nested(arr.tolist()), "dtype": dtype_name(arr.dtype)})
+    # (nested lists lose an empty array's shape: a (0, 2) array lists as [])
+    return c if tuple(c.shape) == arr.shape else c.reshape(arr.shape)
 
 
 def as_tensors(items: list) -> list:

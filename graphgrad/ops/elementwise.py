@@ -1352,10 +1352,167 @@ def _missing_dtype(method: str, dtype: str):
 
 
 for _method, _dtype in (("half", "float16"), ("bfloat16", "bfloat16"), ("char", "int8"), ("short", "int16"),
-                        ("byte", "uint8")):
+                        ("byte", "uint8"), ("int", "int32")):
     export(_missing_dtype(_method, _dtype), "cast", tensor=_method)
 
 
 export(lambda self, end, weight: in_place(self, lambda old: lerp(old, end, weight)), "lerp", tensor="lerp_")
 export(lambda self, nan=0.0, posinf=None, neginf=None: in_place(
     self, lambda old: nan_to_num(old, nan=nan, posinf=posinf, neginf=neginf)), "nan_to_num", tensor="nan_to_num_")
+
+
+# -- PyTorch's method names for the ops above; copysign, gcd, lcm, shifts, isin, clone -----------------------------
+def _where_method(self: TensorBase, condition: TensorBase, other) -> TensorBase:
+    """PyTorch's ``Tensor.where(condition, other)``: ``self`` where ``condition`` is true, else ``other``.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([-1.0, 2.0])
+    >>> x.where(x > 0, 0.0)
+    tensor([0., 2.])
+    """
+    return where(condition, self, other)
+
+
+export(_where_method, "where", tensor="where")
+export(lambda self, other: bind("mul", self, other), "mul", tensor="multiply")
+export(_with_alpha("sub"), "sub", tensor="subtract")
+export(_div, "div", tensor="divide")  # (rounding_mode too)
+export(abs, "abs", tensor="absolute", gg="absolute")
+export(lambda input: input.frac(), "sub", gg="frac")  # (Tensor.frac: ir.api, x - trunc(x))
+
+
+def _tensors_only(op: str, input, other) -> None:
+    """PyTorch's refusal of a number where ``op`` takes tensors only."""
+    for position, name, t in ((1, "input", input), (2, "other", other)):
+        if not isinstance(t, TensorBase):
+            raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, not {type(t).__name__}")
+
+
+def copysign(input: TensorBase, other) -> TensorBase:
+    """``input``'s magnitude with the sign of ``other`` (a tensor or a number; the sign bit of -0.0 and of nan
+    counts), in the promoted floating dtype. The gradient is PyTorch's: ``sign(input) * sign(result)`` for ``input``
+    (0 where ``input`` is 0), zeros for ``other``.
+
+    >>> import graphgrad as gg
+    >>> gg.copysign(gg.tensor([1.5, -2.0, 3.0]), gg.tensor([-1.0, 1.0, -0.0]))
+    tensor([-1.5000,  2.0000, -3.0000])
+    """
+    if not isinstance(input, TensorBase):
+        raise TypeError(f"copysign() received an invalid combination of arguments - got ({type(input).__name__}, "
+                        f"{type(other).__name__}), but expected one of:\n"
+                        f" * (Tensor input, Tensor other, *, Tensor out = None)\n"
+                        f" * (Tensor input, Number other, *, Tensor out = None)\n")
+    dtype = float_dtype([input._type, other._type if isinstance(other, TensorBase) else other])
+    return bind("copysign", input._cast(dtype), other._cast(dtype) if isinstance(other, TensorBase) else float(other))
+
+
+primitive("copysign", batch=elementwise, elementwise=True,
+          infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), expr=call("copysign"),
+          ufunc="copysign({0}, {1})", doc="x's magnitude with y's sign",
+          vjp=(lambda g, out, x, y: g * bind("sign", x) * bind("sign", out),
+               lambda g, out, x, y: bind("full_like", g, value=0.0)),
+          fn=copysign, tensor="copysign", gg="copysign")
+export(lambda self, other: in_place(self, lambda old: copysign(old, other)), "copysign", tensor="copysign_")
+
+
+def _integers_only(label: str):
+    """The type rule of an op PyTorch has for integers only: PyTorch's NotImplementedError for another promoted
+    dtype (``label``: its kernel's name, ``"gcd"``, ``"lshift"``)."""
+    def infer(inputs):
+        dtype = result_dtype(list(inputs))
+        if dtype != "int64":
+            raise NotImplementedError(f"\"{label}_cpu\" not implemented for '{SCALAR_NAMES[dtype]}'")
+        return elementwise_type(inputs)
+    return infer
+
+
+def _integer_function(name: str, doc: str):
+    def fn(input: TensorBase, other: TensorBase) -> TensorBase:
+        _tensors_only(name, input, other)
+        return bind(name, input, other)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+gcd = primitive("gcd", batch=elementwise, elementwise=True, infer=_integers_only("gcd"), nondiff=True,
+                expr=call("gcd"), doc="the greatest common divisor of integers (>= 0)",
+                fn=_integer_function("gcd", """The greatest common divisor of integer tensors, elementwise (never
+    negative; ``gcd(0, 0)`` is 0). No gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.gcd(gg.tensor([4, -6, 0]), gg.tensor([6, 4, 5]))
+    tensor([2, 2, 5])
+    """), tensor="gcd", gg="gcd")
+lcm = primitive("lcm", batch=elementwise, elementwise=True, infer=_integers_only("lcm"), nondiff=True,
+                expr=call("lcm"), doc="the least common multiple of integers (>= 0)",
+                fn=_integer_function("lcm", """The least common multiple of integer tensors, elementwise (never
+    negative; 0 where either is 0). No gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.lcm(gg.tensor([4, -6, 0]), gg.tensor([6, 4, 5]))
+    tensor([12, 12,  0])
+    """), tensor="lcm", gg="lcm")
+export(lambda self, other: in_place(self, lambda old: gcd(old, other)), "gcd", tensor="gcd_")
+export(lambda self, other: in_place(self, lambda old: lcm(old, other)), "lcm", tensor="lcm_")
+
+# << and >> of integer (and bool) tensors: NumPy's shifts are PyTorch's, a count outside [0, 64) included (0, or -1
+# for a negative value shifted right). (No ufunc= for these integer ops: integer buffers are seldom worth reusing.)
+for _name, _symbol, _dunder in (("bitwise_left_shift", "<<", "lshift"), ("bitwise_right_shift", ">>", "rshift")):
+    _binary(_name, _symbol, None, infer=_integers_only(_dunder), dunder=_dunder, tensor=(_name,),
+            doc=f"elementwise x {_symbol} y of integer tensors")
+    export((lambda n: lambda self, other: in_place(self, lambda old: bind(n, old, other)))(_name), _name,
+           tensor=(f"{_name}_", f"__i{_dunder}__"))
+
+
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False) -> TensorBase:
+    """Whether each of ``elements`` equals one of ``test_elements`` (either may be a number): a bool tensor of
+    ``elements``' shape, negated with ``invert``. Equality after PyTorch's promotion (nan is in nothing). Each element
+    is compared with every test element, ``numel`` times ``numel`` comparisons, eager and traced alike;
+    ``assume_unique`` changes nothing. No gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.isin(gg.tensor([1, 2, 3, 4]), gg.tensor([2, 4, 6]))
+    tensor([False,  True, False,  True])
+    """
+    if not isinstance(elements, TensorBase) and not isinstance(test_elements, TensorBase):
+        raise TypeError(
+            f"isin() received an invalid combination of arguments - got ({type(elements).__name__}, "
+            f"{type(test_elements).__name__}), but expected one of:\n"
+            f" * (Tensor elements, Tensor test_elements, *, bool assume_unique = False, bool invert = False, "
+            f"Tensor out = None)\n"
+            f" * (Number element, Tensor test_elements, *, bool assume_unique = False, bool invert = False, "
+            f"Tensor out = None)\n"
+            f" * (Tensor elements, Number test_element, *, bool assume_unique = False, bool invert = False, "
+            f"Tensor out = None)\n")
+    if any(isinstance(t, bool) or isinstance(t, TensorBase) and t._type.dtype == "bool"
+           for t in (elements, test_elements)):
+        raise RuntimeError("Unsupported input type encountered for isin(): Bool")
+    if not isinstance(test_elements, TensorBase):
+        found = elements == test_elements
+    elif not isinstance(elements, TensorBase):
+        found = (test_elements == elements).any()
+    else:  # (n..., 1) against (m,): any along the last axis
+        found = (elements.reshape(tuple(elements.shape) + (1,)) == test_elements.reshape(-1)).any(-1)
+    return found.logical_not() if invert else found
+
+
+export(isin, "isin", gg="isin")
+
+
+def clone(input: TensorBase, *, memory_format=None) -> TensorBase:
+    """``torch.clone``: a copy of ``input`` (differentiable; eagerly ``CloneBackward0``, traced a node of its own that
+    an in-place update of ``input`` does not reach). graphgrad has one memory format: ``memory_format`` changes
+    nothing.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([1.0, 2.0])
+    >>> y = gg.clone(x)
+    >>> x.add_(1.0); y
+    tensor([2., 3.])
+    tensor([1., 2.])
+    """
+    return input.clone()
+
+
+export(clone, "clone", gg="clone")

@@ -1947,3 +1947,18 @@ def diagonal_scatter(input: TensorBase, src: TensorBase, offset: int = 0, dim1: 
 export(select_scatter, "select_scatter", tensor="select_scatter", gg="select_scatter")
 export(slice_scatter, "slice_scatter", tensor="slice_scatter", gg="slice_scatter")
 export(diagonal_scatter, "diagonal_scatter", tensor="diagonal_scatter", gg="diagonal_scatter")
+
+
+def argwhere(input) -> TensorBase:
+    """PyTorch's ``argwhere``: the indices of the non-zero elements, an ``(n, ndim)`` int64 tensor (``nonzero``).
+    Eager only: ``n`` depends on the values.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[0.0, 1.5], [2.0, 0.0]]).argwhere()
+    tensor([[0, 1],
+            [1, 0]])
+    """
+    return _nonzero(input, False, "argwhere")
+
+
+export(argwhere, "argwhere", tensor="argwhere", gg="argwhere")

@@ -1876,3 +1876,36 @@ def chain_matmul(*matrices) -> TensorBase:
 
 
 export(chain_matmul, "chain_matmul", gg="chain_matmul")
+
+
+def fill_diagonal_(self: TensorBase, fill_value, wrap: bool = False) -> TensorBase:
+    """PyTorch's ``Tensor.fill_diagonal_``: the main diagonal (``(i, i, ..., i)``) of a tensor of at least two
+    dimensions, all of one length past two, set to ``fill_value`` in place. A tall matrix's diagonal stops at its
+    last column, or with ``wrap`` starts again every ``columns + 1`` rows. The other elements keep their gradient.
+
+    >>> import graphgrad as gg
+    >>> gg.zeros(5, 2).fill_diagonal_(1.0, wrap=True)
+    tensor([[1., 0.],
+            [0., 1.],
+            [0., 0.],
+            [1., 0.],
+            [0., 1.]])
+    """
+    from .indexing import index_update
+
+    shape = tuple(self.shape)
+    if len(shape) < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if len(set(shape)) > 1 and len(shape) > 2:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    # the diagonal in row-major order: every step-th element from the first, step the sum of the strides
+    strides = [int(np.prod(shape[k + 1:])) for k in range(len(shape))]
+    step, size = builtins.sum(strides), int(np.prod(shape))
+    stop = size if wrap else builtins.min(shape) * step
+    if not size:
+        return self
+    return in_place(self, lambda old: index_update(old.reshape(-1), slice(0, stop, step), fill_value).reshape(shape),
+                    "CopySlices")
+
+
+export(fill_diagonal_, "fill_diagonal_", tensor="fill_diagonal_")

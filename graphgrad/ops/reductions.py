@@ -363,17 +363,22 @@ export(max, "max", tensor="max", gg="max")
 export(min, "min", tensor="min", gg="min")
 
 
-def any(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
-    """True where any element (along ``dim``, or NumPy's ``axis``) is non-zero."""
+def any(input: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
+    """True where any element (along ``dim``, or NumPy's ``axis``) is non-zero (``torch.any``, ``Tensor.any``)."""
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
     # reduction_dims, not torch_dims: unlike sum, PyTorch's any/all reduce no dim for dim=[]
-    return bind("sum", x != 0, dim=reduction_dims(dim, x.ndim), keepdim=bool(keepdim)) > 0
+    return bind("sum", input != 0, dim=reduction_dims(dim, input.ndim), keepdim=bool(keepdim)) > 0
 
 
-def all(x: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
-    """True where every element (along ``dim``, or NumPy's ``axis``) is non-zero."""
+def all(input: TensorBase, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> TensorBase:  # noqa: A001
+    """True where every element (along ``dim``, or NumPy's ``axis``) is non-zero (``torch.all``, ``Tensor.all``).
+
+    >>> import graphgrad as gg
+    >>> gg.all(gg.tensor([[True, False], [True, True]]), 1)
+    tensor([False,  True])
+    """
     dim, keepdim = _np_names(dim, keepdim, axis, keepdims)
-    return bind("sum", x == 0, dim=reduction_dims(dim, x.ndim), keepdim=bool(keepdim)) == 0
+    return bind("sum", input == 0, dim=reduction_dims(dim, input.ndim), keepdim=bool(keepdim)) == 0
 
 
 def _numpy_truth(reduce):
@@ -388,8 +393,8 @@ def _numpy_truth(reduce):
     return fn
 
 
-export(any, "any", tensor="any", numpy=("any",), numpy_fn=_numpy_truth(any))
-export(all, "all", tensor="all", numpy=("all",), numpy_fn=_numpy_truth(all))
+export(any, "any", tensor="any", gg="any", numpy=("any",), numpy_fn=_numpy_truth(any))
+export(all, "all", tensor="all", gg="all", numpy=("all",), numpy_fn=_numpy_truth(all))
 
 
 def norm(x: TensorBase, p="fro", dim=None, keepdim: bool = False) -> TensorBase:
@@ -642,7 +647,6 @@ def _median_all(x, ignore_nan: bool):
     flat = x.reshape(-1)
     if flat.shape[0] == 0:
         return bind("full_like", x.reshape(-1).sum(), value=float("nan"))._cast(x._type.dtype)
-    kind = "nanmedian" if ignore_nan else "median"
     v = _median_along(flat, 0, False, ignore_nan).values
     if not x._type.is_floating:
         return v
@@ -874,20 +878,45 @@ export(logcumsumexp, "logcumsumexp", tensor="logcumsumexp", gg="logcumsumexp")
 
 
 # -- moments and nan-ignoring reductions --------------------------------------------------------------------
-def _moment_mean(x, dim, unbiased, keepdim, correction, root: bool):
+def _moment_mean(name: str, x, dim, unbiased, keepdim, correction, root: bool):
+    """PyTorch's argument rules: ``(input, unbiased)`` (a bool second argument), ``(input, dim, unbiased,
+    keepdim)`` or ``(input, dim, *, correction, keepdim)``, unbiased and correction not both; float tensors."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments - got both unbiased and correction, "
+                        f"but expected one of:\n"
+                        f" * (Tensor input, tuple of ints dim, bool unbiased = True, bool keepdim = False)\n"
+                        f" * (Tensor input, tuple of ints dim = None, *, Number correction = None, "
+                        f"bool keepdim = False)\n"
+                        f" * (Tensor input, bool unbiased = True)\n")
+    _floating_only(x, f"{name} only support floating point and complex dtypes")
     dims = torch_dims(dim, x.ndim)
     v = _var(x, dims, True if unbiased is None else unbiased, keepdim, correction)
-    return (_root_zero_grad_at_zero(v, 2) if root else v), bind("mean", x, dim=dims, keepdim=bool(keepdim))
+    spread = _root_zero_grad_at_zero(v, 2) if root else v
+    node = "StdMeanBackward0" if root else "VarMeanBackward0"  # (PyTorch's one node for both)
+    return spread._shown_as(node), bind("mean", x, dim=dims, keepdim=bool(keepdim))._shown_as(node)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """``(std, mean)`` over ``dim``, a plain tuple as PyTorch's (``correction`` default 1)."""
-    return _moment_mean(input, dim, unbiased, keepdim, correction, True)
+    """``(std, mean)`` over ``dim``, a plain tuple as PyTorch's (``correction`` default 1; ``std_mean(x, False)``
+    is ``unbiased=False``).
+
+    >>> import graphgrad as gg
+    >>> gg.std_mean(gg.tensor([1.0, 2.0, 3.0, 4.0]), False)
+    (tensor(1.1180), tensor(2.5000))
+    """
+    return _moment_mean("std_mean", input, dim, unbiased, keepdim, correction, True)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """``(var, mean)`` over ``dim``, a plain tuple as PyTorch's (``correction`` default 1)."""
-    return _moment_mean(input, dim, unbiased, keepdim, correction, False)
+    """``(var, mean)`` over ``dim``, a plain tuple as PyTorch's (``correction`` default 1).
+
+    >>> import graphgrad as gg
+    >>> gg.var_mean(gg.tensor([[1.0, 2.0], [3.0, 5.0]]), 1, correction=0)
+    (tensor([0.2500, 1.0000]), tensor([1.5000, 4.0000]))
+    """
+    return _moment_mean("var_mean", input, dim, unbiased, keepdim, correction, False)
 
 
 export(std_mean, "std_mean", gg="std_mean")
@@ -1088,6 +1117,28 @@ export(cov, "cov", tensor="cov", gg="cov")
 export(corrcoef, "corrcoef", tensor="corrcoef", gg="corrcoef")
 
 
+def _sample_points(op: str, y: TensorBase, x, dx, d: int) -> tuple:
+    """``(x, dx)`` of ``trapezoid``/``cumulative_trapezoid`` (``op``), checked with PyTorch's errors: ``x`` shaped to
+    broadcast against ``y`` along ``d``, or None and ``dx`` a number."""
+    if x is None:
+        if isinstance(dx, TensorBase):
+            dx = dx.item()
+        if isinstance(dx, bool) or isinstance(dx, complex):
+            raise RuntimeError(f"{op}: Currently, we only support dx as a real number.")
+        if y._type.dtype == "bool":
+            raise RuntimeError(f"{op}: received a bool input for `y`, but bool is not supported")
+        return None, dx
+    if y._type.dtype == "bool" or x._type.dtype == "bool":
+        raise RuntimeError(f"{op}: received a bool input for `x` or `y`, but bool is not supported")
+    if x.ndim == 1:
+        if x.shape[0] != y.shape[d]:
+            raise RuntimeError(f"{op}: There must be one `x` value for each sample point")
+        x = x.reshape(tuple(y.shape[d] if i == d else 1 for i in range(y.ndim)))
+    elif x.ndim < y.ndim:
+        x = x.reshape((1,) * (y.ndim - x.ndim) + tuple(x.shape))
+    return x, dx
+
+
 def trapezoid(y: TensorBase, x=None, *, dx=None, dim: int = -1) -> TensorBase:
     """The trapezoidal rule's integral of ``y`` along ``dim``: with sample points ``x`` (a tensor: 1-D along
     ``dim``, or broadcasting with ``y``) or evenly spaced ``dx`` apart (default 1). PyTorch's ``trapezoid`` (and
@@ -1106,26 +1157,60 @@ def trapezoid(y: TensorBase, x=None, *, dx=None, dim: int = -1) -> TensorBase:
     (d,) = normalize_dims(dim, y.ndim)
     if y.shape[d] == 0:  # PyTorch's (and NumPy's) zeros, of y's dtype
         return bind("full_like", y.sum(d), value=0)._cast(y._type.dtype)
-    if x is None:
-        if isinstance(dx, TensorBase):
-            dx = dx.item()
-        if isinstance(dx, bool) or isinstance(dx, complex):
-            raise RuntimeError("trapezoid: Currently, we only support dx as a real number.")
-        if y._type.dtype == "bool":
-            raise RuntimeError("trapezoid: received a bool input for `y`, but bool is not supported")
-        # PyTorch's form for even spacing: dx * (sum - (first + last) / 2)
+    x, dx = _sample_points("trapezoid", y, x, dx, d)
+    if x is None:  # PyTorch's form for even spacing: dx * (sum - (first + last) / 2)
         return (y.sum(d) - (y.select(d, 0) + y.select(d, -1)) * 0.5) * (1 if dx is None else dx)
-    if y._type.dtype == "bool" or x._type.dtype == "bool":
-        raise RuntimeError("trapezoid: received a bool input for `x` or `y`, but bool is not supported")
-    if x.ndim == 1:
-        if x.shape[0] != y.shape[d]:
-            raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
-        x = x.reshape(tuple(y.shape[d] if i == d else 1 for i in range(y.ndim)))
-    elif x.ndim < y.ndim:
-        x = x.reshape((1,) * (y.ndim - x.ndim) + tuple(x.shape))
     n = x.shape[d]
     spacing = x.narrow(d, 1, n - 1) - x.narrow(d, 0, n - 1) if n else x
     return ((y.narrow(d, 0, y.shape[d] - 1) + y.narrow(d, 1, y.shape[d] - 1)) * spacing).sum(d) / 2.0
 
 
 export(trapezoid, "trapezoid", gg=("trapezoid", "trapz"))
+
+
+def cumulative_trapezoid(y: TensorBase, x=None, *, dx=None, dim: int = -1) -> TensorBase:
+    """The running trapezoidal-rule integral of ``y`` along ``dim`` (one element fewer than ``y`` there), with sample
+    points ``x`` or evenly spaced ``dx`` apart (default 1), as ``trapezoid``: PyTorch's ``cumulative_trapezoid``.
+
+    >>> import graphgrad as gg
+    >>> gg.cumulative_trapezoid(gg.tensor([1.0, 2.0, 4.0, 7.0]))
+    tensor([ 1.5000,  4.5000, 10.0000])
+    """
+    if x is not None and dx is not None:
+        raise TypeError("cumulative_trapezoid() received an invalid combination of arguments: give x or dx, not both")
+    if y.ndim == 0:
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+    (d,) = normalize_dims(dim, y.ndim)
+    n = y.shape[d]
+    x, dx = _sample_points("cumulative_trapezoid", y, x, dx, d)
+    if n == 0:  # (no intervals: y's empty shape, in a floating dtype)
+        return y * 1.0
+    pairs = y.narrow(d, 0, n - 1) + y.narrow(d, 1, n - 1)
+    if x is None:  # PyTorch's order of operations, for its rounding
+        return ((1 if dx is None else dx) / 2.0 * pairs).cumsum(d)
+    m = x.shape[d]
+    return ((x.narrow(d, 1, m - 1) - x.narrow(d, 0, m - 1)) * pairs).cumsum(d) / 2.0
+
+
+def sum_to_size(self: TensorBase, *size, **kwargs) -> TensorBase:
+    """``self`` summed to ``size`` (given as ints, or one sequence), which must broadcast to ``self``'s shape:
+    PyTorch's ``Tensor.sum_to_size``, the adjoint of ``expand``.
+
+    >>> import graphgrad as gg
+    >>> gg.ones(2, 3).sum_to_size(1, 3)
+    tensor([[2., 2., 2.]])
+    """
+    if "size" in kwargs:
+        size = (kwargs.pop("size"),)
+    if kwargs or not size:
+        raise TypeError('sum_to_size() missing 1 required positional arguments: "size"')
+    size = tuple(int(n) for n in (size[0] if len(size) == 1 and not isinstance(size[0], int) else size))
+    shape = tuple(self.shape)
+    lead = len(shape) - len(size)
+    if lead < 0 or builtins.any(s != n and s != 1 for s, n in zip(size, shape[lead:])):
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    return self.sum_to(size)
+
+
+export(cumulative_trapezoid, "cumulative_trapezoid", gg="cumulative_trapezoid")
+export(sum_to_size, "sum_to_size", tensor="sum_to_size")

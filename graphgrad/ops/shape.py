@@ -10,7 +10,7 @@ import numpy as np
 from ..codegen.expressions import literal
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, normalize_dims, result_dtype
+from ..ir.registry import ShapeError, broadcast_shapes, normalize_dims, result_dtype
 from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError, RowRule, aligned_axis
 from .define import array, as_tensors, lift, primitive, refuse_traced
@@ -1265,3 +1265,50 @@ primitive("unfold", memory="view", view=True, zero_signs="through", attrs=("dim"
                                                                size=size, step=step), 0),
           doc="the windows of size elements along dim, step apart (a view; a new last dimension of size)",
           fn=unfold, tensor="unfold")
+
+
+# -- PyTorch's broadcast_tensors, Tensor.reshape_as, and torch.narrow / torch.select (Tensor methods of ir.api) ------
+def broadcast_tensors(*tensors) -> tuple:
+    """The tensors expanded to their common broadcast shape (views; a tensor of that shape already is returned
+    itself, as PyTorch does).
+
+    >>> import graphgrad as gg
+    >>> a, b = gg.broadcast_tensors(gg.tensor([1, 2, 3]), gg.tensor([[10], [20]]))
+    >>> b
+    tensor([[10, 10, 10],
+            [20, 20, 20]])
+    """
+    for i, t in enumerate(tensors):
+        if not isinstance(t, TensorBase):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
+    shape = ()
+    for t in tensors:  # pairwise, as PyTorch's infer_size: its error names the sizes that disagree
+        shape = broadcast_shapes(shape, tuple(t.shape))
+    return tuple(t if tuple(t.shape) == shape else t.expand(*shape) for t in tensors)
+
+
+def narrow(input: TensorBase, dim: int, start: int, length: int) -> TensorBase:
+    """``torch.narrow``: ``length`` elements of ``input`` along ``dim`` from ``start`` (``Tensor.narrow``).
+
+    >>> import graphgrad as gg
+    >>> gg.narrow(gg.tensor([[1, 2, 3], [4, 5, 6]]), 1, 1, 2)
+    tensor([[2, 3],
+            [5, 6]])
+    """
+    return input.narrow(dim, start, length)
+
+
+def select(input: TensorBase, dim: int, index: int) -> TensorBase:
+    """``torch.select``: the slice of ``input`` at ``index`` along ``dim``, without that dim (``Tensor.select``).
+
+    >>> import graphgrad as gg
+    >>> gg.select(gg.tensor([[1, 2, 3], [4, 5, 6]]), 1, -1)
+    tensor([3, 6])
+    """
+    return input.select(dim, index)
+
+
+export(broadcast_tensors, "broadcast_tensors", gg="broadcast_tensors")
+export(lambda self, other: self.reshape(other.shape), "reshape", tensor="reshape_as")
+export(narrow, "getitem", gg="narrow")  # (both index: published under getitem, as x[...] is)
+export(select, "getitem", gg="select")

@@ -157,6 +157,7 @@ CASES = {
     "i0": (lambda x: gg.i0(x * 3), [(5,)], ANY),
     "i1": (lambda x: gg.special.i1(x * 3), [(5,)], ANY),
     "mvlgamma": (lambda x: gg.mvlgamma(x + 1, 3), [(2, 2)], POS),
+    "copysign": (lambda x, y: gg.copysign(x, y) * x, [(2, 3), (3,)], AWAY),
 }
 
 

@@ -18,6 +18,7 @@ whose outputs are integers or booleans have no gradient and get a forward check 
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -2513,6 +2514,120 @@ def _(draw, rng):
 def _(draw, rng):
     return Case(lambda t: gg.frexp(3 * t).mantissa * t, [sample(NONZERO, shape(draw), rng)],
                 lambda a: np.frexp(3 * a)[0] * a)
+
+
+# -- PyTorch's copysign, clone, broadcast_tensors, sum_to_size, cumulative_trapezoid, fill_diagonal_; the integer
+# ops gcd, lcm, << and >>; isin; argwhere (eager only) ------------------------------------------------------------
+@entry("copysign", 3)
+def _(draw, rng):
+    a, b = pair(draw)  # (x away from 0, where the gradient jumps)
+    return Case(lambda x, y: gg.copysign(x, y) * x, [sample(NONZERO, a, rng), sample(ANY, b, rng)],
+                lambda x, y: np.copysign(x, y) * x)
+
+
+@entry("copysign:number", 2)
+def _(draw, rng):
+    sign = draw(st.sampled_from([-0.0, 2.0, -1.5]))
+    return Case(lambda x: x.copysign(sign) * x, [sample(NONZERO, shape(draw), rng)], lambda x: np.copysign(x, sign) * x)
+
+
+@entry("clone", 2)
+def _(draw, rng):
+    return Case(lambda t: gg.clone(t) * t, [sample(ANY, shape(draw), rng)], lambda a: a * a)
+
+
+@entry("broadcast_tensors", 3)
+def _(draw, rng):
+    a, b = pair(draw)
+    def ref(x, y):
+        u, v = np.broadcast_arrays(x, y)
+        return u * v + u
+    def fn(x, y):
+        u, v = gg.broadcast_tensors(x, y)
+        return u * v + u
+    return Case(fn, [sample(ANY, a, rng), sample(ANY, b, rng)], ref)
+
+
+@entry("sum_to_size", 3)
+def _(draw, rng):
+    shp = shape(draw, 1)
+    target = broadcast_partner(draw, shp)
+    target = target[len(target) - len(shp):] if len(target) > len(shp) else target  # (no new leading axis)
+    def ref(a):
+        lead = a.ndim - len(target)
+        out = a.sum(axis=tuple(range(lead))) if lead else a
+        keep = tuple(i for i, n in enumerate(target) if n == 1 and out.shape[i] != 1)
+        return (out.sum(axis=keep, keepdims=True) if keep else out) ** 2
+    return Case(lambda t: t.sum_to_size(target) ** 2, [sample(ANY, shp, rng)], ref)
+
+
+def _cumulative_trapezoid(a, x=None, dx=1.0, axis=-1):
+    a = np.moveaxis(a, axis, -1)
+    steps = np.diff(x) if x is not None else dx
+    return np.moveaxis(np.cumsum((a[..., 1:] + a[..., :-1]) * steps / 2, axis=-1), -1, axis)
+
+
+@entry("cumulative_trapezoid", 4)
+def _(draw, rng):
+    shp = list(shape(draw, 1))
+    dim = axis(draw, len(shp), none=False)
+    shp[dim] += 1  # (two samples at least: an interval)
+    shp = tuple(shp)
+    if draw(st.booleans()):
+        return Case(lambda t, x: gg.cumulative_trapezoid(t, x, dim=dim),
+                    [sample(ANY, shp, rng), sample(ANY, (shp[dim],), rng)],
+                    lambda a, x: _cumulative_trapezoid(a, x, axis=dim))
+    dx = draw(st.sampled_from([1.0, 0.5]))
+    return Case(lambda t: gg.cumulative_trapezoid(t * t, dx=dx, dim=dim), [sample(ANY, shp, rng)],
+                lambda a: _cumulative_trapezoid(a * a, dx=dx, axis=dim))
+
+
+@entry("fill_diagonal_", 3)
+def _(draw, rng):
+    shp = draw(st.sampled_from([(3, 3), (5, 2), (2, 4), (1, 3), (2, 2, 2)]))
+    wrap = draw(st.booleans())
+    def ref(a):
+        b = a.copy()
+        np.fill_diagonal(b, 0.5, wrap=wrap)  # (NumPy's wrap is PyTorch's)
+        return b * a
+    return Case(lambda t: (t * 1).fill_diagonal_(0.5, wrap=wrap) * t, [sample(ANY, shp, rng)], ref)
+
+
+def _small_ints(rng, shp, lo: int = -12, hi: int = 13) -> np.ndarray:
+    return rng.integers(lo, hi, shp).astype(np.float64)
+
+
+for _op in ("gcd", "lcm"):
+    def _integer_pair(draw, rng, _op=_op):
+        a, b = pair(draw)
+        return Case(lambda t, u: getattr(gg, _op)(t.long(), u.long()), [_small_ints(rng, a), _small_ints(rng, b)],
+                    lambda x, y: getattr(np, _op)(x.astype(np.int64), y.astype(np.int64)))
+    entry(_op, 3, FORWARD_ONLY)(_integer_pair)
+
+for _op, _np_op, _symbol in (("bitwise_left_shift", np.left_shift, operator.lshift),
+                             ("bitwise_right_shift", np.right_shift, operator.rshift)):
+    def _shift(draw, rng, _op=_op, _np_op=_np_op):
+        a, b = pair(draw)
+        counts = rng.integers(0, 70, b).astype(np.float64)  # (counts of 64 and more too: 0, or -1 shifted right)
+        return Case(lambda t, u: getattr(gg, _op)(t.long(), u.long()), [_small_ints(rng, a, -100, 101), counts],
+                    lambda x, y: _np_op(x.astype(np.int64), y.astype(np.int64)))
+    entry(_op, 3, FORWARD_ONLY)(_shift)
+    entry(f"{_op}:operator", 2, FORWARD_ONLY)(
+        lambda draw, rng, _symbol=_symbol, _np_op=_np_op: Case(
+            lambda t: _symbol(t.long(), 3), [_small_ints(rng, shape(draw), -100, 101)],
+            lambda x: _np_op(x.astype(np.int64), 3)))
+
+
+@entry("isin", 3, FORWARD_ONLY)
+def _(draw, rng):
+    invert = draw(st.booleans())
+    x, y = _small_ints(rng, shape(draw), -3, 4), _small_ints(rng, shape(draw), -3, 4)
+    return Case(lambda t, u: gg.isin(t, u, invert=invert), [x, y], lambda a, b: np.isin(a, b, invert=invert))
+
+
+@entry("argwhere", 3, EAGER_ONLY)
+def _(draw, rng):
+    return Case(lambda t: gg.argwhere(t), [rng.integers(0, 2, shape(draw)).astype(np.float64)], np.argwhere)
 
 
 # ``fused`` is made by the fusion pass after differentiation, for code generation only: no user code calls it,
