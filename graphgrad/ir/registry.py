@@ -219,12 +219,12 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
     padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
     out = []
     for axis, sizes in enumerate(zip(*padded)):
-        size = max(sizes)
-        for a, b in zip(sizes, sizes[1:]):
-            if a != b and a != 1 and b != 1:
-                raise ShapeError(f"The size of tensor a ({a}) must match the size of tensor b ({b}) "
+        stretched = [n for n in sizes if n != 1]  # (all equal: a pair of neighbours alone passed (3,), (1,), (2,))
+        for b in stretched[1:]:
+            if b != stretched[0]:
+                raise ShapeError(f"The size of tensor a ({stretched[0]}) must match the size of tensor b ({b}) "
                                  f"at non-singleton dimension {axis}")
-        out.append(0 if 0 in sizes and size <= 1 else size)
+        out.append(stretched[0] if stretched else 1)
     return tuple(out)
 
 

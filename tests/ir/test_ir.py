@@ -167,6 +167,12 @@ def test_type_rules_follow_pytorch_promotion_and_messages():
     assert broadcast_shapes((3, 1), (1, 4)) == (3, 4)
     with pytest.raises(ShapeError, match=r"size of tensor a \(3\) must match the size of tensor b \(4\)"):
         broadcast_shapes((3,), (4,))
+    # every size that is not 1 must agree, not only neighbours: (3,), (1,), (2,) passed as (3,)
+    with pytest.raises(ShapeError, match=r"size of tensor a \(3\) must match the size of tensor b \(2\)"):
+        broadcast_shapes((3,), (1,), (2,))
+    assert broadcast_shapes((0,), (1,)) == (0,) and broadcast_shapes((1, 1), (2, 0)) == (2, 0)
+    with pytest.raises(ShapeError, match=r"size of tensor a \(0\) must match the size of tensor b \(3\)"):
+        broadcast_shapes((0,), (3,))
     with pytest.raises(ShapeError, match=r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 2x3\)"):
         infer_type("matmul", [f32, f32], {})
 
