@@ -383,6 +383,17 @@ def erfinv(x):
 
 
 @helper
+def chebyshev(t, coefficients):
+    """Cephes' ``chbevl``: the sum of ``c_k T_k(t / 2)`` over the Chebyshev coefficients (highest first) by
+    Clenshaw's recurrence, each step over all of ``t``: the expansions of ``i0`` and ``i1``."""
+    b0, b1, b2 = np.full_like(t, coefficients[0]), np.zeros_like(t), None
+    for c in coefficients[1:]:
+        b2, b1 = b1, b0
+        b0 = t * b1 - b2 + c
+    return 0.5 * (b0 - b2)
+
+
+@helper
 def i0(x):
     """The modified Bessel function of the first kind of order 0 of each element, in ``x``'s float dtype (float64 for
     integers, float32 for bools), computed in float64: Cephes' Chebyshev expansions of ``exp(-|x|) i0(x)`` on [0, 8]
@@ -392,13 +403,6 @@ def i0(x):
     x = np.asarray(x)
     dtype = np.result_type(x.dtype, np.float32)
     a = np.abs(x.reshape(-1), dtype=np.float64)
-
-    def chebyshev(t, coefficients):  # Clenshaw's recurrence for sum of c_k T_k(t / 2) (Cephes' chbevl)
-        b0, b1, b2 = np.full_like(t, coefficients[0]), np.zeros_like(t), None
-        for c in coefficients[1:]:
-            b2, b1 = b1, b0
-            b0 = t * b1 - b2 + c
-        return 0.5 * (b0 - b2)
 
     out = np.empty_like(a)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -442,13 +446,6 @@ def i1(x):
     dtype = np.result_type(x.dtype, np.float32)
     flat = x.reshape(-1)
     a = np.abs(flat, dtype=np.float64)
-
-    def chebyshev(t, coefficients):  # Clenshaw's recurrence for sum of c_k T_k(t / 2) (Cephes' chbevl)
-        b0, b1, b2 = np.full_like(t, coefficients[0]), np.zeros_like(t), None
-        for c in coefficients[1:]:
-            b2, b1 = b1, b0
-            b0 = t * b1 - b2 + c
-        return 0.5 * (b0 - b2)
 
     out = np.empty_like(a)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

@@ -375,7 +375,8 @@ def test_a_generated_numpy_module_defines_its_helpers_and_runs_without_graphgrad
     x = gg.tensor(a, requires_grad=True)
     compiled = gg.compile(f)
     source = compiled.source(x)
-    for helper in ("erfc", "erf", "erf_ranges", "lgamma", "digamma", "polygamma", "cot_pi", "erfinv", "i0", "i1"):
+    for helper in ("erfc", "erf", "erf_ranges", "lgamma", "digamma", "polygamma", "cot_pi", "erfinv", "i0", "i1",
+                   "chebyshev"):
         assert source.count(f"\ndef {helper}(") == 1, helper
     assert "digamma = digamma(" not in source
     assert "# Imports only numpy and Python's math; safe to copy" in source
