@@ -2,6 +2,7 @@
 tensor (an input of the op: embeddings, batches), and their adjoints."""
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 
@@ -50,13 +51,32 @@ def _size_along(x: TensorBase, d: int) -> int:
     return x.shape[d] if x.ndim else 1  # (a 0-d tensor has one element along its dim 0, as in PyTorch)
 
 
+_NUMPY_OUT_OF_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)")
+_NUMPY_TOO_MANY = re.compile(r"too many indices for array: array is (\d+)-dimensional")
+
+
+def torch_index_error(error: IndexError, shape=None) -> IndexError:
+    """NumPy's "index 5 is out of bounds for axis 0 with size 4" and "too many indices for array" in PyTorch's
+    words, other indexing errors naming the indexed ``shape``."""
+    found = _NUMPY_OUT_OF_BOUNDS.search(str(error))
+    if found:
+        return IndexError("index {} is out of bounds for dimension {} with size {}".format(*found.groups()))
+    found = _NUMPY_TOO_MANY.search(str(error))
+    if found:
+        ndim = int(found.group(1))
+        return IndexError(f"too many indices for tensor of dimension {ndim}" if ndim else
+                          "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in "
+                          "C++ to convert a 0-dim tensor to a number")
+    return IndexError(f"{error} (indexing a tensor of shape {list(shape)})" if shape is not None else str(error))
+
+
 def _index_shape(shape: tuple, index: tuple) -> tuple:
     """The result shape of NumPy basic/advanced indexing, computed on a zero-size probe."""
     probe = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=np.int8), shape=shape, strides=(0,) * len(shape))
     try:
         return probe[decode_index(index)].shape
     except IndexError as e:
-        raise IndexError(f"{e} (indexing a tensor of shape {list(shape)})") from None
+        raise torch_index_error(e, shape) from None
 
 
 def _lists(x):
@@ -630,7 +650,7 @@ def _gather_index_type(inputs, subscript):
     try:
         shape = probe[_probe_index(subscript, inputs[1:])].shape
     except IndexError as e:
-        raise IndexError(f"{e} (indexing a tensor of shape {list(x.shape)})") from None
+        raise torch_index_error(e, x.shape) from None
     return TensorType(shape, x.dtype)
 
 

@@ -124,11 +124,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     edges = [t._grad_edge() for t in inputs]
     results = quiet_fp(run_backward, roots, seeds, retain_graph, create_graph, make_output, capture=edges)
     out = []
-    for t, g in zip(inputs, results):
+    for k, (t, g) in enumerate(zip(inputs, results)):
         if g is None:
-            if not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
-                                   "Set allow_unused=True if this is the desired behavior.")
+            if not allow_unused:  # (PyTorch 2.13's words: the index is named)
+                raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have been used in the "
+                                   f"graph. Set allow_unused=True if this is the desired behavior.")
             if materialize_grads:
                 zeros = t._data.copy()
                 zeros[...] = 0  # (``t._data * 0`` of a 0-d array is a NumPy scalar, not an array)

@@ -767,6 +767,10 @@ def _from_generated(error: Exception, module) -> Exception:
 
     statement, _, origin = linecache.getline(path, lineno).strip().partition("  # ")
     where = f"in the generated `{statement}`" + (f", from {origin}" if origin else "")
+    if isinstance(error, IndexError):  # (NumPy's "for axis 0" in PyTorch's words)
+        from ..ops.indexing import torch_index_error
+
+        error = torch_index_error(error)
     try:
         return type(error)(f"{error} ({where})")
     except Exception:  # an exception type that takes other arguments

@@ -163,6 +163,7 @@ def _operator(op: str, reflected: bool = False):
     return method
 
 
+_reflected_sub = _operator("sub", reflected=True)
 _NOT_OPERANDS = frozenset({type(None), str, bytes, dict, set})
 _NO_ATTRS: dict = {}  # shared by attribute-less ops; never mutated
 _AUTOGRAD_STATE = frozenset({"_grad", "_accumulator", "_hooks", "_base", "_retains_grad", "_is_inference",
@@ -365,7 +366,12 @@ class Tensor(TensorSurface, TensorBase):
     # The hottest operators skip bind's search for the owning interpreter when the other operand is
     # eager too (a symbolic operand still goes through bind, so tracing captures closed-over tensors).
     __add__, __radd__ = _operator("add"), _operator("add", reflected=True)
-    __sub__, __rsub__ = _operator("sub"), _operator("sub", reflected=True)
+    __sub__ = _operator("sub")
+
+    def __rsub__(self, o):
+        out = _reflected_sub(self, o)
+        # (PyTorch's node for `number - tensor`: its rsub of a scalar)
+        return out._shown_as("RsubBackward1") if o.__class__ in _SCALAR_TYPES and out.__class__ is Tensor else out
     __mul__, __rmul__ = _operator("mul"), _operator("mul", reflected=True)
     __truediv__, __rtruediv__ = _operator("div"), _operator("div", reflected=True)
     def __neg__(self): return Tensor._apply("neg", (self,), _NO_ATTRS)
@@ -461,6 +467,8 @@ class Tensor(TensorSurface, TensorBase):
         if self.grad_fn is not None and not requires_grad:
             raise RuntimeError(_leaf_only(False))
         if self.grad_fn is None:
+            if requires_grad and self._data.dtype.kind != "f":  # (PyTorch 2.13's wording here: no "complex")
+                raise RuntimeError("only Tensors of floating point dtype can require gradients")
             self.requires_grad = requires_grad
         return self
 
@@ -1517,6 +1525,10 @@ def _explain(op: str, inputs: tuple, attrs: dict, error: Exception) -> Exception
         better = ERRORS[op]([getattr(x, "_data", x) for x in inputs], error, **attrs)
         if better is not None:
             return better
+    if isinstance(error, IndexError) and "out of bounds for axis" in str(error):  # (an index tensor's rows)
+        from ..ops.indexing import torch_index_error
+
+        return torch_index_error(error)
     described = ", ".join(str(t) for t in types)
     message = f"{op}({described}): {error}"
     try:

@@ -137,3 +137,28 @@ def test_cross_entropy_picks_its_classes_without_an_array_of_the_logits_size():
         graph = fn.graph(logits, target, stage=stage)
         large = [n.op for n in graph.nodes if getattr(n.output.type, "shape", ()) == (8, 50)]
         assert "eq" not in large and "cast" not in large and large.count("mul") <= 1, (stage, large)
+
+
+@pytest.mark.parametrize("index, message", [  # PyTorch 2.13's words (NumPy says "axis", "array")
+    (5, "index 5 is out of bounds for dimension 0 with size 4"),
+    (-5, "index -5 is out of bounds for dimension 0 with size 4"),
+    ([5], "index 5 is out of bounds for dimension 0 with size 4"),
+    ((1, 2), "too many indices for tensor of dimension 1"),
+])
+def test_out_of_range_indexing_says_what_pytorch_says(index, message):
+    with pytest.raises(IndexError, match="^" + re.escape(message) + "$"):
+        gg.ones(4)[index]
+    with pytest.raises(IndexError, match="^" + re.escape(message)):  # (then where, in the user's code)
+        gg.compile(lambda x: x[index])(gg.ones(4))
+
+
+def test_an_index_tensor_out_of_range_says_what_pytorch_says():
+    # eagerly the message named graphgrad's internal op (gather_rows(f32[4], i64[1]): ...) and NumPy's "axis"
+    with pytest.raises(IndexError, match=r"^index 5 is out of bounds for dimension 0 with size 4$"):
+        gg.ones(4)[gg.tensor([5])]
+    with pytest.raises(IndexError, match=r"^index 7 is out of bounds for dimension 1 with size 3$"):
+        gg.ones(2, 3)[:, 7]
+    with pytest.raises(IndexError, match=r"^index 5 is out of bounds for dimension 0 with size 4 \(in the generated"):
+        gg.compile(lambda x, i: x[i])(gg.ones(4), gg.tensor([5]))
+    with pytest.raises(IndexError, match=r"^invalid index of a 0-dim tensor\. Use `tensor\.item\(\)`"):
+        gg.tensor(1.0)[0]

@@ -120,6 +120,8 @@ def test_slices_sums_and_repeats_of_a_shape_are_sizes():
     (lambda x: x[1:], "SliceBackward0"), (lambda x: x[0], "SelectBackward0"), (lambda x: x[[1, 0]], "IndexBackward0"),
     (lambda x: x // 0.5, "DivBackward2"), (lambda x: x.floor(), "FloorBackward0"), (lambda x: x.round(decimals=1), "RoundBackward1"),
     (lambda x: x.reshape(2, 1), "ViewBackward0"), (lambda x: gg.cat([x, x]), "CatBackward0"),
+    (lambda x: 1 - x, "RsubBackward1"), (lambda x: 2.5 - x, "RsubBackward1"), (lambda x: x - 1, "SubBackward0"),
+    (lambda x: x.detach() - x, "SubBackward0"),
 ])
 def test_grad_fn_names_of_primitives(make, name):
     out = make(gg.tensor([0.5, 0.25], requires_grad=True))
