@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import warnings
+from typing import Callable
 
 import numpy as np
 
@@ -525,10 +526,22 @@ def _scatter_add_type(inputs, dim):
     return _scatter_type("scatter_add", inputs, dim)
 
 
+def _flat_grid(a, xp, out, dim) -> tuple[list, Callable]:
+    """``_grid``'s lines, and how an ``.at`` call or an assignment names its positions: with NumPy the flat
+    positions in x (``ravel_multi_index``) of a flat view, which take ufunc.at's fast path (a scatter_reduce of
+    20,000 x 64 elements: 25 -> 6.8 ms); CuPy keeps the index tuple. The index was checked to lie in range."""
+    lines = _grid(a, xp, out, dim)
+    if xp != "np":
+        return lines, lambda array, values=None: (array, f"{out}_at") + (() if values is None else (values,))
+    lines.append(f"{out}_flat = {xp}.ravel_multi_index({xp}.broadcast_arrays(*{out}_at), {a[0]}.shape).reshape(-1)")
+    return lines, lambda array, values=None: (f"{array}.reshape(-1)", f"{out}_flat") + (
+        () if values is None else (f"{values}.reshape(-1)",))
+
+
 def _scatter_add_expr(a, xp, out, dim):
     # add.at accumulates repeated indices, where z[at] += src would keep only one of them
-    return [f"{out}_sum = {a[0]}.copy()"] + _grid([a[0], a[1]], xp, out, dim) + [
-        f"{xp}.add.at({out}_sum, {out}_at, {a[2]})", f"{out}_sum"]
+    lines, at = _flat_grid([a[0], a[1]], xp, out, dim)
+    return [f"{out}_sum = {a[0]}.copy()"] + lines + [f"{xp}.add.at({', '.join(at(f'{out}_sum', a[2]))})", f"{out}_sum"]
 
 
 def scatter_add(x: TensorBase, dim: int, index: TensorBase, src: TensorBase) -> TensorBase:
@@ -1335,8 +1348,9 @@ def _scatter_reduce_type(inputs, dim, reduce, include_self):
 
 
 def _scatter_reduce_expr(a, xp, out, dim, reduce, include_self):
-    x, src, acc, at = a[0], a[2], f"{out}_acc", f"{out}_at"
-    lines = _grid([a[0], a[1]], xp, out, dim) + [f"{acc} = {x}.copy()"]
+    x, src, acc = a[0], a[2], f"{out}_acc"
+    lines, at = _flat_grid([a[0], a[1]], xp, out, dim)
+    lines.append(f"{acc} = {x}.copy()")
     if reduce in ("sum", "mean", "prod"):
         start = "1" if reduce == "prod" else "0"
         ufunc = "multiply" if reduce == "prod" else "add"
@@ -1345,14 +1359,14 @@ def _scatter_reduce_expr(a, xp, out, dim, reduce, include_self):
         sign = "-" if reduce == "amax" else ""
         start = f"({sign}{xp}.inf if {x}.dtype.kind == 'f' else {xp}.iinfo({x}.dtype).{'min' if sign else 'max'})"
     if not include_self:  # the scattered positions start from the reduction's identity
-        lines.append(f"{acc}[{at}] = {start}")
-    lines.append(f"{xp}.{ufunc}.at({acc}, {at}, {src})")
+        lines.append("{}[{}] = {}".format(*at(acc), start))
+    lines.append(f"{xp}.{ufunc}.at({', '.join(at(acc, src))})")
     if reduce != "mean":
         return lines + [acc]
     count = f"{out}_count"
     lines += [f"{count} = {xp}.full({x}.shape, {1 if include_self else 0}, dtype={x}.dtype)",
-              f"{count}[{at}] = {1 if include_self else 0}",
-              f"{xp}.add.at({count}, {at}, 1)",
+              "{}[{}] = {}".format(*at(count), 1 if include_self else 0),
+              f"{xp}.add.at({', '.join(at(count))}, 1)",
               f"{count}[{count} == 0] = 1"]  # positions nothing reached keep their value
     return lines + [f"{acc} / {count} if {x}.dtype.kind == 'f' else {acc} // {count}"]
 
