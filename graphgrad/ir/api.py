@@ -173,7 +173,7 @@ class TensorBase:
         return ITEMSIZE[self._type.dtype]
 
     # -- memory layout, PyTorch's strided view of a storage: an eager tensor's is its array's (``_data``); a traced
-    # value has no layout the generated code depends on (its ``contiguous()`` is itself), so it reads as contiguous
+    # value's is the one eager code would give it (``SymbolicTensor.stride``)
     @property
     def itemsize(self) -> int:
         """Bytes per element (``element_size()``)."""

@@ -306,7 +306,8 @@ class Tracer:
                 f"would not change the tensor it shares memory with. Update the tensor itself outside the compiled "
                 f"function (under graphgrad.no_grad()), or compute the new value out of place.")
         base = None  # the tensor a view is taken of, which the update reaches (``x[0] += 1``)
-        if made.node is not None and made.node.op in OPS and OPS[made.node.op].view and value not in self._updated:
+        if made.node is not None and made.node.op in OPS and OPS[made.node.op].view and value not in self._updated \
+                and not _reshape_copies(made):  # (x.t().reshape(6) is a copy in eager code, not a view)
             base = self._view_bases.get(made)
             through = WRITE_THROUGH.get(made.node.op)
             if base is None or through is None or base.value is not made.node.inputs[0]:
@@ -495,7 +496,7 @@ class Tracer:
         v.node = Node(op, inputs, attrs, v, loc, self.role, typed)
         self.graph.nodes.append(v.node)
         opdef = OPS[op]
-        if opdef.view:
+        if opdef.view and not (op == "reshape" and _reshape_copies(v)):  # (a copy sees no later update)
             self._views.setdefault(inputs[0], []).append(v)
         if self.watches_grad_mode and not opdef.stops_gradient and not grad_enabled() \
                 and isinstance(typed[2], TensorType) and typed[2].is_floating:
@@ -673,8 +674,22 @@ class SymbolicTensor(TensorBase):
         """A copy: a node of its own, which an in-place update of the original does not reach (eager's clone)."""
         return SymbolicTensor._apply("cast", (self,), {"dtype": self.value.type.dtype})
 
+    def stride(self, dim: int | None = None):
+        """The strides eager code would give this value: a view traced inside the function (``y[:, 1:]``,
+        ``y.t()``, ``y.expand(...)``) has its base's layout carried through the view ops; anything else, an
+        argument included, is taken as row-major (as an eager tensor is unless it is itself a view)."""
+        strides = _eager_strides(self.value)
+        if dim is None:
+            return strides
+        from ..ir.registry import normalize_dims
+
+        return strides[normalize_dims(dim, self.ndim)[0]] if self.ndim else strides[dim]
+
     def contiguous(self) -> "SymbolicTensor":
-        return self  # arrays have no layout the generated code depends on (eager: the tensor itself)
+        """Eagerly the tensor itself when its elements lie in row-major order, else a copy: a non-contiguous view
+        (``y[:, 1:].contiguous()``) becomes a value of its own here too, which an in-place update then changes
+        without reaching ``y`` (it wrote through to ``y`` before), and on which one is allowed."""
+        return self if self.is_contiguous() else self.clone()
 
     # -- devices and dtypes: a traced value lives where the specialization runs (its key has the device) ----------
     @property
@@ -820,6 +835,63 @@ class SymbolicTensor(TensorBase):
         raise TracerError(f"requires_grad_() on a value traced inside a compiled function"
                           f"{_where(user_location(2))}: a new leaf made there would get a .grad no caller can read. "
                           f"Make the leaf outside and pass it in as an argument")
+
+
+def _row_major(shape: tuple) -> tuple:
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.insert(0, step)
+        step *= max(n, 1)
+    return tuple(strides)
+
+
+def _eager_strides(value: Value) -> tuple:
+    """The strides (in elements) eager code gives ``value``: view ops (getitem, permute, expand, reshape, detach)
+    carry their input's layout, as NumPy computes them on a probe of it; other ops make row-major arrays."""
+    node = value.node
+    shape = tuple(value.type.shape)
+    if node is None or not OPS[node.op].view or not isinstance(node.inputs[0], Value):
+        return _row_major(shape)
+    base = node.inputs[0]
+    strides = _eager_strides(base)
+    if node.op == "stop_gradient":
+        return strides
+    if node.op == "unfold":
+        return (0,) * len(shape)  # (overlapping windows: never contiguous)
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=tuple(base.type.shape), strides=strides)
+    if node.op == "getitem":
+        from ..ir.registry import decode_index
+
+        index = node.attrs["index"]
+        if any(isinstance(i, tuple) and i[0] == "array" for i in index):  # (an integer-array index copies)
+            return _row_major(shape)
+        return probe[decode_index(index)].strides
+    if node.op == "permute":
+        return tuple(strides[d] for d in node.attrs["dims"])
+    if node.op == "expand":
+        return np.broadcast_to(probe, shape).strides
+    view = _reshaped(probe, shape)  # a view where NumPy (and PyTorch) can make one, else a row-major copy
+    return _row_major(shape) if view is None else view.strides
+
+
+def _reshaped(probe: np.ndarray, shape: tuple):
+    view = probe.view()
+    try:
+        view.shape = shape
+    except AttributeError:  # (no view has these strides)
+        return None
+    return view
+
+
+def _reshape_copies(value: Value) -> bool:
+    """Whether ``value``, a reshape, is a copy in eager code: its input's layout allows no view of its shape."""
+    node = value.node
+    if node.op != "reshape" or not isinstance(node.inputs[0], Value):
+        return False
+    base = node.inputs[0]
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=tuple(base.type.shape),
+                                            strides=_eager_strides(base))
+    return _reshaped(probe, tuple(value.type.shape)) is None
 
 
 def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bool] | None = None,

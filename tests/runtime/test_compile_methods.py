@@ -56,3 +56,64 @@ def test_sorting_a_0d_tensor(fn):
     assert compiled.values.shape == eager.values.shape == ()
     compiled.values.backward()
     assert x.grad.item() == 1.0
+
+
+def _update_a_contiguous_copy(view):
+    def f(x):
+        y = x * 1
+        z = view(y).contiguous()
+        z.add_(10.0)
+        return y, z
+    return f
+
+
+@pytest.mark.parametrize("view", [lambda y: y[:, 1:], lambda y: y.t(), lambda y: y[0], lambda y: y[1:],
+                                  lambda y: y.permute(1, 0)[::2], lambda y: y.t().reshape(6)],
+                         ids=["columns", "t", "row", "rows", "permuted, stepped", "reshape of t (a copy)"])
+def test_contiguous_copies_where_eager_code_copies(view):
+    # a non-contiguous view's contiguous() is a copy eagerly; traced, it was the view, whose update wrote through to
+    # y (y[:, 1:]) or was refused (y.t()); a contiguous one is the tensor itself in both modes (its update reaches y)
+    f = _update_a_contiguous_copy(view)
+    x = gg.tensor(np.arange(6.0).reshape(2, 3))
+    eager, compiled = f(x), gg.compile(f)(x)
+    for e, c in zip(eager, compiled):
+        assert c.tolist() == e.tolist()
+
+
+def test_strides_of_traced_views_are_eager_code_s():
+    views = [lambda y: y, lambda y: y.t(), lambda y: y[:, 1:], lambda y: y[1:], lambda y: y[:, ::2],
+             lambda y: y.expand(2, 2, 3), lambda y: y.permute(1, 0), lambda y: y.reshape(3, 2),
+             lambda y: y.t()[1], lambda y: y.unsqueeze(0)]
+    x = gg.tensor(np.arange(6.0).reshape(2, 3))
+    seen = []
+
+    def f(x):
+        y = x * 1
+        seen.append([(view(y).stride(), view(y).is_contiguous()) for view in views])
+        return y
+    f(x)
+    gg.compile(f)(x)
+    assert seen[1] == seen[0]
+    assert seen[0][1] == ((1, 3), False) and seen[0][3] == ((3, 1), True)
+
+
+def test_a_reshape_that_copies_is_no_view():
+    # y.t().reshape(6) is a copy eagerly: it keeps its values when y is updated, and may be updated itself (both
+    # were refused as "a view"); y.reshape(6), a view, still is one
+    def f(x):
+        y = x * 1
+        z = y.t().reshape(6)
+        y.add_(1.0)
+        z.mul_(2.0)
+        return z, y
+
+    def g(x):
+        y = x * 1
+        z = y.reshape(6)
+        y.add_(1.0)
+        return z * 2
+    x = gg.tensor(np.arange(6.0).reshape(2, 3))
+    for e, c in zip(f(x), gg.compile(f)(x)):
+        assert c.tolist() == e.tolist()
+    with pytest.raises(TracerError, match=r"a view \(the result of reshape\) used at .* was taken before its base"):
+        gg.compile(g)(x)
