@@ -9,6 +9,7 @@ gradient rules, and trace under ``@graphgrad.compile``.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -108,12 +109,29 @@ def sigmoid(input: TensorBase) -> TensorBase:
     return input.sigmoid()
 
 
-def softmax(input: TensorBase, dim: int) -> TensorBase:
-    return input.softmax(dim)
+def softmax(input: TensorBase, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> TensorBase:
+    """``exp(input)`` normalized along ``dim``; ``dtype`` casts the input first (PyTorch's way to get a float64
+    softmax of float32 or integer input); no ``dim`` picks PyTorch's implicit one, with its deprecation warning.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.softmax(gg.tensor([1, 2]), 0, dtype=gg.float64)
+    tensor([0.2689, 0.7311], dtype=torch.float64)
+    """
+    if dim is None:
+        dim = _softmax_dim("softmax", input.ndim, _stacklevel)
+    return input.softmax(dim, dtype=dtype)
 
 
-def log_softmax(input: TensorBase, dim: int) -> TensorBase:
-    return input.log_softmax(dim)
+def log_softmax(input: TensorBase, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> TensorBase:
+    """The log of :func:`softmax`, computed stably; ``dtype`` casts the input first, as PyTorch's.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.log_softmax(gg.tensor([1.0, 2.0]), 0, dtype=gg.float64)
+    tensor([-1.3133, -0.3133], dtype=torch.float64)
+    """
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.ndim, _stacklevel)
+    return input.log_softmax(dim, dtype=dtype)
 
 
 def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=None) -> TensorBase:
@@ -1243,6 +1261,216 @@ def kl_div(input: TensorBase, target: TensorBase, size_average=None, reduce=None
                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
                       "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
                       UserWarning, stacklevel=2)
+    return _reduce(loss, reduction)
+
+
+# -- margin, Poisson, Gaussian and triplet losses (PyTorch's formulas, as composites: gradients come for free) -----
+def margin_ranking_loss(input1: TensorBase, input2: TensorBase, target: TensorBase, margin: float = 0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> TensorBase:
+    """``max(0, -target * (input1 - input2) + margin)``: ``target`` 1 says ``input1`` should rank higher, -1
+    lower; the three must have the same number of dimensions (PyTorch's RuntimeError), and broadcast.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.margin_ranking_loss(gg.tensor([1.0, 0.2]), gg.tensor([0.5, 0.4]), gg.tensor([1.0, 1.0]), margin=0.1)
+    tensor(0.1500)
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {_size(input1)}, input2: {_size(input2)}, target: {_size(target)} ")
+    loss = (-target * (input1 - input2) + margin).clamp_min(0)
+    return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(input: TensorBase, target: TensorBase, margin: float = 1.0, size_average=None,
+                         reduce=None, reduction: str = "mean") -> TensorBase:
+    """``input`` where ``target`` is 1, ``max(0, margin - input)`` where it is -1 (for ``input`` a distance);
+    PyTorch's kernel adds both terms for any other target value, and so does this.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.hinge_embedding_loss(gg.tensor([0.3, 0.4, 2.0]), gg.tensor([1.0, -1.0, -1.0]), reduction="none")
+    tensor([0.3000, 0.6000, 0.0000])
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    # PyTorch's where(target != 1, clamp_min(margin - x, 0), 0) + where(target != -1, x, 0)
+    loss = where(target != 1, (margin - input).clamp_min(0), 0.0) + where(target != -1, input, 0.0)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input: TensorBase, target: TensorBase, size_average=None, reduce=None,
+                     reduction: str = "mean") -> TensorBase:
+    """``log(1 + exp(-target * input))``, two-class logistic loss for targets of 1 or -1. PyTorch computes it
+    into an input-shaped array, so a target that broadcasts the input larger is its RuntimeError.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.soft_margin_loss(gg.tensor([0.0, 2.0]), gg.tensor([1.0, -1.0]), reduction="none")
+    tensor([0.6931, 2.1269])
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _check_into_loss(input, input.shape, target.shape)
+    # PyTorch's literal formula (not softplus): the same values, overflow and gradient
+    return _reduce((-input * target).exp().log1p(), reduction)
+
+
+def multilabel_soft_margin_loss(input: TensorBase, target: TensorBase, weight: TensorBase | None = None,
+                                size_average=None, reduce=None, reduction: str = "mean") -> TensorBase:
+    """Binary cross-entropy of logits ``input`` against 0/1 ``target`` per class, averaged over the last
+    (class) dimension: one loss per sample; ``weight`` (broadcast) weighs the classes.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.multilabel_soft_margin_loss(gg.tensor([[0.0, 2.0]]), gg.tensor([[1.0, 0.0]]), reduction="none")
+    tensor([1.4100])
+    """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    # PyTorch's Python: computed first, the reduction's name checked last
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.ndim - 1
+    loss = loss.sum(class_dim) / _size_along_dim(input, class_dim)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    return _reduce(loss, reduction)
+
+
+def _size_along_dim(t: TensorBase, dim: int) -> int:
+    return t.shape[dim] if t.ndim else 1
+
+
+def poisson_nll_loss(input: TensorBase, target: TensorBase, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean") -> TensorBase:
+    """Negative log-likelihood of ``target`` counts under Poisson rates: ``exp(input) - target * input`` for
+    log-rates (``log_input``), else ``input - target * log(input + eps)``; ``full`` adds Stirling's
+    approximation of ``log(target!)``, ``t log t - t + log(2 pi t) / 2``, where ``target > 1``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.poisson_nll_loss(gg.tensor([0.0, 1.0]), gg.tensor([1.0, 3.0]), full=True, reduction="none")
+    tensor([1.0000, 1.4824])
+    """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:  # PyTorch's masked_fill(target <= 1, 0): a where, so log(0) at target 0 never reaches the value
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + where(target <= 1, 0.0, stirling)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input: TensorBase, target: TensorBase, var: TensorBase | float, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> TensorBase:
+    """``(log(var) + (input - target)² / var) / 2`` (plus ``log(2 pi) / 2`` when ``full``), ``var`` clamped at
+    ``eps`` with its gradient passed through the clamp, as PyTorch's. ``var`` has the input's shape, or one
+    dimension fewer (the last), or one dimension of size 1 where the input's is not, or is a number; else
+    PyTorch's ValueError. A negative variance is refused eagerly (under ``gg.compile`` values are not known).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.gaussian_nll_loss(gg.tensor([[1.0, 2.0]]), gg.tensor([[0.0, 2.0]]), gg.tensor([1.0]), reduction="none")
+    tensor([[0.5000, 0.0000]])
+    """
+    if not isinstance(var, TensorBase):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = input.new_full(tuple(input.shape), float(var))  # PyTorch's var * ones_like(input)
+    elif isinstance(var, Tensor) and bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):  # one variance per sample: broadcast along the last dim
+            var = var.unsqueeze(-1)
+        elif not (input.ndim == var.ndim and  # PyTorch's test, literally: the mismatched sizes of var sum to 1
+                  sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    # PyTorch clamps a clone under no_grad: eps exactly where below it, the gradient going to var unchanged
+    small = var.detach() < eps
+    var = where(small, (var - var.detach()) + eps, var)
+    diff = input - target
+    loss = 0.5 * (var.log() + diff * diff / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor: TensorBase, positive: TensorBase, negative: TensorBase, margin: float = 1.0,
+                        p: float = 2, eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
+                        reduction: str = "mean") -> TensorBase:
+    """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` with ``d`` the
+    :func:`pairwise_distance` (``p``, ``eps``); ``swap`` uses ``min(d(a, n), d(p, n))`` for the negative one.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> a, p, n = gg.tensor([[0.0, 0.0]]), gg.tensor([[3.0, 4.0]]), gg.tensor([[1.0, 0.0]])
+    >>> F.triplet_margin_loss(a, p, n, eps=0.0)
+    tensor(5.)
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {anchor.ndim}D, positive {positive.ndim}D, and negative "
+                           f"{negative.ndim}D inputs")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def multi_margin_loss(input: TensorBase, target: TensorBase, p: int = 1, margin: float = 1.0,
+                      weight: TensorBase | None = None, size_average=None, reduce=None,
+                      reduction: str = "mean") -> TensorBase:
+    """Multi-class hinge loss of scores ``input`` (N, C) or (C,) and class indices ``target``:
+    ``sum_{i != y} max(0, margin - x[y] + x[i])^p / C`` per sample (``p`` 1 or 2), each term times
+    ``weight[y]`` when given.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.multi_margin_loss(gg.tensor([[0.1, 0.2, 0.4, 0.8]]), gg.tensor([3]))
+    tensor(0.3250)
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    # PyTorch's kernel's checks, in its order
+    if not ((input.ndim == 2 and input.shape[1] != 0) or (input.ndim == 1 and input.shape[0] != 0)
+            or input.ndim == 0):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{list(input.shape)}")
+    frames, classes = (input.shape[0], input.shape[1]) if input.ndim == 2 else (1, _size_along_dim(input, 0))
+    if target.ndim > 1 or int(np.prod(target.shape)) != frames:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                           f"samples (batch size). Expected target size [{frames}], but got {list(target.shape)}. "
+                           f"Input has shape {list(input.shape)}.")
+    if weight is not None and weight.shape[0] != classes:
+        raise RuntimeError(f"inconsistent weight size, expected {classes} but got {list(weight.shape)}")
+    if target._type.dtype != "int64":
+        raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target)}")
+    if weight is not None and weight._type.dtype != input._type.dtype:
+        raise RuntimeError(f"expected scalar type {_scalar_name(input)} but found {_scalar_name(weight)}")
+    labels = target.reshape((frames,))
+    if isinstance(labels, Tensor) and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+        raise RuntimeError("target out of range")  # (compiled: check_range's IndexError, as nll_loss's)
+    labels = check_range(labels, "Target", classes)
+    scores = input.reshape((frames, classes))
+    picked = scores[(_arange_on(frames, labels), labels)].unsqueeze(1)
+    hinge = (margin - picked + scores).relu()  # PyTorch's z > 0: no gradient at z = 0, as relu's
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * weight[labels].unsqueeze(1)
+    hinge = where(_one_hot_mask(labels, classes), 0.0, hinge)  # the target's own class is no margin
+    loss = (hinge.sum(1) / classes).reshape(tuple(target.shape))
     return _reduce(loss, reduction)
 
 

@@ -28,9 +28,14 @@ def _softmax_expr(a, xp, out, dim):
             f"{e} / {e}.sum(axis={dim}, keepdims=True)"]
 
 
-def softmax(x: TensorBase, dim: int) -> TensorBase:
-    """``exp(x)`` normalized to sum to 1 along ``dim``."""
-    return bind("softmax", x, dim=int(dim))
+def softmax(x: TensorBase, dim: int, dtype=None) -> TensorBase:
+    """``exp(x)`` normalized to sum to 1 along ``dim``; with ``dtype``, ``x`` is cast to it first, as PyTorch's.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1.0, 2.0]).softmax(0, dtype=gg.float64)
+    tensor([0.2689, 0.7311], dtype=torch.float64)
+    """
+    return bind("softmax", x if dtype is None else x.to(dtype), dim=int(dim))
 
 
 primitive("softmax", memory="fresh", batch=along_axis, attrs=("dim",), infer=_softmax_type, doc="softmax along dim",
@@ -45,9 +50,14 @@ def _log_softmax_expr(a, xp, out, dim):
             f"{s} -= {xp}.log({xp}.exp({s}).sum(axis={dim}, keepdims=True))", s]
 
 
-def log_softmax(x: TensorBase, dim: int) -> TensorBase:
-    """The log of ``softmax(x, dim)``, computed stably."""
-    return bind("log_softmax", x, dim=int(dim))
+def log_softmax(x: TensorBase, dim: int, dtype=None) -> TensorBase:
+    """The log of ``softmax(x, dim)``, computed stably; with ``dtype``, ``x`` is cast to it first, as PyTorch's.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([1.0, 2.0]).log_softmax(0, dtype=gg.float64)
+    tensor([-1.3133, -0.3133], dtype=torch.float64)
+    """
+    return bind("log_softmax", x if dtype is None else x.to(dtype), dim=int(dim))
 
 
 primitive("log_softmax", memory="fresh", batch=along_axis,
