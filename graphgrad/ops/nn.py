@@ -35,7 +35,10 @@ def softmax(x: TensorBase, dim: int, dtype=None) -> TensorBase:
     >>> gg.tensor([1.0, 2.0]).softmax(0, dtype=gg.float64)
     tensor([0.2689, 0.7311], dtype=torch.float64)
     """
-    return bind("softmax", x if dtype is None else x.to(dtype), dim=int(dim))
+    x = x if dtype is None else x.to(dtype)
+    if x._type.size == 0:  # (NumPy's max over an empty dim fails; the result is as empty as x)
+        return bind("cast", x, dtype=float_dtype([x._type]))
+    return bind("softmax", x, dim=int(dim))
 
 
 primitive("softmax", memory="fresh", batch=along_axis, attrs=("dim",), infer=_softmax_type, doc="softmax along dim",
@@ -57,7 +60,10 @@ def log_softmax(x: TensorBase, dim: int, dtype=None) -> TensorBase:
     >>> gg.tensor([1.0, 2.0]).log_softmax(0, dtype=gg.float64)
     tensor([-1.3133, -0.3133], dtype=torch.float64)
     """
-    return bind("log_softmax", x if dtype is None else x.to(dtype), dim=int(dim))
+    x = x if dtype is None else x.to(dtype)
+    if x._type.size == 0:  # (as softmax's)
+        return bind("cast", x, dtype=float_dtype([x._type]))
+    return bind("log_softmax", x, dim=int(dim))
 
 
 primitive("log_softmax", memory="fresh", batch=along_axis,

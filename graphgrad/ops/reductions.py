@@ -236,7 +236,10 @@ def logsumexp(x: TensorBase, dim, keepdim: bool = False) -> TensorBase:
     if not keepdim and x.ndim and not isinstance(dim, int) and len(dim) == 0:
         # PyTorch 2.13 reduces every dim for dim=[] but then fails to write the keepdim-shaped result
         raise ShapeError(f"output with shape [] doesn't match the broadcast shape [{', '.join(['1'] * x.ndim)}]")
-    return bind("logsumexp", x, dim=torch_dims(dim, x.ndim), keepdim=bool(keepdim))
+    dims = torch_dims(dim, x.ndim)
+    if x._type.size == 0:  # the log of an empty sum: -inf (NumPy's max over an empty dim fails)
+        return bind("sum", x._cast(float_dtype([x._type])), dim=dims, keepdim=bool(keepdim)) + float("-inf")
+    return bind("logsumexp", x, dim=dims, keepdim=bool(keepdim))
 
 
 def _numpy_logsumexp(a, axis=None, keepdims=False):

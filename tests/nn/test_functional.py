@@ -225,3 +225,20 @@ def test_binary_cross_entropy_gradcheck_in_input_target_and_weight(check_gradien
 def test_binary_losses_gradcheck(fn, rng):
     x = _t(np.abs(rng.standard_normal(3)) + 0.1)
     assert gradcheck(fn, [x]) and gradgradcheck(fn, [x])
+
+
+@pytest.mark.parametrize("fn, shape, value", [
+    (lambda x: F.softmax(x, 0), (0, 3), []), (lambda x: F.log_softmax(x, 1), (0, 3), []),
+    (lambda x: gg.logsumexp(x, 0), (3,), [float("-inf")] * 3), (lambda x: gg.logsumexp(x, 1), (0,), []),
+    (lambda x: gg.logsumexp(x, (0, 1)), (), float("-inf")),
+    (lambda x: gg.logsumexp(x, 0, keepdim=True), (1, 3), [[float("-inf")] * 3]),
+], ids=["softmax", "log_softmax", "logsumexp over the empty dim", "logsumexp over the other", "all", "keepdim"])
+def test_softmax_and_logsumexp_of_an_empty_tensor(fn, shape, value):
+    # NumPy's max over an empty dim raised "zero-size array to reduction operation maximum"; PyTorch 2.13's values
+    x = gg.zeros(0, 3, requires_grad=True)
+    for run in (fn, gg.compile(fn)):
+        out = run(x)
+        assert tuple(out.shape) == shape and out.tolist() == value
+        out.sum().backward()
+        assert tuple(x.grad.shape) == (0, 3)
+        x.grad = None
