@@ -201,6 +201,8 @@ def _extremum_type(op):
         (x,) = inputs
         dims = reduction_dims(dim, x.ndim)
         if dims is None and builtins.any(d == 0 for d in x.shape):
+            if op.startswith("arg"):  # (PyTorch's shorter IndexError for argmax and argmin)
+                raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
             raise ShapeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
                              f"reduction dim with the 'dim' argument.")
         for d in dims or ():
@@ -316,6 +318,9 @@ def _extreme(x: TensorBase, dim, keepdim: bool, pairwise: str, reduce: str, arg:
     if isinstance(dim, TensorBase):
         return bind(pairwise, x, dim)
     if dim is None:
+        if x._type.size == 0:  # (PyTorch names max() and min(), not the amax and amin they reduce with)
+            raise RuntimeError(f"{reduce[1:]}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               f"Specify the reduction dim with the 'dim' argument.")
         return bind(reduce, x, dim=None, keepdim=False)
     (d,) = normalize_dims(dim, x.ndim)
     if x.ndim == 0:  # a 0-d tensor is its own extreme, at index 0 (PyTorch's result)
