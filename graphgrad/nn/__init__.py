@@ -18,7 +18,8 @@ from .layers import (CELU, ELU, GELU, SELU, AdaptiveAvgPool2d, AvgPool2d, BatchN
                      Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Unflatten, Unfold)
 from .layers import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, CircularPad1d, CircularPad2d,
                      ConstantPad1d, ConstantPad2d, Conv1d, ConvTranspose1d, ConvTranspose2d, MaxPool1d,
-                     ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
+                     MaxUnpool1d, MaxUnpool2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
+                     ZeroPad1d, ZeroPad2d)
 from .layers import (GLU, AlphaDropout, Bilinear, ChannelShuffle, CosineSimilarity, Dropout1d, Dropout2d, GroupNorm,
                      InstanceNorm1d, InstanceNorm2d, LocalResponseNorm, PairwiseDistance, PixelShuffle, PixelUnshuffle,
                      PReLU, RReLU, Softmax2d, Softmin, Threshold, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
@@ -50,5 +51,6 @@ __all__ += ["PReLU", "GLU", "Softmin", "Threshold", "CosineSimilarity", "Pairwis
             "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "Dropout1d", "Dropout2d", "AlphaDropout", "RReLU",
             "Softmax2d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingNearest2d",
             "UpsamplingBilinear2d"]
+__all__ += ["MaxUnpool1d", "MaxUnpool2d"]
 __all__ += ["MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
             "GaussianNLLLoss", "TripletMarginLoss", "MultiMarginLoss"]

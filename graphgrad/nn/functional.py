@@ -536,8 +536,6 @@ def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=
     >>> F.max_pool2d(gg.tensor([[[[1.0, 5.0, 0.0], [3.0, 2.0, 4.0]]]]), 2, ceil_mode=True)
     tensor([[[[5., 4.]]]])
     """
-    if return_indices:
-        raise NotImplementedError("max_pool2d: return_indices=True is not supported")
     kernel, dilation, padding = _pair(kernel_size), _pair(dilation), _pair(padding)
     stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _pair(stride)
     if 0 in stride:
@@ -567,11 +565,89 @@ def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=
     # ceil_mode's extra windows see -inf past the input's end: pad for them, then pool as usual
     extra = [max(0, (n - 1) * s + span - (size + 2 * p)) for n, s, span, size, p in zip(counts, stride, spans, (h, w),
                                                                                       padding)]
+    indices = _max_pool_indices(x, kernel, stride, padding, dilation, extra) if return_indices else None
     if any(extra):
         x = pad(x, (0, extra[1], 0, extra[0]), value=float("-inf"))
     out = bind("max_pool2d", x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
     out = out if input.ndim == 4 else out.squeeze(0)
-    return _as_pytorch_names(out, "MaxPool2DWithIndicesBackward0", input)
+    out = _as_pytorch_names(out, "MaxPool2DWithIndicesBackward0", input)
+    if not return_indices:
+        return out
+    return out, indices if input.ndim == 4 else indices.squeeze(0)
+
+
+def _max_pool_indices(x: TensorBase, kernel, stride, padding, dilation, extra) -> TensorBase:
+    """Where each window's maximum is in its (H * W) plane, PyTorch's ``return_indices``: the first maximum of the
+    window in row-major order (the element the gradient goes to), found among the windows of ``x`` padded with
+    -inf (``extra``: ceil_mode's windows past the end). No gradient."""
+    w = x.shape[-1]
+    padded = pad(x.detach(), (padding[1], padding[1] + extra[1], padding[0], padding[0] + extra[0]),
+                 value=float("-inf"))
+    windows = _patches(padded, kernel, stride, 0, dilation)  # (N, C, OH, OW, KH, KW)
+    n, c, oh, ow = windows.shape[:4]
+    k = windows.reshape(n, c, oh, ow, kernel[0] * kernel[1]).argmax(-1)
+    rows = _constant((np.arange(oh) * stride[0] - padding[0]).reshape(-1, 1), k) + k // kernel[1] * dilation[0]
+    columns = _constant(np.arange(ow) * stride[1] - padding[1], k) + k % kernel[1] * dilation[1]
+    return rows * w + columns
+
+
+def max_unpool2d(input: TensorBase, indices: TensorBase, kernel_size, stride=None, padding=0,
+                 output_size=None) -> TensorBase:
+    """The inverse of ``max_pool2d(..., return_indices=True)``: zeros of the unpooled size with each of ``input``'s
+    values written where ``indices`` (positions in each (H * W) plane) says its maximum was. The default size is
+    ``(H - 1) * stride - 2 * padding + kernel_size``; ``output_size`` (the last two of it) picks another.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> out, i = F.max_pool2d(gg.tensor([[[[1.0, 5.0], [3.0, 2.0]]]]), 2, return_indices=True)
+    >>> F.max_unpool2d(out, i, 2)
+    tensor([[[[0., 5.],
+              [0., 0.]]]])
+    """
+    kernel, padding = _pair(kernel_size), _pair(padding)
+    stride = kernel if stride is None else _pair(stride)
+    return _max_unpool(input, indices, kernel, stride, padding, output_size, 2, "max_unpool2d")._shown_as(
+        "MaxUnpool2DBackward0")
+
+
+def max_unpool1d(input: TensorBase, indices: TensorBase, kernel_size, stride=None, padding=0,
+                 output_size=None) -> TensorBase:
+    """The inverse of ``max_pool1d(..., return_indices=True)`` (``max_unpool2d`` over an image of height 1).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> out, i = F.max_pool1d(gg.tensor([[1.0, 5.0, 3.0, 2.0]]), 2, return_indices=True)
+    >>> F.max_unpool1d(out, i, 2)
+    tensor([[0., 5., 3., 0.]])
+    """
+    kernel = _single(kernel_size, "max_unpool1d", "kernel_size")
+    stride = kernel if stride is None else _single(stride, "max_unpool1d", "stride")
+    padding = _single(padding, "max_unpool1d", "padding")
+    return _max_unpool(input, indices, (kernel,), (stride,), (padding,), output_size, 1, "max_unpool1d")
+
+
+def _max_unpool(input, indices, kernel, stride, padding, output_size, dims: int, name: str) -> TensorBase:
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({list(input.shape)}) "
+                           f"but got indices tensor with shape: {list(indices.shape)}")
+    if indices._type.dtype != "int64":
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    size = [(n - 1) * s - 2 * p + k for n, s, p, k in zip(input.shape[-dims:], stride, padding, kernel)]
+    if output_size is not None:  # (PyTorch's rule: within a stride of the default size)
+        given = tuple(output_size)
+        given = given[2:] if len(given) == dims + 2 else given
+        if len(given) != dims:
+            raise ValueError(f"output_size should be a sequence containing {dims} or {dims + 2} elements, but it has "
+                             f"a length of '{len(given)}'")
+        for d, (n, default, s) in enumerate(zip(given, size, stride)):
+            if not default - s < n < default + s:
+                raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between {default - s} and '
+                                 f'{default + s})')
+        size = [int(n) for n in given]
+    lead = tuple(input.shape[:-dims])
+    flat_input = input.reshape(*lead, -1)
+    plane = int(np.prod(size))
+    zeros = flat_input.new_zeros(*lead, plane)
+    at = check_range(indices.reshape(*lead, -1), "unpool " + "x".join(map(str, size)), plane)
+    return zeros.scatter(-1, at, flat_input).reshape(*lead, *size)
 
 
 def _pool_count(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
@@ -663,8 +739,6 @@ def max_pool1d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=
     >>> F.max_pool1d(gg.tensor([[1.0, 5.0, 0.0, 3.0, 2.0]]), 2, ceil_mode=True)
     tensor([[5., 3., 2.]])
     """
-    if return_indices:
-        raise NotImplementedError("max_pool1d: return_indices=True is not supported")
     if input.ndim not in (2, 3) or 0 in input.shape[-2:]:
         raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
                            f"input, but got:{list(input.shape)}")
@@ -683,8 +757,9 @@ def max_pool1d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=
     count = _pool_count(input.shape[-1], kernel, stride, padding, dilation, ceil_mode)
     if count < 1:
         raise RuntimeError(f"max_pool1d() Invalid computed output size: {count}")
-    return max_pool2d(input.unsqueeze(-2), (1, kernel), (1, stride), (0, padding), (1, dilation),
-                      ceil_mode).squeeze(-2)
+    out = max_pool2d(input.unsqueeze(-2), (1, kernel), (1, stride), (0, padding), (1, dilation), ceil_mode,
+                     return_indices)
+    return (out[0].squeeze(-2), out[1].squeeze(-2)) if return_indices else out.squeeze(-2)
 
 
 def avg_pool1d(input: TensorBase, kernel_size, stride=None, padding=0, ceil_mode: bool = False,

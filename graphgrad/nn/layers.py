@@ -450,6 +450,39 @@ class MaxPool2d(_MaxPoolNd):
     function = "max_pool2d"
 
 
+class _MaxUnpoolNd(Module):
+    function = ""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def forward(self, input, indices, output_size=None):
+        return getattr(F, self.function)(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """``F.max_unpool1d`` as a module: ``MaxPool1d(..., return_indices=True)`` undone.
+
+    >>> import graphgrad as gg
+    >>> out, i = gg.nn.MaxPool1d(2, return_indices=True)(gg.tensor([[1.0, 5.0, 3.0, 2.0]]))
+    >>> gg.nn.MaxUnpool1d(2)(out, i)
+    tensor([[0., 5., 3., 0.]])
+    """
+
+    function = "max_unpool1d"
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """``F.max_unpool2d`` as a module: ``MaxPool2d(..., return_indices=True)`` undone (zeros elsewhere)."""
+
+    function = "max_unpool2d"
+
+
 class Unfold(Module):
     """``F.unfold`` as a module: the sliding blocks of an image as columns."""
 

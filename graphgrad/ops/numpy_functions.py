@@ -533,7 +533,7 @@ def check_range(x, rule, size):
     large). ``rule`` names PyTorch's words: ``"dimension d"`` (gather, scatter), ``"self"`` (index_select,
     embedding), ``"Target"`` (nll_loss) or ``"class"`` (one_hot); ``"take"`` (take, put: ``[-size, size)``),
     ``"index_fill dimension d"`` (``[-size, size)``), ``"index_copy_(): dimension d"``, ``"masked_scatter"`` (the
-    source's size). Reads only ``x``'s own methods (CuPy's too)."""
+    source's size), ``"unpool HxW"`` (max_unpool's plane). Reads only ``x``'s own methods (CuPy's too)."""
     if not x.size:
         return x
     lowest = -size if rule == "take" or rule.startswith("index_fill ") else 0  # (these count from the end)
@@ -558,6 +558,8 @@ def check_range(x, rule, size):
     if rule.startswith("index_copy_(): "):
         raise IndexError(f"index_copy_(): index {bad} is out of bounds for {rule[len('index_copy_(): '):]} with "
                          f"size {size}")
+    if rule.startswith("unpool "):
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {rule[len('unpool '):]})")
     raise RuntimeError(f"index {bad} is out of bounds for {rule} with size {size}")
 
 
