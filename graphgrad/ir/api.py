@@ -184,6 +184,12 @@ class TensorBase:
         """Bytes of the elements: ``numel() * itemsize`` (an expanded tensor counts each element it shows)."""
         return self._type.size * self.element_size()
 
+    def _strides(self) -> tuple:
+        data = getattr(self, "_data", None)
+        if data is None or data.size == 0:  # (NumPy gives an empty array zero strides; PyTorch row-major ones)
+            return row_major_strides(self.shape)
+        return tuple(s // data.itemsize for s in data.strides)
+
     def stride(self, dim: int | None = None):
         """The step in elements between neighbours along each dimension (a tuple), or along ``dim``.
 
@@ -192,15 +198,7 @@ class TensorBase:
         >>> x.stride(), x.t().stride(), x.t().is_contiguous()
         ((3, 1), (1, 3), False)
         """
-        data = getattr(self, "_data", None)
-        if data is None or data.size == 0:  # (NumPy gives an empty array zero strides; PyTorch row-major ones)
-            strides, step = [], 1
-            for n in reversed(self.shape):
-                strides.insert(0, step)
-                step *= max(n, 1)
-            strides = tuple(strides)
-        else:
-            strides = tuple(s // data.itemsize for s in data.strides)
+        strides = self._strides()
         if dim is None:
             return strides
         from .registry import normalize_dims
@@ -300,3 +298,12 @@ class TensorBase:
 
 def is_tensor_type(t) -> bool:
     return isinstance(t, TensorType)
+
+
+def row_major_strides(shape) -> tuple:
+    """The strides, in elements, of a contiguous (row-major) tensor of ``shape``; a size-0 dim counts as 1."""
+    strides, step = [], 1
+    for n in reversed(tuple(shape)):
+        strides.insert(0, step)
+        step *= max(n, 1)
+    return tuple(strides)

@@ -328,6 +328,11 @@ def _to_tuple(x):
     return tuple(_to_tuple(i) for i in x) if isinstance(x, list) else x
 
 
+def has_array_index(index: tuple) -> bool:
+    """Whether an encoded index holds an integer array (advanced indexing: NumPy and PyTorch copy, never view)."""
+    return any(isinstance(i, tuple) and i[0] == "array" for i in index)
+
+
 def decode_index(index: tuple) -> tuple:
     out = []
     for item in index:

@@ -13,7 +13,8 @@ from ..codegen.expressions import subscript
 from ..ir import return_types
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import (ShapeError, broadcast_shapes, decode_index, encode_index, is_type, normalize_dims,
+from ..ir.registry import (ShapeError, broadcast_shapes, decode_index, encode_index, has_array_index, is_type,
+                            normalize_dims,
                            numpy_semantics)
 from ..ir.types import TensorType
 from ..passes.batching import broadcast_batch, elementwise, moveaxis, pad_after_batch, to_front
@@ -102,10 +103,6 @@ def _index_tuple(index, xp) -> str:
         else:
             parts.append("Ellipsis" if item == "..." else repr(item))
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
-
-
-def _has_array(index) -> bool:
-    return any(isinstance(i, tuple) and i[0] == "array" for i in index)
 
 
 # -- x[index] -----------------------------------------------------------------------------------
@@ -257,7 +254,7 @@ def _consumed(items) -> int:
 
 
 def _getitem_expr(a, xp, out, index):
-    if _has_array(index):
+    if has_array_index(index):
         return [f"{a[0]}[{_index_tuple(index, xp)}]"]
     return [f"{a[0]}[{subscript(index)}]"]
 
@@ -346,7 +343,7 @@ primitive("getitem", memory="view", view=True, zero_signs="through", batch=_geti
 # -- its adjoint ----------------------------------------------------------------------------------
 def _index_add_zeros_expr(a, xp, out, index, shape):
     z = f"{out}_zeros"
-    if _has_array(index):
+    if has_array_index(index):
         # add.at accumulates repeated integer indices, where z[idx] = g would keep only the last
         scatter = f"{xp}.add.at({z}, {_index_tuple(index, xp)}, {a[0]})"
     else:
@@ -921,7 +918,7 @@ def _repeats_lost(shape: tuple, enc) -> np.ndarray | None:
     """For an index holding integer arrays (known while tracing), which elements of ``x[index]`` an assignment
     overwrites by a later one at the same position (of repeated positions the last write wins, as in NumPy and
     PyTorch): a bool array shaped like ``x[index]``, or None where no position repeats."""
-    if not _has_array(enc):
+    if not has_array_index(enc):
         return None
     positions = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)[decode_index(enc)]
     flat = positions.reshape(-1)
@@ -1067,7 +1064,7 @@ def _write_through_getitem(base: SymbolicTensor, attrs: dict, new: SymbolicTenso
     """``base`` with ``base[index]`` replaced by ``new``: an update of the view ``base[index]`` reaching its base
     (``x[0] += 1``, ``x[:, 1].mul_(2)``); None for an integer-array index, which copies in eager code too."""
     index = decode_index(attrs["index"])
-    if _has_array(attrs["index"]):
+    if has_array_index(attrs["index"]):
         return None
     return index_update(base, index, new)
 

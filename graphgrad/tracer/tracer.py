@@ -17,9 +17,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..ir.api import TensorBase
+from ..ir.api import TensorBase, row_major_strides
 from ..ir.graph import Graph, Loc, Node, Value
-from ..ir.registry import OPS, ShapeError, default_float
+from ..ir.registry import OPS, ShapeError, decode_index, default_float, has_array_index
 from ..ir.types import TensorType, dtype_name, in_place_cast_error
 from ..ir.verify import typed_for
 
@@ -674,16 +674,11 @@ class SymbolicTensor(TensorBase):
         """A copy: a node of its own, which an in-place update of the original does not reach (eager's clone)."""
         return SymbolicTensor._apply("cast", (self,), {"dtype": self.value.type.dtype})
 
-    def stride(self, dim: int | None = None):
-        """The strides eager code would give this value: a view traced inside the function (``y[:, 1:]``,
-        ``y.t()``, ``y.expand(...)``) has its base's layout carried through the view ops; anything else, an
-        argument included, is taken as row-major (as an eager tensor is unless it is itself a view)."""
-        strides = _eager_strides(self.value)
-        if dim is None:
-            return strides
-        from ..ir.registry import normalize_dims
-
-        return strides[normalize_dims(dim, self.ndim)[0]] if self.ndim else strides[dim]
+    def _strides(self) -> tuple:
+        """The strides eager code would give this value (``stride()``, ``is_contiguous()``): a view traced inside
+        the function (``y[:, 1:]``, ``y.t()``, ``y.expand(...)``) has its base's layout carried through the view
+        ops; anything else, an argument included, is taken as row-major (as an eager tensor is unless a view)."""
+        return _eager_strides(self.value)
 
     def contiguous(self) -> "SymbolicTensor":
         """Eagerly the tensor itself when its elements lie in row-major order, else a copy: a non-contiguous view
@@ -837,41 +832,36 @@ class SymbolicTensor(TensorBase):
                           f"Make the leaf outside and pass it in as an argument")
 
 
-def _row_major(shape: tuple) -> tuple:
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.insert(0, step)
-        step *= max(n, 1)
-    return tuple(strides)
-
-
 def _eager_strides(value: Value) -> tuple:
     """The strides (in elements) eager code gives ``value``: view ops (getitem, permute, expand, reshape, detach)
     carry their input's layout, as NumPy computes them on a probe of it; other ops make row-major arrays."""
     node = value.node
     shape = tuple(value.type.shape)
     if node is None or not OPS[node.op].view or not isinstance(node.inputs[0], Value):
-        return _row_major(shape)
+        return row_major_strides(shape)
     base = node.inputs[0]
     strides = _eager_strides(base)
     if node.op == "stop_gradient":
         return strides
     if node.op == "unfold":
         return (0,) * len(shape)  # (overlapping windows: never contiguous)
-    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=tuple(base.type.shape), strides=strides)
+    probe = _layout_probe(base, strides)
     if node.op == "getitem":
-        from ..ir.registry import decode_index
-
-        index = node.attrs["index"]
-        if any(isinstance(i, tuple) and i[0] == "array" for i in index):  # (an integer-array index copies)
-            return _row_major(shape)
-        return probe[decode_index(index)].strides
+        if has_array_index(node.attrs["index"]):  # (an integer-array index copies)
+            return row_major_strides(shape)
+        return probe[decode_index(node.attrs["index"])].strides
     if node.op == "permute":
         return tuple(strides[d] for d in node.attrs["dims"])
     if node.op == "expand":
         return np.broadcast_to(probe, shape).strides
     view = _reshaped(probe, shape)  # a view where NumPy (and PyTorch) can make one, else a row-major copy
-    return _row_major(shape) if view is None else view.strides
+    return row_major_strides(shape) if view is None else view.strides
+
+
+def _layout_probe(value: Value, strides: tuple) -> np.ndarray:
+    """An array of ``value``'s shape with these strides (in elements) over one byte: NumPy's view ops on it give
+    the views' strides without touching memory."""
+    return np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=tuple(value.type.shape), strides=strides)
 
 
 def _reshaped(probe: np.ndarray, shape: tuple):
@@ -889,9 +879,7 @@ def _reshape_copies(value: Value) -> bool:
     if node.op != "reshape" or not isinstance(node.inputs[0], Value):
         return False
     base = node.inputs[0]
-    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=tuple(base.type.shape),
-                                            strides=_eager_strides(base))
-    return _reshaped(probe, tuple(value.type.shape)) is None
+    return _reshaped(_layout_probe(base, _eager_strides(base)), tuple(value.type.shape)) is None
 
 
 def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bool] | None = None,
