@@ -1029,7 +1029,7 @@ def _index_tensor_update(x, items: tuple, value):
     repeated indices the last wins, as PyTorch's CPU kernel; negative indices count from the end. Other index
     tensors are refused at the user's line."""
     lead = 0
-    while lead < len(items) and (isinstance(items[lead], (int, np.integer)) or (
+    while lead < len(items) and (_is_select(items[lead]) or (
             isinstance(items[lead], TensorBase) and items[lead]._type.dtype == "int64")):
         lead += 1
     if lead > 1 and all(_full(i) for i in items[lead:]):

@@ -164,3 +164,13 @@ def test_ints_select_before_an_index_list_as_in_pytorch():
     assert gg.compile(f)(x, v).tolist() == f(x, v).tolist()
     x, v = gg.zeros(2, 5, 3), gg.arange(6.0).reshape(3, 2)
     assert gg.compile(g)(x, v).tolist() == g(x, v).tolist()
+
+
+def test_a_bool_leading_index_tensors_is_no_row_number():
+    # True is an int to Python: compiled code took y[True, i] = v for y[1, i] = v
+    def f(x, i):
+        y = x * 1
+        y[True, i] = 5.0
+        return y
+    with pytest.raises(gg.tracer.TracerError, match=r"item assignment with this index tensor"):
+        gg.compile(f)(gg.zeros(2, 3), gg.tensor([0, 2]))
