@@ -1122,7 +1122,10 @@ _FLOAT64 = np.dtype(np.float64).num
 def _element_view(array: np.ndarray, attrs: dict) -> np.ndarray:
     """``x[0]`` of a 1-d tensor: NumPy gives a scalar, a copy, where PyTorch gives a 0-d view whose in-place
     updates reach ``x``; a trailing ``...`` makes NumPy give that view."""
-    index = decode_index(attrs["index"])
+    index = attrs["index"]
+    if all(i.__class__ is int for i in index):  # (x[0], x[1, 2]: encoded as themselves, nothing to decode)
+        return array[index + (Ellipsis,)]
+    index = decode_index(index)
     if any(i is Ellipsis or isinstance(i, np.ndarray) for i in index):  # integer arrays: a copy in both
         return np.asarray(array[index])
     return array[index + (Ellipsis,)]
