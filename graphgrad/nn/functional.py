@@ -19,7 +19,8 @@ from ..ir.public import NN as _NN
 from ..ir.registry import ShapeError, broadcast_shapes
 from ..ops.elementwise import where, xlogy as _xlogy
 from ..ops.indexing import check_range
-from ..ops.nn import binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits, window_count
+from ..ops.nn import _tiles, binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits
+from ..ops.nn import window_count
 from ..ops.nn import logsigmoid, softmax_cross_entropy
 from ..ops.shape import pad
 from ..runtime import dtypes
@@ -565,30 +566,31 @@ def max_pool2d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=
     # ceil_mode's extra windows see -inf past the input's end: pad for them, then pool as usual
     extra = [max(0, (n - 1) * s + span - (size + 2 * p)) for n, s, span, size, p in zip(counts, stride, spans, (h, w),
                                                                                       padding)]
-    indices = _max_pool_indices(x, kernel, stride, padding, dilation, extra) if return_indices else None
     if any(extra):
         x = pad(x, (0, extra[1], 0, extra[0]), value=float("-inf"))
-    out = bind("max_pool2d", x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-    out = out if input.ndim == 4 else out.squeeze(0)
+    pooled = bind("max_pool2d", x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    indices = _max_pool_indices(x, pooled, kernel, stride, padding, dilation, w) if return_indices else None
+    out = pooled if input.ndim == 4 else pooled.squeeze(0)
     out = _as_pytorch_names(out, "MaxPool2DWithIndicesBackward0", input)
     if not return_indices:
         return out
     return out, indices if input.ndim == 4 else indices.squeeze(0)
 
 
-def _max_pool_indices(x: TensorBase, kernel, stride, padding, dilation, extra) -> TensorBase:
-    """Where each window's maximum is in its (H * W) plane, PyTorch's ``return_indices``: the first maximum of the
-    window in row-major order (the element the gradient goes to), found among the windows of ``x`` padded with
-    -inf (``extra``: ceil_mode's windows past the end). No gradient."""
-    w = x.shape[-1]
-    padded = pad(x.detach(), (padding[1], padding[1] + extra[1], padding[0], padding[0] + extra[0]),
-                 value=float("-inf"))
-    windows = _patches(padded, kernel, stride, 0, dilation)  # (N, C, OH, OW, KH, KW)
-    n, c, oh, ow = windows.shape[:4]
-    k = windows.reshape(n, c, oh, ow, kernel[0] * kernel[1]).argmax(-1)
+def _max_pool_indices(x: TensorBase, pooled: TensorBase, kernel, stride, padding, dilation, width: int
+                      ) -> TensorBase:
+    """Where each window's maximum is in its (H * W) plane, PyTorch's ``return_indices``: the entry the
+    ``max_pool2d_mask`` op marks, the one the gradient goes to (the first maximum in row-major order, a NaN
+    window's last NaN, never the padding). No gradient."""
+    mask = bind("max_pool2d_mask", x.detach(), pooled.detach(), kernel=kernel, stride=stride, padding=padding,
+                dilation=dilation)
+    n, c, oh, ow = pooled.shape
+    if _tiles(kernel, stride, dilation):  # (N, C, OH, KH, OW, KW): the image's layout
+        mask = mask.permute(0, 1, 2, 4, 3, 5)
+    k = mask.reshape(n, c, oh, ow, kernel[0] * kernel[1]).long().argmax(-1)
     rows = _constant((np.arange(oh) * stride[0] - padding[0]).reshape(-1, 1), k) + k // kernel[1] * dilation[0]
     columns = _constant(np.arange(ow) * stride[1] - padding[1], k) + k % kernel[1] * dilation[1]
-    return rows * w + columns
+    return rows * width + columns  # (the image's width: x holds ceil_mode's extra columns too)
 
 
 def max_unpool2d(input: TensorBase, indices: TensorBase, kernel_size, stride=None, padding=0,
@@ -647,7 +649,11 @@ def _max_unpool(input, indices, kernel, stride, padding, output_size, dims: int,
     plane = int(np.prod(size))
     zeros = flat_input.new_zeros(*lead, plane)
     at = check_range(indices.reshape(*lead, -1), "unpool " + "x".join(map(str, size)), plane)
-    return zeros.scatter(-1, at, flat_input).reshape(*lead, *size)
+    # the values scattered (of repeated indices the last written), the gradient gathered back to every input that
+    # names a place, as PyTorch's (a scatter alone gives it to the last writer only): the scatter_add adds zeros
+    flat_values = flat_input.detach()
+    return (zeros.scatter(-1, at, flat_values) + zeros.scatter_add(-1, at, flat_input - flat_values)).reshape(
+        *lead, *size)
 
 
 def _pool_count(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:

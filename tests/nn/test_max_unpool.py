@@ -60,3 +60,30 @@ def test_bad_arguments_get_pytorch_s_errors():
         F.max_unpool2d(values, indices[..., :1], 2)
     with pytest.raises(RuntimeError, match=r"^Found an invalid max index: 5 \(output volumes are of size 1x3\)$"):
         F.max_unpool2d(values, gg.tensor([[[[1, 5]]]]), 1, stride=2)
+
+
+@EAGER_AND_COMPILED
+def test_indices_of_nan_and_minus_inf_windows_are_pytorch_s(run):
+    # an argmax over the -inf-padded windows took a NaN window's first NaN and, beside the padding, a position in it
+    # (negative) or outside the window; the indices are now the entries max_pool2d_mask gives the gradient
+    inf, nan = float("inf"), float("nan")
+    a = gg.tensor([[[[-inf, -inf, 2.0], [-inf, -inf, 1.0]]]])
+    assert run(lambda a: F.max_pool2d(a, 2, stride=1, padding=1, return_indices=True)[1], a).flatten().tolist() == [
+        0, 0, 2, 2, 0, 0, 2, 2, 3, 3, 5, 5]
+    b = gg.tensor([[[[1.0, nan, 3.0, nan], [nan, 2.0, 0.0, 5.0], [4.0, 4.0, nan, 1.0]]]])
+    assert run(lambda b: F.max_pool2d(b, 2, stride=1, return_indices=True)[1], b).flatten().tolist() == [
+        4, 1, 3, 4, 10, 10]
+    assert run(lambda b: F.max_pool2d(b, 2, ceil_mode=True, return_indices=True)[1], b).flatten().tolist() == [
+        4, 3, 8, 10]
+
+
+@EAGER_AND_COMPILED
+def test_every_input_naming_a_place_gets_its_gradient(run):
+    # overlapping windows share a maximum, so indices repeat: PyTorch's backward gathers (a scatter's alone gave the
+    # gradient to the last writer only: [[0, 7]])
+    v = gg.tensor([[[[5.0, 5.0]]]], requires_grad=True)
+    weights = gg.tensor([[[[1.0, 7.0, 2.0]]]])
+    out = run(lambda v, i: (F.max_unpool2d(v, i, (1, 2), stride=1, output_size=(1, 3)) * weights).sum(), v,
+              gg.tensor([[[[1, 1]]]]))
+    out.backward()
+    assert v.grad.tolist() == [[[[7.0, 7.0]]]]
