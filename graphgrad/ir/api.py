@@ -7,6 +7,7 @@ a double-backward graph, or emits adjoint IR.
 """
 from __future__ import annotations
 
+from .registry import normalize_dims
 from .types import TensorType
 
 
@@ -201,8 +202,6 @@ class TensorBase:
         strides = self._strides()
         if dim is None:
             return strides
-        from .registry import normalize_dims
-
         return strides[normalize_dims(dim, self.ndim)[0]] if self.ndim else strides[dim]
 
     def is_contiguous(self, memory_format=None) -> bool:
@@ -236,29 +235,27 @@ class TensorBase:
 
     # -- composites, in terms of the ops: eager tensors and traced values alike ----------------------------------
     def unbind(self, dim: int = 0) -> tuple:
-        """The slices along ``dim``, each without that dim."""
-        return tuple(self.select(dim, i) for i in range(self.shape[dim]))
+        """The slices along ``dim``, each without that dim (the index in range by construction: no select's
+        checks per slice)."""
+        (d,) = normalize_dims(dim, self.ndim)
+        lead = (slice(None),) * d
+        return tuple(self[lead + (i,)] for i in range(self.shape[d]))
 
     def select(self, dim: int, index: int):
         """``self[:, ..., index]`` with ``index`` at position ``dim`` (a negative one counts from the end), with
         PyTorch's errors."""
-        from .registry import normalize_dims
-
-        if not self.ndim:
+        shape = self._type.shape
+        if not shape:
             raise IndexError("select() cannot be applied to a 0-dim tensor.")
-        (d,) = normalize_dims(dim, self.ndim)
-        if not -self.shape[d] <= index < self.shape[d]:
-            raise IndexError(f"select(): index {index} out of range for tensor of size {list(self.shape)} at "
+        d = dim if dim.__class__ is int and 0 <= dim < len(shape) else normalize_dims(dim, len(shape))[0]
+        if not -shape[d] <= index < shape[d]:
+            raise IndexError(f"select(): index {index} out of range for tensor of size {list(shape)} at "
                              f"dimension {d}")
-        idx = [slice(None)] * self.ndim
-        idx[d] = index
-        return self[tuple(idx)]
+        return self[(slice(None),) * d + (index,)]
 
     def narrow(self, dim: int, start: int, length: int):
         """``length`` elements along ``dim`` from ``start`` (a view, as PyTorch's; a negative start counts from
         the end)."""
-        from .registry import normalize_dims
-
         if not self.ndim:
             raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
         (d,) = normalize_dims(dim, self.ndim)
