@@ -17,7 +17,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
 from ..ir.registry import ShapeError, broadcast_shapes
-from ..ops.elementwise import where, xlogy as _xlogy
+from ..ops.elementwise import check_above, where, xlogy as _xlogy
 from ..ops.indexing import check_range
 from ..ops.nn import _tiles, binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits
 from ..ops.nn import window_count
@@ -1408,7 +1408,11 @@ def multilabel_soft_margin_loss(input: TensorBase, target: TensorBase, weight: T
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce, reduction)
     # PyTorch's Python: computed first, the reduction's name checked last
-    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    try:  # (PyTorch's formula multiplies the target first: its message names the target as tensor a)
+        broadcast_shapes(tuple(target.shape), tuple(input.shape))
+    except ShapeError as e:
+        raise RuntimeError(str(e)) from None
+    loss = _bce_logits(input, target)  # -(t log sigmoid(x) + (1 - t) log sigmoid(-x)), PyTorch's exact gradients
     if weight is not None:
         loss = loss * weight
     class_dim = input.ndim - 1
@@ -1460,8 +1464,8 @@ def gaussian_nll_loss(input: TensorBase, target: TensorBase, var: TensorBase | f
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = input.new_full(tuple(input.shape), float(var))  # PyTorch's var * ones_like(input)
-    elif isinstance(var, Tensor) and bool((var < 0).any()):
-        raise ValueError("var has negative entry/entries")
+    else:  # (in generated code too: a compiled call with a negative var raised nothing)
+        var = check_above(var, 0.0, "var has negative entry/entries", inclusive=True, kind="ValueError")
     if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):  # one variance per sample: broadcast along the last dim
             var = var.unsqueeze(-1)
@@ -1540,9 +1544,7 @@ def multi_margin_loss(input: TensorBase, target: TensorBase, p: int = 1, margin:
     if weight is not None and weight._type.dtype != input._type.dtype:
         raise RuntimeError(f"expected scalar type {_scalar_name(input)} but found {_scalar_name(weight)}")
     labels = target.reshape((frames,))
-    if isinstance(labels, Tensor) and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= classes):
-        raise RuntimeError("target out of range")  # (compiled: check_range's IndexError, as nll_loss's)
-    labels = check_range(labels, "Target", classes)
+    labels = check_range(labels, "target out of range", classes)  # (PyTorch's words, compiled too)
     scores = input.reshape((frames, classes))
     picked = scores[(_arange_on(frames, labels), labels)].unsqueeze(1)
     hinge = (margin - picked + scores).relu()  # PyTorch's z > 0: no gradient at z = 0, as relu's

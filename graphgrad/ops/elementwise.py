@@ -75,6 +75,26 @@ def _quotient(op):
     return fn
 
 
+primitive("check_above", memory="view", attrs=("bound", "inclusive", "message", "kind"),
+          infer=lambda inputs, **attrs: inputs[0], batch=elementwise, rows=same_rows,
+          errors=lambda arrays, error, **attrs: error, vjp=(lambda g, out, x, **attrs: g,),
+          expr=lambda a, xp, out, bound, inclusive, message, kind: [
+              f"check_above({a[0]}, {bound!r}, {inclusive!r}, {message!r}, {kind!r})"],
+          helpers=(numpy_functions.check_above,),
+          doc="x itself, once checked to lie above bound (else PyTorch's error message): an op's domain")
+
+
+def check_above(x: TensorBase, bound: float, message: str, *, inclusive: bool = False,
+                kind: str = "RuntimeError") -> TensorBase:
+    """``x``, checked (eagerly now, in compiled code when it runs) to be greater than ``bound`` everywhere (or with
+    ``inclusive`` nowhere below it), else PyTorch's ``message``, a ``kind`` error; the gradient passes through.
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.ops.elementwise import check_above
+    >>> check_above(gg.tensor([1.0, 2.0]), 0.5, "too small")
+    tensor([1., 2.])
+    """
+    return bind("check_above", x, bound=float(bound), inclusive=bool(inclusive), message=message, kind=kind)
 primitive("check_divisor", memory="view", nondiff=True, infer=lambda inputs: inputs[0], batch=elementwise,
           rows=same_rows, expr=lambda a, xp, out: [f"check_divisor({a[0]})"], errors=lambda arrays, error: error,
           helpers=(numpy_functions.check_divisor,),
@@ -561,18 +581,16 @@ export(lambda self, n: polygamma(n, self), "polygamma", tensor="polygamma")
 def mvlgamma(input: TensorBase, p: int) -> TensorBase:
     """The multivariate log-gamma function of dimension ``p``, ``log(pi) p (p - 1) / 4 + sum of lgamma(x - i / 2)``
     over ``i < p`` (PyTorch's ``mvlgamma``, ``torch.special.multigammaln``); integers give the default float dtype.
-    Every element must exceed ``(p - 1) / 2`` (PyTorch's RuntimeError otherwise, checked on eager tensors: a traced
-    value has none to check).
+    Every element must exceed ``(p - 1) / 2`` (PyTorch's RuntimeError otherwise, in compiled code too:
+    ``check_above``).
 
     >>> import graphgrad as gg
     >>> gg.mvlgamma(gg.tensor([2.5, 3.0]), 2)
     tensor([0.8570, 1.5502])
     """
-    x = input._cast(float_dtype([input._type]))
-    if x._level == 0 and not bool((x > 0.5 * (p - 1)).all()):
-        raise RuntimeError("All elements must be greater than (p-1)/2")
-    if p < 1:
+    if p < 1:  # (PyTorch's order: p first)
         raise RuntimeError("p has to be greater than or equal to 1")
+    x = check_above(input._cast(float_dtype([input._type])), 0.5 * (p - 1), "All elements must be greater than (p-1)/2")
     total = x.lgamma()
     for i in range(1, p):
         total = total + (x - 0.5 * i).lgamma()

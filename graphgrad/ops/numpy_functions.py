@@ -527,13 +527,24 @@ def check_divisor(y):
 
 
 @helper(any_array=True)
+def check_above(x, bound, inclusive, message, kind):
+    """``x`` itself, once checked to lie above ``bound`` (every element greater, nan failing, as mvlgamma's
+    ``(x > bound).all()``; ``inclusive``: none below it, nan passing, as gaussian_nll_loss's ``any(var < 0)``),
+    else PyTorch's ``message`` as a ``RuntimeError`` or (``kind="ValueError"``) a ``ValueError``. Reads only ``x``'s
+    own methods (CuPy's too)."""
+    if x.size and ((x < bound).any() if inclusive else not (x > bound).all()):
+        raise (ValueError if kind == "ValueError" else RuntimeError)(message)
+    return x
+
+
+@helper(any_array=True)
 def check_range(x, rule, size):
     """``x`` itself, once its values are checked as PyTorch checks them, with PyTorch's error where they fail:
     class indices in ``[0, size)``, which NumPy and CuPy would take from the end when negative (CuPy even when too
     large). ``rule`` names PyTorch's words: ``"dimension d"`` (gather, scatter), ``"self"`` (index_select,
     embedding), ``"Target"`` (nll_loss) or ``"class"`` (one_hot); ``"take"`` (take, put: ``[-size, size)``),
     ``"index_fill dimension d"`` (``[-size, size)``), ``"index_copy_(): dimension d"``, ``"masked_scatter"`` (the
-    source's size), ``"unpool HxW"`` (max_unpool's plane). Reads only ``x``'s own methods (CuPy's too)."""
+    source's size), ``"unpool HxW"`` (max_unpool's plane), ``"target out of range"`` (multi_margin_loss). Reads only ``x``'s own methods (CuPy's too)."""
     if not x.size:
         return x
     lowest = -size if rule == "take" or rule.startswith("index_fill ") else 0  # (these count from the end)
@@ -547,6 +558,8 @@ def check_range(x, rule, size):
                            "Class values must be smaller than num_classes.")
     if rule == "self":
         raise IndexError("index out of range in self")
+    if rule == "target out of range":  # (multi_margin_loss's)
+        raise RuntimeError(rule)
     flat = x.ravel()
     bad = flat[((flat < lowest) | (flat >= size)).argmax()].item()  # the first, as PyTorch names it
     if rule == "Target":

@@ -332,12 +332,20 @@ def test_argument_errors_are_pytorchs(error):
 
 @pytest.mark.parametrize("labels", [[0, 3], [-1, 0]])
 def test_multi_margin_targets_out_of_range_are_refused_when_compiled_too(labels):
-    # eagerly PyTorch's "target out of range"; compiled, the generated code's check (nll_loss's words)
+    # PyTorch's "target out of range" in both modes (compiled code raised nll_loss's IndexError)
     scores = gg.tensor([[1.0, 2.0, 3.0]] * 2)
     with pytest.raises(RuntimeError, match="^target out of range$"):
         F.multi_margin_loss(scores, gg.tensor(labels))
-    with pytest.raises(IndexError, match=f"^Target {labels[0] if labels[0] < 0 else 3} is out of bounds"):
+    with pytest.raises(RuntimeError, match=r"^target out of range \(in the generated"):
         gg.compile(F.multi_margin_loss)(scores, gg.tensor(labels))
+
+
+def test_a_negative_var_is_refused_when_compiled_too():
+    # the check ran on eager tensors only: a compiled call with var -1 gave 499993.09
+    x, t = gg.tensor([1.0]), gg.tensor([0.0])
+    with pytest.raises(ValueError, match=r"^var has negative entry/entries \(in the generated"):
+        gg.compile(F.gaussian_nll_loss)(x, t, gg.tensor([-1.0]))
+    assert gg.compile(F.gaussian_nll_loss)(x, t, gg.tensor([0.0])).item() == pytest.approx(499993.09375)
 
 
 def test_legacy_size_average_and_reduce_choose_the_reduction():
@@ -458,3 +466,13 @@ def test_softmax_without_dim_warns_as_pytorch():
     np.testing.assert_allclose(out.numpy(), SOFTMAX_1, rtol=1e-6)  # dim 1 for a 2-D input
     with pytest.warns(UserWarning, match="Implicit dimension choice for log_softmax has been deprecated"):
         F.log_softmax(gg.tensor(SOFTMAX_X))
+
+
+def test_multilabel_soft_margin_loss_is_exact_for_large_logits():
+    # written with logsigmoid it went through softplus's threshold of 20: at 21 the gradient was 0.5, not PyTorch's
+    x = gg.tensor([[21.0, -3.0]], dtype=gg.float64, requires_grad=True)
+    loss = F.multilabel_soft_margin_loss(x, gg.tensor([[0.0, 1.0]], dtype=gg.float64))
+    loss.backward()
+    # PyTorch 2.13: 12.024293676166, grad [[0.499999999620872, -0.4762870634112166]]
+    assert loss.item() == pytest.approx(12.024293676166, rel=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), [[0.499999999620872, -0.4762870634112166]], rtol=1e-13)

@@ -875,6 +875,19 @@ def _(draw, rng):
     return Case(lambda t: 7 // t.long(), [x], lambda a: 7 // a.astype(np.int64))
 
 
+@entry("check_above", 3)
+def _(draw, rng):
+    # mvlgamma inserts it: values above the bound pass on, with their gradient (below it: test_special_functions)
+    shp = shape(draw, 0)
+    x = rng.uniform(1.2, 3.0, shp)
+    return Case(lambda t: gg.mvlgamma(t, 2) * t, [x], lambda a: _np_mvlgamma2(a) * a)
+
+
+def _np_mvlgamma2(a):
+    lgamma = np.vectorize(math.lgamma)
+    return np.log(np.pi) / 2 + lgamma(a) + lgamma(a - 0.5)
+
+
 @entry("check_range", 3, FORWARD_ONLY)
 def _(draw, rng):
     # indices made from the input's values, in range: the op passes them on (out of range: tests/ops/test_index_bounds.py)
