@@ -286,7 +286,8 @@ logical_not = primitive("logical_not", batch=elementwise, infer=lambda inputs: e
 
 # -- unary functions --------------------------------------------------------------------------------
 neg = unary("neg", lambda g, out, x: -g, float_result=False, expr=lambda a, xp, out: [f"-{a[0]}"], c_expr="(-{0})",
-            tensor=("neg", "__neg__"), numpy="negative", rows=elementwise_rows("sum"), ufunc="negative({0})",
+            tensor=("neg", "__neg__", "negative"), gg=("neg", "negative"), numpy="negative",
+            rows=elementwise_rows("sum"), ufunc="negative({0})",
             errors=lambda arrays, error: RuntimeError(
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
                 "use the `~` or `logical_not()` operator instead.") if arrays[0].dtype == bool else None)
@@ -816,7 +817,7 @@ cbrt = unary("cbrt", lambda g, out, x: g / (3 * out * out), tensor=(), gg=())
 # give the traced ops and the NumPy names
 floor = unary("floor", None, float_result=False, gg=())
 ceil = unary("ceil", None, float_result=False, gg=())
-trunc = unary("trunc", None, float_result=False)
+trunc = unary("trunc", None, float_result=False, tensor=("trunc", "fix"), gg=("trunc", "fix"), numpy=("trunc", "fix"))
 round = unary("round", None, float_result=False, tensor=(), numpy=(), gg=())  # noqa: A001  (half to even, as NumPy and PyTorch)
 
 
