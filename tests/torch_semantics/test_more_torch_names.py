@@ -440,3 +440,15 @@ def test_cumulative_trapezoid():
         torch.cumulative_trapezoid(y[:3], torch.tensor([True, False, True]))
     with pytest.raises(RuntimeError, match="^cumulative_trapezoid: Currently, we only support dx as a real number\\.$"):
         torch.cumulative_trapezoid(y, dx=True)
+
+
+def test_isin_is_numpy_s_isin_and_maps_over_a_batch():
+    # (one primitive over NumPy's isin: every element against every test element took numel x numel memory)
+    e, t = torch.tensor([[1, 2], [3, 4]]), torch.tensor([2.0, 4.5, 1.0])
+    # PyTorch 2.13: torch.isin(e, t) promotes both to float32
+    assert torch.compile(lambda e, t: torch.isin(e, t, invert=True))(e, t).tolist() == [[False, False], [True, True]]
+    assert torch.vmap(lambda a, b: torch.isin(a, b))(e, torch.tensor([[2, 5], [3, 3]])).tolist() == [[False, True],
+                                                                                           [True, False]]
+    assert torch.vmap(lambda a: torch.isin(a, t))(e).tolist() == [[True, True], [False, False]]
+    big = torch.tensor(np.arange(20000))
+    assert int(torch.isin(big, torch.tensor(np.arange(0, 40000, 2))).sum()) == 10000
