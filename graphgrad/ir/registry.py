@@ -74,6 +74,11 @@ class OpDef:
     #: summed back into that image; "" : neither. The compiler may then compute a convolution a chunk of images at
     #: a time (``passes.patch_chunking``)
     patches: str = ""
+    #: whether PyTorch's backward keeps the result itself (relu, exp, softmax), so that changing the result in
+    #: place before backward is PyTorch's "modified by an inplace operation" error. False where the backward
+    #: reads the result but PyTorch's keeps something else (max_pool2d: its indices; ``F.max_pool2d(x).relu_()``
+    #: is allowed): eager backward, finding the result changed, computes it again from the saved operands
+    saves_result: bool = True
 
 
 OPS: dict[str, OpDef] = {}
@@ -85,7 +90,7 @@ ERRORS: dict[str, Callable] = {}
 def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False, memory: str = "",
           recompute: str = "", ufunc: str = "", view: bool = False, stops_gradient: bool = False,
           torch_name: str | Callable = "", shape_only: bool = False, zero_signs: str = "", additive: bool = False,
-          joins: bool = False, patches: str = ""):
+          joins: bool = False, patches: str = "", saves_result: bool = True):
     """Register the type rule ``infer(inputs, **attrs) -> TensorType`` of primitive ``name``."""
 
     def register(infer):
@@ -102,7 +107,7 @@ def defop(name: str, attrs: tuple = (), doc: str = "", elementwise: bool = False
         if ufunc and not (elementwise and ufunc.endswith(")")):
             raise ValueError(f"primitive {name!r}: ufunc={ufunc!r} must be a call template of an elementwise op")
         OPS[name] = OpDef(name, tuple(attrs), infer, doc, elementwise, memory, recompute, ufunc, view, stops_gradient,
-                          torch_name, shape_only, zero_signs, additive, joins, patches)
+                          torch_name, shape_only, zero_signs, additive, joins, patches, saves_result)
         _FRESH.pop(name, None)
         return infer
 

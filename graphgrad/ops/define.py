@@ -31,7 +31,7 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
               memory: str = "", recompute: str = "", ufunc: str = "", view: bool = False,
               stops_gradient: bool = False, torch_name: str | Callable = "", shape_only: bool = False,
               zero_signs: str = "", additive: bool = False, joins: bool = False, patches: str = "",
-              c_reduce: str | None = None, helpers: tuple = ()) -> Callable:
+              saves_result: bool = True, c_reduce: str | None = None, helpers: tuple = ()) -> Callable:
     """Declare primitive ``name`` and return its public function.
 
     infer(inputs, **attrs) -> TensorType   the type rule (raise ShapeError with PyTorch's text on bad input)
@@ -70,11 +70,13 @@ def primitive(name: str, *, infer: Callable, expr: Callable, vjp: Sequence[Calla
         operand into its place in the result (``ir.buffers``)
     patches: "unfold" (the result is an image batch's patches, each image's from that image alone, batch first)
         or "fold" (its adjoint), so that a convolution may go a chunk of images at a time (``passes.patch_chunking``)
+    saves_result: False where the gradient rule reads the result but PyTorch's backward keeps something else
+        (max_pool2d's indices): changing the result in place before backward is then allowed, as in PyTorch
     helpers: the functions NumPy lacks that the NumPy expression calls (``ops/numpy_functions.py``): a generated
         NumPy module defines them
     """
     defop(name, attrs, doc or name, elementwise, memory, recompute, ufunc, view, stops_gradient,
-          torch_name, shape_only, zero_signs, additive, joins, patches)(infer)
+          torch_name, shape_only, zero_signs, additive, joins, patches, saves_result)(infer)
     if nondiff:
         defnondiff(name)
     elif joint_vjp is not None:

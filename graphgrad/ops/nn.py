@@ -515,7 +515,7 @@ def max_pool2d(x: TensorBase, kernel: tuple, stride: tuple, padding: tuple = (0,
                 dilation=tuple(dilation))
 
 
-primitive("max_pool2d", memory="fresh", batch=_image_patches_batch,
+primitive("max_pool2d", memory="fresh", batch=_image_patches_batch, saves_result=False,
           attrs=("kernel", "stride", "padding", "dilation"), infer=_max_pool2d_type,
           doc="the maximum of each (KH, KW) window of a -inf-padded (N, C, H, W) image: (N, C, OH, OW)",
           vjp=(_max_pool2d_vjp,), expr=_max_pool2d_expr, fn=max_pool2d, rows=batch_axis_rows)

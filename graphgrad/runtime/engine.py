@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 from heapq import heapify, heappop, heappush
 
+from ..ir.registry import OPS
 from ..passes.vjp_rules import VJP_RULES, apply_vjp
 from .function import FREED, UNHELD, AccumulateGrad, short_name
 from .grad_mode import _set, is_grad_enabled
@@ -42,6 +43,17 @@ def _modified(x, producer, expected: int) -> RuntimeError:
         f"[{x._type_label()}]{which} is at version {x._version_box[0]}; expected version {expected} instead. "
         "Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
         "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+def _result_again(node, saved: tuple):
+    """The result of ``node``'s op computed again from its saved operands, without recording: the result itself
+    was changed in place after the op, which PyTorch allows where its backward does not keep the result."""
+    before = is_grad_enabled()
+    _set(False)
+    try:
+        return Tensor._apply(node.op, tuple(saved), node.attrs)._data
+    finally:
+        _set(before)
 
 
 def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: bool, make_output,
@@ -165,9 +177,12 @@ def run_backward(roots: list, grads: list, retain_graph: bool, create_graph: boo
                 out = None
                 if node._out is not None:
                     data, box, version = node._out
-                    out = make_output(data, box, node)
                     if box[0] != version:
-                        raise _modified(out, node, version)
+                        if OPS[node.op].saves_result or any(x is None for x in saved):
+                            raise _modified(make_output(data, box, node), node, version)
+                        # PyTorch's backward keeps something else (max_pool2d: its indices): not an error
+                        data, box = _result_again(node, saved), [0]
+                    out = make_output(data, box, node)
                 if relevant is not None:
                     needs = [nxt is not None and nxt in relevant for nxt, _ in next_functions]
                 elif len(next_functions) == 1:  # recorded only because its one input requires grad

@@ -269,3 +269,28 @@ def test_nan_windows_on_the_device_as_on_the_cpu(cupy_device):
 def test_bad_pooling_arguments_get_pytorchs_message(call, message):
     with pytest.raises(RuntimeError, match=message):
         call()
+
+
+def test_the_pooled_result_may_be_changed_in_place_before_backward_as_in_pytorch():
+    # PyTorch's max_pool2d backward keeps its indices, not its result: `nn.MaxPool2d(2), nn.ReLU(True)` (the
+    # spatial transformer tutorial's localization net) backpropagates; the gradient is the pooling's as it was
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((2, 3, 6, 6))
+    results = []
+    for in_place in (False, True):
+        x = gg.tensor(data, requires_grad=True)
+        pooled = F.max_pool2d(x, 2)
+        out = pooled.relu_() if in_place else pooled.relu()
+        (out * gg.tensor(np.arange(out.numel()).reshape(out.shape), dtype=gg.float64)).sum().backward()
+        results.append(x.grad.numpy())
+    np.testing.assert_array_equal(results[1], results[0])
+    x = gg.tensor(data, requires_grad=True)
+    pooled = F.max_pool2d(x, 2)
+    pooled.mul_(3)  # the rule reads the result: computed again from x, not the tripled values
+    pooled.sum().backward()
+    assert x.grad.sum().item() == 3 * pooled.numel() and set(np.unique(x.grad.numpy())) == {0.0, 3.0}
+    y = gg.tensor(data, requires_grad=True)
+    activated = y.exp()  # PyTorch's exp keeps its result: changing it is still the error
+    activated.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        activated.sum().backward()
