@@ -9,6 +9,7 @@ from collections import OrderedDict, namedtuple
 from typing import Callable, Iterator
 
 from ..runtime.autograd import reset_grad
+from ..runtime.compiled import WRAPPERS as _COMPILE_WRAPPERS
 from ..runtime.grad_mode import no_grad
 from ..runtime.guards import content_guard
 from ..runtime.hooks import RemovableHandle
@@ -594,3 +595,44 @@ def _converted_forward(forward):
     if code is None or not _is_user_file(code.co_filename):
         return forward
     return autograph.convert(forward)
+
+
+class OptimizedModule(Module):
+    """What ``graphgrad.compile(model)`` returns for a module, as PyTorch's ``torch.compile``: a module holding
+    the original as ``_orig_mod``, whose call runs the original's call as generated code. Its parameters and
+    buffers are the original's (``state_dict`` keys begin ``_orig_mod.``, as PyTorch's), ``train()``, ``eval()``
+    and ``to()`` reach the original, and other attributes are read from it, then from the compiled function
+    (``model.source(x)``, ``model.cache_info()``).
+
+    >>> import graphgrad as gg
+    >>> model = gg.compile(gg.nn.Linear(3, 1))
+    >>> type(model).__name__, model.in_features, [name for name, _ in model.named_parameters()]
+    ('OptimizedModule', 3, ['_orig_mod.weight', '_orig_mod.bias'])
+    >>> model(gg.ones(2, 3)).shape
+    torch.Size([2, 1])
+    """
+
+    def __init__(self, mod: Module, compiled: Callable) -> None:
+        super().__init__()
+        self._orig_mod = mod
+        object.__setattr__(self, "_compiled", compiled)  # (a CompiledFunction: its cache statistics, source, ...)
+
+    def forward(self, *args, **kwargs):
+        return self._compiled(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        # the original's attributes, then the compiled function's (``source``, ``graph``, ``cache_info``, ...)
+        d = self.__dict__
+        modules = d.get("_modules")
+        if modules is not None and "_orig_mod" in modules:
+            if name == "_orig_mod":
+                return modules[name]
+            try:
+                return getattr(modules["_orig_mod"], name)
+            except AttributeError:
+                if "_compiled" in d and hasattr(d["_compiled"], name):
+                    return getattr(d["_compiled"], name)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+
+_COMPILE_WRAPPERS[Module] = OptimizedModule

@@ -1025,7 +1025,8 @@ class CompiledFunction:
     """A function traced once per signature into generated NumPy/CuPy code (see ``graphgrad.compile``)."""
 
     def __init__(self, fn, backend: str | None = None, outputs=None, fuse: bool = True):
-        functools.update_wrapper(self, fn)
+        # (a function's name and doc; an object's __dict__, a module's state, is its own and stays there)
+        functools.update_wrapper(self, fn, updated=functools.WRAPPER_UPDATES if inspect.isroutine(fn) else ())
         self.fn = fn
         self.backend = backend
         self.fuse = fuse
@@ -1451,8 +1452,21 @@ def compile(fn=None, *, backend: str | None = None, outputs=None, fuse: bool = T
     False
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, backend, outputs, fuse)
-    return CompiledFunction(fn, backend, outputs, fuse)
+        return lambda f: _compiled(f, backend, outputs, fuse)
+    return _compiled(fn, backend, outputs, fuse)
+
+
+#: class -> ``(instance, its CompiledFunction) -> what compile returns``: graphgrad.nn, which sits above this
+#: layer, registers Module here, so that ``compile(model)`` is a module, as PyTorch's OptimizedModule
+WRAPPERS: dict = {}
+
+
+def _compiled(fn, backend, outputs, fuse):
+    compiled = CompiledFunction(fn, backend, outputs, fuse)
+    for cls, wrap in WRAPPERS.items():
+        if isinstance(fn, cls):
+            return wrap(fn, compiled)
+    return compiled
 
 
 def export(fn, *example_args, path: str, backend: str = "numpy") -> str:

@@ -69,3 +69,51 @@ def test_generated_code_names_parameters_after_the_module():
     net = Net()
     source = gg.compile(lambda x: net(x).sum()).source(gg.randn(2, 3))
     assert "def forward(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias):" in source
+
+
+def test_compiling_a_module_gives_a_module_over_the_original_as_pytorch():
+    gg.manual_seed(0)
+    original = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 2)).double()
+    model = gg.compile(original)
+    assert isinstance(model, nn.Module) and type(model).__name__ == "OptimizedModule"
+    assert model._orig_mod is original
+    # the same Parameter objects: an optimizer built on either trains both
+    assert all(a is b for a, b in zip(model.parameters(), original.parameters()))
+    assert [name for name, _ in model.named_parameters()][:2] == ["_orig_mod.0.weight", "_orig_mod.0.bias"]
+    assert list(model.state_dict()) == ["_orig_mod." + key for key in original.state_dict()]
+    assert getattr(model, "0") is original[0] and model.training  # other attributes are the original's
+    assert repr(model).startswith("OptimizedModule(\n  (_orig_mod): Sequential(")
+    x = gg.randn(4, 3, dtype=gg.float64)
+    model.eval()
+    assert not original.training and not original[1].training
+    compiled = model(x)
+    np.testing.assert_allclose(compiled.detach().numpy(), original(x).detach().numpy(), rtol=1e-12)
+    compiled.sum().backward()
+    grads = [p.grad.numpy().copy() for p in original.parameters()]
+    original.zero_grad()
+    original(x).sum().backward()
+    for g, p in zip(grads, original.parameters()):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-12)
+    assert "def forward(" in model.source(x) and model.cache_info().specializations == 1
+    model.train()  # dropout again: a second specialization, reached through the wrapper
+    model(x)
+    assert original.training and model.cache_info().specializations == 2
+    with pytest.raises(AttributeError, match="'OptimizedModule' object has no attribute 'nonexistent'"):
+        model.nonexistent
+
+
+def test_a_compiled_module_trains_with_an_optimizer_on_its_parameters():
+    gg.manual_seed(1)
+    model = gg.compile(nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1)).double())
+    opt = gg.optim.Adam(model.parameters(), lr=0.05)
+    x = gg.randn(32, 2, dtype=gg.float64)
+    y = (x[:, :1] * x[:, 1:]).tanh()
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert model.cache_info().specializations == 1
