@@ -2341,3 +2341,179 @@ def _resample(x: TensorBase, axis: int, size: int, out_size: int, scale, mode: s
     trailing = (1,) * (x.ndim - axis - 1)
     return (_take(x, axis, low) * _host_constant(weight_low.reshape((-1,) + trailing), x)
             + _take(x, axis, high) * _host_constant(weight_high.reshape((-1,) + trailing), x))
+
+
+_GRID_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. Please "
+                 "specify align_corners=True if the old behavior is desired. See the documentation of grid_sample for "
+                 "details.")
+
+
+def affine_grid(theta: TensorBase, size, align_corners: bool | None = None) -> TensorBase:
+    """The sampling grid of a batch of affine maps, for :func:`grid_sample`: for an (N, C, H, W) ``size`` and an
+    (N, 2, 3) ``theta``, an (N, H, W, 2) grid of ``theta @ (x, y, 1)`` over the output's pixels in [-1, 1]
+    coordinates (x along W); for an (N, C, D, H, W) ``size``, (N, 3, 4) maps and an (N, D, H, W, 3) grid.
+    ``align_corners`` places -1 and 1 at the corner pixels' centres (True) or edges (False, the default).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> identity = gg.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    >>> F.affine_grid(identity, (1, 1, 1, 3), align_corners=True)
+    tensor([[[[-1.,  0.],
+              [ 0.,  0.],
+              [ 1.,  0.]]]])
+    """
+    if align_corners is None:
+        warnings.warn(_GRID_WARNING, stacklevel=2)
+        align_corners = False
+    if theta._type.dtype not in ("float16", "bfloat16", "float32", "float64"):
+        raise ValueError(f"Expected theta to have floating point type, but got {dtypes.BY_NAME[theta._type.dtype]}")
+    given, size = size, tuple(int(s) for s in size)  # (messages show the size as given, as PyTorch's)
+    if len(size) not in (4, 5):
+        raise NotImplementedError("affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+                                  f"respectively. Got size {given}.")
+    rows, spatial = len(size) - 2, size[2:]
+    if theta.ndim != 3 or tuple(theta.shape[-2:]) != (rows, rows + 1):
+        raise ValueError(f"Expected a batch of {rows}D affine matrices of shape Nx{rows}x{rows + 1} for size "
+                         f"{given}. Got {theta.shape}.")
+    if align_corners and min(spatial) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+                      "align_corners=True. This is not an intended use case of affine_grid. See the documentation of "
+                      "affine_grid for details.", stacklevel=2)
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {given}")
+    if theta.shape[0] != size[0]:  # (PyTorch's base grid has size[0] rows: its bmm's words)
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{size[0]}, {rows + 1}] "
+                           f"but got: [{theta.shape[0]}, {rows + 1}].")
+    # the output's pixels as (x, y[, z], 1), x along the last axis: PyTorch's base grid
+    axes = [_grid_steps(n, align_corners, np.dtype(theta._type.dtype)) for n in reversed(spatial)]
+    mesh = list(np.meshgrid(*axes[::-1], indexing="ij"))[::-1]  # each of the spatial shape; x first
+    base = np.stack(mesh + [np.ones(spatial, mesh[0].dtype)], axis=-1).reshape(-1, rows + 1)
+    grid = _host_constant(base, theta) @ theta.transpose(1, 2)
+    return _as_pytorch_names(grid.reshape((size[0],) + spatial + (rows,)), "AffineGridGeneratorBackward0", theta)
+
+
+def _grid_steps(n: int, align_corners: bool, dtype: np.dtype) -> np.ndarray:
+    """PyTorch's ``linspace_from_neg_one``: ``n`` points from -1 to 1, scaled by ``(n - 1) / n`` unless
+    ``align_corners`` (the pixels' centres, not their edges, at -1 and 1); a single point is 0."""
+    if n <= 1:
+        return np.zeros(1, dtype)
+    steps = np.linspace(-1, 1, n, dtype=dtype)
+    return steps if align_corners else steps * dtype.type((n - 1) / n)
+
+
+def grid_sample(input: TensorBase, grid: TensorBase, mode: str = "bilinear", padding_mode: str = "zeros",
+                align_corners: bool | None = None) -> TensorBase:
+    """``input`` (N, C, H, W) sampled at the points of ``grid`` (N, H_out, W_out, 2), given as (x, y) in
+    [-1, 1] (x along W): an (N, C, H_out, W_out) result, as PyTorch's ``grid_sample``. ``mode``: ``"bilinear"``,
+    ``"nearest"`` (ties to even) or ``"bicubic"`` (PyTorch's cubic convolution, A = -0.75); ``padding_mode``: what
+    points outside the input read: ``"zeros"``, ``"border"`` (the nearest edge) or ``"reflection"`` (mirrored at
+    the edges). Differentiable in ``input`` and in ``grid`` (through the interpolation weights; ``"nearest"``
+    passes none to the grid).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> image = gg.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
+    >>> F.grid_sample(image, gg.tensor([[[[0.0, 0.0], [1.0, -1.0]]]]), align_corners=True)
+    tensor([[[[1.5000, 1.0000]]]])
+    """
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError("nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but "
+                         f"got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError("nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_GRID_WARNING, stacklevel=2)
+        align_corners = False
+    sizes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
+    if input._type.dtype != grid._type.dtype:
+        raise RuntimeError(f"expected scalar type {_scalar_name(input)} but found {_scalar_name(grid)}")
+    if input.ndim not in (4, 5) or input.ndim != grid.ndim or input.shape[0] != grid.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got {sizes}")
+    if grid.shape[-1] != input.ndim - 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {input.ndim - 2} in last dimension, but got "
+                           f"grid with sizes {list(grid.shape)}")
+    for d in range(2, input.ndim):
+        if input.shape[d] == 0:
+            raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial dimensions, but input has "
+                               f"sizes {list(input.shape)} with dimension {d} being empty")
+    if input._type.dtype not in ("float16", "bfloat16", "float32", "float64"):
+        raise NotImplementedError(f"\"grid_sampler_2d_cpu_kernel_impl\" not implemented for '{_scalar_name(input)}'")
+    if input.ndim == 5:
+        if mode == "bicubic":
+            raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+        raise NotImplementedError("grid_sample of a 5-D (volumetric) input is not supported yet: 4-D inputs are")
+    n, c, height, width = input.shape
+    points = grid.shape[1] * grid.shape[2]
+    flat = input.reshape(n, c, height * width)
+    # (N, points) source coordinates in pixels, x along W
+    x = _unnormalize(grid[..., 0].reshape(n, points), width, align_corners)
+    y = _unnormalize(grid[..., 1].reshape(n, points), height, align_corners)
+    if mode == "bicubic":  # padding applies to each of the 16 taps, not to the point (PyTorch's get_value_bounded)
+        x0, y0 = x.floor(), y.floor()
+        wx, wy = _cubic_weights(x - x0), _cubic_weights(y - y0)
+        out = 0
+        for i in range(4):
+            row = 0
+            for j in range(4):
+                tap = _pixels(flat, _padded(x0 + (j - 1), width, padding_mode, align_corners),
+                              _padded(y0 + (i - 1), height, padding_mode, align_corners), width, height)
+                row = row + tap * wx[j].unsqueeze(1)
+            out = out + row * wy[i].unsqueeze(1)
+    else:
+        x = _padded(x, width, padding_mode, align_corners)
+        y = _padded(y, height, padding_mode, align_corners)
+        if mode == "nearest":  # (round: half to even, as PyTorch's nearbyint)
+            out = _pixels(flat, x.round(), y.round(), width, height)
+        else:
+            x0, y0 = x.floor(), y.floor()
+            x1, y1 = x0 + 1, y0 + 1
+            out = (_pixels(flat, x0, y0, width, height) * ((x1 - x) * (y1 - y)).unsqueeze(1)
+                   + _pixels(flat, x1, y0, width, height) * ((x - x0) * (y1 - y)).unsqueeze(1)
+                   + _pixels(flat, x0, y1, width, height) * ((x1 - x) * (y - y0)).unsqueeze(1)
+                   + _pixels(flat, x1, y1, width, height) * ((x - x0) * (y - y0)).unsqueeze(1))
+    out = out.reshape(n, c, grid.shape[1], grid.shape[2])
+    return _as_pytorch_names(out, "GridSampler2DBackward0", input, grid)
+
+
+def _unnormalize(coordinate: TensorBase, size: int, align_corners: bool) -> TensorBase:
+    """[-1, 1] to pixels: -1 and 1 are the corner pixels' centres (``align_corners``) or their outer edges."""
+    if align_corners:
+        return (coordinate + 1) / 2 * (size - 1)
+    return ((coordinate + 1) * size - 1) / 2
+
+
+def _padded(coordinate: TensorBase, size: int, padding_mode: str, align_corners: bool) -> TensorBase:
+    """A pixel coordinate moved inside ``[0, size - 1]`` as ``padding_mode`` says (``"zeros"`` leaves it: the
+    pixels outside read 0)."""
+    if padding_mode == "zeros":
+        return coordinate
+    if padding_mode == "reflection":  # mirrored at the corner pixels' centres, or at their outer edges
+        low, span = (0.0, size - 1.0) if align_corners else (-0.5, float(size))
+        if span <= 0:
+            return coordinate * 0
+        distance = (coordinate - low).abs()
+        extra = distance.fmod(span)
+        even = (distance / span).floor().fmod(2) == 0
+        coordinate = where(even, extra + low, span - extra + low)
+    return coordinate.clamp(0, size - 1)
+
+
+def _pixels(flat: TensorBase, x: TensorBase, y: TensorBase, width: int, height: int) -> TensorBase:
+    """``flat`` (N, C, H * W) at the integral pixel coordinates ``x``, ``y`` (N, points): (N, C, points), 0 where
+    a point lies outside the image."""
+    inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)  # (false for nan)
+    index = (where(inside, y, 0).long() * width + where(inside, x, 0).long()).unsqueeze(1)
+    values = flat.gather(2, index.expand(flat.shape[0], flat.shape[1], index.shape[2]))
+    return where(inside.unsqueeze(1), values, 0.0)
+
+
+def _cubic_weights(t: TensorBase) -> list:
+    """The four weights of cubic convolution (Keys, A = -0.75, as PyTorch) at fractional offset ``t`` in [0, 1),
+    for the samples at -1, 0, 1 and 2."""
+    a = -0.75
+
+    def near(s):  # |s| <= 1
+        return ((a + 2) * s - (a + 3)) * s * s + 1
+
+    def far(s):  # 1 < |s| < 2
+        return ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
