@@ -29,7 +29,7 @@ from ..codegen.expressions import HELPERS
 from ..codegen.loader import load_module
 from ..codegen.cuda import fusible as cuda_fusible
 from ..codegen.cuda import reducible as cuda_reducible
-from ..codegen.python import module_source
+from ..codegen.python import BACKENDS, module_source
 from ..ir.graph import Graph, Value
 from ..ir.registry import NUMPY_FLOAT64, OPS, default_float, default_float_as
 from ..ir.subgraphs import all_value_names
@@ -1419,7 +1419,14 @@ def _same(captured, recorded) -> bool:
     return _captured_sig(captured) == recorded
 
 
-def compile(fn=None, *, backend: str | None = None, outputs=None, fuse: bool = True):
+#: torch.compile's modes (2.13): accepted for code written for PyTorch; they change nothing here
+TORCH_MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+
+
+def compile(fn=None, *, backend: str | None = None, outputs=None, fuse: bool = True, fullgraph: bool = False,
+            dynamic: bool | None = None, mode: str | None = None, options: dict | None = None,
+            name: str | None = None, disable: bool = False, recompile_limit: int | None = None,
+            isolate_recompiles: bool = False, shapes_spec=None):
     """Trace ``fn`` once per input signature and run generated NumPy (or CuPy) code.
 
     >>> import graphgrad as gg
@@ -1450,23 +1457,42 @@ def compile(fn=None, *, backend: str | None = None, outputs=None, fuse: bool = T
     True
     >>> "Kernel(" in gg.compile(chain, fuse=False).source(gg.ones(3), backend="cupy")
     False
+
+    ``torch.compile``'s keywords are accepted, so that PyTorch code runs unchanged (docs/compile.md):
+    ``backend="inductor"`` is the default backend; ``mode`` and ``options`` are checked as PyTorch checks them and
+    change nothing; ``fullgraph`` and ``dynamic`` change nothing (the whole function is always compiled, and each
+    new shape is a new specialization); ``disable=True`` returns ``fn`` itself; ``recompile_limit`` bounds the
+    specializations kept (``cache_size_limit``).
+
+    >>> round(gg.compile(chain, mode="max-autotune", fullgraph=True)(gg.ones(3)).item(), 4)
+    7.5696
     """
+    if mode is not None and options is not None:
+        raise RuntimeError("Either mode or options can be specified, but both can't be specified at the same time.")
+    if mode is not None and mode not in TORCH_MODES:
+        raise RuntimeError(f"Unrecognized mode={mode}, should be one of: {', '.join(TORCH_MODES)}")
+    if backend == "inductor":
+        backend = None
+    if backend not in (None, *BACKENDS):
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)} (or torch.compile's "
+                         "'inductor': the default)")
     if fn is None:
-        return lambda f: _compiled(f, backend, outputs, fuse)
-    return _compiled(fn, backend, outputs, fuse)
+        return lambda f: compile(f, backend=backend, outputs=outputs, fuse=fuse, disable=disable,
+                                 recompile_limit=recompile_limit)
+    if disable:
+        return fn
+    compiled = CompiledFunction(fn, backend, outputs, fuse)
+    if recompile_limit is not None:
+        compiled.cache_size_limit = int(recompile_limit)
+    for cls, wrap in WRAPPERS.items():
+        if isinstance(fn, cls):
+            return wrap(fn, compiled)
+    return compiled
 
 
 #: class -> ``(instance, its CompiledFunction) -> what compile returns``: graphgrad.nn, which sits above this
 #: layer, registers Module here, so that ``compile(model)`` is a module, as PyTorch's OptimizedModule
 WRAPPERS: dict = {}
-
-
-def _compiled(fn, backend, outputs, fuse):
-    compiled = CompiledFunction(fn, backend, outputs, fuse)
-    for cls, wrap in WRAPPERS.items():
-        if isinstance(fn, cls):
-            return wrap(fn, compiled)
-    return compiled
 
 
 def export(fn, *example_args, path: str, backend: str = "numpy") -> str:
