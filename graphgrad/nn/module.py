@@ -10,6 +10,7 @@ from typing import Callable, Iterator
 
 from ..runtime.autograd import reset_grad
 from ..runtime.compiled import WRAPPERS as _COMPILE_WRAPPERS
+from ..runtime.compiled import compile as _compile
 from ..runtime.grad_mode import no_grad
 from ..runtime.guards import content_guard
 from ..runtime.hooks import RemovableHandle
@@ -23,7 +24,8 @@ from .parameter import Parameter
 _GUARDED_SCALARS = (int, float, bool, str, type(None))
 
 # a module's own tables: parameters, buffers and children are guarded entry by entry, hooks run at trace time
-_BOOKKEEPING = frozenset({"_parameters", "_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks"})
+_BOOKKEEPING = frozenset({"_parameters", "_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks",
+                          "_gg_compiled", "_gg_compiled_call"})  # (the last two: compile()'s, see below)
 
 
 class _TableReader:
@@ -134,6 +136,9 @@ class Module:
             _guard_table(tracer, self, table)
 
     def __call__(self, *args, **kwargs):
+        compiled = self.__dict__.get("_gg_compiled_call")  # (set by compile(); inside its trace, the plain call)
+        if compiled is not None and not _TRACES.stack:
+            return compiled(*args, **kwargs)
         if _TRACES.stack:
             tracer = _TRACES.stack[-1]
             self._guard_for_trace(tracer)
@@ -343,6 +348,31 @@ class Module:
         return self
 
     # -- training state ---------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        # compile()'s generated code is this process's: a copy or an unpickled module runs eagerly until compiled
+        # again, as PyTorch's drops its _compiled_call_impl
+        state = dict(self.__dict__)
+        state.pop("_gg_compiled_call", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def compile(self, *args, **kwargs) -> None:
+        """Run this module's calls as generated code from now on, in place (PyTorch's ``Module.compile``): the
+        arguments are ``graphgrad.compile``'s. Unlike ``graphgrad.compile(model)``, the module stays itself
+        (its ``state_dict`` keys keep their names).
+
+        >>> import graphgrad as gg
+        >>> layer = gg.nn.Linear(2, 1)
+        >>> layer.compile()
+        >>> layer(gg.ones(3, 2)).shape, list(layer.state_dict())
+        (torch.Size([3, 1]), ['weight', 'bias'])
+        """
+        wrapped = _compile(self, *args, **kwargs)
+        if isinstance(wrapped, OptimizedModule):  # (not with disable=True: the module itself)
+            object.__setattr__(self, "_gg_compiled_call", wrapped._gg_compiled)
+
     def train(self, mode: bool = True) -> Module:
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
@@ -615,10 +645,23 @@ class OptimizedModule(Module):
     def __init__(self, mod: Module, compiled: Callable) -> None:
         super().__init__()
         self._orig_mod = mod
-        object.__setattr__(self, "_compiled", compiled)  # (a CompiledFunction: its cache statistics, source, ...)
+        object.__setattr__(self, "_gg_compiled", compiled)  # (a CompiledFunction: its cache statistics, source, ...)
 
     def forward(self, *args, **kwargs):
-        return self._compiled(*args, **kwargs)
+        return self._gg_compiled(*args, **kwargs)
+
+    def __getstate__(self) -> dict:
+        # the generated code stays behind; a copy (copy.deepcopy, pickle) compiles its own original again
+        state = super().__getstate__()
+        compiled = state.pop("_gg_compiled")
+        state["_gg_compile_options"] = (compiled.backend, compiled.outputs, compiled.fuse)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        backend, outputs, fuse = state.pop("_gg_compile_options")
+        super().__setstate__(state)
+        object.__setattr__(self, "_gg_compiled", _compile(self._orig_mod, backend=backend, outputs=outputs,
+                                                          fuse=fuse)._gg_compiled)
 
     def __getattr__(self, name: str):
         # the original's attributes, then the compiled function's (``source``, ``graph``, ``cache_info``, ...)
@@ -630,8 +673,8 @@ class OptimizedModule(Module):
             try:
                 return getattr(modules["_orig_mod"], name)
             except AttributeError:
-                if "_compiled" in d and hasattr(d["_compiled"], name):
-                    return getattr(d["_compiled"], name)
+                if "_gg_compiled" in d and hasattr(d["_gg_compiled"], name):
+                    return getattr(d["_gg_compiled"], name)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
 

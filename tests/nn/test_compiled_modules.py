@@ -117,3 +117,47 @@ def test_a_compiled_module_trains_with_an_optimizer_on_its_parameters():
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
     assert model.cache_info().specializations == 1
+
+
+def test_module_compile_compiles_its_calls_in_place():
+    gg.manual_seed(2)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double()
+    x = gg.randn(5, 3, dtype=gg.float64)
+    eager = model(x)
+    model.compile(mode="max-autotune")
+    compiled = model(x)
+    assert model._gg_compiled_call.cache_info().misses == 1  # the call ran generated code
+    np.testing.assert_allclose(compiled.detach().numpy(), eager.detach().numpy(), rtol=1e-12)
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]  # still itself
+    compiled.sum().backward()
+    assert model[0].weight.grad.shape == (4, 3)
+    model[0].weight.data.mul_(0)  # an in-place change of a parameter reaches the compiled call
+    np.testing.assert_allclose(model(x).detach().numpy(), model[2](model[1](model[0](x))).detach().numpy(),
+                               rtol=1e-12)
+    model2 = nn.Linear(2, 2)
+    model2.compile(disable=True)
+    assert "_gg_compiled_call" not in model2.__dict__
+
+
+def test_compiled_modules_copy_and_pickle():
+    import copy
+    import io
+
+    gg.manual_seed(3)
+    x = gg.randn(4, 2, dtype=gg.float64)
+    in_place = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)).double()
+    in_place.compile()
+    in_place(x)
+    wrapped = gg.compile(nn.Linear(2, 1).double())
+    wrapped(x)
+    for model in (in_place, wrapped):
+        expected = model(x).detach().numpy()
+        twin = copy.deepcopy(model)  # (the DQN tutorial's target network)
+        assert all(a is not b for a, b in zip(twin.parameters(), model.parameters()))
+        np.testing.assert_allclose(twin(x).detach().numpy(), expected, rtol=1e-12)
+        buffer = io.BytesIO()
+        gg.save(model, buffer)
+        buffer.seek(0)
+        loaded = gg.load(buffer, weights_only=False)
+        np.testing.assert_allclose(loaded(x).detach().numpy(), expected, rtol=1e-12)
+    assert type(twin).__name__ == "OptimizedModule" and twin.cache_info().specializations == 1
