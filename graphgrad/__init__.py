@@ -52,7 +52,6 @@ from .utils.serialization import load, save  # noqa: E402
 from . import viz  # noqa: E402  (gg.viz.make_dot: pictures of eager graphs, as torchviz draws them)
 
 __version__ = "0.1.0"
-multiply, divide, subtract, true_divide = mul, div, sub, div  # noqa: F821  (from the functions table)
 
 
 def __getattr__(name: str):

@@ -37,18 +37,19 @@ def _numpy_binary(op):
     return binary_numpy(lambda a, b: bind(op, a, b))
 
 
-def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=True, numpy=(), tensor=(), doc="", rows=None,
+def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=None, numpy=(), tensor=(), doc="", rows=None,
             c_expr=None, ufunc="", torch_name="", expr=None, errors=None, quotient=False):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
-    __radd__); ``ufunc`` names NumPy's ufunc for ``<symbol>``; ``quotient``: integers divided by zero raise
-    (``_divisor``)."""
+    __radd__); ``gg`` its ``graphgrad.X`` names (default ``name``); ``ufunc`` names NumPy's ufunc for
+    ``<symbol>``; ``quotient``: integers divided by zero raise (``_divisor``)."""
+    doc = doc or f"elementwise x {symbol} y with broadcasting"
     fn = primitive(name, batch=elementwise,
                    infer=infer or (lambda inputs: elementwise_type(inputs)), expr=expr or _binop(symbol), vjp=vjp,
-                   nondiff=vjp is None, elementwise=True, doc=doc or f"elementwise x {symbol} y with broadcasting",
-                   tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg else (),
+                   nondiff=vjp is None, elementwise=True, doc=doc,
+                   tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg is None else gg,
                    numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows, c_expr=c_expr,
                    ufunc=f"{ufunc}({{0}}, {{1}})" if ufunc else "", torch_name=torch_name, errors=errors,
-                   fn=_quotient(name) if quotient else None)
+                   fn=_binary_function(name, doc, quotient))
     if dunder:
         export(_reflected(name, quotient), name, tensor=f"__r{dunder}__")
     return fn
@@ -67,11 +68,14 @@ def _divisor(x, y):
     return y
 
 
-def _quotient(op):
-    def fn(x, y):
-        return bind(op, x, _divisor(x, y))
+def _binary_function(op: str, doc: str, quotient: bool = False) -> Callable:
+    """``op(input, other)``, with PyTorch's argument names (``x.mul(other=2)``); a ``quotient`` refuses an integer
+    divisor holding zero (``_divisor``)."""
+    def fn(input, other):
+        return bind(op, input, _divisor(input, other) if quotient else other)
     fn.__name__ = fn.__qualname__ = op
-    fn.__doc__ = f"x {op} y (the ``{op}`` primitive); integers divided by zero raise PyTorch's RuntimeError."
+    fn.__doc__ = f"{doc} (the ``{op}`` primitive)" + (
+        "; integers divided by zero raise PyTorch's RuntimeError." if quotient else ".")
     return fn
 
 
@@ -106,7 +110,7 @@ add = _binary("add", "+", (lambda g, out, x, y: g, lambda g, out, x, y: g),
               dunder="add", numpy=("add",), ufunc="add", c_expr="({0} + {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
 
 sub = _binary("sub", "-", (lambda g, out, x, y: g, lambda g, out, x, y: -g),
-              dunder="sub", numpy=("subtract",), ufunc="subtract", c_expr="({0} - {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
+              dunder="sub", gg=("sub", "subtract"), numpy=("subtract",), ufunc="subtract", c_expr="({0} - {1})", rows=RowRule(elementwise_rows("sum"), additive=True))
 
 
 def _with_alpha(op: str):
@@ -118,14 +122,14 @@ def _with_alpha(op: str):
 
 
 export(_with_alpha("add"), "add", tensor="add")
-export(_with_alpha("sub"), "sub", tensor="sub")
+export(_with_alpha("sub"), "sub", tensor=("sub", "subtract"))
 
 mul = _binary("mul", "*", (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
-              dunder="mul", tensor=("mul",), numpy=("multiply",), ufunc="multiply", c_expr="({0} * {1})", rows=elementwise_rows("scale"))
+              dunder="mul", tensor=("mul", "multiply"), gg=("mul", "multiply"), numpy=("multiply",), ufunc="multiply", c_expr="({0} * {1})", rows=elementwise_rows("scale"))
 
 div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
               infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), doc="true division with broadcasting",
-              dunder="truediv", numpy=("divide", "true_divide"), ufunc="divide", c_expr="({0} / {1})", rows=elementwise_rows("numerator"))
+              dunder="truediv", gg=("div", "divide", "true_divide"), numpy=("divide", "true_divide"), ufunc="divide", c_expr="({0} / {1})", rows=elementwise_rows("numerator"))
 
 # rounded quotients: piecewise constant (zero gradient, as PyTorch's div with a rounding mode), in the promoted
 # dtype (int64 // int64 stays int64); // rounds toward -inf as Python, NumPy and PyTorch do
@@ -162,7 +166,8 @@ def _div(x, other, *, rounding_mode=None):
 
 
 _div.__name__ = _div.__qualname__ = "div"
-export(_div, "div", tensor="div")
+export(_div, "div", tensor=("div", "divide"))
+export(lambda self, other: self / other, "div", tensor="true_divide")  # (no rounding_mode, as PyTorch's)
 
 
 def _log_base(x):
@@ -325,7 +330,7 @@ relu = unary("relu", lambda g, out, x: g * (out > 0) + 0.0, float_result=False, 
              c_expr="({0} > 0 ? {0} : 0)",
              expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, 0)"], ufunc="maximum({0}, 0)")
 abs = unary("abs", lambda g, out, x: g * bind("sign", x), float_result=False, numpy=("abs", "absolute"),
-            tensor=("abs", "__abs__"))
+            tensor=("abs", "__abs__", "absolute"), gg=("abs", "absolute"))
 _numpy_sign = unary("sign", None, float_result=False, tensor=(), gg=())  # NumPy's: nan stays nan
 
 
@@ -896,15 +901,16 @@ for _name, _pick in (("fmax", lambda a, b: a >= b), ("fmin", lambda a, b: a <= b
               tensor=_name, gg=_name, numpy=_name, numpy_fn=_numpy_binary(_name))
 
 # x % y takes the divisor's sign (Python, NumPy's mod, PyTorch's remainder); fmod the dividend's (C's)
-_binary("remainder", "%", (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()), dunder="mod", gg=False,
+_binary("remainder", "%", (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()), dunder="mod", gg=(),
         tensor=("remainder",), numpy=("mod", "remainder"), doc="x % y, the sign of y (Python's and NumPy's mod)",
         quotient=True)
 # the promoted dtype, as remainder: fmod of int64 tensors is int64 (np.fmod keeps it), not a float
+_doc = "remainder of x / y with the sign of x (C's fmod)"
 fmod = primitive("fmod", batch=elementwise, infer=lambda inputs: elementwise_type(inputs),
                  expr=lambda a, xp, out: [f"{xp}.fmod({a[0]}, {a[1]})"],
                  vjp=(lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).trunc()), elementwise=True,
-                 doc="remainder of x / y with the sign of x (C's fmod)", tensor="fmod", numpy="fmod",
-                 numpy_fn=_numpy_binary("fmod"), fn=_quotient("fmod"))
+                 doc=_doc, tensor="fmod", numpy="fmod", numpy_fn=_numpy_binary("fmod"),
+                 fn=_binary_function("fmod", _doc, quotient=True))
 
 
 def sinc(x: TensorBase) -> TensorBase:
@@ -1265,8 +1271,7 @@ def _float_power_(self: TensorBase, exponent) -> TensorBase:
 
 export(float_power, "float_power", tensor="float_power", gg="float_power")
 export(_float_power_, "float_power", tensor="float_power_")
-# torch.true_divide is div (graphgrad/__init__.py); the methods too, and the in-place one refuses an integer tensor
-export(lambda self, other: self / other, "div", tensor="true_divide")
+# Tensor.true_divide_ is div_, which refuses an integer tensor
 export(lambda self, other: self.div_(other), "div", tensor="true_divide_")
 
 
@@ -1393,10 +1398,6 @@ def _where_method(self: TensorBase, condition: TensorBase, other) -> TensorBase:
 
 
 export(_where_method, "where", tensor="where")
-export(lambda self, other: bind("mul", self, other), "mul", tensor="multiply")
-export(_with_alpha("sub"), "sub", tensor="subtract")
-export(_div, "div", tensor="divide")  # (rounding_mode too)
-export(abs, "abs", tensor="absolute", gg="absolute")
 export(lambda input: input.frac(), "sub", gg="frac")  # (Tensor.frac: ir.api, x - trunc(x))
 
 

@@ -63,11 +63,11 @@ def _with_alpha(name: str, fn):
     return _named(op, name, fn)
 
 
-def _div(fn):
+def _div(name: str, fn):
     def div(input, other, *, rounding_mode=None, out=None):
-        return write_out("div", fn(input, other) if rounding_mode is None else
+        return write_out(name, fn(input, other) if rounding_mode is None else
                          divide(input, other, rounding_mode=rounding_mode), out)
-    return _named(div, "div", fn)
+    return _named(div, name, fn)
 
 
 def _joined(name: str, fn):
@@ -86,15 +86,23 @@ def _extremum(name: str):
 
 def install(functions: dict) -> None:
     """Give the ``graphgrad.X`` functions declared in ``graphgrad.ops`` PyTorch's argument names and ``out=``
-    (each wraps the declared function; Tensor methods and traced code are unchanged)."""
+    (each wraps the declared function; Tensor methods and traced code are unchanged). An op's other names
+    (``multiply``, ``negative``, ``special.erf``) get the same wrapper, under their own name (PyTorch's
+    ``special_erf`` in messages)."""
     base = dict(functions)
+
+    def wrap(name: str, wrapper) -> None:
+        for alias in [n for n, fn in base.items() if fn is base[name]]:
+            functions[alias] = wrapper(alias.replace(".", "_"), base[alias])
+
     for name in ("mul", "matmul", "mm", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne", "pow"):
-        functions[name] = _binary(name, base[name])
+        wrap(name, _binary)
     for name in ("exp", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sqrt", "abs", "neg", "sign",
                  "erf", "expm1", "reciprocal", "rsqrt", "square"):
-        functions[name] = _unary(name, base[name])
-    functions["add"], functions["sub"] = _with_alpha("add", base["add"]), _with_alpha("sub", base["sub"])
-    functions["div"] = _div(base["div"])
+        wrap(name, _unary)
+    wrap("add", _with_alpha)
+    wrap("sub", _with_alpha)
+    wrap("div", _div)
     functions["cat"] = functions["concat"] = _joined("cat", base["cat"])
     functions["stack"] = _joined("stack", base["stack"])
     for name in ("max", "min"):

@@ -270,6 +270,27 @@ def test_multiply_subtract_divide_absolute():
         x.divide(2, rounding_mode="bad")
 
 
+def test_the_functions_named_for_other_ops_are_those_ops():
+    # each alias is declared with its op, so it has the op's signature: keywords, alpha, rounding_mode, out=
+    x, y = f64(X), f64([2.0, -4.0, 0.5])
+    for alias, op, kwargs in (("multiply", "mul", {}), ("subtract", "sub", {"alpha": 2}),
+                              ("divide", "div", {"rounding_mode": "floor"}), ("true_divide", "div", {})):
+        want = getattr(torch, op)(x, y, **kwargs).tolist()
+        expect(both(lambda u, v: getattr(torch, alias)(input=u, other=v, **kwargs), x, y), want, torch.float64)
+        out = torch.empty(2, 3, dtype=torch.float64)
+        assert getattr(torch, alias)(x, y, **kwargs, out=out) is out and out.tolist() == want
+    for alias, op in (("absolute", "abs"), ("negative", "neg"), ("fix", "trunc")):
+        expect(both(getattr(torch, alias), x), getattr(torch, op)(x).tolist(), torch.float64)
+    out = torch.empty(0, dtype=torch.float64)
+    assert torch.negative(x, out=out) is out and out.tolist() == [[-1.5, 2.0, -0.0], [-3.25, 0.5, -4.0]]
+    with pytest.raises(TypeError, match=r"^negative\(\): argument 'out' must be Tensor, not int$"):
+        torch.negative(x, out=1)
+    with pytest.raises(TypeError, match=r"^absolute\(\): argument 'out' must be Tensor, not int$"):
+        torch.absolute(input=x, out=1)
+    with pytest.raises(TypeError, match=r"^special_erf\(\): argument 'out' must be Tensor, not int$"):
+        torch.special.erf(x, out=1)
+
+
 def test_reshape_as_nelement_ndimension():
     x = f64(X)
     expect(both(lambda u: u.reshape_as(torch.zeros(3, 2)), x), [[1.5, -2.0], [0.0, 3.25], [-0.5, 4.0]], torch.float64)
