@@ -271,19 +271,6 @@ class TensorBase:
         idx[d] = slice(start, start + length)
         return self[tuple(idx)]
 
-    def frac(self):
-        """``self - trunc(self)``: the fractional part, with the sign of ``self`` (float tensors, as PyTorch's).
-
-        >>> import graphgrad as gg
-        >>> gg.frac(gg.tensor([1.5, -2.25]))
-        tensor([ 0.5000, -0.2500])
-        """
-        if not self._type.is_floating:
-            from .types import SCALAR_NAMES
-
-            raise NotImplementedError(f"\"frac_cpu\" not implemented for '{SCALAR_NAMES[self._type.dtype]}'")
-        return self - self.trunc()
-
     def addcmul(self, tensor1, tensor2, value=1):
         """``self + value * tensor1 * tensor2``."""
         return self + tensor1 * tensor2 * value if value != 1 else self + tensor1 * tensor2

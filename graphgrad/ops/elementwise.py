@@ -843,6 +843,21 @@ export(_numpy_round, "round", numpy=("round", "around"), numpy_fn=_numpy_round)
 export(_round_method, "round", tensor="round")
 
 
+def frac(input: TensorBase) -> TensorBase:
+    """``input - trunc(input)``: the fractional part, with the sign of ``input`` (float tensors, as PyTorch's).
+
+    >>> import graphgrad as gg
+    >>> gg.frac(gg.tensor([1.5, -2.25]))
+    tensor([ 0.5000, -0.2500])
+    """
+    if not input._type.is_floating:
+        raise NotImplementedError(f"\"frac_cpu\" not implemented for '{SCALAR_NAMES[input._type.dtype]}'")
+    return input - trunc(input)
+
+
+export(frac, "frac", tensor="frac", gg="frac")
+
+
 def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc="", torch_name=""):
     """A broadcasting binary function with a floating result, expression ``xp.<name>(x, y)``."""
     return primitive(name, batch=elementwise, infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)),
@@ -1385,7 +1400,7 @@ export(lambda self, nan=0.0, posinf=None, neginf=None: in_place(
     self, lambda old: nan_to_num(old, nan=nan, posinf=posinf, neginf=neginf)), "nan_to_num", tensor="nan_to_num_")
 
 
-# -- PyTorch's method names for the ops above; copysign, gcd, lcm, shifts, isin, clone -----------------------------
+# -- Tensor.where; copysign, gcd, lcm, shifts, isin, clone ---------------------------------------------------------
 def _where_method(self: TensorBase, condition: TensorBase, other) -> TensorBase:
     """PyTorch's ``Tensor.where(condition, other)``: ``self`` where ``condition`` is true, else ``other``.
 
@@ -1398,7 +1413,6 @@ def _where_method(self: TensorBase, condition: TensorBase, other) -> TensorBase:
 
 
 export(_where_method, "where", tensor="where")
-export(lambda input: input.frac(), "sub", gg="frac")  # (Tensor.frac: ir.api, x - trunc(x))
 
 
 def _tensors_only(op: str, input, other) -> None:

@@ -47,7 +47,7 @@ def _method(name: str, form):
 
 
 #: methods TensorBase defines as composites, with no op of their own: published under the op they end in
-_COMPOSITES = {"frac": "sub", "addcmul": "add", "addcdiv": "add"}
+_COMPOSITES = {"addcmul": "add", "addcdiv": "add"}
 
 
 def _op_of(form) -> str:

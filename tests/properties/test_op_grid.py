@@ -2510,6 +2510,11 @@ def _(draw, rng):
     return Case(lambda t: gg.sgn(t) * t * t, [sample(AWAY, shape(draw), rng)], lambda a: np.sign(a) * a * a)
 
 
+@entry("frac", 2)
+def _(draw, rng):  # (away from the integers, where it jumps)
+    return Case(lambda t: gg.frac(t) * t, [sample(FRAC, shape(draw), rng)], lambda a: (a - np.trunc(a)) * a)
+
+
 @entry("nextafter", 3)
 def _(draw, rng):
     a, b = pair(draw)
