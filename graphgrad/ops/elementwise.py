@@ -1286,8 +1286,6 @@ def _float_power_(self: TensorBase, exponent) -> TensorBase:
 
 export(float_power, "float_power", tensor="float_power", gg="float_power")
 export(_float_power_, "float_power", tensor="float_power_")
-# Tensor.true_divide_ is div_, which refuses an integer tensor
-export(lambda self, other: self.div_(other), "div", tensor="true_divide_")
 
 
 def sgn(input: TensorBase) -> TensorBase:

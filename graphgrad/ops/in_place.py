@@ -10,39 +10,27 @@ tensor([1., 0.])
 """
 from __future__ import annotations
 
-import operator
-
-from ..ir.api import TensorBase
-from ..ir.public import METHODS, NAMES, export
+from ..ir.public import NAMES, export
 from .define import in_place
 
-#: in-place name -> the out-of-place method (called on the old value) or an operator
-_FORMS = {
-    **{f"{name}_": name for name in (
-        "acos", "acosh", "arccos", "arccosh", "asin", "asinh", "arcsin", "arcsinh", "atan", "atanh", "arctan",
-        "arctanh", "ceil", "floor", "round", "trunc", "cosh", "sinh", "exp2", "deg2rad", "rad2deg", "sinc",
-        "bitwise_not", "logical_not", "sin", "cos", "tan", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
-        "expm1", "erf", "abs", "neg", "reciprocal", "sign", "square", "atan2", "arctan2", "hypot", "fmod",
-        "logical_and", "logical_or", "logical_xor", "cumsum", "cumprod", "addmm", "addmv", "addr", "baddbmm",
-        "addbmm", "scatter_add", "frac", "addcmul", "addcdiv", "erfc", "erfinv", "lgamma", "digamma", "polygamma",
-        "mvlgamma", "i0")},
-    "absolute_": "abs", "negative_": "neg", "fix_": "trunc", "multiply_": "mul", "subtract_": "sub",
-    "divide_": "div",
-    "eq_": operator.eq, "ne_": operator.ne, "not_equal_": operator.ne, "lt_": operator.lt, "less_": operator.lt,
-    "le_": operator.le, "less_equal_": operator.le, "gt_": operator.gt, "greater_": operator.gt,
-    "ge_": operator.ge, "greater_equal_": operator.ge,
-}
+#: in-place name -> the method it calls on the old value. (No neg_: runtime's Tensor and the tracer's SymbolicTensor
+#: both define their own, so a TensorBase one would never run)
+_FORMS = {f"{name}_": name for name in (
+    "acos", "acosh", "arccos", "arccosh", "asin", "asinh", "arcsin", "arcsinh", "atan", "atanh", "arctan", "arctanh",
+    "ceil", "floor", "round", "trunc", "fix", "cosh", "sinh", "exp2", "deg2rad", "rad2deg", "sinc", "bitwise_not",
+    "logical_not", "sin", "cos", "tan", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "expm1", "erf", "abs",
+    "absolute", "negative", "reciprocal", "sign", "square", "atan2", "arctan2", "hypot", "fmod", "logical_and",
+    "logical_or", "logical_xor", "cumsum", "cumprod", "addmm", "addmv", "addr", "baddbmm", "addbmm", "scatter_add",
+    "frac", "addcmul", "addcdiv", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "mvlgamma", "i0", "multiply",
+    "subtract", "divide", "true_divide", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt", "greater",
+    "ge", "greater_equal")}
 
 
-def _method(name: str, form):
-    if callable(form):
-        def method(self, other):
-            return in_place(self, lambda old: form(old, other))
-    else:
-        def method(self, *args, **kwargs):
-            return in_place(self, lambda old: getattr(old, form)(*args, **kwargs))
+def _method(name: str, form: str):
+    def method(self, *args, **kwargs):
+        return in_place(self, lambda old: getattr(old, form)(*args, **kwargs))
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"In-place ``{getattr(form, '__name__', form)}``: the result written into this tensor."
+    method.__doc__ = f"In-place ``{form}``: the result written into this tensor."
     return method
 
 
@@ -50,12 +38,10 @@ def _method(name: str, form):
 _COMPOSITES = {"addcmul": "add", "addcdiv": "add"}
 
 
-def _op_of(form) -> str:
-    """The op that publishes the method ``form`` (``acos`` is ``arccos``'s; ``gt`` for ``operator.gt``)."""
-    method = form if isinstance(form, str) else form.__name__
+def _op_of(method: str) -> str:
+    """The op that publishes ``method`` (``acos`` is ``arccos``'s)."""
     return next((op for op, names in NAMES.items() if method in names["tensor"]), _COMPOSITES.get(method, method))
 
 
 for _name, _form in _FORMS.items():
-    if _name not in METHODS and not hasattr(TensorBase, _name):  # published under the op it writes back
-        export(_method(_name, _form), _op_of(_form), tensor=_name)
+    export(_method(_name, _form), _op_of(_form), tensor=_name)

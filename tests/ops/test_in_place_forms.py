@@ -19,7 +19,7 @@ _ARGS = {  # the arguments of forms that take some (for a 2x3 float64 tensor)
     "addcmul_": lambda: (gg.ones(2, 3, dtype=gg.float64), gg.full((2, 3), 2.0, dtype=gg.float64)),
     "addcdiv_": lambda: (gg.ones(2, 3, dtype=gg.float64), gg.full((2, 3), 2.0, dtype=gg.float64)),
     "scatter_add_": lambda: (1, gg.tensor([[0, 0, 2], [1, 1, 1]]), gg.full((2, 3), 0.5, dtype=gg.float64)),
-    "multiply_": lambda: (2.0,), "subtract_": lambda: (2.0,), "divide_": lambda: (2.0,),
+    "multiply_": lambda: (2.0,), "subtract_": lambda: (2.0,), "divide_": lambda: (2.0,), "true_divide_": lambda: (2.0,),
     "polygamma_": lambda: (2,), "mvlgamma_": lambda: (1,),
     **{name: lambda: (0.4,) for name in ("eq_", "ne_", "not_equal_", "lt_", "less_", "le_", "less_equal_", "gt_",
                                          "greater_", "ge_", "greater_equal_")},
