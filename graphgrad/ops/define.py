@@ -254,6 +254,15 @@ def binary_numpy(fn: Callable) -> Callable:
     return numpy_fn
 
 
+def tensors_only(op: str, **arguments) -> None:
+    """PyTorch's TypeError where ``op`` takes tensors only and got something else: ``arguments`` by name, in
+    their positions' order (``tensors_only("gcd", input=a, other=b)``)."""
+    for position, (name, value) in enumerate(arguments.items(), 1):
+        if not isinstance(value, TensorBase):
+            raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, not "
+                            f"{type(value).__name__}")
+
+
 def refuse_traced(x, op: str, why: str) -> None:
     """An eager-only op (its result's shape depends on the values of ``x``) called on a traced tensor: a
     ``TracerError`` naming the op, the reason and the user's line, as boolean-mask indexing gives."""

@@ -20,7 +20,8 @@ from ..ir.types import SCALAR_NAMES, TensorType, dtype_name
 from ..passes.row_decomposition import RowRule, elementwise_rows, same_rows, shape_rows
 from ..passes.batching import elementwise, to_front
 from . import numpy_functions
-from .define import any_dtype_name, binary_numpy, built, call, constant_like, lift, operand, primitive, unary
+from .define import any_dtype_name, binary_numpy, built, call, constant_like, lift, operand, primitive, \
+    tensors_only, unary
 
 
 def _binop(symbol):
@@ -251,13 +252,14 @@ for _name, _doc in (("isnan", "x is NaN"), ("isinf", "x is +inf or -inf"), ("isf
 
 # -- bitwise and logical (no gradient) -------------------------------------------------------------------
 # Declared here, not eager-only, so that `(x > 0) & (x < 1)` is recorded in traced code too
-def _integral_type(name):
-    """&, |, ^ and ~ on bool and integer operands only, with PyTorch's error for a float one."""
+def _integral_type(kernel: str, *, bools: bool = True):
+    """The type rule of an op PyTorch has for integer operands only (and bool ones with ``bools``: &, |, ^, ~, not
+    gcd or <<): PyTorch's NotImplementedError naming its kernel (``"bitwise_and"``, ``"gcd"``, ``"lshift"``) for
+    another promoted dtype."""
     def infer(inputs):
-        for x in inputs:
-            dtype = x.dtype if is_type(x) else "float32" if x.__class__ is float else None
-            if dtype in ("float32", "float64"):
-                raise ShapeError(f'"{name}_cpu" not implemented for \'{SCALAR_NAMES[dtype]}\'')
+        dtype = result_dtype(list(inputs))
+        if dtype != "int64" and not (bools and dtype == "bool"):
+            raise NotImplementedError(f'"{kernel}_cpu" not implemented for \'{SCALAR_NAMES[dtype]}\'')
         return elementwise_type(inputs)
     return infer
 
@@ -858,12 +860,13 @@ def frac(input: TensorBase) -> TensorBase:
 export(frac, "frac", tensor="frac", gg="frac")
 
 
-def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc="", torch_name=""):
-    """A broadcasting binary function with a floating result, expression ``xp.<name>(x, y)``."""
+def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc="", torch_name="", fn=None, ufunc=""):
+    """A broadcasting binary function with a floating result, expression ``xp.<name>(x, y)`` (``ufunc``: that
+    NumPy ufunc's call, for writing into a dying operand); ``fn`` its public function, as ``primitive``'s."""
     return primitive(name, batch=elementwise, infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)),
                      expr=lambda a, xp, out: [f"{xp}.{name}({a[0]}, {a[1]})"], vjp=vjp, elementwise=True,
                      doc=doc or f"elementwise {name}(x, y) with broadcasting", tensor=tensor, gg=gg, numpy=numpy,
-                     numpy_fn=_numpy_binary(name), torch_name=torch_name)
+                     numpy_fn=_numpy_binary(name), torch_name=torch_name, fn=fn, ufunc=ufunc)
 
 
 def _inverse_square_radius(y, x):
@@ -1251,8 +1254,7 @@ def heaviside(input: TensorBase, values: TensorBase) -> TensorBase:
     >>> gg.heaviside(gg.tensor([-1.5, 0.0, 2.0]), gg.tensor([0.5]))
     tensor([0.0000, 0.5000, 1.0000])
     """
-    if not isinstance(values, TensorBase):
-        raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
+    tensors_only("heaviside", input=input, values=values)
     if values._type.dtype != input._type.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     return where(input == 0, values, (input > 0)._cast(input._type.dtype))
@@ -1314,10 +1316,7 @@ def nextafter(input: TensorBase, other: TensorBase) -> TensorBase:
     >>> (gg.nextafter(x, gg.tensor([2.0], dtype=gg.float64)) - x).item()
     2.220446049250313e-16
     """
-    for name, t in (("input", input), ("other", other)):
-        if not isinstance(t, TensorBase):
-            raise TypeError(f"nextafter(): argument '{name}' (position {1 if name == 'input' else 2}) must be Tensor, "
-                            f"not {type(t).__name__}")
+    tensors_only("nextafter", input=input, other=other)
     dtype = result_dtype([input._type, other._type])
     if dtype not in ("float32", "float64"):
         raise NotImplementedError(f"\"nextafter_cpu\" not implemented for '{SCALAR_NAMES[dtype]}'")
@@ -1339,8 +1338,7 @@ def ldexp(input: TensorBase, other: TensorBase) -> TensorBase:
     >>> gg.ldexp(gg.tensor([1.0, 3.0]), gg.tensor([2, 3]))
     tensor([ 4., 24.])
     """
-    if not isinstance(other, TensorBase):
-        raise TypeError(f"ldexp(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    tensors_only("ldexp", input=input, other=other)
     return (input * (2.0 ** other))._shown_as("LdexpBackward0")
 
 
@@ -1413,13 +1411,6 @@ def _where_method(self: TensorBase, condition: TensorBase, other) -> TensorBase:
 export(_where_method, "where", tensor="where")
 
 
-def _tensors_only(op: str, input, other) -> None:
-    """PyTorch's refusal of a number where ``op`` takes tensors only."""
-    for position, name, t in ((1, "input", input), (2, "other", other)):
-        if not isinstance(t, TensorBase):
-            raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, not {type(t).__name__}")
-
-
 def copysign(input: TensorBase, other) -> TensorBase:
     """``input``'s magnitude with the sign of ``other`` (a tensor or a number; the sign bit of -0.0 and of nan
     counts), in the promoted floating dtype. The gradient is PyTorch's: ``sign(input) * sign(result)`` for ``input``
@@ -1438,36 +1429,23 @@ def copysign(input: TensorBase, other) -> TensorBase:
     return bind("copysign", input._cast(dtype), other._cast(dtype) if isinstance(other, TensorBase) else float(other))
 
 
-primitive("copysign", batch=elementwise, elementwise=True,
-          infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), expr=call("copysign"),
-          ufunc="copysign({0}, {1})", doc="x's magnitude with y's sign",
-          vjp=(lambda g, out, x, y: g * bind("sign", x) * bind("sign", out),
-               lambda g, out, x, y: bind("full_like", g, value=0.0)),
-          fn=copysign, tensor="copysign", gg="copysign")
+_binary_float("copysign", (lambda g, out, x, y: g * bind("sign", x) * bind("sign", out),
+                           lambda g, out, x, y: bind("full_like", g, value=0.0)),
+              doc="x's magnitude with y's sign", fn=copysign, ufunc="copysign({0}, {1})", tensor="copysign",
+              gg="copysign")
 export(lambda self, other: in_place(self, lambda old: copysign(old, other)), "copysign", tensor="copysign_")
-
-
-def _integers_only(label: str):
-    """The type rule of an op PyTorch has for integers only: PyTorch's NotImplementedError for another promoted
-    dtype (``label``: its kernel's name, ``"gcd"``, ``"lshift"``)."""
-    def infer(inputs):
-        dtype = result_dtype(list(inputs))
-        if dtype != "int64":
-            raise NotImplementedError(f"\"{label}_cpu\" not implemented for '{SCALAR_NAMES[dtype]}'")
-        return elementwise_type(inputs)
-    return infer
 
 
 def _integer_function(name: str, doc: str):
     def fn(input: TensorBase, other: TensorBase) -> TensorBase:
-        _tensors_only(name, input, other)
+        tensors_only(name, input=input, other=other)
         return bind(name, input, other)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return fn
 
 
-gcd = primitive("gcd", batch=elementwise, elementwise=True, infer=_integers_only("gcd"), nondiff=True,
+gcd = primitive("gcd", batch=elementwise, elementwise=True, infer=_integral_type("gcd", bools=False), nondiff=True,
                 expr=call("gcd"), doc="the greatest common divisor of integers (>= 0)",
                 fn=_integer_function("gcd", """The greatest common divisor of integer tensors, elementwise (never
     negative; ``gcd(0, 0)`` is 0). No gradient.
@@ -1476,7 +1454,7 @@ gcd = primitive("gcd", batch=elementwise, elementwise=True, infer=_integers_only
     >>> gg.gcd(gg.tensor([4, -6, 0]), gg.tensor([6, 4, 5]))
     tensor([2, 2, 5])
     """), tensor="gcd", gg="gcd")
-lcm = primitive("lcm", batch=elementwise, elementwise=True, infer=_integers_only("lcm"), nondiff=True,
+lcm = primitive("lcm", batch=elementwise, elementwise=True, infer=_integral_type("lcm", bools=False), nondiff=True,
                 expr=call("lcm"), doc="the least common multiple of integers (>= 0)",
                 fn=_integer_function("lcm", """The least common multiple of integer tensors, elementwise (never
     negative; 0 where either is 0). No gradient.
@@ -1491,7 +1469,7 @@ export(lambda self, other: in_place(self, lambda old: lcm(old, other)), "lcm", t
 # << and >> of integer (and bool) tensors: NumPy's shifts are PyTorch's, a count outside [0, 64) included (0, or -1
 # for a negative value shifted right). (No ufunc= for these integer ops: integer buffers are seldom worth reusing.)
 for _name, _symbol, _dunder in (("bitwise_left_shift", "<<", "lshift"), ("bitwise_right_shift", ">>", "rshift")):
-    _binary(_name, _symbol, None, infer=_integers_only(_dunder), dunder=_dunder, tensor=(_name,),
+    _binary(_name, _symbol, None, infer=_integral_type(_dunder, bools=False), dunder=_dunder, tensor=(_name,),
             doc=f"elementwise x {_symbol} y of integer tensors")
     export((lambda n: lambda self, other: in_place(self, lambda old: bind(n, old, other)))(_name), _name,
            tensor=(f"{_name}_", f"__i{_dunder}__"))

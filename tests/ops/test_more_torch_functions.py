@@ -538,6 +538,14 @@ def test_true_divide_sgn_nextafter_and_ldexp():
     assert gg.ldexp(gg.tensor([1, 2]), gg.tensor([1, 1])).dtype == gg.float32
     with pytest.raises(TypeError, match=r"ldexp\(\): argument 'other' \(position 2\) must be Tensor, not int"):
         gg.ldexp(gg.tensor([1.0]), 2)
+    # PyTorch's refusals of a number as the first argument too (ldexp returned a tensor, heaviside an AttributeError)
+    for fn, values in ((gg.ldexp, "other"), (gg.heaviside, "values"), (gg.nextafter, "other")):
+        with pytest.raises(TypeError, match=fr"^{fn.__name__}\(\): argument 'input' \(position 1\) must be Tensor, "
+                                            r"not float$"):
+            fn(2.0, gg.tensor([1.0]))
+        with pytest.raises(TypeError, match=fr"^{fn.__name__}\(\): argument '{values}' \(position 2\) must be "
+                                            r"Tensor, not float$"):
+            fn(gg.tensor([1.0]), 2.0)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

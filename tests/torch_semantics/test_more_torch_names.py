@@ -148,6 +148,19 @@ def test_shifts_refuse_floats_and_bools(call, label, dtype):
         call()
 
 
+@pytest.mark.parametrize("call, kernel, dtype", [
+    (lambda: torch.tensor([1.5]) & torch.tensor([2.5]), "bitwise_and", "Float"),
+    (lambda: torch.tensor([1, 2]) | torch.tensor(1.0, dtype=torch.float64), "bitwise_or", "Double"),
+    (lambda: torch.tensor([True]) ^ 1.5, "bitwise_xor", "Float"),
+    (lambda: torch.tensor(1.0, dtype=torch.float64).bitwise_not(), "bitwise_not", "Double"),
+    (lambda: torch.compile(lambda t: t & t)(torch.tensor([1.5])), "bitwise_and", "Float"),
+])
+def test_bitwise_ops_refuse_floats_as_the_shifts_do(call, kernel, dtype):
+    # PyTorch's NotImplementedError for the promoted dtype (it was a RuntimeError)
+    with pytest.raises(NotImplementedError, match=f"^\"{kernel}_cpu\" not implemented for '{dtype}'$"):
+        call()
+
+
 # -- isin, argwhere, broadcast_tensors ----------------------------------------------------------------------------
 def test_isin():
     expect(both(torch.isin, torch.tensor([[1, 2], [3, 4]]), torch.tensor([2, 4, 6])), [[False, True], [False, True]],
