@@ -7,8 +7,6 @@ readable NumPy/CuPy code for forward and backward.
 >>> x.grad
 tensor([2., 4.])
 """
-import builtins as _builtins
-
 from . import ops  # noqa: F401  (declares every op: fills ir's, passes' and codegen's tables, Tensor methods)
 from . import ir
 from .ir.public import FUNCTIONS as _FUNCTIONS, namespace as _namespace
@@ -29,7 +27,8 @@ from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is
 from .runtime.printing import set_printoptions
 from .runtime.tensor import Size, Tensor
 from .tracer.tracer import SymbolicTensor
-from .runtime.torch_api import install as _install_torch_signatures
+from .runtime.torch_api import (install as _install_torch_signatures, is_floating_point, is_nonzero, is_tensor, numel,
+                                promote_types, result_type)
 
 _install_torch_signatures(_FUNCTIONS)  # PyTorch's argument names and out= on graphgrad.add, graphgrad.exp, ...
 globals().update(_FUNCTIONS)
@@ -60,81 +59,6 @@ def __getattr__(name: str):
         return _FUNCTIONS[name]
     except KeyError:
         raise AttributeError(f"module 'graphgrad' has no attribute {name!r}") from None
-
-
-def is_tensor(obj) -> bool:
-    # a traced value inside a compiled function stands for a Tensor, as the same code sees one eagerly
-    return isinstance(obj, (Tensor, SymbolicTensor))
-
-
-def numel(t: Tensor) -> int:
-    return t.numel()
-
-
-def _tensor_argument(fn: str, input) -> None:
-    if not is_tensor(input):
-        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-
-
-def is_floating_point(input: Tensor) -> bool:
-    """Whether ``input``'s dtype is a floating one (``Tensor.is_floating_point``).
-
-    >>> import graphgrad as gg
-    >>> gg.is_floating_point(gg.tensor([1.0])), gg.is_floating_point(gg.tensor([1]))
-    (True, False)
-    """
-    _tensor_argument("is_floating_point", input)
-    return input.is_floating_point()
-
-
-def is_nonzero(input: Tensor) -> bool:
-    """Whether the one element of ``input`` is not zero (``Tensor.is_nonzero``).
-
-    >>> import graphgrad as gg
-    >>> gg.is_nonzero(gg.tensor([1.5])), gg.is_nonzero(gg.tensor(0))
-    (True, False)
-    """
-    _tensor_argument("is_nonzero", input)
-    return input.is_nonzero()
-
-
-def result_type(tensor, other) -> dtype:
-    """The dtype PyTorch's type promotion gives an operation on ``tensor`` and ``other`` (tensors or numbers):
-    tensors with dimensions first, then 0-d ones, then numbers, each only where it brings a higher category.
-
-    >>> import graphgrad as gg
-    >>> gg.result_type(gg.tensor([1, 2]), 1.0), gg.result_type(gg.tensor([1.0]), gg.tensor(1.0, dtype=gg.float64))
-    (torch.float32, torch.float32)
-    """
-    from .ir.registry import result_dtype
-    from .runtime.dtypes import BY_NAME
-
-    operands = [tensor, other]
-    # (this module's all, bool and float are PyTorch's)
-    if not _builtins.all(is_tensor(x) or isinstance(x, (_builtins.bool, int, _builtins.float)) for x in operands):
-        got = ", ".join("Tensor" if is_tensor(x) else type(x).__name__ for x in operands)
-        raise TypeError(f"result_type() received an invalid combination of arguments - got ({got}), but expected one "
-                        f"of:\n * (Tensor tensor, Tensor other)\n * (Number scalar, Tensor tensor)\n"
-                        f" * (Tensor tensor, Number other)\n * (Number scalar1, Number scalar2)\n")
-    return BY_NAME[result_dtype([x._type if is_tensor(x) else x for x in operands])]
-
-
-def promote_types(type1: dtype, type2: dtype) -> dtype:
-    """The smallest dtype both ``type1`` and ``type2`` convert to (PyTorch's promotion of two tensors' dtypes).
-
-    >>> import graphgrad as gg
-    >>> gg.promote_types(gg.int64, gg.float32), gg.promote_types(gg.bool, gg.int64)
-    (torch.float32, torch.int64)
-    """
-    from .ir.registry import result_dtype
-    from .ir.types import TensorType
-    from .runtime.dtypes import BY_NAME
-
-    for position, name, t in ((1, "type1", type1), (2, "type2", type2)):
-        if not isinstance(t, dtype):
-            raise TypeError(f"promote_types(): argument '{name}' (position {position}) must be torch.dtype, not "
-                            f"{type(t).__name__}")
-    return BY_NAME[result_dtype([TensorType((1,), type1.name), TensorType((1,), type2.name)])]
 
 
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):

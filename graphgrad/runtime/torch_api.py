@@ -1,5 +1,7 @@
 """The module-level functions with PyTorch's signatures: keyword names (``torch.matmul(input=a, other=b)``)
-and ``out=`` (the result written into an existing tensor, not differentiable, as in PyTorch).
+and ``out=`` (the result written into an existing tensor, not differentiable, as in PyTorch); and PyTorch's
+functions that are no op: questions about a tensor (``is_tensor``, ``is_floating_point``, ...) and type promotion
+(``result_type``, ``promote_types``).
 
 >>> import graphgrad as torch
 >>> out = torch.empty(2)
@@ -10,7 +12,12 @@ tensor([3., 3.])
 from __future__ import annotations
 
 from ..ir.api import TensorBase
+from ..ir.registry import result_dtype
+from ..ir.types import TensorType
+from ..ops.define import tensors_only
 from ..ops.elementwise import _div as divide  # div with rounding_mode
+from ..tracer.tracer import SymbolicTensor
+from .dtypes import BY_NAME, dtype
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 
@@ -107,3 +114,77 @@ def install(functions: dict) -> None:
     functions["stack"] = _joined("stack", base["stack"])
     for name in ("max", "min"):
         functions[name] = _named(_extremum(name), name, base[name])
+
+
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a tensor: a traced value inside a compiled function stands for one, as the same code sees
+    one eagerly.
+
+    >>> import graphgrad as gg
+    >>> gg.is_tensor(gg.tensor([1.0])), gg.is_tensor([1.0])
+    (True, False)
+    """
+    return isinstance(obj, (Tensor, SymbolicTensor))
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input`` (``Tensor.numel``).
+
+    >>> import graphgrad as gg
+    >>> gg.numel(gg.zeros(2, 3))
+    6
+    """
+    return input.numel()
+
+
+def is_floating_point(input: Tensor) -> bool:
+    """Whether ``input``'s dtype is a floating one (``Tensor.is_floating_point``).
+
+    >>> import graphgrad as gg
+    >>> gg.is_floating_point(gg.tensor([1.0])), gg.is_floating_point(gg.tensor([1]))
+    (True, False)
+    """
+    tensors_only("is_floating_point", input=input)
+    return input.is_floating_point()
+
+
+def is_nonzero(input: Tensor) -> bool:
+    """Whether the one element of ``input`` is not zero (``Tensor.is_nonzero``).
+
+    >>> import graphgrad as gg
+    >>> gg.is_nonzero(gg.tensor([1.5])), gg.is_nonzero(gg.tensor(0))
+    (True, False)
+    """
+    tensors_only("is_nonzero", input=input)
+    return input.is_nonzero()
+
+
+def result_type(tensor, other) -> dtype:
+    """The dtype PyTorch's type promotion gives an operation on ``tensor`` and ``other`` (tensors or numbers):
+    tensors with dimensions first, then 0-d ones, then numbers, each only where it brings a higher category.
+
+    >>> import graphgrad as gg
+    >>> gg.result_type(gg.tensor([1, 2]), 1.0), gg.result_type(gg.tensor([1.0]), gg.tensor(1.0, dtype=gg.float64))
+    (torch.float32, torch.float32)
+    """
+    operands = [tensor, other]
+    if not all(is_tensor(x) or isinstance(x, (bool, int, float)) for x in operands):
+        got = ", ".join("Tensor" if is_tensor(x) else type(x).__name__ for x in operands)
+        raise TypeError(f"result_type() received an invalid combination of arguments - got ({got}), but expected one "
+                        f"of:\n * (Tensor tensor, Tensor other)\n * (Number scalar, Tensor tensor)\n"
+                        f" * (Tensor tensor, Number other)\n * (Number scalar1, Number scalar2)\n")
+    return BY_NAME[result_dtype([x._type if is_tensor(x) else x for x in operands])]
+
+
+def promote_types(type1: dtype, type2: dtype) -> dtype:
+    """The smallest dtype both ``type1`` and ``type2`` convert to (PyTorch's promotion of two tensors' dtypes).
+
+    >>> import graphgrad as gg
+    >>> gg.promote_types(gg.int64, gg.float32), gg.promote_types(gg.bool, gg.int64)
+    (torch.float32, torch.int64)
+    """
+    for position, name, t in ((1, "type1", type1), (2, "type2", type2)):
+        if not isinstance(t, dtype):
+            raise TypeError(f"promote_types(): argument '{name}' (position {position}) must be torch.dtype, not "
+                            f"{type(t).__name__}")
+    return BY_NAME[result_dtype([TensorType((1,), type1.name), TensorType((1,), type2.name)])]
