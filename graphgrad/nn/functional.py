@@ -1474,9 +1474,7 @@ def gaussian_nll_loss(input: TensorBase, target: TensorBase, var: TensorBase | f
             raise ValueError("var is of incorrect size")
     if reduction not in _REDUCTIONS:
         raise ValueError(reduction + " is not valid")
-    # PyTorch clamps a clone under no_grad: eps exactly where below it, the gradient going to var unchanged
-    small = var.detach() < eps
-    var = where(small, (var - var.detach()) + eps, var)
+    var = _clamped_below(var, eps)  # (PyTorch clamps a clone under no_grad)
     diff = input - target
     loss = 0.5 * (var.log() + diff * diff / var)
     if full:
@@ -1802,12 +1800,17 @@ def _broadcast_pair(x1: TensorBase, x2: TensorBase) -> tuple:
             x2 if tuple(x2.shape) == shape else x2.expand(shape))
 
 
+def _clamped_below(x: TensorBase, eps: float) -> TensorBase:
+    """``max(x, eps)`` whose gradient is ``x``'s own everywhere, as a clamp PyTorch makes in place under no_grad
+    (autograd never sees it): eps exactly where ``x`` is below it, gradient 1 into ``x``."""
+    small = x.detach() < eps
+    return where(small, (x - x.detach()) + eps, x)
+
+
 def _clamped_norm(x: TensorBase, dim: int, eps: float) -> TensorBase:
     """``max(‖x‖, eps)`` along ``dim`` (kept), whose gradient is the norm's own, as PyTorch 2.x's
-    cosine_similarity clamps each norm in place under no_grad: autograd never sees the clamp."""
-    norm = x.norm(2, dim, keepdim=True)
-    small = norm.detach() < eps
-    return where(small, (norm - norm.detach()) + eps, norm)  # eps exactly, gradient 1 into the norm
+    cosine_similarity clamps each norm."""
+    return _clamped_below(x.norm(2, dim, keepdim=True), eps)
 
 
 def cosine_similarity(x1: TensorBase, x2: TensorBase, dim: int = 1, eps: float = 1e-8) -> TensorBase:
