@@ -393,6 +393,7 @@ def chebyshev(t, coefficients):
     return 0.5 * (b0 - b2)
 
 
+# not np.i0: nan at +-inf, inf from 709.78, float32 in float32 (6 ulp; here 0.5, 2x its time on 1e5; float64 as fast)
 @helper
 def i0(x):
     """The modified Bessel function of the first kind of order 0 of each element, in ``x``'s float dtype (float64 for
