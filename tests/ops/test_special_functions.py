@@ -1,12 +1,14 @@
 """The special functions NumPy lacks (``erfc``, ``lgamma``, ``digamma``, ``polygamma``, ``mvlgamma``, ``erfinv``,
-``i0``, ``special.i1``): values against closed forms, Python's ``math`` and identities that tie them together (no
-SciPy: CI has none), on small arrays and on arrays past the sizes where ``erfc`` switches from Python's per-element
-function to the array algorithm; PyTorch's values at the special points; float32 stays float32 and integers give the
-default float dtype; first and second derivatives against finite differences, eager and compiled; the generated
-NumPy module runs without graphgrad, and the CuPy one imports only cupy and agrees with the CPU on the fake CuPy."""
+``i0``, ``special.i1``): values against closed forms, Python's ``math``, series summed in ``decimal`` and identities
+that tie them together (no SciPy: CI has none), on small arrays and on arrays past the sizes where ``erfc`` switches
+from Python's per-element function to the array algorithm; PyTorch's values at the special points; float32 stays
+float32 and integers give the default float dtype; first and second derivatives against finite differences, eager
+and compiled; the generated NumPy module runs without graphgrad, and the CuPy one imports only cupy and agrees with
+the CPU on the fake CuPy."""
 import decimal
 import doctest
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -27,6 +29,71 @@ LN2 = D.ln(2)
 def _exact(*values) -> np.ndarray:
     """Decimal values (or expressions of them) rounded to float64 once."""
     return np.array([float(v) for v in values])
+
+
+# -- references independent of the algorithms tested: series summed in decimal, rounded once ---------------------------
+#: B_2, B_4, ..., B_20
+BERNOULLI = [Fraction(1, 6), Fraction(-1, 30), Fraction(1, 42), Fraction(-1, 30), Fraction(5, 66), Fraction(-691, 2730),
+             Fraction(7, 6), Fraction(-3617, 510), Fraction(43867, 798), Fraction(-174611, 330)]
+
+
+def _shifted(x: float) -> tuple:
+    """``x`` in decimal, the number N of unit steps from it to ``z = x + N >= 40`` and ``z``, where the asymptotic
+    series below reach 40 digits with ten terms."""
+    steps = max(0, 40 - math.floor(x))
+    x = D.create_decimal_from_float(x)
+    return x, steps, x + steps
+
+
+def _polygamma_reference(n: int, x: float) -> float:
+    """psi_n(x) (digamma for n = 0): the recurrence psi_n(x) = psi_n(x + N) - sum of (-1)^n n! / (x + k)^(n+1) up to
+    z = x + N >= 40, and there the asymptotic series in 1 / z (Abramowitz and Stegun 6.3.18, 6.4.11)."""
+    f = math.factorial
+    with decimal.localcontext(D):
+        x, steps, z = _shifted(x)
+        if n == 0:
+            value = z.ln() - 1 / (2 * z) - sum(D.divide(b.numerator, b.denominator) / (2 * k * z ** (2 * k))
+                                               for k, b in enumerate(BERNOULLI, 1))
+        else:
+            value = (-1) ** (n + 1) * (f(n - 1) / z ** n + f(n) / (2 * z ** (n + 1)) + sum(
+                D.divide(b.numerator * f(2 * k + n - 1), b.denominator * f(2 * k)) / z ** (2 * k + n)
+                for k, b in enumerate(BERNOULLI, 1)))
+        return float(value - sum((-1) ** n * f(n) / (x + k) ** (n + 1) for k in range(steps)))
+
+
+def _lgamma_reference(x: float) -> float:
+    """log|gamma(x)|: the recurrence lgamma(x) = lgamma(x + N) - sum of log|x + k| up to z = x + N >= 40, and there
+    Stirling's series (Abramowitz and Stegun 6.1.40). (Python's math.lgamma is only absolutely accurate near 1, 2.)"""
+    with decimal.localcontext(D):
+        x, steps, z = _shifted(x)
+        value = (z - D.create_decimal("0.5")) * z.ln() - z + (2 * PI).ln() / 2 + sum(
+            D.divide(b.numerator, b.denominator * 2 * k * (2 * k - 1)) / z ** (2 * k - 1)
+            for k, b in enumerate(BERNOULLI, 1))
+        value -= sum(abs(x + k).ln() for k in range(steps))
+        return float(value.quantize(D.create_decimal("1e-30"))) + 0.0  # (0 at 1 and 2: the series' 3e-33 cut off)
+
+
+def _erf_decimal(x: decimal.Decimal) -> decimal.Decimal:
+    """erf by its Maclaurin series, 2 / sqrt(pi) times the sum of (-1)^k x^(2k+1) / (k! (2k+1)) (|x| <= 3)."""
+    with decimal.localcontext(D):
+        power, total, k = x, x, 0
+        while abs(power) > D.create_decimal("1e-45"):
+            k += 1
+            power *= -x * x / k
+            total += power / (2 * k + 1)
+        return 2 / D.sqrt(PI) * total
+
+
+def _erfinv_reference(y: float) -> float:
+    """The inverse of erf by Newton's method on its series (from below: erf is concave for x > 0), |y| < 0.9999."""
+    with decimal.localcontext(D):
+        target, x = abs(D.create_decimal_from_float(y)), D.create_decimal(0)
+        for _ in range(100):
+            step = (_erf_decimal(x) - target) / (2 / D.sqrt(PI) * (-x * x).exp())
+            x -= step
+            if abs(step) < D.create_decimal("1e-36"):
+                return math.copysign(float(x), y)
+        raise AssertionError(f"no convergence at {y}")
 
 
 def _ulps(got, want):
@@ -213,14 +280,16 @@ def test_erfinv_special_points():
 
 # -- i0, i1 --------------------------------------------------------------------------------------------------------
 def _bessel_series(x: float, order: int) -> float:
-    """sum over k of (x/2)^(2k + order) / (k! (k + order)!), in order, to convergence (for |x| <= 30)."""
-    term = (x / 2) ** order / math.factorial(order)
-    total, k = term, 0
-    while abs(term) > 1e-18 * abs(total):
-        k += 1
-        term *= (x / 2) ** 2 / (k * (k + order))
-        total += term
-    return total
+    """sum over k of (x/2)^(2k + order) / (k! (k + order)!), in decimal, to convergence (for |x| <= 30)."""
+    with decimal.localcontext(D):
+        half = D.create_decimal_from_float(x) / 2
+        term = half ** order / math.factorial(order) if order else D.create_decimal(1)
+        total, k = term, 0
+        while abs(term) > D.create_decimal("1e-36") * abs(total):
+            k += 1
+            term *= half * half / (k * (k + order))
+            total += term
+        return float(total)
 
 
 def test_i0_and_i1_against_their_series_and_asymptotics():
@@ -283,8 +352,9 @@ OPS = {  # name: (function of a tensor, values inside its domain)
     "i1": (gg.special.i1, np.linspace(-4.0, 5.0, 7)),
     "mvlgamma": (lambda t: gg.mvlgamma(t, 3), np.array([1.2, 2.0, 3.5, 7.0])),
 }
-REFERENCE = {"erfc": nf.erfc, "lgamma": nf.lgamma, "digamma": nf.digamma, "polygamma": lambda a: nf.polygamma(2, a),
-             "erfinv": nf.erfinv, "i0": nf.i0, "i1": nf.i1}
+REFERENCE = {"erfc": math.erfc, "lgamma": _lgamma_reference, "digamma": lambda v: _polygamma_reference(0, v),
+             "polygamma": lambda v: _polygamma_reference(2, v), "erfinv": _erfinv_reference,
+             "i0": lambda v: _bessel_series(v, 0), "i1": lambda v: _bessel_series(v, 1)}
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
@@ -295,9 +365,12 @@ def test_float_dtype_is_kept_and_eager_equals_compiled(name, dtype):
     eager, compiled = fn(x), gg.compile(fn)(x)
     assert eager.dtype == compiled.dtype == getattr(gg, dtype)
     np.testing.assert_array_equal(compiled.numpy(), eager.numpy())
-    if name in REFERENCE:  # computed in float64, rounded once
-        want = REFERENCE[name](x.numpy().astype(np.float64)).astype(dtype)
-        np.testing.assert_array_equal(eager.numpy(), want)
+    if name in REFERENCE:  # within a few ulp in float64; float32 computed in float64, rounded once
+        want = np.array([REFERENCE[name](float(v)) for v in x.numpy()])
+        if dtype == "float64":
+            assert _ulps(eager.numpy(), want).max() <= 3
+        else:
+            np.testing.assert_array_equal(eager.numpy(), want.astype(np.float32))
 
 
 @pytest.mark.parametrize("name", sorted(set(OPS) - {"erfinv"}))
@@ -330,10 +403,18 @@ def test_first_and_second_order_gradients_against_finite_differences(name, check
 def test_gradients_are_the_documented_functions():
     x = gg.tensor([0.4, 1.3, 2.5], dtype=gg.float64, requires_grad=True)
     a = x.detach().numpy()
-    for fn, want in ((gg.erfc, -2 / math.sqrt(math.pi) * np.exp(-a * a)), (gg.lgamma, nf.digamma(a)),
-                     (gg.digamma, nf.polygamma(1, a)), (lambda t: gg.polygamma(3, t), nf.polygamma(4, a)),
-                     (gg.i0, nf.i1(a)), (gg.special.i1, nf.i0(a) - nf.i1(a) / a),
-                     (lambda t: gg.erfinv(t / 3), math.sqrt(math.pi) / 2 * np.exp(nf.erfinv(a / 3) ** 2) / 3)):
+
+    def each(reference) -> np.ndarray:  # (not numpy_functions', which the gradient rules call)
+        return np.array([reference(v) for v in a.tolist()])
+
+    i0, i1 = each(lambda v: _bessel_series(v, 0)), each(lambda v: _bessel_series(v, 1))
+    for fn, want in ((gg.erfc, -2 / math.sqrt(math.pi) * np.exp(-a * a)),
+                     (gg.lgamma, each(lambda v: _polygamma_reference(0, v))),
+                     (gg.digamma, each(lambda v: _polygamma_reference(1, v))),
+                     (lambda t: gg.polygamma(3, t), each(lambda v: _polygamma_reference(4, v))),
+                     (gg.i0, i1), (gg.special.i1, i0 - i1 / a),
+                     (lambda t: gg.erfinv(t / 3),
+                      math.sqrt(math.pi) / 2 * np.exp(each(lambda v: _erfinv_reference(v / 3)) ** 2) / 3)):
         (grad,) = gg.autograd.grad(fn(x).sum(), [x])
         np.testing.assert_allclose(grad.numpy(), want, rtol=1e-14)
     # at the special points: PyTorch's
