@@ -685,3 +685,50 @@ def test_cross_of_2_vectors_does_what_the_installed_numpy_does(name, rng):
                 fn(gnp, x, y)
         return
     np.testing.assert_allclose(fn(gnp, gg.tensor(a), b).numpy(), expected, rtol=1e-12)
+
+
+_RNG = np.random.default_rng(0)
+
+
+def _f64(a, grad=False):
+    return gg.tensor(np.asarray(a, dtype=np.float64), dtype=gg.float64, requires_grad=grad)
+
+
+# -- pinv's gradient where singular values repeat ------------------------------------------------------------
+# matrices whose singular values repeat: the SVD's singular vectors are not unique there, and the gradient taken
+# through them was wrong (eye(3): off by 1.3), though pinv itself is smooth wherever its rank is constant
+REPEATED = {
+    "eye": np.eye(3),
+    "tall eye": 2.0 * np.eye(4, 3),
+    "orthonormal columns": np.linalg.qr(_RNG.standard_normal((5, 3)))[0],
+    "wide orthonormal rows": np.linalg.qr(_RNG.standard_normal((5, 2)))[0].T.copy(),
+    "batched": np.stack([np.eye(3), np.diag([1.0, 2.0, 2.0])]),
+}
+
+
+@pytest.mark.parametrize("name", list(REPEATED))
+def test_pinv_gradient_where_singular_values_repeat(name):
+    a = REPEATED[name]
+    w = _RNG.standard_normal(a.shape[:-2] + a.shape[::-1][:2])
+    numeric = numerical_jacobian(lambda x: np.sum(np.linalg.pinv(x) * w), [a])[0].reshape(a.shape)
+    for face in (lambda x: gg.linalg.pinv(x), lambda x: gnp.linalg.pinv(x)):
+        t = _f64(a, True)
+        (face(t) * _f64(w)).sum().backward()
+        np.testing.assert_allclose(t.grad.numpy(), numeric, atol=1e-8)
+    compiled = gg.grad(lambda x: gnp.sum(gnp.linalg.pinv(x) * w))(a)
+    np.testing.assert_allclose(compiled, numeric, atol=1e-8)
+    near = a + 1e-3 * _RNG.standard_normal(a.shape)  # second order just beside the repeated values
+    assert gradgradcheck(lambda x: (gg.linalg.pinv(x) * _f64(w)).sum(), [_f64(near, True)], atol=1e-5, rtol=1e-4)
+
+
+def test_pinv_takes_a_cutoff_per_matrix():
+    a = np.stack([np.diag([1.0, 1e-3, 0.0]), np.diag([1.0, 1e-3, 1e-6])])
+    rcond = np.array([1e-2, 1e-9])
+    expected = np.linalg.pinv(a, rcond=rcond)
+    np.testing.assert_allclose(gnp.linalg.pinv(_f64(a), rcond=rcond).numpy(), expected)
+    np.testing.assert_allclose(gg.linalg.pinv(_f64(a), rtol=_f64(rcond)).numpy(), expected)
+    np.testing.assert_allclose(gg.compile(lambda x, r: gg.linalg.pinv(x, rtol=r))(_f64(a), _f64(rcond)).numpy(), expected)
+    # vmap over the matrices and their cutoffs, and over the matrices beside one cutoff
+    np.testing.assert_allclose(gg.vmap(lambda x, r: gg.linalg.pinv(x, rtol=r))(_f64(a), _f64(rcond)).numpy(), expected)
+    np.testing.assert_allclose(gg.vmap(lambda x: gg.linalg.pinv(x, rtol=_f64(1e-2)))(_f64(a)).numpy(),
+                               np.linalg.pinv(a, rcond=1e-2))

@@ -1191,6 +1191,13 @@ def _(draw, rng):
     return face(op, spread(rng, (), n + 1, n), sample(ANY, b, rng))
 
 
+@entry("pinv:repeated")
+def _(draw, rng):  # singular values that repeat (orthonormal columns times 2): the SVD's vectors are not unique
+    m, n = sorted((draw(st.integers(1, 3)), draw(st.integers(1, 3))), reverse=True)
+    q = 2.0 * np.linalg.qr(rng.standard_normal((m, n)))[0]
+    return face(lambda m_, x: m_.linalg.pinv(x), q.T.copy() if draw(st.booleans()) else q)
+
+
 @entry("matrix_rank", 3, FORWARD_ONLY)
 def _(draw, rng):
     n, k = draw(st.integers(1, 4)), draw(st.integers(0, 3))

@@ -45,6 +45,11 @@ def _linear_algebra(a, b, c, m):
             + (a.unsqueeze(0).expand(3, 4, 6) @ b).sum() + m.inverse().sum() + F.linear(a, c.t().repeat(1, 2)).sum())
 
 
+def _least_squares(a, b, q):
+    # q: orthonormal columns (repeated singular values), where pinv's gradient is its own primitive's
+    return ((gg.linalg.pinv(a) @ b).pow(2).sum() + gg.linalg.pinv(gg.linalg.qr(q).Q * 2).tanh().sum())
+
+
 def _shapes(x, y):
     both = gg.cat([x, y], 0)
     return (both.permute(1, 0).reshape(-1)[::2].sum() + gg.stack([x, y]).flip(0)[0, 1:, :2].pow(2).sum()
@@ -89,6 +94,7 @@ CASES = {
     "elementwise": (_elementwise, [(4, 5), (4, 5)], []),
     "reductions": (_reductions, [(4, 5)], []),
     "linear_algebra": (_linear_algebra, [(4, 6), (6, 3), (3, 2), (3, 3)], []),
+    "least_squares": (_least_squares, [(5, 3), (5, 2), (4, 3)], []),
     "shapes": (_shapes, [(4, 5), (4, 5)], []),
     "indexing": (_indexing, [(5, 4)], [np.array([0, 2, 2, 4]), np.array([[0, 3], [1, 1], [2, 0], [3, 2], [0, 0]])]),
     "conv2d_unfold2d": (_convolution, [(2, 3, 7, 7), (4, 3, 3, 3), (4,)], []),
