@@ -39,3 +39,5 @@ aminmax = _structseq("aminmax", ("min", "max"))
 __all__ = ["max", "min", "sort", "topk", "kthvalue", "mode", "median", "nanmedian", "cummax", "cummin", "aminmax"]
 frexp = _structseq("frexp", ("mantissa", "exponent"))
 __all__.append("frexp")
+linalg_lstsq = _structseq("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
+__all__.append("linalg_lstsq")

@@ -9,13 +9,14 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..ir import return_types
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, is_type, normalize_dims, result_dtype, shape_of, torch_dims
 from ..ir.types import TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..passes.batching import broadcast_batch, moveaxis, pad_after_batch, to_front
-from .define import binary_numpy, constant_like, primitive, tensor_operands
+from .define import binary_numpy, constant_like, primitive, refuse_traced, tensor_operands
 
 
 def _matmul_type(inputs):
@@ -1169,6 +1170,79 @@ def lstsq(a: TensorBase, b: TensorBase, rcond=None) -> LstsqResult:
     return LstsqResult(x, residuals, matrix_rank(a, rtol=cut), svdvals(a))
 
 
+_LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
+_TORCH_FLOATS = {"float32": "Float", "float64": "Double"}
+
+
+def _torch_lstsq(A: TensorBase, B: TensorBase, rcond: float | None = None, *,
+                 driver: str | None = None) -> return_types.linalg_lstsq:
+    """``torch.linalg.lstsq``: ``(solution, residuals, rank, singular_values)``, the solution minimizing
+    ``|A X - B|`` (the one of least norm where ``A`` is wide or rank-deficient) for each matrix of a batch (batch
+    axes broadcast); ``B`` is a batch of vectors when it has one dimension fewer than ``A``. Computed as
+    ``pinv(A) @ B`` (singular values at or below ``rcond`` times the largest taken as 0; default: the dtype's eps
+    times ``max(m, n)``), so it is differentiable in ``A`` and ``B`` where the rank does not change (PyTorch's
+    gradient: ``pinv``'s). The other fields are those of PyTorch's CPU ``driver`` (default ``'gelsy'``):
+    ``'gelsy'`` gives the rank and empty residuals and singular values; ``'gels'`` residuals where ``m > n``
+    and an empty rank; ``'gelsd'``/``'gelss'`` the rank, the singular values and residuals where ``m > n`` and
+    every matrix has full rank (eager only then: their shape depends on the rank). Residuals are the squared
+    norms of the columns of ``A X - B``; the rank and singular values have no gradient.
+
+    >>> import graphgrad as gg
+    >>> A = gg.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> gg.linalg.lstsq(A, gg.tensor([[1.0], [2.0], [4.0]]))
+    torch.return_types.linalg_lstsq(
+    solution=tensor([[1.3333],
+            [2.3333]]),
+    residuals=tensor([]),
+    rank=tensor(2),
+    singular_values=tensor([]))
+    """
+    if A.ndim < 2:
+        raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
+    if B.ndim < 1:
+        raise RuntimeError("torch.linalg.lstsq: other must have at least 1 dimension.")
+    if A._type.dtype != B._type.dtype:
+        names = [_TORCH_FLOATS.get(t._type.dtype, _TORCH_DTYPES.get(t._type.dtype)) for t in (A, B)]
+        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got input's "
+                           f"dtype {names[0]} and other's dtype {names[1]}")
+    if A._type.dtype not in _TORCH_FLOATS:
+        raise RuntimeError("This function doesn't handle types other than float and double")
+    if not (B.ndim <= A.ndim and A.ndim - B.ndim <= 1):
+        raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+                           "(input.dim() - other.dim()) <= 1")
+    vector = B.ndim == A.ndim - 1
+    m, n = A.shape[-2:]
+    if B.shape[-1 if vector else -2] != m:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size({-1 if vector else -2})")
+    driver = "gelsy" if driver is None else driver
+    if driver not in _LSTSQ_DRIVERS:
+        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+    B = B.unsqueeze(-1) if vector else B
+    broadcast_shapes(A.shape[:-2], B.shape[:-2])  # (PyTorch's error for batches that do not broadcast)
+    eps = float(np.finfo(np.dtype(A._type.dtype)).eps)
+    # a negative rcond: LAPACK's gelsd/gelss take the machine precision, gelsy no cutoff at all
+    cut = builtins.max(m, n) * eps if rcond is None else rcond if rcond >= 0 else eps if driver != "gelsy" else 0.0
+    x = pinv(A, cut) @ B
+    like = A.detach()
+    empty = constant_like(like, np.zeros(0, dtype=A._type.dtype))
+    s = svdvals(like) if driver != "gels" else None
+    rank = (s > s[..., :1] * cut).sum(-1) if s is not None else constant_like(like, np.zeros(0, dtype=np.int64))
+    residuals = empty
+    if m > n and (driver == "gels" or driver in ("gelsd", "gelss") and _full_rank(rank, n, driver)):
+        r = A @ x - B
+        residuals = (r * r).sum(-2)
+    solution = x.squeeze(-1) if vector else x
+    return return_types.linalg_lstsq(solution, residuals, rank, s if driver in ("gelsd", "gelss") else empty)
+
+
+def _full_rank(rank: TensorBase, n: int, driver: str) -> bool:
+    """Whether every matrix has rank ``n``: PyTorch's gelsd and gelss give residuals only then."""
+    refuse_traced(rank, f"linalg.lstsq(driver={driver!r})",
+                  "its residuals are empty unless every matrix has full rank, so their shape depends on values; "
+                  "use driver='gels' (residuals for every tall matrix) or compute (A @ X - B).pow(2).sum(-2)")
+    return bool((rank == n).all().item())
+
+
 def _no_eig(name: str):
     def refuse(*args, **kwargs):
         raise NotImplementedError(
@@ -1182,6 +1256,7 @@ def _no_eig(name: str):
 export(qr, "qr", gg="linalg.qr", numpy="linalg.qr")  # (torch.qr's some= signature differs: not published)
 export(matrix_rank, "matrix_rank", gg="linalg.matrix_rank", numpy="linalg.matrix_rank",
        numpy_fn=lambda A, tol=None, hermitian=False, *, rtol=None: matrix_rank(A, tol, hermitian, rtol=rtol))
+export(_torch_lstsq, "lstsq", gg="linalg.lstsq")
 export(lstsq, "lstsq", numpy="linalg.lstsq",
        numpy_fn=lambda a, b, rcond=None: lstsq(*tensor_operands(a, b, what="linalg.lstsq"), rcond))
 export(_no_eig("linalg.eig"), "eig", gg="linalg.eig", numpy="linalg.eig")

@@ -1198,6 +1198,21 @@ def _(draw, rng):  # singular values that repeat (orthonormal columns times 2): 
     return face(lambda m_, x: m_.linalg.pinv(x), q.T.copy() if draw(st.booleans()) else q)
 
 
+@entry("lstsq:torch", 6)
+def _(draw, rng):
+    """torch.linalg.lstsq's solution: tall, square or wide, a batch, a vector B (one dimension fewer)."""
+    batch, n = _batch(draw), draw(st.integers(1, 3))
+    m = max(1, n + draw(st.integers(-1, 2)))
+    vector = draw(st.booleans())
+    b = batch + ((m,) if vector else (m, draw(st.integers(1, 2))))
+
+    def reference(a, y):
+        x = np.linalg.pinv(a) @ (y[..., None] if vector else y)
+        return x[..., 0] if vector else x
+    return Case(lambda a, y: gg.linalg.lstsq(a, y).solution, [spread(rng, batch, m, n), sample(ANY, b, rng)],
+                reference)
+
+
 @entry("matrix_rank", 3, FORWARD_ONLY)
 def _(draw, rng):
     n, k = draw(st.integers(1, 4)), draw(st.integers(0, 3))

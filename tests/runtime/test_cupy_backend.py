@@ -47,7 +47,8 @@ def _linear_algebra(a, b, c, m):
 
 def _least_squares(a, b, q):
     # q: orthonormal columns (repeated singular values), where pinv's gradient is its own primitive's
-    return ((gg.linalg.pinv(a) @ b).pow(2).sum() + gg.linalg.pinv(gg.linalg.qr(q).Q * 2).tanh().sum())
+    return (gg.linalg.lstsq(a, b).solution.pow(2).sum() + gg.linalg.lstsq(a, b, driver="gels").residuals.sum()
+            + gg.linalg.pinv(gg.linalg.qr(q).Q * 2).tanh().sum())
 
 
 def _shapes(x, y):
