@@ -486,15 +486,23 @@ def add_rows(rows, index, values):
     """Zeros of ``rows`` rows holding ``values`` (``index.shape`` followed by a row's shape) added at the rows the
     integer ``index`` names, repeats adding up: ``np.add.at``. An index that picks whole rows of several elements
     takes add.at's slow path (20,000 rows of 64 float32: 11 ms); the flat positions of their elements take its fast
-    one (2.6 ms; a negative index still counts from the end, a row at a time)."""
+    one (2.6 ms; a negative index still counts from the end, a row at a time), and float rows of an even size
+    add pairs of elements as complex numbers, half as many."""
     index = np.asarray(index)
     out = np.zeros((rows,) + values.shape[index.ndim:], dtype=values.dtype)
     size = out[0].size if rows else 0
     if size <= 1 or index.size * size < 1024:
         np.add.at(out, index, values)
         return out
+    target, source = out.reshape(-1), values.reshape(-1)
+    if size % 2 == 0 and out.dtype.kind == "f" and out.dtype.itemsize in (4, 8):
+        # two floats as one complex number: add.at adds both halves, each the same float addition bit for bit,
+        # in half the steps (float32 rows of 64: 2x as fast)
+        size //= 2
+        complex_type = np.complex64 if out.dtype.itemsize == 4 else np.complex128
+        target, source = target.view(complex_type), np.ascontiguousarray(source).view(complex_type)
     flat = (index.reshape(-1, 1) * size + np.arange(size)).reshape(-1)
-    np.add.at(out.reshape(-1), flat, values.reshape(-1))
+    np.add.at(target, flat, source)
     return out
 
 @helper

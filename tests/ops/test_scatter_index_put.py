@@ -183,17 +183,23 @@ def test_a_traced_mask_index_put_needs_values_that_broadcast():
 
 @pytest.mark.parametrize("rows, index_shape, row_shape", [
     (50, (300,), (8,)), (7, (20, 30), (4, 3)), (5, (2,), (3,)), (0, (0,), (64,)), (9, (100,), ()),
-    (40, (2000,), (1,))])
-def test_add_rows_equals_numpy_add_at(rows, index_shape, row_shape):
+    (40, (2000,), (1,)), (30, (400,), (5,)), (30, (400,), (2, 3))])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+@pytest.mark.parametrize("strided", [False, True])
+def test_add_rows_equals_numpy_add_at(rows, index_shape, row_shape, dtype, strided):
     # numpy_functions.add_rows adds whole rows by the flat positions of their elements (add.at's fast path) from
-    # 1,024 elements on: repeats add up and a negative index counts from the end, as add.at's own
+    # 1,024 elements on (float rows of an even size as pairs, complex numbers): repeats add up, in the index's
+    # order, so bit for bit as add.at's own, and a negative index counts from the end
     from graphgrad.ops.numpy_functions import add_rows
     rng = np.random.default_rng(1)
     index = rng.integers(-rows, rows, index_shape) if rows else np.zeros(index_shape, np.int64)
-    values = rng.normal(size=index_shape + row_shape)
-    expected = np.zeros((rows,) + row_shape)
+    values = (rng.normal(size=index_shape + row_shape + (2,)) * 100).astype(dtype)
+    values = values[..., 0] if strided else np.ascontiguousarray(values[..., 0])  # (every other element)
+    expected = np.zeros((rows,) + row_shape, dtype)
     np.add.at(expected, index, values)
-    np.testing.assert_allclose(add_rows(rows, index, values), expected, rtol=1e-13, atol=1e-13)
+    got = add_rows(rows, index, values)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
     with pytest.raises(IndexError):
         add_rows(3, np.array([0, 3]), np.ones((2, 600)))
     with pytest.raises(IndexError):
