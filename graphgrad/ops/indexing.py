@@ -524,13 +524,13 @@ def _scatter_add_type(inputs, dim):
 
 
 def _flat_grid(a, xp, out, dim) -> tuple[list, Callable]:
-    """``_grid``'s lines, and how an ``.at`` call or an assignment names its positions: with NumPy the flat
-    positions in x (``ravel_multi_index``) of a flat view, which take ufunc.at's fast path (a scatter_reduce of
-    20,000 x 64 elements: 25 -> 6.8 ms); CuPy keeps the index tuple. The index was checked to lie in range."""
-    lines = _grid(a, xp, out, dim)
+    """Setup lines, and how an ``.at`` call or an assignment names its positions: with NumPy the flat positions in
+    x of a flat view (``flat_positions``), which take ufunc.at's fast path (a scatter_reduce of 20,000 x 64
+    elements: 25 -> 6.8 ms); CuPy keeps ``_grid``'s index tuple. The index was checked to lie in range."""
     if xp != "np":
-        return lines, lambda array, values=None: (array, f"{out}_at") + (() if values is None else (values,))
-    lines.append(f"{out}_flat = {xp}.ravel_multi_index({xp}.broadcast_arrays(*{out}_at), {a[0]}.shape).reshape(-1)")
+        return _grid(a, xp, out, dim), lambda array, values=None: (array, f"{out}_at") + (
+            () if values is None else (values,))
+    lines = [f"{out}_flat = flat_positions({a[0]}.shape, {a[1]}, {dim})"]
     return lines, lambda array, values=None: (f"{array}.reshape(-1)", f"{out}_flat") + (
         () if values is None else (f"{values}.reshape(-1)",))
 
@@ -562,6 +562,7 @@ def scatter_add(x: TensorBase, dim: int, index: TensorBase, src: TensorBase) -> 
 
 
 primitive("scatter_add", memory="fresh", batch=_along_dim_batch, attrs=("dim",), infer=_scatter_add_type,
+          helpers=(numpy_functions.flat_positions,),
           doc="x with src added at the positions an index tensor names along dim",
           vjp=(lambda g, out, x, index, src, *, dim: g, None,
                lambda g, out, x, index, src, *, dim: bind("gather", g, index, dim=dim)),
@@ -1444,6 +1445,7 @@ def scatter_reduce_(input, dim: int, index, src, reduce: str, *, include_self: b
 
 
 primitive("scatter_reduce", memory="fresh", attrs=("dim", "reduce", "include_self"), infer=_scatter_reduce_type,
+          helpers=(numpy_functions.flat_positions,),
           batch=lambda op, args, bdims, dim, reduce, include_self: (bind(
               op, *[broadcast_batch(x, b, next(a.shape[c] for a, c in zip(args, bdims) if c is not None))
                     for x, b in zip(args, bdims)], dim=dim + 1, reduce=reduce, include_self=include_self), 0),
