@@ -13,9 +13,9 @@
 from . import functional, init
 from .containers import ModuleDict, ParameterDict, ParameterList
 from .layers import (CELU, ELU, GELU, SELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout,
-                     Embedding, Flatten, Fold, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Identity, LayerNorm,
-                     LeakyReLU, Linear, LogSigmoid, LogSoftmax, MaxPool2d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax,
-                     Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Unflatten, Unfold)
+                     Embedding, EmbeddingBag, Flatten, Fold, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Identity,
+                     LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, MaxPool2d, Mish, ReLU, ReLU6, Sigmoid, SiLU,
+                     Softmax, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Unflatten, Unfold)
 from .layers import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, CircularPad1d, CircularPad2d,
                      ConstantPad1d, ConstantPad2d, Conv1d, ConvTranspose1d, ConvTranspose2d, MaxPool1d,
                      MaxUnpool1d, MaxUnpool2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
@@ -51,6 +51,6 @@ __all__ += ["PReLU", "GLU", "Softmin", "Threshold", "CosineSimilarity", "Pairwis
             "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "Dropout1d", "Dropout2d", "AlphaDropout", "RReLU",
             "Softmax2d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingNearest2d",
             "UpsamplingBilinear2d"]
-__all__ += ["MaxUnpool1d", "MaxUnpool2d"]
+__all__ += ["MaxUnpool1d", "MaxUnpool2d", "EmbeddingBag"]
 __all__ += ["MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
             "GaussianNLLLoss", "TripletMarginLoss", "MultiMarginLoss"]

@@ -21,7 +21,7 @@ from ..ops.elementwise import check_above, where, xlogy as _xlogy
 from ..ops.indexing import check_range
 from ..ops.nn import _tiles, binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits
 from ..ops.nn import window_count
-from ..ops.nn import logsigmoid, softmax_cross_entropy
+from ..ops.nn import logsigmoid, scale_grad, softmax_cross_entropy
 from ..ops.shape import pad
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
@@ -177,6 +177,229 @@ def _padding_index(padding_idx: int | None, rows: int) -> int | None:
     if not -rows <= padding_idx < rows:
         raise AssertionError("Padding_idx must be within num_embeddings")
     return padding_idx % rows
+
+
+_BAG_MODES = ("sum", "mean", "max")
+
+
+def embedding_bag(input: TensorBase, weight: TensorBase, offsets: TensorBase | None = None,
+                  max_norm: float | None = None, norm_type: float = 2, scale_grad_by_freq: bool = False,
+                  mode: str = "mean", sparse: bool = False, per_sample_weights: TensorBase | None = None,
+                  include_last_offset: bool = False, padding_idx: int | None = None) -> TensorBase:
+    """Sums, means or maxima of bags of rows of ``weight`` (num_embeddings, embedding_dim), without the rows
+    themselves: PyTorch's ``F.embedding_bag``. ``input`` is a 2-D tensor of fixed-length bags (``offsets`` None),
+    or a 1-D tensor of indices that ``offsets`` cut into bags: bag ``i`` runs from ``offsets[i]`` to the next
+    offset (the last to the end, or with ``include_last_offset`` to the last offset, CSR's layout); an empty bag
+    gives zeros. ``per_sample_weights`` (``mode='sum'`` only) scale each index's row; entries equal to
+    ``padding_idx`` are left out (and not counted by the mean); ``scale_grad_by_freq`` divides each row's gradient
+    by the number of times its index occurs in ``input``; ``max_norm`` renormalizes, in place, each row that
+    ``input`` names whose ``norm_type``-norm exceeds it, before the lookup (PyTorch's ``embedding_renorm_``).
+    Differentiable in ``weight`` and ``per_sample_weights``; in ``mode='max'`` the gradient goes to the first
+    maximum of each bag, as PyTorch's.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> weight = gg.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> F.embedding_bag(gg.tensor([0, 2, 1, 1]), weight, gg.tensor([0, 2, 2]), mode="sum")
+    tensor([[6., 8.],
+            [0., 0.],
+            [6., 8.]])
+    >>> F.embedding_bag(gg.tensor([[0, 1], [2, 2]]), weight)
+    tensor([[2., 3.],
+            [5., 6.]])
+    """
+    if weight._type.dtype == "int64" and input._type.is_floating:
+        warnings.warn("Argument order of nn.functional.embedding_bag was changed. Usage `embedding_bag(weight, "
+                      "input, ...)` is deprecated, and should now be `embedding_bag(input, weight, ...)`.",
+                      stacklevel=2)
+        weight, input = input, weight
+    if per_sample_weights is not None and tuple(input.shape) != tuple(per_sample_weights.shape):
+        raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is not None, then it "
+                         f"must have the same shape as the input ({input.shape})")
+    if weight.ndim != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.ndim}")
+    if input.ndim == 2:
+        if offsets is not None:
+            kind = "<class 'torch.Tensor'>" if isinstance(offsets, TensorBase) else str(type(offsets))
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             f"fixed length sequences. However, found offsets of type {kind}")
+        include_last_offset = False
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+    if mode == "max":
+        if scale_grad_by_freq:
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
+        if sparse:
+            raise ValueError("max mode does not support sparse weights")
+    elif mode not in _BAG_MODES:
+        raise ValueError("mode has to be one of sum, mean or max")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
+                                  "GitHub.")
+    if sparse:
+        raise NotImplementedError("embedding_bag(sparse=True): graphgrad has no sparse tensors; pass sparse=False "
+                                  "for the dense gradient (the same values, every row of the weight)")
+    # the checks of PyTorch's kernel, all before max_norm changes the weight
+    if not weight._type.is_floating:
+        raise RuntimeError("Expected tensor for argument #1 'weight' to have one of the following scalar types: Half, "
+                           f"BFloat16, Float, Double; but got torch.{_scalar_name(weight)}Tensor instead (while "
+                           "checking arguments for embedding_bag)")
+    input = _bag_indices(input)
+    offsets = _bag_indices(offsets) if offsets is not None else None
+    if per_sample_weights is not None and per_sample_weights._type.dtype != weight._type.dtype:
+        raise RuntimeError("Expected tensor for argument #1 'weight' to have the same type as tensor for argument #1 "
+                           f"'per_sample_weights'; but type torch.{_scalar_name(weight)}Tensor does not equal "
+                           f"torch.{_scalar_name(per_sample_weights)}Tensor (while checking arguments for "
+                           "embedding_bag)")
+    rows = weight.shape[0]
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise RuntimeError(f"padding_idx must be within the number of embeddings, -{rows} through {rows - 1}, "
+                               f"but got {padding_idx}")
+        padding_idx %= rows
+    if input.ndim == 2 and input.shape[1] == 0:  # (PyTorch's offsets for it: arange(0, 0, 0))
+        raise RuntimeError("step must be nonzero")
+    if offsets is not None:
+        if include_last_offset and offsets.shape[0] < 1:
+            raise RuntimeError("include_last_offset: number of offset should be at least 1")
+        offsets = check_range(offsets, "offsets", input.shape[0])
+    input = check_range(input, "embedding_bag max" if mode == "max" else "embedding_bag", rows)
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, max_norm, norm_type)
+    if input.ndim == 2:
+        out = _fixed_bags(input, weight, mode, per_sample_weights, scale_grad_by_freq, padding_idx)
+    else:
+        out = _offset_bags(input, offsets, weight, mode, per_sample_weights, scale_grad_by_freq, include_last_offset,
+                           padding_idx)
+    if per_sample_weights is not None and input.ndim == 2 and _edge(per_sample_weights)[0] is not None:
+        per_sample_weights = _display_node("ViewBackward0", per_sample_weights)  # (PyTorch flattens it)
+    return _as_pytorch_names(out, "EmbeddingBagBackward0", weight, per_sample_weights)
+
+
+def _bag_indices(t: TensorBase) -> TensorBase:
+    """``input``/``offsets`` as int64 (PyTorch also takes int32, which graphgrad lacks, and reads bool as 0/1)."""
+    if t._type.dtype == "bool":
+        return t._cast("int64")
+    if t._type.dtype != "int64":
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got torch.{_scalar_name(t)}Tensor instead (while checking arguments for "
+                           "embedding_bag)")
+    return t
+
+
+def _full_on(shape: tuple, value, dtype: str, like: TensorBase) -> TensorBase:
+    """``full(shape, value)`` where ``like`` is: an eager tensor on its device, else a node of its trace."""
+    from ..runtime import factories
+
+    return factories.full(shape, value, dtype=dtype, device=like.device if isinstance(like, Tensor) else None)
+
+
+def _looked_up(weight: TensorBase, input: TensorBase, scale_grad_by_freq: bool) -> TensorBase:
+    """``weight[input]``; with ``scale_grad_by_freq`` each row's gradient divided by its index's count in
+    ``input`` (the documented scaling: PyTorch 2.13's CPU kernel divides some rows by another index's count,
+    pytorch/pytorch#190063)."""
+    rows = bind("gather_rows", weight, input)
+    if not scale_grad_by_freq:
+        return rows
+    flat = input.reshape(-1)
+    ones = bind("full_like", flat, value=1)._cast(weight._type.dtype)
+    counts = bind("scatter_add_rows", ones, flat, rows=weight.shape[0])
+    return scale_grad(rows, (1 / bind("gather_rows", counts, input)).unsqueeze(-1))
+
+
+def _embedding_renorm_(weight: TensorBase, input: TensorBase, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_``, under no_grad: each row of ``weight`` that ``input`` names whose
+    ``norm_type``-norm exceeds ``max_norm`` scaled, in place, by ``max_norm / (norm + 1e-7)`` (computed in double,
+    as PyTorch's)."""
+    from ..runtime.grad_mode import no_grad
+
+    if not isinstance(weight, Tensor) and weight.requires_grad:
+        raise NotImplementedError(
+            "embedding_bag(max_norm=...) inside a compiled function, of a weight that requires grad: PyTorch "
+            "renormalizes the weight in place under no_grad and passes the gradient through unchanged, which "
+            "compiled code cannot express. Renormalize outside the compiled function (an eager F.embedding_bag call "
+            "with max_norm does it for the rows it names), or leave max_norm out of the compiled call")
+    with no_grad():
+        flat = input.reshape(-1)
+        named = bind("scatter_add_rows", bind("full_like", flat, value=1), flat, rows=weight.shape[0]) > 0
+        norms = weight.norm(p=norm_type, dim=1)._cast("float64")
+        scale = where(named & (norms > max_norm), max_norm / (norms + 1e-7), 1.0)._cast(weight._type.dtype)
+        weight.mul_(scale.unsqueeze(1))  # (a row times 1 is itself, bit for bit)
+
+
+def _fixed_bags(input, weight, mode, per_sample_weights, scale_grad_by_freq, padding_idx):
+    """Bags of a 2-D input: rows (bags, length, dim) reduced over their axis 1."""
+    rows = _looked_up(weight, input, scale_grad_by_freq)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.unsqueeze(-1)
+    keep = None if padding_idx is None else (input != padding_idx)
+    count = keep.sum(1, keepdim=True) if keep is not None else None
+    if mode == "max":
+        if keep is not None:
+            rows = where(keep.unsqueeze(-1), rows, -math.inf)
+        out = rows.max(1).values  # (ties: the first maximum gets the gradient, as PyTorch's)
+        return out if keep is None else where(count > 0, out, 0.0)
+    if keep is not None:
+        rows = where(keep.unsqueeze(-1), rows, 0.0)  # (not times 0: an inf padding row stays out)
+    out = rows.sum(1)
+    if mode == "mean":
+        out = out / (count.clamp(min=1)._cast(out._type.dtype) if keep is not None else input.shape[1])
+    return out
+
+
+def _offset_bags(input, offsets, weight, mode, per_sample_weights, scale_grad_by_freq, include_last_offset,
+                 padding_idx):
+    """Bags of a 1-D input cut at ``offsets``: each index's row added (``scatter_add_rows``, add.at's fast path; no
+    loop over bags) into its bag's, the bag being the number of offsets at or before the index's position, minus
+    1. Padding entries, and with ``include_last_offset`` the positions from the last offset on, go to one more
+    bag, dropped at the end."""
+    n, bags = input.shape[0], offsets.shape[0] - (1 if include_last_offset else 0)
+    if bags == 0:  # (no bag: zeros (0, dim), still a function of the weight)
+        return weight[:0] * 0
+    starts = bind("scatter_add_rows", bind("full_like", offsets, value=1), offsets, rows=n + 1)
+    bag = starts.cumsum(0)[:n] - 1  # in [0, len(offsets) - 1]: bag `bags` is the extra one
+    if padding_idx is not None:
+        bag = where(input == padding_idx, bags, bag)
+    if mode == "max":
+        return _bag_max(weight, input, bag, bags)
+    rows = _looked_up(weight, input, scale_grad_by_freq)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.unsqueeze(-1)
+    out = bind("scatter_add_rows", rows, bag, rows=bags + 1)
+    if mode == "mean":
+        ones = bind("full_like", bag, value=1)._cast(out._type.dtype)
+        out = out / bind("scatter_add_rows", ones, bag, rows=bags + 1).clamp(min=1).unsqueeze(1)
+    return out[:bags]
+
+
+def _bag_max(weight: TensorBase, input: TensorBase, bag: TensorBase, bags: int) -> TensorBase:
+    """The maximum of each bag's rows, elementwise, and zeros for an empty bag; the gradient goes to the first
+    maximum (PyTorch's): the maxima (``scatter_reduce`` amax, no gradient), then per bag and column the first
+    position holding one (amin of positions), whose weight entry is gathered, so the gradient follows that gather
+    (a scatter of bags x dim elements into the weight's shape)."""
+    n, dim = input.shape[0], weight.shape[1]
+    if n == 0:
+        return weight[:0].sum(0, keepdim=True).expand(bags, dim)  # (zeros, a function of the weight)
+    value = bind("gather_rows", weight.detach(), input)
+    # (bound directly: the bags and positions lie in range by construction, and scatter_reduce's and gather's range
+    # checks would read every element of the broadcast bag index)
+    at = bag.unsqueeze(1).expand(n, dim)
+    # (from -inf: a bag's maximum is its own, and an empty bag has no element to match it)
+    peak = bind("scatter_reduce", _full_on((bags + 1, dim), -math.inf, value._type.dtype, value), at, value, dim=0,
+                reduce="amax", include_self=True)
+    peak_at = bind("gather_rows", peak, bag)
+    hit = (value == peak_at) | ((peak_at != peak_at) & (value != value))  # (a nan maximum: the first nan)
+    position = where(hit, _arange_on(n, value).unsqueeze(1), n)
+    first = bind("scatter_reduce", _full_on((bags + 1, dim), n, "int64", value), at, position, dim=0, reduce="amin",
+                 include_self=True)[:bags]
+    found = first < n
+    picked = bind("gather", weight, bind("gather_rows", input, where(found, first, 0)), dim=0)
+    return where(found, picked, 0.0)
 
 
 def layer_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = None,

@@ -6,7 +6,7 @@ import math
 
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
-from ..ir.registry import ShapeError, elementwise_type, float_dtype, is_type, normalize_dims
+from ..ir.registry import ShapeError, broadcast_shapes, elementwise_type, float_dtype, is_type, normalize_dims
 from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import Row, RowCouplingError, along_dim_rows, batch_axis_rows
 from ..passes.batching import along_axis, batch_size, broadcast_batch, elementwise, to_front
@@ -864,3 +864,32 @@ def logsigmoid(input: TensorBase) -> TensorBase:
 for _fn in (leaky_relu, elu, gelu, softplus, silu, hardtanh, relu6, hardsigmoid, hardswish, selu, celu, mish, softsign,
             tanhshrink, hardshrink, softshrink, logsigmoid):
     export(_fn, _fn.__name__, nn=_fn.__name__)
+
+
+# -- a gradient scaled on its way back --------------------------------------------------------------------------
+def _scale_grad_type(inputs):
+    x, scale = inputs
+    if broadcast_shapes(x.shape, scale.shape) != tuple(x.shape) or scale.dtype != x.dtype:
+        raise ShapeError(f"scale_grad: the scale ({scale}) must broadcast to the tensor's shape and have its dtype "
+                         f"({x})")
+    return x
+
+
+def scale_grad(x: TensorBase, scale: TensorBase) -> TensorBase:
+    """``x`` itself, whose gradient is multiplied by ``scale`` (of ``x``'s dtype, broadcasting to its shape; it
+    gets no gradient) on its way back: ``F.embedding_bag(scale_grad_by_freq=True)`` divides the gradient of each
+    looked-up row by the number of times its index occurs, as PyTorch's kernel does.
+
+    >>> import graphgrad as gg
+    >>> from graphgrad.ops.nn import scale_grad
+    >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+    >>> scale_grad(x, gg.tensor([0.5, 3.0])).sum().backward()
+    >>> x.grad
+    tensor([0.5000, 3.0000])
+    """
+    return bind("scale_grad", x, scale)
+
+
+primitive("scale_grad", memory="view", infer=_scale_grad_type, batch=elementwise,
+          vjp=(lambda g, out, x, scale: g * scale, None), expr=lambda a, xp, out: [a[0]],
+          doc="x itself, its gradient multiplied by scale on the way back (scale gets none)")

@@ -570,8 +570,24 @@ def check_range(x, rule, size):
     large). ``rule`` names PyTorch's words: ``"dimension d"`` (gather, scatter), ``"self"`` (index_select,
     embedding), ``"Target"`` (nll_loss) or ``"class"`` (one_hot); ``"take"`` (take, put: ``[-size, size)``),
     ``"index_fill dimension d"`` (``[-size, size)``), ``"index_copy_(): dimension d"``, ``"masked_scatter"`` (the
-    source's size), ``"unpool HxW"`` (max_unpool's plane), ``"target out of range"`` (multi_margin_loss). Reads only ``x``'s own methods (CuPy's too)."""
+    source's size), ``"unpool HxW"`` (max_unpool's plane), ``"target out of range"`` (multi_margin_loss),
+    ``"embedding_bag"`` and ``"embedding_bag max"`` (its indices, in the words of PyTorch's sum/mean and max
+    kernels), ``"offsets"`` (embedding_bag's: from 0, nondecreasing, none past ``size``, the input's length).
+    Reads only ``x``'s own methods (CuPy's too)."""
     if not x.size:
+        return x
+    if rule == "offsets":
+        if x[0] != 0:
+            raise RuntimeError("offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from "
+                               f"position 0. However, got {x[0].item()}\n[ torch.LongTensor{{}} ]")
+        if x[-1] > size:
+            raise RuntimeError(f"offsets[-1] can not be greater than input's length {size} but got offsets[-1] of "
+                               f"{x[-1].item()}")
+        if x.min() < 0:
+            raise IndexError("index out of range in self")
+        if (x[1:] < x[:-1]).any():  # (PyTorch's kernel reads past the input here: its assertion's words)
+            raise RuntimeError("Expected i < index_size to be true, but got false.  (Could this error message be "
+                               "improved?  If so, please report an enhancement request to PyTorch.)")
         return x
     lowest = -size if rule == "take" or rule.startswith("index_fill ") else 0  # (these count from the end)
     low, high = x.min(), x.max()
@@ -590,6 +606,11 @@ def check_range(x, rule, size):
     bad = flat[((flat < lowest) | (flat >= size)).argmax()].item()  # the first, as PyTorch names it
     if rule == "Target":
         raise IndexError(f"Target {bad} is out of bounds.")
+    if rule == "embedding_bag":
+        at = ((flat < lowest) | (flat >= size)).argmax().item()
+        raise RuntimeError(f"Index {at} of input takes value {bad} which is not in the valid range [0, {size})")
+    if rule == "embedding_bag max":
+        raise RuntimeError(f"embedding_bag: Expected idx >= 0 && idx < num_embeddings but found idx to be {bad}")
     if rule == "take":
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {size} elements.")
     if rule.startswith("index_fill "):

@@ -40,6 +40,7 @@ from graphgrad.tracer.tracer import TracerError
 from graphgrad.utils.gradcheck import gradcheck
 
 from _gg_hypothesis import prop_settings
+from _references import embedding_bag_reference
 from _gradcheck import ANY, AWAY, FRAC, GT1, NONZERO, POS, SMALL, UNIT, compiled_first_order, \
     compiled_second_order, eager_first_order, eager_second_order, sample, tensors
 
@@ -1436,6 +1437,44 @@ def _(draw, rng):  # in eval mode: the identity
 def _(draw, rng):
     i = rng.integers(0, 4, shape(draw, 1, 2))
     return Case(lambda w: F.embedding(gg.tensor(i), w) ** 2, [sample(ANY, (4, 3), rng)], lambda w: w[i] ** 2)
+
+
+def _embedding_bag_case(mode):
+    """Sums, means, maxima of bags: fixed-length (2-D input) or cut at offsets (empty bags too), per-sample
+    weights (sum), a padding index, include_last_offset."""
+    def build(draw, rng):
+        rows, dim = draw(st.integers(2, 5)), draw(st.integers(1, 3))
+        pad = draw(st.sampled_from([None, 0]))
+        if draw(st.booleans()):
+            n, last = draw(st.integers(0, 6)), draw(st.booleans())
+            idx = rng.integers(0, rows, n)
+            offsets = np.sort(rng.integers(0, n + 1, draw(st.integers(1, 4))))
+            offsets[0] = 0
+        else:
+            idx, offsets, last = rng.integers(0, rows, (draw(st.integers(0, 3)), draw(st.integers(1, 3)))), None, False
+        psw = mode == "sum" and draw(st.booleans())
+        arrays = [sample(AWAY, (rows, dim), rng)] + ([sample(ANY, idx.shape, rng)] if psw else [])
+
+        def fn(w, *p):
+            return F.embedding_bag(gg.tensor(idx), w, None if offsets is None else gg.tensor(offsets), mode=mode,
+                                   per_sample_weights=p[0] if p else None, include_last_offset=last,
+                                   padding_idx=pad) ** 2
+        return Case(fn, arrays, lambda w, *p: embedding_bag_reference(idx, w, offsets, mode, *p, last=last,
+                                                                      pad=pad) ** 2)
+    return build
+
+
+for _mode in ("sum", "mean", "max"):
+    entry(f"nn.embedding_bag:{_mode}", 8)(_embedding_bag_case(_mode))
+
+
+@entry("scale_grad")
+def _(draw, rng):  # a scale of ones: its gradient is then the finite differences' (tests/nn/test_embedding_bag.py
+    # checks other scales)
+    from graphgrad.ops.nn import scale_grad
+    shp = shape(draw, 1)
+    return Case(lambda x: scale_grad(x, gg.ones(*shp[-1:], dtype=gg.float64)) ** 3, [sample(ANY, shp, rng)],
+                lambda x: x ** 3)
 
 
 @entry("nn.linear")

@@ -51,6 +51,13 @@ def _least_squares(a, b, q):
             + gg.linalg.pinv(gg.linalg.qr(q).Q * 2).tanh().sum())
 
 
+def _bags(w, idx, offsets, fixed):
+    return (F.embedding_bag(idx, w, offsets, mode="sum").pow(2).sum()
+            + F.embedding_bag(idx, w, offsets, mode="max", padding_idx=1).sum()
+            + F.embedding_bag(fixed, w, mode="mean").tanh().sum()
+            + F.embedding_bag(idx, w, offsets, mode="mean", scale_grad_by_freq=True, include_last_offset=True).sum())
+
+
 def _shapes(x, y):
     both = gg.cat([x, y], 0)
     return (both.permute(1, 0).reshape(-1)[::2].sum() + gg.stack([x, y]).flip(0)[0, 1:, :2].pow(2).sum()
@@ -96,6 +103,8 @@ CASES = {
     "reductions": (_reductions, [(4, 5)], []),
     "linear_algebra": (_linear_algebra, [(4, 6), (6, 3), (3, 2), (3, 3)], []),
     "least_squares": (_least_squares, [(5, 3), (5, 2), (4, 3)], []),
+    "embedding_bag": (_bags, [(6, 4)], [np.array([0, 2, 2, 5, 1, 3, 3]), np.array([0, 3, 3, 6]),
+                                        np.array([[1, 2], [5, 0]])]),
     "shapes": (_shapes, [(4, 5), (4, 5)], []),
     "indexing": (_indexing, [(5, 4)], [np.array([0, 2, 2, 4]), np.array([[0, 3], [1, 1], [2, 0], [3, 2], [0, 0]])]),
     "conv2d_unfold2d": (_convolution, [(2, 3, 7, 7), (4, 3, 3, 3), (4,)], []),
