@@ -328,8 +328,10 @@ sigmoid = unary("sigmoid", lambda g, out, x: g * out * (1 - out), numpy=(), c_ex
 # the gradient as a product with the mask: NumPy multiplies (in place of a dying g) many times faster than where()
 # selects; + 0.0 turns the -0.0 of a negative g times 0 into PyTorch's 0. It differs from where(out > 0, g, 0)
 # only for a non-finite g where out <= 0. (The compiler moves the + 0.0 past sums and drops it before products.)
-relu = unary("relu", lambda g, out, x: g * (out > 0) + 0.0, float_result=False, numpy=(),
-             c_expr="({0} > 0 ? {0} : 0)",
+# The mask is PyTorch's threshold_backward, "not out <= 0", so a nan passes the gradient; relu's result is never
+# negative, so that is out != 0, as cheap as out > 0.
+relu = unary("relu", lambda g, out, x: g * (out != 0) + 0.0, float_result=False, numpy=(),
+             c_expr="({0} <= 0 ? 0 : {0})",
              expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, 0)"], ufunc="maximum({0}, 0)")
 abs = unary("abs", lambda g, out, x: g * bind("sign", x), float_result=False, numpy=("abs", "absolute"),
             tensor=("abs", "__abs__", "absolute"), gg=("abs", "absolute"))

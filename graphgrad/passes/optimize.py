@@ -126,11 +126,12 @@ _absorb_zero_sign_fix.applies = _declares_zero_signs
 
 
 def _positive_test(n: Node, rw: _Rewriter) -> None:
-    """``relu(-x) > 0`` and ``-x > 0`` -> ``x < 0`` for floats (NaN and signed zeros give the same answers;
-    not for integers, where -INT_MIN wraps). A softplus written ``max(-z, 0) + log1p(exp(-|z|))`` tests its
-    negative part in the backward: the test then reads ``z``, which the backward keeps anyway, and the forward
-    need not also keep ``max(-z, 0)``. (``relu(x) > 0`` stays: relu's own gradient tests its output, which the
-    next layer's gradient keeps anyway, where ``x`` would be one more saved array.)"""
+    """``relu(-x) > 0`` and ``-x > 0`` -> ``x < 0``, and ``relu(-x) != 0`` (relu's gradient mask, true for a
+    nan) -> ``~(x >= 0)``, for floats (NaN and signed zeros give the same answers; not for integers, where
+    -INT_MIN wraps). A softplus written ``max(-z, 0) + log1p(exp(-|z|))`` tests its negative part in the
+    backward: the test then reads ``z``, which the backward keeps anyway, and the forward need not also keep
+    ``max(-z, 0)``. (``relu(x) != 0`` stays: relu's own gradient tests its output, which the next layer's
+    gradient keeps anyway, where ``x`` would be one more saved array.)"""
     x, zero = n.inputs
     producer = x.node if x.__class__ is Value else None
     if producer is None or zero.__class__ is Value or not _is_literal(zero, 0):
@@ -140,12 +141,18 @@ def _positive_test(n: Node, rw: _Rewriter) -> None:
         if inner is None or inner.op != "neg":
             return None
         producer = inner
+    elif n.op == "ne":
+        return None
     if producer.op == "neg" and producer.inputs[0].type.dtype.startswith("float"):
-        n.op, n.inputs = "lt", [producer.inputs[0], zero]
+        if n.op == "gt":
+            n.op, n.inputs = "lt", [producer.inputs[0], zero]
+        else:
+            ge = rw.emit("ge", [producer.inputs[0], zero], {}, n.output.type, n)
+            n.op, n.inputs = "logical_not", [ge]
     return None
 
 
-_positive_test.applies = frozenset({"gt"}).__contains__
+_positive_test.applies = frozenset({"gt", "ne"}).__contains__
 
 
 def simplify(graph: Graph) -> Graph:

@@ -345,3 +345,31 @@ def test_elu_of_nan_is_nan_with_pytorchs_gradient_of_one():
 
     for grads in modes(lambda t: F.elu(t).sum() + F.celu(t).sum(), [np.array([np.nan, -1.0])]):
         np.testing.assert_allclose(grads[0], [2.0, 2 * math.exp(-1.0)], rtol=1e-14)
+
+
+# -- nan, infinities and signed zeros: PyTorch's backward formulas, eager and compiled ----------------------------
+SPECIAL = np.array([np.nan, 0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 0.5, -2.0])
+W = np.arange(1.0, 10.0)  # a cotangent with distinct entries: which element got which share shows
+
+
+def weighted(f):
+    return lambda *xs: (f(*xs) * gg.tensor(W[:xs[0].numel()] if xs[0].ndim else W[0], dtype=xs[0].dtype)).sum()
+
+
+@pytest.mark.parametrize("dtype", [gg.float32, gg.float64])
+def test_relu_passes_the_gradient_at_nan_as_pytorchs_threshold_backward(dtype):
+    # PyTorch: threshold_backward(grad, result, 0) = result <= 0 ? 0 : grad, so a nan passes its gradient; the mask
+    # was result > 0, which gave 0 there
+    expected = np.where(np.maximum(SPECIAL, 0) <= 0, 0.0, W)
+    assert_every_mode(weighted(gg.relu), [SPECIAL], [expected])
+    for run in (weighted(gg.relu), gg.compile(weighted(gg.relu))):
+        x = gg.tensor(SPECIAL, dtype=dtype, requires_grad=True)
+        run(x).backward()
+        np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+def test_relu_of_a_negation_keeps_its_gradient_at_nan_compiled():
+    # the compiler rewrites relu(-x)'s mask to read x (~(x >= 0), not x < 0, which is false at a nan)
+    expected = np.where(np.maximum(-SPECIAL, 0) <= 0, 0.0, -W)
+    assert_every_mode(weighted(lambda x: (-x).relu()), [SPECIAL], [expected])
+

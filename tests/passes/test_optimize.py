@@ -260,7 +260,8 @@ def test_a_result_that_requires_grad_is_not_merged_into_an_equal_value_that_does
 
 
 def test_tests_of_positivity_read_the_value_before_a_negation():
-    # relu(-x) > 0 and -x > 0 are x < 0 for floats (not for integers: -INT_MIN wraps); relu(x) > 0 stays
+    # relu(-x) > 0 and -x > 0 are x < 0 for floats (not for integers: -INT_MIN wraps); relu(x) > 0 stays; relu's
+    # gradient mask relu(-x) != 0 (true for a nan) is ~(x >= 0), and -x != 0 stays
     g = parse_graph("""
     graph f(%x: f64[5], %i: i64[5]) {
       %a: f64[5] = relu(%x)
@@ -271,11 +272,15 @@ def test_tests_of_positivity_read_the_value_before_a_negation():
       %p: bool[5] = gt(%n, 0)
       %j: i64[5] = neg(%i)
       %l: bool[5] = gt(%j, 0)
-      return %m, %k, %p, %l
+      %q: bool[5] = ne(%r, 0)
+      %s: bool[5] = ne(%n, 0)
+      return %m, %k, %p, %l, %q, %s
     }""")
     out = optimize(g)
-    assert body(out)[1:-2] == ["%a: f64[5] = relu(%x)", "%m: bool[5] = gt(%a, 0)", "%k: bool[5] = lt(%x, 0.0)",
-                               "%p: bool[5] = lt(%x, 0)", "%j: i64[5] = neg(%i)", "%l: bool[5] = gt(%j, 0)"]
+    assert body(out)[1:-2] == ["%a: f64[5] = relu(%x)", "%m: bool[5] = gt(%a, 0)", "%n: f64[5] = neg(%x)",
+                               "%k: bool[5] = lt(%x, 0.0)", "%p: bool[5] = lt(%x, 0)", "%j: i64[5] = neg(%i)",
+                               "%l: bool[5] = gt(%j, 0)", "%t1: bool[5] = ge(%x, 0)", "%q: bool[5] = logical_not(%t1)",
+                               "%s: bool[5] = ne(%n, 0)"]
     from graphgrad.ir.interpret import interpret
     x = gg.tensor([np.nan, -0.0, 0.0, -2.0, 3.0])
     i = gg.tensor(np.array([np.iinfo(np.int64).min, -1, 0, 1, 2]))
