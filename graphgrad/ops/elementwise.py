@@ -333,9 +333,17 @@ sigmoid = unary("sigmoid", lambda g, out, x: g * out * (1 - out), numpy=(), c_ex
 relu = unary("relu", lambda g, out, x: g * (out != 0) + 0.0, float_result=False, numpy=(),
              c_expr="({0} <= 0 ? 0 : {0})",
              expr=lambda a, xp, out: [f"{xp}.maximum({a[0]}, 0)"], ufunc="maximum({0}, 0)")
-abs = unary("abs", lambda g, out, x: g * bind("sign", x), float_result=False, numpy=("abs", "absolute"),
-            tensor=("abs", "__abs__", "absolute"), gg=("abs", "absolute"))
 _numpy_sign = unary("sign", None, float_result=False, tensor=(), gg=())  # NumPy's: nan stays nan
+# PyTorch's sign: (x > 0) - (x < 0), so 0 for nan; the comparisons and the int8 difference are vector loops, NumPy's
+# sign is not, so this is quicker than np.sign (128 x 512 float32: 22 us, np.sign 28 us, np.sign and a where for
+# the nans 86 us, the difference in float32 directly 30 us)
+primitive("sgn", batch=elementwise, infer=lambda inputs: elementwise_type(inputs), nondiff=True, elementwise=True,
+          expr=lambda a, xp, out: [f"{xp}.subtract({a[0]} > 0, {a[0]} < 0, dtype={xp}.int8).astype({a[0]}.dtype)"],
+          c_expr="(({0} > 0) - ({0} < 0))", torch_name="SignBackward0",
+          doc="-1, 0 or 1 as x is negative, zero or positive, and 0 for nan (PyTorch's sign)")
+# PyTorch's abs backward: grad * sgn(x), 0 at 0 and at nan
+abs = unary("abs", lambda g, out, x: g * bind("sgn", x), float_result=False, numpy=("abs", "absolute"),
+            tensor=("abs", "__abs__", "absolute"), gg=("abs", "absolute"))
 
 
 def sign(x: TensorBase) -> TensorBase:
@@ -346,8 +354,7 @@ def sign(x: TensorBase) -> TensorBase:
     >>> gg.tensor([-2.0, 0.0, float("nan"), 3.0]).sign()
     tensor([-1.,  0.,  0.,  1.])
     """
-    s = _numpy_sign(x)
-    return bind("where", x != x, 0.0, s) if x._type.dtype.startswith("float") else s
+    return bind("sgn", x) if x._type.dtype != "bool" else _numpy_sign(x)
 
 
 export(sign, "sign", tensor="sign", gg="sign")

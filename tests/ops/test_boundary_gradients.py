@@ -373,3 +373,14 @@ def test_relu_of_a_negation_keeps_its_gradient_at_nan_compiled():
     expected = np.where(np.maximum(-SPECIAL, 0) <= 0, 0.0, -W)
     assert_every_mode(weighted(lambda x: (-x).relu()), [SPECIAL], [expected])
 
+
+def test_abs_has_pytorchs_gradient_sgn_zero_at_nan_and_at_zero():
+    # PyTorch: abs backward is grad * sgn(x), and sgn(nan) = 0 (NumPy's sign(nan) is nan, which the rule used)
+    sgn = np.where(SPECIAL > 0, 1.0, np.where(SPECIAL < 0, -1.0, 0.0))
+    assert_every_mode(weighted(lambda x: x.abs()), [SPECIAL], [W * sgn])
+    for run in (lambda x: x.sign(), gg.compile(lambda x: x.sign())):
+        np.testing.assert_array_equal(run(gg.tensor(SPECIAL)).numpy(), sgn)
+    # second order: sgn is piecewise constant
+    np.testing.assert_array_equal(gg.grad(lambda x: gg.numpy.sum(gg.grad(weighted(lambda x: x.abs()))(x) * x))(SPECIAL),
+                                  W * sgn)
+
