@@ -384,3 +384,39 @@ def test_abs_has_pytorchs_gradient_sgn_zero_at_nan_and_at_zero():
     np.testing.assert_array_equal(gg.grad(lambda x: gg.numpy.sum(gg.grad(weighted(lambda x: x.abs()))(x) * x))(SPECIAL),
                                   W * sgn)
 
+
+HARD = np.array([-3.0, 3.0, 0.0, np.nan, -4.0, 4.0, np.inf, -np.inf, 2.5])
+
+
+def test_hardsigmoid_passes_its_gradient_strictly_inside_and_not_at_nan():
+    # PyTorch's hardsigmoid_backward: (x > -3 && x < 3) ? grad / 6 : 0, so 0 at a nan (the where() chain gave 1/6)
+    import graphgrad.nn.functional as F
+
+    with np.errstate(invalid="ignore"):
+        expected = np.where((HARD > -3) & (HARD < 3), W / 6, 0.0)
+    assert_every_mode(weighted(F.hardsigmoid), [HARD], [expected], rtol=1e-15)
+    for run in (F.hardsigmoid, gg.compile(F.hardsigmoid)):  # PyTorch's min(max(x + 3, 0), 6) / 6: nan stays nan
+        np.testing.assert_array_equal(run(gg.tensor(HARD)).numpy(), np.clip(HARD + 3, 0, 6) / 6)
+
+
+def test_hardswish_has_pytorchs_gradient_at_its_kinks_and_infinities():
+    # PyTorch's hardswish_backward: 0 for x <= -3, grad (x / 3 + 1/2) for x < 3, grad from 3 on (so at +-inf too,
+    # where 0 * inf from the where() chain's untaken branch gave nan); a nan gives nan, as its vectorized loop
+    import graphgrad.nn.functional as F
+
+    with np.errstate(invalid="ignore"):
+        expected = np.where(HARD <= -3, 0.0, np.where(HARD >= 3, W, W * (HARD / 3 + 0.5)))
+    assert_every_mode(weighted(F.hardswish), [HARD], [expected], rtol=1e-15)
+    for run in (F.hardswish, gg.compile(F.hardswish)):  # PyTorch's x * min(max(x + 3, 0), 6) / 6: -inf * 0 is nan
+        x = HARD.astype(np.float32)
+        np.testing.assert_array_equal(run(gg.tensor(x)).numpy(), x * np.clip(x + 3, 0, 6) / 6)
+    # second order: 1/3 strictly inside, 0 elsewhere
+    hvp = gg.grad(lambda x: gg.numpy.sum(gg.grad(weighted(F.hardswish))(x)))(HARD[[0, 1, 2, 4, 5, 8]])
+    np.testing.assert_allclose(hvp, W[:6] / 3 * [0, 0, 1, 0, 0, 1], rtol=1e-15)
+
+
+def test_hardsigmoid_hardswish_next_to_their_kinks(check_gradients):
+    import graphgrad.nn.functional as F
+
+    x = np.array([-3.01, -2.99, 2.99, 3.01, 0.4, -1.2, 5.0])
+    check_gradients(lambda x: (F.hardsigmoid(x) * x + F.hardswish(x) * x).sum(), [x])
