@@ -171,25 +171,30 @@ export(_div, "div", tensor=("div", "divide"))
 export(lambda self, other: self / other, "div", tensor="true_divide")  # (no rounding_mode, as PyTorch's)
 
 
-def _log_base(x):
-    """log of a pow base, for the gradient in the exponent: 0 where the base is 0 (``0 ** y`` does not vary with
-    y > 0; the inner where keeps the untaken log(0) out of second derivatives), nan where it is negative, as in
-    PyTorch: ``(-2) ** y`` is real only at integer y and has no derivative in y, which a silent 0 would hide."""
+def _pow_grad_exponent(g, out, x, y):
+    """PyTorch's pow_backward_exponent: ``g x**y log(x)``, but 0 where ``x == 0`` and ``y >= 0`` (``0 ** y`` does
+    not vary there); for ``y < 0`` it is ``inf * log(0)``, -inf (+inf for a -0.0 base and an odd y), and for a
+    negative base nan: ``(-2) ** y`` is real only at integer y and has no derivative in y, which a silent 0 would
+    hide. The inner where keeps the untaken log(0) out of second derivatives."""
     if isinstance(x, (int, float)):
-        return math.log(x) if x > 0 else 0.0 if x == 0 else math.nan
-    return where(x == 0, 1.0, x).log()
+        if x == 0:
+            return g * where(y >= 0, 0.0, out * -math.inf)
+        return g * out * (math.log(x) if x > 0 else math.nan)
+    flat = (x == 0) & (y >= 0)
+    return g * where(flat, 0.0, out * where(flat, 1.0, x).log())
 
 
 def _pow_grad_base(g, out, x, y):
     """y x^(y-1), and 0 where y is 0 (PyTorch's and autograd's convention): x^0 is constant in x, although
-    0 * 0^-1 is nan. Only at x = y = 0 is the formula 0 * inf, so only there is the exponent y - 1 replaced (by 1:
-    no inf computed that a further derivative would multiply by 0); elsewhere it stays y - 1, whose dependence
-    on y a second derivative needs: d/dy (y x^(y-1)) = x^(y-1) (1 + y log x), 1/x at y = 0 (JAX's value)."""
+    0 * 0^-1 is nan, and 0 * nan^-1 too. Only there (y = 0 and x 0 or nan) is the exponent y - 1 replaced, by 1 at
+    x = 0 (no inf computed that a further derivative would multiply by 0) and by 0 at a nan (nan^0 = 1); elsewhere
+    it stays y - 1, whose dependence on y a second derivative needs: d/dy (y x^(y-1)) = x^(y-1) (1 + y log x), 1/x
+    at y = 0 (JAX's value)."""
     if isinstance(y, (int, float)):  # (zeros, not g * 0: an inf in g must not make a nan)
         return g * y * x ** (y - 1) if y != 0 else bind("full_like", g, value=0)
     if isinstance(x, (int, float)):
         return g * y * x ** (where(y == 0, 1.0, y - 1) if x == 0 else y - 1)
-    return g * y * x ** where(x == 0, where(y == 0, 1.0, y - 1), y - 1)
+    return g * y * x ** where(y == 0, where(x == 0, 1.0, where(x != x, 0.0, y - 1)), y - 1)
 
 
 def _pow_expr(a, xp, out):
@@ -206,7 +211,7 @@ def _pow_errors(arrays, error):
     return None
 
 
-pow = _binary("pow", "**", (_pow_grad_base, lambda g, out, x, y: g * out * _log_base(x)), expr=_pow_expr,
+pow = _binary("pow", "**", (_pow_grad_base, _pow_grad_exponent), expr=_pow_expr,
               errors=_pow_errors,
               dunder="pow", tensor=("pow",), numpy=("power",), ufunc="power", c_expr="pow({0}, {1})",
               # PyTorch's pow(Tensor, Scalar) is PowBackward0, pow(Tensor, Tensor) PowBackward1, pow(Scalar, Tensor)

@@ -420,3 +420,20 @@ def test_hardsigmoid_hardswish_next_to_their_kinks(check_gradients):
 
     x = np.array([-3.01, -2.99, 2.99, 3.01, 0.4, -1.2, 5.0])
     check_gradients(lambda x: (F.hardsigmoid(x) * x + F.hardswish(x) * x).sum(), [x])
+
+
+def test_pow_gradients_at_a_zero_or_nan_base_follow_pytorchs_masks():
+    # PyTorch's pow_backward_self: where(y == 0, 0, grad * y * x**(y - 1)), so 0 at a nan base with y = 0 (was
+    # 0 * nan = nan); pow_backward_exponent: grad * where((x == 0) & (y >= 0), 0, x**y * log(x)), so -inf at a zero
+    # base and y < 0 (inf * log(0); +inf for -0.0 and an odd y), where the rule's 0 for log(0) gave inf * 0 = nan
+    x = np.array([0.0, 0.0, 0.0, 0.0, -0.0, -0.0, np.nan, 2.0, -2.0])
+    y = np.array([0.0, 2.0, -1.0, -0.5, -1.0, 0.5, 0.0, -1.0, 2.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = x ** y
+        dx = np.where(y == 0, 0.0, W * y * x ** (y - 1))
+        dy = W * np.where((x == 0) & (y >= 0), 0.0, out * np.log(x))
+    np.testing.assert_array_equal(dy[[2, 3, 4, 5, 8]], [-3.0 * np.inf, -np.inf, np.inf, 0.0, np.nan])  # (the cases)
+    assert_every_mode(weighted(lambda x, y: x ** y), [x, y], [dx, dy])
+    # a number as the base: 0 ** y has PyTorch's where(y >= 0, 0, inf * log(0)) = -inf for y < 0
+    with np.errstate(divide="ignore"):
+        assert_every_mode(weighted(lambda y: 0.0 ** y), [y], [W * np.where(y >= 0, 0.0, -np.inf)])
