@@ -797,12 +797,33 @@ def clamp(x: TensorBase, min=None, max=None) -> TensorBase:
     min, max = _number(min), _number(max)
     if all(b is None or b.__class__ in (int, float, bool) for b in (min, max)):
         return bind("clamp", x, min=min, max=max)
-    out = x  # a tensor bound: elementwise selects (a bound's nan propagates, as in PyTorch)
-    if min is not None:
-        out = where((x < min) | (min != min), min, out)
-    if max is not None:
-        out = where((out > max) | (max != max), max, out)
-    return out
+    bounds = tuple(name for name, b in (("min", min), ("max", max)) if b is not None)
+    return bind("clamp_tensor", x, *[b for b in (min, max) if b is not None], bounds=bounds)
+
+
+def _clamp_tensor_vjp(g, out, needs, x, *bounds, bounds_given):
+    """PyTorch's clamp_backward and clamp_backward_min_max: x gets the gradient where min <= x <= max; min where
+    x < min < max; max where x > max or max < min (max wins). A nan (in x or a bound) fails every test: no one
+    gets it. With one bound: x where x >= min (x <= max), the bound where x < min (x > max)."""
+    given = dict(zip(bounds_given, bounds))
+    lo, hi = given.get("min"), given.get("max")
+    if lo is not None and hi is not None:
+        masks = [(x >= lo) & (x <= hi), (x < lo) & (lo < hi), (x > hi) | (hi < lo)]
+    elif lo is not None:
+        masks = [x >= lo, x < lo]
+    else:
+        masks = [x <= hi, x > hi]
+    return [where(m, g, 0.0) if need and isinstance(v, TensorBase) else None
+            for m, need, v in zip(masks, needs, (x,) + bounds)]
+
+
+# a tensor bound: one np.clip (maximum, then minimum: a nan anywhere gives nan, max wins where min > max), as PyTorch
+primitive("clamp_tensor", batch=elementwise, attrs=("bounds",), elementwise=True, torch_name="ClampBackward0",
+          infer=lambda inputs, bounds: elementwise_type(list(inputs)),
+          expr=lambda a, xp, out, bounds: [f"{xp}.clip({a[0]}, {a[1] if bounds[0] == 'min' else None}, "
+                                           f"{a[-1] if bounds[-1] == 'max' else None})"],
+          joint_vjp=lambda g, out, needs, x, *b, bounds: _clamp_tensor_vjp(g, out, needs, x, *b, bounds_given=bounds),
+          doc="x limited to [min, max], tensors (bounds: which are given, in that order)")
 
 
 export(clamp, "clamp", tensor=("clamp", "clip"), gg=("clamp", "clip"),

@@ -437,3 +437,22 @@ def test_pow_gradients_at_a_zero_or_nan_base_follow_pytorchs_masks():
     # a number as the base: 0 ** y has PyTorch's where(y >= 0, 0, inf * log(0)) = -inf for y < 0
     with np.errstate(divide="ignore"):
         assert_every_mode(weighted(lambda y: 0.0 ** y), [y], [W * np.where(y >= 0, 0.0, -np.inf)])
+
+
+def test_clamp_by_tensors_gives_nans_and_ties_pytorchs_gradients():
+    # PyTorch's clamp_backward: x gets grad where min <= x <= max; clamp_backward_min_max: min where x < min < max,
+    # max where x > max or max < min. A nan anywhere fails each test, so nobody gets the gradient there (the
+    # where() chain gave it to x at a nan x, and to a nan bound)
+    x = np.array([0.0, 1.0, 0.5, -1.0, 2.0, np.nan, -0.0, 0.3, 0.5])
+    lo = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan, 0.0, 1.0])
+    hi = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, np.nan, 0.0])
+    with np.errstate(invalid="ignore"):
+        masks = [(x >= lo) & (x <= hi), (x < lo) & (lo < hi), (x > hi) | (hi < lo)]
+        value = np.minimum(np.maximum(x, lo), hi)  # nan from any operand; max wins over min
+    assert_every_mode(weighted(gg.clamp), [x, lo, hi], [np.where(m, W, 0.0) for m in masks])
+    for run in (gg.clamp, gg.compile(gg.clamp)):
+        np.testing.assert_array_equal(run(*[gg.tensor(a) for a in (x, lo, hi)]).numpy(), value)
+    # one bound: x where x >= min (x <= max), the bound where x < min (x > max)
+    with np.errstate(invalid="ignore"):
+        for fn, bound, keep, give in ((gg.clamp_min, lo, x >= lo, x < lo), (gg.clamp_max, hi, x <= hi, x > hi)):
+            assert_every_mode(weighted(fn), [x, bound], [np.where(keep, W, 0.0), np.where(give, W, 0.0)])

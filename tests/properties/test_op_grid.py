@@ -2576,6 +2576,22 @@ def _(draw, rng):  # (away from the integers, where it jumps)
     return Case(lambda t: gg.frac(t) * t, [sample(FRAC, shape(draw), rng)], lambda a: (a - np.trunc(a)) * a)
 
 
+@entry("clamp_tensor", 3)
+def _(draw, rng):  # tensor bounds, broadcast: x, min and max all differentiated (lo < hi, away from x)
+    s = shape(draw, lo=1)
+    x, lo = sample(AWAY, s, rng), sample(AWAY, s[-1:], rng) * 0.3
+    return Case(lambda x, lo, hi: gg.clamp(x, lo, hi) * x, [x, lo, lo + 0.61],
+                lambda x, lo, hi: np.clip(x, lo, hi) * x)
+
+
+@entry("clamp_tensor:one_bound", 2)
+def _(draw, rng):
+    s = shape(draw, lo=1)
+    x, lo = sample(AWAY, s, rng), sample(AWAY, s, rng) * 0.3
+    return Case(lambda x, lo: gg.clamp_min(x, lo) * x + gg.clamp(x, max=lo), [x, lo],
+                lambda x, lo: np.maximum(x, lo) * x + np.minimum(x, lo))
+
+
 @entry("nextafter", 3)
 def _(draw, rng):
     a, b = pair(draw)
