@@ -212,15 +212,30 @@ def _extremum_type(op):
     return infer
 
 
+def _every_dim_reducer(op):
+    """PyTorch's ``amax()``/``amin()`` without a dim: a reduction over every dim, whose gradient is amax's over
+    dims (nan throughout a nan result: PyTorch's count of elements equal to nan is 0), not ``max()``'s, which
+    shares it among the nans (``dim=None``)."""
+    reduce = _reducer(op)
+
+    def tensor_fn(x, dim=None, keepdim: bool = False, **kwargs):
+        if dim is None and kwargs.get("axis") is None and x.ndim:
+            dim = tuple(range(x.ndim))
+        return reduce(x, dim, keepdim, **kwargs)
+    tensor_fn.__name__ = op
+    tensor_fn.__doc__ = reduce.__doc__
+    return tensor_fn
+
+
 primitive("amax", memory="fresh", batch=reduction, attrs=("dim", "keepdim"),
           torch_name=lambda attrs, in_types: "MaxBackward1" if attrs.get("dim") is None else "AmaxBackward0",
           doc="maximum over dim (None: all)", infer=_extremum_type("amax"),
-          vjp=(_extremum,), expr=_method("max"), fn=_reducer("amax"), tensor="amax", gg="amax",
+          vjp=(_extremum,), expr=_method("max"), fn=_every_dim_reducer("amax"), tensor="amax", gg="amax",
           numpy=("amax", "max"), numpy_fn=_numpy_reducer("amax"), rows=reduce_rows(linear=False))
 primitive("amin", memory="fresh", batch=reduction, attrs=("dim", "keepdim"),
           torch_name=lambda attrs, in_types: "MinBackward1" if attrs.get("dim") is None else "AminBackward0",
           doc="minimum over dim (None: all)", infer=_extremum_type("amin"),
-          vjp=(_extremum,), expr=_method("min"), fn=_reducer("amin"), tensor="amin", gg="amin",
+          vjp=(_extremum,), expr=_method("min"), fn=_every_dim_reducer("amin"), tensor="amin", gg="amin",
           numpy=("amin", "min"), numpy_fn=_numpy_reducer("amin"), rows=reduce_rows(linear=False))
 
 

@@ -456,3 +456,17 @@ def test_clamp_by_tensors_gives_nans_and_ties_pytorchs_gradients():
     with np.errstate(invalid="ignore"):
         for fn, bound, keep, give in ((gg.clamp_min, lo, x >= lo, x < lo), (gg.clamp_max, hi, x <= hi, x > hi)):
             assert_every_mode(weighted(fn), [x, bound], [np.where(keep, W, 0.0), np.where(give, W, 0.0)])
+
+
+@pytest.mark.parametrize("kind", ["amax", "amin"])
+def test_amax_amin_of_everything_keep_pytorchs_nan_gradient_where_max_shares_it(kind):
+    # PyTorch's amax/amin backward (over any dims, every dim too): grad * mask / mask.sum() with mask = (x == result):
+    # a nan result equals nothing, so the gradient is 0 / 0 = nan throughout. max()/min() without a dim are
+    # evenly_distribute_backward: the nans share it. amax() used to be max()'s
+    x = np.array([[1.0, np.nan, 2.0], [np.nan, 0.0, 3.0]])
+    assert_every_mode(lambda x: getattr(x, kind)() * 3.0, [x], [np.full((2, 3), np.nan)])
+    assert_every_mode(lambda x: getattr(x, kind[1:])() * 3.0, [x], [np.where(np.isnan(x), 1.5, 0.0)])
+    # without a nan, ties share it in both
+    y = np.array([[1.0, 3.0, 3.0], [-1.0, 0.0, -1.0]])
+    extreme = y.max() if kind == "amax" else y.min()
+    assert_every_mode(lambda x: getattr(x, kind)() * 3.0, [y], [np.where(y == extreme, 1.5, 0.0)])
