@@ -1219,8 +1219,9 @@ export(lambda self, max: in_place(self, lambda old: clamp_max(old, max)), "clamp
 
 def logit(input: TensorBase, eps: float | None = None) -> TensorBase:
     """``log(p / (1 - p))``, with ``p`` first clamped to ``[eps, 1 - eps]`` when ``eps`` is given (and not
-    negative); integers and bools give the default float dtype. The gradient is ``1 / (p (1 - p))`` inside the
-    clamp and 0 outside it, PyTorch's (inf at 0 and 1 without ``eps``).
+    negative); integers and bools give the default float dtype. The gradient is PyTorch's ``logit_backward``:
+    ``1 / (p (1 - p))`` inside ``[eps, 1 - eps]``, 0 outside it; without ``eps``, inf at 0 and 1 and nan outside
+    ``[0, 1]``, where the value is nan.
 
     >>> import graphgrad as gg
     >>> gg.logit(gg.tensor([0.25, 0.5, 1.0]))
@@ -1229,12 +1230,30 @@ def logit(input: TensorBase, eps: float | None = None) -> TensorBase:
     tensor([-2.1972,  2.1972])
     """
     p = input._cast(float_dtype([input._type]))
-    if eps is not None and eps >= 0:  # (PyTorch ignores a negative eps)
-        # PyTorch's order: below eps first, so eps > 0.5 gives its values too
-        p = where(p < eps, eps, where(p > 1 - eps, 1 - eps, p))
-    # log(p) - log1p(-p), not log(p / (1 - p)): its gradient is inf at p = 1, as PyTorch's, where the quotient's
-    # chain rule gives inf * 0 = nan
-    return (p.log() - (-p).log1p())._shown_as("LogitBackward0")
+    return bind("logit", p, eps=None if eps is None or eps < 0 else float(eps))  # (PyTorch ignores a negative eps)
+
+
+def _logit_expr(a, xp, out, eps):
+    x = a[0]
+    if eps is not None:  # PyTorch's order, below eps first: eps > 0.5 gives its values too
+        z = f"{out}_z"
+        clamp = (f"{xp}.clip({x}, {eps!r}, {1 - eps!r})" if eps <= 0.5 else
+                 f"{xp}.where({x} < {eps!r}, {eps!r}, {xp}.where({x} > {1 - eps!r}, {1 - eps!r}, {x}))")
+        return [f"{z} = {clamp}", f"{xp}.log({z} / (1 - {z}))"]
+    return [f"{xp}.log({x} / (1 - {x}))"]  # PyTorch's formula, so its rounding
+
+
+def _logit_vjp(g, out, x, *, eps):
+    """PyTorch's logit_backward: ``g / (x (1 - x))``, ``g * inf`` at 0 and 1 (-0.0 too: the + 0.0 makes its
+    -0.0 product +0.0), and outside ``[eps, 1 - eps]`` 0, or nan without eps (outside ``[0, 1]``, where the value
+    is nan; the chain rule through log gave a number there)."""
+    lo, hi, outside = (0.0, 1.0, math.nan) if eps is None else (eps, 1 - eps, 0.0)
+    return where((x < lo) | (x > hi), outside, g / (x * (1 - x) + 0.0))
+
+
+primitive("logit", batch=elementwise, attrs=("eps",), elementwise=True, torch_name="LogitBackward0",
+          infer=lambda inputs, eps: elementwise_type(inputs), expr=_logit_expr, vjp=(_logit_vjp,),
+          doc="log(p / (1 - p)), p clamped to [eps, 1 - eps] first unless eps is None")
 
 
 export(logit, "logit", tensor="logit", gg="logit")

@@ -470,3 +470,29 @@ def test_amax_amin_of_everything_keep_pytorchs_nan_gradient_where_max_shares_it(
     y = np.array([[1.0, 3.0, 3.0], [-1.0, 0.0, -1.0]])
     extreme = y.max() if kind == "amax" else y.min()
     assert_every_mode(lambda x: getattr(x, kind)() * 3.0, [y], [np.where(y == extreme, 1.5, 0.0)])
+
+
+def test_logit_gradient_is_pytorchs_logit_backward_outside_and_at_the_ends():
+    # PyTorch's logit_backward: without eps, x < 0 or x > 1 -> nan (the value is nan there; the chain rule through
+    # log(p) - log1p(-p) gave a number), x == 0 or 1 -> grad * inf (+inf at -0.0 too, where 1 / p gave -inf), else
+    # grad / (x (1 - x)); with eps, outside [eps, 1 - eps] -> 0
+    x = np.array([0.0, 1.0, 0.5, -0.5, 1.5, 0.1, 0.95, -0.0, 0.25])
+    with np.errstate(divide="ignore"):
+        inside = W / (x * (1 - x) + 0.0)
+    expected = np.where((x < 0) | (x > 1), np.nan, inside)
+    np.testing.assert_array_equal(expected[[0, 1, 3, 7]], [np.inf, np.inf, np.nan, np.inf])
+    assert_every_mode(weighted(lambda p: p.logit()), [x], [expected], rtol=1e-15)
+    assert_every_mode(weighted(lambda p: p.logit(eps=0.2)), [x], [np.where((x < 0.2) | (x > 0.8), 0.0, inside)],
+                      rtol=1e-15)
+    assert_every_mode(weighted(lambda p: p.logit(eps=-1.0)), [x], [expected], rtol=1e-15)  # eps < 0: none
+    # values: PyTorch's log(z / (1 - z)), z clamped below eps first
+    for run in (lambda p: p.logit(eps=0.2), gg.compile(lambda p: p.logit(eps=0.2))):
+        z = np.clip(x, 0.2, 0.8)
+        np.testing.assert_array_equal(run(gg.tensor(x)).numpy(), np.log(z / (1 - z)))
+    a, b = np.float32(0.7), np.float32(1 - 0.7)  # eps > 0.5: 0.3 < eps takes eps, 0.9 > 1 - eps takes 1 - eps
+    for run in (lambda p: p.logit(eps=0.7), gg.compile(lambda p: p.logit(eps=0.7))):
+        np.testing.assert_array_equal(run(gg.tensor([0.3, 0.9])).numpy(), [np.log(a / (1 - a)), np.log(b / (1 - b))])
+
+
+def test_logit_inside(check_gradients):
+    check_gradients(lambda p: (p.logit() * p + p.logit(eps=0.3)).sum(), [np.array([0.1, 0.45, 0.8, 0.25, 0.72])])
