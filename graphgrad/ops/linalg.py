@@ -1504,15 +1504,13 @@ def _with_zero_gradient(value, attached):
 
 
 def _vector_norm(x, ord, dims, keepdim):
-    from .reductions import _p_norm, abs_pow
+    from .reductions import _p_norm, abs_pow, inf_norm
     if ord is None or ord == 2:
         return _p_norm(x, 2, dims, keepdim)
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
-    if ord == float("inf"):
-        return x.abs().amax(dims, keepdim)
-    if ord == -float("inf"):
-        return x.abs().amin(dims, keepdim)
+    if ord in (float("inf"), -float("inf")):
+        return inf_norm(x, dims, keepdim, ord > 0)
     if ord == 0:
         count = (x != 0)._cast(x._type.dtype).sum(dims, keepdim)
         return _with_zero_gradient(count, x.abs().sum(dims, keepdim))
@@ -1814,17 +1812,15 @@ for _fn in (addmm, addmv, addr, baddbmm, addbmm):
 def _p_norm_last(d, p):
     """The p-norm of ``d`` over its last axis (PyTorch's vector_norm: p = 0 counts non-zeros, +-inf the largest and
     smallest magnitude); zero gradient where the norm is 0."""
-    from .reductions import _root_zero_grad_at_zero, abs_pow
-    if p == 0:
-        return (d != 0).sum(-1)._cast(d._type.dtype)
+    from .reductions import _root_zero_grad_at_zero, abs_pow, inf_norm
+    if p == 0:  # piecewise constant: a zero gradient, as PyTorch's cdist (a result without one, it raised)
+        return _with_zero_gradient((d != 0).sum(-1)._cast(d._type.dtype), d.sum(-1))
     if p == 1:
         return d.abs().sum(-1)
     if p == 2:
         return _root_zero_grad_at_zero((d * d).sum(-1), 2)
-    if p == float("inf"):
-        return d.abs().amax(-1)
-    if p == -float("inf"):
-        return d.abs().amin(-1)
+    if p in (float("inf"), -float("inf")):
+        return inf_norm(d, -1, False, p > 0)
     return _root_zero_grad_at_zero(abs_pow(d, p).sum(-1), p)
 
 

@@ -6,6 +6,7 @@ Axes go into the IR normalized (sorted, non-negative), so gradient rules never s
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -444,10 +445,22 @@ def _p_norm(x: TensorBase, p=2, dim=None, keepdim: bool = False) -> TensorBase:
     elif p == 1:
         out = x.abs().sum(dim, keepdim)
     elif p == float("inf"):
-        out = x.abs().amax(dim, keepdim)
+        out = inf_norm(x, dim, keepdim)
     else:
         out = _root_zero_grad_at_zero(abs_pow(x, p).sum(dim, keepdim), p)
     return out._shown_as("LinalgVectorNormBackward0")  # the eager grad_fn under PyTorch's name
+
+
+def inf_norm(x: TensorBase, dim, keepdim: bool, largest: bool = True) -> TensorBase:
+    """The largest ``|x|`` over ``dim`` (the smallest: the -inf norm), with PyTorch's linalg_vector_norm_backward
+    for p = +-inf: ``sgn(x)`` times the gradient shared among the elements equal to the norm or nan, so 0 throughout
+    a slice holding a nan (sgn(nan) = 0), where amax's rule gives nan. The nans are taken out of the extreme and
+    put back as its value, so that no gradient reaches the slice."""
+    a = x.abs()
+    nan = a != a
+    clean = bind("where", nan, 0.0, a)
+    extreme = clean.amax(dim, keepdim) if largest else clean.amin(dim, keepdim)
+    return bind("where", any(nan, dim, keepdim), math.nan, extreme)
 
 
 def abs_pow(x, p):

@@ -496,3 +496,31 @@ def test_logit_gradient_is_pytorchs_logit_backward_outside_and_at_the_ends():
 
 def test_logit_inside(check_gradients):
     check_gradients(lambda p: (p.logit() * p + p.logit(eps=0.3)).sum(), [np.array([0.1, 0.45, 0.8, 0.25, 0.72])])
+
+
+@pytest.mark.parametrize("ord", [math.inf, -math.inf])
+def test_inf_norms_with_a_nan_have_pytorchs_zero_gradient(ord):
+    # PyTorch's linalg_vector_norm_backward for p = +-inf: sgn(x) * grad / count * mask, mask = (|x| == norm) or
+    # |x| is nan: in a slice holding a nan only the nans are in the mask, and sgn(nan) = 0, so the gradient is 0
+    # there (amax's rule gave nan throughout); elsewhere the ties share it
+    x = np.array([[1.0, np.nan, -3.0], [3.0, -3.0, 1.0], [np.nan, np.nan, 2.0]])
+    a = np.abs(x)
+    extreme = a.max(1, keepdims=True) if ord > 0 else a.min(1, keepdims=True)
+    mask = a == extreme
+    w = np.array([1.0, 2.0, 3.0])
+    expected = np.where(np.isnan(x).any(1, keepdims=True), 0.0, np.sign(x) * mask / mask.sum(1, keepdims=True)) * w[:, None]
+    f = lambda x: (gg.linalg.vector_norm(x, ord=ord, dim=1) * gg.tensor(w, dtype=gg.float64)).sum()
+    assert_every_mode(f, [x], [expected])
+    assert np.isnan(gg.linalg.vector_norm(gg.tensor(x), ord=ord, dim=1).numpy()[[0, 2]]).all()
+    # over everything (torch.norm, dist): the nan's slice is the whole tensor
+    assert_every_mode(lambda x: x.norm(p=ord), [x], [np.zeros((3, 3))])
+    assert_every_mode(lambda x, y: gg.dist(x, y, p=ord), [x, x * 0.5], [np.zeros((3, 3))] * 2)
+
+
+def test_cdist_and_vector_norm_of_order_zero_have_a_zero_gradient():
+    # PyTorch: the 0-"norm" counts non-zeros, piecewise constant: its cdist and vector_norm gradients are 0 (cdist's
+    # result had no gradient at all: backward raised)
+    x1, x2 = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 0.0], [3.0, 4.0], [0.0, 0.0]])
+    assert_every_mode(lambda a, b: gg.cdist(a, b, p=0.0).sum(), [x1, x2], [np.zeros((2, 2)), np.zeros((3, 2))])
+    np.testing.assert_array_equal(gg.cdist(gg.tensor(x1), gg.tensor(x2), p=0.0).numpy(), [[1, 2, 2], [2, 0, 2]])
+    assert_every_mode(lambda a: gg.linalg.vector_norm(a, ord=0), [x1], [np.zeros((2, 2))])
