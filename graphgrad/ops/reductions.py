@@ -220,7 +220,7 @@ def _every_dim_reducer(op):
     reduce = _reducer(op)
 
     def tensor_fn(x, dim=None, keepdim: bool = False, **kwargs):
-        if dim is None and kwargs.get("axis") is None and x.ndim:
+        if dim is None and kwargs.get("axis") is None and x.ndim and x._type.size:  # (an empty x: PyTorch's error)
             dim = tuple(range(x.ndim))
         return reduce(x, dim, keepdim, **kwargs)
     tensor_fn.__name__ = op
