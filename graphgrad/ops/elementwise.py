@@ -128,7 +128,9 @@ export(_with_alpha("sub"), "sub", tensor=("sub", "subtract"))
 mul = _binary("mul", "*", (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
               dunder="mul", tensor=("mul", "multiply"), gg=("mul", "multiply"), numpy=("multiply",), ufunc="multiply", c_expr="({0} * {1})", rows=elementwise_rows("scale"))
 
-div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
+# the divisor's gradient is PyTorch's -g (x / y) / y, from the quotient: one product fewer than -g x / (y y), no
+# y * y to overflow or underflow, and PyTorch's infinities where y is 0 (1 / y: +-inf at second order, not nan)
+div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
               infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), doc="true division with broadcasting",
               dunder="truediv", gg=("div", "divide", "true_divide"), numpy=("divide", "true_divide"), ufunc="divide", c_expr="({0} / {1})", rows=elementwise_rows("numerator"))
 
@@ -739,17 +741,15 @@ def reciprocal(x: TensorBase) -> TensorBase:
 export(reciprocal, "reciprocal", tensor="reciprocal", gg="reciprocal", numpy="reciprocal")
 
 
-def rsqrt(x: TensorBase) -> TensorBase:
-    """``1 / sqrt(x)``.
+# PyTorch's rsqrt backward, -g out^3 / 2: +-inf at +-0 (and at second order, where 1 / sqrt's chain rule gave nan)
+rsqrt = unary("rsqrt", lambda g, out, x: g * -0.5 * (out * out * out), numpy=(), c_expr="(1 / sqrt({0}))",
+              expr=lambda a, xp, out: [f"1 / {xp}.sqrt({a[0]})"], doc="1 / sqrt(x)")
+rsqrt.__doc__ = """``1 / sqrt(x)``.
 
-    >>> import graphgrad as gg
-    >>> gg.tensor([4.0, 16.0]).rsqrt()
-    tensor([0.5000, 0.2500])
-    """
-    return (1.0 / sqrt(x))._shown_as("RsqrtBackward0")
-
-
-export(rsqrt, "rsqrt", tensor="rsqrt", gg="rsqrt")
+>>> import graphgrad as gg
+>>> gg.tensor([4.0, 16.0]).rsqrt()
+tensor([0.5000, 0.2500])
+"""
 
 
 def clamp_expr(a, xp, out, min, max):

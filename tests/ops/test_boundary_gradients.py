@@ -524,3 +524,28 @@ def test_cdist_and_vector_norm_of_order_zero_have_a_zero_gradient():
     assert_every_mode(lambda a, b: gg.cdist(a, b, p=0.0).sum(), [x1, x2], [np.zeros((2, 2)), np.zeros((3, 2))])
     np.testing.assert_array_equal(gg.cdist(gg.tensor(x1), gg.tensor(x2), p=0.0).numpy(), [[1, 2, 2], [2, 0, 2]])
     assert_every_mode(lambda a: gg.linalg.vector_norm(a, ord=0), [x1], [np.zeros((2, 2))])
+
+
+def test_rsqrt_and_reciprocal_have_pytorchs_infinities_at_zero_to_second_order():
+    # PyTorch: rsqrt backward -grad * out^3 / 2, reciprocal -grad * out^2, div's divisor -grad * (x / y) / y; at
+    # +-0 these are -+inf and their derivatives (3/4 grad out^5, 2 grad out^3) +-inf, where 1 / sqrt(x) and
+    # -g x / (y y) through the chain rule gave nan at second order
+    x = np.array([0.0, -0.0, np.inf, 4.0, 0.25])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r, q = 1 / np.sqrt(x), 1 / x
+        cases = [(lambda t: t.rsqrt(), -0.5 * W[:5] * r ** 3, 0.75 * W[:5] * r ** 5),
+                 (lambda t: t.reciprocal(), -W[:5] * q * q, 2 * W[:5] * q ** 3),
+                 (lambda t: 2.0 / t, -W[:5] * 2 * q * q, 4 * W[:5] * q ** 3)]
+    for f, first, second in cases:
+        assert_every_mode(weighted(f), [x], [first], rtol=1e-15)
+        np.testing.assert_allclose(gg.grad(lambda t: gg.numpy.sum(gg.grad(weighted(f))(t)))(x), second, rtol=1e-15)
+        t = gg.tensor(x, requires_grad=True)
+        (gx,) = gg.autograd.grad(weighted(f)(t), t, create_graph=True)
+        gx.sum().backward()
+        np.testing.assert_allclose(t.grad.numpy(), second, rtol=1e-15)
+    np.testing.assert_array_equal(second[:2], [np.inf, -np.inf])  # (the cases)
+
+
+def test_rsqrt_and_quotients_away_from_zero(check_gradients):
+    x, y = np.array([0.3, 1.7, 4.0]), np.array([-0.6, 1.1, 2.5])
+    check_gradients(lambda x, y: (x.rsqrt() * y + x / y + y.reciprocal()).sum(), [x, y])
