@@ -953,16 +953,25 @@ for _name, _pick in (("fmax", lambda a, b: a >= b), ("fmin", lambda a, b: a <= b
               doc=f"elementwise {_name}: like {'maximum' if _name == 'fmax' else 'minimum'}, ignoring nan",
               tensor=_name, gg=_name, numpy=_name, numpy_fn=_numpy_binary(_name))
 
-# x % y takes the divisor's sign (Python, NumPy's mod, PyTorch's remainder); fmod the dividend's (C's)
-_binary("remainder", "%", (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()), dunder="mod", gg=(),
-        tensor=("remainder",), numpy=("mod", "remainder"), doc="x % y, the sign of y (Python's and NumPy's mod)",
-        quotient=True)
+def _tensor_or_number(name: str):
+    """PyTorch's node names: ``...Backward1`` for two tensors, ``...Backward0`` for a tensor and a number."""
+    return lambda attrs, in_types: f"{name}Backward{int(None not in in_types)}"
+
+
+# x % y takes the divisor's sign (Python, NumPy's mod, PyTorch's remainder); fmod the dividend's (C's). Eagerly as
+# compiled: NumPy's remainder and fmod, exact (x - y * floor(x / y) was not, and gave nan for an infinite y), with
+# PyTorch's gradients: the divisor's is -grad times the quotient rounded as the op rounds it, floor_divide's
+# (Python's: -1 // inf is -1) for remainder, trunc_divide's for fmod; both without a gradient of their own (a
+# rounded x / y passed zeros to the division, which made nan at second order where y is 0)
+_binary("remainder", "%", (lambda g, out, x, y: g, lambda g, out, x, y: -g * bind("floor_divide", x, y)), dunder="mod",
+        gg=(), tensor=("remainder",), numpy=("mod", "remainder"), doc="x % y, the sign of y (Python's and NumPy's mod)",
+        quotient=True, torch_name=_tensor_or_number("Remainder"))
 # the promoted dtype, as remainder: fmod of int64 tensors is int64 (np.fmod keeps it), not a float
 _doc = "remainder of x / y with the sign of x (C's fmod)"
 fmod = primitive("fmod", batch=elementwise, infer=lambda inputs: elementwise_type(inputs),
-                 expr=lambda a, xp, out: [f"{xp}.fmod({a[0]}, {a[1]})"],
-                 vjp=(lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).trunc()), elementwise=True,
-                 doc=_doc, tensor="fmod", numpy="fmod", numpy_fn=_numpy_binary("fmod"),
+                 expr=lambda a, xp, out: [f"{xp}.fmod({a[0]}, {a[1]})"], torch_name=_tensor_or_number("Fmod"),
+                 vjp=(lambda g, out, x, y: g, lambda g, out, x, y: -g * bind("trunc_divide", x, y, integer=False)),
+                 elementwise=True, doc=_doc, tensor="fmod", numpy="fmod", numpy_fn=_numpy_binary("fmod"),
                  fn=_binary_function("fmod", _doc, quotient=True))
 
 

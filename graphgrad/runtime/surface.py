@@ -92,32 +92,6 @@ class TensorSurface:
                                 equal_nan))
 
 
-    def remainder(self, other):
-        """Python's modulus (the sign of the divisor): ``self - other * floor(self / other)``; the gradient
-        is 1 for ``self``, as PyTorch's."""
-        other = _divisor(self, other)
-        other_data = getattr(other, "_data", other)
-        with np.errstate(divide="ignore", invalid="ignore"):  # a float by zero is nan, without PyTorch warning
-            quotient = type(self)._wrap(_xp(self._data).floor_divide(self._data, other_data))
-            return self - quotient * other if self._requires_grad else \
-                type(self)._wrap(_promoted(_xp(self._data).remainder(self._data, other_data), self, other))
-
-    __mod__ = remainder
-
-    def __rmod__(self, other):
-        divisor = _divisor(other, self)._data
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return type(self)._wrap(_promoted(_xp(self._data).remainder(other, divisor), other, self))
-
-    def fmod(self, other):
-        """C's modulus (the sign of the dividend)."""
-        other = _divisor(self, other)
-        other_data = getattr(other, "_data", other)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            quotient = type(self)._wrap(_xp(self._data).trunc(self._data / other_data).astype(self._data.dtype))
-            return self - quotient * other if self._requires_grad else \
-                type(self)._wrap(_promoted(_xp(self._data).fmod(self._data, other_data), self, other))
-
     # -- shared memory (graphgrad.multiprocessing) --------------------------------------------------------
     def share_memory_(self):
         """Move the data into shared memory (in place) so that other processes see and update it."""

@@ -549,3 +549,23 @@ def test_rsqrt_and_reciprocal_have_pytorchs_infinities_at_zero_to_second_order()
 def test_rsqrt_and_quotients_away_from_zero(check_gradients):
     x, y = np.array([0.3, 1.7, 4.0]), np.array([-0.6, 1.1, 2.5])
     check_gradients(lambda x, y: (x.rsqrt() * y + x / y + y.reciprocal()).sum(), [x, y])
+
+
+def test_remainder_and_fmod_are_numpys_eagerly_with_pytorchs_gradients():
+    # eager remainder/fmod of tensors requiring grad were x - y * floor(x / y) (not exact, and nan for an infinite y,
+    # where PyTorch and NumPy give x); now the primitives compiled code runs. PyTorch's gradients: grad for x, and
+    # -grad * x.div(y, rounding_mode="floor") (Python's -1 // inf = -1) or "trunc" for y, with no gradient of
+    # their own (second order 0 where y is 0, which a rounded x / y made nan)
+    x = np.array([2.0, -2.0, 3.0, 5.0, -1.0, 1e10, 1.0])
+    y = np.array([1.0, 1.0, 1.5, np.inf, np.inf, 0.3, 0.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name, quotient in (("remainder", np.floor_divide(x, y)), ("fmod", np.trunc(x / y))):
+            f = lambda a, b, name=name: getattr(gg, name)(a, b)
+            for run in (f, gg.compile(f)):
+                np.testing.assert_array_equal(run(gg.tensor(x, requires_grad=True), gg.tensor(y)).detach().numpy(),
+                                              getattr(np, name)(x, y))
+            assert_every_mode(weighted(f), [x, y], [W[:7], -W[:7] * quotient])
+            first = gg.grad(weighted(f), argnums=1)
+            np.testing.assert_array_equal(gg.grad(lambda a, b: gg.numpy.sum(first(a, b)), argnums=(0, 1))(x, y),
+                                          [np.zeros(7), np.zeros(7)])
+    assert np.floor_divide(-1.0, np.inf) == -1.0  # (the case)
