@@ -171,7 +171,11 @@ class ndarray:
 
     def __setitem__(self, key, value):
         _refuse(value, "a value to assign")
-        self._a[_unwrap(key)] = _unwrap(value)
+        a = self._a
+        if not a.flags.writeable:  # CuPy's views are writable, broadcast ones too (NumPy makes those read-only)
+            a = a.view()
+            a.flags.writeable = True
+        a[_unwrap(key)] = _unwrap(value)
 
     def __len__(self):
         return len(self._a)

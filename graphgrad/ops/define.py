@@ -271,13 +271,15 @@ def refuse_traced(x, op: str, why: str) -> None:
         raise TracerError(f"{op} inside a compiled function: {why}{_where(user_location(2))}")
 
 
-def in_place(x, compute: Callable, name: str | None = None):
+def in_place(x, compute: Callable, name: str | None = None, **expanded):
     """``x`` overwritten with ``compute(x)``, PyTorch's in-place form of an out-of-place function (``tril_``,
     ``index_fill_``, ...): eagerly one in-place op (version bump, views and their base kept in step, PyTorch's
     casting and shape checks; ``name`` names its node), in a trace a mutation of the traced value with the same
-    checks. The composites in ``graphgrad.ops`` declare their ``_`` methods with it."""
+    checks. The composites in ``graphgrad.ops`` declare their ``_`` methods with it. ``expanded``: for the few
+    that PyTorch lets write into an expanded tensor, ``written``, ``overlap_ok`` and ``warn`` (the eager
+    ``Tensor._inplace_with``'s)."""
     if hasattr(x, "_inplace_with"):  # an eager tensor (the runtime's Tensor)
-        return x._inplace_with(compute, name)
+        return x._inplace_with(compute, name, **expanded)
     from ..ir.types import in_place_cast_error
 
     new = compute(x)

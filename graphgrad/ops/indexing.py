@@ -1609,9 +1609,23 @@ def index_copy(input: TensorBase, dim: int, index: TensorBase, source: TensorBas
     return (out.movedim(0, d) if input.ndim else out.reshape(()))._shown_as("IndexCopyBackward0")
 
 
+# PyTorch's index_put_, index_fill_ (and masked_fill_, x[mask] = v: runtime/tensor.py) write into an expanded tensor,
+# warning; only their own elements, in their order (``written``)
+_DEPRECATED_ON_EXPANDED = ("Use of {} on expanded tensors is deprecated. Please clone() the tensor before performing "
+                           "this operation. This also applies to advanced indexing e.g. tensor[{}] = {}")
+
+
+def _index_fill_(self, dim, index, value):
+    def written():
+        (d,) = normalize_dims(dim, self.ndim) if self.ndim else (0,)
+        positions = np.arange(int(np.prod(self.shape, dtype=np.int64))).reshape(tuple(self.shape) or (1,))
+        return np.take(positions, np.asarray(index._index_array()).reshape(-1), axis=d).reshape(-1)
+    return in_place(self, lambda old: index_fill(old, dim, index, value), written=written, overlap_ok=True,
+                    warn=_DEPRECATED_ON_EXPANDED.format("index_fill_", "mask", "scalar"))
+
+
 export(index_fill, "index_fill", tensor="index_fill", gg="index_fill")
-export(lambda self, dim, index, value: in_place(self, lambda old: index_fill(old, dim, index, value)), "index_fill",
-       tensor="index_fill_")
+export(_index_fill_, "index_fill", tensor="index_fill_")
 export(index_copy, "index_copy", tensor="index_copy", gg="index_copy")
 export(lambda self, dim, index, source: in_place(self, lambda old: index_copy(old, dim, index, source)),
        "index_copy", tensor="index_copy_")
@@ -1857,10 +1871,18 @@ def _index_put_mask(input: TensorBase, indices, values, accumulate: bool) -> Ten
     return new._cast(input._type.dtype)._shown_as("IndexPutBackward0")
 
 
+def _index_put_(self, indices, values, accumulate=False):
+    def written():  # (x[indices] of the flat positions: index_put_'s indices are tensors, NumPy's advanced index)
+        positions = np.arange(int(np.prod(self.shape, dtype=np.int64))).reshape(tuple(self.shape))
+        return positions[tuple(slice(None) if i is None else np.asarray(i._index_array()) for i in indices)].reshape(-1)
+    # (accumulate=True into an expanded tensor adds each value into the element it writes, not into the memory the
+    # elements share: PyTorch's sums there the values of elements sharing memory)
+    return in_place(self, lambda old: index_put(old, indices, values, accumulate), written=written, overlap_ok=True,
+                    warn=_DEPRECATED_ON_EXPANDED.format("index_put_", "indices", "tensor"))
+
+
 export(index_put, "index_put", tensor="index_put", gg="index_put")
-export(lambda self, indices, values, accumulate=False: in_place(self, lambda old: index_put(old, indices, values,
-                                                                                           accumulate)),
-       "index_put", tensor="index_put_")
+export(_index_put_, "index_put", tensor="index_put_")
 
 
 def unravel_index(indices: TensorBase, shape) -> tuple:

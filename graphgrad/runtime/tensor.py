@@ -112,12 +112,29 @@ def _is_device_array(a) -> bool:
     return type(a).__module__.startswith("cupy")
 
 
+OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
+           "location. Please clone() the tensor before performing the operation.")
+
+
 def _internal_overlap(data) -> bool:
-    """Whether elements of ``data`` share memory (an expanded view). NumPy makes such views read-only; CuPy's
-    arrays have no ``writeable`` flag, so there a zero stride over more than one element tells, as in PyTorch."""
-    if data.__class__ is np.ndarray:
-        return not data.flags.writeable
+    """Whether elements of ``data`` share memory as PyTorch tells (its has_internal_overlap is YES): a zero stride
+    over more than one element, as expand makes. (PyTorch writes other views, overlapping or not.)"""
     return any(stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape))
+
+
+def _writable(data):
+    """``data``, or for a read-only NumPy view of writable memory a writable alias of the same memory: NumPy makes
+    broadcast views (an expanded tensor, and views of one) read-only, where PyTorch's expanded tensors write into
+    the memory they share. None where NumPy refuses one: memory read-only itself, or the overlapping windows of
+    ``Tensor.unfold`` (whose writes would depend on the order of their elements)."""
+    if data.__class__ is not np.ndarray or data.flags.writeable:
+        return data
+    alias = data.view()
+    try:
+        alias.flags.writeable = True
+    except ValueError:
+        return None
+    return alias
 
 
 def _one(dtype) -> np.ndarray:
@@ -792,21 +809,29 @@ class Tensor(TensorSurface, TensorBase):
         return _along(self, "topk", dim, True, descending=largest, k=k)
 
     # -- in place -------------------------------------------------------------------------------
-    def _inplace(self, op: str, *args, **attrs) -> "Tensor":
+    def _inplace(self, op: str, *args, overlap_ok: bool = False, **attrs) -> "Tensor":
         """Run ``op(self, *args)`` (``self`` at the ``_SELF`` marker if given) out of place, then write the
         result into this tensor's storage."""
         apply = Tensor._apply if not _TRACES.stack else (lambda op, inputs, attrs: bind(op, *inputs, **attrs))
         if any(a is _SELF for a in args):
-            return self._inplace_with(lambda old: apply(op, tuple(old if a is _SELF else a for a in args), attrs))
-        return self._inplace_with(lambda old: apply(op, (old,) + args, attrs))
+            return self._inplace_with(lambda old: apply(op, tuple(old if a is _SELF else a for a in args), attrs),
+                                      overlap_ok=overlap_ok)
+        return self._inplace_with(lambda old: apply(op, (old,) + args, attrs), overlap_ok=overlap_ok)
 
-    def _inplace_with(self, compute, name: str | None = None) -> "Tensor":
+    def _inplace_with(self, compute, name: str | None = None, *, written=None, overlap_ok: bool = False,
+                      warn: str | None = None) -> "Tensor":
         """Write ``compute(old)`` into this tensor's storage as one in-place operation (one version bump).
 
         ``old`` is an alias of the current value. A gradient rule that saved it gets a copy of the overwritten
         value instead (as PyTorch saves the original when the formula needs it). On a view of a tensor with
         history the base's history is rebased (PyTorch's ``CopySlices``): the base becomes "the old base with
         the view's elements replaced". ``name`` names the resulting node.
+
+        Where elements of this tensor share memory (an expanded tensor) PyTorch refuses the write (``OVERLAP``)
+        unless the op is one it lets through (``overlap_ok``: fill_, zero_, index_put_, masked_fill_, index_fill_,
+        x[index] = v, the last three with ``warn``, its deprecation warning). Such an op writes only its own
+        elements, in its order: ``written()`` gives their flat positions (None: every element, all with one value),
+        so that an element sharing memory with a written one does not write its old value back.
         """
         if self._is_inference and not _grad_state.inference:
             raise RuntimeError(INFERENCE_INPLACE)
@@ -835,9 +860,13 @@ class Tensor(TensorSurface, TensorBase):
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                                f"{list(result._data.shape)}")
         data = self._data
-        if (not data.flags.writeable) if data.__class__ is np.ndarray else _internal_overlap(data):
-            raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
-                               "single memory location. Please clone() the tensor before performing the operation.")
+        overlap = 0 in data.strides and _internal_overlap(data)
+        target = None if overlap and not overlap_ok else _writable(data)
+        if target is None:
+            raise RuntimeError(OVERLAP)
+        if overlap and warn:
+            _warn_at_user(warn)
+        flat = written() if overlap and written is not None else None
         if result.grad_fn is not None:
             _keep_overwritten(result.grad_fn, old, first_new)
         rebase = tracked and base is not None and (result.grad_fn is not None or base._requires_grad)
@@ -846,8 +875,16 @@ class Tensor(TensorSurface, TensorBase):
 
             base_old = Tensor._wrap(base._data, base._requires_grad, base.grad_fn, base._version_box)
             positions = view_positions(base, self)
-            new_base = replace(base_old, positions, result)
-        self._data[...] = result._data
+            if flat is None:
+                new_base = replace(base_old, positions, result)
+            else:  # only the written elements, in order (of positions sharing memory the last wins)
+                new_base = replace(base_old, positions.reshape(-1)[flat],
+                                   result.reshape(-1)[Tensor._wrap(flat.astype(np.int64))])
+        if flat is None:
+            target[...] = result._data
+        else:
+            at = _xp(data).unravel_index(flat, data.shape)
+            target[at] = result._data[at]
         self._version_box[0] += 1
         if base is not None:
             self._view_version = self._version_box[0]
@@ -919,7 +956,8 @@ class Tensor(TensorSurface, TensorBase):
         if isinstance(value, TensorBase):  # a 0-d tensor: its value, differentiably (as copy_ broadcasts it)
             check_fill_value(value)
             return self.copy_(value)
-        return self._inplace("full_like", value=float(value) if self.is_floating_point() else value)
+        # (a number fills an expanded tensor too, as PyTorch's: every element gets the one value)
+        return self._inplace("full_like", value=float(value) if self.is_floating_point() else value, overlap_ok=True)
 
     def copy_(self, src) -> "Tensor":
         """Overwrite with ``src`` (broadcast and cast); differentiable in ``src``, not in the old value."""
@@ -942,7 +980,11 @@ class Tensor(TensorSurface, TensorBase):
         return self._inplace_with(lambda old: old.addcdiv(tensor1, tensor2, value))
 
     def masked_fill_(self, mask, value) -> "Tensor":
-        return self._inplace_with(lambda old: old.masked_fill(mask, value))
+        def written():
+            m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+            return _xp(m).flatnonzero(_xp(m).broadcast_to(m, self._data.shape))
+        return self._inplace_with(lambda old: old.masked_fill(mask, value), written=written, overlap_ok=True,
+                                  warn=_DEPRECATED_ON_EXPANDED.format("masked_fill_", "mask", "scalar"))
 
     def __iadd__(self, other): return self.add_(other)
     def __isub__(self, other): return self.sub_(other)
@@ -966,13 +1008,29 @@ class Tensor(TensorSurface, TensorBase):
         if self._is_inference and not _grad_state.inference:
             raise RuntimeError(INFERENCE_INPLACE)
         base = self._base
+        warn = None
+        if 0 in self._data.strides:  # an expanded tensor (no other has elements sharing memory)
+            from .views import written_view
+
+            written, advanced, mask = written_view(self._data, index)
+            if _internal_overlap(written):  # PyTorch's rule: a basic index writes into x[index], which must not
+                if not advanced:            # overlap; an advanced one is index_put_ into that view, which it lets
+                    raise RuntimeError(OVERLAP)  # through, warning
+                warn = _DEPRECATED_ON_EXPANDED.format("index_put_", "indices", "tensor")
+                if mask:
+                    warn = (warn, _DEPRECATED_ON_EXPANDED.format("masked_fill_", "mask", "scalar"))
         if not (is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)
                                        or (base is not None and base._requires_grad))):
             if isinstance(value, Tensor) and value.is_cuda != self.is_cuda:
                 value = value.to(self.device)
             from .views import write_at
 
-            write_at(self._data, index, value._data if isinstance(value, Tensor) else value)
+            target = _writable(self._data)
+            if target is None:
+                raise RuntimeError(OVERLAP)
+            if warn:
+                _warn_at_user(warn)
+            write_at(target, index, value._data if isinstance(value, Tensor) else value)
             self._version_box[0] += 1
             return
         from .views import as_value, index_positions, replace
@@ -987,7 +1045,20 @@ class Tensor(TensorSurface, TensorBase):
         advanced = any(isinstance(i, (Tensor, list, np.ndarray)) for i in (index if isinstance(index, tuple)
                                                                            else (index,)))
         self._inplace_with(lambda old: replace(old, positions, value),
-                           "IndexPutBackward0" if advanced else "CopySlices")
+                           "IndexPutBackward0" if advanced else "CopySlices",
+                           written=lambda: positions.reshape(-1), overlap_ok=True, warn=warn)
+
+
+_DEPRECATED_ON_EXPANDED = ("Use of {} on expanded tensors is deprecated. Please clone() the tensor before "
+                           "performing this operation. This also applies to advanced indexing e.g. tensor[{}] = {}")
+
+
+def _warn_at_user(messages) -> None:
+    """PyTorch's UserWarning(s), shown at the user's line."""
+    from ..ops.define import warn_user
+
+    for message in (messages,) if isinstance(messages, str) else messages:
+        warn_user(message)
 
 
 def _in_place_unary(name: str):

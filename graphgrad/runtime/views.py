@@ -54,6 +54,36 @@ def index_positions(t: Tensor, index):
     return positions
 
 
+def written_view(data, index):
+    """The view of ``data`` that ``x[index] = v`` writes into, as PyTorch's applySlicing takes it: the basic part of
+    the index (ints, slices, None, ...), each advanced index (array, list, mask) left as full slices over the dims
+    it indexes; whether there was one (the write is then index_put_ into that view), and whether the index is one
+    mask (which PyTorch writes with masked_fill_). ``data`` itself where the index is not valid: ``write_at`` says
+    why."""
+    from ..ops.indexing import _is_bool_scalar, _is_mask, _is_select
+
+    items = torch_sequence_index(index)
+    items = items if isinstance(items, tuple) else (items,)
+    basic, advanced = [], False
+    for item in items:
+        if isinstance(item, (bool, np.bool_)) or _is_bool_scalar(item):  # a new dim, indexed by [0] or []
+            basic.append(None)
+            advanced = True
+        elif _is_select(item):
+            basic.append(int(item._data) if isinstance(item, Tensor) else int(item))
+        elif item is None or item is Ellipsis or isinstance(item, slice):
+            basic.append(item)
+        else:
+            advanced = True
+            basic.extend([slice(None)] * (max(np.ndim(item._data if isinstance(item, Tensor) else item), 1)
+                                          if _is_mask(item) else 1))
+    try:
+        view = data[tuple(basic)]
+    except (IndexError, TypeError, ValueError):
+        return data, advanced, False
+    return view, advanced, len(items) == 1 and _is_mask(items[0])
+
+
 def write_at(data, index, value) -> None:
     """``data[index] = value`` with PyTorch's index (``torch_index_steps``): the selects of a first step are a
     view of ``data``, which the second step's advanced index writes into."""
