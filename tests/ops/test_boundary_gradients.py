@@ -569,3 +569,20 @@ def test_remainder_and_fmod_are_numpys_eagerly_with_pytorchs_gradients():
             np.testing.assert_array_equal(gg.grad(lambda a, b: gg.numpy.sum(first(a, b)), argnums=(0, 1))(x, y),
                                           [np.zeros(7), np.zeros(7)])
     assert np.floor_divide(-1.0, np.inf) == -1.0  # (the case)
+
+
+def test_fused_device_kernels_keep_nan_through_relu_sign_and_rsqrt(cupy_device):
+    # the C expressions of fused CuPy kernels: relu(nan) is nan (C's `x > 0 ? x : 0` gave 0), sgn(nan) 0, and the
+    # gradients as on the CPU
+    x = np.array([np.nan, -0.0, 0.0, 2.0, -3.0, np.inf, 0.25])
+    f = lambda t: ((t.relu() * 2 + t.sign()) * (t.abs() + 1).rsqrt()).sum()
+    grads = []
+    for device in ("cpu", "cuda"):
+        t = gg.tensor(x, dtype=gg.float64, device=device, requires_grad=True)
+        out = gg.compile(f)(t)
+        out.backward()
+        grads.append(t.grad.cpu().numpy())
+        assert np.isnan(out.item())
+        y = gg.compile(lambda t: t.relu() + t.sign() * 0.5)(t.detach()).cpu().numpy()
+        np.testing.assert_array_equal(y, np.where(np.isnan(x), np.nan, np.maximum(x, 0) + np.nan_to_num(np.sign(x)) * 0.5))
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-14)
