@@ -2440,7 +2440,7 @@ def interpolate(input: TensorBase, size=None, scale_factor=None, mode: str = "ne
                 antialias: bool = False) -> TensorBase:
     """Resample the spatial dimensions (2...) of an (N, C, ...) input to ``size``, or ``scale_factor`` times
     theirs (rounded down), as PyTorch computes it: ``nearest`` (source index ``floor(i * in / out)``, PyTorch's),
-    ``nearest-exact``, ``linear`` (3-D), ``bilinear`` (4-D), ``trilinear`` (5-D), with ``align_corners``
+    ``nearest-exact``, ``linear`` (3-D), ``bilinear`` and ``bicubic`` (4-D), ``trilinear`` (5-D), with ``align_corners``
     matching the corner pixels' centres (True) or edges (False), and ``area`` (4-D). A given ``scale_factor``
     sets the source positions (``1 / scale_factor`` apart) unless ``recompute_scale_factor``.
 
@@ -2496,14 +2496,14 @@ def interpolate(input: TensorBase, size=None, scale_factor=None, mode: str = "ne
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a "
                          "4-D tensor as input")
     supported = (mode in ("nearest", "nearest-exact") and input.ndim in (3, 4, 5)
-                 or _LINEAR_MODES.get(mode) == input.ndim)
+                 or _LINEAR_MODES.get(mode) == input.ndim or mode == "bicubic" and input.ndim == 4)
     if supported and not antialias:
         return _upsample(input, output_size, scale_factors, mode, align_corners)
     if mode == "area" and input.ndim == 4:
         return adaptive_avg_pool2d(input, output_size)
     if mode in _LINEAR_MODES and input.ndim in (3, 4, 5) and _LINEAR_MODES[mode] != input.ndim:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {_LINEAR_MODES[mode]}D input")
-    if input.ndim in (3, 4, 5) and mode in ("bicubic", "lanczos", "area", "bilinear"):
+    if input.ndim in (3, 4, 5) and (mode in ("lanczos", "area", "bilinear") or mode == "bicubic" and input.ndim == 4):
         raise NotImplementedError(f"interpolate: mode={mode!r}{' with antialias=True' if antialias else ''} on a "
                                   f"{input.ndim}-D input is not supported (nearest, nearest-exact, linear, bilinear, "
                                   "trilinear, and area on 4-D inputs are)")
@@ -2531,7 +2531,7 @@ def _upsample(input: TensorBase, output_size, scale_factors, mode: str, align_co
         name = f"{'UpsampleNearestExact' if mode == 'nearest-exact' else 'UpsampleNearest'}{dim}DBackward0"
     else:
         name = {"linear": "UpsampleLinear1DBackward0", "bilinear": "UpsampleBilinear2DBackward0",
-                "trilinear": "UpsampleTrilinear3DBackward0"}[mode]
+                "bicubic": "UpsampleBicubic2DBackward0", "trilinear": "UpsampleTrilinear3DBackward0"}[mode]
     return _as_pytorch_names(out if out is not input else input * 1, name, input)
 
 
@@ -2552,6 +2552,8 @@ def _resample(x: TensorBase, axis: int, size: int, out_size: int, scale, mode: s
             centre = np.maximum(ratio * (positions.astype(opmath) + opmath(0.5)) - opmath(0.5), opmath(0))
             source = np.floor((centre.astype(np.float64) + 0.5).astype(np.float32))
         return _take(x, axis, np.minimum(source.astype(np.int64), size - 1))
+    if mode == "bicubic":  # (no copy at an equal size: the weights are then exactly 0, 1, 0, 0)
+        return _bicubic(x, axis, size, out_size, scale, align_corners, positions, opmath)
     if out_size == size:  # PyTorch's linear kernels copy then, whatever the scale
         return x
     if align_corners:
@@ -2572,6 +2574,26 @@ def _resample(x: TensorBase, axis: int, size: int, out_size: int, scale, mode: s
 _GRID_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. Please "
                  "specify align_corners=True if the old behavior is desired. See the documentation of grid_sample for "
                  "details.")
+
+
+def _bicubic(x: TensorBase, axis: int, size: int, out_size: int, scale, align_corners: bool, positions: np.ndarray,
+             opmath) -> TensorBase:
+    """Cubic convolution along one axis, as PyTorch's ``upsample_bicubic2d``: the source position of each output
+    (not clamped at 0, unlike the linear modes'), its four neighbours from one before to two after, each clamped
+    into the axis (the edge repeated), weighted by :func:`_cubic_weights` of the fractional part."""
+    if align_corners:
+        ratio = opmath(size - 1) / opmath(out_size - 1) if out_size > 1 else opmath(0)
+        source = ratio * positions.astype(opmath)
+    else:
+        ratio = opmath(1.0 / scale) if scale is not None and scale > 0 else opmath(size) / opmath(out_size)
+        source = ratio * (positions.astype(opmath) + opmath(0.5)) - opmath(0.5)
+    low = np.floor(source)
+    trailing = (1,) * (x.ndim - axis - 1)
+    out = 0
+    for k, weight in enumerate(_cubic_weights((source - low).astype(opmath))):
+        taps = np.clip(low.astype(np.int64) + (k - 1), 0, size - 1)
+        out = out + _take(x, axis, taps) * _host_constant(weight.reshape((-1,) + trailing), x)
+    return out
 
 
 def affine_grid(theta: TensorBase, size, align_corners: bool | None = None) -> TensorBase:

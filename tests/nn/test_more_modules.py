@@ -621,6 +621,9 @@ ERRORS = [
      "recompute_scale_factor is not meaningful with an explicit size."),
     (lambda: F.interpolate(_x(2, 3, 4), size=3, mode="bilinear"), NotImplementedError,
      "Got 3D input, but bilinear mode needs 4D input"),
+    (lambda: F.interpolate(_x(2, 3, 4), size=3, mode="bicubic"), NotImplementedError, "Input Error: Only 3D, 4D and "
+     "5D input Tensors supported (got 3D) for the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | "
+     "area | nearest-exact (got bicubic)"),
     (lambda: F.interpolate(_x(2, 2), size=3), NotImplementedError, "Input Error: Only 3D, 4D and 5D input Tensors "
      "supported (got 2D) for the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
      "nearest-exact (got nearest)"),
@@ -651,3 +654,55 @@ def test_warnings_are_pytorchs():
         warnings.simplefilter("error")
         F.dropout2d(_x(2, 3, 4, 4))
         F.softmin(_x(2, 3), 1)
+
+
+def _cubic_reference(row: np.ndarray, out_size: int, align_corners: bool, scale=None) -> np.ndarray:
+    """One row resampled by Keys' cubic convolution (A = -0.75), one output at a time, from the formulas of
+    PyTorch's upsample_bicubic2d: source position (not clamped), taps one before to two after, clamped to the row."""
+    size, a = len(row), -0.75
+    out = np.empty(out_size)
+    for i in range(out_size):
+        if align_corners:
+            source = i * (size - 1) / (out_size - 1) if out_size > 1 else 0.0
+        else:
+            source = (i + 0.5) * (1 / scale if scale else size / out_size) - 0.5
+        low = math.floor(source)
+        total = 0.0
+        for k in range(-1, 3):
+            d = abs(source - (low + k))
+            weight = (((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else ((a * d - 5 * a) * d + 8 * a) * d - 4 * a)
+            total += weight * row[min(max(low + k, 0), size - 1)]
+        out[i] = total
+    return out
+
+
+@pytest.mark.parametrize("run", [lambda f, *a: f(*a), lambda f, *a: gg.compile(f)(*a)], ids=["eager", "compiled"])
+def test_bicubic_interpolation_is_cubic_convolution_along_each_axis(run):
+    rng = np.random.default_rng(5)
+    image = rng.standard_normal((2, 3, 4, 5))
+    for size, align_corners in (((7, 9), False), ((7, 9), True), ((3, 2), False), ((4, 5), False)):
+        got = run(lambda x: F.interpolate(x, size=size, mode="bicubic", align_corners=align_corners),
+                  gg.tensor(image)).numpy()
+        # separable: each row, then each column of the rows' result
+        rows = np.apply_along_axis(_cubic_reference, 3, image, size[1], align_corners)
+        want = np.apply_along_axis(_cubic_reference, 2, rows, size[0], align_corners)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    got = F.interpolate(gg.tensor(image), scale_factor=1.7, mode="bicubic").numpy()  # positions 1 / 1.7 apart
+    rows = np.apply_along_axis(_cubic_reference, 3, image, 8, False, 1.7)
+    np.testing.assert_allclose(got, np.apply_along_axis(_cubic_reference, 2, rows, 6, False, 1.7), atol=1e-12)
+    # Keys' kernel reproduces a straight line away from the edges (where the clamped taps bend it)
+    ramp = gg.arange(8.0, dtype=gg.float64).expand(1, 1, 3, 8)
+    line = F.interpolate(ramp, size=(3, 15), mode="bicubic", align_corners=True).numpy()[0, 0, 1]
+    np.testing.assert_allclose(line[2:-2], np.arange(15)[2:-2] / 2, atol=1e-12)
+    assert nn.Upsample(scale_factor=2, mode="bicubic")(gg.ones(1, 1, 2, 2)).grad_fn is None
+    x = gg.ones(1, 1, 2, 2, requires_grad=True)
+    assert F.interpolate(x, scale_factor=2, mode="bicubic").grad_fn.name() == "UpsampleBicubic2DBackward0"
+
+
+def test_bicubic_gradients():
+    from _gradcheck import check_gradients
+
+    rng = np.random.default_rng(6)
+    weights = rng.standard_normal((1, 2, 5, 7))
+    check_gradients(lambda x: (F.interpolate(x, size=(5, 7), mode="bicubic", align_corners=False)
+                               * gg.tensor(weights)).sum(), [rng.standard_normal((1, 2, 3, 4))])
