@@ -22,7 +22,7 @@ from ..ops.indexing import check_range
 from ..ops.nn import _tiles, binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits
 from ..ops.nn import window_count
 from ..ops.nn import logsigmoid, scale_grad, softmax_cross_entropy
-from ..ops.shape import pad
+from ..ops.shape import pad, stack
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
 from ..runtime.function import Node
@@ -616,19 +616,132 @@ def _conv2d(x: TensorBase, weight: TensorBase, stride: tuple, padding: tuple, di
     return (filters @ columns).reshape(n, out_channels, oh, ow)
 
 
+def conv3d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> TensorBase:
+    """3-D cross-correlation of (N, C, D, H, W) or (C, D, H, W) ``input`` with (OC, C / groups, KD, KH, KW)
+    ``weight``: per kernel depth offset, a 2-D convolution of every output depth's input slice (the slices as
+    one batch of images), summed.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.conv3d(gg.ones(1, 1, 3, 3, 3), gg.ones(2, 1, 2, 2, 2), padding=(0, 1, 0)).shape
+    torch.Size([1, 2, 2, 4, 2])
+    """
+    x, stride, padding, dilation, _ = _conv_arguments("conv3d", 3, input, weight, bias, stride, padding, dilation,
+                                                      groups)
+    batched = x
+    if isinstance(padding, str):
+        x, padding = _string_padding(x, weight, padding, stride, dilation)
+    slices, depth = _depth_slices(x, weight.shape[2], stride[0], padding[0], dilation[0], 0.0, False)
+    out = 0
+    for k, images in enumerate(slices):
+        out = out + _conv2d(images, weight[:, :, k], stride[1:], padding[1:], dilation[1:], groups)
+    out = _from_depth_batch(out, x.shape[0], depth)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1, 1)
+    out = _as_pytorch_names(out, "ConvolutionBackward0", batched, weight, bias)
+    return out if input.ndim == 5 else out.squeeze(0)
+
+
+def _depth_slices(x: TensorBase, kernel: int, stride: int, padding: int, dilation: int, fill: float,
+                  ceil_mode: bool) -> tuple:
+    """The input slices a 3-D window op reads at each kernel depth offset, each as one batch of images
+    (N * OD, C, H, W), the depth padded with ``fill`` (and ``ceil_mode``'s last windows' overhang too); and OD."""
+    n, c, d, h, w = x.shape
+    depth = _pool_count(d, kernel, stride, padding, dilation, ceil_mode)
+    overhang = max(0, (depth - 1) * stride + dilation * (kernel - 1) + 1 - (d + 2 * padding))
+    if padding or overhang:
+        x = pad(x, (0, 0, 0, 0, padding, padding + overhang), value=fill)
+    end = (depth - 1) * stride + 1
+    return [x[:, :, k * dilation:k * dilation + end:stride].permute(0, 2, 1, 3, 4).reshape(n * depth, c, h, w)
+            for k in range(kernel)], depth
+
+
+def _from_depth_batch(images: TensorBase, n: int, depth: int) -> TensorBase:
+    """(N * OD, C, OH, OW) images back to (N, C, OD, OH, OW)."""
+    return images.reshape((n, depth) + tuple(images.shape[1:])).permute(0, 2, 1, 3, 4)
+
+
+def _pool3d_arguments(fn: str, input: TensorBase, kernel_size, stride, padding) -> tuple:
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"{fn}: Expected 4D or 5D tensor for input, but got: {list(input.shape)}" if fn ==
+                           "avg_pool3d" else "non-empty 4D or 5D (batch mode) tensor expected for input")
+    kernel = _expand(kernel_size, 3, "kernel_size")
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _expand(stride, 3, "stride")
+    return (input if input.ndim == 5 else input.unsqueeze(0)), kernel, stride, _expand(padding, 3, "padding")
+
+
+def max_pool3d(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> TensorBase:
+    """The maximum of each (KD, KH, KW) window of an (N, C, D, H, W) or (C, D, H, W) ``input``, padded with -inf:
+    per kernel depth offset a 2-D max pool of the depth slices, then the maximum over the offsets, so the gradient
+    goes to the first maximum of each window in (depth, row, column) order, as PyTorch's.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.max_pool3d(gg.arange(8.0).reshape(1, 2, 2, 2), 2)
+    tensor([[[[7.]]]])
+    """
+    if return_indices:
+        raise NotImplementedError("max_pool3d(return_indices=True) is not supported; max_pool1d/2d's are")
+    x, kernel, stride, padding = _pool3d_arguments("max_pool3d", input, kernel_size, stride, padding)
+    dilation = _expand(dilation, 3, "dilation")
+    for p, k, d in zip(padding, kernel, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
+                               f"kernel_size={k} and dilation={d}")
+    slices, depth = _depth_slices(x, kernel[0], stride[0], padding[0], dilation[0], -math.inf, ceil_mode)
+    pooled = [max_pool2d(images, kernel[1:], stride[1:], padding[1:], dilation[1:], ceil_mode) for images in slices]
+    # (max over a new leading axis: the first offset holding the maximum gets the gradient)
+    out = _from_depth_batch(stack(pooled).max(0).values if len(pooled) > 1 else pooled[0], x.shape[0], depth)
+    return _as_pytorch_names(out if input.ndim == 5 else out.squeeze(0), "MaxPool3DWithIndicesBackward0", input)
+
+
+def avg_pool3d(input: TensorBase, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> TensorBase:
+    """The mean of each (KD, KH, KW) window of an (N, C, D, H, W) or (C, D, H, W) ``input``, zero padding counted
+    unless ``count_include_pad=False``, as PyTorch's (``ceil_mode``'s last windows divided by their part inside
+    the padded input).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.avg_pool3d(gg.arange(8.0).reshape(1, 2, 2, 2), 2)
+    tensor([[[[3.5000]]]])
+    """
+    x, kernel, stride, padding = _pool3d_arguments("avg_pool3d", input, kernel_size, stride, padding)
+    for p, k in zip(padding, kernel):
+        if p > k // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
+                               f"kernel_size={k} and dilation=1")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    slices, depth = _depth_slices(x, kernel[0], stride[0], padding[0], 1, 0.0, ceil_mode)
+    # each slice's window sums (a divisor of 1), added over the depth offsets, then PyTorch's 3-D divisors
+    sums = 0
+    for images in slices:
+        sums = sums + avg_pool2d(images, kernel[1:], stride[1:], padding[1:], ceil_mode, True, 1)
+    sums = _from_depth_batch(sums, x.shape[0], depth)
+    if divisor_override is not None:
+        out = sums / float(divisor_override)
+    else:
+        counts = (depth,) + tuple(sums.shape[3:])
+        axes = [_avg_divisors(*args, count_include_pad) for args in zip(x.shape[2:], kernel, stride, padding, counts)]
+        out = sums / _constant(np.einsum("i,j,k->ijk", *axes).astype(np.float64), sums)
+    return _as_pytorch_names(out if input.ndim == 5 else out.squeeze(0), "AvgPool3DBackward0", input)
+
+
 def _string_padding(input: TensorBase, weight: TensorBase, padding: str, stride, dilation) -> tuple:
     """``padding="valid"`` (none) or ``"same"`` (the output as large as the input; stride 1 only) as ``(input,
     padding)``: "same" pads ``dilation * (kernel - 1)`` in all, half of it before; an odd total puts the extra
     row/column after (bottom, right), on the input itself, as PyTorch does."""
+    dims = weight.ndim - 2
     if padding == "valid":
-        return input, (0, 0)
+        return input, (0,) * dims
     if padding != "same":
         raise RuntimeError(f"Invalid padding string: {padding!r}")
-    if _pair(stride) != (1, 1):
+    if any(s != 1 for s in _expand(stride, dims, "stride")):
         raise RuntimeError("padding='same' is not supported for strided convolutions")
-    totals = [d * (k - 1) for d, k in zip(_pair(dilation), tuple(weight.shape[2:]))]
+    totals = [d * (k - 1) for d, k in zip(_expand(dilation, dims, "dilation"), tuple(weight.shape[2:]))]
     if any(t % 2 for t in totals):
-        input = pad(input, (0, totals[1] % 2, 0, totals[0] % 2))
+        input = pad(input, tuple(p for t in reversed(totals) for p in (0, t % 2)))
     return input, tuple(t // 2 for t in totals)
 
 

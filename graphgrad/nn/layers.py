@@ -420,6 +420,26 @@ class Conv2d(_ConvNd):
         return self._conv_forward(input, F.conv2d)
 
 
+class Conv3d(_ConvNd):
+    """3-D convolution (cross-correlation) of (N, C, D, H, W) or (C, D, H, W) inputs with PyTorch's parameters,
+    ``padding_mode`` and initialisation.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.Conv3d(2, 4, kernel_size=3, padding=1)(gg.ones(1, 2, 5, 6, 7)).shape
+    torch.Size([1, 4, 5, 6, 7])
+    """
+
+    _dims = 3
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
+                         padding_mode, device, dtype)
+
+    def forward(self, input):
+        return self._conv_forward(input, F.conv3d)
+
+
 class _ConvTransposeNd(_ConvNd):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, output_padding,
                  groups: int, bias: bool, dilation, padding_mode: str, device, dtype):
@@ -532,6 +552,17 @@ class MaxPool2d(_MaxPoolNd):
     function = "max_pool2d"
 
 
+class MaxPool3d(_MaxPoolNd):
+    """``F.max_pool3d`` as a module: the maximum of each window of (N, C, D, H, W) or (C, D, H, W) inputs.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.MaxPool3d(2)(gg.ones(1, 1, 4, 4, 4)).shape
+    torch.Size([1, 1, 2, 2, 2])
+    """
+
+    function = "max_pool3d"
+
+
 class _MaxUnpoolNd(Module):
     function = ""
 
@@ -635,6 +666,19 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool3d(AvgPool2d):
+    """``F.avg_pool3d`` as a module: the mean of each window of (N, C, D, H, W) or (C, D, H, W) inputs.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.AvgPool3d(2, stride=1)(gg.ones(1, 3, 3, 3)).shape
+    torch.Size([1, 2, 2, 2])
+    """
+
+    def forward(self, input):
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
 
 class _AdaptivePool(Module):
