@@ -882,6 +882,20 @@ class BatchNorm2d(BatchNorm1d):
         return self._normalize(input)
 
 
+class BatchNorm3d(BatchNorm1d):
+    """Batch normalization of each channel of (N, C, D, H, W) volumes.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.BatchNorm3d(2)(gg.randn(4, 2, 3, 3, 3)).mean().abs().item() < 1e-6
+    True
+    """
+
+    def forward(self, input):
+        if input.ndim != 5:
+            raise ValueError(f"expected 5D input (got {input.ndim}D input)")
+        return self._normalize(input)
+
+
 class GELU(Module):
     """``x * Φ(x)`` (``approximate="tanh"``: PyTorch's tanh form)."""
 

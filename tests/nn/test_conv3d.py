@@ -114,3 +114,15 @@ def test_pooling_gradients(pool):
     x = rng.permutation(60).reshape(1, 1, 3, 4, 5) / 7.0  # distinct values: no ties where max is differentiated
     v = rng.standard_normal(pool(gg.tensor(x)).shape)
     check_gradients(lambda x: (pool(x) * gg.tensor(v)).sum(), [x])
+
+
+def test_batch_norm3d_normalizes_each_channel_over_batch_and_volume():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 2, 2, 3, 4)) * 4 + 1
+    bn = nn.BatchNorm3d(2).double()
+    out = bn(gg.tensor(x)).detach().numpy()
+    mean, var = x.mean((0, 2, 3, 4), keepdims=True), x.var((0, 2, 3, 4), keepdims=True)
+    np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + 1e-5), atol=1e-12)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean.ravel(), atol=1e-12)
+    with pytest.raises(ValueError, match=r"^expected 5D input \(got 4D input\)$"):
+        bn(gg.ones(2, 2, 3, 3))
