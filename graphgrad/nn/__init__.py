@@ -18,7 +18,7 @@ from .layers import (CELU, ELU, GELU, SELU, AdaptiveAvgPool2d, AvgPool2d, BatchN
                      Softmax, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Unflatten, Unfold)
 from .layers import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, CircularPad1d, CircularPad2d,
                      ConstantPad1d, ConstantPad2d, Conv1d, Conv3d, ConvTranspose1d, ConvTranspose2d, MaxPool1d,
-                     MaxPool3d, AvgPool3d, BatchNorm3d,
+                     MaxPool3d, AvgPool3d, BatchNorm3d, ConvTranspose3d,
                      MaxUnpool1d, MaxUnpool2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
                      ZeroPad1d, ZeroPad2d)
 from .layers import (GLU, AlphaDropout, Bilinear, ChannelShuffle, CosineSimilarity, Dropout1d, Dropout2d, GroupNorm,
@@ -44,7 +44,7 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
            "TransformerDecoderLayer", "TransformerDecoder", "Transformer", "Hardtanh", "ReLU6", "Hardsigmoid",
            "Hardswish", "SELU", "CELU", "Mish", "Softsign", "Tanhshrink", "LogSigmoid", "Hardshrink", "Softshrink",
-           "Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "BatchNorm3d",
+           "Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "BatchNorm3d", "ConvTranspose3d",
            "AdaptiveAvgPool1d",
            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
            "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",

@@ -809,13 +809,49 @@ def _transposed_convolution(fn: str, dims: int, input: TensorBase, weight: Tenso
         x, weight = x.unsqueeze(2), weight.unsqueeze(2)
         stride, padding, dilation = (1,) + stride, (0,) + padding, (1,) + dilation
         output_padding = (0,) + output_padding
-    out = _conv_transpose2d(x, weight, stride, padding, output_padding, dilation, groups)
+    if dims == 3:
+        out = _conv_transpose3d(x, weight, stride, padding, output_padding, dilation, groups)
+    else:
+        out = _conv_transpose2d(x, weight, stride, padding, output_padding, dilation, groups)
     if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
+        out = out + bias.reshape((1, -1) + (1,) * max(dims, 2))
     if dims == 1:
         out = out.squeeze(2)
     out = _as_pytorch_names(out, "ConvolutionBackward0", batched, weight, bias)
     return out if input.ndim == dims + 2 else out.squeeze(0)
+
+
+def conv_transpose3d(input: TensorBase, weight: TensorBase, bias: TensorBase | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> TensorBase:
+    """The transposed 3-D convolution of (N, C_in, D, H, W) or (C_in, D, H, W) ``input`` with
+    (C_in, C_out / groups, KD, KH, KW) ``weight``: ``conv3d``'s input gradient. Per kernel depth offset, the
+    transposed 2-D convolution of every input depth's plane, each placed at its depth (``stride`` apart, shifted
+    by the offset) and summed; ``padding`` crops, ``output_padding`` adds planes, rows and columns at the end.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.conv_transpose3d(gg.ones(1, 1, 2, 2, 2), gg.ones(1, 1, 2, 2, 2), stride=2).shape
+    torch.Size([1, 1, 4, 4, 4])
+    """
+    return _transposed_convolution("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding,
+                                   groups, dilation)
+
+
+def _conv_transpose3d(x: TensorBase, weight: TensorBase, stride: tuple, padding: tuple, output_padding: tuple,
+                      dilation: tuple, groups: int) -> TensorBase:
+    n, _, depth, h, w = x.shape
+    planes_in = x.permute(0, 2, 1, 3, 4).reshape(n * depth, x.shape[1], h, w)
+    span = (depth - 1) * stride[0] + 1  # the input planes' depths, stride apart
+    full = span + dilation[0] * (weight.shape[2] - 1)  # before padding crops and output_padding adds
+    out = 0
+    for k in range(weight.shape[2]):
+        planes = _from_depth_batch(_conv_transpose2d(planes_in, weight[:, :, k], stride[1:], padding[1:],
+                                                     output_padding[1:], dilation[1:], groups), n, depth)
+        if stride[0] > 1:  # stride - 1 zero planes after each: (N, C, D, stride, H, W) laid end to end
+            planes = pad(planes.unsqueeze(3), (0, 0, 0, 0, 0, stride[0] - 1))
+            planes = planes.reshape((n, planes.shape[1], depth * stride[0]) + tuple(planes.shape[4:]))[:, :, :span]
+        shift = k * dilation[0]
+        out = out + pad(planes, (0, 0, 0, 0, shift, full - span - shift + output_padding[0]))
+    return out[:, :, padding[0]:full + output_padding[0] - padding[0]]
 
 
 def _conv_transpose2d(x: TensorBase, weight: TensorBase, stride: tuple, padding: tuple, output_padding: tuple,

@@ -518,6 +518,27 @@ class ConvTranspose2d(_ConvTransposeNd):
         return self._transposed_forward(input, output_size, F.conv_transpose2d)
 
 
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution (conv3d's input gradient, a 3-D U-Net's upsampling layer), with PyTorch's
+    parameters and initialisation; the weight is (in_channels, out_channels / groups, KD, KH, KW).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ConvTranspose3d(4, 2, kernel_size=2, stride=2)(gg.ones(1, 4, 3, 4, 5)).shape
+    torch.Size([1, 2, 6, 8, 10])
+    """
+
+    _dims = 3
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)
+
+    def forward(self, input, output_size=None):
+        return self._transposed_forward(input, output_size, F.conv_transpose3d)
+
+
 class _MaxPoolNd(Module):
     function = ""
 

@@ -1,4 +1,4 @@
-"""F.conv3d, F.max_pool3d, F.avg_pool3d and their modules, eager and compiled: values against direct NumPy
+"""F.conv3d, F.conv_transpose3d, F.max_pool3d, F.avg_pool3d, their modules and nn.BatchNorm3d, eager and compiled: values against direct NumPy
 references written from the definitions, gradients by finite differences (first and second order), PyTorch's
 tie rule for max pooling's gradient (the first maximum in depth, row, column order)."""
 import itertools
@@ -126,3 +126,31 @@ def test_batch_norm3d_normalizes_each_channel_over_batch_and_volume():
     np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean.ravel(), atol=1e-12)
     with pytest.raises(ValueError, match=r"^expected 5D input \(got 4D input\)$"):
         bn(gg.ones(2, 2, 3, 3))
+
+
+@EAGER_AND_COMPILED
+def test_conv_transpose3d_is_conv3d_s_input_gradient(run):
+    # <conv_transpose3d(y, w), x> = <y, conv3d(x, w)> for every x, y: the adjoint, taken through conv3d's reference
+    rng = np.random.default_rng(6)
+    for stride, padding, dilation, groups in (((1, 1, 1), (0, 0, 0), (1, 1, 1), 1),
+                                              ((2, 1, 3), (1, 0, 1), (1, 2, 1), 2)):
+        # the transposed convolution's (C_in, C_out / groups, K...) weight is the convolution's (C_out, C_in / groups)
+        w = rng.standard_normal((4, 6 // groups, 2, 3, 2))
+        x = rng.standard_normal((1, 6, 5, 7, 6))
+        forward = conv3d_reference(x, w, stride, padding, dilation, groups)
+        y = rng.standard_normal(forward.shape)
+        output_padding = tuple(s - (o - 1) * st + 2 * p - d * (k - 1) - 1 for s, o, st, p, d, k in
+                               zip(x.shape[2:], y.shape[2:], stride, padding, dilation, (2, 3, 2)))
+        back = run(lambda y, w: F.conv_transpose3d(y, w, None, stride, padding, output_padding, groups, dilation),
+                   gg.tensor(y), gg.tensor(w)).numpy()
+        assert back.shape == x.shape
+        np.testing.assert_allclose((back * x).sum(), (y * forward).sum(), rtol=1e-10)
+    layer = nn.ConvTranspose3d(4, 2, 3, stride=2, padding=1)
+    assert layer(gg.ones(1, 4, 3, 4, 5), output_size=(6, 8, 10)).shape == (1, 2, 6, 8, 10)
+
+
+def test_conv_transpose3d_gradients():
+    rng = np.random.default_rng(7)
+    v = rng.standard_normal((1, 2, 4, 3, 5))
+    check_gradients(lambda y, w: (F.conv_transpose3d(y, w, stride=(2, 1, 2), padding=(0, 1, 0)) * gg.tensor(v)).sum(),
+                    [rng.standard_normal((1, 2, 2, 3, 2)), rng.standard_normal((2, 2, 2, 3, 3))])
