@@ -1,6 +1,7 @@
-"""F.conv3d, F.conv_transpose3d, F.max_pool3d, F.avg_pool3d, their modules and nn.BatchNorm3d, eager and compiled: values against direct NumPy
-references written from the definitions, gradients by finite differences (first and second order), PyTorch's
-tie rule for max pooling's gradient (the first maximum in depth, row, column order)."""
+"""F.conv3d, F.conv_transpose3d, F.max_pool3d, F.avg_pool3d, their modules and nn.BatchNorm3d, eager and
+compiled: values against direct NumPy references written from the definitions, gradients by finite differences
+(first and second order), PyTorch's tie rule for max pooling's gradient (the first maximum in depth, row, column
+order)."""
 import itertools
 
 import numpy as np
