@@ -51,7 +51,8 @@ def pool3d_reference(x, kernel, stride, padding, reduce):
                                                                ((1, 2, 1), (0, 1, 0), (2, 1, 2), 2)])
 def test_conv3d_is_the_cross_correlation(run, stride, padding, dilation, groups):
     rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((2, 4, 5, 6, 7)), rng.standard_normal((6, 4 // groups, 2, 3, 2)), rng.standard_normal(6)
+    x, w = rng.standard_normal((2, 4, 5, 6, 7)), rng.standard_normal((6, 4 // groups, 2, 3, 2))
+    b = rng.standard_normal(6)
     got = run(lambda x, w, b: F.conv3d(x, w, b, stride, padding, dilation, groups), *map(gg.tensor, (x, w, b)))
     want = conv3d_reference(x, w, stride, padding, dilation, groups) + b.reshape(1, -1, 1, 1, 1)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
