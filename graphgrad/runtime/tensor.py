@@ -1103,19 +1103,31 @@ Tensor.absolute_ = Tensor.abs_
 
 def _keep_overwritten(node, old: Tensor, first_new: int) -> None:
     """Nodes recorded by an in-place op (sequence numbers from ``first_new``) that saved ``old``, the value
-    about to be overwritten, save a copy of it instead."""
-    copy = None
+    about to be overwritten, or another tensor of its memory (a composite's slice of it, cumprod_'s; the alias a
+    cast to its own dtype gives, mvlgamma_'s), save a copy of it instead."""
+    data = old._data
+    share = _xp(data).may_share_memory
+    copies: dict = {}
+
+    def overwritten(x) -> bool:
+        return x is old or (isinstance(x, Tensor) and x._data.__class__ is data.__class__
+                            and bool(share(x._data, data)))
+
+    def copy_of(x: Tensor) -> Tensor:
+        if id(x) not in copies:
+            copies[id(x)] = Tensor._wrap(x._data.copy(), x._requires_grad, x.grad_fn)
+        return copies[id(x)]
+
     stack, seen = [node], set()
     while stack:
         n = stack.pop()
         if id(n) in seen or not isinstance(n, Node) or n._seq < first_new:
             continue
         seen.add(id(n))
-        if any(x is old for x in n._saved):
-            if copy is None:
-                copy = Tensor._wrap(old._data.copy(), old._requires_grad, old.grad_fn)
-            n._versions = tuple(0 if x is old else v for x, v in zip(n._saved, n._versions))
-            n._saved = tuple(copy if x is old else x for x in n._saved)
+        hit = [overwritten(x) for x in n._saved]
+        if any(hit):
+            n._versions = tuple(0 if h else v for h, v in zip(hit, n._versions))
+            n._saved = tuple(copy_of(x) if h else x for h, x in zip(hit, n._saved))
         stack.extend(nxt for nxt, _ in n._next if nxt is not None)
 
 
