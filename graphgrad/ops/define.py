@@ -271,24 +271,36 @@ def refuse_traced(x, op: str, why: str) -> None:
         raise TracerError(f"{op} inside a compiled function: {why}{_where(user_location(2))}")
 
 
-def in_place(x, compute: Callable, name: str | None = None, **expanded):
-    """``x`` overwritten with ``compute(x)``, PyTorch's in-place form of an out-of-place function (``tril_``,
-    ``index_fill_``, ...): eagerly one in-place op (version bump, views and their base kept in step, PyTorch's
-    casting and shape checks; ``name`` names its node), in a trace a mutation of the traced value with the same
-    checks. The composites in ``graphgrad.ops`` declare their ``_`` methods with it. ``expanded``: for the few
-    that PyTorch lets write into an expanded tensor, ``written``, ``overlap_ok`` and ``warn`` (the eager
+def in_place(x, compute: Callable, name: str | None = None, what: str = "update", **expanded):
+    """``x`` overwritten with ``compute(x)``, PyTorch's in-place form of an out-of-place function (``sin_``,
+    ``tril_``, ``index_fill_``, ...): eagerly one in-place op (version bump, views and their base kept in step,
+    PyTorch's casting and shape checks; ``name`` names its node), in a trace a mutation of the traced value with the
+    same checks, written back to an argument or a closed-over tensor after each call (``what``, ``"sin_"``, names it
+    in the tracer's errors). Every in-place form in ``graphgrad.ops`` is declared with it. ``expanded``: for the
+    few that PyTorch lets write into an expanded tensor, ``written``, ``overlap_ok`` and ``warn`` (the eager
     ``Tensor._inplace_with``'s)."""
-    if hasattr(x, "_inplace_with"):  # an eager tensor (the runtime's Tensor)
-        return x._inplace_with(compute, name, **expanded)
-    from ..ir.types import in_place_cast_error
+    try:
+        write = x._inplace_with  # an eager tensor (the runtime's Tensor)
+    except AttributeError:
+        return _traced_in_place(x, compute, what)
+    return write(compute, name, **expanded)
 
-    new = compute(x)
-    refused = in_place_cast_error(new._type.dtype, x._type.dtype)
-    if refused:
-        raise RuntimeError(refused)
+
+def _traced_in_place(x, compute: Callable, what: str):
+    """``in_place`` of a traced tensor: ``compute(x)`` becomes ``x``'s value (the tracer writes it back where ``x``
+    is an argument or a closed-over tensor), after PyTorch's cast and shape checks."""
+    from ..tracer.tracer import _computed_in_place, gradient_reaches, user_location
+
+    new = _computed_in_place(x, compute(x))
     if tuple(new.shape) != tuple(x.shape):
         raise RuntimeError(f"output with shape {list(x.shape)} doesn't match the broadcast shape {list(new.shape)}")
-    return x.copy_(new)
+    if x._type.is_floating and not gradient_reaches(new.value, x.value):
+        # a result no gradient of x reaches (logical_not_, heaviside_): x stays in the graph, with a zero gradient,
+        # so that what required grad still does. (Eager code keeps x's old history there, PyTorch's: the values of
+        # one tensor with the gradient of another, which a graph has no op for.)
+        new = bind("where", True, new, x)
+    x.tracer.mutate(x, new, what, user_location(2))
+    return x
 
 
 def warn_user(message: str, category=UserWarning) -> None:

@@ -1,7 +1,8 @@
-"""PyTorch's in-place ``name_`` methods that are the out-of-place ``name`` written back (``x.floor_()``,
-``x.gt_(0)``, ``x.cumsum_(0)``, ``x.addmm_(a, b)``), for eager and traced tensors alike (``define.in_place``:
-eagerly one in-place op with PyTorch's cast and shape checks, in a trace an update of the traced value).
-Declared here, after every op module, for the methods no op module declares itself.
+"""PyTorch's in-place ``name_`` methods that are the out-of-place ``name`` written back (``x.sin_()``,
+``x.floor_()``, ``x.gt_(0)``, ``x.cumsum_(0)``, ``x.addmm_(a, b)``, ``x //= y``), for eager and traced tensors alike
+(``define.in_place``: eagerly one in-place op with PyTorch's cast and shape checks, in a trace an update of the
+traced value). Declared here, after every op module, for the methods no op module declares itself; the runtime's
+Tensor and the tracer's SymbolicTensor declare none of these.
 
 >>> import graphgrad as gg
 >>> x = gg.tensor([1.5, -0.5])
@@ -10,25 +11,33 @@ tensor([1., 0.])
 """
 from __future__ import annotations
 
+from operator import methodcaller
+
 from ..ir.public import NAMES, export
 from .define import in_place
 
-#: in-place name -> the method it calls on the old value. (No neg_: runtime's Tensor and the tracer's SymbolicTensor
-#: both define their own, so a TensorBase one would never run)
+#: in-place name -> the method it calls on the old value
 _FORMS = {f"{name}_": name for name in (
     "acos", "acosh", "arccos", "arccosh", "asin", "asinh", "arcsin", "arcsinh", "atan", "atanh", "arctan", "arctanh",
     "ceil", "floor", "round", "trunc", "fix", "cosh", "sinh", "exp2", "deg2rad", "rad2deg", "sinc", "bitwise_not",
-    "logical_not", "sin", "cos", "tan", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "expm1", "erf", "abs",
-    "absolute", "negative", "reciprocal", "sign", "square", "atan2", "arctan2", "hypot", "fmod", "logical_and",
-    "logical_or", "logical_xor", "cumsum", "cumprod", "addmm", "addmv", "addr", "baddbmm", "addbmm", "scatter_add",
-    "frac", "addcmul", "addcdiv", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "mvlgamma", "i0", "multiply",
-    "subtract", "divide", "true_divide", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt", "greater",
-    "ge", "greater_equal")}
+    "logical_not", "sin", "cos", "tan", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "exp", "expm1", "erf", "abs",
+    "absolute", "neg", "negative", "reciprocal", "sign", "square", "tanh", "sigmoid", "relu", "clamp", "clip",
+    "atan2", "arctan2", "hypot", "fmod", "logical_and", "logical_or", "logical_xor", "floor_divide", "remainder",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "cumsum", "cumprod", "addmm", "addmv", "addr", "baddbmm", "addbmm",
+    "scatter_add", "frac", "addcmul", "addcdiv", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "mvlgamma", "i0",
+    "multiply", "subtract", "divide", "true_divide", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt",
+    "greater", "ge", "greater_equal")}
+
+#: Python's augmented assignments that are in-place forms (``x //= y`` is ``x.floor_divide_(y)``)
+_OPERATORS = {"__ifloordiv__": "floor_divide_", "__imod__": "remainder_", "__iand__": "bitwise_and_",
+              "__ior__": "bitwise_or_", "__ixor__": "bitwise_xor_"}
 
 
 def _method(name: str, form: str):
+    plain = methodcaller(form)  # (made once: most calls pass no arguments)
+
     def method(self, *args, **kwargs):
-        return in_place(self, lambda old: getattr(old, form)(*args, **kwargs))
+        return in_place(self, methodcaller(form, *args, **kwargs) if args or kwargs else plain, None, name)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In-place ``{form}``: the result written into this tensor."
     return method
@@ -44,4 +53,5 @@ def _op_of(method: str) -> str:
 
 
 for _name, _form in _FORMS.items():
-    export(_method(_name, _form), _op_of(_form), tensor=_name)
+    export(_method(_name, _form), _op_of(_form),
+           tensor=(_name,) + tuple(op for op, form in _OPERATORS.items() if form == _name))

@@ -944,11 +944,6 @@ class Tensor(TensorSurface, TensorBase):
 
     clip = clamp
 
-    def clamp_(self, min=None, max=None):
-        return self._inplace_with(lambda old: old.clamp(min, max))
-
-    clip_ = clamp_
-
     def zero_(self) -> "Tensor":
         return self.fill_(0)
 
@@ -973,12 +968,6 @@ class Tensor(TensorSurface, TensorBase):
     def log2(self): return (self.log() / float(np.log(2.0)))._shown_as("Log2Backward0")
     def log10(self): return (self.log() / float(np.log(10.0)))._shown_as("Log10Backward0")
 
-    def addcmul_(self, tensor1, tensor2, value=1):
-        return self._inplace_with(lambda old: old.addcmul(tensor1, tensor2, value))
-
-    def addcdiv_(self, tensor1, tensor2, value=1):
-        return self._inplace_with(lambda old: old.addcdiv(tensor1, tensor2, value))
-
     def masked_fill_(self, mask, value) -> "Tensor":
         def written():
             m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
@@ -993,13 +982,6 @@ class Tensor(TensorSurface, TensorBase):
     # without these Python falls back to `y = y ** 2`: a new tensor, and another name for y (z = y) kept the old
     # values, where PyTorch updates y in place
     def __ipow__(self, other): return self.pow_(other)
-    def floor_divide_(self, other): return self._inplace_with(lambda old: old // other)
-    def remainder_(self, other): return self._inplace_with(lambda old: old % other)
-    def bitwise_and_(self, other): return self._inplace_with(lambda old: old & other)
-    def bitwise_or_(self, other): return self._inplace_with(lambda old: old | other)
-    def bitwise_xor_(self, other): return self._inplace_with(lambda old: old ^ other)
-    __ifloordiv__, __imod__ = floor_divide_, remainder_
-    __iand__, __ior__, __ixor__ = bitwise_and_, bitwise_or_, bitwise_xor_
 
     def __setitem__(self, index, value) -> None:
         """``x[index] = value``; on a tensor with history (or a value with one) it is recorded as PyTorch's
@@ -1061,14 +1043,6 @@ def _warn_at_user(messages) -> None:
         warn_user(message)
 
 
-def _in_place_unary(name: str):
-    def method(self):
-        return self._inplace_with(lambda old: getattr(old, name)())
-    method.__name__ = name + "_"
-    method.__doc__ = f"In-place ``{name}``."
-    return method
-
-
 def _in_place_view(name: str):
     """PyTorch's ``t_``, ``unsqueeze_``, ...: the tensor itself becomes that view of its memory (one version bump),
     its history the view's."""
@@ -1093,12 +1067,6 @@ def _in_place_view(name: str):
 
 for _name in ("t", "transpose", "swapaxes", "swapdims", "squeeze", "unsqueeze"):
     setattr(Tensor, _name + "_", _in_place_view(_name))
-
-for _name in ("abs", "sin", "cos", "tan", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "exp", "expm1", "neg",
-              "tanh", "sigmoid", "relu", "sign", "square", "reciprocal", "erf"):
-    setattr(Tensor, _name + "_", _in_place_unary(_name))
-Tensor.negative_ = Tensor.neg_
-Tensor.absolute_ = Tensor.abs_
 
 
 def _keep_overwritten(node, old: Tensor, first_new: int) -> None:

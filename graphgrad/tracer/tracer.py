@@ -1003,6 +1003,24 @@ def _computed_in_place(self, new):
     return new
 
 
+def gradient_reaches(new: Value, old: Value) -> bool:
+    """Whether ``old``'s gradient can reach ``new``: a path of floating values from ``old`` to ``new`` through ops
+    that pass gradients (not ``detach()``), as ``prune_by_requires_grad`` marks them (``sin(x)``, ``floor(x)`` and
+    ``where(True, c, x)`` do; ``logical_not(x)`` cast to float does not)."""
+    stack, seen = [new], set()
+    while stack:
+        v = stack.pop()
+        if v is old:
+            return True
+        # (values older than old cannot depend on it: the walk stays among the in-place form's own nodes)
+        if v.id < old.id or v.node is None or id(v) in seen or not v.type.is_floating:
+            continue
+        seen.add(id(v))
+        if not OPS[v.node.op].stops_gradient:
+            stack.extend(x for x in v.node.inputs if x.__class__ is Value)
+    return False
+
+
 def _inplace(op: str, reflected_self: bool = False):
     def method(self, *args):
         new = _computed_in_place(self, SymbolicTensor._apply(op, (self,) + args, {}))
@@ -1013,44 +1031,13 @@ def _inplace(op: str, reflected_self: bool = False):
     return method
 
 
-def _inplace_unary(op: str):
-    def method(self):
-        self.tracer.mutate(self, _computed_in_place(self, SymbolicTensor._apply(op, (self,), {})), f"{op}_",
-                           user_location(2))
-        return self
-
-    method.__name__ = f"{op}_"
-    return method
-
-
 for _op in ("add", "sub", "mul", "div", "pow"):
     setattr(SymbolicTensor, f"{_op}_", _inplace(_op))
-for _op in ("neg", "exp", "relu", "sigmoid", "tanh"):
-    setattr(SymbolicTensor, f"{_op}_", _inplace_unary(_op))
 SymbolicTensor.__iadd__ = SymbolicTensor.add_
 SymbolicTensor.__isub__ = SymbolicTensor.sub_
 SymbolicTensor.__imul__ = SymbolicTensor.mul_
 SymbolicTensor.__itruediv__ = SymbolicTensor.div_
 SymbolicTensor.__ipow__ = SymbolicTensor.pow_
-
-
-def _inplace_operator(compute, name: str):
-    """``x.<name>(y)``: ``compute(x, y)`` written into ``x`` (``x //= y``, ``x %= y``, ``x &= y``...)."""
-    def method(self, other):
-        self.tracer.mutate(self, _computed_in_place(self, compute(self, other)), name, user_location(2))
-        return self
-
-    method.__name__ = name
-    return method
-
-
-for _name, _compute in (("floor_divide_", lambda x, y: x // y), ("remainder_", lambda x, y: x % y),
-                        ("bitwise_and_", lambda x, y: x & y), ("bitwise_or_", lambda x, y: x | y),
-                        ("bitwise_xor_", lambda x, y: x ^ y)):
-    setattr(SymbolicTensor, _name, _inplace_operator(_compute, _name))
-SymbolicTensor.__ifloordiv__, SymbolicTensor.__imod__ = SymbolicTensor.floor_divide_, SymbolicTensor.remainder_
-SymbolicTensor.__iand__, SymbolicTensor.__ior__ = SymbolicTensor.bitwise_and_, SymbolicTensor.bitwise_or_
-SymbolicTensor.__ixor__ = SymbolicTensor.bitwise_xor_
 
 
 def _add_alpha(self, other, alpha=1):
@@ -1072,11 +1059,6 @@ def _masked_fill_(self, mask, value):
 
 
 SymbolicTensor.masked_fill_ = _masked_fill_
-
-
-def _clamp_(self, min=None, max=None):
-    self.tracer.mutate(self, _computed_in_place(self, self.clamp(min, max)), "clamp_", user_location(2))
-    return self
 
 
 def _filled(self, fresh):
@@ -1124,7 +1106,6 @@ def _copy_(self, src):
 
 SymbolicTensor.add_, SymbolicTensor.sub_ = _add_alpha, _sub_alpha
 SymbolicTensor.__iadd__, SymbolicTensor.__isub__ = _add_alpha, _sub_alpha
-SymbolicTensor.clamp_ = SymbolicTensor.clip_ = _clamp_
 SymbolicTensor.fill_ = _fill_
 SymbolicTensor.zero_ = lambda self: _fill_(self, 0.0 if self._type.is_floating else 0)
 SymbolicTensor.copy_ = _copy_
