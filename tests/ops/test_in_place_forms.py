@@ -40,11 +40,18 @@ _INTEGER = {"bitwise_not_", "bitwise_and_", "bitwise_or_", "bitwise_xor_"}  # be
 _OTHER_SHAPES = {"addmv_", "baddbmm_", "addbmm_"}  # below
 _FLOAT = sorted(set(_FORMS) - _INTEGER - _OTHER_SHAPES)
 
-# comparisons and logical_not_ & co.: out of place no history, so in place the tensor keeps its own and its gradient
-# passes through the write. A compiled graph has no op for one tensor's values with another's gradient: there the
-# tensor stays in the graph with a zero gradient
-_NO_NODE = {"logical_not_", "logical_and_", "logical_or_", "logical_xor_", "eq_", "ne_", "not_equal_", "lt_", "less_",
-            "le_", "less_equal_", "gt_", "greater_", "ge_", "greater_equal_"}
+# PyTorch's node of the in-place form where it is not the out-of-place method's (torch 2.x, x.gt_(0.4).grad_fn):
+# comparisons have none out of place; in place a zero gradient, GtBackward0 (GtBackward1 against a tensor). acosh_,
+# asinh_, atanh_ and polygamma_ have in-place formulas of their own (PyTorch's acosh_ & co. raise in backward)
+_COMPARISON_NODES = {"eq_": "Eq", "ne_": "Ne", "not_equal_": "Ne", "lt_": "Lt", "less_": "Lt", "le_": "Le",
+                     "less_equal_": "Le", "gt_": "Gt", "greater_": "Gt", "ge_": "Ge", "greater_equal_": "Ge"}
+_OWN_NODES = {"acosh_": "AcoshBackward1", "arccosh_": "AcoshBackward1", "asinh_": "AsinhBackward1",
+              "arcsinh_": "AsinhBackward1", "atanh_": "AtanhBackward1", "arctanh_": "AtanhBackward1",
+              "polygamma_": "PolygammaBackward1"}
+# logical_not_ & co.: no node (PyTorch records none), so the tensor keeps its history and its gradient passes
+# through the write, as in PyTorch. A compiled graph has no op for one tensor's values with another's gradient:
+# there the tensor stays in the graph with a zero gradient
+_NO_NODE = {"logical_not_", "logical_and_", "logical_or_", "logical_xor_"}
 
 
 def _x(requires_grad=False):
@@ -79,8 +86,11 @@ def test_each_form_equals_its_out_of_place_method_eagerly(name):
     version = y._version
     assert _call(y, name, name) is y and y._version == version + 1 and y.dtype == gg.float64
     np.testing.assert_allclose(y.detach().numpy(), value, rtol=1e-12, equal_nan=True)
-    if name in _NO_NODE:
+    if name in _COMPARISON_NODES:
+        node, grad = f"{_COMPARISON_NODES[name]}Backward0", np.zeros((2, 3))
+    elif name in _NO_NODE:
         node, grad = "MulBackward0", _WEIGHTS
+    node = _OWN_NODES.get(name, node)
     assert y.grad_fn.name() == node
     (y * gg.tensor(_WEIGHTS)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), grad, rtol=1e-12, equal_nan=True)
@@ -89,7 +99,7 @@ def test_each_form_equals_its_out_of_place_method_eagerly(name):
 @pytest.mark.parametrize("name", _FLOAT)
 def test_each_form_equals_its_out_of_place_method_compiled(name):
     value, _, grad = _expected(name)
-    if name in _NO_NODE:
+    if name in _COMPARISON_NODES or name in _NO_NODE:
         grad = np.zeros((2, 3))
 
     def in_place(t):
@@ -105,13 +115,29 @@ def test_each_form_equals_its_out_of_place_method_compiled(name):
     # the out-of-place method's code, its result written into y: no copy of it (where(True, new, y)), only where a
     # zero gradient keeps y in the graph (a comparison's, logical_not_'s)
     out_of_place = gg.compile(lambda t: _call(t * 1.0, name[:-1], name)).source(_x())
-    extra = name in _NO_NODE
+    extra = name in _COMPARISON_NODES or name in _NO_NODE
     assert _wheres(compiled.source(_x())) == _wheres(out_of_place) + extra
 
 
 def _wheres(source: str) -> int:
     """How many where()s the generated forward function calls (not counting the helper's definition)."""
     return source.partition("def forward(")[2].count("where(")
+
+
+def test_a_comparison_against_a_tensor_is_pytorch_s_node_1_with_a_zero_gradient_to_both():
+    x, other = _x(requires_grad=True), gg.full((3,), 0.5, dtype=gg.float64, requires_grad=True)
+    y = x * 2.0
+    y.gt_(other)
+    assert y.grad_fn.name() == "GtBackward1" and y.tolist() == [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    y.sum().backward()
+    assert x.grad.tolist() == [[0.0] * 3] * 2 and other.grad.tolist() == [0.0] * 3
+    # a tensor that does not require grad compared with one that does: PyTorch's result requires grad, zero
+    fresh = gg.tensor([0.2, 0.9, 0.5], dtype=gg.float64)
+    assert fresh.le_(other).requires_grad and fresh.grad_fn.name() == "LeBackward1"
+    # nothing requires grad: no node; an integer or bool tensor keeps its dtype
+    assert gg.tensor([0.2, 0.6]).ge_(0.5).grad_fn is None
+    assert gg.tensor([1, 2, 3]).eq_(2).tolist() == [0, 1, 0]
+    assert gg.tensor([True, False]).lt_(0.5).tolist() == [False, True]
 
 
 def test_a_traced_form_is_named_in_the_tracer_s_errors():
