@@ -77,6 +77,35 @@ def iscomplexobj(x) -> bool:
     """``numpy.iscomplexobj``: False for every tensor."""
     return False if isinstance(x, _T) else _np.iscomplexobj(x)
 
+
+def result_type(*arrays_and_dtypes) -> _np.dtype:
+    """``numpy.result_type``, NumPy 2's promotion (Python numbers are weak: ``float32`` with ``2.5`` stays
+    ``float32``; arrays, NumPy scalars and dtypes are not): a tensor, eager or traced, counts as an array of its dtype
+    (its values are not read, so no gradient is at stake). A NumPy dtype, as NumPy's.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.result_type(gg.tensor([1.0]), 2.5), gnp.result_type(gg.tensor([1, 2]), 2.5), gnp.result_type(gg.float32, 1)
+    (dtype('float32'), dtype('float64'), dtype('float32'))
+    """
+    return _np.result_type(*(_np.dtype(a._type.dtype) if isinstance(a, _T) else a for a in arrays_and_dtypes))
+
+
+def promote_types(type1, type2) -> _np.dtype:
+    """``numpy.promote_types``: the smallest dtype both convert to, by NumPy's rules (``int64`` and ``float32`` give
+    ``float64``, where PyTorch's ``graphgrad.promote_types`` gives ``float32``). graphgrad dtypes are taken for
+    NumPy's; a tensor is refused, as NumPy refuses an array.
+
+    >>> import graphgrad as gg, graphgrad.numpy as gnp
+    >>> gnp.promote_types(gg.int64, gg.float32), gnp.promote_types("bool", gg.int64)
+    (dtype('float64'), dtype('int64'))
+    """
+    for t in (type1, type2):
+        if isinstance(t, _T):
+            raise TypeError("graphgrad.numpy.promote_types takes dtypes, not a tensor (NumPy refuses an array "
+                            "too): pass its .dtype, or use graphgrad.numpy.result_type for the tensor itself")
+    return _np.promote_types(type1, type2)
+
+
 linalg = types.ModuleType("graphgrad.numpy.linalg", "``numpy.linalg`` functions over graphgrad ops.")
 for _name, (_tensor_fn, _impl) in _NUMPY.items():  # declared beside each op in graphgrad.ops
     _module, _, _short = _name.rpartition(".")

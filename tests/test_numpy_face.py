@@ -191,6 +191,66 @@ def test_numpy_s_complex_functions_on_real_tensors_and_its_type_names():
     assert gnp.dtype("float32") == np.float32 and gnp.__version__ == np.__version__
 
 
+# -- NumPy's dtype promotion of tensors: result_type, promote_types ----------------------------------------------
+
+_DTYPES = ("bool", "int64", "float32", "float64")  # graphgrad's
+# Python numbers (weak in NumPy 2: float32 with 2.5 stays float32), NumPy scalars and dtypes (strong)
+_OTHERS = (True, 3, 2.5, -1, np.float64(1.5), np.float32(1.5), np.int64(2), np.bool_(True), np.dtype("float32"),
+           np.int64, "float64", float, int)
+
+
+@pytest.mark.parametrize("dtype", _DTYPES)
+def test_result_type_of_a_tensor_is_numpy_s_of_an_array_of_its_dtype_eager_and_traced(dtype):
+    # numpy.result_type(t, 2.5) raised "not available on traced graphgrad tensors" inside a compiled function (and
+    # "would drop its gradient" on an eager tensor that requires grad): graphgrad.numpy had no result_type
+    array = np.zeros(2, dtype=dtype)
+    t = gg.tensor(array)
+    cases = [(o,) for o in _OTHERS] + [(np.zeros(2, d),) for d in _DTYPES] + [(o, np.zeros(2, d)) for o in (2.5, 3)
+                                                                              for d in _DTYPES]
+    expected = [np.result_type(array, *others) for others in cases]
+    for others, want in zip(cases, expected):
+        for as_tensor in (False, True):  # arrays among the others as tensors too
+            rest = [gg.tensor(o) if as_tensor and isinstance(o, np.ndarray) else o for o in others]
+            for fn in (gnp.result_type, np.result_type):  # (NumPy's own dispatches to graphgrad.numpy's)
+                got = fn(t, *rest)
+                assert got == want and isinstance(got, np.dtype), (dtype, others, got, want)
+    if dtype.startswith("float"):
+        assert np.result_type(gg.tensor(array, requires_grad=True), 2.5) == np.dtype(dtype)
+
+    @gg.compile
+    def traced(x):  # (asserted while tracing, where the dtypes are known)
+        assert [np.result_type(x, *others) for others in cases] == expected
+        assert gnp.result_type(x, x) == np.dtype(dtype)
+        return x * 1
+
+    traced(t)
+
+
+def test_result_type_promotes_as_numpy_not_as_pytorch():
+    i, f32 = gg.tensor([1, 2]), gg.tensor([1.0], dtype=gg.float32)
+    assert gnp.result_type(i, f32) == np.float64  # PyTorch's: float32 (graphgrad.result_type)
+    assert gnp.result_type(gg.tensor([True]), 2) == np.int64 and gnp.result_type(gg.tensor([True]), True) == np.bool_
+    assert gnp.result_type(i[0], 2.5) == np.float64  # (a 0-d tensor too: NumPy 2 has no value-based casting)
+    assert gnp.result_type(gg.float32, 1, "float16") == np.float32 and gnp.result_type(2.5) == np.float64
+    assert gg.result_type(i, f32) == gg.float32  # (the PyTorch face's own stays PyTorch's)
+
+
+@pytest.mark.parametrize("type1", _DTYPES)
+@pytest.mark.parametrize("type2", _DTYPES)
+def test_promote_types_is_numpy_s_for_graphgrad_and_numpy_dtypes(type1, type2):
+    want = np.promote_types(type1, type2)
+    for a, b in ((getattr(gg, type1), getattr(gg, type2)), (type1, getattr(gg, type2)), (np.dtype(type1), type2)):
+        got = gnp.promote_types(a, b)
+        assert got == want and isinstance(got, np.dtype)
+
+
+def test_promote_types_refuses_a_tensor_as_numpy_an_array():
+    with pytest.raises(TypeError, match="Cannot construct a dtype from an array"):
+        np.promote_types(np.zeros(2), "float32")
+    with pytest.raises(TypeError, match="takes dtypes, not a tensor"):
+        gnp.promote_types(gg.tensor([1.0]), "float32")
+
+
 # -- NumPy spellings that crashed or silently mixed PyTorch's meaning in ---------------------------------
 
 def _agrees_with_numpy(f, x, **kwargs):
