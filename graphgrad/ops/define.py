@@ -283,7 +283,7 @@ def in_place(x, compute: Callable, name: str | None = None, what: str = "update"
         write = x._inplace_with  # an eager tensor (the runtime's Tensor)
     except AttributeError:
         return _traced_in_place(x, compute, what)
-    return write(compute, name, **expanded)
+    return write(compute, name, **expanded) if expanded else write(compute, name)  # (no ** on the common path)
 
 
 def _traced_in_place(x, compute: Callable, what: str):

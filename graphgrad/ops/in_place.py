@@ -20,17 +20,19 @@ from .define import in_place
 #: in-place name -> the method it calls on the old value
 _FORMS = {f"{name}_": name for name in (
     "acos", "acosh", "arccos", "arccosh", "asin", "asinh", "arcsin", "arcsinh", "atan", "atanh", "arctan", "arctanh",
-    "ceil", "floor", "round", "trunc", "fix", "cosh", "sinh", "exp2", "deg2rad", "rad2deg", "sinc", "bitwise_not",
-    "logical_not", "sin", "cos", "tan", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "exp", "expm1", "erf", "abs",
-    "absolute", "neg", "negative", "reciprocal", "sign", "square", "tanh", "sigmoid", "relu", "clamp", "clip",
-    "atan2", "arctan2", "hypot", "fmod", "logical_and", "logical_or", "logical_xor", "floor_divide", "remainder",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "cumsum", "cumprod", "addmm", "addmv", "addr", "baddbmm", "addbmm",
-    "scatter_add", "frac", "addcmul", "addcdiv", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "mvlgamma", "i0",
-    "multiply", "subtract", "divide", "true_divide", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt",
-    "greater", "ge", "greater_equal")}
+    "add", "sub", "mul", "div", "pow", "ceil", "floor", "round", "trunc", "fix", "cosh", "sinh", "exp2", "deg2rad",
+    "rad2deg", "sinc", "bitwise_not", "logical_not", "sin", "cos", "tan", "log", "log2", "log10", "log1p", "sqrt",
+    "rsqrt", "exp", "expm1", "erf", "abs", "absolute", "neg", "negative", "reciprocal", "sign", "square", "tanh",
+    "sigmoid", "relu", "clamp", "clip", "atan2", "arctan2", "hypot", "fmod", "logical_and", "logical_or", "logical_xor",
+    "floor_divide", "remainder", "bitwise_and", "bitwise_or", "bitwise_xor", "cumsum", "cumprod", "addmm", "addmv",
+    "addr", "baddbmm", "addbmm", "scatter_add", "frac", "addcmul", "addcdiv", "erfc", "erfinv", "lgamma", "digamma",
+    "polygamma", "mvlgamma", "i0", "multiply", "subtract", "divide", "true_divide", "eq", "ne", "not_equal", "lt",
+    "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal")}
 
-#: Python's augmented assignments that are in-place forms (``x //= y`` is ``x.floor_divide_(y)``)
-_OPERATORS = {"__ifloordiv__": "floor_divide_", "__imod__": "remainder_", "__iand__": "bitwise_and_",
+#: Python's augmented assignments, the in-place forms (``x //= y`` is ``x.floor_divide_(y)``). Without them Python
+#: would fall back to ``y = y ** 2``: a new tensor, where another name for ``y`` (``z = y``) keeps the old values
+_OPERATORS = {"__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_", "__ipow__": "pow_",
+              "__ifloordiv__": "floor_divide_", "__imod__": "remainder_", "__iand__": "bitwise_and_",
               "__ior__": "bitwise_or_", "__ixor__": "bitwise_xor_"}
 
 #: comparisons, by the name of PyTorch's node: out of place their result has no history, in place PyTorch

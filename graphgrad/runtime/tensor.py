@@ -911,7 +911,7 @@ class Tensor(TensorSurface, TensorBase):
             _scaled_add(self._data, other._data, alpha)
             self._version_box[0] += 1
             return self
-        return self._inplace("add", other if alpha == 1 else other * alpha)
+        return super().add_(other, alpha=alpha)  # (graphgrad.ops.in_place's)
 
     def _plain_update(self, other) -> bool:
         """Whether ``self.add_(other, alpha)`` is plain array arithmetic: no autograd to record (grad mode off, or
@@ -928,10 +928,6 @@ class Tensor(TensorSurface, TensorBase):
                 and not (is_grad_enabled() and (self._requires_grad or other._requires_grad))
                 and not (self._is_inference and not _grad_state.inference)
                 and other_data.shape == data.shape and other_data.dtype == data.dtype)
-    def sub_(self, other, alpha=1): return self._inplace("sub", other if alpha == 1 else other * alpha)
-    def mul_(self, other): return self._inplace("mul", other)
-    def div_(self, other): return self._inplace("div", other)
-    def pow_(self, other): return self._inplace("pow", other)
 
     def clamp(self, min=None, max=None) -> "Tensor":
         """Limit to ``[min, max]`` (``graphgrad.ops``' clamp, which compiled code runs too), shown as PyTorch's
@@ -975,13 +971,6 @@ class Tensor(TensorSurface, TensorBase):
         return self._inplace_with(lambda old: old.masked_fill(mask, value), written=written, overlap_ok=True,
                                   warn=_DEPRECATED_ON_EXPANDED.format("masked_fill_", "mask", "scalar"))
 
-    def __iadd__(self, other): return self.add_(other)
-    def __isub__(self, other): return self.sub_(other)
-    def __imul__(self, other): return self.mul_(other)
-    def __itruediv__(self, other): return self.div_(other)
-    # without these Python falls back to `y = y ** 2`: a new tensor, and another name for y (z = y) kept the old
-    # values, where PyTorch updates y in place
-    def __ipow__(self, other): return self.pow_(other)
 
     def __setitem__(self, index, value) -> None:
         """``x[index] = value``; on a tensor with history (or a value with one) it is recorded as PyTorch's

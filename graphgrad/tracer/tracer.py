@@ -1021,37 +1021,6 @@ def gradient_reaches(new: Value, old: Value) -> bool:
     return False
 
 
-def _inplace(op: str, reflected_self: bool = False):
-    def method(self, *args):
-        new = _computed_in_place(self, SymbolicTensor._apply(op, (self,) + args, {}))
-        self.tracer.mutate(self, new, f"{op}_", user_location(2))
-        return self
-
-    method.__name__ = f"{op}_"
-    return method
-
-
-for _op in ("add", "sub", "mul", "div", "pow"):
-    setattr(SymbolicTensor, f"{_op}_", _inplace(_op))
-SymbolicTensor.__iadd__ = SymbolicTensor.add_
-SymbolicTensor.__isub__ = SymbolicTensor.sub_
-SymbolicTensor.__imul__ = SymbolicTensor.mul_
-SymbolicTensor.__itruediv__ = SymbolicTensor.div_
-SymbolicTensor.__ipow__ = SymbolicTensor.pow_
-
-
-def _add_alpha(self, other, alpha=1):
-    self.tracer.mutate(self, _computed_in_place(self, self + (other if alpha == 1 else other * alpha)), "add_",
-                       user_location(2))
-    return self
-
-
-def _sub_alpha(self, other, alpha=1):
-    self.tracer.mutate(self, _computed_in_place(self, self - (other if alpha == 1 else other * alpha)), "sub_",
-                       user_location(2))
-    return self
-
-
 def _masked_fill_(self, mask, value):
     self.tracer.mutate(self, _computed_in_place(self, self.masked_fill(mask, value)), "masked_fill_",
                        user_location(2))
@@ -1104,8 +1073,6 @@ def _copy_(self, src):
     return self
 
 
-SymbolicTensor.add_, SymbolicTensor.sub_ = _add_alpha, _sub_alpha
-SymbolicTensor.__iadd__, SymbolicTensor.__isub__ = _add_alpha, _sub_alpha
 SymbolicTensor.fill_ = _fill_
 SymbolicTensor.zero_ = lambda self: _fill_(self, 0.0 if self._type.is_floating else 0)
 SymbolicTensor.copy_ = _copy_

@@ -3,7 +3,7 @@ eager and traced tensors alike): each equals its out-of-place method written bac
 PyTorch's node name and gradient) and compiled (the same values and gradient, and the generated code the
 out-of-place method gives, written into the tensor). They were missing once (AttributeError in eager code for floor_,
 gt_, cumsum_, addmm_..., and in traced code for sqrt_, sin_, log_...), then declared three times over: the runtime's
-Tensor and the tracer's SymbolicTensor had their own sin_, neg_, relu_, clamp_, //= ..., and the traced forms of
+Tensor and the tracer's SymbolicTensor had their own sin_, neg_, relu_, clamp_, mul_, //= ..., and the traced forms of
 in_place.py were a copy_ (an extra ``where(True, new, old)`` in the generated code, "in-place copy_" in errors)."""
 import numpy as np
 import pytest
@@ -19,6 +19,8 @@ def _full(value):
 
 
 _ARGS = {  # the arguments of forms that take some (for a 2x3 float64 tensor)
+    "add_": lambda: (_full(0.7),), "sub_": lambda: (0.5,), "mul_": lambda: (_full(0.7),), "div_": lambda: (0.3,),
+    "pow_": lambda: (_full(1.5),),
     "atan2_": lambda: (_full(0.7),), "arctan2_": lambda: (_full(0.7),), "hypot_": lambda: (_full(0.7),),
     "fmod_": lambda: (0.3,), "remainder_": lambda: (0.3,), "floor_divide_": lambda: (0.3,),
     "clamp_": lambda: (0.2, 0.5), "clip_": lambda: (0.2,),
@@ -35,7 +37,8 @@ _ARGS = {  # the arguments of forms that take some (for a 2x3 float64 tensor)
     **{name: lambda: (0.4,) for name in ("eq_", "ne_", "not_equal_", "lt_", "less_", "le_", "less_equal_", "gt_",
                                          "greater_", "ge_", "greater_equal_")},
 }
-_KWARGS = {"round_": {"decimals": 1}, "addcmul_": {"value": 0.5}}
+_KWARGS = {"round_": {"decimals": 1}, "addcmul_": {"value": 0.5}, "add_": {"alpha": 2}, "sub_": {"alpha": -3},
+           "div_": {"rounding_mode": "floor"}}  # (div_ had no rounding_mode: a TypeError)
 _INTEGER = {"bitwise_not_", "bitwise_and_", "bitwise_or_", "bitwise_xor_"}  # below
 _OTHER_SHAPES = {"addmv_", "baddbmm_", "addbmm_"}  # below
 _FLOAT = sorted(set(_FORMS) - _INTEGER - _OTHER_SHAPES)
@@ -172,22 +175,27 @@ def test_a_traced_form_writes_back_into_an_argument_and_a_closed_over_tensor():
     assert w.tolist() == [0.5, 1.0]
 
 
-@pytest.mark.parametrize("operator, method", [("//=", "floor_divide"), ("%=", "remainder"), ("&=", "bitwise_and"),
-                                              ("|=", "bitwise_or"), ("^=", "bitwise_xor")])
+@pytest.mark.parametrize("operator, method", [("+=", "add"), ("-=", "sub"), ("*=", "mul"), ("/=", "div"),
+                                              ("**=", "pow"), ("//=", "floor_divide"), ("%=", "remainder"),
+                                              ("&=", "bitwise_and"), ("|=", "bitwise_or"), ("^=", "bitwise_xor")])
 def test_augmented_assignments_are_the_forms(operator, method):
     def update(y, other):
         z = y
         exec(f"z {operator} other")  # (the statement itself: Python calls __i...__ and rebinds z to its result)
         return locals()["z"]
 
+    def same(t, expected):
+        return np.array_equal(t.numpy(), expected, equal_nan=True)
+
     for make, other in ((lambda: gg.tensor([5, -7, 9]), gg.tensor([2, 3, 4])),
                         (lambda: gg.tensor([5.5, -7.0, 9.0]), 2.5)):
-        if method.startswith("bitwise") and make().is_floating_point():
+        floating = make().is_floating_point()
+        if floating if method.startswith("bitwise") else method == "div" and not floating:
             continue
-        expected = getattr(make(), method)(other).tolist()
+        expected = getattr(make(), method)(other).numpy()
         y = make()
-        assert update(y, other) is y and y.tolist() == expected
-        assert getattr(make(), method + "_")(other).tolist() == expected
+        assert update(y, other) is y and same(y, expected)
+        assert same(getattr(make(), method + "_")(other), expected)
 
         @gg.compile
         def f(t, o):
@@ -196,7 +204,17 @@ def test_augmented_assignments_are_the_forms(operator, method):
             assert z is t
             return z
 
-        assert f(make(), other).tolist() == expected
+        assert same(f(make(), other), expected)
+
+
+def test_div_takes_pytorch_s_rounding_mode():
+    # (Tensor.div_ took other alone: TypeError for rounding_mode=, which PyTorch's div_ takes as div does)
+    for mode, expected in (("floor", [-4.0, 3.0]), ("trunc", [-3.0, 3.0]), (None, [-3.5, 3.5])):
+        x = gg.tensor([-7.0, 7.0], requires_grad=True)
+        y = x * 1.0
+        assert y.div_(2, rounding_mode=mode) is y and y.tolist() == expected
+        assert y.grad_fn.name() == x.div(2, rounding_mode=mode).grad_fn.name()  # (PyTorch's DivBackward2 when rounded)
+        assert gg.compile(lambda t: (t * 1.0).div_(2, rounding_mode=mode))(x.detach()).tolist() == expected
 
 
 def test_integer_forms():
@@ -255,13 +273,15 @@ def test_the_forms_of_other_shapes(name, shape, args):
 
 
 def test_every_form_is_declared_once_for_every_tensor_class():
-    # the runtime's Tensor and the tracer's SymbolicTensor had their own sin_, neg_, relu_, clamp_, //= ... beside
-    # these: each form is now TensorBase's alone
+    # the runtime's Tensor and the tracer's SymbolicTensor had their own sin_, neg_, relu_, clamp_, mul_, //= ...
+    # beside these: each form is now TensorBase's alone (Tensor's add_ writes p.add_(g, alpha=-lr) straight into p
+    # where nothing is recorded, an optimizer's step, and is TensorBase's otherwise)
     from graphgrad.ir.api import TensorBase
     from graphgrad.runtime.tensor import Tensor
     from graphgrad.tracer.tracer import SymbolicTensor
 
-    names = set(_FORMS) | {"__ifloordiv__", "__imod__", "__iand__", "__ior__", "__ixor__"}
-    assert {"neg_", "exp_", "relu_", "sigmoid_", "tanh_", "clamp_", "floor_divide_"} <= set(_FORMS)
-    for cls in (Tensor, SymbolicTensor):
-        assert not [n for n in names if getattr(cls, n) is not getattr(TensorBase, n)], cls
+    names = set(_FORMS) | {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__", "__ifloordiv__", "__imod__",
+                           "__iand__", "__ior__", "__ixor__"}
+    assert {"neg_", "exp_", "relu_", "sigmoid_", "tanh_", "clamp_", "mul_", "pow_", "floor_divide_"} <= set(_FORMS)
+    assert [n for n in names if getattr(Tensor, n) is not getattr(TensorBase, n)] == ["add_"]
+    assert not [n for n in names if getattr(SymbolicTensor, n) is not getattr(TensorBase, n)]
