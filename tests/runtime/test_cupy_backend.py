@@ -430,3 +430,18 @@ def test_in_place_ops_on_the_device_refuse_an_expanded_view_and_write_a_plain_on
     np.testing.assert_array_equal(row.cpu().numpy(), [1.0, 2.0, 3.0])
     row.copy_(gg.tensor([4.0, 5.0, 6.0], device="cuda"))  # where(True, src, self): CuPy's where wants an array
     np.testing.assert_array_equal(row.cpu().numpy(), [4.0, 5.0, 6.0])
+
+
+def test_in_place_forms_with_history_on_the_device_keep_what_their_gradients_saved(cupy_device):
+    # the overwritten value and tensors sharing its memory (cumprod_'s slices, mvlgamma_'s alias) are copied before
+    # the write, found on the device as on the host (CuPy's may_share_memory)
+    xs = np.linspace(0.5, 1.5, 6).reshape(2, 3)
+    for update in (lambda y: y.sin_(), lambda y: y.cumprod_(1), lambda y: y.mvlgamma_(1), lambda y: y.mul_(y * 1)):
+        grads = []
+        for device in ("cpu", "cuda"):
+            x = gg.tensor(xs, requires_grad=True, device=device)
+            y = x * 1.0
+            update(y)
+            (y * y).sum().backward()
+            grads.append(x.grad.cpu().numpy())
+        np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
