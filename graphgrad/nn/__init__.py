@@ -24,6 +24,7 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, Av
 from .layers import (GLU, AlphaDropout, Bilinear, ChannelShuffle, CosineSimilarity, Dropout1d, Dropout2d, GroupNorm,
                      InstanceNorm1d, InstanceNorm2d, LocalResponseNorm, PairwiseDistance, PixelShuffle, PixelUnshuffle,
                      PReLU, RReLU, Softmax2d, Softmin, Threshold, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
+from .layers import RMSNorm
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .loss import (GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
@@ -53,6 +54,6 @@ __all__ += ["PReLU", "GLU", "Softmin", "Threshold", "CosineSimilarity", "Pairwis
             "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "Dropout1d", "Dropout2d", "AlphaDropout", "RReLU",
             "Softmax2d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingNearest2d",
             "UpsamplingBilinear2d"]
-__all__ += ["MaxUnpool1d", "MaxUnpool2d", "EmbeddingBag"]
+__all__ += ["MaxUnpool1d", "MaxUnpool2d", "EmbeddingBag", "RMSNorm"]
 __all__ += ["MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
             "GaussianNLLLoss", "TripletMarginLoss", "MultiMarginLoss"]

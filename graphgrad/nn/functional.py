@@ -17,6 +17,7 @@ import numpy as np
 from ..ir.api import TensorBase, bind
 from ..ir.public import NN as _NN
 from ..ir.registry import ShapeError, broadcast_shapes
+from ..ops.define import tensors_only
 from ..ops.elementwise import check_above, where, xlogy as _xlogy
 from ..ops.indexing import check_range
 from ..ops.nn import _tiles, binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits
@@ -421,6 +422,51 @@ def layer_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = 
     if bias is not None:
         out = out + bias
     return _as_pytorch_names(out, "NativeLayerNormBackward0", input, weight, bias)
+
+
+def rms_norm(input: TensorBase, normalized_shape, weight: TensorBase | None = None,
+             eps: float | None = None) -> TensorBase:
+    """Root mean square normalization over the last ``len(normalized_shape)`` dimensions:
+    ``input / sqrt(mean(input ** 2) + eps) * weight``; ``eps=None`` is ``finfo(input.dtype).eps``, as PyTorch's.
+
+    >>> import graphgrad as gg
+    >>> import graphgrad.nn.functional as F
+    >>> F.rms_norm(gg.tensor([[1.0, 2.0, 3.0]], dtype=gg.float64), [3], eps=0.0)
+    tensor([[0.4629, 0.9258, 1.3887]], dtype=torch.float64)
+    """
+    tensors_only("rms_norm", input=input)
+    if not isinstance(normalized_shape, (list, tuple)):  # PyTorch's int[] refuses a bare int here (not RMSNorm)
+        raise TypeError(f"rms_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not "
+                        f"{type(normalized_shape).__name__}")
+    for pos, size in enumerate(normalized_shape):
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TypeError(f"rms_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, but found "
+                            f"element of type {type(size).__name__} at pos {pos}")
+    if eps is not None and (not isinstance(eps, (int, float)) or isinstance(eps, bool)):
+        raise TypeError(f"rms_norm(): argument 'eps' (position 4) must be float, not {type(eps).__name__}")
+    shape = tuple(normalized_shape)
+    if not shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+                           "element, but got normalized_shape = []")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+                           f"{list(weight.shape)} and normalized_shape = {list(shape)}")
+    if input.ndim < len(shape):
+        raise ValueError(f"Input tensor must have at least {len(shape)} dimensions, but got {input.ndim}")
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:  # PyTorch's text: "[*3, 4]", no comma after *
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*{', '.join(map(str, shape))}], but got input of size{list(input.shape)}")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"rms_norm\" not implemented for '{_scalar_name(input)}'")
+    if eps is None:
+        eps = float(np.finfo(input._type.dtype).eps)
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+        if out._type.dtype != input._type.dtype:  # PyTorch casts the result back to the input's dtype
+            out = out.to(dtypes.BY_NAME[input._type.dtype])
+    return out
 
 
 def batch_norm(input: TensorBase, running_mean: TensorBase | None, running_var: TensorBase | None,

@@ -249,6 +249,38 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
+class RMSNorm(Module):
+    """Root mean square normalization over the trailing ``normalized_shape`` dimensions (``F.rms_norm``), with a
+    learned scale ``weight`` (ones at first); ``eps=None`` is the input dtype's machine epsilon.
+
+    >>> import graphgrad as gg
+    >>> norm = gg.nn.RMSNorm(2)
+    >>> norm, norm(gg.tensor([[3.0, 4.0]])).detach()
+    (RMSNorm((2,), eps=None, elementwise_affine=True), tensor([[0.8485, 1.1314]]))
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(factories.ones(*self.normalized_shape, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
 class BatchNorm1d(Module):
     """Batch normalization over (N, C) or (N, C, L) inputs: batch statistics while training (updating
     ``running_mean``/``running_var``), the running ones after ``.eval()``."""
