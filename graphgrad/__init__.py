@@ -25,6 +25,9 @@ from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor
 from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                                 no_grad, set_grad_enabled)
 from .runtime.printing import set_printoptions
+from .runtime.settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision, get_num_threads,
+                               is_deterministic_algorithms_warn_only_enabled, seed, set_float32_matmul_precision,
+                               set_num_threads, use_deterministic_algorithms)
 from .runtime.tensor import Size, Tensor
 from .tracer.tracer import SymbolicTensor
 from .runtime.torch_api import (install as _install_torch_signatures, is_floating_point, is_nonzero, is_tensor, numel,

@@ -6,6 +6,8 @@ of the parameter's size in an optimizer's step, and reads and writes memory twic
 OpenBLAS (as ``scipy_openblas``) with its C interface exported, so it is reached here through ``ctypes`` with no
 new dependency. Where that library is not found (a NumPy built against another BLAS, macOS's Accelerate), or its
 answer on a small probe is not ``y + alpha * x``, :func:`axpy` returns False and callers keep their NumPy path.
+The same library's thread count is read and set here too (:func:`num_threads`, :func:`set_num_threads`:
+``torch.set_num_threads``).
 
 Rounding: OpenBLAS's kernels on CPUs with FMA round ``alpha * x + y`` once, as PyTorch's vectorized ``add_``
 does; NumPy's two steps round twice. The two differ by at most one unit in the last place.
@@ -31,6 +33,10 @@ import numpy as np
 _SYMBOLS = (("scipy_cblas_saxpy64_", "scipy_cblas_daxpy64_"), ("cblas_saxpy64_", "cblas_daxpy64_"))
 _INT = ctypes.c_int64
 _FUNCTIONS: dict = {}  # dtype char -> (function, C type of alpha); empty when no BLAS was found
+# OpenBLAS's thread count, as threadpoolctl reaches it: (set, get) in the library whose axpy was found
+_THREAD_SYMBOLS = {"scipy_cblas_saxpy64_": ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+                   "cblas_saxpy64_": ("openblas_set_num_threads64_", "openblas_get_num_threads64_")}
+_THREADS: list = []  # [set_num_threads, get_num_threads] once found
 _loaded = False
 
 
@@ -74,7 +80,36 @@ def _load() -> None:
                     found[char] = (function, alpha_type)
             if found:
                 _FUNCTIONS.update(found)
+                _find_thread_control(library, names[0])
                 return
+
+
+def _find_thread_control(library, axpy_name: str) -> None:
+    try:
+        set_threads, get_threads = (getattr(library, name) for name in _THREAD_SYMBOLS[axpy_name])
+    except AttributeError:
+        return
+    set_threads.argtypes, set_threads.restype = [ctypes.c_int], None
+    get_threads.argtypes, get_threads.restype = [], ctypes.c_int
+    _THREADS[:] = [set_threads, get_threads]
+
+
+def num_threads() -> int | None:
+    """The number of threads NumPy's OpenBLAS runs a product on, or None where that BLAS was not found."""
+    if not _loaded:
+        _load()
+    return int(_THREADS[1]()) if _THREADS else None
+
+
+def set_num_threads(n: int) -> bool:
+    """Let NumPy's OpenBLAS use ``n`` threads (what ``threadpoolctl.threadpool_limits(n, "blas")`` does, with no new
+    dependency). Returns whether it could."""
+    if not _loaded:
+        _load()
+    if not _THREADS:
+        return False
+    _THREADS[0](int(n))
+    return True
 
 
 def available(dtype) -> bool:
