@@ -18,7 +18,7 @@ from .runtime.dtypes import bool_ as bool  # noqa: A001
 from .runtime.dtypes import double, dtype, float, float32, float64, int64, long  # noqa: A001
 from .runtime.dtypes import finfo, get_default_dtype, iinfo, set_default_dtype
 from .runtime.device import accelerator, backends, cuda, device, get_default_device, set_default_device
-from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, bernoulli,
+from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, bernoulli, poisson,
                                 empty, empty_like, eye, from_numpy, full, full_like, initial_seed, linspace, logspace,
                                 manual_seed, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn,
                                 randn_like, randperm, range, tensor, zeros, zeros_like)
@@ -32,6 +32,7 @@ from .runtime.tensor import Size, Tensor
 from .tracer.tracer import SymbolicTensor
 from .runtime.torch_api import (install as _install_torch_signatures, is_floating_point, is_nonzero, is_tensor, numel,
                                 promote_types, result_type)
+from .runtime.torch_api import broadcast_shapes, can_cast, detach, is_complex
 
 _install_torch_signatures(_FUNCTIONS)  # PyTorch's argument names and out= on graphgrad.add, graphgrad.exp, ...
 globals().update(_FUNCTIONS)
@@ -47,6 +48,7 @@ from .ops.control import cond, fori_loop, scan, while_loop
 from .ops import autograph as _autograph  # noqa: F401  (installs the run-time half of source conversion)
 
 from . import nn  # noqa: E402  (built on everything above)
+from .nn.torch_functions import *  # noqa: E402,F401,F403  (torch.conv2d, torch.embedding, ...: nn's functions)
 from . import optim  # noqa: E402
 from . import numpy as _numpy_face  # noqa: E402,F401  (tensors dispatch NumPy's functions to it)
 from .utils import data as _data  # noqa: E402,F401  (so graphgrad.utils.data is reachable as torch.utils.data is)

@@ -233,6 +233,43 @@ class TensorBase:
 
         return (pointer(data) - pointer(base._data)) // data.itemsize
 
+    def data_ptr(self) -> int:
+        """The address of this tensor's first element (its array's; 0 when it has none, as PyTorch's empty tensors).
+        A view's differs from its base's by ``storage_offset() * element_size()``. Needs the array: a traced tensor
+        raises.
+
+        >>> import graphgrad as gg
+        >>> x = gg.zeros(2, 3)
+        >>> x[1].data_ptr() - x.data_ptr() == 3 * x.element_size()
+        True
+        """
+        data = getattr(self, "_data", None)
+        if data is None:
+            raise RuntimeError("data_ptr() inside a compiled function: a traced tensor has no memory yet; call it on "
+                               "an eager tensor")
+        if data.size == 0:
+            return 0
+        return data.__array_interface__["data"][0] if hasattr(data, "__array_interface__") else data.data.ptr
+
+    def get_device(self) -> int:
+        """The index of the GPU holding this tensor, -1 on the CPU (PyTorch's).
+
+        >>> import graphgrad as gg
+        >>> gg.zeros(2).get_device()
+        -1
+        """
+        device = self.device
+        return -1 if device.type == "cpu" else (device.index or 0)
+
+    def is_complex(self) -> bool:
+        """False: graphgrad has no complex dtype.
+
+        >>> import graphgrad as gg
+        >>> gg.zeros(2).is_complex()
+        False
+        """
+        return False
+
     # -- composites, in terms of the ops: eager tensors and traced values alike ----------------------------------
     def unbind(self, dim: int = 0) -> tuple:
         """The slices along ``dim``, each without that dim (the index in range by construction: no select's

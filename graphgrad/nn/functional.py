@@ -155,16 +155,24 @@ def dropout(input: TensorBase, p: float = 0.5, training: bool = True, generator=
     return input * input.tracer.random_input(input._type, draw)
 
 
-def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = None) -> TensorBase:
+def embedding(input: TensorBase, weight: TensorBase, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> TensorBase:
     """Rows of ``weight`` picked by the integer tensor ``input`` (any shape); the ``padding_idx`` row gets no
-    gradient."""
+    gradient; ``scale_grad_by_freq`` divides each row's gradient by the number of times its index occurs in
+    ``input``; ``max_norm`` first renormalizes, in place, each named row whose ``norm_type``-norm exceeds it (as
+    ``F.embedding_bag``)."""
     if input._type.dtype != "int64":
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got torch.{_scalar_name(input)}"
                            "Tensor instead (while checking arguments for embedding)")
+    if sparse:
+        raise NotImplementedError("embedding(sparse=True): graphgrad has no sparse tensors; pass sparse=False (the "
+                                  "gradient is then a dense tensor of the weight's shape)")
     padding_idx = _padding_index(padding_idx, weight.shape[0])
     input = check_range(input, "self", weight.shape[0])  # (indexing would take a negative index from the end)
-    rows = weight[input]
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, max_norm, norm_type, "embedding")
+    rows = _looked_up(weight, input, True) if scale_grad_by_freq else weight[input]
     if padding_idx is not None:  # the padding row reads as it is but passes no gradient back
         rows = where((input != padding_idx).unsqueeze(-1), rows, rows.detach())
     return _as_pytorch_names(rows, "EmbeddingBackward0", weight)
@@ -313,7 +321,8 @@ def _looked_up(weight: TensorBase, input: TensorBase, scale_grad_by_freq: bool) 
     return scale_grad(rows, (1 / bind("gather_rows", counts, input)).unsqueeze(-1))
 
 
-def _embedding_renorm_(weight: TensorBase, input: TensorBase, max_norm: float, norm_type: float) -> None:
+def _embedding_renorm_(weight: TensorBase, input: TensorBase, max_norm: float, norm_type: float,
+                       fn: str = "embedding_bag") -> None:
     """PyTorch's ``embedding_renorm_``, under no_grad: each row of ``weight`` that ``input`` names whose
     ``norm_type``-norm exceeds ``max_norm`` scaled, in place, by ``max_norm / (norm + 1e-7)`` (computed in double,
     as PyTorch's)."""
@@ -321,9 +330,9 @@ def _embedding_renorm_(weight: TensorBase, input: TensorBase, max_norm: float, n
 
     if not isinstance(weight, Tensor) and weight.requires_grad:
         raise NotImplementedError(
-            "embedding_bag(max_norm=...) inside a compiled function, of a weight that requires grad: PyTorch "
+            f"{fn}(max_norm=...) inside a compiled function, of a weight that requires grad: PyTorch "
             "renormalizes the weight in place under no_grad and passes the gradient through unchanged, which "
-            "compiled code cannot express. Renormalize outside the compiled function (an eager F.embedding_bag call "
+            f"compiled code cannot express. Renormalize outside the compiled function (an eager F.{fn} call "
             "with max_norm does it for the rows it names), or leave max_norm out of the compiled call")
     with no_grad():
         flat = input.reshape(-1)

@@ -1606,3 +1606,45 @@ def clone(input: TensorBase, *, memory_format=None) -> TensorBase:
 
 
 export(clone, "clone", gg="clone")
+
+
+def positive(input: TensorBase) -> TensorBase:
+    """``+input``: ``input`` itself, as PyTorch's ``torch.positive`` (which refuses bool tensors).
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([1.0, -2.0])
+    >>> gg.positive(x) is x
+    True
+    """
+    if input._type.dtype == "bool":
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+export(positive, "positive", tensor="positive", gg="positive")
+
+
+# -- random samples whose distribution depends on a tensor -------------------------------------------------------
+def _poisson_type(inputs):
+    rates, seed = inputs
+    if rates.dtype not in ("float32", "float64"):
+        raise NotImplementedError(f"\"poisson_cpu\" not implemented for '{SCALAR_NAMES[rates.dtype]}'")
+    if seed.shape != () or seed.dtype != "int64":
+        raise ShapeError(f"poisson: the seed must be a 0-d int64 tensor, got {seed}")
+    return rates
+
+
+def _poisson_expr(a, xp, out):
+    if xp == "np":
+        return [f"poisson_sample({a[0]}, {a[1]})"]
+    # CuPy: its own generator on the device, seeded from graphgrad's (CuPy's draws differ from NumPy's)
+    return [f"{xp}.asarray({xp}.random.default_rng(int({a[1]})).poisson({a[0]}), dtype={a[0]}.dtype)"]
+
+
+# the samples of torch.poisson (graphgrad.runtime.factories.poisson draws the seed): a zero gradient for the
+# rates, as PyTorch's PoissonBackward0
+# (elementwise: eager backward gives the rates a zero gradient, not None, as PyTorch's; never fused, no c_expr)
+primitive("poisson", nondiff=True, elementwise=True, memory="fresh", recompute="never", infer=_poisson_type,
+          expr=_poisson_expr, helpers=(numpy_functions.poisson_sample,), batch=elementwise,
+          errors=lambda arrays, error: error,
+          doc="Poisson samples of the rates x, from a generator seeded with the 0-d int64 seed")

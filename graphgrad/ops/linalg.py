@@ -13,10 +13,10 @@ from ..ir import return_types
 from ..ir.api import TensorBase, bind
 from ..ir.public import export
 from ..ir.registry import ShapeError, broadcast_shapes, is_type, normalize_dims, result_dtype, shape_of, torch_dims
-from ..ir.types import TensorType
+from ..ir.types import SCALAR_NAMES, TensorType
 from ..passes.row_decomposition import PARAM, REDUCED, Row, RowCouplingError
 from ..passes.batching import broadcast_batch, moveaxis, pad_after_batch, to_front
-from .define import binary_numpy, constant_like, primitive, refuse_traced, tensor_operands
+from .define import binary_numpy, constant_like, primitive, refuse_traced, tensor_operands, tensors_only
 
 
 def _matmul_type(inputs):
@@ -1342,6 +1342,21 @@ export(diagonal, "diagonal", tensor="diagonal", gg="diagonal", numpy="diagonal",
        numpy_fn=lambda a, offset=0, axis1=0, axis2=1: diagonal(a, offset, axis1, axis2))
 export(diag_embed, "diag_embed", tensor="diag_embed", gg="diag_embed")
 export(diag, "diag", tensor="diag", gg="diag", numpy="diag", numpy_fn=_numpy_diag)
+
+
+def diagflat(input: TensorBase, offset: int = 0) -> TensorBase:
+    """The square matrix with the flattened ``input`` on diagonal ``offset`` (``numpy.diagflat``'s, PyTorch's).
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([[1.0, 2.0]]).diagflat(1)
+    tensor([[0., 1., 0.],
+            [0., 0., 2.],
+            [0., 0., 0.]])
+    """
+    return diag_embed(input.reshape(-1), offset)
+
+
+export(diagflat, "diagflat", tensor="diagflat", gg="diagflat")
 export(trace, "trace", tensor="trace", gg="trace", numpy="trace", numpy_fn=_numpy_trace)
 
 
@@ -1739,6 +1754,24 @@ export(matrix_power, "matrix_power", tensor="matrix_power", gg=("matrix_power", 
 export(multi_dot, "multi_dot", gg="linalg.multi_dot", numpy="linalg.multi_dot",
        numpy_fn=lambda arrays, *, out=None: _multi_dot(tensor_operands(*arrays, what="linalg.multi_dot")))
 export(vdot, "vdot", numpy="vdot", numpy_fn=binary_numpy(vdot))
+
+
+def torch_vdot(input: TensorBase, other: TensorBase) -> TensorBase:
+    """PyTorch's ``torch.vdot``: the inner product of two 1-D tensors of one dtype, the first conjugated (graphgrad's
+    tensors are real: ``dot``).
+
+    >>> import graphgrad as gg
+    >>> gg.vdot(gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
+    tensors_only("vdot", input=input, other=other)
+    if input._type.dtype != other._type.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {SCALAR_NAMES[input._type.dtype]}"
+                           f" and {SCALAR_NAMES[other._type.dtype]}")
+    return dot(input, other)
+
+
+export(torch_vdot, "vdot", tensor="vdot", gg="vdot")
 export(cond, "linalg.cond", gg="linalg.cond", numpy="linalg.cond", numpy_fn=lambda x, p=None: cond(x, p))
 
 

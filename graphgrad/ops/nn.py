@@ -881,6 +881,10 @@ def logsigmoid(input: TensorBase) -> TensorBase:
 for _fn in (leaky_relu, elu, gelu, softplus, silu, hardtanh, relu6, hardsigmoid, hardswish, selu, celu, mish, softsign,
             tanhshrink, hardshrink, softshrink, logsigmoid):
     export(_fn, _fn.__name__, nn=_fn.__name__)
+# PyTorch's torch.selu, torch.celu, torch.hardshrink and Tensor.hardshrink are these too
+export(selu, "selu", gg="selu")
+export(celu, "celu", gg="celu")
+export(hardshrink, "hardshrink", tensor="hardshrink", gg="hardshrink")
 
 
 # -- a gradient scaled on its way back --------------------------------------------------------------------------

@@ -640,3 +640,13 @@ def check_probabilities(p, y):
         first = (~ok).ravel().argmax()
         first_p = not (p_ok | (ok ^ ok)).ravel()[first]
     raise RuntimeError(f"all elements of {'input' if first_p else 'target'} should be between 0 and 1")
+
+
+@helper
+def poisson_sample(rates, seed):
+    """Poisson samples of the (non-negative) ``rates``, in their dtype, from NumPy's generator seeded with ``seed``
+    (drawn by the caller from graphgrad's generator, so a seed replays them); PyTorch's error for a negative or nan
+    rate."""
+    if rates.size and not (rates >= 0).all():
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    return np.asarray(np.random.default_rng(int(seed)).poisson(rates), dtype=rates.dtype)

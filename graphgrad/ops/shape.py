@@ -3,6 +3,7 @@ unsqueeze, transpose, T, stack, ...)."""
 from __future__ import annotations
 
 import builtins
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -396,7 +397,42 @@ export(transpose, "transpose", gg="transpose", numpy="transpose",
 export(_transpose_method, "transpose", tensor="transpose")
 export(t, "t", tensor="t", gg="t")
 export(property(lambda x: x.permute(tuple(reversed(range(x.ndim))))), "T", tensor="T")
-export(property(lambda x: x.transpose(-2, -1)), "mT", tensor="mT")
+
+
+def _matrix_transpose(x: TensorBase, name: str, zero_d: str) -> TensorBase:
+    """``x.transpose(-2, -1)``, PyTorch's ``mT`` and (real tensors) ``mH``: a 0-d tensor is itself, with PyTorch's
+    deprecation warning; a 1-d one is refused."""
+    if x.ndim == 0:
+        warnings.warn(f"Tensor.{name} is deprecated on 0-D tensors. {zero_d}", UserWarning, stacklevel=3)
+        return x
+    if x.ndim < 2:
+        raise RuntimeError(f"tensor.{name} is only supported on matrices or batches of matrices. Got {x.ndim}-D tensor.")
+    return x.transpose(-2, -1)
+
+
+def _mT(x: TensorBase) -> TensorBase:
+    return _matrix_transpose(x, "mT", "This function is the identity in these cases.")
+
+
+def _mH(x: TensorBase) -> TensorBase:
+    """The conjugate transpose of the last two dims; graphgrad's tensors are real, so ``mT``."""
+    return _matrix_transpose(x, "mH", "Consider using x.conj().")
+
+
+def _H(x: TensorBase) -> TensorBase:
+    """The conjugate transpose of a matrix; graphgrad's tensors are real, so ``x.transpose(0, 1)``."""
+    if x.ndim == 0:
+        warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().", UserWarning, stacklevel=3)
+        return x
+    if x.ndim != 2:
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {x.ndim}-D tensor."
+                           + (" For batches of matrices, consider using tensor.mH" if x.ndim > 2 else ""))
+    return x.transpose(0, 1)
+
+
+export(property(_mT), "mT", tensor="mT")
+export(property(_mH), "mH", tensor="mH")
+export(property(_H), "H", tensor="H")
 export(lambda x, other: x.expand(other.shape), "expand_as", tensor="expand_as")
 export(lambda x, shape: x.expand(*shape), "broadcast_to", tensor="broadcast_to", numpy="broadcast_to")
 export(lambda x: x.reshape(-1), "ravel", tensor="ravel", gg="ravel", numpy="ravel")
@@ -808,6 +844,58 @@ export(array_split, "array_split", numpy="array_split")
 export(_split_along(0, "vsplit", 2), "vsplit", numpy="vsplit")
 export(_split_along(1, "hsplit", 1), "hsplit", numpy="hsplit")
 export(_split_along(2, "dsplit", 3), "dsplit", numpy="dsplit")
+
+
+def _torch_split_along(name: str, axis: int, min_ndim: int):
+    """PyTorch's ``torch.hsplit``/``vsplit``/``dsplit``: a tuple of views, ``sections`` equal pieces (else PyTorch's
+    error, where NumPy's differs) or pieces cut at the listed ``indices`` (clamped, as ``tensor_split``)."""
+    def fn(input: TensorBase, indices_or_sections) -> tuple:
+        if input.ndim < min_ndim:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least {min_ndim} dimension, but got a tensor "
+                               f"with {input.ndim} dimensions!")
+        d = 0 if name == "hsplit" and input.ndim == 1 else axis
+        n, cut = input.shape[d], indices_or_sections
+        if isinstance(cut, int) and not isinstance(cut, bool):
+            if cut == 0 or n % cut:
+                raise RuntimeError(f"torch.{name} attempted to split along dimension {d}, but the size of the "
+                                   f"dimension {n} is not divisible by the split_size {cut}!")
+            return tuple(split(input, n // cut, d))
+        if isinstance(cut, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in cut):
+            return tuple(_numpy_split(input, [i + n if i < 0 else i for i in cut], d))
+        got = type(cut).__name__ if not isinstance(cut, TensorBase) else "Tensor"
+        raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, {got}), but expected "
+                        f"one of:\n * (Tensor input, int sections)\n      didn't match because some of the arguments "
+                        f"have invalid types: (Tensor, !{got}!)\n * (Tensor input, tuple of ints indices)\n      "
+                        f"didn't match because some of the arguments have invalid types: (Tensor, !{got}!)\n")
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"PyTorch's ``torch.{name}``: the pieces of ``input`` along dimension {axis}"
+                  f"{' (0 for a 1-D input)' if name == 'hsplit' else ''}, as a tuple: ``indices_or_sections`` equal "
+                  f"pieces, or pieces cut at the listed indices.")
+    return fn
+
+
+def split_with_sizes(input: TensorBase, split_sizes, dim: int = 0) -> tuple:
+    """PyTorch's ``torch.split_with_sizes``: the pieces of ``input`` along ``dim`` of the listed sizes, which must
+    add up to its size there.
+
+    >>> import graphgrad as gg
+    >>> [t.tolist() for t in gg.split_with_sizes(gg.arange(5), [2, 3])]
+    [[0, 1], [2, 3, 4]]
+    """
+    if not isinstance(split_sizes, (list, tuple)):
+        raise TypeError(f"split_with_sizes(): argument 'split_sizes' (position 2) must be tuple of ints, not "
+                        f"{type(split_sizes).__name__}")
+    sizes = [int(s) for s in split_sizes]
+    if builtins.min(sizes, default=0) < 0:
+        raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                           f"split_sizes={sizes}")
+    return split(input, sizes, dim)
+
+
+export(split_with_sizes, "split_with_sizes", tensor="split_with_sizes", gg="split_with_sizes")
+export(_torch_split_along("vsplit", 0, 2), "vsplit", tensor="vsplit", gg="vsplit")
+export(_torch_split_along("hsplit", 1, 1), "hsplit", tensor="hsplit", gg="hsplit")
+export(_torch_split_along("dsplit", 2, 3), "dsplit", tensor="dsplit", gg="dsplit")
 export(_numpy_repeat, "repeat", numpy="repeat")
 export(rot90, "rot90", tensor="rot90", gg="rot90", numpy="rot90",
        numpy_fn=lambda m, k=1, axes=(0, 1): rot90(m, k, axes))

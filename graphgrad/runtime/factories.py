@@ -6,7 +6,9 @@ import warnings
 
 import numpy as np
 
+from ..ir.api import bind
 from ..ir.types import TensorType
+from ..ops.define import tensors_only
 from ..tracer.tracer import ACTIVE as _TRACES
 from ..tracer import tracer as _tracer_module
 from ..tracer.tracer import TracerError, user_location
@@ -294,6 +296,29 @@ def bernoulli(input, p=None, generator=None) -> Tensor:
     u = rand(*input.shape, dtype="float64", generator=generator, device=_like_device(input, None))
     probs = input.detach() if p is None else p if isinstance(p, (int, float)) else np.broadcast_to(p, tuple(input.shape))
     return (u < probs)._cast(input._type.dtype)
+
+
+def poisson(input, generator=None) -> Tensor:
+    """Poisson samples, each with its element of ``input`` as rate, in ``input``'s dtype; fresh on every compiled
+    call too. The gradient to the rates is zero (PyTorch's ``PoissonBackward0``). Its seed is drawn from
+    ``generator`` (the default one: ``manual_seed``), so a seed replays the samples, eagerly and compiled.
+
+    >>> import graphgrad as gg
+    >>> gg.poisson(gg.tensor([0.0, 0.0])).tolist()
+    [0.0, 0.0]
+    >>> _ = gg.manual_seed(0); a = gg.poisson(gg.full((4,), 3.0))
+    >>> _ = gg.manual_seed(0); bool((gg.poisson(gg.full((4,), 3.0)) == a).all())
+    True
+    """
+    tensors_only("poisson", input=input)
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(f"poisson(): argument 'generator' (position 2) must be torch.Generator, not "
+                        f"{type(generator).__name__}")
+    if input._type.dtype not in ("float32", "float64"):
+        raise NotImplementedError(f"\"poisson_cpu\" not implemented for '{dtypes.BY_NAME[input._type.dtype].scalar_name}'")
+    seed = _random(lambda: np.asarray(_rng(generator).integers(0, 2 ** 63)), (), "int64",
+                   _like_device(input, None), False, "poisson_seed")
+    return bind("poisson", input, seed)
 
 
 def normal(mean, std=1.0, size=None, generator=None, dtype=None) -> Tensor:

@@ -19,7 +19,7 @@ from ..ops.elementwise import _div as divide  # div with rounding_mode
 from ..tracer.tracer import SymbolicTensor
 from .dtypes import BY_NAME, dtype
 from .grad_mode import is_grad_enabled
-from .tensor import Tensor
+from .tensor import Size, Tensor
 
 
 def write_out(name: str, result, out):
@@ -188,3 +188,70 @@ def promote_types(type1: dtype, type2: dtype) -> dtype:
             raise TypeError(f"promote_types(): argument '{name}' (position {position}) must be torch.dtype, not "
                             f"{type(t).__name__}")
     return BY_NAME[result_dtype([TensorType((1,), type1.name), TensorType((1,), type2.name)])]
+
+
+def is_complex(input: Tensor) -> bool:
+    """False for every tensor: graphgrad has no complex dtype (``Tensor.is_complex``).
+
+    >>> import graphgrad as gg
+    >>> gg.is_complex(gg.tensor([1.0]))
+    False
+    """
+    tensors_only("is_complex", input=input)
+    return input.is_complex()
+
+
+def detach(input: Tensor) -> Tensor:
+    """``input.detach()``: the same data, without history (PyTorch's ``torch.detach``).
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([1.0], requires_grad=True)
+    >>> gg.detach(x).requires_grad, gg.detach(x).data_ptr() == x.data_ptr()
+    (False, True)
+    """
+    tensors_only("detach", input=input)
+    return input.detach()
+
+
+def can_cast(from_: dtype, to: dtype) -> bool:
+    """Whether PyTorch's casting rules let an in-place op write a ``from_`` result into a ``to`` tensor: never a
+    float into an integer or bool, nor an integer into a bool; anything else (also narrowing) is allowed.
+
+    >>> import graphgrad as gg
+    >>> gg.can_cast(gg.float64, gg.float32), gg.can_cast(gg.float32, gg.int64), gg.can_cast(gg.bool, gg.int64)
+    (True, False, True)
+    """
+    for position, name, t in ((1, "from_", from_), (2, "to", to)):
+        if not isinstance(t, dtype):
+            raise TypeError(f"can_cast(): argument '{name}' (position {position}) must be torch.dtype, not "
+                            f"{type(t).__name__}")
+    rank = {"bool": 0, "int64": 1, "float32": 2, "float64": 2}  # the category: bool < integer < float
+    return rank[from_.name] <= rank[to.name]
+
+
+def broadcast_shapes(*shapes) -> Size:
+    """The shape tensors of ``shapes`` broadcast to (PyTorch's ``torch.broadcast_shapes``: an int is a 1-D shape),
+    with PyTorch's error naming the first shape that does not fit.
+
+    >>> import graphgrad as gg
+    >>> gg.broadcast_shapes((2,), (3, 1), (1, 1, 1))
+    torch.Size([1, 3, 2])
+    """
+    shapes = [(s,) if isinstance(s, int) else s for s in shapes if s is not None]
+    for shape in shapes:
+        if not isinstance(shape, (list, tuple)):
+            raise RuntimeError(f"Input shapes should be of type ints, a tuple of ints, or a list of ints, got {shape}")
+    common = [1] * max((len(s) for s in shapes), default=0)
+    for index, shape in enumerate(shapes):
+        for i in range(-1, -1 - len(shape), -1):
+            if shape[i] == common[i]:
+                continue
+            if common[i] == 1:
+                if shape[i] < 0:
+                    raise ValueError("Attempting to broadcast a dimension with negative length!")
+                common[i] = shape[i]
+            if shape[i] != 1 and common[i] != shape[i]:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {shape[i]} at {i}! Mismatching "
+                                   f"argument at index {index} had {shape}; but expected shape should be "
+                                   f"broadcastable to {common}")
+    return Size(common)

@@ -244,6 +244,13 @@ def _(draw, rng):  # piecewise constant: checked as floor_divide(a, b) * a, away
     return face(lambda m, x, y: m.floor_divide(x, y) * x, b * sample(FRAC, shp, rng), b)
 
 
+@entry("poisson", 3)
+def _(draw, rng):  # piecewise constant in the rates (a fixed seed): checked as poisson(r) * r, gradient the samples
+    seed = int(rng.integers(0, 2 ** 31))
+    return Case(lambda r: bind("poisson", r, gg.tensor(seed)) * r, [3 * sample(POS, shape(draw), rng)],
+                lambda a: np.random.default_rng(seed).poisson(a) * a)
+
+
 @entry("trunc_divide", 3)
 def _(draw, rng):  # div(rounding_mode="trunc"); NumPy's is trunc of the true quotient
     shp = shape(draw)
@@ -677,6 +684,36 @@ def _(draw, rng):
                     np.split(a, range(size, a.shape[dim], size), axis=dim))], axis=dim))
 
 
+def _torch_splitter(name, min_dims):
+    """PyTorch's torch.hsplit/vsplit/dsplit (a tuple; sections that divide the axis, or split points)."""
+    def build(draw, rng):
+        shp = shape(draw, min_dims)
+        ax = _SPLIT_AXIS[name](len(shp))
+        n = shp[ax]
+        how = draw(st.sampled_from([1, n]) | st.lists(st.integers(0, n), max_size=2).map(sorted))
+        return Case(lambda t: gg.cat([p * (k + 1) for k, p in enumerate(getattr(gg, name)(t, how))], ax),
+                    [sample(ANY, shp, rng)],
+                    lambda a: np.concatenate([p * (k + 1) for k, p in enumerate(getattr(np, name)(a, how))], axis=ax))
+    return build
+
+
+entry("hsplit:torch")(_torch_splitter("hsplit", 1))
+entry("vsplit:torch")(_torch_splitter("vsplit", 2))
+entry("dsplit:torch")(_torch_splitter("dsplit", 3))
+
+
+@entry("split_with_sizes")
+def _(draw, rng):
+    shp = shape(draw, 1)
+    dim = axis(draw, len(shp), none=False)
+    n = shp[dim]
+    cut = draw(st.integers(0, n))
+    return Case(lambda t: gg.cat([p * (k + 1) for k, p in enumerate(gg.split_with_sizes(t, [cut, n - cut], dim))],
+                                 dim),
+                [sample(ANY, shp, rng)],
+                lambda a: np.concatenate([p * (k + 1) for k, p in enumerate(np.split(a, [cut], axis=dim))], axis=dim))
+
+
 @entry("chunk")
 def _(draw, rng):
     shp = shape(draw, 1)
@@ -746,6 +783,23 @@ def _(draw, rng):
 def _(draw, rng):
     shp = shape(draw, 2)
     return Case(lambda t: t.mT ** 2, [sample(ANY, shp, rng)], lambda a: np.swapaxes(a, -1, -2) ** 2)
+
+
+@entry("mH")
+def _(draw, rng):  # real tensors: the conjugate transpose is mT
+    shp = shape(draw, 2)
+    return Case(lambda t: t.mH ** 2, [sample(ANY, shp, rng)], lambda a: np.swapaxes(a, -1, -2) ** 2)
+
+
+@entry("H")
+def _(draw, rng):
+    shp = shape(draw, 2, 2)
+    return Case(lambda t: t.H ** 2, [sample(ANY, shp, rng)], lambda a: a.T ** 2)
+
+
+@entry("positive", 2)
+def _(draw, rng):
+    return Case(lambda t: gg.positive(t) * t.positive(), [sample(ANY, shape(draw), rng)], lambda a: a * a)
 
 
 @entry("ones_like")
@@ -1270,6 +1324,13 @@ def _(draw, rng):
     shp = shape(draw, 1, 2)
     k = draw(st.integers(-1, 1))
     return face(lambda m, x: m.diag(x, k) ** 2, sample(ANY, shp, rng))
+
+
+@entry("diagflat", 4)
+def _(draw, rng):
+    shp = shape(draw, 0, 2)
+    k = draw(st.integers(-1, 1))
+    return Case(lambda x: gg.diagflat(x, k) ** 2, [sample(ANY, shp, rng)], lambda a: np.diagflat(a, k) ** 2)
 
 
 @entry("diagonal", 4)
