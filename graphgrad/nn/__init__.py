@@ -24,13 +24,15 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, Av
 from .layers import (GLU, AlphaDropout, Bilinear, ChannelShuffle, CosineSimilarity, Dropout1d, Dropout2d, GroupNorm,
                      InstanceNorm1d, InstanceNorm2d, LocalResponseNorm, PairwiseDistance, PixelShuffle, PixelUnshuffle,
                      PReLU, RReLU, Softmax2d, Softmin, Threshold, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
-from .layers import RMSNorm
+from .layers import (AdaptiveAvgPool3d, AdaptiveMaxPool3d, CircularPad3d, ConstantPad3d, Dropout3d, InstanceNorm3d,
+                     LazyLinear, LPPool1d, LPPool2d, LPPool3d, ReflectionPad3d, ReplicationPad3d, RMSNorm, ZeroPad3d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .loss import (GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                    PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
+from .loss import CosineEmbeddingLoss, MultiLabelMarginLoss
 from .module import Module, ModuleList, Sequential
-from .parameter import Parameter
+from .parameter import Buffer, Parameter, UninitializedParameter
 from .attention import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
                         TransformerEncoder, TransformerEncoderLayer)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
@@ -55,5 +57,8 @@ __all__ += ["PReLU", "GLU", "Softmin", "Threshold", "CosineSimilarity", "Pairwis
             "Softmax2d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingNearest2d",
             "UpsamplingBilinear2d"]
 __all__ += ["MaxUnpool1d", "MaxUnpool2d", "EmbeddingBag", "RMSNorm"]
+__all__ += ["AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "CircularPad3d", "ConstantPad3d", "Dropout3d", "InstanceNorm3d",
+            "LazyLinear", "LPPool1d", "LPPool2d", "LPPool3d", "ReflectionPad3d", "ReplicationPad3d", "ZeroPad3d",
+            "CosineEmbeddingLoss", "MultiLabelMarginLoss", "Buffer", "UninitializedParameter"]
 __all__ += ["MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
             "GaussianNLLLoss", "TripletMarginLoss", "MultiMarginLoss"]

@@ -2969,3 +2969,292 @@ def _cubic_weights(t: TensorBase) -> list:
     def far(s):  # 1 < |s| < 2
         return ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
     return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+# -- losses of pairs and of label sets ---------------------------------------------------------------------------
+def cosine_embedding_loss(input1: TensorBase, input2: TensorBase, target: TensorBase, margin: float = 0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> TensorBase:
+    """``1 - cos(x1, x2)`` where ``target`` is 1, ``max(0, cos(x1, x2) - margin)`` where it is -1 (0 elsewhere),
+    the cosine along the last dim of (N, D) inputs with a (N,) target, or of (D,) inputs with a 0-d one; PyTorch's
+    formula: ``cos = sum(x1 * x2) / sqrt((sum(x1^2) + 1e-12) * (sum(x2^2) + 1e-12))``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> a, b = gg.tensor([[1.0, 0.0], [1.0, 1.0]]), gg.tensor([[0.0, 1.0], [1.0, 1.0]])
+    >>> F.cosine_embedding_loss(a, b, gg.tensor([1, -1]), reduction="none")
+    tensor([1., 1.])
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if target.ndim not in (0, 1):
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if target.ndim == 1 and (input1.ndim != 2 or input2.ndim != 2):
+        raise RuntimeError(f"1D target tensor expects 2D input tensors, but found inputs with sizes "
+                           f"{list(input1.shape)} and {list(input2.shape)}.")
+    if target.ndim == 0 and (input1.ndim != 1 or input2.ndim != 1):
+        raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with sizes "
+                           f"{list(input1.shape)} and {list(input2.shape)}.")
+    dim = target.ndim
+    cos = (input1 * input2).sum(dim) / (((input1 * input1).sum(dim) + 1e-12) * ((input2 * input2).sum(dim) + 1e-12)
+                                        ).sqrt()
+    loss = where(target == 1, 1 - cos, 0.0) + where(target == -1, (cos - margin).clamp_min(0), 0.0)
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input: TensorBase, target: TensorBase, size_average=None, reduce=None,
+                           reduction: str = "mean") -> TensorBase:
+    """The multi-class, multi-label hinge loss of (C,) or (N, C) scores: each row of ``target`` lists the row's
+    classes (int64) up to its first -1; the loss of a row is ``sum over its classes j and the other classes i of
+    max(0, 1 - (x[j] - x[i])) / C``. A class listed twice counts twice, as in PyTorch.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.multilabel_margin_loss(gg.tensor([[0.1, 0.2, 0.4, 0.8]]), gg.tensor([[3, 0, -1, 1]]))
+    tensor(0.8500)
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if input.ndim > 2 or input.ndim == 2 and input.shape[1] == 0 or input.ndim == 1 and input.shape[0] == 0:
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{list(input.shape)}")
+    if tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
+    if target._type.dtype != "int64":
+        raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target)}")
+    rows = input.reshape(-1, input.shape[-1] if input.ndim else 1)
+    c = rows.shape[1]
+    labels = check_range(target.reshape(rows.shape) + 1, "argument #2 'target' is out of range", c + 1) - 1
+    listed = (labels < 0).long().cumsum(1) == 0  # the entries before the row's first -1
+    classes = where(listed, labels, -1)
+    is_target = (classes.unsqueeze(2) == _arange_on(c, input)).any(1)  # (N, C): class i listed in the row
+    picked = rows.gather(1, where(listed, labels, 0))  # x[y_k], (N, K)
+    hinge = (1 - (picked.unsqueeze(2) - rows.unsqueeze(1))).clamp_min(0)  # (N, K, C)
+    counted = listed.unsqueeze(2) & is_target.logical_not().unsqueeze(1)
+    loss = where(counted, hinge, 0.0).sum((1, 2)) / c
+    if input.ndim < 2:
+        loss = loss.reshape(())
+    if reduction == "mean" and input.ndim == 2:
+        loss = loss.mean()
+    elif reduction == "sum" and input.ndim == 2:
+        loss = loss.sum()
+    return _as_pytorch_names(loss, "MultilabelMarginLossBackward0", input)
+
+
+# -- power-average pooling ---------------------------------------------------------------------------------------
+def _lp_pool(avg_pool, max_pool, input: TensorBase, norm_type: float, kernel_size, stride, ceil_mode: bool,
+             count: int) -> TensorBase:
+    """PyTorch's composite: ``(sum over the window of x^p)^(1/p)`` as an average pool times the window's size
+    (``sign(s) * relu(|s|)``, as PyTorch's, so the gradient is zero where the sum is); p = +-inf: max pools of |x|."""
+    if norm_type == math.inf:
+        return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    out = avg_pool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return (out.sign() * out.abs().relu()).mul(count).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input: TensorBase, norm_type: float, kernel_size: int, stride=None, ceil_mode: bool = False
+              ) -> TensorBase:
+    """The ``norm_type``-norm of each window of an (N, C, L) or (C, L) input: ``(sum x^p)^(1/p)``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.lp_pool1d(gg.tensor([[3.0, 4.0, 1.0, 0.0]]), 2, 2)
+    tensor([[5., 1.]])
+    """
+    return _lp_pool(avg_pool1d, max_pool1d, input, norm_type, kernel_size, stride, ceil_mode, kernel_size)
+
+
+def lp_pool2d(input: TensorBase, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> TensorBase:
+    """The ``norm_type``-norm of each (KH, KW) window of an (N, C, H, W) or (C, H, W) input: ``(sum x^p)^(1/p)``.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.lp_pool2d(gg.tensor([[[1.0, 2.0], [2.0, 4.0]]]), 2, 2)
+    tensor([[[5.]]])
+    """
+    kh, kw = _pair(kernel_size)
+    return _lp_pool(avg_pool2d, max_pool2d, input, norm_type, kernel_size, stride, ceil_mode, kh * kw)
+
+
+def lp_pool3d(input: TensorBase, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> TensorBase:
+    """The ``norm_type``-norm of each (KD, KH, KW) window of an (N, C, D, H, W) or (C, D, H, W) input.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.lp_pool3d(gg.ones(1, 2, 2, 2), 1, 2)
+    tensor([[[[8.]]]])
+    """
+    kd, kh, kw = _expand(kernel_size, 3, "kernel_size")
+    return _lp_pool(avg_pool3d, max_pool3d, input, norm_type, kernel_size, stride, ceil_mode, kd * kh * kw)
+
+
+# -- in-place activations: F.relu_(x) is F.relu(x, inplace=True) -------------------------------------------------
+def _in_place_activation(name: str, signature: str, example: str, result: str):
+    base = globals()[name]
+
+    def activation(input: TensorBase, *args, **kwargs) -> TensorBase:
+        return base(input, *args, inplace=True, **kwargs)
+    activation.__name__ = activation.__qualname__ = name + "_"
+    activation.__doc__ = (f"``F.{name}({signature}, inplace=True)``: ``input`` overwritten with the result, and "
+                          f"returned.\n\n    >>> import graphgrad as gg, graphgrad.nn.functional as F\n"
+                          f"    >>> x = gg.tensor([-2.0, 0.5, 3.0])\n    >>> F.{name}_({example}) is x, x\n"
+                          f"    (True, {result})\n    ")
+    return activation
+
+
+relu_ = _in_place_activation("relu", "input", "x", "tensor([0.0000, 0.5000, 3.0000])")
+elu_ = _in_place_activation("elu", "input, alpha=1.0", "x", "tensor([-0.8647,  0.5000,  3.0000])")
+leaky_relu_ = _in_place_activation("leaky_relu", "input, negative_slope=0.01", "x, 0.5",
+                                   "tensor([-1.0000,  0.5000,  3.0000])")
+hardtanh_ = _in_place_activation("hardtanh", "input, min_val=-1.0, max_val=1.0", "x",
+                                 "tensor([-1.0000,  0.5000,  1.0000])")
+selu_ = _in_place_activation("selu", "input", "x", "tensor([-1.5202,  0.5254,  3.1521])")
+celu_ = _in_place_activation("celu", "input, alpha=1.0", "x", "tensor([-0.8647,  0.5000,  3.0000])")
+threshold_ = _in_place_activation("threshold", "input, threshold, value", "x, 1.0, 0.0",
+                                  "tensor([0., 0., 3.])")
+rrelu_ = _in_place_activation("rrelu", "input, lower=1/8, upper=1/3, training=False", "x",
+                              "tensor([-0.4583,  0.5000,  3.0000])")
+
+
+# -- pooling that returns the maxima's places, as a tuple (PyTorch's *_with_indices) ------------------------------
+def max_pool1d_with_indices(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple:
+    """``F.max_pool1d(..., return_indices=True)``: (values, positions); ``return_indices`` changes nothing.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.max_pool1d_with_indices(gg.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)
+    (tensor([[3., 2.]]), tensor([[1, 2]]))
+    """
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input: TensorBase, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple:
+    """``F.max_pool2d(..., return_indices=True)``: (values, positions in the flattened H * W plane).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.max_pool2d_with_indices(gg.tensor([[[1.0, 3.0], [4.0, 2.0]]]), 2)
+    (tensor([[[4.]]]), tensor([[[2]]]))
+    """
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input: TensorBase, output_size, return_indices: bool = False) -> tuple:
+    """``F.adaptive_max_pool1d(..., return_indices=True)``: (values, positions).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.adaptive_max_pool1d_with_indices(gg.tensor([[1.0, 5.0, 0.0, 3.0]]), 2)
+    (tensor([[5., 3.]]), tensor([[1, 3]]))
+    """
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: TensorBase, output_size, return_indices: bool = False) -> tuple:
+    """``F.adaptive_max_pool2d(..., return_indices=True)``: (values, positions in the flattened H * W plane).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.adaptive_max_pool2d_with_indices(gg.tensor([[[1.0, 5.0], [3.0, 2.0]]]), 1)
+    (tensor([[[5.]]]), tensor([[[1]]]))
+    """
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input: TensorBase, output_size, return_indices: bool = False) -> tuple:
+    """``F.adaptive_max_pool3d(..., return_indices=True)``: (values, positions in the flattened D * H * W volume).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.adaptive_max_pool3d_with_indices(gg.arange(8.0).reshape(1, 2, 2, 2), 1)
+    (tensor([[[[7.]]]]), tensor([[[[7]]]]))
+    """
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+# -- 3-D channel dropout and adaptive pooling --------------------------------------------------------------------
+def dropout3d(input: TensorBase, p: float = 0.5, training: bool = True, inplace: bool = False) -> TensorBase:
+    """Zero each channel of an (N, C, D, H, W) or (C, D, H, W) input, whole, with probability ``p``; scale the rest
+    by ``1/(1-p)``. Another number of dims warns, as PyTorch's, and is taken as unbatched (channels first).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> x = F.dropout3d(gg.ones(2, 8, 2, 2, 2))
+    >>> bool(((x == 0).all((2, 3, 4)) | (x == 2).all((2, 3, 4))).all())
+    True
+    """
+    _check_dropout_p(p)
+    if input.ndim not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and will "
+                      "result in an error in a future release. To retain the behavior and silence this warning, "
+                      "please use dropout instead. Note that dropout3d exists to provide channel-wise dropout on "
+                      "inputs with 3 spatial dimensions, a channel dimension, and an optional batch dimension "
+                      "(i.e. 4D or 5D inputs).", stacklevel=2)
+    if input.ndim == 5:
+        return _feature_dropout(input, p, training, inplace)
+    # unbatched: PyTorch adds a batch dim of one, so the channels are the first dim
+    return _channel_dropout(input, p, training, inplace, (input.shape[0],) + (1,) * (input.ndim - 1))
+
+
+def _adaptive_size3(input: TensorBase, output_size, fn: str) -> tuple:
+    """``output_size`` as (OD, OH, OW) for the (…, D, H, W) ``input``, None keeping that size, after PyTorch's
+    checks."""
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"{fn}(): Expected 4D or 5D tensor, but got{':' if 'max' in fn else ''} "
+                           f"{list(input.shape)}")
+    size = (output_size,) * 3 if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    if len(size) != 3:
+        raise RuntimeError(f"{fn}(): internal error: output_size.size() must be 3" if "max" in fn else
+                           f"{fn}: output_size must be 3")
+    size = tuple(input.shape[-3 + k] if s is None else int(s) for k, s in enumerate(size))
+    if min(size) < 0:
+        if "max" in fn:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
+                               f"{list(input.shape[:-3]) + list(size)}")
+        raise RuntimeError(f"{fn}: elements of output_size must be greater than or equal to 0 but received "
+                           f"{{{size[0]}, {size[1]},{size[2]}}}")
+    for dim in range(input.ndim - 4, input.ndim):
+        if input.shape[dim] == 0:
+            raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                               f"has sizes {list(input.shape)} with dimension {dim} being empty")
+    return size
+
+
+def adaptive_avg_pool3d(input: TensorBase, output_size) -> TensorBase:
+    """Average pooling of an (N, C, D, H, W) or (C, D, H, W) ``input`` to ``output_size`` (None keeps that size)
+    over PyTorch's adaptive windows (those of ``adaptive_avg_pool2d``, along each of the three dims).
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.adaptive_avg_pool3d(gg.arange(8.0).reshape(1, 2, 2, 2), (1, 1, 2))
+    tensor([[[[3., 4.]]]])
+    """
+    out_size = _adaptive_size3(input, output_size, "adaptive_avg_pool3d")
+    out = input
+    for k, count in enumerate(out_size):
+        dim = input.ndim - 3 + k
+        size = out.shape[dim]
+        if count and not size % count:  # windows that tile the axis: a mean over its reshape
+            out = out.reshape(*out.shape[:dim], count, size // count, *out.shape[dim + 1:]).mean(dim + 1)
+        else:  # windows of several sizes: a product with the constant averaging matrix
+            out = (out.movedim(dim, -1) @ _constant(_averaging(size, count).T, input)).movedim(-1, dim)
+    return _as_pytorch_names(out, "AdaptiveAvgPool3DBackward0", input)
+
+
+def adaptive_max_pool3d(input: TensorBase, output_size, return_indices: bool = False):
+    """Max pooling of an (N, C, D, H, W) or (C, D, H, W) ``input`` to ``output_size`` over PyTorch's adaptive
+    windows; the gradient goes to each window's first maximum in (depth, row, column) order, as PyTorch's;
+    ``return_indices`` also returns its position in the flattened (D * H * W) volume.
+
+    >>> import graphgrad as gg, graphgrad.nn.functional as F
+    >>> F.adaptive_max_pool3d(gg.arange(8.0).reshape(1, 2, 2, 2), (1, 2, 1))
+    tensor([[[[5.],
+              [7.]]]])
+    """
+    od, oh, ow = _adaptive_size3(input, output_size, "adaptive_max_pool3d")
+    d, h, w = input.shape[-3:]
+    lead = tuple(input.shape[:-3])
+    k = len(lead)
+    windows, (kd, starts_d) = _adaptive_split(input, k, od)  # (…, OD, KD, H, W)
+    windows, (kh, starts_h) = _adaptive_split(windows, k + 2, oh)  # (…, OD, KD, OH, KH, W)
+    windows, (kw, starts_w) = _adaptive_split(windows, k + 4, ow)  # (…, OD, KD, OH, KH, OW, KW)
+    windows = windows.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3, k + 5).reshape(*lead, od, oh, ow,
+                                                                                        kd * kh * kw)
+    values, where_max = windows.max(-1)
+    values = _as_pytorch_names(values, "AdaptiveMaxPool3DBackward0", input)
+    if not return_indices:
+        return values
+    depth = _constant(starts_d.reshape(-1, 1, 1), where_max) + where_max // (kh * kw)
+    row = _constant(starts_h.reshape(-1, 1), where_max) + where_max // kw % kh
+    return values, (depth * h + row) * w + _constant(starts_w, where_max) + where_max % kw

@@ -8,7 +8,7 @@ from ..runtime.tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, UninitializedParameter
 
 
 class Linear(Module):
@@ -43,6 +43,63 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class LazyLinear(Linear):
+    """``Linear`` whose ``in_features`` is the last dimension of its first input, as PyTorch's ``nn.LazyLinear``:
+    until then ``weight`` and ``bias`` are ``UninitializedParameter``s; the first (eager) call gives them their
+    shapes and PyTorch's initialisation and the module becomes a ``Linear``. An optimizer made before that call holds
+    the same parameter objects, materialized in place, so it trains them (PyTorch's behaviour). A compiled function
+    cannot create parameters: call the module once eagerly (a dummy batch) before compiling it.
+
+    >>> import graphgrad as gg
+    >>> layer = gg.nn.LazyLinear(2)
+    >>> layer
+    LazyLinear(in_features=0, out_features=2, bias=True)
+    >>> layer(gg.ones(5, 3)).shape, layer
+    (torch.Size([5, 2]), Linear(in_features=3, out_features=2, bias=True))
+    """
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
+        Module.__init__(self)
+        self.in_features, self.out_features = 0, out_features
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def has_uninitialized_params(self) -> bool:
+        return any(isinstance(p, UninitializedParameter) for p in self._parameters.values())
+
+    def initialize_parameters(self, input) -> None:
+        """Materialize ``weight`` (out_features, input's last dim) and ``bias``, initialised as ``Linear``'s."""
+        if self.has_uninitialized_params():
+            if not isinstance(input, Tensor):
+                raise RuntimeError("LazyLinear: its parameters are created by its first call, which must run eagerly: "
+                                   "call the module once on a dummy batch before compiling a function that calls it")
+            from ..runtime.grad_mode import no_grad
+
+            with no_grad():
+                self.in_features = input.shape[-1]
+                self.weight.materialize((self.out_features, self.in_features))
+                if self.bias is not None:
+                    self.bias.materialize((self.out_features,))
+                self.reset_parameters()
+
+    def forward(self, input):
+        # the first call: infer, then become a Linear (PyTorch's LazyModuleMixin does it in a forward pre-hook)
+        self.initialize_parameters(input)
+        if not self.in_features:  # materialized by load_state_dict
+            self.in_features = self.weight.shape[1]
+        self.__class__ = self.cls_to_become
+        return F.linear(input, self.weight, self.bias)
 
 
 class Identity(Module):
@@ -795,6 +852,77 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPool):
     function = "adaptive_max_pool2d"
 
 
+class AdaptiveAvgPool3d(_AdaptivePool):
+    """``F.adaptive_avg_pool3d`` as a module: (N, C, D, H, W) or (C, D, H, W) inputs averaged to ``output_size``
+    (an int, or (OD, OH, OW) with None keeping a size).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.AdaptiveAvgPool3d(1)(gg.arange(8.0).reshape(1, 2, 2, 2))
+    tensor([[[[3.5000]]]])
+    """
+
+    function = "adaptive_avg_pool3d"
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPool):
+    """``F.adaptive_max_pool3d`` as a module (and the maxima's positions, with ``return_indices=True``).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.AdaptiveMaxPool3d((1, 1, None))(gg.arange(8.0).reshape(1, 2, 2, 2))
+    tensor([[[[6., 7.]]]])
+    """
+
+    function = "adaptive_max_pool3d"
+
+
+class _LPPoolNd(Module):
+    function = ""
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def forward(self, input):
+        return getattr(F, self.function)(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """``F.lp_pool1d`` as a module: the ``norm_type``-norm of each window of (N, C, L) or (C, L) inputs.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.LPPool1d(2, 2)(gg.tensor([[3.0, 4.0, 1.0, 0.0]]))
+    tensor([[5., 1.]])
+    """
+
+    function = "lp_pool1d"
+
+
+class LPPool2d(_LPPoolNd):
+    """``F.lp_pool2d`` as a module: the ``norm_type``-norm of each window of (N, C, H, W) or (C, H, W) inputs.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.LPPool2d(1, 2)(gg.ones(1, 2, 2))
+    tensor([[[4.]]])
+    """
+
+    function = "lp_pool2d"
+
+
+class LPPool3d(_LPPoolNd):
+    """``F.lp_pool3d`` as a module: the ``norm_type``-norm of each window of (N, C, D, H, W) or (C, D, H, W) inputs.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.LPPool3d(1, 2)(gg.ones(1, 2, 2, 2))
+    tensor([[[[8.]]]])
+    """
+
+    function = "lp_pool3d"
+
+
 # -- padding: F.pad with a mode --------------------------------------------------------------------------------
 class _ConstantPadNd(Module):
     _dims = 1
@@ -843,6 +971,33 @@ class ZeroPad2d(ConstantPad2d):
     >>> gg.nn.ZeroPad2d((1, 0, 0, 1))(gg.ones(1, 1, 1))
     tensor([[[0., 1.],
              [0., 0.]]])
+    """
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ConstantPad3d(_ConstantPadNd):
+    """Pad the last three dimensions with ``value``: ``padding`` an int or (left, right, top, bottom, front,
+    back).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ConstantPad3d((0, 1, 0, 0, 0, 0), 2.0)(gg.ones(1, 1, 1, 1)).flatten()
+    tensor([1., 2.])
+    """
+
+    _dims = 3
+
+
+class ZeroPad3d(ConstantPad3d):
+    """Pad the last three dimensions with zeros: ``padding`` an int or (left, right, top, bottom, front, back).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ZeroPad3d(1)(gg.ones(1, 1, 1, 1)).shape
+    torch.Size([1, 3, 3, 3])
     """
 
     def __init__(self, padding):
@@ -924,6 +1079,40 @@ class CircularPad2d(CircularPad1d):
     (left, right, top, bottom)."""
 
     _dims = 2
+
+
+class ReflectionPad3d(ReflectionPad1d):
+    """Pad the last three dimensions of a (N, C, D, H, W) or (C, D, H, W) input with their reflections:
+    ``padding`` an int or (left, right, top, bottom, front, back).
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ReflectionPad3d((1, 0, 0, 0, 0, 0))(gg.tensor([[[[0.0, 1.0]]]]))
+    tensor([[[[1., 0., 1.]]]])
+    """
+
+    _dims = 3
+
+
+class ReplicationPad3d(ReplicationPad1d):
+    """Pad the last three dimensions of a (N, C, D, H, W) or (C, D, H, W) input with copies of their edges.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.ReplicationPad3d((0, 2, 0, 0, 0, 0))(gg.tensor([[[[0.0, 1.0]]]]))
+    tensor([[[[0., 1., 1., 1.]]]])
+    """
+
+    _dims = 3
+
+
+class CircularPad3d(CircularPad1d):
+    """Pad the last three dimensions of a (N, C, D, H, W) or (C, D, H, W) input periodically.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.CircularPad3d((1, 1, 0, 0, 0, 0))(gg.tensor([[[[0.0, 1.0, 2.0]]]]))
+    tensor([[[[2., 0., 1., 2., 0.]]]])
+    """
+
+    _dims = 3
 
 
 class BatchNorm2d(BatchNorm1d):
@@ -1392,6 +1581,17 @@ class InstanceNorm2d(_InstanceNorm):
     _spatial = 2
 
 
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization of (N, C, D, H, W) or unbatched (C, D, H, W) volumes.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.InstanceNorm3d(1)(gg.tensor([[[[[1.0, 3.0]]]]]))
+    tensor([[[[[-1.0000,  1.0000]]]]])
+    """
+
+    _spatial = 3
+
+
 class LocalResponseNorm(Module):
     """``F.local_response_norm``: each value divided by ``(k + alpha * mean of squares over the size channels
     around it)^beta``.
@@ -1450,6 +1650,18 @@ class Dropout2d(_DropoutNd):
     """
 
     function = "dropout2d"
+
+
+class Dropout3d(_DropoutNd):
+    """``F.dropout3d`` while training: whole channels of (N, C, D, H, W) volumes zeroed; the identity after
+    ``.eval()``.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.Dropout3d(0.5).eval()(gg.ones(2, 3, 2, 2, 2)).sum()
+    tensor(48.)
+    """
+
+    function = "dropout3d"
 
 
 class AlphaDropout(_DropoutNd):

@@ -253,3 +253,31 @@ class MultiMarginLoss(_Loss):
     def forward(self, input, target):
         return F.multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
                                    reduction=self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """:func:`~graphgrad.nn.functional.cosine_embedding_loss` as a module.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.CosineEmbeddingLoss()(gg.tensor([[1.0, 0.0]]), gg.tensor([[1.0, 1.0]]), gg.tensor([1]))
+    tensor(0.2929)
+    """
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """:func:`~graphgrad.nn.functional.multilabel_margin_loss` as a module.
+
+    >>> import graphgrad as gg
+    >>> gg.nn.MultiLabelMarginLoss()(gg.tensor([[0.1, 0.2, 0.4, 0.8]]), gg.tensor([[3, 0, -1, 1]]))
+    tensor(0.8500)
+    """
+
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)

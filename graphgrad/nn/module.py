@@ -19,7 +19,7 @@ from ..runtime.tensor import Tensor
 from ..tracer.tracer import ACTIVE as _TRACES
 from ..tracer.tracer import MISSING as _ABSENT
 from ..tracer.tracer import _is_user_file
-from .parameter import Parameter
+from .parameter import Buffer, Parameter, UninitializedParameter
 
 _GUARDED_SCALARS = (int, float, bool, str, type(None))
 
@@ -236,11 +236,14 @@ class Module:
                 raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                 "(torch.nn.Module or None expected)")
             self._modules[name] = None
-        elif params is not None and name in self._buffers:
+        elif params is not None and (isinstance(value, Buffer) or name in self._buffers):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                "(torch.Tensor or None expected)")
-            self._buffers[name] = value
+                                "(torch.nn.Buffer, torch.Tensor or None expected)")
+            if isinstance(value, Buffer):  # self.x = nn.Buffer(t): registered, persistent as the Buffer says
+                self.register_buffer(name, value, value.persistent)
+            else:
+                self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
 
@@ -465,6 +468,8 @@ class Module:
             if not isinstance(source, Tensor):
                 errors.append(f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like '
                               f"object from checkpoint but received {type(source)}")
+            elif isinstance(target, UninitializedParameter):
+                pass  # a lazy module's parameter takes the checkpoint's shape, as PyTorch's
             elif target.ndim == 0 and tuple(source.shape) == (1,):
                 pass  # a 0-d tensor saved as shape (1,) by older writers: PyTorch loads its one element too
             elif tuple(source.shape) != tuple(target.shape):
@@ -483,6 +488,8 @@ class Module:
             for key, target in own.items():
                 if key in state_dict:
                     source = state_dict[key]
+                    if isinstance(target, UninitializedParameter):
+                        target.materialize(tuple(source.shape), dtype=source.dtype)
                     target.copy_(source.reshape(()) if target.ndim == 0 and source.ndim == 1 else source)
         return _IncompatibleKeys(missing, unexpected)
 

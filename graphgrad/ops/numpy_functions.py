@@ -570,7 +570,8 @@ def check_range(x, rule, size):
     large). ``rule`` names PyTorch's words: ``"dimension d"`` (gather, scatter), ``"self"`` (index_select,
     embedding), ``"Target"`` (nll_loss) or ``"class"`` (one_hot); ``"take"`` (take, put: ``[-size, size)``),
     ``"index_fill dimension d"`` (``[-size, size)``), ``"index_copy_(): dimension d"``, ``"masked_scatter"`` (the
-    source's size), ``"unpool HxW"`` (max_unpool's plane), ``"target out of range"`` (multi_margin_loss),
+    source's size), ``"unpool HxW"`` (max_unpool's plane), ``"target out of range"`` (multi_margin_loss), ``"argument #2 'target' is out of range"``
+    (multilabel_margin_loss),
     ``"embedding_bag"`` and ``"embedding_bag max"`` (its indices, in the words of PyTorch's sum/mean and max
     kernels), ``"offsets"`` (embedding_bag's: from 0, nondecreasing, none past ``size``, the input's length).
     Reads only ``x``'s own methods (CuPy's too)."""
@@ -600,7 +601,7 @@ def check_range(x, rule, size):
                            "Class values must be smaller than num_classes.")
     if rule == "self":
         raise IndexError("index out of range in self")
-    if rule == "target out of range":  # (multi_margin_loss's)
+    if rule in ("target out of range", "argument #2 'target' is out of range"):  # (multi(label)_margin_loss's)
         raise RuntimeError(rule)
     flat = x.ravel()
     bad = flat[((flat < lowest) | (flat >= size)).argmax()].item()  # the first, as PyTorch names it
