@@ -54,6 +54,7 @@ from . import numpy as _numpy_face  # noqa: E402,F401  (tensors dispatch NumPy's
 from .utils import data as _data  # noqa: E402,F401  (so graphgrad.utils.data is reachable as torch.utils.data is)
 from .utils.serialization import load, save  # noqa: E402
 from . import viz  # noqa: E402  (gg.viz.make_dot: pictures of eager graphs, as torchviz draws them)
+from . import testing  # noqa: E402  (torch.testing.assert_close)
 
 __version__ = "0.1.0"
 
