@@ -127,7 +127,7 @@ def call(function: str) -> Callable:
 def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: Callable | None = None,
           doc: str = "", tensor=None, gg=None, numpy=None, rows=None, c_expr: str | None = None, memory: str = "",
           recompute: str = "", ufunc: str | None = None, torch_name: str = "",
-          errors: Callable | None = None, helpers: tuple = ()) -> Callable:
+          errors: Callable | None = None, helpers: tuple = (), saves_result: bool = True) -> Callable:
     """An elementwise function of one tensor, published as ``Tensor.name``, ``graphgrad.name`` and
     ``graphgrad.numpy.name`` unless ``tensor``/``gg``/``numpy`` say otherwise (``()``: not published).
     The result is floating (exp of an int tensor is float32) unless ``float_result=False``; ``vjp=None``
@@ -147,7 +147,8 @@ def unary(name: str, vjp: Callable | None, *, float_result: bool = True, expr: C
                      batch=elementwise_batch,
                      tensor=name if tensor is None else tensor, gg=name if gg is None else gg,
                      numpy=name if numpy is None else numpy, rows=rows, c_expr=c_expr, memory=memory,
-                     recompute=recompute, ufunc=ufunc, torch_name=torch_name, errors=errors, helpers=helpers)
+                     recompute=recompute, ufunc=ufunc, torch_name=torch_name, errors=errors, helpers=helpers,
+                     saves_result=saves_result)
 
 
 # -- NumPy's operand handling: arrays, lists and lists holding tensors ---------------------------------

@@ -39,7 +39,7 @@ def _numpy_binary(op):
 
 
 def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=None, numpy=(), tensor=(), doc="", rows=None,
-            c_expr=None, ufunc="", torch_name="", expr=None, errors=None, quotient=False):
+            c_expr=None, ufunc="", torch_name="", expr=None, errors=None, quotient=False, saves_result=True):
     """A broadcasting binary op ``x <symbol> y``; ``dunder`` names its operator methods (``add``: __add__,
     __radd__); ``gg`` its ``graphgrad.X`` names (default ``name``); ``ufunc`` names NumPy's ufunc for
     ``<symbol>``; ``quotient``: integers divided by zero raise (``_divisor``)."""
@@ -50,7 +50,7 @@ def _binary(name, symbol, vjp, *, infer=None, dunder=None, gg=None, numpy=(), te
                    tensor=tuple(tensor) + ((f"__{dunder}__",) if dunder else ()), gg=name if gg is None else gg,
                    numpy=numpy, numpy_fn=_numpy_binary(name), rows=rows, c_expr=c_expr,
                    ufunc=f"{ufunc}({{0}}, {{1}})" if ufunc else "", torch_name=torch_name, errors=errors,
-                   fn=_binary_function(name, doc, quotient))
+                   fn=_binary_function(name, doc, quotient), saves_result=saves_result)
     if dunder:
         export(_reflected(name, quotient), name, tensor=f"__r{dunder}__")
     return fn
@@ -129,8 +129,9 @@ mul = _binary("mul", "*", (lambda g, out, x, y: g * y, lambda g, out, x, y: g * 
               dunder="mul", tensor=("mul", "multiply"), gg=("mul", "multiply"), numpy=("multiply",), ufunc="multiply", c_expr="({0} * {1})", rows=elementwise_rows("scale"))
 
 # the divisor's gradient is PyTorch's -g (x / y) / y, from the quotient: one product fewer than -g x / (y y), no
-# y * y to overflow or underflow, and PyTorch's infinities where y is 0 (1 / y: +-inf at second order, not nan)
-div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
+# y * y to overflow or underflow, and PyTorch's infinities where y is 0 (1 / y: +-inf at second order, not nan).
+# PyTorch's backward computes x / y again (it keeps x and y): the quotient may be changed in place before backward
+div = _binary("div", "/", (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y), saves_result=False,
               infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)), doc="true division with broadcasting",
               dunder="truediv", gg=("div", "divide", "true_divide"), numpy=("divide", "true_divide"), ufunc="divide", c_expr="({0} / {1})", rows=elementwise_rows("numerator"))
 
@@ -511,9 +512,10 @@ digamma = _unary_special(
 lgamma = _unary_special(
     "lgamma", lambda g, out, x: g * digamma(x), cuda="lgamma",
     doc="log(|gamma(x)|): inf at 0, the negative integers and +-inf", gg=("lgamma", "special.gammaln"))
-# the gradient from the result: sqrt(pi) / 2 exp(erfinv(x)^2), inf at +-1 (PyTorch's)
+# the gradient from the result: sqrt(pi) / 2 exp(erfinv(x)^2), inf at +-1 (PyTorch's, which computes erfinv(x)
+# again: the result may be changed in place before backward, when eager backward computes it again from x)
 erfinv = _unary_special(
-    "erfinv", lambda g, out, x: g * (math.sqrt(math.pi) / 2) * (out * out).exp(), cuda="erfinv",
+    "erfinv", lambda g, out, x: g * (math.sqrt(math.pi) / 2) * (out * out).exp(), cuda="erfinv", saves_result=False,
     doc="the inverse of erf on [-1, 1]: +-inf at +-1, nan outside", gg=("erfinv", "special.erfinv"))
 i1 = _unary_special(  # PyTorch's gradient i0(x) - i1(x) / x, and its limit 1/2 where |x| is within an eps of 0
     "i1", lambda g, out, x: g * _i1_slope(out, x), cuda="cyl_bessel_i1", torch_name="SpecialI1Backward0",
@@ -801,7 +803,7 @@ def clamp(x: TensorBase, min=None, max=None) -> TensorBase:
     return bind("clamp_tensor", x, *[b for b in (min, max) if b is not None], bounds=bounds)
 
 
-def _clamp_tensor_vjp(g, out, needs, x, *bounds, bounds_given):
+def _clamp_tensor_vjp(g, needs, x, *bounds, bounds_given):
     """PyTorch's clamp_backward and clamp_backward_min_max: x gets the gradient where min <= x <= max; min where
     x < min < max; max where x > max or max < min (max wins). A nan (in x or a bound) fails every test: no one
     gets it. With one bound: x where x >= min (x <= max), the bound where x < min (x > max)."""
@@ -822,7 +824,8 @@ primitive("clamp_tensor", batch=elementwise, attrs=("bounds",), elementwise=True
           infer=lambda inputs, bounds: elementwise_type(list(inputs)),
           expr=lambda a, xp, out, bounds: [f"{xp}.clip({a[0]}, {a[1] if bounds[0] == 'min' else None}, "
                                            f"{a[-1] if bounds[-1] == 'max' else None})"],
-          joint_vjp=lambda g, out, needs, x, *b, bounds: _clamp_tensor_vjp(g, out, needs, x, *b, bounds_given=bounds),
+          # (the result is not read, nor kept: PyTorch's clamp may be changed in place before backward)
+          joint_vjp=lambda g, out, needs, x, *b, bounds: _clamp_tensor_vjp(g, needs, x, *b, bounds_given=bounds),
           doc="x limited to [min, max], tensors (bounds: which are given, in that order)")
 
 
@@ -895,13 +898,15 @@ def frac(input: TensorBase) -> TensorBase:
 export(frac, "frac", tensor="frac", gg="frac")
 
 
-def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc="", torch_name="", fn=None, ufunc=""):
+def _binary_float(name, vjp, *, tensor=(), gg=(), numpy=(), doc="", torch_name="", fn=None, ufunc="",
+                  saves_result=True):
     """A broadcasting binary function with a floating result, expression ``xp.<name>(x, y)`` (``ufunc``: that
     NumPy ufunc's call, for writing into a dying operand); ``fn`` its public function, as ``primitive``'s."""
     return primitive(name, batch=elementwise, infer=lambda inputs: elementwise_type(inputs, float_dtype(inputs)),
                      expr=lambda a, xp, out: [f"{xp}.{name}({a[0]}, {a[1]})"], vjp=vjp, elementwise=True,
                      doc=doc or f"elementwise {name}(x, y) with broadcasting", tensor=tensor, gg=gg, numpy=numpy,
-                     numpy_fn=_numpy_binary(name), torch_name=torch_name, fn=fn, ufunc=ufunc)
+                     numpy_fn=_numpy_binary(name), torch_name=torch_name, fn=fn, ufunc=ufunc,
+                     saves_result=saves_result)
 
 
 def _inverse_square_radius(y, x):
@@ -925,13 +930,16 @@ def _log_weight(x, out, exp):
     return exp(x - where(out == -math.inf, 0.0, out))
 
 
+# PyTorch's backward, g / (1 + exp(y - x)), reads x and y alone: the result may be changed in place before backward
+# (saves_result=False: eager backward then computes it again from x and y)
 logaddexp = _binary_float("logaddexp", (lambda g, out, x, y: g * _log_weight(x, out, lambda t: t.exp()),
                                         lambda g, out, x, y: g * _log_weight(y, out, lambda t: t.exp())),
-                          tensor="logaddexp", gg="logaddexp", numpy="logaddexp", doc="log(exp(x) + exp(y)), stably")
+                          tensor="logaddexp", gg="logaddexp", numpy="logaddexp", doc="log(exp(x) + exp(y)), stably",
+                          saves_result=False)
 logaddexp2 = _binary_float("logaddexp2", (lambda g, out, x, y: g * _log_weight(x, out, lambda t: t.exp2()),
                                           lambda g, out, x, y: g * _log_weight(y, out, lambda t: t.exp2())),
                            tensor="logaddexp2", gg="logaddexp2", numpy="logaddexp2",
-                           doc="log2(2**x + 2**y), stably")
+                           doc="log2(2**x + 2**y), stably", saves_result=False)
 
 
 def _nan_aware(first):

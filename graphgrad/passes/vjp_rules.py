@@ -77,10 +77,16 @@ def defvjp(op: str, *rules: Callable | None) -> None:
     """Register the per-input rules of ``op`` (``None`` for an input that never has a gradient)."""
     reads = [(False, frozenset(), frozenset()) if r is None else _input_reads(r, 2) for r in rules]
 
+    every = frozenset(range(len(rules)))
+
     def union(needed: list) -> tuple:
+        reads_out = any(o for o, _, _ in needed)
+        if reads_out and op in OPS and not OPS[op].saves_result:
+            # a result changed in place is computed again from the operands (eager backward): keep them all
+            return True, every, frozenset()
         read = frozenset().union(*(ins for _, ins, _ in needed))
         full = frozenset().union(*(ins - typed for _, ins, typed in needed))
-        return any(o for o, _, _ in needed), read, read - full
+        return reads_out, read, read - full
 
     by_mask = tuple(union([r for i, r in enumerate(reads) if mask >> i & 1]) for mask in range(1 << len(reads)))
     uses_out, uses_inputs, type_only = union(reads)
@@ -91,6 +97,8 @@ def defvjp_joint(op: str, fn: Callable, uses_out: bool = False) -> None:
     """Register a rule for a variadic op; it returns one cotangent (or None) per input. Whether it reads ``out`` is
     found in its code, as for per-input rules (eager mode keeps the output only then)."""
     reads_out, _, type_only = _input_reads(fn, 3)
+    if reads_out and op in OPS and not OPS[op].saves_result:
+        type_only = frozenset()  # (the operands compute a changed result again: kept whole)
     VJP_RULES[op] = VJPRule((), uses_out or reads_out, frozenset(range(1 << 16)), fn, type_only=type_only)
 
 

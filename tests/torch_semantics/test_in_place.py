@@ -1,6 +1,8 @@
 """Issue 13 §2: in-place semantics PyTorch code relies on — writes into tensors with history (CopySlices),
 in-place ops on views, in-place ops whose gradient needs the overwritten value, and the in-place variants of
 the unary ops and scatter family. Gradients are checked against finite differences in float64."""
+import math
+
 import numpy as np
 import pytest
 
@@ -391,3 +393,69 @@ def test_in_place_view_ops_make_the_tensor_that_view_of_itself():
     with torch.no_grad():
         leaf = f64(np.ones((2, 3)))
         assert tuple(leaf.t_().shape) == (3, 2) and leaf.is_leaf
+
+
+# -- results PyTorch's backward does not keep: changing them in place before backward is allowed ----------------
+_RNG = np.random.default_rng(7)
+_A, _B = _RNG.standard_normal(5), _RNG.uniform(0.5, 2.0, 5)
+_T = _RNG.uniform(-1.2, 1.2, 5)  # erfinv(erf(t)) = t
+_ERF = np.array([math.erf(t) for t in _T])
+_LO, _HI = -np.full(5, 0.4), np.full(5, 0.6)
+_V = np.arange(1.0, 6.0)  # the cotangent of the (doubled) result
+
+
+def _divide(a, b):
+    return a / b
+
+
+# (op, operands, each operand's expected gradient of <v, 2 op(...)>: PyTorch's backward formulas)
+_RESULT_NOT_KEPT = {
+    # DivBackward0: grad / other, -grad * self / other / other
+    "div": (_divide, (_A, _B), (2 * _V / _B, -2 * _V * _A / _B / _B)),
+    # LogaddexpBackward0: grad / (1 + exp(other - self)), grad / (1 + exp(self - other))
+    "logaddexp": (torch.logaddexp, (_A, _B), (2 * _V / (1 + np.exp(_B - _A)), 2 * _V / (1 + np.exp(_A - _B)))),
+    # Logaddexp2Backward0: grad / (1 + pow(2, other - self)), grad / (1 + pow(2, self - other))
+    "logaddexp2": (torch.logaddexp2, (_A, _B), (2 * _V / (1 + 2.0 ** (_B - _A)), 2 * _V / (1 + 2.0 ** (_A - _B)))),
+    # ErfinvBackward0: 0.5 * sqrt(pi) * exp(self.erfinv().pow(2)) * grad
+    "erfinv": (torch.erfinv, (_ERF,), (2 * _V * 0.5 * math.sqrt(math.pi) * np.exp(_T ** 2),)),
+    # ClampBackward0 (clamp_backward_min_max): self where min <= self <= max, min where self < min, max where above
+    "clamp": (torch.clamp, (_A, _LO, _HI), (2 * _V * ((_A >= _LO) & (_A <= _HI)), 2 * _V * (_A < _LO),
+                                           2 * _V * (_A > _HI))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_RESULT_NOT_KEPT))
+def test_a_result_pytorch_does_not_keep_may_be_changed_in_place_before_backward(name):
+    # these backwards read their operands alone in PyTorch (logaddexp's and erfinv's compute the result again):
+    # `y = torch.logaddexp(a, b); y.mul_(2); y.sum().backward()` is allowed, and graphgrad's rules, which read the
+    # result, get it computed again from the operands; it raised "modified by an inplace operation"
+    op, arrays, expected = _RESULT_NOT_KEPT[name]
+    xs = [f64(a) for a in arrays]
+    y = op(*xs)
+    y.mul_(2)
+    (y * torch.tensor(_V)).sum().backward()
+    for k, (x, want) in enumerate(zip(xs, expected)):
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12, atol=0, err_msg=f"operand {k}")
+    assert gradcheck(lambda *ts: op(*ts).mul_(2), [f64(a) for a in arrays])  # float64 finite differences
+
+
+@pytest.mark.parametrize("grads", [(True, True), (False, True)])
+def test_an_operand_kept_to_compute_a_changed_result_again_may_not_change(grads):
+    # PyTorch's DivBackward0 keeps the dividend for the divisor's gradient, LogaddexpBackward0 both operands,
+    # ErfinvBackward0 its input: changing one in place before backward raises (graphgrad kept only the result)
+    for op, arrays in ((_divide, (_A, _B)), (torch.logaddexp, (_A, _B)), (torch.erfinv, (_ERF,))):
+        leaves = [f64(a, requires_grad=g) for a, g in zip(arrays, grads[-len(arrays):])]
+        xs = [t * 1 for t in leaves]
+        y = op(*xs)
+        xs[0].mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_a_result_pytorch_keeps_may_still_not_change():
+    # HypotBackward0 and PowBackward1 keep their results: changing them in place is PyTorch's error
+    for op in (torch.hypot, torch.pow):
+        y = op(f64(_B), f64(_A))
+        y.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
