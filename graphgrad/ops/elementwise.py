@@ -925,21 +925,26 @@ hypot = _binary_float("hypot", (lambda g, out, x, y: g * x / out, lambda g, out,
                       tensor="hypot", gg="hypot", numpy="hypot", doc="sqrt(x**2 + y**2) without overflow")
 
 
-def _log_weight(x, out, exp):
-    """exp(x - out), the share of x in logaddexp's result; 0 (not nan) where every operand is -inf."""
-    return exp(x - where(out == -math.inf, 0.0, out))
+def _log_share(g, x, y, empty, scale=1.0):
+    """g times x's share in logaddexp's result (logaddexp2's: ``scale`` log(2)), PyTorch's g / (1 + exp(y - x)),
+    from the operands alone (the result may then change in place before backward, as in PyTorch): all of it where x
+    is +inf and y is not (exp(x - out) was inf - inf there, nan), 0 where both are -inf (``empty``; PyTorch's is nan,
+    0 as logsumexp's). As a sigmoid, whose derivative out * (1 - out) is 0 where one operand is infinitely larger
+    (the chain rule through exp gave 0 * inf there)."""
+    d = x - y if scale == 1.0 else (x - y) * scale
+    return g * sigmoid(where(empty, -math.inf, d))
 
 
-# PyTorch's backward, g / (1 + exp(y - x)), reads x and y alone: the result may be changed in place before backward
-# (saves_result=False: eager backward then computes it again from x and y)
-logaddexp = _binary_float("logaddexp", (lambda g, out, x, y: g * _log_weight(x, out, lambda t: t.exp()),
-                                        lambda g, out, x, y: g * _log_weight(y, out, lambda t: t.exp())),
-                          tensor="logaddexp", gg="logaddexp", numpy="logaddexp", doc="log(exp(x) + exp(y)), stably",
-                          saves_result=False)
-logaddexp2 = _binary_float("logaddexp2", (lambda g, out, x, y: g * _log_weight(x, out, lambda t: t.exp2()),
-                                          lambda g, out, x, y: g * _log_weight(y, out, lambda t: t.exp2())),
-                           tensor="logaddexp2", gg="logaddexp2", numpy="logaddexp2",
-                           doc="log2(2**x + 2**y), stably", saves_result=False)
+def _both_minus_inf(x, y):
+    return (x == -math.inf) & (y == -math.inf)  # (one order for both rules: compiled code computes it once)
+
+
+logaddexp = _binary_float("logaddexp", (lambda g, out, x, y: _log_share(g, x, y, _both_minus_inf(x, y)),
+                                        lambda g, out, x, y: _log_share(g, y, x, _both_minus_inf(x, y))),
+                          tensor="logaddexp", gg="logaddexp", numpy="logaddexp", doc="log(exp(x) + exp(y)), stably")
+logaddexp2 = _binary_float("logaddexp2", (lambda g, out, x, y: _log_share(g, x, y, _both_minus_inf(x, y), _LN2),
+                                          lambda g, out, x, y: _log_share(g, y, x, _both_minus_inf(x, y), _LN2)),
+                           tensor="logaddexp2", gg="logaddexp2", numpy="logaddexp2", doc="log2(2**x + 2**y), stably")
 
 
 def _nan_aware(first):

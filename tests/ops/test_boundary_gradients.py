@@ -586,3 +586,70 @@ def test_fused_device_kernels_keep_nan_through_relu_sign_and_rsqrt(cupy_device):
         y = gg.compile(lambda t: t.relu() + t.sign() * 0.5)(t.detach()).cpu().numpy()
         np.testing.assert_array_equal(y, np.where(np.isnan(x), np.nan, np.maximum(x, 0) + np.nan_to_num(np.sign(x)) * 0.5))
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-14)
+
+
+# -- logaddexp and logcumsumexp at infinities ---------------------------------------------------------------------
+INF = math.inf
+
+
+@pytest.mark.parametrize("name, power", [("logaddexp", np.exp), ("logaddexp2", np.exp2)])
+def test_logaddexp_at_infinities_has_pytorchs_gradient_and_zero_for_two_minus_infinities(name, power):
+    # PyTorch's LogaddexpBackward0 grad / (1 + exp(other - self)) (Logaddexp2Backward0: pow(2, other - self)): all
+    # of it to a +inf operand beside a smaller one, where exp(x - out) gave inf - inf, nan; two +inf: nan, PyTorch's;
+    # two -inf: 0, graphgrad's (PyTorch's is nan), as logsumexp's
+    x = np.array([INF, 3.0, INF, -INF, -INF, 1.0, INF, -INF, 0.5])
+    y = np.array([3.0, INF, -INF, INF, -INF, 2.0, INF, 4.0, -700.0])
+    with np.errstate(invalid="ignore"):
+        def share(a, b):
+            w = 1 / (1 + power(b - a))
+            return np.where((a == -INF) & (b == -INF), 0.0, w)
+        expected = [W[:9] * share(x, y), W[:9] * share(y, x)]
+    assert np.isnan(expected[0][6]) and expected[0][0] == 1 and expected[1][0] == 0  # (the cases)
+    op = getattr(gg, name)
+    # (rtol: the share 1e-304 of -700.5 is exp's of a sum rounded to 700 ulps)
+    assert_every_mode(lambda a, b: (op(a, b) * gg.tensor(W[:9])).sum(), [x, y], expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["logaddexp", "logaddexp2"])
+def test_logaddexp_second_derivative_is_zero_where_one_operand_is_infinitely_larger(name):
+    # d/dx of the share sigmoid(x - y) is share * (1 - share): 0 where a share is 0 or 1 (PyTorch's double backward,
+    # the chain rule through exp(other - self), gives 0 * inf = nan there); 0 too for two -inf
+    op = getattr(gg, name)
+    x, y = np.array([-INF, 3.0, INF, -INF, 1.0]), np.array([3.0, INF, 3.0, -INF, 2.0])
+    scale = 1.0 if name == "logaddexp" else math.log(2.0)
+    s = 1 / (1 + np.exp(scale * (y[4] - x[4])))
+    expected = np.array([0.0, 0.0, 0.0, 0.0, scale * s * (1 - s)])  # d^2/dx^2 and -d^2/dxdy of the finite pair
+    second = gg.grad(lambda a, b: gg.numpy.sum(gg.grad(lambda a, b: gg.numpy.sum(op(a, b)))(a, b)), argnums=(0, 1))
+    gx, gy = second(x, y)
+    np.testing.assert_allclose(gx, expected, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(gy, -expected, rtol=1e-14, atol=0)
+    a, b = (gg.tensor(v, requires_grad=True) for v in (x, y))
+    (ga,) = gg.autograd.grad(op(a, b).sum(), a, create_graph=True)
+    ga.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), expected, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(b.grad.numpy(), -expected, rtol=1e-14, atol=0)
+
+
+def test_logaddexp_away_from_infinities(check_gradients):
+    x, y = np.array([0.3, -1.7, 4.0, 2.0]), np.array([-0.6, 1.1, 2.5, 2.0])
+    check_gradients(lambda x, y: (gg.logaddexp(x, y) * 2 + gg.logaddexp2(y, x)).sum(), [x, y])
+
+
+def test_logcumsumexp_with_infinite_entries_has_pytorchs_values_and_gradients():
+    # values log(cumsum(exp(x))): -inf until the first entry above -inf, +inf from the first +inf on. Gradients,
+    # PyTorch's logcumsumexp_backward: sum over j >= i of grad_j exp(x_i - out_j), so 0 at the entries after a +inf
+    # (x_i - out_j = -inf), where the chain rule through logaddexp(inf, x)'s nan share made every entry nan. Left as
+    # graphgrad's: the leading -inf entries get 0 (out_j = -inf there: PyTorch's nan), the +inf entry the limit of
+    # exp(x_i - out_j), 1 (PyTorch's nan)
+    x = np.array([-INF, -INF, 0.0, 1.0, INF, 2.0, -INF])
+    expected_values = np.array([-INF, -INF, 0.0, np.log1p(math.e), INF, INF, INF])
+    share = 1 / (1 + math.e)  # exp(0 - out_3)
+    expected = np.array([0.0, 0.0, W[2] + W[3] * share, W[3] * (1 - share), W[4:7].sum(), 0.0, 0.0])
+    f = lambda a: (a.logcumsumexp(0) * gg.tensor(W[:7])).sum()
+    assert_every_mode(f, [x], [expected], rtol=1e-15)
+    np.testing.assert_allclose(gg.tensor(x).logcumsumexp(0).numpy(), expected_values, rtol=1e-15)
+    np.testing.assert_allclose(gg.compile(lambda a: a.logcumsumexp(0))(gg.tensor(x)).numpy(), expected_values,
+                               rtol=1e-15)
+    rows = np.array([[0.5, INF, -1.0], [INF, -INF, 3.0]])  # along dim 1; the +inf first
+    expected_rows = np.array([[W[0], W[1] + W[2], 0.0], [W[0] + W[1] + W[2], 0.0, 0.0]])
+    assert_every_mode(lambda a: (a.logcumsumexp(1) * gg.tensor(W[:3])).sum(), [rows], [expected_rows], rtol=1e-15)
