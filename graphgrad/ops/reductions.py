@@ -678,15 +678,17 @@ def _median_along(x, dim, keepdim: bool, ignore_nan: bool):
 
 
 def _median_all(x, ignore_nan: bool):
-    """The lower median of every element; its gradient is shared evenly by the elements equal to it, as PyTorch's
-    ``median()`` (an ``amax`` over them does that)."""
+    """The lower median of every element; its gradient is shared evenly by the elements equal to it, or by the nans
+    where it is nan, as PyTorch's ``median()`` (evenly_distribute_backward): the maximum over those elements, whose
+    gradient ``max()``'s rule shares so."""
     flat = x.reshape(-1)
     if flat.shape[0] == 0:
         return bind("full_like", x.reshape(-1).sum(), value=float("nan"))._cast(x._type.dtype)
     v = _median_along(flat, 0, False, ignore_nan).values
     if not x._type.is_floating:
         return v
-    return bind("where", v != v, v, bind("where", flat == v, flat, -np.inf).amax())
+    sharing = (flat == v) | ((flat != flat) & (v != v))
+    return bind("amax", bind("where", sharing, flat, -np.inf), dim=None, keepdim=False)
 
 
 def median(input, dim=None, keepdim: bool = False):

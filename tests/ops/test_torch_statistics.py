@@ -46,6 +46,34 @@ def test_median_gradient_without_dim_is_shared_by_ties_and_with_dim_goes_to_the_
     np.testing.assert_array_equal(x.grad.numpy(), expected)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_median_without_dim_shares_a_nan_results_gradient_among_the_nans(compiled):
+    # PyTorch's median()/nanmedian() backward, evenly_distribute_backward: the mask is input.isnan() where the result
+    # is nan, else input == result, and each masked element gets grad / mask.sum(); the gradient went to one nan
+    cases = [("median", [1.0, np.nan, np.nan, 0.0], [0.0, 0.5, 0.5, 0.0]),
+             ("median", [[np.nan, 2.0], [3.0, np.nan]], [[0.5, 0.0], [0.0, 0.5]]),
+             ("nanmedian", [np.nan, np.nan, np.nan], [1 / 3, 1 / 3, 1 / 3]),
+             ("nanmedian", [np.nan, 2.0, np.nan, 1.0], [0.0, 0.0, 0.0, 1.0]),  # a number: the nans get nothing
+             ("median", [2.0, 1.0, 2.0, 3.0], [0.5, 0.0, 0.5, 0.0])]
+    for name, data, expected in cases:
+        x = t(data, requires_grad=True)
+        f = (lambda v: getattr(v, name)()) if not compiled else gg.compile(lambda v: getattr(v, name)())
+        y = f(x)
+        y.backward()
+        np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-15, err_msg=f"{name} of {data}")
+        assert np.isnan(y.item()) == all(np.isnan(data).ravel() if name == "nanmedian" else [np.isnan(data).any()])
+
+
+def test_median_along_a_dim_names_the_tie_a_stable_sort_puts_there_as_pytorch():
+    # PyTorch's median(dim)/nanmedian(dim) (median_with_indices_impl): nth_element ordering (value, index) pairs,
+    # so of equal values the one a stable sort puts at position (n - 1) // 2 (of the non-nan ones for nanmedian)
+    x = t([[2.0, 2.0, 2.0, 2.0, 9.0], [7.0, 7.0, 1.0, 1.0, 7.0], [3.0, np.nan, 3.0, 3.0, np.nan]])
+    np.testing.assert_array_equal(x.median(1).indices.numpy(), [2, 0, 1])  # (the last: its first nan)
+    np.testing.assert_array_equal(x.nanmedian(1).indices.numpy(), [2, 0, 2])
+    compiled = gg.compile(lambda v: v.nanmedian(1).indices)(x)
+    np.testing.assert_array_equal(compiled.numpy(), [2, 0, 2])
+
+
 def test_kthvalue_and_its_range_check():
     x = t([[3.0, 1.0, 2.0], [0.0, 9.0, 4.0]])
     r = x.kthvalue(2, 1)
