@@ -2859,7 +2859,7 @@ def grid_sample(input: TensorBase, grid: TensorBase, mode: str = "bilinear", pad
     ``"nearest"`` (ties to even) or ``"bicubic"`` (PyTorch's cubic convolution, A = -0.75); ``padding_mode``: what
     points outside the input read: ``"zeros"``, ``"border"`` (the nearest edge) or ``"reflection"`` (mirrored at
     the edges). Differentiable in ``input`` and in ``grid`` (through the interpolation weights; ``"nearest"``
-    passes none to the grid).
+    gives the grid a zero gradient, as PyTorch's).
 
     >>> import graphgrad as gg, graphgrad.nn.functional as F
     >>> image = gg.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
@@ -2914,7 +2914,10 @@ def grid_sample(input: TensorBase, grid: TensorBase, mode: str = "bilinear", pad
         x = _padded(x, width, padding_mode, align_corners)
         y = _padded(y, height, padding_mode, align_corners)
         if mode == "nearest":  # (round: half to even, as PyTorch's nearbyint)
-            out = _pixels(flat, x.round(), y.round(), width, height)
+            # the points outside read |sign(x)| * 0, +0 (sign is 0 at nan) through the piecewise-constant sign: the
+            # result depends on the grid with a zero gradient, as PyTorch's (the grid's .grad stayed None, and a grid
+            # alone requiring grad gave a result without history)
+            out = _pixels(flat, x.round(), y.round(), width, height, outside=x.sign().abs() * 0.0)
         else:
             x0, y0 = x.floor(), y.floor()
             x1, y1 = x0 + 1, y0 + 1
@@ -2949,13 +2952,14 @@ def _padded(coordinate: TensorBase, size: int, padding_mode: str, align_corners:
     return coordinate.clamp(0, size - 1)
 
 
-def _pixels(flat: TensorBase, x: TensorBase, y: TensorBase, width: int, height: int) -> TensorBase:
-    """``flat`` (N, C, H * W) at the integral pixel coordinates ``x``, ``y`` (N, points): (N, C, points), 0 where
-    a point lies outside the image."""
+def _pixels(flat: TensorBase, x: TensorBase, y: TensorBase, width: int, height: int,
+            outside: TensorBase | float = 0.0) -> TensorBase:
+    """``flat`` (N, C, H * W) at the integral pixel coordinates ``x``, ``y`` (N, points): (N, C, points),
+    ``outside`` (0, or zeros (N, points)) where a point lies outside the image."""
     inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)  # (false for nan)
     index = (where(inside, y, 0).long() * width + where(inside, x, 0).long()).unsqueeze(1)
     values = flat.gather(2, index.expand(flat.shape[0], flat.shape[1], index.shape[2]))
-    return where(inside.unsqueeze(1), values, 0.0)
+    return where(inside.unsqueeze(1), values, outside if isinstance(outside, float) else outside.unsqueeze(1))
 
 
 def _cubic_weights(t: TensorBase) -> list:

@@ -149,11 +149,33 @@ def test_gradients_in_the_image_and_the_grid(mode, padding):
                     .sum(), [image, grid])
 
 
-def test_nearest_passes_gradients_to_the_image_only():
-    image = gg.randn(1, 1, 3, 3, dtype=gg.float64, requires_grad=True)
-    grid = gg.tensor([[[[-0.6, 0.1], [0.9, 0.9]]]], dtype=gg.float64)
-    F.grid_sample(image, grid, "nearest", align_corners=False).sum().backward()
-    assert image.grad.tolist() == [[[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]]]
+@EAGER_AND_COMPILED
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_nearest_passes_gradients_to_the_image_and_zeros_to_the_grid(run, padding):
+    # PyTorch's GridSampler2DBackward0 gives the grid of a nearest sampling a zero gradient (its result requires
+    # grad through the grid alone too); graphgrad's result did not depend on the grid: grid.grad stayed None, and a
+    # backward from a grid requiring grad alone raised
+    image = gg.tensor(np.arange(9.0).reshape(1, 1, 3, 3), requires_grad=True)
+    points = [[[[-0.6, 0.1], [0.9, 0.9], [1.7, 0.0]]]]
+    grid = gg.tensor(points, dtype=gg.float64, requires_grad=True)
+    out = run(lambda x, g: F.grid_sample(x, g, "nearest", padding, align_corners=False).sum(), image, grid)
+    out.backward()
+    assert grid.grad is not None and grid.grad.tolist() == np.zeros((1, 1, 3, 2)).tolist()
+    # (-0.6, 0.1) reads pixel (x 0, y 1) and (0.9, 0.9) pixel (2, 2), as the kernel's nearbyint of the pixel
+    # coordinates ((c + 1) * 3 - 1) / 2; (1.7, 0) lies outside, read as 0 or at the border x 2 (reflection: x 1)
+    expected = np.zeros((3, 3))
+    expected[1, 0] += 1
+    expected[2, 2] += 1
+    if padding != "zeros":
+        expected[1, 2 if padding == "border" else 1] += 1
+    np.testing.assert_array_equal(image.grad.numpy()[0, 0], expected)
+    grid_alone = gg.tensor(points, dtype=gg.float64, requires_grad=True)
+    out = run(lambda x, g: F.grid_sample(x, g, "nearest", padding, align_corners=False), image.detach(), grid_alone)
+    assert out.requires_grad
+    out.sum().backward()
+    assert grid_alone.grad.tolist() == np.zeros((1, 1, 3, 2)).tolist()
+    zeros = gg.grad(lambda g: F.grid_sample(image.detach(), g, "nearest", padding, align_corners=False).sum())(grid)
+    assert zeros.tolist() == np.zeros((1, 1, 3, 2)).tolist()
 
 
 def test_affine_grid_gradients_and_a_spatial_transformer_compile():
