@@ -2938,7 +2938,8 @@ def _unnormalize(coordinate: TensorBase, size: int, align_corners: bool) -> Tens
 
 def _padded(coordinate: TensorBase, size: int, padding_mode: str, align_corners: bool) -> TensorBase:
     """A pixel coordinate moved inside ``[0, size - 1]`` as ``padding_mode`` says (``"zeros"`` leaves it: the
-    pixels outside read 0)."""
+    pixels outside read 0); nan (of a nan point, or of an infinite one reflected) becomes 0, as in PyTorch's CPU
+    kernel, whose vectorized clip is a maximum and a minimum that drop nan."""
     if padding_mode == "zeros":
         return coordinate
     if padding_mode == "reflection":  # mirrored at the corner pixels' centres, or at their outer edges
@@ -2949,7 +2950,8 @@ def _padded(coordinate: TensorBase, size: int, padding_mode: str, align_corners:
         extra = distance.fmod(span)
         even = (distance / span).floor().fmod(2) == 0
         coordinate = where(even, extra + low, span - extra + low)
-    return coordinate.clamp(0, size - 1)
+    # (fmax/fmin pass the gradient at the bounds, as clamp, and give a nan none)
+    return bind("fmin", bind("fmax", coordinate, 0.0), float(size - 1))
 
 
 def _pixels(flat: TensorBase, x: TensorBase, y: TensorBase, width: int, height: int,

@@ -254,3 +254,22 @@ def test_bad_arguments_get_pytorch_s_errors():
         with pytest.raises(kind) as caught:
             call()
         assert str(caught.value) == message
+
+
+@EAGER_AND_COMPILED
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_a_nan_coordinate_reads_the_first_pixel_row_or_column_with_border_and_reflection_padding(run, align_corners):
+    # PyTorch's CPU kernel clips a coordinate with a vectorized maximum and minimum, which drop nan: a nan
+    # coordinate, or an infinite one reflected (nan), becomes pixel 0 (it read 0 for nearest, nan for bilinear);
+    # with zeros padding a nan point lies outside (nearest: 0, bilinear: nan), as before
+    image = gg.tensor(np.arange(20.0).reshape(1, 1, 4, 5))  # pixel (x, y) holds 5 y + x
+    grid = gg.tensor([[[[np.nan, -1.0], [1.0, np.nan], [np.nan, np.nan], [np.inf, np.nan]]]], dtype=gg.float64)
+    for padding in ("border", "reflection"):
+        # (x, y): (0, 0) (y = -1 clipped), (4, 0) (x = 1 clipped), (0, 0), and x = +inf: 4 at the border, reflected
+        # nan: 0
+        expected = [0.0, 4.0, 0.0, 4.0 if padding == "border" else 0.0]
+        for mode in ("nearest", "bilinear"):
+            out = run(lambda x, g: F.grid_sample(x, g, mode, padding, align_corners=align_corners), image, grid)
+            np.testing.assert_array_equal(out.numpy().ravel(), expected, err_msg=f"{mode}, {padding}")
+    out = run(lambda x, g: F.grid_sample(x, g, "bilinear", "zeros", align_corners=align_corners), image, grid)
+    assert np.isnan(out.numpy()).all()
