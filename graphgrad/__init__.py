@@ -20,7 +20,7 @@ from .runtime.dtypes import finfo, get_default_dtype, iinfo, set_default_dtype
 from .runtime.device import accelerator, backends, cuda, device, get_default_device, set_default_device
 from .runtime.factories import (DoubleTensor, FloatTensor, Generator, LongTensor, arange, as_tensor, bernoulli, poisson,
                                 empty, empty_like, eye, from_numpy, full, full_like, initial_seed, linspace, logspace,
-                                manual_seed, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn,
+                                manual_seed, multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn,
                                 randn_like, randperm, range, tensor, zeros, zeros_like)
 from .runtime.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                                 no_grad, set_grad_enabled)

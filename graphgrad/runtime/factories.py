@@ -321,6 +321,123 @@ def poisson(input, generator=None) -> Tensor:
     return bind("poisson", input, seed)
 
 
+_BAD_ENTRY = "probability tensor contains either `inf`, `nan` or element < 0"
+_BAD_SUM = "invalid multinomial distribution (sum of probabilities <= 0)"
+# the per-row checks of PyTorch's with-replacement kernel (num_samples > 1), which words its errors apart
+_ROW_ERRORS = ("invalid multinomial distribution (encountering probability entry < 0)",
+               "invalid multinomial distribution (encountering probability entry = infinity or NaN)", _BAD_SUM)
+
+
+def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+    """``num_samples`` category indices (int64) drawn from each row of ``input``: 1-D or 2-D non-negative weights,
+    not necessarily normalized. Without ``replacement`` no index comes twice in a row (once the positive weights
+    are used up, zero-weight indices follow, lowest first). No gradient. Drawn afresh at every compiled call.
+
+    >>> import graphgrad as gg
+    >>> _ = gg.manual_seed(0)
+    >>> gg.multinomial(gg.tensor([0.0, 10.0, 0.0]), 4, replacement=True)
+    tensor([1, 1, 1, 1])
+    >>> sorted(gg.multinomial(gg.tensor([[1.0, 2.0, 3.0]]), 3)[0].tolist())
+    [0, 1, 2]
+    """
+    return _multinomial(input, num_samples, replacement, generator, "(position 2) ")
+
+
+def _multinomial_method(self, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+    """``graphgrad.multinomial(self, num_samples, replacement)``: category indices drawn from the rows of these
+    weights.
+
+    >>> import graphgrad as gg
+    >>> gg.tensor([0.0, 1.0]).multinomial(3, replacement=True).tolist()
+    [1, 1, 1]
+    """
+    return _multinomial(self, num_samples, replacement, generator, "(position 1) ")
+
+
+def _multinomial(input, num_samples, replacement, generator, position: str):
+    from ..ir.api import TensorBase
+    from ..ops.elementwise import check_above, where
+    from ..ops.shape import cat
+
+    if not isinstance(input, TensorBase):
+        raise TypeError(f"multinomial(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise TypeError(f"multinomial(): argument 'num_samples' {position}must be int, not "
+                        f"{type(num_samples).__name__}")
+    if not isinstance(replacement, (bool, np.bool_)):
+        raise TypeError(f"multinomial(): argument 'replacement' must be bool, not {type(replacement).__name__}")
+    n, replacement = int(num_samples), bool(replacement)
+    # PyTorch's checks, in its order: the shape, the dtype, the count; the values last (they need the data)
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input._type.is_floating:
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{dtypes.BY_NAME[input._type.dtype].scalar_name}")
+    if n <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    categories = input.shape[-1]
+    if not replacement and n > categories:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    rows = input.shape[0] if input.ndim == 2 else 1
+    out_shape = (rows, n) if input.ndim == 2 else (n,)
+    device = _like_device(input, None)
+    # float64 throughout: a float32 cumulative sum of many categories would shift the later ones' shares
+    w = input.detach().reshape(rows, categories)._cast("float64")
+    fast = not replacement or n == 1
+    if rows == 0:  # (nothing to draw: PyTorch returns before looking at the values)
+        return zeros(*out_shape, dtype="int64", device=device)
+    if categories == 0:  # PyTorch's own words: its fast path takes the extrema of nothing
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                           "identity." if fast else _BAD_SUM)
+    if fast:
+        # every entry finite and >= 0 (nan fails), then every row sums above 0: checked in the data path, so that
+        # a compiled function checks them at each call
+        w = check_above(where(w.isfinite(), w, -1.0), 0.0, _BAD_ENTRY, inclusive=True)
+        w = w / check_above(w.sum(-1, keepdim=True), 0.0, _BAD_SUM)
+        # the exponential race (Gumbel-top-k): with E ~ Exp(1), the largest w / E is category i with probability
+        # w_i / sum(w), and the next largest follow as draws without replacement would. (E is never 0 here: a 0
+        # would make 0 / 0 a nan that wins.)
+        shape = (rows, categories)
+        race = _random(lambda: np.maximum(_rng(generator).standard_exponential(shape), np.finfo(np.float64).tiny),
+                       shape, "float64", device, False, "multinomial")
+        keys = w / race
+        if n == 1:
+            return keys.argmax(-1, keepdim=True).reshape(out_shape)
+        # descending and stable: zero-weight categories (key 0) come last, lowest index first
+        return keys.argsort(-1, descending=True)[:, :n].reshape(out_shape)
+    w = _row_checked(w, where, check_above)
+    # the inverse CDF: sample s of a row is the number of cumulative sums (the last left out) at or below
+    # u_s * total, u_s ~ U[0, 1). A zero-weight category i never wins (its sum equals the one before it),
+    # except trailing ones where u * total rounds up to the total (subnormal weights): capped at the last positive.
+    cdf = w.cumsum(-1)
+    shape = (rows, n)
+    u = _random(lambda: _rng(generator).random(shape), shape, "float64", device, False, "multinomial")
+    targets = u * cdf[:, categories - 1:]
+    # counted by one sort of the sums and the targets together, per row (O((K + n) log(K + n)), where comparing
+    # every target with every sum would take K * n): sums first, so that a tie counts as "at or below"
+    edges = categories - 1
+    order = cat([cdf[:, :edges], targets], -1).argsort(-1)
+    seen = (order < edges)._cast("int64").cumsum(-1)  # sums among the first j sorted values
+    counts = seen.gather(-1, order.argsort(-1)[:, edges:])  # at each target's own sorted position
+    positions = arange(categories, device=device)
+    last = ((w > 0)._cast("int64") * positions).amax(-1, keepdim=True)
+    return counts.minimum(last).reshape(out_shape)
+
+
+def _row_checked(w, where, check_above):
+    """``w``, once checked as PyTorch's with-replacement kernel checks it, row by row: each entry ``>= 0`` (nan
+    fails), then finite, then the row's sum above 0; the first failure names the error. Checked in the data path
+    (``w`` times factors of 1.0 that raise), so that compiled code checks each call's values."""
+    code = where(~(w >= 0), 1, where(~w.isfinite(), 2, 0))
+    failed = (code != 0)._cast("int64")
+    row_code = code.gather(-1, failed.argmax(-1, keepdim=True))[:, 0]
+    row_code = where((row_code == 0) & ~(w.sum(-1) > 0), 3, row_code)
+    first = row_code.gather(0, (row_code != 0)._cast("int64").argmax(0, keepdim=True))[0]  # first failing row
+    for k, message in enumerate(_ROW_ERRORS, 1):
+        w = w * check_above((first != k)._cast("float64"), 0.5, message)
+    return w
+
+
 def normal(mean, std=1.0, size=None, generator=None, dtype=None) -> Tensor:
     """Samples of N(mean, std**2): ``normal(mean_tensor, std_tensor)``, or ``normal(0.0, 1.0, size=(2, 3))``.
     Not differentiable in ``mean`` and ``std`` (as in PyTorch); write ``mean + std * gg.randn_like(std)`` to
@@ -468,4 +585,6 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
 from ..ir.public import export as _export  # noqa: E402
 
 _export(tril_indices, "tril_indices", gg="tril_indices")
+_export(multinomial, "multinomial", gg="multinomial")
+_export(_multinomial_method, "multinomial", tensor="multinomial")
 _export(triu_indices, "triu_indices", gg="triu_indices")
