@@ -50,6 +50,7 @@ from .ops import autograph as _autograph  # noqa: F401  (installs the run-time h
 from . import nn  # noqa: E402  (built on everything above)
 from .nn.torch_functions import *  # noqa: E402,F401,F403  (torch.conv2d, torch.embedding, ...: nn's functions)
 from . import optim  # noqa: E402
+from . import distributions  # noqa: E402  (torch.distributions: built on the Tensor API, as nn)
 from . import numpy as _numpy_face  # noqa: E402,F401  (tensors dispatch NumPy's functions to it)
 from .utils import data as _data  # noqa: E402,F401  (so graphgrad.utils.data is reachable as torch.utils.data is)
 from .utils.serialization import load, save  # noqa: E402
