@@ -11,8 +11,11 @@ from ..ops.elementwise import where
 from ..ops.nn import softplus
 from ..runtime.factories import full_like
 from .bernoulli import Bernoulli
+from .beta import Beta
 from .categorical import Categorical
+from .dirichlet import Dirichlet
 from .distribution import Distribution
+from .gamma import Gamma
 from .independent import Independent
 from .multivariate_normal import MultivariateNormal, _batch_mahalanobis, _triangular_solve
 from .normal import Normal
@@ -87,7 +90,8 @@ def _dispatch_kl(type_p: type, type_q: type):
 
 def kl_divergence(p: Distribution, q: Distribution) -> TensorBase:
     """KL(p ‖ q) = E_p[log p(x) - log q(x)], over the batch shape; differentiable in both distributions'
-    parameters. Registered: Normal, Categorical, Bernoulli, Uniform, MultivariateNormal and Independent pairs.
+    parameters. Registered: pairs of the same family (Normal, Categorical, Bernoulli, Uniform, MultivariateNormal,
+    Gamma, Beta, Dirichlet, Independent), and Uniform-Normal, Normal-Uniform.
 
     >>> import graphgrad as gg
     >>> from graphgrad.distributions import Normal
@@ -112,6 +116,38 @@ def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> TensorBase:
     t2 = (1 - p.probs) * (softplus(q.logits) - softplus(p.logits))
     t2 = where(p.probs == 1, 0.0, where(q.probs == 1, float("inf"), t2))
     return t1 + t2
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p: Beta, q: Beta) -> TensorBase:
+    sum_p = p.concentration1 + p.concentration0
+    sum_q = q.concentration1 + q.concentration0
+    t1 = q.concentration1.lgamma() + q.concentration0.lgamma() + sum_p.lgamma()
+    t2 = p.concentration1.lgamma() + p.concentration0.lgamma() + sum_q.lgamma()
+    t3 = (p.concentration1 - q.concentration1) * p.concentration1.digamma()
+    t4 = (p.concentration0 - q.concentration0) * p.concentration0.digamma()
+    t5 = (sum_q - sum_p) * sum_p.digamma()
+    return t1 - t2 + t3 + t4 + t5
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet) -> TensorBase:
+    sum_p = p.concentration.sum(-1)
+    sum_q = q.concentration.sum(-1)
+    t1 = sum_p.lgamma() - sum_q.lgamma()
+    t2 = (p.concentration.lgamma() - q.concentration.lgamma()).sum(-1)
+    t3 = p.concentration - q.concentration
+    t4 = p.concentration.digamma() - sum_p.digamma().unsqueeze(-1)
+    return t1 - t2 + (t3 * t4).sum(-1)
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p: Gamma, q: Gamma) -> TensorBase:
+    t1 = q.concentration * (p.rate / q.rate).log()
+    t2 = q.concentration.lgamma() - p.concentration.lgamma()
+    t3 = (p.concentration - q.concentration) * p.concentration.digamma()
+    t4 = (q.rate - p.rate) * (p.concentration / p.rate)
+    return t1 + t2 + t3 + t4
 
 
 @register_kl(Categorical, Categorical)

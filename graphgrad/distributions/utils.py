@@ -155,3 +155,36 @@ def checked(valid: TensorBase, value: TensorBase, message: Callable[[], str]) ->
     if value._type.dtype == "bool":
         return value & (ok > 0.5)
     return value * ok._cast(value._type.dtype)
+
+
+def _no_rsample(name: str) -> NotImplementedError:
+    return NotImplementedError(f"{name}.rsample: graphgrad has no reparameterized gamma sampler (its gradient needs the "
+                               "derivative of the incomplete gamma function in the shape); use sample(), and "
+                               "log_prob for score-function gradients")
+
+
+_GAMMA_PROPOSALS = 16  # Marsaglia-Tsang accepts each with probability above 0.95: all 16 fail below 1e-20
+
+
+def _log_standard_gamma(concentration: TensorBase) -> TensorBase:
+    """``log`` of Gamma(``concentration``, 1) draws (float64, no gradient), by Marsaglia and Tsang's method written
+    with tensor ops, so that it runs eagerly, traced (fresh draws at each call) and on CuPy alike: 16 proposals
+    per element, the first accepted one kept. Shape below 1 is boosted: G_a = G_(a+1) U^(1/a), added in log
+    space, where tiny shapes stay representable (their draws underflow to 0 as numbers)."""
+    from ..ops.elementwise import where
+    from ..runtime.factories import rand
+
+    a = concentration.detach()._cast("float64")
+    shape = tuple(a.shape)
+    device = a.device if isinstance(a, Tensor) and a.is_cuda else None
+    boost = a < 1
+    d = where(boost, a + 1, a) - 1.0 / 3.0
+    c = (9 * d).rsqrt()
+    x = randn(_GAMMA_PROPOSALS, *shape, dtype="float64", device=device)
+    u = rand(_GAMMA_PROPOSALS, *shape, dtype="float64", device=device)
+    v = (1 + c * x) ** 3
+    v = where(v > 0, v, 1.0)  # (a proposal with v <= 0 is rejected below; 1.0 keeps its log finite)
+    accept = ((1 + c * x) > 0) & (u.log() < 0.5 * x * x + d - d * v + d * v.log())
+    first = accept._cast("int64").argmax(0, keepdim=True)
+    log_g = (d * v).log().gather(0, first).squeeze(0)
+    return where(boost, log_g + rand(*shape, dtype="float64", device=device).log() / a, log_g)
