@@ -185,3 +185,20 @@ def test_gradients(name, check_gradients):
 def test_pytorchs_messages(call, message):
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         call()
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_on_the_device_draws_the_cpus_samples(cupy_device, compiled):
+    def f(a, b):
+        return Gamma(a, b).sample((2,)), Beta(a, b).sample(), Gamma(a, b).log_prob(a)
+
+    results = []
+    for device in ("cpu", "cuda"):
+        gg.manual_seed(10)
+        a = gg.tensor([0.5, 2.0], dtype=gg.float64, device=device)
+        b = gg.tensor([1.0, 3.0], dtype=gg.float64, device=device)
+        out = (gg.compile(f) if compiled else f)(a, b)
+        assert all(t.is_cuda == (device == "cuda") for t in out)
+        results.append([t.cpu().numpy() for t in out])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -2108,6 +2108,28 @@ def _(draw, rng):
                 lambda s, v: np.searchsorted(s, v, side="right" if right else "left"))
 
 
+@entry("multinomial", 4, FORWARD_ONLY)
+def _(draw, rng):
+    """Random draws: a generator seeded inside the function gives the eager call and the compiled one (traced, then
+    run) the same numbers. Their distribution is tested in tests/runtime/test_multinomial.py."""
+    k = draw(st.integers(1, 5))
+    replacement = draw(st.booleans())
+    n = draw(st.integers(1, 6 if replacement else k))
+    shp = (draw(st.integers(1, 3)), k) if draw(st.booleans()) else (k,)
+    return Case(lambda w: gg.multinomial(w, n, replacement, generator=gg.Generator().manual_seed(0)),
+                [rng.uniform(0.0, 2.0, shp)])
+
+
+@entry("multinomial:certain", 3, FORWARD_ONLY)
+def _(draw, rng):  # one positive weight per row: every draw is its index
+    k = draw(st.integers(1, 5))
+    rows = draw(st.integers(1, 3))
+    n = draw(st.integers(1, 4))
+    weights = np.eye(k)[rng.integers(0, k, rows)] * rng.uniform(0.5, 2.0, (rows, 1))
+    return Case(lambda w: w.multinomial(n, replacement=True), [weights],
+                lambda w: np.repeat(w.argmax(-1)[:, None], n, 1))
+
+
 @entry("bucketize", 3, FORWARD_ONLY)
 def _(draw, rng):
     shp = shape(draw)
