@@ -9,6 +9,7 @@ gradient rules, and trace under ``@graphgrad.compile``.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -2858,8 +2859,9 @@ def grid_sample(input: TensorBase, grid: TensorBase, mode: str = "bilinear", pad
     [-1, 1] (x along W): an (N, C, H_out, W_out) result, as PyTorch's ``grid_sample``. ``mode``: ``"bilinear"``,
     ``"nearest"`` (ties to even) or ``"bicubic"`` (PyTorch's cubic convolution, A = -0.75); ``padding_mode``: what
     points outside the input read: ``"zeros"``, ``"border"`` (the nearest edge) or ``"reflection"`` (mirrored at
-    the edges). Differentiable in ``input`` and in ``grid`` (through the interpolation weights; ``"nearest"``
-    gives the grid a zero gradient, as PyTorch's).
+    the edges). A volume (N, C, D, H, W) is sampled at (x, y, z) points of an (N, D_out, H_out, W_out, 3) grid,
+    trilinearly for ``"bilinear"`` (PyTorch's name) or nearest. Differentiable in ``input`` and in ``grid``
+    (through the interpolation weights; ``"nearest"`` gives the grid a zero gradient, as PyTorch's).
 
     >>> import graphgrad as gg, graphgrad.nn.functional as F
     >>> image = gg.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
@@ -2889,44 +2891,45 @@ def grid_sample(input: TensorBase, grid: TensorBase, mode: str = "bilinear", pad
                                f"sizes {list(input.shape)} with dimension {d} being empty")
     if input._type.dtype not in ("float16", "bfloat16", "float32", "float64"):
         raise NotImplementedError(f"\"grid_sampler_2d_cpu_kernel_impl\" not implemented for '{_scalar_name(input)}'")
-    if input.ndim == 5:
-        if mode == "bicubic":
-            raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
-        raise NotImplementedError("grid_sample of a 5-D (volumetric) input is not supported yet: 4-D inputs are")
-    n, c, height, width = input.shape
-    points = grid.shape[1] * grid.shape[2]
-    flat = input.reshape(n, c, height * width)
+    if input.ndim == 5 and mode == "bicubic":
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+    n, c = input.shape[:2]
+    sizes = tuple(input.shape[2:])[::-1]  # W, H (, D): the order of the grid's coordinates
+    points = math.prod(grid.shape[1:-1])
+    flat = input.reshape(n, c, math.prod(sizes))
     # (N, points) source coordinates in pixels, x along W
-    x = _unnormalize(grid[..., 0].reshape(n, points), width, align_corners)
-    y = _unnormalize(grid[..., 1].reshape(n, points), height, align_corners)
+    coords = [_unnormalize(grid[..., k].reshape(n, points), size, align_corners) for k, size in enumerate(sizes)]
     if mode == "bicubic":  # padding applies to each of the 16 taps, not to the point (PyTorch's get_value_bounded)
-        x0, y0 = x.floor(), y.floor()
-        wx, wy = _cubic_weights(x - x0), _cubic_weights(y - y0)
+        lows = [t.floor() for t in coords]
+        weights = [_cubic_weights(t - low) for t, low in zip(coords, lows)]
         out = 0
         for i in range(4):
             row = 0
             for j in range(4):
-                tap = _pixels(flat, _padded(x0 + (j - 1), width, padding_mode, align_corners),
-                              _padded(y0 + (i - 1), height, padding_mode, align_corners), width, height)
-                row = row + tap * wx[j].unsqueeze(1)
-            out = out + row * wy[i].unsqueeze(1)
+                tap = _pixels(flat, [_padded(lows[0] + (j - 1), sizes[0], padding_mode, align_corners),
+                                     _padded(lows[1] + (i - 1), sizes[1], padding_mode, align_corners)], sizes)
+                row = row + tap * weights[0][j].unsqueeze(1)
+            out = out + row * weights[1][i].unsqueeze(1)
     else:
-        x = _padded(x, width, padding_mode, align_corners)
-        y = _padded(y, height, padding_mode, align_corners)
+        coords = [_padded(t, size, padding_mode, align_corners) for t, size in zip(coords, sizes)]
         if mode == "nearest":  # (round: half to even, as PyTorch's nearbyint)
             # the points outside read |sign(x)| * 0, +0 (sign is 0 at nan) through the piecewise-constant sign: the
             # result depends on the grid with a zero gradient, as PyTorch's (the grid's .grad stayed None, and a grid
             # alone requiring grad gave a result without history)
-            out = _pixels(flat, x.round(), y.round(), width, height, outside=x.sign().abs() * 0.0)
-        else:
-            x0, y0 = x.floor(), y.floor()
-            x1, y1 = x0 + 1, y0 + 1
-            out = (_pixels(flat, x0, y0, width, height) * ((x1 - x) * (y1 - y)).unsqueeze(1)
-                   + _pixels(flat, x1, y0, width, height) * ((x - x0) * (y1 - y)).unsqueeze(1)
-                   + _pixels(flat, x0, y1, width, height) * ((x1 - x) * (y - y0)).unsqueeze(1)
-                   + _pixels(flat, x1, y1, width, height) * ((x - x0) * (y - y0)).unsqueeze(1))
-    out = out.reshape(n, c, grid.shape[1], grid.shape[2])
-    return _as_pytorch_names(out, "GridSampler2DBackward0", input, grid)
+            out = _pixels(flat, [t.round() for t in coords], sizes, outside=coords[0].sign().abs() * 0.0)
+        else:  # (bi- or trilinear) the 4 or 8 neighbours, x fastest, as PyTorch adds them: nw, ne, sw, se (t, b)
+            lows = [t.floor() for t in coords]
+            out = 0
+            for corner in itertools.product((0, 1), repeat=len(coords)):
+                offsets = corner[::-1]  # (x's offset, y's (, z's)): x varies fastest
+                weight = None
+                for t, low, offset in zip(coords, lows, offsets):
+                    factor = (t - low) if offset else (low + 1 - t)
+                    weight = factor if weight is None else weight * factor
+                picked = [low + offset if offset else low for low, offset in zip(lows, offsets)]
+                out = out + _pixels(flat, picked, sizes) * weight.unsqueeze(1)
+    out = out.reshape((n, c) + tuple(grid.shape[1:-1]))
+    return _as_pytorch_names(out, f"GridSampler{input.ndim - 2}DBackward0", input, grid)
 
 
 def _unnormalize(coordinate: TensorBase, size: int, align_corners: bool) -> TensorBase:
@@ -2954,12 +2957,19 @@ def _padded(coordinate: TensorBase, size: int, padding_mode: str, align_corners:
     return bind("fmin", bind("fmax", coordinate, 0.0), float(size - 1))
 
 
-def _pixels(flat: TensorBase, x: TensorBase, y: TensorBase, width: int, height: int,
-            outside: TensorBase | float = 0.0) -> TensorBase:
-    """``flat`` (N, C, H * W) at the integral pixel coordinates ``x``, ``y`` (N, points): (N, C, points),
-    ``outside`` (0, or zeros (N, points)) where a point lies outside the image."""
-    inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)  # (false for nan)
-    index = (where(inside, y, 0).long() * width + where(inside, x, 0).long()).unsqueeze(1)
+def _pixels(flat: TensorBase, coords: list, sizes: tuple, outside: TensorBase | float = 0.0) -> TensorBase:
+    """``flat`` (N, C, H * W) or (N, C, D * H * W) at the integral pixel coordinates ``coords`` (x, y (, z), each
+    (N, points)) of an image of ``sizes`` (W, H (, D)): (N, C, points), ``outside`` (0, or zeros (N, points)) where
+    a point lies outside the image."""
+    inside = None
+    for t, size in zip(coords, sizes):
+        within = (t >= 0) & (t <= size - 1)  # (false for nan)
+        inside = within if inside is None else inside & within
+    index, stride = 0, 1
+    for t, size in zip(coords, sizes):
+        index = index + where(inside, t, 0).long() * stride
+        stride *= size
+    index = index.unsqueeze(1)
     values = flat.gather(2, index.expand(flat.shape[0], flat.shape[1], index.shape[2]))
     return where(inside.unsqueeze(1), values, outside if isinstance(outside, float) else outside.unsqueeze(1))
 

@@ -273,3 +273,56 @@ def test_a_nan_coordinate_reads_the_first_pixel_row_or_column_with_border_and_re
             np.testing.assert_array_equal(out.numpy().ravel(), expected, err_msg=f"{mode}, {padding}")
     out = run(lambda x, g: F.grid_sample(x, g, "bilinear", "zeros", align_corners=align_corners), image, grid)
     assert np.isnan(out.numpy()).all()
+
+
+def reference_3d(volume, grid, mode, padding, align_corners):
+    """grid_sample of (N, C, D, H, W) volumes at (x, y, z) points: trilinear (the 8 neighbours, weighted by the
+    products of the distances to the opposite ones) or nearest, one point at a time."""
+    n, c, d, h, w = volume.shape
+    out = np.zeros((n, c) + grid.shape[1:4])
+    sizes = (w, h, d)
+
+    def voxel(b, xi, yi, zi):
+        return volume[b, :, zi, yi, xi] if 0 <= xi < w and 0 <= yi < h and 0 <= zi < d else np.zeros(c)
+
+    for b in range(n):
+        for index in np.ndindex(*grid.shape[1:4]):
+            point = [_coordinate(_unnormalize(grid[(b,) + index + (k,)], size, align_corners), size, padding,
+                                 align_corners) for k, size in enumerate(sizes)]
+            if mode == "nearest":
+                out[(b, slice(None)) + index] = voxel(b, *(int(np.round(p)) for p in point))
+                continue
+            low = [math.floor(p) for p in point]
+            for corner in np.ndindex(2, 2, 2):
+                weight = np.prod([(p - lo) if up else (lo + 1 - p) for p, lo, up in zip(point, low, corner)])
+                out[(b, slice(None)) + index] += voxel(b, *(lo + up for lo, up in zip(low, corner))) * weight
+    return out
+
+
+@EAGER_AND_COMPILED
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_volumes_are_sampled_trilinearly(run, mode, padding, align_corners):
+    rng = np.random.default_rng(3)
+    volume = rng.standard_normal((2, 2, 3, 4, 5))
+    grid = rng.uniform(-1.6, 1.6, (2, 2, 3, 2, 3))
+    got = run(lambda x, g: F.grid_sample(x, g, mode, padding, align_corners), gg.tensor(volume), gg.tensor(grid))
+    assert got.shape == (2, 2, 2, 3, 2)
+    np.testing.assert_allclose(got.numpy(), reference_3d(volume, grid, mode, padding, align_corners), atol=1e-12)
+
+
+def test_volume_gradients_and_a_3d_spatial_transformer():
+    rng = np.random.default_rng(4)
+    volume = rng.standard_normal((1, 2, 3, 4, 3))
+    # points away from voxel centres, where trilinear interpolation is smooth
+    grid = (rng.integers(-3, 3, (1, 2, 2, 1, 3)) + rng.uniform(0.2, 0.8, (1, 2, 2, 1, 3))) / 3.0
+    weights = rng.standard_normal((1, 2, 2, 2, 1))
+    check_gradients(lambda x, g: (F.grid_sample(x, g, padding_mode="border", align_corners=True) * gg.tensor(weights))
+                    .sum(), [volume, grid])
+    theta = gg.tensor([[[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]], dtype=gg.float64)
+    moved = F.grid_sample(gg.tensor(volume), F.affine_grid(theta, (1, 2, 3, 4, 3), align_corners=False),
+                          align_corners=False)
+    np.testing.assert_allclose(moved.numpy(), volume, atol=1e-12)  # the identity map samples every voxel centre
+    assert F.grid_sample(gg.tensor(volume, requires_grad=True), gg.tensor(grid), align_corners=False).grad_fn.name() \
+        == "GridSampler3DBackward0"
