@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 STAGE_CHOICES = ("traced", "pruned", "adjoint", "batched", "optimized", "forward", "backward", "all")
-FORMATS = ("text", "dot", "json", "numpy", "cupy", "svg", "png")
+FORMATS = ("text", "dot", "json", "numpy", "cupy", "numba", "svg", "png")
 PICTURES = ("svg", "png")  # drawn by Graphviz's dot
 
 
@@ -182,7 +182,7 @@ def _dump(ns) -> int:
     elif ns.in_axes is not None:
         raise UsageError("--in-axes goes with --transform vmap")
     compiled = CompiledFunction(fn)
-    if ns.format in ("numpy", "cupy"):
+    if ns.format in ("numpy", "cupy", "numba"):
         print(compiled.source(*args, backend=ns.format), end="")
         if ns.timings:
             print_timings(compiled, args, "#", sys.stdout)
@@ -409,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="an argument's type, e.g. x=f32[128,784] or w=f32[784,10]:grad (one per parameter)")
     dump.add_argument("--stage", choices=STAGE_CHOICES, default="all")
     dump.add_argument("--format", choices=FORMATS, default="text",
-                      help="text, dot, json, the generated numpy or cupy module, or a picture: svg, png (needs "
+                      help="text, dot, json, the generated numpy, cupy or numba module, or a picture: svg, png (needs "
                            "Graphviz's dot: apt-get install graphviz)")
     dump.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     dump.add_argument("--timings", action="store_true", help="also print each compile stage's time")

@@ -14,6 +14,7 @@ import re
 
 from ..ir.graph import Graph, Node, Value
 from .expressions import statements
+from .numba import CALLS_LOOPS, loop_call
 
 C_EXPRESSIONS: dict[str, str] = {}
 #: a reduction that is a sum of its operand's elements over its ``dim`` -> a C expression of that sum ``a`` giving
@@ -157,7 +158,10 @@ def _reduction_source(body: Graph, name: str, xp: str) -> str:
 
 
 def fused_expression(a: list[str], xp: str, out: str, body: Graph, kernel: str) -> list[str]:
-    """A fused node's code: its kernel's call for CuPy; for NumPy the body's own per-op statements."""
+    """A fused node's code: its kernel's call for CuPy, its loop's for a numba module (``codegen/numba.py``); for
+    NumPy the body's own per-op statements."""
+    if xp == "np" and CALLS_LOOPS.get():
+        return loop_call(a, body, kernel)
     if xp == "cp":
         last = body.nodes[-1]
         if last.op in C_REDUCTIONS:

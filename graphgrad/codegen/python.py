@@ -1,4 +1,4 @@
-"""Graph -> Python module source for the ``numpy`` or ``cupy`` backend.
+"""Graph -> Python module source for the ``numpy``, ``cupy`` or ``numba`` backend.
 
 One statement per node (a few ops add a setup line), named after the user's variables, with the
 user's ``file:line`` and source text as a comment; intermediates are deleted at their last use (small ones in
@@ -23,8 +23,10 @@ from .expressions import (ANY_ARRAY_HELPERS, OP_HELPERS, STDLIB_IMPORTS, compute
                           statements)
 from ..ir.buffers import plan, ufunc_call
 from .memory import into
+from .numba import CALLS_LOOPS, loop_definitions
 
-BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp")}
+#: backend -> (the array module, its alias); ``numba`` writes NumPy code with fused regions as Numba loops
+BACKENDS = {"numpy": ("numpy", "np"), "cupy": ("cupy", "cp"), "numba": ("numpy", "np")}
 
 
 def _literal(x, xp: str) -> str:
@@ -567,10 +569,14 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
     comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
     constants: list = []
     release = release or {}
-    blocks: dict | None = {} if backend == "numpy" else None  # (CuPy's kernels are as fast against a scalar)
-    bodies = [function_source(graph, name, xp, doc=doc, check_types=check_types, constants=constants,
-                              release=release.get(name, ()), blocks=blocks)
-              for graph, name, doc in functions]
+    blocks: dict | None = {} if xp == "np" else None  # (CuPy's kernels are as fast against a scalar)
+    token = CALLS_LOOPS.set(backend == "numba")  # fused nodes: calls of the loops defined below
+    try:
+        bodies = [function_source(graph, name, xp, doc=doc, check_types=check_types, constants=constants,
+                                  release=release.get(name, ()), blocks=blocks)
+                  for graph, name, doc in functions]
+    finally:
+        CALLS_LOOPS.reset(token)
     if blocks:
         definitions, block_names = _block_definitions(blocks, bodies + constants, xp)
         for placeholder, name in block_names.items():
@@ -578,16 +584,22 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
         constants = definitions + [""] * bool(constants) + constants
     if constants:  # built once, when the module loads; the functions only read them
         bodies.insert(0, "\n".join(dict.fromkeys(constants)))
-    bodies[:0] = [helper_source(name) for name in _helpers_called([graph for graph, _, _ in functions], backend)]
+    bodies[:0] = [helper_source(name) for name in _helpers_called([graph for graph, _, _ in functions],
+                                                                  "cupy" if xp == "cp" else "numpy")]
     if backend == "cupy":  # fused regions' kernels: built once, at import (see codegen/cuda.py)
         from .cuda import kernel_definitions
 
         kernels = kernel_definitions([graph for graph, _, _ in functions], xp)
         if kernels:
             bodies.insert(0, "\n\n".join(kernels))
+    if backend == "numba":  # fused regions' loops, compiled by Numba at their first call (see codegen/numba.py)
+        loops = loop_definitions([graph for graph, _, _ in functions])
+        if loops:
+            bodies.insert(0, "\n\n\n".join(loops))
     # the substring test first: a regex with a leading \b scans a large module ten times slower
     used = [m for m in STDLIB_IMPORTS if any(f"{m}." in b and re.search(rf"\b{m}\.", b) for b in bodies)]
     if used:  # (the header's promise, kept true: erf's helper calls math.erf on small arrays)
         comment = comment.replace(f"Imports only {module};", f"Imports only {module} and Python's {', '.join(used)};")
     stdlib = "".join(f"import {m}\n" for m in used)
-    return "\n\n\n".join([f"{comment}{stdlib}import {module} as {xp}"] + bodies) + "\n"
+    imports = f"import {module} as {xp}" + ("\nimport numba" if backend == "numba" else "")
+    return "\n\n\n".join([f"{comment}{stdlib}{imports}"] + bodies) + "\n"
