@@ -151,6 +151,8 @@ def run_workload(make, quick: bool) -> None:
         arrays[torch_label] = torch_peak_bytes(workload.steps[torch_label])
     print("  peak of array (tensor) data: " + ", ".join(
         f"{label} {'not measured' if b is None else fmt_bytes(b).strip()}" for label, b in arrays.items()))
+    for note in workload.notes:
+        print(f"  {note}")
     print(f"  ({repeat} samples of {number} call{'s' if number > 1 else ''} each)\n", flush=True)
 
 

@@ -8,8 +8,10 @@ timed.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -471,6 +473,14 @@ def make_tiny_chain(quick: bool) -> Workload:
     steps = {"NumPy by hand": hand.step,
              "graphgrad compiled (numpy)": _gg_step(gg.compile(tiny_chain), gg_params(), []),
              "graphgrad eager": _gg_step(tiny_chain, gg_params(), [])}
+    notes = []
+    if importlib.util.find_spec("numba") is not None:  # the whole chain, forward and backward, one njit loop each
+        numba_step = _gg_step(gg.compile(tiny_chain, backend="numba"), gg_params(), [])
+        start = time.perf_counter()
+        numba_step()  # (check() would make it warm: its first call is timed here, Numba's JIT included)
+        notes.append(f"first call of @gg.compile(backend='numba'): {(time.perf_counter() - start) * 1e3:.0f} ms "
+                     "(trace, codegen, Numba's JIT of its loops)")
+        steps["graphgrad compiled (numba)"] = numba_step
     torch = _optional("torch")
     if torch is not None:
         steps[f"PyTorch {torch.__version__} eager"] = _torch_step(torch, tiny_chain, [x], [])
@@ -488,7 +498,7 @@ def make_tiny_chain(quick: bool) -> Workload:
             return x.sum()
         steps[f"JAX {jax.__version__} jit"] = _jax_step(jax, jax_chain, [x], [])
     return Workload("tiny_chain", "100 chained elementwise ops (add, mul, tanh, sin, exp) on 16 float64 elements, "
-                    "value and gradient", steps, 1e-9, 1e-14, _first_call(tiny_chain, gg_params(), []))
+                    "value and gradient", steps, 1e-9, 1e-14, _first_call(tiny_chain, gg_params(), []), notes)
 
 
 # -- cnn: a LeNet step ---------------------------------------------------------------------------------------------

@@ -595,7 +595,7 @@ def module_source(functions: list[tuple[Graph, str, str | None]], backend: str =
     if backend == "numba":  # fused regions' loops, compiled by Numba at their first call (see codegen/numba.py)
         loops = loop_definitions([graph for graph, _, _ in functions])
         if loops:
-            bodies.insert(0, "\n\n\n".join(loops))
+            bodies.insert(0, "\n\n\n".join(loops).replace("  # the same loop\n\n\n", "  # the same loop\n"))
     # the substring test first: a regex with a leading \b scans a large module ten times slower
     used = [m for m in STDLIB_IMPORTS if any(f"{m}." in b and re.search(rf"\b{m}\.", b) for b in bodies)]
     if used:  # (the header's promise, kept true: erf's helper calls math.erf on small arrays)

@@ -136,3 +136,21 @@ def test_missing_numba_is_said(monkeypatch):
 def test_unknown_backend_lists_numba():
     with pytest.raises(ValueError, match="numba"):
         gg.compile(chain, backend="numbaa")
+
+
+def test_repeated_regions_share_one_loop():
+    def repeated(x):  # each tanh is saved for the backward: one region per step, all alike
+        for _ in range(4):
+            x = (x * 0.9 + 0.1).tanh()
+        return x.sum()
+
+    x = gg.tensor(RNG.standard_normal(6), dtype=gg.float64, requires_grad=True)
+    f = gg.compile(repeated, backend="numba")
+    source = f.source(x, backend="numba")
+    assert source.count("@numba.njit") == 2, source  # one forward step, the backward
+    assert "\nfused_mul_add_tanh_2 = fused_mul_add_tanh  # the same loop\nfused_mul_add_tanh_3 = " in source
+    y = f(x)
+    y.backward()
+    ref = gg.tensor(x.detach().numpy(), requires_grad=True)
+    repeated(ref).backward()
+    np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), rtol=1e-12, atol=1e-12)
