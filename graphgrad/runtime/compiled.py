@@ -1455,7 +1455,8 @@ def compile(fn=None, *, backend: str | None = None, outputs=None, fuse: bool = T
 
     ``fuse=False`` keeps the CuPy module's one call per op instead of fusing chains of elementwise ops into one
     ``cp.ElementwiseKernel`` each (a chain ending in a sum: one ``cp.ReductionKernel``; docs/backends.md), to
-    compare the two; the NumPy module is never fused.
+    compare the two; the NumPy module is never fused. ``backend="numba"`` (``pip install 'graphgrad[numba]'``) is
+    the NumPy module with each fused region as one ``@numba.njit`` loop, compiled at its first call (docs/backends.md).
 
     >>> chain = lambda x: (x.tanh() * 2 + 1).sum()
     >>> "fused_tanh_mul_add_sum = cp.ReductionKernel(" in gg.compile(chain).source(gg.ones(3), backend="cupy")
