@@ -471,7 +471,16 @@ class _ConvNd(Module):
         return text
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """PyTorch's ``ConvNd`` signature over ``_ConvNd``: a convolution, not transposed."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
+                         padding_mode, device, dtype)
+
+
+class Conv1d(_Conv):
     """1-D convolution (cross-correlation) of (N, C, L) or (C, L) inputs with PyTorch's parameters,
     ``padding_mode`` and initialisation.
 
@@ -483,16 +492,11 @@ class Conv1d(_ConvNd):
 
     _dims = 1
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
-                         padding_mode, device, dtype)
-
     def forward(self, input):
         return self._conv_forward(input, F.conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-D convolution (cross-correlation) with PyTorch's parameters, ``padding_mode`` and initialisation.
 
     >>> import graphgrad as gg
@@ -500,16 +504,11 @@ class Conv2d(_ConvNd):
     torch.Size([2, 8, 16, 16])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
-                         padding_mode, device, dtype)
-
     def forward(self, input):
         return self._conv_forward(input, F.conv2d)
 
 
-class Conv3d(_ConvNd):
+class Conv3d(_Conv):
     """3-D convolution (cross-correlation) of (N, C, D, H, W) or (C, D, H, W) inputs with PyTorch's parameters,
     ``padding_mode`` and initialisation.
 
@@ -520,18 +519,14 @@ class Conv3d(_ConvNd):
 
     _dims = 3
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
-                         padding_mode, device, dtype)
-
     def forward(self, input):
         return self._conv_forward(input, F.conv3d)
 
 
 class _ConvTransposeNd(_ConvNd):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, output_padding,
-                 groups: int, bias: bool, dilation, padding_mode: str, device, dtype):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {self.__class__.__name__}')
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, True, output_padding,
@@ -577,12 +572,6 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     _dims = 1
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
-                 dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
-                         dilation, padding_mode, device, dtype)
-
     def forward(self, input, output_size=None):
         return self._transposed_forward(input, output_size, F.conv_transpose1d)
 
@@ -596,12 +585,6 @@ class ConvTranspose2d(_ConvTransposeNd):
     >>> gg.nn.ConvTranspose2d(8, 3, kernel_size=4, stride=2, padding=1)(gg.ones(2, 8, 16, 16)).shape
     torch.Size([2, 3, 32, 32])
     """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
-                 dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
-                         dilation, padding_mode, device, dtype)
 
     def forward(self, input, output_size=None):
         return self._transposed_forward(input, output_size, F.conv_transpose2d)
@@ -617,12 +600,6 @@ class ConvTranspose3d(_ConvTransposeNd):
     """
 
     _dims = 3
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
-                 dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
-                         dilation, padding_mode, device, dtype)
 
     def forward(self, input, output_size=None):
         return self._transposed_forward(input, output_size, F.conv_transpose3d)
