@@ -310,11 +310,13 @@ class TensorBase:
 
     def addcmul(self, tensor1, tensor2, value=1):
         """``self + value * tensor1 * tensor2``."""
-        return self + tensor1 * tensor2 * value if value != 1 else self + tensor1 * tensor2
+        out = self + tensor1 * tensor2 * value if value != 1 else self + tensor1 * tensor2
+        return out._shown_as("AddcmulBackward0")
 
     def addcdiv(self, tensor1, tensor2, value=1):
         """``self + value * tensor1 / tensor2``."""
-        return self + tensor1 / tensor2 * value if value != 1 else self + tensor1 / tensor2
+        out = self + tensor1 / tensor2 * value if value != 1 else self + tensor1 / tensor2
+        return out._shown_as("AddcdivBackward0")
 
 
 def is_tensor_type(t) -> bool:

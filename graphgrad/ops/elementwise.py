@@ -892,7 +892,7 @@ def frac(input: TensorBase) -> TensorBase:
     """
     if not input._type.is_floating:
         raise NotImplementedError(f"\"frac_cpu\" not implemented for '{SCALAR_NAMES[input._type.dtype]}'")
-    return input - trunc(input)
+    return (input - trunc(input))._shown_as("FracBackward0")
 
 
 export(frac, "frac", tensor="frac", gg="frac")
@@ -997,13 +997,15 @@ def sinc(x: TensorBase) -> TensorBase:
     small = x.abs() < 1e-3
     px = math.pi * where(small, 1.0, x)
     t = (math.pi * x) * (math.pi * x)
-    return where(small, 1 - t / 6 + t * t / 120, px.sin() / px)
+    return where(small, 1 - t / 6 + t * t / 120, px.sin() / px)._shown_as("SincBackward0")
 
 
 export(sinc, "sinc", tensor="sinc", gg="sinc", numpy="sinc")
 export(lambda x: abs(x) * 1.0, "fabs", numpy="fabs")
-export(lambda x: x * (math.pi / 180), "deg2rad", tensor="deg2rad", gg="deg2rad", numpy=("deg2rad", "radians"))
-export(lambda x: x * (180 / math.pi), "rad2deg", tensor="rad2deg", gg="rad2deg", numpy=("rad2deg", "degrees"))
+export(lambda x: (x * (math.pi / 180))._shown_as("Deg2RadBackward0"), "deg2rad", tensor="deg2rad", gg="deg2rad",
+       numpy=("deg2rad", "radians"))
+export(lambda x: (x * (180 / math.pi))._shown_as("Rad2DegBackward0"), "rad2deg", tensor="rad2deg", gg="rad2deg",
+       numpy=("rad2deg", "degrees"))
 
 
 def nan_to_num(x: TensorBase, copy: bool = True, nan: float = 0.0, posinf=None, neginf=None) -> TensorBase:
@@ -1014,7 +1016,7 @@ def nan_to_num(x: TensorBase, copy: bool = True, nan: float = 0.0, posinf=None, 
         return x
     hi = info.max if posinf is None else posinf
     lo = info.min if neginf is None else neginf
-    return where(x != x, nan, where(x == math.inf, hi, where(x == -math.inf, lo, x)))
+    return where(x != x, nan, where(x == math.inf, hi, where(x == -math.inf, lo, x)))._shown_as("NanToNumBackward0")
 
 
 export(nan_to_num, "nan_to_num", tensor="nan_to_num", gg="nan_to_num", numpy="nan_to_num")
@@ -1201,7 +1203,8 @@ def lerp(input, end, weight):
         if isinstance(other, TensorBase) and other._type.dtype != input._type.dtype:
             raise RuntimeError(f"expected dtype {_LERP_DTYPES.get(input._type.dtype, input._type.dtype)} for "
                                f"`{name}` but got dtype {_LERP_DTYPES.get(other._type.dtype, other._type.dtype)}")
-    return lerp_formula(input, end, weight)
+    # (PyTorch's node: LerpBackward0 for a number weight, LerpBackward1 for a tensor one)
+    return lerp_formula(input, end, weight)._shown_as(f"LerpBackward{int(isinstance(weight, TensorBase))}")
 
 
 export(lerp, "lerp", tensor="lerp", gg="lerp")

@@ -482,7 +482,7 @@ def roll(x: TensorBase, shifts, dims=None) -> TensorBase:
     tensor([4, 1, 2, 3])
     """
     if dims is None:
-        return roll(x.reshape(-1), shifts, 0).reshape(x.shape)
+        return roll(x.reshape(-1), shifts, 0).reshape(x.shape)._shown_as("RollBackward0")
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if len(shifts) != len(dims):
@@ -495,7 +495,8 @@ def roll(x: TensorBase, shifts, dims=None) -> TensorBase:
         if s:
             head = (slice(None),) * d
             out = cat([out[head + (slice(n - s, None),)], out[head + (slice(None, n - s),)]], d)
-    return out
+    # (no shift is still a new tensor, as PyTorch's: writing into it must not reach x)
+    return (out if out is not x else x.clone())._shown_as("RollBackward0")
 
 
 export(roll, "roll", tensor="roll", gg="roll", numpy="roll",
