@@ -24,7 +24,7 @@ from ..ops.indexing import check_range
 from ..ops.nn import _tiles, binary_cross_entropy as _bce, binary_cross_entropy_with_logits as _bce_logits
 from ..ops.nn import window_count
 from ..ops.nn import logsigmoid, scale_grad, softmax_cross_entropy
-from ..ops.shape import pad, stack
+from ..ops.shape import fresh, pad, stack
 from ..runtime import dtypes
 from ..runtime.factories import _rng, arange
 from ..runtime.function import Node
@@ -2583,7 +2583,7 @@ def channel_shuffle(input: TensorBase, groups: int) -> TensorBase:
     if c % groups:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
     rest = tuple(input.shape[2:])
-    out = input.reshape((n, groups, c // groups) + rest).transpose(1, 2).reshape(tuple(input.shape))
+    out = fresh(input.reshape((n, groups, c // groups) + rest).transpose(1, 2).reshape(tuple(input.shape)))
     return _as_pytorch_names(out, "ChannelShuffleBackward0", input)
 
 
@@ -2608,7 +2608,7 @@ def pixel_shuffle(input: TensorBase, upscale_factor: int) -> TensorBase:
     batch, b = tuple(input.shape[:-3]), input.ndim - 3
     out = input.reshape(batch + (c // (r * r), r, r, h, w))
     out = out.permute(tuple(range(b)) + (b, b + 3, b + 1, b + 4, b + 2)).reshape(batch + (c // (r * r), h * r, w * r))
-    return _as_pytorch_names(out, "PixelShuffleBackward0", input)
+    return _as_pytorch_names(fresh(out), "PixelShuffleBackward0", input)
 
 
 def pixel_unshuffle(input: TensorBase, downscale_factor: int) -> TensorBase:
@@ -2634,7 +2634,7 @@ def pixel_unshuffle(input: TensorBase, downscale_factor: int) -> TensorBase:
     batch, b = tuple(input.shape[:-3]), input.ndim - 3
     out = input.reshape(batch + (c, h // r, r, w // r, r))
     out = out.permute(tuple(range(b)) + (b, b + 2, b + 4, b + 1, b + 3)).reshape(batch + (c * r * r, h // r, w // r))
-    return _as_pytorch_names(out, "PixelUnshuffleBackward0", input)
+    return _as_pytorch_names(fresh(out), "PixelUnshuffleBackward0", input)
 
 
 _LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5}

@@ -1687,7 +1687,7 @@ def matrix_power(A: TensorBase, n: int) -> TensorBase:
         n >>= 1
         if n:
             square = square @ square
-    return result
+    return result.clone() if result is A else result  # (n = 1: a new tensor, as PyTorch's)
 
 
 def multi_dot(arrays) -> TensorBase:

@@ -503,6 +503,16 @@ export(roll, "roll", tensor="roll", gg="roll", numpy="roll",
        numpy_fn=lambda a, shift, axis=None: roll(a, shift, axis))
 
 
+def fresh(out: TensorBase) -> TensorBase:
+    """``out``, copied where it is a view of another tensor's memory: for ops that PyTorch always computes into a
+    new tensor (``repeat``, ``pad``, ``rot90``, ``pixel_shuffle``, ...) but that are views here in their trivial
+    cases (a repeat of ones, a size-1 axis expanded), so that a write into the result never reaches the operand."""
+    tracer = getattr(out, "tracer", None)
+    if getattr(out, "_base", None) is not None or (tracer is not None and tracer.is_view(out)):
+        return out.clone()
+    return out
+
+
 def repeat(x: TensorBase, *sizes, axis=NOT_GIVEN) -> TensorBase:
     """Tile ``x``: ``sizes[i]`` copies along dimension ``i`` (PyTorch's ``Tensor.repeat``; new leading
     dimensions when ``sizes`` is longer than ``x.ndim``). NumPy's keyword ``axis=`` gives NumPy's ``repeat``, each
@@ -525,7 +535,8 @@ def repeat(x: TensorBase, *sizes, axis=NOT_GIVEN) -> TensorBase:
     # (d0, d1) -> (1, d0, 1, d1) -> expand to (r0, d0, r1, d1) -> (r0 * d0, r1 * d1)
     spread = tuple(v for d in shape for v in (1, d))
     copies = tuple(v for r, d in zip(sizes, shape) for v in (r, d))
-    return x.reshape(spread).expand(copies).reshape(tuple(r * d for r, d in zip(sizes, shape)))
+    # (an expanded size-1 axis, or repeats of one, reshape as views of x: PyTorch's repeat is a new tensor)
+    return fresh(x.reshape(spread).expand(copies).reshape(tuple(r * d for r, d in zip(sizes, shape))))
 
 
 def tile(x: TensorBase, *dims) -> TensorBase:
@@ -664,12 +675,13 @@ def pad(input: TensorBase, pad, mode: str = "constant", value=None) -> TensorBas
 
 
 def _pad_widths(x, widths, value):
+    original = x
     if any(a < 0 or b < 0 for a, b in widths):  # negative padding crops
         x = x[tuple(slice(-builtins.min(a, 0), d + builtins.min(b, 0)) for (a, b), d in zip(widths, x.shape))]
         widths = [(builtins.max(a, 0), builtins.max(b, 0)) for a, b in widths]
     widths = tuple((int(a), int(b)) for a, b in widths)
-    if not any(a or b for a, b in widths):
-        return x
+    if not any(a or b for a, b in widths):  # (only cropped, or not at all: a new tensor all the same)
+        return x.clone() if x is original else fresh(x)
     return bind("pad", x, widths=widths, value=value)
 
 
@@ -814,8 +826,8 @@ def rot90(m: TensorBase, k: int = 1, axes=(0, 1)) -> TensorBase:
     if a0 == a1:
         raise ValueError("Axes must be different.")
     k %= 4
-    if k == 0:
-        return m
+    if k == 0:  # (a new tensor, as PyTorch's and NumPy's)
+        return m.clone()
     if k == 2:
         return flip(m, (a0, a1))
     if k == 1:

@@ -292,6 +292,13 @@ class Tracer:
         new = update(self.wrap(self.lift(target, "assign"))).detach()
         self.assignments.append((target, new))
 
+    def is_view(self, t: "SymbolicTensor") -> bool:
+        """Whether ``t`` is a view of another tensor's memory, as its eager twin would be (``mutate``'s test): a
+        view op's result that eager code does not copy."""
+        node = t.value.node
+        return (node is not None and node.op in OPS and OPS[node.op].view and t.value not in self._updated
+                and not _reshape_copies(t.value))
+
     def mutate(self, target: "SymbolicTensor", new: "SymbolicTensor", what: str, loc: Loc | None) -> None:
         """``target`` was updated in place to ``new``: every later use of ``target`` (the same Python object)
         sees ``new``; when ``target`` is an input of the graph (an argument, or an eager tensor the function

@@ -32,3 +32,29 @@ def test_a_roll_that_shifts_nothing_is_still_a_new_tensor(roll):
     rolled.add_(1)
     assert original.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
     assert rolled.tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+
+
+@pytest.mark.parametrize("op", [
+    lambda t: t.repeat(2, 1),  # a size-1 axis repeated: an expanded view before
+    lambda t: t.repeat(1, 1),
+    lambda t: t.tile((1,)),
+    lambda t: gg.nn.functional.pad(t, (0, 0)),
+    lambda t: gg.nn.functional.pad(t, (0, -1)),  # only cropped: a slice before
+    lambda t: gg.rot90(t, 0),
+    lambda t: gg.linalg.matrix_power(t.expand(3, 3), 1)[:1],
+    lambda t: gg.nn.functional.pixel_shuffle(t[None], 1)[0],
+    lambda t: gg.nn.functional.pixel_unshuffle(t[None], 1)[0],
+    lambda t: gg.nn.functional.channel_shuffle(t[None], 1)[0],
+], ids=["repeat_expand", "repeat_ones", "tile", "pad_zero", "pad_crop", "rot90_0", "matrix_power_1",
+        "pixel_shuffle_1", "pixel_unshuffle_1", "channel_shuffle_1"])
+@pytest.mark.parametrize("run", [lambda f, t: f(t), lambda f, t: gg.compile(f)(t)], ids=["eager", "compiled"])
+def test_ops_pytorch_computes_into_a_new_tensor_never_write_into_their_operand(op, run):
+    # each returned its operand or a view of it in these trivial cases: a write into the result reached the operand
+    def write(t):
+        out = op(t)
+        out[0, 0] = 7.0
+        return out
+    original = gg.tensor([[1.0, 2.0, 3.0]])
+    out = run(write, original)
+    assert original.tolist() == [[1.0, 2.0, 3.0]]
+    assert out[0, 0].item() == 7.0 and (out.numel() == 1 or out.reshape(-1)[1].item() != 7.0)
