@@ -404,7 +404,7 @@ def _unary_special(name: str, vjp: Callable, doc: str, cuda: str, preamble: Call
 
 #: the other helpers each one calls (a generated module defines them too)
 _HELPERS_CALLED = {"erfc": ("erf_ranges",), "erfinv": ("erf", "erfc", "erf_ranges"), "digamma": ("cot_pi",),
-                   "polygamma": ("cot_pi",), "i0": ("chebyshev",), "i1": ("chebyshev",)}
+                   "polygamma": ("cot_pi",), "i0": ("bessel_i", "chebyshev"), "i1": ("bessel_i", "chebyshev")}
 
 # cot(pi x) as numpy_functions.cot_pi computes it; digamma's C as numpy_functions.digamma (Cephes' psi, SciPy's: the
 # reflection, steps into [1, 2], Boost's rational function about the positive zero there, the asymptotic series from
