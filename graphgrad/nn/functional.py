@@ -1301,16 +1301,22 @@ def _adaptive_windows(size: int, count: int) -> tuple:
     return index * size // count, -(-(index + 1) * size // count)
 
 
-def _adaptive_size(input: TensorBase, output_size, fn: str) -> tuple:
-    """``output_size`` as (OH, OW) for the (…, H, W) ``input``, None keeping that size, after PyTorch's checks."""
-    size = (output_size,) * 2 if output_size is None or isinstance(output_size, int) else tuple(output_size)
-    if len(size) != 2:
-        raise RuntimeError(f"{fn}(): internal error: output_size.size() must be 2")
-    size = tuple(input.shape[-2 + k] if s is None else int(s) for k, s in enumerate(size))
+def _adaptive_size(input: TensorBase, output_size, fn: str, dims: int = 2) -> tuple:
+    """``output_size`` as (OH, OW) for the (…, H, W) ``input`` (``dims=3``: (OD, OH, OW) for (…, D, H, W)), None
+    keeping that size, after PyTorch's checks, in the words of its 2-D kernels and of its 3-D avg and max ones."""
+    size = (output_size,) * dims if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    if len(size) != dims:
+        raise RuntimeError(f"{fn}(): internal error: output_size.size() must be {dims}" if "max" in fn else
+                           f"{fn}: output_size must be {dims}")
+    size = tuple(input.shape[k - dims] if s is None else int(s) for k, s in enumerate(size))
     if min(size) < 0:
+        if dims == 3 and "max" in fn:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
+                               f"{list(input.shape[:-3]) + list(size)}")
+        received = ", ".join(map(str, size[:2])) + "".join(f",{s}" for s in size[2:])  # (3-D: "{1, 2,-3}")
         raise RuntimeError(f"{fn}: elements of output_size must be greater than or equal to 0 but received "
-                           f"{{{size[0]}, {size[1]}}}")
-    for dim in range(input.ndim - 3, input.ndim):
+                           f"{{{received}}}")
+    for dim in range(input.ndim - dims - 1, input.ndim):
         if input.shape[dim] == 0:
             raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but input "
                                f"has sizes {list(input.shape)} with dimension {dim} being empty")
@@ -3205,27 +3211,11 @@ def dropout3d(input: TensorBase, p: float = 0.5, training: bool = True, inplace:
 
 
 def _adaptive_size3(input: TensorBase, output_size, fn: str) -> tuple:
-    """``output_size`` as (OD, OH, OW) for the (…, D, H, W) ``input``, None keeping that size, after PyTorch's
-    checks."""
+    """``_adaptive_size`` of a (N, C, D, H, W) or (C, D, H, W) ``input``."""
     if input.ndim not in (4, 5):
         raise RuntimeError(f"{fn}(): Expected 4D or 5D tensor, but got{':' if 'max' in fn else ''} "
                            f"{list(input.shape)}")
-    size = (output_size,) * 3 if output_size is None or isinstance(output_size, int) else tuple(output_size)
-    if len(size) != 3:
-        raise RuntimeError(f"{fn}(): internal error: output_size.size() must be 3" if "max" in fn else
-                           f"{fn}: output_size must be 3")
-    size = tuple(input.shape[-3 + k] if s is None else int(s) for k, s in enumerate(size))
-    if min(size) < 0:
-        if "max" in fn:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
-                               f"{list(input.shape[:-3]) + list(size)}")
-        raise RuntimeError(f"{fn}: elements of output_size must be greater than or equal to 0 but received "
-                           f"{{{size[0]}, {size[1]},{size[2]}}}")
-    for dim in range(input.ndim - 4, input.ndim):
-        if input.shape[dim] == 0:
-            raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but input "
-                               f"has sizes {list(input.shape)} with dimension {dim} being empty")
-    return size
+    return _adaptive_size(input, output_size, fn, 3)
 
 
 def adaptive_avg_pool3d(input: TensorBase, output_size) -> TensorBase:

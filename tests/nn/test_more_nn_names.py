@@ -372,3 +372,19 @@ def test_buffer_assignment_registers_a_buffer():
     m.scale = nn.Buffer(gg.tensor([3.0]), persistent=False)  # assigned again: its persistence changes
     assert list(m.state_dict()) == [] and m.scale.item() == 3.0
     assert nn.Buffer().shape == (0,)
+
+
+@pytest.mark.parametrize("pool, x, size, message", [
+    (F.adaptive_avg_pool2d, (1, 2, 3, 4), (1, 2, 3), "adaptive_avg_pool2d: output_size must be 2"),
+    (F.adaptive_max_pool2d, (1, 2, 3, 4), (1, 2, 3), "adaptive_max_pool2d(): internal error: output_size.size() must be 2"),
+    (F.adaptive_avg_pool3d, (1, 2, 3, 4, 5), (1, 2), "adaptive_avg_pool3d: output_size must be 3"),
+    (F.adaptive_avg_pool2d, (1, 2, 3, 4), (1, -2), "adaptive_avg_pool2d: elements of output_size must be greater than or "
+                                                   "equal to 0 but received {1, -2}"),
+    (F.adaptive_avg_pool3d, (1, 2, 3, 4, 5), (1, 2, -3), "adaptive_avg_pool3d: elements of output_size must be greater "
+                                                         "than or equal to 0 but received {1, 2,-3}"),
+])
+def test_adaptive_pools_check_the_output_size_in_pytorch_s_words(pool, x, size, message):
+    # (PyTorch 2.13's texts; its 2-D avg kernel's "must be 2" was the max kernel's "internal error" one here)
+    with pytest.raises(RuntimeError) as caught:
+        pool(gg.ones(*x), size)
+    assert str(caught.value) == message
