@@ -376,10 +376,11 @@ def test_buffer_assignment_registers_a_buffer():
 
 @pytest.mark.parametrize("pool, x, size, message", [
     (F.adaptive_avg_pool2d, (1, 2, 3, 4), (1, 2, 3), "adaptive_avg_pool2d: output_size must be 2"),
-    (F.adaptive_max_pool2d, (1, 2, 3, 4), (1, 2, 3), "adaptive_max_pool2d(): internal error: output_size.size() must be 2"),
+    (F.adaptive_max_pool2d, (1, 2, 3, 4), (1, 2, 3),
+     "adaptive_max_pool2d(): internal error: output_size.size() must be 2"),
     (F.adaptive_avg_pool3d, (1, 2, 3, 4, 5), (1, 2), "adaptive_avg_pool3d: output_size must be 3"),
-    (F.adaptive_avg_pool2d, (1, 2, 3, 4), (1, -2), "adaptive_avg_pool2d: elements of output_size must be greater than or "
-                                                   "equal to 0 but received {1, -2}"),
+    (F.adaptive_avg_pool2d, (1, 2, 3, 4), (1, -2),
+     "adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but received {1, -2}"),
     (F.adaptive_avg_pool3d, (1, 2, 3, 4, 5), (1, 2, -3), "adaptive_avg_pool3d: elements of output_size must be greater "
                                                          "than or equal to 0 but received {1, 2,-3}"),
 ])
