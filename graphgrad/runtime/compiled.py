@@ -229,6 +229,14 @@ def _guard_label(obj, name) -> str:
     return guard_label(obj, name)
 
 
+def _layout(data) -> tuple | None:
+    """An array's strides in elements where it is not row-major (a transposed or sliced view passed in), else
+    None: part of the key, since ``stride()``, ``is_contiguous()`` and ``contiguous()`` read it while tracing."""
+    if data.flags.c_contiguous:
+        return None
+    return tuple(s // data.itemsize for s in data.strides)
+
+
 def _fingerprint(args: tuple) -> tuple | None:
     """What the specialization key says about a call whose arguments are all Tensors (else None)."""
     parts = [is_grad_enabled(), default_float()]
@@ -236,7 +244,8 @@ def _fingerprint(args: tuple) -> tuple | None:
         if not isinstance(a, Tensor):
             return None
         data = a._data
-        parts.append((data.shape, data.dtype.num, a._requires_grad, data.__class__))
+        parts.append((data.shape, data.dtype.num, a._requires_grad, data.__class__,
+                      None if data.flags.c_contiguous else _layout(data)))
     return tuple(parts)
 
 
@@ -255,9 +264,10 @@ def _leaf_key(x) -> tuple:
         return (cls, x)
     if isinstance(x, Tensor):
         data = x._data
-        return (Tensor, data.shape, dtype_name(data.dtype), x._requires_grad, data.__class__.__module__)
+        return (Tensor, data.shape, dtype_name(data.dtype), x._requires_grad, data.__class__.__module__,
+                _layout(data))
     if isinstance(x, np.ndarray):
-        return (np.ndarray, x.shape, dtype_name(x.dtype))
+        return (np.ndarray, x.shape, dtype_name(x.dtype), _layout(x))
     if isinstance(x, np.generic):
         return (np.generic, x.dtype.str, x.tobytes())
     if cls is complex:
@@ -540,8 +550,10 @@ def _build_specialization(fn, args, requires_grad, name, seed, names, leaf_flags
     # gg.grad differentiates under an outer no_grad() too, as torch.func.grad does; a compiled function's
     # trace runs in the caller's grad mode (part of the key) and records its no_grad()/enable_grad() blocks
     with enable_grad() if seed == "ones" else contextlib.nullcontext():
+        layouts = [_layout(x._data if isinstance(x, Tensor) else x)
+                   if isinstance(x, (Tensor, np.ndarray)) or _is_device_array(x) else None for x in leaves]
         tracer, result = trace(call, types, names, leaf_flags, name or getattr(fn, "__name__", "f"),
-                               pure="graphgrad.grad" if seed == "ones" else None, device=device)
+                               pure="graphgrad.grad" if seed == "ones" else None, device=device, strides=layouts)
     guards = _after_trace(guards, fn, tracer.captured)
     if outputs is not None:
         result = _fetch(result, outputs, tracer.graph.name)
@@ -1385,10 +1397,11 @@ class CacheInfo:
 def _describe(part) -> str:
     kind = part[0]
     if kind is Tensor:
-        _, shape, dtype, requires_grad, _ = part
-        return f"{TensorType(shape, dtype)}{' (requires grad)' if requires_grad else ''}"
+        _, shape, dtype, requires_grad, _, strides = part
+        return (f"{TensorType(shape, dtype)}{' (requires grad)' if requires_grad else ''}"
+                f"{'' if strides is None else f' with strides {strides}'}")
     if kind is np.ndarray:
-        return f"array {TensorType(part[1], part[2])}"
+        return f"array {TensorType(part[1], part[2])}{'' if part[3] is None else f' with strides {part[3]}'}"
     if kind is float:
         return repr(struct.unpack("<d", part[1])[0])
     if kind is np.generic:

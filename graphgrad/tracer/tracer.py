@@ -272,6 +272,9 @@ class Tracer:
         self._view_bases: dict = {}  # a view's Value -> the SymbolicTensor it was taken of (see WRITE_THROUGH)
         self._view_objects: dict = {}  # a tensor's Value -> the views taken of it (see _refresh_views)
         self._updated: set = set()  # values in-place updates gave their tensors: no views, whatever their op
+        #: an argument's Value -> its strides (in elements) where it is no row-major array (``x.t()`` passed in):
+        #: what ``stride()``, ``is_contiguous()`` and ``contiguous()`` see (the specialization key has them too)
+        self.input_strides: dict = {}
 
     def input(self, type: TensorType, name: str | None = None, requires_grad: bool = False) -> "SymbolicTensor":
         v = self.graph.add_input(type, name)
@@ -297,7 +300,7 @@ class Tracer:
         view op's result that eager code does not copy."""
         node = t.value.node
         return (node is not None and node.op in OPS and OPS[node.op].view and t.value not in self._updated
-                and not _reshape_copies(t.value))
+                and not _reshape_copies(t.value, self.input_strides))
 
     def mutate(self, target: "SymbolicTensor", new: "SymbolicTensor", what: str, loc: Loc | None) -> None:
         """``target`` was updated in place to ``new``: every later use of ``target`` (the same Python object)
@@ -314,7 +317,7 @@ class Tracer:
                 f"function (under graphgrad.no_grad()), or compute the new value out of place.")
         base = None  # the tensor a view is taken of, which the update reaches (``x[0] += 1``)
         if made.node is not None and made.node.op in OPS and OPS[made.node.op].view and value not in self._updated \
-                and not _reshape_copies(made):  # (x.t().reshape(6) is a copy in eager code, not a view)
+                and not _reshape_copies(made, self.input_strides):  # (x.t().reshape(6) is a copy eagerly)
             base = self._view_bases.get(made)
             through = WRITE_THROUGH.get(made.node.op)
             if base is None or through is None or base.value is not made.node.inputs[0]:
@@ -503,7 +506,8 @@ class Tracer:
         v.node = Node(op, inputs, attrs, v, loc, self.role, typed)
         self.graph.nodes.append(v.node)
         opdef = OPS[op]
-        if opdef.view and not (op == "reshape" and _reshape_copies(v)):  # (a copy sees no later update)
+        # (a copy sees no later update)
+        if opdef.view and not (op == "reshape" and _reshape_copies(v, self.input_strides)):
             self._views.setdefault(inputs[0], []).append(v)
         if self.watches_grad_mode and not opdef.stops_gradient and not grad_enabled() \
                 and isinstance(typed[2], TensorType) and typed[2].is_floating:
@@ -684,8 +688,9 @@ class SymbolicTensor(TensorBase):
     def _strides(self) -> tuple:
         """The strides eager code would give this value (``stride()``, ``is_contiguous()``): a view traced inside
         the function (``y[:, 1:]``, ``y.t()``, ``y.expand(...)``) has its base's layout carried through the view
-        ops; anything else, an argument included, is taken as row-major (as an eager tensor is unless a view)."""
-        return _eager_strides(self.value)
+        ops; an argument has the layout it was passed with (part of the specialization key); anything else is
+        row-major."""
+        return _eager_strides(self.value, self.tracer.input_strides)
 
     def contiguous(self) -> "SymbolicTensor":
         """Eagerly the tensor itself when its elements lie in row-major order, else a copy: a non-contiguous view
@@ -839,15 +844,18 @@ class SymbolicTensor(TensorBase):
                           f"Make the leaf outside and pass it in as an argument")
 
 
-def _eager_strides(value: Value) -> tuple:
+def _eager_strides(value: Value, inputs: dict) -> tuple:
     """The strides (in elements) eager code gives ``value``: view ops (getitem, permute, expand, reshape, detach)
-    carry their input's layout, as NumPy computes them on a probe of it; other ops make row-major arrays."""
+    carry their input's layout, as NumPy computes them on a probe of it; an argument's are in ``inputs`` where it
+    is not row-major; other ops make row-major arrays."""
     node = value.node
     shape = tuple(value.type.shape)
+    if node is None and value in inputs:
+        return inputs[value]
     if node is None or not OPS[node.op].view or not isinstance(node.inputs[0], Value):
         return row_major_strides(shape)
     base = node.inputs[0]
-    strides = _eager_strides(base)
+    strides = _eager_strides(base, inputs)
     if node.op == "stop_gradient":
         return strides
     if node.op == "unfold":
@@ -880,22 +888,24 @@ def _reshaped(probe: np.ndarray, shape: tuple):
     return view
 
 
-def _reshape_copies(value: Value) -> bool:
+def _reshape_copies(value: Value, inputs: dict) -> bool:
     """Whether ``value``, a reshape, is a copy in eager code: its input's layout allows no view of its shape."""
     node = value.node
     if node.op != "reshape" or not isinstance(node.inputs[0], Value):
         return False
     base = node.inputs[0]
-    return _reshaped(_layout_probe(base, _eager_strides(base)), tuple(value.type.shape)) is None
+    return _reshaped(_layout_probe(base, _eager_strides(base, inputs)), tuple(value.type.shape)) is None
 
 
 def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bool] | None = None,
-          name: str | None = None, pure: str | None = None, device: str = "cpu") -> tuple[Tracer, object]:
+          name: str | None = None, pure: str | None = None, device: str = "cpu",
+          strides: list | None = None) -> tuple[Tracer, object]:
     """Run ``fn`` on symbolic inputs typed like ``args`` (TensorTypes); return the tracer and outputs.
 
     Non-TensorType entries of ``args`` are passed through unchanged (static Python values). ``pure`` names the
     transform for whose pure function the trace runs (``Tracer.pure``): in-place updates of inputs are refused.
-    ``device`` is where the traced code will run (``x.device`` of a traced value).
+    ``device`` is where the traced code will run (``x.device`` of a traced value). ``strides``: per argument,
+    its strides in elements where it is no row-major array (None elsewhere).
     """
     tracer = Tracer(name or getattr(fn, "__name__", "f"))
     tracer.pure = pure
@@ -905,6 +915,9 @@ def trace(fn, args: list, names: list[str] | None = None, requires_grad: list[bo
     requires_grad = requires_grad or [False] * len(args)
     symbolic = [tracer.input(a, n, rg) if isinstance(a, TensorType) else a
                 for a, n, rg in zip(args, names, requires_grad)]
+    for t, layout in zip(symbolic, strides or ()):
+        if layout is not None and isinstance(t, SymbolicTensor):
+            tracer.input_strides[t.value] = layout
     ACTIVE.stack.append(tracer)
     try:
         result = _run_naming_locals(tracer, _converted(fn), symbolic)
