@@ -221,7 +221,8 @@ def _scaled_add(p, g, alpha: float) -> None:
         kernel(g, alpha, p)
         return
     piece = _UPDATE_PIECE_BYTES // p.itemsize
-    if n <= piece or not (p.flags.c_contiguous and g.flags.c_contiguous):
+    # (g in p's memory, shifted: the pieces would read g after writing p; the whole-array product is made first)
+    if n <= piece or not (p.flags.c_contiguous and g.flags.c_contiguous) or np.may_share_memory(p, g):
         np.add(p, np.multiply(g, alpha), out=p)
         return
     if _blas.axpy(alpha, g, p):  # (no temporary, one pass: half the time of the two NumPy calls)

@@ -146,3 +146,14 @@ def test_a_non_contiguous_gradient_takes_the_whole_array_path_with_the_same_resu
     w.grad = gg.tensor(grad).T  # a transposed view: not C-contiguous
     gg.optim.SGD([w], lr=0.5).step()
     np.testing.assert_array_equal(w.detach().numpy(), start + grad.T * -0.5)
+
+
+def test_a_large_update_from_a_gradient_overlapping_the_parameter_is_the_whole_array_s():
+    # p and g views of one array, shifted by one element: the 128 KiB pieces read g after writing p (off by 16,384)
+    for dtype in (np.float32, np.float64):
+        memory = np.arange(70_002, dtype=dtype)
+        p, g = gg.from_numpy(memory[1:]), gg.from_numpy(memory[:-1])
+        want = memory[1:] + memory[:-1] * dtype(-0.5)
+        with gg.no_grad():
+            p.add_(g, alpha=-0.5)
+        np.testing.assert_array_equal(p.numpy(), want)
