@@ -21,9 +21,10 @@ def _batch_mv(bmat: TensorBase, bvec: TensorBase) -> TensorBase:
 
 def _triangular_solve(L: TensorBase, B: TensorBase) -> TensorBase:
     """``L⁻¹ B`` for lower-triangular ``L`` (``linalg.solve``: graphgrad has no triangular solver), the batches
-    broadcast."""
+    broadcast. ``L``'s upper triangle is read as zeros, as PyTorch's ``solve_triangular``: a general solve would
+    also pass it a gradient (an optimizer step then made ``scale_tril`` no longer triangular)."""
     batch = broadcast_shapes(tuple(L.shape[:-2]), tuple(B.shape[:-2]))
-    return solve(L.expand(batch + tuple(L.shape[-2:])), B.expand(batch + tuple(B.shape[-2:])))
+    return solve(L.tril().expand(batch + tuple(L.shape[-2:])), B.expand(batch + tuple(B.shape[-2:])))
 
 
 def _batch_mahalanobis(bL: TensorBase, bx: TensorBase) -> TensorBase:

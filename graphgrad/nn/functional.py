@@ -2959,8 +2959,10 @@ def _padded(coordinate: TensorBase, size: int, padding_mode: str, align_corners:
         extra = distance.fmod(span)
         even = (distance / span).floor().fmod(2) == 0
         coordinate = where(even, extra + low, span - extra + low)
-    # (fmax/fmin pass the gradient at the bounds, as clamp, and give a nan none)
-    return bind("fmin", bind("fmax", coordinate, 0.0), float(size - 1))
+    # a nan becomes 0 (fmax/fmin drop it); the gradient passes strictly inside the image only, as PyTorch's
+    # clip_coordinates_set_grad: at the edge itself it would also see the neighbour past it, which reads 0
+    clipped = bind("fmin", bind("fmax", coordinate, 0.0), float(size - 1))
+    return where((coordinate > 0) & (coordinate < size - 1), coordinate, clipped.detach())
 
 
 def _pixels(flat: TensorBase, coords: list, sizes: tuple, outside: TensorBase | float = 0.0) -> TensorBase:

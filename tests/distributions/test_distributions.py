@@ -479,3 +479,15 @@ def test_on_the_device_equals_the_cpu(cupy_device, compiled):
     assert results[1][1] == results[0][1]
     np.testing.assert_allclose(results[1][2], results[0][2], rtol=1e-12)
     np.testing.assert_allclose(results[1][3], results[0][3], rtol=1e-12)
+
+
+def test_scale_tril_s_upper_triangle_gets_no_gradient():
+    # read as zeros, as PyTorch's solve_triangular: a general solve passed it one, and a step made L non-triangular
+    from graphgrad.distributions import MultivariateNormal, kl_divergence
+
+    L = gg.tensor([[1.0, 0.0], [0.5, 2.0]], dtype=gg.float64, requires_grad=True)
+    q = MultivariateNormal(gg.zeros(2, dtype=gg.float64), scale_tril=L)
+    (q.log_prob(gg.tensor([1.0, 2.0], dtype=gg.float64))
+     + kl_divergence(q, MultivariateNormal(gg.ones(2, dtype=gg.float64), scale_tril=gg.eye(2, dtype=gg.float64)))
+     ).backward()
+    assert L.grad[0, 1].item() == 0.0 and L.grad[1, 0].item() != 0.0

@@ -326,3 +326,18 @@ def test_volume_gradients_and_a_3d_spatial_transformer():
     np.testing.assert_allclose(moved.numpy(), volume, atol=1e-12)  # the identity map samples every voxel centre
     assert F.grid_sample(gg.tensor(volume, requires_grad=True), gg.tensor(grid), align_corners=False).grad_fn.name() \
         == "GridSampler3DBackward0"
+
+
+@pytest.mark.parametrize("padding", ["border", "reflection"])
+@pytest.mark.parametrize("run", [lambda f, *a: f(*a), lambda f, *a: gg.compile(f)(*a)], ids=["eager", "compiled"])
+def test_a_point_on_the_edge_gets_no_gradient_across_it(padding, run):
+    # PyTorch's clip_coordinates_set_grad: 0 at the clip's bounds. The gradient read the pixel past the edge (a
+    # phantom 0): x = 1 with align_corners is the last column's centre, where the identity affine_grid puts it
+    image = gg.tensor((np.arange(12.0) ** 1.5).reshape(1, 1, 3, 4))
+    grid = gg.tensor([[[[1.0, 0.3], [-1.0, 0.3], [0.2, 1.0]]]], dtype=gg.float64, requires_grad=True)
+    run(lambda g: F.grid_sample(image, g, padding_mode=padding, align_corners=True).sum(), grid).backward()
+    across = [grid.grad[0, 0, 0, 0].item(), grid.grad[0, 0, 1, 0].item(), grid.grad[0, 0, 2, 1].item()]
+    assert across == [0.0, 0.0, 0.0]
+    # along the edge the slope is the image's: y = 0.3 is row 1.3, between rows 1 and 2 of the last column
+    column = image[0, 0, :, 3].numpy()
+    assert grid.grad[0, 0, 0, 1].item() == pytest.approx((column[2] - column[1]) * (3 - 1) / 2)
