@@ -862,7 +862,9 @@ class Tensor(TensorSurface, TensorBase):
                                f"{list(result._data.shape)}")
         data = self._data
         overlap = 0 in data.strides and _internal_overlap(data)
-        target = None if overlap and not overlap_ok else _writable(data)
+        # (the common case, a writable array, without a call: this runs once per in-place op)
+        target = data if not overlap and data.__class__ is np.ndarray and data.flags.writeable else \
+            None if overlap and not overlap_ok else _writable(data)
         if target is None:
             raise RuntimeError(OVERLAP)
         if overlap and warn:
@@ -997,7 +999,8 @@ class Tensor(TensorSurface, TensorBase):
                 value = value.to(self.device)
             from .views import write_at
 
-            target = _writable(self._data)
+            data = self._data
+            target = data if data.__class__ is np.ndarray and data.flags.writeable else _writable(data)
             if target is None:
                 raise RuntimeError(OVERLAP)
             if warn:
